@@ -1,0 +1,771 @@
+//! The typed container for Rust (and the C ABI, which stores C pointers in it).
+//!
+//! It keeps the graph and the factories under one lock, compiles a [`Plan`] when the registry
+//! changes, and resolves by following the plan. Singletons live in per-provider slots so a resolve
+//! that finds its instance takes no lock beyond a read.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use super::graph::Graph;
+use super::module::Module;
+use super::plan::{Binding, Plan, PlanKind};
+use super::provider::{BoxFuture, ErasedProvider, Hooks, Instance, Make, Provider, Resolved, downcast};
+use super::scope::Scope;
+use super::spec::{ProviderId, TokenRef};
+use super::token::{Token, TokenKey};
+use crate::error::{Error, ErrorCode, Result};
+
+/// One cached instance, filled once.
+#[derive(Default)]
+pub(crate) struct Slot {
+    cell: tokio::sync::OnceCell<Instance>,
+    /// Serialises synchronous creation so two threads never both build a singleton.
+    building: Mutex<()>,
+}
+
+/// What one plan needs to run: the plan, and the makers and hooks indexed like it.
+struct Compiled {
+    plan: Arc<Plan>,
+    makers: Vec<Make>,
+    hooks: Vec<Hooks>,
+}
+
+struct Registry {
+    graph: Graph,
+    makers: Vec<Make>,
+    hooks: Vec<Hooks>,
+}
+
+struct Inner {
+    registry: Mutex<Registry>,
+    compiled: RwLock<Option<Arc<Compiled>>>,
+    singletons: RwLock<Vec<Arc<Slot>>>,
+    /// Instances with an `on_destroy` hook, in creation order.
+    created: Mutex<Vec<(ProviderId, Instance)>>,
+    context: Instance,
+    disposed: AtomicBool,
+    dispose_outcome: tokio::sync::OnceCell<Result<()>>,
+    init_lock: tokio::sync::Mutex<bool>,
+}
+
+/// A dependency-injection container.
+///
+/// Cloning gives another handle to the same container. Registration, resolution and scopes may be
+/// used from any thread.
+#[derive(Clone)]
+pub struct Container {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Container").field("disposed", &self.is_disposed()).finish_non_exhaustive()
+    }
+}
+
+impl Default for Container {
+    fn default() -> Self {
+        Container::new()
+    }
+}
+
+/// Where a resolution is happening: the container itself, or one scope.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    scope: Option<&'a ScopeInner>,
+}
+
+impl Container {
+    /// An empty container; its root context (what `CONTEXT` gives outside scopes) is `()`.
+    pub fn new() -> Self {
+        Container::with_context(())
+    }
+
+    /// An empty container whose root context is `context`.
+    pub fn with_context<C: Send + Sync + 'static>(context: C) -> Self {
+        let graph = Graph::new();
+        let n = graph.provider_count();
+        Container {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry {
+                    graph,
+                    makers: vec![Make::Builtin; n],
+                    hooks: vec![Hooks::default(); n],
+                }),
+                compiled: RwLock::new(None),
+                singletons: RwLock::new((0..n).map(|_| Arc::new(Slot::default())).collect()),
+                created: Mutex::new(Vec::new()),
+                context: Arc::new(context),
+                disposed: AtomicBool::new(false),
+                dispose_outcome: tokio::sync::OnceCell::new(),
+                init_lock: tokio::sync::Mutex::new(false),
+            }),
+        }
+    }
+
+    /// A container built from a root module, the way `Omnitron.create(AppModule)` does: everything the
+    /// module can see is resolvable from the container.
+    pub fn from_module(module: &Module) -> Result<Self> {
+        let c = Container::new();
+        c.load(module, true)?;
+        Ok(c)
+    }
+
+    /// Registers a provider in the container itself.
+    pub fn register<T: Send + Sync + 'static>(&self, provider: Provider<T>) -> Result<ProviderId> {
+        let p = provider.erase();
+        let mut reg = self.inner.registry.lock();
+        let id = reg.graph.register(p.spec)?;
+        self.attach(&mut reg, &[(id, p.make, p.hooks)]);
+        Ok(id)
+    }
+
+    /// Loads a module and everything it imports; its exports become resolvable from the container.
+    pub fn load_module(&self, module: &Module) -> Result<()> {
+        self.load(module, false)
+    }
+
+    fn load(&self, module: &Module, as_entry: bool) -> Result<()> {
+        let mut reg = self.inner.registry.lock();
+        let mut specs = Vec::new();
+        let mut bodies: Vec<Vec<&ErasedProvider>> = Vec::new();
+        let reachable = module.reachable();
+        for m in &reachable {
+            if reg.graph.has_module(m.key()) {
+                continue;
+            }
+            specs.push(m.spec());
+            bodies.push(m.providers().iter().collect());
+        }
+        let ids = reg.graph.load_modules(module.key(), &specs, as_entry)?;
+        let mut attach = Vec::new();
+        for (m, ids) in bodies.iter().zip(ids) {
+            for (p, id) in m.iter().zip(ids) {
+                attach.push((id, p.make.clone(), p.hooks.clone()));
+            }
+        }
+        self.attach(&mut reg, &attach);
+        Ok(())
+    }
+
+    fn attach(&self, reg: &mut Registry, items: &[(ProviderId, Make, Hooks)]) {
+        let n = reg.graph.provider_count();
+        reg.makers.resize(n, Make::Builtin);
+        reg.hooks.resize(n, Hooks::default());
+        for (id, make, hooks) in items {
+            reg.makers[id.index()] = make.clone();
+            reg.hooks[id.index()] = hooks.clone();
+        }
+        let mut slots = self.inner.singletons.write();
+        while slots.len() < n {
+            slots.push(Arc::new(Slot::default()));
+        }
+        for (id, make, hooks) in items {
+            if let Make::Value(v) = make {
+                let _ = slots[id.index()].cell.set(v.clone());
+                // A value exists from registration on; its on_destroy hook (if any) runs at dispose.
+                if hooks.destroy.is_some() {
+                    self.inner.created.lock().push((*id, v.clone()));
+                }
+            }
+        }
+        *self.inner.compiled.write() = None;
+    }
+
+    fn compiled(&self) -> Result<Arc<Compiled>> {
+        if self.inner.disposed.load(Ordering::Acquire) {
+            return Err(Graph::disposed_error());
+        }
+        if let Some(c) = self.inner.compiled.read().as_ref() {
+            return Ok(c.clone());
+        }
+        let mut reg = self.inner.registry.lock();
+        let plan = reg.graph.plan();
+        let c = Arc::new(Compiled { plan, makers: reg.makers.clone(), hooks: reg.hooks.clone() });
+        *self.inner.compiled.write() = Some(c.clone());
+        Ok(c)
+    }
+
+    /// The compiled plan of what is registered now.
+    pub fn plan(&self) -> Result<Arc<Plan>> {
+        Ok(self.compiled()?.plan.clone())
+    }
+
+    /// Whether something visible from the container provides `token`.
+    pub fn has<T: ?Sized + 'static>(&self, token: &Token<T>) -> bool {
+        self.compiled().map(|c| c.plan.lookup(token.key()).is_some()).unwrap_or(false)
+    }
+
+    /// Resolves `token` synchronously.
+    ///
+    /// Fails with `MissingProvider` / `NotExported` when nothing visible provides it, with the
+    /// provider's own reason when it cannot be built (a loop, a missing dependency deeper down, a scope
+    /// violation), with `AsyncProviderResolvedSync` when building it must be awaited, and with
+    /// `ScopeRequired` for scoped providers.
+    pub fn resolve<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Arc<T>> {
+        let c = self.compiled()?;
+        let id = self.root_one(&c, token.key(), token.name())?;
+        downcast(self.get(&c, id, At { scope: None })?, token.name())
+    }
+
+    /// Resolves `token`, awaiting async factories and hooks.
+    pub async fn resolve_async<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Arc<T>> {
+        let c = self.compiled()?;
+        let id = self.root_one(&c, token.key(), token.name())?;
+        downcast(self.get_async(&c, id, At { scope: None }).await?, token.name())
+    }
+
+    /// Resolves `token`, giving `None` when nothing provides it (other failures are still errors).
+    pub fn resolve_optional<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Option<Arc<T>>> {
+        let c = self.compiled()?;
+        match c.plan.lookup(token.key()) {
+            None => Ok(None),
+            Some(ids) => downcast(self.get(&c, ids[0], At { scope: None })?, token.name()).map(Some),
+        }
+    }
+
+    /// Every provider of a multi token, in registration order (empty when there is none).
+    pub fn resolve_all<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Vec<Arc<T>>> {
+        let c = self.compiled()?;
+        let ids: Vec<ProviderId> = c.plan.lookup(token.key()).map(|v| v.to_vec()).unwrap_or_default();
+        ids.into_iter().map(|id| downcast(self.get(&c, id, At { scope: None })?, token.name())).collect()
+    }
+
+    /// Like [`Container::resolve_all`], awaiting async providers.
+    pub async fn resolve_all_async<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Vec<Arc<T>>> {
+        let c = self.compiled()?;
+        let ids: Vec<ProviderId> = c.plan.lookup(token.key()).map(|v| v.to_vec()).unwrap_or_default();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(downcast(self.get_async(&c, id, At { scope: None }).await?, token.name())?);
+        }
+        Ok(out)
+    }
+
+    /// Resolves by raw token key, untyped (for the C ABI and other bindings).
+    pub fn resolve_key(&self, key: TokenKey, name: &str) -> Result<Instance> {
+        let c = self.compiled()?;
+        let id = self.root_one(&c, key, name)?;
+        self.get(&c, id, At { scope: None })
+    }
+
+    /// Untyped [`Container::resolve_all`] by key.
+    pub fn resolve_all_key(&self, key: TokenKey) -> Result<Vec<Instance>> {
+        let c = self.compiled()?;
+        let ids: Vec<ProviderId> = c.plan.lookup(key).map(|v| v.to_vec()).unwrap_or_default();
+        ids.into_iter().map(|id| self.get(&c, id, At { scope: None })).collect()
+    }
+
+    /// Registers an untyped provider (for the C ABI): `make` builds the instance from the resolved
+    /// dependencies in the order of `spec.deps`.
+    pub fn register_raw(
+        &self,
+        spec: super::spec::ProviderSpec,
+        make: impl Fn(Vec<Resolved>) -> Result<Instance> + Send + Sync + 'static,
+        init: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
+        destroy: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
+    ) -> Result<ProviderId> {
+        let hooks = raw_hooks(init, destroy);
+        let mut spec = spec;
+        if hooks.init_sync.is_some() {
+            spec.init = super::spec::InitHook::Sync;
+        }
+        let make = match spec.kind {
+            super::spec::ProviderKind::Alias(_) => Make::Builtin,
+            _ => Make::Sync(Arc::new(make)),
+        };
+        let mut reg = self.inner.registry.lock();
+        let id = reg.graph.register(spec)?;
+        self.attach(&mut reg, &[(id, make, hooks)]);
+        Ok(id)
+    }
+
+    /// Registers an untyped value (for the C ABI).
+    pub fn register_raw_value(
+        &self,
+        spec: super::spec::ProviderSpec,
+        value: Instance,
+        destroy: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
+    ) -> Result<ProviderId> {
+        let hooks = raw_hooks(None, destroy);
+        let mut reg = self.inner.registry.lock();
+        let id = reg.graph.register(spec)?;
+        self.attach(&mut reg, &[(id, Make::Value(value), hooks)]);
+        Ok(id)
+    }
+
+    fn root_one(&self, c: &Compiled, key: TokenKey, name: &str) -> Result<ProviderId> {
+        match c.plan.lookup(key) {
+            Some(ids) => Ok(ids[0]),
+            None => Err(c.plan.explain_missing(key, name)),
+        }
+    }
+
+    /// Builds every singleton in dependency order, running their `onInit` hooks (awaited), so that
+    /// afterwards even async singletons resolve synchronously. Fails on the first provider that
+    /// cannot be built. Calling it again does nothing.
+    pub async fn initialize(&self) -> Result<()> {
+        let mut done = self.inner.init_lock.lock().await;
+        let c = self.compiled()?;
+        for &id in c.plan.init_order() {
+            self.get_async(&c, id, At { scope: None }).await?;
+        }
+        *done = true;
+        Ok(())
+    }
+
+    /// Whether [`Container::initialize`] has completed.
+    pub fn is_initialized(&self) -> bool {
+        self.inner.init_lock.try_lock().map(|g| *g).unwrap_or(false)
+    }
+
+    /// Runs every `on_destroy` hook, dependents before their dependencies, and closes the container.
+    ///
+    /// A failing hook does not stop the others; all failures are reported together in one
+    /// `LifecycleFailed` error (see [`Error::related`]). Calling it again (or concurrently) waits for
+    /// the first call and gives its outcome. Afterwards every resolve and register fails with
+    /// `ContainerDisposed`.
+    pub async fn dispose(&self) -> Result<()> {
+        self.inner.dispose_outcome.get_or_init(|| self.dispose_once()).await.clone()
+    }
+
+    async fn dispose_once(&self) -> Result<()> {
+        let c = match self.compiled() {
+            Ok(c) => c,
+            Err(e) => return Err(e),
+        };
+        self.inner.disposed.store(true, Ordering::Release);
+        self.inner.registry.lock().graph.mark_disposed();
+        let mut created = std::mem::take(&mut *self.inner.created.lock());
+        c.plan.sort_for_dispose(&mut created);
+        let result = run_destroy_hooks(&c, created, "container").await;
+        // Drop the instances the container held.
+        for slot in self.inner.singletons.write().iter_mut() {
+            *slot = Arc::new(Slot::default());
+        }
+        *self.inner.compiled.write() = None;
+        result
+    }
+
+    /// Whether [`Container::dispose`] was called.
+    pub fn is_disposed(&self) -> bool {
+        self.inner.disposed.load(Ordering::Acquire)
+    }
+
+    /// A new scope with `()` as its context.
+    pub fn create_scope(&self) -> Result<ScopeHandle> {
+        self.create_scope_with(())
+    }
+
+    /// A new scope whose `CONTEXT` is `context` (a request, a user, a transaction).
+    pub fn create_scope_with<C: Send + Sync + 'static>(&self, context: C) -> Result<ScopeHandle> {
+        self.create_scope_arc(Arc::new(context))
+    }
+
+    /// A new scope with an already shared context (for bindings).
+    pub fn create_scope_arc(&self, context: Instance) -> Result<ScopeHandle> {
+        self.compiled()?;
+        Ok(ScopeHandle {
+            container: self.clone(),
+            inner: Arc::new(ScopeInner {
+                context,
+                slots: Mutex::new(std::collections::HashMap::new()),
+                created: Mutex::new(Vec::new()),
+                disposed: AtomicBool::new(false),
+                dispose_outcome: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The dependency graph as JSON.
+    pub fn export_graph_json(&self) -> Result<String> {
+        Ok(self.plan()?.graph_json())
+    }
+
+    /// The dependency graph as a Mermaid flowchart.
+    pub fn export_graph_mermaid(&self) -> Result<String> {
+        Ok(self.plan()?.graph_mermaid())
+    }
+
+    // ---- resolution -------------------------------------------------------------------------
+
+    fn slot(&self, id: ProviderId) -> Arc<Slot> {
+        self.inner.singletons.read()[id.index()].clone()
+    }
+
+    fn get(&self, c: &Compiled, id: ProviderId, at: At<'_>) -> Result<Instance> {
+        let p = c.plan.provider(id);
+        match p.scope {
+            Scope::Singleton => {
+                let slot = self.slot(id);
+                if let Some(v) = slot.cell.get() {
+                    return Ok(v.clone());
+                }
+                self.check_alive()?;
+                self.check_buildable(c, id)?;
+                if p.is_async {
+                    return Err(c.plan.explain_async(id));
+                }
+                let _guard = slot.building.lock();
+                if let Some(v) = slot.cell.get() {
+                    return Ok(v.clone());
+                }
+                // Singletons never see a scope: what they depend on must outlive every scope.
+                let v = self.build(c, id, At { scope: None })?;
+                let _ = slot.cell.set(v.clone());
+                self.track(c, id, &v, None);
+                Ok(v)
+            }
+            Scope::Scoped => {
+                if p.kind == PlanKind::Context {
+                    return Ok(at.scope.map(|s| s.context.clone()).unwrap_or_else(|| self.inner.context.clone()));
+                }
+                self.check_buildable(c, id)?;
+                let Some(scope) = at.scope else {
+                    return Err(c.plan.explain_needs_scope(id));
+                };
+                scope.check_alive()?;
+                let slot = scope.slot(id);
+                if let Some(v) = slot.cell.get() {
+                    return Ok(v.clone());
+                }
+                if p.is_async {
+                    return Err(c.plan.explain_async(id));
+                }
+                let _guard = slot.building.lock();
+                if let Some(v) = slot.cell.get() {
+                    return Ok(v.clone());
+                }
+                let v = self.build(c, id, at)?;
+                let _ = slot.cell.set(v.clone());
+                self.track(c, id, &v, Some(scope));
+                Ok(v)
+            }
+            Scope::Transient => {
+                self.check_buildable(c, id)?;
+                if p.needs_scope && at.scope.is_none() {
+                    return Err(c.plan.explain_needs_scope(id));
+                }
+                if p.is_async {
+                    return Err(c.plan.explain_async(id));
+                }
+                self.build(c, id, at)
+            }
+        }
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.inner.disposed.load(Ordering::Acquire) { Err(Graph::disposed_error()) } else { Ok(()) }
+    }
+
+    fn check_buildable(&self, c: &Compiled, id: ProviderId) -> Result<()> {
+        if c.plan.provider(id).failed { Err(c.plan.explain(id)) } else { Ok(()) }
+    }
+
+    fn build(&self, c: &Compiled, id: ProviderId, at: At<'_>) -> Result<Instance> {
+        let p = c.plan.provider(id);
+        let mut values = Vec::with_capacity(p.deps.len());
+        for b in &p.deps {
+            values.push(match b {
+                Binding::One(q) => Resolved::One(self.get(c, *q, at)?),
+                Binding::Many(qs) => {
+                    Resolved::Many(qs.iter().map(|q| self.get(c, *q, at)).collect::<Result<Vec<_>>>()?)
+                }
+                Binding::Absent => Resolved::Absent,
+                Binding::Missing => return Err(c.plan.explain(id)),
+            });
+        }
+        let v = match (&c.makers[id.index()], p.kind) {
+            (_, PlanKind::Alias) => match values.pop() {
+                Some(Resolved::One(v)) => v,
+                _ => return Err(c.plan.explain(id)),
+            },
+            (Make::Value(v), _) => v.clone(),
+            (Make::Sync(f), _) => f(values)?,
+            (Make::Async(_), _) => return Err(c.plan.explain_async(id)),
+            (Make::Builtin, _) => {
+                return Err(Error::new(ErrorCode::Internal, format!("no maker for '{}'", c.plan.name(id))));
+            }
+        };
+        if let Some(init) = &c.hooks[id.index()].init_sync {
+            init(&v).map_err(|e| init_failed(c.plan.name(id), e))?;
+        }
+        Ok(v)
+    }
+
+    fn get_async<'a>(&'a self, c: &'a Compiled, id: ProviderId, at: At<'a>) -> BoxFuture<'a, Result<Instance>> {
+        Box::pin(async move {
+            let p = c.plan.provider(id);
+            if !p.is_async {
+                return self.get(c, id, at);
+            }
+            self.check_buildable(c, id)?;
+            match p.scope {
+                Scope::Singleton => {
+                    let slot = self.slot(id);
+                    if let Some(v) = slot.cell.get() {
+                        return Ok(v.clone());
+                    }
+                    self.check_alive()?;
+                    let mut fresh = false;
+                    let v = slot
+                        .cell
+                        .get_or_try_init(|| async {
+                            fresh = true;
+                            self.build_async(c, id, At { scope: None }).await
+                        })
+                        .await?
+                        .clone();
+                    if fresh {
+                        self.track(c, id, &v, None);
+                    }
+                    Ok(v)
+                }
+                Scope::Scoped => {
+                    let Some(scope) = at.scope else {
+                        return Err(c.plan.explain_needs_scope(id));
+                    };
+                    scope.check_alive()?;
+                    let slot = scope.slot(id);
+                    let mut fresh = false;
+                    let v = slot
+                        .cell
+                        .get_or_try_init(|| async {
+                            fresh = true;
+                            self.build_async(c, id, at).await
+                        })
+                        .await?
+                        .clone();
+                    if fresh {
+                        self.track(c, id, &v, Some(scope));
+                    }
+                    Ok(v)
+                }
+                Scope::Transient => {
+                    if p.needs_scope && at.scope.is_none() {
+                        return Err(c.plan.explain_needs_scope(id));
+                    }
+                    self.build_async(c, id, at).await
+                }
+            }
+        })
+    }
+
+    async fn build_async(&self, c: &Compiled, id: ProviderId, at: At<'_>) -> Result<Instance> {
+        let p = c.plan.provider(id);
+        let mut values = Vec::with_capacity(p.deps.len());
+        for b in &p.deps {
+            values.push(match b {
+                Binding::One(q) => Resolved::One(self.get_async(c, *q, at).await?),
+                Binding::Many(qs) => {
+                    let mut v = Vec::with_capacity(qs.len());
+                    for q in qs.iter() {
+                        v.push(self.get_async(c, *q, at).await?);
+                    }
+                    Resolved::Many(v)
+                }
+                Binding::Absent => Resolved::Absent,
+                Binding::Missing => return Err(c.plan.explain(id)),
+            });
+        }
+        let v = match (&c.makers[id.index()], p.kind) {
+            (_, PlanKind::Alias) => match values.pop() {
+                Some(Resolved::One(v)) => v,
+                _ => return Err(c.plan.explain(id)),
+            },
+            (Make::Value(v), _) => v.clone(),
+            (Make::Sync(f), _) => f(values)?,
+            (Make::Async(f), _) => f(values).await?,
+            (Make::Builtin, _) => {
+                return Err(Error::new(ErrorCode::Internal, format!("no maker for '{}'", c.plan.name(id))));
+            }
+        };
+        let hooks = &c.hooks[id.index()];
+        if let Some(init) = &hooks.init_sync {
+            init(&v).map_err(|e| init_failed(c.plan.name(id), e))?;
+        }
+        if let Some(init) = &hooks.init_async {
+            init(v.clone()).await.map_err(|e| init_failed(c.plan.name(id), e))?;
+        }
+        Ok(v)
+    }
+
+    /// Remembers an instance that has an `on_destroy` hook, for disposal.
+    fn track(&self, c: &Compiled, id: ProviderId, v: &Instance, scope: Option<&ScopeInner>) {
+        if c.hooks[id.index()].destroy.is_none() {
+            return;
+        }
+        match scope {
+            Some(s) => s.created.lock().push((id, v.clone())),
+            None => self.inner.created.lock().push((id, v.clone())),
+        }
+    }
+}
+
+fn raw_hooks(
+    init: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
+    destroy: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
+) -> Hooks {
+    let mut hooks = Hooks::default();
+    if let Some(init) = init {
+        let init: Arc<dyn Fn(&Instance) -> Result<()> + Send + Sync> = Arc::from(init);
+        hooks.init_sync = Some(Arc::new(move |i: &Instance| init(i).map_err(Into::into)));
+    }
+    if let Some(destroy) = destroy {
+        let destroy: Arc<dyn Fn(&Instance) -> Result<()> + Send + Sync> = Arc::from(destroy);
+        hooks.destroy = Some(Arc::new(move |i: Instance| {
+            let r = destroy(&i).map_err(Into::into);
+            Box::pin(async move { r })
+        }));
+    }
+    hooks
+}
+
+fn init_failed(token: &str, e: crate::error::BoxError) -> Error {
+    match e.downcast::<Error>() {
+        Ok(engine) => *engine,
+        Err(other) => {
+            Error::new(ErrorCode::LifecycleFailed, format!("onInit of '{token}' failed: {other}")).with_source(other)
+        }
+    }
+}
+
+/// Runs `on_destroy` hooks in the given order, once per distinct instance, collecting failures.
+async fn run_destroy_hooks(c: &Compiled, created: Vec<(ProviderId, Instance)>, what: &str) -> Result<()> {
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut failures = Vec::new();
+    let total = created.len();
+    for (id, inst) in created {
+        let addr = Arc::as_ptr(&inst) as *const () as usize;
+        if !seen.insert(addr) {
+            continue;
+        }
+        if let Some(hook) = &c.hooks[id.index()].destroy
+            && let Err(e) = hook(inst).await
+        {
+            failures.push(
+                Error::new(ErrorCode::CallbackFailed, format!("onDestroy of '{}' failed: {e}", c.plan.name(id)))
+                    .with_source(e),
+            );
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(lifecycle_aggregate(what, total, failures))
+}
+
+/// The one error `dispose()` reports for every hook that failed.
+pub fn lifecycle_aggregate(what: &str, total: usize, failures: Vec<Error>) -> Error {
+    let lines: Vec<String> = failures.iter().map(|e| format!("  - {}", e.message())).collect();
+    Error::new(
+        ErrorCode::LifecycleFailed,
+        format!(
+            "disposing the {what}: {} of {total} onDestroy hooks failed (the others ran):\n{}",
+            failures.len(),
+            lines.join("\n")
+        ),
+    )
+    .with_related(failures)
+}
+
+pub(crate) struct ScopeInner {
+    context: Instance,
+    slots: Mutex<std::collections::HashMap<ProviderId, Arc<Slot>>>,
+    created: Mutex<Vec<(ProviderId, Instance)>>,
+    disposed: AtomicBool,
+    dispose_outcome: tokio::sync::OnceCell<Result<()>>,
+}
+
+impl ScopeInner {
+    fn slot(&self, id: ProviderId) -> Arc<Slot> {
+        self.slots.lock().entry(id).or_default().clone()
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.disposed.load(Ordering::Acquire) {
+            Err(Error::new(ErrorCode::ContainerDisposed, "this scope has been disposed; create a new scope"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A scope: scoped providers get one instance per scope; singletons come from the container.
+#[derive(Clone)]
+pub struct ScopeHandle {
+    container: Container,
+    inner: Arc<ScopeInner>,
+}
+
+impl std::fmt::Debug for ScopeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeHandle").field("disposed", &self.inner.disposed.load(Ordering::Relaxed)).finish()
+    }
+}
+
+impl ScopeHandle {
+    fn at(&self) -> At<'_> {
+        At { scope: Some(&self.inner) }
+    }
+
+    /// Resolves `token` in this scope.
+    pub fn resolve<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Arc<T>> {
+        self.inner.check_alive()?;
+        let c = self.container.compiled()?;
+        let id = self.container.root_one(&c, token.key(), token.name())?;
+        downcast(self.container.get(&c, id, self.at())?, token.name())
+    }
+
+    /// Resolves `token` in this scope, awaiting async providers.
+    pub async fn resolve_async<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Arc<T>> {
+        self.inner.check_alive()?;
+        let c = self.container.compiled()?;
+        let id = self.container.root_one(&c, token.key(), token.name())?;
+        downcast(self.container.get_async(&c, id, self.at()).await?, token.name())
+    }
+
+    /// Untyped resolve by key (for bindings).
+    pub fn resolve_key(&self, key: TokenKey, name: &str) -> Result<Instance> {
+        self.inner.check_alive()?;
+        let c = self.container.compiled()?;
+        let id = self.container.root_one(&c, key, name)?;
+        self.container.get(&c, id, self.at())
+    }
+
+    /// The context this scope was created with, if it is a `C`.
+    pub fn context<C: Send + Sync + 'static>(&self) -> Option<Arc<C>> {
+        self.inner.context.clone().downcast::<C>().ok()
+    }
+
+    /// Runs the `on_destroy` hooks of this scope's instances (dependents first) and closes the scope.
+    /// Idempotent; failures are reported together as in [`Container::dispose`].
+    pub async fn dispose(&self) -> Result<()> {
+        self.inner
+            .dispose_outcome
+            .get_or_init(|| async {
+                self.inner.disposed.store(true, Ordering::Release);
+                let mut created = std::mem::take(&mut *self.inner.created.lock());
+                let c = match self.container.compiled() {
+                    Ok(c) => c,
+                    // The container went first; it has nothing left to run for us.
+                    Err(_) => return Ok(()),
+                };
+                c.plan.sort_for_dispose(&mut created);
+                let r = run_destroy_hooks(&c, created, "scope").await;
+                self.inner.slots.lock().clear();
+                r
+            })
+            .await
+            .clone()
+    }
+}
+
+/// For bindings that pass token names with keys.
+pub fn token_ref(key: TokenKey, name: &str) -> TokenRef {
+    TokenRef::new(key, name)
+}

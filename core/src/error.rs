@@ -1,0 +1,196 @@
+//! The engine's one error type.
+//!
+//! Every error carries a stable [`ErrorCode`]: a numeric value (what C sees as a status) and a short
+//! string id such as `DI001` (what Node and Python see as `err.code`). Codes are grouped in ranges by
+//! module and are never reused; a retired code stays listed as a comment.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Boxed error from user code (a factory, a hook) kept as the cause of an engine error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Shorthand for results whose error is the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $name:ident = $num:literal, $id:literal; )*) => {
+        /// Stable error codes. The numeric value never changes meaning once published.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $name = $num, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            /// The short string id (`DI001`), the same in every language.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$name => $id,)* }
+            }
+
+            /// The numeric value, the same as the C status code.
+            pub fn as_u32(self) -> u32 {
+                self as u32
+            }
+
+            /// Looks a code up by its string id.
+            pub fn from_id(id: &str) -> Option<ErrorCode> {
+                match id { $($id => Some(ErrorCode::$name),)* _ => None }
+            }
+
+            /// Looks a code up by its numeric value.
+            pub fn from_u32(n: u32) -> Option<ErrorCode> {
+                match n { $($num => Some(ErrorCode::$name),)* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // 1..=99: general
+    /// An argument was null, empty, out of range or of the wrong type.
+    InvalidArgument = 1, "E001";
+    /// A handle was null, already freed, or of the wrong kind.
+    InvalidHandle = 2, "E002";
+    /// A bug in the engine (a caught panic, a broken invariant).
+    Internal = 3, "E003";
+    /// A user callback (factory, hook, handler) failed.
+    CallbackFailed = 4, "E004";
+    /// An operation was cancelled.
+    Cancelled = 5, "E005";
+    /// A deadline or timeout passed.
+    Timeout = 6, "E006";
+
+    // 100..=199: dependency injection
+    /// No provider for a token where one was needed.
+    MissingProvider = 100, "DI001";
+    /// Providers depend on each other in a loop.
+    CircularDependency = 101, "DI002";
+    /// A token is registered twice without `override`.
+    DuplicateProvider = 102, "DI003";
+    /// A provider definition is malformed (no class/value/factory/alias, bad token, bad dependency).
+    InvalidProvider = 103, "DI004";
+    /// An async provider was asked for synchronously before it was created.
+    AsyncProviderResolvedSync = 104, "DI005";
+    /// A longer-lived provider depends on a shorter-lived one (a singleton on a scoped provider).
+    ScopeViolation = 105, "DI006";
+    /// A scoped provider was resolved outside any scope.
+    ScopeRequired = 106, "DI007";
+    /// The container was disposed; nothing can be resolved or registered any more.
+    ContainerDisposed = 107, "DI008";
+    /// Modules import each other in a loop.
+    CircularModuleImport = 108, "DI009";
+    /// A provider exists but its module does not export it to the caller.
+    NotExported = 109, "DI010";
+    /// A factory or constructor failed while creating an instance.
+    FactoryFailed = 110, "DI011";
+    /// One or more lifecycle hooks (`onInit`, `onDestroy`) failed.
+    LifecycleFailed = 111, "DI012";
+    /// A module definition is malformed (unknown export, duplicate name).
+    InvalidModule = 112, "DI013";
+    /// An unknown scope name.
+    InvalidScope = 113, "DI014";
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An engine error: a stable code, a message written for the person reading it, and what caused it.
+///
+/// `related` holds the individual errors of an aggregate (for instance every `onDestroy` hook that
+/// failed during one `dispose()`).
+#[derive(Debug, Clone)]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+    related: Vec<Error>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// A new error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error { code, message: message.into(), related: Vec::new(), source: None }
+    }
+
+    /// Shorthand for [`ErrorCode::InvalidArgument`].
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::InvalidArgument, message)
+    }
+
+    /// Attaches the cause.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(Arc::from(source.into()));
+        self
+    }
+
+    /// Attaches the individual errors of an aggregate.
+    pub fn with_related(mut self, related: Vec<Error>) -> Self {
+        self.related = related;
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The message, without the code.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The individual errors of an aggregate error (empty otherwise).
+    pub fn related(&self) -> &[Error] {
+        &self.related
+    }
+
+    /// Prefixes the message with where the error happened, keeping code, cause and related errors.
+    pub fn context(mut self, prefix: impl std::fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen_ids = std::collections::HashSet::new();
+        let mut seen_nums = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            assert!(seen_ids.insert(code.as_str()), "duplicate id {code}");
+            assert!(seen_nums.insert(code.as_u32()), "duplicate number {code}");
+            assert_eq!(ErrorCode::from_id(code.as_str()), Some(code));
+            assert_eq!(ErrorCode::from_u32(code.as_u32()), Some(code));
+            assert_ne!(code.as_u32(), 0, "0 is reserved for success");
+        }
+    }
+
+    #[test]
+    fn display_has_code_and_message() {
+        let e = Error::new(ErrorCode::MissingProvider, "no provider for Foo");
+        assert_eq!(e.to_string(), "[DI001] no provider for Foo");
+    }
+}
