@@ -43,3 +43,33 @@ where
         get().block_on(fut)
     }
 }
+
+/// Drives a future to completion on the calling thread without the shared runtime.
+///
+/// For engine work that never waits on I/O or timers (dependency injection, whose only awaits are
+/// user hooks and the engine's own locks), this keeps a C caller's callbacks on the caller's thread
+/// and starts no worker threads.
+pub fn block_on_here<F: std::future::Future>(fut: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}

@@ -260,42 +260,44 @@ impl Container {
         ids.into_iter().map(|id| self.get(&c, id, At { scope: None })).collect()
     }
 
-    /// Registers an untyped provider (for the C ABI): `make` builds the instance from the resolved
-    /// dependencies in the order of `spec.deps`.
-    pub fn register_raw(
-        &self,
-        spec: super::spec::ProviderSpec,
-        make: impl Fn(Vec<Resolved>) -> Result<Instance> + Send + Sync + 'static,
-        init: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
-        destroy: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
-    ) -> Result<ProviderId> {
-        let hooks = raw_hooks(init, destroy);
-        let mut spec = spec;
-        if hooks.init_sync.is_some() {
-            spec.init = super::spec::InitHook::Sync;
-        }
-        let make = match spec.kind {
-            super::spec::ProviderKind::Alias(_) => Make::Builtin,
-            _ => Make::Sync(Arc::new(make)),
-        };
+    /// Registers an untyped provider (for the C ABI and other bindings that keep their instances in
+    /// this container).
+    pub fn register_raw(&self, provider: RawProvider) -> Result<ProviderId> {
+        let (spec, make, hooks) = provider.into_parts();
         let mut reg = self.inner.registry.lock();
         let id = reg.graph.register(spec)?;
         self.attach(&mut reg, &[(id, make, hooks)]);
         Ok(id)
     }
 
-    /// Registers an untyped value (for the C ABI).
-    pub fn register_raw_value(
-        &self,
-        spec: super::spec::ProviderSpec,
-        value: Instance,
-        destroy: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
-    ) -> Result<ProviderId> {
-        let hooks = raw_hooks(None, destroy);
+    /// Loads untyped modules (for bindings): `modules` holds every module reachable from `entry` with
+    /// its providers (the specs' own `providers` lists are ignored). Loops, unknown imports and bad
+    /// exports are refused before anything changes.
+    pub fn load_raw(&self, entry: super::spec::ModuleKey, modules: Vec<RawModule>, as_entry: bool) -> Result<()> {
         let mut reg = self.inner.registry.lock();
-        let id = reg.graph.register(spec)?;
-        self.attach(&mut reg, &[(id, Make::Value(value), hooks)]);
-        Ok(id)
+        let mut specs = Vec::with_capacity(modules.len());
+        let mut bodies = Vec::with_capacity(modules.len());
+        for m in modules {
+            let mut spec = m.spec;
+            let mut parts = Vec::with_capacity(m.providers.len());
+            spec.providers = Vec::with_capacity(m.providers.len());
+            for p in m.providers {
+                let (s, make, hooks) = p.into_parts();
+                spec.providers.push(s);
+                parts.push((make, hooks));
+            }
+            specs.push(spec);
+            bodies.push(parts);
+        }
+        let ids = reg.graph.load_modules(entry, &specs, as_entry)?;
+        let mut attach = Vec::new();
+        for (parts, ids) in bodies.into_iter().zip(ids) {
+            for ((make, hooks), id) in parts.into_iter().zip(ids) {
+                attach.push((id, make, hooks));
+            }
+        }
+        self.attach(&mut reg, &attach);
+        Ok(())
     }
 
     fn root_one(&self, c: &Compiled, key: TokenKey, name: &str) -> Result<ProviderId> {
@@ -606,10 +608,75 @@ impl Container {
     }
 }
 
-fn raw_hooks(
-    init: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
-    destroy: Option<Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>>,
-) -> Hooks {
+/// A synchronous hook on an untyped instance.
+pub type RawHook = Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>;
+
+/// How an untyped provider makes its instance.
+pub enum RawMake {
+    /// A ready value.
+    Value(Instance),
+    /// A function of the resolved dependencies (in the order of the spec's `deps`).
+    Factory(Box<dyn Fn(Vec<Resolved>) -> Result<Instance> + Send + Sync>),
+    /// An alias or other provider the container builds itself.
+    Builtin,
+}
+
+impl std::fmt::Debug for RawMake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RawMake::Value(_) => "Value",
+            RawMake::Factory(_) => "Factory",
+            RawMake::Builtin => "Builtin",
+        })
+    }
+}
+
+/// An untyped provider, for bindings.
+pub struct RawProvider {
+    /// What the engine checks and compiles.
+    pub spec: super::spec::ProviderSpec,
+    /// How to make the instance.
+    pub make: RawMake,
+    /// Runs after the instance is built.
+    pub on_init: Option<RawHook>,
+    /// Runs at dispose for instances the container (or a scope) holds.
+    pub on_destroy: Option<RawHook>,
+}
+
+impl std::fmt::Debug for RawProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawProvider").field("spec", &self.spec).finish_non_exhaustive()
+    }
+}
+
+impl RawProvider {
+    fn into_parts(self) -> (super::spec::ProviderSpec, Make, Hooks) {
+        let mut spec = self.spec;
+        if self.on_init.is_some() {
+            spec.init = super::spec::InitHook::Sync;
+        }
+        let make = match self.make {
+            RawMake::Value(v) => Make::Value(v),
+            RawMake::Factory(f) => {
+                let f: Arc<dyn Fn(Vec<Resolved>) -> Result<Instance> + Send + Sync> = Arc::from(f);
+                Make::Sync(Arc::new(move |v| f(v)))
+            }
+            RawMake::Builtin => Make::Builtin,
+        };
+        (spec, make, raw_hooks(self.on_init, self.on_destroy))
+    }
+}
+
+/// An untyped module with its providers, for bindings.
+#[derive(Debug)]
+pub struct RawModule {
+    /// The module (its `providers` list is filled from `providers`).
+    pub spec: super::spec::ModuleSpec,
+    /// Its providers.
+    pub providers: Vec<RawProvider>,
+}
+
+fn raw_hooks(init: Option<RawHook>, destroy: Option<RawHook>) -> Hooks {
     let mut hooks = Hooks::default();
     if let Some(init) = init {
         let init: Arc<dyn Fn(&Instance) -> Result<()> + Send + Sync> = Arc::from(init);

@@ -23,7 +23,9 @@ mod scope;
 mod spec;
 mod token;
 
-pub use container::{Container, ScopeHandle, lifecycle_aggregate, token_ref};
+pub use container::{
+    Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, lifecycle_aggregate, token_ref,
+};
 pub use export::{DependencyGraph, GraphEdge, GraphNode};
 pub use graph::{Graph, ModuleId};
 pub use module::{Module, ModuleBuilder};

@@ -1,0 +1,300 @@
+//! Provider builders: describe a factory, value or alias, then register it in a container or add it
+//! to a module (as many times as you like).
+
+use std::ffi::c_void;
+
+use omnitron::di::{Dependency, ProviderKind, ProviderSpec, RawMake, RawProvider, Resolved, Scope, TokenRef};
+use omnitron::{Error, ErrorCode};
+use parking_lot::Mutex;
+
+use super::token::{OmnitronToken, token_arg};
+use super::{instance, pointer};
+use crate::boundary::{CPtr, Table, guard, guard_void};
+use crate::error::{OmnitronStatus, take_callback_message};
+
+/// A provider description under construction.
+#[derive(Debug)]
+pub struct OmnitronProvider {
+    _private: [u8; 0],
+}
+
+/// omnitron_provider_set_lifetime: one instance per container (the default).
+pub const OMNITRON_LIFETIME_SINGLETON: u32 = 0;
+/// omnitron_provider_set_lifetime: a new instance on every resolve, owned by the caller.
+pub const OMNITRON_LIFETIME_TRANSIENT: u32 = 1;
+/// omnitron_provider_set_lifetime: one instance per scope (omnitron_container_create_scope).
+pub const OMNITRON_LIFETIME_SCOPED: u32 = 2;
+
+/// omnitron_provider_add_dependency flag: NULL is passed when nothing provides the dependency.
+pub const OMNITRON_DEP_OPTIONAL: u32 = 1;
+/// omnitron_provider_set_flags flag: one of several providers of a multi token.
+pub const OMNITRON_PROVIDER_MULTI: u32 = 1;
+/// omnitron_provider_set_flags flag: replaces an existing provider of the token.
+pub const OMNITRON_PROVIDER_REPLACE: u32 = 2;
+
+/// Builds an instance. `deps` holds one pointer per dependency, in the order they were added (NULL
+/// for a missing optional one); it is only valid during the call. Store the new instance in `*out`
+/// and return OMNITRON_STATUS_OK; on failure return another status (after
+/// omnitron_callback_error to say why). Runs on the thread that resolves.
+pub type OmnitronFactoryFn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, deps: *const *mut c_void, deps_len: usize, out: *mut *mut c_void) -> u32,
+>;
+
+/// A lifecycle hook on an instance (`on_init`). Return OMNITRON_STATUS_OK, or another status to fail
+/// (after omnitron_callback_error to say why). Runs on the thread that resolves or initializes.
+pub type OmnitronHookFn = Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> u32>;
+
+/// Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
+/// frees the container or scope. Return OMNITRON_STATUS_OK, or another status to report a failure.
+pub type OmnitronDestroyFn = Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> u32>;
+
+#[derive(Clone, Copy)]
+enum Make {
+    Factory(unsafe extern "C" fn(*mut c_void, *const *mut c_void, usize, *mut *mut c_void) -> u32, CPtr),
+    Value(CPtr),
+    Alias,
+}
+
+#[derive(Clone)]
+pub(crate) struct Builder {
+    token: TokenRef,
+    kind: ProviderKind,
+    make: Make,
+    deps: Vec<Dependency>,
+    scope: Scope,
+    multi: bool,
+    replace: bool,
+    on_init: Option<(unsafe extern "C" fn(*mut c_void, *mut c_void) -> u32, CPtr)>,
+    on_destroy: Option<(unsafe extern "C" fn(*mut c_void, *mut c_void) -> u32, CPtr)>,
+}
+
+pub(crate) static PROVIDERS: Table<Mutex<Builder>> = Table::new("provider");
+
+fn new_builder(token: TokenRef, kind: ProviderKind, make: Make) -> Builder {
+    Builder {
+        token,
+        kind,
+        make,
+        deps: Vec::new(),
+        scope: Scope::Singleton,
+        multi: false,
+        replace: false,
+        on_init: None,
+        on_destroy: None,
+    }
+}
+
+/// Starts a factory provider for `token`: `factory(user_data, deps, ...)` builds the instance. Add
+/// dependencies with omnitron_provider_add_dependency. `user_data` is passed back untouched.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_factory(
+    token: *const OmnitronToken,
+    factory: OmnitronFactoryFn,
+    user_data: *mut c_void,
+    out: *mut *mut OmnitronProvider,
+) -> OmnitronStatus {
+    guard(|| {
+        let token = token_arg(token)?;
+        let f = factory.ok_or_else(|| Error::invalid_argument("factory is NULL"))?;
+        let b = new_builder(token, ProviderKind::Factory, Make::Factory(f, CPtr(user_data)));
+        PROVIDERS.insert_out(out, Mutex::new(b))
+    })
+}
+
+/// Starts a value provider: resolving `token` gives `value`. The container does not own `value`
+/// unless an on_destroy callback is set, which then runs at dispose.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_value(
+    token: *const OmnitronToken,
+    value: *mut c_void,
+    out: *mut *mut OmnitronProvider,
+) -> OmnitronStatus {
+    guard(|| {
+        let token = token_arg(token)?;
+        let b = new_builder(token, ProviderKind::Value, Make::Value(CPtr(value)));
+        PROVIDERS.insert_out(out, Mutex::new(b))
+    })
+}
+
+/// Starts an alias: resolving `token` gives the instance of `target`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_alias(
+    token: *const OmnitronToken,
+    target: *const OmnitronToken,
+    out: *mut *mut OmnitronProvider,
+) -> OmnitronStatus {
+    guard(|| {
+        let token = token_arg(token)?;
+        let target = token_arg(target)?;
+        let b = new_builder(token, ProviderKind::Alias(target), Make::Alias);
+        PROVIDERS.insert_out(out, Mutex::new(b))
+    })
+}
+
+/// Adds a dependency; the factory receives dependencies in the order they were added. `flags` is 0
+/// or OMNITRON_DEP_OPTIONAL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_add_dependency(
+    provider: *mut OmnitronProvider,
+    dependency: *const OmnitronToken,
+    flags: u32,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PROVIDERS.get(provider)?;
+        let token = token_arg(dependency)?;
+        if flags & !OMNITRON_DEP_OPTIONAL != 0 {
+            return Err(Error::invalid_argument(format!("unknown dependency flags {flags:#x}")));
+        }
+        let mut b = p.lock();
+        if !matches!(b.make, Make::Factory(..)) {
+            return Err(Error::new(ErrorCode::InvalidProvider, "only factory providers take dependencies"));
+        }
+        b.deps.push(if flags & OMNITRON_DEP_OPTIONAL != 0 { Dependency::optional(token) } else { Dependency::required(token) });
+        Ok(())
+    })
+}
+
+/// Sets how long instances live: one of OMNITRON_LIFETIME_* (passed as a number so an out-of-range
+/// value is an error, not undefined behaviour).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_set_lifetime(provider: *mut OmnitronProvider, lifetime: u32) -> OmnitronStatus {
+    guard(|| {
+        let p = PROVIDERS.get(provider)?;
+        let scope = match lifetime {
+            OMNITRON_LIFETIME_SINGLETON => Scope::Singleton,
+            OMNITRON_LIFETIME_TRANSIENT => Scope::Transient,
+            OMNITRON_LIFETIME_SCOPED => Scope::Scoped,
+            other => {
+                return Err(Error::new(
+                    ErrorCode::InvalidScope,
+                    format!("unknown lifetime {other}: expected OMNITRON_LIFETIME_SINGLETON, _TRANSIENT or _SCOPED"),
+                ));
+            }
+        };
+        p.lock().scope = scope;
+        Ok(())
+    })
+}
+
+/// Sets flags: OMNITRON_PROVIDER_MULTI and/or OMNITRON_PROVIDER_REPLACE.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_set_flags(provider: *mut OmnitronProvider, flags: u32) -> OmnitronStatus {
+    guard(|| {
+        let p = PROVIDERS.get(provider)?;
+        if flags & !(OMNITRON_PROVIDER_MULTI | OMNITRON_PROVIDER_REPLACE) != 0 {
+            return Err(Error::invalid_argument(format!("unknown provider flags {flags:#x}")));
+        }
+        let mut b = p.lock();
+        b.multi = flags & OMNITRON_PROVIDER_MULTI != 0;
+        b.replace = flags & OMNITRON_PROVIDER_REPLACE != 0;
+        Ok(())
+    })
+}
+
+/// Sets the on_init hook, run right after an instance is built (so, for singletons, at the latest
+/// during omnitron_container_initialize, in dependency order).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_on_init(
+    provider: *mut OmnitronProvider,
+    hook: OmnitronHookFn,
+    user_data: *mut c_void,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PROVIDERS.get(provider)?;
+        p.lock().on_init = hook.map(|h| (h, CPtr(user_data)));
+        Ok(())
+    })
+}
+
+/// Sets the on_destroy callback, run at dispose (dependents first) for every instance the container
+/// or a scope owns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_on_destroy(
+    provider: *mut OmnitronProvider,
+    destroy: OmnitronDestroyFn,
+    user_data: *mut c_void,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PROVIDERS.get(provider)?;
+        p.lock().on_destroy = destroy.map(|h| (h, CPtr(user_data)));
+        Ok(())
+    })
+}
+
+/// Frees a provider description (what was registered from it stays registered). NULL and freed
+/// handles are ignored.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_provider_free(provider: *mut OmnitronProvider) {
+    guard_void(|| {
+        PROVIDERS.remove(provider);
+        Ok(())
+    })
+}
+
+fn callback_error(code: ErrorCode, what: String, status: u32) -> Error {
+    let why = take_callback_message().unwrap_or_else(|| {
+        format!("returned status {status} ({})", crate::error::status_text(status))
+    });
+    Error::new(code, format!("{what}: {why}"))
+}
+
+impl Builder {
+    /// The engine's untyped provider for this description.
+    pub(crate) fn to_raw(&self) -> RawProvider {
+        let mut spec = ProviderSpec::new(self.token.clone(), self.kind.clone());
+        spec.deps = self.deps.clone();
+        spec.scope = self.scope;
+        spec.multi = self.multi;
+        spec.replace = self.replace;
+        let name = self.token.name.clone();
+        let make = match self.make {
+            Make::Value(v) => RawMake::Value(instance(v.0)),
+            Make::Alias => RawMake::Builtin,
+            Make::Factory(f, ud) => {
+                let name = name.clone();
+                RawMake::Factory(Box::new(move |values: Vec<Resolved>| {
+                    let ptrs: Vec<*mut c_void> = values
+                        .iter()
+                        .map(|v| match v {
+                            Resolved::One(i) => pointer(i),
+                            Resolved::Many(v) => v.first().map_or(std::ptr::null_mut(), pointer),
+                            Resolved::Absent => std::ptr::null_mut(),
+                        })
+                        .collect();
+                    let mut out: *mut c_void = std::ptr::null_mut();
+                    // SAFETY: the caller registered `f` with this contract; `ptrs` lives for the call.
+                    let status = unsafe { f(ud.get(), ptrs.as_ptr(), ptrs.len(), &mut out) };
+                    if status != 0 {
+                        return Err(callback_error(ErrorCode::FactoryFailed, format!("the factory of '{name}' failed"), status));
+                    }
+                    Ok(instance(out))
+                }))
+            }
+        };
+        let on_init = self.on_init.map(|(h, ud)| {
+            let name = name.clone();
+            Box::new(move |i: &omnitron::di::Instance| {
+                // SAFETY: the registered hook's contract.
+                let status = unsafe { h(ud.get(), pointer(i)) };
+                if status == 0 {
+                    Ok(())
+                } else {
+                    Err(callback_error(ErrorCode::LifecycleFailed, format!("on_init of '{name}' failed"), status))
+                }
+            }) as omnitron::di::RawHook
+        });
+        let on_destroy = self.on_destroy.map(|(h, ud)| {
+            let name = name.clone();
+            Box::new(move |i: &omnitron::di::Instance| {
+                // SAFETY: the registered callback's contract.
+                let status = unsafe { h(ud.get(), pointer(i)) };
+                if status == 0 {
+                    Ok(())
+                } else {
+                    Err(callback_error(ErrorCode::CallbackFailed, format!("on_destroy of '{name}' failed"), status))
+                }
+            }) as omnitron::di::RawHook
+        });
+        RawProvider { spec, make, on_init, on_destroy }
+    }
+}

@@ -1,0 +1,180 @@
+//! Status codes and the thread's last error.
+
+use std::cell::RefCell;
+use std::ffi::{CString, c_char};
+
+use omnitron::{Error, ErrorCode};
+
+/// What every fallible function returns. Values match the engine's error codes and never change
+/// meaning; retired values stay reserved.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OmnitronStatus {
+    /// Success.
+    Ok = 0,
+    /// An argument was NULL, empty, out of range or not valid UTF-8.
+    InvalidArgument = 1,
+    /// A handle was NULL, already freed, or of another kind.
+    InvalidHandle = 2,
+    /// A bug in the library (a caught panic).
+    Internal = 3,
+    /// A callback returned a non-OK status.
+    CallbackFailed = 4,
+    /// An operation was cancelled.
+    Cancelled = 5,
+    /// A deadline or timeout passed.
+    Timeout = 6,
+    /// DI001: no provider for a token.
+    MissingProvider = 100,
+    /// DI002: providers depend on each other in a loop.
+    CircularDependency = 101,
+    /// DI003: a token is registered twice without OMNITRON_PROVIDER_REPLACE.
+    DuplicateProvider = 102,
+    /// DI004: a malformed provider.
+    InvalidProvider = 103,
+    /// DI005: an async provider was resolved synchronously.
+    AsyncProviderResolvedSync = 104,
+    /// DI006: a singleton depends on a scoped provider.
+    ScopeViolation = 105,
+    /// DI007: a scoped provider was resolved outside a scope.
+    ScopeRequired = 106,
+    /// DI008: the container (or scope) was disposed.
+    ContainerDisposed = 107,
+    /// DI009: modules import each other in a loop.
+    CircularModuleImport = 108,
+    /// DI010: a provider exists but is not exported to the caller.
+    NotExported = 109,
+    /// DI011: a factory failed.
+    FactoryFailed = 110,
+    /// DI012: one or more lifecycle hooks failed.
+    LifecycleFailed = 111,
+    /// DI013: a malformed module.
+    InvalidModule = 112,
+    /// DI014: an unknown scope.
+    InvalidScope = 113,
+}
+
+impl OmnitronStatus {
+    /// Every status, for the mapping test.
+    pub(crate) const ALL: &'static [OmnitronStatus] = &[
+        OmnitronStatus::InvalidArgument,
+        OmnitronStatus::InvalidHandle,
+        OmnitronStatus::Internal,
+        OmnitronStatus::CallbackFailed,
+        OmnitronStatus::Cancelled,
+        OmnitronStatus::Timeout,
+        OmnitronStatus::MissingProvider,
+        OmnitronStatus::CircularDependency,
+        OmnitronStatus::DuplicateProvider,
+        OmnitronStatus::InvalidProvider,
+        OmnitronStatus::AsyncProviderResolvedSync,
+        OmnitronStatus::ScopeViolation,
+        OmnitronStatus::ScopeRequired,
+        OmnitronStatus::ContainerDisposed,
+        OmnitronStatus::CircularModuleImport,
+        OmnitronStatus::NotExported,
+        OmnitronStatus::FactoryFailed,
+        OmnitronStatus::LifecycleFailed,
+        OmnitronStatus::InvalidModule,
+        OmnitronStatus::InvalidScope,
+    ];
+
+    /// The status for an engine error code (codes and statuses share numbers).
+    pub(crate) fn from_code(code: ErrorCode) -> OmnitronStatus {
+        Self::ALL.iter().copied().find(|s| *s as u32 == code.as_u32()).unwrap_or(OmnitronStatus::Internal)
+    }
+}
+
+struct LastError {
+    status: OmnitronStatus,
+    message: CString,
+}
+
+thread_local! {
+    static LAST: RefCell<Option<LastError>> = const { RefCell::new(None) };
+    static CALLBACK_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn set_last_error(e: &Error) {
+    let text = e.to_string().replace('\0', " ");
+    let message = CString::new(text).unwrap_or_default();
+    let status = OmnitronStatus::from_code(e.code());
+    LAST.with(|l| *l.borrow_mut() = Some(LastError { status, message }));
+}
+
+/// Takes the message a callback left with `omnitron_callback_error`, if any.
+pub(crate) fn take_callback_message() -> Option<String> {
+    CALLBACK_MESSAGE.with(|m| m.borrow_mut().take())
+}
+
+/// The message of the last failure on this thread, or NULL if there was none. The string belongs to
+/// the library and stays valid until the next failing call on this thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn omnitron_last_error_message() -> *const c_char {
+    LAST.with(|l| l.borrow().as_ref().map_or(std::ptr::null(), |e| e.message.as_ptr()))
+}
+
+/// The status of the last failure on this thread, or OMNITRON_STATUS_OK if there was none.
+#[unsafe(no_mangle)]
+pub extern "C" fn omnitron_last_error_status() -> OmnitronStatus {
+    LAST.with(|l| l.borrow().as_ref().map_or(OmnitronStatus::Ok, |e| e.status))
+}
+
+/// Forgets the last error of this thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn omnitron_clear_last_error() {
+    LAST.with(|l| *l.borrow_mut() = None);
+}
+
+/// The stable short id of a status ("DI001", "E002", "OK"), the same `code` that Node and Python
+/// errors carry. Static; do not free. Unknown values give "UNKNOWN".
+#[unsafe(no_mangle)]
+pub extern "C" fn omnitron_status_id(status: u32) -> *const c_char {
+    if status == 0 {
+        return c"OK".as_ptr();
+    }
+    match ErrorCode::from_u32(status) {
+        Some(code) => id_cstr(code),
+        None => c"UNKNOWN".as_ptr(),
+    }
+}
+
+fn id_cstr(code: ErrorCode) -> *const c_char {
+    use std::sync::OnceLock;
+    static IDS: OnceLock<Vec<(ErrorCode, CString)>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        ErrorCode::ALL.iter().map(|c| (*c, CString::new(c.as_str()).unwrap_or_default())).collect()
+    });
+    ids.iter().find(|(c, _)| *c == code).map_or(c"UNKNOWN".as_ptr(), |(_, s)| s.as_ptr())
+}
+
+/// Called from inside a callback (factory, hook) on the same thread, before it returns a non-OK
+/// status: says why, and the message becomes part of the error the caller sees. NULL is ignored.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_callback_error(message: *const c_char) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: non-null and NUL-terminated by contract.
+    let text = unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy().into_owned();
+    CALLBACK_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_code_has_a_status_with_the_same_number() {
+        for code in ErrorCode::ALL {
+            let s = OmnitronStatus::from_code(*code);
+            assert_eq!(s as u32, code.as_u32(), "{code} has no matching OmnitronStatus");
+        }
+        assert_eq!(OmnitronStatus::ALL.len(), ErrorCode::ALL.len());
+    }
+}
+
+/// A short description of a status number for messages ("DI001" or "unknown").
+pub(crate) fn status_text(status: u32) -> &'static str {
+    ErrorCode::from_u32(status).map_or("unknown", |c| c.as_str())
+}

@@ -1,0 +1,622 @@
+/*
+ * Dependency injection through the C ABI: every scenario of the engine, plus bad input.
+ * Built with -Wall -Wextra -Werror and run under valgrind by `make test`.
+ */
+#include "omnitron.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed = 0;
+static int failed = 0;
+
+#define CHECK(cond)                                                                 \
+    do {                                                                            \
+        if (cond) {                                                                 \
+            passed++;                                                               \
+        } else {                                                                    \
+            failed++;                                                               \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
+            const char *m_ = omnitron_last_error_message();                         \
+            if (m_) fprintf(stderr, "     last error: %s\n", m_);                  \
+        }                                                                           \
+    } while (0)
+
+#define OK(call) CHECK((call) == OMNITRON_STATUS_OK)
+#define FAILS_WITH(call, status) CHECK((call) == (status))
+
+static int contains(const char *haystack, const char *needle) {
+    return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+/* ---- a small object model: config, repository, service ------------------------------------ */
+
+typedef struct { const char *url; } Config;
+typedef struct { Config *config; int id; } Repo;
+typedef struct { Config *config; Repo *repo; int id; } Service;
+
+static int next_id = 0;
+static int factory_calls = 0;
+
+static uint32_t make_repo(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    if (n != 1 || deps[0] == NULL) return OMNITRON_STATUS_INVALID_ARGUMENT;
+    Repo *r = malloc(sizeof *r);
+    r->config = deps[0];
+    r->id = ++next_id;
+    factory_calls++;
+    *out = r;
+    return OMNITRON_STATUS_OK;
+}
+
+static uint32_t make_service(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    if (n != 2) return OMNITRON_STATUS_INVALID_ARGUMENT;
+    Service *s = malloc(sizeof *s);
+    s->config = deps[0];
+    s->repo = deps[1];
+    s->id = ++next_id;
+    *out = s;
+    return OMNITRON_STATUS_OK;
+}
+
+static uint32_t free_instance(void *ud, void *instance) {
+    (void)ud;
+    free(instance);
+    return OMNITRON_STATUS_OK;
+}
+
+static OmnitronToken *token(const char *name) {
+    OmnitronToken *t = NULL;
+    OK(omnitron_token_new(name, &t));
+    return t;
+}
+
+static void register_value(OmnitronContainer *c, OmnitronToken *t, void *value) {
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_value(t, value, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+}
+
+static OmnitronProvider *factory(OmnitronToken *t, OmnitronFactoryFn f, void *ud) {
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_factory(t, f, ud, &p));
+    OK(omnitron_provider_on_destroy(p, free_instance, NULL));
+    return p;
+}
+
+static void test_version(void) {
+    CHECK(strcmp(omnitron_version(), "") != 0);
+    CHECK(omnitron_abi_version() == OMNITRON_ABI_VERSION);
+    CHECK(strcmp(omnitron_status_id(OMNITRON_STATUS_MISSING_PROVIDER), "DI001") == 0);
+    CHECK(strcmp(omnitron_status_id(0), "OK") == 0);
+    CHECK(strcmp(omnitron_status_id(99999), "UNKNOWN") == 0);
+}
+
+static void test_graph_and_lifetimes(void) {
+    Config config = {"db://local"};
+    OmnitronToken *tc = token("Config"), *tr = token("Repo"), *ts = token("Service");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    register_value(c, tc, &config);
+
+    OmnitronProvider *pr = factory(tr, make_repo, NULL);
+    OK(omnitron_provider_add_dependency(pr, tc, 0));
+    OK(omnitron_container_register(c, pr));
+    omnitron_provider_free(pr);
+
+    OmnitronProvider *ps = NULL;
+    OK(omnitron_provider_factory(ts, make_service, NULL, &ps));
+    OK(omnitron_provider_add_dependency(ps, tc, 0));
+    OK(omnitron_provider_add_dependency(ps, tr, 0));
+    OK(omnitron_provider_set_lifetime(ps, OMNITRON_LIFETIME_TRANSIENT));
+    OK(omnitron_container_register(c, ps));
+    omnitron_provider_free(ps);
+
+    void *a = NULL, *b = NULL;
+    OK(omnitron_container_resolve(c, ts, &a));
+    OK(omnitron_container_resolve(c, ts, &b));
+    Service *sa = a, *sb = b;
+    CHECK(sa != sb);                       /* transient: new each time, owned by us */
+    CHECK(sa->repo == sb->repo);           /* singleton repo shared */
+    CHECK(sa->config == &config);
+    CHECK(strcmp(sa->repo->config->url, "db://local") == 0);
+    free(sa);
+    free(sb);
+
+    bool has = false;
+    OK(omnitron_container_has(c, tr, &has));
+    CHECK(has);
+    OmnitronToken *nope = token("Nope");
+    OK(omnitron_container_has(c, nope, &has));
+    CHECK(!has);
+
+    char *json = NULL;
+    OK(omnitron_container_export_graph(c, OMNITRON_GRAPH_JSON, &json));
+    CHECK(contains(json, "\"Service\"") && contains(json, "\"edges\""));
+    omnitron_string_free(json);
+    char *mermaid = NULL;
+    OK(omnitron_container_export_graph(c, OMNITRON_GRAPH_MERMAID, &mermaid));
+    CHECK(contains(mermaid, "graph TD"));
+    omnitron_string_free(mermaid);
+    FAILS_WITH(omnitron_container_export_graph(c, 7, &json), OMNITRON_STATUS_INVALID_ARGUMENT);
+
+    OK(omnitron_container_dispose(c));
+    omnitron_container_free(c);
+    omnitron_token_free(tc);
+    omnitron_token_free(tr);
+    omnitron_token_free(ts);
+    omnitron_token_free(nope);
+}
+
+static uint32_t make_int(void *ud, void *const *deps, size_t n, void **out) {
+    (void)deps;
+    (void)n;
+    *out = ud;
+    return OMNITRON_STATUS_OK;
+}
+
+static uint32_t make_echo_optional(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    *out = (n == 1 && deps[0] == NULL) ? (void *)"absent" : (void *)"present";
+    return OMNITRON_STATUS_OK;
+}
+
+static void test_alias_multi_optional_duplicate(void) {
+    static int one = 1, two = 2, three = 3;
+    OmnitronToken *real = token("Real"), *alias = token("Alias"), *plugins = token("Plugins");
+    OmnitronToken *cache = token("Cache"), *user = token("UsesCache");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_factory(real, make_int, &one, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_alias(alias, real, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    void *x = NULL, *y = NULL;
+    OK(omnitron_container_resolve(c, real, &x));
+    OK(omnitron_container_resolve(c, alias, &y));
+    CHECK(x == y && x == &one);
+
+    int *values[] = {&one, &two, &three};
+    for (int i = 0; i < 3; i++) {
+        OK(omnitron_provider_value(plugins, values[i], &p));
+        OK(omnitron_provider_set_flags(p, OMNITRON_PROVIDER_MULTI));
+        OK(omnitron_container_register(c, p));
+        omnitron_provider_free(p);
+    }
+    void *got[3] = {0};
+    size_t len = 0;
+    OK(omnitron_container_resolve_all(c, plugins, got, 3, &len));
+    CHECK(len == 3 && got[0] == &one && got[1] == &two && got[2] == &three);
+    OK(omnitron_container_resolve_all(c, plugins, NULL, 0, &len));
+    CHECK(len == 3);
+
+    OK(omnitron_provider_factory(user, make_echo_optional, NULL, &p));
+    OK(omnitron_provider_add_dependency(p, cache, OMNITRON_DEP_OPTIONAL));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_container_resolve(c, user, &x));
+    CHECK(strcmp((const char *)x, "absent") == 0);
+
+    /* Duplicates need REPLACE. */
+    OK(omnitron_provider_value(real, &two, &p));
+    FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_DUPLICATE_PROVIDER);
+    CHECK(contains(omnitron_last_error_message(), "'Real' is already registered"));
+    OK(omnitron_provider_set_flags(p, OMNITRON_PROVIDER_REPLACE));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_container_resolve(c, real, &x));
+    CHECK(x == &two);
+
+    omnitron_container_free(c);
+    omnitron_token_free(real);
+    omnitron_token_free(alias);
+    omnitron_token_free(plugins);
+    omnitron_token_free(cache);
+    omnitron_token_free(user);
+}
+
+static uint32_t make_nothing(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    (void)deps;
+    (void)n;
+    *out = NULL;
+    return OMNITRON_STATUS_OK;
+}
+
+static uint32_t failing_factory(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    (void)deps;
+    (void)n;
+    (void)out;
+    omnitron_callback_error("disk on fire");
+    return OMNITRON_STATUS_CALLBACK_FAILED;
+}
+
+static void test_errors(void) {
+    OmnitronToken *a = token("A"), *b = token("B"), *svc = token("UserService");
+    OmnitronToken *db = token("Database"), *typo = token("Databse"), *bad = token("Broken");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    OmnitronProvider *p = NULL;
+
+    OK(omnitron_provider_factory(a, make_nothing, NULL, &p));
+    OK(omnitron_provider_add_dependency(p, b, 0));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_factory(b, make_nothing, NULL, &p));
+    OK(omnitron_provider_add_dependency(p, a, 0));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    void *x = NULL;
+    FAILS_WITH(omnitron_container_resolve(c, a, &x), OMNITRON_STATUS_CIRCULAR_DEPENDENCY);
+    CHECK(contains(omnitron_last_error_message(), "A -> B -> A"));
+    CHECK(omnitron_last_error_status() == OMNITRON_STATUS_CIRCULAR_DEPENDENCY);
+
+    register_value(c, db, &x);
+    OK(omnitron_provider_factory(svc, make_nothing, NULL, &p));
+    OK(omnitron_provider_add_dependency(p, typo, 0));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    FAILS_WITH(omnitron_container_resolve(c, svc, &x), OMNITRON_STATUS_MISSING_PROVIDER);
+    const char *m = omnitron_last_error_message();
+    CHECK(contains(m, "DI001") && contains(m, "Databse") && contains(m, "UserService -> Databse"));
+    CHECK(contains(m, "Did you mean 'Database'?"));
+
+    OK(omnitron_provider_factory(bad, failing_factory, NULL, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    FAILS_WITH(omnitron_container_resolve(c, bad, &x), OMNITRON_STATUS_FACTORY_FAILED);
+    CHECK(contains(omnitron_last_error_message(), "disk on fire"));
+    CHECK(contains(omnitron_last_error_message(), "Broken"));
+
+    omnitron_clear_last_error();
+    CHECK(omnitron_last_error_message() == NULL);
+    CHECK(omnitron_last_error_status() == OMNITRON_STATUS_OK);
+
+    omnitron_container_free(c);
+    omnitron_token_free(a);
+    omnitron_token_free(b);
+    omnitron_token_free(svc);
+    omnitron_token_free(db);
+    omnitron_token_free(typo);
+    omnitron_token_free(bad);
+}
+
+static int scoped_counter = 0;
+
+static uint32_t make_scoped(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    int *v = malloc(sizeof *v);
+    /* deps[0] is the scope context: a string naming the request. */
+    *v = ++scoped_counter;
+    if (n == 1 && deps[0] != NULL && strcmp((const char *)deps[0], "req-2") == 0) *v += 100;
+    *out = v;
+    return OMNITRON_STATUS_OK;
+}
+
+static void test_scopes(void) {
+    OmnitronToken *req = token("RequestState"), *single = token("Singleton");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    OmnitronProvider *p = factory(req, make_scoped, NULL);
+    OK(omnitron_provider_add_dependency(p, omnitron_token_context(), 0));
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_SCOPED));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+
+    void *x = NULL, *y = NULL;
+    FAILS_WITH(omnitron_container_resolve(c, req, &x), OMNITRON_STATUS_SCOPE_REQUIRED);
+    CHECK(contains(omnitron_last_error_message(), "createScope"));
+
+    OmnitronScope *s1 = NULL, *s2 = NULL;
+    OK(omnitron_container_create_scope(c, "req-1", &s1));
+    OK(omnitron_container_create_scope(c, "req-2", &s2));
+    OK(omnitron_scope_resolve(s1, req, &x));
+    OK(omnitron_scope_resolve(s1, req, &y));
+    CHECK(x == y && *(int *)x == 1);
+    OK(omnitron_scope_resolve(s2, req, &y));
+    CHECK(x != y && *(int *)y == 102);
+    OK(omnitron_scope_resolve(s1, omnitron_token_context(), &x));
+    CHECK(strcmp((const char *)x, "req-1") == 0);
+
+    OK(omnitron_scope_dispose(s1));
+    FAILS_WITH(omnitron_scope_resolve(s1, req, &x), OMNITRON_STATUS_CONTAINER_DISPOSED);
+    omnitron_scope_free(s1);
+    omnitron_scope_free(s2); /* disposes: frees the scoped int */
+
+    OK(omnitron_provider_factory(single, make_nothing, NULL, &p));
+    OK(omnitron_provider_add_dependency(p, req, 0));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OmnitronScope *s3 = NULL;
+    OK(omnitron_container_create_scope(c, NULL, &s3));
+    FAILS_WITH(omnitron_scope_resolve(s3, single, &x), OMNITRON_STATUS_SCOPE_VIOLATION);
+    CHECK(contains(omnitron_last_error_message(), "Singleton -> RequestState"));
+    omnitron_scope_free(s3);
+
+    omnitron_container_free(c);
+    omnitron_token_free(req);
+    omnitron_token_free(single);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+static char events[512];
+
+static void record(const char *what) {
+    strncat(events, what, sizeof events - strlen(events) - 1);
+    strncat(events, ";", sizeof events - strlen(events) - 1);
+}
+
+static uint32_t on_init(void *ud, void *instance) {
+    (void)instance;
+    char buf[64];
+    snprintf(buf, sizeof buf, "init %s", (const char *)ud);
+    record(buf);
+    return OMNITRON_STATUS_OK;
+}
+
+static uint32_t on_destroy(void *ud, void *instance) {
+    (void)instance;
+    char buf[64];
+    snprintf(buf, sizeof buf, "destroy %s", (const char *)ud);
+    record(buf);
+    if (strcmp((const char *)ud, "Repo") == 0) {
+        omnitron_callback_error("repo would not close");
+        return OMNITRON_STATUS_CALLBACK_FAILED;
+    }
+    return OMNITRON_STATUS_OK;
+}
+
+static void add_hooked(OmnitronContainer *c, OmnitronToken *t, OmnitronToken *dep, const char *name) {
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_factory(t, make_int, (void *)name, &p));
+    if (dep) OK(omnitron_provider_add_dependency(p, dep, 0));
+    OK(omnitron_provider_on_init(p, on_init, (void *)name));
+    OK(omnitron_provider_on_destroy(p, on_destroy, (void *)name));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+}
+
+static void test_lifecycle(void) {
+    OmnitronToken *db = token("Db"), *repo = token("Repo"), *svc = token("Svc");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    add_hooked(c, svc, repo, "Svc");
+    add_hooked(c, repo, db, "Repo");
+    add_hooked(c, db, NULL, "Db");
+
+    events[0] = '\0';
+    OK(omnitron_container_initialize(c));
+    CHECK(strcmp(events, "init Db;init Repo;init Svc;") == 0);
+    OK(omnitron_container_initialize(c));
+    CHECK(strcmp(events, "init Db;init Repo;init Svc;") == 0);
+
+    events[0] = '\0';
+    FAILS_WITH(omnitron_container_dispose(c), OMNITRON_STATUS_LIFECYCLE_FAILED);
+    CHECK(strcmp(events, "destroy Svc;destroy Repo;destroy Db;") == 0);
+    CHECK(contains(omnitron_last_error_message(), "repo would not close"));
+    CHECK(contains(omnitron_last_error_message(), "1 of 3"));
+
+    events[0] = '\0';
+    FAILS_WITH(omnitron_container_dispose(c), OMNITRON_STATUS_LIFECYCLE_FAILED); /* same outcome */
+    CHECK(events[0] == '\0');                                                    /* nothing ran twice */
+
+    void *x = NULL;
+    FAILS_WITH(omnitron_container_resolve(c, db, &x), OMNITRON_STATUS_CONTAINER_DISPOSED);
+    CHECK(contains(omnitron_last_error_message(), "disposed"));
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_value(token("Late"), &x, &p));
+    FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_CONTAINER_DISPOSED);
+    omnitron_provider_free(p);
+    OmnitronScope *s = NULL;
+    FAILS_WITH(omnitron_container_create_scope(c, NULL, &s), OMNITRON_STATUS_CONTAINER_DISPOSED);
+
+    omnitron_container_free(c);
+    omnitron_token_free(db);
+    omnitron_token_free(repo);
+    omnitron_token_free(svc);
+}
+
+/* ---- modules ----------------------------------------------------------------------------- */
+
+static void test_modules(void) {
+    static int conn = 7, secret = 42, logger = 3;
+    OmnitronToken *tconn = token("Connection"), *tsecret = token("Secret"), *tlog = token("Logger");
+    OmnitronModule *db = NULL, *logging = NULL, *app = NULL;
+    OK(omnitron_module_new("DatabaseModule", &db));
+    OK(omnitron_module_new("LoggingModule", &logging));
+    OK(omnitron_module_new("AppModule", &app));
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_value(tconn, &conn, &p));
+    OK(omnitron_module_add_provider(db, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_value(tsecret, &secret, &p));
+    OK(omnitron_module_add_provider(db, p));
+    omnitron_provider_free(p);
+    OK(omnitron_module_export(db, tconn));
+    OK(omnitron_provider_value(tlog, &logger, &p));
+    OK(omnitron_module_add_provider(logging, p));
+    omnitron_provider_free(p);
+    OK(omnitron_module_set_global(logging, true));
+    OK(omnitron_module_import(app, db));
+    OK(omnitron_module_import(app, logging));
+
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new_from_module(app, &c));
+    void *x = NULL;
+    OK(omnitron_container_resolve(c, tconn, &x));
+    CHECK(x == &conn);
+    OK(omnitron_container_resolve(c, tlog, &x));
+    CHECK(x == &logger);
+    FAILS_WITH(omnitron_container_resolve(c, tsecret, &x), OMNITRON_STATUS_NOT_EXPORTED);
+    CHECK(contains(omnitron_last_error_message(), "exports of module 'DatabaseModule'"));
+    omnitron_container_free(c);
+
+    /* A loop of imports is refused and names the loop. */
+    OmnitronModule *ma = NULL, *mb = NULL;
+    OK(omnitron_module_new("ModuleA", &ma));
+    OK(omnitron_module_new("ModuleB", &mb));
+    OK(omnitron_module_import(ma, mb));
+    OK(omnitron_module_import(mb, ma));
+    FAILS_WITH(omnitron_container_new_from_module(ma, &c), OMNITRON_STATUS_CIRCULAR_MODULE_IMPORT);
+    CHECK(contains(omnitron_last_error_message(), "ModuleA -> ModuleB -> ModuleA"));
+
+    /* Exporting what the module lacks. */
+    OmnitronModule *liar = NULL;
+    OK(omnitron_module_new("Liar", &liar));
+    OK(omnitron_module_export(liar, tsecret));
+    FAILS_WITH(omnitron_container_new_from_module(liar, &c), OMNITRON_STATUS_INVALID_MODULE);
+
+    omnitron_module_free(db);
+    omnitron_module_free(logging);
+    omnitron_module_free(app);
+    omnitron_module_free(ma);
+    omnitron_module_free(mb);
+    omnitron_module_free(liar);
+    omnitron_token_free(tconn);
+    omnitron_token_free(tsecret);
+    omnitron_token_free(tlog);
+}
+
+/* ---- bad input --------------------------------------------------------------------------- */
+
+static void test_bad_input(void) {
+    OmnitronContainer *c = NULL;
+    OmnitronToken *t = NULL;
+    OmnitronProvider *p = NULL;
+    void *x = NULL;
+
+    FAILS_WITH(omnitron_container_new(NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_token_new(NULL, &t), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_token_new("", &t), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "empty"));
+    FAILS_WITH(omnitron_token_new("\xff\xfe", &t), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "UTF-8"));
+    FAILS_WITH(omnitron_token_new("ok", NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+
+    t = token("T");
+    FAILS_WITH(omnitron_container_resolve(NULL, t, &x), OMNITRON_STATUS_INVALID_HANDLE);
+    CHECK(contains(omnitron_last_error_message(), "container handle is NULL"));
+    OK(omnitron_container_new(&c));
+    FAILS_WITH(omnitron_container_resolve(c, NULL, &x), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_resolve(c, t, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    /* A handle of another kind, and garbage. */
+    FAILS_WITH(omnitron_container_resolve((OmnitronContainer *)t, t, &x), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_resolve((OmnitronContainer *)(uintptr_t)0xdeadbeef, t, &x),
+               OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_resolve(c, (OmnitronToken *)c, &x), OMNITRON_STATUS_INVALID_HANDLE);
+
+    FAILS_WITH(omnitron_provider_factory(t, NULL, NULL, &p), OMNITRON_STATUS_INVALID_ARGUMENT);
+    OK(omnitron_provider_factory(t, make_nothing, NULL, &p));
+    FAILS_WITH(omnitron_provider_set_lifetime(p, 99), OMNITRON_STATUS_INVALID_SCOPE);
+    CHECK(contains(omnitron_last_error_message(), "unknown lifetime 99"));
+    FAILS_WITH(omnitron_provider_set_flags(p, 0x80), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_provider_add_dependency(p, t, 0x10), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_provider_add_dependency(p, NULL, 0), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_register(c, NULL), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_register(NULL, p), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_provider_value((OmnitronToken *)omnitron_token_context(), &x, &p),
+               OMNITRON_STATUS_OK); /* building is fine ... */
+    FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER); /* ... registering the built-in is not */
+    omnitron_provider_free(p);
+
+    FAILS_WITH(omnitron_module_new(NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_module_import(NULL, NULL), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_load_module(c, NULL), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_initialize(NULL), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_container_dispose(NULL), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_scope_resolve(NULL, t, &x), OMNITRON_STATUS_INVALID_HANDLE);
+    size_t len = 0;
+    FAILS_WITH(omnitron_container_resolve_all(c, t, NULL, 4, &len), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_container_resolve_all(c, t, NULL, 0, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(omnitron_token_name(NULL) == NULL);
+    CHECK(strcmp(omnitron_token_name(t), "T") == 0);
+
+    /* Use after free and double free. */
+    omnitron_container_free(c);
+    FAILS_WITH(omnitron_container_resolve(c, t, &x), OMNITRON_STATUS_INVALID_HANDLE);
+    CHECK(contains(omnitron_last_error_message(), "already freed"));
+    omnitron_container_free(c);
+    omnitron_container_free(NULL);
+    omnitron_token_free(t);
+    omnitron_token_free(t);
+    omnitron_token_free((OmnitronToken *)omnitron_token_context()); /* ignored */
+    omnitron_provider_free(NULL);
+    omnitron_module_free(NULL);
+    omnitron_scope_free(NULL);
+    omnitron_string_free(NULL);
+    omnitron_callback_error(NULL);
+}
+
+/* ---- threads ----------------------------------------------------------------------------- */
+
+static int slow_calls = 0;
+static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint32_t make_slow(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    (void)deps;
+    (void)n;
+    pthread_mutex_lock(&slow_lock);
+    slow_calls++;
+    pthread_mutex_unlock(&slow_lock);
+    int *v = malloc(sizeof *v);
+    *v = 5;
+    *out = v;
+    return OMNITRON_STATUS_OK;
+}
+
+typedef struct { OmnitronContainer *c; OmnitronToken *t; void *got; } Job;
+
+static void *resolve_job(void *arg) {
+    Job *j = arg;
+    if (omnitron_container_resolve(j->c, j->t, &j->got) != OMNITRON_STATUS_OK) j->got = NULL;
+    return NULL;
+}
+
+static void test_threads(void) {
+    OmnitronToken *t = token("Shared");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    OmnitronProvider *p = factory(t, make_slow, NULL);
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    pthread_t threads[8];
+    Job jobs[8];
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (Job){c, t, NULL};
+        pthread_create(&threads[i], NULL, resolve_job, &jobs[i]);
+    }
+    for (int i = 0; i < 8; i++) pthread_join(threads[i], NULL);
+    int same = 1;
+    for (int i = 0; i < 8; i++) same = same && jobs[i].got != NULL && jobs[i].got == jobs[0].got;
+    CHECK(same);
+    CHECK(slow_calls == 1);
+    omnitron_container_free(c);
+    omnitron_token_free(t);
+}
+
+int main(void) {
+    test_version();
+    test_graph_and_lifetimes();
+    test_alias_multi_optional_duplicate();
+    test_errors();
+    test_scopes();
+    test_lifecycle();
+    test_modules();
+    test_bad_input();
+    test_threads();
+    CHECK(factory_calls == 1);
+    printf("C DI tests: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
