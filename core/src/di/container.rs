@@ -714,16 +714,18 @@ async fn run_destroy_hooks(c: &Compiled, created: Vec<(ProviderId, Instance)>, w
         if let Some(hook) = &c.hooks[id.index()].destroy
             && let Err(e) = hook(inst).await
         {
-            failures.push(
-                Error::new(ErrorCode::CallbackFailed, format!("onDestroy of '{}' failed: {e}", c.plan.name(id)))
-                    .with_source(e),
-            );
+            failures.push(destroy_failed(c.plan.name(id), &e).with_source(e));
         }
     }
     if failures.is_empty() {
         return Ok(());
     }
     Err(lifecycle_aggregate(what, total, failures))
+}
+
+/// One `onDestroy` hook's failure, as listed in the aggregate error of `dispose()`.
+pub fn destroy_failed(token: &str, cause: &dyn std::fmt::Display) -> Error {
+    Error::new(ErrorCode::CallbackFailed, format!("onDestroy of '{token}' failed: {cause}"))
 }
 
 /// The one error `dispose()` reports for every hook that failed.

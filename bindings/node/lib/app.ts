@@ -1,0 +1,45 @@
+// `Omnitron.create(AppModule)`: the application object of the spec (§2.2).
+
+import { Container, type Scope } from './di/container.js';
+import type { ModuleRef } from './di/decorators.js';
+import type { InjectionToken } from './di/tokens.js';
+
+export interface CreateOptions {
+  /** What `CONTEXT` gives outside any scope. */
+  context?: unknown;
+}
+
+/** A running application: its container, built from the root module and initialized. */
+export class OmnitronApp {
+  constructor(readonly container: Container) {}
+
+  /** Resolves a provider visible from the root module. */
+  get<T>(token: InjectionToken<T>): T {
+    return this.container.resolve(token);
+  }
+
+  /** Resolves a provider, awaiting async ones. */
+  getAsync<T>(token: InjectionToken<T>): Promise<T> {
+    return this.container.resolveAsync(token);
+  }
+
+  /** A request scope. */
+  createScope(context?: unknown): Scope {
+    return this.container.createScope(context);
+  }
+
+  /** Runs every `onDestroy` and closes the application. */
+  close(): Promise<void> {
+    return this.container.dispose();
+  }
+}
+
+export const Omnitron = {
+  /** Builds the application from its root module and runs every `onInit` (dependency order). */
+  async create(rootModule: ModuleRef, options: CreateOptions = {}): Promise<OmnitronApp> {
+    const container = new Container({ context: options.context });
+    container.loadRootModule(rootModule);
+    await container.initialize();
+    return new OmnitronApp(container);
+  },
+};

@@ -1,0 +1,225 @@
+// The DI decorators of the spec. They only record metadata on classes; the engine reads it when
+// a class is registered (see providers.ts), and decides everything else.
+
+import { invalidArgument } from '../errors.js';
+import type { ProviderInput } from './providers.js';
+import { describe, type InjectionToken } from './tokens.js';
+
+/** Scope names accepted everywhere. `request` is a scope created per request (same as `scoped`). */
+export type ScopeName = 'singleton' | 'transient' | 'scoped' | 'request';
+
+export interface InjectableOptions {
+  /** Lifetime of instances; default `singleton`. */
+  scope?: ScopeName;
+}
+
+/** What a constructor parameter or property asks for. */
+export interface InjectionPoint {
+  token?: InjectionToken;
+  optional?: boolean;
+  all?: boolean;
+}
+
+export interface ClassMetadata {
+  injectable?: InjectableOptions;
+  params: Map<number, InjectionPoint>;
+  props: Map<string | symbol, InjectionPoint>;
+}
+
+export interface ModuleMetadata {
+  /** Name for messages; defaults to the class name. */
+  name?: string;
+  imports?: ModuleRef[];
+  providers?: ProviderInput[];
+  /** Tokens (or imported modules) visible to importers. Omitted: every provider of the module. */
+  exports?: (InjectionToken | ModuleRef)[];
+  /** Visible to every module without an import. */
+  global?: boolean;
+}
+
+/** What `@Module` classes' static `forRoot(...)` methods return. */
+export interface DynamicModule extends ModuleMetadata {
+  module: Function;
+}
+
+/** A module: a class decorated with `@Module`, or a dynamic module object. */
+export type ModuleRef = Function | DynamicModule;
+
+const CLASS_META = Symbol('omnitron:class');
+const MODULE_META = Symbol('omnitron:module');
+
+installReflectMetadata();
+
+/** Own metadata of a class (not inherited from a parent class). */
+export function classMetadata(target: Function): ClassMetadata | undefined {
+  return Object.prototype.hasOwnProperty.call(target, CLASS_META)
+    ? ((target as any)[CLASS_META] as ClassMetadata)
+    : undefined;
+}
+
+function ensureClassMetadata(target: Function): ClassMetadata {
+  let m = classMetadata(target);
+  if (!m) {
+    m = { params: new Map(), props: new Map() };
+    Object.defineProperty(target, CLASS_META, { value: m, enumerable: false });
+  }
+  return m;
+}
+
+export function moduleMetadata(target: unknown): ModuleMetadata | undefined {
+  return typeof target === 'function' && Object.prototype.hasOwnProperty.call(target, MODULE_META)
+    ? ((target as any)[MODULE_META] as ModuleMetadata)
+    : undefined;
+}
+
+/** Marks a class as a provider. */
+export function Injectable(options: InjectableOptions = {}): ClassDecorator {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument(`@Injectable() takes an options object, got ${describe(options)}`);
+  }
+  return (target: Function) => {
+    ensureClassMetadata(target).injectable = { ...options };
+  };
+}
+
+/** `@Injectable({ scope: 'singleton' })`. */
+export const Singleton = (): ClassDecorator => Injectable({ scope: 'singleton' });
+/** `@Injectable({ scope: 'transient' })`. */
+export const Transient = (): ClassDecorator => Injectable({ scope: 'transient' });
+/** `@Injectable({ scope: 'scoped' })`. */
+export const Scoped = (): ClassDecorator => Injectable({ scope: 'scoped' });
+
+type ParamOrPropertyDecorator = (target: object, key: string | symbol | undefined, index?: number) => void;
+
+function point(update: (p: InjectionPoint) => void): ParamOrPropertyDecorator {
+  return (target: object, key: string | symbol | undefined, index?: number) => {
+    if (typeof index === 'number') {
+      if (key !== undefined) {
+        throw invalidArgument('Omnitron injects constructor parameters and properties, not method parameters');
+      }
+      // A constructor parameter: `target` is the class.
+      const m = ensureClassMetadata(target as Function);
+      const p = m.params.get(index) ?? {};
+      update(p);
+      m.params.set(index, p);
+    } else if (key !== undefined) {
+      // A property: `target` is the prototype.
+      const m = ensureClassMetadata((target as { constructor: Function }).constructor);
+      const p = m.props.get(key) ?? {};
+      update(p);
+      m.props.set(key, p);
+    }
+  };
+}
+
+/** Injects `token` into a constructor parameter or a property. */
+export function Inject(token: InjectionToken): ParamOrPropertyDecorator {
+  if (token === undefined || token === null) {
+    throw invalidArgument(
+      '@Inject() was given undefined: the token is not defined yet (a circular import between files?) or was misspelled',
+    );
+  }
+  return point((p) => {
+    p.token = token;
+  });
+}
+
+/** The dependency may be missing: it is then `undefined`. */
+export function Optional(): ParamOrPropertyDecorator {
+  return point((p) => {
+    p.optional = true;
+  });
+}
+
+/** Injects every provider of a multi token, as an array in registration order. */
+export function InjectAll(token: InjectionToken): ParamOrPropertyDecorator {
+  return point((p) => {
+    p.token = token;
+    p.all = true;
+  });
+}
+
+/** Alias of `@InjectAll`. */
+export const InjectMany = InjectAll;
+
+/** Declares a module: its imports, providers and exports. */
+export function Module(metadata: ModuleMetadata = {}): ClassDecorator {
+  if (metadata === null || typeof metadata !== 'object') {
+    throw invalidArgument(`@Module() takes a metadata object, got ${describe(metadata)}`);
+  }
+  return (target: Function) => {
+    const existing = moduleMetadata(target);
+    Object.defineProperty(target, MODULE_META, {
+      value: { ...metadata, global: metadata.global ?? existing?.global },
+      enumerable: false,
+      configurable: true,
+    });
+  };
+}
+
+/** Makes a module's exports visible everywhere (use with `@Module`). */
+export function Global(): ClassDecorator {
+  return (target: Function) => {
+    const existing = moduleMetadata(target) ?? {};
+    Object.defineProperty(target, MODULE_META, {
+      value: { ...existing, global: true },
+      enumerable: false,
+      configurable: true,
+    });
+  };
+}
+
+/** Builds a dynamic module (what a `forRoot(options)` returns). */
+export function createDynamicModule(module: Function, metadata: ModuleMetadata): DynamicModule {
+  return { module, ...metadata };
+}
+
+/**
+ * `emitDecoratorMetadata` makes TypeScript emit `Reflect.metadata(...)` calls. When no
+ * reflect-metadata polyfill is loaded, install the small part those calls need, so users do not
+ * have to. An existing polyfill is left alone.
+ */
+function installReflectMetadata(): void {
+  const R = Reflect as any;
+  if (typeof R.getMetadata === 'function' && typeof R.metadata === 'function') return;
+  const store = new WeakMap<object, Map<string | symbol | undefined, Map<unknown, unknown>>>();
+  const table = (target: object, key: string | symbol | undefined, create: boolean) => {
+    let byKey = store.get(target);
+    if (!byKey) {
+      if (!create) return undefined;
+      byKey = new Map();
+      store.set(target, byKey);
+    }
+    let m = byKey.get(key);
+    if (!m && create) {
+      m = new Map();
+      byKey.set(key, m);
+    }
+    return m;
+  };
+  R.defineMetadata = (k: unknown, v: unknown, target: object, key?: string | symbol) => {
+    table(target, key, true)!.set(k, v);
+  };
+  R.getOwnMetadata = (k: unknown, target: object, key?: string | symbol) => table(target, key, false)?.get(k);
+  R.getMetadata = (k: unknown, target: object, key?: string | symbol) => {
+    for (let t: object | null = target; t; t = Object.getPrototypeOf(t)) {
+      const v = table(t, key, false)?.get(k);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+  R.hasMetadata = (k: unknown, target: object, key?: string | symbol) => R.getMetadata(k, target, key) !== undefined;
+  R.metadata = (k: unknown, v: unknown) => (target: object, key?: string | symbol) => R.defineMetadata(k, v, target, key);
+}
+
+/** The constructor parameter types TypeScript recorded, if it did. */
+export function paramTypes(target: Function): unknown[] | undefined {
+  const R = Reflect as any;
+  return typeof R.getOwnMetadata === 'function' ? R.getOwnMetadata('design:paramtypes', target) : undefined;
+}
+
+/** The property type TypeScript recorded, if it did. */
+export function propertyType(target: Function, key: string | symbol): unknown {
+  const R = Reflect as any;
+  return typeof R.getMetadata === 'function' ? R.getMetadata('design:type', target.prototype, key) : undefined;
+}

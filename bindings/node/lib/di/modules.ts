@@ -1,0 +1,107 @@
+// Collecting a module tree for the engine: every module reachable from the root, with its
+// providers, imports and exports. The engine checks it (loops, unknown exports, duplicates).
+
+import type { JsExport, JsModuleSpec } from '../../native.js';
+import { native } from '../native.js';
+import { OmnitronError, ErrorCodes } from '../errors.js';
+import { moduleMetadata, type DynamicModule, type ModuleMetadata, type ModuleRef } from './decorators.js';
+import { moduleProviderEntry, type Entry } from './providers.js';
+import { describe, tokenKey, tokenName } from './tokens.js';
+
+const moduleKeys = new WeakMap<object, number>();
+
+function keyOf(ref: object): number {
+  let k = moduleKeys.get(ref);
+  if (k === undefined) {
+    k = native.freshModuleKey();
+    moduleKeys.set(ref, k);
+  }
+  return k;
+}
+
+function isDynamic(ref: unknown): ref is DynamicModule {
+  return ref !== null && typeof ref === 'object' && typeof (ref as DynamicModule).module === 'function';
+}
+
+function invalidModule(message: string): OmnitronError {
+  return new OmnitronError(ErrorCodes.INVALID_MODULE, message);
+}
+
+/** The metadata of a module reference, or an error naming what is wrong with it. */
+function resolveRef(ref: unknown, importer: string | undefined): { name: string; meta: ModuleMetadata } {
+  const where = importer === undefined ? '' : ` (imported by '${importer}')`;
+  if (isDynamic(ref)) {
+    const base = moduleMetadata(ref.module) ?? {};
+    const { module, ...own } = ref;
+    return {
+      name: own.name ?? base.name ?? module.name,
+      meta: {
+        imports: [...(base.imports ?? []), ...(own.imports ?? [])],
+        providers: [...(base.providers ?? []), ...(own.providers ?? [])],
+        exports: own.exports !== undefined || base.exports !== undefined ? [...(base.exports ?? []), ...(own.exports ?? [])] : undefined,
+        global: own.global ?? base.global,
+      },
+    };
+  }
+  if (typeof ref === 'function') {
+    const meta = moduleMetadata(ref);
+    if (!meta) throw invalidModule(`${describe(ref)} is not a module${where}: decorate it with @Module({...})`);
+    return { name: meta.name ?? ref.name, meta };
+  }
+  if (ref === undefined) {
+    throw invalidModule(
+      `a module is undefined${where}: this usually means two files import each other; move the shared part into a third module`,
+    );
+  }
+  throw invalidModule(`${describe(ref)} is not a module${where}: expected a @Module class or a dynamic module`);
+}
+
+export interface CollectedModules {
+  entry: number;
+  specs: JsModuleSpec[];
+  entries: Entry[][];
+}
+
+/** Walks the module tree from `root`, skipping modules already loaded (by key). */
+export function collectModules(root: ModuleRef, isLoaded: (key: number) => boolean): CollectedModules {
+  const specs: JsModuleSpec[] = [];
+  const entries: Entry[][] = [];
+  const seen = new Set<number>();
+  resolveRef(root, undefined);
+  const entry = keyOf(root as object);
+  const stack: { ref: ModuleRef; importer?: string }[] = [{ ref: root }];
+  while (stack.length > 0) {
+    const { ref, importer } = stack.pop()!;
+    const { name, meta } = resolveRef(ref, importer);
+    const key = keyOf(ref as object);
+    if (seen.has(key) || isLoaded(key)) continue;
+    seen.add(key);
+    const imports = meta.imports ?? [];
+    if (!Array.isArray(imports)) throw invalidModule(`imports of module '${name}' must be an array`);
+    const providers = meta.providers ?? [];
+    if (!Array.isArray(providers)) throw invalidModule(`providers of module '${name}' must be an array`);
+    const moduleEntries = providers.map((p) => moduleProviderEntry(p, name));
+    let exports: JsExport[] | undefined;
+    if (meta.exports !== undefined) {
+      if (!Array.isArray(meta.exports)) throw invalidModule(`exports of module '${name}' must be an array`);
+      exports = meta.exports.map((x) => {
+        const isModule = isDynamic(x) || (typeof x === 'function' && moduleMetadata(x) !== undefined);
+        return isModule ? { module: keyOf(x as object) } : { token: tokenKey(x), name: tokenName(x) };
+      });
+    }
+    specs.push({
+      key,
+      name,
+      imports: imports.map((i) => {
+        resolveRef(i, name);
+        return keyOf(i as object);
+      }),
+      providers: moduleEntries.map((e) => e.spec),
+      exports,
+      global: !!meta.global,
+    });
+    entries.push(moduleEntries);
+    for (const i of imports) stack.push({ ref: i, importer: name });
+  }
+  return { entry, specs, entries };
+}

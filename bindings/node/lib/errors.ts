@@ -1,0 +1,86 @@
+/**
+ * The error every Omnitron API throws. `code` is the engine's stable id (`DI001` for a missing
+ * provider, ...), the same one C, Rust and Python see.
+ */
+export class OmnitronError extends Error {
+  /** The engine's stable error id, e.g. `DI001`. */
+  readonly code: string;
+  /** For aggregate errors (a dispose where several hooks failed): each original error. */
+  readonly errors: unknown[];
+
+  constructor(code: string, message: string, options?: { cause?: unknown; errors?: unknown[] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.errors = options?.errors ?? [];
+    this.name = ERROR_NAMES[code] ?? 'OmnitronError';
+  }
+}
+
+/** Stable codes, as constants. */
+export const ErrorCodes = {
+  INVALID_ARGUMENT: 'E001',
+  INTERNAL: 'E003',
+  CALLBACK_FAILED: 'E004',
+  MISSING_PROVIDER: 'DI001',
+  CIRCULAR_DEPENDENCY: 'DI002',
+  DUPLICATE_PROVIDER: 'DI003',
+  INVALID_PROVIDER: 'DI004',
+  ASYNC_PROVIDER_RESOLVED_SYNC: 'DI005',
+  SCOPE_VIOLATION: 'DI006',
+  SCOPE_REQUIRED: 'DI007',
+  CONTAINER_DISPOSED: 'DI008',
+  CIRCULAR_MODULE_IMPORT: 'DI009',
+  NOT_EXPORTED: 'DI010',
+  FACTORY_FAILED: 'DI011',
+  LIFECYCLE_FAILED: 'DI012',
+  INVALID_MODULE: 'DI013',
+  INVALID_SCOPE: 'DI014',
+} as const;
+
+const ERROR_NAMES: Record<string, string> = {
+  E001: 'InvalidArgumentError',
+  DI001: 'MissingProviderError',
+  DI002: 'CircularDependencyError',
+  DI003: 'DuplicateProviderError',
+  DI004: 'InvalidProviderError',
+  DI005: 'AsyncResolutionError',
+  DI006: 'ScopeViolationError',
+  DI007: 'ScopeRequiredError',
+  DI008: 'ContainerDisposedError',
+  DI009: 'CircularModuleImportError',
+  DI010: 'NotExportedError',
+  DI011: 'FactoryError',
+  DI012: 'LifecycleError',
+  DI013: 'InvalidModuleError',
+  DI014: 'InvalidScopeError',
+};
+
+/** Whether `e` is an OmnitronError, optionally with a given code. */
+export function isOmnitronError(e: unknown, code?: string): e is OmnitronError {
+  return e instanceof OmnitronError && (code === undefined || e.code === code);
+}
+
+/** An engine error description turned into an exception. */
+export function fromInfo(info: { code: string; message: string }, options?: { cause?: unknown; errors?: unknown[] }): OmnitronError {
+  return new OmnitronError(info.code, info.message, options);
+}
+
+/** Calls into the addon, rethrowing its errors (which carry `code`) as OmnitronError. */
+export function call<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && !(e instanceof OmnitronError)) {
+      throw new OmnitronError((e as unknown as { code: string }).code, e.message);
+    }
+    throw e;
+  }
+}
+
+export function invalidArgument(message: string): OmnitronError {
+  return new OmnitronError(ErrorCodes.INVALID_ARGUMENT, message);
+}
+
+export function invalidProvider(message: string): OmnitronError {
+  return new OmnitronError(ErrorCodes.INVALID_PROVIDER, message);
+}

@@ -1,0 +1,367 @@
+//! The DI graph for JavaScript. JS keeps classes, factories and instances; the engine keeps the graph,
+//! checks it, compiles it into a plan (which the TS layer turns into resolver closures) and writes
+//! every error message.
+
+use napi_derive::napi;
+use omnitron::di::{
+    Binding, Dependency, ExportItem, Exports, Graph, InitHook, ModuleKey, ModuleSpec, PlanKind, ProviderId,
+    ProviderKind, ProviderSpec, Scope, TokenKey, TokenRef,
+};
+use omnitron::{Error, ErrorCode};
+use parking_lot::Mutex;
+
+use crate::error::{ToJs, to_js};
+
+/// A fresh token key, unique in the process.
+#[napi]
+pub fn fresh_token_key() -> i64 {
+    TokenKey::fresh().as_u64() as i64
+}
+
+/// A fresh module key, unique in the process.
+#[napi]
+pub fn fresh_module_key() -> i64 {
+    ModuleKey::fresh().as_u64() as i64
+}
+
+/// The key of the built-in `CONTEXT` token.
+#[napi]
+pub fn context_token_key() -> i64 {
+    TokenKey::CONTEXT.as_u64() as i64
+}
+
+#[napi(object)]
+pub struct JsDependency {
+    pub token: i64,
+    pub name: String,
+    pub optional: bool,
+    pub all: bool,
+}
+
+#[napi(object)]
+pub struct JsProviderSpec {
+    pub token: i64,
+    pub name: String,
+    /// `class`, `value`, `factory` or `alias`.
+    pub kind: String,
+    /// For aliases: the target token.
+    pub target: Option<i64>,
+    pub target_name: Option<String>,
+    /// `singleton`, `transient`, `scoped` or `request`; absent means singleton.
+    pub scope: Option<String>,
+    pub deps: Vec<JsDependency>,
+    pub is_async: bool,
+    /// `none`, `sync` or `async`.
+    pub init: String,
+    pub multi: bool,
+    pub replace: bool,
+    pub label: Option<String>,
+}
+
+#[napi(object)]
+pub struct JsExport {
+    /// A token key, or absent when `module` is set.
+    pub token: Option<i64>,
+    pub name: Option<String>,
+    /// A re-exported module's key.
+    pub module: Option<i64>,
+}
+
+#[napi(object)]
+pub struct JsModuleSpec {
+    pub key: i64,
+    pub name: String,
+    pub imports: Vec<i64>,
+    pub providers: Vec<JsProviderSpec>,
+    /// Absent: export every provider; present: exactly these.
+    pub exports: Option<Vec<JsExport>>,
+    pub global: bool,
+}
+
+/// A compiled plan in flat arrays. Binding codes in `deps`: `>= 0` a provider id, `-1` absent
+/// (optional), `-2` missing, `-3 - k` the list `many[k]`.
+#[napi(object)]
+pub struct JsPlan {
+    /// 0 class, 1 value, 2 factory, 3 alias, 4 context.
+    pub kinds: Vec<u8>,
+    /// 0 singleton, 1 transient, 2 scoped.
+    pub scopes: Vec<u8>,
+    pub is_async: Vec<bool>,
+    pub needs_scope: Vec<bool>,
+    pub failed: Vec<bool>,
+    pub deps: Vec<Vec<i32>>,
+    pub many: Vec<Vec<u32>>,
+    pub root_keys: Vec<i64>,
+    pub root_ids: Vec<Vec<u32>>,
+    pub init_order: Vec<u32>,
+}
+
+#[napi(object)]
+pub struct JsErrorInfo {
+    pub code: String,
+    pub message: String,
+}
+
+fn key(raw: i64, what: &str) -> Result<TokenKey, Error> {
+    if raw <= 0 {
+        return Err(Error::invalid_argument(format!("{what}: invalid token key {raw}")));
+    }
+    Ok(TokenKey::from_u64(raw as u64))
+}
+
+fn token_ref(raw: i64, name: &str) -> Result<TokenRef, Error> {
+    Ok(TokenRef::new(key(raw, name)?, name))
+}
+
+fn spec(js: JsProviderSpec) -> Result<ProviderSpec, Error> {
+    let token = token_ref(js.token, &js.name)?;
+    let kind = match js.kind.as_str() {
+        "class" => ProviderKind::Class,
+        "value" => ProviderKind::Value,
+        "factory" => ProviderKind::Factory,
+        "alias" => {
+            let target = js.target.ok_or_else(|| {
+                Error::new(ErrorCode::InvalidProvider, format!("alias '{}' has no target token", js.name))
+            })?;
+            ProviderKind::Alias(token_ref(target, js.target_name.as_deref().unwrap_or("?"))?)
+        }
+        other => {
+            return Err(Error::new(ErrorCode::InvalidProvider, format!("unknown provider kind '{other}'")));
+        }
+    };
+    let mut s = ProviderSpec::new(token, kind);
+    s.scope = match js.scope.as_deref() {
+        None => Scope::Singleton,
+        Some(name) => name.parse()?,
+    };
+    s.deps = js
+        .deps
+        .into_iter()
+        .map(|d| Ok(Dependency { token: token_ref(d.token, &d.name)?, optional: d.optional, all: d.all }))
+        .collect::<Result<_, Error>>()?;
+    s.is_async = js.is_async;
+    s.init = match js.init.as_str() {
+        "none" => InitHook::None,
+        "sync" => InitHook::Sync,
+        "async" => InitHook::Async,
+        other => return Err(Error::invalid_argument(format!("unknown init hook kind '{other}'"))),
+    };
+    s.multi = js.multi;
+    s.replace = js.replace;
+    s.label = js.label.map(Into::into);
+    Ok(s)
+}
+
+fn module(js: JsModuleSpec) -> Result<ModuleSpec, Error> {
+    if js.key <= 0 {
+        return Err(Error::invalid_argument("invalid module key"));
+    }
+    Ok(ModuleSpec {
+        key: ModuleKey::from_u64(js.key as u64),
+        name: js.name.into(),
+        imports: js.imports.into_iter().map(|k| ModuleKey::from_u64(k as u64)).collect(),
+        providers: js.providers.into_iter().map(spec).collect::<Result<_, _>>()?,
+        exports: match js.exports {
+            None => Exports::All,
+            Some(items) => Exports::Only(
+                items
+                    .into_iter()
+                    .map(|e| match (e.module, e.token) {
+                        (Some(m), _) => Ok(ExportItem::Module(ModuleKey::from_u64(m as u64))),
+                        (None, Some(t)) => Ok(ExportItem::Token(token_ref(t, e.name.as_deref().unwrap_or("?"))?)),
+                        (None, None) => Err(Error::invalid_argument("an export names neither a token nor a module")),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        },
+        global: js.global,
+    })
+}
+
+/// The engine's graph for one JS container.
+#[napi]
+pub struct NativeGraph {
+    graph: Mutex<Graph>,
+}
+
+impl Default for NativeGraph {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[napi]
+impl NativeGraph {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        NativeGraph { graph: Mutex::new(Graph::new()) }
+    }
+
+    /// Registers a provider in the container's own module; returns its id.
+    #[napi]
+    pub fn register(&self, provider: JsProviderSpec) -> napi::Result<u32, String> {
+        let s = spec(provider).js()?;
+        self.graph.lock().register(s).map(|id| id.index() as u32).js()
+    }
+
+    /// Loads modules (every module reachable from `entry` that is not loaded yet). Returns each
+    /// module's provider ids.
+    #[napi]
+    pub fn load_modules(&self, entry: i64, modules: Vec<JsModuleSpec>, as_entry: bool) -> napi::Result<Vec<Vec<u32>>, String> {
+        let specs = modules.into_iter().map(module).collect::<Result<Vec<_>, _>>().js()?;
+        let ids = self.graph.lock().load_modules(ModuleKey::from_u64(entry as u64), &specs, as_entry).js()?;
+        Ok(ids.into_iter().map(|v| v.into_iter().map(|id| id.index() as u32).collect()).collect())
+    }
+
+    /// Whether a module with this key is loaded.
+    #[napi]
+    pub fn has_module(&self, key: i64) -> bool {
+        self.graph.lock().has_module(ModuleKey::from_u64(key as u64))
+    }
+
+    /// The current plan.
+    #[napi]
+    pub fn compile(&self) -> JsPlan {
+        let plan = self.graph.lock().plan();
+        let mut many: Vec<Vec<u32>> = Vec::new();
+        let mut js = JsPlan {
+            kinds: Vec::new(),
+            scopes: Vec::new(),
+            is_async: Vec::new(),
+            needs_scope: Vec::new(),
+            failed: Vec::new(),
+            deps: Vec::new(),
+            many: Vec::new(),
+            root_keys: Vec::new(),
+            root_ids: Vec::new(),
+            init_order: plan.init_order().iter().map(|id| id.index() as u32).collect(),
+        };
+        for p in plan.providers() {
+            js.kinds.push(match p.kind {
+                PlanKind::Class => 0,
+                PlanKind::Value => 1,
+                PlanKind::Factory => 2,
+                PlanKind::Alias => 3,
+                PlanKind::Context => 4,
+            });
+            js.scopes.push(match p.scope {
+                Scope::Singleton => 0,
+                Scope::Transient => 1,
+                Scope::Scoped => 2,
+            });
+            js.is_async.push(p.is_async);
+            js.needs_scope.push(p.needs_scope);
+            js.failed.push(p.failed);
+            js.deps.push(
+                p.deps
+                    .iter()
+                    .map(|b| match b {
+                        Binding::One(id) => id.index() as i32,
+                        Binding::Absent => -1,
+                        Binding::Missing => -2,
+                        Binding::Many(ids) => {
+                            many.push(ids.iter().map(|i| i.index() as u32).collect());
+                            -3 - (many.len() as i32 - 1)
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        for (k, ids) in plan.root_entries() {
+            js.root_keys.push(k.as_u64() as i64);
+            js.root_ids.push(ids.iter().map(|i| i.index() as u32).collect());
+        }
+        js.many = many;
+        js
+    }
+
+    /// Why provider `id` cannot be built.
+    #[napi]
+    pub fn explain(&self, id: u32) -> JsErrorInfo {
+        let plan = self.graph.lock().plan();
+        info(plan.explain(ProviderId::from_index(id as usize)))
+    }
+
+    /// The error for a token nothing visible provides.
+    #[napi]
+    pub fn explain_missing(&self, token: i64, name: String) -> JsErrorInfo {
+        let plan = self.graph.lock().plan();
+        info(plan.explain_missing(TokenKey::from_u64(token.max(0) as u64), &name))
+    }
+
+    /// The error for resolving async provider `id` synchronously.
+    #[napi]
+    pub fn explain_async(&self, id: u32) -> JsErrorInfo {
+        let plan = self.graph.lock().plan();
+        info(plan.explain_async(ProviderId::from_index(id as usize)))
+    }
+
+    /// The error for resolving provider `id` outside a scope.
+    #[napi]
+    pub fn explain_needs_scope(&self, id: u32) -> JsErrorInfo {
+        let plan = self.graph.lock().plan();
+        info(plan.explain_needs_scope(ProviderId::from_index(id as usize)))
+    }
+
+    /// Indices into `ids` (provider ids of created instances, in creation order) in the order to
+    /// dispose them: dependents first.
+    #[napi]
+    pub fn dispose_order(&self, ids: Vec<u32>) -> Vec<u32> {
+        let plan = self.graph.lock().plan();
+        let mut items: Vec<(ProviderId, u32)> =
+            ids.iter().enumerate().map(|(i, id)| (ProviderId::from_index(*id as usize), i as u32)).collect();
+        plan.sort_for_dispose(&mut items);
+        items.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// From now on registration fails with `DI008`.
+    #[napi]
+    pub fn mark_disposed(&self) {
+        self.graph.lock().mark_disposed();
+    }
+
+    /// The dependency graph, `json` or `mermaid`.
+    #[napi]
+    pub fn export_graph(&self, format: String) -> napi::Result<String, String> {
+        let plan = self.graph.lock().plan();
+        match format.as_str() {
+            "json" => Ok(plan.graph_json()),
+            "mermaid" => Ok(plan.graph_mermaid()),
+            other => Err(to_js(Error::invalid_argument(format!(
+                "unknown graph format '{other}': expected 'json' or 'mermaid'"
+            )))),
+        }
+    }
+}
+
+fn info(e: Error) -> JsErrorInfo {
+    JsErrorInfo { code: e.code().as_str().to_string(), message: e.message().to_string() }
+}
+
+/// The error every operation on a disposed container gives.
+#[napi]
+pub fn disposed_error() -> JsErrorInfo {
+    info(Graph::disposed_error())
+}
+
+#[napi(object)]
+pub struct JsHookFailure {
+    /// The token whose hook failed.
+    pub token: String,
+    /// What the hook threw.
+    pub message: String,
+}
+
+/// The one error reporting every failed `onDestroy` hook of a dispose of `what` (`container`,
+/// `scope`) that ran `total` hooks.
+#[napi]
+pub fn lifecycle_error(what: String, total: u32, failures: Vec<JsHookFailure>) -> JsErrorInfo {
+    let related = failures.iter().map(|f| omnitron::di::destroy_failed(&f.token, &f.message)).collect();
+    info(omnitron::di::lifecycle_aggregate(&what, total as usize, related))
+}
+
+/// Checks a scope name (`singleton`, `transient`, `scoped`, `request`).
+#[napi]
+pub fn check_scope(name: String) -> napi::Result<String, String> {
+    name.parse::<Scope>().map(|s| s.as_str().to_string()).js()
+}
