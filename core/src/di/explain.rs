@@ -177,7 +177,7 @@ impl Plan {
         let fixes = vec![
             format!("Add '{name}' to the providers of {here}."),
             format!("Import a module that exports '{name}'."),
-            format!("If '{name}' is a class, check that it is decorated with @Injectable() and listed in providers."),
+            format!("If '{name}' is a class, check that it is marked injectable (@Injectable() in TypeScript, @injectable in Python) and listed in providers."),
         ];
         msg.push_str(&format!("\n  Possible fixes:\n{}", numbered(&fixes)));
         Error::new(ErrorCode::MissingProvider, msg)

@@ -1,0 +1,111 @@
+"""Collecting a module tree for the engine: every module reachable from the root, with providers,
+imports and exports. The engine checks it (loops, unknown exports, duplicates)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from .. import _native
+from ..errors import InvalidModuleError, InvalidProviderError
+from .decorators import DynamicModule, ModuleMeta, Provide, module_meta
+from .providers import Entry, class_entry, provider_entry
+from .tokens import describe, token_key, token_name
+
+_module_keys: dict[Any, int] = {}
+
+
+def _key(ref: Any) -> int:
+    # Classes by identity; dynamic modules by object identity (kept alive by the dict).
+    k = _module_keys.get(id(ref))
+    if k is None:
+        k = _native.fresh_module_key()
+        _module_keys[id(ref)] = k
+        _keep_alive.append(ref)
+    return k
+
+
+_keep_alive: list[Any] = []
+
+
+def _resolve(ref: Any, importer: Optional[str]) -> tuple[str, ModuleMeta]:
+    where = "" if importer is None else f" (imported by '{importer}')"
+    if isinstance(ref, DynamicModule):
+        base = module_meta(ref.module) or ModuleMeta()
+        exports = None if ref.exports is None and base.exports is None else [*(base.exports or ()), *(ref.exports or ())]
+        return (
+            ref.name or base.name or ref.module.__name__,
+            ModuleMeta(
+                name=ref.name,
+                imports=[*base.imports, *ref.imports],
+                providers=[*base.providers, *ref.providers],
+                exports=exports,
+                is_global=ref.is_global if ref.is_global is not None else base.is_global,
+            ),
+        )
+    meta = module_meta(ref)
+    if meta is None:
+        if ref is None:
+            raise InvalidModuleError(f"a module is None{where}: is it defined yet (a circular import)?")
+        raise InvalidModuleError(f"{describe(ref)} is not a module{where}: decorate it with @module(...)")
+    return meta.name or ref.__name__, meta
+
+
+def _provider(p: Any, module_name: str) -> Entry:
+    if isinstance(p, type):
+        return class_entry(p)
+    if isinstance(p, Provide):
+        return provider_entry(p.token, **p.kwargs)
+    raise InvalidProviderError(
+        f"module '{module_name}' lists {describe(p)} as a provider: expected an @injectable class or provide(token, ...)"
+    )
+
+
+def _is_module(x: Any) -> bool:
+    return isinstance(x, DynamicModule) or module_meta(x) is not None
+
+
+def collect_modules(root: Any, is_loaded: Callable[[int], bool]) -> tuple[int, list[dict[str, Any]], list[list[Entry]]]:
+    _resolve(root, None)
+    specs: list[dict[str, Any]] = []
+    entries: list[list[Entry]] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, Optional[str]]] = [(root, None)]
+    while stack:
+        ref, importer = stack.pop()
+        name, meta = _resolve(ref, importer)
+        key = _key(ref)
+        if key in seen or is_loaded(key):
+            continue
+        seen.add(key)
+        for field, value in (("imports", meta.imports), ("providers", meta.providers)):
+            if not isinstance(value, (list, tuple)):
+                raise InvalidModuleError(f"{field} of module '{name}' must be a list, got {describe(value)}")
+        module_entries = [_provider(p, name) for p in meta.providers]
+        exports: Optional[list[dict[str, Any]]] = None
+        if meta.exports is not None:
+            if not isinstance(meta.exports, (list, tuple)):
+                raise InvalidModuleError(f"exports of module '{name}' must be a list, got {describe(meta.exports)}")
+            exports = [
+                {"module": _key(x), "token": None, "name": None}
+                if _is_module(x)
+                else {"module": None, "token": token_key(x), "name": token_name(x)}
+                for x in meta.exports
+            ]
+        imports = []
+        for i in meta.imports:
+            _resolve(i, name)
+            imports.append(_key(i))
+        specs.append(
+            {
+                "key": key,
+                "name": name,
+                "imports": imports,
+                "providers": [e.spec for e in module_entries],
+                "exports": exports,
+                "global_": bool(meta.is_global),
+            }
+        )
+        entries.append(module_entries)
+        for i in meta.imports:
+            stack.append((i, name))
+    return _key(root), specs, entries

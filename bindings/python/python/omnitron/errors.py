@@ -1,0 +1,149 @@
+"""Exceptions. Every error the engine raises is an :class:`OmnitronError` whose ``code`` is the
+engine's stable id (``DI001`` for a missing provider, ...), the same one C, Rust and Node see."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+class OmnitronError(Exception):
+    """Base class of every Omnitron error."""
+
+    code: str = "E000"
+
+    def __init__(self, message: str, *, code: str | None = None, errors: Sequence[BaseException] = ()) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+        #: For aggregate errors (a dispose where several hooks failed): each original exception.
+        self.errors: list[BaseException] = list(errors)
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class InvalidArgumentError(OmnitronError, TypeError, ValueError):
+    """An argument of the wrong type or value (E001)."""
+
+    code = "E001"
+
+
+class InvalidHandleError(OmnitronError):
+    code = "E002"
+
+
+class InternalError(OmnitronError):
+    code = "E003"
+
+
+class CallbackFailedError(OmnitronError):
+    code = "E004"
+
+
+class CancelledError(OmnitronError):
+    code = "E005"
+
+
+class TimeoutError(OmnitronError):  # noqa: A001 - mirrors the engine's name
+    code = "E006"
+
+
+class DIError(OmnitronError):
+    """Base class of dependency-injection errors."""
+
+
+class MissingProviderError(DIError, LookupError):
+    code = "DI001"
+
+
+class CircularDependencyError(DIError):
+    code = "DI002"
+
+
+class DuplicateProviderError(DIError):
+    code = "DI003"
+
+
+class InvalidProviderError(DIError, TypeError):
+    code = "DI004"
+
+
+class AsyncResolutionError(DIError):
+    """An async provider was resolved synchronously (DI005)."""
+
+    code = "DI005"
+
+
+class ScopeViolationError(DIError):
+    code = "DI006"
+
+
+class ScopeRequiredError(DIError):
+    code = "DI007"
+
+
+class ContainerDisposedError(DIError):
+    code = "DI008"
+
+
+class CircularModuleImportError(DIError):
+    code = "DI009"
+
+
+class NotExportedError(DIError, LookupError):
+    code = "DI010"
+
+
+class FactoryError(DIError):
+    code = "DI011"
+
+
+class LifecycleError(DIError):
+    code = "DI012"
+
+
+class InvalidModuleError(DIError, TypeError):
+    code = "DI013"
+
+
+class InvalidScopeError(DIError, ValueError):
+    code = "DI014"
+
+
+_BY_CODE: dict[str, type[OmnitronError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidArgumentError,
+        InvalidHandleError,
+        InternalError,
+        CallbackFailedError,
+        CancelledError,
+        TimeoutError,
+        MissingProviderError,
+        CircularDependencyError,
+        DuplicateProviderError,
+        InvalidProviderError,
+        AsyncResolutionError,
+        ScopeViolationError,
+        ScopeRequiredError,
+        ContainerDisposedError,
+        CircularModuleImportError,
+        NotExportedError,
+        FactoryError,
+        LifecycleError,
+        InvalidModuleError,
+        InvalidScopeError,
+    )
+}
+
+
+def from_code(code: str, message: str) -> OmnitronError:
+    """The exception for an engine error code (used by the native module)."""
+    cls = _BY_CODE.get(code, OmnitronError)
+    return cls(message, code=code)
+
+
+__all__ = [name for name, value in globals().items() if isinstance(value, type) and issubclass(value, OmnitronError)] + [
+    "from_code"
+]

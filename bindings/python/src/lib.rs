@@ -1,0 +1,24 @@
+//! The native half of the `omnitron` Python package (`omnitron._native`): a thin pyo3 layer over the
+//! engine. Python code never imports it directly; the package in `python/omnitron/` wraps it.
+
+// pyo3 exports must be `pub`, and its generated types carry no Debug.
+#![allow(unreachable_pub, missing_debug_implementations)]
+
+mod di;
+mod error;
+
+use pyo3::prelude::*;
+
+/// The engine version.
+#[pyfunction]
+fn version() -> &'static str {
+    omnitron::VERSION
+}
+
+#[pymodule]
+#[pyo3(name = "_native")]
+fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    di::register(m)?;
+    Ok(())
+}
