@@ -38,7 +38,9 @@ where
     F::Output: Send,
 {
     if Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(|| get().block_on(fut)).join().expect("omnitron: blocking task panicked"))
+        std::thread::scope(|s| {
+            s.spawn(|| get().block_on(fut)).join().expect("omnitron: blocking task panicked")
+        })
     } else {
         get().block_on(fut)
     }

@@ -1,7 +1,10 @@
 //! Error messages: cycles with the whole path, missing providers with suggestions and fixes.
 
 use omnitron::ErrorCode;
-use omnitron::di::{Container, Graph, ModuleKey, ModuleSpec, Provider, ProviderKind, ProviderSpec, Token, TokenRef, Dependency, TokenKey};
+use omnitron::di::{
+    Container, Dependency, Graph, ModuleKey, ModuleSpec, Provider, ProviderKind, ProviderSpec, Token,
+    TokenKey, TokenRef,
+};
 
 #[test]
 fn a_cycle_names_the_whole_path() {
@@ -120,7 +123,8 @@ fn invalid_provider_specs_are_refused() {
 #[test]
 fn a_deep_chain_compiles_without_overflowing() {
     let mut g = Graph::new();
-    let tokens: Vec<TokenRef> = (0..20_000).map(|i| TokenRef::new(TokenKey::fresh(), format!("T{i}"))).collect();
+    let tokens: Vec<TokenRef> =
+        (0..20_000).map(|i| TokenRef::new(TokenKey::fresh(), format!("T{i}"))).collect();
     for i in 0..tokens.len() {
         let mut p = ProviderSpec::new(tokens[i].clone(), ProviderKind::Factory);
         if i + 1 < tokens.len() {
@@ -138,7 +142,8 @@ fn export_graph_as_json_and_mermaid() {
     let a = Token::<u8>::new("A");
     let b = Token::<u8>::new("B");
     let c = Container::new();
-    c.register(Provider::factory(&a, (&b, omnitron::di::optional(&Token::<u8>::new("Maybe"))), |_| Ok(1))).unwrap();
+    c.register(Provider::factory(&a, (&b, omnitron::di::optional(&Token::<u8>::new("Maybe"))), |_| Ok(1)))
+        .unwrap();
     c.register(Provider::value(&b, 2)).unwrap();
     let json: serde_json::Value = serde_json::from_str(&c.export_graph_json().unwrap()).unwrap();
     let nodes = json["nodes"].as_array().unwrap();

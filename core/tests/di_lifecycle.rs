@@ -137,7 +137,10 @@ async fn after_dispose_everything_fails_with_container_disposed() {
     assert!(c.is_disposed());
     assert_eq!(c.resolve(&t).unwrap_err().code(), ErrorCode::ContainerDisposed);
     assert_eq!(c.resolve_async(&t).await.unwrap_err().code(), ErrorCode::ContainerDisposed);
-    assert_eq!(c.register(Provider::value(&Token::<u8>::new("U"), 2)).unwrap_err().code(), ErrorCode::ContainerDisposed);
+    assert_eq!(
+        c.register(Provider::value(&Token::<u8>::new("U"), 2)).unwrap_err().code(),
+        ErrorCode::ContainerDisposed
+    );
     assert_eq!(c.create_scope().unwrap_err().code(), ErrorCode::ContainerDisposed);
     assert_eq!(c.initialize().await.unwrap_err().code(), ErrorCode::ContainerDisposed);
     let e = c.resolve(&t).unwrap_err();
@@ -171,17 +174,13 @@ async fn scopes_dispose_their_own_instances() {
     let t = Token::<u8>::new("PerScope");
     let c = Container::new();
     let l = log.clone();
-    c.register(
-        Provider::factory(&t, (), |_| Ok(1))
-            .scoped()
-            .on_destroy(move |_| {
-                let l = l.clone();
-                async move {
-                    l.push("scope instance destroyed");
-                    Ok(())
-                }
-            }),
-    )
+    c.register(Provider::factory(&t, (), |_| Ok(1)).scoped().on_destroy(move |_| {
+        let l = l.clone();
+        async move {
+            l.push("scope instance destroyed");
+            Ok(())
+        }
+    }))
     .unwrap();
     let s = c.create_scope().unwrap();
     s.resolve(&t).unwrap();

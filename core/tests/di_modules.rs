@@ -76,9 +76,13 @@ fn omitted_exports_export_everything_and_empty_exports_nothing() {
 fn global_modules_need_no_import() {
     let logger = Token::<String>::new("Logger");
     let svc = Token::<String>::new("Service");
-    let global = Module::builder("LoggingModule").provider(Provider::value(&logger, "log".to_string())).global().build();
-    let feature =
-        Module::builder("FeatureModule").provider(Provider::factory(&svc, (&logger,), |(l,)| Ok(format!("svc+{l}")))).build();
+    let global = Module::builder("LoggingModule")
+        .provider(Provider::value(&logger, "log".to_string()))
+        .global()
+        .build();
+    let feature = Module::builder("FeatureModule")
+        .provider(Provider::factory(&svc, (&logger,), |(l,)| Ok(format!("svc+{l}"))))
+        .build();
     let app = Module::builder("App").import(&global).import(&feature).build();
     let c = Container::from_module(&app).unwrap();
     assert_eq!(*c.resolve(&svc).unwrap(), "svc+log");

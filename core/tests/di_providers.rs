@@ -129,8 +129,10 @@ fn multi_providers_resolve_in_registration_order() {
 
     // Injected as a list.
     let host = Token::<Vec<String>>::new("Host");
-    c.register(Provider::factory(&host, (all(&plugins),), |(ps,)| Ok(ps.iter().map(|s| s.to_string()).collect())))
-        .unwrap();
+    c.register(Provider::factory(&host, (all(&plugins),), |(ps,)| {
+        Ok(ps.iter().map(|s| s.to_string()).collect())
+    }))
+    .unwrap();
     assert_eq!(*c.resolve(&host).unwrap(), vec!["first", "second", "third"]);
 
     let none = Token::<u8>::new("NoPlugins");
@@ -142,13 +144,16 @@ fn optional_dependencies_are_none_when_missing() {
     let cache = Token::<String>::new("Cache");
     let svc = Token::<Option<String>>::new("Svc");
     let c = Container::new();
-    c.register(Provider::factory(&svc, (optional(&cache),), |(cache,)| Ok(cache.map(|c| c.to_string())))).unwrap();
+    c.register(Provider::factory(&svc, (optional(&cache),), |(cache,)| Ok(cache.map(|c| c.to_string()))))
+        .unwrap();
     assert_eq!(*c.resolve(&svc).unwrap(), None);
 
     let c2 = Container::new();
     c2.register(Provider::value(&cache, "redis".to_string())).unwrap();
-    c2.register(Provider::factory(&svc, (Optional(cache.clone()),), |(cache,)| Ok(cache.map(|c| c.to_string()))))
-        .unwrap();
+    c2.register(Provider::factory(&svc, (Optional(cache.clone()),), |(cache,)| {
+        Ok(cache.map(|c| c.to_string()))
+    }))
+    .unwrap();
     assert_eq!(*c2.resolve(&svc).unwrap(), Some("redis".to_string()));
     assert!(c2.resolve_optional(&Token::<u8>::new("Nope")).unwrap().is_none());
 }

@@ -95,8 +95,10 @@ fn the_scope_context_is_injectable() {
     let context = Token::<Request>::context();
     let greeting = Token::<String>::new("Greeting");
     let c = Container::with_context(Request { user: "root" });
-    c.register(Provider::factory(&greeting, (&context,), |(req,)| Ok(format!("hello {}", req.user))).scoped())
-        .unwrap();
+    c.register(
+        Provider::factory(&greeting, (&context,), |(req,)| Ok(format!("hello {}", req.user))).scoped(),
+    )
+    .unwrap();
     let scope = c.create_scope_with(Request { user: "ada" }).unwrap();
     assert_eq!(*scope.resolve(&greeting).unwrap(), "hello ada");
     assert_eq!(scope.context::<Request>().unwrap().user, "ada");

@@ -25,7 +25,10 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), Error>) -> OmnitronStatus {
         }
         Err(panic) => {
             let what = panic_message(&*panic);
-            set_last_error(&Error::new(ErrorCode::Internal, format!("internal error (a bug in libomnitron): {what}")));
+            set_last_error(&Error::new(
+                ErrorCode::Internal,
+                format!("internal error (a bug in libomnitron): {what}"),
+            ));
             OmnitronStatus::Internal
         }
     }
@@ -118,7 +121,11 @@ pub(crate) fn write_out<T>(out: *mut T, value: T, what: &str) -> Result<(), Erro
 
 /// Checks an output pointer before doing work whose result would be lost.
 pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<(), Error> {
-    if out.is_null() { Err(Error::invalid_argument(format!("{what} (the output pointer) is NULL"))) } else { Ok(()) }
+    if out.is_null() {
+        Err(Error::invalid_argument(format!("{what} (the output pointer) is NULL")))
+    } else {
+        Ok(())
+    }
 }
 
 /// A C pointer the engine stores or passes between threads. The C side owns what it points to; the

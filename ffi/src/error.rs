@@ -160,6 +160,11 @@ pub unsafe extern "C" fn omnitron_callback_error(message: *const c_char) {
     CALLBACK_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
 }
 
+/// A short description of a status number for messages ("DI001" or "unknown").
+pub(crate) fn status_text(status: u32) -> &'static str {
+    ErrorCode::from_u32(status).map_or("unknown", |c| c.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,9 +177,4 @@ mod tests {
         }
         assert_eq!(OmnitronStatus::ALL.len(), ErrorCode::ALL.len());
     }
-}
-
-/// A short description of a status number for messages ("DI001" or "unknown").
-pub(crate) fn status_text(status: u32) -> &'static str {
-    ErrorCode::from_u32(status).map_or("unknown", |c| c.as_str())
 }

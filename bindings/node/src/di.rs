@@ -168,8 +168,12 @@ fn module(js: JsModuleSpec) -> Result<ModuleSpec, Error> {
                     .into_iter()
                     .map(|e| match (e.module, e.token) {
                         (Some(m), _) => Ok(ExportItem::Module(ModuleKey::from_u64(m as u64))),
-                        (None, Some(t)) => Ok(ExportItem::Token(token_ref(t, e.name.as_deref().unwrap_or("?"))?)),
-                        (None, None) => Err(Error::invalid_argument("an export names neither a token nor a module")),
+                        (None, Some(t)) => {
+                            Ok(ExportItem::Token(token_ref(t, e.name.as_deref().unwrap_or("?"))?))
+                        }
+                        (None, None) => {
+                            Err(Error::invalid_argument("an export names neither a token nor a module"))
+                        }
                     })
                     .collect::<Result<_, _>>()?,
             ),
@@ -207,7 +211,12 @@ impl NativeGraph {
     /// Loads modules (every module reachable from `entry` that is not loaded yet). Returns each
     /// module's provider ids.
     #[napi]
-    pub fn load_modules(&self, entry: i64, modules: Vec<JsModuleSpec>, as_entry: bool) -> napi::Result<Vec<Vec<u32>>, String> {
+    pub fn load_modules(
+        &self,
+        entry: i64,
+        modules: Vec<JsModuleSpec>,
+        as_entry: bool,
+    ) -> napi::Result<Vec<Vec<u32>>, String> {
         let specs = modules.into_iter().map(module).collect::<Result<Vec<_>, _>>().js()?;
         let ids = self.graph.lock().load_modules(ModuleKey::from_u64(entry as u64), &specs, as_entry).js()?;
         Ok(ids.into_iter().map(|v| v.into_iter().map(|id| id.index() as u32).collect()).collect())

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Container, createToken, Injectable, Inject, Module, Omnitron, OmnitronError } from '../lib/index.js';
+import { Container, createToken, Injectable, Inject, Module, Omnitron, OmnitronError } from '@omnitron-dev/native';
 
 const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code === c;
 

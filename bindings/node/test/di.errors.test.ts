@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Container, createToken, Injectable, Inject, OmnitronError, isOmnitronError } from '../lib/index.js';
+import { Container, createToken, Injectable, Inject, OmnitronError, isOmnitronError } from '@omnitron-dev/native';
 
 test('a cycle names the whole path', () => {
   const A = createToken('A');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Container, createToken, Injectable, OmnitronError } from '../lib/index.js';
+import { Container, createToken, Injectable, OmnitronError } from '@omnitron-dev/native';
 
 function chain(log: string[]) {
   @Injectable()

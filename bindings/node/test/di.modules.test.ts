@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Container, createToken, Global, Injectable, Inject, Module, Omnitron, OmnitronError, type DynamicModule } from '../lib/index.js';
+import { Container, createToken, Global, Injectable, Inject, Module, Omnitron, OmnitronError, type DynamicModule } from '@omnitron-dev/native';
 
 const Connection = createToken<string>('Connection');
 const Secret = createToken<number>('Secret');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Container, createToken, Injectable, Inject, Optional, InjectAll, OmnitronError } from '../lib/index.js';
+import { Container, createToken, Injectable, Inject, Optional, InjectAll, OmnitronError } from '@omnitron-dev/native';
 
 class Config {
   url = 'db://local';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Container, createToken, Injectable, Inject, CONTEXT } from '../lib/index.js';
+import { Container, createToken, Injectable, Inject, CONTEXT } from '@omnitron-dev/native';
 
 test('scoped providers get one instance per scope', () => {
   let n = 0;

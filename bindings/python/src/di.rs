@@ -107,7 +107,9 @@ fn spec(p: PyProviderSpec) -> Result<ProviderSpec, Error> {
             })?;
             ProviderKind::Alias(token_ref(target, p.target_name.as_deref().unwrap_or("?"))?)
         }
-        other => return Err(Error::new(ErrorCode::InvalidProvider, format!("unknown provider kind '{other}'"))),
+        other => {
+            return Err(Error::new(ErrorCode::InvalidProvider, format!("unknown provider kind '{other}'")));
+        }
     };
     let mut s = ProviderSpec::new(token, kind);
     s.scope = match p.scope.as_deref() {
@@ -145,8 +147,12 @@ fn module(m: PyModuleSpec) -> Result<ModuleSpec, Error> {
                     .into_iter()
                     .map(|e| match (e.module, e.token) {
                         (Some(k), _) => Ok(ExportItem::Module(ModuleKey::from_u64(k))),
-                        (None, Some(t)) => Ok(ExportItem::Token(token_ref(t, e.name.as_deref().unwrap_or("?"))?)),
-                        (None, None) => Err(Error::invalid_argument("an export names neither a token nor a module")),
+                        (None, Some(t)) => {
+                            Ok(ExportItem::Token(token_ref(t, e.name.as_deref().unwrap_or("?"))?))
+                        }
+                        (None, None) => {
+                            Err(Error::invalid_argument("an export names neither a token nor a module"))
+                        }
                     })
                     .collect::<Result<_, _>>()?,
             ),
@@ -188,7 +194,9 @@ impl NativeGraph {
         as_entry: bool,
     ) -> PyResult<Vec<Vec<usize>>> {
         let specs = modules.into_iter().map(module).collect::<Result<Vec<_>, _>>().py(py)?;
-        let ids = py.detach(|| self.graph.lock().load_modules(ModuleKey::from_u64(entry), &specs, as_entry)).py(py)?;
+        let ids = py
+            .detach(|| self.graph.lock().load_modules(ModuleKey::from_u64(entry), &specs, as_entry))
+            .py(py)?;
         Ok(ids.into_iter().map(|v| v.into_iter().map(|i| i.index()).collect()).collect())
     }
 
@@ -242,8 +250,10 @@ impl NativeGraph {
                     .collect(),
             );
         }
-        let root: Vec<(u64, Vec<usize>)> =
-            plan.root_entries().map(|(k, ids)| (k.as_u64(), ids.iter().map(|i| i.index()).collect())).collect();
+        let root: Vec<(u64, Vec<usize>)> = plan
+            .root_entries()
+            .map(|(k, ids)| (k.as_u64(), ids.iter().map(|i| i.index()).collect()))
+            .collect();
         d.set_item("kinds", kinds)?;
         d.set_item("scopes", scopes)?;
         d.set_item("is_async", is_async)?;
@@ -302,7 +312,9 @@ impl NativeGraph {
             "mermaid" => Ok(plan.graph_mermaid()),
             other => Err(to_py(
                 py,
-                &Error::invalid_argument(format!("unknown graph format '{other}': expected 'json' or 'mermaid'")),
+                &Error::invalid_argument(format!(
+                    "unknown graph format '{other}': expected 'json' or 'mermaid'"
+                )),
             )),
         }
     }
@@ -317,7 +329,12 @@ fn disposed_error(py: Python<'_>) -> Py<PyBaseException> {
 /// The one exception reporting every failed `on_destroy` hook of a dispose of `what` that ran
 /// `total` hooks; `failures` holds (token name, message) pairs.
 #[pyfunction]
-fn lifecycle_error(py: Python<'_>, what: &str, total: usize, failures: Vec<(String, String)>) -> Py<PyBaseException> {
+fn lifecycle_error(
+    py: Python<'_>,
+    what: &str,
+    total: usize,
+    failures: Vec<(String, String)>,
+) -> Py<PyBaseException> {
     let related = failures.iter().map(|(t, m)| omnitron::di::destroy_failed(t, m)).collect();
     exc(py, omnitron::di::lifecycle_aggregate(what, total, related))
 }

@@ -273,7 +273,12 @@ impl Container {
     /// Loads untyped modules (for bindings): `modules` holds every module reachable from `entry` with
     /// its providers (the specs' own `providers` lists are ignored). Loops, unknown imports and bad
     /// exports are refused before anything changes.
-    pub fn load_raw(&self, entry: super::spec::ModuleKey, modules: Vec<RawModule>, as_entry: bool) -> Result<()> {
+    pub fn load_raw(
+        &self,
+        entry: super::spec::ModuleKey,
+        modules: Vec<RawModule>,
+        as_entry: bool,
+    ) -> Result<()> {
         let mut reg = self.inner.registry.lock();
         let mut specs = Vec::with_capacity(modules.len());
         let mut bodies = Vec::with_capacity(modules.len());
@@ -424,7 +429,10 @@ impl Container {
             }
             Scope::Scoped => {
                 if p.kind == PlanKind::Context {
-                    return Ok(at.scope.map(|s| s.context.clone()).unwrap_or_else(|| self.inner.context.clone()));
+                    return Ok(at
+                        .scope
+                        .map(|s| s.context.clone())
+                        .unwrap_or_else(|| self.inner.context.clone()));
                 }
                 self.check_buildable(c, id)?;
                 let Some(scope) = at.scope else {
@@ -499,7 +507,12 @@ impl Container {
         Ok(v)
     }
 
-    fn get_async<'a>(&'a self, c: &'a Compiled, id: ProviderId, at: At<'a>) -> BoxFuture<'a, Result<Instance>> {
+    fn get_async<'a>(
+        &'a self,
+        c: &'a Compiled,
+        id: ProviderId,
+        at: At<'a>,
+    ) -> BoxFuture<'a, Result<Instance>> {
         Box::pin(async move {
             let p = c.plan.provider(id);
             if !p.is_async {
@@ -610,6 +623,7 @@ impl Container {
 
 /// A synchronous hook on an untyped instance.
 pub type RawHook = Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>;
+type SharedRawHook = Arc<dyn Fn(&Instance) -> Result<()> + Send + Sync>;
 
 /// How an untyped provider makes its instance.
 pub enum RawMake {
@@ -679,11 +693,11 @@ pub struct RawModule {
 fn raw_hooks(init: Option<RawHook>, destroy: Option<RawHook>) -> Hooks {
     let mut hooks = Hooks::default();
     if let Some(init) = init {
-        let init: Arc<dyn Fn(&Instance) -> Result<()> + Send + Sync> = Arc::from(init);
+        let init: SharedRawHook = Arc::from(init);
         hooks.init_sync = Some(Arc::new(move |i: &Instance| init(i).map_err(Into::into)));
     }
     if let Some(destroy) = destroy {
-        let destroy: Arc<dyn Fn(&Instance) -> Result<()> + Send + Sync> = Arc::from(destroy);
+        let destroy: SharedRawHook = Arc::from(destroy);
         hooks.destroy = Some(Arc::new(move |i: Instance| {
             let r = destroy(&i).map_err(Into::into);
             Box::pin(async move { r })
@@ -695,9 +709,8 @@ fn raw_hooks(init: Option<RawHook>, destroy: Option<RawHook>) -> Hooks {
 fn init_failed(token: &str, e: crate::error::BoxError) -> Error {
     match e.downcast::<Error>() {
         Ok(engine) => *engine,
-        Err(other) => {
-            Error::new(ErrorCode::LifecycleFailed, format!("onInit of '{token}' failed: {other}")).with_source(other)
-        }
+        Err(other) => Error::new(ErrorCode::LifecycleFailed, format!("onInit of '{token}' failed: {other}"))
+            .with_source(other),
     }
 }
 

@@ -55,7 +55,10 @@ impl Plan {
                 None => break,
             }
         }
-        Error::new(ErrorCode::Internal, format!("'{}' was reported as failed without a reason", self.name(id)))
+        Error::new(
+            ErrorCode::Internal,
+            format!("'{}' was reported as failed without a reason", self.name(id)),
+        )
     }
 
     /// The error for resolving a token that nothing visible from the container provides.
@@ -122,7 +125,11 @@ impl Plan {
     }
 
     fn module_label(&self, m: ModuleId) -> String {
-        if m == ModuleId::ROOT { "the container".to_string() } else { format!("module '{}'", self.module_names[m.index()]) }
+        if m == ModuleId::ROOT {
+            "the container".to_string()
+        } else {
+            format!("module '{}'", self.module_names[m.index()])
+        }
     }
 
     fn missing_error(
@@ -137,7 +144,9 @@ impl Plan {
             Some((top, needer)) if top == needer => {
                 format!("cannot resolve '{top}': no provider for its dependency '{name}'")
             }
-            Some((top, needer)) => format!("cannot resolve '{top}': no provider for '{name}' (required by '{needer}')"),
+            Some((top, needer)) => {
+                format!("cannot resolve '{top}': no provider for '{name}' (required by '{needer}')")
+            }
             None => format!("no provider for '{name}'"),
         };
         let mut msg = head;
@@ -172,12 +181,17 @@ impl Plan {
 
         let suggestions = self.similar(module, name);
         if !suggestions.is_empty() {
-            msg.push_str(&format!("\n  Did you mean {}?", suggestions.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(" or ")));
+            msg.push_str(&format!(
+                "\n  Did you mean {}?",
+                suggestions.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(" or ")
+            ));
         }
         let fixes = vec![
             format!("Add '{name}' to the providers of {here}."),
             format!("Import a module that exports '{name}'."),
-            format!("If '{name}' is a class, check that it is marked injectable (@Injectable() in TypeScript, @injectable in Python) and listed in providers."),
+            format!(
+                "If '{name}' is a class, check that it is marked injectable (@Injectable() in TypeScript, @injectable in Python) and listed in providers."
+            ),
         ];
         msg.push_str(&format!("\n  Possible fixes:\n{}", numbered(&fixes)));
         Error::new(ErrorCode::MissingProvider, msg)

@@ -98,7 +98,12 @@ impl Plan {
                     Binding::Absent | Binding::Missing => vec![None],
                 };
                 let token = if token.is_empty() {
-                    targets.first().copied().flatten().map(|t| self.names[t as usize].to_string()).unwrap_or_default()
+                    targets
+                        .first()
+                        .copied()
+                        .flatten()
+                        .map(|t| self.names[t as usize].to_string())
+                        .unwrap_or_default()
                 } else {
                     token
                 };
@@ -130,7 +135,11 @@ impl Plan {
                 Some(to) => out.push_str(&format!("  p{} {arrow} p{to}\n", e.from)),
                 None => {
                     missing += 1;
-                    out.push_str(&format!("  p{} {arrow} m{missing}[\"{} (missing)\"]\n", e.from, escape(&e.token)));
+                    out.push_str(&format!(
+                        "  p{} {arrow} m{missing}[\"{} (missing)\"]\n",
+                        e.from,
+                        escape(&e.token)
+                    ));
                     out.push_str(&format!("  style m{missing} fill:#fdd,stroke:#c00\n"));
                 }
             }

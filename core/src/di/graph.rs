@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::plan::{self, Plan};
 use super::spec::{
-    ExportItem, Exports, ModuleKey, ProviderId, ProviderKind, ProviderSpec, ModuleSpec, TokenRef,
+    ExportItem, Exports, ModuleKey, ModuleSpec, ProviderId, ProviderKind, ProviderSpec, TokenRef,
 };
 use super::token::TokenKey;
 use crate::error::{Error, ErrorCode, Result};
@@ -129,7 +129,10 @@ impl Graph {
         self.check_alive()?;
         let by_key: HashMap<ModuleKey, usize> = modules.iter().enumerate().map(|(i, m)| (m.key, i)).collect();
         if !by_key.contains_key(&entry) && !self.module_index.contains_key(&entry) {
-            return Err(Error::new(ErrorCode::InvalidModule, "the module to load is not among the modules given"));
+            return Err(Error::new(
+                ErrorCode::InvalidModule,
+                "the module to load is not among the modules given",
+            ));
         }
         let order = self.load_order(entry, modules, &by_key)?;
         for &i in &order {
@@ -367,7 +370,9 @@ impl Graph {
                                     .get(k)
                                     .map(|&i| modules[i].name.to_string())
                                     .or_else(|| {
-                                        self.module_index.get(k).map(|id| self.modules[id.index()].name.to_string())
+                                        self.module_index
+                                            .get(k)
+                                            .map(|id| self.modules[id.index()].name.to_string())
                                     })
                                     .unwrap_or_else(|| "?".into());
                                 return Err(Error::new(
@@ -391,7 +396,11 @@ impl Graph {
         let m = &self.modules[mid.index()];
         let from_imports = |token: TokenKey| -> Option<Vec<ProviderId>> {
             m.imports.iter().find_map(|imp| {
-                self.modules[imp.index()].exported.iter().find(|(t, _)| *t == token).map(|(_, ids)| ids.clone())
+                self.modules[imp.index()]
+                    .exported
+                    .iter()
+                    .find(|(t, _)| *t == token)
+                    .map(|(_, ids)| ids.clone())
             })
         };
         let mut out: Vec<(TokenKey, Vec<ProviderId>)> = Vec::new();

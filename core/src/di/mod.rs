@@ -24,7 +24,8 @@ mod spec;
 mod token;
 
 pub use container::{
-    Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, destroy_failed, lifecycle_aggregate, token_ref,
+    Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, destroy_failed, lifecycle_aggregate,
+    token_ref,
 };
 pub use export::{DependencyGraph, GraphEdge, GraphNode};
 pub use graph::{Graph, ModuleId};

@@ -134,9 +134,10 @@ impl Plan {
 
     /// Sorts created instances for disposal: dependents before their dependencies. Ties keep
     /// reverse creation order (the input is assumed to be in creation order).
-    pub fn sort_for_dispose<T>(&self, created: &mut Vec<(ProviderId, T)>) {
+    pub fn sort_for_dispose<T>(&self, created: &mut [(ProviderId, T)]) {
         created.reverse();
-        created.sort_by_key(|(id, _)| std::cmp::Reverse(self.providers.get(id.index()).map_or(0, |p| p.rank)));
+        created
+            .sort_by_key(|(id, _)| std::cmp::Reverse(self.providers.get(id.index()).map_or(0, |p| p.rank)));
     }
 
     /// The name of a provider's token.
@@ -171,7 +172,9 @@ pub(crate) fn compile(g: &Graph) -> Plan {
         };
         let mut failure = None;
         let (kind, deps) = match &spec.kind {
-            ProviderKind::Class => (PlanKind::Class, spec.deps.iter().map(|d| bind(d, &mut failure)).collect()),
+            ProviderKind::Class => {
+                (PlanKind::Class, spec.deps.iter().map(|d| bind(d, &mut failure)).collect())
+            }
             ProviderKind::Factory => {
                 (PlanKind::Factory, spec.deps.iter().map(|d| bind(d, &mut failure)).collect())
             }
@@ -230,10 +233,8 @@ pub(crate) fn compile(g: &Graph) -> Plan {
     init_order.sort_by_key(|id| providers[id.index()].rank);
 
     let module_names: Vec<Arc<str>> = g.modules.iter().map(|m| m.name.clone()).collect();
-    let visible_names = visible
-        .iter()
-        .map(|v| v.keys().filter_map(|k| g.names.get(k).cloned()).collect())
-        .collect();
+    let visible_names =
+        visible.iter().map(|v| v.keys().filter_map(|k| g.names.get(k).cloned()).collect()).collect();
     Plan {
         failures,
         async_via,
@@ -378,7 +379,8 @@ impl Walk<'_> {
     fn finish(&mut self, node: ProviderId) {
         let i = node.index();
         let deps = edges(&self.providers[i]);
-        let done: Vec<ProviderId> = deps.iter().copied().filter(|d| self.color[d.index()] == Color::Black).collect();
+        let done: Vec<ProviderId> =
+            deps.iter().copied().filter(|d| self.color[d.index()] == Color::Black).collect();
 
         if self.failures[i].is_none()
             && let Some(bad) = done.iter().find(|d| self.failures[d.index()].is_some())

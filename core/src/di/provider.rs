@@ -94,7 +94,10 @@ impl<T: Send + Sync + 'static> DepItem for Token<T> {
         match value {
             Resolved::One(i) => downcast(i, token),
             Resolved::Many(mut v) if !v.is_empty() => downcast(v.swap_remove(0), token),
-            _ => Err(Error::new(ErrorCode::Internal, format!("required dependency '{token}' was not resolved"))),
+            _ => Err(Error::new(
+                ErrorCode::Internal,
+                format!("required dependency '{token}' was not resolved"),
+            )),
         }
     }
 }
@@ -215,7 +218,8 @@ pub trait Injectable: Send + Sync + Sized + 'static {
 pub(crate) type SyncMake = Arc<dyn Fn(Vec<Resolved>) -> std::result::Result<Instance, Error> + Send + Sync>;
 pub(crate) type AsyncMake =
     Arc<dyn Fn(Vec<Resolved>) -> BoxFuture<'static, std::result::Result<Instance, Error>> + Send + Sync>;
-pub(crate) type Hook = Arc<dyn Fn(Instance) -> BoxFuture<'static, std::result::Result<(), BoxError>> + Send + Sync>;
+pub(crate) type Hook =
+    Arc<dyn Fn(Instance) -> BoxFuture<'static, std::result::Result<(), BoxError>> + Send + Sync>;
 pub(crate) type SyncHook = Arc<dyn Fn(&Instance) -> std::result::Result<(), BoxError> + Send + Sync>;
 
 /// How a registered provider makes its instance, with the types erased.
@@ -431,7 +435,8 @@ fn factory_failed(token: &str, e: BoxError) -> Error {
     match e.downcast::<Error>() {
         Ok(engine) => *engine,
         Err(other) => {
-            Error::new(ErrorCode::FactoryFailed, format!("the factory of '{token}' failed: {other}")).with_source(other)
+            Error::new(ErrorCode::FactoryFailed, format!("the factory of '{token}' failed: {other}"))
+                .with_source(other)
         }
     }
 }

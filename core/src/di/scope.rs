@@ -47,7 +47,9 @@ impl FromStr for Scope {
             "scoped" | "request" => Ok(Scope::Scoped),
             other => Err(Error::new(
                 ErrorCode::InvalidScope,
-                format!("unknown scope '{other}': expected one of 'singleton', 'transient', 'scoped', 'request'"),
+                format!(
+                    "unknown scope '{other}': expected one of 'singleton', 'transient', 'scoped', 'request'"
+                ),
             )),
         }
     }

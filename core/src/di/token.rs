@@ -74,7 +74,8 @@ impl<T: ?Sized + 'static> Token<T> {
     ///
     /// Use this when a type is its own token, the way a class is in TypeScript.
     pub fn of() -> Self {
-        static BY_TYPE: RwLock<Option<HashMap<TypeId, (TokenKey, Arc<str>)>>> = RwLock::new(None);
+        type ByType = HashMap<TypeId, (TokenKey, Arc<str>)>;
+        static BY_TYPE: RwLock<Option<ByType>> = RwLock::new(None);
         let id = TypeId::of::<T>();
         if let Some((key, name)) = BY_TYPE.read().as_ref().and_then(|m| m.get(&id)) {
             return Token { key: *key, name: name.clone(), _type: PhantomData };

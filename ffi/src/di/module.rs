@@ -33,7 +33,10 @@ pub(crate) static MODULES: Table<Mutex<ModuleData>> = Table::new("module");
 /// Creates an empty module named `name` (non-empty UTF-8, copied). Until omnitron_module_export is
 /// called, every provider of the module is exported.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_module_new(name: *const c_char, out: *mut *mut OmnitronModule) -> OmnitronStatus {
+pub unsafe extern "C" fn omnitron_module_new(
+    name: *const c_char,
+    out: *mut *mut OmnitronModule,
+) -> OmnitronStatus {
     guard(|| {
         let name = str_arg(name, "name")?;
         if name.trim().is_empty() {
@@ -84,7 +87,10 @@ pub unsafe extern "C" fn omnitron_module_import(
 /// Exports a token the module provides or imports. After the first call only listed tokens are
 /// exported.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_module_export(module: *mut OmnitronModule, token: *const OmnitronToken) -> OmnitronStatus {
+pub unsafe extern "C" fn omnitron_module_export(
+    module: *mut OmnitronModule,
+    token: *const OmnitronToken,
+) -> OmnitronStatus {
     guard(|| {
         let m = MODULES.get(module)?;
         let t = token_arg(token)?;
@@ -118,7 +124,10 @@ pub unsafe extern "C" fn omnitron_module_export_none(module: *mut OmnitronModule
 
 /// Makes the module's exports visible to every module without an import.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_module_set_global(module: *mut OmnitronModule, global: bool) -> OmnitronStatus {
+pub unsafe extern "C" fn omnitron_module_set_global(
+    module: *mut OmnitronModule,
+    global: bool,
+) -> OmnitronStatus {
     guard(|| {
         MODULES.get(module)?.lock().global = global;
         Ok(())
@@ -164,7 +173,10 @@ pub(crate) fn collect(module: *const OmnitronModule) -> Result<(ModuleKey, Vec<R
         };
         for (h, _) in imports {
             let other = MODULES.get(h as *const OmnitronModule).map_err(|_| {
-                Error::invalid_argument(format!("module '{}' imports a module handle that was freed", spec.name))
+                Error::invalid_argument(format!(
+                    "module '{}' imports a module handle that was freed",
+                    spec.name
+                ))
             })?;
             stack.push((h, other));
         }

@@ -37,7 +37,12 @@ pub const OMNITRON_PROVIDER_REPLACE: u32 = 2;
 /// and return OMNITRON_STATUS_OK; on failure return another status (after
 /// omnitron_callback_error to say why). Runs on the thread that resolves.
 pub type OmnitronFactoryFn = Option<
-    unsafe extern "C" fn(user_data: *mut c_void, deps: *const *mut c_void, deps_len: usize, out: *mut *mut c_void) -> u32,
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        deps: *const *mut c_void,
+        deps_len: usize,
+        out: *mut *mut c_void,
+    ) -> u32,
 >;
 
 /// A lifecycle hook on an instance (`on_init`). Return OMNITRON_STATUS_OK, or another status to fail
@@ -46,7 +51,8 @@ pub type OmnitronHookFn = Option<unsafe extern "C" fn(user_data: *mut c_void, in
 
 /// Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
 /// frees the container or scope. Return OMNITRON_STATUS_OK, or another status to report a failure.
-pub type OmnitronDestroyFn = Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> u32>;
+pub type OmnitronDestroyFn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> u32>;
 
 #[derive(Clone, Copy)]
 enum Make {
@@ -149,7 +155,11 @@ pub unsafe extern "C" fn omnitron_provider_add_dependency(
         if !matches!(b.make, Make::Factory(..)) {
             return Err(Error::new(ErrorCode::InvalidProvider, "only factory providers take dependencies"));
         }
-        b.deps.push(if flags & OMNITRON_DEP_OPTIONAL != 0 { Dependency::optional(token) } else { Dependency::required(token) });
+        b.deps.push(if flags & OMNITRON_DEP_OPTIONAL != 0 {
+            Dependency::optional(token)
+        } else {
+            Dependency::required(token)
+        });
         Ok(())
     })
 }
@@ -157,7 +167,10 @@ pub unsafe extern "C" fn omnitron_provider_add_dependency(
 /// Sets how long instances live: one of OMNITRON_LIFETIME_* (passed as a number so an out-of-range
 /// value is an error, not undefined behaviour).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_provider_set_lifetime(provider: *mut OmnitronProvider, lifetime: u32) -> OmnitronStatus {
+pub unsafe extern "C" fn omnitron_provider_set_lifetime(
+    provider: *mut OmnitronProvider,
+    lifetime: u32,
+) -> OmnitronStatus {
     guard(|| {
         let p = PROVIDERS.get(provider)?;
         let scope = match lifetime {
@@ -167,7 +180,9 @@ pub unsafe extern "C" fn omnitron_provider_set_lifetime(provider: *mut OmnitronP
             other => {
                 return Err(Error::new(
                     ErrorCode::InvalidScope,
-                    format!("unknown lifetime {other}: expected OMNITRON_LIFETIME_SINGLETON, _TRANSIENT or _SCOPED"),
+                    format!(
+                        "unknown lifetime {other}: expected OMNITRON_LIFETIME_SINGLETON, _TRANSIENT or _SCOPED"
+                    ),
                 ));
             }
         };
@@ -178,7 +193,10 @@ pub unsafe extern "C" fn omnitron_provider_set_lifetime(provider: *mut OmnitronP
 
 /// Sets flags: OMNITRON_PROVIDER_MULTI and/or OMNITRON_PROVIDER_REPLACE.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_provider_set_flags(provider: *mut OmnitronProvider, flags: u32) -> OmnitronStatus {
+pub unsafe extern "C" fn omnitron_provider_set_flags(
+    provider: *mut OmnitronProvider,
+    flags: u32,
+) -> OmnitronStatus {
     guard(|| {
         let p = PROVIDERS.get(provider)?;
         if flags & !(OMNITRON_PROVIDER_MULTI | OMNITRON_PROVIDER_REPLACE) != 0 {
@@ -232,9 +250,8 @@ pub unsafe extern "C" fn omnitron_provider_free(provider: *mut OmnitronProvider)
 }
 
 fn callback_error(code: ErrorCode, what: String, status: u32) -> Error {
-    let why = take_callback_message().unwrap_or_else(|| {
-        format!("returned status {status} ({})", crate::error::status_text(status))
-    });
+    let why = take_callback_message()
+        .unwrap_or_else(|| format!("returned status {status} ({})", crate::error::status_text(status)));
     Error::new(code, format!("{what}: {why}"))
 }
 
@@ -265,7 +282,11 @@ impl Builder {
                     // SAFETY: the caller registered `f` with this contract; `ptrs` lives for the call.
                     let status = unsafe { f(ud.get(), ptrs.as_ptr(), ptrs.len(), &mut out) };
                     if status != 0 {
-                        return Err(callback_error(ErrorCode::FactoryFailed, format!("the factory of '{name}' failed"), status));
+                        return Err(callback_error(
+                            ErrorCode::FactoryFailed,
+                            format!("the factory of '{name}' failed"),
+                            status,
+                        ));
                     }
                     Ok(instance(out))
                 }))
@@ -279,7 +300,11 @@ impl Builder {
                 if status == 0 {
                     Ok(())
                 } else {
-                    Err(callback_error(ErrorCode::LifecycleFailed, format!("on_init of '{name}' failed"), status))
+                    Err(callback_error(
+                        ErrorCode::LifecycleFailed,
+                        format!("on_init of '{name}' failed"),
+                        status,
+                    ))
                 }
             }) as omnitron::di::RawHook
         });
@@ -291,7 +316,11 @@ impl Builder {
                 if status == 0 {
                     Ok(())
                 } else {
-                    Err(callback_error(ErrorCode::CallbackFailed, format!("on_destroy of '{name}' failed"), status))
+                    Err(callback_error(
+                        ErrorCode::CallbackFailed,
+                        format!("on_destroy of '{name}' failed"),
+                        status,
+                    ))
                 }
             }) as omnitron::di::RawHook
         });

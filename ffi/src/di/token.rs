@@ -25,7 +25,8 @@ fn context_handle() -> usize {
     static CONTEXT: OnceLock<usize> = OnceLock::new();
     *CONTEXT.get_or_init(|| {
         let t = TokenRef::context();
-        TOKENS.insert::<OmnitronToken>(TokenData { name: CString::new(&*t.name).unwrap_or_default(), token: t })
+        TOKENS
+            .insert::<OmnitronToken>(TokenData { name: CString::new(&*t.name).unwrap_or_default(), token: t })
             as usize
     })
 }
@@ -34,13 +35,19 @@ fn context_handle() -> usize {
 /// omnitron_token_free once no provider or dependency you still create needs it; containers keep
 /// what they need.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_token_new(name: *const c_char, out: *mut *mut OmnitronToken) -> OmnitronStatus {
+pub unsafe extern "C" fn omnitron_token_new(
+    name: *const c_char,
+    out: *mut *mut OmnitronToken,
+) -> OmnitronStatus {
     guard(|| {
         let name = str_arg(name, "name")?;
         if name.trim().is_empty() {
             return Err(omnitron::Error::invalid_argument("a token name cannot be empty"));
         }
-        let data = TokenData { token: TokenRef::new(TokenKey::fresh(), name), name: CString::new(name).unwrap_or_default() };
+        let data = TokenData {
+            token: TokenRef::new(TokenKey::fresh(), name),
+            name: CString::new(name).unwrap_or_default(),
+        };
         TOKENS.insert_out(out, data)
     })
 }

@@ -1,0 +1,150 @@
+# Omnitron native: one command to build and test every language, one to run the demo.
+#
+#   make test    install what is needed (inside the repo), build, run every suite
+#   make demo    run the main job (for now: the DI demo in Rust, C, C++, TypeScript and Python)
+#   make bench   run the benchmarks side by side with their peers (see benches/README.md)
+#
+# Everything is built once, in debug, into target/<host>/debug, shared by cargo test, the C
+# tests, the Node addon and the Python wheel (the napi CLI always passes --target, so every build
+# here does the same to land in the same directory).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+HOST := $(shell rustc -vV | sed -n 's/^host: //p')
+export CARGO_BUILD_TARGET := $(HOST)
+export CARGO_TERM_COLOR := never
+OUT := target/$(HOST)/debug
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYLIBDIR := $(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
+NODE := bindings/node
+TSC := $(NODE)/node_modules/.bin/tsc
+NAPI := $(NODE)/node_modules/.bin/napi
+
+CFLAGS := -std=c11 -Wall -Wextra -Werror -Iinclude
+CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -Iinclude
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
+
+.PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
+        c-test drift-check node-test python-test clean
+
+## ---- the two commands ----------------------------------------------------------------------
+
+test: deps lint cargo-test build c-test drift-check node-test python-test
+	@echo "== make test: every suite passed"
+
+demo: deps build build-examples
+	@echo "== The same module graph (config, repository, scoped request context, service) in five languages"
+	@cargo run -q -p omnitron-example-di
+	@LD_LIBRARY_PATH=$(OUT) target/examples/di_c
+	@target/examples/di_cpp
+	@node examples/di/ts/dist/main.js
+	@$(PY) examples/di/python/main.py
+
+bench: deps
+	$(MAKE) -C benches
+
+## ---- set-up (everything stays inside the repository) ----------------------------------------
+
+deps: $(NODE)/node_modules/.installed $(VENV)/.installed
+
+$(NODE)/node_modules/.installed: $(NODE)/package.json $(NODE)/package-lock.json
+	@echo "== npm ci ($(NODE))"
+	cd $(NODE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENV)/.installed: bindings/python/requirements-dev.txt
+	@echo "== python venv ($(VENV))"
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bindings/python/requirements-dev.txt
+	@touch $@
+
+## ---- lint ----------------------------------------------------------------------------------
+
+lint: fmt-check clippy
+
+fmt-check:
+	@echo "== cargo fmt --check"
+	cargo fmt --all --check
+
+clippy:
+	@echo "== cargo clippy -D warnings"
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## ---- Rust ----------------------------------------------------------------------------------
+
+cargo-test:
+	@echo "== cargo test --workspace"
+	LD_LIBRARY_PATH=$(PYLIBDIR) cargo test --workspace
+
+## ---- builds --------------------------------------------------------------------------------
+
+build: build-c build-node build-python
+
+build-c:
+	@echo "== build libomnitron (ffi) and regenerate include/omnitron.h"
+	cargo build -p omnitron-ffi
+
+build-node: $(NODE)/node_modules/.installed
+	@echo "== build the Node addon and its TypeScript layer"
+	cd $(NODE) && node_modules/.bin/napi build --platform --manifest-path Cargo.toml --output-dir . --js native.js --dts native.d.ts
+	rm -rf $(NODE)/dist $(NODE)/dist-test
+	$(TSC) -p $(NODE)/tsconfig.json
+	$(TSC) -p $(NODE)/test/tsconfig.json
+
+build-python: $(VENV)/.installed
+	@echo "== build the Python wheel and install it into $(VENV)"
+	rm -rf target/wheels
+	cd bindings/python && ../../$(VENV)/bin/maturin build --quiet -o ../../target/wheels
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/omnitron-*.whl
+
+build-examples: build
+	@mkdir -p target/examples examples/di/ts/node_modules/@omnitron-dev
+	gcc $(CFLAGS) examples/di/c/main.c -L$(OUT) -lomnitron -o target/examples/di_c
+	g++ $(CXXFLAGS) examples/di/cpp/main.cpp $(OUT)/libomnitron.a $(STATIC_LIBS) -o target/examples/di_cpp
+	ln -sfn ../../../../../bindings/node examples/di/ts/node_modules/@omnitron-dev/native
+	rm -rf examples/di/ts/dist && $(TSC) -p examples/di/ts
+	cargo build -q -p omnitron-example-di
+
+## ---- C -------------------------------------------------------------------------------------
+
+C_TESTS := $(patsubst tests/c/%.c,target/ctest/%,$(wildcard tests/c/*.c))
+
+target/ctest/%: tests/c/%.c include/omnitron.h build-c
+	@mkdir -p target/ctest
+	gcc $(CFLAGS) $< -L$(OUT) -lomnitron -lpthread -o $@
+	gcc $(CFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@_static
+
+c-test: build-c $(C_TESTS)
+	@echo "== C tests (dynamic library, under valgrind; then the static library)"
+	@for t in $(C_TESTS); do \
+	  LD_LIBRARY_PATH=$(OUT) $(VALGRIND) $$t || exit 1; \
+	  $${t}_static > /dev/null || { echo "$${t}_static failed"; exit 1; }; \
+	done
+
+## ---- generated files must match the code ---------------------------------------------------
+
+drift-check:
+	@echo "== drift check: committed header, Node typings and Python stubs match the code"
+	git diff --exit-code --stat -- include/omnitron.h $(NODE)/native.d.ts $(NODE)/native.js \
+	  || { echo "generated files drifted: rebuild and commit them"; exit 1; }
+	$(PY) -m mypy.stubtest omnitron._native
+	cd /tmp && $(CURDIR)/$(PY) -m mypy --strict -p omnitron --no-error-summary && echo "mypy --strict: ok"
+
+## ---- Node and Python -----------------------------------------------------------------------
+
+node-test:
+	@echo "== node --test"
+	cd $(NODE) && node --test dist-test/
+
+python-test:
+	@echo "== pytest"
+	$(PY) -m pytest bindings/python/tests -q
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(NODE)/node_modules $(NODE)/dist $(NODE)/dist-test $(NODE)/*.node
