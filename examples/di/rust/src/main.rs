@@ -72,7 +72,10 @@ fn main() -> Result<(), omnitron::Error> {
             AppConfig { database_url: "postgres://demo".into(), greeting: "Hello".into() },
         ))
         .provider(Provider::factory(&repo, (&config,), |(c,)| {
-            Ok(UserRepository { id: REPOSITORIES.fetch_add(1, Ordering::SeqCst) + 1, url: c.database_url.clone() })
+            Ok(UserRepository {
+                id: REPOSITORIES.fetch_add(1, Ordering::SeqCst) + 1,
+                url: c.database_url.clone(),
+            })
         }))
         .export(&config)
         .export(&repo)
@@ -80,8 +83,10 @@ fn main() -> Result<(), omnitron::Error> {
     let app = Module::builder("AppModule")
         .import(&data)
         .provider(
-            Provider::factory(&ctx, (&request,), |(r,)| Ok(RequestContext { request_id: r.id, user_id: r.user_id }))
-                .scoped(),
+            Provider::factory(&ctx, (&request,), |(r,)| {
+                Ok(RequestContext { request_id: r.id, user_id: r.user_id })
+            })
+            .scoped(),
         )
         .provider(
             Provider::factory(&greeter, (&config, &repo, &ctx), |(config, repo, ctx)| {
