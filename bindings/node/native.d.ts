@@ -106,6 +106,8 @@ export interface JsPlan {
   isAsync: Array<boolean>
   needsScope: Array<boolean>
   failed: Array<boolean>
+  /** Position in a dependencies-first order of all providers. */
+  ranks: Array<number>
   deps: Array<Array<number>>
   many: Array<Array<number>>
   rootKeys: Array<number>

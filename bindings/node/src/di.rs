@@ -89,6 +89,8 @@ pub struct JsPlan {
     pub is_async: Vec<bool>,
     pub needs_scope: Vec<bool>,
     pub failed: Vec<bool>,
+    /// Position in a dependencies-first order of all providers.
+    pub ranks: Vec<u32>,
     pub deps: Vec<Vec<i32>>,
     pub many: Vec<Vec<u32>>,
     pub root_keys: Vec<i64>,
@@ -239,6 +241,7 @@ impl NativeGraph {
             is_async: Vec::new(),
             needs_scope: Vec::new(),
             failed: Vec::new(),
+            ranks: Vec::new(),
             deps: Vec::new(),
             many: Vec::new(),
             root_keys: Vec::new(),
@@ -261,6 +264,7 @@ impl NativeGraph {
             js.is_async.push(p.is_async);
             js.needs_scope.push(p.needs_scope);
             js.failed.push(p.failed);
+            js.ranks.push(p.rank);
             js.deps.push(
                 p.deps
                     .iter()

@@ -205,7 +205,8 @@ impl NativeGraph {
         self.graph.lock().has_module(ModuleKey::from_u64(key))
     }
 
-    /// The current plan as a dict of lists (see `omnitron/di/container.py`). Binding codes in
+    /// The current plan as a dict of lists (see `omnitron/di/container.py`); `ranks` orders providers
+    /// dependencies first. Binding codes in
     /// `deps`: `>= 0` a provider id, `-1` absent (optional), `-2` missing, `-3 - k` the list
     /// `many[k]`.
     fn compile<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -217,6 +218,7 @@ impl NativeGraph {
         let mut is_async = Vec::with_capacity(n);
         let mut needs_scope = Vec::with_capacity(n);
         let mut failed = Vec::with_capacity(n);
+        let mut ranks = Vec::with_capacity(n);
         let mut deps: Vec<Vec<i64>> = Vec::with_capacity(n);
         let mut many: Vec<Vec<usize>> = Vec::new();
         for p in plan.providers() {
@@ -235,6 +237,7 @@ impl NativeGraph {
             is_async.push(p.is_async);
             needs_scope.push(p.needs_scope);
             failed.push(p.failed);
+            ranks.push(p.rank);
             deps.push(
                 p.deps
                     .iter()
@@ -259,6 +262,7 @@ impl NativeGraph {
         d.set_item("is_async", is_async)?;
         d.set_item("needs_scope", needs_scope)?;
         d.set_item("failed", failed)?;
+        d.set_item("ranks", ranks)?;
         d.set_item("deps", deps)?;
         d.set_item("many", many)?;
         d.set_item("root", root)?;

@@ -32,6 +32,9 @@ struct Compiled {
     plan: Arc<Plan>,
     makers: Vec<Make>,
     hooks: Vec<Hooks>,
+    /// The singleton slots as of compilation (slots are only ever added, and adding one
+    /// recompiles), so the hot path reads a slot without another lock.
+    slots: Vec<Arc<Slot>>,
 }
 
 struct Registry {
@@ -185,7 +188,8 @@ impl Container {
         }
         let mut reg = self.inner.registry.lock();
         let plan = reg.graph.plan();
-        let c = Arc::new(Compiled { plan, makers: reg.makers.clone(), hooks: reg.hooks.clone() });
+        let slots = self.inner.singletons.read().clone();
+        let c = Arc::new(Compiled { plan, makers: reg.makers.clone(), hooks: reg.hooks.clone(), slots });
         *self.inner.compiled.write() = Some(c.clone());
         Ok(c)
     }
@@ -207,6 +211,9 @@ impl Container {
     /// violation), with `AsyncProviderResolvedSync` when building it must be awaited, and with
     /// `ScopeRequired` for scoped providers.
     pub fn resolve<T: Send + Sync + 'static>(&self, token: &Token<T>) -> Result<Arc<T>> {
+        if let Some(v) = self.ready(token.key()) {
+            return downcast(v, token.name());
+        }
         let c = self.compiled()?;
         let id = self.root_one(&c, token.key(), token.name())?;
         downcast(self.get(&c, id, At { scope: None })?, token.name())
@@ -400,15 +407,26 @@ impl Container {
 
     // ---- resolution -------------------------------------------------------------------------
 
-    fn slot(&self, id: ProviderId) -> Arc<Slot> {
-        self.inner.singletons.read()[id.index()].clone()
+    /// A built singleton visible from the root under `key`, found without cloning the plan: the
+    /// common case of a resolve.
+    fn ready(&self, key: TokenKey) -> Option<Instance> {
+        if self.inner.disposed.load(Ordering::Acquire) {
+            return None;
+        }
+        let guard = self.inner.compiled.read();
+        let c = guard.as_ref()?;
+        let id = *c.plan.lookup(key)?.first()?;
+        if c.plan.provider(id).scope != Scope::Singleton {
+            return None;
+        }
+        c.slots[id.index()].cell.get().cloned()
     }
 
     fn get(&self, c: &Compiled, id: ProviderId, at: At<'_>) -> Result<Instance> {
         let p = c.plan.provider(id);
         match p.scope {
             Scope::Singleton => {
-                let slot = self.slot(id);
+                let slot = &c.slots[id.index()];
                 if let Some(v) = slot.cell.get() {
                     return Ok(v.clone());
                 }
@@ -521,7 +539,7 @@ impl Container {
             self.check_buildable(c, id)?;
             match p.scope {
                 Scope::Singleton => {
-                    let slot = self.slot(id);
+                    let slot = &c.slots[id.index()];
                     if let Some(v) = slot.cell.get() {
                         return Ok(v.clone());
                     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::graph::{Graph, ModuleId};
 use super::scope::Scope;
 use super::spec::{Dependency, InitHook, ProviderId, ProviderKind, TokenRef};
-use super::token::TokenKey;
+use super::token::{KeyMap, TokenKey};
 
 /// Where one dependency comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub struct Plan {
     pub(crate) async_via: Vec<Option<ProviderId>>,
     /// For explaining scope requirements: the dependency path to the scoped provider.
     pub(crate) scope_via: Vec<Option<ProviderId>>,
-    pub(crate) root: HashMap<TokenKey, Vec<ProviderId>>,
+    pub(crate) root: KeyMap<Vec<ProviderId>>,
     pub(crate) init_order: Vec<ProviderId>,
     // What messages need.
     pub(crate) names: Vec<Arc<str>>,
@@ -260,18 +260,18 @@ pub(crate) fn compile(g: &Graph) -> Plan {
 /// (first import wins), then global modules' exports, then the container's own registrations.
 /// Entry 0 is the root: the container's registrations, the entry module's whole inside view, the
 /// loaded modules' exports, and the globals.
-fn visibility(g: &Graph) -> Vec<HashMap<TokenKey, Vec<ProviderId>>> {
+fn visibility(g: &Graph) -> Vec<KeyMap<Vec<ProviderId>>> {
     let globals: Vec<ModuleId> =
         (0..g.modules.len()).map(|i| ModuleId(i as u32)).filter(|m| g.modules[m.index()].global).collect();
-    let add = |map: &mut HashMap<TokenKey, Vec<ProviderId>>, entries: &[(TokenKey, Vec<ProviderId>)]| {
+    let add = |map: &mut KeyMap<Vec<ProviderId>>, entries: &[(TokenKey, Vec<ProviderId>)]| {
         for (t, ids) in entries {
             map.entry(*t).or_insert_with(|| ids.clone());
         }
     };
     let root = &g.modules[0];
-    let mut out: Vec<HashMap<TokenKey, Vec<ProviderId>>> = vec![HashMap::new(); g.modules.len()];
+    let mut out: Vec<KeyMap<Vec<ProviderId>>> = vec![KeyMap::default(); g.modules.len()];
     for (i, m) in g.modules.iter().enumerate().skip(1) {
-        let mut map = HashMap::new();
+        let mut map = KeyMap::default();
         add(&mut map, &m.own);
         for imp in &m.imports {
             add(&mut map, &g.modules[imp.index()].exported);
@@ -284,7 +284,7 @@ fn visibility(g: &Graph) -> Vec<HashMap<TokenKey, Vec<ProviderId>>> {
         add(&mut map, &root.own);
         out[i] = map;
     }
-    let mut map = HashMap::new();
+    let mut map = KeyMap::default();
     add(&mut map, &root.own);
     if let Some(entry) = g.entry {
         for (t, ids) in &out[entry.index()] {

@@ -49,13 +49,18 @@ def _hashable(token: Any) -> bool:
 
 
 class _Ready(dict):  # type: ignore[type-arg]
-    """Root-resolved singletons by token; a miss takes the full path."""
+    """Root-resolved singletons by token. A miss calls the token's compiled root function (which
+    stores singletons back here), or the full path when the token is unknown to the plan."""
 
-    __slots__ = ("resolve_slow",)
-    resolve_slow: Callable[[Any], Any]
+    __slots__ = ("roots", "slow")
+    roots: dict[Any, Callable[[Optional[_ScopeState]], Any]]
+    slow: Callable[[Any], Any]
 
     def __missing__(self, token: Any) -> Any:
-        return self.resolve_slow(token)
+        fn = self.roots.get(token)
+        if fn is not None:
+            return fn(None)
+        return self.slow(token)
 
 
 class Container:
@@ -77,7 +82,8 @@ class Container:
         self._build: list[Build] = []
         self._root: dict[Any, list[int]] = {}
         self._ready = _Ready()
-        self._ready.resolve_slow = self._resolve_root
+        self._ready.roots = {}
+        self._ready.slow = self._resolve_root
         self._singletons: dict[int, Any] = {}
         self._pending: dict[int, "asyncio.Future[Any]"] = {}
         self._created: list[tuple[int, Any]] = []
@@ -153,6 +159,7 @@ class Container:
     def _invalidate(self) -> None:
         self._plan = None
         self._ready.clear()
+        self._ready.roots = {}
 
     # ---- resolution ---------------------------------------------------------------------------
 
@@ -232,6 +239,7 @@ class Container:
         self._disposed = True
         self._graph.mark_disposed()
         self._ready.clear()
+        self._ready.roots = {}
         created, self._created = self._created, []
         await _run_destroy_hooks(self._graph, created, "container", self._name)
 
@@ -243,13 +251,14 @@ class Container:
     # ---- internals shared with Scope ----------------------------------------------------------
 
     def _resolve_root(self, token: Any) -> Any:
-        v = self._resolve_in(token, None)
-        plan = self._plan
-        if plan is not None:
-            pid = self._root_id(token)
-            if plan["scopes"][pid] == SINGLETON and plan["kinds"][pid] != KIND_ALIAS:
-                dict.__setitem__(self._ready, token, v)
-        return v
+        """The full path of a root resolve: checks, (re)compiles, then the compiled root function."""
+        if self._disposed:
+            raise _native.disposed_error()
+        self._ensure_plan()
+        fn = self._ready.roots.get(token)
+        if fn is None:
+            fn = self._build[self._root_id(token)]
+        return fn(None)
 
     def _resolve_in(self, token: Any, s: Optional[_ScopeState]) -> Any:
         if self._disposed:
@@ -307,14 +316,25 @@ class Container:
         n = len(plan["kinds"])
         build: list[Build] = [None] * n  # type: ignore[list-item]
         self._build = build
-        for pid in range(n):
+        # Dependencies first, so a builder can hold its dependencies' builders directly.
+        ranks = plan["ranks"]
+        for pid in sorted(range(n), key=ranks.__getitem__):
             build[pid] = self._builder(pid, plan, build)
         root: dict[Any, list[int]] = {}
+        roots: dict[Any, Build] = {}
+        ready = self._ready
         for key, ids in plan["root"]:
             tok = self._tokens.get(key, _MISSING)
-            if tok is not _MISSING:
-                root[tok] = ids
+            if tok is _MISSING:
+                continue
+            root[tok] = ids
+            pid = ids[0]
+            if plan["scopes"][pid] == SINGLETON and plan["kinds"][pid] != KIND_ALIAS and not plan["failed"][pid]:
+                roots[tok] = _caching(ready, tok, build[pid])
+            else:
+                roots[tok] = build[pid]
         self._root = root
+        ready.roots = roots
         self._plan = plan
         return plan
 
@@ -330,8 +350,7 @@ class Container:
             return failed
         scope = plan["scopes"][pid]
         if kind == KIND_ALIAS:
-            target = plan["deps"][pid][0]
-            return lambda s: build[target](s)
+            return build[plan["deps"][pid][0]]
         singletons = self._singletons
         if plan["is_async"][pid]:
             def built_or_async(s: Optional[_ScopeState]) -> Any:
@@ -347,11 +366,14 @@ class Container:
                 return lambda s: v
             create = self._creator(pid, plan, build)
             created = self._created
+            cell: list[Any] = []
 
             def singleton(s: Optional[_ScopeState]) -> Any:
+                if cell:
+                    return cell[0]
                 v = create(None)
+                cell.append(v)
                 singletons[pid] = v
-                build[pid] = lambda s: v
                 if _has_destroy(v):
                     created.append((pid, v))
                 return v
@@ -488,11 +510,15 @@ class Container:
         return v
 
 
+def _none(s: Optional[_ScopeState]) -> Any:
+    return None
+
+
 def _dep_fn(code: int, plan: dict[str, Any], build: list[Build]) -> Build:
     if code >= 0:
-        return lambda s: build[code](s)
+        return build[code]  # already built: builders are made dependencies first
     if code == -1:
-        return lambda s: None
+        return _none
     if code <= -3:
         ids = plan["many"][-3 - code]
         return lambda s: [build[q](s) for q in ids]
@@ -500,6 +526,16 @@ def _dep_fn(code: int, plan: dict[str, Any], build: list[Build]) -> Build:
     def missing(s: Optional[_ScopeState]) -> Any:
         raise OmnitronError("internal: a missing dependency reached the builder", code="E003")
     return missing
+
+
+def _caching(ready: _Ready, token: Any, b: Build) -> Build:
+    """A root function for a singleton: builds it once and stores it for the fast path."""
+
+    def root(s: Optional[_ScopeState]) -> Any:
+        v = b(s)
+        dict.__setitem__(ready, token, v)
+        return v
+    return root
 
 
 def _call(f: Callable[..., Any], fns: list[Build], names: tuple[str, ...]) -> Build:
