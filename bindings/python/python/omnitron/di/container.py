@@ -350,7 +350,8 @@ class Container:
             return failed
         scope = plan["scopes"][pid]
         if kind == KIND_ALIAS:
-            return build[plan["deps"][pid][0]]
+            target: int = plan["deps"][pid][0]
+            return build[target]
         singletons = self._singletons
         if plan["is_async"][pid]:
             def built_or_async(s: Optional[_ScopeState]) -> Any:
