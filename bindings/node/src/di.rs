@@ -3,11 +3,10 @@
 //! every error message.
 
 use napi_derive::napi;
+use omnitron::Error;
 use omnitron::di::{
-    Binding, Dependency, ExportItem, Exports, Graph, InitHook, ModuleKey, ModuleSpec, PlanKind, ProviderId,
-    ProviderKind, ProviderSpec, Scope, TokenKey, TokenRef,
+    Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule, WireProvider,
 };
-use omnitron::{Error, ErrorCode};
 use parking_lot::Mutex;
 
 use crate::error::{ToJs, to_js};
@@ -104,83 +103,55 @@ pub struct JsErrorInfo {
     pub message: String,
 }
 
-fn key(raw: i64, what: &str) -> Result<TokenKey, Error> {
-    if raw <= 0 {
-        return Err(Error::invalid_argument(format!("{what}: invalid token key {raw}")));
+impl From<JsDependency> for WireDependency {
+    fn from(d: JsDependency) -> Self {
+        WireDependency { token: d.token.max(0) as u64, name: d.name, optional: d.optional, all: d.all }
     }
-    Ok(TokenKey::from_u64(raw as u64))
 }
 
-fn token_ref(raw: i64, name: &str) -> Result<TokenRef, Error> {
-    Ok(TokenRef::new(key(raw, name)?, name))
-}
-
-fn spec(js: JsProviderSpec) -> Result<ProviderSpec, Error> {
-    let token = token_ref(js.token, &js.name)?;
-    let kind = match js.kind.as_str() {
-        "class" => ProviderKind::Class,
-        "value" => ProviderKind::Value,
-        "factory" => ProviderKind::Factory,
-        "alias" => {
-            let target = js.target.ok_or_else(|| {
-                Error::new(ErrorCode::InvalidProvider, format!("alias '{}' has no target token", js.name))
-            })?;
-            ProviderKind::Alias(token_ref(target, js.target_name.as_deref().unwrap_or("?"))?)
+impl From<JsProviderSpec> for WireProvider {
+    fn from(p: JsProviderSpec) -> Self {
+        WireProvider {
+            token: p.token.max(0) as u64,
+            name: p.name,
+            kind: p.kind,
+            target: p.target.map(|t| (t.max(0) as u64, p.target_name.unwrap_or_else(|| "?".into()))),
+            scope: p.scope,
+            deps: p.deps.into_iter().map(Into::into).collect(),
+            is_async: p.is_async,
+            init: p.init,
+            multi: p.multi,
+            replace: p.replace,
+            label: p.label,
         }
-        other => {
-            return Err(Error::new(ErrorCode::InvalidProvider, format!("unknown provider kind '{other}'")));
-        }
-    };
-    let mut s = ProviderSpec::new(token, kind);
-    s.scope = match js.scope.as_deref() {
-        None => Scope::Singleton,
-        Some(name) => name.parse()?,
-    };
-    s.deps = js
-        .deps
-        .into_iter()
-        .map(|d| Ok(Dependency { token: token_ref(d.token, &d.name)?, optional: d.optional, all: d.all }))
-        .collect::<Result<_, Error>>()?;
-    s.is_async = js.is_async;
-    s.init = match js.init.as_str() {
-        "none" => InitHook::None,
-        "sync" => InitHook::Sync,
-        "async" => InitHook::Async,
-        other => return Err(Error::invalid_argument(format!("unknown init hook kind '{other}'"))),
-    };
-    s.multi = js.multi;
-    s.replace = js.replace;
-    s.label = js.label.map(Into::into);
-    Ok(s)
-}
-
-fn module(js: JsModuleSpec) -> Result<ModuleSpec, Error> {
-    if js.key <= 0 {
-        return Err(Error::invalid_argument("invalid module key"));
     }
-    Ok(ModuleSpec {
-        key: ModuleKey::from_u64(js.key as u64),
-        name: js.name.into(),
-        imports: js.imports.into_iter().map(|k| ModuleKey::from_u64(k as u64)).collect(),
-        providers: js.providers.into_iter().map(spec).collect::<Result<_, _>>()?,
-        exports: match js.exports {
-            None => Exports::All,
-            Some(items) => Exports::Only(
-                items
-                    .into_iter()
-                    .map(|e| match (e.module, e.token) {
-                        (Some(m), _) => Ok(ExportItem::Module(ModuleKey::from_u64(m as u64))),
-                        (None, Some(t)) => {
-                            Ok(ExportItem::Token(token_ref(t, e.name.as_deref().unwrap_or("?"))?))
-                        }
-                        (None, None) => {
-                            Err(Error::invalid_argument("an export names neither a token nor a module"))
-                        }
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-        },
-        global: js.global,
+}
+
+fn wire_module(m: JsModuleSpec) -> Result<WireModule, Error> {
+    let exports = match m.exports {
+        None => None,
+        Some(items) => Some(
+            items
+                .into_iter()
+                .map(|e| match (e.module, e.token) {
+                    (Some(k), _) => Ok(WireExport::Module(k.max(0) as u64)),
+                    (None, Some(t)) => {
+                        Ok(WireExport::Token(t.max(0) as u64, e.name.unwrap_or_else(|| "?".into())))
+                    }
+                    (None, None) => {
+                        Err(Error::invalid_argument("an export names neither a token nor a module"))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    Ok(WireModule {
+        key: m.key.max(0) as u64,
+        name: m.name,
+        imports: m.imports.into_iter().map(|k| k.max(0) as u64).collect(),
+        providers: m.providers.into_iter().map(Into::into).collect(),
+        exports,
+        global: m.global,
     })
 }
 
@@ -206,7 +177,7 @@ impl NativeGraph {
     /// Registers a provider in the container's own module; returns its id.
     #[napi]
     pub fn register(&self, provider: JsProviderSpec) -> napi::Result<u32, String> {
-        let s = spec(provider).js()?;
+        let s = WireProvider::from(provider).into_spec().js()?;
         self.graph.lock().register(s).map(|id| id.index() as u32).js()
     }
 
@@ -219,7 +190,11 @@ impl NativeGraph {
         modules: Vec<JsModuleSpec>,
         as_entry: bool,
     ) -> napi::Result<Vec<Vec<u32>>, String> {
-        let specs = modules.into_iter().map(module).collect::<Result<Vec<_>, _>>().js()?;
+        let specs = modules
+            .into_iter()
+            .map(|m| wire_module(m).and_then(WireModule::into_spec))
+            .collect::<Result<Vec<_>, _>>()
+            .js()?;
         let ids = self.graph.lock().load_modules(ModuleKey::from_u64(entry as u64), &specs, as_entry).js()?;
         Ok(ids.into_iter().map(|v| v.into_iter().map(|id| id.index() as u32).collect()).collect())
     }
@@ -233,59 +208,20 @@ impl NativeGraph {
     /// The current plan.
     #[napi]
     pub fn compile(&self) -> JsPlan {
-        let plan = self.graph.lock().plan();
-        let mut many: Vec<Vec<u32>> = Vec::new();
-        let mut js = JsPlan {
-            kinds: Vec::new(),
-            scopes: Vec::new(),
-            is_async: Vec::new(),
-            needs_scope: Vec::new(),
-            failed: Vec::new(),
-            ranks: Vec::new(),
-            deps: Vec::new(),
-            many: Vec::new(),
-            root_keys: Vec::new(),
-            root_ids: Vec::new(),
-            init_order: plan.init_order().iter().map(|id| id.index() as u32).collect(),
-        };
-        for p in plan.providers() {
-            js.kinds.push(match p.kind {
-                PlanKind::Class => 0,
-                PlanKind::Value => 1,
-                PlanKind::Factory => 2,
-                PlanKind::Alias => 3,
-                PlanKind::Context => 4,
-            });
-            js.scopes.push(match p.scope {
-                Scope::Singleton => 0,
-                Scope::Transient => 1,
-                Scope::Scoped => 2,
-            });
-            js.is_async.push(p.is_async);
-            js.needs_scope.push(p.needs_scope);
-            js.failed.push(p.failed);
-            js.ranks.push(p.rank);
-            js.deps.push(
-                p.deps
-                    .iter()
-                    .map(|b| match b {
-                        Binding::One(id) => id.index() as i32,
-                        Binding::Absent => -1,
-                        Binding::Missing => -2,
-                        Binding::Many(ids) => {
-                            many.push(ids.iter().map(|i| i.index() as u32).collect());
-                            -3 - (many.len() as i32 - 1)
-                        }
-                    })
-                    .collect(),
-            );
+        let f = self.graph.lock().plan().flatten();
+        JsPlan {
+            kinds: f.kinds,
+            scopes: f.scopes,
+            is_async: f.is_async,
+            needs_scope: f.needs_scope,
+            failed: f.failed,
+            ranks: f.ranks,
+            deps: f.deps,
+            many: f.many,
+            root_keys: f.root.iter().map(|(k, _)| *k as i64).collect(),
+            root_ids: f.root.into_iter().map(|(_, ids)| ids).collect(),
+            init_order: f.init_order,
         }
-        for (k, ids) in plan.root_entries() {
-            js.root_keys.push(k.as_u64() as i64);
-            js.root_ids.push(ids.iter().map(|i| i.index() as u32).collect());
-        }
-        js.many = many;
-        js
     }
 
     /// Why provider `id` cannot be built.

@@ -2,11 +2,10 @@
 //! graph, checks it, compiles it into a plan (which the Python layer turns into resolver closures)
 //! and writes every error message.
 
+use omnitron::Error;
 use omnitron::di::{
-    Binding, Dependency, ExportItem, Exports, Graph, InitHook, ModuleKey, ModuleSpec, PlanKind, ProviderId,
-    ProviderKind, ProviderSpec, Scope, TokenKey, TokenRef,
+    Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule, WireProvider,
 };
-use omnitron::{Error, ErrorCode};
 use parking_lot::Mutex;
 use pyo3::exceptions::PyBaseException;
 use pyo3::prelude::*;
@@ -88,75 +87,50 @@ struct PyModuleSpec {
     global_: bool,
 }
 
-fn token_ref(raw: u64, name: &str) -> Result<TokenRef, Error> {
-    if raw == 0 {
-        return Err(Error::invalid_argument(format!("{name}: invalid token key 0")));
+impl From<PyProviderSpec> for WireProvider {
+    fn from(p: PyProviderSpec) -> Self {
+        WireProvider {
+            token: p.token,
+            name: p.name,
+            kind: p.kind,
+            target: p.target.map(|t| (t, p.target_name.unwrap_or_else(|| "?".into()))),
+            scope: p.scope,
+            deps: p
+                .deps
+                .into_iter()
+                .map(|d| WireDependency { token: d.token, name: d.name, optional: d.optional, all: d.all })
+                .collect(),
+            is_async: p.is_async,
+            init: p.init,
+            multi: p.multi,
+            replace: p.replace,
+            label: p.label,
+        }
     }
-    Ok(TokenRef::new(TokenKey::from_u64(raw), name))
 }
 
-fn spec(p: PyProviderSpec) -> Result<ProviderSpec, Error> {
-    let token = token_ref(p.token, &p.name)?;
-    let kind = match p.kind.as_str() {
-        "class" => ProviderKind::Class,
-        "value" => ProviderKind::Value,
-        "factory" => ProviderKind::Factory,
-        "alias" => {
-            let target = p.target.ok_or_else(|| {
-                Error::new(ErrorCode::InvalidProvider, format!("alias '{}' has no target token", p.name))
-            })?;
-            ProviderKind::Alias(token_ref(target, p.target_name.as_deref().unwrap_or("?"))?)
-        }
-        other => {
-            return Err(Error::new(ErrorCode::InvalidProvider, format!("unknown provider kind '{other}'")));
-        }
+fn wire_module(m: PyModuleSpec) -> Result<WireModule, Error> {
+    let exports = match m.exports {
+        None => None,
+        Some(items) => Some(
+            items
+                .into_iter()
+                .map(|e| match (e.module, e.token) {
+                    (Some(k), _) => Ok(WireExport::Module(k)),
+                    (None, Some(t)) => Ok(WireExport::Token(t, e.name.unwrap_or_else(|| "?".into()))),
+                    (None, None) => {
+                        Err(Error::invalid_argument("an export names neither a token nor a module"))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+        ),
     };
-    let mut s = ProviderSpec::new(token, kind);
-    s.scope = match p.scope.as_deref() {
-        None => Scope::Singleton,
-        Some(name) => name.parse()?,
-    };
-    s.deps = p
-        .deps
-        .into_iter()
-        .map(|d| Ok(Dependency { token: token_ref(d.token, &d.name)?, optional: d.optional, all: d.all }))
-        .collect::<Result<_, Error>>()?;
-    s.is_async = p.is_async;
-    s.init = match p.init.as_str() {
-        "none" => InitHook::None,
-        "sync" => InitHook::Sync,
-        "async" => InitHook::Async,
-        other => return Err(Error::invalid_argument(format!("unknown init hook kind '{other}'"))),
-    };
-    s.multi = p.multi;
-    s.replace = p.replace;
-    s.label = p.label.map(Into::into);
-    Ok(s)
-}
-
-fn module(m: PyModuleSpec) -> Result<ModuleSpec, Error> {
-    Ok(ModuleSpec {
-        key: ModuleKey::from_u64(m.key),
-        name: m.name.into(),
-        imports: m.imports.into_iter().map(ModuleKey::from_u64).collect(),
-        providers: m.providers.into_iter().map(spec).collect::<Result<_, _>>()?,
-        exports: match m.exports {
-            None => Exports::All,
-            Some(items) => Exports::Only(
-                items
-                    .into_iter()
-                    .map(|e| match (e.module, e.token) {
-                        (Some(k), _) => Ok(ExportItem::Module(ModuleKey::from_u64(k))),
-                        (None, Some(t)) => {
-                            Ok(ExportItem::Token(token_ref(t, e.name.as_deref().unwrap_or("?"))?))
-                        }
-                        (None, None) => {
-                            Err(Error::invalid_argument("an export names neither a token nor a module"))
-                        }
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-        },
+    Ok(WireModule {
+        key: m.key,
+        name: m.name,
+        imports: m.imports,
+        providers: m.providers.into_iter().map(Into::into).collect(),
+        exports,
         global: m.global_,
     })
 }
@@ -180,7 +154,7 @@ impl NativeGraph {
 
     /// Registers a provider in the container's own module; returns its id.
     fn register(&self, py: Python<'_>, provider: PyProviderSpec) -> PyResult<usize> {
-        let s = spec(provider).py(py)?;
+        let s = WireProvider::from(provider).into_spec().py(py)?;
         self.graph.lock().register(s).map(|id| id.index()).py(py)
     }
 
@@ -193,7 +167,11 @@ impl NativeGraph {
         modules: Vec<PyModuleSpec>,
         as_entry: bool,
     ) -> PyResult<Vec<Vec<usize>>> {
-        let specs = modules.into_iter().map(module).collect::<Result<Vec<_>, _>>().py(py)?;
+        let specs = modules
+            .into_iter()
+            .map(|m| wire_module(m).and_then(WireModule::into_spec))
+            .collect::<Result<Vec<_>, _>>()
+            .py(py)?;
         let ids = py
             .detach(|| self.graph.lock().load_modules(ModuleKey::from_u64(entry), &specs, as_entry))
             .py(py)?;
@@ -210,63 +188,18 @@ impl NativeGraph {
     /// `deps`: `>= 0` a provider id, `-1` absent (optional), `-2` missing, `-3 - k` the list
     /// `many[k]`.
     fn compile<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let plan = py.detach(|| self.graph.lock().plan());
+        let f = py.detach(|| self.graph.lock().plan().flatten());
         let d = PyDict::new(py);
-        let n = plan.providers().len();
-        let mut kinds = Vec::with_capacity(n);
-        let mut scopes = Vec::with_capacity(n);
-        let mut is_async = Vec::with_capacity(n);
-        let mut needs_scope = Vec::with_capacity(n);
-        let mut failed = Vec::with_capacity(n);
-        let mut ranks = Vec::with_capacity(n);
-        let mut deps: Vec<Vec<i64>> = Vec::with_capacity(n);
-        let mut many: Vec<Vec<usize>> = Vec::new();
-        for p in plan.providers() {
-            kinds.push(match p.kind {
-                PlanKind::Class => 0u8,
-                PlanKind::Value => 1,
-                PlanKind::Factory => 2,
-                PlanKind::Alias => 3,
-                PlanKind::Context => 4,
-            });
-            scopes.push(match p.scope {
-                Scope::Singleton => 0u8,
-                Scope::Transient => 1,
-                Scope::Scoped => 2,
-            });
-            is_async.push(p.is_async);
-            needs_scope.push(p.needs_scope);
-            failed.push(p.failed);
-            ranks.push(p.rank);
-            deps.push(
-                p.deps
-                    .iter()
-                    .map(|b| match b {
-                        Binding::One(id) => id.index() as i64,
-                        Binding::Absent => -1,
-                        Binding::Missing => -2,
-                        Binding::Many(ids) => {
-                            many.push(ids.iter().map(|i| i.index()).collect());
-                            -3 - (many.len() as i64 - 1)
-                        }
-                    })
-                    .collect(),
-            );
-        }
-        let root: Vec<(u64, Vec<usize>)> = plan
-            .root_entries()
-            .map(|(k, ids)| (k.as_u64(), ids.iter().map(|i| i.index()).collect()))
-            .collect();
-        d.set_item("kinds", kinds)?;
-        d.set_item("scopes", scopes)?;
-        d.set_item("is_async", is_async)?;
-        d.set_item("needs_scope", needs_scope)?;
-        d.set_item("failed", failed)?;
-        d.set_item("ranks", ranks)?;
-        d.set_item("deps", deps)?;
-        d.set_item("many", many)?;
-        d.set_item("root", root)?;
-        d.set_item("init_order", plan.init_order().iter().map(|i| i.index()).collect::<Vec<_>>())?;
+        d.set_item("kinds", f.kinds)?;
+        d.set_item("scopes", f.scopes)?;
+        d.set_item("is_async", f.is_async)?;
+        d.set_item("needs_scope", f.needs_scope)?;
+        d.set_item("failed", f.failed)?;
+        d.set_item("ranks", f.ranks)?;
+        d.set_item("deps", f.deps)?;
+        d.set_item("many", f.many)?;
+        d.set_item("root", f.root)?;
+        d.set_item("init_order", f.init_order)?;
         Ok(d)
     }
 

@@ -22,6 +22,7 @@ mod provider;
 mod scope;
 mod spec;
 mod token;
+mod wire;
 
 pub use container::{
     Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, destroy_failed, lifecycle_aggregate,
@@ -40,3 +41,4 @@ pub use spec::{
     TokenRef,
 };
 pub use token::{Token, TokenKey};
+pub use wire::{FlatPlan, WireDependency, WireExport, WireModule, WireProvider};

@@ -3,7 +3,12 @@
 
 use std::ffi::c_void;
 
-use omnitron::di::{Dependency, ProviderKind, ProviderSpec, RawMake, RawProvider, Resolved, Scope, TokenRef};
+use std::sync::Arc;
+
+use omnitron::di::{
+    Dependency, Instance, ProviderKind, ProviderSpec, RawHook, RawMake, RawProvider, Resolved, Scope,
+    TokenRef,
+};
 use omnitron::{Error, ErrorCode};
 use parking_lot::Mutex;
 
@@ -70,8 +75,8 @@ pub(crate) struct Builder {
     scope: Scope,
     multi: bool,
     replace: bool,
-    on_init: Option<(unsafe extern "C" fn(*mut c_void, *mut c_void) -> u32, CPtr)>,
-    on_destroy: Option<(unsafe extern "C" fn(*mut c_void, *mut c_void) -> u32, CPtr)>,
+    on_init: Option<(CHookFn, CPtr)>,
+    on_destroy: Option<(CHookFn, CPtr)>,
 }
 
 pub(crate) static PROVIDERS: Table<Mutex<Builder>> = Table::new("provider");
@@ -292,38 +297,25 @@ impl Builder {
                 }))
             }
         };
-        let on_init = self.on_init.map(|(h, ud)| {
-            let name = name.clone();
-            Box::new(move |i: &omnitron::di::Instance| {
-                // SAFETY: the registered hook's contract.
-                let status = unsafe { h(ud.get(), pointer(i)) };
-                if status == 0 {
-                    Ok(())
-                } else {
-                    Err(callback_error(
-                        ErrorCode::LifecycleFailed,
-                        format!("on_init of '{name}' failed"),
-                        status,
-                    ))
-                }
-            }) as omnitron::di::RawHook
-        });
-        let on_destroy = self.on_destroy.map(|(h, ud)| {
-            let name = name.clone();
-            Box::new(move |i: &omnitron::di::Instance| {
-                // SAFETY: the registered callback's contract.
-                let status = unsafe { h(ud.get(), pointer(i)) };
-                if status == 0 {
-                    Ok(())
-                } else {
-                    Err(callback_error(
-                        ErrorCode::CallbackFailed,
-                        format!("on_destroy of '{name}' failed"),
-                        status,
-                    ))
-                }
-            }) as omnitron::di::RawHook
-        });
+        let on_init = self.on_init.map(|(h, ud)| c_hook(h, ud, &name, "on_init", ErrorCode::LifecycleFailed));
+        let on_destroy =
+            self.on_destroy.map(|(h, ud)| c_hook(h, ud, &name, "on_destroy", ErrorCode::CallbackFailed));
         RawProvider { spec, make, on_init, on_destroy }
     }
+}
+
+type CHookFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> u32;
+
+/// A C hook as an engine hook: a non-OK status becomes an error with `code`, naming the hook.
+fn c_hook(h: CHookFn, ud: CPtr, token: &Arc<str>, what: &'static str, code: ErrorCode) -> RawHook {
+    let token = token.clone();
+    Box::new(move |i: &Instance| {
+        // SAFETY: the registered hook's contract (header): it takes its user_data and the instance.
+        let status = unsafe { h(ud.get(), pointer(i)) };
+        if status == 0 {
+            Ok(())
+        } else {
+            Err(callback_error(code, format!("{what} of '{token}' failed"), status))
+        }
+    })
 }
