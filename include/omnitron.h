@@ -97,6 +97,30 @@ enum OmnitronStatus
   OMNITRON_STATUS_INVALID_MODULE = 112,
   // DI014: an unknown scope.
   OMNITRON_STATUS_INVALID_SCOPE = 113,
+  // M001: a metric or label name Prometheus does not accept.
+  OMNITRON_STATUS_INVALID_METRIC_NAME = 200,
+  // M002: label values that do not match the metric's label names.
+  OMNITRON_STATUS_INVALID_LABELS = 201,
+  // M003: a metric reached its cap on label sets.
+  OMNITRON_STATUS_CARDINALITY_EXCEEDED = 202,
+  // M004: a metric name registered again with a different declaration.
+  OMNITRON_STATUS_METRIC_CONFLICT = 203,
+  // M005: histogram buckets that are empty, unsorted or not finite.
+  OMNITRON_STATUS_INVALID_BUCKETS = 204,
+  // M006: a value a metric cannot take (a negative counter increment, NaN).
+  OMNITRON_STATUS_INVALID_METRIC_VALUE = 205,
+  // M007: the metrics HTTP exporter could not start.
+  OMNITRON_STATUS_EXPORTER_FAILED = 206,
+  // R001: the circuit breaker is open; the call was not made.
+  OMNITRON_STATUS_CIRCUIT_OPEN = 300,
+  // R002: the rate limiter has no token for the call.
+  OMNITRON_STATUS_RATE_LIMITED = 301,
+  // R003: the bulkhead is full.
+  OMNITRON_STATUS_BULKHEAD_FULL = 302,
+  // R004: every retry attempt failed.
+  OMNITRON_STATUS_RETRY_EXHAUSTED = 303,
+  // R005: a resilience policy with an impossible value.
+  OMNITRON_STATUS_INVALID_POLICY = 304,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

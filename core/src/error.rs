@@ -94,6 +94,34 @@ error_codes! {
     InvalidModule = 112, "DI013";
     /// An unknown scope name.
     InvalidScope = 113, "DI014";
+
+    // 200..=299: metrics
+    /// A metric or label name that Prometheus does not accept.
+    InvalidMetricName = 200, "M001";
+    /// Label values that do not match the metric's declared label names.
+    InvalidLabels = 201, "M002";
+    /// A metric already has as many label sets as its cardinality limit allows.
+    CardinalityExceeded = 202, "M003";
+    /// A metric name registered again with a different type, help, labels or buckets.
+    MetricConflict = 203, "M004";
+    /// Histogram buckets that are empty, unsorted, duplicated or not finite.
+    InvalidBuckets = 204, "M005";
+    /// A value a metric cannot take (a negative counter increment, NaN).
+    InvalidMetricValue = 205, "M006";
+    /// The metrics HTTP exporter could not start (address in use, bad address).
+    ExporterFailed = 206, "M007";
+
+    // 300..=399: resilience
+    /// The circuit breaker is open: the call was not made.
+    CircuitOpen = 300, "R001";
+    /// The rate limiter has no token for the call.
+    RateLimited = 301, "R002";
+    /// The bulkhead's concurrency and queue are both full.
+    BulkheadFull = 302, "R003";
+    /// Every retry attempt failed.
+    RetryExhausted = 303, "R004";
+    /// A resilience policy was configured with an impossible value.
+    InvalidPolicy = 304, "R005";
 }
 
 impl fmt::Display for ErrorCode {

@@ -26,6 +26,8 @@
 
 pub mod di;
 pub mod error;
+pub mod metrics;
+pub mod resilience;
 pub mod runtime;
 
 pub use error::{BoxError, Error, ErrorCode, Result};

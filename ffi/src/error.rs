@@ -52,6 +52,30 @@ pub enum OmnitronStatus {
     InvalidModule = 112,
     /// DI014: an unknown scope.
     InvalidScope = 113,
+    /// M001: a metric or label name Prometheus does not accept.
+    InvalidMetricName = 200,
+    /// M002: label values that do not match the metric's label names.
+    InvalidLabels = 201,
+    /// M003: a metric reached its cap on label sets.
+    CardinalityExceeded = 202,
+    /// M004: a metric name registered again with a different declaration.
+    MetricConflict = 203,
+    /// M005: histogram buckets that are empty, unsorted or not finite.
+    InvalidBuckets = 204,
+    /// M006: a value a metric cannot take (a negative counter increment, NaN).
+    InvalidMetricValue = 205,
+    /// M007: the metrics HTTP exporter could not start.
+    ExporterFailed = 206,
+    /// R001: the circuit breaker is open; the call was not made.
+    CircuitOpen = 300,
+    /// R002: the rate limiter has no token for the call.
+    RateLimited = 301,
+    /// R003: the bulkhead is full.
+    BulkheadFull = 302,
+    /// R004: every retry attempt failed.
+    RetryExhausted = 303,
+    /// R005: a resilience policy with an impossible value.
+    InvalidPolicy = 304,
 }
 
 impl OmnitronStatus {
@@ -77,6 +101,18 @@ impl OmnitronStatus {
         OmnitronStatus::LifecycleFailed,
         OmnitronStatus::InvalidModule,
         OmnitronStatus::InvalidScope,
+        OmnitronStatus::InvalidMetricName,
+        OmnitronStatus::InvalidLabels,
+        OmnitronStatus::CardinalityExceeded,
+        OmnitronStatus::MetricConflict,
+        OmnitronStatus::InvalidBuckets,
+        OmnitronStatus::InvalidMetricValue,
+        OmnitronStatus::ExporterFailed,
+        OmnitronStatus::CircuitOpen,
+        OmnitronStatus::RateLimited,
+        OmnitronStatus::BulkheadFull,
+        OmnitronStatus::RetryExhausted,
+        OmnitronStatus::InvalidPolicy,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).
