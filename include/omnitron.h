@@ -97,6 +97,8 @@ enum OmnitronStatus
   OMNITRON_STATUS_INVALID_MODULE = 112,
   // DI014: an unknown scope.
   OMNITRON_STATUS_INVALID_SCOPE = 113,
+  // DI015: a dependency chain longer than the engine's limit (256).
+  OMNITRON_STATUS_DEPENDENCY_TOO_DEEP = 114,
   // M001: a metric or label name Prometheus does not accept.
   OMNITRON_STATUS_INVALID_METRIC_NAME = 200,
   // M002: label values that do not match the metric's label names.

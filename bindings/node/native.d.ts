@@ -9,6 +9,46 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The engine's circuit breaker. */
+export declare class NativeBreaker {
+  constructor(opts: JsBreakerOptions, registry?: NativeRegistry | undefined | null)
+  /** A permit (`generation * 2 + trial`), or -1 when open. */
+  acquire(): number
+  /** Reports a call (outcome: 0 success, 1 failure, 2 ignored, 3 timeout); returns the status. */
+  record(permit: number, outcome: number): number
+  /** Reports a batch of closed-state successes; returns the status. */
+  recordSuccesses(n: number): number
+  /** `generation * 4 + state` (0 closed, 1 open, 2 half-open). */
+  status(): number
+  /** The "circuit open" error. */
+  openError(): JsErrorInfo
+  get name(): string
+  /** The window of the failure rate, in ms (the batch of successes is flushed at least this often). */
+  get windowMs(): number
+}
+
+/** The engine's bulkhead. */
+export declare class NativeBulkhead {
+  constructor(name: string, maxConcurrent: number, maxQueue: number)
+  /** 0 granted, a waiter id (> 0) when queued, -1 when full. */
+  tryEnter(): number
+  /** Gives a slot back; returns the waiter id that now holds it, or 0. */
+  leave(): number
+  /** Leaves the queue; false when the waiter already holds a slot. */
+  cancel(id: number): boolean
+  fullError(): JsErrorInfo
+  get active(): number
+  get queued(): number
+}
+
+/** A running `/metrics` server. */
+export declare class NativeExporter {
+  /** The port it listens on. */
+  get port(): number
+  /** Stops the server (idempotent). */
+  stop(): void
+}
+
 /** The engine's graph for one JS container. */
 export declare class NativeGraph {
   constructor()
@@ -32,6 +72,11 @@ export declare class NativeGraph {
   /** The error for resolving provider `id` outside a scope. */
   explainNeedsScope(id: number): JsErrorInfo
   /**
+   * The error for a provider asked for while it was being built; `ids` is the path being built,
+   * ending with the one asked for again.
+   */
+  explainLoop(ids: Array<number>): JsErrorInfo
+  /**
    * Indices into `ids` (provider ids of created instances, in creation order) in the order to
    * dispose them: dependents first.
    */
@@ -42,8 +87,76 @@ export declare class NativeGraph {
   exportGraph(format: string): string
 }
 
+/** A metric family. */
+export declare class NativeMetric {
+  /** The series for these label values. */
+  series(labels: Array<string>): NativeSeries
+  /** Histogram bucket bounds (without +Inf). */
+  get buckets(): Array<number>
+  get name(): string
+}
+
+/** The engine's rate limiter. */
+export declare class NativeRateLimiter {
+  constructor(name: string, points: number, durationMs: number, kind?: string | undefined | null)
+  /** 0 when `n` tokens were taken; otherwise the milliseconds until they would be there. */
+  tryAcquire(n: number): number
+  limitedError(waitMs: number): JsErrorInfo
+  available(): number
+}
+
+/** A registry of metrics. */
+export declare class NativeRegistry {
+  /** A new, empty registry. */
+  constructor()
+  /** The process-wide registry the engine instruments itself into. */
+  static global(): NativeRegistry
+  /** Declares a metric (or returns the same declaration made before). */
+  metric(opts: JsMetricOptions): NativeMetric
+  /** Removes a metric. */
+  unregister(name: string): boolean
+  /** Removes every metric. */
+  clear(): void
+  /** The Prometheus text format. */
+  text(): string
+  /** The OpenMetrics text format. */
+  openmetrics(): string
+  /** A snapshot as JSON. */
+  snapshotJson(): string
+  /** Serves `/metrics` on `addr` (`host:port`, port 0 for any). */
+  serve(addr: string): NativeExporter
+  /** Whether two handles are the same registry. */
+  same(other: NativeRegistry): boolean
+}
+
+/** The engine's retry schedule. */
+export declare class NativeRetry {
+  constructor(o: JsRetryOptions)
+  get maxAttempts(): number
+  /** Milliseconds to wait after attempt `attempt` (1-based) failed, jitter included. */
+  delay(attempt: number): number
+  exhaustedError(attempts: number, last: string): JsErrorInfo
+}
+
+/** One series. */
+export declare class NativeSeries {
+  /**
+   * Cells JavaScript writes into directly (counters: `[value]`; histograms: one count per bucket,
+   * then +Inf, sum, count). Only the JavaScript thread writes them.
+   */
+  shard(): Float64Array
+  add(v: number): void
+  set(v: number): void
+  observe(v: number): void
+  /** A counter's or gauge's value (shards included). */
+  value(): number
+}
+
 /** Checks a scope name (`singleton`, `transient`, `scoped`, `request`). */
 export declare function checkScope(name: string): string
+
+/** Checks a timeout value (ms). */
+export declare function checkTimeout(msValue: number): void
 
 /** The key of the built-in `CONTEXT` token. */
 export declare function contextTokenKey(): number
@@ -56,6 +169,17 @@ export declare function freshModuleKey(): number
 
 /** A fresh token key, unique in the process. */
 export declare function freshTokenKey(): number
+
+export interface JsBreakerOptions {
+  name: string
+  threshold?: number
+  failureRate?: number
+  windowMs?: number
+  minCalls?: number
+  timeoutMs?: number
+  halfOpenMaxCalls?: number
+  successThreshold?: number
+}
 
 export interface JsDependency {
   token: number
@@ -82,6 +206,16 @@ export interface JsHookFailure {
   token: string
   /** What the hook threw. */
   message: string
+}
+
+export interface JsMetricOptions {
+  /** `counter`, `gauge` or `histogram`. */
+  kind: string
+  name: string
+  help: string
+  labelNames: Array<string>
+  buckets?: Array<number>
+  cardinalityLimit?: number
 }
 
 export interface JsModuleSpec {
@@ -115,6 +249,20 @@ export interface JsPlan {
   initOrder: Array<number>
 }
 
+export interface JsPlanCodes {
+  depAbsent: number
+  depMissing: number
+  depManyBase: number
+  kindClass: number
+  kindValue: number
+  kindFactory: number
+  kindAlias: number
+  kindContext: number
+  scopeSingleton: number
+  scopeTransient: number
+  scopeScoped: number
+}
+
 export interface JsProviderSpec {
   token: number
   name: string
@@ -134,11 +282,29 @@ export interface JsProviderSpec {
   label?: string
 }
 
+export interface JsRetryOptions {
+  attempts: number
+  /** `fixed`, `linear` or `exponential`. */
+  backoff?: string
+  delayMs?: number
+  stepMs?: number
+  factor?: number
+  maxDelayMs?: number
+  /** `none`, `full` or `equal`. */
+  jitter?: string
+}
+
 /**
  * The one error reporting every failed `onDestroy` hook of a dispose of `what` (`container`,
  * `scope`) that ran `total` hooks.
  */
 export declare function lifecycleError(what: string, total: number, failures: Array<JsHookFailure>): JsErrorInfo
+
+/** The numbers a plan uses, named by the engine. */
+export declare function planCodes(): JsPlanCodes
+
+/** The error of an operation that took longer than `ms`. */
+export declare function timeoutErrorInfo(ms: number, name?: string | undefined | null): JsErrorInfo
 
 /** The engine version. */
 export declare function version(): string

@@ -778,11 +778,22 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeBreaker = nativeBinding.NativeBreaker
+module.exports.NativeBulkhead = nativeBinding.NativeBulkhead
+module.exports.NativeExporter = nativeBinding.NativeExporter
 module.exports.NativeGraph = nativeBinding.NativeGraph
+module.exports.NativeMetric = nativeBinding.NativeMetric
+module.exports.NativeRateLimiter = nativeBinding.NativeRateLimiter
+module.exports.NativeRegistry = nativeBinding.NativeRegistry
+module.exports.NativeRetry = nativeBinding.NativeRetry
+module.exports.NativeSeries = nativeBinding.NativeSeries
 module.exports.checkScope = nativeBinding.checkScope
+module.exports.checkTimeout = nativeBinding.checkTimeout
 module.exports.contextTokenKey = nativeBinding.contextTokenKey
 module.exports.disposedError = nativeBinding.disposedError
 module.exports.freshModuleKey = nativeBinding.freshModuleKey
 module.exports.freshTokenKey = nativeBinding.freshTokenKey
 module.exports.lifecycleError = nativeBinding.lifecycleError
+module.exports.planCodes = nativeBinding.planCodes
+module.exports.timeoutErrorInfo = nativeBinding.timeoutErrorInfo
 module.exports.version = nativeBinding.version

@@ -94,6 +94,8 @@ error_codes! {
     InvalidModule = 112, "DI013";
     /// An unknown scope name.
     InvalidScope = 113, "DI014";
+    /// A dependency chain longer than the engine's limit (a generated or runaway graph).
+    DependencyTooDeep = 114, "DI015";
 
     // 200..=299: metrics
     /// A metric or label name that Prometheus does not accept.

@@ -35,7 +35,7 @@ fn scoped_outside_a_scope_is_an_error() {
     c.register(Provider::factory(&helper, (&t,), |(x,)| Ok(*x)).transient()).unwrap();
     let e = c.resolve(&t).unwrap_err();
     assert_eq!(e.code(), ErrorCode::ScopeRequired);
-    assert!(e.message().contains("createScope"), "{e}");
+    assert!(e.message().contains("container.create_scope()"), "{e}");
     let e = c.resolve(&helper).unwrap_err();
     assert_eq!(e.code(), ErrorCode::ScopeRequired);
     assert!(e.message().contains("Helper -> RequestContext"), "{e}");

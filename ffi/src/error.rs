@@ -52,6 +52,8 @@ pub enum OmnitronStatus {
     InvalidModule = 112,
     /// DI014: an unknown scope.
     InvalidScope = 113,
+    /// DI015: a dependency chain longer than the engine's limit (256).
+    DependencyTooDeep = 114,
     /// M001: a metric or label name Prometheus does not accept.
     InvalidMetricName = 200,
     /// M002: label values that do not match the metric's label names.
@@ -101,6 +103,7 @@ impl OmnitronStatus {
         OmnitronStatus::LifecycleFailed,
         OmnitronStatus::InvalidModule,
         OmnitronStatus::InvalidScope,
+        OmnitronStatus::DependencyTooDeep,
         OmnitronStatus::InvalidMetricName,
         OmnitronStatus::InvalidLabels,
         OmnitronStatus::CardinalityExceeded,
@@ -136,6 +139,32 @@ pub(crate) fn set_last_error(e: &Error) {
     let message = CString::new(text).unwrap_or_default();
     let status = OmnitronStatus::from_code(e.code());
     LAST.with(|l| *l.borrow_mut() = Some(LastError { status, message }));
+}
+
+/// Forgets any message a previous callback left, and the thread's last error, before a callback
+/// runs: whatever they hold afterwards was set by that callback.
+pub(crate) fn clear_callback_message() {
+    CALLBACK_MESSAGE.with(|m| *m.borrow_mut() = None);
+    LAST.with(|l| *l.borrow_mut() = None);
+}
+
+/// The error a callback passed on: when it returns the status of a library call it made that failed
+/// (and said nothing itself), that call's error, unchanged.
+pub(crate) fn passed_on(status: u32) -> Option<Error> {
+    if CALLBACK_MESSAGE.with(|m| m.borrow().is_some()) {
+        return None;
+    }
+    LAST.with(|l| {
+        let l = l.borrow();
+        let last = l.as_ref()?;
+        if last.status as u32 != status {
+            return None;
+        }
+        let code = ErrorCode::from_u32(status)?;
+        let text = last.message.to_string_lossy();
+        let prefix = format!("[{}] ", code.as_str());
+        Some(Error::new(code, text.strip_prefix(&prefix).unwrap_or(&text).to_string()))
+    })
 }
 
 /// Takes the message a callback left with `omnitron_callback_error`, if any.

@@ -315,7 +315,7 @@ static void test_scopes(void) {
 
     void *x = NULL, *y = NULL;
     FAILS_WITH(omnitron_container_resolve(c, req, &x), OMNITRON_STATUS_SCOPE_REQUIRED);
-    CHECK(contains(omnitron_last_error_message(), "createScope"));
+    CHECK(contains(omnitron_last_error_message(), "omnitron_container_create_scope()"));
 
     OmnitronScope *s1 = NULL, *s2 = NULL;
     OK(omnitron_container_create_scope(c, "req-1", &s1));
@@ -488,6 +488,99 @@ static void test_modules(void) {
     omnitron_token_free(tlog);
 }
 
+/* ---- re-entrancy and lifecycle edge cases ------------------------------------------------ */
+
+typedef struct { OmnitronContainer *c; OmnitronToken *t; } SelfRef;
+
+static uint32_t resolves_itself(void *ud, void *const *deps, size_t n, void **out) {
+    (void)deps;
+    (void)n;
+    SelfRef *r = ud;
+    void *x = NULL;
+    uint32_t st = omnitron_container_resolve(r->c, r->t, &x);
+    if (st != OMNITRON_STATUS_OK) return st; /* the loop is reported, not hung on */
+    *out = x;
+    return OMNITRON_STATUS_OK;
+}
+
+static uint32_t ok_with_stale_message(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    (void)deps;
+    (void)n;
+    omnitron_callback_error("stale reason from an OK callback");
+    *out = (void *)"fine";
+    return OMNITRON_STATUS_OK;
+}
+
+static uint32_t fails_silently(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    (void)deps;
+    (void)n;
+    (void)out;
+    return OMNITRON_STATUS_CALLBACK_FAILED;
+}
+
+static uint32_t disposes_own_container(void *ud, void *instance) {
+    (void)instance;
+    return omnitron_container_dispose((OmnitronContainer *)ud);
+}
+
+static void test_reentry(void) {
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    SelfRef r = {c, token("Narcissus")};
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_factory(r.t, resolves_itself, &r, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    void *x = NULL;
+    FAILS_WITH(omnitron_container_resolve(c, r.t, &x), OMNITRON_STATUS_CIRCULAR_DEPENDENCY);
+    CHECK(contains(omnitron_last_error_message(), "Narcissus -> Narcissus"));
+
+    /* A message left by a callback that returned OK does not stick to a later failure. */
+    OmnitronToken *a = token("A"), *b = token("B");
+    OK(omnitron_provider_factory(a, ok_with_stale_message, NULL, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_factory(b, fails_silently, NULL, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_container_resolve(c, a, &x));
+    FAILS_WITH(omnitron_container_resolve(c, b, &x), OMNITRON_STATUS_FACTORY_FAILED);
+    CHECK(!contains(omnitron_last_error_message(), "stale"));
+
+    /* Values take no lifetime and no on_init. */
+    static int v = 1;
+    OmnitronToken *tv = token("Value");
+    OK(omnitron_provider_value(tv, &v, &p));
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_TRANSIENT));
+    FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER);
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_SINGLETON));
+    OK(omnitron_provider_on_init(p, on_init, "Value"));
+    FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER);
+    CHECK(contains(omnitron_last_error_message(), "use a factory"));
+    omnitron_provider_free(p);
+    omnitron_container_free(c);
+
+    /* on_destroy disposing its own container is an error, not a hang. */
+    OmnitronContainer *c2 = NULL;
+    OK(omnitron_container_new(&c2));
+    OmnitronToken *d = token("Destroyer");
+    OK(omnitron_provider_factory(d, make_int, &v, &p));
+    OK(omnitron_provider_on_destroy(p, disposes_own_container, c2));
+    OK(omnitron_container_register(c2, p));
+    omnitron_provider_free(p);
+    OK(omnitron_container_resolve(c2, d, &x));
+    FAILS_WITH(omnitron_container_dispose(c2), OMNITRON_STATUS_LIFECYCLE_FAILED);
+    CHECK(contains(omnitron_last_error_message(), "same container"));
+    omnitron_container_free(c2);
+    omnitron_token_free(r.t);
+    omnitron_token_free(a);
+    omnitron_token_free(b);
+    omnitron_token_free(tv);
+    omnitron_token_free(d);
+}
+
 /* ---- bad input --------------------------------------------------------------------------- */
 
 static void test_bad_input(void) {
@@ -616,6 +709,7 @@ int main(void) {
     test_modules();
     test_bad_input();
     test_threads();
+    test_reentry();
     CHECK(factory_calls == 1);
     printf("C DI tests: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

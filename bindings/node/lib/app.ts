@@ -39,7 +39,13 @@ export const Omnitron = {
   async create(rootModule: ModuleRef, options: CreateOptions = {}): Promise<OmnitronApp> {
     const container = new Container({ context: options.context });
     container.loadRootModule(rootModule);
-    await container.initialize();
+    try {
+      await container.initialize();
+    } catch (e) {
+      // Whatever was built before the failure is destroyed; the failure is what the caller sees.
+      await container.dispose().catch(() => {});
+      throw e;
+    }
     return new OmnitronApp(container);
   },
 };

@@ -35,6 +35,19 @@ export const ErrorCodes = {
   LIFECYCLE_FAILED: 'DI012',
   INVALID_MODULE: 'DI013',
   INVALID_SCOPE: 'DI014',
+  INVALID_METRIC_NAME: 'M001',
+  INVALID_LABELS: 'M002',
+  CARDINALITY_EXCEEDED: 'M003',
+  METRIC_CONFLICT: 'M004',
+  INVALID_BUCKETS: 'M005',
+  INVALID_METRIC_VALUE: 'M006',
+  EXPORTER_FAILED: 'M007',
+  CIRCUIT_OPEN: 'R001',
+  RATE_LIMITED: 'R002',
+  BULKHEAD_FULL: 'R003',
+  RETRY_EXHAUSTED: 'R004',
+  INVALID_POLICY: 'R005',
+  TIMEOUT: 'E006',
 } as const;
 
 const ERROR_NAMES: Record<string, string> = {
@@ -53,6 +66,19 @@ const ERROR_NAMES: Record<string, string> = {
   DI012: 'LifecycleError',
   DI013: 'InvalidModuleError',
   DI014: 'InvalidScopeError',
+  M001: 'InvalidMetricNameError',
+  M002: 'InvalidLabelsError',
+  M003: 'CardinalityExceededError',
+  M004: 'MetricConflictError',
+  M005: 'InvalidBucketsError',
+  M006: 'InvalidMetricValueError',
+  M007: 'ExporterError',
+  R001: 'CircuitOpenError',
+  R002: 'RateLimitedError',
+  R003: 'BulkheadFullError',
+  R004: 'RetryExhaustedError',
+  R005: 'InvalidPolicyError',
+  E006: 'TimeoutError',
 };
 
 /** Whether `e` is an OmnitronError, optionally with a given code. */

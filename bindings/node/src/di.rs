@@ -5,7 +5,8 @@
 use napi_derive::napi;
 use omnitron::Error;
 use omnitron::di::{
-    Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule, WireProvider,
+    Dialect, Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule,
+    WireProvider,
 };
 use parking_lot::Mutex;
 
@@ -21,6 +22,40 @@ pub fn fresh_token_key() -> i64 {
 #[napi]
 pub fn fresh_module_key() -> i64 {
     ModuleKey::fresh().as_u64() as i64
+}
+
+#[napi(object)]
+pub struct JsPlanCodes {
+    pub dep_absent: i32,
+    pub dep_missing: i32,
+    pub dep_many_base: i32,
+    pub kind_class: u8,
+    pub kind_value: u8,
+    pub kind_factory: u8,
+    pub kind_alias: u8,
+    pub kind_context: u8,
+    pub scope_singleton: u8,
+    pub scope_transient: u8,
+    pub scope_scoped: u8,
+}
+
+/// The numbers a plan uses, named by the engine.
+#[napi]
+pub fn plan_codes() -> JsPlanCodes {
+    use omnitron::di::plan_codes as c;
+    JsPlanCodes {
+        dep_absent: c::DEP_ABSENT,
+        dep_missing: c::DEP_MISSING,
+        dep_many_base: c::DEP_MANY_BASE,
+        kind_class: c::KIND_CLASS,
+        kind_value: c::KIND_VALUE,
+        kind_factory: c::KIND_FACTORY,
+        kind_alias: c::KIND_ALIAS,
+        kind_context: c::KIND_CONTEXT,
+        scope_singleton: c::SCOPE_SINGLETON,
+        scope_transient: c::SCOPE_TRANSIENT,
+        scope_scoped: c::SCOPE_SCOPED,
+    }
 }
 
 /// The key of the built-in `CONTEXT` token.
@@ -171,7 +206,9 @@ impl Default for NativeGraph {
 impl NativeGraph {
     #[napi(constructor)]
     pub fn new() -> Self {
-        NativeGraph { graph: Mutex::new(Graph::new()) }
+        let mut graph = Graph::new();
+        graph.set_dialect(Dialect::TypeScript);
+        NativeGraph { graph: Mutex::new(graph) }
     }
 
     /// Registers a provider in the container's own module; returns its id.
@@ -250,6 +287,15 @@ impl NativeGraph {
     pub fn explain_needs_scope(&self, id: u32) -> JsErrorInfo {
         let plan = self.graph.lock().plan();
         info(plan.explain_needs_scope(ProviderId::from_index(id as usize)))
+    }
+
+    /// The error for a provider asked for while it was being built; `ids` is the path being built,
+    /// ending with the one asked for again.
+    #[napi]
+    pub fn explain_loop(&self, ids: Vec<u32>) -> JsErrorInfo {
+        let plan = self.graph.lock().plan();
+        let path: Vec<ProviderId> = ids.iter().map(|i| ProviderId::from_index(*i as usize)).collect();
+        info(plan.explain_runtime_loop(&path))
     }
 
     /// Indices into `ids` (provider ids of created instances, in creation order) in the order to

@@ -10,6 +10,8 @@
 
 mod di;
 mod error;
+mod metrics;
+mod resilience;
 
 use napi_derive::napi;
 

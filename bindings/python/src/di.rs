@@ -4,7 +4,8 @@
 
 use omnitron::Error;
 use omnitron::di::{
-    Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule, WireProvider,
+    Dialect, Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule,
+    WireProvider,
 };
 use parking_lot::Mutex;
 use pyo3::exceptions::PyBaseException;
@@ -21,6 +22,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(disposed_error, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle_error, m)?)?;
     m.add_function(wrap_pyfunction!(check_scope, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_codes, m)?)?;
     Ok(())
 }
 
@@ -34,6 +36,25 @@ fn fresh_token_key() -> u64 {
 #[pyfunction]
 fn fresh_module_key() -> u64 {
     ModuleKey::fresh().as_u64()
+}
+
+/// The numbers a plan uses, named by the engine.
+#[pyfunction]
+fn plan_codes(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    use omnitron::di::plan_codes as c;
+    let d = PyDict::new(py);
+    d.set_item("dep_absent", c::DEP_ABSENT)?;
+    d.set_item("dep_missing", c::DEP_MISSING)?;
+    d.set_item("dep_many_base", c::DEP_MANY_BASE)?;
+    d.set_item("kind_class", c::KIND_CLASS)?;
+    d.set_item("kind_value", c::KIND_VALUE)?;
+    d.set_item("kind_factory", c::KIND_FACTORY)?;
+    d.set_item("kind_alias", c::KIND_ALIAS)?;
+    d.set_item("kind_context", c::KIND_CONTEXT)?;
+    d.set_item("scope_singleton", c::SCOPE_SINGLETON)?;
+    d.set_item("scope_transient", c::SCOPE_TRANSIENT)?;
+    d.set_item("scope_scoped", c::SCOPE_SCOPED)?;
+    Ok(d)
 }
 
 /// The key of the built-in CONTEXT token.
@@ -149,7 +170,9 @@ pub struct NativeGraph {
 impl NativeGraph {
     #[new]
     fn new() -> Self {
-        NativeGraph { graph: Mutex::new(Graph::new()) }
+        let mut graph = Graph::new();
+        graph.set_dialect(Dialect::Python);
+        NativeGraph { graph: Mutex::new(graph) }
     }
 
     /// Registers a provider in the container's own module; returns its id.
@@ -225,6 +248,14 @@ impl NativeGraph {
     fn explain_needs_scope(&self, py: Python<'_>, id: usize) -> Py<PyBaseException> {
         let plan = self.graph.lock().plan();
         exc(py, plan.explain_needs_scope(ProviderId::from_index(id)))
+    }
+
+    /// The exception for a provider asked for while it was being built; `ids` is the path being
+    /// built, ending with the one asked for again.
+    fn explain_loop(&self, py: Python<'_>, ids: Vec<usize>) -> Py<PyBaseException> {
+        let plan = self.graph.lock().plan();
+        let path: Vec<ProviderId> = ids.into_iter().map(ProviderId::from_index).collect();
+        exc(py, plan.explain_runtime_loop(&path))
     }
 
     /// Indices into `ids` (provider ids of created instances, in creation order) in dispose order.

@@ -14,6 +14,7 @@ use super::graph::Graph;
 use super::module::Module;
 use super::plan::{Binding, Plan, PlanKind};
 use super::provider::{BoxFuture, ErasedProvider, Hooks, Instance, Make, Provider, Resolved, downcast};
+use super::reentry::{self, Marked, Op};
 use super::scope::Scope;
 use super::spec::{ProviderId, TokenRef};
 use super::token::{Token, TokenKey};
@@ -86,6 +87,13 @@ impl Container {
     /// An empty container; its root context (what `CONTEXT` gives outside scopes) is `()`.
     pub fn new() -> Self {
         Container::with_context(())
+    }
+
+    /// An empty container whose messages speak of `dialect`'s API (the C ABI uses this).
+    pub fn with_dialect(dialect: super::Dialect) -> Self {
+        let c = Container::new();
+        c.inner.registry.lock().graph.set_dialect(dialect);
+        c
     }
 
     /// An empty container whose root context is `context`.
@@ -323,13 +331,23 @@ impl Container {
     /// afterwards even async singletons resolve synchronously. Fails on the first provider that
     /// cannot be built. Calling it again does nothing.
     pub async fn initialize(&self) -> Result<()> {
-        let mut done = self.inner.init_lock.lock().await;
-        let c = self.compiled()?;
-        for &id in c.plan.init_order() {
-            self.get_async(&c, id, At { scope: None }).await?;
+        let owner = self.owner();
+        if reentry::is_active(owner, Op::Initialize) {
+            return Err(Error::new(
+                ErrorCode::LifecycleFailed,
+                "initialize() was called from inside initialize() of the same container (by an onInit hook or a factory): it would wait for itself",
+            ));
         }
-        *done = true;
-        Ok(())
+        Marked::new(owner, Op::Initialize, async {
+            let mut done = self.inner.init_lock.lock().await;
+            let c = self.compiled()?;
+            for &id in c.plan.init_order() {
+                self.get_async(&c, id, At { scope: None }).await?;
+            }
+            *done = true;
+            Ok(())
+        })
+        .await
     }
 
     /// Whether [`Container::initialize`] has completed.
@@ -344,7 +362,49 @@ impl Container {
     /// the first call and gives its outcome. Afterwards every resolve and register fails with
     /// `ContainerDisposed`.
     pub async fn dispose(&self) -> Result<()> {
-        self.inner.dispose_outcome.get_or_init(|| self.dispose_once()).await.clone()
+        let owner = self.owner();
+        if reentry::is_active(owner, Op::Dispose) {
+            return Err(Error::new(
+                ErrorCode::LifecycleFailed,
+                "dispose() was called from an onDestroy hook of the same container: it would wait for itself",
+            ));
+        }
+        self.inner
+            .dispose_outcome
+            .get_or_init(|| Marked::new(owner, Op::Dispose, self.dispose_once()))
+            .await
+            .clone()
+    }
+
+    /// Identity of this container for re-entrancy marks.
+    fn owner(&self) -> usize {
+        Arc::as_ptr(&self.inner) as *const () as usize
+    }
+
+    /// The error for asking for a provider while it is being built on this thread.
+    fn loop_error(&self, c: &Compiled, id: ProviderId) -> Error {
+        let mut path = reentry::builds(self.owner());
+        if let Some(start) = path.iter().position(|p| *p == id) {
+            path.drain(..start);
+        }
+        path.push(id);
+        c.plan.explain_runtime_loop(&path)
+    }
+
+    fn check_reentry(&self, c: &Compiled, id: ProviderId) -> Result<()> {
+        if reentry::is_active(self.owner(), Op::Build(id)) { Err(self.loop_error(c, id)) } else { Ok(()) }
+    }
+
+    /// An instance finished after its container (or scope) was disposed: destroy it at once and
+    /// report the container as disposed.
+    fn discard(&self, c: &Compiled, id: ProviderId, v: Instance) -> Error {
+        if let Some(hook) = &c.hooks[id.index()].destroy {
+            let hook = hook.clone();
+            if let Err(e) = crate::runtime::block_on(async move { hook(v).await }) {
+                tracing::warn!(provider = c.plan.name(id), error = %e, "onDestroy of an instance finished after dispose failed");
+            }
+        }
+        Graph::disposed_error()
     }
 
     async fn dispose_once(&self) -> Result<()> {
@@ -435,12 +495,16 @@ impl Container {
                 if p.is_async {
                     return Err(c.plan.explain_async(id));
                 }
+                self.check_reentry(c, id)?;
                 let _guard = slot.building.lock();
                 if let Some(v) = slot.cell.get() {
                     return Ok(v.clone());
                 }
                 // Singletons never see a scope: what they depend on must outlive every scope.
                 let v = self.build(c, id, At { scope: None })?;
+                if self.is_disposed() {
+                    return Err(self.discard(c, id, v));
+                }
                 let _ = slot.cell.set(v.clone());
                 self.track(c, id, &v, None);
                 Ok(v)
@@ -464,11 +528,15 @@ impl Container {
                 if p.is_async {
                     return Err(c.plan.explain_async(id));
                 }
+                self.check_reentry(c, id)?;
                 let _guard = slot.building.lock();
                 if let Some(v) = slot.cell.get() {
                     return Ok(v.clone());
                 }
                 let v = self.build(c, id, at)?;
+                if self.is_disposed() || scope.disposed.load(Ordering::Acquire) {
+                    return Err(self.discard(c, id, v));
+                }
                 let _ = slot.cell.set(v.clone());
                 self.track(c, id, &v, Some(scope));
                 Ok(v)
@@ -481,6 +549,7 @@ impl Container {
                 if p.is_async {
                     return Err(c.plan.explain_async(id));
                 }
+                self.check_reentry(c, id)?;
                 self.build(c, id, at)
             }
         }
@@ -495,6 +564,7 @@ impl Container {
     }
 
     fn build(&self, c: &Compiled, id: ProviderId, at: At<'_>) -> Result<Instance> {
+        let _mark = reentry::Mark::new(self.owner(), Op::Build(id));
         let p = c.plan.provider(id);
         let mut values = Vec::with_capacity(p.deps.len());
         for b in &p.deps {
@@ -544,12 +614,14 @@ impl Container {
                         return Ok(v.clone());
                     }
                     self.check_alive()?;
+                    self.check_reentry(c, id)?;
                     let mut fresh = false;
                     let v = slot
                         .cell
                         .get_or_try_init(|| async {
                             fresh = true;
-                            self.build_async(c, id, At { scope: None }).await
+                            let v = self.build_marked(c, id, At { scope: None }).await?;
+                            if self.is_disposed() { Err(self.discard(c, id, v)) } else { Ok(v) }
                         })
                         .await?
                         .clone();
@@ -563,13 +635,19 @@ impl Container {
                         return Err(c.plan.explain_needs_scope(id));
                     };
                     scope.check_alive()?;
+                    self.check_reentry(c, id)?;
                     let slot = scope.slot(id);
                     let mut fresh = false;
                     let v = slot
                         .cell
                         .get_or_try_init(|| async {
                             fresh = true;
-                            self.build_async(c, id, at).await
+                            let v = self.build_marked(c, id, at).await?;
+                            if self.is_disposed() || scope.disposed.load(Ordering::Acquire) {
+                                Err(self.discard(c, id, v))
+                            } else {
+                                Ok(v)
+                            }
                         })
                         .await?
                         .clone();
@@ -582,10 +660,16 @@ impl Container {
                     if p.needs_scope && at.scope.is_none() {
                         return Err(c.plan.explain_needs_scope(id));
                     }
-                    self.build_async(c, id, at).await
+                    self.check_reentry(c, id)?;
+                    self.build_marked(c, id, at).await
                 }
             }
         })
+    }
+
+    /// [`Container::build_async`] with this provider marked as being built while it is polled.
+    async fn build_marked(&self, c: &Compiled, id: ProviderId, at: At<'_>) -> Result<Instance> {
+        Marked::new(self.owner(), Op::Build(id), self.build_async(c, id, at)).await
     }
 
     async fn build_async(&self, c: &Compiled, id: ProviderId, at: At<'_>) -> Result<Instance> {
@@ -845,23 +929,27 @@ impl ScopeHandle {
     /// Runs the `on_destroy` hooks of this scope's instances (dependents first) and closes the scope.
     /// Idempotent; failures are reported together as in [`Container::dispose`].
     pub async fn dispose(&self) -> Result<()> {
-        self.inner
-            .dispose_outcome
-            .get_or_init(|| async {
-                self.inner.disposed.store(true, Ordering::Release);
-                let mut created = std::mem::take(&mut *self.inner.created.lock());
-                let c = match self.container.compiled() {
-                    Ok(c) => c,
-                    // The container went first; it has nothing left to run for us.
-                    Err(_) => return Ok(()),
-                };
-                c.plan.sort_for_dispose(&mut created);
-                let r = run_destroy_hooks(&c, created, "scope").await;
-                self.inner.slots.lock().clear();
-                r
-            })
-            .await
-            .clone()
+        let owner = Arc::as_ptr(&self.inner) as *const () as usize;
+        if reentry::is_active(owner, Op::Dispose) {
+            return Err(Error::new(
+                ErrorCode::LifecycleFailed,
+                "dispose() of a scope was called from an onDestroy hook of the same scope: it would wait for itself",
+            ));
+        }
+        let once = Marked::new(owner, Op::Dispose, async {
+            self.inner.disposed.store(true, Ordering::Release);
+            let mut created = std::mem::take(&mut *self.inner.created.lock());
+            let c = match self.container.compiled() {
+                Ok(c) => c,
+                // The container went first; it has nothing left to run for us.
+                Err(_) => return Ok(()),
+            };
+            c.plan.sort_for_dispose(&mut created);
+            let r = run_destroy_hooks(&c, created, "scope").await;
+            self.inner.slots.lock().clear();
+            r
+        });
+        self.inner.dispose_outcome.get_or_init(|| once).await.clone()
     }
 }
 

@@ -52,12 +52,40 @@ impl Plan {
                         ),
                     );
                 }
+                Some(Failure::TooDeep { depth }) => {
+                    return Error::new(
+                        ErrorCode::DependencyTooDeep,
+                        format!(
+                            "cannot resolve '{}': the dependency chain below '{}' is {depth} providers deep, more than the limit of {}. Such chains are generated or runaway graphs; flatten them (inject a factory that builds the chain) instead",
+                            self.name(id),
+                            self.name(cur),
+                            super::plan::MAX_DEPTH
+                        ),
+                    );
+                }
                 None => break,
             }
         }
         Error::new(
             ErrorCode::Internal,
             format!("'{}' was reported as failed without a reason", self.name(id)),
+        )
+    }
+
+    /// The error for asking for a provider while it is being built (a factory or hook that resolves
+    /// it from the container): `path` lists the providers being built, outermost first, ending with
+    /// the one asked for again.
+    pub fn explain_runtime_loop(&self, path: &[ProviderId]) -> Error {
+        let last = path.last().copied();
+        let start = last.and_then(|l| path.iter().position(|p| *p == l)).unwrap_or(0);
+        let names: Vec<&str> = path[start..].iter().map(|p| self.name(*p)).collect();
+        let name = last.map(|l| self.name(l)).unwrap_or("?");
+        Error::new(
+            ErrorCode::CircularDependency,
+            format!(
+                "dependency loop at run time: '{name}' was asked for while it was being built ({}). A factory or hook resolves it from the container; declare it as a dependency instead, so the loop is reported before anything runs",
+                names.join(" -> ")
+            ),
         )
     }
 
@@ -94,7 +122,9 @@ impl Plan {
         Error::new(
             ErrorCode::AsyncProviderResolvedSync,
             format!(
-                "cannot resolve '{name}' synchronously because {reason}. Use 'await container.resolveAsync({name})' instead, or 'await container.initialize()' first so singletons are ready"
+                "cannot resolve '{name}' synchronously because {reason}. Use '{}' instead, or '{}' first so singletons are ready",
+                self.dialect.resolve_async(name),
+                self.dialect.initialize()
             ),
         )
     }
@@ -119,7 +149,8 @@ impl Plan {
         Error::new(
             ErrorCode::ScopeRequired,
             format!(
-                "{what}: resolve it from a scope (container.createScope(...)), not from the container itself"
+                "{what}: resolve it from a scope ({}), not from the container itself",
+                self.dialect.create_scope()
             ),
         )
     }
@@ -179,6 +210,11 @@ impl Plan {
             return Error::new(ErrorCode::NotExported, msg);
         }
 
+        if self.visible_names[module.index()].iter().any(|n| &**n == name) {
+            msg.push_str(&format!(
+                "\n  A different token named '{name}' is registered: tokens are identities, not names. Inject the same token object that was registered (a string token and createToken('{name}') are two tokens)."
+            ));
+        }
         let suggestions = self.similar(module, name);
         if !suggestions.is_empty() {
             msg.push_str(&format!(
@@ -189,9 +225,7 @@ impl Plan {
         let fixes = vec![
             format!("Add '{name}' to the providers of {here}."),
             format!("Import a module that exports '{name}'."),
-            format!(
-                "If '{name}' is a class, check that it is marked injectable (@Injectable() in TypeScript, @injectable in Python) and listed in providers."
-            ),
+            self.dialect.mark_injectable(name),
         ];
         msg.push_str(&format!("\n  Possible fixes:\n{}", numbered(&fixes)));
         Error::new(ErrorCode::MissingProvider, msg)

@@ -75,6 +75,7 @@ pub struct Graph {
     pub(crate) entry: Option<ModuleId>,
     disposed: bool,
     plan: Option<Arc<Plan>>,
+    pub(crate) dialect: super::Dialect,
 }
 
 impl Default for Graph {
@@ -94,11 +95,18 @@ impl Graph {
             entry: None,
             disposed: false,
             plan: None,
+            dialect: super::Dialect::default(),
         };
         let mut ctx = ProviderSpec::new(TokenRef::context(), ProviderKind::Context);
         ctx.scope = super::Scope::Scoped;
         g.insert(ModuleId::ROOT, ctx);
         g
+    }
+
+    /// Which API the engine's messages speak of (the Rust one by default).
+    pub fn set_dialect(&mut self, dialect: super::Dialect) {
+        self.dialect = dialect;
+        self.plan = None;
     }
 
     /// Adds a provider to the container's own (root) module.
@@ -109,7 +117,7 @@ impl Graph {
     pub fn register(&mut self, spec: ProviderSpec) -> Result<ProviderId> {
         self.check_alive()?;
         validate_spec(&spec)?;
-        check_duplicate(&self.modules[0], &spec, "the container")?;
+        check_duplicate(&self.modules[0], &spec, "the container", self.dialect)?;
         Ok(self.insert(ModuleId::ROOT, spec))
     }
 
@@ -144,7 +152,7 @@ impl Graph {
             for p in &m.providers {
                 validate_spec(p).map_err(|e| in_module(e, &m.name))?;
                 if !seen.insert(p.token.key) && !p.multi && !p.replace {
-                    return Err(duplicate(&p.token.name, &format!("module '{}'", m.name)));
+                    return Err(duplicate(&p.token.name, &format!("module '{}'", m.name), self.dialect));
                 }
             }
         }
@@ -460,6 +468,14 @@ fn validate_spec(spec: &ProviderSpec) -> Result<()> {
         ProviderKind::Value if !spec.deps.is_empty() => {
             invalid(format!("value provider '{}' cannot have dependencies", spec.token.name))
         }
+        ProviderKind::Value if spec.scope != super::Scope::Singleton => invalid(format!(
+            "value provider '{}' cannot be {}: a value is one object, shared by everyone",
+            spec.token.name, spec.scope
+        )),
+        ProviderKind::Value if spec.init != super::InitHook::None => invalid(format!(
+            "value provider '{}' cannot have an init hook: a value is already built; use a factory",
+            spec.token.name
+        )),
         ProviderKind::Alias(target) if target.key == spec.token.key => {
             invalid(format!("'{}' is an alias of itself", spec.token.name))
         }
@@ -467,18 +483,21 @@ fn validate_spec(spec: &ProviderSpec) -> Result<()> {
     }
 }
 
-fn check_duplicate(module: &ModuleNode, spec: &ProviderSpec, place: &str) -> Result<()> {
+fn check_duplicate(
+    module: &ModuleNode,
+    spec: &ProviderSpec,
+    place: &str,
+    dialect: super::Dialect,
+) -> Result<()> {
     if spec.replace || spec.multi || module.own_get(spec.token.key).is_none() {
         return Ok(());
     }
-    Err(duplicate(&spec.token.name, place))
+    Err(duplicate(&spec.token.name, place, dialect))
 }
 
-fn duplicate(token: &str, place: &str) -> Error {
+fn duplicate(token: &str, place: &str, dialect: super::Dialect) -> Error {
     Error::new(
         ErrorCode::DuplicateProvider,
-        format!(
-            "'{token}' is already registered in {place}. Pass override: true to replace it, or multi: true to add another provider of a multi token"
-        ),
+        format!("'{token}' is already registered in {place}. {}", dialect.replace_hint()),
     )
 }

@@ -13,12 +13,14 @@
 //! Semantics (scopes, modules, lifecycle, errors) are documented in `docs/DI.md`.
 
 mod container;
+mod dialect;
 mod explain;
 mod export;
 mod graph;
 mod module;
 mod plan;
 mod provider;
+mod reentry;
 mod scope;
 mod spec;
 mod token;
@@ -28,10 +30,11 @@ pub use container::{
     Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, destroy_failed, lifecycle_aggregate,
     token_ref,
 };
+pub use dialect::Dialect;
 pub use export::{DependencyGraph, GraphEdge, GraphNode};
 pub use graph::{Graph, ModuleId};
 pub use module::{Module, ModuleBuilder};
-pub use plan::{Binding, Plan, PlanKind, ProviderPlan};
+pub use plan::{Binding, MAX_DEPTH, Plan, PlanKind, ProviderPlan};
 pub use provider::{
     All, BoxFuture, DepItem, Deps, Injectable, Instance, Optional, Provider, Resolved, all, optional,
 };
@@ -41,4 +44,4 @@ pub use spec::{
     TokenRef,
 };
 pub use token::{Token, TokenKey};
-pub use wire::{FlatPlan, WireDependency, WireExport, WireModule, WireProvider};
+pub use wire::{FlatPlan, WireDependency, WireExport, WireModule, WireProvider, codes as plan_codes};

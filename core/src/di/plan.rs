@@ -77,7 +77,13 @@ pub(crate) enum Failure {
     Scope { path: Vec<ProviderId> },
     /// A dependency cannot be built.
     Dep { via: ProviderId },
+    /// The longest dependency chain below it is longer than [`MAX_DEPTH`].
+    TooDeep { depth: u32 },
 }
+
+/// The longest dependency chain a provider may have (itself included). Every runner builds
+/// dependencies recursively; this keeps the recursion far from any stack or interpreter limit.
+pub const MAX_DEPTH: u32 = 256;
 
 /// A compiled graph. Cheap to share; a registration makes a new one.
 #[derive(Debug)]
@@ -102,6 +108,7 @@ pub struct Plan {
     pub(crate) visible_names: Vec<Vec<Arc<str>>>,
     pub(crate) token_names: HashMap<TokenKey, Arc<str>>,
     pub(crate) spec_async: Vec<bool>,
+    pub(crate) dialect: super::Dialect,
 }
 
 impl Plan {
@@ -210,6 +217,7 @@ pub(crate) fn compile(g: &Graph) -> Plan {
         failures: &mut failures,
         spec_async: g.providers.iter().map(|p| p.spec.is_async).collect(),
         color: vec![Color::White; n],
+        depth: vec![0; n],
         captive: vec![None; n],
         async_via: vec![None; n],
         scope_via: vec![None; n],
@@ -253,6 +261,7 @@ pub(crate) fn compile(g: &Graph) -> Plan {
         token_names: g.names.clone(),
         spec_async,
         providers,
+        dialect: g.dialect,
     }
 }
 
@@ -315,6 +324,8 @@ struct Walk<'a> {
     failures: &'a mut Vec<Option<Failure>>,
     spec_async: Vec<bool>,
     color: Vec<Color>,
+    /// Longest dependency chain below each provider, itself included.
+    depth: Vec<u32>,
     /// Path from a provider to a scoped provider through transients/aliases (`[self, ..., scoped]`).
     captive: Vec<Option<Vec<ProviderId>>>,
     async_via: Vec<Option<ProviderId>>,
@@ -386,6 +397,11 @@ impl Walk<'_> {
             && let Some(bad) = done.iter().find(|d| self.failures[d.index()].is_some())
         {
             self.failures[i] = Some(Failure::Dep { via: *bad });
+        }
+        let depth = 1 + done.iter().map(|d| self.depth[d.index()]).max().unwrap_or(0);
+        self.depth[i] = depth;
+        if self.failures[i].is_none() && depth > MAX_DEPTH {
+            self.failures[i] = Some(Failure::TooDeep { depth });
         }
 
         let p = &self.providers[i];

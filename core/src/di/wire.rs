@@ -159,6 +159,32 @@ impl WireModule {
     }
 }
 
+/// The numbers a [`FlatPlan`] uses, named once here for every runner.
+pub mod codes {
+    /// `deps` code: an optional dependency with no provider.
+    pub const DEP_ABSENT: i32 = -1;
+    /// `deps` code: a required dependency with no provider (the dependent failed).
+    pub const DEP_MISSING: i32 = -2;
+    /// `deps` codes at or below this are `DEP_MANY_BASE - k`: the list `many[k]`.
+    pub const DEP_MANY_BASE: i32 = -3;
+    /// `kinds`: construct a class.
+    pub const KIND_CLASS: u8 = 0;
+    /// `kinds`: a registered value.
+    pub const KIND_VALUE: u8 = 1;
+    /// `kinds`: call a factory.
+    pub const KIND_FACTORY: u8 = 2;
+    /// `kinds`: the instance of `deps[0]`.
+    pub const KIND_ALIAS: u8 = 3;
+    /// `kinds`: the scope's context.
+    pub const KIND_CONTEXT: u8 = 4;
+    /// `scopes`: one per container.
+    pub const SCOPE_SINGLETON: u8 = 0;
+    /// `scopes`: new every time.
+    pub const SCOPE_TRANSIENT: u8 = 1;
+    /// `scopes`: one per scope.
+    pub const SCOPE_SCOPED: u8 = 2;
+}
+
 /// A plan as flat arrays indexed by provider id, the form the TypeScript and Python runners read.
 ///
 /// Dependency codes in `deps`: `>= 0` a provider id, `-1` absent (optional), `-2` missing, `-3 - k`
@@ -196,16 +222,16 @@ impl Plan {
         };
         for p in &self.providers {
             f.kinds.push(match p.kind {
-                PlanKind::Class => 0,
-                PlanKind::Value => 1,
-                PlanKind::Factory => 2,
-                PlanKind::Alias => 3,
-                PlanKind::Context => 4,
+                PlanKind::Class => codes::KIND_CLASS,
+                PlanKind::Value => codes::KIND_VALUE,
+                PlanKind::Factory => codes::KIND_FACTORY,
+                PlanKind::Alias => codes::KIND_ALIAS,
+                PlanKind::Context => codes::KIND_CONTEXT,
             });
             f.scopes.push(match p.scope {
-                Scope::Singleton => 0,
-                Scope::Transient => 1,
-                Scope::Scoped => 2,
+                Scope::Singleton => codes::SCOPE_SINGLETON,
+                Scope::Transient => codes::SCOPE_TRANSIENT,
+                Scope::Scoped => codes::SCOPE_SCOPED,
             });
             f.is_async.push(p.is_async);
             f.needs_scope.push(p.needs_scope);
@@ -216,11 +242,11 @@ impl Plan {
                 .iter()
                 .map(|b| match b {
                     Binding::One(id) => id.index() as i32,
-                    Binding::Absent => -1,
-                    Binding::Missing => -2,
+                    Binding::Absent => codes::DEP_ABSENT,
+                    Binding::Missing => codes::DEP_MISSING,
                     Binding::Many(ids) => {
                         f.many.push(ids.iter().map(|i| i.index() as u32).collect());
-                        -3 - (f.many.len() as i32 - 1)
+                        codes::DEP_MANY_BASE - (f.many.len() as i32 - 1)
                     }
                 })
                 .collect();

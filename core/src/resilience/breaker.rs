@@ -156,6 +156,24 @@ pub struct Permit {
     trial: bool,
 }
 
+impl Permit {
+    /// The breaker's generation when the permit was given (it changes on every state change).
+    pub fn generation(self) -> u64 {
+        self.generation
+    }
+
+    /// Whether it is one of the half-open state's trial calls.
+    pub fn is_trial(self) -> bool {
+        self.trial
+    }
+
+    /// Rebuilds a permit a binding carried as numbers. A made-up permit can only be ignored (stale
+    /// generation) or counted as one call of the current state; it cannot corrupt the breaker.
+    pub fn from_parts(generation: u64, trial: bool) -> Permit {
+        Permit { generation, trial }
+    }
+}
+
 /// What became of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -332,6 +350,12 @@ impl CircuitBreaker {
     /// call moves it to half-open).
     pub fn state(&self) -> BreakerState {
         self.inner.lock().state
+    }
+
+    /// The state and the generation (which changes on every state change) together.
+    pub fn status(&self) -> (BreakerState, u64) {
+        let s = self.inner.lock();
+        (s.state, s.generation)
     }
 
     /// Calls `f` on every state change, after the change (outside the breaker's lock).

@@ -4,7 +4,7 @@ use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 
 use omnitron::Error;
-use omnitron::di::{Container, ScopeHandle};
+use omnitron::di::{Container, Dialect, ScopeHandle};
 
 use super::module::{OmnitronModule, collect};
 use super::provider::{OmnitronProvider, PROVIDERS};
@@ -42,7 +42,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 pub unsafe extern "C" fn omnitron_container_new(out: *mut *mut OmnitronContainer) -> OmnitronStatus {
     guard(|| {
         check_out(out, "out")?;
-        CONTAINERS.insert_out(out, Container::new())
+        CONTAINERS.insert_out(out, Container::with_dialect(Dialect::C))
     })
 }
 
@@ -56,7 +56,7 @@ pub unsafe extern "C" fn omnitron_container_new_from_module(
     guard(|| {
         check_out(out, "out")?;
         let (entry, modules) = collect(module)?;
-        let c = Container::new();
+        let c = Container::with_dialect(Dialect::C);
         c.load_raw(entry, modules, true)?;
         CONTAINERS.insert_out(out, c)
     })

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use super::token::{OmnitronToken, token_arg};
 use super::{instance, pointer};
 use crate::boundary::{CPtr, Table, guard, guard_void};
-use crate::error::{OmnitronStatus, take_callback_message};
+use crate::error::{OmnitronStatus, clear_callback_message, passed_on, take_callback_message};
 
 /// A provider description under construction.
 #[derive(Debug)]
@@ -255,6 +255,9 @@ pub unsafe extern "C" fn omnitron_provider_free(provider: *mut OmnitronProvider)
 }
 
 fn callback_error(code: ErrorCode, what: String, status: u32) -> Error {
+    if let Some(e) = passed_on(status) {
+        return e;
+    }
     let why = take_callback_message()
         .unwrap_or_else(|| format!("returned status {status} ({})", crate::error::status_text(status)));
     Error::new(code, format!("{what}: {why}"))
@@ -284,6 +287,7 @@ impl Builder {
                         })
                         .collect();
                     let mut out: *mut c_void = std::ptr::null_mut();
+                    clear_callback_message();
                     // SAFETY: the caller registered `f` with this contract; `ptrs` lives for the call.
                     let status = unsafe { f(ud.get(), ptrs.as_ptr(), ptrs.len(), &mut out) };
                     if status != 0 {
@@ -310,6 +314,7 @@ type CHookFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> u32;
 fn c_hook(h: CHookFn, ud: CPtr, token: &Arc<str>, what: &'static str, code: ErrorCode) -> RawHook {
     let token = token.clone();
     Box::new(move |i: &Instance| {
+        clear_callback_message();
         // SAFETY: the registered hook's contract (header): it takes its user_data and the instance.
         let status = unsafe { h(ud.get(), pointer(i)) };
         if status == 0 {

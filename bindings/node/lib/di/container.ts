@@ -1,30 +1,19 @@
 // The container: the engine decides (graph, checks, plan, order, every error message); this file
-// only runs the plan. A compiled plan becomes one small closure per provider, so a resolve is a
-// Map lookup and a call: it never crosses into native code on the hot path.
+// only runs the plan. A compiled plan becomes one small closure per provider, so a resolve is a Map
+// lookup and a call: it never crosses into native code on the hot path.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 import type { JsPlan } from '../../native.js';
 import { native } from '../native.js';
 import { call, fromInfo, invalidArgument } from '../errors.js';
+import { isThenable } from '../util.js';
 import type { ModuleRef } from './decorators.js';
 import { collectModules } from './modules.js';
-import {
-  classEntry,
-  providerEntry,
-  type Entry,
-  type Provider,
-  type RegisterOptions,
-} from './providers.js';
+import { classEntry, providerEntry, type Entry, type Provider, type RegisterOptions } from './providers.js';
 import { CONTEXT, tokenKey, tokenName, type Constructor, type InjectionToken } from './tokens.js';
 
-const KIND_CLASS = 0;
-const KIND_VALUE = 1;
-const KIND_FACTORY = 2;
-const KIND_ALIAS = 3;
-const KIND_CONTEXT = 4;
-
-const SINGLETON = 0;
-const TRANSIENT = 1;
-const SCOPED = 2;
+const C = native.planCodes();
 
 /** Per-scope state: scoped instances by provider id. */
 class ScopeState {
@@ -37,13 +26,30 @@ class ScopeState {
 
 type Build = (s: ScopeState | null) => unknown;
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as any).then === 'function';
+/**
+ * Thrown inside the sync path when a factory or an `onInit` hook returned a promise: the provider
+ * turned out to be async. The sync API turns it into the engine's DI005 error; the async API awaits
+ * `promise` (which gives the instance of provider `id`).
+ */
+class WentAsync {
+  constructor(
+    readonly id: number,
+    readonly promise: Promise<unknown>,
+  ) {
+    promise.catch(() => {}); // whoever awaits it sees the rejection; nobody else should crash on it
+  }
 }
 
 function hasDestroy(v: unknown): v is { onDestroy(): unknown } {
-  return v !== null && typeof v === 'object' && typeof (v as any).onDestroy === 'function';
+  return v !== null && typeof v === 'object' && typeof (v as { onDestroy?: unknown }).onDestroy === 'function';
 }
+
+function hasInit(v: unknown): v is { onInit(): unknown } {
+  return v !== null && typeof v === 'object' && typeof (v as { onInit?: unknown }).onInit === 'function';
+}
+
+/** Providers being built asynchronously in the current async context, to catch runtime loops. */
+const building = new AsyncLocalStorage<readonly number[]>();
 
 /** Options of `new Container(...)`. */
 export interface ContainerOptions {
@@ -60,6 +66,9 @@ export interface ContainerOptions {
  * c.register(UserService);
  * const users = c.resolve(UserService);
  * ```
+ *
+ * Node runs JavaScript on one thread, so a container is not shared between worker threads (each
+ * worker has its own).
  */
 export class Container {
   readonly #graph = new native.NativeGraph();
@@ -74,6 +83,8 @@ export class Container {
   readonly #ready = new Map<unknown, unknown>();
   readonly #singletons: unknown[] = [];
   readonly #pending = new Map<number, Promise<unknown>>();
+  /** Providers being built synchronously right now, outermost first (runtime loop detection). */
+  readonly #stack: number[] = [];
   #created: [number, unknown][] = [];
   #disposed = false;
   #disposing: Promise<void> | null = null;
@@ -208,6 +219,7 @@ export class Container {
   async #initializeOnce(): Promise<void> {
     const plan = this.#ensurePlan();
     for (const id of plan.initOrder) {
+      if (this.#disposed) throw this.#disposedError();
       await this.#getAsync(id, null);
     }
     this.#initialized = true;
@@ -260,6 +272,7 @@ export class Container {
 
   /** @internal */
   _all(token: InjectionToken, s: ScopeState): unknown[] {
+    if (s.disposed) throw this.#scopeDisposedError();
     return this.#all(token, s);
   }
 
@@ -279,11 +292,22 @@ export class Container {
     const ids = this.#idsOf(token);
     if (ids === undefined) throw this.#missing(token);
     const id = ids[0];
-    const v = this.#build[id](s);
-    if (s === null && this.#plan!.scopes[id] === SINGLETON && this.#plan!.kinds[id] !== KIND_ALIAS && v !== undefined) {
+    const v = this.#sync(id, s);
+    const plan = this.#plan!;
+    if (s === null && plan.scopes[id] === C.scopeSingleton && plan.kinds[id] !== C.kindAlias && v !== undefined) {
       this.#ready.set(token, v);
     }
     return v;
+  }
+
+  /** Builds synchronously; a provider that turns out to be async is the engine's DI005 error. */
+  #sync(id: number, s: ScopeState | null): unknown {
+    try {
+      return this.#build[id](s);
+    } catch (e) {
+      if (e instanceof WentAsync) throw fromInfo(this.#graph.explainAsync(e.id));
+      throw e;
+    }
   }
 
   async #resolveAsyncIn(token: InjectionToken, s: ScopeState | null): Promise<unknown> {
@@ -298,7 +322,7 @@ export class Container {
     if (this.#disposed) throw this.#disposedError();
     this.#ensurePlan();
     const ids = this.#idsOf(token) ?? [];
-    return ids.map((id) => this.#build[id](s));
+    return ids.map((id) => this.#sync(id, s));
   }
 
   #idsOf(token: unknown): number[] | undefined {
@@ -332,6 +356,19 @@ export class Container {
     return fromInfo({ code: info.code, message: 'this scope has been disposed; create a new scope' });
   }
 
+  /** An instance finished after its container (or scope) was disposed: destroy it, report DI008. */
+  #discard(v: unknown): Error {
+    if (hasDestroy(v)) {
+      try {
+        const r = v.onDestroy();
+        if (isThenable(r)) Promise.resolve(r).catch(() => {});
+      } catch {
+        // Nothing to report it to: the container is gone.
+      }
+    }
+    return this.#disposedError();
+  }
+
   // ---- compiling the plan into closures -----------------------------------------------------
 
   #ensurePlan(): JsPlan {
@@ -355,49 +392,60 @@ export class Container {
 
   #builder(id: number, plan: JsPlan, build: Build[]): Build {
     const kind = plan.kinds[id];
-    if (kind === KIND_CONTEXT) return (s) => (s === null ? this.#context : s.context);
+    if (kind === C.kindContext) return (s) => (s === null ? this.#context : s.context);
     if (plan.failed[id]) {
       return () => {
         throw fromInfo(this.#graph.explain(id));
       };
     }
     const scope = plan.scopes[id];
-    if (kind === KIND_ALIAS) {
+    if (kind === C.kindAlias) {
       const target = plan.deps[id][0];
       return (s) => build[target](s);
     }
     if (plan.isAsync[id]) {
       // Sync access works only once the async path has built it.
       return (s) => {
-        const v = scope === SINGLETON ? this.#singletons[id] : scope === SCOPED && s !== null ? s.instances[id] : undefined;
-        if (v !== undefined || (scope === SINGLETON && id in this.#singletons)) return v;
+        if (scope === C.scopeSingleton && id in this.#singletons) return this.#singletons[id];
+        if (scope === C.scopeScoped && s !== null && s.instances[id] !== undefined) return s.instances[id];
         throw fromInfo(this.#graph.explainAsync(id));
       };
     }
-    if (scope === SINGLETON) {
+    if (scope === C.scopeSingleton) {
       if (id in this.#singletons) {
         const v = this.#singletons[id];
         return () => v;
       }
       const create = this.#creator(id, plan, build);
       return () => {
-        const v = create(null);
-        this.#singletons[id] = v;
-        build[id] = () => v;
-        if (hasDestroy(v)) this.#created.push([id, v]);
-        return v;
+        const pending = this.#pending.get(id);
+        if (pending !== undefined) throw new WentAsync(id, pending);
+        let v: unknown;
+        try {
+          v = create(null);
+        } catch (e) {
+          if (e instanceof WentAsync && e.id === id) throw new WentAsync(id, this.#settleSingleton(id, e.promise));
+          throw e;
+        }
+        return this.#keepSingleton(id, v);
       };
     }
     const create = this.#creator(id, plan, build);
-    if (scope === SCOPED) {
+    if (scope === C.scopeScoped) {
       return (s) => {
         if (s === null) throw fromInfo(this.#graph.explainNeedsScope(id));
         const v = s.instances[id];
         if (v !== undefined) return v;
-        const made = create(s);
-        s.instances[id] = made;
-        if (hasDestroy(made)) s.created.push([id, made]);
-        return made;
+        const pending = s.pending.get(id);
+        if (pending !== undefined) throw new WentAsync(id, pending);
+        let made: unknown;
+        try {
+          made = create(s);
+        } catch (e) {
+          if (e instanceof WentAsync && e.id === id) throw new WentAsync(id, this.#settleScoped(id, s, e.promise));
+          throw e;
+        }
+        return this.#keepScoped(id, s, made);
       };
     }
     // Transient.
@@ -410,122 +458,173 @@ export class Container {
     return create;
   }
 
+  #keepSingleton(id: number, v: unknown): unknown {
+    if (this.#disposed) throw this.#discard(v);
+    this.#singletons[id] = v;
+    this.#build[id] = () => v;
+    if (hasDestroy(v)) this.#created.push([id, v]);
+    return v;
+  }
+
+  #keepScoped(id: number, s: ScopeState, v: unknown): unknown {
+    if (this.#disposed || s.disposed) throw this.#discard(v);
+    s.instances[id] = v;
+    if (hasDestroy(v)) s.created.push([id, v]);
+    return v;
+  }
+
+  /** Caches an async singleton once its promise settles; concurrent callers share the promise. */
+  #settleSingleton(id: number, p: Promise<unknown>): Promise<unknown> {
+    const settled = p.then(
+      (v) => {
+        this.#pending.delete(id);
+        return this.#keepSingleton(id, v);
+      },
+      (e) => {
+        this.#pending.delete(id);
+        throw e;
+      },
+    );
+    this.#pending.set(id, settled);
+    return settled;
+  }
+
+  #settleScoped(id: number, s: ScopeState, p: Promise<unknown>): Promise<unknown> {
+    const settled = p.then(
+      (v) => {
+        s.pending.delete(id);
+        return this.#keepScoped(id, s, v);
+      },
+      (e) => {
+        s.pending.delete(id);
+        throw e;
+      },
+    );
+    s.pending.set(id, settled);
+    return settled;
+  }
+
   /** A function that builds a fresh instance of provider `id` (dependencies through `build`). */
   #creator(id: number, plan: JsPlan, build: Build[]): Build {
     const entry = this.#entries[id]!;
     const fns = plan.deps[id].map((code) => depFn(code, plan, build));
     let make: Build;
-    if (entry.kind === KIND_VALUE) {
+    if (entry.kind === C.kindValue) {
       const v = entry.make;
-      make = () => v;
-    } else if (entry.kind === KIND_CLASS) {
+      return () => v;
+    } else if (entry.kind === C.kindClass) {
       make = construct(entry, fns);
-    } else if (entry.kind === KIND_FACTORY) {
+    } else if (entry.kind === C.kindFactory) {
       make = invoke(entry.make, fns);
     } else {
       throw new Error(`internal: no creator for provider kind ${entry.kind}`);
     }
-    if (entry.spec.init === 'sync') {
-      const graph = this.#graph;
-      const inner = make;
-      make = (s) => {
-        const v = inner(s) as { onInit(): unknown };
-        if (isThenable(v.onInit())) throw fromInfo(graph.explainAsync(id));
+    const stack = this.#stack;
+    const graph = this.#graph;
+    const isClass = entry.kind === C.kindClass;
+    const classInit = entry.spec.init !== 'none';
+    // A factory's result may be a promise, and an instance's onInit hook may return one: then the
+    // provider went async (the async path awaits it; the sync path reports DI005).
+    return (s) => {
+      if (stack.includes(id)) throw fromInfo(graph.explainLoop([...stack.slice(stack.indexOf(id)), id]));
+      stack.push(id);
+      try {
+        const v = make(s);
+        if (!isClass && isThenable(v)) throw new WentAsync(id, Promise.resolve(v).then((inst) => initialized(inst)));
+        if (isClass ? classInit : hasInit(v)) {
+          const r = (v as { onInit(): unknown }).onInit();
+          if (isThenable(r)) throw new WentAsync(id, Promise.resolve(r).then(() => v));
+        }
         return v;
-      };
-    }
-    return make;
+      } finally {
+        stack.pop();
+      }
+    };
   }
+
+  // ---- async path ---------------------------------------------------------------------------
 
   /** Builds provider `id`, awaiting whatever is async (itself or a dependency). */
   #getAsync(id: number, s: ScopeState | null): unknown {
     const plan = this.#plan!;
-    if (!plan.isAsync[id]) return this.#build[id](s);
-    if (plan.failed[id]) return Promise.reject(fromInfo(this.#graph.explain(id)));
-    const kind = plan.kinds[id];
-    if (kind === KIND_ALIAS) return this.#getAsync(plan.deps[id][0], s);
-    const scope = plan.scopes[id];
-    if (scope === SINGLETON) {
-      if (id in this.#singletons) return this.#singletons[id];
-      let p = this.#pending.get(id);
-      if (p === undefined) {
-        p = this.#createAsync(id, null).then(
-          (v) => {
-            this.#singletons[id] = v;
-            this.#build[id] = () => v;
-            if (hasDestroy(v)) this.#created.push([id, v]);
-            this.#pending.delete(id);
-            return v;
-          },
-          (e) => {
-            this.#pending.delete(id);
-            throw e;
-          },
-        );
-        this.#pending.set(id, p);
+    if (!plan.isAsync[id]) {
+      try {
+        return this.#build[id](s);
+      } catch (e) {
+        if (!(e instanceof WentAsync)) throw e;
+        if (e.id === id) return e.promise;
+        // A dependency went async: build this one on the async path.
+        return this.#getAsyncSlow(id, s);
       }
-      return p;
     }
-    if (scope === SCOPED) {
-      if (s === null) return Promise.reject(fromInfo(this.#graph.explainNeedsScope(id)));
-      if (s.instances[id] !== undefined) return s.instances[id];
-      let p = s.pending.get(id);
-      if (p === undefined) {
-        p = this.#createAsync(id, s).then(
-          (v) => {
-            s.instances[id] = v;
-            if (hasDestroy(v)) s.created.push([id, v]);
-            s.pending.delete(id);
-            return v;
-          },
-          (e) => {
-            s.pending.delete(id);
-            throw e;
-          },
-        );
-        s.pending.set(id, p);
-      }
-      return p;
-    }
-    if (plan.needsScope[id] && s === null) return Promise.reject(fromInfo(this.#graph.explainNeedsScope(id)));
-    return this.#createAsync(id, s);
+    return this.#getAsyncSlow(id, s);
   }
 
-  async #createAsync(id: number, s: ScopeState | null): Promise<unknown> {
+  #getAsyncSlow(id: number, s: ScopeState | null): unknown {
     const plan = this.#plan!;
-    const entry = this.#entries[id]!;
-    const args: unknown[] = [];
-    for (const code of plan.deps[id]) {
-      if (code >= 0) args.push(await this.#getAsync(code, s));
-      else if (code === -1) args.push(undefined);
-      else if (code <= -3) {
-        const list: unknown[] = [];
-        for (const q of plan.many[-3 - code]) list.push(await this.#getAsync(q, s));
-        args.push(list);
-      } else throw fromInfo(this.#graph.explain(id));
+    if (plan.failed[id]) return Promise.reject(fromInfo(this.#graph.explain(id)));
+    const kind = plan.kinds[id];
+    if (kind === C.kindAlias) return this.#getAsync(plan.deps[id][0], s);
+    const chain = building.getStore() ?? [];
+    if (chain.includes(id)) {
+      return Promise.reject(fromInfo(this.#graph.explainLoop([...chain.slice(chain.indexOf(id)), id])));
     }
-    let v: any;
-    if (entry.kind === KIND_CLASS) {
-      const C = entry.make as Constructor;
-      v = new C(...args.slice(0, entry.ctorArity));
-      entry.props.forEach((key, i) => {
-        v[key] = args[entry.ctorArity + i];
-      });
-    } else if (entry.kind === KIND_FACTORY) {
-      v = await entry.make(...args);
-    } else {
-      v = entry.make;
+    const scope = plan.scopes[id];
+    if (scope === C.scopeSingleton) {
+      if (id in this.#singletons) return this.#singletons[id];
+      return this.#pending.get(id) ?? this.#settleSingleton(id, this.#createAsync(id, null, chain));
     }
-    if (entry.spec.init !== 'none') await v.onInit();
-    return v;
+    if (scope === C.scopeScoped) {
+      if (s === null) return Promise.reject(fromInfo(this.#graph.explainNeedsScope(id)));
+      if (s.instances[id] !== undefined) return s.instances[id];
+      return s.pending.get(id) ?? this.#settleScoped(id, s, this.#createAsync(id, s, chain));
+    }
+    if (plan.needsScope[id] && s === null) return Promise.reject(fromInfo(this.#graph.explainNeedsScope(id)));
+    return this.#createAsync(id, s, chain);
   }
+
+  #createAsync(id: number, s: ScopeState | null, chain: readonly number[]): Promise<unknown> {
+    return building.run([...chain, id], async () => {
+      const plan = this.#plan!;
+      const entry = this.#entries[id]!;
+      const args: unknown[] = [];
+      for (const code of plan.deps[id]) {
+        if (code >= 0) args.push(await this.#getAsync(code, s));
+        else if (code === C.depAbsent) args.push(undefined);
+        else if (code <= C.depManyBase) {
+          const list: unknown[] = [];
+          for (const q of plan.many[C.depManyBase - code]) list.push(await this.#getAsync(q, s));
+          args.push(list);
+        } else throw fromInfo(this.#graph.explain(id));
+      }
+      let v: any;
+      if (entry.kind === C.kindClass) {
+        const Cls = entry.make as Constructor;
+        v = new Cls(...args.slice(0, entry.ctorArity));
+        entry.props.forEach((key, i) => {
+          v[key] = args[entry.ctorArity + i];
+        });
+      } else if (entry.kind === C.kindFactory) {
+        v = await entry.make(...args);
+      } else {
+        v = entry.make;
+      }
+      return entry.kind === C.kindValue ? v : initialized(v);
+    });
+  }
+}
+
+/** Runs an instance's `onInit` (awaited) and gives the instance. */
+async function initialized(v: unknown): Promise<unknown> {
+  if (hasInit(v)) await v.onInit();
+  return v;
 }
 
 function depFn(code: number, plan: JsPlan, build: Build[]): Build {
   if (code >= 0) return (s) => build[code](s);
-  if (code === -1) return () => undefined;
-  if (code <= -3) {
-    const list = plan.many[-3 - code];
+  if (code === C.depAbsent) return () => undefined;
+  if (code <= C.depManyBase) {
+    const list = plan.many[C.depManyBase - code];
     return (s) => list.map((q) => build[q](s));
   }
   return () => {
@@ -535,13 +634,13 @@ function depFn(code: number, plan: JsPlan, build: Build[]): Build {
 
 /** `new C(a, b, ...)`, specialised for small arities so the hot path does not spread arrays. */
 function construct(entry: Entry, fns: Build[]): Build {
-  const C = entry.make as Constructor;
+  const Cls = entry.make as Constructor;
   const n = entry.ctorArity;
   if (entry.props.length > 0) {
     const ctor = fns.slice(0, n);
     const props = entry.props.map((key, i) => [key, fns[n + i]] as const);
     return (s) => {
-      const o = new C(...ctor.map((f) => f(s)));
+      const o = new Cls(...ctor.map((f) => f(s)));
       for (const [key, f] of props) o[key] = f(s);
       return o;
     };
@@ -549,17 +648,17 @@ function construct(entry: Entry, fns: Build[]): Build {
   const [a, b, c, d] = fns;
   switch (n) {
     case 0:
-      return () => new C();
+      return () => new Cls();
     case 1:
-      return (s) => new C(a(s));
+      return (s) => new Cls(a(s));
     case 2:
-      return (s) => new C(a(s), b(s));
+      return (s) => new Cls(a(s), b(s));
     case 3:
-      return (s) => new C(a(s), b(s), c(s));
+      return (s) => new Cls(a(s), b(s), c(s));
     case 4:
-      return (s) => new C(a(s), b(s), c(s), d(s));
+      return (s) => new Cls(a(s), b(s), c(s), d(s));
     default:
-      return (s) => new C(...fns.map((f) => f(s)));
+      return (s) => new Cls(...fns.map((f) => f(s)));
   }
 }
 

@@ -133,6 +133,9 @@ export function Optional(): ParamOrPropertyDecorator {
 
 /** Injects every provider of a multi token, as an array in registration order. */
 export function InjectAll(token: InjectionToken): ParamOrPropertyDecorator {
+  if (token === undefined || token === null) {
+    throw invalidArgument('@InjectAll() was given undefined: the token is not defined yet (a circular import between files?) or was misspelled');
+  }
   return point((p) => {
     p.token = token;
     p.all = true;

@@ -82,23 +82,44 @@ function isAsyncFunction(f: unknown): boolean {
 }
 
 function initKind(proto: any): string {
-  const f = proto?.onInit;
+  const f = proto?.onInit; // found on the prototype chain, so inherited hooks count
   if (typeof f !== 'function') return 'none';
   return isAsyncFunction(f) ? 'async' : 'sync';
 }
 
+/** The nearest class in the prototype chain (the class itself first) that declares constructor
+ * parameters: its own parameter types or `@Inject` metadata. A subclass without a constructor of its
+ * own takes its parent's. */
+function declaringClass(cls: Constructor): Constructor {
+  for (let c: any = cls; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
+    if (paramTypes(c) !== undefined || (classMetadata(c)?.params.size ?? 0) > 0 || c.length > 0) return c;
+    if (c !== cls && classMetadata(c)?.injectable) return c;
+  }
+  return cls;
+}
+
+/** Property injections of the class and its ancestors (ancestors first). */
+function propertyPoints(cls: Constructor): [string | symbol, InjectionPoint, Constructor][] {
+  const chain: Constructor[] = [];
+  for (let c: any = cls; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) chain.unshift(c);
+  const out = new Map<string | symbol, [InjectionPoint, Constructor]>();
+  for (const c of chain) for (const [key, p] of classMetadata(c)?.props ?? []) out.set(key, [p, c]);
+  return [...out].map(([key, [p, c]]) => [key, p, c]);
+}
+
 /** What a class needs injected, from explicit `inject`, `@Inject`/`@Optional`, or parameter types. */
 function classDeps(cls: Constructor, explicit: InjectEntry[] | undefined): { deps: JsDependency[]; ctorArity: number; props: (string | symbol)[] } {
-  const meta = classMetadata(cls);
   const owner = cls.name || '<anonymous class>';
   let ctor: JsDependency[];
   if (explicit !== undefined) {
     if (!Array.isArray(explicit)) throw invalidProvider(`inject of '${owner}' must be an array, got ${describe(explicit)}`);
     ctor = explicit.map((e, i) => injectEntry(e, owner, i));
   } else {
-    const types = paramTypes(cls);
+    const decl = declaringClass(cls);
+    const meta = classMetadata(decl);
+    const types = paramTypes(decl);
     const declared = meta ? Math.max(-1, ...meta.params.keys()) + 1 : 0;
-    const count = Math.max(types?.length ?? 0, declared, types === undefined ? cls.length : 0);
+    const count = Math.max(types?.length ?? 0, declared, types === undefined ? decl.length : 0);
     ctor = [];
     for (let i = 0; i < count; i++) {
       const p = meta?.params.get(i) ?? {};
@@ -115,8 +136,8 @@ function classDeps(cls: Constructor, explicit: InjectEntry[] | undefined): { dep
   }
   const props: (string | symbol)[] = [];
   const propDeps: JsDependency[] = [];
-  for (const [key, p] of meta?.props ?? []) {
-    const token = p.token ?? (propertyType(cls, key) as InjectionToken | undefined);
+  for (const [key, p, declaredOn] of propertyPoints(cls)) {
+    const token = p.token ?? (propertyType(declaredOn, key) as InjectionToken | undefined);
     if (token === undefined || token === Object || isPrimitiveType(token)) {
       throw invalidProvider(`cannot tell what to inject into property '${String(key)}' of '${owner}': use @Inject(token)`);
     }

@@ -41,5 +41,13 @@ class Omnitron:
         order)."""
         container = Container(context=context)
         container._load_root_module(root_module)
-        await container.initialize()
+        try:
+            await container.initialize()
+        except BaseException:
+            # Whatever was built before the failure is destroyed; the failure is what the caller sees.
+            try:
+                await container.dispose()
+            except Exception:
+                pass
+            raise
         return OmnitronApp(container)

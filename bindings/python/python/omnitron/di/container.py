@@ -1,28 +1,47 @@
 """The container: the engine decides (graph, checks, plan, order, every error message); this file
 only runs the plan. A compiled plan becomes one small closure per provider, so a resolve is a dict
-lookup and a call: it never crosses into native code on the hot path."""
+lookup and a call: it never crosses into native code on the hot path.
+
+A container may be used from several threads: registration, compilation and the building of
+singletons and scoped instances take the container's lock (re-entrant, so dependencies build inside
+it); resolving something already built takes none."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
-from typing import Any, Callable, Optional, Sequence, TypeVar, Union, overload
+import threading
+from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar, overload
 
 from .. import _native
-from ..errors import InvalidArgumentError, OmnitronError
+from ..errors import InvalidArgumentError, OmnitronError, from_code
 from .modules import collect_modules
-from .providers import _UNSET, KIND_ALIAS, KIND_CLASS, KIND_FACTORY, KIND_VALUE, Entry, class_entry, provider_entry
+from .providers import _UNSET, Entry, class_entry, provider_entry
 from .tokens import CONTEXT, Token, describe, token_key, token_name
 
 T = TypeVar("T")
 
-KIND_CONTEXT = 4
-SINGLETON, TRANSIENT, SCOPED = 0, 1, 2
+_C = _native.plan_codes()
+KIND_CLASS: int = _C["kind_class"]
+KIND_VALUE: int = _C["kind_value"]
+KIND_FACTORY: int = _C["kind_factory"]
+KIND_ALIAS: int = _C["kind_alias"]
+KIND_CONTEXT: int = _C["kind_context"]
+SINGLETON: int = _C["scope_singleton"]
+SCOPED: int = _C["scope_scoped"]
+DEP_ABSENT: int = _C["dep_absent"]
+DEP_MANY_BASE: int = _C["dep_many_base"]
 
 _MISSING: Any = object()
+#: An optional dependency with no provider, for a parameter that keeps its own default.
+ABSENT: Any = object()
 
 Build = Callable[[Optional["_ScopeState"]], Any]
+
+#: (container id, provider id) pairs being built asynchronously in this context (runtime loops).
+_building: contextvars.ContextVar[tuple[tuple[int, int], ...]] = contextvars.ContextVar("omnitron_building", default=())
 
 
 class _ScopeState:
@@ -36,8 +55,40 @@ class _ScopeState:
         self.context = context
 
 
+class _WentAsync(Exception):
+    """Raised inside the sync path when a factory or an ``on_init`` hook returned an awaitable: the
+    provider turned out to be async. The sync API turns it into the engine's DI005 error; the async
+    API awaits ``future`` (or builds on the async path when no event loop was running)."""
+
+    def __init__(self, pid: int, future: Optional["asyncio.Future[Any]"]) -> None:
+        super().__init__(pid)
+        self.pid = pid
+        self.future = future
+
+
+def _defer(pid: int, awaitable: Awaitable[Any], then: Callable[[Any], Any]) -> _WentAsync:
+    """A provider went async: schedule the rest on the running loop, if there is one."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # nothing can ever await it here
+        return _WentAsync(pid, None)
+
+    async def finish() -> Any:
+        return then(await awaitable)
+
+    fut = asyncio.ensure_future(finish())
+    fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" noise
+    return _WentAsync(pid, fut)
+
+
 def _has_destroy(v: Any) -> bool:
-    return callable(getattr(v, "on_destroy", None))
+    return not isinstance(v, type) and callable(getattr(v, "on_destroy", None))
+
+
+def _has_init(v: Any) -> bool:
+    return not isinstance(v, type) and callable(getattr(v, "on_init", None))
 
 
 def _hashable(token: Any) -> bool:
@@ -76,6 +127,8 @@ class Container:
 
     def __init__(self, *, context: Any = None) -> None:
         self._graph = _native.NativeGraph()
+        self._lock = threading.RLock()
+        self._local = threading.local()
         self._entries: dict[int, Entry] = {}
         self._tokens: dict[int, Any] = {CONTEXT.key: CONTEXT}
         self._plan: Optional[dict[str, Any]] = None
@@ -127,10 +180,11 @@ class Container:
                 override=override,
                 is_async=is_async,
             )
-        pid = self._graph.register(entry.spec)
-        self._remember(entry)
-        self._entries[pid] = entry
-        self._invalidate()
+        with self._lock:
+            pid = self._graph.register(entry.spec)
+            self._remember(entry)
+            self._entries[pid] = entry
+            self._invalidate()
         return self
 
     def load_module(self, module: Any) -> "Container":
@@ -142,13 +196,14 @@ class Container:
 
     def _load(self, module: Any, as_entry: bool) -> "Container":
         self._check_alive()
-        entry_key, specs, entries = collect_modules(module, self._graph.has_module)
-        ids = self._graph.load_modules(entry_key, specs, as_entry)
-        for module_ids, module_entries in zip(ids, entries):
-            for pid, e in zip(module_ids, module_entries):
-                self._remember(e)
-                self._entries[pid] = e
-        self._invalidate()
+        with self._lock:
+            entry_key, specs, entries = collect_modules(module, self._graph.has_module)
+            ids = self._graph.load_modules(entry_key, specs, as_entry)
+            for module_ids, module_entries in zip(ids, entries):
+                for pid, e in zip(module_ids, module_entries):
+                    self._remember(e)
+                    self._entries[pid] = e
+            self._invalidate()
         return self
 
     def _remember(self, e: Entry) -> None:
@@ -174,6 +229,8 @@ class Container:
         """Resolves a token synchronously."""
         try:
             return self._ready[token]
+        except _WentAsync as e:
+            raise self._graph.explain_async(e.pid) from None
         except TypeError:
             if _hashable(token):
                 raise
@@ -186,7 +243,7 @@ class Container:
         if self._disposed:
             raise _native.disposed_error()
         self._ensure_plan()
-        return await self._await(self._get_async(self._root_id(token), None))
+        return await _await(self._get_async(self._root_id(token), None))
 
     def resolve_optional(self, token: Any) -> Any:
         """Resolves a token, or ``None`` when nothing provides it."""
@@ -218,7 +275,9 @@ class Container:
             return
         plan = self._ensure_plan()
         for pid in plan["init_order"]:
-            await self._await(self._get_async(pid, None))
+            if self._disposed:
+                raise _native.disposed_error()
+            await _await(self._get_async(pid, None))
         self._initialized = True
 
     async def dispose(self) -> None:
@@ -236,11 +295,12 @@ class Container:
         return self._disposed
 
     async def _dispose_once(self) -> None:
-        self._disposed = True
-        self._graph.mark_disposed()
-        self._ready.clear()
-        self._ready.roots = {}
-        created, self._created = self._created, []
+        with self._lock:
+            self._disposed = True
+            self._graph.mark_disposed()
+            self._ready.clear()
+            self._ready.roots = {}
+            created, self._created = self._created, []
         await _run_destroy_hooks(self._graph, created, "container", self._name)
 
     def export_graph(self, format: str = "json") -> Any:
@@ -258,13 +318,20 @@ class Container:
         fn = self._ready.roots.get(token)
         if fn is None:
             fn = self._build[self._root_id(token)]
-        return fn(None)
+        return self._sync(fn, None)
+
+    def _sync(self, fn: Build, s: Optional[_ScopeState]) -> Any:
+        """Builds synchronously; a provider that turns out to be async is the engine's DI005."""
+        try:
+            return fn(s)
+        except _WentAsync as e:
+            raise self._graph.explain_async(e.pid) from None
 
     def _resolve_in(self, token: Any, s: Optional[_ScopeState]) -> Any:
         if self._disposed:
             raise _native.disposed_error()
         self._ensure_plan()
-        return self._build[self._root_id(token)](s)
+        return self._sync(self._build[self._root_id(token)], s)
 
     def _root_id(self, token: Any) -> int:
         ids = self._ids_of(token)
@@ -287,11 +354,11 @@ class Container:
         if self._disposed:
             raise _native.disposed_error()
         self._ensure_plan()
-        return [self._build[pid](s) for pid in (self._ids_of(token) or ())]
+        return [self._sync(self._build[pid], s) for pid in (self._ids_of(token) or ())]
 
     def _name(self, pid: int) -> str:
         e = self._entries.get(pid)
-        return e.spec["name"] if e else "CONTEXT"
+        return str(e.spec["name"]) if e else "CONTEXT"
 
     def _check_alive(self) -> None:
         if self._disposed:
@@ -306,37 +373,53 @@ class Container:
         if not self._disposed:
             await _run_destroy_hooks(self._graph, created, "scope", self._name)
 
+    def _discard(self, v: Any) -> OmnitronError:
+        """An instance finished after its container (or scope) was disposed: destroy it, report
+        DI008."""
+        if _has_destroy(v):
+            try:
+                r = v.on_destroy()
+                if inspect.iscoroutine(r):
+                    r.close()
+            except Exception:  # nothing left to report it to
+                pass
+        e: OmnitronError = _native.disposed_error()  # type: ignore[assignment]
+        return e
+
     # ---- compiling the plan into closures -----------------------------------------------------
 
     def _ensure_plan(self) -> dict[str, Any]:
         plan = self._plan
         if plan is not None:
             return plan
-        plan = self._graph.compile()
-        n = len(plan["kinds"])
-        build: list[Build] = [None] * n  # type: ignore[list-item]
-        self._build = build
-        # Dependencies first, so a builder can hold its dependencies' builders directly.
-        ranks = plan["ranks"]
-        for pid in sorted(range(n), key=ranks.__getitem__):
-            build[pid] = self._builder(pid, plan, build)
-        root: dict[Any, list[int]] = {}
-        roots: dict[Any, Build] = {}
-        ready = self._ready
-        for key, ids in plan["root"]:
-            tok = self._tokens.get(key, _MISSING)
-            if tok is _MISSING:
-                continue
-            root[tok] = ids
-            pid = ids[0]
-            if plan["scopes"][pid] == SINGLETON and plan["kinds"][pid] != KIND_ALIAS and not plan["failed"][pid]:
-                roots[tok] = _caching(ready, tok, build[pid])
-            else:
-                roots[tok] = build[pid]
-        self._root = root
-        ready.roots = roots
-        self._plan = plan
-        return plan
+        with self._lock:
+            if self._plan is not None:
+                return self._plan
+            plan = self._graph.compile()
+            n = len(plan["kinds"])
+            build: list[Build] = [None] * n  # type: ignore[list-item]
+            # Dependencies first, so a builder can hold its dependencies' builders directly.
+            ranks = plan["ranks"]
+            for pid in sorted(range(n), key=ranks.__getitem__):
+                build[pid] = self._builder(pid, plan, build)
+            root: dict[Any, list[int]] = {}
+            roots: dict[Any, Build] = {}
+            ready = self._ready
+            for key, ids in plan["root"]:
+                tok = self._tokens.get(key, _MISSING)
+                if tok is _MISSING:
+                    continue
+                root[tok] = ids
+                pid = ids[0]
+                if plan["scopes"][pid] == SINGLETON and plan["kinds"][pid] != KIND_ALIAS and not plan["failed"][pid]:
+                    roots[tok] = _caching(self, ready, tok, build[pid])
+                else:
+                    roots[tok] = build[pid]
+            self._build = build
+            self._root = root
+            ready.roots = roots
+            self._plan = plan
+            return plan
 
     def _builder(self, pid: int, plan: dict[str, Any], build: list[Build]) -> Build:
         kind = plan["kinds"][pid]
@@ -366,32 +449,56 @@ class Container:
                 v = singletons[pid]
                 return lambda s: v
             create = self._creator(pid, plan, build)
-            created = self._created
+            lock = self._lock
+            pending = self._pending
             cell: list[Any] = []
 
             def singleton(s: Optional[_ScopeState]) -> Any:
                 if cell:
                     return cell[0]
-                v = create(None)
-                cell.append(v)
-                singletons[pid] = v
-                if _has_destroy(v):
-                    created.append((pid, v))
-                return v
+                with lock:
+                    if cell:
+                        return cell[0]
+                    if pid in singletons:  # built on the async path
+                        cell.append(singletons[pid])
+                        return cell[0]
+                    fut = pending.get(pid)
+                    if fut is not None:
+                        raise _WentAsync(pid, fut)
+                    try:
+                        v = create(None)
+                    except _WentAsync as e:
+                        if e.pid == pid and e.future is not None:
+                            self._settle(pid, None, e.future)
+                        raise
+                    self._keep(pid, None, v)
+                    cell.append(v)
+                    return v
             return singleton
         create = self._creator(pid, plan, build)
         if scope == SCOPED:
+            lock = self._lock
+
             def scoped(s: Optional[_ScopeState]) -> Any:
                 if s is None:
                     raise graph.explain_needs_scope(pid)
                 try:
                     return s.instances[pid]
                 except KeyError:
-                    v = create(s)
-                    s.instances[pid] = v
-                    if _has_destroy(v):
-                        s.created.append((pid, v))
-                    return v
+                    pass
+                with lock:
+                    if pid in s.instances:
+                        return s.instances[pid]
+                    fut = s.pending.get(pid)
+                    if fut is not None:
+                        raise _WentAsync(pid, fut)
+                    try:
+                        v = create(s)
+                    except _WentAsync as e:
+                        if e.pid == pid and e.future is not None:
+                            self._settle(pid, s, e.future)
+                        raise
+                    return self._keep(pid, s, v)
             return scoped
         if plan["needs_scope"][pid]:
             def transient_in_scope(s: Optional[_ScopeState]) -> Any:
@@ -401,64 +508,115 @@ class Container:
             return transient_in_scope
         return create
 
+    def _keep(self, pid: int, s: Optional[_ScopeState], v: Any) -> Any:
+        """Stores a freshly built singleton (``s is None``) or scoped instance."""
+        if s is None:
+            if self._disposed:
+                raise self._discard(v)
+            self._singletons[pid] = v
+            if _has_destroy(v):
+                self._created.append((pid, v))
+        else:
+            if self._disposed or s.disposed:
+                raise self._discard(v)
+            s.instances[pid] = v
+            if _has_destroy(v):
+                s.created.append((pid, v))
+        return v
+
+    def _settle(self, pid: int, s: Optional[_ScopeState], fut: "asyncio.Future[Any]") -> "asyncio.Future[Any]":
+        """Caches an async build once it finishes; concurrent callers share the future."""
+        pending = self._pending if s is None else s.pending
+        pending[pid] = fut
+
+        def done(f: "asyncio.Future[Any]") -> None:
+            pending.pop(pid, None)
+            if not f.cancelled() and f.exception() is None:
+                v = f.result()
+                with self._lock:
+                    try:
+                        self._keep(pid, s, v)
+                    except OmnitronError:
+                        pass  # disposed meanwhile: _keep destroyed it
+                    if s is None:
+                        self._build[pid] = lambda _s: v
+
+        fut.add_done_callback(done)
+        return fut
+
     def _creator(self, pid: int, plan: dict[str, Any], build: list[Build]) -> Build:
         """A function building a fresh instance of provider ``pid``."""
         entry = self._entries[pid]
-        fns = [_dep_fn(code, plan, build) for code in plan["deps"][pid]]
-        make: Build
         if entry.kind == KIND_VALUE:
             value = entry.make
-            make = lambda s: value  # noqa: E731
-        elif entry.kind in (KIND_CLASS, KIND_FACTORY):
-            make = _call(entry.make, fns, entry.names)
-        else:
-            raise OmnitronError(f"internal: no creator for provider kind {entry.kind}", code="E003")
-        if entry.spec["init"] == "sync":
-            graph = self._graph
-            inner = make
+            return lambda s: value
+        fns = [_dep_fn(code, plan, build) for code in plan["deps"][pid]]
+        make = _call(entry.make, fns, entry.names, entry.defaults)
+        is_class = entry.kind == KIND_CLASS
+        class_init = entry.spec["init"] != "none"
+        local = self._local
+        graph = self._graph
 
-            def with_init(s: Optional[_ScopeState]) -> Any:
-                v = inner(s)
-                if inspect.isawaitable(v.on_init()):
-                    raise graph.explain_async(pid)
+        # A factory's result may be awaitable, and an instance's on_init hook may return an
+        # awaitable: then the provider went async (the async path awaits; the sync path is DI005).
+        # The per-thread stack of providers being built catches a factory or hook that resolves
+        # what is being built (a runtime loop) before it recurses away.
+        def create(s: Optional[_ScopeState]) -> Any:
+            try:
+                stack: list[int] = local.stack
+            except AttributeError:
+                stack = local.stack = []
+            if pid in stack:
+                raise graph.explain_loop([*stack[stack.index(pid):], pid])
+            stack.append(pid)
+            try:
+                v = make(s)
+                if not is_class and inspect.isawaitable(v):
+                    raise _defer(pid, v, lambda inst: inst)
+                if class_init if is_class else _has_init(v):
+                    r = v.on_init()
+                    if inspect.isawaitable(r):
+                        raise _defer(pid, r, lambda _r: v)
                 return v
-            make = with_init
-        return make
+            finally:
+                stack.pop()
+
+        return create
 
     # ---- async path ---------------------------------------------------------------------------
-
-    @staticmethod
-    async def _await(v: Any) -> Any:
-        return await v if inspect.isawaitable(v) else v
 
     def _get_async(self, pid: int, s: Optional[_ScopeState]) -> Any:
         """The instance, or an awaitable of it when building it must be awaited."""
         plan = self._plan
         assert plan is not None
         if not plan["is_async"][pid]:
-            return self._build[pid](s)
+            try:
+                return self._build[pid](s)
+            except _WentAsync as e:
+                if e.pid == pid and e.future is not None:
+                    return asyncio.shield(e.future)
+                return self._get_async_slow(pid, s)
+        return self._get_async_slow(pid, s)
+
+    def _get_async_slow(self, pid: int, s: Optional[_ScopeState]) -> Any:
+        plan = self._plan
+        assert plan is not None
         if plan["failed"][pid]:
             raise self._graph.explain(pid)
         if plan["kinds"][pid] == KIND_ALIAS:
             return self._get_async(plan["deps"][pid][0], s)
+        me = (id(self), pid)
+        chain = _building.get()
+        if me in chain:
+            path = [p for c, p in chain if c == id(self)]
+            raise self._graph.explain_loop([*path[path.index(pid):], pid])
         scope = plan["scopes"][pid]
         if scope == SINGLETON:
             if pid in self._singletons:
                 return self._singletons[pid]
             fut = self._pending.get(pid)
             if fut is None:
-                fut = asyncio.ensure_future(self._create_async(pid, None))
-                self._pending[pid] = fut
-
-                def done(f: "asyncio.Future[Any]") -> None:
-                    self._pending.pop(pid, None)
-                    if not f.cancelled() and f.exception() is None:
-                        v = f.result()
-                        self._singletons[pid] = v
-                        self._build[pid] = lambda s: v
-                        if _has_destroy(v):
-                            self._created.append((pid, v))
-                fut.add_done_callback(done)
+                fut = self._settle(pid, None, asyncio.ensure_future(self._create_async(pid, None)))
             return asyncio.shield(fut)
         if scope == SCOPED:
             if s is None:
@@ -467,61 +625,67 @@ class Container:
                 return s.instances[pid]
             fut = s.pending.get(pid)
             if fut is None:
-                state = s
-                fut = asyncio.ensure_future(self._create_async(pid, state))
-                state.pending[pid] = fut
-
-                def scoped_done(f: "asyncio.Future[Any]") -> None:
-                    state.pending.pop(pid, None)
-                    if not f.cancelled() and f.exception() is None:
-                        v = f.result()
-                        state.instances[pid] = v
-                        if _has_destroy(v):
-                            state.created.append((pid, v))
-                fut.add_done_callback(scoped_done)
+                fut = self._settle(pid, s, asyncio.ensure_future(self._create_async(pid, s)))
             return asyncio.shield(fut)
         if plan["needs_scope"][pid] and s is None:
             raise self._graph.explain_needs_scope(pid)
         return self._create_async(pid, s)
 
     async def _create_async(self, pid: int, s: Optional[_ScopeState]) -> Any:
-        plan = self._plan
-        assert plan is not None
-        entry = self._entries[pid]
-        args: list[Any] = []
-        for code in plan["deps"][pid]:
-            if code >= 0:
-                args.append(await self._await(self._get_async(code, s)))
-            elif code == -1:
-                args.append(None)
-            elif code <= -3:
-                args.append([await self._await(self._get_async(q, s)) for q in plan["many"][-3 - code]])
+        token = _building.set((*_building.get(), (id(self), pid)))
+        try:
+            plan = self._plan
+            assert plan is not None
+            entry = self._entries[pid]
+            args: list[Any] = []
+            for code in plan["deps"][pid]:
+                if code >= 0:
+                    args.append(await _await(self._get_async(code, s)))
+                elif code == DEP_ABSENT:
+                    name = entry.names[len(args)] if entry.names else None
+                    args.append(ABSENT if name in entry.defaults else None)
+                elif code <= DEP_MANY_BASE:
+                    args.append([await _await(self._get_async(q, s)) for q in plan["many"][DEP_MANY_BASE - code]])
+                else:
+                    raise self._graph.explain(pid)
+            if entry.kind == KIND_VALUE:
+                return entry.make
+            if entry.names:
+                v = entry.make(**{n: a for n, a in zip(entry.names, args) if a is not ABSENT})
             else:
-                raise self._graph.explain(pid)
-        if entry.kind == KIND_VALUE:
-            v = entry.make
-        else:
-            v = entry.make(**dict(zip(entry.names, args))) if entry.names else entry.make(*args)
+                v = entry.make(*args)
             if inspect.isawaitable(v):
                 v = await v
-        if entry.spec["init"] != "none":
-            r = v.on_init()
-            if inspect.isawaitable(r):
-                await r
-        return v
+            if _has_init(v):
+                r = v.on_init()
+                if inspect.isawaitable(r):
+                    await r
+            if self._disposed or (s is not None and s.disposed):
+                raise self._discard(v)
+            return v
+        finally:
+            _building.reset(token)
+
+
+async def _await(v: Any) -> Any:
+    return await v if inspect.isawaitable(v) else v
 
 
 def _none(s: Optional[_ScopeState]) -> Any:
     return None
 
 
+def _absent(s: Optional[_ScopeState]) -> Any:
+    return ABSENT
+
+
 def _dep_fn(code: int, plan: dict[str, Any], build: list[Build]) -> Build:
     if code >= 0:
         return build[code]  # already built: builders are made dependencies first
-    if code == -1:
+    if code == DEP_ABSENT:
         return _none
-    if code <= -3:
-        ids = plan["many"][-3 - code]
+    if code <= DEP_MANY_BASE:
+        ids = plan["many"][DEP_MANY_BASE - code]
         return lambda s: [build[q](s) for q in ids]
 
     def missing(s: Optional[_ScopeState]) -> Any:
@@ -529,7 +693,7 @@ def _dep_fn(code: int, plan: dict[str, Any], build: list[Build]) -> Build:
     return missing
 
 
-def _caching(ready: _Ready, token: Any, b: Build) -> Build:
+def _caching(c: Container, ready: _Ready, token: Any, b: Build) -> Build:
     """A root function for a singleton: builds it once and stores it for the fast path."""
 
     def root(s: Optional[_ScopeState]) -> Any:
@@ -539,11 +703,20 @@ def _caching(ready: _Ready, token: Any, b: Build) -> Build:
     return root
 
 
-def _call(f: Callable[..., Any], fns: list[Build], names: tuple[str, ...]) -> Build:
-    """``f(a, b, ...)``, specialised for small arities."""
+def _call(f: Callable[..., Any], fns: list[Build], names: tuple[str, ...], defaults: frozenset[str] = frozenset()) -> Build:
+    """``f(a, b, ...)``, specialised for small arities. By keyword when ``names`` is given: then an
+    optional dependency with no provider leaves a parameter that has a default to its default."""
     if names:
-        pairs = list(zip(names, fns))
-        return lambda s: f(**{n: g(s) for n, g in pairs})
+        pairs = [(n, _absent if g is _none and n in defaults else g) for n, g in zip(names, fns)]
+
+        def by_name(s: Optional[_ScopeState]) -> Any:
+            kwargs = {}
+            for n, g in pairs:
+                v = g(s)
+                if v is not ABSENT:
+                    kwargs[n] = v
+            return f(**kwargs)
+        return by_name
     n = len(fns)
     if n == 0:
         return lambda s: f()
@@ -607,9 +780,11 @@ class Scope:
         if c._disposed:
             raise _native.disposed_error()
         c._ensure_plan()
-        return await c._await(c._get_async(c._root_id(token), self._state))
+        return await _await(c._get_async(c._root_id(token), self._state))
 
     def resolve_all(self, token: Any) -> list[Any]:
+        if self._state.disposed:
+            raise _scope_disposed()
         return self._container._all(token, self._state)
 
     async def dispose(self) -> None:
@@ -624,10 +799,7 @@ class Scope:
 
 
 def _scope_disposed() -> OmnitronError:
-    from ..errors import from_code
-
     return from_code("DI008", "this scope has been disposed; create a new scope")
 
 
 __all__ = ["Container", "Scope"]
-_ = Union  # keep typing import for readers of the overloads

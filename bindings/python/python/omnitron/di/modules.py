@@ -11,20 +11,21 @@ from .decorators import DynamicModule, ModuleMeta, Provide, module_meta
 from .providers import Entry, class_entry, provider_entry
 from .tokens import describe, token_key, token_name
 
-_module_keys: dict[Any, int] = {}
+_MODULE_KEY = "__omnitron_module_key__"
 
 
 def _key(ref: Any) -> int:
-    # Classes by identity; dynamic modules by object identity (kept alive by the dict).
-    k = _module_keys.get(id(ref))
-    if k is None:
-        k = _native.fresh_module_key()
-        _module_keys[id(ref)] = k
-        _keep_alive.append(ref)
+    """A module's identity, kept on the class (or dynamic module object) itself."""
+    own = ref.__dict__ if isinstance(ref, type) else getattr(ref, "__dict__", {})
+    k = own.get(_MODULE_KEY)
+    if isinstance(k, int):
+        return k
+    k = _native.fresh_module_key()
+    if isinstance(ref, type):
+        type.__setattr__(ref, _MODULE_KEY, k)
+    else:
+        object.__setattr__(ref, _MODULE_KEY, k)
     return k
-
-
-_keep_alive: list[Any] = []
 
 
 def _resolve(ref: Any, importer: Optional[str]) -> tuple[str, ModuleMeta]:

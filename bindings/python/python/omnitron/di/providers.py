@@ -9,14 +9,16 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from .. import _native
 from ..errors import InvalidProviderError
 from .decorators import InjectMarker, injectable_options
 from .tokens import describe, token_key, token_name
 
-KIND_CLASS = 0
-KIND_VALUE = 1
-KIND_FACTORY = 2
-KIND_ALIAS = 3
+_C = _native.plan_codes()
+KIND_CLASS: int = _C["kind_class"]
+KIND_VALUE: int = _C["kind_value"]
+KIND_FACTORY: int = _C["kind_factory"]
+KIND_ALIAS: int = _C["kind_alias"]
 
 _UNSET: Any = object()
 _PRIMITIVES = (str, int, float, bool, bytes, list, dict, tuple, set, object)
@@ -32,6 +34,8 @@ class Entry:
     make: Any
     #: Constructor keyword names, in dependency order (for classes injected by keyword).
     names: tuple[str, ...] = ()
+    #: Of those, the parameters with a default of their own (kept when nothing provides them).
+    defaults: frozenset[str] = frozenset()
 
 
 def _dep(marker: InjectMarker) -> dict[str, Any]:
@@ -76,6 +80,12 @@ def _unwrap_optional(ann: Any) -> tuple[Any, bool]:
     return ann, False
 
 
+def describe_type(ann: Any) -> str:
+    if isinstance(ann, type) and not typing.get_args(ann):
+        return ann.__name__
+    return repr(ann).replace("typing.", "")
+
+
 def _param_marker(cls: type, p: inspect.Parameter, hints: dict[str, Any]) -> Optional[InjectMarker]:
     owner = cls.__name__
     if isinstance(p.default, InjectMarker):
@@ -87,27 +97,31 @@ def _param_marker(cls: type, p: inspect.Parameter, hints: dict[str, Any]) -> Opt
                 return extra
         ann = typing.get_args(ann)[0]
     target, optional = _unwrap_optional(ann)
+    if target is typing.Any:
+        target = None
     if isinstance(target, type) and target not in _PRIMITIVES and target is not inspect.Parameter.empty:
         return InjectMarker(target, optional=optional or p.default is not inspect.Parameter.empty)
     if p.default is not inspect.Parameter.empty:
         return None  # a plain default: not injected
-    what = "has no type hint" if ann is inspect.Parameter.empty else f"is typed {describe(ann)}"
+    what = "has no type hint" if ann is inspect.Parameter.empty else f"is typed {describe_type(ann)}"
     raise InvalidProviderError(
         f"cannot tell what to inject for parameter '{p.name}' of '{owner}' (it {what}): annotate it with an injectable class, Inject[TOKEN], or give it a default of inject(TOKEN)"
     )
 
 
-def class_deps(cls: type, explicit: Optional[Sequence[Any]]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+def class_deps(
+    cls: type, explicit: Optional[Sequence[Any]]
+) -> tuple[list[dict[str, Any]], tuple[str, ...], frozenset[str]]:
     """What a class needs injected: an explicit ``inject`` list (positional), or its ``__init__``
     parameters (by keyword)."""
     owner = cls.__name__
     if explicit is not None:
         if not isinstance(explicit, (list, tuple)):
             raise InvalidProviderError(f"inject of '{owner}' must be a list, got {describe(explicit)}")
-        return [_inject_entry(e, owner, i) for i, e in enumerate(explicit)], ()
+        return [_inject_entry(e, owner, i) for i, e in enumerate(explicit)], (), frozenset()
     init: Any = getattr(cls, "__init__")
     if init is object.__init__:
-        return [], ()
+        return [], (), frozenset()
     try:
         sig = inspect.signature(init)
     except (TypeError, ValueError) as e:
@@ -120,6 +134,7 @@ def class_deps(cls: type, explicit: Optional[Sequence[Any]]) -> tuple[list[dict[
         ) from None
     deps: list[dict[str, Any]] = []
     names: list[str] = []
+    defaults: set[str] = set()
     # Positional when the injected parameters are exactly the leading ones (faster to call);
     # otherwise by keyword, so parameters left to their defaults keep them.
     positional = True
@@ -136,9 +151,13 @@ def class_deps(cls: type, explicit: Optional[Sequence[Any]]) -> tuple[list[dict[
             )
         if p.kind is inspect.Parameter.KEYWORD_ONLY:
             positional = False
+        if p.default is not inspect.Parameter.empty and not isinstance(p.default, InjectMarker):
+            # Keep the parameter's own default when nothing provides it: call by keyword.
+            defaults.add(p.name)
+            positional = False
         deps.append(_dep(marker))
         names.append(p.name)
-    return deps, (() if positional else tuple(names))
+    return deps, (() if positional else tuple(names)), frozenset(defaults)
 
 
 def _base(token: Any, kind: str, scope: Optional[str], multi: bool, override: bool) -> dict[str, Any]:
@@ -174,12 +193,12 @@ def _use_class(token: Any, cls: Any, inject: Optional[Sequence[Any]], scope: Opt
         raise InvalidProviderError(
             f"class '{cls.__name__}' is not decorated with @injectable: add @injectable so Omnitron reads its constructor, or register it with an explicit inject list"
         )
-    deps, names = class_deps(cls, inject)
+    deps, names, defaults = class_deps(cls, inject)
     spec = _base(token, "class", scope if scope is not None else (opts or {}).get("scope"), multi, override)
     spec["deps"] = deps
     spec["init"] = _init_kind(cls)
     spec["label"] = cls.__name__
-    return Entry(token, spec, KIND_CLASS, cls, names)
+    return Entry(token, spec, KIND_CLASS, cls, names, defaults)
 
 
 def provider_entry(

@@ -45,14 +45,27 @@ CONTEXT: Token[Any] = _context_token()
 
 InjectionToken = Union["Token[Any]", type, str]
 
+#: String tokens (and classes that cannot carry an attribute, such as built-in types) by value.
 _keys: dict[Any, int] = {"CONTEXT": CONTEXT.key}
+_CLASS_KEY = "__omnitron_token_key__"
 
 
 def token_key(token: object) -> int:
-    """The engine key of a token (allocated on first sight for classes and strings)."""
+    """The engine key of a token (allocated on first sight for classes and strings). A class keeps
+    its key on itself, so nothing here holds classes alive."""
     if isinstance(token, Token):
         return token.key
-    if isinstance(token, type) or (isinstance(token, str) and token.strip()):
+    if isinstance(token, type):
+        k = token.__dict__.get(_CLASS_KEY)
+        if isinstance(k, int):
+            return k
+        k = _native.fresh_token_key()
+        try:
+            type.__setattr__(token, _CLASS_KEY, k)
+        except (TypeError, AttributeError):
+            return _keys.setdefault(token, k)
+        return k
+    if isinstance(token, str) and token.strip():
         try:
             return _keys[token]
         except KeyError:
