@@ -35,6 +35,38 @@ export type {
 export { Container, Scope, type ContainerOptions } from './di/container.js';
 export { Omnitron, OmnitronApp, type CreateOptions } from './app.js';
 
+// Metrics
+export {
+  Registry,
+  Counter,
+  Gauge,
+  Histogram,
+  type MetricConfig,
+  type MetricType,
+  type Labels,
+  type MetricsServer,
+  type MetricSnapshot,
+} from './metrics/registry.js';
+export { Metric, type MetricOptions } from './metrics/decorator.js';
+
+// Resilience
+export {
+  CircuitBreakerPolicy,
+  type CircuitBreakerOptions,
+  type BreakerState,
+  type StateChangeEvent,
+} from './resilience/breaker.js';
+export {
+  RateLimiter,
+  BulkheadPolicy,
+  RetryPolicy,
+  withTimeout,
+  type RateLimiterOptions,
+  type BulkheadOptions,
+  type RetryOptions,
+} from './resilience/policies.js';
+export { CircuitBreaker, Retry, RateLimit, Throttle, Timeout, Bulkhead } from './resilience/decorators.js';
+
 /** The engine version. */
 export function version(): string {
   return native.version();

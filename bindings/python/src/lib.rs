@@ -6,6 +6,8 @@
 
 mod di;
 mod error;
+mod metrics;
+mod resilience;
 
 use pyo3::prelude::*;
 
@@ -20,5 +22,7 @@ fn version() -> &'static str {
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     di::register(m)?;
+    metrics::register(m)?;
+    resilience::register(m)?;
     Ok(())
 }

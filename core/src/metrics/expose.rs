@@ -32,6 +32,11 @@ fn number(v: f64) -> String {
     }
 }
 
+/// A bucket bound as OpenMetrics wants it (canonical: `1.0`, not `1`), valid in both formats.
+fn le(v: f64) -> String {
+    format!("{v:?}")
+}
+
 fn labels(names: &[String], values: &[String], extra: Option<(&str, &str)>) -> String {
     let mut parts: Vec<String> =
         names.iter().zip(values).map(|(n, v)| format!("{n}=\"{}\"", escape_label(v))).collect();
@@ -74,8 +79,7 @@ fn write_family(out: &mut String, f: &Family, openmetrics: bool) {
             MetricKind::Histogram => {
                 let n = f.buckets.len();
                 let mut cumulative = 0.0;
-                for (i, bound) in f.buckets.iter().map(|b| number(*b)).chain(["+Inf".to_string()]).enumerate()
-                {
+                for (i, bound) in f.buckets.iter().map(|b| le(*b)).chain(["+Inf".to_string()]).enumerate() {
                     cumulative += s.total(i);
                     let l = labels(&f.label_names, &s.labels, Some(("le", &bound)));
                     let _ = writeln!(out, "{}_bucket{l} {}", f.name, number(cumulative));

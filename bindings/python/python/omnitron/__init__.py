@@ -36,10 +36,37 @@ from .di import (
     provide,
 )
 from .errors import OmnitronError
+from .metrics import REGISTRY, Counter, Gauge, Histogram, Registry, metric
+from .resilience import (
+    Bulkhead,
+    CircuitBreaker,
+    RateLimiter,
+    RetryPolicy,
+    bulkhead,
+    circuit_breaker,
+    rate_limit,
+    retry,
+    timeout,
+)
 
 __version__: str = _native.version()
 
 __all__ = [
+    "REGISTRY",
+    "Bulkhead",
+    "CircuitBreaker",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "RateLimiter",
+    "Registry",
+    "RetryPolicy",
+    "bulkhead",
+    "circuit_breaker",
+    "metric",
+    "rate_limit",
+    "retry",
+    "timeout",
     "CONTEXT",
     "Container",
     "DynamicModule",

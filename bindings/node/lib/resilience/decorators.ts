@@ -1,0 +1,100 @@
+// The spec's resilience decorators. Each wraps the method with one engine policy, created once per
+// decorated method (shared by every instance). They stack in the order written: the topmost
+// decorator is the outermost wrapper, so
+//
+//     @Retry({ attempts: 3 })
+//     @CircuitBreaker({ threshold: 5 })
+//     async call() {}
+//
+// retries calls that go through the breaker (each attempt counts against it).
+//
+// @CircuitBreaker, @RateLimit and @Metric keep a sync method sync; @Retry, @Throttle, @Timeout and
+// @Bulkhead make it return a promise (waiting needs the event loop).
+
+import { methodOf, options } from '../util.js';
+import { CircuitBreakerPolicy, type CircuitBreakerOptions } from './breaker.js';
+import { BulkheadPolicy, RateLimiter, RetryPolicy, withTimeout, type BulkheadOptions, type RetryOptions } from './policies.js';
+
+type MethodDecorator = (target: object, key: string | symbol, descriptor: PropertyDescriptor) => void;
+
+function className(target: object): string {
+  return (typeof target === 'function' ? target.name : (target as { constructor?: { name?: string } }).constructor?.name) ?? 'Anonymous';
+}
+
+/** `@CircuitBreaker({ threshold, timeout, fallback, ... })`: the spec's breaker on a method. */
+export function CircuitBreaker(opts: CircuitBreakerOptions = {}): MethodDecorator {
+  const o = options<CircuitBreakerOptions>(opts, '@CircuitBreaker()');
+  return (target, key, descriptor) => {
+    const method = methodOf(descriptor, 'CircuitBreaker', key);
+    const breaker = new CircuitBreakerPolicy({ ...o, name: o.name ?? `${className(target)}.${String(key)}` });
+    descriptor.value = function (this: unknown, ...args: unknown[]) {
+      return breaker.exec(method as (...a: unknown[]) => unknown, this, args);
+    };
+    Object.defineProperty(descriptor.value, 'circuitBreaker', { value: breaker });
+  };
+}
+
+/** `@Retry({ attempts, backoff, delay, ... })`. */
+export function Retry(opts: RetryOptions = {}): MethodDecorator {
+  const policy = new RetryPolicy(options<RetryOptions>(opts, '@Retry()'));
+  return (_target, key, descriptor) => {
+    const method = methodOf(descriptor, 'Retry', key);
+    descriptor.value = function (this: unknown, ...args: unknown[]) {
+      return policy.run(() => method.apply(this, args));
+    };
+  };
+}
+
+/** `@RateLimit({ points, duration })` (duration in seconds): over the limit, throws RateLimitedError. */
+export function RateLimit(opts: { points: number; duration: number; kind?: 'token-bucket' | 'sliding-window'; name?: string }): MethodDecorator {
+  const o = options<{ points: number; duration: number; kind?: 'token-bucket' | 'sliding-window'; name?: string }>(opts, '@RateLimit()');
+  return (target, key, descriptor) => {
+    const method = methodOf(descriptor, 'RateLimit', key);
+    const limiter = new RateLimiter({ ...o, name: o.name ?? `${className(target)}.${String(key)}` });
+    descriptor.value = function (this: unknown, ...args: unknown[]) {
+      limiter.consume(1);
+      return method.apply(this, args);
+    };
+  };
+}
+
+/** `@Throttle({ limit, interval })` (interval in ms): over the limit, calls wait for their turn. */
+export function Throttle(opts: { limit: number; interval: number; name?: string }): MethodDecorator {
+  const o = options<{ limit: number; interval: number; name?: string }>(opts, '@Throttle()');
+  return (target, key, descriptor) => {
+    const method = methodOf(descriptor, 'Throttle', key);
+    const limiter = new RateLimiter({
+      points: o.limit,
+      duration: typeof o.interval === 'number' ? o.interval / 1000 : (o.interval as unknown as number),
+      name: o.name ?? `${className(target)}.${String(key)}`,
+    });
+    descriptor.value = async function (this: unknown, ...args: unknown[]) {
+      await limiter.acquire(1);
+      return method.apply(this, args);
+    };
+  };
+}
+
+/** `@Timeout(ms)`: the call fails with TimeoutError after `ms`. */
+export function Timeout(ms: number): MethodDecorator {
+  withTimeout(undefined, ms).catch(() => {}); // validates `ms` now, at decoration time
+  return (target, key, descriptor) => {
+    const method = methodOf(descriptor, 'Timeout', key);
+    const name = `${className(target)}.${String(key)}`;
+    descriptor.value = function (this: unknown, ...args: unknown[]) {
+      return withTimeout(method.apply(this, args), ms, name);
+    };
+  };
+}
+
+/** `@Bulkhead({ maxConcurrent, maxQueue })`. */
+export function Bulkhead(opts: BulkheadOptions): MethodDecorator {
+  const o = options<BulkheadOptions>(opts, '@Bulkhead()');
+  return (target, key, descriptor) => {
+    const method = methodOf(descriptor, 'Bulkhead', key);
+    const bulkhead = new BulkheadPolicy({ ...o, name: o.name ?? `${className(target)}.${String(key)}` });
+    descriptor.value = function (this: unknown, ...args: unknown[]) {
+      return bulkhead.run(() => method.apply(this, args));
+    };
+  };
+}

@@ -1,0 +1,311 @@
+//! Resilience policies for Python: the engine's breaker, rate limiter, bulkhead and retry schedule.
+//! The Python layer adds what only Python can do (awaiting, sleeping, threads).
+
+use std::time::Duration;
+
+use omnitron::Error;
+use omnitron::resilience::{
+    Admission, Backoff, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Jitter, Outcome, Permit,
+    RateLimitKind, RateLimiter, RetryOptions, timeout_error,
+};
+use pyo3::exceptions::PyBaseException;
+use pyo3::prelude::*;
+
+use crate::error::{ToPy, to_py};
+use crate::metrics::NativeRegistry;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeBreaker>()?;
+    m.add_class::<NativeRateLimiter>()?;
+    m.add_class::<NativeBulkhead>()?;
+    m.add_class::<NativeRetry>()?;
+    m.add_function(wrap_pyfunction!(timeout_exception, m)?)?;
+    m.add_function(wrap_pyfunction!(check_timeout, m)?)?;
+    Ok(())
+}
+
+fn secs(v: f64, what: &str) -> Result<Duration, Error> {
+    if !(v.is_finite() && v > 0.0) {
+        return Err(Error::new(
+            omnitron::ErrorCode::InvalidPolicy,
+            format!("{what} must be a number of seconds above 0, got {v}"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn count(v: i64, what: &str) -> Result<u32, Error> {
+    if v < 1 || v > i64::from(u32::MAX) {
+        return Err(Error::new(
+            omnitron::ErrorCode::InvalidPolicy,
+            format!("{what} must be at least 1, got {v}"),
+        ));
+    }
+    Ok(v as u32)
+}
+
+fn state_code(s: BreakerState) -> u8 {
+    match s {
+        BreakerState::Closed => 0,
+        BreakerState::Open => 1,
+        BreakerState::HalfOpen => 2,
+    }
+}
+
+/// The engine's circuit breaker.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeBreaker {
+    breaker: CircuitBreaker,
+}
+
+#[pymethods]
+impl NativeBreaker {
+    #[new]
+    #[pyo3(signature = (name, threshold=None, failure_rate=None, window=None, min_calls=None, timeout=None, half_open_max_calls=None, success_threshold=None, registry=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: String,
+        threshold: Option<i64>,
+        failure_rate: Option<f64>,
+        window: Option<f64>,
+        min_calls: Option<i64>,
+        timeout: Option<f64>,
+        half_open_max_calls: Option<i64>,
+        success_threshold: Option<i64>,
+        registry: Option<&NativeRegistry>,
+    ) -> PyResult<Self> {
+        let build = || -> Result<CircuitBreaker, Error> {
+            let mut o = BreakerOptions::new(name);
+            if threshold.is_some() || failure_rate.is_some() {
+                o.threshold = threshold.map(|t| count(t, "threshold")).transpose()?;
+            }
+            o.failure_rate = failure_rate;
+            if let Some(w) = window {
+                o.window = secs(w, "window")?;
+            }
+            if let Some(m) = min_calls {
+                o.min_calls = count(m, "min_calls")?;
+            }
+            if let Some(t) = timeout {
+                o.timeout = secs(t, "timeout")?;
+            }
+            if let Some(h) = half_open_max_calls {
+                o.half_open_max_calls = count(h, "half_open_max_calls")?;
+            }
+            if let Some(s) = success_threshold {
+                o.success_threshold = count(s, "success_threshold")?;
+            }
+            match registry {
+                Some(r) => CircuitBreaker::with_registry(o, &r.registry),
+                None => CircuitBreaker::new(o),
+            }
+        };
+        Ok(NativeBreaker { breaker: build().py(py)? })
+    }
+
+    /// A permit (`generation * 2 + trial`), or -1 when open.
+    fn acquire(&self) -> i64 {
+        match self.breaker.acquire().0 {
+            Ok(p) => (p.generation() * 2 + u64::from(p.is_trial())) as i64,
+            Err(_) => -1,
+        }
+    }
+
+    /// Reports a call (0 success, 1 failure, 2 ignored, 3 timeout); returns the state code.
+    fn record(&self, permit: i64, outcome: u8) -> u8 {
+        let p = permit.max(0) as u64;
+        let outcome = match outcome {
+            0 => Outcome::Success,
+            1 => Outcome::Failure,
+            3 => Outcome::Timeout,
+            _ => Outcome::Ignored,
+        };
+        self.breaker.record(Permit::from_parts(p / 2, p % 2 == 1), outcome);
+        state_code(self.breaker.state())
+    }
+
+    /// 0 closed, 1 open, 2 half-open.
+    fn state(&self) -> u8 {
+        state_code(self.breaker.state())
+    }
+
+    /// The "circuit open" exception.
+    fn open_error(&self, py: Python<'_>) -> Py<PyBaseException> {
+        let retry_in = match self.breaker.state() {
+            BreakerState::Open => Some(self.breaker.options().timeout),
+            _ => None,
+        };
+        to_py(py, &self.breaker.open_error(retry_in)).into_value(py)
+    }
+
+    #[getter]
+    fn name(&self) -> String {
+        self.breaker.name().to_string()
+    }
+}
+
+/// The engine's rate limiter.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeRateLimiter {
+    limiter: RateLimiter,
+}
+
+#[pymethods]
+impl NativeRateLimiter {
+    #[new]
+    #[pyo3(signature = (name, points, duration, kind=None))]
+    fn new(py: Python<'_>, name: String, points: i64, duration: f64, kind: Option<&str>) -> PyResult<Self> {
+        let build = || -> Result<RateLimiter, Error> {
+            let kind: RateLimitKind = kind.unwrap_or("token-bucket").parse()?;
+            RateLimiter::new(name, count(points, "points")?, secs(duration, "duration")?, kind)
+        };
+        Ok(NativeRateLimiter { limiter: build().py(py)? })
+    }
+
+    /// 0.0 when `n` tokens were taken; otherwise the seconds until they would be there.
+    #[pyo3(signature = (n=1))]
+    fn try_acquire(&self, n: u32) -> f64 {
+        match self.limiter.try_acquire(n) {
+            Ok(()) => 0.0,
+            Err(wait) => wait.as_secs_f64().max(1e-6),
+        }
+    }
+
+    fn limited_error(&self, py: Python<'_>, wait: f64) -> Py<PyBaseException> {
+        to_py(py, &self.limiter.limited_error(Duration::from_secs_f64(wait.max(0.0)))).into_value(py)
+    }
+
+    fn available(&self) -> f64 {
+        self.limiter.available()
+    }
+}
+
+/// The engine's bulkhead.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeBulkhead {
+    bulkhead: Bulkhead,
+}
+
+#[pymethods]
+impl NativeBulkhead {
+    #[new]
+    fn new(py: Python<'_>, name: String, max_concurrent: i64, max_queue: i64) -> PyResult<Self> {
+        let build = || -> Result<Bulkhead, Error> {
+            if max_queue < 0 {
+                return Err(Error::new(
+                    omnitron::ErrorCode::InvalidPolicy,
+                    format!("max_queue must be at least 0, got {max_queue}"),
+                ));
+            }
+            Bulkhead::new(name, count(max_concurrent, "max_concurrent")? as usize, max_queue as usize)
+        };
+        Ok(NativeBulkhead { bulkhead: build().py(py)? })
+    }
+
+    /// 0 granted, a waiter id (> 0) when queued, -1 when full.
+    fn try_enter(&self) -> i64 {
+        match self.bulkhead.try_enter() {
+            Admission::Granted => 0,
+            Admission::Queued(id) => id as i64,
+            Admission::Rejected => -1,
+        }
+    }
+
+    /// Gives a slot back; the waiter id that now holds it, or 0.
+    fn leave(&self) -> i64 {
+        self.bulkhead.leave().map_or(0, |id| id as i64)
+    }
+
+    fn cancel(&self, id: i64) -> bool {
+        self.bulkhead.cancel(id.max(0) as u64)
+    }
+
+    fn full_error(&self, py: Python<'_>) -> Py<PyBaseException> {
+        to_py(py, &self.bulkhead.full_error()).into_value(py)
+    }
+
+    #[getter]
+    fn active(&self) -> usize {
+        self.bulkhead.active()
+    }
+
+    #[getter]
+    fn queued(&self) -> usize {
+        self.bulkhead.queued()
+    }
+}
+
+/// The engine's retry schedule.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeRetry {
+    opts: RetryOptions,
+}
+
+#[pymethods]
+impl NativeRetry {
+    #[new]
+    #[pyo3(signature = (attempts=3, backoff="exponential", delay=0.1, step=None, factor=2.0, max_delay=None, jitter="none"))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        attempts: i64,
+        backoff: &str,
+        delay: f64,
+        step: Option<f64>,
+        factor: f64,
+        max_delay: Option<f64>,
+        jitter: &str,
+    ) -> PyResult<Self> {
+        let build = || -> Result<RetryOptions, Error> {
+            let mut r = RetryOptions::new(count(attempts, "attempts")?);
+            let d = if delay == 0.0 { Duration::ZERO } else { secs(delay, "delay")? };
+            r.backoff = match backoff {
+                "fixed" => Backoff::Fixed(d),
+                "linear" => Backoff::Linear {
+                    initial: d,
+                    step: step.map(|s| secs(s, "step")).transpose()?.unwrap_or(d),
+                },
+                "exponential" => Backoff::Exponential { initial: d, factor },
+                other => {
+                    return Err(Error::new(
+                        omnitron::ErrorCode::InvalidPolicy,
+                        format!("unknown backoff '{other}': expected 'fixed', 'linear' or 'exponential'"),
+                    ));
+                }
+            };
+            r.max_delay = max_delay.map(|m| secs(m, "max_delay")).transpose()?.or(r.max_delay);
+            r.jitter = jitter.parse::<Jitter>()?;
+            r.validate()?;
+            Ok(r)
+        };
+        Ok(NativeRetry { opts: build().py(py)? })
+    }
+
+    #[getter]
+    fn max_attempts(&self) -> u32 {
+        self.opts.max_attempts
+    }
+
+    /// Seconds to wait after attempt `attempt` (1-based) failed, jitter included.
+    fn delay(&self, attempt: u32) -> f64 {
+        self.opts.delay(attempt).as_secs_f64()
+    }
+
+    fn exhausted_error(&self, py: Python<'_>, attempts: u32, last: &str) -> Py<PyBaseException> {
+        to_py(py, &self.opts.exhausted(attempts, &last)).into_value(py)
+    }
+}
+
+/// The exception of an operation that took longer than `seconds`.
+#[pyfunction]
+#[pyo3(signature = (seconds, name=None))]
+fn timeout_exception(py: Python<'_>, seconds: f64, name: Option<&str>) -> Py<PyBaseException> {
+    to_py(py, &timeout_error(Duration::from_secs_f64(seconds.max(0.0)), name)).into_value(py)
+}
+
+/// Checks a timeout value (seconds).
+#[pyfunction]
+fn check_timeout(py: Python<'_>, seconds: f64) -> PyResult<()> {
+    secs(seconds, "timeout").map(|_| ()).py(py)
+}
