@@ -112,9 +112,9 @@ build-examples: build
 
 ## ---- C -------------------------------------------------------------------------------------
 
-C_TESTS := $(patsubst tests/c/%.c,target/ctest/%,$(wildcard tests/c/*.c))
+C_TESTS := $(patsubst tests/c/%.c,target/ctest/%,$(wildcard tests/c/test_*.c))
 
-target/ctest/%: tests/c/%.c include/omnitron.h build-c
+target/ctest/%: tests/c/%.c tests/c/check.h include/omnitron.h build-c
 	@mkdir -p target/ctest
 	gcc $(CFLAGS) $< -L$(OUT) -lomnitron -lpthread -o $@
 	gcc $(CFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@_static

@@ -48,6 +48,61 @@
 // omnitron_provider_set_flags flag: replaces an existing provider of the token.
 #define OMNITRON_PROVIDER_REPLACE 2
 
+// Exposition format: Prometheus text (version 0.0.4).
+#define OMNITRON_METRICS_TEXT 0
+
+// Exposition format: OpenMetrics text (1.0.0).
+#define OMNITRON_METRICS_OPENMETRICS 1
+
+// Exposition format: a JSON snapshot (an array of families with their series).
+#define OMNITRON_METRICS_JSON 2
+
+// Breaker state: calls go through.
+#define OMNITRON_BREAKER_CLOSED 0
+
+// Breaker state: calls fail fast with OMNITRON_STATUS_CIRCUIT_OPEN.
+#define OMNITRON_BREAKER_OPEN 1
+
+// Breaker state: a few trial calls go through.
+#define OMNITRON_BREAKER_HALF_OPEN 2
+
+// omnitron_breaker_record outcome: the call worked.
+#define OMNITRON_OUTCOME_SUCCESS 0
+
+// omnitron_breaker_record outcome: the call failed and it counts.
+#define OMNITRON_OUTCOME_FAILURE 1
+
+// omnitron_breaker_record outcome: the call failed in a way that does not count (or was cancelled).
+#define OMNITRON_OUTCOME_IGNORED 2
+
+// omnitron_breaker_record outcome: the call took too long (counts as a failure).
+#define OMNITRON_OUTCOME_TIMEOUT 3
+
+// OmnitronRetryOptions.backoff: the same delay every time (`initial_ms`).
+#define OMNITRON_BACKOFF_FIXED 0
+
+// OmnitronRetryOptions.backoff: `initial_ms + step_ms * (n - 1)`.
+#define OMNITRON_BACKOFF_LINEAR 1
+
+// OmnitronRetryOptions.backoff: `initial_ms * factor^(n - 1)`.
+#define OMNITRON_BACKOFF_EXPONENTIAL 2
+
+// OmnitronRetryOptions.jitter: none.
+#define OMNITRON_JITTER_NONE 0
+
+// OmnitronRetryOptions.jitter: uniform in [0, delay].
+#define OMNITRON_JITTER_FULL 1
+
+// OmnitronRetryOptions.jitter: delay/2 plus uniform in [0, delay/2].
+#define OMNITRON_JITTER_EQUAL 2
+
+// omnitron_rate_limiter_new kind: a token bucket (`points` per `duration_ms`, refilled
+// continuously, bursts up to `points`).
+#define OMNITRON_RATE_LIMIT_TOKEN_BUCKET 0
+
+// omnitron_rate_limiter_new kind: at most `points` calls in any window of `duration_ms`.
+#define OMNITRON_RATE_LIMIT_SLIDING_WINDOW 1
+
 // What every fallible function returns. Values match the engine's error codes and never change
 // meaning; retired values stay reserved.
 enum OmnitronStatus
@@ -69,6 +124,8 @@ enum OmnitronStatus
   OMNITRON_STATUS_CANCELLED = 5,
   // A deadline or timeout passed.
   OMNITRON_STATUS_TIMEOUT = 6,
+  // E007: an output buffer is too small; the call reports the size needed.
+  OMNITRON_STATUS_BUFFER_TOO_SMALL = 7,
   // DI001: no provider for a token.
   OMNITRON_STATUS_MISSING_PROVIDER = 100,
   // DI002: providers depend on each other in a loop.
@@ -132,8 +189,20 @@ typedef uint32_t OmnitronStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A circuit breaker. Thread-safe.
+typedef struct OmnitronBreaker OmnitronBreaker;
+
+// A bulkhead. Thread-safe.
+typedef struct OmnitronBulkhead OmnitronBulkhead;
+
 // A dependency-injection container. Thread-safe: it may be used from several threads at once.
 typedef struct OmnitronContainer OmnitronContainer;
+
+// A running `/metrics` HTTP server.
+typedef struct OmnitronExporter OmnitronExporter;
+
+// A metric (all its label sets) declared in a registry.
+typedef struct OmnitronMetric OmnitronMetric;
 
 // A module under construction.
 typedef struct OmnitronModule OmnitronModule;
@@ -141,8 +210,20 @@ typedef struct OmnitronModule OmnitronModule;
 // A provider description under construction.
 typedef struct OmnitronProvider OmnitronProvider;
 
+// A rate limiter. Thread-safe.
+typedef struct OmnitronRateLimiter OmnitronRateLimiter;
+
+// A metrics registry: the global one (omnitron_registry_global) or a separate one.
+typedef struct OmnitronRegistry OmnitronRegistry;
+
+// A retry policy. Thread-safe.
+typedef struct OmnitronRetry OmnitronRetry;
+
 // A scope of a container: scoped providers get one instance per scope.
 typedef struct OmnitronScope OmnitronScope;
+
+// One series of a metric: fixed label values, for recording without a label lookup per call.
+typedef struct OmnitronSeries OmnitronSeries;
 
 // A token. Two tokens made with the same name are different tokens; the name is for messages.
 typedef struct OmnitronToken OmnitronToken;
@@ -163,6 +244,83 @@ typedef uint32_t (*OmnitronHookFn)(void *user_data, void *instance);
 // Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
 // frees the container or scope. Return OMNITRON_STATUS_OK, or another status to report a failure.
 typedef uint32_t (*OmnitronDestroyFn)(void *user_data, void *instance);
+
+// How a breaker decides. Fill it with omnitron_breaker_options_default, then change fields. The
+// layout is part of the ABI (OMNITRON_ABI_VERSION changes if it does).
+typedef struct OmnitronBreakerOptions {
+  // Opens after this many consecutive failures; 0 turns the rule off (then failure_rate must be
+  // set). Default 5.
+  uint32_t threshold;
+  // Opens when failures / calls over the window reach this (0 < rate <= 1) once min_calls calls
+  // were seen; 0 turns the rule off. Default 0.
+  double failure_rate;
+  // The failure rate's sliding window in milliseconds (> 0). Default 10000.
+  uint64_t window_ms;
+  // Calls in the window before the failure rate counts (>= 1). Default 10.
+  uint32_t min_calls;
+  // How long it stays open before letting trial calls through, in milliseconds (> 0). The
+  // spec's `timeout`. Default 60000.
+  uint64_t timeout_ms;
+  // Trial calls let through at once in half-open (>= 1). Default 1.
+  uint32_t half_open_max_calls;
+  // Successful trial calls that close it again (>= 1). Default 1.
+  uint32_t success_threshold;
+  // A call taking longer than this many milliseconds counts as a timeout; 0 for none. A C call
+  // cannot be abandoned: the time is measured, and a late result is replaced by
+  // OMNITRON_STATUS_TIMEOUT. Default 0.
+  uint64_t call_timeout_ms;
+} OmnitronBreakerOptions;
+
+// The work a policy wraps: returns OMNITRON_STATUS_OK on success, anything else on failure (say
+// why with omnitron_callback_error, or return the status of a library call that failed). Runs on
+// the calling thread.
+typedef uint32_t (*OmnitronCallFn)(void *user_data);
+
+// Decides whether a failed call counts against the breaker (true) or is ignored; `status` is what
+// the call returned.
+typedef bool (*OmnitronBreakerPredicateFn)(uint32_t status, void *user_data);
+
+// The right to make one call, for programs that make the call themselves (an event loop): take it
+// with omnitron_breaker_acquire and report the outcome with omnitron_breaker_record. Every permit
+// must be recorded exactly once.
+typedef struct OmnitronPermit {
+  // The breaker's generation when the permit was given.
+  uint64_t generation;
+  // Whether it is a half-open trial call.
+  bool trial;
+} OmnitronPermit;
+
+// Called on each breaker state change, on the thread whose call caused it, after the breaker's lock
+// is released (it may call the breaker). `name` is valid for the call only.
+typedef void (*OmnitronBreakerListenerFn)(const char *name,
+                                          uint32_t from,
+                                          uint32_t to,
+                                          void *user_data);
+
+// A retry policy. Fill it with omnitron_retry_options_default, then change fields.
+typedef struct OmnitronRetryOptions {
+  // Attempts in all, the first included (>= 1; 1 means no retry). Default 3.
+  uint32_t max_attempts;
+  // OMNITRON_BACKOFF_FIXED, _LINEAR or _EXPONENTIAL. Default exponential.
+  uint32_t backoff;
+  // The first delay in milliseconds. Default 100.
+  uint64_t initial_ms;
+  // Linear backoff's step in milliseconds. Default 0.
+  uint64_t step_ms;
+  // Exponential backoff's factor (>= 1). Default 2.
+  double factor;
+  // No delay is longer than this many milliseconds; 0 for no cap. Default 30000.
+  uint64_t max_delay_ms;
+  // OMNITRON_JITTER_NONE, _FULL or _EQUAL. Default none.
+  uint32_t jitter;
+} OmnitronRetryOptions;
+
+// One attempt of a retried call (`attempt` counts from 1).
+typedef uint32_t (*OmnitronAttemptFn)(uint32_t attempt, void *user_data);
+
+// Decides whether a failed attempt is retried (true) or is final; `status` is what the attempt
+// returned.
+typedef bool (*OmnitronRetryPredicateFn)(uint32_t status, uint32_t attempt, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -366,6 +524,255 @@ const char *omnitron_status_id(uint32_t status);
 // Called from inside a callback (factory, hook) on the same thread, before it returns a non-OK
 // status: says why, and the message becomes part of the error the caller sees. NULL is ignored.
 void omnitron_callback_error(const char *message);
+
+// Creates an empty registry, separate from the global one. Free it with omnitron_registry_free.
+OmnitronStatus omnitron_registry_new(struct OmnitronRegistry **out);
+
+// A handle to the process-wide registry the engine instruments itself into (breaker states and
+// call outcomes, later RPC, pools and workflows). Free the handle with omnitron_registry_free; the
+// registry itself lives on.
+OmnitronStatus omnitron_registry_global(struct OmnitronRegistry **out);
+
+// Frees a registry handle. Metrics and series handles taken from it stay valid. NULL and freed
+// handles are ignored.
+void omnitron_registry_free(struct OmnitronRegistry *registry);
+
+// Declares a counter with `label_count` label names (NULL and 0 for none). Declaring the same
+// metric again gives another handle to it; a different declaration under the same name is
+// OMNITRON_STATUS_METRIC_CONFLICT. Free the handle with omnitron_metric_free.
+OmnitronStatus omnitron_metric_counter(struct OmnitronRegistry *registry,
+                                       const char *name,
+                                       const char *help,
+                                       const char *const *label_names,
+                                       size_t label_count,
+                                       struct OmnitronMetric **out);
+
+// Declares a gauge; as omnitron_metric_counter.
+OmnitronStatus omnitron_metric_gauge(struct OmnitronRegistry *registry,
+                                     const char *name,
+                                     const char *help,
+                                     const char *const *label_names,
+                                     size_t label_count,
+                                     struct OmnitronMetric **out);
+
+// Declares a histogram with `bucket_count` upper bounds (finite, strictly increasing; `+Inf` is
+// implied; every bound above 0). NULL and 0 give the default buckets (5 ms to 10 s, in seconds).
+OmnitronStatus omnitron_metric_histogram(struct OmnitronRegistry *registry,
+                                         const char *name,
+                                         const char *help,
+                                         const char *const *label_names,
+                                         size_t label_count,
+                                         const double *buckets,
+                                         size_t bucket_count,
+                                         struct OmnitronMetric **out);
+
+// Frees a metric handle (the metric stays in its registry). NULL and freed handles are ignored.
+void omnitron_metric_free(struct OmnitronMetric *metric);
+
+// Adds `value` to the series with these label values (in the order of the label names; NULL and 0
+// for an unlabeled metric): a counter refuses negative values, a gauge takes any finite value.
+OmnitronStatus omnitron_metric_add(struct OmnitronMetric *metric,
+                                   const char *const *label_values,
+                                   size_t label_count,
+                                   double value);
+
+// Sets a gauge's series to `value`.
+OmnitronStatus omnitron_metric_set(struct OmnitronMetric *metric,
+                                   const char *const *label_values,
+                                   size_t label_count,
+                                   double value);
+
+// Records `value` in a histogram's series.
+OmnitronStatus omnitron_metric_observe(struct OmnitronMetric *metric,
+                                       const char *const *label_values,
+                                       size_t label_count,
+                                       double value);
+
+// The current value of a counter or gauge series, or the number of observations of a histogram
+// series.
+OmnitronStatus omnitron_metric_value(struct OmnitronMetric *metric,
+                                     const char *const *label_values,
+                                     size_t label_count,
+                                     double *out);
+
+// A handle to one series (creating it if new), for recording without naming the labels each time.
+// Free it with omnitron_series_free.
+OmnitronStatus omnitron_metric_series(struct OmnitronMetric *metric,
+                                      const char *const *label_values,
+                                      size_t label_count,
+                                      struct OmnitronSeries **out);
+
+// Adds to a counter or gauge series (see omnitron_metric_add).
+OmnitronStatus omnitron_series_add(struct OmnitronSeries *series, double value);
+
+// Sets a gauge series.
+OmnitronStatus omnitron_series_set(struct OmnitronSeries *series, double value);
+
+// Records a value in a histogram series.
+OmnitronStatus omnitron_series_observe(struct OmnitronSeries *series, double value);
+
+// A counter or gauge series' value; for a histogram series, `*out` is its count and `*sum` (if not
+// NULL) its sum.
+OmnitronStatus omnitron_series_value(struct OmnitronSeries *series, double *out, double *sum);
+
+// Frees a series handle (the series stays in its metric). NULL and freed handles are ignored.
+void omnitron_series_free(struct OmnitronSeries *series);
+
+// Writes the registry's exposition into the caller's buffer `buf` of `capacity` bytes, NUL
+// terminated, and its length (without the NUL) to `*len`. When it does not fit, nothing is
+// written to `buf`, `*len` is the length needed and the status is OMNITRON_STATUS_BUFFER_TOO_SMALL:
+// call again with at least `*len + 1` bytes. `buf` may be NULL when `capacity` is 0 (to ask the
+// size).
+OmnitronStatus omnitron_registry_gather(struct OmnitronRegistry *registry,
+                                        uint32_t format,
+                                        char *buf,
+                                        size_t capacity,
+                                        size_t *len);
+
+// Like omnitron_registry_gather, into a string the library allocates: free it with
+// omnitron_string_free.
+OmnitronStatus omnitron_registry_gather_string(struct OmnitronRegistry *registry,
+                                               uint32_t format,
+                                               char **out);
+
+// Starts an HTTP server answering `GET /metrics` for `registry` on `address` ("host:port"; port 0
+// picks a free one; see omnitron_exporter_port). It runs on the engine's threads until
+// omnitron_exporter_stop.
+OmnitronStatus omnitron_exporter_start(struct OmnitronRegistry *registry,
+                                       const char *address,
+                                       struct OmnitronExporter **out);
+
+// The port the exporter listens on.
+OmnitronStatus omnitron_exporter_port(struct OmnitronExporter *exporter, uint16_t *out);
+
+// Stops the exporter (waiting until its server is down) and frees the handle. NULL and freed
+// handles are ignored.
+void omnitron_exporter_stop(struct OmnitronExporter *exporter);
+
+// Writes the default breaker options (opens after 5 consecutive failures, stays open 60 s, one
+// trial call closes it) to `*out`.
+OmnitronStatus omnitron_breaker_options_default(struct OmnitronBreakerOptions *out);
+
+// Creates a circuit breaker named `name` (for errors and metrics) with `options` (NULL for the
+// defaults), counting its states and call outcomes in `registry` (NULL for the global registry).
+// Invalid options are OMNITRON_STATUS_INVALID_POLICY, naming the field. Free it with
+// omnitron_breaker_free.
+OmnitronStatus omnitron_breaker_new(const char *name,
+                                    const struct OmnitronBreakerOptions *options,
+                                    const struct OmnitronRegistry *registry,
+                                    struct OmnitronBreaker **out);
+
+// Frees a breaker. NULL and freed handles are ignored; a call running on another thread finishes.
+void omnitron_breaker_free(struct OmnitronBreaker *breaker);
+
+// Calls `call(user_data)` through the breaker on this thread. Returns OMNITRON_STATUS_OK when it
+// ran and succeeded; OMNITRON_STATUS_CIRCUIT_OPEN (the message names the breaker) when the breaker
+// is open and `call` was not made; OMNITRON_STATUS_TIMEOUT when it took longer than the call
+// timeout; otherwise the call's failure (OMNITRON_STATUS_CALLBACK_FAILED with its message, or the
+// library status it passed on). `is_failure` (NULL: every failure counts) decides whether a failed
+// call's status counts against the breaker; it gets the same user_data.
+OmnitronStatus omnitron_breaker_call(struct OmnitronBreaker *breaker,
+                                     OmnitronCallFn call,
+                                     OmnitronBreakerPredicateFn is_failure,
+                                     void *user_data);
+
+// Asks for a permit: OMNITRON_STATUS_OK with `*out` filled, or OMNITRON_STATUS_CIRCUIT_OPEN.
+OmnitronStatus omnitron_breaker_acquire(struct OmnitronBreaker *breaker,
+                                        struct OmnitronPermit *out);
+
+// Reports the outcome (OMNITRON_OUTCOME_*) of the call a permit allowed.
+OmnitronStatus omnitron_breaker_record(struct OmnitronBreaker *breaker,
+                                       struct OmnitronPermit permit,
+                                       uint32_t outcome);
+
+// The breaker's state (OMNITRON_BREAKER_CLOSED, _OPEN or _HALF_OPEN). An open breaker whose
+// timeout has passed reports OPEN until the next call moves it to half-open.
+OmnitronStatus omnitron_breaker_state(struct OmnitronBreaker *breaker, uint32_t *out);
+
+// Registers `listener(name, from, to, user_data)` for every later state change (see
+// OmnitronBreakerListenerFn for its thread). Listeners stay until the breaker is freed; `user_data`
+// must live as long.
+OmnitronStatus omnitron_breaker_on_state_change(struct OmnitronBreaker *breaker,
+                                                OmnitronBreakerListenerFn listener,
+                                                void *user_data);
+
+// Writes the default retry options (3 attempts, exponential from 100 ms, factor 2, capped at 30 s,
+// no jitter) to `*out`.
+OmnitronStatus omnitron_retry_options_default(struct OmnitronRetryOptions *out);
+
+// Creates a retry policy from `options` (NULL for the defaults). Invalid options are
+// OMNITRON_STATUS_INVALID_POLICY. Free it with omnitron_retry_free.
+OmnitronStatus omnitron_retry_new(const struct OmnitronRetryOptions *options,
+                                  struct OmnitronRetry **out);
+
+// Frees a retry policy. NULL and freed handles are ignored.
+void omnitron_retry_free(struct OmnitronRetry *retry);
+
+// Calls `call(attempt, user_data)` until it succeeds, `retry_if` (NULL: every failure is retried)
+// says a failure is final, or the attempts run out, sleeping this thread for the backoff in
+// between. Writes the number of attempts made to `*attempts` (if not NULL). Returns
+// OMNITRON_STATUS_OK; the final failure itself when `retry_if` refused; or
+// OMNITRON_STATUS_RETRY_EXHAUSTED, whose message has the attempt count and the last failure.
+OmnitronStatus omnitron_retry_call(struct OmnitronRetry *retry,
+                                   OmnitronAttemptFn call,
+                                   OmnitronRetryPredicateFn retry_if,
+                                   void *user_data,
+                                   uint32_t *attempts);
+
+// The delay in milliseconds to wait after attempt `attempt` (from 1) failed, jitter included: for
+// programs that schedule retries on their own loop.
+OmnitronStatus omnitron_retry_delay_ms(struct OmnitronRetry *retry,
+                                       uint32_t attempt,
+                                       uint64_t *out);
+
+// Creates a rate limiter allowing `points` calls per `duration_ms` (both > 0) with `kind`
+// (OMNITRON_RATE_LIMIT_TOKEN_BUCKET or _SLIDING_WINDOW). Free it with omnitron_rate_limiter_free.
+OmnitronStatus omnitron_rate_limiter_new(const char *name,
+                                         uint32_t points,
+                                         uint64_t duration_ms,
+                                         uint32_t kind,
+                                         struct OmnitronRateLimiter **out);
+
+// Frees a rate limiter. NULL and freed handles are ignored.
+void omnitron_rate_limiter_free(struct OmnitronRateLimiter *limiter);
+
+// Takes `n` tokens now: OMNITRON_STATUS_OK, or OMNITRON_STATUS_RATE_LIMITED with the milliseconds
+// until they would be there in `*retry_in_ms` (if not NULL; at least 1).
+OmnitronStatus omnitron_rate_limiter_try_acquire(struct OmnitronRateLimiter *limiter,
+                                                 uint32_t n,
+                                                 uint64_t *retry_in_ms);
+
+// Waits (blocking this thread) until `n` tokens are there and takes them. Gives up with
+// OMNITRON_STATUS_RATE_LIMITED if that would take longer than `max_wait_ms` (UINT64_MAX: wait as
+// long as it takes). Asking for more than `points` at once is OMNITRON_STATUS_INVALID_POLICY.
+OmnitronStatus omnitron_rate_limiter_acquire(struct OmnitronRateLimiter *limiter,
+                                             uint32_t n,
+                                             uint64_t max_wait_ms);
+
+// Tokens available now (fractional for a token bucket).
+OmnitronStatus omnitron_rate_limiter_available(struct OmnitronRateLimiter *limiter, double *out);
+
+// Creates a bulkhead: at most `max_concurrent` (> 0) calls at once and `max_queue` waiting. Free it
+// with omnitron_bulkhead_free.
+OmnitronStatus omnitron_bulkhead_new(const char *name,
+                                     size_t max_concurrent,
+                                     size_t max_queue,
+                                     struct OmnitronBulkhead **out);
+
+// Frees a bulkhead. NULL and freed handles are ignored.
+void omnitron_bulkhead_free(struct OmnitronBulkhead *bulkhead);
+
+// Runs `call(user_data)` on this thread once a slot is free, blocking in the queue if need be.
+// OMNITRON_STATUS_BULKHEAD_FULL when both the slots and the queue are full; otherwise the call's
+// own result.
+OmnitronStatus omnitron_bulkhead_call(struct OmnitronBulkhead *bulkhead,
+                                      OmnitronCallFn call,
+                                      void *user_data);
+
+// Calls running in the bulkhead now and callers waiting (either pointer may be NULL).
+OmnitronStatus omnitron_bulkhead_load(struct OmnitronBulkhead *bulkhead,
+                                      size_t *active,
+                                      size_t *queued);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -64,6 +64,8 @@ error_codes! {
     Cancelled = 5, "E005";
     /// A deadline or timeout passed.
     Timeout = 6, "E006";
+    /// An output buffer the caller passed is too small (the C door; the size needed is reported).
+    BufferTooSmall = 7, "E007";
 
     // 100..=199: dependency injection
     /// No provider for a token where one was needed.

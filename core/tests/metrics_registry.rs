@@ -97,12 +97,12 @@ fn bad_names_labels_values_and_buckets_are_refused() {
     let e = r.counter_vec(MetricOptions::new("dup_total", "").labels(["a", "a"])).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidMetricName);
 
-    for bad in [vec![], vec![2.0, 1.0], vec![-1.0, -1.0], vec![f64::NAN]] {
+    for bad in [vec![], vec![2.0, 1.0], vec![1.0, 1.0], vec![f64::NAN], vec![-1.0, 1.0], vec![0.0, 1.0]] {
         let e = r.histogram(MetricOptions::new("hb", "").buckets(bad)).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidBuckets);
     }
-    // Negative bucket bounds are fine if increasing.
-    r.histogram(MetricOptions::new("temps", "").buckets(vec![-10.0, 0.0, 10.0])).unwrap();
+    let e = r.histogram(MetricOptions::new("hb", "").buckets(vec![-10.0, 10.0])).unwrap_err();
+    assert!(e.message().contains("above 0"), "{e}");
 
     let c = r.counter(MetricOptions::new("up_only_total", "")).unwrap();
     assert_eq!(c.inc_by(-1.0).unwrap_err().code(), ErrorCode::InvalidMetricValue);

@@ -8,7 +8,7 @@ use omnitron::ErrorCode;
 use omnitron::metrics::Registry;
 use omnitron::resilience::{
     Admission, Backoff, BreakerOptions, Bulkhead, CircuitBreaker, Jitter, Policy, PolicyError, RateLimitKind,
-    RateLimiter, RetryOptions, retry, timeout,
+    RateLimiter, RetryOptions, retry, retry_blocking, timeout,
 };
 use tokio::time::Instant;
 
@@ -267,4 +267,51 @@ async fn the_pipeline_applies_policies_in_the_documented_order() {
         other => panic!("{other:?}"),
     }
     assert_eq!(Policy::new().timeout(Duration::ZERO).unwrap_err().code(), ErrorCode::InvalidPolicy);
+}
+
+/// The synchronous forms (what the C door calls) share the async ones' decisions. They block real
+/// threads, so these use delays of zero and limits that decide without waiting.
+#[test]
+fn blocking_forms_decide_like_the_async_ones() {
+    let mut opts = RetryOptions::new(3);
+    opts.backoff = Backoff::Fixed(Duration::ZERO);
+    let mut calls = 0;
+    let r: Result<(), _> = retry_blocking(
+        &opts,
+        |_: &&str, _| true,
+        |_| {
+            calls += 1;
+            Err("no")
+        },
+    );
+    let e = r.unwrap_err();
+    assert_eq!((e.attempts, e.last, calls), (3, "no", 3));
+    let r = retry_blocking(&opts, |e: &&str, _| *e != "final", |_| Err::<(), _>("final"));
+    assert_eq!(r.unwrap_err().attempts, 1);
+
+    let l = RateLimiter::new("sync", 1, Duration::from_secs(60), RateLimitKind::TokenBucket).unwrap();
+    l.acquire_blocking(1, None).unwrap();
+    let e = l.acquire_blocking(1, Some(Duration::from_millis(1))).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RateLimited);
+    assert_eq!(l.acquire_blocking(2, None).unwrap_err().code(), ErrorCode::InvalidPolicy);
+
+    let b = Bulkhead::new("sync", 1, 0).unwrap();
+    assert_eq!(b.run_blocking(|| 7).unwrap(), 7);
+    assert_eq!(b.active(), 0);
+
+    let reg = Registry::new();
+    let mut o = BreakerOptions::new("sync");
+    o.threshold = Some(1);
+    o.call_timeout = Some(Duration::from_nanos(1));
+    let br = CircuitBreaker::with_registry(o, &reg).unwrap();
+    let r = br.call_blocking(
+        |_: &()| true,
+        || {
+            std::thread::sleep(Duration::from_millis(2));
+            Ok::<_, ()>(1)
+        },
+    );
+    assert!(matches!(r, Err(omnitron::resilience::BreakerError::Timeout(_))));
+    let r = br.call_blocking(|_: &()| true, || Ok::<_, ()>(1));
+    assert!(matches!(r, Err(omnitron::resilience::BreakerError::Open(_))));
 }

@@ -24,6 +24,8 @@ pub enum OmnitronStatus {
     Cancelled = 5,
     /// A deadline or timeout passed.
     Timeout = 6,
+    /// E007: an output buffer is too small; the call reports the size needed.
+    BufferTooSmall = 7,
     /// DI001: no provider for a token.
     MissingProvider = 100,
     /// DI002: providers depend on each other in a loop.
@@ -89,6 +91,7 @@ impl OmnitronStatus {
         OmnitronStatus::CallbackFailed,
         OmnitronStatus::Cancelled,
         OmnitronStatus::Timeout,
+        OmnitronStatus::BufferTooSmall,
         OmnitronStatus::MissingProvider,
         OmnitronStatus::CircularDependency,
         OmnitronStatus::DuplicateProvider,
@@ -223,6 +226,17 @@ pub unsafe extern "C" fn omnitron_callback_error(message: *const c_char) {
     // SAFETY: non-null and NUL-terminated by contract.
     let text = unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy().into_owned();
     CALLBACK_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
+}
+
+/// The error for a callback that returned `status`: the library error it passed on, or `code` with
+/// `what` and the message it left (or the bare status).
+pub(crate) fn callback_error(code: ErrorCode, what: String, status: u32) -> Error {
+    if let Some(e) = passed_on(status) {
+        return e;
+    }
+    let why = take_callback_message()
+        .unwrap_or_else(|| format!("returned status {status} ({})", status_text(status)));
+    Error::new(code, format!("{what}: {why}"))
 }
 
 /// A short description of a status number for messages ("DI001" or "unknown").

@@ -9,6 +9,8 @@
 mod boundary;
 pub mod di;
 pub mod error;
+pub mod metrics;
+pub mod resilience;
 
 use std::ffi::c_char;
 

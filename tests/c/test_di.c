@@ -10,27 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (cond) {                                                                 \
-            passed++;                                                               \
-        } else {                                                                    \
-            failed++;                                                               \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-            const char *m_ = omnitron_last_error_message();                         \
-            if (m_) fprintf(stderr, "     last error: %s\n", m_);                  \
-        }                                                                           \
-    } while (0)
-
-#define OK(call) CHECK((call) == OMNITRON_STATUS_OK)
-#define FAILS_WITH(call, status) CHECK((call) == (status))
-
-static int contains(const char *haystack, const char *needle) {
-    return haystack != NULL && strstr(haystack, needle) != NULL;
-}
+#include "check.h"
 
 /* ---- a small object model: config, repository, service ------------------------------------ */
 

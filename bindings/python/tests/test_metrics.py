@@ -68,7 +68,7 @@ def test_bad_input_is_refused_with_clear_errors() -> None:
     with pytest.raises(OmnitronError) as e:
         r.counter("x_total", labelnames=("__x",))
     assert e.value.code == "M001"
-    for bad in ([2.0, 1.0], [], [0.0, 0.0]):
+    for bad in ([2.0, 1.0], [], [1.0, 1.0], [-1.0, 1.0], [0.0, 1.0]):
         with pytest.raises(OmnitronError) as e:
             r.histogram("h", buckets=bad)
         assert e.value.code == "M005"

@@ -303,6 +303,10 @@ fn check_buckets(name: &str, mut b: Vec<f64>) -> Result<Vec<f64>> {
     if b.iter().any(|x| !x.is_finite()) {
         return bad("bucket bounds must be finite numbers (+Inf is added for you)");
     }
+    // The rule, and what histograms here are for (durations, sizes): a bound must be above 0.
+    if let Some(x) = b.iter().find(|x| **x <= 0.0) {
+        return bad(&format!("bucket bounds must be above 0, got {x}"));
+    }
     if b.windows(2).any(|w| w[0] >= w[1]) {
         return bad(&format!("bucket bounds must be strictly increasing, got {b:?}"));
     }

@@ -224,6 +224,11 @@ impl SeriesRef {
         ))
     }
 
+    /// Its metric's type.
+    pub fn kind(&self) -> MetricKind {
+        self.family.kind
+    }
+
     /// Adds to a counter or gauge. A counter refuses negative and NaN values.
     pub fn add(&self, v: f64) -> Result<()> {
         match self.family.kind {

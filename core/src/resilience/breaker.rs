@@ -563,6 +563,34 @@ impl CircuitBreaker {
     }
 }
 
+impl CircuitBreaker {
+    /// Runs a synchronous `f` through the breaker on this thread (the C door's call). A synchronous
+    /// call cannot be abandoned, so the call timeout is measured rather than enforced: a call that
+    /// took longer counts as a timeout and its result is replaced by the timeout error.
+    pub fn call_blocking<T, E>(
+        &self,
+        counts: impl Fn(&E) -> bool,
+        f: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, BreakerError<E>> {
+        let permit = self.acquire().0.map_err(BreakerError::Open)?;
+        let mut guard = PermitGuard { breaker: self, permit: Some(permit) };
+        let started = std::time::Instant::now();
+        let result = f();
+        if let Some(d) = self.opts.call_timeout
+            && started.elapsed() > d
+        {
+            guard.finish(Outcome::Timeout);
+            return Err(BreakerError::Timeout(super::timeout_error(d, Some(&self.name))));
+        }
+        match &result {
+            Ok(_) => guard.finish(Outcome::Success),
+            Err(e) if counts(e) => guard.finish(Outcome::Failure),
+            Err(_) => guard.finish(Outcome::Ignored),
+        }
+        result.map_err(BreakerError::Failed)
+    }
+}
+
 struct PermitGuard<'a> {
     breaker: &'a CircuitBreaker,
     permit: Option<Permit>,

@@ -146,6 +146,14 @@ impl Bulkhead {
     }
 }
 
+impl Bulkhead {
+    /// [`Bulkhead::run`] for synchronous code: a queued caller blocks its thread until a slot is
+    /// handed to it.
+    pub fn run_blocking<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        crate::runtime::block_on_here(self.run(async move { f() }))
+    }
+}
+
 /// Gives the slot back when the call ends, however it ends.
 struct Slot<'a>(&'a Bulkhead);
 

@@ -14,5 +14,5 @@ pub use breaker::{BreakerError, BreakerOptions, BreakerState, CircuitBreaker, Ou
 pub use bulkhead::{Admission, Bulkhead, WaiterId};
 pub use policy::{Policy, PolicyError, RateLimitStep};
 pub use rate_limit::{RateLimitKind, RateLimiter};
-pub use retry::{Backoff, Jitter, RetryError, RetryOptions, retry};
+pub use retry::{Backoff, Jitter, RetryError, RetryOptions, retry, retry_blocking};
 pub use timeout::{timeout, timeout_error};

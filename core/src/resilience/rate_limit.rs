@@ -156,6 +156,36 @@ impl RateLimiter {
     /// Waits until `n` tokens are available and takes them. Asking for more than `points` at once
     /// fails at once.
     pub async fn acquire(&self, n: u32) -> Result<()> {
+        self.fits(n)?;
+        loop {
+            match self.try_acquire(n) {
+                Ok(()) => return Ok(()),
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// [`RateLimiter::acquire`] for synchronous code: sleeps the calling thread until the tokens are
+    /// there, or fails with `RateLimited` if that would take longer than `max_wait`.
+    pub fn acquire_blocking(&self, n: u32, max_wait: Option<Duration>) -> Result<()> {
+        self.fits(n)?;
+        let deadline = max_wait.map(|d| std::time::Instant::now() + d);
+        loop {
+            match self.try_acquire(n) {
+                Ok(()) => return Ok(()),
+                Err(wait) => {
+                    if let Some(deadline) = deadline
+                        && std::time::Instant::now() + wait > deadline
+                    {
+                        return Err(self.limited_error(wait));
+                    }
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    }
+
+    fn fits(&self, n: u32) -> Result<()> {
         if n > self.points {
             return Err(Error::new(
                 ErrorCode::InvalidPolicy,
@@ -165,12 +195,7 @@ impl RateLimiter {
                 ),
             ));
         }
-        loop {
-            match self.try_acquire(n) {
-                Ok(()) => return Ok(()),
-                Err(wait) => tokio::time::sleep(wait).await,
-            }
-        }
+        Ok(())
     }
 
     /// Tokens available now (fractional for the token bucket).

@@ -172,3 +172,24 @@ where
         }
     }
 }
+
+/// [`retry`] for synchronous code: sleeps the calling thread between attempts (the C door's loop).
+pub fn retry_blocking<T, E>(
+    opts: &RetryOptions,
+    retry_if: impl Fn(&E, u32) -> bool,
+    mut f: impl FnMut(u32) -> std::result::Result<T, E>,
+) -> std::result::Result<T, RetryError<E>> {
+    let mut attempt = 1;
+    loop {
+        match f(attempt) {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt >= opts.max_attempts || !retry_if(&e, attempt) => {
+                return Err(RetryError { last: e, attempts: attempt });
+            }
+            Err(_) => {
+                std::thread::sleep(opts.delay(attempt));
+                attempt += 1;
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use super::token::{OmnitronToken, token_arg};
 use super::{instance, pointer};
 use crate::boundary::{CPtr, Table, guard, guard_void};
-use crate::error::{OmnitronStatus, clear_callback_message, passed_on, take_callback_message};
+use crate::error::{OmnitronStatus, callback_error, clear_callback_message};
 
 /// A provider description under construction.
 #[derive(Debug)]
@@ -252,15 +252,6 @@ pub unsafe extern "C" fn omnitron_provider_free(provider: *mut OmnitronProvider)
         PROVIDERS.remove(provider);
         Ok(())
     })
-}
-
-fn callback_error(code: ErrorCode, what: String, status: u32) -> Error {
-    if let Some(e) = passed_on(status) {
-        return e;
-    }
-    let why = take_callback_message()
-        .unwrap_or_else(|| format!("returned status {status} ({})", crate::error::status_text(status)));
-    Error::new(code, format!("{what}: {why}"))
 }
 
 impl Builder {
