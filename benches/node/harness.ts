@@ -46,3 +46,29 @@ export function report(title: string, results: Result[], ours: string): void {
   }
   if (typeof sink === 'symbol') console.log(String(sink));
 }
+
+export interface AsyncCase {
+  case: string;
+  lib: string;
+  f: () => Promise<unknown>;
+  batch?: number;
+}
+
+/** `run` for async work: each operation is awaited before the next starts. */
+export async function runAsync(cases: AsyncCase[], rounds = 15): Promise<Result[]> {
+  for (const c of cases) for (let i = 0; i < (c.batch ?? 20_000); i++) sink = await c.f();
+  const times: number[][] = cases.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, c] of cases.entries()) {
+      const n = c.batch ?? 20_000;
+      const f = c.f;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) sink = await f();
+      times[k].push(Number(process.hrtime.bigint() - t0) / n);
+    }
+  }
+  return cases.map((c, k) => {
+    const t = times[k].sort((a, b) => a - b);
+    return { case: c.case, lib: c.lib, nsPerOp: t[Math.floor(t.length / 2)] };
+  });
+}

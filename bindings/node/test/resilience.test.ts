@@ -79,6 +79,30 @@ test('the failure predicate, the fallback and the call timeout', async () => {
   assert.equal(t.state, 'open');
 });
 
+test('the call timeout: slow calls time out among fast ones, sync calls are measured, fallbacks apply', async () => {
+  const reg = new Registry();
+  const b = new CircuitBreakerPolicy({ name: 'mixed', threshold: 100, callTimeout: 40, registry: reg });
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) => b.fire(() => sleep(i % 4 === 0 ? 400 : 1).then(() => i))),
+  );
+  const timedOut = outcomes.filter((o) => o.status === 'rejected' && (o.reason as any).code === 'E006');
+  const ok = outcomes.filter((o) => o.status === 'fulfilled');
+  assert.equal(timedOut.length, 5);
+  assert.equal(ok.length, 15);
+  const text = reg.metrics();
+  assert.match(text, /omnitron_circuit_breaker_calls_total\{breaker="mixed",outcome="timeout"\} 5\b/);
+  assert.match(text, /omnitron_circuit_breaker_calls_total\{breaker="mixed",outcome="success"\} 15\b/);
+
+  // A late synchronous call cannot be abandoned: it stays synchronous and throws TimeoutError.
+  const s = new CircuitBreakerPolicy({ name: 'sync', threshold: 1, callTimeout: 5, registry: reg });
+  assert.equal(s.fire(() => 42), 42);
+  assert.throws(() => s.fire(() => { const end = Date.now() + 20; while (Date.now() < end); return 1; }), code('E006'));
+  assert.equal(s.state, 'open');
+
+  const f = new CircuitBreakerPolicy({ name: 'late', callTimeout: 10, fallback: (e: Error) => `fallback: ${e.name}`, registry: reg });
+  assert.equal(await f.fire(() => sleep(300)), 'fallback: TimeoutError');
+});
+
 test('bad breaker options are refused at construction', () => {
   for (const o of [{ threshold: 0 }, { timeout: -1 }, { failureRate: 2 }, { callTimeout: 0 }, { threshold: 1.5 }, { window: 0 }]) {
     assert.throws(() => new CircuitBreakerPolicy({ ...o, registry: new Registry() }), code('R005'), JSON.stringify(o));

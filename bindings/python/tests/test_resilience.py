@@ -287,3 +287,34 @@ def test_timeouts_on_sync_and_async() -> None:
         timeout(0)
     with pytest.raises(TypeError):
         timeout("soon")  # type: ignore[arg-type]
+
+
+def test_a_cancelled_trial_call_gives_its_permit_back() -> None:
+    b = CircuitBreaker("cancelled-trial", threshold=1, timeout=0.05, registry=Registry())
+
+    @b
+    async def slow(fail: bool) -> str:
+        if fail:
+            raise RuntimeError("down")
+        await asyncio.sleep(10)
+        return "slow"
+
+    @b
+    async def fast() -> str:
+        return "fast"
+
+    async def scenario() -> None:
+        with pytest.raises(RuntimeError):
+            await slow(True)
+        assert b.state == "open"
+        await asyncio.sleep(0.08)
+        task = asyncio.ensure_future(slow(False))  # the one half-open trial
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Had the trial's permit leaked, the breaker would refuse every call from now on.
+        assert await fast() == "fast"
+        assert b.state == "closed"
+
+    asyncio.run(scenario())

@@ -374,10 +374,14 @@ impl CircuitBreaker {
 
     /// Asks to make a call: a permit, or the "circuit open" error (with any state change it caused).
     pub fn acquire(&self) -> (std::result::Result<Permit, Error>, Option<StateChange>) {
-        let now = Instant::now();
         let mut change = None;
         let result = {
             let mut s = self.inner.lock();
+            // The closed state needs no clock: that keeps the success path to one lock each way.
+            if s.state == BreakerState::Closed {
+                return (Ok(Permit { generation: s.generation, trial: false }), None);
+            }
+            let now = Instant::now();
             if s.state == BreakerState::Open
                 && now.saturating_duration_since(s.opened_at) >= self.opts.timeout
             {
@@ -413,7 +417,9 @@ impl CircuitBreaker {
             Outcome::Ignored => self.metrics.ignored.inc(),
             Outcome::Timeout => self.metrics.timeout.inc(),
         }
-        let now = Instant::now();
+        // Only the failure-rate window and state changes need the time; a plain success does not.
+        let now = || Instant::now();
+        let rate = self.opts.failure_rate.is_some();
         let change = {
             let mut s = self.inner.lock();
             if permit.generation != s.generation {
@@ -425,10 +431,10 @@ impl CircuitBreaker {
                     Outcome::Success => {
                         s.trial_successes += 1;
                         (s.trial_successes >= self.opts.success_threshold)
-                            .then(|| self.transition(&mut s, BreakerState::Closed, now))
+                            .then(|| self.transition(&mut s, BreakerState::Closed, now()))
                     }
                     Outcome::Failure | Outcome::Timeout => {
-                        Some(self.transition(&mut s, BreakerState::Open, now))
+                        Some(self.transition(&mut s, BreakerState::Open, now()))
                     }
                     Outcome::Ignored => None,
                 }
@@ -436,12 +442,17 @@ impl CircuitBreaker {
                 match outcome {
                     Outcome::Success => {
                         s.consecutive_failures = 0;
-                        s.window.record(now, 1, 0);
+                        if rate {
+                            s.window.record(now(), 1, 0);
+                        }
                         None
                     }
                     Outcome::Failure | Outcome::Timeout => {
                         s.consecutive_failures += 1;
-                        s.window.record(now, 0, 1);
+                        let now = now();
+                        if rate {
+                            s.window.record(now, 0, 1);
+                        }
                         self.should_open(&mut s, now)
                             .then(|| self.transition(&mut s, BreakerState::Open, now))
                     }
@@ -460,11 +471,12 @@ impl CircuitBreaker {
             return;
         }
         self.metrics.success.inc_by(n as f64).ok();
-        let now = Instant::now();
         let mut s = self.inner.lock();
         if s.state == BreakerState::Closed {
             s.consecutive_failures = 0;
-            s.window.record(now, n, 0);
+            if self.opts.failure_rate.is_some() {
+                s.window.record(Instant::now(), n, 0);
+            }
         }
     }
 
@@ -574,9 +586,9 @@ impl CircuitBreaker {
     ) -> std::result::Result<T, BreakerError<E>> {
         let permit = self.acquire().0.map_err(BreakerError::Open)?;
         let mut guard = PermitGuard { breaker: self, permit: Some(permit) };
-        let started = std::time::Instant::now();
+        let started = self.opts.call_timeout.map(|d| (d, std::time::Instant::now()));
         let result = f();
-        if let Some(d) = self.opts.call_timeout
+        if let Some((d, started)) = started
             && started.elapsed() > d
         {
             guard.finish(Outcome::Timeout);

@@ -33,7 +33,10 @@ export interface CircuitBreakerOptions {
   halfOpenMaxCalls?: number;
   /** Successful trials needed to close (default 1). */
   successThreshold?: number;
-  /** A call slower than this (ms) counts as a failure and is abandoned. */
+  /**
+   * A call slower than this (ms) counts as a failure: an async call is abandoned (its promise rejects
+   * with TimeoutError); a sync call cannot be, so it is measured and a late one throws TimeoutError.
+   */
   callTimeout?: number;
   /** Which errors count as failures (default: all). */
   isFailure?: (error: unknown) => boolean;
@@ -51,6 +54,13 @@ export interface StateChangeEvent {
 
 type Listener = (e: StateChangeEvent) => void;
 
+/** A call in flight under a call timeout (closed state). */
+interface Watch {
+  deadline: number;
+  done: boolean;
+  expire: () => void;
+}
+
 /** A circuit breaker: `fire(fn, ...args)`, `wrap(fn)`, or the `@CircuitBreaker()` decorator. */
 export class CircuitBreakerPolicy {
   readonly name: string;
@@ -66,6 +76,13 @@ export class CircuitBreakerPolicy {
   readonly #listeners: { event: string; f: Listener }[] = [];
   /** Whether calls through it have returned promises (so a refused call rejects, not throws). */
   #async: boolean | undefined;
+  /**
+   * Calls in flight under the call timeout, in deadline order (every call has the same timeout), with
+   * one timer for the earliest: a timer per call would cost more than the breaker itself.
+   */
+  #watches: Watch[] = [];
+  #watchHead = 0;
+  #watchTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: CircuitBreakerOptions = {}) {
     const o = options<CircuitBreakerOptions>(opts, 'CircuitBreaker');
@@ -125,7 +142,8 @@ export class CircuitBreakerPolicy {
   /** @internal The call path (also used by the decorator, with the method's `this`). */
   exec<R>(f: (...args: any[]) => R, thisArg: unknown, args: unknown[]): R {
     const st = this.#status;
-    if (st % 4 === 0 && this.#callTimeout === undefined) {
+    if (st % 4 === 0 && this.#callTimeout !== undefined) return this.#timedClosed(st, f, thisArg, args, this.#callTimeout);
+    if (st % 4 === 0) {
       // Closed: no native call on success.
       let r: R;
       try {
@@ -148,6 +166,106 @@ export class CircuitBreakerPolicy {
       return r;
     }
     return this.#guarded(f, thisArg, args);
+  }
+
+  /** The closed state's path under a call timeout: still no native call on success. */
+  #timedClosed<R>(st: number, f: (...args: any[]) => R, thisArg: unknown, args: unknown[], limit: number): R {
+    const started = performance.now();
+    let r: R;
+    try {
+      r = f.apply(thisArg, args);
+    } catch (e) {
+      return this.#failed(st, e, args);
+    }
+    if (!isThenable(r)) {
+      // A synchronous call cannot be abandoned: it is measured, and a late one counts as a timeout.
+      this.#async = false;
+      if (performance.now() - started > limit) return this.#timedOut(st, limit, args);
+      this.#succeeded(st);
+      return r;
+    }
+    this.#async = true;
+    return new Promise((resolve, reject) => {
+      const w: Watch = {
+        deadline: started + limit,
+        done: false,
+        expire: () => {
+          try {
+            resolve(this.#timedOut(st, limit, args));
+          } catch (e) {
+            reject(e);
+          }
+        },
+      };
+      this.#watch(w);
+      (r as unknown as Promise<unknown>).then(
+        (v) => {
+          if (w.done) return;
+          w.done = true;
+          this.#trimWatches();
+          this.#succeeded(st);
+          resolve(v);
+        },
+        (e) => {
+          if (w.done) return;
+          w.done = true;
+          this.#trimWatches();
+          try {
+            resolve(this.#failed(st, e, args));
+          } catch (x) {
+            reject(x);
+          }
+        },
+      );
+    }) as unknown as R;
+  }
+
+  #timedOut<R>(st: number, limit: number, args: unknown[]): R {
+    this.#report(permitOf(st), TIMEOUT);
+    return this.#fallbackOr(fromInfo(native.timeoutErrorInfo(limit, this.name)), args, true);
+  }
+
+  #watch(w: Watch): void {
+    this.#watches.push(w);
+    if (this.#watchTimer === undefined) this.#armWatch(w.deadline);
+  }
+
+  #armWatch(deadline: number): void {
+    const ms = Math.min(Math.max(0, deadline - performance.now()) + 1, 2 ** 31 - 1);
+    this.#watchTimer = setTimeout(() => this.#expireWatches(), ms);
+    // The work itself keeps the process alive if it needs to; an idle breaker must not.
+    this.#watchTimer.unref?.();
+  }
+
+  /** Drops finished calls from the head of the queue, so it holds only calls still running. */
+  #trimWatches(): void {
+    const q = this.#watches;
+    let i = this.#watchHead;
+    while (i < q.length && q[i].done) i++;
+    if (i === q.length) {
+      q.length = 0;
+      this.#watchHead = 0;
+    } else if (i > 1024 && i * 2 > q.length) {
+      this.#watches = q.slice(i);
+      this.#watchHead = 0;
+    } else {
+      this.#watchHead = i;
+    }
+  }
+
+  #expireWatches(): void {
+    this.#watchTimer = undefined;
+    const now = performance.now();
+    const q = this.#watches;
+    for (let i = this.#watchHead; i < q.length && (q[i].done || q[i].deadline <= now); i++) {
+      if (!q[i].done) {
+        q[i].done = true;
+        q[i].expire();
+      }
+    }
+    this.#trimWatches();
+    const head = this.#watches[this.#watchHead];
+    if (head !== undefined) this.#armWatch(head.deadline);
   }
 
   #succeeded(st: number): void {
@@ -212,6 +330,7 @@ export class CircuitBreakerPolicy {
       return this.#fallbackOr(err, args, true);
     }
     this.#update(this.#n.status());
+    const started = performance.now();
     let r: R;
     try {
       r = f.apply(thisArg, args);
@@ -219,7 +338,10 @@ export class CircuitBreakerPolicy {
       return this.#settle(permit, e, args);
     }
     const limit = this.#callTimeout;
-    if (!isThenable(r) && limit === undefined) {
+    if (!isThenable(r)) {
+      if (limit !== undefined && performance.now() - started > limit) {
+        return this.#settle(permit, new TimedOut(limit, this.name), args);
+      }
       this.#update(this.#n.record(permit, SUCCESS));
       return r;
     }

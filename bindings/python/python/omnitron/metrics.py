@@ -150,6 +150,14 @@ class _Family:
     def name(self) -> str:
         return self._family.name
 
+    def _child(self, values: tuple[Any, ...], named: dict[str, Any]) -> _native.NativeSeries:
+        # Label values given as strings, positionally, are their own key: one dict lookup.
+        if not named:
+            s: Optional[_native.NativeSeries] = self._children.get(values)
+            if s is not None:
+                return s
+        return self._series(self._label_values(values, named))
+
     def _series(self, values: tuple[str, ...]) -> _native.NativeSeries:
         s = self._children.get(values)
         if s is None:
@@ -187,7 +195,7 @@ class Counter(_Family):
 
     def labels(self, *values: Any, **named: Any) -> _native.NativeSeries:
         """The child for these label values (positional in ``labelnames`` order, or by name)."""
-        return self._series(self._label_values(values, named))
+        return self._child(values, named)
 
     def get(self, *values: Any) -> float:
         return (self.labels(*values) if values else self._own()).value()
@@ -213,7 +221,7 @@ class Gauge(_Family):
         self._own().dec(amount)
 
     def labels(self, *values: Any, **named: Any) -> _native.NativeSeries:
-        return self._series(self._label_values(values, named))
+        return self._child(values, named)
 
     def get(self, *values: Any) -> float:
         return (self.labels(*values) if values else self._own()).value()
@@ -231,7 +239,7 @@ class Histogram(_Family):
         self._own().observe(value)
 
     def labels(self, *values: Any, **named: Any) -> _native.NativeSeries:
-        return self._series(self._label_values(values, named))
+        return self._child(values, named)
 
     @contextmanager
     def time(self, *values: Any) -> Iterator[None]:

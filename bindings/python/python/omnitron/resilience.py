@@ -148,6 +148,9 @@ class CircuitBreaker:
             return cast(T, self._failed(permit, t.error, _TIMEOUT, args, kwargs))
         except Exception as e:
             return cast(T, self._failed(permit, e, _FAILURE, args, kwargs))
+        except BaseException:
+            self._n.record(permit, _IGNORED)
+            raise
         self._changed(self._n.record(permit, _SUCCESS))
         return r
 
@@ -168,22 +171,75 @@ class CircuitBreaker:
             return cast(T, self._failed(permit, t.error, _TIMEOUT, args, kwargs))
         except Exception as e:
             return cast(T, self._failed(permit, e, _FAILURE, args, kwargs))
+        except BaseException:
+            self._n.record(permit, _IGNORED)
+            raise
         self._changed(self._n.record(permit, _SUCCESS))
         return r
 
     def __call__(self, f: F) -> F:
         """Use an instance as a decorator."""
+        if inspect.iscoroutinefunction(f) and self._call_timeout is not None:
+
+            @functools.wraps(f)
+            async def timed_awrapper(*args: Any, **kwargs: Any) -> Any:
+                return await self.call_async(f, *args, **kwargs)
+
+            return timed_awrapper  # type: ignore[return-value]
+
+        # `call` / `call_async` inlined, with the native methods bound once: this is the hot path.
+        acquire, record = self._n.acquire, self._n.record
+
         if inspect.iscoroutinefunction(f):
 
             @functools.wraps(f)
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.call_async(f, *args, **kwargs)
+                permit = acquire()
+                if permit < 0:
+                    return self._refused(args, kwargs)
+                if self._last:
+                    self._changed(self._n.state())
+                try:
+                    r = await f(*args, **kwargs)
+                except Exception as e:
+                    return self._failed(permit, e, _FAILURE, args, kwargs)
+                except BaseException:
+                    # Cancelled (or exiting): not the service's fault, but the permit goes back.
+                    record(permit, _IGNORED)
+                    raise
+                state = record(permit, _SUCCESS)
+                if state != self._last:
+                    self._changed(state)
+                return r
 
             return awrapper  # type: ignore[return-value]
 
+        if self._call_timeout is not None:
+
+            @functools.wraps(f)
+            def timed_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return self.call(f, *args, **kwargs)
+
+            return timed_wrapper  # type: ignore[return-value]
+
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return self.call(f, *args, **kwargs)
+            permit = acquire()
+            if permit < 0:
+                return self._refused(args, kwargs)
+            if self._last:
+                self._changed(self._n.state())
+            try:
+                r = f(*args, **kwargs)
+            except Exception as e:
+                return self._failed(permit, e, _FAILURE, args, kwargs)
+            except BaseException:
+                record(permit, _IGNORED)
+                raise
+            state = record(permit, _SUCCESS)
+            if state != self._last:
+                self._changed(state)
+            return r
 
         return wrapper  # type: ignore[return-value]
 
@@ -326,6 +382,7 @@ class RetryPolicy:
                 attempt += 1
 
     def __call__(self, f: F) -> F:
+        """Use an instance as a decorator."""
         if inspect.iscoroutinefunction(f):
 
             @functools.wraps(f)
@@ -525,6 +582,7 @@ class Bulkhead:
             self._leave()
 
     def __call__(self, f: F) -> F:
+        """Use an instance as a decorator."""
         if inspect.iscoroutinefunction(f):
 
             @functools.wraps(f)
