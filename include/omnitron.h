@@ -180,6 +180,26 @@ enum OmnitronStatus
   OMNITRON_STATUS_RETRY_EXHAUSTED = 303,
   // R005: a resilience policy with an impossible value.
   OMNITRON_STATUS_INVALID_POLICY = 304,
+  // RPC001: no such service, or no version matching the request.
+  OMNITRON_STATUS_SERVICE_NOT_FOUND = 400,
+  // RPC002: no such public method.
+  OMNITRON_STATUS_METHOD_NOT_FOUND = 401,
+  // RPC003: the auth token is missing or wrong.
+  OMNITRON_STATUS_AUTH_FAILED = 402,
+  // RPC004: the peer disconnected with the call in flight.
+  OMNITRON_STATUS_PEER_DISCONNECTED = 403,
+  // RPC005: a malformed frame or message, or an unsupported protocol version.
+  OMNITRON_STATUS_PROTOCOL_ERROR = 404,
+  // RPC006: a frame larger than the maximum.
+  OMNITRON_STATUS_FRAME_TOO_LARGE = 405,
+  // RPC007: a service with that name and version is already exposed.
+  OMNITRON_STATUS_DUPLICATE_SERVICE = 406,
+  // RPC008: a remote handler failed.
+  OMNITRON_STATUS_HANDLER_FAILED = 407,
+  // RPC009: not connected.
+  OMNITRON_STATUS_NOT_CONNECTED = 408,
+  // RPC010: an invalid service name, version, range or address.
+  OMNITRON_STATUS_INVALID_SERVICE = 409,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

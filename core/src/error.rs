@@ -126,6 +126,28 @@ error_codes! {
     RetryExhausted = 303, "R004";
     /// A resilience policy was configured with an impossible value.
     InvalidPolicy = 304, "R005";
+
+    // 400..=499: RPC and transport
+    /// No such service, or no version matching the request.
+    ServiceNotFound = 400, "RPC001";
+    /// No such public method on the service.
+    MethodNotFound = 401, "RPC002";
+    /// The peer's auth token is missing or wrong.
+    AuthFailed = 402, "RPC003";
+    /// The peer disconnected with the call in flight.
+    PeerDisconnected = 403, "RPC004";
+    /// A malformed frame or message, or an unsupported protocol version.
+    ProtocolError = 404, "RPC005";
+    /// A frame larger than the configured maximum.
+    FrameTooLarge = 405, "RPC006";
+    /// A service with that name and version is already exposed.
+    DuplicateService = 406, "RPC007";
+    /// A remote handler failed with an error that had no Omnitron code.
+    HandlerFailed = 407, "RPC008";
+    /// Not connected (and not reconnected within the call's deadline).
+    NotConnected = 408, "RPC009";
+    /// An invalid service name, version or version range, or an invalid address.
+    InvalidService = 409, "RPC010";
 }
 
 impl fmt::Display for ErrorCode {

@@ -28,7 +28,9 @@ pub mod di;
 pub mod error;
 pub mod metrics;
 pub mod resilience;
+pub mod rpc;
 pub mod runtime;
+pub mod transport;
 
 pub use error::{BoxError, Error, ErrorCode, Result};
 

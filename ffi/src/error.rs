@@ -80,6 +80,26 @@ pub enum OmnitronStatus {
     RetryExhausted = 303,
     /// R005: a resilience policy with an impossible value.
     InvalidPolicy = 304,
+    /// RPC001: no such service, or no version matching the request.
+    ServiceNotFound = 400,
+    /// RPC002: no such public method.
+    MethodNotFound = 401,
+    /// RPC003: the auth token is missing or wrong.
+    AuthFailed = 402,
+    /// RPC004: the peer disconnected with the call in flight.
+    PeerDisconnected = 403,
+    /// RPC005: a malformed frame or message, or an unsupported protocol version.
+    ProtocolError = 404,
+    /// RPC006: a frame larger than the maximum.
+    FrameTooLarge = 405,
+    /// RPC007: a service with that name and version is already exposed.
+    DuplicateService = 406,
+    /// RPC008: a remote handler failed.
+    HandlerFailed = 407,
+    /// RPC009: not connected.
+    NotConnected = 408,
+    /// RPC010: an invalid service name, version, range or address.
+    InvalidService = 409,
 }
 
 impl OmnitronStatus {
@@ -119,6 +139,16 @@ impl OmnitronStatus {
         OmnitronStatus::BulkheadFull,
         OmnitronStatus::RetryExhausted,
         OmnitronStatus::InvalidPolicy,
+        OmnitronStatus::ServiceNotFound,
+        OmnitronStatus::MethodNotFound,
+        OmnitronStatus::AuthFailed,
+        OmnitronStatus::PeerDisconnected,
+        OmnitronStatus::ProtocolError,
+        OmnitronStatus::FrameTooLarge,
+        OmnitronStatus::DuplicateService,
+        OmnitronStatus::HandlerFailed,
+        OmnitronStatus::NotConnected,
+        OmnitronStatus::InvalidService,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).

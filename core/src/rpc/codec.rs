@@ -1,0 +1,513 @@
+//! The protocol's messages (docs/PROTOCOL.md) and their encoding. Payloads stay raw MessagePack
+//! (`Bytes` slices of the frame), so a router forwards them without decoding.
+
+use bytes::Bytes;
+
+use super::msgpack::{Reader, write_array_len, write_bool, write_map_len, write_nil, write_str, write_uint};
+use crate::error::{Error, ErrorCode, Result};
+
+/// The protocol version this engine speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Who is at the other end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PeerInfo {
+    /// A name for logs and errors (a process or service name).
+    pub name: String,
+    /// The language of the peer: `rust`, `c`, `node`, `python`, ...
+    pub lang: String,
+    /// Its process id.
+    pub pid: u64,
+}
+
+impl PeerInfo {
+    /// This process, speaking for `lang`.
+    pub fn this_process(name: impl Into<String>, lang: impl Into<String>) -> Self {
+        PeerInfo { name: name.into(), lang: lang.into(), pid: u64::from(std::process::id()) }
+    }
+}
+
+/// An error as it crosses the wire: a stable code, a message, and optional data (raw MessagePack).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireError {
+    /// The code's string id (`RPC001`, `E006`, or an application's own).
+    pub code: String,
+    /// What happened.
+    pub message: String,
+    /// Extra data, raw MessagePack.
+    pub data: Option<Bytes>,
+}
+
+impl WireError {
+    /// The wire form of an engine error.
+    pub fn from_error(e: &Error) -> Self {
+        WireError { code: e.code().as_str().to_string(), message: e.message().to_string(), data: None }
+    }
+
+    /// The engine error for a wire error. Codes this engine does not know become `HandlerFailed`
+    /// with the original code kept in the message.
+    pub fn to_error(&self) -> Error {
+        match ErrorCode::from_id(&self.code) {
+            Some(code) => Error::new(code, self.message.clone()),
+            None => Error::new(ErrorCode::HandlerFailed, format!("[{}] {}", self.code, self.message)),
+        }
+    }
+}
+
+/// A call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Unique among the sender's calls in flight on the connection.
+    pub id: u64,
+    /// `name`, `name@version` or `name@range`.
+    pub target: String,
+    /// The method.
+    pub method: String,
+    /// The arguments: a raw MessagePack array.
+    pub args: Bytes,
+    /// Milliseconds the caller will wait (0: the callee's default).
+    pub deadline_ms: u32,
+    /// Trace context, a raw MessagePack map.
+    pub trace: Option<Bytes>,
+    /// Whether the answer is a stream.
+    pub stream: bool,
+}
+
+/// One protocol message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// First frame of the connecting side.
+    Hello {
+        /// Protocol version.
+        version: u32,
+        /// Who connects.
+        peer: PeerInfo,
+        /// The auth token.
+        token: Option<String>,
+    },
+    /// The accepting side's answer.
+    Welcome {
+        /// Protocol version.
+        version: u32,
+        /// Who accepted.
+        peer: PeerInfo,
+    },
+    /// A call.
+    Request(Request),
+    /// A call's value (raw MessagePack).
+    Result {
+        /// The call.
+        id: u64,
+        /// The value.
+        value: Bytes,
+    },
+    /// A call's failure (id 0: the connection is being closed).
+    Error {
+        /// The call.
+        id: u64,
+        /// Why.
+        error: WireError,
+    },
+    /// Stop a call.
+    Cancel {
+        /// The call.
+        id: u64,
+    },
+    /// One item of a streaming answer.
+    StreamItem {
+        /// The call.
+        id: u64,
+        /// The item (raw MessagePack).
+        value: Bytes,
+    },
+    /// The end of a streaming answer.
+    StreamEnd {
+        /// The call.
+        id: u64,
+    },
+    /// More items the caller can take.
+    StreamCredit {
+        /// The call.
+        id: u64,
+        /// How many.
+        n: u32,
+    },
+    /// Deliver events matching `pattern`.
+    Subscribe {
+        /// The subscriber's id for it.
+        sub: u64,
+        /// The pattern.
+        pattern: String,
+    },
+    /// Stop delivering.
+    Unsubscribe {
+        /// The subscriber's id.
+        sub: u64,
+    },
+    /// An event.
+    Publish {
+        /// Its topic.
+        topic: String,
+        /// Its payload (raw MessagePack).
+        payload: Bytes,
+    },
+    /// Are you there?
+    Ping(u64),
+    /// Yes.
+    Pong(u64),
+    /// The connecting side hosts a service.
+    Register {
+        /// Service name.
+        name: String,
+        /// Its version.
+        version: String,
+        /// Its public methods.
+        methods: Vec<String>,
+    },
+    /// It no longer does.
+    Unregister {
+        /// Service name.
+        name: String,
+        /// Its version.
+        version: String,
+    },
+}
+
+fn write_peer(out: &mut Vec<u8>, p: &PeerInfo) {
+    write_map_len(out, 3);
+    write_str(out, "name");
+    write_str(out, &p.name);
+    write_str(out, "lang");
+    write_str(out, &p.lang);
+    write_str(out, "pid");
+    write_uint(out, p.pid);
+}
+
+fn read_peer(r: &mut Reader) -> Result<PeerInfo> {
+    let n = r.map_len()?;
+    let mut p = PeerInfo::default();
+    for _ in 0..n {
+        match r.str()?.as_str() {
+            "name" => p.name = r.str()?,
+            "lang" => p.lang = r.str()?,
+            "pid" => p.pid = r.uint()?,
+            _ => r.skip()?,
+        }
+    }
+    Ok(p)
+}
+
+fn write_error(out: &mut Vec<u8>, e: &WireError) {
+    write_map_len(out, if e.data.is_some() { 3 } else { 2 });
+    write_str(out, "code");
+    write_str(out, &e.code);
+    write_str(out, "message");
+    write_str(out, &e.message);
+    if let Some(d) = &e.data {
+        write_str(out, "data");
+        out.extend_from_slice(d);
+    }
+}
+
+fn read_error(r: &mut Reader) -> Result<WireError> {
+    let n = r.map_len()?;
+    let mut e = WireError { code: String::new(), message: String::new(), data: None };
+    for _ in 0..n {
+        match r.str()?.as_str() {
+            "code" => e.code = r.str()?,
+            "message" => e.message = r.str()?,
+            "data" => e.data = Some(r.raw()?),
+            _ => r.skip()?,
+        }
+    }
+    if e.code.is_empty() {
+        return Err(Error::new(ErrorCode::ProtocolError, "malformed message: an error without a code"));
+    }
+    Ok(e)
+}
+
+impl Message {
+    /// Appends this message as one frame (length prefix included) to `out`.
+    pub fn encode_frame(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        self.encode_body(out);
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// The message's MessagePack encoding, without the length prefix.
+    pub fn encode_body(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Hello { version, peer, token } => {
+                write_array_len(out, 4);
+                write_uint(out, 0);
+                write_uint(out, u64::from(*version));
+                write_peer(out, peer);
+                match token {
+                    Some(t) => write_str(out, t),
+                    None => write_nil(out),
+                }
+            }
+            Message::Welcome { version, peer } => {
+                write_array_len(out, 3);
+                write_uint(out, 1);
+                write_uint(out, u64::from(*version));
+                write_peer(out, peer);
+            }
+            Message::Request(r) => {
+                write_array_len(out, 8);
+                write_uint(out, 2);
+                write_uint(out, r.id);
+                write_str(out, &r.target);
+                write_str(out, &r.method);
+                out.extend_from_slice(&r.args);
+                write_uint(out, u64::from(r.deadline_ms));
+                match &r.trace {
+                    Some(t) => out.extend_from_slice(t),
+                    None => write_nil(out),
+                }
+                write_bool(out, r.stream);
+            }
+            Message::Result { id, value } => {
+                write_array_len(out, 3);
+                write_uint(out, 3);
+                write_uint(out, *id);
+                out.extend_from_slice(value);
+            }
+            Message::Error { id, error } => {
+                write_array_len(out, 3);
+                write_uint(out, 4);
+                write_uint(out, *id);
+                write_error(out, error);
+            }
+            Message::Cancel { id } => {
+                write_array_len(out, 2);
+                write_uint(out, 5);
+                write_uint(out, *id);
+            }
+            Message::StreamItem { id, value } => {
+                write_array_len(out, 3);
+                write_uint(out, 6);
+                write_uint(out, *id);
+                out.extend_from_slice(value);
+            }
+            Message::StreamEnd { id } => {
+                write_array_len(out, 2);
+                write_uint(out, 7);
+                write_uint(out, *id);
+            }
+            Message::StreamCredit { id, n } => {
+                write_array_len(out, 3);
+                write_uint(out, 8);
+                write_uint(out, *id);
+                write_uint(out, u64::from(*n));
+            }
+            Message::Subscribe { sub, pattern } => {
+                write_array_len(out, 3);
+                write_uint(out, 9);
+                write_uint(out, *sub);
+                write_str(out, pattern);
+            }
+            Message::Unsubscribe { sub } => {
+                write_array_len(out, 2);
+                write_uint(out, 10);
+                write_uint(out, *sub);
+            }
+            Message::Publish { topic, payload } => {
+                write_array_len(out, 3);
+                write_uint(out, 11);
+                write_str(out, topic);
+                out.extend_from_slice(payload);
+            }
+            Message::Ping(n) | Message::Pong(n) => {
+                write_array_len(out, 2);
+                write_uint(out, if matches!(self, Message::Ping(_)) { 12 } else { 13 });
+                write_uint(out, *n);
+            }
+            Message::Register { name, version, methods } => {
+                write_array_len(out, 4);
+                write_uint(out, 14);
+                write_str(out, name);
+                write_str(out, version);
+                write_array_len(out, methods.len());
+                for m in methods {
+                    write_str(out, m);
+                }
+            }
+            Message::Unregister { name, version } => {
+                write_array_len(out, 3);
+                write_uint(out, 15);
+                write_str(out, name);
+                write_str(out, version);
+            }
+        }
+    }
+
+    /// Decodes one frame body. Anything but exactly one well-formed message is a `ProtocolError`.
+    pub fn decode(body: Bytes) -> Result<Message> {
+        let mut r = Reader::new(body);
+        let n = r.array_len()?;
+        let kind = r.uint()?;
+        let expect = |want: usize| -> Result<()> {
+            if n == want {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    ErrorCode::ProtocolError,
+                    format!("malformed message: kind {kind} has {} field(s), expected {}", n, want),
+                ))
+            }
+        };
+        let m = match kind {
+            0 => {
+                expect(4)?;
+                let version = r.u32()?;
+                let peer = read_peer(&mut r)?;
+                let token = if r.nil() { None } else { Some(r.str()?) };
+                Message::Hello { version, peer, token }
+            }
+            1 => {
+                expect(3)?;
+                Message::Welcome { version: r.u32()?, peer: read_peer(&mut r)? }
+            }
+            2 => {
+                expect(8)?;
+                let id = r.uint()?;
+                let target = r.str()?;
+                let method = r.str()?;
+                let args = r.raw_array()?;
+                let deadline_ms = r.u32()?;
+                let trace = if r.nil() { None } else { Some(r.raw()?) };
+                let stream = r.bool()?;
+                Message::Request(Request { id, target, method, args, deadline_ms, trace, stream })
+            }
+            3 => {
+                expect(3)?;
+                Message::Result { id: r.uint()?, value: r.raw()? }
+            }
+            4 => {
+                expect(3)?;
+                Message::Error { id: r.uint()?, error: read_error(&mut r)? }
+            }
+            5 => {
+                expect(2)?;
+                Message::Cancel { id: r.uint()? }
+            }
+            6 => {
+                expect(3)?;
+                Message::StreamItem { id: r.uint()?, value: r.raw()? }
+            }
+            7 => {
+                expect(2)?;
+                Message::StreamEnd { id: r.uint()? }
+            }
+            8 => {
+                expect(3)?;
+                Message::StreamCredit { id: r.uint()?, n: r.u32()? }
+            }
+            9 => {
+                expect(3)?;
+                Message::Subscribe { sub: r.uint()?, pattern: r.str()? }
+            }
+            10 => {
+                expect(2)?;
+                Message::Unsubscribe { sub: r.uint()? }
+            }
+            11 => {
+                expect(3)?;
+                Message::Publish { topic: r.str()?, payload: r.raw()? }
+            }
+            12 => {
+                expect(2)?;
+                Message::Ping(r.uint()?)
+            }
+            13 => {
+                expect(2)?;
+                Message::Pong(r.uint()?)
+            }
+            14 => {
+                expect(4)?;
+                let name = r.str()?;
+                let version = r.str()?;
+                let count = r.array_len()?;
+                let mut methods = Vec::with_capacity(count.min(1024));
+                for _ in 0..count {
+                    methods.push(r.str()?);
+                }
+                Message::Register { name, version, methods }
+            }
+            15 => {
+                expect(3)?;
+                Message::Unregister { name: r.str()?, version: r.str()? }
+            }
+            other => {
+                return Err(Error::new(ErrorCode::ProtocolError, format!("unknown message kind {other}")));
+            }
+        };
+        if !r.at_end() {
+            return Err(Error::new(ErrorCode::ProtocolError, "malformed message: bytes after the message"));
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(m: Message) {
+        let mut out = Vec::new();
+        m.encode_frame(&mut out);
+        let len = u32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
+        assert_eq!(len, out.len() - 4);
+        assert_eq!(Message::decode(Bytes::copy_from_slice(&out[4..])).unwrap(), m);
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let peer = PeerInfo { name: "p".into(), lang: "rust".into(), pid: 42 };
+        let raw = |b: &[u8]| Bytes::copy_from_slice(b);
+        for m in [
+            Message::Hello { version: 1, peer: peer.clone(), token: Some("t".into()) },
+            Message::Hello { version: 1, peer: peer.clone(), token: None },
+            Message::Welcome { version: 1, peer },
+            Message::Request(Request {
+                id: 1 << 40,
+                target: "payment@^1".into(),
+                method: "charge".into(),
+                args: raw(&[0x92, 0x01, 0xa1, b'x']),
+                deadline_ms: 5000,
+                trace: Some(raw(&[0x80])),
+                stream: true,
+            }),
+            Message::Result { id: 3, value: raw(&[0xc0]) },
+            Message::Error {
+                id: 3,
+                error: WireError { code: "RPC001".into(), message: "no".into(), data: Some(raw(&[0x01])) },
+            },
+            Message::Cancel { id: 9 },
+            Message::StreamItem { id: 9, value: raw(&[0x05]) },
+            Message::StreamEnd { id: 9 },
+            Message::StreamCredit { id: 9, n: 16 },
+            Message::Subscribe { sub: 1, pattern: "order.*".into() },
+            Message::Unsubscribe { sub: 1 },
+            Message::Publish { topic: "order.created".into(), payload: raw(&[0x81, 0xa1, b'a', 0x01]) },
+            Message::Ping(7),
+            Message::Pong(7),
+            Message::Register { name: "s".into(), version: "1.0.0".into(), methods: vec!["a".into()] },
+            Message::Unregister { name: "s".into(), version: "1.0.0".into() },
+        ] {
+            round_trip(m);
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_protocol_errors() {
+        for bad in [&[0x91, 0x63][..], &[0x92, 0x05], &[0x92, 0x05, 0x01, 0x01], &[0xc0], &[0x93, 0x03, 0x01]]
+        {
+            let e = Message::decode(Bytes::copy_from_slice(bad)).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::ProtocolError, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! One connection's call bookkeeping: the calls this side made (waiting for answers), the calls it is
+//! serving (with their cancellation and stream credit), and the event patterns the other side asked
+//! for. The read loop that feeds it lives in `peer.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{Message, PeerInfo, Request, WireError};
+use super::pattern::Pattern;
+use crate::error::ErrorCode;
+use crate::transport::Outbox;
+
+/// Items a streaming call grants up front; the caller tops it up as it consumes.
+pub(crate) const STREAM_WINDOW: u32 = 16;
+
+pub(crate) enum StreamEvent {
+    Item(Bytes),
+    End,
+    Error(WireError),
+}
+
+enum Pending {
+    Unary(oneshot::Sender<Result<Bytes, WireError>>),
+    Stream(mpsc::UnboundedSender<StreamEvent>),
+}
+
+pub(crate) struct Serving {
+    pub(crate) cancel: CancellationToken,
+    pub(crate) credit: Option<Arc<Semaphore>>,
+}
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
+    WireError { code: code.as_str().to_string(), message: message.into(), data: None }
+}
+
+/// One connection, either direction.
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    pub(crate) peer: PeerInfo,
+    pub(crate) outbox: Arc<Outbox>,
+    next_id: AtomicU64,
+    pending: Mutex<HashMap<u64, Pending>>,
+    serving: Mutex<HashMap<u64, Serving>>,
+    pub(crate) closed: CancellationToken,
+    pub(crate) subs: Mutex<Vec<(u64, Pattern)>>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("id", &self.id).field("peer", &self.peer).finish()
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(peer: PeerInfo, outbox: Arc<Outbox>) -> Arc<Conn> {
+        Arc::new(Conn {
+            id: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
+            peer,
+            outbox,
+            next_id: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            serving: Mutex::new(HashMap::new()),
+            closed: CancellationToken::new(),
+            subs: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn disconnected(&self) -> WireError {
+        wire(
+            ErrorCode::PeerDisconnected,
+            format!("peer '{}' (pid {}) disconnected with the call in flight", self.peer.name, self.peer.pid),
+        )
+    }
+
+    /// Makes a call and waits for its answer, at most `deadline`. Dropping the future (or the
+    /// deadline passing) sends CANCEL.
+    pub(crate) async fn call(
+        &self,
+        target: &str,
+        method: &str,
+        args: Bytes,
+        deadline: Duration,
+        trace: Option<Bytes>,
+    ) -> Result<Bytes, WireError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(id, Pending::Unary(tx));
+        let mut guard = CancelOnDrop { conn: self, id, armed: true };
+        if self.closed.is_cancelled() {
+            guard.armed = false;
+            self.pending.lock().remove(&id);
+            return Err(self.disconnected());
+        }
+        let req = Message::Request(Request {
+            id,
+            target: target.to_string(),
+            method: method.to_string(),
+            args,
+            deadline_ms: deadline.as_millis().min(u128::from(u32::MAX)) as u32,
+            trace,
+            stream: false,
+        });
+        self.outbox.send(&req).await.map_err(|_| self.disconnected())?;
+        match tokio::time::timeout(deadline, rx).await {
+            Ok(Ok(r)) => {
+                guard.armed = false;
+                r
+            }
+            Ok(Err(_)) => {
+                guard.armed = false;
+                Err(self.disconnected())
+            }
+            Err(_) => Err(wire(
+                ErrorCode::Timeout,
+                format!("the call to {target} {method}() got no answer within {} ms", deadline.as_millis()),
+            )),
+        }
+    }
+
+    /// Starts a streaming call.
+    pub(crate) async fn call_stream(
+        self: &Arc<Self>,
+        target: &str,
+        method: &str,
+        args: Bytes,
+        deadline: Option<Duration>,
+        trace: Option<Bytes>,
+    ) -> Result<RemoteStream, WireError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.pending.lock().insert(id, Pending::Stream(tx));
+        if self.closed.is_cancelled() {
+            self.pending.lock().remove(&id);
+            return Err(self.disconnected());
+        }
+        let stream = RemoteStream { conn: self.clone(), id, rx, consumed: 0, done: false };
+        let req = Message::Request(Request {
+            id,
+            target: target.to_string(),
+            method: method.to_string(),
+            args,
+            deadline_ms: deadline.map_or(0, |d| d.as_millis().min(u128::from(u32::MAX)) as u32),
+            trace,
+            stream: true,
+        });
+        self.outbox.send(&req).await.map_err(|_| self.disconnected())?;
+        Ok(stream)
+    }
+
+    /// An answer arrived.
+    pub(crate) fn complete(&self, id: u64, r: Result<Bytes, WireError>) {
+        let p = self.pending.lock().remove(&id);
+        match p {
+            Some(Pending::Unary(tx)) => {
+                let _ = tx.send(r);
+            }
+            Some(Pending::Stream(tx)) => {
+                let _ = tx.send(match r {
+                    Ok(v) => StreamEvent::Item(v),
+                    Err(e) => StreamEvent::Error(e),
+                });
+            }
+            None => {}
+        }
+    }
+
+    /// A stream item or end arrived.
+    pub(crate) fn stream_event(&self, id: u64, ev: StreamEvent) {
+        let mut pending = self.pending.lock();
+        let end = matches!(ev, StreamEvent::End);
+        if let Some(Pending::Stream(tx)) = pending.get(&id) {
+            let _ = tx.send(ev);
+            if end {
+                pending.remove(&id);
+            }
+        }
+    }
+
+    pub(crate) fn start_serving(&self, id: u64, stream: bool) -> Serving {
+        let s = Serving {
+            cancel: self.closed.child_token(),
+            credit: stream.then(|| Arc::new(Semaphore::new(STREAM_WINDOW as usize))),
+        };
+        let copy = Serving { cancel: s.cancel.clone(), credit: s.credit.clone() };
+        self.serving.lock().insert(id, copy);
+        s
+    }
+
+    pub(crate) fn stop_serving(&self, id: u64) {
+        self.serving.lock().remove(&id);
+    }
+
+    pub(crate) fn cancel_serving(&self, id: u64) {
+        if let Some(s) = self.serving.lock().get(&id) {
+            s.cancel.cancel();
+        }
+    }
+
+    pub(crate) fn add_credit(&self, id: u64, n: u32) {
+        if let Some(Serving { credit: Some(c), .. }) = self.serving.lock().get(&id) {
+            // Bounded so a hostile peer cannot overflow the semaphore.
+            let room = Semaphore::MAX_PERMITS.saturating_sub(c.available_permits()).min(1 << 20);
+            c.add_permits((n as usize).min(room));
+        }
+    }
+
+    /// The connection is gone: every call in flight fails at once, every handler is cancelled.
+    pub(crate) fn shutdown(&self) {
+        self.closed.cancel();
+        self.outbox.close();
+        let pending: Vec<Pending> = self.pending.lock().drain().map(|(_, p)| p).collect();
+        for p in pending {
+            match p {
+                Pending::Unary(tx) => {
+                    let _ = tx.send(Err(self.disconnected()));
+                }
+                Pending::Stream(tx) => {
+                    let _ = tx.send(StreamEvent::Error(self.disconnected()));
+                }
+            }
+        }
+        self.serving.lock().clear();
+    }
+
+    pub(crate) fn wants(&self, topic: &str) -> bool {
+        self.subs.lock().iter().any(|(_, p)| p.matches(topic))
+    }
+}
+
+struct CancelOnDrop<'a> {
+    conn: &'a Conn,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed && self.conn.pending.lock().remove(&self.id).is_some() {
+            let _ = self.conn.outbox.send_now(&Message::Cancel { id: self.id });
+        }
+    }
+}
+
+/// The receiving end of a streaming call over a connection.
+pub(crate) struct RemoteStream {
+    conn: Arc<Conn>,
+    id: u64,
+    rx: mpsc::UnboundedReceiver<StreamEvent>,
+    consumed: u32,
+    done: bool,
+}
+
+impl RemoteStream {
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, WireError>> {
+        if self.done {
+            return None;
+        }
+        match self.rx.recv().await {
+            Some(StreamEvent::Item(b)) => {
+                self.consumed += 1;
+                if self.consumed >= STREAM_WINDOW / 2 {
+                    let _ =
+                        self.conn.outbox.send_now(&Message::StreamCredit { id: self.id, n: self.consumed });
+                    self.consumed = 0;
+                }
+                Some(Ok(b))
+            }
+            Some(StreamEvent::End) => {
+                self.done = true;
+                None
+            }
+            Some(StreamEvent::Error(e)) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            None => {
+                self.done = true;
+                Some(Err(self.conn.disconnected()))
+            }
+        }
+    }
+}
+
+impl Drop for RemoteStream {
+    fn drop(&mut self) {
+        if !self.done && self.conn.pending.lock().remove(&self.id).is_some() {
+            let _ = self.conn.outbox.send_now(&Message::Cancel { id: self.id });
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! RPC between processes and languages: services by `name@version`, calls with deadlines and
+//! cancellation, server streaming with credit-based backpressure, and events with wildcard
+//! subscriptions, over the protocol in `docs/PROTOCOL.md`.
+//!
+//! A [`Peer`] is this process's end: it [`listens`](Peer::listen) (a server, a supervisor) or
+//! [`connects`](Peer::connect) to one (a client, a child), hosts [`Service`]s and calls them
+//! wherever they are.
+
+mod codec;
+mod conn;
+mod metrics;
+mod msgpack;
+mod pattern;
+mod peer;
+mod service;
+mod table;
+
+pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
+pub use msgpack::{EMPTY_ARRAY, NIL};
+pub use pattern::{Pattern, check_topic};
+pub use peer::{CallOptions, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo};
+pub use service::{
+    BoxFuture, CallContext, Handler, Service, ServiceBuilder, StreamHandler, StreamSink, UnaryHandler,
+    decode, encode, parse_id,
+};

@@ -1,0 +1,1226 @@
+//! A peer: this process's end of the RPC network. It hosts services, calls services (its own, those of
+//! peers connected to it, or through the peer it connected to), and publishes and receives events.
+//!
+//! A peer that **listens** accepts connections (the supervisor, a server); a peer that **connects**
+//! has one upstream connection, reconnects with backoff when it drops, and re-registers its services
+//! and subscriptions after each reconnect. Both speak the same protocol both ways: a connected peer's
+//! services are registered with its server, which routes calls to them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
+use super::conn::{Conn, RemoteStream, StreamEvent, wire};
+use super::metrics::{EventMetrics, ServiceMetrics};
+use super::pattern::{Pattern, check_topic};
+use super::service::{CallContext, Handler, Service, StreamSink, decode, encode};
+use super::table::{LocalService, Provider, Resolved, Table};
+use crate::error::{Error, ErrorCode, Result};
+use crate::metrics::Registry;
+use crate::runtime;
+use crate::transport::{
+    Address, DEFAULT_MAX_FRAME, FrameReader, Listener, Outbox, ReadHalf, WriteHalf, run_writer,
+};
+
+/// The default deadline of a call: 5 s.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+const OUTBOX_LIMIT: usize = 4 * 1024 * 1024;
+
+/// How a peer is set up.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// A name for logs and errors.
+    pub name: String,
+    /// The language this peer speaks for (`rust`, `c`, `node`, `python`).
+    pub lang: String,
+    /// The auth token: required of connecting peers when listening (always on TCP), presented when
+    /// connecting.
+    pub token: Option<String>,
+    /// Largest frame accepted (default 16 MiB).
+    pub max_frame: usize,
+    /// Deadline of calls that do not set one (default 5 s).
+    pub default_deadline: Duration,
+    /// Where RPC metrics go (default: the global registry).
+    pub registry: Registry,
+}
+
+impl PeerOptions {
+    /// Defaults for a peer named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        PeerOptions {
+            name: name.into(),
+            lang: "rust".into(),
+            token: None,
+            max_frame: DEFAULT_MAX_FRAME,
+            default_deadline: DEFAULT_DEADLINE,
+            registry: Registry::global().clone(),
+        }
+    }
+
+    /// With an auth token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+}
+
+/// Per-call settings.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// How long to wait (default: the peer's default deadline; for streams, no limit).
+    pub deadline: Option<Duration>,
+    /// Trace context to pass on (a raw MessagePack map).
+    pub trace: Option<Bytes>,
+}
+
+/// A service as `list_services` / `describe` report it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceInfo {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Public methods.
+    pub methods: Vec<String>,
+}
+
+type EventHandler = Arc<dyn Fn(&str, &Bytes) + Send + Sync>;
+
+struct LocalSub {
+    id: u64,
+    pattern: Pattern,
+    handler: EventHandler,
+}
+
+struct Inner {
+    info: PeerInfo,
+    opts: PeerOptions,
+    table: RwLock<Table>,
+    conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    upstream: watch::Sender<Option<Arc<Conn>>>,
+    upstream_address: Option<Address>,
+    subs: RwLock<Vec<LocalSub>>,
+    next_sub: AtomicU64,
+    stop: CancellationToken,
+    events: EventMetrics,
+    address: Mutex<Option<Address>>,
+}
+
+/// This process's end of the RPC network. Cheap to clone; every clone is the same peer.
+#[derive(Clone)]
+pub struct Peer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer").field("name", &self.inner.info.name).field("address", &self.address()).finish()
+    }
+}
+
+fn tokens_match(expected: &str, got: &str) -> bool {
+    // Constant time in the token's content: compare every byte whatever the first difference.
+    let (a, b) = (expected.as_bytes(), got.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+impl Peer {
+    fn new(opts: PeerOptions, upstream_address: Option<Address>) -> Peer {
+        let info = PeerInfo::this_process(opts.name.clone(), opts.lang.clone());
+        let events = EventMetrics::new(&opts.registry);
+        Peer {
+            inner: Arc::new(Inner {
+                info,
+                opts,
+                table: RwLock::new(Table::default()),
+                conns: Mutex::new(HashMap::new()),
+                upstream: watch::channel(None).0,
+                upstream_address,
+                subs: RwLock::new(Vec::new()),
+                next_sub: AtomicU64::new(1),
+                stop: CancellationToken::new(),
+                events,
+                address: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// A peer that listens on `address` for other peers. On TCP a token is required.
+    pub async fn listen(address: &Address, opts: PeerOptions) -> Result<Peer> {
+        if address.is_tcp() && opts.token.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::new(
+                ErrorCode::AuthFailed,
+                format!("listening on {address} needs an auth token: TCP is reachable from other machines"),
+            ));
+        }
+        let peer = Peer::new(opts, None);
+        let listener = {
+            let _g = runtime::handle().enter();
+            Listener::bind(address).await?
+        };
+        *peer.inner.address.lock() = Some(listener.address().clone());
+        let inner = peer.inner.clone();
+        runtime::handle().spawn(accept_loop(inner, listener));
+        Ok(peer)
+    }
+
+    /// A peer connected to the one listening at `address`. The first connection must succeed; later
+    /// drops are repaired in the background (backoff from 50 ms to 5 s), and calls made meanwhile
+    /// wait for the reconnection up to their deadline.
+    pub async fn connect(address: &Address, opts: PeerOptions) -> Result<Peer> {
+        let peer = Peer::new(opts, Some(address.clone()));
+        let inner = peer.inner.clone();
+        let conn = runtime::handle()
+            .spawn(async move { handshake_connect(&inner).await })
+            .await
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))??;
+        peer.inner.upstream.send_replace(Some(conn));
+        runtime::handle().spawn(reconnect_loop(peer.inner.clone()));
+        Ok(peer)
+    }
+
+    /// The address it listens on, if it listens.
+    pub fn address(&self) -> Option<Address> {
+        self.inner.address.lock().clone()
+    }
+
+    /// Who this peer is.
+    pub fn info(&self) -> &PeerInfo {
+        &self.inner.info
+    }
+
+    /// Whether the upstream connection is up (always true for a peer that only listens).
+    pub fn is_connected(&self) -> bool {
+        self.inner.upstream_address.is_none() || self.inner.upstream.borrow().is_some()
+    }
+
+    /// Hosts a service here. Exposing a name and version twice is an error. A connected peer also
+    /// registers it with its server, so other peers can call it.
+    pub async fn expose(&self, service: Service) -> Result<()> {
+        let id = service.id();
+        let metrics = ServiceMetrics::new(&self.inner.opts.registry, &id, &service.methods());
+        let register = Message::Register {
+            name: service.name.clone(),
+            version: service.version.to_string(),
+            methods: service.methods(),
+        };
+        let version = service.version.clone();
+        let name = service.name.clone();
+        self.inner.table.write().insert(
+            &name,
+            version,
+            Provider::Local(Arc::new(LocalService { service, metrics })),
+        )?;
+        let up = self.inner.upstream.borrow().clone();
+        if let Some(conn) = up {
+            let _ = conn.outbox.send(&register).await;
+        }
+        tracing::debug!(service = %id, "service exposed");
+        Ok(())
+    }
+
+    /// Stops hosting `name@version`. False if it was not hosted here.
+    pub async fn unexpose(&self, name: &str, version: &str) -> Result<bool> {
+        let v = super::service::parse_version(version)?;
+        let removed = {
+            let mut t = self.inner.table.write();
+            match t.resolve(&format!("{name}@{v}")) {
+                Ok(Resolved { provider: Provider::Local(_), .. }) => t.remove(name, &v).is_some(),
+                _ => false,
+            }
+        };
+        if removed {
+            let up = self.inner.upstream.borrow().clone();
+            if let Some(conn) = up {
+                let _ = conn
+                    .outbox
+                    .send(&Message::Unregister { name: name.to_string(), version: v.to_string() })
+                    .await;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Calls `method` of `target` (`name`, `name@1.0.0`, `name@^1`) with raw MessagePack arguments
+    /// (an array); the raw MessagePack result.
+    pub async fn call_raw(
+        &self,
+        target: &str,
+        method: &str,
+        args: Bytes,
+        opts: CallOptions,
+    ) -> std::result::Result<Bytes, WireError> {
+        let inner = self.inner.clone();
+        let target = target.to_string();
+        let method = method.to_string();
+        on_runtime(async move {
+            let deadline = opts.deadline.unwrap_or(inner.opts.default_deadline);
+            let ctx = CallContext {
+                cancel: CancellationToken::new(),
+                deadline: Instant::now() + deadline,
+                peer: inner.info.clone(),
+                trace: opts.trace,
+            };
+            let _cancel_on_drop = ctx.cancel.clone().drop_guard();
+            route_unary(&inner, &target, &method, args, ctx, true).await
+        })
+        .await
+    }
+
+    /// Calls `method` of `target` with typed arguments (a tuple: `(amount,)`) and a typed result.
+    pub async fn call<A: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        method: &str,
+        args: &A,
+    ) -> Result<R> {
+        self.call_with(target, method, args, CallOptions::default()).await
+    }
+
+    /// [`Peer::call`] with options.
+    pub async fn call_with<A: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        method: &str,
+        args: &A,
+        opts: CallOptions,
+    ) -> Result<R> {
+        let mut args = encode(args)?;
+        if args[..] == *super::msgpack::NIL {
+            // `&()`: no arguments.
+            args = Bytes::from_static(super::msgpack::EMPTY_ARRAY);
+        }
+        if !matches!(args.first(), Some(0x90..=0x9f | 0xdc | 0xdd)) {
+            return Err(Error::invalid_argument("call arguments must be a tuple or a sequence (an array)"));
+        }
+        let v = self.call_raw(target, method, args, opts).await.map_err(|e| e.to_error())?;
+        decode(&v)
+    }
+
+    /// Starts a streaming call: items arrive as the callee sends them, with backpressure.
+    pub async fn call_stream_raw(
+        &self,
+        target: &str,
+        method: &str,
+        args: Bytes,
+        opts: CallOptions,
+    ) -> std::result::Result<RpcStream, WireError> {
+        let inner = self.inner.clone();
+        let target = target.to_string();
+        let method = method.to_string();
+        on_runtime(async move { route_stream(&inner, &target, &method, args, opts).await }).await
+    }
+
+    /// Typed [`Peer::call_stream_raw`].
+    pub async fn call_stream<A: Serialize>(&self, target: &str, method: &str, args: &A) -> Result<RpcStream> {
+        let mut args = encode(args)?;
+        if args[..] == *super::msgpack::NIL {
+            args = Bytes::from_static(super::msgpack::EMPTY_ARRAY);
+        }
+        self.call_stream_raw(target, method, args, CallOptions::default()).await.map_err(|e| e.to_error())
+    }
+
+    /// Publishes an event (a raw MessagePack payload) to every subscriber in every connected process.
+    pub async fn publish_raw(&self, topic: &str, payload: Bytes) -> Result<()> {
+        check_topic(topic)?;
+        if let Some(c) = &self.inner.events.published {
+            c.inc();
+        }
+        let up = self.inner.upstream.borrow().clone();
+        match (up, &self.inner.upstream_address) {
+            (Some(conn), _) => {
+                conn.outbox.send(&Message::Publish { topic: topic.to_string(), payload }).await.map_err(
+                    |_| Error::new(ErrorCode::NotConnected, "not connected: the event was not published"),
+                )
+            }
+            (None, Some(addr)) => Err(Error::new(
+                ErrorCode::NotConnected,
+                format!("not connected to {addr} (reconnecting): the event was not published"),
+            )),
+            (None, None) => {
+                deliver(&self.inner, topic, &payload, None).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Publishes a typed event.
+    pub async fn publish<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<()> {
+        self.publish_raw(topic, encode(payload)?).await
+    }
+
+    /// Calls `handler(topic, raw payload)` for every event matching `pattern` (`order.*`,
+    /// `order.#`), from any connected process. The handler runs on an engine thread and must not
+    /// block. Returns the subscription's id for [`Peer::unsubscribe`].
+    pub async fn subscribe_raw(
+        &self,
+        pattern: &str,
+        handler: impl Fn(&str, &Bytes) + Send + Sync + 'static,
+    ) -> Result<u64> {
+        let pattern = Pattern::new(pattern)?;
+        let id = self.inner.next_sub.fetch_add(1, Ordering::Relaxed);
+        let msg = Message::Subscribe { sub: id, pattern: pattern.as_str().to_string() };
+        self.inner.subs.write().push(LocalSub { id, pattern, handler: Arc::new(handler) });
+        let up = self.inner.upstream.borrow().clone();
+        if let Some(conn) = up {
+            let _ = conn.outbox.send(&msg).await;
+        }
+        Ok(id)
+    }
+
+    /// Typed [`Peer::subscribe_raw`]: payloads that do not decode as `T` are skipped with a warning.
+    pub async fn subscribe<T: DeserializeOwned + 'static>(
+        &self,
+        pattern: &str,
+        handler: impl Fn(&str, T) + Send + Sync + 'static,
+    ) -> Result<u64> {
+        self.subscribe_raw(pattern, move |topic, payload| match decode::<T>(payload) {
+            Ok(v) => handler(topic, v),
+            Err(e) => tracing::warn!(topic, "event payload skipped: {e}"),
+        })
+        .await
+    }
+
+    /// Removes a subscription. False if it did not exist.
+    pub async fn unsubscribe(&self, id: u64) -> bool {
+        let removed = {
+            let mut subs = self.inner.subs.write();
+            let before = subs.len();
+            subs.retain(|s| s.id != id);
+            subs.len() != before
+        };
+        let up = self.inner.upstream.borrow().clone();
+        if removed && let Some(conn) = up {
+            let _ = conn.outbox.send(&Message::Unsubscribe { sub: id }).await;
+        }
+        removed
+    }
+
+    /// The services this peer can route to: hosted here and registered by connected peers.
+    pub fn services(&self) -> Vec<ServiceInfo> {
+        registry_list(&self.inner)
+    }
+
+    /// The interface of the service a target resolves to (its public methods), here or upstream.
+    pub async fn describe(&self, target: &str) -> Result<ServiceInfo> {
+        let local = self.inner.table.read().resolve(target);
+        match local {
+            Ok(r) => Ok(ServiceInfo {
+                name: r.name.clone(),
+                version: r.version.to_string(),
+                methods: r.provider.methods(),
+            }),
+            Err(e) if self.inner.upstream_address.is_none() || e.code() == ErrorCode::InvalidService => {
+                Err(e)
+            }
+            Err(_) => self.call("$registry", "describe", &(target,)).await,
+        }
+    }
+
+    /// Stops listening, closes every connection (calls in flight fail with `RPC004`), stops
+    /// reconnecting.
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        let conns: Vec<Arc<Conn>> = self.inner.conns.lock().drain().map(|(_, c)| c).collect();
+        for c in conns {
+            c.shutdown();
+        }
+        let up = self.inner.upstream.send_replace(None);
+        if let Some(c) = up {
+            c.shutdown();
+        }
+    }
+}
+
+/// The stream of a streaming call.
+pub struct RpcStream {
+    inner: StreamInner,
+}
+
+enum StreamInner {
+    Remote(RemoteStream),
+    Local(mpsc::Receiver<StreamEvent>),
+}
+
+impl std::fmt::Debug for RpcStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RpcStream")
+    }
+}
+
+impl RpcStream {
+    /// The next raw item; `None` at the end.
+    pub async fn next_raw(&mut self) -> Option<std::result::Result<Bytes, WireError>> {
+        match &mut self.inner {
+            StreamInner::Remote(r) => r.next().await,
+            StreamInner::Local(rx) => match rx.recv().await {
+                Some(StreamEvent::Item(b)) => Some(Ok(b)),
+                Some(StreamEvent::End) | None => None,
+                Some(StreamEvent::Error(e)) => Some(Err(e)),
+            },
+        }
+    }
+
+    /// The next item, decoded; `None` at the end.
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Option<Result<T>> {
+        match self.next_raw().await? {
+            Ok(b) => Some(decode(&b)),
+            Err(e) => Some(Err(e.to_error())),
+        }
+    }
+}
+
+// ---- routing ----------------------------------------------------------------------------------
+
+/// Runs `f` on the caller's tokio runtime if there is one (no hop), else on the engine's; dropping
+/// the returned future drops `f` either way (so a dropped call is cancelled).
+async fn on_runtime<T: Send + 'static>(
+    f: impl std::future::Future<Output = std::result::Result<T, WireError>> + Send + 'static,
+) -> std::result::Result<T, WireError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return f.await;
+    }
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(runtime::handle().spawn(f));
+    (&mut task.0).await.unwrap_or_else(|e| Err(wire(ErrorCode::Internal, e.to_string())))
+}
+
+fn registry_list(inner: &Inner) -> Vec<ServiceInfo> {
+    inner
+        .table
+        .read()
+        .list()
+        .into_iter()
+        .map(|(name, v, methods)| ServiceInfo { name, version: v.to_string(), methods })
+        .collect()
+}
+
+/// The built-in `$registry` service.
+fn builtin_registry(inner: &Inner, method: &str, args: &Bytes) -> std::result::Result<Bytes, WireError> {
+    let w = |e: Error| WireError::from_error(&e);
+    match method {
+        "list" => encode(&registry_list(inner)).map_err(w),
+        "describe" => {
+            let (target,): (String,) = decode(args).map_err(w)?;
+            let r = inner.table.read().resolve(&target).map_err(w)?;
+            encode(&ServiceInfo {
+                name: r.name.clone(),
+                version: r.version.to_string(),
+                methods: r.provider.methods(),
+            })
+            .map_err(w)
+        }
+        other => Err(wire(
+            ErrorCode::MethodNotFound,
+            format!("'$registry' has no method '{other}' (methods: describe, list)"),
+        )),
+    }
+}
+
+fn no_method(r: &Resolved, method: &str) -> WireError {
+    wire(
+        ErrorCode::MethodNotFound,
+        format!(
+            "service '{}' has no public method '{method}' (methods: {})",
+            r.id(),
+            r.provider.methods().join(", ")
+        ),
+    )
+}
+
+async fn upstream_conn(inner: &Inner, deadline: Instant) -> std::result::Result<Arc<Conn>, WireError> {
+    let mut rx = inner.upstream.subscribe();
+    let addr = inner.upstream_address.as_ref().map_or(String::new(), ToString::to_string);
+    let wait = async {
+        loop {
+            let current = rx.borrow_and_update().clone();
+            if let Some(c) = current {
+                if !c.closed.is_cancelled() {
+                    return Some(c);
+                }
+                // Gone, and the reconnect loop has not noticed yet: wait for it.
+                tokio::select! {
+                    _ = rx.changed() => continue,
+                    _ = tokio::time::sleep(Duration::from_millis(5)) => continue,
+                }
+            }
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline, wait).await {
+        Ok(Some(c)) => Ok(c),
+        _ => Err(wire(ErrorCode::NotConnected, format!("not connected to {addr} (reconnecting)"))),
+    }
+}
+
+/// Routes a unary call: built-in, hosted here, hosted by a connected peer, or (for a connected
+/// peer) sent upstream.
+async fn route_unary(
+    inner: &Arc<Inner>,
+    target: &str,
+    method: &str,
+    args: Bytes,
+    ctx: CallContext,
+    may_go_up: bool,
+) -> std::result::Result<Bytes, WireError> {
+    if target == "$registry" || target.starts_with("$registry@") {
+        if may_go_up && inner.upstream_address.is_some() {
+            let conn = upstream_conn(inner, ctx.deadline).await?;
+            let left = ctx.deadline.saturating_duration_since(Instant::now());
+            return conn.call(target, method, args, left, ctx.trace.clone()).await;
+        }
+        return builtin_registry(inner, method, &args);
+    }
+    let resolved = inner.table.read().resolve(target);
+    match resolved {
+        Ok(r) => match &r.provider {
+            Provider::Local(svc) => serve_local_unary(svc, &r, method, args, ctx).await,
+            Provider::Remote { conn, methods } => {
+                if !methods.iter().any(|m| m == method) {
+                    return Err(no_method(&r, method));
+                }
+                let left = ctx.deadline.saturating_duration_since(Instant::now());
+                let id = r.id();
+                let call = conn.call(&id, method, args, left, ctx.trace.clone());
+                tokio::select! {
+                    res = call => res,
+                    _ = ctx.cancel.cancelled() => Err(wire(ErrorCode::Cancelled, "the call was cancelled")),
+                }
+            }
+        },
+        Err(e) if may_go_up && inner.upstream_address.is_some() && e.code() == ErrorCode::ServiceNotFound => {
+            let conn = upstream_conn(inner, ctx.deadline).await?;
+            let left = ctx.deadline.saturating_duration_since(Instant::now());
+            conn.call(target, method, args, left, ctx.trace.clone()).await
+        }
+        Err(e) => Err(WireError::from_error(&e)),
+    }
+}
+
+async fn serve_local_unary(
+    svc: &Arc<LocalService>,
+    r: &Resolved,
+    method: &str,
+    args: Bytes,
+    ctx: CallContext,
+) -> std::result::Result<Bytes, WireError> {
+    let handler = match svc.service.methods.get(method) {
+        Some(Handler::Unary(h)) => h.clone(),
+        Some(Handler::Stream(_)) => {
+            return Err(wire(
+                ErrorCode::InvalidArgument,
+                format!("'{}' {method}() returns a stream: call it as a stream", r.id()),
+            ));
+        }
+        None => return Err(no_method(r, method)),
+    };
+    let m = svc.metrics.methods.get(method);
+    if let Some(m) = m {
+        m.calls.inc();
+    }
+    let started = Instant::now();
+    let deadline = svc.service.deadline.map_or(ctx.deadline, |d| ctx.deadline.min(started + d));
+    let cancel = ctx.cancel.clone();
+    // Pinned out here so that it is dropped after the token is cancelled, whichever way it ends.
+    let fut = handler(args, ctx);
+    tokio::pin!(fut);
+    let result = tokio::select! {
+        r = &mut fut => r,
+        _ = cancel.cancelled() => Err(wire(ErrorCode::Cancelled, format!("the call to '{}' {method}() was cancelled", r.id()))),
+        _ = tokio::time::sleep_until(deadline) => {
+            cancel.cancel();
+            Err(wire(ErrorCode::Timeout, format!("'{}' {method}() passed its deadline of {} ms", r.id(), deadline.saturating_duration_since(started).as_millis())))
+        }
+    };
+    if let Some(m) = m {
+        m.duration.observe(started.elapsed().as_secs_f64());
+    }
+    if let Err(e) = &result {
+        svc.metrics.error(method, &e.code);
+    }
+    result
+}
+
+/// Where a served stream's items go.
+enum StreamOut {
+    Remote { conn: Arc<Conn>, id: u64, credit: Arc<tokio::sync::Semaphore> },
+    Local(mpsc::Sender<StreamEvent>),
+}
+
+impl StreamOut {
+    async fn item(&self, b: Bytes, cancel: &CancellationToken) -> bool {
+        match self {
+            StreamOut::Remote { conn, id, credit } => {
+                let permit = tokio::select! {
+                    p = credit.acquire() => p,
+                    _ = cancel.cancelled() => return false,
+                };
+                match permit {
+                    Ok(p) => p.forget(),
+                    Err(_) => return false,
+                }
+                conn.outbox.send(&Message::StreamItem { id: *id, value: b }).await.is_ok()
+            }
+            StreamOut::Local(tx) => tx.send(StreamEvent::Item(b)).await.is_ok(),
+        }
+    }
+
+    async fn finish(&self, r: std::result::Result<(), WireError>) {
+        match self {
+            StreamOut::Remote { conn, id, .. } => {
+                let m = match r {
+                    Ok(()) => Message::StreamEnd { id: *id },
+                    Err(error) => Message::Error { id: *id, error },
+                };
+                let _ = conn.outbox.send(&m).await;
+            }
+            StreamOut::Local(tx) => {
+                let _ = tx
+                    .send(match r {
+                        Ok(()) => StreamEvent::End,
+                        Err(e) => StreamEvent::Error(e),
+                    })
+                    .await;
+            }
+        }
+    }
+}
+
+/// Runs a streaming handler hosted here, feeding `out` (with credit for remote callers).
+async fn serve_local_stream(
+    svc: Arc<LocalService>,
+    r: Resolved,
+    method: String,
+    args: Bytes,
+    ctx: CallContext,
+    out: StreamOut,
+) {
+    let handler = match svc.service.methods.get(&method) {
+        Some(Handler::Stream(h)) => h.clone(),
+        Some(Handler::Unary(_)) => {
+            let e = wire(
+                ErrorCode::InvalidArgument,
+                format!("'{}' {method}() is not a stream: call it normally", r.id()),
+            );
+            return out.finish(Err(e)).await;
+        }
+        None => return out.finish(Err(no_method(&r, &method))).await,
+    };
+    let m = svc.metrics.methods.get(&method);
+    if let Some(m) = m {
+        m.calls.inc();
+    }
+    let started = Instant::now();
+    let cancel = ctx.cancel.clone();
+    let deadline = ctx.deadline;
+    let (tx, mut rx) = mpsc::channel::<Bytes>(super::conn::STREAM_WINDOW as usize);
+    let fut = handler(args, ctx, StreamSink { tx });
+    tokio::pin!(fut);
+    let mut done: Option<std::result::Result<(), WireError>> = None;
+    let result = loop {
+        tokio::select! {
+            r = &mut fut, if done.is_none() => {
+                done = Some(r);
+                // Whatever it sent before returning is already queued: drain it, then finish.
+                while let Ok(b) = rx.try_recv() {
+                    if let Some(m) = m { m.items.inc(); }
+                    if !out.item(b, &cancel).await {
+                        break;
+                    }
+                }
+                break done.take().unwrap_or(Ok(()));
+            }
+            item = rx.recv() => {
+                if let Some(b) = item {
+                    if let Some(m) = m { m.items.inc(); }
+                    if !out.item(b, &cancel).await {
+                        break Err(wire(ErrorCode::Cancelled, "the caller stopped the stream"));
+                    }
+                }
+            }
+            _ = cancel.cancelled() => break Err(wire(ErrorCode::Cancelled, "the stream was cancelled")),
+            _ = tokio::time::sleep_until(deadline) => {
+                cancel.cancel();
+                break Err(wire(ErrorCode::Timeout, format!("'{}' {method}() passed its deadline", r.id())));
+            }
+        }
+    };
+    if let Some(m) = m {
+        m.duration.observe(started.elapsed().as_secs_f64());
+    }
+    if let Err(e) = &result {
+        svc.metrics.error(&method, &e.code);
+    }
+    out.finish(result).await;
+}
+
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+async fn route_stream(
+    inner: &Arc<Inner>,
+    target: &str,
+    method: &str,
+    args: Bytes,
+    opts: CallOptions,
+) -> std::result::Result<RpcStream, WireError> {
+    let resolved = inner.table.read().resolve(target);
+    match resolved {
+        Ok(r) => match r.provider.clone() {
+            Provider::Local(svc) => {
+                let (tx, rx) = mpsc::channel(super::conn::STREAM_WINDOW as usize);
+                let ctx = CallContext {
+                    cancel: CancellationToken::new(),
+                    deadline: Instant::now() + opts.deadline.unwrap_or(FOREVER),
+                    peer: inner.info.clone(),
+                    trace: opts.trace,
+                };
+                let method = method.to_string();
+                tokio::spawn(async move {
+                    let guard = ctx.cancel.clone();
+                    let out = StreamOut::Local(tx);
+                    let closed = match &out {
+                        StreamOut::Local(tx) => tx.clone(),
+                        StreamOut::Remote { .. } => unreachable!(),
+                    };
+                    // The consumer dropping its stream cancels the handler.
+                    tokio::select! {
+                        _ = serve_local_stream(svc, r, method, args, ctx, out) => {}
+                        _ = closed.closed() => guard.cancel(),
+                    }
+                });
+                Ok(RpcStream { inner: StreamInner::Local(rx) })
+            }
+            Provider::Remote { conn, methods } => {
+                if !methods.iter().any(|m| m == method) {
+                    return Err(no_method(&r, method));
+                }
+                let s = conn.call_stream(&r.id(), method, args, opts.deadline, opts.trace).await?;
+                Ok(RpcStream { inner: StreamInner::Remote(s) })
+            }
+        },
+        Err(e) if inner.upstream_address.is_some() && e.code() == ErrorCode::ServiceNotFound => {
+            let deadline = Instant::now() + opts.deadline.unwrap_or(inner.opts.default_deadline);
+            let conn = upstream_conn(inner, deadline).await?;
+            let s = conn.call_stream(target, method, args, opts.deadline, opts.trace).await?;
+            Ok(RpcStream { inner: StreamInner::Remote(s) })
+        }
+        Err(e) => Err(WireError::from_error(&e)),
+    }
+}
+
+/// Serves a request that arrived on `conn`.
+async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
+    let serving = conn.start_serving(req.id, req.stream);
+    let deadline_ms = if req.deadline_ms == 0 {
+        if req.stream { FOREVER } else { inner.opts.default_deadline }
+    } else {
+        Duration::from_millis(u64::from(req.deadline_ms))
+    };
+    let ctx = CallContext {
+        cancel: serving.cancel.clone(),
+        deadline: Instant::now() + deadline_ms,
+        peer: conn.peer.clone(),
+        trace: req.trace.clone(),
+    };
+    let id = req.id;
+    if req.stream {
+        serve_stream_request(&inner, &conn, req, ctx, serving).await;
+    } else {
+        // Requests arriving from a connection never go back upstream (no routing loops).
+        let r = route_unary(&inner, &req.target, &req.method, req.args, ctx, false).await;
+        let m = match r {
+            Ok(value) => Message::Result { id, value },
+            Err(error) => Message::Error { id, error },
+        };
+        let _ = conn.outbox.send(&m).await;
+    }
+    conn.stop_serving(id);
+}
+
+async fn serve_stream_request(
+    inner: &Arc<Inner>,
+    conn: &Arc<Conn>,
+    req: Request,
+    ctx: CallContext,
+    serving: super::conn::Serving,
+) {
+    let credit = serving.credit.clone().unwrap_or_else(|| Arc::new(tokio::sync::Semaphore::new(0)));
+    let out = StreamOut::Remote { conn: conn.clone(), id: req.id, credit };
+    let resolved = inner.table.read().resolve(&req.target);
+    match resolved {
+        Ok(r) => match r.provider.clone() {
+            Provider::Local(svc) => serve_local_stream(svc, r, req.method, req.args, ctx, out).await,
+            Provider::Remote { conn: other, methods } => {
+                if !methods.contains(&req.method) {
+                    return out.finish(Err(no_method(&r, &req.method))).await;
+                }
+                let left = ctx.deadline.saturating_duration_since(Instant::now());
+                let mut s =
+                    match other.call_stream(&r.id(), &req.method, req.args, Some(left), req.trace).await {
+                        Ok(s) => s,
+                        Err(e) => return out.finish(Err(e)).await,
+                    };
+                let result = loop {
+                    let next = tokio::select! {
+                        n = s.next() => n,
+                        _ = ctx.cancel.cancelled() => break Err(wire(ErrorCode::Cancelled, "the stream was cancelled")),
+                    };
+                    match next {
+                        Some(Ok(b)) => {
+                            if !out.item(b, &ctx.cancel).await {
+                                break Err(wire(ErrorCode::Cancelled, "the caller stopped the stream"));
+                            }
+                        }
+                        Some(Err(e)) => break Err(e),
+                        None => break Ok(()),
+                    }
+                };
+                out.finish(result).await;
+            }
+        },
+        Err(e) => out.finish(Err(WireError::from_error(&e))).await,
+    }
+}
+
+// ---- events -----------------------------------------------------------------------------------
+
+/// Delivers an event here and to every connected peer that subscribed to it (the one it came from
+/// included, if it subscribed: that is how a publisher's own subscribers get it).
+async fn deliver(inner: &Arc<Inner>, topic: &str, payload: &Bytes, _from: Option<u64>) {
+    deliver_here(inner, topic, payload);
+    let targets: Vec<Arc<Conn>> = inner.conns.lock().values().filter(|c| c.wants(topic)).cloned().collect();
+    if targets.is_empty() {
+        return;
+    }
+    let m = Message::Publish { topic: topic.to_string(), payload: payload.clone() };
+    for c in targets {
+        let _ = c.outbox.send(&m).await;
+    }
+}
+
+fn deliver_here(inner: &Inner, topic: &str, payload: &Bytes) {
+    let handlers: Vec<EventHandler> =
+        inner.subs.read().iter().filter(|s| s.pattern.matches(topic)).map(|s| s.handler.clone()).collect();
+    for h in handlers {
+        if let Some(c) = &inner.events.delivered {
+            c.inc();
+        }
+        h(topic, payload);
+    }
+}
+
+// ---- connections ------------------------------------------------------------------------------
+
+/// Starts the writer task of a connection; the token is cancelled when it stops.
+fn start_writer(write: WriteHalf) -> (Arc<Outbox>, CancellationToken) {
+    let outbox = Outbox::new(OUTBOX_LIMIT);
+    let done = CancellationToken::new();
+    let (o, d) = (outbox.clone(), done.clone());
+    tokio::spawn(async move {
+        if let Err(e) = run_writer(o, write).await {
+            tracing::debug!("writer stopped: {e}");
+        }
+        d.cancel();
+    });
+    (outbox, done)
+}
+
+fn start_conn(peer: PeerInfo, outbox: Arc<Outbox>, writer_done: CancellationToken) -> Arc<Conn> {
+    let conn = Conn::new(peer, outbox);
+    let c = conn.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = writer_done.cancelled() => c.shutdown(),
+            _ = c.closed.cancelled() => {}
+        }
+    });
+    conn
+}
+
+async fn accept_loop(inner: Arc<Inner>, listener: Listener) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = inner.stop.cancelled() => break,
+        };
+        match accepted {
+            Ok((read, write)) => {
+                tokio::spawn(handshake_accept(inner.clone(), read, write));
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn refuse(write: WriteHalf, e: &Error) {
+    let outbox = Outbox::new(64 * 1024);
+    let _ = outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(e) });
+    outbox.close();
+    let _ = run_writer(outbox, write).await;
+}
+
+async fn handshake_accept(inner: Arc<Inner>, read: ReadHalf, write: WriteHalf) {
+    let mut reader = FrameReader::new(read, inner.opts.max_frame.min(64 * 1024));
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next()).await;
+    let hello = match first {
+        Ok(Ok(Some(frame))) => Message::decode(frame),
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::new(ErrorCode::ProtocolError, "no HELLO within 5 s")),
+    };
+    let (peer, token) = match hello {
+        Ok(Message::Hello { version, peer, token }) if version == PROTOCOL_VERSION => (peer, token),
+        Ok(Message::Hello { version, .. }) => {
+            let e = Error::new(
+                ErrorCode::ProtocolError,
+                format!("protocol version {version} is not supported (this peer speaks {PROTOCOL_VERSION})"),
+            );
+            return refuse(write, &e).await;
+        }
+        Ok(_) => {
+            let e = Error::new(ErrorCode::ProtocolError, "the first message must be HELLO");
+            return refuse(write, &e).await;
+        }
+        Err(e) => {
+            tracing::warn!(code = %e.code(), "refused a connection: {e}");
+            return refuse(write, &e).await;
+        }
+    };
+    if let Some(expected) = inner.opts.token.as_deref().filter(|t| !t.is_empty())
+        && !tokens_match(expected, token.as_deref().unwrap_or(""))
+    {
+        let what = if token.is_some() { "a wrong auth token" } else { "no auth token" };
+        tracing::warn!(peer = %peer.name, pid = peer.pid, "refused a connection with {what}");
+        let e = Error::new(ErrorCode::AuthFailed, format!("authentication failed: {what}"));
+        return refuse(write, &e).await;
+    }
+    reader.set_max(inner.opts.max_frame);
+    let (outbox, done) = start_writer(write);
+    let conn = start_conn(peer, outbox, done);
+    let _ = conn.outbox.send_now(&Message::Welcome { version: PROTOCOL_VERSION, peer: inner.info.clone() });
+    inner.conns.lock().insert(conn.id, conn.clone());
+    tracing::debug!(peer = %conn.peer.name, lang = %conn.peer.lang, pid = conn.peer.pid, "peer connected");
+    read_loop(inner.clone(), conn.clone(), reader, false).await;
+    inner.conns.lock().remove(&conn.id);
+    let gone = inner.table.write().remove_conn(conn.id);
+    if !gone.is_empty() {
+        tracing::info!(peer = %conn.peer.name, services = ?gone, "peer disconnected; its services are gone");
+    }
+}
+
+async fn handshake_connect(inner: &Arc<Inner>) -> Result<Arc<Conn>> {
+    let Some(address) = inner.upstream_address.clone() else {
+        return Err(Error::new(ErrorCode::Internal, "no upstream address"));
+    };
+    let (read, write) = crate::transport::connect(&address).await?;
+    let mut reader = FrameReader::new(read, inner.opts.max_frame);
+    let (outbox, done) = start_writer(write);
+    outbox.send_now(&Message::Hello {
+        version: PROTOCOL_VERSION,
+        peer: inner.info.clone(),
+        token: inner.opts.token.clone(),
+    })?;
+    let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next()).await;
+    let fail = |e: Error| {
+        outbox.close();
+        Err(e)
+    };
+    let peer = match answer {
+        Ok(Ok(Some(frame))) => match Message::decode(frame) {
+            Ok(Message::Welcome { peer, .. }) => peer,
+            Ok(Message::Error { error, .. }) => {
+                return fail(error.to_error().context(format!("{address} refused the connection")));
+            }
+            Ok(_) => return fail(Error::new(ErrorCode::ProtocolError, "expected WELCOME")),
+            Err(e) => return fail(e),
+        },
+        Ok(Ok(None)) => {
+            return fail(Error::new(ErrorCode::NotConnected, format!("{address} closed the connection")));
+        }
+        Ok(Err(e)) => return fail(e),
+        Err(_) => {
+            return fail(Error::new(ErrorCode::NotConnected, format!("{address} did not answer within 5 s")));
+        }
+    };
+    let conn = start_conn(peer, outbox.clone(), done);
+    // Services and subscriptions made before (or during a reconnect) are announced again.
+    let (services, subs) = {
+        let t = inner.table.read();
+        let services: Vec<Message> = t
+            .list()
+            .into_iter()
+            .filter(|(n, v, _)| {
+                matches!(t.resolve(&format!("{n}@{v}")), Ok(Resolved { provider: Provider::Local(_), .. }))
+            })
+            .map(|(name, v, methods)| Message::Register { name, version: v.to_string(), methods })
+            .collect();
+        let subs: Vec<Message> = inner
+            .subs
+            .read()
+            .iter()
+            .map(|s| Message::Subscribe { sub: s.id, pattern: s.pattern.as_str().to_string() })
+            .collect();
+        (services, subs)
+    };
+    for m in services.iter().chain(subs.iter()) {
+        conn.outbox.send_now(m)?;
+    }
+    let (i, c) = (inner.clone(), conn.clone());
+    tokio::spawn(async move { read_loop(i, c, reader, true).await });
+    Ok(conn)
+}
+
+async fn reconnect_loop(inner: Arc<Inner>) {
+    loop {
+        let current = inner.upstream.borrow().clone();
+        if let Some(c) = current {
+            tokio::select! {
+                _ = c.closed.cancelled() => {}
+                _ = inner.stop.cancelled() => return,
+            }
+        }
+        if inner.stop.is_cancelled() {
+            return;
+        }
+        inner.upstream.send_replace(None);
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match handshake_connect(&inner).await {
+                Ok(conn) => {
+                    tracing::info!(peer = %conn.peer.name, "reconnected");
+                    inner.upstream.send_replace(Some(conn));
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!("reconnect failed ({e}); next try in {} ms", delay.as_millis());
+                    let jittered = delay / 2 + delay.mul_f64(fastrand::f64() / 2.0);
+                    tokio::select! {
+                        _ = tokio::time::sleep(jittered) => {}
+                        _ = inner.stop.cancelled() => return,
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, upstream: bool) {
+    let result: Result<()> = loop {
+        let frame = tokio::select! {
+            f = reader.next() => f,
+            _ = conn.closed.cancelled() => break Ok(()),
+        };
+        let frame = match frame {
+            Ok(Some(f)) => f,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        let msg = match Message::decode(frame) {
+            Ok(m) => m,
+            Err(e) => break Err(e),
+        };
+        match msg {
+            Message::Request(req) => {
+                tokio::spawn(serve_request(inner.clone(), conn.clone(), req));
+            }
+            Message::Result { id, value } => conn.complete(id, Ok(value)),
+            Message::Error { id: 0, error } => {
+                tracing::warn!(peer = %conn.peer.name, code = %error.code, "peer reported: {}", error.message);
+            }
+            Message::Error { id, error } => conn.complete(id, Err(error)),
+            Message::Cancel { id } => conn.cancel_serving(id),
+            Message::StreamItem { id, value } => conn.stream_event(id, StreamEvent::Item(value)),
+            Message::StreamEnd { id } => conn.stream_event(id, StreamEvent::End),
+            Message::StreamCredit { id, n } => conn.add_credit(id, n),
+            Message::Subscribe { sub, pattern } => match Pattern::new(&pattern) {
+                Ok(p) => conn.subs.lock().push((sub, p)),
+                Err(e) => {
+                    let _ = conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(&e) });
+                }
+            },
+            Message::Unsubscribe { sub } => conn.subs.lock().retain(|(id, _)| *id != sub),
+            Message::Publish { topic, payload } => {
+                if upstream {
+                    // From our server: here, and on to anyone connected to us.
+                    deliver(&inner, &topic, &payload, None).await;
+                } else {
+                    let up = inner.upstream.borrow().clone();
+                    match up {
+                        Some(u) => {
+                            let _ = u.outbox.send(&Message::Publish { topic, payload }).await;
+                        }
+                        None => deliver(&inner, &topic, &payload, Some(conn.id)).await,
+                    }
+                }
+            }
+            Message::Ping(n) => {
+                let _ = conn.outbox.send_now(&Message::Pong(n));
+            }
+            Message::Pong(_) => {}
+            Message::Register { name, version, methods } => {
+                let r = super::service::parse_version(&version).and_then(|v| {
+                    inner.table.write().insert(
+                        &name,
+                        v,
+                        Provider::Remote { conn: conn.clone(), methods: Arc::new(methods) },
+                    )
+                });
+                match r {
+                    Ok(()) => {
+                        tracing::debug!(peer = %conn.peer.name, service = %format!("{name}@{version}"), "service registered")
+                    }
+                    Err(e) => {
+                        let _ =
+                            conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(&e) });
+                    }
+                }
+            }
+            Message::Unregister { name, version } => {
+                if let Ok(v) = super::service::parse_version(&version) {
+                    let mut t = inner.table.write();
+                    let mine = matches!(
+                        t.resolve(&format!("{name}@{v}")),
+                        Ok(Resolved { provider: Provider::Remote { conn: ref c, .. }, .. }) if c.id == conn.id
+                    );
+                    if mine {
+                        t.remove(&name, &v);
+                    }
+                }
+            }
+            Message::Hello { .. } | Message::Welcome { .. } => {
+                break Err(Error::new(ErrorCode::ProtocolError, "a second handshake on an open connection"));
+            }
+        }
+    };
+    if let Err(e) = &result {
+        tracing::warn!(peer = %conn.peer.name, pid = conn.peer.pid, code = %e.code(), "closing the connection: {e}");
+        let _ = conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(e) });
+    }
+    conn.shutdown();
+}

@@ -1,0 +1,281 @@
+//! Services: a name, a semver version and public methods, each a handler over raw MessagePack. Rust
+//! code builds them with typed closures (`ServiceBuilder::method`); bindings register raw handlers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{PeerInfo, WireError};
+use crate::error::{Error, ErrorCode, Result};
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What a handler knows about its call.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// Cancelled when the caller cancels, disconnects or the deadline passes.
+    pub cancel: CancellationToken,
+    /// When the caller stops waiting.
+    pub deadline: Instant,
+    /// Who called (this process for local calls).
+    pub peer: PeerInfo,
+    /// Trace context (a raw MessagePack map), if the caller sent one.
+    pub trace: Option<Bytes>,
+}
+
+/// A unary handler: raw MessagePack arguments (an array) in, a raw MessagePack value out.
+pub type UnaryHandler = Arc<dyn Fn(Bytes, CallContext) -> BoxFuture<Result<Bytes, WireError>> + Send + Sync>;
+
+/// A streaming handler: sends items to the sink, then returns.
+pub type StreamHandler =
+    Arc<dyn Fn(Bytes, CallContext, StreamSink) -> BoxFuture<Result<(), WireError>> + Send + Sync>;
+
+/// A method's handler.
+#[derive(Clone)]
+pub enum Handler {
+    /// One value back.
+    Unary(UnaryHandler),
+    /// A stream of values back.
+    Stream(StreamHandler),
+}
+
+impl fmt::Debug for Handler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Handler::Unary(_) => "Handler::Unary",
+            Handler::Stream(_) => "Handler::Stream",
+        })
+    }
+}
+
+/// Where a streaming handler sends its items. Sending waits while the caller has not granted credit
+/// (backpressure), and fails once the caller has gone.
+#[derive(Debug, Clone)]
+pub struct StreamSink {
+    pub(crate) tx: mpsc::Sender<Bytes>,
+}
+
+impl StreamSink {
+    /// Sends one raw MessagePack item.
+    pub async fn send_raw(&self, item: Bytes) -> Result<()> {
+        self.tx
+            .send(item)
+            .await
+            .map_err(|_| Error::new(ErrorCode::Cancelled, "the caller stopped the stream"))
+    }
+
+    /// Sends one item, encoded as MessagePack.
+    pub async fn send<T: Serialize + ?Sized>(&self, item: &T) -> Result<()> {
+        self.send_raw(encode(item)?).await
+    }
+}
+
+/// Encodes a value as MessagePack (structs as maps, so every language reads them by name).
+pub fn encode<T: Serialize + ?Sized>(v: &T) -> Result<Bytes> {
+    rmp_serde::to_vec_named(v)
+        .map(Bytes::from)
+        .map_err(|e| Error::invalid_argument(format!("cannot encode as MessagePack: {e}")))
+}
+
+/// Decodes call arguments (an array) as `A`; no arguments (`[]`) also decode as `()`.
+fn decode_args<A: DeserializeOwned>(b: &[u8]) -> Result<A> {
+    match decode(b) {
+        Ok(a) => Ok(a),
+        Err(e) if b == super::msgpack::EMPTY_ARRAY => decode(super::msgpack::NIL).map_err(|_| e),
+        Err(e) => Err(e),
+    }
+}
+
+/// Decodes a MessagePack value.
+pub fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
+    rmp_serde::from_slice(b)
+        .map_err(|e| Error::invalid_argument(format!("cannot decode the MessagePack value: {e}")))
+}
+
+/// A service: name, version and methods. Build one with [`Service::builder`].
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub(crate) name: String,
+    pub(crate) version: semver::Version,
+    pub(crate) methods: BTreeMap<String, Handler>,
+    pub(crate) deadline: Option<Duration>,
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('$')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidService,
+            format!(
+                "invalid service name '{name}': letters, digits, '-', '_', '.', '/' (and not starting with '$')"
+            ),
+        ))
+    }
+}
+
+/// Parses `name@version` (a full semver version).
+pub fn parse_id(id: &str) -> Result<(String, semver::Version)> {
+    let (name, version) = id.split_once('@').ok_or_else(|| {
+        Error::new(ErrorCode::InvalidService, format!("'{id}' has no version: write it as name@1.0.0"))
+    })?;
+    check_name(name)?;
+    Ok((name.to_string(), parse_version(version)?))
+}
+
+pub(crate) fn parse_version(v: &str) -> Result<semver::Version> {
+    semver::Version::parse(v).map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidService,
+            format!("invalid version '{v}': {e} (expected semver such as 1.0.0)"),
+        )
+    })
+}
+
+impl Service {
+    /// Starts a service `name@version` (a semver version such as `1.0.0`).
+    pub fn builder(name: &str, version: &str) -> Result<ServiceBuilder> {
+        check_name(name)?;
+        Ok(ServiceBuilder {
+            service: Service {
+                name: name.to_string(),
+                version: parse_version(version)?,
+                methods: BTreeMap::new(),
+                deadline: None,
+            },
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its version.
+    pub fn version(&self) -> &semver::Version {
+        &self.version
+    }
+
+    /// `name@version`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
+    /// Its public methods, sorted.
+    pub fn methods(&self) -> Vec<String> {
+        self.methods.keys().cloned().collect()
+    }
+}
+
+/// Builds a [`Service`].
+#[derive(Debug)]
+pub struct ServiceBuilder {
+    service: Service,
+}
+
+fn wire(e: Error) -> WireError {
+    WireError::from_error(&e)
+}
+
+impl ServiceBuilder {
+    /// The longest a call to this service may run (the caller's deadline applies if shorter).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.service.deadline = Some(d);
+        self
+    }
+
+    /// A typed method: `args` is the argument tuple (`(f64,)`, `(String, u32)`, `()`), the result is
+    /// encoded as MessagePack.
+    pub fn method<A, R, F, Fut>(self, name: &str, f: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R>> + Send + 'static,
+    {
+        self.method_ctx(name, move |a: A, _ctx| f(a))
+    }
+
+    /// A typed method that also gets its [`CallContext`] (cancellation, deadline, caller).
+    pub fn method_ctx<A, R, F, Fut>(self, name: &str, f: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.raw(name, move |args: Bytes, ctx| {
+            let f = f.clone();
+            Box::pin(async move {
+                let a: A = decode_args(&args).map_err(|e| {
+                    wire(Error::new(ErrorCode::InvalidArgument, format!("wrong arguments: {}", e.message())))
+                })?;
+                let r = f(a, ctx).await.map_err(wire)?;
+                encode(&r).map_err(wire)
+            })
+        })
+    }
+
+    /// A raw method over MessagePack bytes (what the bindings register).
+    pub fn raw<F>(mut self, name: &str, f: F) -> Self
+    where
+        F: Fn(Bytes, CallContext) -> BoxFuture<Result<Bytes, WireError>> + Send + Sync + 'static,
+    {
+        self.service.methods.insert(name.to_string(), Handler::Unary(Arc::new(f)));
+        self
+    }
+
+    /// A typed streaming method: send items to the sink, return when done.
+    pub fn stream<A, F, Fut>(self, name: &str, f: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(A, StreamSink) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.raw_stream(name, move |args: Bytes, _ctx, sink| {
+            let f = f.clone();
+            Box::pin(async move {
+                let a: A = decode_args(&args).map_err(|e| {
+                    wire(Error::new(ErrorCode::InvalidArgument, format!("wrong arguments: {}", e.message())))
+                })?;
+                f(a, sink).await.map_err(wire)
+            })
+        })
+    }
+
+    /// A raw streaming method.
+    pub fn raw_stream<F>(mut self, name: &str, f: F) -> Self
+    where
+        F: Fn(Bytes, CallContext, StreamSink) -> BoxFuture<Result<(), WireError>> + Send + Sync + 'static,
+    {
+        self.service.methods.insert(name.to_string(), Handler::Stream(Arc::new(f)));
+        self
+    }
+
+    /// The service. A service needs at least one method.
+    pub fn build(self) -> Result<Service> {
+        if self.service.methods.is_empty() {
+            return Err(Error::new(
+                ErrorCode::InvalidService,
+                format!("service '{}' has no public methods", self.service.id()),
+            ));
+        }
+        Ok(self.service)
+    }
+}

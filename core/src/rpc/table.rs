@@ -1,0 +1,166 @@
+//! The service table: every service this peer can route to, by name and version, hosted here or by a
+//! connected peer, and how `name`, `name@1.2.0` and `name@^1` pick one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use semver::{Version, VersionReq};
+
+use super::conn::Conn;
+use super::metrics::ServiceMetrics;
+use super::service::Service;
+use crate::error::{Error, ErrorCode, Result};
+
+/// A service hosted in this process, with its metric series.
+#[derive(Debug)]
+pub(crate) struct LocalService {
+    pub(crate) service: Service,
+    pub(crate) metrics: ServiceMetrics,
+}
+
+/// Who answers for a service.
+#[derive(Debug, Clone)]
+pub(crate) enum Provider {
+    Local(Arc<LocalService>),
+    Remote { conn: Arc<Conn>, methods: Arc<Vec<String>> },
+}
+
+impl Provider {
+    pub(crate) fn methods(&self) -> Vec<String> {
+        match self {
+            Provider::Local(s) => s.service.methods(),
+            Provider::Remote { methods, .. } => methods.to_vec(),
+        }
+    }
+}
+
+/// What a target resolved to.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) name: String,
+    pub(crate) version: Version,
+    pub(crate) provider: Provider,
+}
+
+impl Resolved {
+    pub(crate) fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    services: HashMap<String, BTreeMap<Version, Provider>>,
+}
+
+/// How a caller asked for a version.
+enum Want {
+    Latest,
+    Exact(Version),
+    Range(VersionReq),
+}
+
+fn parse_target(target: &str) -> Result<(&str, Want)> {
+    let (name, want) = match target.split_once('@') {
+        None => (target, Want::Latest),
+        Some((name, v)) => {
+            let want = if let Ok(exact) = Version::parse(v) {
+                Want::Exact(exact)
+            } else {
+                Want::Range(VersionReq::parse(v).map_err(|e| {
+                    Error::new(
+                        ErrorCode::InvalidService,
+                        format!("invalid version or range '{v}' in '{target}': {e} (for example 1.2.0, ^1, ~1.2, >=1, <3)"),
+                    )
+                })?)
+            };
+            (name, want)
+        }
+    };
+    if name.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidService, format!("'{target}' names no service")));
+    }
+    Ok((name, want))
+}
+
+impl Table {
+    pub(crate) fn insert(&mut self, name: &str, version: Version, p: Provider) -> Result<()> {
+        let versions = self.services.entry(name.to_string()).or_default();
+        if versions.contains_key(&version) {
+            return Err(Error::new(
+                ErrorCode::DuplicateService,
+                format!(
+                    "service '{name}@{version}' is already exposed; unexpose it first or use another version"
+                ),
+            ));
+        }
+        versions.insert(version, p);
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, name: &str, version: &Version) -> Option<Provider> {
+        let versions = self.services.get_mut(name)?;
+        let p = versions.remove(version);
+        if versions.is_empty() {
+            self.services.remove(name);
+        }
+        p
+    }
+
+    /// Removes everything a connection registered.
+    pub(crate) fn remove_conn(&mut self, conn_id: u64) -> Vec<String> {
+        let mut gone = Vec::new();
+        for (name, versions) in self.services.iter_mut() {
+            versions.retain(|v, p| {
+                let mine = matches!(p, Provider::Remote { conn, .. } if conn.id == conn_id);
+                if mine {
+                    gone.push(format!("{name}@{v}"));
+                }
+                !mine
+            });
+        }
+        self.services.retain(|_, v| !v.is_empty());
+        gone
+    }
+
+    pub(crate) fn resolve(&self, target: &str) -> Result<Resolved> {
+        let (name, want) = parse_target(target)?;
+        let Some(versions) = self.services.get(name) else {
+            let mut known: Vec<&String> = self.services.keys().collect();
+            known.sort();
+            let list = if known.is_empty() {
+                "none is exposed".to_string()
+            } else {
+                format!("exposed: {}", known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+            };
+            return Err(Error::new(ErrorCode::ServiceNotFound, format!("no service '{name}' ({list})")));
+        };
+        let found = match &want {
+            Want::Latest => versions.iter().next_back(),
+            Want::Exact(v) => versions.get_key_value(v),
+            Want::Range(r) => versions.iter().rev().find(|(v, _)| r.matches(v)),
+        };
+        match found {
+            Some((v, p)) => Ok(Resolved { name: name.to_string(), version: v.clone(), provider: p.clone() }),
+            None => {
+                let have: Vec<String> = versions.keys().map(Version::to_string).collect();
+                let asked = target.split_once('@').map_or("", |(_, v)| v);
+                Err(Error::new(
+                    ErrorCode::ServiceNotFound,
+                    format!("no version of '{name}' matches '{asked}' (available: {})", have.join(", ")),
+                ))
+            }
+        }
+    }
+
+    /// Every service: (name, version, methods).
+    pub(crate) fn list(&self) -> Vec<(String, Version, Vec<String>)> {
+        let mut out: Vec<_> = self
+            .services
+            .iter()
+            .flat_map(|(n, vs)| vs.iter().map(move |(v, p)| (n.clone(), v.clone(), p.methods())))
+            .collect();
+        out.sort();
+        out
+    }
+}

@@ -1,0 +1,209 @@
+//! Length-prefixed frames. Reading fills a buffer with as much as the socket has and hands out every
+//! complete frame in it (zero-copy slices); writing appends frames to one outgoing buffer that a
+//! writer task flushes in a single write, so many frames share each system call both ways.
+
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::{ReadHalf, WriteHalf};
+use crate::error::{Error, ErrorCode, Result};
+use crate::rpc::Message;
+
+/// The default largest frame accepted: 16 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads frames from one connection.
+#[derive(Debug)]
+pub struct FrameReader {
+    read: ReadHalfDebug,
+    buf: BytesMut,
+    max: usize,
+}
+
+struct ReadHalfDebug(ReadHalf);
+
+impl std::fmt::Debug for ReadHalfDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadHalf")
+    }
+}
+
+impl FrameReader {
+    /// Frames of at most `max` bytes from `read`.
+    pub fn new(read: ReadHalf, max: usize) -> Self {
+        FrameReader { read: ReadHalfDebug(read), buf: BytesMut::with_capacity(READ_CHUNK), max }
+    }
+
+    /// Changes the largest frame accepted (the handshake reads with a small limit).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    /// The next frame's body; `None` at a clean end of the stream. A length over the maximum is
+    /// refused from its 4-byte prefix, before anything is allocated for the body.
+    pub async fn next(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if self.buf.len() >= 4 {
+                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+                if len == 0 {
+                    return Err(Error::new(ErrorCode::ProtocolError, "an empty frame (length 0)"));
+                }
+                if len > self.max {
+                    return Err(Error::new(
+                        ErrorCode::FrameTooLarge,
+                        format!("a frame of {len} bytes is over the limit of {} bytes", self.max),
+                    ));
+                }
+                if self.buf.len() >= 4 + len {
+                    self.buf.advance(4);
+                    return Ok(Some(self.buf.split_to(len).freeze()));
+                }
+                self.buf.reserve(4 + len - self.buf.len());
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 8 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let n = self
+                .read
+                .0
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|e| Error::new(ErrorCode::PeerDisconnected, format!("read failed: {e}")))?;
+            if n == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(Error::new(
+                        ErrorCode::ProtocolError,
+                        "the connection closed in the middle of a frame",
+                    ))
+                };
+            }
+        }
+    }
+}
+
+/// The outgoing side of a connection: encoded frames waiting for the writer task. Bounded: past its
+/// limit, `send` waits until the writer has drained it (backpressure, not unbounded memory).
+#[derive(Debug)]
+pub struct Outbox {
+    state: Mutex<OutState>,
+    wake_writer: Notify,
+    space: Notify,
+    limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct OutState {
+    buf: Vec<u8>,
+    closed: bool,
+}
+
+fn closed_error() -> Error {
+    Error::new(ErrorCode::PeerDisconnected, "the connection is closed")
+}
+
+impl Outbox {
+    /// An outbox that holds up to about `limit` bytes before senders wait.
+    pub fn new(limit: usize) -> Arc<Outbox> {
+        Arc::new(Outbox {
+            state: Mutex::new(OutState::default()),
+            wake_writer: Notify::new(),
+            space: Notify::new(),
+            limit,
+        })
+    }
+
+    /// Queues a message, waiting while the outbox is full.
+    pub async fn send(&self, m: &Message) -> Result<()> {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.state.lock();
+                if s.closed {
+                    return Err(closed_error());
+                }
+                if s.buf.len() < self.limit {
+                    self.push(&mut s, m);
+                    return Ok(());
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Queues a message now, over the limit if need be: for small control messages (answers,
+    /// cancels, credits, pongs) that must not wait behind the data they control.
+    pub fn send_now(&self, m: &Message) -> Result<()> {
+        let mut s = self.state.lock();
+        if s.closed {
+            return Err(closed_error());
+        }
+        self.push(&mut s, m);
+        Ok(())
+    }
+
+    fn push(&self, s: &mut OutState, m: &Message) {
+        let was_empty = s.buf.is_empty();
+        m.encode_frame(&mut s.buf);
+        if was_empty {
+            self.wake_writer.notify_one();
+        }
+    }
+
+    /// Stops accepting messages; the writer sends what is queued, then shuts the stream down.
+    pub fn close(&self) {
+        self.state.lock().closed = true;
+        self.wake_writer.notify_one();
+        self.space.notify_waiters();
+    }
+
+    /// Whether it was closed.
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+}
+
+/// Writes everything queued in `outbox` to `write`, many frames per write, until the outbox is closed
+/// and drained or the write fails (which closes the outbox).
+pub async fn run_writer(outbox: Arc<Outbox>, mut write: WriteHalf) -> Result<()> {
+    let mut batch: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let result = loop {
+        let got = {
+            let mut s = outbox.state.lock();
+            if s.buf.is_empty() {
+                if s.closed { Some(false) } else { None }
+            } else {
+                std::mem::swap(&mut s.buf, &mut batch);
+                Some(true)
+            }
+        };
+        match got {
+            Some(true) => {}
+            Some(false) => break Ok(()),
+            None => {
+                outbox.wake_writer.notified().await;
+                continue;
+            }
+        }
+        outbox.space.notify_waiters();
+        if let Err(e) = write.write_all(&batch).await {
+            break Err(Error::new(ErrorCode::PeerDisconnected, format!("write failed: {e}")));
+        }
+        batch.clear();
+        if batch.capacity() > 4 * 1024 * 1024 {
+            batch.shrink_to(READ_CHUNK);
+        }
+    };
+    outbox.close();
+    let _ = write.shutdown().await;
+    result
+}
