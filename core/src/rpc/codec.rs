@@ -73,6 +73,53 @@ pub struct Request {
     pub stream: bool,
 }
 
+impl Request {
+    /// Encodes a request from borrowed parts (the hot path: no owned strings per call).
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_body(
+        out: &mut Vec<u8>,
+        id: u64,
+        target: &str,
+        method: &str,
+        args: &[u8],
+        deadline_ms: u32,
+        trace: Option<&Bytes>,
+        stream: bool,
+    ) {
+        write_array_len(out, 8);
+        write_uint(out, 2);
+        write_uint(out, id);
+        write_str(out, target);
+        write_str(out, method);
+        out.extend_from_slice(args);
+        write_uint(out, u64::from(deadline_ms));
+        match trace {
+            Some(t) => out.extend_from_slice(t),
+            None => write_nil(out),
+        }
+        write_bool(out, stream);
+    }
+
+    /// [`Request::encode_body`] as a whole frame.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_frame(
+        out: &mut Vec<u8>,
+        id: u64,
+        target: &str,
+        method: &str,
+        args: &[u8],
+        deadline_ms: u32,
+        trace: Option<&Bytes>,
+        stream: bool,
+    ) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        Request::encode_body(out, id, target, method, args, deadline_ms, trace, stream);
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
 /// One protocol message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -255,20 +302,16 @@ impl Message {
                 write_uint(out, u64::from(*version));
                 write_peer(out, peer);
             }
-            Message::Request(r) => {
-                write_array_len(out, 8);
-                write_uint(out, 2);
-                write_uint(out, r.id);
-                write_str(out, &r.target);
-                write_str(out, &r.method);
-                out.extend_from_slice(&r.args);
-                write_uint(out, u64::from(r.deadline_ms));
-                match &r.trace {
-                    Some(t) => out.extend_from_slice(t),
-                    None => write_nil(out),
-                }
-                write_bool(out, r.stream);
-            }
+            Message::Request(r) => Request::encode_body(
+                out,
+                r.id,
+                &r.target,
+                &r.method,
+                &r.args,
+                r.deadline_ms,
+                r.trace.as_ref(),
+                r.stream,
+            ),
             Message::Result { id, value } => {
                 write_array_len(out, 3);
                 write_uint(out, 3);

@@ -45,7 +45,7 @@ pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
 /// One connection, either direction.
 pub(crate) struct Conn {
     pub(crate) id: u64,
-    pub(crate) peer: PeerInfo,
+    pub(crate) peer: Arc<PeerInfo>,
     pub(crate) outbox: Arc<Outbox>,
     next_id: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
@@ -64,7 +64,7 @@ impl Conn {
     pub(crate) fn new(peer: PeerInfo, outbox: Arc<Outbox>) -> Arc<Conn> {
         Arc::new(Conn {
             id: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
-            peer,
+            peer: Arc::new(peer),
             outbox,
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
@@ -100,16 +100,13 @@ impl Conn {
             self.pending.lock().remove(&id);
             return Err(self.disconnected());
         }
-        let req = Message::Request(Request {
-            id,
-            target: target.to_string(),
-            method: method.to_string(),
-            args,
-            deadline_ms: deadline.as_millis().min(u128::from(u32::MAX)) as u32,
-            trace,
-            stream: false,
-        });
-        self.outbox.send(&req).await.map_err(|_| self.disconnected())?;
+        let deadline_ms = deadline.as_millis().min(u128::from(u32::MAX)) as u32;
+        self.outbox
+            .send_with(|out| {
+                Request::encode_frame(out, id, target, method, &args, deadline_ms, trace.as_ref(), false)
+            })
+            .await
+            .map_err(|_| self.disconnected())?;
         match tokio::time::timeout(deadline, rx).await {
             Ok(Ok(r)) => {
                 guard.armed = false;
@@ -187,7 +184,9 @@ impl Conn {
 
     pub(crate) fn start_serving(&self, id: u64, stream: bool) -> Serving {
         let s = Serving {
-            cancel: self.closed.child_token(),
+            // Not a child of `closed` (registering children costs a lock per call); shutdown cancels
+            // every serving token itself.
+            cancel: CancellationToken::new(),
             credit: stream.then(|| Arc::new(Semaphore::new(STREAM_WINDOW as usize))),
         };
         let copy = Serving { cancel: s.cancel.clone(), credit: s.credit.clone() };
@@ -228,7 +227,9 @@ impl Conn {
                 }
             }
         }
-        self.serving.lock().clear();
+        for (_, s) in self.serving.lock().drain() {
+            s.cancel.cancel();
+        }
     }
 
     pub(crate) fn wants(&self, topic: &str) -> bool {

@@ -273,7 +273,7 @@ impl Peer {
             let ctx = CallContext {
                 cancel: CancellationToken::new(),
                 deadline: Instant::now() + deadline,
-                peer: inner.info.clone(),
+                peer: Arc::new(inner.info.clone()),
                 trace: opts.trace,
             };
             let _cancel_on_drop = ctx.cancel.clone().drop_guard();
@@ -549,6 +549,11 @@ fn no_method(r: &Resolved, method: &str) -> WireError {
 }
 
 async fn upstream_conn(inner: &Inner, deadline: Instant) -> std::result::Result<Arc<Conn>, WireError> {
+    if let Some(c) = inner.upstream.borrow().as_ref()
+        && !c.closed.is_cancelled()
+    {
+        return Ok(c.clone());
+    }
     let mut rx = inner.upstream.subscribe();
     let addr = inner.upstream_address.as_ref().map_or(String::new(), ToString::to_string);
     let wait = async {
@@ -593,7 +598,18 @@ async fn route_unary(
         }
         return builtin_registry(inner, method, &args);
     }
-    let resolved = inner.table.read().resolve(target);
+    let resolved = {
+        let t = inner.table.read();
+        match t.lookup(target) {
+            Some(r) => Ok(r),
+            // Not a name we host or route: a connected peer sends it upstream without building an
+            // error; otherwise say what is missing.
+            None if may_go_up && inner.upstream_address.is_some() && !t.has_name(target) => {
+                Err(Error::new(ErrorCode::ServiceNotFound, String::new()))
+            }
+            None => t.resolve(target),
+        }
+    };
     match resolved {
         Ok(r) => match &r.provider {
             Provider::Local(svc) => serve_local_unary(svc, &r, method, args, ctx).await,
@@ -647,6 +663,8 @@ async fn serve_local_unary(
     let fut = handler(args, ctx);
     tokio::pin!(fut);
     let result = tokio::select! {
+        // The handler first: one that answers at once never arms the deadline's timer.
+        biased;
         r = &mut fut => r,
         _ = cancel.cancelled() => Err(wire(ErrorCode::Cancelled, format!("the call to '{}' {method}() was cancelled", r.id()))),
         _ = tokio::time::sleep_until(deadline) => {
@@ -793,7 +811,7 @@ async fn route_stream(
                 let ctx = CallContext {
                     cancel: CancellationToken::new(),
                     deadline: Instant::now() + opts.deadline.unwrap_or(FOREVER),
-                    peer: inner.info.clone(),
+                    peer: Arc::new(inner.info.clone()),
                     trace: opts.trace,
                 };
                 let method = method.to_string();
@@ -1130,6 +1148,13 @@ async fn reconnect_loop(inner: Arc<Inner>) {
     }
 }
 
+/// Polls a future once with a waker that does nothing. Safe to hand the future to a task afterwards:
+/// the task polls it again, registering its own waker, before anything could be missed.
+fn poll_once<F: std::future::Future + ?Sized>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    fut.poll(&mut cx)
+}
+
 async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, upstream: bool) {
     let result: Result<()> = loop {
         let frame = tokio::select! {
@@ -1147,7 +1172,11 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
         };
         match msg {
             Message::Request(req) => {
-                tokio::spawn(serve_request(inner.clone(), conn.clone(), req));
+                // Run it here if it finishes at once (no task to spawn); otherwise as its own task.
+                let mut fut = Box::pin(serve_request(inner.clone(), conn.clone(), req));
+                if poll_once(fut.as_mut()).is_pending() {
+                    tokio::spawn(fut);
+                }
             }
             Message::Result { id, value } => conn.complete(id, Ok(value)),
             Message::Error { id: 0, error } => {

@@ -29,7 +29,7 @@ pub struct CallContext {
     /// When the caller stops waiting.
     pub deadline: Instant,
     /// Who called (this process for local calls).
-    pub peer: PeerInfo,
+    pub peer: Arc<PeerInfo>,
     /// Trace context (a raw MessagePack map), if the caller sent one.
     pub trace: Option<Bytes>,
 }

@@ -51,6 +51,8 @@ impl Resolved {
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     services: HashMap<String, BTreeMap<Version, Provider>>,
+    /// Targets already resolved (`payment@^1` -> payment 1.2.0); emptied on every change.
+    cache: parking_lot::Mutex<HashMap<String, Resolved>>,
 }
 
 /// How a caller asked for a version.
@@ -85,6 +87,7 @@ fn parse_target(target: &str) -> Result<(&str, Want)> {
 
 impl Table {
     pub(crate) fn insert(&mut self, name: &str, version: Version, p: Provider) -> Result<()> {
+        self.cache.get_mut().clear();
         let versions = self.services.entry(name.to_string()).or_default();
         if versions.contains_key(&version) {
             return Err(Error::new(
@@ -99,6 +102,7 @@ impl Table {
     }
 
     pub(crate) fn remove(&mut self, name: &str, version: &Version) -> Option<Provider> {
+        self.cache.get_mut().clear();
         let versions = self.services.get_mut(name)?;
         let p = versions.remove(version);
         if versions.is_empty() {
@@ -109,6 +113,7 @@ impl Table {
 
     /// Removes everything a connection registered.
     pub(crate) fn remove_conn(&mut self, conn_id: u64) -> Vec<String> {
+        self.cache.get_mut().clear();
         let mut gone = Vec::new();
         for (name, versions) in self.services.iter_mut() {
             versions.retain(|v, p| {
@@ -121,6 +126,28 @@ impl Table {
         }
         self.services.retain(|_, v| !v.is_empty());
         gone
+    }
+
+    /// What `target` resolves to, if anything: the fast path (no error built), cached.
+    pub(crate) fn lookup(&self, target: &str) -> Option<Resolved> {
+        if let Some(r) = self.cache.lock().get(target) {
+            return Some(r.clone());
+        }
+        let name = target.split_once('@').map_or(target, |(n, _)| n);
+        if !self.services.contains_key(name) {
+            return None;
+        }
+        let r = self.resolve(target).ok()?;
+        let mut cache = self.cache.lock();
+        if cache.len() < 4096 {
+            cache.insert(target.to_string(), r.clone());
+        }
+        Some(r)
+    }
+
+    /// Whether any version of the service named in `target` is here.
+    pub(crate) fn has_name(&self, target: &str) -> bool {
+        self.services.contains_key(target.split_once('@').map_or(target, |(n, _)| n))
     }
 
     pub(crate) fn resolve(&self, target: &str) -> Result<Resolved> {

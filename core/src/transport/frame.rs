@@ -122,6 +122,12 @@ impl Outbox {
 
     /// Queues a message, waiting while the outbox is full.
     pub async fn send(&self, m: &Message) -> Result<()> {
+        self.send_with(|out| m.encode_frame(out)).await
+    }
+
+    /// Queues whatever `encode` appends (one or more whole frames), waiting while the outbox is full.
+    pub async fn send_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+        let mut encode = Some(encode);
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
@@ -132,7 +138,13 @@ impl Outbox {
                     return Err(closed_error());
                 }
                 if s.buf.len() < self.limit {
-                    self.push(&mut s, m);
+                    let was_empty = s.buf.is_empty();
+                    if let Some(f) = encode.take() {
+                        f(&mut s.buf);
+                    }
+                    if was_empty {
+                        self.wake_writer.notify_one();
+                    }
                     return Ok(());
                 }
             }
