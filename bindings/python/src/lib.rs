@@ -8,6 +8,7 @@ mod di;
 mod error;
 mod metrics;
 mod resilience;
+mod rpc;
 
 use pyo3::prelude::*;
 
@@ -24,5 +25,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     di::register(m)?;
     metrics::register(m)?;
     resilience::register(m)?;
+    rpc::register(m)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod pattern;
 mod peer;
 mod service;
 mod table;
+mod value;
 
 pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
 pub use msgpack::{EMPTY_ARRAY, NIL};
@@ -23,3 +24,4 @@ pub use service::{
     BoxFuture, CallContext, Handler, Service, ServiceBuilder, StreamHandler, StreamSink, UnaryHandler,
     decode, encode, parse_id,
 };
+pub use value::{MAX_DEPTH, Value};

@@ -169,10 +169,12 @@ impl Peer {
             ));
         }
         let peer = Peer::new(opts, None);
-        let listener = {
-            let _g = runtime::handle().enter();
-            Listener::bind(address).await?
-        };
+        // Bound on the engine's runtime: the listener registers with its reactor.
+        let addr = address.clone();
+        let listener = runtime::handle()
+            .spawn(async move { Listener::bind(&addr).await })
+            .await
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))??;
         *peer.inner.address.lock() = Some(listener.address().clone());
         let inner = peer.inner.clone();
         runtime::handle().spawn(accept_loop(inner, listener));

@@ -48,10 +48,16 @@ from .resilience import (
     retry,
     timeout,
 )
+from .rpc import Peer, ServiceProxy, on_event, public, service
 
 __version__: str = _native.version()
 
 __all__ = [
+    "Peer",
+    "ServiceProxy",
+    "on_event",
+    "public",
+    "service",
     "REGISTRY",
     "Bulkhead",
     "CircuitBreaker",

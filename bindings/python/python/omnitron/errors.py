@@ -111,6 +111,54 @@ class InvalidScopeError(DIError, ValueError):
     code = "DI014"
 
 
+class RpcError(OmnitronError):
+    """Base class of RPC errors. ``data`` carries what the remote side attached (or None)."""
+
+    data: object = None
+
+
+class ServiceNotFoundError(RpcError, LookupError):
+    code = "RPC001"
+
+
+class MethodNotFoundError(RpcError, LookupError):
+    code = "RPC002"
+
+
+class AuthFailedError(RpcError, PermissionError):
+    code = "RPC003"
+
+
+class PeerDisconnectedError(RpcError, ConnectionError):
+    code = "RPC004"
+
+
+class ProtocolError(RpcError):
+    code = "RPC005"
+
+
+class FrameTooLargeError(RpcError):
+    code = "RPC006"
+
+
+class DuplicateServiceError(RpcError):
+    code = "RPC007"
+
+
+class RemoteError(RpcError):
+    """The remote handler failed with an error that had no Omnitron code (RPC008)."""
+
+    code = "RPC008"
+
+
+class NotConnectedError(RpcError, ConnectionError):
+    code = "RPC009"
+
+
+class InvalidServiceError(RpcError, ValueError):
+    code = "RPC010"
+
+
 _BY_CODE: dict[str, type[OmnitronError]] = {
     cls.code: cls
     for cls in (
@@ -134,6 +182,16 @@ _BY_CODE: dict[str, type[OmnitronError]] = {
         LifecycleError,
         InvalidModuleError,
         InvalidScopeError,
+        ServiceNotFoundError,
+        MethodNotFoundError,
+        AuthFailedError,
+        PeerDisconnectedError,
+        ProtocolError,
+        FrameTooLargeError,
+        DuplicateServiceError,
+        RemoteError,
+        NotConnectedError,
+        InvalidServiceError,
     )
 }
 
@@ -144,6 +202,15 @@ def from_code(code: str, message: str) -> OmnitronError:
     return cls(message, code=code)
 
 
+def remote_error(code: str, message: str, data: object = None) -> OmnitronError:
+    """The exception for an error that came over the wire. Codes Omnitron does not know (an
+    application's own) give an :class:`OmnitronError` with that code."""
+    err = from_code(code, message)
+    err.data = data  # type: ignore[attr-defined]
+    return err
+
+
 __all__ = [name for name, value in globals().items() if isinstance(value, type) and issubclass(value, OmnitronError)] + [
-    "from_code"
+    "from_code",
+    "remote_error",
 ]

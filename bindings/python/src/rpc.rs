@@ -1,0 +1,453 @@
+//! RPC for Python: the engine's `Peer`, with Python values converted to and from MessagePack here.
+//!
+//! Handlers and event callbacks are Python callables invoked with the GIL taken only for the call:
+//! the Python layer (`omnitron/rpc.py`) hands the work to its asyncio loop (or a thread pool for
+//! `def` handlers) and answers through a `NativeCall`. Calls made from Python complete through a
+//! callback the Python layer turns into an asyncio future.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, Value, WireError};
+use omnitron::transport::Address;
+use omnitron::{ErrorCode, runtime};
+use parking_lot::Mutex;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use tokio::sync::oneshot;
+
+use crate::error::{ToPy, to_py};
+
+// ---- values -----------------------------------------------------------------------------------
+
+fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > omnitron::rpc::MAX_DEPTH {
+        return Err(PyTypeError::new_err("value nested too deeply to send over RPC"));
+    }
+    if obj.is_none() {
+        return Ok(Value::Nil);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.cast::<PyInt>().is_ok() {
+        if let Ok(v) = obj.extract::<i64>() {
+            return Ok(if v >= 0 { Value::UInt(v as u64) } else { Value::Int(v) });
+        }
+        if let Ok(v) = obj.extract::<u64>() {
+            return Ok(Value::UInt(v));
+        }
+        return Err(PyTypeError::new_err("int too large to send over RPC (64 bits at most)"));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::Str(s.to_cow()?.into_owned()));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Value::Bin(b.as_bytes().to_vec()));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return l.iter().map(|i| to_value(&i, depth + 1)).collect::<PyResult<_>>().map(Value::Array);
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return t.iter().map(|i| to_value(&i, depth + 1)).collect::<PyResult<_>>().map(Value::Array);
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut entries = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            entries.push((to_value(&k, depth + 1)?, to_value(&v, depth + 1)?));
+        }
+        return Ok(Value::Map(entries));
+    }
+    let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    Err(PyTypeError::new_err(format!(
+        "cannot send a {ty} over RPC: use None, bool, int, float, str, bytes, list, tuple or dict (dataclasses: dataclasses.asdict)"
+    )))
+}
+
+fn from_value(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Value::Nil => py.None(),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        Value::UInt(u) => u.into_pyobject(py)?.into_any().unbind(),
+        Value::Float(f) => f.into_pyobject(py)?.into_any().unbind(),
+        Value::Str(s) => PyString::new(py, s).into_any().unbind(),
+        Value::Bin(b) | Value::Ext(_, b) => PyBytes::new(py, b).into_any().unbind(),
+        Value::Array(items) => {
+            let items: Vec<Py<PyAny>> = items.iter().map(|i| from_value(py, i)).collect::<PyResult<_>>()?;
+            PyList::new(py, items)?.into_any().unbind()
+        }
+        Value::Map(entries) => {
+            let d = PyDict::new(py);
+            for (k, v) in entries {
+                let key = from_value(py, k)?;
+                // Unhashable keys (a list) cannot be dict keys in Python: use their repr.
+                let key =
+                    if key.bind(py).hash().is_ok() { key } else { key.bind(py).repr()?.into_any().unbind() };
+                d.set_item(key, from_value(py, v)?)?;
+            }
+            d.into_any().unbind()
+        }
+    })
+}
+
+fn encode(obj: &Bound<'_, PyAny>) -> PyResult<bytes::Bytes> {
+    Ok(to_value(obj, 0)?.to_bytes())
+}
+
+fn decode(py: Python<'_>, b: &[u8]) -> PyResult<Py<PyAny>> {
+    let v = Value::decode(b).map_err(|e| to_py(py, &e))?;
+    from_value(py, &v)
+}
+
+/// Encodes a Python value to MessagePack bytes (exposed for tests and the Python layer).
+#[pyfunction]
+fn pack(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyBytes>> {
+    Ok(PyBytes::new(py, &encode(obj)?).unbind())
+}
+
+/// Decodes MessagePack bytes to a Python value.
+#[pyfunction]
+fn unpack(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
+    decode(py, data)
+}
+
+fn wire_to_tuple(py: Python<'_>, e: &WireError) -> PyResult<Py<PyAny>> {
+    let data = match &e.data {
+        Some(d) => decode(py, d).unwrap_or_else(|_| py.None()),
+        None => py.None(),
+    };
+    Ok((e.code.as_str(), e.message.as_str(), data).into_pyobject(py)?.into_any().unbind())
+}
+
+// ---- calls answered from Python ----------------------------------------------------------------
+
+type Answer = oneshot::Sender<Result<bytes::Bytes, WireError>>;
+
+/// One call being served by a Python handler: answer it once with `ok` or `err`.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeCall {
+    tx: Mutex<Option<Answer>>,
+}
+
+impl NativeCall {
+    fn answer(&self, r: Result<bytes::Bytes, WireError>) -> bool {
+        match self.tx.lock().take() {
+            Some(tx) => tx.send(r).is_ok(),
+            None => false,
+        }
+    }
+}
+
+#[pymethods]
+impl NativeCall {
+    /// Answers with a value. False if the call was already answered or is gone.
+    fn ok(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match encode(value) {
+            Ok(b) => Ok(self.answer(Ok(b))),
+            Err(e) => {
+                let py = value.py();
+                let msg = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                self.answer(Err(WireError {
+                    code: ErrorCode::InvalidArgument.as_str().into(),
+                    message: format!("the handler's result cannot be sent: {msg}"),
+                    data: None,
+                }));
+                Err(e)
+            }
+        }
+    }
+
+    /// Answers with an error (`code` such as "E001" or an application's own).
+    #[pyo3(signature = (code, message, data=None))]
+    fn err(&self, code: &str, message: &str, data: Option<&Bound<'_, PyAny>>) -> bool {
+        let data = data.filter(|d| !d.is_none()).and_then(|d| encode(d).ok());
+        self.answer(Err(WireError { code: code.to_string(), message: message.to_string(), data }))
+    }
+}
+
+/// A call in flight from Python.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativePending {
+    task: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl NativePending {
+    /// Stops waiting; the callee is sent CANCEL. `done` is not called.
+    fn cancel(&self) {
+        self.task.abort();
+    }
+}
+
+/// Calls the handler's cancel callable when dropped (unless disarmed).
+struct StopOnDrop(Option<Py<PyAny>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            Python::attach(|py| {
+                let _ = c.call0(py);
+            });
+        }
+    }
+}
+
+// ---- the peer ---------------------------------------------------------------------------------
+
+/// This process's end of the RPC network.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativePeer {
+    peer: Peer,
+}
+
+fn options(name: &str, token: Option<String>, max_frame: Option<usize>) -> PeerOptions {
+    let mut o = PeerOptions::new(name);
+    o.lang = "python".into();
+    o.token = token;
+    if let Some(m) = max_frame {
+        o.max_frame = m;
+    }
+    o
+}
+
+fn deadline(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => {
+            Err(PyTypeError::new_err(format!("deadline must be a positive number of seconds, got {s}")))
+        }
+    }
+}
+
+#[pymethods]
+impl NativePeer {
+    /// Listens on `address` (`unix:/path`, `tcp://host:port`).
+    #[staticmethod]
+    #[pyo3(signature = (address, name, token=None, max_frame=None))]
+    fn listen(
+        py: Python<'_>,
+        address: &str,
+        name: &str,
+        token: Option<String>,
+        max_frame: Option<usize>,
+    ) -> PyResult<Self> {
+        let addr: Address = address.parse().py(py)?;
+        let o = options(name, token, max_frame);
+        let peer = py.detach(|| runtime::block_on(async move { Peer::listen(&addr, o).await })).py(py)?;
+        Ok(NativePeer { peer })
+    }
+
+    /// Connects to the peer listening at `address`.
+    #[staticmethod]
+    #[pyo3(signature = (address, name, token=None, max_frame=None))]
+    fn connect(
+        py: Python<'_>,
+        address: &str,
+        name: &str,
+        token: Option<String>,
+        max_frame: Option<usize>,
+    ) -> PyResult<Self> {
+        let addr: Address = address.parse().py(py)?;
+        let o = options(name, token, max_frame);
+        let peer = py.detach(|| runtime::block_on(async move { Peer::connect(&addr, o).await })).py(py)?;
+        Ok(NativePeer { peer })
+    }
+
+    /// The address it listens on, if it listens.
+    fn address(&self) -> Option<String> {
+        self.peer.address().map(|a| a.to_string())
+    }
+
+    /// Hosts `name@version` with `methods`; every call runs `dispatch(method, args, call)` on an
+    /// engine thread with the GIL, which must return quickly (scheduling the work) and may return a
+    /// callable to run if the call is cancelled.
+    fn expose(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        version: &str,
+        methods: Vec<String>,
+        dispatch: Py<PyAny>,
+    ) -> PyResult<()> {
+        let dispatch = Arc::new(dispatch);
+        let mut b = Service::builder(name, version).py(py)?;
+        for m in methods {
+            let dispatch = dispatch.clone();
+            let method = m.clone();
+            b = b.raw(&m, move |args, ctx| {
+                let dispatch = dispatch.clone();
+                let method = method.clone();
+                Box::pin(async move {
+                    let (tx, rx) = oneshot::channel();
+                    let started = Python::attach(|py| -> PyResult<Option<Py<PyAny>>> {
+                        let args = decode(py, &args)?;
+                        let call = Py::new(py, NativeCall { tx: Mutex::new(Some(tx)) })?;
+                        let cancel = dispatch.call1(py, (method.as_str(), args, call))?;
+                        Ok(if cancel.is_none(py) { None } else { Some(cancel) })
+                    });
+                    let cancel = match started {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let message = Python::attach(|py| e.value(py).str().map(|s| s.to_string()).unwrap_or_default());
+                            return Err(WireError { code: ErrorCode::HandlerFailed.as_str().into(), message, data: None });
+                        }
+                    };
+                    // However this future ends (answered, cancelled, dropped at the deadline), a
+                    // handler still running is told to stop.
+                    let mut guard = StopOnDrop(cancel);
+                    let r = tokio::select! {
+                        r = rx => r.unwrap_or_else(|_| Err(WireError {
+                            code: ErrorCode::HandlerFailed.as_str().into(),
+                            message: "the Python handler never answered".into(),
+                            data: None,
+                        })),
+                        _ = ctx.cancel.cancelled() => {
+                            Err(WireError { code: ErrorCode::Cancelled.as_str().into(), message: "cancelled".into(), data: None })
+                        }
+                    };
+                    if r.is_ok() {
+                        guard.0 = None;
+                    }
+                    r
+                })
+            });
+        }
+        let svc = b.build().py(py)?;
+        let peer = self.peer.clone();
+        py.detach(|| runtime::block_on(async move { peer.expose(svc).await })).py(py)
+    }
+
+    /// Stops hosting `name@version`.
+    fn unexpose(&self, py: Python<'_>, name: &str, version: &str) -> PyResult<bool> {
+        let peer = self.peer.clone();
+        let (n, v) = (name.to_string(), version.to_string());
+        py.detach(|| runtime::block_on(async move { peer.unexpose(&n, &v).await })).py(py)
+    }
+
+    /// Calls `method` of `target` with `args` (a list); `done(value, None)` or `done(None, (code,
+    /// message, data))` is called on an engine thread when it finishes.
+    #[pyo3(signature = (target, method, args, deadline_s, done))]
+    fn call(
+        &self,
+        target: &str,
+        method: &str,
+        args: &Bound<'_, PyAny>,
+        deadline_s: Option<f64>,
+        done: Py<PyAny>,
+    ) -> PyResult<NativePending> {
+        let args = encode(args)?;
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let (peer, target, method) = (self.peer.clone(), target.to_string(), method.to_string());
+        let task = runtime::handle().spawn(async move {
+            let r = peer.call_raw(&target, &method, args, opts).await;
+            Python::attach(|py| {
+                let outcome = match r {
+                    Ok(b) => decode(py, &b).map(|v| (v, py.None())),
+                    Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
+                };
+                let res = match outcome {
+                    Ok(args) => done.call1(py, args),
+                    Err(e) => done.call1(
+                        py,
+                        (py.None(), (ErrorCode::InvalidArgument.as_str(), e.to_string(), py.None())),
+                    ),
+                };
+                if let Err(e) = res {
+                    e.print(py);
+                }
+            });
+        });
+        Ok(NativePending { task: task.abort_handle() })
+    }
+
+    /// A blocking call (the GIL is released while it waits).
+    #[pyo3(signature = (target, method, args, deadline_s=None))]
+    fn call_blocking(
+        &self,
+        py: Python<'_>,
+        target: &str,
+        method: &str,
+        args: &Bound<'_, PyAny>,
+        deadline_s: Option<f64>,
+    ) -> PyResult<Py<PyAny>> {
+        let args = encode(args)?;
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let (peer, target, method) = (self.peer.clone(), target.to_string(), method.to_string());
+        let r =
+            py.detach(|| runtime::block_on(async move { peer.call_raw(&target, &method, args, opts).await }));
+        match r {
+            Ok(b) => decode(py, &b),
+            Err(e) => Err(remote_error(py, &e)),
+        }
+    }
+
+    /// Publishes an event to every subscriber in every connected process.
+    fn publish(&self, py: Python<'_>, topic: &str, payload: &Bound<'_, PyAny>) -> PyResult<()> {
+        let payload = encode(payload)?;
+        let (peer, topic) = (self.peer.clone(), topic.to_string());
+        py.detach(|| runtime::block_on(async move { peer.publish_raw(&topic, payload).await })).py(py)
+    }
+
+    /// Calls `callback(topic, payload)` (on an engine thread, with the GIL) for every matching event.
+    fn subscribe(&self, py: Python<'_>, pattern: &str, callback: Py<PyAny>) -> PyResult<u64> {
+        let (peer, pattern) = (self.peer.clone(), pattern.to_string());
+        let callback = Arc::new(callback);
+        py.detach(|| {
+            runtime::block_on(async move {
+                peer.subscribe_raw(&pattern, move |topic, payload| {
+                    Python::attach(|py| {
+                        let r = decode(py, payload).and_then(|v| callback.call1(py, (topic, v)));
+                        if let Err(e) = r {
+                            e.print(py);
+                        }
+                    });
+                })
+                .await
+            })
+        })
+        .py(py)
+    }
+
+    /// Removes a subscription.
+    fn unsubscribe(&self, py: Python<'_>, id: u64) -> bool {
+        let peer = self.peer.clone();
+        py.detach(|| runtime::block_on(async move { peer.unsubscribe(id).await }))
+    }
+
+    /// `[(name, version, [methods])]` this peer routes to.
+    fn services(&self) -> Vec<(String, String, Vec<String>)> {
+        self.peer.services().into_iter().map(|s| (s.name, s.version, s.methods)).collect()
+    }
+
+    /// Closes every connection and stops listening / reconnecting.
+    fn shutdown(&self, py: Python<'_>) {
+        let peer = self.peer.clone();
+        py.detach(|| runtime::block_on(async move { peer.shutdown().await }));
+    }
+}
+
+/// The Python exception for an error that came over the wire.
+fn remote_error(py: Python<'_>, e: &WireError) -> PyErr {
+    match py.import("omnitron.errors").and_then(|m| m.getattr("remote_error")).and_then(|f| {
+        let data = e.data.as_ref().and_then(|d| decode(py, d).ok()).unwrap_or_else(|| py.None());
+        f.call1((e.code.as_str(), e.message.as_str(), data))
+    }) {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(import_failed) => import_failed,
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativePeer>()?;
+    m.add_class::<NativeCall>()?;
+    m.add_class::<NativePending>()?;
+    m.add_function(wrap_pyfunction!(pack, m)?)?;
+    m.add_function(wrap_pyfunction!(unpack, m)?)?;
+    Ok(())
+}

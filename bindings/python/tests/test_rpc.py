@@ -1,0 +1,263 @@
+"""RPC through the Python package, over real sockets and a real child process: services, versions,
+interfaces, errors, deadlines, cancellation, events, sync handlers, bad input."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from omnitron import Peer, on_event, public, service
+from omnitron._native import pack, unpack
+from omnitron.errors import (
+    AuthFailedError,
+    InvalidArgumentError,
+    InvalidServiceError,
+    MethodNotFoundError,
+    OmnitronError,
+    PeerDisconnectedError,
+    RemoteError,
+    ServiceNotFoundError,
+    TimeoutError,
+)
+
+TOKEN = "py-secret"
+
+
+def address() -> str:
+    d = tempfile.mkdtemp()
+    return f"unix:{d}/private/rpc.sock"
+
+
+@service("payment@1.0.0")
+class Payment:
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+        self.events: list[Any] = []
+
+    @public
+    async def charge(self, amount: float, currency: str = "EUR") -> dict[str, Any]:
+        return {"charged": amount, "currency": currency}
+
+    @public
+    def refund_sync(self, amount: float) -> str:
+        # A plain def runs in a thread pool, off the event loop.
+        assert threading.current_thread() is not threading.main_thread()
+        return f"refunded {amount}"
+
+    @public
+    async def decline(self) -> None:
+        raise ValueError("card declined")
+
+    @public
+    async def slow(self) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+    @public
+    async def bad_result(self) -> Any:
+        return object()
+
+    async def not_public(self) -> str:
+        return "secret"
+
+    @on_event("order.*")
+    async def on_order(self, order: Any) -> None:
+        self.events.append(order)
+
+
+@service("payment@2.0.0")
+class PaymentV2:
+    @public
+    async def charge(self, amount: float) -> str:
+        return f"v2 charged {amount}"
+
+
+def test_values_round_trip_through_messagepack() -> None:
+    v = {"a": [1, -2, 3.5, "x", b"\x00\xff", None, True], "nested": {"k": (1, 2)}, 7: "int key"}
+    out = unpack(pack(v))
+    assert out == {"a": [1, -2, 3.5, "x", b"\x00\xff", None, True], "nested": {"k": [1, 2]}, 7: "int key"}
+    assert unpack(pack(2**64 - 1)) == 2**64 - 1
+    with pytest.raises(TypeError):
+        pack(object())
+    with pytest.raises(TypeError):
+        pack(2**70)
+    with pytest.raises(OmnitronError):
+        unpack(b"\xc1")
+
+
+def test_calls_versions_interfaces_and_errors() -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, name="server", token=TOKEN)
+        p = Payment()
+        await server.expose(p)
+        await server.expose(PaymentV2)
+        client = await Peer.connect(addr, name="client", token=TOKEN)
+
+        assert await client.call("payment@1.0.0", "charge", 10.5) == {"charged": 10.5, "currency": "EUR"}
+        assert await client.call("payment@^1", "charge", 3, "USD") == {"charged": 3, "currency": "USD"}
+        assert await client.call("payment", "charge", 1) == "v2 charged 1"
+        assert await client.call("payment@1", "refund_sync", 2) == "refunded 2"
+
+        proxy = await client.query_interface("payment@^1")
+        assert proxy.version == "1.0.0"
+        assert sorted(proxy.methods) == ["bad_result", "charge", "decline", "refund_sync", "slow"]
+        assert await proxy.charge(7) == {"charged": 7, "currency": "EUR"}
+        with pytest.raises(AttributeError, match="no public method 'not_public'"):
+            proxy.not_public
+
+        with pytest.raises(ServiceNotFoundError, match="1.0.0, 2.0.0"):
+            await client.call("payment@^3", "charge", 1)
+        with pytest.raises(MethodNotFoundError):
+            await client.call("payment@1", "not_public")
+        with pytest.raises(RemoteError, match="ValueError: card declined") as e:
+            await client.call("payment@1", "decline")
+        assert e.value.data == {"type": "ValueError"}  # type: ignore[attr-defined]
+        with pytest.raises(InvalidArgumentError, match="cannot be sent"):
+            await client.call("payment@1", "bad_result")
+        with pytest.raises(InvalidServiceError):
+            await client.call("payment@???", "charge", 1)
+        with pytest.raises(TypeError):
+            await client.call("payment@1", "charge", object())
+
+        # The deadline reaches the handler as a cancellation.
+        with pytest.raises(TimeoutError):
+            await client.call("payment@1", "slow", deadline=0.2)
+        await asyncio.wait_for(p.cancelled.wait(), 5)
+
+        # Cancelling the awaiting task cancels the remote call.
+        p.cancelled.clear()
+        task = asyncio.ensure_future(client.call("payment@1", "slow"))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(p.cancelled.wait(), 5)
+
+        # Synchronous callers block only their thread.
+        assert await asyncio.get_running_loop().run_in_executor(None, lambda: client.call_sync("payment@1", "charge", 1)) == {
+            "charged": 1,
+            "currency": "EUR",
+        }
+        await client.close()
+        await server.close()
+
+    asyncio.run(main())
+
+
+def test_auth_and_bad_input() -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, token=TOKEN)
+        with pytest.raises(AuthFailedError):
+            await Peer.connect(addr, token="wrong")
+        with pytest.raises(AuthFailedError):
+            await Peer.connect(addr)
+        with pytest.raises(AuthFailedError):
+            await Peer.listen("tcp://127.0.0.1:0")
+        with pytest.raises(InvalidServiceError):
+            await Peer.listen("ftp://nowhere")
+        with pytest.raises(InvalidArgumentError, match="not a @service"):
+            await server.expose(object())
+        with pytest.raises(InvalidServiceError):
+            service("no-version")
+        with pytest.raises(InvalidArgumentError):
+            await server.subscribe("a.*", "not callable")  # type: ignore[arg-type]
+        with pytest.raises(OmnitronError):
+            await server.publish("order.*", 1)
+        await server.close()
+
+    asyncio.run(main())
+
+
+def test_events_reach_every_process_and_on_event_methods() -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, token=TOKEN)
+        p = Payment()
+        await server.expose(p)
+        a = await Peer.connect(addr, token=TOKEN)
+        got: list[Any] = []
+        await a.subscribe("order.#", lambda payload: got.append(payload))
+        await asyncio.sleep(0.05)
+        await a.publish("order.created", {"id": 1})
+        await server.publish("order.item.added", {"id": 2})
+        for _ in range(200):
+            if len(got) == 2 and p.events:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(x["id"] for x in got) == [1, 2]
+        assert p.events == [{"id": 1}]
+        await a.close()
+        await server.close()
+
+    asyncio.run(main())
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from omnitron import Peer, public, service
+
+    @service("inventory@1.0.0")
+    class Inventory:
+        @public
+        async def reserve(self, sku: str, qty: int) -> dict:
+            return {"sku": sku, "qty": qty, "by": "child"}
+
+    async def main() -> None:
+        peer = await Peer.connect(sys.argv[1], name="inventory-child", token=sys.argv[2])
+        await peer.expose(Inventory())
+        print("ready", flush=True)
+        await asyncio.sleep(60)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_child_process_hosts_a_service_and_its_death_fails_calls_at_once() -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, name="parent", token=TOKEN)
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write(CHILD)
+        child = subprocess.Popen([sys.executable, f.name, addr, TOKEN], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None
+            line = await asyncio.get_running_loop().run_in_executor(None, child.stdout.readline)
+            assert line.strip() == "ready"
+            for _ in range(200):
+                if server.services():
+                    break
+                await asyncio.sleep(0.01)
+            assert await server.call("inventory@^1", "reserve", "sku-1", 2) == {"sku": "sku-1", "qty": 2, "by": "child"}
+            # Another client reaches the child through the parent.
+            c = await Peer.connect(addr, token=TOKEN)
+            inv = await c.query_interface("inventory")
+            assert (await inv.reserve("sku-2", 1))["sku"] == "sku-2"
+            child.kill()
+            started = time.monotonic()
+            with pytest.raises((PeerDisconnectedError, ServiceNotFoundError)):
+                for _ in range(100):
+                    await c.call("inventory", "reserve", "x", 1)
+                    await asyncio.sleep(0.02)
+            assert time.monotonic() - started < 4
+            await c.close()
+        finally:
+            child.kill()
+            child.wait()
+            os.unlink(f.name)
+            await server.close()
+
+    asyncio.run(main())
