@@ -7,7 +7,7 @@ use super::msgpack::{write_array_len, write_map_len, write_str, write_uint};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Deepest nesting accepted when decoding (deeper payloads are refused, not a stack overflow).
-pub const MAX_DEPTH: usize = 256;
+pub const MAX_DEPTH: usize = 64;
 
 /// One MessagePack value.
 #[derive(Debug, Clone, PartialEq)]
