@@ -96,6 +96,32 @@ export declare class NativeMetric {
   get name(): string
 }
 
+/** This process's end of the RPC network. */
+export declare class NativePeer {
+  /** Listens on `address` (`unix:/path`, `tcp://host:port`). */
+  static listen(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
+  /** Connects to the peer listening at `address`. */
+  static connect(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
+  /** The address it listens on, if it listens. */
+  address(): string | null
+  /** Hosts `name@version` with `methods`; returns the service index `dispatch` reports. */
+  expose(name: string, version: string, methods: Array<string>): number
+  /** Stops hosting `name@version`. */
+  unexpose(name: string, version: string): boolean
+  /** Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports. */
+  call(callId: number, target: string, method: string, args: Buffer, deadlineMs?: number | undefined | null): void
+  /** Publishes an event (`payload` is MessagePack). */
+  publish(topic: string, payload: Buffer): void
+  /** Subscribes; matching events are reported to `event(subscriptionId, topic, payload)`. */
+  subscribe(pattern: string): number
+  /** Removes a subscription. */
+  unsubscribe(id: number): boolean
+  /** `[{ name, version, methods }]` this peer routes to, as JSON. */
+  servicesJson(): string
+  /** Closes every connection and stops listening / reconnecting. */
+  shutdown(): void
+}
+
 /** The engine's rate limiter. */
 export declare class NativeRateLimiter {
   constructor(name: string, points: number, durationMs: number, kind?: string | undefined | null)
@@ -300,8 +326,22 @@ export interface JsRetryOptions {
  */
 export declare function lifecycleError(what: string, total: number, failures: Array<JsHookFailure>): JsErrorInfo
 
+/** The callbacks a peer reports through. */
+export interface PeerCallbacks {
+  dispatch: (call: [callId: number, service: number, method: string, args: Buffer]) => void
+  cancel: (callId: number) => void
+  done: (result: [callId: number, code: string | null, message: string | null, value: Buffer | null]) => void
+  event: (event: [subscription: number, topic: string, payload: Buffer]) => void
+}
+
 /** The numbers a plan uses, named by the engine. */
 export declare function planCodes(): JsPlanCodes
+
+/**
+ * Answers a call served by JavaScript: `code` null for success (`value` is the result), else the
+ * error's code, message and data. False if the call is gone (cancelled, timed out).
+ */
+export declare function rpcAnswer(callId: number, code?: string | undefined | null, message?: string | undefined | null, value?: Buffer | undefined | null): boolean
 
 /** The error of an operation that took longer than `ms`. */
 export declare function timeoutErrorInfo(ms: number, name?: string | undefined | null): JsErrorInfo

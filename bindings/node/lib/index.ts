@@ -67,6 +67,23 @@ export {
 } from './resilience/policies.js';
 export { CircuitBreaker, Retry, RateLimit, Throttle, Timeout, Bulkhead } from './resilience/decorators.js';
 
+// RPC
+export {
+  Peer,
+  Service,
+  Public,
+  OnEvent,
+  EmitEvent,
+  InjectProcess,
+  callContext,
+  type CallContext,
+  type CallOptions,
+  type PeerOptions,
+  type ServiceInfo,
+  type ServiceProxy,
+} from './rpc/peer.js';
+export { encode as packMessage, decode as unpackMessage } from './rpc/msgpack.js';
+
 /** The engine version. */
 export function version(): string {
   return native.version();

@@ -12,6 +12,7 @@ mod di;
 mod error;
 mod metrics;
 mod resilience;
+mod rpc;
 
 use napi_derive::napi;
 

@@ -1,0 +1,412 @@
+// RPC for TypeScript: a Peer over the engine's, the spec's decorators (@Service, @Public, @OnEvent,
+// @EmitEvent, @InjectProcess) and typed ServiceProxy<T>. Values cross as MessagePack (msgpack.ts).
+//
+// Handlers run on this process's event loop; the engine waits for them without blocking its
+// threads. While a peer listens, or calls are in flight, the process stays alive (like a net.Server
+// and a pending socket); `close()` lets it exit.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { NativePeer } from '../../native.js';
+import { native } from '../native.js';
+import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
+import { describe } from '../di/tokens.js';
+import { decode, encode } from './msgpack.js';
+
+type Ctor<T = object> = abstract new (...args: any[]) => T;
+type AnyFn = (...args: any[]) => any;
+
+const SERVICE = Symbol.for('omnitron.rpc.service');
+const PUBLIC = Symbol.for('omnitron.rpc.public');
+const EVENTS = Symbol.for('omnitron.rpc.events');
+
+interface ServiceMeta {
+  name: string;
+  version: string;
+}
+
+function parseServiceId(id: unknown, what: string): ServiceMeta {
+  if (typeof id !== 'string' || !id.includes('@')) {
+    throw new OmnitronError('RPC010', `${what} needs 'name@version' (for example 'payment@1.0.0'), got ${describe(id)}`);
+  }
+  const at = id.indexOf('@');
+  const name = id.slice(0, at);
+  const version = id.slice(at + 1);
+  if (!name || !version) throw new OmnitronError('RPC010', `${what} needs 'name@version', got '${id}'`);
+  return { name, version };
+}
+
+/** `@Service('payment@1.0.0')`: a class whose `@Public()` methods other processes can call. */
+export function Service(id: string): <C extends Ctor>(cls: C) => C {
+  const meta = parseServiceId(id, '@Service');
+  return (cls) => {
+    if (typeof cls !== 'function') throw invalidArgument(`@Service decorates classes, got ${describe(cls)}`);
+    Object.defineProperty(cls, SERVICE, { value: meta, enumerable: false, configurable: true });
+    return cls;
+  };
+}
+
+/** `@Public()`: the method can be called over RPC (only these can). */
+export function Public(): MethodDecorator {
+  return (target, key) => {
+    const ctor = target.constructor as unknown as Record<symbol, Set<string | symbol>>;
+    const own = Object.prototype.hasOwnProperty.call(ctor, PUBLIC) ? ctor[PUBLIC] : new Set(ctor[PUBLIC] ?? []);
+    own.add(key);
+    Object.defineProperty(ctor, PUBLIC, { value: own, enumerable: false, configurable: true });
+  };
+}
+
+/** `@OnEvent('order.created')`: the method receives every matching event (`*` one word, `#` any), from any connected process. */
+export function OnEvent(pattern: string): MethodDecorator {
+  if (typeof pattern !== 'string' || pattern === '') throw invalidArgument(`@OnEvent needs a pattern such as 'order.*', got ${describe(pattern)}`);
+  return (target, key) => {
+    const ctor = target.constructor as unknown as Record<symbol, [string, string | symbol][]>;
+    const own = Object.prototype.hasOwnProperty.call(ctor, EVENTS) ? ctor[EVENTS] : [...(ctor[EVENTS] ?? [])];
+    own.push([pattern, key]);
+    Object.defineProperty(ctor, EVENTS, { value: own, enumerable: false, configurable: true });
+  };
+}
+
+/**
+ * `@EmitEvent('notification.sent')`: after the method returns (or its promise resolves), its result is
+ * published as that event through the peer that exposes the service.
+ */
+export function EmitEvent(topic: string): MethodDecorator {
+  if (typeof topic !== 'string' || topic === '') throw invalidArgument(`@EmitEvent needs a topic, got ${describe(topic)}`);
+  return (_target, _key, descriptor: PropertyDescriptor) => {
+    const original = descriptor.value as AnyFn;
+    if (typeof original !== 'function') throw invalidArgument('@EmitEvent decorates methods');
+    descriptor.value = function (this: object, ...args: unknown[]) {
+      const emit = (v: unknown) => {
+        const peer = PEER_OF.get(this) ?? Peer.default;
+        if (peer) peer.publish(topic, v);
+        return v;
+      };
+      const r = original.apply(this, args);
+      return r instanceof Promise ? r.then(emit) : emit(r);
+    };
+  };
+}
+
+/** A remote service: every public method of `T`, returning a Promise. */
+export type ServiceProxy<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+/** What a peer knows of a service. */
+export interface ServiceInfo {
+  name: string;
+  version: string;
+  methods: string[];
+}
+
+export interface PeerOptions {
+  /** A name for logs and errors (default `node`). */
+  name?: string;
+  /** The auth token (required on TCP). */
+  token?: string;
+  /** Largest frame accepted, in bytes (default 16 MiB). */
+  maxFrame?: number;
+}
+
+export interface CallOptions {
+  /** How long to wait, in ms (default 5,000). */
+  deadline?: number;
+}
+
+/** What a handler can learn about the call it serves (see `callContext()`). */
+export interface CallContext {
+  /** Aborted when the caller cancels, disconnects or the deadline passes. */
+  signal: AbortSignal;
+  /** The method being served. */
+  method: string;
+}
+
+const CONTEXT = new AsyncLocalStorage<CallContext>();
+
+/** Inside a handler (and what it awaits): the call being served. */
+export function callContext(): CallContext | undefined {
+  return CONTEXT.getStore();
+}
+
+/** The instance behind each exposed service, for @EmitEvent. */
+const PEER_OF = new WeakMap<object, Peer>();
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+/** This process's end of the RPC network. */
+export class Peer {
+  /** The peer `@InjectProcess` and `@EmitEvent` use when none is given (the last one created). */
+  static default: Peer | undefined;
+
+  readonly #native: NativePeer;
+  readonly #pending = new Map<number, Pending>();
+  readonly #handlers = new Map<number, Map<string, AnyFn>>();
+  readonly #serving = new Map<number, AbortController>();
+  readonly #subs = new Map<number, (payload: unknown, topic: string) => unknown>();
+  #nextCall = 1;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  readonly #listening: boolean;
+  #closed = false;
+
+  private constructor(make: (cb: unknown) => NativePeer, listening: boolean) {
+    const cb = {
+      // Thread-safe functions hand their arguments over as one array.
+      dispatch: ([id, service, method, args]: [number, number, string, Buffer]) => this.#dispatch(id, service, method, args),
+      cancel: (id: number) => this.#serving.get(id)?.abort(),
+      done: ([id, code, message, value]: [number, string | null, string | null, Buffer | null]) => this.#done(id, code, message, value),
+      event: ([sub, topic, payload]: [number, string, Buffer]) => this.#event(sub, topic, payload),
+    };
+    this.#native = nativeCall(() => make(cb));
+    this.#listening = listening;
+    this.#hold();
+    Peer.default = this;
+  }
+
+  /** Listens on `address` (`unix:/path/to.sock` or `tcp://host:port`; TCP needs a token). */
+  static async listen(address: string, opts: PeerOptions = {}): Promise<Peer> {
+    return new Peer((cb) => native.NativePeer.listen(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any), true);
+  }
+
+  /** Connects to the peer listening at `address` (reconnecting by itself if it drops). */
+  static async connect(address: string, opts: PeerOptions = {}): Promise<Peer> {
+    return new Peer((cb) => native.NativePeer.connect(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any), false);
+  }
+
+  /** The address it listens on, if it listens. */
+  get address(): string | undefined {
+    return this.#native.address() ?? undefined;
+  }
+
+  /** Hosts a `@Service` instance: its `@Public()` methods become callable, its `@OnEvent` methods subscribed. */
+  async expose(instance: object): Promise<void> {
+    if (instance === null || typeof instance !== 'object') throw invalidArgument(`expose() takes a service instance, got ${describe(instance)}`);
+    const ctor = instance.constructor as unknown as Record<symbol, unknown>;
+    const meta = ctor[SERVICE] as ServiceMeta | undefined;
+    if (!meta) throw invalidArgument(`${describe(instance)} is not a @Service class: decorate it with @Service('name@1.0.0')`);
+    const names = [...((ctor[PUBLIC] as Set<string | symbol> | undefined) ?? [])].filter((k): k is string => typeof k === 'string');
+    if (names.length === 0) throw invalidArgument(`service '${meta.name}@${meta.version}' has no @Public() methods`);
+    const methods = new Map<string, AnyFn>();
+    for (const n of names) {
+      const f = (instance as Record<string, unknown>)[n];
+      if (typeof f !== 'function') throw invalidArgument(`@Public() '${n}' of '${meta.name}' is not a method`);
+      methods.set(n, (f as AnyFn).bind(instance));
+    }
+    const index = nativeCall(() => this.#native.expose(meta.name, meta.version, names));
+    this.#handlers.set(index, methods);
+    PEER_OF.set(instance, this);
+    for (const [pattern, key] of (ctor[EVENTS] as [string, string | symbol][] | undefined) ?? []) {
+      const f = (instance as Record<string | symbol, unknown>)[key] as AnyFn;
+      this.subscribe(pattern, (payload) => f.call(instance, payload));
+    }
+  }
+
+  /** Stops hosting `name@version`. */
+  async unexpose(name: string, version: string): Promise<boolean> {
+    return nativeCall(() => this.#native.unexpose(name, version));
+  }
+
+  #dispatch(id: number, service: number, method: string, args: Buffer): void {
+    const f = this.#handlers.get(service)?.get(method);
+    const answer = (code: string | null, message: string | null, value: Buffer | null) => native.rpcAnswer(id, code, message, value);
+    if (!f) return void answer('RPC002', `no handler for '${method}'`, null);
+    const ac = new AbortController();
+    this.#serving.set(id, ac);
+    const fail = (e: unknown) => {
+      this.#serving.delete(id);
+      if (e instanceof OmnitronError) {
+        const data = (e as { data?: unknown }).data;
+        answer(e.code, e.message, data === undefined ? null : encode(data));
+      } else {
+        const name = e instanceof Error ? e.constructor.name : typeof e;
+        const message = e instanceof Error ? e.message : String(e);
+        answer('RPC008', `${name}: ${message}`, encode({ type: name }));
+      }
+    };
+    const ok = (v: unknown) => {
+      this.#serving.delete(id);
+      let b: Buffer;
+      try {
+        b = encode(v);
+      } catch (e) {
+        return fail(new OmnitronError('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
+      }
+      answer(null, null, b);
+    };
+    try {
+      const decoded = decode(args);
+      const list = Array.isArray(decoded) ? decoded : [decoded];
+      const r = CONTEXT.run({ signal: ac.signal, method }, () => f(...list));
+      if (r instanceof Promise) r.then(ok, fail);
+      else ok(r);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  #done(id: number, code: string | null, message: string | null, value: Buffer | null): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    this.#hold();
+    if (code === null) {
+      try {
+        p.resolve(value ? decode(value) : undefined);
+      } catch (e) {
+        p.reject(e);
+      }
+    } else {
+      const err = fromInfo({ code, message: message ?? '' }) as OmnitronError & { data?: unknown };
+      if (value) {
+        try {
+          err.data = decode(value);
+        } catch {
+          /* data that does not decode is dropped */
+        }
+      }
+      p.reject(err);
+    }
+  }
+
+  #event(sub: number, topic: string, payload: Buffer): void {
+    const h = this.#subs.get(sub);
+    if (!h) return;
+    let v: unknown;
+    try {
+      v = decode(payload);
+    } catch {
+      return;
+    }
+    try {
+      const r = h(v, topic);
+      if (r instanceof Promise) r.catch(() => {});
+    } catch {
+      /* a throwing subscriber does not stop delivery to the others */
+    }
+  }
+
+  /** Keeps the process alive while it listens or calls are in flight. */
+  #hold(): void {
+    const want = !this.#closed && (this.#listening || this.#pending.size > 0);
+    if (want && !this.#keepAlive) this.#keepAlive = setInterval(() => {}, 1 << 30);
+    else if (!want && this.#keepAlive) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+
+  /** Calls `method` of `target` (`payment`, `payment@1.0.0`, `payment@^1`). */
+  call<R = unknown>(target: string, method: string, args: unknown[] = [], opts: CallOptions = {}): Promise<R> {
+    if (typeof target !== 'string') return Promise.reject(invalidArgument(`call() needs a target string, got ${describe(target)}`));
+    if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
+    if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
+    let buf: Buffer;
+    try {
+      buf = encode(args);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = this.#nextCall++;
+    if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#hold();
+      this.#native.call(id, target, method, buf, opts.deadline);
+    });
+  }
+
+  /** A typed proxy of `target`; every method call is a remote call (nothing is checked up front). */
+  proxy<T>(target: string, opts: CallOptions = {}): ServiceProxy<T> {
+    return new Proxy(
+      {},
+      {
+        get: (_t, key) => {
+          if (typeof key !== 'string' || key === 'then') return undefined;
+          return (...args: unknown[]) => this.call(target, key, args, opts);
+        },
+      },
+    ) as ServiceProxy<T>;
+  }
+
+  /** The service `target` resolves to, checked, as a typed proxy whose methods return Promises. */
+  async queryInterface<T>(target: string, opts: CallOptions = {}): Promise<ServiceProxy<T> & { readonly $info: ServiceInfo }> {
+    const info = await this.call<ServiceInfo>('$registry', 'describe', [target], opts);
+    const id = `${info.name}@${info.version}`;
+    return new Proxy(
+      {},
+      {
+        get: (_t, key) => {
+          if (key === '$info') return info;
+          if (typeof key !== 'string' || key === 'then') return undefined;
+          if (!info.methods.includes(key)) {
+            return () => Promise.reject(new OmnitronError('RPC002', `service '${id}' has no public method '${key}' (methods: ${info.methods.join(', ')})`));
+          }
+          return (...args: unknown[]) => this.call(id, key, args, opts);
+        },
+      },
+    ) as ServiceProxy<T> & { readonly $info: ServiceInfo };
+  }
+
+  /** Publishes an event to every matching subscriber in every connected process. */
+  publish(topic: string, payload?: unknown): void {
+    nativeCall(() => this.#native.publish(topic, encode(payload ?? null)));
+  }
+
+  /** Calls `handler(payload, topic)` for every matching event; returns the subscription id. */
+  subscribe(pattern: string, handler: (payload: any, topic: string) => unknown): number {
+    if (typeof handler !== 'function') throw invalidArgument(`an event handler must be a function, got ${describe(handler)}`);
+    const id = nativeCall(() => this.#native.subscribe(pattern));
+    this.#subs.set(id, handler);
+    return id;
+  }
+
+  /** Removes a subscription. */
+  unsubscribe(id: number): boolean {
+    this.#subs.delete(id);
+    return this.#native.unsubscribe(id);
+  }
+
+  /** The services this peer routes to (hosted here or by connected peers). */
+  services(): ServiceInfo[] {
+    return JSON.parse(this.#native.servicesJson()) as ServiceInfo[];
+  }
+
+  /** Closes every connection; calls in flight fail with PeerDisconnectedError. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.shutdown();
+    for (const [, p] of this.#pending) p.reject(new OmnitronError('RPC004', 'the peer was closed with the call in flight'));
+    this.#pending.clear();
+    this.#hold();
+    if (Peer.default === this) Peer.default = undefined;
+  }
+}
+
+/**
+ * `@InjectProcess(PaymentService)` (or `@InjectProcess('payment@^1')`): a property that is a
+ * `ServiceProxy` of that service, through `Peer.default` (or the peer given).
+ */
+export function InjectProcess(service: Ctor | string, peer?: () => Peer | undefined): PropertyDecorator {
+  let target: string;
+  if (typeof service === 'string') target = service;
+  else {
+    const meta = (service as unknown as Record<symbol, ServiceMeta | undefined>)[SERVICE];
+    if (!meta) throw invalidArgument(`@InjectProcess(${describe(service)}): not a @Service class`);
+    target = `${meta.name}@${meta.version}`;
+  }
+  return (proto, key) => {
+    Object.defineProperty(proto, key, {
+      configurable: true,
+      get(this: object) {
+        const p = peer?.() ?? Peer.default;
+        if (!p) throw new OmnitronError('RPC009', `@InjectProcess('${target}'): no peer: create one with Peer.listen() or Peer.connect() first`);
+        const proxy = p.proxy(target);
+        Object.defineProperty(this, key, { value: proxy, configurable: true });
+        return proxy;
+      },
+    });
+  };
+}

@@ -1,0 +1,302 @@
+//! RPC for Node: the engine's `Peer`. Values cross as MessagePack `Buffer`s (the TypeScript layer
+//! encodes and decodes them), and everything that happens on engine threads (a call to serve, a call
+//! that finished, an event) reaches JavaScript through thread-safe functions, never blocking the
+//! engine.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::Buffer;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, WireError};
+use omnitron::transport::Address;
+use omnitron::{ErrorCode, runtime};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::error::ToJs;
+
+/// `(callId, serviceIndex, method, args)`: serve a call, then answer with `rpcAnswer(callId, ...)`.
+type DispatchFn =
+    ThreadsafeFunction<(u32, u32, String, Buffer), (), (u32, u32, String, Buffer), napi::Status, false, true>;
+/// `(callId)`: the call being served was cancelled.
+type CancelFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
+/// `(callId, code, message, value)`: a call made from JavaScript finished (`code` null on success;
+/// on failure `value` holds the error's data, if any).
+type DoneFn = ThreadsafeFunction<
+    (u32, Option<String>, Option<String>, Option<Buffer>),
+    (),
+    (u32, Option<String>, Option<String>, Option<Buffer>),
+    napi::Status,
+    false,
+    true,
+>;
+/// `(subscriptionId, topic, payload)`.
+type EventFn =
+    ThreadsafeFunction<(u32, String, Buffer), (), (u32, String, Buffer), napi::Status, false, true>;
+
+type Answer = oneshot::Sender<Result<Bytes, WireError>>;
+
+/// Calls being served by JavaScript handlers, by id.
+static SERVING: LazyLock<Mutex<HashMap<u32, Answer>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static NEXT_SERVING: AtomicU32 = AtomicU32::new(1);
+
+fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
+    WireError { code: code.as_str().into(), message: message.into(), data: None }
+}
+
+/// Answers a call served by JavaScript: `code` null for success (`value` is the result), else the
+/// error's code, message and data. False if the call is gone (cancelled, timed out).
+#[napi]
+pub fn rpc_answer(
+    call_id: u32,
+    code: Option<String>,
+    message: Option<String>,
+    value: Option<Buffer>,
+) -> bool {
+    let Some(tx) = SERVING.lock().remove(&call_id) else { return false };
+    let value = value.map(|b| Bytes::copy_from_slice(&b));
+    let r = match code {
+        None => Ok(value.unwrap_or_else(|| Bytes::from_static(omnitron::rpc::NIL))),
+        Some(code) => Err(WireError { code, message: message.unwrap_or_default(), data: value }),
+    };
+    tx.send(r).is_ok()
+}
+
+/// The callbacks a peer reports through.
+#[napi(object, object_to_js = false)]
+pub struct PeerCallbacks {
+    #[napi(ts_type = "(call: [callId: number, service: number, method: string, args: Buffer]) => void")]
+    pub dispatch: DispatchFn,
+    #[napi(ts_type = "(callId: number) => void")]
+    pub cancel: CancelFn,
+    #[napi(
+        ts_type = "(result: [callId: number, code: string | null, message: string | null, value: Buffer | null]) => void"
+    )]
+    pub done: DoneFn,
+    #[napi(ts_type = "(event: [subscription: number, topic: string, payload: Buffer]) => void")]
+    pub event: EventFn,
+}
+
+struct Callbacks {
+    dispatch: Arc<DispatchFn>,
+    cancel: Arc<CancelFn>,
+    done: Arc<DoneFn>,
+    event: Arc<EventFn>,
+}
+
+/// This process's end of the RPC network.
+#[napi]
+pub struct NativePeer {
+    peer: Peer,
+    cb: Callbacks,
+    next_service: AtomicU32,
+}
+
+fn options(name: String, token: Option<String>, max_frame: Option<u32>) -> PeerOptions {
+    let mut o = PeerOptions::new(name);
+    o.lang = "node".into();
+    o.token = token;
+    if let Some(m) = max_frame {
+        o.max_frame = m as usize;
+    }
+    o
+}
+
+fn callbacks(c: PeerCallbacks) -> Callbacks {
+    Callbacks {
+        dispatch: Arc::new(c.dispatch),
+        cancel: Arc::new(c.cancel),
+        done: Arc::new(c.done),
+        event: Arc::new(c.event),
+    }
+}
+
+#[napi]
+impl NativePeer {
+    /// Listens on `address` (`unix:/path`, `tcp://host:port`).
+    #[napi(factory)]
+    pub fn listen(
+        address: String,
+        name: String,
+        token: Option<String>,
+        max_frame: Option<u32>,
+        cb: PeerCallbacks,
+    ) -> napi::Result<NativePeer, String> {
+        let addr: Address = address.parse().js()?;
+        let o = options(name, token, max_frame);
+        let peer = runtime::block_on(async move { Peer::listen(&addr, o).await }).js()?;
+        Ok(NativePeer { peer, cb: callbacks(cb), next_service: AtomicU32::new(1) })
+    }
+
+    /// Connects to the peer listening at `address`.
+    #[napi(factory)]
+    pub fn connect(
+        address: String,
+        name: String,
+        token: Option<String>,
+        max_frame: Option<u32>,
+        cb: PeerCallbacks,
+    ) -> napi::Result<NativePeer, String> {
+        let addr: Address = address.parse().js()?;
+        let o = options(name, token, max_frame);
+        let peer = runtime::block_on(async move { Peer::connect(&addr, o).await }).js()?;
+        Ok(NativePeer { peer, cb: callbacks(cb), next_service: AtomicU32::new(1) })
+    }
+
+    /// The address it listens on, if it listens.
+    #[napi]
+    pub fn address(&self) -> Option<String> {
+        self.peer.address().map(|a| a.to_string())
+    }
+
+    /// Hosts `name@version` with `methods`; returns the service index `dispatch` reports.
+    #[napi]
+    pub fn expose(&self, name: String, version: String, methods: Vec<String>) -> napi::Result<u32, String> {
+        let index = self.next_service.fetch_add(1, Ordering::Relaxed);
+        let mut b = Service::builder(&name, &version).js()?;
+        for m in methods {
+            let (dispatch, cancel) = (self.cb.dispatch.clone(), self.cb.cancel.clone());
+            let method = m.clone();
+            b = b.raw(&m, move |args, ctx| {
+                let (dispatch, cancel, method) = (dispatch.clone(), cancel.clone(), method.clone());
+                Box::pin(async move {
+                    let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
+                    let (tx, rx) = oneshot::channel();
+                    SERVING.lock().insert(id, tx);
+                    let status =
+                        dispatch.call((id, index, method, Buffer::from(args.to_vec())), ThreadsafeFunctionCallMode::NonBlocking);
+                    if status != napi::Status::Ok {
+                        SERVING.lock().remove(&id);
+                        return Err(wire(ErrorCode::HandlerFailed, format!("the JavaScript handler could not be called ({status})")));
+                    }
+                    // However this ends (answered, cancelled, dropped at the deadline), a handler
+                    // still running is told to stop.
+                    let mut guard = CancelOnDrop { id, cancel, armed: true };
+                    let r = tokio::select! {
+                        r = rx => r.unwrap_or_else(|_| Err(wire(ErrorCode::HandlerFailed, "the JavaScript handler never answered"))),
+                        _ = ctx.cancel.cancelled() => Err(wire(ErrorCode::Cancelled, "cancelled")),
+                    };
+                    if r.is_ok() {
+                        guard.armed = false;
+                    }
+                    r
+                })
+            });
+        }
+        let svc = b.build().js()?;
+        let peer = self.peer.clone();
+        runtime::block_on(async move { peer.expose(svc).await }).js()?;
+        Ok(index)
+    }
+
+    /// Stops hosting `name@version`.
+    #[napi]
+    pub fn unexpose(&self, name: String, version: String) -> napi::Result<bool, String> {
+        let peer = self.peer.clone();
+        runtime::block_on(async move { peer.unexpose(&name, &version).await }).js()
+    }
+
+    /// Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports.
+    #[napi]
+    pub fn call(&self, call_id: u32, target: String, method: String, args: Buffer, deadline_ms: Option<f64>) {
+        let opts = CallOptions {
+            deadline: deadline_ms
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .map(|d| Duration::from_secs_f64(d / 1000.0)),
+            trace: None,
+        };
+        let args = Bytes::copy_from_slice(&args);
+        let (peer, done) = (self.peer.clone(), self.cb.done.clone());
+        runtime::handle().spawn(async move {
+            let r = peer.call_raw(&target, &method, args, opts).await;
+            let a = match r {
+                Ok(v) => (call_id, None, None, Some(Buffer::from(v.to_vec()))),
+                Err(e) => (call_id, Some(e.code), Some(e.message), e.data.map(|d| Buffer::from(d.to_vec()))),
+            };
+            done.call(a, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+    }
+
+    /// Publishes an event (`payload` is MessagePack).
+    #[napi]
+    pub fn publish(&self, topic: String, payload: Buffer) -> napi::Result<(), String> {
+        let peer = self.peer.clone();
+        let payload = Bytes::copy_from_slice(&payload);
+        runtime::block_on(async move { peer.publish_raw(&topic, payload).await }).js()
+    }
+
+    /// Subscribes; matching events are reported to `event(subscriptionId, topic, payload)`.
+    #[napi]
+    pub fn subscribe(&self, pattern: String) -> napi::Result<u32, String> {
+        let (peer, event) = (self.peer.clone(), self.cb.event.clone());
+        let slot: Arc<AtomicU32> = Arc::new(AtomicU32::new(0));
+        let s = slot.clone();
+        let id = runtime::block_on(async move {
+            peer.subscribe_raw(&pattern, move |topic, payload| {
+                event.call(
+                    (s.load(Ordering::Acquire), topic.to_string(), Buffer::from(payload.to_vec())),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            })
+            .await
+        })
+        .js()?;
+        let id = u32::try_from(id).unwrap_or(u32::MAX);
+        slot.store(id, Ordering::Release);
+        Ok(id)
+    }
+
+    /// Removes a subscription.
+    #[napi]
+    pub fn unsubscribe(&self, id: u32) -> bool {
+        let peer = self.peer.clone();
+        runtime::block_on(async move { peer.unsubscribe(u64::from(id)).await })
+    }
+
+    /// `[{ name, version, methods }]` this peer routes to, as JSON.
+    #[napi]
+    pub fn services_json(&self) -> String {
+        let list: Vec<String> = self
+            .peer
+            .services()
+            .into_iter()
+            .map(|s| {
+                let methods: Vec<String> = s.methods.iter().map(|m| format!("{m:?}")).collect();
+                format!(
+                    "{{\"name\":{:?},\"version\":{:?},\"methods\":[{}]}}",
+                    s.name,
+                    s.version,
+                    methods.join(",")
+                )
+            })
+            .collect();
+        format!("[{}]", list.join(","))
+    }
+
+    /// Closes every connection and stops listening / reconnecting.
+    #[napi]
+    pub fn shutdown(&self) {
+        let peer = self.peer.clone();
+        runtime::block_on(async move { peer.shutdown().await });
+    }
+}
+
+struct CancelOnDrop {
+    id: u32,
+    cancel: Arc<CancelFn>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        SERVING.lock().remove(&self.id);
+        if self.armed {
+            self.cancel.call(self.id, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}

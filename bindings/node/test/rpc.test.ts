@@ -1,0 +1,233 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  EmitEvent,
+  InjectProcess,
+  OmnitronError,
+  OnEvent,
+  Peer,
+  Public,
+  Service,
+  callContext,
+  packMessage,
+  unpackMessage,
+  type ServiceProxy,
+} from '@omnitron-dev/native';
+
+const TOKEN = 'node-secret';
+const address = () => `unix:${mkdtempSync(join(tmpdir(), 'omni-'))}/private/rpc.sock`;
+const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code === c;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+@Service('payment@1.0.0')
+class PaymentService {
+  aborted = 0;
+  events: unknown[] = [];
+
+  @Public()
+  async charge(amount: number, currency = 'EUR'): Promise<{ charged: number; currency: string }> {
+    return { charged: amount, currency };
+  }
+
+  @Public()
+  syncEcho(x: unknown): unknown {
+    return x;
+  }
+
+  @Public()
+  async decline(): Promise<never> {
+    throw new RangeError('card declined');
+  }
+
+  @Public()
+  async slow(): Promise<void> {
+    const signal = callContext()!.signal;
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    this.aborted++;
+  }
+
+  @Public()
+  @EmitEvent('payment.refunded')
+  async refund(amount: number): Promise<{ refunded: number }> {
+    return { refunded: amount };
+  }
+
+  notPublic(): string {
+    return 'secret';
+  }
+
+  @OnEvent('order.*')
+  onOrder(order: unknown): void {
+    this.events.push(order);
+  }
+}
+
+@Service('payment@2.0.0')
+class PaymentV2 {
+  @Public()
+  async charge(amount: number): Promise<string> {
+    return `v2 charged ${amount}`;
+  }
+}
+
+async function until(f: () => boolean): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (f()) return;
+    await sleep(10);
+  }
+  throw new Error('condition not reached in 5 s');
+}
+
+test('MessagePack values round-trip and bad values are refused', () => {
+  const v = { a: [1, -2, 3.5, 'x', Buffer.from([0, 255]), null, true], big: 2n ** 60n, nested: { k: [1, 2] }, skipped: undefined };
+  assert.deepEqual(unpackMessage(packMessage(v)), { a: [1, -2, 3.5, 'x', Buffer.from([0, 255]), null, true], big: 2n ** 60n, nested: { k: [1, 2] } });
+  assert.deepEqual(unpackMessage(packMessage(new Map([[1, 'one']]))), new Map([[1, 'one']]));
+  assert.throws(() => packMessage(() => 1), code('E001'));
+  assert.throws(() => packMessage(2n ** 70n), code('E001'));
+  assert.throws(() => unpackMessage(Buffer.from([0xc1])), code('E001'));
+  let deep: unknown = 1;
+  for (let i = 0; i < 100; i++) deep = [deep];
+  assert.throws(() => packMessage(deep), code('E001'));
+});
+
+test('calls pick versions, interfaces are typed, errors keep their codes', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { name: 'server', token: TOKEN });
+  const p = new PaymentService();
+  await server.expose(p);
+  await server.expose(new PaymentV2());
+  const client = await Peer.connect(addr, { name: 'client', token: TOKEN });
+  try {
+    assert.deepEqual(await client.call('payment@1.0.0', 'charge', [10.5]), { charged: 10.5, currency: 'EUR' });
+    assert.deepEqual(await client.call('payment@^1', 'charge', [3, 'USD']), { charged: 3, currency: 'USD' });
+    assert.equal(await client.call('payment', 'charge', [1]), 'v2 charged 1');
+    assert.deepEqual(await client.call('payment@1', 'syncEcho', [{ a: [1, 2] }]), { a: [1, 2] });
+
+    const pay = await client.queryInterface<PaymentService>('payment@^1');
+    assert.equal(pay.$info.version, '1.0.0');
+    assert.deepEqual(await pay.charge(7), { charged: 7, currency: 'EUR' });
+    await assert.rejects(pay.notPublic(), code('RPC002'));
+
+    await assert.rejects(client.call('payment@^3', 'charge', [1]), (e: any) => e.code === 'RPC001' && /1\.0\.0, 2\.0\.0/.test(e.message));
+    await assert.rejects(client.call('payment@1', 'notPublic'), code('RPC002'));
+    await assert.rejects(client.call('payment@1', 'decline'), (e: any) => e.code === 'RPC008' && e.name === 'RemoteError' && /RangeError: card declined/.test(e.message) && e.data.type === 'RangeError');
+    await assert.rejects(client.call('payment@???', 'charge', [1]), code('RPC010'));
+    await assert.rejects(client.call('payment@1', 'charge', [() => 1]), code('E001'));
+    await assert.rejects(client.call(42 as any, 'charge'), code('E001'));
+
+    // The deadline reaches the handler as an aborted signal.
+    await assert.rejects(client.call('payment@1', 'slow', [], { deadline: 150 }), code('E006'));
+    await until(() => p.aborted === 1);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test('auth is enforced and bad input is refused', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { token: TOKEN });
+  try {
+    await assert.rejects(Peer.connect(addr, { token: 'wrong' }), code('RPC003'));
+    await assert.rejects(Peer.connect(addr), code('RPC003'));
+    await assert.rejects(Peer.listen('tcp://127.0.0.1:0'), code('RPC003'));
+    await assert.rejects(Peer.listen('ftp://x'), code('RPC010'));
+    await assert.rejects(server.expose({}), code('E001'));
+    await assert.rejects(server.expose(42 as any), code('E001'));
+    assert.throws(() => Service('no-version'), code('RPC010'));
+    assert.throws(() => server.publish('order.*', 1), code('E001'));
+    assert.throws(() => server.subscribe('a..b', () => {}), code('E001'));
+    assert.throws(() => server.subscribe('a.*', 'nope' as any), code('E001'));
+  } finally {
+    await server.close();
+  }
+});
+
+test('events reach every process; @OnEvent and @EmitEvent', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { token: TOKEN });
+  const p = new PaymentService();
+  await server.expose(p);
+  const a = await Peer.connect(addr, { token: TOKEN });
+  try {
+    const got: unknown[] = [];
+    a.subscribe('order.#', (payload) => got.push(payload));
+    const refunds: unknown[] = [];
+    a.subscribe('payment.refunded', (payload) => refunds.push(payload));
+    await sleep(50);
+    a.publish('order.created', { id: 1 });
+    server.publish('order.item.added', { id: 2 });
+    await a.call('payment@1', 'refund', [5]);
+    await until(() => got.length === 2 && p.events.length === 1 && refunds.length === 1);
+    assert.deepEqual(got.map((x: any) => x.id).sort(), [1, 2]);
+    assert.deepEqual(p.events, [{ id: 1 }]);
+    assert.deepEqual(refunds, [{ refunded: 5 }]);
+  } finally {
+    await a.close();
+    await server.close();
+  }
+});
+
+test('@InjectProcess gives a typed ServiceProxy', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { token: TOKEN });
+  await server.expose(new PaymentService());
+  const client = await Peer.connect(addr, { token: TOKEN });
+  class OrderService {
+    @InjectProcess(PaymentService)
+    payment!: ServiceProxy<PaymentService>;
+  }
+  try {
+    const o = new OrderService();
+    assert.deepEqual(await o.payment.charge(2, 'GBP'), { charged: 2, currency: 'GBP' });
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test('a Node child process hosts a service; its death fails calls at once', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { name: 'parent', token: TOKEN });
+  // Next to this test, so that it resolves the package like the tests do.
+  const script = join(__dirname, `child-${process.pid}.mjs`);
+  writeFileSync(
+    script,
+    `import { Peer } from '@omnitron-dev/native';
+     const peer = await Peer.connect(process.argv[2], { name: 'child', token: process.argv[3] });
+     class Inventory { async reserve(sku, qty) { return { sku, qty, by: 'node-child' }; } }
+     Object.defineProperty(Inventory, Symbol.for('omnitron.rpc.service'), { value: { name: 'inventory', version: '1.0.0' } });
+     Object.defineProperty(Inventory, Symbol.for('omnitron.rpc.public'), { value: new Set(['reserve']) });
+     await peer.expose(new Inventory());
+     console.log('ready');
+     setInterval(() => {}, 1000);`,
+  );
+  const child = spawn(process.execPath, [script, addr, TOKEN], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+      child.on('exit', (c) => reject(new Error(`child exited ${c}`)));
+    });
+    await until(() => server.services().length === 1);
+    assert.deepEqual(await server.call('inventory@^1', 'reserve', ['sku-1', 2]), { sku: 'sku-1', qty: 2, by: 'node-child' });
+    const started = Date.now();
+    const inFlight = server.call('inventory', 'reserve', ['x', 1]).catch((e) => e);
+    child.kill('SIGKILL');
+    let e = await inFlight;
+    if (!(e instanceof OmnitronError)) {
+      // It answered before the kill: the next call fails instead.
+      await until(() => server.services().length === 0);
+      e = await server.call('inventory', 'reserve', ['x', 1]).catch((err) => err);
+    }
+    assert.ok(e instanceof OmnitronError && ['RPC004', 'RPC001'].includes(e.code), String(e));
+    assert.ok(Date.now() - started < 4000);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(script, { force: true });
+    await server.close();
+  }
+});
