@@ -103,6 +103,12 @@
 // omnitron_rate_limiter_new kind: at most `points` calls in any window of `duration_ms`.
 #define OMNITRON_RATE_LIMIT_SLIDING_WINDOW 1
 
+// Handler data format: MessagePack (arguments are an array; the result any value).
+#define OMNITRON_FORMAT_MSGPACK 0
+
+// Handler data format: JSON text (arguments are a JSON array; the result any JSON value).
+#define OMNITRON_FORMAT_JSON 1
+
 // What every fallible function returns. Values match the engine's error codes and never change
 // meaning; retired values stay reserved.
 enum OmnitronStatus
@@ -227,6 +233,9 @@ typedef struct OmnitronMetric OmnitronMetric;
 // A module under construction.
 typedef struct OmnitronModule OmnitronModule;
 
+// A peer: this process's end of the RPC network.
+typedef struct OmnitronPeer OmnitronPeer;
+
 // A provider description under construction.
 typedef struct OmnitronProvider OmnitronProvider;
 
@@ -235,6 +244,9 @@ typedef struct OmnitronRateLimiter OmnitronRateLimiter;
 
 // A metrics registry: the global one (omnitron_registry_global) or a separate one.
 typedef struct OmnitronRegistry OmnitronRegistry;
+
+// Where a handler puts its result.
+typedef struct OmnitronReply OmnitronReply;
 
 // A retry policy. Thread-safe.
 typedef struct OmnitronRetry OmnitronRetry;
@@ -341,6 +353,41 @@ typedef uint32_t (*OmnitronAttemptFn)(uint32_t attempt, void *user_data);
 // Decides whether a failed attempt is retried (true) or is final; `status` is what the attempt
 // returned.
 typedef bool (*OmnitronRetryPredicateFn)(uint32_t status, uint32_t attempt, void *user_data);
+
+// A service method. `args` / `args_len` are the arguments (MessagePack array or JSON text, per the
+// format given to omnitron_peer_expose). On success, set the result with omnitron_reply_set (no
+// result is nil / null) and return OMNITRON_STATUS_OK; on failure return a status and say why with
+// omnitron_callback_error. Runs on an engine thread; may run on several at once.
+typedef uint32_t (*OmnitronHandlerFn)(const char *method,
+                                      const uint8_t *args,
+                                      size_t args_len,
+                                      struct OmnitronReply *reply,
+                                      void *user_data);
+
+// Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
+// `len`. Free with omnitron_buffer_free.
+typedef struct OmnitronBuffer {
+  // The bytes.
+  uint8_t *data;
+  // How many.
+  size_t len;
+} OmnitronBuffer;
+
+// Called when an asynchronous call finishes, on an engine thread. On success `status` is
+// OMNITRON_STATUS_OK and `value` / `len` the MessagePack result; otherwise `error` describes the
+// failure. The pointers are valid during the call only.
+typedef void (*OmnitronCompletionFn)(uint32_t status,
+                                     const uint8_t *value,
+                                     size_t len,
+                                     const char *error,
+                                     void *user_data);
+
+// Called for each matching event, on an engine thread; must not block. `payload` is MessagePack,
+// valid during the call only.
+typedef void (*OmnitronEventFn)(const char *topic,
+                                const uint8_t *payload,
+                                size_t len,
+                                void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -793,6 +840,106 @@ OmnitronStatus omnitron_bulkhead_call(struct OmnitronBulkhead *bulkhead,
 OmnitronStatus omnitron_bulkhead_load(struct OmnitronBulkhead *bulkhead,
                                       size_t *active,
                                       size_t *queued);
+
+// Listens on `address` (`unix:/path/to.sock` or `tcp://host:port`). `name` (NULL: "c") names this
+// peer in logs; `token` (NULL: none; required on TCP) is what connecting peers must present.
+OmnitronStatus omnitron_peer_listen(const char *address,
+                                    const char *name,
+                                    const char *token,
+                                    struct OmnitronPeer **out);
+
+// Connects to the peer listening at `address`, presenting `token`. Reconnects by itself if the
+// connection drops.
+OmnitronStatus omnitron_peer_connect(const char *address,
+                                     const char *name,
+                                     const char *token,
+                                     struct OmnitronPeer **out);
+
+// Closes every connection (calls in flight fail with OMNITRON_STATUS_PEER_DISCONNECTED), stops
+// listening, and frees the handle. NULL and freed handles are ignored.
+void omnitron_peer_free(struct OmnitronPeer *peer);
+
+// Sets a handler's result: `len` bytes at `data` (MessagePack, or JSON text for JSON handlers),
+// copied. Calling it again replaces the result.
+OmnitronStatus omnitron_reply_set(struct OmnitronReply *reply, const uint8_t *data, size_t len);
+
+// Hosts `name@version` with `method_count` method names; every call runs `handler` with the method's
+// name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
+// returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
+// E004, for statuses the library does not define) and the message given to omnitron_callback_error.
+// `user_data` must stay valid until the peer is freed.
+OmnitronStatus omnitron_peer_expose(struct OmnitronPeer *peer,
+                                    const char *name,
+                                    const char *version,
+                                    const char *const *methods,
+                                    size_t method_count,
+                                    uint32_t format,
+                                    OmnitronHandlerFn handler,
+                                    void *user_data);
+
+// Frees a buffer the library handed out and clears it. NULL and empty buffers are ignored.
+void omnitron_buffer_free(struct OmnitronBuffer *buf);
+
+// Calls `method` of `target` (`name`, `name@1.0.0`, `name@^1`) with MessagePack `args` (an array),
+// blocking this thread until the answer (at most `deadline_ms`; 0 for the default 5 s). On success
+// `*out` holds the MessagePack result (free it with omnitron_buffer_free). Remote failures keep
+// their code: OMNITRON_STATUS_SERVICE_NOT_FOUND, _METHOD_NOT_FOUND, _TIMEOUT, _PEER_DISCONNECTED,
+// or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message.
+OmnitronStatus omnitron_peer_call(struct OmnitronPeer *peer,
+                                  const char *target,
+                                  const char *method,
+                                  const uint8_t *args,
+                                  size_t args_len,
+                                  uint64_t deadline_ms,
+                                  struct OmnitronBuffer *out);
+
+// omnitron_peer_call with JSON: `args_json` is a JSON array (NULL for none); `*out` a NUL-terminated
+// JSON text.
+OmnitronStatus omnitron_peer_call_json(struct OmnitronPeer *peer,
+                                       const char *target,
+                                       const char *method,
+                                       const char *args_json,
+                                       uint64_t deadline_ms,
+                                       struct OmnitronBuffer *out);
+
+// Starts a call and returns at once; `done` runs on an engine thread when it finishes (always
+// exactly once, also on failure). `user_data` must stay valid until then.
+OmnitronStatus omnitron_peer_call_async(struct OmnitronPeer *peer,
+                                        const char *target,
+                                        const char *method,
+                                        const uint8_t *args,
+                                        size_t args_len,
+                                        uint64_t deadline_ms,
+                                        OmnitronCompletionFn done,
+                                        void *user_data);
+
+// Publishes an event with a MessagePack payload (`len` 0: nil) to every matching subscriber in
+// every connected process.
+OmnitronStatus omnitron_peer_publish(struct OmnitronPeer *peer,
+                                     const char *topic,
+                                     const uint8_t *payload,
+                                     size_t len);
+
+// omnitron_peer_publish with a JSON payload (NULL: null).
+OmnitronStatus omnitron_peer_publish_json(struct OmnitronPeer *peer,
+                                          const char *topic,
+                                          const char *payload_json);
+
+// Calls `callback(topic, payload, len, user_data)` for every event matching `pattern` (`order.*`,
+// `order.#`); writes the subscription's id to `*out`. `user_data` must stay valid until
+// omnitron_peer_unsubscribe or the peer is freed.
+OmnitronStatus omnitron_peer_subscribe(struct OmnitronPeer *peer,
+                                       const char *pattern,
+                                       OmnitronEventFn callback,
+                                       void *user_data,
+                                       uint64_t *out);
+
+// Removes a subscription; `*removed` (if not NULL) says whether it existed.
+OmnitronStatus omnitron_peer_unsubscribe(struct OmnitronPeer *peer, uint64_t id, bool *removed);
+
+// The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_string_free), or
+// OMNITRON_STATUS_INVALID_ARGUMENT if it does not listen.
+OmnitronStatus omnitron_peer_address(struct OmnitronPeer *peer, char **out);
 
 #ifdef __cplusplus
 }  // extern "C"

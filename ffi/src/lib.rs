@@ -11,6 +11,7 @@ pub mod di;
 pub mod error;
 pub mod metrics;
 pub mod resilience;
+pub mod rpc;
 
 use std::ffi::c_char;
 

@@ -258,3 +258,54 @@ mod tests {
         assert!(Value::decode(&[0xc0, 0xc0]).is_err());
     }
 }
+
+impl Value {
+    /// The value of a JSON document (for C callers that speak JSON).
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => {
+                if let Some(u) = n.as_u64() {
+                    Value::UInt(u)
+                } else if let Some(i) = n.as_i64() {
+                    Value::Int(i)
+                } else {
+                    Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => Value::Str(s.clone()),
+            serde_json::Value::Array(a) => Value::Array(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => {
+                Value::Map(o.iter().map(|(k, v)| (Value::Str(k.clone()), Value::from_json(v))).collect())
+            }
+        }
+    }
+
+    /// The value as JSON: binary becomes an array of numbers, non-string map keys their JSON text,
+    /// non-finite floats null.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Nil => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::UInt(u) => J::from(*u),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Bin(b) | Value::Ext(_, b) => J::Array(b.iter().map(|x| J::from(*x)).collect()),
+            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
+            Value::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            Value::Str(s) => s.clone(),
+                            other => other.to_json().to_string(),
+                        };
+                        (key, v.to_json())
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! RPC: peers that listen or connect, services with C callback handlers, calls (blocking or with a
+//! completion callback), and events. Values cross as MessagePack bytes, or as JSON text with the
+//! `_json` variants (and `OMNITRON_FORMAT_JSON` handlers).
+//!
+//! Threads: handlers, completion callbacks and event callbacks run on engine threads, never on the
+//! thread that made the call (except that blocking calls return on it). Handlers of one service may
+//! run on several threads at once.
+
+use std::ffi::{CString, c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, Value, WireError};
+use omnitron::transport::Address;
+use omnitron::{Error, ErrorCode, runtime};
+
+use crate::boundary::{CPtr, Table, check_out, guard, guard_void, str_arg, write_out};
+use crate::error::{OmnitronStatus, clear_callback_message, passed_on, status_text, take_callback_message};
+
+/// A peer: this process's end of the RPC network.
+#[derive(Debug)]
+pub struct OmnitronPeer {
+    _private: [u8; 0],
+}
+
+/// Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
+/// `len`. Free with omnitron_buffer_free.
+#[repr(C)]
+#[derive(Debug)]
+pub struct OmnitronBuffer {
+    /// The bytes.
+    pub data: *mut u8,
+    /// How many.
+    pub len: usize,
+}
+
+/// Handler data format: MessagePack (arguments are an array; the result any value).
+pub const OMNITRON_FORMAT_MSGPACK: u32 = 0;
+/// Handler data format: JSON text (arguments are a JSON array; the result any JSON value).
+pub const OMNITRON_FORMAT_JSON: u32 = 1;
+
+/// A service method. `args` / `args_len` are the arguments (MessagePack array or JSON text, per the
+/// format given to omnitron_peer_expose). On success, set the result with omnitron_reply_set (no
+/// result is nil / null) and return OMNITRON_STATUS_OK; on failure return a status and say why with
+/// omnitron_callback_error. Runs on an engine thread; may run on several at once.
+pub type OmnitronHandlerFn = Option<
+    unsafe extern "C" fn(
+        method: *const c_char,
+        args: *const u8,
+        args_len: usize,
+        reply: *mut OmnitronReply,
+        user_data: *mut c_void,
+    ) -> u32,
+>;
+
+/// Called when an asynchronous call finishes, on an engine thread. On success `status` is
+/// OMNITRON_STATUS_OK and `value` / `len` the MessagePack result; otherwise `error` describes the
+/// failure. The pointers are valid during the call only.
+pub type OmnitronCompletionFn = Option<
+    unsafe extern "C" fn(
+        status: u32,
+        value: *const u8,
+        len: usize,
+        error: *const c_char,
+        user_data: *mut c_void,
+    ),
+>;
+
+/// Called for each matching event, on an engine thread; must not block. `payload` is MessagePack,
+/// valid during the call only.
+pub type OmnitronEventFn = Option<
+    unsafe extern "C" fn(topic: *const c_char, payload: *const u8, len: usize, user_data: *mut c_void),
+>;
+
+/// Where a handler puts its result.
+#[derive(Debug)]
+pub struct OmnitronReply {
+    value: Option<Vec<u8>>,
+}
+
+static PEERS: Table<Peer> = Table::new("peer");
+
+fn opts(name: *const c_char, token: *const c_char) -> Result<PeerOptions, Error> {
+    let name = if name.is_null() { "c" } else { str_arg(name, "name")? };
+    let mut o = PeerOptions::new(name);
+    o.lang = "c".into();
+    if !token.is_null() {
+        o.token = Some(str_arg(token, "token")?.to_string());
+    }
+    Ok(o)
+}
+
+/// Listens on `address` (`unix:/path/to.sock` or `tcp://host:port`). `name` (NULL: "c") names this
+/// peer in logs; `token` (NULL: none; required on TCP) is what connecting peers must present.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_listen(
+    address: *const c_char,
+    name: *const c_char,
+    token: *const c_char,
+    out: *mut *mut OmnitronPeer,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let addr: Address = str_arg(address, "address")?.parse()?;
+        let o = opts(name, token)?;
+        let peer = runtime::block_on(async move { Peer::listen(&addr, o).await })?;
+        PEERS.insert_out(out, peer)
+    })
+}
+
+/// Connects to the peer listening at `address`, presenting `token`. Reconnects by itself if the
+/// connection drops.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_connect(
+    address: *const c_char,
+    name: *const c_char,
+    token: *const c_char,
+    out: *mut *mut OmnitronPeer,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let addr: Address = str_arg(address, "address")?.parse()?;
+        let o = opts(name, token)?;
+        let peer = runtime::block_on(async move { Peer::connect(&addr, o).await })?;
+        PEERS.insert_out(out, peer)
+    })
+}
+
+/// Closes every connection (calls in flight fail with OMNITRON_STATUS_PEER_DISCONNECTED), stops
+/// listening, and frees the handle. NULL and freed handles are ignored.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_free(peer: *mut OmnitronPeer) {
+    guard_void(|| {
+        if let Some(p) = PEERS.remove(peer) {
+            runtime::block_on(async move { p.shutdown().await });
+        }
+        Ok(())
+    })
+}
+
+/// Sets a handler's result: `len` bytes at `data` (MessagePack, or JSON text for JSON handlers),
+/// copied. Calling it again replaces the result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_reply_set(
+    reply: *mut OmnitronReply,
+    data: *const u8,
+    len: usize,
+) -> OmnitronStatus {
+    guard(|| {
+        if reply.is_null() {
+            return Err(Error::invalid_argument("reply is NULL"));
+        }
+        if data.is_null() && len > 0 {
+            return Err(Error::invalid_argument(format!("data is NULL but len is {len}")));
+        }
+        // SAFETY: the reply pointer was handed to the handler by the library and is valid during it.
+        let r = unsafe { &mut *reply };
+        // SAFETY: `len` readable bytes at `data` by contract.
+        r.value = Some(if len == 0 {
+            Vec::new()
+        } else {
+            unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
+        });
+        Ok(())
+    })
+}
+
+fn json_to_msgpack(text: &[u8], what: &str) -> Result<Bytes, Error> {
+    let j: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| Error::invalid_argument(format!("{what} is not valid JSON: {e}")))?;
+    Ok(Value::from_json(&j).to_bytes())
+}
+
+fn msgpack_to_json(b: &[u8]) -> Result<String, Error> {
+    Ok(Value::decode(b)?.to_json().to_string())
+}
+
+fn status_code(status: u32) -> String {
+    match ErrorCode::from_u32(status) {
+        Some(c) => c.as_str().to_string(),
+        None => ErrorCode::CallbackFailed.as_str().to_string(),
+    }
+}
+
+/// Hosts `name@version` with `method_count` method names; every call runs `handler` with the method's
+/// name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
+/// returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
+/// E004, for statuses the library does not define) and the message given to omnitron_callback_error.
+/// `user_data` must stay valid until the peer is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_expose(
+    peer: *mut OmnitronPeer,
+    name: *const c_char,
+    version: *const c_char,
+    methods: *const *const c_char,
+    method_count: usize,
+    format: u32,
+    handler: OmnitronHandlerFn,
+    user_data: *mut c_void,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PEERS.get(peer)?;
+        let name = str_arg(name, "name")?;
+        let version = str_arg(version, "version")?;
+        let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
+        if format > OMNITRON_FORMAT_JSON {
+            return Err(Error::invalid_argument(format!("unknown format {format}")));
+        }
+        if method_count == 0 || methods.is_null() {
+            return Err(Error::new(
+                ErrorCode::InvalidService,
+                format!("service '{name}' needs at least one method"),
+            ));
+        }
+        let mut b = Service::builder(name, version)?;
+        let ud = CPtr(user_data);
+        for i in 0..method_count {
+            // SAFETY: `method_count` readable pointers at `methods` by contract.
+            let m = str_arg(unsafe { *methods.add(i) }, &format!("methods[{i}]"))?.to_string();
+            let cname = Arc::new(
+                CString::new(m.clone()).map_err(|_| Error::invalid_argument("a method name contains NUL"))?,
+            );
+            b = b.raw(&m, move |args, _ctx| {
+                let cname = cname.clone();
+                Box::pin(async move {
+                    // C handlers block: they run on the blocking pool, not on the async workers.
+                    tokio::task::spawn_blocking(move || run_handler(handler, &cname, args, format, ud))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string())))
+                        })
+                })
+            });
+        }
+        let svc = b.build()?;
+        runtime::block_on(async move { p.expose(svc).await })
+    })
+}
+
+type RawHandler =
+    unsafe extern "C" fn(*const c_char, *const u8, usize, *mut OmnitronReply, *mut c_void) -> u32;
+
+fn run_handler(
+    handler: RawHandler,
+    method: &CString,
+    args: Bytes,
+    format: u32,
+    ud: CPtr,
+) -> Result<Bytes, WireError> {
+    let w = |e: Error| WireError::from_error(&e);
+    let input: Vec<u8> = if format == OMNITRON_FORMAT_JSON {
+        let mut t = msgpack_to_json(&args).map_err(w)?.into_bytes();
+        t.push(0);
+        t
+    } else {
+        args.to_vec()
+    };
+    let len = if format == OMNITRON_FORMAT_JSON { input.len() - 1 } else { input.len() };
+    let mut reply = OmnitronReply { value: None };
+    clear_callback_message();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the handler's contract (header); every pointer lives for the call.
+        unsafe { handler(method.as_ptr(), input.as_ptr(), len, &mut reply, ud.get()) }
+    }));
+    let status = caught.map_err(|_| w(Error::new(ErrorCode::Internal, "the handler panicked")))?;
+    if status != 0 {
+        if let Some(e) = passed_on(status) {
+            return Err(w(e));
+        }
+        let message = take_callback_message()
+            .unwrap_or_else(|| format!("the handler returned status {status} ({})", status_text(status)));
+        return Err(WireError { code: status_code(status), message, data: None });
+    }
+    match reply.value {
+        None => Ok(Bytes::from_static(omnitron::rpc::NIL)),
+        Some(v) if format == OMNITRON_FORMAT_JSON => {
+            json_to_msgpack(&v, "the handler's JSON result").map_err(w)
+        }
+        Some(v) => {
+            Value::decode(&v)
+                .map_err(|e| w(e.context("the handler's result is not one MessagePack value")))?;
+            Ok(Bytes::from(v))
+        }
+    }
+}
+
+fn deadline(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+fn remote(e: WireError) -> Error {
+    e.to_error()
+}
+
+/// Hands bytes to C. Every buffer gets a trailing NUL (not counted in `len`), so JSON results are C
+/// strings and every buffer frees the same way.
+fn give(out: *mut OmnitronBuffer, mut v: Vec<u8>) -> Result<(), Error> {
+    let len = v.len();
+    v.push(0);
+    let data = Box::into_raw(v.into_boxed_slice()).cast::<u8>();
+    write_out(out, OmnitronBuffer { data, len }, "out")
+}
+
+/// Frees a buffer the library handed out and clears it. NULL and empty buffers are ignored.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_buffer_free(buf: *mut OmnitronBuffer) {
+    guard_void(|| {
+        if buf.is_null() {
+            return Ok(());
+        }
+        // SAFETY: non-null; the caller passes a buffer the library filled (or a zeroed one).
+        let b = unsafe { &mut *buf };
+        if !b.data.is_null() {
+            // SAFETY: made by `give`: exactly `len + 1` bytes.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(b.data, b.len + 1)) });
+        }
+        b.data = std::ptr::null_mut();
+        b.len = 0;
+        Ok(())
+    })
+}
+
+/// Calls `method` of `target` (`name`, `name@1.0.0`, `name@^1`) with MessagePack `args` (an array),
+/// blocking this thread until the answer (at most `deadline_ms`; 0 for the default 5 s). On success
+/// `*out` holds the MessagePack result (free it with omnitron_buffer_free). Remote failures keep
+/// their code: OMNITRON_STATUS_SERVICE_NOT_FOUND, _METHOD_NOT_FOUND, _TIMEOUT, _PEER_DISCONNECTED,
+/// or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_call(
+    peer: *mut OmnitronPeer,
+    target: *const c_char,
+    method: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    deadline_ms: u64,
+    out: *mut OmnitronBuffer,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let p = PEERS.get(peer)?;
+        let (target, method) =
+            (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
+        let args = bytes_arg(args, args_len)?;
+        Value::decode(&args).map_err(|e| e.context("args"))?;
+        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let r = runtime::block_on(async move { p.call_raw(&target, &method, args, opts).await })
+            .map_err(remote)?;
+        give(out, r.to_vec())
+    })
+}
+
+fn bytes_arg(p: *const u8, len: usize) -> Result<Bytes, Error> {
+    if len == 0 {
+        return Ok(Bytes::from_static(omnitron::rpc::EMPTY_ARRAY));
+    }
+    if p.is_null() {
+        return Err(Error::invalid_argument(format!("args is NULL but args_len is {len}")));
+    }
+    // SAFETY: `len` readable bytes at `p` by contract.
+    Ok(Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(p, len) }))
+}
+
+/// omnitron_peer_call with JSON: `args_json` is a JSON array (NULL for none); `*out` a NUL-terminated
+/// JSON text.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_call_json(
+    peer: *mut OmnitronPeer,
+    target: *const c_char,
+    method: *const c_char,
+    args_json: *const c_char,
+    deadline_ms: u64,
+    out: *mut OmnitronBuffer,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let p = PEERS.get(peer)?;
+        let (target, method) =
+            (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
+        let args = if args_json.is_null() {
+            Bytes::from_static(omnitron::rpc::EMPTY_ARRAY)
+        } else {
+            json_to_msgpack(str_arg(args_json, "args_json")?.as_bytes(), "args_json")?
+        };
+        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let r = runtime::block_on(async move { p.call_raw(&target, &method, args, opts).await })
+            .map_err(remote)?;
+        give(out, msgpack_to_json(&r)?.into_bytes())
+    })
+}
+
+/// Starts a call and returns at once; `done` runs on an engine thread when it finishes (always
+/// exactly once, also on failure). `user_data` must stay valid until then.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_call_async(
+    peer: *mut OmnitronPeer,
+    target: *const c_char,
+    method: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    deadline_ms: u64,
+    done: OmnitronCompletionFn,
+    user_data: *mut c_void,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PEERS.get(peer)?;
+        let done = done.ok_or_else(|| Error::invalid_argument("done is NULL"))?;
+        let (target, method) =
+            (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
+        let args = bytes_arg(args, args_len)?;
+        Value::decode(&args).map_err(|e| e.context("args"))?;
+        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let ud = CPtr(user_data);
+        runtime::handle().spawn(async move {
+            let r = p.call_raw(&target, &method, args, opts).await;
+            let ud = ud;
+            match r {
+                // SAFETY: the completion's contract (header); pointers live for the call.
+                Ok(v) => unsafe { done(0, v.as_ptr(), v.len(), std::ptr::null(), ud.get()) },
+                Err(e) => {
+                    let e = e.to_error();
+                    let status = OmnitronStatus::from_code(e.code()) as u32;
+                    let msg = CString::new(e.to_string().replace('\0', " ")).unwrap_or_default();
+                    // SAFETY: as above.
+                    unsafe { done(status, std::ptr::null(), 0, msg.as_ptr(), ud.get()) }
+                }
+            }
+        });
+        Ok(())
+    })
+}
+
+/// Publishes an event with a MessagePack payload (`len` 0: nil) to every matching subscriber in
+/// every connected process.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_publish(
+    peer: *mut OmnitronPeer,
+    topic: *const c_char,
+    payload: *const u8,
+    len: usize,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PEERS.get(peer)?;
+        let topic = str_arg(topic, "topic")?.to_string();
+        let payload =
+            if len == 0 { Bytes::from_static(omnitron::rpc::NIL) } else { bytes_arg(payload, len)? };
+        Value::decode(&payload).map_err(|e| e.context("payload"))?;
+        runtime::block_on(async move { p.publish_raw(&topic, payload).await })
+    })
+}
+
+/// omnitron_peer_publish with a JSON payload (NULL: null).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_publish_json(
+    peer: *mut OmnitronPeer,
+    topic: *const c_char,
+    payload_json: *const c_char,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PEERS.get(peer)?;
+        let topic = str_arg(topic, "topic")?.to_string();
+        let payload = if payload_json.is_null() {
+            Bytes::from_static(omnitron::rpc::NIL)
+        } else {
+            json_to_msgpack(str_arg(payload_json, "payload_json")?.as_bytes(), "payload_json")?
+        };
+        runtime::block_on(async move { p.publish_raw(&topic, payload).await })
+    })
+}
+
+/// Calls `callback(topic, payload, len, user_data)` for every event matching `pattern` (`order.*`,
+/// `order.#`); writes the subscription's id to `*out`. `user_data` must stay valid until
+/// omnitron_peer_unsubscribe or the peer is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_subscribe(
+    peer: *mut OmnitronPeer,
+    pattern: *const c_char,
+    callback: OmnitronEventFn,
+    user_data: *mut c_void,
+    out: *mut u64,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let p = PEERS.get(peer)?;
+        let pattern = str_arg(pattern, "pattern")?.to_string();
+        let cb = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
+        let ud = CPtr(user_data);
+        let id = runtime::block_on(async move {
+            p.subscribe_raw(&pattern, move |topic, payload| {
+                let t = CString::new(topic).unwrap_or_default();
+                let ud = ud;
+                // SAFETY: the callback's contract (header); pointers live for the call.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                    cb(t.as_ptr(), payload.as_ptr(), payload.len(), ud.get())
+                }));
+            })
+            .await
+        })?;
+        write_out(out, id, "out")
+    })
+}
+
+/// Removes a subscription; `*removed` (if not NULL) says whether it existed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_unsubscribe(
+    peer: *mut OmnitronPeer,
+    id: u64,
+    removed: *mut bool,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PEERS.get(peer)?;
+        let r = runtime::block_on(async move { p.unsubscribe(id).await });
+        if !removed.is_null() {
+            write_out(removed, r, "removed")?;
+        }
+        Ok(())
+    })
+}
+
+/// The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_string_free), or
+/// OMNITRON_STATUS_INVALID_ARGUMENT if it does not listen.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_address(
+    peer: *mut OmnitronPeer,
+    out: *mut *mut c_char,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let p = PEERS.get(peer)?;
+        let a = p.address().ok_or_else(|| Error::invalid_argument("this peer does not listen"))?;
+        let s = CString::new(a.to_string()).map_err(|_| Error::invalid_argument("address contains NUL"))?;
+        write_out(out, s.into_raw(), "out")
+    })
+}

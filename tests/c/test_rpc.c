@@ -1,0 +1,227 @@
+/*
+ * RPC through the C ABI over a real Unix socket: a C server with callback handlers (JSON and
+ * MessagePack), blocking and asynchronous calls, errors with their codes, events, bad input.
+ * Built with -Wall -Wextra -Werror and run under valgrind by `make test`.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "omnitron.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/* ---- a service: calc@1.0.0 (JSON handlers) and bytes@1.0.0 (MessagePack handlers) ------------- */
+
+static uint32_t calc(const char *method, const uint8_t *args, size_t len, OmnitronReply *reply, void *ud) {
+    (void)ud;
+    (void)len;
+    const char *json = (const char *)args; /* JSON handlers get NUL-terminated text */
+    if (strcmp(method, "add") == 0) {
+        long a = 0, b = 0;
+        if (sscanf(json, "[%ld,%ld]", &a, &b) != 2) {
+            omnitron_callback_error("add takes two integers");
+            return OMNITRON_STATUS_INVALID_ARGUMENT;
+        }
+        char out[64];
+        int n = snprintf(out, sizeof out, "%ld", a + b);
+        return omnitron_reply_set(reply, (const uint8_t *)out, (size_t)n);
+    }
+    if (strcmp(method, "fail") == 0) {
+        omnitron_callback_error("the calculator is broken");
+        return OMNITRON_STATUS_INVALID_ARGUMENT;
+    }
+    if (strcmp(method, "nothing") == 0) return OMNITRON_STATUS_OK; /* no reply: null */
+    if (strcmp(method, "bad_json") == 0) return omnitron_reply_set(reply, (const uint8_t *)"{oops", 5);
+    return OMNITRON_STATUS_INTERNAL;
+}
+
+static uint32_t echo_bytes(const char *method, const uint8_t *args, size_t len, OmnitronReply *reply, void *ud) {
+    (void)method;
+    int *calls = ud;
+    __atomic_add_fetch(calls, 1, __ATOMIC_SEQ_CST);
+    /* args is a MessagePack array: answer with its first element (skip the fixarray marker). */
+    if (len < 2 || (args[0] & 0xf0) != 0x90) return OMNITRON_STATUS_INVALID_ARGUMENT;
+    return omnitron_reply_set(reply, args + 1, len - 1);
+}
+
+/* ---- callbacks for async calls and events ------------------------------------------------------ */
+
+typedef struct {
+    pthread_mutex_t lock;
+    int done;
+    uint32_t status;
+    uint8_t value[16];
+    size_t len;
+    char error[256];
+} Completion;
+
+static void on_done(uint32_t status, const uint8_t *value, size_t len, const char *error, void *ud) {
+    Completion *c = ud;
+    pthread_mutex_lock(&c->lock);
+    c->status = status;
+    c->len = len < sizeof c->value ? len : sizeof c->value;
+    if (value) memcpy(c->value, value, c->len);
+    if (error) snprintf(c->error, sizeof c->error, "%s", error);
+    c->done = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int wait_done(Completion *c) {
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&c->lock);
+        int d = c->done;
+        pthread_mutex_unlock(&c->lock);
+        if (d) return 1;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+typedef struct {
+    pthread_mutex_t lock;
+    int count;
+    char last_topic[64];
+    uint8_t last_payload[32];
+    size_t last_len;
+} Events;
+
+static void on_event(const char *topic, const uint8_t *payload, size_t len, void *ud) {
+    Events *e = ud;
+    pthread_mutex_lock(&e->lock);
+    e->count++;
+    snprintf(e->last_topic, sizeof e->last_topic, "%s", topic);
+    e->last_len = len < sizeof e->last_payload ? len : sizeof e->last_payload;
+    memcpy(e->last_payload, payload, e->last_len);
+    pthread_mutex_unlock(&e->lock);
+}
+
+static int event_count(Events *e) {
+    pthread_mutex_lock(&e->lock);
+    int n = e->count;
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+int main(void) {
+    char dir[] = "/tmp/omnitron-c-XXXXXX";
+    if (!mkdtemp(dir)) return 2;
+    char address[256];
+    snprintf(address, sizeof address, "unix:%s/private/rpc.sock", dir);
+
+    OmnitronPeer *server = NULL, *client = NULL;
+    OK(omnitron_peer_listen(address, "c-server", "tok", &server));
+    const char *calc_methods[] = {"add", "fail", "nothing", "bad_json"};
+    OK(omnitron_peer_expose(server, "calc", "1.0.0", calc_methods, 4, OMNITRON_FORMAT_JSON, calc, NULL));
+    int echo_calls = 0;
+    const char *echo_methods[] = {"first"};
+    OK(omnitron_peer_expose(server, "bytes", "1.0.0", echo_methods, 1, OMNITRON_FORMAT_MSGPACK, echo_bytes, &echo_calls));
+    char *where = NULL;
+    OK(omnitron_peer_address(server, &where));
+    CHECK(contains(where, "rpc.sock"));
+    omnitron_string_free(where);
+
+    OK(omnitron_peer_connect(address, "c-client", "tok", &client));
+
+    /* JSON calls. */
+    OmnitronBuffer out = {0};
+    OK(omnitron_peer_call_json(client, "calc@^1", "add", "[2, 3]", 0, &out));
+    CHECK(out.len == 1 && strcmp((const char *)out.data, "5") == 0);
+    omnitron_buffer_free(&out);
+    CHECK(out.data == NULL);
+    OK(omnitron_peer_call_json(client, "calc", "nothing", NULL, 0, &out));
+    CHECK(strcmp((const char *)out.data, "null") == 0);
+    omnitron_buffer_free(&out);
+
+    /* Errors keep their codes and messages. */
+    FAILS_WITH(omnitron_peer_call_json(client, "calc", "fail", "[]", 0, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "the calculator is broken"));
+    FAILS_WITH(omnitron_peer_call_json(client, "calc", "add", "[\"x\"]", 0, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "two integers"));
+    FAILS_WITH(omnitron_peer_call_json(client, "calc", "bad_json", "[]", 0, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_peer_call_json(client, "calc", "divide", "[]", 0, &out), OMNITRON_STATUS_METHOD_NOT_FOUND);
+    CHECK(contains(omnitron_last_error_message(), "add, bad_json, fail, nothing"));
+    FAILS_WITH(omnitron_peer_call_json(client, "calc@^2", "add", "[1,2]", 0, &out), OMNITRON_STATUS_SERVICE_NOT_FOUND);
+    CHECK(contains(omnitron_last_error_message(), "1.0.0"));
+    FAILS_WITH(omnitron_peer_call_json(client, "calc", "add", "[1,", 0, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "not valid JSON"));
+    CHECK(out.data == NULL);
+
+    /* MessagePack calls: [7] -> 7. */
+    const uint8_t args[] = {0x91, 0x07};
+    OK(omnitron_peer_call(client, "bytes", "first", args, sizeof args, 1000, &out));
+    CHECK(out.len == 1 && out.data[0] == 0x07);
+    omnitron_buffer_free(&out);
+    const uint8_t garbage[] = {0xc1};
+    FAILS_WITH(omnitron_peer_call(client, "bytes", "first", garbage, 1, 0, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
+
+    /* Asynchronous calls: the completion runs on an engine thread. */
+    Completion c = {PTHREAD_MUTEX_INITIALIZER, 0, 99, {0}, 0, {0}};
+    OK(omnitron_peer_call_async(client, "bytes", "first", args, sizeof args, 0, on_done, &c));
+    CHECK(wait_done(&c));
+    CHECK(c.status == OMNITRON_STATUS_OK && c.len == 1 && c.value[0] == 7);
+    Completion c2 = {PTHREAD_MUTEX_INITIALIZER, 0, 99, {0}, 0, {0}};
+    OK(omnitron_peer_call_async(client, "nope", "x", NULL, 0, 0, on_done, &c2));
+    CHECK(wait_done(&c2));
+    CHECK(c2.status == OMNITRON_STATUS_SERVICE_NOT_FOUND && contains(c2.error, "nope"));
+    CHECK(__atomic_load_n(&echo_calls, __ATOMIC_SEQ_CST) == 2); /* the garbage never left */
+
+    /* Events: the client subscribes, the server publishes. */
+    Events ev = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}, 0};
+    uint64_t sub = 0;
+    OK(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, &sub));
+    sleep_ms(50);
+    OK(omnitron_peer_publish_json(server, "calc.done", "{\"x\": 1}"));
+    const uint8_t payload[] = {0x2a};
+    OK(omnitron_peer_publish(server, "calc.result.ready", payload, 1));
+    OK(omnitron_peer_publish(server, "other.topic", payload, 1));
+    for (int i = 0; i < 500 && event_count(&ev) < 2; i++) sleep_ms(10);
+    CHECK(event_count(&ev) == 2);
+    CHECK(strcmp(ev.last_topic, "calc.result.ready") == 0 && ev.last_len == 1 && ev.last_payload[0] == 0x2a);
+    bool removed = false;
+    OK(omnitron_peer_unsubscribe(client, sub, &removed));
+    CHECK(removed);
+    FAILS_WITH(omnitron_peer_publish(server, "calc.*", payload, 1), OMNITRON_STATUS_INVALID_ARGUMENT);
+
+    /* Auth and bad input. */
+    OmnitronPeer *bad = NULL;
+    FAILS_WITH(omnitron_peer_connect(address, NULL, "wrong", &bad), OMNITRON_STATUS_AUTH_FAILED);
+    FAILS_WITH(omnitron_peer_connect(address, NULL, NULL, &bad), OMNITRON_STATUS_AUTH_FAILED);
+    FAILS_WITH(omnitron_peer_listen("tcp://127.0.0.1:0", NULL, NULL, &bad), OMNITRON_STATUS_AUTH_FAILED);
+    FAILS_WITH(omnitron_peer_listen("gopher://x", NULL, NULL, &bad), OMNITRON_STATUS_INVALID_SERVICE);
+    FAILS_WITH(omnitron_peer_listen(NULL, NULL, NULL, &bad), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(bad == NULL);
+    FAILS_WITH(omnitron_peer_call_json(NULL, "calc", "add", "[1,2]", 0, &out), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_peer_call_json(client, "calc", "add", "[1,2]", 0, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_peer_expose(server, "calc", "1.0.0", calc_methods, 4, OMNITRON_FORMAT_JSON, calc, NULL),
+               OMNITRON_STATUS_DUPLICATE_SERVICE);
+    FAILS_WITH(omnitron_peer_expose(server, "x", "not-semver", calc_methods, 1, OMNITRON_FORMAT_JSON, calc, NULL),
+               OMNITRON_STATUS_INVALID_SERVICE);
+    FAILS_WITH(omnitron_peer_expose(server, "x", "1.0.0", calc_methods, 1, 7, calc, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_peer_expose(server, "x", "1.0.0", calc_methods, 1, OMNITRON_FORMAT_JSON, NULL, NULL),
+               OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_reply_set(NULL, NULL, 0), OMNITRON_STATUS_INVALID_ARGUMENT);
+    omnitron_buffer_free(NULL);
+
+    /* The server goes away: the client's calls fail (not hang), and freeing twice is harmless. */
+    omnitron_peer_free(server);
+    omnitron_peer_free(server);
+    FAILS_WITH(omnitron_peer_call_json(server, "calc", "add", "[1,2]", 0, &out), OMNITRON_STATUS_INVALID_HANDLE);
+    uint32_t s = omnitron_peer_call_json(client, "calc", "add", "[1,2]", 300, &out);
+    CHECK(s == OMNITRON_STATUS_NOT_CONNECTED || s == OMNITRON_STATUS_PEER_DISCONNECTED || s == OMNITRON_STATUS_TIMEOUT);
+    omnitron_peer_free(client);
+
+    printf("RPC through C: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
