@@ -229,36 +229,6 @@ fn decode_at(b: &[u8], pos: &mut usize, depth: usize) -> Result<Value> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trips() {
-        let v = Value::Map(vec![
-            (
-                Value::Str("a".into()),
-                Value::Array(vec![Value::Int(-1), Value::Int(-200), Value::Int(-70_000)]),
-            ),
-            (Value::Str("b".into()), Value::Float(1.5)),
-            (Value::UInt(1), Value::Bin(vec![1, 2, 3])),
-            (Value::Nil, Value::Bool(true)),
-            (Value::Str("e".into()), Value::Ext(5, vec![1, 2, 3])),
-            (Value::Int(i64::MIN), Value::UInt(u64::MAX)),
-        ]);
-        assert_eq!(Value::decode(&v.to_bytes()).unwrap(), v);
-    }
-
-    #[test]
-    fn hostile_payloads_fail_cleanly() {
-        let deep: Vec<u8> = std::iter::repeat_n(0x91, 10_000).chain([0xc0]).collect();
-        assert!(Value::decode(&deep).is_err());
-        assert!(Value::decode(&[0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(Value::decode(&[0xc6, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(Value::decode(&[0xc0, 0xc0]).is_err());
-    }
-}
-
 impl Value {
     /// The value of a JSON document (for C callers that speak JSON).
     pub fn from_json(j: &serde_json::Value) -> Value {
@@ -307,5 +277,35 @@ impl Value {
                     .collect(),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let v = Value::Map(vec![
+            (
+                Value::Str("a".into()),
+                Value::Array(vec![Value::Int(-1), Value::Int(-200), Value::Int(-70_000)]),
+            ),
+            (Value::Str("b".into()), Value::Float(1.5)),
+            (Value::UInt(1), Value::Bin(vec![1, 2, 3])),
+            (Value::Nil, Value::Bool(true)),
+            (Value::Str("e".into()), Value::Ext(5, vec![1, 2, 3])),
+            (Value::Int(i64::MIN), Value::UInt(u64::MAX)),
+        ]);
+        assert_eq!(Value::decode(&v.to_bytes()).unwrap(), v);
+    }
+
+    #[test]
+    fn hostile_payloads_fail_cleanly() {
+        let deep: Vec<u8> = std::iter::repeat_n(0x91, 10_000).chain([0xc0]).collect();
+        assert!(Value::decode(&deep).is_err());
+        assert!(Value::decode(&[0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(Value::decode(&[0xc6, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(Value::decode(&[0xc0, 0xc0]).is_err());
     }
 }
