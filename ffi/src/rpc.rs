@@ -156,10 +156,10 @@ pub unsafe extern "C" fn omnitron_reply_set(
         }
         // SAFETY: the reply pointer was handed to the handler by the library and is valid during it.
         let r = unsafe { &mut *reply };
-        // SAFETY: `len` readable bytes at `data` by contract.
         r.value = Some(if len == 0 {
             Vec::new()
         } else {
+            // SAFETY: `len` readable bytes at `data` by contract.
             unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
         });
         Ok(())
