@@ -30,11 +30,11 @@ STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
 .PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
-        c-test drift-check node-test python-test clean
+        c-test drift-check node-test python-test interop-test clean
 
 ## ---- the two commands ----------------------------------------------------------------------
 
-test: deps lint cargo-test build c-test drift-check node-test python-test
+test: deps lint cargo-test build c-test drift-check node-test python-test interop-test
 	@echo "== make test: every suite passed"
 
 demo: deps build build-examples
@@ -144,6 +144,17 @@ node-test:
 python-test:
 	@echo "== pytest"
 	$(PY) -m pytest bindings/python/tests -q
+
+## ---- across languages ------------------------------------------------------------------------
+
+interop-test: build
+	@echo "== cross-language RPC: Node, Python, Rust and C processes on one socket"
+	@mkdir -p target/ctest
+	gcc $(CFLAGS) tests/interop/c_client.c -L$(OUT) -lomnitron -o target/ctest/interop_c_client
+	cargo build -q -p omnitron-example-rpc
+	OMNITRON_PYTHON=$(CURDIR)/$(PY) OMNITRON_RUST_SERVICE=$(CURDIR)/$(OUT)/calc-service \
+	  OMNITRON_C_CLIENT=$(CURDIR)/target/ctest/interop_c_client LD_LIBRARY_PATH=$(CURDIR)/$(OUT) \
+	  node --test tests/interop/
 
 clean:
 	cargo clean
