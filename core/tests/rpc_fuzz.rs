@@ -26,6 +26,7 @@ fn samples() -> Vec<Vec<u8>> {
             name: "s".into(),
             version: "1.0.0".into(),
             methods: vec!["a".into(), "b".into()],
+            streams: vec!["b".into()],
         },
     ];
     msgs.iter()

@@ -126,20 +126,41 @@ fn wire_to_tuple(py: Python<'_>, e: &WireError) -> PyResult<Py<PyAny>> {
 
 // ---- calls answered from Python ----------------------------------------------------------------
 
-type Answer = oneshot::Sender<Result<bytes::Bytes, WireError>>;
+/// What Python answered: a value, the end of a stream, or an error.
+enum Answer {
+    Value(bytes::Bytes),
+    End,
+    Error(WireError),
+}
 
-/// One call being served by a Python handler: answer it once with `ok` or `err`.
+/// One call (or one stream item) being served by a Python handler: answer it once with `ok`,
+/// `end` (streams) or `err`.
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativeCall {
-    tx: Mutex<Option<Answer>>,
+    tx: Mutex<Option<oneshot::Sender<Answer>>>,
 }
 
 impl NativeCall {
     fn answer(&self, r: Result<bytes::Bytes, WireError>) -> bool {
+        self.send(match r {
+            Ok(b) => Answer::Value(b),
+            Err(e) => Answer::Error(e),
+        })
+    }
+
+    fn send(&self, a: Answer) -> bool {
         match self.tx.lock().take() {
-            Some(tx) => tx.send(r).is_ok(),
+            Some(tx) => tx.send(a).is_ok(),
             None => false,
         }
+    }
+}
+
+fn never_answered() -> WireError {
+    WireError {
+        code: ErrorCode::HandlerFailed.as_str().into(),
+        message: "the Python handler never answered".into(),
+        data: None,
     }
 }
 
@@ -160,6 +181,11 @@ impl NativeCall {
                 Err(e)
             }
         }
+    }
+
+    /// Ends a stream.
+    fn end(&self) -> bool {
+        self.send(Answer::End)
     }
 
     /// Answers with an error (`code` such as "E001" or an application's own).
@@ -184,6 +210,55 @@ impl NativePending {
     }
 }
 
+/// Pulls items from a Python (async) generator and sends them, one at a time: the sink's credit is
+/// the backpressure, and the generator is stopped if the caller goes away.
+async fn serve_stream(
+    ds: Arc<Py<PyAny>>,
+    method: String,
+    args: bytes::Bytes,
+    sink: omnitron::rpc::StreamSink,
+) -> Result<(), WireError> {
+    let failed = |e: PyErr| {
+        let message = Python::attach(|py| e.value(py).str().map(|s| s.to_string()).unwrap_or_default());
+        WireError { code: ErrorCode::HandlerFailed.as_str().into(), message, data: None }
+    };
+    let (pull, stop) = Python::attach(|py| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+        let args = decode(py, &args)?;
+        ds.call1(py, (method.as_str(), args))?.extract(py)
+    })
+    .map_err(failed)?;
+    let mut guard = StopOnDrop(Some(stop));
+    loop {
+        let (tx, rx) = oneshot::channel();
+        Python::attach(|py| -> PyResult<()> {
+            let call = Py::new(py, NativeCall { tx: Mutex::new(Some(tx)) })?;
+            pull.call1(py, (call,))?;
+            Ok(())
+        })
+        .map_err(failed)?;
+        match rx.await {
+            Ok(Answer::Value(b)) => {
+                if sink.send_raw(b).await.is_err() {
+                    return Err(WireError {
+                        code: ErrorCode::Cancelled.as_str().into(),
+                        message: "the caller stopped the stream".into(),
+                        data: None,
+                    });
+                }
+            }
+            Ok(Answer::End) => {
+                guard.0 = None;
+                return Ok(());
+            }
+            Ok(Answer::Error(e)) => {
+                guard.0 = None;
+                return Err(e);
+            }
+            Err(_) => return Err(never_answered()),
+        }
+    }
+}
+
 /// Calls the handler's cancel callable when dropped (unless disarmed).
 struct StopOnDrop(Option<Py<PyAny>>);
 
@@ -194,6 +269,48 @@ impl Drop for StopOnDrop {
                 let _ = c.call0(py);
             });
         }
+    }
+}
+
+/// The receiving end of a streaming call.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeStream {
+    inner: Arc<tokio::sync::Mutex<Option<omnitron::rpc::RpcStream>>>,
+}
+
+#[pymethods]
+impl NativeStream {
+    /// Fetches the next item: `done(item, False, None)`, `done(None, True, None)` at the end, or
+    /// `done(None, True, (code, message, data))`, called on an engine thread.
+    fn next(&self, done: Py<PyAny>) {
+        let inner = self.inner.clone();
+        runtime::handle().spawn(async move {
+            let item = {
+                let mut s = inner.lock().await;
+                match s.as_mut() {
+                    Some(s) => s.next_raw().await,
+                    None => None,
+                }
+            };
+            Python::attach(|py| {
+                let r = match item {
+                    Some(Ok(b)) => decode(py, &b).and_then(|v| done.call1(py, (v, false, py.None()))),
+                    None => done.call1(py, (py.None(), true, py.None())),
+                    Some(Err(e)) => wire_to_tuple(py, &e).and_then(|t| done.call1(py, (py.None(), true, t))),
+                };
+                if let Err(e) = r {
+                    e.print(py);
+                }
+            });
+        });
+    }
+
+    /// Stops the stream (the callee is cancelled if it has not finished).
+    fn close(&self) {
+        let inner = self.inner.clone();
+        runtime::handle().spawn(async move {
+            inner.lock().await.take();
+        });
     }
 }
 
@@ -267,6 +384,12 @@ impl NativePeer {
     /// Hosts `name@version` with `methods`; every call runs `dispatch(method, args, call)` on an
     /// engine thread with the GIL, which must return quickly (scheduling the work) and may return a
     /// callable to run if the call is cancelled.
+    ///
+    /// Methods in `streams` are streaming: `dispatch_stream(method, args)` returns `(pull, stop)`;
+    /// `pull(call)` is called for each item (answer `ok(item)`, `end()` or `err(...)`), `stop()` when
+    /// the caller goes away first.
+    #[pyo3(signature = (name, version, methods, dispatch, streams=Vec::new(), dispatch_stream=None))]
+    #[allow(clippy::too_many_arguments)] // The Python signature, one to one.
     fn expose(
         &self,
         py: Python<'_>,
@@ -274,9 +397,23 @@ impl NativePeer {
         version: &str,
         methods: Vec<String>,
         dispatch: Py<PyAny>,
+        streams: Vec<String>,
+        dispatch_stream: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let dispatch = Arc::new(dispatch);
         let mut b = Service::builder(name, version).py(py)?;
+        if !streams.is_empty() {
+            let ds = Arc::new(
+                dispatch_stream.ok_or_else(|| PyTypeError::new_err("streams need dispatch_stream"))?,
+            );
+            for m in streams {
+                let (ds, method) = (ds.clone(), m.clone());
+                b = b.raw_stream(&m, move |args, _ctx, sink| {
+                    let (ds, method) = (ds.clone(), method.clone());
+                    Box::pin(serve_stream(ds, method, args, sink))
+                });
+            }
+        }
         for m in methods {
             let dispatch = dispatch.clone();
             let method = m.clone();
@@ -302,11 +439,12 @@ impl NativePeer {
                     // handler still running is told to stop.
                     let mut guard = StopOnDrop(cancel);
                     let r = tokio::select! {
-                        r = rx => r.unwrap_or_else(|_| Err(WireError {
-                            code: ErrorCode::HandlerFailed.as_str().into(),
-                            message: "the Python handler never answered".into(),
-                            data: None,
-                        })),
+                        r = rx => match r {
+                            Ok(Answer::Value(b)) => Ok(b),
+                            Ok(Answer::End) => Ok(bytes::Bytes::from_static(omnitron::rpc::NIL)),
+                            Ok(Answer::Error(e)) => Err(e),
+                            Err(_) => Err(never_answered()),
+                        },
                         _ = ctx.cancel.cancelled() => {
                             Err(WireError { code: ErrorCode::Cancelled.as_str().into(), message: "cancelled".into(), data: None })
                         }
@@ -364,6 +502,28 @@ impl NativePeer {
             });
         });
         Ok(NativePending { task: task.abort_handle() })
+    }
+
+    /// Starts a streaming call; pull items with `NativeStream.next`.
+    #[pyo3(signature = (target, method, args, deadline_s=None))]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        target: &str,
+        method: &str,
+        args: &Bound<'_, PyAny>,
+        deadline_s: Option<f64>,
+    ) -> PyResult<NativeStream> {
+        let args = encode(args)?;
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let (peer, target, method) = (self.peer.clone(), target.to_string(), method.to_string());
+        let s = py.detach(|| {
+            runtime::block_on(async move { peer.call_stream_raw(&target, &method, args, opts).await })
+        });
+        match s {
+            Ok(s) => Ok(NativeStream { inner: Arc::new(tokio::sync::Mutex::new(Some(s))) }),
+            Err(e) => Err(remote_error(py, &e)),
+        }
     }
 
     /// A blocking call (the GIL is released while it waits).
@@ -447,6 +607,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePeer>()?;
     m.add_class::<NativeCall>()?;
     m.add_class::<NativePending>()?;
+    m.add_class::<NativeStream>()?;
     m.add_function(wrap_pyfunction!(pack, m)?)?;
     m.add_function(wrap_pyfunction!(unpack, m)?)?;
     Ok(())

@@ -261,3 +261,65 @@ def test_a_child_process_hosts_a_service_and_its_death_fails_calls_at_once() -> 
             await server.close()
 
     asyncio.run(main())
+
+
+@service("ticker@1.0.0")
+class Ticker:
+    def __init__(self) -> None:
+        self.produced = 0
+        self.stopped = asyncio.Event()
+
+    @public
+    async def count(self, n: int) -> Any:
+        try:
+            for i in range(n):
+                self.produced += 1
+                yield i
+        finally:
+            self.stopped.set()
+
+    @public
+    def count_sync(self, n: int) -> Any:
+        yield from range(n)
+
+    @public
+    async def broken(self) -> Any:
+        yield 1
+        raise KeyError("ran dry")
+
+
+def test_streams_from_async_and_sync_generators_with_backpressure() -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, token=TOKEN)
+        t = Ticker()
+        await server.expose(t)
+        client = await Peer.connect(addr, token=TOKEN)
+        assert [x async for x in client.stream("ticker", "count", 5)] == [0, 1, 2, 3, 4]
+        assert [x async for x in client.stream("ticker", "count_sync", 3)] == [0, 1, 2]
+        proxy = await client.query_interface("ticker")
+        assert sorted(proxy.streams) == ["broken", "count", "count_sync"]
+        got = []
+        async for x in proxy.count(3):
+            got.append(x)
+        assert got == [0, 1, 2]
+        items = []
+        with pytest.raises(RemoteError, match="KeyError"):
+            async for x in client.stream("ticker", "broken"):
+                items.append(x)
+        assert items == [1]
+        # A slow consumer: the generator runs at most the credit window ahead, and leaving early
+        # stops it.
+        t.produced = 0
+        t.stopped.clear()
+        async for x in client.stream("ticker", "count", 100_000):
+            if x == 0:
+                await asyncio.sleep(0.3)
+                assert t.produced < 100, t.produced
+            if x == 5:
+                break
+        await asyncio.wait_for(t.stopped.wait(), 5)
+        await client.close()
+        await server.close()
+
+    asyncio.run(main())

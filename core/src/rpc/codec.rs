@@ -210,6 +210,8 @@ pub enum Message {
         version: String,
         /// Its public methods.
         methods: Vec<String>,
+        /// Those of them that answer with a stream.
+        streams: Vec<String>,
     },
     /// It no longer does.
     Unregister {
@@ -368,14 +370,16 @@ impl Message {
                 write_uint(out, if matches!(self, Message::Ping(_)) { 12 } else { 13 });
                 write_uint(out, *n);
             }
-            Message::Register { name, version, methods } => {
-                write_array_len(out, 4);
+            Message::Register { name, version, methods, streams } => {
+                write_array_len(out, 5);
                 write_uint(out, 14);
                 write_str(out, name);
                 write_str(out, version);
-                write_array_len(out, methods.len());
-                for m in methods {
-                    write_str(out, m);
+                for list in [methods, streams] {
+                    write_array_len(out, list.len());
+                    for m in list {
+                        write_str(out, m);
+                    }
                 }
             }
             Message::Unregister { name, version } => {
@@ -470,15 +474,19 @@ impl Message {
                 Message::Pong(r.uint()?)
             }
             14 => {
-                expect(4)?;
+                expect(5)?;
                 let name = r.str()?;
                 let version = r.str()?;
-                let count = r.array_len()?;
-                let mut methods = Vec::with_capacity(count.min(1024));
-                for _ in 0..count {
-                    methods.push(r.str()?);
+                let mut lists = [Vec::new(), Vec::new()];
+                for list in &mut lists {
+                    let count = r.array_len()?;
+                    list.reserve(count.min(1024));
+                    for _ in 0..count {
+                        list.push(r.str()?);
+                    }
                 }
-                Message::Register { name, version, methods }
+                let [methods, streams] = lists;
+                Message::Register { name, version, methods, streams }
             }
             15 => {
                 expect(3)?;
@@ -538,7 +546,12 @@ mod tests {
             Message::Publish { topic: "order.created".into(), payload: raw(&[0x81, 0xa1, b'a', 0x01]) },
             Message::Ping(7),
             Message::Pong(7),
-            Message::Register { name: "s".into(), version: "1.0.0".into(), methods: vec!["a".into()] },
+            Message::Register {
+                name: "s".into(),
+                version: "1.0.0".into(),
+                methods: vec!["a".into(), "b".into()],
+                streams: vec!["b".into()],
+            },
             Message::Unregister { name: "s".into(), version: "1.0.0".into() },
         ] {
             round_trip(m);

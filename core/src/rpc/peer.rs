@@ -84,7 +84,7 @@ pub struct CallOptions {
     pub trace: Option<Bytes>,
 }
 
-/// A service as `list_services` / `describe` report it.
+/// A service as `services` / `describe` report it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceInfo {
     /// Name.
@@ -93,6 +93,9 @@ pub struct ServiceInfo {
     pub version: String,
     /// Public methods.
     pub methods: Vec<String>,
+    /// Those of them that answer with a stream.
+    #[serde(default)]
+    pub streams: Vec<String>,
 }
 
 type EventHandler = Arc<dyn Fn(&str, &Bytes) + Send + Sync>;
@@ -220,6 +223,7 @@ impl Peer {
             name: service.name.clone(),
             version: service.version.to_string(),
             methods: service.methods(),
+            streams: service.streams(),
         };
         let version = service.version.clone();
         let name = service.name.clone();
@@ -422,11 +426,7 @@ impl Peer {
     pub async fn describe(&self, target: &str) -> Result<ServiceInfo> {
         let local = self.inner.table.read().resolve(target);
         match local {
-            Ok(r) => Ok(ServiceInfo {
-                name: r.name.clone(),
-                version: r.version.to_string(),
-                methods: r.provider.methods(),
-            }),
+            Ok(r) => Ok(info_of(&r)),
             Err(e) if self.inner.upstream_address.is_none() || e.code() == ErrorCode::InvalidService => {
                 Err(e)
             }
@@ -513,8 +513,17 @@ fn registry_list(inner: &Inner) -> Vec<ServiceInfo> {
         .read()
         .list()
         .into_iter()
-        .map(|(name, v, methods)| ServiceInfo { name, version: v.to_string(), methods })
+        .map(|(name, v, methods, streams)| ServiceInfo { name, version: v.to_string(), methods, streams })
         .collect()
+}
+
+fn info_of(r: &Resolved) -> ServiceInfo {
+    ServiceInfo {
+        name: r.name.clone(),
+        version: r.version.to_string(),
+        methods: r.provider.methods(),
+        streams: r.provider.streams(),
+    }
 }
 
 /// The built-in `$registry` service.
@@ -525,12 +534,7 @@ fn builtin_registry(inner: &Inner, method: &str, args: &Bytes) -> std::result::R
         "describe" => {
             let (target,): (String,) = decode(args).map_err(w)?;
             let r = inner.table.read().resolve(&target).map_err(w)?;
-            encode(&ServiceInfo {
-                name: r.name.clone(),
-                version: r.version.to_string(),
-                methods: r.provider.methods(),
-            })
-            .map_err(w)
+            encode(&info_of(&r)).map_err(w)
         }
         other => Err(wire(
             ErrorCode::MethodNotFound,
@@ -615,7 +619,7 @@ async fn route_unary(
     match resolved {
         Ok(r) => match &r.provider {
             Provider::Local(svc) => serve_local_unary(svc, &r, method, args, ctx).await,
-            Provider::Remote { conn, methods } => {
+            Provider::Remote { conn, methods, .. } => {
                 if !methods.iter().any(|m| m == method) {
                     return Err(no_method(&r, method));
                 }
@@ -832,7 +836,7 @@ async fn route_stream(
                 });
                 Ok(RpcStream { inner: StreamInner::Local(rx) })
             }
-            Provider::Remote { conn, methods } => {
+            Provider::Remote { conn, methods, .. } => {
                 if !methods.iter().any(|m| m == method) {
                     return Err(no_method(&r, method));
                 }
@@ -892,7 +896,7 @@ async fn serve_stream_request(
     match resolved {
         Ok(r) => match r.provider.clone() {
             Provider::Local(svc) => serve_local_stream(svc, r, req.method, req.args, ctx, out).await,
-            Provider::Remote { conn: other, methods } => {
+            Provider::Remote { conn: other, methods, .. } => {
                 if !methods.contains(&req.method) {
                     return out.finish(Err(no_method(&r, &req.method))).await;
                 }
@@ -1094,10 +1098,15 @@ async fn handshake_connect(inner: &Arc<Inner>) -> Result<Arc<Conn>> {
         let services: Vec<Message> = t
             .list()
             .into_iter()
-            .filter(|(n, v, _)| {
+            .filter(|(n, v, _, _)| {
                 matches!(t.resolve(&format!("{n}@{v}")), Ok(Resolved { provider: Provider::Local(_), .. }))
             })
-            .map(|(name, v, methods)| Message::Register { name, version: v.to_string(), methods })
+            .map(|(name, v, methods, streams)| Message::Register {
+                name,
+                version: v.to_string(),
+                methods,
+                streams,
+            })
             .collect();
         let subs: Vec<Message> = inner
             .subs
@@ -1214,12 +1223,16 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
                 let _ = conn.outbox.send_now(&Message::Pong(n));
             }
             Message::Pong(_) => {}
-            Message::Register { name, version, methods } => {
+            Message::Register { name, version, methods, streams } => {
                 let r = super::service::parse_version(&version).and_then(|v| {
                     inner.table.write().insert(
                         &name,
                         v,
-                        Provider::Remote { conn: conn.clone(), methods: Arc::new(methods) },
+                        Provider::Remote {
+                            conn: conn.clone(),
+                            methods: Arc::new(methods),
+                            streams: Arc::new(streams),
+                        },
                     )
                 });
                 match r {

@@ -179,6 +179,11 @@ impl Service {
     pub fn methods(&self) -> Vec<String> {
         self.methods.keys().cloned().collect()
     }
+
+    /// Those of its methods that answer with a stream, sorted.
+    pub fn streams(&self) -> Vec<String> {
+        self.methods.iter().filter(|(_, h)| matches!(h, Handler::Stream(_))).map(|(k, _)| k.clone()).collect()
+    }
 }
 
 /// Builds a [`Service`].

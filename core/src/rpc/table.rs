@@ -22,7 +22,7 @@ pub(crate) struct LocalService {
 #[derive(Debug, Clone)]
 pub(crate) enum Provider {
     Local(Arc<LocalService>),
-    Remote { conn: Arc<Conn>, methods: Arc<Vec<String>> },
+    Remote { conn: Arc<Conn>, methods: Arc<Vec<String>>, streams: Arc<Vec<String>> },
 }
 
 impl Provider {
@@ -30,6 +30,13 @@ impl Provider {
         match self {
             Provider::Local(s) => s.service.methods(),
             Provider::Remote { methods, .. } => methods.to_vec(),
+        }
+    }
+
+    pub(crate) fn streams(&self) -> Vec<String> {
+        match self {
+            Provider::Local(s) => s.service.streams(),
+            Provider::Remote { streams, .. } => streams.to_vec(),
         }
     }
 }
@@ -180,12 +187,12 @@ impl Table {
         }
     }
 
-    /// Every service: (name, version, methods).
-    pub(crate) fn list(&self) -> Vec<(String, Version, Vec<String>)> {
+    /// Every service: (name, version, methods, streams).
+    pub(crate) fn list(&self) -> Vec<(String, Version, Vec<String>, Vec<String>)> {
         let mut out: Vec<_> = self
             .services
             .iter()
-            .flat_map(|(n, vs)| vs.iter().map(move |(v, p)| (n.clone(), v.clone(), p.methods())))
+            .flat_map(|(n, vs)| vs.iter().map(move |(v, p)| (n.clone(), v.clone(), p.methods(), p.streams())))
             .collect();
         out.sort();
         out

@@ -15,6 +15,7 @@ __all__ = [
     "NativeSeries",
     "NativeCall",
     "NativePending",
+    "NativeStream",
     "NativePeer",
     "pack",
     "unpack",
@@ -165,7 +166,13 @@ def check_timeout(seconds: float) -> None: ...
 @final
 class NativeCall:
     def ok(self, value: Any) -> bool: ...
+    def end(self) -> bool: ...
     def err(self, code: str, message: str, data: Any = None) -> bool: ...
+
+@final
+class NativeStream:
+    def next(self, done: Callable[[Any, bool, Any], None]) -> None: ...
+    def close(self) -> None: ...
 
 @final
 class NativePending:
@@ -178,7 +185,16 @@ class NativePeer:
     @staticmethod
     def connect(address: str, name: str, token: str | None = None, max_frame: int | None = None) -> NativePeer: ...
     def address(self) -> str | None: ...
-    def expose(self, name: str, version: str, methods: list[str], dispatch: Callable[[str, list[Any], NativeCall], Any]) -> None: ...
+    def expose(
+        self,
+        name: str,
+        version: str,
+        methods: list[str],
+        dispatch: Callable[[str, list[Any], NativeCall], Any],
+        streams: list[str] = ...,
+        dispatch_stream: Callable[[str, list[Any]], Any] | None = None,
+    ) -> None: ...
+    def stream(self, target: str, method: str, args: Any, deadline_s: float | None = None) -> NativeStream: ...
     def unexpose(self, name: str, version: str) -> bool: ...
     def call(
         self, target: str, method: str, args: Any, deadline_s: float | None, done: Callable[[Any, Any], None]

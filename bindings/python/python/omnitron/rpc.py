@@ -18,7 +18,9 @@
     await payment.charge(10.0)
 
 ``async def`` handlers run on the event loop the peer was created on; ``def`` handlers run in a
-thread pool, off the event loop. Values cross as MessagePack: None, bool, int, float, str, bytes,
+thread pool, off the event loop. A ``@public`` (async) generator is a streaming method: callers
+iterate it with ``async for item in peer.stream(...)`` (or the proxy's method), and the generator
+is only advanced as the caller consumes. Values cross as MessagePack: None, bool, int, float, str, bytes,
 list, tuple and dict (dataclasses: pass ``dataclasses.asdict(x)``). Deadlines are in seconds."""
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import threading
-from typing import Any, Awaitable, Callable, Optional, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
 from . import _native
 from .di.tokens import describe
@@ -126,6 +128,15 @@ def _run_sync(fn: Callable[..., Any], args: list[Any], call: Any) -> None:
         pass
 
 
+def _settle_item(fut: "asyncio.Future[tuple[Any, bool]]", value: Any, end: bool, error: Any) -> None:
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(remote_error(*error))
+    else:
+        fut.set_result((value, end))
+
+
 def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
     if fut.done():
         return
@@ -138,12 +149,14 @@ def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
 class ServiceProxy:
     """A remote service: each public method is an ``async`` callable."""
 
-    def __init__(self, peer: "Peer", target: str, name: str, version: str, methods: list[str]) -> None:
+    def __init__(self, peer: "Peer", target: str, name: str, version: str, methods: list[str], streams: list[str]) -> None:
         self._peer = peer
         self._target = target
         self.name = name
         self.version = version
         self.methods = list(methods)
+        #: The methods that answer with a stream: calling them gives an async iterator.
+        self.streams = list(streams)
 
     def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
         if method.startswith("_"):
@@ -151,6 +164,13 @@ class ServiceProxy:
         if method not in self.methods:
             raise AttributeError(f"service '{self.name}@{self.version}' has no public method '{method}' (methods: {', '.join(self.methods)})")
         target = f"{self.name}@{self.version}"
+        if method in self.streams:
+
+            def stream(*args: Any, deadline: Optional[float] = None) -> AsyncIterator[Any]:
+                return self._peer.stream(target, method, *args, deadline=deadline)
+
+            stream.__name__ = method
+            return stream  # type: ignore[return-value]
 
         async def invoke(*args: Any, deadline: Optional[float] = None) -> Any:
             return await self._peer.call(target, method, *args, deadline=deadline)
@@ -209,8 +229,14 @@ class Peer:
                 events.append((pattern, getattr(instance, attr)))
         if not methods:
             raise InvalidArgumentError(f"service '{meta[0]}@{meta[1]}' has no @public methods")
-        dispatch = self._dispatcher(methods)
-        await self._loop.run_in_executor(None, lambda: self._native.expose(meta[0], meta[1], list(methods), dispatch))
+        streams = {n: f for n, f in methods.items() if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f)}
+        unary = {n: f for n, f in methods.items() if n not in streams}
+        dispatch = self._dispatcher(unary)
+        dispatch_stream = self._stream_dispatcher(streams)
+        await self._loop.run_in_executor(
+            None,
+            lambda: self._native.expose(meta[0], meta[1], list(unary), dispatch, list(streams), dispatch_stream),
+        )
         for pattern, handler in events:
             await self.subscribe(pattern, handler)
 
@@ -227,6 +253,83 @@ class Peer:
             return None
 
         return dispatch
+
+    def _stream_dispatcher(self, methods: dict[str, Callable[..., Any]]) -> Callable[[str, list[Any]], Any]:
+        loop = self._loop
+
+        def dispatch(method: str, args: list[Any]) -> tuple[Callable[[Any], None], Callable[[], None]]:
+            # On an engine thread: make the generator; the engine pulls one item at a time.
+            gen = methods[method](*args)
+            if inspect.isasyncgen(gen):
+                agen = gen
+
+                async def step(call: Any) -> None:
+                    try:
+                        item = await agen.__anext__()
+                    except StopAsyncIteration:
+                        call.end()
+                        return
+                    except BaseException as e:  # noqa: BLE001
+                        _answer_error(call, e)
+                        return
+                    try:
+                        call.ok(item)
+                    except TypeError:
+                        pass
+
+                def pull(call: Any) -> None:
+                    asyncio.run_coroutine_threadsafe(step(call), loop)
+
+                def stop() -> None:
+                    asyncio.run_coroutine_threadsafe(agen.aclose(), loop)
+
+                return pull, stop
+
+            sync_gen = gen
+
+            def step_sync(call: Any) -> None:
+                try:
+                    item = next(sync_gen)
+                except StopIteration:
+                    call.end()
+                    return
+                except BaseException as e:  # noqa: BLE001
+                    _answer_error(call, e)
+                    return
+                try:
+                    call.ok(item)
+                except TypeError:
+                    pass
+
+            def pull_sync(call: Any) -> None:
+                _threads().submit(step_sync, call)
+
+            def stop_sync() -> None:
+                _threads().submit(sync_gen.close)
+
+            return pull_sync, stop_sync
+
+        return dispatch
+
+    async def stream(self, target: str, method: str, *args: Any, deadline: Optional[float] = None) -> AsyncIterator[Any]:
+        """Calls a streaming method: its items, as they come (the callee waits while they are not
+        consumed). Leaving the loop early stops the callee."""
+        loop = asyncio.get_running_loop()
+        native = await loop.run_in_executor(None, lambda: self._native.stream(target, method, list(args), deadline))
+        try:
+            while True:
+                fut: asyncio.Future[tuple[Any, bool]] = loop.create_future()
+
+                def done(value: Any, end: bool, error: Any, fut: "asyncio.Future[tuple[Any, bool]]" = fut) -> None:
+                    loop.call_soon_threadsafe(_settle_item, fut, value, end, error)
+
+                native.next(done)
+                value, end = await fut
+                if end:
+                    return
+                yield value
+        finally:
+            native.close()
 
     async def unexpose(self, name: str, version: str) -> bool:
         """Stops hosting ``name@version``."""
@@ -256,7 +359,7 @@ class Peer:
     async def query_interface(self, target: str) -> ServiceProxy:
         """The service ``target`` resolves to, as an object whose public methods are awaitable."""
         info = await self.call("$registry", "describe", target)
-        return ServiceProxy(self, target, info["name"], info["version"], info["methods"])
+        return ServiceProxy(self, target, info["name"], info["version"], info["methods"], info.get("streams", []))
 
     async def publish(self, topic: str, payload: Any = None) -> None:
         """Publishes an event to every matching subscriber in every connected process."""
