@@ -105,11 +105,23 @@ export declare class NativePeer {
   /** The address it listens on, if it listens. */
   address(): string | null
   /** Hosts `name@version` with `methods`; returns the service index `dispatch` reports. */
-  expose(name: string, version: string, methods: Array<string>): number
+  expose(name: string, version: string, methods: Array<string>, streams: Array<string>): number
   /** Stops hosting `name@version`. */
   unexpose(name: string, version: string): boolean
   /** Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports. */
   call(callId: number, target: string, method: string, args: Buffer, deadlineMs?: number | undefined | null): void
+  /**
+   * Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
+   * could not. Pull items with `streamNext`.
+   */
+  streamStart(callId: number, target: string, method: string, args: Buffer, deadlineMs?: number | undefined | null): void
+  /**
+   * Fetches the next item of a stream: `done(callId, null, null, item)`, `done(callId, "$end",
+   * null, null)` at the end, or `done(callId, code, message, data)` on failure.
+   */
+  streamNext(callId: number): void
+  /** Stops a stream (the callee is cancelled if it has not finished). */
+  streamClose(callId: number): void
   /** Publishes an event (`payload` is MessagePack). */
   publish(topic: string, payload: Buffer): void
   /** Subscribes; matching events are reported to `event(subscriptionId, topic, payload)`. */
@@ -329,6 +341,7 @@ export declare function lifecycleError(what: string, total: number, failures: Ar
 /** The callbacks a peer reports through. */
 export interface PeerCallbacks {
   dispatch: (call: [callId: number, service: number, method: string, args: Buffer]) => void
+  pull: (callId: number) => void
   cancel: (callId: number) => void
   done: (result: [callId: number, code: string | null, message: string | null, value: Buffer | null]) => void
   event: (event: [subscription: number, topic: string, payload: Buffer]) => void
@@ -342,6 +355,12 @@ export declare function planCodes(): JsPlanCodes
  * error's code, message and data. False if the call is gone (cancelled, timed out).
  */
 export declare function rpcAnswer(callId: number, code?: string | undefined | null, message?: string | undefined | null, value?: Buffer | undefined | null): boolean
+
+/**
+ * Answers a pull of a streaming call served by JavaScript: the next item (`value`), the end
+ * (`end` true), or an error (`code`). False if the call is gone.
+ */
+export declare function rpcStreamAnswer(callId: number, end: boolean, code?: string | undefined | null, message?: string | undefined | null, value?: Buffer | undefined | null): boolean
 
 /** The error of an operation that took longer than `ms`. */
 export declare function timeoutErrorInfo(ms: number, name?: string | undefined | null): JsErrorInfo

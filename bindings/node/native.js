@@ -797,5 +797,6 @@ module.exports.freshTokenKey = nativeBinding.freshTokenKey
 module.exports.lifecycleError = nativeBinding.lifecycleError
 module.exports.planCodes = nativeBinding.planCodes
 module.exports.rpcAnswer = nativeBinding.rpcAnswer
+module.exports.rpcStreamAnswer = nativeBinding.rpcStreamAnswer
 module.exports.timeoutErrorInfo = nativeBinding.timeoutErrorInfo
 module.exports.version = nativeBinding.version

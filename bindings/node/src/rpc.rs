@@ -23,6 +23,8 @@ use crate::error::ToJs;
 /// `(callId, serviceIndex, method, args)`: serve a call, then answer with `rpcAnswer(callId, ...)`.
 type DispatchFn =
     ThreadsafeFunction<(u32, u32, String, Buffer), (), (u32, u32, String, Buffer), napi::Status, false, true>;
+/// `(callId)`: the streaming call being served wants its next item (answer with `rpcStreamAnswer`).
+type PullFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
 /// `(callId)`: the call being served was cancelled.
 type CancelFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
 /// `(callId, code, message, value)`: a call made from JavaScript finished (`code` null on success;
@@ -67,11 +69,43 @@ pub fn rpc_answer(
     tx.send(r).is_ok()
 }
 
+/// Answers a pull of a streaming call served by JavaScript: the next item (`value`), the end
+/// (`end` true), or an error (`code`). False if the call is gone.
+#[napi]
+pub fn rpc_stream_answer(
+    call_id: u32,
+    end: bool,
+    code: Option<String>,
+    message: Option<String>,
+    value: Option<Buffer>,
+) -> bool {
+    let Some(tx) = SERVING.lock().remove(&call_id) else { return false };
+    let value = value.map(|b| Bytes::copy_from_slice(&b));
+    let r = match code {
+        Some(code) => Err(WireError { code, message: message.unwrap_or_default(), data: value }),
+        None if end => Err(end_marker()),
+        None => Ok(value.unwrap_or_else(|| Bytes::from_static(omnitron::rpc::NIL))),
+    };
+    // A stream's end travels through the same answer channel, as a marker error.
+    tx.send(r).is_ok()
+}
+
+/// The end of a stream, as it travels through the answer channel.
+fn end_marker() -> WireError {
+    WireError { code: "$end".into(), message: String::new(), data: None }
+}
+
+/// Streams started from JavaScript, by call id.
+static STREAMS: LazyLock<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<omnitron::rpc::RpcStream>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 /// The callbacks a peer reports through.
 #[napi(object, object_to_js = false)]
 pub struct PeerCallbacks {
     #[napi(ts_type = "(call: [callId: number, service: number, method: string, args: Buffer]) => void")]
     pub dispatch: DispatchFn,
+    #[napi(ts_type = "(callId: number) => void")]
+    pub pull: PullFn,
     #[napi(ts_type = "(callId: number) => void")]
     pub cancel: CancelFn,
     #[napi(
@@ -84,6 +118,7 @@ pub struct PeerCallbacks {
 
 struct Callbacks {
     dispatch: Arc<DispatchFn>,
+    pull: Arc<PullFn>,
     cancel: Arc<CancelFn>,
     done: Arc<DoneFn>,
     event: Arc<EventFn>,
@@ -110,6 +145,7 @@ fn options(name: String, token: Option<String>, max_frame: Option<u32>) -> PeerO
 fn callbacks(c: PeerCallbacks) -> Callbacks {
     Callbacks {
         dispatch: Arc::new(c.dispatch),
+        pull: Arc::new(c.pull),
         cancel: Arc::new(c.cancel),
         done: Arc::new(c.done),
         event: Arc::new(c.event),
@@ -156,9 +192,66 @@ impl NativePeer {
 
     /// Hosts `name@version` with `methods`; returns the service index `dispatch` reports.
     #[napi]
-    pub fn expose(&self, name: String, version: String, methods: Vec<String>) -> napi::Result<u32, String> {
+    pub fn expose(
+        &self,
+        name: String,
+        version: String,
+        methods: Vec<String>,
+        streams: Vec<String>,
+    ) -> napi::Result<u32, String> {
         let index = self.next_service.fetch_add(1, Ordering::Relaxed);
         let mut b = Service::builder(&name, &version).js()?;
+        for m in streams {
+            let (dispatch, pull, cancel) =
+                (self.cb.dispatch.clone(), self.cb.pull.clone(), self.cb.cancel.clone());
+            let method = m.clone();
+            b = b.raw_stream(&m, move |args, _ctx, sink| {
+                let (dispatch, pull, cancel, method) =
+                    (dispatch.clone(), pull.clone(), cancel.clone(), method.clone());
+                Box::pin(async move {
+                    let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
+                    // Start the generator; then pull one item at a time (the sink's credit is the
+                    // backpressure).
+                    let status = dispatch.call(
+                        (id, index, method, Buffer::from(args.to_vec())),
+                        ThreadsafeFunctionCallMode::NonBlocking,
+                    );
+                    if status != napi::Status::Ok {
+                        return Err(wire(
+                            ErrorCode::HandlerFailed,
+                            format!("the JavaScript handler could not be called ({status})"),
+                        ));
+                    }
+                    let mut guard = CancelOnDrop { id, cancel, armed: true };
+                    loop {
+                        let (tx, rx) = oneshot::channel();
+                        SERVING.lock().insert(id, tx);
+                        pull.call(id, ThreadsafeFunctionCallMode::NonBlocking);
+                        match rx.await {
+                            Ok(Ok(item)) => {
+                                if sink.send_raw(item).await.is_err() {
+                                    return Err(wire(ErrorCode::Cancelled, "the caller stopped the stream"));
+                                }
+                            }
+                            Ok(Err(e)) if e.code == "$end" => {
+                                guard.armed = false;
+                                return Ok(());
+                            }
+                            Ok(Err(e)) => {
+                                guard.armed = false;
+                                return Err(e);
+                            }
+                            Err(_) => {
+                                return Err(wire(
+                                    ErrorCode::HandlerFailed,
+                                    "the JavaScript generator never answered",
+                                ));
+                            }
+                        }
+                    }
+                })
+            });
+        }
         for m in methods {
             let (dispatch, cancel) = (self.cb.dispatch.clone(), self.cb.cancel.clone());
             let method = m.clone();
@@ -222,6 +315,74 @@ impl NativePeer {
         });
     }
 
+    /// Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
+    /// could not. Pull items with `streamNext`.
+    #[napi]
+    pub fn stream_start(
+        &self,
+        call_id: u32,
+        target: String,
+        method: String,
+        args: Buffer,
+        deadline_ms: Option<f64>,
+    ) {
+        let opts = CallOptions {
+            deadline: deadline_ms
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .map(|d| Duration::from_secs_f64(d / 1000.0)),
+            trace: None,
+        };
+        let args = Bytes::copy_from_slice(&args);
+        let (peer, done) = (self.peer.clone(), self.cb.done.clone());
+        runtime::handle().spawn(async move {
+            match peer.call_stream_raw(&target, &method, args, opts).await {
+                Ok(s) => {
+                    STREAMS.lock().insert(call_id, Arc::new(tokio::sync::Mutex::new(s)));
+                    done.call((call_id, None, None, None), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+                Err(e) => {
+                    let data = e.data.map(|d| Buffer::from(d.to_vec()));
+                    done.call(
+                        (call_id, Some(e.code), Some(e.message), data),
+                        ThreadsafeFunctionCallMode::NonBlocking,
+                    );
+                }
+            }
+        });
+    }
+
+    /// Fetches the next item of a stream: `done(callId, null, null, item)`, `done(callId, "$end",
+    /// null, null)` at the end, or `done(callId, code, message, data)` on failure.
+    #[napi]
+    pub fn stream_next(&self, call_id: u32) {
+        let done = self.cb.done.clone();
+        let s = STREAMS.lock().get(&call_id).cloned();
+        runtime::handle().spawn(async move {
+            let item = match s {
+                Some(s) => s.lock().await.next_raw().await,
+                None => None,
+            };
+            let a = match item {
+                Some(Ok(v)) => (call_id, None, None, Some(Buffer::from(v.to_vec()))),
+                None => {
+                    STREAMS.lock().remove(&call_id);
+                    (call_id, Some("$end".to_string()), None, None)
+                }
+                Some(Err(e)) => {
+                    STREAMS.lock().remove(&call_id);
+                    (call_id, Some(e.code), Some(e.message), e.data.map(|d| Buffer::from(d.to_vec())))
+                }
+            };
+            done.call(a, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+    }
+
+    /// Stops a stream (the callee is cancelled if it has not finished).
+    #[napi]
+    pub fn stream_close(&self, call_id: u32) {
+        STREAMS.lock().remove(&call_id);
+    }
+
     /// Publishes an event (`payload` is MessagePack).
     #[napi]
     pub fn publish(&self, topic: String, payload: Buffer) -> napi::Result<(), String> {
@@ -261,21 +422,7 @@ impl NativePeer {
     /// `[{ name, version, methods }]` this peer routes to, as JSON.
     #[napi]
     pub fn services_json(&self) -> String {
-        let list: Vec<String> = self
-            .peer
-            .services()
-            .into_iter()
-            .map(|s| {
-                let methods: Vec<String> = s.methods.iter().map(|m| format!("{m:?}")).collect();
-                format!(
-                    "{{\"name\":{:?},\"version\":{:?},\"methods\":[{}]}}",
-                    s.name,
-                    s.version,
-                    methods.join(",")
-                )
-            })
-            .collect();
-        format!("[{}]", list.join(","))
+        serde_json::to_string(&self.peer.services()).unwrap_or_else(|_| "[]".into())
     }
 
     /// Closes every connection and stops listening / reconnecting.

@@ -231,3 +231,77 @@ test('a Node child process hosts a service; its death fails calls at once', asyn
     await server.close();
   }
 });
+
+@Service('ticker@1.0.0')
+class Ticker {
+  produced = 0;
+  stopped = false;
+
+  @Public()
+  async *count(n: number): AsyncGenerator<number> {
+    try {
+      for (let i = 0; i < n; i++) {
+        this.produced++;
+        yield i;
+      }
+    } finally {
+      this.stopped = true;
+    }
+  }
+
+  @Public()
+  *countSync(n: number): Generator<number> {
+    for (let i = 0; i < n; i++) yield i;
+  }
+
+  @Public()
+  async *broken(): AsyncGenerator<number> {
+    yield 1;
+    throw new TypeError('ran dry');
+  }
+}
+
+test('streams from generators, with backpressure and early stop', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { token: TOKEN });
+  const t = new Ticker();
+  await server.expose(t);
+  const client = await Peer.connect(addr, { token: TOKEN });
+  try {
+    const got: number[] = [];
+    for await (const x of client.stream<number>('ticker', 'count', [5])) got.push(x);
+    assert.deepEqual(got, [0, 1, 2, 3, 4]);
+    const sync: number[] = [];
+    for await (const x of client.stream<number>('ticker', 'countSync', [3])) sync.push(x);
+    assert.deepEqual(sync, [0, 1, 2]);
+
+    const ticker = await client.queryInterface<Ticker>('ticker');
+    assert.deepEqual(ticker.$info.streams.sort(), ['broken', 'count', 'countSync']);
+    const viaProxy: number[] = [];
+    for await (const x of ticker.count(3)) viaProxy.push(x);
+    assert.deepEqual(viaProxy, [0, 1, 2]);
+
+    const items: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const x of client.stream<number>('ticker', 'broken')) items.push(x);
+      })(),
+      (e: any) => e.code === 'RPC008' && /TypeError: ran dry/.test(e.message),
+    );
+    assert.deepEqual(items, [1]);
+    await assert.rejects(client.stream('ticker', 'nope').next(), code('RPC002'));
+
+    t.produced = 0;
+    for await (const x of client.stream<number>('ticker', 'count', [100_000])) {
+      if (x === 0) {
+        await sleep(300);
+        assert.ok(t.produced < 100, `producer ran ${t.produced} items ahead`);
+      }
+      if (x === 5) break;
+    }
+    await until(() => t.stopped);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});

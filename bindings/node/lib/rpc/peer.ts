@@ -87,9 +87,15 @@ export function EmitEvent(topic: string): MethodDecorator {
   };
 }
 
-/** A remote service: every public method of `T`, returning a Promise. */
+/** A remote service: every public method of `T` returning a Promise (streaming methods: an async iterable). */
 export type ServiceProxy<T> = {
-  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+  [K in keyof T]: T[K] extends (...args: infer A) => AsyncGenerator<infer I, any, any>
+    ? (...args: A) => AsyncIterableIterator<I>
+    : T[K] extends (...args: infer A) => Generator<infer I, any, any>
+      ? (...args: A) => AsyncIterableIterator<I>
+      : T[K] extends (...args: infer A) => infer R
+        ? (...args: A) => Promise<Awaited<R>>
+        : never;
 };
 
 /** What a peer knows of a service. */
@@ -97,6 +103,8 @@ export interface ServiceInfo {
   name: string;
   version: string;
   methods: string[];
+  /** Those methods that answer with a stream. */
+  streams: string[];
 }
 
 export interface PeerOptions {
@@ -128,6 +136,9 @@ export function callContext(): CallContext | undefined {
   return CONTEXT.getStore();
 }
 
+/** What the engine reports at the end of a stream. */
+const END = Symbol('end');
+
 /** The instance behind each exposed service, for @EmitEvent. */
 const PEER_OF = new WeakMap<object, Peer>();
 
@@ -144,7 +155,9 @@ export class Peer {
   readonly #native: NativePeer;
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<number, Map<string, AnyFn>>();
+  readonly #streamMethods = new Set<string>();
   readonly #serving = new Map<number, AbortController>();
+  readonly #gens = new Map<number, AsyncIterator<unknown> | Iterator<unknown>>();
   readonly #subs = new Map<number, (payload: unknown, topic: string) => unknown>();
   #nextCall = 1;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -155,7 +168,15 @@ export class Peer {
     const cb = {
       // Thread-safe functions hand their arguments over as one array.
       dispatch: ([id, service, method, args]: [number, number, string, Buffer]) => this.#dispatch(id, service, method, args),
-      cancel: (id: number) => this.#serving.get(id)?.abort(),
+      pull: (id: number) => this.#pull(id),
+      cancel: (id: number) => {
+        this.#serving.get(id)?.abort();
+        const g = this.#gens.get(id);
+        if (g) {
+          this.#gens.delete(id);
+          void g.return?.(undefined);
+        }
+      },
       done: ([id, code, message, value]: [number, string | null, string | null, Buffer | null]) => this.#done(id, code, message, value),
       event: ([sub, topic, payload]: [number, string, Buffer]) => this.#event(sub, topic, payload),
     };
@@ -194,7 +215,15 @@ export class Peer {
       if (typeof f !== 'function') throw invalidArgument(`@Public() '${n}' of '${meta.name}' is not a method`);
       methods.set(n, (f as AnyFn).bind(instance));
     }
-    const index = nativeCall(() => this.#native.expose(meta.name, meta.version, names));
+    const isStream = (f: AnyFn) => {
+      const kind = (Object.getPrototypeOf(f) as { constructor?: { name?: string } } | null)?.constructor?.name;
+      return kind === 'AsyncGeneratorFunction' || kind === 'GeneratorFunction';
+    };
+    const raw = (n: string) => (instance as Record<string, unknown>)[n] as AnyFn;
+    const streams = names.filter((n) => isStream(raw(n)));
+    const unary = names.filter((n) => !streams.includes(n));
+    const index = nativeCall(() => this.#native.expose(meta.name, meta.version, unary, streams));
+    for (const n of streams) this.#streamMethods.add(`${index}:${n}`);
     this.#handlers.set(index, methods);
     PEER_OF.set(instance, this);
     for (const [pattern, key] of (ctor[EVENTS] as [string, string | symbol][] | undefined) ?? []) {
@@ -238,9 +267,51 @@ export class Peer {
     try {
       const decoded = decode(args);
       const list = Array.isArray(decoded) ? decoded : [decoded];
+      if (this.#streamMethods.has(`${service}:${method}`)) {
+        // A generator: the engine pulls its items one at a time (#pull).
+        this.#gens.set(id, CONTEXT.run({ signal: ac.signal, method }, () => f(...list)) as AsyncIterator<unknown>);
+        return;
+      }
       const r = CONTEXT.run({ signal: ac.signal, method }, () => f(...list));
       if (r instanceof Promise) r.then(ok, fail);
       else ok(r);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  #pull(id: number): void {
+    const g = this.#gens.get(id);
+    if (!g) return void native.rpcStreamAnswer(id, true, null, null, null);
+    const fail = (e: unknown) => {
+      this.#gens.delete(id);
+      this.#serving.delete(id);
+      if (e instanceof OmnitronError) {
+        const data = (e as { data?: unknown }).data;
+        native.rpcStreamAnswer(id, true, e.code, e.message, data === undefined ? null : encode(data));
+      } else {
+        const name = e instanceof Error ? e.constructor.name : typeof e;
+        native.rpcStreamAnswer(id, true, 'RPC008', `${name}: ${e instanceof Error ? e.message : String(e)}`, encode({ type: name }));
+      }
+    };
+    const step = (r: IteratorResult<unknown>) => {
+      if (r.done) {
+        this.#gens.delete(id);
+        this.#serving.delete(id);
+        return void native.rpcStreamAnswer(id, true, null, null, null);
+      }
+      let b: Buffer;
+      try {
+        b = encode(r.value);
+      } catch (e) {
+        return fail(e);
+      }
+      native.rpcStreamAnswer(id, false, null, null, b);
+    };
+    try {
+      const r = g.next();
+      if (r instanceof Promise) r.then(step, fail);
+      else step(r as IteratorResult<unknown>);
     } catch (e) {
       fail(e);
     }
@@ -251,7 +322,9 @@ export class Peer {
     if (!p) return;
     this.#pending.delete(id);
     this.#hold();
-    if (code === null) {
+    if (code === '$end') {
+      p.resolve(END);
+    } else if (code === null) {
       try {
         p.resolve(value ? decode(value) : undefined);
       } catch (e) {
@@ -317,6 +390,71 @@ export class Peer {
     });
   }
 
+  #await<R>(start: (id: number) => void): Promise<R> {
+    const id = this.#nextCall++;
+    if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#hold();
+      start(id);
+    });
+  }
+
+  /**
+   * Calls a streaming method: an async iterable of its items, pulled as you consume them (the callee
+   * waits meanwhile). Leaving the loop early stops the callee.
+   */
+  stream<T = unknown>(target: string, method: string, args: unknown[] = [], opts: CallOptions = {}): AsyncIterableIterator<T> {
+    let id: number | undefined;
+    let finished = false;
+    const self = this;
+    const start = async (): Promise<number> => {
+      if (id !== undefined) return id;
+      const buf = encode(args);
+      let started = 0;
+      await this.#await<void>((callId) => {
+        started = callId;
+        this.#native.streamStart(callId, target, method, buf, opts.deadline);
+      });
+      id = started;
+      return id;
+    };
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      async next(): Promise<IteratorResult<T>> {
+        if (finished) return { done: true, value: undefined };
+        try {
+          const sid = await start();
+          const v = await self.#awaitOn<unknown>(sid, () => self.#native.streamNext(sid));
+          if (v === END) {
+            finished = true;
+            return { done: true, value: undefined };
+          }
+          return { done: false, value: v as T };
+        } catch (e) {
+          finished = true;
+          throw e;
+        }
+      },
+      async return(): Promise<IteratorResult<T>> {
+        finished = true;
+        if (id !== undefined) self.#native.streamClose(id);
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** Waits for the next report about call `id` (streams reuse their id for every item). */
+  #awaitOn<R>(id: number, start: () => void): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#hold();
+      start();
+    });
+  }
+
   /** A typed proxy of `target`; every method call is a remote call (nothing is checked up front). */
   proxy<T>(target: string, opts: CallOptions = {}): ServiceProxy<T> {
     return new Proxy(
@@ -343,6 +481,7 @@ export class Peer {
           if (!info.methods.includes(key)) {
             return () => Promise.reject(new OmnitronError('RPC002', `service '${id}' has no public method '${key}' (methods: ${info.methods.join(', ')})`));
           }
+          if (info.streams?.includes(key)) return (...args: unknown[]) => this.stream(id, key, args, opts);
           return (...args: unknown[]) => this.call(id, key, args, opts);
         },
       },
