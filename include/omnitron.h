@@ -257,6 +257,12 @@ typedef struct OmnitronScope OmnitronScope;
 // One series of a metric: fixed label values, for recording without a label lookup per call.
 typedef struct OmnitronSeries OmnitronSeries;
 
+// A service under construction: add methods and streams, then omnitron_peer_expose_service.
+typedef struct OmnitronService OmnitronService;
+
+// Where a streaming handler sends its items.
+typedef struct OmnitronStreamSink OmnitronStreamSink;
+
 // A token. Two tokens made with the same name are different tokens; the name is for messages.
 typedef struct OmnitronToken OmnitronToken;
 
@@ -363,6 +369,21 @@ typedef uint32_t (*OmnitronHandlerFn)(const char *method,
                                       size_t args_len,
                                       struct OmnitronReply *reply,
                                       void *user_data);
+
+// A streaming method: send each item with omnitron_stream_send (it blocks while the caller has not
+// taken the previous ones, and fails with OMNITRON_STATUS_CANCELLED once the caller has gone),
+// then return OMNITRON_STATUS_OK, or a failure status as for OmnitronHandlerFn. Runs on an engine
+// thread that may block.
+typedef uint32_t (*OmnitronStreamHandlerFn)(const char *method,
+                                            const uint8_t *args,
+                                            size_t args_len,
+                                            struct OmnitronStreamSink *sink,
+                                            void *user_data);
+
+// Called for each item of a stream, on the thread that called omnitron_peer_call_stream; the next
+// item is not requested before it returns (that is the backpressure). Returning a non-OK status
+// stops the stream.
+typedef uint32_t (*OmnitronItemFn)(const uint8_t *item, size_t len, void *user_data);
 
 // Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
 // `len`. Free with omnitron_buffer_free.
@@ -876,6 +897,54 @@ OmnitronStatus omnitron_peer_expose(struct OmnitronPeer *peer,
                                     uint32_t format,
                                     OmnitronHandlerFn handler,
                                     void *user_data);
+
+// Starts a service `name@version` (a semver version). Free it with omnitron_service_free (after
+// exposing it, or instead).
+OmnitronStatus omnitron_service_new(const char *name,
+                                    const char *version,
+                                    struct OmnitronService **out);
+
+// Adds a method answered by `handler` (see OmnitronHandlerFn) with data in `format`.
+OmnitronStatus omnitron_service_add_method(struct OmnitronService *service,
+                                           const char *method,
+                                           uint32_t format,
+                                           OmnitronHandlerFn handler,
+                                           void *user_data);
+
+// Adds a streaming method answered by `handler` (see OmnitronStreamHandlerFn).
+OmnitronStatus omnitron_service_add_stream(struct OmnitronService *service,
+                                           const char *method,
+                                           uint32_t format,
+                                           OmnitronStreamHandlerFn handler,
+                                           void *user_data);
+
+// Exposes a service built with omnitron_service_new on `peer`. The service handle may then only be
+// freed.
+OmnitronStatus omnitron_peer_expose_service(struct OmnitronPeer *peer,
+                                            struct OmnitronService *service);
+
+// Frees a service handle. NULL and freed handles are ignored.
+void omnitron_service_free(struct OmnitronService *service);
+
+// Sends one item of a stream (MessagePack, or JSON text for JSON handlers), blocking while the
+// caller has not taken the earlier ones. OMNITRON_STATUS_CANCELLED once the caller has gone: stop
+// and return.
+OmnitronStatus omnitron_stream_send(struct OmnitronStreamSink *sink,
+                                    const uint8_t *data,
+                                    size_t len);
+
+// Calls a streaming method, blocking this thread: `on_item` runs here for each item as it comes,
+// and the next is only requested when it returns. Returns OMNITRON_STATUS_OK at the end of the
+// stream, the stream's failure, or OMNITRON_STATUS_CANCELLED if `on_item` returned non-OK (the
+// callee is then stopped).
+OmnitronStatus omnitron_peer_call_stream(struct OmnitronPeer *peer,
+                                         const char *target,
+                                         const char *method,
+                                         const uint8_t *args,
+                                         size_t args_len,
+                                         uint64_t deadline_ms,
+                                         OmnitronItemFn on_item,
+                                         void *user_data);
 
 // Frees a buffer the library handed out and clears it. NULL and empty buffers are ignored.
 void omnitron_buffer_free(struct OmnitronBuffer *buf);

@@ -73,6 +73,39 @@ pub type OmnitronEventFn = Option<
     unsafe extern "C" fn(topic: *const c_char, payload: *const u8, len: usize, user_data: *mut c_void),
 >;
 
+/// A streaming method: send each item with omnitron_stream_send (it blocks while the caller has not
+/// taken the previous ones, and fails with OMNITRON_STATUS_CANCELLED once the caller has gone),
+/// then return OMNITRON_STATUS_OK, or a failure status as for OmnitronHandlerFn. Runs on an engine
+/// thread that may block.
+pub type OmnitronStreamHandlerFn = Option<
+    unsafe extern "C" fn(
+        method: *const c_char,
+        args: *const u8,
+        args_len: usize,
+        sink: *mut OmnitronStreamSink,
+        user_data: *mut c_void,
+    ) -> u32,
+>;
+
+/// Called for each item of a stream, on the thread that called omnitron_peer_call_stream; the next
+/// item is not requested before it returns (that is the backpressure). Returning a non-OK status
+/// stops the stream.
+pub type OmnitronItemFn =
+    Option<unsafe extern "C" fn(item: *const u8, len: usize, user_data: *mut c_void) -> u32>;
+
+/// Where a streaming handler sends its items.
+#[derive(Debug)]
+pub struct OmnitronStreamSink {
+    sink: omnitron::rpc::StreamSink,
+    format: u32,
+}
+
+/// A service under construction: add methods and streams, then omnitron_peer_expose_service.
+#[derive(Debug)]
+pub struct OmnitronService {
+    _private: [u8; 0],
+}
+
 /// Where a handler puts its result.
 #[derive(Debug)]
 pub struct OmnitronReply {
@@ -80,6 +113,7 @@ pub struct OmnitronReply {
 }
 
 static PEERS: Table<Peer> = Table::new("peer");
+static SERVICES: Table<parking_lot::Mutex<Option<omnitron::rpc::ServiceBuilder>>> = Table::new("service");
 
 fn opts(name: *const c_char, token: *const c_char) -> Result<PeerOptions, Error> {
     let name = if name.is_null() { "c" } else { str_arg(name, "name")? };
@@ -204,9 +238,7 @@ pub unsafe extern "C" fn omnitron_peer_expose(
         let name = str_arg(name, "name")?;
         let version = str_arg(version, "version")?;
         let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
-        if format > OMNITRON_FORMAT_JSON {
-            return Err(Error::invalid_argument(format!("unknown format {format}")));
-        }
+        check_format(format)?;
         if method_count == 0 || methods.is_null() {
             return Err(Error::new(
                 ErrorCode::InvalidService,
@@ -221,17 +253,7 @@ pub unsafe extern "C" fn omnitron_peer_expose(
             let cname = Arc::new(
                 CString::new(m.clone()).map_err(|_| Error::invalid_argument("a method name contains NUL"))?,
             );
-            b = b.raw(&m, move |args, _ctx| {
-                let cname = cname.clone();
-                Box::pin(async move {
-                    // C handlers block: they run on the blocking pool, not on the async workers.
-                    tokio::task::spawn_blocking(move || run_handler(handler, &cname, args, format, ud))
-                        .await
-                        .unwrap_or_else(|e| {
-                            Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string())))
-                        })
-                })
-            });
+            b = b.raw(&m, unary_handler(handler, cname, format, ud));
         }
         let svc = b.build()?;
         runtime::block_on(async move { p.expose(svc).await })
@@ -241,6 +263,49 @@ pub unsafe extern "C" fn omnitron_peer_expose(
 type RawHandler =
     unsafe extern "C" fn(*const c_char, *const u8, usize, *mut OmnitronReply, *mut c_void) -> u32;
 
+/// A C handler as a service method: it blocks, so it runs on the blocking pool.
+fn unary_handler(
+    handler: RawHandler,
+    cname: Arc<CString>,
+    format: u32,
+    ud: CPtr,
+) -> impl Fn(Bytes, omnitron::rpc::CallContext) -> omnitron::rpc::BoxFuture<Result<Bytes, WireError>>
++ Send
++ Sync
++ 'static {
+    move |args, _ctx| {
+        let cname = cname.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || run_handler(handler, &cname, args, format, ud))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string())))
+                })
+        })
+    }
+}
+
+/// The arguments as the handler gets them: MessagePack, or NUL-terminated JSON text.
+fn handler_input(args: &[u8], format: u32) -> Result<Vec<u8>, Error> {
+    Ok(if format == OMNITRON_FORMAT_JSON {
+        let mut t = msgpack_to_json(args)?.into_bytes();
+        t.push(0);
+        t
+    } else {
+        args.to_vec()
+    })
+}
+
+/// A handler's failure status as the caller's error.
+fn handler_failure(status: u32) -> WireError {
+    if let Some(e) = passed_on(status) {
+        return WireError::from_error(&e);
+    }
+    let message = take_callback_message()
+        .unwrap_or_else(|| format!("the handler returned status {status} ({})", status_text(status)));
+    WireError { code: status_code(status), message, data: None }
+}
+
 fn run_handler(
     handler: RawHandler,
     method: &CString,
@@ -249,13 +314,7 @@ fn run_handler(
     ud: CPtr,
 ) -> Result<Bytes, WireError> {
     let w = |e: Error| WireError::from_error(&e);
-    let input: Vec<u8> = if format == OMNITRON_FORMAT_JSON {
-        let mut t = msgpack_to_json(&args).map_err(w)?.into_bytes();
-        t.push(0);
-        t
-    } else {
-        args.to_vec()
-    };
+    let input = handler_input(&args, format).map_err(w)?;
     let len = if format == OMNITRON_FORMAT_JSON { input.len() - 1 } else { input.len() };
     let mut reply = OmnitronReply { value: None };
     clear_callback_message();
@@ -265,12 +324,7 @@ fn run_handler(
     }));
     let status = caught.map_err(|_| w(Error::new(ErrorCode::Internal, "the handler panicked")))?;
     if status != 0 {
-        if let Some(e) = passed_on(status) {
-            return Err(w(e));
-        }
-        let message = take_callback_message()
-            .unwrap_or_else(|| format!("the handler returned status {status} ({})", status_text(status)));
-        return Err(WireError { code: status_code(status), message, data: None });
+        return Err(handler_failure(status));
     }
     match reply.value {
         None => Ok(Bytes::from_static(omnitron::rpc::NIL)),
@@ -283,6 +337,219 @@ fn run_handler(
             Ok(Bytes::from(v))
         }
     }
+}
+
+/// Starts a service `name@version` (a semver version). Free it with omnitron_service_free (after
+/// exposing it, or instead).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_service_new(
+    name: *const c_char,
+    version: *const c_char,
+    out: *mut *mut OmnitronService,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let b = Service::builder(str_arg(name, "name")?, str_arg(version, "version")?)?;
+        SERVICES.insert_out(out, parking_lot::Mutex::new(Some(b)))
+    })
+}
+
+fn with_builder(
+    service: *mut OmnitronService,
+    f: impl FnOnce(omnitron::rpc::ServiceBuilder) -> Result<omnitron::rpc::ServiceBuilder, Error>,
+) -> Result<(), Error> {
+    let s = SERVICES.get(service)?;
+    let mut slot = s.lock();
+    let b = slot.take().ok_or_else(|| Error::invalid_argument("this service was already exposed"))?;
+    *slot = Some(f(b)?);
+    Ok(())
+}
+
+/// Adds a method answered by `handler` (see OmnitronHandlerFn) with data in `format`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_service_add_method(
+    service: *mut OmnitronService,
+    method: *const c_char,
+    format: u32,
+    handler: OmnitronHandlerFn,
+    user_data: *mut c_void,
+) -> OmnitronStatus {
+    guard(|| {
+        let m = str_arg(method, "method")?.to_string();
+        let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
+        check_format(format)?;
+        let cname =
+            Arc::new(CString::new(m.clone()).map_err(|_| Error::invalid_argument("method contains NUL"))?);
+        let ud = CPtr(user_data);
+        with_builder(service, move |b| Ok(b.raw(&m, unary_handler(handler, cname, format, ud))))
+    })
+}
+
+/// Adds a streaming method answered by `handler` (see OmnitronStreamHandlerFn).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_service_add_stream(
+    service: *mut OmnitronService,
+    method: *const c_char,
+    format: u32,
+    handler: OmnitronStreamHandlerFn,
+    user_data: *mut c_void,
+) -> OmnitronStatus {
+    guard(|| {
+        let m = str_arg(method, "method")?.to_string();
+        let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
+        check_format(format)?;
+        let cname =
+            Arc::new(CString::new(m.clone()).map_err(|_| Error::invalid_argument("method contains NUL"))?);
+        let ud = CPtr(user_data);
+        with_builder(service, move |b| {
+            Ok(b.raw_stream(&m, move |args, _ctx, sink| {
+                let cname = cname.clone();
+                Box::pin(async move {
+                    tokio::task::spawn_blocking(move || {
+                        run_stream_handler(handler, &cname, args, format, sink, ud)
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string())))
+                    })
+                })
+            }))
+        })
+    })
+}
+
+/// Exposes a service built with omnitron_service_new on `peer`. The service handle may then only be
+/// freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_expose_service(
+    peer: *mut OmnitronPeer,
+    service: *mut OmnitronService,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PEERS.get(peer)?;
+        let s = SERVICES.get(service)?;
+        let b = s.lock().take().ok_or_else(|| Error::invalid_argument("this service was already exposed"))?;
+        let svc = b.build()?;
+        runtime::block_on(async move { p.expose(svc).await })
+    })
+}
+
+/// Frees a service handle. NULL and freed handles are ignored.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_service_free(service: *mut OmnitronService) {
+    guard_void(|| {
+        SERVICES.remove(service);
+        Ok(())
+    })
+}
+
+/// Sends one item of a stream (MessagePack, or JSON text for JSON handlers), blocking while the
+/// caller has not taken the earlier ones. OMNITRON_STATUS_CANCELLED once the caller has gone: stop
+/// and return.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_stream_send(
+    sink: *mut OmnitronStreamSink,
+    data: *const u8,
+    len: usize,
+) -> OmnitronStatus {
+    guard(|| {
+        if sink.is_null() {
+            return Err(Error::invalid_argument("sink is NULL"));
+        }
+        // SAFETY: the sink was handed to the handler by the library and is valid during it.
+        let s = unsafe { &*sink };
+        let bytes = bytes_arg(data, len)
+            .map(|b| if len == 0 { Bytes::from_static(omnitron::rpc::NIL) } else { b })?;
+        let item = if s.format == OMNITRON_FORMAT_JSON {
+            json_to_msgpack(&bytes, "the stream item")?
+        } else {
+            Value::decode(&bytes).map_err(|e| e.context("the stream item is not one MessagePack value"))?;
+            bytes
+        };
+        s.sink.send_blocking(item)
+    })
+}
+
+fn run_stream_handler(
+    handler: RawStreamHandler,
+    method: &CString,
+    args: Bytes,
+    format: u32,
+    sink: omnitron::rpc::StreamSink,
+    ud: CPtr,
+) -> Result<(), WireError> {
+    let w = |e: Error| WireError::from_error(&e);
+    let input = handler_input(&args, format).map_err(w)?;
+    let len = if format == OMNITRON_FORMAT_JSON { input.len() - 1 } else { input.len() };
+    let mut s = OmnitronStreamSink { sink, format };
+    clear_callback_message();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the handler's contract (header); every pointer lives for the call.
+        unsafe { handler(method.as_ptr(), input.as_ptr(), len, &mut s, ud.get()) }
+    }));
+    let status = caught.map_err(|_| w(Error::new(ErrorCode::Internal, "the handler panicked")))?;
+    if status == 0 { Ok(()) } else { Err(handler_failure(status)) }
+}
+
+type RawStreamHandler =
+    unsafe extern "C" fn(*const c_char, *const u8, usize, *mut OmnitronStreamSink, *mut c_void) -> u32;
+
+/// Calls a streaming method, blocking this thread: `on_item` runs here for each item as it comes,
+/// and the next is only requested when it returns. Returns OMNITRON_STATUS_OK at the end of the
+/// stream, the stream's failure, or OMNITRON_STATUS_CANCELLED if `on_item` returned non-OK (the
+/// callee is then stopped).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_peer_call_stream(
+    peer: *mut OmnitronPeer,
+    target: *const c_char,
+    method: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    deadline_ms: u64,
+    on_item: OmnitronItemFn,
+    user_data: *mut c_void,
+) -> OmnitronStatus {
+    guard(|| {
+        let p = PEERS.get(peer)?;
+        let on_item = on_item.ok_or_else(|| Error::invalid_argument("on_item is NULL"))?;
+        let (target, method) =
+            (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
+        let args = bytes_arg(args, args_len)?;
+        Value::decode(&args).map_err(|e| e.context("args"))?;
+        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let mut stream =
+            runtime::block_on(async move { p.call_stream_raw(&target, &method, args, opts).await })
+                .map_err(remote)?;
+        loop {
+            let next = runtime::block_on(async { stream.next_raw().await.map(|r| r.map(|b| b.to_vec())) });
+            match next {
+                None => return Ok(()),
+                Some(Err(e)) => return Err(remote(e)),
+                Some(Ok(item)) => {
+                    clear_callback_message();
+                    // SAFETY: the callback's contract (header); the item lives for the call.
+                    let status = unsafe { on_item(item.as_ptr(), item.len(), user_data) };
+                    if status != 0 {
+                        // Dropping the stream cancels the callee.
+                        drop(stream);
+                        let why = take_callback_message()
+                            .unwrap_or_else(|| format!("on_item returned status {status}"));
+                        return Err(Error::new(
+                            ErrorCode::Cancelled,
+                            format!("the stream was stopped: {why}"),
+                        ));
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn check_format(format: u32) -> Result<(), Error> {
+    if format > OMNITRON_FORMAT_JSON {
+        return Err(Error::invalid_argument(format!("unknown format {format}")));
+    }
+    Ok(())
 }
 
 fn deadline(ms: u64) -> Option<Duration> {

@@ -56,6 +56,48 @@ static uint32_t echo_bytes(const char *method, const uint8_t *args, size_t len, 
     return omnitron_reply_set(reply, args + 1, len - 1);
 }
 
+/* ---- a streaming service: ticks@1.0.0 count(n) sends 0..n-1 --------------------------------------- */
+
+static int produced = 0;
+static int stopped_early = 0;
+
+static uint32_t count_stream(const char *method, const uint8_t *args, size_t len, OmnitronStreamSink *sink, void *ud) {
+    (void)method;
+    (void)len;
+    (void)ud;
+    int n = 0;
+    if (sscanf((const char *)args, "[%d]", &n) != 1) return OMNITRON_STATUS_INVALID_ARGUMENT;
+    for (int i = 0; i < n; i++) {
+        char item[32];
+        int k = snprintf(item, sizeof item, "%d", i);
+        uint32_t s = omnitron_stream_send(sink, (const uint8_t *)item, (size_t)k);
+        if (s == OMNITRON_STATUS_CANCELLED) {
+            __atomic_store_n(&stopped_early, 1, __ATOMIC_SEQ_CST);
+            return OMNITRON_STATUS_OK;
+        }
+        if (s != OMNITRON_STATUS_OK) return s;
+        __atomic_add_fetch(&produced, 1, __ATOMIC_SEQ_CST);
+    }
+    return OMNITRON_STATUS_OK;
+}
+
+typedef struct {
+    int count;
+    int sum;
+    int stop_at;
+} Items;
+
+static uint32_t on_item(const uint8_t *item, size_t len, void *ud) {
+    Items *it = ud;
+    /* MessagePack positive fixints (the items here are small). */
+    if (len != 1 || item[0] > 0x7f) return OMNITRON_STATUS_INVALID_ARGUMENT;
+    it->count++;
+    it->sum += item[0];
+    if (it->count == 1) sleep_ms(200); /* a slow consumer: the producer must wait */
+    if (it->stop_at && it->count == it->stop_at) return OMNITRON_STATUS_CANCELLED;
+    return OMNITRON_STATUS_OK;
+}
+
 /* ---- callbacks for async calls and events ------------------------------------------------------ */
 
 typedef struct {
@@ -193,6 +235,33 @@ int main(void) {
     OK(omnitron_peer_unsubscribe(client, sub, &removed));
     CHECK(removed);
     FAILS_WITH(omnitron_peer_publish(server, "calc.*", payload, 1), OMNITRON_STATUS_INVALID_ARGUMENT);
+
+    /* Streams: a service built handle by handle, a callback per item, backpressure, early stop. */
+    OmnitronService *svc = NULL;
+    OK(omnitron_service_new("ticks", "1.0.0", &svc));
+    OK(omnitron_service_add_stream(svc, "count", OMNITRON_FORMAT_JSON, count_stream, NULL));
+    OK(omnitron_service_add_method(svc, "add", OMNITRON_FORMAT_JSON, calc, NULL));
+    OK(omnitron_peer_expose_service(server, svc));
+    FAILS_WITH(omnitron_peer_expose_service(server, svc), OMNITRON_STATUS_INVALID_ARGUMENT);
+    omnitron_service_free(svc);
+    OK(omnitron_peer_call_json(client, "ticks", "add", "[1, 1]", 0, &out));
+    CHECK(strcmp((const char *)out.data, "2") == 0);
+    omnitron_buffer_free(&out);
+    const uint8_t ten[] = {0x91, 0x0a};
+    Items items = {0, 0, 0};
+    OK(omnitron_peer_call_stream(client, "ticks", "count", ten, sizeof ten, 0, on_item, &items));
+    CHECK(items.count == 10 && items.sum == 45);
+    const uint8_t many[] = {0x91, 0xcd, 0x27, 0x10}; /* [10000] */
+    Items few = {0, 0, 5};
+    __atomic_store_n(&produced, 0, __ATOMIC_SEQ_CST);
+    FAILS_WITH(omnitron_peer_call_stream(client, "ticks", "count", many, sizeof many, 0, on_item, &few), OMNITRON_STATUS_CANCELLED);
+    CHECK(few.count == 5);
+    for (int i = 0; i < 500 && !__atomic_load_n(&stopped_early, __ATOMIC_SEQ_CST); i++) sleep_ms(10);
+    CHECK(__atomic_load_n(&stopped_early, __ATOMIC_SEQ_CST) == 1);
+    CHECK(__atomic_load_n(&produced, __ATOMIC_SEQ_CST) < 100);
+    FAILS_WITH(omnitron_peer_call_stream(client, "ticks", "nope", NULL, 0, 0, on_item, &few), OMNITRON_STATUS_METHOD_NOT_FOUND);
+    FAILS_WITH(omnitron_peer_call_stream(client, "ticks", "count", ten, sizeof ten, 0, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_stream_send(NULL, NULL, 0), OMNITRON_STATUS_INVALID_ARGUMENT);
 
     /* Auth and bad input. */
     OmnitronPeer *bad = NULL;

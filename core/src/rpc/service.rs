@@ -75,6 +75,14 @@ impl StreamSink {
             .map_err(|_| Error::new(ErrorCode::Cancelled, "the caller stopped the stream"))
     }
 
+    /// [`StreamSink::send_raw`] from a thread that may block (not an async task): the C door's
+    /// handlers.
+    pub fn send_blocking(&self, item: Bytes) -> Result<()> {
+        self.tx
+            .blocking_send(item)
+            .map_err(|_| Error::new(ErrorCode::Cancelled, "the caller stopped the stream"))
+    }
+
     /// Sends one item, encoded as MessagePack.
     pub async fn send<T: Serialize + ?Sized>(&self, item: &T) -> Result<()> {
         self.send_raw(encode(item)?).await
