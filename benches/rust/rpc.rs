@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -45,6 +47,8 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let rpc1 = best(|| rt.block_on(rpc_client(&rpc_path, 1, 20_000)));
     let rpc64 = best(|| rt.block_on(rpc_client(&rpc_path, 64, 200_000)));
+    let events = rt.block_on(events(&rpc_path, 1_000_000));
+    let (rss_before, rss_after) = rt.block_on(idle_connections(&rpc_path, server.id(), 1000));
     let _ = server.kill();
     let _ = server.wait();
 
@@ -53,7 +57,15 @@ fn main() {
     report("raw ping-pong, 64 in flight", &raw64);
     report("omnitron call, 64 in flight", &rpc64);
     println!(
-        "\nomnitron / raw: {:.0}% with 1 in flight (goal >= 60%), {:.2}x with 64 ({:.0} calls/s; goal >= 1,000,000)",
+        "\nevents from Rust to a subscriber in another process: {events:.0} events/s (goal >= 1,000,000)"
+    );
+    println!(
+        "server resident memory: {:.1} MiB before, {:.1} MiB with 1,000 idle connections (goal < 100 MiB)",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0
+    );
+    println!(
+        "omnitron / raw: {:.0}% with 1 in flight (goal >= 60%), {:.2}x with 64 ({:.0} calls/s; goal >= 1,000,000)",
         100.0 * rpc1.rate / raw1.rate,
         rpc64.rate / raw64.rate,
         rpc64.rate
@@ -193,6 +205,22 @@ fn serve_rpc(path: PathBuf) {
             .build()
             .unwrap();
         peer.expose(echo).await.unwrap();
+        // Count events; report the count when asked.
+        let count = Arc::new(AtomicU64::new(0));
+        let c = count.clone();
+        peer.subscribe_raw("bench.#", move |_, _| {
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .await
+        .unwrap();
+        let reporter = peer.clone();
+        peer.subscribe_raw("bench-done", move |_, _| {
+            let n = count.swap(0, Ordering::Relaxed);
+            let reporter = reporter.clone();
+            tokio::spawn(async move { reporter.publish("bench-count", &n).await });
+        })
+        .await
+        .unwrap();
         std::future::pending::<()>().await;
     });
 }
@@ -227,4 +255,55 @@ async fn rpc_client(path: &Path, in_flight: usize, total: usize) -> Run {
     let elapsed = started.elapsed();
     peer.shutdown().await;
     summarize(per_task * in_flight, elapsed, lat)
+}
+
+/// Events/s from this process to a subscriber in the server process (counted there).
+async fn events(path: &Path, n: u64) -> f64 {
+    let peer =
+        Peer::connect(&Address::Local(path.to_path_buf()), PeerOptions::new("bench-events").token(TOKEN))
+            .await
+            .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    peer.subscribe("bench-count", move |_, c: u64| {
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(c);
+        }
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let payload = Bytes::from_static(&[0x2a]);
+    let started = Instant::now();
+    for _ in 0..n {
+        peer.publish_raw("bench.tick", payload.clone()).await.unwrap();
+    }
+    peer.publish("bench-done", &()).await.unwrap();
+    let got = rx.await.unwrap();
+    let rate = got as f64 / started.elapsed().as_secs_f64();
+    peer.shutdown().await;
+    rate
+}
+
+/// The server's resident memory (KiB) before and while `n` idle peers are connected to it.
+async fn idle_connections(path: &Path, pid: u32, n: usize) -> (u64, u64) {
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            .unwrap_or(0)
+    };
+    let before = rss();
+    let mut peers = Vec::with_capacity(n);
+    for i in 0..n {
+        let o = PeerOptions::new(format!("idle-{i}")).token(TOKEN);
+        peers.push(Peer::connect(&Address::Local(path.to_path_buf()), o).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss();
+    for p in peers {
+        p.shutdown().await;
+    }
+    (before, after)
 }
