@@ -25,6 +25,13 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--serve-rpc") {
         return serve_rpc(PathBuf::from(&args[i + 1]));
     }
+    if let Some(i) = args.iter().position(|a| a == "--client-rpc") {
+        // Profiling aid: only the 64-in-flight client against a running --serve-rpc.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let r = rt.block_on(rpc_client(Path::new(&args[i + 1]), 64, 1_000_000));
+        report("omnitron call, 64 in flight", &r);
+        return;
+    }
     if args.iter().any(|a| a == "--list") {
         return; // cargo bench probing for names
     }

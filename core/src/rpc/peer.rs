@@ -172,15 +172,18 @@ impl Peer {
             ));
         }
         let peer = Peer::new(opts, None);
-        // Bound on the engine's runtime: the listener registers with its reactor.
+        // Bound, and served, on the runtime it is created on (the caller's, or the engine's for
+        // callers without one): everything of a connection stays on one runtime, so waking a task
+        // never crosses into another runtime's threads.
+        let home = home_runtime();
         let addr = address.clone();
-        let listener = runtime::handle()
+        let listener = home
             .spawn(async move { Listener::bind(&addr).await })
             .await
             .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))??;
         *peer.inner.address.lock() = Some(listener.address().clone());
         let inner = peer.inner.clone();
-        runtime::handle().spawn(accept_loop(inner, listener));
+        home.spawn(accept_loop(inner, listener));
         Ok(peer)
     }
 
@@ -190,12 +193,13 @@ impl Peer {
     pub async fn connect(address: &Address, opts: PeerOptions) -> Result<Peer> {
         let peer = Peer::new(opts, Some(address.clone()));
         let inner = peer.inner.clone();
-        let conn = runtime::handle()
+        let home = home_runtime();
+        let conn = home
             .spawn(async move { handshake_connect(&inner).await })
             .await
             .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))??;
         peer.inner.upstream.send_replace(Some(conn));
-        runtime::handle().spawn(reconnect_loop(peer.inner.clone()));
+        home.spawn(reconnect_loop(peer.inner.clone()));
         Ok(peer)
     }
 
@@ -271,6 +275,17 @@ impl Peer {
         args: Bytes,
         opts: CallOptions,
     ) -> std::result::Result<Bytes, WireError> {
+        // The common case of a connected peer: a service it does not host goes straight upstream,
+        // with no context to build (the connection owns the deadline and the cancel-on-drop).
+        if tokio::runtime::Handle::try_current().is_ok()
+            && self.inner.upstream_address.is_some()
+            && !target.starts_with('$')
+            && !self.inner.table.read().has_name(target)
+        {
+            let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+            let conn = upstream_conn(&self.inner, Instant::now() + deadline).await?;
+            return conn.call(target, method, args, deadline, opts.trace).await;
+        }
         let inner = self.inner.clone();
         let target = target.to_string();
         let method = method.to_string();
@@ -488,6 +503,12 @@ impl RpcStream {
 }
 
 // ---- routing ----------------------------------------------------------------------------------
+
+/// The runtime a peer's connections live on: the caller's tokio runtime if it has one (a Rust
+/// application), else the engine's (the C, Node and Python doors).
+fn home_runtime() -> tokio::runtime::Handle {
+    tokio::runtime::Handle::try_current().unwrap_or_else(|_| runtime::handle())
+}
 
 /// Runs `f` on the caller's tokio runtime if there is one (no hop), else on the engine's; dropping
 /// the returned future drops `f` either way (so a dropped call is cancelled).
