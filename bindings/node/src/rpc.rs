@@ -304,9 +304,8 @@ impl NativePeer {
             trace: None,
         };
         let args = Bytes::copy_from_slice(&args);
-        let (peer, done) = (self.peer.clone(), self.cb.done.clone());
-        runtime::handle().spawn(async move {
-            let r = peer.call_raw(&target, &method, args, opts).await;
+        let done = self.cb.done.clone();
+        self.peer.call_raw_with(&target, &method, args, opts, move |r| {
             let a = match r {
                 Ok(v) => (call_id, None, None, Some(Buffer::from(v.to_vec()))),
                 Err(e) => (call_id, Some(e.code), Some(e.message), e.data.map(|d| Buffer::from(d.to_vec()))),

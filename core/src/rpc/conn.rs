@@ -26,9 +26,15 @@ pub(crate) enum StreamEvent {
     Error(WireError),
 }
 
+/// What to do with an answer.
+pub(crate) type Callback = Box<dyn FnOnce(Result<Bytes, WireError>) + Send>;
+
 enum Pending {
     Unary(oneshot::Sender<Result<Bytes, WireError>>),
     Stream(mpsc::UnboundedSender<StreamEvent>),
+    /// A call made from a binding's thread: the read loop hands the answer straight to the
+    /// callback (no task to wake); the sweeper fails it at its deadline.
+    Callback(Callback, tokio::time::Instant),
 }
 
 pub(crate) struct Serving {
@@ -52,6 +58,7 @@ pub(crate) struct Conn {
     serving: Mutex<HashMap<u64, Serving>>,
     pub(crate) closed: CancellationToken,
     pub(crate) subs: Mutex<Vec<(u64, Pattern)>>,
+    sweeping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Conn {
@@ -71,6 +78,7 @@ impl Conn {
             serving: Mutex::new(HashMap::new()),
             closed: CancellationToken::new(),
             subs: Mutex::new(Vec::new()),
+            sweeping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -166,7 +174,91 @@ impl Conn {
                     Err(e) => StreamEvent::Error(e),
                 });
             }
+            Some(Pending::Callback(cb, _)) => cb(r),
             None => {}
+        }
+    }
+
+    /// Makes a call from any thread without waiting: queues the request (unless the outbox is over
+    /// its limit: then `Err(cb)` gives the callback back, for the caller to take the waiting path)
+    /// and calls `cb` with the answer, on an engine thread, or with a timeout error at the deadline.
+    pub(crate) fn call_callback(
+        self: &Arc<Self>,
+        target: &str,
+        method: &str,
+        args: &[u8],
+        deadline: Duration,
+        trace: Option<&Bytes>,
+        cb: Callback,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(), Callback> {
+        if self.closed.is_cancelled() {
+            cb(Err(self.disconnected()));
+            return Ok(());
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let at = tokio::time::Instant::now() + deadline;
+        let deadline_ms = deadline.as_millis().min(u128::from(u32::MAX)) as u32;
+        self.pending.lock().insert(id, Pending::Callback(cb, at));
+        let queued = self.outbox.try_send_with(|out| {
+            Request::encode_frame(out, id, target, method, args, deadline_ms, trace, false)
+        });
+        match queued {
+            Ok(true) => {}
+            Ok(false) => {
+                // Full: hand the callback back.
+                return match self.pending.lock().remove(&id) {
+                    Some(Pending::Callback(cb, _)) => Err(cb),
+                    _ => Ok(()),
+                };
+            }
+            Err(_) => {
+                if let Some(Pending::Callback(cb, _)) = self.pending.lock().remove(&id) {
+                    cb(Err(self.disconnected()));
+                }
+                return Ok(());
+            }
+        }
+        if !self.sweeping.swap(true, Ordering::AcqRel) {
+            let conn = self.clone();
+            runtime.spawn(async move { conn.sweep().await });
+        }
+        Ok(())
+    }
+
+    /// Fails callback calls past their deadline (each gets CANCEL sent), every 10 ms while any is
+    /// pending.
+    async fn sweep(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let now = tokio::time::Instant::now();
+            let (expired, left) = {
+                let mut p = self.pending.lock();
+                let ids: Vec<u64> = p
+                    .iter()
+                    .filter(|(_, v)| matches!(v, Pending::Callback(_, at) if *at <= now))
+                    .map(|(k, _)| *k)
+                    .collect();
+                let expired: Vec<(u64, Pending)> =
+                    ids.into_iter().filter_map(|id| p.remove(&id).map(|v| (id, v))).collect();
+                let left = p.values().any(|v| matches!(v, Pending::Callback(..)));
+                (expired, left)
+            };
+            for (id, p) in expired {
+                let _ = self.outbox.send_now(&Message::Cancel { id });
+                if let Pending::Callback(cb, _) = p {
+                    cb(Err(wire(ErrorCode::Timeout, "the call got no answer before its deadline")));
+                }
+            }
+            if !left || self.closed.is_cancelled() {
+                self.sweeping.store(false, Ordering::Release);
+                // A call registered between the check and the store would have seen `true`: look again.
+                let more = self.pending.lock().values().any(|v| matches!(v, Pending::Callback(..)));
+                if more && !self.sweeping.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
         }
     }
 
@@ -225,6 +317,7 @@ impl Conn {
                 Pending::Stream(tx) => {
                     let _ = tx.send(StreamEvent::Error(self.disconnected()));
                 }
+                Pending::Callback(cb, _) => cb(Err(self.disconnected())),
             }
         }
         for (_, s) in self.serving.lock().drain() {

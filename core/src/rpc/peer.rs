@@ -303,6 +303,37 @@ impl Peer {
         .await
     }
 
+    /// [`Peer::call_raw`] for bindings: returns at once and calls `done` with the answer on an engine
+    /// thread. A call a connected peer sends upstream goes out from the calling thread and its
+    /// answer is handed over by the connection's reader: no task is woken on the way.
+    pub fn call_raw_with(
+        &self,
+        target: &str,
+        method: &str,
+        args: Bytes,
+        opts: CallOptions,
+        done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
+    ) {
+        let mut done: super::conn::Callback = Box::new(done);
+        if self.inner.upstream_address.is_some()
+            && !target.starts_with('$')
+            && !self.inner.table.read().has_name(target)
+        {
+            let up = self.inner.upstream.borrow().clone();
+            if let Some(conn) = up.filter(|c| !c.closed.is_cancelled()) {
+                let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+                let home = home_runtime();
+                match conn.call_callback(target, method, &args, deadline, opts.trace.as_ref(), done, &home) {
+                    Ok(()) => return,
+                    Err(cb) => done = cb,
+                }
+            }
+        }
+        let peer = self.clone();
+        let (target, method) = (target.to_string(), method.to_string());
+        runtime::handle().spawn(async move { done(peer.call_raw(&target, &method, args, opts).await) });
+    }
+
     /// Calls `method` of `target` with typed arguments (a tuple: `(amount,)`) and a typed result.
     pub async fn call<A: Serialize, R: DeserializeOwned>(
         &self,
@@ -1281,6 +1312,10 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
             Message::Hello { .. } | Message::Welcome { .. } => {
                 break Err(Error::new(ErrorCode::ProtocolError, "a second handshake on an open connection"));
             }
+        }
+        // Everything that arrived together has been handled: send the answers now, from here.
+        if !reader.has_buffered_frame() {
+            conn.outbox.flush_now();
         }
     };
     if let Err(e) = &result {

@@ -28,6 +28,14 @@ pub struct FrameReader {
 
 struct ReadHalfDebug(ReadHalf);
 
+struct WriteHalfDebug(WriteHalf);
+
+impl std::fmt::Debug for WriteHalfDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteHalf")
+    }
+}
+
 impl std::fmt::Debug for ReadHalfDebug {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ReadHalf")
@@ -38,6 +46,13 @@ impl FrameReader {
     /// Frames of at most `max` bytes from `read`.
     pub fn new(read: ReadHalf, max: usize) -> Self {
         FrameReader { read: ReadHalfDebug(read), buf: BytesMut::with_capacity(READ_CHUNK), max }
+    }
+
+    /// Whether a whole frame is already buffered (the next `next` returns without reading).
+    pub fn has_buffered_frame(&self) -> bool {
+        self.buf.len() >= 4
+            && self.buf.len()
+                >= 4 + u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize
     }
 
     /// Changes the largest frame accepted (the handshake reads with a small limit).
@@ -96,6 +111,9 @@ pub struct Outbox {
     state: Mutex<OutState>,
     wake_writer: Notify,
     space: Notify,
+    /// The socket's writing half, once the writer task runs. Whoever writes holds this lock and
+    /// takes the queued bytes under it, so frames go out in order whoever sends them.
+    write: tokio::sync::Mutex<Option<WriteHalfDebug>>,
     limit: usize,
 }
 
@@ -115,6 +133,7 @@ impl Outbox {
         Arc::new(Outbox {
             state: Mutex::new(OutState::default()),
             wake_writer: Notify::new(),
+            write: tokio::sync::Mutex::new(None),
             space: Notify::new(),
             limit,
         })
@@ -152,6 +171,24 @@ impl Outbox {
         }
     }
 
+    /// Queues what `encode` appends if the outbox is under its limit: `Ok(true)` queued, `Ok(false)`
+    /// full (nothing queued), `Err` closed. For callers that cannot wait.
+    pub fn try_send_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<bool> {
+        let mut s = self.state.lock();
+        if s.closed {
+            return Err(closed_error());
+        }
+        if s.buf.len() >= self.limit {
+            return Ok(false);
+        }
+        let was_empty = s.buf.is_empty();
+        encode(&mut s.buf);
+        if was_empty {
+            self.wake_writer.notify_one();
+        }
+        Ok(true)
+    }
+
     /// Queues a message now, over the limit if need be: for small control messages (answers,
     /// cancels, credits, pongs) that must not wait behind the data they control.
     pub fn send_now(&self, m: &Message) -> Result<()> {
@@ -171,6 +208,53 @@ impl Outbox {
         }
     }
 
+    /// Writes what is queued now, from this thread, if the socket takes it without waiting and no
+    /// writer is busy; whatever is left goes to the writer task. Saves waking the writer (a thread
+    /// switch) when a caller knows nothing else is about to be queued.
+    pub fn flush_now(&self) {
+        let Ok(mut w) = self.write.try_lock() else { return };
+        let Some(w) = w.as_mut() else { return };
+        let mut s = self.state.lock();
+        if s.buf.is_empty() {
+            return;
+        }
+        // A waker that does nothing: if the socket is full this registers it, and the writer task,
+        // woken below, registers its own when it tries.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(Ok(n)) = w.0.as_mut().poll_write(&mut cx, &s.buf) {
+            s.buf.drain(..n);
+        }
+        let left = !s.buf.is_empty();
+        drop(s);
+        if left {
+            self.wake_writer.notify_one();
+        } else {
+            self.space.notify_waiters();
+        }
+    }
+
+    /// Queues what `encode` appends and writes it at once when the socket is free ([`Outbox::flush_now`]),
+    /// without waking the writer task unless something is left. `Ok(false)` when the outbox is full
+    /// (nothing queued).
+    pub fn send_and_flush(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<bool> {
+        {
+            let mut s = self.state.lock();
+            if s.closed {
+                return Err(closed_error());
+            }
+            if s.buf.len() >= self.limit {
+                return Ok(false);
+            }
+            encode(&mut s.buf);
+        }
+        self.flush_now();
+        // Whatever flush_now could not write (a busy writer, a full socket) is the writer's.
+        if !self.state.lock().buf.is_empty() {
+            self.wake_writer.notify_one();
+        }
+        Ok(true)
+    }
+
     /// Stops accepting messages; the writer sends what is queued, then shuts the stream down.
     pub fn close(&self) {
         self.state.lock().closed = true;
@@ -186,12 +270,14 @@ impl Outbox {
 
 /// Writes everything queued in `outbox` to `write`, many frames per write, until the outbox is closed
 /// and drained or the write fails (which closes the outbox).
-pub async fn run_writer(outbox: Arc<Outbox>, mut write: WriteHalf) -> Result<()> {
+pub async fn run_writer(outbox: Arc<Outbox>, write: WriteHalf) -> Result<()> {
+    *outbox.write.lock().await = Some(WriteHalfDebug(write));
     let mut batch: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let result = loop {
         // Let the tasks that are ready run first: what they queue goes out in this same write
         // (many frames per system call), at the cost of one scheduler pass.
         tokio::task::yield_now().await;
+        let mut w = outbox.write.lock().await;
         let got = {
             let mut s = outbox.state.lock();
             if s.buf.is_empty() {
@@ -205,20 +291,25 @@ pub async fn run_writer(outbox: Arc<Outbox>, mut write: WriteHalf) -> Result<()>
             Some(true) => {}
             Some(false) => break Ok(()),
             None => {
+                drop(w);
                 outbox.wake_writer.notified().await;
                 continue;
             }
         }
         outbox.space.notify_waiters();
-        if let Err(e) = write.write_all(&batch).await {
+        let Some(half) = w.as_mut() else { break Ok(()) };
+        if let Err(e) = half.0.write_all(&batch).await {
             break Err(Error::new(ErrorCode::PeerDisconnected, format!("write failed: {e}")));
         }
+        drop(w);
         batch.clear();
         if batch.capacity() > 4 * 1024 * 1024 {
             batch.shrink_to(READ_CHUNK);
         }
     };
     outbox.close();
-    let _ = write.shutdown().await;
+    if let Some(mut half) = outbox.write.lock().await.take() {
+        let _ = half.0.shutdown().await;
+    }
     result
 }
