@@ -182,6 +182,7 @@ impl Conn {
     /// Makes a call from any thread without waiting: queues the request (unless the outbox is over
     /// its limit: then `Err(cb)` gives the callback back, for the caller to take the waiting path)
     /// and calls `cb` with the answer, on an engine thread, or with a timeout error at the deadline.
+    #[allow(clippy::too_many_arguments)] // A request's parts plus where to answer and what runs the sweeper.
     pub(crate) fn call_callback(
         self: &Arc<Self>,
         target: &str,
