@@ -122,6 +122,8 @@ test('calls pick versions, interfaces are typed, errors keep their codes', async
     // The deadline reaches the handler as an aborted signal.
     await assert.rejects(client.call('payment@1', 'slow', [], { deadline: 150 }), code('E006'));
     await until(() => p.aborted === 1);
+    await client.close();
+    await assert.rejects(client.call('payment@1', 'charge', [1]), code('RPC009'));
   } finally {
     await client.close();
     await server.close();

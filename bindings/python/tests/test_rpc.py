@@ -20,6 +20,7 @@ from omnitron.errors import (
     InvalidArgumentError,
     InvalidServiceError,
     MethodNotFoundError,
+    NotConnectedError,
     OmnitronError,
     PeerDisconnectedError,
     RemoteError,
@@ -150,6 +151,8 @@ def test_calls_versions_interfaces_and_errors() -> None:
             "currency": "EUR",
         }
         await client.close()
+        with pytest.raises(NotConnectedError):
+            await client.call("payment@1", "charge", 1)
         await server.close()
 
     asyncio.run(main())

@@ -375,6 +375,7 @@ export class Peer {
     if (typeof target !== 'string') return Promise.reject(invalidArgument(`call() needs a target string, got ${describe(target)}`));
     if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
     if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
+    if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
     let buf: Buffer;
     try {
       buf = encode(args);

@@ -33,7 +33,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
 from . import _native
 from .di.tokens import describe
-from .errors import InvalidArgumentError, InvalidServiceError, OmnitronError, remote_error
+from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -189,6 +189,7 @@ class Peer:
     def __init__(self, native: _native.NativePeer, loop: asyncio.AbstractEventLoop) -> None:
         self._native = native
         self._loop = loop
+        self._closed = False
 
     @classmethod
     async def listen(cls, address: str, *, name: str = "python", token: Optional[str] = None, max_frame: Optional[int] = None) -> "Peer":
@@ -339,6 +340,8 @@ class Peer:
         """Calls ``method`` of ``target`` (``payment``, ``payment@1.0.0``, ``payment@^1``). Errors
         come back as the :class:`OmnitronError` subclass of their code; cancelling the awaiting task
         cancels the remote call."""
+        if self._closed:
+            raise NotConnectedError("this peer was closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
 
@@ -391,6 +394,7 @@ class Peer:
 
     async def close(self) -> None:
         """Closes every connection; calls in flight fail with ``PeerDisconnectedError``."""
+        self._closed = True
         await self._loop.run_in_executor(None, self._native.shutdown)
 
     async def __aenter__(self) -> "Peer":
