@@ -19,6 +19,60 @@ use tokio::sync::oneshot;
 
 use crate::error::{ToPy, to_py};
 
+// ---- the inbox: Python work queued by engine threads ------------------------------------------
+
+/// Work for Python, queued by engine threads without taking the GIL and run by the peer's event
+/// loop (which registers `inbox_fd` with `add_reader` and calls `drain`). Taking the GIL on an
+/// engine thread would wait for the interpreter's switch interval whenever Python is busy.
+type Job = Box<dyn FnOnce(Python<'_>) + Send>;
+
+struct Inbox {
+    jobs: Mutex<Vec<Job>>,
+    wake_tx: std::os::unix::net::UnixStream,
+    wake_rx: std::os::unix::net::UnixStream,
+}
+
+impl Inbox {
+    fn new() -> std::io::Result<Arc<Inbox>> {
+        let (wake_tx, wake_rx) = std::os::unix::net::UnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        Ok(Arc::new(Inbox { jobs: Mutex::new(Vec::new()), wake_tx, wake_rx }))
+    }
+
+    fn run(&self, job: impl FnOnce(Python<'_>) + Send + 'static) {
+        let was_empty = {
+            let mut jobs = self.jobs.lock();
+            let was_empty = jobs.is_empty();
+            jobs.push(Box::new(job));
+            was_empty
+        };
+        if was_empty {
+            let _ = std::io::Write::write(&mut (&self.wake_tx), &[1]);
+        }
+    }
+
+    fn drain(&self, py: Python<'_>) {
+        let mut buf = [0u8; 256];
+        while matches!(std::io::Read::read(&mut (&self.wake_rx), &mut buf), Ok(n) if n > 0) {}
+        loop {
+            let jobs = std::mem::take(&mut *self.jobs.lock());
+            if jobs.is_empty() {
+                return;
+            }
+            for job in jobs {
+                job(py);
+            }
+        }
+    }
+}
+
+fn print_err(py: Python<'_>, r: PyResult<impl Sized>) {
+    if let Err(e) = r {
+        e.print(py);
+    }
+}
+
 // ---- values -----------------------------------------------------------------------------------
 
 fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
@@ -213,29 +267,45 @@ impl NativePending {
 /// Pulls items from a Python (async) generator and sends them, one at a time: the sink's credit is
 /// the backpressure, and the generator is stopped if the caller goes away.
 async fn serve_stream(
+    inbox: Arc<Inbox>,
     ds: Arc<Py<PyAny>>,
     method: String,
     args: bytes::Bytes,
     sink: omnitron::rpc::StreamSink,
 ) -> Result<(), WireError> {
-    let failed = |e: PyErr| {
-        let message = Python::attach(|py| e.value(py).str().map(|s| s.to_string()).unwrap_or_default());
-        WireError { code: ErrorCode::HandlerFailed.as_str().into(), message, data: None }
-    };
-    let (pull, stop) = Python::attach(|py| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-        let args = decode(py, &args)?;
-        ds.call1(py, (method.as_str(), args))?.extract(py)
-    })
-    .map_err(failed)?;
-    let mut guard = StopOnDrop(Some(stop));
+    // (pull, stop), made by the first job.
+    let made: Arc<Mutex<Option<(Py<PyAny>, Py<PyAny>)>>> = Arc::new(Mutex::new(None));
+    let mut guard = StopOnDrop { inbox: inbox.clone(), stop: StopWith::Stream(made.clone()), armed: true };
+    let mut first = Some((ds, method, args));
     loop {
         let (tx, rx) = oneshot::channel();
-        Python::attach(|py| -> PyResult<()> {
-            let call = Py::new(py, NativeCall { tx: Mutex::new(Some(tx)) })?;
-            pull.call1(py, (call,))?;
-            Ok(())
-        })
-        .map_err(failed)?;
+        let (g, start) = (made.clone(), first.take());
+        inbox.run(move |py| {
+            let call = NativeCall { tx: Mutex::new(Some(tx)) };
+            if let Some((ds, method, args)) = start {
+                let made = decode(py, &args)
+                    .and_then(|a| ds.call1(py, (method.as_str(), a))?.extract::<(Py<PyAny>, Py<PyAny>)>(py));
+                match made {
+                    Ok(pair) => *g.lock() = Some(pair),
+                    Err(e) => {
+                        let message = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                        call.answer(Err(WireError {
+                            code: ErrorCode::HandlerFailed.as_str().into(),
+                            message,
+                            data: None,
+                        }));
+                        return;
+                    }
+                }
+            }
+            let pull = g.lock().as_ref().map(|(p, _)| p.clone_ref(py));
+            if let Some(pull) = pull {
+                match Py::new(py, call) {
+                    Ok(c) => print_err(py, pull.call1(py, (c,))),
+                    Err(e) => e.print(py),
+                }
+            }
+        });
         match rx.await {
             Ok(Answer::Value(b)) => {
                 if sink.send_raw(b).await.is_err() {
@@ -247,11 +317,11 @@ async fn serve_stream(
                 }
             }
             Ok(Answer::End) => {
-                guard.0 = None;
+                guard.armed = false;
                 return Ok(());
             }
             Ok(Answer::Error(e)) => {
-                guard.0 = None;
+                guard.armed = false;
                 return Err(e);
             }
             Err(_) => return Err(never_answered()),
@@ -259,16 +329,36 @@ async fn serve_stream(
     }
 }
 
-/// Calls the handler's cancel callable when dropped (unless disarmed).
-struct StopOnDrop(Option<Py<PyAny>>);
+/// What stops a handler still running.
+enum StopWith {
+    /// The callable `dispatch` returned (set once it has run).
+    Call(Arc<Mutex<Option<Py<PyAny>>>>),
+    /// The generator's `stop`.
+    Stream(Arc<Mutex<Option<(Py<PyAny>, Py<PyAny>)>>>),
+}
+
+/// Tells the Python handler to stop when dropped (unless disarmed), through the inbox.
+struct StopOnDrop {
+    inbox: Arc<Inbox>,
+    stop: StopWith,
+    armed: bool,
+}
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            Python::attach(|py| {
-                let _ = c.call0(py);
-            });
+        if !self.armed {
+            return;
         }
+        let stop = std::mem::replace(&mut self.stop, StopWith::Call(Arc::new(Mutex::new(None))));
+        self.inbox.run(move |py| {
+            let f = match stop {
+                StopWith::Call(c) => c.lock().take(),
+                StopWith::Stream(g) => g.lock().take().map(|(_, stop)| stop),
+            };
+            if let Some(f) = f {
+                print_err(py, f.call0(py));
+            }
+        });
     }
 }
 
@@ -276,14 +366,15 @@ impl Drop for StopOnDrop {
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativeStream {
     inner: Arc<tokio::sync::Mutex<Option<omnitron::rpc::RpcStream>>>,
+    inbox: Arc<Inbox>,
 }
 
 #[pymethods]
 impl NativeStream {
     /// Fetches the next item: `done(item, False, None)`, `done(None, True, None)` at the end, or
-    /// `done(None, True, (code, message, data))`, called on an engine thread.
+    /// `done(None, True, (code, message, data))`, called on the peer's event loop.
     fn next(&self, done: Py<PyAny>) {
-        let inner = self.inner.clone();
+        let (inner, inbox) = (self.inner.clone(), self.inbox.clone());
         runtime::handle().spawn(async move {
             let item = {
                 let mut s = inner.lock().await;
@@ -292,15 +383,13 @@ impl NativeStream {
                     None => None,
                 }
             };
-            Python::attach(|py| {
+            inbox.run(move |py| {
                 let r = match item {
                     Some(Ok(b)) => decode(py, &b).and_then(|v| done.call1(py, (v, false, py.None()))),
                     None => done.call1(py, (py.None(), true, py.None())),
                     Some(Err(e)) => wire_to_tuple(py, &e).and_then(|t| done.call1(py, (py.None(), true, t))),
                 };
-                if let Err(e) = r {
-                    e.print(py);
-                }
+                print_err(py, r);
             });
         });
     }
@@ -320,6 +409,7 @@ impl NativeStream {
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativePeer {
     peer: Peer,
+    inbox: Arc<Inbox>,
 }
 
 fn options(name: &str, token: Option<String>, max_frame: Option<usize>) -> PeerOptions {
@@ -356,8 +446,9 @@ impl NativePeer {
     ) -> PyResult<Self> {
         let addr: Address = address.parse().py(py)?;
         let o = options(name, token, max_frame);
+        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
         let peer = py.detach(|| runtime::block_on(async move { Peer::listen(&addr, o).await })).py(py)?;
-        Ok(NativePeer { peer })
+        Ok(NativePeer { peer, inbox })
     }
 
     /// Connects to the peer listening at `address`.
@@ -372,8 +463,21 @@ impl NativePeer {
     ) -> PyResult<Self> {
         let addr: Address = address.parse().py(py)?;
         let o = options(name, token, max_frame);
+        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
         let peer = py.detach(|| runtime::block_on(async move { Peer::connect(&addr, o).await })).py(py)?;
-        Ok(NativePeer { peer })
+        Ok(NativePeer { peer, inbox })
+    }
+
+    /// The file descriptor that becomes readable when work for Python is queued: register it with
+    /// the event loop (`loop.add_reader(fd, peer.drain)`).
+    fn inbox_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.inbox.wake_rx.as_raw_fd()
+    }
+
+    /// Runs the queued work (handlers to start, answers, events) on this thread.
+    fn drain(&self, py: Python<'_>) {
+        self.inbox.drain(py);
     }
 
     /// The address it listens on, if it listens.
@@ -407,37 +511,39 @@ impl NativePeer {
                 dispatch_stream.ok_or_else(|| PyTypeError::new_err("streams need dispatch_stream"))?,
             );
             for m in streams {
-                let (ds, method) = (ds.clone(), m.clone());
+                let (ds, method, inbox) = (ds.clone(), m.clone(), self.inbox.clone());
                 b = b.raw_stream(&m, move |args, _ctx, sink| {
-                    let (ds, method) = (ds.clone(), method.clone());
-                    Box::pin(serve_stream(ds, method, args, sink))
+                    let (ds, method, inbox) = (ds.clone(), method.clone(), inbox.clone());
+                    Box::pin(serve_stream(inbox, ds, method, args, sink))
                 });
             }
         }
         for m in methods {
-            let dispatch = dispatch.clone();
-            let method = m.clone();
+            let (dispatch, method, inbox) = (dispatch.clone(), m.clone(), self.inbox.clone());
             b = b.raw(&m, move |args, ctx| {
-                let dispatch = dispatch.clone();
-                let method = method.clone();
+                let (dispatch, method, inbox) = (dispatch.clone(), method.clone(), inbox.clone());
                 Box::pin(async move {
                     let (tx, rx) = oneshot::channel();
-                    let started = Python::attach(|py| -> PyResult<Option<Py<PyAny>>> {
-                        let args = decode(py, &args)?;
-                        let call = Py::new(py, NativeCall { tx: Mutex::new(Some(tx)) })?;
-                        let cancel = dispatch.call1(py, (method.as_str(), args, call))?;
-                        Ok(if cancel.is_none(py) { None } else { Some(cancel) })
-                    });
-                    let cancel = match started {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let message = Python::attach(|py| e.value(py).str().map(|s| s.to_string()).unwrap_or_default());
-                            return Err(WireError { code: ErrorCode::HandlerFailed.as_str().into(), message, data: None });
+                    let cancel: Arc<Mutex<Option<Py<PyAny>>>> = Arc::new(Mutex::new(None));
+                    let slot = cancel.clone();
+                    inbox.run(move |py| {
+                        let call = match Py::new(py, NativeCall { tx: Mutex::new(Some(tx)) }) {
+                            Ok(c) => c,
+                            Err(e) => return e.print(py),
+                        };
+                        let started = decode(py, &args).and_then(|a| dispatch.call1(py, (method.as_str(), a, call.clone_ref(py))));
+                        match started {
+                            Ok(c) if !c.is_none(py) => *slot.lock() = Some(c),
+                            Ok(_) => {}
+                            Err(e) => {
+                                let message = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                                call.get().answer(Err(WireError { code: ErrorCode::HandlerFailed.as_str().into(), message, data: None }));
+                            }
                         }
-                    };
+                    });
                     // However this future ends (answered, cancelled, dropped at the deadline), a
                     // handler still running is told to stop.
-                    let mut guard = StopOnDrop(cancel);
+                    let mut guard = StopOnDrop { inbox, stop: StopWith::Call(cancel), armed: true };
                     let r = tokio::select! {
                         r = rx => match r {
                             Ok(Answer::Value(b)) => Ok(b),
@@ -450,7 +556,7 @@ impl NativePeer {
                         }
                     };
                     if r.is_ok() {
-                        guard.0 = None;
+                        guard.armed = false;
                     }
                     r
                 })
@@ -482,9 +588,10 @@ impl NativePeer {
         let args = encode(args)?;
         let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
         let (peer, target, method) = (self.peer.clone(), target.to_string(), method.to_string());
+        let inbox = self.inbox.clone();
         let task = runtime::handle().spawn(async move {
             let r = peer.call_raw(&target, &method, args, opts).await;
-            Python::attach(|py| {
+            inbox.run(move |py| {
                 let outcome = match r {
                     Ok(b) => decode(py, &b).map(|v| (v, py.None())),
                     Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
@@ -521,7 +628,10 @@ impl NativePeer {
             runtime::block_on(async move { peer.call_stream_raw(&target, &method, args, opts).await })
         });
         match s {
-            Ok(s) => Ok(NativeStream { inner: Arc::new(tokio::sync::Mutex::new(Some(s))) }),
+            Ok(s) => Ok(NativeStream {
+                inner: Arc::new(tokio::sync::Mutex::new(Some(s))),
+                inbox: self.inbox.clone(),
+            }),
             Err(e) => Err(remote_error(py, &e)),
         }
     }
@@ -554,18 +664,19 @@ impl NativePeer {
         py.detach(|| runtime::block_on(async move { peer.publish_raw(&topic, payload).await })).py(py)
     }
 
-    /// Calls `callback(topic, payload)` (on an engine thread, with the GIL) for every matching event.
+    /// Calls `callback(topic, payload)` on the peer's event loop (through the inbox) for every
+    /// matching event.
     fn subscribe(&self, py: Python<'_>, pattern: &str, callback: Py<PyAny>) -> PyResult<u64> {
         let (peer, pattern) = (self.peer.clone(), pattern.to_string());
         let callback = Arc::new(callback);
+        let inbox = self.inbox.clone();
         py.detach(|| {
             runtime::block_on(async move {
                 peer.subscribe_raw(&pattern, move |topic, payload| {
-                    Python::attach(|py| {
-                        let r = decode(py, payload).and_then(|v| callback.call1(py, (topic, v)));
-                        if let Err(e) = r {
-                            e.print(py);
-                        }
+                    let (callback, topic, payload) = (callback.clone(), topic.to_string(), payload.clone());
+                    inbox.run(move |py| {
+                        let r = decode(py, &payload).and_then(|v| callback.call1(py, (topic, v)));
+                        print_err(py, r);
                     });
                 })
                 .await

@@ -190,6 +190,10 @@ class Peer:
         self._native = native
         self._loop = loop
         self._closed = False
+        # Engine threads queue work for Python (handlers to start, answers, events) without taking
+        # the GIL; this loop runs it when the inbox's descriptor becomes readable.
+        self._fd = native.inbox_fd()
+        loop.add_reader(self._fd, native.drain)
 
     @classmethod
     async def listen(cls, address: str, *, name: str = "python", token: Optional[str] = None, max_frame: Optional[int] = None) -> "Peer":
@@ -245,11 +249,11 @@ class Peer:
         loop = self._loop
 
         def dispatch(method: str, args: list[Any], call: Any) -> Any:
-            # On an engine thread: schedule the work and return at once.
+            # On this peer's event loop (the inbox): start the work and return at once.
             fn = methods[method]
             if inspect.iscoroutinefunction(fn):
-                fut = asyncio.run_coroutine_threadsafe(_run_async(fn, args, call), loop)
-                return fut.cancel
+                task = loop.create_task(_run_async(fn, args, call))
+                return task.cancel
             _threads().submit(_run_sync, fn, args, call)
             return None
 
@@ -259,7 +263,7 @@ class Peer:
         loop = self._loop
 
         def dispatch(method: str, args: list[Any]) -> tuple[Callable[[Any], None], Callable[[], None]]:
-            # On an engine thread: make the generator; the engine pulls one item at a time.
+            # On this peer's event loop: make the generator; the engine pulls one item at a time.
             gen = methods[method](*args)
             if inspect.isasyncgen(gen):
                 agen = gen
@@ -279,10 +283,10 @@ class Peer:
                         pass
 
                 def pull(call: Any) -> None:
-                    asyncio.run_coroutine_threadsafe(step(call), loop)
+                    loop.create_task(step(call))
 
                 def stop() -> None:
-                    asyncio.run_coroutine_threadsafe(agen.aclose(), loop)
+                    loop.create_task(agen.aclose())
 
                 return pull, stop
 
@@ -322,7 +326,7 @@ class Peer:
                 fut: asyncio.Future[tuple[Any, bool]] = loop.create_future()
 
                 def done(value: Any, end: bool, error: Any, fut: "asyncio.Future[tuple[Any, bool]]" = fut) -> None:
-                    loop.call_soon_threadsafe(_settle_item, fut, value, end, error)
+                    _settle_item(fut, value, end, error)
 
                 native.next(done)
                 value, end = await fut
@@ -346,7 +350,11 @@ class Peer:
         fut: asyncio.Future[Any] = loop.create_future()
 
         def done(value: Any, error: Any) -> None:
-            loop.call_soon_threadsafe(_settle, fut, value, error)
+            # Run by the inbox on the peer's loop; a caller on another loop gets it thread-safely.
+            if loop is self._loop:
+                _settle(fut, value, error)
+            else:
+                loop.call_soon_threadsafe(_settle, fut, value, error)
 
         pending = self._native.call(target, method, list(args), deadline, done)
         try:
@@ -375,13 +383,11 @@ class Peer:
             raise InvalidArgumentError(f"an event handler must be callable, got {describe(handler)}")
         loop = self._loop
 
-        def run(topic: str, payload: Any) -> None:
+        def deliver(topic: str, payload: Any) -> None:
+            # On this peer's loop (the inbox).
             r = handler(payload)
             if inspect.isawaitable(r):
-                asyncio.ensure_future(r)
-
-        def deliver(topic: str, payload: Any) -> None:
-            loop.call_soon_threadsafe(run, topic, payload)
+                asyncio.ensure_future(r, loop=loop)
 
         return self._native.subscribe(pattern, deliver)
 
@@ -396,6 +402,8 @@ class Peer:
         """Closes every connection; calls in flight fail with ``PeerDisconnectedError``."""
         self._closed = True
         await self._loop.run_in_executor(None, self._native.shutdown)
+        self._native.drain()
+        self._loop.remove_reader(self._fd)
 
     async def __aenter__(self) -> "Peer":
         return self
