@@ -274,7 +274,7 @@ async fn serve_stream(
     sink: omnitron::rpc::StreamSink,
 ) -> Result<(), WireError> {
     // (pull, stop), made by the first job.
-    let made: Arc<Mutex<Option<(Py<PyAny>, Py<PyAny>)>>> = Arc::new(Mutex::new(None));
+    let made: GeneratorSlot = Arc::new(Mutex::new(None));
     let mut guard = StopOnDrop { inbox: inbox.clone(), stop: StopWith::Stream(made.clone()), armed: true };
     let mut first = Some((ds, method, args));
     loop {
@@ -329,12 +329,15 @@ async fn serve_stream(
     }
 }
 
+/// A streaming handler's `(pull, stop)` callables, once made.
+type GeneratorSlot = Arc<Mutex<Option<(Py<PyAny>, Py<PyAny>)>>>;
+
 /// What stops a handler still running.
 enum StopWith {
     /// The callable `dispatch` returned (set once it has run).
     Call(Arc<Mutex<Option<Py<PyAny>>>>),
     /// The generator's `stop`.
-    Stream(Arc<Mutex<Option<(Py<PyAny>, Py<PyAny>)>>>),
+    Stream(GeneratorSlot),
 }
 
 /// Tells the Python handler to stop when dropped (unless disarmed), through the inbox.
