@@ -34,7 +34,7 @@ VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 
 ## ---- the two commands ----------------------------------------------------------------------
 
-test: deps lint cargo-test build c-test drift-check node-test python-test interop-test
+test: deps lint cargo-test build c-test drift-check node-test python-test interop-test build-examples
 	@echo "== make test: every suite passed"
 
 demo: deps build build-examples

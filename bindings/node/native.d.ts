@@ -109,12 +109,12 @@ export declare class NativePeer {
   /** Stops hosting `name@version`. */
   unexpose(name: string, version: string): boolean
   /** Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports. */
-  call(callId: number, target: string, method: string, args: Buffer, deadlineMs?: number | undefined | null): void
+  call(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null): void
   /**
    * Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
    * could not. Pull items with `streamNext`.
    */
-  streamStart(callId: number, target: string, method: string, args: Buffer, deadlineMs?: number | undefined | null): void
+  streamStart(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null): void
   /**
    * Fetches the next item of a stream: `done(callId, null, null, item)`, `done(callId, "$end",
    * null, null)` at the end, or `done(callId, code, message, data)` on failure.
@@ -123,7 +123,7 @@ export declare class NativePeer {
   /** Stops a stream (the callee is cancelled if it has not finished). */
   streamClose(callId: number): void
   /** Publishes an event (`payload` is MessagePack). */
-  publish(topic: string, payload: Buffer): void
+  publish(topic: string, payload: Uint8Array): void
   /** Subscribes; matching events are reported to `event(subscriptionId, topic, payload)`. */
   subscribe(pattern: string): number
   /** Removes a subscription. */
@@ -340,11 +340,11 @@ export declare function lifecycleError(what: string, total: number, failures: Ar
 
 /** The callbacks a peer reports through. */
 export interface PeerCallbacks {
-  dispatch: (call: [callId: number, service: number, method: string, args: Buffer]) => void
+  dispatch: (call: [callId: number, service: number, method: string, args: Uint8Array]) => void
   pull: (callId: number) => void
   cancel: (callId: number) => void
-  done: (result: [callId: number, code: string | null, message: string | null, value: Buffer | null]) => void
-  event: (event: [subscription: number, topic: string, payload: Buffer]) => void
+  done: (result: [callId: number, code: string | null, message: string | null, value: Uint8Array | null]) => void
+  event: (event: [subscription: number, topic: string, payload: Uint8Array]) => void
 }
 
 /** The numbers a plan uses, named by the engine. */
@@ -354,13 +354,13 @@ export declare function planCodes(): JsPlanCodes
  * Answers a call served by JavaScript: `code` null for success (`value` is the result), else the
  * error's code, message and data. False if the call is gone (cancelled, timed out).
  */
-export declare function rpcAnswer(callId: number, code?: string | undefined | null, message?: string | undefined | null, value?: Buffer | undefined | null): boolean
+export declare function rpcAnswer(callId: number, code?: string | undefined | null, message?: string | undefined | null, value?: Uint8Array | undefined | null): boolean
 
 /**
  * Answers a pull of a streaming call served by JavaScript: the next item (`value`), the end
  * (`end` true), or an error (`code`). False if the call is gone.
  */
-export declare function rpcStreamAnswer(callId: number, end: boolean, code?: string | undefined | null, message?: string | undefined | null, value?: Buffer | undefined | null): boolean
+export declare function rpcStreamAnswer(callId: number, end: boolean, code?: string | undefined | null, message?: string | undefined | null, value?: Uint8Array | undefined | null): boolean
 
 /** The error of an operation that took longer than `ms`. */
 export declare function timeoutErrorInfo(ms: number, name?: string | undefined | null): JsErrorInfo

@@ -1,4 +1,4 @@
-//! RPC for Node: the engine's `Peer`. Values cross as MessagePack `Buffer`s (the TypeScript layer
+//! RPC for Node: the engine's `Peer`. Values cross as MessagePack bytes (`Uint8Array`) (the TypeScript layer
 //! encodes and decodes them), and everything that happens on engine threads (a call to serve, a call
 //! that finished, an event) reaches JavaScript through thread-safe functions, never blocking the
 //! engine.
@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::Uint8Array;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, WireError};
@@ -21,8 +21,14 @@ use tokio::sync::oneshot;
 use crate::error::ToJs;
 
 /// `(callId, serviceIndex, method, args)`: serve a call, then answer with `rpcAnswer(callId, ...)`.
-type DispatchFn =
-    ThreadsafeFunction<(u32, u32, String, Buffer), (), (u32, u32, String, Buffer), napi::Status, false, true>;
+type DispatchFn = ThreadsafeFunction<
+    (u32, u32, String, Uint8Array),
+    (),
+    (u32, u32, String, Uint8Array),
+    napi::Status,
+    false,
+    true,
+>;
 /// `(callId)`: the streaming call being served wants its next item (answer with `rpcStreamAnswer`).
 type PullFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
 /// `(callId)`: the call being served was cancelled.
@@ -30,16 +36,16 @@ type CancelFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
 /// `(callId, code, message, value)`: a call made from JavaScript finished (`code` null on success;
 /// on failure `value` holds the error's data, if any).
 type DoneFn = ThreadsafeFunction<
-    (u32, Option<String>, Option<String>, Option<Buffer>),
+    (u32, Option<String>, Option<String>, Option<Uint8Array>),
     (),
-    (u32, Option<String>, Option<String>, Option<Buffer>),
+    (u32, Option<String>, Option<String>, Option<Uint8Array>),
     napi::Status,
     false,
     true,
 >;
 /// `(subscriptionId, topic, payload)`.
 type EventFn =
-    ThreadsafeFunction<(u32, String, Buffer), (), (u32, String, Buffer), napi::Status, false, true>;
+    ThreadsafeFunction<(u32, String, Uint8Array), (), (u32, String, Uint8Array), napi::Status, false, true>;
 
 type Answer = oneshot::Sender<Result<Bytes, WireError>>;
 
@@ -58,7 +64,7 @@ pub fn rpc_answer(
     call_id: u32,
     code: Option<String>,
     message: Option<String>,
-    value: Option<Buffer>,
+    value: Option<Uint8Array>,
 ) -> bool {
     let Some(tx) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
@@ -77,7 +83,7 @@ pub fn rpc_stream_answer(
     end: bool,
     code: Option<String>,
     message: Option<String>,
-    value: Option<Buffer>,
+    value: Option<Uint8Array>,
 ) -> bool {
     let Some(tx) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
@@ -102,17 +108,17 @@ static STREAMS: LazyLock<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<omnitron::rpc
 /// The callbacks a peer reports through.
 #[napi(object, object_to_js = false)]
 pub struct PeerCallbacks {
-    #[napi(ts_type = "(call: [callId: number, service: number, method: string, args: Buffer]) => void")]
+    #[napi(ts_type = "(call: [callId: number, service: number, method: string, args: Uint8Array]) => void")]
     pub dispatch: DispatchFn,
     #[napi(ts_type = "(callId: number) => void")]
     pub pull: PullFn,
     #[napi(ts_type = "(callId: number) => void")]
     pub cancel: CancelFn,
     #[napi(
-        ts_type = "(result: [callId: number, code: string | null, message: string | null, value: Buffer | null]) => void"
+        ts_type = "(result: [callId: number, code: string | null, message: string | null, value: Uint8Array | null]) => void"
     )]
     pub done: DoneFn,
-    #[napi(ts_type = "(event: [subscription: number, topic: string, payload: Buffer]) => void")]
+    #[napi(ts_type = "(event: [subscription: number, topic: string, payload: Uint8Array]) => void")]
     pub event: EventFn,
 }
 
@@ -213,7 +219,7 @@ impl NativePeer {
                     // Start the generator; then pull one item at a time (the sink's credit is the
                     // backpressure).
                     let status = dispatch.call(
-                        (id, index, method, Buffer::from(args.to_vec())),
+                        (id, index, method, Uint8Array::from(args.to_vec())),
                         ThreadsafeFunctionCallMode::NonBlocking,
                     );
                     if status != napi::Status::Ok {
@@ -262,7 +268,7 @@ impl NativePeer {
                     let (tx, rx) = oneshot::channel();
                     SERVING.lock().insert(id, tx);
                     let status =
-                        dispatch.call((id, index, method, Buffer::from(args.to_vec())), ThreadsafeFunctionCallMode::NonBlocking);
+                        dispatch.call((id, index, method, Uint8Array::from(args.to_vec())), ThreadsafeFunctionCallMode::NonBlocking);
                     if status != napi::Status::Ok {
                         SERVING.lock().remove(&id);
                         return Err(wire(ErrorCode::HandlerFailed, format!("the JavaScript handler could not be called ({status})")));
@@ -296,7 +302,14 @@ impl NativePeer {
 
     /// Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports.
     #[napi]
-    pub fn call(&self, call_id: u32, target: String, method: String, args: Buffer, deadline_ms: Option<f64>) {
+    pub fn call(
+        &self,
+        call_id: u32,
+        target: String,
+        method: String,
+        args: Uint8Array,
+        deadline_ms: Option<f64>,
+    ) {
         let opts = CallOptions {
             deadline: deadline_ms
                 .filter(|d| d.is_finite() && *d > 0.0)
@@ -307,8 +320,10 @@ impl NativePeer {
         let done = self.cb.done.clone();
         self.peer.call_raw_with(&target, &method, args, opts, move |r| {
             let a = match r {
-                Ok(v) => (call_id, None, None, Some(Buffer::from(v.to_vec()))),
-                Err(e) => (call_id, Some(e.code), Some(e.message), e.data.map(|d| Buffer::from(d.to_vec()))),
+                Ok(v) => (call_id, None, None, Some(Uint8Array::from(v.to_vec()))),
+                Err(e) => {
+                    (call_id, Some(e.code), Some(e.message), e.data.map(|d| Uint8Array::from(d.to_vec())))
+                }
             };
             done.call(a, ThreadsafeFunctionCallMode::NonBlocking);
         });
@@ -322,7 +337,7 @@ impl NativePeer {
         call_id: u32,
         target: String,
         method: String,
-        args: Buffer,
+        args: Uint8Array,
         deadline_ms: Option<f64>,
     ) {
         let opts = CallOptions {
@@ -340,7 +355,7 @@ impl NativePeer {
                     done.call((call_id, None, None, None), ThreadsafeFunctionCallMode::NonBlocking);
                 }
                 Err(e) => {
-                    let data = e.data.map(|d| Buffer::from(d.to_vec()));
+                    let data = e.data.map(|d| Uint8Array::from(d.to_vec()));
                     done.call(
                         (call_id, Some(e.code), Some(e.message), data),
                         ThreadsafeFunctionCallMode::NonBlocking,
@@ -362,14 +377,14 @@ impl NativePeer {
                 None => None,
             };
             let a = match item {
-                Some(Ok(v)) => (call_id, None, None, Some(Buffer::from(v.to_vec()))),
+                Some(Ok(v)) => (call_id, None, None, Some(Uint8Array::from(v.to_vec()))),
                 None => {
                     STREAMS.lock().remove(&call_id);
                     (call_id, Some("$end".to_string()), None, None)
                 }
                 Some(Err(e)) => {
                     STREAMS.lock().remove(&call_id);
-                    (call_id, Some(e.code), Some(e.message), e.data.map(|d| Buffer::from(d.to_vec())))
+                    (call_id, Some(e.code), Some(e.message), e.data.map(|d| Uint8Array::from(d.to_vec())))
                 }
             };
             done.call(a, ThreadsafeFunctionCallMode::NonBlocking);
@@ -384,7 +399,7 @@ impl NativePeer {
 
     /// Publishes an event (`payload` is MessagePack).
     #[napi]
-    pub fn publish(&self, topic: String, payload: Buffer) -> napi::Result<(), String> {
+    pub fn publish(&self, topic: String, payload: Uint8Array) -> napi::Result<(), String> {
         let peer = self.peer.clone();
         let payload = Bytes::copy_from_slice(&payload);
         runtime::block_on(async move { peer.publish_raw(&topic, payload).await }).js()
@@ -399,7 +414,7 @@ impl NativePeer {
         let id = runtime::block_on(async move {
             peer.subscribe_raw(&pattern, move |topic, payload| {
                 event.call(
-                    (s.load(Ordering::Acquire), topic.to_string(), Buffer::from(payload.to_vec())),
+                    (s.load(Ordering::Acquire), topic.to_string(), Uint8Array::from(payload.to_vec())),
                     ThreadsafeFunctionCallMode::NonBlocking,
                 );
             })

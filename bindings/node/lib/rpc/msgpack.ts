@@ -155,8 +155,8 @@ function write(w: Writer, v: unknown, depth: number): void {
   }
 }
 
-/** Encodes a value as MessagePack. */
-export function encode(v: unknown): Buffer {
+/** Encodes a value as MessagePack (a Buffer, typed as Uint8Array so no Node types leak out). */
+export function encode(v: unknown): Uint8Array {
   const w = new Writer();
   write(w, v, 0);
   return w.buf.subarray(0, w.len);
@@ -313,7 +313,8 @@ function readMap(r: Reader, n: number, depth: number): Record<string, unknown> |
 }
 
 /** Decodes one MessagePack value. */
-export function decode(b: Buffer): unknown {
+export function decode(bytes: Uint8Array): unknown {
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r = new Reader(b);
   const v = read(r, 0);
   if (r.pos !== b.length) throw invalidArgument('cannot decode the MessagePack value: bytes after the value');

@@ -167,7 +167,7 @@ export class Peer {
   private constructor(make: (cb: unknown) => NativePeer, listening: boolean) {
     const cb = {
       // Thread-safe functions hand their arguments over as one array.
-      dispatch: ([id, service, method, args]: [number, number, string, Buffer]) => this.#dispatch(id, service, method, args),
+      dispatch: ([id, service, method, args]: [number, number, string, Uint8Array]) => this.#dispatch(id, service, method, args),
       pull: (id: number) => this.#pull(id),
       cancel: (id: number) => {
         this.#serving.get(id)?.abort();
@@ -177,8 +177,8 @@ export class Peer {
           void g.return?.(undefined);
         }
       },
-      done: ([id, code, message, value]: [number, string | null, string | null, Buffer | null]) => this.#done(id, code, message, value),
-      event: ([sub, topic, payload]: [number, string, Buffer]) => this.#event(sub, topic, payload),
+      done: ([id, code, message, value]: [number, string | null, string | null, Uint8Array | null]) => this.#done(id, code, message, value),
+      event: ([sub, topic, payload]: [number, string, Uint8Array]) => this.#event(sub, topic, payload),
     };
     this.#native = nativeCall(() => make(cb));
     this.#listening = listening;
@@ -237,9 +237,9 @@ export class Peer {
     return nativeCall(() => this.#native.unexpose(name, version));
   }
 
-  #dispatch(id: number, service: number, method: string, args: Buffer): void {
+  #dispatch(id: number, service: number, method: string, args: Uint8Array): void {
     const f = this.#handlers.get(service)?.get(method);
-    const answer = (code: string | null, message: string | null, value: Buffer | null) => native.rpcAnswer(id, code, message, value);
+    const answer = (code: string | null, message: string | null, value: Uint8Array | null) => native.rpcAnswer(id, code, message, value);
     if (!f) return void answer('RPC002', `no handler for '${method}'`, null);
     const ac = new AbortController();
     this.#serving.set(id, ac);
@@ -256,7 +256,7 @@ export class Peer {
     };
     const ok = (v: unknown) => {
       this.#serving.delete(id);
-      let b: Buffer;
+      let b: Uint8Array;
       try {
         b = encode(v);
       } catch (e) {
@@ -300,7 +300,7 @@ export class Peer {
         this.#serving.delete(id);
         return void native.rpcStreamAnswer(id, true, null, null, null);
       }
-      let b: Buffer;
+      let b: Uint8Array;
       try {
         b = encode(r.value);
       } catch (e) {
@@ -317,7 +317,7 @@ export class Peer {
     }
   }
 
-  #done(id: number, code: string | null, message: string | null, value: Buffer | null): void {
+  #done(id: number, code: string | null, message: string | null, value: Uint8Array | null): void {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
@@ -343,7 +343,7 @@ export class Peer {
     }
   }
 
-  #event(sub: number, topic: string, payload: Buffer): void {
+  #event(sub: number, topic: string, payload: Uint8Array): void {
     const h = this.#subs.get(sub);
     if (!h) return;
     let v: unknown;
@@ -376,7 +376,7 @@ export class Peer {
     if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
     if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
     if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
-    let buf: Buffer;
+    let buf: Uint8Array;
     try {
       buf = encode(args);
     } catch (e) {
