@@ -131,6 +131,27 @@ export interface CallContext {
 
 const CONTEXT = new AsyncLocalStorage<CallContext>();
 
+/** A call's context whose AbortController is only made if a handler asks for the signal. */
+class LazyContext implements CallContext {
+  #ac: AbortController | undefined;
+  #aborted = false;
+
+  constructor(readonly method: string) {}
+
+  get signal(): AbortSignal {
+    if (!this.#ac) {
+      this.#ac = new AbortController();
+      if (this.#aborted) this.#ac.abort();
+    }
+    return this.#ac.signal;
+  }
+
+  abort(): void {
+    this.#aborted = true;
+    this.#ac?.abort();
+  }
+}
+
 /** Inside a handler (and what it awaits): the call being served. */
 export function callContext(): CallContext | undefined {
   return CONTEXT.getStore();
@@ -156,7 +177,7 @@ export class Peer {
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<number, Map<string, AnyFn>>();
   readonly #streamMethods = new Set<string>();
-  readonly #serving = new Map<number, AbortController>();
+  readonly #serving = new Map<number, LazyContext>();
   readonly #gens = new Map<number, AsyncIterator<unknown> | Iterator<unknown>>();
   readonly #subs = new Map<number, (payload: unknown, topic: string) => unknown>();
   #nextCall = 1;
@@ -241,7 +262,7 @@ export class Peer {
     const f = this.#handlers.get(service)?.get(method);
     const answer = (code: string | null, message: string | null, value: Uint8Array | null) => native.rpcAnswer(id, code, message, value);
     if (!f) return void answer('RPC002', `no handler for '${method}'`, null);
-    const ac = new AbortController();
+    const ac = new LazyContext(method);
     this.#serving.set(id, ac);
     const fail = (e: unknown) => {
       this.#serving.delete(id);
@@ -269,10 +290,10 @@ export class Peer {
       const list = Array.isArray(decoded) ? decoded : [decoded];
       if (this.#streamMethods.has(`${service}:${method}`)) {
         // A generator: the engine pulls its items one at a time (#pull).
-        this.#gens.set(id, CONTEXT.run({ signal: ac.signal, method }, () => f(...list)) as AsyncIterator<unknown>);
+        this.#gens.set(id, CONTEXT.run(ac, () => f(...list)) as AsyncIterator<unknown>);
         return;
       }
-      const r = CONTEXT.run({ signal: ac.signal, method }, () => f(...list));
+      const r = CONTEXT.run(ac, () => f(...list));
       if (r instanceof Promise) r.then(ok, fail);
       else ok(r);
     } catch (e) {
