@@ -223,7 +223,9 @@ int main(void) {
     Events ev = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}, 0};
     uint64_t sub = 0;
     OK(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, &sub));
-    sleep_ms(50);
+    /* A round trip: the server handles a connection's frames in order, so the subscription is in place. */
+    OK(omnitron_peer_call_json(client, "$registry", "list", NULL, 0, &out));
+    omnitron_buffer_free(&out);
     OK(omnitron_peer_publish_json(server, "calc.done", "{\"x\": 1}"));
     const uint8_t payload[] = {0x2a};
     OK(omnitron_peer_publish(server, "calc.result.ready", payload, 1));

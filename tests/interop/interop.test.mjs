@@ -87,11 +87,15 @@ test('Node, Python, Rust and C call each other and share events', { timeout: 60_
     assert.ok(c.lines.some((l) => l.startsWith('c: inventory.reserve=') && l.includes('"by":"python"')), c.lines.join('\n'));
 
     // One event from Node reaches Python, Rust and C; each answers.
-    await sleep(100);
-    hub.publish('interop.hello', 'from node');
-    await until('acks from Python, Rust and C', () =>
-      ['interop.ack.python', 'interop.ack.rust', 'interop.ack.c'].every((t) => events.some(([topic]) => topic === t)),
-    );
+    // Published again every 200 ms until all three answered: a subscription still on its way to the
+    // hub when the first one went out must not fail the test on a slow machine.
+    const acked = () => ['interop.ack.python', 'interop.ack.rust', 'interop.ack.c'].every((t) => events.some(([topic]) => topic === t));
+    const hello = setInterval(() => hub.publish('interop.hello', 'from node'), 200);
+    try {
+      await until('acks from Python, Rust and C', acked);
+    } finally {
+      clearInterval(hello);
+    }
     assert.equal(await c.exited, 0);
     assert.ok(c.lines.includes('c: event interop.hello'));
 

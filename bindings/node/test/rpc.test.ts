@@ -160,7 +160,8 @@ test('events reach every process; @OnEvent and @EmitEvent', async () => {
     a.subscribe('order.#', (payload) => got.push(payload));
     const refunds: unknown[] = [];
     a.subscribe('payment.refunded', (payload) => refunds.push(payload));
-    await sleep(50);
+    // A round trip: the hub handles a connection's frames in order, so the subscriptions are in place.
+    await a.call('$registry', 'list');
     a.publish('order.created', { id: 1 });
     server.publish('order.item.added', { id: 2 });
     await a.call('payment@1', 'refund', [5]);
