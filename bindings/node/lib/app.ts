@@ -2,11 +2,19 @@
 
 import { Container, type Scope } from './di/container.js';
 import type { ModuleRef } from './di/decorators.js';
+import { collectModules } from './di/modules.js';
 import type { InjectionToken } from './di/tokens.js';
+import type { Peer } from './rpc/peer.js';
 
 export interface CreateOptions {
   /** What `CONTEXT` gives outside any scope. */
   context?: unknown;
+  /**
+   * A peer (`Peer.listen(...)` / `Peer.connect(...)`) on which the application exposes every
+   * `@Service` class among its modules' providers, once initialized. Each must be resolvable from the
+   * root module (declared there, or exported to it).
+   */
+  peer?: Peer;
 }
 
 /** A running application: its container, built from the root module and initialized. */
@@ -45,6 +53,17 @@ export const Omnitron = {
       // Whatever was built before the failure is destroyed; the failure is what the caller sees.
       await container.dispose().catch(() => {});
       throw e;
+    }
+    if (options.peer) {
+      try {
+        for (const e of collectModules(rootModule, () => false).entries.flat()) {
+          const isService = e.kind === 0 && typeof e.make === 'function' && (e.make as Record<symbol, unknown>)[Symbol.for('omnitron.rpc.service')];
+          if (isService) await options.peer.expose((await container.resolveAsync(e.token)) as object);
+        }
+      } catch (e) {
+        await container.dispose().catch(() => {});
+        throw e;
+      }
     }
     return new OmnitronApp(container);
   },

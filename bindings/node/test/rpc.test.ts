@@ -308,3 +308,33 @@ test('streams from generators, with backpressure and early stop', async () => {
     await server.close();
   }
 });
+
+test('Omnitron.create exposes the application\'s @Service providers on a peer', async () => {
+  const { Injectable, Module, Omnitron } = await import('@omnitron-dev/native');
+  @Injectable()
+  class Rates {
+    rate = 2;
+  }
+  @Injectable()
+  @Service('pricing@1.0.0')
+  class Pricing {
+    constructor(readonly rates: Rates) {}
+    @Public()
+    async price(x: number): Promise<number> {
+      return x * this.rates.rate;
+    }
+  }
+  @Module({ providers: [Rates, Pricing] })
+  class AppModule {}
+  const addr = address();
+  const server = await Peer.listen(addr, { token: TOKEN });
+  const app = await Omnitron.create(AppModule, { peer: server });
+  const client = await Peer.connect(addr, { token: TOKEN });
+  try {
+    assert.equal(await client.call('pricing@^1', 'price', [21]), 42);
+  } finally {
+    await client.close();
+    await server.close();
+    await app.close();
+  }
+});

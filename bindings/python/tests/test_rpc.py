@@ -327,3 +327,37 @@ def test_streams_from_async_and_sync_generators_with_backpressure() -> None:
         await server.close()
 
     asyncio.run(main())
+
+
+def test_the_app_exposes_its_service_providers_on_a_peer() -> None:
+    from omnitron import Omnitron, injectable, module
+
+    @injectable
+    class Rates:
+        rate = 2
+
+    @service("pricing@1.0.0")
+    @injectable
+    class Pricing:
+        def __init__(self, rates: Rates) -> None:
+            self.rates = rates
+
+        @public
+        async def price(self, x: int) -> int:
+            return x * self.rates.rate
+
+    @module(providers=[Rates, Pricing])
+    class AppModule:
+        pass
+
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, token=TOKEN)
+        app = await Omnitron.create(AppModule, peer=server)
+        client = await Peer.connect(addr, token=TOKEN)
+        assert await client.call("pricing@^1", "price", 21) == 42
+        await client.close()
+        await server.close()
+        await app.close()
+
+    asyncio.run(main())

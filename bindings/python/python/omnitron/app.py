@@ -36,13 +36,22 @@ class OmnitronApp:
 
 class Omnitron:
     @staticmethod
-    async def create(root_module: Any, *, context: Any = None) -> OmnitronApp:
+    async def create(root_module: Any, *, context: Any = None, peer: Any = None) -> OmnitronApp:
         """Builds the application from its root module and runs every ``on_init`` (dependency
-        order)."""
+        order). With ``peer`` (an :class:`omnitron.Peer`), every ``@service`` class among the modules'
+        providers is then exposed on it (each must be resolvable from the root module)."""
         container = Container(context=context)
         container._load_root_module(root_module)
         try:
             await container.initialize()
+            if peer is not None:
+                from .di.modules import collect_modules
+                from .rpc import _SERVICE
+
+                _, _, entries = collect_modules(root_module, lambda _key: False)
+                for e in (e for module in entries for e in module):
+                    if e.kind == 0 and isinstance(e.make, type) and getattr(e.make, _SERVICE, None) is not None:
+                        await peer.expose(await container.resolve_async(e.token))
         except BaseException:
             # Whatever was built before the failure is destroyed; the failure is what the caller sees.
             try:
