@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from multiprocessing.connection import Client
 from typing import Any
@@ -92,7 +91,6 @@ async def main() -> None:
     await client.close()
     server.kill()
     mp.kill()
-    _ = threading
 
 
 asyncio.run(main())

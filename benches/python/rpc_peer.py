@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import time
 from typing import Any, Awaitable, Callable
@@ -93,4 +92,3 @@ if __name__ == "__main__":
         asyncio.run(call(sys.argv[2], sys.argv[3]))
     elif mode == "mpserve":
         mpserve(sys.argv[2])
-    _ = statistics

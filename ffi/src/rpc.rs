@@ -125,6 +125,25 @@ fn opts(name: *const c_char, token: *const c_char) -> Result<PeerOptions, Error>
     Ok(o)
 }
 
+/// Makes a peer that listens (`connect` false) or connects, and writes its handle.
+fn start_peer(
+    address: *const c_char,
+    name: *const c_char,
+    token: *const c_char,
+    out: *mut *mut OmnitronPeer,
+    connect: bool,
+) -> OmnitronStatus {
+    guard(|| {
+        check_out(out, "out")?;
+        let addr: Address = str_arg(address, "address")?.parse()?;
+        let o = opts(name, token)?;
+        let peer = runtime::block_on(async move {
+            if connect { Peer::connect(&addr, o).await } else { Peer::listen(&addr, o).await }
+        })?;
+        PEERS.insert_out(out, peer)
+    })
+}
+
 /// Listens on `address` (`unix:/path/to.sock` or `tcp://host:port`). `name` (NULL: "c") names this
 /// peer in logs; `token` (NULL: none; required on TCP) is what connecting peers must present.
 #[unsafe(no_mangle)]
@@ -134,13 +153,7 @@ pub unsafe extern "C" fn omnitron_peer_listen(
     token: *const c_char,
     out: *mut *mut OmnitronPeer,
 ) -> OmnitronStatus {
-    guard(|| {
-        check_out(out, "out")?;
-        let addr: Address = str_arg(address, "address")?.parse()?;
-        let o = opts(name, token)?;
-        let peer = runtime::block_on(async move { Peer::listen(&addr, o).await })?;
-        PEERS.insert_out(out, peer)
-    })
+    start_peer(address, name, token, out, false)
 }
 
 /// Connects to the peer listening at `address`, presenting `token`. Reconnects by itself if the
@@ -152,13 +165,7 @@ pub unsafe extern "C" fn omnitron_peer_connect(
     token: *const c_char,
     out: *mut *mut OmnitronPeer,
 ) -> OmnitronStatus {
-    guard(|| {
-        check_out(out, "out")?;
-        let addr: Address = str_arg(address, "address")?.parse()?;
-        let o = opts(name, token)?;
-        let peer = runtime::block_on(async move { Peer::connect(&addr, o).await })?;
-        PEERS.insert_out(out, peer)
-    })
+    start_peer(address, name, token, out, true)
 }
 
 /// Closes every connection (calls in flight fail with OMNITRON_STATUS_PEER_DISCONNECTED), stops

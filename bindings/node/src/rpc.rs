@@ -105,6 +105,16 @@ fn end_marker() -> WireError {
 static STREAMS: LazyLock<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<omnitron::rpc::RpcStream>>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
+/// A deadline in ms from JavaScript (none, zero or not a number: the default).
+fn call_options(deadline_ms: Option<f64>) -> CallOptions {
+    CallOptions {
+        deadline: deadline_ms
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .map(|d| Duration::from_secs_f64(d / 1000.0)),
+        trace: None,
+    }
+}
+
 /// The callbacks a peer reports through.
 #[napi(object, object_to_js = false)]
 pub struct PeerCallbacks {
@@ -310,12 +320,7 @@ impl NativePeer {
         args: Uint8Array,
         deadline_ms: Option<f64>,
     ) {
-        let opts = CallOptions {
-            deadline: deadline_ms
-                .filter(|d| d.is_finite() && *d > 0.0)
-                .map(|d| Duration::from_secs_f64(d / 1000.0)),
-            trace: None,
-        };
+        let opts = call_options(deadline_ms);
         let args = Bytes::copy_from_slice(&args);
         let done = self.cb.done.clone();
         self.peer.call_raw_with(&target, &method, args, opts, move |r| {
@@ -340,12 +345,7 @@ impl NativePeer {
         args: Uint8Array,
         deadline_ms: Option<f64>,
     ) {
-        let opts = CallOptions {
-            deadline: deadline_ms
-                .filter(|d| d.is_finite() && *d > 0.0)
-                .map(|d| Duration::from_secs_f64(d / 1000.0)),
-            trace: None,
-        };
+        let opts = call_options(deadline_ms);
         let args = Bytes::copy_from_slice(&args);
         let (peer, done) = (self.peer.clone(), self.cb.done.clone());
         runtime::handle().spawn(async move {

@@ -240,7 +240,7 @@ fn read_peer(r: &mut Reader) -> Result<PeerInfo> {
             "name" => p.name = r.str()?,
             "lang" => p.lang = r.str()?,
             "pid" => p.pid = r.uint()?,
-            _ => r.skip()?,
+            _ => r.skip_value()?,
         }
     }
     Ok(p)
@@ -266,7 +266,7 @@ fn read_error(r: &mut Reader) -> Result<WireError> {
             "code" => e.code = r.str()?,
             "message" => e.message = r.str()?,
             "data" => e.data = Some(r.raw()?),
-            _ => r.skip()?,
+            _ => r.skip_value()?,
         }
     }
     if e.code.is_empty() {

@@ -126,7 +126,7 @@ impl Reader {
     /// The next value, whatever it is, as its raw bytes (a zero-copy slice of the frame).
     pub(crate) fn raw(&mut self) -> Result<Bytes> {
         let start = self.pos;
-        self.skip()?;
+        self.skip_value()?;
         Ok(self.data.slice(start..self.pos))
     }
 
@@ -139,7 +139,7 @@ impl Reader {
     }
 
     /// Skips one value. Iterative: nesting depth costs a counter, not stack.
-    pub(crate) fn skip(&mut self) -> Result<()> {
+    pub(crate) fn skip_value(&mut self) -> Result<()> {
         let mut pending: u64 = 1;
         while pending > 0 {
             pending -= 1;
@@ -283,10 +283,10 @@ mod tests {
     #[test]
     fn hostile_input_is_an_error_not_a_crash() {
         for bad in [&[0xdd, 0xff, 0xff, 0xff, 0xff][..], &[0xc1], &[0xdb, 0, 0, 0, 9, b'a'], &[0x91], &[]] {
-            assert!(Reader::new(Bytes::copy_from_slice(bad)).skip().is_err(), "{bad:?}");
+            assert!(Reader::new(Bytes::copy_from_slice(bad)).skip_value().is_err(), "{bad:?}");
         }
         // Deep nesting costs no stack.
         let deep: Vec<u8> = std::iter::repeat_n(0x91, 1_000_000).chain([0xc0]).collect();
-        Reader::new(Bytes::from(deep)).skip().unwrap();
+        Reader::new(Bytes::from(deep)).skip_value().unwrap();
     }
 }

@@ -179,13 +179,8 @@ class CircuitBreaker:
 
     def __call__(self, f: F) -> F:
         """Use an instance as a decorator."""
-        if inspect.iscoroutinefunction(f) and self._call_timeout is not None:
-
-            @functools.wraps(f)
-            async def timed_awrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.call_async(f, *args, **kwargs)
-
-            return timed_awrapper  # type: ignore[return-value]
+        if self._call_timeout is not None:
+            return _decorate(f, self.call, self.call_async)
 
         # `call` / `call_async` inlined, with the native methods bound once: this is the hot path.
         acquire, record = self._n.acquire, self._n.record
@@ -214,14 +209,6 @@ class CircuitBreaker:
 
             return awrapper  # type: ignore[return-value]
 
-        if self._call_timeout is not None:
-
-            @functools.wraps(f)
-            def timed_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return self.call(f, *args, **kwargs)
-
-            return timed_wrapper  # type: ignore[return-value]
-
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             permit = acquire()
@@ -242,6 +229,23 @@ class CircuitBreaker:
             return r
 
         return wrapper  # type: ignore[return-value]
+
+
+def _decorate(f: F, call: Callable[..., Any], call_async: Callable[..., Awaitable[Any]]) -> F:
+    """``f`` wrapped so each call goes through ``call`` (``def``) or ``call_async`` (``async def``)."""
+    if inspect.iscoroutinefunction(f):
+
+        @functools.wraps(f)
+        async def awrapper(*args: Any, **kwargs: Any) -> Any:
+            return await call_async(f, *args, **kwargs)
+
+        return awrapper  # type: ignore[return-value]
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return call(f, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class _TimedOut(Exception):
@@ -383,19 +387,7 @@ class RetryPolicy:
 
     def __call__(self, f: F) -> F:
         """Use an instance as a decorator."""
-        if inspect.iscoroutinefunction(f):
-
-            @functools.wraps(f)
-            async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.call_async(f, *args, **kwargs)
-
-            return awrapper  # type: ignore[return-value]
-
-        @functools.wraps(f)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return self.call(f, *args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return _decorate(f, self.call, self.call_async)
 
 
 def retry(
@@ -583,19 +575,7 @@ class Bulkhead:
 
     def __call__(self, f: F) -> F:
         """Use an instance as a decorator."""
-        if inspect.iscoroutinefunction(f):
-
-            @functools.wraps(f)
-            async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.call_async(f, *args, **kwargs)
-
-            return awrapper  # type: ignore[return-value]
-
-        @functools.wraps(f)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return self.call(f, *args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return _decorate(f, self.call, self.call_async)
 
 
 def bulkhead(max_concurrent: int, max_queue: int = 0) -> Callable[[F], F]:
