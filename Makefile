@@ -30,11 +30,11 @@ STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
 .PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
-        c-test drift-check node-test python-test interop-test clean
+        c-test drift-check node-test python-test interop-test process-test clean
 
 ## ---- the two commands ----------------------------------------------------------------------
 
-test: deps lint cargo-test build c-test drift-check node-test python-test interop-test build-examples
+test: deps lint cargo-test build c-test drift-check node-test python-test interop-test process-test build-examples
 	@echo "== make test: every suite passed"
 
 demo: deps build build-examples
@@ -155,6 +155,12 @@ interop-test: build
 	OMNITRON_PYTHON=$(CURDIR)/$(PY) OMNITRON_RUST_SERVICE=$(CURDIR)/$(OUT)/calc-service \
 	  OMNITRON_C_CLIENT=$(CURDIR)/target/ctest/interop_c_client LD_LIBRARY_PATH=$(CURDIR)/$(OUT) \
 	  node --test tests/interop/
+
+process-test: build
+	@echo "== processes: omnitron start / ps / restart / stop with Python and Rust children, no orphans"
+	cargo build -q -p omnitron -p omnitron-example-rpc
+	OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron CALC_WORKER=$(CURDIR)/$(OUT)/calc-worker \
+	  OMNITRON_PYTHON=$(CURDIR)/$(PY) $(PY) tests/process/cli_e2e.py
 
 clean:
 	cargo clean

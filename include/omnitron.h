@@ -206,6 +206,24 @@ enum OmnitronStatus
   OMNITRON_STATUS_NOT_CONNECTED = 408,
   // RPC010: an invalid service name, version, range or address.
   OMNITRON_STATUS_INVALID_SERVICE = 409,
+  // P001: a child program could not be started.
+  OMNITRON_STATUS_SPAWN_FAILED = 500,
+  // P002: a child exited or did not report ready in time.
+  OMNITRON_STATUS_CHILD_NOT_READY = 501,
+  // P003: a pool's queue is full (backpressure).
+  OMNITRON_STATUS_QUEUE_FULL = 502,
+  // P004: the worker running a task died and the task's retries are used up.
+  OMNITRON_STATUS_WORKER_LOST = 503,
+  // P005: the pool or supervisor is not running.
+  OMNITRON_STATUS_NOT_RUNNING = 504,
+  // P006: a child used up its restart budget.
+  OMNITRON_STATUS_RESTART_LIMIT = 505,
+  // P007: a configuration file does not fit the schema.
+  OMNITRON_STATUS_INVALID_CONFIG = 506,
+  // P008: no child by that name.
+  OMNITRON_STATUS_CHILD_NOT_FOUND = 507,
+  // P009: a worker was started without a parent to connect to.
+  OMNITRON_STATUS_NO_PARENT = 508,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -148,6 +148,26 @@ error_codes! {
     NotConnected = 408, "RPC009";
     /// An invalid service name, version or version range, or an invalid address.
     InvalidService = 409, "RPC010";
+
+    // 500..=599: processes, pools and supervision
+    /// A child program could not be started (not found, not executable, bad working directory).
+    SpawnFailed = 500, "P001";
+    /// A child exited, or did not register, before it was ready.
+    ChildNotReady = 501, "P002";
+    /// A pool's queue is full: the task was not queued (backpressure).
+    QueueFull = 502, "P003";
+    /// The worker running a task died, and the task's retries are used up.
+    WorkerLost = 503, "P004";
+    /// The pool or supervisor is not running (not started yet, or stopped).
+    NotRunning = 504, "P005";
+    /// A child restarted more often than its budget allows (`maxRestarts` within `window`).
+    RestartLimit = 505, "P006";
+    /// An `omnitron.yaml` (or process configuration) that does not fit the schema.
+    InvalidConfig = 506, "P007";
+    /// No child by that name or id.
+    ChildNotFound = 507, "P008";
+    /// A worker entry point was started without a parent to connect to.
+    NoParent = 508, "P009";
 }
 
 impl fmt::Display for ErrorCode {

@@ -24,9 +24,11 @@
 //! assert_eq!(container.resolve(&repo).unwrap().url, "db://local");
 //! ```
 
+pub mod config;
 pub mod di;
 pub mod error;
 pub mod metrics;
+pub mod process;
 pub mod resilience;
 pub mod rpc;
 pub mod runtime;

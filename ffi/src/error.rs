@@ -100,6 +100,24 @@ pub enum OmnitronStatus {
     NotConnected = 408,
     /// RPC010: an invalid service name, version, range or address.
     InvalidService = 409,
+    /// P001: a child program could not be started.
+    SpawnFailed = 500,
+    /// P002: a child exited or did not report ready in time.
+    ChildNotReady = 501,
+    /// P003: a pool's queue is full (backpressure).
+    QueueFull = 502,
+    /// P004: the worker running a task died and the task's retries are used up.
+    WorkerLost = 503,
+    /// P005: the pool or supervisor is not running.
+    NotRunning = 504,
+    /// P006: a child used up its restart budget.
+    RestartLimit = 505,
+    /// P007: a configuration file does not fit the schema.
+    InvalidConfig = 506,
+    /// P008: no child by that name.
+    ChildNotFound = 507,
+    /// P009: a worker was started without a parent to connect to.
+    NoParent = 508,
 }
 
 impl OmnitronStatus {
@@ -149,6 +167,15 @@ impl OmnitronStatus {
         OmnitronStatus::HandlerFailed,
         OmnitronStatus::NotConnected,
         OmnitronStatus::InvalidService,
+        OmnitronStatus::SpawnFailed,
+        OmnitronStatus::ChildNotReady,
+        OmnitronStatus::QueueFull,
+        OmnitronStatus::WorkerLost,
+        OmnitronStatus::NotRunning,
+        OmnitronStatus::RestartLimit,
+        OmnitronStatus::InvalidConfig,
+        OmnitronStatus::ChildNotFound,
+        OmnitronStatus::NoParent,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).

@@ -59,6 +59,7 @@ pub(crate) struct Conn {
     pub(crate) closed: CancellationToken,
     pub(crate) subs: Mutex<Vec<(u64, Pattern)>>,
     sweeping: std::sync::atomic::AtomicBool,
+    pings: Mutex<HashMap<u64, oneshot::Sender<()>>>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -79,6 +80,7 @@ impl Conn {
             closed: CancellationToken::new(),
             subs: Mutex::new(Vec::new()),
             sweeping: std::sync::atomic::AtomicBool::new(false),
+            pings: Mutex::new(HashMap::new()),
         })
     }
 
@@ -159,6 +161,26 @@ impl Conn {
         });
         self.outbox.send(&req).await.map_err(|_| self.disconnected())?;
         Ok(stream)
+    }
+
+    /// Sends PING; the receiver completes when its PONG arrives (and fails if the connection goes).
+    pub(crate) fn ping(&self) -> crate::error::Result<oneshot::Receiver<()>> {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pings.lock().insert(n, tx);
+        if let Err(e) = self.outbox.send_now(&Message::Ping(n)) {
+            self.pings.lock().remove(&n);
+            return Err(e);
+        }
+        self.outbox.flush_now();
+        Ok(rx)
+    }
+
+    /// A PONG arrived.
+    pub(crate) fn pong(&self, n: u64) {
+        if let Some(tx) = self.pings.lock().remove(&n) {
+            let _ = tx.send(());
+        }
     }
 
     /// An answer arrived.
@@ -324,6 +346,7 @@ impl Conn {
         for (_, s) in self.serving.lock().drain() {
             s.cancel.cancel();
         }
+        self.pings.lock().clear();
     }
 
     pub(crate) fn wants(&self, topic: &str) -> bool {

@@ -19,9 +19,9 @@ mod value;
 pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
 pub use msgpack::{EMPTY_ARRAY, NIL};
 pub use pattern::{Pattern, check_topic};
-pub use peer::{CallOptions, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo};
+pub use peer::{CallOptions, ConnectionEvent, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo};
 pub use service::{
     BoxFuture, CallContext, Handler, Service, ServiceBuilder, StreamHandler, StreamSink, UnaryHandler,
-    decode, encode, parse_id,
+    check_args, decode, encode, encode_args, parse_id,
 };
 pub use value::{MAX_DEPTH, Value};

@@ -99,6 +99,33 @@ pub struct ServiceInfo {
 }
 
 type EventHandler = Arc<dyn Fn(&str, &Bytes) + Send + Sync>;
+type ConnWatcher = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
+
+/// What happens to the connections of a listening peer, as [`Peer::watch_connections`] reports it.
+#[derive(Debug, Clone)]
+pub enum ConnectionEvent {
+    /// A peer connected and passed the handshake.
+    Connected {
+        /// The connection's id (for [`Peer::call_raw_on`] and [`Peer::ping_on`]).
+        conn: u64,
+        /// Who it is.
+        peer: PeerInfo,
+    },
+    /// It registered a service (`name@version`).
+    Registered {
+        /// The connection's id.
+        conn: u64,
+        /// The service, `name@version`.
+        service: String,
+    },
+    /// It disconnected; its calls in flight have failed and its services are gone.
+    Disconnected {
+        /// The connection's id.
+        conn: u64,
+        /// Who it was.
+        peer: PeerInfo,
+    },
+}
 
 struct LocalSub {
     id: u64,
@@ -118,6 +145,16 @@ struct Inner {
     stop: CancellationToken,
     events: EventMetrics,
     address: Mutex<Option<Address>>,
+    watchers: RwLock<Vec<(u64, ConnWatcher)>>,
+}
+
+impl Inner {
+    fn notify(&self, ev: &ConnectionEvent) {
+        let watchers: Vec<ConnWatcher> = self.watchers.read().iter().map(|(_, w)| w.clone()).collect();
+        for w in watchers {
+            w(ev);
+        }
+    }
 }
 
 /// This process's end of the RPC network. Cheap to clone; every clone is the same peer.
@@ -159,6 +196,7 @@ impl Peer {
                 stop: CancellationToken::new(),
                 events,
                 address: Mutex::new(None),
+                watchers: RwLock::new(Vec::new()),
             }),
         }
     }
@@ -334,6 +372,75 @@ impl Peer {
         runtime::handle().spawn(async move { done(peer.call_raw(&target, &method, args, opts).await) });
     }
 
+    /// Calls `method` of `target` on one connection (`conn` from [`ConnectionEvent`]): the peer on
+    /// the other end answers it itself. For a pool or supervisor that must reach one instance.
+    pub async fn call_raw_on(
+        &self,
+        conn: u64,
+        target: &str,
+        method: &str,
+        args: Bytes,
+        opts: CallOptions,
+    ) -> std::result::Result<Bytes, WireError> {
+        let c = self.inner.conns.lock().get(&conn).cloned();
+        let Some(c) = c else {
+            return Err(wire(ErrorCode::PeerDisconnected, format!("connection {conn} is gone")));
+        };
+        let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+        let (target, method) = (target.to_string(), method.to_string());
+        on_runtime(async move { c.call(&target, &method, args, deadline, opts.trace).await }).await
+    }
+
+    /// Sends PING on one connection and waits for its PONG: the round trip, or an error if none
+    /// came back within `timeout` (a wedged or stopped peer) or the connection is gone.
+    pub async fn ping_on(&self, conn: u64, timeout: Duration) -> Result<Duration> {
+        let c = self.inner.conns.lock().get(&conn).cloned();
+        let Some(c) = c else {
+            return Err(Error::new(ErrorCode::PeerDisconnected, format!("connection {conn} is gone")));
+        };
+        let started = Instant::now();
+        let rx = c.ping()?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(())) => Ok(started.elapsed()),
+            Ok(Err(_)) => {
+                Err(Error::new(ErrorCode::PeerDisconnected, "the peer disconnected before answering"))
+            }
+            Err(_) => Err(Error::new(
+                ErrorCode::Timeout,
+                format!(
+                    "'{}' (pid {}) did not answer a ping within {} ms",
+                    c.peer.name,
+                    c.peer.pid,
+                    timeout.as_millis()
+                ),
+            )),
+        }
+    }
+
+    /// The peers connected to this one: (connection id, who).
+    pub fn connections(&self) -> Vec<(u64, PeerInfo)> {
+        let mut v: Vec<(u64, PeerInfo)> =
+            self.inner.conns.lock().values().map(|c| (c.id, (*c.peer).clone())).collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+
+    /// Calls `f` for every connection event from now on (on an engine thread; keep it short). The
+    /// returned id stops it with [`Peer::unwatch_connections`].
+    pub fn watch_connections(&self, f: impl Fn(&ConnectionEvent) + Send + Sync + 'static) -> u64 {
+        let id = self.inner.next_sub.fetch_add(1, Ordering::Relaxed);
+        self.inner.watchers.write().push((id, Arc::new(f)));
+        id
+    }
+
+    /// Stops a watcher.
+    pub fn unwatch_connections(&self, id: u64) -> bool {
+        let mut w = self.inner.watchers.write();
+        let before = w.len();
+        w.retain(|(i, _)| *i != id);
+        w.len() != before
+    }
+
     /// Calls `method` of `target` with typed arguments (a tuple: `(amount,)`) and a typed result.
     pub async fn call<A: Serialize, R: DeserializeOwned>(
         &self,
@@ -352,14 +459,7 @@ impl Peer {
         args: &A,
         opts: CallOptions,
     ) -> Result<R> {
-        let mut args = encode(args)?;
-        if args[..] == *super::msgpack::NIL {
-            // `&()`: no arguments.
-            args = Bytes::from_static(super::msgpack::EMPTY_ARRAY);
-        }
-        if !matches!(args.first(), Some(0x90..=0x9f | 0xdc | 0xdd)) {
-            return Err(Error::invalid_argument("call arguments must be a tuple or a sequence (an array)"));
-        }
+        let args = super::service::encode_args(args)?;
         let v = self.call_raw(target, method, args, opts).await.map_err(|e| e.to_error())?;
         decode(&v)
     }
@@ -1101,12 +1201,14 @@ async fn handshake_accept(inner: Arc<Inner>, read: ReadHalf, write: WriteHalf) {
     let _ = conn.outbox.send_now(&Message::Welcome { version: PROTOCOL_VERSION, peer: inner.info.clone() });
     inner.conns.lock().insert(conn.id, conn.clone());
     tracing::debug!(peer = %conn.peer.name, lang = %conn.peer.lang, pid = conn.peer.pid, "peer connected");
+    inner.notify(&ConnectionEvent::Connected { conn: conn.id, peer: (*conn.peer).clone() });
     read_loop(inner.clone(), conn.clone(), reader, false).await;
     inner.conns.lock().remove(&conn.id);
     let gone = inner.table.write().remove_conn(conn.id);
     if !gone.is_empty() {
         tracing::info!(peer = %conn.peer.name, services = ?gone, "peer disconnected; its services are gone");
     }
+    inner.notify(&ConnectionEvent::Disconnected { conn: conn.id, peer: (*conn.peer).clone() });
 }
 
 async fn handshake_connect(inner: &Arc<Inner>) -> Result<Arc<Conn>> {
@@ -1274,7 +1376,7 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
             Message::Ping(n) => {
                 let _ = conn.outbox.send_now(&Message::Pong(n));
             }
-            Message::Pong(_) => {}
+            Message::Pong(n) => conn.pong(n),
             Message::Register { name, version, methods, streams } => {
                 let r = super::service::parse_version(&version).and_then(|v| {
                     inner.table.write().insert(
@@ -1289,7 +1391,11 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
                 });
                 match r {
                     Ok(()) => {
-                        tracing::debug!(peer = %conn.peer.name, service = %format!("{name}@{version}"), "service registered")
+                        let service = format!("{name}@{version}");
+                        tracing::debug!(peer = %conn.peer.name, service = %service, "service registered");
+                        if !upstream {
+                            inner.notify(&ConnectionEvent::Registered { conn: conn.id, service });
+                        }
                     }
                     Err(e) => {
                         let _ =
@@ -1299,14 +1405,7 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
             }
             Message::Unregister { name, version } => {
                 if let Ok(v) = super::service::parse_version(&version) {
-                    let mut t = inner.table.write();
-                    let mine = matches!(
-                        t.resolve(&format!("{name}@{v}")),
-                        Ok(Resolved { provider: Provider::Remote { conn: ref c, .. }, .. }) if c.id == conn.id
-                    );
-                    if mine {
-                        t.remove(&name, &v);
-                    }
+                    inner.table.write().remove_remote(&name, &v, conn.id);
                 }
             }
             Message::Hello { .. } | Message::Welcome { .. } => {

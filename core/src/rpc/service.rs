@@ -105,6 +105,25 @@ fn decode_args<A: DeserializeOwned>(b: &[u8]) -> Result<A> {
     }
 }
 
+/// Encodes call arguments: a tuple or sequence becomes a MessagePack array; `()` an empty one.
+pub fn encode_args<T: Serialize + ?Sized>(args: &T) -> Result<Bytes> {
+    let args = encode(args)?;
+    if args[..] == *super::msgpack::NIL {
+        return Ok(Bytes::from_static(super::msgpack::EMPTY_ARRAY));
+    }
+    check_args(&args)?;
+    Ok(args)
+}
+
+/// Checks that raw arguments are a MessagePack array, as the protocol requires.
+pub fn check_args(args: &[u8]) -> Result<()> {
+    if matches!(args.first(), Some(0x90..=0x9f | 0xdc | 0xdd)) {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument("call arguments must be a tuple or a sequence (an array)"))
+    }
+}
+
 /// Decodes a MessagePack value.
 pub fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
     rmp_serde::from_slice(b)

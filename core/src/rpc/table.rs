@@ -1,5 +1,9 @@
-//! The service table: every service this peer can route to, by name and version, hosted here or by a
-//! connected peer, and how `name`, `name@1.2.0` and `name@^1` pick one.
+//! The service table: every service this peer can route to, by name and version, hosted here or by
+//! connected peers, and how `name`, `name@1.2.0` and `name@^1` pick one.
+//!
+//! A name and version hosted here is unique. The same name and version registered by several
+//! connected peers is one service with several instances (a pool, `instances: 2` in a config): calls
+//! are spread over them in turn.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -55,9 +59,26 @@ impl Resolved {
     }
 }
 
+/// The instances of one name and version.
+#[derive(Debug, Default)]
+struct Instances {
+    list: Vec<Provider>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Instances {
+    fn pick(&self) -> &Provider {
+        if self.list.len() == 1 {
+            return &self.list[0];
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.list[i % self.list.len()]
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    services: HashMap<String, BTreeMap<Version, Provider>>,
+    services: HashMap<String, BTreeMap<Version, Instances>>,
     /// Targets already resolved (`payment@^1` -> payment 1.2.0); emptied on every change.
     cache: parking_lot::Mutex<HashMap<String, Resolved>>,
 }
@@ -96,7 +117,12 @@ impl Table {
     pub(crate) fn insert(&mut self, name: &str, version: Version, p: Provider) -> Result<()> {
         self.cache.get_mut().clear();
         let versions = self.services.entry(name.to_string()).or_default();
-        if versions.contains_key(&version) {
+        let instances = versions.entry(version.clone()).or_default();
+        let clash = instances.list.iter().any(|q| match (q, &p) {
+            (Provider::Remote { conn: a, .. }, Provider::Remote { conn: b, .. }) => a.id == b.id,
+            _ => true,
+        });
+        if clash {
             return Err(Error::new(
                 ErrorCode::DuplicateService,
                 format!(
@@ -104,18 +130,36 @@ impl Table {
                 ),
             ));
         }
-        versions.insert(version, p);
+        instances.list.push(p);
         Ok(())
     }
 
+    /// Removes a name and version hosted here.
     pub(crate) fn remove(&mut self, name: &str, version: &Version) -> Option<Provider> {
         self.cache.get_mut().clear();
         let versions = self.services.get_mut(name)?;
-        let p = versions.remove(version);
+        let p = versions.remove(version).and_then(|mut i| i.list.pop());
         if versions.is_empty() {
             self.services.remove(name);
         }
         p
+    }
+
+    /// Removes the instance of `name@version` that connection `conn_id` registered.
+    pub(crate) fn remove_remote(&mut self, name: &str, version: &Version, conn_id: u64) -> bool {
+        self.cache.get_mut().clear();
+        let Some(versions) = self.services.get_mut(name) else { return false };
+        let Some(instances) = versions.get_mut(version) else { return false };
+        let before = instances.list.len();
+        instances.list.retain(|p| !matches!(p, Provider::Remote { conn, .. } if conn.id == conn_id));
+        let removed = instances.list.len() != before;
+        if instances.list.is_empty() {
+            versions.remove(version);
+        }
+        if versions.is_empty() {
+            self.services.remove(name);
+        }
+        removed
     }
 
     /// Removes everything a connection registered.
@@ -123,12 +167,13 @@ impl Table {
         self.cache.get_mut().clear();
         let mut gone = Vec::new();
         for (name, versions) in self.services.iter_mut() {
-            versions.retain(|v, p| {
-                let mine = matches!(p, Provider::Remote { conn, .. } if conn.id == conn_id);
-                if mine {
+            versions.retain(|v, instances| {
+                let before = instances.list.len();
+                instances.list.retain(|p| !matches!(p, Provider::Remote { conn, .. } if conn.id == conn_id));
+                if instances.list.len() != before {
                     gone.push(format!("{name}@{v}"));
                 }
-                !mine
+                !instances.list.is_empty()
             });
         }
         self.services.retain(|_, v| !v.is_empty());
@@ -144,9 +189,10 @@ impl Table {
         if !self.services.contains_key(name) {
             return None;
         }
-        let r = self.resolve(target).ok()?;
+        let (r, single) = self.resolve_with(target).ok()?;
         let mut cache = self.cache.lock();
-        if cache.len() < 4096 {
+        // A service with several instances is picked afresh on every call.
+        if single && cache.len() < 4096 {
             cache.insert(target.to_string(), r.clone());
         }
         Some(r)
@@ -158,6 +204,11 @@ impl Table {
     }
 
     pub(crate) fn resolve(&self, target: &str) -> Result<Resolved> {
+        self.resolve_with(target).map(|(r, _)| r)
+    }
+
+    /// Resolves `target`, and says whether the version found has a single instance.
+    fn resolve_with(&self, target: &str) -> Result<(Resolved, bool)> {
         let (name, want) = parse_target(target)?;
         let Some(versions) = self.services.get(name) else {
             let mut known: Vec<&String> = self.services.keys().collect();
@@ -175,7 +226,10 @@ impl Table {
             Want::Range(r) => versions.iter().rev().find(|(v, _)| r.matches(v)),
         };
         match found {
-            Some((v, p)) => Ok(Resolved { name: name.to_string(), version: v.clone(), provider: p.clone() }),
+            Some((v, i)) => Ok((
+                Resolved { name: name.to_string(), version: v.clone(), provider: i.pick().clone() },
+                i.list.len() == 1,
+            )),
             None => {
                 let have: Vec<String> = versions.keys().map(Version::to_string).collect();
                 let asked = target.split_once('@').map_or("", |(_, v)| v);
@@ -192,7 +246,12 @@ impl Table {
         let mut out: Vec<_> = self
             .services
             .iter()
-            .flat_map(|(n, vs)| vs.iter().map(move |(v, p)| (n.clone(), v.clone(), p.methods(), p.streams())))
+            .flat_map(|(n, vs)| {
+                vs.iter().map(move |(v, i)| {
+                    let p = &i.list[0];
+                    (n.clone(), v.clone(), p.methods(), p.streams())
+                })
+            })
             .collect();
         out.sort();
         out

@@ -21,7 +21,7 @@ fn uid() -> u32 {
 }
 
 /// `$XDG_RUNTIME_DIR/omnitron` or `/tmp/omnitron-<uid>`, created 0700 and checked.
-pub(super) fn private_dir() -> Result<PathBuf> {
+pub(crate) fn private_dir() -> Result<PathBuf> {
     let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("omnitron"),
         _ => std::env::temp_dir().join(format!("omnitron-{}", uid())),

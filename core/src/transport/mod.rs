@@ -5,6 +5,7 @@
 mod address;
 mod frame;
 mod local;
+pub(crate) use local::private_dir;
 
 pub use address::Address;
 pub use frame::{DEFAULT_MAX_FRAME, FrameReader, Outbox, run_writer};

@@ -159,6 +159,46 @@ class InvalidServiceError(RpcError, ValueError):
     code = "RPC010"
 
 
+class ProcessError(OmnitronError):
+    """Base class of process, pool and supervision errors."""
+
+
+class SpawnFailedError(ProcessError):
+    code = "P001"
+
+
+class ChildNotReadyError(ProcessError):
+    code = "P002"
+
+
+class QueueFullError(ProcessError):
+    code = "P003"
+
+
+class WorkerLostError(ProcessError):
+    code = "P004"
+
+
+class NotRunningError(ProcessError):
+    code = "P005"
+
+
+class RestartLimitError(ProcessError):
+    code = "P006"
+
+
+class InvalidConfigError(ProcessError, ValueError):
+    code = "P007"
+
+
+class ChildNotFoundError(ProcessError, LookupError):
+    code = "P008"
+
+
+class NoParentError(ProcessError):
+    code = "P009"
+
+
 _BY_CODE: dict[str, type[OmnitronError]] = {
     cls.code: cls
     for cls in (
@@ -192,6 +232,15 @@ _BY_CODE: dict[str, type[OmnitronError]] = {
         RemoteError,
         NotConnectedError,
         InvalidServiceError,
+        SpawnFailedError,
+        ChildNotReadyError,
+        QueueFullError,
+        WorkerLostError,
+        NotRunningError,
+        RestartLimitError,
+        InvalidConfigError,
+        ChildNotFoundError,
+        NoParentError,
     )
 }
 

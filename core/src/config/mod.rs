@@ -1,0 +1,147 @@
+//! `omnitron.yaml`: loading (with `${VAR}` / `${VAR:-default}` interpolation), the schema, and
+//! turning its `processes:` section into a supervisor.
+
+mod interpolate;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+pub use interpolate::interpolate;
+pub use schema::{
+    AppConfig, Command, EnvValue, HealthCheckConfig, Instances, Isolation, ProcessConfig, ProcessType,
+    SupervisorConfig, parse_duration, split_words,
+};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::process::{ChildOptions, ChildSpec, HealthCheck, ProcessHost, Supervisor, SupervisorOptions};
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The file.
+    pub path: PathBuf,
+    /// Its contents.
+    pub config: AppConfig,
+}
+
+/// Reads, interpolates (from the process environment) and checks `path`.
+pub fn load(path: &Path) -> Result<LoadedConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(ErrorCode::InvalidConfig, format!("cannot read {}: {e}", path.display())))?;
+    let config = parse(&text, &path.display().to_string(), &|k| std::env::var(k).ok())?;
+    Ok(LoadedConfig { path: path.to_path_buf(), config })
+}
+
+/// Parses configuration text; `file` names it in errors, `env` resolves `${VAR}`.
+pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<AppConfig> {
+    let text = interpolate(text, file, env)?;
+    let config: AppConfig = serde_yaml::from_str(&text).map_err(|e| {
+        let at = e.location().map(|l| format!("{}:{}:", l.line(), l.column())).unwrap_or_default();
+        // serde_yaml ends its message with the location again: keep ours in front only.
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        Error::new(ErrorCode::InvalidConfig, format!("{file}:{at} {msg}"))
+    })?;
+    check(&config, file)?;
+    Ok(config)
+}
+
+fn check(c: &AppConfig, file: &str) -> Result<()> {
+    let bad =
+        |key: String, why: String| Err(Error::new(ErrorCode::InvalidConfig, format!("{file}: {key}: {why}")));
+    if let Err(e) = c.supervisor.strategy.parse::<crate::process::Strategy>() {
+        return bad("supervisor.strategy".into(), e.message().to_string());
+    }
+    for (name, p) in &c.processes {
+        if let Some(r) = &p.restart
+            && let Err(e) = r.parse::<crate::process::RestartPolicy>()
+        {
+            return bad(format!("processes.{name}.restart"), e.message().to_string());
+        }
+        if let Some(s) = &p.strategy
+            && let Err(e) = s.parse::<crate::process::PoolStrategy>()
+        {
+            return bad(format!("processes.{name}.strategy"), e.message().to_string());
+        }
+        if !name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')) {
+            return bad(
+                format!("processes.{name}"),
+                "a process name may hold letters, digits, '-', '_' and '.'".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+impl LoadedConfig {
+    /// The application's name: `name:`, else the file's directory name.
+    pub fn app_name(&self) -> String {
+        self.config.name.clone().unwrap_or_else(|| {
+            self.base_dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "omnitron".into())
+        })
+    }
+
+    /// The directory relative paths are resolved from.
+    pub fn base_dir(&self) -> PathBuf {
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }
+    }
+
+    /// The child program of one process entry.
+    pub fn child_options(&self, name: &str, p: &ProcessConfig) -> Result<ChildOptions> {
+        let base = self.base_dir();
+        let cwd = p.cwd.as_ref().map_or(base.clone(), |d| base.join(d));
+        let mut program = PathBuf::from(&p.command.0[0]);
+        // `./bin/x` is relative to the file; a bare name is looked up on PATH.
+        if program.components().count() > 1 && program.is_relative() {
+            program = base.join(program);
+        }
+        let mut spec = ChildSpec::new(name, program)
+            .args(p.command.0[1..].iter().cloned())
+            .args(p.args.clone())
+            .cwd(cwd);
+        for (k, v) in &p.env {
+            spec = spec.env(k.clone(), v.0.clone());
+        }
+        if let Some(t) = p.ready_timeout {
+            spec = spec.ready_timeout(t);
+        }
+        if let Some(t) = p.shutdown_timeout {
+            spec = spec.shutdown_timeout(t);
+        }
+        if let Some(h) = &p.health_check {
+            let d = HealthCheck::default();
+            spec = spec.health(HealthCheck {
+                interval: h.interval.unwrap_or(d.interval),
+                timeout: h.timeout.unwrap_or(d.timeout),
+                max_missed: h.max_missed.unwrap_or(d.max_missed),
+            });
+        }
+        let mut o = ChildOptions::new(spec).instances(p.instances.resolve()).critical(p.critical);
+        if let Some(r) = &p.restart {
+            o = o.restart(r.parse()?);
+        }
+        o.max_restarts = p.max_restarts;
+        o.window = p.window;
+        o.restart_delay = p.restart_delay;
+        Ok(o)
+    }
+
+    /// A supervisor for the `processes:` section (not started), its children connecting to `host`
+    /// (default: the process-wide host).
+    pub fn supervisor(&self, host: Option<ProcessHost>) -> Result<Supervisor> {
+        let s = &self.config.supervisor;
+        let mut opts = SupervisorOptions::new(self.app_name())
+            .strategy(s.strategy.parse()?)
+            .budget(s.max_restarts, s.window);
+        opts.host = host;
+        let sup = Supervisor::new(opts);
+        for (name, p) in &self.config.processes {
+            sup.add_child(self.child_options(name, p)?)?;
+        }
+        Ok(sup)
+    }
+}

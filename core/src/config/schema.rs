@@ -1,0 +1,402 @@
+//! The shape of `omnitron.yaml`: the spec's sections (3.1, 5.1). Unknown keys and wrong types are
+//! refused; sections the engine does not act on yet (`modules`, `features`, ...) are kept as given.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A whole `omnitron.yaml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppConfig {
+    /// The application's name (names its control socket).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The processes to run, by name, started in the order written.
+    #[serde(default, deserialize_with = "ordered_processes")]
+    pub processes: Vec<(String, ProcessConfig)>,
+    /// How the top-level supervisor restarts them.
+    #[serde(default)]
+    pub supervisor: SupervisorConfig,
+    /// Per-environment overrides (kept as given).
+    #[serde(default)]
+    pub environments: Option<serde_yaml::Value>,
+    /// Module configuration (kept as given).
+    #[serde(default)]
+    pub modules: Option<serde_yaml::Value>,
+    /// Feature flags (kept as given).
+    #[serde(default)]
+    pub features: Option<serde_yaml::Value>,
+    /// Rate limiting settings (kept as given).
+    #[serde(default)]
+    pub rate_limiting: Option<serde_yaml::Value>,
+    /// Monitoring settings (kept as given).
+    #[serde(default)]
+    pub monitoring: Option<serde_yaml::Value>,
+    /// Server settings (kept as given).
+    #[serde(default)]
+    pub server: Option<serde_yaml::Value>,
+}
+
+/// The top-level supervisor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SupervisorConfig {
+    /// `one-for-one`, `one-for-all`, `rest-for-one`.
+    #[serde(default = "default_strategy")]
+    pub strategy: String,
+    /// Default restart budget per process.
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
+    /// The budget's window.
+    #[serde(default = "default_window", deserialize_with = "duration")]
+    pub window: Duration,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig {
+            strategy: default_strategy(),
+            max_restarts: default_max_restarts(),
+            window: default_window(),
+        }
+    }
+}
+
+fn default_strategy() -> String {
+    "one-for-one".into()
+}
+fn default_max_restarts() -> u32 {
+    3
+}
+fn default_window() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// The spec's process types (informational: every type runs as a supervised process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessType {
+    /// Coordination, API gateway.
+    Main,
+    /// Computation.
+    Worker,
+    /// Business services.
+    #[default]
+    Service,
+    /// Scheduled jobs.
+    Scheduler,
+    /// Message processing.
+    Queue,
+    /// API gateway.
+    Gateway,
+    /// Caching.
+    Cache,
+}
+
+/// Isolation: every child is its own OS process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Its own process (the only isolation this engine offers).
+    #[default]
+    Process,
+}
+
+/// `instances`: a number or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Instances {
+    /// This many.
+    Count(usize),
+    /// As many as CPUs.
+    #[default]
+    Auto,
+}
+
+impl Instances {
+    /// The count it stands for.
+    pub fn resolve(self) -> usize {
+        match self {
+            Instances::Count(n) => n,
+            Instances::Auto => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Instances {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Instances::Count(n as usize)),
+            Raw::S(s) if s == "auto" => Ok(Instances::Auto),
+            Raw::S(s) => match s.parse::<usize>() {
+                Ok(n) => Ok(Instances::Count(n)),
+                Err(_) => {
+                    Err(serde::de::Error::custom(format!("instances must be a number or 'auto', not '{s}'")))
+                }
+            },
+        }
+    }
+}
+
+/// A command: a string (split on whitespace) or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            L(Vec<String>),
+        }
+        let v = match Raw::deserialize(d)? {
+            Raw::S(s) => split_words(&s).map_err(serde::de::Error::custom)?,
+            Raw::L(l) => l,
+        };
+        if v.is_empty() {
+            return Err(serde::de::Error::custom("command is empty"));
+        }
+        Ok(Command(v))
+    }
+}
+
+/// Splits a command line as a POSIX shell would for words: whitespace separates, '...' and "..."
+/// quote, a backslash escapes the next character (outside single quotes). No expansion.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = cur.take() {
+                    out.push(w);
+                }
+            }
+            '\'' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed ' in command: {s}")),
+                    }
+                }
+            }
+            '"' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c) => w.push(c),
+                            None => return Err(format!("command ends with a backslash: {s}")),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed \" in command: {s}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => cur.get_or_insert_with(String::new).push(c),
+                None => return Err(format!("command ends with a backslash: {s}")),
+            },
+            c => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(w) = cur {
+        out.push(w);
+    }
+    Ok(out)
+}
+
+/// One entry of `processes:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProcessConfig {
+    /// The spec's process type.
+    #[serde(default, rename = "type")]
+    pub kind: ProcessType,
+    /// What to run: `"python3 -m omnitron.worker inventory:Inventory"` or a list.
+    pub command: Command,
+    /// More arguments, after the command's.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// How many (default 1).
+    #[serde(default = "one")]
+    pub instances: Instances,
+    /// Always `process`.
+    #[serde(default)]
+    pub isolation: Isolation,
+    /// `always`, `on-failure` or `never`.
+    #[serde(default)]
+    pub restart: Option<String>,
+    /// Restart budget within the supervisor's window.
+    #[serde(default)]
+    pub max_restarts: Option<u32>,
+    /// First restart delay (ms, or `1s`, `500ms`).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub restart_delay: Option<Duration>,
+    /// Its own budget window.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub window: Option<Duration>,
+    /// An exhausted budget stops the application.
+    #[serde(default)]
+    pub critical: bool,
+    /// Extra environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvValue>,
+    /// Working directory (relative to the file).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Health pings.
+    #[serde(default)]
+    pub health_check: Option<HealthCheckConfig>,
+    /// How long to wait for ready.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub ready_timeout: Option<Duration>,
+    /// How long a stop waits before SIGKILL.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub shutdown_timeout: Option<Duration>,
+    /// Load-balancing strategy among the instances (informational for services: the RPC host
+    /// spreads calls over instances in turn).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Memory limit (informational; shown by `omnitron ps`, not enforced).
+    #[serde(default)]
+    pub memory: Option<String>,
+    /// CPU share (informational; not enforced).
+    #[serde(default)]
+    pub cpu: Option<f64>,
+}
+
+fn one() -> Instances {
+    Instances::Count(1)
+}
+
+/// An environment value: YAML scalars of any type become strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvValue(pub String);
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Ok(EnvValue(s)),
+            serde_yaml::Value::Number(n) => Ok(EnvValue(n.to_string())),
+            serde_yaml::Value::Bool(b) => Ok(EnvValue(b.to_string())),
+            serde_yaml::Value::Null => Ok(EnvValue(String::new())),
+            _ => Err(serde::de::Error::custom("an environment value must be a string, number or boolean")),
+        }
+    }
+}
+
+/// `healthCheck:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HealthCheckConfig {
+    /// Between pings (ms or with a unit; default 5 s).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
+    /// Ping timeout (default 2 s).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Missed pings before a restart (default 3).
+    #[serde(default)]
+    pub max_missed: Option<u32>,
+    /// An HTTP path (spec 3.1); the engine pings over RPC, the path is informational.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// Parses `1000` (ms), `"1000"`, `"500ms"`, `"5s"`, `"2m"`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((s, "ms"), |i| s.split_at(i));
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u64),
+        S(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::N(n) => Ok(Duration::from_millis(n)),
+        Raw::S(s) => parse_duration(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("'{s}' is not a duration (ms as a number, or 500ms, 5s, 2m)"))
+        }),
+    }
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn ordered_processes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, ProcessConfig)>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<(String, ProcessConfig)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of process names to process settings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<(String, ProcessConfig)> = Vec::new();
+            while let Some((k, v)) = m.next_entry::<String, ProcessConfig>()? {
+                if out.iter().any(|(n, _)| *n == k) {
+                    return Err(serde::de::Error::custom(format!("process '{k}' is defined twice")));
+                }
+                out.push((k, v));
+            }
+            Ok(out)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_a_shell() {
+        assert_eq!(
+            split_words(r#"python3 -c "import time; time.sleep(1)" 'a b' c\ d"#).unwrap(),
+            vec!["python3", "-c", "import time; time.sleep(1)", "a b", "c d"]
+        );
+        assert!(split_words("echo 'open").is_err());
+        assert_eq!(split_words("").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1500"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

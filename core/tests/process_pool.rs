@@ -1,0 +1,254 @@
+//! Pools of real worker processes: dispatch, queueing, timeouts, workers killed under load,
+//! recycling, autoscaling, start failures, output forwarding, and no orphans.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnitron::ErrorCode;
+use omnitron::metrics::Registry;
+use omnitron::process::{OutputLine, Pool, PoolOptions, PoolSize, PoolStrategy, ProcessHost, Stream};
+use parking_lot::Mutex;
+use support::{MODE, alive, eventually, worker};
+
+#[test]
+fn role() {
+    support::run_role();
+}
+
+fn opts(name: &str, size: usize) -> PoolOptions {
+    let mut o = PoolOptions::new(worker(name));
+    o.size = PoolSize::Fixed(size);
+    o.registry = Registry::new();
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_are_spread_over_the_workers_and_map_keeps_order() {
+    let pool = Pool::start(opts("spread", 2)).await.unwrap();
+    let status = pool.status();
+    assert_eq!(status.workers, 2);
+    let mut pids = HashSet::new();
+    for _ in 0..10 {
+        let pid: u32 = pool.exec("pid", &()).await.unwrap();
+        pids.insert(pid);
+    }
+    assert_eq!(pids, status.pids.iter().copied().collect::<HashSet<_>>(), "round-robin reaches both workers");
+    let items: Vec<String> = (0..100).map(|i| format!("item-{i}")).collect();
+    let out: Vec<String> = pool.map("echo", &items).await.unwrap();
+    assert_eq!(out, items);
+    // An application error comes back as it was raised, and the pool goes on.
+    let err = pool.exec::<_, ()>("fail", &("bad input",)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.message().contains("bad input"));
+    let unknown = pool.exec::<_, ()>("nope", &()).await.unwrap_err();
+    assert_eq!(unknown.code(), ErrorCode::MethodNotFound);
+    pool.stop().await;
+    for pid in status.pids {
+        assert!(eventually(5, || !alive(pid)).await, "worker {pid} stopped");
+    }
+    let after = pool.exec::<_, u32>("pid", &()).await.unwrap_err();
+    assert_eq!(after.code(), ErrorCode::NotRunning);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_loaded_and_power_of_two_avoid_the_busy_worker() {
+    for strategy in [PoolStrategy::LeastLoaded, PoolStrategy::PowerOfTwo] {
+        let mut o = opts("least", 2);
+        o.strategy = strategy;
+        let pool = Pool::start(o).await.unwrap();
+        let p = pool.clone();
+        let busy = tokio::spawn(async move { p.exec::<_, u32>("sleep", &(1500u64,)).await.unwrap() });
+        assert!(eventually(5, || pool.status().in_flight == 1).await);
+        let busy_pid = pool.workers().into_iter().find(|w| w.in_flight() == 1).unwrap().pid;
+        for _ in 0..8 {
+            let pid: u32 = pool.exec("pid", &()).await.unwrap();
+            assert_ne!(pid, busy_pid, "{strategy:?} sent a task to the busy worker");
+        }
+        assert_eq!(busy.await.unwrap(), busy_pid);
+        pool.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_with_a_clear_error_and_a_slow_task_times_out() {
+    let mut o = opts("queue", 1);
+    o.concurrency = 1;
+    o.queue_limit = 2;
+    o.task_timeout = Duration::from_secs(3);
+    let pool = Pool::start(o).await.unwrap();
+    let mut running = Vec::new();
+    for _ in 0..3 {
+        let p = pool.clone();
+        running.push(tokio::spawn(async move { p.exec::<_, u32>("sleep", &(300u64,)).await }));
+    }
+    assert!(eventually(5, || pool.status().queued == 2).await);
+    let err = pool.exec::<_, u32>("pid", &()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::QueueFull);
+    assert!(err.message().contains("queue limit 2"), "{err}");
+    for r in running {
+        r.await.unwrap().unwrap();
+    }
+    pool.stop().await;
+
+    let mut o = opts("timeout", 1);
+    o.task_timeout = Duration::from_millis(200);
+    let pool = Pool::start(o).await.unwrap();
+    let err = pool.exec::<_, u32>("sleep", &(3000u64,)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Timeout);
+    // The worker is still usable.
+    let _: u32 = pool.exec("pid", &()).await.unwrap();
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_killed_under_load_lose_no_task() {
+    let registry = Registry::new();
+    let mut o = opts("killed", 2);
+    o.registry = registry.clone();
+    o.task_retries = 2;
+    let pool = Pool::start(o).await.unwrap();
+    let total = 300;
+    let mut tasks = Vec::new();
+    for i in 0..total {
+        let p = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let r: omnitron::Result<u32> = p.exec("sleep", &((i % 7) as u64 * 3,)).await;
+            r
+        }));
+    }
+    // Kill workers twice while the tasks run.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        if let Some(w) = pool.workers().first() {
+            w.signal(libc::SIGKILL);
+        }
+    }
+    let (mut ok, mut lost) = (0, 0);
+    for t in tasks {
+        match tokio::time::timeout(Duration::from_secs(30), t).await.expect("no task hangs").unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::WorkerLost, "only a lost worker may fail a task: {e}");
+                lost += 1;
+            }
+        }
+    }
+    assert_eq!(ok + lost, total, "every task completed or was reported failed");
+    assert!(ok > 0);
+    // The pool replaced what was killed.
+    pool.wait_for_workers(2, Duration::from_secs(20)).await.unwrap();
+    let _: u32 = pool.exec("pid", &()).await.unwrap();
+    let text = registry.gather_text();
+    assert!(text.contains("omnitron_pool_restarts_total{pool=\"killed\"}"), "{text}");
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_are_recycled_after_their_task_limit() {
+    let mut o = opts("recycle", 1);
+    o.recycle_after = Some(5);
+    let pool = Pool::start(o).await.unwrap();
+    let mut pids = Vec::new();
+    for _ in 0..16 {
+        pids.push(pool.exec::<_, u32>("pid", &()).await.unwrap());
+    }
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    assert!(distinct.len() >= 3, "16 tasks at 5 per worker use at least 3 workers: {pids:?}");
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_grows_on_queue_depth_and_shrinks_when_idle() {
+    let mut o = opts("scale", 1);
+    o.min = Some(1);
+    o.max = Some(3);
+    o.concurrency = 1;
+    o.idle_timeout = Duration::from_millis(300);
+    let pool = Pool::start(o).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let p = pool.clone();
+        tasks.push(tokio::spawn(async move { p.exec::<_, u32>("sleep", &(250u64,)).await }));
+    }
+    pool.wait_for_workers(3, Duration::from_secs(20)).await.unwrap();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert!(eventually(20, || pool.status().workers == 1).await, "scaled back to min: {:?}", pool.status());
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_failures_say_why() {
+    let missing = PoolOptions::new(omnitron::process::ChildSpec::new("ghost", "/nonexistent/worker"));
+    let err = Pool::start(missing).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SpawnFailed);
+    assert!(err.message().contains("/nonexistent/worker"), "{err}");
+
+    let mut o = opts("crashy", 1);
+    o.spec = o.spec.env(MODE, "fail");
+    let err = Pool::start(o).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ChildNotReady);
+    assert!(err.message().contains("exited with code 3"), "{err}");
+    assert!(err.message().contains("cannot open the database"), "the child's stderr is in the error: {err}");
+
+    let mut o = opts("silent", 1);
+    o.spec = o.spec.env(MODE, "silent").ready_timeout(Duration::from_millis(800));
+    let err = Pool::start(o).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ChildNotReady);
+    assert!(err.message().contains("did not report ready"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_get_their_environment_and_their_output_is_forwarded() {
+    let host = ProcessHost::start().await.unwrap();
+    let lines: Arc<Mutex<Vec<OutputLine>>> = Arc::default();
+    let l = lines.clone();
+    host.set_output_sink(Some(Arc::new(move |line: &OutputLine| l.lock().push(line.clone()))));
+    let mut o = opts("envy", 1);
+    o.spec = o.spec.env("GREETING", "hello from the parent");
+    o.host = Some(host.clone());
+    let pool = Pool::start(o).await.unwrap();
+    let pid = pool.status().pids[0];
+    let v: Option<String> = pool.exec("env", &("GREETING",)).await.unwrap();
+    assert_eq!(v.as_deref(), Some("hello from the parent"));
+    let name: Option<String> = pool.exec("env", &("OMNITRON_CHILD_NAME",)).await.unwrap();
+    assert_eq!(name.as_deref(), Some("envy"));
+    assert!(
+        eventually(5, || lines.lock().iter().any(|l| l.line == "worker started"
+            && l.pid == pid
+            && l.stream == Stream::Stdout
+            && l.name == "envy"))
+        .await,
+        "stdout line forwarded with name and pid"
+    );
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_killed_with_sigkill_leaves_no_orphans() {
+    use tokio::io::AsyncBufReadExt;
+    let mut parent = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["role", "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .env(support::ROLE, "parent")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(parent.stdout.take().unwrap()).lines();
+    let pids: Vec<u32> = loop {
+        let line =
+            tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix("PIDS ") {
+            break rest.split_whitespace().map(|p| p.parse().unwrap()).collect();
+        }
+    };
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|p| alive(*p)));
+    parent.kill().await.unwrap(); // SIGKILL
+    for pid in pids {
+        assert!(eventually(10, || !alive(pid)).await, "child {pid} outlived its parent");
+    }
+}
