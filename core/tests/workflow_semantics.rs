@@ -43,7 +43,10 @@ async fn linear_chain_passes_data_along() {
     let (e, _) = engine(&dir);
     let wf = Workflow::builder("chain")
         .stage(Stage::new("a", |i: Value, _| async move { Res::Ok(json!(i["n"].as_i64().unwrap() + 1)) }))
-        .stage(Stage::new("b", |i: Value, _| async move { Res::Ok(json!(i.as_i64().unwrap() * 10)) }).depends_on("a"))
+        .stage(
+            Stage::new("b", |i: Value, _| async move { Res::Ok(json!(i.as_i64().unwrap() * 10)) })
+                .depends_on("a"),
+        )
         .stage(Stage::new("c", |i: Value, _| async move { Res::Ok(json!(format!("={i}"))) }).depends_on("b"))
         .build()
         .unwrap();
@@ -104,7 +107,8 @@ async fn failing_payment_compensates_the_reservation() {
             }),
         )
         .stage(
-            Stage::new("pay", |_: Value, _| async move { Res::<Value>::Err("card declined".into()) }).depends_on("reserve"),
+            Stage::new("pay", |_: Value, _| async move { Res::<Value>::Err("card declined".into()) })
+                .depends_on("reserve"),
         )
         .build()
         .unwrap();
@@ -121,9 +125,14 @@ async fn failing_payment_compensates_the_reservation() {
     assert_eq!(info.stage("pay").unwrap().state, StageState::Failed);
     assert_eq!(info.stage("pay").unwrap().errors[0].error.message, "card declined");
     let text = reg.gather_text();
-    assert!(text.contains("omnitron_workflow_runs_total{workflow=\"order\",state=\"compensated\"} 1"), "{text}");
     assert!(
-        text.contains("omnitron_workflow_compensations_total{workflow=\"order\",stage=\"reserve\",outcome=\"ok\"} 1"),
+        text.contains("omnitron_workflow_runs_total{workflow=\"order\",state=\"compensated\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "omnitron_workflow_compensations_total{workflow=\"order\",stage=\"reserve\",outcome=\"ok\"} 1"
+        ),
         "{text}"
     );
 }
@@ -308,7 +317,10 @@ async fn empty_workflow_and_stage_returning_nothing() {
     e.register(Workflow::builder("empty").build().unwrap()).unwrap();
     assert!(e.run("empty", json!(1)).await.unwrap().is_empty());
     e.register(
-        Workflow::builder("unit").stage(Stage::new("nothing", |_: Value, _| async move { Res::<()>::Ok(()) })).build().unwrap(),
+        Workflow::builder("unit")
+            .stage(Stage::new("nothing", |_: Value, _| async move { Res::<()>::Ok(()) }))
+            .build()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(Value::Object(e.run("unit", Value::Null).await.unwrap()), json!({ "nothing": null }));
@@ -328,7 +340,10 @@ async fn a_failing_compensation_ends_in_compensation_failed_with_both_errors() {
                 .compensate(|_: Value, _| async move { Err::<(), _>("warehouse offline".to_string()) })
                 .compensation_retries(fast(2)),
         )
-        .stage(Stage::new("pay", |_: Value, _| async move { Res::<Value>::Err("card declined".into()) }).depends_on("reserve"))
+        .stage(
+            Stage::new("pay", |_: Value, _| async move { Res::<Value>::Err("card declined".into()) })
+                .depends_on("reserve"),
+        )
         .build()
         .unwrap();
     e.register(wf).unwrap();
@@ -343,7 +358,10 @@ async fn a_failing_compensation_ends_in_compensation_failed_with_both_errors() {
     let info = e.get("cf").await.unwrap();
     assert_eq!(info.state, RunState::CompensationFailed);
     let st = info.stage("reserve").unwrap();
-    assert_eq!((st.state, st.compensation_attempts, st.compensation_errors.len()), (StageState::CompensationFailed, 2, 2));
+    assert_eq!(
+        (st.state, st.compensation_attempts, st.compensation_errors.len()),
+        (StageState::CompensationFailed, 2, 2)
+    );
     let text = reg.gather_text();
     assert!(
         text.contains("omnitron_workflow_runs_total{workflow=\"bad-undo\",state=\"compensation_failed\"} 1"),
@@ -393,20 +411,22 @@ async fn cancel_compensates_completed_stages() {
     let log = Log::default();
     let (l1, l2) = (log.clone(), log.clone());
     let wf = Workflow::builder("cancelme")
-        .stage(Stage::new("book", move |_: Value, _| {
-            let l = l1.clone();
-            async move {
-                l.push("book");
-                Res::Ok(json!("b1"))
-            }
-        })
-        .compensate(move |o: Value, _| {
-            let l = l2.clone();
-            async move {
-                l.push(format!("unbook {}", o.as_str().unwrap()));
-                Ok::<_, String>(())
-            }
-        }))
+        .stage(
+            Stage::new("book", move |_: Value, _| {
+                let l = l1.clone();
+                async move {
+                    l.push("book");
+                    Res::Ok(json!("b1"))
+                }
+            })
+            .compensate(move |o: Value, _| {
+                let l = l2.clone();
+                async move {
+                    l.push(format!("unbook {}", o.as_str().unwrap()));
+                    Ok::<_, String>(())
+                }
+            }),
+        )
         .stage(
             Stage::new("wait", |_: Value, _| async move {
                 tokio::time::sleep(Duration::from_secs(60)).await;
@@ -436,11 +456,17 @@ async fn runs_can_be_listed_and_queried() {
     let dir = tempfile::tempdir().unwrap();
     let (e, _) = engine(&dir);
     e.register(
-        Workflow::builder("ok").stage(Stage::new("s", |_: Value, _| async move { Res::Ok(json!(1)) })).build().unwrap(),
+        Workflow::builder("ok")
+            .stage(Stage::new("s", |_: Value, _| async move { Res::Ok(json!(1)) }))
+            .build()
+            .unwrap(),
     )
     .unwrap();
     e.register(
-        Workflow::builder("ko").stage(Stage::new("s", |_: Value, _| async move { Res::<Value>::Err("no".into()) })).build().unwrap(),
+        Workflow::builder("ko")
+            .stage(Stage::new("s", |_: Value, _| async move { Res::<Value>::Err("no".into()) }))
+            .build()
+            .unwrap(),
     )
     .unwrap();
     for i in 0..3 {
@@ -449,7 +475,10 @@ async fn runs_can_be_listed_and_queried() {
     e.start("ko", Value::Null, Some("ko-0")).await.unwrap().wait().await.unwrap_err();
     let all = e.list(&RunFilter::default()).await.unwrap();
     assert_eq!(all.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["ok-0", "ok-1", "ok-2", "ko-0"]);
-    let ok = e.list(&RunFilter { workflow: Some("ok".into()), limit: Some(2), ..Default::default() }).await.unwrap();
+    let ok = e
+        .list(&RunFilter { workflow: Some("ok".into()), limit: Some(2), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(ok.len(), 2);
     let failed =
         e.list(&RunFilter { state: Some(RunState::Compensated), ..Default::default() }).await.unwrap();

@@ -317,7 +317,12 @@ impl WorkflowBuilder {
 
     /// Attaches a compensation to a stage by name (the spec's `@Compensate('stage')`); checked by
     /// `build`.
-    pub fn compensate(mut self, stage: impl Into<String>, f: CompensateFn, retries: Option<RetryOptions>) -> Self {
+    pub fn compensate(
+        mut self,
+        stage: impl Into<String>,
+        f: CompensateFn,
+        retries: Option<RetryOptions>,
+    ) -> Self {
         self.compensations.push((stage.into(), f, retries));
         self
     }

@@ -88,7 +88,9 @@ impl RunHandle {
         let mut rx = self.entry.done.subscribe();
         let r = rx.wait_for(|o| o.is_some()).await;
         match r {
-            Ok(o) => o.clone().unwrap_or_else(|| Err(Error::new(ErrorCode::Internal, "run ended without outcome"))),
+            Ok(o) => {
+                o.clone().unwrap_or_else(|| Err(Error::new(ErrorCode::Internal, "run ended without outcome")))
+            }
             Err(_) => Err(Error::new(ErrorCode::Internal, "the run's driver went away")),
         }
     }
@@ -172,7 +174,10 @@ impl Engine {
         if map.contains_key(&def.name) {
             return Err(Error::new(
                 ErrorCode::DuplicateWorkflow,
-                format!("a workflow named '{}' is already registered with this engine; give the new one another name", def.name),
+                format!(
+                    "a workflow named '{}' is already registered with this engine; give the new one another name",
+                    def.name
+                ),
             ));
         }
         let metrics = WorkflowMetrics::new(&self.inner.registry, &def)?;
@@ -234,8 +239,9 @@ impl Engine {
             input,
             stages: def.stages.iter().map(|s| s.name.clone()).collect(),
         };
-        let mut info = RunInfo::created(&Entry { run_id: id.clone(), seq: 0, at_ms: now_ms(), event: created.clone() })
-            .expect("a RunCreated entry");
+        let mut info =
+            RunInfo::created(&Entry { run_id: id.clone(), seq: 0, at_ms: now_ms(), event: created.clone() })
+                .expect("a RunCreated entry");
         info.last_seq = 0;
         let entry = RunEntry::new(info);
         {
@@ -249,7 +255,9 @@ impl Engine {
         let roots: Vec<usize> = (0..def.stages.len()).filter(|&i| def.deps[i].is_empty()).collect();
         // One journal write: creation, running, the first stages started.
         let mut events = vec![created, Event::RunState { state: RunState::Running, error: None }];
-        events.extend(roots.iter().map(|&i| Event::StageStarted { stage: def.stages[i].name.clone(), attempt: 1 }));
+        events.extend(
+            roots.iter().map(|&i| Event::StageStarted { stage: def.stages[i].name.clone(), attempt: 1 }),
+        );
         if let Err(e) = exec.commit(events).await {
             self.inner.active.lock().remove(&id);
             return Err(e);
@@ -360,7 +368,9 @@ impl Engine {
         if !running && !h.info().state.is_final() {
             return Err(Error::new(
                 ErrorCode::InvalidArgument,
-                format!("run '{run_id}' is unfinished but not running in this engine; call `recover()` to take it up"),
+                format!(
+                    "run '{run_id}' is unfinished but not running in this engine; call `recover()` to take it up"
+                ),
             ));
         }
         h.wait().await
@@ -392,7 +402,8 @@ impl Engine {
                     ErrorCode::RunCancelled,
                     format!("run '{}' of workflow '{}' was cancelled", info.run_id, info.workflow),
                 );
-                let mode = if info.state == RunState::Compensating { Mode::Resume } else { Mode::Compensate(why) };
+                let mode =
+                    if info.state == RunState::Compensating { Mode::Resume } else { Mode::Compensate(why) };
                 match self.take_up(wf, info, Some(mode))? {
                     Ok(h) => {
                         h.entry.cancel.cancel();
@@ -440,7 +451,8 @@ impl Engine {
                     continue;
                 }
             };
-            let compensating = info.state == RunState::Compensating || wf.def.recovery == RecoveryPolicy::Compensate;
+            let compensating =
+                info.state == RunState::Compensating || wf.def.recovery == RecoveryPolicy::Compensate;
             let (run_id, workflow) = (info.run_id.clone(), info.workflow.clone());
             match self.take_up(wf, info, None)? {
                 Ok(_) if compensating => out.compensating.push(run_id),
@@ -460,7 +472,9 @@ impl Engine {
 fn not_found(run_id: &str) -> Error {
     Error::new(
         ErrorCode::RunNotFound,
-        format!("no run with id '{run_id}' in this engine or its journal; check the id (runs are listed by `list`)"),
+        format!(
+            "no run with id '{run_id}' in this engine or its journal; check the id (runs are listed by `list`)"
+        ),
     )
 }
 

@@ -386,7 +386,9 @@ impl Exec {
             [d] => info.stages[*d].output.clone().unwrap_or(Value::Null),
             many => Value::Object(
                 many.iter()
-                    .map(|&d| (info.stages[d].name.clone(), info.stages[d].output.clone().unwrap_or(Value::Null)))
+                    .map(|&d| {
+                        (info.stages[d].name.clone(), info.stages[d].output.clone().unwrap_or(Value::Null))
+                    })
                     .collect(),
             ),
         }
@@ -408,7 +410,13 @@ impl Exec {
     }
 
     /// A stage's attempts (the first one already journaled as started).
-    async fn run_stage(&self, i: usize, input: Value, mut attempt: u32, token: CancellationToken) -> StageDone {
+    async fn run_stage(
+        &self,
+        i: usize,
+        input: Value,
+        mut attempt: u32,
+        token: CancellationToken,
+    ) -> StageDone {
         let stage = &self.def().stages[i];
         let m = &self.wf.metrics.stages[i];
         let key: Arc<str> = stage_key(&self.run.id, &stage.name).into();
@@ -433,7 +441,9 @@ impl Exec {
                     Err(_) => (
                         Err(record(
                             ErrorCode::StageTimeout,
-                            format!("the attempt did not finish within {t:?}; raise the stage's timeout or make it faster"),
+                            format!(
+                                "the attempt did not finish within {t:?}; raise the stage's timeout or make it faster"
+                            ),
                         )),
                         true,
                     ),
@@ -448,7 +458,11 @@ impl Exec {
                 }
                 Err(e) => e,
             };
-            if timed_out { m.timeout.inc() } else { m.failed.inc() }
+            if timed_out {
+                m.timeout.inc()
+            } else {
+                m.failed.inc()
+            }
             if tries >= stage.retries.max_attempts {
                 return StageDone::Failed { last: err, attempt, tries, timed_out };
             }
@@ -459,7 +473,9 @@ impl Exec {
             tokio::time::sleep(stage.retries.delay(tries)).await;
             tries += 1;
             attempt += 1;
-            if let Err(e) = self.commit(vec![Event::StageStarted { stage: stage.name.clone(), attempt }]).await {
+            if let Err(e) =
+                self.commit(vec![Event::StageStarted { stage: stage.name.clone(), attempt }]).await
+            {
                 return StageDone::Journal(e);
             }
         }
@@ -492,7 +508,10 @@ impl Exec {
             loop {
                 let (attempt, output) = {
                     let info = self.run.info.lock();
-                    (info.stages[i].compensation_attempts + 1, info.stages[i].output.clone().unwrap_or(Value::Null))
+                    (
+                        info.stages[i].compensation_attempts + 1,
+                        info.stages[i].output.clone().unwrap_or(Value::Null),
+                    )
                 };
                 self.commit(vec![Event::CompensationStarted { stage: stage.name.clone(), attempt }]).await?;
                 let ctx = StageContext {
@@ -507,8 +526,11 @@ impl Exec {
                 };
                 match f(output, ctx).await {
                     Ok(()) => {
-                        self.commit(vec![Event::CompensationCompleted { stage: stage.name.clone(), attempt }])
-                            .await?;
+                        self.commit(vec![Event::CompensationCompleted {
+                            stage: stage.name.clone(),
+                            attempt,
+                        }])
+                        .await?;
                         m.compensated.inc();
                         break;
                     }
@@ -546,7 +568,7 @@ impl Exec {
                 .filter(|s| s.state == StageState::Compensated)
                 .filter_map(|s| Some((s.completed_seq?, s.name.clone())))
                 .collect();
-            done.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+            done.sort_unstable_by_key(|d| std::cmp::Reverse(d.0));
             let done: Vec<String> = done.into_iter().map(|(_, n)| format!("'{n}'")).collect();
             let undone = if done.is_empty() {
                 "nothing needed compensating".to_string()

@@ -33,12 +33,18 @@ impl WorkflowMetrics {
                 .labels(["workflow", "state"]),
         )?;
         let duration = registry.histogram_vec(
-            MetricOptions::new("omnitron_workflow_stage_duration_seconds", "Duration of workflow stage attempts")
-                .labels(["workflow", "stage"]),
+            MetricOptions::new(
+                "omnitron_workflow_stage_duration_seconds",
+                "Duration of workflow stage attempts",
+            )
+            .labels(["workflow", "stage"]),
         )?;
         let attempts = registry.counter_vec(
-            MetricOptions::new("omnitron_workflow_stage_attempts_total", "Workflow stage attempts, by outcome")
-                .labels(["workflow", "stage", "outcome"]),
+            MetricOptions::new(
+                "omnitron_workflow_stage_attempts_total",
+                "Workflow stage attempts, by outcome",
+            )
+            .labels(["workflow", "stage", "outcome"]),
         )?;
         let comps = registry.counter_vec(
             MetricOptions::new(

@@ -30,9 +30,9 @@ mod run;
 
 pub use context::StageContext;
 pub use definition::{
-    BoxFuture, CompensateFn, Dependencies, RecoveryPolicy, Stage, StageFn, StageResult, Workflow, WorkflowBuilder,
-    compensate_fn, stage_fn,
+    BoxFuture, CompensateFn, Dependencies, RecoveryPolicy, Stage, StageFn, StageResult, Workflow,
+    WorkflowBuilder, compensate_fn, stage_fn,
 };
 pub use engine::{Engine, MAX_RUN_ID_LEN, Recovery, RunHandle, UnrecoveredRun};
-pub use journal::{Journal, MemoryJournal, SqliteJournal, SqliteOptions, Synchronous};
+pub use journal::{Entry, Event, Journal, MemoryJournal, SqliteJournal, SqliteOptions, Synchronous};
 pub use run::{AttemptError, ErrorRecord, RunFilter, RunInfo, RunState, RunSummary, StageInfo, StageState};

@@ -144,7 +144,8 @@ impl ErrorRecord {
     /// Back to an engine error (an unknown code becomes `E004`, callback failed).
     pub fn to_error(&self) -> Error {
         let code = ErrorCode::from_id(&self.code).unwrap_or(ErrorCode::CallbackFailed);
-        Error::new(code, self.message.clone()).with_related(self.related.iter().map(|r| r.to_error()).collect())
+        Error::new(code, self.message.clone())
+            .with_related(self.related.iter().map(|r| r.to_error()).collect())
     }
 }
 
@@ -325,9 +326,14 @@ impl RunInfo {
     pub fn outcome(&self) -> Option<std::result::Result<Map<String, Value>, Error>> {
         match self.state {
             RunState::Completed => Some(Ok(self.outputs())),
-            s if s.is_final() => Some(Err(self.error.as_ref().map(ErrorRecord::to_error).unwrap_or_else(|| {
-                Error::new(ErrorCode::Internal, format!("run '{}' ended {s} without an error", self.run_id))
-            }))),
+            s if s.is_final() => {
+                Some(Err(self.error.as_ref().map(ErrorRecord::to_error).unwrap_or_else(|| {
+                    Error::new(
+                        ErrorCode::Internal,
+                        format!("run '{}' ended {s} without an error", self.run_id),
+                    )
+                })))
+            }
             _ => None,
         }
     }

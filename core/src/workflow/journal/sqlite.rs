@@ -104,7 +104,10 @@ impl std::fmt::Debug for SqliteJournal {
 fn journal_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorCode::JournalError,
-        format!("workflow journal '{}': {what}: {e}; check that the file is writable and not corrupt", path.display()),
+        format!(
+            "workflow journal '{}': {what}: {e}; check that the file is writable and not corrupt",
+            path.display()
+        ),
     )
 }
 
@@ -339,7 +342,14 @@ fn write_all(conn: &mut Connection, appends: &[(Arc<[Entry]>, Reply<()>)]) -> ru
                 let data = serde_json::to_string(&e.event)
                     .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
                 let run_id: &str = &e.run_id;
-                ins.execute(params![run_id, e.seq as i64, e.at_ms as i64, e.event.kind(), e.event.stage(), data])?;
+                ins.execute(params![
+                    run_id,
+                    e.seq as i64,
+                    e.at_ms as i64,
+                    e.event.kind(),
+                    e.event.stage(),
+                    data
+                ])?;
                 match &e.event {
                     Event::RunCreated { workflow, .. } => {
                         created.execute(params![run_id, workflow, e.at_ms as i64])?;
@@ -360,8 +370,9 @@ fn write_all(conn: &mut Connection, appends: &[(Arc<[Entry]>, Reply<()>)]) -> ru
 
 fn load(conn: &Connection, run_id: &str, path: &Path) -> Result<Option<Vec<Entry>>> {
     let err = |e: rusqlite::Error| journal_err(path, "cannot read", e);
-    let mut stmt =
-        conn.prepare_cached("SELECT seq, at_ms, data FROM events WHERE run_id = ?1 ORDER BY seq").map_err(err)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, at_ms, data FROM events WHERE run_id = ?1 ORDER BY seq")
+        .map_err(err)?;
     let id: Arc<str> = run_id.into();
     let rows = stmt
         .query_map([run_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
@@ -369,9 +380,8 @@ fn load(conn: &Connection, run_id: &str, path: &Path) -> Result<Option<Vec<Entry
     let mut out = Vec::new();
     for row in rows {
         let (seq, at_ms, data) = row.map_err(err)?;
-        let event: Event = serde_json::from_str(&data).map_err(|e| {
-            journal_err(path, &format!("entry {seq} of run '{run_id}' cannot be decoded"), e)
-        })?;
+        let event: Event = serde_json::from_str(&data)
+            .map_err(|e| journal_err(path, &format!("entry {seq} of run '{run_id}' cannot be decoded"), e))?;
         out.push(Entry { run_id: id.clone(), seq: seq as u64, at_ms: at_ms as u64, event });
     }
     Ok(if out.is_empty() { None } else { Some(out) })
