@@ -494,3 +494,34 @@ async fn runs_can_be_listed_and_queried() {
     assert_eq!(e2.list(&RunFilter::default()).await.unwrap().len(), 4);
     assert_eq!(e2.get("ko-0").await.unwrap().state, RunState::Compensated);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_in_stages_and_compensations_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (e, _) = engine(&dir);
+    let wf = Workflow::builder("panicky")
+        .stage(Stage::new("a", |_: Value, _| async move { Res::Ok(json!(1)) }).compensate(
+            |_: Value, _| async move {
+                if true {
+                    panic!("undo exploded");
+                }
+                Ok::<_, String>(())
+            },
+        ))
+        .stage(
+            Stage::new("b", |_: Value, _| async move {
+                if true {
+                    panic!("stage exploded");
+                }
+                Res::Ok(Value::Null)
+            })
+            .depends_on("a"),
+        )
+        .build()
+        .unwrap();
+    e.register(wf).unwrap();
+    let err = e.run("panicky", Value::Null).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::CompensationFailed, "{err}");
+    assert!(err.message().contains("panicked"), "{err}");
+    assert_eq!(e.active_runs(), 0);
+}

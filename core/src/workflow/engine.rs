@@ -194,7 +194,8 @@ impl Engine {
     }
 
     fn workflow(&self, name: &str) -> Result<Arc<Registered>> {
-        self.inner.workflows.read().get(name).cloned().ok_or_else(|| {
+        let found = self.inner.workflows.read().get(name).cloned();
+        found.ok_or_else(|| {
             let known = self.workflows();
             Error::new(
                 ErrorCode::WorkflowNotFound,
@@ -346,13 +347,24 @@ impl Engine {
         Ok(Ok(RunHandle { entry }))
     }
 
-    /// A handle to a run: in flight here, or from the journal.
+    /// A handle to a run: in flight here, or from the journal. Waiting on a run that is unfinished
+    /// in the journal but not running in this engine fails at once (call [`Engine::recover`] to
+    /// take it up).
     pub async fn handle(&self, run_id: &str) -> Result<RunHandle> {
         if let Some(e) = self.inner.active.lock().get(run_id).cloned() {
             return Ok(RunHandle { entry: e });
         }
         let entries = self.inner.journal.load_run(run_id).await?.ok_or_else(|| not_found(run_id))?;
-        Ok(RunHandle { entry: RunEntry::new(self.fold(run_id, entries)?) })
+        let entry = RunEntry::new(self.fold(run_id, entries)?);
+        if entry.done.borrow().is_none() {
+            entry.done.send_replace(Some(Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "run '{run_id}' is unfinished but not running in this engine; call `recover()` to take it up"
+                ),
+            ))));
+        }
+        Ok(RunHandle { entry })
     }
 
     /// A run's state, stages, attempts, errors and timings.
@@ -363,17 +375,7 @@ impl Engine {
     /// Waits for a run's end (see [`RunHandle::wait`]). A run unfinished in the journal and not
     /// running in this engine is an error: call [`Engine::recover`] first.
     pub async fn wait(&self, run_id: &str) -> Result<Map<String, Value>> {
-        let h = self.handle(run_id).await?;
-        let running = self.inner.active.lock().contains_key(run_id);
-        if !running && !h.info().state.is_final() {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "run '{run_id}' is unfinished but not running in this engine; call `recover()` to take it up"
-                ),
-            ));
-        }
-        h.wait().await
+        self.handle(run_id).await?.wait().await
     }
 
     /// Runs in the journal, oldest first.

@@ -524,7 +524,13 @@ impl Exec {
                     compensation: true,
                     cancel: CancellationToken::new(),
                 };
-                match f(output, ctx).await {
+                // Its own task, so a panicking compensation is an error like any other.
+                let joined = tokio::spawn(f(output, ctx)).await;
+                let result = joined.unwrap_or_else(|e| {
+                    Err(Box::new(Error::new(ErrorCode::Internal, format!("the compensation panicked: {e}")))
+                        as BoxError)
+                });
+                match result {
                     Ok(()) => {
                         self.commit(vec![Event::CompensationCompleted {
                             stage: stage.name.clone(),
