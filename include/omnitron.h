@@ -224,6 +224,38 @@ enum OmnitronStatus
   OMNITRON_STATUS_CHILD_NOT_FOUND = 507,
   // P009: a worker was started without a parent to connect to.
   OMNITRON_STATUS_NO_PARENT = 508,
+  // WF001: the stages of a workflow depend on each other in a loop.
+  OMNITRON_STATUS_WORKFLOW_CYCLE = 600,
+  // WF002: a stage depends on a stage the workflow does not have.
+  OMNITRON_STATUS_UNKNOWN_DEPENDENCY = 601,
+  // WF003: two stages of one workflow have the same name.
+  OMNITRON_STATUS_DUPLICATE_STAGE = 602,
+  // WF004: a malformed workflow definition.
+  OMNITRON_STATUS_INVALID_WORKFLOW = 603,
+  // WF005: no workflow of that name is registered.
+  OMNITRON_STATUS_WORKFLOW_NOT_FOUND = 604,
+  // WF006: no run with that id.
+  OMNITRON_STATUS_RUN_NOT_FOUND = 605,
+  // WF007: a stage failed on every attempt.
+  OMNITRON_STATUS_STAGE_FAILED = 606,
+  // WF008: a stage timed out on its last attempt.
+  OMNITRON_STATUS_STAGE_TIMEOUT = 607,
+  // WF009: a run did not finish within the workflow's timeout.
+  OMNITRON_STATUS_WORKFLOW_TIMEOUT = 608,
+  // WF010: one or more compensations failed on every attempt.
+  OMNITRON_STATUS_COMPENSATION_FAILED = 609,
+  // WF011: the run was cancelled.
+  OMNITRON_STATUS_RUN_CANCELLED = 610,
+  // WF012: the workflow journal could not be read or written.
+  OMNITRON_STATUS_JOURNAL_ERROR = 611,
+  // WF013: the journal has a schema version this build does not read.
+  OMNITRON_STATUS_JOURNAL_VERSION = 612,
+  // WF014: a workflow with that name is already registered.
+  OMNITRON_STATUS_DUPLICATE_WORKFLOW = 613,
+  // WF015: an interrupted run was compensated by its recovery policy.
+  OMNITRON_STATUS_RUN_INTERRUPTED = 614,
+  // WF016: a run id already belongs to a run of another workflow.
+  OMNITRON_STATUS_RUN_ID_CONFLICT = 615,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -168,6 +168,41 @@ error_codes! {
     ChildNotFound = 507, "P008";
     /// A worker entry point was started without a parent to connect to.
     NoParent = 508, "P009";
+    // 500..=599: reserved for the process module
+
+    // 600..=699: workflows
+    /// The stages of a workflow depend on each other in a loop (the message names the loop).
+    WorkflowCycle = 600, "WF001";
+    /// A stage depends on a stage the workflow does not have.
+    UnknownDependency = 601, "WF002";
+    /// Two stages of one workflow have the same name.
+    DuplicateStage = 602, "WF003";
+    /// A workflow definition is malformed (empty name, bad option, compensation for no stage).
+    InvalidWorkflow = 603, "WF004";
+    /// No workflow of that name is registered with the engine.
+    WorkflowNotFound = 604, "WF005";
+    /// No run with that id, in memory or in the journal.
+    RunNotFound = 605, "WF006";
+    /// A stage failed on every attempt.
+    StageFailed = 606, "WF007";
+    /// A stage did not finish within its timeout on its last attempt.
+    StageTimeout = 607, "WF008";
+    /// A run did not finish within the workflow's timeout.
+    WorkflowTimeout = 608, "WF009";
+    /// One or more compensations failed on every attempt; the run ended in `compensation_failed`.
+    CompensationFailed = 609, "WF010";
+    /// The run was cancelled.
+    RunCancelled = 610, "WF011";
+    /// The workflow journal could not be read or written.
+    JournalError = 611, "WF012";
+    /// The journal was written by another schema version than this build reads.
+    JournalVersion = 612, "WF013";
+    /// A workflow with that name is already registered.
+    DuplicateWorkflow = 613, "WF014";
+    /// A run was interrupted (the process stopped) and its workflow's recovery policy compensated it.
+    RunInterrupted = 614, "WF015";
+    /// A run id already belongs to a run of another workflow.
+    RunIdConflict = 615, "WF016";
 }
 
 impl fmt::Display for ErrorCode {

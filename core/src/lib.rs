@@ -33,6 +33,7 @@ pub mod resilience;
 pub mod rpc;
 pub mod runtime;
 pub mod transport;
+pub mod workflow;
 
 pub use error::{BoxError, Error, ErrorCode, Result};
 

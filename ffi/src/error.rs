@@ -118,6 +118,38 @@ pub enum OmnitronStatus {
     ChildNotFound = 507,
     /// P009: a worker was started without a parent to connect to.
     NoParent = 508,
+    /// WF001: the stages of a workflow depend on each other in a loop.
+    WorkflowCycle = 600,
+    /// WF002: a stage depends on a stage the workflow does not have.
+    UnknownDependency = 601,
+    /// WF003: two stages of one workflow have the same name.
+    DuplicateStage = 602,
+    /// WF004: a malformed workflow definition.
+    InvalidWorkflow = 603,
+    /// WF005: no workflow of that name is registered.
+    WorkflowNotFound = 604,
+    /// WF006: no run with that id.
+    RunNotFound = 605,
+    /// WF007: a stage failed on every attempt.
+    StageFailed = 606,
+    /// WF008: a stage timed out on its last attempt.
+    StageTimeout = 607,
+    /// WF009: a run did not finish within the workflow's timeout.
+    WorkflowTimeout = 608,
+    /// WF010: one or more compensations failed on every attempt.
+    CompensationFailed = 609,
+    /// WF011: the run was cancelled.
+    RunCancelled = 610,
+    /// WF012: the workflow journal could not be read or written.
+    JournalError = 611,
+    /// WF013: the journal has a schema version this build does not read.
+    JournalVersion = 612,
+    /// WF014: a workflow with that name is already registered.
+    DuplicateWorkflow = 613,
+    /// WF015: an interrupted run was compensated by its recovery policy.
+    RunInterrupted = 614,
+    /// WF016: a run id already belongs to a run of another workflow.
+    RunIdConflict = 615,
 }
 
 impl OmnitronStatus {
@@ -176,6 +208,22 @@ impl OmnitronStatus {
         OmnitronStatus::InvalidConfig,
         OmnitronStatus::ChildNotFound,
         OmnitronStatus::NoParent,
+        OmnitronStatus::WorkflowCycle,
+        OmnitronStatus::UnknownDependency,
+        OmnitronStatus::DuplicateStage,
+        OmnitronStatus::InvalidWorkflow,
+        OmnitronStatus::WorkflowNotFound,
+        OmnitronStatus::RunNotFound,
+        OmnitronStatus::StageFailed,
+        OmnitronStatus::StageTimeout,
+        OmnitronStatus::WorkflowTimeout,
+        OmnitronStatus::CompensationFailed,
+        OmnitronStatus::RunCancelled,
+        OmnitronStatus::JournalError,
+        OmnitronStatus::JournalVersion,
+        OmnitronStatus::DuplicateWorkflow,
+        OmnitronStatus::RunInterrupted,
+        OmnitronStatus::RunIdConflict,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).

@@ -199,6 +199,74 @@ class NoParentError(ProcessError):
     code = "P009"
 
 
+class WorkflowError(OmnitronError):
+    """Base class of workflow errors."""
+
+
+class WorkflowCycleError(WorkflowError):
+    code = "WF001"
+
+
+class UnknownDependencyError(WorkflowError):
+    code = "WF002"
+
+
+class DuplicateStageError(WorkflowError):
+    code = "WF003"
+
+
+class InvalidWorkflowError(WorkflowError):
+    code = "WF004"
+
+
+class WorkflowNotFoundError(WorkflowError):
+    code = "WF005"
+
+
+class RunNotFoundError(WorkflowError):
+    code = "WF006"
+
+
+class StageFailedError(WorkflowError):
+    code = "WF007"
+
+
+class StageTimeoutError(WorkflowError):
+    code = "WF008"
+
+
+class WorkflowTimeoutError(WorkflowError):
+    code = "WF009"
+
+
+class CompensationFailedError(WorkflowError):
+    code = "WF010"
+
+
+class RunCancelledError(WorkflowError):
+    code = "WF011"
+
+
+class JournalError(WorkflowError):
+    code = "WF012"
+
+
+class JournalVersionError(WorkflowError):
+    code = "WF013"
+
+
+class DuplicateWorkflowError(WorkflowError):
+    code = "WF014"
+
+
+class RunInterruptedError(WorkflowError):
+    code = "WF015"
+
+
+class RunIdConflictError(WorkflowError):
+    code = "WF016"
+
+
 _BY_CODE: dict[str, type[OmnitronError]] = {
     cls.code: cls
     for cls in (
@@ -241,6 +309,22 @@ _BY_CODE: dict[str, type[OmnitronError]] = {
         InvalidConfigError,
         ChildNotFoundError,
         NoParentError,
+        WorkflowCycleError,
+        UnknownDependencyError,
+        DuplicateStageError,
+        InvalidWorkflowError,
+        WorkflowNotFoundError,
+        RunNotFoundError,
+        StageFailedError,
+        StageTimeoutError,
+        WorkflowTimeoutError,
+        CompensationFailedError,
+        RunCancelledError,
+        JournalError,
+        JournalVersionError,
+        DuplicateWorkflowError,
+        RunInterruptedError,
+        RunIdConflictError,
     )
 }
 
