@@ -27,7 +27,7 @@ NAPI := $(NODE)/node_modules/.bin/napi
 CFLAGS := -std=c11 -Wall -Wextra -Werror -Iinclude
 CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -Iinclude
 STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
-VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
+VALGRIND := valgrind --error-exitcode=1 --child-silent-after-fork=yes --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
 .PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
         c-test drift-check node-test python-test interop-test process-test clean
@@ -119,7 +119,12 @@ target/ctest/%: tests/c/%.c tests/c/check.h include/omnitron.h build-c
 	gcc $(CFLAGS) $< -L$(OUT) -lomnitron -lpthread -o $@
 	gcc $(CFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@_static
 
-c-test: build-c $(C_TESTS)
+# The C worker children of test_process (linked statically: it runs without LD_LIBRARY_PATH too).
+target/ctest/c_worker: tests/c/c_worker.c include/omnitron.h build-c
+	@mkdir -p target/ctest
+	gcc $(CFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@
+
+c-test: build-c target/ctest/c_worker $(C_TESTS)
 	@echo "== C tests (dynamic library, under valgrind; then the static library)"
 	@for t in $(C_TESTS); do \
 	  LD_LIBRARY_PATH=$(OUT) $(VALGRIND) $$t || exit 1; \

@@ -57,6 +57,21 @@
 // Exposition format: a JSON snapshot (an array of families with their series).
 #define OMNITRON_METRICS_JSON 2
 
+// Crash hook answer: what the child's restart policy says.
+#define OMNITRON_CRASH_DEFAULT 0
+
+// Crash hook answer: restart it (by the strategy, within the budget).
+#define OMNITRON_CRASH_RESTART 1
+
+// Crash hook answer: leave it down.
+#define OMNITRON_CRASH_IGNORE 2
+
+// Crash hook answer: fail the supervisor (its parent sees a crash).
+#define OMNITRON_CRASH_ESCALATE 3
+
+// Crash hook answer: stop the supervisor cleanly.
+#define OMNITRON_CRASH_SHUTDOWN 4
+
 // Breaker state: calls go through.
 #define OMNITRON_BREAKER_CLOSED 0
 
@@ -286,6 +301,9 @@ typedef struct OmnitronModule OmnitronModule;
 // A peer: this process's end of the RPC network.
 typedef struct OmnitronPeer OmnitronPeer;
 
+// A pool of worker processes.
+typedef struct OmnitronPool OmnitronPool;
+
 // A provider description under construction.
 typedef struct OmnitronProvider OmnitronProvider;
 
@@ -313,6 +331,9 @@ typedef struct OmnitronService OmnitronService;
 // Where a streaming handler sends its items.
 typedef struct OmnitronStreamSink OmnitronStreamSink;
 
+// A supervisor.
+typedef struct OmnitronSupervisor OmnitronSupervisor;
+
 // A token. Two tokens made with the same name are different tokens; the name is for messages.
 typedef struct OmnitronToken OmnitronToken;
 
@@ -332,6 +353,33 @@ typedef uint32_t (*OmnitronHookFn)(void *user_data, void *instance);
 // Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
 // frees the container or scope. Return OMNITRON_STATUS_OK, or another status to report a failure.
 typedef uint32_t (*OmnitronDestroyFn)(void *user_data, void *instance);
+
+// Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
+// `len`. Free with omnitron_buffer_free.
+typedef struct OmnitronBuffer {
+  // The bytes.
+  uint8_t *data;
+  // How many.
+  size_t len;
+} OmnitronBuffer;
+
+// Called when an asynchronous call finishes, on an engine thread. On success `status` is
+// OMNITRON_STATUS_OK and `value` / `len` the MessagePack result; otherwise `error` describes the
+// failure. The pointers are valid during the call only.
+typedef void (*OmnitronCompletionFn)(uint32_t status,
+                                     const uint8_t *value,
+                                     size_t len,
+                                     const char *error,
+                                     void *user_data);
+
+// Called when a supervised child ends unexpectedly, on an engine thread that may block.
+// `info_json` is the child (`{"name","index","pid","state","restarts","last_exit","critical"}`),
+// `reason` says how it ended; both are valid during the call only. Returns an OMNITRON_CRASH_*.
+typedef uint32_t (*OmnitronCrashHookFn)(const char *info_json, const char *reason, void *user_data);
+
+// Called before each restart, on an engine thread that may block; `attempt` counts restarts within
+// the budget's window. The restart waits for it to return.
+typedef void (*OmnitronRestartHookFn)(const char *info_json, uint32_t attempt, void *user_data);
 
 // How a breaker decides. Fill it with omnitron_breaker_options_default, then change fields. The
 // layout is part of the ABI (OMNITRON_ABI_VERSION changes if it does).
@@ -434,24 +482,6 @@ typedef uint32_t (*OmnitronStreamHandlerFn)(const char *method,
 // item is not requested before it returns (that is the backpressure). Returning a non-OK status
 // stops the stream.
 typedef uint32_t (*OmnitronItemFn)(const uint8_t *item, size_t len, void *user_data);
-
-// Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
-// `len`. Free with omnitron_buffer_free.
-typedef struct OmnitronBuffer {
-  // The bytes.
-  uint8_t *data;
-  // How many.
-  size_t len;
-} OmnitronBuffer;
-
-// Called when an asynchronous call finishes, on an engine thread. On success `status` is
-// OMNITRON_STATUS_OK and `value` / `len` the MessagePack result; otherwise `error` describes the
-// failure. The pointers are valid during the call only.
-typedef void (*OmnitronCompletionFn)(uint32_t status,
-                                     const uint8_t *value,
-                                     size_t len,
-                                     const char *error,
-                                     void *user_data);
 
 // Called for each matching event, on an engine thread; must not block. `payload` is MessagePack,
 // valid during the call only.
@@ -786,6 +816,94 @@ OmnitronStatus omnitron_exporter_port(struct OmnitronExporter *exporter, uint16_
 // Stops the exporter (waiting until its server is down) and frees the handle. NULL and freed
 // handles are ignored.
 void omnitron_exporter_stop(struct OmnitronExporter *exporter);
+
+// Starts a pool from `options_json` (`{"name": "resize", "command": ["./worker"], "size": 2, ...}`;
+// every key in docs/C_API.md) and waits until its workers are ready (with `"warmup": true`, the
+// default). Free it with omnitron_pool_free.
+OmnitronStatus omnitron_pool_start(const char *options_json, struct OmnitronPool **out);
+
+// Runs `method` with `args_json` (a JSON array; NULL for none) on a worker, blocking this thread
+// until the result; `*out` gets it as NUL-terminated JSON (free with omnitron_buffer_free).
+// OMNITRON_STATUS_QUEUE_FULL when the pool's queue is full, _WORKER_LOST when the worker died and
+// the retries are used up, _TIMEOUT after the task timeout.
+OmnitronStatus omnitron_pool_exec_json(struct OmnitronPool *pool,
+                                       const char *method,
+                                       const char *args_json,
+                                       struct OmnitronBuffer *out);
+
+// Starts a task and returns at once; `done` runs exactly once on an engine thread, with the result
+// as JSON text in `value` / `len` (NUL-terminated) or the failure in `status` / `error`.
+// `user_data` must stay valid until then.
+OmnitronStatus omnitron_pool_exec_async(struct OmnitronPool *pool,
+                                        const char *method,
+                                        const char *args_json,
+                                        OmnitronCompletionFn done,
+                                        void *user_data);
+
+// The pool's state as JSON: `{"workers","starting","queued","in_flight","pids"}`.
+OmnitronStatus omnitron_pool_status_json(struct OmnitronPool *pool, struct OmnitronBuffer *out);
+
+// Stops the pool: queued tasks fail, tasks in flight get the shutdown timeout, then every worker
+// is stopped. The handle stays valid (tasks fail with OMNITRON_STATUS_NOT_RUNNING) until freed.
+OmnitronStatus omnitron_pool_stop(struct OmnitronPool *pool);
+
+// Stops the pool (if running) and frees the handle. NULL and freed handles are ignored.
+void omnitron_pool_free(struct OmnitronPool *pool);
+
+// A supervisor from `options_json` (`{"name", "strategy", "max_restarts", "window_ms",
+// "backoff_initial_ms", "backoff_max_ms", "backoff_factor"}`, all optional; NULL for defaults).
+OmnitronStatus omnitron_supervisor_new(const char *options_json, struct OmnitronSupervisor **out);
+
+// Adds a child program (`{"name", "command", "instances", "critical", "restart", ...}`) before
+// the supervisor starts.
+OmnitronStatus omnitron_supervisor_add_child(struct OmnitronSupervisor *sup,
+                                             const char *child_json);
+
+// Nests `child` under `sup`; a `critical` child's failure fails `sup` too.
+OmnitronStatus omnitron_supervisor_add_supervisor(struct OmnitronSupervisor *sup,
+                                                  struct OmnitronSupervisor *child,
+                                                  bool critical);
+
+// Sets the crash hook (see OmnitronCrashHookFn). `user_data` must stay valid while the supervisor
+// lives.
+OmnitronStatus omnitron_supervisor_on_crash(struct OmnitronSupervisor *sup,
+                                            OmnitronCrashHookFn hook,
+                                            void *user_data);
+
+// Sets the restart hook (see OmnitronRestartHookFn).
+OmnitronStatus omnitron_supervisor_on_restart(struct OmnitronSupervisor *sup,
+                                              OmnitronRestartHookFn hook,
+                                              void *user_data);
+
+// Starts every child in order, each ready before the next (idempotent).
+OmnitronStatus omnitron_supervisor_start(struct OmnitronSupervisor *sup);
+
+// Stops every child (in reverse order); crashes during the stop restart nothing.
+OmnitronStatus omnitron_supervisor_stop(struct OmnitronSupervisor *sup);
+
+// Blocks until the supervisor stops: OK when stopped, OMNITRON_STATUS_RESTART_LIMIT when it failed.
+OmnitronStatus omnitron_supervisor_wait(struct OmnitronSupervisor *sup);
+
+// Restarts child `name` (every instance); counts against its budget (OMNITRON_STATUS_RESTART_LIMIT
+// when spent).
+OmnitronStatus omnitron_supervisor_restart_child(struct OmnitronSupervisor *sup, const char *name);
+
+// Every child as a JSON array of `{"name","index","pid","state","restarts","last_exit","critical"}`.
+OmnitronStatus omnitron_supervisor_children_json(struct OmnitronSupervisor *sup,
+                                                 struct OmnitronBuffer *out);
+
+// Stops the supervisor (if running) and frees the handle.
+void omnitron_supervisor_free(struct OmnitronSupervisor *sup);
+
+// For a C worker: connects to the parent that started this process (its address, token and this
+// child's id come in the environment). Expose services on the peer with omnitron_peer_expose or
+// omnitron_peer_expose_service, then call omnitron_worker_run. OMNITRON_STATUS_NO_PARENT when
+// this process was not started by an Omnitron parent. Free the peer with omnitron_peer_free.
+OmnitronStatus omnitron_worker_connect(struct OmnitronPeer **out);
+
+// Reports this worker ready to its parent, then blocks until SIGTERM or SIGINT (the parent's
+// stop). Handlers keep running on engine threads meanwhile.
+OmnitronStatus omnitron_worker_run(struct OmnitronPeer *peer);
 
 // Writes the default breaker options (opens after 5 consecutive failures, stays open 60 s, one
 // trial call closes it) to `*out`.

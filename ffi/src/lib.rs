@@ -10,6 +10,7 @@ mod boundary;
 pub mod di;
 pub mod error;
 pub mod metrics;
+pub mod process;
 pub mod resilience;
 pub mod rpc;
 

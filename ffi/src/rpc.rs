@@ -112,7 +112,7 @@ pub struct OmnitronReply {
     value: Option<Vec<u8>>,
 }
 
-static PEERS: Table<Peer> = Table::new("peer");
+pub(crate) static PEERS: Table<Peer> = Table::new("peer");
 static SERVICES: Table<parking_lot::Mutex<Option<omnitron::rpc::ServiceBuilder>>> = Table::new("service");
 
 fn opts(name: *const c_char, token: *const c_char) -> Result<PeerOptions, Error> {
@@ -207,13 +207,13 @@ pub unsafe extern "C" fn omnitron_reply_set(
     })
 }
 
-fn json_to_msgpack(text: &[u8], what: &str) -> Result<Bytes, Error> {
+pub(crate) fn json_to_msgpack(text: &[u8], what: &str) -> Result<Bytes, Error> {
     let j: serde_json::Value = serde_json::from_slice(text)
         .map_err(|e| Error::invalid_argument(format!("{what} is not valid JSON: {e}")))?;
     Ok(Value::from_json(&j).to_bytes())
 }
 
-fn msgpack_to_json(b: &[u8]) -> Result<String, Error> {
+pub(crate) fn msgpack_to_json(b: &[u8]) -> Result<String, Error> {
     Ok(Value::decode(b)?.to_json().to_string())
 }
 
@@ -569,7 +569,7 @@ fn remote(e: WireError) -> Error {
 
 /// Hands bytes to C. Every buffer gets a trailing NUL (not counted in `len`), so JSON results are C
 /// strings and every buffer frees the same way.
-fn give(out: *mut OmnitronBuffer, mut v: Vec<u8>) -> Result<(), Error> {
+pub(crate) fn give(out: *mut OmnitronBuffer, mut v: Vec<u8>) -> Result<(), Error> {
     let len = v.len();
     v.push(0);
     let data = Box::into_raw(v.into_boxed_slice()).cast::<u8>();

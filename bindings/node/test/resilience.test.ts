@@ -42,10 +42,10 @@ test('the breaker opens after threshold consecutive failures and fails fast', as
 });
 
 test('half-open after the timeout, closed again after a successful trial', async () => {
-  const b = new CircuitBreakerPolicy({ name: 'trial', threshold: 1, timeout: 30, registry: new Registry() });
+  const b = new CircuitBreakerPolicy({ name: 'trial', threshold: 1, timeout: 300, registry: new Registry() });
   await assert.rejects(b.fire(async () => { throw new Error('x'); }));
   assert.equal(b.state, 'open');
-  await sleep(80);
+  await sleep(400);
   assert.equal(await b.fire(async () => 'back'), 'back');
   assert.equal(b.state, 'closed');
 });

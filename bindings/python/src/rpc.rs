@@ -26,21 +26,21 @@ use crate::error::{ToPy, to_py};
 /// engine thread would wait for the interpreter's switch interval whenever Python is busy.
 type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
-struct Inbox {
+pub(crate) struct Inbox {
     jobs: Mutex<Vec<Job>>,
     wake_tx: std::os::unix::net::UnixStream,
-    wake_rx: std::os::unix::net::UnixStream,
+    pub(crate) wake_rx: std::os::unix::net::UnixStream,
 }
 
 impl Inbox {
-    fn new() -> std::io::Result<Arc<Inbox>> {
+    pub(crate) fn new() -> std::io::Result<Arc<Inbox>> {
         let (wake_tx, wake_rx) = std::os::unix::net::UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
         Ok(Arc::new(Inbox { jobs: Mutex::new(Vec::new()), wake_tx, wake_rx }))
     }
 
-    fn run(&self, job: impl FnOnce(Python<'_>) + Send + 'static) {
+    pub(crate) fn run(&self, job: impl FnOnce(Python<'_>) + Send + 'static) {
         let was_empty = {
             let mut jobs = self.jobs.lock();
             let was_empty = jobs.is_empty();
@@ -52,7 +52,7 @@ impl Inbox {
         }
     }
 
-    fn drain(&self, py: Python<'_>) {
+    pub(crate) fn drain(&self, py: Python<'_>) {
         let mut buf = [0u8; 256];
         while matches!(std::io::Read::read(&mut (&self.wake_rx), &mut buf), Ok(n) if n > 0) {}
         loop {
@@ -67,7 +67,7 @@ impl Inbox {
     }
 }
 
-fn print_err(py: Python<'_>, r: PyResult<impl Sized>) {
+pub(crate) fn print_err(py: Python<'_>, r: PyResult<impl Sized>) {
     if let Err(e) = r {
         e.print(py);
     }
@@ -149,11 +149,11 @@ fn from_value(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
     })
 }
 
-fn encode(obj: &Bound<'_, PyAny>) -> PyResult<bytes::Bytes> {
+pub(crate) fn encode(obj: &Bound<'_, PyAny>) -> PyResult<bytes::Bytes> {
     Ok(to_value(obj, 0)?.to_bytes())
 }
 
-fn decode(py: Python<'_>, b: &[u8]) -> PyResult<Py<PyAny>> {
+pub(crate) fn decode(py: Python<'_>, b: &[u8]) -> PyResult<Py<PyAny>> {
     let v = Value::decode(b).map_err(|e| to_py(py, &e))?;
     from_value(py, &v)
 }
@@ -170,7 +170,7 @@ fn unpack(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
     decode(py, data)
 }
 
-fn wire_to_tuple(py: Python<'_>, e: &WireError) -> PyResult<Py<PyAny>> {
+pub(crate) fn wire_to_tuple(py: Python<'_>, e: &WireError) -> PyResult<Py<PyAny>> {
     let data = match &e.data {
         Some(d) => decode(py, d).unwrap_or_else(|_| py.None()),
         None => py.None(),
@@ -253,7 +253,7 @@ impl NativeCall {
 /// A call in flight from Python.
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativePending {
-    task: tokio::task::AbortHandle,
+    pub(crate) task: tokio::task::AbortHandle,
 }
 
 #[pymethods]

@@ -159,7 +159,7 @@ async fn start(cfg: LoadedConfig) -> omnitron::Result<ExitCode> {
     let sup = cfg.supervisor(Some(host))?;
     sup.on_crash(|c, reason| async move {
         eprintln!("omnitron: {}[{}] {reason}", c.name, c.index);
-        CrashDecision::Restart
+        CrashDecision::Default
     });
     sup.on_restart(|c, attempt| async move {
         eprintln!("omnitron: restarting {}[{}] (attempt {attempt})", c.name, c.index);

@@ -33,6 +33,18 @@ pub enum LostReason {
 }
 
 impl LostReason {
+    /// A short name for the kind of loss: `exited`, `unresponsive`, `disconnected`, `stopped`,
+    /// `start-failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LostReason::Exited(_) => "exited",
+            LostReason::Unresponsive { .. } => "unresponsive",
+            LostReason::Disconnected => "disconnected",
+            LostReason::Stopped => "stopped",
+            LostReason::StartFailed(_) => "start-failed",
+        }
+    }
+
     /// Whether this counts as a failure (anything but a clean exit or a stop).
     pub fn is_failure(&self) -> bool {
         !matches!(self, LostReason::Exited(Exit::Code(0)) | LostReason::Stopped)

@@ -14,6 +14,7 @@
 mod child;
 pub mod control;
 mod host;
+pub mod json;
 mod metrics;
 mod os;
 mod pool;

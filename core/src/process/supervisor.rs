@@ -67,6 +67,23 @@ pub enum RestartPolicy {
     Never,
 }
 
+impl std::str::FromStr for CrashDecision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<CrashDecision> {
+        match s {
+            "restart" => Ok(CrashDecision::Restart),
+            "ignore" => Ok(CrashDecision::Ignore),
+            "escalate" => Ok(CrashDecision::Escalate),
+            "shutdown" => Ok(CrashDecision::Shutdown),
+            "default" | "" => Ok(CrashDecision::Default),
+            other => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!("a crash hook decides 'restart', 'ignore', 'escalate' or 'shutdown', not '{other}'"),
+            )),
+        }
+    }
+}
+
 impl std::str::FromStr for RestartPolicy {
     type Err = Error;
     fn from_str(s: &str) -> Result<RestartPolicy> {
@@ -85,6 +102,8 @@ impl std::str::FromStr for RestartPolicy {
 /// What the crash hook decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashDecision {
+    /// What the child's restart policy says (a hook that only observes returns this).
+    Default,
     /// Restart it (by the strategy, within the budget).
     Restart,
     /// Leave it down.
@@ -109,6 +128,19 @@ pub enum ChildState {
     Stopped,
     /// Gave up after its restart budget.
     Failed,
+}
+
+impl ChildState {
+    /// Its name: `starting`, `running`, `restarting`, `stopped`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChildState::Starting => "starting",
+            ChildState::Running => "running",
+            ChildState::Restarting => "restarting",
+            ChildState::Stopped => "stopped",
+            ChildState::Failed => "failed",
+        }
+    }
 }
 
 /// A child as hooks and `children()` see it.
@@ -721,13 +753,16 @@ impl Actor {
         };
         let hook = self.sup.inner.on_crash.lock().clone();
         if let Some(h) = hook {
-            decision = h(self.info(u), reason.clone()).await;
+            match h(self.info(u), reason.clone()).await {
+                CrashDecision::Default => {}
+                d => decision = d,
+            }
         }
         if self.stopping.is_cancelled() {
             return None;
         }
         match decision {
-            CrashDecision::Ignore => None,
+            CrashDecision::Ignore | CrashDecision::Default => None,
             CrashDecision::Shutdown => Some(Ok(())),
             CrashDecision::Escalate => Some(Err(format!(
                 "supervisor '{}': the crash hook escalated '{name}' ({reason})",

@@ -48,11 +48,31 @@ from .resilience import (
     retry,
     timeout,
 )
+from .process import (
+    ChildInfo,
+    HealthCheck,
+    Pool,
+    Supervisor,
+    child,
+    on_child_crash,
+    on_child_restart,
+    python_worker,
+    supervisor,
+)
 from .rpc import Peer, ServiceProxy, on_event, public, service
 
 __version__: str = _native.version()
 
 __all__ = [
+    "ChildInfo",
+    "HealthCheck",
+    "Pool",
+    "Supervisor",
+    "child",
+    "on_child_crash",
+    "on_child_restart",
+    "python_worker",
+    "supervisor",
     "Peer",
     "ServiceProxy",
     "on_event",

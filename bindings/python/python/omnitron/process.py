@@ -1,0 +1,549 @@
+"""Process pools and supervision trees, with children in any language.
+
+A pool of worker processes::
+
+    pool = await Pool.start(["python", "-m", "omnitron.worker", "images:Resizer"], size="auto")
+    thumb = await pool.exec("resize", image, 128)
+    thumbs = await pool.map(images, "thumbnail")
+    await pool.stop()
+
+    pool = await Pool.of(Resizer, size=2)   # the same, for a @service class of an importable module
+
+A supervisor (the spec's ``@Supervisor``, ``@Child``, ``@OnChildCrash``, ``@OnChildRestart``)::
+
+    @supervisor(strategy="one-for-one", max_restarts=3, window=60.0)
+    class Backend:
+        api = child(["node", "dist/api.js"], instances=2)
+        inventory = child.python(Inventory, critical=True)
+
+        @on_child_crash
+        async def crashed(self, info: ChildInfo, reason: str) -> str | None:
+            return None          # None: the child's restart policy decides
+
+        @on_child_restart
+        def restarted(self, info: ChildInfo, attempt: int) -> None: ...
+
+    sup = await Supervisor.from_class(Backend())
+    await sup.start()
+
+Children connect back to this process by themselves (address, token and id in their environment;
+Python children use ``python -m omnitron.worker``). Durations are in seconds. A parent killed even
+with SIGKILL takes its children with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypedDict, Union
+
+from . import _native
+from .di.tokens import describe
+from .errors import InvalidArgumentError, NotRunningError, remote_error
+
+__all__ = [
+    "ChildInfo",
+    "HealthCheck",
+    "Pool",
+    "Supervisor",
+    "child",
+    "on_child_crash",
+    "on_child_restart",
+    "python_worker",
+    "supervisor",
+]
+
+STRATEGIES = ("round-robin", "least-loaded", "power-of-two")
+SUPERVISION = ("one-for-one", "one-for-all", "rest-for-one", "simple-one-for-one")
+RESTARTS = ("always", "on-failure", "never")
+DECISIONS = ("restart", "ignore", "escalate", "shutdown")
+
+
+class ChildInfo(TypedDict):
+    """A supervised child as hooks and :meth:`Supervisor.children` see it."""
+
+    name: str
+    index: int
+    pid: Optional[int]
+    state: str
+    restarts: int
+    last_exit: Optional[str]
+    critical: bool
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """The parent pings the child every ``interval`` seconds; ``max_missed`` pings in a row without an
+    answer within ``timeout`` and the child is killed and restarted (a wedged process)."""
+
+    interval: float = 5.0
+    timeout: float = 2.0
+    max_missed: int = 3
+
+
+Command = Union[str, Sequence[str]]
+
+
+def python_worker(*services: Any) -> list[str]:
+    """The command that runs ``@service`` classes (of importable modules) as a Python worker."""
+    if not services:
+        raise InvalidArgumentError("python_worker needs at least one @service class")
+    specs = []
+    for s in services:
+        cls = s if isinstance(s, type) else type(s)
+        if cls.__module__ == "__main__":
+            raise InvalidArgumentError(f"{cls.__name__} is defined in __main__: move it to a module the worker can import")
+        specs.append(f"{cls.__module__}:{cls.__qualname__}")
+    return [sys.executable, "-m", "omnitron.worker", *specs]
+
+
+def _command(command: Command) -> list[str]:
+    if isinstance(command, str):
+        import shlex
+
+        parts = shlex.split(command)
+    elif isinstance(command, (list, tuple)) and all(isinstance(c, str) for c in command):
+        parts = list(command)
+    else:
+        raise InvalidArgumentError(f"a command is a string or a list of strings, got {describe(command)}")
+    if not parts:
+        raise InvalidArgumentError("the command is empty")
+    return parts
+
+
+def _seconds(value: Optional[float], what: str) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidArgumentError(f"{what} must be a number of seconds >= 0, got {describe(value)}")
+    return float(value)
+
+
+def _required_seconds(value: float, what: str) -> float:
+    s = _seconds(value, what)
+    if s is None:
+        raise InvalidArgumentError(f"{what} is required")
+    return s
+
+
+def _child_dict(
+    name: str,
+    command: Command,
+    env: Optional[dict[str, str]],
+    cwd: Optional[str],
+    ready_timeout: Optional[float],
+    shutdown_timeout: Optional[float],
+    health: Optional[HealthCheck],
+) -> dict[str, Any]:
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError(f"a child needs a name, got {describe(name)}")
+    if env is not None and not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+        raise InvalidArgumentError(f"env must be a dict of strings, got {describe(env)}")
+    if health is not None and not isinstance(health, HealthCheck):
+        raise InvalidArgumentError(f"health must be a HealthCheck, got {describe(health)}")
+    return {
+        "name": name,
+        "command": _command(command),
+        "env": env,
+        "cwd": cwd,
+        "ready_timeout": _seconds(ready_timeout, "ready_timeout"),
+        "shutdown_timeout": _seconds(shutdown_timeout, "shutdown_timeout"),
+        "health": None if health is None else {"interval": health.interval, "timeout": health.timeout, "max_missed": health.max_missed},
+    }
+
+
+def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(value)
+    else:
+        fut.set_exception(remote_error(*error))
+
+
+class Pool:
+    """A pool of worker processes running tasks (see the module's documentation)."""
+
+    def __init__(self, native: _native.NativePool, loop: asyncio.AbstractEventLoop, name: str) -> None:
+        self._native = native
+        self._loop = loop
+        self._name = name
+        self._stopped = False
+        self._fd = native.inbox_fd()
+        loop.add_reader(self._fd, native.drain)
+
+    @classmethod
+    async def start(
+        cls,
+        command: Command,
+        *,
+        name: str = "pool",
+        size: Union[int, str] = 2,
+        strategy: str = "round-robin",
+        warmup: bool = True,
+        concurrency: int = 32,
+        queue_limit: int = 10_000,
+        task_timeout: float = 30.0,
+        task_retries: int = 1,
+        recycle_after: Optional[int] = None,
+        max_lifetime: Optional[float] = None,
+        min: Optional[int] = None,
+        max: Optional[int] = None,
+        idle_timeout: Optional[float] = None,
+        service: Optional[str] = None,
+        env: Optional[dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        ready_timeout: Optional[float] = None,
+        shutdown_timeout: Optional[float] = None,
+        health: Optional[HealthCheck] = None,
+    ) -> "Pool":
+        """Starts ``size`` workers running ``command`` (a string or list) and, with ``warmup``, waits
+        until every one is ready."""
+        if not (size == "auto" or (isinstance(size, int) and not isinstance(size, bool) and size >= 0)):
+            raise InvalidArgumentError(f"size must be a number or 'auto', got {describe(size)}")
+        if strategy not in STRATEGIES:
+            raise InvalidArgumentError(f"unknown pool strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
+        for what, v in (("concurrency", concurrency), ("queue_limit", queue_limit), ("task_retries", task_retries)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise InvalidArgumentError(f"{what} must be a whole number >= 0, got {describe(v)}")
+        child = _child_dict(name, command, env, cwd, ready_timeout, shutdown_timeout, health)
+        options = {
+            "name": name,
+            "size": size,
+            "strategy": strategy,
+            "warmup": bool(warmup),
+            "concurrency": concurrency,
+            "queue_limit": queue_limit,
+            "task_timeout": _seconds(task_timeout, "task_timeout"),
+            "task_retries": task_retries,
+            "recycle_after": recycle_after,
+            "max_lifetime": _seconds(max_lifetime, "max_lifetime"),
+            "min": min,
+            "max": max,
+            "idle_timeout": _seconds(idle_timeout, "idle_timeout"),
+            "service": service,
+        }
+        loop = asyncio.get_running_loop()
+        native = await loop.run_in_executor(None, lambda: _native.NativePool.start(child, options))
+        return cls(native, loop, name)
+
+    @classmethod
+    async def of(cls, *services: Any, **options: Any) -> "Pool":
+        """A pool of Python workers hosting ``services`` (``@service`` classes of importable modules)."""
+        options.setdefault("name", (services[0] if isinstance(services[0], type) else type(services[0])).__name__.lower() if services else "pool")
+        return await cls.start(python_worker(*services), **options)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def exec(self, method: str, *args: Any) -> Any:
+        """Runs ``method(*args)`` on a worker and returns its result. A full queue raises
+        ``QueueFullError``; a worker that dies mid-task is replaced and the task retried, then
+        ``WorkerLostError``."""
+        if self._stopped:
+            raise NotRunningError(f"pool '{self._name}' is stopped")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+
+        def done(value: Any, error: Any) -> None:
+            if loop is self._loop:
+                _settle(fut, value, error)
+            else:
+                loop.call_soon_threadsafe(_settle, fut, value, error)
+
+        pending = self._native.exec(method, list(args), done)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+
+    async def map(self, items: Iterable[Any], method: str) -> list[Any]:
+        """Runs ``method(item)`` for every item, spread over the workers; the results in order (the
+        first error raises)."""
+        if self._stopped:
+            raise NotRunningError(f"pool '{self._name}' is stopped")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+
+        def done(value: Any, error: Any) -> None:
+            if loop is self._loop:
+                _settle(fut, value, error)
+            else:
+                loop.call_soon_threadsafe(_settle, fut, value, error)
+
+        pending = self._native.map(method, list(items), done)
+        try:
+            result: list[Any] = await fut
+            return result
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+
+    def status(self) -> dict[str, Any]:
+        """``{workers, starting, queued, in_flight, pids}``."""
+        return self._native.status()
+
+    async def stop(self) -> None:
+        """Stops the pool: queued tasks fail, tasks in flight get the shutdown timeout to finish,
+        then every worker is stopped."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self._loop.run_in_executor(None, self._native.stop)
+        self._native.drain()
+        self._loop.remove_reader(self._fd)
+
+    async def __aenter__(self) -> "Pool":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+CrashHook = Callable[[ChildInfo, str], Union[Optional[str], Awaitable[Optional[str]]]]
+RestartHook = Callable[[ChildInfo, int], Union[None, Awaitable[None]]]
+
+
+class Supervisor:
+    """Children (processes or nested supervisors) restarted by a strategy within a budget."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        strategy: str = "one-for-one",
+        max_restarts: int = 3,
+        window: float = 60.0,
+        backoff: float = 0.1,
+        backoff_max: float = 5.0,
+        backoff_factor: float = 2.0,
+    ) -> None:
+        if strategy not in SUPERVISION:
+            raise InvalidArgumentError(f"unknown supervision strategy {strategy!r} (one of {', '.join(SUPERVISION)})")
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+            raise InvalidArgumentError(f"max_restarts must be a whole number >= 0, got {describe(max_restarts)}")
+        self.name = name
+        self._native = _native.NativeSupervisor(
+            name,
+            strategy,
+            max_restarts,
+            _required_seconds(window, "window"),
+            _required_seconds(backoff, "backoff"),
+            _required_seconds(backoff_max, "backoff_max"),
+            float(backoff_factor),
+        )
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._native.inbox_fd(), self._native.drain)
+        return self._loop
+
+    def add_child(
+        self,
+        name: str,
+        command: Command,
+        *,
+        instances: int = 1,
+        critical: bool = False,
+        restart: str = "always",
+        max_restarts: Optional[int] = None,
+        window: Optional[float] = None,
+        restart_delay: Optional[float] = None,
+        env: Optional[dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        ready_timeout: Optional[float] = None,
+        shutdown_timeout: Optional[float] = None,
+        health: Optional[HealthCheck] = None,
+    ) -> None:
+        """Adds a child program (started in the order added)."""
+        if restart not in RESTARTS:
+            raise InvalidArgumentError(f"unknown restart policy {restart!r} (one of {', '.join(RESTARTS)})")
+        if isinstance(instances, bool) or not isinstance(instances, int) or instances < 0:
+            raise InvalidArgumentError(f"instances must be a whole number >= 0, got {describe(instances)}")
+        d = _child_dict(name, command, env, cwd, ready_timeout, shutdown_timeout, health)
+        d.update(
+            instances=instances,
+            critical=bool(critical),
+            restart=restart,
+            max_restarts=max_restarts,
+            window=_seconds(window, "window"),
+            restart_delay=_seconds(restart_delay, "restart_delay"),
+        )
+        self._native.add_child(d)
+
+    def add_supervisor(self, other: "Supervisor", *, critical: bool = False) -> None:
+        """Nests ``other``: its failure is a crash of this supervisor's child."""
+        if not isinstance(other, Supervisor):
+            raise InvalidArgumentError(f"add_supervisor takes a Supervisor, got {describe(other)}")
+        self._native.add_supervisor(other._native, critical)
+
+    def on_crash(self, hook: CrashHook) -> CrashHook:
+        """``hook(info, reason)`` decides what happens when a child ends unexpectedly: ``"restart"``,
+        ``"ignore"``, ``"escalate"``, ``"shutdown"``, or ``None`` for the child's restart policy.
+        ``def`` or ``async def``; usable as a decorator."""
+        if not callable(hook):
+            raise InvalidArgumentError(f"a crash hook must be callable, got {describe(hook)}")
+
+        def run(info: ChildInfo, kind: str, reason: str, answer: Any) -> None:
+            async def go() -> None:
+                decision: Optional[str] = None
+                try:
+                    r = hook(info, reason)
+                    decision = await r if inspect.isawaitable(r) else r
+                    if decision is not None and decision not in DECISIONS:
+                        raise InvalidArgumentError(f"a crash hook returns one of {DECISIONS} or None, not {decision!r}")
+                finally:
+                    answer.set(decision or "default")
+
+            asyncio.ensure_future(go())
+
+        self._native.on_crash(run)
+        return hook
+
+    def on_restart(self, hook: RestartHook) -> RestartHook:
+        """``hook(info, attempt)`` runs before each restart (``attempt`` counts within the budget's
+        window); the restart waits for it. Usable as a decorator."""
+        if not callable(hook):
+            raise InvalidArgumentError(f"a restart hook must be callable, got {describe(hook)}")
+
+        def run(info: ChildInfo, attempt: int, answer: Any) -> None:
+            async def go() -> None:
+                try:
+                    r = hook(info, attempt)
+                    if inspect.isawaitable(r):
+                        await r
+                finally:
+                    answer.set("ok")
+
+            asyncio.ensure_future(go())
+
+        self._native.on_restart(run)
+        return hook
+
+    async def start(self) -> None:
+        """Starts every child in order; idempotent, and concurrent calls wait for the same start."""
+        loop = self._attach()
+        await loop.run_in_executor(None, self._native.start)
+
+    async def stop(self) -> None:
+        """Stops every child (in reverse order); crashes during the stop restart nothing."""
+        loop = self._attach()
+        await loop.run_in_executor(None, self._native.stop)
+
+    async def wait(self) -> None:
+        """Waits until it stops; raises ``RestartLimitError`` if it failed."""
+        loop = self._attach()
+        await loop.run_in_executor(None, self._native.wait)
+
+    @property
+    def state(self) -> str:
+        """``idle``, ``running``, ``stopped`` or ``failed: <why>``."""
+        return self._native.state()
+
+    async def restart_child(self, name: str) -> None:
+        """Restarts child ``name``; it counts against its restart budget."""
+        loop = self._attach()
+        await loop.run_in_executor(None, self._native.restart_child, name)
+
+    async def start_child(self, *args: str) -> int:
+        """Adds an instance of a simple-one-for-one supervisor's template, with extra arguments."""
+        loop = self._attach()
+        index: int = await loop.run_in_executor(None, self._native.start_child, list(args))
+        return index
+
+    async def children(self) -> list[ChildInfo]:
+        """Every child and its state."""
+        loop = self._attach()
+        infos: list[ChildInfo] = await loop.run_in_executor(None, self._native.children)
+        return infos
+
+    @classmethod
+    def from_class(cls, obj: Any) -> "Supervisor":
+        """A supervisor from a ``@supervisor`` class (or instance): its ``child(...)`` attributes become
+        children in the order written, its ``@on_child_crash`` / ``@on_child_restart`` methods hooks."""
+        klass = obj if isinstance(obj, type) else type(obj)
+        meta = getattr(klass, _SUPERVISOR, None)
+        if meta is None:
+            raise InvalidArgumentError(f"{describe(obj)} is not a @supervisor class")
+        instance = obj() if isinstance(obj, type) else obj
+        sup = cls(klass.__name__, **meta)
+        for attr, value in klass.__dict__.items():
+            if isinstance(value, _Child):
+                sup.add_child(value.name or attr, value.command, **value.options)
+            elif isinstance(value, Supervisor):
+                sup.add_supervisor(value)
+        for attr in dir(klass):
+            fn = getattr(klass, attr, None)
+            if getattr(fn, _ON_CRASH, False):
+                sup.on_crash(getattr(instance, attr))
+            if getattr(fn, _ON_RESTART, False):
+                sup.on_restart(getattr(instance, attr))
+        return sup
+
+
+_SUPERVISOR = "__omnitron_supervisor__"
+_ON_CRASH = "__omnitron_on_child_crash__"
+_ON_RESTART = "__omnitron_on_child_restart__"
+
+
+class _Child:
+    def __init__(self, command: Command, name: Optional[str], options: dict[str, Any]) -> None:
+        _command(command)
+        self.command = command
+        self.name = name
+        self.options = options
+
+
+class _ChildFactory:
+    """``child(command, instances=..., ...)``: a supervised child, as a class attribute of a
+    ``@supervisor`` class (the spec's ``@Child``). ``child.python(ServiceClass, ...)`` runs a
+    ``@service`` class in a Python worker."""
+
+    def __call__(self, command: Command, *, name: Optional[str] = None, **options: Any) -> _Child:
+        return _Child(command, name, options)
+
+    def python(self, *services: Any, name: Optional[str] = None, **options: Any) -> _Child:
+        return _Child(python_worker(*services), name, options)
+
+
+child = _ChildFactory()
+
+
+def supervisor(
+    *,
+    strategy: str = "one-for-one",
+    max_restarts: int = 3,
+    window: float = 60.0,
+    backoff: float = 0.1,
+    backoff_max: float = 5.0,
+) -> Callable[[type], type]:
+    """``@supervisor(strategy=..., max_restarts=..., window=...)``: see :meth:`Supervisor.from_class`."""
+    if strategy not in SUPERVISION:
+        raise InvalidArgumentError(f"unknown supervision strategy {strategy!r} (one of {', '.join(SUPERVISION)})")
+    meta = {"strategy": strategy, "max_restarts": max_restarts, "window": window, "backoff": backoff, "backoff_max": backoff_max}
+
+    def wrap(cls: type) -> type:
+        if not isinstance(cls, type):
+            raise InvalidArgumentError(f"@supervisor decorates classes, got {describe(cls)}")
+        setattr(cls, _SUPERVISOR, dict(meta))
+        return cls
+
+    return wrap
+
+
+def on_child_crash(fn: Any) -> Any:
+    """Marks the crash hook of a ``@supervisor`` class (the spec's ``@OnChildCrash``)."""
+    setattr(fn, _ON_CRASH, True)
+    return fn
+
+
+def on_child_restart(fn: Any) -> Any:
+    """Marks the restart hook of a ``@supervisor`` class (the spec's ``@OnChildRestart``)."""
+    setattr(fn, _ON_RESTART, True)
+    return fn

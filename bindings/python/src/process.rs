@@ -1,0 +1,419 @@
+//! Pools and supervisors for Python: the engine's `Pool` and `Supervisor`, with options read from
+//! the dicts the Python layer (`omnitron/process.py`) builds, results handed to the asyncio loop
+//! through an inbox, and hooks run on that loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnitron::process::{
+    ChildInfo, ChildOptions, ChildSpec, CrashDecision, HealthCheck, Pool, PoolOptions, PoolSize,
+    RestartBackoff, Supervisor, SupervisorOptions,
+};
+use omnitron::runtime;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use tokio::sync::oneshot;
+
+use crate::error::ToPy;
+use crate::rpc::{Inbox, NativePending, decode, encode, print_err, wire_to_tuple};
+
+fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+    match d.get_item(key)? {
+        None => Ok(None),
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) => v.extract::<T>().map(Some).map_err(|_| {
+            let ty = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            PyTypeError::new_err(format!("option '{key}' has the wrong type ({ty})"))
+        }),
+    }
+}
+
+fn seconds(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<Duration>> {
+    match get::<f64>(d, key)? {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => {
+            Err(PyTypeError::new_err(format!("option '{key}' must be a number of seconds >= 0, got {s}")))
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = omnitron::Error>>(py: Python<'_>, s: &str) -> PyResult<T> {
+    s.parse::<T>().py(py)
+}
+
+/// A `ChildSpec` from `{name, command: [program, *args], env: {..}, cwd, ready_timeout,
+/// shutdown_timeout, health: {interval, timeout, max_missed}}`.
+fn spec(d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
+    let name: String = get(d, "name")?.ok_or_else(|| PyTypeError::new_err("a child needs a name"))?;
+    let command: Vec<String> = get(d, "command")?.unwrap_or_default();
+    let Some((program, args)) = command.split_first() else {
+        return Err(PyTypeError::new_err(format!(
+            "child '{name}' needs a command (a list: program, arguments...)"
+        )));
+    };
+    let mut s = ChildSpec::new(name, program).args(args.iter().cloned());
+    if let Some(env) = get::<std::collections::HashMap<String, String>>(d, "env")? {
+        let mut env: Vec<_> = env.into_iter().collect();
+        env.sort();
+        for (k, v) in env {
+            s = s.env(k, v);
+        }
+    }
+    if let Some(cwd) = get::<String>(d, "cwd")? {
+        s = s.cwd(cwd);
+    }
+    if let Some(t) = seconds(d, "ready_timeout")? {
+        s = s.ready_timeout(t);
+    }
+    if let Some(t) = seconds(d, "shutdown_timeout")? {
+        s = s.shutdown_timeout(t);
+    }
+    if let Some(h) = d.get_item("health")?.filter(|h| !h.is_none()) {
+        let h = h.cast::<PyDict>().map_err(|_| PyTypeError::new_err("health must be a HealthCheck"))?;
+        let def = HealthCheck::default();
+        s = s.health(HealthCheck {
+            interval: seconds(h, "interval")?.unwrap_or(def.interval),
+            timeout: seconds(h, "timeout")?.unwrap_or(def.timeout),
+            max_missed: get(h, "max_missed")?.unwrap_or(def.max_missed),
+        });
+    }
+    Ok(s)
+}
+
+/// A pool of worker processes.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativePool {
+    pool: Pool,
+    inbox: Arc<Inbox>,
+}
+
+#[pymethods]
+impl NativePool {
+    /// Starts a pool (blocks until it is ready, without the GIL: call it from an executor).
+    #[staticmethod]
+    fn start(py: Python<'_>, child: &Bound<'_, PyDict>, options: &Bound<'_, PyDict>) -> PyResult<NativePool> {
+        let mut o = PoolOptions::new(spec(child)?);
+        if let Some(n) = get::<String>(options, "name")? {
+            o.name = n;
+        }
+        o.size = match options.get_item("size")? {
+            None => PoolSize::Fixed(2),
+            Some(v) if v.extract::<String>().is_ok_and(|s| s == "auto") => PoolSize::Auto,
+            Some(v) => PoolSize::Fixed(
+                v.extract::<usize>()
+                    .map_err(|_| PyTypeError::new_err(format!("size must be a number or 'auto', got {v}")))?,
+            ),
+        };
+        o.min = get(options, "min")?;
+        o.max = get(options, "max")?;
+        if let Some(s) = get::<String>(options, "strategy")? {
+            o.strategy = parse(py, &s)?;
+        }
+        if let Some(w) = get(options, "warmup")? {
+            o.warmup = w;
+        }
+        if let Some(c) = get(options, "concurrency")? {
+            o.concurrency = c;
+        }
+        if let Some(q) = get(options, "queue_limit")? {
+            o.queue_limit = q;
+        }
+        if let Some(t) = seconds(options, "task_timeout")? {
+            o.task_timeout = t;
+        }
+        if let Some(r) = get(options, "task_retries")? {
+            o.task_retries = r;
+        }
+        o.recycle_after = get(options, "recycle_after")?;
+        o.max_lifetime = seconds(options, "max_lifetime")?;
+        o.service = get(options, "service")?;
+        if let Some(t) = seconds(options, "idle_timeout")? {
+            o.idle_timeout = t;
+        }
+        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let pool = py.detach(|| runtime::block_on(async move { Pool::start(o).await })).py(py)?;
+        Ok(NativePool { pool, inbox })
+    }
+
+    /// The descriptor that becomes readable when results are queued (`loop.add_reader`).
+    fn inbox_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.inbox.wake_rx.as_raw_fd()
+    }
+
+    /// Runs the queued result callbacks on this thread.
+    fn drain(&self, py: Python<'_>) {
+        self.inbox.drain(py);
+    }
+
+    /// Runs `method(*args)` on a worker; `done(value, None)` or `done(None, (code, message, data))`
+    /// runs on the event loop when it finishes.
+    fn exec(&self, method: &str, args: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<NativePending> {
+        let args = encode(args.as_any())?;
+        let (pool, method, inbox) = (self.pool.clone(), method.to_string(), self.inbox.clone());
+        let task = runtime::handle().spawn(async move {
+            let r = pool.exec_raw(&method, args).await;
+            inbox.run(move |py| {
+                let outcome = match r {
+                    Ok(b) => decode(py, &b).map(|v| (v, py.None())),
+                    Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
+                };
+                print_err(py, outcome.and_then(|a| done.call1(py, a)));
+            });
+        });
+        Ok(NativePending { task: task.abort_handle() })
+    }
+
+    /// Runs `method(item)` for every item; `done(results, None)` once, in order, or `done(None,
+    /// (code, message, data))` with the first error.
+    fn map(&self, method: &str, items: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<NativePending> {
+        let args = items
+            .iter()
+            .map(|i| encode(PyList::new(items.py(), [i])?.as_any()))
+            .collect::<PyResult<Vec<_>>>()?;
+        let (pool, method, inbox) = (self.pool.clone(), method.to_string(), self.inbox.clone());
+        let task = runtime::handle().spawn(async move {
+            let results = pool.map_raw(&method, args).await;
+            inbox.run(move |py| {
+                let outcome = (|| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+                    let mut values = Vec::with_capacity(results.len());
+                    for r in &results {
+                        match r {
+                            Ok(b) => values.push(decode(py, b)?),
+                            Err(e) => return Ok((py.None(), wire_to_tuple(py, e)?)),
+                        }
+                    }
+                    Ok((PyList::new(py, values)?.into_any().unbind(), py.None()))
+                })();
+                print_err(py, outcome.and_then(|a| done.call1(py, a)));
+            });
+        });
+        Ok(NativePending { task: task.abort_handle() })
+    }
+
+    /// `{workers, starting, queued, in_flight, pids}`.
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.pool.status();
+        let d = PyDict::new(py);
+        d.set_item("workers", s.workers)?;
+        d.set_item("starting", s.starting)?;
+        d.set_item("queued", s.queued)?;
+        d.set_item("in_flight", s.in_flight)?;
+        d.set_item("pids", s.pids)?;
+        Ok(d)
+    }
+
+    /// Stops the pool (blocks without the GIL).
+    fn stop(&self, py: Python<'_>) {
+        let pool = self.pool.clone();
+        py.detach(|| runtime::block_on(async move { pool.stop().await }));
+    }
+}
+
+fn info_dict<'py>(py: Python<'py>, c: &ChildInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &c.name)?;
+    d.set_item("index", c.index)?;
+    d.set_item("pid", c.pid)?;
+    d.set_item("state", c.state.as_str())?;
+    d.set_item("restarts", c.restarts)?;
+    d.set_item("last_exit", c.last_exit.as_deref())?;
+    d.set_item("critical", c.critical)?;
+    Ok(d)
+}
+
+/// The answer a Python hook gives the engine (once).
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeHookAnswer {
+    tx: parking_lot::Mutex<Option<oneshot::Sender<String>>>,
+}
+
+#[pymethods]
+impl NativeHookAnswer {
+    /// Answers with a decision (`restart`, `ignore`, `escalate`, `shutdown`, or `default`).
+    fn set(&self, decision: &str) -> bool {
+        self.tx.lock().take().is_some_and(|tx| tx.send(decision.to_string()).is_ok())
+    }
+}
+
+/// Runs `hook(args..., answer)` on the event loop and waits for its answer.
+async fn ask(
+    inbox: Arc<Inbox>,
+    hook: Arc<Py<PyAny>>,
+    make: impl FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send + 'static,
+) -> String {
+    let (tx, rx) = oneshot::channel();
+    inbox.run(move |py| {
+        let answer = NativeHookAnswer { tx: parking_lot::Mutex::new(Some(tx)) };
+        let r = make(py).and_then(|args| {
+            let args = args.bind(py).cast::<pyo3::types::PyTuple>()?.clone();
+            let mut v: Vec<Py<PyAny>> = args.iter().map(|a| a.unbind()).collect();
+            v.push(Py::new(py, answer)?.into_any());
+            hook.call1(py, pyo3::types::PyTuple::new(py, v)?)
+        });
+        print_err(py, r);
+    });
+    rx.await.unwrap_or_default()
+}
+
+/// A supervisor.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeSupervisor {
+    sup: Supervisor,
+    inbox: Arc<Inbox>,
+}
+
+#[pymethods]
+impl NativeSupervisor {
+    #[new]
+    #[pyo3(signature = (name, strategy, max_restarts, window_s, backoff_initial_s, backoff_max_s, backoff_factor))]
+    #[allow(clippy::too_many_arguments)] // The Python signature, one to one.
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        strategy: &str,
+        max_restarts: u32,
+        window_s: f64,
+        backoff_initial_s: f64,
+        backoff_max_s: f64,
+        backoff_factor: f64,
+    ) -> PyResult<Self> {
+        let secs = |v: f64, what: &str| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(PyTypeError::new_err(format!("{what} must be a number of seconds >= 0, got {v}")))
+            }
+        };
+        let mut o = SupervisorOptions::new(name)
+            .strategy(parse(py, strategy)?)
+            .budget(max_restarts, secs(window_s, "window")?);
+        o.backoff = RestartBackoff {
+            initial: secs(backoff_initial_s, "backoff")?,
+            max: secs(backoff_max_s, "backoff max")?,
+            factor: backoff_factor,
+        };
+        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        Ok(NativeSupervisor { sup: Supervisor::new(o), inbox })
+    }
+
+    fn inbox_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.inbox.wake_rx.as_raw_fd()
+    }
+
+    fn drain(&self, py: Python<'_>) {
+        self.inbox.drain(py);
+    }
+
+    /// Adds a child: `child` as for pools, plus `{instances, critical, restart, max_restarts,
+    /// window, restart_delay}`.
+    fn add_child(&self, py: Python<'_>, child: &Bound<'_, PyDict>) -> PyResult<()> {
+        let mut o = ChildOptions::new(spec(child)?);
+        if let Some(n) = get(child, "instances")? {
+            o.instances = n;
+        }
+        if let Some(c) = get(child, "critical")? {
+            o.critical = c;
+        }
+        if let Some(r) = get::<String>(child, "restart")? {
+            o.restart = parse(py, &r)?;
+        }
+        o.max_restarts = get(child, "max_restarts")?;
+        o.window = seconds(child, "window")?;
+        o.restart_delay = seconds(child, "restart_delay")?;
+        self.sup.add_child(o).py(py)
+    }
+
+    /// Adds a nested supervisor.
+    fn add_supervisor(&self, py: Python<'_>, other: &NativeSupervisor, critical: bool) -> PyResult<()> {
+        self.sup.add_supervisor(other.sup.clone(), critical).py(py)
+    }
+
+    /// `hook(info, kind, reason, answer)` runs on the event loop for each crash; it answers with
+    /// `answer.set("restart" | "ignore" | "escalate" | "shutdown" | "default")`.
+    fn on_crash(&self, hook: Py<PyAny>) {
+        let (hook, inbox) = (Arc::new(hook), self.inbox.clone());
+        self.sup.on_crash(move |info, reason| {
+            let (hook, inbox) = (hook.clone(), inbox.clone());
+            async move {
+                let kind = reason.kind();
+                let text = reason.to_string();
+                let d = ask(inbox, hook, move |py| {
+                    Ok((info_dict(py, &info)?, kind, text).into_pyobject(py)?.into_any().unbind())
+                })
+                .await;
+                // The Python layer checks the decision; anything else means the policy's.
+                d.parse().unwrap_or(CrashDecision::Default)
+            }
+        });
+    }
+
+    /// `hook(info, attempt, answer)` runs on the event loop before each restart; the restart waits
+    /// for `answer.set(...)`.
+    fn on_restart(&self, hook: Py<PyAny>) {
+        let (hook, inbox) = (Arc::new(hook), self.inbox.clone());
+        self.sup.on_restart(move |info, attempt| {
+            let (hook, inbox) = (hook.clone(), inbox.clone());
+            async move {
+                ask(inbox, hook, move |py| {
+                    Ok((info_dict(py, &info)?, attempt).into_pyobject(py)?.into_any().unbind())
+                })
+                .await;
+            }
+        });
+    }
+
+    /// Starts it (blocking without the GIL: call from an executor).
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        let sup = self.sup.clone();
+        py.detach(|| runtime::block_on(async move { sup.start().await })).py(py)
+    }
+
+    /// Stops it (blocking without the GIL).
+    fn stop(&self, py: Python<'_>) {
+        let sup = self.sup.clone();
+        py.detach(|| runtime::block_on(async move { sup.stop().await }));
+    }
+
+    /// Waits until it stops (blocking without the GIL); raises if it failed.
+    fn wait(&self, py: Python<'_>) -> PyResult<()> {
+        let sup = self.sup.clone();
+        py.detach(|| runtime::block_on(async move { sup.wait().await })).py(py)
+    }
+
+    /// `idle`, `running`, `stopped` or `failed: why`.
+    fn state(&self) -> String {
+        match self.sup.state() {
+            omnitron::process::SupervisorState::Idle => "idle".into(),
+            omnitron::process::SupervisorState::Running => "running".into(),
+            omnitron::process::SupervisorState::Stopped => "stopped".into(),
+            omnitron::process::SupervisorState::Failed(why) => format!("failed: {why}"),
+        }
+    }
+
+    fn restart_child(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let (sup, name) = (self.sup.clone(), name.to_string());
+        py.detach(|| runtime::block_on(async move { sup.restart_child(&name).await })).py(py)
+    }
+
+    fn start_child(&self, py: Python<'_>, args: Vec<String>) -> PyResult<usize> {
+        let sup = self.sup.clone();
+        py.detach(|| runtime::block_on(async move { sup.start_child(args).await })).py(py)
+    }
+
+    fn children<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let sup = self.sup.clone();
+        let infos = py.detach(|| runtime::block_on(async move { sup.children().await }));
+        infos.iter().map(|c| info_dict(py, c)).collect()
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativePool>()?;
+    m.add_class::<NativeSupervisor>()?;
+    m.add_class::<NativeHookAnswer>()?;
+    Ok(())
+}
