@@ -109,6 +109,8 @@ build-examples: build
 	ln -sfn ../../../../../bindings/node examples/di/ts/node_modules/@omnitron-dev/native
 	rm -rf examples/di/ts/dist && $(TSC) -p examples/di/ts
 	cargo build -q -p omnitron-example-di
+	gcc $(CFLAGS) examples/order-saga/shipping/shipping.c $(OUT)/libomnitron.a $(STATIC_LIBS) -o target/examples/shipping
+	cargo build -q -p omnitron-example-order-gateway
 
 ## ---- C -------------------------------------------------------------------------------------
 
