@@ -30,14 +30,27 @@ STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 VALGRIND := valgrind --error-exitcode=1 --child-silent-after-fork=yes --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
 .PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
-        c-test drift-check node-test python-test interop-test process-test clean
+        c-test drift-check node-test python-test interop-test process-test saga-test demo-di clean
 
 ## ---- the two commands ----------------------------------------------------------------------
 
-test: deps lint cargo-test build c-test drift-check node-test python-test interop-test process-test build-examples
+test: deps lint cargo-test build c-test drift-check node-test python-test interop-test process-test build-examples saga-test
 	@echo "== make test: every suite passed"
 
+SAGA_ENV = OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) \
+	GATEWAY_BIN=$(CURDIR)/$(OUT)/order-gateway SHIPPING_BIN=$(CURDIR)/target/examples/shipping
+
 demo: deps build build-examples
+	@echo "== The order saga: Python inventory x2, payment, C shipping and a Rust gateway under one supervisor"
+	cargo build -q -p omnitron
+	$(SAGA_ENV) $(PY) examples/order-saga/demo.py
+
+saga-test: build-examples
+	@echo "== end to end: the order saga, smaller (60 orders, one service killed), invariants checked"
+	cargo build -q -p omnitron
+	$(SAGA_ENV) ORDERS=60 $(PY) examples/order-saga/demo.py
+
+demo-di: deps build build-examples
 	@echo "== The same module graph (config, repository, scoped request context, service) in five languages"
 	@cargo run -q -p omnitron-example-di
 	@LD_LIBRARY_PATH=$(OUT) target/examples/di_c

@@ -1,0 +1,172 @@
+"""`make demo`: starts the order-saga application with the omnitron supervisor, sends a few hundred
+orders over HTTP, kills one service process with SIGKILL halfway through, waits for every order to
+finish, prints a report, checks the invariants, and stops everything, leaving no process behind.
+
+Environment (set by the Makefile): OMNITRON_BIN, OMNITRON_PYTHON, GATEWAY_BIN, SHIPPING_BIN; ORDERS
+(default 300)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ["OMNITRON_BIN"]
+ORDERS = int(os.environ.get("ORDERS", "300"))
+APP = ["--app", "order-saga"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PORT = free_port()
+
+
+def request(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    try:
+        data = None if body is None else json.dumps(body)
+        c.request(method, path, body=data, headers={"content-type": "application/json"})
+        r = c.getresponse()
+        text = r.read().decode()
+        try:
+            return r.status, json.loads(text)
+        except ValueError:
+            return r.status, text
+    finally:
+        c.close()
+
+
+def ps() -> list[dict[str, Any]]:
+    out = subprocess.run([BIN, "ps", *APP], capture_output=True, text=True, timeout=30).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s+(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)\s", line)
+        if m and m.group(1) != "NAME":
+            rows.append({"name": m.group(1), "pid": None if m.group(3) == "-" else int(m.group(3)), "state": m.group(4), "restarts": int(m.group(5))})
+    return rows
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(what: str, f: Any, secs: float = 60.0) -> Any:
+    until = time.time() + secs
+    while time.time() < until:
+        try:
+            v = f()
+            if v:
+                return v
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"demo: timed out waiting for {what}")
+
+
+def order(i: int) -> dict[str, Any]:
+    # One order in ten asks for more than the stock allows and is compensated.
+    qty = 11 if i % 10 == 7 else 1 + i % 5
+    return {"id": f"order-{i:04d}", "sku": f"sku-{i % 7}", "qty": qty, "amount": round(5 + (i % 13) * 2.5, 2), "address": f"{i} Main St"}
+
+
+def main() -> int:
+    tmp = tempfile.mkdtemp(prefix="omnitron-demo-")
+    env = dict(os.environ, ORDERS_DIR=tmp, GATEWAY_PORT=str(PORT))
+    t_start = time.time()
+    app = subprocess.Popen([BIN, "start", os.path.join(HERE, "omnitron.yaml")], env=env, cwd=HERE,
+                           stdout=open(os.path.join(tmp, "omnitron.log"), "w"), stderr=subprocess.STDOUT)
+    pids: set[int] = set()
+    try:
+        wait_until("the gateway to be ready", lambda: request("GET", "/health/ready")[0] == 200, 90)
+        print(f"demo: application up in {time.time() - t_start:.1f} s: {', '.join(sorted({r['name'] for r in ps()}))}")
+        pids |= {r["pid"] for r in ps() if r["pid"]}
+        killed: dict[str, Any] = {}
+        sent: dict[str, float] = {}
+
+        def send(i: int) -> None:
+            o = order(i)
+            status, body = request("POST", "/orders", o)
+            if status != 202:
+                raise SystemExit(f"demo: POST /orders answered {status}: {body}")
+            sent[o["id"]] = time.time()
+
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            half = ORDERS // 2
+            list(ex.map(send, range(half)))
+            victim = next(r for r in ps() if r["name"] == "inventory")
+            os.kill(victim["pid"], signal.SIGKILL)
+            killed = victim
+            print(f"demo: sent {half} orders; killed inventory (pid {victim['pid']}) with SIGKILL")
+            list(ex.map(send, range(half, ORDERS)))
+        print(f"demo: sent {ORDERS} orders")
+
+        def finished() -> list[dict[str, Any]]:
+            runs = [request("GET", f"/orders/{oid}")[1] for oid in sent]
+            return runs if all(r.get("state") in ("completed", "compensated", "compensation_failed") for r in runs) else []
+
+        runs = wait_until("every order to finish", finished, 120)
+        rows = ps()
+        pids |= {r["pid"] for r in rows if r["pid"]}
+        states = Counter(r["state"] for r in runs)
+        reasons = Counter(re.sub(r"(order|sku)-\d+", r"\1-N", r["error"]["related"][0]["message"] if r.get("error", {}).get("related") else str(r.get("error"))) for r in runs if r["state"] != "completed")
+        attempts = Counter()
+        for r in runs:
+            for s in r["stages"]:
+                attempts[s["name"]] += s["attempts"]
+        lat = sorted(r["finished_at_ms"] - r["created_at_ms"] for r in runs)
+        restarts = {r["name"]: r["restarts"] for r in rows if r["restarts"]}
+        print("\n== report")
+        print(f"orders: {len(runs)}  completed: {states['completed']}  compensated: {states['compensated']}  compensation failed: {states['compensation_failed']}")
+        for why, n in reasons.most_common():
+            print(f"  compensated because: {why} ({n})")
+        print("calls per stage (attempts): " + ", ".join(f"{k} {v}" for k, v in attempts.items()))
+        print(f"restarts: {restarts or 'none'} (inventory pid {killed['pid']} was killed)")
+        print(f"order latency: p50 {statistics.median(lat):.0f} ms, p99 {lat[int(len(lat) * 0.99) - 1]:.0f} ms")
+        # Invariants.
+        db = sqlite3.connect(os.path.join(tmp, "ledger.db"))
+        held = {k for (k,) in db.execute("SELECT key FROM reservations WHERE released = 0")}
+        completed = {r["run_id"] for r in runs if r["state"] == "completed"}
+        problems = []
+        if states["compensation_failed"]:
+            problems.append("some compensations failed")
+        if {k.split(":")[0] for k in held} != completed:
+            problems.append("reservations held do not match completed orders")
+        if len(runs) != ORDERS:
+            problems.append("orders lost")
+        if not restarts.get("inventory"):
+            problems.append("the killed inventory was not restarted")
+        print("invariants: " + ("ok (every order completed or fully compensated; reservations held == completed orders)" if not problems else "FAILED: " + "; ".join(problems)))
+        return 1 if problems else 0
+    finally:
+        subprocess.run([BIN, "stop", *APP], capture_output=True, timeout=30)
+        try:
+            app.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            app.kill()
+        left = [p for p in pids if alive(p)]
+        print(f"stopped: {'no process left' if not left else f'processes left: {left}'}; total {time.time() - t_start:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
