@@ -123,6 +123,9 @@ build-examples: build
 	rm -rf examples/di/ts/dist && $(TSC) -p examples/di/ts
 	cargo build -q -p omnitron-example-di
 	gcc $(CFLAGS) examples/order-saga/shipping/shipping.c $(OUT)/libomnitron.a $(STATIC_LIBS) -o target/examples/shipping
+	@mkdir -p examples/order-saga/payment/node_modules/@omnitron-dev
+	ln -sfn ../../../../../bindings/node examples/order-saga/payment/node_modules/@omnitron-dev/native
+	rm -rf examples/order-saga/payment/dist && $(TSC) -p examples/order-saga/payment
 	cargo build -q -p omnitron-example-order-gateway
 
 ## ---- C -------------------------------------------------------------------------------------

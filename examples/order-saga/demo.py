@@ -26,6 +26,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ["OMNITRON_BIN"]
 ORDERS = int(os.environ.get("ORDERS", "300"))
+KILL = os.environ.get("KILL", "payment")
 APP = ["--app", "order-saga"]
 
 
@@ -114,10 +115,10 @@ def main() -> int:
         with concurrent.futures.ThreadPoolExecutor(16) as ex:
             half = ORDERS // 2
             list(ex.map(send, range(half)))
-            victim = next(r for r in ps() if r["name"] == "inventory")
+            victim = next(r for r in ps() if r["name"] == KILL)
             os.kill(victim["pid"], signal.SIGKILL)
             killed = victim
-            print(f"demo: sent {half} orders; killed inventory (pid {victim['pid']}) with SIGKILL")
+            print(f"demo: sent {half} orders; killed {KILL} (pid {victim['pid']}) with SIGKILL")
             list(ex.map(send, range(half, ORDERS)))
         print(f"demo: sent {ORDERS} orders")
 
@@ -141,7 +142,11 @@ def main() -> int:
         for why, n in reasons.most_common():
             print(f"  compensated because: {why} ({n})")
         print("calls per stage (attempts): " + ", ".join(f"{k} {v}" for k, v in attempts.items()))
-        print(f"restarts: {restarts or 'none'} (inventory pid {killed['pid']} was killed)")
+        print(f"restarts: {restarts or 'none'} ({KILL} pid {killed['pid']} was killed)")
+        status, pay = request("GET", "/stats/payment")
+        if status == 200:
+            changes = pay.get("breakerChanges", [])
+            print(f"payment: {pay.get('bankCalls')} calls to the flaky bank; breaker state changes since the restart: {len(changes)} {changes[:6]}")
         print(f"order latency: p50 {statistics.median(lat):.0f} ms, p99 {lat[int(len(lat) * 0.99) - 1]:.0f} ms")
         # Invariants.
         db = sqlite3.connect(os.path.join(tmp, "ledger.db"))
@@ -154,9 +159,23 @@ def main() -> int:
             problems.append("reservations held do not match completed orders")
         if len(runs) != ORDERS:
             problems.append("orders lost")
-        if not restarts.get("inventory"):
-            problems.append("the killed inventory was not restarted")
-        print("invariants: " + ("ok (every order completed or fully compensated; reservations held == completed orders)" if not problems else "FAILED: " + "; ".join(problems)))
+        if not restarts.get(KILL):
+            problems.append(f"the killed {KILL} was not restarted")
+        charged: Counter[str] = Counter()
+        refunded: set[str] = set()
+        with open(os.path.join(tmp, "payments.jsonl")) as f:
+            for line in f:
+                e = json.loads(line)
+                if e["kind"] == "charge":
+                    charged[e["charge"]["order"]] += 1
+                else:
+                    refunded.add(e["key"])
+        if any(n > 1 for n in charged.values()):
+            problems.append("an order was charged twice")
+        kept = {o for o in charged if f"{o}:payment" not in refunded}
+        if kept != completed:
+            problems.append(f"charges kept ({len(kept)}) do not match completed orders ({len(completed)})")
+        print("invariants: " + ("ok (every order completed or fully compensated; charges kept == reservations held == completed orders; no order charged twice)" if not problems else "FAILED: " + "; ".join(problems)))
         return 1 if problems else 0
     finally:
         subprocess.run([BIN, "stop", *APP], capture_output=True, timeout=30)

@@ -1,5 +1,6 @@
 //! The order gateway: a child of the `omnitron` supervisor that serves `POST /orders`,
-//! `GET /orders/:id`, `GET /orders`, `/metrics` and `/health/{live,ready}` over HTTP, and runs each
+//! `GET /orders/:id`, `GET /orders`, `GET /stats/payment`, `/metrics` and `/health/{live,ready}` over
+//! HTTP, and runs each
 //! order as a durable saga (SQLite journal) whose stages call `inventory@1`, `payment@1` and
 //! `shipping@1` in other processes, in other languages, through the supervisor.
 //!
@@ -48,7 +49,7 @@ async fn call(
 }
 
 fn retries() -> RetryOptions {
-    let mut r = RetryOptions::new(4);
+    let mut r = RetryOptions::new(6);
     r.backoff = Backoff::Exponential { initial: Duration::from_millis(50), factor: 2.0 };
     r.max_delay = Some(Duration::from_secs(1));
     r
@@ -122,6 +123,15 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Res, Infallible>
                 reply(StatusCode::OK, json!({"status": "ready"}))
             } else {
                 reply(StatusCode::SERVICE_UNAVAILABLE, json!({"status": "not connected to the supervisor"}))
+            }
+        }
+        (&Method::GET, "/stats/payment") => {
+            let opts = CallOptions { deadline: Some(Duration::from_secs(5)), trace: None };
+            match app.peer.call_with::<(), Value>("payment@^1", "stats", &(), opts).await {
+                Ok(v) => reply(StatusCode::OK, v),
+                Err(e) => {
+                    reply(StatusCode::BAD_GATEWAY, json!({"error": e.to_string(), "code": e.code().as_str()}))
+                }
             }
         }
         (&Method::GET, "/metrics") => {
