@@ -36,14 +36,40 @@ pub fn load(path: &Path) -> Result<LoadedConfig> {
 pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<AppConfig> {
     let text = interpolate(text, file, env)?;
     let config: AppConfig = serde_yaml::from_str(&text).map_err(|e| {
-        let at = e.location().map(|l| format!("{}:{}:", l.line(), l.column())).unwrap_or_default();
         // serde_yaml ends its message with the location again: keep ours in front only.
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        Error::new(ErrorCode::InvalidConfig, format!("{file}:{at} {msg}"))
+        let at = e.location().map(|l| {
+            let (line, col) = key_line(&text, l.line(), &msg).unwrap_or((l.line(), l.column()));
+            format!("{line}:{col}:")
+        });
+        Error::new(ErrorCode::InvalidConfig, format!("{file}:{} {msg}", at.unwrap_or_default()))
     })?;
     check(&config, file)?;
     Ok(config)
+}
+
+/// For a value error that serde reports at the start of its mapping, the line of the key the message
+/// names (`restartDelay: ...`), searched from there to the end of that mapping.
+fn key_line(text: &str, from: usize, msg: &str) -> Option<(usize, usize)> {
+    let last = msg.rsplit(": ").nth(1)?; // "processes.api: restartDelay: 'soon' is ..." -> "restartDelay"
+    let key = last.rsplit(' ').next()?.trim();
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let start = from.checked_sub(1)?;
+    let base = indent(lines.get(start)?);
+    for (i, l) in lines.iter().enumerate().skip(start) {
+        if i > start && !l.trim().is_empty() && indent(l) < base {
+            break;
+        }
+        if l.trim_start().starts_with(&format!("{key}:")) {
+            return Some((i + 1, indent(l) + 1));
+        }
+    }
+    None
 }
 
 fn check(c: &AppConfig, file: &str) -> Result<()> {

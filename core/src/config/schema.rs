@@ -53,7 +53,7 @@ pub struct SupervisorConfig {
     #[serde(default = "default_max_restarts")]
     pub max_restarts: u32,
     /// The budget's window.
-    #[serde(default = "default_window", deserialize_with = "duration")]
+    #[serde(default = "default_window", deserialize_with = "window")]
     pub window: Duration,
 }
 
@@ -141,7 +141,7 @@ impl<'de> Deserialize<'de> for Instances {
             Raw::S(s) => match s.parse::<usize>() {
                 Ok(n) => Ok(Instances::Count(n)),
                 Err(_) => {
-                    Err(serde::de::Error::custom(format!("instances must be a number or 'auto', not '{s}'")))
+                    Err(serde::de::Error::custom(format!("instances: must be a number or 'auto', not '{s}'")))
                 }
             },
         }
@@ -246,10 +246,10 @@ pub struct ProcessConfig {
     #[serde(default)]
     pub max_restarts: Option<u32>,
     /// First restart delay (ms, or `1s`, `500ms`).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "restart_delay")]
     pub restart_delay: Option<Duration>,
     /// Its own budget window.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "window_opt")]
     pub window: Option<Duration>,
     /// An exhausted budget stops the application.
     #[serde(default)]
@@ -264,10 +264,10 @@ pub struct ProcessConfig {
     #[serde(default)]
     pub health_check: Option<HealthCheckConfig>,
     /// How long to wait for ready.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "ready_timeout")]
     pub ready_timeout: Option<Duration>,
     /// How long a stop waits before SIGKILL.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "shutdown_timeout")]
     pub shutdown_timeout: Option<Duration>,
     /// Load-balancing strategy among the instances (informational for services: the RPC host
     /// spreads calls over instances in turn).
@@ -306,10 +306,10 @@ impl<'de> Deserialize<'de> for EnvValue {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HealthCheckConfig {
     /// Between pings (ms or with a unit; default 5 s).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "interval")]
     pub interval: Option<Duration>,
     /// Ping timeout (default 2 s).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "timeout")]
     pub timeout: Option<Duration>,
     /// Missed pings before a restart (default 3).
     #[serde(default)]
@@ -334,23 +334,47 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+fn named_duration<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Duration, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
         N(u64),
         S(String),
     }
-    match Raw::deserialize(d)? {
-        Raw::N(n) => Ok(Duration::from_millis(n)),
-        Raw::S(s) => parse_duration(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("'{s}' is not a duration (ms as a number, or 500ms, 5s, 2m)"))
+    match Raw::deserialize(d) {
+        Ok(Raw::N(n)) => Ok(Duration::from_millis(n)),
+        Ok(Raw::S(s)) => parse_duration(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{key}: '{s}' is not a duration (ms as a number, or 500ms, 5s, 2m)"
+            ))
         }),
+        Err(_) => Err(serde::de::Error::custom(format!(
+            "{key}: expected a duration (ms as a number, or 500ms, 5s, 2m)"
+        ))),
     }
 }
 
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration(d).map(Some)
+macro_rules! duration_fields {
+    ($($f:ident => $key:literal),* $(,)?) => {
+        $(
+            fn $f<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+                named_duration(d, $key).map(Some)
+            }
+        )*
+    };
+}
+
+duration_fields! {
+    restart_delay => "restartDelay",
+    window_opt => "window",
+    ready_timeout => "readyTimeout",
+    shutdown_timeout => "shutdownTimeout",
+    interval => "interval",
+    timeout => "timeout",
+}
+
+fn window<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    named_duration(d, "window")
 }
 
 fn ordered_processes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, ProcessConfig)>, D::Error> {
