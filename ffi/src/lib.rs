@@ -12,6 +12,7 @@ pub mod error;
 pub mod metrics;
 pub mod resilience;
 pub mod rpc;
+pub mod workflow;
 
 use std::ffi::c_char;
 

@@ -569,7 +569,7 @@ fn remote(e: WireError) -> Error {
 
 /// Hands bytes to C. Every buffer gets a trailing NUL (not counted in `len`), so JSON results are C
 /// strings and every buffer frees the same way.
-fn give(out: *mut OmnitronBuffer, mut v: Vec<u8>) -> Result<(), Error> {
+pub(crate) fn give(out: *mut OmnitronBuffer, mut v: Vec<u8>) -> Result<(), Error> {
     let len = v.len();
     v.push(0);
     let data = Box::into_raw(v.into_boxed_slice()).cast::<u8>();
