@@ -9,6 +9,7 @@ mod error;
 mod metrics;
 mod resilience;
 mod rpc;
+mod workflow;
 
 use pyo3::prelude::*;
 
@@ -26,5 +27,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     resilience::register(m)?;
     rpc::register(m)?;
+    workflow::register(m)?;
     Ok(())
 }

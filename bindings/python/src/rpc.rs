@@ -26,21 +26,21 @@ use crate::error::{ToPy, to_py};
 /// engine thread would wait for the interpreter's switch interval whenever Python is busy.
 type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
-struct Inbox {
+pub(crate) struct Inbox {
     jobs: Mutex<Vec<Job>>,
     wake_tx: std::os::unix::net::UnixStream,
-    wake_rx: std::os::unix::net::UnixStream,
+    pub(crate) wake_rx: std::os::unix::net::UnixStream,
 }
 
 impl Inbox {
-    fn new() -> std::io::Result<Arc<Inbox>> {
+    pub(crate) fn new() -> std::io::Result<Arc<Inbox>> {
         let (wake_tx, wake_rx) = std::os::unix::net::UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
         Ok(Arc::new(Inbox { jobs: Mutex::new(Vec::new()), wake_tx, wake_rx }))
     }
 
-    fn run(&self, job: impl FnOnce(Python<'_>) + Send + 'static) {
+    pub(crate) fn run(&self, job: impl FnOnce(Python<'_>) + Send + 'static) {
         let was_empty = {
             let mut jobs = self.jobs.lock();
             let was_empty = jobs.is_empty();
@@ -52,7 +52,7 @@ impl Inbox {
         }
     }
 
-    fn drain(&self, py: Python<'_>) {
+    pub(crate) fn drain(&self, py: Python<'_>) {
         let mut buf = [0u8; 256];
         while matches!(std::io::Read::read(&mut (&self.wake_rx), &mut buf), Ok(n) if n > 0) {}
         loop {

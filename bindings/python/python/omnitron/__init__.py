@@ -49,10 +49,28 @@ from .resilience import (
     timeout,
 )
 from .rpc import Peer, ServiceProxy, on_event, public, service
+from .workflow import (
+    RunInfo,
+    StageContext,
+    WorkflowEngine,
+    WorkflowRun,
+    compensate,
+    define_workflow,
+    stage,
+    workflow,
+)
 
 __version__: str = _native.version()
 
 __all__ = [
+    "RunInfo",
+    "StageContext",
+    "WorkflowEngine",
+    "WorkflowRun",
+    "compensate",
+    "define_workflow",
+    "stage",
+    "workflow",
     "Peer",
     "ServiceProxy",
     "on_event",
