@@ -124,6 +124,12 @@
 // Handler data format: JSON text (arguments are a JSON array; the result any JSON value).
 #define OMNITRON_FORMAT_JSON 1
 
+// Recovery policy: resume an interrupted run (the default).
+#define OMNITRON_RECOVERY_RESUME 0
+
+// Recovery policy: compensate an interrupted run.
+#define OMNITRON_RECOVERY_COMPENSATE 1
+
 // What every fallible function returns. Values match the engine's error codes and never change
 // meaning; retired values stay reserved.
 enum OmnitronStatus
@@ -328,6 +334,9 @@ typedef struct OmnitronSeries OmnitronSeries;
 // A service under construction: add methods and streams, then omnitron_peer_expose_service.
 typedef struct OmnitronService OmnitronService;
 
+// Where a stage callback puts its output (set it with omnitron_stage_output_set; not set is null).
+typedef struct OmnitronStageOutput OmnitronStageOutput;
+
 // Where a streaming handler sends its items.
 typedef struct OmnitronStreamSink OmnitronStreamSink;
 
@@ -336,6 +345,14 @@ typedef struct OmnitronSupervisor OmnitronSupervisor;
 
 // A token. Two tokens made with the same name are different tokens; the name is for messages.
 typedef struct OmnitronToken OmnitronToken;
+
+// A workflow definition under construction: add stages, dependencies, timeouts, retries and
+// compensations, then register it with omnitron_workflow_engine_register (which copies it; the
+// definition may be freed or reused right after).
+typedef struct OmnitronWorkflow OmnitronWorkflow;
+
+// A workflow engine: registered workflows, runs in flight and their journal.
+typedef struct OmnitronWorkflowEngine OmnitronWorkflowEngine;
 
 // Builds an instance. `deps` holds one pointer per dependency, in the order they were added (NULL
 // for a missing optional one); it is only valid during the call. Store the new instance in `*out`
@@ -489,6 +506,54 @@ typedef void (*OmnitronEventFn)(const char *topic,
                                 const uint8_t *payload,
                                 size_t len,
                                 void *user_data);
+
+// What a stage or compensation callback knows about its run. Every string is NUL-terminated and
+// valid during the callback only (copy what you keep).
+typedef struct OmnitronStageContext {
+  // The run's id.
+  const char *run_id;
+  // The workflow's name.
+  const char *workflow;
+  // The stage's name (for a compensation: the stage it undoes).
+  const char *stage;
+  // This attempt's number, from 1, counted over the run's whole life.
+  uint32_t attempt;
+  // `{run_id}:{stage}` (compensations: `{run_id}:{stage}:compensate`), the same on every attempt
+  // and after a crash: pass it to remote services so a repeated attempt is not applied twice.
+  const char *idempotency_key;
+  // The run's input as JSON text.
+  const char *workflow_input;
+  // Whether this is a compensation.
+  bool is_compensation;
+} OmnitronStageContext;
+
+// A stage. `input_json` is the stage's input as NUL-terminated JSON text: the run's input (no
+// dependencies), its dependency's output (one), or an object from dependency name to output
+// (several). Set the output with omnitron_stage_output_set and return OMNITRON_STATUS_OK; on
+// failure return another status and say why with omnitron_callback_error. Runs on an engine
+// thread that may block; stages that are ready together run at once on several threads. A stage
+// whose timeout passes keeps its thread until it returns, and its result is then ignored.
+typedef uint32_t (*OmnitronStageFn)(const char *input_json,
+                                    const struct OmnitronStageContext *ctx,
+                                    struct OmnitronStageOutput *output,
+                                    void *user_data);
+
+// A compensation: undoes a completed stage, given that stage's output as NUL-terminated JSON
+// text. Returns OMNITRON_STATUS_OK, or a failure status (say why with omnitron_callback_error).
+// Runs on an engine thread that may block, one compensation at a time per run.
+typedef uint32_t (*OmnitronCompensateFn)(const char *output_json,
+                                         const struct OmnitronStageContext *ctx,
+                                         void *user_data);
+
+// Called once when an asynchronous run ends, on an engine thread. `status` is OMNITRON_STATUS_OK
+// and `json` the outputs (an object from stage name to output) on success; otherwise `status` is
+// the run's error (OMNITRON_STATUS_STAGE_FAILED, _STAGE_TIMEOUT, _COMPENSATION_FAILED, ...) and
+// `json` the error as `{"code": "WF007", "message": "...", "related": [...]}`. `run_id` and `json`
+// are valid during the call only.
+typedef void (*OmnitronWorkflowDoneFn)(uint32_t status,
+                                       const char *run_id,
+                                       const char *json,
+                                       void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1177,6 +1242,145 @@ OmnitronStatus omnitron_peer_unsubscribe(struct OmnitronPeer *peer, uint64_t id,
 // The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_string_free), or
 // OMNITRON_STATUS_INVALID_ARGUMENT if it does not listen.
 OmnitronStatus omnitron_peer_address(struct OmnitronPeer *peer, char **out);
+
+// Starts a workflow definition named `name`. Free it with omnitron_workflow_free.
+OmnitronStatus omnitron_workflow_new(const char *name, struct OmnitronWorkflow **out);
+
+// Frees a definition. NULL and freed handles are ignored.
+void omnitron_workflow_free(struct OmnitronWorkflow *workflow);
+
+// Each attempt of a whole run must finish within `timeout_ms` (0: no timeout).
+OmnitronStatus omnitron_workflow_set_timeout(struct OmnitronWorkflow *workflow,
+                                             uint64_t timeout_ms);
+
+// Retries of the whole run (the spec's `retries`: that many attempts after the first), with
+// exponential backoff from `delay_ms` (0: 100 ms). A new attempt re-runs only the stages that
+// failed or never ran.
+OmnitronStatus omnitron_workflow_set_retries(struct OmnitronWorkflow *workflow,
+                                             uint32_t retries,
+                                             uint64_t delay_ms);
+
+// What recovery does with a run interrupted by a crash: OMNITRON_RECOVERY_RESUME (default) or
+// OMNITRON_RECOVERY_COMPENSATE.
+OmnitronStatus omnitron_workflow_set_recovery(struct OmnitronWorkflow *workflow, uint32_t policy);
+
+// Adds a stage named `stage` running `run(input, ctx, output, user_data)`. `user_data` must stay
+// valid until every engine this definition is registered with is freed and its runs are over.
+// Names are checked when the definition is registered (duplicates, unknown dependencies, cycles).
+OmnitronStatus omnitron_workflow_add_stage(struct OmnitronWorkflow *workflow,
+                                           const char *stage,
+                                           OmnitronStageFn run,
+                                           void *user_data);
+
+// Stage `stage` runs after `depends_on` completed (call again for several dependencies).
+OmnitronStatus omnitron_workflow_stage_depends_on(struct OmnitronWorkflow *workflow,
+                                                  const char *stage,
+                                                  const char *depends_on);
+
+// Each attempt of stage `stage` must finish within `timeout_ms` (0: no timeout).
+OmnitronStatus omnitron_workflow_stage_timeout(struct OmnitronWorkflow *workflow,
+                                               const char *stage,
+                                               uint64_t timeout_ms);
+
+// Stage `stage` is tried `retries` more times after a failed attempt, with exponential backoff
+// from `delay_ms` (0: 100 ms).
+OmnitronStatus omnitron_workflow_stage_retries(struct OmnitronWorkflow *workflow,
+                                               const char *stage,
+                                               uint32_t retries,
+                                               uint64_t delay_ms);
+
+// The compensation undoing stage `stage` (the spec's `@Compensate('stage')`). A name that is not
+// a stage is reported when the definition is registered. `user_data` as for stages.
+OmnitronStatus omnitron_workflow_compensate(struct OmnitronWorkflow *workflow,
+                                            const char *stage,
+                                            OmnitronCompensateFn compensate,
+                                            void *user_data);
+
+// Opens an engine over the SQLite journal file at `path` (created if missing), or over an
+// in-memory journal when `path` is NULL. Free it with omnitron_workflow_engine_free. Open one
+// engine per journal file per process.
+OmnitronStatus omnitron_workflow_engine_open(const char *path, struct OmnitronWorkflowEngine **out);
+
+// Frees an engine handle. Runs still in flight go on (and may still call their callbacks) until
+// they end; cancel or wait for them first if their `user_data` is about to go. NULL and freed
+// handles are ignored.
+void omnitron_workflow_engine_free(struct OmnitronWorkflowEngine *engine);
+
+// Checks the definition and registers a copy of it: OMNITRON_STATUS_WORKFLOW_CYCLE (the message
+// names the loop), _UNKNOWN_DEPENDENCY, _DUPLICATE_STAGE, _INVALID_WORKFLOW, _DUPLICATE_WORKFLOW.
+OmnitronStatus omnitron_workflow_engine_register(struct OmnitronWorkflowEngine *engine,
+                                                 struct OmnitronWorkflow *workflow);
+
+// Starts a run of workflow `name` with `input_json` (NULL: null) and returns once its creation is
+// journaled; `*run_id_out` gets the run's id (free it with omnitron_buffer_free). `run_id` NULL
+// generates one; a run id that exists returns that run (idempotent start).
+OmnitronStatus omnitron_workflow_start(struct OmnitronWorkflowEngine *engine,
+                                       const char *name,
+                                       const char *input_json,
+                                       const char *run_id,
+                                       struct OmnitronBuffer *run_id_out);
+
+// Starts a run (as omnitron_workflow_start) and blocks until it ends. On success `*out` holds the
+// outputs as a JSON object from stage name to output (free with omnitron_buffer_free). On failure
+// the status is the run's error (OMNITRON_STATUS_STAGE_FAILED, _STAGE_TIMEOUT, _WORKFLOW_TIMEOUT,
+// _COMPENSATION_FAILED, _RUN_CANCELLED, ...) and the last error message says what failed and what
+// was compensated; omnitron_workflow_get gives every error.
+OmnitronStatus omnitron_workflow_run(struct OmnitronWorkflowEngine *engine,
+                                     const char *name,
+                                     const char *input_json,
+                                     const char *run_id,
+                                     struct OmnitronBuffer *out);
+
+// Starts a run and returns at once; `done` runs exactly once on an engine thread when the run ends
+// (also when it fails to start: then this function still returns OMNITRON_STATUS_OK). NULL
+// `run_id` generates one. `user_data` must stay valid until `done` ran.
+OmnitronStatus omnitron_workflow_start_async(struct OmnitronWorkflowEngine *engine,
+                                             const char *name,
+                                             const char *input_json,
+                                             const char *run_id,
+                                             OmnitronWorkflowDoneFn done,
+                                             void *user_data);
+
+// Blocks until run `run_id` ends: `*out` and the status as for omnitron_workflow_run. A run that
+// is unfinished in the journal but not running in this engine fails at once (call
+// omnitron_workflow_recover first); an unknown id is OMNITRON_STATUS_RUN_NOT_FOUND.
+OmnitronStatus omnitron_workflow_wait(struct OmnitronWorkflowEngine *engine,
+                                      const char *run_id,
+                                      struct OmnitronBuffer *out);
+
+// A run's state as JSON: `run_id`, `workflow`, `state` (`running`, `completed`, `compensated`,
+// `compensation_failed`, `cancelled`, ...), `input`, `attempts`, `error`, timestamps (`*_ms`, ms
+// since the epoch) and `stages` (per stage: `name`, `state`, `attempts`, `output`, `errors`,
+// `compensation_attempts`, `compensation_errors`, ...). Free `*out` with omnitron_buffer_free.
+OmnitronStatus omnitron_workflow_get(struct OmnitronWorkflowEngine *engine,
+                                     const char *run_id,
+                                     struct OmnitronBuffer *out);
+
+// Runs in the journal, oldest first, as a JSON array of `{run_id, workflow, state, created_at_ms,
+// updated_at_ms}`. `workflow` and `state` (NULL: any) and `limit` (0: no limit) filter them.
+OmnitronStatus omnitron_workflow_list(struct OmnitronWorkflowEngine *engine,
+                                      const char *workflow,
+                                      const char *state,
+                                      size_t limit,
+                                      struct OmnitronBuffer *out);
+
+// Cancels run `run_id` and blocks until its completed stages are compensated. `*out` (may be
+// NULL) gets its final state as for omnitron_workflow_get (`cancelled`, or
+// `compensation_failed`). A finished run is left as it is.
+OmnitronStatus omnitron_workflow_cancel(struct OmnitronWorkflowEngine *engine,
+                                        const char *run_id,
+                                        struct OmnitronBuffer *out);
+
+// Takes up every unfinished run in the journal (register the workflows first) by its workflow's
+// recovery policy. `*out` (may be NULL) gets `{"resumed": [ids], "compensating": [ids],
+// "unrecovered": [{"run_id", "workflow", "reason"}]}`. Wait for the runs with
+// omnitron_workflow_wait.
+OmnitronStatus omnitron_workflow_recover(struct OmnitronWorkflowEngine *engine,
+                                         struct OmnitronBuffer *out);
+
+// Sets a stage's output: `json` (NUL-terminated JSON text) is copied and checked when the stage
+// returns. Calling it again replaces the output.
+OmnitronStatus omnitron_stage_output_set(struct OmnitronStageOutput *output, const char *json);
 
 #ifdef __cplusplus
 }  // extern "C"

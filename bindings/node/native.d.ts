@@ -190,6 +190,32 @@ export declare class NativeSeries {
   value(): number
 }
 
+/** The engine for JavaScript. */
+export declare class NativeWorkflowEngine {
+  /** An engine over the SQLite journal at `path` (created if missing), or in memory without one. */
+  static open(path: string | undefined | null, cb: WorkflowCallbacks): NativeWorkflowEngine
+  /** Checks and registers a workflow; returns the index `invoke` reports for its stages. */
+  register(def: JsWorkflowDef): number
+  /** Starts a run; reports `{"ok": runId}`. */
+  start(op: number, name: string, inputJson: string, runId?: string | undefined | null): void
+  /** Waits for a run's end; reports `{"ok": outputs}` or the run's error. */
+  wait(op: number, runId: string): void
+  /** Starts a run and waits for its end; reports `{"ok": outputs}` or the run's error. */
+  run(op: number, name: string, inputJson: string, runId?: string | undefined | null): void
+  /** A run's state (the engine's `RunInfo` as JSON, snake_case). */
+  get(op: number, runId: string): void
+  /** Runs in the journal, oldest first. */
+  list(op: number, workflow?: string | undefined | null, state?: string | undefined | null, limit?: number | undefined | null): void
+  /** Cancels a run; reports its final state. */
+  cancel(op: number, runId: string): void
+  /** Takes up unfinished runs; reports `{resumed, compensating, unrecovered}`. */
+  recover(op: number): void
+  /** The registered workflows' names, sorted. */
+  workflows(): Array<string>
+  /** Runs in flight in this engine. */
+  activeRuns(): number
+}
+
 /** Checks a scope name (`singleton`, `transient`, `scoped`, `request`). */
 export declare function checkScope(name: string): string
 
@@ -332,6 +358,29 @@ export interface JsRetryOptions {
   jitter?: string
 }
 
+/** A stage as the TypeScript layer describes it (times in ms; `retries` after the first attempt). */
+export interface JsStageDef {
+  name: string
+  dependsOn: Array<string>
+  timeoutMs?: number
+  retries?: number
+  retryDelayMs?: number
+  compensate: boolean
+  compensationRetries?: number
+  compensationRetryDelayMs?: number
+}
+
+/** A workflow as the TypeScript layer describes it. */
+export interface JsWorkflowDef {
+  name: string
+  timeoutMs?: number
+  retries?: number
+  retryDelayMs?: number
+  /** `resume` (default) or `compensate`. */
+  recovery?: string
+  stages: Array<JsStageDef>
+}
+
 /**
  * The one error reporting every failed `onDestroy` hook of a dispose of `what` (`container`,
  * `scope`) that ran `total` hooks.
@@ -367,3 +416,16 @@ export declare function timeoutErrorInfo(ms: number, name?: string | undefined |
 
 /** The engine version. */
 export declare function version(): string
+
+/**
+ * Answers a stage call: `code` null for success (`outputJson` the output, null for none), else the
+ * error's code and message. False if the call is gone (timed out, cancelled).
+ */
+export declare function workflowAnswer(callId: number, code?: string | undefined | null, message?: string | undefined | null, outputJson?: string | undefined | null): boolean
+
+/** The callbacks an engine reports through. */
+export interface WorkflowCallbacks {
+  invoke: (call: [callId: number, workflow: number, stage: number, compensation: boolean, inputJson: string, ctxJson: string]) => void
+  abort: (callId: number) => void
+  done: (result: [opId: number, resultJson: string]) => void
+}

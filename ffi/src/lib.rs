@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod process;
 pub mod resilience;
 pub mod rpc;
+pub mod workflow;
 
 use std::ffi::c_char;
 

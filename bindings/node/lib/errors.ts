@@ -126,6 +126,22 @@ const ERROR_NAMES: Record<string, string> = {
   RPC010: 'InvalidServiceError',
   E005: 'CancelledError',
   E006: 'TimeoutError',
+  WF001: 'WorkflowCycleError',
+  WF002: 'UnknownDependencyError',
+  WF003: 'DuplicateStageError',
+  WF004: 'InvalidWorkflowError',
+  WF005: 'WorkflowNotFoundError',
+  WF006: 'RunNotFoundError',
+  WF007: 'StageFailedError',
+  WF008: 'StageTimeoutError',
+  WF009: 'WorkflowTimeoutError',
+  WF010: 'CompensationFailedError',
+  WF011: 'RunCancelledError',
+  WF012: 'JournalError',
+  WF013: 'JournalVersionError',
+  WF014: 'DuplicateWorkflowError',
+  WF015: 'RunInterruptedError',
+  WF016: 'RunIdConflictError',
 };
 
 /** Whether `e` is an OmnitronError, optionally with a given code. */

@@ -84,6 +84,9 @@ export {
 } from './rpc/peer.js';
 export { encode as packMessage, decode as unpackMessage } from './rpc/msgpack.js';
 
+// Workflows
+export * from './workflow/index.js';
+
 /** The engine version. */
 export function version(): string {
   return native.version();

@@ -13,6 +13,7 @@ mod error;
 mod metrics;
 mod resilience;
 mod rpc;
+mod workflow;
 
 use napi_derive::napi;
 

@@ -10,6 +10,7 @@ mod metrics;
 mod process;
 mod resilience;
 mod rpc;
+mod workflow;
 
 use pyo3::prelude::*;
 
@@ -28,5 +29,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     process::register(m)?;
     resilience::register(m)?;
     rpc::register(m)?;
+    workflow::register(m)?;
     Ok(())
 }

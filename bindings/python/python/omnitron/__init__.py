@@ -60,6 +60,16 @@ from .process import (
     supervisor,
 )
 from .rpc import Peer, ServiceProxy, on_event, public, service
+from .workflow import (
+    RunInfo,
+    StageContext,
+    WorkflowEngine,
+    WorkflowRun,
+    compensate,
+    define_workflow,
+    stage,
+    workflow,
+)
 
 __version__: str = _native.version()
 
@@ -73,6 +83,14 @@ __all__ = [
     "on_child_restart",
     "python_worker",
     "supervisor",
+    "RunInfo",
+    "StageContext",
+    "WorkflowEngine",
+    "WorkflowRun",
+    "compensate",
+    "define_workflow",
+    "stage",
+    "workflow",
     "Peer",
     "ServiceProxy",
     "on_event",

@@ -1,0 +1,280 @@
+// Workflow definitions for TypeScript: the spec's @Workflow / @Stage / @Compensate decorators and a
+// programmatic builder. Both only collect metadata; the engine checks the graph (cycles, unknown
+// dependencies, duplicates) when the definition is registered.
+
+import { invalidArgument, OmnitronError } from '../errors.js';
+import { describe } from '../di/tokens.js';
+import { fn, methodOf, num, options, str } from '../util.js';
+
+/** What a stage (or a compensation) knows about its run. */
+export interface StageContext {
+  /** The run's id. */
+  readonly runId: string;
+  /** The workflow's name. */
+  readonly workflow: string;
+  /** The stage's name (for a compensation: the stage it undoes). */
+  readonly stage: string;
+  /** This attempt's number, from 1, over the run's whole life. */
+  readonly attempt: number;
+  /** `{runId}:{stage}` (`...:compensate` for a compensation): the same on every attempt and after a crash. */
+  readonly idempotencyKey: string;
+  /** Whether this is a compensation. */
+  readonly isCompensation: boolean;
+  /** The run's input. */
+  readonly workflowInput: unknown;
+  /** Aborted when the attempt is abandoned (stage timeout, run cancelled or timed out). */
+  readonly signal: AbortSignal;
+}
+
+/** A stage: gets the run's input (no dependency), its dependency's output (one) or an object from dependency name to output (several). */
+export type StageFn<I = any, O = unknown> = (input: I, ctx: StageContext) => O | Promise<O>;
+/** A compensation: gets the output of the stage it undoes. */
+export type CompensateFn<O = any> = (output: O, ctx: StageContext) => unknown;
+
+export interface WorkflowOptions {
+  /** The workflow's name (unique per engine). */
+  name: string;
+  /** Each attempt of a whole run must finish within this many ms. */
+  timeout?: number;
+  /** Attempts of the whole run after the first (re-running only what failed or never ran). */
+  retries?: number;
+  /** First delay between run attempts, in ms (doubling; default 100). */
+  retryDelay?: number;
+  /** What recovery does with a run its process left unfinished: `resume` (default) or `compensate`. */
+  recovery?: 'resume' | 'compensate';
+}
+
+export interface StageOptions {
+  /** The stage's name (default: the method's name). */
+  name?: string;
+  /** The stage(s) it runs after. */
+  dependsOn?: string | string[];
+  /** Each attempt must finish within this many ms. */
+  timeout?: number;
+  /** Attempts after the first. */
+  retries?: number;
+  /** First delay between attempts, in ms (doubling; default 100). */
+  retryDelay?: number;
+}
+
+export interface CompensateOptions {
+  /** Attempts of the compensation after the first. */
+  retries?: number;
+  /** First delay between attempts, in ms (doubling; default 100). */
+  retryDelay?: number;
+}
+
+/** One stage of a definition. */
+export interface StageDefinition {
+  name: string;
+  run: StageFn;
+  dependsOn: string[];
+  timeout?: number;
+  retries?: number;
+  retryDelay?: number;
+  compensate?: CompensateFn;
+  compensation?: CompensateOptions;
+}
+
+/** A workflow ready to be registered with a `WorkflowEngine`. */
+export interface WorkflowDefinition {
+  readonly name: string;
+  readonly options: Readonly<WorkflowOptions>;
+  readonly stages: readonly StageDefinition[];
+  /** Compensations given for a stage name that is not (yet) a stage: the engine reports them. */
+  readonly orphans: readonly { stage: string; fn: CompensateFn; options: CompensateOptions }[];
+}
+
+function count(v: unknown, what: string): number | undefined {
+  const n = num(v, what);
+  if (n !== undefined && (n < 0 || !Number.isInteger(n))) throw invalidArgument(`${what} must be a whole number of at least 0, got ${n}`);
+  return n;
+}
+
+function millis(v: unknown, what: string): number | undefined {
+  const n = num(v, what);
+  if (n !== undefined && n <= 0) throw invalidArgument(`${what} must be a number of milliseconds above 0, got ${n}`);
+  return n;
+}
+
+function deps(v: unknown, what: string): string[] {
+  if (v === undefined) return [];
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((d) => typeof d === 'string')) return [...(v as string[])];
+  throw invalidArgument(`${what} dependsOn must be a stage name or an array of stage names, got ${describe(v)}`);
+}
+
+function workflowOptions(o: unknown, what: string): WorkflowOptions {
+  const opts = options<WorkflowOptions>(o, what);
+  const name = str(opts.name, `${what} name`);
+  if (!name) throw new OmnitronError('WF004', `${what} needs a non-empty name, got ${describe(opts.name)}`);
+  const recovery = str(opts.recovery, `${what} recovery`);
+  if (recovery !== undefined && recovery !== 'resume' && recovery !== 'compensate') {
+    throw new OmnitronError('WF004', `${what} recovery must be 'resume' or 'compensate', got ${describe(recovery)}`);
+  }
+  return {
+    name,
+    timeout: millis(opts.timeout, `${what} timeout`),
+    retries: count(opts.retries, `${what} retries`),
+    retryDelay: millis(opts.retryDelay, `${what} retryDelay`),
+    recovery: recovery as WorkflowOptions['recovery'],
+  };
+}
+
+function compensateOptions(o: unknown, what: string): CompensateOptions {
+  const opts = options<CompensateOptions>(o, what);
+  return { retries: count(opts.retries, `${what} retries`), retryDelay: millis(opts.retryDelay, `${what} retryDelay`) };
+}
+
+/** Builds a workflow definition in code: `defineWorkflow('order').stage('reserve', fn).stage('pay', fn, { dependsOn: 'reserve' })`. */
+export class WorkflowBuilder {
+  readonly #options: WorkflowOptions;
+  readonly #stages: StageDefinition[] = [];
+  readonly #orphans: { stage: string; fn: CompensateFn; options: CompensateOptions }[] = [];
+
+  constructor(nameOrOptions: string | WorkflowOptions) {
+    const o = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+    this.#options = workflowOptions(o, 'a workflow');
+  }
+
+  /** Adds a stage named `name` running `run(input, ctx)`. */
+  stage(name: string, run: StageFn, opts?: Omit<StageOptions, 'name'>): this {
+    if (typeof name !== 'string' || name === '') throw new OmnitronError('WF004', `workflow '${this.#options.name}': a stage needs a non-empty name, got ${describe(name)}`);
+    const what = `workflow '${this.#options.name}', stage '${name}':`;
+    if (typeof run !== 'function') throw invalidArgument(`${what} the stage must be a function, got ${describe(run)}`);
+    const o = options<StageOptions>(opts, what);
+    this.#stages.push({
+      name,
+      run,
+      dependsOn: deps(o.dependsOn, what),
+      timeout: millis(o.timeout, `${what} timeout`),
+      retries: count(o.retries, `${what} retries`),
+      retryDelay: millis(o.retryDelay, `${what} retryDelay`),
+    });
+    return this;
+  }
+
+  /** The compensation undoing stage `stage` (given its output). */
+  compensate(stage: string, f: CompensateFn, opts?: CompensateOptions): this {
+    const what = `workflow '${this.#options.name}', compensation of '${String(stage)}':`;
+    if (typeof stage !== 'string') throw invalidArgument(`${what} the stage name must be a string, got ${describe(stage)}`);
+    fn(f, `${what} the compensation`);
+    if (f === undefined) throw invalidArgument(`${what} the compensation must be a function, got undefined`);
+    const o = compensateOptions(opts, what);
+    const s = this.#stages.find((x) => x.name === stage);
+    if (s) {
+      s.compensate = f;
+      s.compensation = o;
+    } else {
+      this.#orphans.push({ stage, fn: f, options: o });
+    }
+    return this;
+  }
+
+  /** The definition (checked by the engine when registered). */
+  build(): WorkflowDefinition {
+    // Orphans whose stage was added later attach to it now.
+    const orphans = this.#orphans.filter((o) => {
+      const s = this.#stages.find((x) => x.name === o.stage);
+      if (!s) return true;
+      s.compensate = o.fn;
+      s.compensation = o.options;
+      return false;
+    });
+    return Object.freeze({
+      name: this.#options.name,
+      options: Object.freeze({ ...this.#options }),
+      stages: Object.freeze(this.#stages.map((s) => ({ ...s, dependsOn: [...s.dependsOn] }))),
+      orphans: Object.freeze(orphans),
+    });
+  }
+}
+
+/** Starts a programmatic definition. */
+export function defineWorkflow(nameOrOptions: string | WorkflowOptions): WorkflowBuilder {
+  return new WorkflowBuilder(nameOrOptions);
+}
+
+// ---- decorators ---------------------------------------------------------------------------------
+
+const WORKFLOW = Symbol.for('omnitron.workflow');
+const STAGES = Symbol.for('omnitron.workflow.stages');
+const COMPENSATIONS = Symbol.for('omnitron.workflow.compensations');
+
+type Ctor = abstract new (...args: any[]) => object;
+
+interface StageMeta {
+  key: string | symbol;
+  options: StageOptions;
+}
+
+interface CompensateMeta {
+  key: string | symbol;
+  stage: string;
+  options: CompensateOptions;
+}
+
+function own<T>(ctor: object, key: symbol): T[] {
+  const c = ctor as Record<symbol, T[]>;
+  if (!Object.prototype.hasOwnProperty.call(c, key)) {
+    Object.defineProperty(c, key, { value: [...(c[key] ?? [])], enumerable: false, configurable: true });
+  }
+  return c[key];
+}
+
+/** `@Workflow({ name, timeout, retries })`: a class whose `@Stage` methods form a workflow. */
+export function Workflow(opts: WorkflowOptions): <C extends Ctor>(cls: C) => C {
+  const o = workflowOptions(opts, '@Workflow');
+  return (cls) => {
+    if (typeof cls !== 'function') throw invalidArgument(`@Workflow decorates classes, got ${describe(cls)}`);
+    Object.defineProperty(cls, WORKFLOW, { value: o, enumerable: false, configurable: true });
+    return cls;
+  };
+}
+
+/** `@Stage({ name, dependsOn, timeout, retries })`: the method is a stage of its `@Workflow` class. */
+export function Stage(opts?: StageOptions): MethodDecorator {
+  const o = options<StageOptions>(opts, '@Stage');
+  const what = `@Stage(${o.name === undefined ? '' : `'${String(o.name)}'`})`;
+  str(o.name, `${what} name`);
+  deps(o.dependsOn, what);
+  millis(o.timeout, `${what} timeout`);
+  count(o.retries, `${what} retries`);
+  millis(o.retryDelay, `${what} retryDelay`);
+  return (target, key, descriptor) => {
+    methodOf(descriptor, 'Stage', key);
+    own<StageMeta>(target.constructor, STAGES).push({ key, options: o });
+  };
+}
+
+/** `@Compensate('reserve')`: the method undoes stage `reserve`, given its output. */
+export function Compensate(stage: string, opts?: CompensateOptions): MethodDecorator {
+  if (typeof stage !== 'string' || stage === '') throw invalidArgument(`@Compensate needs the name of the stage it undoes, got ${describe(stage)}`);
+  const o = compensateOptions(opts, `@Compensate('${stage}')`);
+  return (target, key, descriptor) => {
+    methodOf(descriptor, 'Compensate', key);
+    own<CompensateMeta>(target.constructor, COMPENSATIONS).push({ key, stage, options: o });
+  };
+}
+
+/** The definition of a `@Workflow` class, with its methods bound to `instance`. */
+export function definitionOf(cls: Ctor, instance: object): WorkflowDefinition {
+  const o = (cls as unknown as Record<symbol, WorkflowOptions | undefined>)[WORKFLOW];
+  if (!o) throw invalidArgument(`${describe(cls)} is not a @Workflow class: decorate it with @Workflow({ name: '...' })`);
+  const b = new WorkflowBuilder(o);
+  const methods = instance as Record<string | symbol, unknown>;
+  for (const s of (cls as unknown as Record<symbol, StageMeta[] | undefined>)[STAGES] ?? []) {
+    const f = methods[s.key] as StageFn;
+    b.stage(s.options.name ?? String(s.key), (input, ctx) => f.call(instance, input, ctx), s.options);
+  }
+  for (const c of (cls as unknown as Record<symbol, CompensateMeta[] | undefined>)[COMPENSATIONS] ?? []) {
+    const f = methods[c.key] as CompensateFn;
+    b.compensate(c.stage, (output, ctx) => f.call(instance, output, ctx), c.options);
+  }
+  return b.build();
+}
+
+/** Whether `v` is a `@Workflow` class. */
+export function isWorkflowClass(v: unknown): v is Ctor {
+  return typeof v === 'function' && (v as unknown as Record<symbol, unknown>)[WORKFLOW] !== undefined;
+}

@@ -1,0 +1,31 @@
+// Workflows: durable sagas with compensation (see docs/WORKFLOWS.md).
+export {
+  Workflow,
+  Stage,
+  Compensate,
+  WorkflowBuilder,
+  defineWorkflow,
+  type StageContext,
+  type StageFn,
+  type CompensateFn,
+  type WorkflowOptions,
+  type StageOptions,
+  type CompensateOptions,
+  type StageDefinition,
+  type WorkflowDefinition,
+} from './definition.js';
+export {
+  WorkflowEngine,
+  WorkflowRun,
+  type RunState,
+  type StageState,
+  type ErrorRecord,
+  type AttemptError,
+  type StageInfo,
+  type RunInfo,
+  type RunSummary,
+  type RunFilter,
+  type Recovery,
+  type StartOptions,
+  type Outputs,
+} from './engine.js';

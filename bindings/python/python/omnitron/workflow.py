@@ -1,0 +1,718 @@
+"""Durable saga workflows with compensation (see docs/WORKFLOWS.md).
+
+::
+
+    @workflow(name="order-processing", timeout=30.0, retries=3)
+    class OrderProcessing:
+        @stage(name="validate")
+        async def validate(self, order: dict) -> dict: ...
+
+        @stage(name="reserve", depends_on="validate", timeout=5.0, retries=2)
+        async def reserve(self, order: dict, ctx: StageContext) -> dict: ...
+
+        @compensate("reserve")
+        async def release(self, reservation: dict) -> None: ...
+
+    engine = await WorkflowEngine.open("orders.journal")   # or WorkflowEngine.in_memory()
+    engine.register(OrderProcessing)
+    outputs = await engine.run("order-processing", {"sku": "book"})
+
+A stage gets the run's input (no dependency), its dependency's output (one) or a dict from
+dependency name to output (several), and optionally a :class:`StageContext` as second argument.
+``async def`` stages run on the engine's event loop, ``def`` stages in a thread pool. Values cross
+as JSON (None, bool, int, float, str, list, dict). Times are in seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union
+
+from . import _native
+from .di.tokens import describe
+from .errors import InvalidArgumentError, InvalidWorkflowError, OmnitronError, from_code
+from .rpc import _threads
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_WORKFLOW = "__omnitron_workflow__"
+_STAGE = "__omnitron_stage__"
+_COMPENSATE = "__omnitron_compensate__"
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage (or a compensation) knows about its run."""
+
+    run_id: str
+    workflow: str
+    #: The stage's name (for a compensation: the stage it undoes).
+    stage: str
+    #: This attempt's number, from 1, over the run's whole life.
+    attempt: int
+    #: ``{run_id}:{stage}`` (``...:compensate`` for a compensation): the same on every attempt and
+    #: after a crash; pass it on so a repeated attempt is not applied twice.
+    idempotency_key: str
+    is_compensation: bool
+    #: The run's input.
+    workflow_input: Any
+
+
+@dataclass
+class StageDefinition:
+    name: str
+    run: Callable[..., Any]
+    depends_on: list[str] = field(default_factory=list)
+    timeout: Optional[float] = None
+    retries: Optional[int] = None
+    retry_delay: Optional[float] = None
+    compensate: Optional[Callable[..., Any]] = None
+    compensation_retries: Optional[int] = None
+    compensation_retry_delay: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    """A workflow ready to be registered with a :class:`WorkflowEngine`."""
+
+    name: str
+    stages: tuple[StageDefinition, ...]
+    timeout: Optional[float] = None
+    retries: Optional[int] = None
+    retry_delay: Optional[float] = None
+    recovery: Optional[str] = None
+    #: Compensations given for a name that is no stage: refused when registered.
+    orphans: tuple[str, ...] = ()
+
+
+def _seconds(v: object, what: str) -> Optional[float]:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v != v or v == float("inf"):
+        raise InvalidArgumentError(f"{what} must be a number of seconds above 0, got {describe(v)}")
+    return float(v)
+
+
+def _count(v: object, what: str) -> Optional[int]:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v >= 2**32 - 1:
+        raise InvalidArgumentError(f"{what} must be a whole number of at least 0, got {describe(v)}")
+    return v
+
+
+def _deps(v: object, what: str) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, (list, tuple)) and all(isinstance(d, str) for d in v):
+        return list(v)
+    raise InvalidArgumentError(f"{what} depends_on must be a stage name or a list of stage names, got {describe(v)}")
+
+
+def _name(v: object, what: str) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise InvalidWorkflowError(f"{what} needs a non-empty name, got {describe(v)}")
+    return v
+
+
+def _recovery(v: object, what: str) -> Optional[str]:
+    if v is None:
+        return None
+    if v not in ("resume", "compensate"):
+        raise InvalidWorkflowError(f"{what} recovery must be 'resume' or 'compensate', got {describe(v)}")
+    return str(v)
+
+
+class WorkflowBuilder:
+    """Builds a workflow in code: ``define_workflow("order").stage("reserve", f).stage("pay", g, depends_on="reserve")``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        retry_delay: Optional[float] = None,
+        recovery: Optional[str] = None,
+    ) -> None:
+        self._name = _name(name, "a workflow")
+        what = f"workflow '{self._name}'"
+        self._timeout = _seconds(timeout, f"{what} timeout")
+        self._retries = _count(retries, f"{what} retries")
+        self._retry_delay = _seconds(retry_delay, f"{what} retry_delay")
+        self._recovery = _recovery(recovery, what)
+        self._stages: list[StageDefinition] = []
+        self._pending: list[tuple[str, Callable[..., Any], Optional[int], Optional[float]]] = []
+
+    def stage(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        depends_on: Union[str, Sequence[str], None] = None,
+        timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        retry_delay: Optional[float] = None,
+    ) -> "WorkflowBuilder":
+        """Adds a stage named ``name`` running ``fn(input)`` or ``fn(input, ctx)``."""
+        _name(name, f"workflow '{self._name}': a stage")
+        what = f"workflow '{self._name}', stage '{name}':"
+        if not callable(fn):
+            raise InvalidArgumentError(f"{what} the stage must be callable, got {describe(fn)}")
+        self._stages.append(
+            StageDefinition(
+                name=name,
+                run=fn,
+                depends_on=_deps(depends_on, what),
+                timeout=_seconds(timeout, f"{what} timeout"),
+                retries=_count(retries, f"{what} retries"),
+                retry_delay=_seconds(retry_delay, f"{what} retry_delay"),
+            )
+        )
+        return self
+
+    def compensate(
+        self, stage: str, fn: Callable[..., Any], *, retries: Optional[int] = None, retry_delay: Optional[float] = None
+    ) -> "WorkflowBuilder":
+        """The compensation undoing ``stage``: ``fn(output)`` or ``fn(output, ctx)``."""
+        what = f"workflow '{self._name}', compensation of {describe(stage)}:"
+        if not isinstance(stage, str):
+            raise InvalidArgumentError(f"{what} the stage name must be a string")
+        if not callable(fn):
+            raise InvalidArgumentError(f"{what} the compensation must be callable, got {describe(fn)}")
+        self._pending.append((stage, fn, _count(retries, f"{what} retries"), _seconds(retry_delay, f"{what} retry_delay")))
+        return self
+
+    def build(self) -> WorkflowDefinition:
+        """The definition (the engine checks the graph when it is registered)."""
+        stages = [StageDefinition(**vars(s)) for s in self._stages]
+        orphans: list[str] = []
+        for stage, fn, retries, delay in self._pending:
+            found = next((s for s in stages if s.name == stage), None)
+            if found is None:
+                orphans.append(stage)
+                continue
+            found.compensate, found.compensation_retries, found.compensation_retry_delay = fn, retries, delay
+        return WorkflowDefinition(
+            name=self._name,
+            stages=tuple(stages),
+            timeout=self._timeout,
+            retries=self._retries,
+            retry_delay=self._retry_delay,
+            recovery=self._recovery,
+            orphans=tuple(orphans),
+        )
+
+
+def define_workflow(
+    name: str,
+    *,
+    timeout: Optional[float] = None,
+    retries: Optional[int] = None,
+    retry_delay: Optional[float] = None,
+    recovery: Optional[str] = None,
+) -> WorkflowBuilder:
+    """Starts a programmatic definition."""
+    return WorkflowBuilder(name, timeout=timeout, retries=retries, retry_delay=retry_delay, recovery=recovery)
+
+
+# ---- decorators ---------------------------------------------------------------------------------
+
+
+def workflow(
+    *,
+    name: str,
+    timeout: Optional[float] = None,
+    retries: Optional[int] = None,
+    retry_delay: Optional[float] = None,
+    recovery: Optional[str] = None,
+) -> Callable[[type[T]], type[T]]:
+    """``@workflow(name="order-processing", timeout=30.0, retries=3)``: a class whose ``@stage``
+    methods form a workflow."""
+    WorkflowBuilder(name, timeout=timeout, retries=retries, retry_delay=retry_delay, recovery=recovery)  # checks
+    options: dict[str, Any] = {"timeout": timeout, "retries": retries, "retry_delay": retry_delay, "recovery": recovery}
+
+    def decorate(cls: type[T]) -> type[T]:
+        if not isinstance(cls, type):
+            raise InvalidArgumentError(f"@workflow decorates classes, got {describe(cls)}")
+        setattr(cls, _WORKFLOW, (name, options))
+        return cls
+
+    return decorate
+
+
+def stage(
+    *,
+    name: Optional[str] = None,
+    depends_on: Union[str, Sequence[str], None] = None,
+    timeout: Optional[float] = None,
+    retries: Optional[int] = None,
+    retry_delay: Optional[float] = None,
+) -> Callable[[F], F]:
+    """``@stage(name="reserve", depends_on="validate", timeout=5.0, retries=2)``: the method is a
+    stage of its ``@workflow`` class (default name: the method's)."""
+    what = f"@stage(name={name!r})"
+    if name is not None:
+        _name(name, what)
+    options: dict[str, Any] = {
+        "depends_on": _deps(depends_on, what),
+        "timeout": _seconds(timeout, f"{what} timeout"),
+        "retries": _count(retries, f"{what} retries"),
+        "retry_delay": _seconds(retry_delay, f"{what} retry_delay"),
+    }
+
+    def decorate(f: F) -> F:
+        if not callable(f):
+            raise InvalidArgumentError(f"@stage decorates methods, got {describe(f)}")
+        setattr(f, _STAGE, (name or f.__name__, options))
+        return f
+
+    return decorate
+
+
+def compensate(stage: str, *, retries: Optional[int] = None, retry_delay: Optional[float] = None) -> Callable[[F], F]:
+    """``@compensate("reserve")``: the method undoes stage ``reserve``, given its output."""
+    if not isinstance(stage, str) or not stage:
+        raise InvalidArgumentError(f"@compensate needs the name of the stage it undoes, got {describe(stage)}")
+    options: dict[str, Any] = {"retries": _count(retries, "@compensate retries"), "retry_delay": _seconds(retry_delay, "@compensate retry_delay")}
+
+    def decorate(f: F) -> F:
+        if not callable(f):
+            raise InvalidArgumentError(f"@compensate decorates methods, got {describe(f)}")
+        setattr(f, _COMPENSATE, (stage, options))
+        return f
+
+    return decorate
+
+
+def definition_of(obj: Any) -> WorkflowDefinition:
+    """The definition of a ``@workflow`` class (instantiated without arguments) or instance."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    meta = getattr(cls, _WORKFLOW, None)
+    if meta is None:
+        raise InvalidArgumentError(f"{describe(obj)} is not a @workflow class: decorate it with @workflow(name='...')")
+    instance = obj() if isinstance(obj, type) else obj
+    name, options = meta
+    b = WorkflowBuilder(name, **options)
+    # Definition order (base classes first), which is the order the stages are journaled in.
+    attrs: dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        attrs.update(dict.fromkeys(vars(klass)))
+    for attr in attrs:
+        raw = getattr(cls, attr, None)
+        if raw is None or not callable(raw):
+            continue
+        s = getattr(raw, _STAGE, None)
+        if s is not None:
+            b.stage(s[0], getattr(instance, attr), **s[1])
+        c = getattr(raw, _COMPENSATE, None)
+        if c is not None:
+            b.compensate(c[0], getattr(instance, attr), **c[1])
+    return b.build()
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    code: str
+    message: str
+    related: tuple["ErrorRecord", ...] = ()
+
+    @staticmethod
+    def of(raw: dict[str, Any]) -> "ErrorRecord":
+        return ErrorRecord(raw["code"], raw["message"], tuple(ErrorRecord.of(r) for r in raw.get("related", ())))
+
+    def exception(self) -> OmnitronError:
+        """The exception for this error, its related errors in ``errors``."""
+        e = from_code(self.code, self.message)
+        e.errors = [r.exception() for r in self.related]
+        return e
+
+
+@dataclass(frozen=True)
+class AttemptError:
+    attempt: int
+    #: When it failed (seconds since the epoch).
+    at: float
+    error: ErrorRecord
+
+
+def _attempts(raw: list[dict[str, Any]]) -> list[AttemptError]:
+    return [AttemptError(a["attempt"], a["at_ms"] / 1000.0, ErrorRecord.of(a["error"])) for a in raw]
+
+
+def _secs(ms: Optional[int]) -> Optional[float]:
+    return None if ms is None else ms / 1000.0
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    name: str
+    #: ``pending``, ``running``, ``completed``, ``failed``, ``compensating``, ``compensated`` or ``compensation_failed``.
+    state: str
+    attempts: int
+    output: Any
+    errors: list[AttemptError]
+    started_at: Optional[float]
+    finished_at: Optional[float]
+    compensation_attempts: int
+    compensation_errors: list[AttemptError]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run: its state, input, stages and error; times in seconds since the epoch."""
+
+    run_id: str
+    workflow: str
+    #: ``pending``, ``running``, ``compensating``, ``completed``, ``compensated``, ``compensation_failed`` or ``cancelled``.
+    state: str
+    input: Any
+    attempts: int
+    stages: list[StageInfo]
+    error: Optional[ErrorRecord]
+    created_at: float
+    updated_at: float
+    finished_at: Optional[float]
+
+    def stage(self, name: str) -> StageInfo:
+        return next(s for s in self.stages if s.name == name)
+
+    @staticmethod
+    def of(r: dict[str, Any]) -> "RunInfo":
+        return RunInfo(
+            run_id=r["run_id"],
+            workflow=r["workflow"],
+            state=r["state"],
+            input=r["input"],
+            attempts=r["attempts"],
+            stages=[
+                StageInfo(
+                    name=s["name"],
+                    state=s["state"],
+                    attempts=s["attempts"],
+                    output=s.get("output"),
+                    errors=_attempts(s["errors"]),
+                    started_at=_secs(s.get("started_at_ms")),
+                    finished_at=_secs(s.get("finished_at_ms")),
+                    compensation_attempts=s["compensation_attempts"],
+                    compensation_errors=_attempts(s["compensation_errors"]),
+                )
+                for s in r["stages"]
+            ],
+            error=ErrorRecord.of(r["error"]) if r.get("error") else None,
+            created_at=r["created_at_ms"] / 1000.0,
+            updated_at=r["updated_at_ms"] / 1000.0,
+            finished_at=_secs(r.get("finished_at_ms")),
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    workflow: str
+    state: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class UnrecoveredRun:
+    run_id: str
+    workflow: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What :meth:`WorkflowEngine.recover` did."""
+
+    resumed: list[str]
+    compensating: list[str]
+    unrecovered: list[UnrecoveredRun]
+
+
+class WorkflowRun:
+    """A run started by :meth:`WorkflowEngine.start`."""
+
+    def __init__(self, engine: "WorkflowEngine", run_id: str) -> None:
+        self.engine = engine
+        self.id = run_id
+
+    async def wait(self) -> dict[str, Any]:
+        """The outputs (stage name to output), or the run's error raised."""
+        return await self.engine.wait(self.id)
+
+    async def get(self) -> RunInfo:
+        return await self.engine.get(self.id)
+
+    async def cancel(self) -> RunInfo:
+        return await self.engine.cancel(self.id)
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRun {self.id}>"
+
+
+def _takes_ctx(fn: Callable[..., Any]) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def _dumps(v: Any, what: str) -> str:
+    try:
+        return json.dumps(v)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"{what} cannot be turned into JSON: {e}") from None
+
+
+def _answer_error(call: Any, e: BaseException) -> None:
+    if isinstance(e, OmnitronError):
+        call.err(e.code, e.message)
+    else:
+        call.err("E004", f"{type(e).__name__}: {e}")
+
+
+def _answer(call: Any, compensation: bool, result: Any, stage: str) -> None:
+    if compensation:
+        call.ok(None)
+        return
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError) as e:
+        call.err("E001", f"stage '{stage}' returned a value that cannot be turned into JSON: {e}")
+        return
+    call.ok(text)
+
+
+class WorkflowEngine:
+    """The workflow engine, bound to the asyncio loop it was created on. Register definitions,
+    start runs, query, cancel, recover."""
+
+    def __init__(self, native: _native.NativeWorkflowEngine, loop: asyncio.AbstractEventLoop) -> None:
+        self._native = native
+        self._loop = loop
+        self._closed = False
+        self._fd = native.inbox_fd()
+        loop.add_reader(self._fd, native.drain)
+
+    @classmethod
+    async def open(cls, path: str) -> "WorkflowEngine":
+        """An engine over the SQLite journal file at ``path`` (created if missing). Open one engine
+        per file per process."""
+        if not isinstance(path, str) or not path:
+            raise InvalidArgumentError(f"WorkflowEngine.open() needs a file path, got {describe(path)}")
+        loop = asyncio.get_running_loop()
+        native = await loop.run_in_executor(None, lambda: _native.NativeWorkflowEngine.open(path))
+        return cls(native, loop)
+
+    @classmethod
+    def in_memory(cls) -> "WorkflowEngine":
+        """An engine whose journal lives in memory. Call it with an event loop running."""
+        return cls(_native.NativeWorkflowEngine.open(None), asyncio.get_running_loop())
+
+    def register(self, wf: Any) -> str:
+        """Registers a ``@workflow`` class (instantiated without arguments), an instance of one, or
+        a :class:`WorkflowDefinition` from :func:`define_workflow`. Returns its name."""
+        d = wf if isinstance(wf, WorkflowDefinition) else definition_of(wf)
+        if d.orphans:
+            raise InvalidWorkflowError(
+                f"workflow '{d.name}': a compensation is given for stage '{d.orphans[0]}', which the workflow "
+                f"does not have (stages: {', '.join(s.name for s in d.stages) or 'none'})"
+            )
+        stages = list(d.stages)
+        for s in stages:
+            if not callable(s.run):
+                raise InvalidArgumentError(f"workflow '{d.name}', stage '{s.name}': the stage must be callable, got {describe(s.run)}")
+        specs = [
+            (
+                s.name,
+                list(s.depends_on),
+                s.timeout,
+                s.retries,
+                s.retry_delay,
+                s.compensate is not None,
+                s.compensation_retries,
+                s.compensation_retry_delay,
+            )
+            for s in stages
+        ]
+        self._native.register(d.name, specs, self._dispatcher(stages), d.timeout, d.retries, d.retry_delay, d.recovery)
+        return d.name
+
+    def _dispatcher(self, stages: list[StageDefinition]) -> Callable[[int, bool, str, str, Any], Any]:
+        loop = self._loop
+        ctx_wanted = [(_takes_ctx(s.run), s.compensate is not None and _takes_ctx(s.compensate)) for s in stages]
+
+        def dispatch(index: int, compensation: bool, input_json: str, ctx_json: str, call: Any) -> Any:
+            # On the engine's loop (the inbox): start the work and return at once.
+            s = stages[index]
+            fn = s.compensate if compensation else s.run
+            assert fn is not None
+            args: list[Any] = [json.loads(input_json)]
+            if ctx_wanted[index][1 if compensation else 0]:
+                args.append(StageContext(**json.loads(ctx_json)))
+            if inspect.iscoroutinefunction(fn):
+
+                async def run_async() -> None:
+                    try:
+                        result = await fn(*args)
+                    except asyncio.CancelledError:
+                        call.err("E005", "the stage was abandoned (timeout or cancel)")
+                        raise
+                    except BaseException as e:  # noqa: BLE001 - every failure goes back to the engine
+                        _answer_error(call, e)
+                        return
+                    _answer(call, compensation, result, s.name)
+
+                return loop.create_task(run_async()).cancel
+
+            def run_sync() -> None:
+                try:
+                    result = fn(*args)
+                except BaseException as e:  # noqa: BLE001
+                    _answer_error(call, e)
+                    return
+                _answer(call, compensation, result, s.name)
+
+            _threads().submit(run_sync)
+            return None
+
+        return dispatch
+
+    def workflows(self) -> list[str]:
+        """The registered workflows' names, sorted."""
+        return self._native.workflows()
+
+    async def _op(self, start: Callable[[Callable[[str], None]], None]) -> Any:
+        if self._closed:
+            raise InvalidArgumentError("this workflow engine was closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+
+        def settle(text: str) -> None:
+            if fut.done():
+                return
+            r = json.loads(text)
+            if "error" in r:
+                fut.set_exception(ErrorRecord.of(r["error"]).exception())
+            else:
+                fut.set_result(r["ok"])
+
+        def done(text: str) -> None:
+            # Run by the inbox on the engine's loop; a caller on another loop gets it thread-safely.
+            if loop is self._loop:
+                settle(text)
+            else:
+                loop.call_soon_threadsafe(settle, text)
+
+        start(done)
+        return await fut
+
+    async def start(self, name: str, input: Any = None, *, run_id: Optional[str] = None) -> WorkflowRun:
+        """Starts a run; returns once its creation is journaled. A ``run_id`` that exists returns
+        that run (idempotent start)."""
+        n, text, rid = self._check_start(name, input, run_id)
+        return WorkflowRun(self, await self._op(lambda done: self._native.start(n, text, rid, done)))
+
+    async def run(self, name: str, input: Any = None, *, run_id: Optional[str] = None) -> dict[str, Any]:
+        """Starts a run and returns its outputs (stage name to output), or raises its error:
+        :class:`~omnitron.errors.StageFailedError`, ``StageTimeoutError``,
+        ``CompensationFailedError`` (``errors`` holds the original error, then each failed
+        compensation's), ..."""
+        n, text, rid = self._check_start(name, input, run_id)
+        out: dict[str, Any] = await self._op(lambda done: self._native.run(n, text, rid, done))
+        return out
+
+    def _check_start(self, name: Any, input: Any, run_id: Any) -> tuple[str, str, Optional[str]]:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"a workflow name must be a non-empty string, got {describe(name)}")
+        if run_id is not None and (not isinstance(run_id, str) or not run_id):
+            raise InvalidArgumentError(f"run_id must be a non-empty string, got {describe(run_id)}")
+        return name, _dumps(input, "the input"), run_id
+
+    def _run_id(self, run_id: Any) -> str:
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidArgumentError(f"a run id must be a non-empty string, got {describe(run_id)}")
+        return run_id
+
+    async def wait(self, run_id: str) -> dict[str, Any]:
+        """Waits for a run's end. A run unfinished in the journal but not running here fails at
+        once (call :meth:`recover` first)."""
+        rid = self._run_id(run_id)
+        out: dict[str, Any] = await self._op(lambda done: self._native.wait(rid, done))
+        return out
+
+    async def get(self, run_id: str) -> RunInfo:
+        """A run's state, stages, attempts, errors and times."""
+        rid = self._run_id(run_id)
+        return RunInfo.of(await self._op(lambda done: self._native.get(rid, done)))
+
+    async def list(
+        self, *, workflow: Optional[str] = None, state: Optional[str] = None, limit: Optional[int] = None
+    ) -> list[RunSummary]:
+        """Runs in the journal, oldest first."""
+        if workflow is not None and not isinstance(workflow, str):
+            raise InvalidArgumentError(f"workflow must be a string, got {describe(workflow)}")
+        if state is not None and not isinstance(state, str):
+            raise InvalidArgumentError(f"state must be a string, got {describe(state)}")
+        _count(limit, "limit")
+        raw = await self._op(lambda done: self._native.list(workflow, state, limit, done))
+        return [RunSummary(r["run_id"], r["workflow"], r["state"], r["created_at_ms"] / 1000.0, r["updated_at_ms"] / 1000.0) for r in raw]
+
+    async def cancel(self, run_id: str) -> RunInfo:
+        """Cancels a run: stages in flight are abandoned (async ones cancelled), completed ones
+        compensated. Returns its final state."""
+        rid = self._run_id(run_id)
+        return RunInfo.of(await self._op(lambda done: self._native.cancel(rid, done)))
+
+    async def recover(self) -> Recovery:
+        """Takes up the runs a stopped process left unfinished (register the workflows first)."""
+        r = await self._op(lambda done: self._native.recover(done))
+        return Recovery(r["resumed"], r["compensating"], [UnrecoveredRun(**u) for u in r["unrecovered"]])
+
+    async def close(self) -> None:
+        """Stops taking operations and detaches from the loop (runs in flight are left to end)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._native.drain()
+        self._loop.remove_reader(self._fd)
+
+    async def __aenter__(self) -> "WorkflowEngine":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+__all__ = [
+    "AttemptError",
+    "ErrorRecord",
+    "Recovery",
+    "RunInfo",
+    "RunSummary",
+    "StageContext",
+    "StageDefinition",
+    "StageInfo",
+    "UnrecoveredRun",
+    "WorkflowBuilder",
+    "WorkflowDefinition",
+    "WorkflowEngine",
+    "WorkflowRun",
+    "compensate",
+    "define_workflow",
+    "definition_of",
+    "stage",
+    "workflow",
+]
