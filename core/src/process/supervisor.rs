@@ -256,6 +256,8 @@ impl ChildOptions {
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// Decides what happens when a child ends unexpectedly.
 pub type CrashHook = Arc<dyn Fn(ChildInfo, LostReason) -> BoxFuture<CrashDecision> + Send + Sync>;
+/// How a crash hook is kept: `None` leaves the restart policy's decision.
+type StoredCrashHook = Arc<dyn Fn(ChildInfo, LostReason) -> BoxFuture<Option<CrashDecision>> + Send + Sync>;
 /// Told about each restart, with the attempt number within the window.
 pub type RestartHook = Arc<dyn Fn(ChildInfo, u32) -> BoxFuture<()> + Send + Sync>;
 
@@ -302,7 +304,7 @@ struct Running {
 struct SupInner {
     opts: SupervisorOptions,
     entries: Mutex<Vec<Entry>>,
-    on_crash: Mutex<Option<CrashHook>>,
+    on_crash: Mutex<Option<StoredCrashHook>>,
     on_restart: Mutex<Option<RestartHook>>,
     life: tokio::sync::Mutex<()>,
     running: Mutex<Option<Running>>,
@@ -428,6 +430,19 @@ impl Supervisor {
     where
         F: Fn(ChildInfo, LostReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = CrashDecision> + Send + 'static,
+    {
+        *self.inner.on_crash.lock() = Some(Arc::new(move |i, r| {
+            let fut = f(i, r);
+            Box::pin(async move { Some(fut.await) })
+        }));
+    }
+
+    /// Sets a crash hook that may leave the decision to the child's restart policy by returning
+    /// `None` (bindings use it for hooks that return nothing).
+    pub fn on_crash_or_default<F, Fut>(&self, f: F)
+    where
+        F: Fn(ChildInfo, LostReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<CrashDecision>> + Send + 'static,
     {
         *self.inner.on_crash.lock() = Some(Arc::new(move |i, r| Box::pin(f(i, r))));
     }
@@ -720,8 +735,10 @@ impl Actor {
             (Entry::Nested { .. }, _) => CrashDecision::Restart,
         };
         let hook = self.sup.inner.on_crash.lock().clone();
-        if let Some(h) = hook {
-            decision = h(self.info(u), reason.clone()).await;
+        if let Some(h) = hook
+            && let Some(d) = h(self.info(u), reason.clone()).await
+        {
+            decision = d;
         }
         if self.stopping.is_cancelled() {
             return None;
