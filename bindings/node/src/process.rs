@@ -318,10 +318,8 @@ impl NativePool {
         let Some(pool) = self.pool.get().cloned() else { return self.done.push(id, Err(not_started())) };
         let args = Bytes::copy_from_slice(&args);
         let done = self.done.clone();
-        runtime::handle().spawn(async move {
-            let r = pool.exec_raw(&method, args).await;
-            done.push(id, r);
-        });
+        // Written from this thread when a worker is free; reported from where the answer is read.
+        pool.exec_raw_with(&method, args, move |r| done.push(id, r));
     }
 
     /// Runs `method` once per item (each a MessagePack arguments array); `id` reports a MessagePack
