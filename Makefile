@@ -162,7 +162,7 @@ drift-check:
 
 node-test:
 	@echo "== node --test"
-	cd $(NODE) && node --test dist-test/
+	cd $(NODE) && OMNITRON_PYTHON=$(CURDIR)/$(PY) node --test dist-test/
 
 python-test:
 	@echo "== pytest"

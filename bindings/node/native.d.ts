@@ -134,6 +134,30 @@ export declare class NativePeer {
   shutdown(): void
 }
 
+/** A pool of worker processes. */
+export declare class NativePool {
+  /** Checks the options; `start` starts it. `wake` is called when operations finished. */
+  constructor(opts: PoolInput, wake: () => void)
+  /** Starts the workers (with `warmup`, every one is ready when `id` is reported). */
+  start(id: number): void
+  /** Runs `method` with MessagePack `args` (an array) on a worker; `id` reports the result. */
+  exec(id: number, method: string, args: Uint8Array): void
+  /**
+   * Runs `method` once per item (each a MessagePack arguments array); `id` reports a MessagePack
+   * array of the results in the items' order, or the first failure.
+   */
+  map(id: number, method: string, items: Array<Uint8Array>): void
+  /** The pool's state now. */
+  status(): PoolStatusOutput
+  /**
+   * Stops the pool (queued tasks fail, tasks in flight get the shutdown timeout, then every worker
+   * is stopped); `id` reports when it is done.
+   */
+  stop(id: number): void
+  /** Every operation finished since the last call. */
+  drain(): Drained
+}
+
 /** The engine's rate limiter. */
 export declare class NativeRateLimiter {
   constructor(name: string, points: number, durationMs: number, kind?: string | undefined | null)
@@ -190,6 +214,35 @@ export declare class NativeSeries {
   value(): number
 }
 
+/** A supervisor of child processes (and nested supervisors). */
+export declare class NativeSupervisor {
+  constructor(opts: SupervisorInput, wake: () => void)
+  /** Adds a child (started in the order added). */
+  addChild(child: ChildInput): void
+  /** Adds a nested supervisor as a child; a critical one's failure fails this one. */
+  addSupervisor(child: NativeSupervisor, critical: boolean): void
+  /** Sets the crash hook; its Promise's answer decides (null: the restart policy's decision). */
+  onCrash(hook: (crash: [child: string, reason: string, failure: boolean]) => Promise<string | null>): void
+  /** Sets the restart hook (awaited before the child starts again). */
+  onRestart(hook: (restart: [child: string, attempt: number]) => Promise<void>): void
+  /** Starts every child in order; `id` reports when all are ready (or why one is not). */
+  start(id: number): void
+  /** Stops every child (in reverse order); `id` reports when they are gone. */
+  stop(id: number): void
+  /** `id` reports when it is no longer running (an error if it failed). */
+  wait(id: number): void
+  /** Restarts the child named `name` by hand (it counts against its budget). */
+  restartChild(id: number, name: string): void
+  /** Adds an instance of the template (simple-one-for-one) with extra arguments; reports its index. */
+  startChild(id: number, args: Array<string>): void
+  /** Reports every child as JSON (`[{ name, index, pid, state, restarts, lastExit, critical }]`). */
+  children(id: number): void
+  /** Where it is. */
+  state(): SupervisorStateOutput
+  /** Every operation finished since the last call. */
+  drain(): Drained
+}
+
 /** The engine for JavaScript. */
 export declare class NativeWorkflowEngine {
   /** An engine over the SQLite journal at `path` (created if missing), or in memory without one. */
@@ -222,17 +275,66 @@ export declare function checkScope(name: string): string
 /** Checks a timeout value (ms). */
 export declare function checkTimeout(msValue: number): void
 
+/** A supervised child program. */
+export interface ChildInput {
+  spec: ChildSpecInput
+  instances?: number
+  critical?: boolean
+  restart?: string
+  maxRestarts?: number
+  windowMs?: number
+  restartDelayMs?: number
+}
+
+/** A child program. */
+export interface ChildSpecInput {
+  name: string
+  program: string
+  args?: Array<string>
+  env?: Record<string, string>
+  cwd?: string
+  readyTimeoutMs?: number
+  shutdownTimeoutMs?: number
+  health?: HealthInput
+}
+
 /** The key of the built-in `CONTEXT` token. */
 export declare function contextTokenKey(): number
 
 /** The error every operation on a disposed container gives. */
 export declare function disposedError(): JsErrorInfo
 
+/**
+ * What `drain()` gives: successes packed in one buffer (`data[ends[i-1]..ends[i]]` is `ids[i]`'s
+ * result), failures one by one.
+ */
+export interface Drained {
+  ids: Uint32Array
+  ends: Uint32Array
+  data: Uint8Array
+  errors: Array<DrainedError>
+}
+
+/** A failed operation: the engine's code, message and MessagePack data (if any). */
+export interface DrainedError {
+  id: number
+  code: string
+  message: string
+  data?: Uint8Array
+}
+
 /** A fresh module key, unique in the process. */
 export declare function freshModuleKey(): number
 
 /** A fresh token key, unique in the process. */
 export declare function freshTokenKey(): number
+
+/** Health pings, in milliseconds. */
+export interface HealthInput {
+  intervalMs?: number
+  timeoutMs?: number
+  maxMissed?: number
+}
 
 export interface JsBreakerOptions {
   name: string
@@ -399,6 +501,34 @@ export interface PeerCallbacks {
 /** The numbers a plan uses, named by the engine. */
 export declare function planCodes(): JsPlanCodes
 
+/** A pool's settings (`size` absent: as many as CPUs). */
+export interface PoolInput {
+  name?: string
+  spec: ChildSpecInput
+  size?: number
+  min?: number
+  max?: number
+  strategy?: string
+  warmup?: boolean
+  concurrency?: number
+  queueLimit?: number
+  taskTimeoutMs?: number
+  taskRetries?: number
+  recycleAfter?: number
+  maxLifetimeMs?: number
+  idleTimeoutMs?: number
+  service?: string
+}
+
+/** A pool's state. */
+export interface PoolStatusOutput {
+  workers: number
+  starting: number
+  queued: number
+  inFlight: number
+  pids: Array<number>
+}
+
 /**
  * Answers a call served by JavaScript: `code` null for success (`value` is the result), else the
  * error's code, message and data. False if the call is gone (cancelled, timed out).
@@ -410,6 +540,23 @@ export declare function rpcAnswer(callId: number, code?: string | undefined | nu
  * (`end` true), or an error (`code`). False if the call is gone.
  */
 export declare function rpcStreamAnswer(callId: number, end: boolean, code?: string | undefined | null, message?: string | undefined | null, value?: Uint8Array | undefined | null): boolean
+
+/** A supervisor's settings. */
+export interface SupervisorInput {
+  name: string
+  strategy?: string
+  maxRestarts?: number
+  windowMs?: number
+  backoffInitialMs?: number
+  backoffMaxMs?: number
+  backoffFactor?: number
+}
+
+/** A supervisor's state: `idle`, `running`, `stopped` or `failed` (with why). */
+export interface SupervisorStateOutput {
+  state: string
+  reason?: string
+}
 
 /** The error of an operation that took longer than `ms`. */
 export declare function timeoutErrorInfo(ms: number, name?: string | undefined | null): JsErrorInfo

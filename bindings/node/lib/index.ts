@@ -86,6 +86,24 @@ export { encode as packMessage, decode as unpackMessage } from './rpc/msgpack.js
 
 // Workflows
 export * from './workflow/index.js';
+// Processes
+export { Pool, ProcessPool, type PoolOptions, type PoolStatus, type PoolStrategy, type MethodName } from './process/pool.js';
+export {
+  Supervisor,
+  Child,
+  OnChildCrash,
+  OnChildRestart,
+  ChildCrash,
+  type SupervisorStatic,
+  type SupervisorOptions,
+  type SupervisionStrategy,
+  type ChildOptions,
+  type ChildInfo,
+  type CrashDecision,
+  type RestartPolicy,
+} from './process/supervisor.js';
+export type { ChildProgram, HealthCheckOptions } from './process/program.js';
+export { serveAsChild, loadService, type ChildHandle } from './process/worker.js';
 
 /** The engine version. */
 export function version(): string {

@@ -11,6 +11,7 @@
 mod di;
 mod error;
 mod metrics;
+mod process;
 mod resilience;
 mod rpc;
 mod workflow;

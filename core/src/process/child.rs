@@ -173,6 +173,20 @@ impl ChildProcess {
         self.host.call_on(self.conn, target, method, args, opts).await
     }
 
+    /// [`ChildProcess::call_raw`] without a task (see [`crate::rpc::Peer::call_raw_on_with`]); `done`
+    /// is handed back when the connection's outbox is full.
+    #[allow(clippy::type_complexity)]
+    pub fn call_raw_with(
+        &self,
+        target: &str,
+        method: &str,
+        args: &[u8],
+        opts: CallOptions,
+        done: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>,
+    ) -> std::result::Result<(), Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>> {
+        self.host.peer().call_raw_on_with(self.conn, target, method, args, opts, done)
+    }
+
     /// Checks that it answers: the ping's round trip.
     pub async fn ping(&self, timeout: Duration) -> crate::Result<Duration> {
         self.host.peer().ping_on(self.conn, timeout).await

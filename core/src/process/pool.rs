@@ -266,11 +266,131 @@ impl Pool {
 
     /// Runs `method` with raw MessagePack arguments (an array) on a worker; the raw result.
     pub async fn exec_raw(&self, method: &str, args: Bytes) -> std::result::Result<Bytes, WireError> {
-        let inner = &self.inner;
         check_args(&args).map_err(|e| WireError::from_error(&e))?;
         let started = Instant::now();
+        self.exec_from(method, args, started, 0).await
+    }
+
+    /// [`Pool::exec_raw`] reporting to `done` instead of being awaited. When a worker is free the
+    /// request is written from the calling thread and `done` runs where the answer is read (no task,
+    /// no thread hop); otherwise (queueing, a retry after a worker died) it continues as a task on
+    /// the engine's runtime. `done` runs exactly once, on an engine thread or the caller's.
+    pub fn exec_raw_with(
+        &self,
+        method: &str,
+        args: Bytes,
+        done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
+    ) {
+        if let Err(e) = check_args(&args) {
+            return done(Err(WireError::from_error(&e)));
+        }
+        let inner = &self.inner;
+        let started = Instant::now();
+        let picked = {
+            let mut s = inner.state.lock();
+            let w = if inner.stop.is_cancelled() { None } else { pick(inner, &s) };
+            if w.is_some() {
+                s.last_busy = Some(started);
+            }
+            w
+        };
+        let Some(w) = picked else {
+            // No free worker (or stopped): the queueing path.
+            let (pool, method) = (self.clone(), method.to_string());
+            crate::runtime::handle()
+                .spawn(async move { done(pool.exec_from(&method, args, started, 0).await) });
+            return;
+        };
+        let opts = CallOptions { deadline: Some(inner.opts.task_timeout), trace: None };
+        let (pool, m, w2, a) = (self.clone(), method.to_string(), w.clone(), args.clone());
+        let cb: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send> = Box::new(move |r| {
+            // Without a runtime here (the connection was already gone), finish on the engine's.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                pool.finish_fast(&m, a, &w2, started, r, done);
+            } else {
+                crate::runtime::handle().spawn(async move { pool.finish_fast(&m, a, &w2, started, r, done) });
+            }
+        });
+        if let Err(cb) = w.child.call_raw_with(&w.target, method, &args, opts, cb) {
+            // The worker's outbox is full: await it instead (the callback still finishes the task).
+            let (child, target, method) = (w.child.clone(), w.target.clone(), method.to_string());
+            let opts = CallOptions { deadline: Some(self.inner.opts.task_timeout), trace: None };
+            crate::runtime::handle()
+                .spawn(async move { cb(child.call_raw(&target, &method, args, opts).await) });
+        }
+    }
+
+    fn finish_fast(
+        &self,
+        method: &str,
+        args: Bytes,
+        w: &Arc<Worker>,
+        started: Instant,
+        r: std::result::Result<Bytes, WireError>,
+        done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
+    ) {
+        release(&self.inner, w);
+        match r {
+            Err(e) if e.code == ErrorCode::PeerDisconnected.as_str() => {
+                match self.lost_attempt(method, w, 1, &e) {
+                    Err(lost) => done(Err(lost)),
+                    Ok(()) => {
+                        let (pool, method) = (self.clone(), method.to_string());
+                        tokio::spawn(async move { done(pool.exec_from(&method, args, started, 1).await) });
+                    }
+                }
+            }
+            r => {
+                self.record(started, &r);
+                done(r)
+            }
+        }
+    }
+
+    /// A worker died running a task on its `attempt`-th try: fine to retry, or the WorkerLost error.
+    fn lost_attempt(
+        &self,
+        method: &str,
+        w: &Worker,
+        attempt: u32,
+        e: &WireError,
+    ) -> std::result::Result<(), WireError> {
+        let inner = &self.inner;
+        if attempt > inner.opts.task_retries {
+            inner.metrics.outcome("lost");
+            return Err(WireError::from_error(&Error::new(
+                ErrorCode::WorkerLost,
+                format!(
+                    "pool '{}': the worker running {method}() died (pid {}), {attempt} attempt(s): {}",
+                    inner.opts.name, w.child.pid, e.message
+                ),
+            )));
+        }
+        tracing::warn!(pool = %inner.opts.name, pid = w.child.pid, "worker died mid-task; retrying {method}() on another");
+        Ok(())
+    }
+
+    fn record(&self, started: Instant, result: &std::result::Result<Bytes, WireError>) {
+        let inner = &self.inner;
+        inner.metrics.task_duration.observe(started.elapsed().as_secs_f64());
+        inner.metrics.outcome(match result {
+            Ok(_) => "ok",
+            Err(e) if e.code == ErrorCode::QueueFull.as_str() => "rejected",
+            Err(e) if e.code == ErrorCode::Timeout.as_str() => "timeout",
+            Err(_) => "error",
+        });
+    }
+
+    /// The task loop: a worker (queueing for one), the call, a retry if the worker died.
+    async fn exec_from(
+        &self,
+        method: &str,
+        args: Bytes,
+        started: Instant,
+        mut attempt: u32,
+    ) -> std::result::Result<Bytes, WireError> {
+        let inner = &self.inner;
         let deadline = started + inner.opts.task_timeout;
-        let mut attempt = 0u32;
         let result = loop {
             let w = match acquire(inner, deadline).await {
                 Ok(w) => w,
@@ -283,28 +403,12 @@ impl Pool {
             match r {
                 Err(e) if e.code == ErrorCode::PeerDisconnected.as_str() => {
                     attempt += 1;
-                    if attempt > inner.opts.task_retries {
-                        inner.metrics.outcome("lost");
-                        return Err(WireError::from_error(&Error::new(
-                            ErrorCode::WorkerLost,
-                            format!(
-                                "pool '{}': the worker running {method}() died (pid {}), {attempt} attempt(s): {}",
-                                inner.opts.name, w.child.pid, e.message
-                            ),
-                        )));
-                    }
-                    tracing::warn!(pool = %inner.opts.name, pid = w.child.pid, "worker died mid-task; retrying {method}() on another");
+                    self.lost_attempt(method, &w, attempt, &e)?;
                 }
                 other => break other,
             }
         };
-        inner.metrics.task_duration.observe(started.elapsed().as_secs_f64());
-        inner.metrics.outcome(match &result {
-            Ok(_) => "ok",
-            Err(e) if e.code == ErrorCode::QueueFull.as_str() => "rejected",
-            Err(e) if e.code == ErrorCode::Timeout.as_str() => "timeout",
-            Err(_) => "error",
-        });
+        self.record(started, &result);
         result
     }
 

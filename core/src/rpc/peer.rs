@@ -391,6 +391,28 @@ impl Peer {
         on_runtime(async move { c.call(&target, &method, args, deadline, opts.trace).await }).await
     }
 
+    /// [`Peer::call_raw_on`] without a task: the request is written from the calling thread and
+    /// `done` runs where the answer is read (or at once if the connection is gone). When the
+    /// connection's outbox is full, `done` is handed back for the caller to retry by awaiting.
+    #[allow(clippy::type_complexity)]
+    pub fn call_raw_on_with(
+        &self,
+        conn: u64,
+        target: &str,
+        method: &str,
+        args: &[u8],
+        opts: CallOptions,
+        done: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>,
+    ) -> std::result::Result<(), Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>> {
+        let c = self.inner.conns.lock().get(&conn).cloned();
+        let Some(c) = c else {
+            done(Err(wire(ErrorCode::PeerDisconnected, format!("connection {conn} is gone"))));
+            return Ok(());
+        };
+        let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+        c.call_callback(target, method, args, deadline, opts.trace.as_ref(), done, &home_runtime())
+    }
+
     /// Sends PING on one connection and waits for its PONG: the round trip, or an error if none
     /// came back within `timeout` (a wedged or stopped peer) or the connection is gone.
     pub async fn ping_on(&self, conn: u64, timeout: Duration) -> Result<Duration> {

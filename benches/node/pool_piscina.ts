@@ -1,0 +1,4 @@
+// piscina's task: the same trivial echo.
+export default function echo(x: unknown): unknown {
+  return x;
+}

@@ -1,0 +1,194 @@
+// What a child runs: a command (any language), or a `@Service` class run by the Node worker entry
+// point. Turned into the engine's child spec here; the engine does the rest.
+
+import { createRequire } from 'node:module';
+import { basename, join, resolve } from 'node:path';
+import { invalidArgument } from '../errors.js';
+import { describe } from '../di/tokens.js';
+
+type Ctor = abstract new (...args: any[]) => object;
+
+/** How a parent checks that a child still answers (ms). */
+export interface HealthCheckOptions {
+  /** Time between pings (default 5,000). */
+  interval?: number;
+  /** How long a ping may take (default 2,000). */
+  timeout?: number;
+  /** Missed pings in a row after which the child is killed and treated as crashed (default 3). */
+  maxMissed?: number;
+}
+
+/** What a pool's workers or a supervised child run, and how. */
+export interface ChildProgram {
+  /** A program: `'/usr/bin/python3'`, or `[program, ...args]`. Any language that reports ready. */
+  command?: string | readonly string[];
+  /** More arguments for `command`. */
+  args?: readonly string[];
+  /** A `@Service` class, run in a Node worker (`omnitron-node-worker module Export`). */
+  service?: Ctor;
+  /** The file that exports `service` (default: found among the modules loaded with `require`). */
+  module?: string;
+  /** The name it is exported under (default: found in `module`, else the class name). */
+  exportName?: string;
+  /** Node options for the worker (`['--max-old-space-size=512']`). */
+  execArgv?: readonly string[];
+  /** The service tasks go to, `name@version` (default: `service`'s, else the first one the worker registers). */
+  target?: string;
+  /** Extra environment variables (the parent's are inherited). */
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+  /** How long a child has to connect and report ready, ms (default 10,000). */
+  readyTimeout?: number;
+  /** How long a stop waits after SIGTERM before SIGKILL, ms (default 5,000). */
+  shutdownTimeout?: number;
+  /** Health pings (default: none). */
+  healthCheck?: HealthCheckOptions;
+}
+
+/** The engine's child spec (as the addon takes it). */
+export interface NativeChildSpec {
+  name: string;
+  program: string;
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  readyTimeoutMs?: number;
+  shutdownTimeoutMs?: number;
+  health?: { intervalMs?: number; timeoutMs?: number; maxMissed?: number };
+}
+
+const SERVICE = Symbol.for('omnitron.rpc.service');
+
+/** The `name@version` of a `@Service` class, if it is one. */
+export function serviceId(cls: unknown): string | undefined {
+  if (typeof cls !== 'function') return undefined;
+  const meta = (cls as unknown as Record<symbol, { name: string; version: string } | undefined>)[SERVICE];
+  return meta ? `${meta.name}@${meta.version}` : undefined;
+}
+
+/** The worker entry point's file. */
+export const WORKER_MAIN = join(__dirname, 'worker-main.js');
+
+/** The loaded CommonJS module exporting `cls`, and the name it is exported under. */
+function findModule(cls: Function): [string, string] | undefined {
+  const cache = createRequire(__filename).cache;
+  for (const [file, m] of Object.entries(cache)) {
+    const ex = m?.exports as unknown;
+    if (ex === cls) return [file, cls.name];
+    if (ex === null || typeof ex !== 'object') continue;
+    try {
+      for (const [k, v] of Object.entries(ex as object)) if (v === cls) return [file, k];
+    } catch {
+      /* a module still loading, or a throwing getter: not this one */
+    }
+  }
+  return undefined;
+}
+
+export function optNum(o: Record<string, unknown>, key: string, what: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  const min = opts.min ?? 0;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (opts.int && !Number.isInteger(v))) {
+    throw invalidArgument(`${what}: '${key}' must be ${opts.int ? 'an integer' : 'a number'} of at least ${min}, got ${describe(v)}`);
+  }
+  return v;
+}
+
+export function optStr<T extends string = string>(o: Record<string, unknown>, key: string, what: string, allowed?: readonly T[]): T | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || (allowed && !allowed.includes(v as T))) {
+    throw invalidArgument(`${what}: '${key}' must be ${allowed ? allowed.map((a) => `'${a}'`).join(', ') : 'a string'}, got ${describe(v)}`);
+  }
+  return v as T;
+}
+
+export function optBool(o: Record<string, unknown>, key: string, what: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw invalidArgument(`${what}: '${key}' must be true or false, got ${describe(v)}`);
+  return v;
+}
+
+function strings(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalidArgument(`${what} must be an array of strings, got ${describe(v)}`);
+  return [...(v as string[])];
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Checks a child program and turns it into the engine's spec; also the service tasks go to. */
+export function childSpec(p: ChildProgram, what: string, name?: string): { spec: NativeChildSpec; target?: string } {
+  if (!isObject(p)) throw invalidArgument(`${what} takes an options object, got ${describe(p)}`);
+  const o = p as Record<string, unknown>;
+  let program: string;
+  let args: string[];
+  let target = optStr(o, 'target', what);
+  if (o.command !== undefined && o.service !== undefined) throw invalidArgument(`${what}: give either 'command' or 'service', not both`);
+  if (o.command !== undefined) {
+    if (typeof o.command === 'string' && o.command !== '') [program, args] = [o.command, []];
+    else {
+      const c = strings(o.command, `${what}: 'command'`);
+      if (c.length === 0 || c[0] === '') throw invalidArgument(`${what}: 'command' needs a program`);
+      [program, args] = [c[0], c.slice(1)];
+    }
+    name ??= basename(program);
+  } else if (o.service !== undefined) {
+    const id = serviceId(o.service);
+    if (!id) throw invalidArgument(`${what}: 'service' must be a @Service class, got ${describe(o.service)}`);
+    const cls = o.service as Function;
+    let file = optStr(o, 'module', what);
+    let exportName = optStr(o, 'exportName', what);
+    if (file === undefined) {
+      const found = findModule(cls);
+      if (!found) {
+        throw invalidArgument(
+          `${what}: cannot tell which file exports '${cls.name}': give 'module' (the path of the compiled file that exports it, e.g. require.resolve('./worker'))`,
+        );
+      }
+      file = found[0];
+      exportName ??= found[1];
+    }
+    program = process.execPath;
+    args = [...(o.execArgv === undefined ? [] : strings(o.execArgv, `${what}: 'execArgv'`)), WORKER_MAIN, resolve(file), exportName ?? cls.name];
+    target ??= id;
+    name ??= id.slice(0, id.indexOf('@'));
+  } else {
+    throw invalidArgument(`${what} needs a 'command' (any program) or a 'service' (a @Service class)`);
+  }
+  if (o.args !== undefined) args.push(...strings(o.args, `${what}: 'args'`));
+  let env: Record<string, string> | undefined;
+  if (o.env !== undefined) {
+    if (!isObject(o.env) || Object.values(o.env).some((v) => typeof v !== 'string')) {
+      throw invalidArgument(`${what}: 'env' must be an object of strings, got ${describe(o.env)}`);
+    }
+    env = { ...(o.env as Record<string, string>) };
+  }
+  let health: NativeChildSpec['health'];
+  if (o.healthCheck !== undefined) {
+    if (!isObject(o.healthCheck)) throw invalidArgument(`${what}: 'healthCheck' takes an options object, got ${describe(o.healthCheck)}`);
+    const h = o.healthCheck;
+    health = {
+      intervalMs: optNum(h, 'interval', `${what}: healthCheck`, { min: 1 }),
+      timeoutMs: optNum(h, 'timeout', `${what}: healthCheck`, { min: 1 }),
+      maxMissed: optNum(h, 'maxMissed', `${what}: healthCheck`, { int: true, min: 1 }),
+    };
+  }
+  return {
+    spec: {
+      name: name ?? 'child',
+      program,
+      args,
+      env,
+      cwd: optStr(o, 'cwd', what),
+      readyTimeoutMs: optNum(o, 'readyTimeout', what, { min: 1 }),
+      shutdownTimeoutMs: optNum(o, 'shutdownTimeout', what),
+      health,
+    },
+    target,
+  };
+}

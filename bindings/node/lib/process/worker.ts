@@ -1,0 +1,103 @@
+// The Node child: connect back to the parent named in the environment (under this child's id),
+// expose `@Service` instances, report ready, serve until SIGTERM or SIGINT, then let the process
+// exit. `serveAsChild(new Worker())`, or from the command line:
+// `omnitron-node-worker ./worker.js Worker` (see worker-main.ts).
+
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { OmnitronError, invalidArgument } from '../errors.js';
+import { describe } from '../di/tokens.js';
+import { Peer } from '../rpc/peer.js';
+import { serviceId } from './program.js';
+
+export const ENV_PARENT = 'OMNITRON_PARENT';
+export const ENV_TOKEN = 'OMNITRON_TOKEN';
+export const ENV_CHILD_ID = 'OMNITRON_CHILD_ID';
+export const HOST_SERVICE = 'omnitron.host@1.0.0';
+
+/** A serving child. */
+export interface ChildHandle {
+  /** Its connection to the parent (it can call the parent's and its siblings' services too). */
+  readonly peer: Peer;
+  /** Resolves once it stopped (SIGTERM, SIGINT or `stop()`). */
+  readonly stopped: Promise<void>;
+  /** Stops serving and closes the connection; the process can then exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves `services` (`@Service` instances) as a child of the Omnitron parent that started this
+ * process (a pool, a supervisor, `omnitron start`). Resolves once the parent knows it is ready.
+ */
+export async function serveAsChild(...services: object[]): Promise<ChildHandle> {
+  const address = process.env[ENV_PARENT];
+  const id = process.env[ENV_CHILD_ID];
+  if (!address || !id) {
+    throw new OmnitronError(
+      'P009',
+      `this worker has no parent: ${ENV_PARENT} and ${ENV_CHILD_ID} are not set (start it from a pool, a supervisor or \`omnitron start\`)`,
+    );
+  }
+  for (const s of services) {
+    if (!serviceId(s?.constructor)) throw invalidArgument(`serveAsChild() takes @Service instances, got ${describe(s)}`);
+  }
+  const peer = await Peer.connect(address, { name: id, token: process.env[ENV_TOKEN] || undefined });
+  // Served until told to stop: a connected peer alone does not keep the process alive.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  let done!: () => void;
+  const stopped = new Promise<void>((r) => (done = r));
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      clearInterval(keepAlive);
+      await peer.close();
+      done();
+    })();
+    return stopping;
+  };
+  const onSignal = () => void stop();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    for (const s of services) await peer.expose(s);
+    await peer.call(HOST_SERVICE, 'ready', [id], { deadline: 10_000 });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { peer, stopped, stop };
+}
+
+/**
+ * The service a module exports: `exportName`, else its default export or its only `@Service`
+ * export. A `@Service` class is instantiated with no arguments; an instance is used as it is.
+ */
+export async function loadService(file: string, exportName?: string): Promise<object> {
+  const path = resolve(file);
+  let mod: Record<string, unknown>;
+  try {
+    mod = createRequire(__filename)(path) as Record<string, unknown>;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw e;
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  }
+  let v: unknown;
+  if (exportName !== undefined) {
+    v = mod?.[exportName] ?? (mod?.default as Record<string, unknown> | undefined)?.[exportName];
+    if (v === undefined) throw invalidArgument(`'${file}' exports no '${exportName}' (it exports: ${Object.keys(mod ?? {}).join(', ') || 'nothing'})`);
+  } else if (serviceId(mod) || serviceId(mod?.constructor)) {
+    v = mod;
+  } else {
+    const found = Object.entries(mod ?? {}).filter(([, x]) => serviceId(x) || serviceId((x as object | null)?.constructor));
+    if (found.length !== 1) {
+      throw invalidArgument(`'${file}' exports ${found.length === 0 ? 'no @Service' : 'several @Service classes'}: name the one to serve (worker-main.js ${file} ExportName)`);
+    }
+    v = found[0][1];
+  }
+  if (serviceId(v)) return new (v as new () => object)();
+  if (v !== null && typeof v === 'object' && serviceId(v.constructor)) return v;
+  throw invalidArgument(`'${exportName ?? 'the export'}' of '${file}' is not a @Service class or instance, got ${describe(v)}`);
+}

@@ -1,0 +1,623 @@
+//! Processes for Node: the engine's `Pool` and `Supervisor` (core/src/process). Options arrive as
+//! plain objects and are checked by the engine; everything asynchronous runs on the engine's runtime
+//! and is reported back through one thread-safe function per object, in batches: the engine queues
+//! finished operations and wakes JavaScript once, which takes every finished one with `drain()`.
+//! Task arguments and results are MessagePack bytes (the TypeScript layer encodes them), operation
+//! results JSON.
+//!
+//! Supervisor hooks are JavaScript functions called through thread-safe functions; the engine awaits
+//! the Promise they return without blocking its threads.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::{Promise, Uint8Array, Uint32Array};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use omnitron::process::{
+    ChildOptions, ChildSpec, CrashDecision, HealthCheck, Pool, PoolOptions, PoolSize, PoolStrategy,
+    RestartBackoff, RestartPolicy, Strategy, Supervisor, SupervisorOptions, SupervisorState,
+};
+use omnitron::rpc::WireError;
+use omnitron::{Error, ErrorCode, runtime};
+use parking_lot::Mutex;
+
+use crate::error::ToJs;
+
+/// `()`: operations finished; take them with `drain()`.
+type WakeFn = ThreadsafeFunction<(), (), (), napi::Status, false, true>;
+/// `(childInfoJson, reason, failure)`: resolves to `'restart' | 'ignore' | 'escalate' | 'shutdown'`,
+/// or null for the restart policy's decision.
+type CrashFn = ThreadsafeFunction<
+    (String, String, bool),
+    Promise<Option<String>>,
+    (String, String, bool),
+    napi::Status,
+    false,
+    true,
+>;
+/// `(childInfoJson, attempt)`: awaited before the child is started again.
+type RestartFn = ThreadsafeFunction<(String, u32), Promise<()>, (String, u32), napi::Status, false, true>;
+
+type Outcome = Result<Bytes, WireError>;
+
+/// Finished operations waiting for JavaScript, and the one wake-up that is pending for them.
+struct Done {
+    queue: Mutex<Vec<(u32, Outcome)>>,
+    scheduled: AtomicBool,
+    wake: WakeFn,
+}
+
+impl Done {
+    fn new(wake: WakeFn) -> Arc<Done> {
+        Arc::new(Done { queue: Mutex::new(Vec::new()), scheduled: AtomicBool::new(false), wake })
+    }
+
+    fn push(&self, id: u32, r: Outcome) {
+        self.queue.lock().push((id, r));
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    /// Runs `fut` on the engine's runtime and reports its JSON result (or error) as `id`.
+    fn spawn_op<F, T>(self: &Arc<Self>, id: u32, fut: F)
+    where
+        F: std::future::Future<Output = omnitron::Result<T>> + Send + 'static,
+        T: serde::Serialize,
+    {
+        let done = self.clone();
+        runtime::handle().spawn(async move {
+            let r = match fut.await {
+                Ok(v) => serde_json::to_vec(&v)
+                    .map(Bytes::from)
+                    .map_err(|e| WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string()))),
+                Err(e) => Err(WireError::from_error(&e)),
+            };
+            done.push(id, r);
+        });
+    }
+
+    fn drain(&self) -> Drained {
+        // Cleared first: whatever is pushed from now on schedules another wake-up.
+        self.scheduled.store(false, Ordering::Release);
+        let items = std::mem::take(&mut *self.queue.lock());
+        let mut ids = Vec::with_capacity(items.len());
+        let mut ends = Vec::with_capacity(items.len());
+        let mut data = Vec::new();
+        let mut errors = Vec::new();
+        for (id, r) in items {
+            match r {
+                Ok(b) => {
+                    data.extend_from_slice(&b);
+                    ids.push(id);
+                    ends.push(data.len() as u32);
+                }
+                Err(e) => errors.push(DrainedError {
+                    id,
+                    code: e.code,
+                    message: e.message,
+                    data: e.data.map(|d| Uint8Array::from(d.to_vec())),
+                }),
+            }
+        }
+        Drained {
+            ids: Uint32Array::new(ids),
+            ends: Uint32Array::new(ends),
+            data: Uint8Array::new(data),
+            errors,
+        }
+    }
+}
+
+/// What `drain()` gives: successes packed in one buffer (`data[ends[i-1]..ends[i]]` is `ids[i]`'s
+/// result), failures one by one.
+#[napi(object)]
+pub struct Drained {
+    pub ids: Uint32Array,
+    pub ends: Uint32Array,
+    pub data: Uint8Array,
+    pub errors: Vec<DrainedError>,
+}
+
+/// A failed operation: the engine's code, message and MessagePack data (if any).
+#[napi(object)]
+pub struct DrainedError {
+    pub id: u32,
+    pub code: String,
+    pub message: String,
+    pub data: Option<Uint8Array>,
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorCode::InvalidArgument, message)
+}
+
+/// Milliseconds from JavaScript as a duration (finite, not negative).
+fn ms(what: &str, v: Option<f64>) -> omnitron::Result<Option<Duration>> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_finite() && (0.0..1e13).contains(&x) => Ok(Some(Duration::from_secs_f64(x / 1000.0))),
+        Some(x) => Err(invalid(format!("{what} must be a number of milliseconds (0 or more), got {x}"))),
+    }
+}
+
+/// Health pings, in milliseconds.
+#[napi(object)]
+pub struct HealthInput {
+    pub interval_ms: Option<f64>,
+    pub timeout_ms: Option<f64>,
+    pub max_missed: Option<u32>,
+}
+
+/// A child program.
+#[napi(object)]
+pub struct ChildSpecInput {
+    pub name: String,
+    pub program: String,
+    pub args: Option<Vec<String>>,
+    pub env: Option<HashMap<String, String>>,
+    pub cwd: Option<String>,
+    pub ready_timeout_ms: Option<f64>,
+    pub shutdown_timeout_ms: Option<f64>,
+    pub health: Option<HealthInput>,
+}
+
+fn child_spec(s: ChildSpecInput) -> omnitron::Result<ChildSpec> {
+    if s.name.is_empty() {
+        return Err(invalid("a child needs a name".into()));
+    }
+    if s.program.is_empty() {
+        return Err(invalid(format!("child '{}' needs a program to run", s.name)));
+    }
+    let mut spec = ChildSpec::new(s.name, s.program).args(s.args.unwrap_or_default());
+    let mut env: Vec<(String, String)> = s.env.unwrap_or_default().into_iter().collect();
+    env.sort();
+    spec.env = env;
+    if let Some(c) = s.cwd {
+        spec = spec.cwd(c);
+    }
+    if let Some(t) = ms("readyTimeout", s.ready_timeout_ms)? {
+        spec.ready_timeout = t;
+    }
+    if let Some(t) = ms("shutdownTimeout", s.shutdown_timeout_ms)? {
+        spec.shutdown_timeout = t;
+    }
+    if let Some(h) = s.health {
+        let d = HealthCheck::default();
+        spec.health = Some(HealthCheck {
+            interval: ms("healthCheck.interval", h.interval_ms)?.unwrap_or(d.interval),
+            timeout: ms("healthCheck.timeout", h.timeout_ms)?.unwrap_or(d.timeout),
+            max_missed: h.max_missed.unwrap_or(d.max_missed),
+        });
+    }
+    Ok(spec)
+}
+
+// ---- pools ---------------------------------------------------------------------------------------
+
+/// A pool's settings (`size` absent: as many as CPUs).
+#[napi(object)]
+pub struct PoolInput {
+    pub name: Option<String>,
+    pub spec: ChildSpecInput,
+    pub size: Option<u32>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    pub strategy: Option<String>,
+    pub warmup: Option<bool>,
+    pub concurrency: Option<u32>,
+    pub queue_limit: Option<u32>,
+    pub task_timeout_ms: Option<f64>,
+    pub task_retries: Option<u32>,
+    pub recycle_after: Option<f64>,
+    pub max_lifetime_ms: Option<f64>,
+    pub idle_timeout_ms: Option<f64>,
+    pub service: Option<String>,
+}
+
+fn pool_options(o: PoolInput) -> omnitron::Result<PoolOptions> {
+    let mut p = PoolOptions::new(child_spec(o.spec)?);
+    if let Some(n) = o.name {
+        p.name = n;
+    }
+    p.size = o.size.map_or(PoolSize::Auto, |n| PoolSize::Fixed(n as usize));
+    p.min = o.min.map(|n| n as usize);
+    p.max = o.max.map(|n| n as usize);
+    if let Some(s) = o.strategy {
+        p.strategy = s.parse::<PoolStrategy>()?;
+    }
+    if let Some(w) = o.warmup {
+        p.warmup = w;
+    }
+    if let Some(c) = o.concurrency {
+        p.concurrency = c as usize;
+    }
+    if let Some(q) = o.queue_limit {
+        p.queue_limit = q as usize;
+    }
+    if let Some(t) = ms("taskTimeout", o.task_timeout_ms)? {
+        p.task_timeout = t;
+    }
+    if let Some(r) = o.task_retries {
+        p.task_retries = r;
+    }
+    p.recycle_after = match o.recycle_after {
+        None => None,
+        Some(n) if n.is_finite() && n >= 1.0 => Some(n as u64),
+        Some(n) => {
+            return Err(invalid(format!("recycleAfter must be a number of tasks (1 or more), got {n}")));
+        }
+    };
+    p.max_lifetime = ms("maxLifetime", o.max_lifetime_ms)?;
+    if let Some(t) = ms("idleTimeout", o.idle_timeout_ms)? {
+        p.idle_timeout = t;
+    }
+    p.service = o.service;
+    Ok(p)
+}
+
+/// A pool's state.
+#[napi(object)]
+pub struct PoolStatusOutput {
+    pub workers: u32,
+    pub starting: u32,
+    pub queued: u32,
+    pub in_flight: u32,
+    pub pids: Vec<u32>,
+}
+
+/// A pool of worker processes.
+#[napi]
+pub struct NativePool {
+    opts: Mutex<Option<PoolOptions>>,
+    pool: Arc<OnceLock<Pool>>,
+    done: Arc<Done>,
+}
+
+fn not_started() -> WireError {
+    WireError::from_error(&Error::new(ErrorCode::NotRunning, "the pool has not started"))
+}
+
+#[napi]
+impl NativePool {
+    /// Checks the options; `start` starts it. `wake` is called when operations finished.
+    #[napi(constructor)]
+    pub fn new(
+        opts: PoolInput,
+        #[napi(ts_arg_type = "() => void")] wake: WakeFn,
+    ) -> napi::Result<Self, String> {
+        let opts = pool_options(opts).js()?;
+        Ok(NativePool {
+            opts: Mutex::new(Some(opts)),
+            pool: Arc::new(OnceLock::new()),
+            done: Done::new(wake),
+        })
+    }
+
+    /// Starts the workers (with `warmup`, every one is ready when `id` is reported).
+    #[napi]
+    pub fn start(&self, id: u32) {
+        let opts = self.opts.lock().take();
+        let slot = self.pool.clone();
+        self.done.spawn_op(id, async move {
+            let opts =
+                opts.ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "the pool was already started"))?;
+            let pool = Pool::start(opts).await?;
+            let _ = slot.set(pool);
+            Ok(())
+        });
+    }
+
+    /// Runs `method` with MessagePack `args` (an array) on a worker; `id` reports the result.
+    #[napi]
+    pub fn exec(&self, id: u32, method: String, args: Uint8Array) {
+        let Some(pool) = self.pool.get().cloned() else { return self.done.push(id, Err(not_started())) };
+        let args = Bytes::copy_from_slice(&args);
+        let done = self.done.clone();
+        // Written from this thread when a worker is free; reported from where the answer is read.
+        pool.exec_raw_with(&method, args, move |r| done.push(id, r));
+    }
+
+    /// Runs `method` once per item (each a MessagePack arguments array); `id` reports a MessagePack
+    /// array of the results in the items' order, or the first failure.
+    #[napi]
+    pub fn map(&self, id: u32, method: String, items: Vec<Uint8Array>) {
+        let Some(pool) = self.pool.get().cloned() else { return self.done.push(id, Err(not_started())) };
+        let items: Vec<Bytes> = items.iter().map(|b| Bytes::copy_from_slice(b)).collect();
+        let done = self.done.clone();
+        runtime::handle().spawn(async move {
+            let results = pool.map_raw(&method, items).await;
+            let mut out = Vec::new();
+            let r = array_header(&mut out, results.len()).and_then(|()| {
+                for r in results {
+                    out.extend_from_slice(&r?);
+                }
+                Ok(Bytes::from(out))
+            });
+            done.push(id, r);
+        });
+    }
+
+    /// The pool's state now.
+    #[napi]
+    pub fn status(&self) -> PoolStatusOutput {
+        let Some(pool) = self.pool.get() else {
+            return PoolStatusOutput { workers: 0, starting: 0, queued: 0, in_flight: 0, pids: Vec::new() };
+        };
+        let s = pool.status();
+        PoolStatusOutput {
+            workers: s.workers as u32,
+            starting: s.starting as u32,
+            queued: s.queued as u32,
+            in_flight: s.in_flight as u32,
+            pids: s.pids,
+        }
+    }
+
+    /// Stops the pool (queued tasks fail, tasks in flight get the shutdown timeout, then every worker
+    /// is stopped); `id` reports when it is done.
+    #[napi]
+    pub fn stop(&self, id: u32) {
+        self.opts.lock().take();
+        let pool = self.pool.get().cloned();
+        self.done.spawn_op(id, async move {
+            if let Some(p) = pool {
+                p.stop().await;
+            }
+            Ok(())
+        });
+    }
+
+    /// Every operation finished since the last call.
+    #[napi]
+    pub fn drain(&self) -> Drained {
+        self.done.drain()
+    }
+}
+
+/// A MessagePack array header for `n` items.
+fn array_header(out: &mut Vec<u8>, n: usize) -> Result<(), WireError> {
+    if n < 16 {
+        out.push(0x90 | n as u8);
+    } else if n <= 0xffff {
+        out.push(0xdc);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else if let Ok(n) = u32::try_from(n) {
+        out.push(0xdd);
+        out.extend_from_slice(&n.to_be_bytes());
+    } else {
+        return Err(WireError::from_error(&invalid("too many items".into())));
+    }
+    Ok(())
+}
+
+// ---- supervisors ---------------------------------------------------------------------------------
+
+/// A supervisor's settings.
+#[napi(object)]
+pub struct SupervisorInput {
+    pub name: String,
+    pub strategy: Option<String>,
+    pub max_restarts: Option<u32>,
+    pub window_ms: Option<f64>,
+    pub backoff_initial_ms: Option<f64>,
+    pub backoff_max_ms: Option<f64>,
+    pub backoff_factor: Option<f64>,
+}
+
+/// A supervised child program.
+#[napi(object)]
+pub struct ChildInput {
+    pub spec: ChildSpecInput,
+    pub instances: Option<u32>,
+    pub critical: Option<bool>,
+    pub restart: Option<String>,
+    pub max_restarts: Option<u32>,
+    pub window_ms: Option<f64>,
+    pub restart_delay_ms: Option<f64>,
+}
+
+/// A supervisor's state: `idle`, `running`, `stopped` or `failed` (with why).
+#[napi(object)]
+pub struct SupervisorStateOutput {
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// A supervisor of child processes (and nested supervisors).
+#[napi]
+pub struct NativeSupervisor {
+    sup: Supervisor,
+    done: Arc<Done>,
+}
+
+#[napi]
+impl NativeSupervisor {
+    #[napi(constructor)]
+    pub fn new(
+        opts: SupervisorInput,
+        #[napi(ts_arg_type = "() => void")] wake: WakeFn,
+    ) -> napi::Result<Self, String> {
+        let o = (|| {
+            if opts.name.is_empty() {
+                return Err(invalid("a supervisor needs a name".into()));
+            }
+            let mut o = SupervisorOptions::new(opts.name);
+            if let Some(s) = opts.strategy {
+                o.strategy = s.parse::<Strategy>()?;
+            }
+            if let Some(n) = opts.max_restarts {
+                o.max_restarts = n;
+            }
+            if let Some(w) = ms("window", opts.window_ms)? {
+                o.window = w;
+            }
+            let d = RestartBackoff::default();
+            let factor = opts.backoff_factor.unwrap_or(d.factor);
+            if !factor.is_finite() || factor < 1.0 {
+                return Err(invalid(format!("backoff.factor must be a number of at least 1, got {factor}")));
+            }
+            o.backoff = RestartBackoff {
+                initial: ms("backoff.initial", opts.backoff_initial_ms)?.unwrap_or(d.initial),
+                max: ms("backoff.max", opts.backoff_max_ms)?.unwrap_or(d.max),
+                factor,
+            };
+            Ok(o)
+        })()
+        .js()?;
+        Ok(NativeSupervisor { sup: Supervisor::new(o), done: Done::new(wake) })
+    }
+
+    /// Adds a child (started in the order added).
+    #[napi]
+    pub fn add_child(&self, child: ChildInput) -> napi::Result<(), String> {
+        let c = (|| {
+            let mut c = ChildOptions::new(child_spec(child.spec)?);
+            if let Some(n) = child.instances {
+                c.instances = n as usize;
+            }
+            c.critical = child.critical.unwrap_or(false);
+            if let Some(r) = child.restart {
+                c.restart = r.parse::<RestartPolicy>()?;
+            }
+            c.max_restarts = child.max_restarts;
+            c.window = ms("window", child.window_ms)?;
+            c.restart_delay = ms("restartDelay", child.restart_delay_ms)?;
+            Ok(c)
+        })()
+        .js()?;
+        self.sup.add_child(c).js()
+    }
+
+    /// Adds a nested supervisor as a child; a critical one's failure fails this one.
+    #[napi]
+    pub fn add_supervisor(&self, child: &NativeSupervisor, critical: bool) -> napi::Result<(), String> {
+        self.sup.add_supervisor(child.sup.clone(), critical).js()
+    }
+
+    /// Sets the crash hook; its Promise's answer decides (null: the restart policy's decision).
+    #[napi]
+    pub fn on_crash(
+        &self,
+        #[napi(
+            ts_arg_type = "(crash: [child: string, reason: string, failure: boolean]) => Promise<string | null>"
+        )]
+        hook: CrashFn,
+    ) {
+        let hook = Arc::new(hook);
+        self.sup.on_crash(move |info, reason| {
+            let hook = hook.clone();
+            async move {
+                let info = serde_json::to_string(&info).unwrap_or_default();
+                let args = (info, reason.to_string(), reason.is_failure());
+                match hook.call_async(args).await {
+                    Ok(p) => match p.await {
+                        Ok(Some(d)) => d.parse().unwrap_or_else(|e: omnitron::Error| {
+                            tracing::warn!("@OnChildCrash: {e}; the restart policy decides");
+                            CrashDecision::Default
+                        }),
+                        Ok(None) => CrashDecision::Default,
+                        Err(e) => {
+                            tracing::warn!("@OnChildCrash failed ({e}); the restart policy decides");
+                            CrashDecision::Default
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!("@OnChildCrash could not be called ({e}); the restart policy decides");
+                        CrashDecision::Default
+                    }
+                }
+            }
+        });
+    }
+
+    /// Sets the restart hook (awaited before the child starts again).
+    #[napi]
+    pub fn on_restart(
+        &self,
+        #[napi(ts_arg_type = "(restart: [child: string, attempt: number]) => Promise<void>")] hook: RestartFn,
+    ) {
+        let hook = Arc::new(hook);
+        self.sup.on_restart(move |info, attempt| {
+            let hook = hook.clone();
+            async move {
+                let info = serde_json::to_string(&info).unwrap_or_default();
+                match hook.call_async((info, attempt)).await {
+                    Ok(p) => {
+                        if let Err(e) = p.await {
+                            tracing::warn!("@OnChildRestart failed: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("@OnChildRestart could not be called: {e}"),
+                }
+            }
+        });
+    }
+
+    /// Starts every child in order; `id` reports when all are ready (or why one is not).
+    #[napi]
+    pub fn start(&self, id: u32) {
+        let sup = self.sup.clone();
+        self.done.spawn_op(id, async move { sup.start().await });
+    }
+
+    /// Stops every child (in reverse order); `id` reports when they are gone.
+    #[napi]
+    pub fn stop(&self, id: u32) {
+        let sup = self.sup.clone();
+        self.done.spawn_op(id, async move {
+            sup.stop().await;
+            Ok(())
+        });
+    }
+
+    /// `id` reports when it is no longer running (an error if it failed).
+    #[napi]
+    pub fn wait(&self, id: u32) {
+        let sup = self.sup.clone();
+        self.done.spawn_op(id, async move { sup.wait().await });
+    }
+
+    /// Restarts the child named `name` by hand (it counts against its budget).
+    #[napi]
+    pub fn restart_child(&self, id: u32, name: String) {
+        let sup = self.sup.clone();
+        self.done.spawn_op(id, async move { sup.restart_child(&name).await });
+    }
+
+    /// Adds an instance of the template (simple-one-for-one) with extra arguments; reports its index.
+    #[napi]
+    pub fn start_child(&self, id: u32, args: Vec<String>) {
+        let sup = self.sup.clone();
+        self.done.spawn_op(id, async move { sup.start_child(args).await });
+    }
+
+    /// Reports every child as JSON (`[{ name, index, pid, state, restarts, lastExit, critical }]`).
+    #[napi]
+    pub fn children(&self, id: u32) {
+        let sup = self.sup.clone();
+        self.done.spawn_op(id, async move { Ok(sup.children().await) });
+    }
+
+    /// Where it is.
+    #[napi]
+    pub fn state(&self) -> SupervisorStateOutput {
+        let (state, reason) = match self.sup.state() {
+            SupervisorState::Idle => ("idle", None),
+            SupervisorState::Running => ("running", None),
+            SupervisorState::Stopped => ("stopped", None),
+            SupervisorState::Failed(why) => ("failed", Some(why)),
+        };
+        SupervisorStateOutput { state: state.into(), reason }
+    }
+
+    /// Every operation finished since the last call.
+    #[napi]
+    pub fn drain(&self) -> Drained {
+        self.done.drain()
+    }
+}
