@@ -141,7 +141,8 @@ def main() -> int:
         print(f"orders: {len(runs)}  completed: {states['completed']}  compensated: {states['compensated']}  compensation failed: {states['compensation_failed']}")
         for why, n in reasons.most_common():
             print(f"  compensated because: {why} ({n})")
-        print("calls per stage (attempts): " + ", ".join(f"{k} {v}" for k, v in attempts.items()))
+        service_of = {"reserve": "inventory (Python)", "payment": "payment (TypeScript)", "shipping": "shipping (C)"}
+        print("calls per service (stage attempts): " + ", ".join(f"{service_of[k]} {v}" for k, v in attempts.items() if k in service_of))
         print(f"restarts: {restarts or 'none'} ({KILL} pid {killed['pid']} was killed)")
         status, pay = request("GET", "/stats/payment")
         if status == 200:

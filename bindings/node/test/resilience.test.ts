@@ -248,3 +248,22 @@ test('decorators on sync and async methods, stacked in the documented order', as
   }, code('R005'));
   assert.throws(() => CircuitBreaker({})({}, 'notAMethod', { value: 5 }), code('E001'));
 });
+
+test('a breaker stays reachable under the decorators stacked on it', async () => {
+  class Bank {
+    calls = 0;
+    @Retry({ attempts: 2, delay: 1 })
+    @CircuitBreaker({ threshold: 1, timeout: 60_000, registry: new Registry() })
+    async charge(): Promise<string> {
+      this.calls++;
+      throw new Error('down');
+    }
+  }
+  const breaker = (Bank.prototype.charge as unknown as { circuitBreaker: CircuitBreakerPolicy }).circuitBreaker;
+  const changes: string[] = [];
+  breaker.on('stateChange', (e) => changes.push(`${e.from}->${e.to}`));
+  const bank = new Bank();
+  await assert.rejects(bank.charge());
+  assert.equal(bank.calls, 1, 'the retry met an open breaker: one real call');
+  assert.deepEqual(changes, ['closed->open']);
+});

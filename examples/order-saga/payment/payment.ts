@@ -1,5 +1,5 @@
 // payment@1.0.0, a TypeScript service written with the spec's decorators. It charges a flaky "bank"
-// (it fails at BANK_FAILURE_RATE, default 0.2) behind @Retry and @CircuitBreaker, and keeps a ledger
+// (it fails at BANK_FAILURE_RATE: 0.3 in omnitron.yaml) behind @Retry and @CircuitBreaker, and keeps a ledger
 // (one JSON line per charge or refund, appended) so a retried or resumed saga stage, keyed by its
 // idempotency key, is never charged twice, even across a restart of this process.
 //
@@ -8,7 +8,6 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { CircuitBreaker, Public, Retry, Service } from '@omnitron-dev/native';
 
-declare const process: { env: Record<string, string | undefined>; pid: number };
 
 const LEDGER = process.env.PAYMENT_LEDGER ?? 'payments.jsonl';
 const FAILURE_RATE = Number(process.env.BANK_FAILURE_RATE ?? '0.2');
@@ -44,6 +43,7 @@ export class PaymentService {
   private readonly breakerChanges: string[] = [];
 
   constructor() {
+    // @Retry keeps the breaker it wraps reachable.
     const breaker = (PaymentService.prototype as unknown as { callBank: { circuitBreaker?: BreakerLike } }).callBank.circuitBreaker;
     breaker?.on('stateChange', (e) => this.breakerChanges.push(`${e.from}->${e.to}`));
     // The ledger survives a restart: charges already made are answered again, not repeated.
@@ -84,7 +84,7 @@ export class PaymentService {
 
   // Retries wrap the breaker: each attempt goes through it, and an open breaker fails fast.
   @Retry({ attempts: 4, backoff: 'exponential', delay: 20 })
-  @CircuitBreaker({ threshold: 5, timeout: 500 })
+  @CircuitBreaker({ threshold: 4, timeout: 300 })
   private async callBank(amount: number): Promise<string> {
     return this.bank.charge(amount);
   }

@@ -21,6 +21,12 @@ function className(target: object): string {
   return (typeof target === 'function' ? target.name : (target as { constructor?: { name?: string } }).constructor?.name) ?? 'Anonymous';
 }
 
+/** Keeps the breaker of a method wrapped by another decorator reachable (`method.circuitBreaker`). */
+function inherit(descriptor: PropertyDescriptor, method: unknown): void {
+  const breaker = (method as { circuitBreaker?: unknown }).circuitBreaker;
+  if (breaker !== undefined) Object.defineProperty(descriptor.value, 'circuitBreaker', { value: breaker });
+}
+
 /** `@CircuitBreaker({ threshold, timeout, fallback, ... })`: the spec's breaker on a method. */
 export function CircuitBreaker(opts: CircuitBreakerOptions = {}): MethodDecorator {
   const o = options<CircuitBreakerOptions>(opts, '@CircuitBreaker()');
@@ -42,6 +48,7 @@ export function Retry(opts: RetryOptions = {}): MethodDecorator {
     descriptor.value = function (this: unknown, ...args: unknown[]) {
       return policy.run(() => method.apply(this, args));
     };
+    inherit(descriptor, method);
   };
 }
 
@@ -55,6 +62,7 @@ export function RateLimit(opts: { points: number; duration: number; kind?: 'toke
       limiter.consume(1);
       return method.apply(this, args);
     };
+    inherit(descriptor, method);
   };
 }
 
@@ -72,6 +80,7 @@ export function Throttle(opts: { limit: number; interval: number; name?: string 
       await limiter.acquire(1);
       return method.apply(this, args);
     };
+    inherit(descriptor, method);
   };
 }
 
@@ -84,6 +93,7 @@ export function Timeout(ms: number): MethodDecorator {
     descriptor.value = function (this: unknown, ...args: unknown[]) {
       return withTimeout(method.apply(this, args), ms, name);
     };
+    inherit(descriptor, method);
   };
 }
 
@@ -96,5 +106,6 @@ export function Bulkhead(opts: BulkheadOptions): MethodDecorator {
     descriptor.value = function (this: unknown, ...args: unknown[]) {
       return bulkhead.run(() => method.apply(this, args));
     };
+    inherit(descriptor, method);
   };
 }
