@@ -252,3 +252,24 @@ async fn a_parent_killed_with_sigkill_leaves_no_orphans() {
         assert!(eventually(10, || !alive(pid)).await, "child {pid} outlived its parent");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_are_replaced_after_their_lifetime() {
+    let mut o = opts("lifetime", 1);
+    o.max_lifetime = Some(Duration::from_millis(400));
+    let pool = Pool::start(o).await.unwrap();
+    let first: u32 = pool.exec("pid", &()).await.unwrap();
+    let mut replaced = false;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Ok(pid) = pool.exec::<_, u32>("pid", &()).await
+            && pid != first
+        {
+            replaced = true;
+            break;
+        }
+    }
+    assert!(replaced, "the worker outlived its max lifetime");
+    assert!(eventually(10, || !alive(first)).await, "the old worker was stopped");
+    pool.stop().await;
+}
