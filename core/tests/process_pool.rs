@@ -39,6 +39,18 @@ async fn tasks_are_spread_over_the_workers_and_map_keeps_order() {
     let items: Vec<String> = (0..100).map(|i| format!("item-{i}")).collect();
     let out: Vec<String> = pool.map("echo", &items).await.unwrap();
     assert_eq!(out, items);
+    // The callback form (what the bindings use): no task per item, answers feed the next items.
+    let raw: Vec<bytes::Bytes> = (0..1000u32).map(|i| omnitron::rpc::encode_args(&(i,)).unwrap()).collect();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.map_raw_with("echo_n", raw, move |r| {
+        let _ = tx.send(r);
+    });
+    let results = rx.await.unwrap();
+    assert_eq!(results.len(), 1000);
+    for (i, r) in results.into_iter().enumerate() {
+        let n: u32 = omnitron::rpc::decode(&r.unwrap()).unwrap();
+        assert_eq!(n as usize, i);
+    }
     // An application error comes back as it was raised, and the pool goes on.
     let err = pool.exec::<_, ()>("fail", &("bad input",)).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidArgument);

@@ -10,13 +10,14 @@ use omnitron::process::{
     RestartBackoff, Supervisor, SupervisorOptions,
 };
 use omnitron::runtime;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use tokio::sync::oneshot;
 
 use crate::error::ToPy;
-use crate::rpc::{Inbox, NativePending, decode, encode, print_err, wire_to_tuple};
+use crate::rpc::{Inbox, decode, encode, print_err, wire_to_tuple};
 
 fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
     match d.get_item(key)? {
@@ -150,11 +151,12 @@ impl NativePool {
 
     /// Runs `method(*args)` on a worker; `done(value, None)` or `done(None, (code, message, data))`
     /// runs on the event loop when it finishes.
-    fn exec(&self, method: &str, args: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<NativePending> {
+    fn exec(&self, method: &str, args: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<()> {
         let args = encode(args.as_any())?;
-        let (pool, method, inbox) = (self.pool.clone(), method.to_string(), self.inbox.clone());
-        let task = runtime::handle().spawn(async move {
-            let r = pool.exec_raw(&method, args).await;
+        let inbox = self.inbox.clone();
+        // The request goes out from this thread when a worker is free; the answer is queued for
+        // the event loop from the thread that reads it.
+        self.pool.exec_raw_with(method, args, move |r| {
             inbox.run(move |py| {
                 let outcome = match r {
                     Ok(b) => decode(py, &b).map(|v| (v, py.None())),
@@ -163,19 +165,18 @@ impl NativePool {
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
             });
         });
-        Ok(NativePending { task: task.abort_handle() })
+        Ok(())
     }
 
     /// Runs `method(item)` for every item; `done(results, None)` once, in order, or `done(None,
     /// (code, message, data))` with the first error.
-    fn map(&self, method: &str, items: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<NativePending> {
+    fn map(&self, method: &str, items: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<()> {
         let args = items
             .iter()
             .map(|i| encode(PyList::new(items.py(), [i])?.as_any()))
             .collect::<PyResult<Vec<_>>>()?;
-        let (pool, method, inbox) = (self.pool.clone(), method.to_string(), self.inbox.clone());
-        let task = runtime::handle().spawn(async move {
-            let results = pool.map_raw(&method, args).await;
+        let inbox = self.inbox.clone();
+        self.pool.map_raw_with(method, args, move |results| {
             inbox.run(move |py| {
                 let outcome = (|| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
                     let mut values = Vec::with_capacity(results.len());
@@ -190,7 +191,7 @@ impl NativePool {
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
             });
         });
-        Ok(NativePending { task: task.abort_handle() })
+        Ok(())
     }
 
     /// `{workers, starting, queued, in_flight, pids}`.

@@ -419,6 +419,33 @@ impl Pool {
         decode(&out)
     }
 
+    /// [`Pool::map_raw`] reporting to `done` instead of being awaited: items go out through
+    /// [`Pool::exec_raw_with`] (no task per item), at most as many at a time as the workers take,
+    /// each answer sending the next item. `done` gets the results in the items' order.
+    pub fn map_raw_with(
+        &self,
+        method: &str,
+        items: Vec<Bytes>,
+        done: impl FnOnce(Vec<std::result::Result<Bytes, WireError>>) + Send + 'static,
+    ) {
+        if items.is_empty() {
+            return done(Vec::new());
+        }
+        let window = (self.inner.max * self.inner.opts.concurrency).max(1).min(items.len());
+        let n = items.len();
+        let st = Arc::new(MapState {
+            pool: self.clone(),
+            method: method.to_string(),
+            items: Mutex::new(items.into_iter().enumerate().collect()),
+            results: Mutex::new((0..n).map(|_| None).collect()),
+            remaining: AtomicUsize::new(n),
+            done: Mutex::new(Some(Box::new(done))),
+        });
+        for _ in 0..window {
+            MapState::feed(&st);
+        }
+    }
+
     /// Runs `method` once per item (each item is the single argument), at most as many at a time as
     /// the workers take; the results in the items' order. Each item's own result, errors included.
     pub async fn map_raw(
@@ -527,6 +554,59 @@ impl Pool {
         }
         inner.state.lock().workers.clear();
         inner.metrics.set_workers(0, 0);
+    }
+}
+
+type MapDone = Box<dyn FnOnce(Vec<std::result::Result<Bytes, WireError>>) + Send>;
+
+/// A map in progress: the items not sent yet, the results so far.
+struct MapState {
+    pool: Pool,
+    method: String,
+    items: Mutex<VecDeque<(usize, Bytes)>>,
+    results: Mutex<Vec<Option<std::result::Result<Bytes, WireError>>>>,
+    remaining: AtomicUsize,
+    done: Mutex<Option<MapDone>>,
+}
+
+thread_local! {
+    /// How deep answers that arrived at once (inline) have nested `feed` on this thread.
+    static FEED_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+impl MapState {
+    /// Sends the next item, if any; its answer records the result and sends the one after.
+    fn feed(st: &Arc<MapState>) {
+        let Some((i, args)) = st.items.lock().pop_front() else { return };
+        let next = st.clone();
+        st.pool.exec_raw_with(&st.method, args, move |r| {
+            next.results.lock()[i] = Some(r);
+            if next.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let results = std::mem::take(&mut *next.results.lock());
+                let out = results
+                    .into_iter()
+                    .map(|r| {
+                        r.unwrap_or_else(|| {
+                            Err(WireError::from_error(&Error::new(ErrorCode::Internal, "task lost")))
+                        })
+                    })
+                    .collect();
+                if let Some(done) = next.done.lock().take() {
+                    done(out);
+                }
+                return;
+            }
+            // An answer given at once (an error before sending) would recurse once per item:
+            // past a few levels, continue on the runtime instead.
+            let depth = FEED_DEPTH.with(|d| d.get());
+            if depth > 16 {
+                crate::runtime::handle().spawn(async move { MapState::feed(&next) });
+            } else {
+                FEED_DEPTH.with(|d| d.set(depth + 1));
+                MapState::feed(&next);
+                FEED_DEPTH.with(|d| d.set(depth));
+            }
+        });
     }
 }
 

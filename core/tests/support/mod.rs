@@ -32,6 +32,7 @@ fn echo_service() -> Service {
     Service::builder("echo", "1.0.0")
         .unwrap()
         .method("echo", |(s,): (String,)| async move { Ok(s) })
+        .method("echo_n", |(n,): (u32,)| async move { Ok(n) })
         .method("pid", |()| async move { Ok(std::process::id()) })
         .method("sleep", |(ms,): (u64,)| async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -242,7 +242,8 @@ class Pool:
     async def exec(self, method: str, *args: Any) -> Any:
         """Runs ``method(*args)`` on a worker and returns its result. A full queue raises
         ``QueueFullError``; a worker that dies mid-task is replaced and the task retried, then
-        ``WorkerLostError``."""
+        ``WorkerLostError``. Cancelling the awaiting task does not stop the task on its worker (its
+        answer is dropped); the pool's ``task_timeout`` bounds it."""
         if self._stopped:
             raise NotRunningError(f"pool '{self._name}' is stopped")
         loop = asyncio.get_running_loop()
@@ -254,12 +255,9 @@ class Pool:
             else:
                 loop.call_soon_threadsafe(_settle, fut, value, error)
 
-        pending = self._native.exec(method, list(args), done)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            pending.cancel()
-            raise
+        # A cancelled await leaves the task to finish on its worker (its answer is dropped).
+        self._native.exec(method, list(args), done)
+        return await fut
 
     async def map(self, items: Iterable[Any], method: str) -> list[Any]:
         """Runs ``method(item)`` for every item, spread over the workers; the results in order (the
@@ -275,13 +273,9 @@ class Pool:
             else:
                 loop.call_soon_threadsafe(_settle, fut, value, error)
 
-        pending = self._native.map(method, list(items), done)
-        try:
-            result: list[Any] = await fut
-            return result
-        except asyncio.CancelledError:
-            pending.cancel()
-            raise
+        self._native.map(method, list(items), done)
+        result: list[Any] = await fut
+        return result
 
     def status(self) -> dict[str, Any]:
         """``{workers, starting, queued, in_flight, pids}``."""
