@@ -72,3 +72,29 @@ export async function runAsync(cases: AsyncCase[], rounds = 15): Promise<Result[
     return { case: c.case, lib: c.lib, nsPerOp: t[Math.floor(t.length / 2)] };
   });
 }
+
+/** Calls/s and latency percentiles (us) of `call` with `inFlight` calls outstanding. */
+export interface InFlightRun {
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+/** Runs `total` calls of `call`, `inFlight` at a time (each lane awaits its previous call). */
+export async function measureInFlight(inFlight: number, total: number, call: () => Promise<unknown>): Promise<InFlightRun> {
+  const lat: number[] = [];
+  const per = Math.floor(total / inFlight);
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (let i = 0; i < per; i++) {
+        const s = process.hrtime.bigint();
+        await call();
+        lat.push(Number(process.hrtime.bigint() - s) / 1000);
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  lat.sort((a, b) => a - b);
+  return { rate: (per * inFlight) / secs, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] };
+}

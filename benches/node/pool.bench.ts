@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import * as omni from '@omnitron-dev/native';
+import { measureInFlight } from './harness.js';
 
 const here = import.meta.dirname;
 const root = resolve(here, '..', '..', '..');
@@ -20,21 +21,7 @@ interface Run {
 }
 
 async function measure(inFlight: number, total: number, call: () => Promise<unknown>): Promise<Run> {
-  const lat: number[] = [];
-  const per = Math.floor(total / inFlight);
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      for (let i = 0; i < per; i++) {
-        const s = process.hrtime.bigint();
-        await call();
-        lat.push(Number(process.hrtime.bigint() - s) / 1000);
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  lat.sort((a, b) => a - b);
-  return { rate: (per * inFlight) / secs, p50: lat[Math.floor(lat.length / 2)] };
+  return measureInFlight(inFlight, total, call);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as omni from '@omnitron-dev/native';
+import { measureInFlight } from './harness.js';
 
 const TOKEN = 'bench';
 const here = import.meta.dirname;
@@ -21,21 +22,7 @@ interface Run {
 
 async function measure(inFlight: number, total: number, call: () => Promise<unknown>): Promise<Run> {
   for (let i = 0; i < 2000; i++) await call();
-  const lat: number[] = [];
-  const per = Math.floor(total / inFlight);
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      for (let i = 0; i < per; i++) {
-        const s = process.hrtime.bigint();
-        await call();
-        lat.push(Number(process.hrtime.bigint() - s) / 1000);
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  lat.sort((a, b) => a - b);
-  return { rate: (per * inFlight) / secs, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] };
+  return measureInFlight(inFlight, total, call);
 }
 
 function row(name: string, r: Run): void {
