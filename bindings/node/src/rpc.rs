@@ -47,7 +47,12 @@ type DoneFn = ThreadsafeFunction<
 type EventFn =
     ThreadsafeFunction<(u32, String, Uint8Array), (), (u32, String, Uint8Array), napi::Status, false, true>;
 
-type Answer = oneshot::Sender<Result<Bytes, WireError>>;
+/// Where a JavaScript handler's answer goes: the serving task, and (for a request from another
+/// process) straight into the caller's connection from the answering thread.
+struct Answer {
+    tx: oneshot::Sender<Result<Bytes, WireError>>,
+    ctx: Option<omnitron::rpc::CallContext>,
+}
 
 /// Calls being served by JavaScript handlers, by id.
 static SERVING: LazyLock<Mutex<HashMap<u32, Answer>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
@@ -66,13 +71,18 @@ pub fn rpc_answer(
     message: Option<String>,
     value: Option<Uint8Array>,
 ) -> bool {
-    let Some(tx) = SERVING.lock().remove(&call_id) else { return false };
+    let Some(a) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
     let r = match code {
         None => Ok(value.unwrap_or_else(|| Bytes::from_static(omnitron::rpc::NIL))),
         Some(code) => Err(WireError { code, message: message.unwrap_or_default(), data: value }),
     };
-    tx.send(r).is_ok()
+    // Written from this (the event loop's) thread; the serving task still gets the result for
+    // its metrics, off the answer's path.
+    if let Some(ctx) = &a.ctx {
+        ctx.answer_now(&r);
+    }
+    a.tx.send(r).is_ok()
 }
 
 /// Answers a pull of a streaming call served by JavaScript: the next item (`value`), the end
@@ -85,7 +95,7 @@ pub fn rpc_stream_answer(
     message: Option<String>,
     value: Option<Uint8Array>,
 ) -> bool {
-    let Some(tx) = SERVING.lock().remove(&call_id) else { return false };
+    let Some(Answer { tx, .. }) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
     let r = match code {
         Some(code) => Err(WireError { code, message: message.unwrap_or_default(), data: value }),
@@ -241,7 +251,7 @@ impl NativePeer {
                     let mut guard = CancelOnDrop { id, cancel, armed: true };
                     loop {
                         let (tx, rx) = oneshot::channel();
-                        SERVING.lock().insert(id, tx);
+                        SERVING.lock().insert(id, Answer { tx, ctx: None });
                         pull.call(id, ThreadsafeFunctionCallMode::NonBlocking);
                         match rx.await {
                             Ok(Ok(item)) => {
@@ -276,7 +286,7 @@ impl NativePeer {
                 Box::pin(async move {
                     let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
                     let (tx, rx) = oneshot::channel();
-                    SERVING.lock().insert(id, tx);
+                    SERVING.lock().insert(id, Answer { tx, ctx: Some(ctx.clone()) });
                     let status =
                         dispatch.call((id, index, method, Uint8Array::from(args.to_vec())), ThreadsafeFunctionCallMode::NonBlocking);
                     if status != napi::Status::Ok {

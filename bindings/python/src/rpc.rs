@@ -192,10 +192,15 @@ enum Answer {
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativeCall {
     tx: Mutex<Option<oneshot::Sender<Answer>>>,
+    /// For a request from another process: answer it straight from the answering thread.
+    ctx: Option<omnitron::rpc::CallContext>,
 }
 
 impl NativeCall {
     fn answer(&self, r: Result<bytes::Bytes, WireError>) -> bool {
+        if let Some(ctx) = &self.ctx {
+            ctx.answer_now(&r);
+        }
         self.send(match r {
             Ok(b) => Answer::Value(b),
             Err(e) => Answer::Error(e),
@@ -281,7 +286,7 @@ async fn serve_stream(
         let (tx, rx) = oneshot::channel();
         let (g, start) = (made.clone(), first.take());
         inbox.run(move |py| {
-            let call = NativeCall { tx: Mutex::new(Some(tx)) };
+            let call = NativeCall { tx: Mutex::new(Some(tx)), ctx: None };
             if let Some((ds, method, args)) = start {
                 let made = decode(py, &args)
                     .and_then(|a| ds.call1(py, (method.as_str(), a))?.extract::<(Py<PyAny>, Py<PyAny>)>(py));
@@ -525,12 +530,13 @@ impl NativePeer {
             let (dispatch, method, inbox) = (dispatch.clone(), m.clone(), self.inbox.clone());
             b = b.raw(&m, move |args, ctx| {
                 let (dispatch, method, inbox) = (dispatch.clone(), method.clone(), inbox.clone());
+                let answer_ctx = ctx.clone();
                 Box::pin(async move {
                     let (tx, rx) = oneshot::channel();
                     let cancel: Arc<Mutex<Option<Py<PyAny>>>> = Arc::new(Mutex::new(None));
                     let slot = cancel.clone();
                     inbox.run(move |py| {
-                        let call = match Py::new(py, NativeCall { tx: Mutex::new(Some(tx)) }) {
+                        let call = match Py::new(py, NativeCall { tx: Mutex::new(Some(tx)), ctx: Some(answer_ctx) }) {
                             Ok(c) => c,
                             Err(e) => return e.print(py),
                         };

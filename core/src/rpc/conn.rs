@@ -48,6 +48,41 @@ pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError { code: code.as_str().to_string(), message: message.into(), data: None }
 }
 
+/// The way to answer one request straight into its connection, from any thread (see
+/// [`CallContext::answer_now`](super::service::CallContext::answer_now)). Whoever answers first
+/// (the handler through this, or the serving task with the handler's result) sends; the other
+/// does not.
+#[derive(Debug, Clone)]
+pub(crate) struct DirectAnswer {
+    pub(crate) conn: Arc<Conn>,
+    pub(crate) id: u64,
+    pub(crate) sent: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DirectAnswer {
+    /// Sends the answer unless one was sent; true if this sent it.
+    pub(crate) fn send(&self, r: &Result<Bytes, WireError>) -> bool {
+        if self.sent.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let m = match r {
+            Ok(value) => Message::Result { id: self.id, value: value.clone() },
+            Err(error) => Message::Error { id: self.id, error: error.clone() },
+        };
+        // The only call being served: write it from this thread now (no task woken on the way).
+        // With others in flight, leave it to the writer, which sends many answers per write.
+        let alone = {
+            let mut serving = self.conn.serving.lock();
+            serving.remove(&self.id); // Answered: a late CANCEL has nothing left to stop.
+            serving.is_empty()
+        };
+        if self.conn.outbox.send_now(&m).is_ok() && alone {
+            self.conn.outbox.flush_now();
+        }
+        true
+    }
+}
+
 /// One connection, either direction.
 pub(crate) struct Conn {
     pub(crate) id: u64,

@@ -334,6 +334,7 @@ impl Peer {
                 deadline: Instant::now() + deadline,
                 peer: Arc::new(inner.info.clone()),
                 trace: opts.trace,
+                direct: None,
             };
             let _cancel_on_drop = ctx.cancel.clone().drop_guard();
             route_unary(&inner, &target, &method, args, ctx, true).await
@@ -993,6 +994,7 @@ async fn route_stream(
                     deadline: Instant::now() + opts.deadline.unwrap_or(FOREVER),
                     peer: Arc::new(inner.info.clone()),
                     trace: opts.trace,
+                    direct: None,
                 };
                 let method = method.to_string();
                 tokio::spawn(async move {
@@ -1036,23 +1038,32 @@ async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
     } else {
         Duration::from_millis(u64::from(req.deadline_ms))
     };
+    let id = req.id;
+    let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ctx = CallContext {
         cancel: serving.cancel.clone(),
         deadline: Instant::now() + deadline_ms,
         peer: conn.peer.clone(),
         trace: req.trace.clone(),
+        direct: (!req.stream).then(|| super::conn::DirectAnswer {
+            conn: conn.clone(),
+            id,
+            sent: sent.clone(),
+        }),
     };
-    let id = req.id;
     if req.stream {
         serve_stream_request(&inner, &conn, req, ctx, serving).await;
     } else {
         // Requests arriving from a connection never go back upstream (no routing loops).
         let r = route_unary(&inner, &req.target, &req.method, req.args, ctx, false).await;
-        let m = match r {
-            Ok(value) => Message::Result { id, value },
-            Err(error) => Message::Error { id, error },
-        };
-        let _ = conn.outbox.send(&m).await;
+        // Unless the handler already answered from its own thread (CallContext::answer_now).
+        if !sent.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let m = match r {
+                Ok(value) => Message::Result { id, value },
+                Err(error) => Message::Error { id, error },
+            };
+            let _ = conn.outbox.send(&m).await;
+        }
     }
     conn.stop_serving(id);
 }

@@ -32,6 +32,19 @@ pub struct CallContext {
     pub peer: Arc<PeerInfo>,
     /// Trace context (a raw MessagePack map), if the caller sent one.
     pub trace: Option<Bytes>,
+    /// For a request from another process: the way to answer it from the handler's own thread.
+    pub(crate) direct: Option<super::conn::DirectAnswer>,
+}
+
+impl CallContext {
+    /// Answers the call now, from this thread, straight into the caller's connection: for a
+    /// binding whose handlers finish on their own thread (an event loop), this saves waking an
+    /// engine task to write the answer. The handler must still return the same result (it is what
+    /// metrics count). True if this sent the answer; false for a local call, or one already
+    /// answered (timed out, cancelled).
+    pub fn answer_now(&self, r: &Result<Bytes, WireError>) -> bool {
+        self.direct.as_ref().is_some_and(|d| d.send(r))
+    }
 }
 
 /// A unary handler: raw MessagePack arguments (an array) in, a raw MessagePack value out.
