@@ -161,6 +161,9 @@ struct Worker {
     child: Arc<ChildProcess>,
     target: String,
     draining: AtomicBool,
+    /// Its connection failed a call: no more tasks go to it, even before its process is reaped
+    /// and its monitor takes it out (a retry must not land on it again).
+    dead: AtomicBool,
 }
 
 #[derive(Default)]
@@ -356,6 +359,7 @@ impl Pool {
         e: &WireError,
     ) -> std::result::Result<(), WireError> {
         let inner = &self.inner;
+        w.dead.store(true, Ordering::Release);
         if attempt > inner.opts.task_retries {
             inner.metrics.outcome("lost");
             return Err(WireError::from_error(&Error::new(
@@ -627,6 +631,7 @@ impl Worker {
 
     fn has_room(&self, concurrency: usize) -> bool {
         !self.draining.load(Ordering::Acquire)
+            && !self.dead.load(Ordering::Acquire)
             && self.child.in_flight() < concurrency
             && self.child.is_alive()
     }
@@ -785,7 +790,8 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<()> {
         }
     };
     inner.metrics.spawn_to_ready.observe(child.ready_after().as_secs_f64());
-    let w = Arc::new(Worker { child, target, draining: AtomicBool::new(false) });
+    let w =
+        Arc::new(Worker { child, target, draining: AtomicBool::new(false), dead: AtomicBool::new(false) });
     let stopped = {
         let mut s = inner.state.lock();
         s.starting -= 1;
