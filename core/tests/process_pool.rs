@@ -285,3 +285,32 @@ async fn workers_are_replaced_after_their_lifetime() {
     assert!(eventually(10, || !alive(first)).await, "the old worker was stopped");
     pool.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impossible_options_are_refused_before_anything_starts() {
+    let cases: [(&str, fn(&mut PoolOptions)); 4] = [
+        ("at least one worker", |o| {
+            o.size = PoolSize::Fixed(0);
+            o.max = Some(0);
+        }),
+        ("does not hold", |o| {
+            o.min = Some(3);
+            o.max = Some(2);
+        }),
+        ("concurrency", |o| o.concurrency = 0),
+        ("task timeout", |o| o.task_timeout = Duration::ZERO),
+    ];
+    for (why, break_it) in cases {
+        let mut o = opts("invalid", 1);
+        break_it(&mut o);
+        let e = Pool::start(o).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+        assert!(e.message().contains(why), "{why}: {e}");
+    }
+    // Arguments that are not an array never reach a worker (the protocol requires one).
+    let pool = Pool::start(opts("args", 1)).await.unwrap();
+    let e = pool.exec_raw("pid", omnitron::rpc::encode(&42u32).unwrap()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArgument.as_str());
+    let _: u32 = pool.exec("pid", &()).await.unwrap();
+    pool.stop().await;
+}

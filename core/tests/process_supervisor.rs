@@ -329,3 +329,15 @@ async fn simple_one_for_one_adds_instances_and_transient_children_may_exit() {
     let plain = sup("plain", Strategy::OneForOne);
     assert_eq!(plain.start_child(vec![]).await.unwrap_err().code(), ErrorCode::InvalidArgument);
 }
+
+#[test]
+fn bad_supervisor_definitions_are_refused() {
+    let s = sup("defs", Strategy::OneForOne);
+    s.add_child(ChildOptions::new(worker("twice"))).unwrap();
+    let e = s.add_child(ChildOptions::new(worker("twice"))).unwrap_err();
+    assert!(e.message().contains("already has a child named 'twice'"), "{e}");
+    assert!(s.add_supervisor(s.clone(), false).is_err(), "a supervisor cannot supervise itself");
+    assert!("all-for-none".parse::<Strategy>().is_err());
+    assert!("sometimes".parse::<RestartPolicy>().is_err());
+    assert!("maybe".parse::<CrashDecision>().is_err());
+}

@@ -102,6 +102,14 @@ def main() -> int:
         wait_until("the gateway to be ready", lambda: request("GET", "/health/ready")[0] == 200, 90)
         print(f"demo: application up in {time.time() - t_start:.1f} s: {', '.join(sorted({r['name'] for r in ps()}))}")
         pids |= {r["pid"] for r in ps() if r["pid"]}
+        # Bad requests get a clear 4xx and start nothing.
+        for path, body, want in (("/orders", [1, 2], 400), ("/orders/no-such-order", None, 404)):
+            status, answer = request("POST" if body is not None else "GET", path, body)
+            if status != want:
+                raise SystemExit(f"demo: {path} answered {status} ({answer}), expected {want}")
+        status, answer = request("POST", "/orders", {"id": "bad", "sku": "x", "qty": 0, "amount": 1})
+        if status != 202:
+            raise SystemExit(f"demo: POST /orders answered {status}: {answer}")
         killed: dict[str, Any] = {}
         sent: dict[str, float] = {}
 
@@ -154,6 +162,9 @@ def main() -> int:
         held = {k for (k,) in db.execute("SELECT key FROM reservations WHERE released = 0")}
         completed = {r["run_id"] for r in runs if r["state"] == "completed"}
         problems = []
+        bad = wait_until("the invalid order to end", lambda: (lambda r: r if r.get("state") in ("compensated", "completed") else None)(request("GET", "/orders/bad")[1]))
+        if bad["state"] != "compensated" or "invalid order" not in json.dumps(bad.get("error")):
+            problems.append(f"an invalid order (qty 0) was not refused at validate: {bad.get('state')}")
         if states["compensation_failed"]:
             problems.append("some compensations failed")
         if {k.split(":")[0] for k in held} != completed:
