@@ -288,7 +288,8 @@ async fn workers_are_replaced_after_their_lifetime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impossible_options_are_refused_before_anything_starts() {
-    let cases: [(&str, fn(&mut PoolOptions)); 4] = [
+    type Break = fn(&mut PoolOptions);
+    let cases: [(&str, Break); 4] = [
         ("at least one worker", |o| {
             o.size = PoolSize::Fixed(0);
             o.max = Some(0);
