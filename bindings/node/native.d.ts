@@ -102,6 +102,11 @@ export declare class NativePeer {
   static listen(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
   /** Connects to the peer listening at `address`. */
   static connect(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
+  /**
+   * Starts reading, on this thread's event loop, the connections waiting for it (the `adopt`
+   * callback's answer).
+   */
+  hostAdopt(): void
   /** The address it listens on, if it listens. */
   address(): string | null
   /** Hosts `name@version` with `methods`; returns the service index `dispatch` reports. */
@@ -336,6 +341,15 @@ export interface HealthInput {
   maxMissed?: number
 }
 
+/** Starts reading, on this thread's loop, the pool connections waiting for it. */
+export declare function hostLoopAdopt(): void
+
+/**
+ * Makes this thread's event loop (call it from the main thread) the one that reads the
+ * connections of process pools started from JavaScript. `adopt` must call `hostLoopAdopt()`.
+ */
+export declare function hostLoopInit(adopt: (n: number) => void): void
+
 export interface JsBreakerOptions {
   name: string
   threshold?: number
@@ -496,6 +510,8 @@ export interface PeerCallbacks {
   cancel: (callId: number) => void
   done: (result: [callId: number, code: string | null, message: string | null, value: Uint8Array | null]) => void
   event: (event: [subscription: number, topic: string, payload: Uint8Array]) => void
+  /** Connections wait for this thread's event loop: call `hostAdopt()`. */
+  adopt: (n: number) => void
 }
 
 /** The numbers a plan uses, named by the engine. */

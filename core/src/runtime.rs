@@ -13,7 +13,11 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 /// The shared runtime, built on first call with as many worker threads as CPUs (at least 2).
 pub fn get() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
+        let workers = std::env::var("OMNITRON_ENGINE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2));
         Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("omnitron-worker")

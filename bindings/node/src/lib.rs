@@ -10,6 +10,7 @@
 
 mod di;
 mod error;
+mod host_loop;
 mod metrics;
 mod process;
 mod resilience;

@@ -304,8 +304,11 @@ impl NativePool {
         let opts = self.opts.lock().take();
         let slot = self.pool.clone();
         self.done.spawn_op(id, async move {
-            let opts =
+            let mut opts =
                 opts.ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "the pool was already started"))?;
+            if opts.host.is_none() {
+                opts.host = node_host().await?;
+            }
             let pool = Pool::start(opts).await?;
             let _ = slot.set(pool);
             Ok(())
@@ -377,6 +380,23 @@ impl NativePool {
     pub fn drain(&self) -> Drained {
         self.done.drain()
     }
+}
+
+/// The host that Node's pools start their workers on: one per process, its connections read on the
+/// main thread's event loop (`host_loop`), so a task's answer reaches JavaScript with one wake-up.
+/// None before `hostLoopInit` (the engine's shared host is used then).
+async fn node_host() -> omnitron::Result<Option<omnitron::process::ProcessHost>> {
+    static HOST: tokio::sync::OnceCell<omnitron::process::ProcessHost> = tokio::sync::OnceCell::const_new();
+    let Some(lp) = crate::host_loop::process_loop() else { return Ok(None) };
+    let host = HOST
+        .get_or_try_init(|| async move {
+            let mut o = omnitron::rpc::PeerOptions::new("omnitron-supervisor");
+            o.lang = "node".into();
+            o.host_loop = Some(lp);
+            omnitron::process::ProcessHost::start_with(o).await
+        })
+        .await?;
+    Ok(Some(host.clone()))
 }
 
 /// A MessagePack array header for `n` items.

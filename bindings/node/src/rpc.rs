@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::error::ToJs;
+use crate::host_loop::{AdoptFn, HostLoopState};
 
 /// `(callId, serviceIndex, method, args)`: serve a call, then answer with `rpcAnswer(callId, ...)`.
 type DispatchFn = ThreadsafeFunction<
@@ -140,14 +141,19 @@ pub struct PeerCallbacks {
     pub done: DoneFn,
     #[napi(ts_type = "(event: [subscription: number, topic: string, payload: Uint8Array]) => void")]
     pub event: EventFn,
+    /// Connections wait for this thread's event loop: call `hostAdopt()`.
+    #[napi(ts_type = "(n: number) => void")]
+    pub adopt: AdoptFn,
 }
 
 struct Callbacks {
+    host: Arc<HostLoopState>,
     dispatch: Arc<DispatchFn>,
     pull: Arc<PullFn>,
     cancel: Arc<CancelFn>,
     done: Arc<DoneFn>,
     event: Arc<EventFn>,
+    adopt: Arc<AdoptFn>,
 }
 
 /// This process's end of the RPC network.
@@ -158,8 +164,9 @@ pub struct NativePeer {
     next_service: AtomicU32,
 }
 
-fn options(name: String, token: Option<String>, max_frame: Option<u32>) -> PeerOptions {
+fn options(name: String, token: Option<String>, max_frame: Option<u32>, cb: &Callbacks) -> PeerOptions {
     let mut o = PeerOptions::new(name);
+    o.host_loop = Some(cb.host.host_loop(cb.adopt.clone()));
     o.lang = "node".into();
     o.token = token;
     if let Some(m) = max_frame {
@@ -170,6 +177,8 @@ fn options(name: String, token: Option<String>, max_frame: Option<u32>) -> PeerO
 
 fn callbacks(c: PeerCallbacks) -> Callbacks {
     Callbacks {
+        host: Arc::new(HostLoopState::default()),
+        adopt: Arc::new(c.adopt),
         dispatch: Arc::new(c.dispatch),
         pull: Arc::new(c.pull),
         cancel: Arc::new(c.cancel),
@@ -190,9 +199,10 @@ impl NativePeer {
         cb: PeerCallbacks,
     ) -> napi::Result<NativePeer, String> {
         let addr: Address = address.parse().js()?;
-        let o = options(name, token, max_frame);
+        let cb = callbacks(cb);
+        let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::listen(&addr, o).await }).js()?;
-        Ok(NativePeer { peer, cb: callbacks(cb), next_service: AtomicU32::new(1) })
+        Ok(NativePeer { peer, cb, next_service: AtomicU32::new(1) })
     }
 
     /// Connects to the peer listening at `address`.
@@ -205,9 +215,17 @@ impl NativePeer {
         cb: PeerCallbacks,
     ) -> napi::Result<NativePeer, String> {
         let addr: Address = address.parse().js()?;
-        let o = options(name, token, max_frame);
+        let cb = callbacks(cb);
+        let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::connect(&addr, o).await }).js()?;
-        Ok(NativePeer { peer, cb: callbacks(cb), next_service: AtomicU32::new(1) })
+        Ok(NativePeer { peer, cb, next_service: AtomicU32::new(1) })
+    }
+
+    /// Starts reading, on this thread's event loop, the connections waiting for it (the `adopt`
+    /// callback's answer).
+    #[napi]
+    pub fn host_adopt(&self, env: napi::Env) -> napi::Result<()> {
+        self.cb.host.adopt_pending(&env)
     }
 
     /// The address it listens on, if it listens.

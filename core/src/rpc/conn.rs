@@ -95,6 +95,9 @@ pub(crate) struct Conn {
     pub(crate) subs: Mutex<Vec<(u64, Pattern)>>,
     sweeping: std::sync::atomic::AtomicBool,
     pings: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    /// The descriptor a host event loop reads this connection from, while it does
+    /// (`HostReader`): closing the connection shuts its reading down to wake that loop.
+    pub(crate) host_fd: Mutex<Option<std::os::fd::RawFd>>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -116,6 +119,7 @@ impl Conn {
             subs: Mutex::new(Vec::new()),
             sweeping: std::sync::atomic::AtomicBool::new(false),
             pings: Mutex::new(HashMap::new()),
+            host_fd: Mutex::new(None),
         })
     }
 
@@ -257,10 +261,18 @@ impl Conn {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let at = tokio::time::Instant::now() + deadline;
         let deadline_ms = deadline.as_millis().min(u128::from(u32::MAX)) as u32;
-        self.pending.lock().insert(id, Pending::Callback(cb, at));
-        let queued = self.outbox.try_send_with(|out| {
+        let alone = {
+            let mut p = self.pending.lock();
+            p.insert(id, Pending::Callback(cb, at));
+            p.len() == 1
+        };
+        let encode = |out: &mut Vec<u8>| {
             Request::encode_frame(out, id, target, method, args, deadline_ms, trace, false)
-        });
+        };
+        // The only call in flight: write it from this thread now (no writer to wake). With others in
+        // flight, the writer sends many per write.
+        let queued =
+            if alone { self.outbox.send_and_flush(encode) } else { self.outbox.try_send_with(encode) };
         match queued {
             Ok(true) => {}
             Ok(false) => {
@@ -365,6 +377,11 @@ impl Conn {
     /// The connection is gone: every call in flight fails at once, every handler is cancelled.
     pub(crate) fn shutdown(&self) {
         self.closed.cancel();
+        if let Some(fd) = *self.host_fd.lock() {
+            // SAFETY: the reader holding `fd` open clears `host_fd` (under this lock) before it lets
+            // the descriptor go, so `fd` is still this connection's socket.
+            unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+        }
         self.outbox.close();
         let pending: Vec<Pending> = self.pending.lock().drain().map(|(_, p)| p).collect();
         for p in pending {

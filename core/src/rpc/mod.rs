@@ -8,6 +8,7 @@
 
 mod codec;
 mod conn;
+mod host_reader;
 mod metrics;
 mod msgpack;
 mod pattern;
@@ -17,6 +18,7 @@ mod table;
 mod value;
 
 pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
+pub use host_reader::{HostLoop, HostReader};
 pub use msgpack::{EMPTY_ARRAY, NIL};
 pub use pattern::{Pattern, check_topic};
 pub use peer::{CallOptions, ConnectionEvent, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo};

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
 use super::conn::{Conn, RemoteStream, StreamEvent, wire};
+use super::host_reader::HostLoop;
 use super::metrics::{EventMetrics, ServiceMetrics};
 use super::pattern::{Pattern, check_topic};
 use super::service::{CallContext, Handler, Service, StreamSink, decode, encode};
@@ -29,7 +30,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::Registry;
 use crate::runtime;
 use crate::transport::{
-    Address, DEFAULT_MAX_FRAME, FrameReader, Listener, Outbox, ReadHalf, WriteHalf, run_writer,
+    Address, DEFAULT_MAX_FRAME, FrameReader, Listener, Outbox, Stream, WriteHalf, run_writer,
 };
 
 /// The default deadline of a call: 5 s.
@@ -53,6 +54,9 @@ pub struct PeerOptions {
     pub default_deadline: Duration,
     /// Where RPC metrics go (default: the global registry).
     pub registry: Registry,
+    /// The host's event loop, for a binding whose own thread should read the connections (see
+    /// [`HostLoop`]); `None` (the default) reads them on the engine's threads.
+    pub host_loop: Option<HostLoop>,
 }
 
 impl PeerOptions {
@@ -65,6 +69,7 @@ impl PeerOptions {
             max_frame: DEFAULT_MAX_FRAME,
             default_deadline: DEFAULT_DEADLINE,
             registry: Registry::global().clone(),
+            host_loop: None,
         }
     }
 
@@ -133,9 +138,9 @@ struct LocalSub {
     handler: EventHandler,
 }
 
-struct Inner {
+pub(super) struct Inner {
     info: PeerInfo,
-    opts: PeerOptions,
+    pub(super) opts: PeerOptions,
     table: RwLock<Table>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     upstream: watch::Sender<Option<Arc<Conn>>>,
@@ -144,6 +149,8 @@ struct Inner {
     next_sub: AtomicU64,
     stop: CancellationToken,
     events: EventMetrics,
+    /// The runtime the peer was made on: its tasks, including those started from a host loop's thread.
+    pub(super) runtime: tokio::runtime::Handle,
     address: Mutex<Option<Address>>,
     watchers: RwLock<Vec<(u64, ConnWatcher)>>,
 }
@@ -195,6 +202,7 @@ impl Peer {
                 next_sub: AtomicU64::new(1),
                 stop: CancellationToken::new(),
                 events,
+                runtime: home_runtime(),
                 address: Mutex::new(None),
                 watchers: RwLock::new(Vec::new()),
             }),
@@ -1175,8 +1183,8 @@ async fn accept_loop(inner: Arc<Inner>, listener: Listener) {
             _ = inner.stop.cancelled() => break,
         };
         match accepted {
-            Ok((read, write)) => {
-                tokio::spawn(handshake_accept(inner.clone(), read, write));
+            Ok(stream) => {
+                tokio::spawn(handshake_accept(inner.clone(), stream));
             }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
@@ -1193,7 +1201,8 @@ async fn refuse(write: WriteHalf, e: &Error) {
     let _ = run_writer(outbox, write).await;
 }
 
-async fn handshake_accept(inner: Arc<Inner>, read: ReadHalf, write: WriteHalf) {
+async fn handshake_accept(inner: Arc<Inner>, stream: Stream) {
+    let Stream { read, write, fd } = stream;
     let mut reader = FrameReader::new(read, inner.opts.max_frame.min(64 * 1024));
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next()).await;
     let hello = match first {
@@ -1235,20 +1244,46 @@ async fn handshake_accept(inner: Arc<Inner>, read: ReadHalf, write: WriteHalf) {
     inner.conns.lock().insert(conn.id, conn.clone());
     tracing::debug!(peer = %conn.peer.name, lang = %conn.peer.lang, pid = conn.peer.pid, "peer connected");
     inner.notify(&ConnectionEvent::Connected { conn: conn.id, peer: (*conn.peer).clone() });
-    read_loop(inner.clone(), conn.clone(), reader, false).await;
-    inner.conns.lock().remove(&conn.id);
-    let gone = inner.table.write().remove_conn(conn.id);
-    if !gone.is_empty() {
-        tracing::info!(peer = %conn.peer.name, services = ?gone, "peer disconnected; its services are gone");
+    read_on(&inner, conn, reader, fd, false).await;
+}
+
+/// Reads `conn` from here on: in a task of this runtime, or from the host's event loop when the
+/// peer was given one ([`PeerOptions::host_loop`]).
+async fn read_on(
+    inner: &Arc<Inner>,
+    conn: Arc<Conn>,
+    reader: FrameReader,
+    fd: std::os::fd::RawFd,
+    upstream: bool,
+) {
+    let Some(host) = &inner.opts.host_loop else {
+        inner.runtime.spawn(read_loop(inner.clone(), conn, reader, upstream));
+        return;
+    };
+    // Frames that came in with the handshake are handled here: the host would only look once more
+    // arrives, which may be never.
+    let (read, mut buf) = reader.into_parts();
+    loop {
+        let handled = match crate::transport::take_frame(&mut buf, inner.opts.max_frame) {
+            Ok(Some(frame)) => handle_frame(inner, &conn, frame, upstream),
+            Ok(None) => break,
+            Err(e) => Err(e),
+        };
+        match handled {
+            Ok(None) => {}
+            Ok(Some(more)) => more.await,
+            Err(e) => return end_conn(inner, &conn, Err(e), upstream),
+        }
     }
-    inner.notify(&ConnectionEvent::Disconnected { conn: conn.id, peer: (*conn.peer).clone() });
+    conn.outbox.flush_now();
+    (host.0)(super::host_reader::HostReader::new(inner.clone(), conn, read, fd, buf, upstream));
 }
 
 async fn handshake_connect(inner: &Arc<Inner>) -> Result<Arc<Conn>> {
     let Some(address) = inner.upstream_address.clone() else {
         return Err(Error::new(ErrorCode::Internal, "no upstream address"));
     };
-    let (read, write) = crate::transport::connect(&address).await?;
+    let Stream { read, write, fd } = crate::transport::connect(&address).await?;
     let mut reader = FrameReader::new(read, inner.opts.max_frame);
     let (outbox, done) = start_writer(write);
     outbox.send_now(&Message::Hello {
@@ -1306,8 +1341,7 @@ async fn handshake_connect(inner: &Arc<Inner>) -> Result<Arc<Conn>> {
     for m in services.iter().chain(subs.iter()) {
         conn.outbox.send_now(m)?;
     }
-    let (i, c) = (inner.clone(), conn.clone());
-    tokio::spawn(async move { read_loop(i, c, reader, true).await });
+    read_on(inner, conn.clone(), reader, fd, true).await;
     Ok(conn)
 }
 
@@ -1364,35 +1398,60 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
-        let msg = match Message::decode(frame) {
-            Ok(m) => m,
+        match handle_frame(&inner, &conn, frame, upstream) {
+            Ok(None) => {}
+            // Waits here: a slow subscriber or a full upstream slows this connection's reading.
+            Ok(Some(more)) => more.await,
             Err(e) => break Err(e),
-        };
-        match msg {
-            Message::Request(req) => {
-                // Run it here if it finishes at once (no task to spawn); otherwise as its own task.
-                let mut fut = Box::pin(serve_request(inner.clone(), conn.clone(), req));
-                if poll_once(fut.as_mut()).is_pending() {
-                    tokio::spawn(fut);
-                }
+        }
+        // Everything that arrived together has been handled: send the answers now, from here.
+        if !reader.has_buffered_frame() {
+            conn.outbox.flush_now();
+        }
+    };
+    end_conn(&inner, &conn, result, upstream);
+}
+
+/// Work a frame leaves to finish asynchronously (delivering or forwarding an event).
+pub(super) type Leftover = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Handles one frame read from `conn`: everything that can be done at once is done here (answers
+/// completed, requests started, subscriptions recorded); what must wait comes back. `Err` closes
+/// the connection.
+pub(super) fn handle_frame(
+    inner: &Arc<Inner>,
+    conn: &Arc<Conn>,
+    frame: Bytes,
+    upstream: bool,
+) -> Result<Option<Leftover>> {
+    match Message::decode(frame)? {
+        Message::Request(req) => {
+            // Run it here if it finishes at once (no task to spawn); otherwise as its own task.
+            let mut fut = Box::pin(serve_request(inner.clone(), conn.clone(), req));
+            if poll_once(fut.as_mut()).is_pending() {
+                inner.runtime.spawn(fut);
             }
-            Message::Result { id, value } => conn.complete(id, Ok(value)),
-            Message::Error { id: 0, error } => {
-                tracing::warn!(peer = %conn.peer.name, code = %error.code, "peer reported: {}", error.message);
+        }
+        Message::Result { id, value } => conn.complete(id, Ok(value)),
+        Message::Error { id: 0, error } => {
+            tracing::warn!(peer = %conn.peer.name, code = %error.code, "peer reported: {}", error.message);
+        }
+        Message::Error { id, error } => conn.complete(id, Err(error)),
+        Message::Cancel { id } => conn.cancel_serving(id),
+        Message::StreamItem { id, value } => conn.stream_event(id, StreamEvent::Item(value)),
+        Message::StreamEnd { id } => conn.stream_event(id, StreamEvent::End),
+        Message::StreamCredit { id, n } => conn.add_credit(id, n),
+        Message::Subscribe { sub, pattern } => match Pattern::new(&pattern) {
+            Ok(p) => conn.subs.lock().push((sub, p)),
+            Err(e) => {
+                let _ = conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(&e) });
             }
-            Message::Error { id, error } => conn.complete(id, Err(error)),
-            Message::Cancel { id } => conn.cancel_serving(id),
-            Message::StreamItem { id, value } => conn.stream_event(id, StreamEvent::Item(value)),
-            Message::StreamEnd { id } => conn.stream_event(id, StreamEvent::End),
-            Message::StreamCredit { id, n } => conn.add_credit(id, n),
-            Message::Subscribe { sub, pattern } => match Pattern::new(&pattern) {
-                Ok(p) => conn.subs.lock().push((sub, p)),
-                Err(e) => {
-                    let _ = conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(&e) });
-                }
-            },
-            Message::Unsubscribe { sub } => conn.subs.lock().retain(|(id, _)| *id != sub),
-            Message::Publish { topic, payload } => {
+        },
+        Message::Unsubscribe { sub } => conn.subs.lock().retain(|(id, _)| *id != sub),
+        Message::Publish { topic, payload } => {
+            let inner = inner.clone();
+            let from = conn.id;
+            return Ok(Some(Box::pin(async move {
                 if upstream {
                     // From our server: here, and on to anyone connected to us.
                     deliver(&inner, &topic, &payload, None).await;
@@ -1402,57 +1461,67 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
                         Some(u) => {
                             let _ = u.outbox.send(&Message::Publish { topic, payload }).await;
                         }
-                        None => deliver(&inner, &topic, &payload, Some(conn.id)).await,
+                        None => deliver(&inner, &topic, &payload, Some(from)).await,
                     }
                 }
-            }
-            Message::Ping(n) => {
-                let _ = conn.outbox.send_now(&Message::Pong(n));
-            }
-            Message::Pong(n) => conn.pong(n),
-            Message::Register { name, version, methods, streams } => {
-                let r = super::service::parse_version(&version).and_then(|v| {
-                    inner.table.write().insert(
-                        &name,
-                        v,
-                        Provider::Remote {
-                            conn: conn.clone(),
-                            methods: Arc::new(methods),
-                            streams: Arc::new(streams),
-                        },
-                    )
-                });
-                match r {
-                    Ok(()) => {
-                        let service = format!("{name}@{version}");
-                        tracing::debug!(peer = %conn.peer.name, service = %service, "service registered");
-                        if !upstream {
-                            inner.notify(&ConnectionEvent::Registered { conn: conn.id, service });
-                        }
-                    }
-                    Err(e) => {
-                        let _ =
-                            conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(&e) });
+            })));
+        }
+        Message::Ping(n) => {
+            let _ = conn.outbox.send_now(&Message::Pong(n));
+        }
+        Message::Pong(n) => conn.pong(n),
+        Message::Register { name, version, methods, streams } => {
+            let r = super::service::parse_version(&version).and_then(|v| {
+                inner.table.write().insert(
+                    &name,
+                    v,
+                    Provider::Remote {
+                        conn: conn.clone(),
+                        methods: Arc::new(methods),
+                        streams: Arc::new(streams),
+                    },
+                )
+            });
+            match r {
+                Ok(()) => {
+                    let service = format!("{name}@{version}");
+                    tracing::debug!(peer = %conn.peer.name, service = %service, "service registered");
+                    if !upstream {
+                        inner.notify(&ConnectionEvent::Registered { conn: conn.id, service });
                     }
                 }
-            }
-            Message::Unregister { name, version } => {
-                if let Ok(v) = super::service::parse_version(&version) {
-                    inner.table.write().remove_remote(&name, &v, conn.id);
+                Err(e) => {
+                    let _ = conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(&e) });
                 }
-            }
-            Message::Hello { .. } | Message::Welcome { .. } => {
-                break Err(Error::new(ErrorCode::ProtocolError, "a second handshake on an open connection"));
             }
         }
-        // Everything that arrived together has been handled: send the answers now, from here.
-        if !reader.has_buffered_frame() {
-            conn.outbox.flush_now();
+        Message::Unregister { name, version } => {
+            if let Ok(v) = super::service::parse_version(&version) {
+                inner.table.write().remove_remote(&name, &v, conn.id);
+            }
         }
-    };
+        Message::Hello { .. } | Message::Welcome { .. } => {
+            return Err(Error::new(ErrorCode::ProtocolError, "a second handshake on an open connection"));
+        }
+    }
+    Ok(None)
+}
+
+/// The reading side of `conn` is done (the peer left, a bad frame, or this side closed it): every
+/// call in flight on it fails, and a connection accepted here takes its services with it.
+pub(super) fn end_conn(inner: &Arc<Inner>, conn: &Arc<Conn>, result: Result<()>, upstream: bool) {
     if let Err(e) = &result {
         tracing::warn!(peer = %conn.peer.name, pid = conn.peer.pid, code = %e.code(), "closing the connection: {e}");
         let _ = conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(e) });
     }
     conn.shutdown();
+    if upstream {
+        return;
+    }
+    inner.conns.lock().remove(&conn.id);
+    let gone = inner.table.write().remove_conn(conn.id);
+    if !gone.is_empty() {
+        tracing::info!(peer = %conn.peer.name, services = ?gone, "peer disconnected; its services are gone");
+    }
+    inner.notify(&ConnectionEvent::Disconnected { conn: conn.id, peer: (*conn.peer).clone() });
 }

@@ -64,22 +64,8 @@ impl FrameReader {
     /// refused from its 4-byte prefix, before anything is allocated for the body.
     pub async fn next(&mut self) -> Result<Option<Bytes>> {
         loop {
-            if self.buf.len() >= 4 {
-                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
-                if len == 0 {
-                    return Err(Error::new(ErrorCode::ProtocolError, "an empty frame (length 0)"));
-                }
-                if len > self.max {
-                    return Err(Error::new(
-                        ErrorCode::FrameTooLarge,
-                        format!("a frame of {len} bytes is over the limit of {} bytes", self.max),
-                    ));
-                }
-                if self.buf.len() >= 4 + len {
-                    self.buf.advance(4);
-                    return Ok(Some(self.buf.split_to(len).freeze()));
-                }
-                self.buf.reserve(4 + len - self.buf.len());
+            if let Some(frame) = take_frame(&mut self.buf, self.max)? {
+                return Ok(Some(frame));
             }
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 8 {
                 self.buf.reserve(READ_CHUNK);
@@ -102,6 +88,38 @@ impl FrameReader {
             }
         }
     }
+}
+
+impl FrameReader {
+    /// Gives up reading: the reading half (kept open, unread) and whatever was read past the last
+    /// frame handed out. For a reader that goes on from the host's own event loop.
+    pub(crate) fn into_parts(self) -> (ReadHalf, BytesMut) {
+        (self.read.0, self.buf)
+    }
+}
+
+/// Takes the first whole frame out of `buf`, if there is one; reserves room for the rest of a
+/// partial one. A length over `max` (or zero) is an error, found from the prefix alone.
+pub(crate) fn take_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if len == 0 {
+        return Err(Error::new(ErrorCode::ProtocolError, "an empty frame (length 0)"));
+    }
+    if len > max {
+        return Err(Error::new(
+            ErrorCode::FrameTooLarge,
+            format!("a frame of {len} bytes is over the limit of {max} bytes"),
+        ));
+    }
+    if buf.len() >= 4 + len {
+        buf.advance(4);
+        return Ok(Some(buf.split_to(len).freeze()));
+    }
+    buf.reserve(4 + len - buf.len());
+    Ok(None)
 }
 
 /// The outgoing side of a connection: encoded frames waiting for the writer task. Bounded: past its

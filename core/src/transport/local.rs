@@ -1,6 +1,7 @@
 //! Local sockets: Unix domain sockets through `interprocess`, kept in a directory only their owner
 //! can enter.
 
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -12,7 +13,7 @@ use interprocess::local_socket::tokio::{Listener as IpListener, Stream};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{ReadHalf, WriteHalf, io_error};
+use super::io_error;
 use crate::error::{Error, ErrorCode, Result};
 
 fn uid() -> u32 {
@@ -91,7 +92,7 @@ impl LocalListener {
         Ok(LocalListener { listener, path: path.to_path_buf(), ino })
     }
 
-    pub(super) async fn accept(&self) -> Result<(ReadHalf, WriteHalf)> {
+    pub(super) async fn accept(&self) -> Result<super::Stream> {
         let s = self.listener.accept().await.map_err(|e| io_error("accept", e))?;
         Ok(split(s))
     }
@@ -106,9 +107,12 @@ impl Drop for LocalListener {
 }
 
 /// `&Stream` reads and writes, so both halves share one stream (closed when both are dropped).
-fn split(s: Stream) -> (ReadHalf, WriteHalf) {
+fn split(s: Stream) -> super::Stream {
+    let fd = match &s {
+        Stream::UdSocket(u) => u.as_fd().as_raw_fd(),
+    };
     let s = Arc::new(s);
-    (Box::pin(Half(s.clone())), Box::pin(Half(s)))
+    super::Stream { read: Box::pin(Half(s.clone())), write: Box::pin(Half(s)), fd }
 }
 
 struct Half(Arc<Stream>);
@@ -141,7 +145,7 @@ impl AsyncWrite for Half {
     }
 }
 
-pub(super) async fn connect(path: &Path) -> Result<(ReadHalf, WriteHalf)> {
+pub(super) async fn connect(path: &Path) -> Result<super::Stream> {
     let name = path
         .to_fs_name::<GenericFilePath>()
         .map_err(|e| io_error(&format!("invalid socket path {}", path.display()), e))?;

@@ -8,8 +8,10 @@ mod local;
 pub(crate) use local::private_dir;
 
 pub use address::Address;
+pub(crate) use frame::take_frame;
 pub use frame::{DEFAULT_MAX_FRAME, FrameReader, Outbox, run_writer};
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,6 +23,30 @@ use crate::error::{Error, ErrorCode, Result};
 pub type ReadHalf = Pin<Box<dyn AsyncRead + Send>>;
 /// The writing half of a connection.
 pub type WriteHalf = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// One open connection: its two halves, and the descriptor they share (which a host event loop can
+/// watch for reading; see `rpc::HostReader`). The descriptor stays open while either half lives.
+pub struct Stream {
+    /// The reading half.
+    pub read: ReadHalf,
+    /// The writing half.
+    pub write: WriteHalf,
+    /// The socket's file descriptor.
+    pub fd: RawFd,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream").field("fd", &self.fd).finish()
+    }
+}
+
+fn tcp(s: tokio::net::TcpStream) -> Stream {
+    let _ = s.set_nodelay(true);
+    let fd = s.as_raw_fd();
+    let (r, w) = s.into_split();
+    Stream { read: Box::pin(r), write: Box::pin(w), fd }
+}
 
 fn io_error(what: &str, e: std::io::Error) -> Error {
     Error::new(ErrorCode::NotConnected, format!("{what}: {e}"))
@@ -64,30 +90,26 @@ impl Listener {
     }
 
     /// The next connection.
-    pub async fn accept(&self) -> Result<(ReadHalf, WriteHalf)> {
+    pub async fn accept(&self) -> Result<Stream> {
         match &self.inner {
             Inner::Local(l) => l.accept().await,
             Inner::Tcp(l) => {
                 let (s, _) = l.accept().await.map_err(|e| io_error("accept", e))?;
-                let _ = s.set_nodelay(true);
-                let (r, w) = s.into_split();
-                Ok((Box::pin(r), Box::pin(w)))
+                Ok(tcp(s))
             }
         }
     }
 }
 
 /// Connects to `address`.
-pub async fn connect(address: &Address) -> Result<(ReadHalf, WriteHalf)> {
+pub async fn connect(address: &Address) -> Result<Stream> {
     match address {
         Address::Local(path) => local::connect(path).await,
         Address::Tcp(hostport) => {
             let s = tokio::net::TcpStream::connect(hostport.as_str())
                 .await
                 .map_err(|e| io_error(&format!("cannot connect to tcp://{hostport}"), e))?;
-            let _ = s.set_nodelay(true);
-            let (r, w) = s.into_split();
-            Ok((Box::pin(r), Box::pin(w)))
+            Ok(tcp(s))
         }
     }
 }

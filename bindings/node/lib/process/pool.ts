@@ -3,6 +3,7 @@
 // Dispatch, queueing, retries, recycling and scaling are the engine's; this file translates.
 
 import type { NativePool } from '../../native.js';
+import { isMainThread } from 'node:worker_threads';
 import { native } from '../native.js';
 import { call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
@@ -13,6 +14,9 @@ import { childSpec, isObject, optBool, optNum, optStr, type ChildProgram } from 
 
 /** How a pool picks a worker for a task. */
 export type PoolStrategy = 'round-robin' | 'least-loaded' | 'power-of-two';
+// Pool workers' connections are read on the main thread's event loop (one wake-up per answer).
+if (isMainThread) native.hostLoopInit(() => native.hostLoopAdopt());
+
 const STRATEGIES: readonly PoolStrategy[] = ['round-robin', 'least-loaded', 'power-of-two'];
 
 /** A pool's settings (times in ms). */

@@ -200,6 +200,8 @@ export class Peer {
       },
       done: ([id, code, message, value]: [number, string | null, string | null, Uint8Array | null]) => this.#done(id, code, message, value),
       event: ([sub, topic, payload]: [number, string, Uint8Array]) => this.#event(sub, topic, payload),
+      // Connections are read on this thread's event loop: start watching the new ones.
+      adopt: () => this.#native?.hostAdopt(),
     };
     this.#native = nativeCall(() => make(cb));
     this.#listening = listening;

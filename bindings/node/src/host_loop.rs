@@ -1,0 +1,150 @@
+//! Connections read on Node's own event loop: each connection's socket is watched by a libuv poll
+//! handle on the thread that made the peer, and read there (`omnitron::rpc::HostReader`), so a
+//! message reaches JavaScript after one wake-up (the loop's), not two (an engine thread's, then the
+//! loop's through a thread-safe function).
+//!
+//! The engine hands each new connection's reader over on an engine thread: it waits in the peer's
+//! `pending` list, and a thread-safe function asks the loop's thread to adopt it
+//! ([`HostLoopState::adopt_pending`]), which starts the poll handle. The handles are unreferenced:
+//! like the peer's thread-safe functions, they do not keep the process alive.
+
+use std::alloc::Layout;
+use std::ffi::{c_int, c_void};
+use std::sync::Arc;
+
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use omnitron::rpc::{HostLoop, HostReader};
+use parking_lot::Mutex;
+
+/// `(0)`: connections are waiting to be adopted by this loop (answer with `hostAdopt()`).
+pub(crate) type AdoptFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
+
+// libuv, as exported by the node executable (see uv.h). Only what a poll handle needs.
+const UV_POLL: c_int = 8;
+const UV_READABLE: c_int = 1;
+const UV_DISCONNECT: c_int = 4;
+type PollCb = extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
+type CloseCb = extern "C" fn(handle: *mut c_void);
+unsafe extern "C" {
+    fn uv_handle_size(kind: c_int) -> usize;
+    fn uv_poll_init(lp: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
+    fn uv_poll_start(handle: *mut c_void, events: c_int, cb: PollCb) -> c_int;
+    fn uv_poll_stop(handle: *mut c_void) -> c_int;
+    fn uv_close(handle: *mut c_void, cb: CloseCb);
+    fn uv_unref(handle: *mut c_void);
+}
+
+/// A peer's readers waiting for its loop.
+#[derive(Default)]
+pub(crate) struct HostLoopState {
+    pending: Mutex<Vec<HostReader>>,
+}
+
+impl HostLoopState {
+    /// The engine side: queue the reader, and ask the loop to adopt it.
+    pub(crate) fn host_loop(self: &Arc<Self>, adopt: Arc<AdoptFn>) -> HostLoop {
+        let state = self.clone();
+        HostLoop(Arc::new(move |r| {
+            state.pending.lock().push(r);
+            adopt.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+        }))
+    }
+
+    /// The loop side (its own thread): start watching every waiting connection.
+    pub(crate) fn adopt_pending(&self, env: &napi::Env) -> napi::Result<()> {
+        let lp = env.get_uv_event_loop()?.cast::<c_void>();
+        let readers: Vec<HostReader> = std::mem::take(&mut *self.pending.lock());
+        for r in readers {
+            // SAFETY: `lp` is this thread's live loop; `watch` is called on that thread.
+            unsafe { watch(lp, r) };
+        }
+        Ok(())
+    }
+}
+
+// The handle's memory: `uv_handle_size(UV_POLL)` bytes, its first field the `data` pointer (uv.h),
+// which holds the boxed reader.
+fn layout() -> Layout {
+    // SAFETY: a pure function of its argument.
+    let size = unsafe { uv_handle_size(UV_POLL) };
+    Layout::from_size_align(size.max(std::mem::size_of::<*mut c_void>()), 16).expect("uv_poll_t layout")
+}
+
+/// Starts a poll handle reading `reader`'s socket on `lp`. On failure the reader is dropped, which
+/// closes the connection (its calls fail with "peer disconnected", never hang).
+unsafe fn watch(lp: *mut c_void, reader: HostReader) {
+    let fd = reader.fd();
+    let layout = layout();
+    // SAFETY: a non-zero-sized layout.
+    let handle = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<c_void>();
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: `handle` is zeroed memory of the size libuv asked for; `lp` is the live loop.
+    if unsafe { uv_poll_init(lp, handle, fd) } != 0 {
+        // SAFETY: allocated above with this layout, never handed to libuv.
+        unsafe { std::alloc::dealloc(handle.cast(), layout) };
+        tracing::warn!("cannot watch connection fd {fd} on the event loop");
+        return;
+    }
+    let boxed = Box::into_raw(Box::new(reader));
+    // SAFETY: `data` is the handle's first field; libuv leaves it to the user.
+    unsafe { *handle.cast::<*mut HostReader>() = boxed };
+    // SAFETY: an initialised poll handle on this thread.
+    unsafe {
+        if uv_poll_start(handle, UV_READABLE | UV_DISCONNECT, on_poll) != 0 {
+            uv_close(handle, on_close);
+            return;
+        }
+        uv_unref(handle);
+    }
+}
+
+extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
+    // SAFETY: `data` holds the boxed reader until `on_close` frees it, and libuv calls back on the
+    // loop's thread only.
+    let reader = unsafe { &mut **handle.cast::<*mut HostReader>() };
+    let open = status >= 0 && reader.on_readable();
+    if !open {
+        // SAFETY: the live handle this callback is for; closed once (a stopped handle is not polled
+        // again).
+        unsafe {
+            uv_poll_stop(handle);
+            uv_close(handle, on_close);
+        }
+    }
+}
+
+extern "C" fn on_close(handle: *mut c_void) {
+    // SAFETY: libuv is done with the handle; the reader was boxed in `watch` and is freed here only
+    // (dropping it after the handle stopped watching its descriptor, as `HostReader` requires).
+    unsafe {
+        drop(Box::from_raw(*handle.cast::<*mut HostReader>()));
+        std::alloc::dealloc(handle.cast(), layout());
+    }
+}
+
+/// The process-wide loop (the main thread's) that reads the connections of pools started from
+/// JavaScript; set once by `hostLoopInit`.
+static PROCESS_LOOP: std::sync::OnceLock<(Arc<HostLoopState>, Arc<AdoptFn>)> = std::sync::OnceLock::new();
+
+/// Makes this thread's event loop (call it from the main thread) the one that reads the
+/// connections of process pools started from JavaScript. `adopt` must call `hostLoopAdopt()`.
+#[napi_derive::napi]
+pub fn host_loop_init(#[napi(ts_arg_type = "(n: number) => void")] adopt: AdoptFn) {
+    PROCESS_LOOP.get_or_init(|| (Arc::new(HostLoopState::default()), Arc::new(adopt)));
+}
+
+/// Starts reading, on this thread's loop, the pool connections waiting for it.
+#[napi_derive::napi]
+pub fn host_loop_adopt(env: napi::Env) -> napi::Result<()> {
+    match PROCESS_LOOP.get() {
+        Some((state, _)) => state.adopt_pending(&env),
+        None => Ok(()),
+    }
+}
+
+/// The process-wide loop, once `hostLoopInit` was called.
+pub(crate) fn process_loop() -> Option<HostLoop> {
+    PROCESS_LOOP.get().map(|(state, adopt)| state.host_loop(adopt.clone()))
+}

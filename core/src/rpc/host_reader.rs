@@ -1,0 +1,151 @@
+//! Reading a connection from the host's own event loop (libuv in Node, asyncio in Python).
+//!
+//! By default an engine thread reads every connection and hands what it read to the host's thread
+//! (a napi thread-safe function, the Python inbox): two thread wake-ups per message, on a machine
+//! where each costs tens of microseconds. A binding that gives its peer a [`HostLoop`] instead gets
+//! a [`HostReader`] per connection: it watches [`HostReader::fd`] with its loop and calls
+//! [`HostReader::on_readable`] on the loop's thread, which reads and handles every whole frame
+//! there. Answers complete their callbacks on that thread and requests start their handlers there,
+//! so a message costs the one wake-up the host would pay for its own socket. Writing is unchanged
+//! (the outbox, flushed by whoever finishes a batch, or by the writer task).
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use super::conn::Conn;
+use super::peer::{Inner, end_conn, handle_frame};
+use crate::error::{Error, ErrorCode, Result};
+use crate::transport::{ReadHalf, take_frame};
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What a binding does with each new connection's reader: arrange for
+/// [`HostReader::on_readable`] to be called on its loop's thread whenever the descriptor is
+/// readable, until it returns false. Called on an engine thread.
+#[derive(Clone)]
+pub struct HostLoop(pub Arc<dyn Fn(HostReader) + Send + Sync>);
+
+impl std::fmt::Debug for HostLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostLoop")
+    }
+}
+
+/// One connection, read by the host's event loop. Keeps the connection's descriptor open while it
+/// lives: drop it only after the loop stopped watching the descriptor.
+pub struct HostReader {
+    inner: Arc<Inner>,
+    conn: Arc<Conn>,
+    /// Never read from; held so the descriptor stays open (and is not reused) while watched.
+    _read: ReadHalf,
+    fd: RawFd,
+    buf: BytesMut,
+    upstream: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for HostReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostReader").field("fd", &self.fd).field("conn", &self.conn.id).finish()
+    }
+}
+
+impl HostReader {
+    pub(super) fn new(
+        inner: Arc<Inner>,
+        conn: Arc<Conn>,
+        read: ReadHalf,
+        fd: RawFd,
+        buf: BytesMut,
+        upstream: bool,
+    ) -> HostReader {
+        // Closing the connection from this side must wake the loop watching it.
+        *conn.host_fd.lock() = Some(fd);
+        HostReader { inner, conn, _read: read, fd, buf, upstream, done: false }
+    }
+
+    /// The descriptor to watch for reading (non-blocking).
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Reads what the socket has and handles every whole frame, on the calling thread. False when
+    /// the connection is over (the peer left, a bad frame, or this side closed it): stop watching
+    /// the descriptor, then drop the reader. Never blocks.
+    pub fn on_readable(&mut self) -> bool {
+        if self.done {
+            return false;
+        }
+        // Handlers started here may spawn tasks and arm timers: they belong to the peer's runtime.
+        let _rt = self.inner.runtime.enter();
+        match self.read_and_handle() {
+            Ok(true) => true,
+            Ok(false) => {
+                self.finish(Ok(()));
+                false
+            }
+            Err(e) => {
+                self.finish(Err(e));
+                false
+            }
+        }
+    }
+
+    fn read_and_handle(&mut self) -> Result<bool> {
+        if self.conn.closed.is_cancelled() {
+            return Ok(false);
+        }
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 8 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let spare = self.buf.spare_capacity_mut();
+        // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by `buf`; `read` writes at
+        // most that many and says how many, which are then marked initialised.
+        let n = unsafe { libc::read(self.fd, spare.as_mut_ptr().cast(), spare.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => Ok(true),
+                _ => Err(Error::new(ErrorCode::PeerDisconnected, format!("read failed: {e}"))),
+            };
+        }
+        if n == 0 {
+            return if self.buf.is_empty() {
+                Ok(false)
+            } else {
+                Err(Error::new(ErrorCode::ProtocolError, "the connection closed in the middle of a frame"))
+            };
+        }
+        // SAFETY: `read` initialised `n` bytes of the spare capacity.
+        unsafe { self.buf.set_len(self.buf.len() + n as usize) };
+        while let Some(frame) = take_frame(&mut self.buf, self.inner.opts.max_frame)? {
+            if let Some(mut more) = handle_frame(&self.inner, &self.conn, frame, self.upstream)? {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                if more.as_mut().poll(&mut cx).is_pending() {
+                    self.inner.runtime.spawn(more);
+                }
+            }
+        }
+        // Everything that arrived together has been handled: send the answers now, from here.
+        self.conn.outbox.flush_now();
+        Ok(true)
+    }
+
+    fn finish(&mut self, result: Result<()>) {
+        self.done = true;
+        *self.conn.host_fd.lock() = None;
+        end_conn(&self.inner, &self.conn, result, self.upstream);
+    }
+}
+
+impl Drop for HostReader {
+    fn drop(&mut self) {
+        if !self.done {
+            // Dropped while the connection was open (the host is going away): close it properly.
+            let _rt = self.inner.runtime.enter();
+            self.finish(Ok(()));
+        }
+    }
+}
