@@ -107,6 +107,11 @@ export declare class NativePeer {
    * callback's answer).
    */
   hostAdopt(): void
+  /**
+   * Writes what waits for JavaScript into `buffer` (see `lib/batch.ts`): the bytes written, or
+   * minus the size a bigger buffer needs.
+   */
+  drain(buffer: Uint8Array): number
   /** The address it listens on, if it listens. */
   address(): string | null
   /** Hosts `name@version` with `methods`; returns the service index `dispatch` reports. */
@@ -160,7 +165,7 @@ export declare class NativePool {
    */
   stop(id: number): void
   /** Every operation finished since the last call. */
-  drain(): Drained
+  drain(buffer: Uint8Array): number
 }
 
 /** The engine's rate limiter. */
@@ -245,7 +250,7 @@ export declare class NativeSupervisor {
   /** Where it is. */
   state(): SupervisorStateOutput
   /** Every operation finished since the last call. */
-  drain(): Drained
+  drain(buffer: Uint8Array): number
 }
 
 /** The engine for JavaScript. */
@@ -308,25 +313,6 @@ export declare function contextTokenKey(): number
 
 /** The error every operation on a disposed container gives. */
 export declare function disposedError(): JsErrorInfo
-
-/**
- * What `drain()` gives: successes packed in one buffer (`data[ends[i-1]..ends[i]]` is `ids[i]`'s
- * result), failures one by one.
- */
-export interface Drained {
-  ids: Uint32Array
-  ends: Uint32Array
-  data: Uint8Array
-  errors: Array<DrainedError>
-}
-
-/** A failed operation: the engine's code, message and MessagePack data (if any). */
-export interface DrainedError {
-  id: number
-  code: string
-  message: string
-  data?: Uint8Array
-}
 
 /** A fresh module key, unique in the process. */
 export declare function freshModuleKey(): number
@@ -505,11 +491,10 @@ export declare function lifecycleError(what: string, total: number, failures: Ar
 
 /** The callbacks a peer reports through. */
 export interface PeerCallbacks {
-  dispatch: (call: [callId: number, service: number, method: string, args: Uint8Array]) => void
+  /** Answers, calls to serve and events are waiting: take them with `drain()`. */
+  wake: () => void
   pull: (callId: number) => void
   cancel: (callId: number) => void
-  done: (result: [callId: number, code: string | null, message: string | null, value: Uint8Array | null]) => void
-  event: (event: [subscription: number, topic: string, payload: Uint8Array]) => void
   /** Connections wait for this thread's event loop: call `hostAdopt()`. */
   adopt: (n: number) => void
 }

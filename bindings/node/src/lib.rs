@@ -8,6 +8,7 @@
 #![allow(unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(test, allow(dead_code))]
 
+mod batch;
 mod di;
 mod error;
 mod host_loop;
@@ -15,6 +16,7 @@ mod metrics;
 mod process;
 mod resilience;
 mod rpc;
+mod rpc_inbox;
 mod workflow;
 
 use napi_derive::napi;

@@ -9,13 +9,12 @@
 //! the Promise they return without blocking its threads.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{Promise, Uint8Array, Uint32Array};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::bindgen_prelude::{Promise, Uint8Array, Uint8ArraySlice};
+use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use omnitron::process::{
     ChildOptions, ChildSpec, CrashDecision, HealthCheck, Pool, PoolOptions, PoolSize, PoolStrategy,
@@ -25,10 +24,9 @@ use omnitron::rpc::WireError;
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 
+use crate::batch::{Parts, Queue, WakeFn};
 use crate::error::ToJs;
 
-/// `()`: operations finished; take them with `drain()`.
-type WakeFn = ThreadsafeFunction<(), (), (), napi::Status, false, true>;
 /// `(childInfoJson, reason, failure)`: resolves to `'restart' | 'ignore' | 'escalate' | 'shutdown'`,
 /// or null for the restart policy's decision.
 type CrashFn = ThreadsafeFunction<
@@ -44,23 +42,30 @@ type RestartFn = ThreadsafeFunction<(String, u32), Promise<()>, (String, u32), n
 
 type Outcome = Result<Bytes, WireError>;
 
-/// Finished operations waiting for JavaScript, and the one wake-up that is pending for them.
-struct Done {
-    queue: Mutex<Vec<(u32, Outcome)>>,
-    scheduled: AtomicBool,
-    wake: WakeFn,
+/// Finished operations waiting for JavaScript (see `batch`): kind 0 a result (MessagePack, or JSON
+/// for engine operations), kind 1 an error (code, message, MessagePack data).
+struct Done(Queue<(u32, Outcome)>);
+
+fn parts((id, r): &(u32, Outcome)) -> Parts<'_> {
+    match r {
+        Ok(b) => Parts { kind: 0, id: *id, aux: 0, bytes: b, strings: [None, None] },
+        Err(e) => Parts {
+            kind: 1,
+            id: *id,
+            aux: 0,
+            bytes: e.data.as_deref().unwrap_or(&[]),
+            strings: [Some(&e.code), Some(&e.message)],
+        },
+    }
 }
 
 impl Done {
     fn new(wake: WakeFn) -> Arc<Done> {
-        Arc::new(Done { queue: Mutex::new(Vec::new()), scheduled: AtomicBool::new(false), wake })
+        Arc::new(Done(Queue::new(wake)))
     }
 
     fn push(&self, id: u32, r: Outcome) {
-        self.queue.lock().push((id, r));
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-        }
+        self.0.push((id, r));
     }
 
     /// Runs `fut` on the engine's runtime and reports its JSON result (or error) as `id`.
@@ -81,55 +86,10 @@ impl Done {
         });
     }
 
-    fn drain(&self) -> Drained {
-        // Cleared first: whatever is pushed from now on schedules another wake-up.
-        self.scheduled.store(false, Ordering::Release);
-        let items = std::mem::take(&mut *self.queue.lock());
-        let mut ids = Vec::with_capacity(items.len());
-        let mut ends = Vec::with_capacity(items.len());
-        let mut data = Vec::new();
-        let mut errors = Vec::new();
-        for (id, r) in items {
-            match r {
-                Ok(b) => {
-                    data.extend_from_slice(&b);
-                    ids.push(id);
-                    ends.push(data.len() as u32);
-                }
-                Err(e) => errors.push(DrainedError {
-                    id,
-                    code: e.code,
-                    message: e.message,
-                    data: e.data.map(|d| Uint8Array::from(d.to_vec())),
-                }),
-            }
-        }
-        Drained {
-            ids: Uint32Array::new(ids),
-            ends: Uint32Array::new(ends),
-            data: Uint8Array::new(data),
-            errors,
-        }
+    fn drain(&self, mut buffer: Uint8ArraySlice) -> i64 {
+        // SAFETY: JavaScript is blocked in this call; nothing else touches the buffer meanwhile.
+        self.0.drain_into(unsafe { buffer.as_mut() }, parts)
     }
-}
-
-/// What `drain()` gives: successes packed in one buffer (`data[ends[i-1]..ends[i]]` is `ids[i]`'s
-/// result), failures one by one.
-#[napi(object)]
-pub struct Drained {
-    pub ids: Uint32Array,
-    pub ends: Uint32Array,
-    pub data: Uint8Array,
-    pub errors: Vec<DrainedError>,
-}
-
-/// A failed operation: the engine's code, message and MessagePack data (if any).
-#[napi(object)]
-pub struct DrainedError {
-    pub id: u32,
-    pub code: String,
-    pub message: String,
-    pub data: Option<Uint8Array>,
 }
 
 fn invalid(message: String) -> Error {
@@ -377,8 +337,8 @@ impl NativePool {
 
     /// Every operation finished since the last call.
     #[napi]
-    pub fn drain(&self) -> Drained {
-        self.done.drain()
+    pub fn drain(&self, buffer: Uint8ArraySlice) -> i64 {
+        self.done.drain(buffer)
     }
 }
 
@@ -637,7 +597,7 @@ impl NativeSupervisor {
 
     /// Every operation finished since the last call.
     #[napi]
-    pub fn drain(&self) -> Drained {
-        self.done.drain()
+    pub fn drain(&self, buffer: Uint8ArraySlice) -> i64 {
+        self.done.drain(buffer)
     }
 }

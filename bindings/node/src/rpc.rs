@@ -18,36 +18,15 @@ use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::batch::WakeFn;
 use crate::error::ToJs;
 use crate::host_loop::{AdoptFn, HostLoopState};
+use crate::rpc_inbox::{Inbox, Item};
 
-/// `(callId, serviceIndex, method, args)`: serve a call, then answer with `rpcAnswer(callId, ...)`.
-type DispatchFn = ThreadsafeFunction<
-    (u32, u32, String, Uint8Array),
-    (),
-    (u32, u32, String, Uint8Array),
-    napi::Status,
-    false,
-    true,
->;
 /// `(callId)`: the streaming call being served wants its next item (answer with `rpcStreamAnswer`).
 type PullFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
 /// `(callId)`: the call being served was cancelled.
 type CancelFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
-/// `(callId, code, message, value)`: a call made from JavaScript finished (`code` null on success;
-/// on failure `value` holds the error's data, if any).
-type DoneFn = ThreadsafeFunction<
-    (u32, Option<String>, Option<String>, Option<Uint8Array>),
-    (),
-    (u32, Option<String>, Option<String>, Option<Uint8Array>),
-    napi::Status,
-    false,
-    true,
->;
-/// `(subscriptionId, topic, payload)`.
-type EventFn =
-    ThreadsafeFunction<(u32, String, Uint8Array), (), (u32, String, Uint8Array), napi::Status, false, true>;
-
 /// Where a JavaScript handler's answer goes: the serving task, and (for a request from another
 /// process) straight into the caller's connection from the answering thread.
 struct Answer {
@@ -129,18 +108,13 @@ fn call_options(deadline_ms: Option<f64>) -> CallOptions {
 /// The callbacks a peer reports through.
 #[napi(object, object_to_js = false)]
 pub struct PeerCallbacks {
-    #[napi(ts_type = "(call: [callId: number, service: number, method: string, args: Uint8Array]) => void")]
-    pub dispatch: DispatchFn,
+    /// Answers, calls to serve and events are waiting: take them with `drain()`.
+    #[napi(ts_type = "() => void")]
+    pub wake: WakeFn,
     #[napi(ts_type = "(callId: number) => void")]
     pub pull: PullFn,
     #[napi(ts_type = "(callId: number) => void")]
     pub cancel: CancelFn,
-    #[napi(
-        ts_type = "(result: [callId: number, code: string | null, message: string | null, value: Uint8Array | null]) => void"
-    )]
-    pub done: DoneFn,
-    #[napi(ts_type = "(event: [subscription: number, topic: string, payload: Uint8Array]) => void")]
-    pub event: EventFn,
     /// Connections wait for this thread's event loop: call `hostAdopt()`.
     #[napi(ts_type = "(n: number) => void")]
     pub adopt: AdoptFn,
@@ -148,11 +122,9 @@ pub struct PeerCallbacks {
 
 struct Callbacks {
     host: Arc<HostLoopState>,
-    dispatch: Arc<DispatchFn>,
+    inbox: Arc<Inbox>,
     pull: Arc<PullFn>,
     cancel: Arc<CancelFn>,
-    done: Arc<DoneFn>,
-    event: Arc<EventFn>,
     adopt: Arc<AdoptFn>,
 }
 
@@ -178,12 +150,10 @@ fn options(name: String, token: Option<String>, max_frame: Option<u32>, cb: &Cal
 fn callbacks(c: PeerCallbacks) -> Callbacks {
     Callbacks {
         host: Arc::new(HostLoopState::default()),
-        adopt: Arc::new(c.adopt),
-        dispatch: Arc::new(c.dispatch),
+        inbox: Inbox::new(c.wake),
         pull: Arc::new(c.pull),
         cancel: Arc::new(c.cancel),
-        done: Arc::new(c.done),
-        event: Arc::new(c.event),
+        adopt: Arc::new(c.adopt),
     }
 }
 
@@ -228,6 +198,14 @@ impl NativePeer {
         self.cb.host.adopt_pending(&env)
     }
 
+    /// Writes what waits for JavaScript into `buffer` (see `lib/batch.ts`): the bytes written, or
+    /// minus the size a bigger buffer needs.
+    #[napi]
+    pub fn drain(&self, mut buffer: napi::bindgen_prelude::Uint8ArraySlice) -> i64 {
+        // SAFETY: JavaScript is blocked in this call; nothing else touches the buffer meanwhile.
+        self.cb.inbox.drain_into(unsafe { buffer.as_mut() })
+    }
+
     /// The address it listens on, if it listens.
     #[napi]
     pub fn address(&self) -> Option<String> {
@@ -246,26 +224,16 @@ impl NativePeer {
         let index = self.next_service.fetch_add(1, Ordering::Relaxed);
         let mut b = Service::builder(&name, &version).js()?;
         for m in streams {
-            let (dispatch, pull, cancel) =
-                (self.cb.dispatch.clone(), self.cb.pull.clone(), self.cb.cancel.clone());
-            let method = m.clone();
+            let (inbox, pull, cancel) = (self.cb.inbox.clone(), self.cb.pull.clone(), self.cb.cancel.clone());
+            let method: Arc<str> = m.as_str().into();
             b = b.raw_stream(&m, move |args, _ctx, sink| {
-                let (dispatch, pull, cancel, method) =
-                    (dispatch.clone(), pull.clone(), cancel.clone(), method.clone());
+                let (inbox, pull, cancel, method) =
+                    (inbox.clone(), pull.clone(), cancel.clone(), method.clone());
                 Box::pin(async move {
                     let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
                     // Start the generator; then pull one item at a time (the sink's credit is the
                     // backpressure).
-                    let status = dispatch.call(
-                        (id, index, method, Uint8Array::from(args.to_vec())),
-                        ThreadsafeFunctionCallMode::NonBlocking,
-                    );
-                    if status != napi::Status::Ok {
-                        return Err(wire(
-                            ErrorCode::HandlerFailed,
-                            format!("the JavaScript handler could not be called ({status})"),
-                        ));
-                    }
+                    inbox.push(Item::Call(id, index, method, args));
                     let mut guard = CancelOnDrop { id, cancel, armed: true };
                     loop {
                         let (tx, rx) = oneshot::channel();
@@ -297,20 +265,15 @@ impl NativePeer {
             });
         }
         for m in methods {
-            let (dispatch, cancel) = (self.cb.dispatch.clone(), self.cb.cancel.clone());
-            let method = m.clone();
+            let (inbox, cancel) = (self.cb.inbox.clone(), self.cb.cancel.clone());
+            let method: Arc<str> = m.as_str().into();
             b = b.raw(&m, move |args, ctx| {
-                let (dispatch, cancel, method) = (dispatch.clone(), cancel.clone(), method.clone());
+                let (inbox, cancel, method) = (inbox.clone(), cancel.clone(), method.clone());
                 Box::pin(async move {
                     let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
                     let (tx, rx) = oneshot::channel();
                     SERVING.lock().insert(id, Answer { tx, ctx: Some(ctx.clone()) });
-                    let status =
-                        dispatch.call((id, index, method, Uint8Array::from(args.to_vec())), ThreadsafeFunctionCallMode::NonBlocking);
-                    if status != napi::Status::Ok {
-                        SERVING.lock().remove(&id);
-                        return Err(wire(ErrorCode::HandlerFailed, format!("the JavaScript handler could not be called ({status})")));
-                    }
+                    inbox.push(Item::Call(id, index, method, args));
                     // However this ends (answered, cancelled, dropped at the deadline), a handler
                     // still running is told to stop.
                     let mut guard = CancelOnDrop { id, cancel, armed: true };
@@ -350,16 +313,8 @@ impl NativePeer {
     ) {
         let opts = call_options(deadline_ms);
         let args = Bytes::copy_from_slice(&args);
-        let done = self.cb.done.clone();
-        self.peer.call_raw_with(&target, &method, args, opts, move |r| {
-            let a = match r {
-                Ok(v) => (call_id, None, None, Some(Uint8Array::from(v.to_vec()))),
-                Err(e) => {
-                    (call_id, Some(e.code), Some(e.message), e.data.map(|d| Uint8Array::from(d.to_vec())))
-                }
-            };
-            done.call(a, ThreadsafeFunctionCallMode::NonBlocking);
-        });
+        let inbox = self.cb.inbox.clone();
+        self.peer.call_raw_with(&target, &method, args, opts, move |r| inbox.push(Item::Done(call_id, r)));
     }
 
     /// Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
@@ -375,20 +330,15 @@ impl NativePeer {
     ) {
         let opts = call_options(deadline_ms);
         let args = Bytes::copy_from_slice(&args);
-        let (peer, done) = (self.peer.clone(), self.cb.done.clone());
+        let (peer, inbox) = (self.peer.clone(), self.cb.inbox.clone());
         runtime::handle().spawn(async move {
             match peer.call_stream_raw(&target, &method, args, opts).await {
                 Ok(s) => {
                     STREAMS.lock().insert(call_id, Arc::new(tokio::sync::Mutex::new(s)));
-                    done.call((call_id, None, None, None), ThreadsafeFunctionCallMode::NonBlocking);
+                    // Started: an answer with no value.
+                    inbox.push(Item::Done(call_id, Ok(Bytes::new())));
                 }
-                Err(e) => {
-                    let data = e.data.map(|d| Uint8Array::from(d.to_vec()));
-                    done.call(
-                        (call_id, Some(e.code), Some(e.message), data),
-                        ThreadsafeFunctionCallMode::NonBlocking,
-                    );
-                }
+                Err(e) => inbox.push(Item::Done(call_id, Err(e))),
             }
         });
     }
@@ -397,25 +347,25 @@ impl NativePeer {
     /// null, null)` at the end, or `done(callId, code, message, data)` on failure.
     #[napi]
     pub fn stream_next(&self, call_id: u32) {
-        let done = self.cb.done.clone();
+        let inbox = self.cb.inbox.clone();
         let s = STREAMS.lock().get(&call_id).cloned();
         runtime::handle().spawn(async move {
             let item = match s {
                 Some(s) => s.lock().await.next_raw().await,
                 None => None,
             };
-            let a = match item {
-                Some(Ok(v)) => (call_id, None, None, Some(Uint8Array::from(v.to_vec()))),
+            let r = match item {
+                Some(Ok(v)) => Ok(v),
                 None => {
                     STREAMS.lock().remove(&call_id);
-                    (call_id, Some("$end".to_string()), None, None)
+                    Err(end_marker())
                 }
                 Some(Err(e)) => {
                     STREAMS.lock().remove(&call_id);
-                    (call_id, Some(e.code), Some(e.message), e.data.map(|d| Uint8Array::from(d.to_vec())))
+                    Err(e)
                 }
             };
-            done.call(a, ThreadsafeFunctionCallMode::NonBlocking);
+            inbox.push(Item::Done(call_id, r));
         });
     }
 
@@ -436,15 +386,12 @@ impl NativePeer {
     /// Subscribes; matching events are reported to `event(subscriptionId, topic, payload)`.
     #[napi]
     pub fn subscribe(&self, pattern: String) -> napi::Result<u32, String> {
-        let (peer, event) = (self.peer.clone(), self.cb.event.clone());
+        let (peer, inbox) = (self.peer.clone(), self.cb.inbox.clone());
         let slot: Arc<AtomicU32> = Arc::new(AtomicU32::new(0));
         let s = slot.clone();
         let id = runtime::block_on(async move {
             peer.subscribe_raw(&pattern, move |topic, payload| {
-                event.call(
-                    (s.load(Ordering::Acquire), topic.to_string(), Uint8Array::from(payload.to_vec())),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                );
+                inbox.push(Item::Event(s.load(Ordering::Acquire), topic.to_string(), payload.clone()));
             })
             .await
         })

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, Value, WireError};
+use omnitron::rpc::{CallOptions, HostLoop, HostReader, Peer, PeerOptions, Service, Value, WireError};
 use omnitron::transport::Address;
 use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
@@ -258,14 +258,14 @@ impl NativeCall {
 /// A call in flight from Python.
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativePending {
-    pub(crate) task: tokio::task::AbortHandle,
+    pub(crate) call: omnitron::rpc::CallHandle,
 }
 
 #[pymethods]
 impl NativePending {
     /// Stops waiting; the callee is sent CANCEL. `done` is not called.
     fn cancel(&self) {
-        self.task.abort();
+        self.call.cancel();
     }
 }
 
@@ -418,6 +418,62 @@ impl NativeStream {
 pub struct NativePeer {
     peer: Peer,
     inbox: Arc<Inbox>,
+    adopt: Arc<std::sync::OnceLock<Py<PyAny>>>,
+}
+
+/// One connection read by the peer's asyncio loop: the Python layer calls `on_readable()` when
+/// `fd()` is readable (`loop.add_reader`), and `close()` once it stopped watching.
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeConnection {
+    reader: Mutex<Option<HostReader>>,
+    inbox: Arc<Inbox>,
+    fd: i32,
+}
+
+#[pymethods]
+impl NativeConnection {
+    /// The socket's descriptor.
+    fn fd(&self) -> i32 {
+        self.fd
+    }
+
+    /// Reads and handles what arrived, then runs the work it queued for Python (answers, handlers,
+    /// events) at once, on this thread. False when the connection is over: stop watching, then
+    /// `close()`.
+    fn on_readable(&self, py: Python<'_>) -> bool {
+        let open = match self.reader.lock().as_mut() {
+            Some(r) => r.on_readable(),
+            None => false,
+        };
+        self.inbox.drain(py);
+        open
+    }
+
+    /// Lets the connection go (after the loop stopped watching its descriptor).
+    fn close(&self) {
+        let reader = self.reader.lock().take();
+        drop(reader);
+    }
+}
+
+/// Connections are read by the asyncio loop that drains the inbox: each new one is handed to the
+/// Python layer's `adopt` callable there, which watches it with `add_reader`.
+fn host_loop(inbox: &Arc<Inbox>, adopt: &Arc<std::sync::OnceLock<Py<PyAny>>>) -> HostLoop {
+    let (inbox, adopt) = (inbox.clone(), adopt.clone());
+    let queue = inbox.clone();
+    HostLoop(Arc::new(move |reader: HostReader| {
+        let (inbox, adopt) = (inbox.clone(), adopt.clone());
+        queue.run(move |py| {
+            let fd = reader.fd();
+            let conn = NativeConnection { reader: Mutex::new(Some(reader)), inbox, fd };
+            let r = match adopt.get() {
+                Some(f) => Py::new(py, conn).and_then(|c| f.call1(py, (c,))),
+                // No loop to read it (cannot happen through the Python layer): the connection closes.
+                None => Ok(py.None()),
+            };
+            print_err(py, r);
+        });
+    }))
 }
 
 fn options(name: &str, token: Option<String>, max_frame: Option<usize>) -> PeerOptions {
@@ -453,10 +509,12 @@ impl NativePeer {
         max_frame: Option<usize>,
     ) -> PyResult<Self> {
         let addr: Address = address.parse().py(py)?;
-        let o = options(name, token, max_frame);
+        let mut o = options(name, token, max_frame);
         let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let adopt = Arc::new(std::sync::OnceLock::new());
+        o.host_loop = Some(host_loop(&inbox, &adopt));
         let peer = py.detach(|| runtime::block_on(async move { Peer::listen(&addr, o).await })).py(py)?;
-        Ok(NativePeer { peer, inbox })
+        Ok(NativePeer { peer, inbox, adopt })
     }
 
     /// Connects to the peer listening at `address`.
@@ -470,10 +528,12 @@ impl NativePeer {
         max_frame: Option<usize>,
     ) -> PyResult<Self> {
         let addr: Address = address.parse().py(py)?;
-        let o = options(name, token, max_frame);
+        let mut o = options(name, token, max_frame);
         let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let adopt = Arc::new(std::sync::OnceLock::new());
+        o.host_loop = Some(host_loop(&inbox, &adopt));
         let peer = py.detach(|| runtime::block_on(async move { Peer::connect(&addr, o).await })).py(py)?;
-        Ok(NativePeer { peer, inbox })
+        Ok(NativePeer { peer, inbox, adopt })
     }
 
     /// The file descriptor that becomes readable when work for Python is queued: register it with
@@ -481,6 +541,12 @@ impl NativePeer {
     fn inbox_fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
         self.inbox.wake_rx.as_raw_fd()
+    }
+
+    /// Sets what takes each new connection (a `NativeConnection`) to watch on the loop; called once,
+    /// before the loop drains the inbox.
+    fn set_adopt(&self, adopt: Py<PyAny>) {
+        let _ = self.adopt.set(adopt);
     }
 
     /// Runs the queued work (handlers to start, answers, events) on this thread.
@@ -596,10 +662,10 @@ impl NativePeer {
     ) -> PyResult<NativePending> {
         let args = encode(args)?;
         let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
-        let (peer, target, method) = (self.peer.clone(), target.to_string(), method.to_string());
         let inbox = self.inbox.clone();
-        let task = runtime::handle().spawn(async move {
-            let r = peer.call_raw(&target, &method, args, opts).await;
+        // The answer is handed over where it is read: on this loop's thread when the connection is
+        // read here (no engine thread woken on the way).
+        let handle = self.peer.call_raw_with(target, method, args, opts, move |r| {
             inbox.run(move |py| {
                 let outcome = match r {
                     Ok(b) => decode(py, &b).map(|v| (v, py.None())),
@@ -617,7 +683,7 @@ impl NativePeer {
                 }
             });
         });
-        Ok(NativePending { task: task.abort_handle() })
+        Ok(NativePending { call: handle })
     }
 
     /// Starts a streaming call; pull items with `NativeStream.next`.
@@ -725,6 +791,7 @@ fn remote_error(py: Python<'_>, e: &WireError) -> PyErr {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePeer>()?;
+    m.add_class::<NativeConnection>()?;
     m.add_class::<NativeCall>()?;
     m.add_class::<NativePending>()?;
     m.add_class::<NativeStream>()?;

@@ -253,10 +253,10 @@ impl Conn {
         trace: Option<&Bytes>,
         cb: Callback,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<(), Callback> {
+    ) -> Result<Option<u64>, Callback> {
         if self.closed.is_cancelled() {
             cb(Err(self.disconnected()));
-            return Ok(());
+            return Ok(None);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let at = tokio::time::Instant::now() + deadline;
@@ -279,21 +279,31 @@ impl Conn {
                 // Full: hand the callback back.
                 return match self.pending.lock().remove(&id) {
                     Some(Pending::Callback(cb, _)) => Err(cb),
-                    _ => Ok(()),
+                    _ => Ok(None),
                 };
             }
             Err(_) => {
                 if let Some(Pending::Callback(cb, _)) = self.pending.lock().remove(&id) {
                     cb(Err(self.disconnected()));
                 }
-                return Ok(());
+                return Ok(None);
             }
         }
         if !self.sweeping.swap(true, Ordering::AcqRel) {
             let conn = self.clone();
             runtime.spawn(async move { conn.sweep().await });
         }
-        Ok(())
+        Ok(Some(id))
+    }
+
+    /// Stops waiting for a call made with [`Conn::call_callback`]: its callback is dropped without
+    /// being called, and the callee is sent CANCEL. False if it had already finished.
+    pub(crate) fn forget_callback(&self, id: u64) -> bool {
+        let removed = matches!(self.pending.lock().remove(&id), Some(Pending::Callback(..)));
+        if removed && self.outbox.send_now(&Message::Cancel { id }).is_ok() {
+            self.outbox.flush_now();
+        }
+        removed
     }
 
     /// Fails callback calls past their deadline (each gets CANCEL sent), every 10 ms while any is

@@ -21,7 +21,9 @@ pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
 pub use host_reader::{HostLoop, HostReader};
 pub use msgpack::{EMPTY_ARRAY, NIL};
 pub use pattern::{Pattern, check_topic};
-pub use peer::{CallOptions, ConnectionEvent, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo};
+pub use peer::{
+    CallHandle, CallOptions, ConnectionEvent, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo,
+};
 pub use service::{
     BoxFuture, CallContext, Handler, Service, ServiceBuilder, StreamHandler, StreamSink, UnaryHandler,
     check_args, decode, encode, encode_args, parse_id,

@@ -164,6 +164,32 @@ impl Inner {
     }
 }
 
+/// A call made with [`Peer::call_raw_with`], to cancel it: the callee is sent CANCEL and the
+/// callback is not called (unless it already was).
+#[derive(Debug)]
+pub struct CallHandle(CallHandleInner);
+
+#[derive(Debug)]
+enum CallHandleInner {
+    Conn(Arc<Conn>, u64),
+    Task(tokio::task::AbortHandle),
+    Finished,
+}
+
+impl CallHandle {
+    /// Stops waiting for the answer.
+    pub fn cancel(&self) {
+        match &self.0 {
+            CallHandleInner::Conn(conn, id) => {
+                conn.forget_callback(*id);
+            }
+            // Dropping the call's future sends CANCEL.
+            CallHandleInner::Task(task) => task.abort(),
+            CallHandleInner::Finished => {}
+        }
+    }
+}
+
 /// This process's end of the RPC network. Cheap to clone; every clone is the same peer.
 #[derive(Clone)]
 pub struct Peer {
@@ -360,7 +386,7 @@ impl Peer {
         args: Bytes,
         opts: CallOptions,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
-    ) {
+    ) -> CallHandle {
         let mut done: super::conn::Callback = Box::new(done);
         if self.inner.upstream_address.is_some()
             && !target.starts_with('$')
@@ -371,14 +397,17 @@ impl Peer {
                 let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
                 let home = home_runtime();
                 match conn.call_callback(target, method, &args, deadline, opts.trace.as_ref(), done, &home) {
-                    Ok(()) => return,
+                    Ok(Some(id)) => return CallHandle(CallHandleInner::Conn(conn, id)),
+                    Ok(None) => return CallHandle(CallHandleInner::Finished),
                     Err(cb) => done = cb,
                 }
             }
         }
         let peer = self.clone();
         let (target, method) = (target.to_string(), method.to_string());
-        runtime::handle().spawn(async move { done(peer.call_raw(&target, &method, args, opts).await) });
+        let task =
+            runtime::handle().spawn(async move { done(peer.call_raw(&target, &method, args, opts).await) });
+        CallHandle(CallHandleInner::Task(task.abort_handle()))
     }
 
     /// Calls `method` of `target` on one connection (`conn` from [`ConnectionEvent`]): the peer on
@@ -420,6 +449,7 @@ impl Peer {
         };
         let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
         c.call_callback(target, method, args, deadline, opts.trace.as_ref(), done, &home_runtime())
+            .map(|_| ())
     }
 
     /// Sends PING on one connection and waits for its PONG: the round trip, or an error if none

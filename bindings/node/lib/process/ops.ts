@@ -1,16 +1,10 @@
 // Operations on a native pool or supervisor: each gets an id, the engine reports it finished through
-// one wake-up per batch, and `drain()` hands over every finished one at once (successes packed in one
-// buffer). While operations are pending the process stays alive, like a pending socket.
+// one wake-up per batch, and `drain(buffer)` hands over every finished one at once (see
+// `../batch.ts`). While operations are pending the process stays alive, like a pending socket.
 
 import { OmnitronError, fromInfo } from '../errors.js';
 import { decode } from '../rpc/msgpack.js';
-
-interface Drained {
-  ids: Uint32Array;
-  ends: Uint32Array;
-  data: Uint8Array;
-  errors: { id: number; code: string; message: string; data?: Uint8Array | null }[];
-}
+import { BatchReader } from '../batch.js';
 
 interface Pending {
   resolve(v: unknown): void;
@@ -21,7 +15,8 @@ interface Pending {
 const text = new TextDecoder();
 
 export class Ops {
-  source: { drain(): Drained } | undefined;
+  source: { drain(buf: Uint8Array): number } | undefined;
+  readonly #batch = new BatchReader();
   readonly #pending = new Map<number, Pending>();
   #next = 1;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -45,38 +40,33 @@ export class Ops {
   }
 
   #drain(): void {
-    const d = this.source?.drain();
-    if (!d) return;
-    const { ids, ends, data } = d;
-    let from = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const to = ends[i];
-      const p = this.#pending.get(ids[i]);
-      if (p) {
-        this.#pending.delete(ids[i]);
-        const bytes = data.subarray(from, to);
-        try {
-          p.resolve(p.json ? JSON.parse(text.decode(bytes)) : decode(bytes));
-        } catch (e) {
-          p.reject(e);
+    const source = this.source;
+    if (!source) return;
+    this.#batch.read(
+      (buf) => source.drain(buf),
+      (kind, id, _aux, bytes, code, message) => {
+        const p = this.#pending.get(id);
+        if (!p) return;
+        this.#pending.delete(id);
+        if (kind === 0) {
+          try {
+            p.resolve(bytes === null ? undefined : p.json ? JSON.parse(text.decode(bytes)) : decode(bytes));
+          } catch (e) {
+            p.reject(e);
+          }
+          return;
         }
-      }
-      from = to;
-    }
-    for (const e of d.errors) {
-      const p = this.#pending.get(e.id);
-      if (!p) continue;
-      this.#pending.delete(e.id);
-      const err = fromInfo({ code: e.code, message: e.message }) as OmnitronError & { data?: unknown };
-      if (e.data) {
-        try {
-          err.data = decode(e.data);
-        } catch {
-          /* data that does not decode is dropped */
+        const err = fromInfo({ code: code ?? 'E000', message: message ?? '' }) as OmnitronError & { data?: unknown };
+        if (bytes) {
+          try {
+            err.data = decode(bytes);
+          } catch {
+            /* data that does not decode is dropped */
+          }
         }
-      }
-      p.reject(err);
-    }
+        p.reject(err);
+      },
+    );
     if (this.#pending.size === 0 && this.#keepAlive) {
       clearInterval(this.#keepAlive);
       this.#keepAlive = undefined;

@@ -11,6 +11,7 @@ import { native } from '../native.js';
 import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { decode, encode } from './msgpack.js';
+import { BatchReader } from '../batch.js';
 
 type Ctor<T = object> = abstract new (...args: any[]) => T;
 type AnyFn = (...args: any[]) => any;
@@ -159,6 +160,7 @@ export function callContext(): CallContext | undefined {
 
 /** What the engine reports at the end of a stream. */
 const END = Symbol('end');
+const EMPTY = new Uint8Array(0);
 
 /** The instance behind each exposed service, for @EmitEvent. */
 const PEER_OF = new WeakMap<object, Peer>();
@@ -174,6 +176,7 @@ export class Peer {
   static default: Peer | undefined;
 
   readonly #native: NativePeer;
+  readonly #batch = new BatchReader();
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<number, Map<string, AnyFn>>();
   readonly #streamMethods = new Set<string>();
@@ -187,8 +190,8 @@ export class Peer {
 
   private constructor(make: (cb: unknown) => NativePeer, listening: boolean) {
     const cb = {
-      // Thread-safe functions hand their arguments over as one array.
-      dispatch: ([id, service, method, args]: [number, number, string, Uint8Array]) => this.#dispatch(id, service, method, args),
+      // Answers, calls and events come in batches: one wake-up, one drain().
+      wake: () => this.#drain(),
       pull: (id: number) => this.#pull(id),
       cancel: (id: number) => {
         this.#serving.get(id)?.abort();
@@ -198,8 +201,6 @@ export class Peer {
           void g.return?.(undefined);
         }
       },
-      done: ([id, code, message, value]: [number, string | null, string | null, Uint8Array | null]) => this.#done(id, code, message, value),
-      event: ([sub, topic, payload]: [number, string, Uint8Array]) => this.#event(sub, topic, payload),
       // Connections are read on this thread's event loop: start watching the new ones.
       adopt: () => this.#native?.hostAdopt(),
     };
@@ -338,6 +339,25 @@ export class Peer {
     } catch (e) {
       fail(e);
     }
+  }
+
+  /** Takes everything the engine queued for JavaScript and hands each item on. */
+  #drain(): void {
+    this.#batch.read(
+      (buf) => this.#native.drain(buf),
+      (kind, id, aux, bytes, s0, s1) => {
+        switch (kind) {
+          case 0:
+            return this.#done(id, null, null, bytes);
+          case 1:
+            return this.#done(id, s0, s1, bytes);
+          case 2:
+            return this.#dispatch(id, aux, s0 ?? '', bytes ?? EMPTY);
+          case 3:
+            return this.#event(id, s0 ?? '', bytes ?? EMPTY);
+        }
+      },
+    );
   }
 
   #done(id: number, code: string | null, message: string | null, value: Uint8Array | null): void {

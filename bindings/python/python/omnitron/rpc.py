@@ -193,7 +193,23 @@ class Peer:
         # Engine threads queue work for Python (handlers to start, answers, events) without taking
         # the GIL; this loop runs it when the inbox's descriptor becomes readable.
         self._fd = native.inbox_fd()
+        # Connections are read by this loop too (one wake-up per message, not two): each new one
+        # comes through the inbox to _adopt.
+        self._conns: set[_native.NativeConnection] = set()
+        native.set_adopt(self._adopt)
         loop.add_reader(self._fd, native.drain)
+
+    def _adopt(self, conn: _native.NativeConnection) -> None:
+        fd = conn.fd()
+        self._conns.add(conn)
+
+        def readable() -> None:
+            if not conn.on_readable():
+                self._loop.remove_reader(fd)
+                self._conns.discard(conn)
+                conn.close()
+
+        self._loop.add_reader(fd, readable)
 
     @classmethod
     async def listen(cls, address: str, *, name: str = "python", token: Optional[str] = None, max_frame: Optional[int] = None) -> "Peer":
@@ -403,6 +419,11 @@ class Peer:
         self._closed = True
         await self._loop.run_in_executor(None, self._native.shutdown)
         self._native.drain()
+        for conn in list(self._conns):
+            conn.on_readable()  # Reads the end of the connection: its calls fail now, not later.
+            self._loop.remove_reader(conn.fd())
+            conn.close()
+        self._conns.clear()
         self._loop.remove_reader(self._fd)
 
     async def __aenter__(self) -> "Peer":

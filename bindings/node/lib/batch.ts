@@ -1,0 +1,56 @@
+// Reading what the engine queued for JavaScript: `drain(buffer)` writes every waiting item into a
+// buffer this side owns and reuses (no typed array made per batch), and returns the bytes written,
+// or minus the size a bigger buffer needs. Item layout (little-endian): kind u8, string count u8,
+// id u32, aux u32, byte count u32, the bytes, then each string as a u32 length and UTF-8.
+
+const text = new TextDecoder();
+
+export type Each = (kind: number, id: number, aux: number, bytes: Uint8Array | null, s0: string | null, s1: string | null) => void;
+
+export class BatchReader {
+  #buf = new Uint8Array(64 * 1024);
+  #view = new DataView(this.#buf.buffer);
+
+  /**
+   * Drains through `drain` and calls `each` per item. An item's bytes are a view of the shared
+   * buffer, valid until `each` returns: decode them there. A throwing `each` does not lose the
+   * other items: its error is thrown again as uncaught, as it would have been on its own.
+   */
+  read(drain: (buf: Uint8Array) => number, each: Each): void {
+    let n = drain(this.#buf);
+    while (n < 0) {
+      this.#buf = new Uint8Array(Math.max(-n, this.#buf.length * 2));
+      this.#view = new DataView(this.#buf.buffer);
+      n = drain(this.#buf);
+    }
+    const b = this.#buf;
+    const v = this.#view;
+    let at = 0;
+    while (at < n) {
+      const kind = b[at];
+      const strings = b[at + 1];
+      const id = v.getUint32(at + 2, true);
+      const aux = v.getUint32(at + 6, true);
+      const len = v.getUint32(at + 10, true);
+      at += 14;
+      const bytes = len > 0 ? b.subarray(at, at + len) : null;
+      at += len;
+      let s0: string | null = null;
+      let s1: string | null = null;
+      for (let i = 0; i < strings; i++) {
+        const sl = v.getUint32(at, true);
+        const s = text.decode(b.subarray(at + 4, at + 4 + sl));
+        at += 4 + sl;
+        if (i === 0) s0 = s;
+        else s1 = s;
+      }
+      try {
+        each(kind, id, aux, bytes, s0, s1);
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+  }
+}
