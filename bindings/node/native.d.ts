@@ -147,7 +147,7 @@ export declare class NativePeer {
 /** A pool of worker processes. */
 export declare class NativePool {
   /** Checks the options; `start` starts it. `wake` is called when operations finished. */
-  constructor(opts: PoolInput, wake: () => void)
+  constructor(opts: PoolInput, wake: () => void, wakeNow: () => void)
   /** Starts the workers (with `warmup`, every one is ready when `id` is reported). */
   start(id: number): void
   /** Runs `method` with MessagePack `args` (an array) on a worker; `id` reports the result. */
@@ -226,7 +226,7 @@ export declare class NativeSeries {
 
 /** A supervisor of child processes (and nested supervisors). */
 export declare class NativeSupervisor {
-  constructor(opts: SupervisorInput, wake: () => void)
+  constructor(opts: SupervisorInput, wake: () => void, wakeNow: () => void)
   /** Adds a child (started in the order added). */
   addChild(child: ChildInput): void
   /** Adds a nested supervisor as a child; a critical one's failure fails this one. */
@@ -493,6 +493,8 @@ export declare function lifecycleError(what: string, total: number, failures: Ar
 export interface PeerCallbacks {
   /** Answers, calls to serve and events are waiting: take them with `drain()`. */
   wake: () => void
+  /** The same function, called directly after a read on this thread's loop. */
+  wakeNow: () => void
   pull: (callId: number) => void
   cancel: (callId: number) => void
   /** Connections wait for this thread's event loop: call `hostAdopt()`. */

@@ -6,9 +6,13 @@
 //! Item layout, little-endian: kind u8, string count u8, id u32, aux u32, byte count u32, the bytes,
 //! then each string as a u32 length and UTF-8.
 
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use napi::bindgen_prelude::FunctionRef;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{Env, JsValue};
 use parking_lot::Mutex;
 
 /// `()`: items are waiting; take them with `drain(buffer)`.
@@ -48,26 +52,133 @@ impl Parts<'_> {
     }
 }
 
+/// Calls JavaScript's drain function at once: from the loop thread that owns it, right after a
+/// host-loop read queued items (`host_loop`), instead of through the thread-safe function, which
+/// would take another turn of the loop (an `eventfd` write and poll) to get there.
+pub(crate) struct Direct {
+    env: napi::sys::napi_env,
+    func: FunctionRef<(), ()>,
+    thread: std::thread::ThreadId,
+}
+
+// SAFETY: `env` is only used on `thread` (checked before every use); `FunctionRef` is Send + Sync
+// and releases itself on its own thread.
+unsafe impl Send for Direct {}
+unsafe impl Sync for Direct {}
+
+impl Direct {
+    /// `func` called directly on this thread (the one `env` belongs to).
+    pub(crate) fn new(env: &Env, func: FunctionRef<(), ()>) -> Direct {
+        Direct { env: env.raw(), func, thread: std::thread::current().id() }
+    }
+
+    fn here(&self) -> bool {
+        std::thread::current().id() == self.thread
+    }
+
+    /// Calls the function in a callback scope (so the promises it settles run their continuations
+    /// before this returns). False if it could not be called (the caller falls back to the
+    /// thread-safe function).
+    fn call(&self) -> bool {
+        use napi::sys;
+        if !self.here() {
+            return false;
+        }
+        let env = self.env;
+        // SAFETY: on the env's own thread (checked above), outside any JavaScript frame (a libuv
+        // callback), with a handle scope opened and closed around the handles made here.
+        unsafe {
+            let mut scope = std::ptr::null_mut();
+            if sys::napi_open_handle_scope(env, &mut scope) != sys::Status::napi_ok {
+                return false;
+            }
+            let e = Env::from_raw(env);
+            let called = match self.func.borrow_back(&e) {
+                Ok(f) => {
+                    let mut recv = std::ptr::null_mut();
+                    let mut result = std::ptr::null_mut();
+                    sys::napi_get_global(env, &mut recv);
+                    let status = sys::napi_make_callback(
+                        env,
+                        std::ptr::null_mut(),
+                        recv,
+                        f.raw(),
+                        0,
+                        std::ptr::null(),
+                        &mut result,
+                    );
+                    if status == sys::Status::napi_pending_exception {
+                        // Thrown by the drain itself: uncaught, as from any callback.
+                        let mut err = std::ptr::null_mut();
+                        sys::napi_get_and_clear_last_exception(env, &mut err);
+                        sys::napi_fatal_exception(env, err);
+                    }
+                    status == sys::Status::napi_ok || status == sys::Status::napi_pending_exception
+                }
+                Err(_) => false,
+            };
+            sys::napi_close_handle_scope(env, scope);
+            called
+        }
+    }
+}
+
+thread_local! {
+    /// Set while a host-loop read runs on this thread (`while_reading`).
+    static READING: Cell<bool> = const { Cell::new(false) };
+    /// Queues that got items during that read, to drain directly once it is done.
+    static DEFERRED: RefCell<Vec<Arc<dyn Deliver>>> = const { RefCell::new(Vec::new()) };
+}
+
+trait Deliver {
+    fn deliver(&self);
+}
+
+/// Runs a host-loop read; queues it filled are then drained by calling JavaScript directly.
+pub(crate) fn while_reading<R>(read: impl FnOnce() -> R) -> R {
+    READING.set(true);
+    let r = read();
+    READING.set(false);
+    for q in DEFERRED.take() {
+        q.deliver();
+    }
+    r
+}
+
 /// Items waiting for JavaScript, and the one wake-up pending for them.
 pub(crate) struct Queue<T> {
     items: Mutex<Vec<T>>,
     scheduled: AtomicBool,
     wake: WakeFn,
+    direct: Option<Direct>,
 }
 
-impl<T> Queue<T> {
-    pub(crate) fn new(wake: WakeFn) -> Queue<T> {
-        Queue { items: Mutex::new(Vec::new()), scheduled: AtomicBool::new(false), wake }
+impl<T: Send + 'static> Deliver for Queue<T> {
+    fn deliver(&self) {
+        if !self.direct.as_ref().is_some_and(Direct::call) {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+impl<T: Send + 'static> Queue<T> {
+    pub(crate) fn new(wake: WakeFn, direct: Option<Direct>) -> Arc<Queue<T>> {
+        Arc::new(Queue { items: Mutex::new(Vec::new()), scheduled: AtomicBool::new(false), wake, direct })
     }
 
     /// Queues an item; the first one after a drain wakes JavaScript.
-    pub(crate) fn push(&self, item: T) {
+    pub(crate) fn push(self: &Arc<Self>, item: T) {
         self.items.lock().push(item);
         self.schedule();
     }
 
-    fn schedule(&self) {
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
+    fn schedule(self: &Arc<Self>) {
+        if self.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if READING.get() && self.direct.as_ref().is_some_and(Direct::here) {
+            DEFERRED.with_borrow_mut(|d| d.push(self.clone()));
+        } else {
             self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
@@ -75,7 +186,7 @@ impl<T> Queue<T> {
     /// Writes as many queued items as fit into `out`; returns the bytes written, or, when the first
     /// item alone does not fit, minus the size it needs (nothing is taken then). Items that did not
     /// fit stay queued, with another wake-up scheduled for them.
-    pub(crate) fn drain_into(&self, out: &mut [u8], parts: impl Fn(&T) -> Parts<'_>) -> i64 {
+    pub(crate) fn drain_into(self: &Arc<Self>, out: &mut [u8], parts: impl Fn(&T) -> Parts<'_>) -> i64 {
         // Cleared first: whatever is pushed from now on schedules another wake-up.
         self.scheduled.store(false, Ordering::Release);
         let items = std::mem::take(&mut *self.items.lock());

@@ -104,7 +104,8 @@ extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
     // SAFETY: `data` holds the boxed reader until `on_close` frees it, and libuv calls back on the
     // loop's thread only.
     let reader = unsafe { &mut **handle.cast::<*mut HostReader>() };
-    let open = status >= 0 && reader.on_readable();
+    // What the read queued for JavaScript is drained right after it, on this thread.
+    let open = status >= 0 && crate::batch::while_reading(|| reader.on_readable());
     if !open {
         // SAFETY: the live handle this callback is for; closed once (a stopped handle is not polled
         // again).

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{Promise, Uint8Array, Uint8ArraySlice};
+use napi::bindgen_prelude::{FunctionRef, Promise, Uint8Array, Uint8ArraySlice};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use omnitron::process::{
@@ -24,7 +24,7 @@ use omnitron::rpc::WireError;
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 
-use crate::batch::{Parts, Queue, WakeFn};
+use crate::batch::{Direct, Parts, Queue, WakeFn};
 use crate::error::ToJs;
 
 /// `(childInfoJson, reason, failure)`: resolves to `'restart' | 'ignore' | 'escalate' | 'shutdown'`,
@@ -44,7 +44,7 @@ type Outcome = Result<Bytes, WireError>;
 
 /// Finished operations waiting for JavaScript (see `batch`): kind 0 a result (MessagePack, or JSON
 /// for engine operations), kind 1 an error (code, message, MessagePack data).
-struct Done(Queue<(u32, Outcome)>);
+struct Done(Arc<Queue<(u32, Outcome)>>);
 
 fn parts((id, r): &(u32, Outcome)) -> Parts<'_> {
     match r {
@@ -60,8 +60,8 @@ fn parts((id, r): &(u32, Outcome)) -> Parts<'_> {
 }
 
 impl Done {
-    fn new(wake: WakeFn) -> Arc<Done> {
-        Arc::new(Done(Queue::new(wake)))
+    fn new(env: &napi::Env, wake: WakeFn, wake_now: FunctionRef<(), ()>) -> Arc<Done> {
+        Arc::new(Done(Queue::new(wake, Some(Direct::new(env, wake_now)))))
     }
 
     fn push(&self, id: u32, r: Outcome) {
@@ -249,12 +249,14 @@ impl NativePool {
     pub fn new(
         opts: PoolInput,
         #[napi(ts_arg_type = "() => void")] wake: WakeFn,
+        #[napi(ts_arg_type = "() => void")] wake_now: FunctionRef<(), ()>,
+        env: napi::Env,
     ) -> napi::Result<Self, String> {
         let opts = pool_options(opts).js()?;
         Ok(NativePool {
             opts: Mutex::new(Some(opts)),
             pool: Arc::new(OnceLock::new()),
-            done: Done::new(wake),
+            done: Done::new(&env, wake, wake_now),
         })
     }
 
@@ -421,6 +423,8 @@ impl NativeSupervisor {
     pub fn new(
         opts: SupervisorInput,
         #[napi(ts_arg_type = "() => void")] wake: WakeFn,
+        #[napi(ts_arg_type = "() => void")] wake_now: FunctionRef<(), ()>,
+        env: napi::Env,
     ) -> napi::Result<Self, String> {
         let o = (|| {
             if opts.name.is_empty() {
@@ -449,7 +453,7 @@ impl NativeSupervisor {
             Ok(o)
         })()
         .js()?;
-        Ok(NativeSupervisor { sup: Supervisor::new(o), done: Done::new(wake) })
+        Ok(NativeSupervisor { sup: Supervisor::new(o), done: Done::new(&env, wake, wake_now) })
     }
 
     /// Adds a child (started in the order added).

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::Uint8Array;
+use napi::bindgen_prelude::{FunctionRef, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, WireError};
@@ -18,7 +18,7 @@ use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::batch::WakeFn;
+use crate::batch::{Direct, WakeFn};
 use crate::error::ToJs;
 use crate::host_loop::{AdoptFn, HostLoopState};
 use crate::rpc_inbox::{Inbox, Item};
@@ -111,6 +111,9 @@ pub struct PeerCallbacks {
     /// Answers, calls to serve and events are waiting: take them with `drain()`.
     #[napi(ts_type = "() => void")]
     pub wake: WakeFn,
+    /// The same function, called directly after a read on this thread's loop.
+    #[napi(ts_type = "() => void")]
+    pub wake_now: FunctionRef<(), ()>,
     #[napi(ts_type = "(callId: number) => void")]
     pub pull: PullFn,
     #[napi(ts_type = "(callId: number) => void")]
@@ -147,10 +150,10 @@ fn options(name: String, token: Option<String>, max_frame: Option<u32>, cb: &Cal
     o
 }
 
-fn callbacks(c: PeerCallbacks) -> Callbacks {
+fn callbacks(env: &napi::Env, c: PeerCallbacks) -> Callbacks {
     Callbacks {
         host: Arc::new(HostLoopState::default()),
-        inbox: Inbox::new(c.wake),
+        inbox: Inbox::new(c.wake, Some(Direct::new(env, c.wake_now))),
         pull: Arc::new(c.pull),
         cancel: Arc::new(c.cancel),
         adopt: Arc::new(c.adopt),
@@ -162,6 +165,7 @@ impl NativePeer {
     /// Listens on `address` (`unix:/path`, `tcp://host:port`).
     #[napi(factory)]
     pub fn listen(
+        env: napi::Env,
         address: String,
         name: String,
         token: Option<String>,
@@ -169,7 +173,7 @@ impl NativePeer {
         cb: PeerCallbacks,
     ) -> napi::Result<NativePeer, String> {
         let addr: Address = address.parse().js()?;
-        let cb = callbacks(cb);
+        let cb = callbacks(&env, cb);
         let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::listen(&addr, o).await }).js()?;
         Ok(NativePeer { peer, cb, next_service: AtomicU32::new(1) })
@@ -178,6 +182,7 @@ impl NativePeer {
     /// Connects to the peer listening at `address`.
     #[napi(factory)]
     pub fn connect(
+        env: napi::Env,
         address: String,
         name: String,
         token: Option<String>,
@@ -185,7 +190,7 @@ impl NativePeer {
         cb: PeerCallbacks,
     ) -> napi::Result<NativePeer, String> {
         let addr: Address = address.parse().js()?;
-        let cb = callbacks(cb);
+        let cb = callbacks(&env, cb);
         let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::connect(&addr, o).await }).js()?;
         Ok(NativePeer { peer, cb, next_service: AtomicU32::new(1) })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use omnitron::rpc::WireError;
 
-use crate::batch::{Parts, Queue};
+use crate::batch::{Direct, Parts, Queue};
 
 pub(crate) enum Item {
     /// A call made from JavaScript finished (or a stream it started moved on).
@@ -43,11 +43,11 @@ fn parts(item: &Item) -> Parts<'_> {
     }
 }
 
-pub(crate) struct Inbox(Queue<Item>);
+pub(crate) struct Inbox(Arc<Queue<Item>>);
 
 impl Inbox {
-    pub(crate) fn new(wake: crate::batch::WakeFn) -> Arc<Inbox> {
-        Arc::new(Inbox(Queue::new(wake)))
+    pub(crate) fn new(wake: crate::batch::WakeFn, direct: Option<Direct>) -> Arc<Inbox> {
+        Arc::new(Inbox(Queue::new(wake, direct)))
     }
 
     pub(crate) fn push(&self, item: Item) {

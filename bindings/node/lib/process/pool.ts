@@ -123,7 +123,7 @@ export class Pool<T = any> {
       service: target,
     };
     const ops = new Ops();
-    const n = nativeCall(() => new native.NativePool(input, ops.wake));
+    const n = nativeCall(() => new native.NativePool(input, ops.wake, ops.wake));
     ops.source = n;
     const window = (max ?? size ?? 64) * (concurrency ?? 32);
     await ops.run<null>((id) => n.start(id), true);

@@ -209,7 +209,7 @@ class SupervisorImpl implements Supervisor {
       backoffMaxMs: optNum(b, 'max', 'Supervisor backoff'),
       backoffFactor: optNum(b, 'factor', 'Supervisor backoff', { min: 1 }),
     };
-    this.#native = nativeCall(() => new native.NativeSupervisor(input, this.#ops.wake));
+    this.#native = nativeCall(() => new native.NativeSupervisor(input, this.#ops.wake, this.#ops.wake));
     this.#ops.source = this.#native;
     if (instance) this.#adopt(instance);
   }

@@ -192,6 +192,7 @@ export class Peer {
     const cb = {
       // Answers, calls and events come in batches: one wake-up, one drain().
       wake: () => this.#drain(),
+      wakeNow: () => this.#drain(),
       pull: (id: number) => this.#pull(id),
       cancel: (id: number) => {
         this.#serving.get(id)?.abort();
