@@ -90,6 +90,7 @@ fn echo() -> Service {
     Service::builder("echo", "1.0.0")
         .unwrap()
         .method("say", |(s,): (String,)| async move { Ok(s) })
+        .method("big", |(n,): (usize,)| async move { Ok("x".repeat(n)) })
         .method("slow", |(ms,): (u64,)| async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Ok(ms)
@@ -124,6 +125,24 @@ async fn calls_and_events_through_host_read_connections() {
     });
     let handles: Vec<_> = calls.map(tokio::spawn).collect();
     for h in handles {
+        h.await.unwrap();
+    }
+
+    // Frames far bigger than a socket's buffer, both ways at once: writes wait for room and the
+    // host's reads grow their buffer.
+    let bigs: Vec<_> = (0..4)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                let n = 3 * 1024 * 1024 + i;
+                let s: String = c.call("echo", "say", &("y".repeat(n),)).await.unwrap();
+                assert_eq!(s.len(), n);
+                let s: String = c.call("echo", "big", &(n,)).await.unwrap();
+                assert_eq!(s.len(), n);
+            })
+        })
+        .collect();
+    for h in bigs {
         h.await.unwrap();
     }
 

@@ -17,6 +17,7 @@ __all__ = [
     "NativePending",
     "NativeStream",
     "NativePeer",
+    "NativeConnection",
     "NativePool",
     "NativeSupervisor",
     "NativeHookAnswer",
