@@ -135,15 +135,17 @@ trait Deliver {
     fn deliver(&self);
 }
 
-/// Runs a host-loop read; queues it filled are then drained by calling JavaScript directly.
-pub(crate) fn while_reading<R>(read: impl FnOnce() -> R) -> R {
+/// A host-loop read starts on this thread: queues it fills are drained by [`end_read`].
+pub(crate) fn begin_read() {
     READING.set(true);
-    let r = read();
+}
+
+/// The read is done: drain what it queued by calling JavaScript directly.
+pub(crate) fn end_read() {
     READING.set(false);
     for q in DEFERRED.take() {
         q.deliver();
     }
-    r
 }
 
 /// Items waiting for JavaScript, and the one wake-up pending for them.

@@ -104,8 +104,12 @@ extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
     // SAFETY: `data` holds the boxed reader until `on_close` frees it, and libuv calls back on the
     // loop's thread only.
     let reader = unsafe { &mut **handle.cast::<*mut HostReader>() };
-    // What the read queued for JavaScript is drained right after it, on this thread.
-    let open = status >= 0 && crate::batch::while_reading(|| reader.on_readable());
+    // What the read queued for JavaScript is drained right after it, on this thread, before the
+    // requests it started are looked at again (those answered by then need no engine task).
+    let open = status >= 0 && {
+        crate::batch::begin_read();
+        reader.on_readable_with(crate::batch::end_read)
+    };
     if !open {
         // SAFETY: the live handle this callback is for; closed once (a stopped handle is not polled
         // again).

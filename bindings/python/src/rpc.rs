@@ -441,12 +441,15 @@ impl NativeConnection {
     /// events) at once, on this thread. False when the connection is over: stop watching, then
     /// `close()`.
     fn on_readable(&self, py: Python<'_>) -> bool {
-        let open = match self.reader.lock().as_mut() {
-            Some(r) => r.on_readable(),
-            None => false,
-        };
-        self.inbox.drain(py);
-        open
+        let mut reader = self.reader.lock();
+        match reader.as_mut() {
+            Some(r) => r.on_readable_with(|| self.inbox.drain(py)),
+            None => {
+                drop(reader);
+                self.inbox.drain(py);
+                false
+            }
+        }
     }
 
     /// Lets the connection go (after the loop stopped watching its descriptor).

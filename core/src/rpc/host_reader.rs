@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 use super::conn::Conn;
-use super::peer::{Inner, end_conn, handle_frame};
+use super::peer::{Inner, Leftover, end_conn, handle_frame};
 use crate::error::{Error, ErrorCode, Result};
 use crate::transport::{ReadHalf, take_frame};
 
@@ -44,6 +44,8 @@ pub struct HostReader {
     buf: BytesMut,
     upstream: bool,
     done: bool,
+    /// Requests started by the last read that had not finished (see `settle`).
+    unsettled: Vec<Leftover>,
 }
 
 impl std::fmt::Debug for HostReader {
@@ -63,7 +65,7 @@ impl HostReader {
     ) -> HostReader {
         // Closing the connection from this side must wake the loop watching it.
         *conn.host_fd.lock() = Some(fd);
-        HostReader { inner, conn, _read: read, fd, buf, upstream, done: false }
+        HostReader { inner, conn, _read: read, fd, buf, upstream, done: false, unsettled: Vec::new() }
     }
 
     /// The descriptor to watch for reading (non-blocking).
@@ -75,13 +77,29 @@ impl HostReader {
     /// the connection is over (the peer left, a bad frame, or this side closed it): stop watching
     /// the descriptor, then drop the reader. Never blocks.
     pub fn on_readable(&mut self) -> bool {
+        self.on_readable_with(|| {})
+    }
+
+    /// [`HostReader::on_readable`], running `deliver` after the frames were handled and before
+    /// looking again at the requests they started: a binding hands what the read queued for it
+    /// (answers, calls for its handlers) to its code there, so a handler that answers at once
+    /// finishes its request without an engine task (two thread wake-ups fewer per request).
+    pub fn on_readable_with(&mut self, deliver: impl FnOnce()) -> bool {
         if self.done {
+            deliver();
             return false;
         }
-        // Handlers started here may spawn tasks and arm timers: they belong to the peer's runtime.
-        let _rt = self.inner.runtime.enter();
-        match self.read_and_handle() {
-            Ok(true) => true,
+        let result = {
+            // Handlers started here may spawn tasks and arm timers: they belong to the peer's runtime.
+            let _rt = self.inner.runtime.enter();
+            self.read_and_handle()
+        };
+        deliver();
+        match result {
+            Ok(true) => {
+                self.settle();
+                true
+            }
             Ok(false) => {
                 self.finish(Ok(()));
                 false
@@ -121,11 +139,10 @@ impl HostReader {
         // SAFETY: `read` initialised `n` bytes of the spare capacity.
         unsafe { self.buf.set_len(self.buf.len() + n as usize) };
         while let Some(frame) = take_frame(&mut self.buf, self.inner.opts.max_frame)? {
-            if let Some(mut more) = handle_frame(&self.inner, &self.conn, frame, self.upstream)? {
-                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                if more.as_mut().poll(&mut cx).is_pending() {
-                    self.inner.runtime.spawn(more);
-                }
+            if let Some(more) =
+                handle_frame(&self.inner, &self.conn, frame, self.upstream, Some(&mut self.unsettled))?
+            {
+                self.unsettled.push(more);
             }
         }
         // Everything that arrived together has been handled: send the answers now, from here.
@@ -133,7 +150,23 @@ impl HostReader {
         Ok(true)
     }
 
+    /// Looks once more at the requests the last read started that had not finished: those the host
+    /// answered meanwhile end here; the rest become tasks of the engine.
+    fn settle(&mut self) {
+        if self.unsettled.is_empty() {
+            return;
+        }
+        let _rt = self.inner.runtime.enter();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for mut fut in self.unsettled.drain(..) {
+            if fut.as_mut().poll(&mut cx).is_pending() {
+                self.inner.runtime.spawn(fut);
+            }
+        }
+    }
+
     fn finish(&mut self, result: Result<()>) {
+        self.settle();
         self.done = true;
         *self.conn.host_fd.lock() = None;
         end_conn(&self.inner, &self.conn, result, self.upstream);

@@ -1295,7 +1295,7 @@ async fn read_on(
     let (read, mut buf) = reader.into_parts();
     loop {
         let handled = match crate::transport::take_frame(&mut buf, inner.opts.max_frame) {
-            Ok(Some(frame)) => handle_frame(inner, &conn, frame, upstream),
+            Ok(Some(frame)) => handle_frame(inner, &conn, frame, upstream, None),
             Ok(None) => break,
             Err(e) => Err(e),
         };
@@ -1428,7 +1428,7 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, 
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
-        match handle_frame(&inner, &conn, frame, upstream) {
+        match handle_frame(&inner, &conn, frame, upstream, None) {
             Ok(None) => {}
             // Waits here: a slow subscriber or a full upstream slows this connection's reading.
             Ok(Some(more)) => more.await,
@@ -1453,13 +1453,20 @@ pub(super) fn handle_frame(
     conn: &Arc<Conn>,
     frame: Bytes,
     upstream: bool,
+    defer: Option<&mut Vec<Leftover>>,
 ) -> Result<Option<Leftover>> {
     match Message::decode(frame)? {
         Message::Request(req) => {
-            // Run it here if it finishes at once (no task to spawn); otherwise as its own task.
-            let mut fut = Box::pin(serve_request(inner.clone(), conn.clone(), req));
+            // Run it here if it finishes at once (no task to spawn); otherwise as its own task, or
+            // (`defer`) handed back to look at once more before spawning one.
+            let mut fut: Leftover = Box::pin(serve_request(inner.clone(), conn.clone(), req));
             if poll_once(fut.as_mut()).is_pending() {
-                inner.runtime.spawn(fut);
+                match defer {
+                    Some(d) => d.push(fut),
+                    None => {
+                        inner.runtime.spawn(fut);
+                    }
+                }
             }
         }
         Message::Result { id, value } => conn.complete(id, Ok(value)),

@@ -5,6 +5,7 @@
 import { OmnitronError, fromInfo } from '../errors.js';
 import { decode } from '../rpc/msgpack.js';
 import { BatchReader } from '../batch.js';
+import { KeepAlive } from '../keepalive.js';
 
 interface Pending {
   resolve(v: unknown): void;
@@ -19,7 +20,7 @@ export class Ops {
   readonly #batch = new BatchReader();
   readonly #pending = new Map<number, Pending>();
   #next = 1;
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  readonly #keepAlive = new KeepAlive();
 
   /** Given to the native object: called (through a thread-safe function) when operations finished. */
   readonly wake = (): void => this.#drain();
@@ -30,7 +31,7 @@ export class Ops {
     if (this.#next > 0xfffffff0) this.#next = 1;
     return new Promise<R>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, json });
-      if (!this.#keepAlive) this.#keepAlive = setInterval(() => {}, 1 << 30);
+      this.#keepAlive.set(true);
       start(id);
     });
   }
@@ -67,9 +68,6 @@ export class Ops {
         p.reject(err);
       },
     );
-    if (this.#pending.size === 0 && this.#keepAlive) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = undefined;
-    }
+    if (this.#pending.size === 0) this.#keepAlive.set(false);
   }
 }

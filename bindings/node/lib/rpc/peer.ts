@@ -12,6 +12,7 @@ import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '..
 import { describe } from '../di/tokens.js';
 import { decode, encode } from './msgpack.js';
 import { BatchReader } from '../batch.js';
+import { KeepAlive } from '../keepalive.js';
 
 type Ctor<T = object> = abstract new (...args: any[]) => T;
 type AnyFn = (...args: any[]) => any;
@@ -184,7 +185,7 @@ export class Peer {
   readonly #gens = new Map<number, AsyncIterator<unknown> | Iterator<unknown>>();
   readonly #subs = new Map<number, (payload: unknown, topic: string) => unknown>();
   #nextCall = 1;
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  readonly #keepAlive = new KeepAlive();
   readonly #listening: boolean;
   #closed = false;
 
@@ -406,12 +407,8 @@ export class Peer {
 
   /** Keeps the process alive while it listens or calls are in flight. */
   #hold(): void {
-    const want = !this.#closed && (this.#listening || this.#pending.size > 0);
-    if (want && !this.#keepAlive) this.#keepAlive = setInterval(() => {}, 1 << 30);
-    else if (!want && this.#keepAlive) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = undefined;
-    }
+    if (this.#closed) return this.#keepAlive.close();
+    this.#keepAlive.set(this.#listening || this.#pending.size > 0);
   }
 
   /** Calls `method` of `target` (`payment`, `payment@1.0.0`, `payment@^1`). */
