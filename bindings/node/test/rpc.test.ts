@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   EmitEvent,
   InjectProcess,
@@ -337,4 +338,32 @@ test('Omnitron.create exposes the application\'s @Service providers on a peer', 
     await server.close();
     await app.close();
   }
+});
+
+test('connections read on the loop: batches over the drain buffer, and a peer in a worker thread', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { token: TOKEN });
+  await server.expose(new PaymentService());
+  const client = await Peer.connect(addr, { token: TOKEN });
+  // Items bigger than the 64 KiB buffer JavaScript drains into (it grows), and batches of many
+  // smaller ones that fill it (the rest follow in the next drain).
+  const big = 'x'.repeat(200_000);
+  const bigs = await Promise.all(Array.from({ length: 8 }, (_, i) => client.call('payment@1.0.0', 'syncEcho', [big + i])));
+  bigs.forEach((b, i) => assert.equal(b, big + i));
+  const mid = 'y'.repeat(10_000);
+  const many = await Promise.all(Array.from({ length: 300 }, (_, i) => client.call('payment@1.0.0', 'syncEcho', [`${i}:${mid}`])));
+  many.forEach((m, i) => assert.equal(m, `${i}:${mid}`));
+  await assert.rejects(client.call('payment@1.0.0', 'decline'), code('RPC008'));
+
+  // A peer made in a worker thread is read by that thread's loop, and lets the thread exit.
+  const w = new Worker(join(__dirname, 'rpc.thread.js'), { workerData: { address: addr, token: TOKEN } });
+  const exited = new Promise<number>((res) => w.once('exit', res));
+  const msg = await new Promise((res, rej) => {
+    w.once('message', res);
+    w.once('error', rej);
+  });
+  assert.deepEqual(msg, { r: { charged: 7, currency: 'EUR' }, bigLength: 300_000 });
+  assert.equal(await exited, 0);
+  await client.close();
+  await server.close();
 });

@@ -361,3 +361,34 @@ def test_the_app_exposes_its_service_providers_on_a_peer() -> None:
         await app.close()
 
     asyncio.run(main())
+
+
+@service("echo@1.0.0")
+class Echo:
+    @public
+    async def say(self, x: Any) -> Any:
+        return x
+
+    @public
+    def say_sync(self, x: Any) -> Any:
+        return x
+
+
+def test_connections_read_on_the_loop_carry_big_and_many_frames_and_close_cleanly() -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, name="server", token=TOKEN)
+        await server.expose(Echo)
+        client = await Peer.connect(addr, name="client", token=TOKEN)
+        # Frames far bigger than a socket buffer, both ways, several at once; then many small ones.
+        big = "x" * 3_000_000
+        got = await asyncio.gather(*(client.call("echo", "say", big + str(i)) for i in range(4)))
+        assert got == [big + str(i) for i in range(4)]
+        got = await asyncio.gather(*(client.call("echo", "say_sync" if i % 2 else "say", i) for i in range(2000)))
+        assert got == list(range(2000))
+        # The client closes; the server lets its connection go and goes on serving.
+        await client.close()
+        assert await server.call("echo", "say", "still here") == "still here"
+        await server.close()
+
+    asyncio.run(main())
