@@ -9,6 +9,7 @@
 //! like the peer's thread-safe functions, they do not keep the process alive.
 
 use std::alloc::Layout;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 
@@ -32,6 +33,56 @@ unsafe extern "C" {
     fn uv_poll_stop(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, cb: CloseCb);
     fn uv_unref(handle: *mut c_void);
+    // Node-API 8: a hook that runs when the environment (a worker thread, the process) is torn
+    // down and may finish asynchronously (closing libuv handles), before the loop is closed.
+    fn napi_add_async_cleanup_hook(
+        env: napi::sys::napi_env,
+        hook: Option<unsafe extern "C" fn(handle: *mut c_void, arg: *mut c_void)>,
+        arg: *mut c_void,
+        remove_handle: *mut *mut c_void,
+    ) -> c_int;
+    fn napi_remove_async_cleanup_hook(remove_handle: *mut c_void) -> c_int;
+}
+
+thread_local! {
+    /// Poll handles watching connections on this thread's loop.
+    static OPEN: RefCell<Vec<*mut c_void>> = const { RefCell::new(Vec::new()) };
+    /// Handles closed but whose close callback has not run yet.
+    static CLOSING: Cell<usize> = const { Cell::new(0) };
+    /// This thread's environment has the cleanup hook.
+    static HOOKED: Cell<bool> = const { Cell::new(false) };
+    /// While the environment is torn down: the hook to tell once every handle is closed.
+    static TEARDOWN: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// The environment is going away (a worker thread ends or is terminated, the process exits): every
+/// poll handle is closed first, or Node would find them open when it closes the loop (and abort).
+unsafe extern "C" fn on_teardown(handle: *mut c_void, _arg: *mut c_void) {
+    TEARDOWN.set(handle);
+    for h in OPEN.take() {
+        // SAFETY: an open poll handle of this thread's loop, closed once (it left OPEN).
+        unsafe { close(h) };
+    }
+    teardown_done_if_idle();
+}
+
+fn teardown_done_if_idle() {
+    let hook = TEARDOWN.get();
+    if !hook.is_null() && CLOSING.get() == 0 && OPEN.with_borrow(Vec::is_empty) {
+        TEARDOWN.set(std::ptr::null_mut());
+        // SAFETY: the handle Node gave the hook, removed once.
+        unsafe { napi_remove_async_cleanup_hook(hook) };
+    }
+}
+
+/// Stops and closes a poll handle (its reader is dropped in `on_close`).
+unsafe fn close(handle: *mut c_void) {
+    CLOSING.set(CLOSING.get() + 1);
+    // SAFETY: the caller passes a live poll handle of this thread's loop, not closed before.
+    unsafe {
+        uv_poll_stop(handle);
+        uv_close(handle, on_close);
+    }
 }
 
 /// A peer's readers waiting for its loop.
@@ -54,6 +105,21 @@ impl HostLoopState {
     pub(crate) fn adopt_pending(&self, env: &napi::Env) -> napi::Result<()> {
         let lp = env.get_uv_event_loop()?.cast::<c_void>();
         let readers: Vec<HostReader> = std::mem::take(&mut *self.pending.lock());
+        if !TEARDOWN.get().is_null() {
+            return Ok(()); // Going away: the readers are dropped (their connections close).
+        }
+        if !readers.is_empty() && !HOOKED.get() {
+            // SAFETY: `env` is this thread's live environment; the hook runs on this thread.
+            let status = unsafe {
+                napi_add_async_cleanup_hook(
+                    env.raw(),
+                    Some(on_teardown),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
+            HOOKED.set(status == 0);
+        }
         for r in readers {
             // SAFETY: `lp` is this thread's live loop; `watch` is called on that thread.
             unsafe { watch(lp, r) };
@@ -93,11 +159,12 @@ unsafe fn watch(lp: *mut c_void, reader: HostReader) {
     // SAFETY: an initialised poll handle on this thread.
     unsafe {
         if uv_poll_start(handle, UV_READABLE | UV_DISCONNECT, on_poll) != 0 {
-            uv_close(handle, on_close);
+            close(handle);
             return;
         }
         uv_unref(handle);
     }
+    OPEN.with_borrow_mut(|o| o.push(handle));
 }
 
 extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
@@ -111,22 +178,26 @@ extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
         reader.on_readable_with(crate::batch::end_read)
     };
     if !open {
-        // SAFETY: the live handle this callback is for; closed once (a stopped handle is not polled
-        // again).
-        unsafe {
-            uv_poll_stop(handle);
-            uv_close(handle, on_close);
-        }
+        OPEN.with_borrow_mut(|o| o.retain(|h| *h != handle));
+        // SAFETY: the live handle this callback is for; closed once (it left OPEN, and a stopped
+        // handle is not polled again).
+        unsafe { close(handle) };
     }
 }
 
 extern "C" fn on_close(handle: *mut c_void) {
     // SAFETY: libuv is done with the handle; the reader was boxed in `watch` and is freed here only
-    // (dropping it after the handle stopped watching its descriptor, as `HostReader` requires).
+    // (dropping it after the handle stopped watching its descriptor, as `HostReader` requires). A
+    // handle whose start failed has no reader yet (null).
     unsafe {
-        drop(Box::from_raw(*handle.cast::<*mut HostReader>()));
+        let reader = *handle.cast::<*mut HostReader>();
+        if !reader.is_null() {
+            drop(Box::from_raw(reader));
+        }
         std::alloc::dealloc(handle.cast(), layout());
     }
+    CLOSING.set(CLOSING.get() - 1);
+    teardown_done_if_idle();
 }
 
 /// The process-wide loop (the main thread's) that reads the connections of pools started from

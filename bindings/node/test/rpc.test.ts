@@ -364,6 +364,13 @@ test('connections read on the loop: batches over the drain buffer, and a peer in
   });
   assert.deepEqual(msg, { r: { charged: 7, currency: 'EUR' }, bigLength: 300_000 });
   assert.equal(await exited, 0);
+
+  // A thread terminated with its peer's connection still watched: its loop is closed cleanly (Node
+  // aborts the process if a loop closes with a handle open), and the server sees it go.
+  const w2 = new Worker(join(__dirname, 'rpc.thread.js'), { workerData: { address: addr, token: TOKEN, stay: true } });
+  assert.equal(await new Promise((res) => w2.once('message', res)), 'connected');
+  await w2.terminate();
+  assert.equal(await client.call('payment@1.0.0', 'syncEcho', ['after']), 'after');
   await client.close();
   await server.close();
 });
