@@ -363,12 +363,14 @@ impl Peer {
         let method = method.to_string();
         on_runtime(async move {
             let deadline = opts.deadline.unwrap_or(inner.opts.default_deadline);
+            let received = Instant::now();
             let ctx = CallContext {
                 cancel: CancellationToken::new(),
-                deadline: Instant::now() + deadline,
+                deadline: received + deadline,
                 peer: Arc::new(inner.info.clone()),
                 trace: opts.trace,
                 direct: None,
+                received,
             };
             let _cancel_on_drop = ctx.cancel.clone().drop_guard();
             route_unary(&inner, &target, &method, args, ctx, true).await
@@ -875,7 +877,7 @@ async fn serve_local_unary(
     if let Some(m) = m {
         m.calls.inc();
     }
-    let started = Instant::now();
+    let started = ctx.received;
     let deadline = svc.service.deadline.map_or(ctx.deadline, |d| ctx.deadline.min(started + d));
     let cancel = ctx.cancel.clone();
     // Pinned out here so that it is dropped after the token is cancelled, whichever way it ends.
@@ -969,7 +971,7 @@ async fn serve_local_stream(
     if let Some(m) = m {
         m.calls.inc();
     }
-    let started = Instant::now();
+    let started = ctx.received;
     let cancel = ctx.cancel.clone();
     let deadline = ctx.deadline;
     let (tx, mut rx) = mpsc::channel::<Bytes>(super::conn::STREAM_WINDOW as usize);
@@ -1027,12 +1029,14 @@ async fn route_stream(
         Ok(r) => match r.provider.clone() {
             Provider::Local(svc) => {
                 let (tx, rx) = mpsc::channel(super::conn::STREAM_WINDOW as usize);
+                let received = Instant::now();
                 let ctx = CallContext {
                     cancel: CancellationToken::new(),
-                    deadline: Instant::now() + opts.deadline.unwrap_or(FOREVER),
+                    deadline: received + opts.deadline.unwrap_or(FOREVER),
                     peer: Arc::new(inner.info.clone()),
                     trace: opts.trace,
                     direct: None,
+                    received,
                 };
                 let method = method.to_string();
                 tokio::spawn(async move {
@@ -1078,9 +1082,10 @@ async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
     };
     let id = req.id;
     let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let received = Instant::now();
     let ctx = CallContext {
         cancel: serving.cancel.clone(),
-        deadline: Instant::now() + deadline_ms,
+        deadline: received + deadline_ms,
         peer: conn.peer.clone(),
         trace: req.trace.clone(),
         direct: (!req.stream).then(|| super::conn::DirectAnswer {
@@ -1088,6 +1093,7 @@ async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
             id,
             sent: sent.clone(),
         }),
+        received,
     };
     if req.stream {
         serve_stream_request(&inner, &conn, req, ctx, serving).await;

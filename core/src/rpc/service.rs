@@ -34,6 +34,8 @@ pub struct CallContext {
     pub trace: Option<Bytes>,
     /// For a request from another process: the way to answer it from the handler's own thread.
     pub(crate) direct: Option<super::conn::DirectAnswer>,
+    /// When the request arrived (one clock read for its deadline and its duration metric).
+    pub(crate) received: Instant,
 }
 
 impl CallContext {
