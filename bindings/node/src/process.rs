@@ -279,7 +279,7 @@ impl NativePool {
 
     /// Runs `method` with MessagePack `args` (an array) on a worker; `id` reports the result.
     #[napi]
-    pub fn exec(&self, id: u32, method: String, args: Uint8Array) {
+    pub fn exec(&self, id: u32, method: String, args: Uint8ArraySlice) {
         let Some(pool) = self.pool.get().cloned() else { return self.done.push(id, Err(not_started())) };
         let args = Bytes::copy_from_slice(&args);
         let done = self.done.clone();

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{FunctionRef, Uint8Array};
+use napi::bindgen_prelude::{FunctionRef, Uint8Array, Uint8ArraySlice};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, WireError};
@@ -49,7 +49,7 @@ pub fn rpc_answer(
     call_id: u32,
     code: Option<String>,
     message: Option<String>,
-    value: Option<Uint8Array>,
+    value: Option<Uint8ArraySlice>,
 ) -> bool {
     let Some(a) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
@@ -73,7 +73,7 @@ pub fn rpc_stream_answer(
     end: bool,
     code: Option<String>,
     message: Option<String>,
-    value: Option<Uint8Array>,
+    value: Option<Uint8ArraySlice>,
 ) -> bool {
     let Some(Answer { tx, .. }) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
@@ -313,7 +313,7 @@ impl NativePeer {
         call_id: u32,
         target: String,
         method: String,
-        args: Uint8Array,
+        args: Uint8ArraySlice,
         deadline_ms: Option<f64>,
     ) {
         let opts = call_options(deadline_ms);
@@ -330,7 +330,7 @@ impl NativePeer {
         call_id: u32,
         target: String,
         method: String,
-        args: Uint8Array,
+        args: Uint8ArraySlice,
         deadline_ms: Option<f64>,
     ) {
         let opts = call_options(deadline_ms);
