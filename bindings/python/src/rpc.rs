@@ -47,14 +47,23 @@ impl Inbox {
             jobs.push(Box::new(job));
             was_empty
         };
-        if was_empty {
+        // Queued by the loop's own thread while it reads this inbox's connection: that pass runs
+        // the jobs before it returns, so no wake-up (two system calls) is needed.
+        if was_empty && !IN_PASS.with(|p| std::ptr::eq(p.get(), self)) {
             let _ = std::io::Write::write(&mut (&self.wake_tx), &[1]);
         }
     }
 
+    /// Runs the queued jobs, for the loop when the inbox's descriptor is readable.
     pub(crate) fn drain(&self, py: Python<'_>) {
         let mut buf = [0u8; 256];
         while matches!(std::io::Read::read(&mut (&self.wake_rx), &mut buf), Ok(n) if n > 0) {}
+        self.run_jobs(py);
+    }
+
+    /// Runs the queued jobs without looking at the descriptor (a wake-up written meanwhile is read
+    /// by a later `drain`, which then finds little or nothing to do).
+    fn run_jobs(&self, py: Python<'_>) {
         loop {
             let jobs = std::mem::take(&mut *self.jobs.lock());
             if jobs.is_empty() {
@@ -64,6 +73,26 @@ impl Inbox {
                 job(py);
             }
         }
+    }
+}
+
+thread_local! {
+    /// The inbox whose connection this thread is reading now (`NativeConnection::on_readable`).
+    static IN_PASS: std::cell::Cell<*const Inbox> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// Marks a read pass of `inbox`'s loop thread; restores the previous mark however it ends.
+struct Pass(*const Inbox);
+
+impl Pass {
+    fn start(inbox: &Inbox) -> Pass {
+        Pass(IN_PASS.with(|p| p.replace(inbox as *const Inbox)))
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        IN_PASS.with(|p| p.set(self.0));
     }
 }
 
@@ -442,14 +471,17 @@ impl NativeConnection {
     /// `close()`.
     fn on_readable(&self, py: Python<'_>) -> bool {
         let mut reader = self.reader.lock();
-        match reader.as_mut() {
-            Some(r) => r.on_readable_with(|| self.inbox.drain(py)),
-            None => {
-                drop(reader);
-                self.inbox.drain(py);
-                false
+        let open = match reader.as_mut() {
+            Some(r) => {
+                let _pass = Pass::start(&self.inbox);
+                r.on_readable_with(|| self.inbox.run_jobs(py))
             }
-        }
+            None => false,
+        };
+        drop(reader);
+        // What the end of the pass queued (requests settled after `deliver`).
+        self.inbox.run_jobs(py);
+        open
     }
 
     /// Lets the connection go (after the loop stopped watching its descriptor).

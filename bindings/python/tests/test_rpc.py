@@ -2,6 +2,7 @@
 interfaces, errors, deadlines, cancellation, events, sync handlers, bad input."""
 
 import asyncio
+import contextvars
 import os
 import subprocess
 import sys
@@ -389,6 +390,72 @@ def test_connections_read_on_the_loop_carry_big_and_many_frames_and_close_cleanl
         # The client closes; the server lets its connection go and goes on serving.
         await client.close()
         assert await server.call("echo", "say", "still here") == "still here"
+        await server.close()
+
+    asyncio.run(main())
+
+
+_REQUEST: "contextvars.ContextVar[str]" = contextvars.ContextVar("request", default="none")
+
+
+@service("eager@1.0.0")
+class Eager:
+    """Handlers that run their first step where the request is read (see omnitron/_eager.py)."""
+
+    @public
+    async def task_state(self, tag: str) -> list[Any]:
+        # Each call sees its own task and its own copy of the context, from the first step on.
+        task = asyncio.current_task()
+        before = _REQUEST.get()
+        _REQUEST.set(tag)
+        return [task is not None, before, _REQUEST.get()]
+
+    @public
+    async def with_timeout(self, seconds: float) -> str:
+        # asyncio.timeout() needs the current task from its first line.
+        if sys.version_info < (3, 11):
+            await asyncio.wait_for(asyncio.sleep(seconds), 5)
+            return "done"
+        async with asyncio.timeout(0.05):
+            await asyncio.sleep(seconds)
+        return "done"
+
+    @public
+    async def waits_then_answers(self, x: int) -> int:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        return x * 2
+
+    @public
+    async def raises_at_once(self) -> None:
+        raise KeyError("nothing here")
+
+
+def test_async_handlers_start_where_the_request_is_read_with_task_semantics_kept() -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, name="server", token=TOKEN)
+        await server.expose(Eager)
+        client = await Peer.connect(addr, name="client", token=TOKEN)
+        states = await asyncio.gather(*(client.call("eager", "task_state", f"r{i}") for i in range(50)))
+        # No context variable leaks from one request into the next.
+        assert states == [[True, "none", f"r{i}"] for i in range(50)]
+        assert _REQUEST.get() == "none"
+        assert await client.call("eager", "with_timeout", 0) == "done"
+        with pytest.raises(RemoteError, match="TimeoutError"):
+            await client.call("eager", "with_timeout", 1.0)
+        assert await asyncio.gather(*(client.call("eager", "waits_then_answers", i) for i in range(20))) == [
+            2 * i for i in range(20)
+        ]
+        with pytest.raises(RemoteError, match="KeyError"):
+            await client.call("eager", "raises_at_once")
+        # A handler waiting when its caller gives up is cancelled, like any task.
+        payment = Payment()
+        await server.expose(payment)
+        with pytest.raises(TimeoutError):
+            await client.call("payment@1.0.0", "slow", deadline=0.1)
+        await asyncio.wait_for(payment.cancelled.wait(), 5)
+        await client.close()
         await server.close()
 
     asyncio.run(main())

@@ -20,6 +20,9 @@ use crate::transport::Outbox;
 /// Items a streaming call grants up front; the caller tops it up as it consumes.
 pub(crate) const STREAM_WINDOW: u32 = 16;
 
+/// How often a connection's sweeper looks for calls past their deadline.
+const SWEEP_PERIOD: Duration = Duration::from_millis(10);
+
 pub(crate) enum StreamEvent {
     Item(Bytes),
     End,
@@ -30,7 +33,8 @@ pub(crate) enum StreamEvent {
 pub(crate) type Callback = Box<dyn FnOnce(Result<Bytes, WireError>) + Send>;
 
 enum Pending {
-    Unary(oneshot::Sender<Result<Bytes, WireError>>),
+    /// A call awaited by a task; `None` tells it that its deadline passed (the sweeper's doing).
+    Unary(oneshot::Sender<Option<Result<Bytes, WireError>>>, tokio::time::Instant),
     Stream(mpsc::UnboundedSender<StreamEvent>),
     /// A call made from a binding's thread: the read loop hands the answer straight to the
     /// callback (no task to wake); the sweeper fails it at its deadline.
@@ -131,9 +135,10 @@ impl Conn {
     }
 
     /// Makes a call and waits for its answer, at most `deadline`. Dropping the future (or the
-    /// deadline passing) sends CANCEL.
+    /// deadline passing) sends CANCEL. The deadline is kept by the connection's sweeper (no timer
+    /// per call), so it is honoured to within its 10 ms period.
     pub(crate) async fn call(
-        &self,
+        self: &Arc<Self>,
         target: &str,
         method: &str,
         args: Bytes,
@@ -142,13 +147,15 @@ impl Conn {
     ) -> Result<Bytes, WireError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(id, Pending::Unary(tx));
+        let at = tokio::time::Instant::now() + deadline;
+        self.pending.lock().insert(id, Pending::Unary(tx, at));
         let mut guard = CancelOnDrop { conn: self, id, armed: true };
         if self.closed.is_cancelled() {
             guard.armed = false;
             self.pending.lock().remove(&id);
             return Err(self.disconnected());
         }
+        self.start_sweeper(&tokio::runtime::Handle::current());
         let deadline_ms = deadline.as_millis().min(u128::from(u32::MAX)) as u32;
         self.outbox
             .send_with(|out| {
@@ -156,19 +163,15 @@ impl Conn {
             })
             .await
             .map_err(|_| self.disconnected())?;
-        match tokio::time::timeout(deadline, rx).await {
-            Ok(Ok(r)) => {
-                guard.armed = false;
-                r
-            }
-            Ok(Err(_)) => {
-                guard.armed = false;
-                Err(self.disconnected())
-            }
-            Err(_) => Err(wire(
+        let answer = rx.await;
+        guard.armed = false;
+        match answer {
+            Ok(Some(r)) => r,
+            Ok(None) => Err(wire(
                 ErrorCode::Timeout,
                 format!("the call to {target} {method}() got no answer within {} ms", deadline.as_millis()),
             )),
+            Err(_) => Err(self.disconnected()),
         }
     }
 
@@ -226,8 +229,8 @@ impl Conn {
     pub(crate) fn complete(&self, id: u64, r: Result<Bytes, WireError>) {
         let p = self.pending.lock().remove(&id);
         match p {
-            Some(Pending::Unary(tx)) => {
-                let _ = tx.send(r);
+            Some(Pending::Unary(tx, _)) => {
+                let _ = tx.send(Some(r));
             }
             Some(Pending::Stream(tx)) => {
                 let _ = tx.send(match r {
@@ -289,10 +292,7 @@ impl Conn {
                 return Ok(None);
             }
         }
-        if !self.sweeping.swap(true, Ordering::AcqRel) {
-            let conn = self.clone();
-            runtime.spawn(async move { conn.sweep().await });
-        }
+        self.start_sweeper(runtime);
         Ok(Some(id))
     }
 
@@ -306,34 +306,51 @@ impl Conn {
         removed
     }
 
-    /// Fails callback calls past their deadline (each gets CANCEL sent), every 10 ms while any is
-    /// pending.
+    /// Starts the sweeper unless it runs.
+    fn start_sweeper(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        if !self.sweeping.swap(true, Ordering::AcqRel) {
+            let conn = self.clone();
+            runtime.spawn(async move { conn.sweep().await });
+        }
+    }
+
+    /// Fails calls past their deadline (each gets CANCEL sent), every 10 ms while any is pending:
+    /// one timer for the connection instead of one per call.
     async fn sweep(self: Arc<Self>) {
+        fn timed(p: &Pending) -> Option<tokio::time::Instant> {
+            match p {
+                Pending::Unary(_, at) | Pending::Callback(_, at) => Some(*at),
+                Pending::Stream(_) => None,
+            }
+        }
         loop {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(SWEEP_PERIOD).await;
             let now = tokio::time::Instant::now();
             let (expired, left) = {
                 let mut p = self.pending.lock();
-                let ids: Vec<u64> = p
-                    .iter()
-                    .filter(|(_, v)| matches!(v, Pending::Callback(_, at) if *at <= now))
-                    .map(|(k, _)| *k)
-                    .collect();
+                let ids: Vec<u64> =
+                    p.iter().filter(|(_, v)| timed(v).is_some_and(|at| at <= now)).map(|(k, _)| *k).collect();
                 let expired: Vec<(u64, Pending)> =
                     ids.into_iter().filter_map(|id| p.remove(&id).map(|v| (id, v))).collect();
-                let left = p.values().any(|v| matches!(v, Pending::Callback(..)));
+                let left = p.values().any(|v| timed(v).is_some());
                 (expired, left)
             };
             for (id, p) in expired {
                 let _ = self.outbox.send_now(&Message::Cancel { id });
-                if let Pending::Callback(cb, _) = p {
-                    cb(Err(wire(ErrorCode::Timeout, "the call got no answer before its deadline")));
+                match p {
+                    Pending::Callback(cb, _) => {
+                        cb(Err(wire(ErrorCode::Timeout, "the call got no answer before its deadline")))
+                    }
+                    Pending::Unary(tx, _) => {
+                        let _ = tx.send(None);
+                    }
+                    Pending::Stream(_) => {}
                 }
             }
             if !left || self.closed.is_cancelled() {
                 self.sweeping.store(false, Ordering::Release);
                 // A call registered between the check and the store would have seen `true`: look again.
-                let more = self.pending.lock().values().any(|v| matches!(v, Pending::Callback(..)));
+                let more = self.pending.lock().values().any(|v| timed(v).is_some());
                 if more && !self.sweeping.swap(true, Ordering::AcqRel) {
                     continue;
                 }
@@ -366,6 +383,15 @@ impl Conn {
         s
     }
 
+    /// Records a unary request whose handler has to wait, so a CANCEL can reach it.
+    pub(crate) fn serve_later(&self, id: u64, cancel: CancellationToken) {
+        self.serving.lock().insert(id, Serving { cancel: cancel.clone(), credit: None });
+        // Closed meanwhile (from another thread): `shutdown` may have missed it.
+        if self.closed.is_cancelled() {
+            cancel.cancel();
+        }
+    }
+
     pub(crate) fn stop_serving(&self, id: u64) {
         self.serving.lock().remove(&id);
     }
@@ -396,8 +422,8 @@ impl Conn {
         let pending: Vec<Pending> = self.pending.lock().drain().map(|(_, p)| p).collect();
         for p in pending {
             match p {
-                Pending::Unary(tx) => {
-                    let _ = tx.send(Err(self.disconnected()));
+                Pending::Unary(tx, _) => {
+                    let _ = tx.send(Some(Err(self.disconnected())));
                 }
                 Pending::Stream(tx) => {
                     let _ = tx.send(StreamEvent::Error(self.disconnected()));

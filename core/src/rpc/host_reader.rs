@@ -89,17 +89,21 @@ impl HostReader {
             deliver();
             return false;
         }
+        // Answers queued by this pass (by the frames' handling, or by the host's handlers during
+        // `deliver`) go out in one write at its end, without waking the writer task.
+        let held = self.conn.outbox.hold();
         let result = {
             // Handlers started here may spawn tasks and arm timers: they belong to the peer's runtime.
             let _rt = self.inner.runtime.enter();
             self.read_and_handle()
         };
         deliver();
+        if matches!(result, Ok(true)) {
+            self.settle();
+        }
+        drop(held);
         match result {
-            Ok(true) => {
-                self.settle();
-                true
-            }
+            Ok(true) => true,
             Ok(false) => {
                 self.finish(Ok(()));
                 false
@@ -145,8 +149,6 @@ impl HostReader {
                 self.unsettled.push(more);
             }
         }
-        // Everything that arrived together has been handled: send the answers now, from here.
-        self.conn.outbox.flush_now();
         Ok(true)
     }
 

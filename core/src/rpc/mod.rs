@@ -13,6 +13,7 @@ mod metrics;
 mod msgpack;
 mod pattern;
 mod peer;
+mod serve;
 mod service;
 mod table;
 mod value;

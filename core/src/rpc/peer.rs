@@ -24,6 +24,7 @@ use super::conn::{Conn, RemoteStream, StreamEvent, wire};
 use super::host_reader::HostLoop;
 use super::metrics::{EventMetrics, ServiceMetrics};
 use super::pattern::{Pattern, check_topic};
+use super::serve::Served;
 use super::service::{CallContext, Handler, Service, StreamSink, decode, encode};
 use super::table::{LocalService, Provider, Resolved, Table};
 use crate::error::{Error, ErrorCode, Result};
@@ -141,7 +142,7 @@ struct LocalSub {
 pub(super) struct Inner {
     info: PeerInfo,
     pub(super) opts: PeerOptions,
-    table: RwLock<Table>,
+    pub(super) table: RwLock<Table>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     upstream: watch::Sender<Option<Arc<Conn>>>,
     upstream_address: Option<Address>,
@@ -803,7 +804,7 @@ async fn upstream_conn(inner: &Inner, deadline: Instant) -> std::result::Result<
 
 /// Routes a unary call: built-in, hosted here, hosted by a connected peer, or (for a connected
 /// peer) sent upstream.
-async fn route_unary(
+pub(super) async fn route_unary(
     inner: &Arc<Inner>,
     target: &str,
     method: &str,
@@ -828,7 +829,7 @@ async fn route_unary(
             None if may_go_up && inner.upstream_address.is_some() && !t.has_name(target) => {
                 Err(Error::new(ErrorCode::ServiceNotFound, String::new()))
             }
-            None => t.resolve(target),
+            None => t.resolve(target).map(Arc::new),
         }
     };
     match resolved {
@@ -873,33 +874,13 @@ async fn serve_local_unary(
         }
         None => return Err(no_method(r, method)),
     };
-    let m = svc.metrics.methods.get(method);
-    if let Some(m) = m {
-        m.calls.inc();
-    }
+    super::serve::count_call(svc, method);
     let started = ctx.received;
-    let deadline = svc.service.deadline.map_or(ctx.deadline, |d| ctx.deadline.min(started + d));
+    let deadline = super::serve::timer_deadline(svc, &ctx);
     let cancel = ctx.cancel.clone();
-    // Pinned out here so that it is dropped after the token is cancelled, whichever way it ends.
     let fut = handler(args, ctx);
-    tokio::pin!(fut);
-    let result = tokio::select! {
-        // The handler first: one that answers at once never arms the deadline's timer.
-        biased;
-        r = &mut fut => r,
-        _ = cancel.cancelled() => Err(wire(ErrorCode::Cancelled, format!("the call to '{}' {method}() was cancelled", r.id()))),
-        _ = tokio::time::sleep_until(deadline) => {
-            cancel.cancel();
-            Err(wire(ErrorCode::Timeout, format!("'{}' {method}() passed its deadline of {} ms", r.id(), deadline.saturating_duration_since(started).as_millis())))
-        }
-    };
-    if let Some(m) = m {
-        m.duration.observe(started.elapsed().as_secs_f64());
-    }
-    if let Err(e) = &result {
-        svc.metrics.error(method, &e.code);
-    }
-    result
+    let result = super::serve::wait_unary(fut, &cancel, deadline, r, method, started).await;
+    super::serve::count_result(svc, method, started, result)
 }
 
 /// Where a served stream's items go.
@@ -1015,7 +996,7 @@ async fn serve_local_stream(
     out.finish(result).await;
 }
 
-const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+pub(super) const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 async fn route_stream(
     inner: &Arc<Inner>,
@@ -1072,47 +1053,7 @@ async fn route_stream(
     }
 }
 
-/// Serves a request that arrived on `conn`.
-async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
-    let serving = conn.start_serving(req.id, req.stream);
-    let deadline_ms = if req.deadline_ms == 0 {
-        if req.stream { FOREVER } else { inner.opts.default_deadline }
-    } else {
-        Duration::from_millis(u64::from(req.deadline_ms))
-    };
-    let id = req.id;
-    let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let received = Instant::now();
-    let ctx = CallContext {
-        cancel: serving.cancel.clone(),
-        deadline: received + deadline_ms,
-        peer: conn.peer.clone(),
-        trace: req.trace.clone(),
-        direct: (!req.stream).then(|| super::conn::DirectAnswer {
-            conn: conn.clone(),
-            id,
-            sent: sent.clone(),
-        }),
-        received,
-    };
-    if req.stream {
-        serve_stream_request(&inner, &conn, req, ctx, serving).await;
-    } else {
-        // Requests arriving from a connection never go back upstream (no routing loops).
-        let r = route_unary(&inner, &req.target, &req.method, req.args, ctx, false).await;
-        // Unless the handler already answered from its own thread (CallContext::answer_now).
-        if !sent.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            let m = match r {
-                Ok(value) => Message::Result { id, value },
-                Err(error) => Message::Error { id, error },
-            };
-            let _ = conn.outbox.send(&m).await;
-        }
-    }
-    conn.stop_serving(id);
-}
-
-async fn serve_stream_request(
+pub(super) async fn serve_stream_request(
     inner: &Arc<Inner>,
     conn: &Arc<Conn>,
     req: Request,
@@ -1418,7 +1359,9 @@ async fn reconnect_loop(inner: Arc<Inner>) {
 
 /// Polls a future once with a waker that does nothing. Safe to hand the future to a task afterwards:
 /// the task polls it again, registering its own waker, before anything could be missed.
-fn poll_once<F: std::future::Future + ?Sized>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+pub(super) fn poll_once<F: std::future::Future + ?Sized>(
+    fut: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     fut.poll(&mut cx)
 }
@@ -1462,19 +1405,18 @@ pub(super) fn handle_frame(
     defer: Option<&mut Vec<Leftover>>,
 ) -> Result<Option<Leftover>> {
     match Message::decode(frame)? {
-        Message::Request(req) => {
-            // Run it here if it finishes at once (no task to spawn); otherwise as its own task, or
-            // (`defer`) handed back to look at once more before spawning one.
-            let mut fut: Leftover = Box::pin(serve_request(inner.clone(), conn.clone(), req));
-            if poll_once(fut.as_mut()).is_pending() {
-                match defer {
-                    Some(d) => d.push(fut),
-                    None => {
-                        inner.runtime.spawn(fut);
-                    }
+        // Served here if it finishes at once; otherwise as its own task, or (`defer`) handed back to
+        // look at once more before spawning one.
+        Message::Request(req) => match super::serve::serve_request_now(inner, conn, req) {
+            Served::Done => {}
+            Served::Later(fut) => match defer {
+                Some(d) => d.push(fut),
+                None => {
+                    inner.runtime.spawn(fut);
                 }
-            }
-        }
+            },
+            Served::Blocked(wait) => return Ok(Some(wait)),
+        },
         Message::Result { id, value } => conn.complete(id, Ok(value)),
         Message::Error { id: 0, error } => {
             tracing::warn!(peer = %conn.peer.name, code = %error.code, "peer reported: {}", error.message);

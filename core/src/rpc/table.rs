@@ -80,7 +80,7 @@ impl Instances {
 pub(crate) struct Table {
     services: HashMap<String, BTreeMap<Version, Instances>>,
     /// Targets already resolved (`payment@^1` -> payment 1.2.0); emptied on every change.
-    cache: parking_lot::Mutex<HashMap<String, Resolved>>,
+    cache: parking_lot::Mutex<HashMap<String, Arc<Resolved>>>,
 }
 
 /// How a caller asked for a version.
@@ -181,7 +181,7 @@ impl Table {
     }
 
     /// What `target` resolves to, if anything: the fast path (no error built), cached.
-    pub(crate) fn lookup(&self, target: &str) -> Option<Resolved> {
+    pub(crate) fn lookup(&self, target: &str) -> Option<Arc<Resolved>> {
         if let Some(r) = self.cache.lock().get(target) {
             return Some(r.clone());
         }
@@ -190,6 +190,7 @@ impl Table {
             return None;
         }
         let (r, single) = self.resolve_with(target).ok()?;
+        let r = Arc::new(r);
         let mut cache = self.cache.lock();
         // A service with several instances is picked afresh on every call.
         if single && cache.len() < 4096 {

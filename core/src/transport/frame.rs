@@ -139,6 +139,8 @@ pub struct Outbox {
 struct OutState {
     buf: Vec<u8>,
     closed: bool,
+    /// Holds in force ([`Outbox::hold`]): while any is, queueing does not wake the writer task.
+    held: u32,
 }
 
 fn closed_error() -> Error {
@@ -165,25 +167,16 @@ impl Outbox {
     /// Queues whatever `encode` appends (one or more whole frames), waiting while the outbox is full.
     pub async fn send_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         let mut encode = Some(encode);
+        // Room now (the usual case): no waiter to set up.
+        if self.queue_if_room(&mut encode)? {
+            return Ok(());
+        }
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let mut s = self.state.lock();
-                if s.closed {
-                    return Err(closed_error());
-                }
-                if s.buf.len() < self.limit {
-                    let was_empty = s.buf.is_empty();
-                    if let Some(f) = encode.take() {
-                        f(&mut s.buf);
-                    }
-                    if was_empty {
-                        self.wake_writer.notify_one();
-                    }
-                    return Ok(());
-                }
+            if self.queue_if_room(&mut encode)? {
+                return Ok(());
             }
             notified.await;
         }
@@ -192,6 +185,10 @@ impl Outbox {
     /// Queues what `encode` appends if the outbox is under its limit: `Ok(true)` queued, `Ok(false)`
     /// full (nothing queued), `Err` closed. For callers that cannot wait.
     pub fn try_send_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<bool> {
+        self.queue_if_room(&mut Some(encode))
+    }
+
+    fn queue_if_room(&self, encode: &mut Option<impl FnOnce(&mut Vec<u8>)>) -> Result<bool> {
         let mut s = self.state.lock();
         if s.closed {
             return Err(closed_error());
@@ -199,9 +196,11 @@ impl Outbox {
         if s.buf.len() >= self.limit {
             return Ok(false);
         }
-        let was_empty = s.buf.is_empty();
-        encode(&mut s.buf);
-        if was_empty {
+        let wake = s.buf.is_empty() && s.held == 0;
+        if let Some(f) = encode.take() {
+            f(&mut s.buf);
+        }
+        if wake {
             self.wake_writer.notify_one();
         }
         Ok(true)
@@ -219,7 +218,7 @@ impl Outbox {
     }
 
     fn push(&self, s: &mut OutState, m: &Message) {
-        let was_empty = s.buf.is_empty();
+        let was_empty = s.buf.is_empty() && s.held == 0;
         m.encode_frame(&mut s.buf);
         if was_empty {
             self.wake_writer.notify_one();
@@ -273,6 +272,15 @@ impl Outbox {
         Ok(true)
     }
 
+    /// Holds the writer task back until the returned guard is dropped: frames queued meanwhile
+    /// (from any thread) do not wake it, and dropping the guard writes them all at once from the
+    /// dropping thread. For a host event loop that queues a batch (the answers of one read, the
+    /// calls of one loop turn) and is about to flush anyway: it saves a thread wake-up per batch.
+    pub fn hold(self: &Arc<Self>) -> OutboxHold {
+        self.state.lock().held += 1;
+        OutboxHold(self.clone())
+    }
+
     /// Stops accepting messages; the writer sends what is queued, then shuts the stream down.
     pub fn close(&self) {
         self.state.lock().closed = true;
@@ -283,6 +291,25 @@ impl Outbox {
     /// Whether it was closed.
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
+    }
+}
+
+/// Keeps an outbox's writer task from being woken while it lives ([`Outbox::hold`]).
+#[derive(Debug)]
+pub struct OutboxHold(Arc<Outbox>);
+
+impl Drop for OutboxHold {
+    fn drop(&mut self) {
+        let outbox = &self.0;
+        {
+            let mut s = outbox.state.lock();
+            s.held = s.held.saturating_sub(1);
+        }
+        outbox.flush_now();
+        // What this thread could not write (a busy writer, a full socket) is the writer's.
+        if !outbox.state.lock().buf.is_empty() {
+            outbox.wake_writer.notify_one();
+        }
     }
 }
 

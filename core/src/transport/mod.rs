@@ -9,7 +9,7 @@ pub(crate) use local::private_dir;
 
 pub use address::Address;
 pub(crate) use frame::take_frame;
-pub use frame::{DEFAULT_MAX_FRAME, FrameReader, Outbox, run_writer};
+pub use frame::{DEFAULT_MAX_FRAME, FrameReader, Outbox, OutboxHold, run_writer};
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;

@@ -31,7 +31,7 @@ import inspect
 import threading
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
-from . import _native
+from . import _eager, _native
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
 
@@ -268,8 +268,9 @@ class Peer:
             # On this peer's event loop (the inbox): start the work and return at once.
             fn = methods[method]
             if inspect.iscoroutinefunction(fn):
-                task = loop.create_task(_run_async(fn, args, call))
-                return task.cancel
+                # Started here: one that answers without waiting is answered by this read.
+                task = _eager.start(loop, _run_async(fn, args, call))
+                return None if task.done() else task.cancel
             _threads().submit(_run_sync, fn, args, call)
             return None
 

@@ -1,0 +1,198 @@
+//! Serving the requests that arrive on a connection.
+//!
+//! Most calls are to a service hosted here whose handler has its answer at once. Those are served
+//! where the frame was read ([`serve_request_now`]): no task, no entry in the connection's serving
+//! map, no timer, and the answer goes into the outbox from here. Only a handler that has to wait
+//! gets the rest: an entry a CANCEL can find, the deadline's timer, and a task (or the host
+//! reader's next look).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{Message, Request, WireError};
+use super::conn::{Conn, DirectAnswer, wire};
+use super::peer::{FOREVER, Inner, Leftover, poll_once, route_unary, serve_stream_request};
+use super::service::{BoxFuture, CallContext, Handler};
+use super::table::{LocalService, Provider, Resolved};
+use crate::error::ErrorCode;
+
+/// What serving a request left to do.
+pub(super) enum Served {
+    /// Answered (or the answer is queued).
+    Done,
+    /// The handler is still working: run this to finish it (a task, or the host reader's next look).
+    Later(Leftover),
+    /// The answer waits for room in a full outbox: the reader waits on this before reading more
+    /// (a caller that does not read its answers stops being read).
+    Blocked(Leftover),
+}
+
+/// Serves a request as far as it goes without waiting.
+pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Request) -> Served {
+    let local = if req.stream || req.target.starts_with('$') {
+        None
+    } else {
+        inner.table.read().lookup(&req.target).filter(|r| matches!(r.provider, Provider::Local(_)))
+    };
+    let handler = local.as_ref().and_then(|r| match &r.provider {
+        Provider::Local(svc) => match svc.service.methods.get(&req.method) {
+            Some(Handler::Unary(h)) => Some(h.clone()),
+            _ => None,
+        },
+        Provider::Remote { .. } => None,
+    });
+    let (Some(r), Some(handler)) = (local, handler) else {
+        // Streams, forwarding, the registry and every error: the general path.
+        let mut fut: Leftover = Box::pin(serve_request(inner.clone(), conn.clone(), req));
+        return if poll_once(fut.as_mut()).is_pending() { Served::Later(fut) } else { Served::Done };
+    };
+    let Provider::Local(svc) = &r.provider else { unreachable!("filtered to local services") };
+    let svc: &LocalService = svc;
+    let id = req.id;
+    let received = Instant::now();
+    let cancel = CancellationToken::new();
+    let sent = Arc::new(AtomicBool::new(false));
+    let ctx = CallContext {
+        cancel: cancel.clone(),
+        deadline: received + requested_deadline(inner, &req),
+        peer: conn.peer.clone(),
+        trace: req.trace,
+        direct: Some(DirectAnswer { conn: conn.clone(), id, sent: sent.clone() }),
+        received,
+    };
+    let timer = timer_deadline(svc, &ctx);
+    count_call(svc, &req.method);
+    let mut fut = handler(req.args, ctx);
+    if let Poll::Ready(result) = poll_once(fut.as_mut()) {
+        drop(fut);
+        let result = count_result(svc, &req.method, received, result);
+        return answer(conn, id, &sent, result);
+    }
+    // It has to wait. A CANCEL for it can only be read after this returns, so registering it now
+    // misses none.
+    conn.serve_later(id, cancel.clone());
+    let conn = conn.clone();
+    let method = req.method;
+    Served::Later(Box::pin(async move {
+        let Provider::Local(svc) = &r.provider else { return };
+        let svc: &LocalService = svc;
+        let result = wait_unary(fut, &cancel, timer, &r, &method, received).await;
+        let result = count_result(svc, &method, received, result);
+        if let Served::Blocked(wait) = answer(&conn, id, &sent, result) {
+            wait.await;
+        }
+        conn.stop_serving(id);
+    }))
+}
+
+/// The general path: streams, calls this peer forwards to another, the registry, and errors.
+async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
+    let serving = conn.start_serving(req.id, req.stream);
+    let id = req.id;
+    let sent = Arc::new(AtomicBool::new(false));
+    let received = Instant::now();
+    let ctx = CallContext {
+        cancel: serving.cancel.clone(),
+        deadline: received + requested_deadline(&inner, &req),
+        peer: conn.peer.clone(),
+        trace: req.trace.clone(),
+        direct: (!req.stream).then(|| DirectAnswer { conn: conn.clone(), id, sent: sent.clone() }),
+        received,
+    };
+    if req.stream {
+        serve_stream_request(&inner, &conn, req, ctx, serving).await;
+    } else {
+        // Requests arriving from a connection never go back upstream (no routing loops).
+        let r = route_unary(&inner, &req.target, &req.method, req.args, ctx, false).await;
+        if let Served::Blocked(wait) = answer(&conn, id, &sent, r) {
+            wait.await;
+        }
+    }
+    conn.stop_serving(id);
+}
+
+/// How long the caller waits: what it sent, or this peer's default (a stream: forever).
+fn requested_deadline(inner: &Inner, req: &Request) -> Duration {
+    match req.deadline_ms {
+        0 if req.stream => FOREVER,
+        0 => inner.opts.default_deadline,
+        ms => Duration::from_millis(u64::from(ms)),
+    }
+}
+
+/// When the handler's timer fires: the caller's deadline, or the service's own if sooner.
+pub(super) fn timer_deadline(svc: &LocalService, ctx: &CallContext) -> Instant {
+    svc.service.deadline.map_or(ctx.deadline, |d| ctx.deadline.min(ctx.received + d))
+}
+
+pub(super) fn count_call(svc: &LocalService, method: &str) {
+    if let Some(m) = svc.metrics.methods.get(method) {
+        m.calls.inc();
+    }
+}
+
+/// Counts a finished call's duration and error code.
+pub(super) fn count_result(
+    svc: &LocalService,
+    method: &str,
+    started: Instant,
+    result: Result<Bytes, WireError>,
+) -> Result<Bytes, WireError> {
+    if let Some(m) = svc.metrics.methods.get(method) {
+        m.duration.observe(started.elapsed().as_secs_f64());
+    }
+    if let Err(e) = &result {
+        svc.metrics.error(method, &e.code);
+    }
+    result
+}
+
+/// Waits for a handler that did not answer at once, up to its deadline or the caller's cancel.
+pub(super) async fn wait_unary(
+    fut: BoxFuture<Result<Bytes, WireError>>,
+    cancel: &CancellationToken,
+    deadline: Instant,
+    r: &Resolved,
+    method: &str,
+    started: Instant,
+) -> Result<Bytes, WireError> {
+    // Dropped here, after the token is cancelled, whichever way it ends.
+    let mut fut = fut;
+    tokio::select! {
+        // The handler first: one that answers at once never arms the deadline's timer.
+        biased;
+        r = &mut fut => r,
+        _ = cancel.cancelled() => Err(wire(ErrorCode::Cancelled, format!("the call to '{}' {method}() was cancelled", r.id()))),
+        _ = tokio::time::sleep_until(deadline) => {
+            cancel.cancel();
+            Err(wire(ErrorCode::Timeout, format!("'{}' {method}() passed its deadline of {} ms", r.id(), deadline.saturating_duration_since(started).as_millis())))
+        }
+    }
+}
+
+/// Queues the answer to request `id`, unless the handler already sent it from its own thread
+/// ([`CallContext::answer_now`]).
+fn answer(conn: &Arc<Conn>, id: u64, sent: &AtomicBool, r: Result<Bytes, WireError>) -> Served {
+    if sent.swap(true, Ordering::AcqRel) {
+        return Served::Done;
+    }
+    let m = match r {
+        Ok(value) => Message::Result { id, value },
+        Err(error) => Message::Error { id, error },
+    };
+    match conn.outbox.try_send_with(|out| m.encode_frame(out)) {
+        Ok(true) | Err(_) => Served::Done,
+        Ok(false) => {
+            let conn = conn.clone();
+            Served::Blocked(Box::pin(async move {
+                let _ = conn.outbox.send(&m).await;
+            }))
+        }
+    }
+}
