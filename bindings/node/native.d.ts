@@ -120,6 +120,10 @@ export declare class NativePeer {
   unexpose(name: string, version: string): boolean
   /** Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports. */
   call(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null): void
+  /** Numbers a `target` and `method` pair for `callRoute`; null when this peer has too many. */
+  route(target: string, method: string): number | null
+  /** `call` by a number from `route`. */
+  callRoute(callId: number, route: number, args: Uint8Array, deadlineMs?: number | undefined | null): void
   /**
    * Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
    * could not. Pull items with `streamNext`.

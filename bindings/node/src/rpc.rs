@@ -136,8 +136,15 @@ struct Callbacks {
 pub struct NativePeer {
     peer: Peer,
     cb: Callbacks,
-    next_service: AtomicU32,
+    /// Each exposed method gets a number: requests reach JavaScript by number, not by name.
+    next_handler: AtomicU32,
+    /// `target` and `method` pairs JavaScript calls by number (`route`, `callRoute`): no strings
+    /// converted per call.
+    routes: parking_lot::RwLock<Vec<(String, String)>>,
 }
+
+/// At most this many routes per peer; past it JavaScript calls by name.
+const MAX_ROUTES: usize = 65_536;
 
 fn options(name: String, token: Option<String>, max_frame: Option<u32>, cb: &Callbacks) -> PeerOptions {
     let mut o = PeerOptions::new(name);
@@ -176,7 +183,7 @@ impl NativePeer {
         let cb = callbacks(&env, cb);
         let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::listen(&addr, o).await }).js()?;
-        Ok(NativePeer { peer, cb, next_service: AtomicU32::new(1) })
+        Ok(NativePeer { peer, cb, next_handler: AtomicU32::new(1), routes: Default::default() })
     }
 
     /// Connects to the peer listening at `address`.
@@ -193,7 +200,7 @@ impl NativePeer {
         let cb = callbacks(&env, cb);
         let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::connect(&addr, o).await }).js()?;
-        Ok(NativePeer { peer, cb, next_service: AtomicU32::new(1) })
+        Ok(NativePeer { peer, cb, next_handler: AtomicU32::new(1), routes: Default::default() })
     }
 
     /// Starts reading, on this thread's event loop, the connections waiting for it (the `adopt`
@@ -226,19 +233,20 @@ impl NativePeer {
         methods: Vec<String>,
         streams: Vec<String>,
     ) -> napi::Result<u32, String> {
-        let index = self.next_service.fetch_add(1, Ordering::Relaxed);
+        // Methods are numbered from `first` in order, unary ones first, then streams.
+        let count = (methods.len() + streams.len()) as u32;
+        let first = self.next_handler.fetch_add(count, Ordering::Relaxed);
         let mut b = Service::builder(&name, &version).js()?;
-        for m in streams {
+        for (i, m) in streams.iter().enumerate() {
             let (inbox, pull, cancel) = (self.cb.inbox.clone(), self.cb.pull.clone(), self.cb.cancel.clone());
-            let method: Arc<str> = m.as_str().into();
-            b = b.raw_stream(&m, move |args, _ctx, sink| {
-                let (inbox, pull, cancel, method) =
-                    (inbox.clone(), pull.clone(), cancel.clone(), method.clone());
+            let index = first + (methods.len() + i) as u32;
+            b = b.raw_stream(m, move |args, _ctx, sink| {
+                let (inbox, pull, cancel) = (inbox.clone(), pull.clone(), cancel.clone());
                 Box::pin(async move {
                     let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
                     // Start the generator; then pull one item at a time (the sink's credit is the
                     // backpressure).
-                    inbox.push(Item::Call(id, index, method, args));
+                    inbox.push(Item::Call(id, index, args));
                     let mut guard = CancelOnDrop { id, cancel, armed: true };
                     loop {
                         let (tx, rx) = oneshot::channel();
@@ -269,16 +277,16 @@ impl NativePeer {
                 })
             });
         }
-        for m in methods {
+        for (i, m) in methods.iter().enumerate() {
             let (inbox, cancel) = (self.cb.inbox.clone(), self.cb.cancel.clone());
-            let method: Arc<str> = m.as_str().into();
-            b = b.raw(&m, move |args, ctx| {
-                let (inbox, cancel, method) = (inbox.clone(), cancel.clone(), method.clone());
+            let index = first + i as u32;
+            b = b.raw(m, move |args, ctx| {
+                let (inbox, cancel) = (inbox.clone(), cancel.clone());
                 Box::pin(async move {
                     let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
                     let (tx, rx) = oneshot::channel();
                     SERVING.lock().insert(id, Answer { tx, ctx: Some(ctx.clone()) });
-                    inbox.push(Item::Call(id, index, method, args));
+                    inbox.push(Item::Call(id, index, args));
                     // However this ends (answered, cancelled, dropped at the deadline), a handler
                     // still running is told to stop.
                     let mut guard = CancelOnDrop { id, cancel, armed: true };
@@ -296,7 +304,7 @@ impl NativePeer {
         let svc = b.build().js()?;
         let peer = self.peer.clone();
         runtime::block_on(async move { peer.expose(svc).await }).js()?;
-        Ok(index)
+        Ok(first)
     }
 
     /// Stops hosting `name@version`.
@@ -320,6 +328,33 @@ impl NativePeer {
         let args = Bytes::copy_from_slice(&args);
         let inbox = self.cb.inbox.clone();
         self.peer.call_raw_with(&target, &method, args, opts, move |r| inbox.push(Item::Done(call_id, r)));
+    }
+
+    /// Numbers a `target` and `method` pair for `callRoute`; null when this peer has too many.
+    #[napi]
+    pub fn route(&self, target: String, method: String) -> Option<u32> {
+        let mut routes = self.routes.write();
+        if routes.len() >= MAX_ROUTES {
+            return None;
+        }
+        routes.push((target, method));
+        Some((routes.len() - 1) as u32)
+    }
+
+    /// `call` by a number from `route`.
+    #[napi]
+    pub fn call_route(&self, call_id: u32, route: u32, args: Uint8ArraySlice, deadline_ms: Option<f64>) {
+        let opts = call_options(deadline_ms);
+        let args = Bytes::copy_from_slice(&args);
+        let inbox = self.cb.inbox.clone();
+        let done = move |r| inbox.push(Item::Done(call_id, r));
+        let routes = self.routes.read();
+        match routes.get(route as usize) {
+            Some((target, method)) => {
+                self.peer.call_raw_with(target, method, args, opts, done);
+            }
+            None => done(Err(wire(ErrorCode::InvalidArgument, format!("no route {route}")))),
+        }
     }
 
     /// Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it

@@ -12,8 +12,8 @@ use crate::batch::{Direct, Parts, Queue};
 pub(crate) enum Item {
     /// A call made from JavaScript finished (or a stream it started moved on).
     Done(u32, Result<Bytes, WireError>),
-    /// A call for a JavaScript handler: serving id, service index, method, arguments.
-    Call(u32, u32, Arc<str>, Bytes),
+    /// A call for a JavaScript handler: serving id, the method's number (`expose`), arguments.
+    Call(u32, u32, Bytes),
     /// An event for a subscription: subscription id, topic, payload.
     Event(u32, String, Bytes),
 }
@@ -34,8 +34,8 @@ fn parts(item: &Item) -> Parts<'_> {
             bytes: e.data.as_deref().unwrap_or(&[]),
             strings: [Some(&e.code), Some(&e.message)],
         },
-        Item::Call(id, service, method, args) => {
-            Parts { kind: CALL, id: *id, aux: *service, bytes: args, strings: [Some(method), None] }
+        Item::Call(id, handler, args) => {
+            Parts { kind: CALL, id: *id, aux: *handler, bytes: args, strings: [None, None] }
         }
         Item::Event(sub, topic, payload) => {
             Parts { kind: EVENT, id: *sub, aux: 0, bytes: payload, strings: [Some(topic), None] }

@@ -134,6 +134,12 @@ export interface CallContext {
 const CONTEXT = new AsyncLocalStorage<CallContext>();
 
 /** A call's context whose AbortController is only made if a handler asks for the signal. */
+interface ExposedMethod {
+  fn: AnyFn;
+  name: string;
+  stream: boolean;
+}
+
 class LazyContext implements CallContext {
   #ac: AbortController | undefined;
   #aborted = false;
@@ -179,8 +185,10 @@ export class Peer {
   readonly #native: NativePeer;
   readonly #batch = new BatchReader();
   readonly #pending = new Map<number, Pending>();
-  readonly #handlers = new Map<number, Map<string, AnyFn>>();
-  readonly #streamMethods = new Set<string>();
+  /** Exposed methods by the number the engine gave them (`expose`). */
+  readonly #methods = new Map<number, ExposedMethod>();
+  /** Numbers of the `target` and `method` pairs called (`route`): no strings cross per call. */
+  readonly #routes = new Map<string, Map<string, number>>();
   readonly #serving = new Map<number, LazyContext>();
   readonly #gens = new Map<number, AsyncIterator<unknown> | Iterator<unknown>>();
   readonly #subs = new Map<number, (payload: unknown, topic: string) => unknown>();
@@ -248,9 +256,11 @@ export class Peer {
     const raw = (n: string) => (instance as Record<string, unknown>)[n] as AnyFn;
     const streams = names.filter((n) => isStream(raw(n)));
     const unary = names.filter((n) => !streams.includes(n));
-    const index = nativeCall(() => this.#native.expose(meta.name, meta.version, unary, streams));
-    for (const n of streams) this.#streamMethods.add(`${index}:${n}`);
-    this.#handlers.set(index, methods);
+    const first = nativeCall(() => this.#native.expose(meta.name, meta.version, unary, streams));
+    // Numbered in this order by the engine: the unary methods, then the streams.
+    [...unary, ...streams].forEach((n, i) => {
+      this.#methods.set(first + i, { fn: methods.get(n)!, name: n, stream: i >= unary.length });
+    });
     PEER_OF.set(instance, this);
     for (const [pattern, key] of (ctor[EVENTS] as [string, string | symbol][] | undefined) ?? []) {
       const f = (instance as Record<string | symbol, unknown>)[key] as AnyFn;
@@ -263,46 +273,53 @@ export class Peer {
     return nativeCall(() => this.#native.unexpose(name, version));
   }
 
-  #dispatch(id: number, service: number, method: string, args: Uint8Array): void {
-    const f = this.#handlers.get(service)?.get(method);
-    const answer = (code: string | null, message: string | null, value: Uint8Array | null) => native.rpcAnswer(id, code, message, value);
-    if (!f) return void answer('RPC002', `no handler for '${method}'`, null);
-    const ac = new LazyContext(method);
+  #dispatch(id: number, handler: number, args: Uint8Array): void {
+    const m = this.#methods.get(handler);
+    if (!m) return void native.rpcAnswer(id, 'RPC002', `no handler numbered ${handler}`, null);
+    const ac = new LazyContext(m.name);
     this.#serving.set(id, ac);
-    const fail = (e: unknown) => {
-      this.#serving.delete(id);
-      if (e instanceof OmnitronError) {
-        const data = (e as { data?: unknown }).data;
-        answer(e.code, e.message, data === undefined ? null : encode(data));
-      } else {
-        const name = e instanceof Error ? e.constructor.name : typeof e;
-        const message = e instanceof Error ? e.message : String(e);
-        answer('RPC008', `${name}: ${message}`, encode({ type: name }));
-      }
-    };
-    const ok = (v: unknown) => {
-      this.#serving.delete(id);
-      let b: Uint8Array;
-      try {
-        b = encode(v);
-      } catch (e) {
-        return fail(new OmnitronError('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
-      }
-      answer(null, null, b);
-    };
     try {
       const decoded = decode(args);
       const list = Array.isArray(decoded) ? decoded : [decoded];
-      if (this.#streamMethods.has(`${service}:${method}`)) {
+      if (m.stream) {
         // A generator: the engine pulls its items one at a time (#pull).
-        this.#gens.set(id, CONTEXT.run(ac, () => f(...list)) as AsyncIterator<unknown>);
+        this.#gens.set(id, CONTEXT.run(ac, m.fn, ...list) as AsyncIterator<unknown>);
         return;
       }
-      const r = CONTEXT.run(ac, () => f(...list));
-      if (r instanceof Promise) r.then(ok, fail);
-      else ok(r);
+      const r = CONTEXT.run(ac, m.fn, ...list);
+      if (r instanceof Promise) {
+        r.then(
+          (v) => this.#answer(id, v),
+          (e) => this.#fail(id, e),
+        );
+      } else {
+        this.#answer(id, r);
+      }
     } catch (e) {
-      fail(e);
+      this.#fail(id, e);
+    }
+  }
+
+  #answer(id: number, v: unknown): void {
+    this.#serving.delete(id);
+    let b: Uint8Array;
+    try {
+      b = encode(v);
+    } catch (e) {
+      return this.#fail(id, new OmnitronError('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
+    }
+    native.rpcAnswer(id, null, null, b);
+  }
+
+  #fail(id: number, e: unknown): void {
+    this.#serving.delete(id);
+    if (e instanceof OmnitronError) {
+      const data = (e as { data?: unknown }).data;
+      native.rpcAnswer(id, e.code, e.message, data === undefined ? null : encode(data));
+    } else {
+      const name = e instanceof Error ? e.constructor.name : typeof e;
+      const message = e instanceof Error ? e.message : String(e);
+      native.rpcAnswer(id, 'RPC008', `${name}: ${message}`, encode({ type: name }));
     }
   }
 
@@ -354,7 +371,7 @@ export class Peer {
           case 1:
             return this.#done(id, s0, s1, bytes);
           case 2:
-            return this.#dispatch(id, aux, s0 ?? '', bytes ?? EMPTY);
+            return this.#dispatch(id, aux, bytes ?? EMPTY);
           case 3:
             return this.#event(id, s0 ?? '', bytes ?? EMPTY);
         }
@@ -425,11 +442,30 @@ export class Peer {
     }
     const id = this.#nextCall++;
     if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
+    const route = this.#route(target, method);
     return new Promise<R>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.#hold();
-      this.#native.call(id, target, method, buf, opts.deadline);
+      if (route >= 0) this.#native.callRoute(id, route, buf, opts.deadline);
+      else this.#native.call(id, target, method, buf, opts.deadline);
     });
+  }
+
+  /** The engine's number for a `target` and `method` pair, or -1 to call by name (too many). */
+  #route(target: string, method: string): number {
+    let byMethod = this.#routes.get(target);
+    if (byMethod === undefined) {
+      if (this.#routes.size >= 1024) return -1;
+      byMethod = new Map();
+      this.#routes.set(target, byMethod);
+    }
+    let r = byMethod.get(method);
+    if (r === undefined) {
+      if (byMethod.size >= 256) return -1;
+      r = this.#native.route(target, method) ?? -1;
+      byMethod.set(method, r);
+    }
+    return r;
   }
 
   #await<R>(start: (id: number) => void): Promise<R> {
