@@ -499,3 +499,50 @@ async fn a_peer_frame_limit_is_configurable() {
     let e = c.call::<_, usize>("echo", "say", &("x".repeat(5000),)).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::PeerDisconnected, "{e}");
 }
+
+#[tokio::test]
+async fn a_caller_that_does_not_read_its_answers_is_held_back_and_loses_none() {
+    let n = net().await;
+    // Each answer is 1 MiB: 24 of them are six times the connection's 4 MiB outgoing limit.
+    let big = Service::builder("big", "1.0.0")
+        .unwrap()
+        .raw("get", |_args: bytes::Bytes, _ctx| {
+            Box::pin(async move {
+                let mut v = vec![0xc6, 0, 0x10, 0, 0]; // bin32 of 1 MiB
+                v.resize(5 + (1 << 20), 7);
+                Ok(bytes::Bytes::from(v))
+            })
+        })
+        .build()
+        .unwrap();
+    n.server.expose(big).await.unwrap();
+    n.server.expose(payment("1.0.0")).await.unwrap();
+    let mut s = raw_client(&n.addr).await;
+    let mut out = Vec::new();
+    for id in 1..=24u64 {
+        omnitron::rpc::Request::encode_frame(&mut out, id, "big@1.0.0", "get", &[0x90], 5000, None, false);
+    }
+    s.write_all(&out).await.unwrap();
+    // While that caller reads nothing, the server serves the others.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let good = Peer::connect(&n.addr, opts("good", &n.reg)).await.unwrap();
+    let r: String = good.call("payment", "charge", &(2.0,)).await.unwrap();
+    assert_eq!(r, "charged 2 by 1.0.0");
+    // Then it reads: every answer arrives, whole.
+    let mut ids = Vec::new();
+    while ids.len() < 24 {
+        let mut len = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut len)).await.unwrap().unwrap();
+        let mut body = vec![0; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).await.unwrap();
+        match omnitron::rpc::Message::decode(bytes::Bytes::from(body)).unwrap() {
+            omnitron::rpc::Message::Result { id, value } => {
+                assert_eq!(value.len(), 5 + (1 << 20));
+                ids.push(id);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    ids.sort();
+    assert_eq!(ids, (1..=24).collect::<Vec<u64>>());
+}
