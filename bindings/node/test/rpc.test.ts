@@ -120,6 +120,12 @@ test('calls pick versions, interfaces are typed, errors keep their codes', async
     await assert.rejects(client.call('payment@1', 'charge', [() => 1]), code('E001'));
     await assert.rejects(client.call(42 as any, 'charge'), code('E001'));
 
+    // Calls go out by a number per target and method; past 256 methods of one target they go by
+    // name, and both ways behave alike.
+    const missing = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => client.call('payment@1', `m${i}`)));
+    assert.ok(missing.every((r) => r.status === 'rejected' && (r.reason as any).code === 'RPC002'));
+    assert.deepEqual(await client.call('payment@1', 'charge', [2]), { charged: 2, currency: 'EUR' });
+
     // The deadline reaches the handler as an aborted signal.
     await assert.rejects(client.call('payment@1', 'slow', [], { deadline: 150 }), code('E006'));
     await until(() => p.aborted === 1);
