@@ -263,11 +263,12 @@ class Peer:
 
     def _dispatcher(self, methods: dict[str, Callable[..., Any]]) -> Callable[[str, list[Any], Any], Any]:
         loop = self._loop
+        is_async = {name: inspect.iscoroutinefunction(fn) for name, fn in methods.items()}
 
         def dispatch(method: str, args: list[Any], call: Any) -> Any:
             # On this peer's event loop (the inbox): start the work and return at once.
             fn = methods[method]
-            if inspect.iscoroutinefunction(fn):
+            if is_async[method]:
                 # Started here: one that answers without waiting is answered by this read.
                 task = _eager.start(loop, _run_async(fn, args, call))
                 return None if task.done() else task.cancel
