@@ -34,11 +34,31 @@ pub(crate) type Callback = Box<dyn FnOnce(Result<Bytes, WireError>) + Send>;
 
 enum Pending {
     /// A call awaited by a task; `None` tells it that its deadline passed (the sweeper's doing).
-    Unary(oneshot::Sender<Option<Result<Bytes, WireError>>>, tokio::time::Instant),
+    Unary(oneshot::Sender<Option<Result<Bytes, WireError>>>, Due),
     Stream(mpsc::UnboundedSender<StreamEvent>),
     /// A call made from a binding's thread: the read loop hands the answer straight to the
     /// callback (no task to wake); the sweeper fails it at its deadline.
-    Callback(Callback, tokio::time::Instant),
+    Callback(Callback, Due),
+}
+
+/// When a call times out. The clock is not read when the call is made: the sweeper stamps the
+/// call the first time it sees it, `after` from then. A call therefore times out between its
+/// deadline and two sweep periods after it, never before.
+#[derive(Clone, Copy)]
+pub(crate) struct Due {
+    after: Duration,
+    at: Option<tokio::time::Instant>,
+}
+
+impl Due {
+    fn after(d: Duration) -> Due {
+        Due { after: d, at: None }
+    }
+
+    /// Stamps it if new; whether it has passed by `now`.
+    fn passed(&mut self, now: tokio::time::Instant) -> bool {
+        *self.at.get_or_insert(now + self.after) <= now
+    }
 }
 
 pub(crate) struct Serving {
@@ -47,6 +67,30 @@ pub(crate) struct Serving {
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Hashes the ids of this side's own calls: small integers it picked itself (so no one can choose
+/// keys that collide), spread by one multiply instead of SipHash (the map is touched twice per
+/// call).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError { code: code.as_str().to_string(), message: message.into(), data: None }
@@ -93,9 +137,11 @@ pub(crate) struct Conn {
     pub(crate) peer: Arc<PeerInfo>,
     pub(crate) outbox: Arc<Outbox>,
     next_id: AtomicU64,
-    pending: Mutex<HashMap<u64, Pending>>,
+    pending: Mutex<IdMap<Pending>>,
     serving: Mutex<HashMap<u64, Serving>>,
     pub(crate) closed: CancellationToken,
+    /// `closed`, readable without a lock (checked on every call).
+    closed_flag: std::sync::atomic::AtomicBool,
     pub(crate) subs: Mutex<Vec<(u64, Pattern)>>,
     sweeping: std::sync::atomic::AtomicBool,
     pings: Mutex<HashMap<u64, oneshot::Sender<()>>>,
@@ -117,9 +163,10 @@ impl Conn {
             peer: Arc::new(peer),
             outbox,
             next_id: AtomicU64::new(1),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(IdMap::default()),
             serving: Mutex::new(HashMap::new()),
             closed: CancellationToken::new(),
+            closed_flag: std::sync::atomic::AtomicBool::new(false),
             subs: Mutex::new(Vec::new()),
             sweeping: std::sync::atomic::AtomicBool::new(false),
             pings: Mutex::new(HashMap::new()),
@@ -147,15 +194,16 @@ impl Conn {
     ) -> Result<Bytes, WireError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        let at = tokio::time::Instant::now() + deadline;
-        self.pending.lock().insert(id, Pending::Unary(tx, at));
+        self.pending.lock().insert(id, Pending::Unary(tx, Due::after(deadline)));
         let mut guard = CancelOnDrop { conn: self, id, armed: true };
-        if self.closed.is_cancelled() {
+        if self.is_closed() {
             guard.armed = false;
             self.pending.lock().remove(&id);
             return Err(self.disconnected());
         }
-        self.start_sweeper(&tokio::runtime::Handle::current());
+        if !self.sweeping.load(Ordering::Acquire) {
+            self.start_sweeper(&tokio::runtime::Handle::current());
+        }
         let deadline_ms = deadline.as_millis().min(u128::from(u32::MAX)) as u32;
         self.outbox
             .send_with(|out| {
@@ -187,7 +235,7 @@ impl Conn {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         self.pending.lock().insert(id, Pending::Stream(tx));
-        if self.closed.is_cancelled() {
+        if self.is_closed() {
             self.pending.lock().remove(&id);
             return Err(self.disconnected());
         }
@@ -257,12 +305,12 @@ impl Conn {
         cb: Callback,
         runtime: &tokio::runtime::Handle,
     ) -> Result<Option<u64>, Callback> {
-        if self.closed.is_cancelled() {
+        if self.is_closed() {
             cb(Err(self.disconnected()));
             return Ok(None);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let at = tokio::time::Instant::now() + deadline;
+        let at = Due::after(deadline);
         let deadline_ms = deadline.as_millis().min(u128::from(u32::MAX)) as u32;
         let alone = {
             let mut p = self.pending.lock();
@@ -317,9 +365,9 @@ impl Conn {
     /// Fails calls past their deadline (each gets CANCEL sent), every 10 ms while any is pending:
     /// one timer for the connection instead of one per call.
     async fn sweep(self: Arc<Self>) {
-        fn timed(p: &Pending) -> Option<tokio::time::Instant> {
+        fn timed(p: &mut Pending) -> Option<&mut Due> {
             match p {
-                Pending::Unary(_, at) | Pending::Callback(_, at) => Some(*at),
+                Pending::Unary(_, due) | Pending::Callback(_, due) => Some(due),
                 Pending::Stream(_) => None,
             }
         }
@@ -328,11 +376,19 @@ impl Conn {
             let now = tokio::time::Instant::now();
             let (expired, left) = {
                 let mut p = self.pending.lock();
-                let ids: Vec<u64> =
-                    p.iter().filter(|(_, v)| timed(v).is_some_and(|at| at <= now)).map(|(k, _)| *k).collect();
+                let mut left = false;
+                let mut ids = Vec::new();
+                for (id, v) in p.iter_mut() {
+                    if let Some(due) = timed(v) {
+                        if due.passed(now) {
+                            ids.push(*id);
+                        } else {
+                            left = true;
+                        }
+                    }
+                }
                 let expired: Vec<(u64, Pending)> =
                     ids.into_iter().filter_map(|id| p.remove(&id).map(|v| (id, v))).collect();
-                let left = p.values().any(|v| timed(v).is_some());
                 (expired, left)
             };
             for (id, p) in expired {
@@ -347,10 +403,10 @@ impl Conn {
                     Pending::Stream(_) => {}
                 }
             }
-            if !left || self.closed.is_cancelled() {
+            if !left || self.is_closed() {
                 self.sweeping.store(false, Ordering::Release);
                 // A call registered between the check and the store would have seen `true`: look again.
-                let more = self.pending.lock().values().any(|v| timed(v).is_some());
+                let more = self.pending.lock().values_mut().any(|v| timed(v).is_some());
                 if more && !self.sweeping.swap(true, Ordering::AcqRel) {
                     continue;
                 }
@@ -387,7 +443,7 @@ impl Conn {
     pub(crate) fn serve_later(&self, id: u64, cancel: CancellationToken) {
         self.serving.lock().insert(id, Serving { cancel: cancel.clone(), credit: None });
         // Closed meanwhile (from another thread): `shutdown` may have missed it.
-        if self.closed.is_cancelled() {
+        if self.is_closed() {
             cancel.cancel();
         }
     }
@@ -410,8 +466,14 @@ impl Conn {
         }
     }
 
+    /// Whether the connection is gone (its `closed` token cancelled).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed_flag.load(Ordering::Acquire)
+    }
+
     /// The connection is gone: every call in flight fails at once, every handler is cancelled.
     pub(crate) fn shutdown(&self) {
+        self.closed_flag.store(true, Ordering::Release);
         self.closed.cancel();
         if let Some(fd) = *self.host_fd.lock() {
             // SAFETY: the reader holding `fd` open clears `host_fd` (under this lock) before it lets

@@ -116,7 +116,7 @@ impl HostReader {
     }
 
     fn read_and_handle(&mut self) -> Result<bool> {
-        if self.conn.closed.is_cancelled() {
+        if self.conn.is_closed() {
             return Ok(false);
         }
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 8 {

@@ -356,7 +356,7 @@ impl Peer {
             && !self.inner.table.read().has_name(target)
         {
             let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
-            let conn = upstream_conn(&self.inner, Instant::now() + deadline).await?;
+            let conn = upstream_conn(&self.inner, deadline).await?;
             return conn.call(target, method, args, deadline, opts.trace).await;
         }
         let inner = self.inner.clone();
@@ -396,7 +396,7 @@ impl Peer {
             && !self.inner.table.read().has_name(target)
         {
             let up = self.inner.upstream.borrow().clone();
-            if let Some(conn) = up.filter(|c| !c.closed.is_cancelled()) {
+            if let Some(conn) = up.filter(|c| !c.is_closed()) {
                 let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
                 let home = home_runtime();
                 match conn.call_callback(target, method, &args, deadline, opts.trace.as_ref(), done, &home) {
@@ -770,9 +770,12 @@ fn no_method(r: &Resolved, method: &str) -> WireError {
     )
 }
 
-async fn upstream_conn(inner: &Inner, deadline: Instant) -> std::result::Result<Arc<Conn>, WireError> {
+async fn upstream_conn(
+    inner: &Inner,
+    deadline: impl Into<Deadline>,
+) -> std::result::Result<Arc<Conn>, WireError> {
     if let Some(c) = inner.upstream.borrow().as_ref()
-        && !c.closed.is_cancelled()
+        && !c.is_closed()
     {
         return Ok(c.clone());
     }
@@ -782,7 +785,7 @@ async fn upstream_conn(inner: &Inner, deadline: Instant) -> std::result::Result<
         loop {
             let current = rx.borrow_and_update().clone();
             if let Some(c) = current {
-                if !c.closed.is_cancelled() {
+                if !c.is_closed() {
                     return Some(c);
                 }
                 // Gone, and the reconnect loop has not noticed yet: wait for it.
@@ -796,9 +799,32 @@ async fn upstream_conn(inner: &Inner, deadline: Instant) -> std::result::Result<
             }
         }
     };
+    let deadline = match deadline.into() {
+        Deadline::At(at) => at,
+        Deadline::In(d) => Instant::now() + d,
+    };
     match tokio::time::timeout_at(deadline, wait).await {
         Ok(Some(c)) => Ok(c),
         _ => Err(wire(ErrorCode::NotConnected, format!("not connected to {addr} (reconnecting)"))),
+    }
+}
+
+/// How long to wait for the upstream connection: until an instant, or for a while from now (read
+/// from the clock only if the connection is not there).
+enum Deadline {
+    At(Instant),
+    In(Duration),
+}
+
+impl From<Instant> for Deadline {
+    fn from(at: Instant) -> Deadline {
+        Deadline::At(at)
+    }
+}
+
+impl From<Duration> for Deadline {
+    fn from(d: Duration) -> Deadline {
+        Deadline::In(d)
     }
 }
 

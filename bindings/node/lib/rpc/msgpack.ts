@@ -162,6 +162,29 @@ export function encode(v: unknown): Uint8Array {
   return w.buf.subarray(0, w.len);
 }
 
+const scratch = new Writer();
+let scratchBusy = false;
+
+/**
+ * `encode` into one buffer shared by every call: the bytes stay valid only until the next call, for
+ * handing straight to the engine, which copies them (a call's arguments, an answer). Saves a buffer
+ * per call. Reentrant use (a getter that calls while its object is encoded) gets its own buffer.
+ */
+export function encodeTransient(v: unknown): Uint8Array {
+  if (scratchBusy) return encode(v);
+  scratchBusy = true;
+  try {
+    scratch.len = 0;
+    write(scratch, v, 0);
+    const out = scratch.buf.subarray(0, scratch.len);
+    // One huge value does not keep a huge buffer alive.
+    if (scratch.buf.length > 1 << 20) scratch.buf = Buffer.allocUnsafe(4096);
+    return out;
+  } finally {
+    scratchBusy = false;
+  }
+}
+
 class Reader {
   pos = 0;
   constructor(readonly b: Buffer) {}

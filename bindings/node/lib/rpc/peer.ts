@@ -10,7 +10,7 @@ import type { NativePeer } from '../../native.js';
 import { native } from '../native.js';
 import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { decode, encode } from './msgpack.js';
+import { decode, encode, encodeTransient } from './msgpack.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
 
@@ -304,7 +304,7 @@ export class Peer {
     this.#serving.delete(id);
     let b: Uint8Array;
     try {
-      b = encode(v);
+      b = encodeTransient(v);
     } catch (e) {
       return this.#fail(id, new OmnitronError('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
     }
@@ -434,15 +434,16 @@ export class Peer {
     if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
     if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
     if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
+    const route = this.#route(target, method);
     let buf: Uint8Array;
     try {
-      buf = encode(args);
+      // Valid until the next encode: the engine copies it below, before anything else encodes.
+      buf = encodeTransient(args);
     } catch (e) {
       return Promise.reject(e);
     }
     const id = this.#nextCall++;
     if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
-    const route = this.#route(target, method);
     return new Promise<R>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.#hold();
