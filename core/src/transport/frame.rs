@@ -171,21 +171,28 @@ impl Outbox {
 
     /// Queues a message, waiting while the outbox is full.
     pub async fn send(&self, m: &Message) -> Result<()> {
-        self.send_with(|out| m.encode_frame(out)).await
+        // Events are a one-way stream: they go out in whole batches, not in slices (sliced, Node to
+        // Node events fell from about 590k to 460k a second: more, smaller reads on the other side).
+        let sliced = !matches!(m, Message::Publish { .. });
+        self.send_with_sliced(|out| m.encode_frame(out), sliced).await
     }
 
     /// Queues whatever `encode` appends (one or more whole frames), waiting while the outbox is full.
     pub async fn send_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+        self.send_with_sliced(encode, true).await
+    }
+
+    async fn send_with_sliced(&self, encode: impl FnOnce(&mut Vec<u8>), sliced: bool) -> Result<()> {
         let mut encode = Some(encode);
         // Room now (the usual case): no waiter to set up.
-        if self.queue_if_room(&mut encode)? {
+        if self.queue_if_room(&mut encode, sliced)? {
             return Ok(());
         }
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.queue_if_room(&mut encode)? {
+            if self.queue_if_room(&mut encode, sliced)? {
                 return Ok(());
             }
             notified.await;
@@ -195,10 +202,11 @@ impl Outbox {
     /// Queues what `encode` appends if the outbox is under its limit: `Ok(true)` queued, `Ok(false)`
     /// full (nothing queued), `Err` closed. For callers that cannot wait.
     pub fn try_send_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<bool> {
-        self.queue_if_room(&mut Some(encode))
+        self.queue_if_room(&mut Some(encode), true)
     }
 
-    fn queue_if_room(&self, encode: &mut Option<impl FnOnce(&mut Vec<u8>)>) -> Result<bool> {
+    /// Queues if there is room; `sliced` counts the frame towards [`FLUSH_FRAMES`].
+    fn queue_if_room(&self, encode: &mut Option<impl FnOnce(&mut Vec<u8>)>, sliced: bool) -> Result<bool> {
         let mut s = self.state.lock();
         if s.closed {
             return Err(closed_error());
@@ -210,7 +218,7 @@ impl Outbox {
         if let Some(f) = encode.take() {
             f(&mut s.buf);
         }
-        s.frames += 1;
+        s.frames += u32::from(sliced);
         let flush = s.frames >= FLUSH_FRAMES;
         drop(s);
         if wake {
