@@ -89,13 +89,11 @@ impl HostReader {
             deliver();
             return false;
         }
-        // Answers queued by this pass (by the frames' handling, or by the host's handlers during
-        // `deliver`) go out in one write at its end, without waking the writer task.
-        let held = self.conn.outbox.hold();
+        let mut held = None;
         let result = {
             // Handlers started here may spawn tasks and arm timers: they belong to the peer's runtime.
             let _rt = self.inner.runtime.enter();
-            self.read_and_handle()
+            self.read_and_handle(&mut held)
         };
         deliver();
         if matches!(result, Ok(true)) {
@@ -115,7 +113,14 @@ impl HostReader {
         }
     }
 
-    fn read_and_handle(&mut self) -> Result<bool> {
+    /// Reads and handles what arrived. When more than one frame came, `held` holds the outbox
+    /// (`Outbox::hold`) from the second on: the answers this pass produces (by handling the frames,
+    /// or by the host's handlers during `deliver`) then go out together at its end without waking
+    /// the writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not). A pass
+    /// over a single frame is left alone: there is nothing to gather, and on the development VM
+    /// the writer's wake-up made one call in flight faster, not slower (a Node pool task about
+    /// 70 us unheld, 70 to 130 us held).
+    fn read_and_handle(&mut self, held: &mut Option<crate::transport::OutboxHold>) -> Result<bool> {
         if self.conn.is_closed() {
             return Ok(false);
         }
@@ -142,7 +147,12 @@ impl HostReader {
         }
         // SAFETY: `read` initialised `n` bytes of the spare capacity.
         unsafe { self.buf.set_len(self.buf.len() + n as usize) };
+        let mut handled = 0;
         while let Some(frame) = take_frame(&mut self.buf, self.inner.opts.max_frame)? {
+            handled += 1;
+            if handled == 2 {
+                *held = Some(self.conn.outbox.hold());
+            }
             if let Some(more) =
                 handle_frame(&self.inner, &self.conn, frame, self.upstream, Some(&mut self.unsettled))?
             {
