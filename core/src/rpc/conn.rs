@@ -202,15 +202,26 @@ impl Conn {
             return Err(self.disconnected());
         }
         if !self.sweeping.load(Ordering::Acquire) {
-            self.start_sweeper(&tokio::runtime::Handle::current());
+            // The caller's runtime, or the engine's for a caller polled outside any.
+            let rt = tokio::runtime::Handle::try_current().unwrap_or_else(|_| crate::runtime::handle());
+            self.start_sweeper(&rt);
         }
         let deadline_ms = deadline.as_millis().min(u128::from(u32::MAX)) as u32;
-        self.outbox
-            .send_with(|out| {
-                Request::encode_frame(out, id, target, method, &args, deadline_ms, trace.as_ref(), false)
-            })
-            .await
-            .map_err(|_| self.disconnected())?;
+        let encode = |out: &mut Vec<u8>| {
+            Request::encode_frame(out, id, target, method, &args, deadline_ms, trace.as_ref(), false)
+        };
+        // Queued at once unless the outbox is full; only then a (boxed: this future stays small,
+        // and it is moved on every call) wait for room.
+        let mut encode = Some(encode);
+        let queued = self.outbox.try_send_with(|out| (encode.take().expect("called once"))(out));
+        match queued {
+            Ok(true) => {}
+            Ok(false) => {
+                let encode = encode.take().expect("not called when full");
+                Box::pin(self.outbox.send_with(encode)).await.map_err(|_| self.disconnected())?;
+            }
+            Err(_) => return Err(self.disconnected()),
+        }
         let answer = rx.await;
         guard.armed = false;
         match answer {

@@ -350,19 +350,26 @@ impl Peer {
     ) -> std::result::Result<Bytes, WireError> {
         // The common case of a connected peer: a service it does not host goes straight upstream,
         // with no context to build (the connection owns the deadline and the cancel-on-drop).
-        if tokio::runtime::Handle::try_current().is_ok()
-            && self.inner.upstream_address.is_some()
+        if self.inner.upstream_address.is_some()
             && !target.starts_with('$')
             && !self.inner.table.read().has_name(target)
         {
             let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
-            let conn = upstream_conn(&self.inner, deadline).await?;
-            return conn.call(target, method, args, deadline, opts.trace).await;
+            let up = self.inner.upstream.borrow().clone().filter(|c| !c.is_closed());
+            if let Some(conn) = up {
+                return conn.call(target, method, args, deadline, opts.trace).await;
+            }
+            // Waiting for the connection takes a runtime's timer. (Boxed, like the general path
+            // below: the common path's future stays small, and it is moved on every call.)
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let conn = Box::pin(upstream_conn(&self.inner, deadline)).await?;
+                return conn.call(target, method, args, deadline, opts.trace).await;
+            }
         }
         let inner = self.inner.clone();
         let target = target.to_string();
         let method = method.to_string();
-        on_runtime(async move {
+        Box::pin(on_runtime(async move {
             let deadline = opts.deadline.unwrap_or(inner.opts.default_deadline);
             let received = Instant::now();
             let ctx = CallContext {
@@ -375,7 +382,7 @@ impl Peer {
             };
             let _cancel_on_drop = ctx.cancel.clone().drop_guard();
             route_unary(&inner, &target, &method, args, ctx, true).await
-        })
+        }))
         .await
     }
 
@@ -1394,9 +1401,17 @@ pub(super) fn poll_once<F: std::future::Future + ?Sized>(
 
 async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut reader: FrameReader, upstream: bool) {
     let result: Result<()> = loop {
-        let frame = tokio::select! {
-            f = reader.next() => f,
-            _ = conn.closed.cancelled() => break Ok(()),
+        // A frame already read needs no waiting (nor a waiter registered on `closed` per frame).
+        let frame = if reader.has_buffered_frame() {
+            if conn.is_closed() {
+                break Ok(());
+            }
+            reader.next().await
+        } else {
+            tokio::select! {
+                f = reader.next() => f,
+                _ = conn.closed.cancelled() => break Ok(()),
+            }
         };
         let frame = match frame {
             Ok(Some(f)) => f,
