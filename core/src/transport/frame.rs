@@ -315,11 +315,6 @@ impl Outbox {
         self.space.notify_waiters();
     }
 
-    /// Bytes queued, not yet written.
-    pub fn queued(&self) -> usize {
-        self.state.lock().buf.len()
-    }
-
     /// Whether it was closed.
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
