@@ -448,6 +448,8 @@ pub struct NativePeer {
     peer: Peer,
     inbox: Arc<Inbox>,
     adopt: Arc<std::sync::OnceLock<Py<PyAny>>>,
+    /// `settle(future, value, error)`, for `call_future` (set once by the Python layer).
+    settle: std::sync::OnceLock<Arc<Py<PyAny>>>,
 }
 
 /// One connection read by the peer's asyncio loop: the Python layer calls `on_readable()` when
@@ -549,7 +551,7 @@ impl NativePeer {
         let adopt = Arc::new(std::sync::OnceLock::new());
         o.host_loop = Some(host_loop(&inbox, &adopt));
         let peer = py.detach(|| runtime::block_on(async move { Peer::listen(&addr, o).await })).py(py)?;
-        Ok(NativePeer { peer, inbox, adopt })
+        Ok(NativePeer { peer, inbox, adopt, settle: std::sync::OnceLock::new() })
     }
 
     /// Connects to the peer listening at `address`.
@@ -568,7 +570,7 @@ impl NativePeer {
         let adopt = Arc::new(std::sync::OnceLock::new());
         o.host_loop = Some(host_loop(&inbox, &adopt));
         let peer = py.detach(|| runtime::block_on(async move { Peer::connect(&addr, o).await })).py(py)?;
-        Ok(NativePeer { peer, inbox, adopt })
+        Ok(NativePeer { peer, inbox, adopt, settle: std::sync::OnceLock::new() })
     }
 
     /// The file descriptor that becomes readable when work for Python is queued: register it with
@@ -582,6 +584,50 @@ impl NativePeer {
     /// before the loop drains the inbox.
     fn set_adopt(&self, adopt: Py<PyAny>) {
         let _ = self.adopt.set(adopt);
+    }
+
+    /// Sets what `call_future` settles its futures with: `settle(future, value, error)`, called on
+    /// the loop that drains the inbox. Called once.
+    fn set_settle(&self, settle: Py<PyAny>) {
+        let _ = self.settle.set(Arc::new(settle));
+    }
+
+    /// `call` for a caller on this peer's own loop: the answer settles `future` through the
+    /// `set_settle` function (no callable made per call).
+    #[pyo3(signature = (target, method, args, deadline_s, future))]
+    fn call_future(
+        &self,
+        target: &str,
+        method: &str,
+        args: &Bound<'_, PyAny>,
+        deadline_s: Option<f64>,
+        future: Py<PyAny>,
+    ) -> PyResult<NativePending> {
+        let Some(settle) = self.settle.get().cloned() else {
+            return Err(PyTypeError::new_err("call_future needs set_settle first"));
+        };
+        let args = encode(args)?;
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let inbox = self.inbox.clone();
+        let handle = self.peer.call_raw_with(target, method, args, opts, move |r| {
+            inbox.run(move |py| {
+                let outcome = match r {
+                    Ok(b) => decode(py, &b).map(|v| (v, py.None())),
+                    Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
+                };
+                let res = match outcome {
+                    Ok((v, e)) => settle.call1(py, (future, v, e)),
+                    Err(e) => settle.call1(
+                        py,
+                        (future, py.None(), (ErrorCode::InvalidArgument.as_str(), e.to_string(), py.None())),
+                    ),
+                };
+                if let Err(e) = res {
+                    e.print(py);
+                }
+            });
+        });
+        Ok(NativePending { call: handle })
     }
 
     /// Runs the queued work (handlers to start, answers, events) on this thread.

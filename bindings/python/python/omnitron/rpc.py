@@ -197,6 +197,7 @@ class Peer:
         # comes through the inbox to _adopt.
         self._conns: set[_native.NativeConnection] = set()
         native.set_adopt(self._adopt)
+        native.set_settle(_settle)
         loop.add_reader(self._fd, native.drain)
 
     def _adopt(self, conn: _native.NativeConnection) -> None:
@@ -366,15 +367,16 @@ class Peer:
             raise NotConnectedError("this peer was closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
+        if loop is self._loop:
+            # The inbox runs on this loop: the answer settles the future there directly.
+            pending = self._native.call_future(target, method, args, deadline, fut)
+        else:
 
-        def done(value: Any, error: Any) -> None:
-            # Run by the inbox on the peer's loop; a caller on another loop gets it thread-safely.
-            if loop is self._loop:
-                _settle(fut, value, error)
-            else:
+            def done(value: Any, error: Any) -> None:
+                # Run by the inbox on the peer's loop: a caller on another loop gets it thread-safely.
                 loop.call_soon_threadsafe(_settle, fut, value, error)
 
-        pending = self._native.call(target, method, list(args), deadline, done)
+            pending = self._native.call(target, method, list(args), deadline, done)
         try:
             return await fut
         except asyncio.CancelledError:
