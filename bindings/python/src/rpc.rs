@@ -611,18 +611,8 @@ impl NativePeer {
         let inbox = self.inbox.clone();
         let handle = self.peer.call_raw_with(target, method, args, opts, move |r| {
             inbox.run(move |py| {
-                let outcome = match r {
-                    Ok(b) => decode(py, &b).map(|v| (v, py.None())),
-                    Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
-                };
-                let res = match outcome {
-                    Ok((v, e)) => settle.call1(py, (future, v, e)),
-                    Err(e) => settle.call1(
-                        py,
-                        (future, py.None(), (ErrorCode::InvalidArgument.as_str(), e.to_string(), py.None())),
-                    ),
-                };
-                if let Err(e) = res {
+                let (value, error) = answer_args(py, r);
+                if let Err(e) = settle.call1(py, (future, value, error)) {
                     e.print(py);
                 }
             });
@@ -748,18 +738,7 @@ impl NativePeer {
         // read here (no engine thread woken on the way).
         let handle = self.peer.call_raw_with(target, method, args, opts, move |r| {
             inbox.run(move |py| {
-                let outcome = match r {
-                    Ok(b) => decode(py, &b).map(|v| (v, py.None())),
-                    Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
-                };
-                let res = match outcome {
-                    Ok(args) => done.call1(py, args),
-                    Err(e) => done.call1(
-                        py,
-                        (py.None(), (ErrorCode::InvalidArgument.as_str(), e.to_string(), py.None())),
-                    ),
-                };
-                if let Err(e) = res {
+                if let Err(e) = done.call1(py, answer_args(py, r)) {
                     e.print(py);
                 }
             });
@@ -857,6 +836,19 @@ impl NativePeer {
         let peer = self.peer.clone();
         py.detach(|| runtime::block_on(async move { peer.shutdown().await }));
     }
+}
+
+/// An answer as Python sees it: `(value, None)`, or `(None, (code, message, data))` (an answer
+/// that does not decode is an `InvalidArgument` error).
+fn answer_args(py: Python<'_>, r: Result<bytes::Bytes, WireError>) -> (Py<PyAny>, Py<PyAny>) {
+    let outcome = match r {
+        Ok(b) => decode(py, &b).map(|v| (v, py.None())),
+        Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
+    };
+    outcome.unwrap_or_else(|e| {
+        let error = (ErrorCode::InvalidArgument.as_str(), e.to_string(), py.None());
+        (py.None(), error.into_pyobject(py).map(|t| t.into_any().unbind()).unwrap_or_else(|_| py.None()))
+    })
 }
 
 /// The Python exception for an error that came over the wire.

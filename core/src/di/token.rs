@@ -49,29 +49,8 @@ impl TokenKey {
     }
 }
 
-/// Hashes token keys (small sequential integers) with one multiply instead of SipHash: lookups by
-/// key are on every resolve.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 /// A map keyed by token keys.
-pub(crate) type KeyMap<V> = HashMap<TokenKey, V, std::hash::BuildHasherDefault<KeyHasher>>;
+pub(crate) type KeyMap<V> = crate::int_hash::IntMap<TokenKey, V>;
 
 /// A typed token: registering a provider under it and resolving it both speak of `T`.
 ///

@@ -68,29 +68,9 @@ pub(crate) struct Serving {
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
-/// Hashes the ids of this side's own calls: small integers it picked itself (so no one can choose
-/// keys that collide), spread by one multiply instead of SipHash (the map is touched twice per
-/// call).
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// This side's own call ids (not chosen by the other side) by one multiply: the map is touched
+/// twice per call.
+type IdMap<V> = crate::int_hash::IntMap<u64, V>;
 
 pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError { code: code.as_str().to_string(), message: message.into(), data: None }
