@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -377,6 +378,72 @@ test('connections read on the loop: batches over the drain buffer, and a peer in
   assert.equal(await new Promise((res) => w2.once('message', res)), 'connected');
   await w2.terminate();
   assert.equal(await client.call('payment@1.0.0', 'syncEcho', ['after']), 'after');
+  await client.close();
+  await server.close();
+});
+
+@Service('big@1.0.0')
+class BigService {
+  @Public()
+  async get(_pad: Buffer) {
+    return Buffer.alloc(1 << 20, 7);
+  }
+}
+
+test('a caller that does not read its answers is not read either, and loses none', async () => {
+  const addr = address();
+  const server = await Peer.listen(addr, { name: 'server', token: TOKEN });
+  await server.expose(new BigService());
+  await server.expose(new PaymentService());
+  const frame = (m: unknown) => {
+    const body = packMessage(m);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    return Buffer.concat([head, body]);
+  };
+  const sock = createConnection(addr.slice('unix:'.length));
+  await new Promise((res, rej) => sock.once('connect', res).once('error', rej));
+  sock.pause(); // Reads nothing: the answers pile up on the server's side.
+  sock.write(frame([0, 1, { name: 'raw', lang: 'node', pid: process.pid }, TOKEN]));
+  const n = 64;
+  const pad = Buffer.alloc(65536, 112);
+  for (let i = 1; i <= n; i++) sock.write(frame([2, i, 'big@1.0.0', 'get', [pad], 30000, null, false]));
+  await sleep(1000);
+  // 1 MiB answers against a 4 MiB outbox: without backpressure the server would read all 64 requests.
+  assert.ok(sock.writableLength > 0, 'the server kept reading a caller that reads nothing');
+  const client = await Peer.connect(addr, { name: 'good', token: TOKEN });
+  assert.deepEqual(await client.call('payment@1.0.0', 'charge', [3]), { charged: 3, currency: 'EUR' });
+
+  // Then it reads: the server goes on where it stopped, and every answer arrives whole.
+  const ids: number[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let have = 0;
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      have += d.length;
+      for (;;) {
+        if (have < 4) return;
+        if (chunks[0].length < 4) chunks.splice(0, chunks.length, Buffer.concat(chunks));
+        const len = chunks[0].readUInt32BE(0);
+        if (have < 4 + len) return;
+        const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        chunks.length = 0;
+        chunks.push(head);
+        const m = unpackMessage(head.subarray(4, 4 + len)) as any[];
+        chunks[0] = head.subarray(4 + len);
+        have -= 4 + len;
+        if (m[0] === 1) continue; // WELCOME
+        if (m[0] !== 3 || m[2].length !== 1 << 20) return reject(new Error(`unexpected ${m[0]}`));
+        ids.push(m[1]);
+        if (ids.length === n) return resolve();
+      }
+    });
+    sock.on('error', reject);
+    sock.resume();
+  });
+  assert.deepEqual(ids.sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1));
+  sock.destroy();
   await client.close();
   await server.close();
 });

@@ -469,8 +469,9 @@ impl NativeConnection {
     }
 
     /// Reads and handles what arrived, then runs the work it queued for Python (answers, handlers,
-    /// events) at once, on this thread. False when the connection is over: stop watching, then
-    /// `close()`.
+    /// events) at once, on this thread. False when the loop must stop watching, then `close()`:
+    /// the connection is over, or its outbox is full (the engine then hands it back through
+    /// `adopt` as a new connection object once there is room).
     fn on_readable(&self, py: Python<'_>) -> bool {
         let mut reader = self.reader.lock();
         let open = match reader.as_mut() {

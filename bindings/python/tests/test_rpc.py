@@ -459,3 +459,85 @@ def test_async_handlers_start_where_the_request_is_read_with_task_semantics_kept
         await server.close()
 
     asyncio.run(main())
+
+
+@service("big@1.0.0")
+class Big:
+    @public
+    async def get(self, _pad: bytes) -> bytes:
+        return b"\x07" * (1 << 20)
+
+
+def _frame(message: Any) -> bytes:
+    body = pack(message)
+    return len(body).to_bytes(4, "big") + body
+
+
+def _read_frame(sock: Any) -> Any:
+    def exactly(n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            chunk = sock.recv(n - len(out))
+            assert chunk, "the server closed the connection"
+            out += chunk
+        return bytes(out)
+
+    return unpack(exactly(int.from_bytes(exactly(4), "big")))
+
+
+def test_a_caller_that_does_not_read_its_answers_is_not_read_either_and_loses_none() -> None:
+    """The outbox of a connection read on the loop stays bounded: once a caller's unread answers fill
+    it, the server stops reading that caller (its writes block), serves the others, and goes on
+    where it stopped once the caller reads."""
+    import select
+    import socket
+
+    def flood(path: str) -> tuple[int, bytes, socket.socket]:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.sendall(_frame([0, 1, {"name": "raw", "lang": "python", "pid": os.getpid()}, TOKEN]))
+        assert _read_frame(s)[0] == 1  # WELCOME
+        s.setblocking(False)
+        pad = b"p" * 65536
+        for i in range(1, 257):
+            data = _frame([2, i, "big@1.0.0", "get", [pad], 30000, None, False])
+            while data:
+                try:
+                    data = data[s.send(data) :]
+                except BlockingIOError:
+                    if not select.select([], [s], [], 2.0)[1]:
+                        return i, data, s  # Held back: request i is (partly) unsent.
+        return 256, b"", s
+
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, name="server", token=TOKEN)
+        await server.expose(Big)
+        await server.expose(Payment)
+        sent, rest, sock = await asyncio.to_thread(flood, addr.removeprefix("unix:"))
+        # 1 MiB answers against a 4 MiB outbox: without backpressure all 256 requests would be read.
+        assert rest, "the server kept reading a caller that reads nothing"
+        assert sent < 64
+        # The server still serves others meanwhile.
+        client = await Peer.connect(addr, name="good", token=TOKEN)
+        assert await client.call("payment", "charge", 3) == {"charged": 3, "currency": "EUR"}
+
+        def drain() -> list[int]:
+            sock.setblocking(True)
+            ids: list[int] = []
+            writer = threading.Thread(target=sock.sendall, args=(rest,))
+            writer.start()
+            while len(ids) < sent:
+                m = _read_frame(sock)
+                assert m[0] == 3 and len(m[2]) == 1 << 20, m[:2]
+                ids.append(m[1])
+            writer.join()
+            return ids
+
+        ids = await asyncio.to_thread(drain)
+        assert sorted(ids) == list(range(1, sent + 1))
+        sock.close()
+        await client.close()
+        await server.close()
+
+    asyncio.run(main())

@@ -38,14 +38,17 @@ impl std::fmt::Debug for HostLoop {
 pub struct HostReader {
     inner: Arc<Inner>,
     conn: Arc<Conn>,
-    /// Never read from; held so the descriptor stays open (and is not reused) while watched.
-    _read: ReadHalf,
+    /// Never read from; held so the descriptor stays open (and is not reused) while watched. Taken
+    /// by the reader that goes on after a pause.
+    _read: Option<ReadHalf>,
     fd: RawFd,
     buf: BytesMut,
     upstream: bool,
     done: bool,
     /// Requests started by the last read that had not finished (see `settle`).
     unsettled: Vec<Leftover>,
+    /// The outbox filled during the last pass: stop reading until it has room (see `pause`).
+    full: bool,
 }
 
 impl std::fmt::Debug for HostReader {
@@ -65,7 +68,17 @@ impl HostReader {
     ) -> HostReader {
         // Closing the connection from this side must wake the loop watching it.
         *conn.host_fd.lock() = Some(fd);
-        HostReader { inner, conn, _read: read, fd, buf, upstream, done: false, unsettled: Vec::new() }
+        HostReader {
+            inner,
+            conn,
+            _read: Some(read),
+            fd,
+            buf,
+            upstream,
+            done: false,
+            unsettled: Vec::new(),
+            full: false,
+        }
     }
 
     /// The descriptor to watch for reading (non-blocking).
@@ -74,8 +87,10 @@ impl HostReader {
     }
 
     /// Reads what the socket has and handles every whole frame, on the calling thread. False when
-    /// the connection is over (the peer left, a bad frame, or this side closed it): stop watching
-    /// the descriptor, then drop the reader. Never blocks.
+    /// the loop must stop watching the descriptor, then drop the reader: the connection is over
+    /// (the peer left, a bad frame, or this side closed it), or its outbox is full (the other side
+    /// does not read its answers). In that case the engine keeps the connection, waits for room and
+    /// hands a new reader to the [`HostLoop`]. Never blocks.
     pub fn on_readable(&mut self) -> bool {
         self.on_readable_with(|| {})
     }
@@ -101,6 +116,10 @@ impl HostReader {
         }
         drop(held);
         match result {
+            Ok(true) if self.full || self.conn.outbox.is_full() => {
+                self.pause();
+                false
+            }
             Ok(true) => true,
             Ok(false) => {
                 self.finish(Ok(()));
@@ -158,8 +177,59 @@ impl HostReader {
             {
                 self.unsettled.push(more);
             }
+            if self.conn.outbox.is_full() {
+                // The rest of the buffer waits: what one read brings (64 KiB of small requests)
+                // could otherwise queue answers many times the limit.
+                self.full = true;
+                break;
+            }
         }
         Ok(true)
+    }
+
+    /// The outbox is full: a caller that does not read its answers is not read either (as on
+    /// connections the engine reads). The loop stops watching; an engine task waits for room,
+    /// handles the frames already read (waiting for room before each), and hands the connection
+    /// back to the host's loop with a new reader. This one is spent (its drop does nothing).
+    fn pause(&mut self) {
+        let next = HostReader {
+            inner: self.inner.clone(),
+            conn: self.conn.clone(),
+            _read: self._read.take(),
+            fd: self.fd,
+            buf: std::mem::take(&mut self.buf),
+            upstream: self.upstream,
+            done: false,
+            unsettled: Vec::new(),
+            full: false,
+        };
+        self.done = true;
+        let _rt = self.inner.runtime.enter();
+        self.inner.runtime.spawn(next.resume());
+    }
+
+    async fn resume(mut self) {
+        loop {
+            self.conn.outbox.room().await;
+            if self.conn.is_closed() || self.conn.outbox.is_closed() {
+                return; // Dropped: the connection ends (`finish`).
+            }
+            let frame = match take_frame(&mut self.buf, self.inner.opts.max_frame) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => return self.finish(Err(e)),
+            };
+            match handle_frame(&self.inner, &self.conn, frame, self.upstream, None) {
+                Ok(None) => {}
+                Ok(Some(more)) => drop(self.inner.runtime.spawn(more)),
+                Err(e) => return self.finish(Err(e)),
+            }
+        }
+        self.conn.outbox.flush_now();
+        match self.inner.opts.host_loop.clone() {
+            Some(host) => (host.0)(self),
+            None => self.finish(Ok(())),
+        }
     }
 
     /// Looks once more at the requests the last read started that had not finished: those the host

@@ -308,6 +308,27 @@ impl Outbox {
         OutboxHold(self.clone())
     }
 
+    /// Whether the outbox is at or past its limit (a sender that waits would wait now).
+    pub fn is_full(&self) -> bool {
+        self.state.lock().buf.len() >= self.limit
+    }
+
+    /// Waits until the outbox is under its limit, or closed.
+    pub async fn room(&self) {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let s = self.state.lock();
+                if s.closed || s.buf.len() < self.limit {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
     /// Stops accepting messages; the writer sends what is queued, then shuts the stream down.
     pub fn close(&self) {
         self.state.lock().closed = true;
