@@ -99,9 +99,9 @@ export declare class NativeMetric {
 /** This process's end of the RPC network. */
 export declare class NativePeer {
   /** Listens on `address` (`unix:/path`, `tcp://host:port`). */
-  static listen(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
+  static listen(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks, engineWakeups?: boolean | undefined | null): NativePeer
   /** Connects to the peer listening at `address`. */
-  static connect(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
+  static connect(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks, engineWakeups?: boolean | undefined | null): NativePeer
   /**
    * Starts reading, on this thread's event loop, the connections waiting for it (the `adopt`
    * callback's answer).
@@ -283,6 +283,12 @@ export declare class NativeWorkflowEngine {
   activeRuns(): number
 }
 
+/**
+ * Opens a turn on this thread: calls made until `endTurn()` are written in slices and then, not
+ * by waking an engine thread (`omnitron::transport::begin_turn`). False if one is open.
+ */
+export declare function beginTurn(): boolean
+
 /** Checks a scope name (`singleton`, `transient`, `scoped`, `request`). */
 export declare function checkScope(name: string): string
 
@@ -317,6 +323,9 @@ export declare function contextTokenKey(): number
 
 /** The error every operation on a disposed container gives. */
 export declare function disposedError(): JsErrorInfo
+
+/** Ends this thread's turn: its calls still queued are written now. */
+export declare function endTurn(): void
 
 /** A fresh module key, unique in the process. */
 export declare function freshModuleKey(): number

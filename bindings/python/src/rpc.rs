@@ -863,6 +863,19 @@ fn remote_error(py: Python<'_>, e: &WireError) -> PyErr {
     }
 }
 
+/// Opens a turn on this thread: the calls it makes are written in slices and at `end_turn()`,
+/// without waking an engine thread (see `omnitron::transport::begin_turn`). False if one is open.
+#[pyfunction]
+fn begin_turn() -> bool {
+    omnitron::transport::begin_turn()
+}
+
+/// Ends this thread's turn: its calls still queued are written now.
+#[pyfunction]
+fn end_turn() {
+    omnitron::transport::end_turn();
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePeer>()?;
     m.add_class::<NativeConnection>()?;
@@ -871,5 +884,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeStream>()?;
     m.add_function(wrap_pyfunction!(pack, m)?)?;
     m.add_function(wrap_pyfunction!(unpack, m)?)?;
+    m.add_function(wrap_pyfunction!(begin_turn, m)?)?;
+    m.add_function(wrap_pyfunction!(end_turn, m)?)?;
     Ok(())
 }

@@ -430,6 +430,21 @@ class Eager:
     async def raises_at_once(self) -> None:
         raise KeyError("nothing here")
 
+    @public
+    async def keeps_task_and_context_across_waits(self, tag: str) -> list[Any]:
+        _REQUEST.set(tag)
+        before = asyncio.current_task()
+        await asyncio.sleep(0.02)
+        after = asyncio.current_task()
+        return [before is after, _REQUEST.get(), id(after)]
+
+    @public
+    async def cancels_itself(self) -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        return "ok"
+
 
 def test_async_handlers_start_where_the_request_is_read_with_task_semantics_kept() -> None:
     async def main() -> None:
@@ -449,6 +464,14 @@ def test_async_handlers_start_where_the_request_is_read_with_task_semantics_kept
         ]
         with pytest.raises(RemoteError, match="KeyError"):
             await client.call("eager", "raises_at_once")
+        # Handlers that wait each get their own task and keep their context from step to step.
+        waited = await asyncio.gather(*(client.call("eager", "keeps_task_and_context_across_waits", f"w{i}") for i in range(10)))
+        assert [w[:2] for w in waited] == [[True, f"w{i}"] for i in range(10)]
+        assert len({w[2] for w in waited}) == 10
+        # A handler that cancels its own task answers, and the next ones are not affected.
+        assert await client.call("eager", "cancels_itself") == "ok"
+        assert await client.call("eager", "task_state", "after") == [True, "none", "after"]
+        assert await client.call("eager", "waits_then_answers", 4) == 8
         # A handler waiting when its caller gives up is cancelled, like any task.
         payment = Payment()
         await server.expose(payment)

@@ -313,8 +313,11 @@ impl Conn {
         };
         // The only call in flight: write it from this thread now (no writer to wake). With others in
         // flight, the writer sends many per write.
-        let queued =
-            if alone { self.outbox.send_and_flush(encode) } else { self.outbox.try_send_with(encode) };
+        let queued = if self.outbox.hold_for_turn() || !alone {
+            self.outbox.try_send_with(encode)
+        } else {
+            self.outbox.send_and_flush(encode)
+        };
         match queued {
             Ok(true) => {}
             Ok(false) => {

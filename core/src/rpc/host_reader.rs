@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use super::conn::Conn;
 use super::peer::{Inner, Leftover, end_conn, handle_frame};
 use crate::error::{Error, ErrorCode, Result};
-use crate::transport::{ReadHalf, take_frame};
+use crate::transport::take_frame;
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -38,9 +38,9 @@ impl std::fmt::Debug for HostLoop {
 pub struct HostReader {
     inner: Arc<Inner>,
     conn: Arc<Conn>,
-    /// Never read from; held so the descriptor stays open (and is not reused) while watched. Taken
-    /// by the reader that goes on after a pause.
-    _read: Option<ReadHalf>,
+    /// Keeps the descriptor open (and not reused) while watched. Taken by the reader that goes on
+    /// after a pause.
+    _keep: Option<Box<dyn Send>>,
     fd: RawFd,
     buf: BytesMut,
     upstream: bool,
@@ -49,6 +49,8 @@ pub struct HostReader {
     unsettled: Vec<Leftover>,
     /// The outbox filled during the last pass: stop reading until it has room (see `pause`).
     full: bool,
+    /// Hold the outbox for a pass over a single frame too (see `read_and_handle`).
+    hold_one: bool,
 }
 
 impl std::fmt::Debug for HostReader {
@@ -61,23 +63,25 @@ impl HostReader {
     pub(super) fn new(
         inner: Arc<Inner>,
         conn: Arc<Conn>,
-        read: ReadHalf,
+        keep: Box<dyn Send>,
         fd: RawFd,
         buf: BytesMut,
         upstream: bool,
+        hold_one: bool,
     ) -> HostReader {
         // Closing the connection from this side must wake the loop watching it.
         *conn.host_fd.lock() = Some(fd);
         HostReader {
             inner,
             conn,
-            _read: Some(read),
+            _keep: Some(keep),
             fd,
             buf,
             upstream,
             done: false,
             unsettled: Vec::new(),
             full: false,
+            hold_one,
         }
     }
 
@@ -132,13 +136,12 @@ impl HostReader {
         }
     }
 
-    /// Reads and handles what arrived. When more than one frame came, `held` holds the outbox
-    /// (`Outbox::hold`) from the second on: the answers this pass produces (by handling the frames,
-    /// or by the host's handlers during `deliver`) then go out together at its end without waking
-    /// the writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not). A pass
-    /// over a single frame is left alone: there is nothing to gather, and on the development VM
-    /// the writer's wake-up made one call in flight faster, not slower (a Node pool task about
-    /// 70 us unheld, 70 to 130 us held).
+    /// Reads and handles what arrived, holding the outbox (`Outbox::hold`) from the first frame
+    /// on: the answers this pass produces (by handling the frames, or by the host's handlers
+    /// during `deliver`) go out together at its end, written by this thread, without waking the
+    /// writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not). With
+    /// `PeerOptions::host_wakes_engine`, a pass over a single frame is not held (its answer wakes
+    /// the writer task), as before session 6.
     fn read_and_handle(&mut self, held: &mut Option<crate::transport::OutboxHold>) -> Result<bool> {
         if self.conn.is_closed() {
             return Ok(false);
@@ -166,10 +169,9 @@ impl HostReader {
         }
         // SAFETY: `read` initialised `n` bytes of the spare capacity.
         unsafe { self.buf.set_len(self.buf.len() + n as usize) };
-        let mut handled = 0;
         while let Some(frame) = take_frame(&mut self.buf, self.inner.opts.max_frame)? {
-            handled += 1;
-            if handled == 2 {
+            // A pass over one frame is not held when the peer wakes the engine anyway.
+            if held.is_none() && (self.hold_one || !self.buf.is_empty()) {
                 *held = Some(self.conn.outbox.hold());
             }
             if let Some(more) =
@@ -195,13 +197,14 @@ impl HostReader {
         let next = HostReader {
             inner: self.inner.clone(),
             conn: self.conn.clone(),
-            _read: self._read.take(),
+            _keep: self._keep.take(),
             fd: self.fd,
             buf: std::mem::take(&mut self.buf),
             upstream: self.upstream,
             done: false,
             unsettled: Vec::new(),
             full: false,
+            hold_one: self.hold_one,
         };
         self.done = true;
         let _rt = self.inner.runtime.enter();

@@ -329,6 +329,36 @@ impl Outbox {
         }
     }
 
+    /// Gives the writer task another writing half for the same stream (the old one is dropped),
+    /// once the task has started. False if the outbox closed first.
+    pub(crate) async fn replace_writer(&self, new: WriteHalf) -> bool {
+        loop {
+            {
+                let mut w = self.write.lock().await;
+                if w.is_some() {
+                    *w = Some(WriteHalfDebug(new));
+                    return true;
+                }
+            }
+            if self.is_closed() {
+                return false;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Holds this outbox until the end of the calling thread's turn, if one is open ([`begin_turn`]);
+    /// whether one is.
+    pub(crate) fn hold_for_turn(self: &Arc<Self>) -> bool {
+        TURN.with_borrow_mut(|t| {
+            let Some(held) = t else { return false };
+            if !held.iter().any(|h| Arc::ptr_eq(&h.0, self)) {
+                held.push(self.hold());
+            }
+            true
+        })
+    }
+
     /// Stops accepting messages; the writer sends what is queued, then shuts the stream down.
     pub fn close(&self) {
         self.state.lock().closed = true;
@@ -340,6 +370,32 @@ impl Outbox {
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
     }
+}
+
+thread_local! {
+    /// The outboxes this thread holds until [`end_turn`] (see [`begin_turn`]).
+    static TURN: std::cell::RefCell<Option<Vec<OutboxHold>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Holds ([`Outbox::hold`]), until [`end_turn`] on this thread, every outbox that calls made from
+/// this thread queue into. For a host event loop whose turn makes many calls (the tasks an answer
+/// batch woke): they go out in slices of [`FLUSH_FRAMES`] and the rest at the end of the turn,
+/// written by this thread, instead of waking the writer task at the first. False if a turn is
+/// already open.
+pub fn begin_turn() -> bool {
+    TURN.with_borrow_mut(|t| {
+        if t.is_some() {
+            return false;
+        }
+        *t = Some(Vec::new());
+        true
+    })
+}
+
+/// Ends the turn [`begin_turn`] opened: what the held outboxes queued is written now.
+pub fn end_turn() {
+    let held = TURN.with_borrow_mut(Option::take);
+    drop(held);
 }
 
 /// Keeps an outbox's writer task from being woken while it lives ([`Outbox::hold`]).

@@ -3,13 +3,15 @@
 //! reads and writes (`frame`).
 
 mod address;
+mod fd_writer;
 mod frame;
 mod local;
+pub(crate) use fd_writer::FdWriter;
 pub(crate) use local::private_dir;
 
 pub use address::Address;
 pub(crate) use frame::take_frame;
-pub use frame::{DEFAULT_MAX_FRAME, FrameReader, Outbox, OutboxHold, run_writer};
+pub use frame::{DEFAULT_MAX_FRAME, FrameReader, Outbox, OutboxHold, begin_turn, end_turn, run_writer};
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;

@@ -42,7 +42,8 @@ export async function serveAsChild(...services: object[]): Promise<ChildHandle> 
   for (const s of services) {
     if (!serviceId(s?.constructor)) throw invalidArgument(`serveAsChild() takes @Service instances, got ${describe(s)}`);
   }
-  const peer = await Peer.connect(address, { name: id, token: process.env[ENV_TOKEN] || undefined });
+  // A pool's dispatcher sets the same (`host_wakes_engine`): measured lower one-in-flight latency.
+  const peer = await Peer.connect(address, { name: id, token: process.env[ENV_TOKEN] || undefined, engineWakeups: true });
   // Served until told to stop: a connected peer alone does not keep the process alive.
   const keepAlive = setInterval(() => {}, 1 << 30);
   let done!: () => void;

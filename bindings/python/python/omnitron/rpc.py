@@ -189,6 +189,7 @@ class Peer:
     def __init__(self, native: _native.NativePeer, loop: asyncio.AbstractEventLoop) -> None:
         self._native = native
         self._loop = loop
+        self._starter = _eager.Starter(loop)
         self._closed = False
         # Engine threads queue work for Python (handlers to start, answers, events) without taking
         # the GIL; this loop runs it when the inbox's descriptor becomes readable.
@@ -263,7 +264,7 @@ class Peer:
             await self.subscribe(pattern, handler)
 
     def _dispatcher(self, methods: dict[str, Callable[..., Any]]) -> Callable[[str, list[Any], Any], Any]:
-        loop = self._loop
+        start = self._starter.start
         is_async = {name: inspect.iscoroutinefunction(fn) for name, fn in methods.items()}
 
         def dispatch(method: str, args: list[Any], call: Any) -> Any:
@@ -271,8 +272,8 @@ class Peer:
             fn = methods[method]
             if is_async[method]:
                 # Started here: one that answers without waiting is answered by this read.
-                task = _eager.start(loop, _run_async(fn, args, call))
-                return None if task.done() else task.cancel
+                task = start(_run_async(fn, args, call))
+                return None if task is None or task.done() else task.cancel
             _threads().submit(_run_sync, fn, args, call)
             return None
 
@@ -368,7 +369,10 @@ class Peer:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         if loop is self._loop:
-            # The inbox runs on this loop: the answer settles the future there directly.
+            # The inbox runs on this loop: the answer settles the future there directly. The calls
+            # of one loop turn are written together (in slices), at the latest when it ends.
+            if _native.begin_turn():
+                loop.call_soon(_native.end_turn)
             pending = self._native.call_future(target, method, args, deadline, fut)
         else:
 
@@ -429,6 +433,7 @@ class Peer:
             conn.close()
         self._conns.clear()
         self._loop.remove_reader(self._fd)
+        self._starter.close()
 
     async def __aenter__(self) -> "Peer":
         return self
