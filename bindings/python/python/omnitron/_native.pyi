@@ -25,6 +25,8 @@ __all__ = [
     "NativeWorkflowEngine",
     "pack",
     "unpack",
+    "begin_turn",
+    "end_turn",
     "check_scope",
     "context_token_key",
     "disposed_error",
