@@ -45,7 +45,9 @@ impl CallContext {
     /// metrics count). True if this sent the answer; false for a local call, or one already
     /// answered (timed out, cancelled).
     pub fn answer_now(&self, r: &Result<Bytes, WireError>) -> bool {
-        self.direct.as_ref().is_some_and(|d| d.send(r))
+        // Cancelled means the engine decided the answer (E006 at the deadline, E005 on CANCEL):
+        // what a handler stopped that way answers must not get there first.
+        !self.cancel.is_cancelled() && self.direct.as_ref().is_some_and(|d| d.send(r))
     }
 }
 
