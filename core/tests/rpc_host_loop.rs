@@ -263,3 +263,37 @@ async fn bad_frames_on_a_host_read_connection_close_it_and_the_server_goes_on() 
     good.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_read_connections_over_tcp_carry_calls_both_ways() {
+    // A host-read connection gets a new writing half when its socket leaves the engine's reactor:
+    // over TCP, dropping the old one must not shut the stream's sending side down.
+    let reg = Registry::new();
+    let (server_host, client_host) = (Host::start(), Host::start());
+    let server = Peer::listen(&"tcp://127.0.0.1:0".parse().unwrap(), opts("server", &reg, &server_host))
+        .await
+        .unwrap();
+    server.expose(echo()).await.unwrap();
+    let addr = server.address().unwrap();
+    let client = Peer::connect(&addr, opts("client", &reg, &client_host)).await.unwrap();
+    for i in 0..50u64 {
+        let s: String = client.call("echo", "say", &(format!("t{i}"),)).await.unwrap();
+        assert_eq!(s, format!("t{i}"));
+    }
+    let n = 2 * 1024 * 1024;
+    let s: String = client.call("echo", "big", &(n,)).await.unwrap();
+    assert_eq!(s.len(), n);
+    let calls: Vec<_> = (0..64u64)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(
+                async move { c.call::<_, String>("echo", "say", &(format!("p{i}"),)).await.unwrap() },
+            )
+        })
+        .collect();
+    for (i, h) in calls.into_iter().enumerate() {
+        assert_eq!(h.await.unwrap(), format!("p{i}"));
+    }
+    client.shutdown().await;
+    server.shutdown().await;
+}

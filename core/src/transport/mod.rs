@@ -47,7 +47,52 @@ fn tcp(s: tokio::net::TcpStream) -> Stream {
     let _ = s.set_nodelay(true);
     let fd = s.as_raw_fd();
     let (r, w) = s.into_split();
-    Stream { read: Box::pin(r), write: Box::pin(w), fd }
+    Stream { read: Box::pin(r), write: Box::pin(TcpWrite(Some(w))), fd }
+}
+
+/// A TCP stream's writing half that, dropped, leaves the stream open for whoever still holds it:
+/// tokio's would shut the sending side down, and a connection read by the host's loop replaces
+/// its writing half (`rpc` module, `leave_reactor`) while the socket goes on. The writer task
+/// shuts the stream down itself when the connection ends.
+struct TcpWrite(Option<tokio::net::tcp::OwnedWriteHalf>);
+
+impl TcpWrite {
+    fn half(self: Pin<&mut Self>) -> Pin<&mut tokio::net::tcp::OwnedWriteHalf> {
+        // `OwnedWriteHalf` is `Unpin`: no pinning to keep.
+        Pin::new(self.get_mut().0.as_mut().expect("present until dropped"))
+    }
+}
+
+impl Drop for TcpWrite {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take() {
+            w.forget();
+        }
+    }
+}
+
+impl AsyncWrite for TcpWrite {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.half().poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.half().poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.half().poll_shutdown(cx)
+    }
 }
 
 fn io_error(what: &str, e: std::io::Error) -> Error {
