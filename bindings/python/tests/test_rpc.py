@@ -564,3 +564,40 @@ def test_a_caller_that_does_not_read_its_answers_is_not_read_either_and_loses_no
         await server.close()
 
     asyncio.run(main())
+
+
+def test_a_loop_stopped_in_the_middle_of_a_turn_does_not_hold_the_next_loops_calls() -> None:
+    """Calls of one loop turn are written when the turn ends (a ``call_soon`` callback). A loop
+    stopped before that callback ran must not leave the thread holding the next loop's calls."""
+    first = asyncio.new_event_loop()
+    addr = address()
+
+    async def start() -> Peer:
+        server = await Peer.listen(addr, name="server", token=TOKEN)
+        await server.expose(Payment)
+        return await Peer.connect(addr, name="client", token=TOKEN)
+
+    client = first.run_until_complete(start())
+
+    async def calls_then_stop() -> None:
+        for _ in range(3):
+            asyncio.ensure_future(client.call("payment@1", "charge", 1))
+        await asyncio.sleep(0)  # The calls are made (a turn opens); the loop stops in this turn.
+        first.stop()
+
+    first.create_task(calls_then_stop())
+    first.run_forever()
+    first.close()
+
+    async def again() -> None:
+        addr2 = address()
+        server = await Peer.listen(addr2, name="server2", token=TOKEN)
+        await server.expose(Payment)
+        peer = await Peer.connect(addr2, name="client2", token=TOKEN)
+        got = await asyncio.wait_for(asyncio.gather(*(peer.call("payment@1", "charge", i, deadline=2) for i in range(5))), 3)
+        assert [g["charged"] for g in got] == list(range(5))
+        assert await peer.call("payment@1", "charge", 9, deadline=2) == {"charged": 9, "currency": "EUR"}
+        await peer.close()
+        await server.close()
+
+    asyncio.run(again())
