@@ -466,8 +466,10 @@ export class Peer {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.#hold();
       if (!turnOpen) {
-        turnOpen = native.beginTurn();
-        if (turnOpen) setImmediate(endTurn);
+        // Ended by this thread's setImmediate whatever beginTurn says (a turn left open is closed).
+        turnOpen = true;
+        native.beginTurn();
+        setImmediate(endTurn);
       }
       if (route >= 0) this.#native.callRoute(id, route, buf, opts.deadline);
       else this.#native.call(id, target, method, buf, opts.deadline);
