@@ -311,8 +311,9 @@ impl Conn {
         let encode = |out: &mut Vec<u8>| {
             Request::encode_frame(out, id, target, method, args, deadline_ms, trace, false)
         };
-        // The only call in flight: write it from this thread now (no writer to wake). With others in
-        // flight, the writer sends many per write.
+        // During a host loop's turn (`transport::begin_turn`) the turn's end writes it, with the
+        // turn's other calls. Else the only call in flight is written from this thread now (no
+        // writer to wake); with others in flight, the writer sends many per write.
         let queued = if self.outbox.hold_for_turn() || !alone {
             self.outbox.try_send_with(encode)
         } else {
