@@ -181,8 +181,8 @@ const PEER_OF = new WeakMap<object, Peer>();
 
 // The calls of one event-loop turn (those the answers of one read set off) are written together,
 // in slices of 16 and the rest when the turn ends (setImmediate: after this turn's I/O callbacks
-// and microtasks), by this thread, instead of waking an engine thread at the first one. A lone
-// call is written at once regardless.
+// and microtasks, before the loop waits for I/O again), by this thread, instead of waking an
+// engine thread at the first one.
 let turnOpen = false;
 const endTurn = (): void => {
   turnOpen = false;
