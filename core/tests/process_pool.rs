@@ -315,3 +315,20 @@ async fn impossible_options_are_refused_before_anything_starts() {
     let _: u32 = pool.exec("pid", &()).await.unwrap();
     pool.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_caller_gives_up_frees_its_worker() {
+    // One worker taking one task at a time: a task dropped by its caller (here a timeout around
+    // `exec`) must give the slot back, or the next task waits for a worker that never frees.
+    let mut o = opts("give-up", 1);
+    o.concurrency = 1;
+    o.task_timeout = Duration::from_secs(3);
+    let pool = Pool::start(o).await.unwrap();
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(150), pool.exec::<_, u32>("sleep", &(2_000u64,))).await;
+    assert!(gave_up.is_err(), "the caller gave up first");
+    let started = std::time::Instant::now();
+    let _: u32 = pool.exec("pid", &()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(2_500), "the slot was handed back, not leaked");
+    pool.stop().await;
+}

@@ -402,8 +402,11 @@ impl Pool {
             };
             let left = deadline.saturating_duration_since(Instant::now());
             let opts = CallOptions { deadline: Some(left), trace: None };
+            // Released however the call ends, the caller dropping this future included (the call
+            // is then cancelled on the worker).
+            let lease = Lease { inner, w: &w };
             let r = w.child.call_raw(&w.target, method, args.clone(), opts).await;
-            release(inner, &w);
+            drop(lease);
             match r {
                 Err(e) if e.code == ErrorCode::PeerDisconnected.as_str() => {
                     attempt += 1;
@@ -708,6 +711,18 @@ async fn acquire(inner: &Arc<PoolInner>, deadline: Instant) -> Result<Arc<Worker
                 inner.opts.task_timeout.as_millis()
             ),
         )),
+    }
+}
+
+/// A task's hold on its worker's slot: released when dropped.
+struct Lease<'a> {
+    inner: &'a Arc<PoolInner>,
+    w: &'a Arc<Worker>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        release(self.inner, self.w);
     }
 }
 
