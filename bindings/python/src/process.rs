@@ -151,12 +151,12 @@ impl NativePool {
 
     /// Runs `method(*args)` on a worker; `done(value, None)` or `done(None, (code, message, data))`
     /// runs on the event loop when it finishes.
-    fn exec(&self, method: &str, args: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<()> {
+    fn exec(&self, method: &str, args: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<NativePoolTask> {
         let args = encode(args.as_any())?;
         let inbox = self.inbox.clone();
         // The request goes out from this thread when a worker is free; the answer is queued for
         // the event loop from the thread that reads it.
-        self.pool.exec_raw_with(method, args, move |r| {
+        let task = self.pool.exec_raw_with(method, args, move |r| {
             inbox.run(move |py| {
                 let outcome = match r {
                     Ok(b) => decode(py, &b).map(|v| (v, py.None())),
@@ -165,7 +165,7 @@ impl NativePool {
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
             });
         });
-        Ok(())
+        Ok(NativePoolTask { task })
     }
 
     /// Runs `method(item)` for every item; `done(results, None)` once, in order, or `done(None,
@@ -412,8 +412,23 @@ impl NativeSupervisor {
     }
 }
 
+/// A task `NativePool.exec` started: `cancel()` stops it (its `done` is then not called).
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativePoolTask {
+    task: omnitron::process::PoolTask,
+}
+
+#[pymethods]
+impl NativePoolTask {
+    /// Takes it out of the queue, or sends its worker CANCEL and frees the worker's slot.
+    fn cancel(&self) {
+        self.task.cancel();
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePool>()?;
+    m.add_class::<NativePoolTask>()?;
     m.add_class::<NativeSupervisor>()?;
     m.add_class::<NativeHookAnswer>()?;
     Ok(())

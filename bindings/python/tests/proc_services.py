@@ -1,5 +1,6 @@
 """Services the process tests run in real Python worker processes."""
 
+import asyncio
 import os
 import time
 
@@ -20,6 +21,18 @@ class Echo:
     def sleep(self, seconds: float) -> int:
         time.sleep(seconds)
         return os.getpid()
+
+    @public
+    async def wait_cancel(self, marker: str) -> None:
+        # Says it started (`marker`.started), waits until cancelled, then says so in `marker`.
+        with open(marker + ".started", "w") as f:
+            f.write("started")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            with open(marker, "w") as f:
+                f.write("cancelled")
+            raise
 
     @public
     def env(self, key: str) -> object:

@@ -233,3 +233,34 @@ def test_bad_supervisor_input() -> None:
             await sup.restart_child("z")
 
     asyncio.run(main())
+
+
+def test_cancelling_an_exec_cancels_the_task_on_its_worker_and_frees_it(tmp_path: Any) -> None:
+    async def main() -> None:
+        pool = await Pool.start(WORKER, name="py-cancel", size=1, concurrency=1, task_timeout=20.0, cwd=HERE)
+        try:
+            # Running: the worker's handler is cancelled, and the worker takes the next task.
+            running = tmp_path / "running"
+            task = asyncio.ensure_future(pool.exec("wait_cancel", str(running)))
+            await eventually(lambda: os.path.exists(str(running) + ".started"))
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await eventually(running.exists)
+            await eventually(lambda: pool.status()["in_flight"] == 0)
+            assert isinstance(await asyncio.wait_for(pool.exec("pid"), 10), int)
+            # Queued: it leaves the queue and never runs.
+            first, queued = tmp_path / "first", tmp_path / "queued"
+            busy = asyncio.ensure_future(pool.exec("wait_cancel", str(first)))
+            waiting = asyncio.ensure_future(pool.exec("wait_cancel", str(queued)))
+            await eventually(lambda: os.path.exists(str(first) + ".started") and pool.status()["queued"] == 1)
+            waiting.cancel()
+            await eventually(lambda: pool.status()["queued"] == 0)
+            busy.cancel()
+            await eventually(first.exists)
+            assert isinstance(await asyncio.wait_for(pool.exec("pid"), 10), int)
+            assert not os.path.exists(str(queued) + ".started")
+        finally:
+            await pool.stop()
+
+    asyncio.run(main())

@@ -183,7 +183,10 @@ impl ChildProcess {
         args: &[u8],
         opts: CallOptions,
         done: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>,
-    ) -> std::result::Result<(), Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>> {
+    ) -> std::result::Result<
+        crate::rpc::CallHandle,
+        Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>,
+    > {
         self.host.peer().call_raw_on_with(self.conn, target, method, args, opts, done)
     }
 

@@ -2,7 +2,7 @@
 
 use crate::metrics::{Counter, Gauge, Histogram, MetricOptions, Registry};
 
-const OUTCOMES: [&str; 5] = ["ok", "error", "timeout", "rejected", "lost"];
+const OUTCOMES: [&str; 6] = ["ok", "error", "timeout", "rejected", "lost", "cancelled"];
 
 /// A pool's series.
 #[derive(Debug)]
@@ -79,7 +79,7 @@ impl PoolMetrics {
                 .counter_vec(
                     MetricOptions::new(
                         "omnitron_pool_tasks_total",
-                        "Pool tasks by outcome (ok, error, timeout, rejected, lost)",
+                        "Pool tasks by outcome (ok, error, timeout, rejected, lost, cancelled)",
                     )
                     .labels(["pool", "outcome"]),
                 )

@@ -25,7 +25,7 @@ pub mod worker;
 pub use child::{ChildProcess, LostReason};
 pub use host::ProcessHost;
 pub use os::{Exit, OutputLine, OutputSink, Stream};
-pub use pool::{Pool, PoolOptions, PoolSize, PoolStatus, Strategy as PoolStrategy};
+pub use pool::{Pool, PoolOptions, PoolSize, PoolStatus, PoolTask, Strategy as PoolStrategy};
 pub use spec::{
     ChildSpec, ENV_CHILD_ID, ENV_CHILD_INDEX, ENV_CHILD_NAME, ENV_PARENT, ENV_TOKEN, HOST_SERVICE,
     HealthCheck,

@@ -277,15 +277,17 @@ impl Pool {
     /// [`Pool::exec_raw`] reporting to `done` instead of being awaited. When a worker is free the
     /// request is written from the calling thread and `done` runs where the answer is read (no task,
     /// no thread hop); otherwise (queueing, a retry after a worker died) it continues as a task on
-    /// the engine's runtime. `done` runs exactly once, on an engine thread or the caller's.
+    /// the engine's runtime. `done` runs exactly once, on an engine thread or the caller's, unless
+    /// the task is cancelled first ([`PoolTask::cancel`]).
     pub fn exec_raw_with(
         &self,
         method: &str,
         args: Bytes,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
-    ) {
+    ) -> PoolTask {
         if let Err(e) = check_args(&args) {
-            return done(Err(WireError::from_error(&e)));
+            done(Err(WireError::from_error(&e)));
+            return PoolTask(PoolTaskInner::Finished);
         }
         let inner = &self.inner;
         let started = Instant::now();
@@ -300,9 +302,10 @@ impl Pool {
         let Some(w) = picked else {
             // No free worker (or stopped): the queueing path.
             let (pool, method) = (self.clone(), method.to_string());
-            crate::runtime::handle()
+            let task = crate::runtime::handle()
                 .spawn(async move { done(pool.exec_from(&method, args, started, 0).await) });
-            return;
+            // Aborting it drops `exec_from`: its lease frees the slot, the call is cancelled.
+            return PoolTask(PoolTaskInner::Task(task.abort_handle(), self.clone()));
         };
         let opts = CallOptions { deadline: Some(inner.opts.task_timeout), trace: None };
         let (pool, m, w2, a) = (self.clone(), method.to_string(), w.clone(), args.clone());
@@ -314,12 +317,17 @@ impl Pool {
                 crate::runtime::handle().spawn(async move { pool.finish_fast(&m, a, &w2, started, r, done) });
             }
         });
-        if let Err(cb) = w.child.call_raw_with(&w.target, method, &args, opts, cb) {
-            // The worker's outbox is full: await it instead (the callback still finishes the task).
-            let (child, target, method) = (w.child.clone(), w.target.clone(), method.to_string());
-            let opts = CallOptions { deadline: Some(self.inner.opts.task_timeout), trace: None };
-            crate::runtime::handle()
-                .spawn(async move { cb(child.call_raw(&target, &method, args, opts).await) });
+        match w.child.call_raw_with(&w.target, method, &args, opts, cb) {
+            Ok(call) => PoolTask(PoolTaskInner::Call { call, pool: self.clone(), worker: w }),
+            Err(cb) => {
+                // The worker's outbox is full: await it instead (the callback still finishes the
+                // task; not cancellable: the callback owns the slot's release).
+                let (child, target, method) = (w.child.clone(), w.target.clone(), method.to_string());
+                let opts = CallOptions { deadline: Some(self.inner.opts.task_timeout), trace: None };
+                crate::runtime::handle()
+                    .spawn(async move { cb(child.call_raw(&target, &method, args, opts).await) });
+                PoolTask(PoolTaskInner::Finished)
+            }
         }
     }
 
@@ -500,7 +508,8 @@ impl Pool {
         PoolStatus {
             workers: s.workers.len(),
             starting: s.starting,
-            queued: s.waiters.len(),
+            // Tasks cancelled while queued leave their place behind until handed over.
+            queued: s.waiters.iter().filter(|w| !w.is_closed()).count(),
             in_flight: s.workers.iter().map(|w| w.child.in_flight()).sum(),
             pids: s.workers.iter().map(|w| w.child.pid).collect(),
         }
@@ -683,6 +692,8 @@ async fn acquire(inner: &Arc<PoolInner>, deadline: Instant) -> Result<Arc<Worker
             s.last_busy = Some(Instant::now());
             return Ok(w);
         }
+        // Places left by tasks cancelled while they waited do not count against the limit.
+        s.waiters.retain(|w| !w.is_closed());
         if s.waiters.len() >= inner.opts.queue_limit {
             return Err(Error::new(
                 ErrorCode::QueueFull,
@@ -711,6 +722,52 @@ async fn acquire(inner: &Arc<PoolInner>, deadline: Instant) -> Result<Arc<Worker
                 inner.opts.task_timeout.as_millis()
             ),
         )),
+    }
+}
+
+/// A task started with [`Pool::exec_raw_with`], to cancel it.
+pub struct PoolTask(PoolTaskInner);
+
+enum PoolTaskInner {
+    /// Sent to a worker from the caller's thread: the callback releases the slot when it runs.
+    Call { call: crate::rpc::CallHandle, pool: Pool, worker: Arc<Worker> },
+    /// Queued, or sent from a task.
+    Task(tokio::task::AbortHandle, Pool),
+    /// Done, or not cancellable.
+    Finished,
+}
+
+impl std::fmt::Debug for PoolTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            PoolTaskInner::Call { .. } => "PoolTask(sent)",
+            PoolTaskInner::Task(..) => "PoolTask(queued)",
+            PoolTaskInner::Finished => "PoolTask(finished)",
+        })
+    }
+}
+
+impl PoolTask {
+    /// Stops the task: a queued one leaves the queue, a running one is sent CANCEL (its handler
+    /// sees it) and its worker's slot is freed at once. `done` is then not called. Does nothing
+    /// to a task that already finished (or, rarely, one a dead worker's retry has taken over).
+    pub fn cancel(&self) {
+        match &self.0 {
+            PoolTaskInner::Call { call, pool, worker } => {
+                // Only when the callback will not run: it would release the slot itself.
+                if call.cancel_pending() {
+                    release(&pool.inner, worker);
+                    pool.inner.metrics.outcome("cancelled");
+                }
+            }
+            PoolTaskInner::Task(task, pool) => {
+                if !task.is_finished() {
+                    task.abort();
+                    pool.inner.metrics.outcome("cancelled");
+                }
+            }
+            PoolTaskInner::Finished => {}
+        }
     }
 }
 

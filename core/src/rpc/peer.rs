@@ -189,13 +189,21 @@ enum CallHandleInner {
 impl CallHandle {
     /// Stops waiting for the answer.
     pub fn cancel(&self) {
+        self.cancel_pending();
+    }
+
+    /// [`CallHandle::cancel`]; true if the callback was still pending and will not be called (a
+    /// call made from a task: true if the task was still there to abort).
+    pub(crate) fn cancel_pending(&self) -> bool {
         match &self.0 {
-            CallHandleInner::Conn(conn, id) => {
-                conn.forget_callback(*id);
-            }
+            CallHandleInner::Conn(conn, id) => conn.forget_callback(*id),
             // Dropping the call's future sends CANCEL.
-            CallHandleInner::Task(task) => task.abort(),
-            CallHandleInner::Finished => {}
+            CallHandleInner::Task(task) => {
+                let running = !task.is_finished();
+                task.abort();
+                running
+            }
+            CallHandleInner::Finished => false,
         }
     }
 }
@@ -460,15 +468,17 @@ impl Peer {
         args: &[u8],
         opts: CallOptions,
         done: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>,
-    ) -> std::result::Result<(), Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>> {
+    ) -> std::result::Result<CallHandle, Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send>> {
         let c = self.inner.conns.lock().get(&conn).cloned();
         let Some(c) = c else {
             done(Err(wire(ErrorCode::PeerDisconnected, format!("connection {conn} is gone"))));
-            return Ok(());
+            return Ok(CallHandle(CallHandleInner::Finished));
         };
         let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
-        c.call_callback(target, method, args, deadline, opts.trace.as_ref(), done, &home_runtime())
-            .map(|_| ())
+        match c.call_callback(target, method, args, deadline, opts.trace.as_ref(), done, &home_runtime())? {
+            Some(id) => Ok(CallHandle(CallHandleInner::Conn(c, id))),
+            None => Ok(CallHandle(CallHandleInner::Finished)),
+        }
     }
 
     /// Sends PING on one connection and waits for its PONG: the round trip, or an error if none

@@ -242,8 +242,9 @@ class Pool:
     async def exec(self, method: str, *args: Any) -> Any:
         """Runs ``method(*args)`` on a worker and returns its result. A full queue raises
         ``QueueFullError``; a worker that dies mid-task is replaced and the task retried, then
-        ``WorkerLostError``. Cancelling the awaiting task does not stop the task on its worker (its
-        answer is dropped); the pool's ``task_timeout`` bounds it."""
+        ``WorkerLostError``. Cancelling the awaiting task cancels the task: a queued one leaves the
+        queue, a running one is sent CANCEL (an ``async def`` handler sees ``CancelledError``; a
+        plain ``def`` one runs to its end, its answer dropped) and its worker's slot is freed."""
         if self._stopped:
             raise NotRunningError(f"pool '{self._name}' is stopped")
         loop = asyncio.get_running_loop()
@@ -255,9 +256,12 @@ class Pool:
             else:
                 loop.call_soon_threadsafe(_settle, fut, value, error)
 
-        # A cancelled await leaves the task to finish on its worker (its answer is dropped).
-        self._native.exec(method, list(args), done)
-        return await fut
+        task = self._native.exec(method, list(args), done)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
 
     async def map(self, items: Iterable[Any], method: str) -> list[Any]:
         """Runs ``method(item)`` for every item, spread over the workers; the results in order (the
