@@ -387,6 +387,11 @@ def test_connections_read_on_the_loop_carry_big_and_many_frames_and_close_cleanl
         assert got == [big + str(i) for i in range(4)]
         got = await asyncio.gather(*(client.call("echo", "say_sync" if i % 2 else "say", i) for i in range(2000)))
         assert got == list(range(2000))
+        # Both outboxes past their 4 MiB at once (16 MiB of calls, as much back): a side whose
+        # outbox is full of its own calls still reads their answers (no deadlock).
+        mid = b"m" * 500_000
+        got = await asyncio.gather(*(client.call("echo", "say", mid + bytes([i])) for i in range(32)))
+        assert got == [mid + bytes([i]) for i in range(32)]
         # The client closes; the server lets its connection go and goes on serving.
         await client.close()
         assert await server.call("echo", "say", "still here") == "still here"
@@ -601,3 +606,32 @@ def test_a_loop_stopped_in_the_middle_of_a_turn_does_not_hold_the_next_loops_cal
         await server.close()
 
     asyncio.run(again())
+
+
+def test_a_cancel_read_with_its_request_cancels_the_handler() -> None:
+    """REQUEST and CANCEL in one write: the handler, started where the request is read and handed
+    to a task that has not run yet, is still cancelled (not abandoned)."""
+    import socket
+
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, name="server", token=TOKEN)
+        payment = Payment()
+        await server.expose(payment)
+
+        def raw() -> Any:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(addr.removeprefix("unix:"))
+            s.sendall(_frame([0, 1, {"name": "raw", "lang": "python", "pid": os.getpid()}, TOKEN]))
+            assert _read_frame(s)[0] == 1  # WELCOME
+            s.sendall(_frame([2, 1, "payment@1.0.0", "slow", [], 30000, None, False]) + _frame([5, 1]))
+            answer = _read_frame(s)
+            s.close()
+            return answer
+
+        answer = await asyncio.to_thread(raw)
+        assert answer[0] == 4 and answer[1] == 1 and answer[2]["code"] == "E005", answer
+        await asyncio.wait_for(payment.cancelled.wait(), 5)
+        await server.close()
+
+    asyncio.run(main())

@@ -711,7 +711,15 @@ async fn acquire(inner: &Arc<PoolInner>, deadline: Instant) -> Result<Arc<Worker
         rx
     };
     inner.changed.notify_waiters();
-    match tokio::time::timeout_at(deadline, rx).await {
+    // Dropped while waiting (the task cancelled): a worker handed over meanwhile is given back.
+    let mut waiting = Waiting { inner, rx: Some(rx) };
+    let rx = waiting.rx.as_mut().expect("set above");
+    let got = tokio::time::timeout_at(deadline, rx).await;
+    if matches!(got, Ok(Ok(_))) {
+        waiting.rx = None; // Ours now: released when the task ends.
+    }
+    drop(waiting); // Timed out: one handed over just now goes back.
+    match got {
         Ok(Ok(w)) => Ok(w),
         Ok(Err(_)) => Err(Error::new(ErrorCode::NotRunning, format!("pool '{}' stopped", inner.opts.name))),
         Err(_) => Err(Error::new(
@@ -752,6 +760,8 @@ impl PoolTask {
     /// sees it) and its worker's slot is freed at once. `done` is then not called. Does nothing
     /// to a task that already finished (or, rarely, one a dead worker's retry has taken over).
     pub fn cancel(&self) {
+        // Called from a binding's thread: releasing may recycle the worker, which spawns.
+        let _rt = crate::runtime::handle().enter();
         match &self.0 {
             PoolTaskInner::Call { call, pool, worker } => {
                 // Only when the callback will not run: it would release the slot itself.
@@ -767,6 +777,23 @@ impl PoolTask {
                 }
             }
             PoolTaskInner::Finished => {}
+        }
+    }
+}
+
+/// A task waiting in the queue for a worker.
+struct Waiting<'a> {
+    inner: &'a Arc<PoolInner>,
+    rx: Option<oneshot::Receiver<Arc<Worker>>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(w) = rx.try_recv() {
+                release(self.inner, &w);
+            }
         }
     }
 }

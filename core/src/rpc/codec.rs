@@ -392,6 +392,17 @@ impl Message {
     }
 
     /// Decodes one frame body. Anything but exactly one well-formed message is a `ProtocolError`.
+    /// Whether a frame's body is a REQUEST, from its first bytes (without decoding it).
+    pub(crate) fn is_request(body: &[u8]) -> bool {
+        let kind_at = match body.first() {
+            Some(0x90..=0x9f) => 1,
+            Some(0xdc) => 3,
+            Some(0xdd) => 5,
+            _ => return false,
+        };
+        body.get(kind_at) == Some(&2)
+    }
+
     pub fn decode(body: Bytes) -> Result<Message> {
         let mut r = Reader::new(body);
         let n = r.array_len()?;

@@ -49,6 +49,10 @@ pub struct HostReader {
     unsettled: Vec<Leftover>,
     /// The outbox filled during the last pass: stop reading until it has room (see `pause`).
     full: bool,
+    /// The last pass read a request (its answer needs room in the outbox).
+    served: bool,
+    /// Spent by a pause: dropping it tells the reader that goes on that the loop let this one go.
+    dropped: Option<tokio::sync::oneshot::Sender<()>>,
     /// Hold the outbox for a pass over a single frame too (see `read_and_handle`).
     hold_one: bool,
 }
@@ -81,6 +85,8 @@ impl HostReader {
             done: false,
             unsettled: Vec::new(),
             full: false,
+            served: false,
+            dropped: None,
             hold_one,
         }
     }
@@ -120,7 +126,9 @@ impl HostReader {
         }
         drop(held);
         match result {
-            Ok(true) if self.full || self.conn.outbox.is_full() => {
+            // Only a pass that read requests stops reading: one that read answers goes on (an outbox
+            // full of this side's own calls must not keep their answers from being read).
+            Ok(true) if self.full || (self.served && self.conn.outbox.is_full()) => {
                 self.pause();
                 false
             }
@@ -143,6 +151,7 @@ impl HostReader {
     /// `PeerOptions::host_wakes_engine`, a pass over a single frame is not held (its answer wakes
     /// the writer task), as before session 6.
     fn read_and_handle(&mut self, held: &mut Option<crate::transport::OutboxHold>) -> Result<bool> {
+        self.served = false;
         if self.conn.is_closed() {
             return Ok(false);
         }
@@ -174,12 +183,14 @@ impl HostReader {
             if held.is_none() && (self.hold_one || !self.buf.is_empty()) {
                 *held = Some(self.conn.outbox.hold());
             }
+            let request = super::codec::Message::is_request(&frame);
+            self.served |= request;
             if let Some(more) =
                 handle_frame(&self.inner, &self.conn, frame, self.upstream, Some(&mut self.unsettled))?
             {
                 self.unsettled.push(more);
             }
-            if self.conn.outbox.is_full() {
+            if request && self.conn.outbox.is_full() {
                 // The rest of the buffer waits: what one read brings (64 KiB of small requests)
                 // could otherwise queue answers many times the limit.
                 self.full = true;
@@ -204,14 +215,20 @@ impl HostReader {
             done: false,
             unsettled: Vec::new(),
             full: false,
+            served: false,
+            dropped: None,
             hold_one: self.hold_one,
         };
         self.done = true;
+        let (tx, let_go) = tokio::sync::oneshot::channel();
+        self.dropped = Some(tx);
         let _rt = self.inner.runtime.enter();
-        self.inner.runtime.spawn(next.resume());
+        self.inner.runtime.spawn(next.resume(let_go));
     }
 
-    async fn resume(mut self) {
+    /// `let_go` ends when the loop dropped the spent reader: only then may the connection be handed
+    /// back (a loop adopting it before it stopped watching the old one could stop watching both).
+    async fn resume(mut self, let_go: tokio::sync::oneshot::Receiver<()>) {
         loop {
             self.conn.outbox.room().await;
             if self.conn.is_closed() || self.conn.outbox.is_closed() {
@@ -229,6 +246,7 @@ impl HostReader {
             }
         }
         self.conn.outbox.flush_now();
+        let _ = let_go.await;
         match self.inner.opts.host_loop.clone() {
             Some(host) => (host.0)(self),
             None => self.finish(Ok(())),

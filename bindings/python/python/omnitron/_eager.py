@@ -17,7 +17,10 @@ new carrier. So a task is made only for handlers that wait, which needed one any
 
 What differs from a task per request: for a handler that finishes without waiting,
 ``current_task()`` is the carrier, shared with other such handlers; a done-callback added to it
-then runs when the carrier ends, not when the handler does. Before 3.11 (no way to run a step as a
+then runs when the carrier ends, not when the handler does. The idle carrier is one pending task
+in ``asyncio.all_tasks()`` per peer (cancelled by ``Peer.close()``). A handler cancelled before
+its new carrier's first step ran (a CANCEL read with its request) is cancelled when the carrier
+starts, not lost. Before 3.11 (no way to run a step as a
 given task) every handler gets its own task, started the usual way.
 """
 
@@ -26,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
-from typing import Any, Coroutine, Generator, Optional
+from typing import Any, Callable, Coroutine, Generator, Optional
 
 _CARRIED = sys.version_info >= (3, 11) and hasattr(asyncio.tasks, "_enter_task")
 
@@ -40,22 +43,23 @@ class Starter:
         self._loop = loop
         self._idle: Optional[_Carrier] = None
 
-    def start(self, coro: Coroutine[Any, Any, Any]) -> "Optional[asyncio.Task[Any]]":
-        """Runs ``coro``'s first step now; ``None`` if it finished there, else the task that runs
-        the rest. Inside a running task (or before 3.11) it is a plain new task."""
+    def start(self, coro: Coroutine[Any, Any, Any]) -> Optional[Callable[[], Any]]:
+        """Runs ``coro``'s first step now; ``None`` if it finished there, else what cancels the
+        rest. Inside a running task (or before 3.11) it is a plain new task."""
         loop = self._loop
         if not _CARRIED or asyncio.current_task(loop) is not None:
-            return loop.create_task(coro)
+            return loop.create_task(coro).cancel
         carrier = self._idle
-        if carrier is None:
+        if carrier is None or carrier.task.done():
+            # (A finished handler may have kept its task and cancelled it later: that one is spent.)
             carrier = self._idle = _Carrier(loop)
         task = carrier.task
         ctx = contextvars.copy_context()
         asyncio.tasks._enter_task(loop, task)
         try:
             waiting_on = ctx.run(coro.send, None)
-        except StopIteration:
-            return None
+        except (StopIteration, asyncio.CancelledError):
+            return None  # (A handler raising CancelledError has answered E005 already.)
         except BaseException as e:  # noqa: BLE001 - what a task would have kept, reported
             loop.call_exception_handler({"message": "a request handler failed", "exception": e})
             return None
@@ -67,7 +71,7 @@ class Starter:
         # It waits: the carrier becomes its task.
         self._idle = None
         carrier.take(coro, ctx, waiting_on)
-        return task
+        return carrier.cancel
 
     def close(self) -> None:
         """Lets the idle carrier end."""
@@ -77,12 +81,23 @@ class Starter:
 
 
 class _Carrier:
-    __slots__ = ("task", "_wake", "_job")
+    __slots__ = ("task", "_wake", "_job", "_started", "_cancel_asked")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._wake: asyncio.Future[None] = loop.create_future()
         self._job: Optional[tuple[Coroutine[Any, Any, Any], contextvars.Context, Any]] = None
+        self._started = False
+        self._cancel_asked = False
         self.task = loop.create_task(self._run())
+
+    def cancel(self) -> None:
+        """Cancels the handler it carries. Until the carrier's own first step has run, a task's
+        cancel would end it before it takes the handler (leaving the handler abandoned): then the
+        request is kept and the handler is cancelled when the carrier starts."""
+        if self._started:
+            self.task.cancel()
+        else:
+            self._cancel_asked = True
 
     def take(self, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context, waiting_on: Any) -> None:
         self._job = (coro, ctx, waiting_on)
@@ -90,6 +105,7 @@ class _Carrier:
             self._wake.set_result(None)
 
     async def _run(self) -> Any:
+        self._started = True
         thrown: Optional[BaseException] = None
         try:
             await self._wake
@@ -98,6 +114,8 @@ class _Carrier:
                 return None  # Cancelled while idle (`Starter.close`, the loop ending).
             # Cancelled between the handler's first step and now (a timeout it set, a CANCEL).
             thrown = e
+        if thrown is None and self._cancel_asked:
+            thrown = asyncio.CancelledError()
         assert self._job is not None
         coro, ctx, waiting_on = self._job
         self._job = None

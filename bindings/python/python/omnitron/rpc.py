@@ -277,8 +277,8 @@ class Peer:
             fn = methods[method]
             if is_async[method]:
                 # Started here: one that answers without waiting is answered by this read.
-                task = start(_run_async(fn, args, call))
-                return None if task is None or task.done() else task.cancel
+                # None when it answered during its first step; else what cancels it.
+                return start(_run_async(fn, args, call))
             _threads().submit(_run_sync, fn, args, call)
             return None
 
