@@ -185,33 +185,37 @@ impl Outbox {
     async fn send_with_sliced(&self, encode: impl FnOnce(&mut Vec<u8>), sliced: bool) -> Result<()> {
         let mut encode = Some(encode);
         // Room now (the usual case): no waiter to set up.
-        if self.queue_if_room(&mut encode, sliced)? {
-            return Ok(());
+        while !self.queue(&mut encode, sliced, false)? {
+            self.room().await;
         }
-        loop {
-            let notified = self.space.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.queue_if_room(&mut encode, sliced)? {
-                return Ok(());
-            }
-            notified.await;
-        }
+        Ok(())
     }
 
     /// Queues what `encode` appends if the outbox is under its limit: `Ok(true)` queued, `Ok(false)`
     /// full (nothing queued), `Err` closed. For callers that cannot wait.
     pub fn try_send_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<bool> {
-        self.queue_if_room(&mut Some(encode), true)
+        self.queue(&mut Some(encode), true, false)
     }
 
-    /// Queues if there is room; `sliced` counts the frame towards [`FLUSH_FRAMES`].
-    fn queue_if_room(&self, encode: &mut Option<impl FnOnce(&mut Vec<u8>)>, sliced: bool) -> Result<bool> {
+    /// Queues a message now, over the limit if need be: for small control messages (answers,
+    /// cancels, credits, pongs) that must not wait behind the data they control.
+    pub fn send_now(&self, m: &Message) -> Result<()> {
+        self.queue(&mut Some(|out: &mut Vec<u8>| m.encode_frame(out)), true, true).map(|_| ())
+    }
+
+    /// Queues if there is room (or `over_limit`); `sliced` counts the frame towards
+    /// [`FLUSH_FRAMES`]. `Ok(false)`: full, nothing queued.
+    fn queue(
+        &self,
+        encode: &mut Option<impl FnOnce(&mut Vec<u8>)>,
+        sliced: bool,
+        over_limit: bool,
+    ) -> Result<bool> {
         let mut s = self.state.lock();
         if s.closed {
             return Err(closed_error());
         }
-        if s.buf.len() >= self.limit {
+        if !over_limit && s.buf.len() >= self.limit {
             return Ok(false);
         }
         let wake = s.buf.is_empty() && s.held == 0;
@@ -228,27 +232,6 @@ impl Outbox {
             self.flush_now();
         }
         Ok(true)
-    }
-
-    /// Queues a message now, over the limit if need be: for small control messages (answers,
-    /// cancels, credits, pongs) that must not wait behind the data they control.
-    pub fn send_now(&self, m: &Message) -> Result<()> {
-        let mut s = self.state.lock();
-        if s.closed {
-            return Err(closed_error());
-        }
-        let wake = s.buf.is_empty() && s.held == 0;
-        m.encode_frame(&mut s.buf);
-        s.frames += 1;
-        let flush = s.frames >= FLUSH_FRAMES;
-        drop(s);
-        if wake {
-            self.wake_writer.notify_one();
-        }
-        if flush {
-            self.flush_now();
-        }
-        Ok(())
     }
 
     /// Writes what is queued now, from this thread, if the socket takes it without waiting and no

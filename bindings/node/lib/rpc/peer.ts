@@ -189,7 +189,6 @@ const endTurn = (): void => {
   native.endTurn();
 };
 
-
 interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypedDict, Union
 
 from . import _native
+from ._turn import Turn
 from .di.tokens import describe
 from .errors import InvalidArgumentError, NotRunningError, remote_error
 
@@ -171,13 +172,9 @@ class Pool:
         self._loop = loop
         self._name = name
         self._stopped = False
-        self._turn = False
+        self._turn = Turn(loop)
         self._fd = native.inbox_fd()
         loop.add_reader(self._fd, native.drain)
-
-    def _end_turn(self) -> None:
-        self._turn = False
-        _native.end_turn()
 
     @classmethod
     async def start(
@@ -261,12 +258,8 @@ class Pool:
             else:
                 loop.call_soon_threadsafe(_settle, fut, value, error)
 
-        if loop is self._loop and not self._turn:
-            # Calls of one loop turn are written together (see Peer.call); this also ends a turn a
-            # stopped loop left open on this thread.
-            self._turn = True
-            _native.begin_turn()
-            loop.call_soon(self._end_turn)
+        if loop is self._loop:
+            self._turn.open()  # Calls of one loop turn are written together (omnitron/_turn.py).
         task = self._native.exec(method, list(args), done)
         try:
             return await fut

@@ -32,6 +32,7 @@ import threading
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
 from . import _eager, _native
+from ._turn import Turn
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
 
@@ -190,7 +191,7 @@ class Peer:
         self._native = native
         self._loop = loop
         self._starter = _eager.Starter(loop)
-        self._turn = False
+        self._turn = Turn(loop)
         self._closed = False
         # Engine threads queue work for Python (handlers to start, answers, events) without taking
         # the GIL; this loop runs it when the inbox's descriptor becomes readable.
@@ -201,10 +202,6 @@ class Peer:
         native.set_adopt(self._adopt)
         native.set_settle(_settle)
         loop.add_reader(self._fd, native.drain)
-
-    def _end_turn(self) -> None:
-        self._turn = False
-        _native.end_turn()
 
     def _adopt(self, conn: _native.NativeConnection) -> None:
         fd = conn.fd()
@@ -376,12 +373,7 @@ class Peer:
         if loop is self._loop:
             # The inbox runs on this loop: the answer settles the future there directly. The calls
             # of one loop turn are written together (in slices), at the latest when it ends.
-            if not self._turn:
-                # Per peer, not per thread: a turn left open by a loop that stopped before its end
-                # (asyncio.run returning) is closed by the next loop's first turn.
-                self._turn = True
-                _native.begin_turn()
-                loop.call_soon(self._end_turn)
+            self._turn.open()
             pending = self._native.call_future(target, method, args, deadline, fut)
         else:
 
@@ -434,7 +426,7 @@ class Peer:
     async def close(self) -> None:
         """Closes every connection; calls in flight fail with ``PeerDisconnectedError``."""
         self._closed = True
-        self._end_turn()  # What this turn's calls queued goes out before the connections close.
+        self._turn.end()  # What this turn's calls queued goes out before the connections close.
         await self._loop.run_in_executor(None, self._native.shutdown)
         self._native.drain()
         for conn in list(self._conns):
