@@ -120,10 +120,15 @@ export declare class NativePeer {
   unexpose(name: string, version: string): boolean
   /** Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports. */
   call(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null): void
-  /** Numbers a `target` and `method` pair for `callRoute`; null when this peer has too many. */
+  /** Numbers a `target` and `method` pair for `callBatch`; null when this peer has too many. */
   route(target: string, method: string): number | null
-  /** `call` by a number from `route`. */
-  callRoute(callId: number, route: number, args: Uint8Array, deadlineMs?: number | undefined | null): void
+  /**
+   * Calls by numbers from `route`, many in one crossing (`lib/rpc/calls.ts`): `batch[..len]` holds, per call, its
+   * id (u32), route (u32), deadline in ms (f64, 0 for the default) and the arguments' length
+   * (u32), all little-endian, then the MessagePack arguments. Each call reports through `drain`
+   * as `call`'s do; a malformed tail is ignored.
+   */
+  callBatch(batch: Uint8Array, len: number): void
   /**
    * Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
    * could not. Pull items with `streamNext`.
@@ -550,6 +555,14 @@ export interface PoolStatusOutput {
  * error's code, message and data. False if the call is gone (cancelled, timed out).
  */
 export declare function rpcAnswer(callId: number, code?: string | undefined | null, message?: string | undefined | null, value?: Uint8Array | undefined | null): boolean
+
+/**
+ * Answers many calls served by JavaScript at once, with success: `batch[..len]` holds, per call,
+ * its id (u32, little-endian), the value's length (u32, little-endian) and the MessagePack value.
+ * One crossing for the answers of a whole read (`lib/rpc/answers.ts`). Returns how many were still
+ * waiting (the others were cancelled or timed out meanwhile); a malformed tail is ignored.
+ */
+export declare function rpcAnswers(batch: Uint8Array, len: number): number
 
 /**
  * Answers a pull of a streaming call served by JavaScript: the next item (`value`), the end

@@ -804,6 +804,7 @@ module.exports.hostLoopInit = nativeBinding.hostLoopInit
 module.exports.lifecycleError = nativeBinding.lifecycleError
 module.exports.planCodes = nativeBinding.planCodes
 module.exports.rpcAnswer = nativeBinding.rpcAnswer
+module.exports.rpcAnswers = nativeBinding.rpcAnswers
 module.exports.rpcStreamAnswer = nativeBinding.rpcStreamAnswer
 module.exports.timeoutErrorInfo = nativeBinding.timeoutErrorInfo
 module.exports.version = nativeBinding.version

@@ -7,9 +7,17 @@ const text = new TextDecoder();
 
 export type Each = (kind: number, id: number, aux: number, bytes: Uint8Array | null, s0: string | null, s1: string | null) => void;
 
+/** `Each` with an item's bytes as `len` bytes from `start` of `BatchReader.buffer` (none: 0). */
+export type EachAt = (kind: number, id: number, aux: number, start: number, len: number, s0: string | null, s1: string | null) => void;
+
 export class BatchReader {
-  #buf = new Uint8Array(64 * 1024);
-  #view = new DataView(this.#buf.buffer);
+  #buf = Buffer.alloc(64 * 1024);
+  #view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+
+  /** The buffer `readAt`'s offsets point into, valid until its `each` returns. */
+  get buffer(): Buffer {
+    return this.#buf;
+  }
 
   /**
    * Drains through `drain` and calls `each` per item. An item's bytes are a view of the shared
@@ -17,10 +25,15 @@ export class BatchReader {
    * other items: its error is thrown again as uncaught, as it would have been on its own.
    */
   read(drain: (buf: Uint8Array) => number, each: Each): void {
+    this.readAt(drain, (kind, id, aux, start, len, s0, s1) => each(kind, id, aux, len > 0 ? this.#buf.subarray(start, start + len) : null, s0, s1));
+  }
+
+  /** `read` without a view made per item: the bytes are given as offsets into `buffer`. */
+  readAt(drain: (buf: Uint8Array) => number, each: EachAt): void {
     let n = drain(this.#buf);
     while (n < 0) {
-      this.#buf = new Uint8Array(Math.max(-n, this.#buf.length * 2));
-      this.#view = new DataView(this.#buf.buffer);
+      this.#buf = Buffer.alloc(Math.max(-n, this.#buf.length * 2));
+      this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
       n = drain(this.#buf);
     }
     const b = this.#buf;
@@ -33,7 +46,7 @@ export class BatchReader {
       const aux = v.getUint32(at + 6, true);
       const len = v.getUint32(at + 10, true);
       at += 14;
-      const bytes = len > 0 ? b.subarray(at, at + len) : null;
+      const start = at;
       at += len;
       let s0: string | null = null;
       let s1: string | null = null;
@@ -45,7 +58,7 @@ export class BatchReader {
         else s1 = s;
       }
       try {
-        each(kind, id, aux, bytes, s0, s1);
+        each(kind, id, aux, start, len, s0, s1);
       } catch (e) {
         queueMicrotask(() => {
           throw e;

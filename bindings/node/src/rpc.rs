@@ -65,6 +65,38 @@ pub fn rpc_answer(
     a.tx.send(r).is_ok()
 }
 
+/// Answers many calls served by JavaScript at once, with success: `batch[..len]` holds, per call,
+/// its id (u32, little-endian), the value's length (u32, little-endian) and the MessagePack value.
+/// One crossing for the answers of a whole read (`lib/rpc/answers.ts`). Returns how many were still
+/// waiting (the others were cancelled or timed out meanwhile); a malformed tail is ignored.
+#[napi]
+pub fn rpc_answers(batch: Uint8ArraySlice, len: u32) -> u32 {
+    let b = &batch[..(len as usize).min(batch.len())];
+    let mut records = Vec::new();
+    let mut at = 0;
+    while let Some(head) = b.get(at..at + 8) {
+        let id = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let n = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let Some(value) = b.get(at + 8..at + 8 + n) else { break };
+        records.push((id, value));
+        at += 8 + n;
+    }
+    // One lock for the batch; the answers are written after it is released.
+    let answers: Vec<_> = {
+        let mut serving = SERVING.lock();
+        records.into_iter().filter_map(|(id, value)| Some((serving.remove(&id)?, value))).collect()
+    };
+    let mut answered = 0;
+    for (a, value) in answers {
+        let r = Ok(Bytes::copy_from_slice(value));
+        if let Some(ctx) = &a.ctx {
+            ctx.answer_now(&r);
+        }
+        answered += u32::from(a.tx.send(r).is_ok());
+    }
+    answered
+}
+
 /// Answers a pull of a streaming call served by JavaScript: the next item (`value`), the end
 /// (`end` true), or an error (`code`). False if the call is gone.
 #[napi]
@@ -138,7 +170,7 @@ pub struct NativePeer {
     cb: Callbacks,
     /// Each exposed method gets a number: requests reach JavaScript by number, not by name.
     next_handler: AtomicU32,
-    /// `target` and `method` pairs JavaScript calls by number (`route`, `callRoute`): no strings
+    /// `target` and `method` pairs JavaScript calls by number (`route`, `callBatch`): no strings
     /// converted per call.
     routes: parking_lot::RwLock<Vec<(String, String)>>,
 }
@@ -339,7 +371,7 @@ impl NativePeer {
         self.peer.call_raw_with(&target, &method, args, opts, move |r| inbox.push(Item::Done(call_id, r)));
     }
 
-    /// Numbers a `target` and `method` pair for `callRoute`; null when this peer has too many.
+    /// Numbers a `target` and `method` pair for `callBatch`; null when this peer has too many.
     #[napi]
     pub fn route(&self, target: String, method: String) -> Option<u32> {
         let mut routes = self.routes.write();
@@ -350,19 +382,33 @@ impl NativePeer {
         Some((routes.len() - 1) as u32)
     }
 
-    /// `call` by a number from `route`.
+    /// Calls by numbers from `route`, many in one crossing (`lib/rpc/calls.ts`): `batch[..len]` holds, per call, its
+    /// id (u32), route (u32), deadline in ms (f64, 0 for the default) and the arguments' length
+    /// (u32), all little-endian, then the MessagePack arguments. Each call reports through `drain`
+    /// as `call`'s do; a malformed tail is ignored.
     #[napi]
-    pub fn call_route(&self, call_id: u32, route: u32, args: Uint8ArraySlice, deadline_ms: Option<f64>) {
-        let opts = call_options(deadline_ms);
-        let args = Bytes::copy_from_slice(&args);
-        let inbox = self.cb.inbox.clone();
-        let done = move |r| inbox.push(Item::Done(call_id, r));
+    pub fn call_batch(&self, batch: Uint8ArraySlice, len: u32) {
+        // One copy for the whole batch; each call's arguments are a slice of it.
+        let all = Bytes::copy_from_slice(&batch[..(len as usize).min(batch.len())]);
         let routes = self.routes.read();
-        match routes.get(route as usize) {
-            Some((target, method)) => {
-                self.peer.call_raw_with(target, method, args, opts, done);
+        let mut at = 0;
+        while let Some(head) = all.get(at..at + 20) {
+            let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+            let (call_id, route, n) = (word(0), word(4), word(16) as usize);
+            let deadline = f64::from_le_bytes(head[8..16].try_into().expect("8 bytes"));
+            if all.len() < at + 20 + n {
+                break;
             }
-            None => done(Err(wire(ErrorCode::InvalidArgument, format!("no route {route}")))),
+            let args = all.slice(at + 20..at + 20 + n);
+            at += 20 + n;
+            let inbox = self.cb.inbox.clone();
+            let done = move |r| inbox.push(Item::Done(call_id, r));
+            match routes.get(route as usize) {
+                Some((target, method)) => {
+                    self.peer.call_raw_with(target, method, args, call_options(Some(deadline)), done);
+                }
+                None => done(Err(wire(ErrorCode::InvalidArgument, format!("no route {route}")))),
+            }
         }
     }
 

@@ -58,6 +58,11 @@ class PaymentService {
     return { refunded: amount };
   }
 
+  @Public()
+  unsendable(bad: boolean): unknown {
+    return bad ? Symbol('not sendable') : 'ok';
+  }
+
   notPublic(): string {
     return 'secret';
   }
@@ -94,6 +99,13 @@ test('MessagePack values round-trip and bad values are refused', () => {
   let deep: unknown = 1;
   for (let i = 0; i < 100; i++) deep = [deep];
   assert.throws(() => packMessage(deep), code('E001'));
+  // Integers at every width's edges, each in its smallest encoding.
+  const edges = [0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 53) + 1];
+  assert.deepEqual(unpackMessage(packMessage(edges)), edges);
+  assert.deepEqual([...packMessage(-33)], [0xd2, 0xff, 0xff, 0xff, 0xdf]);
+  assert.deepEqual([...packMessage(65536)], [0xce, 0, 1, 0, 0]);
+  assert.deepEqual([...packMessage(2 ** 32)], [0xcf, 0, 0, 0, 1, 0, 0, 0, 0]);
+  assert.equal(unpackMessage(packMessage(-0)), 0);
 });
 
 test('calls pick versions, interfaces are typed, errors keep their codes', async () => {
@@ -120,6 +132,21 @@ test('calls pick versions, interfaces are typed, errors keep their codes', async
     await assert.rejects(client.call('payment@???', 'charge', [1]), code('RPC010'));
     await assert.rejects(client.call('payment@1', 'charge', [() => 1]), code('E001'));
     await assert.rejects(client.call(42 as any, 'charge'), code('E001'));
+    await assert.rejects(client.call('payment@1', 'charge', [1], { deadline: '100' as any }), code('E001'));
+    // Calls of one turn cross to the engine together, and so do the answers of one read: a value
+    // that cannot be sent fails its own call only, both ways.
+    const mixed = await Promise.allSettled([
+      client.call('payment@1', 'syncEcho', [1]),
+      client.call('payment@1', 'syncEcho', [() => 1]),
+      client.call('payment@1', 'syncEcho', [3]),
+      client.call('payment@1', 'unsendable', [false]),
+      client.call('payment@1', 'unsendable', [true]),
+      client.call('payment@1', 'syncEcho', [-70000]),
+    ]);
+    assert.deepEqual(
+      mixed.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as OmnitronError).code)),
+      [1, 'E001', 3, 'ok', 'E001', -70000],
+    );
 
     // Calls go out by a number per target and method; past 256 methods of one target they go by
     // name, and both ways behave alike.

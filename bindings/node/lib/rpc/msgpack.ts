@@ -9,7 +9,7 @@ import { invalidArgument } from '../errors.js';
 
 const MAX_DEPTH = 64;
 
-class Writer {
+export class Writer {
   buf = Buffer.allocUnsafe(256);
   len = 0;
 
@@ -84,6 +84,35 @@ function writeInt(w: Writer, v: bigint): void {
   } else throw invalidArgument(`integer ${v} is too small to send over RPC (64 bits at most)`);
 }
 
+/** A safe integer, without the BigInt round trip (most numbers sent are small integers). */
+function writeNumberInt(w: Writer, v: number): void {
+  if (v >= 0) {
+    if (v < 128) return w.u8(v);
+    if (v <= 0xff) {
+      w.u8(0xcc);
+      return w.u8(v);
+    }
+    if (v <= 0xffff) {
+      w.u8(0xcd);
+      return w.u16(v);
+    }
+    if (v <= 0xffffffff) {
+      w.u8(0xce);
+      return w.u32(v);
+    }
+  } else {
+    if (v >= -32) return w.u8(v & 0xff);
+    if (v >= -0x80000000) {
+      w.u8(0xd2);
+      w.ensure(4);
+      w.buf.writeInt32BE(v, w.len);
+      w.len += 4;
+      return;
+    }
+  }
+  writeInt(w, BigInt(v));
+}
+
 function write(w: Writer, v: unknown, depth: number): void {
   if (depth > MAX_DEPTH) throw invalidArgument(`value nested deeper than ${MAX_DEPTH} levels cannot be sent over RPC`);
   if (v === null || v === undefined) return w.u8(0xc0);
@@ -91,7 +120,7 @@ function write(w: Writer, v: unknown, depth: number): void {
     case 'boolean':
       return w.u8(v ? 0xc3 : 0xc2);
     case 'number':
-      if (Number.isInteger(v) && Number.isSafeInteger(v)) return writeInt(w, BigInt(v));
+      if (Number.isSafeInteger(v)) return writeNumberInt(w, v);
       w.u8(0xcb);
       w.ensure(8);
       w.buf.writeDoubleBE(v, w.len);
@@ -155,6 +184,23 @@ function write(w: Writer, v: unknown, depth: number): void {
   }
 }
 
+/**
+ * Appends `head` bytes (left for the caller to fill) and then `v` to `w`; returns where the head
+ * starts. If `v` cannot be encoded it throws and `w` is left as it was.
+ */
+export function appendRecord(w: Writer, head: number, v: unknown): number {
+  const at = w.len;
+  w.ensure(head);
+  w.len += head;
+  try {
+    write(w, v, 0);
+  } catch (e) {
+    w.len = at;
+    throw e;
+  }
+  return at;
+}
+
 /** Encodes a value as MessagePack (a Buffer, typed as Uint8Array so no Node types leak out). */
 export function encode(v: unknown): Uint8Array {
   const w = new Writer();
@@ -186,11 +232,14 @@ export function encodeTransient(v: unknown): Uint8Array {
 }
 
 class Reader {
-  pos = 0;
-  constructor(readonly b: Buffer) {}
+  constructor(
+    readonly b: Buffer,
+    public pos: number,
+    readonly end: number,
+  ) {}
 
   need(n: number): void {
-    if (this.pos + n > this.b.length) throw invalidArgument('cannot decode the MessagePack value: truncated');
+    if (this.pos + n > this.end) throw invalidArgument('cannot decode the MessagePack value: truncated');
   }
 
   u8(): number {
@@ -311,14 +360,14 @@ function read(r: Reader, depth: number): unknown {
 }
 
 function readArray(r: Reader, n: number, depth: number): unknown[] {
-  if (n > r.b.length - r.pos) throw invalidArgument('cannot decode the MessagePack value: truncated');
+  if (n > r.end - r.pos) throw invalidArgument('cannot decode the MessagePack value: truncated');
   const out = new Array<unknown>(n);
   for (let i = 0; i < n; i++) out[i] = read(r, depth + 1);
   return out;
 }
 
 function readMap(r: Reader, n: number, depth: number): Record<string, unknown> | Map<unknown, unknown> {
-  if (2 * n > r.b.length - r.pos) throw invalidArgument('cannot decode the MessagePack value: truncated');
+  if (2 * n > r.end - r.pos) throw invalidArgument('cannot decode the MessagePack value: truncated');
   const entries: [unknown, unknown][] = [];
   let allStrings = true;
   for (let i = 0; i < n; i++) {
@@ -338,8 +387,13 @@ function readMap(r: Reader, n: number, depth: number): Record<string, unknown> |
 /** Decodes one MessagePack value. */
 export function decode(bytes: Uint8Array): unknown {
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new Reader(b);
+  return decodeAt(b, 0, b.length);
+}
+
+/** Decodes the one MessagePack value in `b[start, start + len)` (no view made for it). */
+export function decodeAt(b: Buffer, start: number, len: number): unknown {
+  const r = new Reader(b, start, start + len);
   const v = read(r, 0);
-  if (r.pos !== b.length) throw invalidArgument('cannot decode the MessagePack value: bytes after the value');
+  if (r.pos !== r.end) throw invalidArgument('cannot decode the MessagePack value: bytes after the value');
   return v;
 }

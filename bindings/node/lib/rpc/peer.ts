@@ -10,7 +10,9 @@ import type { NativePeer } from '../../native.js';
 import { native } from '../native.js';
 import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { decode, encode, encodeTransient } from './msgpack.js';
+import { decodeAt, encode, encodeTransient } from './msgpack.js';
+import { answer } from './answers.js';
+import { CallBatch, flushCalls } from './calls.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
 
@@ -174,7 +176,6 @@ export function callContext(): CallContext | undefined {
 
 /** What the engine reports at the end of a stream. */
 const END = Symbol('end');
-const EMPTY = new Uint8Array(0);
 
 /** The instance behind each exposed service, for @EmitEvent. */
 const PEER_OF = new WeakMap<object, Peer>();
@@ -186,7 +187,11 @@ const PEER_OF = new WeakMap<object, Peer>();
 let turnOpen = false;
 const endTurn = (): void => {
   turnOpen = false;
-  native.endTurn();
+  try {
+    flushCalls();
+  } finally {
+    native.endTurn();
+  }
 };
 
 interface Pending {
@@ -201,6 +206,8 @@ export class Peer {
 
   readonly #native: NativePeer;
   readonly #batch = new BatchReader();
+  /** Calls by route waiting for the end of this turn (or a full slice). */
+  readonly #calls: CallBatch;
   readonly #pending = new Map<number, Pending>();
   /** Exposed methods by the number the engine gave them (`expose`). */
   readonly #methods = new Map<number, ExposedMethod>();
@@ -232,6 +239,8 @@ export class Peer {
       adopt: () => this.#native?.hostAdopt(),
     };
     this.#native = nativeCall(() => make(cb));
+    const peer = this.#native;
+    this.#calls = new CallBatch((buf, len) => peer.callBatch(buf, len));
     this.#listening = listening;
     this.#hold();
     Peer.default = this;
@@ -290,21 +299,23 @@ export class Peer {
     return nativeCall(() => this.#native.unexpose(name, version));
   }
 
-  #dispatch(id: number, handler: number, args: Uint8Array): void {
+  #dispatch(id: number, handler: number, start: number, len: number): void {
     const m = this.#methods.get(handler);
     if (!m) return void native.rpcAnswer(id, 'RPC002', `no handler numbered ${handler}`, null);
     const ac = new LazyContext(m.name);
-    this.#serving.set(id, ac);
     try {
-      const decoded = decode(args);
+      const decoded = decodeAt(this.#batch.buffer, start, len);
       const list = Array.isArray(decoded) ? decoded : [decoded];
       if (m.stream) {
         // A generator: the engine pulls its items one at a time (#pull).
+        this.#serving.set(id, ac);
         this.#gens.set(id, CONTEXT.run(ac, m.fn, ...list) as AsyncIterator<unknown>);
         return;
       }
       const r = CONTEXT.run(ac, m.fn, ...list);
       if (r instanceof Promise) {
+        // Only a handler that waits can be cancelled while it runs: only those are looked up.
+        this.#serving.set(id, ac);
         r.then(
           (v) => this.#answer(id, v),
           (e) => this.#fail(id, e),
@@ -319,13 +330,11 @@ export class Peer {
 
   #answer(id: number, v: unknown): void {
     this.#serving.delete(id);
-    let b: Uint8Array;
     try {
-      b = encodeTransient(v);
+      answer(id, v);
     } catch (e) {
-      return this.#fail(id, new OmnitronError('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
+      this.#fail(id, new OmnitronError('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
     }
-    native.rpcAnswer(id, null, null, b);
   }
 
   #fail(id: number, e: unknown): void {
@@ -379,24 +388,25 @@ export class Peer {
 
   /** Takes everything the engine queued for JavaScript and hands each item on. */
   #drain(): void {
-    this.#batch.read(
+    this.#batch.readAt(
       (buf) => this.#native.drain(buf),
-      (kind, id, aux, bytes, s0, s1) => {
+      (kind, id, aux, start, len, s0, s1) => {
         switch (kind) {
           case 0:
-            return this.#done(id, null, null, bytes);
+            return this.#done(id, null, null, start, len);
           case 1:
-            return this.#done(id, s0, s1, bytes);
+            return this.#done(id, s0, s1, start, len);
           case 2:
-            return this.#dispatch(id, aux, bytes ?? EMPTY);
+            return this.#dispatch(id, aux, start, len);
           case 3:
-            return this.#event(id, s0 ?? '', bytes ?? EMPTY);
+            return this.#event(id, s0 ?? '', start, len);
         }
       },
     );
   }
 
-  #done(id: number, code: string | null, message: string | null, value: Uint8Array | null): void {
+  /** Call `id` finished: its value (or the error's data) is `len` bytes from `start` of the batch. */
+  #done(id: number, code: string | null, message: string | null, start: number, len: number): void {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
@@ -405,15 +415,15 @@ export class Peer {
       p.resolve(END);
     } else if (code === null) {
       try {
-        p.resolve(value ? decode(value) : undefined);
+        p.resolve(len > 0 ? decodeAt(this.#batch.buffer, start, len) : undefined);
       } catch (e) {
         p.reject(e);
       }
     } else {
       const err = fromInfo({ code, message: message ?? '' }) as OmnitronError & { data?: unknown };
-      if (value) {
+      if (len > 0) {
         try {
-          err.data = decode(value);
+          err.data = decodeAt(this.#batch.buffer, start, len);
         } catch {
           /* data that does not decode is dropped */
         }
@@ -422,12 +432,12 @@ export class Peer {
     }
   }
 
-  #event(sub: number, topic: string, payload: Uint8Array): void {
+  #event(sub: number, topic: string, start: number, len: number): void {
     const h = this.#subs.get(sub);
     if (!h) return;
     let v: unknown;
     try {
-      v = decode(payload);
+      v = decodeAt(this.#batch.buffer, start, len);
     } catch {
       return;
     }
@@ -451,15 +461,20 @@ export class Peer {
     if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
     if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
     if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
+    if (opts.deadline !== undefined && typeof opts.deadline !== 'number') {
+      return Promise.reject(invalidArgument(`the deadline is a number of milliseconds, got ${describe(opts.deadline)}`));
+    }
     const route = this.#route(target, method);
-    let buf: Uint8Array;
+    const id = this.#nextCall;
+    let buf: Uint8Array | undefined;
     try {
+      if (route >= 0) this.#calls.add(id, route, args, opts.deadline);
       // Valid until the next encode: the engine copies it below, before anything else encodes.
-      buf = encodeTransient(args);
+      else buf = encodeTransient(args);
     } catch (e) {
       return Promise.reject(e);
     }
-    const id = this.#nextCall++;
+    this.#nextCall++;
     if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
     return new Promise<R>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -470,7 +485,7 @@ export class Peer {
         native.beginTurn();
         setImmediate(endTurn);
       }
-      if (route >= 0) this.#native.callRoute(id, route, buf, opts.deadline);
+      if (buf === undefined) this.#calls.sliceFull();
       else this.#native.call(id, target, method, buf, opts.deadline);
     });
   }
@@ -618,6 +633,7 @@ export class Peer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#calls.discard();
     this.#native.shutdown();
     for (const [, p] of this.#pending) p.reject(new OmnitronError('RPC004', 'the peer was closed with the call in flight'));
     this.#pending.clear();
