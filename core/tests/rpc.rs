@@ -2,6 +2,9 @@
 //! versions, auth, deadlines, cancellation, disconnects, reconnection, routing to connected peers,
 //! streams with backpressure, events, bad frames and metrics.
 
+mod support;
+use support::wait_for;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -224,16 +227,6 @@ async fn deadlines_and_cancellation_reach_the_handler() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     call.abort();
     wait_for(|| cancelled.load(Ordering::SeqCst) == 2).await;
-}
-
-async fn wait_for(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 5 s");
 }
 
 #[tokio::test]

@@ -3,6 +3,9 @@
 //! like libuv or asyncio would. Calls, events, bad frames, and both sides closing, over real
 //! sockets.
 
+mod support;
+use support::wait_for;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -81,16 +84,6 @@ fn opts(name: &str, reg: &Registry, host: &Host) -> PeerOptions {
     o.registry = reg.clone();
     o.host_loop = Some(host.host_loop());
     o
-}
-
-async fn wait_for(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 5 s");
 }
 
 fn echo() -> Service {

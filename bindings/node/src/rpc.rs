@@ -12,7 +12,7 @@ use bytes::Bytes;
 use napi::bindgen_prelude::{FunctionRef, Uint8Array, Uint8ArraySlice};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, WireError};
+use omnitron::rpc::{CallOptions, Peer, PeerOptions, Reply, Service, WireError, next_call_key};
 use omnitron::transport::Address;
 use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
@@ -27,16 +27,31 @@ use crate::rpc_inbox::{Inbox, Item};
 type PullFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
 /// `(callId)`: the call being served was cancelled.
 type CancelFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
-/// Where a JavaScript handler's answer goes: the serving task, and (for a request from another
-/// process) straight into the caller's connection from the answering thread.
-struct Answer {
-    tx: oneshot::Sender<Result<Bytes, WireError>>,
-    ctx: Option<omnitron::rpc::CallContext>,
+/// Where a JavaScript handler's answer goes.
+enum Answer {
+    /// A unary call: straight to its caller (`omnitron::rpc::Reply`).
+    Reply(Reply),
+    /// The next item of a stream being served: to the serving task.
+    Item(oneshot::Sender<Result<Bytes, WireError>>),
 }
 
-/// Calls being served by JavaScript handlers, by id.
+impl Answer {
+    fn send(self, r: Result<Bytes, WireError>) -> bool {
+        match self {
+            Answer::Reply(reply) => reply.send(r),
+            Answer::Item(tx) => tx.send(r).is_ok(),
+        }
+    }
+}
+
+/// Calls being served by JavaScript handlers, by id (the low 32 bits of their `Reply::key`;
+/// streams take theirs from the same counter, `next_call_key`).
 static SERVING: LazyLock<Mutex<HashMap<u32, Answer>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
-static NEXT_SERVING: AtomicU32 = AtomicU32::new(1);
+
+/// An id JavaScript knows a call being served by.
+fn serving_id(key: u64) -> u32 {
+    key as u32
+}
 
 fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError { code: code.as_str().into(), message: message.into(), data: None }
@@ -53,16 +68,10 @@ pub fn rpc_answer(
 ) -> bool {
     let Some(a) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
-    let r = match code {
+    a.send(match code {
         None => Ok(value.unwrap_or_else(|| Bytes::from_static(omnitron::rpc::NIL))),
         Some(code) => Err(WireError { code, message: message.unwrap_or_default(), data: value }),
-    };
-    // Written from this (the event loop's) thread; the serving task still gets the result for
-    // its metrics, off the answer's path.
-    if let Some(ctx) = &a.ctx {
-        ctx.answer_now(&r);
-    }
-    a.tx.send(r).is_ok()
+    })
 }
 
 /// Answers many calls served by JavaScript at once, with success: `batch[..len]` holds, per call,
@@ -86,15 +95,7 @@ pub fn rpc_answers(batch: Uint8ArraySlice, len: u32) -> u32 {
         let mut serving = SERVING.lock();
         records.into_iter().filter_map(|(id, value)| Some((serving.remove(&id)?, value))).collect()
     };
-    let mut answered = 0;
-    for (a, value) in answers {
-        let r = Ok(Bytes::copy_from_slice(value));
-        if let Some(ctx) = &a.ctx {
-            ctx.answer_now(&r);
-        }
-        answered += u32::from(a.tx.send(r).is_ok());
-    }
-    answered
+    answers.into_iter().map(|(a, value)| u32::from(a.send(Ok(Bytes::copy_from_slice(value))))).sum()
 }
 
 /// Answers a pull of a streaming call served by JavaScript: the next item (`value`), the end
@@ -107,15 +108,14 @@ pub fn rpc_stream_answer(
     message: Option<String>,
     value: Option<Uint8ArraySlice>,
 ) -> bool {
-    let Some(Answer { tx, .. }) = SERVING.lock().remove(&call_id) else { return false };
+    let Some(a) = SERVING.lock().remove(&call_id) else { return false };
     let value = value.map(|b| Bytes::copy_from_slice(&b));
-    let r = match code {
+    // A stream's end travels through the same answer channel, as a marker error.
+    a.send(match code {
         Some(code) => Err(WireError { code, message: message.unwrap_or_default(), data: value }),
         None if end => Err(end_marker()),
         None => Ok(value.unwrap_or_else(|| Bytes::from_static(omnitron::rpc::NIL))),
-    };
-    // A stream's end travels through the same answer channel, as a marker error.
-    tx.send(r).is_ok()
+    })
 }
 
 /// The end of a stream, as it travels through the answer channel.
@@ -284,14 +284,14 @@ impl NativePeer {
             b = b.raw_stream(m, move |args, _ctx, sink| {
                 let (inbox, pull, cancel) = (inbox.clone(), pull.clone(), cancel.clone());
                 Box::pin(async move {
-                    let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
+                    let id = serving_id(next_call_key());
                     // Start the generator; then pull one item at a time (the sink's credit is the
                     // backpressure).
                     inbox.push(Item::Call(id, index, args));
                     let mut guard = CancelOnDrop { id, cancel, armed: true };
                     loop {
                         let (tx, rx) = oneshot::channel();
-                        SERVING.lock().insert(id, Answer { tx, ctx: None });
+                        SERVING.lock().insert(id, Answer::Item(tx));
                         pull.call(id, ThreadsafeFunctionCallMode::NonBlocking);
                         match rx.await {
                             Ok(Ok(item)) => {
@@ -321,26 +321,23 @@ impl NativePeer {
         for (i, m) in methods.iter().enumerate() {
             let (inbox, cancel) = (self.cb.inbox.clone(), self.cb.cancel.clone());
             let index = first + i as u32;
-            b = b.raw(m, move |args, ctx| {
-                let (inbox, cancel) = (inbox.clone(), cancel.clone());
-                Box::pin(async move {
-                    let id = NEXT_SERVING.fetch_add(1, Ordering::Relaxed);
-                    let (tx, rx) = oneshot::channel();
-                    SERVING.lock().insert(id, Answer { tx, ctx: Some(ctx.clone()) });
+            // Answered later by `rpcAnswers` / `rpcAnswer` through the call's Reply: no future,
+            // task or timer per call. A call that stops waiting is taken out of SERVING and its
+            // handler told (its signal aborts).
+            b = b.deferred(
+                m,
+                move |args, reply| {
+                    let id = serving_id(reply.key());
+                    SERVING.lock().insert(id, Answer::Reply(reply));
                     inbox.push(Item::Call(id, index, args));
-                    // However this ends (answered, cancelled, dropped at the deadline), a handler
-                    // still running is told to stop.
-                    let mut guard = CancelOnDrop { id, cancel, armed: true };
-                    let r = tokio::select! {
-                        r = rx => r.unwrap_or_else(|_| Err(wire(ErrorCode::HandlerFailed, "the JavaScript handler never answered"))),
-                        _ = ctx.cancel.cancelled() => Err(wire(ErrorCode::Cancelled, "cancelled")),
-                    };
-                    if r.is_ok() {
-                        guard.armed = false;
+                },
+                move |key| {
+                    let id = serving_id(key);
+                    if SERVING.lock().remove(&id).is_some() {
+                        cancel.call(id, ThreadsafeFunctionCallMode::NonBlocking);
                     }
-                    r
-                })
-            });
+                },
+            );
         }
         let svc = b.build().js()?;
         let peer = self.peer.clone();

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{Message, PeerInfo, Request, WireError};
+use super::deferred::DeferredCall;
 use super::pattern::Pattern;
 use crate::error::ErrorCode;
 use crate::transport::Outbox;
@@ -66,6 +67,12 @@ pub(crate) struct Serving {
     pub(crate) credit: Option<Arc<Semaphore>>,
 }
 
+/// A request being served: by a task (or future) that a token cancels, or by a deferred handler.
+enum ServingEntry {
+    Task(Serving),
+    Deferred(DeferredCall),
+}
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// This side's own call ids (not chosen by the other side) by one multiply: the map is touched
@@ -93,20 +100,14 @@ impl DirectAnswer {
         if self.sent.swap(true, Ordering::AcqRel) {
             return false;
         }
-        let m = match r {
-            Ok(value) => Message::Result { id: self.id, value: value.clone() },
-            Err(error) => Message::Error { id: self.id, error: error.clone() },
-        };
-        // The only call being served: write it from this thread now (no task woken on the way).
-        // With others in flight, leave it to the writer, which sends many answers per write.
+        // The only call being served: written from this thread now (no task woken on the way).
+        // With others in flight, left to the writer, which sends many answers per write.
         let alone = {
             let mut serving = self.conn.serving.lock();
             serving.remove(&self.id); // Answered: a late CANCEL has nothing left to stop.
             serving.is_empty()
         };
-        if self.conn.outbox.send_now(&m).is_ok() && alone {
-            self.conn.outbox.flush_now();
-        }
+        self.conn.answer_now(self.id, r.clone(), alone);
         true
     }
 }
@@ -118,7 +119,7 @@ pub(crate) struct Conn {
     pub(crate) outbox: Arc<Outbox>,
     next_id: AtomicU64,
     pending: Mutex<IdMap<Pending>>,
-    serving: Mutex<HashMap<u64, Serving>>,
+    serving: Mutex<HashMap<u64, ServingEntry>>,
     pub(crate) closed: CancellationToken,
     /// `closed`, readable without a lock (checked on every call).
     closed_flag: std::sync::atomic::AtomicBool,
@@ -357,8 +358,9 @@ impl Conn {
         }
     }
 
-    /// Fails calls past their deadline (each gets CANCEL sent), every 10 ms while any is pending:
-    /// one timer for the connection instead of one per call.
+    /// Fails calls past their deadline (each gets CANCEL sent), and ends deferred calls served past
+    /// theirs (`E006`), every 10 ms while any waits: one timer for the connection instead of one
+    /// per call.
     async fn sweep(self: Arc<Self>) {
         fn timed(p: &mut Pending) -> Option<&mut Due> {
             match p {
@@ -386,6 +388,11 @@ impl Conn {
                     ids.into_iter().filter_map(|id| p.remove(&id).map(|v| (id, v))).collect();
                 (expired, left)
             };
+            let (late, serving_left) = self.deferred_due(now);
+            for id in late {
+                self.end_deferred(id, Some(DeferredCall::timed_out));
+            }
+            let left = left || serving_left;
             for (id, p) in expired {
                 let _ = self.outbox.send_now(&Message::Cancel { id });
                 match p {
@@ -401,13 +408,31 @@ impl Conn {
             if !left || self.is_closed() {
                 self.sweeping.store(false, Ordering::Release);
                 // A call registered between the check and the store would have seen `true`: look again.
-                let more = self.pending.lock().values_mut().any(|v| timed(v).is_some());
+                let more = self.pending.lock().values_mut().any(|v| timed(v).is_some())
+                    || self.serving.lock().values().any(|s| matches!(s, ServingEntry::Deferred(_)));
                 if more && !self.sweeping.swap(true, Ordering::AcqRel) {
                     continue;
                 }
                 return;
             }
         }
+    }
+
+    /// The deferred calls past their deadline at `now`, and whether others wait.
+    fn deferred_due(&self, now: tokio::time::Instant) -> (Vec<u64>, bool) {
+        let serving = self.serving.lock();
+        let mut late = Vec::new();
+        let mut left = false;
+        for (id, s) in serving.iter() {
+            if let ServingEntry::Deferred(d) = s {
+                if d.deadline <= now {
+                    late.push(*id);
+                } else {
+                    left = true;
+                }
+            }
+        }
+        (late, left)
     }
 
     /// A stream item or end arrived.
@@ -430,16 +455,91 @@ impl Conn {
             credit: stream.then(|| Arc::new(Semaphore::new(STREAM_WINDOW as usize))),
         };
         let copy = Serving { cancel: s.cancel.clone(), credit: s.credit.clone() };
-        self.serving.lock().insert(id, copy);
+        self.insert_serving(id, ServingEntry::Task(copy));
         s
     }
 
     /// Records a unary request whose handler has to wait, so a CANCEL can reach it.
     pub(crate) fn serve_later(&self, id: u64, cancel: CancellationToken) {
-        self.serving.lock().insert(id, Serving { cancel: cancel.clone(), credit: None });
+        self.insert_serving(id, ServingEntry::Task(Serving { cancel: cancel.clone(), credit: None }));
         // Closed meanwhile (from another thread): `shutdown` may have missed it.
         if self.is_closed() {
             cancel.cancel();
+        }
+    }
+
+    /// Records a request a deferred handler serves, before the handler starts; the sweeper
+    /// enforces its deadline.
+    pub(crate) fn serve_deferred(
+        self: &Arc<Self>,
+        id: u64,
+        call: DeferredCall,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        self.insert_serving(id, ServingEntry::Deferred(call));
+        // Closed meanwhile (from another thread): `shutdown` may have missed it.
+        if self.is_closed() {
+            self.end_deferred(id, None);
+        } else {
+            self.start_sweeper(runtime);
+        }
+    }
+
+    /// A request id the other side reused while its first call is still served: the first is
+    /// cancelled (its answer could not be told apart).
+    fn insert_serving(&self, id: u64, entry: ServingEntry) {
+        let old = self.serving.lock().insert(id, entry);
+        match old {
+            Some(ServingEntry::Task(s)) => s.cancel.cancel(),
+            Some(ServingEntry::Deferred(d)) => (d.cancel)(d.key),
+            None => {}
+        }
+    }
+
+    /// Answers deferred call `key` (request `id`) with its handler's result; false if it no
+    /// longer waits for one.
+    pub(crate) fn finish_deferred(&self, id: u64, key: u64, r: Result<Bytes, WireError>) -> bool {
+        let (call, alone) = {
+            let mut serving = self.serving.lock();
+            // Not this call's entry: the id was reused by a newer call.
+            if !matches!(serving.get(&id), Some(ServingEntry::Deferred(d)) if d.key == key) {
+                return false;
+            }
+            let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
+            (d, serving.is_empty())
+        };
+        let r = super::serve::count_result(&call.svc, &call.method, call.received, r);
+        self.answer_now(id, r, alone);
+        true
+    }
+
+    /// Ends a deferred call without its handler's answer: with `error` sent (and counted) in its
+    /// place, or none (the connection is gone); its handler is told to stop.
+    fn end_deferred(&self, id: u64, error: Option<fn(&DeferredCall) -> WireError>) {
+        let call = {
+            let mut serving = self.serving.lock();
+            if !matches!(serving.get(&id), Some(ServingEntry::Deferred(_))) {
+                return;
+            }
+            let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
+            d
+        };
+        if let Some(error) = error {
+            let e = error(&call);
+            let r = super::serve::count_result(&call.svc, &call.method, call.received, Err(e));
+            self.answer_now(id, r, false);
+        }
+        (call.cancel)(call.key);
+    }
+
+    /// Queues an answer from this thread; the only call being served is written at once.
+    fn answer_now(&self, id: u64, r: Result<Bytes, WireError>, alone: bool) {
+        let m = match r {
+            Ok(value) => Message::Result { id, value },
+            Err(error) => Message::Error { id, error },
+        };
+        if self.outbox.send_now(&m).is_ok() && alone {
+            self.outbox.flush_now();
         }
     }
 
@@ -448,13 +548,21 @@ impl Conn {
     }
 
     pub(crate) fn cancel_serving(&self, id: u64) {
-        if let Some(s) = self.serving.lock().get(&id) {
-            s.cancel.cancel();
+        let deferred = match self.serving.lock().get(&id) {
+            Some(ServingEntry::Task(s)) => {
+                s.cancel.cancel();
+                false
+            }
+            Some(ServingEntry::Deferred(_)) => true,
+            None => false,
+        };
+        if deferred {
+            self.end_deferred(id, Some(DeferredCall::cancelled));
         }
     }
 
     pub(crate) fn add_credit(&self, id: u64, n: u32) {
-        if let Some(Serving { credit: Some(c), .. }) = self.serving.lock().get(&id) {
+        if let Some(ServingEntry::Task(Serving { credit: Some(c), .. })) = self.serving.lock().get(&id) {
             // Bounded so a hostile peer cannot overflow the semaphore.
             let room = Semaphore::MAX_PERMITS.saturating_sub(c.available_permits()).min(1 << 20);
             c.add_permits((n as usize).min(room));
@@ -488,8 +596,12 @@ impl Conn {
                 Pending::Callback(cb, _) => cb(Err(self.disconnected())),
             }
         }
-        for (_, s) in self.serving.lock().drain() {
-            s.cancel.cancel();
+        let serving: Vec<ServingEntry> = self.serving.lock().drain().map(|(_, s)| s).collect();
+        for s in serving {
+            match s {
+                ServingEntry::Task(s) => s.cancel.cancel(),
+                ServingEntry::Deferred(d) => (d.cancel)(d.key),
+            }
         }
         self.pings.lock().clear();
     }

@@ -8,6 +8,7 @@
 
 mod codec;
 mod conn;
+mod deferred;
 mod host_reader;
 mod metrics;
 mod msgpack;
@@ -19,6 +20,7 @@ mod table;
 mod value;
 
 pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
+pub use deferred::{DeferredCancel, DeferredHandler, DeferredStart, Reply, next_call_key};
 pub use host_reader::{HostLoop, HostReader};
 pub use msgpack::{EMPTY_ARRAY, NIL};
 pub use pattern::{Pattern, check_topic};

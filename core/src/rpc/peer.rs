@@ -917,7 +917,7 @@ async fn serve_local_unary(
     ctx: CallContext,
 ) -> std::result::Result<Bytes, WireError> {
     let handler = match svc.service.methods.get(method) {
-        Some(Handler::Unary(h)) => h.clone(),
+        Some(h @ (Handler::Unary(_) | Handler::Deferred(_))) => h.clone(),
         Some(Handler::Stream(_)) => {
             return Err(wire(
                 ErrorCode::InvalidArgument,
@@ -930,7 +930,11 @@ async fn serve_local_unary(
     let started = ctx.received;
     let deadline = super::serve::timer_deadline(svc, &ctx);
     let cancel = ctx.cancel.clone();
-    let fut = handler(args, ctx);
+    let fut = match handler {
+        Handler::Deferred(h) => Box::pin(super::deferred::start_local(&h, args)),
+        Handler::Unary(h) => h(args, ctx),
+        Handler::Stream(_) => unreachable!("refused above"),
+    };
     let result = super::serve::wait_unary(fut, &cancel, deadline, r, method, started).await;
     super::serve::count_result(svc, method, started, result)
 }
@@ -991,7 +995,7 @@ async fn serve_local_stream(
 ) {
     let handler = match svc.service.methods.get(&method) {
         Some(Handler::Stream(h)) => h.clone(),
-        Some(Handler::Unary(_)) => {
+        Some(Handler::Unary(_) | Handler::Deferred(_)) => {
             let e = wire(
                 ErrorCode::InvalidArgument,
                 format!("'{}' {method}() is not a stream: call it normally", r.id()),

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{Message, Request, WireError};
 use super::conn::{Conn, DirectAnswer, wire};
+use super::deferred::{DeferredCall, DeferredHandler, Reply, next_call_key};
 use super::peer::{FOREVER, Inner, Leftover, poll_once, route_unary, serve_stream_request};
 use super::service::{BoxFuture, CallContext, Handler};
 use super::table::{LocalService, Provider, Resolved};
@@ -42,7 +43,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
     };
     let handler = local.as_ref().and_then(|r| match &r.provider {
         Provider::Local(svc) => match svc.service.methods.get(&req.method) {
-            Some(Handler::Unary(h)) => Some(h.clone()),
+            Some(h @ (Handler::Unary(_) | Handler::Deferred(_))) => Some(h.clone()),
             _ => None,
         },
         Provider::Remote { .. } => None,
@@ -53,9 +54,14 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
         return if poll_once(fut.as_mut()).is_pending() { Served::Later(fut) } else { Served::Done };
     };
     let Provider::Local(svc) = &r.provider else { unreachable!("filtered to local services") };
+    let received = Instant::now();
+    let handler = match handler {
+        Handler::Unary(h) => h,
+        Handler::Deferred(h) => return serve_deferred(inner, conn, svc, &h, req, received),
+        Handler::Stream(_) => unreachable!("filtered to unary handlers"),
+    };
     let svc: &LocalService = svc;
     let id = req.id;
-    let received = Instant::now();
     let cancel = CancellationToken::new();
     let sent = Arc::new(AtomicBool::new(false));
     let ctx = CallContext {
@@ -89,6 +95,33 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
         }
         conn.stop_serving(id);
     }))
+}
+
+/// A deferred handler's request: recorded with its deadline, then handed to the handler, whose
+/// [`Reply`] answers it later (`Conn::finish_deferred`).
+fn serve_deferred(
+    inner: &Arc<Inner>,
+    conn: &Arc<Conn>,
+    svc: &Arc<LocalService>,
+    h: &DeferredHandler,
+    req: Request,
+    received: Instant,
+) -> Served {
+    let deadline = received + requested_deadline(inner, &req);
+    let deadline = svc.service.deadline.map_or(deadline, |d| deadline.min(received + d));
+    count_call(svc, &req.method);
+    let key = next_call_key();
+    let call = DeferredCall {
+        key,
+        cancel: h.cancel.clone(),
+        svc: svc.clone(),
+        method: req.method,
+        received,
+        deadline,
+    };
+    conn.serve_deferred(req.id, call, &inner.runtime);
+    (h.start)(req.args, Reply::conn(key, conn.clone(), req.id));
+    Served::Done
 }
 
 /// The general path: streams, calls this peer forwards to another, the registry, and errors.

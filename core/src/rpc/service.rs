@@ -65,6 +65,8 @@ pub enum Handler {
     Unary(UnaryHandler),
     /// A stream of values back.
     Stream(StreamHandler),
+    /// One value back, later, through a [`Reply`](super::Reply).
+    Deferred(super::DeferredHandler),
 }
 
 impl fmt::Debug for Handler {
@@ -72,6 +74,7 @@ impl fmt::Debug for Handler {
         f.write_str(match self {
             Handler::Unary(_) => "Handler::Unary",
             Handler::Stream(_) => "Handler::Stream",
+            Handler::Deferred(_) => "Handler::Deferred",
         })
     }
 }
@@ -286,6 +289,20 @@ impl ServiceBuilder {
         F: Fn(Bytes, CallContext) -> BoxFuture<Result<Bytes, WireError>> + Send + Sync + 'static,
     {
         self.service.methods.insert(name.to_string(), Handler::Unary(Arc::new(f)));
+        self
+    }
+
+    /// A raw method answered later, from any thread, through the [`Reply`](super::Reply) `start` gets:
+    /// for a binding whose handlers run on an event loop. No future, task or timer per call; when
+    /// the call stops waiting (cancelled, past its deadline, its caller gone) `cancel` is told
+    /// its key. Calls made in this process work too.
+    pub fn deferred<S, C>(mut self, name: &str, start: S, cancel: C) -> Self
+    where
+        S: Fn(Bytes, super::Reply) + Send + Sync + 'static,
+        C: Fn(u64) + Send + Sync + 'static,
+    {
+        let h = super::DeferredHandler { start: Arc::new(start), cancel: Arc::new(cancel) };
+        self.service.methods.insert(name.to_string(), Handler::Deferred(h));
         self
     }
 
