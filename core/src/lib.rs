@@ -27,7 +27,7 @@
 pub mod config;
 pub mod di;
 pub mod error;
-mod int_hash;
+pub mod int_hash;
 pub mod metrics;
 pub mod process;
 pub mod resilience;

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use napi::bindgen_prelude::{FunctionRef, Uint8Array, Uint8ArraySlice};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use omnitron::int_hash::IntMap;
 use omnitron::rpc::{CallOptions, Peer, PeerOptions, Reply, Service, WireError, next_call_key};
 use omnitron::transport::Address;
 use omnitron::{ErrorCode, runtime};
@@ -46,7 +47,7 @@ impl Answer {
 
 /// Calls being served by JavaScript handlers, by id (the low 32 bits of their `Reply::key`;
 /// streams take theirs from the same counter, `next_call_key`).
-static SERVING: LazyLock<Mutex<HashMap<u32, Answer>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static SERVING: LazyLock<Mutex<IntMap<u32, Answer>>> = LazyLock::new(|| Mutex::new(IntMap::default()));
 
 /// An id JavaScript knows a call being served by.
 fn serving_id(key: u64) -> u32 {

@@ -508,7 +508,7 @@ impl Conn {
             let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
             (d, serving.is_empty())
         };
-        let r = super::serve::count_result(&call.svc, &call.method, call.received, r);
+        let r = call.count(r);
         self.answer_now(id, r, alone);
         true
     }
@@ -526,7 +526,7 @@ impl Conn {
         };
         if let Some(error) = error {
             let e = error(&call);
-            let r = super::serve::count_result(&call.svc, &call.method, call.received, Err(e));
+            let r = call.count(Err(e));
             self.answer_now(id, r, false);
         }
         (call.cancel)(call.key);

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::codec::WireError;
 use super::conn::{Conn, wire};
+use super::metrics::MethodMetrics;
 use super::table::LocalService;
 use crate::error::ErrorCode;
 
@@ -86,12 +87,18 @@ pub(crate) struct DeferredCall {
     pub(crate) key: u64,
     pub(crate) cancel: DeferredCancel,
     pub(crate) svc: Arc<LocalService>,
+    pub(crate) metrics: Option<Arc<MethodMetrics>>,
     pub(crate) method: String,
     pub(crate) received: Instant,
     pub(crate) deadline: Instant,
 }
 
 impl DeferredCall {
+    /// Counts how it ended (duration, error code).
+    pub(crate) fn count(&self, r: Result<Bytes, WireError>) -> Result<Bytes, WireError> {
+        super::serve::count_result_in(&self.svc, self.metrics.as_deref(), &self.method, self.received, r)
+    }
+
     /// Why it ended without its handler's answer: its caller cancelled it.
     pub(crate) fn cancelled(&self) -> WireError {
         wire(

@@ -2,6 +2,7 @@
 //! stream items; and events published and delivered.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::metrics::{Counter, CounterVec, Histogram, MetricOptions, Registry};
 
@@ -16,7 +17,7 @@ pub(crate) struct MethodMetrics {
 /// A service's series.
 #[derive(Debug)]
 pub(crate) struct ServiceMetrics {
-    pub(crate) methods: HashMap<String, MethodMetrics>,
+    pub(crate) methods: HashMap<String, Arc<MethodMetrics>>,
     errors: Option<CounterVec>,
     service: String,
 }
@@ -54,7 +55,7 @@ impl ServiceMetrics {
                 if let (Ok(calls), Ok(duration), Ok(items)) =
                     (c.with_labels(&labels), d.with_labels(&labels), i.with_labels(&labels))
                 {
-                    out.insert(m.clone(), MethodMetrics { calls, duration, items });
+                    out.insert(m.clone(), Arc::new(MethodMetrics { calls, duration, items }));
                 }
             }
         }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::codec::{Message, Request, WireError};
 use super::conn::{Conn, DirectAnswer, wire};
 use super::deferred::{DeferredCall, DeferredHandler, Reply, next_call_key};
+use super::metrics::MethodMetrics;
 use super::peer::{FOREVER, Inner, Leftover, poll_once, route_unary, serve_stream_request};
 use super::service::{BoxFuture, CallContext, Handler};
 use super::table::{LocalService, Provider, Resolved};
@@ -109,12 +110,17 @@ fn serve_deferred(
 ) -> Served {
     let deadline = received + requested_deadline(inner, &req);
     let deadline = svc.service.deadline.map_or(deadline, |d| deadline.min(received + d));
-    count_call(svc, &req.method);
+    // Looked up once: counted now, and timed when it ends.
+    let metrics = svc.metrics.methods.get(&req.method).cloned();
+    if let Some(m) = &metrics {
+        m.calls.inc();
+    }
     let key = next_call_key();
     let call = DeferredCall {
         key,
         cancel: h.cancel.clone(),
         svc: svc.clone(),
+        metrics,
         method: req.method,
         received,
         deadline,
@@ -177,7 +183,18 @@ pub(super) fn count_result(
     started: Instant,
     result: Result<Bytes, WireError>,
 ) -> Result<Bytes, WireError> {
-    if let Some(m) = svc.metrics.methods.get(method) {
+    count_result_in(svc, svc.metrics.methods.get(method).map(|m| &**m), method, started, result)
+}
+
+/// [`count_result`] with the method's series already looked up.
+pub(super) fn count_result_in(
+    svc: &LocalService,
+    m: Option<&MethodMetrics>,
+    method: &str,
+    started: Instant,
+    result: Result<Bytes, WireError>,
+) -> Result<Bytes, WireError> {
+    if let Some(m) = m {
         m.duration.observe(started.elapsed().as_secs_f64());
     }
     if let Err(e) = &result {

@@ -13,6 +13,7 @@ import { describe } from '../di/tokens.js';
 import { decodeAt, encode, encodeTransient } from './msgpack.js';
 import { answer } from './answers.js';
 import { CallBatch, flushCalls } from './calls.js';
+import { CallTable } from './pending.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
 
@@ -194,11 +195,6 @@ const endTurn = (): void => {
   }
 };
 
-interface Pending {
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-}
-
 /** This process's end of the RPC network. */
 export class Peer {
   /** The peer `@InjectProcess` and `@EmitEvent` use when none is given (the last one created). */
@@ -208,7 +204,7 @@ export class Peer {
   readonly #batch = new BatchReader();
   /** Calls by route waiting for the end of this turn (or a full slice). */
   readonly #calls: CallBatch;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new CallTable();
   /** Exposed methods by the number the engine gave them (`expose`). */
   readonly #methods = new Map<number, ExposedMethod>();
   /** Numbers of the `target` and `method` pairs called (`route`): no strings cross per call. */
@@ -407,9 +403,8 @@ export class Peer {
 
   /** Call `id` finished: its value (or the error's data) is `len` bytes from `start` of the batch. */
   #done(id: number, code: string | null, message: string | null, start: number, len: number): void {
-    const p = this.#pending.get(id);
+    const p = this.#pending.take(id);
     if (!p) return;
-    this.#pending.delete(id);
     this.#hold();
     if (code === '$end') {
       p.resolve(END);
@@ -477,7 +472,7 @@ export class Peer {
     this.#nextCall++;
     if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
     return new Promise<R>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#pending.set({ id, resolve: resolve as (v: unknown) => void, reject });
       this.#hold();
       if (!turnOpen) {
         // Ended by this thread's setImmediate whatever beginTurn says (a turn left open is closed).
@@ -511,7 +506,7 @@ export class Peer {
     const id = this.#nextCall++;
     if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
     return new Promise<R>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#pending.set({ id, resolve: resolve as (v: unknown) => void, reject });
       this.#hold();
       start(id);
     });
@@ -566,7 +561,7 @@ export class Peer {
   /** Waits for the next report about call `id` (streams reuse their id for every item). */
   #awaitOn<R>(id: number, start: () => void): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#pending.set({ id, resolve: resolve as (v: unknown) => void, reject });
       this.#hold();
       start();
     });
@@ -635,8 +630,7 @@ export class Peer {
     this.#closed = true;
     this.#calls.discard();
     this.#native.shutdown();
-    for (const [, p] of this.#pending) p.reject(new OmnitronError('RPC004', 'the peer was closed with the call in flight'));
-    this.#pending.clear();
+    for (const p of this.#pending.drain()) p.reject(new OmnitronError('RPC004', 'the peer was closed with the call in flight'));
     this.#hold();
     if (Peer.default === this) Peer.default = undefined;
   }
