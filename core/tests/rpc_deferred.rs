@@ -228,3 +228,73 @@ async fn a_request_id_reused_while_served_cancels_the_first_call() {
     }
     assert!(!String::from_utf8_lossy(&got).contains("first"));
 }
+
+/// A service whose start callback blocks until the test lets it go, recording the order of
+/// starts and cancels.
+struct Blocking {
+    go: mpsc::Sender<()>,
+    log: Arc<Mutex<Vec<String>>>,
+    replies: Arc<Mutex<Vec<Reply>>>,
+}
+
+fn blocking(deadline: Option<Duration>) -> (Service, Blocking) {
+    let (go, wait) = mpsc::channel::<()>();
+    let wait = Mutex::new(wait);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let replies = Arc::new(Mutex::new(Vec::new()));
+    let (l1, l2, r) = (log.clone(), log.clone(), replies.clone());
+    let mut b = Service::builder("blocking", "1.0.0").unwrap().deferred(
+        "call",
+        move |_args, reply| {
+            l1.lock().push("start".to_string());
+            wait.lock().recv().unwrap();
+            l1.lock().push("started".to_string());
+            r.lock().push(reply);
+        },
+        move |_key| l2.lock().push("cancel".to_string()),
+    );
+    if let Some(d) = deadline {
+        b = b.deadline(d);
+    }
+    (b.build().unwrap(), Blocking { go, log, replies })
+}
+
+/// A server with `svc`, and a call to it whose start callback has begun.
+async fn start_blocking_call(
+    svc: Service,
+    log: &Mutex<Vec<String>>,
+) -> (Net, tokio::task::JoinHandle<omnitron::Result<()>>) {
+    let n = net(svc).await;
+    let c = Peer::connect(&n.addr, opts("client", &n.reg)).await.unwrap();
+    let call = tokio::spawn(async move { c.call::<_, ()>("blocking", "call", &()).await });
+    wait_for(|| log.lock().len() == 1).await;
+    (n, call)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_handler_is_told_to_stop_only_after_it_started() {
+    // Its deadline passes while its start callback still runs: E006 once it returns.
+    let (svc, Blocking { go, log, replies }) = blocking(Some(Duration::from_millis(20)));
+    let (_server, call) = start_blocking_call(svc, &log).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*log.lock(), ["start"], "no cancel before the start callback returns");
+    go.send(()).unwrap();
+    assert_eq!(call.await.unwrap().unwrap_err().code(), ErrorCode::Timeout);
+    wait_for(|| log.lock().len() == 3).await;
+    assert_eq!(*log.lock(), ["start", "started", "cancel"]);
+    assert!(!replies.lock().pop().unwrap().send(Ok(Bytes::from_static(&[0xc0]))));
+
+    // The server shuts down while a start callback runs: told to stop once it returns.
+    let (svc, Blocking { go, log, replies }) = blocking(None);
+    let (n, call) = start_blocking_call(svc, &log).await;
+    let server = n.server.clone();
+    let down = tokio::spawn(async move { server.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*log.lock(), ["start"]);
+    go.send(()).unwrap();
+    down.await.unwrap();
+    assert!(call.await.unwrap().is_err());
+    wait_for(|| log.lock().len() == 3).await;
+    assert_eq!(*log.lock(), ["start", "started", "cancel"]);
+    assert!(!replies.lock().pop().unwrap().send(Ok(Bytes::from_static(&[0xc0]))));
+}

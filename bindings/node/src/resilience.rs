@@ -23,7 +23,8 @@ fn ms(v: f64, what: &str) -> Result<Duration, Error> {
             format!("{what} must be a number of milliseconds above 0, got {v}"),
         ));
     }
-    Ok(Duration::from_secs_f64(v / 1000.0))
+    Duration::try_from_secs_f64(v / 1000.0)
+        .map_err(|_| Error::new(omnitron::ErrorCode::InvalidPolicy, format!("{what} is too large: {v} ms")))
 }
 
 fn count(v: f64, what: &str) -> Result<u32, Error> {
@@ -199,7 +200,11 @@ impl NativeRateLimiter {
 
     #[napi]
     pub fn limited_error(&self, wait_ms: f64) -> JsErrorInfo {
-        info(self.limiter.limited_error(Duration::from_secs_f64(wait_ms.max(0.0) / 1000.0)))
+        info(
+            self.limiter.limited_error(
+                Duration::try_from_secs_f64(wait_ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX),
+            ),
+        )
     }
 
     #[napi]
@@ -344,7 +349,10 @@ impl NativeRetry {
 /// The error of an operation that took longer than `ms`.
 #[napi]
 pub fn timeout_error_info(ms: f64, name: Option<String>) -> JsErrorInfo {
-    info(timeout_error(Duration::from_secs_f64(ms.max(0.0) / 1000.0), name.as_deref()))
+    info(timeout_error(
+        Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX),
+        name.as_deref(),
+    ))
 }
 
 /// Checks a timeout value (ms).

@@ -133,7 +133,8 @@ fn call_options(deadline_ms: Option<f64>) -> CallOptions {
     CallOptions {
         deadline: deadline_ms
             .filter(|d| d.is_finite() && *d > 0.0)
-            .map(|d| Duration::from_secs_f64(d / 1000.0)),
+            // Past what a Duration holds: as long as there is (the engine caps it).
+            .map(|d| Duration::try_from_secs_f64(d / 1000.0).unwrap_or(Duration::MAX)),
         trace: None,
     }
 }

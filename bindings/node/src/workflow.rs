@@ -113,7 +113,7 @@ pub struct JsWorkflowDef {
 fn ms(v: Option<f64>, what: &str) -> Result<Option<Duration>, Error> {
     match v {
         None => Ok(None),
-        Some(v) if v.is_finite() && v > 0.0 => Ok(Some(Duration::from_secs_f64(v / 1000.0))),
+        Some(v) if v.is_finite() && v > 0.0 && v < 1e15 => Ok(Some(Duration::from_secs_f64(v / 1000.0))),
         Some(v) => Err(Error::new(
             ErrorCode::InvalidWorkflow,
             format!("{what} must be a number of milliseconds above 0, got {v}"),

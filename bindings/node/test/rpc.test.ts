@@ -133,6 +133,20 @@ test('calls pick versions, interfaces are typed, errors keep their codes', async
     await assert.rejects(client.call('payment@1', 'charge', [() => 1]), code('E001'));
     await assert.rejects(client.call(42 as any, 'charge'), code('E001'));
     await assert.rejects(client.call('payment@1', 'charge', [1], { deadline: '100' as any }), code('E001'));
+    assert.deepEqual(await client.call('payment@1', 'charge', [1], { deadline: null as any }), { charged: 1, currency: 'EUR' });
+    // An argument's getter that makes a call while this call's arguments are encoded into the
+    // batch: both go through, each with its own id and arguments, among other calls of the turn.
+    let inner: Promise<unknown> | undefined;
+    const tricky = {
+      get x() {
+        inner = client.call('payment@1', 'syncEcho', ['inner']);
+        return 1;
+      },
+    };
+    const around = Array.from({ length: 20 }, (_, i) => client.call('payment@1', 'syncEcho', [i]));
+    assert.deepEqual(await client.call('payment@1', 'syncEcho', [tricky]), { x: 1 });
+    assert.equal(await inner, 'inner');
+    assert.deepEqual(await Promise.all(around), Array.from({ length: 20 }, (_, i) => i));
     // Calls of one turn cross to the engine together, and so do the answers of one read: a value
     // that cannot be sent fails its own call only, both ways.
     const mixed = await Promise.allSettled([

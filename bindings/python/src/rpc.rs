@@ -527,7 +527,10 @@ fn options(name: &str, token: Option<String>, max_frame: Option<usize>) -> PeerO
 fn deadline(seconds: Option<f64>) -> PyResult<Option<Duration>> {
     match seconds {
         None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        // Past what a Duration holds: as long as there is (the engine caps it).
+        Some(s) if s.is_finite() && s > 0.0 => {
+            Ok(Some(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)))
+        }
         Some(s) => {
             Err(PyTypeError::new_err(format!("deadline must be a positive number of seconds, got {s}")))
         }

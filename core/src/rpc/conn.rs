@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{Message, PeerInfo, Request, WireError};
-use super::deferred::DeferredCall;
+use super::deferred::{DeferredCall, Ended};
 use super::pattern::Pattern;
 use crate::error::ErrorCode;
 use crate::transport::Outbox;
@@ -73,6 +73,14 @@ enum ServingEntry {
     Deferred(DeferredCall),
 }
 
+/// Takes request `id`'s entry out if a task serves it: a deferred call that reused the id is
+/// not the task's to remove.
+fn remove_task(serving: &mut HashMap<u64, ServingEntry>, id: u64) {
+    if matches!(serving.get(&id), Some(ServingEntry::Task(_))) {
+        serving.remove(&id);
+    }
+}
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// This side's own call ids (not chosen by the other side) by one multiply: the map is touched
@@ -104,7 +112,7 @@ impl DirectAnswer {
         // With others in flight, left to the writer, which sends many answers per write.
         let alone = {
             let mut serving = self.conn.serving.lock();
-            serving.remove(&self.id); // Answered: a late CANCEL has nothing left to stop.
+            remove_task(&mut serving, self.id); // Answered: a late CANCEL has nothing left to stop.
             serving.is_empty()
         };
         self.conn.answer_now(self.id, r.clone(), alone);
@@ -368,6 +376,17 @@ impl Conn {
                 Pending::Stream(_) => None,
             }
         }
+        // A sweeper that dies (a callback panicked, its runtime shut down) lets the next call start
+        // another.
+        struct Restart<'a>(&'a std::sync::atomic::AtomicBool, bool);
+        impl Drop for Restart<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.store(false, Ordering::Release);
+                }
+            }
+        }
+        let mut restart = Restart(&self.sweeping, true);
         loop {
             tokio::time::sleep(SWEEP_PERIOD).await;
             let now = tokio::time::Instant::now();
@@ -389,8 +408,8 @@ impl Conn {
                 (expired, left)
             };
             let (late, serving_left) = self.deferred_due(now);
-            for id in late {
-                self.end_deferred(id, Some(DeferredCall::timed_out));
+            for (id, key) in late {
+                self.end_deferred(id, Some(key), Ended::TimedOut);
             }
             let left = left || serving_left;
             for (id, p) in expired {
@@ -413,20 +432,21 @@ impl Conn {
                 if more && !self.sweeping.swap(true, Ordering::AcqRel) {
                     continue;
                 }
+                restart.1 = false;
                 return;
             }
         }
     }
 
     /// The deferred calls past their deadline at `now`, and whether others wait.
-    fn deferred_due(&self, now: tokio::time::Instant) -> (Vec<u64>, bool) {
+    fn deferred_due(&self, now: tokio::time::Instant) -> (Vec<(u64, u64)>, bool) {
         let serving = self.serving.lock();
         let mut late = Vec::new();
         let mut left = false;
         for (id, s) in serving.iter() {
             if let ServingEntry::Deferred(d) = s {
                 if d.deadline <= now {
-                    late.push(*id);
+                    late.push((*id, d.key));
                 } else {
                     left = true;
                 }
@@ -468,8 +488,8 @@ impl Conn {
         }
     }
 
-    /// Records a request a deferred handler serves, before the handler starts; the sweeper
-    /// enforces its deadline.
+    /// Records a request a deferred handler serves, before its start callback runs
+    /// ([`Conn::deferred_started`] after); the sweeper enforces its deadline.
     pub(crate) fn serve_deferred(
         self: &Arc<Self>,
         id: u64,
@@ -479,19 +499,42 @@ impl Conn {
         self.insert_serving(id, ServingEntry::Deferred(call));
         // Closed meanwhile (from another thread): `shutdown` may have missed it.
         if self.is_closed() {
-            self.end_deferred(id, None);
+            self.end_deferred(id, None, Ended::Closed);
         } else {
             self.start_sweeper(runtime);
         }
     }
 
-    /// A request id the other side reused while its first call is still served: the first is
-    /// cancelled (its answer could not be told apart).
+    /// The start callback of deferred call `key` (request `id`) returned. If the call stopped
+    /// waiting meanwhile it ends now: its handler is told to stop only once it exists.
+    pub(crate) fn deferred_started(&self, id: u64, key: u64) {
+        let (call, why) = {
+            let mut serving = self.serving.lock();
+            let why = match serving.get_mut(&id) {
+                Some(ServingEntry::Deferred(d)) if d.key == key => match d.ended {
+                    None => {
+                        d.started = true;
+                        return;
+                    }
+                    Some(why) => why,
+                },
+                // Answered from its start callback already.
+                _ => return,
+            };
+            let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
+            (d, why)
+        };
+        self.end_early(id, call, why);
+    }
+
+    /// Records a request being served. A request id the other side reused while its first call
+    /// is still served cancels the first (their answers could not be told apart).
     fn insert_serving(&self, id: u64, entry: ServingEntry) {
         let old = self.serving.lock().insert(id, entry);
         match old {
             Some(ServingEntry::Task(s)) => s.cancel.cancel(),
-            Some(ServingEntry::Deferred(d)) => (d.cancel)(d.key),
+            // Told to stop, not answered: an answer with this id would reach the new call.
+            Some(ServingEntry::Deferred(d)) => self.end_early(id, d, Ended::Closed),
             None => {}
         }
     }
@@ -513,20 +556,31 @@ impl Conn {
         true
     }
 
-    /// Ends a deferred call without its handler's answer: with `error` sent (and counted) in its
-    /// place, or none (the connection is gone); its handler is told to stop.
-    fn end_deferred(&self, id: u64, error: Option<fn(&DeferredCall) -> WireError>) {
+    /// Ends the deferred call served as request `id` (only if its key is `key`, when given)
+    /// without its handler's answer; one whose start callback has not returned ends when it does.
+    fn end_deferred(&self, id: u64, key: Option<u64>, why: Ended) {
         let call = {
             let mut serving = self.serving.lock();
-            if !matches!(serving.get(&id), Some(ServingEntry::Deferred(_))) {
-                return;
+            match serving.get_mut(&id) {
+                Some(ServingEntry::Deferred(d)) if key.is_none_or(|k| k == d.key) => {
+                    if !d.started {
+                        d.ended.get_or_insert(why);
+                        return;
+                    }
+                }
+                _ => return,
             }
             let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
             d
         };
-        if let Some(error) = error {
-            let e = error(&call);
-            let r = call.count(Err(e));
+        self.end_early(id, call, why);
+    }
+
+    /// A deferred call taken out without its handler's answer: counted with its error, answered
+    /// with it unless the connection is gone, and its handler told to stop.
+    fn end_early(&self, id: u64, call: DeferredCall, why: Ended) {
+        let r = call.count(Err(call.error(why)));
+        if why != Ended::Closed {
             self.answer_now(id, r, false);
         }
         (call.cancel)(call.key);
@@ -544,7 +598,7 @@ impl Conn {
     }
 
     pub(crate) fn stop_serving(&self, id: u64) {
-        self.serving.lock().remove(&id);
+        remove_task(&mut self.serving.lock(), id);
     }
 
     pub(crate) fn cancel_serving(&self, id: u64) {
@@ -557,7 +611,7 @@ impl Conn {
             None => false,
         };
         if deferred {
-            self.end_deferred(id, Some(DeferredCall::cancelled));
+            self.end_deferred(id, None, Ended::Cancelled);
         }
     }
 
@@ -596,11 +650,16 @@ impl Conn {
                 Pending::Callback(cb, _) => cb(Err(self.disconnected())),
             }
         }
-        let serving: Vec<ServingEntry> = self.serving.lock().drain().map(|(_, s)| s).collect();
-        for s in serving {
+        let serving: Vec<(u64, ServingEntry)> = self.serving.lock().drain().collect();
+        for (id, s) in serving {
             match s {
                 ServingEntry::Task(s) => s.cancel.cancel(),
-                ServingEntry::Deferred(d) => (d.cancel)(d.key),
+                // Not started yet: ended by `deferred_started` when its start callback returns.
+                ServingEntry::Deferred(mut d) if !d.started => {
+                    d.ended = Some(Ended::Closed);
+                    self.serving.lock().insert(id, ServingEntry::Deferred(d));
+                }
+                ServingEntry::Deferred(d) => self.end_early(id, d, Ended::Closed),
             }
         }
         self.pings.lock().clear();

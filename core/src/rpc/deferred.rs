@@ -82,6 +82,17 @@ impl Reply {
     }
 }
 
+/// Why a deferred call ended without its handler's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Its caller sent CANCEL.
+    Cancelled,
+    /// Its deadline passed.
+    TimedOut,
+    /// Its connection closed, or the other side reused its request id: no answer is sent.
+    Closed,
+}
+
 /// A deferred call from another process that waits for its answer (in its connection's serving map).
 pub(crate) struct DeferredCall {
     pub(crate) key: u64,
@@ -91,6 +102,10 @@ pub(crate) struct DeferredCall {
     pub(crate) method: String,
     pub(crate) received: Instant,
     pub(crate) deadline: Instant,
+    /// Its start callback returned: until then the cancel callback is not called (an end that
+    /// comes first is kept in `ended` and carried out when it returns).
+    pub(crate) started: bool,
+    pub(crate) ended: Option<Ended>,
 }
 
 impl DeferredCall {
@@ -99,8 +114,16 @@ impl DeferredCall {
         super::serve::count_result_in(&self.svc, self.metrics.as_deref(), &self.method, self.received, r)
     }
 
+    /// The error it ends with when it ends without its handler's answer.
+    pub(crate) fn error(&self, why: Ended) -> WireError {
+        match why {
+            Ended::Cancelled | Ended::Closed => self.cancelled(),
+            Ended::TimedOut => self.timed_out(),
+        }
+    }
+
     /// Why it ended without its handler's answer: its caller cancelled it.
-    pub(crate) fn cancelled(&self) -> WireError {
+    fn cancelled(&self) -> WireError {
         wire(
             ErrorCode::Cancelled,
             format!("the call to '{}' {}() was cancelled", self.svc.service.id(), self.method),
@@ -108,7 +131,7 @@ impl DeferredCall {
     }
 
     /// Why it ended without its handler's answer: the deadline passed.
-    pub(crate) fn timed_out(&self) -> WireError {
+    fn timed_out(&self) -> WireError {
         wire(
             ErrorCode::Timeout,
             format!(

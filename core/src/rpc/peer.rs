@@ -99,6 +99,14 @@ pub struct CallOptions {
     pub trace: Option<Bytes>,
 }
 
+impl CallOptions {
+    /// The deadline, or `default`; at most [`FOREVER`] (a longer one, `Duration::MAX` say, would
+    /// overflow the clock).
+    pub(crate) fn deadline_or(&self, default: Duration) -> Duration {
+        self.deadline.unwrap_or(default).min(FOREVER)
+    }
+}
+
 /// A service as `services` / `describe` report it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceInfo {
@@ -371,7 +379,7 @@ impl Peer {
             && !target.starts_with('$')
             && !self.inner.table.read().has_name(target)
         {
-            let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+            let deadline = opts.deadline_or(self.inner.opts.default_deadline);
             let up = self.inner.upstream.borrow().clone().filter(|c| !c.is_closed());
             if let Some(conn) = up {
                 return conn.call(target, method, args, deadline, opts.trace).await;
@@ -387,7 +395,7 @@ impl Peer {
         let target = target.to_string();
         let method = method.to_string();
         Box::pin(on_runtime(async move {
-            let deadline = opts.deadline.unwrap_or(inner.opts.default_deadline);
+            let deadline = opts.deadline_or(inner.opts.default_deadline);
             let received = Instant::now();
             let ctx = CallContext {
                 cancel: CancellationToken::new(),
@@ -421,7 +429,7 @@ impl Peer {
         {
             let up = self.inner.upstream.borrow().clone();
             if let Some(conn) = up.filter(|c| !c.is_closed()) {
-                let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+                let deadline = opts.deadline_or(self.inner.opts.default_deadline);
                 let home = home_runtime();
                 match conn.call_callback(target, method, &args, deadline, opts.trace.as_ref(), done, &home) {
                     Ok(Some(id)) => return CallHandle(CallHandleInner::Conn(conn, id)),
@@ -451,7 +459,7 @@ impl Peer {
         let Some(c) = c else {
             return Err(wire(ErrorCode::PeerDisconnected, format!("connection {conn} is gone")));
         };
-        let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+        let deadline = opts.deadline_or(self.inner.opts.default_deadline);
         let (target, method) = (target.to_string(), method.to_string());
         on_runtime(async move { c.call(&target, &method, args, deadline, opts.trace).await }).await
     }
@@ -474,7 +482,7 @@ impl Peer {
             done(Err(wire(ErrorCode::PeerDisconnected, format!("connection {conn} is gone"))));
             return Ok(CallHandle(CallHandleInner::Finished));
         };
-        let deadline = opts.deadline.unwrap_or(self.inner.opts.default_deadline);
+        let deadline = opts.deadline_or(self.inner.opts.default_deadline);
         match c.call_callback(target, method, args, deadline, opts.trace.as_ref(), done, &home_runtime())? {
             Some(id) => Ok(CallHandle(CallHandleInner::Conn(c, id))),
             None => Ok(CallHandle(CallHandleInner::Finished)),
@@ -1069,7 +1077,7 @@ async fn route_stream(
                 let received = Instant::now();
                 let ctx = CallContext {
                     cancel: CancellationToken::new(),
-                    deadline: received + opts.deadline.unwrap_or(FOREVER),
+                    deadline: received + opts.deadline_or(FOREVER),
                     peer: Arc::new(inner.info.clone()),
                     trace: opts.trace,
                     direct: None,
@@ -1095,14 +1103,18 @@ async fn route_stream(
                 if !methods.iter().any(|m| m == method) {
                     return Err(no_method(&r, method));
                 }
-                let s = conn.call_stream(&r.id(), method, args, opts.deadline, opts.trace).await?;
+                let s = conn
+                    .call_stream(&r.id(), method, args, opts.deadline.map(|d| d.min(FOREVER)), opts.trace)
+                    .await?;
                 Ok(RpcStream { inner: StreamInner::Remote(s) })
             }
         },
         Err(e) if inner.upstream_address.is_some() && e.code() == ErrorCode::ServiceNotFound => {
-            let deadline = Instant::now() + opts.deadline.unwrap_or(inner.opts.default_deadline);
+            let deadline = Instant::now() + opts.deadline_or(inner.opts.default_deadline);
             let conn = upstream_conn(inner, deadline).await?;
-            let s = conn.call_stream(target, method, args, opts.deadline, opts.trace).await?;
+            let s = conn
+                .call_stream(target, method, args, opts.deadline.map(|d| d.min(FOREVER)), opts.trace)
+                .await?;
             Ok(RpcStream { inner: StreamInner::Remote(s) })
         }
         Err(e) => Err(WireError::from_error(&e)),

@@ -124,9 +124,12 @@ fn serve_deferred(
         method: req.method,
         received,
         deadline,
+        started: false,
+        ended: None,
     };
     conn.serve_deferred(req.id, call, &inner.runtime);
     (h.start)(req.args, Reply::conn(key, conn.clone(), req.id));
+    conn.deferred_started(req.id, key);
     Served::Done
 }
 
@@ -160,7 +163,7 @@ async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
 fn requested_deadline(inner: &Inner, req: &Request) -> Duration {
     match req.deadline_ms {
         0 if req.stream => FOREVER,
-        0 => inner.opts.default_deadline,
+        0 => inner.opts.default_deadline.min(FOREVER),
         ms => Duration::from_millis(u64::from(ms)),
     }
 }

@@ -3,7 +3,7 @@
 // `../batch.ts`). While operations are pending the process stays alive, like a pending socket.
 
 import { OmnitronError, fromInfo } from '../errors.js';
-import { decode } from '../rpc/msgpack.js';
+import { decode } from '../rpc/codec.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
 

@@ -7,7 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import { native } from '../native.js';
 import { call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { encode } from '../rpc/msgpack.js';
+import { encode } from '../rpc/codec.js';
 import type { ServiceProxy } from '../rpc/peer.js';
 import { Ops } from './ops.js';
 import { childSpec, isObject, optBool, optNum, optStr, type ChildProgram } from './program.js';

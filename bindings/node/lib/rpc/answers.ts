@@ -5,7 +5,7 @@
 // still cross one at a time (`rpcAnswer`): they are rare and carry strings.
 
 import { native } from '../native.js';
-import { Writer, appendRecord } from './msgpack.js';
+import { Writer, appendRecord } from './codec.js';
 
 const w = new Writer();
 let queued = false;

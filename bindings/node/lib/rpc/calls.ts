@@ -3,7 +3,7 @@
 // and the batch crosses once per SLICE calls and at the end of the turn (`flushCalls`). With the
 // engine's turn (`beginTurn`) the frames then go out in slices too, as they did one call at a time.
 
-import { Writer, appendRecord } from './msgpack.js';
+import { Writer, appendRecord } from './codec.js';
 
 /** Calls per crossing: the engine writes frames in slices of as many (FLUSH_FRAMES in core). */
 const SLICE = 16;
@@ -14,13 +14,25 @@ const waiting: CallBatch[] = [];
 export class CallBatch {
   readonly #w = new Writer();
   #count = 0;
+  #busy = false;
 
   constructor(readonly send: (buf: Uint8Array, len: number) => void) {}
+
+  /** Whether a call is being encoded into it (a call made meanwhile must not be added). */
+  get busy(): boolean {
+    return this.#busy;
+  }
 
   /** Queues a call; throws, queuing nothing, if `args` cannot be encoded. */
   add(id: number, route: number, args: unknown[], deadline: number | undefined): void {
     const w = this.#w;
-    const at = appendRecord(w, 20, args);
+    this.#busy = true;
+    let at: number;
+    try {
+      at = appendRecord(w, 20, args);
+    } finally {
+      this.#busy = false;
+    }
     w.buf.writeUInt32LE(id, at);
     w.buf.writeUInt32LE(route, at + 4);
     w.buf.writeDoubleLE(deadline ?? 0, at + 8);

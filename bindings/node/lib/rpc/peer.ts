@@ -10,7 +10,7 @@ import type { NativePeer } from '../../native.js';
 import { native } from '../native.js';
 import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { decodeAt, encode, encodeTransient } from './msgpack.js';
+import { decodeAt, encode, encodeTransient } from './codec.js';
 import { answer } from './answers.js';
 import { CallBatch, flushCalls } from './calls.js';
 import { CallTable } from './pending.js';
@@ -456,21 +456,23 @@ export class Peer {
     if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
     if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
     if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
-    if (opts.deadline !== undefined && typeof opts.deadline !== 'number') {
-      return Promise.reject(invalidArgument(`the deadline is a number of milliseconds, got ${describe(opts.deadline)}`));
+    const deadline = opts.deadline ?? undefined;
+    if (deadline !== undefined && typeof deadline !== 'number') {
+      return Promise.reject(invalidArgument(`the deadline is a number of milliseconds, got ${describe(deadline)}`));
     }
     const route = this.#route(target, method);
-    const id = this.#nextCall;
+    // Taken before encoding: the arguments' getters may make calls of their own.
+    const id = this.#nextCall++;
+    if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
     let buf: Uint8Array | undefined;
     try {
-      if (route >= 0) this.#calls.add(id, route, args, opts.deadline);
+      // A call made while the batch is encoding another (from a getter of its arguments) goes alone.
+      if (route >= 0 && !this.#calls.busy) this.#calls.add(id, route, args, deadline);
       // Valid until the next encode: the engine copies it below, before anything else encodes.
       else buf = encodeTransient(args);
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#nextCall++;
-    if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
     return new Promise<R>((resolve, reject) => {
       this.#pending.set({ id, resolve: resolve as (v: unknown) => void, reject });
       this.#hold();
@@ -481,8 +483,19 @@ export class Peer {
         setImmediate(endTurn);
       }
       if (buf === undefined) this.#calls.sliceFull();
-      else this.#native.call(id, target, method, buf, opts.deadline);
+      else {
+        this.#sendCalls();
+        this.#native.call(id, target, method, buf, deadline);
+      }
     });
+  }
+
+  /**
+   * Hands the calls batched so far to the engine: before anything else this peer sends, so that
+   * what it sends keeps the order it was made in.
+   */
+  #sendCalls(): void {
+    if (!this.#calls.busy) this.#calls.flush();
   }
 
   /** The engine's number for a `target` and `method` pair, or -1 to call by name (too many). */
@@ -526,6 +539,7 @@ export class Peer {
       let started = 0;
       await this.#await<void>((callId) => {
         started = callId;
+        this.#sendCalls();
         this.#native.streamStart(callId, target, method, buf, opts.deadline);
       });
       id = started;
@@ -602,7 +616,9 @@ export class Peer {
 
   /** Publishes an event to every matching subscriber in every connected process. */
   publish(topic: string, payload?: unknown): void {
-    nativeCall(() => this.#native.publish(topic, encode(payload ?? null)));
+    const bytes = encode(payload ?? null);
+    this.#sendCalls();
+    nativeCall(() => this.#native.publish(topic, bytes));
   }
 
   /** Calls `handler(payload, topic)` for every matching event; returns the subscription id. */
