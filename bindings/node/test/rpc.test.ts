@@ -134,6 +134,8 @@ test('calls pick versions, interfaces are typed, errors keep their codes', async
     await assert.rejects(client.call(42 as any, 'charge'), code('E001'));
     await assert.rejects(client.call('payment@1', 'charge', [1], { deadline: '100' as any }), code('E001'));
     assert.deepEqual(await client.call('payment@1', 'charge', [1], { deadline: null as any }), { charged: 1, currency: 'EUR' });
+    // Past what a clock can add: as long as there is.
+    assert.deepEqual(await client.call('payment@1', 'charge', [1], { deadline: Number.MAX_VALUE }), { charged: 1, currency: 'EUR' });
     // An argument's getter that makes a call while this call's arguments are encoded into the
     // batch: both go through, each with its own id and arguments, among other calls of the turn.
     let inner: Promise<unknown> | undefined;

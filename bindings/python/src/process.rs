@@ -33,10 +33,10 @@ fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyR
 fn seconds(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<Duration>> {
     match get::<f64>(d, key)? {
         None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => {
-            Err(PyTypeError::new_err(format!("option '{key}' must be a number of seconds >= 0, got {s}")))
-        }
+        Some(s) if s.is_finite() && (0.0..1e10).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(PyTypeError::new_err(format!(
+            "option '{key}' must be a number of seconds >= 0 (and below 1e10), got {s}"
+        ))),
     }
 }
 
@@ -282,10 +282,12 @@ impl NativeSupervisor {
         backoff_factor: f64,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
-            if v.is_finite() && v >= 0.0 {
+            if v.is_finite() && (0.0..1e10).contains(&v) {
                 Ok(Duration::from_secs_f64(v))
             } else {
-                Err(PyTypeError::new_err(format!("{what} must be a number of seconds >= 0, got {v}")))
+                Err(PyTypeError::new_err(format!(
+                    "{what} must be a number of seconds >= 0 (and below 1e10), got {v}"
+                )))
             }
         };
         let mut o = SupervisorOptions::new(name)

@@ -24,11 +24,13 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// Longer than any real wait (317 years), short enough for every clock to add.
+const MAX_SECONDS: f64 = 1e10;
 fn secs(v: f64, what: &str) -> Result<Duration, Error> {
-    if !(v.is_finite() && v > 0.0) {
+    if !(v.is_finite() && v > 0.0 && v < MAX_SECONDS) {
         return Err(Error::new(
             omnitron::ErrorCode::InvalidPolicy,
-            format!("{what} must be a number of seconds above 0, got {v}"),
+            format!("{what} must be a number of seconds above 0 (and below 1e10), got {v}"),
         ));
     }
     Ok(Duration::from_secs_f64(v))
@@ -173,7 +175,8 @@ impl NativeRateLimiter {
     }
 
     fn limited_error(&self, py: Python<'_>, wait: f64) -> Py<PyBaseException> {
-        to_py(py, &self.limiter.limited_error(Duration::from_secs_f64(wait.max(0.0)))).into_value(py)
+        to_py(py, &self.limiter.limited_error(Duration::from_secs_f64(wait.max(0.0).min(MAX_SECONDS))))
+            .into_value(py)
     }
 
     fn available(&self) -> f64 {
@@ -301,7 +304,7 @@ impl NativeRetry {
 #[pyfunction]
 #[pyo3(signature = (seconds, name=None))]
 fn timeout_exception(py: Python<'_>, seconds: f64, name: Option<&str>) -> Py<PyBaseException> {
-    to_py(py, &timeout_error(Duration::from_secs_f64(seconds.max(0.0)), name)).into_value(py)
+    to_py(py, &timeout_error(Duration::from_secs_f64(seconds.max(0.0).min(MAX_SECONDS)), name)).into_value(py)
 }
 
 /// Checks a timeout value (seconds).

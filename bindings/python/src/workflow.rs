@@ -71,10 +71,10 @@ pub struct NativeWorkflowEngine {
 fn seconds(v: Option<f64>, what: &str) -> Result<Option<Duration>, Error> {
     match v {
         None => Ok(None),
-        Some(v) if v.is_finite() && v > 0.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) if v.is_finite() && v > 0.0 && v < 1e10 => Ok(Some(Duration::from_secs_f64(v))),
         Some(v) => Err(Error::new(
             ErrorCode::InvalidWorkflow,
-            format!("{what} must be a number of seconds above 0, got {v}"),
+            format!("{what} must be a number of seconds above 0 (and below 1e10), got {v}"),
         )),
     }
 }

@@ -112,7 +112,14 @@ def test_breaker_on_async_functions_and_as_decorator() -> None:
 
 
 def test_bad_breaker_options_are_refused() -> None:
-    for kwargs in ({"threshold": 0}, {"timeout": -1.0}, {"failure_rate": 2.0}, {"window": 0.0}, {"call_timeout": 0.0}):
+    for kwargs in (
+        {"threshold": 0},
+        {"timeout": -1.0},
+        {"failure_rate": 2.0},
+        {"window": 0.0},
+        {"call_timeout": 0.0},
+        {"timeout": 1e300},  # more seconds than a clock can add
+    ):
         with pytest.raises(OmnitronError) as e:
             CircuitBreaker("x", registry=Registry(), **kwargs)  # type: ignore[arg-type]
         assert code(e) == "R005", kwargs

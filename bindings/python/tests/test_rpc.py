@@ -132,6 +132,9 @@ def test_calls_versions_interfaces_and_errors() -> None:
         with pytest.raises(TypeError):
             await client.call("payment@1", "charge", object())
 
+        # A deadline past what a clock can add is as long as there is.
+        assert await client.call("payment@1", "charge", 2, deadline=1e300) == {"charged": 2, "currency": "EUR"}
+
         # The deadline reaches the handler as a cancellation.
         with pytest.raises(TimeoutError):
             await client.call("payment@1", "slow", deadline=0.2)
