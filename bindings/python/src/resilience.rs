@@ -26,6 +26,11 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// Longer than any real wait (317 years), short enough for every clock to add.
 const MAX_SECONDS: f64 = 1e10;
+
+/// Seconds as a duration for a message: NaN and negatives as 0, huge ones capped.
+fn clamped(v: f64) -> Duration {
+    Duration::from_secs_f64(if v.is_nan() { 0.0 } else { v.clamp(0.0, MAX_SECONDS) })
+}
 fn secs(v: f64, what: &str) -> Result<Duration, Error> {
     if !(v.is_finite() && v > 0.0 && v < MAX_SECONDS) {
         return Err(Error::new(
@@ -175,8 +180,7 @@ impl NativeRateLimiter {
     }
 
     fn limited_error(&self, py: Python<'_>, wait: f64) -> Py<PyBaseException> {
-        to_py(py, &self.limiter.limited_error(Duration::from_secs_f64(wait.max(0.0).min(MAX_SECONDS))))
-            .into_value(py)
+        to_py(py, &self.limiter.limited_error(clamped(wait))).into_value(py)
     }
 
     fn available(&self) -> f64 {
@@ -304,7 +308,7 @@ impl NativeRetry {
 #[pyfunction]
 #[pyo3(signature = (seconds, name=None))]
 fn timeout_exception(py: Python<'_>, seconds: f64, name: Option<&str>) -> Py<PyBaseException> {
-    to_py(py, &timeout_error(Duration::from_secs_f64(seconds.max(0.0).min(MAX_SECONDS)), name)).into_value(py)
+    to_py(py, &timeout_error(clamped(seconds), name)).into_value(py)
 }
 
 /// Checks a timeout value (seconds).
