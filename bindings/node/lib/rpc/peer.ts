@@ -195,6 +195,14 @@ const endTurn = (): void => {
   }
 };
 
+// A drain's answers resolve promises whose reactions make the next calls; a microtask queued after
+// those reactions ends the turn right then, instead of at the loop's check phase.
+let endQueued = false;
+const endTurnAfterReactions = (): void => {
+  endQueued = false;
+  if (turnOpen) endTurn();
+};
+
 /** This process's end of the RPC network. */
 export class Peer {
   /** The peer `@InjectProcess` and `@EmitEvent` use when none is given (the last one created). */
@@ -399,6 +407,10 @@ export class Peer {
         }
       },
     );
+    if (!endQueued) {
+      endQueued = true;
+      queueMicrotask(endTurnAfterReactions);
+    }
   }
 
   /** Call `id` finished: its value (or the error's data) is `len` bytes from `start` of the batch. */
