@@ -220,16 +220,36 @@ enum Answer {
 /// `end` (streams) or `err`.
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativeCall {
-    tx: Mutex<Option<oneshot::Sender<Answer>>>,
-    /// For a request from another process: answer it straight from the answering thread.
-    ctx: Option<omnitron::rpc::CallContext>,
+    to: Mutex<Option<AnswerTo>>,
+    /// For a unary call: its key, and whether what stops its handler is in `STOPS`.
+    key: u64,
+    stoppable: std::sync::atomic::AtomicBool,
 }
 
+/// Where a Python handler's answer goes.
+enum AnswerTo {
+    /// A unary call: straight to its caller.
+    Reply(omnitron::rpc::Reply),
+    /// The next item of a stream being served: to the serving task.
+    Item(oneshot::Sender<Answer>),
+}
+
+/// What stops each unary Python handler that waits, by call key: set after its first step, taken
+/// when it answers or when the call stops waiting (`ServiceBuilder::deferred`'s cancel callback).
+static STOPS: std::sync::LazyLock<Mutex<omnitron::int_hash::IntMap<u64, Py<PyAny>>>> =
+    std::sync::LazyLock::new(|| Mutex::new(Default::default()));
+
 impl NativeCall {
+    fn reply(reply: omnitron::rpc::Reply) -> NativeCall {
+        let key = reply.key();
+        NativeCall { to: Mutex::new(Some(AnswerTo::Reply(reply))), key, stoppable: false.into() }
+    }
+
+    fn item(tx: oneshot::Sender<Answer>) -> NativeCall {
+        NativeCall { to: Mutex::new(Some(AnswerTo::Item(tx))), key: 0, stoppable: false.into() }
+    }
+
     fn answer(&self, r: Result<bytes::Bytes, WireError>) -> bool {
-        if let Some(ctx) = &self.ctx {
-            ctx.answer_now(&r);
-        }
         self.send(match r {
             Ok(b) => Answer::Value(b),
             Err(e) => Answer::Error(e),
@@ -237,9 +257,40 @@ impl NativeCall {
     }
 
     fn send(&self, a: Answer) -> bool {
-        match self.tx.lock().take() {
-            Some(tx) => tx.send(a).is_ok(),
+        let to = self.to.lock().take();
+        match to {
+            Some(AnswerTo::Reply(reply)) => {
+                if self.stoppable.load(std::sync::atomic::Ordering::Acquire) {
+                    STOPS.lock().remove(&self.key);
+                }
+                reply.send(match a {
+                    Answer::Value(b) => Ok(b),
+                    Answer::End => Ok(bytes::Bytes::from_static(omnitron::rpc::NIL)),
+                    Answer::Error(e) => Err(e),
+                })
+            }
+            Some(AnswerTo::Item(tx)) => tx.send(a).is_ok(),
             None => false,
+        }
+    }
+
+    /// Keeps what stops this call's handler until it answers or is told to stop.
+    fn stoppable_by(&self, stop: Py<PyAny>) {
+        if self.to.lock().is_some() {
+            STOPS.lock().insert(self.key, stop);
+            self.stoppable.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+impl Drop for NativeCall {
+    fn drop(&mut self) {
+        // Dropped without an answer: the caller hears so now, not at its deadline.
+        if let Some(AnswerTo::Reply(reply)) = self.to.get_mut().take() {
+            if *self.stoppable.get_mut() {
+                STOPS.lock().remove(&self.key);
+            }
+            reply.send(Err(never_answered()));
         }
     }
 }
@@ -315,7 +366,7 @@ async fn serve_stream(
         let (tx, rx) = oneshot::channel();
         let (g, start) = (made.clone(), first.take());
         inbox.run(move |py| {
-            let call = NativeCall { tx: Mutex::new(Some(tx)), ctx: None };
+            let call = NativeCall::item(tx);
             if let Some((ds, method, args)) = start {
                 let made = decode(py, &args)
                     .and_then(|a| ds.call1(py, (method.as_str(), a))?.extract::<(Py<PyAny>, Py<PyAny>)>(py));
@@ -669,48 +720,45 @@ impl NativePeer {
         }
         for m in methods {
             let (dispatch, method, inbox) = (dispatch.clone(), m.clone(), self.inbox.clone());
-            b = b.raw(&m, move |args, ctx| {
-                let (dispatch, method, inbox) = (dispatch.clone(), method.clone(), inbox.clone());
-                let answer_ctx = ctx.clone();
-                Box::pin(async move {
-                    let (tx, rx) = oneshot::channel();
-                    let cancel: Arc<Mutex<Option<Py<PyAny>>>> = Arc::new(Mutex::new(None));
-                    let slot = cancel.clone();
+            let stop_inbox = self.inbox.clone();
+            // Answered later through the call's Reply (`ServiceBuilder::deferred`): no future,
+            // task or timer per call.
+            b = b.deferred(
+                &m,
+                move |args, reply| {
+                    let (dispatch, method) = (dispatch.clone(), method.clone());
                     inbox.run(move |py| {
-                        let call = match Py::new(py, NativeCall { tx: Mutex::new(Some(tx)), ctx: Some(answer_ctx) }) {
+                        let call = match Py::new(py, NativeCall::reply(reply)) {
                             Ok(c) => c,
                             Err(e) => return e.print(py),
                         };
-                        let started = decode(py, &args).and_then(|a| dispatch.call1(py, (method.as_str(), a, call.clone_ref(py))));
+                        let started = decode(py, &args)
+                            .and_then(|a| dispatch.call1(py, (method.as_str(), a, call.clone_ref(py))));
                         match started {
-                            Ok(c) if !c.is_none(py) => *slot.lock() = Some(c),
+                            // It waits: this stops it.
+                            Ok(c) if !c.is_none(py) => call.get().stoppable_by(c),
                             Ok(_) => {}
                             Err(e) => {
                                 let message = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-                                call.get().answer(Err(WireError { code: ErrorCode::HandlerFailed.as_str().into(), message, data: None }));
+                                call.get().answer(Err(WireError {
+                                    code: ErrorCode::HandlerFailed.as_str().into(),
+                                    message,
+                                    data: None,
+                                }));
                             }
                         }
                     });
-                    // However this future ends (answered, cancelled, dropped at the deadline), a
-                    // handler still running is told to stop.
-                    let mut guard = StopOnDrop { inbox, stop: StopWith::Call(cancel), armed: true };
-                    let r = tokio::select! {
-                        r = rx => match r {
-                            Ok(Answer::Value(b)) => Ok(b),
-                            Ok(Answer::End) => Ok(bytes::Bytes::from_static(omnitron::rpc::NIL)),
-                            Ok(Answer::Error(e)) => Err(e),
-                            Err(_) => Err(never_answered()),
-                        },
-                        _ = ctx.cancel.cancelled() => {
-                            Err(WireError { code: ErrorCode::Cancelled.as_str().into(), message: "cancelled".into(), data: None })
+                },
+                // On the loop, after the job above (the inbox runs jobs in order).
+                move |key| {
+                    stop_inbox.run(move |py| {
+                        let stop = STOPS.lock().remove(&key);
+                        if let Some(f) = stop {
+                            print_err(py, f.call0(py));
                         }
-                    };
-                    if r.is_ok() {
-                        guard.armed = false;
-                    }
-                    r
-                })
-            });
+                    });
+                },
+            );
         }
         let svc = b.build().py(py)?;
         let peer = self.peer.clone();
