@@ -261,7 +261,9 @@ impl NativeCall {
         match to {
             Some(AnswerTo::Reply(reply)) => {
                 if self.stoppable.load(std::sync::atomic::Ordering::Acquire) {
-                    STOPS.lock().remove(&self.key);
+                    // Dropped after the lock is let go: freeing a Python object may run Python code.
+                    let stop = STOPS.lock().remove(&self.key);
+                    drop(stop);
                 }
                 reply.send(match a {
                     Answer::Value(b) => Ok(b),
@@ -277,8 +279,9 @@ impl NativeCall {
     /// Keeps what stops this call's handler until it answers or is told to stop.
     fn stoppable_by(&self, stop: Py<PyAny>) {
         if self.to.lock().is_some() {
-            STOPS.lock().insert(self.key, stop);
+            let old = STOPS.lock().insert(self.key, stop);
             self.stoppable.store(true, std::sync::atomic::Ordering::Release);
+            drop(old);
         }
     }
 }
@@ -288,7 +291,8 @@ impl Drop for NativeCall {
         // Dropped without an answer: the caller hears so now, not at its deadline.
         if let Some(AnswerTo::Reply(reply)) = self.to.get_mut().take() {
             if *self.stoppable.get_mut() {
-                STOPS.lock().remove(&self.key);
+                let stop = STOPS.lock().remove(&self.key);
+                drop(stop);
             }
             reply.send(Err(never_answered()));
         }
