@@ -46,3 +46,19 @@ test('the call table finds every id, whether its slot was free or not', () => {
   assert.equal(t.size, 0);
   assert.equal(t.take(ids[0]), undefined);
 });
+
+test('the batch of answers the engine takes ignores what does not parse and refuses wrong types', () => {
+  const native = require(require.resolve('@omnitron-dev/native/package.json').replace(/package\.json$/, 'native.js')) as {
+    rpcAnswers(batch: Uint8Array, len: number): number;
+  };
+  // A length past the buffer, a tail cut short, an id nobody serves: nothing answered, no crash.
+  assert.equal(native.rpcAnswers(new Uint8Array([1, 2, 3]), 100), 0);
+  const rec = new Uint8Array(12);
+  new DataView(rec.buffer).setUint32(0, 0xfffffff0, true);
+  new DataView(rec.buffer).setUint32(4, 1_000_000, true); // claims more bytes than there are
+  assert.equal(native.rpcAnswers(rec, rec.length), 0);
+  new DataView(rec.buffer).setUint32(4, 1, true);
+  assert.equal(native.rpcAnswers(rec, 9), 0);
+  assert.throws(() => native.rpcAnswers('not bytes' as any, 1));
+  assert.equal(native.rpcAnswers(rec, -1), 0); // read as a u32: capped at the buffer's length
+});
