@@ -43,6 +43,27 @@ const server = spawn(process.execPath, [join(here, 'rpc_server.js'), 'omni', add
 await waitReady(server);
 const client = await omni.Peer.connect(address, { token: TOKEN });
 const echo = () => client.call('echo@1.0.0', 'echo', [42]);
+// The same with busy polling off at both ends (this process's loop while it runs, and a server
+// started with OMNITRON_BUSY_POLL_US=0).
+const quietAddress = `unix:${dir}/private/quiet.sock`;
+const quietServer = spawn(process.execPath, [join(here, 'rpc_server.js'), 'omni', quietAddress, TOKEN], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, OMNITRON_BUSY_POLL_US: '0' },
+});
+await waitReady(quietServer);
+const quietClient = await omni.Peer.connect(quietAddress, { token: TOKEN });
+const quietEcho = () => quietClient.call('echo@1.0.0', 'echo', [42]);
+// This loop's polling (it reads Omnitron connections) would also catch the peers' messages: it is
+// off while they run, as it would be in a process without Omnitron.
+const POLL = omni.busyPoll();
+const polling = async <T>(us: number, f: () => Promise<T>): Promise<T> => {
+  omni.busyPoll(us);
+  try {
+    return await f();
+  } finally {
+    omni.busyPoll(POLL);
+  }
+};
 
 // ---- child_process IPC -----------------------------------------------------------------------
 const ipc = fork(join(here, 'rpc_server.js'), ['ipc'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -84,14 +105,16 @@ for (const [inFlight, total] of [
   [64, 60_000],
 ] as const) {
   // Rounds interleaved, the median (by rate) kept: this machine's noise hits all three alike.
-  const runs: Record<string, Run[]> = { omnitron: [], ipc: [], worker: [] };
+  const runs: Record<string, Run[]> = { omnitron: [], quiet: [], ipc: [], worker: [] };
   for (let round = 0; round < ROUNDS; round++) {
     runs.omnitron.push(await measure(inFlight, total, echo));
-    runs.ipc.push(await measure(inFlight, total, ipcCall));
-    runs.worker.push(await measure(inFlight, total, workerCall));
+    runs.quiet.push(await polling(0, () => measure(inFlight, total, quietEcho)));
+    runs.ipc.push(await polling(0, () => measure(inFlight, total, ipcCall)));
+    runs.worker.push(await polling(0, () => measure(inFlight, total, workerCall)));
   }
   for (const k of Object.keys(runs)) results[`${k} ${inFlight}`] = median(runs[k]);
   row(`omnitron call, ${inFlight} in flight`, results[`omnitron ${inFlight}`]);
+  row(`  same, busy polling off`, results[`quiet ${inFlight}`]);
   row(`child_process IPC, ${inFlight} in flight`, results[`ipc ${inFlight}`]);
   row(`worker_threads postMessage, ${inFlight} in flight`, results[`worker ${inFlight}`]);
 }
@@ -153,6 +176,8 @@ console.log(
 }
 
 await client.close();
+await quietClient.close();
 server.kill();
+quietServer.kill();
 ipc.kill();
 await worker.terminate();

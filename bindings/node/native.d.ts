@@ -294,6 +294,13 @@ export declare class NativeWorkflowEngine {
  */
 export declare function beginTurn(): boolean
 
+/**
+ * Sets the most this thread's event loop polls before each wait, in microseconds (0: never;
+ * at most 1,000,000), when given; returns the setting. The first value comes from the
+ * `OMNITRON_BUSY_POLL_US` environment variable (default 100).
+ */
+export declare function busyPoll(maxMicros?: number | undefined | null): number
+
 /** Checks a scope name (`singleton`, `transient`, `scoped`, `request`). */
 export declare function checkScope(name: string): string
 

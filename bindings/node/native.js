@@ -792,6 +792,7 @@ module.exports.NativeSeries = nativeBinding.NativeSeries
 module.exports.NativeSupervisor = nativeBinding.NativeSupervisor
 module.exports.NativeWorkflowEngine = nativeBinding.NativeWorkflowEngine
 module.exports.beginTurn = nativeBinding.beginTurn
+module.exports.busyPoll = nativeBinding.busyPoll
 module.exports.checkScope = nativeBinding.checkScope
 module.exports.checkTimeout = nativeBinding.checkTimeout
 module.exports.contextTokenKey = nativeBinding.contextTokenKey

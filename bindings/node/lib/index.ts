@@ -83,6 +83,7 @@ export {
   type ServiceProxy,
 } from './rpc/peer.js';
 export { encode as packMessage, decode as unpackMessage } from './rpc/msgpack.js';
+export { busyPoll } from './rpc/polling.js';
 
 // Workflows
 export * from './workflow/index.js';

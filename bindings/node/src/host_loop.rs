@@ -63,6 +63,11 @@ unsafe extern "C" fn on_teardown(handle: *mut c_void, _arg: *mut c_void) {
         // SAFETY: an open poll handle of this thread's loop, closed once (it left OPEN).
         unsafe { close(h) };
     }
+    for h in crate::busy_poll::take_handles() {
+        CLOSING.set(CLOSING.get() + 1);
+        // SAFETY: a live handle of this thread's loop, handed over once.
+        unsafe { uv_close(h, on_busy_poll_close) };
+    }
     teardown_done_if_idle();
 }
 
@@ -73,6 +78,18 @@ fn teardown_done_if_idle() {
         // SAFETY: the handle Node gave the hook, removed once.
         unsafe { napi_remove_async_cleanup_hook(hook) };
     }
+}
+
+extern "C" fn on_busy_poll_close(handle: *mut c_void) {
+    // SAFETY: libuv is done with the handle, allocated by `busy_poll::start` with this layout.
+    unsafe { std::alloc::dealloc(handle.cast(), crate::busy_poll::layout()) };
+    CLOSING.set(CLOSING.get() - 1);
+    teardown_done_if_idle();
+}
+
+/// Whether this thread's loop reads any connection.
+pub(crate) fn reading() -> bool {
+    OPEN.with_borrow(|o| !o.is_empty())
 }
 
 /// Stops and closes a poll handle (its reader is dropped in `on_close`).
@@ -119,6 +136,10 @@ impl HostLoopState {
                 )
             };
             HOOKED.set(status == 0);
+        }
+        if !readers.is_empty() {
+            // SAFETY: `lp` is this thread's live loop.
+            unsafe { crate::busy_poll::start(lp) };
         }
         for r in readers {
             // SAFETY: `lp` is this thread's live loop; `watch` is called on that thread.

@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod batch;
+mod busy_poll;
 mod di;
 mod error;
 mod host_loop;

@@ -355,8 +355,6 @@ async fn node_host() -> omnitron::Result<Option<omnitron::process::ProcessHost>>
             let mut o = omnitron::rpc::PeerOptions::new("omnitron-supervisor");
             o.lang = "node".into();
             o.host_loop = Some(lp);
-            // Measured with the workers' `engineWakeups` (see `PeerOptions::host_wakes_engine`).
-            o.host_wakes_engine = true;
             omnitron::process::ProcessHost::start_with(o).await
         })
         .await?;

@@ -6,6 +6,7 @@
 //! [`connects`](Peer::connect) to one (a client, a child), hosts [`Service`]s and calls them
 //! wherever they are.
 
+mod busy_poll;
 mod codec;
 mod conn;
 mod deferred;
@@ -19,6 +20,7 @@ mod service;
 mod table;
 mod value;
 
+pub use busy_poll::{BUSY_POLL_ENV, BusyPoll};
 pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
 pub use deferred::{DeferredCancel, DeferredHandler, DeferredStart, Reply, next_call_key};
 pub use host_reader::{HostLoop, HostReader};

@@ -61,10 +61,10 @@ pub struct PeerOptions {
     /// Connections read by the host loop keep an engine thread woken at each message (default
     /// false): their sockets stay registered with the engine's reactor, and the answer of a pass
     /// over one frame is written by the writer task. Costs CPU and about 30% of the calls/s with
-    /// many in flight; on the development VM it lowered a Node process pool's one-in-flight
-    /// latency (about 70 against 90 us, both ends set) while it raised plain Node RPC's (116
-    /// against 97 us). A woken engine thread changes how the VM schedules its idle vCPUs; see
-    /// docs/ARCHITECTURE.md.
+    /// many in flight. Before host loops polled ([`BusyPoll`](super::BusyPoll)) it lowered a Node
+    /// process pool's one-in-flight latency on the development VM (a woken engine thread kept an
+    /// idle vCPU from halting); polling does that better (29 against 80 us), and nothing in
+    /// Omnitron sets this any more. See docs/ARCHITECTURE.md.
     pub host_wakes_engine: bool,
 }
 

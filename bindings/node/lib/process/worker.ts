@@ -42,8 +42,7 @@ export async function serveAsChild(...services: object[]): Promise<ChildHandle> 
   for (const s of services) {
     if (!serviceId(s?.constructor)) throw invalidArgument(`serveAsChild() takes @Service instances, got ${describe(s)}`);
   }
-  // A pool's dispatcher sets the same (`host_wakes_engine`): measured lower one-in-flight latency.
-  const peer = await Peer.connect(address, { name: id, token: process.env[ENV_TOKEN] || undefined, engineWakeups: true });
+  const peer = await Peer.connect(address, { name: id, token: process.env[ENV_TOKEN] || undefined });
   // Served until told to stop: a connected peer alone does not keep the process alive.
   const keepAlive = setInterval(() => {}, 1 << 30);
   let done!: () => void;

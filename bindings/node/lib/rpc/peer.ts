@@ -121,9 +121,9 @@ export interface PeerOptions {
   maxFrame?: number;
   /**
    * Keep an engine thread woken at each message of this peer's connections (default false):
-   * more CPU and about 30% fewer calls/s with many in flight, but on some virtual machines a
-   * lower latency with one call in flight when both ends set it (the workers of process pools
-   * and their dispatcher do). See docs/ARCHITECTURE.md.
+   * more CPU and about 30% fewer calls/s with many in flight. It once lowered one-in-flight
+   * latency on virtual machines whose idle vCPUs halt; busy polling (`busyPoll`) now does that
+   * better. See docs/ARCHITECTURE.md.
    */
   engineWakeups?: boolean;
 }

@@ -59,6 +59,7 @@ from .process import (
     python_worker,
     supervisor,
 )
+from ._poll import busy_poll
 from .rpc import Peer, ServiceProxy, on_event, public, service
 from .workflow import (
     RunInfo,
@@ -93,6 +94,7 @@ __all__ = [
     "workflow",
     "Peer",
     "ServiceProxy",
+    "busy_poll",
     "on_event",
     "public",
     "service",

@@ -31,7 +31,7 @@ import inspect
 import threading
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
-from . import _eager, _native
+from . import _eager, _native, _poll
 from ._turn import Turn
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
@@ -199,6 +199,8 @@ class Peer:
         # Connections are read by this loop too (one wake-up per message, not two): each new one
         # comes through the inbox to _adopt.
         self._conns: set[_native.NativeConnection] = set()
+        # While it reads any, the loop polls before it sleeps (_poll.py).
+        self._polling = _poll.selector_of(loop)
         native.set_adopt(self._adopt)
         native.set_settle(_settle)
         loop.add_reader(self._fd, native.drain)
@@ -206,12 +208,16 @@ class Peer:
     def _adopt(self, conn: _native.NativeConnection) -> None:
         fd = conn.fd()
         self._conns.add(conn)
+        if self._polling is not None:
+            self._polling.readers += 1
 
         def readable() -> None:
             if not conn.on_readable():
                 self._loop.remove_reader(fd)
                 self._conns.discard(conn)
                 conn.close()
+                if self._polling is not None:
+                    self._polling.readers -= 1
 
         self._loop.add_reader(fd, readable)
 
@@ -433,6 +439,8 @@ class Peer:
             conn.on_readable()  # Reads the end of the connection: its calls fail now, not later.
             self._loop.remove_reader(conn.fd())
             conn.close()
+        if self._polling is not None:
+            self._polling.readers -= len(self._conns)
         self._conns.clear()
         self._loop.remove_reader(self._fd)
         self._starter.close()

@@ -1,0 +1,68 @@
+//! Python's side of `omnitron::rpc::BusyPoll`: the asyncio loop's selector, wrapped by
+//! `omnitron/_poll.py`, calls `before_wait` before it blocks and `after_wait` once it returns.
+
+use std::time::Duration;
+
+use omnitron::rpc::BusyPoll;
+use parking_lot::Mutex;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// The most a loop may poll before one wait, in microseconds.
+const MAX_MICROS: u64 = 1_000_000;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeBusyPoll>()
+}
+
+/// One event loop's polling budget (its maximum first from `OMNITRON_BUSY_POLL_US`).
+#[pyclass(frozen, module = "omnitron._native")]
+pub struct NativeBusyPoll {
+    poll: Mutex<BusyPoll>,
+}
+
+#[pymethods]
+impl NativeBusyPoll {
+    #[new]
+    fn new() -> Self {
+        Self { poll: Mutex::new(BusyPoll::from_env()) }
+    }
+
+    /// The loop is about to wait on `fd` (its selector) for `timeout` seconds (None: until
+    /// something happens): polls `fd` for up to the budget, without the GIL, and returns whether it
+    /// became readable.
+    fn before_wait(&self, py: Python<'_>, fd: i32, timeout: Option<f64>) -> bool {
+        let limit = timeout.map(|t| {
+            if t.is_nan() || t <= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(t.min(1e9)) }
+        });
+        if limit == Some(Duration::ZERO) {
+            // Not a wait: nothing to poll, and the GIL is not worth letting go.
+            return self.poll.lock().before_wait(fd, limit);
+        }
+        py.detach(|| self.poll.lock().before_wait(fd, limit))
+    }
+
+    /// The loop's wait returned: adapts the budget.
+    fn after_wait(&self) {
+        self.poll.lock().after_wait();
+    }
+
+    /// The most polled before one wait, in microseconds (0: never).
+    #[getter]
+    fn max_micros(&self) -> u64 {
+        u64::try_from(self.poll.lock().max().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    #[setter]
+    fn set_max_micros(&self, us: i64) -> PyResult<()> {
+        match u64::try_from(us) {
+            Ok(us) if us <= MAX_MICROS => {
+                self.poll.lock().set_max(Duration::from_micros(us));
+                Ok(())
+            }
+            _ => Err(PyValueError::new_err(format!(
+                "busy polling takes 0 to {MAX_MICROS} microseconds, got {us}"
+            ))),
+        }
+    }
+}
