@@ -345,6 +345,13 @@ test('streams from generators, with backpressure and early stop', async () => {
     );
     assert.deepEqual(items, [1]);
     await assert.rejects(client.stream('ticker', 'nope').next(), code('RPC002'));
+    // Bad input to stream() is refused before anything is sent, and the peer goes on.
+    await assert.rejects(client.stream('ticker', 'count', [1], { deadline: 'soon' as any }).next(), code('E001'));
+    await assert.rejects(client.stream(42 as any, 'count').next(), code('E001'));
+    await assert.rejects(client.stream('ticker', 'count', 3 as any).next(), code('E001'));
+    const few = [];
+    for await (const x of client.stream<number>('ticker', 'count', [2], { deadline: null as any })) few.push(x);
+    assert.equal(few.length, 2);
 
     t.produced = 0;
     for await (const x of client.stream<number>('ticker', 'count', [100_000])) {

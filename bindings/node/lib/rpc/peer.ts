@@ -547,12 +547,19 @@ export class Peer {
     const self = this;
     const start = async (): Promise<number> => {
       if (id !== undefined) return id;
+      if (typeof target !== 'string') throw invalidArgument(`stream() needs a target string, got ${describe(target)}`);
+      if (typeof method !== 'string') throw invalidArgument(`stream() needs a method name, got ${describe(method)}`);
+      if (!Array.isArray(args)) throw invalidArgument(`stream() takes its arguments as an array, got ${describe(args)}`);
+      const deadline = opts.deadline ?? undefined;
+      if (deadline !== undefined && typeof deadline !== 'number') {
+        throw invalidArgument(`the deadline is a number of milliseconds, got ${describe(deadline)}`);
+      }
       const buf = encode(args);
       let started = 0;
       await this.#await<void>((callId) => {
         started = callId;
         this.#sendCalls();
-        this.#native.streamStart(callId, target, method, buf, opts.deadline);
+        this.#native.streamStart(callId, target, method, buf, deadline);
       });
       id = started;
       return id;
