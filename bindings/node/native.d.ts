@@ -301,6 +301,12 @@ export declare function beginTurn(): boolean
  */
 export declare function busyPoll(maxMicros?: number | undefined | null): number
 
+/**
+ * The budget this thread's loop polls for before its next wait, in microseconds (for tests: it
+ * grows in a fast exchange and falls to 0 when messages stop).
+ */
+export declare function busyPollBudget(): number
+
 /** Checks a scope name (`singleton`, `transient`, `scoped`, `request`). */
 export declare function checkScope(name: string): string
 

@@ -793,6 +793,7 @@ module.exports.NativeSupervisor = nativeBinding.NativeSupervisor
 module.exports.NativeWorkflowEngine = nativeBinding.NativeWorkflowEngine
 module.exports.beginTurn = nativeBinding.beginTurn
 module.exports.busyPoll = nativeBinding.busyPoll
+module.exports.busyPollBudget = nativeBinding.busyPollBudget
 module.exports.checkScope = nativeBinding.checkScope
 module.exports.checkTimeout = nativeBinding.checkTimeout
 module.exports.contextTokenKey = nativeBinding.contextTokenKey

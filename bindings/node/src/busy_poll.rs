@@ -30,6 +30,7 @@ unsafe extern "C" {
     fn uv_unref(handle: *mut c_void);
     fn uv_backend_fd(lp: *const c_void) -> c_int;
     fn uv_backend_timeout(lp: *const c_void) -> c_int;
+    fn uv_update_time(lp: *mut c_void);
 }
 
 struct State {
@@ -73,23 +74,29 @@ pub(crate) unsafe fn start(lp: *mut c_void) {
                 return;
             }
             // SAFETY: zeroed memory of the size libuv asked for, on the loop's thread.
-            let ok = unsafe {
-                if i == 0 {
-                    uv_prepare_init(lp, handle) == 0 && uv_prepare_start(handle, before_wait) == 0
-                } else {
-                    uv_check_init(lp, handle) == 0 && uv_check_start(handle, after_wait) == 0
-                }
-            };
-            if !ok {
-                // Init does not fail for these kinds and start fails only for a null callback, so
-                // libuv holds nothing of this memory.
-                // SAFETY: allocated above with this layout.
+            let init =
+                unsafe { if i == 0 { uv_prepare_init(lp, handle) } else { uv_check_init(lp, handle) } };
+            if init != 0 {
+                // SAFETY: allocated above with this layout; libuv did not take it.
                 unsafe { std::alloc::dealloc(handle.cast(), layout()) };
                 return;
             }
+            // Initialised, the handle is the loop's: from here it is only freed through uv_close
+            // (at teardown), started or not.
             // SAFETY: an initialised handle of this thread's loop.
             unsafe { uv_unref(handle) };
             *h = handle;
+            // SAFETY: as above; start fails only for a null callback.
+            let started = unsafe {
+                if i == 0 {
+                    uv_prepare_start(handle, before_wait)
+                } else {
+                    uv_check_start(handle, after_wait)
+                }
+            };
+            if started != 0 {
+                return;
+            }
         }
     });
 }
@@ -123,10 +130,28 @@ extern "C" fn before_wait(_handle: *mut c_void) {
         // SAFETY: the live loop this handle belongs to, on its thread.
         let (fd, timeout) = unsafe { (uv_backend_fd(s.lp), uv_backend_timeout(s.lp)) };
         let limit = u64::try_from(timeout).ok().map(Duration::from_millis);
-        s.poller.before_wait(fd, limit);
+        if s.poller.before_wait(fd, limit) || !s.poller.budget().is_zero() {
+            // libuv works its wait out from the loop's time after this callback: brought up to
+            // date, the time spent polling comes off the wait (a timer is not made later).
+            // SAFETY: as above.
+            unsafe { uv_update_time(s.lp) };
+        }
     });
 }
 
-extern "C" fn after_wait(_handle: *mut c_void) {
+/// The loop's wait returned: called by the first callback it runs (a connection's read), so the
+/// JavaScript that read runs is not counted as waiting; the check handle calls it otherwise.
+pub(crate) fn woke() {
     STATE.with_borrow_mut(|s| s.poller.after_wait());
+}
+
+/// The budget this thread's loop polls for before its next wait, in microseconds (for tests: it
+/// grows in a fast exchange and falls to 0 when messages stop).
+#[napi_derive::napi]
+pub fn busy_poll_budget() -> u32 {
+    STATE.with_borrow(|s| u32::try_from(s.poller.budget().as_micros()).unwrap_or(u32::MAX))
+}
+
+extern "C" fn after_wait(_handle: *mut c_void) {
+    woke();
 }

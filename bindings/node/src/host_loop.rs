@@ -137,7 +137,8 @@ impl HostLoopState {
             };
             HOOKED.set(status == 0);
         }
-        if !readers.is_empty() {
+        if !readers.is_empty() && HOOKED.get() {
+            // Only with the teardown hook, which closes its handles.
             // SAFETY: `lp` is this thread's live loop.
             unsafe { crate::busy_poll::start(lp) };
         }
@@ -194,6 +195,7 @@ extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
     let reader = unsafe { &mut **handle.cast::<*mut HostReader>() };
     // What the read queued for JavaScript is drained right after it, on this thread, before the
     // requests it started are looked at again (those answered by then need no engine task).
+    crate::busy_poll::woke();
     let open = status >= 0 && {
         crate::batch::begin_read();
         reader.on_readable_with(crate::batch::end_read)

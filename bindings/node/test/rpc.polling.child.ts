@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Peer, Public, Service, busyPoll } from '@omnitron-dev/native';
+import { Peer, Public, Service, busyPoll, _native } from '@omnitron-dev/native';
 
 @Service('echo@1.0.0')
 class Echo {
@@ -30,6 +30,7 @@ void (async () => {
     await new Promise((r) => setTimeout(r, 1));
     await client.call('echo@1.0.0', 'echo', [i]);
   }
+  const grown = _native.busyPollBudget();
   let t0 = performance.now();
   await new Promise((r) => setTimeout(r, 20));
   const timer = performance.now() - t0;
@@ -38,9 +39,13 @@ void (async () => {
   setTimeout(() => sock.write('ping'), 10);
   const data = String(await echoed);
   const socket = performance.now() - t0;
+  // Waits longer than the maximum shrink the budget to nothing.
+  busyPoll(100);
+  for (let i = 0; i < 8; i++) await new Promise((r) => setTimeout(r, 5));
+  const idle = _native.busyPollBudget();
   sock.destroy();
   tcp.close();
   await client.close();
   await server.close();
-  process.stdout.write(JSON.stringify({ timer, socket, data }) + '\n');
+  process.stdout.write(JSON.stringify({ timer, socket, data, grown, idle }) + '\n');
 })();

@@ -74,7 +74,10 @@ test('the largest budget holds neither timers nor other sockets', async () => {
   child.stdout.on('data', (d) => (out += d));
   const code = await new Promise((r) => child.on('exit', r));
   assert.equal(code, 0);
-  const { timer, socket, data } = JSON.parse(out) as { timer: number; socket: number; data: string };
+  const { timer, socket, data, grown, idle } = JSON.parse(out) as { timer: number; socket: number; data: string; grown: number; idle: number };
+  // The loop polled: short waits grew its budget, and long ones took it back to nothing.
+  assert.ok(grown >= 1000, `budget after 1 ms waits: ${grown} us`); // past the waits it saw
+  assert.equal(idle, 0, 'budget after waits longer than the maximum');
   // A timer due in 20 ms is not kept waiting behind a poll of up to a second: the poll is capped
   // by the loop's own timeout. Nor is a socket that is not Omnitron's: the poll watches the loop's
   // whole descriptor. (Bounds 40 and 80 times the waits, not speed figures.)

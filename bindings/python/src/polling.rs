@@ -1,7 +1,7 @@
 //! Python's side of `omnitron::rpc::BusyPoll`: the asyncio loop's selector, wrapped by
 //! `omnitron/_poll.py`, calls `before_wait` before it blocks and `after_wait` once it returns.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use omnitron::rpc::BusyPoll;
 use parking_lot::Mutex;
@@ -29,22 +29,32 @@ impl NativeBusyPoll {
     }
 
     /// The loop is about to wait on `fd` (its selector) for `timeout` seconds (None: until
-    /// something happens): polls `fd` for up to the budget, without the GIL, and returns whether it
-    /// became readable.
-    fn before_wait(&self, py: Python<'_>, fd: i32, timeout: Option<f64>) -> bool {
+    /// something happens): polls `fd` for up to the budget, without the GIL (and without this
+    /// poller's lock), and returns the timeout left for the selector's own wait.
+    fn before_wait(&self, py: Python<'_>, fd: i32, timeout: Option<f64>) -> Option<f64> {
         let limit = timeout.map(|t| {
             if t.is_nan() || t <= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(t.min(1e9)) }
         });
-        if limit == Some(Duration::ZERO) {
-            // Not a wait: nothing to poll, and the GIL is not worth letting go.
-            return self.poll.lock().before_wait(fd, limit);
+        let budget = self.poll.lock().plan(limit);
+        if budget.is_zero() {
+            return timeout;
         }
-        py.detach(|| self.poll.lock().before_wait(fd, limit))
+        let started = Instant::now();
+        py.detach(|| BusyPoll::poll_for(fd, budget));
+        let spent = started.elapsed().as_secs_f64();
+        timeout.map(|t| (t - spent).max(0.0))
     }
 
     /// The loop's wait returned: adapts the budget.
     fn after_wait(&self) {
         self.poll.lock().after_wait();
+    }
+
+    /// What the next wait polls for at most, in microseconds (it grows in a fast exchange and
+    /// falls to 0 when messages stop).
+    #[getter]
+    fn budget_micros(&self) -> u64 {
+        u64::try_from(self.poll.lock().budget().as_micros()).unwrap_or(u64::MAX)
     }
 
     /// The most polled before one wait, in microseconds (0: never).

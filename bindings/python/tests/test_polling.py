@@ -88,6 +88,9 @@ def test_the_largest_budget_does_not_hold_timers_or_other_io() -> None:
         # Short waits grow the budget toward the maximum (one second).
         for i in range(200):
             await client.call("echo@1.0.0", "echo", i)
+        sel = selector_of(loop)
+        assert sel is not None
+        assert sel.poll.budget_micros > 0, "the loop polled: short waits grew its budget"
         # A timer due in 20 ms is not kept waiting behind a poll of up to a second: the poll is
         # capped by the loop's own timeout. (A bound 40 times the timer, not a speed figure.)
         t0 = time.monotonic()
@@ -105,6 +108,11 @@ def test_the_largest_budget_does_not_hold_timers_or_other_io() -> None:
         finally:
             a.close()
             b.close()
+        # Waits longer than the maximum shrink the budget to nothing.
+        busy_poll(100)
+        for _ in range(8):
+            await asyncio.sleep(0.005)
+        assert sel.poll.budget_micros == 0
         await client.close()
         await server.close()
 

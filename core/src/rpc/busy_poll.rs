@@ -75,18 +75,32 @@ impl BusyPoll {
     /// The loop is about to wait on `fd` (its epoll descriptor, or a socket) for at most `limit`
     /// (`None`: until something happens). Polls `fd` without blocking until it is readable or the
     /// budget (capped by `limit`) is spent; returns whether it became readable. A zero `limit` (the
-    /// loop will not block) polls nothing and does not count as a wait.
+    /// loop will not block) polls nothing and does not count as a wait. The same as
+    /// [`plan`](Self::plan) then [`poll_for`](Self::poll_for).
     pub fn before_wait(&mut self, fd: RawFd, limit: Option<Duration>) -> bool {
+        let budget = self.plan(limit);
+        Self::poll_for(fd, budget)
+    }
+
+    /// The first half of [`before_wait`](Self::before_wait), for a caller that polls without
+    /// holding this poller (behind a lock, say): notes that a wait starts now and returns how long
+    /// to poll before it.
+    pub fn plan(&mut self, limit: Option<Duration>) -> Duration {
         if limit == Some(Duration::ZERO) {
             self.wait_started = None;
-            return false;
+            return Duration::ZERO;
         }
-        let started = Instant::now();
-        self.wait_started = Some(started);
-        let budget = limit.map_or(self.budget, |l| l.min(self.budget));
+        self.wait_started = Some(Instant::now());
+        limit.map_or(self.budget, |l| l.min(self.budget))
+    }
+
+    /// Polls `fd` until it is readable (true) or `budget` is spent (false), yielding the CPU
+    /// between polls.
+    pub fn poll_for(fd: RawFd, budget: Duration) -> bool {
         if budget.is_zero() {
             return false;
         }
+        let started = Instant::now();
         loop {
             if readable(fd) {
                 return true;
@@ -99,7 +113,9 @@ impl BusyPoll {
         }
     }
 
-    /// The loop's wait returned: adapt the budget to how long it took (polling included).
+    /// The loop's wait returned: adapt the budget to how long it took (polling included). Call it
+    /// as soon as the wait returns, before the work it brought; later calls for the same wait do
+    /// nothing.
     pub fn after_wait(&mut self) {
         if let Some(started) = self.wait_started.take() {
             self.adapt(started.elapsed());

@@ -32,9 +32,10 @@ class PollingSelector:
     def select(self, timeout: Optional[float] = None) -> Any:
         if not self.readers:
             return self._inner.select(timeout)
-        self.poll.before_wait(self._fd, timeout)
+        # The time spent polling comes off the wait (a timer is not made later).
+        left = self.poll.before_wait(self._fd, timeout)
         try:
-            return self._inner.select(timeout)
+            return self._inner.select(left)
         finally:
             self.poll.after_wait()
 
