@@ -349,6 +349,9 @@ test('streams from generators, with backpressure and early stop', async () => {
     await assert.rejects(client.stream('ticker', 'count', [1], { deadline: 'soon' as any }).next(), code('E001'));
     await assert.rejects(client.stream(42 as any, 'count').next(), code('E001'));
     await assert.rejects(client.stream('ticker', 'count', 3 as any).next(), code('E001'));
+    await assert.rejects(client.stream('ticker', 'count', [1], null as any).next(), code('E001'));
+    await assert.rejects(client.call('ticker', 'count', [1], null as any), code('E001'));
+    await assert.rejects(client.call('ticker', 'count', [1], 5 as any), code('E001'));
     const few = [];
     for await (const x of client.stream<number>('ticker', 'count', [2], { deadline: null as any })) few.push(x);
     assert.equal(few.length, 2);

@@ -467,6 +467,7 @@ export class Peer {
     if (typeof target !== 'string') return Promise.reject(invalidArgument(`call() needs a target string, got ${describe(target)}`));
     if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
     if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
+    if (opts === null || typeof opts !== 'object') return Promise.reject(invalidArgument(`call() takes an options object, got ${describe(opts)}`));
     if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
     const deadline = opts.deadline ?? undefined;
     if (deadline !== undefined && typeof deadline !== 'number') {
@@ -550,6 +551,7 @@ export class Peer {
       if (typeof target !== 'string') throw invalidArgument(`stream() needs a target string, got ${describe(target)}`);
       if (typeof method !== 'string') throw invalidArgument(`stream() needs a method name, got ${describe(method)}`);
       if (!Array.isArray(args)) throw invalidArgument(`stream() takes its arguments as an array, got ${describe(args)}`);
+      if (opts === null || typeof opts !== 'object') throw invalidArgument(`stream() takes an options object, got ${describe(opts)}`);
       const deadline = opts.deadline ?? undefined;
       if (deadline !== undefined && typeof deadline !== 'number') {
         throw invalidArgument(`the deadline is a number of milliseconds, got ${describe(deadline)}`);
