@@ -113,7 +113,7 @@ pub(crate) fn take_handles() -> Vec<*mut c_void> {
 pub fn busy_poll(max_micros: Option<u32>) -> u32 {
     STATE.with_borrow_mut(|s| {
         if let Some(us) = max_micros {
-            s.poller.set_max(Duration::from_micros(u64::from(us.min(1_000_000))));
+            s.poller.set_max(Duration::from_micros(u64::from(us))); // capped at BusyPoll::MAX_LIMIT
         }
         u32::try_from(s.poller.max().as_micros()).unwrap_or(u32::MAX)
     })
@@ -130,7 +130,9 @@ extern "C" fn before_wait(_handle: *mut c_void) {
         // SAFETY: the live loop this handle belongs to, on its thread.
         let (fd, timeout) = unsafe { (uv_backend_fd(s.lp), uv_backend_timeout(s.lp)) };
         let limit = u64::try_from(timeout).ok().map(Duration::from_millis);
-        if s.poller.before_wait(fd, limit) || !s.poller.budget().is_zero() {
+        let budget = s.poller.plan(limit);
+        if !budget.is_zero() {
+            BusyPoll::poll_for(fd, budget);
             // libuv works its wait out from the loop's time after this callback: brought up to
             // date, the time spent polling comes off the wait (a timer is not made later).
             // SAFETY: as above.

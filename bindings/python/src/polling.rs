@@ -1,5 +1,5 @@
 //! Python's side of `omnitron::rpc::BusyPoll`: the asyncio loop's selector, wrapped by
-//! `omnitron/_poll.py`, calls `before_wait` before it blocks and `after_wait` once it returns.
+//! `omnitron/_poll.py`, calls `before_wait` (the core's `plan` and `poll_for`) before it blocks and `after_wait` once it returns.
 
 use std::time::{Duration, Instant};
 
@@ -7,9 +7,6 @@ use omnitron::rpc::BusyPoll;
 use parking_lot::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-
-/// The most a loop may poll before one wait, in microseconds.
-const MAX_MICROS: u64 = 1_000_000;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeBusyPoll>()
@@ -65,14 +62,15 @@ impl NativeBusyPoll {
 
     #[setter]
     fn set_max_micros(&self, us: i64) -> PyResult<()> {
+        let limit = BusyPoll::MAX_LIMIT.as_micros();
         match u64::try_from(us) {
-            Ok(us) if us <= MAX_MICROS => {
+            Ok(us) if u128::from(us) <= limit => {
                 self.poll.lock().set_max(Duration::from_micros(us));
                 Ok(())
             }
-            _ => Err(PyValueError::new_err(format!(
-                "busy polling takes 0 to {MAX_MICROS} microseconds, got {us}"
-            ))),
+            _ => {
+                Err(PyValueError::new_err(format!("busy polling takes 0 to {limit} microseconds, got {us}")))
+            }
         }
     }
 }

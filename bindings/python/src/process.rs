@@ -17,6 +17,7 @@ use pyo3::types::{PyDict, PyList};
 use tokio::sync::oneshot;
 
 use crate::error::ToPy;
+use crate::resilience::MAX_SECONDS;
 use crate::rpc::{Inbox, decode, encode, print_err, wire_to_tuple};
 
 fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
@@ -31,12 +32,17 @@ fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyR
 }
 
 fn seconds(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<Duration>> {
-    match get::<f64>(d, key)? {
-        None => Ok(None),
-        Some(s) if s.is_finite() && (0.0..1e10).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(PyTypeError::new_err(format!(
-            "option '{key}' must be a number of seconds >= 0 (and below 1e10), got {s}"
-        ))),
+    get::<f64>(d, key)?.map(|s| secs(s, &format!("option '{key}'"))).transpose()
+}
+
+/// Seconds from 0 up to `resilience::MAX_SECONDS` as a duration; anything else refused.
+fn secs(v: f64, what: &str) -> PyResult<Duration> {
+    if v.is_finite() && (0.0..MAX_SECONDS).contains(&v) {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{what} must be a number of seconds >= 0 (and below 1e10), got {v}"
+        )))
     }
 }
 
@@ -281,15 +287,6 @@ impl NativeSupervisor {
         backoff_max_s: f64,
         backoff_factor: f64,
     ) -> PyResult<Self> {
-        let secs = |v: f64, what: &str| {
-            if v.is_finite() && (0.0..1e10).contains(&v) {
-                Ok(Duration::from_secs_f64(v))
-            } else {
-                Err(PyTypeError::new_err(format!(
-                    "{what} must be a number of seconds >= 0 (and below 1e10), got {v}"
-                )))
-            }
-        };
         let mut o = SupervisorOptions::new(name)
             .strategy(parse(py, strategy)?)
             .budget(max_restarts, secs(window_s, "window")?);

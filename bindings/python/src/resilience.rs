@@ -25,7 +25,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// Longer than any real wait (317 years), short enough for every clock to add.
-const MAX_SECONDS: f64 = 1e10;
+pub(crate) const MAX_SECONDS: f64 = 1e10;
 
 /// Seconds as a duration for a message: NaN and negatives as 0, huge ones capped.
 fn clamped(v: f64) -> Duration {

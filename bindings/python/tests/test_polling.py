@@ -30,6 +30,14 @@ def address() -> str:
     return f"unix:{tempfile.mkdtemp()}/private/poll.sock"
 
 
+async def pair() -> tuple[Peer, Peer]:
+    """A server hosting Echo and a client connected to it, both read by the running loop."""
+    addr = address()
+    server = await Peer.listen(addr, token=TOKEN)
+    await server.expose(Echo())
+    return server, await Peer.connect(addr, token=TOKEN)
+
+
 def test_the_setting_and_its_bad_input() -> None:
     async def main() -> None:
         first = busy_poll()
@@ -54,13 +62,9 @@ def test_the_setting_and_its_bad_input() -> None:
 
 def test_a_loop_polls_only_while_it_reads_connections_and_calls_work_either_way() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        addr = address()
-        server = await Peer.listen(addr, token=TOKEN)
-        await server.expose(Echo())
-        sel = selector_of(loop)
+        sel = selector_of(asyncio.get_running_loop())
         assert sel is not None and sel.readers == 0
-        client = await Peer.connect(addr, token=TOKEN)
+        server, client = await pair()
         for us in (0, 100, 1_000_000):
             busy_poll(us)
             assert [await client.call("echo@1.0.0", "echo", i) for i in range(50)] == list(range(50))
@@ -80,10 +84,7 @@ def test_a_loop_polls_only_while_it_reads_connections_and_calls_work_either_way(
 def test_the_largest_budget_does_not_hold_timers_or_other_io() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        addr = address()
-        server = await Peer.listen(addr, token=TOKEN)
-        await server.expose(Echo())
-        client = await Peer.connect(addr, token=TOKEN)
+        server, client = await pair()
         busy_poll(1_000_000)
         # Short waits grow the budget toward the maximum (one second).
         for i in range(200):

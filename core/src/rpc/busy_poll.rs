@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 /// The environment variable that sets the maximum, in microseconds (0 turns polling off).
 pub const BUSY_POLL_ENV: &str = "OMNITRON_BUSY_POLL_US";
 
-/// A host loop's polling budget. Call [`before_wait`](Self::before_wait) just before the loop
-/// blocks and [`after_wait`](Self::after_wait) as soon as its wait returns, on the loop's thread.
+/// A host loop's polling budget. Just before the loop blocks call [`plan`](Self::plan) and
+/// [`poll_for`](Self::poll_for) what it returns on the loop's descriptor (its epoll descriptor, or
+/// a socket); call [`after_wait`](Self::after_wait) as soon as the wait returns.
 #[derive(Debug, Clone)]
 pub struct BusyPoll {
     max: Duration,
@@ -32,6 +33,8 @@ impl BusyPoll {
     pub const DEFAULT_MAX: Duration = Duration::from_micros(100);
     /// The budget a short wait grows a zero budget to.
     pub const GROW_START: Duration = Duration::from_micros(10);
+    /// The largest maximum a poller takes (the environment variable and bindings' settings).
+    pub const MAX_LIMIT: Duration = Duration::from_secs(1);
 
     /// Polls for at most `max` per wait (zero: never).
     pub fn new(max: Duration) -> Self {
@@ -43,7 +46,7 @@ impl BusyPoll {
     pub fn from_env() -> Self {
         let max = match std::env::var(BUSY_POLL_ENV) {
             Ok(v) => match v.trim().parse::<u64>() {
-                Ok(us) => Duration::from_micros(us.min(1_000_000)),
+                Ok(us) => Duration::from_micros(us).min(Self::MAX_LIMIT),
                 Err(_) => {
                     tracing::warn!(
                         "{BUSY_POLL_ENV}={v:?} is not a number of microseconds; using the default"
@@ -61,8 +64,10 @@ impl BusyPoll {
         self.max
     }
 
-    /// Changes the maximum (zero: stop polling); the budget shrinks to fit.
+    /// Changes the maximum (zero: stop polling; at most [`MAX_LIMIT`](Self::MAX_LIMIT)); the
+    /// budget shrinks to fit.
     pub fn set_max(&mut self, max: Duration) {
+        let max = max.min(Self::MAX_LIMIT);
         self.max = max;
         self.budget = self.budget.min(max);
     }
@@ -72,19 +77,11 @@ impl BusyPoll {
         self.budget
     }
 
-    /// The loop is about to wait on `fd` (its epoll descriptor, or a socket) for at most `limit`
-    /// (`None`: until something happens). Polls `fd` without blocking until it is readable or the
-    /// budget (capped by `limit`) is spent; returns whether it became readable. A zero `limit` (the
-    /// loop will not block) polls nothing and does not count as a wait. The same as
-    /// [`plan`](Self::plan) then [`poll_for`](Self::poll_for).
-    pub fn before_wait(&mut self, fd: RawFd, limit: Option<Duration>) -> bool {
-        let budget = self.plan(limit);
-        Self::poll_for(fd, budget)
-    }
-
-    /// The first half of [`before_wait`](Self::before_wait), for a caller that polls without
-    /// holding this poller (behind a lock, say): notes that a wait starts now and returns how long
-    /// to poll before it.
+    /// The loop is about to wait for at most `limit` (`None`: until something happens): notes that
+    /// a wait starts now and returns how long to poll first ([`poll_for`](Self::poll_for)), the
+    /// budget capped by `limit`. A zero `limit` (the loop will not block) polls nothing and does
+    /// not count as a wait. The poll is separate so that a caller can poll without holding this
+    /// poller (behind a lock, say).
     pub fn plan(&mut self, limit: Option<Duration>) -> Duration {
         if limit == Some(Duration::ZERO) {
             self.wait_started = None;
@@ -196,14 +193,24 @@ mod tests {
         let mut p = BusyPoll::new(Duration::from_millis(2));
         p.adapt(Duration::from_millis(1)); // budget 10 us
         p.adapt(Duration::from_millis(1)); // 20 us
-        assert!(!p.before_wait(b.as_raw_fd(), None), "nothing to read yet");
+        let fd = b.as_raw_fd();
+        assert_eq!(p.plan(None), 20 * US);
+        assert!(!BusyPoll::poll_for(fd, 20 * US), "nothing to read yet");
         p.after_wait();
         a.write_all(b"x").unwrap();
-        assert!(p.before_wait(b.as_raw_fd(), None));
+        let budget = p.plan(Some(Duration::from_secs(5)));
+        assert!(budget > Duration::ZERO);
+        assert!(BusyPoll::poll_for(fd, budget));
+        // Capped by the loop's own limit.
+        assert_eq!(p.plan(Some(3 * US)), 3 * US);
         // A loop that will not block neither polls nor adapts.
         let before = p.budget();
-        assert!(!p.before_wait(b.as_raw_fd(), Some(Duration::ZERO)));
+        assert_eq!(p.plan(Some(Duration::ZERO)), Duration::ZERO);
         p.after_wait();
         assert_eq!(p.budget(), before);
+        // No budget, no poll.
+        assert!(!BusyPoll::poll_for(fd, Duration::ZERO));
+        p.set_max(Duration::from_secs(60));
+        assert_eq!(p.max(), BusyPoll::MAX_LIMIT);
     }
 }

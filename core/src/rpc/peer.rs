@@ -105,6 +105,11 @@ impl CallOptions {
     pub(crate) fn deadline_or(&self, default: Duration) -> Duration {
         self.deadline.unwrap_or(default).min(FOREVER)
     }
+
+    /// The deadline if one was given, at most [`FOREVER`] (a stream without one has none).
+    fn capped_deadline(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.min(FOREVER))
+    }
 }
 
 /// A service as `services` / `describe` report it.
@@ -1103,18 +1108,14 @@ async fn route_stream(
                 if !methods.iter().any(|m| m == method) {
                     return Err(no_method(&r, method));
                 }
-                let s = conn
-                    .call_stream(&r.id(), method, args, opts.deadline.map(|d| d.min(FOREVER)), opts.trace)
-                    .await?;
+                let s = conn.call_stream(&r.id(), method, args, opts.capped_deadline(), opts.trace).await?;
                 Ok(RpcStream { inner: StreamInner::Remote(s) })
             }
         },
         Err(e) if inner.upstream_address.is_some() && e.code() == ErrorCode::ServiceNotFound => {
             let deadline = Instant::now() + opts.deadline_or(inner.opts.default_deadline);
             let conn = upstream_conn(inner, deadline).await?;
-            let s = conn
-                .call_stream(target, method, args, opts.deadline.map(|d| d.min(FOREVER)), opts.trace)
-                .await?;
+            let s = conn.call_stream(target, method, args, opts.capped_deadline(), opts.trace).await?;
             Ok(RpcStream { inner: StreamInner::Remote(s) })
         }
         Err(e) => Err(WireError::from_error(&e)),
