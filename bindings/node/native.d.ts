@@ -603,6 +603,9 @@ export interface SupervisorStateOutput {
 /** The error of an operation that took longer than `ms`. */
 export declare function timeoutErrorInfo(ms: number, name?: string | undefined | null): JsErrorInfo
 
+/** The error for an unknown option `key` of `context`, naming the nearest of `allowed`. */
+export declare function unknownOption(context: string, key: string, allowed: Array<string>): JsErrorInfo
+
 /** The engine version. */
 export declare function version(): string
 

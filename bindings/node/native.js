@@ -809,5 +809,6 @@ module.exports.rpcAnswer = nativeBinding.rpcAnswer
 module.exports.rpcAnswers = nativeBinding.rpcAnswers
 module.exports.rpcStreamAnswer = nativeBinding.rpcStreamAnswer
 module.exports.timeoutErrorInfo = nativeBinding.timeoutErrorInfo
+module.exports.unknownOption = nativeBinding.unknownOption
 module.exports.version = nativeBinding.version
 module.exports.workflowAnswer = nativeBinding.workflowAnswer

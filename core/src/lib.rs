@@ -29,6 +29,7 @@ pub mod di;
 pub mod error;
 pub mod int_hash;
 pub mod metrics;
+pub mod options;
 pub mod process;
 pub mod resilience;
 pub mod rpc;

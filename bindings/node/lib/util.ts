@@ -1,19 +1,45 @@
 // Small helpers shared by the policy and metric layers.
 
-import { invalidArgument } from './errors.js';
+import { fromInfo, invalidArgument } from './errors.js';
 import { describe } from './di/tokens.js';
+import { native } from './native.js';
 
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** An options object, or a clear error naming what was passed instead. */
-export function options<T extends object>(v: unknown, what: string): T {
+/**
+ * An options object, or a clear error naming what was passed instead. With `allowed`, a key that is
+ * not one of them is refused too (E001, naming the nearest valid key: see `checkKeys`).
+ */
+export function options<T extends object>(v: unknown, what: string, allowed?: OptionKeys): T {
   if (v === undefined) return {} as T;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw invalidArgument(`${what} takes an options object, got ${describe(v)}`);
   }
+  if (allowed !== undefined) checkKeys(v, allowed, what);
   return v as T;
+}
+
+/** The keys an options object may have (made once per kind of options, next to its interface). */
+export class OptionKeys {
+  readonly #set: ReadonlySet<string>;
+  constructor(readonly keys: readonly string[]) {
+    this.#set = new Set(keys);
+  }
+  has(key: string): boolean {
+    return this.#set.has(key);
+  }
+}
+
+/**
+ * Refuses a key of `v` that is not in `allowed` with E001, naming it, the nearest valid key and the
+ * valid ones (the message is the engine's). Cheap when every key is known: a set lookup per key.
+ */
+export function checkKeys(v: object, allowed: OptionKeys, what: string): void {
+  for (const k of Object.keys(v)) {
+    if (!allowed.has(k)) throw fromInfo(native.unknownOption(what, k, [...allowed.keys]));
+  }
 }
 
 /** A finite number, or undefined; anything else is a clear error. */

@@ -14,6 +14,7 @@ mod di;
 mod error;
 mod host_loop;
 mod metrics;
+mod options;
 mod process;
 mod resilience;
 mod rpc;

@@ -7,6 +7,7 @@
 mod di;
 mod error;
 mod metrics;
+mod options;
 mod polling;
 mod process;
 mod resilience;
@@ -27,6 +28,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     di::register(m)?;
     metrics::register(m)?;
+    options::register(m)?;
     polling::register(m)?;
     process::register(m)?;
     resilience::register(m)?;

@@ -38,6 +38,7 @@ __all__ = [
     "plan_codes",
     "timeout_exception",
     "check_timeout",
+    "unknown_option",
     "version",
 ]
 
@@ -172,6 +173,7 @@ class NativeRetry:
 
 def timeout_exception(seconds: float, name: str | None = None) -> BaseException: ...
 def check_timeout(seconds: float) -> None: ...
+def unknown_option(context: str, key: str, allowed: list[str]) -> BaseException: ...
 
 @final
 class NativeCall:
