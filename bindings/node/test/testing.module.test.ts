@@ -236,21 +236,6 @@ test('compile() runs the onInit hooks (initialize), close() the onDestroy hooks;
   assert.throws(() => module.get(Cache), code('DI008'));
 });
 
-test('await using closes the testing module', async () => {
-  let destroyed = false;
-  @Injectable()
-  class Conn {
-    onDestroy() {
-      destroyed = true;
-    }
-  }
-  {
-    const module = await Test.createTestingModule({ providers: [Conn] }).compile();
-    await module[Symbol.asyncDispose]();
-  }
-  assert.equal(destroyed, true);
-});
-
 test('errors keep the engine codes: a missing provider fails compile() with DI001 naming it; a throwing hook fails it too', async () => {
   await assert.rejects(Test.createTestingModule({ providers: [OrderService] }).compile(), code('DI001', /OrderRepository/));
   let destroyed = 0;

@@ -195,11 +195,6 @@ export class TestingModule {
   close(): Promise<void> {
     return this.container.dispose();
   }
-
-  /** `await using module = await Test.createTestingModule(...).compile()`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
 }
 
 function isDynamic(ref: unknown): ref is DynamicModule {
