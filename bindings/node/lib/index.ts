@@ -104,7 +104,10 @@ export {
   type RestartPolicy,
 } from './process/supervisor.js';
 export type { ChildProgram, HealthCheckOptions } from './process/program.js';
-export { serveAsChild, loadService, type ChildHandle } from './process/worker.js';
+export { serveAsChild, loadService, WORKER_ENTRY, workerCommand, type ChildHandle, type WorkerCommandOptions } from './process/worker.js';
+
+// Testing
+export * from './testing/index.js';
 
 /** The engine version. */
 export function version(): string {

@@ -2,6 +2,7 @@
 // a class is registered (see providers.ts), and decides everything else.
 
 import { invalidArgument } from '../errors.js';
+import { installReflectMetadata } from '../reflect.js';
 import type { ProviderInput } from './providers.js';
 import { describe, type InjectionToken } from './tokens.js';
 
@@ -48,6 +49,7 @@ export type ModuleRef = Function | DynamicModule;
 const CLASS_META = Symbol('omnitron:class');
 const MODULE_META = Symbol('omnitron:module');
 
+// `emitDecoratorMetadata` output calls `Reflect.metadata(...)`: without a polyfill, install one.
 installReflectMetadata();
 
 /** Own metadata of a class (not inherited from a parent class). */
@@ -175,44 +177,6 @@ export function Global(): ClassDecorator {
 /** Builds a dynamic module (what a `forRoot(options)` returns). */
 export function createDynamicModule(module: Function, metadata: ModuleMetadata): DynamicModule {
   return { module, ...metadata };
-}
-
-/**
- * `emitDecoratorMetadata` makes TypeScript emit `Reflect.metadata(...)` calls. When no
- * reflect-metadata polyfill is loaded, install the small part those calls need, so users do not
- * have to. An existing polyfill is left alone.
- */
-function installReflectMetadata(): void {
-  const R = Reflect as any;
-  if (typeof R.getMetadata === 'function' && typeof R.metadata === 'function') return;
-  const store = new WeakMap<object, Map<string | symbol | undefined, Map<unknown, unknown>>>();
-  const table = (target: object, key: string | symbol | undefined, create: boolean) => {
-    let byKey = store.get(target);
-    if (!byKey) {
-      if (!create) return undefined;
-      byKey = new Map();
-      store.set(target, byKey);
-    }
-    let m = byKey.get(key);
-    if (!m && create) {
-      m = new Map();
-      byKey.set(key, m);
-    }
-    return m;
-  };
-  R.defineMetadata = (k: unknown, v: unknown, target: object, key?: string | symbol) => {
-    table(target, key, true)!.set(k, v);
-  };
-  R.getOwnMetadata = (k: unknown, target: object, key?: string | symbol) => table(target, key, false)?.get(k);
-  R.getMetadata = (k: unknown, target: object, key?: string | symbol) => {
-    for (let t: object | null = target; t; t = Object.getPrototypeOf(t)) {
-      const v = table(t, key, false)?.get(k);
-      if (v !== undefined) return v;
-    }
-    return undefined;
-  };
-  R.hasMetadata = (k: unknown, target: object, key?: string | symbol) => R.getMetadata(k, target, key) !== undefined;
-  R.metadata = (k: unknown, v: unknown) => (target: object, key?: string | symbol) => R.defineMetadata(k, v, target, key);
 }
 
 /** The constructor parameter types TypeScript recorded, if it did. */

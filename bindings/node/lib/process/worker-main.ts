@@ -2,6 +2,8 @@
 // The Node child in one line:
 //   node node_modules/@omnitron-dev/native/dist/process/worker-main.js ./worker.js WorkerService [./other.js Other ...]
 //   omnitron-node-worker ./worker.js WorkerService
+// From code, its path is `WORKER_ENTRY` (or `require.resolve('@omnitron-dev/native/worker')`), and
+// `workerCommand('./worker.js', 'WorkerService')` builds the whole command.
 // Each `module Export` pair names a `@Service` class (instantiated with no arguments) or instance.
 
 import { OmnitronError } from '../errors.js';

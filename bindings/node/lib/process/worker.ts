@@ -9,12 +9,51 @@ import { pathToFileURL } from 'node:url';
 import { OmnitronError, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { Peer } from '../rpc/peer.js';
-import { serviceId } from './program.js';
+import { OptionKeys, options } from '../util.js';
+import { serviceId, WORKER_MAIN } from './program.js';
 
 export const ENV_PARENT = 'OMNITRON_PARENT';
 export const ENV_TOKEN = 'OMNITRON_TOKEN';
 export const ENV_CHILD_ID = 'OMNITRON_CHILD_ID';
 export const HOST_SERVICE = 'omnitron.host@1.0.0';
+
+/**
+ * The Node worker entry point's file (`dist/process/worker-main.js`, also reachable as
+ * `require.resolve('@omnitron-dev/native/worker')`): `node WORKER_ENTRY ./worker.js Export`.
+ */
+export const WORKER_ENTRY: string = WORKER_MAIN;
+
+/** Options of `workerCommand`. */
+export interface WorkerCommandOptions {
+  /** Node options for the child (`['--max-old-space-size=512']`), before the entry point. */
+  execArgv?: readonly string[];
+}
+const WORKER_COMMAND_KEYS = new OptionKeys(['execArgv']);
+
+/**
+ * The command that runs `exportName` of `modulePath` (a `@Service` class or instance) as a Node
+ * child: `[node, ...execArgv, WORKER_ENTRY, absolute modulePath, exportName]`. For
+ * `Pool.start({ command })`, a supervisor's child, or any spawner:
+ *
+ * ```ts
+ * const pool = await Pool.start({ command: workerCommand(require.resolve('./worker'), 'Worker'), size: 2 });
+ * ```
+ *
+ * Without `exportName` the module's default export, or its only `@Service` export, is served.
+ */
+export function workerCommand(modulePath: string, exportName?: string, opts?: WorkerCommandOptions): string[] {
+  const what = 'workerCommand()';
+  if (typeof modulePath !== 'string' || modulePath === '') throw invalidArgument(`${what} takes the path of the module to serve, got ${describe(modulePath)}`);
+  if (exportName !== undefined && (typeof exportName !== 'string' || exportName === '')) {
+    throw invalidArgument(`${what}: the export name must be a non-empty string, got ${describe(exportName)}`);
+  }
+  const o = options<WorkerCommandOptions>(opts, what, WORKER_COMMAND_KEYS);
+  const execArgv = o.execArgv ?? [];
+  if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) {
+    throw invalidArgument(`${what}: 'execArgv' must be an array of strings, got ${describe(o.execArgv)}`);
+  }
+  return [process.execPath, ...execArgv, WORKER_ENTRY, resolve(modulePath), ...(exportName === undefined ? [] : [exportName])];
+}
 
 /** A serving child. */
 export interface ChildHandle {

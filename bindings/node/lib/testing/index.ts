@@ -1,0 +1,14 @@
+// Testing utilities (spec 10.1): `Test.createTestingModule(...)` with provider overrides, and
+// `createMock<T>()` recording stubs. Also importable on their own: `@omnitron-dev/native/testing`.
+
+export {
+  Test,
+  TestingModule,
+  TestingModuleBuilder,
+  type TestingModuleMetadata,
+  type TestingModuleOptions,
+  type OverrideBy,
+  type OverrideByFactoryOptions,
+  type OverrideModule,
+} from './module.js';
+export { createMock, mockFn, isMock, type DeepMocked, type MockFunction, type MockOptions, type MockPartial, type MockResult, type MockState } from './mock.js';

@@ -1,0 +1,316 @@
+// `Test.createTestingModule({ providers, imports })` as NestJS users write it: a root module built
+// from the metadata, providers overridden wherever the module tree declares them, compiled into a
+// real container (the engine's graph, checks and errors) and initialized.
+
+import { Container } from '../di/container.js';
+import { moduleMetadata, type DynamicModule, type ModuleMetadata, type ModuleRef } from '../di/decorators.js';
+import type { InjectEntry, ProviderInput } from '../di/providers.js';
+import { describe, tokenKey, tokenName, type Constructor, type InjectionToken } from '../di/tokens.js';
+import { invalidArgument } from '../errors.js';
+import { OptionKeys, options } from '../util.js';
+
+/** What `Test.createTestingModule` takes: the test's own root module. */
+export interface TestingModuleMetadata {
+  /** Modules whose exports the test reaches (their providers can be overridden too). */
+  imports?: ModuleRef[];
+  /** Providers of the root module: classes or `{ provide, useValue | useClass | useFactory | useExisting }`. */
+  providers?: ProviderInput[];
+}
+const METADATA_KEYS = new OptionKeys(['imports', 'providers']);
+
+/** Options of `Test.createTestingModule`. */
+export interface TestingModuleOptions {
+  /** What `CONTEXT` gives outside any scope. */
+  context?: unknown;
+}
+const OPTION_KEYS = new OptionKeys(['context']);
+
+/** `overrideProvider(X).useFactory({ factory, inject })`. */
+export interface OverrideByFactoryOptions {
+  factory: (...args: any[]) => unknown;
+  /** The factory's dependencies, in parameter order. */
+  inject?: InjectEntry[];
+}
+const FACTORY_KEYS = new OptionKeys(['factory', 'inject']);
+
+/** What `overrideProvider(X)` gives: how to provide `X` instead (a stand-in need not have X's type). */
+export interface OverrideBy {
+  useValue(value: unknown): TestingModuleBuilder;
+  useClass(cls: Constructor): TestingModuleBuilder;
+  useFactory(options: OverrideByFactoryOptions): TestingModuleBuilder;
+}
+
+/** What `overrideModule(M)` gives. */
+export interface OverrideModule {
+  useModule(replacement: ModuleRef): TestingModuleBuilder;
+}
+
+type Replacement = { provide: InjectionToken } & Record<string, unknown>;
+
+/** Entry point of the testing utilities (`Test.createTestingModule`). */
+export class Test {
+  private constructor() {}
+
+  /**
+   * Starts a testing module from `metadata` (`providers`, `imports`): override providers or
+   * modules on the builder, then `compile()`.
+   *
+   * ```ts
+   * const module = await Test.createTestingModule({
+   *   providers: [UserService, { provide: UserRepository, useValue: createMock<UserRepository>() }],
+   * }).compile();
+   * const service = module.get<UserService>(UserService);
+   * ```
+   */
+  static createTestingModule(metadata: TestingModuleMetadata = {}, opts?: TestingModuleOptions): TestingModuleBuilder {
+    const what = 'Test.createTestingModule()';
+    const m = options<TestingModuleMetadata>(metadata, what, METADATA_KEYS);
+    for (const key of ['imports', 'providers'] as const) {
+      if (m[key] !== undefined && !Array.isArray(m[key])) throw invalidArgument(`${what}: '${key}' must be an array, got ${describe(m[key])}`);
+    }
+    const o = options<TestingModuleOptions>(opts, `${what} options`, OPTION_KEYS);
+    return new TestingModuleBuilder([...(m.imports ?? [])], [...(m.providers ?? [])], o.context);
+  }
+}
+
+/** Collects overrides, then builds the container (`compile()`). */
+export class TestingModuleBuilder {
+  readonly #imports: ModuleRef[];
+  readonly #providers: ProviderInput[];
+  readonly #context: unknown;
+  /** By token key: the token and what replaces its providers. */
+  readonly #overrides = new Map<number, Replacement>();
+  readonly #modules = new Map<object, ModuleRef>();
+
+  /** @internal Use `Test.createTestingModule`. */
+  constructor(imports: ModuleRef[], providers: ProviderInput[], context: unknown) {
+    this.#imports = imports;
+    this.#providers = providers;
+    this.#context = context;
+  }
+
+  /**
+   * Replaces every provider of `token` in the module tree (the root's and imported modules') with
+   * what `useValue` / `useClass` / `useFactory` gives. A token nobody provides is added to the
+   * root module. The last override of a token wins.
+   */
+  overrideProvider(token: InjectionToken): OverrideBy {
+    const key = tokenKey(token); // refuses what is not a token (E001)
+    const set = (p: Record<string, unknown>): TestingModuleBuilder => {
+      this.#overrides.set(key, { provide: token, ...p });
+      return this;
+    };
+    return {
+      useValue: (value) => set({ useValue: value }),
+      useClass: (cls) => {
+        if (typeof cls !== 'function') throw invalidArgument(`overrideProvider(${tokenName(token)}).useClass() takes a class, got ${describe(cls)}`);
+        return set({ useClass: cls });
+      },
+      useFactory: (factoryOptions) => {
+        const what = `overrideProvider(${tokenName(token)}).useFactory()`;
+        if (typeof factoryOptions === 'function') {
+          throw invalidArgument(`${what} takes { factory, inject }, got a function: write useFactory({ factory: ${(factoryOptions as Function).name || 'fn'} })`);
+        }
+        const f = options<OverrideByFactoryOptions>(factoryOptions, what, FACTORY_KEYS);
+        if (typeof f.factory !== 'function') throw invalidArgument(`${what}: 'factory' must be a function, got ${describe(f.factory)}`);
+        if (f.inject !== undefined && !Array.isArray(f.inject)) throw invalidArgument(`${what}: 'inject' must be an array, got ${describe(f.inject)}`);
+        return set(f.inject === undefined ? { useFactory: f.factory } : { useFactory: f.factory, inject: f.inject });
+      },
+    };
+  }
+
+  /** Replaces module `module` (a `@Module` class or a dynamic module) wherever it is imported. */
+  overrideModule(module: ModuleRef): OverrideModule {
+    if (module === null || (typeof module !== 'function' && typeof module !== 'object')) {
+      throw invalidArgument(`overrideModule() takes a module, got ${describe(module)}`);
+    }
+    return {
+      useModule: (replacement) => {
+        if (replacement === null || (typeof replacement !== 'function' && typeof replacement !== 'object')) {
+          throw invalidArgument(`overrideModule().useModule() takes a module, got ${describe(replacement)}`);
+        }
+        this.#modules.set(module, replacement);
+        return this;
+      },
+    };
+  }
+
+  /**
+   * Builds the container from the root module (overrides applied) and runs `initialize()`: every
+   * singleton is built and every `onInit` hook has run when this resolves. A failure (a missing
+   * provider, a throwing hook) rejects with the engine's error, after disposing what was built.
+   */
+  async compile(): Promise<TestingModule> {
+    const root = new Rewriter(this.#overrides, this.#modules).root(this.#imports, this.#providers);
+    const container = new Container({ context: this.#context });
+    try {
+      container.loadRootModule(root);
+      await container.initialize();
+    } catch (e) {
+      await container.dispose().catch(() => {});
+      throw e;
+    }
+    return new TestingModule(container);
+  }
+}
+
+/** A compiled testing module: its container, initialized. */
+export class TestingModule {
+  /** @internal Use `compile()`. */
+  constructor(readonly container: Container) {}
+
+  // As in NestJS, the type argument may differ from the token's (`get<DeepMocked<Repo>>(Repo)`).
+
+  /** Resolves a provider visible from the testing module (synchronously). */
+  get<TInput = any, TResult = TInput>(token: InjectionToken<TInput> | Function): TResult {
+    return this.container.resolve(token as InjectionToken) as TResult;
+  }
+
+  /** Resolves a provider, awaiting async factories and hooks. */
+  resolve<TInput = any, TResult = TInput>(token: InjectionToken<TInput> | Function): Promise<TResult> {
+    return this.container.resolveAsync(token as InjectionToken) as Promise<TResult>;
+  }
+
+  /** Same as `resolve` (the name `OmnitronApp` uses). */
+  getAsync<TInput = any, TResult = TInput>(token: InjectionToken<TInput> | Function): Promise<TResult> {
+    return this.resolve<TInput, TResult>(token);
+  }
+
+  /** Every provider of a multi token. */
+  resolveAll<TInput = any, TResult = TInput>(token: InjectionToken<TInput> | Function): TResult[] {
+    return this.container.resolveAll(token as InjectionToken) as TResult[];
+  }
+
+  /** Whether something visible from the testing module provides `token`. */
+  has(token: InjectionToken): boolean {
+    return this.container.has(token);
+  }
+
+  /** A scope (a request, a job): scoped providers get one instance per scope. */
+  createScope(context?: unknown): ReturnType<Container['createScope']> {
+    return this.container.createScope(context);
+  }
+
+  /** Runs every `onDestroy` and closes the container. Idempotent. */
+  close(): Promise<void> {
+    return this.container.dispose();
+  }
+}
+
+function isDynamic(ref: unknown): ref is DynamicModule {
+  return ref !== null && typeof ref === 'object' && typeof (ref as DynamicModule).module === 'function';
+}
+
+function isModuleRef(x: unknown): boolean {
+  return isDynamic(x) || (typeof x === 'function' && moduleMetadata(x) !== undefined);
+}
+
+/** The token a module's provider entry provides, if it can tell (the engine reports the rest). */
+function tokenOf(p: unknown): InjectionToken | undefined {
+  if (typeof p === 'function') return p as Constructor;
+  if (p !== null && typeof p === 'object' && 'provide' in p) return (p as { provide: InjectionToken }).provide;
+  return undefined;
+}
+
+function keyOf(token: InjectionToken | undefined): number | undefined {
+  if (token === undefined) return undefined;
+  try {
+    return tokenKey(token);
+  } catch {
+    return undefined; // not a token: left as it is, for the engine to report
+  }
+}
+
+/**
+ * Copies the module tree with the overrides applied. Modules are identities, so each module of the
+ * tree becomes exactly one copy (a module imported twice is still loaded once); without overrides
+ * the tree is used as it is.
+ */
+class Rewriter {
+  readonly #copies = new Map<object, ModuleRef>();
+  readonly #used = new Set<number>();
+
+  constructor(
+    readonly overrides: ReadonlyMap<number, Replacement>,
+    readonly modules: ReadonlyMap<object, ModuleRef>,
+  ) {}
+
+  root(imports: ModuleRef[], providers: ProviderInput[]): DynamicModule {
+    const rewrite = this.overrides.size > 0 || this.modules.size > 0;
+    const root: DynamicModule = {
+      module: named('TestingModule'),
+      name: 'TestingModule',
+      imports: rewrite ? imports.map((m) => this.module(m)) : imports,
+      providers: rewrite ? this.providers(providers) : providers,
+    };
+    // An override of a token nobody provides: the root module provides it.
+    for (const [key, r] of this.overrides) if (!this.#used.has(key)) root.providers!.push(r as ProviderInput);
+    return root;
+  }
+
+  providers(list: readonly ProviderInput[]): ProviderInput[] {
+    const out: ProviderInput[] = [];
+    const replaced = new Set<number>();
+    for (const p of list) {
+      const key = keyOf(tokenOf(p));
+      const r = key === undefined ? undefined : this.overrides.get(key);
+      if (r === undefined) {
+        out.push(p);
+      } else if (!replaced.has(key!)) {
+        // Every provider of the token in this module (several for a multi token) becomes one.
+        replaced.add(key!);
+        this.#used.add(key!);
+        out.push(r as ProviderInput);
+      }
+    }
+    return out;
+  }
+
+  module(ref: ModuleRef): ModuleRef {
+    if (ref === null || (typeof ref !== 'function' && typeof ref !== 'object')) return ref; // the engine reports it
+    const done = this.#copies.get(ref);
+    if (done !== undefined) return done;
+    const swapped = this.modules.get(ref);
+    if (swapped !== undefined && swapped !== ref) {
+      this.#copies.set(ref, swapped); // a loop of replacements ends here
+      const copy = this.module(swapped);
+      this.#copies.set(ref, copy);
+      return copy;
+    }
+    let name: string;
+    let meta: ModuleMetadata;
+    if (isDynamic(ref)) {
+      const base = moduleMetadata(ref.module) ?? {};
+      const { module, ...own } = ref;
+      name = own.name ?? base.name ?? module.name;
+      meta = {
+        imports: [...(base.imports ?? []), ...(own.imports ?? [])],
+        providers: [...(base.providers ?? []), ...(own.providers ?? [])],
+        exports: own.exports !== undefined || base.exports !== undefined ? [...(base.exports ?? []), ...(own.exports ?? [])] : undefined,
+        global: own.global ?? base.global,
+      };
+    } else {
+      const m = moduleMetadata(ref);
+      if (m === undefined) return ref; // not a module: the engine says so
+      name = m.name ?? (ref as Function).name;
+      meta = m;
+    }
+    if (!Array.isArray(meta.imports ?? []) || !Array.isArray(meta.providers ?? []) || (meta.exports !== undefined && !Array.isArray(meta.exports))) {
+      return ref; // malformed: loaded as it is, so the engine's message names it
+    }
+    // Registered before its imports are copied, so that an import loop ends (and is reported by the engine).
+    const copy: DynamicModule = { module: named(name), name, global: meta.global };
+    this.#copies.set(ref, copy);
+    copy.imports = (meta.imports ?? []).map((m) => this.module(m));
+    copy.providers = this.providers(meta.providers ?? []);
+    if (meta.exports !== undefined) copy.exports = meta.exports.map((x) => (isModuleRef(x) ? (this.module(x as ModuleRef) as InjectionToken) : x));
+    return copy;
+  }
+}
+
+/** A fresh class standing for a module copy (a copy is a module of its own). */
+function named(name: string): Function {
+  const c = class {};
+  Object.defineProperty(c, 'name', { value: name });
+  return c;
+}
