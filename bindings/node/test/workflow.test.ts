@@ -206,7 +206,7 @@ test('definitions: a cycle names its path; empty workflows give {}; bad input is
   assert.throws(() => defineWorkflow('x').compensate('a', null as any), code('E001'));
   assert.throws(() => Stage({ dependsOn: {} as any }), code('E001'));
   assert.throws(() => Compensate(5 as any), code('E001'));
-  assert.throws(() => Workflow({} as any), code('WF004'));
+  assert.throws(() => Workflow({ name: '' }), code('WF004'));
   assert.throws(() => engine.register(class NotAWorkflow {} as any), (e: any) => e.code === 'E001' && /@Workflow/.test(e.message));
   assert.throws(() => engine.register(42 as any), code('E001'));
   assert.throws(() => engine.register({ name: 'raw', options: {}, orphans: [], stages: [{ name: 'a', run: 'nope', dependsOn: [] }] } as any), (e: any) => e.code === 'E001' && /must be a function/.test(e.message));
