@@ -137,3 +137,11 @@ def test_bad_values_are_clear_errors() -> None:
         child(42)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):
         child(WORKER, name="")
+
+
+def test_health_check_refuses_an_unknown_keyword() -> None:
+    from omnitron import HealthCheck
+
+    with pytest.raises(InvalidArgumentError, match=r"unknown option 'max_miss' in HealthCheck\(\).*did you mean 'max_missed'"):
+        HealthCheck(interval=1.0, max_miss=2)  # type: ignore[call-arg]
+    assert HealthCheck(interval=1.0, max_missed=2).max_missed == 2

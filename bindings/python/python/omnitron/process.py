@@ -89,6 +89,10 @@ class HealthCheck:
     max_missed: int = 3
 
 
+# An unknown keyword is E001 naming the nearest valid one, as for every options object.
+setattr(HealthCheck, "__init__", checked_keywords("HealthCheck()")(HealthCheck.__init__))
+
+
 Command = Union[str, Sequence[str]]
 
 
