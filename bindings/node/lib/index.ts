@@ -65,7 +65,7 @@ export {
   type BulkheadOptions,
   type RetryOptions,
 } from './resilience/policies.js';
-export { CircuitBreaker, Retry, RateLimit, Throttle, Timeout, Bulkhead } from './resilience/decorators.js';
+export { CircuitBreaker, Retry, RateLimit, Throttle, Timeout, Bulkhead, type ThrottleOptions } from './resilience/decorators.js';
 
 // RPC
 export {
@@ -100,6 +100,7 @@ export {
   type SupervisionStrategy,
   type ChildOptions,
   type ChildInfo,
+  type ProcessInfo,
   type CrashDecision,
   type RestartPolicy,
 } from './process/supervisor.js';

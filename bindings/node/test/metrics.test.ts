@@ -152,3 +152,46 @@ test('/metrics is served over real HTTP and stops', async () => {
 test("the global registry also holds the engine's own metrics", () => {
   assert.ok(Registry.global.native.same(Registry.global.native));
 });
+
+const unknown = (key: string, hint: string | null, context: string) => (e: unknown) => {
+  assert.ok(code('E001')(e), String(e));
+  const m = (e as Error).message;
+  assert.ok(m.includes(`unknown option '${key}' in ${context}`), m);
+  if (hint) assert.ok(m.includes(`did you mean '${hint}'?`), m);
+  return true;
+};
+
+test('metric configs and @Metric({...}) refuse an unknown key with E001 naming the nearest valid one', () => {
+  const r = new Registry();
+  assert.throws(() => r.counter({ name: 'a_total', labelnames: ['x'] } as any), unknown('labelnames', 'labelNames', 'Registry.counter()'));
+  assert.throws(() => r.gauge({ name: 'g', hlep: 'x' } as any), unknown('hlep', 'help', 'Registry.gauge()'));
+  assert.throws(() => r.histogram({ name: 'h', bucket: [1] } as any), unknown('bucket', 'buckets', 'Registry.histogram()'));
+  assert.throws(() => r.serve({ prot: 0 } as any), unknown('prot', 'port', 'Registry.serve()'));
+  assert.throws(() => Metric({ type: 'counter', name: 'c_total', labels: ['a'] } as any), unknown('labels', null, '@Metric()'));
+  assert.throws(() => Metric({ type: 'histogram', name: 'h', bukets: [1] } as any), unknown('bukets', 'buckets', '@Metric()'));
+  assert.throws(() => Metric(42 as any), code('E001'));
+  assert.throws(() => Metric('x', {} as any), code('E001'));
+  // Nothing was registered by the refused calls.
+  assert.deepEqual(r.snapshot(), []);
+  // Spec 7.3's keys pass.
+  Metric({ type: 'counter', name: 'ok_total', help: 'h', labelNames: ['status'], registry: r });
+  Metric({ type: 'histogram', name: 'ok_seconds', help: 'h', buckets: [0.1, 1], registry: r });
+});
+
+test('@Metric() with no argument (spec 14.2) times the method under Class.method', async () => {
+  const r = new Registry();
+  class Jobs {
+    @Metric(undefined, r)
+    async operation(fail: boolean) {
+      if (fail) throw new Error('no');
+      return 'done';
+    }
+  }
+  const j = new Jobs();
+  assert.equal(await j.operation(false), 'done');
+  await assert.rejects(j.operation(true));
+  const m = parse(r.metrics());
+  assert.equal(m.get('method_calls_total{method="Jobs.operation"}'), 2);
+  assert.equal(m.get('method_errors_total{method="Jobs.operation"}'), 1);
+  assert.equal(m.get('method_duration_seconds_count{method="Jobs.operation"}'), 2);
+});

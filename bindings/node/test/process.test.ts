@@ -357,3 +357,47 @@ test('a SIGSTOPped child with a health check is killed and restarted', T, async 
     await sup.stop();
   }
 });
+
+test('supervisor options: an unknown key is refused with E001 naming the nearest valid one; the spec keys pass', T, async () => {
+  const unknown = (key: string, hint: string | null, context: string) => (e: unknown) => {
+    assert.ok(code('E001')(e), String(e));
+    const m = (e as Error).message;
+    assert.ok(m.includes(`unknown option '${key}' in ${context}`), m);
+    if (hint) assert.ok(m.includes(`did you mean '${hint}'?`), m);
+    return true;
+  };
+  // Spec 3.2's keys.
+  Supervisor({ strategy: 'one-for-one', maxRestarts: 3, maxTime: 60000 });
+  Child({ instances: 4 });
+  // The issue's example: silently ignored before.
+  assert.throws(() => Supervisor({ shutdownTimeout: 5000 } as any), unknown('shutdownTimeout', null, '@Supervisor()'));
+  assert.throws(() => Supervisor({ maxRestart: 3 } as any), unknown('maxRestart', 'maxRestarts', '@Supervisor()'));
+  assert.throws(() => Supervisor({ backoff: { intial: 10 } } as any), unknown('intial', 'initial', '@Supervisor() backoff'));
+  assert.throws(() => new Supervisor({ stratgy: 'one-for-all' } as any), unknown('stratgy', 'strategy', 'new Supervisor()'));
+  assert.throws(() => new Supervisor({ name: 'x' }, { maxtime: 1 } as any), unknown('maxtime', 'maxTime', 'new Supervisor()'));
+  assert.throws(() => Child({ instance: 2 } as any), unknown('instance', 'instances', '@Child()'));
+  assert.throws(() => Child({ restartDelayMs: 2 } as any), unknown('restartDelayMs', 'restartDelay', '@Child()'));
+  const sup = new Supervisor({ name: 'keys' });
+  assert.throws(() => sup.addChild('x', { command: ['x'], critcal: true } as any), unknown('critcal', 'critical', "addChild('x')"));
+  assert.throws(
+    () => sup.addChild('x', { command: ['x'], healthCheck: { interval: 10, maxMised: 2 } } as any),
+    unknown('maxMised', 'maxMissed', "child 'x' healthCheck"),
+  );
+  assert.deepEqual(await sup.children(), [], 'nothing was added by the refused calls');
+  // A decorated class whose options were refused never became a supervisor.
+  assert.throws(() => {
+    @Supervisor({ strategy: 'one-for-one', timeout: 1 } as any)
+    class Refused {}
+    return Refused;
+  }, unknown('timeout', null, '@Supervisor()'));
+});
+
+test('close() stops a supervisor, as Python and every other resource closes', T, async () => {
+  const sup = await new Supervisor({ name: 'closing', backoff: { initial: 10 } }).addChild('calc', { service: Calc }).start();
+  const [child] = await sup.children();
+  assert.equal(child.state, 'running');
+  await sup.close();
+  assert.equal(sup.state, 'stopped');
+  await eventually('child gone', () => !alive(child.pid!));
+  await sup.close();
+});

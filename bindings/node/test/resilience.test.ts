@@ -267,3 +267,47 @@ test('a breaker stays reachable under the decorators stacked on it', async () =>
   assert.equal(bank.calls, 1, 'the retry met an open breaker: one real call');
   assert.deepEqual(changes, ['closed->open']);
 });
+
+test('policies and decorators refuse an unknown key with E001 naming the nearest valid one; the spec keys pass', () => {
+  const unknown = (key: string, hint: string | null, context: string) => (e: unknown) => {
+    assert.ok(code('E001')(e), String(e));
+    const m = (e as Error).message;
+    assert.ok(m.includes(`unknown option '${key}' in ${context}`), m);
+    if (hint) assert.ok(m.includes(`did you mean '${hint}'?`), m);
+    return true;
+  };
+  // Spec 2.4's keys.
+  CircuitBreaker({ threshold: 5, timeout: 60000 });
+  RateLimit({ points: 10, duration: 60 });
+
+  assert.throws(() => CircuitBreaker({ treshold: 5 } as any), unknown('treshold', 'threshold', '@CircuitBreaker()'));
+  assert.throws(() => CircuitBreaker({ resetTimeout: 5 } as any), unknown('resetTimeout', null, '@CircuitBreaker()'));
+  assert.throws(() => new CircuitBreakerPolicy({ halfOpenMaxCall: 1 } as any), unknown('halfOpenMaxCall', 'halfOpenMaxCalls', 'new CircuitBreakerPolicy()'));
+  assert.throws(() => Retry({ attempt: 3 } as any), unknown('attempt', 'attempts', '@Retry()'));
+  assert.throws(() => new RetryPolicy({ maxdelay: 3 } as any), unknown('maxdelay', 'maxDelay', 'new RetryPolicy()'));
+  assert.throws(() => RateLimit({ points: 10, durations: 60 } as any), unknown('durations', 'duration', '@RateLimit()'));
+  assert.throws(() => new RateLimiter({ points: 10, duration: 60, type: 'sliding-window' } as any), unknown('type', null, 'new RateLimiter()'));
+  assert.throws(() => Throttle({ limit: 1, intervall: 10 } as any), unknown('intervall', 'interval', '@Throttle()'));
+  assert.throws(() => Bulkhead({ maxConcurent: 1 } as any), unknown('maxConcurent', 'maxConcurrent', '@Bulkhead()'));
+  assert.throws(() => new BulkheadPolicy({ maxConcurrent: 1, queue: 2 } as any), unknown('queue', null, 'new BulkheadPolicy()'));
+});
+
+test('@RateLimit: a refused call of an async method rejects (a sync method still throws)', async () => {
+  class Api {
+    @RateLimit({ points: 1, duration: 60 })
+    async fetch() {
+      return 'ok';
+    }
+    @RateLimit({ points: 1, duration: 60 })
+    now() {
+      return 'ok';
+    }
+  }
+  const api = new Api();
+  assert.equal(await api.fetch(), 'ok');
+  const refused = api.fetch();
+  assert.ok(refused instanceof Promise, 'a promise, not a throw');
+  await assert.rejects(refused, code('R002'));
+  assert.equal(api.now(), 'ok');
+  assert.throws(() => api.now(), code('R002'));
+});

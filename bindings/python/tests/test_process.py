@@ -172,7 +172,7 @@ def test_a_supervisor_restarts_and_hooks_decide() -> None:
         with pytest.raises(RestartLimitError):
             await sup.restart_child("a")
         pids = [c["pid"] for c in await sup.children() if c["pid"]]
-        await sup.stop()
+        await sup.close()
         assert sup.state == "stopped"
         for p in pids:
             await eventually(lambda p=p: not alive(p))
@@ -210,7 +210,7 @@ def test_a_wedged_child_is_restarted_and_decorators_build_a_supervisor() -> None
         await eventually(all_new, 30)
         assert any("stopped answering" in r for r in reasons), reasons
         assert not alive(before[0])
-        await sup.stop()
+        await sup.close()
 
     asyncio.run(main())
 

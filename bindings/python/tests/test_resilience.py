@@ -325,3 +325,79 @@ def test_a_cancelled_trial_call_gives_its_permit_back() -> None:
         assert b.state == "closed"
 
     asyncio.run(scenario())
+
+
+def test_unknown_keywords_are_refused_naming_the_nearest() -> None:
+    from typing import Optional
+
+    from omnitron import bulkhead, rate_limit, retry, timeout
+    from omnitron.errors import InvalidArgumentError
+
+    def unknown(key: str, hint: Optional[str], context: str) -> Any:
+        pattern = rf"unknown option '{key}' in {context}"
+        if hint:
+            pattern += rf".*did you mean '{hint}'"
+        return pytest.raises(InvalidArgumentError, match=pattern)
+
+    with unknown("treshold", "threshold", r"@circuit_breaker\(\)"):
+        circuit_breaker(treshold=5)  # type: ignore[call-arg]
+    with unknown("reset_timeout", None, r"CircuitBreaker\(\)"):
+        CircuitBreaker("x", reset_timeout=5.0)  # type: ignore[call-arg]
+    with unknown("attempt", "attempts", r"@retry\(\)"):
+        retry(attempt=3)  # type: ignore[call-arg]
+    with unknown("maxDelay", "max_delay", r"RetryPolicy\(\)"):
+        RetryPolicy(3, maxDelay=1.0)  # type: ignore[call-arg]
+    with unknown("durations", "duration", r"@rate_limit\(\)"):
+        rate_limit(points=10, durations=60)  # type: ignore[call-arg]
+    with unknown("kinds", "kind", r"RateLimiter\(\)"):
+        RateLimiter(10, 60, kinds="sliding-window")  # type: ignore[call-arg]
+    with unknown("max_concurent", "max_concurrent", r"@bulkhead\(\)"):
+        bulkhead(max_concurent=2)  # type: ignore[call-arg]
+    with unknown("maxQueue", "max_queue", r"Bulkhead\(\)"):
+        Bulkhead(2, maxQueue=1)  # type: ignore[call-arg]
+    with unknown("second", "seconds", r"@timeout\(\)"):
+        timeout(second=1.0)  # type: ignore[call-arg]
+    # The spec's @CircuitBreaker({ threshold, timeout }) and @RateLimit({ points, duration }), in Python.
+    circuit_breaker(threshold=5, timeout=60.0)
+    rate_limit(points=10, duration=60)
+
+
+def test_resilience_errors_have_their_own_classes() -> None:
+    from omnitron.errors import BulkheadFullError, CircuitOpenError, RateLimitedError, RetryExhaustedError
+
+    b = CircuitBreaker("classes", threshold=1, registry=Registry())
+    with pytest.raises(KeyError):
+        b.call(lambda: {}["x"])
+    with pytest.raises(CircuitOpenError):
+        b.call(lambda: 1)
+    limiter = RateLimiter(1, 60)
+    limiter.consume()
+    with pytest.raises(RateLimitedError):
+        limiter.consume()
+    with pytest.raises(RetryExhaustedError):
+        RetryPolicy(2, delay=0.001).call(lambda: {}["x"])
+    full = Bulkhead(1, 0)
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def hold() -> None:
+            await gate.wait()
+
+        first = asyncio.ensure_future(full.call_async(hold))
+        await asyncio.sleep(0)
+        with pytest.raises(BulkheadFullError):
+            await full.call_async(hold)
+        gate.set()
+        await first
+
+    asyncio.run(main())
+
+
+def test_bare_circuit_breaker_takes_the_defaults() -> None:
+    @circuit_breaker
+    def ping() -> str:
+        return "pong"
+
+    assert ping() == "pong"
+    assert ping.circuit_breaker.state == "closed"  # type: ignore[attr-defined]

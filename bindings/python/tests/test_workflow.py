@@ -6,7 +6,6 @@ import asyncio
 import os
 import tempfile
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -62,7 +61,7 @@ class OrderProcessing:
 
 def test_decorated_chain_passes_data_along() -> None:
     async def main() -> None:
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         wf = OrderProcessing()
         assert engine.register(wf) == "order-processing"
         out = await engine.run("order-processing", {"id": "o1", "qty": 2}, run_id="o1")
@@ -92,7 +91,7 @@ def test_decorated_chain_passes_data_along() -> None:
 
 def test_failing_payment_compensates_the_reservation() -> None:
     async def main() -> None:
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         wf = OrderProcessing()
         engine.register(wf)
         with pytest.raises(StageFailedError) as e:
@@ -127,7 +126,7 @@ def test_third_stage_failing_compensates_two_then_one_and_none_output() -> None:
         log.append(f"undo-two:{v}")
 
     async def main() -> None:
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         engine.register(
             define_workflow("three")
             .stage("one", one)
@@ -146,22 +145,28 @@ def test_third_stage_failing_compensates_two_then_one_and_none_output() -> None:
 
 
 def test_parallel_stages_run_concurrently() -> None:
+    # Each of a and b waits until the other has started: they can only finish if they run at once.
+    a_started, b_started = threading.Event(), threading.Event()
+
     async def a(_: Any) -> str:
-        await asyncio.sleep(0.2)
-        return "A"
+        a_started.set()
+        for _ in range(2000):
+            if b_started.is_set():
+                return "A"
+            await asyncio.sleep(0.005)
+        raise AssertionError("b never started while a ran")
 
     def b(_: Any) -> str:
-        time.sleep(0.2)  # a sync stage in a thread does not block the loop
+        b_started.set()
+        assert a_started.wait(10)  # a sync stage in a thread does not block the loop
         return "B"
 
     async def main() -> None:
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         engine.register(
             define_workflow("fan").stage("a", a).stage("b", b).stage("join", lambda both: both["a"] + both["b"], depends_on=["a", "b"]).build()
         )
-        t0 = time.monotonic()
         out = await engine.run("fan")
-        assert time.monotonic() - t0 < 0.4  # loosely: less than the sum
         assert out["join"] == "AB"
         await engine.close()
 
@@ -189,7 +194,7 @@ def test_retry_then_success_and_stage_timeout() -> None:
                 raise
             return "late"
 
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         engine.register(define_workflow("retry").stage("flaky", flaky, retries=2, retry_delay=0.01).build())
         engine.register(define_workflow("slow").stage("wait", slow, timeout=0.05).build())
         assert await engine.run("retry") == {"flaky": 2}
@@ -209,7 +214,7 @@ def test_definitions_and_bad_input() -> None:
         return 1
 
     async def main() -> None:
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         with pytest.raises(WorkflowCycleError, match="a -> b -> c -> a"):
             engine.register(define_workflow("loop").stage("a", f, depends_on="b").stage("b", f, depends_on="c").stage("c", f, depends_on="a").build())
         with pytest.raises(UnknownDependencyError, match="did you mean 'reserve'"):
@@ -283,7 +288,7 @@ def test_failing_compensation_keeps_both_errors() -> None:
         raise OSError("warehouse closed")
 
     async def main() -> None:
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         engine.register(define_workflow("broken").stage("reserve", lambda _: "r1").stage("pay", pay, depends_on="reserve").compensate("reserve", undo).build())
         with pytest.raises(CompensationFailedError) as e:
             await engine.run("broken", run_id="b1")
@@ -310,7 +315,7 @@ def test_cancel_compensates_and_cancels_the_stage_in_flight() -> None:
             raise
 
     async def main() -> None:
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         engine.register(define_workflow("c").stage("first", lambda _: "one").stage("long", long, depends_on="first").compensate("first", lambda v: log.append(f"undo:{v}")).build())
         r = await engine.start("c")
         await asyncio.sleep(0.05)
@@ -373,7 +378,7 @@ def test_stages_call_an_rpc_service() -> None:
         inventory = Inventory()
         await server.expose(inventory)
         client = await Peer.connect(addr, token="t")
-        engine = WorkflowEngine.in_memory()
+        engine = await WorkflowEngine.in_memory()
         try:
             proxy = await client.query_interface("inventory@^1")
 

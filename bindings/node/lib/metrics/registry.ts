@@ -6,7 +6,7 @@ import type { NativeMetric, NativeRegistry, NativeSeries } from '../../native.js
 import { native } from '../native.js';
 import { call, invalidArgument, OmnitronError, ErrorCodes } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { options } from '../util.js';
+import { OptionKeys, options } from '../util.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 /** Label values by label name. */
@@ -23,6 +23,10 @@ export interface MetricConfig {
   /** Where to register; default `Registry.global`. */
   registry?: Registry;
 }
+
+/** The keys of `MetricConfig` (anything else is refused with E001). */
+export const METRIC_CONFIG_KEYS = new OptionKeys(['name', 'help', 'labelNames', 'buckets', 'cardinalityLimit', 'registry']);
+const SERVE_KEYS = new OptionKeys(['port', 'host']);
 
 const SEP = '\u0001';
 
@@ -55,7 +59,7 @@ export class Registry {
   }
 
   #get(type: MetricType, config: MetricConfig): Counter | Gauge | Histogram {
-    const c = options<MetricConfig>(config, `${type}()`);
+    const c = options<MetricConfig>(config, `Registry.${type}()`, METRIC_CONFIG_KEYS);
     if (typeof c.name !== 'string') throw invalidArgument(`a metric needs a name (a string), got ${describe(c.name)}`);
     const labelNames = c.labelNames ?? [];
     if (!Array.isArray(labelNames) || labelNames.some((l) => typeof l !== 'string')) {
@@ -119,7 +123,7 @@ export class Registry {
 
   /** Serves `GET /metrics` over HTTP. `port: 0` picks a free port (see `server.port`). */
   serve(opts: { port?: number; host?: string } = {}): MetricsServer {
-    const o = options<{ port?: number; host?: string }>(opts, 'serve()');
+    const o = options<{ port?: number; host?: string }>(opts, 'Registry.serve()', SERVE_KEYS);
     const port = o.port ?? 9464;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`port must be 0..65535, got ${describe(port)}`);
     const host = o.host ?? '127.0.0.1';

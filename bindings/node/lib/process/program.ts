@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
+import { checkKeys, OptionKeys } from '../util.js';
 
 type Ctor = abstract new (...args: any[]) => object;
 
@@ -17,6 +18,9 @@ export interface HealthCheckOptions {
   /** Missed pings in a row after which the child is killed and treated as crashed (default 3). */
   maxMissed?: number;
 }
+
+/** The keys of `HealthCheckOptions` (anything else is refused with E001). */
+export const HEALTH_CHECK_KEYS = new OptionKeys(['interval', 'timeout', 'maxMissed']);
 
 /** What a pool's workers or a supervised child run, and how. */
 export interface ChildProgram {
@@ -45,6 +49,22 @@ export interface ChildProgram {
   /** Health pings (default: none). */
   healthCheck?: HealthCheckOptions;
 }
+
+/** The keys of `ChildProgram`, for the options that extend it (`@Child`, `Pool.start`) to check theirs against. */
+export const CHILD_PROGRAM_KEYS: readonly string[] = [
+  'command',
+  'args',
+  'service',
+  'module',
+  'exportName',
+  'execArgv',
+  'target',
+  'env',
+  'cwd',
+  'readyTimeout',
+  'shutdownTimeout',
+  'healthCheck',
+];
 
 /** The engine's child spec (as the addon takes it). */
 export interface NativeChildSpec {
@@ -172,6 +192,7 @@ export function childSpec(p: ChildProgram, what: string, name?: string): { spec:
   if (o.healthCheck !== undefined) {
     if (!isObject(o.healthCheck)) throw invalidArgument(`${what}: 'healthCheck' takes an options object, got ${describe(o.healthCheck)}`);
     const h = o.healthCheck;
+    checkKeys(h, HEALTH_CHECK_KEYS, `${what} healthCheck`);
     health = {
       intervalMs: optNum(h, 'interval', `${what}: healthCheck`, { min: 1 }),
       timeoutMs: optNum(h, 'timeout', `${what}: healthCheck`, { min: 1 }),

@@ -7,8 +7,9 @@ import type { NativeSupervisor } from '../../native.js';
 import { native } from '../native.js';
 import { call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
+import { checkKeys, OptionKeys } from '../util.js';
 import { Ops } from './ops.js';
-import { childSpec, isObject, optBool, optNum, optStr, serviceId, type ChildProgram } from './program.js';
+import { CHILD_PROGRAM_KEYS, childSpec, isObject, optBool, optNum, optStr, serviceId, type ChildProgram } from './program.js';
 
 export type SupervisionStrategy = 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'simple-one-for-one';
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
@@ -35,6 +36,10 @@ export interface SupervisorOptions {
   backoff?: { initial?: number; max?: number; factor?: number };
 }
 
+/** The keys of `SupervisorOptions` (anything else is refused with E001). */
+export const SUPERVISOR_KEYS = new OptionKeys(['name', 'strategy', 'maxRestarts', 'window', 'maxTime', 'backoff']);
+const BACKOFF_KEYS = new OptionKeys(['initial', 'max', 'factor']);
+
 /** A supervised child (times in ms). */
 export interface ChildOptions extends ChildProgram {
   /** How many instances (default 1). */
@@ -51,6 +56,9 @@ export interface ChildOptions extends ChildProgram {
   restartDelay?: number;
 }
 
+/** The keys of `ChildOptions`. */
+export const CHILD_KEYS = new OptionKeys([...CHILD_PROGRAM_KEYS, 'instances', 'critical', 'restart', 'maxRestarts', 'window', 'restartDelay']);
+
 /** A child as hooks and `children()` see it. */
 export interface ChildInfo {
   name: string;
@@ -61,6 +69,9 @@ export interface ChildInfo {
   lastExit: string | null;
   critical: boolean;
 }
+
+/** The spec's name for what the supervision hooks get (`handleCrash(child: ProcessInfo, error: Error)`). */
+export type ProcessInfo = ChildInfo;
 
 /** Why a child ended, as the crash hook gets it: `message` says how; `failure` is false for a clean exit. */
 export class ChildCrash extends Error {
@@ -93,8 +104,8 @@ function own<T>(ctor: Statics, key: symbol, init: (inherited: T | undefined) => 
 }
 
 function supervisorDecorator(options: SupervisorOptions = {}): ClassDecorator {
-  if (!isObject(options)) throw invalidArgument(`@Supervisor takes an options object, got ${describe(options)}`);
-  checkSupervisorOptions(options, '@Supervisor');
+  if (!isObject(options)) throw invalidArgument(`@Supervisor() takes an options object, got ${describe(options)}`);
+  checkSupervisorOptions(options, '@Supervisor()');
   return (cls) => {
     Object.defineProperty(cls, META, { value: options, configurable: true });
   };
@@ -102,7 +113,8 @@ function supervisorDecorator(options: SupervisorOptions = {}): ClassDecorator {
 
 /** `@Child({ instances: 4 }) api = ApiWorker;`: a supervised child; the property's value is a `@Service` class, a command array, or a nested `@Supervisor` class. */
 export function Child(options: ChildOptions = {}): PropertyDecorator {
-  if (!isObject(options)) throw invalidArgument(`@Child takes an options object, got ${describe(options)}`);
+  if (!isObject(options)) throw invalidArgument(`@Child() takes an options object, got ${describe(options)}`);
+  checkKeys(options, CHILD_KEYS, '@Child()');
   return (proto, key) => {
     const list = own<[string | symbol, ChildOptions][]>(proto.constructor as unknown as Statics, CHILDREN, (i) => [...(i ?? [])]);
     list.push([key, options]);
@@ -123,12 +135,16 @@ export const OnChildRestart: () => MethodDecorator = hookDecorator(ON_RESTART, '
 
 function checkSupervisorOptions(o: SupervisorOptions, what: string): void {
   const r = o as Record<string, unknown>;
+  checkKeys(r, SUPERVISOR_KEYS, what);
   optStr(r, 'name', what);
   optStr(r, 'strategy', what, STRATEGIES);
   optNum(r, 'maxRestarts', what, { int: true });
   optNum(r, 'window', what, { min: 1 });
   optNum(r, 'maxTime', what, { min: 1 });
-  if (r.backoff !== undefined && !isObject(r.backoff)) throw invalidArgument(`${what}: 'backoff' takes an options object, got ${describe(r.backoff)}`);
+  if (r.backoff !== undefined) {
+    if (!isObject(r.backoff)) throw invalidArgument(`${what}: 'backoff' takes an options object, got ${describe(r.backoff)}`);
+    checkKeys(r.backoff, BACKOFF_KEYS, `${what} backoff`);
+  }
 }
 
 function childInfo(json: string): ChildInfo {
@@ -162,6 +178,8 @@ export interface Supervisor {
   start(): Promise<this>;
   /** Stops every child (reverse order); crashes meanwhile restart nothing. */
   stop(): Promise<void>;
+  /** `stop()` under the name every resource-holding object closes with (Python's `Supervisor.close()`). */
+  close(): Promise<void>;
   /** Resolves when it stopped; rejects with RestartLimitError (P006) when it failed. */
   wait(): Promise<void>;
   /** Restarts a child by hand (counts against its budget; over it: P006). */
@@ -196,7 +214,8 @@ class SupervisorImpl implements Supervisor {
     } else {
       throw invalidArgument(`new Supervisor() takes a @Supervisor class, an instance of one, or options, got ${describe(def)}`);
     }
-    checkSupervisorOptions(opts, 'Supervisor');
+    if (options !== undefined && !isObject(options)) throw invalidArgument(`new Supervisor() takes an options object, got ${describe(options)}`);
+    checkSupervisorOptions(opts, 'new Supervisor()');
     this.instance = instance;
     this.name = opts.name ?? instance?.constructor.name ?? 'supervisor';
     const b = (opts.backoff ?? {}) as Record<string, unknown>;
@@ -238,6 +257,7 @@ class SupervisorImpl implements Supervisor {
   addChild(name: string, options: ChildOptions): this {
     if (typeof name !== 'string' || name === '') throw invalidArgument(`addChild() needs a child name, got ${describe(name)}`);
     const what = `child '${name}'`;
+    if (isObject(options)) checkKeys(options, CHILD_KEYS, `addChild('${name}')`);
     const { spec } = childSpec(options, what, name);
     const o = options as Record<string, unknown>;
     const input = {
@@ -309,6 +329,10 @@ class SupervisorImpl implements Supervisor {
   async stop(): Promise<void> {
     await this.#ops.run<null>((id) => this.#native.stop(id), true);
     await this.#waiting?.catch(() => {});
+  }
+
+  close(): Promise<void> {
+    return this.stop();
   }
 
   async wait(): Promise<void> {

@@ -7,7 +7,7 @@ import type { NativeBreaker } from '../../native.js';
 import { native } from '../native.js';
 import { call, fromInfo, invalidArgument } from '../errors.js';
 import type { Registry } from '../metrics/registry.js';
-import { fn, isThenable, num, options, str } from '../util.js';
+import { fn, isThenable, num, OptionKeys, options, str } from '../util.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 const STATES: BreakerState[] = ['closed', 'open', 'half-open'];
@@ -45,6 +45,22 @@ export interface CircuitBreakerOptions {
   /** Where its metrics go (default `Registry.global`). */
   registry?: Registry;
 }
+
+/** The keys of `CircuitBreakerOptions` (anything else is refused with E001). */
+export const CIRCUIT_BREAKER_KEYS = new OptionKeys([
+  'name',
+  'threshold',
+  'failureRate',
+  'window',
+  'minCalls',
+  'timeout',
+  'halfOpenMaxCalls',
+  'successThreshold',
+  'callTimeout',
+  'isFailure',
+  'fallback',
+  'registry',
+]);
 
 export interface StateChangeEvent {
   name: string;
@@ -85,7 +101,7 @@ export class CircuitBreakerPolicy {
   #watchTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: CircuitBreakerOptions = {}) {
-    const o = options<CircuitBreakerOptions>(opts, 'CircuitBreaker');
+    const o = options<CircuitBreakerOptions>(opts, 'new CircuitBreakerPolicy()', CIRCUIT_BREAKER_KEYS);
     this.name = str(o.name, 'name') ?? 'breaker';
     this.#callTimeout = num(o.callTimeout, 'callTimeout');
     if (this.#callTimeout !== undefined && !(this.#callTimeout > 0)) {

@@ -11,9 +11,28 @@
 // @CircuitBreaker, @RateLimit and @Metric keep a sync method sync; @Retry, @Throttle, @Timeout and
 // @Bulkhead make it return a promise (waiting needs the event loop).
 
-import { methodOf, options } from '../util.js';
-import { CircuitBreakerPolicy, type CircuitBreakerOptions } from './breaker.js';
-import { BulkheadPolicy, RateLimiter, RetryPolicy, withTimeout, type BulkheadOptions, type RetryOptions } from './policies.js';
+import { isThenable, methodOf, OptionKeys, options } from '../util.js';
+import { CIRCUIT_BREAKER_KEYS, CircuitBreakerPolicy, type CircuitBreakerOptions } from './breaker.js';
+import {
+  BULKHEAD_KEYS,
+  BulkheadPolicy,
+  RATE_LIMITER_KEYS,
+  RateLimiter,
+  RETRY_KEYS,
+  RetryPolicy,
+  withTimeout,
+  type BulkheadOptions,
+  type RateLimiterOptions,
+  type RetryOptions,
+} from './policies.js';
+
+/** `@Throttle`'s options: `limit` calls per `interval` ms. */
+export interface ThrottleOptions {
+  limit: number;
+  interval: number;
+  name?: string;
+}
+const THROTTLE_KEYS = new OptionKeys(['limit', 'interval', 'name']);
 
 type MethodDecorator = (target: object, key: string | symbol, descriptor: PropertyDescriptor) => void;
 
@@ -29,7 +48,7 @@ function inherit(descriptor: PropertyDescriptor, method: unknown): void {
 
 /** `@CircuitBreaker({ threshold, timeout, fallback, ... })`: the spec's breaker on a method. */
 export function CircuitBreaker(opts: CircuitBreakerOptions = {}): MethodDecorator {
-  const o = options<CircuitBreakerOptions>(opts, '@CircuitBreaker()');
+  const o = options<CircuitBreakerOptions>(opts, '@CircuitBreaker()', CIRCUIT_BREAKER_KEYS);
   return (target, key, descriptor) => {
     const method = methodOf(descriptor, 'CircuitBreaker', key);
     const breaker = new CircuitBreakerPolicy({ ...o, name: o.name ?? `${className(target)}.${String(key)}` });
@@ -42,7 +61,7 @@ export function CircuitBreaker(opts: CircuitBreakerOptions = {}): MethodDecorato
 
 /** `@Retry({ attempts, backoff, delay, ... })`. */
 export function Retry(opts: RetryOptions = {}): MethodDecorator {
-  const policy = new RetryPolicy(options<RetryOptions>(opts, '@Retry()'));
+  const policy = new RetryPolicy(options<RetryOptions>(opts, '@Retry()', RETRY_KEYS));
   return (_target, key, descriptor) => {
     const method = methodOf(descriptor, 'Retry', key);
     descriptor.value = function (this: unknown, ...args: unknown[]) {
@@ -53,22 +72,31 @@ export function Retry(opts: RetryOptions = {}): MethodDecorator {
 }
 
 /** `@RateLimit({ points, duration })` (duration in seconds): over the limit, throws RateLimitedError. */
-export function RateLimit(opts: { points: number; duration: number; kind?: 'token-bucket' | 'sliding-window'; name?: string }): MethodDecorator {
-  const o = options<{ points: number; duration: number; kind?: 'token-bucket' | 'sliding-window'; name?: string }>(opts, '@RateLimit()');
+export function RateLimit(opts: RateLimiterOptions): MethodDecorator {
+  const o = options<RateLimiterOptions>(opts, '@RateLimit()', RATE_LIMITER_KEYS);
   return (target, key, descriptor) => {
     const method = methodOf(descriptor, 'RateLimit', key);
     const limiter = new RateLimiter({ ...o, name: o.name ?? `${className(target)}.${String(key)}` });
+    // A refused call of a method that returns promises rejects (as the breaker's does); of a sync one, throws.
+    let async: boolean | undefined = method.constructor?.name === 'AsyncFunction' ? true : undefined;
     descriptor.value = function (this: unknown, ...args: unknown[]) {
-      limiter.consume(1);
-      return method.apply(this, args);
+      try {
+        limiter.consume(1);
+      } catch (e) {
+        if (async) return Promise.reject(e);
+        throw e;
+      }
+      const r = method.apply(this, args);
+      async = isThenable(r);
+      return r;
     };
     inherit(descriptor, method);
   };
 }
 
 /** `@Throttle({ limit, interval })` (interval in ms): over the limit, calls wait for their turn. */
-export function Throttle(opts: { limit: number; interval: number; name?: string }): MethodDecorator {
-  const o = options<{ limit: number; interval: number; name?: string }>(opts, '@Throttle()');
+export function Throttle(opts: ThrottleOptions): MethodDecorator {
+  const o = options<ThrottleOptions>(opts, '@Throttle()', THROTTLE_KEYS);
   return (target, key, descriptor) => {
     const method = methodOf(descriptor, 'Throttle', key);
     const limiter = new RateLimiter({
@@ -99,7 +127,7 @@ export function Timeout(ms: number): MethodDecorator {
 
 /** `@Bulkhead({ maxConcurrent, maxQueue })`. */
 export function Bulkhead(opts: BulkheadOptions): MethodDecorator {
-  const o = options<BulkheadOptions>(opts, '@Bulkhead()');
+  const o = options<BulkheadOptions>(opts, '@Bulkhead()', BULKHEAD_KEYS);
   return (target, key, descriptor) => {
     const method = methodOf(descriptor, 'Bulkhead', key);
     const bulkhead = new BulkheadPolicy({ ...o, name: o.name ?? `${className(target)}.${String(key)}` });

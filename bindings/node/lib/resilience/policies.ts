@@ -4,7 +4,7 @@
 import type { NativeBulkhead, NativeRateLimiter, NativeRetry } from '../../native.js';
 import { native } from '../native.js';
 import { call, fromInfo, invalidArgument } from '../errors.js';
-import { fn, num, options, sleep, str } from '../util.js';
+import { fn, num, OptionKeys, options, sleep, str } from '../util.js';
 
 export interface RateLimiterOptions {
   name?: string;
@@ -16,13 +16,16 @@ export interface RateLimiterOptions {
   kind?: 'token-bucket' | 'sliding-window';
 }
 
+/** The keys of `RateLimiterOptions` (anything else is refused with E001). */
+export const RATE_LIMITER_KEYS = new OptionKeys(['name', 'points', 'duration', 'kind']);
+
 /** A rate limiter: `points` per `duration` seconds. */
 export class RateLimiter {
   readonly name: string;
   readonly #n: NativeRateLimiter;
 
   constructor(opts: RateLimiterOptions) {
-    const o = options<RateLimiterOptions>(opts, 'RateLimiter');
+    const o = options<RateLimiterOptions>(opts, 'new RateLimiter()', RATE_LIMITER_KEYS);
     this.name = str(o.name, 'name') ?? 'rate-limit';
     const points = num(o.points, 'points');
     const duration = num(o.duration, 'duration');
@@ -64,6 +67,9 @@ export interface BulkheadOptions {
   maxQueue?: number;
 }
 
+/** The keys of `BulkheadOptions`. */
+export const BULKHEAD_KEYS = new OptionKeys(['name', 'maxConcurrent', 'maxQueue']);
+
 /** A bulkhead: at most `maxConcurrent` calls at once, `maxQueue` waiting, the rest refused. */
 export class BulkheadPolicy {
   readonly name: string;
@@ -71,7 +77,7 @@ export class BulkheadPolicy {
   readonly #waiters = new Map<number, () => void>();
 
   constructor(opts: BulkheadOptions) {
-    const o = options<BulkheadOptions>(opts, 'Bulkhead');
+    const o = options<BulkheadOptions>(opts, 'new BulkheadPolicy()', BULKHEAD_KEYS);
     this.name = str(o.name, 'name') ?? 'bulkhead';
     const max = num(o.maxConcurrent, 'maxConcurrent');
     if (max === undefined) throw invalidArgument('a bulkhead needs maxConcurrent');
@@ -123,13 +129,16 @@ export interface RetryOptions {
   retryIf?: (error: unknown, attempt: number) => boolean;
 }
 
+/** The keys of `RetryOptions`. */
+export const RETRY_KEYS = new OptionKeys(['attempts', 'backoff', 'delay', 'step', 'factor', 'maxDelay', 'jitter', 'retryIf']);
+
 /** A retry policy. The delays come from the engine's one backoff implementation. */
 export class RetryPolicy {
   readonly #n: NativeRetry;
   readonly #retryIf: ((e: unknown, attempt: number) => boolean) | undefined;
 
   constructor(opts: RetryOptions = {}) {
-    const o = options<RetryOptions>(opts, 'Retry');
+    const o = options<RetryOptions>(opts, 'new RetryPolicy()', RETRY_KEYS);
     this.#retryIf = fn(o.retryIf, 'retryIf');
     this.#n = call(
       () =>

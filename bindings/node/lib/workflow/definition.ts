@@ -4,7 +4,7 @@
 
 import { invalidArgument, OmnitronError } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { fn, methodOf, num, options, str } from '../util.js';
+import { fn, methodOf, num, OptionKeys, options, str } from '../util.js';
 
 /** What a stage (or a compensation) knows about its run. */
 export interface StageContext {
@@ -32,8 +32,8 @@ export type StageFn<I = any, O = unknown> = (input: I, ctx: StageContext) => O |
 export type CompensateFn<O = any> = (output: O, ctx: StageContext) => unknown;
 
 export interface WorkflowOptions {
-  /** The workflow's name (unique per engine). */
-  name: string;
+  /** The workflow's name, unique per engine (`@Workflow()` default: the class's name; required by `defineWorkflow`). */
+  name?: string;
   /** Each attempt of a whole run must finish within this many ms. */
   timeout?: number;
   /** Attempts of the whole run after the first (re-running only what failed or never ran). */
@@ -43,6 +43,9 @@ export interface WorkflowOptions {
   /** What recovery does with a run its process left unfinished: `resume` (default) or `compensate`. */
   recovery?: 'resume' | 'compensate';
 }
+
+/** The keys `@Workflow({...})` and `defineWorkflow({...})` take (anything else is refused with E001). */
+export const WORKFLOW_KEYS = new OptionKeys(['name', 'timeout', 'retries', 'retryDelay', 'recovery']);
 
 export interface StageOptions {
   /** The stage's name (default: the method's name). */
@@ -57,12 +60,19 @@ export interface StageOptions {
   retryDelay?: number;
 }
 
+/** The keys `@Stage({...})` takes (`.stage(name, fn, {...})`: the same but `name`). */
+export const STAGE_KEYS = new OptionKeys(['name', 'dependsOn', 'timeout', 'retries', 'retryDelay']);
+const BUILDER_STAGE_KEYS = new OptionKeys(['dependsOn', 'timeout', 'retries', 'retryDelay']);
+
 export interface CompensateOptions {
   /** Attempts of the compensation after the first. */
   retries?: number;
   /** First delay between attempts, in ms (doubling; default 100). */
   retryDelay?: number;
 }
+
+/** The keys `@Compensate(stage, {...})` takes. */
+export const COMPENSATE_KEYS = new OptionKeys(['retries', 'retryDelay']);
 
 /** One stage of a definition. */
 export interface StageDefinition {
@@ -104,10 +114,11 @@ function deps(v: unknown, what: string): string[] {
   throw invalidArgument(`${what} dependsOn must be a stage name or an array of stage names, got ${describe(v)}`);
 }
 
-function workflowOptions(o: unknown, what: string): WorkflowOptions {
-  const opts = options<WorkflowOptions>(o, what);
+/** Checked options; `name` may be missing only where a default comes later (the decorated class's name). */
+function workflowOptions(o: unknown, what: string, nameRequired = true): WorkflowOptions {
+  const opts = options<WorkflowOptions>(o, what, WORKFLOW_KEYS);
   const name = str(opts.name, `${what} name`);
-  if (!name) throw new OmnitronError('WF004', `${what} needs a non-empty name, got ${describe(opts.name)}`);
+  if (name === '' || (nameRequired && name === undefined)) throw new OmnitronError('WF004', `${what} needs a non-empty name, got ${describe(opts.name)}`);
   const recovery = str(opts.recovery, `${what} recovery`);
   if (recovery !== undefined && recovery !== 'resume' && recovery !== 'compensate') {
     throw new OmnitronError('WF004', `${what} recovery must be 'resume' or 'compensate', got ${describe(recovery)}`);
@@ -122,7 +133,7 @@ function workflowOptions(o: unknown, what: string): WorkflowOptions {
 }
 
 function compensateOptions(o: unknown, what: string): CompensateOptions {
-  const opts = options<CompensateOptions>(o, what);
+  const opts = options<CompensateOptions>(o, what, COMPENSATE_KEYS);
   return { retries: count(opts.retries, `${what} retries`), retryDelay: millis(opts.retryDelay, `${what} retryDelay`) };
 }
 
@@ -134,7 +145,7 @@ export class WorkflowBuilder {
 
   constructor(nameOrOptions: string | WorkflowOptions) {
     const o = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
-    this.#options = workflowOptions(o, 'a workflow');
+    this.#options = workflowOptions(o, 'defineWorkflow()');
   }
 
   /** Adds a stage named `name` running `run(input, ctx)`. */
@@ -142,7 +153,7 @@ export class WorkflowBuilder {
     if (typeof name !== 'string' || name === '') throw new OmnitronError('WF004', `workflow '${this.#options.name}': a stage needs a non-empty name, got ${describe(name)}`);
     const what = `workflow '${this.#options.name}', stage '${name}':`;
     if (typeof run !== 'function') throw invalidArgument(`${what} the stage must be a function, got ${describe(run)}`);
-    const o = options<StageOptions>(opts, what);
+    const o = options<StageOptions>(opts, `defineWorkflow('${this.#options.name}').stage('${name}')`, BUILDER_STAGE_KEYS);
     this.#stages.push({
       name,
       run,
@@ -160,7 +171,7 @@ export class WorkflowBuilder {
     if (typeof stage !== 'string') throw invalidArgument(`${what} the stage name must be a string, got ${describe(stage)}`);
     fn(f, `${what} the compensation`);
     if (f === undefined) throw invalidArgument(`${what} the compensation must be a function, got undefined`);
-    const o = compensateOptions(opts, what);
+    const o = compensateOptions(opts, `defineWorkflow('${this.#options.name}').compensate('${stage}')`);
     const s = this.#stages.find((x) => x.name === stage);
     if (s) {
       s.compensate = f;
@@ -182,7 +193,7 @@ export class WorkflowBuilder {
       return false;
     });
     return Object.freeze({
-      name: this.#options.name,
+      name: this.#options.name!,
       options: Object.freeze({ ...this.#options }),
       stages: Object.freeze(this.#stages.map((s) => ({ ...s, dependsOn: [...s.dependsOn] }))),
       orphans: Object.freeze(orphans),
@@ -222,21 +233,31 @@ function own<T>(ctor: object, key: symbol): T[] {
   return c[key];
 }
 
-/** `@Workflow({ name, timeout, retries })`: a class whose `@Stage` methods form a workflow. */
-export function Workflow(opts: WorkflowOptions): <C extends Ctor>(cls: C) => C {
-  const o = workflowOptions(opts, '@Workflow');
+/**
+ * `@Workflow({ name, timeout, retries })`, `@Workflow('order-processing')` or `@Workflow()`: a class
+ * whose `@Stage` methods form a workflow. Without a name it is named after the class.
+ */
+export function Workflow(nameOrOptions?: string | WorkflowOptions): <C extends Ctor>(cls: C) => C {
+  const given = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+  const o = workflowOptions(given, '@Workflow()', false);
   return (cls) => {
     if (typeof cls !== 'function') throw invalidArgument(`@Workflow decorates classes, got ${describe(cls)}`);
-    Object.defineProperty(cls, WORKFLOW, { value: o, enumerable: false, configurable: true });
+    const name = o.name ?? cls.name;
+    if (!name) throw new OmnitronError('WF004', `@Workflow() on an anonymous class needs a name: @Workflow({ name: '...' })`);
+    Object.defineProperty(cls, WORKFLOW, { value: { ...o, name }, enumerable: false, configurable: true });
     return cls;
   };
 }
 
-/** `@Stage({ name, dependsOn, timeout, retries })`: the method is a stage of its `@Workflow` class. */
-export function Stage(opts?: StageOptions): MethodDecorator {
-  const o = options<StageOptions>(opts, '@Stage');
+/**
+ * `@Stage({ name, dependsOn, timeout, retries })`, `@Stage('validate')` or `@Stage()`: the method is
+ * a stage of its `@Workflow` class (named after the method unless a name is given).
+ */
+export function Stage(nameOrOptions?: string | StageOptions): MethodDecorator {
+  const given = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+  const o = options<StageOptions>(given, '@Stage()', STAGE_KEYS);
   const what = `@Stage(${o.name === undefined ? '' : `'${String(o.name)}'`})`;
-  str(o.name, `${what} name`);
+  if (str(o.name, `${what} name`) === '') throw new OmnitronError('WF004', `@Stage() needs a non-empty name, got ''`);
   deps(o.dependsOn, what);
   millis(o.timeout, `${what} timeout`);
   count(o.retries, `${what} retries`);
@@ -257,15 +278,21 @@ export function Compensate(stage: string, opts?: CompensateOptions): MethodDecor
   };
 }
 
+/** The name a `@Workflow` class registers under, or undefined for anything else. */
+export function workflowNameOf(v: unknown): string | undefined {
+  return isWorkflowClass(v) ? (v as unknown as Record<symbol, WorkflowOptions>)[WORKFLOW].name : undefined;
+}
+
 /** The definition of a `@Workflow` class, with its methods bound to `instance`. */
 export function definitionOf(cls: Ctor, instance: object): WorkflowDefinition {
   const o = (cls as unknown as Record<symbol, WorkflowOptions | undefined>)[WORKFLOW];
-  if (!o) throw invalidArgument(`${describe(cls)} is not a @Workflow class: decorate it with @Workflow({ name: '...' })`);
+  if (!o) throw invalidArgument(`${describe(cls)} is not a @Workflow class: decorate it with @Workflow()`);
   const b = new WorkflowBuilder(o);
   const methods = instance as Record<string | symbol, unknown>;
   for (const s of (cls as unknown as Record<symbol, StageMeta[] | undefined>)[STAGES] ?? []) {
     const f = methods[s.key] as StageFn;
-    b.stage(s.options.name ?? String(s.key), (input, ctx) => f.call(instance, input, ctx), s.options);
+    const { name, ...rest } = s.options;
+    b.stage(name ?? String(s.key), (input, ctx) => f.call(instance, input, ctx), rest);
   }
   for (const c of (cls as unknown as Record<symbol, CompensateMeta[] | undefined>)[COMPENSATIONS] ?? []) {
     const f = methods[c.key] as CompensateFn;

@@ -7,8 +7,8 @@ import type { NativeWorkflowEngine } from '../../native.js';
 import { native } from '../native.js';
 import { OmnitronError, call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { isThenable } from '../util.js';
-import { definitionOf, isWorkflowClass, type StageContext, type StageDefinition, type CompensateFn, type WorkflowDefinition } from './definition.js';
+import { checkKeys, isThenable, OptionKeys } from '../util.js';
+import { definitionOf, isWorkflowClass, workflowNameOf, type StageContext, type StageDefinition, type CompensateFn, type WorkflowDefinition } from './definition.js';
 
 /** Where a run is. */
 export type RunState = 'pending' | 'running' | 'compensating' | 'completed' | 'compensated' | 'compensation_failed' | 'cancelled';
@@ -67,10 +67,11 @@ export interface RunSummary {
 }
 
 export interface RunFilter {
-  workflow?: string;
+  workflow?: WorkflowRef;
   state?: RunState;
   limit?: number;
 }
+const RUN_FILTER_KEYS = new OptionKeys(['workflow', 'state', 'limit']);
 
 /** What `recover()` did. */
 export interface Recovery {
@@ -83,6 +84,10 @@ export interface StartOptions {
   /** The run's id (default: generated). Starting again with an id that exists returns that run. */
   runId?: string;
 }
+const START_KEYS = new OptionKeys(['runId']);
+
+/** What `start`, `run` and `list` take to name a workflow: its name or its `@Workflow` class. */
+export type WorkflowRef = string | (abstract new (...args: any[]) => object);
 
 /** The outputs of a completed run: stage name to output. */
 export type Outputs = Record<string, unknown>;
@@ -283,15 +288,15 @@ export class WorkflowEngine {
     return this.#native.workflows();
   }
 
-  /** Starts a run and resolves once its creation is journaled. */
-  async start<O extends Outputs = Outputs>(name: string, input?: unknown, opts: StartOptions = {}): Promise<WorkflowRun<O>> {
-    const id = (await this.#op((op) => this.#native.start(op, this.#name(name), json(input, 'the input'), runIdOf(opts)))) as string;
+  /** Starts a run of `workflow` (its name or its `@Workflow` class) and resolves once its creation is journaled. */
+  async start<O extends Outputs = Outputs>(name: WorkflowRef, input?: unknown, opts: StartOptions = {}): Promise<WorkflowRun<O>> {
+    const id = (await this.#op((op) => this.#native.start(op, this.#name(name), json(input, 'the input'), runIdOf(opts, 'WorkflowEngine.start()')))) as string;
     return new WorkflowRun<O>(this, id);
   }
 
-  /** Starts a run and resolves with its outputs (or rejects with its error). */
-  run<O extends Outputs = Outputs>(name: string, input?: unknown, opts: StartOptions = {}): Promise<O> {
-    return this.#op((op) => this.#native.run(op, this.#name(name), json(input, 'the input'), runIdOf(opts))) as Promise<O>;
+  /** Starts a run of `workflow` (its name or its `@Workflow` class) and resolves with its outputs (or rejects with its error). */
+  run<O extends Outputs = Outputs>(name: WorkflowRef, input?: unknown, opts: StartOptions = {}): Promise<O> {
+    return this.#op((op) => this.#native.run(op, this.#name(name), json(input, 'the input'), runIdOf(opts, 'WorkflowEngine.run()'))) as Promise<O>;
   }
 
   /** Waits for a run's end. A run unfinished in the journal but not running here fails at once (call `recover()` first). */
@@ -307,7 +312,9 @@ export class WorkflowEngine {
   /** Runs in the journal, oldest first. */
   async list(filter: RunFilter = {}): Promise<RunSummary[]> {
     if (filter === null || typeof filter !== 'object') throw invalidArgument(`list() takes a filter object, got ${describe(filter)}`);
-    const { workflow, state, limit } = filter;
+    checkKeys(filter, RUN_FILTER_KEYS, 'WorkflowEngine.list()');
+    const { state, limit } = filter;
+    const workflow = filter.workflow === undefined ? undefined : this.#name(filter.workflow);
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw invalidArgument(`list() limit must be a whole number, got ${describe(limit)}`);
     const raw = (await this.#op((op) => this.#native.list(op, workflow, state, limit))) as Raw[];
     return raw.map((r) => ({ runId: r.run_id, workflow: r.workflow, state: r.state, createdAtMs: r.created_at_ms, updatedAtMs: r.updated_at_ms }));
@@ -330,8 +337,9 @@ export class WorkflowEngine {
   }
 
   #name(name: unknown): string {
-    if (typeof name !== 'string' || name === '') throw invalidArgument(`a workflow name must be a non-empty string, got ${describe(name)}`);
-    return name;
+    const n = workflowNameOf(name) ?? name;
+    if (typeof n !== 'string' || n === '') throw invalidArgument(`a workflow is named by a non-empty string or its @Workflow class, got ${describe(name)}`);
+    return n;
   }
 
   #runId(id: unknown): string {
@@ -417,8 +425,9 @@ function json(v: unknown, what: string): string {
   return t ?? 'null';
 }
 
-function runIdOf(opts: StartOptions): string | undefined {
-  if (opts === null || typeof opts !== 'object') throw invalidArgument(`start options must be an object, got ${describe(opts)}`);
+function runIdOf(opts: StartOptions, what: string): string | undefined {
+  if (opts === null || typeof opts !== 'object') throw invalidArgument(`${what} takes an options object, got ${describe(opts)}`);
+  checkKeys(opts, START_KEYS, what);
   if (opts.runId !== undefined && (typeof opts.runId !== 'string' || opts.runId === '')) {
     throw invalidArgument(`runId must be a non-empty string, got ${describe(opts.runId)}`);
   }

@@ -28,4 +28,5 @@ export {
   type Recovery,
   type StartOptions,
   type Outputs,
+  type WorkflowRef,
 } from './engine.js';

@@ -36,7 +36,17 @@ from .di import (
     provide,
 )
 from .errors import OmnitronError
-from .metrics import REGISTRY, Counter, Gauge, Histogram, Registry, metric
+from .metrics import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    Registry,
+    generate_latest,
+    metric,
+    start_http_server,
+)
 from .resilience import (
     Bulkhead,
     CircuitBreaker,
@@ -98,7 +108,10 @@ __all__ = [
     "on_event",
     "public",
     "service",
+    "CONTENT_TYPE_LATEST",
     "REGISTRY",
+    "generate_latest",
+    "start_http_server",
     "Bulkhead",
     "CircuitBreaker",
     "Counter",

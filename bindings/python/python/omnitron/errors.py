@@ -111,6 +111,65 @@ class InvalidScopeError(DIError, ValueError):
     code = "DI014"
 
 
+class MetricError(OmnitronError):
+    """Base class of metrics errors. Those prometheus_client raises ``ValueError`` for are
+    ``ValueError`` here too."""
+
+
+class InvalidMetricNameError(MetricError, ValueError):
+    code = "M001"
+
+
+class InvalidLabelsError(MetricError, ValueError):
+    code = "M002"
+
+
+class CardinalityExceededError(MetricError):
+    code = "M003"
+
+
+class MetricConflictError(MetricError, ValueError):
+    """A name registered again as another kind, or with other help, labels or buckets (M004)."""
+
+    code = "M004"
+
+
+class InvalidBucketsError(MetricError, ValueError):
+    code = "M005"
+
+
+class InvalidMetricValueError(MetricError, ValueError):
+    code = "M006"
+
+
+class ExporterFailedError(MetricError, OSError):
+    code = "M007"
+
+
+class ResilienceError(OmnitronError):
+    """Base class of resilience errors."""
+
+
+class CircuitOpenError(ResilienceError):
+    code = "R001"
+
+
+class RateLimitedError(ResilienceError):
+    code = "R002"
+
+
+class BulkheadFullError(ResilienceError):
+    code = "R003"
+
+
+class RetryExhaustedError(ResilienceError):
+    code = "R004"
+
+
+class InvalidPolicyError(ResilienceError, ValueError):
+    code = "R005"
+
+
 class RpcError(OmnitronError):
     """Base class of RPC errors. ``data`` carries what the remote side attached (or None)."""
 
@@ -290,6 +349,18 @@ _BY_CODE: dict[str, type[OmnitronError]] = {
         LifecycleError,
         InvalidModuleError,
         InvalidScopeError,
+        InvalidMetricNameError,
+        InvalidLabelsError,
+        CardinalityExceededError,
+        MetricConflictError,
+        InvalidBucketsError,
+        InvalidMetricValueError,
+        ExporterFailedError,
+        CircuitOpenError,
+        RateLimitedError,
+        BulkheadFullError,
+        RetryExhaustedError,
+        InvalidPolicyError,
         ServiceNotFoundError,
         MethodNotFoundError,
         AuthFailedError,

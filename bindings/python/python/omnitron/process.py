@@ -13,8 +13,8 @@ A supervisor (the spec's ``@Supervisor``, ``@Child``, ``@OnChildCrash``, ``@OnCh
 
     @supervisor(strategy="one-for-one", max_restarts=3, window=60.0)
     class Backend:
-        api = child(["node", "dist/api.js"], instances=2)
-        inventory = child.python(Inventory, critical=True)
+        api = child(["python", "-m", "omnitron.worker", "inventory:Inventory"], instances=2)
+        inventory = child.python(Inventory, critical=True)   # a @service class of an importable module
 
         @on_child_crash
         async def crashed(self, info: ChildInfo, reason: str) -> str | None:
@@ -23,8 +23,11 @@ A supervisor (the spec's ``@Supervisor``, ``@Child``, ``@OnChildCrash``, ``@OnCh
         @on_child_restart
         def restarted(self, info: ChildInfo, attempt: int) -> None: ...
 
-    sup = await Supervisor.from_class(Backend())
-    await sup.start()
+    async with Supervisor.from_class(Backend) as sup:   # started here, closed at the end
+        assert [c["state"] for c in await sup.children()] == ["running"] * 3
+
+``sup = Supervisor.from_class(Backend)`` then ``await sup.start()`` and ``await sup.close()`` do the
+same by hand. ``@supervisor`` alone takes the defaults and the class's name.
 
 Children connect back to this process by themselves (address, token and id in their environment;
 Python children use ``python -m omnitron.worker``). Durations are in seconds. A parent killed even
@@ -36,10 +39,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypedDict, Union
 
 from . import _native
+from ._options import check_options, checked_keywords
 from ._turn import Turn
 from .di.tokens import describe
 from .errors import InvalidArgumentError, NotRunningError, remote_error
@@ -82,6 +87,10 @@ class HealthCheck:
     interval: float = 5.0
     timeout: float = 2.0
     max_missed: int = 3
+
+
+# An unknown keyword is E001 naming the nearest valid one, as for every options object.
+setattr(HealthCheck, "__init__", checked_keywords("HealthCheck()")(HealthCheck.__init__))
 
 
 Command = Union[str, Sequence[str]]
@@ -311,11 +320,13 @@ RestartHook = Callable[[ChildInfo, int], Union[None, Awaitable[None]]]
 
 
 class Supervisor:
-    """Children (processes or nested supervisors) restarted by a strategy within a budget."""
+    """Children (processes or nested supervisors) restarted by a strategy within a budget.
+    ``async with sup:`` starts it and closes it at the end."""
 
+    @checked_keywords("Supervisor()")
     def __init__(
         self,
-        name: str,
+        name: str = "supervisor",
         *,
         strategy: str = "one-for-one",
         max_restarts: int = 3,
@@ -324,10 +335,14 @@ class Supervisor:
         backoff_max: float = 5.0,
         backoff_factor: float = 2.0,
     ) -> None:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"a supervisor's name must be a non-empty string, got {describe(name)}")
         if strategy not in SUPERVISION:
             raise InvalidArgumentError(f"unknown supervision strategy {strategy!r} (one of {', '.join(SUPERVISION)})")
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
             raise InvalidArgumentError(f"max_restarts must be a whole number >= 0, got {describe(max_restarts)}")
+        if isinstance(backoff_factor, bool) or not isinstance(backoff_factor, (int, float)):
+            raise InvalidArgumentError(f"backoff_factor must be a number, got {describe(backoff_factor)}")
         self.name = name
         self._native = _native.NativeSupervisor(
             name,
@@ -346,6 +361,7 @@ class Supervisor:
             self._loop.add_reader(self._native.inbox_fd(), self._native.drain)
         return self._loop
 
+    @checked_keywords("Supervisor.add_child()")
     def add_child(
         self,
         name: str,
@@ -379,6 +395,7 @@ class Supervisor:
         )
         self._native.add_child(d)
 
+    @checked_keywords("Supervisor.add_supervisor()")
     def add_supervisor(self, other: "Supervisor", *, critical: bool = False) -> None:
         """Nests ``other``: its failure is a crash of this supervisor's child."""
         if not isinstance(other, Supervisor):
@@ -433,10 +450,27 @@ class Supervisor:
         loop = self._attach()
         await loop.run_in_executor(None, self._native.start)
 
-    async def stop(self) -> None:
-        """Stops every child (in reverse order); crashes during the stop restart nothing."""
+    async def close(self) -> None:
+        """Stops every child (in reverse order; crashes during the stop restart nothing) and detaches
+        from the loop. Idempotent; ``start()`` after it starts the supervisor again."""
         loop = self._attach()
         await loop.run_in_executor(None, self._native.stop)
+        if self._loop is not None:
+            self._native.drain()
+            self._loop.remove_reader(self._native.inbox_fd())
+            self._loop = None
+
+    async def stop(self) -> None:
+        """Deprecated: :meth:`close`."""
+        warnings.warn("Supervisor.stop() is deprecated: use await Supervisor.close()", DeprecationWarning, stacklevel=2)
+        await self.close()
+
+    async def __aenter__(self) -> "Supervisor":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def wait(self) -> None:
         """Waits until it stops; raises ``RestartLimitError`` if it failed."""
@@ -467,14 +501,17 @@ class Supervisor:
 
     @classmethod
     def from_class(cls, obj: Any) -> "Supervisor":
-        """A supervisor from a ``@supervisor`` class (or instance): its ``child(...)`` attributes become
-        children in the order written, its ``@on_child_crash`` / ``@on_child_restart`` methods hooks."""
+        """A supervisor from a ``@supervisor`` class (instantiated without arguments) or an instance
+        of one: its ``child(...)`` attributes become children in the order written, its
+        ``@on_child_crash`` / ``@on_child_restart`` methods hooks. Synchronous: it starts nothing
+        (``await sup.start()`` or ``async with`` does)."""
         klass = obj if isinstance(obj, type) else type(obj)
         meta = getattr(klass, _SUPERVISOR, None)
         if meta is None:
             raise InvalidArgumentError(f"{describe(obj)} is not a @supervisor class")
         instance = obj() if isinstance(obj, type) else obj
-        sup = cls(klass.__name__, **meta)
+        name, options = meta
+        sup = cls(name or klass.__name__, **options)
         for attr, value in klass.__dict__.items():
             if isinstance(value, _Child):
                 sup.add_child(value.name or attr, value.command, **value.options)
@@ -497,6 +534,9 @@ _ON_RESTART = "__omnitron_on_child_restart__"
 class _Child:
     def __init__(self, command: Command, name: Optional[str], options: dict[str, Any]) -> None:
         _command(command)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise InvalidArgumentError(f"a child's name must be a non-empty string, got {describe(name)}")
+        check_options(options, _CHILD_OPTIONS, "child()")
         self.command = command
         self.name = name
         self.options = options
@@ -504,48 +544,73 @@ class _Child:
 
 class _ChildFactory:
     """``child(command, instances=..., ...)``: a supervised child, as a class attribute of a
-    ``@supervisor`` class (the spec's ``@Child``). ``child.python(ServiceClass, ...)`` runs a
-    ``@service`` class in a Python worker."""
+    ``@supervisor`` class (the spec's ``@Child``); its options are :meth:`Supervisor.add_child`'s.
+    ``child.python(ServiceClass, ...)`` runs a ``@service`` class in a Python worker."""
 
     def __call__(self, command: Command, *, name: Optional[str] = None, **options: Any) -> _Child:
         return _Child(command, name, options)
 
     def python(self, *services: Any, name: Optional[str] = None, **options: Any) -> _Child:
+        check_options(options, _CHILD_OPTIONS, "child.python()")
         return _Child(python_worker(*services), name, options)
 
 
 child = _ChildFactory()
+_CHILD_OPTIONS = frozenset(
+    p.name for p in inspect.signature(Supervisor.add_child).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
+)
 
 
+@checked_keywords("@supervisor()")
 def supervisor(
+    name: Any = None,
     *,
     strategy: str = "one-for-one",
     max_restarts: int = 3,
     window: float = 60.0,
     backoff: float = 0.1,
     backoff_max: float = 5.0,
-) -> Callable[[type], type]:
-    """``@supervisor(strategy=..., max_restarts=..., window=...)``: see :meth:`Supervisor.from_class`."""
-    if strategy not in SUPERVISION:
-        raise InvalidArgumentError(f"unknown supervision strategy {strategy!r} (one of {', '.join(SUPERVISION)})")
-    meta = {"strategy": strategy, "max_restarts": max_restarts, "window": window, "backoff": backoff, "backoff_max": backoff_max}
+    backoff_factor: float = 2.0,
+) -> Any:
+    """``@supervisor("api", strategy=..., max_restarts=..., window=...)``: the class's ``child(...)``
+    attributes and hooks make a supervisor (see :meth:`Supervisor.from_class`). ``@supervisor`` and
+    ``@supervisor()`` take the defaults; without a name it is named after the class."""
+    if isinstance(name, type):  # bare @supervisor
+        return supervisor()(name)
+    options: dict[str, Any] = {
+        "strategy": strategy,
+        "max_restarts": max_restarts,
+        "window": window,
+        "backoff": backoff,
+        "backoff_max": backoff_max,
+        "backoff_factor": backoff_factor,
+    }
+    Supervisor(name or "check", **options)  # checks the options now, where they are written
 
     def wrap(cls: type) -> type:
         if not isinstance(cls, type):
             raise InvalidArgumentError(f"@supervisor decorates classes, got {describe(cls)}")
-        setattr(cls, _SUPERVISOR, dict(meta))
+        setattr(cls, _SUPERVISOR, (name, dict(options)))
         return cls
 
     return wrap
 
 
-def on_child_crash(fn: Any) -> Any:
-    """Marks the crash hook of a ``@supervisor`` class (the spec's ``@OnChildCrash``)."""
-    setattr(fn, _ON_CRASH, True)
-    return fn
+def _hook(marker: str, decorator: str) -> Callable[..., Any]:
+    def mark(fn: Any = None) -> Any:
+        if fn is None:  # @on_child_crash()
+            return mark
+        if not callable(fn):
+            raise InvalidArgumentError(f"@{decorator} decorates methods, got {describe(fn)}")
+        setattr(fn, marker, True)
+        return fn
+
+    return mark
 
 
-def on_child_restart(fn: Any) -> Any:
-    """Marks the restart hook of a ``@supervisor`` class (the spec's ``@OnChildRestart``)."""
-    setattr(fn, _ON_RESTART, True)
-    return fn
+#: Marks the crash hook of a ``@supervisor`` class (the spec's ``@OnChildCrash``): ``@on_child_crash``
+#: or ``@on_child_crash()``. It gets ``(info, reason)`` and returns a decision or None.
+on_child_crash = _hook(_ON_CRASH, "on_child_crash")
+#: Marks the restart hook of a ``@supervisor`` class (the spec's ``@OnChildRestart``): it gets
+#: ``(info, attempt)`` before each restart, which waits for it.
+on_child_restart = _hook(_ON_RESTART, "on_child_restart")

@@ -3,11 +3,16 @@ as decorators for ``def`` and ``async def`` functions and methods. Durations are
 
 Decorators stack in the order written: the topmost is the outermost wrapper, so ::
 
-    @retry(attempts=3)
+    @retry(attempts=3, delay=0.01)
     @circuit_breaker(threshold=5)
-    async def charge(...): ...
+    async def charge(amount: int) -> dict:
+        return {"charged": amount}
 
-retries calls that go through the breaker (each attempt counts against it).
+    assert await charge(10) == {"charged": 10}
+
+retries calls that go through the breaker (each attempt counts against it). The spec's
+``@RateLimit({ points: 10, duration: 60 })`` and ``@CircuitBreaker({ threshold: 5, timeout: 60000 })``
+are ``@rate_limit(points=10, duration=60)`` and ``@circuit_breaker(threshold=5, timeout=60.0)``.
 
 On ``def`` functions, waiting happens in the calling thread (``time.sleep``, a blocking wait for a
 bulkhead slot), and ``@timeout`` runs the function in a worker thread and stops waiting for it after
@@ -24,6 +29,7 @@ import time
 from typing import Any, Awaitable, Callable, Optional, TypeVar, cast
 
 from . import _native
+from ._options import checked_keywords
 from .di.tokens import describe
 from .errors import InvalidArgumentError, OmnitronError
 from .metrics import Registry
@@ -48,6 +54,7 @@ class CircuitBreaker:
     """A circuit breaker. ``call(f, *args)``, ``await call_async(f, *args)``, or
     ``@circuit_breaker(...)``."""
 
+    @checked_keywords("CircuitBreaker()")
     def __init__(
         self,
         name: str = "breaker",
@@ -270,8 +277,9 @@ def _run_with_timeout(f: Callable[..., T], args: tuple[Any, ...], kwargs: dict[s
         raise _TimedOut(_native.timeout_exception(seconds, name)) from None
 
 
+@checked_keywords("@circuit_breaker()")
 def circuit_breaker(
-    name: Optional[str] = None,
+    name: Any = None,
     *,
     threshold: Optional[int] = None,
     failure_rate: Optional[float] = None,
@@ -285,8 +293,11 @@ def circuit_breaker(
     fallback: Optional[Callable[..., Any]] = None,
     registry: Optional[Registry] = None,
 ) -> Callable[[F], F]:
-    """``@circuit_breaker(threshold=5, timeout=60.0, fallback=...)`` on a function or method. The
-    breaker is shared by every call (and every instance, for methods)."""
+    """``@circuit_breaker(threshold=5, timeout=60.0, fallback=...)`` on a function or method (named
+    after it, or ``@circuit_breaker("payments", ...)``; ``@circuit_breaker`` alone takes the
+    defaults). The breaker is shared by every call (and every instance, for methods)."""
+    if callable(name):  # bare @circuit_breaker
+        return circuit_breaker()(name)  # type: ignore[no-any-return]
 
     def decorate(f: F) -> F:
         if not callable(f):
@@ -319,6 +330,7 @@ def circuit_breaker(
 class RetryPolicy:
     """A retry policy; delays come from the engine's one backoff implementation."""
 
+    @checked_keywords("RetryPolicy()")
     def __init__(
         self,
         attempts: int = 3,
@@ -390,6 +402,7 @@ class RetryPolicy:
         return _decorate(f, self.call, self.call_async)
 
 
+@checked_keywords("@retry()")
 def retry(
     attempts: int = 3,
     *,
@@ -408,6 +421,7 @@ def retry(
 class RateLimiter:
     """``points`` calls per ``duration`` seconds."""
 
+    @checked_keywords("RateLimiter()")
     def __init__(self, points: int, duration: float, *, kind: str = "token-bucket", name: str = "rate-limit") -> None:
         if not isinstance(points, int) or isinstance(points, bool):
             raise InvalidArgumentError(f"points must be an int, got {describe(points)}")
@@ -445,13 +459,17 @@ class RateLimiter:
         return self._n.available()
 
 
-def rate_limit(points: int, duration: float, *, kind: str = "token-bucket", wait: bool = False) -> Callable[[F], F]:
+@checked_keywords("@rate_limit()")
+def rate_limit(
+    points: int, duration: float, *, kind: str = "token-bucket", wait: bool = False, name: Optional[str] = None
+) -> Callable[[F], F]:
     """``@rate_limit(points=10, duration=60)``: over the limit, raises ``RateLimitedError`` (or waits
-    for a token with ``wait=True``)."""
-    limiter = RateLimiter(points, duration, kind=kind)
+    for a token with ``wait=True``). Named after the function unless ``name`` is given."""
+    limiter = RateLimiter(points, duration, kind=kind, name=name or "rate-limit")
 
     def decorate(f: F) -> F:
-        limiter.name = _name_of(f)
+        if name is None:
+            limiter.name = _name_of(f)
         if inspect.iscoroutinefunction(f):
 
             @functools.wraps(f)
@@ -477,6 +495,7 @@ def rate_limit(points: int, duration: float, *, kind: str = "token-bucket", wait
     return decorate
 
 
+@checked_keywords("@timeout()")
 def timeout(seconds: float) -> Callable[[F], F]:
     """``@timeout(2.5)``: the call fails with ``TimeoutError`` (E006) after ``seconds``."""
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
@@ -512,6 +531,7 @@ class Bulkhead:
     """At most ``max_concurrent`` calls at once and ``max_queue`` waiting; the rest are refused with
     ``BulkheadFullError`` (R003)."""
 
+    @checked_keywords("Bulkhead()")
     def __init__(self, max_concurrent: int, max_queue: int = 0, *, name: str = "bulkhead") -> None:
         for v, what in ((max_concurrent, "max_concurrent"), (max_queue, "max_queue")):
             if not isinstance(v, int) or isinstance(v, bool):
@@ -578,9 +598,10 @@ class Bulkhead:
         return _decorate(f, self.call, self.call_async)
 
 
-def bulkhead(max_concurrent: int, max_queue: int = 0) -> Callable[[F], F]:
+@checked_keywords("@bulkhead()")
+def bulkhead(max_concurrent: int, max_queue: int = 0, *, name: str = "bulkhead") -> Callable[[F], F]:
     """``@bulkhead(max_concurrent=4, max_queue=16)``."""
-    return Bulkhead(max_concurrent, max_queue)
+    return Bulkhead(max_concurrent, max_queue, name=name)
 
 
 __all__ = [

@@ -2,20 +2,28 @@
 
 ::
 
-    @workflow(name="order-processing", timeout=30.0, retries=3)
+    @workflow("order-processing", timeout=30.0, retries=3)
     class OrderProcessing:
-        @stage(name="validate")
-        async def validate(self, order: dict) -> dict: ...
+        @stage("validate")
+        async def validate(self, order: dict) -> dict:
+            return order
 
-        @stage(name="reserve", depends_on="validate", timeout=5.0, retries=2)
-        async def reserve(self, order: dict, ctx: StageContext) -> dict: ...
+        @stage("reserve", depends_on="validate", timeout=5.0, retries=2)
+        async def reserve(self, order: dict, ctx: StageContext) -> dict:
+            return {"sku": order["sku"], "reservation": ctx.idempotency_key}
 
         @compensate("reserve")
-        async def release(self, reservation: dict) -> None: ...
+        async def release(self, reservation: dict) -> None:
+            print("released", reservation["reservation"])
 
-    engine = await WorkflowEngine.open("orders.journal")   # or WorkflowEngine.in_memory()
-    engine.register(OrderProcessing)
-    outputs = await engine.run("order-processing", {"sku": "book"})
+    async with WorkflowEngine.open("orders.journal") as engine:   # or WorkflowEngine.in_memory()
+        engine.register(OrderProcessing)
+        outputs = await engine.run(OrderProcessing, {"sku": "book"}, run_id="order-1")
+        assert outputs["reserve"] == {"sku": "book", "reservation": "order-1:reserve"}
+
+``@workflow`` and ``@workflow()`` name the workflow after its class; ``@stage`` and ``@stage()``
+name a stage after its method. ``engine = await WorkflowEngine.open(path)`` works too (then
+``await engine.close()``).
 
 A stage gets the run's input (no dependency), its dependency's output (one) or a dict from
 dependency name to output (several), and optionally a :class:`StageContext` as second argument.
@@ -28,9 +36,11 @@ import asyncio
 import inspect
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union, overload
 
 from . import _native
+from ._opening import Opening
+from ._options import checked_keywords
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidWorkflowError, OmnitronError, from_code
 from .rpc import _threads
@@ -131,6 +141,7 @@ def _recovery(v: object, what: str) -> Optional[str]:
 class WorkflowBuilder:
     """Builds a workflow in code: ``define_workflow("order").stage("reserve", f).stage("pay", g, depends_on="reserve")``."""
 
+    @checked_keywords("WorkflowBuilder()")
     def __init__(
         self,
         name: str,
@@ -149,6 +160,7 @@ class WorkflowBuilder:
         self._stages: list[StageDefinition] = []
         self._pending: list[tuple[str, Callable[..., Any], Optional[int], Optional[float]]] = []
 
+    @checked_keywords("WorkflowBuilder.stage()")
     def stage(
         self,
         name: str,
@@ -176,6 +188,7 @@ class WorkflowBuilder:
         )
         return self
 
+    @checked_keywords("WorkflowBuilder.compensate()")
     def compensate(
         self, stage: str, fn: Callable[..., Any], *, retries: Optional[int] = None, retry_delay: Optional[float] = None
     ) -> "WorkflowBuilder":
@@ -209,6 +222,7 @@ class WorkflowBuilder:
         )
 
 
+@checked_keywords("define_workflow()")
 def define_workflow(
     name: str,
     *,
@@ -224,39 +238,75 @@ def define_workflow(
 # ---- decorators ---------------------------------------------------------------------------------
 
 
+@overload
+def workflow(name: type[T], /) -> type[T]: ...
+@overload
 def workflow(
+    name: Optional[str] = None,
     *,
-    name: str,
     timeout: Optional[float] = None,
     retries: Optional[int] = None,
     retry_delay: Optional[float] = None,
     recovery: Optional[str] = None,
-) -> Callable[[type[T]], type[T]]:
-    """``@workflow(name="order-processing", timeout=30.0, retries=3)``: a class whose ``@stage``
-    methods form a workflow."""
-    WorkflowBuilder(name, timeout=timeout, retries=retries, retry_delay=retry_delay, recovery=recovery)  # checks
+) -> Callable[[type[T]], type[T]]: ...
+
+
+@checked_keywords("@workflow()")
+def workflow(
+    name: Union[str, type, None] = None,
+    *,
+    timeout: Optional[float] = None,
+    retries: Optional[int] = None,
+    retry_delay: Optional[float] = None,
+    recovery: Optional[str] = None,
+) -> Any:
+    """``@workflow("order-processing", timeout=30.0, retries=3)``: a class whose ``@stage`` methods
+    form a workflow. ``@workflow``, ``@workflow()`` or ``@workflow(timeout=...)`` name it after the
+    class; ``name=`` works as a keyword too."""
+    if isinstance(name, type):  # bare @workflow
+        return workflow()(name)
+    if name is not None:
+        _name(name, "@workflow()")
     options: dict[str, Any] = {"timeout": timeout, "retries": retries, "retry_delay": retry_delay, "recovery": recovery}
+    WorkflowBuilder(name or "check", **options)  # checks the options now, where they are written
 
     def decorate(cls: type[T]) -> type[T]:
         if not isinstance(cls, type):
             raise InvalidArgumentError(f"@workflow decorates classes, got {describe(cls)}")
-        setattr(cls, _WORKFLOW, (name, options))
+        setattr(cls, _WORKFLOW, (name or cls.__name__, options))
         return cls
 
     return decorate
 
 
+@overload
+def stage(name: F, /) -> F: ...
+@overload
 def stage(
-    *,
     name: Optional[str] = None,
+    *,
     depends_on: Union[str, Sequence[str], None] = None,
     timeout: Optional[float] = None,
     retries: Optional[int] = None,
     retry_delay: Optional[float] = None,
-) -> Callable[[F], F]:
-    """``@stage(name="reserve", depends_on="validate", timeout=5.0, retries=2)``: the method is a
-    stage of its ``@workflow`` class (default name: the method's)."""
-    what = f"@stage(name={name!r})"
+) -> Callable[[F], F]: ...
+
+
+@checked_keywords("@stage()")
+def stage(
+    name: Any = None,
+    *,
+    depends_on: Union[str, Sequence[str], None] = None,
+    timeout: Optional[float] = None,
+    retries: Optional[int] = None,
+    retry_delay: Optional[float] = None,
+) -> Any:
+    """``@stage("reserve", depends_on="validate", timeout=5.0, retries=2)``: the method is a stage
+    of its ``@workflow`` class. ``@stage`` and ``@stage()`` name it after the method; ``name=``
+    works as a keyword too."""
+    if callable(name):  # bare @stage
+        return stage()(name)
+    what = f"@stage({name!r})" if name is not None else "@stage()"
     if name is not None:
         _name(name, what)
     options: dict[str, Any] = {
@@ -275,6 +325,7 @@ def stage(
     return decorate
 
 
+@checked_keywords("@compensate()")
 def compensate(stage: str, *, retries: Optional[int] = None, retry_delay: Optional[float] = None) -> Callable[[F], F]:
     """``@compensate("reserve")``: the method undoes stage ``reserve``, given its output."""
     if not isinstance(stage, str) or not stage:
@@ -295,7 +346,7 @@ def definition_of(obj: Any) -> WorkflowDefinition:
     cls = obj if isinstance(obj, type) else type(obj)
     meta = getattr(cls, _WORKFLOW, None)
     if meta is None:
-        raise InvalidArgumentError(f"{describe(obj)} is not a @workflow class: decorate it with @workflow(name='...')")
+        raise InvalidArgumentError(f"{describe(obj)} is not a @workflow class: decorate it with @workflow")
     instance = obj() if isinstance(obj, type) else obj
     name, options = meta
     b = WorkflowBuilder(name, **options)
@@ -495,6 +546,17 @@ def _answer(call: Any, compensation: bool, result: Any, stage: str) -> None:
     call.ok(text)
 
 
+def _workflow_name(v: Any) -> str:
+    """A workflow's name, given as a string or as its ``@workflow`` class."""
+    meta = getattr(v, _WORKFLOW, None) if isinstance(v, type) else None
+    if meta is not None:
+        name: str = meta[0]
+        return name
+    if not isinstance(v, str) or not v:
+        raise InvalidArgumentError(f"a workflow is named by a non-empty string or its @workflow class, got {describe(v)}")
+    return v
+
+
 class WorkflowEngine:
     """The workflow engine, bound to the asyncio loop it was created on. Register definitions,
     start runs, query, cancel, recover."""
@@ -507,19 +569,29 @@ class WorkflowEngine:
         loop.add_reader(self._fd, native.drain)
 
     @classmethod
-    async def open(cls, path: str) -> "WorkflowEngine":
-        """An engine over the SQLite journal file at ``path`` (created if missing). Open one engine
-        per file per process."""
+    def open(cls, path: str) -> "Opening[WorkflowEngine]":
+        """An engine over the SQLite journal file at ``path`` (created if missing):
+        ``engine = await WorkflowEngine.open(path)``, or ``async with WorkflowEngine.open(path) as
+        engine:`` (closed at the end). Open one engine per file per process."""
         if not isinstance(path, str) or not path:
             raise InvalidArgumentError(f"WorkflowEngine.open() needs a file path, got {describe(path)}")
-        loop = asyncio.get_running_loop()
-        native = await loop.run_in_executor(None, lambda: _native.NativeWorkflowEngine.open(path))
-        return cls(native, loop)
+
+        async def make() -> WorkflowEngine:
+            loop = asyncio.get_running_loop()
+            native = await loop.run_in_executor(None, lambda: _native.NativeWorkflowEngine.open(path))
+            return cls(native, loop)
+
+        return Opening(make, "WorkflowEngine.open()")
 
     @classmethod
-    def in_memory(cls) -> "WorkflowEngine":
-        """An engine whose journal lives in memory. Call it with an event loop running."""
-        return cls(_native.NativeWorkflowEngine.open(None), asyncio.get_running_loop())
+    def in_memory(cls) -> "Opening[WorkflowEngine]":
+        """An engine whose journal lives in memory: ``engine = await WorkflowEngine.in_memory()``,
+        or ``async with WorkflowEngine.in_memory() as engine:``. It binds to the running loop."""
+
+        async def make() -> WorkflowEngine:
+            return cls(_native.NativeWorkflowEngine.open(None), asyncio.get_running_loop())
+
+        return Opening(make, "WorkflowEngine.in_memory()")
 
     def register(self, wf: Any) -> str:
         """Registers a ``@workflow`` class (instantiated without arguments), an instance of one, or
@@ -619,14 +691,16 @@ class WorkflowEngine:
         start(done)
         return await fut
 
-    async def start(self, name: str, input: Any = None, *, run_id: Optional[str] = None) -> WorkflowRun:
-        """Starts a run; returns once its creation is journaled. A ``run_id`` that exists returns
-        that run (idempotent start)."""
+    @checked_keywords("WorkflowEngine.start()")
+    async def start(self, name: Union[str, type], input: Any = None, *, run_id: Optional[str] = None) -> WorkflowRun:
+        """Starts a run of a workflow (its name or its ``@workflow`` class); returns once its
+        creation is journaled. A ``run_id`` that exists returns that run (idempotent start)."""
         n, text, rid = self._check_start(name, input, run_id)
         return WorkflowRun(self, await self._op(lambda done: self._native.start(n, text, rid, done)))
 
-    async def run(self, name: str, input: Any = None, *, run_id: Optional[str] = None) -> dict[str, Any]:
-        """Starts a run and returns its outputs (stage name to output), or raises its error:
+    @checked_keywords("WorkflowEngine.run()")
+    async def run(self, name: Union[str, type], input: Any = None, *, run_id: Optional[str] = None) -> dict[str, Any]:
+        """Starts a run of a workflow (its name or its ``@workflow`` class) and returns its outputs (stage name to output), or raises its error:
         :class:`~omnitron.errors.StageFailedError`, ``StageTimeoutError``,
         ``CompensationFailedError`` (``errors`` holds the original error, then each failed
         compensation's), ..."""
@@ -635,8 +709,7 @@ class WorkflowEngine:
         return out
 
     def _check_start(self, name: Any, input: Any, run_id: Any) -> tuple[str, str, Optional[str]]:
-        if not isinstance(name, str) or not name:
-            raise InvalidArgumentError(f"a workflow name must be a non-empty string, got {describe(name)}")
+        name = _workflow_name(name)
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise InvalidArgumentError(f"run_id must be a non-empty string, got {describe(run_id)}")
         return name, _dumps(input, "the input"), run_id
@@ -658,12 +731,13 @@ class WorkflowEngine:
         rid = self._run_id(run_id)
         return RunInfo.of(await self._op(lambda done: self._native.get(rid, done)))
 
+    @checked_keywords("WorkflowEngine.list()")
     async def list(
-        self, *, workflow: Optional[str] = None, state: Optional[str] = None, limit: Optional[int] = None
+        self, *, workflow: Union[str, type, None] = None, state: Optional[str] = None, limit: Optional[int] = None
     ) -> list[RunSummary]:
-        """Runs in the journal, oldest first."""
-        if workflow is not None and not isinstance(workflow, str):
-            raise InvalidArgumentError(f"workflow must be a string, got {describe(workflow)}")
+        """Runs in the journal, oldest first (of one workflow: its name or ``@workflow`` class)."""
+        if workflow is not None:
+            workflow = _workflow_name(workflow)
         if state is not None and not isinstance(state, str):
             raise InvalidArgumentError(f"state must be a string, got {describe(state)}")
         _count(limit, "limit")
