@@ -70,10 +70,10 @@ static void pools(void) {
     OmnitronBuffer out = {0};
     OK(omnitron_pool_exec_json(pool, "add", "[2,3]", &out));
     CHECK(out.data && strcmp((const char *)out.data, "5") == 0);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     OK(omnitron_pool_status_json(pool, &out));
     CHECK(contains((const char *)out.data, "\"workers\":2"));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     /* An application error keeps its code. */
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "[\"x\"]", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     CHECK(contains(omnitron_last_error_message(), "two integers"));
@@ -81,10 +81,10 @@ static void pools(void) {
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "{oops", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "7", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     /* Asynchronous. */
-    OK(omnitron_pool_exec_async(pool, "add", "[40,2]", on_done, NULL));
+    OK(omnitron_pool_exec_async(pool, "add", "[40,2]", on_done, NULL, NULL));
     for (int i = 0; i < 500 && !__atomic_load_n(&async_done, __ATOMIC_SEQ_CST); i++) sleep_ms(10);
     CHECK(strcmp(async_result, "42") == 0);
-    FAILS_WITH(omnitron_pool_exec_async(pool, "add", "[1,1]", NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_pool_exec_async(pool, "add", "[1,1]", NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     OK(omnitron_pool_stop(pool));
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "[1,1]", &out), OMNITRON_STATUS_NOT_RUNNING);
     omnitron_pool_free(pool);
@@ -111,16 +111,16 @@ static void supervisors(void) {
     OK(omnitron_supervisor_add_child(sup, child));
     FAILS_WITH(omnitron_supervisor_add_child(sup, "{\"name\":\"x\",\"command\":[\"y\"],\"restart\":\"sometimes\"}"),
                OMNITRON_STATUS_INVALID_ARGUMENT);
-    OK(omnitron_supervisor_on_crash(sup, on_crash, NULL));
-    OK(omnitron_supervisor_on_restart(sup, on_restart, NULL));
-    FAILS_WITH(omnitron_supervisor_on_crash(sup, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    OK(omnitron_supervisor_on_crash(sup, on_crash, NULL, NULL));
+    OK(omnitron_supervisor_on_restart(sup, on_restart, NULL, NULL));
+    FAILS_WITH(omnitron_supervisor_on_crash(sup, NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     OK(omnitron_supervisor_start(sup));
     OK(omnitron_supervisor_start(sup)); /* idempotent */
     OmnitronBuffer out = {0};
     OK(omnitron_supervisor_children_json(sup, &out));
     long pid = first_pid((const char *)out.data);
     CHECK(contains((const char *)out.data, "\"state\":\"running\""));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     CHECK(pid > 0);
     if (pid > 0) kill((pid_t)pid, SIGKILL);
     for (int i = 0; i < 1000 && __atomic_load_n(&restarts, __ATOMIC_SEQ_CST) == 0; i++) sleep_ms(10);
@@ -131,7 +131,7 @@ static void supervisors(void) {
         OK(omnitron_supervisor_children_json(sup, &out));
         now = first_pid((const char *)out.data);
         int running = contains((const char *)out.data, "\"state\":\"running\"");
-        omnitron_buffer_free(&out);
+        omnitron_free(out.data);
         if (running && now > 0 && now != pid) break;
         sleep_ms(10);
     }
