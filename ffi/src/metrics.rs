@@ -288,7 +288,7 @@ pub unsafe extern "C" fn omnitron_series_value(
     out: *mut f64,
     sum: *mut f64,
 ) -> OmnitronStatus {
-    guard_out(out, || {
+    guard_out((out, sum), || {
         check_out(out, "out")?;
         let s = SERIES.get(series)?;
         let (value, total) =

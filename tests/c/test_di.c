@@ -328,6 +328,87 @@ static void test_scopes(void) {
     omnitron_token_free(single);
 }
 
+/* ---- who owns what resolve gives ----------------------------------------------------------- */
+
+static OmnitronStatus make_int_copy(void *ud, void *const *deps, size_t n, void **out) {
+    (void)deps;
+    (void)n;
+    int *v = malloc(sizeof *v);
+    *v = *(int *)ud;
+    *out = v;
+    return OMNITRON_STATUS_OK;
+}
+
+/* Releases an instance whatever its owner: what a caller does with omnitron_container_resolve_with_owner. */
+static void release_if_mine(void *instance, uint32_t owner) {
+    if (owner == OMNITRON_OWNER_CALLER) free(instance);
+}
+
+static void test_owners(void) {
+    static int seven = 7, config = 1;
+    OmnitronToken *tsingle = token("Single"), *ttrans = token("Trans"), *tscoped = token("Scoped");
+    OmnitronToken *tvalue = token("Value"), *talias = token("AliasOfTrans"), *tmissing = token("Nobody");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    OmnitronProvider *p = factory(tsingle, make_int_copy, &seven);
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_factory(ttrans, make_int_copy, &seven, NULL, &p));
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_TRANSIENT));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    p = factory(tscoped, make_int_copy, &seven);
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_SCOPED));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    register_value(c, tvalue, &config);
+    OK(omnitron_provider_alias(talias, ttrans, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+
+    void *x = NULL;
+    uint32_t owner = 99;
+    OK(omnitron_container_resolve_with_owner(c, ttrans, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CALLER && *(int *)x == 7);
+    release_if_mine(x, owner); /* a transient: ours to free (valgrind would see the leak otherwise) */
+    OK(omnitron_container_resolve_with_owner(c, talias, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CALLER); /* an alias reports its target's owner */
+    release_if_mine(x, owner);
+    OK(omnitron_container_resolve_with_owner(c, tsingle, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CONTAINER);
+    release_if_mine(x, owner); /* not freed: the container's on_destroy does it */
+    void *again = NULL;
+    OK(omnitron_container_resolve(c, tsingle, &again));
+    CHECK(again == x);
+    OK(omnitron_container_resolve_with_owner(c, tvalue, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CONTAINER && x == &config);
+    FAILS_WITH(omnitron_container_resolve_with_owner(c, tscoped, &x, &owner), OMNITRON_STATUS_SCOPE_REQUIRED);
+    CHECK(owner == OMNITRON_OWNER_NONE && x == NULL);
+    FAILS_WITH(omnitron_container_resolve_with_owner(c, tmissing, &x, &owner), OMNITRON_STATUS_MISSING_PROVIDER);
+    CHECK(owner == OMNITRON_OWNER_NONE && x == NULL);
+    FAILS_WITH(omnitron_container_resolve_with_owner(c, ttrans, &x, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+
+    OmnitronScope *s = NULL;
+    OK(omnitron_container_create_scope(c, "ctx", NULL, &s));
+    OK(omnitron_scope_resolve_with_owner(s, tscoped, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_SCOPE && *(int *)x == 7);
+    OK(omnitron_scope_resolve_with_owner(s, omnitron_token_context(), &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_SCOPE && strcmp((const char *)x, "ctx") == 0);
+    OK(omnitron_scope_resolve_with_owner(s, ttrans, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CALLER);
+    release_if_mine(x, owner);
+    OK(omnitron_scope_resolve_with_owner(s, tsingle, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CONTAINER);
+    omnitron_scope_free(s); /* frees the scoped int (on_destroy) */
+    omnitron_container_free(c); /* frees the singleton */
+    omnitron_token_free(tsingle);
+    omnitron_token_free(ttrans);
+    omnitron_token_free(tscoped);
+    omnitron_token_free(tvalue);
+    omnitron_token_free(talias);
+    omnitron_token_free(tmissing);
+}
+
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
 static char events[512];
@@ -690,6 +771,7 @@ int main(void) {
     test_bad_input();
     test_threads();
     test_reentry();
+    test_owners();
     CHECK(factory_calls == 1);
     printf("C DI tests: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

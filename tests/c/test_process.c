@@ -25,6 +25,14 @@ static void sleep_ms(long ms) {
 
 static char worker_path[4096];
 
+static int frees = 0;
+static int done_before_free = 0;
+
+static void count_free(void *ud) {
+    __atomic_add_fetch(&frees, 1, __ATOMIC_SEQ_CST);
+    free(ud);
+}
+
 static int async_done = 0;
 static char async_result[64];
 
@@ -35,7 +43,8 @@ static void on_done(uint32_t status, const uint8_t *value, size_t len, const cha
         memcpy(async_result, value, len);
         async_result[len] = 0;
     }
-    __atomic_store_n(&async_done, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&frees, __ATOMIC_SEQ_CST) == 0) done_before_free++;
+    __atomic_add_fetch(&async_done, 1, __ATOMIC_SEQ_CST);
 }
 
 static int crashes = 0;
@@ -80,11 +89,14 @@ static void pools(void) {
     FAILS_WITH(omnitron_pool_exec_json(pool, "nope", NULL, &out), OMNITRON_STATUS_METHOD_NOT_FOUND);
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "{oops", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "7", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
-    /* Asynchronous. */
-    OK(omnitron_pool_exec_async(pool, "add", "[40,2]", on_done, NULL, NULL));
-    for (int i = 0; i < 500 && !__atomic_load_n(&async_done, __ATOMIC_SEQ_CST); i++) sleep_ms(10);
+    /* Asynchronous: done runs, then the user_data's free function, once each. */
+    OK(omnitron_pool_exec_async(pool, "add", "[40,2]", on_done, malloc(8), count_free));
+    for (int i = 0; i < 500 && __atomic_load_n(&frees, __ATOMIC_SEQ_CST) == 0; i++) sleep_ms(10);
     CHECK(strcmp(async_result, "42") == 0);
-    FAILS_WITH(omnitron_pool_exec_async(pool, "add", "[1,1]", NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(async_done == 1 && frees == 1 && done_before_free == 1);
+    FAILS_WITH(omnitron_pool_exec_async(pool, "add", "[1,1]", NULL, malloc(8), count_free),
+               OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(frees == 2); /* a failing call frees it before returning */
     OK(omnitron_pool_stop(pool));
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "[1,1]", &out), OMNITRON_STATUS_NOT_RUNNING);
     omnitron_pool_free(pool);
