@@ -169,6 +169,12 @@ c-test: build-c target/ctest/c_worker $(C_TESTS) $(CPP_TESTS) target/ctest/readm
 	  LD_LIBRARY_PATH=$(OUT) $(VALGRIND) $$t || exit 1; \
 	  $(VALGRIND) $${t}_static > /dev/null || { echo "$${t}_static failed"; exit 1; }; \
 	done
+	@echo "== the header under C99, C17 and C2x (callbacks returning uint32_t and OmnitronStatus) and C++20"
+	@for std in c99 c17 c2x; do \
+	  gcc -std=$$std -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only tests/c/test_di.c tests/c/test_user_data.c \
+	    || exit 1; \
+	done
+	@g++ -std=c++20 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/cpp/test_cpp.cpp
 	@echo "== the README's C quick start (under valgrind)"
 	@LD_LIBRARY_PATH=$(OUT) $(VALGRIND) target/ctest/readme | grep -qx 'postgres://demo' \
 	  || { echo "the README's C snippet did not print postgres://demo"; exit 1; }

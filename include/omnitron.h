@@ -43,9 +43,9 @@
  *  - From inside a callback, do not free, stop, dispose or wait for the object whose callback it is
  *    (omnitron_peer_free from its handler, omnitron_supervisor_stop from its hook, omnitron_pool_free
  *    from its completion, omnitron_workflow_wait / _cancel on the run of a stage, disposing the
- *    container from its on_destroy): each waits for the callback, which waits for it. Other calls,
- *    including blocking ones on other objects, are allowed. omnitron_callback_error() is only for
- *    callbacks, on the callback's thread.
+ *    container from its on_destroy): they may wait for the callback to end, and it is waiting for
+ *    them. Other calls, including blocking ones on other objects, are allowed.
+ *    omnitron_callback_error() is only for callbacks, on the callback's thread.
  *
  * CALLBACKS MUST NOT UNWIND
  *  - No C++ exception, longjmp or other unwinding may leave a callback into the library: catch
@@ -56,11 +56,11 @@
  *    also fit; in C++ it is an enum, so declare them (and lambdas) to return OmnitronStatus.
  *
  * FORK
- *  - The library starts threads on first use (an async runtime, blocking pools) and fork() does not
- *    copy them. In a child forked from a process that had called into the library, every function
- *    fails at once with OMNITRON_STATUS_NOT_RUNNING and does nothing, _free functions included:
- *    handles made before the fork can be neither used nor freed there (memory the library handed
- *    out may still be read). Such a child must exec a new program (which may use the library) or
+ *  - The library starts threads when it needs them (an async runtime, blocking pools); fork() copies
+ *    neither them nor the locks they hold. In a child forked from a process that had called any
+ *    function of the library, every function fails at once with OMNITRON_STATUS_NOT_RUNNING and
+ *    does nothing but clear its outputs, _free functions included: handles made before the fork can
+ *    be neither used nor freed there (memory the library handed out may still be read). Such a child must exec a new program (which may use the library) or
  *    _exit. Only omnitron_version, _version_number, _abi_version, _status_id and the last-error
  *    functions still answer. A process that had not called into the library before fork() may use
  *    it freely in the child. The parent is not affected by forking.
@@ -477,7 +477,9 @@ typedef struct OmnitronWorkflow OmnitronWorkflow;
 // compensation, do not wait for (or cancel) the run it belongs to.
 typedef struct OmnitronWorkflowEngine OmnitronWorkflowEngine;
 
-// Frees a caller's `user_data` once the library lets go of it.
+// Frees a caller's `user_data` once the library lets go of it (see USER_DATA above): exactly once,
+// after the last callback that uses it, on the thread that lets go last. It may call omnitron_free
+// and the _free functions of other handles, nothing else of the library.
 typedef void (*OmnitronFreeFn)(void *user_data);
 
 // Builds an instance. `deps` holds one pointer per dependency, in the order they were added (NULL
@@ -564,7 +566,7 @@ typedef bool (*OmnitronBreakerPredicateFn)(uint32_t status, void *user_data);
 
 // The right to make one call, for programs that make the call themselves (an event loop): take it
 // with omnitron_breaker_acquire and report the outcome with omnitron_breaker_record. Every permit
-// must be recorded exactly once.
+// must be recorded exactly once, from any thread (it is a plain value).
 typedef struct OmnitronPermit {
   // The breaker's generation when the permit was given.
   uint64_t generation;

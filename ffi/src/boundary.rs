@@ -163,7 +163,9 @@ fn fork_check() -> Result<(), Error> {
 
 // ---- user_data -----------------------------------------------------------------------------------
 
-/// Frees a caller's `user_data` once the library lets go of it.
+/// Frees a caller's `user_data` once the library lets go of it (see USER_DATA above): exactly once,
+/// after the last callback that uses it, on the thread that lets go last. It may call omnitron_free
+/// and the _free functions of other handles, nothing else of the library.
 pub type OmnitronFreeFn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// A caller's `user_data` and the function that frees it. Shared by every copy of what holds it

@@ -338,7 +338,7 @@ impl Cleared for OmnitronPermit {
 
 /// The right to make one call, for programs that make the call themselves (an event loop): take it
 /// with omnitron_breaker_acquire and report the outcome with omnitron_breaker_record. Every permit
-/// must be recorded exactly once.
+/// must be recorded exactly once, from any thread (it is a plain value).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct OmnitronPermit {
