@@ -128,26 +128,56 @@ build-examples: build
 	rm -rf examples/order-saga/payment/dist && $(TSC) -p examples/order-saga/payment
 	cargo build -q -p omnitron-example-order-gateway
 
-## ---- C -------------------------------------------------------------------------------------
+## ---- C ----------------------------------------------------------------------------------------
 
 C_TESTS := $(patsubst tests/c/%.c,target/ctest/%,$(wildcard tests/c/test_*.c))
+CPP_TESTS := $(patsubst tests/cpp/%.cpp,target/ctest/cpp_%,$(wildcard tests/cpp/test_*.cpp))
 
 target/ctest/%: tests/c/%.c tests/c/check.h include/omnitron.h build-c
 	@mkdir -p target/ctest
 	gcc $(CFLAGS) $< -L$(OUT) -lomnitron -lpthread -o $@
 	gcc $(CFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@_static
 
+# C++ over the C header, against the shared and the static library.
+target/ctest/cpp_%: tests/cpp/%.cpp include/omnitron.h build-c
+	@mkdir -p target/ctest
+	g++ $(CXXFLAGS) $< -L$(OUT) -lomnitron -lpthread -o $@
+	g++ $(CXXFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@_static
+
+# The README's C quick start exactly as written (the first ```c block under "### C").
+target/ctest/readme.c: README.md
+	@mkdir -p target/ctest
+	awk '/^### C$$/ {f = 1; next} f && /^```c$$/ {p = 1; next} p && /^```$$/ {exit} p' README.md > $@
+	@test -s $@ || { echo "no C snippet found in README.md"; exit 1; }
+
+target/ctest/readme: target/ctest/readme.c include/omnitron.h build-c
+	gcc $(CFLAGS) $< -L$(OUT) -lomnitron -o $@
+
 # The C worker children of test_process (linked statically: it runs without LD_LIBRARY_PATH too).
 target/ctest/c_worker: tests/c/c_worker.c include/omnitron.h build-c
 	@mkdir -p target/ctest
 	gcc $(CFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@
 
-c-test: build-c target/ctest/c_worker $(C_TESTS)
+c-test: build-c target/ctest/c_worker $(C_TESTS) $(CPP_TESTS) target/ctest/readme
 	@echo "== C tests (dynamic library, under valgrind; then the static library)"
 	@for t in $(C_TESTS); do \
 	  LD_LIBRARY_PATH=$(OUT) $(VALGRIND) $$t || exit 1; \
 	  $${t}_static > /dev/null || { echo "$${t}_static failed"; exit 1; }; \
 	done
+	@echo "== C++ tests (dynamic and static library, both under valgrind)"
+	@for t in $(CPP_TESTS); do \
+	  LD_LIBRARY_PATH=$(OUT) $(VALGRIND) $$t || exit 1; \
+	  $(VALGRIND) $${t}_static > /dev/null || { echo "$${t}_static failed"; exit 1; }; \
+	done
+	@echo "== the header under C99, C17 and C2x (callbacks returning uint32_t and OmnitronStatus) and C++20"
+	@for std in c99 c17 c2x; do \
+	  gcc -std=$$std -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only tests/c/test_di.c tests/c/test_user_data.c \
+	    || exit 1; \
+	done
+	@g++ -std=c++20 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/cpp/test_cpp.cpp
+	@echo "== the README's C quick start (under valgrind)"
+	@LD_LIBRARY_PATH=$(OUT) $(VALGRIND) target/ctest/readme | grep -qx 'postgres://demo' \
+	  || { echo "the README's C snippet did not print postgres://demo"; exit 1; }
 
 ## ---- generated files must match the code ---------------------------------------------------
 

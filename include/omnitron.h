@@ -1,13 +1,74 @@
 /*
- * libomnitron: the C ABI of the Omnitron engine.
+ * libomnitron: the C ABI of the Omnitron engine. Every contract below holds for every function
+ * unless the function's own comment says otherwise; docs/C_API.md has the details and examples.
  *
- * Conventions (see docs/C_API.md):
+ * STATUS
  *  - Every fallible function returns an OmnitronStatus; OMNITRON_STATUS_OK (0) is success. After a
- *    failure, omnitron_last_error_message() describes it (per thread).
- *  - Handles are opaque. Each has a matching _free function. A NULL, freed or wrong-kind handle is
- *    reported as OMNITRON_STATUS_INVALID_HANDLE, never a crash.
- *  - Unless a function says otherwise, callbacks run on the thread that called into the library.
- *  - No Rust panic crosses this boundary: it becomes OMNITRON_STATUS_INTERNAL.
+ *    failure, omnitron_last_error_message() / _status() describe it (per thread).
+ *
+ * OUTPUTS
+ *  - Output pointers must not be NULL unless the function says they may be. On failure every
+ *    output is set to NULL / 0 / false / an empty OmnitronBuffer (and owner to OMNITRON_OWNER_NONE),
+ *    except the reports a function documents (the size a too-small buffer needs, a rate limiter's
+ *    wait, retry attempts made), so a failed call never leaves a stale or half-written value.
+ *
+ * MEMORY
+ *  - Memory the library allocates for you (a `char *` output, the `data` of an OmnitronBuffer) is
+ *    freed with omnitron_free(), from any thread. `const char *` results (messages, names, status
+ *    ids, versions) belong to the library: never free them.
+ *  - Handles are freed with their own _free function (omnitron_peer_free, ...), which also stops
+ *    what runs behind them. _free functions accept NULL and handles already freed. A NULL, freed or
+ *    wrong-kind handle passed anywhere else is OMNITRON_STATUS_INVALID_HANDLE, never a crash.
+ *
+ * USER_DATA
+ *  - A function that keeps a callback's `user_data` beyond the call takes `free_user_data` right
+ *    after it. free_user_data(user_data) then runs exactly once, after the last call of the
+ *    callbacks that use it, when the library lets go of it (the function says when: a handle freed,
+ *    an unsubscribe, a hook replaced, a completion delivered), on the thread that lets go last; and
+ *    when the function itself fails, before it returns. NULL means the library never frees it (keep
+ *    it valid for as long as the library may call back). A free_user_data function must not call
+ *    into the library except omnitron_free() and the _free functions of other handles.
+ *  - Functions that use user_data only during the call (omnitron_breaker_call, omnitron_retry_call,
+ *    omnitron_bulkhead_call, omnitron_peer_call_stream) take no free function.
+ *
+ * THREADS
+ *  - Every handle type may be used from several threads at once; the library serializes where it
+ *    must. Do not free a handle other threads are still using: the library stays memory-safe (their
+ *    calls finish or fail with OMNITRON_STATUS_INVALID_HANDLE) but what they do is unspecified.
+ *  - OmnitronReply, OmnitronStreamSink, OmnitronStageOutput and OmnitronStageContext are given to
+ *    one callback call: use them only inside it, on its thread.
+ *  - Callbacks run on the thread that called into the library, unless the function says they run
+ *    on an engine thread (RPC handlers, events, completions, supervisor hooks, workflow stages).
+ *    Engine threads are shared: completions and event callbacks should return quickly.
+ *  - From inside a callback, do not free, stop, dispose or wait for the object whose callback it is
+ *    (omnitron_peer_free from its handler, omnitron_supervisor_stop from its hook, omnitron_pool_free
+ *    from its completion, omnitron_workflow_wait / _cancel on the run of a stage, disposing the
+ *    container from its on_destroy): they may wait for the callback to end, and it is waiting for
+ *    them. Other calls, including blocking ones on other objects, are allowed.
+ *    omnitron_callback_error() is only for callbacks, on the callback's thread.
+ *
+ * CALLBACKS MUST NOT UNWIND
+ *  - No C++ exception, longjmp or other unwinding may leave a callback into the library: catch
+ *    everything inside the callback and return a status (say why with omnitron_callback_error()).
+ *    Unwinding through the library is undefined behaviour (in practice the process aborts). The
+ *    other way, no Rust panic crosses into your code: it becomes OMNITRON_STATUS_INTERNAL.
+ *  - Callback types return OmnitronStatus. In C that is uint32_t, so callbacks returning uint32_t
+ *    also fit; in C++ it is an enum, so declare them (and lambdas) to return OmnitronStatus.
+ *
+ * FORK
+ *  - The library starts threads when it needs them (an async runtime, blocking pools); fork() copies
+ *    neither them nor the locks they hold. In a child forked from a process that had called any
+ *    function of the library, every function fails at once with OMNITRON_STATUS_NOT_RUNNING and
+ *    does nothing but clear its outputs, _free functions included: handles made before the fork can
+ *    be neither used nor freed there (memory the library handed out may still be read). Such a child must exec a new program (which may use the library) or
+ *    _exit. Only omnitron_version, _version_number, _abi_version, _status_id and the last-error
+ *    functions still answer. A process that had not called into the library before fork() may use
+ *    it freely in the child. The parent is not affected by forking.
+ *
+ * VERSIONS
+ *  - OMNITRON_VERSION_NUMBER (below) lets `#if` test for newer functions; OMNITRON_ABI_VERSION
+ *    changes when a published signature does. omnitron_version_number() and
+ *    omnitron_abi_version() tell what the linked library was built as.
  */
 
 
@@ -20,9 +81,48 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Marks functions kept for compatibility; the note names the replacement. Define
+// OMNITRON_NO_DEPRECATION before including the header to silence the warnings.
+#if defined(OMNITRON_NO_DEPRECATION)
+#define OMNITRON_DEPRECATED(note)
+#elif defined(__GNUC__) || defined(__clang__)
+#define OMNITRON_DEPRECATED(note) __attribute__((deprecated(note)))
+#elif defined(_MSC_VER)
+#define OMNITRON_DEPRECATED(note) __declspec(deprecated(note))
+#else
+#define OMNITRON_DEPRECATED(note)
+#endif
+// The version of this header, from the library's crate version. Test for newer functions with
+// `#if OMNITRON_VERSION_NUMBER >= OMNITRON_MAKE_VERSION(0, 2, 0)`; compare with
+// omnitron_version_number() at run time to check the library you linked.
+#define OMNITRON_VERSION_MAJOR 0
+#define OMNITRON_VERSION_MINOR 1
+#define OMNITRON_VERSION_PATCH 0
+// MAJOR * 1000000 + MINOR * 1000 + PATCH (minor and patch stay below 1000).
+#define OMNITRON_MAKE_VERSION(major, minor, patch) ((major) * 1000000 + (minor) * 1000 + (patch))
+#define OMNITRON_VERSION_NUMBER 1000
+#define OMNITRON_VERSION_STRING "0.1.0"
+
+
 // The ABI version of this header. It changes only when a published function or type changes
-// incompatibly; adding functions keeps it.
-#define OMNITRON_ABI_VERSION 1
+// incompatibly; adding functions keeps it. 2: user_data free functions, callbacks returning
+// OmnitronStatus, omnitron_free (0.2.0 of the C ABI; see CHANGELOG.md).
+#define OMNITRON_ABI_VERSION 2
+
+// omnitron_container_resolve_with_owner: nothing (the call failed).
+#define OMNITRON_OWNER_NONE 0
+
+// omnitron_container_resolve_with_owner: the caller owns the instance and releases it (a
+// transient: the container keeps no reference and runs no on_destroy for it).
+#define OMNITRON_OWNER_CALLER 1
+
+// omnitron_container_resolve_with_owner: the container holds the instance (a singleton or a
+// value) until omnitron_container_dispose, which runs its on_destroy; do not release it.
+#define OMNITRON_OWNER_CONTAINER 2
+
+// omnitron_container_resolve_with_owner: the scope holds the instance (a scoped provider, or the
+// scope's context) until omnitron_scope_dispose / omnitron_scope_free; do not release it.
+#define OMNITRON_OWNER_SCOPE 3
 
 // omnitron_container_export_graph format: JSON.
 #define OMNITRON_GRAPH_JSON 0
@@ -235,7 +335,8 @@ enum OmnitronStatus
   OMNITRON_STATUS_QUEUE_FULL = 502,
   // P004: the worker running a task died and the task's retries are used up.
   OMNITRON_STATUS_WORKER_LOST = 503,
-  // P005: the pool or supervisor is not running.
+  // P005: the pool or supervisor is not running; also every call in a child forked after the
+  // library was used (see "Fork" in the header's top comment).
   OMNITRON_STATUS_NOT_RUNNING = 504,
   // P006: a child used up its restart budget.
   OMNITRON_STATUS_RESTART_LIMIT = 505,
@@ -286,97 +387,127 @@ typedef uint32_t OmnitronStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// A circuit breaker. Thread-safe.
+// A circuit breaker. Thread-safe: calls from several threads at once share its state. Its callbacks
+// may call it (the lock is not held while they run).
 typedef struct OmnitronBreaker OmnitronBreaker;
 
-// A bulkhead. Thread-safe.
+// A bulkhead. Thread-safe: that is its point (calls from several threads share its slots).
 typedef struct OmnitronBulkhead OmnitronBulkhead;
 
-// A dependency-injection container. Thread-safe: it may be used from several threads at once.
+// A dependency-injection container. Thread-safe: any function may be called on it from several
+// threads at once (factories then run on those threads; a singleton is still built once). From
+// inside its own callbacks, resolving from it is fine (a loop is reported as
+// OMNITRON_STATUS_CIRCULAR_DEPENDENCY); disposing, initializing or freeing it is not (reported as
+// OMNITRON_STATUS_LIFECYCLE_FAILED where detected).
 typedef struct OmnitronContainer OmnitronContainer;
 
-// A running `/metrics` HTTP server.
+// A running `/metrics` HTTP server, served from engine threads. Thread-safe.
 typedef struct OmnitronExporter OmnitronExporter;
 
-// A metric (all its label sets) declared in a registry.
+// A metric (all its label sets) declared in a registry. Thread-safe: record from any thread.
 typedef struct OmnitronMetric OmnitronMetric;
 
-// A module under construction.
+// A module under construction. Thread-safe (calls are serialized), though normally built on one
+// thread; loading it copies what the container needs.
 typedef struct OmnitronModule OmnitronModule;
 
-// A peer: this process's end of the RPC network.
+// A peer: this process's end of the RPC network. Thread-safe: calls, publishes and exposes may run
+// from several threads at once. Do not free it from inside one of its own handlers or event
+// callbacks (omnitron_peer_free waits for them).
 typedef struct OmnitronPeer OmnitronPeer;
 
-// A pool of worker processes.
+// A pool of worker processes. Thread-safe: tasks may be submitted from several threads at once. Do
+// not stop or free it from inside one of its completion callbacks.
 typedef struct OmnitronPool OmnitronPool;
 
-// A provider description under construction.
+// A provider description under construction. Thread-safe (calls on one provider are serialized),
+// though it is normally built on one thread. Registering or adding it to a module copies it; the
+// copies share its callbacks' user_data, which is freed when the last of them goes.
 typedef struct OmnitronProvider OmnitronProvider;
 
-// A rate limiter. Thread-safe.
+// A rate limiter. Thread-safe: threads share its tokens.
 typedef struct OmnitronRateLimiter OmnitronRateLimiter;
 
-// A metrics registry: the global one (omnitron_registry_global) or a separate one.
+// A metrics registry: the global one (omnitron_registry_global) or a separate one. Thread-safe, as
+// are metrics, series and exporters: record from any number of threads at once.
 typedef struct OmnitronRegistry OmnitronRegistry;
 
-// Where a handler puts its result.
+// Where a handler puts its result. Valid only during the handler call, on its thread.
 typedef struct OmnitronReply OmnitronReply;
 
-// A retry policy. Thread-safe.
+// A retry policy. Thread-safe (immutable once made).
 typedef struct OmnitronRetry OmnitronRetry;
 
-// A scope of a container: scoped providers get one instance per scope.
+// A scope of a container: scoped providers get one instance per scope. Thread-safe like its
+// container; it keeps the container's providers alive until it is freed.
 typedef struct OmnitronScope OmnitronScope;
 
 // One series of a metric: fixed label values, for recording without a label lookup per call.
+// Thread-safe: record from any thread (updates are atomic).
 typedef struct OmnitronSeries OmnitronSeries;
 
 // A service under construction: add methods and streams, then omnitron_peer_expose_service.
+// Thread-safe (calls are serialized). Freeing it without exposing it frees its handlers' user_data.
 typedef struct OmnitronService OmnitronService;
 
 // Where a stage callback puts its output (set it with omnitron_stage_output_set; not set is null).
+// Valid only during the stage call, on its thread.
 typedef struct OmnitronStageOutput OmnitronStageOutput;
 
-// Where a streaming handler sends its items.
+// Where a streaming handler sends its items. Valid only during the handler call, on its thread.
 typedef struct OmnitronStreamSink OmnitronStreamSink;
 
-// A supervisor.
+// A supervisor. Thread-safe. Do not stop, wait for or free it from inside its own hooks (it waits
+// for them).
 typedef struct OmnitronSupervisor OmnitronSupervisor;
 
 // A token. Two tokens made with the same name are different tokens; the name is for messages.
+// Immutable once made: use it from any number of threads at once.
 typedef struct OmnitronToken OmnitronToken;
 
 // A workflow definition under construction: add stages, dependencies, timeouts, retries and
 // compensations, then register it with omnitron_workflow_engine_register (which copies it; the
-// definition may be freed or reused right after).
+// definition may be freed or reused right after). Thread-safe (calls are serialized). Its
+// callbacks' user_data is freed when the definition and every engine it was registered with are
+// freed and their runs are over.
 typedef struct OmnitronWorkflow OmnitronWorkflow;
 
-// A workflow engine: registered workflows, runs in flight and their journal.
+// A workflow engine: registered workflows, runs in flight and their journal. Thread-safe: runs may
+// be started, waited for and queried from several threads at once. From inside a stage or
+// compensation, do not wait for (or cancel) the run it belongs to.
 typedef struct OmnitronWorkflowEngine OmnitronWorkflowEngine;
+
+// Frees a caller's `user_data` once the library lets go of it (see USER_DATA above): exactly once,
+// after the last callback that uses it, on the thread that lets go last. It may call omnitron_free
+// and the _free functions of other handles, nothing else of the library.
+typedef void (*OmnitronFreeFn)(void *user_data);
 
 // Builds an instance. `deps` holds one pointer per dependency, in the order they were added (NULL
 // for a missing optional one); it is only valid during the call. Store the new instance in `*out`
 // and return OMNITRON_STATUS_OK; on failure return another status (after
-// omnitron_callback_error to say why). Runs on the thread that resolves.
-typedef uint32_t (*OmnitronFactoryFn)(void *user_data,
-                                      void *const *deps,
-                                      size_t deps_len,
-                                      void **out);
+// omnitron_callback_error to say why). Runs on the thread that resolves or initializes; several
+// threads may run it at once for different instances (never twice for one singleton).
+typedef OmnitronStatus (*OmnitronFactoryFn)(void *user_data,
+                                            void *const *deps,
+                                            size_t deps_len,
+                                            void **out);
 
 // A lifecycle hook on an instance (`on_init`). Return OMNITRON_STATUS_OK, or another status to fail
-// (after omnitron_callback_error to say why). Runs on the thread that resolves or initializes.
-typedef uint32_t (*OmnitronHookFn)(void *user_data, void *instance);
+// (after omnitron_callback_error to say why). Runs on the thread that calls
+// omnitron_container_initialize.
+typedef OmnitronStatus (*OmnitronHookFn)(void *user_data, void *instance);
 
 // Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
 // frees the container or scope. Return OMNITRON_STATUS_OK, or another status to report a failure.
-typedef uint32_t (*OmnitronDestroyFn)(void *user_data, void *instance);
+typedef OmnitronStatus (*OmnitronDestroyFn)(void *user_data, void *instance);
 
 // Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
-// `len`. Free with omnitron_buffer_free.
+// `len`, so text can be read as a C string. Free `data` with omnitron_free. On failure the library
+// sets both fields to NULL / 0.
 typedef struct OmnitronBuffer {
-  // The bytes.
+  // The bytes (free with omnitron_free).
   uint8_t *data;
-  // How many.
+  // How many (the NUL after them not counted).
   size_t len;
 } OmnitronBuffer;
 
@@ -427,7 +558,7 @@ typedef struct OmnitronBreakerOptions {
 // The work a policy wraps: returns OMNITRON_STATUS_OK on success, anything else on failure (say
 // why with omnitron_callback_error, or return the status of a library call that failed). Runs on
 // the calling thread.
-typedef uint32_t (*OmnitronCallFn)(void *user_data);
+typedef OmnitronStatus (*OmnitronCallFn)(void *user_data);
 
 // Decides whether a failed call counts against the breaker (true) or is ignored; `status` is what
 // the call returned.
@@ -435,7 +566,7 @@ typedef bool (*OmnitronBreakerPredicateFn)(uint32_t status, void *user_data);
 
 // The right to make one call, for programs that make the call themselves (an event loop): take it
 // with omnitron_breaker_acquire and report the outcome with omnitron_breaker_record. Every permit
-// must be recorded exactly once.
+// must be recorded exactly once, from any thread (it is a plain value).
 typedef struct OmnitronPermit {
   // The breaker's generation when the permit was given.
   uint64_t generation;
@@ -469,7 +600,7 @@ typedef struct OmnitronRetryOptions {
 } OmnitronRetryOptions;
 
 // One attempt of a retried call (`attempt` counts from 1).
-typedef uint32_t (*OmnitronAttemptFn)(uint32_t attempt, void *user_data);
+typedef OmnitronStatus (*OmnitronAttemptFn)(uint32_t attempt, void *user_data);
 
 // Decides whether a failed attempt is retried (true) or is final; `status` is what the attempt
 // returned.
@@ -479,26 +610,26 @@ typedef bool (*OmnitronRetryPredicateFn)(uint32_t status, uint32_t attempt, void
 // format given to omnitron_peer_expose). On success, set the result with omnitron_reply_set (no
 // result is nil / null) and return OMNITRON_STATUS_OK; on failure return a status and say why with
 // omnitron_callback_error. Runs on an engine thread; may run on several at once.
-typedef uint32_t (*OmnitronHandlerFn)(const char *method,
-                                      const uint8_t *args,
-                                      size_t args_len,
-                                      struct OmnitronReply *reply,
-                                      void *user_data);
+typedef OmnitronStatus (*OmnitronHandlerFn)(const char *method,
+                                            const uint8_t *args,
+                                            size_t args_len,
+                                            struct OmnitronReply *reply,
+                                            void *user_data);
 
 // A streaming method: send each item with omnitron_stream_send (it blocks while the caller has not
 // taken the previous ones, and fails with OMNITRON_STATUS_CANCELLED once the caller has gone),
 // then return OMNITRON_STATUS_OK, or a failure status as for OmnitronHandlerFn. Runs on an engine
 // thread that may block.
-typedef uint32_t (*OmnitronStreamHandlerFn)(const char *method,
-                                            const uint8_t *args,
-                                            size_t args_len,
-                                            struct OmnitronStreamSink *sink,
-                                            void *user_data);
+typedef OmnitronStatus (*OmnitronStreamHandlerFn)(const char *method,
+                                                  const uint8_t *args,
+                                                  size_t args_len,
+                                                  struct OmnitronStreamSink *sink,
+                                                  void *user_data);
 
 // Called for each item of a stream, on the thread that called omnitron_peer_call_stream; the next
 // item is not requested before it returns (that is the backpressure). Returning a non-OK status
 // stops the stream.
-typedef uint32_t (*OmnitronItemFn)(const uint8_t *item, size_t len, void *user_data);
+typedef OmnitronStatus (*OmnitronItemFn)(const uint8_t *item, size_t len, void *user_data);
 
 // Called for each matching event, on an engine thread; must not block. `payload` is MessagePack,
 // valid during the call only.
@@ -508,7 +639,7 @@ typedef void (*OmnitronEventFn)(const char *topic,
                                 void *user_data);
 
 // What a stage or compensation callback knows about its run. Every string is NUL-terminated and
-// valid during the callback only (copy what you keep).
+// valid during the callback only, on its thread (copy what you keep).
 typedef struct OmnitronStageContext {
   // The run's id.
   const char *run_id;
@@ -533,17 +664,17 @@ typedef struct OmnitronStageContext {
 // failure return another status and say why with omnitron_callback_error. Runs on an engine
 // thread that may block; stages that are ready together run at once on several threads. A stage
 // whose timeout passes keeps its thread until it returns, and its result is then ignored.
-typedef uint32_t (*OmnitronStageFn)(const char *input_json,
-                                    const struct OmnitronStageContext *ctx,
-                                    struct OmnitronStageOutput *output,
-                                    void *user_data);
+typedef OmnitronStatus (*OmnitronStageFn)(const char *input_json,
+                                          const struct OmnitronStageContext *ctx,
+                                          struct OmnitronStageOutput *output,
+                                          void *user_data);
 
 // A compensation: undoes a completed stage, given that stage's output as NUL-terminated JSON
 // text. Returns OMNITRON_STATUS_OK, or a failure status (say why with omnitron_callback_error).
 // Runs on an engine thread that may block, one compensation at a time per run.
-typedef uint32_t (*OmnitronCompensateFn)(const char *output_json,
-                                         const struct OmnitronStageContext *ctx,
-                                         void *user_data);
+typedef OmnitronStatus (*OmnitronCompensateFn)(const char *output_json,
+                                               const struct OmnitronStageContext *ctx,
+                                               void *user_data);
 
 // Called once when an asynchronous run ends, on an engine thread. `status` is OMNITRON_STATUS_OK
 // and `json` the outputs (an object from stage name to output) on success; otherwise `status` is
@@ -559,8 +690,13 @@ typedef void (*OmnitronWorkflowDoneFn)(uint32_t status,
 extern "C" {
 #endif // __cplusplus
 
-// The library version as a NUL-terminated string (for example "0.1.0"). Static; do not free.
+// The library version as a NUL-terminated string (for example "0.1.0"), the same as
+// OMNITRON_VERSION_STRING of the header it was built with. Static; do not free.
 const char *omnitron_version(void);
+
+// The library version as a number, OMNITRON_VERSION_NUMBER of the header it was built with
+// (MAJOR * 1000000 + MINOR * 1000 + PATCH).
+uint32_t omnitron_version_number(void);
 
 // The ABI version the library was built with; compare it with OMNITRON_ABI_VERSION from the header
 // you compiled against.
@@ -582,15 +718,27 @@ OmnitronStatus omnitron_container_load_module(struct OmnitronContainer *containe
 OmnitronStatus omnitron_container_register(struct OmnitronContainer *container,
                                            const struct OmnitronProvider *provider);
 
-// Resolves `token`. On success `*out` is the instance: owned by the container for singletons,
-// scoped providers and values (valid until dispose), owned by the caller for transients. Factory
-// and on_init callbacks run on this thread.
+// Resolves `token`. On success `*out` is the instance: the container holds singletons and values
+// (valid until dispose), the caller owns transients (it releases them). Which one a token gives is
+// what omnitron_container_resolve_with_owner reports. Factories run on this thread.
 OmnitronStatus omnitron_container_resolve(struct OmnitronContainer *container,
                                           const struct OmnitronToken *token,
                                           void **out);
 
+// Like omnitron_container_resolve, and `*owner` says who owns `*out`: OMNITRON_OWNER_CALLER (a
+// transient: release it yourself), OMNITRON_OWNER_CONTAINER (a singleton or value: valid until
+// the container is disposed, which runs its on_destroy) or OMNITRON_OWNER_SCOPE (from a scope
+// only). Aliases report their target's owner. On failure `*out` is NULL and `*owner`
+// OMNITRON_OWNER_NONE.
+OmnitronStatus omnitron_container_resolve_with_owner(struct OmnitronContainer *container,
+                                                     const struct OmnitronToken *token,
+                                                     void **out,
+                                                     uint32_t *owner);
+
 // Resolves every provider of a multi token, in registration order. Writes up to `capacity`
-// pointers to `out` (which may be NULL when `capacity` is 0) and the total count to `*len`.
+// pointers to `out` (which may be NULL when `capacity` is 0) and the total count to `*len`. Each
+// instance is owned as omnitron_container_resolve_with_owner reports for its provider. On failure
+// `*len` is 0 and `out` is left as it was.
 OmnitronStatus omnitron_container_resolve_all(struct OmnitronContainer *container,
                                               const struct OmnitronToken *token,
                                               void **out,
@@ -602,8 +750,8 @@ OmnitronStatus omnitron_container_has(struct OmnitronContainer *container,
                                       const struct OmnitronToken *token,
                                       bool *out);
 
-// Builds every singleton in dependency order, running on_init hooks on this thread. Stops at the
-// first failure. Calling it again does nothing.
+// Builds every singleton not built yet and runs the on_init hooks of every instance not yet
+// initialized, in dependency order, on this thread. Stops at the first failure.
 OmnitronStatus omnitron_container_initialize(struct OmnitronContainer *container);
 
 // Runs every on_destroy callback (dependents first) on this thread and closes the container. A
@@ -613,23 +761,24 @@ OmnitronStatus omnitron_container_initialize(struct OmnitronContainer *container
 OmnitronStatus omnitron_container_dispose(struct OmnitronContainer *container);
 
 // Disposes the container if that was not done (failures are dropped; call
-// omnitron_container_dispose first to see them) and frees the handle. NULL and freed handles are
-// ignored.
+// omnitron_container_dispose first to see them) and frees the handle. The user_data of its
+// providers is freed here (on this thread) unless a scope still holds them. NULL and freed handles
+// are ignored.
 void omnitron_container_free(struct OmnitronContainer *container);
 
 // Writes the dependency graph as a NUL-terminated string to `*out` (OMNITRON_GRAPH_JSON or
-// OMNITRON_GRAPH_MERMAID). Free it with omnitron_string_free.
+// OMNITRON_GRAPH_MERMAID). Free it with omnitron_free.
 OmnitronStatus omnitron_container_export_graph(struct OmnitronContainer *container,
                                                uint32_t format,
                                                char **out);
 
-// Frees a string the library returned. NULL is ignored.
-void omnitron_string_free(char *s);
-
-// Creates a scope. `context` is what the CONTEXT token gives inside it (borrowed: it must outlive
-// the scope; may be NULL). Free it with omnitron_scope_free.
+// Creates a scope. `context` (may be NULL) is what the CONTEXT token gives inside it;
+// `free_context(context)` (NULL: the caller keeps it, and it must outlive the scope) runs once
+// after the scope is disposed and freed, on the thread that frees it, or before this function
+// returns if it fails. Free the scope with omnitron_scope_free.
 OmnitronStatus omnitron_container_create_scope(struct OmnitronContainer *container,
                                                void *context,
+                                               OmnitronFreeFn free_context,
                                                struct OmnitronScope **out);
 
 // Resolves `token` in a scope; ownership as for omnitron_container_resolve (scoped instances are
@@ -638,12 +787,19 @@ OmnitronStatus omnitron_scope_resolve(struct OmnitronScope *scope,
                                       const struct OmnitronToken *token,
                                       void **out);
 
+// omnitron_container_resolve_with_owner in a scope: OMNITRON_OWNER_SCOPE for scoped instances and
+// the CONTEXT token.
+OmnitronStatus omnitron_scope_resolve_with_owner(struct OmnitronScope *scope,
+                                                 const struct OmnitronToken *token,
+                                                 void **out,
+                                                 uint32_t *owner);
+
 // Runs the on_destroy callbacks of the scope's instances (dependents first) on this thread.
 // Idempotent.
 OmnitronStatus omnitron_scope_dispose(struct OmnitronScope *scope);
 
-// Disposes the scope if needed (failures dropped) and frees the handle. NULL and freed handles are
-// ignored.
+// Disposes the scope if needed (failures dropped) and frees the handle, then its context (if
+// free_context was given). NULL and freed handles are ignored.
 void omnitron_scope_free(struct OmnitronScope *scope);
 
 // Creates an empty module named `name` (non-empty UTF-8, copied). Until omnitron_module_export is
@@ -679,10 +835,14 @@ OmnitronStatus omnitron_module_set_global(struct OmnitronModule *module, bool gl
 void omnitron_module_free(struct OmnitronModule *module);
 
 // Starts a factory provider for `token`: `factory(user_data, deps, ...)` builds the instance. Add
-// dependencies with omnitron_provider_add_dependency. `user_data` is passed back untouched.
+// dependencies with omnitron_provider_add_dependency. `user_data` is passed back untouched;
+// `free_user_data(user_data)` (NULL: nothing) runs once when the library lets go of it: when this
+// provider handle and every container, scope and module it was copied into are freed (on the
+// thread that frees the last of them), or before this function returns if it fails.
 OmnitronStatus omnitron_provider_factory(const struct OmnitronToken *token,
                                          OmnitronFactoryFn factory,
                                          void *user_data,
+                                         OmnitronFreeFn free_user_data,
                                          struct OmnitronProvider **out);
 
 // Starts a value provider: resolving `token` gives `value`. The container does not own `value`
@@ -709,17 +869,21 @@ OmnitronStatus omnitron_provider_set_lifetime(struct OmnitronProvider *provider,
 // Sets flags: OMNITRON_PROVIDER_MULTI and/or OMNITRON_PROVIDER_REPLACE.
 OmnitronStatus omnitron_provider_set_flags(struct OmnitronProvider *provider, uint32_t flags);
 
-// Sets the on_init hook, run right after an instance is built (so, for singletons, at the latest
-// during omnitron_container_initialize, in dependency order).
+// Sets the on_init hook, run by omnitron_container_initialize (in dependency order). Setting it
+// again replaces it (and lets go of the old user_data); NULL removes it. `free_user_data` as for
+// omnitron_provider_factory.
 OmnitronStatus omnitron_provider_on_init(struct OmnitronProvider *provider,
                                          OmnitronHookFn hook,
-                                         void *user_data);
+                                         void *user_data,
+                                         OmnitronFreeFn free_user_data);
 
 // Sets the on_destroy callback, run at dispose (dependents first) for every instance the container
-// or a scope owns.
+// or a scope owns. Setting it again replaces it; NULL removes it. `free_user_data` as for
+// omnitron_provider_factory: it runs after the last on_destroy call.
 OmnitronStatus omnitron_provider_on_destroy(struct OmnitronProvider *provider,
                                             OmnitronDestroyFn destroy,
-                                            void *user_data);
+                                            void *user_data,
+                                            OmnitronFreeFn free_user_data);
 
 // Frees a provider description (what was registered from it stays registered). NULL and freed
 // handles are ignored.
@@ -731,7 +895,8 @@ void omnitron_provider_free(struct OmnitronProvider *provider);
 OmnitronStatus omnitron_token_new(const char *name, struct OmnitronToken **out);
 
 // The built-in CONTEXT token: as a dependency it gives the `context` pointer the scope was created
-// with (NULL outside a scope). Static; omnitron_token_free ignores it.
+// with (NULL outside a scope). Static; omnitron_token_free ignores it. NULL only in a forked child
+// (see FORK above).
 const struct OmnitronToken *omnitron_token_context(void);
 
 // The token's name, or NULL for an invalid handle. Valid while the token handle is.
@@ -757,6 +922,21 @@ const char *omnitron_status_id(uint32_t status);
 // Called from inside a callback (factory, hook) on the same thread, before it returns a non-OK
 // status: says why, and the message becomes part of the error the caller sees. NULL is ignored.
 void omnitron_callback_error(const char *message);
+
+// Frees memory the library handed out: a string it returned (`char *` outputs such as
+// omnitron_container_export_graph's) or the `data` of an OmnitronBuffer. NULL is ignored. Any
+// other pointer (a handle, a static string such as omnitron_version's, memory from malloc, memory
+// already freed) is undefined behaviour; most such mistakes are caught, reported as the thread's
+// last error, and the pointer left alone. Callable from any thread.
+void omnitron_free(void *ptr);
+
+// Deprecated alias of omnitron_free (strings and buffers now free the same way).
+OMNITRON_DEPRECATED("use omnitron_free") void omnitron_string_free(char *s);
+
+// Deprecated: call omnitron_free(buf->data) instead. Frees the buffer's data and sets it to NULL /
+// 0; NULL and empty buffers are ignored.
+OMNITRON_DEPRECATED("use omnitron_free(buf.data)")
+void omnitron_buffer_free(struct OmnitronBuffer *buf);
 
 // Creates an empty registry, separate from the global one. Free it with omnitron_registry_free.
 OmnitronStatus omnitron_registry_new(struct OmnitronRegistry **out);
@@ -853,7 +1033,8 @@ void omnitron_series_free(struct OmnitronSeries *series);
 
 // Writes the registry's exposition into the caller's buffer `buf` of `capacity` bytes, NUL
 // terminated, and its length (without the NUL) to `*len`. When it does not fit, nothing is
-// written to `buf`, `*len` is the length needed and the status is OMNITRON_STATUS_BUFFER_TOO_SMALL:
+// written to `buf`, `*len` is the length needed (0 after other failures) and the status is
+// OMNITRON_STATUS_BUFFER_TOO_SMALL:
 // call again with at least `*len + 1` bytes. `buf` may be NULL when `capacity` is 0 (to ask the
 // size).
 OmnitronStatus omnitron_registry_gather(struct OmnitronRegistry *registry,
@@ -863,7 +1044,7 @@ OmnitronStatus omnitron_registry_gather(struct OmnitronRegistry *registry,
                                         size_t *len);
 
 // Like omnitron_registry_gather, into a string the library allocates: free it with
-// omnitron_string_free.
+// omnitron_free.
 OmnitronStatus omnitron_registry_gather_string(struct OmnitronRegistry *registry,
                                                uint32_t format,
                                                char **out);
@@ -888,7 +1069,7 @@ void omnitron_exporter_stop(struct OmnitronExporter *exporter);
 OmnitronStatus omnitron_pool_start(const char *options_json, struct OmnitronPool **out);
 
 // Runs `method` with `args_json` (a JSON array; NULL for none) on a worker, blocking this thread
-// until the result; `*out` gets it as NUL-terminated JSON (free with omnitron_buffer_free).
+// until the result; `*out` gets it as NUL-terminated JSON (free `data` with omnitron_free).
 // OMNITRON_STATUS_QUEUE_FULL when the pool's queue is full, _WORKER_LOST when the worker died and
 // the retries are used up, _TIMEOUT after the task timeout.
 OmnitronStatus omnitron_pool_exec_json(struct OmnitronPool *pool,
@@ -897,13 +1078,15 @@ OmnitronStatus omnitron_pool_exec_json(struct OmnitronPool *pool,
                                        struct OmnitronBuffer *out);
 
 // Starts a task and returns at once; `done` runs exactly once on an engine thread, with the result
-// as JSON text in `value` / `len` (NUL-terminated) or the failure in `status` / `error`.
-// `user_data` must stay valid until then.
+// as JSON text in `value` / `len` (NUL-terminated) or the failure in `status` / `error`, then
+// `free_user_data(user_data)` (NULL: nothing) on the same thread. If this function fails, `done`
+// never runs and `free_user_data` runs before it returns.
 OmnitronStatus omnitron_pool_exec_async(struct OmnitronPool *pool,
                                         const char *method,
                                         const char *args_json,
                                         OmnitronCompletionFn done,
-                                        void *user_data);
+                                        void *user_data,
+                                        OmnitronFreeFn free_user_data);
 
 // The pool's state as JSON: `{"workers","starting","queued","in_flight","pids"}`.
 OmnitronStatus omnitron_pool_status_json(struct OmnitronPool *pool, struct OmnitronBuffer *out);
@@ -929,16 +1112,21 @@ OmnitronStatus omnitron_supervisor_add_supervisor(struct OmnitronSupervisor *sup
                                                   struct OmnitronSupervisor *child,
                                                   bool critical);
 
-// Sets the crash hook (see OmnitronCrashHookFn). `user_data` must stay valid while the supervisor
-// lives.
+// Sets the crash hook (see OmnitronCrashHookFn), replacing any earlier one.
+// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the supervisor) runs
+// once when the hook is replaced or the supervisor is freed (and the last hook call returned), on
+// the thread that lets go last; or before this function returns if it fails.
 OmnitronStatus omnitron_supervisor_on_crash(struct OmnitronSupervisor *sup,
                                             OmnitronCrashHookFn hook,
-                                            void *user_data);
+                                            void *user_data,
+                                            OmnitronFreeFn free_user_data);
 
-// Sets the restart hook (see OmnitronRestartHookFn).
+// Sets the restart hook (see OmnitronRestartHookFn), replacing any earlier one. `free_user_data`
+// as for omnitron_supervisor_on_crash.
 OmnitronStatus omnitron_supervisor_on_restart(struct OmnitronSupervisor *sup,
                                               OmnitronRestartHookFn hook,
-                                              void *user_data);
+                                              void *user_data,
+                                              OmnitronFreeFn free_user_data);
 
 // Starts every child in order, each ready before the next (idempotent).
 OmnitronStatus omnitron_supervisor_start(struct OmnitronSupervisor *sup);
@@ -1011,11 +1199,14 @@ OmnitronStatus omnitron_breaker_record(struct OmnitronBreaker *breaker,
 OmnitronStatus omnitron_breaker_state(struct OmnitronBreaker *breaker, uint32_t *out);
 
 // Registers `listener(name, from, to, user_data)` for every later state change (see
-// OmnitronBreakerListenerFn for its thread). Listeners stay until the breaker is freed; `user_data`
-// must live as long.
+// OmnitronBreakerListenerFn for its thread). Listeners stay until the breaker is freed; then
+// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the breaker) runs once,
+// on the thread that frees it (or, if a call is still running through it on another thread, on
+// that thread when the call ends); or before this function returns if it fails.
 OmnitronStatus omnitron_breaker_on_state_change(struct OmnitronBreaker *breaker,
                                                 OmnitronBreakerListenerFn listener,
-                                                void *user_data);
+                                                void *user_data,
+                                                OmnitronFreeFn free_user_data);
 
 // Writes the default retry options (3 attempts, exponential from 100 ms, factor 2, capped at 30 s,
 // no jitter) to `*out`.
@@ -1031,7 +1222,8 @@ void omnitron_retry_free(struct OmnitronRetry *retry);
 
 // Calls `call(attempt, user_data)` until it succeeds, `retry_if` (NULL: every failure is retried)
 // says a failure is final, or the attempts run out, sleeping this thread for the backoff in
-// between. Writes the number of attempts made to `*attempts` (if not NULL). Returns
+// between. Writes the number of attempts made to `*attempts` (if not NULL; also on failure, 0 when
+// none was made). Returns
 // OMNITRON_STATUS_OK; the final failure itself when `retry_if` refused; or
 // OMNITRON_STATUS_RETRY_EXHAUSTED, whose message has the attempt count and the last failure.
 OmnitronStatus omnitron_retry_call(struct OmnitronRetry *retry,
@@ -1058,7 +1250,8 @@ OmnitronStatus omnitron_rate_limiter_new(const char *name,
 void omnitron_rate_limiter_free(struct OmnitronRateLimiter *limiter);
 
 // Takes `n` tokens now: OMNITRON_STATUS_OK, or OMNITRON_STATUS_RATE_LIMITED with the milliseconds
-// until they would be there in `*retry_in_ms` (if not NULL; at least 1).
+// until they would be there in `*retry_in_ms` (if not NULL; at least 1; 0 on success and on other
+// failures).
 OmnitronStatus omnitron_rate_limiter_try_acquire(struct OmnitronRateLimiter *limiter,
                                                  uint32_t n,
                                                  uint64_t *retry_in_ms);
@@ -1121,7 +1314,9 @@ OmnitronStatus omnitron_reply_set(struct OmnitronReply *reply, const uint8_t *da
 // name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
 // returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
 // E004, for statuses the library does not define) and the message given to omnitron_callback_error.
-// `user_data` must stay valid until the peer is freed.
+// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the peer) runs once after
+// the peer is freed and its last handler call returned, on the thread that lets go last (the one
+// calling omnitron_peer_free, or an engine thread); or before this function returns if it fails.
 OmnitronStatus omnitron_peer_expose(struct OmnitronPeer *peer,
                                     const char *name,
                                     const char *version,
@@ -1129,7 +1324,8 @@ OmnitronStatus omnitron_peer_expose(struct OmnitronPeer *peer,
                                     size_t method_count,
                                     uint32_t format,
                                     OmnitronHandlerFn handler,
-                                    void *user_data);
+                                    void *user_data,
+                                    OmnitronFreeFn free_user_data);
 
 // Starts a service `name@version` (a semver version). Free it with omnitron_service_free (after
 // exposing it, or instead).
@@ -1138,18 +1334,22 @@ OmnitronStatus omnitron_service_new(const char *name,
                                     struct OmnitronService **out);
 
 // Adds a method answered by `handler` (see OmnitronHandlerFn) with data in `format`.
+// `free_user_data` as for omnitron_peer_expose (the service handle, if freed unexposed, lets go too).
 OmnitronStatus omnitron_service_add_method(struct OmnitronService *service,
                                            const char *method,
                                            uint32_t format,
                                            OmnitronHandlerFn handler,
-                                           void *user_data);
+                                           void *user_data,
+                                           OmnitronFreeFn free_user_data);
 
-// Adds a streaming method answered by `handler` (see OmnitronStreamHandlerFn).
+// Adds a streaming method answered by `handler` (see OmnitronStreamHandlerFn). `free_user_data` as
+// for omnitron_service_add_method.
 OmnitronStatus omnitron_service_add_stream(struct OmnitronService *service,
                                            const char *method,
                                            uint32_t format,
                                            OmnitronStreamHandlerFn handler,
-                                           void *user_data);
+                                           void *user_data,
+                                           OmnitronFreeFn free_user_data);
 
 // Exposes a service built with omnitron_service_new on `peer`. The service handle may then only be
 // freed.
@@ -1179,12 +1379,9 @@ OmnitronStatus omnitron_peer_call_stream(struct OmnitronPeer *peer,
                                          OmnitronItemFn on_item,
                                          void *user_data);
 
-// Frees a buffer the library handed out and clears it. NULL and empty buffers are ignored.
-void omnitron_buffer_free(struct OmnitronBuffer *buf);
-
 // Calls `method` of `target` (`name`, `name@1.0.0`, `name@^1`) with MessagePack `args` (an array),
 // blocking this thread until the answer (at most `deadline_ms`; 0 for the default 5 s). On success
-// `*out` holds the MessagePack result (free it with omnitron_buffer_free). Remote failures keep
+// `*out` holds the MessagePack result (free its `data` with omnitron_free). Remote failures keep
 // their code: OMNITRON_STATUS_SERVICE_NOT_FOUND, _METHOD_NOT_FOUND, _TIMEOUT, _PEER_DISCONNECTED,
 // or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message.
 OmnitronStatus omnitron_peer_call(struct OmnitronPeer *peer,
@@ -1205,7 +1402,8 @@ OmnitronStatus omnitron_peer_call_json(struct OmnitronPeer *peer,
                                        struct OmnitronBuffer *out);
 
 // Starts a call and returns at once; `done` runs on an engine thread when it finishes (always
-// exactly once, also on failure). `user_data` must stay valid until then.
+// exactly once, also on failure), then `free_user_data(user_data)` (NULL: nothing) on the same
+// thread. If this function fails, `done` never runs and `free_user_data` runs before it returns.
 OmnitronStatus omnitron_peer_call_async(struct OmnitronPeer *peer,
                                         const char *target,
                                         const char *method,
@@ -1213,7 +1411,8 @@ OmnitronStatus omnitron_peer_call_async(struct OmnitronPeer *peer,
                                         size_t args_len,
                                         uint64_t deadline_ms,
                                         OmnitronCompletionFn done,
-                                        void *user_data);
+                                        void *user_data,
+                                        OmnitronFreeFn free_user_data);
 
 // Publishes an event with a MessagePack payload (`len` 0: nil) to every matching subscriber in
 // every connected process.
@@ -1228,18 +1427,21 @@ OmnitronStatus omnitron_peer_publish_json(struct OmnitronPeer *peer,
                                           const char *payload_json);
 
 // Calls `callback(topic, payload, len, user_data)` for every event matching `pattern` (`order.*`,
-// `order.#`); writes the subscription's id to `*out`. `user_data` must stay valid until
-// omnitron_peer_unsubscribe or the peer is freed.
+// `order.#`); writes the subscription's id to `*out`. `free_user_data(user_data)` (NULL: nothing;
+// then `user_data` must outlive the subscription) runs once after omnitron_peer_unsubscribe or
+// omnitron_peer_free and the last callback call, on the thread that lets go last; or before this
+// function returns if it fails.
 OmnitronStatus omnitron_peer_subscribe(struct OmnitronPeer *peer,
                                        const char *pattern,
                                        OmnitronEventFn callback,
                                        void *user_data,
+                                       OmnitronFreeFn free_user_data,
                                        uint64_t *out);
 
 // Removes a subscription; `*removed` (if not NULL) says whether it existed.
 OmnitronStatus omnitron_peer_unsubscribe(struct OmnitronPeer *peer, uint64_t id, bool *removed);
 
-// The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_string_free), or
+// The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_free), or
 // OMNITRON_STATUS_INVALID_ARGUMENT if it does not listen.
 OmnitronStatus omnitron_peer_address(struct OmnitronPeer *peer, char **out);
 
@@ -1264,13 +1466,18 @@ OmnitronStatus omnitron_workflow_set_retries(struct OmnitronWorkflow *workflow,
 // OMNITRON_RECOVERY_COMPENSATE.
 OmnitronStatus omnitron_workflow_set_recovery(struct OmnitronWorkflow *workflow, uint32_t policy);
 
-// Adds a stage named `stage` running `run(input, ctx, output, user_data)`. `user_data` must stay
-// valid until every engine this definition is registered with is freed and its runs are over.
-// Names are checked when the definition is registered (duplicates, unknown dependencies, cycles).
+// Adds a stage named `stage` running `run(input, ctx, output, user_data)`.
+// `free_user_data(user_data)` (NULL: nothing; then `user_data` must stay valid until every engine
+// this definition is registered with is freed and its runs are over) runs once when the definition
+// and every such engine are freed and the last run using it is over, on the thread that lets go
+// last (the one freeing, or an engine thread when a run ends later); or before this function
+// returns if it fails. Names are checked when the definition is registered (duplicates, unknown
+// dependencies, cycles).
 OmnitronStatus omnitron_workflow_add_stage(struct OmnitronWorkflow *workflow,
                                            const char *stage,
                                            OmnitronStageFn run,
-                                           void *user_data);
+                                           void *user_data,
+                                           OmnitronFreeFn free_user_data);
 
 // Stage `stage` runs after `depends_on` completed (call again for several dependencies).
 OmnitronStatus omnitron_workflow_stage_depends_on(struct OmnitronWorkflow *workflow,
@@ -1290,11 +1497,13 @@ OmnitronStatus omnitron_workflow_stage_retries(struct OmnitronWorkflow *workflow
                                                uint64_t delay_ms);
 
 // The compensation undoing stage `stage` (the spec's `@Compensate('stage')`). A name that is not
-// a stage is reported when the definition is registered. `user_data` as for stages.
+// a stage is reported when the definition is registered. `user_data` and `free_user_data` as for
+// stages.
 OmnitronStatus omnitron_workflow_compensate(struct OmnitronWorkflow *workflow,
                                             const char *stage,
                                             OmnitronCompensateFn compensate,
-                                            void *user_data);
+                                            void *user_data,
+                                            OmnitronFreeFn free_user_data);
 
 // Opens an engine over the SQLite journal file at `path` (created if missing), or over an
 // in-memory journal when `path` is NULL. Free it with omnitron_workflow_engine_free. Open one
@@ -1312,7 +1521,7 @@ OmnitronStatus omnitron_workflow_engine_register(struct OmnitronWorkflowEngine *
                                                  struct OmnitronWorkflow *workflow);
 
 // Starts a run of workflow `name` with `input_json` (NULL: null) and returns once its creation is
-// journaled; `*run_id_out` gets the run's id (free it with omnitron_buffer_free). `run_id` NULL
+// journaled; `*run_id_out` gets the run's id (free its `data` with omnitron_free). `run_id` NULL
 // generates one; a run id that exists returns that run (idempotent start).
 OmnitronStatus omnitron_workflow_start(struct OmnitronWorkflowEngine *engine,
                                        const char *name,
@@ -1321,7 +1530,7 @@ OmnitronStatus omnitron_workflow_start(struct OmnitronWorkflowEngine *engine,
                                        struct OmnitronBuffer *run_id_out);
 
 // Starts a run (as omnitron_workflow_start) and blocks until it ends. On success `*out` holds the
-// outputs as a JSON object from stage name to output (free with omnitron_buffer_free). On failure
+// outputs as a JSON object from stage name to output (free `data` with omnitron_free). On failure
 // the status is the run's error (OMNITRON_STATUS_STAGE_FAILED, _STAGE_TIMEOUT, _WORKFLOW_TIMEOUT,
 // _COMPENSATION_FAILED, _RUN_CANCELLED, ...) and the last error message says what failed and what
 // was compensated; omnitron_workflow_get gives every error.
@@ -1332,14 +1541,16 @@ OmnitronStatus omnitron_workflow_run(struct OmnitronWorkflowEngine *engine,
                                      struct OmnitronBuffer *out);
 
 // Starts a run and returns at once; `done` runs exactly once on an engine thread when the run ends
-// (also when it fails to start: then this function still returns OMNITRON_STATUS_OK). NULL
-// `run_id` generates one. `user_data` must stay valid until `done` ran.
+// (also when it fails to start: then this function still returns OMNITRON_STATUS_OK), then
+// `free_user_data(user_data)` (NULL: nothing) on the same thread. NULL `run_id` generates one. If
+// this function fails, `done` never runs and `free_user_data` runs before it returns.
 OmnitronStatus omnitron_workflow_start_async(struct OmnitronWorkflowEngine *engine,
                                              const char *name,
                                              const char *input_json,
                                              const char *run_id,
                                              OmnitronWorkflowDoneFn done,
-                                             void *user_data);
+                                             void *user_data,
+                                             OmnitronFreeFn free_user_data);
 
 // Blocks until run `run_id` ends: `*out` and the status as for omnitron_workflow_run. A run that
 // is unfinished in the journal but not running in this engine fails at once (call
@@ -1351,7 +1562,7 @@ OmnitronStatus omnitron_workflow_wait(struct OmnitronWorkflowEngine *engine,
 // A run's state as JSON: `run_id`, `workflow`, `state` (`running`, `completed`, `compensated`,
 // `compensation_failed`, `cancelled`, ...), `input`, `attempts`, `error`, timestamps (`*_ms`, ms
 // since the epoch) and `stages` (per stage: `name`, `state`, `attempts`, `output`, `errors`,
-// `compensation_attempts`, `compensation_errors`, ...). Free `*out` with omnitron_buffer_free.
+// `compensation_attempts`, `compensation_errors`, ...). Free `out->data` with omnitron_free.
 OmnitronStatus omnitron_workflow_get(struct OmnitronWorkflowEngine *engine,
                                      const char *run_id,
                                      struct OmnitronBuffer *out);

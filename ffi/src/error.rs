@@ -108,7 +108,8 @@ pub enum OmnitronStatus {
     QueueFull = 502,
     /// P004: the worker running a task died and the task's retries are used up.
     WorkerLost = 503,
-    /// P005: the pool or supervisor is not running.
+    /// P005: the pool or supervisor is not running; also every call in a child forked after the
+    /// library was used (see "Fork" in the header's top comment).
     NotRunning = 504,
     /// P006: a child used up its restart budget.
     RestartLimit = 505,
@@ -231,6 +232,13 @@ impl OmnitronStatus {
         Self::ALL.iter().copied().find(|s| *s as u32 == code.as_u32()).unwrap_or(OmnitronStatus::Internal)
     }
 }
+
+/// What a C callback returns: an OmnitronStatus, read here as the plain number it is (a callback may
+/// return any value, which the Rust enum could not hold). The header spells it `OmnitronStatus`, so a
+/// C++ function declared to return OmnitronStatus converts to every callback type, and a C function
+/// returning uint32_t still does (in C, OmnitronStatus is uint32_t).
+/// cbindgen:ignore
+pub type CallbackStatus = u32;
 
 struct LastError {
     status: OmnitronStatus,

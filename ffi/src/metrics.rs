@@ -1,33 +1,37 @@
 //! Metrics: registries, metrics (counter, gauge, histogram), series, exposition and the exporter.
 
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 
 use omnitron::Error;
 use omnitron::metrics::{Exporter, Metric, MetricKind, MetricOptions, Registry, SeriesRef};
 use parking_lot::Mutex;
 
-use crate::boundary::{Table, check_out, guard, guard_void, str_arg, write_out};
+use crate::boundary::{
+    Table, check_out, give_string, guard, guard_out, guard_void, reported, str_arg, write_out,
+};
 use crate::error::OmnitronStatus;
 
-/// A metrics registry: the global one (omnitron_registry_global) or a separate one.
+/// A metrics registry: the global one (omnitron_registry_global) or a separate one. Thread-safe, as
+/// are metrics, series and exporters: record from any number of threads at once.
 #[derive(Debug)]
 pub struct OmnitronRegistry {
     _private: [u8; 0],
 }
 
-/// A metric (all its label sets) declared in a registry.
+/// A metric (all its label sets) declared in a registry. Thread-safe: record from any thread.
 #[derive(Debug)]
 pub struct OmnitronMetric {
     _private: [u8; 0],
 }
 
 /// One series of a metric: fixed label values, for recording without a label lookup per call.
+/// Thread-safe: record from any thread (updates are atomic).
 #[derive(Debug)]
 pub struct OmnitronSeries {
     _private: [u8; 0],
 }
 
-/// A running `/metrics` HTTP server.
+/// A running `/metrics` HTTP server, served from engine threads. Thread-safe.
 #[derive(Debug)]
 pub struct OmnitronExporter {
     _private: [u8; 0],
@@ -54,7 +58,7 @@ pub(crate) fn registry_or_global(registry: *const OmnitronRegistry) -> Result<Re
 /// Creates an empty registry, separate from the global one. Free it with omnitron_registry_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_registry_new(out: *mut *mut OmnitronRegistry) -> OmnitronStatus {
-    guard(|| REGISTRIES.insert_out(out, Registry::new()))
+    guard_out(out, || REGISTRIES.insert_out(out, Registry::new()))
 }
 
 /// A handle to the process-wide registry the engine instruments itself into (breaker states and
@@ -62,7 +66,7 @@ pub unsafe extern "C" fn omnitron_registry_new(out: *mut *mut OmnitronRegistry) 
 /// registry itself lives on.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_registry_global(out: *mut *mut OmnitronRegistry) -> OmnitronStatus {
-    guard(|| REGISTRIES.insert_out(out, Registry::global().clone()))
+    guard_out(out, || REGISTRIES.insert_out(out, Registry::global().clone()))
 }
 
 /// Frees a registry handle. Metrics and series handles taken from it stay valid. NULL and freed
@@ -129,7 +133,7 @@ pub unsafe extern "C" fn omnitron_metric_counter(
     label_count: usize,
     out: *mut *mut OmnitronMetric,
 ) -> OmnitronStatus {
-    guard(|| declare(registry, MetricKind::Counter, name, help, label_names, label_count, None, out))
+    guard_out(out, || declare(registry, MetricKind::Counter, name, help, label_names, label_count, None, out))
 }
 
 /// Declares a gauge; as omnitron_metric_counter.
@@ -142,7 +146,7 @@ pub unsafe extern "C" fn omnitron_metric_gauge(
     label_count: usize,
     out: *mut *mut OmnitronMetric,
 ) -> OmnitronStatus {
-    guard(|| declare(registry, MetricKind::Gauge, name, help, label_names, label_count, None, out))
+    guard_out(out, || declare(registry, MetricKind::Gauge, name, help, label_names, label_count, None, out))
 }
 
 /// Declares a histogram with `bucket_count` upper bounds (finite, strictly increasing; `+Inf` is
@@ -158,7 +162,7 @@ pub unsafe extern "C" fn omnitron_metric_histogram(
     bucket_count: usize,
     out: *mut *mut OmnitronMetric,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let b = if bucket_count == 0 {
             None
         } else if buckets.is_null() {
@@ -234,7 +238,7 @@ pub unsafe extern "C" fn omnitron_metric_value(
     label_count: usize,
     out: *mut f64,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let s = series_of(metric, label_values, label_count)?;
         let v = if s.kind() == MetricKind::Histogram { s.count_and_sum().0 } else { s.value() };
@@ -251,7 +255,7 @@ pub unsafe extern "C" fn omnitron_metric_series(
     label_count: usize,
     out: *mut *mut OmnitronSeries,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let s = series_of(metric, label_values, label_count)?;
         SERIES.insert_out(out, s)
@@ -284,7 +288,7 @@ pub unsafe extern "C" fn omnitron_series_value(
     out: *mut f64,
     sum: *mut f64,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out((out, sum), || {
         check_out(out, "out")?;
         let s = SERIES.get(series)?;
         let (value, total) =
@@ -319,7 +323,8 @@ fn exposition(registry: *const OmnitronRegistry, format: u32) -> Result<String, 
 
 /// Writes the registry's exposition into the caller's buffer `buf` of `capacity` bytes, NUL
 /// terminated, and its length (without the NUL) to `*len`. When it does not fit, nothing is
-/// written to `buf`, `*len` is the length needed and the status is OMNITRON_STATUS_BUFFER_TOO_SMALL:
+/// written to `buf`, `*len` is the length needed (0 after other failures) and the status is
+/// OMNITRON_STATUS_BUFFER_TOO_SMALL:
 /// call again with at least `*len + 1` bytes. `buf` may be NULL when `capacity` is 0 (to ask the
 /// size).
 #[unsafe(no_mangle)]
@@ -330,7 +335,7 @@ pub unsafe extern "C" fn omnitron_registry_gather(
     capacity: usize,
     len: *mut usize,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(reported(len), || {
         check_out(len, "len")?;
         if capacity > 0 && buf.is_null() {
             return Err(Error::invalid_argument(format!("buf is NULL but capacity is {capacity}")));
@@ -356,18 +361,17 @@ pub unsafe extern "C" fn omnitron_registry_gather(
 }
 
 /// Like omnitron_registry_gather, into a string the library allocates: free it with
-/// omnitron_string_free.
+/// omnitron_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_registry_gather_string(
     registry: *mut OmnitronRegistry,
     format: u32,
     out: *mut *mut c_char,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let text = exposition(registry, format)?;
-        let s = CString::new(text).map_err(|_| Error::invalid_argument("exposition contains NUL"))?;
-        write_out(out, s.into_raw(), "out")
+        write_out(out, give_string(&text)?, "out")
     })
 }
 
@@ -380,7 +384,7 @@ pub unsafe extern "C" fn omnitron_exporter_start(
     address: *const c_char,
     out: *mut *mut OmnitronExporter,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let r = REGISTRIES.get(registry)?;
         let addr = str_arg(address, "address")?;
@@ -395,7 +399,7 @@ pub unsafe extern "C" fn omnitron_exporter_port(
     exporter: *mut OmnitronExporter,
     out: *mut u16,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let e = EXPORTERS.get(exporter)?;
         let port = e

@@ -7,19 +7,20 @@ use bytes::Bytes;
 use omnitron::process::{CrashDecision, Pool, Supervisor, json, worker};
 use omnitron::{Error, runtime};
 
-use crate::boundary::{CPtr, Table, check_out, guard, guard_void, str_arg};
+use crate::boundary::{OmnitronFreeFn, Table, UserData, check_out, guard, guard_out, guard_void, str_arg};
 use crate::error::OmnitronStatus;
-use crate::rpc::{
-    OmnitronBuffer, OmnitronCompletionFn, OmnitronPeer, PEERS, give, json_to_msgpack, msgpack_to_json,
-};
+use crate::memory::{OmnitronBuffer, give};
+use crate::rpc::{OmnitronCompletionFn, OmnitronPeer, PEERS, json_to_msgpack, msgpack_to_json};
 
-/// A pool of worker processes.
+/// A pool of worker processes. Thread-safe: tasks may be submitted from several threads at once. Do
+/// not stop or free it from inside one of its completion callbacks.
 #[derive(Debug)]
 pub struct OmnitronPool {
     _private: [u8; 0],
 }
 
-/// A supervisor.
+/// A supervisor. Thread-safe. Do not stop, wait for or free it from inside its own hooks (it waits
+/// for them).
 #[derive(Debug)]
 pub struct OmnitronSupervisor {
     _private: [u8; 0],
@@ -68,7 +69,7 @@ pub unsafe extern "C" fn omnitron_pool_start(
     options_json: *const c_char,
     out: *mut *mut OmnitronPool,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let opts = json::pool_options(str_arg(options_json, "options_json")?)?;
         let pool = runtime::block_on(async move { Pool::start(opts).await })?;
@@ -77,7 +78,7 @@ pub unsafe extern "C" fn omnitron_pool_start(
 }
 
 /// Runs `method` with `args_json` (a JSON array; NULL for none) on a worker, blocking this thread
-/// until the result; `*out` gets it as NUL-terminated JSON (free with omnitron_buffer_free).
+/// until the result; `*out` gets it as NUL-terminated JSON (free `data` with omnitron_free).
 /// OMNITRON_STATUS_QUEUE_FULL when the pool's queue is full, _WORKER_LOST when the worker died and
 /// the retries are used up, _TIMEOUT after the task timeout.
 #[unsafe(no_mangle)]
@@ -87,20 +88,21 @@ pub unsafe extern "C" fn omnitron_pool_exec_json(
     args_json: *const c_char,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let p = POOLS.get(pool)?;
         let method = str_arg(method, "method")?.to_string();
         let args = args_bytes(args_json)?;
         let r =
             runtime::block_on(async move { p.exec_raw(&method, args).await }).map_err(|e| e.to_error())?;
-        give(out, msgpack_to_json(&r)?.into_bytes())
+        give(out, msgpack_to_json(&r)?.as_bytes())
     })
 }
 
 /// Starts a task and returns at once; `done` runs exactly once on an engine thread, with the result
-/// as JSON text in `value` / `len` (NUL-terminated) or the failure in `status` / `error`.
-/// `user_data` must stay valid until then.
+/// as JSON text in `value` / `len` (NUL-terminated) or the failure in `status` / `error`, then
+/// `free_user_data(user_data)` (NULL: nothing) on the same thread. If this function fails, `done`
+/// never runs and `free_user_data` runs before it returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_pool_exec_async(
     pool: *mut OmnitronPool,
@@ -108,17 +110,17 @@ pub unsafe extern "C" fn omnitron_pool_exec_async(
     args_json: *const c_char,
     done: OmnitronCompletionFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let p = POOLS.get(pool)?;
         let done = done.ok_or_else(|| Error::invalid_argument("done is NULL"))?;
         let method = str_arg(method, "method")?.to_string();
         let args = args_bytes(args_json)?;
-        let ud = CPtr(user_data);
         runtime::handle().spawn(async move {
             let r = p.exec_raw(&method, args).await.map_err(|e| e.to_error());
             let r = r.and_then(|b| msgpack_to_json(&b));
-            let ud = ud;
             match r {
                 Ok(text) => {
                     let c = CString::new(text.replace('\0', " ")).unwrap_or_default();
@@ -144,14 +146,14 @@ pub unsafe extern "C" fn omnitron_pool_status_json(
     pool: *mut OmnitronPool,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let s = POOLS.get(pool)?.status();
         let j = serde_json::json!({
             "workers": s.workers, "starting": s.starting, "queued": s.queued,
             "in_flight": s.in_flight, "pids": s.pids,
         });
-        give(out, j.to_string().into_bytes())
+        give(out, j.to_string().as_bytes())
     })
 }
 
@@ -184,7 +186,7 @@ pub unsafe extern "C" fn omnitron_supervisor_new(
     options_json: *const c_char,
     out: *mut *mut OmnitronSupervisor,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let text = if options_json.is_null() { "{}" } else { str_arg(options_json, "options_json")? };
         SUPERVISORS.insert_out(out, Supervisor::new(json::supervisor_options(text)?))
@@ -222,58 +224,67 @@ fn info_json(c: &omnitron::process::ChildInfo) -> CString {
     CString::new(j.to_string().replace('\0', " ")).unwrap_or_default()
 }
 
-/// Sets the crash hook (see OmnitronCrashHookFn). `user_data` must stay valid while the supervisor
-/// lives.
+/// Sets the crash hook (see OmnitronCrashHookFn), replacing any earlier one.
+/// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the supervisor) runs
+/// once when the hook is replaced or the supervisor is freed (and the last hook call returned), on
+/// the thread that lets go last; or before this function returns if it fails.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_supervisor_on_crash(
     sup: *mut OmnitronSupervisor,
     hook: OmnitronCrashHookFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let s = SUPERVISORS.get(sup)?;
         let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
-        let ud = CPtr(user_data);
-        s.on_crash(move |info, reason| async move {
-            let (info, reason) = (info_json(&info), CString::new(reason.to_string()).unwrap_or_default());
-            let answer = tokio::task::spawn_blocking(move || {
-                let ud = ud;
-                // SAFETY: the hook's contract (header): strings live for the call.
-                unsafe { hook(info.as_ptr(), reason.as_ptr(), ud.get()) }
-            })
-            .await
-            .unwrap_or(OMNITRON_CRASH_DEFAULT);
-            match answer {
-                OMNITRON_CRASH_RESTART => CrashDecision::Restart,
-                OMNITRON_CRASH_IGNORE => CrashDecision::Ignore,
-                OMNITRON_CRASH_ESCALATE => CrashDecision::Escalate,
-                OMNITRON_CRASH_SHUTDOWN => CrashDecision::Shutdown,
-                _ => CrashDecision::Default,
+        s.on_crash(move |info, reason| {
+            let ud = ud.clone();
+            async move {
+                let (info, reason) = (info_json(&info), CString::new(reason.to_string()).unwrap_or_default());
+                let answer = tokio::task::spawn_blocking(move || {
+                    // SAFETY: the hook's contract (header): strings live for the call.
+                    unsafe { hook(info.as_ptr(), reason.as_ptr(), ud.get()) }
+                })
+                .await
+                .unwrap_or(OMNITRON_CRASH_DEFAULT);
+                match answer {
+                    OMNITRON_CRASH_RESTART => CrashDecision::Restart,
+                    OMNITRON_CRASH_IGNORE => CrashDecision::Ignore,
+                    OMNITRON_CRASH_ESCALATE => CrashDecision::Escalate,
+                    OMNITRON_CRASH_SHUTDOWN => CrashDecision::Shutdown,
+                    _ => CrashDecision::Default,
+                }
             }
         });
         Ok(())
     })
 }
 
-/// Sets the restart hook (see OmnitronRestartHookFn).
+/// Sets the restart hook (see OmnitronRestartHookFn), replacing any earlier one. `free_user_data`
+/// as for omnitron_supervisor_on_crash.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_supervisor_on_restart(
     sup: *mut OmnitronSupervisor,
     hook: OmnitronRestartHookFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let s = SUPERVISORS.get(sup)?;
         let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
-        let ud = CPtr(user_data);
-        s.on_restart(move |info, attempt| async move {
-            let info = info_json(&info);
-            let _ = tokio::task::spawn_blocking(move || {
-                let ud = ud;
-                // SAFETY: the hook's contract (header).
-                unsafe { hook(info.as_ptr(), attempt, ud.get()) }
-            })
-            .await;
+        s.on_restart(move |info, attempt| {
+            let ud = ud.clone();
+            async move {
+                let info = info_json(&info);
+                let _ = tokio::task::spawn_blocking(move || {
+                    // SAFETY: the hook's contract (header).
+                    unsafe { hook(info.as_ptr(), attempt, ud.get()) }
+                })
+                .await;
+            }
         });
         Ok(())
     })
@@ -327,12 +338,12 @@ pub unsafe extern "C" fn omnitron_supervisor_children_json(
     sup: *mut OmnitronSupervisor,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let s = SUPERVISORS.get(sup)?;
         let infos = runtime::block_on(async move { s.children().await });
         let items: Vec<String> = infos.iter().map(|i| info_json(i).to_string_lossy().into_owned()).collect();
-        give(out, format!("[{}]", items.join(",")).into_bytes())
+        give(out, format!("[{}]", items.join(",")).as_bytes())
     })
 }
 
@@ -353,7 +364,7 @@ pub unsafe extern "C" fn omnitron_supervisor_free(sup: *mut OmnitronSupervisor) 
 /// this process was not started by an Omnitron parent. Free the peer with omnitron_peer_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_worker_connect(out: *mut *mut OmnitronPeer) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let link = worker::ParentLink::require()?;
         let peer = runtime::block_on(async move { link.connect("c").await })?;

@@ -16,29 +16,33 @@ use omnitron::resilience::{
 };
 use omnitron::{Error, ErrorCode};
 
-use crate::boundary::{CPtr, Table, check_out, guard, guard_void, str_arg, write_out};
-use crate::error::{OmnitronStatus, callback_error, clear_callback_message};
+use crate::boundary::{
+    CPtr, Cleared, OmnitronFreeFn, Table, UserData, check_out, guard, guard_out, guard_void, reported,
+    str_arg, write_out,
+};
+use crate::error::{CallbackStatus, OmnitronStatus, callback_error, clear_callback_message};
 use crate::metrics::{OmnitronRegistry, registry_or_global};
 
-/// A circuit breaker. Thread-safe.
+/// A circuit breaker. Thread-safe: calls from several threads at once share its state. Its callbacks
+/// may call it (the lock is not held while they run).
 #[derive(Debug)]
 pub struct OmnitronBreaker {
     _private: [u8; 0],
 }
 
-/// A retry policy. Thread-safe.
+/// A retry policy. Thread-safe (immutable once made).
 #[derive(Debug)]
 pub struct OmnitronRetry {
     _private: [u8; 0],
 }
 
-/// A rate limiter. Thread-safe.
+/// A rate limiter. Thread-safe: threads share its tokens.
 #[derive(Debug)]
 pub struct OmnitronRateLimiter {
     _private: [u8; 0],
 }
 
-/// A bulkhead. Thread-safe.
+/// A bulkhead. Thread-safe: that is its point (calls from several threads share its slots).
 #[derive(Debug)]
 pub struct OmnitronBulkhead {
     _private: [u8; 0],
@@ -83,7 +87,7 @@ pub const OMNITRON_RATE_LIMIT_SLIDING_WINDOW: u32 = 1;
 /// The work a policy wraps: returns OMNITRON_STATUS_OK on success, anything else on failure (say
 /// why with omnitron_callback_error, or return the status of a library call that failed). Runs on
 /// the calling thread.
-pub type OmnitronCallFn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> u32>;
+pub type OmnitronCallFn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> CallbackStatus>;
 
 /// Decides whether a failed call counts against the breaker (true) or is ignored; `status` is what
 /// the call returned.
@@ -96,7 +100,8 @@ pub type OmnitronBreakerListenerFn =
     Option<unsafe extern "C" fn(name: *const c_char, from: u32, to: u32, user_data: *mut c_void)>;
 
 /// One attempt of a retried call (`attempt` counts from 1).
-pub type OmnitronAttemptFn = Option<unsafe extern "C" fn(attempt: u32, user_data: *mut c_void) -> u32>;
+pub type OmnitronAttemptFn =
+    Option<unsafe extern "C" fn(attempt: u32, user_data: *mut c_void) -> CallbackStatus>;
 
 /// Decides whether a failed attempt is retried (true) or is final; `status` is what the attempt
 /// returned.
@@ -178,7 +183,7 @@ fn options_arg<'a, T>(p: *const T, what: &str) -> Result<&'a T, Error> {
 pub unsafe extern "C" fn omnitron_breaker_options_default(
     out: *mut OmnitronBreakerOptions,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let d = BreakerOptions::new("default");
         let millis = |d: Duration| d.as_millis() as u64;
         write_out(
@@ -209,7 +214,7 @@ pub unsafe extern "C" fn omnitron_breaker_new(
     registry: *const OmnitronRegistry,
     out: *mut *mut OmnitronBreaker,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let mut opts = BreakerOptions::new(str_arg(name, "name")?);
         if !options.is_null() {
@@ -250,7 +255,11 @@ fn state_number(s: BreakerState) -> u32 {
 /// gets back.
 struct Failed(u32, Error);
 
-fn run_call(call: unsafe extern "C" fn(*mut c_void) -> u32, ud: CPtr, what: &str) -> Result<(), Failed> {
+fn run_call(
+    call: unsafe extern "C" fn(*mut c_void) -> CallbackStatus,
+    ud: CPtr,
+    what: &str,
+) -> Result<(), Failed> {
     clear_callback_message();
     // SAFETY: the caller passed `call` with this contract (header) and its user_data.
     let status = unsafe { call(ud.get()) };
@@ -292,9 +301,44 @@ pub unsafe extern "C" fn omnitron_breaker_call(
     })
 }
 
+impl Cleared for OmnitronBreakerOptions {
+    fn cleared() -> Self {
+        OmnitronBreakerOptions {
+            threshold: 0,
+            failure_rate: 0.0,
+            window_ms: 0,
+            min_calls: 0,
+            timeout_ms: 0,
+            half_open_max_calls: 0,
+            success_threshold: 0,
+            call_timeout_ms: 0,
+        }
+    }
+}
+
+impl Cleared for OmnitronRetryOptions {
+    fn cleared() -> Self {
+        OmnitronRetryOptions {
+            max_attempts: 0,
+            backoff: 0,
+            initial_ms: 0,
+            step_ms: 0,
+            factor: 0.0,
+            max_delay_ms: 0,
+            jitter: 0,
+        }
+    }
+}
+
+impl Cleared for OmnitronPermit {
+    fn cleared() -> Self {
+        OmnitronPermit { generation: 0, trial: false }
+    }
+}
+
 /// The right to make one call, for programs that make the call themselves (an event loop): take it
 /// with omnitron_breaker_acquire and report the outcome with omnitron_breaker_record. Every permit
-/// must be recorded exactly once.
+/// must be recorded exactly once, from any thread (it is a plain value).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct OmnitronPermit {
@@ -310,7 +354,7 @@ pub unsafe extern "C" fn omnitron_breaker_acquire(
     breaker: *mut OmnitronBreaker,
     out: *mut OmnitronPermit,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let b = BREAKERS.get(breaker)?;
         let p = b.breaker.acquire().0?;
@@ -346,7 +390,7 @@ pub unsafe extern "C" fn omnitron_breaker_state(
     breaker: *mut OmnitronBreaker,
     out: *mut u32,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let b = BREAKERS.get(breaker)?;
         write_out(out, state_number(b.breaker.state()), "out")
@@ -354,18 +398,21 @@ pub unsafe extern "C" fn omnitron_breaker_state(
 }
 
 /// Registers `listener(name, from, to, user_data)` for every later state change (see
-/// OmnitronBreakerListenerFn for its thread). Listeners stay until the breaker is freed; `user_data`
-/// must live as long.
+/// OmnitronBreakerListenerFn for its thread). Listeners stay until the breaker is freed; then
+/// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the breaker) runs once,
+/// on the thread that frees it (or, if a call is still running through it on another thread, on
+/// that thread when the call ends); or before this function returns if it fails.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_breaker_on_state_change(
     breaker: *mut OmnitronBreaker,
     listener: OmnitronBreakerListenerFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let b = BREAKERS.get(breaker)?;
         let f = listener.ok_or_else(|| Error::invalid_argument("listener is NULL"))?;
-        let ud = CPtr(user_data);
         let name = std::ffi::CString::new(b.breaker.name()).unwrap_or_default();
         b.breaker.on_state_change(move |c| {
             // SAFETY: the caller's listener, with its contract (header); `name` outlives the call.
@@ -379,7 +426,7 @@ pub unsafe extern "C" fn omnitron_breaker_on_state_change(
 /// no jitter) to `*out`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_retry_options_default(out: *mut OmnitronRetryOptions) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         write_out(
             out,
             OmnitronRetryOptions {
@@ -403,7 +450,7 @@ pub unsafe extern "C" fn omnitron_retry_new(
     options: *const OmnitronRetryOptions,
     out: *mut *mut OmnitronRetry,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let mut opts = RetryOptions::new(3);
         if !options.is_null() {
@@ -451,7 +498,8 @@ pub unsafe extern "C" fn omnitron_retry_free(retry: *mut OmnitronRetry) {
 
 /// Calls `call(attempt, user_data)` until it succeeds, `retry_if` (NULL: every failure is retried)
 /// says a failure is final, or the attempts run out, sleeping this thread for the backoff in
-/// between. Writes the number of attempts made to `*attempts` (if not NULL). Returns
+/// between. Writes the number of attempts made to `*attempts` (if not NULL; also on failure, 0 when
+/// none was made). Returns
 /// OMNITRON_STATUS_OK; the final failure itself when `retry_if` refused; or
 /// OMNITRON_STATUS_RETRY_EXHAUSTED, whose message has the attempt count and the last failure.
 #[unsafe(no_mangle)]
@@ -462,7 +510,7 @@ pub unsafe extern "C" fn omnitron_retry_call(
     user_data: *mut c_void,
     attempts: *mut u32,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(reported(attempts), || {
         let opts = RETRIES.get(retry)?;
         let call = call.ok_or_else(|| Error::invalid_argument("call is NULL"))?;
         let ud = CPtr(user_data);
@@ -511,7 +559,7 @@ pub unsafe extern "C" fn omnitron_retry_delay_ms(
     attempt: u32,
     out: *mut u64,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let opts = RETRIES.get(retry)?;
         write_out(out, opts.delay(attempt).as_millis() as u64, "out")
@@ -528,7 +576,7 @@ pub unsafe extern "C" fn omnitron_rate_limiter_new(
     kind: u32,
     out: *mut *mut OmnitronRateLimiter,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let kind = match kind {
             OMNITRON_RATE_LIMIT_TOKEN_BUCKET => RateLimitKind::TokenBucket,
@@ -555,14 +603,15 @@ pub unsafe extern "C" fn omnitron_rate_limiter_free(limiter: *mut OmnitronRateLi
 }
 
 /// Takes `n` tokens now: OMNITRON_STATUS_OK, or OMNITRON_STATUS_RATE_LIMITED with the milliseconds
-/// until they would be there in `*retry_in_ms` (if not NULL; at least 1).
+/// until they would be there in `*retry_in_ms` (if not NULL; at least 1; 0 on success and on other
+/// failures).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_rate_limiter_try_acquire(
     limiter: *mut OmnitronRateLimiter,
     n: u32,
     retry_in_ms: *mut u64,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(reported(retry_in_ms), || {
         let l = LIMITERS.get(limiter)?;
         match l.try_acquire(n) {
             Ok(()) => Ok(()),
@@ -598,7 +647,7 @@ pub unsafe extern "C" fn omnitron_rate_limiter_available(
     limiter: *mut OmnitronRateLimiter,
     out: *mut f64,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let l = LIMITERS.get(limiter)?;
         write_out(out, l.available(), "out")
@@ -614,7 +663,7 @@ pub unsafe extern "C" fn omnitron_bulkhead_new(
     max_queue: usize,
     out: *mut *mut OmnitronBulkhead,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let b = Bulkhead::new(str_arg(name, "name")?, max_concurrent, max_queue)?;
         BULKHEADS.insert_out(out, b)
@@ -654,7 +703,7 @@ pub unsafe extern "C" fn omnitron_bulkhead_load(
     active: *mut usize,
     queued: *mut usize,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out((active, queued), || {
         let b = BULKHEADS.get(bulkhead)?;
         if !active.is_null() {
             write_out(active, b.active(), "active")?;

@@ -15,24 +15,20 @@ use omnitron::rpc::{CallOptions, Peer, PeerOptions, Service, Value, WireError};
 use omnitron::transport::Address;
 use omnitron::{Error, ErrorCode, runtime};
 
-use crate::boundary::{CPtr, Table, check_out, guard, guard_void, str_arg, write_out};
-use crate::error::{OmnitronStatus, clear_callback_message, passed_on, status_text, take_callback_message};
+use crate::boundary::{
+    OmnitronFreeFn, Table, UserData, check_out, give_string, guard, guard_out, guard_void, str_arg, write_out,
+};
+use crate::error::{
+    CallbackStatus, OmnitronStatus, clear_callback_message, passed_on, status_text, take_callback_message,
+};
+use crate::memory::{OmnitronBuffer, give};
 
-/// A peer: this process's end of the RPC network.
+/// A peer: this process's end of the RPC network. Thread-safe: calls, publishes and exposes may run
+/// from several threads at once. Do not free it from inside one of its own handlers or event
+/// callbacks (omnitron_peer_free waits for them).
 #[derive(Debug)]
 pub struct OmnitronPeer {
     _private: [u8; 0],
-}
-
-/// Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
-/// `len`. Free with omnitron_buffer_free.
-#[repr(C)]
-#[derive(Debug)]
-pub struct OmnitronBuffer {
-    /// The bytes.
-    pub data: *mut u8,
-    /// How many.
-    pub len: usize,
 }
 
 /// Handler data format: MessagePack (arguments are an array; the result any value).
@@ -51,7 +47,7 @@ pub type OmnitronHandlerFn = Option<
         args_len: usize,
         reply: *mut OmnitronReply,
         user_data: *mut c_void,
-    ) -> u32,
+    ) -> CallbackStatus,
 >;
 
 /// Called when an asynchronous call finishes, on an engine thread. On success `status` is
@@ -84,16 +80,16 @@ pub type OmnitronStreamHandlerFn = Option<
         args_len: usize,
         sink: *mut OmnitronStreamSink,
         user_data: *mut c_void,
-    ) -> u32,
+    ) -> CallbackStatus,
 >;
 
 /// Called for each item of a stream, on the thread that called omnitron_peer_call_stream; the next
 /// item is not requested before it returns (that is the backpressure). Returning a non-OK status
 /// stops the stream.
 pub type OmnitronItemFn =
-    Option<unsafe extern "C" fn(item: *const u8, len: usize, user_data: *mut c_void) -> u32>;
+    Option<unsafe extern "C" fn(item: *const u8, len: usize, user_data: *mut c_void) -> CallbackStatus>;
 
-/// Where a streaming handler sends its items.
+/// Where a streaming handler sends its items. Valid only during the handler call, on its thread.
 #[derive(Debug)]
 pub struct OmnitronStreamSink {
     sink: omnitron::rpc::StreamSink,
@@ -101,12 +97,13 @@ pub struct OmnitronStreamSink {
 }
 
 /// A service under construction: add methods and streams, then omnitron_peer_expose_service.
+/// Thread-safe (calls are serialized). Freeing it without exposing it frees its handlers' user_data.
 #[derive(Debug)]
 pub struct OmnitronService {
     _private: [u8; 0],
 }
 
-/// Where a handler puts its result.
+/// Where a handler puts its result. Valid only during the handler call, on its thread.
 #[derive(Debug)]
 pub struct OmnitronReply {
     value: Option<Vec<u8>>,
@@ -133,7 +130,7 @@ fn start_peer(
     out: *mut *mut OmnitronPeer,
     connect: bool,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let addr: Address = str_arg(address, "address")?.parse()?;
         let o = opts(name, token)?;
@@ -228,7 +225,9 @@ fn status_code(status: u32) -> String {
 /// name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
 /// returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
 /// E004, for statuses the library does not define) and the message given to omnitron_callback_error.
-/// `user_data` must stay valid until the peer is freed.
+/// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the peer) runs once after
+/// the peer is freed and its last handler call returned, on the thread that lets go last (the one
+/// calling omnitron_peer_free, or an engine thread); or before this function returns if it fails.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_expose(
     peer: *mut OmnitronPeer,
@@ -239,8 +238,10 @@ pub unsafe extern "C" fn omnitron_peer_expose(
     format: u32,
     handler: OmnitronHandlerFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let p = PEERS.get(peer)?;
         let name = str_arg(name, "name")?;
         let version = str_arg(version, "version")?;
@@ -253,14 +254,13 @@ pub unsafe extern "C" fn omnitron_peer_expose(
             ));
         }
         let mut b = Service::builder(name, version)?;
-        let ud = CPtr(user_data);
         for i in 0..method_count {
             // SAFETY: `method_count` readable pointers at `methods` by contract.
             let m = str_arg(unsafe { *methods.add(i) }, &format!("methods[{i}]"))?.to_string();
             let cname = Arc::new(
                 CString::new(m.clone()).map_err(|_| Error::invalid_argument("a method name contains NUL"))?,
             );
-            b = b.raw(&m, unary_handler(handler, cname, format, ud));
+            b = b.raw(&m, unary_handler(handler, cname, format, ud.clone()));
         }
         let svc = b.build()?;
         runtime::block_on(async move { p.expose(svc).await })
@@ -268,22 +268,22 @@ pub unsafe extern "C" fn omnitron_peer_expose(
 }
 
 type RawHandler =
-    unsafe extern "C" fn(*const c_char, *const u8, usize, *mut OmnitronReply, *mut c_void) -> u32;
+    unsafe extern "C" fn(*const c_char, *const u8, usize, *mut OmnitronReply, *mut c_void) -> CallbackStatus;
 
 /// A C handler as a service method: it blocks, so it runs on the blocking pool.
 fn unary_handler(
     handler: RawHandler,
     cname: Arc<CString>,
     format: u32,
-    ud: CPtr,
+    ud: Arc<UserData>,
 ) -> impl Fn(Bytes, omnitron::rpc::CallContext) -> omnitron::rpc::BoxFuture<Result<Bytes, WireError>>
 + Send
 + Sync
 + 'static {
     move |args, _ctx| {
-        let cname = cname.clone();
+        let (cname, ud) = (cname.clone(), ud.clone());
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || run_handler(handler, &cname, args, format, ud))
+            tokio::task::spawn_blocking(move || run_handler(handler, &cname, args, format, &ud))
                 .await
                 .unwrap_or_else(|e| {
                     Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string())))
@@ -318,7 +318,7 @@ fn run_handler(
     method: &CString,
     args: Bytes,
     format: u32,
-    ud: CPtr,
+    ud: &UserData,
 ) -> Result<Bytes, WireError> {
     let w = |e: Error| WireError::from_error(&e);
     let input = handler_input(&args, format).map_err(w)?;
@@ -354,7 +354,7 @@ pub unsafe extern "C" fn omnitron_service_new(
     version: *const c_char,
     out: *mut *mut OmnitronService,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let b = Service::builder(str_arg(name, "name")?, str_arg(version, "version")?)?;
         SERVICES.insert_out(out, parking_lot::Mutex::new(Some(b)))
@@ -373,6 +373,7 @@ fn with_builder(
 }
 
 /// Adds a method answered by `handler` (see OmnitronHandlerFn) with data in `format`.
+/// `free_user_data` as for omnitron_peer_expose (the service handle, if freed unexposed, lets go too).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_service_add_method(
     service: *mut OmnitronService,
@@ -380,19 +381,21 @@ pub unsafe extern "C" fn omnitron_service_add_method(
     format: u32,
     handler: OmnitronHandlerFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let m = str_arg(method, "method")?.to_string();
         let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
         check_format(format)?;
         let cname =
             Arc::new(CString::new(m.clone()).map_err(|_| Error::invalid_argument("method contains NUL"))?);
-        let ud = CPtr(user_data);
         with_builder(service, move |b| Ok(b.raw(&m, unary_handler(handler, cname, format, ud))))
     })
 }
 
-/// Adds a streaming method answered by `handler` (see OmnitronStreamHandlerFn).
+/// Adds a streaming method answered by `handler` (see OmnitronStreamHandlerFn). `free_user_data` as
+/// for omnitron_service_add_method.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_service_add_stream(
     service: *mut OmnitronService,
@@ -400,20 +403,21 @@ pub unsafe extern "C" fn omnitron_service_add_stream(
     format: u32,
     handler: OmnitronStreamHandlerFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let m = str_arg(method, "method")?.to_string();
         let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
         check_format(format)?;
         let cname =
             Arc::new(CString::new(m.clone()).map_err(|_| Error::invalid_argument("method contains NUL"))?);
-        let ud = CPtr(user_data);
         with_builder(service, move |b| {
             Ok(b.raw_stream(&m, move |args, _ctx, sink| {
-                let cname = cname.clone();
+                let (cname, ud) = (cname.clone(), ud.clone());
                 Box::pin(async move {
                     tokio::task::spawn_blocking(move || {
-                        run_stream_handler(handler, &cname, args, format, sink, ud)
+                        run_stream_handler(handler, &cname, args, format, sink, &ud)
                     })
                     .await
                     .unwrap_or_else(|e| {
@@ -483,7 +487,7 @@ fn run_stream_handler(
     args: Bytes,
     format: u32,
     sink: omnitron::rpc::StreamSink,
-    ud: CPtr,
+    ud: &UserData,
 ) -> Result<(), WireError> {
     let w = |e: Error| WireError::from_error(&e);
     let input = handler_input(&args, format).map_err(w)?;
@@ -498,8 +502,13 @@ fn run_stream_handler(
     if status == 0 { Ok(()) } else { Err(handler_failure(status)) }
 }
 
-type RawStreamHandler =
-    unsafe extern "C" fn(*const c_char, *const u8, usize, *mut OmnitronStreamSink, *mut c_void) -> u32;
+type RawStreamHandler = unsafe extern "C" fn(
+    *const c_char,
+    *const u8,
+    usize,
+    *mut OmnitronStreamSink,
+    *mut c_void,
+) -> CallbackStatus;
 
 /// Calls a streaming method, blocking this thread: `on_item` runs here for each item as it comes,
 /// and the next is only requested when it returns. Returns OMNITRON_STATUS_OK at the end of the
@@ -567,37 +576,9 @@ fn remote(e: WireError) -> Error {
     e.to_error()
 }
 
-/// Hands bytes to C. Every buffer gets a trailing NUL (not counted in `len`), so JSON results are C
-/// strings and every buffer frees the same way.
-pub(crate) fn give(out: *mut OmnitronBuffer, mut v: Vec<u8>) -> Result<(), Error> {
-    let len = v.len();
-    v.push(0);
-    let data = Box::into_raw(v.into_boxed_slice()).cast::<u8>();
-    write_out(out, OmnitronBuffer { data, len }, "out")
-}
-
-/// Frees a buffer the library handed out and clears it. NULL and empty buffers are ignored.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_buffer_free(buf: *mut OmnitronBuffer) {
-    guard_void(|| {
-        if buf.is_null() {
-            return Ok(());
-        }
-        // SAFETY: non-null; the caller passes a buffer the library filled (or a zeroed one).
-        let b = unsafe { &mut *buf };
-        if !b.data.is_null() {
-            // SAFETY: made by `give`: exactly `len + 1` bytes.
-            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(b.data, b.len + 1)) });
-        }
-        b.data = std::ptr::null_mut();
-        b.len = 0;
-        Ok(())
-    })
-}
-
 /// Calls `method` of `target` (`name`, `name@1.0.0`, `name@^1`) with MessagePack `args` (an array),
 /// blocking this thread until the answer (at most `deadline_ms`; 0 for the default 5 s). On success
-/// `*out` holds the MessagePack result (free it with omnitron_buffer_free). Remote failures keep
+/// `*out` holds the MessagePack result (free its `data` with omnitron_free). Remote failures keep
 /// their code: OMNITRON_STATUS_SERVICE_NOT_FOUND, _METHOD_NOT_FOUND, _TIMEOUT, _PEER_DISCONNECTED,
 /// or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message.
 #[unsafe(no_mangle)]
@@ -610,7 +591,7 @@ pub unsafe extern "C" fn omnitron_peer_call(
     deadline_ms: u64,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let p = PEERS.get(peer)?;
         let (target, method) =
@@ -620,7 +601,7 @@ pub unsafe extern "C" fn omnitron_peer_call(
         let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
         let r = runtime::block_on(async move { p.call_raw(&target, &method, args, opts).await })
             .map_err(remote)?;
-        give(out, r.to_vec())
+        give(out, &r)
     })
 }
 
@@ -646,7 +627,7 @@ pub unsafe extern "C" fn omnitron_peer_call_json(
     deadline_ms: u64,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let p = PEERS.get(peer)?;
         let (target, method) =
@@ -659,12 +640,13 @@ pub unsafe extern "C" fn omnitron_peer_call_json(
         let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
         let r = runtime::block_on(async move { p.call_raw(&target, &method, args, opts).await })
             .map_err(remote)?;
-        give(out, msgpack_to_json(&r)?.into_bytes())
+        give(out, msgpack_to_json(&r)?.as_bytes())
     })
 }
 
 /// Starts a call and returns at once; `done` runs on an engine thread when it finishes (always
-/// exactly once, also on failure). `user_data` must stay valid until then.
+/// exactly once, also on failure), then `free_user_data(user_data)` (NULL: nothing) on the same
+/// thread. If this function fails, `done` never runs and `free_user_data` runs before it returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_call_async(
     peer: *mut OmnitronPeer,
@@ -675,8 +657,10 @@ pub unsafe extern "C" fn omnitron_peer_call_async(
     deadline_ms: u64,
     done: OmnitronCompletionFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let p = PEERS.get(peer)?;
         let done = done.ok_or_else(|| Error::invalid_argument("done is NULL"))?;
         let (target, method) =
@@ -684,10 +668,8 @@ pub unsafe extern "C" fn omnitron_peer_call_async(
         let args = bytes_arg(args, args_len)?;
         Value::decode(&args).map_err(|e| e.context("args"))?;
         let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
-        let ud = CPtr(user_data);
         runtime::handle().spawn(async move {
             let r = p.call_raw(&target, &method, args, opts).await;
-            let ud = ud;
             match r {
                 // SAFETY: the completion's contract (header); pointers live for the call.
                 Ok(v) => unsafe { done(0, v.as_ptr(), v.len(), std::ptr::null(), ud.get()) },
@@ -743,26 +725,28 @@ pub unsafe extern "C" fn omnitron_peer_publish_json(
 }
 
 /// Calls `callback(topic, payload, len, user_data)` for every event matching `pattern` (`order.*`,
-/// `order.#`); writes the subscription's id to `*out`. `user_data` must stay valid until
-/// omnitron_peer_unsubscribe or the peer is freed.
+/// `order.#`); writes the subscription's id to `*out`. `free_user_data(user_data)` (NULL: nothing;
+/// then `user_data` must outlive the subscription) runs once after omnitron_peer_unsubscribe or
+/// omnitron_peer_free and the last callback call, on the thread that lets go last; or before this
+/// function returns if it fails.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_subscribe(
     peer: *mut OmnitronPeer,
     pattern: *const c_char,
     callback: OmnitronEventFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
     out: *mut u64,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
+        let ud = UserData::new(user_data, free_user_data);
         check_out(out, "out")?;
         let p = PEERS.get(peer)?;
         let pattern = str_arg(pattern, "pattern")?.to_string();
         let cb = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
-        let ud = CPtr(user_data);
         let id = runtime::block_on(async move {
             p.subscribe_raw(&pattern, move |topic, payload| {
                 let t = CString::new(topic).unwrap_or_default();
-                let ud = ud;
                 // SAFETY: the callback's contract (header); pointers live for the call.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
                     cb(t.as_ptr(), payload.as_ptr(), payload.len(), ud.get())
@@ -781,7 +765,7 @@ pub unsafe extern "C" fn omnitron_peer_unsubscribe(
     id: u64,
     removed: *mut bool,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(removed, || {
         let p = PEERS.get(peer)?;
         let r = runtime::block_on(async move { p.unsubscribe(id).await });
         if !removed.is_null() {
@@ -791,18 +775,17 @@ pub unsafe extern "C" fn omnitron_peer_unsubscribe(
     })
 }
 
-/// The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_string_free), or
+/// The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_free), or
 /// OMNITRON_STATUS_INVALID_ARGUMENT if it does not listen.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_address(
     peer: *mut OmnitronPeer,
     out: *mut *mut c_char,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let p = PEERS.get(peer)?;
         let a = p.address().ok_or_else(|| Error::invalid_argument("this peer does not listen"))?;
-        let s = CString::new(a.to_string()).map_err(|_| Error::invalid_argument("address contains NUL"))?;
-        write_out(out, s.into_raw(), "out")
+        write_out(out, give_string(&a.to_string())?, "out")
     })
 }

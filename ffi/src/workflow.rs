@@ -20,26 +20,30 @@ use omnitron::{BoxError, Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-use crate::boundary::{CPtr, Table, check_out, guard, guard_void, str_arg};
-use crate::error::{OmnitronStatus, callback_error, clear_callback_message};
-use crate::rpc::{OmnitronBuffer, give};
+use crate::boundary::{OmnitronFreeFn, Table, UserData, check_out, guard, guard_out, guard_void, str_arg};
+use crate::error::{CallbackStatus, OmnitronStatus, callback_error, clear_callback_message};
+use crate::memory::{OmnitronBuffer, give};
 
 /// A workflow definition under construction: add stages, dependencies, timeouts, retries and
 /// compensations, then register it with omnitron_workflow_engine_register (which copies it; the
-/// definition may be freed or reused right after).
+/// definition may be freed or reused right after). Thread-safe (calls are serialized). Its
+/// callbacks' user_data is freed when the definition and every engine it was registered with are
+/// freed and their runs are over.
 #[derive(Debug)]
 pub struct OmnitronWorkflow {
     _private: [u8; 0],
 }
 
-/// A workflow engine: registered workflows, runs in flight and their journal.
+/// A workflow engine: registered workflows, runs in flight and their journal. Thread-safe: runs may
+/// be started, waited for and queried from several threads at once. From inside a stage or
+/// compensation, do not wait for (or cancel) the run it belongs to.
 #[derive(Debug)]
 pub struct OmnitronWorkflowEngine {
     _private: [u8; 0],
 }
 
 /// What a stage or compensation callback knows about its run. Every string is NUL-terminated and
-/// valid during the callback only (copy what you keep).
+/// valid during the callback only, on its thread (copy what you keep).
 #[repr(C)]
 #[derive(Debug)]
 pub struct OmnitronStageContext {
@@ -61,6 +65,7 @@ pub struct OmnitronStageContext {
 }
 
 /// Where a stage callback puts its output (set it with omnitron_stage_output_set; not set is null).
+/// Valid only during the stage call, on its thread.
 #[derive(Debug)]
 pub struct OmnitronStageOutput {
     json: Option<String>,
@@ -78,7 +83,7 @@ pub type OmnitronStageFn = Option<
         ctx: *const OmnitronStageContext,
         output: *mut OmnitronStageOutput,
         user_data: *mut c_void,
-    ) -> u32,
+    ) -> CallbackStatus,
 >;
 
 /// A compensation: undoes a completed stage, given that stage's output as NUL-terminated JSON
@@ -89,7 +94,7 @@ pub type OmnitronCompensateFn = Option<
         output_json: *const c_char,
         ctx: *const OmnitronStageContext,
         user_data: *mut c_void,
-    ) -> u32,
+    ) -> CallbackStatus,
 >;
 
 /// Called once when an asynchronous run ends, on an engine thread. `status` is OMNITRON_STATUS_OK
@@ -192,14 +197,15 @@ type RawStage = unsafe extern "C" fn(
     *const OmnitronStageContext,
     *mut OmnitronStageOutput,
     *mut c_void,
-) -> u32;
-type RawCompensate = unsafe extern "C" fn(*const c_char, *const OmnitronStageContext, *mut c_void) -> u32;
+) -> CallbackStatus;
+type RawCompensate =
+    unsafe extern "C" fn(*const c_char, *const OmnitronStageContext, *mut c_void) -> CallbackStatus;
 
 fn boxed(e: Error) -> BoxError {
     Box::new(e)
 }
 
-fn run_stage(f: RawStage, ud: CPtr, input: &Value, ctx: &StageContext) -> Result<Value, Error> {
+fn run_stage(f: RawStage, ud: &UserData, input: &Value, ctx: &StageContext) -> Result<Value, Error> {
     let strings = CtxStrings::new(ctx);
     let view = strings.view(ctx);
     let input = json_cstring(input);
@@ -224,10 +230,11 @@ fn run_stage(f: RawStage, ud: CPtr, input: &Value, ctx: &StageContext) -> Result
     }
 }
 
-fn stage_fn(f: RawStage, ud: CPtr) -> StageFn {
+fn stage_fn(f: RawStage, ud: Arc<UserData>) -> StageFn {
     Arc::new(move |input, ctx| {
+        let ud = ud.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || run_stage(f, ud, &input, &ctx))
+            tokio::task::spawn_blocking(move || run_stage(f, &ud, &input, &ctx))
                 .await
                 .unwrap_or_else(|e| Err(Error::new(ErrorCode::Internal, e.to_string())))
                 .map_err(boxed)
@@ -235,7 +242,12 @@ fn stage_fn(f: RawStage, ud: CPtr) -> StageFn {
     })
 }
 
-fn run_compensation(f: RawCompensate, ud: CPtr, output: &Value, ctx: &StageContext) -> Result<(), Error> {
+fn run_compensation(
+    f: RawCompensate,
+    ud: &UserData,
+    output: &Value,
+    ctx: &StageContext,
+) -> Result<(), Error> {
     let strings = CtxStrings::new(ctx);
     let view = strings.view(ctx);
     let output = json_cstring(output);
@@ -255,10 +267,11 @@ fn run_compensation(f: RawCompensate, ud: CPtr, output: &Value, ctx: &StageConte
     Ok(())
 }
 
-fn compensate_fn(f: RawCompensate, ud: CPtr) -> CompensateFn {
+fn compensate_fn(f: RawCompensate, ud: Arc<UserData>) -> CompensateFn {
     Arc::new(move |output, ctx| {
+        let ud = ud.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || run_compensation(f, ud, &output, &ctx))
+            tokio::task::spawn_blocking(move || run_compensation(f, &ud, &output, &ctx))
                 .await
                 .unwrap_or_else(|e| Err(Error::new(ErrorCode::Internal, e.to_string())))
                 .map_err(boxed)
@@ -315,7 +328,7 @@ pub unsafe extern "C" fn omnitron_workflow_new(
     name: *const c_char,
     out: *mut *mut OmnitronWorkflow,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let name = str_arg(name, "name")?.to_string();
         DEFS.insert_out(
@@ -391,24 +404,30 @@ pub unsafe extern "C" fn omnitron_workflow_set_recovery(
     })
 }
 
-/// Adds a stage named `stage` running `run(input, ctx, output, user_data)`. `user_data` must stay
-/// valid until every engine this definition is registered with is freed and its runs are over.
-/// Names are checked when the definition is registered (duplicates, unknown dependencies, cycles).
+/// Adds a stage named `stage` running `run(input, ctx, output, user_data)`.
+/// `free_user_data(user_data)` (NULL: nothing; then `user_data` must stay valid until every engine
+/// this definition is registered with is freed and its runs are over) runs once when the definition
+/// and every such engine are freed and the last run using it is over, on the thread that lets go
+/// last (the one freeing, or an engine thread when a run ends later); or before this function
+/// returns if it fails. Names are checked when the definition is registered (duplicates, unknown
+/// dependencies, cycles).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_workflow_add_stage(
     workflow: *mut OmnitronWorkflow,
     stage: *const c_char,
     run: OmnitronStageFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let d = DEFS.get(workflow)?;
         let name = str_arg(stage, "stage")?.to_string();
         let run =
             run.ok_or_else(|| Error::invalid_argument(format!("the function of stage '{name}' is NULL")))?;
         d.lock().stages.push(StageSpec {
             name,
-            run: stage_fn(run, CPtr(user_data)),
+            run: stage_fn(run, ud),
             depends_on: Vec::new(),
             timeout: None,
             retries: None,
@@ -465,25 +484,34 @@ pub unsafe extern "C" fn omnitron_workflow_stage_retries(
 }
 
 /// The compensation undoing stage `stage` (the spec's `@Compensate('stage')`). A name that is not
-/// a stage is reported when the definition is registered. `user_data` as for stages.
+/// a stage is reported when the definition is registered. `user_data` and `free_user_data` as for
+/// stages.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_workflow_compensate(
     workflow: *mut OmnitronWorkflow,
     stage: *const c_char,
     compensate: OmnitronCompensateFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let d = DEFS.get(workflow)?;
         let name = str_arg(stage, "stage")?.to_string();
         let f = compensate
             .ok_or_else(|| Error::invalid_argument(format!("the compensation of stage '{name}' is NULL")))?;
-        let f = compensate_fn(f, CPtr(user_data));
-        let mut d = d.lock();
-        match d.stages.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.compensate = Some(f),
-            None => d.orphans.push((name, f)),
-        }
+        let f = compensate_fn(f, ud);
+        let old = {
+            let mut d = d.lock();
+            match d.stages.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.compensate.replace(f),
+                None => {
+                    d.orphans.push((name, f));
+                    None
+                }
+            }
+        };
+        drop(old); // after the lock: freeing runs C code, which may call the library.
         Ok(())
     })
 }
@@ -496,7 +524,7 @@ pub unsafe extern "C" fn omnitron_workflow_engine_open(
     path: *const c_char,
     out: *mut *mut OmnitronWorkflowEngine,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let engine = if path.is_null() { Engine::in_memory() } else { Engine::open(str_arg(path, "path")?)? };
         ENGINES.insert_out(out, engine)
@@ -542,11 +570,11 @@ fn run_id_arg(p: *const c_char) -> Result<Option<String>, Error> {
 
 fn give_json(out: *mut OmnitronBuffer, v: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string(v).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-    give(out, text.into_bytes())
+    give(out, text.as_bytes())
 }
 
 /// Starts a run of workflow `name` with `input_json` (NULL: null) and returns once its creation is
-/// journaled; `*run_id_out` gets the run's id (free it with omnitron_buffer_free). `run_id` NULL
+/// journaled; `*run_id_out` gets the run's id (free its `data` with omnitron_free). `run_id` NULL
 /// generates one; a run id that exists returns that run (idempotent start).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_workflow_start(
@@ -556,18 +584,18 @@ pub unsafe extern "C" fn omnitron_workflow_start(
     run_id: *const c_char,
     run_id_out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(run_id_out, || {
         check_out(run_id_out, "run_id_out")?;
         let e = ENGINES.get(engine)?;
         let name = str_arg(name, "name")?.to_string();
         let (input, id) = (input_arg(input_json)?, run_id_arg(run_id)?);
         let h = runtime::block_on(async move { e.start(&name, input, id.as_deref()).await })?;
-        give(run_id_out, h.id().as_bytes().to_vec())
+        give(run_id_out, h.id().as_bytes())
     })
 }
 
 /// Starts a run (as omnitron_workflow_start) and blocks until it ends. On success `*out` holds the
-/// outputs as a JSON object from stage name to output (free with omnitron_buffer_free). On failure
+/// outputs as a JSON object from stage name to output (free `data` with omnitron_free). On failure
 /// the status is the run's error (OMNITRON_STATUS_STAGE_FAILED, _STAGE_TIMEOUT, _WORKFLOW_TIMEOUT,
 /// _COMPENSATION_FAILED, _RUN_CANCELLED, ...) and the last error message says what failed and what
 /// was compensated; omnitron_workflow_get gives every error.
@@ -579,7 +607,7 @@ pub unsafe extern "C" fn omnitron_workflow_run(
     run_id: *const c_char,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let e = ENGINES.get(engine)?;
         let name = str_arg(name, "name")?.to_string();
@@ -591,8 +619,9 @@ pub unsafe extern "C" fn omnitron_workflow_run(
 }
 
 /// Starts a run and returns at once; `done` runs exactly once on an engine thread when the run ends
-/// (also when it fails to start: then this function still returns OMNITRON_STATUS_OK). NULL
-/// `run_id` generates one. `user_data` must stay valid until `done` ran.
+/// (also when it fails to start: then this function still returns OMNITRON_STATUS_OK), then
+/// `free_user_data(user_data)` (NULL: nothing) on the same thread. NULL `run_id` generates one. If
+/// this function fails, `done` never runs and `free_user_data` runs before it returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_workflow_start_async(
     engine: *mut OmnitronWorkflowEngine,
@@ -601,15 +630,15 @@ pub unsafe extern "C" fn omnitron_workflow_start_async(
     run_id: *const c_char,
     done: OmnitronWorkflowDoneFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let e = ENGINES.get(engine)?;
         let done = done.ok_or_else(|| Error::invalid_argument("done is NULL"))?;
         let name = str_arg(name, "name")?.to_string();
         let (input, id) = (input_arg(input_json)?, run_id_arg(run_id)?);
-        let ud = CPtr(user_data);
         runtime::handle().spawn(async move {
-            let ud = ud;
             let (rid, r) = match e.start(&name, input, id.as_deref()).await {
                 Ok(h) => (h.id().to_string(), h.wait().await),
                 Err(err) => (id.unwrap_or_default(), Err(err)),
@@ -641,7 +670,7 @@ pub unsafe extern "C" fn omnitron_workflow_wait(
     run_id: *const c_char,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let e = ENGINES.get(engine)?;
         let id = str_arg(run_id, "run_id")?.to_string();
@@ -653,14 +682,14 @@ pub unsafe extern "C" fn omnitron_workflow_wait(
 /// A run's state as JSON: `run_id`, `workflow`, `state` (`running`, `completed`, `compensated`,
 /// `compensation_failed`, `cancelled`, ...), `input`, `attempts`, `error`, timestamps (`*_ms`, ms
 /// since the epoch) and `stages` (per stage: `name`, `state`, `attempts`, `output`, `errors`,
-/// `compensation_attempts`, `compensation_errors`, ...). Free `*out` with omnitron_buffer_free.
+/// `compensation_attempts`, `compensation_errors`, ...). Free `out->data` with omnitron_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_workflow_get(
     engine: *mut OmnitronWorkflowEngine,
     run_id: *const c_char,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let e = ENGINES.get(engine)?;
         let id = str_arg(run_id, "run_id")?.to_string();
@@ -679,7 +708,7 @@ pub unsafe extern "C" fn omnitron_workflow_list(
     limit: usize,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let e = ENGINES.get(engine)?;
         let workflow =
@@ -710,7 +739,7 @@ pub unsafe extern "C" fn omnitron_workflow_cancel(
     run_id: *const c_char,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let e = ENGINES.get(engine)?;
         let id = str_arg(run_id, "run_id")?.to_string();
         let info = runtime::block_on(async move { e.cancel(&id).await })?;
@@ -727,7 +756,7 @@ pub unsafe extern "C" fn omnitron_workflow_recover(
     engine: *mut OmnitronWorkflowEngine,
     out: *mut OmnitronBuffer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let e = ENGINES.get(engine)?;
         let r = runtime::block_on(async move { e.recover().await })?;
         if out.is_null() {

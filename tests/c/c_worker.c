@@ -47,9 +47,9 @@ int main(void) {
     }
     OmnitronService *svc = NULL;
     if (omnitron_service_new("calc", "1.0.0", &svc) != OMNITRON_STATUS_OK ||
-        omnitron_service_add_method(svc, "add", OMNITRON_FORMAT_JSON, calc, NULL) != OMNITRON_STATUS_OK ||
-        omnitron_service_add_method(svc, "pid", OMNITRON_FORMAT_JSON, calc, NULL) != OMNITRON_STATUS_OK ||
-        omnitron_service_add_method(svc, "sleep_ms", OMNITRON_FORMAT_JSON, calc, NULL) != OMNITRON_STATUS_OK ||
+        omnitron_service_add_method(svc, "add", OMNITRON_FORMAT_JSON, calc, NULL, NULL) != OMNITRON_STATUS_OK ||
+        omnitron_service_add_method(svc, "pid", OMNITRON_FORMAT_JSON, calc, NULL, NULL) != OMNITRON_STATUS_OK ||
+        omnitron_service_add_method(svc, "sleep_ms", OMNITRON_FORMAT_JSON, calc, NULL, NULL) != OMNITRON_STATUS_OK ||
         omnitron_peer_expose_service(peer, svc) != OMNITRON_STATUS_OK) {
         fprintf(stderr, "c_worker: %s\n", omnitron_last_error_message());
         return 3;

@@ -64,8 +64,8 @@ static void register_value(OmnitronContainer *c, OmnitronToken *t, void *value) 
 
 static OmnitronProvider *factory(OmnitronToken *t, OmnitronFactoryFn f, void *ud) {
     OmnitronProvider *p = NULL;
-    OK(omnitron_provider_factory(t, f, ud, &p));
-    OK(omnitron_provider_on_destroy(p, free_instance, NULL));
+    OK(omnitron_provider_factory(t, f, ud, NULL, &p));
+    OK(omnitron_provider_on_destroy(p, free_instance, NULL, NULL));
     return p;
 }
 
@@ -90,7 +90,7 @@ static void test_graph_and_lifetimes(void) {
     omnitron_provider_free(pr);
 
     OmnitronProvider *ps = NULL;
-    OK(omnitron_provider_factory(ts, make_service, NULL, &ps));
+    OK(omnitron_provider_factory(ts, make_service, NULL, NULL, &ps));
     OK(omnitron_provider_add_dependency(ps, tc, 0));
     OK(omnitron_provider_add_dependency(ps, tr, 0));
     OK(omnitron_provider_set_lifetime(ps, OMNITRON_LIFETIME_TRANSIENT));
@@ -118,11 +118,11 @@ static void test_graph_and_lifetimes(void) {
     char *json = NULL;
     OK(omnitron_container_export_graph(c, OMNITRON_GRAPH_JSON, &json));
     CHECK(contains(json, "\"Service\"") && contains(json, "\"edges\""));
-    omnitron_string_free(json);
+    omnitron_free(json);
     char *mermaid = NULL;
     OK(omnitron_container_export_graph(c, OMNITRON_GRAPH_MERMAID, &mermaid));
     CHECK(contains(mermaid, "graph TD"));
-    omnitron_string_free(mermaid);
+    omnitron_free(mermaid);
     FAILS_WITH(omnitron_container_export_graph(c, 7, &json), OMNITRON_STATUS_INVALID_ARGUMENT);
 
     OK(omnitron_container_dispose(c));
@@ -154,7 +154,7 @@ static void test_alias_multi_optional_duplicate(void) {
     OK(omnitron_container_new(&c));
 
     OmnitronProvider *p = NULL;
-    OK(omnitron_provider_factory(real, make_int, &one, &p));
+    OK(omnitron_provider_factory(real, make_int, &one, NULL, &p));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
     OK(omnitron_provider_alias(alias, real, &p));
@@ -179,7 +179,7 @@ static void test_alias_multi_optional_duplicate(void) {
     OK(omnitron_container_resolve_all(c, plugins, NULL, 0, &len));
     CHECK(len == 3);
 
-    OK(omnitron_provider_factory(user, make_echo_optional, NULL, &p));
+    OK(omnitron_provider_factory(user, make_echo_optional, NULL, NULL, &p));
     OK(omnitron_provider_add_dependency(p, cache, OMNITRON_DEP_OPTIONAL));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
@@ -228,11 +228,11 @@ static void test_errors(void) {
     OK(omnitron_container_new(&c));
     OmnitronProvider *p = NULL;
 
-    OK(omnitron_provider_factory(a, make_nothing, NULL, &p));
+    OK(omnitron_provider_factory(a, make_nothing, NULL, NULL, &p));
     OK(omnitron_provider_add_dependency(p, b, 0));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
-    OK(omnitron_provider_factory(b, make_nothing, NULL, &p));
+    OK(omnitron_provider_factory(b, make_nothing, NULL, NULL, &p));
     OK(omnitron_provider_add_dependency(p, a, 0));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
@@ -242,7 +242,7 @@ static void test_errors(void) {
     CHECK(omnitron_last_error_status() == OMNITRON_STATUS_CIRCULAR_DEPENDENCY);
 
     register_value(c, db, &x);
-    OK(omnitron_provider_factory(svc, make_nothing, NULL, &p));
+    OK(omnitron_provider_factory(svc, make_nothing, NULL, NULL, &p));
     OK(omnitron_provider_add_dependency(p, typo, 0));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
@@ -251,7 +251,7 @@ static void test_errors(void) {
     CHECK(contains(m, "DI001") && contains(m, "Databse") && contains(m, "UserService -> Databse"));
     CHECK(contains(m, "Did you mean 'Database'?"));
 
-    OK(omnitron_provider_factory(bad, failing_factory, NULL, &p));
+    OK(omnitron_provider_factory(bad, failing_factory, NULL, NULL, &p));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
     FAILS_WITH(omnitron_container_resolve(c, bad, &x), OMNITRON_STATUS_FACTORY_FAILED);
@@ -298,8 +298,8 @@ static void test_scopes(void) {
     CHECK(contains(omnitron_last_error_message(), "omnitron_container_create_scope()"));
 
     OmnitronScope *s1 = NULL, *s2 = NULL;
-    OK(omnitron_container_create_scope(c, "req-1", &s1));
-    OK(omnitron_container_create_scope(c, "req-2", &s2));
+    OK(omnitron_container_create_scope(c, "req-1", NULL, &s1));
+    OK(omnitron_container_create_scope(c, "req-2", NULL, &s2));
     OK(omnitron_scope_resolve(s1, req, &x));
     OK(omnitron_scope_resolve(s1, req, &y));
     CHECK(x == y && *(int *)x == 1);
@@ -313,12 +313,12 @@ static void test_scopes(void) {
     omnitron_scope_free(s1);
     omnitron_scope_free(s2); /* disposes: frees the scoped int */
 
-    OK(omnitron_provider_factory(single, make_nothing, NULL, &p));
+    OK(omnitron_provider_factory(single, make_nothing, NULL, NULL, &p));
     OK(omnitron_provider_add_dependency(p, req, 0));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
     OmnitronScope *s3 = NULL;
-    OK(omnitron_container_create_scope(c, NULL, &s3));
+    OK(omnitron_container_create_scope(c, NULL, NULL, &s3));
     FAILS_WITH(omnitron_scope_resolve(s3, single, &x), OMNITRON_STATUS_SCOPE_VIOLATION);
     CHECK(contains(omnitron_last_error_message(), "Singleton -> RequestState"));
     omnitron_scope_free(s3);
@@ -326,6 +326,87 @@ static void test_scopes(void) {
     omnitron_container_free(c);
     omnitron_token_free(req);
     omnitron_token_free(single);
+}
+
+/* ---- who owns what resolve gives ----------------------------------------------------------- */
+
+static OmnitronStatus make_int_copy(void *ud, void *const *deps, size_t n, void **out) {
+    (void)deps;
+    (void)n;
+    int *v = malloc(sizeof *v);
+    *v = *(int *)ud;
+    *out = v;
+    return OMNITRON_STATUS_OK;
+}
+
+/* Releases an instance whatever its owner: what a caller does with omnitron_container_resolve_with_owner. */
+static void release_if_mine(void *instance, uint32_t owner) {
+    if (owner == OMNITRON_OWNER_CALLER) free(instance);
+}
+
+static void test_owners(void) {
+    static int seven = 7, config = 1;
+    OmnitronToken *tsingle = token("Single"), *ttrans = token("Trans"), *tscoped = token("Scoped");
+    OmnitronToken *tvalue = token("Value"), *talias = token("AliasOfTrans"), *tmissing = token("Nobody");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    OmnitronProvider *p = factory(tsingle, make_int_copy, &seven);
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_factory(ttrans, make_int_copy, &seven, NULL, &p));
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_TRANSIENT));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    p = factory(tscoped, make_int_copy, &seven);
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_SCOPED));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    register_value(c, tvalue, &config);
+    OK(omnitron_provider_alias(talias, ttrans, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+
+    void *x = NULL;
+    uint32_t owner = 99;
+    OK(omnitron_container_resolve_with_owner(c, ttrans, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CALLER && *(int *)x == 7);
+    release_if_mine(x, owner); /* a transient: ours to free (valgrind would see the leak otherwise) */
+    OK(omnitron_container_resolve_with_owner(c, talias, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CALLER); /* an alias reports its target's owner */
+    release_if_mine(x, owner);
+    OK(omnitron_container_resolve_with_owner(c, tsingle, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CONTAINER);
+    release_if_mine(x, owner); /* not freed: the container's on_destroy does it */
+    void *again = NULL;
+    OK(omnitron_container_resolve(c, tsingle, &again));
+    CHECK(again == x);
+    OK(omnitron_container_resolve_with_owner(c, tvalue, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CONTAINER && x == &config);
+    FAILS_WITH(omnitron_container_resolve_with_owner(c, tscoped, &x, &owner), OMNITRON_STATUS_SCOPE_REQUIRED);
+    CHECK(owner == OMNITRON_OWNER_NONE && x == NULL);
+    FAILS_WITH(omnitron_container_resolve_with_owner(c, tmissing, &x, &owner), OMNITRON_STATUS_MISSING_PROVIDER);
+    CHECK(owner == OMNITRON_OWNER_NONE && x == NULL);
+    FAILS_WITH(omnitron_container_resolve_with_owner(c, ttrans, &x, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+
+    OmnitronScope *s = NULL;
+    OK(omnitron_container_create_scope(c, "ctx", NULL, &s));
+    OK(omnitron_scope_resolve_with_owner(s, tscoped, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_SCOPE && *(int *)x == 7);
+    OK(omnitron_scope_resolve_with_owner(s, omnitron_token_context(), &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_SCOPE && strcmp((const char *)x, "ctx") == 0);
+    OK(omnitron_scope_resolve_with_owner(s, ttrans, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CALLER);
+    release_if_mine(x, owner);
+    OK(omnitron_scope_resolve_with_owner(s, tsingle, &x, &owner));
+    CHECK(owner == OMNITRON_OWNER_CONTAINER);
+    omnitron_scope_free(s); /* frees the scoped int (on_destroy) */
+    omnitron_container_free(c); /* frees the singleton */
+    omnitron_token_free(tsingle);
+    omnitron_token_free(ttrans);
+    omnitron_token_free(tscoped);
+    omnitron_token_free(tvalue);
+    omnitron_token_free(talias);
+    omnitron_token_free(tmissing);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -359,10 +440,10 @@ static uint32_t on_destroy(void *ud, void *instance) {
 
 static void add_hooked(OmnitronContainer *c, OmnitronToken *t, OmnitronToken *dep, const char *name) {
     OmnitronProvider *p = NULL;
-    OK(omnitron_provider_factory(t, make_int, (void *)name, &p));
+    OK(omnitron_provider_factory(t, make_int, (void *)name, NULL, &p));
     if (dep) OK(omnitron_provider_add_dependency(p, dep, 0));
-    OK(omnitron_provider_on_init(p, on_init, (void *)name));
-    OK(omnitron_provider_on_destroy(p, on_destroy, (void *)name));
+    OK(omnitron_provider_on_init(p, on_init, (void *)name, NULL));
+    OK(omnitron_provider_on_destroy(p, on_destroy, (void *)name, NULL));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
 }
@@ -399,7 +480,7 @@ static void test_lifecycle(void) {
     FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_CONTAINER_DISPOSED);
     omnitron_provider_free(p);
     OmnitronScope *s = NULL;
-    FAILS_WITH(omnitron_container_create_scope(c, NULL, &s), OMNITRON_STATUS_CONTAINER_DISPOSED);
+    FAILS_WITH(omnitron_container_create_scope(c, NULL, NULL, &s), OMNITRON_STATUS_CONTAINER_DISPOSED);
 
     omnitron_container_free(c);
     omnitron_token_free(db);
@@ -510,7 +591,7 @@ static void test_reentry(void) {
     OK(omnitron_container_new(&c));
     SelfRef r = {c, token("Narcissus")};
     OmnitronProvider *p = NULL;
-    OK(omnitron_provider_factory(r.t, resolves_itself, &r, &p));
+    OK(omnitron_provider_factory(r.t, resolves_itself, &r, NULL, &p));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
     void *x = NULL;
@@ -519,10 +600,10 @@ static void test_reentry(void) {
 
     /* A message left by a callback that returned OK does not stick to a later failure. */
     OmnitronToken *a = token("A"), *b = token("B");
-    OK(omnitron_provider_factory(a, ok_with_stale_message, NULL, &p));
+    OK(omnitron_provider_factory(a, ok_with_stale_message, NULL, NULL, &p));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
-    OK(omnitron_provider_factory(b, fails_silently, NULL, &p));
+    OK(omnitron_provider_factory(b, fails_silently, NULL, NULL, &p));
     OK(omnitron_container_register(c, p));
     omnitron_provider_free(p);
     OK(omnitron_container_resolve(c, a, &x));
@@ -536,7 +617,7 @@ static void test_reentry(void) {
     OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_TRANSIENT));
     FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER);
     OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_SINGLETON));
-    OK(omnitron_provider_on_init(p, on_init, "Value"));
+    OK(omnitron_provider_on_init(p, on_init, "Value", NULL));
     FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER);
     CHECK(contains(omnitron_last_error_message(), "use a factory"));
     omnitron_provider_free(p);
@@ -546,8 +627,8 @@ static void test_reentry(void) {
     OmnitronContainer *c2 = NULL;
     OK(omnitron_container_new(&c2));
     OmnitronToken *d = token("Destroyer");
-    OK(omnitron_provider_factory(d, make_int, &v, &p));
-    OK(omnitron_provider_on_destroy(p, disposes_own_container, c2));
+    OK(omnitron_provider_factory(d, make_int, &v, NULL, &p));
+    OK(omnitron_provider_on_destroy(p, disposes_own_container, c2, NULL));
     OK(omnitron_container_register(c2, p));
     omnitron_provider_free(p);
     OK(omnitron_container_resolve(c2, d, &x));
@@ -589,8 +670,8 @@ static void test_bad_input(void) {
                OMNITRON_STATUS_INVALID_HANDLE);
     FAILS_WITH(omnitron_container_resolve(c, (OmnitronToken *)c, &x), OMNITRON_STATUS_INVALID_HANDLE);
 
-    FAILS_WITH(omnitron_provider_factory(t, NULL, NULL, &p), OMNITRON_STATUS_INVALID_ARGUMENT);
-    OK(omnitron_provider_factory(t, make_nothing, NULL, &p));
+    FAILS_WITH(omnitron_provider_factory(t, NULL, NULL, NULL, &p), OMNITRON_STATUS_INVALID_ARGUMENT);
+    OK(omnitron_provider_factory(t, make_nothing, NULL, NULL, &p));
     FAILS_WITH(omnitron_provider_set_lifetime(p, 99), OMNITRON_STATUS_INVALID_SCOPE);
     CHECK(contains(omnitron_last_error_message(), "unknown lifetime 99"));
     FAILS_WITH(omnitron_provider_set_flags(p, 0x80), OMNITRON_STATUS_INVALID_ARGUMENT);
@@ -627,7 +708,7 @@ static void test_bad_input(void) {
     omnitron_provider_free(NULL);
     omnitron_module_free(NULL);
     omnitron_scope_free(NULL);
-    omnitron_string_free(NULL);
+    omnitron_free(NULL);
     omnitron_callback_error(NULL);
 }
 
@@ -690,6 +771,7 @@ int main(void) {
     test_bad_input();
     test_threads();
     test_reentry();
+    test_owners();
     CHECK(factory_calls == 1);
     printf("C DI tests: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -25,6 +25,14 @@ static void sleep_ms(long ms) {
 
 static char worker_path[4096];
 
+static int frees = 0;
+static int done_before_free = 0;
+
+static void count_free(void *ud) {
+    __atomic_add_fetch(&frees, 1, __ATOMIC_SEQ_CST);
+    free(ud);
+}
+
 static int async_done = 0;
 static char async_result[64];
 
@@ -35,7 +43,8 @@ static void on_done(uint32_t status, const uint8_t *value, size_t len, const cha
         memcpy(async_result, value, len);
         async_result[len] = 0;
     }
-    __atomic_store_n(&async_done, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&frees, __ATOMIC_SEQ_CST) == 0) done_before_free++;
+    __atomic_add_fetch(&async_done, 1, __ATOMIC_SEQ_CST);
 }
 
 static int crashes = 0;
@@ -70,21 +79,24 @@ static void pools(void) {
     OmnitronBuffer out = {0};
     OK(omnitron_pool_exec_json(pool, "add", "[2,3]", &out));
     CHECK(out.data && strcmp((const char *)out.data, "5") == 0);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     OK(omnitron_pool_status_json(pool, &out));
     CHECK(contains((const char *)out.data, "\"workers\":2"));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     /* An application error keeps its code. */
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "[\"x\"]", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     CHECK(contains(omnitron_last_error_message(), "two integers"));
     FAILS_WITH(omnitron_pool_exec_json(pool, "nope", NULL, &out), OMNITRON_STATUS_METHOD_NOT_FOUND);
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "{oops", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "7", &out), OMNITRON_STATUS_INVALID_ARGUMENT);
-    /* Asynchronous. */
-    OK(omnitron_pool_exec_async(pool, "add", "[40,2]", on_done, NULL));
-    for (int i = 0; i < 500 && !__atomic_load_n(&async_done, __ATOMIC_SEQ_CST); i++) sleep_ms(10);
+    /* Asynchronous: done runs, then the user_data's free function, once each. */
+    OK(omnitron_pool_exec_async(pool, "add", "[40,2]", on_done, malloc(8), count_free));
+    for (int i = 0; i < 500 && __atomic_load_n(&frees, __ATOMIC_SEQ_CST) == 0; i++) sleep_ms(10);
     CHECK(strcmp(async_result, "42") == 0);
-    FAILS_WITH(omnitron_pool_exec_async(pool, "add", "[1,1]", NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(async_done == 1 && frees == 1 && done_before_free == 1);
+    FAILS_WITH(omnitron_pool_exec_async(pool, "add", "[1,1]", NULL, malloc(8), count_free),
+               OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(frees == 2); /* a failing call frees it before returning */
     OK(omnitron_pool_stop(pool));
     FAILS_WITH(omnitron_pool_exec_json(pool, "add", "[1,1]", &out), OMNITRON_STATUS_NOT_RUNNING);
     omnitron_pool_free(pool);
@@ -111,16 +123,16 @@ static void supervisors(void) {
     OK(omnitron_supervisor_add_child(sup, child));
     FAILS_WITH(omnitron_supervisor_add_child(sup, "{\"name\":\"x\",\"command\":[\"y\"],\"restart\":\"sometimes\"}"),
                OMNITRON_STATUS_INVALID_ARGUMENT);
-    OK(omnitron_supervisor_on_crash(sup, on_crash, NULL));
-    OK(omnitron_supervisor_on_restart(sup, on_restart, NULL));
-    FAILS_WITH(omnitron_supervisor_on_crash(sup, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    OK(omnitron_supervisor_on_crash(sup, on_crash, NULL, NULL));
+    OK(omnitron_supervisor_on_restart(sup, on_restart, NULL, NULL));
+    FAILS_WITH(omnitron_supervisor_on_crash(sup, NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     OK(omnitron_supervisor_start(sup));
     OK(omnitron_supervisor_start(sup)); /* idempotent */
     OmnitronBuffer out = {0};
     OK(omnitron_supervisor_children_json(sup, &out));
     long pid = first_pid((const char *)out.data);
     CHECK(contains((const char *)out.data, "\"state\":\"running\""));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     CHECK(pid > 0);
     if (pid > 0) kill((pid_t)pid, SIGKILL);
     for (int i = 0; i < 1000 && __atomic_load_n(&restarts, __ATOMIC_SEQ_CST) == 0; i++) sleep_ms(10);
@@ -131,7 +143,7 @@ static void supervisors(void) {
         OK(omnitron_supervisor_children_json(sup, &out));
         now = first_pid((const char *)out.data);
         int running = contains((const char *)out.data, "\"state\":\"running\"");
-        omnitron_buffer_free(&out);
+        omnitron_free(out.data);
         if (running && now > 0 && now != pid) break;
         sleep_ms(10);
     }

@@ -96,7 +96,7 @@ static void test_breaker(void) {
     OmnitronBreaker *b = NULL;
     OK(omnitron_breaker_new("bank", &o, reg, &b));
     Changes ch = {0};
-    OK(omnitron_breaker_on_state_change(b, on_change, &ch));
+    OK(omnitron_breaker_on_state_change(b, on_change, &ch, NULL));
 
     Work w = {0, 3, OMNITRON_STATUS_CALLBACK_FAILED};
     for (int i = 0; i < 3; i++) {
@@ -149,7 +149,7 @@ static void test_breaker(void) {
     CHECK(sample(text, "omnitron_circuit_breaker_calls_total{breaker=\"bank\",outcome=\"rejected\"}") == 2);
     CHECK(sample(text, "omnitron_circuit_breaker_state{breaker=\"bank\"}") == 1);
     CHECK(sample(text, "omnitron_circuit_breaker_transitions_total{breaker=\"bank\",from=\"closed\",to=\"open\"}") == 2);
-    omnitron_string_free(text);
+    omnitron_free(text);
     omnitron_breaker_free(b);
 
     /* The call timeout is measured: a slow success counts as a timeout. */
@@ -491,8 +491,8 @@ static void test_metrics(void) {
     CHECK(sample(om, "http_requests_total{method=\"GET\",code=\"200\"}") == 3);
     OK(omnitron_registry_gather_string(reg, OMNITRON_METRICS_JSON, &json));
     CHECK(contains(json, "\"name\":\"http_requests_total\""));
-    omnitron_string_free(om);
-    omnitron_string_free(json);
+    omnitron_free(om);
+    omnitron_free(json);
     char *none = NULL;
     FAILS_WITH(omnitron_registry_gather_string(reg, 9, &none), OMNITRON_STATUS_INVALID_ARGUMENT);
 
@@ -570,7 +570,7 @@ static void test_metrics(void) {
     char *text = NULL;
     OK(omnitron_registry_gather_string(global, OMNITRON_METRICS_TEXT, &text));
     CHECK(sample(text, "omnitron_circuit_breaker_calls_total{breaker=\"global-one\",outcome=\"success\"}") == 1);
-    omnitron_string_free(text);
+    omnitron_free(text);
     omnitron_breaker_free(b);
     omnitron_registry_free(global);
 }

@@ -165,14 +165,14 @@ int main(void) {
     OmnitronPeer *server = NULL, *client = NULL;
     OK(omnitron_peer_listen(address, "c-server", "tok", &server));
     const char *calc_methods[] = {"add", "fail", "nothing", "bad_json"};
-    OK(omnitron_peer_expose(server, "calc", "1.0.0", calc_methods, 4, OMNITRON_FORMAT_JSON, calc, NULL));
+    OK(omnitron_peer_expose(server, "calc", "1.0.0", calc_methods, 4, OMNITRON_FORMAT_JSON, calc, NULL, NULL));
     int echo_calls = 0;
     const char *echo_methods[] = {"first"};
-    OK(omnitron_peer_expose(server, "bytes", "1.0.0", echo_methods, 1, OMNITRON_FORMAT_MSGPACK, echo_bytes, &echo_calls));
+    OK(omnitron_peer_expose(server, "bytes", "1.0.0", echo_methods, 1, OMNITRON_FORMAT_MSGPACK, echo_bytes, &echo_calls, NULL));
     char *where = NULL;
     OK(omnitron_peer_address(server, &where));
     CHECK(contains(where, "rpc.sock"));
-    omnitron_string_free(where);
+    omnitron_free(where);
 
     OK(omnitron_peer_connect(address, "c-client", "tok", &client));
 
@@ -180,11 +180,10 @@ int main(void) {
     OmnitronBuffer out = {0};
     OK(omnitron_peer_call_json(client, "calc@^1", "add", "[2, 3]", 0, &out));
     CHECK(out.len == 1 && strcmp((const char *)out.data, "5") == 0);
-    omnitron_buffer_free(&out);
-    CHECK(out.data == NULL);
+    omnitron_free(out.data);
     OK(omnitron_peer_call_json(client, "calc", "nothing", NULL, 0, &out));
     CHECK(strcmp((const char *)out.data, "null") == 0);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
 
     /* Errors keep their codes and messages. */
     FAILS_WITH(omnitron_peer_call_json(client, "calc", "fail", "[]", 0, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
@@ -204,17 +203,17 @@ int main(void) {
     const uint8_t args[] = {0x91, 0x07};
     OK(omnitron_peer_call(client, "bytes", "first", args, sizeof args, 1000, &out));
     CHECK(out.len == 1 && out.data[0] == 0x07);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     const uint8_t garbage[] = {0xc1};
     FAILS_WITH(omnitron_peer_call(client, "bytes", "first", garbage, 1, 0, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
 
     /* Asynchronous calls: the completion runs on an engine thread. */
     Completion c = {PTHREAD_MUTEX_INITIALIZER, 0, 99, {0}, 0, {0}};
-    OK(omnitron_peer_call_async(client, "bytes", "first", args, sizeof args, 0, on_done, &c));
+    OK(omnitron_peer_call_async(client, "bytes", "first", args, sizeof args, 0, on_done, &c, NULL));
     CHECK(wait_done(&c));
     CHECK(c.status == OMNITRON_STATUS_OK && c.len == 1 && c.value[0] == 7);
     Completion c2 = {PTHREAD_MUTEX_INITIALIZER, 0, 99, {0}, 0, {0}};
-    OK(omnitron_peer_call_async(client, "nope", "x", NULL, 0, 0, on_done, &c2));
+    OK(omnitron_peer_call_async(client, "nope", "x", NULL, 0, 0, on_done, &c2, NULL));
     CHECK(wait_done(&c2));
     CHECK(c2.status == OMNITRON_STATUS_SERVICE_NOT_FOUND && contains(c2.error, "nope"));
     CHECK(__atomic_load_n(&echo_calls, __ATOMIC_SEQ_CST) == 2); /* the garbage never left */
@@ -222,10 +221,10 @@ int main(void) {
     /* Events: the client subscribes, the server publishes. */
     Events ev = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}, 0};
     uint64_t sub = 0;
-    OK(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, &sub));
+    OK(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, NULL, &sub));
     /* A round trip: the server handles a connection's frames in order, so the subscription is in place. */
     OK(omnitron_peer_call_json(client, "$registry", "list", NULL, 0, &out));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     OK(omnitron_peer_publish_json(server, "calc.done", "{\"x\": 1}"));
     const uint8_t payload[] = {0x2a};
     OK(omnitron_peer_publish(server, "calc.result.ready", payload, 1));
@@ -241,14 +240,14 @@ int main(void) {
     /* Streams: a service built handle by handle, a callback per item, backpressure, early stop. */
     OmnitronService *svc = NULL;
     OK(omnitron_service_new("ticks", "1.0.0", &svc));
-    OK(omnitron_service_add_stream(svc, "count", OMNITRON_FORMAT_JSON, count_stream, NULL));
-    OK(omnitron_service_add_method(svc, "add", OMNITRON_FORMAT_JSON, calc, NULL));
+    OK(omnitron_service_add_stream(svc, "count", OMNITRON_FORMAT_JSON, count_stream, NULL, NULL));
+    OK(omnitron_service_add_method(svc, "add", OMNITRON_FORMAT_JSON, calc, NULL, NULL));
     OK(omnitron_peer_expose_service(server, svc));
     FAILS_WITH(omnitron_peer_expose_service(server, svc), OMNITRON_STATUS_INVALID_ARGUMENT);
     omnitron_service_free(svc);
     OK(omnitron_peer_call_json(client, "ticks", "add", "[1, 1]", 0, &out));
     CHECK(strcmp((const char *)out.data, "2") == 0);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     const uint8_t ten[] = {0x91, 0x0a};
     Items items = {0, 0, 0};
     OK(omnitron_peer_call_stream(client, "ticks", "count", ten, sizeof ten, 0, on_item, &items));
@@ -275,15 +274,15 @@ int main(void) {
     CHECK(bad == NULL);
     FAILS_WITH(omnitron_peer_call_json(NULL, "calc", "add", "[1,2]", 0, &out), OMNITRON_STATUS_INVALID_HANDLE);
     FAILS_WITH(omnitron_peer_call_json(client, "calc", "add", "[1,2]", 0, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
-    FAILS_WITH(omnitron_peer_expose(server, "calc", "1.0.0", calc_methods, 4, OMNITRON_FORMAT_JSON, calc, NULL),
+    FAILS_WITH(omnitron_peer_expose(server, "calc", "1.0.0", calc_methods, 4, OMNITRON_FORMAT_JSON, calc, NULL, NULL),
                OMNITRON_STATUS_DUPLICATE_SERVICE);
-    FAILS_WITH(omnitron_peer_expose(server, "x", "not-semver", calc_methods, 1, OMNITRON_FORMAT_JSON, calc, NULL),
+    FAILS_WITH(omnitron_peer_expose(server, "x", "not-semver", calc_methods, 1, OMNITRON_FORMAT_JSON, calc, NULL, NULL),
                OMNITRON_STATUS_INVALID_SERVICE);
-    FAILS_WITH(omnitron_peer_expose(server, "x", "1.0.0", calc_methods, 1, 7, calc, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
-    FAILS_WITH(omnitron_peer_expose(server, "x", "1.0.0", calc_methods, 1, OMNITRON_FORMAT_JSON, NULL, NULL),
+    FAILS_WITH(omnitron_peer_expose(server, "x", "1.0.0", calc_methods, 1, 7, calc, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_peer_expose(server, "x", "1.0.0", calc_methods, 1, OMNITRON_FORMAT_JSON, NULL, NULL, NULL),
                OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_reply_set(NULL, NULL, 0), OMNITRON_STATUS_INVALID_ARGUMENT);
-    omnitron_buffer_free(NULL);
+    omnitron_free(NULL);
 
     /* The server goes away: the client's calls fail (not hang), and freeing twice is harmless. */
     omnitron_peer_free(server);

@@ -101,9 +101,9 @@ static void test_linear_chain(void) {
     StageSpec c = {.name = "c", .output = "\"done\""};
     OmnitronWorkflow *wf;
     OK(omnitron_workflow_new("chain", &wf));
-    OK(omnitron_workflow_add_stage(wf, "a", stage, &a));
-    OK(omnitron_workflow_add_stage(wf, "b", stage, &b));
-    OK(omnitron_workflow_add_stage(wf, "c", stage, &c));
+    OK(omnitron_workflow_add_stage(wf, "a", stage, &a, NULL));
+    OK(omnitron_workflow_add_stage(wf, "b", stage, &b, NULL));
+    OK(omnitron_workflow_add_stage(wf, "c", stage, &c, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "b", "a"));
     OK(omnitron_workflow_stage_depends_on(wf, "c", "b"));
     OK(omnitron_workflow_engine_register(e, wf));
@@ -118,20 +118,19 @@ static void test_linear_chain(void) {
     CHECK(strcmp(b.input, "{\"n\":2}") == 0);
     CHECK(strcmp(c.input, "{\"n\":3}") == 0);
     CHECK(strcmp(b.key, "chain-1:b") == 0);
-    omnitron_buffer_free(&out);
-    CHECK(out.data == NULL);
+    omnitron_free(out.data);
 
     /* The same id again is the same run: nothing runs twice. */
     OK(omnitron_workflow_run(e, "chain", "{\"n\":1}", "chain-1", &out));
     CHECK(a.attempts == 1);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
 
     OK(omnitron_workflow_get(e, "chain-1", &out));
     CHECK(contains((const char *)out.data, "\"state\":\"completed\""));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     OK(omnitron_workflow_list(e, "chain", "completed", 0, &out));
     CHECK(contains((const char *)out.data, "\"run_id\":\"chain-1\""));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     omnitron_workflow_engine_free(e);
 }
 
@@ -142,9 +141,9 @@ static void test_parallel(void) {
     StageSpec j = {.name = "join", .output = NULL};
     OmnitronWorkflow *wf;
     OK(omnitron_workflow_new("fan", &wf));
-    OK(omnitron_workflow_add_stage(wf, "a", stage, &a));
-    OK(omnitron_workflow_add_stage(wf, "b", stage, &b));
-    OK(omnitron_workflow_add_stage(wf, "join", stage, &j));
+    OK(omnitron_workflow_add_stage(wf, "a", stage, &a, NULL));
+    OK(omnitron_workflow_add_stage(wf, "b", stage, &b, NULL));
+    OK(omnitron_workflow_add_stage(wf, "join", stage, &j, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "join", "a"));
     OK(omnitron_workflow_stage_depends_on(wf, "join", "b"));
     OK(omnitron_workflow_engine_register(e, wf));
@@ -156,7 +155,7 @@ static void test_parallel(void) {
     CHECK(took < 600.0); /* loosely: less than the two stages one after the other */
     CHECK(strcmp(j.input, "{\"a\":1,\"b\":2}") == 0);
     CHECK(contains((const char *)out.data, "\"join\":null")); /* a stage that sets nothing gives null */
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     omnitron_workflow_engine_free(e);
 }
 
@@ -167,10 +166,10 @@ static void test_compensation(void) {
     StageSpec pay = {.name = "payment", .fail_times = -1};
     OmnitronWorkflow *wf;
     OK(omnitron_workflow_new("order", &wf));
-    OK(omnitron_workflow_add_stage(wf, "reserve", stage, &reserve));
-    OK(omnitron_workflow_add_stage(wf, "payment", stage, &pay));
+    OK(omnitron_workflow_add_stage(wf, "reserve", stage, &reserve, NULL));
+    OK(omnitron_workflow_add_stage(wf, "payment", stage, &pay, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "payment", "reserve"));
-    OK(omnitron_workflow_compensate(wf, "reserve", undo, NULL));
+    OK(omnitron_workflow_compensate(wf, "reserve", undo, NULL, NULL));
     OK(omnitron_workflow_engine_register(e, wf));
     omnitron_workflow_free(wf);
     log_reset();
@@ -182,19 +181,19 @@ static void test_compensation(void) {
     CHECK(strcmp(undo_input, "{\"reservation\":\"r-1\"}") == 0);
     OK(omnitron_workflow_get(e, "order-1", &out));
     CHECK(contains((const char *)out.data, "\"state\":\"compensated\""));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
 
     /* three stages, the third fails: 2 then 1 are compensated */
     StageSpec s1 = {.name = "s1", .output = "1"}, s2 = {.name = "s2", .output = "2"};
     StageSpec s3 = {.name = "s3", .fail_times = -1};
     OK(omnitron_workflow_new("three", &wf));
-    OK(omnitron_workflow_compensate(wf, "s1", undo, NULL)); /* before the stage exists: kept */
-    OK(omnitron_workflow_add_stage(wf, "s1", stage, &s1));
-    OK(omnitron_workflow_add_stage(wf, "s2", stage, &s2));
-    OK(omnitron_workflow_add_stage(wf, "s3", stage, &s3));
+    OK(omnitron_workflow_compensate(wf, "s1", undo, NULL, NULL)); /* before the stage exists: kept */
+    OK(omnitron_workflow_add_stage(wf, "s1", stage, &s1, NULL));
+    OK(omnitron_workflow_add_stage(wf, "s2", stage, &s2, NULL));
+    OK(omnitron_workflow_add_stage(wf, "s3", stage, &s3, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "s2", "s1"));
     OK(omnitron_workflow_stage_depends_on(wf, "s3", "s2"));
-    OK(omnitron_workflow_compensate(wf, "s2", undo, NULL));
+    OK(omnitron_workflow_compensate(wf, "s2", undo, NULL, NULL));
     OK(omnitron_workflow_engine_register(e, wf));
     omnitron_workflow_free(wf);
     log_reset();
@@ -204,10 +203,10 @@ static void test_compensation(void) {
     /* a compensation that fails: compensation_failed, with both errors */
     StageSpec f1 = {.name = "f1", .output = "1"}, f2 = {.name = "f2", .fail_times = -1};
     OK(omnitron_workflow_new("broken", &wf));
-    OK(omnitron_workflow_add_stage(wf, "f1", stage, &f1));
-    OK(omnitron_workflow_add_stage(wf, "f2", stage, &f2));
+    OK(omnitron_workflow_add_stage(wf, "f1", stage, &f1, NULL));
+    OK(omnitron_workflow_add_stage(wf, "f2", stage, &f2, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "f2", "f1"));
-    OK(omnitron_workflow_compensate(wf, "f1", undo, (void *)1));
+    OK(omnitron_workflow_compensate(wf, "f1", undo, (void *)1, NULL));
     OK(omnitron_workflow_engine_register(e, wf));
     omnitron_workflow_free(wf);
     FAILS_WITH(omnitron_workflow_run(e, "broken", NULL, "broken-1", &out), OMNITRON_STATUS_COMPENSATION_FAILED);
@@ -216,7 +215,7 @@ static void test_compensation(void) {
     OK(omnitron_workflow_get(e, "broken-1", &out));
     CHECK(contains((const char *)out.data, "\"state\":\"compensation_failed\""));
     CHECK(contains((const char *)out.data, "the warehouse is closed"));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     omnitron_workflow_engine_free(e);
 }
 
@@ -226,7 +225,7 @@ static void test_retry_and_timeout(void) {
     StageSpec slow = {.name = "slow", .output = "1", .sleep_ms = 400};
     OmnitronWorkflow *wf;
     OK(omnitron_workflow_new("retry", &wf));
-    OK(omnitron_workflow_add_stage(wf, "flaky", stage, &flaky));
+    OK(omnitron_workflow_add_stage(wf, "flaky", stage, &flaky, NULL));
     OK(omnitron_workflow_stage_retries(wf, "flaky", 2, 10));
     OK(omnitron_workflow_engine_register(e, wf));
     omnitron_workflow_free(wf);
@@ -234,10 +233,10 @@ static void test_retry_and_timeout(void) {
     OK(omnitron_workflow_run(e, "retry", NULL, NULL, &out));
     CHECK(flaky.attempts == 2);
     CHECK(contains((const char *)out.data, "\"flaky\":\"ok\""));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
 
     OK(omnitron_workflow_new("timeout", &wf));
-    OK(omnitron_workflow_add_stage(wf, "slow", stage, &slow));
+    OK(omnitron_workflow_add_stage(wf, "slow", stage, &slow, NULL));
     OK(omnitron_workflow_stage_timeout(wf, "slow", 50));
     OK(omnitron_workflow_engine_register(e, wf));
     omnitron_workflow_free(wf);
@@ -252,9 +251,9 @@ static void test_definitions(void) {
     OmnitronWorkflow *wf;
     /* a cycle of three is refused, naming it */
     OK(omnitron_workflow_new("loop", &wf));
-    OK(omnitron_workflow_add_stage(wf, "a", stage, &s));
-    OK(omnitron_workflow_add_stage(wf, "b", stage, &s));
-    OK(omnitron_workflow_add_stage(wf, "c", stage, &s));
+    OK(omnitron_workflow_add_stage(wf, "a", stage, &s, NULL));
+    OK(omnitron_workflow_add_stage(wf, "b", stage, &s, NULL));
+    OK(omnitron_workflow_add_stage(wf, "c", stage, &s, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "a", "b"));
     OK(omnitron_workflow_stage_depends_on(wf, "b", "c"));
     OK(omnitron_workflow_stage_depends_on(wf, "c", "a"));
@@ -265,14 +264,14 @@ static void test_definitions(void) {
 
     /* an unknown dependency, a compensation for no stage, a duplicate workflow */
     OK(omnitron_workflow_new("typo", &wf));
-    OK(omnitron_workflow_add_stage(wf, "reserve", stage, &s));
-    OK(omnitron_workflow_add_stage(wf, "pay", stage, &s));
+    OK(omnitron_workflow_add_stage(wf, "reserve", stage, &s, NULL));
+    OK(omnitron_workflow_add_stage(wf, "pay", stage, &s, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "pay", "reserv"));
     FAILS_WITH(omnitron_workflow_engine_register(e, wf), OMNITRON_STATUS_UNKNOWN_DEPENDENCY);
     CHECK(contains(omnitron_last_error_message(), "did you mean 'reserve'"));
     omnitron_workflow_free(wf);
     OK(omnitron_workflow_new("orphan", &wf));
-    OK(omnitron_workflow_compensate(wf, "ghost", undo, NULL));
+    OK(omnitron_workflow_compensate(wf, "ghost", undo, NULL, NULL));
     FAILS_WITH(omnitron_workflow_engine_register(e, wf), OMNITRON_STATUS_INVALID_WORKFLOW);
     omnitron_workflow_free(wf);
 
@@ -284,7 +283,7 @@ static void test_definitions(void) {
     OmnitronBuffer out = {0};
     OK(omnitron_workflow_run(e, "empty", NULL, NULL, &out));
     CHECK(strcmp((const char *)out.data, "{}") == 0 && out.len == 2);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     omnitron_workflow_engine_free(e);
 }
 
@@ -296,14 +295,14 @@ static void test_sqlite_journal(void) {
     StageSpec a = {.name = "a", .output = "{\"kept\":true}"};
     OmnitronWorkflow *wf;
     OK(omnitron_workflow_new("durable", &wf));
-    OK(omnitron_workflow_add_stage(wf, "a", stage, &a));
+    OK(omnitron_workflow_add_stage(wf, "a", stage, &a, NULL));
 
     OmnitronWorkflowEngine *e1 = NULL;
     OK(omnitron_workflow_engine_open(path, &e1));
     OK(omnitron_workflow_engine_register(e1, wf));
     OmnitronBuffer out = {0};
     OK(omnitron_workflow_run(e1, "durable", "7", "durable-1", &out));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     omnitron_workflow_engine_free(e1);
 
     OmnitronWorkflowEngine *e2 = NULL;
@@ -313,13 +312,13 @@ static void test_sqlite_journal(void) {
     CHECK(contains((const char *)out.data, "\"state\":\"completed\""));
     CHECK(contains((const char *)out.data, "\"kept\":true"));
     CHECK(contains((const char *)out.data, "\"input\":7"));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     OK(omnitron_workflow_wait(e2, "durable-1", &out)); /* a finished run's outputs, from the file */
     CHECK(contains((const char *)out.data, "\"a\":{\"kept\":true}"));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     OK(omnitron_workflow_recover(e2, &out));
     CHECK(strcmp((const char *)out.data, "{\"compensating\":[],\"resumed\":[],\"unrecovered\":[]}") == 0);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     omnitron_workflow_engine_free(e2);
     omnitron_workflow_free(wf);
 
@@ -373,15 +372,15 @@ static void test_async_cancel(void) {
     StageSpec slow = {.name = "slow", .output = "2", .sleep_ms = 300};
     OmnitronWorkflow *wf;
     OK(omnitron_workflow_new("async", &wf));
-    OK(omnitron_workflow_add_stage(wf, "first", stage, &first));
-    OK(omnitron_workflow_add_stage(wf, "slow", stage, &slow));
+    OK(omnitron_workflow_add_stage(wf, "first", stage, &first, NULL));
+    OK(omnitron_workflow_add_stage(wf, "slow", stage, &slow, NULL));
     OK(omnitron_workflow_stage_depends_on(wf, "slow", "first"));
-    OK(omnitron_workflow_compensate(wf, "first", undo, NULL));
+    OK(omnitron_workflow_compensate(wf, "first", undo, NULL, NULL));
     OK(omnitron_workflow_engine_register(e, wf));
     omnitron_workflow_free(wf);
 
     Done d = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    OK(omnitron_workflow_start_async(e, "async", "{}", "async-1", on_done, &d));
+    OK(omnitron_workflow_start_async(e, "async", "{}", "async-1", on_done, &d, NULL));
     wait_done(&d);
     CHECK(d.calls == 1 && d.status == OMNITRON_STATUS_OK);
     CHECK(strcmp(d.run_id, "async-1") == 0);
@@ -389,7 +388,7 @@ static void test_async_cancel(void) {
 
     /* a failure to start is reported through the completion too */
     Done d2 = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    OK(omnitron_workflow_start_async(e, "nope", NULL, NULL, on_done, &d2));
+    OK(omnitron_workflow_start_async(e, "nope", NULL, NULL, on_done, &d2, NULL));
     wait_done(&d2);
     CHECK(d2.status == OMNITRON_STATUS_WORKFLOW_NOT_FOUND);
     CHECK(contains(d2.json, "\"code\":\"WF005\""));
@@ -403,9 +402,9 @@ static void test_async_cancel(void) {
     OK(omnitron_workflow_cancel(e, (const char *)id.data, &out));
     CHECK(contains((const char *)out.data, "\"state\":\"cancelled\""));
     CHECK(contains(run_log, "undo:first"));
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     FAILS_WITH(omnitron_workflow_wait(e, "async-2", &out), OMNITRON_STATUS_RUN_CANCELLED);
-    omnitron_buffer_free(&id);
+    omnitron_free(id.data);
     sleep_ms(300); /* the abandoned stage returns */
     omnitron_workflow_engine_free(e);
 }
@@ -417,20 +416,20 @@ static void test_bad_input(void) {
     OmnitronBuffer out = {0};
     FAILS_WITH(omnitron_workflow_new(NULL, &wf), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_workflow_new("x", NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
-    FAILS_WITH(omnitron_workflow_add_stage(NULL, "s", stage, &s), OMNITRON_STATUS_INVALID_HANDLE);
-    FAILS_WITH(omnitron_workflow_add_stage((OmnitronWorkflow *)e, "s", stage, &s), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_workflow_add_stage(NULL, "s", stage, &s, NULL), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_workflow_add_stage((OmnitronWorkflow *)e, "s", stage, &s, NULL), OMNITRON_STATUS_INVALID_HANDLE);
     OK(omnitron_workflow_new("bad", &wf));
-    FAILS_WITH(omnitron_workflow_add_stage(wf, "s", NULL, &s), OMNITRON_STATUS_INVALID_ARGUMENT);
-    FAILS_WITH(omnitron_workflow_add_stage(wf, NULL, stage, &s), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_workflow_add_stage(wf, "s", NULL, &s, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_workflow_add_stage(wf, NULL, stage, &s, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_workflow_stage_depends_on(wf, "missing", "a"), OMNITRON_STATUS_INVALID_WORKFLOW);
-    FAILS_WITH(omnitron_workflow_compensate(wf, "s", NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_workflow_compensate(wf, "s", NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_workflow_set_recovery(wf, 7), OMNITRON_STATUS_INVALID_ARGUMENT);
     OK(omnitron_workflow_set_recovery(wf, OMNITRON_RECOVERY_COMPENSATE));
     OK(omnitron_workflow_set_timeout(wf, 1000));
     OK(omnitron_workflow_set_retries(wf, 0, 0));
     FAILS_WITH(omnitron_workflow_set_retries(wf, UINT32_MAX, 0), OMNITRON_STATUS_INVALID_ARGUMENT);
-    OK(omnitron_workflow_add_stage(wf, "s", stage, &s));
-    OK(omnitron_workflow_add_stage(wf, "s", stage, &s));
+    OK(omnitron_workflow_add_stage(wf, "s", stage, &s, NULL));
+    OK(omnitron_workflow_add_stage(wf, "s", stage, &s, NULL));
     FAILS_WITH(omnitron_workflow_engine_register(e, wf), OMNITRON_STATUS_DUPLICATE_STAGE);
     FAILS_WITH(omnitron_workflow_engine_register(NULL, wf), OMNITRON_STATUS_INVALID_HANDLE);
     FAILS_WITH(omnitron_workflow_engine_register(e, NULL), OMNITRON_STATUS_INVALID_HANDLE);
@@ -442,7 +441,7 @@ static void test_bad_input(void) {
     FAILS_WITH(omnitron_workflow_run(e, "nope", "{oops", NULL, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_workflow_run(e, "nope", NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_workflow_start(NULL, "nope", NULL, NULL, &out), OMNITRON_STATUS_INVALID_HANDLE);
-    FAILS_WITH(omnitron_workflow_start_async(e, "nope", NULL, NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_workflow_start_async(e, "nope", NULL, NULL, NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_workflow_get(e, "no-such-run", &out), OMNITRON_STATUS_RUN_NOT_FOUND);
     FAILS_WITH(omnitron_workflow_get(e, NULL, &out), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_workflow_wait(e, "no-such-run", &out), OMNITRON_STATUS_RUN_NOT_FOUND);
@@ -451,14 +450,13 @@ static void test_bad_input(void) {
     CHECK(contains(omnitron_last_error_message(), "compensation_failed"));
     OK(omnitron_workflow_list(e, NULL, NULL, 1, &out));
     CHECK(strcmp((const char *)out.data, "[]") == 0);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     FAILS_WITH(omnitron_stage_output_set(NULL, "1"), OMNITRON_STATUS_INVALID_ARGUMENT);
-    CHECK(out.data == NULL);
 
     /* a stage that sets invalid JSON fails its run with a clear error */
     StageSpec junk = {.name = "junk", .output = "{not json"};
     OK(omnitron_workflow_new("junk", &wf));
-    OK(omnitron_workflow_add_stage(wf, "junk", stage, &junk));
+    OK(omnitron_workflow_add_stage(wf, "junk", stage, &junk, NULL));
     OK(omnitron_workflow_engine_register(e, wf));
     omnitron_workflow_free(wf);
     FAILS_WITH(omnitron_workflow_run(e, "junk", NULL, NULL, &out), OMNITRON_STATUS_STAGE_FAILED);

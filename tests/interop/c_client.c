@@ -32,13 +32,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("c: calc.add=%s\n", (const char *)out.data);
-    omnitron_buffer_free(&out);
+    omnitron_free(out.data);
     if (omnitron_peer_call_json(peer, "inventory", "reserve", "[\"c-sku\", 1]", 5000, &out) == OMNITRON_STATUS_OK) {
         printf("c: inventory.reserve=%s\n", (const char *)out.data);
-        omnitron_buffer_free(&out);
+        omnitron_free(out.data);
     }
     uint64_t sub = 0;
-    omnitron_peer_subscribe(peer, "interop.#", on_hello, NULL, &sub);
+    omnitron_peer_subscribe(peer, "interop.#", on_hello, NULL, NULL, &sub);
     printf("ready\n");
     fflush(stdout);
     for (int i = 0; i < 1000 && !got_hello; i++) {

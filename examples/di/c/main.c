@@ -16,7 +16,7 @@ static const char *find_name(unsigned user_id) {
     return user_id == 1 ? "Ada" : user_id == 2 ? "Grace" : "stranger";
 }
 
-static uint32_t make_repo(void *ud, void *const *deps, size_t n, void **out) {
+static OmnitronStatus make_repo(void *ud, void *const *deps, size_t n, void **out) {
     (void)ud;
     (void)n;
     UserRepository *r = malloc(sizeof *r);
@@ -26,7 +26,7 @@ static uint32_t make_repo(void *ud, void *const *deps, size_t n, void **out) {
     return OMNITRON_STATUS_OK;
 }
 
-static uint32_t make_ctx(void *ud, void *const *deps, size_t n, void **out) {
+static OmnitronStatus make_ctx(void *ud, void *const *deps, size_t n, void **out) {
     (void)ud;
     (void)n;
     const Request *req = deps[0];
@@ -37,7 +37,7 @@ static uint32_t make_ctx(void *ud, void *const *deps, size_t n, void **out) {
     return OMNITRON_STATUS_OK;
 }
 
-static uint32_t make_greeter(void *ud, void *const *deps, size_t n, void **out) {
+static OmnitronStatus make_greeter(void *ud, void *const *deps, size_t n, void **out) {
     (void)ud;
     (void)n;
     GreetingService *g = malloc(sizeof *g);
@@ -48,7 +48,7 @@ static uint32_t make_greeter(void *ud, void *const *deps, size_t n, void **out) 
     return OMNITRON_STATUS_OK;
 }
 
-static uint32_t release(void *ud, void *instance) {
+static OmnitronStatus release(void *ud, void *instance) {
     (void)ud;
     free(instance);
     return OMNITRON_STATUS_OK;
@@ -65,10 +65,10 @@ static uint32_t release(void *ud, void *instance) {
 static OmnitronProvider *factory(OmnitronToken *t, OmnitronFactoryFn f, OmnitronToken **deps, int n,
                                  uint32_t lifetime) {
     OmnitronProvider *p = NULL;
-    if (omnitron_provider_factory(t, f, NULL, &p) != OMNITRON_STATUS_OK) return NULL;
+    if (omnitron_provider_factory(t, f, NULL, NULL, &p) != OMNITRON_STATUS_OK) return NULL;
     for (int i = 0; i < n; i++) omnitron_provider_add_dependency(p, deps[i], 0);
     omnitron_provider_set_lifetime(p, lifetime);
-    omnitron_provider_on_destroy(p, release, NULL);
+    omnitron_provider_on_destroy(p, release, NULL, NULL);
     return p;
 }
 
@@ -109,7 +109,7 @@ int main(void) {
     for (int i = 0; i < 2; i++) {
         OmnitronScope *scope;
         void *out;
-        TRY(omnitron_container_create_scope(c, &requests[i], &scope));
+        TRY(omnitron_container_create_scope(c, &requests[i], NULL, &scope));
         TRY(omnitron_scope_resolve(scope, tgreeter, &out));
         GreetingService *g = out;
         printf("c:          %s, %s! (request %s, user %u from %s, repository #%d)\n", g->config->greeting,

@@ -35,25 +35,37 @@ inline TokenPtr token(const char *name) {
 // A factory as a std::function over the dependency pointers; the container deletes what it owns.
 using Factory = std::function<void *(void *const *deps)>;
 
+// Every callback is a captureless lambda returning OmnitronStatus. Exceptions must not leave a
+// callback (they would unwind through the library): each catches and returns a status instead.
 template <typename T>
 ProviderPtr factory(const OmnitronToken *t, std::vector<const OmnitronToken *> deps, uint32_t lifetime,
                     std::function<T *(void *const *)> make) {
-    static std::vector<std::unique_ptr<Factory>> keep;  // factories live as long as the program
-    keep.push_back(std::make_unique<Factory>([make](void *const *d) -> void * { return make(d); }));
+    // The provider owns its std::function: the library deletes it (free_user_data) with the provider.
+    auto *f = new Factory([make](void *const *d) -> void * { return make(d); });
     OmnitronProvider *p = nullptr;
     check(omnitron_provider_factory(
         t,
-        [](void *ud, void *const *d, size_t, void **out) -> uint32_t {
-            *out = (*static_cast<Factory *>(ud))(d);
-            return OMNITRON_STATUS_OK;
+        [](void *ud, void *const *d, size_t, void **out) -> OmnitronStatus {
+            try {
+                *out = (*static_cast<Factory *>(ud))(d);
+                return OMNITRON_STATUS_OK;
+            } catch (const std::exception &e) {
+                omnitron_callback_error(e.what());
+                return OMNITRON_STATUS_CALLBACK_FAILED;
+            }
         },
-        keep.back().get(), &p));
+        f, [](void *ud) { delete static_cast<Factory *>(ud); }, &p));
+    ProviderPtr provider(p);
     for (auto *dep : deps) check(omnitron_provider_add_dependency(p, dep, 0));
     check(omnitron_provider_set_lifetime(p, lifetime));
     check(omnitron_provider_on_destroy(
-        p, [](void *, void *instance) -> uint32_t { delete static_cast<T *>(instance); return OMNITRON_STATUS_OK; },
-        nullptr));
-    return ProviderPtr(p);
+        p,
+        [](void *, void *instance) -> OmnitronStatus {
+            delete static_cast<T *>(instance);
+            return OMNITRON_STATUS_OK;
+        },
+        nullptr, nullptr));
+    return provider;
 }
 
 }  // namespace omni
@@ -119,7 +131,7 @@ int main() try {
     ContainerPtr container(c);
     for (Request req : {Request{"r-1", 1}, Request{"r-2", 2}}) {
         OmnitronScope *s = nullptr;
-        check(omnitron_container_create_scope(container.get(), &req, &s));
+        check(omnitron_container_create_scope(container.get(), &req, nullptr, &s));
         ScopePtr scope(s);
         void *out = nullptr;
         check(omnitron_scope_resolve(scope.get(), tgreeter.get(), &out));

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static uint32_t create(const char *method, const uint8_t *args, size_t len, OmnitronReply *reply, void *ud) {
+static OmnitronStatus create(const char *method, const uint8_t *args, size_t len, OmnitronReply *reply, void *ud) {
     (void)method;
     (void)len;
     (void)ud;
@@ -29,7 +29,7 @@ int main(void) {
     OmnitronPeer *peer = NULL;
     OmnitronService *svc = NULL;
     if (omnitron_worker_connect(&peer) != OMNITRON_STATUS_OK || omnitron_service_new("shipping", "1.0.0", &svc) != OMNITRON_STATUS_OK ||
-        omnitron_service_add_method(svc, "create", OMNITRON_FORMAT_JSON, create, NULL) != OMNITRON_STATUS_OK ||
+        omnitron_service_add_method(svc, "create", OMNITRON_FORMAT_JSON, create, NULL, NULL) != OMNITRON_STATUS_OK ||
         omnitron_peer_expose_service(peer, svc) != OMNITRON_STATUS_OK) {
         fprintf(stderr, "shipping: %s\n", omnitron_last_error_message());
         return 2;

@@ -1,28 +1,55 @@
 //! Containers and scopes.
 
-use std::ffi::{CString, c_char, c_void};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use omnitron::Error;
-use omnitron::di::{Container, Dialect, ScopeHandle};
+use omnitron::di::{Container, Dialect, PlanKind, ScopeHandle, TokenRef};
 
 use super::module::{OmnitronModule, collect};
 use super::provider::{OmnitronProvider, PROVIDERS};
 use super::token::{OmnitronToken, token_arg};
 use super::{instance, pointer};
-use crate::boundary::{Table, check_out, guard, guard_void, write_out};
+use crate::boundary::{
+    OmnitronFreeFn, Table, UserData, check_out, give_string, guard, guard_out, guard_void, write_out,
+};
 use crate::error::OmnitronStatus;
 
-/// A dependency-injection container. Thread-safe: it may be used from several threads at once.
+/// A dependency-injection container. Thread-safe: any function may be called on it from several
+/// threads at once (factories then run on those threads; a singleton is still built once). From
+/// inside its own callbacks, resolving from it is fine (a loop is reported as
+/// OMNITRON_STATUS_CIRCULAR_DEPENDENCY); disposing, initializing or freeing it is not (reported as
+/// OMNITRON_STATUS_LIFECYCLE_FAILED where detected).
 #[derive(Debug)]
 pub struct OmnitronContainer {
     _private: [u8; 0],
 }
 
-/// A scope of a container: scoped providers get one instance per scope.
+/// A scope of a container: scoped providers get one instance per scope. Thread-safe like its
+/// container; it keeps the container's providers alive until it is freed.
 #[derive(Debug)]
 pub struct OmnitronScope {
     _private: [u8; 0],
+}
+
+/// omnitron_container_resolve_with_owner: nothing (the call failed).
+pub const OMNITRON_OWNER_NONE: u32 = 0;
+/// omnitron_container_resolve_with_owner: the caller owns the instance and releases it (a
+/// transient: the container keeps no reference and runs no on_destroy for it).
+pub const OMNITRON_OWNER_CALLER: u32 = 1;
+/// omnitron_container_resolve_with_owner: the container holds the instance (a singleton or a
+/// value) until omnitron_container_dispose, which runs its on_destroy; do not release it.
+pub const OMNITRON_OWNER_CONTAINER: u32 = 2;
+/// omnitron_container_resolve_with_owner: the scope holds the instance (a scoped provider, or the
+/// scope's context) until omnitron_scope_dispose / omnitron_scope_free; do not release it.
+pub const OMNITRON_OWNER_SCOPE: u32 = 3;
+
+/// A scope and its context pointer (freed with the scope when a free function was given).
+struct CScope {
+    scope: ScopeHandle,
+    /// For omnitron_scope_resolve_with_owner's plan lookup (the scope keeps its container anyway).
+    container: Container,
+    _context: Arc<UserData>,
 }
 
 /// omnitron_container_export_graph format: JSON.
@@ -31,7 +58,7 @@ pub const OMNITRON_GRAPH_JSON: u32 = 0;
 pub const OMNITRON_GRAPH_MERMAID: u32 = 1;
 
 static CONTAINERS: Table<Container> = Table::new("container");
-static SCOPES: Table<ScopeHandle> = Table::new("scope");
+static SCOPES: Table<CScope> = Table::new("scope");
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     omnitron::runtime::block_on_here(f)
@@ -40,7 +67,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// Creates an empty container. Free it with omnitron_container_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_new(out: *mut *mut OmnitronContainer) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         CONTAINERS.insert_out(out, Container::with_dialect(Dialect::C))
     })
@@ -53,7 +80,7 @@ pub unsafe extern "C" fn omnitron_container_new_from_module(
     module: *const OmnitronModule,
     out: *mut *mut OmnitronContainer,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let (entry, modules) = collect(module)?;
         let c = Container::with_dialect(Dialect::C);
@@ -88,16 +115,16 @@ pub unsafe extern "C" fn omnitron_container_register(
     })
 }
 
-/// Resolves `token`. On success `*out` is the instance: owned by the container for singletons,
-/// scoped providers and values (valid until dispose), owned by the caller for transients. Factory
-/// and on_init callbacks run on this thread.
+/// Resolves `token`. On success `*out` is the instance: the container holds singletons and values
+/// (valid until dispose), the caller owns transients (it releases them). Which one a token gives is
+/// what omnitron_container_resolve_with_owner reports. Factories run on this thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_resolve(
     container: *mut OmnitronContainer,
     token: *const OmnitronToken,
     out: *mut *mut c_void,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let c = CONTAINERS.get(container)?;
         let t = token_arg(token)?;
@@ -106,8 +133,63 @@ pub unsafe extern "C" fn omnitron_container_resolve(
     })
 }
 
+/// Like omnitron_container_resolve, and `*owner` says who owns `*out`: OMNITRON_OWNER_CALLER (a
+/// transient: release it yourself), OMNITRON_OWNER_CONTAINER (a singleton or value: valid until
+/// the container is disposed, which runs its on_destroy) or OMNITRON_OWNER_SCOPE (from a scope
+/// only). Aliases report their target's owner. On failure `*out` is NULL and `*owner`
+/// OMNITRON_OWNER_NONE.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_container_resolve_with_owner(
+    container: *mut OmnitronContainer,
+    token: *const OmnitronToken,
+    out: *mut *mut c_void,
+    owner: *mut u32,
+) -> OmnitronStatus {
+    guard_out((out, owner), || {
+        check_out(out, "out")?;
+        check_out(owner, "owner")?;
+        let c = CONTAINERS.get(container)?;
+        let t = token_arg(token)?;
+        let who = owner_of(&c, &t)?;
+        let i = c.resolve_key(t.key, &t.name)?;
+        write_out(out, pointer(&i), "out")?;
+        write_out(owner, who, "owner")
+    })
+}
+
+/// Who owns what resolving `t` gives: the lifetime of the provider resolve uses (the first visible
+/// one), following aliases. Unknown tokens are left for resolve to report.
+fn owner_of(c: &Container, t: &TokenRef) -> Result<u32, Error> {
+    let plan = c.plan()?;
+    let mut key = t.key;
+    // An alias chain is at most as long as the provider list (the plan refuses loops).
+    for _ in 0..=plan.providers().len() {
+        let Some(&id) = plan.lookup(key).and_then(|ids| ids.first()) else {
+            return Ok(OMNITRON_OWNER_NONE);
+        };
+        let p = plan.provider(id);
+        match p.kind {
+            PlanKind::Alias => match p.deps.first() {
+                Some(omnitron::di::Binding::One(target)) => key = plan.provider(*target).token,
+                _ => return Ok(OMNITRON_OWNER_NONE),
+            },
+            PlanKind::Context => return Ok(OMNITRON_OWNER_SCOPE),
+            _ => {
+                return Ok(match p.scope {
+                    omnitron::di::Scope::Transient => OMNITRON_OWNER_CALLER,
+                    omnitron::di::Scope::Scoped => OMNITRON_OWNER_SCOPE,
+                    omnitron::di::Scope::Singleton => OMNITRON_OWNER_CONTAINER,
+                });
+            }
+        }
+    }
+    Ok(OMNITRON_OWNER_NONE)
+}
+
 /// Resolves every provider of a multi token, in registration order. Writes up to `capacity`
-/// pointers to `out` (which may be NULL when `capacity` is 0) and the total count to `*len`.
+/// pointers to `out` (which may be NULL when `capacity` is 0) and the total count to `*len`. Each
+/// instance is owned as omnitron_container_resolve_with_owner reports for its provider. On failure
+/// `*len` is 0 and `out` is left as it was.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_resolve_all(
     container: *mut OmnitronContainer,
@@ -116,7 +198,7 @@ pub unsafe extern "C" fn omnitron_container_resolve_all(
     capacity: usize,
     len: *mut usize,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(len, || {
         check_out(len, "len")?;
         if capacity > 0 {
             check_out(out, "out")?;
@@ -139,7 +221,7 @@ pub unsafe extern "C" fn omnitron_container_has(
     token: *const OmnitronToken,
     out: *mut bool,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let c = CONTAINERS.get(container)?;
         let t = token_arg(token)?;
         let plan = c.plan()?;
@@ -147,8 +229,8 @@ pub unsafe extern "C" fn omnitron_container_has(
     })
 }
 
-/// Builds every singleton in dependency order, running on_init hooks on this thread. Stops at the
-/// first failure. Calling it again does nothing.
+/// Builds every singleton not built yet and runs the on_init hooks of every instance not yet
+/// initialized, in dependency order, on this thread. Stops at the first failure.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_initialize(container: *mut OmnitronContainer) -> OmnitronStatus {
     guard(|| {
@@ -170,8 +252,9 @@ pub unsafe extern "C" fn omnitron_container_dispose(container: *mut OmnitronCont
 }
 
 /// Disposes the container if that was not done (failures are dropped; call
-/// omnitron_container_dispose first to see them) and frees the handle. NULL and freed handles are
-/// ignored.
+/// omnitron_container_dispose first to see them) and frees the handle. The user_data of its
+/// providers is freed here (on this thread) unless a scope still holds them. NULL and freed handles
+/// are ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_free(container: *mut OmnitronContainer) {
     guard_void(|| {
@@ -183,14 +266,14 @@ pub unsafe extern "C" fn omnitron_container_free(container: *mut OmnitronContain
 }
 
 /// Writes the dependency graph as a NUL-terminated string to `*out` (OMNITRON_GRAPH_JSON or
-/// OMNITRON_GRAPH_MERMAID). Free it with omnitron_string_free.
+/// OMNITRON_GRAPH_MERMAID). Free it with omnitron_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_export_graph(
     container: *mut OmnitronContainer,
     format: u32,
     out: *mut *mut c_char,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let c = CONTAINERS.get(container)?;
         let text = match format {
@@ -198,33 +281,27 @@ pub unsafe extern "C" fn omnitron_container_export_graph(
             OMNITRON_GRAPH_MERMAID => c.export_graph_mermaid()?,
             other => return Err(Error::invalid_argument(format!("unknown graph format {other}"))),
         };
-        let s = CString::new(text).map_err(|_| Error::invalid_argument("graph text contains NUL"))?;
-        write_out(out, s.into_raw(), "out")
+        write_out(out, give_string(&text)?, "out")
     })
 }
 
-/// Frees a string the library returned. NULL is ignored.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn omnitron_string_free(s: *mut c_char) {
-    if !s.is_null() {
-        // SAFETY: the library made `s` with CString::into_raw (contract: only pass such strings).
-        drop(unsafe { CString::from_raw(s) });
-    }
-}
-
-/// Creates a scope. `context` is what the CONTEXT token gives inside it (borrowed: it must outlive
-/// the scope; may be NULL). Free it with omnitron_scope_free.
+/// Creates a scope. `context` (may be NULL) is what the CONTEXT token gives inside it;
+/// `free_context(context)` (NULL: the caller keeps it, and it must outlive the scope) runs once
+/// after the scope is disposed and freed, on the thread that frees it, or before this function
+/// returns if it fails. Free the scope with omnitron_scope_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_create_scope(
     container: *mut OmnitronContainer,
     context: *mut c_void,
+    free_context: OmnitronFreeFn,
     out: *mut *mut OmnitronScope,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
+        let ud = UserData::new(context, free_context);
         check_out(out, "out")?;
         let c = CONTAINERS.get(container)?;
         let s = c.create_scope_arc(instance(context))?;
-        SCOPES.insert_out(out, s)
+        SCOPES.insert_out(out, CScope { scope: s, container: (*c).clone(), _context: ud })
     })
 }
 
@@ -236,12 +313,33 @@ pub unsafe extern "C" fn omnitron_scope_resolve(
     token: *const OmnitronToken,
     out: *mut *mut c_void,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         check_out(out, "out")?;
         let s = SCOPES.get(scope)?;
         let t = token_arg(token)?;
-        let i = s.resolve_key(t.key, &t.name)?;
+        let i = s.scope.resolve_key(t.key, &t.name)?;
         write_out(out, pointer(&i), "out")
+    })
+}
+
+/// omnitron_container_resolve_with_owner in a scope: OMNITRON_OWNER_SCOPE for scoped instances and
+/// the CONTEXT token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_scope_resolve_with_owner(
+    scope: *mut OmnitronScope,
+    token: *const OmnitronToken,
+    out: *mut *mut c_void,
+    owner: *mut u32,
+) -> OmnitronStatus {
+    guard_out((out, owner), || {
+        check_out(out, "out")?;
+        check_out(owner, "owner")?;
+        let s = SCOPES.get(scope)?;
+        let t = token_arg(token)?;
+        let who = owner_of(&s.container, &t)?;
+        let i = s.scope.resolve_key(t.key, &t.name)?;
+        write_out(out, pointer(&i), "out")?;
+        write_out(owner, who, "owner")
     })
 }
 
@@ -251,18 +349,18 @@ pub unsafe extern "C" fn omnitron_scope_resolve(
 pub unsafe extern "C" fn omnitron_scope_dispose(scope: *mut OmnitronScope) -> OmnitronStatus {
     guard(|| {
         let s = SCOPES.get(scope)?;
-        block_on(s.dispose())
+        block_on(s.scope.dispose())
     })
 }
 
-/// Disposes the scope if needed (failures dropped) and frees the handle. NULL and freed handles are
-/// ignored.
+/// Disposes the scope if needed (failures dropped) and frees the handle, then its context (if
+/// free_context was given). NULL and freed handles are ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_scope_free(scope: *mut OmnitronScope) {
     guard_void(|| {
         if let Some(s) = SCOPES.remove(scope) {
-            let s: Arc<ScopeHandle> = s;
-            let _ = block_on(s.dispose());
+            let s: Arc<CScope> = s;
+            let _ = block_on(s.scope.dispose());
         }
         Ok(())
     })

@@ -10,10 +10,11 @@ use parking_lot::Mutex;
 
 use super::provider::{Builder, OmnitronProvider, PROVIDERS};
 use super::token::{OmnitronToken, token_arg};
-use crate::boundary::{Table, guard, guard_void, str_arg};
+use crate::boundary::{Table, guard, guard_out, guard_void, str_arg};
 use crate::error::OmnitronStatus;
 
-/// A module under construction.
+/// A module under construction. Thread-safe (calls are serialized), though normally built on one
+/// thread; loading it copies what the container needs.
 #[derive(Debug)]
 pub struct OmnitronModule {
     _private: [u8; 0],
@@ -37,7 +38,7 @@ pub unsafe extern "C" fn omnitron_module_new(
     name: *const c_char,
     out: *mut *mut OmnitronModule,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let name = str_arg(name, "name")?;
         if name.trim().is_empty() {
             return Err(Error::invalid_argument("a module name cannot be empty"));

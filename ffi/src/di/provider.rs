@@ -14,10 +14,12 @@ use parking_lot::Mutex;
 
 use super::token::{OmnitronToken, token_arg};
 use super::{instance, pointer};
-use crate::boundary::{CPtr, Table, guard, guard_void};
-use crate::error::{OmnitronStatus, callback_error, clear_callback_message};
+use crate::boundary::{CPtr, OmnitronFreeFn, Table, UserData, guard, guard_out, guard_void};
+use crate::error::{CallbackStatus, OmnitronStatus, callback_error, clear_callback_message};
 
-/// A provider description under construction.
+/// A provider description under construction. Thread-safe (calls on one provider are serialized),
+/// though it is normally built on one thread. Registering or adding it to a module copies it; the
+/// copies share its callbacks' user_data, which is freed when the last of them goes.
 #[derive(Debug)]
 pub struct OmnitronProvider {
     _private: [u8; 0],
@@ -40,28 +42,34 @@ pub const OMNITRON_PROVIDER_REPLACE: u32 = 2;
 /// Builds an instance. `deps` holds one pointer per dependency, in the order they were added (NULL
 /// for a missing optional one); it is only valid during the call. Store the new instance in `*out`
 /// and return OMNITRON_STATUS_OK; on failure return another status (after
-/// omnitron_callback_error to say why). Runs on the thread that resolves.
+/// omnitron_callback_error to say why). Runs on the thread that resolves or initializes; several
+/// threads may run it at once for different instances (never twice for one singleton).
 pub type OmnitronFactoryFn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
         deps: *const *mut c_void,
         deps_len: usize,
         out: *mut *mut c_void,
-    ) -> u32,
+    ) -> CallbackStatus,
 >;
 
 /// A lifecycle hook on an instance (`on_init`). Return OMNITRON_STATUS_OK, or another status to fail
-/// (after omnitron_callback_error to say why). Runs on the thread that resolves or initializes.
-pub type OmnitronHookFn = Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> u32>;
+/// (after omnitron_callback_error to say why). Runs on the thread that calls
+/// omnitron_container_initialize.
+pub type OmnitronHookFn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> CallbackStatus>;
 
 /// Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
 /// frees the container or scope. Return OMNITRON_STATUS_OK, or another status to report a failure.
 pub type OmnitronDestroyFn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> u32>;
+    Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> CallbackStatus>;
 
-#[derive(Clone, Copy)]
+type RawFactory =
+    unsafe extern "C" fn(*mut c_void, *const *mut c_void, usize, *mut *mut c_void) -> CallbackStatus;
+
+#[derive(Clone)]
 enum Make {
-    Factory(unsafe extern "C" fn(*mut c_void, *const *mut c_void, usize, *mut *mut c_void) -> u32, CPtr),
+    Factory(RawFactory, Arc<UserData>),
     Value(CPtr),
     Alias,
 }
@@ -75,8 +83,8 @@ pub(crate) struct Builder {
     scope: Scope,
     multi: bool,
     replace: bool,
-    on_init: Option<(CHookFn, CPtr)>,
-    on_destroy: Option<(CHookFn, CPtr)>,
+    on_init: Option<(CHookFn, Arc<UserData>)>,
+    on_destroy: Option<(CHookFn, Arc<UserData>)>,
 }
 
 pub(crate) static PROVIDERS: Table<Mutex<Builder>> = Table::new("provider");
@@ -96,18 +104,23 @@ fn new_builder(token: TokenRef, kind: ProviderKind, make: Make) -> Builder {
 }
 
 /// Starts a factory provider for `token`: `factory(user_data, deps, ...)` builds the instance. Add
-/// dependencies with omnitron_provider_add_dependency. `user_data` is passed back untouched.
+/// dependencies with omnitron_provider_add_dependency. `user_data` is passed back untouched;
+/// `free_user_data(user_data)` (NULL: nothing) runs once when the library lets go of it: when this
+/// provider handle and every container, scope and module it was copied into are freed (on the
+/// thread that frees the last of them), or before this function returns if it fails.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_provider_factory(
     token: *const OmnitronToken,
     factory: OmnitronFactoryFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
     out: *mut *mut OmnitronProvider,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
+        let ud = UserData::new(user_data, free_user_data);
         let token = token_arg(token)?;
         let f = factory.ok_or_else(|| Error::invalid_argument("factory is NULL"))?;
-        let b = new_builder(token, ProviderKind::Factory, Make::Factory(f, CPtr(user_data)));
+        let b = new_builder(token, ProviderKind::Factory, Make::Factory(f, ud));
         PROVIDERS.insert_out(out, Mutex::new(b))
     })
 }
@@ -120,7 +133,7 @@ pub unsafe extern "C" fn omnitron_provider_value(
     value: *mut c_void,
     out: *mut *mut OmnitronProvider,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let token = token_arg(token)?;
         let b = new_builder(token, ProviderKind::Value, Make::Value(CPtr(value)));
         PROVIDERS.insert_out(out, Mutex::new(b))
@@ -134,7 +147,7 @@ pub unsafe extern "C" fn omnitron_provider_alias(
     target: *const OmnitronToken,
     out: *mut *mut OmnitronProvider,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let token = token_arg(token)?;
         let target = token_arg(target)?;
         let b = new_builder(token, ProviderKind::Alias(target), Make::Alias);
@@ -214,32 +227,40 @@ pub unsafe extern "C" fn omnitron_provider_set_flags(
     })
 }
 
-/// Sets the on_init hook, run right after an instance is built (so, for singletons, at the latest
-/// during omnitron_container_initialize, in dependency order).
+/// Sets the on_init hook, run by omnitron_container_initialize (in dependency order). Setting it
+/// again replaces it (and lets go of the old user_data); NULL removes it. `free_user_data` as for
+/// omnitron_provider_factory.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_provider_on_init(
     provider: *mut OmnitronProvider,
     hook: OmnitronHookFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let p = PROVIDERS.get(provider)?;
-        p.lock().on_init = hook.map(|h| (h, CPtr(user_data)));
+        let old = std::mem::replace(&mut p.lock().on_init, hook.map(|h| (h, ud)));
+        drop(old); // after the lock: freeing runs C code, which may call the library.
         Ok(())
     })
 }
 
 /// Sets the on_destroy callback, run at dispose (dependents first) for every instance the container
-/// or a scope owns.
+/// or a scope owns. Setting it again replaces it; NULL removes it. `free_user_data` as for
+/// omnitron_provider_factory: it runs after the last on_destroy call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_provider_on_destroy(
     provider: *mut OmnitronProvider,
     destroy: OmnitronDestroyFn,
     user_data: *mut c_void,
+    free_user_data: OmnitronFreeFn,
 ) -> OmnitronStatus {
     guard(|| {
+        let ud = UserData::new(user_data, free_user_data);
         let p = PROVIDERS.get(provider)?;
-        p.lock().on_destroy = destroy.map(|h| (h, CPtr(user_data)));
+        let old = std::mem::replace(&mut p.lock().on_destroy, destroy.map(|h| (h, ud)));
+        drop(old); // after the lock: freeing runs C code, which may call the library.
         Ok(())
     })
 }
@@ -263,10 +284,11 @@ impl Builder {
         spec.multi = self.multi;
         spec.replace = self.replace;
         let name = self.token.name.clone();
-        let make = match self.make {
+        let make = match &self.make {
             Make::Value(v) => RawMake::Value(instance(v.0)),
             Make::Alias => RawMake::Builtin,
             Make::Factory(f, ud) => {
+                let (f, ud) = (*f, ud.clone());
                 let name = name.clone();
                 RawMake::Factory(Box::new(move |values: Vec<Resolved>| {
                     let ptrs: Vec<*mut c_void> = values
@@ -292,18 +314,21 @@ impl Builder {
                 }))
             }
         };
-        let on_init = self.on_init.map(|(h, ud)| c_hook(h, ud, &name, "on_init", ErrorCode::LifecycleFailed));
-        let on_destroy =
-            self.on_destroy.map(|(h, ud)| c_hook(h, ud, &name, "on_destroy", ErrorCode::CallbackFailed));
+        let on_init =
+            self.on_init.as_ref().map(|(h, ud)| c_hook(*h, ud, &name, "on_init", ErrorCode::LifecycleFailed));
+        let on_destroy = self
+            .on_destroy
+            .as_ref()
+            .map(|(h, ud)| c_hook(*h, ud, &name, "on_destroy", ErrorCode::CallbackFailed));
         RawProvider { spec, make, on_init, on_destroy }
     }
 }
 
-type CHookFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> u32;
+type CHookFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> CallbackStatus;
 
 /// A C hook as an engine hook: a non-OK status becomes an error with `code`, naming the hook.
-fn c_hook(h: CHookFn, ud: CPtr, token: &Arc<str>, what: &'static str, code: ErrorCode) -> RawHook {
-    let token = token.clone();
+fn c_hook(h: CHookFn, ud: &Arc<UserData>, token: &Arc<str>, what: &'static str, code: ErrorCode) -> RawHook {
+    let (token, ud) = (token.clone(), ud.clone());
     Box::new(move |i: &Instance| {
         clear_callback_message();
         // SAFETY: the registered hook's contract (header): it takes its user_data and the instance.

@@ -5,10 +5,11 @@ use std::sync::OnceLock;
 
 use omnitron::di::{TokenKey, TokenRef};
 
-use crate::boundary::{Table, guard, guard_void, str_arg};
+use crate::boundary::{Table, guard, guard_out, guard_void, str_arg};
 use crate::error::OmnitronStatus;
 
 /// A token. Two tokens made with the same name are different tokens; the name is for messages.
+/// Immutable once made: use it from any number of threads at once.
 #[derive(Debug)]
 pub struct OmnitronToken {
     _private: [u8; 0],
@@ -39,7 +40,7 @@ pub unsafe extern "C" fn omnitron_token_new(
     name: *const c_char,
     out: *mut *mut OmnitronToken,
 ) -> OmnitronStatus {
-    guard(|| {
+    guard_out(out, || {
         let name = str_arg(name, "name")?;
         if name.trim().is_empty() {
             return Err(omnitron::Error::invalid_argument("a token name cannot be empty"));
@@ -53,10 +54,16 @@ pub unsafe extern "C" fn omnitron_token_new(
 }
 
 /// The built-in CONTEXT token: as a dependency it gives the `context` pointer the scope was created
-/// with (NULL outside a scope). Static; omnitron_token_free ignores it.
+/// with (NULL outside a scope). Static; omnitron_token_free ignores it. NULL only in a forked child
+/// (see FORK above).
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_token_context() -> *const OmnitronToken {
-    context_handle() as *const OmnitronToken
+    let mut out = std::ptr::null();
+    guard(|| {
+        out = context_handle() as *const OmnitronToken;
+        Ok(())
+    });
+    out
 }
 
 /// The token's name, or NULL for an invalid handle. Valid while the token handle is.
