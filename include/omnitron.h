@@ -1117,11 +1117,11 @@ void omnitron_peer_free(struct OmnitronPeer *peer);
 // copied. Calling it again replaces the result.
 OmnitronStatus omnitron_reply_set(struct OmnitronReply *reply, const uint8_t *data, size_t len);
 
-// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs `handler` with the method's
-// name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
-// returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
-// E004, for statuses the library does not define) and the message given to omnitron_callback_error.
-// `user_data` must stay valid until the peer is freed.
+// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs
+// `handler` with the method's name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or
+// OMNITRON_FORMAT_JSON). A handler returning a non-OK status fails the call with that status's code
+// (OMNITRON_STATUS_CALLBACK_FAILED, E004, for statuses the library does not define) and the message
+// given to omnitron_callback_error. `user_data` must stay valid until the peer is freed.
 OmnitronStatus omnitron_peer_expose(struct OmnitronPeer *peer,
                                     const char *name,
                                     const char *version,

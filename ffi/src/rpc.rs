@@ -224,11 +224,11 @@ fn status_code(status: u32) -> String {
     }
 }
 
-/// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs `handler` with the method's
-/// name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
-/// returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
-/// E004, for statuses the library does not define) and the message given to omnitron_callback_error.
-/// `user_data` must stay valid until the peer is freed.
+/// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs
+/// `handler` with the method's name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or
+/// OMNITRON_FORMAT_JSON). A handler returning a non-OK status fails the call with that status's code
+/// (OMNITRON_STATUS_CALLBACK_FAILED, E004, for statuses the library does not define) and the message
+/// given to omnitron_callback_error. `user_data` must stay valid until the peer is freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_expose(
     peer: *mut OmnitronPeer,
