@@ -15,12 +15,14 @@ import {
   OmnitronError,
   OnEvent,
   Peer,
+  Pool,
   Public,
   Service,
   proxyInfo,
   type ServiceProxy,
 } from '@omnitron-dev/native';
 import { Lines } from './rpc.support.js';
+import { Greeter } from './rpc.greeter.worker.js';
 
 const TOKEN = 'events-secret';
 const address = () => `unix:${mkdtempSync(join(tmpdir(), 'omni-ev-'))}/private/rpc.sock`;
@@ -153,6 +155,16 @@ test('a service declared without a version gets 1.0.0: reachable by its name, it
   } finally {
     await client.close();
     await server.close();
+  }
+});
+
+test('a pool targets a @Service() class by its default name and version', { timeout: 60_000 }, async () => {
+  const pool = await Pool.start<Greeter>({ service: Greeter, size: 1 });
+  try {
+    assert.match(await pool.exec('greet', 'ann'), /^hello ann from \d+$/);
+    assert.match(await pool.proxy.greet('bob'), /^hello bob/);
+  } finally {
+    await pool.stop();
   }
 });
 
