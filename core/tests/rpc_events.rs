@@ -99,7 +99,7 @@ async fn a_subscription_is_active_when_subscribe_returns() {
         let g = got.clone();
         let id = peer.subscribe("race.*", move |t, _n: u32| g.lock().push(t.to_string())).await.unwrap();
         hub.publish(&topic);
-        let seen = || got.lock().iter().any(|t| *t == topic);
+        let seen = || got.lock().contains(&topic);
         for _ in 0..500 {
             if seen() {
                 break;

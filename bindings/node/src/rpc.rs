@@ -493,7 +493,12 @@ impl NativePeer {
                 move |topic, payload| {
                     events.push(Item::Event(s.load(Ordering::Acquire), topic.to_string(), payload.clone()));
                 },
-                move |r| done.push(Item::Done(call_id, r.map(|()| Bytes::new()).map_err(|e| WireError::from_error(&e)))),
+                move |r| {
+                    done.push(Item::Done(
+                        call_id,
+                        r.map(|()| Bytes::new()).map_err(|e| WireError::from_error(&e)),
+                    ))
+                },
             )
             .js()?;
         let id = u32::try_from(id).unwrap_or(u32::MAX);

@@ -860,7 +860,13 @@ impl NativePeer {
     /// once the subscription is active, or `done((code, message, data))` if it was withdrawn
     /// (see `omnitron::rpc::Peer::subscribe_raw_with`). Never blocks: the loop that would read
     /// the server's answer may be this thread's.
-    fn subscribe(&self, py: Python<'_>, pattern: &str, callback: Py<PyAny>, done: Py<PyAny>) -> PyResult<u64> {
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        pattern: &str,
+        callback: Py<PyAny>,
+        done: Py<PyAny>,
+    ) -> PyResult<u64> {
         let callback = Arc::new(callback);
         let (inbox, done_inbox) = (self.inbox.clone(), self.inbox.clone());
         self.peer
