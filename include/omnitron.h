@@ -1310,13 +1310,14 @@ void omnitron_peer_free(struct OmnitronPeer *peer);
 // copied. Calling it again replaces the result.
 OmnitronStatus omnitron_reply_set(struct OmnitronReply *reply, const uint8_t *data, size_t len);
 
-// Hosts `name@version` with `method_count` method names; every call runs `handler` with the method's
-// name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
-// returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
-// E004, for statuses the library does not define) and the message given to omnitron_callback_error.
-// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the peer) runs once after
-// the peer is freed and its last handler call returned, on the thread that lets go last (the one
-// calling omnitron_peer_free, or an engine thread); or before this function returns if it fails.
+// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs
+// `handler` with the method's name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or
+// OMNITRON_FORMAT_JSON). A handler returning a non-OK status fails the call with that status's code
+// (OMNITRON_STATUS_CALLBACK_FAILED, E004, for statuses the library does not define) and the message
+// given to omnitron_callback_error. `free_user_data(user_data)` (NULL: nothing; then `user_data`
+// must outlive the peer) runs once after the peer is freed and its last handler call returned, on
+// the thread that lets go last (the one calling omnitron_peer_free, or an engine thread); or before
+// this function returns if it fails.
 OmnitronStatus omnitron_peer_expose(struct OmnitronPeer *peer,
                                     const char *name,
                                     const char *version,
@@ -1327,8 +1328,10 @@ OmnitronStatus omnitron_peer_expose(struct OmnitronPeer *peer,
                                     void *user_data,
                                     OmnitronFreeFn free_user_data);
 
-// Starts a service `name@version` (a semver version). Free it with omnitron_service_free (after
-// exposing it, or instead).
+// Starts a service `name@version` (a semver version; NULL: 1.0.0, the version of a service declared
+// without one). Free it with omnitron_service_free (after exposing it, or instead). A service with
+// no methods can be exposed: it is listed and described, and calls to it fail with
+// OMNITRON_STATUS_METHOD_NOT_FOUND.
 OmnitronStatus omnitron_service_new(const char *name,
                                     const char *version,
                                     struct OmnitronService **out);
@@ -1427,10 +1430,16 @@ OmnitronStatus omnitron_peer_publish_json(struct OmnitronPeer *peer,
                                           const char *payload_json);
 
 // Calls `callback(topic, payload, len, user_data)` for every event matching `pattern` (`order.*`,
-// `order.#`); writes the subscription's id to `*out`. `free_user_data(user_data)` (NULL: nothing;
-// then `user_data` must outlive the subscription) runs once after omnitron_peer_unsubscribe or
-// omnitron_peer_free and the last callback call, on the thread that lets go last; or before this
-// function returns if it fails.
+// `order.#`); writes the subscription's id to `*out`.
+//
+// Blocks until the subscription is active, so that an event published by any process after this
+// returns reaches `callback` (which may run before it returns): a listening peer's is active at
+// once, a connected peer's once its server has recorded it (one round trip). While the peer is
+// reconnecting this waits for the connection, up to the peer's default deadline (5 s), then fails
+// with OMNITRON_STATUS_NOT_CONNECTED (OMNITRON_STATUS_TIMEOUT if the server never confirms) and
+// subscribes nothing. `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the
+// subscription) runs once after omnitron_peer_unsubscribe or omnitron_peer_free and the last
+// callback call, on the thread that lets go last; or before this function returns if it fails.
 OmnitronStatus omnitron_peer_subscribe(struct OmnitronPeer *peer,
                                        const char *pattern,
                                        OmnitronEventFn callback,

@@ -143,8 +143,13 @@ export declare class NativePeer {
   streamClose(callId: number): void
   /** Publishes an event (`payload` is MessagePack). */
   publish(topic: string, payload: Uint8Array): void
-  /** Subscribes; matching events are reported to `event(subscriptionId, topic, payload)`. */
-  subscribe(pattern: string): number
+  /**
+   * Subscribes; matching events are reported through `drain` as events of the returned
+   * subscription id, and `done(callId)` reports when the subscription is active (or why it was
+   * withdrawn): see `omnitron::rpc::Peer::subscribe_raw_with`. Never blocks this thread, whose
+   * loop may be the one that reads the answer.
+   */
+  subscribe(pattern: string, callId: number): number
   /** Removes a subscription. */
   unsubscribe(id: number): boolean
   /** `[{ name, version, methods }]` this peer routes to, as JSON. */
@@ -519,6 +524,12 @@ export interface JsWorkflowDef {
  * `scope`) that ran `total` hooks.
  */
 export declare function lifecycleError(what: string, total: number, failures: Array<JsHookFailure>): JsErrorInfo
+
+/**
+ * A service's declared id (`payment@1.0.0`, or a bare `notifications`: version 1.0.0) as
+ * `[name, version]`, checked (`RPC010` when either is invalid).
+ */
+export declare function parseServiceId(id: string): Array<string>
 
 /** The callbacks a peer reports through. */
 export interface PeerCallbacks {

@@ -804,6 +804,7 @@ module.exports.freshTokenKey = nativeBinding.freshTokenKey
 module.exports.hostLoopAdopt = nativeBinding.hostLoopAdopt
 module.exports.hostLoopInit = nativeBinding.hostLoopInit
 module.exports.lifecycleError = nativeBinding.lifecycleError
+module.exports.parseServiceId = nativeBinding.parseServiceId
 module.exports.planCodes = nativeBinding.planCodes
 module.exports.rpcAnswer = nativeBinding.rpcAnswer
 module.exports.rpcAnswers = nativeBinding.rpcAnswers

@@ -221,13 +221,14 @@ fn status_code(status: u32) -> String {
     }
 }
 
-/// Hosts `name@version` with `method_count` method names; every call runs `handler` with the method's
-/// name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or OMNITRON_FORMAT_JSON). A handler
-/// returning a non-OK status fails the call with that status's code (OMNITRON_STATUS_CALLBACK_FAILED,
-/// E004, for statuses the library does not define) and the message given to omnitron_callback_error.
-/// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the peer) runs once after
-/// the peer is freed and its last handler call returned, on the thread that lets go last (the one
-/// calling omnitron_peer_free, or an engine thread); or before this function returns if it fails.
+/// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs
+/// `handler` with the method's name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or
+/// OMNITRON_FORMAT_JSON). A handler returning a non-OK status fails the call with that status's code
+/// (OMNITRON_STATUS_CALLBACK_FAILED, E004, for statuses the library does not define) and the message
+/// given to omnitron_callback_error. `free_user_data(user_data)` (NULL: nothing; then `user_data`
+/// must outlive the peer) runs once after the peer is freed and its last handler call returned, on
+/// the thread that lets go last (the one calling omnitron_peer_free, or an engine thread); or before
+/// this function returns if it fails.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_expose(
     peer: *mut OmnitronPeer,
@@ -244,7 +245,7 @@ pub unsafe extern "C" fn omnitron_peer_expose(
         let ud = UserData::new(user_data, free_user_data);
         let p = PEERS.get(peer)?;
         let name = str_arg(name, "name")?;
-        let version = str_arg(version, "version")?;
+        let version = version_arg(version)?;
         let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
         check_format(format)?;
         if method_count == 0 || methods.is_null() {
@@ -346,8 +347,10 @@ fn run_handler(
     }
 }
 
-/// Starts a service `name@version` (a semver version). Free it with omnitron_service_free (after
-/// exposing it, or instead).
+/// Starts a service `name@version` (a semver version; NULL: 1.0.0, the version of a service declared
+/// without one). Free it with omnitron_service_free (after exposing it, or instead). A service with
+/// no methods can be exposed: it is listed and described, and calls to it fail with
+/// OMNITRON_STATUS_METHOD_NOT_FOUND.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_service_new(
     name: *const c_char,
@@ -356,9 +359,14 @@ pub unsafe extern "C" fn omnitron_service_new(
 ) -> OmnitronStatus {
     guard_out(out, || {
         check_out(out, "out")?;
-        let b = Service::builder(str_arg(name, "name")?, str_arg(version, "version")?)?;
+        let b = Service::builder(str_arg(name, "name")?, version_arg(version)?)?;
         SERVICES.insert_out(out, parking_lot::Mutex::new(Some(b)))
     })
+}
+
+/// A service's version: NULL is the default one.
+fn version_arg<'a>(version: *const c_char) -> Result<&'a str, Error> {
+    if version.is_null() { Ok(omnitron::rpc::DEFAULT_VERSION) } else { str_arg(version, "version") }
 }
 
 fn with_builder(
@@ -725,10 +733,16 @@ pub unsafe extern "C" fn omnitron_peer_publish_json(
 }
 
 /// Calls `callback(topic, payload, len, user_data)` for every event matching `pattern` (`order.*`,
-/// `order.#`); writes the subscription's id to `*out`. `free_user_data(user_data)` (NULL: nothing;
-/// then `user_data` must outlive the subscription) runs once after omnitron_peer_unsubscribe or
-/// omnitron_peer_free and the last callback call, on the thread that lets go last; or before this
-/// function returns if it fails.
+/// `order.#`); writes the subscription's id to `*out`.
+///
+/// Blocks until the subscription is active, so that an event published by any process after this
+/// returns reaches `callback` (which may run before it returns): a listening peer's is active at
+/// once, a connected peer's once its server has recorded it (one round trip). While the peer is
+/// reconnecting this waits for the connection, up to the peer's default deadline (5 s), then fails
+/// with OMNITRON_STATUS_NOT_CONNECTED (OMNITRON_STATUS_TIMEOUT if the server never confirms) and
+/// subscribes nothing. `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the
+/// subscription) runs once after omnitron_peer_unsubscribe or omnitron_peer_free and the last
+/// callback call, on the thread that lets go last; or before this function returns if it fails.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_subscribe(
     peer: *mut OmnitronPeer,

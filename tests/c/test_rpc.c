@@ -1,12 +1,15 @@
 /*
  * RPC through the C ABI over a real Unix socket: a C server with callback handlers (JSON and
- * MessagePack), blocking and asynchronous calls, errors with their codes, events, bad input.
- * Built with -Wall -Wextra -Werror and run under valgrind by `make test`.
+ * MessagePack), blocking and asynchronous calls, errors with their codes, events (published by
+ * another process right after omnitron_peer_subscribe returns), services without methods or
+ * version, bad input. Built with -Wall -Wextra -Werror and run under valgrind by `make test`.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "omnitron.h"
 
 #include <pthread.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,7 +159,109 @@ static int event_count(Events *e) {
     return n;
 }
 
-int main(void) {
+/* ---- another process: a hub that publishes each topic it reads on stdin --------------------------- */
+
+static int run_hub(const char *address) {
+    OmnitronPeer *hub = NULL;
+    if (omnitron_peer_listen(address, "c-hub", "tok", &hub) != OMNITRON_STATUS_OK) {
+        fprintf(stderr, "hub: %s\n", omnitron_last_error_message());
+        return 2;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    char topic[128];
+    while (fgets(topic, sizeof topic, stdin)) {
+        topic[strcspn(topic, "\n")] = 0;
+        const uint8_t one[] = {0x01};
+        if (omnitron_peer_publish(hub, topic, one, 1) != OMNITRON_STATUS_OK) return 3;
+    }
+    omnitron_peer_free(hub);
+    return 0;
+}
+
+typedef struct {
+    pthread_mutex_t lock;
+    char topic[64];
+} Seen;
+
+static void on_race(const char *topic, const uint8_t *payload, size_t len, void *ud) {
+    (void)payload;
+    (void)len;
+    Seen *s = ud;
+    pthread_mutex_lock(&s->lock);
+    snprintf(s->topic, sizeof s->topic, "%s", topic);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int seen(Seen *s, const char *topic) {
+    pthread_mutex_lock(&s->lock);
+    int yes = strcmp(s->topic, topic) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return yes;
+}
+
+/*
+ * omnitron_peer_subscribe returns once the hub has the subscription: the hub, another process told
+ * through a pipe (not through the subscriber's connection), publishes right after, and the event
+ * arrives, every time.
+ */
+static void subscriptions_are_active_when_subscribe_returns(const char *self, const char *dir) {
+    char address[256];
+    snprintf(address, sizeof address, "unix:%s/hub/rpc.sock", dir);
+    int to_hub[2], from_hub[2];
+    if (pipe(to_hub) != 0 || pipe(from_hub) != 0) {
+        CHECK(0);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Only async-signal-safe calls until exec: the parent has threads. */
+        dup2(to_hub[0], 0);
+        dup2(from_hub[1], 1);
+        close(to_hub[1]);
+        close(from_hub[0]);
+        execl(self, self, "hub", address, (char *)NULL);
+        _exit(127);
+    }
+    close(to_hub[0]);
+    close(from_hub[1]);
+    FILE *hub_in = fdopen(to_hub[1], "w");
+    FILE *hub_out = fdopen(from_hub[0], "r");
+    char line[64] = {0};
+    CHECK(fgets(line, sizeof line, hub_out) != NULL && strcmp(line, "ready\n") == 0);
+
+    OmnitronPeer *sub = NULL;
+    OK(omnitron_peer_connect(address, "c-subscriber", "tok", &sub));
+    Seen s = {PTHREAD_MUTEX_INITIALIZER, {0}};
+    int lost = 0;
+    for (int i = 0; i < 100 && !lost; i++) {
+        char topic[32];
+        snprintf(topic, sizeof topic, "race.%d", i);
+        uint64_t id = 0;
+        OK(omnitron_peer_subscribe(sub, "race.*", on_race, &s, NULL, &id));
+        fprintf(hub_in, "%s\n", topic);
+        fflush(hub_in);
+        int k = 0;
+        while (k < 500 && !seen(&s, topic)) {
+            sleep_ms(10);
+            k++;
+        }
+        if (!seen(&s, topic)) {
+            lost = 1;
+            fprintf(stderr, "round %d: the event published right after subscribe returned was lost\n", i);
+        }
+        OK(omnitron_peer_unsubscribe(sub, id, NULL));
+    }
+    CHECK(!lost);
+    omnitron_peer_free(sub);
+    fclose(hub_in); /* the hub's stdin ends: it exits */
+    fclose(hub_out);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "hub") == 0) return run_hub(argv[2]);
     char dir[] = "/tmp/omnitron-c-XXXXXX";
     if (!mkdtemp(dir)) return 2;
     char address[256];
@@ -221,10 +326,7 @@ int main(void) {
     /* Events: the client subscribes, the server publishes. */
     Events ev = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}, 0};
     uint64_t sub = 0;
-    OK(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, NULL, &sub));
-    /* A round trip: the server handles a connection's frames in order, so the subscription is in place. */
-    OK(omnitron_peer_call_json(client, "$registry", "list", NULL, 0, &out));
-    omnitron_free(out.data);
+    OK(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, NULL, &sub)); /* active when it returns */
     OK(omnitron_peer_publish_json(server, "calc.done", "{\"x\": 1}"));
     const uint8_t payload[] = {0x2a};
     OK(omnitron_peer_publish(server, "calc.result.ready", payload, 1));
@@ -236,6 +338,21 @@ int main(void) {
     OK(omnitron_peer_unsubscribe(client, sub, &removed));
     CHECK(removed);
     FAILS_WITH(omnitron_peer_publish(server, "calc.*", payload, 1), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_peer_subscribe(client, "calc..x", on_event, &ev, NULL, &sub), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_peer_subscribe(client, "calc.#", NULL, &ev, NULL, &sub), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    subscriptions_are_active_when_subscribe_returns(argv[0], dir);
+
+    /* A service with no version (1.0.0) and no methods: it is there, reachable by a matching range. */
+    OmnitronService *quiet = NULL;
+    OK(omnitron_service_new("notifications", NULL, &quiet));
+    OK(omnitron_peer_expose_service(server, quiet));
+    omnitron_service_free(quiet);
+    OK(omnitron_peer_call_json(client, "$registry", "describe", "[\"notifications@^1\"]", 0, &out));
+    CHECK(contains((const char *)out.data, "\"version\":\"1.0.0\"") && contains((const char *)out.data, "\"methods\":[]"));
+    omnitron_free(out.data);
+    FAILS_WITH(omnitron_peer_call_json(client, "notifications", "send", "[]", 0, &out), OMNITRON_STATUS_METHOD_NOT_FOUND);
+    CHECK(contains(omnitron_last_error_message(), "it has none"));
 
     /* Streams: a service built handle by handle, a callback per item, backpressure, early stop. */
     OmnitronService *svc = NULL;
@@ -290,6 +407,9 @@ int main(void) {
     FAILS_WITH(omnitron_peer_call_json(server, "calc", "add", "[1,2]", 0, &out), OMNITRON_STATUS_INVALID_HANDLE);
     uint32_t s = omnitron_peer_call_json(client, "calc", "add", "[1,2]", 300, &out);
     CHECK(s == OMNITRON_STATUS_NOT_CONNECTED || s == OMNITRON_STATUS_PEER_DISCONNECTED || s == OMNITRON_STATUS_TIMEOUT);
+    /* Subscribing while reconnecting waits for the connection (5 s), then fails and keeps nothing. */
+    FAILS_WITH(omnitron_peer_subscribe(client, "late.*", on_event, &ev, NULL, &sub), OMNITRON_STATUS_NOT_CONNECTED);
+    CHECK(contains(omnitron_last_error_message(), "late.*"));
     omnitron_peer_free(client);
 
     printf("RPC through C: %d passed, %d failed\n", passed, failed);

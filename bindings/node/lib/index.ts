@@ -76,10 +76,13 @@ export {
   EmitEvent,
   InjectProcess,
   callContext,
+  proxyInfo,
+  DEFAULT_SERVICE_VERSION,
   type CallContext,
   type CallOptions,
   type PeerOptions,
   type ServiceInfo,
+  type ServiceOptions,
   type ServiceProxy,
 } from './rpc/peer.js';
 export { encode as packMessage, decode as unpackMessage } from './rpc/msgpack.js';

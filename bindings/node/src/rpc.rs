@@ -477,19 +477,30 @@ impl NativePeer {
         runtime::block_on(async move { peer.publish_raw(&topic, payload).await }).js()
     }
 
-    /// Subscribes; matching events are reported to `event(subscriptionId, topic, payload)`.
+    /// Subscribes; matching events are reported through `drain` as events of the returned
+    /// subscription id, and `done(callId)` reports when the subscription is active (or why it was
+    /// withdrawn): see `omnitron::rpc::Peer::subscribe_raw_with`. Never blocks this thread, whose
+    /// loop may be the one that reads the answer.
     #[napi]
-    pub fn subscribe(&self, pattern: String) -> napi::Result<u32, String> {
-        let (peer, inbox) = (self.peer.clone(), self.cb.inbox.clone());
+    pub fn subscribe(&self, pattern: String, call_id: u32) -> napi::Result<u32, String> {
+        let (events, done) = (self.cb.inbox.clone(), self.cb.inbox.clone());
         let slot: Arc<AtomicU32> = Arc::new(AtomicU32::new(0));
         let s = slot.clone();
-        let id = runtime::block_on(async move {
-            peer.subscribe_raw(&pattern, move |topic, payload| {
-                inbox.push(Item::Event(s.load(Ordering::Acquire), topic.to_string(), payload.clone()));
-            })
-            .await
-        })
-        .js()?;
+        let id = self
+            .peer
+            .subscribe_raw_with(
+                &pattern,
+                move |topic, payload| {
+                    events.push(Item::Event(s.load(Ordering::Acquire), topic.to_string(), payload.clone()));
+                },
+                move |r| {
+                    done.push(Item::Done(
+                        call_id,
+                        r.map(|()| Bytes::new()).map_err(|e| WireError::from_error(&e)),
+                    ))
+                },
+            )
+            .js()?;
         let id = u32::try_from(id).unwrap_or(u32::MAX);
         slot.store(id, Ordering::Release);
         Ok(id)
@@ -529,6 +540,14 @@ impl Drop for CancelOnDrop {
             self.cancel.call(self.id, ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
+}
+
+/// A service's declared id (`payment@1.0.0`, or a bare `notifications`: version 1.0.0) as
+/// `[name, version]`, checked (`RPC010` when either is invalid).
+#[napi]
+pub fn parse_service_id(id: String) -> napi::Result<Vec<String>, String> {
+    let (name, version) = omnitron::rpc::parse_id(&id).js()?;
+    Ok(vec![name, version.to_string()])
 }
 
 /// Opens a turn on this thread: calls made until `endTurn()` are written in slices and then, not

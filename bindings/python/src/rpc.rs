@@ -856,24 +856,40 @@ impl NativePeer {
     }
 
     /// Calls `callback(topic, payload)` on the peer's event loop (through the inbox) for every
-    /// matching event.
-    fn subscribe(&self, py: Python<'_>, pattern: &str, callback: Py<PyAny>) -> PyResult<u64> {
-        let (peer, pattern) = (self.peer.clone(), pattern.to_string());
+    /// matching event. Returns the subscription's id at once; `done(None)` is called on that loop
+    /// once the subscription is active, or `done((code, message, data))` if it was withdrawn
+    /// (see `omnitron::rpc::Peer::subscribe_raw_with`). Never blocks: the loop that would read
+    /// the server's answer may be this thread's.
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        pattern: &str,
+        callback: Py<PyAny>,
+        done: Py<PyAny>,
+    ) -> PyResult<u64> {
         let callback = Arc::new(callback);
-        let inbox = self.inbox.clone();
-        py.detach(|| {
-            runtime::block_on(async move {
-                peer.subscribe_raw(&pattern, move |topic, payload| {
+        let (inbox, done_inbox) = (self.inbox.clone(), self.inbox.clone());
+        self.peer
+            .subscribe_raw_with(
+                pattern,
+                move |topic, payload| {
                     let (callback, topic, payload) = (callback.clone(), topic.to_string(), payload.clone());
                     inbox.run(move |py| {
                         let r = decode(py, &payload).and_then(|v| callback.call1(py, (topic, v)));
                         print_err(py, r);
                     });
-                })
-                .await
-            })
-        })
-        .py(py)
+                },
+                move |r| {
+                    done_inbox.run(move |py| {
+                        let error = match r {
+                            Ok(()) => Ok(py.None()),
+                            Err(e) => wire_to_tuple(py, &WireError::from_error(&e)),
+                        };
+                        print_err(py, error.and_then(|e| done.call1(py, (e,))));
+                    });
+                },
+            )
+            .py(py)
     }
 
     /// Removes a subscription.
@@ -918,6 +934,14 @@ fn remote_error(py: Python<'_>, e: &WireError) -> PyErr {
     }
 }
 
+/// A service's declared id (`payment@1.0.0`, or a bare `notifications`: version 1.0.0) as
+/// `(name, version)`, checked (`InvalidServiceError`, RPC010, when either is invalid).
+#[pyfunction]
+fn parse_service_id(py: Python<'_>, id: &str) -> PyResult<(String, String)> {
+    let (name, version) = omnitron::rpc::parse_id(id).py(py)?;
+    Ok((name, version.to_string()))
+}
+
 /// Opens a turn on this thread: the calls it makes are written in slices and at `end_turn()`,
 /// without waking an engine thread (see `omnitron::transport::begin_turn`). False if one is open.
 #[pyfunction]
@@ -940,6 +964,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pack, m)?)?;
     m.add_function(wrap_pyfunction!(unpack, m)?)?;
     m.add_function(wrap_pyfunction!(begin_turn, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_service_id, m)?)?;
     m.add_function(wrap_pyfunction!(end_turn, m)?)?;
     Ok(())
 }

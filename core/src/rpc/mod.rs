@@ -10,6 +10,7 @@ mod busy_poll;
 mod codec;
 mod conn;
 mod deferred;
+mod events;
 mod host_reader;
 mod metrics;
 mod msgpack;
@@ -30,7 +31,7 @@ pub use peer::{
     CallHandle, CallOptions, ConnectionEvent, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo,
 };
 pub use service::{
-    BoxFuture, CallContext, Handler, Service, ServiceBuilder, StreamHandler, StreamSink, UnaryHandler,
-    check_args, decode, encode, encode_args, parse_id,
+    BoxFuture, CallContext, DEFAULT_VERSION, Handler, Service, ServiceBuilder, StreamHandler, StreamSink,
+    UnaryHandler, check_args, decode, encode, encode_args, parse_id,
 };
 pub use value::{MAX_DEPTH, Value};

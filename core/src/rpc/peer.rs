@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
 use super::conn::{Conn, RemoteStream, StreamEvent, wire};
+use super::events::{Subscriptions, deliver, remote_subscribe};
 use super::host_reader::HostLoop;
 use super::metrics::{EventMetrics, ServiceMetrics};
-use super::pattern::{Pattern, check_topic};
 use super::serve::Served;
 use super::service::{CallContext, Handler, Service, StreamSink, decode, encode};
 use super::table::{LocalService, Provider, Resolved, Table};
@@ -126,7 +126,6 @@ pub struct ServiceInfo {
     pub streams: Vec<String>,
 }
 
-type EventHandler = Arc<dyn Fn(&str, &Bytes) + Send + Sync>;
 type ConnWatcher = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
 
 /// What happens to the connections of a listening peer, as [`Peer::watch_connections`] reports it.
@@ -155,23 +154,17 @@ pub enum ConnectionEvent {
     },
 }
 
-struct LocalSub {
-    id: u64,
-    pattern: Pattern,
-    handler: EventHandler,
-}
-
 pub(super) struct Inner {
     info: PeerInfo,
     pub(super) opts: PeerOptions,
     pub(super) table: RwLock<Table>,
-    conns: Mutex<HashMap<u64, Arc<Conn>>>,
-    upstream: watch::Sender<Option<Arc<Conn>>>,
-    upstream_address: Option<Address>,
-    subs: RwLock<Vec<LocalSub>>,
-    next_sub: AtomicU64,
+    pub(super) conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    pub(super) upstream: watch::Sender<Option<Arc<Conn>>>,
+    pub(super) upstream_address: Option<Address>,
+    pub(super) subs: Subscriptions,
+    next_watcher: AtomicU64,
     stop: CancellationToken,
-    events: EventMetrics,
+    pub(super) events: EventMetrics,
     /// The runtime the peer was made on: its tasks, including those started from a host loop's thread.
     pub(super) runtime: tokio::runtime::Handle,
     address: Mutex<Option<Address>>,
@@ -224,7 +217,7 @@ impl CallHandle {
 /// This process's end of the RPC network. Cheap to clone; every clone is the same peer.
 #[derive(Clone)]
 pub struct Peer {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -255,8 +248,8 @@ impl Peer {
                 conns: Mutex::new(HashMap::new()),
                 upstream: watch::channel(None).0,
                 upstream_address,
-                subs: RwLock::new(Vec::new()),
-                next_sub: AtomicU64::new(1),
+                subs: Subscriptions::default(),
+                next_watcher: AtomicU64::new(1),
                 stop: CancellationToken::new(),
                 events,
                 runtime: home_runtime(),
@@ -531,7 +524,7 @@ impl Peer {
     /// Calls `f` for every connection event from now on (on an engine thread; keep it short). The
     /// returned id stops it with [`Peer::unwatch_connections`].
     pub fn watch_connections(&self, f: impl Fn(&ConnectionEvent) + Send + Sync + 'static) -> u64 {
-        let id = self.inner.next_sub.fetch_add(1, Ordering::Relaxed);
+        let id = self.inner.next_watcher.fetch_add(1, Ordering::Relaxed);
         self.inner.watchers.write().push((id, Arc::new(f)));
         id
     }
@@ -588,82 +581,6 @@ impl Peer {
             args = Bytes::from_static(super::msgpack::EMPTY_ARRAY);
         }
         self.call_stream_raw(target, method, args, CallOptions::default()).await.map_err(|e| e.to_error())
-    }
-
-    /// Publishes an event (a raw MessagePack payload) to every subscriber in every connected process.
-    pub async fn publish_raw(&self, topic: &str, payload: Bytes) -> Result<()> {
-        check_topic(topic)?;
-        if let Some(c) = &self.inner.events.published {
-            c.inc();
-        }
-        let up = self.inner.upstream.borrow().clone();
-        match (up, &self.inner.upstream_address) {
-            (Some(conn), _) => {
-                conn.outbox.send(&Message::Publish { topic: topic.to_string(), payload }).await.map_err(
-                    |_| Error::new(ErrorCode::NotConnected, "not connected: the event was not published"),
-                )
-            }
-            (None, Some(addr)) => Err(Error::new(
-                ErrorCode::NotConnected,
-                format!("not connected to {addr} (reconnecting): the event was not published"),
-            )),
-            (None, None) => {
-                deliver(&self.inner, topic, &payload, None).await;
-                Ok(())
-            }
-        }
-    }
-
-    /// Publishes a typed event.
-    pub async fn publish<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<()> {
-        self.publish_raw(topic, encode(payload)?).await
-    }
-
-    /// Calls `handler(topic, raw payload)` for every event matching `pattern` (`order.*`,
-    /// `order.#`), from any connected process. The handler runs on an engine thread and must not
-    /// block. Returns the subscription's id for [`Peer::unsubscribe`].
-    pub async fn subscribe_raw(
-        &self,
-        pattern: &str,
-        handler: impl Fn(&str, &Bytes) + Send + Sync + 'static,
-    ) -> Result<u64> {
-        let pattern = Pattern::new(pattern)?;
-        let id = self.inner.next_sub.fetch_add(1, Ordering::Relaxed);
-        let msg = Message::Subscribe { sub: id, pattern: pattern.as_str().to_string() };
-        self.inner.subs.write().push(LocalSub { id, pattern, handler: Arc::new(handler) });
-        let up = self.inner.upstream.borrow().clone();
-        if let Some(conn) = up {
-            let _ = conn.outbox.send(&msg).await;
-        }
-        Ok(id)
-    }
-
-    /// Typed [`Peer::subscribe_raw`]: payloads that do not decode as `T` are skipped with a warning.
-    pub async fn subscribe<T: DeserializeOwned + 'static>(
-        &self,
-        pattern: &str,
-        handler: impl Fn(&str, T) + Send + Sync + 'static,
-    ) -> Result<u64> {
-        self.subscribe_raw(pattern, move |topic, payload| match decode::<T>(payload) {
-            Ok(v) => handler(topic, v),
-            Err(e) => tracing::warn!(topic, "event payload skipped: {e}"),
-        })
-        .await
-    }
-
-    /// Removes a subscription. False if it did not exist.
-    pub async fn unsubscribe(&self, id: u64) -> bool {
-        let removed = {
-            let mut subs = self.inner.subs.write();
-            let before = subs.len();
-            subs.retain(|s| s.id != id);
-            subs.len() != before
-        };
-        let up = self.inner.upstream.borrow().clone();
-        if removed && let Some(conn) = up {
-            let _ = conn.outbox.send(&Message::Unsubscribe { sub: id }).await;
-        }
-        removed
     }
 
     /// The services this peer can route to: hosted here and registered by connected peers.
@@ -799,17 +716,19 @@ fn builtin_registry(inner: &Inner, method: &str, args: &Bytes) -> std::result::R
 }
 
 fn no_method(r: &Resolved, method: &str) -> WireError {
+    let methods = r.provider.methods();
+    let listed = if methods.is_empty() {
+        "it has none".to_string()
+    } else {
+        format!("methods: {}", methods.join(", "))
+    };
     wire(
         ErrorCode::MethodNotFound,
-        format!(
-            "service '{}' has no public method '{method}' (methods: {})",
-            r.id(),
-            r.provider.methods().join(", ")
-        ),
+        format!("service '{}' has no public method '{method}' ({listed})", r.id()),
     )
 }
 
-async fn upstream_conn(
+pub(super) async fn upstream_conn(
     inner: &Inner,
     deadline: impl Into<Deadline>,
 ) -> std::result::Result<Arc<Conn>, WireError> {
@@ -850,7 +769,7 @@ async fn upstream_conn(
 
 /// How long to wait for the upstream connection: until an instant, or for a while from now (read
 /// from the clock only if the connection is not there).
-enum Deadline {
+pub(super) enum Deadline {
     At(Instant),
     In(Duration),
 }
@@ -1167,33 +1086,6 @@ pub(super) async fn serve_stream_request(
     }
 }
 
-// ---- events -----------------------------------------------------------------------------------
-
-/// Delivers an event here and to every connected peer that subscribed to it (the one it came from
-/// included, if it subscribed: that is how a publisher's own subscribers get it).
-async fn deliver(inner: &Arc<Inner>, topic: &str, payload: &Bytes, _from: Option<u64>) {
-    deliver_here(inner, topic, payload);
-    let targets: Vec<Arc<Conn>> = inner.conns.lock().values().filter(|c| c.wants(topic)).cloned().collect();
-    if targets.is_empty() {
-        return;
-    }
-    let m = Message::Publish { topic: topic.to_string(), payload: payload.clone() };
-    for c in targets {
-        let _ = c.outbox.send(&m).await;
-    }
-}
-
-fn deliver_here(inner: &Inner, topic: &str, payload: &Bytes) {
-    let handlers: Vec<EventHandler> =
-        inner.subs.read().iter().filter(|s| s.pattern.matches(topic)).map(|s| s.handler.clone()).collect();
-    for h in handlers {
-        if let Some(c) = &inner.events.delivered {
-            c.inc();
-        }
-        h(topic, payload);
-    }
-}
-
 // ---- connections ------------------------------------------------------------------------------
 
 /// Starts the writer task of a connection; the token is cancelled when it stops.
@@ -1409,13 +1301,7 @@ async fn handshake_connect(inner: &Arc<Inner>) -> Result<Arc<Conn>> {
                 streams,
             })
             .collect();
-        let subs: Vec<Message> = inner
-            .subs
-            .read()
-            .iter()
-            .map(|s| Message::Subscribe { sub: s.id, pattern: s.pattern.as_str().to_string() })
-            .collect();
-        (services, subs)
+        (services, inner.subs.announce())
     };
     for m in services.iter().chain(subs.iter()) {
         conn.outbox.send_now(m)?;
@@ -1536,27 +1422,21 @@ pub(super) fn handle_frame(
         Message::StreamItem { id, value } => conn.stream_event(id, StreamEvent::Item(value)),
         Message::StreamEnd { id } => conn.stream_event(id, StreamEvent::End),
         Message::StreamCredit { id, n } => conn.add_credit(id, n),
-        Message::Subscribe { sub, pattern } => match Pattern::new(&pattern) {
-            Ok(p) => conn.subs.lock().push((sub, p)),
-            Err(e) => {
-                let _ = conn.outbox.send_now(&Message::Error { id: 0, error: WireError::from_error(&e) });
-            }
-        },
+        Message::Subscribe { sub, pattern } => remote_subscribe(conn, sub, &pattern),
         Message::Unsubscribe { sub } => conn.subs.lock().retain(|(id, _)| *id != sub),
         Message::Publish { topic, payload } => {
             let inner = inner.clone();
-            let from = conn.id;
             return Ok(Some(Box::pin(async move {
                 if upstream {
                     // From our server: here, and on to anyone connected to us.
-                    deliver(&inner, &topic, &payload, None).await;
+                    deliver(&inner, &topic, &payload).await;
                 } else {
                     let up = inner.upstream.borrow().clone();
                     match up {
                         Some(u) => {
                             let _ = u.outbox.send(&Message::Publish { topic, payload }).await;
                         }
-                        None => deliver(&inner, &topic, &payload, Some(from)).await,
+                        None => deliver(&inner, &topic, &payload).await,
                     }
                 }
             })));

@@ -175,11 +175,15 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-/// Parses `name@version` (a full semver version).
+/// The version of a service declared without one (`@Service('notifications')`,
+/// `@service("notifications")`, a NULL version in C): it is reachable as `notifications`,
+/// `notifications@1.0.0` and by any range that matches (`notifications@^1`).
+pub const DEFAULT_VERSION: &str = "1.0.0";
+
+/// Parses a service's declared id: `name@version` (a full semver version), or a bare `name`, whose
+/// version is [`DEFAULT_VERSION`]. Every door's service decorator parses its argument here.
 pub fn parse_id(id: &str) -> Result<(String, semver::Version)> {
-    let (name, version) = id.split_once('@').ok_or_else(|| {
-        Error::new(ErrorCode::InvalidService, format!("'{id}' has no version: write it as name@1.0.0"))
-    })?;
+    let (name, version) = id.split_once('@').unwrap_or((id, DEFAULT_VERSION));
     check_name(name)?;
     Ok((name.to_string(), parse_version(version)?))
 }
@@ -334,14 +338,9 @@ impl ServiceBuilder {
         self
     }
 
-    /// The service. A service needs at least one method.
+    /// The service. One with no methods is valid: it is listed and described like any other (a
+    /// service that only handles events, say), and calls to it answer `RPC002`.
     pub fn build(self) -> Result<Service> {
-        if self.service.methods.is_empty() {
-            return Err(Error::new(
-                ErrorCode::InvalidService,
-                format!("service '{}' has no public methods", self.service.id()),
-            ));
-        }
         Ok(self.service)
     }
 }

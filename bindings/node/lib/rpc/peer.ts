@@ -10,6 +10,7 @@ import type { NativePeer } from '../../native.js';
 import { native } from '../native.js';
 import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
+import { OptionKeys, options, str } from '../util.js';
 import { decodeAt, encode, encodeTransient } from './codec.js';
 import { answer } from './answers.js';
 import { CallBatch, flushCalls } from './calls.js';
@@ -29,23 +30,45 @@ interface ServiceMeta {
   version: string;
 }
 
-function parseServiceId(id: unknown, what: string): ServiceMeta {
-  if (typeof id !== 'string' || !id.includes('@')) {
-    throw new OmnitronError('RPC010', `${what} needs 'name@version' (for example 'payment@1.0.0'), got ${describe(id)}`);
-  }
-  const at = id.indexOf('@');
-  const name = id.slice(0, at);
-  const version = id.slice(at + 1);
-  if (!name || !version) throw new OmnitronError('RPC010', `${what} needs 'name@version', got '${id}'`);
+/** The version of a service declared without one: `@Service('notifications')` is `notifications@1.0.0`. */
+export const DEFAULT_SERVICE_VERSION = '1.0.0';
+
+/** What `@Service({ ... })` takes. */
+export interface ServiceOptions {
+  /** The name other processes call it by (default: the class's name). */
+  name?: string;
+  /** Its semver version (default `1.0.0`). */
+  version?: string;
+}
+const SERVICE_KEYS = new OptionKeys(['name', 'version']);
+
+/** `name@version` or a bare name, checked by the engine (RPC010 when invalid). */
+function parseServiceId(id: string): ServiceMeta {
+  const [name, version] = nativeCall(() => native.parseServiceId(id));
   return { name, version };
 }
 
-/** `@Service('payment@1.0.0')`: a class whose `@Public()` methods other processes can call. */
-export function Service(id: string): <C extends Ctor>(cls: C) => C {
-  const meta = parseServiceId(id, '@Service');
+/**
+ * `@Service('payment@1.0.0')`: a class whose `@Public()` methods other processes can call, and whose
+ * `@OnEvent()` methods receive events once it is exposed. Also `@Service('notifications')` (version
+ * 1.0.0), `@Service()` (named after the class, version 1.0.0) and `@Service({ name, version })`.
+ * It is reachable by its bare name, its exact version and any range that matches (`payment@^1`).
+ */
+export function Service(id?: string | ServiceOptions): <C extends Ctor>(cls: C) => C {
+  let meta: ServiceMeta | undefined;
+  let named: Partial<ServiceMeta> = {};
+  if (typeof id === 'string') meta = parseServiceId(id);
+  else if (id === undefined || (id !== null && typeof id === 'object' && !Array.isArray(id))) {
+    const o = options<ServiceOptions>(id, '@Service()', SERVICE_KEYS);
+    named = { name: str(o.name, "@Service()'s name"), version: str(o.version, "@Service()'s version") };
+    if (named.name !== undefined) meta = parseServiceId(`${named.name}@${named.version ?? DEFAULT_SERVICE_VERSION}`);
+  } else {
+    throw invalidArgument(`@Service() takes 'name@version', a name or { name, version }, got ${describe(id)}`);
+  }
   return (cls) => {
     if (typeof cls !== 'function') throw invalidArgument(`@Service decorates classes, got ${describe(cls)}`);
-    Object.defineProperty(cls, SERVICE, { value: meta, enumerable: false, configurable: true });
+    const m = meta ?? parseServiceId(`${cls.name}@${named.version ?? DEFAULT_SERVICE_VERSION}`);
+    Object.defineProperty(cls, SERVICE, { value: m, enumerable: false, configurable: true });
     return cls;
   };
 }
@@ -60,7 +83,11 @@ export function Public(): MethodDecorator {
   };
 }
 
-/** `@OnEvent('order.created')`: the method receives every matching event (`*` one word, `#` any), from any connected process. */
+/**
+ * `@OnEvent('order.created')`: the method is called with `(payload, topic)` for every matching event
+ * (`*` one word, `#` any), from any connected process, once the service is exposed (`expose()`
+ * resolves when its subscriptions are active).
+ */
 export function OnEvent(pattern: string): MethodDecorator {
   if (typeof pattern !== 'string' || pattern === '') throw invalidArgument(`@OnEvent needs a pattern such as 'order.*', got ${describe(pattern)}`);
   return (target, key) => {
@@ -112,6 +139,8 @@ export interface ServiceInfo {
   streams: string[];
 }
 
+const PEER_KEYS = new OptionKeys(['name', 'token', 'maxFrame', 'engineWakeups']);
+
 export interface PeerOptions {
   /** A name for logs and errors (default `node`). */
   name?: string;
@@ -131,6 +160,36 @@ export interface PeerOptions {
 export interface CallOptions {
   /** How long to wait, in ms (default 5,000). */
   deadline?: number;
+}
+const CALL_KEYS = new OptionKeys(['deadline']);
+/** The options of a call that gives none: no key to check. */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
+/** An unknown key of a call's options (a key lookup per key: calls are the hot path), or undefined. */
+function badCallOptions(opts: object, what: string): OmnitronError | undefined {
+  for (const k in opts) if (k !== 'deadline') return fromInfo(native.unknownOption(what, k, [...CALL_KEYS.keys]));
+  return undefined;
+}
+
+/** The options of a proxy or interface (checked once, when it is made). */
+function callOptions(opts: unknown, what: string): CallOptions {
+  const o = options<CallOptions>(opts, what, CALL_KEYS);
+  if (o.deadline !== undefined && o.deadline !== null && typeof o.deadline !== 'number') {
+    throw invalidArgument(`the deadline is a number of milliseconds, got ${describe(o.deadline)}`);
+  }
+  return o;
+}
+
+/** What `queryInterface` found, kept on its proxies (see `proxyInfo`). */
+const INFO = Symbol('omnitron.rpc.info');
+
+/**
+ * The service a proxy from `queryInterface` stands for: its name, version, public methods and
+ * streams (undefined for anything else, such as a `peer.proxy()`, which checks nothing). A function
+ * rather than a property so that no remote method's name is hidden.
+ */
+export function proxyInfo(proxy: object): ServiceInfo | undefined {
+  return (proxy as { [INFO]?: ServiceInfo })[INFO];
 }
 
 /** What a handler can learn about the call it serves (see `callContext()`). */
@@ -252,11 +311,13 @@ export class Peer {
 
   /** Listens on `address` (`unix:/path/to.sock` or `tcp://host:port`; TCP needs a token). */
   static async listen(address: string, opts: PeerOptions = {}): Promise<Peer> {
+    opts = options<PeerOptions>(opts, 'Peer.listen()', PEER_KEYS);
     return new Peer((cb) => native.NativePeer.listen(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any, opts.engineWakeups), true);
   }
 
   /** Connects to the peer listening at `address` (reconnecting by itself if it drops). */
   static async connect(address: string, opts: PeerOptions = {}): Promise<Peer> {
+    opts = options<PeerOptions>(opts, 'Peer.connect()', PEER_KEYS);
     return new Peer((cb) => native.NativePeer.connect(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any, opts.engineWakeups), false);
   }
 
@@ -265,19 +326,28 @@ export class Peer {
     return this.#native.address() ?? undefined;
   }
 
-  /** Hosts a `@Service` instance: its `@Public()` methods become callable, its `@OnEvent` methods subscribed. */
+  /**
+   * Hosts a `@Service` instance: its `@Public()` methods become callable, its `@OnEvent` methods
+   * subscribed. Resolves once those subscriptions are active; if one cannot be made (the peer is
+   * reconnecting past its deadline), nothing of the service stays exposed.
+   */
   async expose(instance: object): Promise<void> {
     if (instance === null || typeof instance !== 'object') throw invalidArgument(`expose() takes a service instance, got ${describe(instance)}`);
     const ctor = instance.constructor as unknown as Record<symbol, unknown>;
     const meta = ctor[SERVICE] as ServiceMeta | undefined;
     if (!meta) throw invalidArgument(`${describe(instance)} is not a @Service class: decorate it with @Service('name@1.0.0')`);
     const names = [...((ctor[PUBLIC] as Set<string | symbol> | undefined) ?? [])].filter((k): k is string => typeof k === 'string');
-    if (names.length === 0) throw invalidArgument(`service '${meta.name}@${meta.version}' has no @Public() methods`);
     const methods = new Map<string, AnyFn>();
     for (const n of names) {
       const f = (instance as Record<string, unknown>)[n];
       if (typeof f !== 'function') throw invalidArgument(`@Public() '${n}' of '${meta.name}' is not a method`);
       methods.set(n, (f as AnyFn).bind(instance));
+    }
+    const handlers: [string, AnyFn][] = [];
+    for (const [pattern, key] of (ctor[EVENTS] as [string, string | symbol][] | undefined) ?? []) {
+      const f = (instance as Record<string | symbol, unknown>)[key];
+      if (typeof f !== 'function') throw invalidArgument(`@OnEvent('${pattern}') '${String(key)}' of '${meta.name}' is not a method`);
+      handlers.push([pattern, (payload: unknown, topic: string) => (f as AnyFn).call(instance, payload, topic)]);
     }
     const isStream = (f: AnyFn) => {
       const kind = (Object.getPrototypeOf(f) as { constructor?: { name?: string } } | null)?.constructor?.name;
@@ -285,16 +355,19 @@ export class Peer {
     };
     const raw = (n: string) => (instance as Record<string, unknown>)[n] as AnyFn;
     const streams = names.filter((n) => isStream(raw(n)));
-    const unary = names.filter((n) => !streams.includes(n));
+    const unary = [...methods.keys()].filter((n) => !streams.includes(n));
     const first = nativeCall(() => this.#native.expose(meta.name, meta.version, unary, streams));
     // Numbered in this order by the engine: the unary methods, then the streams.
     [...unary, ...streams].forEach((n, i) => {
       this.#methods.set(first + i, { fn: methods.get(n)!, name: n, stream: i >= unary.length });
     });
     PEER_OF.set(instance, this);
-    for (const [pattern, key] of (ctor[EVENTS] as [string, string | symbol][] | undefined) ?? []) {
-      const f = (instance as Record<string | symbol, unknown>)[key] as AnyFn;
-      this.subscribe(pattern, (payload) => f.call(instance, payload));
+    const subscribed = await Promise.allSettled(handlers.map(([pattern, h]) => this.subscribe(pattern, h)));
+    const failed = subscribed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      for (const r of subscribed) if (r.status === 'fulfilled') this.unsubscribe(r.value);
+      await this.unexpose(meta.name, meta.version);
+      throw failed.reason;
     }
   }
 
@@ -463,11 +536,15 @@ export class Peer {
   }
 
   /** Calls `method` of `target` (`payment`, `payment@1.0.0`, `payment@^1`). */
-  call<R = unknown>(target: string, method: string, args: unknown[] = [], opts: CallOptions = {}): Promise<R> {
+  call<R = unknown>(target: string, method: string, args: unknown[] = [], opts: CallOptions = NO_OPTIONS): Promise<R> {
     if (typeof target !== 'string') return Promise.reject(invalidArgument(`call() needs a target string, got ${describe(target)}`));
     if (typeof method !== 'string') return Promise.reject(invalidArgument(`call() needs a method name, got ${describe(method)}`));
     if (!Array.isArray(args)) return Promise.reject(invalidArgument(`call() takes its arguments as an array, got ${describe(args)}`));
-    if (opts === null || typeof opts !== 'object') return Promise.reject(invalidArgument(`call() takes an options object, got ${describe(opts)}`));
+    if (opts !== NO_OPTIONS) {
+      if (opts === null || typeof opts !== 'object') return Promise.reject(invalidArgument(`call() takes an options object, got ${describe(opts)}`));
+      const bad = badCallOptions(opts, 'peer.call()');
+      if (bad) return Promise.reject(bad);
+    }
     if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
     const deadline = opts.deadline ?? undefined;
     if (deadline !== undefined && typeof deadline !== 'number') {
@@ -542,7 +619,7 @@ export class Peer {
    * Calls a streaming method: an async iterable of its items, pulled as you consume them (the callee
    * waits meanwhile). Leaving the loop early stops the callee.
    */
-  stream<T = unknown>(target: string, method: string, args: unknown[] = [], opts: CallOptions = {}): AsyncIterableIterator<T> {
+  stream<T = unknown>(target: string, method: string, args: unknown[] = [], opts: CallOptions = NO_OPTIONS): AsyncIterableIterator<T> {
     let id: number | undefined;
     let finished = false;
     const self = this;
@@ -552,6 +629,8 @@ export class Peer {
       if (typeof method !== 'string') throw invalidArgument(`stream() needs a method name, got ${describe(method)}`);
       if (!Array.isArray(args)) throw invalidArgument(`stream() takes its arguments as an array, got ${describe(args)}`);
       if (opts === null || typeof opts !== 'object') throw invalidArgument(`stream() takes an options object, got ${describe(opts)}`);
+      const bad = badCallOptions(opts, 'peer.stream()');
+      if (bad) throw bad;
       const deadline = opts.deadline ?? undefined;
       if (deadline !== undefined && typeof deadline !== 'number') {
         throw invalidArgument(`the deadline is a number of milliseconds, got ${describe(deadline)}`);
@@ -602,8 +681,13 @@ export class Peer {
     });
   }
 
-  /** A typed proxy of `target`; every method call is a remote call (nothing is checked up front). */
-  proxy<T>(target: string, opts: CallOptions = {}): ServiceProxy<T> {
+  /**
+   * A typed proxy of `target`: every property is a method that calls `target` (nothing is checked
+   * up front). Except `then`, so that a proxy can be awaited or returned from an async function
+   * without being taken for a promise: call a remote method named `then` with `peer.call()`.
+   */
+  proxy<T>(target: string, opts: CallOptions = NO_OPTIONS): ServiceProxy<T> {
+    if (opts !== NO_OPTIONS) opts = callOptions(opts, 'peer.proxy()');
     return new Proxy(
       {},
       {
@@ -615,18 +699,26 @@ export class Peer {
     ) as ServiceProxy<T>;
   }
 
-  /** The service `target` resolves to, checked, as a typed proxy whose methods return Promises. */
-  async queryInterface<T>(target: string, opts: CallOptions = {}): Promise<ServiceProxy<T> & { readonly $info: ServiceInfo }> {
+  /**
+   * The service `target` resolves to, checked, as a typed proxy whose methods return Promises
+   * (streaming methods: async iterables). Every remote method is there by its name, `then` aside
+   * (see `proxy`); `proxyInfo(proxy)` tells which service it is (`proxy.$info` too, unless the
+   * service has a method of that name).
+   */
+  async queryInterface<T>(target: string, opts: CallOptions = NO_OPTIONS): Promise<ServiceProxy<T> & { readonly $info: ServiceInfo }> {
+    if (opts !== NO_OPTIONS) opts = callOptions(opts, 'peer.queryInterface()');
     const info = await this.call<ServiceInfo>('$registry', 'describe', [target], opts);
     const id = `${info.name}@${info.version}`;
     return new Proxy(
       {},
       {
         get: (_t, key) => {
-          if (key === '$info') return info;
+          if (key === INFO) return info;
           if (typeof key !== 'string' || key === 'then') return undefined;
+          if (key === '$info' && !info.methods.includes(key)) return info;
           if (!info.methods.includes(key)) {
-            return () => Promise.reject(new OmnitronError('RPC002', `service '${id}' has no public method '${key}' (methods: ${info.methods.join(', ')})`));
+            const listed = info.methods.length ? `methods: ${info.methods.join(', ')}` : 'it has none';
+            return () => Promise.reject(new OmnitronError('RPC002', `service '${id}' has no public method '${key}' (${listed})`));
           }
           if (info.streams?.includes(key)) return (...args: unknown[]) => this.stream(id, key, args, opts);
           return (...args: unknown[]) => this.call(id, key, args, opts);
@@ -642,12 +734,39 @@ export class Peer {
     nativeCall(() => this.#native.publish(topic, bytes));
   }
 
-  /** Calls `handler(payload, topic)` for every matching event; returns the subscription id. */
-  subscribe(pattern: string, handler: (payload: any, topic: string) => unknown): number {
-    if (typeof handler !== 'function') throw invalidArgument(`an event handler must be a function, got ${describe(handler)}`);
-    const id = nativeCall(() => this.#native.subscribe(pattern));
+  /**
+   * Calls `handler(payload, topic)` for every event matching `pattern` (`order.*`, `order.#`), from
+   * any connected process. Resolves to the subscription's id once it is active: an event published
+   * anywhere after that reaches `handler` (a listening peer's is active at once; a connected
+   * peer's once its server has it, one round trip). While the peer is reconnecting it waits for the
+   * connection up to the default deadline (5 s), then rejects (RPC009) and subscribes nothing.
+   */
+  subscribe(pattern: string, handler: (payload: any, topic: string) => unknown): Promise<number> {
+    if (typeof pattern !== 'string') return Promise.reject(invalidArgument(`subscribe() needs a pattern such as 'order.*', got ${describe(pattern)}`));
+    if (typeof handler !== 'function') return Promise.reject(invalidArgument(`an event handler must be a function, got ${describe(handler)}`));
+    if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
+    const done = this.#nextCall++;
+    if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
+    let id: number;
+    try {
+      this.#sendCalls();
+      id = nativeCall(() => this.#native.subscribe(pattern, done));
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.#subs.set(id, handler);
-    return id;
+    // Settled by a later drain (`done` reports the subscription active, or withdrawn).
+    return new Promise<number>((resolve, reject) => {
+      this.#pending.set({
+        id: done,
+        resolve: () => resolve(id),
+        reject: (e: unknown) => {
+          this.#subs.delete(id);
+          reject(e);
+        },
+      });
+      this.#hold();
+    });
   }
 
   /** Removes a subscription. */

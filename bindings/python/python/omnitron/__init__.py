@@ -70,7 +70,7 @@ from .process import (
     supervisor,
 )
 from ._poll import busy_poll
-from .rpc import Peer, ServiceProxy, on_event, public, service
+from .rpc import Peer, ServiceInfo, ServiceProxy, emit_event, on_event, proxy_info, public, service
 from .workflow import (
     RunInfo,
     StageContext,
@@ -103,9 +103,12 @@ __all__ = [
     "stage",
     "workflow",
     "Peer",
+    "ServiceInfo",
     "ServiceProxy",
     "busy_poll",
+    "emit_event",
     "on_event",
+    "proxy_info",
     "public",
     "service",
     "CONTENT_TYPE_LATEST",

@@ -2,36 +2,70 @@
 
 ::
 
+    import asyncio, tempfile
+    from omnitron import Peer, emit_event, on_event, public, service
+    from omnitron.rpc import proxy_info
+
     @service("payment@1.0.0")
     class PaymentService:
         @public
-        async def charge(self, amount: float) -> dict: ...
+        async def charge(self, amount: float) -> dict:
+            return {"charged": amount}
 
         @on_event("order.*")
-        async def on_order(self, order: dict) -> None: ...
+        async def on_order(self, order: dict, topic: str) -> None:
+            print("order event", topic, order)
 
-    server = await Peer.listen("unix:/run/app/rpc.sock", token="...")
-    await server.expose(PaymentService())
+    @service("notifications")  # version 1.0.0
+    class NotificationService:
+        @emit_event("notification.sent")
+        async def notify(self, to: str) -> dict:
+            return {"to": to}
 
-    client = await Peer.connect("unix:/run/app/rpc.sock", token="...")
-    payment = await client.query_interface("payment@^1")
-    await payment.charge(10.0)
+    async def main() -> None:
+        address = f"unix:{tempfile.mkdtemp()}/app/rpc.sock"
+        server = await Peer.listen(address, token="s3cret")
+        await server.expose(PaymentService())
+        notifications = NotificationService()
+        await server.expose(notifications)
+
+        client = await Peer.connect(address, token="s3cret")
+        sent = asyncio.Event()
+        await client.subscribe("notification.sent", lambda payload, topic: sent.set())
+        payment = await client.query_interface("payment@^1")
+        print(proxy_info(payment).version, await payment.charge(10.0))
+        await client.publish("order.created", {"id": 1})
+        await notifications.notify("ann@example.com")
+        await asyncio.wait_for(sent.wait(), 5)
+        await client.close()
+        await server.close()
+
+    asyncio.run(main())
 
 ``async def`` handlers run on the event loop the peer was created on; ``def`` handlers run in a
 thread pool, off the event loop. A ``@public`` (async) generator is a streaming method: callers
 iterate it with ``async for item in peer.stream(...)`` (or the proxy's method), and the generator
 is only advanced as the caller consumes. Values cross as MessagePack: None, bool, int, float, str, bytes,
-list, tuple and dict (dataclasses: pass ``dataclasses.asdict(x)``). Deadlines are in seconds."""
+list, tuple and dict (dataclasses: pass ``dataclasses.asdict(x)``). Deadlines are in seconds.
+
+Event handlers (``subscribe``, ``@on_event``) get ``(payload, topic)``; one that takes a single
+positional parameter gets only the payload. ``await peer.subscribe(...)`` and ``await
+peer.expose(...)`` return once the subscriptions are active: an event published after that, by any
+process, reaches them."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import functools
 import inspect
 import threading
-from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
+import weakref
+from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, TypeVar, Union, overload
 
 from . import _eager, _native, _poll
+from ._options import check_keys, checked_keywords
 from ._turn import Turn
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
@@ -42,6 +76,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 _SERVICE = "__omnitron_service__"
 _PUBLIC = "__omnitron_public__"
 _EVENTS = "__omnitron_events__"
+
+_CALL_KEYS = ("deadline",)
 
 _pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
@@ -55,25 +91,67 @@ def _threads() -> concurrent.futures.ThreadPoolExecutor:
         return _pool
 
 
-def service(id: str) -> Callable[[type[T]], type[T]]:
-    """``@service("payment@1.0.0")``: a class whose ``@public`` methods other processes can call."""
-    if not isinstance(id, str) or "@" not in id:
-        raise InvalidServiceError(f"@service needs 'name@version' (for example 'payment@1.0.0'), got {describe(id)}")
-    name, version = id.split("@", 1)
-    if not name or not version:
-        raise InvalidServiceError(f"@service needs 'name@version', got '{id}'")
+#: The version of a service declared without one: ``@service("notifications")`` is ``notifications@1.0.0``.
+DEFAULT_VERSION = "1.0.0"
+
+
+def _service_meta(name: str, version: Optional[str]) -> tuple[str, str]:
+    """``(name, version)`` checked by the engine (RPC010 when either is invalid)."""
+    if version is None:
+        return _native.parse_service_id(name)
+    if "@" in name:
+        raise InvalidArgumentError(f"@service(): give the version in the name ('{name}') or as version=, not both")
+    return _native.parse_service_id(f"{name}@{version}")
+
+
+@overload
+def service(name: type[T], /) -> type[T]: ...
+
+
+@overload
+def service(name: Optional[str] = None, *, version: Optional[str] = None) -> Callable[[type[T]], type[T]]: ...
+
+
+@checked_keywords("@service()")
+def service(name: Union[str, type, None] = None, *, version: Optional[str] = None) -> Any:
+    """``@service("payment@1.0.0")``: a class whose ``@public`` methods other processes can call,
+    and whose ``@on_event`` methods receive events once it is exposed. Also ``@service("notifications")``
+    (version 1.0.0), ``@service`` / ``@service()`` (named after the class) and
+    ``@service(name="ledger", version="2.1.0")``. A service is reachable by its bare name, its exact
+    version and any range that matches (``payment@^1``)."""
+    if isinstance(name, type):
+        if version is not None:
+            raise InvalidArgumentError("@service(version=...) takes the class as its decorated argument, not positionally")
+        cls = name
+        setattr(cls, _SERVICE, _service_meta(cls.__name__, None))
+        return cls
+    if name is not None and not isinstance(name, str):
+        raise InvalidArgumentError(f"@service() takes a name ('payment' or 'payment@1.0.0'), got {describe(name)}")
+    if version is not None and not isinstance(version, str):
+        raise InvalidArgumentError(f"@service()'s version is a string such as '1.0.0', got {describe(version)}")
+    meta = None if name is None else _service_meta(name, version)
 
     def decorate(cls: type[T]) -> type[T]:
         if not isinstance(cls, type):
             raise InvalidArgumentError(f"@service decorates classes, got {describe(cls)}")
-        setattr(cls, _SERVICE, (name, version))
+        setattr(cls, _SERVICE, meta or _service_meta(cls.__name__, version))
         return cls
 
     return decorate
 
 
-def public(f: F) -> F:
-    """``@public``: the method can be called over RPC (only these can)."""
+@overload
+def public(f: F, /) -> F: ...
+
+
+@overload
+def public() -> Callable[[F], F]: ...
+
+
+def public(f: Optional[F] = None) -> Any:
+    """``@public`` (or ``@public()``): the method can be called over RPC (only these can)."""
+    if f is None:
+        return public
     if not callable(f):
         raise InvalidArgumentError(f"@public decorates methods, got {describe(f)}")
     setattr(f, _PUBLIC, True)
@@ -82,7 +160,8 @@ def public(f: F) -> F:
 
 def on_event(pattern: str) -> Callable[[F], F]:
     """``@on_event("order.*")``: the method receives every matching event (``*`` one word, ``#`` any
-    number), from any connected process, once the service is exposed."""
+    number), from any connected process, once the service is exposed: ``(payload, topic)``, or only
+    the payload if it takes one parameter besides ``self``."""
     if not isinstance(pattern, str) or not pattern:
         raise InvalidArgumentError(f"@on_event needs a pattern such as 'order.*', got {describe(pattern)}")
 
@@ -93,6 +172,75 @@ def on_event(pattern: str) -> Callable[[F], F]:
         return f
 
     return decorate
+
+
+def emit_event(topic: str) -> Callable[[F], F]:
+    """``@emit_event("notification.sent")``: what the method returns (awaited for ``async def``) is
+    published as that event, through the peer that exposes the service (nothing is published for an
+    instance no peer exposes). Failing to publish fails the call."""
+    if not isinstance(topic, str) or not topic:
+        raise InvalidArgumentError(f"@emit_event needs a topic such as 'notification.sent', got {describe(topic)}")
+
+    def decorate(f: F) -> F:
+        if not callable(f) or inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f):
+            raise InvalidArgumentError(f"@emit_event decorates methods that return a value, got {describe(f)}")
+        if inspect.iscoroutinefunction(f):
+
+            @functools.wraps(f)
+            async def emitting_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+                result = await f(self, *args, **kwargs)
+                _emit(self, topic, result)
+                return result
+
+            return emitting_async  # type: ignore[return-value]
+
+        @functools.wraps(f)
+        def emitting(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = f(self, *args, **kwargs)
+            _emit(self, topic, result)
+            return result
+
+        return emitting  # type: ignore[return-value]
+
+    return decorate
+
+
+#: The peer that exposes each service instance (for ``@emit_event``), without keeping either alive.
+_EXPOSED_BY: "weakref.WeakKeyDictionary[Any, weakref.ref[Peer]]" = weakref.WeakKeyDictionary()
+_PEER_ATTR = "__omnitron_peer__"
+
+
+def _remember_peer(instance: Any, peer: "Peer") -> None:
+    try:
+        _EXPOSED_BY[instance] = weakref.ref(peer)
+    except TypeError:  # Not weakly referenceable or not hashable: kept on the instance instead.
+        try:
+            setattr(instance, _PEER_ATTR, weakref.ref(peer))
+        except (AttributeError, TypeError):
+            pass
+
+
+def _emit(instance: Any, topic: str, value: Any) -> None:
+    try:
+        ref = _EXPOSED_BY.get(instance)
+    except TypeError:
+        ref = None
+    ref = ref or getattr(instance, _PEER_ATTR, None)
+    peer = ref() if ref is not None else None
+    if peer is not None and not peer._closed:
+        peer._native.publish(topic, value)
+
+
+def _event_caller(handler: Callable[..., Any]) -> Callable[[Any, str], Any]:
+    """``handler`` called as ``(payload, topic)``, or ``(payload)`` when it takes one positional
+    parameter: decided once, from its signature."""
+    try:
+        inspect.signature(handler).bind(None, None)
+    except TypeError:
+        return lambda payload, topic: handler(payload)
+    except ValueError:  # No signature to read (some builtins): given both.
+        pass
+    return handler
 
 
 def _answer_error(call: Any, e: BaseException) -> None:
@@ -147,40 +295,72 @@ def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
         fut.set_result(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class ServiceInfo:
+    """What a peer knows of a service: what :func:`proxy_info` returns."""
+
+    name: str
+    version: str
+    methods: list[str]
+    #: The methods that answer with a stream: calling them gives an async iterator.
+    streams: list[str]
+
+
 class ServiceProxy:
-    """A remote service: each public method is an ``async`` callable."""
+    """A remote service: each of its public methods is an attribute of that name, ``async`` (streams:
+    an async iterator), whatever the name (``proxy.version()`` calls a remote ``version``). Which
+    service it stands for is :func:`proxy_info`'s answer. Dunder names are Python's own: call a
+    remote ``__x__`` with ``peer.call()``. Each method takes ``deadline=`` (seconds)."""
 
-    def __init__(self, peer: "Peer", target: str, name: str, version: str, methods: list[str], streams: list[str]) -> None:
-        self._peer = peer
-        self._target = target
-        self.name = name
-        self.version = version
-        self.methods = list(methods)
-        #: The methods that answer with a stream: calling them gives an async iterator.
-        self.streams = list(streams)
+    __slots__ = ("__peer", "__info", "__deadline")
 
-    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
-        if method.startswith("_"):
+    def __init__(self, peer: "Peer", info: ServiceInfo, deadline: Optional[float] = None) -> None:
+        self.__peer = peer
+        self.__info = info
+        self.__deadline = deadline
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("__") and method.endswith("__"):
             raise AttributeError(method)
-        if method not in self.methods:
-            raise AttributeError(f"service '{self.name}@{self.version}' has no public method '{method}' (methods: {', '.join(self.methods)})")
-        target = f"{self.name}@{self.version}"
-        if method in self.streams:
+        info = self.__info
+        target = f"{info.name}@{info.version}"
+        if method not in info.methods:
+            listed = f"methods: {', '.join(info.methods)}" if info.methods else "it has none"
+            raise AttributeError(f"service '{target}' has no public method '{method}' ({listed})")
+        peer, default = self.__peer, self.__deadline
+        if method in info.streams:
 
-            def stream(*args: Any, deadline: Optional[float] = None) -> AsyncIterator[Any]:
-                return self._peer.stream(target, method, *args, deadline=deadline)
+            def stream(*args: Any, deadline: Optional[float] = default, **unknown: NoReturn) -> AsyncIterator[Any]:
+                if unknown:
+                    check_keys(unknown, ("deadline",), f"{target}.{method}()")
+                return peer.stream(target, method, *args, deadline=deadline)
 
             stream.__name__ = method
-            return stream  # type: ignore[return-value]
+            return stream
 
-        async def invoke(*args: Any, deadline: Optional[float] = None) -> Any:
-            return await self._peer.call(target, method, *args, deadline=deadline)
+        async def invoke(*args: Any, deadline: Optional[float] = default, **unknown: NoReturn) -> Any:
+            if unknown:
+                check_keys(unknown, ("deadline",), f"{target}.{method}()")
+            return await peer.call(target, method, *args, deadline=deadline)
 
         invoke.__name__ = method
         return invoke
 
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.__info.methods))
+
     def __repr__(self) -> str:
-        return f"<ServiceProxy {self.name}@{self.version} {self.methods}>"
+        info = self.__info
+        return f"<ServiceProxy {info.name}@{info.version} {info.methods}>"
+
+
+def proxy_info(proxy: ServiceProxy) -> ServiceInfo:
+    """The service ``proxy`` stands for: name, version, public methods and streams. A function, not
+    attributes of the proxy, so that no remote method's name is hidden."""
+    if not isinstance(proxy, ServiceProxy):
+        raise InvalidArgumentError(f"proxy_info() takes a ServiceProxy (from query_interface), got {describe(proxy)}")
+    info: ServiceInfo = object.__getattribute__(proxy, "_ServiceProxy__info")
+    return info
 
 
 class Peer:
@@ -222,6 +402,7 @@ class Peer:
         self._loop.add_reader(fd, readable)
 
     @classmethod
+    @checked_keywords("Peer.listen()")
     async def listen(cls, address: str, *, name: str = "python", token: Optional[str] = None, max_frame: Optional[int] = None) -> "Peer":
         """Listens on ``address`` (``unix:/path`` or ``tcp://host:port``; TCP needs a token)."""
         loop = asyncio.get_running_loop()
@@ -229,6 +410,7 @@ class Peer:
         return cls(native, loop)
 
     @classmethod
+    @checked_keywords("Peer.connect()")
     async def connect(cls, address: str, *, name: str = "python", token: Optional[str] = None, max_frame: Optional[int] = None) -> "Peer":
         """Connects to the peer listening at ``address`` (reconnecting by itself if it drops)."""
         loop = asyncio.get_running_loop()
@@ -242,7 +424,9 @@ class Peer:
 
     async def expose(self, obj: Any) -> None:
         """Hosts a ``@service`` instance (or class, instantiated without arguments): its ``@public``
-        methods become callable, and its ``@on_event`` methods are subscribed."""
+        methods become callable, and its ``@on_event`` methods are subscribed. Returns once those
+        subscriptions are active; if one cannot be made (the peer is reconnecting past its
+        deadline), nothing of the service stays exposed."""
         cls = obj if isinstance(obj, type) else type(obj)
         meta = getattr(cls, _SERVICE, None)
         if meta is None:
@@ -258,18 +442,25 @@ class Peer:
                 methods[attr] = getattr(instance, attr)
             for pattern in getattr(raw, _EVENTS, ()):
                 events.append((pattern, getattr(instance, attr)))
-        if not methods:
-            raise InvalidArgumentError(f"service '{meta[0]}@{meta[1]}' has no @public methods")
         streams = {n: f for n, f in methods.items() if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f)}
         unary = {n: f for n, f in methods.items() if n not in streams}
         dispatch = self._dispatcher(unary)
         dispatch_stream = self._stream_dispatcher(streams)
+        name, version = meta
         await self._loop.run_in_executor(
             None,
-            lambda: self._native.expose(meta[0], meta[1], list(unary), dispatch, list(streams), dispatch_stream),
+            lambda: self._native.expose(name, version, list(unary), dispatch, list(streams), dispatch_stream),
         )
-        for pattern, handler in events:
-            await self.subscribe(pattern, handler)
+        _remember_peer(instance, self)
+        subscribed: list[int] = []
+        try:
+            for pattern, handler in events:
+                subscribed.append(await self.subscribe(pattern, handler))
+        except BaseException:
+            for sub in subscribed:
+                await self.unsubscribe(sub)
+            await self.unexpose(name, version)
+            raise
 
     def _dispatcher(self, methods: dict[str, Callable[..., Any]]) -> Callable[[str, list[Any], Any], Any]:
         start = self._starter.start
@@ -344,9 +535,13 @@ class Peer:
 
         return dispatch
 
-    async def stream(self, target: str, method: str, *args: Any, deadline: Optional[float] = None) -> AsyncIterator[Any]:
+    async def stream(
+        self, target: str, method: str, *args: Any, deadline: Optional[float] = None, **unknown: NoReturn
+    ) -> AsyncIterator[Any]:
         """Calls a streaming method: its items, as they come (the callee waits while they are not
         consumed). Leaving the loop early stops the callee."""
+        if unknown:
+            check_keys(unknown, _CALL_KEYS, "Peer.stream()")
         loop = asyncio.get_running_loop()
         native = await loop.run_in_executor(None, lambda: self._native.stream(target, method, list(args), deadline))
         try:
@@ -368,10 +563,14 @@ class Peer:
         """Stops hosting ``name@version``."""
         return await self._loop.run_in_executor(None, lambda: self._native.unexpose(name, version))
 
-    async def call(self, target: str, method: str, *args: Any, deadline: Optional[float] = None) -> Any:
+    async def call(
+        self, target: str, method: str, *args: Any, deadline: Optional[float] = None, **unknown: NoReturn
+    ) -> Any:
         """Calls ``method`` of ``target`` (``payment``, ``payment@1.0.0``, ``payment@^1``). Errors
         come back as the :class:`OmnitronError` subclass of their code; cancelling the awaiting task
         cancels the remote call."""
+        if unknown:
+            check_keys(unknown, _CALL_KEYS, "Peer.call()")
         if self._closed:
             raise NotConnectedError("this peer was closed")
         loop = asyncio.get_running_loop()
@@ -394,35 +593,71 @@ class Peer:
             pending.cancel()
             raise
 
-    def call_sync(self, target: str, method: str, *args: Any, deadline: Optional[float] = None) -> Any:
+    def call_sync(
+        self, target: str, method: str, *args: Any, deadline: Optional[float] = None, **unknown: NoReturn
+    ) -> Any:
         """:meth:`call` for synchronous code (blocks this thread; not on the event loop)."""
+        if unknown:
+            check_keys(unknown, _CALL_KEYS, "Peer.call_sync()")
         return self._native.call_blocking(target, method, list(args), deadline)
 
-    async def query_interface(self, target: str) -> ServiceProxy:
-        """The service ``target`` resolves to, as an object whose public methods are awaitable."""
-        info = await self.call("$registry", "describe", target)
-        return ServiceProxy(self, target, info["name"], info["version"], info["methods"], info.get("streams", []))
+    async def query_interface(self, target: str, *, deadline: Optional[float] = None, **unknown: NoReturn) -> ServiceProxy:
+        """The service ``target`` resolves to, as an object whose public methods are awaitable
+        (``deadline``, in seconds: for this look-up and, by default, for the proxy's calls).
+        :func:`proxy_info` tells which service it is."""
+        if unknown:
+            check_keys(unknown, _CALL_KEYS, "Peer.query_interface()")
+        d = await self.call("$registry", "describe", target, deadline=deadline)
+        info = ServiceInfo(d["name"], d["version"], list(d["methods"]), list(d.get("streams", [])))
+        return ServiceProxy(self, info, deadline)
 
     async def publish(self, topic: str, payload: Any = None) -> None:
         """Publishes an event to every matching subscriber in every connected process."""
         self._native.publish(topic, payload)
 
-    async def subscribe(self, pattern: str, handler: Callable[[Any], Any]) -> int:
-        """Calls ``handler(payload)`` (``async`` or not) on this peer's event loop for every matching
-        event. Returns the subscription id."""
+    async def subscribe(self, pattern: str, handler: Callable[..., Any]) -> int:
+        """Calls ``handler(payload, topic)`` (``async`` or not; ``handler(payload)`` if it takes one
+        positional parameter) on this peer's event loop for every event matching ``pattern``
+        (``order.*``, ``order.#``), from any connected process. Returns the subscription id once it
+        is active: an event published anywhere after that reaches ``handler`` (a listening peer's
+        is active at once; a connected peer's once its server has it, one round trip). While the
+        peer is reconnecting it waits for the connection up to the default deadline (5 s), then
+        raises :class:`NotConnectedError` and subscribes nothing."""
+        if not isinstance(pattern, str):
+            raise InvalidArgumentError(f"subscribe() needs a pattern such as 'order.*', got {describe(pattern)}")
         if not callable(handler):
             raise InvalidArgumentError(f"an event handler must be callable, got {describe(handler)}")
-        loop = self._loop
+        if self._closed:
+            raise NotConnectedError("this peer was closed")
+        call = _event_caller(handler)
+        loop, here = self._loop, asyncio.get_running_loop()
 
         def deliver(topic: str, payload: Any) -> None:
             # On this peer's loop (the inbox).
-            r = handler(payload)
+            r = call(payload, topic)
             if inspect.isawaitable(r):
                 asyncio.ensure_future(r, loop=loop)
 
-        return self._native.subscribe(pattern, deliver)
+        active: asyncio.Future[Any] = here.create_future()
+
+        def done(error: Any) -> None:
+            # Run by the inbox on the peer's loop.
+            if here is loop:
+                _settle(active, None, error)
+            else:
+                here.call_soon_threadsafe(_settle, active, None, error)
+
+        sub = self._native.subscribe(pattern, deliver, done)
+        try:
+            await active
+        except asyncio.CancelledError:
+            # Whoever waited has no id to unsubscribe with: nothing stays subscribed.
+            self._native.unsubscribe(sub)
+            raise
+        return sub
 
     async def unsubscribe(self, subscription: int) -> bool:
+        """Removes a subscription; False if it did not exist."""
         return self._native.unsubscribe(subscription)
 
     def services(self) -> list[dict[str, Any]]:
@@ -452,4 +687,14 @@ class Peer:
         await self.close()
 
 
-__all__ = ["Peer", "ServiceProxy", "service", "public", "on_event"]
+__all__ = [
+    "DEFAULT_VERSION",
+    "Peer",
+    "ServiceInfo",
+    "ServiceProxy",
+    "emit_event",
+    "on_event",
+    "proxy_info",
+    "public",
+    "service",
+]
