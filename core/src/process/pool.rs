@@ -1,7 +1,11 @@
 //! A pool of worker processes (any language) that run tasks: `exec(method, args)` picks a worker by
 //! the pool's strategy, queues (bounded) when every worker is busy, retries a task whose worker died
 //! on another one, recycles workers after N tasks or a lifetime, replaces dead workers, and scales
-//! between `min` and `max` on queue depth.
+//! between `min` and `max` on queue depth. `map` sends items in chunks (`map.rs`).
+
+mod map;
+
+pub use map::MapOptions;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,7 +26,7 @@ use super::metrics::PoolMetrics;
 use super::spec::ChildSpec;
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::Registry;
-use crate::rpc::{CallOptions, WireError, check_args, decode, encode, encode_args};
+use crate::rpc::{CallOptions, WireError, check_args, decode, encode_args};
 
 /// How a pool picks a worker for a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,6 +168,8 @@ struct Worker {
     /// Its connection failed a call: no more tasks go to it, even before its process is reaped
     /// and its monitor takes it out (a retry must not land on it again).
     dead: AtomicBool,
+    /// Its service registered the reserved `$batch` method: `map` sends it chunks of items.
+    batch: bool,
 }
 
 #[derive(Default)]
@@ -434,74 +440,6 @@ impl Pool {
         decode(&out)
     }
 
-    /// [`Pool::map_raw`] reporting to `done` instead of being awaited: items go out through
-    /// [`Pool::exec_raw_with`] (no task per item), at most as many at a time as the workers take,
-    /// each answer sending the next item. `done` gets the results in the items' order.
-    pub fn map_raw_with(
-        &self,
-        method: &str,
-        items: Vec<Bytes>,
-        done: impl FnOnce(Vec<std::result::Result<Bytes, WireError>>) + Send + 'static,
-    ) {
-        if items.is_empty() {
-            return done(Vec::new());
-        }
-        let window = (self.inner.max * self.inner.opts.concurrency).max(1).min(items.len());
-        let n = items.len();
-        let st = Arc::new(MapState {
-            pool: self.clone(),
-            method: method.to_string(),
-            items: Mutex::new(items.into_iter().enumerate().collect()),
-            results: Mutex::new((0..n).map(|_| None).collect()),
-            remaining: AtomicUsize::new(n),
-            done: Mutex::new(Some(Box::new(done))),
-        });
-        for _ in 0..window {
-            MapState::feed(&st);
-        }
-    }
-
-    /// Runs `method` once per item (each item is the single argument), at most as many at a time as
-    /// the workers take; the results in the items' order. Each item's own result, errors included.
-    pub async fn map_raw(
-        &self,
-        method: &str,
-        items: Vec<Bytes>,
-    ) -> Vec<std::result::Result<Bytes, WireError>> {
-        let window = (self.inner.max * self.inner.opts.concurrency).max(1);
-        let mut out: Vec<Option<std::result::Result<Bytes, WireError>>> = vec![None; items.len()];
-        let mut set = tokio::task::JoinSet::new();
-        let mut it = items.into_iter().enumerate();
-        loop {
-            while set.len() < window {
-                let Some((i, args)) = it.next() else { break };
-                let p = self.clone();
-                let m = method.to_string();
-                set.spawn(async move { (i, p.exec_raw(&m, args).await) });
-            }
-            match set.join_next().await {
-                Some(Ok((i, r))) => out[i] = Some(r),
-                Some(Err(e)) => tracing::error!("a map task panicked: {e}"),
-                None => break,
-            }
-        }
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(WireError::from_error(&Error::new(ErrorCode::Internal, "task lost"))))
-            })
-            .collect()
-    }
-
-    /// [`Pool::map_raw`] typed: each item is passed as the single argument; the first error fails it.
-    pub async fn map<A: Serialize, R: DeserializeOwned>(&self, method: &str, items: &[A]) -> Result<Vec<R>> {
-        let args = items.iter().map(|a| encode(&(a,))).collect::<Result<Vec<_>>>()?;
-        self.map_raw(method, args)
-            .await
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_error()).and_then(|b| decode(&b)))
-            .collect()
-    }
-
     /// What the pool looks like now.
     pub fn status(&self) -> PoolStatus {
         let s = self.inner.state.lock();
@@ -570,59 +508,6 @@ impl Pool {
         }
         inner.state.lock().workers.clear();
         inner.metrics.set_workers(0, 0);
-    }
-}
-
-type MapDone = Box<dyn FnOnce(Vec<std::result::Result<Bytes, WireError>>) + Send>;
-
-/// A map in progress: the items not sent yet, the results so far.
-struct MapState {
-    pool: Pool,
-    method: String,
-    items: Mutex<VecDeque<(usize, Bytes)>>,
-    results: Mutex<Vec<Option<std::result::Result<Bytes, WireError>>>>,
-    remaining: AtomicUsize,
-    done: Mutex<Option<MapDone>>,
-}
-
-thread_local! {
-    /// How deep answers that arrived at once (inline) have nested `feed` on this thread.
-    static FEED_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-impl MapState {
-    /// Sends the next item, if any; its answer records the result and sends the one after.
-    fn feed(st: &Arc<MapState>) {
-        let Some((i, args)) = st.items.lock().pop_front() else { return };
-        let next = st.clone();
-        st.pool.exec_raw_with(&st.method, args, move |r| {
-            next.results.lock()[i] = Some(r);
-            if next.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let results = std::mem::take(&mut *next.results.lock());
-                let out = results
-                    .into_iter()
-                    .map(|r| {
-                        r.unwrap_or_else(|| {
-                            Err(WireError::from_error(&Error::new(ErrorCode::Internal, "task lost")))
-                        })
-                    })
-                    .collect();
-                if let Some(done) = next.done.lock().take() {
-                    done(out);
-                }
-                return;
-            }
-            // An answer given at once (an error before sending) would recurse once per item:
-            // past a few levels, continue on the runtime instead.
-            let depth = FEED_DEPTH.with(|d| d.get());
-            if depth > 16 {
-                crate::runtime::handle().spawn(async move { MapState::feed(&next) });
-            } else {
-                FEED_DEPTH.with(|d| d.set(depth + 1));
-                MapState::feed(&next);
-                FEED_DEPTH.with(|d| d.set(depth));
-            }
-        });
     }
 }
 
@@ -889,8 +774,14 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<()> {
         }
     };
     inner.metrics.spawn_to_ready.observe(child.ready_after().as_secs_f64());
-    let w =
-        Arc::new(Worker { child, target, draining: AtomicBool::new(false), dead: AtomicBool::new(false) });
+    let batch = takes_batches(&child, &target);
+    let w = Arc::new(Worker {
+        child,
+        target,
+        draining: AtomicBool::new(false),
+        dead: AtomicBool::new(false),
+        batch,
+    });
     let stopped = {
         let mut s = inner.state.lock();
         s.starting -= 1;
@@ -909,6 +800,17 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<()> {
     hand_over(inner);
     inner.changed.notify_waiters();
     Ok(())
+}
+
+/// Whether the service `target` names (`name`, `name@version` or a range) registered `$batch`.
+fn takes_batches(child: &ChildProcess, target: &str) -> bool {
+    let name = |s: &str| s.split_once('@').map_or(s, |(n, _)| n).to_string();
+    let wanted = name(target);
+    child
+        .services
+        .iter()
+        .filter(|s| *s == target || name(s) == wanted)
+        .any(|s| child.methods(s).is_some_and(|m| m.iter().any(|x| x == super::batch::BATCH_METHOD)))
 }
 
 /// Watches one worker until it is gone, then takes it out of the pool.

@@ -145,6 +145,8 @@ pub enum ConnectionEvent {
         conn: u64,
         /// The service, `name@version`.
         service: String,
+        /// Its public methods (a pool learns from them whether a worker takes batches).
+        methods: Vec<String>,
     },
     /// It disconnected; its calls in flight have failed and its services are gone.
     Disconnected {
@@ -1566,13 +1568,14 @@ pub(super) fn handle_frame(
         }
         Message::Pong(n) => conn.pong(n),
         Message::Register { name, version, methods, streams } => {
+            let methods = Arc::new(methods);
             let r = super::service::parse_version(&version).and_then(|v| {
                 inner.table.write().insert(
                     &name,
                     v,
                     Provider::Remote {
                         conn: conn.clone(),
-                        methods: Arc::new(methods),
+                        methods: methods.clone(),
                         streams: Arc::new(streams),
                     },
                 )
@@ -1582,7 +1585,8 @@ pub(super) fn handle_frame(
                     let service = format!("{name}@{version}");
                     tracing::debug!(peer = %conn.peer.name, service = %service, "service registered");
                     if !upstream {
-                        inner.notify(&ConnectionEvent::Registered { conn: conn.id, service });
+                        let methods = methods.to_vec();
+                        inner.notify(&ConnectionEvent::Registered { conn: conn.id, service, methods });
                     }
                 }
                 Err(e) => {
