@@ -350,7 +350,7 @@ async fn raw_map(
 ) -> Vec<Result<bytes::Bytes, omnitron::rpc::WireError>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     pool.map_raw_with_options(method, items, MapOptions { chunksize }, move |r| {
-        let _ = tx.send(r);
+        let _ = tx.send(r.into_vec());
     })
     .unwrap();
     rx.await.unwrap()

@@ -26,7 +26,10 @@ pub mod worker;
 pub use child::{ChildProcess, LostReason};
 pub use host::ProcessHost;
 pub use os::{Exit, OutputLine, OutputSink, Stream};
-pub use pool::{MapOptions, Pool, PoolOptions, PoolSize, PoolStatus, PoolTask, Strategy as PoolStrategy};
+pub use pool::{
+    MapItems, MapOptions, MapPart, MapResults, Pool, PoolOptions, PoolSize, PoolStatus, PoolTask,
+    Strategy as PoolStrategy,
+};
 pub use spec::{
     ChildSpec, ENV_CHILD_ID, ENV_CHILD_INDEX, ENV_CHILD_NAME, ENV_PARENT, ENV_TOKEN, HOST_SERVICE,
     HealthCheck,

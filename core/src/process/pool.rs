@@ -5,7 +5,7 @@
 
 mod map;
 
-pub use map::MapOptions;
+pub use map::{MapItems, MapOptions, MapPart, MapResults};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -271,6 +271,11 @@ impl Pool {
     /// The pool's name.
     pub fn name(&self) -> &str {
         &self.inner.opts.name
+    }
+
+    /// The host its workers connect to.
+    pub fn host(&self) -> &ProcessHost {
+        &self.inner.host
     }
 
     /// Runs `method` with raw MessagePack arguments (an array) on a worker; the raw result.

@@ -770,7 +770,12 @@ fn registry_list(inner: &Inner) -> Vec<ServiceInfo> {
         .read()
         .list()
         .into_iter()
-        .map(|(name, v, methods, streams)| ServiceInfo { name, version: v.to_string(), methods, streams })
+        .map(|(name, v, methods, streams)| ServiceInfo {
+            name,
+            version: v.to_string(),
+            methods: public(methods),
+            streams,
+        })
         .collect()
 }
 
@@ -778,9 +783,15 @@ fn info_of(r: &Resolved) -> ServiceInfo {
     ServiceInfo {
         name: r.name.clone(),
         version: r.version.to_string(),
-        methods: r.provider.methods(),
+        methods: public(r.provider.methods()),
         streams: r.provider.streams(),
     }
+}
+
+/// A service's interface leaves out the reserved methods (`$batch`, docs/PROTOCOL.md).
+fn public(mut methods: Vec<String>) -> Vec<String> {
+    methods.retain(|m| !m.starts_with('$'));
+    methods
 }
 
 /// The built-in `$registry` service.

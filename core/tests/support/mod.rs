@@ -79,8 +79,13 @@ fn batch_of(args: &[u8]) -> Result<bytes::Bytes, omnitron::rpc::WireError> {
     use omnitron::rpc::{Value, WireError};
     let bad = |m: &str| WireError { code: "E001".into(), message: m.into(), data: None };
     let Ok(Value::Array(parts)) = Value::decode(args) else { return Err(bad("not an array")) };
-    let [Value::Str(method), Value::Array(items)] = parts.as_slice() else {
-        return Err(bad("not [method, items]"));
+    // `[method, [args, ...]]`, or `[method, [arg, ...], 1]` when each item has one argument.
+    let (method, items) = match parts.as_slice() {
+        [Value::Str(m), Value::Array(items)] => (m, items.clone()),
+        [Value::Str(m), Value::Array(items), Value::UInt(1)] => {
+            (m, items.iter().map(|a| Value::Array(vec![a.clone()])).collect())
+        }
+        _ => return Err(bad("not [method, items]")),
     };
     let n = items.len();
     let uint = |v: &Value| match v {

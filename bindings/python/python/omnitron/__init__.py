@@ -60,6 +60,7 @@ from .process import (
     supervisor,
 )
 from ._poll import busy_poll
+from ._process_pool import process_pool
 from .rpc import Peer, ServiceProxy, on_event, public, service
 from .workflow import (
     RunInfo,
@@ -83,6 +84,7 @@ __all__ = [
     "on_child_crash",
     "on_child_restart",
     "python_worker",
+    "process_pool",
     "supervisor",
     "RunInfo",
     "StageContext",

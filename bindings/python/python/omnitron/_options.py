@@ -30,7 +30,7 @@ def keyword_names(fn: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(
         p.name
         for p in inspect.signature(fn).parameters.values()
-        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) and p.name != "self"
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "cls")
     )
 
 

@@ -31,7 +31,7 @@ import inspect
 import threading
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
-from . import _eager, _native, _poll
+from . import _batch, _eager, _native, _poll
 from ._turn import Turn
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
@@ -262,7 +262,8 @@ class Peer:
             raise InvalidArgumentError(f"service '{meta[0]}@{meta[1]}' has no @public methods")
         streams = {n: f for n, f in methods.items() if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f)}
         unary = {n: f for n, f in methods.items() if n not in streams}
-        dispatch = self._dispatcher(unary)
+        # With `$batch`, through which a pool's map sends chunks of items (omnitron/_batch.py).
+        dispatch = _batch.wrap(self._dispatcher(unary), unary, _threads, self._starter.start)
         dispatch_stream = self._stream_dispatcher(streams)
         await self._loop.run_in_executor(
             None,
