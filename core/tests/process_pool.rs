@@ -489,3 +489,66 @@ async fn bad_map_input_is_refused_before_anything_is_sent() {
     assert!(empty.is_empty());
     pool.stop().await;
 }
+
+type Outcome = Result<bytes::Bytes, omnitron::rpc::WireError>;
+
+/// `exec_raw_with`, its result sent to the returned channel.
+fn exec_cb(
+    pool: &Pool,
+    method: &str,
+    args: bytes::Bytes,
+) -> (omnitron::process::PoolTask, tokio::sync::oneshot::Receiver<Outcome>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = pool.exec_raw_with(method, args, move |r| {
+        let _ = tx.send(r);
+    });
+    (task, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_queued_with_a_callback_are_sent_by_whoever_frees_a_slot() {
+    let args = |ms: u64| omnitron::rpc::encode_args(&(ms,)).unwrap();
+    let mut o = opts("queued-callbacks", 1);
+    o.concurrency = 1;
+    o.queue_limit = 3;
+    o.task_timeout = Duration::from_secs(2);
+    let pool = Pool::start(o).await.unwrap();
+    let pid = pool.status().pids[0];
+    // One running, three waiting: they run in turn, in order.
+    let (_busy, busy) = exec_cb(&pool, "sleep", args(300));
+    let waiting: Vec<_> = (0..3).map(|_| exec_cb(&pool, "sleep", args(10))).collect();
+    assert!(eventually(5, || pool.status().queued == 3).await, "{:?}", pool.status());
+    // A fourth finds the queue full at once.
+    let (_, full) = exec_cb(&pool, "pid", omnitron::rpc::EMPTY_ARRAY.into());
+    let e = full.await.unwrap().unwrap_err();
+    assert_eq!(e.code, ErrorCode::QueueFull.as_str(), "{e:?}");
+    // One of them is cancelled while it waits: it never answers, and leaves the queue.
+    let mut waiting = waiting.into_iter();
+    let (cancelled, cancelled_rx) = waiting.next().unwrap();
+    cancelled.cancel();
+    assert_eq!(pool.status().queued, 2);
+    assert_eq!(omnitron::rpc::decode::<u32>(&busy.await.unwrap().unwrap()).unwrap(), pid);
+    for (_, rx) in waiting {
+        assert_eq!(omnitron::rpc::decode::<u32>(&rx.await.unwrap().unwrap()).unwrap(), pid);
+    }
+    assert!(cancelled_rx.await.is_err(), "a cancelled task's callback is dropped, not called");
+
+    // Waiting longer than the task timeout: Timeout, and the pool goes on.
+    let (_busy, busy) = exec_cb(&pool, "sleep", args(2_500));
+    let (_late, late) = exec_cb(&pool, "pid", omnitron::rpc::EMPTY_ARRAY.into());
+    let e = late.await.unwrap().unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout.as_str());
+    assert!(e.message.contains("no worker was free"), "{e:?}");
+    assert_eq!(
+        busy.await.unwrap().unwrap_err().code,
+        ErrorCode::Timeout.as_str(),
+        "the running one ran out too"
+    );
+
+    // Stopping the pool fails what still waits.
+    let (_busy, _) = exec_cb(&pool, "sleep", args(500));
+    let (_waits, waits) = exec_cb(&pool, "pid", omnitron::rpc::EMPTY_ARRAY.into());
+    assert!(eventually(5, || pool.status().queued == 1).await);
+    pool.stop().await;
+    assert_eq!(waits.await.unwrap().unwrap_err().code, ErrorCode::NotRunning.as_str());
+}
