@@ -166,15 +166,6 @@ def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
         fut.set_exception(remote_error(*error))
 
 
-def _settle_any(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
-    """:func:`_settle`, where ``error`` may also be an exception raised decoding the answer."""
-    if isinstance(error, BaseException):
-        if not fut.done():
-            fut.set_exception(error)
-        return
-    _settle(fut, value, error)
-
-
 class Pool:
     """A pool of worker processes running tasks (see the module's documentation). Its workers'
     connections are read by the event loop it was started on (as a :class:`~omnitron.Peer`'s are),
@@ -190,9 +181,25 @@ class Pool:
         # The workers' connections come through the inbox to _adopt, and are read by this loop.
         self._conns: set[_native.NativeConnection] = set()
         self._polling = _poll.selector_of(loop)
+        # Tasks exec'd from this loop and not answered yet: a lone one is written at once, the
+        # others of a loop turn together when it ends (omnitron/_turn.py).
+        self._pending = 0
         native.set_adopt(self._adopt)
-        native.set_settle(_settle_any)
+        native.set_settle(self._settle)
         loop.add_reader(self._fd, native.drain)
+
+    def _settle(self, fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
+        """Settles an ``exec_future`` task's future; ``error`` is a wire error ``(code, message,
+        data)`` or an exception raised decoding the answer."""
+        if fut.done():
+            return  # Cancelled (counted then).
+        self._pending -= 1
+        if error is None:
+            fut.set_result(value)
+        elif isinstance(error, BaseException):
+            fut.set_exception(error)
+        else:
+            fut.set_exception(remote_error(*error))
 
     def _adopt(self, conn: _native.NativeConnection) -> None:
         fd = conn.fd()
@@ -301,10 +308,13 @@ class Pool:
         fut: asyncio.Future[Any] = loop.create_future()
         try:
             if loop is self._loop:
-                # The answer settles the future on this loop directly; the calls of one loop turn
-                # are written together (omnitron/_turn.py).
-                self._turn.open()
+                # The answer settles the future on this loop directly (_settle). A task alone in
+                # flight is written at once; with others, the tasks of one loop turn are written
+                # together when it ends (omnitron/_turn.py).
+                if self._pending:
+                    self._turn.open()
                 task = self._native.exec_future(method, args, fut)
+                self._pending += 1
             else:
 
                 def done(value: Any, error: Any) -> None:
@@ -316,6 +326,8 @@ class Pool:
         try:
             return await fut
         except asyncio.CancelledError:
+            if loop is self._loop and fut.cancelled():
+                self._pending -= 1  # Its answer, if it comes, settles nothing.
             task.cancel()
             raise
 
@@ -390,7 +402,7 @@ class Pool:
 
 
 #: The keyword options of :meth:`Pool.start` (and of :meth:`Pool.of`, :func:`process_pool`).
-POOL_OPTIONS = tuple(k for k in keyword_names(Pool.start.__wrapped__) if k not in ("cls", "command"))
+POOL_OPTIONS = tuple(k for k in keyword_names(inspect.unwrap(Pool.start)) if k != "command")
 
 
 CrashHook = Callable[[ChildInfo, str], Union[Optional[str], Awaitable[Optional[str]]]]
