@@ -817,7 +817,7 @@ fn no_method(r: &Resolved, method: &str) -> WireError {
         format!(
             "service '{}' has no public method '{method}' (methods: {})",
             r.id(),
-            r.provider.methods().join(", ")
+            public(r.provider.methods()).join(", ")
         ),
     )
 }
