@@ -1,7 +1,8 @@
 // Process pools: trivial tasks/s through a pool of 2 Node worker processes (@omnitron-dev/native)
 // next to piscina with 2 worker threads and a hand-written child_process.fork pool of 2 (process.send,
-// round-robin), with one task in flight (rate and p50 latency) and with 256 in flight; then
-// spawn-to-ready of one Node, Python and Rust child. Cases are interleaved in rounds; the median
+// round-robin), with one task in flight (rate and p50 latency) and with 256 in flight; a map of
+// 20,000 items (chunked, and one call per item) against a task per item; then spawn-to-ready of one
+// Node, Python and Rust child. Cases are interleaved in rounds; the median
 // round is kept.
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -100,6 +101,33 @@ console.log(
   `omnitron vs fork pool: ${ratio('omnitron pool 256', 'fork pool 256')}x with 256 in flight; ` +
     `p50 with 1 in flight ${results['omnitron pool 1'].p50.toFixed(1)} vs ${results['fork pool 1'].p50.toFixed(1)} us`,
 );
+// ---- map over many items: chunks (one message per chunk) against a task per item -----------------
+const MAP_ITEMS = 20_000;
+const items = Array.from({ length: MAP_ITEMS }, (_, i) => i);
+const mapCases: [string, () => Promise<unknown>][] = [
+  ['omnitron pool.map (chunks)', () => pool.map(items, 'echo')],
+  ['omnitron pool.map (chunksize 1)', () => pool.map(items, 'echo', { chunksize: 1 })],
+  ['piscina, a run() per item', () => Promise.all(items.map((x) => piscina.run(x)))],
+  ['fork pool, a send() per item', () => Promise.all(items.map(() => forkCall()))],
+];
+const mapRounds: Record<string, number[]> = {};
+for (let r = 0; r <= ROUNDS; r++) {
+  for (const [name, f] of mapCases) {
+    pollFor(name.startsWith('omnitron') ? 'omnitron pool' : name);
+    const t0 = process.hrtime.bigint();
+    await f();
+    const rate = MAP_ITEMS / (Number(process.hrtime.bigint() - t0) / 1e9);
+    if (r > 0) (mapRounds[name] ??= []).push(rate); // round 0 warms up
+  }
+}
+console.log(`
+map of ${MAP_ITEMS.toLocaleString('en')} items (items/s, median of ${ROUNDS} interleaved rounds)`);
+const mapChunks = median(mapRounds[mapCases[0][0]]);
+for (const [name] of mapCases) {
+  const rate = median(mapRounds[name]);
+  console.log(name.padEnd(36) + rate.toFixed(0).padStart(12) + (name === mapCases[0][0] ? '' : `   chunks ${(mapChunks / rate).toFixed(2)}x`));
+}
+
 await pool.stop();
 await piscina.destroy();
 for (const c of children) c.kill();

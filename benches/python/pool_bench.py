@@ -1,6 +1,8 @@
 """Process pools from Python: trivial tasks through an omnitron Pool of 2 Python worker processes,
 next to multiprocessing.Pool(2) and concurrent.futures.ProcessPoolExecutor(2), in one run; then
-spawn-to-ready time of a Python, a C and a Rust child.
+spawn-to-ready time of a Python, a C and a Rust child. Pool.map is timed for a `def` method (as
+multiprocessing's function is) and an `async def` one, median of 5 maps each; the ratio of a map
+is against multiprocessing.Pool.map, of exec x N against apply_async and submit.
 
 Run by `make -C benches python` (the C and Rust workers are used if built: target/ctest/c_worker,
 target/<host>/release|debug/calc-worker)."""
@@ -57,16 +59,20 @@ async def ours() -> dict[str, tuple[float, float | None]]:
             lat.append((time.perf_counter() - t) * 1e6)
         out["one"] = (ONE / (time.perf_counter() - t0), statistics.median(lat))
         items = list(range(BULK))
-        await pool.map(items[:2000], "noop")
-        t0 = time.perf_counter()
-        r = await pool.map(items, "noop")
-        out["map"] = (BULK / (time.perf_counter() - t0), None)
-        assert r == items
+        for key, method in (("map", "noop"), ("map def", "noop_sync")):
+            await pool.map(items, method)
+            rates = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                r = await pool.map(items, method)
+                rates.append(BULK / (time.perf_counter() - t0))
+                assert r == items
+            out[key] = (statistics.median(rates), None)
         t0 = time.perf_counter()
         await asyncio.gather(*(pool.exec("noop", i) for i in range(BULK)))
         out["exec"] = (BULK / (time.perf_counter() - t0), None)
     finally:
-        await pool.stop()
+        await pool.close()
     return out
 
 
@@ -80,9 +86,13 @@ def peers() -> dict[str, tuple[float, float | None]]:
         for r in rs:
             r.get()
         out["mp apply_async"] = (BULK / (time.perf_counter() - t0), None)
-        t0 = time.perf_counter()
         p.map(noop, range(BULK))
-        out["mp map"] = (BULK / (time.perf_counter() - t0), None)
+        rates = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            p.map(noop, range(BULK))
+            rates.append(BULK / (time.perf_counter() - t0))
+        out["mp map"] = (statistics.median(rates), None)
     with concurrent.futures.ProcessPoolExecutor(2) as ex:
         list(ex.map(noop, range(1000)))
         out["ppe one"] = sequential(lambda i: ex.submit(noop, i).result(), ONE)
@@ -100,7 +110,7 @@ async def spawn_to_ready(command: list[str], cwd: str) -> float:
         t0 = time.perf_counter()
         pool = await Pool.start(command, name="spawn", size=1, cwd=cwd)
         times.append((time.perf_counter() - t0) * 1000)
-        await pool.stop()
+        await pool.close()
     return statistics.median(times)
 
 
@@ -119,11 +129,14 @@ async def main() -> None:
     row("one in flight", "multiprocessing.Pool.apply", *theirs["mp one"], one)
     row("one in flight", "ProcessPoolExecutor", *theirs["ppe one"], one)
     m, _ = mine["map"]
+    md, _ = mine["map def"]
     e, _ = mine["exec"]
-    row(f"bulk ({BULK:,})", "omnitron Pool.map", m, None, None)
+    row(f"bulk ({BULK:,})", "omnitron Pool.map (def)", md, None, None)
+    row(f"bulk ({BULK:,})", "omnitron Pool.map (async)", m, None, None)
     row(f"bulk ({BULK:,})", "omnitron Pool.exec x N", e, None, None)
-    for k, label in (("mp apply_async", "multiprocessing apply_async"), ("mp map", "multiprocessing.Pool.map"), ("ppe submit", "ProcessPoolExecutor.submit")):
-        row(f"bulk ({BULK:,})", label, theirs[k][0], None, m)
+    row(f"bulk ({BULK:,})", "multiprocessing.Pool.map", theirs["mp map"][0], None, md)
+    for k, label in (("mp apply_async", "multiprocessing apply_async"), ("ppe submit", "ProcessPoolExecutor.submit")):
+        row(f"bulk ({BULK:,})", label, theirs[k][0], None, e)
     print("\nSpawn to ready (ms, median of 5; through Pool.start with size 1)")
     py = await spawn_to_ready([sys.executable, "-m", "omnitron.worker", "pool_service:Bench"], HERE)
     print(f"  Python worker   {py:8.1f}")

@@ -13,3 +13,7 @@ class Bench:
     @public
     async def noop(self, x: object) -> object:
         return x
+
+    @public
+    def noop_sync(self, x: object) -> object:
+        return x

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use omnitron::ErrorCode;
 use omnitron::metrics::Registry;
-use omnitron::process::{OutputLine, Pool, PoolOptions, PoolSize, PoolStrategy, ProcessHost, Stream};
+use omnitron::process::{
+    MapOptions, OutputLine, Pool, PoolOptions, PoolSize, PoolStrategy, ProcessHost, Stream,
+};
 use parking_lot::Mutex;
 use support::{MODE, alive, eventually, worker};
 
@@ -330,4 +332,223 @@ async fn a_task_whose_caller_gives_up_frees_its_worker() {
     // Leaked, this would wait for the slot until the task timeout (3 s) and fail.
     let _: u32 = pool.exec("pid", &()).await.unwrap();
     pool.stop().await;
+}
+
+fn batch_opts(name: &str, size: usize) -> PoolOptions {
+    let mut o = opts(name, size);
+    o.spec = o.spec.env(MODE, "batch");
+    o
+}
+
+type Chunked = (u64, u32, usize);
+
+async fn raw_map(
+    pool: &Pool,
+    method: &str,
+    items: Vec<bytes::Bytes>,
+    chunksize: Option<usize>,
+) -> Vec<Result<bytes::Bytes, omnitron::rpc::WireError>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.map_raw_with_options(method, items, MapOptions { chunksize }, move |r| {
+        let _ = tx.send(r.into_vec());
+    })
+    .unwrap();
+    rx.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_sends_chunks_to_workers_that_take_them() {
+    let pool = Pool::start(batch_opts("chunks", 2)).await.unwrap();
+    let items: Vec<u64> = (0..100).collect();
+    // multiprocessing's size: divmod(100, 2 * 4) = (12, 4), so 13 a chunk (the last one 9).
+    let out: Vec<Chunked> = pool.map("chunk", &items).await.unwrap();
+    assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), items, "in the items' order");
+    let sizes: HashSet<usize> = out.iter().map(|c| c.2).collect();
+    assert_eq!(sizes, HashSet::from([13, 9]), "{out:?}");
+    let pids: HashSet<u32> = out.iter().map(|c| c.1).collect();
+    assert_eq!(pids.len(), 2, "chunks went to both workers");
+    // A chunk size of the caller's.
+    let out: Vec<Chunked> = pool.map_with("chunk", &items, MapOptions { chunksize: Some(40) }).await.unwrap();
+    assert_eq!(out.iter().map(|c| c.2).collect::<Vec<_>>(), [vec![40; 80], vec![20; 20]].concat());
+    assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), items);
+    // 1: one call per item, as before.
+    let out: Vec<Chunked> = pool.map_with("chunk", &items, MapOptions { chunksize: Some(1) }).await.unwrap();
+    assert!(out.iter().all(|c| c.2 == 1), "{out:?}");
+    // The callback form (what the bindings use), over many items.
+    let raw: Vec<bytes::Bytes> = (0..5000u32).map(|i| omnitron::rpc::encode_args(&(i,)).unwrap()).collect();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.map_raw_with("echo_n", raw, move |r| {
+        let _ = tx.send(r);
+    });
+    let results = rx.await.unwrap();
+    for (i, r) in results.into_iter().enumerate() {
+        assert_eq!(omnitron::rpc::decode::<u32>(&r.unwrap()).unwrap() as usize, i);
+    }
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_item_of_a_chunk_keeps_its_own_error() {
+    let pool = Pool::start(batch_opts("item-errors", 2)).await.unwrap();
+    for chunksize in [None, Some(1), Some(7)] {
+        let raw: Vec<bytes::Bytes> = (0..60u64).map(|i| omnitron::rpc::encode_args(&(i,)).unwrap()).collect();
+        let results = raw_map(&pool, "maybe_fail", raw, chunksize).await;
+        assert_eq!(results.len(), 60);
+        for (i, r) in results.into_iter().enumerate() {
+            if i % 7 == 3 {
+                let e = r.unwrap_err();
+                assert_eq!(e.code, "E001", "{chunksize:?} {i}");
+                assert_eq!(e.message, format!("item {i} is bad"));
+            } else {
+                assert_eq!(omnitron::rpc::decode::<u64>(&r.unwrap()).unwrap(), 2 * i as u64);
+            }
+        }
+    }
+    // Typed: the first failing item (in order) fails the map.
+    let e = pool.map::<_, u64>("maybe_fail", &(0..20u64).collect::<Vec<_>>()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert_eq!(e.message(), "item 3 is bad");
+    // An unknown method: every item says so.
+    let e = pool.map::<_, u64>("nope", &[1u64, 2, 3, 4, 5, 6, 7, 8, 9]).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::MethodNotFound, "{e}");
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_whose_worker_dies_is_retried_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("died").to_string_lossy().into_owned();
+    let mut o = batch_opts("chunk-retry", 2);
+    o.task_retries = 1;
+    let pool = Pool::start(o).await.unwrap();
+    let pids = pool.status().pids;
+    // Two arguments per item: `die_once(n, marker)`.
+    let raw: Vec<bytes::Bytes> =
+        (0..100u64).map(|i| omnitron::rpc::encode_args(&(i, &marker)).unwrap()).collect();
+    let results = raw_map(&pool, "die_once", raw.clone(), Some(10)).await;
+    let out: Vec<u64> = results.into_iter().map(|r| omnitron::rpc::decode(&r.unwrap()).unwrap()).collect();
+    assert_eq!(out, (0..100).collect::<Vec<_>>(), "every item answered, in order");
+    assert!(std::path::Path::new(&marker).exists(), "a worker died on item 50");
+    assert!(eventually(10, || pids.iter().any(|p| !alive(*p))).await, "one of {pids:?} is gone");
+
+    // With no retries left, the chunk's items fail with WorkerLost, the others are answered.
+    std::fs::remove_file(&marker).unwrap();
+    pool.wait_for_workers(2, Duration::from_secs(20)).await.unwrap();
+    let mut o = batch_opts("chunk-lost", 2);
+    o.task_retries = 0;
+    let lossy = Pool::start(o).await.unwrap();
+    let results = raw_map(&lossy, "die_once", raw, Some(10)).await;
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            Ok(b) => assert_eq!(omnitron::rpc::decode::<u64>(b).unwrap(), i as u64),
+            // Item 50's chunk, and any other chunk the dying worker had taken.
+            Err(e) => assert_eq!(e.code, ErrorCode::WorkerLost.as_str(), "item {i}: {e:?}"),
+        }
+    }
+    assert!(results[50..60].iter().all(Result::is_err), "the dead worker's chunk was not retried");
+    lossy.stop().await;
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_without_batches_get_one_call_per_item() {
+    // A Rust worker that does not register `$batch`: every item goes on its own.
+    let pool = Pool::start(opts("no-batch", 2)).await.unwrap();
+    let items: Vec<u64> = (0..50).collect();
+    let out: Vec<Chunked> = pool.map_with("chunk", &items, MapOptions { chunksize: Some(10) }).await.unwrap();
+    assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), items);
+    assert!(out.iter().all(|c| c.2 == 1), "{out:?}");
+    pool.stop().await;
+    // No worker ready yet when the map starts (no warmup): chunks are tried, refused with RPC002
+    // by a worker without `$batch`, and their items sent one by one.
+    let mut o = opts("no-batch-cold", 2);
+    o.warmup = false;
+    let pool = Pool::start(o).await.unwrap();
+    let out: Vec<Chunked> = pool.map_with("chunk", &items, MapOptions { chunksize: Some(10) }).await.unwrap();
+    assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), items);
+    assert!(out.iter().all(|c| c.2 == 1), "{out:?}");
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_map_input_is_refused_before_anything_is_sent() {
+    let pool = Pool::start(batch_opts("bad-map", 1)).await.unwrap();
+    let e = pool.map_with::<_, u64>("echo_n", &[1u64], MapOptions { chunksize: Some(0) }).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert!(e.message().contains("chunksize"), "{e}");
+    let items = vec![omnitron::rpc::encode_args(&(1u32,)).unwrap(), omnitron::rpc::encode(&7u32).unwrap()];
+    let e =
+        pool.map_raw_with_options("echo_n", items.clone(), MapOptions::default(), |_| panic!("not called"));
+    let e = e.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert!(e.message().contains("item 1"), "{e}");
+    // The callback form reports it for every item.
+    let results = pool.map_raw("echo_n", items).await;
+    assert!(results.iter().all(|r| r.as_ref().unwrap_err().code == "E001"));
+    let empty: Vec<u64> = pool.map("echo_n", &Vec::<u64>::new()).await.unwrap();
+    assert!(empty.is_empty());
+    pool.stop().await;
+}
+
+type Outcome = Result<bytes::Bytes, omnitron::rpc::WireError>;
+
+/// `exec_raw_with`, its result sent to the returned channel.
+fn exec_cb(
+    pool: &Pool,
+    method: &str,
+    args: bytes::Bytes,
+) -> (omnitron::process::PoolTask, tokio::sync::oneshot::Receiver<Outcome>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = pool.exec_raw_with(method, args, move |r| {
+        let _ = tx.send(r);
+    });
+    (task, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_queued_with_a_callback_are_sent_by_whoever_frees_a_slot() {
+    let args = |ms: u64| omnitron::rpc::encode_args(&(ms,)).unwrap();
+    let mut o = opts("queued-callbacks", 1);
+    o.concurrency = 1;
+    o.queue_limit = 3;
+    o.task_timeout = Duration::from_secs(2);
+    let pool = Pool::start(o).await.unwrap();
+    let pid = pool.status().pids[0];
+    // One running, three waiting: they run in turn, in order.
+    let (_busy, busy) = exec_cb(&pool, "sleep", args(300));
+    let waiting: Vec<_> = (0..3).map(|_| exec_cb(&pool, "sleep", args(10))).collect();
+    assert!(eventually(5, || pool.status().queued == 3).await, "{:?}", pool.status());
+    // A fourth finds the queue full at once.
+    let (_, full) = exec_cb(&pool, "pid", omnitron::rpc::EMPTY_ARRAY.into());
+    let e = full.await.unwrap().unwrap_err();
+    assert_eq!(e.code, ErrorCode::QueueFull.as_str(), "{e:?}");
+    // One of them is cancelled while it waits: it never answers, and leaves the queue.
+    let mut waiting = waiting.into_iter();
+    let (cancelled, cancelled_rx) = waiting.next().unwrap();
+    cancelled.cancel();
+    assert_eq!(pool.status().queued, 2);
+    assert_eq!(omnitron::rpc::decode::<u32>(&busy.await.unwrap().unwrap()).unwrap(), pid);
+    for (_, rx) in waiting {
+        assert_eq!(omnitron::rpc::decode::<u32>(&rx.await.unwrap().unwrap()).unwrap(), pid);
+    }
+    assert!(cancelled_rx.await.is_err(), "a cancelled task's callback is dropped, not called");
+
+    // Waiting longer than the task timeout: Timeout, and the pool goes on.
+    let (_busy, busy) = exec_cb(&pool, "sleep", args(2_500));
+    let (_late, late) = exec_cb(&pool, "pid", omnitron::rpc::EMPTY_ARRAY.into());
+    let e = late.await.unwrap().unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout.as_str());
+    assert!(e.message.contains("no worker was free"), "{e:?}");
+    assert_eq!(
+        busy.await.unwrap().unwrap_err().code,
+        ErrorCode::Timeout.as_str(),
+        "the running one ran out too"
+    );
+
+    // Stopping the pool fails what still waits.
+    let (_busy, _) = exec_cb(&pool, "sleep", args(500));
+    let (_waits, waits) = exec_cb(&pool, "pid", omnitron::rpc::EMPTY_ARRAY.into());
+    assert!(eventually(5, || pool.status().queued == 1).await);
+    pool.stop().await;
+    assert_eq!(waits.await.unwrap().unwrap_err().code, ErrorCode::NotRunning.as_str());
 }

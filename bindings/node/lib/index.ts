@@ -91,7 +91,7 @@ export { busyPoll } from './rpc/polling.js';
 // Workflows
 export * from './workflow/index.js';
 // Processes
-export { Pool, ProcessPool, type PoolOptions, type PoolStatus, type PoolStrategy, type MethodName } from './process/pool.js';
+export { Pool, ProcessPool, type PoolOptions, type PoolStatus, type PoolStrategy, type MethodName, type MapOptions as PoolMapOptions } from './process/pool.js';
 export {
   Supervisor,
   Child,

@@ -13,12 +13,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{FunctionRef, Promise, Uint8Array, Uint8ArraySlice};
+use napi::bindgen_prelude::{FunctionRef, Promise, Uint8ArraySlice, Uint32Array};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use omnitron::process::{
-    ChildOptions, ChildSpec, CrashDecision, HealthCheck, Pool, PoolOptions, PoolSize, PoolStrategy,
-    RestartBackoff, RestartPolicy, Strategy, Supervisor, SupervisorOptions, SupervisorState,
+    ChildOptions, ChildSpec, CrashDecision, HealthCheck, MapItems, MapOptions, Pool, PoolOptions, PoolSize,
+    PoolStrategy, RestartBackoff, RestartPolicy, Strategy, Supervisor, SupervisorOptions, SupervisorState,
 };
 use omnitron::rpc::WireError;
 use omnitron::{Error, ErrorCode, runtime};
@@ -287,24 +287,47 @@ impl NativePool {
         pool.exec_raw_with(&method, args, move |r| done.push(id, r));
     }
 
-    /// Runs `method` once per item (each a MessagePack arguments array); `id` reports a MessagePack
-    /// array of the results in the items' order, or the first failure.
+    /// Runs `method` once per item, in chunks of `chunksize` (absent: multiprocessing's choice) for
+    /// workers that take them: the items are MessagePack values one after the other in `values`,
+    /// item `i` ending at `ends[i]`, each the single argument of its call. `id` reports a
+    /// MessagePack array of the results in the items' order, or the first failing item's error.
     #[napi]
-    pub fn map(&self, id: u32, method: String, items: Vec<Uint8Array>) {
+    pub fn map(
+        &self,
+        id: u32,
+        method: String,
+        values: Uint8ArraySlice,
+        ends: Uint32Array,
+        chunksize: Option<u32>,
+    ) {
         let Some(pool) = self.pool.get().cloned() else { return self.done.push(id, Err(not_started())) };
-        let items: Vec<Bytes> = items.iter().map(|b| Bytes::copy_from_slice(b)).collect();
+        let items = MapItems::Values {
+            values: Bytes::copy_from_slice(&values),
+            ends: ends.iter().map(|e| *e as usize).collect(),
+        };
+        let opts = MapOptions { chunksize: chunksize.map(|c| c as usize) };
         let done = self.done.clone();
-        runtime::handle().spawn(async move {
-            let results = pool.map_raw(&method, items).await;
-            let mut out = Vec::new();
-            let r = array_header(&mut out, results.len()).and_then(|()| {
-                for r in results {
-                    out.extend_from_slice(&r?);
+        let report = done.clone();
+        let started = pool.map_raw_with_options(&method, items, opts, move |results| {
+            let r = match results.first_error() {
+                Some((_, e)) => Err(e.clone()),
+                None => {
+                    // Each part's values are already one after the other: one copy each.
+                    let size: usize = results.parts().iter().map(|p| p.values.len()).sum();
+                    let mut out = Vec::with_capacity(size + 5);
+                    array_header(&mut out, results.len()).map(|()| {
+                        for p in results.parts() {
+                            out.extend_from_slice(&p.values);
+                        }
+                        Bytes::from(out)
+                    })
                 }
-                Ok(Bytes::from(out))
-            });
-            done.push(id, r);
+            };
+            report.push(id, r);
         });
+        if let Err(e) = started {
+            done.push(id, Err(WireError::from_error(&e)));
+        }
     }
 
     /// The pool's state now.

@@ -8,6 +8,7 @@ mod di;
 mod error;
 mod metrics;
 mod options;
+mod pack;
 mod polling;
 mod process;
 mod resilience;

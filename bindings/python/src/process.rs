@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omnitron::process::{
-    ChildInfo, ChildOptions, ChildSpec, CrashDecision, HealthCheck, Pool, PoolOptions, PoolSize,
-    RestartBackoff, Supervisor, SupervisorOptions,
+    ChildInfo, ChildOptions, ChildSpec, CrashDecision, HealthCheck, MapItems, MapOptions, MapPart,
+    MapResults, Pool, PoolOptions, PoolSize, RestartBackoff, Supervisor, SupervisorOptions,
 };
+use omnitron::rpc::WireError;
 use omnitron::runtime;
 
 use pyo3::exceptions::PyTypeError;
@@ -89,59 +90,129 @@ fn spec(d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
     Ok(s)
 }
 
-/// A pool of worker processes.
+/// A pool of worker processes. Its workers connect to a host of its own whose connections the
+/// pool's asyncio loop reads (`host_loop`, as a `Peer`'s are): an answer reaches Python with one
+/// wake-up of that loop, and the loop polls before it sleeps (`omnitron/_poll.py`).
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativePool {
-    pool: Pool,
+    /// `settle(future, value, error)`, for `exec_future` (set once by the Python layer).
+    settle: std::sync::OnceLock<Arc<Py<PyAny>>>,
+    opts: parking_lot::Mutex<Option<PoolOptions>>,
+    pool: std::sync::OnceLock<Pool>,
     inbox: Arc<Inbox>,
+    adopt: Arc<std::sync::OnceLock<Py<PyAny>>>,
+}
+
+fn not_started() -> WireError {
+    WireError::from_error(&omnitron::Error::new(omnitron::ErrorCode::NotRunning, "the pool has not started"))
+}
+
+fn pool_options(
+    py: Python<'_>,
+    child: &Bound<'_, PyDict>,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<PoolOptions> {
+    let mut o = PoolOptions::new(spec(child)?);
+    if let Some(n) = get::<String>(options, "name")? {
+        o.name = n;
+    }
+    o.size = match options.get_item("size")? {
+        None => PoolSize::Fixed(2),
+        Some(v) if v.extract::<String>().is_ok_and(|s| s == "auto") => PoolSize::Auto,
+        Some(v) => PoolSize::Fixed(
+            v.extract::<usize>()
+                .map_err(|_| PyTypeError::new_err(format!("size must be a number or 'auto', got {v}")))?,
+        ),
+    };
+    o.min = get(options, "min")?;
+    o.max = get(options, "max")?;
+    if let Some(s) = get::<String>(options, "strategy")? {
+        o.strategy = parse(py, &s)?;
+    }
+    if let Some(w) = get(options, "warmup")? {
+        o.warmup = w;
+    }
+    if let Some(c) = get(options, "concurrency")? {
+        o.concurrency = c;
+    }
+    if let Some(q) = get(options, "queue_limit")? {
+        o.queue_limit = q;
+    }
+    if let Some(t) = seconds(options, "task_timeout")? {
+        o.task_timeout = t;
+    }
+    if let Some(r) = get(options, "task_retries")? {
+        o.task_retries = r;
+    }
+    o.recycle_after = get(options, "recycle_after")?;
+    o.max_lifetime = seconds(options, "max_lifetime")?;
+    o.service = get(options, "service")?;
+    if let Some(t) = seconds(options, "idle_timeout")? {
+        o.idle_timeout = t;
+    }
+    Ok(o)
+}
+
+/// The items, each the single argument of its call, written one after the other into one buffer
+/// (no buffer per item).
+fn encode_items(items: &Bound<'_, PyList>) -> PyResult<MapItems> {
+    let mut buf = Vec::with_capacity(items.len() * 2);
+    let mut ends = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        crate::rpc::encode_into(&item, &mut buf)?;
+        ends.push(buf.len());
+    }
+    Ok(MapItems::Values { values: bytes::Bytes::from(buf), ends })
 }
 
 #[pymethods]
 impl NativePool {
-    /// Starts a pool (blocks until it is ready, without the GIL: call it from an executor).
-    #[staticmethod]
-    fn start(py: Python<'_>, child: &Bound<'_, PyDict>, options: &Bound<'_, PyDict>) -> PyResult<NativePool> {
-        let mut o = PoolOptions::new(spec(child)?);
-        if let Some(n) = get::<String>(options, "name")? {
-            o.name = n;
-        }
-        o.size = match options.get_item("size")? {
-            None => PoolSize::Fixed(2),
-            Some(v) if v.extract::<String>().is_ok_and(|s| s == "auto") => PoolSize::Auto,
-            Some(v) => PoolSize::Fixed(
-                v.extract::<usize>()
-                    .map_err(|_| PyTypeError::new_err(format!("size must be a number or 'auto', got {v}")))?,
-            ),
-        };
-        o.min = get(options, "min")?;
-        o.max = get(options, "max")?;
-        if let Some(s) = get::<String>(options, "strategy")? {
-            o.strategy = parse(py, &s)?;
-        }
-        if let Some(w) = get(options, "warmup")? {
-            o.warmup = w;
-        }
-        if let Some(c) = get(options, "concurrency")? {
-            o.concurrency = c;
-        }
-        if let Some(q) = get(options, "queue_limit")? {
-            o.queue_limit = q;
-        }
-        if let Some(t) = seconds(options, "task_timeout")? {
-            o.task_timeout = t;
-        }
-        if let Some(r) = get(options, "task_retries")? {
-            o.task_retries = r;
-        }
-        o.recycle_after = get(options, "recycle_after")?;
-        o.max_lifetime = seconds(options, "max_lifetime")?;
-        o.service = get(options, "service")?;
-        if let Some(t) = seconds(options, "idle_timeout")? {
-            o.idle_timeout = t;
-        }
+    /// Checks the options; `start` starts it. Register `inbox_fd` with the loop and call
+    /// `set_adopt` before `start`: the workers' connections are handed to the loop as they come.
+    #[new]
+    fn new(py: Python<'_>, child: &Bound<'_, PyDict>, options: &Bound<'_, PyDict>) -> PyResult<NativePool> {
+        let opts = pool_options(py, child, options)?;
         let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
-        let pool = py.detach(|| runtime::block_on(async move { Pool::start(o).await })).py(py)?;
-        Ok(NativePool { pool, inbox })
+        Ok(NativePool {
+            settle: std::sync::OnceLock::new(),
+            opts: parking_lot::Mutex::new(Some(opts)),
+            pool: std::sync::OnceLock::new(),
+            inbox,
+            adopt: Arc::new(std::sync::OnceLock::new()),
+        })
+    }
+
+    /// Sets what takes each worker's connection (a `NativeConnection`) to watch on the loop.
+    fn set_adopt(&self, adopt: Py<PyAny>) {
+        let _ = self.adopt.set(adopt);
+    }
+
+    /// Starts the workers (blocks until they are ready, without the GIL: call it from an executor
+    /// while the loop runs, since the loop reads the workers' connections).
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(mut o) = self.opts.lock().take() else {
+            return Err(PyTypeError::new_err("the pool was already started"));
+        };
+        let mut peer = omnitron::rpc::PeerOptions::new("omnitron-pool");
+        peer.lang = "python".into();
+        peer.host_loop = Some(crate::rpc::host_loop(&self.inbox, &self.adopt));
+        let pool = py
+            .detach(|| {
+                runtime::block_on(async move {
+                    o.host = Some(omnitron::process::ProcessHost::start_with(peer).await?);
+                    let host = o.host.clone();
+                    let r = Pool::start(o).await;
+                    if r.is_err()
+                        && let Some(h) = host
+                    {
+                        h.peer().shutdown().await;
+                    }
+                    r
+                })
+            })
+            .py(py)?;
+        let _ = self.pool.set(pool);
+        Ok(())
     }
 
     /// The descriptor that becomes readable when results are queued (`loop.add_reader`).
@@ -160,9 +231,7 @@ impl NativePool {
     fn exec(&self, method: &str, args: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<NativePoolTask> {
         let args = encode(args.as_any())?;
         let inbox = self.inbox.clone();
-        // The request goes out from this thread when a worker is free; the answer is queued for
-        // the event loop from the thread that reads it.
-        let task = self.pool.exec_raw_with(method, args, move |r| {
+        let report = move |r: Result<bytes::Bytes, WireError>| {
             inbox.run(move |py| {
                 let outcome = match r {
                     Ok(b) => decode(py, &b).map(|v| (v, py.None())),
@@ -170,39 +239,115 @@ impl NativePool {
                 };
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
             });
-        });
-        Ok(NativePoolTask { task })
+        };
+        let Some(pool) = self.pool.get() else {
+            report(Err(not_started()));
+            return Ok(NativePoolTask { task: None });
+        };
+        // The request goes out from this thread when a worker is free; the answer is queued for
+        // the event loop from the thread that reads it (the loop's own, in a read pass).
+        let task = pool.exec_raw_with(method, args, report);
+        Ok(NativePoolTask { task: Some(task) })
     }
 
-    /// Runs `method(item)` for every item; `done(results, None)` once, in order, or `done(None,
-    /// (code, message, data))` with the first error.
-    fn map(&self, method: &str, items: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<()> {
-        let args = items
-            .iter()
-            .map(|i| encode(PyList::new(items.py(), [i])?.as_any()))
-            .collect::<PyResult<Vec<_>>>()?;
+    /// Sets what `exec_future` settles its futures with: `settle(future, value, error)`, called
+    /// on the loop that drains the inbox. Called once.
+    fn set_settle(&self, settle: Py<PyAny>) {
+        let _ = self.settle.set(Arc::new(settle));
+    }
+
+    /// `exec` for a caller on the pool's own loop: `args` is a tuple (or list), and the answer
+    /// settles `future` through the `set_settle` function (no callable made per task).
+    fn exec_future(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        args: &Bound<'_, PyAny>,
+        future: Py<PyAny>,
+    ) -> PyResult<NativePoolTask> {
+        let Some(settle) = self.settle.get().cloned() else {
+            return Err(PyTypeError::new_err("exec_future needs set_settle first"));
+        };
+        let Some(pool) = self.pool.get() else {
+            return Err(not_started().to_error()).py(py);
+        };
+        let args = encode(args)?;
         let inbox = self.inbox.clone();
-        self.pool.map_raw_with(method, args, move |results| {
+        let task = pool.exec_raw_with(method, args, move |r| {
+            inbox.run(move |py| {
+                let outcome = match r {
+                    Ok(b) => decode(py, &b).map(|v| (v, py.None())),
+                    Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
+                };
+                let (value, error) = outcome.unwrap_or_else(|e| (py.None(), e.into_value(py).into_any()));
+                print_err(py, settle.call1(py, (future, value, error)));
+            });
+        });
+        Ok(NativePoolTask { task: Some(task) })
+    }
+
+    /// Runs `method(item)` for every item, in chunks of `chunksize` (None: multiprocessing's
+    /// choice) for workers that take them; `done(results, None)` once, in order, or `done(None,
+    /// (code, message, data))` with the first failing item's error.
+    #[pyo3(signature = (method, items, done, chunksize=None))]
+    fn map(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        items: &Bound<'_, PyList>,
+        done: Py<PyAny>,
+        chunksize: Option<usize>,
+    ) -> PyResult<()> {
+        let args = encode_items(items)?;
+        let Some(pool) = self.pool.get() else {
+            return Err(not_started().to_error()).py(py);
+        };
+        // Each part is decoded on the loop as it comes (while the workers run the others); the
+        // list is put together once every part is in.
+        type Decoded = Vec<(usize, PyResult<Vec<Py<PyAny>>>)>;
+        let decoded: Arc<parking_lot::Mutex<Decoded>> = Arc::default();
+        let (inbox, store) = (self.inbox.clone(), decoded.clone());
+        let on_part = move |p: &MapPart| {
+            if !p.errors.is_empty() {
+                return; // The map fails with the first error: nothing to decode.
+            }
+            let (first, len, values, store) = (p.first, p.len, p.values.clone(), store.clone());
+            inbox.run(move |py| {
+                let mut out = Vec::with_capacity(len);
+                let r = crate::pack::decode_many(py, &values, len, &mut out).map(|()| out);
+                store.lock().push((first, r));
+            });
+        };
+        let inbox = self.inbox.clone();
+        let report = move |results: MapResults| {
             inbox.run(move |py| {
                 let outcome = (|| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+                    if let Some((_, e)) = results.first_error() {
+                        return Ok((py.None(), wire_to_tuple(py, e)?));
+                    }
+                    let mut parts = std::mem::take(&mut *decoded.lock());
+                    parts.sort_unstable_by_key(|(first, _)| *first);
                     let mut values = Vec::with_capacity(results.len());
-                    for r in &results {
-                        match r {
-                            Ok(b) => values.push(decode(py, b)?),
-                            Err(e) => return Ok((py.None(), wire_to_tuple(py, e)?)),
-                        }
+                    for (_, part) in parts {
+                        values.extend(part?);
                     }
                     Ok((PyList::new(py, values)?.into_any().unbind(), py.None()))
                 })();
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
             });
-        });
-        Ok(())
+        };
+        pool.map_raw_with_parts(method, args, MapOptions { chunksize }, on_part, report).py(py)
     }
 
     /// `{workers, starting, queued, in_flight, pids}`.
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.pool.status();
+        let s = self.pool.get().map(Pool::status).unwrap_or_else(|| omnitron::process::PoolStatus {
+            workers: 0,
+            starting: 0,
+            queued: 0,
+            in_flight: 0,
+            pids: Vec::new(),
+        });
         let d = PyDict::new(py);
         d.set_item("workers", s.workers)?;
         d.set_item("starting", s.starting)?;
@@ -212,10 +357,17 @@ impl NativePool {
         Ok(d)
     }
 
-    /// Stops the pool (blocks without the GIL).
+    /// Stops the pool and its host (blocks without the GIL).
     fn stop(&self, py: Python<'_>) {
-        let pool = self.pool.clone();
-        py.detach(|| runtime::block_on(async move { pool.stop().await }));
+        self.opts.lock().take();
+        let Some(pool) = self.pool.get().cloned() else { return };
+        py.detach(|| {
+            runtime::block_on(async move {
+                pool.stop().await;
+                // The host is this pool's own (`start`).
+                pool.host().peer().shutdown().await;
+            })
+        });
     }
 }
 
@@ -414,14 +566,16 @@ impl NativeSupervisor {
 /// A task `NativePool.exec` started: `cancel()` stops it (its `done` is then not called).
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativePoolTask {
-    task: omnitron::process::PoolTask,
+    task: Option<omnitron::process::PoolTask>,
 }
 
 #[pymethods]
 impl NativePoolTask {
     /// Takes it out of the queue, or sends its worker CANCEL and frees the worker's slot.
     fn cancel(&self) {
-        self.task.cancel();
+        if let Some(t) = &self.task {
+            t.cancel();
+        }
     }
 }
 

@@ -8,16 +8,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnitron::rpc::{CallOptions, HostLoop, HostReader, Peer, PeerOptions, Service, Value, WireError};
+use omnitron::rpc::{CallOptions, HostLoop, HostReader, Peer, PeerOptions, Service, WireError};
 use omnitron::transport::Address;
 use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::PyBytes;
 use tokio::sync::oneshot;
 
-use crate::error::{ToPy, to_py};
+use crate::error::ToPy;
 
 // ---- the inbox: Python work queued by engine threads ------------------------------------------
 
@@ -104,87 +104,21 @@ pub(crate) fn print_err(py: Python<'_>, r: PyResult<impl Sized>) {
 
 // ---- values -----------------------------------------------------------------------------------
 
-fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
-    if depth > omnitron::rpc::MAX_DEPTH {
-        return Err(PyTypeError::new_err("value nested too deeply to send over RPC"));
-    }
-    if obj.is_none() {
-        return Ok(Value::Nil);
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if obj.cast::<PyInt>().is_ok() {
-        if let Ok(v) = obj.extract::<i64>() {
-            return Ok(if v >= 0 { Value::UInt(v as u64) } else { Value::Int(v) });
-        }
-        if let Ok(v) = obj.extract::<u64>() {
-            return Ok(Value::UInt(v));
-        }
-        return Err(PyTypeError::new_err("int too large to send over RPC (64 bits at most)"));
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(Value::Float(f.value()));
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::Str(s.to_cow()?.into_owned()));
-    }
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Value::Bin(b.as_bytes().to_vec()));
-    }
-    if let Ok(l) = obj.cast::<PyList>() {
-        return l.iter().map(|i| to_value(&i, depth + 1)).collect::<PyResult<_>>().map(Value::Array);
-    }
-    if let Ok(t) = obj.cast::<PyTuple>() {
-        return t.iter().map(|i| to_value(&i, depth + 1)).collect::<PyResult<_>>().map(Value::Array);
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut entries = Vec::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            entries.push((to_value(&k, depth + 1)?, to_value(&v, depth + 1)?));
-        }
-        return Ok(Value::Map(entries));
-    }
-    let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    Err(PyTypeError::new_err(format!(
-        "cannot send a {ty} over RPC: use None, bool, int, float, str, bytes, list, tuple or dict (dataclasses: dataclasses.asdict)"
-    )))
-}
-
-fn from_value(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
-    Ok(match v {
-        Value::Nil => py.None(),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
-        Value::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
-        Value::UInt(u) => u.into_pyobject(py)?.into_any().unbind(),
-        Value::Float(f) => f.into_pyobject(py)?.into_any().unbind(),
-        Value::Str(s) => PyString::new(py, s).into_any().unbind(),
-        Value::Bin(b) | Value::Ext(_, b) => PyBytes::new(py, b).into_any().unbind(),
-        Value::Array(items) => {
-            let items: Vec<Py<PyAny>> = items.iter().map(|i| from_value(py, i)).collect::<PyResult<_>>()?;
-            PyList::new(py, items)?.into_any().unbind()
-        }
-        Value::Map(entries) => {
-            let d = PyDict::new(py);
-            for (k, v) in entries {
-                let key = from_value(py, k)?;
-                // Unhashable keys (a list) cannot be dict keys in Python: use their repr.
-                let key =
-                    if key.bind(py).hash().is_ok() { key } else { key.bind(py).repr()?.into_any().unbind() };
-                d.set_item(key, from_value(py, v)?)?;
-            }
-            d.into_any().unbind()
-        }
-    })
-}
+// (Written directly, without a `Value` tree in between: `pack.rs`.)
 
 pub(crate) fn encode(obj: &Bound<'_, PyAny>) -> PyResult<bytes::Bytes> {
-    Ok(to_value(obj, 0)?.to_bytes())
+    let mut out = Vec::new();
+    crate::pack::encode_into(obj, &mut out)?;
+    Ok(bytes::Bytes::from(out))
+}
+
+/// [`encode`] appending to `out` (many values into one buffer).
+pub(crate) fn encode_into(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    crate::pack::encode_into(obj, out)
 }
 
 pub(crate) fn decode(py: Python<'_>, b: &[u8]) -> PyResult<Py<PyAny>> {
-    let v = Value::decode(b).map_err(|e| to_py(py, &e))?;
-    from_value(py, &v)
+    crate::pack::decode(py, b)
 }
 
 /// Encodes a Python value to MessagePack bytes (exposed for tests and the Python layer).
@@ -551,7 +485,7 @@ impl NativeConnection {
 
 /// Connections are read by the asyncio loop that drains the inbox: each new one is handed to the
 /// Python layer's `adopt` callable there, which watches it with `add_reader`.
-fn host_loop(inbox: &Arc<Inbox>, adopt: &Arc<std::sync::OnceLock<Py<PyAny>>>) -> HostLoop {
+pub(crate) fn host_loop(inbox: &Arc<Inbox>, adopt: &Arc<std::sync::OnceLock<Py<PyAny>>>) -> HostLoop {
     let (inbox, adopt) = (inbox.clone(), adopt.clone());
     let queue = inbox.clone();
     HostLoop(Arc::new(move |reader: HostReader| {

@@ -2,9 +2,22 @@
 
 import asyncio
 import os
+import sys
 import time
+from typing import Any
 
 from omnitron import public, service
+
+
+def _chunk() -> int:
+    """The length of the chunk (``$batch``, omnitron/_batch.py) this item came in: 1 for a call on
+    its own. Read from the batch loop's frame: what the pool sent, seen from the worker."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "omnitron._batch" and "chunk" in frame.f_locals:
+            return len(frame.f_locals["chunk"])
+        frame = frame.f_back  # type: ignore[assignment]
+    return 1
 
 
 @service("echo@1.0.0")
@@ -41,3 +54,42 @@ class Echo:
     @public
     def fail(self, message: str) -> None:
         raise ValueError(message)
+
+    @public
+    def chunk(self, x: int) -> list[Any]:
+        """``[x, pid, chunk length]``."""
+        return [x, os.getpid(), _chunk()]
+
+    @public
+    async def achunk(self, x: int) -> list[Any]:
+        """:meth:`chunk` for an ``async def``; every third item waits a little before it answers."""
+        n = _chunk()
+        if x % 3 == 0:
+            await asyncio.sleep(0.001)
+        return [x, os.getpid(), n]
+
+    @public
+    def maybe_fail(self, x: int) -> int:
+        if x % 7 == 3:
+            raise ValueError(f"item {x} is bad")
+        return 2 * x
+
+    @public
+    async def amaybe_fail(self, x: int) -> int:
+        if x % 2 == 0:
+            await asyncio.sleep(0)
+        return self.maybe_fail(x)
+
+    @public
+    def die_once(self, item: list[Any]) -> int:
+        """``item`` is ``[x, marker]``: exits this worker (as a crash would) the first time item 50
+        reaches any worker (the file ``marker`` records that it happened)."""
+        x, marker = item
+        if x == 50:
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return x
+            os.close(fd)
+            os._exit(9)
+        return x

@@ -88,13 +88,13 @@ def test_pool_errors_are_clear() -> None:
                 await pool.exec("pid")
             await asyncio.gather(*slow)
         finally:
-            await pool.stop()
+            await pool.close()
         pool = await Pool.start(WORKER, name="py-timeout", size=1, task_timeout=0.3, cwd=HERE)
         try:
             with pytest.raises(TimeoutError):
                 await pool.exec("sleep", 3)
         finally:
-            await pool.stop()
+            await pool.close()
         with pytest.raises(SpawnFailedError):
             await Pool.start(["/nonexistent/python"], name="ghost")
         with pytest.raises(ChildNotReadyError) as e:
@@ -122,7 +122,7 @@ def test_workers_killed_under_load_lose_no_task() -> None:
             await eventually(lambda: pool.status()["workers"] == 2, 30)
             assert isinstance(await pool.exec("pid"), int)
         finally:
-            await pool.stop()
+            await pool.close()
 
     asyncio.run(main())
 
@@ -261,6 +261,6 @@ def test_cancelling_an_exec_cancels_the_task_on_its_worker_and_frees_it(tmp_path
             assert isinstance(await asyncio.wait_for(pool.exec("pid"), 10), int)
             assert not os.path.exists(str(queued) + ".started")
         finally:
-            await pool.stop()
+            await pool.close()
 
     asyncio.run(main())

@@ -79,6 +79,8 @@ pub struct ChildProcess {
     pub pid: u32,
     /// The services it registered.
     pub services: Vec<String>,
+    /// The public methods of each of `services`, in the same order.
+    methods: Vec<Vec<String>>,
     conn: u64,
     proc: OsProcess,
     lost: CancellationToken,
@@ -110,6 +112,7 @@ impl ChildProcess {
             id,
             pid: proc.pid,
             services: ready.services,
+            methods: ready.methods,
             conn: ready.conn,
             proc,
             lost,
@@ -125,6 +128,12 @@ impl ChildProcess {
             tokio::spawn(health_loop(Arc::downgrade(&child), h));
         }
         child
+    }
+
+    /// The public methods `service` (one of [`ChildProcess::services`]) registered with.
+    pub fn methods(&self, service: &str) -> Option<&[String]> {
+        let i = self.services.iter().position(|s| s == service)?;
+        self.methods.get(i).map(Vec::as_slice)
     }
 
     /// How long it took from spawn to ready.

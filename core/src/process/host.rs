@@ -24,12 +24,15 @@ use crate::transport::Address;
 pub(crate) struct Ready {
     pub(crate) conn: u64,
     pub(crate) services: Vec<String>,
+    /// The public methods of each of `services`, in the same order.
+    pub(crate) methods: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Default)]
 struct Slot {
     conn: Option<u64>,
     services: Vec<String>,
+    methods: Vec<Vec<String>>,
     ready: Option<oneshot::Sender<Ready>>,
     lost: CancellationToken,
 }
@@ -244,12 +247,13 @@ fn on_connection_event(inner: &HostInner, ev: &ConnectionEvent) {
                 inner.by_conn.lock().insert(*conn, peer.name.clone());
             }
         }
-        ConnectionEvent::Registered { conn, service } => {
+        ConnectionEvent::Registered { conn, service, methods } => {
             let id = inner.by_conn.lock().get(conn).cloned();
             if let Some(id) = id
                 && let Some(slot) = inner.slots.lock().get_mut(&id)
             {
                 slot.services.push(service.clone());
+                slot.methods.push(methods.clone());
             }
         }
         ConnectionEvent::Disconnected { conn, .. } => {
@@ -273,7 +277,7 @@ fn report_ready(inner: &HostInner, id: &str) -> Result<bool> {
         return Err(Error::new(ErrorCode::ChildNotFound, format!("child '{id}' is not connected")));
     };
     if let Some(tx) = slot.ready.take() {
-        let _ = tx.send(Ready { conn, services: slot.services.clone() });
+        let _ = tx.send(Ready { conn, services: slot.services.clone(), methods: slot.methods.clone() });
     }
     Ok(true)
 }

@@ -1,7 +1,14 @@
 //! A pool of worker processes (any language) that run tasks: `exec(method, args)` picks a worker by
 //! the pool's strategy, queues (bounded) when every worker is busy, retries a task whose worker died
 //! on another one, recycles workers after N tasks or a lifetime, replaces dead workers, and scales
-//! between `min` and `max` on queue depth.
+//! between `min` and `max` on queue depth. `map` sends items in chunks (`map.rs`).
+
+mod map;
+mod queue;
+
+use queue::{Queued, Waiter, acquire, hand_over};
+
+pub use map::{MapItems, MapOptions, MapPart, MapResults};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,7 +19,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +29,7 @@ use super::metrics::PoolMetrics;
 use super::spec::ChildSpec;
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::Registry;
-use crate::rpc::{CallOptions, WireError, check_args, decode, encode, encode_args};
+use crate::rpc::{CallOptions, WireError, check_args, decode, encode_args};
 
 /// How a pool picks a worker for a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,12 +171,14 @@ struct Worker {
     /// Its connection failed a call: no more tasks go to it, even before its process is reaped
     /// and its monitor takes it out (a retry must not land on it again).
     dead: AtomicBool,
+    /// Its service registered the reserved `$batch` method: `map` sends it chunks of items.
+    batch: bool,
 }
 
 #[derive(Default)]
 struct State {
     workers: Vec<Arc<Worker>>,
-    waiters: VecDeque<oneshot::Sender<Arc<Worker>>>,
+    waiters: VecDeque<Waiter>,
     starting: usize,
     next_index: usize,
     /// Workers wanted now (between min and max).
@@ -267,6 +276,11 @@ impl Pool {
         &self.inner.opts.name
     }
 
+    /// The host its workers connect to.
+    pub fn host(&self) -> &ProcessHost {
+        &self.inner.host
+    }
+
     /// Runs `method` with raw MessagePack arguments (an array) on a worker; the raw result.
     pub async fn exec_raw(&self, method: &str, args: Bytes) -> std::result::Result<Bytes, WireError> {
         check_args(&args).map_err(|e| WireError::from_error(&e))?;
@@ -276,9 +290,10 @@ impl Pool {
 
     /// [`Pool::exec_raw`] reporting to `done` instead of being awaited. When a worker is free the
     /// request is written from the calling thread and `done` runs where the answer is read (no task,
-    /// no thread hop); otherwise (queueing, a retry after a worker died) it continues as a task on
-    /// the engine's runtime. `done` runs exactly once, on an engine thread or the caller's, unless
-    /// the task is cancelled first ([`PoolTask::cancel`]).
+    /// no thread hop); otherwise the task waits in the queue and is written by the thread that frees
+    /// a slot for it (a retry after a worker died continues as a task on the engine's runtime).
+    /// `done` runs exactly once, on an engine thread or the caller's, unless the task is cancelled
+    /// first ([`PoolTask::cancel`]).
     pub fn exec_raw_with(
         &self,
         method: &str,
@@ -299,15 +314,80 @@ impl Pool {
             }
             w
         };
-        let Some(w) = picked else {
-            // No free worker (or stopped): the queueing path.
-            let (pool, method) = (self.clone(), method.to_string());
-            let task = crate::runtime::handle()
-                .spawn(async move { done(pool.exec_from(&method, args, started, 0).await) });
-            // Aborting it drops `exec_from`: its lease frees the slot, the call is cancelled.
-            return PoolTask(PoolTaskInner::Task(task.abort_handle(), self.clone()));
+        let Some(w) = picked else { return self.enqueue(method, args, started, done) };
+        match self.send_to(w.clone(), method, args, started, done) {
+            Some(call) => PoolTask(PoolTaskInner::Call { call, pool: self.clone(), worker: w }),
+            None => PoolTask(PoolTaskInner::Finished),
+        }
+    }
+
+    /// No worker is free (or the pool stopped): the task waits in the queue as a callback, sent by
+    /// whoever frees a slot ([`queue::hand_over`]).
+    fn enqueue(
+        &self,
+        method: &str,
+        args: Bytes,
+        started: Instant,
+        done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
+    ) -> PoolTask {
+        let inner = &self.inner;
+        let q = Arc::new(Queued {
+            start: Mutex::new(None),
+            deadline: started + inner.opts.task_timeout,
+            sent: Mutex::new(None),
+        });
+        let (pool, method, weak) = (self.clone(), method.to_string(), Arc::downgrade(&q));
+        *q.start.lock() = Some(Box::new(move |w| match w {
+            Ok(w) => {
+                let call = pool.send_to(w.clone(), &method, args, started, done);
+                if let (Some(call), Some(q)) = (call, weak.upgrade()) {
+                    *q.sent.lock() = Some((call, w));
+                }
+            }
+            Err(e) => {
+                let r = Err(e);
+                pool.record(started, &r);
+                done(r)
+            }
+        }));
+        let queued = {
+            let mut s = inner.state.lock();
+            if inner.stop.is_cancelled() {
+                Err(queue::stopped(inner))
+            } else {
+                s.last_busy = Some(started);
+                queue::enqueue(inner, &mut s, q.clone())
+            }
         };
-        let opts = CallOptions { deadline: Some(inner.opts.task_timeout), trace: None };
+        match queued {
+            Ok(()) => {
+                inner.changed.notify_waiters();
+                // A slot freed since the first look is not left idle while this task waits.
+                hand_over(inner);
+                PoolTask(PoolTaskInner::Queued(q, self.clone()))
+            }
+            Err(e) => {
+                if let Some(start) = q.start.lock().take() {
+                    start(Err(WireError::from_error(&e)));
+                }
+                PoolTask(PoolTaskInner::Finished)
+            }
+        }
+    }
+
+    /// Sends a task to `w` (a slot already taken on it) from this thread; its answer finishes it
+    /// where it is read. The call, to cancel it; None when the worker's outbox was full and the
+    /// call went out from a task instead.
+    fn send_to(
+        &self,
+        w: Arc<Worker>,
+        method: &str,
+        args: Bytes,
+        started: Instant,
+        done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
+    ) -> Option<crate::rpc::CallHandle> {
+        let left = (started + self.inner.opts.task_timeout).saturating_duration_since(Instant::now());
+        let opts = CallOptions { deadline: Some(left.max(Duration::from_millis(1))), trace: None };
         let (pool, m, w2, a) = (self.clone(), method.to_string(), w.clone(), args.clone());
         let cb: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send> = Box::new(move |r| {
             // Without a runtime here (the connection was already gone), finish on the engine's.
@@ -317,16 +397,15 @@ impl Pool {
                 crate::runtime::handle().spawn(async move { pool.finish_fast(&m, a, &w2, started, r, done) });
             }
         });
-        match w.child.call_raw_with(&w.target, method, &args, opts, cb) {
-            Ok(call) => PoolTask(PoolTaskInner::Call { call, pool: self.clone(), worker: w }),
+        match w.child.call_raw_with(&w.target, method, &args, opts.clone(), cb) {
+            Ok(call) => Some(call),
             Err(cb) => {
                 // The worker's outbox is full: await it instead (the callback still finishes the
                 // task; not cancellable: the callback owns the slot's release).
                 let (child, target, method) = (w.child.clone(), w.target.clone(), method.to_string());
-                let opts = CallOptions { deadline: Some(self.inner.opts.task_timeout), trace: None };
                 crate::runtime::handle()
                     .spawn(async move { cb(child.call_raw(&target, &method, args, opts).await) });
-                PoolTask(PoolTaskInner::Finished)
+                None
             }
         }
     }
@@ -434,74 +513,6 @@ impl Pool {
         decode(&out)
     }
 
-    /// [`Pool::map_raw`] reporting to `done` instead of being awaited: items go out through
-    /// [`Pool::exec_raw_with`] (no task per item), at most as many at a time as the workers take,
-    /// each answer sending the next item. `done` gets the results in the items' order.
-    pub fn map_raw_with(
-        &self,
-        method: &str,
-        items: Vec<Bytes>,
-        done: impl FnOnce(Vec<std::result::Result<Bytes, WireError>>) + Send + 'static,
-    ) {
-        if items.is_empty() {
-            return done(Vec::new());
-        }
-        let window = (self.inner.max * self.inner.opts.concurrency).max(1).min(items.len());
-        let n = items.len();
-        let st = Arc::new(MapState {
-            pool: self.clone(),
-            method: method.to_string(),
-            items: Mutex::new(items.into_iter().enumerate().collect()),
-            results: Mutex::new((0..n).map(|_| None).collect()),
-            remaining: AtomicUsize::new(n),
-            done: Mutex::new(Some(Box::new(done))),
-        });
-        for _ in 0..window {
-            MapState::feed(&st);
-        }
-    }
-
-    /// Runs `method` once per item (each item is the single argument), at most as many at a time as
-    /// the workers take; the results in the items' order. Each item's own result, errors included.
-    pub async fn map_raw(
-        &self,
-        method: &str,
-        items: Vec<Bytes>,
-    ) -> Vec<std::result::Result<Bytes, WireError>> {
-        let window = (self.inner.max * self.inner.opts.concurrency).max(1);
-        let mut out: Vec<Option<std::result::Result<Bytes, WireError>>> = vec![None; items.len()];
-        let mut set = tokio::task::JoinSet::new();
-        let mut it = items.into_iter().enumerate();
-        loop {
-            while set.len() < window {
-                let Some((i, args)) = it.next() else { break };
-                let p = self.clone();
-                let m = method.to_string();
-                set.spawn(async move { (i, p.exec_raw(&m, args).await) });
-            }
-            match set.join_next().await {
-                Some(Ok((i, r))) => out[i] = Some(r),
-                Some(Err(e)) => tracing::error!("a map task panicked: {e}"),
-                None => break,
-            }
-        }
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(WireError::from_error(&Error::new(ErrorCode::Internal, "task lost"))))
-            })
-            .collect()
-    }
-
-    /// [`Pool::map_raw`] typed: each item is passed as the single argument; the first error fails it.
-    pub async fn map<A: Serialize, R: DeserializeOwned>(&self, method: &str, items: &[A]) -> Result<Vec<R>> {
-        let args = items.iter().map(|a| encode(&(a,))).collect::<Result<Vec<_>>>()?;
-        self.map_raw(method, args)
-            .await
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_error()).and_then(|b| decode(&b)))
-            .collect()
-    }
-
     /// What the pool looks like now.
     pub fn status(&self) -> PoolStatus {
         let s = self.inner.state.lock();
@@ -547,9 +558,9 @@ impl Pool {
     pub async fn stop(&self) {
         let inner = &self.inner;
         inner.stop.cancel();
+        queue::expire(inner, true);
         let workers = {
-            let mut s = inner.state.lock();
-            s.waiters.clear();
+            let s = inner.state.lock();
             for w in &s.workers {
                 w.draining.store(true, Ordering::Release);
             }
@@ -570,59 +581,6 @@ impl Pool {
         }
         inner.state.lock().workers.clear();
         inner.metrics.set_workers(0, 0);
-    }
-}
-
-type MapDone = Box<dyn FnOnce(Vec<std::result::Result<Bytes, WireError>>) + Send>;
-
-/// A map in progress: the items not sent yet, the results so far.
-struct MapState {
-    pool: Pool,
-    method: String,
-    items: Mutex<VecDeque<(usize, Bytes)>>,
-    results: Mutex<Vec<Option<std::result::Result<Bytes, WireError>>>>,
-    remaining: AtomicUsize,
-    done: Mutex<Option<MapDone>>,
-}
-
-thread_local! {
-    /// How deep answers that arrived at once (inline) have nested `feed` on this thread.
-    static FEED_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-impl MapState {
-    /// Sends the next item, if any; its answer records the result and sends the one after.
-    fn feed(st: &Arc<MapState>) {
-        let Some((i, args)) = st.items.lock().pop_front() else { return };
-        let next = st.clone();
-        st.pool.exec_raw_with(&st.method, args, move |r| {
-            next.results.lock()[i] = Some(r);
-            if next.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let results = std::mem::take(&mut *next.results.lock());
-                let out = results
-                    .into_iter()
-                    .map(|r| {
-                        r.unwrap_or_else(|| {
-                            Err(WireError::from_error(&Error::new(ErrorCode::Internal, "task lost")))
-                        })
-                    })
-                    .collect();
-                if let Some(done) = next.done.lock().take() {
-                    done(out);
-                }
-                return;
-            }
-            // An answer given at once (an error before sending) would recurse once per item:
-            // past a few levels, continue on the runtime instead.
-            let depth = FEED_DEPTH.with(|d| d.get());
-            if depth > 16 {
-                crate::runtime::handle().spawn(async move { MapState::feed(&next) });
-            } else {
-                FEED_DEPTH.with(|d| d.set(depth + 1));
-                MapState::feed(&next);
-                FEED_DEPTH.with(|d| d.set(depth));
-            }
-        });
     }
 }
 
@@ -682,65 +640,14 @@ fn pick(inner: &PoolInner, s: &State) -> Option<Arc<Worker>> {
     })
 }
 
-async fn acquire(inner: &Arc<PoolInner>, deadline: Instant) -> Result<Arc<Worker>> {
-    let rx = {
-        let mut s = inner.state.lock();
-        if inner.stop.is_cancelled() {
-            return Err(Error::new(ErrorCode::NotRunning, format!("pool '{}' is stopped", inner.opts.name)));
-        }
-        if let Some(w) = pick(inner, &s) {
-            s.last_busy = Some(Instant::now());
-            return Ok(w);
-        }
-        // Places left by tasks cancelled while they waited do not count against the limit.
-        s.waiters.retain(|w| !w.is_closed());
-        if s.waiters.len() >= inner.opts.queue_limit {
-            return Err(Error::new(
-                ErrorCode::QueueFull,
-                format!(
-                    "pool '{}' is full: {} tasks already wait for a worker (queue limit {}); slow down or raise the limit",
-                    inner.opts.name,
-                    s.waiters.len(),
-                    inner.opts.queue_limit
-                ),
-            ));
-        }
-        let (tx, rx) = oneshot::channel();
-        s.waiters.push_back(tx);
-        inner.metrics.queue_depth.set(s.waiters.len() as f64);
-        rx
-    };
-    inner.changed.notify_waiters();
-    // Dropped while waiting (the task cancelled): a worker handed over meanwhile is given back.
-    let mut waiting = Waiting { inner, rx: Some(rx) };
-    let rx = waiting.rx.as_mut().expect("set above");
-    let got = tokio::time::timeout_at(deadline, rx).await;
-    if matches!(got, Ok(Ok(_))) {
-        waiting.rx = None; // Ours now: released when the task ends.
-    }
-    drop(waiting); // Timed out: one handed over just now goes back.
-    match got {
-        Ok(Ok(w)) => Ok(w),
-        Ok(Err(_)) => Err(Error::new(ErrorCode::NotRunning, format!("pool '{}' stopped", inner.opts.name))),
-        Err(_) => Err(Error::new(
-            ErrorCode::Timeout,
-            format!(
-                "pool '{}': no worker was free within the task timeout of {} ms",
-                inner.opts.name,
-                inner.opts.task_timeout.as_millis()
-            ),
-        )),
-    }
-}
-
 /// A task started with [`Pool::exec_raw_with`], to cancel it.
 pub struct PoolTask(PoolTaskInner);
 
 enum PoolTaskInner {
     /// Sent to a worker from the caller's thread: the callback releases the slot when it runs.
     Call { call: crate::rpc::CallHandle, pool: Pool, worker: Arc<Worker> },
-    /// Queued, or sent from a task.
-    Task(tokio::task::AbortHandle, Pool),
+    /// Queued (then sent by whoever freed a slot).
+    Queued(Arc<Queued>, Pool),
     /// Done, or not cancellable.
     Finished,
 }
@@ -749,7 +656,7 @@ impl std::fmt::Debug for PoolTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.0 {
             PoolTaskInner::Call { .. } => "PoolTask(sent)",
-            PoolTaskInner::Task(..) => "PoolTask(queued)",
+            PoolTaskInner::Queued(..) => "PoolTask(queued)",
             PoolTaskInner::Finished => "PoolTask(finished)",
         })
     }
@@ -770,30 +677,22 @@ impl PoolTask {
                     pool.inner.metrics.outcome("cancelled");
                 }
             }
-            PoolTaskInner::Task(task, pool) => {
-                if !task.is_finished() {
-                    task.abort();
+            PoolTaskInner::Queued(q, pool) => {
+                // Still waiting: it leaves the queue. Sent since: as a sent task.
+                let waiting = q.start.lock().take();
+                if waiting.is_some() {
+                    pool.inner.metrics.outcome("cancelled");
+                    return;
+                }
+                let sent = q.sent.lock().take();
+                if let Some((call, worker)) = sent
+                    && call.cancel_pending()
+                {
+                    release(&pool.inner, &worker);
                     pool.inner.metrics.outcome("cancelled");
                 }
             }
             PoolTaskInner::Finished => {}
-        }
-    }
-}
-
-/// A task waiting in the queue for a worker.
-struct Waiting<'a> {
-    inner: &'a Arc<PoolInner>,
-    rx: Option<oneshot::Receiver<Arc<Worker>>>,
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if let Some(mut rx) = self.rx.take() {
-            rx.close();
-            if let Ok(w) = rx.try_recv() {
-                release(self.inner, &w);
-            }
         }
     }
 }
@@ -821,29 +720,6 @@ fn release(inner: &Arc<PoolInner>, w: &Arc<Worker>) {
         recycle(inner, w.clone(), "task limit");
     }
     hand_over(inner);
-}
-
-/// Gives free slots to waiting tasks.
-fn hand_over(inner: &Arc<PoolInner>) {
-    let mut s = inner.state.lock();
-    while !s.waiters.is_empty() {
-        let Some(w) = pick(inner, &s) else { break };
-        let mut given = false;
-        while let Some(tx) = s.waiters.pop_front() {
-            match tx.send(w.clone()) {
-                Ok(()) => {
-                    given = true;
-                    break;
-                }
-                Err(_) => continue, // That task gave up waiting.
-            }
-        }
-        if !given {
-            w.child.in_flight.fetch_sub(1, Ordering::AcqRel);
-            break;
-        }
-    }
-    inner.metrics.queue_depth.set(s.waiters.len() as f64);
 }
 
 /// Replaces `w`: a new worker is started, `w` finishes what it has and stops. Not a crash.
@@ -889,8 +765,14 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<()> {
         }
     };
     inner.metrics.spawn_to_ready.observe(child.ready_after().as_secs_f64());
-    let w =
-        Arc::new(Worker { child, target, draining: AtomicBool::new(false), dead: AtomicBool::new(false) });
+    let batch = takes_batches(&child, &target);
+    let w = Arc::new(Worker {
+        child,
+        target,
+        draining: AtomicBool::new(false),
+        dead: AtomicBool::new(false),
+        batch,
+    });
     let stopped = {
         let mut s = inner.state.lock();
         s.starting -= 1;
@@ -909,6 +791,17 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<()> {
     hand_over(inner);
     inner.changed.notify_waiters();
     Ok(())
+}
+
+/// Whether the service `target` names (`name`, `name@version` or a range) registered `$batch`.
+fn takes_batches(child: &ChildProcess, target: &str) -> bool {
+    let name = |s: &str| s.split_once('@').map_or(s, |(n, _)| n).to_string();
+    let wanted = name(target);
+    child
+        .services
+        .iter()
+        .filter(|s| *s == target || name(s) == wanted)
+        .any(|s| child.methods(s).is_some_and(|m| m.iter().any(|x| x == super::batch::BATCH_METHOD)))
 }
 
 /// Watches one worker until it is gone, then takes it out of the pool.
@@ -941,6 +834,7 @@ async fn manage(inner: Arc<PoolInner>) {
         if inner.stop.is_cancelled() {
             return;
         }
+        queue::expire(&inner, false);
         let (need, delay) = {
             let mut s = inner.state.lock();
             let now = Instant::now();

@@ -26,6 +26,7 @@ pub use codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
 pub use deferred::{DeferredCancel, DeferredHandler, DeferredStart, Reply, next_call_key};
 pub use host_reader::{HostLoop, HostReader};
 pub use msgpack::{EMPTY_ARRAY, NIL};
+pub(crate) use msgpack::{Reader, write_array_len, write_str};
 pub use pattern::{Pattern, check_topic};
 pub use peer::{
     CallHandle, CallOptions, ConnectionEvent, DEFAULT_DEADLINE, Peer, PeerOptions, RpcStream, ServiceInfo,

@@ -26,6 +26,11 @@ impl Reader {
         self.pos == self.data.len()
     }
 
+    /// How far it has read.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     fn byte(&mut self) -> Result<u8> {
         let b = *self.data.get(self.pos).ok_or_else(|| malformed("truncated"))?;
         self.pos += 1;

@@ -144,6 +144,8 @@ pub enum ConnectionEvent {
         conn: u64,
         /// The service, `name@version`.
         service: String,
+        /// Its public methods (a pool learns from them whether a worker takes batches).
+        methods: Vec<String>,
     },
     /// It disconnected; its calls in flight have failed and its services are gone.
     Disconnected {
@@ -685,7 +687,12 @@ fn registry_list(inner: &Inner) -> Vec<ServiceInfo> {
         .read()
         .list()
         .into_iter()
-        .map(|(name, v, methods, streams)| ServiceInfo { name, version: v.to_string(), methods, streams })
+        .map(|(name, v, methods, streams)| ServiceInfo {
+            name,
+            version: v.to_string(),
+            methods: public(methods),
+            streams,
+        })
         .collect()
 }
 
@@ -693,9 +700,15 @@ fn info_of(r: &Resolved) -> ServiceInfo {
     ServiceInfo {
         name: r.name.clone(),
         version: r.version.to_string(),
-        methods: r.provider.methods(),
+        methods: public(r.provider.methods()),
         streams: r.provider.streams(),
     }
+}
+
+/// A service's interface leaves out the reserved methods (`$batch`, docs/PROTOCOL.md).
+fn public(mut methods: Vec<String>) -> Vec<String> {
+    methods.retain(|m| !m.starts_with('$'));
+    methods
 }
 
 /// The built-in `$registry` service.
@@ -716,7 +729,7 @@ fn builtin_registry(inner: &Inner, method: &str, args: &Bytes) -> std::result::R
 }
 
 fn no_method(r: &Resolved, method: &str) -> WireError {
-    let methods = r.provider.methods();
+    let methods = public(r.provider.methods());
     let listed = if methods.is_empty() {
         "it has none".to_string()
     } else {
@@ -1446,13 +1459,14 @@ pub(super) fn handle_frame(
         }
         Message::Pong(n) => conn.pong(n),
         Message::Register { name, version, methods, streams } => {
+            let methods = Arc::new(methods);
             let r = super::service::parse_version(&version).and_then(|v| {
                 inner.table.write().insert(
                     &name,
                     v,
                     Provider::Remote {
                         conn: conn.clone(),
-                        methods: Arc::new(methods),
+                        methods: methods.clone(),
                         streams: Arc::new(streams),
                     },
                 )
@@ -1462,7 +1476,8 @@ pub(super) fn handle_frame(
                     let service = format!("{name}@{version}");
                     tracing::debug!(peer = %conn.peer.name, service = %service, "service registered");
                     if !upstream {
-                        inner.notify(&ConnectionEvent::Registered { conn: conn.id, service });
+                        let methods = methods.to_vec();
+                        inner.notify(&ConnectionEvent::Registered { conn: conn.id, service, methods });
                     }
                 }
                 Err(e) => {

@@ -28,9 +28,35 @@ pub fn run_role() {
     }
 }
 
+/// `[item, pid, chunk length]`: how an item reached this worker (1: on its own).
+fn chunk_answer(n: u64, chunk: usize) -> (u64, u32, usize) {
+    (n, std::process::id(), chunk)
+}
+
+/// Fails items whose number is 3 modulo 7.
+fn maybe_fail(n: u64) -> omnitron::Result<u64> {
+    if n % 7 == 3 {
+        return Err(omnitron::Error::new(omnitron::ErrorCode::InvalidArgument, format!("item {n} is bad")));
+    }
+    Ok(n * 2)
+}
+
+/// Exits this worker (as a crash would) the first time item 50 reaches any worker of the test:
+/// the file `marker` records that it happened.
+fn die_once(n: u64, marker: &str) -> u64 {
+    if n == 50 && std::fs::OpenOptions::new().write(true).create_new(true).open(marker).is_ok() {
+        std::process::exit(9);
+    }
+    n
+}
+
 fn echo_service() -> Service {
-    Service::builder("echo", "1.0.0")
-        .unwrap()
+    let batch = std::env::var(MODE).as_deref() == Ok("batch");
+    let b = Service::builder("echo", "1.0.0").unwrap();
+    let b = if batch { b.raw("$batch", |args, _ctx| Box::pin(async move { batch_of(&args) })) } else { b };
+    b.method("chunk", |(n,): (u64,)| async move { Ok(chunk_answer(n, 1)) })
+        .method("maybe_fail", |(n,): (u64,)| async move { maybe_fail(n) })
+        .method("die_once", |(n, marker): (u64, String)| async move { Ok(die_once(n, &marker)) })
         .method("echo", |(s,): (String,)| async move { Ok(s) })
         .method("echo_n", |(n,): (u32,)| async move { Ok(n) })
         .method("pid", |()| async move { Ok(std::process::id()) })
@@ -44,6 +70,70 @@ fn echo_service() -> Service {
         })
         .build()
         .unwrap()
+}
+
+/// The worker's side of `$batch` (docs/PROTOCOL.md, "Batches") for the methods above: what the
+/// Python and Node workers do in their languages, written here so core's chunking is tested
+/// against a real worker process.
+fn batch_of(args: &[u8]) -> Result<bytes::Bytes, omnitron::rpc::WireError> {
+    use omnitron::rpc::{Value, WireError};
+    let bad = |m: &str| WireError { code: "E001".into(), message: m.into(), data: None };
+    let Ok(Value::Array(parts)) = Value::decode(args) else { return Err(bad("not an array")) };
+    // `[method, [args, ...]]`, or `[method, [arg, ...], 1]` when each item has one argument.
+    let (method, items) = match parts.as_slice() {
+        [Value::Str(m), Value::Array(items)] => (m, items.clone()),
+        [Value::Str(m), Value::Array(items), Value::UInt(1)] => {
+            (m, items.iter().map(|a| Value::Array(vec![a.clone()])).collect())
+        }
+        _ => return Err(bad("not [method, items]")),
+    };
+    let n = items.len();
+    let uint = |v: &Value| match v {
+        Value::Array(a) => match a.first() {
+            Some(Value::UInt(x)) => *x,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    let mut values = Vec::with_capacity(n);
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let value = match method.as_str() {
+            "chunk" => {
+                let (a, b, c) = chunk_answer(uint(item), n);
+                Ok(Value::Array(vec![Value::UInt(a), Value::UInt(u64::from(b)), Value::UInt(c as u64)]))
+            }
+            "maybe_fail" => maybe_fail(uint(item)).map(Value::UInt),
+            "die_once" => {
+                let marker = match item {
+                    Value::Array(a) => match a.get(1) {
+                        Some(Value::Str(s)) => s.clone(),
+                        _ => String::new(),
+                    },
+                    _ => String::new(),
+                };
+                Ok(Value::UInt(die_once(uint(item), &marker)))
+            }
+            "echo_n" => Ok(Value::UInt(uint(item))),
+            other => Err(omnitron::Error::new(
+                omnitron::ErrorCode::MethodNotFound,
+                format!("no public method '{other}'"),
+            )),
+        };
+        match value {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                values.push(Value::Nil);
+                let s = |x: &str| Value::Str(x.to_string());
+                errors.push(Value::Array(vec![
+                    Value::UInt(i as u64),
+                    Value::Map(vec![(s("code"), s(e.code().as_str())), (s("message"), s(e.message()))]),
+                ]));
+            }
+        }
+    }
+    let errors = if errors.is_empty() { Value::Nil } else { Value::Array(errors) };
+    Ok(Value::Array(vec![Value::Array(values), errors]).to_bytes())
 }
 
 fn run_worker() {

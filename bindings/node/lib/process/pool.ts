@@ -7,8 +7,9 @@ import { isMainThread } from 'node:worker_threads';
 import { native } from '../native.js';
 import { call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { encode } from '../rpc/codec.js';
+import { Writer, appendRecord, encode } from '../rpc/codec.js';
 import type { ServiceProxy } from '../rpc/peer.js';
+import { OptionKeys, checkKeys } from '../util.js';
 import { Ops } from './ops.js';
 import { childSpec, isObject, optBool, optNum, optStr, type ChildProgram } from './program.js';
 
@@ -50,6 +51,53 @@ export interface PoolOptions<T = unknown> extends ChildProgram {
   /** Only for typing: `Pool.start<Worker>(...)` infers nothing from here. */
   readonly _type?: T;
 }
+
+/** The keys of `PoolOptions` (a child program's, then the pool's own). */
+const POOL_KEYS = new OptionKeys([
+  'command',
+  'args',
+  'service',
+  'module',
+  'exportName',
+  'execArgv',
+  'target',
+  'env',
+  'cwd',
+  'readyTimeout',
+  'shutdownTimeout',
+  'healthCheck',
+  'name',
+  'size',
+  'min',
+  'max',
+  'strategy',
+  'warmup',
+  'concurrency',
+  'queueLimit',
+  'taskTimeout',
+  'taskRetries',
+  'recycleAfter',
+  'maxLifetime',
+  'idleTimeout',
+]);
+const HEALTH_KEYS = new OptionKeys(['interval', 'timeout', 'maxMissed']);
+
+function checkPoolKeys(o: object, what: string): void {
+  checkKeys(o, POOL_KEYS, what);
+  const h = (o as { healthCheck?: unknown }).healthCheck;
+  if (isObject(h)) checkKeys(h, HEALTH_KEYS, `${what}: healthCheck`);
+}
+
+/** How `map(items, 'method', options)` sends its items. */
+export interface MapOptions {
+  /**
+   * Items per message to workers that take chunks (Node and Python workers); default: as
+   * multiprocessing's `Pool.map` chooses, the items spread over four chunks per worker. 1 sends one
+   * call per item.
+   */
+  chunksize?: number;
+}
+const MAP_KEYS = new OptionKeys(['chunksize']);
 
 /** A pool's state. */
 export interface PoolStatus {
@@ -94,6 +142,7 @@ export class Pool<T = any> {
   static async start<T = any>(options: PoolOptions<T>): Promise<Pool<T>> {
     const what = 'Pool.start()';
     if (!isObject(options)) throw invalidArgument(`${what} takes an options object, got ${describe(options)}`);
+    checkPoolKeys(options, what);
     const o = options as Record<string, unknown>;
     let size: number | undefined;
     if (o.size !== undefined && o.size !== 'auto') {
@@ -144,27 +193,49 @@ export class Pool<T = any> {
 
   /**
    * `map(items, 'method')`: `method(item)` for every item on the workers, results in the items'
-   * order (the first failure rejects). `map(items, fn)`: `fn(item, index)` for every item, as many at
-   * a time as the workers take, results in order.
+   * order; every item runs, and if any failed the first failure (in the items' order) rejects, as its
+   * own `exec` would have. Node and Python workers get the items in chunks, one message per chunk
+   * (`{ chunksize }`, default as multiprocessing's `Pool.map`); a chunk is one task (its
+   * `taskTimeout` covers the chunk, a chunk whose worker dies runs again on another, within
+   * `taskRetries`); other workers get one call per item. `map(items, fn)`: `fn(item, index)` for
+   * every item, as many at a time as the workers take, results in order.
    */
-  map<K extends MethodName<T>>(items: readonly Args<T, K>[0][], method: K): Promise<Result<T, K>[]>;
-  map<I, R>(items: readonly I[], fn: (item: I, index: number) => R | Promise<R>): Promise<Awaited<R>[]>;
-  async map(items: readonly unknown[], f: string | ((item: unknown, index: number) => unknown)): Promise<unknown[]> {
-    if (!Array.isArray(items)) throw invalidArgument(`map() takes an array of items, got ${describe(items)}`);
+  map<K extends MethodName<T>>(items: Iterable<Args<T, K>[0]>, method: K, options?: MapOptions): Promise<Result<T, K>[]>;
+  map<I, R>(items: Iterable<I>, fn: (item: I, index: number) => R | Promise<R>): Promise<Awaited<R>[]>;
+  async map(items: Iterable<unknown>, f: string | ((item: unknown, index: number) => unknown), options?: MapOptions): Promise<unknown[]> {
+    const list = listOf(items);
     if (typeof f === 'string') {
-      const bufs = items.map((x) => encode([x]));
-      return this.#ops.run<unknown[]>((id) => this.#native.map(id, f, bufs));
+      let chunksize: number | undefined;
+      if (options !== undefined) {
+        if (!isObject(options)) throw invalidArgument(`map() takes an options object, got ${describe(options)}`);
+        checkKeys(options, MAP_KEYS, 'map()');
+        const c = options.chunksize;
+        if (c !== undefined && (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > 0xffffffff)) {
+          throw invalidArgument(`map(): 'chunksize' must be a whole number of at least 1, got ${describe(c)}`);
+        }
+        chunksize = c;
+      }
+      // Every item's encoding one after the other in one buffer, and where each ends.
+      const w = new Writer();
+      const ends = new Uint32Array(list.length);
+      for (let i = 0; i < list.length; i++) {
+        appendRecord(w, 0, list[i]);
+        ends[i] = w.len;
+      }
+      const values = w.buf.subarray(0, w.len);
+      return this.#ops.run<unknown[]>((id) => this.#native.map(id, f, values, ends, chunksize));
     }
     if (typeof f !== 'function') throw invalidArgument(`map() takes a method name or a function, got ${describe(f)}`);
-    const out = new Array<unknown>(items.length);
+    if (options !== undefined) throw invalidArgument('map(items, fn) takes no options (they are for map(items, method))');
+    const out = new Array<unknown>(list.length);
     let next = 0;
     const lane = async () => {
-      while (next < items.length) {
+      while (next < list.length) {
         const i = next++;
-        out[i] = await f(items[i], i);
+        out[i] = await f(list[i], i);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#window, items.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(this.#window, list.length) }, lane));
     return out;
   }
 
@@ -196,6 +267,15 @@ export class Pool<T = any> {
   }
 }
 
+/** An array of `items`, or E001 for what is not iterable. */
+function listOf(items: unknown): readonly unknown[] {
+  if (Array.isArray(items)) return items;
+  if (items !== null && items !== undefined && typeof (items as Iterable<unknown>)[Symbol.iterator] === 'function' && typeof items !== 'string') {
+    return Array.from(items as Iterable<unknown>);
+  }
+  throw invalidArgument(`map() takes an array (or another iterable) of items, got ${describe(items)}`);
+}
+
 const POOLS = Symbol.for('omnitron.process.pools');
 
 type PoolInstance = Record<string | symbol, unknown>;
@@ -222,6 +302,7 @@ async function startPools(self: PoolInstance, list: [string | symbol, PoolOption
  */
 export function ProcessPool<T = unknown>(options: PoolOptions<T>): PropertyDecorator {
   if (!isObject(options)) throw invalidArgument(`@ProcessPool takes an options object, got ${describe(options)}`);
+  checkPoolKeys(options, '@ProcessPool()');
   return (proto, key) => {
     const p = proto as PoolInstance;
     if (!Object.prototype.hasOwnProperty.call(p, POOLS)) {

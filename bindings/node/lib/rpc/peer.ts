@@ -5,6 +5,7 @@
 // threads. While a peer listens, or calls are in flight, the process stays alive (like a net.Server
 // and a pending socket); `close()` lets it exit.
 
+import { addBatch } from './batch.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NativePeer } from '../../native.js';
 import { native } from '../native.js';
@@ -355,7 +356,8 @@ export class Peer {
     };
     const raw = (n: string) => (instance as Record<string, unknown>)[n] as AnyFn;
     const streams = names.filter((n) => isStream(raw(n)));
-    const unary = [...methods.keys()].filter((n) => !streams.includes(n));
+    const unary = names.filter((n) => !streams.includes(n));
+    addBatch(methods, unary); // `$batch`: a pool's map sends chunks of items (lib/rpc/batch.ts)
     const first = nativeCall(() => this.#native.expose(meta.name, meta.version, unary, streams));
     // Numbered in this order by the engine: the unary methods, then the streams.
     [...unary, ...streams].forEach((n, i) => {

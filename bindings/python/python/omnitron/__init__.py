@@ -70,6 +70,7 @@ from .process import (
     supervisor,
 )
 from ._poll import busy_poll
+from ._process_pool import process_pool
 from .rpc import Peer, ServiceInfo, ServiceProxy, emit_event, on_event, proxy_info, public, service
 from .workflow import (
     RunInfo,
@@ -93,6 +94,7 @@ __all__ = [
     "on_child_crash",
     "on_child_restart",
     "python_worker",
+    "process_pool",
     "supervisor",
     "RunInfo",
     "StageContext",

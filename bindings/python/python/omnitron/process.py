@@ -4,8 +4,8 @@ A pool of worker processes::
 
     pool = await Pool.start(["python", "-m", "omnitron.worker", "images:Resizer"], size="auto")
     thumb = await pool.exec("resize", image, 128)
-    thumbs = await pool.map(images, "thumbnail")
-    await pool.stop()
+    thumbs = await pool.map(images, "thumbnail")   # in chunks, as multiprocessing.Pool.map
+    await pool.close()
 
     pool = await Pool.of(Resizer, size=2)   # the same, for a @service class of an importable module
 
@@ -43,11 +43,11 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypedDict, Union
 
-from . import _native
-from ._options import check_options, checked_keywords
+from . import _native, _poll
+from ._options import check_options, checked_keywords, keyword_names
 from ._turn import Turn
 from .di.tokens import describe
-from .errors import InvalidArgumentError, NotRunningError, remote_error
+from .errors import InvalidArgumentError, NotRunningError, OmnitronError, remote_error
 
 __all__ = [
     "ChildInfo",
@@ -174,7 +174,9 @@ def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
 
 
 class Pool:
-    """A pool of worker processes running tasks (see the module's documentation)."""
+    """A pool of worker processes running tasks (see the module's documentation). Its workers'
+    connections are read by the event loop it was started on (as a :class:`~omnitron.Peer`'s are),
+    which polls before it sleeps while they are open (``busy_poll``)."""
 
     def __init__(self, native: _native.NativePool, loop: asyncio.AbstractEventLoop, name: str) -> None:
         self._native = native
@@ -183,9 +185,51 @@ class Pool:
         self._stopped = False
         self._turn = Turn(loop)
         self._fd = native.inbox_fd()
+        # The workers' connections come through the inbox to _adopt, and are read by this loop.
+        self._conns: set[_native.NativeConnection] = set()
+        self._polling = _poll.selector_of(loop)
+        # Tasks exec'd from this loop and not answered yet: a lone one is written at once, the
+        # others of a loop turn together when it ends (omnitron/_turn.py).
+        self._pending = 0
+        native.set_adopt(self._adopt)
+        native.set_settle(self._settle)
         loop.add_reader(self._fd, native.drain)
 
+    def _settle(self, fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
+        """Settles an ``exec_future`` task's future; ``error`` is a wire error ``(code, message,
+        data)`` or an exception raised decoding the answer."""
+        if fut.done():
+            return  # Cancelled (counted then).
+        self._pending -= 1
+        if error is None:
+            fut.set_result(value)
+        elif isinstance(error, BaseException):
+            fut.set_exception(error)
+        else:
+            fut.set_exception(remote_error(*error))
+
+    def _adopt(self, conn: _native.NativeConnection) -> None:
+        fd = conn.fd()
+        self._conns.add(conn)
+        if self._polling is not None:
+            self._polling.readers += 1
+
+        def readable() -> None:
+            if not conn.on_readable():
+                self._forget(conn)
+
+        self._loop.add_reader(fd, readable)
+
+    def _forget(self, conn: _native.NativeConnection) -> None:
+        if conn in self._conns:
+            self._conns.discard(conn)
+            self._loop.remove_reader(conn.fd())
+            conn.close()
+            if self._polling is not None:
+                self._polling.readers -= 1
+
     @classmethod
+    @checked_keywords("Pool.start()")
     async def start(
         cls,
         command: Command,
@@ -211,7 +255,7 @@ class Pool:
         health: Optional[HealthCheck] = None,
     ) -> "Pool":
         """Starts ``size`` workers running ``command`` (a string or list) and, with ``warmup``, waits
-        until every one is ready."""
+        until every one is ready. An unknown option is refused (``InvalidArgumentError``, E001)."""
         if not (size == "auto" or (isinstance(size, int) and not isinstance(size, bool) and size >= 0)):
             raise InvalidArgumentError(f"size must be a number or 'auto', got {describe(size)}")
         if strategy not in STRATEGIES:
@@ -237,12 +281,21 @@ class Pool:
             "service": service,
         }
         loop = asyncio.get_running_loop()
-        native = await loop.run_in_executor(None, lambda: _native.NativePool.start(child, options))
-        return cls(native, loop, name)
+        native = _native.NativePool(child, options)
+        # Watching before the start: the workers connect while it runs, and this loop reads them.
+        pool = cls(native, loop, name)
+        try:
+            await loop.run_in_executor(None, native.start)
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
 
     @classmethod
     async def of(cls, *services: Any, **options: Any) -> "Pool":
-        """A pool of Python workers hosting ``services`` (``@service`` classes of importable modules)."""
+        """A pool of Python workers hosting ``services`` (``@service`` classes of importable modules);
+        ``options`` as for :meth:`start`."""
+        check_options(options, POOL_OPTIONS, "Pool.of()")
         options.setdefault("name", (services[0] if isinstance(services[0], type) else type(services[0])).__name__.lower() if services else "pool")
         return await cls.start(python_worker(*services), **options)
 
@@ -260,27 +313,53 @@ class Pool:
             raise NotRunningError(f"pool '{self._name}' is stopped")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-
-        def done(value: Any, error: Any) -> None:
+        try:
             if loop is self._loop:
-                _settle(fut, value, error)
+                # The answer settles the future on this loop directly (_settle). A task alone in
+                # flight is written at once; with others, the tasks of one loop turn are written
+                # together when it ends (omnitron/_turn.py).
+                if self._pending:
+                    self._turn.open()
+                task = self._native.exec_future(method, args, fut)
+                self._pending += 1
             else:
-                loop.call_soon_threadsafe(_settle, fut, value, error)
 
-        if loop is self._loop:
-            self._turn.open()  # Calls of one loop turn are written together (omnitron/_turn.py).
-        task = self._native.exec(method, list(args), done)
+                def done(value: Any, error: Any) -> None:
+                    loop.call_soon_threadsafe(_settle, fut, value, error)
+
+                task = self._native.exec(method, list(args), done)
+        except TypeError as e:
+            raise e if isinstance(e, OmnitronError) else InvalidArgumentError(f"exec(): {e}") from None
         try:
             return await fut
         except asyncio.CancelledError:
+            if loop is self._loop and fut.cancelled():
+                self._pending -= 1  # Its answer, if it comes, settles nothing.
             task.cancel()
             raise
 
-    async def map(self, items: Iterable[Any], method: str) -> list[Any]:
-        """Runs ``method(item)`` for every item, spread over the workers; the results in order (the
-        first error raises)."""
+    async def map(self, items: Iterable[Any], method: str, *, chunksize: Optional[int] = None) -> list[Any]:
+        """Runs ``method(item)`` for every item, spread over the workers; the results in the items'
+        order. Every item runs; if any failed, the error of the first one that failed (in the items'
+        order) is raised, as its own ``exec`` would have raised it.
+
+        Python and Node workers get the items in chunks, one message per chunk: ``chunksize`` items
+        each (default: as ``multiprocessing.Pool.map`` chooses, the items spread over four chunks per
+        worker). A chunk is one task: it counts once towards ``recycle_after``, its ``task_timeout``
+        covers the whole chunk, and a chunk whose worker dies is run again on another (within
+        ``task_retries``). Workers that do not take chunks (C, Rust, other programs) get one call per
+        item."""
         if self._stopped:
             raise NotRunningError(f"pool '{self._name}' is stopped")
+        if not isinstance(method, str):
+            raise InvalidArgumentError(f"map() needs a method name, got {describe(method)}")
+        if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1):
+            raise InvalidArgumentError(f"chunksize must be a whole number >= 1 (or None), got {describe(chunksize)}")
+        try:
+            it = iter(items)
+        except TypeError:
+            raise InvalidArgumentError(f"map() takes an iterable of items, got {describe(items)}") from None
+        listed = items if type(items) is list else list(it)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
 
@@ -290,7 +369,12 @@ class Pool:
             else:
                 loop.call_soon_threadsafe(_settle, fut, value, error)
 
-        self._native.map(method, list(items), done)
+        if loop is self._loop:
+            self._turn.open()
+        try:
+            self._native.map(method, listed, done, chunksize)
+        except TypeError as e:
+            raise e if isinstance(e, OmnitronError) else InvalidArgumentError(f"map(): {e}") from None
         result: list[Any] = await fut
         return result
 
@@ -298,21 +382,34 @@ class Pool:
         """``{workers, starting, queued, in_flight, pids}``."""
         return self._native.status()
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """Stops the pool: queued tasks fail, tasks in flight get the shutdown timeout to finish,
-        then every worker is stopped."""
+        then every worker is stopped. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
+        self._turn.end()  # What this turn's calls queued goes out first.
         await self._loop.run_in_executor(None, self._native.stop)
         self._native.drain()
+        for conn in list(self._conns):
+            conn.on_readable()  # Reads the end of the connection: its tasks fail now, not later.
+            self._forget(conn)
         self._loop.remove_reader(self._fd)
+
+    async def stop(self) -> None:
+        """Deprecated: :meth:`close`."""
+        warnings.warn("Pool.stop() is deprecated: use await pool.close()", DeprecationWarning, stacklevel=2)
+        await self.close()
 
     async def __aenter__(self) -> "Pool":
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self.close()
+
+
+#: The keyword options of :meth:`Pool.start` (and of :meth:`Pool.of`, :func:`process_pool`).
+POOL_OPTIONS = tuple(k for k in keyword_names(inspect.unwrap(Pool.start)) if k != "command")
 
 
 CrashHook = Callable[[ChildInfo, str], Union[Optional[str], Awaitable[Optional[str]]]]

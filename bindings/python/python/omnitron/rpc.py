@@ -64,7 +64,7 @@ import threading
 import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, TypeVar, Union, overload
 
-from . import _eager, _native, _poll
+from . import _batch, _eager, _native, _poll
 from ._options import check_keys, checked_keywords
 from ._turn import Turn
 from .di.tokens import describe
@@ -444,7 +444,8 @@ class Peer:
                 events.append((pattern, getattr(instance, attr)))
         streams = {n: f for n, f in methods.items() if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f)}
         unary = {n: f for n, f in methods.items() if n not in streams}
-        dispatch = self._dispatcher(unary)
+        # With `$batch`, through which a pool's map sends chunks of items (omnitron/_batch.py).
+        dispatch = _batch.wrap(self._dispatcher(unary), unary, _threads, self._starter.start)
         dispatch_stream = self._stream_dispatcher(streams)
         name, version = meta
         await self._loop.run_in_executor(

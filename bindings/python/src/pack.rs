@@ -1,0 +1,328 @@
+//! Python values to and from MessagePack, directly: no `Value` tree in between (building one cost
+//! an allocation per element and doubled the time of a pool's map over small items). The rules are
+//! `omnitron::rpc::Value`'s: None, bool, int (64 bits), float, str, bytes, list, tuple and dict go
+//! out; arrays come back as lists, maps as dicts (an unhashable key as its repr), binary and
+//! extension types as bytes; nothing nested deeper than `MAX_DEPTH`.
+
+use omnitron::rpc::MAX_DEPTH;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::error::to_py;
+
+// ---- encoding -----------------------------------------------------------------------------------
+
+/// Appends the encoding of `obj` to `out`.
+pub(crate) fn encode_into(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    write(obj, out, 0)
+}
+
+fn write(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> {
+    if depth > MAX_DEPTH {
+        return Err(PyTypeError::new_err("value nested too deeply to send over RPC"));
+    }
+    // The exact built-in types first (a pointer comparison each), then their subclasses.
+    if obj.is_exact_instance_of::<PyInt>() {
+        return write_int(obj, out);
+    }
+    if obj.is_none() {
+        out.push(0xc0);
+        return Ok(());
+    }
+    if obj.is_exact_instance_of::<PyString>() {
+        return write_str(obj.cast::<PyString>()?, out);
+    }
+    if obj.is_exact_instance_of::<PyList>() {
+        let l = obj.cast::<PyList>()?;
+        write_len(out, l.len(), [0x90, 0xdc, 0xdd]);
+        for i in l.iter() {
+            write(&i, out, depth + 1)?;
+        }
+        return Ok(());
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        out.push(if b.is_true() { 0xc3 } else { 0xc2 });
+        return Ok(());
+    }
+    if obj.cast::<PyInt>().is_ok() {
+        return write_int(obj, out);
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        out.push(0xcb);
+        out.extend_from_slice(&f.value().to_be_bytes());
+        return Ok(());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return write_str(s, out);
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        let b = b.as_bytes();
+        let n = b.len();
+        if n <= usize::from(u8::MAX) {
+            out.extend_from_slice(&[0xc4, n as u8]);
+        } else if n <= usize::from(u16::MAX) {
+            out.push(0xc5);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0xc6);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        out.extend_from_slice(b);
+        return Ok(());
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        write_len(out, l.len(), [0x90, 0xdc, 0xdd]);
+        for i in l.iter() {
+            write(&i, out, depth + 1)?;
+        }
+        return Ok(());
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        write_len(out, t.len(), [0x90, 0xdc, 0xdd]);
+        for i in t.iter() {
+            write(&i, out, depth + 1)?;
+        }
+        return Ok(());
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        write_len(out, d.len(), [0x80, 0xde, 0xdf]);
+        for (k, v) in d.iter() {
+            write(&k, out, depth + 1)?;
+            write(&v, out, depth + 1)?;
+        }
+        return Ok(());
+    }
+    let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    Err(PyTypeError::new_err(format!(
+        "cannot send a {ty} over RPC: use None, bool, int, float, str, bytes, list, tuple or dict (dataclasses: dataclasses.asdict)"
+    )))
+}
+
+fn write_len(out: &mut Vec<u8>, n: usize, [fix, m16, m32]: [u8; 3]) {
+    if n < 16 {
+        out.push(fix | n as u8);
+    } else if n <= usize::from(u16::MAX) {
+        out.push(m16);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(m32);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+fn write_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    if let Ok(v) = obj.extract::<i64>() {
+        if v >= 0 {
+            write_uint(out, v as u64);
+        } else if v >= -32 {
+            out.push(v as i8 as u8);
+        } else if v >= i64::from(i8::MIN) {
+            out.extend_from_slice(&[0xd0, v as i8 as u8]);
+        } else if v >= i64::from(i16::MIN) {
+            out.push(0xd1);
+            out.extend_from_slice(&(v as i16).to_be_bytes());
+        } else if v >= i64::from(i32::MIN) {
+            out.push(0xd2);
+            out.extend_from_slice(&(v as i32).to_be_bytes());
+        } else {
+            out.push(0xd3);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        return Ok(());
+    }
+    match obj.extract::<u64>() {
+        Ok(v) => {
+            write_uint(out, v);
+            Ok(())
+        }
+        Err(_) => Err(PyTypeError::new_err("int too large to send over RPC (64 bits at most)")),
+    }
+}
+
+fn write_uint(out: &mut Vec<u8>, v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+    } else if v <= u64::from(u8::MAX) {
+        out.extend_from_slice(&[0xcc, v as u8]);
+    } else if v <= u64::from(u16::MAX) {
+        out.push(0xcd);
+        out.extend_from_slice(&(v as u16).to_be_bytes());
+    } else if v <= u64::from(u32::MAX) {
+        out.push(0xce);
+        out.extend_from_slice(&(v as u32).to_be_bytes());
+    } else {
+        out.push(0xcf);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+fn write_str(s: &Bound<'_, PyString>, out: &mut Vec<u8>) -> PyResult<()> {
+    let s = s.to_cow()?;
+    write_len_str(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+fn write_len_str(out: &mut Vec<u8>, n: usize) {
+    if n < 32 {
+        out.push(0xa0 | n as u8);
+    } else if n <= usize::from(u8::MAX) {
+        out.extend_from_slice(&[0xd9, n as u8]);
+    } else if n <= usize::from(u16::MAX) {
+        out.push(0xda);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+// ---- decoding -----------------------------------------------------------------------------------
+
+fn bad(py: Python<'_>, what: impl std::fmt::Display) -> PyErr {
+    to_py(
+        py,
+        &omnitron::Error::new(
+            omnitron::ErrorCode::InvalidArgument,
+            format!("cannot decode the MessagePack value: {what}"),
+        ),
+    )
+}
+
+/// Decodes exactly one value from `b`.
+pub(crate) fn decode(py: Python<'_>, b: &[u8]) -> PyResult<Py<PyAny>> {
+    let mut r = Reader { b, pos: 0 };
+    let v = r.value(py, 0)?;
+    if r.pos != b.len() {
+        return Err(bad(py, "bytes after the value"));
+    }
+    Ok(v)
+}
+
+/// Decodes `n` values encoded one after the other in `b` onto `out` (a chunk's values from a pool's
+/// map).
+pub(crate) fn decode_many(py: Python<'_>, b: &[u8], n: usize, out: &mut Vec<Py<PyAny>>) -> PyResult<()> {
+    let mut r = Reader { b, pos: 0 };
+    for _ in 0..n {
+        out.push(r.value(py, 0)?);
+    }
+    if r.pos != b.len() {
+        return Err(bad(py, "bytes after the values"));
+    }
+    Ok(())
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, py: Python<'_>, n: usize) -> PyResult<&'a [u8]> {
+        let end =
+            self.pos.checked_add(n).filter(|e| *e <= self.b.len()).ok_or_else(|| bad(py, "truncated"))?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn be(&mut self, py: Python<'_>, n: usize) -> PyResult<u64> {
+        Ok(self.take(py, n)?.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
+    }
+
+    /// A count of elements of `per` bytes at least: more than what is left is malformed (refused
+    /// before anything is reserved for it).
+    fn count(&self, py: Python<'_>, n: u64, per: u64) -> PyResult<usize> {
+        if n.saturating_mul(per) > (self.b.len() - self.pos) as u64 {
+            Err(bad(py, "truncated"))
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn value(&mut self, py: Python<'_>, depth: usize) -> PyResult<Py<PyAny>> {
+        if depth > MAX_DEPTH {
+            return Err(bad(py, format_args!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        let m = self.take(py, 1)?[0];
+        Ok(match m {
+            0x00..=0x7f => u64::from(m).into_pyobject(py)?.into_any().unbind(),
+            0xe0..=0xff => i64::from(m as i8).into_pyobject(py)?.into_any().unbind(),
+            0x80..=0x8f => {
+                let n = self.count(py, u64::from(m & 0x0f), 2)?;
+                self.map(py, n, depth)?
+            }
+            0x90..=0x9f => {
+                let n = self.count(py, u64::from(m & 0x0f), 1)?;
+                self.array(py, n, depth)?
+            }
+            0xa0..=0xbf => self.string(py, usize::from(m & 0x1f))?,
+            0xc0 => py.None(),
+            0xc2 => PyBool::new(py, false).to_owned().into_any().unbind(),
+            0xc3 => PyBool::new(py, true).to_owned().into_any().unbind(),
+            0xc4..=0xc6 => {
+                let n = self.be(py, 1 << (m - 0xc4))? as usize;
+                PyBytes::new(py, self.take(py, n)?).into_any().unbind()
+            }
+            0xc7..=0xc9 => {
+                let n = self.be(py, 1 << (m - 0xc7))? as usize;
+                self.take(py, 1)?;
+                PyBytes::new(py, self.take(py, n)?).into_any().unbind()
+            }
+            0xca => f64::from(f32::from_bits(self.be(py, 4)? as u32)).into_pyobject(py)?.into_any().unbind(),
+            0xcb => f64::from_bits(self.be(py, 8)?).into_pyobject(py)?.into_any().unbind(),
+            0xcc..=0xcf => self.be(py, 1 << (m - 0xcc))?.into_pyobject(py)?.into_any().unbind(),
+            0xd0 => i64::from(self.be(py, 1)? as u8 as i8).into_pyobject(py)?.into_any().unbind(),
+            0xd1 => i64::from(self.be(py, 2)? as u16 as i16).into_pyobject(py)?.into_any().unbind(),
+            0xd2 => i64::from(self.be(py, 4)? as u32 as i32).into_pyobject(py)?.into_any().unbind(),
+            0xd3 => (self.be(py, 8)? as i64).into_pyobject(py)?.into_any().unbind(),
+            0xd4..=0xd8 => {
+                self.take(py, 1)?;
+                PyBytes::new(py, self.take(py, 1 << (m - 0xd4))?).into_any().unbind()
+            }
+            0xd9..=0xdb => {
+                let n = self.be(py, 1 << (m - 0xd9))? as usize;
+                self.string(py, n)?
+            }
+            0xdc | 0xdd => {
+                let n = self.be(py, if m == 0xdc { 2 } else { 4 })?;
+                let n = self.count(py, n, 1)?;
+                self.array(py, n, depth)?
+            }
+            0xde | 0xdf => {
+                let n = self.be(py, if m == 0xde { 2 } else { 4 })?;
+                let n = self.count(py, n, 2)?;
+                self.map(py, n, depth)?
+            }
+            0xc1 => return Err(bad(py, "marker 0xc1 is never used")),
+        })
+    }
+
+    fn string(&mut self, py: Python<'_>, n: usize) -> PyResult<Py<PyAny>> {
+        let s = self.take(py, n)?;
+        let s = std::str::from_utf8(s).map_err(|_| bad(py, "a string is not UTF-8"))?;
+        Ok(PyString::new(py, s).into_any().unbind())
+    }
+
+    fn array(&mut self, py: Python<'_>, n: usize, depth: usize) -> PyResult<Py<PyAny>> {
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(self.value(py, depth + 1)?);
+        }
+        Ok(PyList::new(py, items)?.into_any().unbind())
+    }
+
+    fn map(&mut self, py: Python<'_>, n: usize, depth: usize) -> PyResult<Py<PyAny>> {
+        let d = PyDict::new(py);
+        for _ in 0..n {
+            let key = self.value(py, depth + 1)?;
+            let value = self.value(py, depth + 1)?;
+            // Unhashable keys (a list) cannot be dict keys in Python: their repr is used.
+            let key =
+                if key.bind(py).hash().is_ok() { key } else { key.bind(py).repr()?.into_any().unbind() };
+            d.set_item(key, value)?;
+        }
+        Ok(d.into_any().unbind())
+    }
+}
