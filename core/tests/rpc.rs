@@ -534,3 +534,15 @@ async fn a_caller_that_does_not_read_its_answers_is_held_back_and_loses_none() {
     ids.sort();
     assert_eq!(ids, (1..=24).collect::<Vec<u64>>());
 }
+
+#[test]
+fn method_names_starting_with_a_dollar_are_the_protocols() {
+    let ok = |_: (), _| async { Ok(1u32) };
+    let e = Service::builder("svc", "1.0.0").unwrap().method_ctx("$info", ok).build().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert!(e.message().contains("'$info' is reserved"), "{}", e.message());
+    let e = Service::builder("svc", "1.0.0").unwrap().method_ctx("", ok).build().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    // The protocol's own `$batch` (a pool's map) may be registered.
+    assert!(Service::builder("svc", "1.0.0").unwrap().method_ctx("$batch", ok).build().is_ok());
+}

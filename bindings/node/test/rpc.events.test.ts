@@ -200,6 +200,10 @@ class Odd {
   streams(): string {
     return 's';
   }
+}
+
+@Service('dollar@1.0.0')
+class Dollar {
   @Public()
   $info(): string {
     return 'i';
@@ -214,8 +218,11 @@ test('proxies expose every remote method whatever its name; proxyInfo tells whic
   const client = await Peer.connect(addr, { token: TOKEN });
   try {
     const odd = await client.queryInterface<Odd>('odd');
-    assert.deepEqual([await odd.name(), await odd.version(), await odd.methods(), await odd.streams(), await odd.$info()], ['n', 'v', 'm', 's', 'i']);
-    assert.deepEqual(proxyInfo(odd), { name: 'odd', version: '1.0.0', methods: ['$info', 'methods', 'name', 'streams', 'version'], streams: [] });
+    assert.deepEqual([await odd.name(), await odd.version(), await odd.methods(), await odd.streams()], ['n', 'v', 'm', 's']);
+    assert.deepEqual(proxyInfo(odd), { name: 'odd', version: '1.0.0', methods: ['methods', 'name', 'streams', 'version'], streams: [] });
+    assert.deepEqual(odd.$info, proxyInfo(odd));
+    // Names starting with '$' are the protocol's ($registry, $batch): a method cannot take one.
+    await assert.rejects(server.expose(new Dollar()), (e: unknown) => e instanceof OmnitronError && e.code === 'E001' && /reserved/.test(e.message));
     const ledger = await client.queryInterface<Ledger>('ledger@^2');
     assert.equal(ledger.$info.version, '2.1.0');
     assert.equal(proxyInfo(ledger)?.name, 'ledger');

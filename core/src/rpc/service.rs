@@ -237,6 +237,12 @@ impl Service {
     }
 }
 
+/// A method name a service may have: not empty, and not starting with `$` unless it is one the
+/// protocol defines.
+fn method_name_ok(m: &str) -> bool {
+    !m.is_empty() && (!m.starts_with('$') || m == crate::process::batch::BATCH_METHOD)
+}
+
 /// Builds a [`Service`].
 #[derive(Debug)]
 pub struct ServiceBuilder {
@@ -339,8 +345,21 @@ impl ServiceBuilder {
     }
 
     /// The service. One with no methods is valid: it is listed and described like any other (a
-    /// service that only handles events, say), and calls to it answer `RPC002`.
+    /// service that only handles events, say), and calls to it answer `RPC002`. Method names that
+    /// start with `$` are the protocol's (`$batch`, docs/PROTOCOL.md): any other is refused.
     pub fn build(self) -> Result<Service> {
+        if let Some(bad) = self.service.methods.keys().find(|m| !method_name_ok(m)) {
+            return Err(Error::invalid_argument(if bad.is_empty() {
+                format!("service '{}': a method name is empty", self.service.name)
+            } else {
+                format!(
+                    "service '{}': method name '{bad}' is reserved: names starting with '$' belong to \
+                     the protocol ($registry, {})",
+                    self.service.name,
+                    crate::process::batch::BATCH_METHOD
+                )
+            }));
+        }
         Ok(self.service)
     }
 }

@@ -704,8 +704,8 @@ export class Peer {
   /**
    * The service `target` resolves to, checked, as a typed proxy whose methods return Promises
    * (streaming methods: async iterables). Every remote method is there by its name, `then` aside
-   * (see `proxy`); `proxyInfo(proxy)` tells which service it is (`proxy.$info` too, unless the
-   * service has a method of that name).
+   * (see `proxy`); `proxyInfo(proxy)` and `proxy.$info` tell which service it is (no method can be
+   * called `$info`: names starting with `$` are the protocol's).
    */
   async queryInterface<T>(target: string, opts: CallOptions = NO_OPTIONS): Promise<ServiceProxy<T> & { readonly $info: ServiceInfo }> {
     if (opts !== NO_OPTIONS) opts = callOptions(opts, 'peer.queryInterface()');
@@ -717,7 +717,7 @@ export class Peer {
         get: (_t, key) => {
           if (key === INFO) return info;
           if (typeof key !== 'string' || key === 'then') return undefined;
-          if (key === '$info' && !info.methods.includes(key)) return info;
+          if (key === '$info') return info;
           if (!info.methods.includes(key)) {
             const listed = info.methods.length ? `methods: ${info.methods.join(', ')}` : 'it has none';
             return () => Promise.reject(new OmnitronError('RPC002', `service '${id}' has no public method '${key}' (${listed})`));
