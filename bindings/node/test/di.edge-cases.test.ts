@@ -59,16 +59,18 @@ test('a rejecting promise-returning onInit fails initialize without an unhandled
   }
   const c = new Container();
   c.register(Broken);
-  assert.throws(() => c.resolve(Broken), (e: any) => e.code === 'DI005');
-  await assert.rejects(c.initialize(), /no database/);
+  assert.ok(c.resolve(Broken) instanceof Broken, 'resolving runs no hook, so nothing is async');
+  await assert.rejects(c.initialize(), (e: any) => e.code === 'DI012' && /no database/.test(e.message) && e.cause?.message === 'no database');
 });
 
-test('factory-built instances get onInit too', async () => {
+test('factory-built singletons get onInit too, from initialize()', async () => {
   const log: string[] = [];
   const R = createToken<{ onInit(): void }>('Res');
   const c = new Container();
   c.register(R, { useFactory: () => ({ onInit: () => log.push('init'), onDestroy: () => log.push('destroy') }) });
   c.resolve(R);
+  assert.deepEqual(log, []);
+  await c.initialize();
   await c.dispose();
   assert.deepEqual(log, ['init', 'destroy']);
 });
