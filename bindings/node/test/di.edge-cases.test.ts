@@ -167,3 +167,14 @@ test('a value provider cannot be transient', () => {
   const c = new Container();
   assert.throws(() => c.register(createToken('V'), { useValue: 1 }, { scope: 'transient' }), (e: any) => e.code === 'DI004');
 });
+
+test('two containers building at once do not take each other for a loop', async () => {
+  const X = createToken<number>('X');
+  const Y = createToken<number>('Y');
+  const b = new Container();
+  b.register(Y, { useFactory: async () => 2 });
+  const a = new Container();
+  // X and Y have the same provider id in their containers.
+  a.register(X, { useFactory: async () => (await b.resolveAsync(Y)) + 1 });
+  assert.equal(await a.resolveAsync(X), 3);
+});

@@ -49,7 +49,7 @@ function hasInit(v: unknown): v is { onInit(): unknown } {
 }
 
 /** Providers being built asynchronously in the current async context, to catch runtime loops. */
-const building = new AsyncLocalStorage<readonly number[]>();
+const building = new AsyncLocalStorage<readonly (readonly [Container, number])[]>();
 /** Containers whose `initialize()` is running in the current async context (a hook calling it). */
 const initializing = new AsyncLocalStorage<readonly Container[]>();
 
@@ -570,7 +570,7 @@ export class Container {
       try {
         const v = make(s);
         if (!isClass && isThenable(v)) {
-          const path = [...stack];
+          const path = [...this.#asyncChain(), ...stack];
           throw new WentAsync(
             id,
             Promise.resolve(v).catch((e: unknown) => {
@@ -580,7 +580,7 @@ export class Container {
         }
         return v;
       } catch (e) {
-        throw this.#failed(id, what, e, stack);
+        throw this.#failed(id, what, e, [...this.#asyncChain(), ...stack]);
       } finally {
         stack.pop();
       }
@@ -610,7 +610,7 @@ export class Container {
     if (plan.failed[id]) return Promise.reject(fromInfo(this.#graph.explain(id)));
     const kind = plan.kinds[id];
     if (kind === C.kindAlias) return this.#getAsync(plan.deps[id][0], s);
-    const chain = building.getStore() ?? [];
+    const chain = this.#asyncChain();
     if (chain.includes(id)) {
       return Promise.reject(fromInfo(this.#graph.explainLoop([...chain.slice(chain.indexOf(id)), id])));
     }
@@ -628,9 +628,15 @@ export class Container {
     return this.#createAsync(id, s, chain);
   }
 
+  /** This container's providers being built on the async path in the current async context. */
+  #asyncChain(): number[] {
+    const all = building.getStore();
+    return all === undefined ? [] : all.filter(([c]) => c === this).map(([, id]) => id);
+  }
+
   #createAsync(id: number, s: ScopeState | null, chain: readonly number[]): Promise<unknown> {
     const path = [...chain, id];
-    return building.run(path, async () => {
+    return building.run([...(building.getStore() ?? []), [this, id] as const], async () => {
       const plan = this.#plan!;
       const entry = this.#entries[id]!;
       const args: unknown[] = [];

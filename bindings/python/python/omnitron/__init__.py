@@ -23,6 +23,7 @@ from .app import Omnitron, OmnitronApp
 from .di import (
     CONTEXT,
     Container,
+    ContainerScope,
     DynamicModule,
     Inject,
     Provide,
@@ -115,6 +116,7 @@ __all__ = [
     "timeout",
     "CONTEXT",
     "Container",
+    "ContainerScope",
     "DynamicModule",
     "Inject",
     "Omnitron",
