@@ -264,6 +264,11 @@ export class Container {
     return this.#disposing;
   }
 
+  /** Same as `dispose()`. */
+  close(): Promise<void> {
+    return this.dispose();
+  }
+
   get disposed(): boolean {
     return this.#disposed;
   }
