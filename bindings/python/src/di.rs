@@ -108,6 +108,7 @@ struct PyModuleSpec {
     providers: Vec<PyProviderSpec>,
     exports: Option<Vec<PyExport>>,
     global_: bool,
+    #[pyo3(default)]
     process: Option<PyModuleProcess>,
 }
 
