@@ -494,7 +494,7 @@ typedef OmnitronStatus (*OmnitronFactoryFn)(void *user_data,
 
 // A lifecycle hook on an instance (`on_init`). Return OMNITRON_STATUS_OK, or another status to fail
 // (after omnitron_callback_error to say why). Runs on the thread that calls
-// omnitron_container_initialize.
+// omnitron_container_initialize (never during a resolve).
 typedef OmnitronStatus (*OmnitronHookFn)(void *user_data, void *instance);
 
 // Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
@@ -718,9 +718,14 @@ OmnitronStatus omnitron_container_load_module(struct OmnitronContainer *containe
 OmnitronStatus omnitron_container_register(struct OmnitronContainer *container,
                                            const struct OmnitronProvider *provider);
 
-// Resolves `token`. On success `*out` is the instance: the container holds singletons and values
-// (valid until dispose), the caller owns transients (it releases them). Which one a token gives is
-// what omnitron_container_resolve_with_owner reports. Factories run on this thread.
+// Resolves `token`. On success `*out` is the instance: owned by the container for singletons,
+// scoped providers and values (valid until dispose), owned by the caller for transients (it
+// releases them); which one a token gives is what omnitron_container_resolve_with_owner reports.
+// Factory callbacks run on this thread; on_init callbacks never run here
+// (omnitron_container_initialize runs them). A factory that fails gives
+// OMNITRON_STATUS_FACTORY_FAILED, whose message names the provider, the providers being built and
+// the chain of modules that provides it, then what the factory said (omnitron_callback_error); a
+// library error the factory passed on (the status of a failed DI call it made) comes back unchanged.
 OmnitronStatus omnitron_container_resolve(struct OmnitronContainer *container,
                                           const struct OmnitronToken *token,
                                           void **out);
@@ -750,8 +755,11 @@ OmnitronStatus omnitron_container_has(struct OmnitronContainer *container,
                                       const struct OmnitronToken *token,
                                       bool *out);
 
-// Builds every singleton not built yet and runs the on_init hooks of every instance not yet
-// initialized, in dependency order, on this thread. Stops at the first failure.
+// Builds every singleton not built yet and runs the on_init hook of every singleton not yet
+// initialized, in dependency order (dependencies' hooks first), on this thread. Transient and scoped
+// instances are never initialized. Stops at the first failure (a failed hook gives
+// OMNITRON_STATUS_LIFECYCLE_FAILED naming the provider, and runs again on the next call). Calling it
+// again does only what is left: singletons registered, or built by a resolve, since the last call.
 OmnitronStatus omnitron_container_initialize(struct OmnitronContainer *container);
 
 // Runs every on_destroy callback (dependents first) on this thread and closes the container. A
@@ -869,7 +877,10 @@ OmnitronStatus omnitron_provider_set_lifetime(struct OmnitronProvider *provider,
 // Sets flags: OMNITRON_PROVIDER_MULTI and/or OMNITRON_PROVIDER_REPLACE.
 OmnitronStatus omnitron_provider_set_flags(struct OmnitronProvider *provider, uint32_t flags);
 
-// Sets the on_init hook, run by omnitron_container_initialize (in dependency order). Setting it
+// Sets the on_init hook. omnitron_container_initialize runs it once per singleton instance, after
+// the instance's dependencies are built and initialized (dependency order); resolving never runs
+// it. Only singletons can have one: registering a transient or scoped provider with an on_init hook
+// fails with OMNITRON_STATUS_INVALID_PROVIDER (do the set-up in the factory instead). Setting it
 // again replaces it (and lets go of the old user_data); NULL removes it. `free_user_data` as for
 // omnitron_provider_factory.
 OmnitronStatus omnitron_provider_on_init(struct OmnitronProvider *provider,

@@ -77,6 +77,12 @@ export declare class NativeGraph {
    */
   explainLoop(ids: Array<number>): JsErrorInfo
   /**
+   * The error for a user callback of provider `id` that failed: `what` is `factory`,
+   * `constructor` or `onInit`; `ids` the providers being built (outermost first); `cause` what the
+   * callback threw. Names the token, the resolution path and the module path.
+   */
+  explainFailure(id: number, what: string, ids: Array<number>, cause: string): JsErrorInfo
+  /**
    * Indices into `ids` (provider ids of created instances, in creation order) in the order to
    * dispose them: dependents first.
    */
@@ -314,6 +320,9 @@ export declare function busyPoll(maxMicros?: number | undefined | null): number
  */
 export declare function busyPollBudget(): number
 
+/** Checks a module's `process` values (`module` names it in the message). */
+export declare function checkModuleProcess(module: string, process: JsModuleProcess): void
+
 /** Checks a scope name (`singleton`, `transient`, `scoped`, `request`). */
 export declare function checkScope(name: string): string
 
@@ -374,6 +383,9 @@ export declare function hostLoopAdopt(): void
  */
 export declare function hostLoopInit(adopt: (n: number) => void): void
 
+/** The error for `initialize()` called from inside `initialize()` of the same container. */
+export declare function initializeReenteredError(): JsErrorInfo
+
 export interface JsBreakerOptions {
   name: string
   threshold?: number
@@ -422,6 +434,14 @@ export interface JsMetricOptions {
   cardinalityLimit?: number
 }
 
+export interface JsModuleProcess {
+  /** `type`. */
+  kind?: string
+  /** `instances`: `auto` or a whole number, as text. */
+  instances?: string
+  isolation?: string
+}
+
 export interface JsModuleSpec {
   key: number
   name: string
@@ -430,6 +450,8 @@ export interface JsModuleSpec {
   /** Absent: export every provider; present: exactly these. */
   exports?: Array<JsExport>
   global: boolean
+  /** The spec's `process` (types checked by the TS layer, values here); recorded, not acted upon. */
+  process?: JsModuleProcess
 }
 
 /**

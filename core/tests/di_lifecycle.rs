@@ -1,9 +1,10 @@
-//! Lifecycle: initialize in dependency order, dispose in reverse, failures reported together.
+//! Lifecycle: resolving never runs `on_init`; `initialize()` builds and initialises singletons in
+//! dependency order (again for what is new); dispose in reverse, failures reported together.
 
 use std::sync::Arc;
 
 use omnitron::ErrorCode;
-use omnitron::di::{Container, Provider, Token};
+use omnitron::di::{Container, Module, Provider, Token};
 use std::sync::Mutex;
 
 /// A shared, ordered record of what ran.
@@ -69,14 +70,127 @@ async fn initialize_runs_hooks_in_dependency_order_and_dispose_in_reverse() {
 }
 
 #[tokio::test]
-async fn async_init_hooks_make_a_provider_async_until_built() {
+async fn resolving_never_runs_on_init_and_an_async_hook_does_not_make_a_provider_async() {
     let log = Log::default();
-    let (c, db, _, _) = chain(&log);
-    let e = c.resolve(&db).unwrap_err();
-    assert_eq!(e.code(), ErrorCode::AsyncProviderResolvedSync);
-    assert!(e.message().contains("async onInit hook"), "{e}");
-    c.resolve_async(&db).await.unwrap();
-    assert_eq!(log.take(), ["init Database"]);
+    let (c, db, _repo, svc) = chain(&log);
+    // Async hooks, resolved synchronously: the instances are built, their hooks not run.
+    assert_eq!(c.resolve(&svc).unwrap().0, "Service");
+    assert_eq!(c.resolve_async(&db).await.unwrap().0, "Database");
+    assert!(log.take().is_empty(), "resolve and resolve_async run no hook");
+    assert!(!c.is_initialized());
+    // initialize() runs them, dependencies first, on the instances already built.
+    c.initialize().await.unwrap();
+    assert_eq!(log.take(), ["init Database", "init Repository", "init Service"]);
+    assert!(c.is_initialized());
+}
+
+#[tokio::test]
+async fn initialize_again_does_only_what_was_registered_or_built_since() {
+    let log = Log::default();
+    let (c, _db, repo, _svc) = chain(&log);
+    c.initialize().await.unwrap();
+    log.take();
+
+    // Registered after initialize(), then resolved: built, not initialised until the next call.
+    let cache = Token::<Named>::new("Cache");
+    let l = log.clone();
+    c.register(Provider::factory(&cache, (&repo,), |_| Ok(Named("Cache"))).on_init(move |n: &Named| {
+        l.push(format!("init {}", n.0));
+        Ok(())
+    }))
+    .unwrap();
+    let late = Token::<Named>::new("Late");
+    let l = log.clone();
+    c.register(Provider::factory(&late, (), |_| Ok(Named("Late"))).on_init(move |n: &Named| {
+        l.push(format!("init {}", n.0));
+        Ok(())
+    }))
+    .unwrap();
+    let first = c.resolve(&cache).unwrap();
+    assert!(log.take().is_empty());
+    assert!(!c.is_initialized(), "a singleton is left to initialise");
+
+    c.initialize().await.unwrap();
+    assert_eq!(log.take(), ["init Cache", "init Late"], "only the new ones, each once");
+    assert!(
+        Arc::ptr_eq(&first, &c.resolve(&cache).unwrap()),
+        "the instance built before is the one initialised"
+    );
+    c.initialize().await.unwrap();
+    assert!(log.take().is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_initialize_runs_each_hook_once() {
+    let log = Log::default();
+    let (c, _, _, _) = chain(&log);
+    let (x, y) = tokio::join!(c.initialize(), c.initialize());
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(log.take(), ["init Database", "init Repository", "init Service"]);
+}
+
+#[tokio::test]
+async fn module_private_singletons_are_initialised_too() {
+    let log = Log::default();
+    let hidden = Token::<Named>::new("Hidden");
+    let l = log.clone();
+    let inner = Module::builder("InnerModule")
+        .provider(Provider::factory(&hidden, (), |_| Ok(Named("Hidden"))).on_init(move |n: &Named| {
+            l.push(format!("init {}", n.0));
+            Ok(())
+        }))
+        .export_nothing()
+        .build();
+    let app = Module::builder("AppModule").import(&inner).build();
+    let c = Container::from_module(&app).unwrap();
+    c.initialize().await.unwrap();
+    assert_eq!(log.take(), ["init Hidden"]);
+}
+
+#[tokio::test]
+async fn an_on_init_hook_on_a_transient_or_scoped_provider_is_refused() {
+    let t = Token::<u8>::new("PerCall");
+    let c = Container::new();
+    for p in [
+        Provider::factory(&t, (), |_| Ok(1)).transient().on_init(|_| Ok(())),
+        Provider::factory(&t, (), |_| Ok(1)).scoped().on_init_async(|_| async { Ok(()) }),
+    ] {
+        let e = c.register(p).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidProvider);
+        assert!(e.message().contains("'PerCall'") && e.message().contains("would never run"), "{e}");
+    }
+    assert!(!c.has(&t), "a refused registration changes nothing");
+    // In a module too, before anything loads.
+    let m = Module::builder("M")
+        .provider(Provider::factory(&t, (), |_| Ok(1)).transient().on_init(|_| Ok(())))
+        .build();
+    let e = c.load_module(&m).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidProvider);
+    assert!(e.message().contains("in module 'M'"), "{e}");
+}
+
+#[tokio::test]
+async fn a_failing_hook_fails_initialize_and_runs_again_next_time() {
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Token::<u8>::new("Flaky");
+    let c = Container::new();
+    let k = tries.clone();
+    c.register(Provider::factory(&t, (), |_| Ok(1)).on_init(move |_| {
+        if k.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Err("not ready".into())
+        } else {
+            Ok(())
+        }
+    }))
+    .unwrap();
+    let e = c.initialize().await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LifecycleFailed);
+    assert!(e.message().contains("on_init of 'Flaky' failed: not ready"), "{e}");
+    assert!(!c.is_initialized());
+    c.initialize().await.unwrap();
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(c.is_initialized());
 }
 
 #[tokio::test]
@@ -207,15 +321,4 @@ async fn only_created_instances_are_disposed() {
     .unwrap();
     c.dispose().await.unwrap();
     assert!(log.take().is_empty());
-}
-
-#[tokio::test]
-async fn a_failing_on_init_fails_initialize() {
-    let t = Token::<u8>::new("Flaky");
-    let c = Container::new();
-    c.register(Provider::factory(&t, (), |_| Ok(1)).on_init(|_| Err("not ready".into()))).unwrap();
-    let e = c.initialize().await.unwrap_err();
-    assert_eq!(e.code(), ErrorCode::LifecycleFailed);
-    assert!(e.message().contains("Flaky") && e.message().contains("not ready"), "{e}");
-    assert!(!c.is_initialized());
 }

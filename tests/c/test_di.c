@@ -488,6 +488,168 @@ static void test_lifecycle(void) {
     omnitron_token_free(svc);
 }
 
+/* Resolving never runs on_init; initialize() runs the hooks of singletons not yet initialized, in
+ * dependency order, and again later only for what is new. */
+static void test_initialize_semantics(void) {
+    OmnitronToken *db = token("Db"), *repo = token("Repo"), *svc = token("Svc"), *late = token("Late");
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new(&c));
+    add_hooked(c, svc, repo, "Svc");
+    add_hooked(c, repo, db, "Repo");
+    add_hooked(c, db, NULL, "Db");
+
+    events[0] = '\0';
+    void *x = NULL;
+    OK(omnitron_container_resolve(c, svc, &x));
+    CHECK(events[0] == '\0'); /* built, not initialized */
+    OK(omnitron_container_initialize(c));
+    CHECK(strcmp(events, "init Db;init Repo;init Svc;") == 0); /* dependencies first */
+
+    /* Registered after initialize(), then resolved: initialized by the next call only. */
+    events[0] = '\0';
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_factory(late, make_int, (void *)"Late", NULL, &p));
+    OK(omnitron_provider_add_dependency(p, svc, 0));
+    OK(omnitron_provider_on_init(p, on_init, (void *)"Late", NULL));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OK(omnitron_container_resolve(c, late, &x));
+    CHECK(events[0] == '\0');
+    OK(omnitron_container_initialize(c));
+    CHECK(strcmp(events, "init Late;") == 0);
+    OK(omnitron_container_initialize(c));
+    CHECK(strcmp(events, "init Late;") == 0);
+
+    /* A transient or scoped provider cannot have on_init: it would never run. */
+    static const uint32_t lifetimes[] = {OMNITRON_LIFETIME_TRANSIENT, OMNITRON_LIFETIME_SCOPED};
+    for (int i = 0; i < 2; i++) {
+        OmnitronToken *t = token("PerCall");
+        OK(omnitron_provider_factory(t, make_int, (void *)"x", NULL, &p));
+        OK(omnitron_provider_set_lifetime(p, lifetimes[i]));
+        OK(omnitron_provider_on_init(p, on_init, (void *)"x", NULL));
+        FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER);
+        CHECK(contains(omnitron_last_error_message(), "'PerCall'") &&
+              contains(omnitron_last_error_message(), "would never run"));
+        bool has = true;
+        OK(omnitron_container_has(c, t, &has));
+        CHECK(!has);
+        omnitron_provider_free(p);
+        omnitron_token_free(t);
+    }
+
+    /* Repo's on_destroy fails on purpose (see on_destroy). */
+    FAILS_WITH(omnitron_container_dispose(c), OMNITRON_STATUS_LIFECYCLE_FAILED);
+    omnitron_container_free(c);
+    omnitron_token_free(db);
+    omnitron_token_free(repo);
+    omnitron_token_free(svc);
+    omnitron_token_free(late);
+}
+
+typedef struct { OmnitronContainer *c; OmnitronToken *t; } SelfRef_;
+
+static uint32_t refuses_to_connect(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud;
+    (void)deps;
+    (void)n;
+    (void)out;
+    omnitron_callback_error("connection refused on port 5432");
+    return OMNITRON_STATUS_CALLBACK_FAILED;
+}
+
+static uint32_t passes_on_a_missing_provider(void *ud, void *const *deps, size_t n, void **out) {
+    (void)deps;
+    (void)n;
+    SelfRef_ *r = ud;
+    return omnitron_container_resolve(r->c, r->t, out); /* fails: the status is passed on */
+}
+
+static int init_tries = 0;
+
+static uint32_t init_fails_once(void *ud, void *instance) {
+    (void)ud;
+    (void)instance;
+    if (init_tries++ == 0) {
+        omnitron_callback_error("not ready");
+        return OMNITRON_STATUS_CALLBACK_FAILED;
+    }
+    return OMNITRON_STATUS_OK;
+}
+
+/* A failing factory names the token, the providers being built and the module path; a library
+ * error the factory passes on comes back unchanged; a failing on_init runs again next time. */
+static void test_failure_paths(void) {
+    static int seven = 7;
+    OmnitronToken *db = token("Database"), *repo = token("UserRepository"), *users = token("UserService");
+    OmnitronModule *dbm = NULL, *um = NULL, *app = NULL;
+    OK(omnitron_module_new("DatabaseModule", &dbm));
+    OK(omnitron_module_new("UsersModule", &um));
+    OK(omnitron_module_new("AppModule", &app));
+    OmnitronProvider *p = NULL;
+    OK(omnitron_provider_factory(db, refuses_to_connect, NULL, NULL, &p));
+    OK(omnitron_module_add_provider(dbm, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_factory(repo, make_int, &seven, NULL, &p));
+    OK(omnitron_provider_add_dependency(p, db, 0));
+    OK(omnitron_module_add_provider(um, p));
+    omnitron_provider_free(p);
+    OK(omnitron_provider_factory(users, make_int, &seven, NULL, &p));
+    OK(omnitron_provider_add_dependency(p, repo, 0));
+    OK(omnitron_module_add_provider(um, p));
+    omnitron_provider_free(p);
+    OK(omnitron_module_import(um, dbm));
+    OK(omnitron_module_export(um, users));
+    OK(omnitron_module_import(app, um));
+
+    OmnitronContainer *c = NULL;
+    OK(omnitron_container_new_from_module(app, &c));
+    void *x = NULL;
+    FAILS_WITH(omnitron_container_resolve(c, users, &x), OMNITRON_STATUS_FACTORY_FAILED);
+    const char *m = omnitron_last_error_message();
+    CHECK(contains(m, "the factory of 'Database' failed: connection refused on port 5432"));
+    CHECK(contains(m, "Resolution path: UserService -> UserRepository -> Database"));
+    CHECK(contains(m, "Module path: AppModule -> UsersModule -> DatabaseModule"));
+    FAILS_WITH(omnitron_container_initialize(c), OMNITRON_STATUS_FACTORY_FAILED);
+    CHECK(contains(omnitron_last_error_message(), "Module path: AppModule -> UsersModule -> DatabaseModule"));
+    omnitron_container_free(c);
+
+    /* A DI error from a call the factory made passes through unchanged. */
+    OK(omnitron_container_new(&c));
+    OmnitronToken *outer = token("Outer"), *missing = token("NotRegistered");
+    SelfRef_ r = {c, missing};
+    OK(omnitron_provider_factory(outer, passes_on_a_missing_provider, &r, NULL, &p));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    FAILS_WITH(omnitron_container_resolve(c, outer, &x), OMNITRON_STATUS_MISSING_PROVIDER);
+    CHECK(contains(omnitron_last_error_message(), "no provider for 'NotRegistered'"));
+
+    omnitron_container_free(c);
+
+    /* A failing on_init: LIFECYCLE_FAILED naming it, run again by the next initialize(). */
+    OmnitronToken *flaky = token("Flaky");
+    OK(omnitron_container_new(&c));
+    OK(omnitron_provider_factory(flaky, make_int, &seven, NULL, &p));
+    OK(omnitron_provider_on_init(p, init_fails_once, NULL, NULL));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    FAILS_WITH(omnitron_container_initialize(c), OMNITRON_STATUS_LIFECYCLE_FAILED);
+    CHECK(contains(omnitron_last_error_message(), "on_init of 'Flaky' failed: not ready"));
+    CHECK(contains(omnitron_last_error_message(), "Registered in the container itself"));
+    OK(omnitron_container_initialize(c));
+    CHECK(init_tries == 2);
+
+    omnitron_container_free(c);
+    omnitron_module_free(dbm);
+    omnitron_module_free(um);
+    omnitron_module_free(app);
+    omnitron_token_free(db);
+    omnitron_token_free(repo);
+    omnitron_token_free(users);
+    omnitron_token_free(outer);
+    omnitron_token_free(missing);
+    omnitron_token_free(flaky);
+}
+
 /* ---- modules ----------------------------------------------------------------------------- */
 
 static void test_modules(void) {
@@ -767,6 +929,8 @@ int main(void) {
     test_errors();
     test_scopes();
     test_lifecycle();
+    test_initialize_semantics();
+    test_failure_paths();
     test_modules();
     test_bad_input();
     test_threads();

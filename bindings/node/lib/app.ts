@@ -1,10 +1,11 @@
 // `Omnitron.create(AppModule)`: the application object of the spec (§2.2).
 
-import { Container, type Scope } from './di/container.js';
+import { Container, type ContainerScope } from './di/container.js';
 import type { ModuleRef } from './di/decorators.js';
 import { collectModules } from './di/modules.js';
 import type { InjectionToken } from './di/tokens.js';
 import type { Peer } from './rpc/peer.js';
+import { OptionKeys, options as checkedOptions } from './util.js';
 
 export interface CreateOptions {
   /** What `CONTEXT` gives outside any scope. */
@@ -16,6 +17,7 @@ export interface CreateOptions {
    */
   peer?: Peer;
 }
+const CREATE_KEYS = new OptionKeys(['context', 'peer']);
 
 /** A running application: its container, built from the root module and initialized. */
 export class OmnitronApp {
@@ -32,7 +34,7 @@ export class OmnitronApp {
   }
 
   /** A request scope. */
-  createScope(context?: unknown): Scope {
+  createScope(context?: unknown): ContainerScope {
     return this.container.createScope(context);
   }
 
@@ -43,8 +45,13 @@ export class OmnitronApp {
 }
 
 export const Omnitron = {
-  /** Builds the application from its root module and runs every `onInit` (dependency order). */
-  async create(rootModule: ModuleRef, options: CreateOptions = {}): Promise<OmnitronApp> {
+  /**
+   * Builds the application from its root module: loads it, then `initialize()` builds every
+   * singleton and runs every `onInit` (dependencies first, awaited). On failure, what was built is
+   * disposed and the error is thrown.
+   */
+  async create(rootModule: ModuleRef, createOptions?: CreateOptions): Promise<OmnitronApp> {
+    const options = checkedOptions<CreateOptions>(createOptions, 'Omnitron.create()', CREATE_KEYS);
     const container = new Container({ context: options.context });
     container.loadRootModule(rootModule);
     try {

@@ -16,9 +16,9 @@ export {
   Module,
   Global,
   createDynamicModule,
-  type ScopeName,
   type InjectableOptions,
   type ModuleMetadata,
+  type ModuleProcess,
   type DynamicModule,
   type ModuleRef,
 } from './di/decorators.js';
@@ -32,7 +32,8 @@ export type {
   ProviderInput,
   InjectEntry,
 } from './di/providers.js';
-export { Container, Scope, type ContainerOptions } from './di/container.js';
+export { Scope, type ScopeName } from './di/scope.js';
+export { Container, ContainerScope, type ContainerOptions } from './di/container.js';
 export { Omnitron, OmnitronApp, type CreateOptions } from './app.js';
 
 // Metrics

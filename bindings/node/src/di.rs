@@ -5,8 +5,8 @@
 use napi_derive::napi;
 use omnitron::Error;
 use omnitron::di::{
-    Dialect, Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule,
-    WireProvider,
+    Dialect, Failed, Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule,
+    WireProcess, WireProvider,
 };
 use parking_lot::Mutex;
 
@@ -110,6 +110,17 @@ pub struct JsModuleSpec {
     /// Absent: export every provider; present: exactly these.
     pub exports: Option<Vec<JsExport>>,
     pub global: bool,
+    /// The spec's `process` (types checked by the TS layer, values here); recorded, not acted upon.
+    pub process: Option<JsModuleProcess>,
+}
+
+#[napi(object)]
+pub struct JsModuleProcess {
+    /// `type`.
+    pub kind: Option<String>,
+    /// `instances`: `auto` or a whole number, as text.
+    pub instances: Option<String>,
+    pub isolation: Option<String>,
 }
 
 /// A compiled plan in flat arrays. Binding codes in `deps`: `>= 0` a provider id, `-1` absent
@@ -187,6 +198,11 @@ fn wire_module(m: JsModuleSpec) -> Result<WireModule, Error> {
         providers: m.providers.into_iter().map(Into::into).collect(),
         exports,
         global: m.global,
+        process: m.process.map(|p| WireProcess {
+            kind: p.kind,
+            instances: p.instances,
+            isolation: p.isolation,
+        }),
     })
 }
 
@@ -298,6 +314,24 @@ impl NativeGraph {
         info(plan.explain_runtime_loop(&path))
     }
 
+    /// The error for a user callback of provider `id` that failed: `what` is `factory`,
+    /// `constructor` or `onInit`; `ids` the providers being built (outermost first); `cause` what the
+    /// callback threw. Names the token, the resolution path and the module path.
+    #[napi]
+    pub fn explain_failure(
+        &self,
+        id: u32,
+        what: String,
+        ids: Vec<u32>,
+        cause: String,
+    ) -> napi::Result<JsErrorInfo, String> {
+        let what = Failed::from_name(&what)
+            .ok_or_else(|| to_js(Error::invalid_argument(format!("unknown callback kind '{what}'"))))?;
+        let plan = self.graph.lock().plan();
+        let path: Vec<ProviderId> = ids.iter().map(|i| ProviderId::from_index(*i as usize)).collect();
+        Ok(info(plan.explain_failure(ProviderId::from_index(id as usize), what, &path, &cause)))
+    }
+
     /// Indices into `ids` (provider ids of created instances, in creation order) in the order to
     /// dispose them: dependents first.
     #[napi]
@@ -353,6 +387,21 @@ pub struct JsHookFailure {
 pub fn lifecycle_error(what: String, total: u32, failures: Vec<JsHookFailure>) -> JsErrorInfo {
     let related = failures.iter().map(|f| omnitron::di::destroy_failed(&f.token, &f.message)).collect();
     info(omnitron::di::lifecycle_aggregate(&what, total as usize, related))
+}
+
+/// The error for `initialize()` called from inside `initialize()` of the same container.
+#[napi]
+pub fn initialize_reentered_error() -> JsErrorInfo {
+    info(omnitron::di::initialize_reentered())
+}
+
+/// Checks a module's `process` values (`module` names it in the message).
+#[napi]
+pub fn check_module_process(module: String, process: JsModuleProcess) -> napi::Result<(), String> {
+    WireProcess { kind: process.kind, instances: process.instances, isolation: process.isolation }
+        .into_spec(&module)
+        .map(|_| ())
+        .js()
 }
 
 /// Checks a scope name (`singleton`, `transient`, `scoped`, `request`).

@@ -4,12 +4,15 @@ import { Container, createToken, Injectable, Inject, Module, Omnitron, OmnitronE
 
 const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code === c;
 
-test('a non-class or undecorated class is refused with a clear error', () => {
+test('a non-class, or a class with parameters and no metadata, is refused with a clear error', () => {
   const c = new Container();
   class Plain {
     constructor(readonly x: number) {}
   }
-  assert.throws(() => c.register(Plain as any), (e: any) => e.code === 'DI004' && /not decorated with @Injectable\(\)/.test(e.message));
+  assert.throws(
+    () => c.register(Plain as any),
+    (e: any) => e.code === 'DI004' && /class 'Plain' takes 1 constructor parameter but has no injection metadata/.test(e.message) && /@Injectable\(\)/.test(e.message),
+  );
   assert.throws(() => c.register(42 as any), code('DI004'));
   assert.throws(() => c.register((() => 1) as any), code('DI004'));
   assert.throws(() => c.register(createToken('X'), { useClass: 'nope' } as any), code('DI004'));
@@ -43,9 +46,8 @@ test('an unknown scope name is refused', () => {
     () => c.register(createToken('X'), { useFactory: () => 1, scope: 'forever' as any }),
     (e: any) => e.code === 'DI014' && /forever/.test(e.message),
   );
-  @Injectable({ scope: 'weekly' as any })
-  class Weekly {}
-  assert.throws(() => c.register(Weekly), code('DI014'));
+  // Refused as soon as the decorator is applied.
+  assert.throws(() => Injectable({ scope: 'weekly' as any }), (e: any) => e.code === 'DI014' && /weekly/.test(e.message));
   assert.throws(() => Injectable('singleton' as any), code('E001'));
 });
 

@@ -59,16 +59,18 @@ test('a rejecting promise-returning onInit fails initialize without an unhandled
   }
   const c = new Container();
   c.register(Broken);
-  assert.throws(() => c.resolve(Broken), (e: any) => e.code === 'DI005');
-  await assert.rejects(c.initialize(), /no database/);
+  assert.ok(c.resolve(Broken) instanceof Broken, 'resolving runs no hook, so nothing is async');
+  await assert.rejects(c.initialize(), (e: any) => e.code === 'DI012' && /no database/.test(e.message) && e.cause?.message === 'no database');
 });
 
-test('factory-built instances get onInit too', async () => {
+test('factory-built singletons get onInit too, from initialize()', async () => {
   const log: string[] = [];
   const R = createToken<{ onInit(): void }>('Res');
   const c = new Container();
   c.register(R, { useFactory: () => ({ onInit: () => log.push('init'), onDestroy: () => log.push('destroy') }) });
   c.resolve(R);
+  assert.deepEqual(log, []);
+  await c.initialize();
   await c.dispose();
   assert.deepEqual(log, ['init', 'destroy']);
 });
@@ -164,4 +166,15 @@ test('@InjectAll(undefined) is a clear error', () => {
 test('a value provider cannot be transient', () => {
   const c = new Container();
   assert.throws(() => c.register(createToken('V'), { useValue: 1 }, { scope: 'transient' }), (e: any) => e.code === 'DI004');
+});
+
+test('two containers building at once do not take each other for a loop', async () => {
+  const X = createToken<number>('X');
+  const Y = createToken<number>('Y');
+  const b = new Container();
+  b.register(Y, { useFactory: async () => 2 });
+  const a = new Container();
+  // X and Y have the same provider id in their containers.
+  a.register(X, { useFactory: async () => (await b.resolveAsync(Y)) + 1 });
+  assert.equal(await a.resolveAsync(X), 3);
 });

@@ -53,12 +53,16 @@ test('initialize runs onInit in dependency order; dispose runs onDestroy in reve
   assert.deepEqual(log, ['destroy Service', 'destroy Repository', 'destroy Database']);
 });
 
-test('an async onInit makes a provider async until built', async () => {
+test('resolving never runs onInit, and an async onInit does not make a provider async', async () => {
   const log: string[] = [];
-  const { c, Database } = chain(log);
-  assert.throws(() => c.resolve(Database), (e: any) => e.code === 'DI005' && /async onInit hook/.test(e.message));
-  await c.resolveAsync(Database);
-  assert.deepEqual(log, ['init Database']);
+  const { c, Database, Service } = chain(log);
+  const svc = c.resolve(Service);
+  assert.ok(svc instanceof Service);
+  assert.ok((await c.resolveAsync(Database)) instanceof Database);
+  assert.deepEqual(log, [], 'neither resolve nor resolveAsync ran a hook');
+  await c.initialize();
+  assert.deepEqual(log, ['init Database', 'init Repository', 'init Service'], 'on the instances already built');
+  assert.equal(c.resolve(Service), svc);
 });
 
 test('dispose keeps going and reports every failure together', async () => {
@@ -137,14 +141,139 @@ test('scopes dispose their own instances', async () => {
   assert.deepEqual(log, []);
 });
 
-test('a failing onInit fails initialize', async () => {
+test('a failing onInit fails initialize with DI012 naming it, and runs again next time', async () => {
+  class NotReady extends Error {}
+  let tries = 0;
   @Injectable()
   class Flaky {
     onInit() {
-      throw new Error('not ready');
+      if (tries++ === 0) throw new NotReady('not ready');
     }
   }
   const c = new Container();
   c.register(Flaky);
-  await assert.rejects(c.initialize(), /not ready/);
+  await assert.rejects(c.initialize(), (e: any) => {
+    assert.equal(e.code, 'DI012');
+    assert.equal(e.name, 'LifecycleError');
+    assert.match(e.message, /onInit of 'Flaky' failed: not ready/);
+    assert.match(e.message, /Registered in the container itself/);
+    assert.ok(e.cause instanceof NotReady);
+    return true;
+  });
+  await c.initialize();
+  assert.equal(tries, 2);
+});
+
+test('initialize again does only what was registered or built since, each hook once per instance', async () => {
+  const log: string[] = [];
+  const { c } = chain(log);
+  await c.initialize();
+  log.splice(0);
+
+  @Injectable()
+  class Late {
+    onInit() {
+      log.push('init Late');
+    }
+  }
+  const Same = createToken<object>('Same');
+  c.register(Late);
+  // A second provider giving the very same instance: its hook still runs once.
+  c.register(Same, { useFactory: (late: Late) => late, inject: [Late] });
+  const late = c.resolve(Late);
+  assert.deepEqual(log, [], 'built by a resolve after initialize(): not initialized yet');
+  await c.initialize();
+  assert.deepEqual(log.splice(0), ['init Late']);
+  assert.equal(c.resolve(Late), late, 'the instance built before is the one initialized');
+  await c.initialize();
+  assert.deepEqual(log, []);
+});
+
+test('transient and scoped instances are never initialized by the container', async () => {
+  const log: string[] = [];
+  @Injectable({ scope: 'transient' })
+  class PerCall {
+    onInit() {
+      log.push('transient');
+    }
+  }
+  @Injectable({ scope: 'scoped' })
+  class PerRequest {
+    onInit() {
+      log.push('scoped');
+    }
+  }
+  const c = new Container();
+  c.register(PerCall);
+  c.register(PerRequest);
+  c.resolve(PerCall);
+  c.createScope().resolve(PerRequest);
+  await c.initialize();
+  c.resolve(PerCall);
+  assert.deepEqual(log, []);
+});
+
+test('hooks run dependencies first even when the dependent was built first', async () => {
+  const log: string[] = [];
+  const { c, Service } = chain(log);
+  c.resolve(Service); // builds all three, runs nothing
+  await c.initialize();
+  assert.deepEqual(log, ['init Database', 'init Repository', 'init Service']);
+});
+
+test('a dependent built during initialize() sees its dependencies initialized', async () => {
+  const seen: boolean[] = [];
+  @Injectable()
+  class Conn {
+    open = false;
+    async onInit() {
+      await new Promise((r) => setTimeout(r, 1));
+      this.open = true;
+    }
+  }
+  @Injectable()
+  class Repo {
+    constructor(conn: Conn) {
+      seen.push(conn.open);
+    }
+  }
+  const c = new Container();
+  c.register(Repo);
+  c.register(Conn);
+  await c.initialize();
+  assert.deepEqual(seen, [true]);
+});
+
+test('initialize() called from a hook of the same container is DI012, not a hang', async () => {
+  const c = new Container();
+  let inner: unknown;
+  @Injectable()
+  class Reentrant {
+    async onInit() {
+      inner = await c.initialize().catch((e) => e);
+    }
+  }
+  c.register(Reentrant);
+  await c.initialize();
+  assert.ok(inner instanceof OmnitronError && inner.code === 'DI012' && /from inside initialize\(\)/.test(inner.message));
+});
+
+test('concurrent initialize() runs each hook once', async () => {
+  const log: string[] = [];
+  const { c } = chain(log);
+  await Promise.all([c.initialize(), c.initialize(), c.initialize()]);
+  assert.deepEqual(log, ['init Database', 'init Repository', 'init Service']);
+});
+
+test('a DI error thrown by a hook passes through unchanged', async () => {
+  const Missing = createToken('Missing');
+  const c = new Container();
+  @Injectable()
+  class Looks {
+    onInit() {
+      c.resolve(Missing);
+    }
+  }
+  c.register(Looks);
+  await assert.rejects(c.initialize(), (e: any) => e.code === 'DI001' && /no provider for 'Missing'/.test(e.message));
 });

@@ -153,7 +153,7 @@ test('concurrent resolveAsync runs an async singleton factory once', async () =>
   assert.equal(calls, 1);
 });
 
-test('factory errors are thrown as they are, with the engine path on missing providers', () => {
+test('a factory error is DI011 naming the token, with the factory error as its cause', () => {
   const Broken = createToken('Broken');
   const c = new Container();
   const cause = new Error('disk on fire');
@@ -162,7 +162,10 @@ test('factory errors are thrown as they are, with the engine path on missing pro
       throw cause;
     },
   });
-  assert.throws(() => c.resolve(Broken), (e) => e === cause);
+  assert.throws(
+    () => c.resolve(Broken),
+    (e: any) => e.code === 'DI011' && e.name === 'FactoryError' && e.cause === cause && /the factory of 'Broken' failed: disk on fire/.test(e.message),
+  );
 });
 
 test('two tokens with the same name are different tokens; strings are their own identity', () => {

@@ -4,8 +4,8 @@
 
 use omnitron::Error;
 use omnitron::di::{
-    Dialect, Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule,
-    WireProvider,
+    Dialect, Failed, Graph, ModuleKey, ProviderId, Scope, TokenKey, WireDependency, WireExport, WireModule,
+    WireProcess, WireProvider,
 };
 use parking_lot::Mutex;
 use pyo3::exceptions::PyBaseException;
@@ -22,6 +22,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(disposed_error, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle_error, m)?)?;
     m.add_function(wrap_pyfunction!(check_scope, m)?)?;
+    m.add_function(wrap_pyfunction!(initialize_reentered_error, m)?)?;
+    m.add_function(wrap_pyfunction!(check_module_process, m)?)?;
     m.add_function(wrap_pyfunction!(plan_codes, m)?)?;
     Ok(())
 }
@@ -106,6 +108,17 @@ struct PyModuleSpec {
     providers: Vec<PyProviderSpec>,
     exports: Option<Vec<PyExport>>,
     global_: bool,
+    #[pyo3(default)]
+    process: Option<PyModuleProcess>,
+}
+
+/// The spec's `process` (types checked by the Python layer, values by the engine).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct PyModuleProcess {
+    kind: Option<String>,
+    instances: Option<String>,
+    isolation: Option<String>,
 }
 
 impl From<PyProviderSpec> for WireProvider {
@@ -153,6 +166,11 @@ fn wire_module(m: PyModuleSpec) -> Result<WireModule, Error> {
         providers: m.providers.into_iter().map(Into::into).collect(),
         exports,
         global: m.global_,
+        process: m.process.map(|p| WireProcess {
+            kind: p.kind,
+            instances: p.instances,
+            isolation: p.isolation,
+        }),
     })
 }
 
@@ -258,6 +276,24 @@ impl NativeGraph {
         exc(py, plan.explain_runtime_loop(&path))
     }
 
+    /// The exception for a user callback of provider `id` that failed: `what` is `factory`,
+    /// `constructor` or `on_init`; `ids` the providers being built (outermost first); `cause` what
+    /// the callback raised. Names the token, the resolution path and the module path.
+    fn explain_failure(
+        &self,
+        py: Python<'_>,
+        id: usize,
+        what: &str,
+        ids: Vec<usize>,
+        cause: &str,
+    ) -> PyResult<Py<PyBaseException>> {
+        let what = Failed::from_name(what)
+            .ok_or_else(|| to_py(py, &Error::invalid_argument(format!("unknown callback kind '{what}'"))))?;
+        let plan = self.graph.lock().plan();
+        let path: Vec<ProviderId> = ids.into_iter().map(ProviderId::from_index).collect();
+        Ok(exc(py, plan.explain_failure(ProviderId::from_index(id), what, &path, cause)))
+    }
+
     /// Indices into `ids` (provider ids of created instances, in creation order) in dispose order.
     fn dispose_order(&self, ids: Vec<usize>) -> Vec<usize> {
         let plan = self.graph.lock().plan();
@@ -305,6 +341,25 @@ fn lifecycle_error(
 ) -> Py<PyBaseException> {
     let related = failures.iter().map(|(t, m)| omnitron::di::destroy_failed(t, m)).collect();
     exc(py, omnitron::di::lifecycle_aggregate(what, total, related))
+}
+
+/// The exception for `initialize()` called from inside `initialize()` of the same container.
+#[pyfunction]
+fn initialize_reentered_error(py: Python<'_>) -> Py<PyBaseException> {
+    exc(py, omnitron::di::initialize_reentered())
+}
+
+/// Checks a module's `process` values (`module` names it in the message).
+#[pyfunction]
+#[pyo3(signature = (module, kind, instances, isolation))]
+fn check_module_process(
+    py: Python<'_>,
+    module: &str,
+    kind: Option<String>,
+    instances: Option<String>,
+    isolation: Option<String>,
+) -> PyResult<()> {
+    WireProcess { kind, instances, isolation }.into_spec(module).map(|_| ()).py(py)
 }
 
 /// Checks a scope name; returns the canonical one.

@@ -15,6 +15,7 @@ from omnitron.errors import (
     CircularDependencyError,
     ContainerDisposedError,
     InvalidProviderError,
+    LifecycleError,
     MissingProviderError,
     OmnitronError,
 )
@@ -31,20 +32,22 @@ def test_a_factory_resolving_its_own_token_is_a_loop_error() -> None:
     assert c.resolve("D") == 4, "the container still works"
 
 
-def test_an_async_hook_awaiting_its_own_provider_is_a_loop_error_not_a_hang() -> None:
+def test_an_async_hook_resolving_its_own_provider_gets_the_instance_not_a_hang() -> None:
+    seen = []
+
     @injectable
     class Selfish:
         async def on_init(self) -> None:
-            await c.resolve_async(Selfish)
+            seen.append(await c.resolve_async(Selfish) is self)
 
     c = Container()
     c.register(Selfish)
 
     async def main() -> None:
-        await asyncio.wait_for(c.resolve_async(Selfish), timeout=5)
+        await asyncio.wait_for(c.initialize(), timeout=5)
 
-    with pytest.raises(CircularDependencyError, match="Selfish -> Selfish"):
-        run(main())
+    run(main())
+    assert seen == [True]
 
 
 def test_a_plain_def_factory_returning_a_coroutine_is_awaited_by_resolve_async() -> None:
@@ -81,7 +84,7 @@ def test_a_def_on_init_returning_a_coroutine_is_awaited_by_initialize() -> None:
     assert isinstance(c.resolve(Pool), Pool)
 
 
-def test_factory_built_instances_get_on_init_too() -> None:
+def test_factory_built_singletons_get_on_init_too_from_initialize() -> None:
     log = []
 
     class Res:
@@ -95,7 +98,9 @@ def test_factory_built_instances_get_on_init_too() -> None:
     c = Container()
     c.register(R, use_factory=Res)
     c.resolve(R)
-    run(c.dispose())
+    assert log == []
+    run(c.initialize())
+    run(c.close())
     assert log == ["init", "destroy"]
 
 
@@ -184,7 +189,7 @@ def test_a_class_as_a_value_is_not_destroyed_as_an_instance() -> None:
     c = Container()
     c.register("cls", use_value=Closeable)
     assert c.resolve("cls") is Closeable
-    run(c.dispose())
+    run(c.close())
 
 
 def test_an_instance_finished_after_dispose_is_destroyed_and_reported() -> None:
@@ -193,7 +198,7 @@ def test_an_instance_finished_after_dispose_is_destroyed_and_reported() -> None:
     @injectable
     class Slow:
         async def on_init(self) -> None:
-            await c.dispose()
+            await c.close()
 
         def on_destroy(self) -> None:
             log.append("destroyed")
@@ -228,8 +233,9 @@ def test_create_destroys_what_it_built_when_initialization_fails() -> None:
     class App:
         pass
 
-    with pytest.raises(RuntimeError, match="svc broken"):
+    with pytest.raises(LifecycleError, match="svc broken") as e:
         run(Omnitron.create(App))
+    assert isinstance(e.value.__cause__, RuntimeError)
     assert log == ["db open", "db closed"]
 
 
@@ -237,7 +243,7 @@ def test_resolve_all_on_a_disposed_scope_is_refused() -> None:
     c = Container()
     c.register("P", use_factory=object, scope="scoped", multi=True)
     s = c.create_scope()
-    run(s.dispose())
+    run(s.close())
     with pytest.raises(ContainerDisposedError):
         s.resolve_all("P")
 

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import run
 from omnitron import Container, Inject, create_token, inject, inject_all, injectable
-from omnitron.errors import AsyncResolutionError, DuplicateProviderError, OmnitronError
+from omnitron.errors import AsyncResolutionError, DuplicateProviderError, FactoryError, OmnitronError
 
 
 class Config:
@@ -168,16 +168,18 @@ def test_concurrent_resolve_async_runs_the_factory_once() -> None:
     assert calls == [1]
 
 
-def test_factory_errors_are_raised_as_they_are() -> None:
+def test_a_factory_error_is_di011_naming_the_token_from_the_factory_error() -> None:
     Broken = create_token("Broken")
+    cause = RuntimeError("disk on fire")
 
     def boom() -> None:
-        raise RuntimeError("disk on fire")
+        raise cause
 
     c = Container()
     c.register(Broken, use_factory=boom)
-    with pytest.raises(RuntimeError, match="disk on fire"):
+    with pytest.raises(FactoryError, match="the factory of 'Broken' failed: RuntimeError: disk on fire") as e:
         c.resolve(Broken)
+    assert e.value.__cause__ is cause
 
 
 def test_same_name_different_tokens_and_strings_are_their_own_identity() -> None:

@@ -87,7 +87,7 @@ def test_a_disposed_scope_refuses_to_resolve() -> None:
     c = Container()
     c.register(T, use_value=1)
     s = c.create_scope()
-    run(s.dispose())
+    run(s.close())
     with pytest.raises(ContainerDisposedError):
         s.resolve(T)
 

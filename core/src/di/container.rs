@@ -10,15 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use super::explain::{Failed, is_di_error};
 use super::graph::Graph;
 use super::module::Module;
 use super::plan::{Binding, Plan, PlanKind};
 use super::provider::{BoxFuture, ErasedProvider, Hooks, Instance, Make, Provider, Resolved, downcast};
 use super::reentry::{self, Marked, Op};
 use super::scope::Scope;
-use super::spec::{ProviderId, TokenRef};
+use super::spec::{ProviderId, ProviderKind, ProviderSpec, TokenRef};
 use super::token::{Token, TokenKey};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{BoxError, Error, ErrorCode, Result};
 
 /// One cached instance, filled once.
 #[derive(Default)]
@@ -26,6 +27,8 @@ pub(crate) struct Slot {
     cell: tokio::sync::OnceCell<Instance>,
     /// Serialises synchronous creation so two threads never both build a singleton.
     building: Mutex<()>,
+    /// `initialize()` has run its `on_init` hook (or found it has none). Only singletons have it set.
+    initialized: AtomicBool,
 }
 
 /// What one plan needs to run: the plan, and the makers and hooks indexed like it.
@@ -53,7 +56,8 @@ struct Inner {
     context: Instance,
     disposed: AtomicBool,
     dispose_outcome: tokio::sync::OnceCell<Result<()>>,
-    init_lock: tokio::sync::Mutex<bool>,
+    /// One `initialize()` at a time, so a hook never runs twice.
+    init_lock: tokio::sync::Mutex<()>,
 }
 
 /// A dependency-injection container.
@@ -113,7 +117,7 @@ impl Container {
                 context: Arc::new(context),
                 disposed: AtomicBool::new(false),
                 dispose_outcome: tokio::sync::OnceCell::new(),
-                init_lock: tokio::sync::Mutex::new(false),
+                init_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -129,6 +133,7 @@ impl Container {
     /// Registers a provider in the container itself.
     pub fn register<T: Send + Sync + 'static>(&self, provider: Provider<T>) -> Result<ProviderId> {
         let p = provider.erase();
+        check_hooks(&p.spec, &p.hooks)?;
         let mut reg = self.inner.registry.lock();
         let id = reg.graph.register(p.spec)?;
         self.attach(&mut reg, &[(id, p.make, p.hooks)]);
@@ -148,6 +153,9 @@ impl Container {
         for m in &reachable {
             if reg.graph.has_module(m.key()) {
                 continue;
+            }
+            for p in m.providers() {
+                check_hooks(&p.spec, &p.hooks).map_err(|e| e.context(format!("in module '{}'", m.name())))?;
             }
             specs.push(m.spec());
             bodies.push(m.providers().iter().collect());
@@ -279,6 +287,7 @@ impl Container {
     /// this container).
     pub fn register_raw(&self, provider: RawProvider) -> Result<ProviderId> {
         let (spec, make, hooks) = provider.into_parts();
+        check_hooks(&spec, &hooks)?;
         let mut reg = self.inner.registry.lock();
         let id = reg.graph.register(spec)?;
         self.attach(&mut reg, &[(id, make, hooks)]);
@@ -303,6 +312,7 @@ impl Container {
             spec.providers = Vec::with_capacity(m.providers.len());
             for p in m.providers {
                 let (s, make, hooks) = p.into_parts();
+                check_hooks(&s, &hooks).map_err(|e| e.context(format!("in module '{}'", spec.name)))?;
                 spec.providers.push(s);
                 parts.push((make, hooks));
             }
@@ -327,32 +337,74 @@ impl Container {
         }
     }
 
-    /// Builds every singleton in dependency order, running their `onInit` hooks (awaited), so that
-    /// afterwards even async singletons resolve synchronously. Fails on the first provider that
-    /// cannot be built. Calling it again does nothing.
+    /// Builds every singleton not built yet and runs the `on_init` hooks of those not initialised
+    /// yet, in dependency order (a provider's dependencies are built and initialised before it is
+    /// built), awaiting async factories and hooks. Afterwards even async singletons resolve
+    /// synchronously.
+    ///
+    /// Resolving never runs `on_init`: this is the only place hooks run, once per singleton.
+    /// Transient and scoped instances are never initialised. Calling it again does only what is left
+    /// (singletons registered, or built by a resolve, since the last call). Fails on the first
+    /// provider that cannot be built or whose hook fails (`LifecycleFailed`, naming it; that hook
+    /// runs again on the next call).
     pub async fn initialize(&self) -> Result<()> {
         let owner = self.owner();
         if reentry::is_active(owner, Op::Initialize) {
-            return Err(Error::new(
-                ErrorCode::LifecycleFailed,
-                "initialize() was called from inside initialize() of the same container (by an onInit hook or a factory): it would wait for itself",
-            ));
+            return Err(initialize_reentered());
         }
         Marked::new(owner, Op::Initialize, async {
-            let mut done = self.inner.init_lock.lock().await;
+            let _one = self.inner.init_lock.lock().await;
             let c = self.compiled()?;
             for &id in c.plan.init_order() {
-                self.get_async(&c, id, At { scope: None }).await?;
+                let v = self.get_async(&c, id, At { scope: None }).await?;
+                let slot = &c.slots[id.index()];
+                if slot.initialized.load(Ordering::Acquire) {
+                    continue;
+                }
+                self.run_init(&c, id, &v).await?;
+                // A hook may have disposed the container.
+                self.check_alive()?;
+                slot.initialized.store(true, Ordering::Release);
             }
-            *done = true;
             Ok(())
         })
         .await
     }
 
-    /// Whether [`Container::initialize`] has completed.
+    async fn run_init(&self, c: &Compiled, id: ProviderId, v: &Instance) -> Result<()> {
+        let hooks = &c.hooks[id.index()];
+        if let Some(init) = &hooks.init_sync {
+            init(v).map_err(|e| self.failure(c, id, Failed::OnInit, e))?;
+        }
+        if let Some(init) = &hooks.init_async {
+            init(v.clone()).await.map_err(|e| self.failure(c, id, Failed::OnInit, e))?;
+        }
+        Ok(())
+    }
+
+    /// The error a user callback's failure becomes: DI errors from inside it pass through; anything
+    /// else is wrapped (`FactoryFailed` / `LifecycleFailed`) naming the provider, the resolution path
+    /// and the module path, with the callback's error as its source.
+    fn failure(&self, c: &Compiled, id: ProviderId, what: Failed, e: BoxError) -> Error {
+        let building = if what == Failed::OnInit { Vec::new() } else { reentry::builds(self.owner()) };
+        match e.downcast::<Error>() {
+            Ok(engine) if is_di_error(engine.code()) => *engine,
+            Ok(engine) => {
+                c.plan.explain_failure(id, what, &building, &engine.to_string()).with_source(*engine)
+            }
+            Err(other) => c.plan.explain_failure(id, what, &building, &other.to_string()).with_source(other),
+        }
+    }
+
+    /// Whether every singleton has been built and initialised by [`Container::initialize`] (false
+    /// again once a singleton is registered, or built by a resolve, after it ran).
     pub fn is_initialized(&self) -> bool {
-        self.inner.init_lock.try_lock().map(|g| *g).unwrap_or(false)
+        match self.compiled() {
+            Ok(c) => {
+                c.plan.init_order().iter().all(|id| c.slots[id.index()].initialized.load(Ordering::Acquire))
+            }
+            Err(_) => false,
+        }
     }
 
     /// Runs every `on_destroy` hook, dependents before their dependencies, and closes the container.
@@ -583,15 +635,12 @@ impl Container {
                 _ => return Err(c.plan.explain(id)),
             },
             (Make::Value(v), _) => v.clone(),
-            (Make::Sync(f), _) => f(values)?,
+            (Make::Sync(f), kind) => f(values).map_err(|e| self.failure(c, id, made_by(kind), e))?,
             (Make::Async(_), _) => return Err(c.plan.explain_async(id)),
             (Make::Builtin, _) => {
                 return Err(Error::new(ErrorCode::Internal, format!("no maker for '{}'", c.plan.name(id))));
             }
         };
-        if let Some(init) = &c.hooks[id.index()].init_sync {
-            init(&v).map_err(|e| init_failed(c.plan.name(id), e))?;
-        }
         Ok(v)
     }
 
@@ -695,19 +744,12 @@ impl Container {
                 _ => return Err(c.plan.explain(id)),
             },
             (Make::Value(v), _) => v.clone(),
-            (Make::Sync(f), _) => f(values)?,
-            (Make::Async(f), _) => f(values).await?,
+            (Make::Sync(f), kind) => f(values).map_err(|e| self.failure(c, id, made_by(kind), e))?,
+            (Make::Async(f), kind) => f(values).await.map_err(|e| self.failure(c, id, made_by(kind), e))?,
             (Make::Builtin, _) => {
                 return Err(Error::new(ErrorCode::Internal, format!("no maker for '{}'", c.plan.name(id))));
             }
         };
-        let hooks = &c.hooks[id.index()];
-        if let Some(init) = &hooks.init_sync {
-            init(&v).map_err(|e| init_failed(c.plan.name(id), e))?;
-        }
-        if let Some(init) = &hooks.init_async {
-            init(v.clone()).await.map_err(|e| init_failed(c.plan.name(id), e))?;
-        }
         Ok(v)
     }
 
@@ -723,16 +765,19 @@ impl Container {
     }
 }
 
-/// A synchronous hook on an untyped instance.
-pub type RawHook = Box<dyn Fn(&Instance) -> Result<()> + Send + Sync>;
-type SharedRawHook = Arc<dyn Fn(&Instance) -> Result<()> + Send + Sync>;
+/// A synchronous hook on an untyped instance. Its error is the hook's own (wrapped by the container,
+/// naming the provider) or an engine error (a DI error passes through unchanged).
+pub type RawHook = Box<dyn Fn(&Instance) -> std::result::Result<(), BoxError> + Send + Sync>;
+type SharedRawHook = Arc<dyn Fn(&Instance) -> std::result::Result<(), BoxError> + Send + Sync>;
 
 /// How an untyped provider makes its instance.
 pub enum RawMake {
     /// A ready value.
     Value(Instance),
-    /// A function of the resolved dependencies (in the order of the spec's `deps`).
-    Factory(Box<dyn Fn(Vec<Resolved>) -> Result<Instance> + Send + Sync>),
+    /// A function of the resolved dependencies (in the order of the spec's `deps`). Its error is the
+    /// factory's own (wrapped by the container into `FactoryFailed`, naming the provider, the
+    /// resolution path and the module path) or an engine error (a DI error passes through).
+    Factory(Box<dyn Fn(Vec<Resolved>) -> std::result::Result<Instance, BoxError> + Send + Sync>),
     /// An alias or other provider the container builds itself.
     Builtin,
 }
@@ -753,7 +798,7 @@ pub struct RawProvider {
     pub spec: super::spec::ProviderSpec,
     /// How to make the instance.
     pub make: RawMake,
-    /// Runs after the instance is built.
+    /// Runs once in `initialize()` (singletons only; refused on others).
     pub on_init: Option<RawHook>,
     /// Runs at dispose for instances the container (or a scope) holds.
     pub on_destroy: Option<RawHook>,
@@ -773,10 +818,7 @@ impl RawProvider {
         }
         let make = match self.make {
             RawMake::Value(v) => Make::Value(v),
-            RawMake::Factory(f) => {
-                let f: Arc<dyn Fn(Vec<Resolved>) -> Result<Instance> + Send + Sync> = Arc::from(f);
-                Make::Sync(Arc::new(move |v| f(v)))
-            }
+            RawMake::Factory(f) => Make::Sync(Arc::from(f)),
             RawMake::Builtin => Make::Builtin,
         };
         (spec, make, raw_hooks(self.on_init, self.on_destroy))
@@ -796,24 +838,49 @@ fn raw_hooks(init: Option<RawHook>, destroy: Option<RawHook>) -> Hooks {
     let mut hooks = Hooks::default();
     if let Some(init) = init {
         let init: SharedRawHook = Arc::from(init);
-        hooks.init_sync = Some(Arc::new(move |i: &Instance| init(i).map_err(Into::into)));
+        hooks.init_sync = Some(Arc::new(move |i: &Instance| init(i)));
     }
     if let Some(destroy) = destroy {
         let destroy: SharedRawHook = Arc::from(destroy);
         hooks.destroy = Some(Arc::new(move |i: Instance| {
-            let r = destroy(&i).map_err(Into::into);
+            let r = destroy(&i);
             Box::pin(async move { r })
         }));
     }
     hooks
 }
 
-fn init_failed(token: &str, e: crate::error::BoxError) -> Error {
-    match e.downcast::<Error>() {
-        Ok(engine) => *engine,
-        Err(other) => Error::new(ErrorCode::LifecycleFailed, format!("onInit of '{token}' failed: {other}"))
-            .with_source(other),
+/// The error for `initialize()` called from inside `initialize()` of the same container (by a hook
+/// or a factory it runs), which would wait for itself.
+pub fn initialize_reentered() -> Error {
+    Error::new(
+        ErrorCode::LifecycleFailed,
+        "initialize() was called from inside initialize() of the same container (by an onInit hook or a factory): it would wait for itself",
+    )
+}
+
+/// Which callback makes a provider of this kind.
+fn made_by(kind: PlanKind) -> Failed {
+    if kind == PlanKind::Class { Failed::Constructor } else { Failed::Factory }
+}
+
+/// Refuses an `on_init` hook on a provider the container never initialises (transient, scoped): it
+/// would silently never run.
+fn check_hooks(spec: &ProviderSpec, hooks: &Hooks) -> Result<()> {
+    let has_init = hooks.init_sync.is_some() || hooks.init_async.is_some();
+    if has_init
+        && spec.scope != Scope::Singleton
+        && matches!(spec.kind, ProviderKind::Class | ProviderKind::Factory)
+    {
+        return Err(Error::new(
+            ErrorCode::InvalidProvider,
+            format!(
+                "'{}' is {} and has an on_init hook, which would never run: initialize() runs on_init of singletons only. Do the set-up in its factory (an async factory for async set-up), or make it a singleton",
+                spec.token.name, spec.scope
+            ),
+        ));
     }
+    Ok(())
 }
 
 /// Runs `on_destroy` hooks in the given order, once per distinct instance, collecting failures.

@@ -32,6 +32,13 @@ impl Dialect {
         }
     }
 
+    pub(crate) fn on_init(self) -> &'static str {
+        match self {
+            Dialect::TypeScript => "onInit",
+            Dialect::Rust | Dialect::C | Dialect::Python => "on_init",
+        }
+    }
+
     pub(crate) fn create_scope(self) -> &'static str {
         match self {
             Dialect::Rust => "container.create_scope()",

@@ -3,9 +3,39 @@
 
 use super::graph::ModuleId;
 use super::plan::{Failure, Plan};
-use super::spec::{InitHook, ProviderId};
+use super::spec::ProviderId;
 use super::token::TokenKey;
 use crate::error::{Error, ErrorCode};
+
+/// Which user callback failed (see [`Plan::explain_failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// A factory (`useFactory`, `Provider::factory`, a C factory).
+    Factory,
+    /// A class's constructor (`useClass`, an `@Injectable()` class, [`Injectable::create`](super::Injectable::create)).
+    Constructor,
+    /// An `onInit` hook, run by `initialize()`.
+    OnInit,
+}
+
+impl Failed {
+    /// From the name a binding passes: `factory`, `constructor` or `onInit`.
+    pub fn from_name(name: &str) -> Option<Failed> {
+        match name {
+            "factory" => Some(Failed::Factory),
+            "constructor" => Some(Failed::Constructor),
+            "onInit" | "on_init" => Some(Failed::OnInit),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an error is one of the container's own (`DI001`..`DI015`). Those pass through a failing
+/// factory or hook unchanged: they already name what is wrong and where (a nested resolve of a
+/// missing token stays a missing-provider error).
+pub fn is_di_error(code: ErrorCode) -> bool {
+    (100..200).contains(&code.as_u32())
+}
 
 impl Plan {
     /// Why a provider cannot be built (its `failed` flag is set), with the full resolution path.
@@ -107,13 +137,7 @@ impl Plan {
             }
         }
         let culprit = self.name(cur);
-        let why = if self.spec_async[cur.index()] {
-            "uses an async factory".to_string()
-        } else if self.providers[cur.index()].init == InitHook::Async {
-            "has an async onInit hook".to_string()
-        } else {
-            "is async".to_string()
-        };
+        let why = if self.spec_async[cur.index()] { "uses an async factory" } else { "is async" };
         let reason = if cur == id {
             format!("it {why}")
         } else {
@@ -127,6 +151,76 @@ impl Plan {
                 self.dialect.initialize()
             ),
         )
+    }
+
+    /// The error for a user callback that failed while making or starting provider `id`'s instance:
+    /// `building` lists the providers being built when it failed, outermost first (empty for an
+    /// `onInit` hook, which runs in `initialize()`), and `cause` is what the callback raised. The
+    /// message names the token, the resolution path and the chain of modules from the root to the
+    /// module that provides it; the binding keeps the callback's own error as the cause.
+    pub fn explain_failure(
+        &self,
+        id: ProviderId,
+        what: Failed,
+        building: &[ProviderId],
+        cause: &str,
+    ) -> Error {
+        let name = self.name(id);
+        let (code, head) = match what {
+            Failed::Factory => (ErrorCode::FactoryFailed, format!("the factory of '{name}' failed")),
+            Failed::Constructor => (ErrorCode::FactoryFailed, format!("constructing '{name}' failed")),
+            Failed::OnInit => {
+                (ErrorCode::LifecycleFailed, format!("{} of '{name}' failed", self.dialect.on_init()))
+            }
+        };
+        let mut msg = format!("{head}: {cause}");
+        let mut path: Vec<&str> = building.iter().map(|p| self.name(*p)).collect();
+        if path.last() != Some(&name) {
+            path.push(name);
+        }
+        if path.len() > 1 {
+            msg.push_str(&format!("\n  Resolution path: {}", path.join(" -> ")));
+        }
+        let module = self.provider_module[id.index()];
+        if module == ModuleId::ROOT {
+            msg.push_str("\n  Registered in the container itself (not in a module)");
+        } else {
+            msg.push_str(&format!("\n  Module path: {}", self.module_path(module).join(" -> ")));
+        }
+        Error::new(code, msg)
+    }
+
+    /// The chain of module names from the root (the container, left out) to `module`, through
+    /// imports: the shortest one, earlier imports first.
+    pub(crate) fn module_path(&self, module: ModuleId) -> Vec<&str> {
+        let n = self.module_imports.len();
+        let mut parent: Vec<Option<ModuleId>> = vec![None; n];
+        let mut seen = vec![false; n];
+        let mut queue = std::collections::VecDeque::from([ModuleId::ROOT]);
+        seen[0] = true;
+        while let Some(m) = queue.pop_front() {
+            if m == module {
+                break;
+            }
+            for imp in &self.module_imports[m.index()] {
+                if !seen[imp.index()] {
+                    seen[imp.index()] = true;
+                    parent[imp.index()] = Some(m);
+                    queue.push_back(*imp);
+                }
+            }
+        }
+        let mut chain = vec![module];
+        let mut cur = module;
+        while let Some(p) = parent[cur.index()] {
+            if p == ModuleId::ROOT {
+                break;
+            }
+            chain.push(p);
+            cur = p;
+        }
+        chain.reverse();
+        chain.into_iter().map(|m| &*self.module_names[m.index()]).collect()
     }
 
     /// The error for resolving a provider that needs a scope from the container itself.

@@ -45,6 +45,7 @@ pub(crate) struct ModuleNode {
     /// What importers see, fixed at load time (a module's imports load before it).
     pub(crate) exported: Vec<(TokenKey, Vec<ProviderId>)>,
     pub(crate) global: bool,
+    pub(crate) process: Option<super::spec::ModuleProcess>,
 }
 
 impl ModuleNode {
@@ -56,6 +57,7 @@ impl ModuleNode {
             own_index: HashMap::new(),
             exported: Vec::new(),
             global,
+            process: None,
         }
     }
 
@@ -170,6 +172,7 @@ impl Graph {
             let m = &modules[i];
             let mid = ModuleId(self.modules.len() as u32);
             let mut node = ModuleNode::new(m.name.clone(), m.global);
+            node.process = m.process;
             node.imports = m.imports.iter().map(|k| self.module_index[k]).collect();
             self.modules.push(node);
             self.module_index.insert(m.key, mid);
@@ -193,6 +196,11 @@ impl Graph {
     /// Whether a module with this key is loaded.
     pub fn has_module(&self, key: ModuleKey) -> bool {
         self.module_index.contains_key(&key)
+    }
+
+    /// The `process` a loaded module declared (recorded, not acted upon yet).
+    pub fn module_process(&self, key: ModuleKey) -> Option<super::spec::ModuleProcess> {
+        self.module_index.get(&key).and_then(|id| self.modules[id.index()].process)
     }
 
     /// From now on every registration fails with `ContainerDisposed`.

@@ -27,10 +27,11 @@ mod token;
 mod wire;
 
 pub use container::{
-    Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, destroy_failed, lifecycle_aggregate,
-    token_ref,
+    Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, destroy_failed, initialize_reentered,
+    lifecycle_aggregate, token_ref,
 };
 pub use dialect::Dialect;
+pub use explain::{Failed, is_di_error};
 pub use export::{DependencyGraph, GraphEdge, GraphNode};
 pub use graph::{Graph, ModuleId};
 pub use module::{Module, ModuleBuilder};
@@ -40,8 +41,10 @@ pub use provider::{
 };
 pub use scope::Scope;
 pub use spec::{
-    Dependency, ExportItem, Exports, InitHook, ModuleKey, ModuleSpec, ProviderId, ProviderKind, ProviderSpec,
-    TokenRef,
+    Dependency, ExportItem, Exports, InitHook, Instances, Isolation, ModuleKey, ModuleProcess, ModuleSpec,
+    ProcessType, ProviderId, ProviderKind, ProviderSpec, TokenRef,
 };
 pub use token::{Token, TokenKey};
-pub use wire::{FlatPlan, WireDependency, WireExport, WireModule, WireProvider, codes as plan_codes};
+pub use wire::{
+    FlatPlan, WireDependency, WireExport, WireModule, WireProcess, WireProvider, codes as plan_codes,
+};

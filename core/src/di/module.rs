@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::provider::{ErasedProvider, Provider};
-use super::spec::{ExportItem, Exports, ModuleKey, ModuleSpec, TokenRef};
+use super::spec::{ExportItem, Exports, ModuleKey, ModuleProcess, ModuleSpec, TokenRef};
 use super::token::Token;
 
 struct ModuleInner {
@@ -17,6 +17,7 @@ struct ModuleInner {
     providers: Vec<ErasedProvider>,
     exports: Exports,
     global: bool,
+    process: Option<ModuleProcess>,
 }
 
 /// A module: cheap to clone, shared by every module that imports it.
@@ -53,6 +54,7 @@ impl Module {
             providers: Vec::new(),
             exports: None,
             global: false,
+            process: None,
         }
     }
 
@@ -92,6 +94,7 @@ impl Module {
             providers: self.inner.providers.iter().map(|p| p.spec.clone()).collect(),
             exports: self.inner.exports.clone(),
             global: self.inner.global,
+            process: self.inner.process,
         }
     }
 }
@@ -104,6 +107,7 @@ pub struct ModuleBuilder {
     providers: Vec<ErasedProvider>,
     exports: Option<Vec<ExportItem>>,
     global: bool,
+    process: Option<ModuleProcess>,
 }
 
 impl std::fmt::Debug for ErasedProvider {
@@ -150,6 +154,13 @@ impl ModuleBuilder {
         self
     }
 
+    /// Records where the module is meant to run (the spec's `process`). Not acted upon yet: the
+    /// module runs in the process that loads it.
+    pub fn process(mut self, process: ModuleProcess) -> Self {
+        self.process = Some(process);
+        self
+    }
+
     /// Finishes the module.
     pub fn build(self) -> Module {
         Module {
@@ -163,6 +174,7 @@ impl ModuleBuilder {
                     Some(items) => Exports::Only(items),
                 },
                 global: self.global,
+                process: self.process,
             }),
         }
     }

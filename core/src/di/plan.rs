@@ -55,7 +55,8 @@ pub struct ProviderPlan {
     pub deps: Vec<Binding>,
     /// Building it (or something it needs) must be awaited.
     pub is_async: bool,
-    /// Its `onInit` hook.
+    /// Its `onInit` hook, as declared (run by `initialize()` for singletons only; it does not make
+    /// the provider async).
     pub init: InitHook,
     /// Building it needs a scope (it is scoped, or a transient that needs a scoped dependency).
     pub needs_scope: bool,
@@ -134,7 +135,7 @@ impl Plan {
         self.root.iter().map(|(k, v)| (*k, &v[..]))
     }
 
-    /// Singletons in dependencies-first order: what `initialize()` builds.
+    /// Singletons in dependencies-first order: what `initialize()` builds and initialises.
     pub fn init_order(&self) -> &[ProviderId] {
         &self.init_order
     }
@@ -405,7 +406,9 @@ impl Walk<'_> {
         }
 
         let p = &self.providers[i];
-        let own_async = self.spec_async[i] || p.init == InitHook::Async;
+        // Only a factory makes a provider async: an `onInit` hook runs in `initialize()`, never while
+        // resolving, so it cannot make a resolve wait.
+        let own_async = self.spec_async[i];
         let via = done.iter().copied().find(|d| self.providers[d.index()].is_async);
         self.async_via[i] = if own_async { None } else { via };
 

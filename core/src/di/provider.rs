@@ -215,9 +215,13 @@ pub trait Injectable: Send + Sync + Sized + 'static {
     }
 }
 
-pub(crate) type SyncMake = Arc<dyn Fn(Vec<Resolved>) -> std::result::Result<Instance, Error> + Send + Sync>;
+/// A maker's error is the factory's own (the container wraps it into `FactoryFailed`, naming the
+/// provider and its path) or an engine error from inside it (which passes through when it is a DI
+/// error).
+pub(crate) type SyncMake =
+    Arc<dyn Fn(Vec<Resolved>) -> std::result::Result<Instance, BoxError> + Send + Sync>;
 pub(crate) type AsyncMake =
-    Arc<dyn Fn(Vec<Resolved>) -> BoxFuture<'static, std::result::Result<Instance, Error>> + Send + Sync>;
+    Arc<dyn Fn(Vec<Resolved>) -> BoxFuture<'static, std::result::Result<Instance, BoxError>> + Send + Sync>;
 pub(crate) type Hook =
     Arc<dyn Fn(Instance) -> BoxFuture<'static, std::result::Result<(), BoxError>> + Send + Sync>;
 pub(crate) type SyncHook = Arc<dyn Fn(&Instance) -> std::result::Result<(), BoxError> + Send + Sync>;
@@ -288,10 +292,9 @@ impl<T: Send + Sync + 'static> Provider<T> {
     {
         let declared = deps.dependencies();
         let names = declared.clone();
-        let name = token.name_arc();
         let make: SyncMake = Arc::new(move |values| {
             let args = D::extract(values, &names)?;
-            f(args).map(|v| Arc::new(v) as Instance).map_err(|e| factory_failed(&name, e))
+            f(args).map(|v| Arc::new(v) as Instance)
         });
         let mut p = Self::with(token, ProviderKind::Factory, Make::Sync(make));
         p.spec.deps = declared;
@@ -308,15 +311,13 @@ impl<T: Send + Sync + 'static> Provider<T> {
     {
         let declared = deps.dependencies();
         let names = declared.clone();
-        let name = token.name_arc();
         let f = Arc::new(f);
         let make: AsyncMake = Arc::new(move |values| {
             let f = f.clone();
             let names = names.clone();
-            let name = name.clone();
             Box::pin(async move {
                 let args = D::extract(values, &names)?;
-                f(args).await.map(|v| Arc::new(v) as Instance).map_err(|e| factory_failed(&name, e))
+                f(args).await.map(|v| Arc::new(v) as Instance)
             })
         });
         let mut p = Self::with(token, ProviderKind::Factory, Make::Async(make));
@@ -358,7 +359,10 @@ impl<T: Send + Sync + 'static> Provider<T> {
         self
     }
 
-    /// Runs after the instance is built, before anyone receives it.
+    /// Runs once, in [`Container::initialize`](super::Container::initialize), after the instance and
+    /// its dependencies are built and their hooks have run. Resolving never runs it. Only singletons
+    /// may have one: a transient or scoped provider with an `on_init` hook is refused at
+    /// registration (`InvalidProvider`), since the container never initialises those.
     pub fn on_init<F>(mut self, f: F) -> Self
     where
         F: Fn(&T) -> std::result::Result<(), BoxError> + Send + Sync + 'static,
@@ -372,8 +376,8 @@ impl<T: Send + Sync + 'static> Provider<T> {
         self
     }
 
-    /// Like [`Provider::on_init`], awaited; the provider then needs `resolve_async` (or
-    /// `initialize()`).
+    /// Like [`Provider::on_init`], awaited by `initialize()`. It does not make the provider async:
+    /// a synchronous resolve gives the instance (not yet initialised before `initialize()`).
     pub fn on_init_async<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(Arc<T>) -> Fut + Send + Sync + 'static,
@@ -426,17 +430,5 @@ impl<T: Injectable> Provider<T> {
         p.spec.kind = ProviderKind::Class;
         p.spec.label = Some(std::any::type_name::<T>().into());
         p
-    }
-}
-
-/// A factory's own error becomes `FactoryFailed`; an engine error from inside it (a nested resolve
-/// that failed) passes through unchanged.
-fn factory_failed(token: &str, e: BoxError) -> Error {
-    match e.downcast::<Error>() {
-        Ok(engine) => *engine,
-        Err(other) => {
-            Error::new(ErrorCode::FactoryFailed, format!("the factory of '{token}' failed: {other}"))
-                .with_source(other)
-        }
     }
 }

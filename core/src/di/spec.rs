@@ -220,6 +220,86 @@ pub struct ModuleSpec {
     pub exports: Exports,
     /// Its exports are visible to every module without an import.
     pub global: bool,
+    /// Where the module is meant to run (the spec's `process: { type, instances, isolation }`).
+    /// Recorded and checked, not acted upon yet: a module runs in the process that loads it.
+    pub process: Option<ModuleProcess>,
+}
+
+/// A module's `process` declaration. Every field is optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ModuleProcess {
+    /// What kind of process (`type`).
+    pub kind: Option<ProcessType>,
+    /// How many (`instances`).
+    pub instances: Option<Instances>,
+    /// What separates instances (`isolation`).
+    pub isolation: Option<Isolation>,
+}
+
+/// `process.type` of a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessType {
+    /// The application's main process.
+    Main,
+    /// An HTTP or RPC entry point.
+    Gateway,
+    /// A service others call.
+    Service,
+    /// Background work.
+    Worker,
+    /// Timed jobs.
+    Scheduler,
+    /// A queue consumer.
+    Queue,
+}
+
+impl ProcessType {
+    /// Every name, as written in `process.type`.
+    pub const NAMES: &'static [&'static str] =
+        &["main", "gateway", "service", "worker", "scheduler", "queue"];
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessType::Main => "main",
+            ProcessType::Gateway => "gateway",
+            ProcessType::Service => "service",
+            ProcessType::Worker => "worker",
+            ProcessType::Scheduler => "scheduler",
+            ProcessType::Queue => "queue",
+        }
+    }
+
+    /// From its name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "main" => ProcessType::Main,
+            "gateway" => ProcessType::Gateway,
+            "service" => ProcessType::Service,
+            "worker" => ProcessType::Worker,
+            "scheduler" => ProcessType::Scheduler,
+            "queue" => ProcessType::Queue,
+            _ => return None,
+        })
+    }
+}
+
+/// `process.instances` of a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instances {
+    /// `'auto'`: scaled with the load.
+    Auto,
+    /// A fixed number (at least 1).
+    Fixed(u32),
+}
+
+/// `process.isolation` of a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Worker threads of one process.
+    Thread,
+    /// Separate OS processes.
+    Process,
 }
 
 impl ModuleSpec {
@@ -232,6 +312,7 @@ impl ModuleSpec {
             providers: Vec::new(),
             exports: Exports::All,
             global: false,
+            process: None,
         }
     }
 }

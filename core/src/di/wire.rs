@@ -5,7 +5,8 @@
 use super::plan::{Binding, Plan, PlanKind};
 use super::scope::Scope;
 use super::spec::{
-    Dependency, ExportItem, Exports, InitHook, ModuleKey, ModuleSpec, ProviderKind, ProviderSpec, TokenRef,
+    Dependency, ExportItem, Exports, InitHook, Instances, Isolation, ModuleKey, ModuleProcess, ModuleSpec,
+    ProcessType, ProviderKind, ProviderSpec, TokenRef,
 };
 use super::token::TokenKey;
 use crate::error::{Error, ErrorCode, Result};
@@ -74,6 +75,62 @@ pub struct WireModule {
     pub exports: Option<Vec<WireExport>>,
     /// Visible everywhere.
     pub global: bool,
+    /// The spec's `process: { type, instances, isolation }`, checked here.
+    pub process: Option<WireProcess>,
+}
+
+/// A module's `process` as a binding describes it: each field as the user wrote it (a number of
+/// instances as its decimal text). The binding refuses unknown keys and wrong types; the values are
+/// checked here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WireProcess {
+    /// `type`.
+    pub kind: Option<String>,
+    /// `instances`: `auto` or a whole number of at least 1.
+    pub instances: Option<String>,
+    /// `isolation`: `thread` or `process`.
+    pub isolation: Option<String>,
+}
+
+impl WireProcess {
+    /// Checks the values; `module` names the module in the message.
+    pub fn into_spec(self, module: &str) -> Result<ModuleProcess> {
+        let bad =
+            |what: String| Err(Error::new(ErrorCode::InvalidModule, format!("module '{module}': {what}")));
+        let kind = match self.kind.as_deref() {
+            None => None,
+            Some(name) => match ProcessType::from_name(name) {
+                Some(k) => Some(k),
+                None => {
+                    return bad(format!(
+                        "process.type '{name}' is not one of {}",
+                        ProcessType::NAMES.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            },
+        };
+        let instances = match self.instances.as_deref() {
+            None => None,
+            Some("auto") => Some(Instances::Auto),
+            Some(n) => match n.parse::<u32>() {
+                Ok(k) if k >= 1 => Some(Instances::Fixed(k)),
+                _ => {
+                    return bad(format!(
+                        "process.instances must be 'auto' or a whole number of at least 1, got {n}"
+                    ));
+                }
+            },
+        };
+        let isolation = match self.isolation.as_deref() {
+            None => None,
+            Some("thread") => Some(Isolation::Thread),
+            Some("process") => Some(Isolation::Process),
+            Some(other) => {
+                return bad(format!("process.isolation must be 'thread' or 'process', got '{other}'"));
+            }
+        };
+        Ok(ModuleProcess { kind, instances, isolation })
+    }
 }
 
 fn token_ref(raw: u64, name: &str) -> Result<TokenRef> {
@@ -137,6 +194,10 @@ impl WireModule {
         if self.key == 0 {
             return Err(Error::invalid_argument(format!("module '{}' has an invalid key (0)", self.name)));
         }
+        let process = match self.process {
+            None => None,
+            Some(p) => Some(p.into_spec(&self.name)?),
+        };
         Ok(ModuleSpec {
             key: ModuleKey::from_u64(self.key),
             name: self.name.into(),
@@ -155,6 +216,7 @@ impl WireModule {
                 ),
             },
             global: self.global,
+            process,
         })
     }
 }
@@ -294,6 +356,32 @@ mod tests {
         let mut p = provider(a, "A", "value");
         p.init = "later".into();
         assert_eq!(p.into_spec().unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn module_process_values_are_checked() {
+        let p = |kind: &str, instances: &str, isolation: &str| WireProcess {
+            kind: Some(kind.into()),
+            instances: Some(instances.into()),
+            isolation: Some(isolation.into()),
+        };
+        let ok = p("service", "auto", "thread").into_spec("UsersModule").unwrap();
+        assert_eq!(ok.kind, Some(ProcessType::Service));
+        assert_eq!(ok.instances, Some(Instances::Auto));
+        assert_eq!(ok.isolation, Some(Isolation::Thread));
+        assert_eq!(p("worker", "4", "process").into_spec("M").unwrap().instances, Some(Instances::Fixed(4)));
+        assert_eq!(WireProcess::default().into_spec("M").unwrap(), ModuleProcess::default());
+        for (bad, needle) in [
+            (p("daemon", "1", "thread"), "process.type 'daemon'"),
+            (p("service", "0", "thread"), "got 0"),
+            (p("service", "2.5", "thread"), "got 2.5"),
+            (p("service", "-1", "thread"), "got -1"),
+            (p("service", "1", "fiber"), "got 'fiber'"),
+        ] {
+            let e = bad.into_spec("UsersModule").unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidModule);
+            assert!(e.message().contains("module 'UsersModule'") && e.message().contains(needle), "{e}");
+        }
     }
 
     #[test]

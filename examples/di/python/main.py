@@ -3,7 +3,7 @@
 import asyncio
 import itertools
 
-from omnitron import CONTEXT, Inject, Omnitron, create_token, injectable, module, provide
+from omnitron import CONTEXT, Inject, Omnitron, Scope, create_token, injectable, module, provide
 
 APP_CONFIG = create_token("AppConfig")
 _repositories = itertools.count(1)
@@ -19,14 +19,14 @@ class UserRepository:
         return {1: "Ada", 2: "Grace"}.get(user_id, "stranger")
 
 
-@injectable(scope="scoped")
+@injectable(scope=Scope.SCOPED)
 class RequestContext:
     def __init__(self, request: Inject[CONTEXT]) -> None:
         self.request_id = request["id"]
         self.user_id = request["user_id"]
 
 
-@injectable(scope="scoped")
+@injectable(scope=Scope.SCOPED)
 class GreetingService:
     def __init__(self, config: Inject[APP_CONFIG], repo: UserRepository, ctx: RequestContext) -> None:
         self.config, self.repo, self.ctx = config, repo, ctx

@@ -1,5 +1,5 @@
 // The DI demo in TypeScript, with the spec's decorators.
-import { CONTEXT, Inject, Injectable, Module, Omnitron, createToken } from '@omnitron-dev/native';
+import { CONTEXT, Inject, Injectable, Module, Omnitron, Scope, createToken } from '@omnitron-dev/native';
 
 interface AppConfig {
   databaseUrl: string;
@@ -22,7 +22,7 @@ class UserRepository {
   }
 }
 
-@Injectable({ scope: 'scoped' })
+@Injectable({ scope: Scope.Scoped })
 class RequestContext {
   readonly requestId: string;
   readonly userId: number;
@@ -32,7 +32,7 @@ class RequestContext {
   }
 }
 
-@Injectable({ scope: 'scoped' })
+@Injectable({ scope: Scope.Scoped })
 class GreetingService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,

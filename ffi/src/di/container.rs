@@ -115,9 +115,14 @@ pub unsafe extern "C" fn omnitron_container_register(
     })
 }
 
-/// Resolves `token`. On success `*out` is the instance: the container holds singletons and values
-/// (valid until dispose), the caller owns transients (it releases them). Which one a token gives is
-/// what omnitron_container_resolve_with_owner reports. Factories run on this thread.
+/// Resolves `token`. On success `*out` is the instance: owned by the container for singletons,
+/// scoped providers and values (valid until dispose), owned by the caller for transients (it
+/// releases them); which one a token gives is what omnitron_container_resolve_with_owner reports.
+/// Factory callbacks run on this thread; on_init callbacks never run here
+/// (omnitron_container_initialize runs them). A factory that fails gives
+/// OMNITRON_STATUS_FACTORY_FAILED, whose message names the provider, the providers being built and
+/// the chain of modules that provides it, then what the factory said (omnitron_callback_error); a
+/// library error the factory passed on (the status of a failed DI call it made) comes back unchanged.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_resolve(
     container: *mut OmnitronContainer,
@@ -229,8 +234,11 @@ pub unsafe extern "C" fn omnitron_container_has(
     })
 }
 
-/// Builds every singleton not built yet and runs the on_init hooks of every instance not yet
-/// initialized, in dependency order, on this thread. Stops at the first failure.
+/// Builds every singleton not built yet and runs the on_init hook of every singleton not yet
+/// initialized, in dependency order (dependencies' hooks first), on this thread. Transient and scoped
+/// instances are never initialized. Stops at the first failure (a failed hook gives
+/// OMNITRON_STATUS_LIFECYCLE_FAILED naming the provider, and runs again on the next call). Calling it
+/// again does only what is left: singletons registered, or built by a resolve, since the last call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_container_initialize(container: *mut OmnitronContainer) -> OmnitronStatus {
     guard(|| {

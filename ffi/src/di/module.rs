@@ -169,6 +169,7 @@ pub(crate) fn collect(module: *const OmnitronModule) -> Result<(ModuleKey, Vec<R
                     Some(items) => Exports::Only(items.clone()),
                 },
                 global: d.global,
+                process: None,
             };
             (spec, d.providers.iter().map(Builder::to_raw).collect(), d.imports.clone())
         };

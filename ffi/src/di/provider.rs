@@ -2,20 +2,21 @@
 //! to a module (as many times as you like).
 
 use std::ffi::c_void;
-
 use std::sync::Arc;
 
 use omnitron::di::{
     Dependency, Instance, ProviderKind, ProviderSpec, RawHook, RawMake, RawProvider, Resolved, Scope,
     TokenRef,
 };
-use omnitron::{Error, ErrorCode};
+use omnitron::{BoxError, Error, ErrorCode};
 use parking_lot::Mutex;
 
 use super::token::{OmnitronToken, token_arg};
 use super::{instance, pointer};
 use crate::boundary::{CPtr, OmnitronFreeFn, Table, UserData, guard, guard_out, guard_void};
-use crate::error::{CallbackStatus, OmnitronStatus, callback_error, clear_callback_message};
+use crate::error::{
+    CallbackStatus, OmnitronStatus, clear_callback_message, passed_on, status_text, take_callback_message,
+};
 
 /// A provider description under construction. Thread-safe (calls on one provider are serialized),
 /// though it is normally built on one thread. Registering or adding it to a module copies it; the
@@ -55,7 +56,7 @@ pub type OmnitronFactoryFn = Option<
 
 /// A lifecycle hook on an instance (`on_init`). Return OMNITRON_STATUS_OK, or another status to fail
 /// (after omnitron_callback_error to say why). Runs on the thread that calls
-/// omnitron_container_initialize.
+/// omnitron_container_initialize (never during a resolve).
 pub type OmnitronHookFn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, instance: *mut c_void) -> CallbackStatus>;
 
@@ -227,7 +228,10 @@ pub unsafe extern "C" fn omnitron_provider_set_flags(
     })
 }
 
-/// Sets the on_init hook, run by omnitron_container_initialize (in dependency order). Setting it
+/// Sets the on_init hook. omnitron_container_initialize runs it once per singleton instance, after
+/// the instance's dependencies are built and initialized (dependency order); resolving never runs
+/// it. Only singletons can have one: registering a transient or scoped provider with an on_init hook
+/// fails with OMNITRON_STATUS_INVALID_PROVIDER (do the set-up in the factory instead). Setting it
 /// again replaces it (and lets go of the old user_data); NULL removes it. `free_user_data` as for
 /// omnitron_provider_factory.
 #[unsafe(no_mangle)]
@@ -283,13 +287,11 @@ impl Builder {
         spec.scope = self.scope;
         spec.multi = self.multi;
         spec.replace = self.replace;
-        let name = self.token.name.clone();
         let make = match &self.make {
             Make::Value(v) => RawMake::Value(instance(v.0)),
             Make::Alias => RawMake::Builtin,
             Make::Factory(f, ud) => {
                 let (f, ud) = (*f, ud.clone());
-                let name = name.clone();
                 RawMake::Factory(Box::new(move |values: Vec<Resolved>| {
                     let ptrs: Vec<*mut c_void> = values
                         .iter()
@@ -304,39 +306,42 @@ impl Builder {
                     // SAFETY: the caller registered `f` with this contract; `ptrs` lives for the call.
                     let status = unsafe { f(ud.get(), ptrs.as_ptr(), ptrs.len(), &mut out) };
                     if status != 0 {
-                        return Err(callback_error(
-                            ErrorCode::FactoryFailed,
-                            format!("the factory of '{name}' failed"),
-                            status,
-                        ));
+                        // The container wraps it into OMNITRON_STATUS_FACTORY_FAILED naming the
+                        // provider, its resolution path and its module path.
+                        return Err(callback_failure(status));
                     }
                     Ok(instance(out))
                 }))
             }
         };
-        let on_init =
-            self.on_init.as_ref().map(|(h, ud)| c_hook(*h, ud, &name, "on_init", ErrorCode::LifecycleFailed));
-        let on_destroy = self
-            .on_destroy
-            .as_ref()
-            .map(|(h, ud)| c_hook(*h, ud, &name, "on_destroy", ErrorCode::CallbackFailed));
+        let on_init = self.on_init.as_ref().map(|(h, ud)| c_hook(*h, ud));
+        let on_destroy = self.on_destroy.as_ref().map(|(h, ud)| c_hook(*h, ud));
         RawProvider { spec, make, on_init, on_destroy }
     }
 }
 
 type CHookFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> CallbackStatus;
 
-/// A C hook as an engine hook: a non-OK status becomes an error with `code`, naming the hook.
-fn c_hook(h: CHookFn, ud: &Arc<UserData>, token: &Arc<str>, what: &'static str, code: ErrorCode) -> RawHook {
-    let (token, ud) = (token.clone(), ud.clone());
+/// A C hook as an engine hook: a non-OK status is the hook's failure, which the container reports
+/// naming the provider (on_init: OMNITRON_STATUS_LIFECYCLE_FAILED from initialize; on_destroy: one
+/// entry of dispose's aggregate).
+fn c_hook(h: CHookFn, ud: &Arc<UserData>) -> RawHook {
+    let ud = ud.clone();
     Box::new(move |i: &Instance| {
         clear_callback_message();
         // SAFETY: the registered hook's contract (header): it takes its user_data and the instance.
         let status = unsafe { h(ud.get(), pointer(i)) };
-        if status == 0 {
-            Ok(())
-        } else {
-            Err(callback_error(code, format!("{what} of '{token}' failed"), status))
-        }
+        if status == 0 { Ok(()) } else { Err(callback_failure(status)) }
     })
+}
+
+/// What a callback that returned `status` failed with: the library error it passed on (a failed
+/// call it made, unchanged), or what it said with omnitron_callback_error (or the bare status).
+fn callback_failure(status: u32) -> BoxError {
+    if let Some(e) = passed_on(status) {
+        return Box::new(e);
+    }
+    take_callback_message()
+        .unwrap_or_else(|| format!("it returned status {status} ({})", status_text(status)))
+        .into()
 }

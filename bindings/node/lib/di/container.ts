@@ -6,11 +6,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 import type { JsPlan } from '../../native.js';
 import { native } from '../native.js';
-import { call, fromInfo, invalidArgument } from '../errors.js';
-import { isThenable } from '../util.js';
+import { call, fromInfo, OmnitronError } from '../errors.js';
+import { isThenable, OptionKeys, options as checkedOptions } from '../util.js';
 import type { ModuleRef } from './decorators.js';
 import { collectModules } from './modules.js';
-import { classEntry, providerEntry, type Entry, type Provider, type RegisterOptions } from './providers.js';
+import { classEntry, providerEntry, registerOptions, type Entry, type Provider, type RegisterOptions } from './providers.js';
 import { CONTEXT, tokenKey, tokenName, type Constructor, type InjectionToken } from './tokens.js';
 
 const C = native.planCodes();
@@ -27,9 +27,9 @@ class ScopeState {
 type Build = (s: ScopeState | null) => unknown;
 
 /**
- * Thrown inside the sync path when a factory or an `onInit` hook returned a promise: the provider
- * turned out to be async. The sync API turns it into the engine's DI005 error; the async API awaits
- * `promise` (which gives the instance of provider `id`).
+ * Thrown inside the sync path when a factory returned a promise: the provider turned out to be
+ * async. The sync API turns it into the engine's DI005 error; the async API awaits `promise` (which
+ * gives the instance of provider `id`).
  */
 class WentAsync {
   constructor(
@@ -49,13 +49,28 @@ function hasInit(v: unknown): v is { onInit(): unknown } {
 }
 
 /** Providers being built asynchronously in the current async context, to catch runtime loops. */
-const building = new AsyncLocalStorage<readonly number[]>();
+const building = new AsyncLocalStorage<readonly (readonly [Container, number])[]>();
+/** Containers whose `initialize()` is running in the current async context (a hook calling it). */
+const initializing = new AsyncLocalStorage<readonly Container[]>();
+
+/** Whether `e` is one of the container's own errors (DI001..DI015): those pass through a failing
+ * factory or hook unchanged (they already say what is wrong and where). */
+function isDiError(e: unknown): boolean {
+  return e instanceof OmnitronError && e.code.startsWith('DI');
+}
+
+/** What a thrown value says, for the engine's message (the class name unless it is plain `Error`). */
+function causeText(e: unknown): string {
+  if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
+  return String(e);
+}
 
 /** Options of `new Container(...)`. */
 export interface ContainerOptions {
   /** What `CONTEXT` gives outside any scope. */
   context?: unknown;
 }
+const CONTAINER_KEYS = new OptionKeys(['context']);
 
 /**
  * A dependency-injection container.
@@ -88,15 +103,14 @@ export class Container {
   #created: [number, unknown][] = [];
   #disposed = false;
   #disposing: Promise<void> | null = null;
-  #initializing: Promise<void> | null = null;
-  #initialized = false;
+  /** The last `initialize()` run; the next one starts after it. */
+  #initializing: Promise<void> = Promise.resolve();
+  /** Instances whose `onInit` has run (once per instance, whichever providers give it). */
+  readonly #initialized = new WeakSet<object>();
   readonly #context: unknown;
 
-  constructor(options: ContainerOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw invalidArgument('Container options must be an object');
-    }
-    this.#context = options.context;
+  constructor(options?: ContainerOptions) {
+    this.#context = checkedOptions<ContainerOptions>(options, 'new Container()', CONTAINER_KEYS).context;
   }
 
   // ---- registration ------------------------------------------------------------------------
@@ -109,10 +123,8 @@ export class Container {
   register<T>(token: InjectionToken<T>, provider: Provider<T>, options?: RegisterOptions): this;
   register(token: unknown, provider?: unknown, options?: RegisterOptions): this {
     this.#checkAlive();
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw invalidArgument(`register options must be an object, got ${String(options)}`);
-    }
-    const entry = provider === undefined ? classEntry(token, options) : providerEntry(token as InjectionToken, provider, options);
+    const opts = registerOptions(options, 'register() options');
+    const entry = provider === undefined ? classEntry(token, opts) : providerEntry(token as InjectionToken, provider, opts);
     const id = call(() => this.#graph.register(entry.spec));
     this.#remember(entry);
     this.#entries[id] = entry;
@@ -159,7 +171,10 @@ export class Container {
 
   // ---- resolution --------------------------------------------------------------------------
 
-  /** Resolves a token synchronously. */
+  /**
+   * Resolves a token synchronously. Never runs `onInit` (`initialize()` does); fails with DI005 only
+   * when building it needs an async factory that has not run yet.
+   */
   resolve<T>(token: InjectionToken<T>): T {
     const v = this.#ready.get(token);
     if (v !== undefined) return v as T;
@@ -171,7 +186,7 @@ export class Container {
     return this.resolve(token);
   }
 
-  /** Resolves a token, awaiting async factories and `onInit` hooks. */
+  /** Resolves a token, awaiting async factories. Never runs `onInit` (`initialize()` does). */
   async resolveAsync<T>(token: InjectionToken<T>): Promise<T> {
     const v = this.#ready.get(token);
     if (v !== undefined) return v as T;
@@ -201,28 +216,43 @@ export class Container {
   }
 
   /** Creates a scope: scoped providers get one instance per scope; `CONTEXT` gives `context`. */
-  createScope(context?: unknown): Scope {
+  createScope(context?: unknown): ContainerScope {
     this.#checkAlive();
-    return new Scope(this, new ScopeState(context));
+    return new ContainerScope(this, new ScopeState(context));
   }
 
-  /** Builds every singleton in dependency order, awaiting async factories and `onInit` hooks. */
+  /**
+   * Builds every singleton not built yet and runs the `onInit` hooks of the instances not yet
+   * initialized, in dependency order (a provider's dependencies are built and initialized before
+   * it is built), awaiting async factories and hooks. Resolving never runs `onInit`: only this does,
+   * once per singleton instance; transient and scoped instances are never initialized. Calling it
+   * again does only what is left (singletons registered, or built by a resolve, since). A failing
+   * hook fails it with DI012 (its error as `cause`); that hook runs again on the next call.
+   */
   initialize(): Promise<void> {
     if (this.#disposed) return Promise.reject(this.#disposedError());
-    if (this.#initialized) return Promise.resolve();
-    this.#initializing ??= this.#initializeOnce().finally(() => {
-      this.#initializing = null;
-    });
-    return this.#initializing;
+    if (initializing.getStore()?.includes(this)) return Promise.reject(fromInfo(native.initializeReenteredError()));
+    const outer = initializing.getStore() ?? [];
+    const run = this.#initializing.catch(() => {}).then(() => initializing.run([...outer, this], () => this.#initializeOnce()));
+    this.#initializing = run;
+    return run;
   }
 
   async #initializeOnce(): Promise<void> {
-    const plan = this.#ensurePlan();
-    for (const id of plan.initOrder) {
+    const order = this.#ensurePlan().initOrder;
+    for (const id of order) {
       if (this.#disposed) throw this.#disposedError();
-      await this.#getAsync(id, null);
+      this.#ensurePlan(); // a hook may have registered something meanwhile
+      const v = await this.#getAsync(id, null);
+      if (!hasInit(v) || this.#initialized.has(v)) continue;
+      try {
+        await v.onInit();
+      } catch (e) {
+        throw this.#failed(id, 'onInit', e, []);
+      }
+      this.#initialized.add(v);
+      if (this.#disposed) throw this.#disposedError(); // a hook disposed the container
     }
-    this.#initialized = true;
   }
 
   /**
@@ -232,6 +262,11 @@ export class Container {
   dispose(): Promise<void> {
     this.#disposing ??= this.#disposeOnce();
     return this.#disposing;
+  }
+
+  /** Same as `dispose()`. */
+  close(): Promise<void> {
+    return this.dispose();
   }
 
   get disposed(): boolean {
@@ -332,6 +367,14 @@ export class Container {
     const key = tokenKey(token);
     const known = this.#tokens.get(key);
     return known !== undefined && known !== token ? this.#root.get(known) : undefined;
+  }
+
+  /** What a failed factory, constructor or hook throws: DI errors (and async markers) unchanged,
+   * anything else as DI011 / DI012 naming the provider, the resolution path and the module path,
+   * with the original as `cause`. */
+  #failed(id: number, what: 'factory' | 'constructor' | 'onInit', e: unknown, path: readonly number[]): unknown {
+    if (e instanceof WentAsync || isDiError(e)) return e;
+    return fromInfo(this.#graph.explainFailure(id, what, [...path], causeText(e)), { cause: e });
   }
 
   #missing(token: unknown): Error {
@@ -522,20 +565,27 @@ export class Container {
     const stack = this.#stack;
     const graph = this.#graph;
     const isClass = entry.kind === C.kindClass;
-    const classInit = entry.spec.init !== 'none';
-    // A factory's result may be a promise, and an instance's onInit hook may return one: then the
-    // provider went async (the async path awaits it; the sync path reports DI005).
+    const what = isClass ? 'constructor' : 'factory';
+    // A factory's result may be a promise: then the provider went async (the async path awaits
+    // it; the sync path reports DI005). Whatever the constructor or factory throws is reported
+    // naming this provider (dependencies' failures are already reported by their own builders).
     return (s) => {
       if (stack.includes(id)) throw fromInfo(graph.explainLoop([...stack.slice(stack.indexOf(id)), id]));
       stack.push(id);
       try {
         const v = make(s);
-        if (!isClass && isThenable(v)) throw new WentAsync(id, Promise.resolve(v).then((inst) => initialized(inst)));
-        if (isClass ? classInit : hasInit(v)) {
-          const r = (v as { onInit(): unknown }).onInit();
-          if (isThenable(r)) throw new WentAsync(id, Promise.resolve(r).then(() => v));
+        if (!isClass && isThenable(v)) {
+          const path = [...this.#asyncChain(), ...stack];
+          throw new WentAsync(
+            id,
+            Promise.resolve(v).catch((e: unknown) => {
+              throw this.#failed(id, what, e, path);
+            }),
+          );
         }
         return v;
+      } catch (e) {
+        throw this.#failed(id, what, e, [...this.#asyncChain(), ...stack]);
       } finally {
         stack.pop();
       }
@@ -565,7 +615,7 @@ export class Container {
     if (plan.failed[id]) return Promise.reject(fromInfo(this.#graph.explain(id)));
     const kind = plan.kinds[id];
     if (kind === C.kindAlias) return this.#getAsync(plan.deps[id][0], s);
-    const chain = building.getStore() ?? [];
+    const chain = this.#asyncChain();
     if (chain.includes(id)) {
       return Promise.reject(fromInfo(this.#graph.explainLoop([...chain.slice(chain.indexOf(id)), id])));
     }
@@ -583,8 +633,15 @@ export class Container {
     return this.#createAsync(id, s, chain);
   }
 
+  /** This container's providers being built on the async path in the current async context. */
+  #asyncChain(): number[] {
+    const all = building.getStore();
+    return all === undefined ? [] : all.filter(([c]) => c === this).map(([, id]) => id);
+  }
+
   #createAsync(id: number, s: ScopeState | null, chain: readonly number[]): Promise<unknown> {
-    return building.run([...chain, id], async () => {
+    const path = [...chain, id];
+    return building.run([...(building.getStore() ?? []), [this, id] as const], async () => {
       const plan = this.#plan!;
       const entry = this.#entries[id]!;
       const args: unknown[] = [];
@@ -600,24 +657,26 @@ export class Container {
       let v: any;
       if (entry.kind === C.kindClass) {
         const Cls = entry.make as Constructor;
-        v = new Cls(...args.slice(0, entry.ctorArity));
+        try {
+          v = new Cls(...args.slice(0, entry.ctorArity));
+        } catch (e) {
+          throw this.#failed(id, 'constructor', e, path);
+        }
         entry.props.forEach((key, i) => {
           v[key] = args[entry.ctorArity + i];
         });
       } else if (entry.kind === C.kindFactory) {
-        v = await entry.make(...args);
+        try {
+          v = await entry.make(...args);
+        } catch (e) {
+          throw this.#failed(id, 'factory', e, path);
+        }
       } else {
         v = entry.make;
       }
-      return entry.kind === C.kindValue ? v : initialized(v);
+      return v;
     });
   }
-}
-
-/** Runs an instance's `onInit` (awaited) and gives the instance. */
-async function initialized(v: unknown): Promise<unknown> {
-  if (hasInit(v)) await v.onInit();
-  return v;
 }
 
 function depFn(code: number, plan: JsPlan, build: Build[]): Build {
@@ -709,8 +768,11 @@ async function runDestroyHooks(
   }
 }
 
-/** A scope of a container (a request, a job): scoped providers get one instance per scope. */
-export class Scope {
+/**
+ * A scope of a container (a request, a job): scoped providers get one instance per scope. (The
+ * scope constants, `Scope.Transient` and the like, are `Scope`.)
+ */
+export class ContainerScope {
   readonly #container: Container;
   readonly #state: ScopeState;
 
@@ -744,5 +806,10 @@ export class Scope {
   /** Runs `onDestroy` on this scope's instances (dependents first). Idempotent. */
   dispose(): Promise<void> {
     return this.#container._disposeScope(this.#state);
+  }
+
+  /** Same as `dispose()`. */
+  close(): Promise<void> {
+    return this.dispose();
   }
 }

@@ -1,18 +1,21 @@
 // The DI decorators of the spec. They only record metadata on classes; the engine reads it when
 // a class is registered (see providers.ts), and decides everything else.
 
-import { invalidArgument } from '../errors.js';
+import { call, invalidArgument } from '../errors.js';
+import { native } from '../native.js';
 import { installReflectMetadata } from '../reflect.js';
+import { OptionKeys, checkKeys } from '../util.js';
 import type { ProviderInput } from './providers.js';
+import { scopeOf, type ScopeName } from './scope.js';
 import { describe, type InjectionToken } from './tokens.js';
 
-/** Scope names accepted everywhere. `request` is a scope created per request (same as `scoped`). */
-export type ScopeName = 'singleton' | 'transient' | 'scoped' | 'request';
+export type { ScopeName } from './scope.js';
 
 export interface InjectableOptions {
-  /** Lifetime of instances; default `singleton`. */
+  /** Lifetime of instances (`Scope.Singleton`, `Scope.Transient`, `Scope.Scoped`); default singleton. */
   scope?: ScopeName;
 }
+const INJECTABLE_KEYS = new OptionKeys(['scope']);
 
 /** What a constructor parameter or property asks for. */
 export interface InjectionPoint {
@@ -32,15 +35,61 @@ export interface ModuleMetadata {
   name?: string;
   imports?: ModuleRef[];
   providers?: ProviderInput[];
+  /**
+   * Classes registered as providers of the module (built, injected and initialized like them), as
+   * the spec's feature modules declare their controllers.
+   */
+  controllers?: Function[];
   /** Tokens (or imported modules) visible to importers. Omitted: every provider of the module. */
   exports?: (InjectionToken | ModuleRef)[];
   /** Visible to every module without an import. */
   global?: boolean;
+  /**
+   * Where the module is meant to run. Checked and recorded, not acted upon yet: the module runs in
+   * the process that loads it (see docs/DI.md).
+   */
+  process?: ModuleProcess;
 }
+
+/** A module's `process` declaration (spec 2.3). */
+export interface ModuleProcess {
+  type?: 'main' | 'gateway' | 'service' | 'worker' | 'scheduler' | 'queue';
+  /** A whole number of at least 1, or `'auto'`. */
+  instances?: number | 'auto';
+  isolation?: 'thread' | 'process';
+}
+
+/** The keys of `@Module({...})`. */
+export const MODULE_KEYS = new OptionKeys(['name', 'imports', 'providers', 'controllers', 'exports', 'global', 'process']);
+/** The keys of a dynamic module (what `forRoot(...)` returns). */
+export const DYNAMIC_MODULE_KEYS = new OptionKeys(['module', ...MODULE_KEYS.keys]);
+const PROCESS_KEYS = new OptionKeys(['type', 'instances', 'isolation']);
 
 /** What `@Module` classes' static `forRoot(...)` methods return. */
 export interface DynamicModule extends ModuleMetadata {
   module: Function;
+}
+
+/**
+ * Checks a module's `process` (unknown keys and wrong types: E001; values: DI013, by the engine) and
+ * gives it in the engine's form.
+ */
+export function moduleProcess(p: unknown, moduleName: string): { kind?: string; instances?: string; isolation?: string } | undefined {
+  if (p === undefined) return undefined;
+  const where = `process of module '${moduleName}'`;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw invalidArgument(`${where} must be an object, got ${describe(p)}`);
+  checkKeys(p, PROCESS_KEYS, where);
+  const o = p as Record<string, unknown>;
+  const text = (key: string, allowNumber: boolean): string | undefined => {
+    const v = o[key];
+    if (v === undefined && !(key in o)) return undefined;
+    if (typeof v === 'string') return v;
+    if (allowNumber && typeof v === 'number') return String(v);
+    throw invalidArgument(`${where}: ${key} must be ${allowNumber ? "a number or 'auto'" : 'a string'}, got ${describe(v)}`);
+  };
+  const out = { kind: text('type', false), instances: text('instances', true), isolation: text('isolation', false) };
+  call(() => native.checkModuleProcess(moduleName, out));
+  return out;
 }
 
 /** A module: a class decorated with `@Module`, or a dynamic module object. */
@@ -74,17 +123,23 @@ export function moduleMetadata(target: unknown): ModuleMetadata | undefined {
     : undefined;
 }
 
-/** Marks a class as a provider. */
+/**
+ * Marks a class as a provider. A class whose constructor takes no parameters needs no decorator;
+ * one whose constructor takes some needs this (or `@Inject` on each parameter, or an explicit
+ * `inject` list) so that its parameter types are recorded.
+ */
 export function Injectable(options: InjectableOptions = {}): ClassDecorator {
-  if (options === null || typeof options !== 'object') {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidArgument(`@Injectable() takes an options object, got ${describe(options)}`);
   }
+  checkKeys(options, INJECTABLE_KEYS, '@Injectable()');
+  const scope = scopeOf(options, '@Injectable()');
   return (target: Function) => {
-    ensureClassMetadata(target).injectable = { ...options };
+    ensureClassMetadata(target).injectable = scope === undefined ? {} : { scope };
   };
 }
 
-/** `@Injectable({ scope: 'singleton' })`. */
+/** `@Injectable({ scope: Scope.Singleton })`. */
 export const Singleton = (): ClassDecorator => Injectable({ scope: 'singleton' });
 /** `@Injectable({ scope: 'transient' })`. */
 export const Transient = (): ClassDecorator => Injectable({ scope: 'transient' });
@@ -147,12 +202,14 @@ export function InjectAll(token: InjectionToken): ParamOrPropertyDecorator {
 /** Alias of `@InjectAll`. */
 export const InjectMany = InjectAll;
 
-/** Declares a module: its imports, providers and exports. */
+/** Declares a module: its imports, providers (and controllers), exports and process. */
 export function Module(metadata: ModuleMetadata = {}): ClassDecorator {
-  if (metadata === null || typeof metadata !== 'object') {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw invalidArgument(`@Module() takes a metadata object, got ${describe(metadata)}`);
   }
+  checkKeys(metadata, MODULE_KEYS, '@Module()');
   return (target: Function) => {
+    moduleProcess(metadata.process, metadata.name ?? target.name);
     const existing = moduleMetadata(target);
     Object.defineProperty(target, MODULE_META, {
       value: { ...metadata, global: metadata.global ?? existing?.global },
@@ -176,6 +233,10 @@ export function Global(): ClassDecorator {
 
 /** Builds a dynamic module (what a `forRoot(options)` returns). */
 export function createDynamicModule(module: Function, metadata: ModuleMetadata): DynamicModule {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw invalidArgument(`createDynamicModule() takes a metadata object, got ${describe(metadata)}`);
+  }
+  checkKeys(metadata, MODULE_KEYS, 'createDynamicModule()');
   return { module, ...metadata };
 }
 

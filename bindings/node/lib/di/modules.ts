@@ -4,8 +4,9 @@
 import type { JsExport, JsModuleSpec } from '../../native.js';
 import { native } from '../native.js';
 import { OmnitronError, ErrorCodes } from '../errors.js';
-import { moduleMetadata, type DynamicModule, type ModuleMetadata, type ModuleRef } from './decorators.js';
-import { moduleProviderEntry, type Entry } from './providers.js';
+import { checkKeys } from '../util.js';
+import { DYNAMIC_MODULE_KEYS, moduleMetadata, moduleProcess, type DynamicModule, type ModuleMetadata, type ModuleRef } from './decorators.js';
+import { classEntry, moduleProviderEntry, type Entry } from './providers.js';
 import { describe, tokenKey, tokenName } from './tokens.js';
 
 const moduleKeys = new WeakMap<object, number>();
@@ -33,13 +34,22 @@ function resolveRef(ref: unknown, importer: string | undefined): { name: string;
   if (isDynamic(ref)) {
     const base = moduleMetadata(ref.module) ?? {};
     const { module, ...own } = ref;
+    checkKeys(ref, DYNAMIC_MODULE_KEYS, `the dynamic module of '${own.name ?? base.name ?? module.name}'${where}`);
+    const list = (key: 'imports' | 'providers' | 'controllers', name: string): unknown[] => {
+      const mine = own[key];
+      if (mine !== undefined && !Array.isArray(mine)) throw invalidModule(`${key} of module '${name}' must be an array`);
+      return [...(base[key] ?? []), ...(mine ?? [])];
+    };
+    const name = own.name ?? base.name ?? module.name;
     return {
-      name: own.name ?? base.name ?? module.name,
+      name,
       meta: {
-        imports: [...(base.imports ?? []), ...(own.imports ?? [])],
-        providers: [...(base.providers ?? []), ...(own.providers ?? [])],
+        imports: list('imports', name) as ModuleRef[],
+        providers: list('providers', name) as ModuleMetadata['providers'],
+        controllers: list('controllers', name) as Function[],
         exports: own.exports !== undefined || base.exports !== undefined ? [...(base.exports ?? []), ...(own.exports ?? [])] : undefined,
         global: own.global ?? base.global,
+        process: own.process ?? base.process,
       },
     };
   }
@@ -80,7 +90,15 @@ export function collectModules(root: ModuleRef, isLoaded: (key: number) => boole
     if (!Array.isArray(imports)) throw invalidModule(`imports of module '${name}' must be an array`);
     const providers = meta.providers ?? [];
     if (!Array.isArray(providers)) throw invalidModule(`providers of module '${name}' must be an array`);
+    const controllers = meta.controllers ?? [];
+    if (!Array.isArray(controllers)) throw invalidModule(`controllers of module '${name}' must be an array`);
     const moduleEntries = providers.map((p) => moduleProviderEntry(p, name));
+    for (const c of controllers) {
+      if (typeof c !== 'function') {
+        throw invalidModule(`module '${name}' lists ${describe(c)} as a controller: controllers are classes`);
+      }
+      moduleEntries.push(classEntry(c));
+    }
     let exports: JsExport[] | undefined;
     if (meta.exports !== undefined) {
       if (!Array.isArray(meta.exports)) throw invalidModule(`exports of module '${name}' must be an array`);
@@ -99,6 +117,7 @@ export function collectModules(root: ModuleRef, isLoaded: (key: number) => boole
       providers: moduleEntries.map((e) => e.spec),
       exports,
       global: !!meta.global,
+      process: moduleProcess(meta.process, name),
     });
     entries.push(moduleEntries);
     for (const i of imports) stack.push({ ref: i, importer: name });

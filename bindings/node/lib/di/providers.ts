@@ -2,8 +2,10 @@
 // provider specs, plus what only JavaScript can hold: the class, the function, the value.
 
 import type { JsDependency, JsProviderSpec } from '../../native.js';
-import { invalidProvider } from '../errors.js';
-import { classMetadata, paramTypes, propertyType, type InjectionPoint, type ScopeName } from './decorators.js';
+import { invalidArgument, invalidProvider } from '../errors.js';
+import { OptionKeys, checkKeys } from '../util.js';
+import { classMetadata, paramTypes, propertyType, type InjectionPoint } from './decorators.js';
+import { scopeOf, type ScopeName } from './scope.js';
 import { describe, tokenKey, tokenName, type Constructor, type InjectionToken } from './tokens.js';
 
 /** A factory's `inject` entry: a token, or a token with options. */
@@ -40,6 +42,34 @@ export interface RegisterOptions {
   override?: boolean;
 }
 
+/** The keys of `register(token, provider, options)`'s options. */
+export const REGISTER_KEYS = new OptionKeys(['scope', 'multi', 'override']);
+const KINDS = ['useClass', 'useValue', 'useFactory', 'useExisting', 'useToken'] as const;
+/** The keys of a provider object given to `register(token, provider)`. */
+export const PROVIDER_KEYS = new OptionKeys([...KINDS, 'inject', 'scope', 'async', 'multi', 'override']);
+/** The keys of a provider object in a module's `providers` (`{ provide, ... }`). */
+export const MODULE_PROVIDER_KEYS = new OptionKeys(['provide', ...PROVIDER_KEYS.keys]);
+const INJECT_ENTRY_KEYS = new OptionKeys(['token', 'optional', 'all']);
+
+/** `multi` / `override`: a boolean or absent. */
+function flag(o: Record<string, unknown>, key: 'multi' | 'override', where: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw invalidArgument(`${where}: ${key} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+/** Checks `register`'s options (unknown keys, types) and gives them with a checked scope. */
+export function registerOptions(options: unknown, where: string): RegisterOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgument(`${where} must be an object, got ${describe(options)}`);
+  }
+  checkKeys(options, REGISTER_KEYS, where);
+  const o = options as Record<string, unknown>;
+  return { scope: scopeOf(o, where), multi: flag(o, 'multi', where), override: flag(o, 'override', where) };
+}
+
 /** What can appear in a module's `providers` list. */
 export type ProviderInput = Constructor | ({ provide: InjectionToken } & Provider & RegisterOptions);
 
@@ -71,6 +101,7 @@ function injectEntry(e: unknown, owner: string, i: number): JsDependency {
     );
   }
   if (e !== null && typeof e === 'object' && 'token' in (e as object)) {
+    checkKeys(e as object, INJECT_ENTRY_KEYS, `inject[${i}] of '${owner}'`);
     const o = e as { token: InjectionToken; optional?: boolean; all?: boolean };
     return dependency(o);
   }
@@ -120,6 +151,15 @@ function classDeps(cls: Constructor, explicit: InjectEntry[] | undefined): { dep
     const types = paramTypes(decl);
     const declared = meta ? Math.max(-1, ...meta.params.keys()) + 1 : 0;
     const count = Math.max(types?.length ?? 0, declared, types === undefined ? decl.length : 0);
+    if (count > 0 && types === undefined && declared === 0 && !classMetadata(cls)?.injectable && !meta?.injectable) {
+      // Parameters, and nothing that says what they are: no decorator, so no recorded types.
+      throw invalidProvider(
+        `class '${owner}' takes ${count} constructor parameter${count === 1 ? '' : 's'} but has no injection metadata: ` +
+          `decorate it with @Injectable() (compiled by tsc with "emitDecoratorMetadata") so its parameter types are recorded, ` +
+          `mark each parameter with @Inject(token), or register it with an explicit inject list. ` +
+          `(A class whose constructor takes no parameters needs no decorator.)`,
+      );
+    }
     ctor = [];
     for (let i = 0; i < count; i++) {
       const p = meta?.params.get(i) ?? {};
@@ -155,7 +195,7 @@ function isClass(f: unknown): f is Constructor {
   return typeof f === 'function' && typeof f.prototype === 'object' && f.prototype !== null;
 }
 
-function baseSpec(token: InjectionToken, kind: string, options: RegisterOptions & { scope?: ScopeName }): JsProviderSpec {
+function baseSpec(token: InjectionToken, kind: string, options: RegisterOptions): JsProviderSpec {
   return {
     token: tokenKey(token),
     name: tokenName(token),
@@ -172,7 +212,7 @@ function baseSpec(token: InjectionToken, kind: string, options: RegisterOptions 
 /** A class registered as its own token (`register(UserService)` or in `providers: [UserService]`). */
 export function classEntry(cls: unknown, options: RegisterOptions = {}): Entry {
   if (!isClass(cls)) {
-    throw invalidProvider(`expected a class decorated with @Injectable(), got ${describe(cls)}`);
+    throw invalidProvider(`expected a class (an @Injectable() class, or one whose constructor takes no parameters), got ${describe(cls)}`);
   }
   return useClassEntry(cls, { useClass: cls }, options);
 }
@@ -183,11 +223,6 @@ function useClassEntry(token: InjectionToken, p: ClassProvider, options: Registe
     throw invalidProvider(`useClass of '${tokenName(token)}' must be a class, got ${describe(cls)}`);
   }
   const meta = classMetadata(cls);
-  if (!meta?.injectable && p.inject === undefined) {
-    throw invalidProvider(
-      `class '${cls.name}' is not decorated with @Injectable(): add @Injectable() so Omnitron can read its constructor parameters, or register it with an explicit inject list`,
-    );
-  }
   const { deps, ctorArity, props } = classDeps(cls, p.inject);
   const spec = baseSpec(token, 'class', { ...options, scope: p.scope ?? options.scope ?? meta?.injectable?.scope });
   spec.deps = deps;
@@ -196,21 +231,44 @@ function useClassEntry(token: InjectionToken, p: ClassProvider, options: Registe
   return { token, spec, kind: KIND_CLASS, make: cls, ctorArity, props };
 }
 
-/** `register(token, provider, options)`. */
-export function providerEntry(token: InjectionToken, provider: unknown, options: RegisterOptions = {}): Entry {
+/**
+ * `register(token, provider, options)`. `keys` are the keys the provider object may have (`where`
+ * names it in messages); `multi`, `override` and `scope` may be given in it or in `options`.
+ */
+export function providerEntry(
+  token: InjectionToken,
+  provider: unknown,
+  options: RegisterOptions = {},
+  keys: OptionKeys = PROVIDER_KEYS,
+  where = `the provider of '${tokenName(token)}'`,
+): Entry {
   tokenKey(token); // validates the token
-  if (provider === null || typeof provider !== 'object') {
+  if (provider === null || typeof provider !== 'object' || Array.isArray(provider)) {
     throw invalidProvider(
       `the provider of '${tokenName(token)}' must be an object with useClass, useValue, useFactory or useExisting, got ${describe(provider)}`,
     );
   }
+  checkKeys(provider, keys, where);
   const p = provider as Record<string, unknown>;
+  const given = KINDS.filter((k) => k in p);
+  if (given.length !== 1) {
+    throw invalidProvider(
+      given.length === 0
+        ? `the provider of '${tokenName(token)}' has none of useClass, useValue, useFactory, useExisting or useToken`
+        : `the provider of '${tokenName(token)}' has ${given.join(' and ')}: give exactly one`,
+    );
+  }
+  options = {
+    scope: scopeOf(p, where) ?? options.scope,
+    multi: flag(p, 'multi', where) ?? options.multi,
+    override: flag(p, 'override', where) ?? options.override,
+  };
   if ('useValue' in p) {
     const spec = baseSpec(token, 'value', options);
     return { token, spec, kind: KIND_VALUE, make: p.useValue, ctorArity: 0, props: [] };
   }
   if ('useClass' in p) {
-    return useClassEntry(token, p as unknown as ClassProvider, options);
+    return useClassEntry(token, { useClass: p.useClass as Constructor, inject: p.inject as InjectEntry[] | undefined }, options);
   }
   if ('useFactory' in p) {
     const f = p.useFactory;
@@ -221,7 +279,7 @@ export function providerEntry(token: InjectionToken, provider: unknown, options:
     if (inject !== undefined && !Array.isArray(inject)) {
       throw invalidProvider(`inject of '${tokenName(token)}' must be an array, got ${describe(inject)}`);
     }
-    const spec = baseSpec(token, 'factory', { ...options, scope: (p.scope as ScopeName | undefined) ?? options.scope });
+    const spec = baseSpec(token, 'factory', options);
     spec.deps = (inject ?? []).map((e, i) => injectEntry(e, tokenName(token), i));
     spec.isAsync = p.async === true || isAsyncFunction(f);
     spec.label = (f as Function).name || 'useFactory';
@@ -234,19 +292,18 @@ export function providerEntry(token: InjectionToken, provider: unknown, options:
     spec.targetName = tokenName(target);
     return { token, spec, kind: KIND_ALIAS, make: target, ctorArity: 0, props: [] };
   }
-  throw invalidProvider(
-    `the provider of '${tokenName(token)}' has none of useClass, useValue, useFactory, useExisting or useToken`,
-  );
+  throw new Error('internal: no provider kind');
 }
 
 /** One entry of a module's `providers` list. */
 export function moduleProviderEntry(input: unknown, moduleName: string): Entry {
   if (typeof input === 'function') return classEntry(input);
   if (input !== null && typeof input === 'object' && 'provide' in input) {
-    const { provide, multi, override, scope, ...rest } = input as { provide: InjectionToken } & RegisterOptions & Record<string, unknown>;
-    return providerEntry(provide, rest, { multi, override, scope });
+    const { provide, ...rest } = input as { provide: InjectionToken } & Record<string, unknown>;
+    checkKeys(input, MODULE_PROVIDER_KEYS, `a provider of module '${moduleName}'`);
+    return providerEntry(provide, rest, {}, PROVIDER_KEYS, `the provider of '${tokenName(provide)}' in module '${moduleName}'`);
   }
   throw invalidProvider(
-    `module '${moduleName}' lists ${describe(input)} as a provider: expected an @Injectable() class or { provide, useClass | useValue | useFactory | useExisting }`,
+    `module '${moduleName}' lists ${describe(input)} as a provider: expected a class or { provide, useClass | useValue | useFactory | useExisting }`,
   );
 }

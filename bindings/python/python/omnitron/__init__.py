@@ -23,6 +23,7 @@ from .app import Omnitron, OmnitronApp
 from .di import (
     CONTEXT,
     Container,
+    ContainerScope,
     DynamicModule,
     Inject,
     Provide,
@@ -133,6 +134,7 @@ __all__ = [
     "timeout",
     "CONTEXT",
     "Container",
+    "ContainerScope",
     "DynamicModule",
     "Inject",
     "Omnitron",

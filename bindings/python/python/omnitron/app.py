@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .di.container import Container, Scope
+from ._options import checked_keywords
+from .di.container import Container, ContainerScope
 
 
 class OmnitronApp:
@@ -20,12 +21,12 @@ class OmnitronApp:
     async def get_async(self, token: Any) -> Any:
         return await self.container.resolve_async(token)
 
-    def create_scope(self, context: Any = None) -> Scope:
+    def create_scope(self, context: Any = None) -> ContainerScope:
         return self.container.create_scope(context)
 
     async def close(self) -> None:
         """Runs every ``on_destroy`` and closes the application."""
-        await self.container.dispose()
+        await self.container.close()
 
     async def __aenter__(self) -> "OmnitronApp":
         return self
@@ -36,10 +37,13 @@ class OmnitronApp:
 
 class Omnitron:
     @staticmethod
+    @checked_keywords("Omnitron.create()")
     async def create(root_module: Any, *, context: Any = None, peer: Any = None) -> OmnitronApp:
-        """Builds the application from its root module and runs every ``on_init`` (dependency
-        order). With ``peer`` (an :class:`omnitron.Peer`), every ``@service`` class among the modules'
-        providers is then exposed on it (each must be resolvable from the root module)."""
+        """Builds the application from its root module: loads it, then ``initialize()`` builds
+        every singleton and runs every ``on_init`` (dependencies first, awaited); on failure what was
+        built is closed and the error raised. With ``peer`` (an :class:`omnitron.Peer`), every
+        ``@service`` class among the modules' providers is then exposed on it (each must be
+        resolvable from the root module)."""
         container = Container(context=context)
         container._load_root_module(root_module)
         try:
@@ -55,7 +59,7 @@ class Omnitron:
         except BaseException:
             # Whatever was built before the failure is destroyed; the failure is what the caller sees.
             try:
-                await container.dispose()
+                await container.close()
             except Exception:
                 pass
             raise

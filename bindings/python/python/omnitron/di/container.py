@@ -13,12 +13,15 @@ import contextvars
 import inspect
 import json
 import threading
+import warnings
 from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar, overload
 
 from .. import _native
-from ..errors import InvalidArgumentError, OmnitronError, from_code
+from .._options import checked_keywords
+from ..errors import DIError, InvalidArgumentError, OmnitronError, from_code
 from .modules import collect_modules
 from .providers import _UNSET, Entry, class_entry, provider_entry
+from .scope import ScopeName
 from .tokens import CONTEXT, Token, describe, token_key, token_name
 
 T = TypeVar("T")
@@ -42,6 +45,13 @@ Build = Callable[[Optional["_ScopeState"]], Any]
 
 #: (container id, provider id) pairs being built asynchronously in this context (runtime loops).
 _building: contextvars.ContextVar[tuple[tuple[int, int], ...]] = contextvars.ContextVar("omnitron_building", default=())
+#: Ids of the containers whose ``initialize()`` runs in this context (a hook calling it again).
+_initializing: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("omnitron_initializing", default=())
+
+
+def _cause_text(e: BaseException) -> str:
+    """What an exception says, for the engine's message (with its class unless it is plain)."""
+    return str(e) if type(e) is Exception else f"{type(e).__name__}: {e}"
 
 
 class _ScopeState:
@@ -56,9 +66,9 @@ class _ScopeState:
 
 
 class _WentAsync(Exception):
-    """Raised inside the sync path when a factory or an ``on_init`` hook returned an awaitable: the
-    provider turned out to be async. The sync API turns it into the engine's DI005 error; the async
-    API awaits ``future`` (or builds on the async path when no event loop was running)."""
+    """Raised inside the sync path when a factory returned an awaitable: the provider turned out to
+    be async. The sync API turns it into the engine's DI005 error; the async API awaits ``future``
+    (or builds on the async path when no event loop was running)."""
 
     def __init__(self, pid: int, future: Optional["asyncio.Future[Any]"]) -> None:
         super().__init__(pid)
@@ -66,8 +76,9 @@ class _WentAsync(Exception):
         self.future = future
 
 
-def _defer(pid: int, awaitable: Awaitable[Any], then: Callable[[Any], Any]) -> _WentAsync:
-    """A provider went async: schedule the rest on the running loop, if there is one."""
+def _defer(pid: int, awaitable: Awaitable[Any], failed: Callable[[Exception], BaseException]) -> _WentAsync:
+    """A provider went async: schedule the rest on the running loop, if there is one. ``failed``
+    turns what the awaitable raises into the error to report."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -76,7 +87,12 @@ def _defer(pid: int, awaitable: Awaitable[Any], then: Callable[[Any], Any]) -> _
         return _WentAsync(pid, None)
 
     async def finish() -> Any:
-        return then(await awaitable)
+        try:
+            return await awaitable
+        except (_WentAsync, DIError):
+            raise
+        except Exception as e:
+            raise failed(e) from e
 
     fut = asyncio.ensure_future(finish())
     fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" noise
@@ -115,7 +131,8 @@ class _Ready(dict):  # type: ignore[type-arg]
 
 
 class Container:
-    """A dependency-injection container.
+    """A dependency-injection container. Close it with ``await container.close()``, or use it as an
+    async context manager.
 
     ::
 
@@ -125,6 +142,7 @@ class Container:
         users = c.resolve(UserService)
     """
 
+    @checked_keywords("Container()")
     def __init__(self, *, context: Any = None) -> None:
         self._graph = _native.NativeGraph()
         self._lock = threading.RLock()
@@ -142,11 +160,15 @@ class Container:
         self._created: list[tuple[int, Any]] = []
         self._disposed = False
         self._dispose_task: Optional["asyncio.Future[None]"] = None
-        self._initialized = False
+        #: ``id()`` of the instances whose ``on_init`` has run (singletons, kept alive by the container).
+        self._inited: set[int] = set()
+        #: The ``initialize()`` running now, if any; the next one waits for it.
+        self._init_running: Optional["asyncio.Future[None]"] = None
         self._context = context
 
     # ---- registration -------------------------------------------------------------------------
 
+    @checked_keywords("Container.register()")
     def register(
         self,
         token: Any,
@@ -156,14 +178,15 @@ class Container:
         use_factory: Any = _UNSET,
         use_existing: Any = _UNSET,
         inject: Optional[Sequence[Any]] = None,
-        scope: Optional[str] = None,
+        scope: ScopeName = _UNSET,
         multi: bool = False,
         override: bool = False,
         is_async: Optional[bool] = None,
     ) -> "Container":
-        """Registers a provider: ``register(UserService)`` for an ``@injectable`` class, or
-        ``register(token, use_value=... | use_class=... | use_factory=..., inject=[...] |
-        use_existing=other)`` with ``scope``, ``multi`` and ``override``."""
+        """Registers a provider: ``register(UserService)`` for a class (``@injectable``, or one
+        whose ``__init__`` takes no parameters or only type-hinted ones), or ``register(token,
+        use_value=... | use_class=... | use_factory=..., inject=[...] | use_existing=other)`` with
+        ``scope`` (a :class:`Scope` or its name), ``multi`` and ``override``."""
         self._check_alive()
         if use_class is _UNSET and use_value is _UNSET and use_factory is _UNSET and use_existing is _UNSET:
             entry = class_entry(token, scope=scope, multi=multi, override=override)
@@ -226,7 +249,8 @@ class Container:
     def resolve(self, token: str) -> Any: ...
 
     def resolve(self, token: Any) -> Any:
-        """Resolves a token synchronously."""
+        """Resolves a token synchronously. Never runs ``on_init`` (``initialize()`` does); raises
+        DI005 only when building it needs an async factory that has not run yet."""
         try:
             return self._ready[token]
         except _WentAsync as e:
@@ -239,7 +263,8 @@ class Container:
     get = resolve
 
     async def resolve_async(self, token: Any) -> Any:
-        """Resolves a token, awaiting async factories and ``on_init`` hooks."""
+        """Resolves a token, awaiting async factories. Never runs ``on_init`` (``initialize()``
+        does)."""
         if self._disposed:
             raise _native.disposed_error()
         self._ensure_plan()
@@ -262,25 +287,61 @@ class Container:
         self._ensure_plan()
         return self._ids_of(token) is not None
 
-    def create_scope(self, context: Any = None) -> "Scope":
+    def create_scope(self, context: Any = None) -> "ContainerScope":
         """A scope: scoped providers get one instance per scope; ``CONTEXT`` gives ``context``."""
         self._check_alive()
-        return Scope(self, _ScopeState(context))
+        return ContainerScope(self, _ScopeState(context))
 
     async def initialize(self) -> None:
-        """Builds every singleton in dependency order, awaiting async factories and ``on_init``."""
+        """Builds every singleton not built yet and runs the ``on_init`` hooks of the instances not
+        yet initialized, in dependency order (a provider's dependencies are built and initialized
+        before it is built), awaiting async factories and hooks.
+
+        Resolving never runs ``on_init``: only this does, once per singleton instance; transient and
+        scoped instances are never initialized. Calling it again does only what is left
+        (singletons registered, or built by a resolve, since). A failing hook raises DI012
+        (``LifecycleError``, from the hook's exception); that hook runs again on the next call."""
         if self._disposed:
             raise _native.disposed_error()
-        if self._initialized:
-            return
-        plan = self._ensure_plan()
-        for pid in plan["init_order"]:
+        if id(self) in _initializing.get():
+            raise _native.initialize_reentered_error()
+        while self._init_running is not None:
+            try:
+                await asyncio.shield(self._init_running)
+            except Exception:
+                pass  # the other call reports its own failure
+        done: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+        self._init_running = done
+        token = _initializing.set((*_initializing.get(), id(self)))
+        try:
+            await self._initialize_once()
+        finally:
+            _initializing.reset(token)
+            self._init_running = None
+            done.set_result(None)
+
+    async def _initialize_once(self) -> None:
+        order = list(self._ensure_plan()["init_order"])
+        for pid in order:
             if self._disposed:
                 raise _native.disposed_error()
-            await _await(self._get_async(pid, None))
-        self._initialized = True
+            self._ensure_plan()  # a hook may have registered something meanwhile
+            v = await _await(self._get_async(pid, None))
+            if not _has_init(v) or id(v) in self._inited:
+                continue
+            try:
+                r = v.on_init()
+                if inspect.isawaitable(r):
+                    await r
+            except DIError:
+                raise
+            except Exception as e:
+                raise self._failed(pid, "on_init", e, ()) from e
+            self._inited.add(id(v))
+            if self._disposed:  # a hook disposed the container
+                raise _native.disposed_error()
 
-    async def dispose(self) -> None:
+    async def close(self) -> None:
         """Runs every ``on_destroy`` (dependents first) and closes the container. A failing hook
         does not stop the others: all failures are raised together (``errors`` holds each).
         Idempotent; concurrent calls wait for the first."""
@@ -288,7 +349,16 @@ class Container:
             self._dispose_task = asyncio.ensure_future(self._dispose_once())
         await asyncio.shield(self._dispose_task)
 
-    close = dispose
+    async def dispose(self) -> None:
+        """Deprecated: use :meth:`close`."""
+        warnings.warn("Container.dispose() is deprecated; use close()", DeprecationWarning, stacklevel=2)
+        await self.close()
+
+    async def __aenter__(self) -> "Container":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
 
     @property
     def disposed(self) -> bool:
@@ -355,6 +425,12 @@ class Container:
             raise _native.disposed_error()
         self._ensure_plan()
         return [self._sync(self._build[pid], s) for pid in (self._ids_of(token) or ())]
+
+    def _failed(self, pid: int, what: str, e: BaseException, path: Sequence[int]) -> BaseException:
+        """What a failed factory, constructor or hook raises (``from`` the original): DI011 / DI012
+        naming the provider, the resolution path and the module path."""
+        err: BaseException = self._graph.explain_failure(pid, what, list(path), _cause_text(e))
+        return err
 
     def _name(self, pid: int) -> str:
         e = self._entries.get(pid)
@@ -553,14 +629,21 @@ class Container:
         fns = [_dep_fn(code, plan, build) for code in plan["deps"][pid]]
         make = _call(entry.make, fns, entry.names, entry.defaults)
         is_class = entry.kind == KIND_CLASS
-        class_init = entry.spec["init"] != "none"
+        what = "constructor" if is_class else "factory"
         local = self._local
         graph = self._graph
+        failed = self._failed
+        me = id(self)
 
-        # A factory's result may be awaitable, and an instance's on_init hook may return an
-        # awaitable: then the provider went async (the async path awaits; the sync path is DI005).
-        # The per-thread stack of providers being built catches a factory or hook that resolves
-        # what is being built (a runtime loop) before it recurses away.
+        def building() -> list[int]:
+            """The providers being built on the async path around this synchronous build."""
+            return [p for c, p in _building.get() if c == me]
+
+        # A factory's result may be awaitable: then the provider went async (the async path awaits;
+        # the sync path is DI005). What the constructor or factory raises is reported naming this
+        # provider (dependencies' failures are reported by their own builders, as DI errors). The
+        # per-thread stack of providers being built catches a factory that resolves what is being
+        # built (a runtime loop) before it recurses away.
         def create(s: Optional[_ScopeState]) -> Any:
             try:
                 stack: list[int] = local.stack
@@ -572,12 +655,13 @@ class Container:
             try:
                 v = make(s)
                 if not is_class and inspect.isawaitable(v):
-                    raise _defer(pid, v, lambda inst: inst)
-                if class_init if is_class else _has_init(v):
-                    r = v.on_init()
-                    if inspect.isawaitable(r):
-                        raise _defer(pid, r, lambda _r: v)
+                    path = building() + stack
+                    raise _defer(pid, v, lambda e: failed(pid, what, e, path))
                 return v
+            except (_WentAsync, DIError):
+                raise
+            except Exception as e:
+                raise failed(pid, what, e, building() + stack) from e
             finally:
                 stack.pop()
 
@@ -632,7 +716,8 @@ class Container:
         return self._create_async(pid, s)
 
     async def _create_async(self, pid: int, s: Optional[_ScopeState]) -> Any:
-        token = _building.set((*_building.get(), (id(self), pid)))
+        chain = (*_building.get(), (id(self), pid))
+        token = _building.set(chain)
         try:
             plan = self._plan
             assert plan is not None
@@ -650,16 +735,18 @@ class Container:
                     raise self._graph.explain(pid)
             if entry.kind == KIND_VALUE:
                 return entry.make
-            if entry.names:
-                v = entry.make(**{n: a for n, a in zip(entry.names, args) if a is not ABSENT})
-            else:
-                v = entry.make(*args)
-            if inspect.isawaitable(v):
-                v = await v
-            if _has_init(v):
-                r = v.on_init()
-                if inspect.isawaitable(r):
-                    await r
+            try:
+                if entry.names:
+                    v = entry.make(**{n: a for n, a in zip(entry.names, args) if a is not ABSENT})
+                else:
+                    v = entry.make(*args)
+                if inspect.isawaitable(v):
+                    v = await v
+            except DIError:
+                raise
+            except Exception as e:
+                path = [p for c, p in chain if c == id(self)]
+                raise self._failed(pid, "constructor" if entry.kind == KIND_CLASS else "factory", e, path) from e
             if self._disposed or (s is not None and s.disposed):
                 raise self._discard(v)
             return v
@@ -755,8 +842,10 @@ async def _run_destroy_hooks(graph: Any, created: list[tuple[int, Any]], what: s
         raise exc from failures[0][1]
 
 
-class Scope:
-    """A scope of a container (a request, a job): scoped providers get one instance per scope."""
+class ContainerScope:
+    """A scope of a container (a request, a job): scoped providers get one instance per scope. Close
+    it with ``await scope.close()``, or use it as an async context manager. (The scope constants,
+    ``Scope.TRANSIENT`` and the like, are :class:`~omnitron.di.Scope`.)"""
 
     def __init__(self, container: Container, state: _ScopeState) -> None:
         self._container = container
@@ -787,19 +876,24 @@ class Scope:
             raise _scope_disposed()
         return self._container._all(token, self._state)
 
-    async def dispose(self) -> None:
+    async def close(self) -> None:
         """Runs ``on_destroy`` on this scope's instances (dependents first). Idempotent."""
         await self._container._dispose_scope(self._state)
 
-    async def __aenter__(self) -> "Scope":
+    async def dispose(self) -> None:
+        """Deprecated: use :meth:`close`."""
+        warnings.warn("ContainerScope.dispose() is deprecated; use close()", DeprecationWarning, stacklevel=2)
+        await self.close()
+
+    async def __aenter__(self) -> "ContainerScope":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.dispose()
+        await self.close()
 
 
 def _scope_disposed() -> OmnitronError:
     return from_code("DI008", "this scope has been disposed; create a new scope")
 
 
-__all__ = ["Container", "Scope"]
+__all__ = ["Container", "ContainerScope"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from .. import _native
-from ..errors import InvalidModuleError, InvalidProviderError
-from .decorators import DynamicModule, ModuleMeta, Provide, module_meta
+from ..errors import InvalidModuleError, InvalidProviderError, OmnitronError
+from .decorators import DynamicModule, ModuleMeta, Provide, module_meta, module_process
 from .providers import Entry, class_entry, provider_entry
 from .tokens import describe, token_key, token_name
 
@@ -32,15 +32,21 @@ def _resolve(ref: Any, importer: Optional[str]) -> tuple[str, ModuleMeta]:
     where = "" if importer is None else f" (imported by '{importer}')"
     if isinstance(ref, DynamicModule):
         base = module_meta(ref.module) or ModuleMeta()
+        name = ref.name or base.name or ref.module.__name__
+        for field, value in (("imports", ref.imports), ("providers", ref.providers), ("controllers", ref.controllers)):
+            if not isinstance(value, (list, tuple)):
+                raise InvalidModuleError(f"{field} of module '{name}' must be a list, got {describe(value)}")
         exports = None if ref.exports is None and base.exports is None else [*(base.exports or ()), *(ref.exports or ())]
         return (
-            ref.name or base.name or ref.module.__name__,
+            name,
             ModuleMeta(
                 name=ref.name,
                 imports=[*base.imports, *ref.imports],
                 providers=[*base.providers, *ref.providers],
                 exports=exports,
                 is_global=ref.is_global if ref.is_global is not None else base.is_global,
+                controllers=[*base.controllers, *ref.controllers],
+                process=module_process(ref.process, name) if ref.process is not None else base.process,
             ),
         )
     meta = module_meta(ref)
@@ -55,7 +61,12 @@ def _provider(p: Any, module_name: str) -> Entry:
     if isinstance(p, type):
         return class_entry(p)
     if isinstance(p, Provide):
-        return provider_entry(p.token, **p.kwargs)
+        try:
+            return provider_entry(p.token, **p.kwargs)
+        except OmnitronError as e:
+            e.message = f"in module '{module_name}': {e.message}"
+            e.args = (e.message,)
+            raise
     raise InvalidProviderError(
         f"module '{module_name}' lists {describe(p)} as a provider: expected an @injectable class or provide(token, ...)"
     )
@@ -78,10 +89,14 @@ def collect_modules(root: Any, is_loaded: Callable[[int], bool]) -> tuple[int, l
         if key in seen or is_loaded(key):
             continue
         seen.add(key)
-        for field, value in (("imports", meta.imports), ("providers", meta.providers)):
+        for field, value in (("imports", meta.imports), ("providers", meta.providers), ("controllers", meta.controllers)):
             if not isinstance(value, (list, tuple)):
                 raise InvalidModuleError(f"{field} of module '{name}' must be a list, got {describe(value)}")
         module_entries = [_provider(p, name) for p in meta.providers]
+        for c in meta.controllers:
+            if not isinstance(c, type):
+                raise InvalidModuleError(f"module '{name}' lists {describe(c)} as a controller: controllers are classes")
+            module_entries.append(class_entry(c))
         exports: Optional[list[dict[str, Any]]] = None
         if meta.exports is not None:
             if not isinstance(meta.exports, (list, tuple)):
@@ -104,6 +119,7 @@ def collect_modules(root: Any, is_loaded: Callable[[int], bool]) -> tuple[int, l
                 "providers": [e.spec for e in module_entries],
                 "exports": exports,
                 "global_": bool(meta.is_global),
+                "process": meta.process,
             }
         )
         entries.append(module_entries)

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from .. import _native
-from ..errors import InvalidProviderError
+from .._options import check_keys
+from ..errors import InvalidArgumentError, InvalidProviderError
 from .decorators import InjectMarker, injectable_options
+from .scope import UNSET, scope_value
 from .tokens import describe, token_key, token_name
 
 _C = _native.plan_codes()
@@ -20,7 +22,7 @@ KIND_VALUE: int = _C["kind_value"]
 KIND_FACTORY: int = _C["kind_factory"]
 KIND_ALIAS: int = _C["kind_alias"]
 
-_UNSET: Any = object()
+_UNSET: Any = UNSET
 _PRIMITIVES = (str, int, float, bool, bytes, list, dict, tuple, set, object)
 
 
@@ -55,6 +57,7 @@ def _inject_entry(e: Any, owner: str, i: int) -> dict[str, Any]:
             f"inject[{i}] of '{owner}' is a {type(e).__name__}; write inject({token_name(e[0]) if e else '...'}, optional=True) for an optional dependency"
         )
     if isinstance(e, dict) and "token" in e:
+        check_keys(e.keys(), ("token", "optional", "all"), f"inject[{i}] of '{owner}'")
         return _dep(InjectMarker(e["token"], bool(e.get("optional")), bool(e.get("all"))))
     return _dep(InjectMarker(e))
 
@@ -86,7 +89,7 @@ def describe_type(ann: Any) -> str:
     return repr(ann).replace("typing.", "")
 
 
-def _param_marker(cls: type, p: inspect.Parameter, hints: dict[str, Any]) -> Optional[InjectMarker]:
+def _param_marker(cls: type, p: inspect.Parameter, hints: dict[str, Any], decorated: bool = True) -> Optional[InjectMarker]:
     owner = cls.__name__
     if isinstance(p.default, InjectMarker):
         return p.default
@@ -104,16 +107,23 @@ def _param_marker(cls: type, p: inspect.Parameter, hints: dict[str, Any]) -> Opt
     if p.default is not inspect.Parameter.empty:
         return None  # a plain default: not injected
     what = "has no type hint" if ann is inspect.Parameter.empty else f"is typed {describe_type(ann)}"
+    if not decorated and ann is inspect.Parameter.empty:
+        raise InvalidProviderError(
+            f"class '{owner}' takes parameters but has no injection metadata (parameter '{p.name}' has no type hint): "
+            "annotate its parameters with injectable classes or Inject[TOKEN], give them inject(TOKEN) defaults, "
+            "or register it with an explicit inject list. (A class whose __init__ takes no parameters needs no @injectable.)"
+        )
     raise InvalidProviderError(
         f"cannot tell what to inject for parameter '{p.name}' of '{owner}' (it {what}): annotate it with an injectable class, Inject[TOKEN], or give it a default of inject(TOKEN)"
     )
 
 
 def class_deps(
-    cls: type, explicit: Optional[Sequence[Any]]
+    cls: type, explicit: Optional[Sequence[Any]], decorated: bool = True
 ) -> tuple[list[dict[str, Any]], tuple[str, ...], frozenset[str]]:
     """What a class needs injected: an explicit ``inject`` list (positional), or its ``__init__``
-    parameters (by keyword)."""
+    parameters (by keyword). ``decorated``: it has ``@injectable`` (only changes the message when a
+    parameter says nothing)."""
     owner = cls.__name__
     if explicit is not None:
         if not isinstance(explicit, (list, tuple)):
@@ -141,7 +151,7 @@ def class_deps(
     for i, p in enumerate(sig.parameters.values()):
         if i == 0 or p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
-        marker = _param_marker(cls, p, hints)
+        marker = _param_marker(cls, p, hints, decorated)
         if marker is None:
             positional = False
             continue
@@ -160,9 +170,14 @@ def class_deps(
     return deps, (() if positional else tuple(names)), frozenset(defaults)
 
 
-def _base(token: Any, kind: str, scope: Optional[str], multi: bool, override: bool) -> dict[str, Any]:
-    if scope is not None and not isinstance(scope, str):
-        raise InvalidProviderError(f"scope of '{token_name(token)}' must be a string, got {describe(scope)}")
+def _flag(v: Any, key: str, token: Any) -> bool:
+    if not isinstance(v, bool):
+        raise InvalidArgumentError(f"{key} of '{token_name(token)}' must be a bool, got {describe(v)}")
+    return v
+
+
+def _base(token: Any, kind: str, scope: Any, multi: bool, override: bool) -> dict[str, Any]:
+    scope = scope_value(scope, f"the provider of '{token_name(token)}'")
     return {
         "token": token_key(token),
         "name": token_name(token),
@@ -173,28 +188,24 @@ def _base(token: Any, kind: str, scope: Optional[str], multi: bool, override: bo
         "deps": [],
         "is_async": False,
         "init": "none",
-        "multi": bool(multi),
-        "replace": bool(override),
+        "multi": _flag(multi, "multi", token),
+        "replace": _flag(override, "override", token),
         "label": None,
     }
 
 
-def class_entry(cls: Any, *, scope: Optional[str] = None, multi: bool = False, override: bool = False) -> Entry:
+def class_entry(cls: Any, *, scope: Any = UNSET, multi: bool = False, override: bool = False) -> Entry:
     if not isinstance(cls, type):
-        raise InvalidProviderError(f"expected a class decorated with @injectable, got {describe(cls)}")
+        raise InvalidProviderError(f"expected a class (an @injectable class, or one whose __init__ takes no parameters), got {describe(cls)}")
     return _use_class(cls, cls, None, scope, multi, override)
 
 
-def _use_class(token: Any, cls: Any, inject: Optional[Sequence[Any]], scope: Optional[str], multi: bool, override: bool) -> Entry:
+def _use_class(token: Any, cls: Any, inject: Optional[Sequence[Any]], scope: Any, multi: bool, override: bool) -> Entry:
     if not isinstance(cls, type):
         raise InvalidProviderError(f"use_class of '{token_name(token)}' must be a class, got {describe(cls)}")
     opts = injectable_options(cls)
-    if opts is None and inject is None:
-        raise InvalidProviderError(
-            f"class '{cls.__name__}' is not decorated with @injectable: add @injectable so Omnitron reads its constructor, or register it with an explicit inject list"
-        )
-    deps, names, defaults = class_deps(cls, inject)
-    spec = _base(token, "class", scope if scope is not None else (opts or {}).get("scope"), multi, override)
+    deps, names, defaults = class_deps(cls, inject, opts is not None)
+    spec = _base(token, "class", scope if scope is not UNSET else (opts or {}).get("scope", UNSET), multi, override)
     spec["deps"] = deps
     spec["init"] = _init_kind(cls)
     spec["label"] = cls.__name__
@@ -209,7 +220,7 @@ def provider_entry(
     use_factory: Any = _UNSET,
     use_existing: Any = _UNSET,
     inject: Optional[Sequence[Any]] = None,
-    scope: Optional[str] = None,
+    scope: Any = UNSET,
     multi: bool = False,
     override: bool = False,
     is_async: Optional[bool] = None,
