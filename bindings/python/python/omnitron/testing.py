@@ -208,7 +208,7 @@ class TestingModuleBuilder:
             await container.initialize()
         except BaseException:
             try:
-                await container.dispose()
+                await container.close()
             except Exception:
                 pass
             raise
@@ -263,7 +263,7 @@ class TestingModule:
 
     async def close(self) -> None:
         """Runs every ``on_destroy`` and closes the container. Idempotent."""
-        await self.container.dispose()
+        await self.container.close()
 
     async def __aenter__(self) -> "TestingModule":
         return self
