@@ -284,9 +284,11 @@ def test_emit_event_publishes_what_the_method_returns_through_the_exposing_peer(
         got: list[tuple[str, Any]] = []
         await client.subscribe("mail.*", lambda payload, topic: got.append((topic, payload)))
 
-        # Not exposed by any peer: the method works and nothing is published.
+        # Not exposed by any peer: published through Peer.default (the client, created last).
         alone = Mailer()
         assert await alone.send("nobody") == {"to": "nobody", "n": 1}
+        await until(lambda: len(got) == 1, "the event of an instance no peer exposes")
+        assert got.pop() == ("mail.sent", {"to": "nobody", "n": 1})
         m = Mailer()
         await server.expose(m)
         # Called remotely (async def) and locally (def): each result is published.

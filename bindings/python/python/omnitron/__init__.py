@@ -72,7 +72,7 @@ from .process import (
 )
 from ._poll import busy_poll
 from ._process_pool import process_pool
-from .rpc import Peer, ServiceInfo, ServiceProxy, emit_event, on_event, proxy_info, public, service
+from .rpc import Peer, ServiceInfo, ServiceProxy, emit_event, inject_process, on_event, proxy_info, public, service
 from .workflow import (
     RunInfo,
     StageContext,
@@ -112,6 +112,7 @@ __all__ = [
     "emit_event",
     "on_event",
     "proxy_info",
+    "inject_process",
     "public",
     "service",
     "CONTENT_TYPE_LATEST",

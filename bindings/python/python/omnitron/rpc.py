@@ -62,7 +62,7 @@ import functools
 import inspect
 import threading
 import weakref
-from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, TypeVar, Union, overload
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, NoReturn, Optional, TypeVar, Union, overload
 
 from . import _batch, _eager, _native, _poll
 from ._options import check_keys, checked_keywords
@@ -176,8 +176,8 @@ def on_event(pattern: str) -> Callable[[F], F]:
 
 def emit_event(topic: str) -> Callable[[F], F]:
     """``@emit_event("notification.sent")``: what the method returns (awaited for ``async def``) is
-    published as that event, through the peer that exposes the service (nothing is published for an
-    instance no peer exposes). Failing to publish fails the call."""
+    published as that event, through the peer that exposes the service, else :attr:`Peer.default`
+    (nothing is published when there is neither). Failing to publish fails the call."""
     if not isinstance(topic, str) or not topic:
         raise InvalidArgumentError(f"@emit_event needs a topic such as 'notification.sent', got {describe(topic)}")
 
@@ -227,6 +227,8 @@ def _emit(instance: Any, topic: str, value: Any) -> None:
         ref = None
     ref = ref or getattr(instance, _PEER_ATTR, None)
     peer = ref() if ref is not None else None
+    if peer is None or peer._closed:
+        peer = Peer.default
     if peer is not None and not peer._closed:
         peer._native.publish(topic, value)
 
@@ -310,20 +312,29 @@ class ServiceProxy:
     """A remote service: each of its public methods is an attribute of that name, ``async`` (streams:
     an async iterator), whatever the name (``proxy.version()`` calls a remote ``version``). Which
     service it stands for is :func:`proxy_info`'s answer. Dunder names are Python's own: call a
-    remote ``__x__`` with ``peer.call()``. Each method takes ``deadline=`` (seconds)."""
+    remote ``__x__`` with ``peer.call()``. Each method takes ``deadline=`` (seconds).
 
-    __slots__ = ("__peer", "__info", "__deadline")
+    A proxy from :meth:`Peer.query_interface` knows the service's interface (a method it does not
+    have is an ``AttributeError`` at once); one from :meth:`Peer.proxy` or :func:`inject_process`
+    does not look it up: every attribute is a remote call, checked by the callee."""
 
-    def __init__(self, peer: "Peer", info: ServiceInfo, deadline: Optional[float] = None) -> None:
+    __slots__ = ("__peer", "__info", "__deadline", "__target")
+
+    def __init__(
+        self, peer: "Peer", info: Optional[ServiceInfo], deadline: Optional[float] = None, target: Optional[str] = None
+    ) -> None:
         self.__peer = peer
         self.__info = info
         self.__deadline = deadline
+        self.__target = target if info is None else f"{info.name}@{info.version}"
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         if method.startswith("__") and method.endswith("__"):
             raise AttributeError(method)
         info = self.__info
-        target = f"{info.name}@{info.version}"
+        target: str = self.__target  # type: ignore[assignment]
+        if info is None:
+            return self.__invoke(target, method)
         if method not in info.methods:
             listed = f"methods: {', '.join(info.methods)}" if info.methods else "it has none"
             raise AttributeError(f"service '{target}' has no public method '{method}' ({listed})")
@@ -337,6 +348,10 @@ class ServiceProxy:
 
             stream.__name__ = method
             return stream
+        return self.__invoke(target, method)
+
+    def __invoke(self, target: str, method: str) -> Callable[..., Awaitable[Any]]:
+        peer, default = self.__peer, self.__deadline
 
         async def invoke(*args: Any, deadline: Optional[float] = default, **unknown: NoReturn) -> Any:
             if unknown:
@@ -347,27 +362,85 @@ class ServiceProxy:
         return invoke
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.__info.methods))
+        info = self.__info
+        return sorted(set(super().__dir__()) | set(info.methods if info is not None else ()))
 
     def __repr__(self) -> str:
         info = self.__info
+        if info is None:
+            return f"<ServiceProxy {self.__target} (unchecked)>"
         return f"<ServiceProxy {info.name}@{info.version} {info.methods}>"
 
 
-def proxy_info(proxy: ServiceProxy) -> ServiceInfo:
-    """The service ``proxy`` stands for: name, version, public methods and streams. A function, not
+def proxy_info(proxy: ServiceProxy) -> Optional[ServiceInfo]:
+    """The service ``proxy`` stands for: name, version, public methods and streams (``None`` for a
+    proxy that did not look it up: :meth:`Peer.proxy`, :func:`inject_process`). A function, not
     attributes of the proxy, so that no remote method's name is hidden."""
     if not isinstance(proxy, ServiceProxy):
         raise InvalidArgumentError(f"proxy_info() takes a ServiceProxy (from query_interface), got {describe(proxy)}")
-    info: ServiceInfo = object.__getattribute__(proxy, "_ServiceProxy__info")
+    info: Optional[ServiceInfo] = object.__getattribute__(proxy, "_ServiceProxy__info")
     return info
+
+
+class inject_process:  # noqa: N801 - used like a function, as the spec's @InjectProcess
+    """``payment = inject_process(PaymentService)`` (or ``inject_process("payment@^1")``) as a class
+    attribute: on first access from an instance, a :class:`ServiceProxy` of that service through
+    ``peer`` (a :class:`Peer`, or a function giving one), else :attr:`Peer.default`; kept on the
+    instance after that. The spec's ``@InjectProcess(PaymentService)``. The proxy does not look the
+    service up: each call is checked by the callee (``RPC001`` / ``RPC002``)."""
+
+    def __init__(self, service: Union[type, str], *, peer: Union["Peer", Callable[[], Optional["Peer"]], None] = None) -> None:
+        if isinstance(service, str):
+            if not service or service.isspace():
+                raise InvalidArgumentError("inject_process() needs a service: a @service class or 'name@range'")
+            self.target = service
+        elif isinstance(service, type) and getattr(service, _SERVICE, None) is not None:
+            name, version = getattr(service, _SERVICE)
+            self.target = f"{name}@{version}"
+        else:
+            raise InvalidArgumentError(f"inject_process() takes a @service class or 'name@range', got {describe(service)}")
+        if peer is not None and not isinstance(peer, Peer) and not callable(peer):
+            raise InvalidArgumentError(f"inject_process(peer=) takes a Peer or a function giving one, got {describe(peer)}")
+        self._peer = peer
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: Optional[type] = None) -> "inject_process": ...
+
+    @overload
+    def __get__(self, instance: object, owner: Optional[type] = None) -> ServiceProxy: ...
+
+    def __get__(self, instance: Optional[object], owner: Optional[type] = None) -> Any:
+        if instance is None:
+            return self
+        p = self._peer
+        peer = p if isinstance(p, Peer) else (p() if p is not None else None) or Peer.default
+        if peer is None or peer._closed:
+            raise NotConnectedError(
+                f"inject_process('{self.target}'): no peer: create one with Peer.listen() or Peer.connect() first"
+            )
+        proxy = peer.proxy(self.target)
+        if self._name:
+            try:
+                instance.__dict__[self._name] = proxy
+            except AttributeError:  # __slots__: looked up again next time
+                pass
+        return proxy
 
 
 class Peer:
     """This process's end of the RPC network: it listens or connects, hosts services, calls them
     and publishes and receives events."""
 
+    #: The peer :func:`inject_process` and ``@emit_event`` use when none is given: the last one
+    #: created (until it is closed), as Node's ``Peer.default``.
+    default: ClassVar[Optional["Peer"]] = None
+
     def __init__(self, native: _native.NativePeer, loop: asyncio.AbstractEventLoop) -> None:
+        Peer.default = self
         self._native = native
         self._loop = loop
         self._starter = _eager.Starter(loop)
@@ -612,6 +685,16 @@ class Peer:
         info = ServiceInfo(d["name"], d["version"], list(d["methods"]), list(d.get("streams", [])))
         return ServiceProxy(self, info, deadline)
 
+    def proxy(self, target: str, *, deadline: Optional[float] = None, **unknown: NoReturn) -> ServiceProxy:
+        """A proxy of ``target`` (``payment``, ``payment@^1``) that does not look the service up:
+        every attribute is a remote call (``await proxy.charge(10)``), checked by the callee. See
+        :meth:`query_interface` for one that knows the interface (and its streams)."""
+        if unknown:
+            check_keys(unknown, _CALL_KEYS, "Peer.proxy()")
+        if not isinstance(target, str) or not target:
+            raise InvalidArgumentError(f"proxy() needs a target such as 'payment@^1', got {describe(target)}")
+        return ServiceProxy(self, None, deadline, target)
+
     async def publish(self, topic: str, payload: Any = None) -> None:
         """Publishes an event to every matching subscriber in every connected process."""
         self._native.publish(topic, payload)
@@ -668,6 +751,8 @@ class Peer:
     async def close(self) -> None:
         """Closes every connection; calls in flight fail with ``PeerDisconnectedError``."""
         self._closed = True
+        if Peer.default is self:
+            Peer.default = None
         self._turn.end()  # What this turn's calls queued goes out before the connections close.
         await self._loop.run_in_executor(None, self._native.shutdown)
         self._native.drain()
@@ -694,6 +779,7 @@ __all__ = [
     "ServiceInfo",
     "ServiceProxy",
     "emit_event",
+    "inject_process",
     "on_event",
     "proxy_info",
     "public",
