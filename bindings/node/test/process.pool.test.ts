@@ -1,13 +1,13 @@
 // Pools of Node workers beyond the basics of process.test.ts: map in chunks (sizes, order, per-item
-// errors, a chunk retried when its worker dies), options checked, and the spec's section 3.3 as
-// written (with the worker class named in the options), resolved through Omnitron.create.
+// errors, a chunk retried when its worker dies) and options checked. The spec's section 3.3 is in
+// spec-examples.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Injectable, Module, Omnitron, OmnitronError, Pool, ProcessPool } from '@omnitron-dev/native';
-import { Chunks, DataProcessor } from './process.pool.worker.js';
+import { OmnitronError, Pool, ProcessPool } from '@omnitron-dev/native';
+import { Chunks } from './process.pool.worker.js';
 
 const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code === c;
 const T = { timeout: 60_000 };
@@ -142,48 +142,4 @@ test('bad input to map, Pool.start and @ProcessPool is refused with E001', T, as
     () => ProcessPool({ service: Chunks, shutdownTimeOut: 5 } as any),
     (e: unknown) => code('E001')(e) && /in @ProcessPool\(\): did you mean 'shutdownTimeout'/.test((e as Error).message),
   );
-});
-
-// ---- spec 3.3, as written (plus `service: DataProcessor`, which TypeScript's erased generic cannot
-// give, and `!` on the property, which strict mode wants) -------------------------------------------
-
-@Injectable()
-export class DataProcessingService {
-  @ProcessPool({
-    size: 'auto', // Number of CPU cores
-    strategy: 'round-robin',
-    warmup: true, // Pre-spawn processes
-    service: DataProcessor,
-  })
-  private pool!: Pool<DataProcessor>;
-
-  async processBatch(items: any[]) {
-    // Automatic load distribution
-    const results = await this.pool.map(items, async (item) => {
-      return this.pool.exec('process', item);
-    });
-
-    return results;
-  }
-
-  workers(): number[] {
-    return this.pool.status().pids;
-  }
-}
-
-@Module({ providers: [DataProcessingService] })
-class SpecModule {}
-
-test('spec 3.3: a @ProcessPool property of an @Injectable, through Omnitron.create', T, async () => {
-  const app = await Omnitron.create(SpecModule);
-  const svc = app.get(DataProcessingService);
-  const items = Array.from({ length: 50 }, (_, id) => ({ id }));
-  assert.deepEqual(
-    await svc.processBatch(items),
-    items.map(({ id }) => ({ id, done: true })),
-  );
-  const pids = svc.workers();
-  assert.equal(pids.length, (await import('node:os')).availableParallelism());
-  await app.close();
-  for (const pid of pids) await eventually(`worker ${pid} gone`, () => !alive(pid));
 });

@@ -56,11 +56,3 @@ export class Chunks {
     return x;
   }
 }
-
-@Service('data-processor@1.0.0')
-export class DataProcessor {
-  @Public()
-  process(item: { id: number }): { id: number; done: boolean } {
-    return { id: item.id, done: true };
-  }
-}
