@@ -50,6 +50,52 @@ def test_map_sends_chunks_sized_as_multiprocessing_does_and_keeps_order() -> Non
     asyncio.run(main())
 
 
+def test_map_with_a_function_runs_it_here_and_the_multiprocessing_order_works() -> None:
+    async def main() -> None:
+        async with await start("py-map-fn") as pool:
+            # The spec's map(items, async (item) => pool.exec('process', item)): fn runs here.
+            running = 0
+            most = 0
+
+            async def one(x: int) -> Any:
+                nonlocal running, most
+                running += 1
+                most = max(most, running)
+                try:
+                    return await pool.exec("echo", x)
+                finally:
+                    running -= 1
+
+            assert await pool.map(range(200), one) == list(range(200))
+            assert 1 < most <= 2 * 32, "as many at a time as the workers take"
+            assert await pool.map([1, 2, 3], lambda x: x * 10) == [10, 20, 30]
+            assert await pool.map([], one) == []
+
+            # Every item runs; the first failure in the items' order is raised.
+            seen: list[int] = []
+
+            async def picky(x: int) -> int:
+                seen.append(x)
+                if x in (7, 3):
+                    raise KeyError(x)
+                return x
+
+            with pytest.raises(KeyError) as e:
+                await pool.map(range(10), picky)
+            assert e.value.args == (3,) and sorted(seen) == list(range(10))
+
+            # multiprocessing.Pool.map's order: the method first.
+            assert await pool.map("echo", range(5)) == list(range(5))
+            with pytest.raises(InvalidArgumentError, match="chunksize is for a method name"):
+                await pool.map([1], one, chunksize=2)
+            with pytest.raises(InvalidArgumentError, match="iterable"):
+                await pool.map(5, one)  # type: ignore[arg-type]
+            with pytest.raises(InvalidArgumentError, match="method name or a function"):
+                await pool.map([1], 5)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+
+
 def test_every_item_runs_and_map_raises_the_first_failure_in_order() -> None:
     async def main() -> None:
         async with await start("py-item-errors") as pool:

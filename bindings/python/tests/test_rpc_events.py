@@ -17,7 +17,6 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-import rpc_spec
 from omnitron import Peer, Pool, ServiceInfo, emit_event, on_event, proxy_info, public, service
 from omnitron.errors import InvalidArgumentError, InvalidServiceError, MethodNotFoundError, NotConnectedError, ServiceNotFoundError
 from omnitron.rpc import DEFAULT_VERSION, ServiceProxy
@@ -460,39 +459,5 @@ def test_the_worker_modules_two_ways_run_as_written_with_a_service_declared_with
         for command in commands:
             async with await Pool.start(command, name="inventory", size=1, cwd=d, service="InventoryService@^1") as pool:
                 assert await pool.exec("reserve", "sku-1") == "reserved sku-1"
-
-    asyncio.run(main())
-
-
-def test_spec_1_3_payment_orders_and_notifications_in_two_processes() -> None:
-    """rpc_spec.py: this process hosts PaymentService; the child calls it from OrderService and
-    exposes NotificationService, whose @on_event method gets what is published here and whose
-    @emit_event method's result reaches this process."""
-
-    async def main() -> None:
-        addr = address()
-        hub = await Peer.listen(addr, name="payments", token=TOKEN)
-        await hub.expose(rpc_spec.PaymentService())
-        sent: list[tuple[Any, str]] = []
-        await hub.subscribe("notification.sent", lambda payload, topic: sent.append((payload, topic)))
-        child = Child("rpc_spec.py", addr, TOKEN)
-        try:
-            assert await child.line() == "ready"
-            # NotificationService is subscribed once exposed: an order published at once reaches it.
-            await hub.publish("order.created", {"total": 30, "customer_email": "ann@example.com"})
-            assert await child.line() == "email ann@example.com"
-            child.send("order 42 bob@example.com")
-            assert await child.line() == "ordered"
-            assert rpc_spec.charged == [42.0]
-            child.send("notify")
-            assert await child.line() == "notified"
-            await until(lambda: len(sent) == 1, "notification.sent")
-            payload, topic = sent[0]
-            assert topic == "notification.sent" and isinstance(payload["sent_at"], float)
-            listed = sorted(f"{s['name']}@{s['version']}:{len(s['methods'])}" for s in hub.services())
-            assert listed == ["notifications@1.0.0:0", "payment@1.0.0:1"]
-        finally:
-            child.stop()
-            await hub.close()
 
     asyncio.run(main())

@@ -37,7 +37,9 @@ with SIGKILL takes its children with it.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import inspect
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -191,6 +193,7 @@ class Pool:
         # Tasks exec'd from this loop and not answered yet: a lone one is written at once, the
         # others of a loop turn together when it ends (omnitron/_turn.py).
         self._pending = 0
+        self._window = 64
         native.set_adopt(self._adopt)
         native.set_settle(self._settle)
         loop.add_reader(self._fd, native.drain)
@@ -284,6 +287,9 @@ class Pool:
         native = _native.NativePool(child, options)
         # Watching before the start: the workers connect while it runs, and this loop reads them.
         pool = cls(native, loop, name)
+        # How many `map(items, fn)` runs at once: as many tasks as the workers take.
+        workers = max if isinstance(max, int) else (os.cpu_count() or 1) if size == "auto" else size
+        pool._window = builtins.max(1, int(workers) * concurrency)
         try:
             await loop.run_in_executor(None, native.start)
         except BaseException:
@@ -338,10 +344,22 @@ class Pool:
             task.cancel()
             raise
 
-    async def map(self, items: Iterable[Any], method: str, *, chunksize: Optional[int] = None) -> list[Any]:
+    async def map(
+        self,
+        items: Union[Iterable[Any], str],
+        method: Union[str, Callable[[Any], Any], Iterable[Any]],
+        *,
+        chunksize: Optional[int] = None,
+    ) -> list[Any]:
         """Runs ``method(item)`` for every item, spread over the workers; the results in the items'
         order. Every item runs; if any failed, the error of the first one that failed (in the items'
-        order) is raised, as its own ``exec`` would have raised it.
+        order) is raised, as its own ``exec`` would have raised it. ``map("method", items)`` (the
+        order ``multiprocessing.Pool.map`` takes) means the same.
+
+        ``map(items, fn)`` with a function (``def`` or ``async def``) runs ``fn(item)`` here for
+        every item instead, as many at a time as the workers take (``fn`` typically calls
+        :meth:`exec`, as the spec's ``pool.map(items, async (item) => pool.exec('process', item))``);
+        the results in order, the first failure raised once every item ran.
 
         Python and Node workers get the items in chunks, one message per chunk: ``chunksize`` items
         each (default: as ``multiprocessing.Pool.map`` chooses, the items spread over four chunks per
@@ -351,8 +369,14 @@ class Pool:
         item."""
         if self._stopped:
             raise NotRunningError(f"pool '{self._name}' is stopped")
+        if isinstance(items, str) and not isinstance(method, str) and not callable(method):
+            items, method = method, items  # multiprocessing's order: map("method", items)
+        if callable(method):
+            if chunksize is not None:
+                raise InvalidArgumentError("map(items, fn) runs fn here: chunksize is for a method name")
+            return await self._map_here(items, method)
         if not isinstance(method, str):
-            raise InvalidArgumentError(f"map() needs a method name, got {describe(method)}")
+            raise InvalidArgumentError(f"map() needs a method name or a function, got {describe(method)}")
         if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1):
             raise InvalidArgumentError(f"chunksize must be a whole number >= 1 (or None), got {describe(chunksize)}")
         try:
@@ -377,6 +401,32 @@ class Pool:
             raise e if isinstance(e, OmnitronError) else InvalidArgumentError(f"map(): {e}") from None
         result: list[Any] = await fut
         return result
+
+    async def _map_here(self, items: Any, fn: Callable[[Any], Any]) -> list[Any]:
+        """``map(items, fn)``: ``fn(item)`` on this loop, ``self._window`` at a time, in order."""
+        try:
+            listed = list(items)
+        except TypeError:
+            raise InvalidArgumentError(f"map() takes an iterable of items, got {describe(items)}") from None
+        out: list[Any] = [None] * len(listed)
+        errors: list[tuple[int, BaseException]] = []
+        next_index = 0
+
+        async def lane() -> None:
+            nonlocal next_index
+            while next_index < len(listed):
+                i = next_index
+                next_index += 1
+                try:
+                    r = fn(listed[i])
+                    out[i] = await r if inspect.isawaitable(r) else r
+                except Exception as e:  # noqa: BLE001 - every item runs; the first failure is raised
+                    errors.append((i, e))
+
+        await asyncio.gather(*(lane() for _ in range(min(self._window, len(listed)))))
+        if errors:
+            raise min(errors, key=lambda x: x[0])[1]
+        return out
 
     def status(self) -> dict[str, Any]:
         """``{workers, starting, queued, in_flight, pids}``."""
