@@ -1,6 +1,10 @@
 """``process_pool(...)``: a pool as a provider's attribute, the Python spelling of the spec's
 ``@ProcessPool`` property decorator::
 
+    from typing import Any
+    from omnitron import Omnitron, Pool, injectable, module, process_pool
+    from workers import DataProcessor   # a @service class of an importable module
+
     @injectable
     class DataProcessingService:
         pool: Pool = process_pool(DataProcessor, size="auto", strategy="round-robin", warmup=True)
@@ -8,7 +12,12 @@
         async def process_batch(self, items: list[Any]) -> list[Any]:
             return await self.pool.map(items, "process")
 
+    @module(providers=[DataProcessingService])
+    class AppModule: ...
+
     app = await Omnitron.create(AppModule)   # the pool starts with the container's initialize()
+    results = await app.get(DataProcessingService).process_batch([1, 2, 3])
+    await app.close()                          # and closes with it
 
 The pools of an instance start in its ``on_init`` phase (before its own ``on_init``, which
 ``Omnitron.create`` and ``Container.initialize()`` await) and close in ``on_destroy`` (after its own,

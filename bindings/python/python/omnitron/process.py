@@ -1,13 +1,15 @@
 """Process pools and supervision trees, with children in any language.
 
-A pool of worker processes::
+A pool of worker processes (``images.py`` holds a ``@service`` class ``Resizer`` with ``resize(data,
+size)`` and ``thumbnail(data)``)::
 
     pool = await Pool.start(["python", "-m", "omnitron.worker", "images:Resizer"], size="auto")
-    thumb = await pool.exec("resize", image, 128)
-    thumbs = await pool.map(images, "thumbnail")   # in chunks, as multiprocessing.Pool.map
+    thumb = await pool.exec("resize", b"...", 128)
+    thumbs = await pool.map([b"a", b"b", b"c"], "thumbnail")   # in chunks, as multiprocessing.Pool.map
     await pool.close()
 
-    pool = await Pool.of(Resizer, size=2)   # the same, for a @service class of an importable module
+    async with await Pool.of(Resizer, size=2) as pool:   # the same, for a class of an importable module
+        assert len(await pool.map(range(100), "thumbnail")) == 100
 
 A supervisor (the spec's ``@Supervisor``, ``@Child``, ``@OnChildCrash``, ``@OnChildRestart``)::
 

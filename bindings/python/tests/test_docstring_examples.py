@@ -1,6 +1,7 @@
-"""The examples in the module docstrings of workflow.py, metrics.py, resilience.py and the
-supervisor part of process.py run as written, against the real engine and real child processes,
-so that they cannot drift from the API. Each ``::`` block runs in a namespace seeded with its
+"""The examples in the module docstrings of the package (``omnitron``, rpc.py, process.py,
+_process_pool.py, workflow.py, metrics.py, resilience.py; worker.py's in test_rpc_events.py,
+testing.py's and pytest_plugin.py's in test_testing.py) run as written, against the real engine and
+real child processes, so that they cannot drift from the API. Each ``::`` block runs in a namespace seeded with its
 module's globals (as doctest does), top-level ``await`` allowed, blocks of a module in order."""
 
 import ast
@@ -21,6 +22,9 @@ wf_module = importlib.import_module("omnitron.workflow")
 metrics_module = importlib.import_module("omnitron.metrics")
 resilience_module = importlib.import_module("omnitron.resilience")
 process_module = importlib.import_module("omnitron.process")
+package = importlib.import_module("omnitron")
+rpc_module = importlib.import_module("omnitron.rpc")
+process_pool_module = importlib.import_module("omnitron._process_pool")
 
 
 def literal_blocks(doc: str) -> list[str]:
@@ -72,7 +76,7 @@ def test_workflow_docstring(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caps
 
 
 METRICS_CHECK = """
-from test_docstring_examples_wf import literal_blocks, metrics_module, run_blocks
+from test_docstring_examples import literal_blocks, metrics_module, run_blocks
 
 ns = run_blocks(metrics_module, literal_blocks(metrics_module.__doc__ or ""))
 assert ns["orders"].labels("paid").get() == 1
@@ -124,3 +128,70 @@ def test_process_docstring_supervisor_part(tmp_path: Any, monkeypatch: pytest.Mo
     finally:
         del process_module.Inventory  # type: ignore[attr-defined]
     assert ns["sup"].state == "stopped"
+
+
+def test_package_docstring() -> None:
+    ns = run_blocks(package, literal_blocks(package.__doc__ or ""))
+    assert isinstance(ns["c"].resolve(ns["Service"]).repo, ns["Repo"])
+
+
+def test_rpc_docstring(capsys: pytest.CaptureFixture[str]) -> None:
+    # A script: it runs its own event loop (asyncio.run).
+    (src,) = literal_blocks(rpc_module.__doc__ or "")
+    exec(compile(src, "<omnitron.rpc docstring>", "exec"), {"__name__": "__main__"})  # noqa: S102 - our own docstring
+    out = capsys.readouterr().out
+    assert "1.0.0 {'charged': 10.0}" in out and "order event order.created {'id': 1}" in out
+
+
+IMAGES = """
+from omnitron import public, service
+
+
+@service("resizer")
+class Resizer:
+    @public
+    def resize(self, data: bytes, size: int) -> bytes:
+        return data[:size]
+
+    @public
+    def thumbnail(self, data: object) -> str:
+        return f"thumb of {data!r}"
+"""
+
+WORKERS = """
+from omnitron import public, service
+
+
+@service
+class DataProcessor:
+    @public
+    def process(self, item: int) -> int:
+        return item * 2
+"""
+
+
+def importable(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> ModuleType:
+    """A module the example takes as given, importable here and by its worker processes (which
+    start in the working directory), with `python` on PATH being this interpreter."""
+    (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return importlib.import_module(name)
+
+
+def test_process_docstring_pool_part(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    images = importable(tmp_path, monkeypatch, "images", IMAGES)
+    blocks = [b for b in literal_blocks(process_module.__doc__ or "") if "Pool.start" in b]
+    assert len(blocks) == 1
+    monkeypatch.setattr(process_module, "Resizer", images.Resizer, raising=False)
+    ns = run_blocks(process_module, blocks)
+    assert ns["thumb"] == b"..."
+    assert ns["thumbs"] == ["thumb of b'a'", "thumb of b'b'", "thumb of b'c'"]
+
+
+def test_process_pool_docstring(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    importable(tmp_path, monkeypatch, "workers", WORKERS)
+    ns = run_blocks(process_pool_module, literal_blocks(process_pool_module.__doc__ or ""))
+    assert ns["results"] == [2, 4, 6]
