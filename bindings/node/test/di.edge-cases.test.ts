@@ -144,7 +144,7 @@ test('chains deeper than the engine limit are refused with DI015', () => {
   const tokens = Array.from({ length: 300 }, (_, i) => createToken<number>(`T${i}`));
   c.register(tokens[299], { useValue: 0 });
   for (let i = 298; i >= 0; i--) c.register(tokens[i], { useFactory: (x: number) => x + 1, inject: [tokens[i + 1]] });
-  assert.throws(() => c.resolve(tokens[0]), (e: any) => e.code === 'DI015' && /limit of 256/.test(e.message));
+  assert.throws(() => c.resolve(tokens[0]), (e: any) => e.code === 'DI015' && e.name === 'DependencyTooDeepError' && /limit of 256/.test(e.message));
   assert.equal(c.resolve(tokens[44]), 255);
 });
 

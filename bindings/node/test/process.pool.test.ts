@@ -66,8 +66,9 @@ test('map sends chunks sized as multiprocessing does, keeps order, and chunksize
     assert.deepEqual((await pool.map(new Set([3, 1, 2]), 'where')).map((o) => o[0]), [3, 1, 2]);
     assert.deepEqual(await pool.map([], 'where'), []);
   } finally {
-    await pool.stop();
+    await pool.close(); // the same as stop()
   }
+  await assert.rejects(pool.exec('where', 1), code('P005'));
 });
 
 test('every item runs and map rejects with the first failure in order, as exec would', T, async () => {

@@ -14,6 +14,7 @@ from omnitron.errors import (
     AsyncResolutionError,
     CircularDependencyError,
     ContainerDisposedError,
+    DependencyTooDeepError,
     InvalidProviderError,
     LifecycleError,
     MissingProviderError,
@@ -254,7 +255,7 @@ def test_chains_deeper_than_the_limit_are_refused() -> None:
     c.register(tokens[299], use_value=0)
     for i in range(298, -1, -1):
         c.register(tokens[i], use_factory=lambda x: x + 1, inject=[tokens[i + 1]])
-    with pytest.raises(OmnitronError, match="limit of 256") as e:
+    with pytest.raises(DependencyTooDeepError, match="limit of 256") as e:
         c.resolve(tokens[0])
     assert e.value.code == "DI015"
     assert c.resolve(tokens[44]) == 255

@@ -265,6 +265,11 @@ export class Pool<T = any> {
     this.#stopped = true;
     await this.#ops.run<null>((id) => this.#native.stop(id), true);
   }
+
+  /** The same as `stop()`: what every Omnitron object that holds resources has (Peer, Supervisor, app). */
+  close(): Promise<void> {
+    return this.stop();
+  }
 }
 
 /** An array of `items`, or E001 for what is not iterable. */

@@ -111,6 +111,12 @@ class InvalidScopeError(DIError, ValueError):
     code = "DI014"
 
 
+class DependencyTooDeepError(DIError):
+    """A dependency chain longer than the engine builds (DI015)."""
+
+    code = "DI015"
+
+
 class MetricError(OmnitronError):
     """Base class of metrics errors. Those prometheus_client raises ``ValueError`` for are
     ``ValueError`` here too."""
@@ -349,6 +355,7 @@ _BY_CODE: dict[str, type[OmnitronError]] = {
         LifecycleError,
         InvalidModuleError,
         InvalidScopeError,
+        DependencyTooDeepError,
         InvalidMetricNameError,
         InvalidLabelsError,
         CardinalityExceededError,
