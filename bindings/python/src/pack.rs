@@ -231,6 +231,18 @@ impl<'a> Reader<'a> {
         Ok(self.take(py, n)?.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
     }
 
+    /// A Python int, made through the C API (the generic conversion costs a third of a small
+    /// array's decoding).
+    fn int(py: Python<'_>, v: i64) -> PyResult<Py<PyAny>> {
+        // SAFETY: PyLong_FromLongLong returns a new reference or NULL with an exception set.
+        unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyLong_FromLongLong(v)).map(Bound::unbind) }
+    }
+
+    fn uint(py: Python<'_>, v: u64) -> PyResult<Py<PyAny>> {
+        // SAFETY: as for `int`.
+        unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyLong_FromUnsignedLongLong(v)).map(Bound::unbind) }
+    }
+
     /// A count of elements of `per` bytes at least: more than what is left is malformed (refused
     /// before anything is reserved for it).
     fn count(&self, py: Python<'_>, n: u64, per: u64) -> PyResult<usize> {
@@ -247,8 +259,8 @@ impl<'a> Reader<'a> {
         }
         let m = self.take(py, 1)?[0];
         Ok(match m {
-            0x00..=0x7f => u64::from(m).into_pyobject(py)?.into_any().unbind(),
-            0xe0..=0xff => i64::from(m as i8).into_pyobject(py)?.into_any().unbind(),
+            0x00..=0x7f => Self::int(py, i64::from(m))?,
+            0xe0..=0xff => Self::int(py, i64::from(m as i8))?,
             0x80..=0x8f => {
                 let n = self.count(py, u64::from(m & 0x0f), 2)?;
                 self.map(py, n, depth)?
@@ -272,11 +284,11 @@ impl<'a> Reader<'a> {
             }
             0xca => f64::from(f32::from_bits(self.be(py, 4)? as u32)).into_pyobject(py)?.into_any().unbind(),
             0xcb => f64::from_bits(self.be(py, 8)?).into_pyobject(py)?.into_any().unbind(),
-            0xcc..=0xcf => self.be(py, 1 << (m - 0xcc))?.into_pyobject(py)?.into_any().unbind(),
-            0xd0 => i64::from(self.be(py, 1)? as u8 as i8).into_pyobject(py)?.into_any().unbind(),
-            0xd1 => i64::from(self.be(py, 2)? as u16 as i16).into_pyobject(py)?.into_any().unbind(),
-            0xd2 => i64::from(self.be(py, 4)? as u32 as i32).into_pyobject(py)?.into_any().unbind(),
-            0xd3 => (self.be(py, 8)? as i64).into_pyobject(py)?.into_any().unbind(),
+            0xcc..=0xcf => Self::uint(py, self.be(py, 1 << (m - 0xcc))?)?,
+            0xd0 => Self::int(py, i64::from(self.be(py, 1)? as u8 as i8))?,
+            0xd1 => Self::int(py, i64::from(self.be(py, 2)? as u16 as i16))?,
+            0xd2 => Self::int(py, i64::from(self.be(py, 4)? as u32 as i32))?,
+            0xd3 => Self::int(py, self.be(py, 8)? as i64)?,
             0xd4..=0xd8 => {
                 self.take(py, 1)?;
                 PyBytes::new(py, self.take(py, 1 << (m - 0xd4))?).into_any().unbind()
@@ -306,11 +318,19 @@ impl<'a> Reader<'a> {
     }
 
     fn array(&mut self, py: Python<'_>, n: usize, depth: usize) -> PyResult<Py<PyAny>> {
-        let mut items = Vec::with_capacity(n);
-        for _ in 0..n {
-            items.push(self.value(py, depth + 1)?);
+        // The list is made at its size and filled in place (no vector of items first). `n` was
+        // checked against what is left to read (`count`), so it fits in an isize.
+        // SAFETY: PyList_New returns a new reference (slots NULL) or NULL with an exception set;
+        // the Bound owns it, so an error below drops it (a list with NULL slots is safe to free).
+        let list = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyList_New(n as isize))? };
+        for i in 0..n {
+            let item = self.value(py, depth + 1)?;
+            // SAFETY: `i` is in range; PyList_SetItem steals the reference it is given.
+            if unsafe { pyo3::ffi::PyList_SetItem(list.as_ptr(), i as isize, item.into_ptr()) } != 0 {
+                return Err(PyErr::fetch(py));
+            }
         }
-        Ok(PyList::new(py, items)?.into_any().unbind())
+        Ok(list.unbind())
     }
 
     fn map(&mut self, py: Python<'_>, n: usize, depth: usize) -> PyResult<Py<PyAny>> {

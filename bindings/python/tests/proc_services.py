@@ -3,6 +3,7 @@
 import asyncio
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -67,6 +68,12 @@ class Echo:
         if x % 3 == 0:
             await asyncio.sleep(0.001)
         return [x, os.getpid(), n]
+
+    @public
+    def thread_of(self, seconds: float) -> str:
+        """Sleeps, then names the thread that ran it (a chunk's items on the loop or in a thread)."""
+        time.sleep(seconds)
+        return threading.current_thread().name
 
     @public
     def maybe_fail(self, x: int) -> int:

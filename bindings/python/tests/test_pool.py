@@ -96,6 +96,20 @@ def test_map_with_a_function_runs_it_here_and_the_multiprocessing_order_works() 
     asyncio.run(main())
 
 
+def test_a_def_chunk_runs_on_the_loop_until_it_has_taken_a_moment_then_in_a_thread() -> None:
+    async def main() -> None:
+        async with await start("py-inline", size=1) as pool:
+            # Each item sleeps longer than a chunk may hold the worker's loop: the first runs on the
+            # loop, the rest of the chunk in the thread pool (the loop stays free for other calls).
+            names = await pool.map([0.005] * 6, "thread_of", chunksize=6)
+            assert names[0] == "MainThread"
+            assert all(n != "MainThread" for n in names[1:]), names
+            # Items that take no time: every one answered, in order.
+            assert await pool.map(range(1000), "echo", chunksize=1000) == list(range(1000))
+
+    asyncio.run(main())
+
+
 def test_every_item_runs_and_map_raises_the_first_failure_in_order() -> None:
     async def main() -> None:
         async with await start("py-item-errors") as pool:

@@ -5,8 +5,9 @@ A pool sends a chunk of items as one call, ``$batch(method, [args, args, ...])``
 ``$batch(method, [arg, arg, ...], 1)`` when each item has one argument), and gets one answer,
 ``[values, errors]``: a value per item (None where it failed), and None when every item succeeded,
 else ``[[index, {code, message, data}], ...]``, each error as a call of that item alone would have
-answered it. The loop over the items runs here, in Python: a ``def`` method runs the whole chunk in
-one thread-pool job, which answers from there (off the event loop, as its single calls run); an
+answered it. The loop over the items runs here, in Python: a ``def`` method's items run on the event
+loop for up to ``INLINE_SECONDS`` (trivial items: the whole chunk, cheaper than a thread hop), the rest
+in one thread-pool job that answers from there (off the event loop, as its single calls run); an
 ``async def`` method has each item's first step run in turn on the loop, and the items that wait
 are then awaited together.
 """
@@ -17,11 +18,16 @@ import asyncio
 import concurrent.futures
 import inspect
 import itertools
-from typing import Any, Callable, Coroutine, Generator, Optional
+import time
+from typing import Any, Callable, Coroutine, Generator, Iterator, Optional
 
 from .errors import OmnitronError
 
 BATCH = "$batch"
+#: How long a chunk of a ``def`` method runs on the event loop before the rest goes to a thread.
+INLINE_SECONDS = 0.002
+#: The most items run between two looks at the clock.
+INLINE_STEP = 64
 
 Chunk = list[list[Any]]
 Answer = list[Any]
@@ -55,9 +61,25 @@ def wrap(
             # Started here, as a single call's handler is: the items that do not wait are answered
             # before this read returns.
             return start(_answer_async(fn, chunk, bool(single and single[0]), call))
-        # One thread-pool job for the whole chunk, which answers from there.
-        threads().submit(_answer_sync, fn, chunk, bool(single and single[0]), call)
-        return None
+        # Items that take microseconds run here, on the loop: a chunk of them costs less than the
+        # thread hop would. Once the chunk has run for INLINE_SECONDS, the rest goes to the
+        # thread pool (one job, which answers from there), so a slow chunk does not hold the loop
+        # (its health pings, cancels and other calls).
+        one = bool(single and single[0])
+        values: list[Any] = []
+        errors: Optional[list[Any]] = None
+        rest = iter(chunk)
+        deadline = time.perf_counter() + INLINE_SECONDS
+        step = 1  # doubling up to INLINE_STEP: a slow first item alone is enough to hand over
+        while True:
+            done, errors = _run_some(fn, rest, one, values, errors, step)
+            if done:
+                _answer(call, [values, errors])
+                return None
+            if time.perf_counter() > deadline:
+                threads().submit(_answer_rest, fn, rest, one, values, errors, call)
+                return None
+            step = min(2 * step, INLINE_STEP)
 
     methods[BATCH] = _reserved
     return batch_dispatch
@@ -75,8 +97,39 @@ def _answer(call: Any, answer: Answer) -> None:
         pass  # `ok` already answered with the encoding error (a value that cannot be sent)
 
 
-def _answer_sync(fn: Callable[..., Any], chunk: Chunk, single: bool, call: Any) -> None:
-    _answer(call, _run_sync(fn, chunk, single))
+def _answer_rest(
+    fn: Callable[..., Any], rest: Iterator[Any], single: bool, values: list[Any], errors: Optional[list[Any]], call: Any
+) -> None:
+    _run_some(fn, rest, single, values, errors, None)
+    _answer(call, [values, errors])
+
+
+def _run_some(
+    fn: Callable[..., Any], rest: Iterator[Any], single: bool, values: list[Any], errors: Optional[list[Any]], n: Optional[int]
+) -> tuple[bool, Optional[list[Any]]]:
+    """Runs the next ``n`` items of ``rest`` (all of them with None) onto ``values``, an item that
+    raises recorded in ``errors`` (made at the first); ``(whether rest is done, errors)``."""
+    while True:
+        # The loop runs in C (map, or starmap for items with their arguments arrays); an item that
+        # raises stops it with the values so far kept (list.extend keeps what it took), is
+        # recorded, and the loop goes on from the next item.
+        before = len(values)
+        step = rest if n is None else itertools.islice(rest, n)
+        try:
+            values.extend(map(fn, step) if single else itertools.starmap(fn, step))
+        except BaseException as e:  # noqa: BLE001 - every failure goes back to its item
+            if errors is None:
+                errors = []
+            errors.append([len(values), _error(e)])
+            values.append(None)
+            if n is not None:
+                n -= len(values) - before
+                if n <= 0:
+                    return False, errors
+            continue
+        if n is None or len(values) - before < n:
+            return True, errors
+        return False, errors
 
 
 async def _answer_async(fn: Callable[..., Coroutine[Any, Any, Any]], chunk: Chunk, single: bool, call: Any) -> None:
@@ -98,24 +151,6 @@ def _error(e: BaseException) -> dict[str, Any]:
         return out
     name = type(e).__name__
     return {"code": "RPC008", "message": f"{name}: {e}", "data": {"type": name}}
-
-
-def _run_sync(fn: Callable[..., Any], chunk: Chunk, single: bool) -> Answer:
-    values: list[Any] = []
-    errors: Optional[list[Any]] = None
-    rest = iter(chunk)
-    while True:
-        # The loop runs in C (map, or starmap for items with their arguments arrays); an item that
-        # raises stops it with the values so far kept (list.extend keeps what it took), is
-        # recorded, and the loop goes on from the next item.
-        try:
-            values.extend(map(fn, rest) if single else itertools.starmap(fn, rest))
-            return [values, errors]
-        except BaseException as e:  # noqa: BLE001 - every failure goes back to its item
-            if errors is None:
-                errors = []
-            errors.append([len(values), _error(e)])
-            values.append(None)
 
 
 async def _run_async(fn: Callable[..., Coroutine[Any, Any, Any]], chunk: Chunk, single: bool) -> Answer:
