@@ -55,6 +55,11 @@ export declare class NativeGraph {
   /** Registers a provider in the container's own module; returns its id. */
   register(provider: JsProviderSpec): number
   /**
+   * Puts `provider` in the place of every provider of its token (a testing module's
+   * `overrideProvider`); returns the ids replaced (empty: nothing provides it).
+   */
+  overrideProvider(provider: JsProviderSpec): Array<number>
+  /**
    * Loads modules (every module reachable from `entry` that is not loaded yet). Returns each
    * module's provider ids.
    */

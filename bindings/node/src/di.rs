@@ -234,6 +234,15 @@ impl NativeGraph {
         self.graph.lock().register(s).map(|id| id.index() as u32).js()
     }
 
+    /// Puts `provider` in the place of every provider of its token (a testing module's
+    /// `overrideProvider`); returns the ids replaced (empty: nothing provides it).
+    #[napi]
+    pub fn override_provider(&self, provider: JsProviderSpec) -> napi::Result<Vec<u32>, String> {
+        let s = WireProvider::from(provider).into_spec().js()?;
+        let ids = self.graph.lock().override_provider(s).js()?;
+        Ok(ids.into_iter().map(|id| id.index() as u32).collect())
+    }
+
     /// Loads modules (every module reachable from `entry` that is not loaded yet). Returns each
     /// module's provider ids.
     #[napi]

@@ -150,7 +150,7 @@ test('an override of a token nobody provides is provided by the testing module',
   }
 });
 
-test('a module imported twice stays one module after the tree is rewritten; overrideModule swaps a module', async () => {
+test('a module imported twice stays one module with overrides; overrideModule swaps a module', async () => {
   let built = 0;
   @Injectable()
   class Clock {

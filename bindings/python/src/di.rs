@@ -199,6 +199,14 @@ impl NativeGraph {
         self.graph.lock().register(s).map(|id| id.index()).py(py)
     }
 
+    /// Puts `provider` in the place of every provider of its token (a testing module's
+    /// `override_provider`); returns the ids replaced (empty: nothing provides it).
+    fn override_provider(&self, py: Python<'_>, provider: PyProviderSpec) -> PyResult<Vec<usize>> {
+        let s = WireProvider::from(provider).into_spec().py(py)?;
+        let ids = self.graph.lock().override_provider(s).py(py)?;
+        Ok(ids.into_iter().map(|id| id.index()).collect())
+    }
+
     /// Loads modules (every module reachable from `entry` not loaded yet); returns each module's
     /// provider ids.
     fn load_modules(

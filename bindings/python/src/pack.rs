@@ -240,7 +240,9 @@ impl<'a> Reader<'a> {
 
     fn uint(py: Python<'_>, v: u64) -> PyResult<Py<PyAny>> {
         // SAFETY: as for `int`.
-        unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyLong_FromUnsignedLongLong(v)).map(Bound::unbind) }
+        unsafe {
+            Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyLong_FromUnsignedLongLong(v)).map(Bound::unbind)
+        }
     }
 
     /// A count of elements of `per` bytes at least: more than what is left is malformed (refused

@@ -255,7 +255,7 @@ def test_a_module_imported_twice_stays_one_module_and_override_module_swaps_a_mo
             assert isinstance(swapped.get(A).clock, FakeClock)
             assert swapped.get(A).clock is swapped.get(B).clock
             assert len(built) == 1
-        # Dynamic modules are rewritten too.
+        # Providers of dynamic modules are replaced too.
         dyn = DynamicModule(module=AModule, name="AForRoot")
         async with await create_testing_module(imports=[dyn]).override_provider(Clock).use_value("fake").compile() as d:
             assert d.get(A).clock == "fake"

@@ -193,6 +193,35 @@ impl Graph {
         Ok(ids)
     }
 
+    /// Puts `spec` in the place of every provider of its token, in whichever module holds it: each
+    /// keeps its id, its module, its place among that module's exports and its `multi` flag (what
+    /// a testing module's `overrideProvider(X)` does, before anything is built). Returns the ids
+    /// replaced, none when nothing provides the token (then register it instead). The
+    /// replacement's dependencies must be visible where each copy stands (the plan says so if
+    /// not). `CONTEXT` cannot be replaced.
+    pub fn override_provider(&mut self, spec: ProviderSpec) -> Result<Vec<ProviderId>> {
+        self.check_alive()?;
+        validate_spec(&spec)?;
+        if spec.token.key == TokenRef::context().key {
+            return Err(Error::new(
+                ErrorCode::InvalidProvider,
+                "CONTEXT is built in: it cannot be overridden",
+            ));
+        }
+        let ids: Vec<ProviderId> = (0..self.providers.len())
+            .filter(|&i| self.providers[i].live && self.providers[i].spec.token.key == spec.token.key)
+            .map(|i| ProviderId(i as u32))
+            .collect();
+        self.remember_names(&spec);
+        for id in &ids {
+            let node = &mut self.providers[id.index()];
+            let multi = node.spec.multi;
+            node.spec = ProviderSpec { multi, replace: false, ..spec.clone() };
+        }
+        self.plan = None;
+        Ok(ids)
+    }
+
     /// Whether a module with this key is loaded.
     pub fn has_module(&self, key: ModuleKey) -> bool {
         self.module_index.contains_key(&key)
@@ -250,8 +279,8 @@ impl Graph {
         if self.disposed { Err(Graph::disposed_error()) } else { Ok(()) }
     }
 
-    fn insert(&mut self, module: ModuleId, spec: ProviderSpec) -> ProviderId {
-        let id = ProviderId(self.providers.len() as u32);
+    /// Keeps the names of the tokens `spec` mentions, for messages.
+    fn remember_names(&mut self, spec: &ProviderSpec) {
         self.names.entry(spec.token.key).or_insert_with(|| spec.token.name.clone());
         for d in &spec.deps {
             self.names.entry(d.token.key).or_insert_with(|| d.token.name.clone());
@@ -259,6 +288,11 @@ impl Graph {
         if let ProviderKind::Alias(t) = &spec.kind {
             self.names.entry(t.key).or_insert_with(|| t.name.clone());
         }
+    }
+
+    fn insert(&mut self, module: ModuleId, spec: ProviderSpec) -> ProviderId {
+        let id = ProviderId(self.providers.len() as u32);
+        self.remember_names(&spec);
         let m = &mut self.modules[module.index()];
         let key = spec.token.key;
         match m.own_index.get(&key).copied() {

@@ -137,14 +137,37 @@ export class Container {
     return this.#load(module, false);
   }
 
-  /** @internal Used by `Omnitron.create`: the module's whole inside view becomes resolvable. */
-  loadRootModule(module: ModuleRef): this {
-    return this.#load(module, true);
+  /**
+   * @internal Used by `Omnitron.create` and testing modules: the module's whole inside view becomes
+   * resolvable; `swap` replaces modules wherever they are imported (`overrideModule`).
+   */
+  loadRootModule(module: ModuleRef, swap?: ReadonlyMap<unknown, ModuleRef>): this {
+    return this.#load(module, true, swap);
   }
 
-  #load(module: ModuleRef, asEntry: boolean): this {
+  /**
+   * @internal A testing module's `overrideProvider(token)`: `provider` takes the place of every
+   * provider of `token`, in whichever module declared it (the engine's override: each keeps its
+   * module and exports), or is registered in the container when nothing provides it. Made before
+   * anything is built.
+   */
+  overrideProvider(token: InjectionToken, provider: Provider): this {
     this.#checkAlive();
-    const { entry, specs, entries } = collectModules(module, (key) => this.#graph.hasModule(key));
+    const entry = providerEntry(token, provider, {});
+    let ids = call(() => this.#graph.overrideProvider(entry.spec));
+    if (ids.length === 0) ids = [call(() => this.#graph.register(entry.spec))];
+    this.#remember(entry);
+    for (const id of ids) {
+      this.#entries[id] = entry;
+      delete this.#singletons[id];
+    }
+    this.#invalidate();
+    return this;
+  }
+
+  #load(module: ModuleRef, asEntry: boolean, swap?: ReadonlyMap<unknown, ModuleRef>): this {
+    this.#checkAlive();
+    const { entry, specs, entries } = collectModules(module, (key) => this.#graph.hasModule(key), swap);
     const ids = call(() => this.#graph.loadModules(entry, specs, asEntry));
     ids.forEach((list, i) => {
       list.forEach((id, j) => {

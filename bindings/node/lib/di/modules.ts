@@ -72,11 +72,28 @@ export interface CollectedModules {
   entries: Entry[][];
 }
 
-/** Walks the module tree from `root`, skipping modules already loaded (by key). */
-export function collectModules(root: ModuleRef, isLoaded: (key: number) => boolean): CollectedModules {
+/**
+ * Walks the module tree from `root`, skipping modules already loaded (by key). `swap` replaces
+ * modules wherever they are imported or re-exported (a testing module's `overrideModule`).
+ */
+export function collectModules(
+  root: ModuleRef,
+  isLoaded: (key: number) => boolean,
+  swap?: ReadonlyMap<unknown, ModuleRef>,
+): CollectedModules {
   const specs: JsModuleSpec[] = [];
   const entries: Entry[][] = [];
   const seen = new Set<number>();
+  const sub = (ref: ModuleRef): ModuleRef => {
+    // Followed through chains; a loop of replacements stops where it comes back.
+    const visited = new Set<unknown>();
+    while (swap?.has(ref) && !visited.has(ref)) {
+      visited.add(ref);
+      ref = swap.get(ref)!;
+    }
+    return ref;
+  };
+  root = sub(root);
   resolveRef(root, undefined);
   const entry = keyOf(root as object);
   const stack: { ref: ModuleRef; importer?: string }[] = [{ ref: root }];
@@ -86,8 +103,9 @@ export function collectModules(root: ModuleRef, isLoaded: (key: number) => boole
     const key = keyOf(ref as object);
     if (seen.has(key) || isLoaded(key)) continue;
     seen.add(key);
-    const imports = meta.imports ?? [];
-    if (!Array.isArray(imports)) throw invalidModule(`imports of module '${name}' must be an array`);
+    const given = meta.imports ?? [];
+    if (!Array.isArray(given)) throw invalidModule(`imports of module '${name}' must be an array`);
+    const imports = swap === undefined ? given : given.map(sub);
     const providers = meta.providers ?? [];
     if (!Array.isArray(providers)) throw invalidModule(`providers of module '${name}' must be an array`);
     const controllers = meta.controllers ?? [];
@@ -104,7 +122,7 @@ export function collectModules(root: ModuleRef, isLoaded: (key: number) => boole
       if (!Array.isArray(meta.exports)) throw invalidModule(`exports of module '${name}' must be an array`);
       exports = meta.exports.map((x) => {
         const isModule = isDynamic(x) || (typeof x === 'function' && moduleMetadata(x) !== undefined);
-        return isModule ? { module: keyOf(x as object) } : { token: tokenKey(x), name: tokenName(x) };
+        return isModule ? { module: keyOf(sub(x as ModuleRef) as object) } : { token: tokenKey(x), name: tokenName(x) };
       });
     }
     specs.push({

@@ -1,10 +1,10 @@
 // `Test.createTestingModule({ providers, imports })` as NestJS users write it: a root module built
-// from the metadata, providers overridden wherever the module tree declares them, compiled into a
-// real container (the engine's graph, checks and errors) and initialized.
+// from the metadata, compiled into a real container (the engine's graph, checks and errors), its
+// overridden providers replaced by the engine wherever the module tree declares them, initialized.
 
 import { Container } from '../di/container.js';
-import { moduleMetadata, type DynamicModule, type ModuleMetadata, type ModuleRef } from '../di/decorators.js';
-import type { InjectEntry, ProviderInput } from '../di/providers.js';
+import type { DynamicModule, ModuleRef } from '../di/decorators.js';
+import type { InjectEntry, Provider, ProviderInput } from '../di/providers.js';
 import { describe, tokenKey, tokenName, type Constructor, type InjectionToken } from '../di/tokens.js';
 import { invalidArgument } from '../errors.js';
 import { OptionKeys, options } from '../util.js';
@@ -141,10 +141,12 @@ export class TestingModuleBuilder {
    * provider, a throwing hook) rejects with the engine's error, after disposing what was built.
    */
   async compile(): Promise<TestingModule> {
-    const root = new Rewriter(this.#overrides, this.#modules).root(this.#imports, this.#providers);
+    const root: DynamicModule = { module: named('TestingModule'), name: 'TestingModule', imports: this.#imports, providers: this.#providers };
     const container = new Container({ context: this.#context });
     try {
-      container.loadRootModule(root);
+      container.loadRootModule(root, this.#modules);
+      // The engine puts each replacement where its token's providers were declared.
+      for (const { provide, ...provider } of this.#overrides.values()) container.overrideProvider(provide, provider as Provider);
       await container.initialize();
     } catch (e) {
       await container.dispose().catch(() => {});
@@ -197,118 +199,7 @@ export class TestingModule {
   }
 }
 
-function isDynamic(ref: unknown): ref is DynamicModule {
-  return ref !== null && typeof ref === 'object' && typeof (ref as DynamicModule).module === 'function';
-}
-
-function isModuleRef(x: unknown): boolean {
-  return isDynamic(x) || (typeof x === 'function' && moduleMetadata(x) !== undefined);
-}
-
-/** The token a module's provider entry provides, if it can tell (the engine reports the rest). */
-function tokenOf(p: unknown): InjectionToken | undefined {
-  if (typeof p === 'function') return p as Constructor;
-  if (p !== null && typeof p === 'object' && 'provide' in p) return (p as { provide: InjectionToken }).provide;
-  return undefined;
-}
-
-function keyOf(token: InjectionToken | undefined): number | undefined {
-  if (token === undefined) return undefined;
-  try {
-    return tokenKey(token);
-  } catch {
-    return undefined; // not a token: left as it is, for the engine to report
-  }
-}
-
-/**
- * Copies the module tree with the overrides applied. Modules are identities, so each module of the
- * tree becomes exactly one copy (a module imported twice is still loaded once); without overrides
- * the tree is used as it is.
- */
-class Rewriter {
-  readonly #copies = new Map<object, ModuleRef>();
-  readonly #used = new Set<number>();
-
-  constructor(
-    readonly overrides: ReadonlyMap<number, Replacement>,
-    readonly modules: ReadonlyMap<object, ModuleRef>,
-  ) {}
-
-  root(imports: ModuleRef[], providers: ProviderInput[]): DynamicModule {
-    const rewrite = this.overrides.size > 0 || this.modules.size > 0;
-    const root: DynamicModule = {
-      module: named('TestingModule'),
-      name: 'TestingModule',
-      imports: rewrite ? imports.map((m) => this.module(m)) : imports,
-      providers: rewrite ? this.providers(providers) : providers,
-    };
-    // An override of a token nobody provides: the root module provides it.
-    for (const [key, r] of this.overrides) if (!this.#used.has(key)) root.providers!.push(r as ProviderInput);
-    return root;
-  }
-
-  providers(list: readonly ProviderInput[]): ProviderInput[] {
-    const out: ProviderInput[] = [];
-    const replaced = new Set<number>();
-    for (const p of list) {
-      const key = keyOf(tokenOf(p));
-      const r = key === undefined ? undefined : this.overrides.get(key);
-      if (r === undefined) {
-        out.push(p);
-      } else if (!replaced.has(key!)) {
-        // Every provider of the token in this module (several for a multi token) becomes one.
-        replaced.add(key!);
-        this.#used.add(key!);
-        out.push(r as ProviderInput);
-      }
-    }
-    return out;
-  }
-
-  module(ref: ModuleRef): ModuleRef {
-    if (ref === null || (typeof ref !== 'function' && typeof ref !== 'object')) return ref; // the engine reports it
-    const done = this.#copies.get(ref);
-    if (done !== undefined) return done;
-    const swapped = this.modules.get(ref);
-    if (swapped !== undefined && swapped !== ref) {
-      this.#copies.set(ref, swapped); // a loop of replacements ends here
-      const copy = this.module(swapped);
-      this.#copies.set(ref, copy);
-      return copy;
-    }
-    let name: string;
-    let meta: ModuleMetadata;
-    if (isDynamic(ref)) {
-      const base = moduleMetadata(ref.module) ?? {};
-      const { module, ...own } = ref;
-      name = own.name ?? base.name ?? module.name;
-      meta = {
-        imports: [...(base.imports ?? []), ...(own.imports ?? [])],
-        providers: [...(base.providers ?? []), ...(own.providers ?? [])],
-        exports: own.exports !== undefined || base.exports !== undefined ? [...(base.exports ?? []), ...(own.exports ?? [])] : undefined,
-        global: own.global ?? base.global,
-      };
-    } else {
-      const m = moduleMetadata(ref);
-      if (m === undefined) return ref; // not a module: the engine says so
-      name = m.name ?? (ref as Function).name;
-      meta = m;
-    }
-    if (!Array.isArray(meta.imports ?? []) || !Array.isArray(meta.providers ?? []) || (meta.exports !== undefined && !Array.isArray(meta.exports))) {
-      return ref; // malformed: loaded as it is, so the engine's message names it
-    }
-    // Registered before its imports are copied, so that an import loop ends (and is reported by the engine).
-    const copy: DynamicModule = { module: named(name), name, global: meta.global };
-    this.#copies.set(ref, copy);
-    copy.imports = (meta.imports ?? []).map((m) => this.module(m));
-    copy.providers = this.providers(meta.providers ?? []);
-    if (meta.exports !== undefined) copy.exports = meta.exports.map((x) => (isModuleRef(x) ? (this.module(x as ModuleRef) as InjectionToken) : x));
-    return copy;
-  }
-}
-
-/** A fresh class standing for a module copy (a copy is a module of its own). */
+/** A fresh class standing for the testing module (each compile makes its own). */
 function named(name: string): Function {
   const c = class {};
   Object.defineProperty(c, 'name', { value: name });

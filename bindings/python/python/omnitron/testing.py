@@ -47,7 +47,7 @@ from unittest import mock as _mock
 from . import _native
 from ._options import checked_keywords
 from .di.container import Container
-from .di.decorators import DynamicModule, ModuleMeta, Provide, module_meta, provide
+from .di.decorators import DynamicModule, Provide, provide
 from .di.tokens import describe, token_key, token_name
 from .errors import InvalidArgumentError
 
@@ -201,10 +201,23 @@ class TestingModuleBuilder:
         """Builds the container from the testing module (overrides applied) and runs
         ``initialize()``: every singleton is built and every ``on_init`` hook has run. A failure (a
         missing provider, a failing hook) raises the engine's error, after disposing what was built."""
-        root = _Rewriter(self._overrides, self._modules).root(self._imports, self._providers)
+        root = DynamicModule(module=_named("TestingModule"), providers=list(self._providers), imports=list(self._imports), name="TestingModule")
+        modules = self._modules
+
+        def swap(m: Any) -> Any:
+            # Followed through chains; a loop of replacements stops where it comes back.
+            seen: set[int] = set()
+            while id(m) in modules and id(m) not in seen:
+                seen.add(id(m))
+                m = modules[id(m)][1]
+            return m
+
         container = Container(context=self._context)
         try:
-            container._load_root_module(root)
+            container._load_root_module(root, swap if modules else None)
+            # The engine puts each replacement where its token's providers were declared.
+            for replacement in self._overrides.values():
+                container._override_provider(replacement)
             await container.initialize()
         except BaseException:
             try:
@@ -346,99 +359,6 @@ class TestingSession:
             raise errors[0]
 
 
-class _Rewriter:
-    """Copies the module tree with the overrides applied. Modules are identities, so each module of
-    the tree becomes exactly one copy (a module imported twice is still loaded once); without
-    overrides the tree is used as it is."""
-
-    def __init__(self, overrides: dict[int, Provide], modules: dict[int, tuple[Any, Any]]) -> None:
-        self.overrides = overrides
-        self.modules = modules
-        self.copies: dict[int, Any] = {}
-        self.used: set[int] = set()
-        self.keep: list[Any] = []  # keeps what `copies` is keyed by alive (ids stay unique)
-
-    def root(self, imports: Sequence[Any], providers: Sequence[Any]) -> DynamicModule:
-        rewrite = bool(self.overrides or self.modules)
-        root_imports = [self.module(m) for m in imports] if rewrite else list(imports)
-        root_providers = self.providers(providers) if rewrite else list(providers)
-        # An override of a token nobody provides: the testing module provides it.
-        for key, replacement in self.overrides.items():
-            if key not in self.used:
-                root_providers.append(replacement)
-        return DynamicModule(module=_named("TestingModule"), providers=root_providers, imports=root_imports, name="TestingModule")
-
-    def providers(self, entries: Sequence[Any]) -> list[Any]:
-        out: list[Any] = []
-        replaced: set[int] = set()
-        for p in entries:
-            key = _key_of(p)
-            replacement = None if key is None else self.overrides.get(key)
-            if replacement is None:
-                out.append(p)
-            elif key not in replaced:
-                # Every provider of the token in this module (several for a multi token) becomes one.
-                assert key is not None
-                replaced.add(key)
-                self.used.add(key)
-                out.append(replacement)
-        return out
-
-    def module(self, ref: Any) -> Any:
-        done = self.copies.get(id(ref))
-        if done is not None:
-            return done
-        self.keep.append(ref)
-        swapped = self.modules.get(id(ref))
-        if swapped is not None and swapped[1] is not ref:
-            self.copies[id(ref)] = swapped[1]  # a loop of replacements ends here
-            copy = self.module(swapped[1])
-            self.copies[id(ref)] = copy
-            return copy
-        if isinstance(ref, DynamicModule):
-            base = module_meta(ref.module) or ModuleMeta()
-            name = ref.name or base.name or ref.module.__name__
-            meta = ModuleMeta(
-                name=name,
-                imports=[*base.imports, *ref.imports],
-                providers=[*base.providers, *ref.providers],
-                exports=None if ref.exports is None and base.exports is None else [*(base.exports or ()), *(ref.exports or ())],
-                is_global=ref.is_global if ref.is_global is not None else base.is_global,
-            )
-        else:
-            found = module_meta(ref)
-            if found is None:
-                return ref  # not a module: the engine says so
-            meta = found
-            name = found.name or ref.__name__
-        if not isinstance(meta.imports, (list, tuple)) or not isinstance(meta.providers, (list, tuple)) or (
-            meta.exports is not None and not isinstance(meta.exports, (list, tuple))
-        ):
-            return ref  # malformed: loaded as it is, so the engine's message names it
-        # Registered before its imports are copied, so that an import loop ends (the engine reports it).
-        copy = DynamicModule(module=_named(name), name=name, is_global=bool(meta.is_global))
-        self.copies[id(ref)] = copy
-        copy.imports = [self.module(m) for m in meta.imports]
-        copy.providers = self.providers(meta.providers)
-        if meta.exports is not None:
-            copy.exports = [self.module(x) if _is_module(x) else x for x in meta.exports]
-        return copy
-
-
-def _is_module(x: Any) -> bool:
-    return isinstance(x, DynamicModule) or module_meta(x) is not None
-
-
-def _key_of(p: Any) -> Optional[int]:
-    token = p if isinstance(p, type) else p.token if isinstance(p, Provide) else None
-    if token is None:
-        return None
-    try:
-        return token_key(token)
-    except Exception:
-        return None  # not a token: left as it is, for the engine to report
-
-
 def _named(name: str) -> type:
-    """A fresh class standing for a module copy (a copy is a module of its own)."""
+    """A fresh class standing for the testing module (each compile makes its own)."""
     return type(name, (), {})

@@ -14,7 +14,7 @@ import inspect
 import json
 import threading
 import warnings
-from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Sequence, TypeVar, overload
 
 from .. import _native
 from .._options import checked_keywords
@@ -23,6 +23,9 @@ from .modules import collect_modules
 from .providers import _UNSET, Entry, class_entry, provider_entry
 from .scope import ScopeName
 from .tokens import CONTEXT, Token, describe, token_key, token_name
+
+if TYPE_CHECKING:
+    from .decorators import Provide
 
 T = TypeVar("T")
 
@@ -214,13 +217,31 @@ class Container:
         """Loads a ``@module`` class (or a dynamic module) and everything it imports."""
         return self._load(module, False)
 
-    def _load_root_module(self, module: Any) -> "Container":
-        return self._load(module, True)
+    def _load_root_module(self, module: Any, swap: Optional[Callable[[Any], Any]] = None) -> "Container":
+        """``Omnitron.create`` and testing modules: the module's whole inside view becomes
+        resolvable; ``swap`` replaces modules wherever they are imported (``override_module``)."""
+        return self._load(module, True, swap)
 
-    def _load(self, module: Any, as_entry: bool) -> "Container":
+    def _override_provider(self, replacement: Provide) -> "Container":
+        """A testing module's ``override_provider(token)``: ``replacement`` takes the place of every
+        provider of its token, in whichever module declared it (the engine's override: each keeps
+        its module and exports), or is registered in the container when nothing provides it. Made
+        before anything is built."""
+        self._check_alive()
+        entry = provider_entry(replacement.token, **replacement.kwargs)
+        with self._lock:
+            ids = self._graph.override_provider(entry.spec) or [self._graph.register(entry.spec)]
+            self._remember(entry)
+            for pid in ids:
+                self._entries[pid] = entry
+                self._singletons.pop(pid, None)
+            self._invalidate()
+        return self
+
+    def _load(self, module: Any, as_entry: bool, swap: Optional[Callable[[Any], Any]] = None) -> "Container":
         self._check_alive()
         with self._lock:
-            entry_key, specs, entries = collect_modules(module, self._graph.has_module)
+            entry_key, specs, entries = collect_modules(module, self._graph.has_module, swap)
             ids = self._graph.load_modules(entry_key, specs, as_entry)
             for module_ids, module_entries in zip(ids, entries):
                 for pid, e in zip(module_ids, module_entries):

@@ -76,7 +76,14 @@ def _is_module(x: Any) -> bool:
     return isinstance(x, DynamicModule) or module_meta(x) is not None
 
 
-def collect_modules(root: Any, is_loaded: Callable[[int], bool]) -> tuple[int, list[dict[str, Any]], list[list[Entry]]]:
+def collect_modules(
+    root: Any, is_loaded: Callable[[int], bool], swap: Optional[Callable[[Any], Any]] = None
+) -> tuple[int, list[dict[str, Any]], list[list[Entry]]]:
+    """Every module reachable from ``root`` not loaded yet, as specs for the engine, and their
+    providers' entries. ``swap`` replaces modules wherever they are imported or re-exported (a
+    testing module's ``override_module``)."""
+    sub: Callable[[Any], Any] = swap or (lambda m: m)
+    root = sub(root)
     _resolve(root, None)
     specs: list[dict[str, Any]] = []
     entries: list[list[Entry]] = []
@@ -102,13 +109,14 @@ def collect_modules(root: Any, is_loaded: Callable[[int], bool]) -> tuple[int, l
             if not isinstance(meta.exports, (list, tuple)):
                 raise InvalidModuleError(f"exports of module '{name}' must be a list, got {describe(meta.exports)}")
             exports = [
-                {"module": _key(x), "token": None, "name": None}
+                {"module": _key(sub(x)), "token": None, "name": None}
                 if _is_module(x)
                 else {"module": None, "token": token_key(x), "name": token_name(x)}
                 for x in meta.exports
             ]
         imports = []
-        for i in meta.imports:
+        imported = [sub(i) for i in meta.imports]
+        for i in imported:
             _resolve(i, name)
             imports.append(_key(i))
         specs.append(
@@ -123,6 +131,6 @@ def collect_modules(root: Any, is_loaded: Callable[[int], bool]) -> tuple[int, l
             }
         )
         entries.append(module_entries)
-        for i in meta.imports:
+        for i in imported:
             stack.append((i, name))
     return _key(root), specs, entries
