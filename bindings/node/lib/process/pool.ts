@@ -302,8 +302,9 @@ async function startPools(self: PoolInstance, list: [string | symbol, PoolOption
 
 /**
  * `@ProcessPool({ service: Worker, size: 'auto' }) pool!: Pool<Worker>`: the property holds a started
- * pool. The pools start in the instance's `onInit` phase (before its own `onInit`, awaited by
- * `Omnitron.create` and `resolveAsync`) and stop in `onDestroy` (after its own, on `app.close()`).
+ * pool. The pools start in the instance's `onInit` phase (before its own `onInit`), which the
+ * container's `initialize()` runs (`Omnitron.create` calls it; resolving does not), and stop in
+ * `onDestroy` (after its own, on `app.close()`).
  */
 export function ProcessPool<T = unknown>(options: PoolOptions<T>): PropertyDecorator {
   if (!isObject(options)) throw invalidArgument(`@ProcessPool takes an options object, got ${describe(options)}`);
