@@ -5,6 +5,7 @@
 //! extension types as bytes; nothing nested deeper than `MAX_DEPTH`.
 
 use omnitron::rpc::MAX_DEPTH;
+use omnitron::rpc::msgpack as mp;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -24,69 +25,46 @@ fn write(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()
     }
     // The exact built-in types first (a pointer comparison each), then their subclasses.
     if obj.is_exact_instance_of::<PyInt>() {
-        return write_int(obj, out);
+        return write_py_int(obj, out);
     }
     if obj.is_none() {
-        out.push(0xc0);
+        mp::write_nil(out);
         return Ok(());
     }
     if obj.is_exact_instance_of::<PyString>() {
-        return write_str(obj.cast::<PyString>()?, out);
-    }
-    if obj.is_exact_instance_of::<PyList>() {
-        let l = obj.cast::<PyList>()?;
-        write_len(out, l.len(), [0x90, 0xdc, 0xdd]);
-        for i in l.iter() {
-            write(&i, out, depth + 1)?;
-        }
+        mp::write_str(out, &obj.cast::<PyString>()?.to_cow()?);
         return Ok(());
     }
+    if obj.is_exact_instance_of::<PyList>() {
+        return write_items(obj.cast::<PyList>()?.iter(), out, depth);
+    }
     if let Ok(b) = obj.cast::<PyBool>() {
-        out.push(if b.is_true() { 0xc3 } else { 0xc2 });
+        mp::write_bool(out, b.is_true());
         return Ok(());
     }
     if obj.cast::<PyInt>().is_ok() {
-        return write_int(obj, out);
+        return write_py_int(obj, out);
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
-        out.push(0xcb);
-        out.extend_from_slice(&f.value().to_be_bytes());
+        mp::write_f64(out, f.value());
         return Ok(());
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return write_str(s, out);
+        mp::write_str(out, &s.to_cow()?);
+        return Ok(());
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
-        let b = b.as_bytes();
-        let n = b.len();
-        if n <= usize::from(u8::MAX) {
-            out.extend_from_slice(&[0xc4, n as u8]);
-        } else if n <= usize::from(u16::MAX) {
-            out.push(0xc5);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            out.push(0xc6);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-        out.extend_from_slice(b);
+        mp::write_bin(out, b.as_bytes());
         return Ok(());
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        write_len(out, l.len(), [0x90, 0xdc, 0xdd]);
-        for i in l.iter() {
-            write(&i, out, depth + 1)?;
-        }
-        return Ok(());
+        return write_items(l.iter(), out, depth);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        write_len(out, t.len(), [0x90, 0xdc, 0xdd]);
-        for i in t.iter() {
-            write(&i, out, depth + 1)?;
-        }
-        return Ok(());
+        return write_items(t.iter(), out, depth);
     }
     if let Ok(d) = obj.cast::<PyDict>() {
-        write_len(out, d.len(), [0x80, 0xde, 0xdf]);
+        mp::write_map_len(out, d.len());
         for (k, v) in d.iter() {
             write(&k, out, depth + 1)?;
             write(&v, out, depth + 1)?;
@@ -99,82 +77,29 @@ fn write(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()
     )))
 }
 
-fn write_len(out: &mut Vec<u8>, n: usize, [fix, m16, m32]: [u8; 3]) {
-    if n < 16 {
-        out.push(fix | n as u8);
-    } else if n <= usize::from(u16::MAX) {
-        out.push(m16);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(m32);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
+fn write_items<'py>(
+    items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> PyResult<()> {
+    mp::write_array_len(out, items.len());
+    for i in items {
+        write(&i, out, depth + 1)?;
     }
+    Ok(())
 }
 
-fn write_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+fn write_py_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     if let Ok(v) = obj.extract::<i64>() {
-        if v >= 0 {
-            write_uint(out, v as u64);
-        } else if v >= -32 {
-            out.push(v as i8 as u8);
-        } else if v >= i64::from(i8::MIN) {
-            out.extend_from_slice(&[0xd0, v as i8 as u8]);
-        } else if v >= i64::from(i16::MIN) {
-            out.push(0xd1);
-            out.extend_from_slice(&(v as i16).to_be_bytes());
-        } else if v >= i64::from(i32::MIN) {
-            out.push(0xd2);
-            out.extend_from_slice(&(v as i32).to_be_bytes());
-        } else {
-            out.push(0xd3);
-            out.extend_from_slice(&v.to_be_bytes());
-        }
+        mp::write_int(out, v);
         return Ok(());
     }
     match obj.extract::<u64>() {
         Ok(v) => {
-            write_uint(out, v);
+            mp::write_uint(out, v);
             Ok(())
         }
         Err(_) => Err(PyTypeError::new_err("int too large to send over RPC (64 bits at most)")),
-    }
-}
-
-fn write_uint(out: &mut Vec<u8>, v: u64) {
-    if v < 0x80 {
-        out.push(v as u8);
-    } else if v <= u64::from(u8::MAX) {
-        out.extend_from_slice(&[0xcc, v as u8]);
-    } else if v <= u64::from(u16::MAX) {
-        out.push(0xcd);
-        out.extend_from_slice(&(v as u16).to_be_bytes());
-    } else if v <= u64::from(u32::MAX) {
-        out.push(0xce);
-        out.extend_from_slice(&(v as u32).to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-}
-
-fn write_str(s: &Bound<'_, PyString>, out: &mut Vec<u8>) -> PyResult<()> {
-    let s = s.to_cow()?;
-    write_len_str(out, s.len());
-    out.extend_from_slice(s.as_bytes());
-    Ok(())
-}
-
-fn write_len_str(out: &mut Vec<u8>, n: usize) {
-    if n < 32 {
-        out.push(0xa0 | n as u8);
-    } else if n <= usize::from(u8::MAX) {
-        out.extend_from_slice(&[0xd9, n as u8]);
-    } else if n <= usize::from(u16::MAX) {
-        out.push(0xda);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0xdb);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
     }
 }
 

@@ -13,7 +13,7 @@ mod deferred;
 mod events;
 mod host_reader;
 mod metrics;
-mod msgpack;
+pub mod msgpack;
 mod pattern;
 mod peer;
 mod serve;

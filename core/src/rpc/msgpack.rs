@@ -190,8 +190,12 @@ impl Reader {
 }
 
 // ---- writing -----------------------------------------------------------------------------------
+//
+// The MessagePack writers every encoder uses (`Value::encode`, the wire messages, the Python door's
+// direct packer), each in its shortest form.
 
-pub(crate) fn write_uint(out: &mut Vec<u8>, v: u64) {
+/// An unsigned integer.
+pub fn write_uint(out: &mut Vec<u8>, v: u64) {
     if v < 0x80 {
         out.push(v as u8);
     } else if v <= u64::from(u8::MAX) {
@@ -208,7 +212,49 @@ pub(crate) fn write_uint(out: &mut Vec<u8>, v: u64) {
     }
 }
 
-pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+/// A signed integer (non-negative ones as unsigned, as MessagePack prefers).
+pub fn write_int(out: &mut Vec<u8>, v: i64) {
+    if v >= 0 {
+        write_uint(out, v as u64);
+    } else if v >= -32 {
+        out.push(v as i8 as u8);
+    } else if v >= i64::from(i8::MIN) {
+        out.extend_from_slice(&[0xd0, v as i8 as u8]);
+    } else if v >= i64::from(i16::MIN) {
+        out.push(0xd1);
+        out.extend_from_slice(&(v as i16).to_be_bytes());
+    } else if v >= i64::from(i32::MIN) {
+        out.push(0xd2);
+        out.extend_from_slice(&(v as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// A 64-bit float.
+pub fn write_f64(out: &mut Vec<u8>, f: f64) {
+    out.push(0xcb);
+    out.extend_from_slice(&f.to_be_bytes());
+}
+
+/// Binary data.
+pub fn write_bin(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len();
+    if n <= usize::from(u8::MAX) {
+        out.extend_from_slice(&[0xc4, n as u8]);
+    } else if n <= usize::from(u16::MAX) {
+        out.push(0xc5);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0xc6);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+    out.extend_from_slice(b);
+}
+
+/// A string.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let n = s.len();
     if n < 32 {
         out.push(0xa0 | n as u8);
@@ -224,7 +270,8 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-pub(crate) fn write_array_len(out: &mut Vec<u8>, n: usize) {
+/// The header of an array of `n` items.
+pub fn write_array_len(out: &mut Vec<u8>, n: usize) {
     if n < 16 {
         out.push(0x90 | n as u8);
     } else if n <= usize::from(u16::MAX) {
@@ -236,7 +283,8 @@ pub(crate) fn write_array_len(out: &mut Vec<u8>, n: usize) {
     }
 }
 
-pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) {
+/// The header of a map of `n` entries.
+pub fn write_map_len(out: &mut Vec<u8>, n: usize) {
     if n < 16 {
         out.push(0x80 | n as u8);
     } else if n <= usize::from(u16::MAX) {
@@ -248,11 +296,13 @@ pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) {
     }
 }
 
-pub(crate) fn write_bool(out: &mut Vec<u8>, b: bool) {
+/// A boolean.
+pub fn write_bool(out: &mut Vec<u8>, b: bool) {
     out.push(if b { 0xc3 } else { 0xc2 });
 }
 
-pub(crate) fn write_nil(out: &mut Vec<u8>) {
+/// Nil.
+pub fn write_nil(out: &mut Vec<u8>) {
     out.push(0xc0);
 }
 

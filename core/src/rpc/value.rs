@@ -3,7 +3,10 @@
 
 use bytes::Bytes;
 
-use super::msgpack::{write_array_len, write_map_len, write_str, write_uint};
+use super::msgpack::{
+    write_array_len, write_bin, write_bool, write_f64, write_int, write_map_len, write_nil, write_str,
+    write_uint,
+};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Deepest nesting accepted when decoding (deeper payloads are refused, not a stack overflow).
@@ -42,44 +45,13 @@ impl Value {
     /// Appends the encoding of this value.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            Value::Nil => out.push(0xc0),
-            Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+            Value::Nil => write_nil(out),
+            Value::Bool(b) => write_bool(out, *b),
             Value::UInt(v) => write_uint(out, *v),
-            Value::Int(v) if *v >= 0 => write_uint(out, *v as u64),
-            Value::Int(v) => {
-                if *v >= -32 {
-                    out.push(*v as i8 as u8);
-                } else if *v >= i64::from(i8::MIN) {
-                    out.extend_from_slice(&[0xd0, *v as i8 as u8]);
-                } else if *v >= i64::from(i16::MIN) {
-                    out.push(0xd1);
-                    out.extend_from_slice(&(*v as i16).to_be_bytes());
-                } else if *v >= i64::from(i32::MIN) {
-                    out.push(0xd2);
-                    out.extend_from_slice(&(*v as i32).to_be_bytes());
-                } else {
-                    out.push(0xd3);
-                    out.extend_from_slice(&v.to_be_bytes());
-                }
-            }
-            Value::Float(f) => {
-                out.push(0xcb);
-                out.extend_from_slice(&f.to_be_bytes());
-            }
+            Value::Int(v) => write_int(out, *v),
+            Value::Float(f) => write_f64(out, *f),
             Value::Str(s) => write_str(out, s),
-            Value::Bin(b) => {
-                let n = b.len();
-                if n <= usize::from(u8::MAX) {
-                    out.extend_from_slice(&[0xc4, n as u8]);
-                } else if n <= usize::from(u16::MAX) {
-                    out.push(0xc5);
-                    out.extend_from_slice(&(n as u16).to_be_bytes());
-                } else {
-                    out.push(0xc6);
-                    out.extend_from_slice(&(n as u32).to_be_bytes());
-                }
-                out.extend_from_slice(b);
-            }
+            Value::Bin(b) => write_bin(out, b),
             Value::Array(items) => {
                 write_array_len(out, items.len());
                 for i in items {
