@@ -388,6 +388,22 @@ async fn map_sends_chunks_to_workers_that_take_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_has_the_time_its_items_would_have_had_one_by_one() {
+    let mut o = batch_opts("chunk-time", 1);
+    o.task_timeout = Duration::from_millis(400);
+    let pool = Pool::start(o).await.unwrap();
+    // Six items of 150 ms in one chunk take 900 ms: more than one task's 400 ms, well within the
+    // chunk's 6 x 400 ms.
+    let out: Vec<u32> =
+        pool.map_with("sleep", &[150u64; 6], MapOptions { chunksize: Some(6) }).await.unwrap();
+    assert_eq!(out.len(), 6);
+    // One task alone still has its own 400 ms.
+    let e = pool.exec::<_, u32>("sleep", &(2_000u64,)).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_item_of_a_chunk_keeps_its_own_error() {
     let pool = Pool::start(batch_opts("item-errors", 2)).await.unwrap();
     for chunksize in [None, Some(1), Some(7)] {

@@ -119,6 +119,10 @@ pub(crate) fn split(answer: &Bytes, n: usize) -> Result<(Bytes, Vec<(usize, Wire
             if i >= n {
                 return Err(malformed(format_args!("error for item {i} of {n}")));
             }
+            // In item order, each once: the results are matched to the items by walking both.
+            if errors.last().is_some_and(|(last, _)| *last >= i) {
+                return Err(malformed(format_args!("the error for item {i} is out of order or repeated")));
+            }
             errors.push((i, error(&mut r)?));
         }
     }
@@ -243,6 +247,20 @@ mod tests {
             Value::Array(vec![
                 Value::Array(vec![Value::Nil, Value::Nil, Value::Nil]),
                 Value::Array(vec![Value::Array(vec![Value::UInt(0), Value::Map(vec![])])]), // no code
+            ]),
+            Value::Array(vec![
+                Value::Array(vec![Value::Nil, Value::Nil, Value::Nil]),
+                Value::Array(vec![
+                    Value::Array(vec![Value::UInt(1), err("E001")]),
+                    Value::Array(vec![Value::UInt(1), err("E001")]), // the same item twice
+                ]),
+            ]),
+            Value::Array(vec![
+                Value::Array(vec![Value::Nil, Value::Nil, Value::Nil]),
+                Value::Array(vec![
+                    Value::Array(vec![Value::UInt(2), err("E001")]),
+                    Value::Array(vec![Value::UInt(0), err("E001")]), // out of order
+                ]),
             ]),
         ] {
             let e = split(&bad.to_bytes(), 3).unwrap_err();

@@ -79,6 +79,9 @@ impl PoolSize {
     }
 }
 
+/// The longest time limit a task is given (a longer one is taken as this).
+const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// How a pool is set up.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -285,7 +288,7 @@ impl Pool {
     pub async fn exec_raw(&self, method: &str, args: Bytes) -> std::result::Result<Bytes, WireError> {
         check_args(&args).map_err(|e| WireError::from_error(&e))?;
         let started = Instant::now();
-        self.exec_from(method, args, started, 0).await
+        self.exec_from(method, args, started, started + self.inner.opts.task_timeout, 0).await
     }
 
     /// [`Pool::exec_raw`] reporting to `done` instead of being awaited. When a worker is free the
@@ -300,12 +303,26 @@ impl Pool {
         args: Bytes,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> PoolTask {
+        self.exec_raw_for(method, args, self.inner.opts.task_timeout, done)
+    }
+
+    /// [`Pool::exec_raw_with`] with its own time limit (a map's chunk has the task timeout of
+    /// each of its items).
+    pub(crate) fn exec_raw_for(
+        &self,
+        method: &str,
+        args: Bytes,
+        timeout: Duration,
+        done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
+    ) -> PoolTask {
         if let Err(e) = check_args(&args) {
             done(Err(WireError::from_error(&e)));
             return PoolTask(PoolTaskInner::Finished);
         }
         let inner = &self.inner;
         let started = Instant::now();
+        // A year stands for "no limit" (an Instant cannot be as far as Duration::MAX).
+        let deadline = started.checked_add(timeout.min(YEAR)).unwrap_or(started);
         let picked = {
             let mut s = inner.state.lock();
             let w = if inner.stop.is_cancelled() { None } else { pick(inner, &s) };
@@ -314,8 +331,8 @@ impl Pool {
             }
             w
         };
-        let Some(w) = picked else { return self.enqueue(method, args, started, done) };
-        match self.send_to(w.clone(), method, args, started, done) {
+        let Some(w) = picked else { return self.enqueue(method, args, started, deadline, done) };
+        match self.send_to(w.clone(), method, args, started, deadline, done) {
             Some(call) => PoolTask(PoolTaskInner::Call { call, pool: self.clone(), worker: w }),
             None => PoolTask(PoolTaskInner::Finished),
         }
@@ -328,18 +345,15 @@ impl Pool {
         method: &str,
         args: Bytes,
         started: Instant,
+        deadline: Instant,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> PoolTask {
         let inner = &self.inner;
-        let q = Arc::new(Queued {
-            start: Mutex::new(None),
-            deadline: started + inner.opts.task_timeout,
-            sent: Mutex::new(None),
-        });
+        let q = Arc::new(Queued { start: Mutex::new(None), deadline, sent: Mutex::new(None) });
         let (pool, method, weak) = (self.clone(), method.to_string(), Arc::downgrade(&q));
         *q.start.lock() = Some(Box::new(move |w| match w {
             Ok(w) => {
-                let call = pool.send_to(w.clone(), &method, args, started, done);
+                let call = pool.send_to(w.clone(), &method, args, started, deadline, done);
                 if let (Some(call), Some(q)) = (call, weak.upgrade()) {
                     *q.sent.lock() = Some((call, w));
                 }
@@ -378,23 +392,26 @@ impl Pool {
     /// Sends a task to `w` (a slot already taken on it) from this thread; its answer finishes it
     /// where it is read. The call, to cancel it; None when the worker's outbox was full and the
     /// call went out from a task instead.
+    #[allow(clippy::too_many_arguments)] // A task's parts, where it goes and when it must end.
     fn send_to(
         &self,
         w: Arc<Worker>,
         method: &str,
         args: Bytes,
         started: Instant,
+        deadline: Instant,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> Option<crate::rpc::CallHandle> {
-        let left = (started + self.inner.opts.task_timeout).saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         let opts = CallOptions { deadline: Some(left.max(Duration::from_millis(1))), trace: None };
         let (pool, m, w2, a) = (self.clone(), method.to_string(), w.clone(), args.clone());
         let cb: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send> = Box::new(move |r| {
             // Without a runtime here (the connection was already gone), finish on the engine's.
             if tokio::runtime::Handle::try_current().is_ok() {
-                pool.finish_fast(&m, a, &w2, started, r, done);
+                pool.finish_fast(&m, a, &w2, started, deadline, r, done);
             } else {
-                crate::runtime::handle().spawn(async move { pool.finish_fast(&m, a, &w2, started, r, done) });
+                crate::runtime::handle()
+                    .spawn(async move { pool.finish_fast(&m, a, &w2, started, deadline, r, done) });
             }
         });
         match w.child.call_raw_with(&w.target, method, &args, opts.clone(), cb) {
@@ -410,12 +427,14 @@ impl Pool {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // As `send_to`, and the answer.
     fn finish_fast(
         &self,
         method: &str,
         args: Bytes,
         w: &Arc<Worker>,
         started: Instant,
+        deadline: Instant,
         r: std::result::Result<Bytes, WireError>,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) {
@@ -426,7 +445,9 @@ impl Pool {
                     Err(lost) => done(Err(lost)),
                     Ok(()) => {
                         let (pool, method) = (self.clone(), method.to_string());
-                        tokio::spawn(async move { done(pool.exec_from(&method, args, started, 1).await) });
+                        tokio::spawn(async move {
+                            done(pool.exec_from(&method, args, started, deadline, 1).await)
+                        });
                     }
                 }
             }
@@ -478,10 +499,10 @@ impl Pool {
         method: &str,
         args: Bytes,
         started: Instant,
+        deadline: Instant,
         mut attempt: u32,
     ) -> std::result::Result<Bytes, WireError> {
         let inner = &self.inner;
-        let deadline = started + inner.opts.task_timeout;
         let result = loop {
             let w = match acquire(inner, deadline).await {
                 Ok(w) => w,

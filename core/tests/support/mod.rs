@@ -115,6 +115,11 @@ fn batch_of(args: &[u8]) -> Result<bytes::Bytes, omnitron::rpc::WireError> {
                 Ok(Value::UInt(die_once(uint(item), &marker)))
             }
             "echo_n" => Ok(Value::UInt(uint(item))),
+            "sleep" => {
+                // The items of a chunk one after the other, as a worker's loop runs them.
+                std::thread::sleep(Duration::from_millis(uint(item)));
+                Ok(Value::UInt(u64::from(std::process::id())))
+            }
             other => Err(omnitron::Error::new(
                 omnitron::ErrorCode::MethodNotFound,
                 format!("no public method '{other}'"),

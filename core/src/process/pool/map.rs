@@ -270,9 +270,13 @@ impl Pool {
         let chunksize =
             if batches { opts.chunksize.unwrap_or_else(|| batch::auto_chunksize(n, workers)) } else { 1 };
         let (units, window): (VecDeque<Range<usize>>, usize) = if chunksize > 1 {
-            // Four chunks per worker (as many as the default chunk size makes): a worker has the
-            // next ones already when it ends one.
-            (batch::chunks(&items, chunksize).into(), self.inner.max.max(1) * 4)
+            // Up to four chunks per worker (as many as the default chunk size makes): a worker has
+            // the next ones already when it ends one. No more than its concurrency, so that
+            // chunks do not wait in the pool's queue (and count against `queue_limit`).
+            (
+                batch::chunks(&items, chunksize).into(),
+                self.inner.max.max(1) * self.inner.opts.concurrency.clamp(1, 4),
+            )
         } else {
             ((0..n).map(|i| i..i + 1).collect(), self.inner.max.max(1) * self.inner.opts.concurrency)
         };
@@ -377,7 +381,9 @@ impl MapState {
             return;
         }
         let args = batch::request(&st.method, &st.items, unit.clone());
-        st.pool.exec_raw_with(BATCH_METHOD, args, move |r| match r {
+        // A chunk has the time its items would have had one by one.
+        let timeout = st.pool.inner.opts.task_timeout.saturating_mul(unit.len() as u32);
+        st.pool.exec_raw_for(BATCH_METHOD, args, timeout, move |r| match r {
             Ok(answer) => {
                 let part = match batch::split(&answer, unit.len()) {
                     Ok((values, mut errors)) => {

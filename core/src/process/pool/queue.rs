@@ -159,6 +159,15 @@ pub(super) fn hand_over(inner: &Arc<PoolInner>) {
     if outer == this {
         return;
     }
+    // Put back however this ends (a start callback that panics included): else this thread would
+    // never hand this pool's slots over again.
+    struct Restore(*const PoolInner);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HANDING.with(|h| h.set(self.0));
+        }
+    }
+    let _restore = Restore(outer);
     loop {
         let (waiter, w) = {
             let mut s = inner.state.lock();
@@ -196,7 +205,6 @@ pub(super) fn hand_over(inner: &Arc<PoolInner>) {
             w.child.in_flight.fetch_sub(1, Ordering::AcqRel);
         }
     }
-    HANDING.with(|h| h.set(outer));
 }
 
 /// Fails the queued callbacks whose task timeout ran out (the pool's manager, every 100 ms at
