@@ -15,6 +15,13 @@ pub(crate) fn to_py(py: Python<'_>, e: &omnitron::Error) -> PyErr {
     }
 }
 
+/// `InvalidArgumentError` (E001, a `TypeError` and `ValueError` too) with `message`: what a
+/// value of the wrong type or an impossible option raises.
+pub(crate) fn invalid_argument(message: impl Into<String>) -> PyErr {
+    let e = omnitron::Error::invalid_argument(message.into());
+    Python::attach(|py| to_py(py, &e))
+}
+
 /// `?`-friendly conversion of engine results.
 pub(crate) trait ToPy<T> {
     fn py(self, py: Python<'_>) -> PyResult<T>;

@@ -6,7 +6,6 @@
 
 use omnitron::rpc::MAX_DEPTH;
 use omnitron::rpc::msgpack as mp;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -21,7 +20,7 @@ pub(crate) fn encode_into(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult
 
 fn write(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> {
     if depth > MAX_DEPTH {
-        return Err(PyTypeError::new_err("value nested too deeply to send over RPC"));
+        return Err(crate::error::invalid_argument("value nested too deeply to send over RPC"));
     }
     // The exact built-in types first (a pointer comparison each), then their subclasses.
     if obj.is_exact_instance_of::<PyInt>() {
@@ -72,7 +71,7 @@ fn write(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()
         return Ok(());
     }
     let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    Err(PyTypeError::new_err(format!(
+    Err(crate::error::invalid_argument(format!(
         "cannot send a {ty} over RPC: use None, bool, int, float, str, bytes, list, tuple or dict (dataclasses: dataclasses.asdict)"
     )))
 }
@@ -99,7 +98,7 @@ fn write_py_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
             mp::write_uint(out, v);
             Ok(())
         }
-        Err(_) => Err(PyTypeError::new_err("int too large to send over RPC (64 bits at most)")),
+        Err(_) => Err(crate::error::invalid_argument("int too large to send over RPC (64 bits at most)")),
     }
 }
 

@@ -27,7 +27,7 @@ fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyR
         Some(v) if v.is_none() => Ok(None),
         Some(v) => v.extract::<T>().map(Some).map_err(|_| {
             let ty = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-            PyTypeError::new_err(format!("option '{key}' has the wrong type ({ty})"))
+            crate::error::invalid_argument(format!("option '{key}' has the wrong type ({ty})"))
         }),
     }
 }
@@ -41,7 +41,7 @@ fn secs(v: f64, what: &str) -> PyResult<Duration> {
     if v.is_finite() && (0.0..MAX_SECONDS).contains(&v) {
         Ok(Duration::from_secs_f64(v))
     } else {
-        Err(PyTypeError::new_err(format!(
+        Err(crate::error::invalid_argument(format!(
             "{what} must be a number of seconds >= 0 (and below 1e10), got {v}"
         )))
     }
@@ -54,10 +54,10 @@ fn parse<T: std::str::FromStr<Err = omnitron::Error>>(py: Python<'_>, s: &str) -
 /// A `ChildSpec` from `{name, command: [program, *args], env: {..}, cwd, ready_timeout,
 /// shutdown_timeout, health: {interval, timeout, max_missed}}`.
 fn spec(d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
-    let name: String = get(d, "name")?.ok_or_else(|| PyTypeError::new_err("a child needs a name"))?;
+    let name: String = get(d, "name")?.ok_or_else(|| crate::error::invalid_argument("a child needs a name"))?;
     let command: Vec<String> = get(d, "command")?.unwrap_or_default();
     let Some((program, args)) = command.split_first() else {
-        return Err(PyTypeError::new_err(format!(
+        return Err(crate::error::invalid_argument(format!(
             "child '{name}' needs a command (a list: program, arguments...)"
         )));
     };
@@ -79,7 +79,7 @@ fn spec(d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
         s = s.shutdown_timeout(t);
     }
     if let Some(h) = d.get_item("health")?.filter(|h| !h.is_none()) {
-        let h = h.cast::<PyDict>().map_err(|_| PyTypeError::new_err("health must be a HealthCheck"))?;
+        let h = h.cast::<PyDict>().map_err(|_| crate::error::invalid_argument("health must be a HealthCheck"))?;
         let def = HealthCheck::default();
         s = s.health(HealthCheck {
             interval: seconds(h, "interval")?.unwrap_or(def.interval),
@@ -121,7 +121,7 @@ fn pool_options(
         Some(v) if v.extract::<String>().is_ok_and(|s| s == "auto") => PoolSize::Auto,
         Some(v) => PoolSize::Fixed(
             v.extract::<usize>()
-                .map_err(|_| PyTypeError::new_err(format!("size must be a number or 'auto', got {v}")))?,
+                .map_err(|_| crate::error::invalid_argument(format!("size must be a number or 'auto', got {v}")))?,
         ),
     };
     o.min = get(options, "min")?;
@@ -234,7 +234,8 @@ impl NativePool {
         let report = move |r: Result<bytes::Bytes, WireError>| {
             inbox.run(move |py| {
                 let outcome = match r {
-                    Ok(b) => decode(py, &b).map(|v| (v, py.None())),
+                    // An answer that does not decode fails the task with why (never left unsettled).
+                    Ok(b) => Ok(decode(py, &b).map_or_else(|e| (py.None(), e.into_value(py).into_any()), |v| (v, py.None()))),
                     Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
                 };
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
@@ -333,6 +334,8 @@ impl NativePool {
                     }
                     Ok((PyList::new(py, values)?.into_any().unbind(), py.None()))
                 })();
+                // A part that does not decode fails the map with why (never left unsettled).
+                let outcome = outcome.or_else(|e| Ok::<_, PyErr>((py.None(), e.into_value(py).into_any())));
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
             });
         };

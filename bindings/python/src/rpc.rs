@@ -521,7 +521,7 @@ fn deadline(seconds: Option<f64>) -> PyResult<Option<Duration>> {
             Ok(Some(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)))
         }
         Some(s) => {
-            Err(PyTypeError::new_err(format!("deadline must be a positive number of seconds, got {s}")))
+            Err(crate::error::invalid_argument(format!("deadline must be a positive number of seconds, got {s}")))
         }
     }
 }

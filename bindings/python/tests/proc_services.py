@@ -1,6 +1,7 @@
 """Services the process tests run in real Python worker processes."""
 
 import asyncio
+import contextvars
 import os
 import sys
 import threading
@@ -8,6 +9,8 @@ import time
 from typing import Any
 
 from omnitron import public, service
+
+ITEM: contextvars.ContextVar[int] = contextvars.ContextVar("ITEM")
 
 
 def _chunk() -> int:
@@ -68,6 +71,27 @@ class Echo:
         if x % 3 == 0:
             await asyncio.sleep(0.001)
         return [x, os.getpid(), n]
+
+    @public
+    def echo_sync(self, value: object) -> object:
+        return value
+
+    @public
+    async def own_context(self, x: int) -> int:
+        """Sets a context variable, waits, and reads it back: another item's value would leak."""
+        ITEM.set(x)
+        await asyncio.sleep(0.001 * (x % 3))
+        return ITEM.get()
+
+    @public
+    async def times_out_if_odd(self, x: int) -> str:
+        """An ``asyncio.timeout`` of its own: odd items wait past it."""
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(1 if x % 2 else 0)
+            return "ok"
+        except TimeoutError:
+            return "timed out"
 
     @public
     def thread_of(self, seconds: float) -> str:

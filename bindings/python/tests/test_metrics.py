@@ -1,5 +1,6 @@
 """Metrics through the Python package, checked with prometheus_client's own parsers."""
 
+import asyncio
 import urllib.error
 from typing import Any, Optional
 import urllib.request
@@ -136,10 +137,12 @@ def test_metric_decorator_forms() -> None:
         u.find_one("missing")
     assert run(u.find_async("2")) == "2"
     u.increment_orders("paid", "card")
-    u.increment_orders("paid", "card")
+    u.increment_orders("paid", payment_method="card")  # by keyword: read by name
+    u.increment_orders(status="failed", payment_method="paypal")
     u.record_processing_time(0.7)
-    u.set_active_connections(12)
+    u.set_active_connections(count=12)
     s = samples(r.generate_latest())
+    assert s[("orders_total", (("payment_method", "paypal"), ("status", "failed")))] == 1
     assert s[("method_calls_total", (("method", "users.find_one"),))] == 2
     assert s[("method_errors_total", (("method", "users.find_one"),))] == 1
     assert s[("method_duration_seconds_count", (("method", "users.find_one"),))] == 2
@@ -174,6 +177,23 @@ def test_metrics_are_served_over_real_http_and_parsed() -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=2)
     with pytest.raises(TypeError):
         r.serve(port=70000)
+
+
+def test_a_metrics_server_closes_as_everything_else_does() -> None:
+    async def main() -> None:
+        r = Registry()
+        r.counter("async_scraped_total", "Scrapes").inc()
+        async with r.serve(port=0) as server:
+            loop = asyncio.get_running_loop()
+            body = await loop.run_in_executor(None, lambda: urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics").read())
+            assert samples(body.decode())[("async_scraped_total", ())] == 1
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=2)
+        other = r.serve(port=0)
+        await other.close()
+        await other.close()  # idempotent
+
+    asyncio.run(main())
 
 
 def test_the_global_registry_has_the_engines_breaker_metrics() -> None:
@@ -399,8 +419,9 @@ def test_bare_metric_times_the_function_under_its_qualified_name() -> None:
 
 def test_the_old_constructor_form_still_works_with_a_deprecation_warning() -> None:
     family = _native_family()
-    with pytest.warns(DeprecationWarning, match="deprecated"):
+    with pytest.warns(DeprecationWarning, match="deprecated") as caught:
         c = Counter(family, ("route",))  # type: ignore[arg-type]
+    assert caught[0].filename == __file__, "the warning points at the caller (shown by default filters)"
     c.labels("/a").inc()
     assert c.get("/a") == 1
     with warnings.catch_warnings():

@@ -96,16 +96,29 @@ def test_map_with_a_function_runs_it_here_and_the_multiprocessing_order_works() 
     asyncio.run(main())
 
 
-def test_a_def_chunk_runs_on_the_loop_until_it_has_taken_a_moment_then_in_a_thread() -> None:
+def test_a_def_method_s_chunks_run_in_a_thread_unless_its_items_were_measured_to_take_microseconds() -> None:
     async def main() -> None:
         async with await start("py-inline", size=1) as pool:
-            # Each item sleeps longer than a chunk may hold the worker's loop: the first runs on the
-            # loop, the rest of the chunk in the thread pool (the loop stays free for other calls).
-            names = await pool.map([0.005] * 6, "thread_of", chunksize=6)
-            assert names[0] == "MainThread"
-            assert all(n != "MainThread" for n in names[1:]), names
-            # Items that take no time: every one answered, in order.
-            assert await pool.map(range(1000), "echo", chunksize=1000) == list(range(1000))
+            # Items that sleep (or block on I/O) never run on the worker's loop: not the first
+            # chunk (not measured yet), not the next ones (measured slow).
+            for _ in range(3):
+                names = await pool.map([0.002] * 6, "thread_of", chunksize=6)
+                assert all(n != "MainThread" for n in names), names
+            # Trivial items: every one answered, in order, wherever they ran.
+            for _ in range(3):
+                assert await pool.map(range(1000), "echo_sync", chunksize=1000) == list(range(1000))
+
+    asyncio.run(main())
+
+
+def test_async_items_of_a_chunk_each_run_as_their_own_handler() -> None:
+    async def main() -> None:
+        async with await start("py-async-items", size=1) as pool:
+            # Each item has its own context (a context variable one sets is not seen by another)
+            # and its own task (a timeout inside one item does not cancel the others).
+            assert await pool.map(list(range(40)), "own_context", chunksize=40) == list(range(40))
+            out = await pool.map([0, 1, 2, 3, 4, 5], "times_out_if_odd", chunksize=6)
+            assert out == ["ok", "timed out", "ok", "timed out", "ok", "timed out"]
 
     asyncio.run(main())
 
@@ -196,6 +209,42 @@ def test_close_is_idempotent_and_stop_is_a_deprecated_alias() -> None:
             await pool.map([1], "echo")
 
     asyncio.run(main())
+
+
+def test_wrong_option_types_are_invalid_argument_errors() -> None:
+    async def main() -> None:
+        for bad in ({"cwd": 5}, {"recycle_after": "5"}, {"task_timeout": 1e11}, {"service": 5}):
+            with pytest.raises(InvalidArgumentError):
+                await Pool.start(WORKER, name="py-bad-types", size=1, **{"cwd": HERE, **bad})
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_start_leaves_no_worker_behind() -> None:
+    async def main() -> None:
+        before = set(children_of_this_process())
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(start("py-cancelled", size=2), 0.01)
+        # Every worker the cancelled start spawned is stopped with it.
+        await eventually(lambda: set(children_of_this_process()) <= before)
+
+    asyncio.run(main())
+
+
+def children_of_this_process() -> list[int]:
+    """The pids of this process's live children (from /proc)."""
+    me = str(os.getpid())
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me and fields[0] != "Z":
+                out.append(int(d))
+    return out
 
 
 def test_unknown_options_are_refused_naming_the_nearest() -> None:

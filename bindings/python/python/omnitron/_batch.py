@@ -5,11 +5,13 @@ A pool sends a chunk of items as one call, ``$batch(method, [args, args, ...])``
 ``$batch(method, [arg, arg, ...], 1)`` when each item has one argument), and gets one answer,
 ``[values, errors]``: a value per item (None where it failed), and None when every item succeeded,
 else ``[[index, {code, message, data}], ...]``, each error as a call of that item alone would have
-answered it. The loop over the items runs here, in Python: a ``def`` method's items run on the event
-loop for up to ``INLINE_SECONDS`` (trivial items: the whole chunk, cheaper than a thread hop), the rest
-in one thread-pool job that answers from there (off the event loop, as its single calls run); an
-``async def`` method has each item's first step run in turn on the loop, and the items that wait
-are then awaited together.
+answered it. The loop over the items runs here, in Python. A ``def`` method's chunk runs in one
+thread-pool job that answers from there (off the event loop, as its single calls run) until its
+items were measured to take microseconds (under ``INLINE_ITEM_SECONDS``); from then on its chunks
+run on the event loop (cheaper than the thread hop), the rest of one handed to a thread should it
+still run past ``INLINE_SECONDS``. An ``async def`` method's items are started each as a handler of
+its own (its own context and current task, as a single call's), and the chunk is answered when the
+last one is done.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import concurrent.futures
 import inspect
 import itertools
 import time
-from typing import Any, Callable, Coroutine, Generator, Iterator, Optional
+from typing import Any, Callable, Coroutine, Iterator, Optional
 
 from .errors import OmnitronError
 
 BATCH = "$batch"
 #: How long a chunk of a ``def`` method runs on the event loop before the rest goes to a thread.
 INLINE_SECONDS = 0.002
+#: A ``def`` method's chunks run on the loop only once its items were measured below this.
+INLINE_ITEM_SECONDS = 0.00005
 #: The most items run between two looks at the clock.
 INLINE_STEP = 64
 
@@ -48,6 +52,9 @@ def wrap(
     table = dict(methods)
     is_async = {name: inspect.iscoroutinefunction(fn) for name, fn in table.items()}
 
+    # Seconds an item of each `def` method took, as measured (a moving average).
+    speed: dict[str, float] = {}
+
     def batch_dispatch(method: str, args: list[Any], call: Any) -> Any:
         if method != BATCH:
             return dispatch(method, args, call)
@@ -57,27 +64,33 @@ def wrap(
             e = {"code": "RPC002", "message": f"no public method '{name}' (methods: {', '.join(sorted(table))})"}
             call.ok([[None] * len(chunk), [[i, e] for i in range(len(chunk))]])
             return None
-        if is_async[name]:
-            # Started here, as a single call's handler is: the items that do not wait are answered
-            # before this read returns.
-            return start(_answer_async(fn, chunk, bool(single and single[0]), call))
-        # Items that take microseconds run here, on the loop: a chunk of them costs less than the
-        # thread hop would. Once the chunk has run for INLINE_SECONDS, the rest goes to the
-        # thread pool (one job, which answers from there), so a slow chunk does not hold the loop
-        # (its health pings, cancels and other calls).
         one = bool(single and single[0])
+        if is_async[name]:
+            return _start_async(fn, chunk, one, call, start)
+        per_item = speed.get(name)
+        if per_item is None or per_item > INLINE_ITEM_SECONDS:
+            # Not measured yet, or slow: the whole chunk in one thread-pool job (off the loop, as
+            # a single call of a `def` method runs), which answers from there.
+            threads().submit(_answer_rest, fn, chunk, iter(chunk), one, [], None, call, speed, name)
+            return None
+        # Items measured to take microseconds run here, on the loop: a chunk of them costs less
+        # than the thread hop would. Should the chunk still run past INLINE_SECONDS, the rest goes
+        # to the thread pool, so the loop (health pings, cancels, other calls) is not held.
         values: list[Any] = []
         errors: Optional[list[Any]] = None
         rest = iter(chunk)
-        deadline = time.perf_counter() + INLINE_SECONDS
-        step = 1  # doubling up to INLINE_STEP: a slow first item alone is enough to hand over
+        began = time.perf_counter()
+        deadline = began + INLINE_SECONDS
+        step = 1  # doubling up to INLINE_STEP between looks at the clock
         while True:
             done, errors = _run_some(fn, rest, one, values, errors, step)
             if done:
+                _measured(speed, name, time.perf_counter() - began, len(values))
                 _answer(call, [values, errors])
                 return None
             if time.perf_counter() > deadline:
-                threads().submit(_answer_rest, fn, rest, one, values, errors, call)
+                speed[name] = INLINE_SECONDS  # slower than measured: chunks go to threads again
+                threads().submit(_answer_rest, fn, chunk, rest, one, values, errors, call, None, name)
                 return None
             step = min(2 * step, INLINE_STEP)
 
@@ -98,10 +111,30 @@ def _answer(call: Any, answer: Answer) -> None:
 
 
 def _answer_rest(
-    fn: Callable[..., Any], rest: Iterator[Any], single: bool, values: list[Any], errors: Optional[list[Any]], call: Any
+    fn: Callable[..., Any],
+    chunk: Chunk,
+    rest: Iterator[Any],
+    single: bool,
+    values: list[Any],
+    errors: Optional[list[Any]],
+    call: Any,
+    speed: Optional[dict[str, float]],
+    name: str,
 ) -> None:
-    _run_some(fn, rest, single, values, errors, None)
+    """In a thread-pool thread: the rest (``rest``, an iterator over ``chunk``) of a chunk, then its
+    answer; with ``speed``, the time its items took is recorded (the whole chunk ran here)."""
+    began = time.perf_counter()
+    _done, errors = _run_some(fn, rest, single, values, errors, None)
+    if speed is not None:
+        _measured(speed, name, time.perf_counter() - began, len(values))
     _answer(call, [values, errors])
+
+
+def _measured(speed: dict[str, float], name: str, seconds: float, items: int) -> None:
+    if items:
+        per_item = seconds / items
+        before = speed.get(name)
+        speed[name] = per_item if before is None else 0.5 * (before + per_item)
 
 
 def _run_some(
@@ -132,13 +165,47 @@ def _run_some(
         return False, errors
 
 
-async def _answer_async(fn: Callable[..., Coroutine[Any, Any, Any]], chunk: Chunk, single: bool, call: Any) -> None:
-    try:
-        answer = await _run_async(fn, chunk, single)
-    except asyncio.CancelledError:
-        call.err("E005", "the call was cancelled")
-        raise
-    _answer(call, answer)
+def _start_async(
+    fn: Callable[..., Coroutine[Any, Any, Any]],
+    chunk: Chunk,
+    single: bool,
+    call: Any,
+    start: Callable[[Coroutine[Any, Any, None]], Any],
+) -> Optional[Callable[[], None]]:
+    """Starts each item of a chunk of an ``async def`` method as a handler of its own (``start``:
+    its own context and current task, as a single call's; those that do not wait finish here) and
+    answers once the last one is done. None when all finished here; else what cancels the others."""
+    n = len(chunk)
+    values: list[Any] = [None] * n
+    errors: list[Any] = []
+    left = [n]
+
+    def finished() -> None:
+        left[0] -= 1
+        if left[0] == 0:
+            errors.sort(key=lambda e: e[0])
+            _answer(call, [values, errors or None])
+
+    async def item(i: int, args: Any) -> None:
+        try:
+            values[i] = await (fn(args) if single else fn(*args))
+        except asyncio.CancelledError:
+            errors.append([i, {"code": "E005", "message": "the call was cancelled"}])
+            raise
+        except BaseException as e:  # noqa: BLE001 - every failure goes back to its item
+            errors.append([i, _error(e)])
+        finally:
+            finished()
+
+    cancels = [c for c in (start(item(i, args)) for i, args in enumerate(chunk)) if c is not None]
+    if not cancels:
+        return None
+
+    def cancel_all() -> None:
+        for c in cancels:
+            c()
+
+    return cancel_all
 
 
 def _error(e: BaseException) -> dict[str, Any]:
@@ -151,75 +218,6 @@ def _error(e: BaseException) -> dict[str, Any]:
         return out
     name = type(e).__name__
     return {"code": "RPC008", "message": f"{name}: {e}", "data": {"type": name}}
-
-
-async def _run_async(fn: Callable[..., Coroutine[Any, Any, Any]], chunk: Chunk, single: bool) -> Answer:
-    values: list[Any] = []
-    append = values.append
-    errors: Optional[list[Any]] = None
-    waiting: Optional[list[tuple[int, Coroutine[Any, Any, Any], Any]]] = None
-    for i, args in enumerate(chunk):
-        # Each item's first step runs here, as the current task's: one that does not wait (most
-        # do not) costs no task of its own.
-        try:
-            coro = fn(args) if single else fn(*args)
-            first = coro.send(None)
-        except StopIteration as done:
-            append(done.value)
-            continue
-        except BaseException as e:  # noqa: BLE001
-            if errors is None:
-                errors = []
-            errors.append([i, _error(e)])
-            append(None)
-            continue
-        append(None)
-        if waiting is None:
-            waiting = []
-        waiting.append((i, coro, first))
-    if waiting:
-        results = await asyncio.gather(*(_finish(coro, first) for _, coro, first in waiting), return_exceptions=True)
-        for (i, _, _), r in zip(waiting, results):
-            if isinstance(r, BaseException):
-                if errors is None:
-                    errors = []
-                errors.append([i, _error(r)])
-            else:
-                values[i] = r
-        if errors:
-            errors.sort(key=lambda e: e[0])
-    return [values, errors]
-
-
-class _Resume:
-    """Awaiting it drives a coroutine on from the first step it already took (which yielded
-    ``first``, what it waits on) in the awaiting task."""
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, waiting = self._coro, self._first
-        while True:
-            try:
-                sent = yield waiting
-            except BaseException as e:  # noqa: BLE001 - a cancellation, passed on to the coroutine
-                try:
-                    waiting = coro.throw(e)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    waiting = coro.send(sent)
-                except StopIteration as done:
-                    return done.value
-
-
-async def _finish(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
-    return await _Resume(coro, first)
 
 
 __all__ = ["BATCH", "wrap"]

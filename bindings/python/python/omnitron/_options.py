@@ -43,11 +43,23 @@ def checked_keywords(context: str) -> Callable[[F], F]:
         allowed = frozenset(keyword_names(fn))
         names = keyword_names(fn)
 
-        @functools.wraps(fn)
-        def checked(*args: Any, **kwargs: Any) -> Any:
+        def check(kwargs: dict[str, Any]) -> None:
             for key in kwargs:
                 if key not in allowed:
                     raise _native.unknown_option(context, key, list(names))
+
+        if inspect.iscoroutinefunction(fn):
+            # Still a coroutine function to whoever inspects it (mocks, frameworks).
+            @functools.wraps(fn)
+            async def checked_async(*args: Any, **kwargs: Any) -> Any:
+                check(kwargs)
+                return await fn(*args, **kwargs)
+
+            return checked_async  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            check(kwargs)
             return fn(*args, **kwargs)
 
         return checked  # type: ignore[return-value]

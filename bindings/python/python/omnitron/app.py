@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._opening import opening
 from ._options import checked_keywords
 from .di.container import Container, ContainerScope
 
@@ -37,6 +38,7 @@ class OmnitronApp:
 
 class Omnitron:
     @staticmethod
+    @opening("Omnitron.create()")
     @checked_keywords("Omnitron.create()")
     async def create(root_module: Any, *, context: Any = None, peer: Any = None) -> OmnitronApp:
         """Builds the application from its root module: loads it, then ``initialize()`` builds

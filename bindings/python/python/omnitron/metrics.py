@@ -189,16 +189,25 @@ class MetricsServer:
         return self._native.port
 
     def stop(self) -> None:
-        """Stops the server (idempotent)."""
+        """Stops the server (idempotent): the form for synchronous code, and ``with``."""
         self._native.stop()
 
-    close = stop
+    async def close(self) -> None:
+        """Stops the server (idempotent), as every Omnitron object that holds resources closes;
+        ``async with`` does it at the end of the block."""
+        self._native.stop()
 
     def __enter__(self) -> "MetricsServer":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    async def __aenter__(self) -> "MetricsServer":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
 
 
 # ---- with-blocks and decorators: time(), count_exceptions(), track_inprogress() ----------------
@@ -362,7 +371,7 @@ class _Family:
                 f"{type(self).__name__}(native_family, labelnames) is deprecated: use "
                 f"{type(self).__name__}(name, documentation, labelnames) or REGISTRY.{self._kind}(...)",
                 DeprecationWarning,
-                stacklevel=3,
+                stacklevel=4,  # __init__ of the subclass, its keyword check, then the caller
             )
             self._bind(name, tuple(documentation))
             return
@@ -735,18 +744,32 @@ def _recorded(
     def decorate(f: F) -> F:
         if not callable(f):
             raise InvalidArgumentError(f"@metric decorates functions, got {describe(f)}")
+        # The arguments as the function sees them, keywords and defaults included, in its
+        # parameters' order (a method's `self` left out): read by name, not by position.
+        sig = inspect.signature(f)
+        skip = 1 if next(iter(sig.parameters), None) in ("self", "cls") else 0
+        every = len(sig.parameters)
+
+        def recorded(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            if not kwargs and len(args) == every:
+                record(args[skip:])  # every argument given in order: nothing to look up
+                return
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            record(tuple(bound.arguments.values())[skip:])
+
         if inspect.iscoroutinefunction(f):
 
             @functools.wraps(f)
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                record(args)
+                recorded(args, kwargs)
                 return await f(*args, **kwargs)
 
             return awrapper  # type: ignore[return-value]
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            record(args)
+            recorded(args, kwargs)
             return f(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -3,15 +3,21 @@
 A pool of worker processes (``images.py`` holds a ``@service`` class ``Resizer`` with ``resize(data,
 size)`` and ``thumbnail(data)``)::
 
+    from omnitron import Pool
+    from images import Resizer
+
     pool = await Pool.start(["python", "-m", "omnitron.worker", "images:Resizer"], size="auto")
     thumb = await pool.exec("resize", b"...", 128)
     thumbs = await pool.map([b"a", b"b", b"c"], "thumbnail")   # in chunks, as multiprocessing.Pool.map
     await pool.close()
 
-    async with await Pool.of(Resizer, size=2) as pool:   # the same, for a class of an importable module
+    async with Pool.of(Resizer, size=2) as pool:   # the same, for a class of an importable module
         assert len(await pool.map(range(100), "thumbnail")) == 100
 
 A supervisor (the spec's ``@Supervisor``, ``@Child``, ``@OnChildCrash``, ``@OnChildRestart``)::
+
+    from omnitron import ChildInfo, Supervisor, child, on_child_crash, on_child_restart, supervisor
+    from inventory import Inventory
 
     @supervisor(strategy="one-for-one", max_restarts=3, window=60.0)
     class Backend:
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import inspect
 import os
 import sys
@@ -48,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypedDict, Union
 
 from . import _native, _poll
+from ._opening import opening
 from ._options import check_options, checked_keywords, keyword_names
 from ._turn import Turn
 from .di.tokens import describe
@@ -169,10 +177,14 @@ def _child_dict(
 
 
 def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
+    """``error``: None, a wire error ``(code, message, data)``, or an exception raised decoding the
+    answer."""
     if fut.done():
         return
     if error is None:
         fut.set_result(value)
+    elif isinstance(error, BaseException):
+        fut.set_exception(error)
     else:
         fut.set_exception(remote_error(*error))
 
@@ -234,6 +246,7 @@ class Pool:
                 self._polling.readers -= 1
 
     @classmethod
+    @opening("Pool.start()")
     @checked_keywords("Pool.start()")
     async def start(
         cls,
@@ -292,14 +305,20 @@ class Pool:
         # How many `map(items, fn)` runs at once: as many tasks as the workers take.
         workers = max if isinstance(max, int) else (os.cpu_count() or 1) if size == "auto" else size
         pool._window = builtins.max(1, int(workers) * concurrency)
+        starting = loop.run_in_executor(None, native.start)
         try:
-            await loop.run_in_executor(None, native.start)
+            await asyncio.shield(starting)
         except BaseException:
+            # Failed or cancelled: the start still running in its thread is waited for first, so
+            # that the workers it starts are stopped too (else they would outlive the pool).
+            with contextlib.suppress(BaseException):
+                await starting
             await pool.close()
             raise
         return pool
 
     @classmethod
+    @opening("Pool.of()")
     async def of(cls, *services: Any, **options: Any) -> "Pool":
         """A pool of Python workers hosting ``services`` (``@service`` classes of importable modules);
         ``options`` as for :meth:`start`."""

@@ -65,6 +65,7 @@ import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, NoReturn, Optional, TypeVar, Union, overload
 
 from . import _batch, _eager, _native, _poll
+from ._opening import opening
 from ._options import check_keys, checked_keywords
 from ._turn import Turn
 from .di.tokens import describe
@@ -475,6 +476,7 @@ class Peer:
         self._loop.add_reader(fd, readable)
 
     @classmethod
+    @opening("Peer.listen()")
     @checked_keywords("Peer.listen()")
     async def listen(cls, address: str, *, name: str = "python", token: Optional[str] = None, max_frame: Optional[int] = None) -> "Peer":
         """Listens on ``address`` (``unix:/path`` or ``tcp://host:port``; TCP needs a token)."""
@@ -483,6 +485,7 @@ class Peer:
         return cls(native, loop)
 
     @classmethod
+    @opening("Peer.connect()")
     @checked_keywords("Peer.connect()")
     async def connect(cls, address: str, *, name: str = "python", token: Optional[str] = None, max_frame: Optional[int] = None) -> "Peer":
         """Connects to the peer listening at ``address`` (reconnecting by itself if it drops)."""

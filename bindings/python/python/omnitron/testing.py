@@ -45,6 +45,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar
 from unittest import mock as _mock
 
 from . import _native
+from ._opening import opening
 from ._options import checked_keywords
 from .di.container import Container
 from .di.decorators import DynamicModule, Provide, provide
@@ -197,6 +198,7 @@ class TestingModuleBuilder:
         self._overrides[token_key(token)] = replacement
         return self
 
+    @opening("compile()")
     async def compile(self) -> "TestingModule":
         """Builds the container from the testing module (overrides applied) and runs
         ``initialize()``: every singleton is built and every ``on_init`` hook has run. A failure (a

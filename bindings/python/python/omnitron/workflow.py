@@ -2,6 +2,8 @@
 
 ::
 
+    from omnitron import StageContext, WorkflowEngine, compensate, stage, workflow
+
     @workflow("order-processing", timeout=30.0, retries=3)
     class OrderProcessing:
         @stage("validate")
