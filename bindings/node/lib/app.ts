@@ -21,6 +21,9 @@ const CREATE_KEYS = new OptionKeys(['context', 'peer']);
 
 /** A running application: its container, built from the root module and initialized. */
 export class OmnitronApp {
+  /** @internal What `create({ peer })` exposed: unexposed by `close()`. */
+  readonly _exposed: { peer: Peer; name: string; version: string }[] = [];
+
   constructor(readonly container: Container) {}
 
   /** Resolves a provider visible from the root module. */
@@ -38,10 +41,18 @@ export class OmnitronApp {
     return this.container.createScope(context);
   }
 
-  /** Runs every `onDestroy` and closes the application. */
-  close(): Promise<void> {
+  /**
+   * Stops hosting the services `create({ peer })` exposed (their methods and `@OnEvent`
+   * subscriptions), then runs every `onDestroy` and closes the application.
+   */
+  async close(): Promise<void> {
+    await unexposeAll(this._exposed.splice(0));
     return this.container.dispose();
   }
+}
+
+async function unexposeAll(list: { peer: Peer; name: string; version: string }[]): Promise<void> {
+  for (const { peer, name, version } of list.reverse()) await peer.unexpose(name, version).catch(() => {});
 }
 
 export const Omnitron = {
@@ -61,17 +72,21 @@ export const Omnitron = {
       await container.dispose().catch(() => {});
       throw e;
     }
-    if (options.peer) {
+    const app = new OmnitronApp(container);
+    const peer = options.peer;
+    if (peer) {
       try {
         for (const e of collectModules(rootModule, () => false).entries.flat()) {
-          const isService = e.kind === 0 && typeof e.make === 'function' && (e.make as Record<symbol, unknown>)[Symbol.for('omnitron.rpc.service')];
-          if (isService) await options.peer.expose((await container.resolveAsync(e.token)) as object);
+          const meta = e.kind === 0 && typeof e.make === 'function' ? (e.make as Record<symbol, { name: string; version: string } | undefined>)[Symbol.for('omnitron.rpc.service')] : undefined;
+          if (meta === undefined) continue;
+          await peer.expose((await container.resolveAsync(e.token)) as object);
+          app._exposed.push({ peer, name: meta.name, version: meta.version });
         }
       } catch (e) {
-        await container.dispose().catch(() => {});
+        await app.close().catch(() => {});
         throw e;
       }
     }
-    return new OmnitronApp(container);
+    return app;
   },
 };

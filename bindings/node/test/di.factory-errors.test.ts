@@ -81,6 +81,18 @@ test('a sync-looking factory whose promise rejects says the same', async () => {
   await assert.rejects(c.resolveAsync(USERS), (e) => checkFailure(e, 1));
 });
 
+test('an async factory that fails after a sync resolve got DI005 does not crash the process', async () => {
+  const { AppModule, USERS } = appWith({
+    useFactory: () => new Promise((_, reject) => setTimeout(() => reject(new ConnectionRefused(2)), 5)),
+  });
+  const c = new Container();
+  c.loadRootModule(AppModule);
+  assert.throws(() => c.resolve(USERS), (e: any) => e.code === 'DI005');
+  // Nobody awaits that build: its rejection must not be an unhandled one (Node would exit).
+  await new Promise((r) => setTimeout(r, 30));
+  await assert.rejects(c.resolveAsync(USERS), (e) => checkFailure(e, 2));
+});
+
 test('a throwing constructor is reported as constructing the class', () => {
   @Injectable()
   class Strict {

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import {
   DEFAULT_SERVICE_VERSION,
   InjectProcess,
+  Module,
+  Omnitron,
   OmnitronError,
   OnEvent,
   Peer,
@@ -80,6 +82,7 @@ test('expose() resolves once the @OnEvent methods are subscribed; they get (payl
   const hub = await startHub();
   const peer = await Peer.connect(hub.addr, { token: TOKEN });
   try {
+    const old: Alerts[] = [];
     for (let i = 0; i < 20; i++) {
       const alerts = new Alerts();
       await peer.expose(alerts);
@@ -88,11 +91,34 @@ test('expose() resolves once the @OnEvent methods are subscribed; they get (payl
       assert.equal(alerts.seen[0][1], `alert.disk.${i}`);
       assert.equal(typeof alerts.seen[0][0], 'number');
       assert.equal(await peer.unexpose('alerts', '1.0.0'), true);
+      old.push(alerts);
     }
+    // Unexposed: their @OnEvent methods were unsubscribed with them.
+    assert.ok(old.every((a) => a.seen.length === 1), 'an unexposed service gets no more events');
   } finally {
     await peer.close();
     hub.child.stdin!.end();
     hub.child.kill();
+  }
+});
+
+test('app.close() stops hosting what Omnitron.create({ peer }) exposed, @OnEvent subscriptions included', async () => {
+  @Module({ providers: [Alerts] })
+  class AlertsModule {}
+  const server = await Peer.listen(address(), { token: TOKEN });
+  try {
+    const app = await Omnitron.create(AlertsModule, { peer: server });
+    assert.deepEqual(server.services().map((s) => s.name), ['alerts']);
+    const alerts = app.get(Alerts);
+    server.publish('alert.before', 1);
+    await until(() => alerts.seen.length === 1, 'the event before close');
+    await app.close();
+    assert.deepEqual(server.services(), [], 'unexposed by close()');
+    server.publish('alert.after', 2);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(alerts.seen.length, 1, 'no event reaches a closed application');
+  } finally {
+    await server.close();
   }
 });
 

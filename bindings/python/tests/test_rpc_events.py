@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from omnitron import Peer, Pool, ServiceInfo, emit_event, on_event, proxy_info, public, service
+from omnitron import Omnitron, Peer, Pool, ServiceInfo, emit_event, module, on_event, proxy_info, public, service
 from omnitron.errors import InvalidArgumentError, InvalidServiceError, MethodNotFoundError, NotConnectedError, ServiceNotFoundError
 from omnitron.rpc import DEFAULT_VERSION, ServiceProxy
 
@@ -127,6 +127,7 @@ def test_expose_returns_once_on_event_methods_are_subscribed_and_they_get_payloa
         addr, hub = await start_hub()
         peer = await Peer.connect(addr, token=TOKEN)
         try:
+            old: list[Alerts] = []
             for i in range(20):
                 alerts = Alerts()
                 await peer.expose(alerts)  # no @public method: a service all the same
@@ -135,9 +136,36 @@ def test_expose_returns_once_on_event_methods_are_subscribed_and_they_get_payloa
                 payload, topic = alerts.seen[0]
                 assert topic == f"alert.disk.{i}" and isinstance(payload, int)
                 assert await peer.unexpose("alerts", "1.0.0")
+                old.append(alerts)
+            # Unexposed: their @on_event methods were unsubscribed with them.
+            assert all(len(a.seen) == 1 for a in old), "an unexposed service gets no more events"
         finally:
             await peer.close()
             hub.stop()
+
+    asyncio.run(main())
+
+
+def test_closing_the_app_stops_hosting_what_create_exposed() -> None:
+    @module(providers=[Alerts])
+    class AlertsModule:
+        pass
+
+    async def main() -> None:
+        server = await Peer.listen(address(), token=TOKEN)
+        try:
+            app = await Omnitron.create(AlertsModule, peer=server)
+            assert [s["name"] for s in server.services()] == ["alerts"]
+            alerts = app.get(Alerts)
+            await server.publish("alert.before", 1)
+            await until(lambda: len(alerts.seen) == 1, "the event before close")
+            await app.close()
+            assert server.services() == [], "unexposed by close()"
+            await server.publish("alert.after", 2)
+            await asyncio.sleep(0.05)
+            assert len(alerts.seen) == 1, "no event reaches a closed application"
+        finally:
+            await server.close()
 
     asyncio.run(main())
 

@@ -551,6 +551,9 @@ export class Container {
         throw e;
       },
     );
+    // Whoever awaits it sees the failure; a build nobody awaits (a sync resolve that got DI005)
+    // must not crash the process with an unhandled rejection.
+    settled.catch(() => {});
     this.#pending.set(id, settled);
     return settled;
   }
@@ -566,6 +569,7 @@ export class Container {
         throw e;
       },
     );
+    settled.catch(() => {}); // as in #settleSingleton
     s.pending.set(id, settled);
     return settled;
   }

@@ -235,6 +235,13 @@ export function callContext(): CallContext | undefined {
   return CONTEXT.getStore();
 }
 
+/** A service instance a peer hosts: its handlers' numbers and its `@OnEvent` subscriptions. */
+interface Exposed {
+  instance: object;
+  numbers: number[];
+  subs: number[];
+}
+
 /** What the engine reports at the end of a stream. */
 const END = Symbol('end');
 
@@ -280,6 +287,8 @@ export class Peer {
   readonly #serving = new Map<number, LazyContext>();
   readonly #gens = new Map<number, AsyncIterator<unknown> | Iterator<unknown>>();
   readonly #subs = new Map<number, (payload: unknown, topic: string) => unknown>();
+  /** What `expose` set up, by `name@version`: undone by `unexpose`. */
+  readonly #exposed = new Map<string, Exposed>();
   #nextCall = 1;
   readonly #keepAlive = new KeepAlive();
   readonly #listening: boolean;
@@ -360,21 +369,35 @@ export class Peer {
     addBatch(methods, unary); // `$batch`: a pool's map sends chunks of items (lib/rpc/batch.ts)
     const first = nativeCall(() => this.#native.expose(meta.name, meta.version, unary, streams));
     // Numbered in this order by the engine: the unary methods, then the streams.
-    [...unary, ...streams].forEach((n, i) => {
+    const numbers = [...unary, ...streams].map((n, i) => {
       this.#methods.set(first + i, { fn: methods.get(n)!, name: n, stream: i >= unary.length });
+      return first + i;
     });
+    const exposed: Exposed = { instance, numbers, subs: [] };
+    this.#exposed.set(`${meta.name}@${meta.version}`, exposed);
     PEER_OF.set(instance, this);
     const subscribed = await Promise.allSettled(handlers.map(([pattern, h]) => this.subscribe(pattern, h)));
+    for (const r of subscribed) if (r.status === 'fulfilled') exposed.subs.push(r.value);
     const failed = subscribed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      for (const r of subscribed) if (r.status === 'fulfilled') this.unsubscribe(r.value);
-      await this.unexpose(meta.name, meta.version);
+      await this.unexpose(meta.name, meta.version).catch(() => {}); // the subscription's failure is what the caller sees
       throw failed.reason;
     }
   }
 
-  /** Stops hosting `name@version`. */
+  /**
+   * Stops hosting `name@version`: its methods can no longer be called and its `@OnEvent` methods
+   * get no more events. False if it was not hosted here.
+   */
   async unexpose(name: string, version: string): Promise<boolean> {
+    const exposed = this.#exposed.get(`${name}@${version}`);
+    if (exposed !== undefined) {
+      this.#exposed.delete(`${name}@${version}`);
+      for (const sub of exposed.subs) this.unsubscribe(sub);
+      for (const n of exposed.numbers) this.#methods.delete(n);
+      if (PEER_OF.get(exposed.instance) === this) PEER_OF.delete(exposed.instance);
+    }
+    if (this.#closed) return exposed !== undefined;
     return nativeCall(() => this.#native.unexpose(name, version));
   }
 

@@ -14,6 +14,8 @@ class OmnitronApp:
 
     def __init__(self, container: Container) -> None:
         self.container = container
+        # What `create(peer=...)` exposed: `(peer, name, version)`, unexposed by `close()`.
+        self._exposed: list[tuple[Any, str, str]] = []
 
     def get(self, token: Any) -> Any:
         """Resolves a provider visible from the root module."""
@@ -26,7 +28,14 @@ class OmnitronApp:
         return self.container.create_scope(context)
 
     async def close(self) -> None:
-        """Runs every ``on_destroy`` and closes the application."""
+        """Stops hosting the services ``create(peer=...)`` exposed (their methods and ``@on_event``
+        subscriptions), then runs every ``on_destroy`` and closes the application."""
+        while self._exposed:
+            peer, name, version = self._exposed.pop()
+            try:
+                await peer.unexpose(name, version)
+            except Exception:  # a closed peer: nothing left to stop
+                pass
         await self.container.close()
 
     async def __aenter__(self) -> "OmnitronApp":
@@ -48,6 +57,7 @@ class Omnitron:
         resolvable from the root module)."""
         container = Container(context=context)
         container._load_root_module(root_module)
+        app = OmnitronApp(container)
         try:
             await container.initialize()
             if peer is not None:
@@ -56,13 +66,15 @@ class Omnitron:
 
                 _, _, entries = collect_modules(root_module, lambda _key: False)
                 for e in (e for module in entries for e in module):
-                    if e.kind == 0 and isinstance(e.make, type) and getattr(e.make, _SERVICE, None) is not None:
+                    meta = getattr(e.make, _SERVICE, None) if e.kind == 0 and isinstance(e.make, type) else None
+                    if meta is not None:
                         await peer.expose(await container.resolve_async(e.token))
+                        app._exposed.append((peer, meta[0], meta[1]))
         except BaseException:
             # Whatever was built before the failure is destroyed; the failure is what the caller sees.
             try:
-                await container.close()
+                await app.close()
             except Exception:
                 pass
             raise
-        return OmnitronApp(container)
+        return app

@@ -447,6 +447,8 @@ class Peer:
         self._starter = _eager.Starter(loop)
         self._turn = Turn(loop)
         self._closed = False
+        # The `@on_event` subscriptions of each service `expose` set up, undone by `unexpose`.
+        self._exposed: dict[tuple[str, str], list[int]] = {}
         # Engine threads queue work for Python (handlers to start, answers, events) without taking
         # the GIL; this loop runs it when the inbox's descriptor becomes readable.
         self._fd = native.inbox_fd()
@@ -530,12 +532,11 @@ class Peer:
         )
         _remember_peer(instance, self)
         subscribed: list[int] = []
+        self._exposed[(name, version)] = subscribed
         try:
             for pattern, handler in events:
                 subscribed.append(await self.subscribe(pattern, handler))
         except BaseException:
-            for sub in subscribed:
-                await self.unsubscribe(sub)
             await self.unexpose(name, version)
             raise
 
@@ -637,7 +638,10 @@ class Peer:
             native.close()
 
     async def unexpose(self, name: str, version: str) -> bool:
-        """Stops hosting ``name@version``."""
+        """Stops hosting ``name@version``: its methods can no longer be called and its ``@on_event``
+        methods get no more events. False if it was not hosted here."""
+        for sub in self._exposed.pop((name, version), ()):
+            self._native.unsubscribe(sub)
         return await self._loop.run_in_executor(None, lambda: self._native.unexpose(name, version))
 
     async def call(
