@@ -192,6 +192,38 @@ test('a module imported twice stays one module with overrides; overrideModule sw
   } finally {
     await swapped.close();
   }
+
+  // A module imported in its dynamic form (`forRoot()`) is replaced all the same.
+  @Module({})
+  class ConfigModule {
+    static forRoot() {
+      return { module: ConfigModule, providers: [Clock], exports: [Clock] };
+    }
+  }
+  @Module({ imports: [ConfigModule.forRoot()], providers: [A], exports: [A] })
+  class UsesConfig {}
+  const dyn = await Test.createTestingModule({ imports: [UsesConfig] }).overrideModule(ConfigModule).useModule(FakeClockModule).compile();
+  try {
+    assert.ok(dyn.get(A).clock instanceof FakeClock);
+    assert.equal(built, 1);
+  } finally {
+    await dyn.close();
+  }
+});
+
+test('controllers are built and injected, as in a @Module', async () => {
+  @Injectable()
+  class UsersService {}
+  @Injectable()
+  class UsersController {
+    constructor(readonly users: UsersService) {}
+  }
+  const module = await Test.createTestingModule({ controllers: [UsersController], providers: [UsersService] }).compile();
+  try {
+    assert.equal(module.get(UsersController).users, module.get(UsersService));
+  } finally {
+    await module.close();
+  }
 });
 
 test('compile() runs the onInit hooks (initialize), close() the onDestroy hooks; resolve, scopes and CONTEXT work', async () => {
@@ -262,7 +294,7 @@ test('errors keep the engine codes: a missing provider fails compile() with DI00
 
 test('bad input is refused with E001: unknown keys name the nearest valid one', () => {
   assert.throws(() => Test.createTestingModule({ provider: [] } as any), code('E001', /'provider'.*'providers'/s));
-  assert.throws(() => Test.createTestingModule({ controllers: [] } as any), code('E001', /controllers/));
+  assert.throws(() => Test.createTestingModule({ controllers: OrderService } as any), code('E001', /'controllers' must be an array/));
   assert.throws(() => Test.createTestingModule({ providers: OrderService } as any), code('E001', /'providers' must be an array/));
   assert.throws(() => Test.createTestingModule('x' as any), code('E001'));
   assert.throws(() => Test.createTestingModule({}, { contxt: 1 } as any), code('E001', /'contxt'.*'context'/s));

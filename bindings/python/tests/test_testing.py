@@ -16,7 +16,7 @@ import omnitron.pytest_plugin
 import omnitron.testing
 from conftest import run
 from omnitron import CONTEXT, DynamicModule, Inject, create_token, injectable, module, provide
-from omnitron.errors import OmnitronError
+from omnitron.errors import InvalidArgumentError, OmnitronError
 from omnitron.testing import TestingModule, create_mock, create_testing_module
 
 
@@ -259,6 +259,35 @@ def test_a_module_imported_twice_stays_one_module_and_override_module_swaps_a_mo
         dyn = DynamicModule(module=AModule, name="AForRoot")
         async with await create_testing_module(imports=[dyn]).override_provider(Clock).use_value("fake").compile() as d:
             assert d.get(A).clock == "fake"
+        # A module imported in its dynamic form (`for_root()`) is replaced by override_module too.
+        clock_for_root = DynamicModule(module=ClockModule, name="ClockForRoot")
+
+        @module(imports=[clock_for_root], providers=[A], exports=[A])
+        class UsesForRoot:
+            pass
+
+        async with create_testing_module(imports=[UsesForRoot]).override_module(ClockModule).use_module(FakeClockModule).compile() as f:
+            assert isinstance(f.get(A).clock, FakeClock)
+            assert len(built) == 1
+
+    run(main())
+
+
+def test_controllers_are_built_and_injected_as_in_a_module() -> None:
+    @injectable
+    class UsersService:
+        pass
+
+    @injectable
+    class UsersController:
+        def __init__(self, users: UsersService) -> None:
+            self.users = users
+
+    async def main() -> None:
+        async with create_testing_module(controllers=[UsersController], providers=[UsersService]).compile() as m:
+            assert m.get(UsersController).users is m.get(UsersService)
+        with pytest.raises(InvalidArgumentError, match="controllers must be a list"):
+            create_testing_module(controllers=UsersController)  # type: ignore[arg-type]
 
     run(main())
 

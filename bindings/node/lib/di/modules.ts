@@ -85,13 +85,15 @@ export function collectModules(
   const entries: Entry[][] = [];
   const seen = new Set<number>();
   const sub = (ref: ModuleRef): ModuleRef => {
-    // Followed through chains; a loop of replacements stops where it comes back.
+    // Followed through chains; a loop of replacements stops where it comes back. A module's
+    // dynamic forms (`ConfigModule.forRoot()`) are replaced with it.
     const visited = new Set<unknown>();
-    while (swap?.has(ref) && !visited.has(ref)) {
+    for (;;) {
+      const next = swap?.get(ref) ?? (isDynamic(ref) ? swap?.get(ref.module) : undefined);
+      if (next === undefined || visited.has(ref)) return ref;
       visited.add(ref);
-      ref = swap.get(ref)!;
+      ref = next;
     }
-    return ref;
   };
   root = sub(root);
   resolveRef(root, undefined);

@@ -3,8 +3,9 @@
 // `$batch(method, [args, ...])` (or `$batch(method, [arg, ...], 1)` when each item has one
 // argument), and gets one answer, `[values, errors]`: a value per item (null where it failed), and
 // null when every item succeeded, else `[[index, {code, message, data}], ...]`, each error as a call
-// of that item alone would have answered it. The loop over the items runs here, in JavaScript;
-// items whose method returns a promise are awaited together.
+// of that item alone would have answered it. The loop over the items runs here, in JavaScript, in
+// slices of the event loop's turns (`SLICE_MS`); items whose method returns a promise are awaited
+// together.
 
 import { OmnitronError } from '../errors.js';
 
@@ -13,14 +14,21 @@ type AnyFn = (...args: any[]) => any;
 /** The reserved method a chunk of map items arrives through. */
 export const BATCH = '$batch';
 
-interface WireError {
+/** How long a chunk runs in one turn of the event loop before it lets the loop go on (ms). */
+const SLICE_MS = 2;
+
+/** What a handler's failure is on the wire: its code, message and data (docs/PROTOCOL.md). */
+export interface WireError {
   code: string;
   message: string;
   data?: unknown;
 }
 
-/** An item's error as its own call would have answered it (`Peer`'s `#fail`). */
-function wireError(e: unknown): WireError {
+/**
+ * A handler's failure as the caller gets it: an OmnitronError keeps its code, message and data;
+ * anything else is RPC008 with its class's name (every handler's, a chunk item's too).
+ */
+export function wireError(e: unknown): WireError {
   if (e instanceof OmnitronError) {
     const data = (e as { data?: unknown }).data;
     return data === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, data };
@@ -51,25 +59,34 @@ export function addBatch(methods: Map<string, AnyFn>, unary: string[]): void {
       values[i] = null;
       (errors ??= []).push([i, wireError(e)]);
     };
-    for (let i = 0; i < n; i++) {
-      try {
-        const r = single ? fn(items[i]) : fn(...(items[i] as unknown[]));
-        if (r instanceof Promise) {
-          (waiting ??= []).push(
-            r.then(
-              (v) => void (values[i] = v),
-              (e) => fail(i, e),
-            ),
-          );
-        } else {
-          values[i] = r;
-        }
-      } catch (e) {
-        fail(i, e);
-      }
-    }
     const answer = () => [values, errors === null ? null : errors.sort((a, b) => a[0] - b[0])];
-    return waiting === null ? answer() : Promise.all(waiting).then(answer);
+    // Items run in turn; should the chunk hold the event loop past SLICE_MS, the rest goes on in
+    // the next turns, so the worker still answers pings, cancels and other calls meanwhile.
+    const run = (from: number): unknown => {
+      const until = performance.now() + SLICE_MS;
+      for (let i = from; i < n; i++) {
+        try {
+          const r = single ? fn(items[i]) : fn(...(items[i] as unknown[]));
+          if (r instanceof Promise) {
+            (waiting ??= []).push(
+              r.then(
+                (v) => void (values[i] = v),
+                (e) => fail(i, e),
+              ),
+            );
+          } else {
+            values[i] = r;
+          }
+        } catch (e) {
+          fail(i, e);
+        }
+        if (i + 1 < n && (i & 63) === 63 && performance.now() > until) {
+          return new Promise((resolve) => setImmediate(resolve)).then(() => run(i + 1));
+        }
+      }
+      return waiting === null ? answer() : Promise.all(waiting).then(answer);
+    };
+    return run(0);
   });
   unary.push(BATCH);
 }

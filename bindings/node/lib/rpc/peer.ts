@@ -5,7 +5,7 @@
 // threads. While a peer listens, or calls are in flight, the process stays alive (like a net.Server
 // and a pending socket); `close()` lets it exit.
 
-import { addBatch } from './batch.js';
+import { addBatch, wireError } from './batch.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NativePeer } from '../../native.js';
 import { native } from '../native.js';
@@ -441,14 +441,8 @@ export class Peer {
 
   #fail(id: number, e: unknown): void {
     this.#serving.delete(id);
-    if (e instanceof OmnitronError) {
-      const data = (e as { data?: unknown }).data;
-      native.rpcAnswer(id, e.code, e.message, data === undefined ? null : encode(data));
-    } else {
-      const name = e instanceof Error ? e.constructor.name : typeof e;
-      const message = e instanceof Error ? e.message : String(e);
-      native.rpcAnswer(id, 'RPC008', `${name}: ${message}`, encode({ type: name }));
-    }
+    const w = wireError(e);
+    native.rpcAnswer(id, w.code, w.message, w.data === undefined ? null : encode(w.data));
   }
 
   #pull(id: number): void {
@@ -457,13 +451,8 @@ export class Peer {
     const fail = (e: unknown) => {
       this.#gens.delete(id);
       this.#serving.delete(id);
-      if (e instanceof OmnitronError) {
-        const data = (e as { data?: unknown }).data;
-        native.rpcStreamAnswer(id, true, e.code, e.message, data === undefined ? null : encode(data));
-      } else {
-        const name = e instanceof Error ? e.constructor.name : typeof e;
-        native.rpcStreamAnswer(id, true, 'RPC008', `${name}: ${e instanceof Error ? e.message : String(e)}`, encode({ type: name }));
-      }
+      const w = wireError(e);
+      native.rpcStreamAnswer(id, true, w.code, w.message, w.data === undefined ? null : encode(w.data));
     };
     const step = (r: IteratorResult<unknown>) => {
       if (r.done) {

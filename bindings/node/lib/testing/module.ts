@@ -15,8 +15,10 @@ export interface TestingModuleMetadata {
   imports?: ModuleRef[];
   /** Providers of the root module: classes or `{ provide, useValue | useClass | useFactory | useExisting }`. */
   providers?: ProviderInput[];
+  /** Controllers of the root module (built and injected as its providers are, as `@Module` does). */
+  controllers?: Function[];
 }
-const METADATA_KEYS = new OptionKeys(['imports', 'providers']);
+const METADATA_KEYS = new OptionKeys(['imports', 'providers', 'controllers']);
 
 /** Options of `Test.createTestingModule`. */
 export interface TestingModuleOptions {
@@ -65,11 +67,11 @@ export class Test {
   static createTestingModule(metadata: TestingModuleMetadata = {}, opts?: TestingModuleOptions): TestingModuleBuilder {
     const what = 'Test.createTestingModule()';
     const m = options<TestingModuleMetadata>(metadata, what, METADATA_KEYS);
-    for (const key of ['imports', 'providers'] as const) {
+    for (const key of ['imports', 'providers', 'controllers'] as const) {
       if (m[key] !== undefined && !Array.isArray(m[key])) throw invalidArgument(`${what}: '${key}' must be an array, got ${describe(m[key])}`);
     }
     const o = options<TestingModuleOptions>(opts, `${what} options`, OPTION_KEYS);
-    return new TestingModuleBuilder([...(m.imports ?? [])], [...(m.providers ?? [])], o.context);
+    return new TestingModuleBuilder([...(m.imports ?? [])], [...(m.providers ?? [])], [...(m.controllers ?? [])], o.context);
   }
 }
 
@@ -77,15 +79,17 @@ export class Test {
 export class TestingModuleBuilder {
   readonly #imports: ModuleRef[];
   readonly #providers: ProviderInput[];
+  readonly #controllers: Function[];
   readonly #context: unknown;
   /** By token key: the token and what replaces its providers. */
   readonly #overrides = new Map<number, Replacement>();
   readonly #modules = new Map<object, ModuleRef>();
 
   /** @internal Use `Test.createTestingModule`. */
-  constructor(imports: ModuleRef[], providers: ProviderInput[], context: unknown) {
+  constructor(imports: ModuleRef[], providers: ProviderInput[], controllers: Function[], context: unknown) {
     this.#imports = imports;
     this.#providers = providers;
+    this.#controllers = controllers;
     this.#context = context;
   }
 
@@ -119,7 +123,10 @@ export class TestingModuleBuilder {
     };
   }
 
-  /** Replaces module `module` (a `@Module` class or a dynamic module) wherever it is imported. */
+  /**
+   * Replaces module `module` (a `@Module` class, whose dynamic forms such as `forRoot()` it
+   * replaces too, or a dynamic module) wherever it is imported.
+   */
   overrideModule(module: ModuleRef): OverrideModule {
     if (module === null || (typeof module !== 'function' && typeof module !== 'object')) {
       throw invalidArgument(`overrideModule() takes a module, got ${describe(module)}`);
@@ -141,7 +148,13 @@ export class TestingModuleBuilder {
    * provider, a throwing hook) rejects with the engine's error, after disposing what was built.
    */
   async compile(): Promise<TestingModule> {
-    const root: DynamicModule = { module: named('TestingModule'), name: 'TestingModule', imports: this.#imports, providers: this.#providers };
+    const root: DynamicModule = {
+      module: named('TestingModule'),
+      name: 'TestingModule',
+      imports: this.#imports,
+      providers: this.#providers,
+      controllers: this.#controllers,
+    };
     const container = new Container({ context: this.#context });
     try {
       container.loadRootModule(root, this.#modules);
@@ -168,7 +181,7 @@ export class TestingModule {
     return this.container.resolve(token as InjectionToken) as TResult;
   }
 
-  /** Resolves a provider, awaiting async factories and hooks. */
+  /** Resolves a provider, awaiting async factories (hooks ran in `compile()`). */
   resolve<TInput = any, TResult = TInput>(token: InjectionToken<TInput> | Function): Promise<TResult> {
     return this.container.resolveAsync(token as InjectionToken) as Promise<TResult>;
   }

@@ -153,7 +153,7 @@ def _run_some(
         except BaseException as e:  # noqa: BLE001 - every failure goes back to its item
             if errors is None:
                 errors = []
-            errors.append([len(values), _error(e)])
+            errors.append([len(values), wire_error(e)])
             values.append(None)
             if n is not None:
                 n -= len(values) - before
@@ -193,7 +193,7 @@ def _start_async(
             errors.append([i, {"code": "E005", "message": "the call was cancelled"}])
             raise
         except BaseException as e:  # noqa: BLE001 - every failure goes back to its item
-            errors.append([i, _error(e)])
+            errors.append([i, wire_error(e)])
         finally:
             finished()
 
@@ -208,8 +208,10 @@ def _start_async(
     return cancel_all
 
 
-def _error(e: BaseException) -> dict[str, Any]:
-    """An item's error as its own call would have answered it (``rpc._answer_error``)."""
+def wire_error(e: BaseException) -> dict[str, Any]:
+    """A handler's failure as the caller gets it (a single call's, ``rpc._answer_error``, and a
+    chunk item's): an ``OmnitronError`` keeps its code, message and data; anything else is RPC008
+    with its class's name."""
     if isinstance(e, OmnitronError):
         out: dict[str, Any] = {"code": e.code, "message": e.message}
         data = getattr(e, "data", None)
@@ -220,4 +222,4 @@ def _error(e: BaseException) -> dict[str, Any]:
     return {"code": "RPC008", "message": f"{name}: {e}", "data": {"type": name}}
 
 
-__all__ = ["BATCH", "wrap"]
+__all__ = ["BATCH", "wire_error", "wrap"]

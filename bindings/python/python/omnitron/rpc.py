@@ -69,7 +69,7 @@ from ._opening import opening
 from ._options import check_keys, checked_keywords
 from ._turn import Turn
 from .di.tokens import describe
-from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
+from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, remote_error
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -247,10 +247,8 @@ def _event_caller(handler: Callable[..., Any]) -> Callable[[Any, str], Any]:
 
 
 def _answer_error(call: Any, e: BaseException) -> None:
-    if isinstance(e, OmnitronError):
-        call.err(e.code, e.message, getattr(e, "data", None))
-    else:
-        call.err("RPC008", f"{type(e).__name__}: {e}", {"type": type(e).__name__})
+    w = _batch.wire_error(e)
+    call.err(w["code"], w["message"], w.get("data"))
 
 
 async def _run_async(fn: Callable[..., Awaitable[Any]], args: list[Any], call: Any) -> None:

@@ -170,9 +170,11 @@ class TestingModuleBuilder:
         providers: Sequence[Any],
         context: Any,
         on_compile: Optional[Callable[["TestingModule"], None]] = None,
+        controllers: Sequence[Any] = (),
     ) -> None:
         self._imports = list(imports)
         self._providers = list(providers)
+        self._controllers = list(controllers)
         self._context = context
         self._on_compile = on_compile
         #: By token key: what replaces the token's providers.
@@ -203,15 +205,25 @@ class TestingModuleBuilder:
         """Builds the container from the testing module (overrides applied) and runs
         ``initialize()``: every singleton is built and every ``on_init`` hook has run. A failure (a
         missing provider, a failing hook) raises the engine's error, after disposing what was built."""
-        root = DynamicModule(module=_named("TestingModule"), providers=list(self._providers), imports=list(self._imports), name="TestingModule")
+        root = DynamicModule(
+            module=_named("TestingModule"),
+            providers=list(self._providers),
+            imports=list(self._imports),
+            controllers=list(self._controllers),
+            name="TestingModule",
+        )
         modules = self._modules
 
         def swap(m: Any) -> Any:
-            # Followed through chains; a loop of replacements stops where it comes back.
+            # Followed through chains; a loop of replacements stops where it comes back. A
+            # module's dynamic forms (`ConfigModule.for_root()`) are replaced with it.
             seen: set[int] = set()
-            while id(m) in modules and id(m) not in seen:
+            while id(m) not in seen:
+                key = id(m) if id(m) in modules else id(m.module) if isinstance(m, DynamicModule) and id(m.module) in modules else None
+                if key is None:
+                    break
                 seen.add(id(m))
-                m = modules[id(m)][1]
+                m = modules[key][1]
             return m
 
         container = Container(context=self._context)
@@ -234,15 +246,17 @@ class TestingModuleBuilder:
 
 
 @checked_keywords("create_testing_module()")
-def create_testing_module(*, providers: Sequence[Any] = (), imports: Sequence[Any] = (), context: Any = None) -> TestingModuleBuilder:
+def create_testing_module(
+    *, providers: Sequence[Any] = (), imports: Sequence[Any] = (), controllers: Sequence[Any] = (), context: Any = None
+) -> TestingModuleBuilder:
     """Starts a testing module: ``await create_testing_module(providers=[...], imports=[...]).compile()``,
     with ``override_provider(X).use_value(v)`` (``use_class``, ``use_factory``) and
-    ``override_module(M).use_module(N)`` before ``compile()``. ``context`` is what ``CONTEXT`` gives
-    outside any scope."""
-    for name, value in (("providers", providers), ("imports", imports)):
+    ``override_module(M).use_module(N)`` before ``compile()``. ``controllers`` are built and injected
+    as a module's are. ``context`` is what ``CONTEXT`` gives outside any scope."""
+    for name, value in (("providers", providers), ("imports", imports), ("controllers", controllers)):
         if not isinstance(value, (list, tuple)):
             raise InvalidArgumentError(f"create_testing_module(): {name} must be a list, got {describe(value)}")
-    return TestingModuleBuilder(imports, providers, context)
+    return TestingModuleBuilder(imports, providers, context, controllers=controllers)
 
 
 class TestingModule:
@@ -305,9 +319,11 @@ class TestingSession:
         self._closed = False
 
     @checked_keywords("omnitron_testing.create_testing_module()")
-    def create_testing_module(self, *, providers: Sequence[Any] = (), imports: Sequence[Any] = (), context: Any = None) -> TestingModuleBuilder:
+    def create_testing_module(
+        self, *, providers: Sequence[Any] = (), imports: Sequence[Any] = (), controllers: Sequence[Any] = (), context: Any = None
+    ) -> TestingModuleBuilder:
         """:func:`create_testing_module`, with every module it compiles closed after the test."""
-        builder = create_testing_module(providers=providers, imports=imports, context=context)
+        builder = create_testing_module(providers=providers, imports=imports, controllers=controllers, context=context)
         builder._on_compile = self._track
         return builder
 
