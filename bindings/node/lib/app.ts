@@ -51,6 +51,16 @@ export class OmnitronApp {
   }
 }
 
+/** `token`'s instance: resolved synchronously (it is built), asynchronously only if it must be. */
+async function builtInstance(container: Container, token: InjectionToken): Promise<{ instance: unknown }> {
+  try {
+    return { instance: container.resolve(token) };
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'DI005') throw e;
+    return { instance: await container.resolveAsync(token) };
+  }
+}
+
 async function unexposeAll(list: { peer: Peer; name: string; version: string }[]): Promise<void> {
   for (const { peer, name, version } of list.reverse()) await peer.unexpose(name, version).catch(() => {});
 }
@@ -79,7 +89,10 @@ export const Omnitron = {
         for (const e of collectModules(rootModule, () => false).entries.flat()) {
           const meta = e.kind === 0 && typeof e.make === 'function' ? (e.make as Record<symbol, { name: string; version: string } | undefined>)[Symbol.for('omnitron.rpc.service')] : undefined;
           if (meta === undefined) continue;
-          await peer.expose((await container.resolveAsync(e.token)) as object);
+          // Singletons are built by now: resolved synchronously, so that a service with a `then`
+          // method is not taken for a promise.
+          // Boxed: an instance with a `then` method must not be taken for a promise.
+          await peer.expose((await builtInstance(container, e.token)).instance as object);
           app._exposed.push({ peer, name: meta.name, version: meta.version });
         }
       } catch (e) {

@@ -2,7 +2,10 @@
 // dispose racing builds, failed bootstraps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Container, createToken, Inject, Injectable, Module, Omnitron, OmnitronError, InjectAll } from '@omnitron-dev/native';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Container, createToken, Inject, Injectable, Module, Omnitron, OmnitronError, InjectAll, Peer, Public, Service } from '@omnitron-dev/native';
 
 test('a factory resolving its own token is a loop error, not a stack overflow', () => {
   const A = createToken<number>('A');
@@ -177,4 +180,36 @@ test('two containers building at once do not take each other for a loop', async 
   // X and Y have the same provider id in their containers.
   a.register(X, { useFactory: async () => (await b.resolveAsync(Y)) + 1 });
   assert.equal(await a.resolveAsync(X), 3);
+});
+
+test('an instance with a then method is not taken for a promise by initialize() or Omnitron.create({ peer })', { timeout: 10_000 }, async () => {
+  let inits = 0;
+  @Injectable()
+  class QueryLike {
+    then(): string {
+      return 'not a promise';
+    }
+    onInit(): void {
+      inits++;
+    }
+  }
+  @Service('thenable')
+  class Thenable {
+    @Public()
+    then(): string {
+      return 'remote then';
+    }
+  }
+  @Module({ providers: [QueryLike, Thenable] })
+  class M {}
+  const server = await Peer.listen(`unix:${mkdtempSync(join(tmpdir(), 'omni-then-'))}/rpc.sock`);
+  try {
+    const app = await Omnitron.create(M, { peer: server });
+    assert.equal(inits, 1);
+    assert.equal(app.get(QueryLike).then(), 'not a promise');
+    assert.deepEqual(server.services().map((s) => s.name), ['thenable']);
+    await app.close();
+  } finally {
+    await server.close();
+  }
 });

@@ -86,6 +86,8 @@ test('bad names, labels, values and buckets are refused with clear errors', () =
   assert.throws(() => r.gauge({ name: 'up_total' }), code('M004'));
   assert.throws(() => r.counter({ name: 5 as any }), code('E001'));
   assert.throws(() => r.counter({ name: 'lab_total', labelNames: 'a' as any }), code('E001'));
+  // A registry's method registers in that registry: a `registry` key would be ignored, so it is refused.
+  assert.throws(() => r.counter({ name: 'other_total', registry: new Registry() } as any), code('E001'));
   const h = r.histogram({ name: 'obs' });
   assert.throws(() => h.observe('fast' as any), code('E001'));
   const capped = r.counter({ name: 'per_user_total', labelNames: ['user'], cardinalityLimit: 2 });

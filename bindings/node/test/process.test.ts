@@ -160,6 +160,8 @@ test('a Python worker in a Node pool', T, async (t) => {
 });
 
 test('wrong options are clear errors, not crashes', T, async () => {
+  await assert.rejects(Supervisor.start(undefined as any), (e: unknown) => code('E001')(e) && /import each other/.test((e as Error).message));
+  await assert.rejects(Supervisor.start(null as any), code('E001'));
   const bad = async (opts: unknown, re: RegExp) =>
     assert.rejects(Pool.start(opts as any), (e: unknown) => code('E001')(e) && re.test((e as Error).message));
   await bad({ service: Calc, size: 'lots' }, /'size' must be a number of workers or 'auto'/);

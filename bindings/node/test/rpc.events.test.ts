@@ -293,6 +293,7 @@ test('subscribe() refuses bad input without keeping anything, and a closed peer 
   await assert.rejects(client.subscribe('a..b', () => {}), code('E001'));
   await assert.rejects(client.subscribe(42 as any, () => {}), code('E001'));
   await assert.rejects(client.subscribe('a.*', 'nope' as any), code('E001'));
+  for (const topic of [undefined, null, 5]) assert.throws(() => client.publish(topic as any, 1), code('E001'));
   const got: unknown[] = [];
   await client.subscribe('ok.*', (p) => got.push(p));
   server.publish('ok.1', 1);

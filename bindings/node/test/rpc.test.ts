@@ -226,6 +226,8 @@ test('events reach every process; @OnEvent and @EmitEvent', async () => {
 });
 
 test('@InjectProcess gives a typed ServiceProxy', async () => {
+  assert.throws(() => InjectProcess(undefined as any), (e: unknown) => code('E001')(e) && /import each other/.test((e as Error).message));
+  assert.throws(() => InjectProcess(42 as any), code('E001'));
   const addr = address();
   const server = await Peer.listen(addr, { token: TOKEN });
   await server.expose(new PaymentService());

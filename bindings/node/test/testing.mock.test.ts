@@ -104,6 +104,24 @@ test('mockFn() is a standalone recording stub', () => {
   assert.equal(f.getMockName(), 'adder');
 });
 
+test("a stub looks like jest's to jest's and vitest's matchers", () => {
+  const a = mockFn();
+  const b = mockFn();
+  a(1);
+  b(2);
+  a(3);
+  const s = a as unknown as Record<string, unknown>;
+  // jest: isMock(received) is `received._isMockFunction === true`; a jasmine spy has `calls.all`.
+  assert.equal(s._isMockFunction, true);
+  assert.equal(s.calls, undefined, 'not taken for a jasmine spy');
+  assert.deepEqual(a.mock.calls, [[1], [3]]);
+  assert.equal(a.mock.instances.length, 2);
+  assert.ok(a.mock.invocationCallOrder[0] < b.mock.invocationCallOrder[0] && b.mock.invocationCallOrder[0] < a.mock.invocationCallOrder[1]);
+  assert.equal(a.getMockName(), 'mockFn');
+  a.mockClear();
+  assert.deepEqual([a.mock.calls, a.mock.instances, a.mock.invocationCallOrder], [[], [], []]);
+});
+
 test('bad input is refused with E001, unknown option keys naming the nearest valid one', () => {
   assert.throws(() => createMock(null as any), code('E001'));
   assert.throws(() => createMock([] as any), code('E001'));

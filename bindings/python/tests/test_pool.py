@@ -92,6 +92,8 @@ def test_map_with_a_function_runs_it_here_and_the_multiprocessing_order_works() 
                 await pool.map(5, one)  # type: ignore[arg-type]
             with pytest.raises(InvalidArgumentError, match="method name or a function"):
                 await pool.map([1], 5)  # type: ignore[arg-type]
+            with pytest.raises(InvalidArgumentError, match="did you mean 'chunksize'"):
+                await pool.map([1], "echo", chunk_size=2)  # type: ignore[call-arg]
 
     asyncio.run(main())
 

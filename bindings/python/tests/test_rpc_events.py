@@ -203,6 +203,11 @@ def test_handlers_get_payload_and_topic_unless_they_take_one_parameter() -> None
             ],
             key=repr,
         )
+        # A handler that can take neither (payload, topic) nor (payload) is refused at once.
+        with pytest.raises(InvalidArgumentError, match=r"takes \(payload, topic\) or \(payload\)"):
+            await client.subscribe("e.*", lambda a, b, c: None)
+        with pytest.raises(InvalidArgumentError, match="needs a topic"):
+            await client.publish(None, 1)  # type: ignore[arg-type]
         await client.close()
         await server.close()
 
@@ -489,3 +494,30 @@ def test_the_worker_modules_two_ways_run_as_written_with_a_service_declared_with
                 assert await pool.exec("reserve", "sku-1") == "reserved sku-1"
 
     asyncio.run(main())
+
+
+def test_a_failing_event_handler_is_logged_and_the_others_still_get_the_event(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        addr = address()
+        server = await Peer.listen(addr, token=TOKEN)
+        got: list[Any] = []
+
+        def broken(payload: Any) -> None:
+            raise RuntimeError("sync handler broke")
+
+        async def broken_async(payload: Any) -> None:
+            raise RuntimeError("async handler broke")
+
+        await server.subscribe("f.*", broken)
+        await server.subscribe("f.*", broken_async)
+        await server.subscribe("f.*", lambda payload: got.append(payload))
+        await server.publish("f.x", 1)
+        await until(lambda: got == [1] and len(caplog.records) == 2, "the good handler and two log records")
+        await server.close()
+
+    with caplog.at_level("ERROR", logger="omnitron"):
+        asyncio.run(main())
+    messages = sorted(r.getMessage() for r in caplog.records)
+    assert "failed for event 'f.x'" in messages[0] or "for event 'f.x' failed" in messages[0]
+    assert all(r.exc_info is not None for r in caplog.records)
+    assert {str(r.exc_info[1]) for r in caplog.records if r.exc_info} == {"sync handler broke", "async handler broke"}

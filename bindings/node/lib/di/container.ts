@@ -266,7 +266,10 @@ export class Container {
     for (const id of order) {
       if (this.#disposed) throw this.#disposedError();
       this.#ensurePlan(); // a hook may have registered something meanwhile
-      const v = await this.#getAsync(id, null);
+      // Built at once (most are), the instance itself: not awaited, which would take an instance
+      // with a `then` method for a promise (and wait on it forever).
+      const built = this.#getAsync(id, null);
+      const v = built instanceof Promise ? await built : built;
       if (!hasInit(v) || this.#initialized.has(v)) continue;
       try {
         await v.onInit();

@@ -20,12 +20,10 @@ export interface MetricConfig {
   buckets?: readonly number[];
   /** Cap on label sets (default 10,000). */
   cardinalityLimit?: number;
-  /** Where to register; default `Registry.global`. */
-  registry?: Registry;
 }
 
-/** The keys of `MetricConfig` (anything else is refused with E001). */
-export const METRIC_CONFIG_KEYS = new OptionKeys(['name', 'help', 'labelNames', 'buckets', 'cardinalityLimit', 'registry']);
+/** The keys of `MetricConfig` (anything else is refused with E001; the registry is the one called). */
+export const METRIC_CONFIG_KEYS = new OptionKeys(['name', 'help', 'labelNames', 'buckets', 'cardinalityLimit']);
 const SERVE_KEYS = new OptionKeys(['port', 'host']);
 
 const SEP = '\u0001';

@@ -373,7 +373,15 @@ function SupervisorFn(this: unknown, a?: unknown, b?: SupervisorOptions): unknow
   return new SupervisorImpl(a, b);
 }
 SupervisorFn.prototype = SupervisorImpl.prototype;
-(SupervisorFn as unknown as { start: SupervisorStatic['start'] }).start = (d, o) => new SupervisorImpl(d, o).start();
+(SupervisorFn as unknown as { start: SupervisorStatic['start'] }).start = (d, o) => {
+  // `undefined` here is a class not defined yet (an import loop, a typo), not "no options".
+  if (d === undefined || d === null) {
+    return Promise.reject(
+      invalidArgument(`Supervisor.start() takes a @Supervisor class, an instance of one, or options, got ${describe(d)} (a class undefined here usually means two files import each other)`),
+    );
+  }
+  return new SupervisorImpl(d, o).start();
+};
 Object.defineProperty(SupervisorImpl.prototype, Symbol.toStringTag, { value: 'Supervisor' });
 
 export const Supervisor = SupervisorFn as unknown as SupervisorStatic;

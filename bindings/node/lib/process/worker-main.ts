@@ -21,13 +21,16 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    const msg = e instanceof OmnitronError ? `${e.name} [${e.code}]: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e);
-    process.stderr.write(`omnitron-node-worker: ${msg}\n`);
-    process.exitCode = e instanceof OmnitronError && e.code === 'P009' ? 2 : 1;
-  },
-);
+// Run as a program only: `require('@omnitron-dev/native/worker')` (to find the path) does nothing.
+if (require.main === module) {
+  void main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      const msg = e instanceof OmnitronError ? `${e.name} [${e.code}]: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e);
+      process.stderr.write(`omnitron-node-worker: ${msg}\n`);
+      process.exitCode = e instanceof OmnitronError && e.code === 'P009' ? 2 : 1;
+    },
+  );
+}

@@ -743,6 +743,7 @@ export class Peer {
 
   /** Publishes an event to every matching subscriber in every connected process. */
   publish(topic: string, payload?: unknown): void {
+    if (typeof topic !== 'string') throw invalidArgument(`publish() needs a topic such as 'order.created', got ${describe(topic)}`);
     const bytes = encode(payload ?? null);
     this.#sendCalls();
     nativeCall(() => this.#native.publish(topic, bytes));
@@ -813,7 +814,11 @@ export class Peer {
 export function InjectProcess(service: Ctor | string, peer?: () => Peer | undefined): PropertyDecorator {
   let target: string;
   if (typeof service === 'string') target = service;
-  else {
+  else if (typeof service !== 'function') {
+    throw invalidArgument(
+      `@InjectProcess() was given ${describe(service)}: give a @Service class or 'name@range' (a class that is undefined here usually means two files import each other)`,
+    );
+  } else {
     const meta = (service as unknown as Record<symbol, ServiceMeta | undefined>)[SERVICE];
     if (!meta) throw invalidArgument(`@InjectProcess(${describe(service)}): not a @Service class`);
     target = `${meta.name}@${meta.version}`;

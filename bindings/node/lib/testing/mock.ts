@@ -1,7 +1,9 @@
 // `createMock<T>()`: an object whose every method is a recording stub, as @golevelup/ts-jest's
 // `createMock` gives, with the stub API jest users know (`mock.calls`, `mockReturnValue`,
 // `mockResolvedValue`, `mockImplementation`, ...) but no test framework behind it: a Proxy and a
-// plain function, so it works under `node --test`, mocha, vitest or jest alike.
+// plain function, so it works under `node --test`, mocha, vitest or jest alike. A stub carries
+// `_isMockFunction` and `mock.{calls, results, instances, invocationCallOrder}` as jest's do, which
+// is what jest's and vitest's `toHaveBeenCalled*` matchers read.
 
 import { invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
@@ -20,6 +22,10 @@ export interface MockState<F extends AnyFn = AnyFn> {
   readonly results: MockResult<ReturnType<F>>[];
   /** The `this` of every call, in order. */
   readonly contexts: unknown[];
+  /** jest's name for `contexts` (the `this` of every call). */
+  readonly instances: unknown[];
+  /** When each call was made, counted across every stub (to compare calls of two stubs). */
+  readonly invocationCallOrder: number[];
   /** The arguments of the last call, if any. */
   readonly lastCall: Parameters<F> | undefined;
 }
@@ -80,9 +86,21 @@ const MOCK_KEYS = new OptionKeys(['name']);
  * mock is not taken for a promise by `await`), matchers' and inspectors' probes, and the
  * container's lifecycle hooks (so a mock provided as a value does not get its hooks called).
  */
-const NOT_MOCKED: ReadonlySet<string> = new Set(['then', 'asymmetricMatch', 'nodeType', 'toJSON', 'inspect', '$$typeof', 'onInit', 'onDestroy']);
+const NOT_MOCKED: ReadonlySet<string> = new Set([
+  'then',
+  'asymmetricMatch',
+  'nodeType',
+  'toJSON',
+  'inspect',
+  '$$typeof',
+  'onInit',
+  'onDestroy',
+  // jest takes an object with `calls.all()` and `calls.count()` for a jasmine spy.
+  'calls',
+]);
 
 const STUB_API: ReadonlySet<string | symbol> = new Set([
+  '_isMockFunction',
   'mock',
   'mockImplementation',
   'mockImplementationOnce',
@@ -108,6 +126,8 @@ const STUB_API: ReadonlySet<string | symbol> = new Set([
 ]);
 
 const mocks = new WeakSet<object>();
+/** The order of every stub call, across stubs (jest's `mock.invocationCallOrder`). */
+let callOrder = 0;
 
 /** Whether `v` is a stub or a mock made here. */
 export function isMock(v: unknown): boolean {
@@ -131,10 +151,14 @@ function stub(name: string, impl?: AnyFn): AnyFn {
   let once: AnyFn[] = [];
   let stubName = name;
   let returned: unknown; // the nested mock an unconfigured call returns (made on first use)
+  const instances: unknown[] = [];
+  const invocationCallOrder: number[] = [];
   const state = {
     calls,
     results,
     contexts,
+    instances,
+    invocationCallOrder,
     get lastCall() {
       return calls[calls.length - 1];
     },
@@ -142,6 +166,8 @@ function stub(name: string, impl?: AnyFn): AnyFn {
   const fn = function (this: unknown, ...args: unknown[]): unknown {
     calls.push(args);
     contexts.push(this);
+    instances.push(this);
+    invocationCallOrder.push(++callOrder);
     const run = once.shift() ?? current;
     try {
       const value = run ? run.apply(this, args) : (returned ??= deep(`${stubName}()`));
@@ -153,6 +179,8 @@ function stub(name: string, impl?: AnyFn): AnyFn {
     }
   };
   const api = {
+    // What jest's and vitest's matchers look for (`expect(stub).toHaveBeenCalledWith(...)`).
+    _isMockFunction: true,
     mock: state,
     mockImplementation(f: AnyFn) {
       current = checkFn(f, 'mockImplementation');
@@ -190,6 +218,8 @@ function stub(name: string, impl?: AnyFn): AnyFn {
       calls.length = 0;
       results.length = 0;
       contexts.length = 0;
+      instances.length = 0;
+      invocationCallOrder.length = 0;
       return proxy;
     },
     mockReset() {

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypedDict, Union
 
 from . import _native, _poll
+from ._background import spawn
 from ._opening import opening
 from ._options import check_options, checked_keywords, keyword_names
 from ._turn import Turn
@@ -365,6 +366,7 @@ class Pool:
             task.cancel()
             raise
 
+    @checked_keywords("Pool.map()")
     async def map(
         self,
         items: Union[Iterable[Any], str],
@@ -588,7 +590,8 @@ class Supervisor:
                 finally:
                     answer.set(decision or "default")
 
-            asyncio.ensure_future(go())
+            # A hook that fails leaves the decision to the child's restart policy, and is logged.
+            spawn(go(), f"the crash hook of supervisor '{self.name}'")
 
         self._native.on_crash(run)
         return hook
@@ -608,7 +611,7 @@ class Supervisor:
                 finally:
                     answer.set("ok")
 
-            asyncio.ensure_future(go())
+            spawn(go(), f"the restart hook of supervisor '{self.name}'")
 
         self._native.on_restart(run)
         return hook

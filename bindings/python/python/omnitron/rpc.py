@@ -65,6 +65,7 @@ import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, NoReturn, Optional, TypeVar, Union, overload
 
 from . import _batch, _eager, _native, _poll
+from ._background import log, spawn
 from ._opening import opening
 from ._options import check_keys, checked_keywords
 from ._turn import Turn
@@ -236,14 +237,19 @@ def _emit(instance: Any, topic: str, value: Any) -> None:
 
 def _event_caller(handler: Callable[..., Any]) -> Callable[[Any, str], Any]:
     """``handler`` called as ``(payload, topic)``, or ``(payload)`` when it takes one positional
-    parameter: decided once, from its signature."""
+    parameter: decided once, from its signature. One that can take neither is refused (E001), not
+    left to fail at every event."""
     try:
-        inspect.signature(handler).bind(None, None)
-    except TypeError:
-        return lambda payload, topic: handler(payload)
+        sig = inspect.signature(handler)
     except ValueError:  # No signature to read (some builtins): given both.
-        pass
-    return handler
+        return handler
+    for args in ((None, None), (None,)):
+        try:
+            sig.bind(*args)
+        except TypeError:
+            continue
+        return handler if len(args) == 2 else (lambda payload, topic: handler(payload))
+    raise InvalidArgumentError(f"an event handler takes (payload, topic) or (payload), not {sig}")
 
 
 def _answer_error(call: Any, e: BaseException) -> None:
@@ -702,6 +708,8 @@ class Peer:
 
     async def publish(self, topic: str, payload: Any = None) -> None:
         """Publishes an event to every matching subscriber in every connected process."""
+        if not isinstance(topic, str):
+            raise InvalidArgumentError(f"publish() needs a topic such as 'order.created', got {describe(topic)}")
         self._native.publish(topic, payload)
 
     async def subscribe(self, pattern: str, handler: Callable[..., Any]) -> int:
@@ -723,9 +731,13 @@ class Peer:
 
         def deliver(topic: str, payload: Any) -> None:
             # On this peer's loop (the inbox).
-            r = call(payload, topic)
+            try:
+                r = call(payload, topic)
+            except Exception:  # noqa: BLE001 - a failing handler does not stop delivery to others
+                log.exception("the handler of '%s' failed for event '%s'", pattern, topic)
+                return
             if inspect.isawaitable(r):
-                asyncio.ensure_future(r, loop=loop)
+                spawn(r, f"the handler of '{pattern}' for event '{topic}'", loop)
 
         active: asyncio.Future[Any] = here.create_future()
 
