@@ -60,7 +60,9 @@
  *    neither them nor the locks they hold. In a child forked from a process that had called any
  *    function of the library, every function fails at once with OMNITRON_STATUS_NOT_RUNNING and
  *    does nothing but clear its outputs, _free functions included: handles made before the fork can
- *    be neither used nor freed there (memory the library handed out may still be read). Such a child must exec a new program (which may use the library) or
+ *    be neither used nor freed there (memory the library handed out may still be read), and a
+ *    free_user_data given to such a call is not called (the exception to the USER_DATA rule: the
+ *    child is about to exec or exit). Such a child must exec a new program (which may use the library) or
  *    _exit. Only omnitron_version, _version_number, _abi_version, _status_id and the last-error
  *    functions still answer. A process that had not called into the library before fork() may use
  *    it freely in the child. The parent is not affected by forking.
@@ -1321,7 +1323,9 @@ void omnitron_peer_free(struct OmnitronPeer *peer);
 // copied. Calling it again replaces the result.
 OmnitronStatus omnitron_reply_set(struct OmnitronReply *reply, const uint8_t *data, size_t len);
 
-// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs
+// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names (0, and `methods`
+// NULL, for a service that only handles events: it is listed, and calls to it answer
+// OMNITRON_STATUS_METHOD_NOT_FOUND); every call runs
 // `handler` with the method's name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or
 // OMNITRON_FORMAT_JSON). A handler returning a non-OK status fails the call with that status's code
 // (OMNITRON_STATUS_CALLBACK_FAILED, E004, for statuses the library does not define) and the message
@@ -1397,7 +1401,9 @@ OmnitronStatus omnitron_peer_call_stream(struct OmnitronPeer *peer,
 // blocking this thread until the answer (at most `deadline_ms`; 0 for the default 5 s). On success
 // `*out` holds the MessagePack result (free its `data` with omnitron_free). Remote failures keep
 // their code: OMNITRON_STATUS_SERVICE_NOT_FOUND, _METHOD_NOT_FOUND, _TIMEOUT, _PEER_DISCONNECTED,
-// or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message.
+// or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message. Not from inside an event
+// callback (OMNITRON_STATUS_INVALID_ARGUMENT: it runs on the reader the answer needs; use
+// omnitron_peer_call_async there).
 OmnitronStatus omnitron_peer_call(struct OmnitronPeer *peer,
                                   const char *target,
                                   const char *method,
@@ -1448,7 +1454,9 @@ OmnitronStatus omnitron_peer_publish_json(struct OmnitronPeer *peer,
 // once, a connected peer's once its server has recorded it (one round trip). While the peer is
 // reconnecting this waits for the connection, up to the peer's default deadline (5 s), then fails
 // with OMNITRON_STATUS_NOT_CONNECTED (OMNITRON_STATUS_TIMEOUT if the server never confirms) and
-// subscribes nothing. `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the
+// subscribes nothing. Not from inside an event callback (OMNITRON_STATUS_INVALID_ARGUMENT: the
+// callback runs on the connection's reader, which the confirmation needs).
+// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the
 // subscription) runs once after omnitron_peer_unsubscribe or omnitron_peer_free and the last
 // callback call, on the thread that lets go last; or before this function returns if it fails.
 OmnitronStatus omnitron_peer_subscribe(struct OmnitronPeer *peer,

@@ -1,6 +1,6 @@
 //! Status codes and the thread's last error.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CString, c_char};
 
 use omnitron::{Error, ErrorCode};
@@ -255,13 +255,22 @@ pub(crate) fn set_last_error(e: &Error) {
     let message = CString::new(text).unwrap_or_default();
     let status = OmnitronStatus::from_code(e.code());
     LAST.with(|l| *l.borrow_mut() = Some(LastError { status, message }));
+    FAILURES.with(|f| f.set(f.get() + 1));
 }
 
-/// Forgets any message a previous callback left, and the thread's last error, before a callback
-/// runs: whatever they hold afterwards was set by that callback.
+thread_local! {
+    /// Failing calls on this thread so far, and how many there were when the running callback
+    /// started: a failure since then is one the callback saw.
+    static FAILURES: Cell<u64> = const { Cell::new(0) };
+    static CALLBACK_START: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Forgets any message a previous callback left, before a callback runs, and marks where it starts
+/// (the thread's last error is kept: the pointer omnitron_last_error_message gave stays valid until
+/// the next failing call, as the header says).
 pub(crate) fn clear_callback_message() {
     CALLBACK_MESSAGE.with(|m| *m.borrow_mut() = None);
-    LAST.with(|l| *l.borrow_mut() = None);
+    CALLBACK_START.with(|s| s.set(FAILURES.with(Cell::get)));
 }
 
 /// The error a callback passed on: when it returns the status of a library call it made that failed
@@ -269,6 +278,9 @@ pub(crate) fn clear_callback_message() {
 pub(crate) fn passed_on(status: u32) -> Option<Error> {
     if CALLBACK_MESSAGE.with(|m| m.borrow().is_some()) {
         return None;
+    }
+    if FAILURES.with(Cell::get) == CALLBACK_START.with(Cell::get) {
+        return None; // No library call failed during the callback.
     }
     LAST.with(|l| {
         let l = l.borrow();

@@ -221,7 +221,9 @@ fn status_code(status: u32) -> String {
     }
 }
 
-/// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names; every call runs
+/// Hosts `name@version` (`version` NULL: 1.0.0) with `method_count` method names (0, and `methods`
+/// NULL, for a service that only handles events: it is listed, and calls to it answer
+/// OMNITRON_STATUS_METHOD_NOT_FOUND); every call runs
 /// `handler` with the method's name and the arguments in `format` (OMNITRON_FORMAT_MSGPACK or
 /// OMNITRON_FORMAT_JSON). A handler returning a non-OK status fails the call with that status's code
 /// (OMNITRON_STATUS_CALLBACK_FAILED, E004, for statuses the library does not define) and the message
@@ -248,11 +250,8 @@ pub unsafe extern "C" fn omnitron_peer_expose(
         let version = version_arg(version)?;
         let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
         check_format(format)?;
-        if method_count == 0 || methods.is_null() {
-            return Err(Error::new(
-                ErrorCode::InvalidService,
-                format!("service '{name}' needs at least one method"),
-            ));
+        if method_count > 0 && methods.is_null() {
+            return Err(Error::invalid_argument(format!("methods is NULL but method_count is {method_count}")));
         }
         let mut b = Service::builder(name, version)?;
         for i in 0..method_count {
@@ -588,7 +587,9 @@ fn remote(e: WireError) -> Error {
 /// blocking this thread until the answer (at most `deadline_ms`; 0 for the default 5 s). On success
 /// `*out` holds the MessagePack result (free its `data` with omnitron_free). Remote failures keep
 /// their code: OMNITRON_STATUS_SERVICE_NOT_FOUND, _METHOD_NOT_FOUND, _TIMEOUT, _PEER_DISCONNECTED,
-/// or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message.
+/// or OMNITRON_STATUS_HANDLER_FAILED with the remote code in the message. Not from inside an event
+/// callback (OMNITRON_STATUS_INVALID_ARGUMENT: it runs on the reader the answer needs; use
+/// omnitron_peer_call_async there).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_peer_call(
     peer: *mut OmnitronPeer,
@@ -601,6 +602,7 @@ pub unsafe extern "C" fn omnitron_peer_call(
 ) -> OmnitronStatus {
     guard_out(out, || {
         check_out(out, "out")?;
+        not_in_event_callback("omnitron_peer_call")?;
         let p = PEERS.get(peer)?;
         let (target, method) =
             (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
@@ -611,6 +613,24 @@ pub unsafe extern "C" fn omnitron_peer_call(
             .map_err(remote)?;
         give(out, &r)
     })
+}
+
+thread_local! {
+    /// Set while this thread runs an event callback (omnitron_peer_subscribe's): it runs on a
+    /// connection's reader, which must go on reading for any answer to arrive.
+    static IN_EVENT_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Refuses to wait for an answer from inside an event callback: it would stall the reader the
+/// answer needs (for the peer's deadline, then fail).
+fn not_in_event_callback(what: &str) -> Result<(), Error> {
+    if IN_EVENT_CALLBACK.with(std::cell::Cell::get) {
+        return Err(Error::invalid_argument(format!(
+            "{what} cannot wait inside an event callback (it runs on the connection's reader, which \
+             the answer needs): use omnitron_peer_call_async, or do it outside the callback"
+        )));
+    }
+    Ok(())
 }
 
 fn bytes_arg(p: *const u8, len: usize) -> Result<Bytes, Error> {
@@ -637,6 +657,7 @@ pub unsafe extern "C" fn omnitron_peer_call_json(
 ) -> OmnitronStatus {
     guard_out(out, || {
         check_out(out, "out")?;
+        not_in_event_callback("omnitron_peer_call_json")?;
         let p = PEERS.get(peer)?;
         let (target, method) =
             (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
@@ -740,7 +761,9 @@ pub unsafe extern "C" fn omnitron_peer_publish_json(
 /// once, a connected peer's once its server has recorded it (one round trip). While the peer is
 /// reconnecting this waits for the connection, up to the peer's default deadline (5 s), then fails
 /// with OMNITRON_STATUS_NOT_CONNECTED (OMNITRON_STATUS_TIMEOUT if the server never confirms) and
-/// subscribes nothing. `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the
+/// subscribes nothing. Not from inside an event callback (OMNITRON_STATUS_INVALID_ARGUMENT: the
+/// callback runs on the connection's reader, which the confirmation needs).
+/// `free_user_data(user_data)` (NULL: nothing; then `user_data` must outlive the
 /// subscription) runs once after omnitron_peer_unsubscribe or omnitron_peer_free and the last
 /// callback call, on the thread that lets go last; or before this function returns if it fails.
 #[unsafe(no_mangle)]
@@ -755,16 +778,17 @@ pub unsafe extern "C" fn omnitron_peer_subscribe(
     guard_out(out, || {
         let ud = UserData::new(user_data, free_user_data);
         check_out(out, "out")?;
+        not_in_event_callback("omnitron_peer_subscribe")?;
         let p = PEERS.get(peer)?;
         let pattern = str_arg(pattern, "pattern")?.to_string();
         let cb = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
         let id = runtime::block_on(async move {
             p.subscribe_raw(&pattern, move |topic, payload| {
                 let t = CString::new(topic).unwrap_or_default();
+                let outer = IN_EVENT_CALLBACK.with(|f| f.replace(true));
                 // SAFETY: the callback's contract (header); pointers live for the call.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-                    cb(t.as_ptr(), payload.as_ptr(), payload.len(), ud.get())
-                }));
+                unsafe { cb(t.as_ptr(), payload.as_ptr(), payload.len(), ud.get()) };
+                IN_EVENT_CALLBACK.with(|f| f.set(outer));
             })
             .await
         })?;

@@ -783,6 +783,14 @@ static void test_reentry(void) {
     FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER);
     CHECK(contains(omnitron_last_error_message(), "use a factory"));
     omnitron_provider_free(p);
+    /* Nor does an alias: initialize() runs the hook of the provider it aliases. */
+    OmnitronToken *ta = token("ValueAlias");
+    OK(omnitron_provider_alias(ta, tv, &p));
+    OK(omnitron_provider_on_init(p, on_init, "Alias", NULL));
+    FAILS_WITH(omnitron_container_register(c, p), OMNITRON_STATUS_INVALID_PROVIDER);
+    CHECK(contains(omnitron_last_error_message(), "is an alias and has an on_init hook"));
+    omnitron_provider_free(p);
+    omnitron_token_free(ta);
     omnitron_container_free(c);
 
     /* on_destroy disposing its own container is an error, not a hang. */
@@ -922,6 +930,38 @@ static void test_threads(void) {
     omnitron_token_free(t);
 }
 
+/* The last error's message stays valid until the next failing call, callbacks run by successful
+ * calls in between included (the library once dropped it before every callback). */
+static int counted_factory_runs = 0;
+static uint32_t counted(void *ud, void *const *deps, size_t n, void **out) {
+    (void)ud; (void)deps; (void)n;
+    counted_factory_runs++;
+    *out = &counted_factory_runs;
+    return OMNITRON_STATUS_OK;
+}
+
+static void test_last_error_survives_callbacks(void) {
+    OmnitronToken *t = token("Counted");
+    OmnitronContainer *c = NULL;
+    OmnitronProvider *p = NULL;
+    OK(omnitron_container_new(&c));
+    OK(omnitron_provider_factory(t, counted, NULL, NULL, &p));
+    OK(omnitron_provider_set_lifetime(p, OMNITRON_LIFETIME_TRANSIENT));
+    OK(omnitron_container_register(c, p));
+    omnitron_provider_free(p);
+    OmnitronToken *bad = NULL;
+    FAILS_WITH(omnitron_token_new(NULL, &bad), OMNITRON_STATUS_INVALID_ARGUMENT);
+    const char *message = omnitron_last_error_message();
+    CHECK(contains(message, "name"));
+    void *x = NULL;
+    OK(omnitron_container_resolve(c, t, &x)); /* runs the factory: a callback */
+    CHECK(counted_factory_runs == 1);
+    CHECK(contains(message, "name")); /* still the same, valid string (valgrind would see a free) */
+    CHECK(omnitron_last_error_message() == message);
+    omnitron_container_free(c);
+    omnitron_token_free(t);
+}
+
 int main(void) {
     test_version();
     test_graph_and_lifetimes();
@@ -936,6 +976,7 @@ int main(void) {
     test_threads();
     test_reentry();
     test_owners();
+    test_last_error_survives_callbacks();
     CHECK(factory_calls == 1);
     printf("C DI tests: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

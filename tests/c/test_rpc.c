@@ -152,6 +152,25 @@ static void on_event(const char *topic, const uint8_t *payload, size_t len, void
     pthread_mutex_unlock(&e->lock);
 }
 
+/* An event callback that tries to wait on its own peer: refused at once (it runs on the reader the
+ * answer needs), instead of stalling the connection until the deadline. */
+typedef struct {
+    OmnitronPeer *peer;
+    volatile uint32_t subscribe_status;
+    volatile uint32_t call_status;
+    volatile int ran;
+} Reentrant;
+
+static void waits_inside(const char *topic, const uint8_t *payload, size_t len, void *ud) {
+    (void)topic; (void)payload; (void)len;
+    Reentrant *r = ud;
+    uint64_t id = 0;
+    OmnitronBuffer out = {0};
+    r->subscribe_status = omnitron_peer_subscribe(r->peer, "inner.*", on_event, NULL, NULL, &id);
+    r->call_status = omnitron_peer_call_json(r->peer, "calc", "add", "[1, 2]", 0, &out);
+    __atomic_store_n(&r->ran, 1, __ATOMIC_SEQ_CST);
+}
+
 static int event_count(Events *e) {
     pthread_mutex_lock(&e->lock);
     int n = e->count;
@@ -342,6 +361,19 @@ int main(int argc, char **argv) {
     FAILS_WITH(omnitron_peer_subscribe(client, "calc.#", NULL, &ev, NULL, &sub), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_peer_subscribe(client, "calc.#", on_event, &ev, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     subscriptions_are_active_when_subscribe_returns(argv[0], dir);
+    Reentrant re = {client, 0, 0, 0};
+    OK(omnitron_peer_subscribe(client, "reentry.*", waits_inside, &re, NULL, &sub));
+    OK(omnitron_peer_publish(server, "reentry.now", payload, 1));
+    for (int i = 0; i < 500 && !__atomic_load_n(&re.ran, __ATOMIC_SEQ_CST); i++) sleep_ms(10);
+    CHECK(re.ran);
+    CHECK(re.subscribe_status == OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(re.call_status == OMNITRON_STATUS_INVALID_ARGUMENT);
+    OK(omnitron_peer_unsubscribe(client, sub, &removed));
+
+    /* A service with no methods, exposed directly (methods may be NULL then; not with a count). */
+    OK(omnitron_peer_expose(server, "silent", "1.0.0", NULL, 0, OMNITRON_FORMAT_JSON, calc, NULL, NULL));
+    FAILS_WITH(omnitron_peer_expose(server, "silent2", "1.0.0", NULL, 2, OMNITRON_FORMAT_JSON, calc, NULL, NULL),
+               OMNITRON_STATUS_INVALID_ARGUMENT);
 
     /* A service with no version (1.0.0) and no methods: it is there, reachable by a matching range. */
     OmnitronService *quiet = NULL;

@@ -868,6 +868,16 @@ fn made_by(kind: PlanKind) -> Failed {
 /// would silently never run.
 fn check_hooks(spec: &ProviderSpec, hooks: &Hooks) -> Result<()> {
     let has_init = hooks.init_sync.is_some() || hooks.init_async.is_some();
+    if has_init && matches!(spec.kind, ProviderKind::Alias(_)) {
+        // An alias gives another provider's instance: initialize() runs that provider's hook.
+        return Err(Error::new(
+            ErrorCode::InvalidProvider,
+            format!(
+                "'{}' is an alias and has an on_init hook, which would never run: put the hook on the provider it aliases",
+                spec.token.name
+            ),
+        ));
+    }
     if has_init
         && spec.scope != Scope::Singleton
         && matches!(spec.kind, ProviderKind::Class | ProviderKind::Factory)
