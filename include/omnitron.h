@@ -98,12 +98,12 @@
 // `#if OMNITRON_VERSION_NUMBER >= OMNITRON_MAKE_VERSION(0, 2, 0)`; compare with
 // omnitron_version_number() at run time to check the library you linked.
 #define OMNITRON_VERSION_MAJOR 0
-#define OMNITRON_VERSION_MINOR 1
+#define OMNITRON_VERSION_MINOR 2
 #define OMNITRON_VERSION_PATCH 0
 // MAJOR * 1000000 + MINOR * 1000 + PATCH (minor and patch stay below 1000).
 #define OMNITRON_MAKE_VERSION(major, minor, patch) ((major) * 1000000 + (minor) * 1000 + (patch))
-#define OMNITRON_VERSION_NUMBER 1000
-#define OMNITRON_VERSION_STRING "0.1.0"
+#define OMNITRON_VERSION_NUMBER 2000
+#define OMNITRON_VERSION_STRING "0.2.0"
 
 
 // The ABI version of this header. It changes only when a published function or type changes

@@ -251,7 +251,9 @@ pub unsafe extern "C" fn omnitron_peer_expose(
         let handler = handler.ok_or_else(|| Error::invalid_argument("handler is NULL"))?;
         check_format(format)?;
         if method_count > 0 && methods.is_null() {
-            return Err(Error::invalid_argument(format!("methods is NULL but method_count is {method_count}")));
+            return Err(Error::invalid_argument(format!(
+                "methods is NULL but method_count is {method_count}"
+            )));
         }
         let mut b = Service::builder(name, version)?;
         for i in 0..method_count {

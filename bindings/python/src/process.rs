@@ -54,7 +54,8 @@ fn parse<T: std::str::FromStr<Err = omnitron::Error>>(py: Python<'_>, s: &str) -
 /// A `ChildSpec` from `{name, command: [program, *args], env: {..}, cwd, ready_timeout,
 /// shutdown_timeout, health: {interval, timeout, max_missed}}`.
 fn spec(d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
-    let name: String = get(d, "name")?.ok_or_else(|| crate::error::invalid_argument("a child needs a name"))?;
+    let name: String =
+        get(d, "name")?.ok_or_else(|| crate::error::invalid_argument("a child needs a name"))?;
     let command: Vec<String> = get(d, "command")?.unwrap_or_default();
     let Some((program, args)) = command.split_first() else {
         return Err(crate::error::invalid_argument(format!(
@@ -79,7 +80,8 @@ fn spec(d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
         s = s.shutdown_timeout(t);
     }
     if let Some(h) = d.get_item("health")?.filter(|h| !h.is_none()) {
-        let h = h.cast::<PyDict>().map_err(|_| crate::error::invalid_argument("health must be a HealthCheck"))?;
+        let h =
+            h.cast::<PyDict>().map_err(|_| crate::error::invalid_argument("health must be a HealthCheck"))?;
         let def = HealthCheck::default();
         s = s.health(HealthCheck {
             interval: seconds(h, "interval")?.unwrap_or(def.interval),
@@ -119,10 +121,9 @@ fn pool_options(
     o.size = match options.get_item("size")? {
         None => PoolSize::Fixed(2),
         Some(v) if v.extract::<String>().is_ok_and(|s| s == "auto") => PoolSize::Auto,
-        Some(v) => PoolSize::Fixed(
-            v.extract::<usize>()
-                .map_err(|_| crate::error::invalid_argument(format!("size must be a number or 'auto', got {v}")))?,
-        ),
+        Some(v) => PoolSize::Fixed(v.extract::<usize>().map_err(|_| {
+            crate::error::invalid_argument(format!("size must be a number or 'auto', got {v}"))
+        })?),
     };
     o.min = get(options, "min")?;
     o.max = get(options, "max")?;
@@ -235,7 +236,8 @@ impl NativePool {
             inbox.run(move |py| {
                 let outcome = match r {
                     // An answer that does not decode fails the task with why (never left unsettled).
-                    Ok(b) => Ok(decode(py, &b).map_or_else(|e| (py.None(), e.into_value(py).into_any()), |v| (v, py.None()))),
+                    Ok(b) => Ok(decode(py, &b)
+                        .map_or_else(|e| (py.None(), e.into_value(py).into_any()), |v| (v, py.None()))),
                     Err(e) => wire_to_tuple(py, &e).map(|t| (py.None(), t)),
                 };
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));

@@ -520,9 +520,9 @@ fn deadline(seconds: Option<f64>) -> PyResult<Option<Duration>> {
         Some(s) if s.is_finite() && s > 0.0 => {
             Ok(Some(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)))
         }
-        Some(s) => {
-            Err(crate::error::invalid_argument(format!("deadline must be a positive number of seconds, got {s}")))
-        }
+        Some(s) => Err(crate::error::invalid_argument(format!(
+            "deadline must be a positive number of seconds, got {s}"
+        ))),
     }
 }
 
