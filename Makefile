@@ -30,7 +30,7 @@ STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 VALGRIND := valgrind --error-exitcode=1 --child-silent-after-fork=yes --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
 .PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
-        c-test drift-check node-test python-test interop-test process-test saga-test demo-di clean
+        c-test drift-check generate node-test python-test interop-test process-test saga-test demo-di clean
 
 ## ---- the two commands ----------------------------------------------------------------------
 
@@ -181,9 +181,17 @@ c-test: build-c target/ctest/c_worker $(C_TESTS) $(CPP_TESTS) target/ctest/readm
 
 ## ---- generated files must match the code ---------------------------------------------------
 
+# The error table in core/src/error.rs written out as the C status enum and the Node and Python
+# error classes (core's test error::generate checks them in cargo-test), then the header again.
+generate:
+	@echo "== generate the error tables from core/src/error.rs"
+	OMNITRON_GENERATE=1 cargo test -q -p omnitron --lib error::generate
+	cargo build -q -p omnitron-ffi
+
 drift-check:
-	@echo "== drift check: committed header, Node typings and Python stubs match the code"
+	@echo "== drift check: committed header, error tables, Node typings and Python stubs match the code"
 	git diff --exit-code --stat -- include/omnitron.h $(NODE)/native.d.ts $(NODE)/native.js \
+	  ffi/src/status.rs $(NODE)/lib/error-classes.ts bindings/python/python/omnitron/_error_classes.py \
 	  || { echo "generated files drifted: rebuild and commit them"; exit 1; }
 	$(PY) -m mypy.stubtest omnitron._native
 	cd /tmp && $(CURDIR)/$(PY) -m mypy --strict -p omnitron --no-error-summary && echo "mypy --strict: ok"

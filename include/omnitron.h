@@ -232,8 +232,9 @@
 // Recovery policy: compensate an interrupted run.
 #define OMNITRON_RECOVERY_COMPENSATE 1
 
-// What every fallible function returns. Values match the engine's error codes and never change
-// meaning; retired values stay reserved.
+// What every fallible function returns. Values match the engine's error codes and never
+// change meaning; retired values stay reserved. `omnitron_status_id` gives the short id
+// (`DI001`) that Node and Python errors carry as `code`.
 enum OmnitronStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -241,142 +242,141 @@ enum OmnitronStatus
  {
   // Success.
   OMNITRON_STATUS_OK = 0,
-  // An argument was NULL, empty, out of range or not valid UTF-8.
+  // E001: an argument was null, empty, out of range or of the wrong type.
   OMNITRON_STATUS_INVALID_ARGUMENT = 1,
-  // A handle was NULL, already freed, or of another kind.
+  // E002: a handle was null, already freed, or of the wrong kind.
   OMNITRON_STATUS_INVALID_HANDLE = 2,
-  // A bug in the library (a caught panic).
+  // E003: a bug in the engine (a caught panic, a broken invariant).
   OMNITRON_STATUS_INTERNAL = 3,
-  // A callback returned a non-OK status.
+  // E004: a user callback (factory, hook, handler) failed.
   OMNITRON_STATUS_CALLBACK_FAILED = 4,
-  // An operation was cancelled.
+  // E005: an operation was cancelled.
   OMNITRON_STATUS_CANCELLED = 5,
-  // A deadline or timeout passed.
+  // E006: a deadline or timeout passed.
   OMNITRON_STATUS_TIMEOUT = 6,
-  // E007: an output buffer is too small; the call reports the size needed.
+  // E007: an output buffer the caller passed is too small (the C door; the size needed is reported).
   OMNITRON_STATUS_BUFFER_TOO_SMALL = 7,
-  // DI001: no provider for a token.
+  // DI001: no provider for a token where one was needed.
   OMNITRON_STATUS_MISSING_PROVIDER = 100,
   // DI002: providers depend on each other in a loop.
   OMNITRON_STATUS_CIRCULAR_DEPENDENCY = 101,
-  // DI003: a token is registered twice without OMNITRON_PROVIDER_REPLACE.
+  // DI003: a token is registered twice without `override`.
   OMNITRON_STATUS_DUPLICATE_PROVIDER = 102,
-  // DI004: a malformed provider.
+  // DI004: a provider definition is malformed (no class/value/factory/alias, bad token, bad dependency).
   OMNITRON_STATUS_INVALID_PROVIDER = 103,
-  // DI005: an async provider was resolved synchronously.
+  // DI005: an async provider was asked for synchronously before it was created.
   OMNITRON_STATUS_ASYNC_PROVIDER_RESOLVED_SYNC = 104,
-  // DI006: a singleton depends on a scoped provider.
+  // DI006: a longer-lived provider depends on a shorter-lived one (a singleton on a scoped provider).
   OMNITRON_STATUS_SCOPE_VIOLATION = 105,
-  // DI007: a scoped provider was resolved outside a scope.
+  // DI007: a scoped provider was resolved outside any scope.
   OMNITRON_STATUS_SCOPE_REQUIRED = 106,
-  // DI008: the container (or scope) was disposed.
+  // DI008: the container was disposed; nothing can be resolved or registered any more.
   OMNITRON_STATUS_CONTAINER_DISPOSED = 107,
   // DI009: modules import each other in a loop.
   OMNITRON_STATUS_CIRCULAR_MODULE_IMPORT = 108,
-  // DI010: a provider exists but is not exported to the caller.
+  // DI010: a provider exists but its module does not export it to the caller.
   OMNITRON_STATUS_NOT_EXPORTED = 109,
-  // DI011: a factory failed.
+  // DI011: a factory or constructor failed while creating an instance.
   OMNITRON_STATUS_FACTORY_FAILED = 110,
-  // DI012: one or more lifecycle hooks failed.
+  // DI012: one or more lifecycle hooks (`onInit`, `onDestroy`) failed.
   OMNITRON_STATUS_LIFECYCLE_FAILED = 111,
-  // DI013: a malformed module.
+  // DI013: a module definition is malformed (unknown export, duplicate name).
   OMNITRON_STATUS_INVALID_MODULE = 112,
-  // DI014: an unknown scope.
+  // DI014: an unknown scope name.
   OMNITRON_STATUS_INVALID_SCOPE = 113,
-  // DI015: a dependency chain longer than the engine's limit (256).
+  // DI015: a dependency chain longer than the engine's limit (a generated or runaway graph).
   OMNITRON_STATUS_DEPENDENCY_TOO_DEEP = 114,
-  // M001: a metric or label name Prometheus does not accept.
+  // M001: a metric or label name that Prometheus does not accept.
   OMNITRON_STATUS_INVALID_METRIC_NAME = 200,
-  // M002: label values that do not match the metric's label names.
+  // M002: label values that do not match the metric's declared label names.
   OMNITRON_STATUS_INVALID_LABELS = 201,
-  // M003: a metric reached its cap on label sets.
+  // M003: a metric already has as many label sets as its cardinality limit allows.
   OMNITRON_STATUS_CARDINALITY_EXCEEDED = 202,
-  // M004: a metric name registered again with a different declaration.
+  // M004: a metric name registered again with a different type, help, labels or buckets.
   OMNITRON_STATUS_METRIC_CONFLICT = 203,
-  // M005: histogram buckets that are empty, unsorted or not finite.
+  // M005: histogram buckets that are empty, unsorted, duplicated or not finite.
   OMNITRON_STATUS_INVALID_BUCKETS = 204,
   // M006: a value a metric cannot take (a negative counter increment, NaN).
   OMNITRON_STATUS_INVALID_METRIC_VALUE = 205,
-  // M007: the metrics HTTP exporter could not start.
+  // M007: the metrics HTTP exporter could not start (address in use, bad address).
   OMNITRON_STATUS_EXPORTER_FAILED = 206,
-  // R001: the circuit breaker is open; the call was not made.
+  // R001: the circuit breaker is open: the call was not made.
   OMNITRON_STATUS_CIRCUIT_OPEN = 300,
   // R002: the rate limiter has no token for the call.
   OMNITRON_STATUS_RATE_LIMITED = 301,
-  // R003: the bulkhead is full.
+  // R003: the bulkhead's concurrency and queue are both full.
   OMNITRON_STATUS_BULKHEAD_FULL = 302,
   // R004: every retry attempt failed.
   OMNITRON_STATUS_RETRY_EXHAUSTED = 303,
-  // R005: a resilience policy with an impossible value.
+  // R005: a resilience policy was configured with an impossible value.
   OMNITRON_STATUS_INVALID_POLICY = 304,
   // RPC001: no such service, or no version matching the request.
   OMNITRON_STATUS_SERVICE_NOT_FOUND = 400,
-  // RPC002: no such public method.
+  // RPC002: no such public method on the service.
   OMNITRON_STATUS_METHOD_NOT_FOUND = 401,
-  // RPC003: the auth token is missing or wrong.
+  // RPC003: the peer's auth token is missing or wrong.
   OMNITRON_STATUS_AUTH_FAILED = 402,
   // RPC004: the peer disconnected with the call in flight.
   OMNITRON_STATUS_PEER_DISCONNECTED = 403,
   // RPC005: a malformed frame or message, or an unsupported protocol version.
   OMNITRON_STATUS_PROTOCOL_ERROR = 404,
-  // RPC006: a frame larger than the maximum.
+  // RPC006: a frame larger than the configured maximum.
   OMNITRON_STATUS_FRAME_TOO_LARGE = 405,
   // RPC007: a service with that name and version is already exposed.
   OMNITRON_STATUS_DUPLICATE_SERVICE = 406,
-  // RPC008: a remote handler failed.
+  // RPC008: a remote handler failed with an error that had no Omnitron code.
   OMNITRON_STATUS_HANDLER_FAILED = 407,
-  // RPC009: not connected.
+  // RPC009: not connected (and not reconnected within the call's deadline).
   OMNITRON_STATUS_NOT_CONNECTED = 408,
-  // RPC010: an invalid service name, version, range or address.
+  // RPC010: an invalid service name, version or version range, or an invalid address.
   OMNITRON_STATUS_INVALID_SERVICE = 409,
-  // P001: a child program could not be started.
+  // P001: a child program could not be started (not found, not executable, bad working directory).
   OMNITRON_STATUS_SPAWN_FAILED = 500,
-  // P002: a child exited or did not report ready in time.
+  // P002: a child exited, or did not register, before it was ready.
   OMNITRON_STATUS_CHILD_NOT_READY = 501,
-  // P003: a pool's queue is full (backpressure).
+  // P003: a pool's queue is full: the task was not queued (backpressure).
   OMNITRON_STATUS_QUEUE_FULL = 502,
-  // P004: the worker running a task died and the task's retries are used up.
+  // P004: the worker running a task died, and the task's retries are used up.
   OMNITRON_STATUS_WORKER_LOST = 503,
-  // P005: the pool or supervisor is not running; also every call in a child forked after the
-  // library was used (see "Fork" in the header's top comment).
+  // P005: the pool or supervisor is not running (not started yet, or stopped).
   OMNITRON_STATUS_NOT_RUNNING = 504,
-  // P006: a child used up its restart budget.
+  // P006: a child restarted more often than its budget allows (`maxRestarts` within `window`).
   OMNITRON_STATUS_RESTART_LIMIT = 505,
-  // P007: a configuration file does not fit the schema.
+  // P007: an `omnitron.yaml` (or process configuration) that does not fit the schema.
   OMNITRON_STATUS_INVALID_CONFIG = 506,
-  // P008: no child by that name.
+  // P008: no child by that name or id.
   OMNITRON_STATUS_CHILD_NOT_FOUND = 507,
-  // P009: a worker was started without a parent to connect to.
+  // P009: a worker entry point was started without a parent to connect to.
   OMNITRON_STATUS_NO_PARENT = 508,
-  // WF001: the stages of a workflow depend on each other in a loop.
+  // WF001: the stages of a workflow depend on each other in a loop (the message names the loop).
   OMNITRON_STATUS_WORKFLOW_CYCLE = 600,
   // WF002: a stage depends on a stage the workflow does not have.
   OMNITRON_STATUS_UNKNOWN_DEPENDENCY = 601,
   // WF003: two stages of one workflow have the same name.
   OMNITRON_STATUS_DUPLICATE_STAGE = 602,
-  // WF004: a malformed workflow definition.
+  // WF004: a workflow definition is malformed (empty name, bad option, compensation for no stage).
   OMNITRON_STATUS_INVALID_WORKFLOW = 603,
-  // WF005: no workflow of that name is registered.
+  // WF005: no workflow of that name is registered with the engine.
   OMNITRON_STATUS_WORKFLOW_NOT_FOUND = 604,
-  // WF006: no run with that id.
+  // WF006: no run with that id, in memory or in the journal.
   OMNITRON_STATUS_RUN_NOT_FOUND = 605,
   // WF007: a stage failed on every attempt.
   OMNITRON_STATUS_STAGE_FAILED = 606,
-  // WF008: a stage timed out on its last attempt.
+  // WF008: a stage did not finish within its timeout on its last attempt.
   OMNITRON_STATUS_STAGE_TIMEOUT = 607,
   // WF009: a run did not finish within the workflow's timeout.
   OMNITRON_STATUS_WORKFLOW_TIMEOUT = 608,
-  // WF010: one or more compensations failed on every attempt.
+  // WF010: one or more compensations failed on every attempt; the run ended in `compensation_failed`.
   OMNITRON_STATUS_COMPENSATION_FAILED = 609,
   // WF011: the run was cancelled.
   OMNITRON_STATUS_RUN_CANCELLED = 610,
   // WF012: the workflow journal could not be read or written.
   OMNITRON_STATUS_JOURNAL_ERROR = 611,
-  // WF013: the journal has a schema version this build does not read.
+  // WF013: the journal was written by another schema version than this build reads.
   OMNITRON_STATUS_JOURNAL_VERSION = 612,
   // WF014: a workflow with that name is already registered.
   OMNITRON_STATUS_DUPLICATE_WORKFLOW = 613,
-  // WF015: an interrupted run was compensated by its recovery policy.
+  // WF015: a run was interrupted (the process stopped) and its workflow's recovery policy compensated it.
   OMNITRON_STATUS_RUN_INTERRUPTED = 614,
   // WF016: a run id already belongs to a run of another workflow.
   OMNITRON_STATUS_RUN_ID_CONFLICT = 615,

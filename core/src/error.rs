@@ -7,20 +7,28 @@
 use std::fmt;
 use std::sync::Arc;
 
+#[cfg(test)]
+mod generate;
+
 /// Boxed error from user code (a factory, a hook) kept as the cause of an engine error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Shorthand for results whose error is the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// One row per code: `Variant = number, "ID", ClassName ["python.Base", ...];` with its doc comment.
+/// The class name is the exception class Node and Python raise for the code; the optional list
+/// holds the Python built-in classes it also derives from (so `except LookupError` catches a
+/// missing provider). The C status enum and the Node and Python error classes are generated from
+/// this table (`make generate`; `error/generate.rs` checks they match).
 macro_rules! error_codes {
-    ($( $(#[$doc:meta])* $name:ident = $num:literal, $id:literal; )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident = $num:literal, $id:literal, $class:ident $([$($py:literal),*])?; )*) => {
         /// Stable error codes. The numeric value never changes meaning once published.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr(u32)]
         #[non_exhaustive]
         pub enum ErrorCode {
-            $( $(#[$doc])* $name = $num, )*
+            $( $(#[doc = $doc])* $name = $num, )*
         }
 
         impl ErrorCode {
@@ -46,163 +54,178 @@ macro_rules! error_codes {
             pub fn from_u32(n: u32) -> Option<ErrorCode> {
                 match n { $($num => Some(ErrorCode::$name),)* _ => None }
             }
+
+            /// What the code means, in one sentence (its documentation).
+            pub fn description(self) -> &'static str {
+                match self { $(ErrorCode::$name => concat!($($doc),*).trim_ascii(),)* }
+            }
+
+            /// The name of the exception class Node and Python raise for it (`MissingProviderError`).
+            pub fn class_name(self) -> &'static str {
+                match self { $(ErrorCode::$name => stringify!($class),)* }
+            }
         }
+
+        /// Each code's row as the generators read it: variant name and Python built-in bases.
+        #[cfg(test)]
+        pub(crate) const ROWS: &[(ErrorCode, &str, &[&str])] =
+            &[$((ErrorCode::$name, stringify!($name), &[$($($py),*)?]),)*];
     };
 }
 
 error_codes! {
     // 1..=99: general
     /// An argument was null, empty, out of range or of the wrong type.
-    InvalidArgument = 1, "E001";
+    InvalidArgument = 1, "E001", InvalidArgumentError ["TypeError", "ValueError"];
     /// A handle was null, already freed, or of the wrong kind.
-    InvalidHandle = 2, "E002";
+    InvalidHandle = 2, "E002", InvalidHandleError;
     /// A bug in the engine (a caught panic, a broken invariant).
-    Internal = 3, "E003";
+    Internal = 3, "E003", InternalError;
     /// A user callback (factory, hook, handler) failed.
-    CallbackFailed = 4, "E004";
+    CallbackFailed = 4, "E004", CallbackFailedError;
     /// An operation was cancelled.
-    Cancelled = 5, "E005";
+    Cancelled = 5, "E005", CancelledError ["asyncio.CancelledError"];
     /// A deadline or timeout passed.
-    Timeout = 6, "E006";
+    Timeout = 6, "E006", TimeoutError ["builtins.TimeoutError"];
     /// An output buffer the caller passed is too small (the C door; the size needed is reported).
-    BufferTooSmall = 7, "E007";
+    BufferTooSmall = 7, "E007", BufferTooSmallError ["ValueError"];
 
     // 100..=199: dependency injection
     /// No provider for a token where one was needed.
-    MissingProvider = 100, "DI001";
+    MissingProvider = 100, "DI001", MissingProviderError ["LookupError"];
     /// Providers depend on each other in a loop.
-    CircularDependency = 101, "DI002";
+    CircularDependency = 101, "DI002", CircularDependencyError;
     /// A token is registered twice without `override`.
-    DuplicateProvider = 102, "DI003";
+    DuplicateProvider = 102, "DI003", DuplicateProviderError;
     /// A provider definition is malformed (no class/value/factory/alias, bad token, bad dependency).
-    InvalidProvider = 103, "DI004";
+    InvalidProvider = 103, "DI004", InvalidProviderError ["TypeError"];
     /// An async provider was asked for synchronously before it was created.
-    AsyncProviderResolvedSync = 104, "DI005";
+    AsyncProviderResolvedSync = 104, "DI005", AsyncResolutionError;
     /// A longer-lived provider depends on a shorter-lived one (a singleton on a scoped provider).
-    ScopeViolation = 105, "DI006";
+    ScopeViolation = 105, "DI006", ScopeViolationError;
     /// A scoped provider was resolved outside any scope.
-    ScopeRequired = 106, "DI007";
+    ScopeRequired = 106, "DI007", ScopeRequiredError;
     /// The container was disposed; nothing can be resolved or registered any more.
-    ContainerDisposed = 107, "DI008";
+    ContainerDisposed = 107, "DI008", ContainerDisposedError;
     /// Modules import each other in a loop.
-    CircularModuleImport = 108, "DI009";
+    CircularModuleImport = 108, "DI009", CircularModuleImportError;
     /// A provider exists but its module does not export it to the caller.
-    NotExported = 109, "DI010";
+    NotExported = 109, "DI010", NotExportedError ["LookupError"];
     /// A factory or constructor failed while creating an instance.
-    FactoryFailed = 110, "DI011";
+    FactoryFailed = 110, "DI011", FactoryError;
     /// One or more lifecycle hooks (`onInit`, `onDestroy`) failed.
-    LifecycleFailed = 111, "DI012";
+    LifecycleFailed = 111, "DI012", LifecycleError;
     /// A module definition is malformed (unknown export, duplicate name).
-    InvalidModule = 112, "DI013";
+    InvalidModule = 112, "DI013", InvalidModuleError ["TypeError"];
     /// An unknown scope name.
-    InvalidScope = 113, "DI014";
+    InvalidScope = 113, "DI014", InvalidScopeError ["ValueError"];
     /// A dependency chain longer than the engine's limit (a generated or runaway graph).
-    DependencyTooDeep = 114, "DI015";
+    DependencyTooDeep = 114, "DI015", DependencyTooDeepError;
 
     // 200..=299: metrics
     /// A metric or label name that Prometheus does not accept.
-    InvalidMetricName = 200, "M001";
+    InvalidMetricName = 200, "M001", InvalidMetricNameError ["ValueError"];
     /// Label values that do not match the metric's declared label names.
-    InvalidLabels = 201, "M002";
+    InvalidLabels = 201, "M002", InvalidLabelsError ["ValueError"];
     /// A metric already has as many label sets as its cardinality limit allows.
-    CardinalityExceeded = 202, "M003";
+    CardinalityExceeded = 202, "M003", CardinalityExceededError;
     /// A metric name registered again with a different type, help, labels or buckets.
-    MetricConflict = 203, "M004";
+    MetricConflict = 203, "M004", MetricConflictError ["ValueError"];
     /// Histogram buckets that are empty, unsorted, duplicated or not finite.
-    InvalidBuckets = 204, "M005";
+    InvalidBuckets = 204, "M005", InvalidBucketsError ["ValueError"];
     /// A value a metric cannot take (a negative counter increment, NaN).
-    InvalidMetricValue = 205, "M006";
+    InvalidMetricValue = 205, "M006", InvalidMetricValueError ["ValueError"];
     /// The metrics HTTP exporter could not start (address in use, bad address).
-    ExporterFailed = 206, "M007";
+    ExporterFailed = 206, "M007", ExporterFailedError ["OSError"];
 
     // 300..=399: resilience
     /// The circuit breaker is open: the call was not made.
-    CircuitOpen = 300, "R001";
+    CircuitOpen = 300, "R001", CircuitOpenError;
     /// The rate limiter has no token for the call.
-    RateLimited = 301, "R002";
+    RateLimited = 301, "R002", RateLimitedError;
     /// The bulkhead's concurrency and queue are both full.
-    BulkheadFull = 302, "R003";
+    BulkheadFull = 302, "R003", BulkheadFullError;
     /// Every retry attempt failed.
-    RetryExhausted = 303, "R004";
+    RetryExhausted = 303, "R004", RetryExhaustedError;
     /// A resilience policy was configured with an impossible value.
-    InvalidPolicy = 304, "R005";
+    InvalidPolicy = 304, "R005", InvalidPolicyError ["ValueError"];
 
     // 400..=499: RPC and transport
     /// No such service, or no version matching the request.
-    ServiceNotFound = 400, "RPC001";
+    ServiceNotFound = 400, "RPC001", ServiceNotFoundError ["LookupError"];
     /// No such public method on the service.
-    MethodNotFound = 401, "RPC002";
+    MethodNotFound = 401, "RPC002", MethodNotFoundError ["LookupError"];
     /// The peer's auth token is missing or wrong.
-    AuthFailed = 402, "RPC003";
+    AuthFailed = 402, "RPC003", AuthFailedError ["PermissionError"];
     /// The peer disconnected with the call in flight.
-    PeerDisconnected = 403, "RPC004";
+    PeerDisconnected = 403, "RPC004", PeerDisconnectedError ["ConnectionError"];
     /// A malformed frame or message, or an unsupported protocol version.
-    ProtocolError = 404, "RPC005";
+    ProtocolError = 404, "RPC005", ProtocolError;
     /// A frame larger than the configured maximum.
-    FrameTooLarge = 405, "RPC006";
+    FrameTooLarge = 405, "RPC006", FrameTooLargeError;
     /// A service with that name and version is already exposed.
-    DuplicateService = 406, "RPC007";
+    DuplicateService = 406, "RPC007", DuplicateServiceError;
     /// A remote handler failed with an error that had no Omnitron code.
-    HandlerFailed = 407, "RPC008";
+    HandlerFailed = 407, "RPC008", RemoteError;
     /// Not connected (and not reconnected within the call's deadline).
-    NotConnected = 408, "RPC009";
+    NotConnected = 408, "RPC009", NotConnectedError ["ConnectionError"];
     /// An invalid service name, version or version range, or an invalid address.
-    InvalidService = 409, "RPC010";
+    InvalidService = 409, "RPC010", InvalidServiceError ["ValueError"];
 
     // 500..=599: processes, pools and supervision
     /// A child program could not be started (not found, not executable, bad working directory).
-    SpawnFailed = 500, "P001";
+    SpawnFailed = 500, "P001", SpawnFailedError;
     /// A child exited, or did not register, before it was ready.
-    ChildNotReady = 501, "P002";
+    ChildNotReady = 501, "P002", ChildNotReadyError;
     /// A pool's queue is full: the task was not queued (backpressure).
-    QueueFull = 502, "P003";
+    QueueFull = 502, "P003", QueueFullError;
     /// The worker running a task died, and the task's retries are used up.
-    WorkerLost = 503, "P004";
+    WorkerLost = 503, "P004", WorkerLostError;
     /// The pool or supervisor is not running (not started yet, or stopped).
-    NotRunning = 504, "P005";
+    NotRunning = 504, "P005", NotRunningError;
     /// A child restarted more often than its budget allows (`maxRestarts` within `window`).
-    RestartLimit = 505, "P006";
+    RestartLimit = 505, "P006", RestartLimitError;
     /// An `omnitron.yaml` (or process configuration) that does not fit the schema.
-    InvalidConfig = 506, "P007";
+    InvalidConfig = 506, "P007", InvalidConfigError ["ValueError"];
     /// No child by that name or id.
-    ChildNotFound = 507, "P008";
+    ChildNotFound = 507, "P008", ChildNotFoundError ["LookupError"];
     /// A worker entry point was started without a parent to connect to.
-    NoParent = 508, "P009";
+    NoParent = 508, "P009", NoParentError;
     // 500..=599: reserved for the process module
 
     // 600..=699: workflows
     /// The stages of a workflow depend on each other in a loop (the message names the loop).
-    WorkflowCycle = 600, "WF001";
+    WorkflowCycle = 600, "WF001", WorkflowCycleError;
     /// A stage depends on a stage the workflow does not have.
-    UnknownDependency = 601, "WF002";
+    UnknownDependency = 601, "WF002", UnknownDependencyError;
     /// Two stages of one workflow have the same name.
-    DuplicateStage = 602, "WF003";
+    DuplicateStage = 602, "WF003", DuplicateStageError;
     /// A workflow definition is malformed (empty name, bad option, compensation for no stage).
-    InvalidWorkflow = 603, "WF004";
+    InvalidWorkflow = 603, "WF004", InvalidWorkflowError;
     /// No workflow of that name is registered with the engine.
-    WorkflowNotFound = 604, "WF005";
+    WorkflowNotFound = 604, "WF005", WorkflowNotFoundError;
     /// No run with that id, in memory or in the journal.
-    RunNotFound = 605, "WF006";
+    RunNotFound = 605, "WF006", RunNotFoundError;
     /// A stage failed on every attempt.
-    StageFailed = 606, "WF007";
+    StageFailed = 606, "WF007", StageFailedError;
     /// A stage did not finish within its timeout on its last attempt.
-    StageTimeout = 607, "WF008";
+    StageTimeout = 607, "WF008", StageTimeoutError;
     /// A run did not finish within the workflow's timeout.
-    WorkflowTimeout = 608, "WF009";
+    WorkflowTimeout = 608, "WF009", WorkflowTimeoutError;
     /// One or more compensations failed on every attempt; the run ended in `compensation_failed`.
-    CompensationFailed = 609, "WF010";
+    CompensationFailed = 609, "WF010", CompensationFailedError;
     /// The run was cancelled.
-    RunCancelled = 610, "WF011";
+    RunCancelled = 610, "WF011", RunCancelledError;
     /// The workflow journal could not be read or written.
-    JournalError = 611, "WF012";
+    JournalError = 611, "WF012", JournalError;
     /// The journal was written by another schema version than this build reads.
-    JournalVersion = 612, "WF013";
+    JournalVersion = 612, "WF013", JournalVersionError;
     /// A workflow with that name is already registered.
-    DuplicateWorkflow = 613, "WF014";
+    DuplicateWorkflow = 613, "WF014", DuplicateWorkflowError;
     /// A run was interrupted (the process stopped) and its workflow's recovery policy compensated it.
-    RunInterrupted = 614, "WF015";
+    RunInterrupted = 614, "WF015", RunInterruptedError;
     /// A run id already belongs to a run of another workflow.
-    RunIdConflict = 615, "WF016";
+    RunIdConflict = 615, "WF016", RunIdConflictError;
 }
 
 impl fmt::Display for ErrorCode {

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod process;
 pub mod resilience;
 pub mod rpc;
+pub mod status;
 pub mod workflow;
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 import { native } from './native.js';
 export { native as _native };
-export { OmnitronError, ErrorCodes, isOmnitronError } from './errors.js';
+export { OmnitronError, ErrorCodes, isOmnitronError, errorFor, type OmnitronErrorOptions } from './errors.js';
+export * from './error-classes.js';
 export { Token, createToken, CONTEXT, type InjectionToken, type Constructor, type AbstractConstructor } from './di/tokens.js';
 export {
   Injectable,

@@ -56,3 +56,36 @@ test('an error is an OmnitronError and an Error', () => {
   const c = new Container();
   assert.throws(() => c.resolve('nothing'), (e: unknown) => e instanceof OmnitronError && e instanceof Error);
 });
+
+test('every code has its own class, under its family, and engine errors are raised as it', async () => {
+  const errors = await import('@omnitron-dev/native');
+  const { ErrorCodes, errorFor, MissingProviderError, DIError, RemoteError, RpcError, TimeoutError } = errors;
+  // Each code of the table is a constant, and errorFor gives that code's class.
+  const ids = Object.values(ErrorCodes);
+  for (const id of ['E001', 'E002', 'E007', 'DI015', 'RPC008', 'WF016']) assert.ok(ids.includes(id as never), id);
+  for (const id of new Set(ids)) {
+    const e = errorFor(id, 'm');
+    assert.equal(e.code, id);
+    assert.ok(e instanceof OmnitronError);
+    assert.notEqual(e.constructor, OmnitronError, `${id} has its own class`);
+    assert.equal(e.name, e.constructor.name);
+  }
+  assert.equal(ErrorCodes.REMOTE_ERROR, ErrorCodes.HANDLER_FAILED, 'the old name stays');
+  assert.ok(errorFor('RPC008', 'm') instanceof RemoteError && errorFor('RPC008', 'm') instanceof RpcError);
+  assert.ok(errorFor('E006', 'm') instanceof TimeoutError);
+  // A code the engine does not know (an application's own) stays a plain OmnitronError.
+  const own = errorFor('APP001', 'mine');
+  assert.equal(own.constructor, OmnitronError);
+  assert.equal(own.code, 'APP001');
+  // What the engine raises is an instance of the code's class.
+  const c = new Container();
+  try {
+    c.resolve(createToken('Nowhere'));
+    assert.fail('resolved');
+  } catch (e) {
+    assert.ok(e instanceof MissingProviderError, String(e));
+    assert.ok(e instanceof DIError);
+    assert.ok(isOmnitronError(e, 'DI001'));
+    assert.equal((e as Error).name, 'MissingProviderError');
+  }
+});

@@ -12,7 +12,7 @@ use omnitron::process::{
 use omnitron::rpc::WireError;
 use omnitron::runtime;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use tokio::sync::oneshot;
@@ -173,7 +173,7 @@ impl NativePool {
     #[new]
     fn new(py: Python<'_>, child: &Bound<'_, PyDict>, options: &Bound<'_, PyDict>) -> PyResult<NativePool> {
         let opts = pool_options(py, child, options)?;
-        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let inbox = Inbox::new()?;
         Ok(NativePool {
             settle: std::sync::OnceLock::new(),
             opts: parking_lot::Mutex::new(Some(opts)),
@@ -192,7 +192,7 @@ impl NativePool {
     /// while the loop runs, since the loop reads the workers' connections).
     fn start(&self, py: Python<'_>) -> PyResult<()> {
         let Some(mut o) = self.opts.lock().take() else {
-            return Err(PyTypeError::new_err("the pool was already started"));
+            return Err(PyRuntimeError::new_err("the pool was already started"));
         };
         let mut peer = omnitron::rpc::PeerOptions::new("omnitron-pool");
         peer.lang = "python".into();
@@ -269,7 +269,7 @@ impl NativePool {
         future: Py<PyAny>,
     ) -> PyResult<NativePoolTask> {
         let Some(settle) = self.settle.get().cloned() else {
-            return Err(PyTypeError::new_err("exec_future needs set_settle first"));
+            return Err(PyRuntimeError::new_err("exec_future needs set_settle first"));
         };
         let Some(pool) = self.pool.get() else {
             return Err(not_started().to_error()).py(py);
@@ -452,7 +452,7 @@ impl NativeSupervisor {
             max: secs(backoff_max_s, "backoff max")?,
             factor: backoff_factor,
         };
-        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let inbox = Inbox::new()?;
         Ok(NativeSupervisor { sup: Supervisor::new(o), inbox })
     }
 

@@ -12,7 +12,7 @@ use omnitron::rpc::{CallOptions, HostLoop, HostReader, Peer, PeerOptions, Servic
 use omnitron::transport::Address;
 use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tokio::sync::oneshot;
@@ -540,7 +540,7 @@ impl NativePeer {
     ) -> PyResult<Self> {
         let addr: Address = address.parse().py(py)?;
         let mut o = options(name, token, max_frame);
-        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let inbox = Inbox::new()?;
         let adopt = Arc::new(std::sync::OnceLock::new());
         o.host_loop = Some(host_loop(&inbox, &adopt));
         let peer = py.detach(|| runtime::block_on(async move { Peer::listen(&addr, o).await })).py(py)?;
@@ -559,7 +559,7 @@ impl NativePeer {
     ) -> PyResult<Self> {
         let addr: Address = address.parse().py(py)?;
         let mut o = options(name, token, max_frame);
-        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let inbox = Inbox::new()?;
         let adopt = Arc::new(std::sync::OnceLock::new());
         o.host_loop = Some(host_loop(&inbox, &adopt));
         let peer = py.detach(|| runtime::block_on(async move { Peer::connect(&addr, o).await })).py(py)?;
@@ -597,7 +597,7 @@ impl NativePeer {
         future: Py<PyAny>,
     ) -> PyResult<NativePending> {
         let Some(settle) = self.settle.get().cloned() else {
-            return Err(PyTypeError::new_err("call_future needs set_settle first"));
+            return Err(PyRuntimeError::new_err("call_future needs set_settle first"));
         };
         let args = encode(args)?;
         let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
@@ -646,7 +646,7 @@ impl NativePeer {
         let mut b = Service::builder(name, version).py(py)?;
         if !streams.is_empty() {
             let ds = Arc::new(
-                dispatch_stream.ok_or_else(|| PyTypeError::new_err("streams need dispatch_stream"))?,
+                dispatch_stream.ok_or_else(|| PyRuntimeError::new_err("streams need dispatch_stream"))?,
             );
             for m in streams {
                 let (ds, method, inbox) = (ds.clone(), m.clone(), self.inbox.clone());

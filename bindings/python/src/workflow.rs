@@ -13,7 +13,6 @@ use omnitron::workflow::{
 };
 use omnitron::{BoxError, Error, ErrorCode, runtime};
 use parking_lot::Mutex;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -205,7 +204,7 @@ impl NativeWorkflowEngine {
     #[staticmethod]
     #[pyo3(signature = (path=None))]
     fn open(py: Python<'_>, path: Option<String>) -> PyResult<Self> {
-        let inbox = Inbox::new().map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let inbox = Inbox::new()?;
         let engine = match path {
             Some(p) => py.detach(|| Engine::open(p)).py(py)?,
             None => Engine::in_memory(),

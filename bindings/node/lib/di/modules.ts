@@ -3,7 +3,7 @@
 
 import type { JsExport, JsModuleSpec } from '../../native.js';
 import { native } from '../native.js';
-import { OmnitronError, ErrorCodes } from '../errors.js';
+import { errorFor, OmnitronError, ErrorCodes } from '../errors.js';
 import { checkKeys } from '../util.js';
 import { DYNAMIC_MODULE_KEYS, moduleMetadata, moduleProcess, type DynamicModule, type ModuleMetadata, type ModuleRef } from './decorators.js';
 import { classEntry, moduleProviderEntry, type Entry } from './providers.js';
@@ -25,7 +25,7 @@ function isDynamic(ref: unknown): ref is DynamicModule {
 }
 
 function invalidModule(message: string): OmnitronError {
-  return new OmnitronError(ErrorCodes.INVALID_MODULE, message);
+  return errorFor(ErrorCodes.INVALID_MODULE, message);
 }
 
 /** The metadata of a module reference, or an error naming what is wrong with it. */

@@ -4,7 +4,7 @@
 
 import type { NativeMetric, NativeRegistry, NativeSeries } from '../../native.js';
 import { native } from '../native.js';
-import { call, invalidArgument, OmnitronError, ErrorCodes } from '../errors.js';
+import { errorFor, call, invalidArgument, OmnitronError, ErrorCodes } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { OptionKeys, options } from '../util.js';
 
@@ -176,7 +176,7 @@ abstract class Family {
     const names = this.labelNames;
     const got = labels === undefined ? [] : Object.keys(labels);
     if (got.length !== names.length || names.some((n) => labels![n] === undefined)) {
-      throw new OmnitronError(
+      throw errorFor(
         ErrorCodes.INVALID_LABELS,
         `metric '${this.name}' has labels [${names.join(', ')}] but got {${got.join(', ')}}`,
       );
@@ -244,7 +244,7 @@ export class Counter extends Family {
   /** The child for these label values, in label-name order. */
   labels(...values: (string | number)[]): { inc(value?: number): void } {
     if (values.length !== this.labelNames.length) {
-      throw new OmnitronError(
+      throw errorFor(
         ErrorCodes.INVALID_LABELS,
         `metric '${this.name}' has labels [${this.labelNames.join(', ')}] but got ${values.length} value(s)`,
       );

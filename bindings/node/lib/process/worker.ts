@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { OmnitronError, invalidArgument } from '../errors.js';
+import { errorFor, OmnitronError, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { Peer } from '../rpc/peer.js';
 import { OptionKeys, options } from '../util.js';
@@ -73,7 +73,7 @@ export async function serveAsChild(...services: object[]): Promise<ChildHandle> 
   const address = process.env[ENV_PARENT];
   const id = process.env[ENV_CHILD_ID];
   if (!address || !id) {
-    throw new OmnitronError(
+    throw errorFor(
       'P009',
       `this worker has no parent: ${ENV_PARENT} and ${ENV_CHILD_ID} are not set (start it from a pool, a supervisor or \`omnitron start\`)`,
     );

@@ -9,7 +9,7 @@ import { addBatch, wireError } from './batch.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NativePeer } from '../../native.js';
 import { native } from '../native.js';
-import { OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
+import { errorFor, OmnitronError, call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { OptionKeys, options, str } from '../util.js';
 import { decodeAt, encode, encodeTransient } from './codec.js';
@@ -435,7 +435,7 @@ export class Peer {
     try {
       answer(id, v);
     } catch (e) {
-      this.#fail(id, new OmnitronError('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
+      this.#fail(id, errorFor('E001', `the handler's result cannot be sent: ${(e as Error).message}`));
     }
   }
 
@@ -559,7 +559,7 @@ export class Peer {
       const bad = badCallOptions(opts, 'peer.call()');
       if (bad) return Promise.reject(bad);
     }
-    if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
+    if (this.#closed) return Promise.reject(errorFor('RPC009', 'this peer was closed'));
     const deadline = opts.deadline ?? undefined;
     if (deadline !== undefined && typeof deadline !== 'number') {
       return Promise.reject(invalidArgument(`the deadline is a number of milliseconds, got ${describe(deadline)}`));
@@ -732,7 +732,7 @@ export class Peer {
           if (key === '$info') return info;
           if (!info.methods.includes(key)) {
             const listed = info.methods.length ? `methods: ${info.methods.join(', ')}` : 'it has none';
-            return () => Promise.reject(new OmnitronError('RPC002', `service '${id}' has no public method '${key}' (${listed})`));
+            return () => Promise.reject(errorFor('RPC002', `service '${id}' has no public method '${key}' (${listed})`));
           }
           if (info.streams?.includes(key)) return (...args: unknown[]) => this.stream(id, key, args, opts);
           return (...args: unknown[]) => this.call(id, key, args, opts);
@@ -759,7 +759,7 @@ export class Peer {
   subscribe(pattern: string, handler: (payload: any, topic: string) => unknown): Promise<number> {
     if (typeof pattern !== 'string') return Promise.reject(invalidArgument(`subscribe() needs a pattern such as 'order.*', got ${describe(pattern)}`));
     if (typeof handler !== 'function') return Promise.reject(invalidArgument(`an event handler must be a function, got ${describe(handler)}`));
-    if (this.#closed) return Promise.reject(new OmnitronError('RPC009', 'this peer was closed'));
+    if (this.#closed) return Promise.reject(errorFor('RPC009', 'this peer was closed'));
     const done = this.#nextCall++;
     if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
     let id: number;
@@ -801,7 +801,7 @@ export class Peer {
     this.#closed = true;
     this.#calls.discard();
     this.#native.shutdown();
-    for (const p of this.#pending.drain()) p.reject(new OmnitronError('RPC004', 'the peer was closed with the call in flight'));
+    for (const p of this.#pending.drain()) p.reject(errorFor('RPC004', 'the peer was closed with the call in flight'));
     this.#hold();
     if (Peer.default === this) Peer.default = undefined;
   }
@@ -828,7 +828,7 @@ export function InjectProcess(service: Ctor | string, peer?: () => Peer | undefi
       configurable: true,
       get(this: object) {
         const p = peer?.() ?? Peer.default;
-        if (!p) throw new OmnitronError('RPC009', `@InjectProcess('${target}'): no peer: create one with Peer.listen() or Peer.connect() first`);
+        if (!p) throw errorFor('RPC009', `@InjectProcess('${target}'): no peer: create one with Peer.listen() or Peer.connect() first`);
         const proxy = p.proxy(target);
         Object.defineProperty(this, key, { value: proxy, configurable: true });
         return proxy;

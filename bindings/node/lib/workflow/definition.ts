@@ -2,7 +2,7 @@
 // programmatic builder. Both only collect metadata; the engine checks the graph (cycles, unknown
 // dependencies, duplicates) when the definition is registered.
 
-import { invalidArgument, OmnitronError } from '../errors.js';
+import { errorFor, invalidArgument, OmnitronError } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { fn, methodOf, num, OptionKeys, options, str } from '../util.js';
 
@@ -118,10 +118,10 @@ function deps(v: unknown, what: string): string[] {
 function workflowOptions(o: unknown, what: string, nameRequired = true): WorkflowOptions {
   const opts = options<WorkflowOptions>(o, what, WORKFLOW_KEYS);
   const name = str(opts.name, `${what} name`);
-  if (name === '' || (nameRequired && name === undefined)) throw new OmnitronError('WF004', `${what} needs a non-empty name, got ${describe(opts.name)}`);
+  if (name === '' || (nameRequired && name === undefined)) throw errorFor('WF004', `${what} needs a non-empty name, got ${describe(opts.name)}`);
   const recovery = str(opts.recovery, `${what} recovery`);
   if (recovery !== undefined && recovery !== 'resume' && recovery !== 'compensate') {
-    throw new OmnitronError('WF004', `${what} recovery must be 'resume' or 'compensate', got ${describe(recovery)}`);
+    throw errorFor('WF004', `${what} recovery must be 'resume' or 'compensate', got ${describe(recovery)}`);
   }
   return {
     name,
@@ -150,7 +150,7 @@ export class WorkflowBuilder {
 
   /** Adds a stage named `name` running `run(input, ctx)`. */
   stage(name: string, run: StageFn, opts?: Omit<StageOptions, 'name'>): this {
-    if (typeof name !== 'string' || name === '') throw new OmnitronError('WF004', `workflow '${this.#options.name}': a stage needs a non-empty name, got ${describe(name)}`);
+    if (typeof name !== 'string' || name === '') throw errorFor('WF004', `workflow '${this.#options.name}': a stage needs a non-empty name, got ${describe(name)}`);
     const what = `workflow '${this.#options.name}', stage '${name}':`;
     if (typeof run !== 'function') throw invalidArgument(`${what} the stage must be a function, got ${describe(run)}`);
     const o = options<StageOptions>(opts, `defineWorkflow('${this.#options.name}').stage('${name}')`, BUILDER_STAGE_KEYS);
@@ -243,7 +243,7 @@ export function Workflow(nameOrOptions?: string | WorkflowOptions): <C extends C
   return (cls) => {
     if (typeof cls !== 'function') throw invalidArgument(`@Workflow decorates classes, got ${describe(cls)}`);
     const name = o.name ?? cls.name;
-    if (!name) throw new OmnitronError('WF004', `@Workflow() on an anonymous class needs a name: @Workflow({ name: '...' })`);
+    if (!name) throw errorFor('WF004', `@Workflow() on an anonymous class needs a name: @Workflow({ name: '...' })`);
     Object.defineProperty(cls, WORKFLOW, { value: { ...o, name }, enumerable: false, configurable: true });
     return cls;
   };
@@ -257,7 +257,7 @@ export function Stage(nameOrOptions?: string | StageOptions): MethodDecorator {
   const given = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
   const o = options<StageOptions>(given, '@Stage()', STAGE_KEYS);
   const what = `@Stage(${o.name === undefined ? '' : `'${String(o.name)}'`})`;
-  if (str(o.name, `${what} name`) === '') throw new OmnitronError('WF004', `@Stage() needs a non-empty name, got ''`);
+  if (str(o.name, `${what} name`) === '') throw errorFor('WF004', `@Stage() needs a non-empty name, got ''`);
   deps(o.dependsOn, what);
   millis(o.timeout, `${what} timeout`);
   count(o.retries, `${what} retries`);

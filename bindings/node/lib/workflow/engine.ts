@@ -5,7 +5,7 @@
 
 import type { NativeWorkflowEngine } from '../../native.js';
 import { native } from '../native.js';
-import { OmnitronError, call as nativeCall, invalidArgument } from '../errors.js';
+import { errorFor, OmnitronError, call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { checkKeys, isThenable, OptionKeys } from '../util.js';
 import { definitionOf, isWorkflowClass, workflowNameOf, type StageContext, type StageDefinition, type CompensateFn, type WorkflowDefinition } from './definition.js';
@@ -130,7 +130,7 @@ function runInfo(r: Raw): RunInfo {
 
 /** The exception for an error record, its related errors as `errors`. */
 function toError(r: ErrorRecord): OmnitronError {
-  return new OmnitronError(r.code, r.message, { errors: r.related.map(toError) });
+  return errorFor(r.code, r.message, { errors: r.related.map(toError) });
 }
 
 /** A run started by `start()`. */
@@ -255,7 +255,7 @@ export class WorkflowEngine {
     // A compensation for a name that is not a stage is refused, naming the stages.
     const orphan = def.orphans[0];
     if (orphan) {
-      throw new OmnitronError(
+      throw errorFor(
         'WF004',
         `workflow '${def.name}': a compensation is given for stage '${orphan.stage}', which the workflow does not have (stages: ${stages.map((s) => s.name).join(', ') || 'none'})`,
       );
@@ -348,7 +348,7 @@ export class WorkflowEngine {
   }
 
   #op(start: (op: number) => void): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new OmnitronError('E001', 'this workflow engine was closed'));
+    if (this.#closed) return Promise.reject(errorFor('E001', 'this workflow engine was closed'));
     return new Promise((resolve, reject) => {
       const op = this.#nextOp++;
       try {
@@ -392,7 +392,7 @@ export class WorkflowEngine {
       try {
         text = compensation ? undefined : JSON.stringify(v);
       } catch (e) {
-        return fail(new OmnitronError('E001', `stage '${c.stage}' returned a value that cannot be turned into JSON: ${(e as Error).message}`));
+        return fail(errorFor('E001', `stage '${c.stage}' returned a value that cannot be turned into JSON: ${(e as Error).message}`));
       }
       answer(null, null, text ?? null);
     };

@@ -189,6 +189,8 @@ def _start_async(
     async def item(i: int, args: Any) -> None:
         try:
             values[i] = await (fn(args) if single else fn(*args))
+        except OmnitronError as e:  # An engine error (E005 included) is the item's own failure.
+            errors.append([i, wire_error(e)])
         except asyncio.CancelledError:
             errors.append([i, {"code": "E005", "message": "the call was cancelled"}])
             raise

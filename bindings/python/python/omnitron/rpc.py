@@ -70,7 +70,7 @@ from ._opening import opening
 from ._options import check_keys, checked_keywords
 from ._turn import Turn
 from .di.tokens import describe
-from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, remote_error
+from .errors import InvalidArgumentError, InvalidServiceError, NotConnectedError, OmnitronError, remote_error
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -260,6 +260,9 @@ def _answer_error(call: Any, e: BaseException) -> None:
 async def _run_async(fn: Callable[..., Awaitable[Any]], args: list[Any], call: Any) -> None:
     try:
         result = await fn(*args)
+    except OmnitronError as e:  # An engine error (E005 included) is the handler's own failure.
+        _answer_error(call, e)
+        return
     except asyncio.CancelledError:
         call.err("E005", "the call was cancelled")
         raise

@@ -641,6 +641,9 @@ class WorkflowEngine:
                 async def run_async() -> None:
                     try:
                         result = await fn(*args)
+                    except OmnitronError as e:  # An engine error (E005 included) is the stage's failure.
+                        _answer_error(call, e)
+                        return
                     except asyncio.CancelledError:
                         call.err("E005", "the stage was abandoned (timeout or cancel)")
                         raise
