@@ -3,7 +3,8 @@
 //! order for initialising and disposing.
 //!
 //! The plan is what makes resolving cheap in every language: the decisions are taken here once, and a
-//! binding's hot path only follows the indices (see `docs/ARCHITECTURE.md`, "Plans").
+//! binding's hot path only follows the indices (see
+//! `docs/decisions/0005-di-plans-compiled-by-the-engine.md`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

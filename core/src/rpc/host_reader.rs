@@ -149,7 +149,8 @@ impl HostReader {
     /// during `deliver`) go out together at its end, written by this thread, without waking the
     /// writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not). With
     /// `PeerOptions::host_wakes_engine`, a pass over a single frame is not held (its answer wakes
-    /// the writer task), as before session 6.
+    /// the writer task), as before host-read sockets left the engine's reactor
+    /// (docs/decisions/0019).
     fn read_and_handle(&mut self, held: &mut Option<crate::transport::OutboxHold>) -> Result<bool> {
         self.served = false;
         if self.conn.is_closed() {

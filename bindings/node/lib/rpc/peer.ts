@@ -153,7 +153,7 @@ export interface PeerOptions {
    * Keep an engine thread woken at each message of this peer's connections (default false):
    * more CPU and about 30% fewer calls/s with many in flight. It once lowered one-in-flight
    * latency on virtual machines whose idle vCPUs halt; busy polling (`busyPoll`) now does that
-   * better. See docs/ARCHITECTURE.md.
+   * better. See docs/decisions/0019 and 0020.
    */
   engineWakeups?: boolean;
 }

@@ -1,5 +1,5 @@
 // How long this thread's event loop polls for Omnitron's messages before it sleeps (see
-// docs/ARCHITECTURE.md, "Busy polling"): a per-thread setting of the native side.
+// docs/decisions/0020-busy-polling.md): a per-thread setting of the native side.
 import { native } from '../native.js';
 import { invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';

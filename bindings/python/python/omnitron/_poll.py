@@ -1,4 +1,4 @@
-"""Busy polling before the event loop sleeps (``omnitron::rpc::BusyPoll``; docs/ARCHITECTURE.md).
+"""Busy polling before the event loop sleeps (``omnitron::rpc::BusyPoll``; docs/decisions/0020).
 
 With one call in flight, each message wakes a sleeping process, and on a virtual machine whose idle
 vCPUs halt that wake-up costs tens of microseconds. A loop that reads Omnitron connections wraps
