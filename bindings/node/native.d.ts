@@ -11,7 +11,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** The engine's circuit breaker. */
 export declare class NativeBreaker {
-  constructor(opts: JsBreakerOptions, registry?: NativeRegistry | undefined | null)
+  constructor(name: string, options: Array<JsRawOption>, registry?: NativeRegistry | undefined | null)
   /** A permit (`generation * 2 + trial`), or -1 when open. */
   acquire(): number
   /** Reports a call (outcome: 0 success, 1 failure, 2 ignored, 3 timeout); returns the status. */
@@ -391,17 +391,6 @@ export declare function hostLoopInit(adopt: (n: number) => void): void
 /** The error for `initialize()` called from inside `initialize()` of the same container. */
 export declare function initializeReenteredError(): JsErrorInfo
 
-export interface JsBreakerOptions {
-  name: string
-  threshold?: number
-  failureRate?: number
-  windowMs?: number
-  minCalls?: number
-  timeoutMs?: number
-  halfOpenMaxCalls?: number
-  successThreshold?: number
-}
-
 export interface JsDependency {
   token: number
   name: string
@@ -511,6 +500,20 @@ export interface JsProviderSpec {
   multi: boolean
   replace: boolean
   label?: string
+}
+
+/**
+ * One option as the user gave it, for core to check (`omnitron::options::RawOptions`): at most one
+ * of the values is set; none is `null`.
+ */
+export interface JsRawOption {
+  /** The key as the user wrote it (`failureRate`). */
+  key: string
+  number?: number
+  text?: string
+  flag?: boolean
+  /** Anything else, described (`a function`). */
+  other?: string
 }
 
 export interface JsRetryOptions {

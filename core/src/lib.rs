@@ -26,6 +26,7 @@
 
 pub mod config;
 pub mod di;
+pub mod dialect;
 pub mod error;
 pub mod int_hash;
 pub mod metrics;

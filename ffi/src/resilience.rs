@@ -10,6 +10,8 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
+use omnitron::dialect::Dialect;
+use omnitron::options::{RawOptions, Value};
 use omnitron::resilience::{
     Backoff, BreakerError, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Jitter, Outcome, Permit,
     RateLimitKind, RateLimiter, RetryOptions, retry_blocking,
@@ -216,18 +218,23 @@ pub unsafe extern "C" fn omnitron_breaker_new(
 ) -> OmnitronStatus {
     guard_out(out, || {
         check_out(out, "out")?;
-        let mut opts = BreakerOptions::new(str_arg(name, "name")?);
+        let name = str_arg(name, "name")?;
+        // The struct's fields as core reads them (0 turns threshold, failure_rate and
+        // call_timeout_ms off): the checks and their messages are core's.
+        let mut raw = RawOptions::new(Dialect::C, BreakerOptions::describe(name), ErrorCode::InvalidPolicy);
         if !options.is_null() {
             let o = options_arg(options, "options")?;
-            opts.threshold = (o.threshold > 0).then_some(o.threshold);
-            opts.failure_rate = (o.failure_rate != 0.0).then_some(o.failure_rate);
-            opts.window = ms(o.window_ms);
-            opts.min_calls = o.min_calls;
-            opts.timeout = ms(o.timeout_ms);
-            opts.half_open_max_calls = o.half_open_max_calls;
-            opts.success_threshold = o.success_threshold;
-            opts.call_timeout = (o.call_timeout_ms > 0).then(|| ms(o.call_timeout_ms));
+            let off = |v: f64| if v == 0.0 { Value::Null } else { Value::Number(v) };
+            raw.set("threshold", off(f64::from(o.threshold)))
+                .set("failure_rate", off(o.failure_rate))
+                .set("window", Value::Number(o.window_ms as f64))
+                .set("min_calls", Value::Number(f64::from(o.min_calls)))
+                .set("timeout", Value::Number(o.timeout_ms as f64))
+                .set("half_open_max_calls", Value::Number(f64::from(o.half_open_max_calls)))
+                .set("success_threshold", Value::Number(f64::from(o.success_threshold)))
+                .set("call_timeout", off(o.call_timeout_ms as f64));
         }
+        let opts = BreakerOptions::from_raw(name, &raw)?;
         let registry = registry_or_global(registry)?;
         let breaker = CircuitBreaker::with_registry(opts, &registry)?;
         BREAKERS.insert_out(out, CBreaker { breaker })

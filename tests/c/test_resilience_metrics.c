@@ -173,7 +173,7 @@ static void test_breaker(void) {
     OK(omnitron_breaker_options_default(&o));
     o.failure_rate = 1.5;
     FAILS_WITH(omnitron_breaker_new("x", &o, reg, &bad), OMNITRON_STATUS_INVALID_POLICY);
-    CHECK(contains(omnitron_last_error_message(), "failureRate"));
+    CHECK(contains(omnitron_last_error_message(), "failure_rate must be a number above 0 and at most 1"));
     FAILS_WITH(omnitron_breaker_new("", NULL, reg, &bad), OMNITRON_STATUS_INVALID_POLICY);
     FAILS_WITH(omnitron_breaker_new(NULL, NULL, reg, &bad), OMNITRON_STATUS_INVALID_ARGUMENT);
     FAILS_WITH(omnitron_breaker_new("x", NULL, reg, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);

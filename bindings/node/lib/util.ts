@@ -42,6 +42,34 @@ export function checkKeys(v: object, allowed: OptionKeys, what: string): void {
   }
 }
 
+/** One option as the user gave it, for the engine to check (see `rawOptions`). */
+export interface RawOption {
+  key: string;
+  number?: number;
+  text?: string;
+  flag?: boolean;
+  other?: string;
+}
+
+/**
+ * The options `keys` of `o` as the user gave them, for the engine to check: it refuses a wrong one
+ * in the user's own words (the key as written here, durations in milliseconds). Unset keys are
+ * left out; `null` is kept (the engine reads it as "none").
+ */
+export function rawOptions(o: object, keys: readonly string[]): RawOption[] {
+  const out: RawOption[] = [];
+  for (const key of keys) {
+    const v = (o as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (typeof v === 'number') out.push({ key, number: v });
+    else if (typeof v === 'string') out.push({ key, text: v });
+    else if (typeof v === 'boolean') out.push({ key, flag: v });
+    else if (v === null) out.push({ key });
+    else out.push({ key, other: describe(v) });
+  }
+  return out;
+}
+
 /** A finite number, or undefined; anything else is a clear error. */
 export function num(v: unknown, what: string): number | undefined {
   if (v === undefined) return undefined;

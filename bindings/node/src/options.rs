@@ -1,7 +1,10 @@
-//! Options checks: the TypeScript layer finds an unknown key itself and asks here for the error,
-//! written once in core (`omnitron::options`).
+//! Options: the TypeScript layer finds an unknown key itself and asks here for the error, and
+//! hands a capability's options over as they are (`raw`), for core to check (`omnitron::options`).
 
 use napi_derive::napi;
+use omnitron::ErrorCode;
+use omnitron::dialect::Dialect;
+use omnitron::options::{RawOptions, Value};
 
 use crate::di::JsErrorInfo;
 
@@ -11,4 +14,33 @@ pub fn unknown_option(context: String, key: String, allowed: Vec<String>) -> JsE
     let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
     let e = omnitron::options::unknown_option(&context, &key, &allowed);
     JsErrorInfo { code: e.code().as_str().to_string(), message: e.message().to_string() }
+}
+
+/// One option as the user gave it, for core to check (`omnitron::options::RawOptions`): at most one
+/// of the values is set; none is `null`.
+#[napi(object)]
+pub struct JsRawOption {
+    /// The key as the user wrote it (`failureRate`).
+    pub key: String,
+    pub number: Option<f64>,
+    pub text: Option<String>,
+    pub flag: Option<bool>,
+    /// Anything else, described (`a function`).
+    pub other: Option<String>,
+}
+
+/// The options for `what` as core reads them; a wrong value is a `code` error.
+pub(crate) fn raw(what: String, code: ErrorCode, options: Vec<JsRawOption>) -> RawOptions {
+    let mut raw = RawOptions::new(Dialect::TypeScript, what, code);
+    for o in options {
+        let v = match (o.number, o.text, o.flag, o.other) {
+            (Some(n), ..) => Value::Number(n),
+            (_, Some(s), ..) => Value::Text(s),
+            (_, _, Some(b), _) => Value::Bool(b),
+            (_, _, _, Some(d)) => Value::Other(d),
+            _ => Value::Null,
+        };
+        raw.set(&o.key, v);
+    }
+    raw
 }

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi_derive::napi;
-use omnitron::Error;
 use omnitron::resilience::{
     Admission, Backoff, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Jitter, Outcome, Permit,
     RateLimitKind, RateLimiter, RetryOptions, timeout_error,
 };
+use omnitron::{Error, ErrorCode};
 
 use crate::di::JsErrorInfo;
 use crate::error::ToJs;
 use crate::metrics::NativeRegistry;
+use crate::options::{self, JsRawOption};
 
 fn ms(v: f64, what: &str) -> Result<Duration, Error> {
     if !(v.is_finite() && v > 0.0) {
@@ -41,42 +42,6 @@ fn info(e: Error) -> JsErrorInfo {
     JsErrorInfo { code: e.code().as_str().to_string(), message: e.message().to_string() }
 }
 
-#[napi(object)]
-pub struct JsBreakerOptions {
-    pub name: String,
-    pub threshold: Option<f64>,
-    pub failure_rate: Option<f64>,
-    pub window_ms: Option<f64>,
-    pub min_calls: Option<f64>,
-    pub timeout_ms: Option<f64>,
-    pub half_open_max_calls: Option<f64>,
-    pub success_threshold: Option<f64>,
-}
-
-fn breaker_options(o: JsBreakerOptions) -> Result<BreakerOptions, Error> {
-    let mut b = BreakerOptions::new(o.name);
-    if o.threshold.is_some() || o.failure_rate.is_some() {
-        b.threshold = o.threshold.map(|t| count(t, "threshold")).transpose()?;
-    }
-    b.failure_rate = o.failure_rate;
-    if let Some(w) = o.window_ms {
-        b.window = ms(w, "windowMs")?;
-    }
-    if let Some(m) = o.min_calls {
-        b.min_calls = count(m, "minCalls")?;
-    }
-    if let Some(t) = o.timeout_ms {
-        b.timeout = ms(t, "timeout")?;
-    }
-    if let Some(h) = o.half_open_max_calls {
-        b.half_open_max_calls = count(h, "halfOpenMaxCalls")?;
-    }
-    if let Some(s) = o.success_threshold {
-        b.success_threshold = count(s, "successThreshold")?;
-    }
-    Ok(b)
-}
-
 fn state_code(s: BreakerState) -> u32 {
     match s {
         BreakerState::Closed => 0,
@@ -100,8 +65,13 @@ pub struct NativeBreaker {
 #[napi]
 impl NativeBreaker {
     #[napi(constructor)]
-    pub fn new(opts: JsBreakerOptions, registry: Option<&NativeRegistry>) -> napi::Result<Self, String> {
-        let opts = breaker_options(opts).js()?;
+    pub fn new(
+        name: String,
+        options: Vec<JsRawOption>,
+        registry: Option<&NativeRegistry>,
+    ) -> napi::Result<Self, String> {
+        let raw = options::raw(BreakerOptions::describe(&name), ErrorCode::InvalidPolicy, options);
+        let opts = BreakerOptions::from_raw(name, &raw).js()?;
         let breaker = match registry {
             Some(r) => CircuitBreaker::with_registry(opts, r.inner()),
             None => CircuitBreaker::new(opts),

@@ -108,6 +108,11 @@ test('bad breaker options are refused at construction', () => {
     assert.throws(() => new CircuitBreakerPolicy({ ...o, registry: new Registry() }), code('R005'), JSON.stringify(o));
   }
   assert.throws(() => new CircuitBreakerPolicy({ threshold: 'five' as any }), code('E001'));
+  // The engine's messages name the option as TypeScript spells it, durations in milliseconds.
+  assert.throws(() => new CircuitBreakerPolicy({ name: 'p', minCalls: 0 }), /circuit breaker 'p': minCalls must be a whole number of at least 1, got 0/);
+  assert.throws(() => new CircuitBreakerPolicy({ failureRate: 1.5, threshold: undefined }), /failureRate must be a number above 0 and at most 1, got 1.5/);
+  assert.throws(() => new CircuitBreakerPolicy({ window: 0 }), /window must be a number of milliseconds above 0, got 0/);
+  assert.throws(() => new CircuitBreakerPolicy({ callTimeout: (() => 1) as any }), /callTimeout must be a number of milliseconds above 0, got function/);
   assert.throws(() => new CircuitBreakerPolicy({ fallback: 3 as any }), code('E001'));
   assert.throws(() => new CircuitBreakerPolicy('x' as any), code('E001'));
 });

@@ -3,16 +3,18 @@
 
 use std::time::Duration;
 
-use omnitron::Error;
 use omnitron::resilience::{
     Admission, Backoff, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Jitter, Outcome, Permit,
     RateLimitKind, RateLimiter, RetryOptions, timeout_error,
 };
+use omnitron::{Error, ErrorCode};
 use pyo3::exceptions::PyBaseException;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::error::{ToPy, to_py};
 use crate::metrics::NativeRegistry;
+use crate::options;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeBreaker>()?;
@@ -67,42 +69,19 @@ pub struct NativeBreaker {
 
 #[pymethods]
 impl NativeBreaker {
+    /// `options`: the keywords as the user gave them (`threshold=`, `window=` in seconds, ...),
+    /// checked by core.
     #[new]
-    #[pyo3(signature = (name, threshold=None, failure_rate=None, window=None, min_calls=None, timeout=None, half_open_max_calls=None, success_threshold=None, registry=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, options=None, registry=None))]
     fn new(
         py: Python<'_>,
         name: String,
-        threshold: Option<i64>,
-        failure_rate: Option<f64>,
-        window: Option<f64>,
-        min_calls: Option<i64>,
-        timeout: Option<f64>,
-        half_open_max_calls: Option<i64>,
-        success_threshold: Option<i64>,
+        options: Option<&Bound<'_, PyDict>>,
         registry: Option<&NativeRegistry>,
     ) -> PyResult<Self> {
+        let raw = options::raw(BreakerOptions::describe(&name), ErrorCode::InvalidPolicy, options)?;
         let build = || -> Result<CircuitBreaker, Error> {
-            let mut o = BreakerOptions::new(name);
-            if threshold.is_some() || failure_rate.is_some() {
-                o.threshold = threshold.map(|t| count(t, "threshold")).transpose()?;
-            }
-            o.failure_rate = failure_rate;
-            if let Some(w) = window {
-                o.window = secs(w, "window")?;
-            }
-            if let Some(m) = min_calls {
-                o.min_calls = count(m, "min_calls")?;
-            }
-            if let Some(t) = timeout {
-                o.timeout = secs(t, "timeout")?;
-            }
-            if let Some(h) = half_open_max_calls {
-                o.half_open_max_calls = count(h, "half_open_max_calls")?;
-            }
-            if let Some(s) = success_threshold {
-                o.success_threshold = count(s, "success_threshold")?;
-            }
+            let o = BreakerOptions::from_raw(name, &raw)?;
             match registry {
                 Some(r) => CircuitBreaker::with_registry(o, &r.registry),
                 None => CircuitBreaker::new(o),

@@ -129,6 +129,15 @@ def test_bad_breaker_options_are_refused() -> None:
         CircuitBreaker("x", fallback=3)  # type: ignore[arg-type]
     with pytest.raises(OmnitronError):
         circuit_breaker(threshold=0)
+    # The engine's messages name the option as Python spells it, durations in seconds.
+    with pytest.raises(OmnitronError, match=r"circuit breaker 'p': min_calls must be a whole number of at least 1, got 0"):
+        CircuitBreaker("p", min_calls=0)
+    with pytest.raises(OmnitronError, match=r"failure_rate must be a number above 0 and at most 1, got 1.5"):
+        CircuitBreaker("p", failure_rate=1.5)
+    with pytest.raises(OmnitronError, match=r"window must be a number of seconds above 0, got 0"):
+        CircuitBreaker("p", window=0)
+    with pytest.raises(TypeError, match=r"threshold must be a whole number of at least 1, got True"):
+        CircuitBreaker("p", threshold=True)
 
 
 def test_breaker_counts_stay_exact_across_threads() -> None:

@@ -1,18 +1,6 @@
-//! The vocabulary of each door, so the engine's messages name the calls the reader actually has.
+//! The calls of each door that dependency injection's messages name.
 
-/// Which API the reader of a message uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Dialect {
-    /// The Rust crate.
-    #[default]
-    Rust,
-    /// The C ABI.
-    C,
-    /// The Node / TypeScript package.
-    TypeScript,
-    /// The Python package.
-    Python,
-}
+use crate::dialect::Dialect;
 
 impl Dialect {
     pub(crate) fn resolve_async(self, name: &str) -> String {

@@ -26,11 +26,11 @@ mod spec;
 mod token;
 mod wire;
 
+pub use crate::dialect::Dialect;
 pub use container::{
     Container, RawHook, RawMake, RawModule, RawProvider, ScopeHandle, destroy_failed, initialize_reentered,
     lifecycle_aggregate, token_ref,
 };
-pub use dialect::Dialect;
 pub use explain::{Failed, is_di_error};
 pub use export::{DependencyGraph, GraphEdge, GraphNode};
 pub use graph::{Graph, ModuleId};

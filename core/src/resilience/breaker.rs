@@ -14,8 +14,10 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use tokio::time::Instant;
 
+use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::{Counter, Gauge, MetricOptions, Registry};
+use crate::options::RawOptions;
 
 /// Where a breaker is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -105,44 +107,83 @@ impl BreakerOptions {
         }
     }
 
-    /// Checks every value, naming the one that is wrong.
+    /// The options a door's user gave (keys `threshold`, `failure_rate`, `window`, `min_calls`,
+    /// `timeout`, `half_open_max_calls`, `success_threshold`, `call_timeout`, spelled as that door
+    /// spells them; durations in its unit), checked, over the defaults. Giving only a failure rate
+    /// turns the consecutive-failure rule off; a null threshold does too.
+    pub fn from_raw(name: impl Into<String>, raw: &RawOptions) -> Result<BreakerOptions> {
+        let mut b = BreakerOptions::new(name);
+        if raw.has("threshold") || raw.has("failure_rate") {
+            b.threshold = raw.count("threshold", 1)?;
+        }
+        b.failure_rate = raw.rate("failure_rate")?;
+        if let Some(w) = raw.duration("window")? {
+            b.window = w;
+        }
+        if let Some(m) = raw.count("min_calls", 1)? {
+            b.min_calls = m;
+        }
+        if let Some(t) = raw.duration("timeout")? {
+            b.timeout = t;
+        }
+        if let Some(h) = raw.count("half_open_max_calls", 1)? {
+            b.half_open_max_calls = h;
+        }
+        if let Some(s) = raw.count("success_threshold", 1)? {
+            b.success_threshold = s;
+        }
+        b.call_timeout = raw.duration("call_timeout")?;
+        b.check(raw)?;
+        Ok(b)
+    }
+
+    /// The words a message about these options starts with.
+    pub fn describe(name: &str) -> String {
+        format!("circuit breaker '{name}'")
+    }
+
+    /// Checks every value, naming the one that is wrong (as a Rust user spells it).
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: String| {
-            Err(Error::new(ErrorCode::InvalidPolicy, format!("circuit breaker '{}': {what}", self.name)))
-        };
+        let raw = RawOptions::new(Dialect::Rust, Self::describe(&self.name), ErrorCode::InvalidPolicy);
+        self.check(&raw)
+    }
+
+    /// Checks every value; `raw` says who reads the message.
+    fn check(&self, raw: &RawOptions) -> Result<()> {
         if self.name.trim().is_empty() {
             return Err(Error::new(ErrorCode::InvalidPolicy, "a circuit breaker needs a non-empty name"));
         }
+        let f = |n: &str| raw.name(n);
         if self.threshold == Some(0) {
-            return bad("threshold must be at least 1".into());
+            return Err(raw.invalid(format!("{} must be at least 1", f("threshold"))));
         }
         if let Some(r) = self.failure_rate
             && !(r > 0.0 && r <= 1.0)
         {
-            return bad(format!("failureRate must be above 0 and at most 1, got {r}"));
+            return Err(raw.invalid(format!("{} must be above 0 and at most 1, got {r}", f("failure_rate"))));
         }
         if self.threshold.is_none() && self.failure_rate.is_none() {
-            return bad(
-                "set a threshold (consecutive failures) or a failureRate, or it can never open".into()
-            );
+            return Err(raw.invalid(format!(
+                "set a {} (consecutive failures) or a {}, or it can never open",
+                f("threshold"),
+                f("failure_rate")
+            )));
         }
-        if self.window.is_zero() {
-            return bad("the window must be longer than 0".into());
+        let positive = [
+            ("window", self.window.is_zero(), "must be longer than 0"),
+            ("timeout", self.timeout.is_zero(), "(how long it stays open) must be longer than 0"),
+            ("call_timeout", self.call_timeout.is_some_and(|d| d.is_zero()), "must be longer than 0"),
+        ];
+        if let Some((n, _, rule)) = positive.iter().find(|(_, bad, _)| *bad) {
+            return Err(raw.invalid(format!("{} {rule}", f(n))));
         }
-        if self.min_calls == 0 {
-            return bad("minCalls must be at least 1".into());
-        }
-        if self.timeout.is_zero() {
-            return bad("timeout (how long it stays open) must be longer than 0".into());
-        }
-        if self.half_open_max_calls == 0 {
-            return bad("halfOpenMaxCalls must be at least 1".into());
-        }
-        if self.success_threshold == 0 {
-            return bad("successThreshold must be at least 1".into());
-        }
-        if self.call_timeout.is_some_and(|d| d.is_zero()) {
-            return bad("callTimeout must be longer than 0".into());
+        let counts = [
+            ("min_calls", self.min_calls),
+            ("half_open_max_calls", self.half_open_max_calls),
+            ("success_threshold", self.success_threshold),
+        ];
+        if let Some((n, _)) = counts.iter().find(|(_, v)| *v == 0) {
+            return Err(raw.invalid(format!("{} must be at least 1", f(n))));
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ import type { NativeBreaker } from '../../native.js';
 import { native } from '../native.js';
 import { call, fromInfo, invalidArgument } from '../errors.js';
 import type { Registry } from '../metrics/registry.js';
-import { fn, isThenable, num, OptionKeys, options, str } from '../util.js';
+import { fn, isThenable, OptionKeys, options, rawOptions, str } from '../util.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 const STATES: BreakerState[] = ['closed', 'open', 'half-open'];
@@ -45,6 +45,9 @@ export interface CircuitBreakerOptions {
   /** Where its metrics go (default `Registry.global`). */
   registry?: Registry;
 }
+
+/** The options the engine reads (and checks). */
+const ENGINE_KEYS = ['threshold', 'failureRate', 'window', 'minCalls', 'timeout', 'halfOpenMaxCalls', 'successThreshold', 'callTimeout'];
 
 /** The keys of `CircuitBreakerOptions` (anything else is refused with E001). */
 export const CIRCUIT_BREAKER_KEYS = new OptionKeys([
@@ -103,28 +106,11 @@ export class CircuitBreakerPolicy {
   constructor(opts: CircuitBreakerOptions = {}) {
     const o = options<CircuitBreakerOptions>(opts, 'new CircuitBreakerPolicy()', CIRCUIT_BREAKER_KEYS);
     this.name = str(o.name, 'name') ?? 'breaker';
-    this.#callTimeout = num(o.callTimeout, 'callTimeout');
-    if (this.#callTimeout !== undefined && !(this.#callTimeout > 0)) {
-      throw fromInfo({ code: 'R005', message: `circuit breaker '${this.name}': callTimeout must be above 0 ms` });
-    }
     this.#isFailure = fn(o.isFailure, 'isFailure');
     this.#fallback = fn(o.fallback, 'fallback');
-    this.#n = call(
-      () =>
-        new native.NativeBreaker(
-          {
-            name: this.name,
-            threshold: num(o.threshold, 'threshold'),
-            failureRate: num(o.failureRate, 'failureRate'),
-            windowMs: num(o.window, 'window'),
-            minCalls: num(o.minCalls, 'minCalls'),
-            timeoutMs: num(o.timeout, 'timeout'),
-            halfOpenMaxCalls: num(o.halfOpenMaxCalls, 'halfOpenMaxCalls'),
-            successThreshold: num(o.successThreshold, 'successThreshold'),
-          },
-          o.registry?.native,
-        ),
-    );
+    // The engine checks the values, in the user's words.
+    this.#n = call(() => new native.NativeBreaker(this.name, rawOptions(o, ENGINE_KEYS), o.registry?.native));
+    this.#callTimeout = o.callTimeout ?? undefined;
     this.#status = this.#n.status();
     this.#flushMs = Math.max(1, Math.min(this.#n.windowMs / 10, 1000));
   }

@@ -128,13 +128,7 @@ class NativeBreaker:
     def __new__(
         cls,
         name: str,
-        threshold: int | None = None,
-        failure_rate: float | None = None,
-        window: float | None = None,
-        min_calls: int | None = None,
-        timeout: float | None = None,
-        half_open_max_calls: int | None = None,
-        success_threshold: int | None = None,
+        options: dict[str, object] | None = None,
         registry: NativeRegistry | None = None,
     ) -> NativeBreaker: ...
     def acquire(self) -> int: ...

@@ -73,27 +73,24 @@ class CircuitBreaker:
     ) -> None:
         if not isinstance(name, str):
             raise InvalidArgumentError(f"name must be a string, got {describe(name)}")
-        for v, what in ((threshold, "threshold"), (min_calls, "min_calls"), (half_open_max_calls, "half_open_max_calls"), (success_threshold, "success_threshold")):
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
-                raise InvalidArgumentError(f"{what} must be an int, got {describe(v)}")
-        for f, what in ((failure_rate, "failure_rate"), (window, "window"), (timeout, "timeout"), (call_timeout, "call_timeout")):
-            if f is not None and (not isinstance(f, (int, float)) or isinstance(f, bool)):
-                raise InvalidArgumentError(f"{what} must be a number of seconds, got {describe(f)}")
         _check_callable(is_failure, "is_failure")
         _check_callable(fallback, "fallback")
-        if call_timeout is not None:
-            _native.check_timeout(float(call_timeout))
         self.name = name
+        # The values as given: core checks them (and says what is wrong in Python's words).
+        given = {
+            "threshold": threshold,
+            "failure_rate": failure_rate,
+            "window": window,
+            "min_calls": min_calls,
+            "timeout": timeout,
+            "half_open_max_calls": half_open_max_calls,
+            "success_threshold": success_threshold,
+            "call_timeout": call_timeout,
+        }
         self._n = _native.NativeBreaker(
             name,
-            threshold=threshold,
-            failure_rate=failure_rate,
-            window=float(window) if window is not None else None,
-            min_calls=min_calls,
-            timeout=float(timeout) if timeout is not None else None,
-            half_open_max_calls=half_open_max_calls,
-            success_threshold=success_threshold,
-            registry=registry._native if registry is not None else None,
+            {k: v for k, v in given.items() if v is not None},
+            registry._native if registry is not None else None,
         )
         self._call_timeout = call_timeout
         self._is_failure = is_failure

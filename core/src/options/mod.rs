@@ -6,6 +6,10 @@
 //! The doors look for an unknown key themselves (a set lookup per key, on paths that run often);
 //! only when they find one do they ask for the error, so the message is written once, here.
 
+mod raw;
+
+pub use raw::{RawOptions, Value};
+
 use crate::error::{Error, ErrorCode, Result};
 
 /// The error for `key`, unknown among `allowed`, in the options of `context` (`@Supervisor()`,
