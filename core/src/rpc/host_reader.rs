@@ -53,8 +53,6 @@ pub struct HostReader {
     served: bool,
     /// Spent by a pause: dropping it tells the reader that goes on that the loop let this one go.
     dropped: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Hold the outbox for a pass over a single frame too (see `read_and_handle`).
-    hold_one: bool,
 }
 
 impl std::fmt::Debug for HostReader {
@@ -71,7 +69,6 @@ impl HostReader {
         fd: RawFd,
         buf: BytesMut,
         upstream: bool,
-        hold_one: bool,
     ) -> HostReader {
         // Closing the connection from this side must wake the loop watching it.
         *conn.host_fd.lock() = Some(fd);
@@ -87,7 +84,6 @@ impl HostReader {
             full: false,
             served: false,
             dropped: None,
-            hold_one,
         }
     }
 
@@ -147,9 +143,7 @@ impl HostReader {
     /// Reads and handles what arrived, holding the outbox (`Outbox::hold`) from the first frame
     /// on: the answers this pass produces (by handling the frames, or by the host's handlers
     /// during `deliver`) go out together at its end, written by this thread, without waking the
-    /// writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not). With
-    /// `PeerOptions::host_wakes_engine`, a pass over a single frame is not held (its answer wakes
-    /// the writer task), as before session 6.
+    /// writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not).
     fn read_and_handle(&mut self, held: &mut Option<crate::transport::OutboxHold>) -> Result<bool> {
         self.served = false;
         if self.conn.is_closed() {
@@ -179,8 +173,7 @@ impl HostReader {
         // SAFETY: `read` initialised `n` bytes of the spare capacity.
         unsafe { self.buf.set_len(self.buf.len() + n as usize) };
         while let Some(frame) = take_frame(&mut self.buf, self.inner.opts.max_frame)? {
-            // A pass over one frame is not held when the peer wakes the engine anyway.
-            if held.is_none() && (self.hold_one || !self.buf.is_empty()) {
+            if held.is_none() {
                 *held = Some(self.conn.outbox.hold());
             }
             let request = super::codec::Message::is_request(&frame);
@@ -217,7 +210,6 @@ impl HostReader {
             full: false,
             served: false,
             dropped: None,
-            hold_one: self.hold_one,
         };
         self.done = true;
         let (tx, let_go) = tokio::sync::oneshot::channel();

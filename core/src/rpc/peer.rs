@@ -58,14 +58,6 @@ pub struct PeerOptions {
     /// The host's event loop, for a binding whose own thread should read the connections (see
     /// [`HostLoop`]); `None` (the default) reads them on the engine's threads.
     pub host_loop: Option<HostLoop>,
-    /// Connections read by the host loop keep an engine thread woken at each message (default
-    /// false): their sockets stay registered with the engine's reactor, and the answer of a pass
-    /// over one frame is written by the writer task. Costs CPU and about 30% of the calls/s with
-    /// many in flight. Before host loops polled ([`BusyPoll`](super::BusyPoll)) it lowered a Node
-    /// process pool's one-in-flight latency on the development VM (a woken engine thread kept an
-    /// idle vCPU from halting); polling does that better (29 against 80 us), and nothing in
-    /// Omnitron sets this any more. See docs/ARCHITECTURE.md.
-    pub host_wakes_engine: bool,
 }
 
 impl PeerOptions {
@@ -79,7 +71,6 @@ impl PeerOptions {
             default_deadline: DEFAULT_DEADLINE,
             registry: Registry::global().clone(),
             host_loop: None,
-            host_wakes_engine: false,
         }
     }
 
@@ -1227,13 +1218,8 @@ async fn read_on(
         }
     }
     conn.outbox.flush_now();
-    let (keep, fd) = if inner.opts.host_wakes_engine {
-        (Box::new(read) as Box<dyn Send>, fd)
-    } else {
-        leave_reactor(&conn, read, fd).await
-    };
-    let hold_one = !inner.opts.host_wakes_engine;
-    (host.0)(super::host_reader::HostReader::new(inner.clone(), conn, keep, fd, buf, upstream, hold_one));
+    let (keep, fd) = leave_reactor(&conn, read, fd).await;
+    (host.0)(super::host_reader::HostReader::new(inner.clone(), conn, keep, fd, buf, upstream));
 }
 
 /// Takes a host-read connection's socket out of the engine's reactor (see `transport::FdWriter`):
