@@ -12,8 +12,9 @@ use parking_lot::Mutex;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{Message, PeerInfo, Request, WireError};
-use super::deferred::{DeferredCall, Ended};
+use super::answer::AnswerSink;
+use super::codec::{Message, PeerInfo, Request, WireError, wire};
+use super::deferred_call::{DeferredCall, Ended};
 use super::pattern::Pattern;
 use crate::error::ErrorCode;
 use crate::transport::Outbox;
@@ -86,39 +87,6 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// This side's own call ids (not chosen by the other side) by one multiply: the map is touched
 /// twice per call.
 type IdMap<V> = crate::int_hash::IntMap<u64, V>;
-
-pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
-    WireError { code: code.as_str().to_string(), message: message.into(), data: None }
-}
-
-/// The way to answer one request straight into its connection, from any thread (see
-/// [`CallContext::answer_now`](super::service::CallContext::answer_now)). Whoever answers first
-/// (the handler through this, or the serving task with the handler's result) sends; the other
-/// does not.
-#[derive(Debug, Clone)]
-pub(crate) struct DirectAnswer {
-    pub(crate) conn: Arc<Conn>,
-    pub(crate) id: u64,
-    pub(crate) sent: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl DirectAnswer {
-    /// Sends the answer unless one was sent; true if this sent it.
-    pub(crate) fn send(&self, r: &Result<Bytes, WireError>) -> bool {
-        if self.sent.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        // The only call being served: written from this thread now (no task woken on the way).
-        // With others in flight, left to the writer, which sends many answers per write.
-        let alone = {
-            let mut serving = self.conn.serving.lock();
-            remove_task(&mut serving, self.id); // Answered: a late CANCEL has nothing left to stop.
-            serving.is_empty()
-        };
-        self.conn.answer_now(self.id, r.clone(), alone);
-        true
-    }
-}
 
 /// One connection, either direction.
 pub(crate) struct Conn {
@@ -539,23 +507,6 @@ impl Conn {
         }
     }
 
-    /// Answers deferred call `key` (request `id`) with its handler's result; false if it no
-    /// longer waits for one.
-    pub(crate) fn finish_deferred(&self, id: u64, key: u64, r: Result<Bytes, WireError>) -> bool {
-        let (call, alone) = {
-            let mut serving = self.serving.lock();
-            // Not this call's entry: the id was reused by a newer call.
-            if !matches!(serving.get(&id), Some(ServingEntry::Deferred(d)) if d.key == key) {
-                return false;
-            }
-            let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
-            (d, serving.is_empty())
-        };
-        let r = call.count(r);
-        self.answer_now(id, r, alone);
-        true
-    }
-
     /// Ends the deferred call served as request `id` (only if its key is `key`, when given)
     /// without its handler's answer; one whose start callback has not returned ends when it does.
     fn end_deferred(&self, id: u64, key: Option<u64>, why: Ended) {
@@ -667,6 +618,34 @@ impl Conn {
 
     pub(crate) fn wants(&self, topic: &str) -> bool {
         self.subs.lock().iter().any(|(_, p)| p.matches(topic))
+    }
+}
+
+impl AnswerSink for Conn {
+    fn answer_direct(&self, id: u64, r: &Result<Bytes, WireError>) {
+        // The only call being served: written from this thread now (no task woken on the way).
+        // With others in flight, left to the writer, which sends many answers per write.
+        let alone = {
+            let mut serving = self.serving.lock();
+            remove_task(&mut serving, id); // Answered: a late CANCEL has nothing left to stop.
+            serving.is_empty()
+        };
+        self.answer_now(id, r.clone(), alone);
+    }
+
+    fn finish_deferred(&self, id: u64, key: u64, r: Result<Bytes, WireError>) -> bool {
+        let (call, alone) = {
+            let mut serving = self.serving.lock();
+            // Not this call's entry: the id was reused by a newer call.
+            if !matches!(serving.get(&id), Some(ServingEntry::Deferred(d)) if d.key == key) {
+                return false;
+            }
+            let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
+            (d, serving.is_empty())
+        };
+        let r = call.count(r);
+        self.answer_now(id, r, alone);
+        true
     }
 }
 

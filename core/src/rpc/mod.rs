@@ -6,12 +6,15 @@
 //! [`connects`](Peer::connect) to one (a client, a child), hosts [`Service`]s and calls them
 //! wherever they are.
 
+mod answer;
 mod busy_poll;
 mod codec;
 mod conn;
 mod deferred;
+mod deferred_call;
 mod events;
 mod host_reader;
+mod hosted;
 mod metrics;
 pub mod msgpack;
 mod pattern;

@@ -19,14 +19,16 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::codec::wire;
 use super::codec::{Message, PROTOCOL_VERSION, PeerInfo, Request, WireError};
-use super::conn::{Conn, RemoteStream, StreamEvent, wire};
+use super::conn::{Conn, RemoteStream, StreamEvent};
 use super::events::{Subscriptions, deliver, remote_subscribe};
 use super::host_reader::HostLoop;
+use super::hosted::LocalService;
 use super::metrics::{EventMetrics, ServiceMetrics};
 use super::serve::Served;
 use super::service::{CallContext, Handler, Service, StreamSink, decode, encode};
-use super::table::{LocalService, Provider, Resolved, Table};
+use super::table::{Provider, Resolved, Table};
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::Registry;
 use crate::runtime;
@@ -862,9 +864,9 @@ async fn serve_local_unary(
         }
         None => return Err(no_method(r, method)),
     };
-    super::serve::count_call(svc, method);
+    super::hosted::count_call(svc, method);
     let started = ctx.received;
-    let deadline = super::serve::timer_deadline(svc, &ctx);
+    let deadline = super::hosted::timer_deadline(svc, &ctx);
     let cancel = ctx.cancel.clone();
     let fut = match handler {
         Handler::Deferred(h) => Box::pin(super::deferred::start_local(&h, args)),
@@ -872,7 +874,7 @@ async fn serve_local_unary(
         Handler::Stream(_) => unreachable!("refused above"),
     };
     let result = super::serve::wait_unary(fut, &cancel, deadline, r, method, started).await;
-    super::serve::count_result(svc, method, started, result)
+    super::hosted::count_result(svc, method, started, result)
 }
 
 /// Where a served stream's items go.

@@ -15,13 +15,15 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{Message, Request, WireError};
-use super::conn::{Conn, DirectAnswer, wire};
-use super::deferred::{DeferredCall, DeferredHandler, Reply, next_call_key};
-use super::metrics::MethodMetrics;
+use super::answer::DirectAnswer;
+use super::codec::{Message, Request, WireError, wire};
+use super::conn::Conn;
+use super::deferred::{DeferredHandler, Reply, next_call_key};
+use super::deferred_call::DeferredCall;
+use super::hosted::{LocalService, count_call, count_result, timer_deadline};
 use super::peer::{FOREVER, Inner, Leftover, poll_once, route_unary, serve_stream_request};
 use super::service::{BoxFuture, CallContext, Handler};
-use super::table::{LocalService, Provider, Resolved};
+use super::table::{Provider, Resolved};
 use crate::error::ErrorCode;
 
 /// What serving a request left to do.
@@ -166,44 +168,6 @@ fn requested_deadline(inner: &Inner, req: &Request) -> Duration {
         0 => inner.opts.default_deadline.min(FOREVER),
         ms => Duration::from_millis(u64::from(ms)),
     }
-}
-
-/// When the handler's timer fires: the caller's deadline, or the service's own if sooner.
-pub(super) fn timer_deadline(svc: &LocalService, ctx: &CallContext) -> Instant {
-    svc.service.deadline.map_or(ctx.deadline, |d| ctx.deadline.min(ctx.received + d))
-}
-
-pub(super) fn count_call(svc: &LocalService, method: &str) {
-    if let Some(m) = svc.metrics.methods.get(method) {
-        m.calls.inc();
-    }
-}
-
-/// Counts a finished call's duration and error code.
-pub(super) fn count_result(
-    svc: &LocalService,
-    method: &str,
-    started: Instant,
-    result: Result<Bytes, WireError>,
-) -> Result<Bytes, WireError> {
-    count_result_in(svc, svc.metrics.methods.get(method).map(|m| &**m), method, started, result)
-}
-
-/// [`count_result`] with the method's series already looked up.
-pub(super) fn count_result_in(
-    svc: &LocalService,
-    m: Option<&MethodMetrics>,
-    method: &str,
-    started: Instant,
-    result: Result<Bytes, WireError>,
-) -> Result<Bytes, WireError> {
-    if let Some(m) = m {
-        m.duration.observe(started.elapsed().as_secs_f64());
-    }
-    if let Err(e) = &result {
-        svc.metrics.error(method, &e.code);
-    }
-    result
 }
 
 /// Waits for a handler that did not answer at once, up to its deadline or the caller's cancel.
