@@ -1,6 +1,6 @@
 //! One connection's call bookkeeping: the calls this side made (waiting for answers), the calls it is
 //! serving (with their cancellation and stream credit), and the event patterns the other side asked
-//! for. The read loop that feeds it lives in `peer.rs`.
+//! for. The read loop that feeds it lives in `lifecycle.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ pub(crate) enum StreamEvent {
     End,
     Error(WireError),
 }
+
+/// Work a frame leaves to finish asynchronously (delivering or forwarding an event).
+pub(crate) type Leftover = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// What to do with an answer.
 pub(crate) type Callback = Box<dyn FnOnce(Result<Bytes, WireError>) + Send>;

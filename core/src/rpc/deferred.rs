@@ -23,7 +23,8 @@ pub type DeferredStart = Arc<dyn Fn(Bytes, Reply) + Send + Sync>;
 /// its caller, past its deadline, or its caller disconnected): stop working on it.
 pub type DeferredCancel = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// A method answered through a [`Reply`] (see `ServiceBuilder::deferred`).
+/// A method answered through a [`Reply`] (see
+/// [`ServiceBuilder::deferred`](crate::rpc::ServiceBuilder::deferred)).
 #[derive(Clone)]
 pub struct DeferredHandler {
     pub(crate) start: DeferredStart,
