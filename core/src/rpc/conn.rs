@@ -482,11 +482,8 @@ impl Conn {
         let (call, why) = {
             let mut serving = self.serving.lock();
             let why = match serving.get_mut(&id) {
-                Some(ServingEntry::Deferred(d)) if d.key == key => match d.ended {
-                    None => {
-                        d.started = true;
-                        return;
-                    }
+                Some(ServingEntry::Deferred(d)) if d.key == key => match d.phase.started() {
+                    None => return,
                     Some(why) => why,
                 },
                 // Answered from its start callback already.
@@ -517,8 +514,7 @@ impl Conn {
             let mut serving = self.serving.lock();
             match serving.get_mut(&id) {
                 Some(ServingEntry::Deferred(d)) if key.is_none_or(|k| k == d.key) => {
-                    if !d.started {
-                        d.ended.get_or_insert(why);
+                    if !d.phase.end(why) {
                         return;
                     }
                 }
@@ -608,12 +604,14 @@ impl Conn {
         for (id, s) in serving {
             match s {
                 ServingEntry::Task(s) => s.cancel.cancel(),
-                // Not started yet: ended by `deferred_started` when its start callback returns.
-                ServingEntry::Deferred(mut d) if !d.started => {
-                    d.ended = Some(Ended::Closed);
-                    self.serving.lock().insert(id, ServingEntry::Deferred(d));
+                ServingEntry::Deferred(mut d) => {
+                    if d.phase.close() {
+                        self.end_early(id, d, Ended::Closed);
+                    } else {
+                        // Not started yet: ended by `deferred_started` when its start callback returns.
+                        self.serving.lock().insert(id, ServingEntry::Deferred(d));
+                    }
                 }
-                ServingEntry::Deferred(d) => self.end_early(id, d, Ended::Closed),
             }
         }
         self.pings.lock().clear();

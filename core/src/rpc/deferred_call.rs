@@ -1,6 +1,7 @@
 //! A deferred call from another process as its connection records it while its handler works on
-//! it (see `deferred.rs` for the handlers): what is counted when it ends, and the error it ends
-//! with when its handler's answer does not end it.
+//! it (see `deferred.rs` for the handlers): its phase ([`DeferredPhase`], one enum where two flags,
+//! started and ended, could disagree), what is counted when it ends, and the error it ends with
+//! when its handler's answer does not end it.
 
 use std::sync::Arc;
 
@@ -24,6 +25,58 @@ pub(crate) enum Ended {
     Closed,
 }
 
+/// Where a deferred call is between its start callback and its end. Its handler is told to stop
+/// (the cancel callback) only once its start callback has returned, so that the handler knows the
+/// call: an end that comes first waits for that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeferredPhase {
+    /// Its start callback has not returned.
+    Starting,
+    /// It ended, for this reason, before its start callback returned: it ends when that returns.
+    EndedWhileStarting(Ended),
+    /// Its start callback returned: it waits for its handler's answer.
+    Waiting,
+}
+
+impl DeferredPhase {
+    /// Its start callback returned. `None`: it waits for its answer now; `Some(why)`: it ended
+    /// meanwhile, and ends now.
+    pub(crate) fn started(&mut self) -> Option<Ended> {
+        match *self {
+            DeferredPhase::Starting | DeferredPhase::Waiting => {
+                *self = DeferredPhase::Waiting;
+                None
+            }
+            DeferredPhase::EndedWhileStarting(why) => Some(why),
+        }
+    }
+
+    /// It ends for `why` (a CANCEL, its deadline): true if it ends now, false if it ends when its
+    /// start callback returns (for the first reason given).
+    pub(crate) fn end(&mut self, why: Ended) -> bool {
+        match *self {
+            DeferredPhase::Waiting => true,
+            DeferredPhase::Starting => {
+                *self = DeferredPhase::EndedWhileStarting(why);
+                false
+            }
+            DeferredPhase::EndedWhileStarting(_) => false,
+        }
+    }
+
+    /// Its connection closed: true if it ends now, false if it ends when its start callback
+    /// returns. It then ends as closed whatever ended it first: no answer can be sent any more.
+    pub(crate) fn close(&mut self) -> bool {
+        match *self {
+            DeferredPhase::Waiting => true,
+            DeferredPhase::Starting | DeferredPhase::EndedWhileStarting(_) => {
+                *self = DeferredPhase::EndedWhileStarting(Ended::Closed);
+                false
+            }
+        }
+    }
+}
+
 /// A deferred call from another process that waits for its answer (in its connection's serving map).
 pub(crate) struct DeferredCall {
     pub(crate) key: u64,
@@ -33,10 +86,7 @@ pub(crate) struct DeferredCall {
     pub(crate) method: String,
     pub(crate) received: Instant,
     pub(crate) deadline: Instant,
-    /// Its start callback returned: until then the cancel callback is not called (an end that
-    /// comes first is kept in `ended` and carried out when it returns).
-    pub(crate) started: bool,
-    pub(crate) ended: Option<Ended>,
+    pub(crate) phase: DeferredPhase,
 }
 
 impl DeferredCall {
@@ -72,5 +122,55 @@ impl DeferredCall {
                 self.deadline.saturating_duration_since(self.received).as_millis()
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeferredPhase::{EndedWhileStarting, Starting, Waiting};
+
+    #[test]
+    fn a_started_call_waits_for_its_answer() {
+        let mut p = Starting;
+        assert_eq!(p.started(), None);
+        assert_eq!(p, Waiting);
+    }
+
+    #[test]
+    fn a_waiting_call_ends_at_once() {
+        for why in [Ended::Cancelled, Ended::TimedOut] {
+            let mut p = Waiting;
+            assert!(p.end(why));
+        }
+        let mut p = Waiting;
+        assert!(p.close());
+    }
+
+    #[test]
+    fn an_end_before_the_start_returns_waits_for_it() {
+        let mut p = Starting;
+        assert!(!p.end(Ended::TimedOut));
+        assert_eq!(p, EndedWhileStarting(Ended::TimedOut));
+        assert_eq!(p.started(), Some(Ended::TimedOut));
+    }
+
+    #[test]
+    fn the_first_reason_to_end_is_kept() {
+        let mut p = Starting;
+        assert!(!p.end(Ended::Cancelled));
+        assert!(!p.end(Ended::TimedOut));
+        assert_eq!(p.started(), Some(Ended::Cancelled));
+    }
+
+    #[test]
+    fn a_close_before_the_start_returns_ends_it_as_closed() {
+        let mut p = Starting;
+        assert!(!p.end(Ended::TimedOut));
+        assert!(!p.close());
+        assert_eq!(p.started(), Some(Ended::Closed));
+        let mut p = Starting;
+        assert!(!p.close());
+        assert_eq!(p, EndedWhileStarting(Ended::Closed));
     }
 }

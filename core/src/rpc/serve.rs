@@ -19,7 +19,7 @@ use super::answer::DirectAnswer;
 use super::codec::{Message, Request, WireError};
 use super::conn::{Conn, Leftover};
 use super::deferred::{DeferredHandler, Reply, next_call_key};
-use super::deferred_call::DeferredCall;
+use super::deferred_call::{DeferredCall, DeferredPhase};
 use super::hosted::{LocalService, count_call, count_result, timer_deadline};
 use super::options::FOREVER;
 use super::route::{route_unary, serve_stream_request, wait_unary};
@@ -127,8 +127,7 @@ fn serve_deferred(
         method: req.method,
         received,
         deadline,
-        started: false,
-        ended: None,
+        phase: DeferredPhase::Starting,
     };
     conn.serve_deferred(req.id, call, &inner.runtime);
     (h.start)(req.args, Reply::conn(key, conn.clone(), req.id));
