@@ -110,9 +110,9 @@ export declare class NativeMetric {
 /** This process's end of the RPC network. */
 export declare class NativePeer {
   /** Listens on `address` (`unix:/path`, `tcp://host:port`). */
-  static listen(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks, engineWakeups?: boolean | undefined | null): NativePeer
+  static listen(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
   /** Connects to the peer listening at `address`. */
-  static connect(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks, engineWakeups?: boolean | undefined | null): NativePeer
+  static connect(address: string, name: string, token: string | undefined | null, maxFrame: number | undefined | null, cb: PeerCallbacks): NativePeer
   /**
    * Starts reading, on this thread's event loop, the connections waiting for it (the `adopt`
    * callback's answer).

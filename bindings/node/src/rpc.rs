@@ -180,16 +180,9 @@ pub struct NativePeer {
 /// At most this many routes per peer; past it JavaScript calls by name.
 const MAX_ROUTES: usize = 65_536;
 
-fn options(
-    name: String,
-    token: Option<String>,
-    max_frame: Option<u32>,
-    engine_wakeups: Option<bool>,
-    cb: &Callbacks,
-) -> PeerOptions {
+fn options(name: String, token: Option<String>, max_frame: Option<u32>, cb: &Callbacks) -> PeerOptions {
     let mut o = PeerOptions::new(name);
     o.host_loop = Some(cb.host.host_loop(cb.adopt.clone()));
-    o.host_wakes_engine = engine_wakeups.unwrap_or(false);
     o.lang = "node".into();
     o.token = token;
     if let Some(m) = max_frame {
@@ -219,11 +212,10 @@ impl NativePeer {
         token: Option<String>,
         max_frame: Option<u32>,
         cb: PeerCallbacks,
-        engine_wakeups: Option<bool>,
     ) -> napi::Result<NativePeer, String> {
         let addr: Address = address.parse().js()?;
         let cb = callbacks(&env, cb);
-        let o = options(name, token, max_frame, engine_wakeups, &cb);
+        let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::listen(&addr, o).await }).js()?;
         Ok(NativePeer { peer, cb, next_handler: AtomicU32::new(1), routes: Default::default() })
     }
@@ -237,11 +229,10 @@ impl NativePeer {
         token: Option<String>,
         max_frame: Option<u32>,
         cb: PeerCallbacks,
-        engine_wakeups: Option<bool>,
     ) -> napi::Result<NativePeer, String> {
         let addr: Address = address.parse().js()?;
         let cb = callbacks(&env, cb);
-        let o = options(name, token, max_frame, engine_wakeups, &cb);
+        let o = options(name, token, max_frame, &cb);
         let peer = runtime::block_on(async move { Peer::connect(&addr, o).await }).js()?;
         Ok(NativePeer { peer, cb, next_handler: AtomicU32::new(1), routes: Default::default() })
     }

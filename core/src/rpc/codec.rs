@@ -514,6 +514,11 @@ impl Message {
     }
 }
 
+/// A wire error with `code` and `message`.
+pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
+    WireError { code: code.as_str().to_string(), message: message.into(), data: None }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

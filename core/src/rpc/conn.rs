@@ -1,6 +1,6 @@
 //! One connection's call bookkeeping: the calls this side made (waiting for answers), the calls it is
 //! serving (with their cancellation and stream credit), and the event patterns the other side asked
-//! for. The read loop that feeds it lives in `peer.rs`.
+//! for. The read loop that feeds it lives in `lifecycle.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +12,9 @@ use parking_lot::Mutex;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{Message, PeerInfo, Request, WireError};
-use super::deferred::{DeferredCall, Ended};
+use super::answer::AnswerSink;
+use super::codec::{Message, PeerInfo, Request, WireError, wire};
+use super::deferred_call::{DeferredCall, Ended};
 use super::pattern::Pattern;
 use crate::error::ErrorCode;
 use crate::transport::Outbox;
@@ -29,6 +30,9 @@ pub(crate) enum StreamEvent {
     End,
     Error(WireError),
 }
+
+/// Work a frame leaves to finish asynchronously (delivering or forwarding an event).
+pub(crate) type Leftover = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// What to do with an answer.
 pub(crate) type Callback = Box<dyn FnOnce(Result<Bytes, WireError>) + Send>;
@@ -86,39 +90,6 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// This side's own call ids (not chosen by the other side) by one multiply: the map is touched
 /// twice per call.
 type IdMap<V> = crate::int_hash::IntMap<u64, V>;
-
-pub(crate) fn wire(code: ErrorCode, message: impl Into<String>) -> WireError {
-    WireError { code: code.as_str().to_string(), message: message.into(), data: None }
-}
-
-/// The way to answer one request straight into its connection, from any thread (see
-/// [`CallContext::answer_now`](super::service::CallContext::answer_now)). Whoever answers first
-/// (the handler through this, or the serving task with the handler's result) sends; the other
-/// does not.
-#[derive(Debug, Clone)]
-pub(crate) struct DirectAnswer {
-    pub(crate) conn: Arc<Conn>,
-    pub(crate) id: u64,
-    pub(crate) sent: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl DirectAnswer {
-    /// Sends the answer unless one was sent; true if this sent it.
-    pub(crate) fn send(&self, r: &Result<Bytes, WireError>) -> bool {
-        if self.sent.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        // The only call being served: written from this thread now (no task woken on the way).
-        // With others in flight, left to the writer, which sends many answers per write.
-        let alone = {
-            let mut serving = self.conn.serving.lock();
-            remove_task(&mut serving, self.id); // Answered: a late CANCEL has nothing left to stop.
-            serving.is_empty()
-        };
-        self.conn.answer_now(self.id, r.clone(), alone);
-        true
-    }
-}
 
 /// One connection, either direction.
 pub(crate) struct Conn {
@@ -511,11 +482,8 @@ impl Conn {
         let (call, why) = {
             let mut serving = self.serving.lock();
             let why = match serving.get_mut(&id) {
-                Some(ServingEntry::Deferred(d)) if d.key == key => match d.ended {
-                    None => {
-                        d.started = true;
-                        return;
-                    }
+                Some(ServingEntry::Deferred(d)) if d.key == key => match d.phase.started() {
+                    None => return,
                     Some(why) => why,
                 },
                 // Answered from its start callback already.
@@ -539,23 +507,6 @@ impl Conn {
         }
     }
 
-    /// Answers deferred call `key` (request `id`) with its handler's result; false if it no
-    /// longer waits for one.
-    pub(crate) fn finish_deferred(&self, id: u64, key: u64, r: Result<Bytes, WireError>) -> bool {
-        let (call, alone) = {
-            let mut serving = self.serving.lock();
-            // Not this call's entry: the id was reused by a newer call.
-            if !matches!(serving.get(&id), Some(ServingEntry::Deferred(d)) if d.key == key) {
-                return false;
-            }
-            let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
-            (d, serving.is_empty())
-        };
-        let r = call.count(r);
-        self.answer_now(id, r, alone);
-        true
-    }
-
     /// Ends the deferred call served as request `id` (only if its key is `key`, when given)
     /// without its handler's answer; one whose start callback has not returned ends when it does.
     fn end_deferred(&self, id: u64, key: Option<u64>, why: Ended) {
@@ -563,8 +514,7 @@ impl Conn {
             let mut serving = self.serving.lock();
             match serving.get_mut(&id) {
                 Some(ServingEntry::Deferred(d)) if key.is_none_or(|k| k == d.key) => {
-                    if !d.started {
-                        d.ended.get_or_insert(why);
+                    if !d.phase.end(why) {
                         return;
                     }
                 }
@@ -654,12 +604,14 @@ impl Conn {
         for (id, s) in serving {
             match s {
                 ServingEntry::Task(s) => s.cancel.cancel(),
-                // Not started yet: ended by `deferred_started` when its start callback returns.
-                ServingEntry::Deferred(mut d) if !d.started => {
-                    d.ended = Some(Ended::Closed);
-                    self.serving.lock().insert(id, ServingEntry::Deferred(d));
+                ServingEntry::Deferred(mut d) => {
+                    if d.phase.close() {
+                        self.end_early(id, d, Ended::Closed);
+                    } else {
+                        // Not started yet: ended by `deferred_started` when its start callback returns.
+                        self.serving.lock().insert(id, ServingEntry::Deferred(d));
+                    }
                 }
-                ServingEntry::Deferred(d) => self.end_early(id, d, Ended::Closed),
             }
         }
         self.pings.lock().clear();
@@ -667,6 +619,34 @@ impl Conn {
 
     pub(crate) fn wants(&self, topic: &str) -> bool {
         self.subs.lock().iter().any(|(_, p)| p.matches(topic))
+    }
+}
+
+impl AnswerSink for Conn {
+    fn answer_direct(&self, id: u64, r: &Result<Bytes, WireError>) {
+        // The only call being served: written from this thread now (no task woken on the way).
+        // With others in flight, left to the writer, which sends many answers per write.
+        let alone = {
+            let mut serving = self.serving.lock();
+            remove_task(&mut serving, id); // Answered: a late CANCEL has nothing left to stop.
+            serving.is_empty()
+        };
+        self.answer_now(id, r.clone(), alone);
+    }
+
+    fn finish_deferred(&self, id: u64, key: u64, r: Result<Bytes, WireError>) -> bool {
+        let (call, alone) = {
+            let mut serving = self.serving.lock();
+            // Not this call's entry: the id was reused by a newer call.
+            if !matches!(serving.get(&id), Some(ServingEntry::Deferred(d)) if d.key == key) {
+                return false;
+            }
+            let Some(ServingEntry::Deferred(d)) = serving.remove(&id) else { unreachable!("matched above") };
+            (d, serving.is_empty())
+        };
+        let r = call.count(r);
+        self.answer_now(id, r, alone);
+        true
     }
 }
 

@@ -4,18 +4,16 @@
 //! map with its deadline; the handler answers through its [`Reply`]; a CANCEL, the deadline (the
 //! connection's sweeper) or a disconnect takes the record out instead, answers `E005` / `E006`
 //! as a waiting future's handler would, and tells the service's cancel callback the call's key.
+//! Such a call, as its connection records it, is in `deferred_call.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
-use super::codec::WireError;
-use super::conn::{Conn, wire};
-use super::metrics::MethodMetrics;
-use super::table::LocalService;
+use super::answer::AnswerSink;
+use super::codec::{WireError, wire};
 use crate::error::ErrorCode;
 
 /// Starts a call: the raw MessagePack arguments and the way to answer it.
@@ -25,7 +23,8 @@ pub type DeferredStart = Arc<dyn Fn(Bytes, Reply) + Send + Sync>;
 /// its caller, past its deadline, or its caller disconnected): stop working on it.
 pub type DeferredCancel = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// A method answered through a [`Reply`] (see [`ServiceBuilder::deferred`](super::ServiceBuilder::deferred)).
+/// A method answered through a [`Reply`] (see
+/// [`ServiceBuilder::deferred`](crate::rpc::ServiceBuilder::deferred)).
 #[derive(Clone)]
 pub struct DeferredHandler {
     pub(crate) start: DeferredStart,
@@ -57,13 +56,13 @@ pub struct Reply {
 #[derive(Debug)]
 enum ReplyTo {
     /// A request from another process: answered straight into its connection.
-    Conn(Arc<Conn>, u64),
+    Conn(Arc<dyn AnswerSink>, u64),
     /// A call made in this process.
     Local(oneshot::Sender<Result<Bytes, WireError>>),
 }
 
 impl Reply {
-    pub(crate) fn conn(key: u64, conn: Arc<Conn>, id: u64) -> Reply {
+    pub(crate) fn conn(key: u64, conn: Arc<dyn AnswerSink>, id: u64) -> Reply {
         Reply { key, to: ReplyTo::Conn(conn, id) }
     }
 
@@ -79,68 +78,6 @@ impl Reply {
             ReplyTo::Conn(conn, id) => conn.finish_deferred(id, self.key, r),
             ReplyTo::Local(tx) => tx.send(r).is_ok(),
         }
-    }
-}
-
-/// Why a deferred call ended without its handler's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ended {
-    /// Its caller sent CANCEL.
-    Cancelled,
-    /// Its deadline passed.
-    TimedOut,
-    /// Its connection closed, or the other side reused its request id: no answer is sent.
-    Closed,
-}
-
-/// A deferred call from another process that waits for its answer (in its connection's serving map).
-pub(crate) struct DeferredCall {
-    pub(crate) key: u64,
-    pub(crate) cancel: DeferredCancel,
-    pub(crate) svc: Arc<LocalService>,
-    pub(crate) metrics: Option<Arc<MethodMetrics>>,
-    pub(crate) method: String,
-    pub(crate) received: Instant,
-    pub(crate) deadline: Instant,
-    /// Its start callback returned: until then the cancel callback is not called (an end that
-    /// comes first is kept in `ended` and carried out when it returns).
-    pub(crate) started: bool,
-    pub(crate) ended: Option<Ended>,
-}
-
-impl DeferredCall {
-    /// Counts how it ended (duration, error code).
-    pub(crate) fn count(&self, r: Result<Bytes, WireError>) -> Result<Bytes, WireError> {
-        super::serve::count_result_in(&self.svc, self.metrics.as_deref(), &self.method, self.received, r)
-    }
-
-    /// The error it ends with when it ends without its handler's answer.
-    pub(crate) fn error(&self, why: Ended) -> WireError {
-        match why {
-            Ended::Cancelled | Ended::Closed => self.cancelled(),
-            Ended::TimedOut => self.timed_out(),
-        }
-    }
-
-    /// Why it ended without its handler's answer: its caller cancelled it.
-    fn cancelled(&self) -> WireError {
-        wire(
-            ErrorCode::Cancelled,
-            format!("the call to '{}' {}() was cancelled", self.svc.service.id(), self.method),
-        )
-    }
-
-    /// Why it ended without its handler's answer: the deadline passed.
-    fn timed_out(&self) -> WireError {
-        wire(
-            ErrorCode::Timeout,
-            format!(
-                "'{}' {}() passed its deadline of {} ms",
-                self.svc.service.id(),
-                self.method,
-                self.deadline.saturating_duration_since(self.received).as_millis()
-            ),
-        )
     }
 }
 

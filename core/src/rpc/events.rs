@@ -1,4 +1,5 @@
-//! Events: publishing, this process's subscriptions, and delivery to them and to connected peers.
+//! Events as a peer's user sees them: [`Peer::publish`] and [`Peer::subscribe`]. The subscriptions
+//! are kept in `state.rs`; delivering an event, here and to connected peers, is in `route.rs`.
 //!
 //! A listening peer's subscriptions are active as soon as they are recorded. A connected peer's
 //! are active once its server has recorded them: [`Peer::subscribe_raw`] sends SUBSCRIBE and then
@@ -9,10 +10,8 @@
 //! the subscription is withdrawn and the error says why.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use parking_lot::RwLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -20,57 +19,11 @@ use tokio::time::Instant;
 use super::codec::Message;
 use super::conn::Conn;
 use super::pattern::{Pattern, check_topic};
-use super::peer::{Inner, Peer, upstream_conn};
+use super::peer::Peer;
+use super::route::{deliver, upstream_conn};
 use super::service::{decode, encode};
+use super::state::Inner;
 use crate::error::{Error, ErrorCode, Result};
-
-type EventHandler = Arc<dyn Fn(&str, &Bytes) + Send + Sync>;
-
-struct LocalSub {
-    id: u64,
-    pattern: Pattern,
-    handler: EventHandler,
-}
-
-/// This process's subscriptions, by id.
-#[derive(Default)]
-pub(super) struct Subscriptions {
-    list: RwLock<Vec<LocalSub>>,
-    next: AtomicU64,
-}
-
-impl Subscriptions {
-    fn add(&self, pattern: Pattern, handler: EventHandler) -> u64 {
-        let mut list = self.list.write();
-        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        list.push(LocalSub { id, pattern, handler });
-        id
-    }
-
-    fn remove(&self, id: u64) -> bool {
-        let mut list = self.list.write();
-        let before = list.len();
-        list.retain(|s| s.id != id);
-        list.len() != before
-    }
-
-    fn contains(&self, id: u64) -> bool {
-        self.list.read().iter().any(|s| s.id == id)
-    }
-
-    /// SUBSCRIBE for each subscription, to announce them on a new upstream connection.
-    pub(super) fn announce(&self) -> Vec<Message> {
-        self.list
-            .read()
-            .iter()
-            .map(|s| Message::Subscribe { sub: s.id, pattern: s.pattern.as_str().to_string() })
-            .collect()
-    }
-
-    fn matching(&self, topic: &str) -> Vec<EventHandler> {
-        self.list.read().iter().filter(|s| s.pattern.matches(topic)).map(|s| s.handler.clone()).collect()
-    }
-}
 
 impl Peer {
     /// Publishes an event (a raw MessagePack payload) to every subscriber in every connected process.
@@ -232,47 +185,6 @@ async fn activate(inner: &Arc<Inner>, id: u64, pattern: &Pattern) -> Result<()> 
                     ),
                 ));
             }
-        }
-    }
-}
-
-/// Delivers an event here and to every connected peer that subscribed to it (the one it came from
-/// included, if it subscribed: that is how a publisher's own subscribers get it).
-pub(super) async fn deliver(inner: &Arc<Inner>, topic: &str, payload: &Bytes) {
-    deliver_here(inner, topic, payload);
-    let targets: Vec<Arc<Conn>> = inner.conns.lock().values().filter(|c| c.wants(topic)).cloned().collect();
-    if targets.is_empty() {
-        return;
-    }
-    let m = Message::Publish { topic: topic.to_string(), payload: payload.clone() };
-    for c in targets {
-        let _ = c.outbox.send(&m).await;
-    }
-}
-
-fn deliver_here(inner: &Inner, topic: &str, payload: &Bytes) {
-    for h in inner.subs.matching(topic) {
-        if let Some(c) = &inner.events.delivered {
-            c.inc();
-        }
-        h(topic, payload);
-    }
-}
-
-/// A SUBSCRIBE read from `conn`: recorded (replacing one with the same id), or refused with an
-/// ERROR id 0 if the pattern is invalid.
-pub(super) fn remote_subscribe(conn: &Conn, sub: u64, pattern: &str) {
-    match Pattern::new(pattern) {
-        Ok(p) => {
-            let mut subs = conn.subs.lock();
-            match subs.iter_mut().find(|(id, _)| *id == sub) {
-                Some(s) => s.1 = p,
-                None => subs.push((sub, p)),
-            }
-        }
-        Err(e) => {
-            let error = super::codec::WireError::from_error(&e);
-            let _ = conn.outbox.send_now(&Message::Error { id: 0, error });
         }
     }
 }

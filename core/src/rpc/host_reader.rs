@@ -12,10 +12,10 @@
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
-use super::conn::Conn;
-use super::peer::{Inner, Leftover, end_conn, handle_frame};
+use super::codec::Message;
+use super::conn::{Conn, Leftover};
 use crate::error::{Error, ErrorCode, Result};
 use crate::transport::take_frame;
 
@@ -33,10 +33,33 @@ impl std::fmt::Debug for HostLoop {
     }
 }
 
+/// What a [`HostReader`] needs of the peer its connection belongs to: the peer's shared state
+/// implements it (`lifecycle.rs`). A trait, not the state itself: the state holds the peer's
+/// options, they hold the [`HostLoop`], which takes readers, so naming the state here would tie
+/// this file and the state's in a circle.
+pub(crate) trait ReaderPeer: Send + Sync {
+    /// The runtime the peer was made on: its tasks, including those started from the loop's thread.
+    fn runtime(&self) -> &tokio::runtime::Handle;
+    /// Largest frame accepted.
+    fn max_frame(&self) -> usize;
+    /// Where a connection goes back to after a pause.
+    fn host_loop(&self) -> Option<HostLoop>;
+    /// Handles one frame read from `conn` (`lifecycle::handle_frame`).
+    fn handle_frame(
+        &self,
+        conn: &Arc<Conn>,
+        frame: Bytes,
+        upstream: bool,
+        defer: Option<&mut Vec<Leftover>>,
+    ) -> Result<Option<Leftover>>;
+    /// The reading side of `conn` is done (`lifecycle::end_conn`).
+    fn end_conn(&self, conn: &Arc<Conn>, result: Result<()>, upstream: bool);
+}
+
 /// One connection, read by the host's event loop. Keeps the connection's descriptor open while it
 /// lives: drop it only after the loop stopped watching the descriptor.
 pub struct HostReader {
-    inner: Arc<Inner>,
+    peer: Arc<dyn ReaderPeer>,
     conn: Arc<Conn>,
     /// Keeps the descriptor open (and not reused) while watched. Taken by the reader that goes on
     /// after a pause.
@@ -53,8 +76,6 @@ pub struct HostReader {
     served: bool,
     /// Spent by a pause: dropping it tells the reader that goes on that the loop let this one go.
     dropped: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Hold the outbox for a pass over a single frame too (see `read_and_handle`).
-    hold_one: bool,
 }
 
 impl std::fmt::Debug for HostReader {
@@ -65,18 +86,17 @@ impl std::fmt::Debug for HostReader {
 
 impl HostReader {
     pub(super) fn new(
-        inner: Arc<Inner>,
+        peer: Arc<dyn ReaderPeer>,
         conn: Arc<Conn>,
         keep: Box<dyn Send>,
         fd: RawFd,
         buf: BytesMut,
         upstream: bool,
-        hold_one: bool,
     ) -> HostReader {
         // Closing the connection from this side must wake the loop watching it.
         *conn.host_fd.lock() = Some(fd);
         HostReader {
-            inner,
+            peer,
             conn,
             _keep: Some(keep),
             fd,
@@ -87,7 +107,6 @@ impl HostReader {
             full: false,
             served: false,
             dropped: None,
-            hold_one,
         }
     }
 
@@ -117,7 +136,7 @@ impl HostReader {
         let mut held = None;
         let result = {
             // Handlers started here may spawn tasks and arm timers: they belong to the peer's runtime.
-            let _rt = self.inner.runtime.enter();
+            let _rt = self.peer.runtime().enter();
             self.read_and_handle(&mut held)
         };
         deliver();
@@ -147,10 +166,7 @@ impl HostReader {
     /// Reads and handles what arrived, holding the outbox (`Outbox::hold`) from the first frame
     /// on: the answers this pass produces (by handling the frames, or by the host's handlers
     /// during `deliver`) go out together at its end, written by this thread, without waking the
-    /// writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not). With
-    /// `PeerOptions::host_wakes_engine`, a pass over a single frame is not held (its answer wakes
-    /// the writer task), as before host-read sockets left the engine's reactor
-    /// (docs/decisions/0019).
+    /// writer task (Python to Python at 64 in flight: about 82k calls/s held, 65k not).
     fn read_and_handle(&mut self, held: &mut Option<crate::transport::OutboxHold>) -> Result<bool> {
         self.served = false;
         if self.conn.is_closed() {
@@ -179,15 +195,14 @@ impl HostReader {
         }
         // SAFETY: `read` initialised `n` bytes of the spare capacity.
         unsafe { self.buf.set_len(self.buf.len() + n as usize) };
-        while let Some(frame) = take_frame(&mut self.buf, self.inner.opts.max_frame)? {
-            // A pass over one frame is not held when the peer wakes the engine anyway.
-            if held.is_none() && (self.hold_one || !self.buf.is_empty()) {
+        while let Some(frame) = take_frame(&mut self.buf, self.peer.max_frame())? {
+            if held.is_none() {
                 *held = Some(self.conn.outbox.hold());
             }
-            let request = super::codec::Message::is_request(&frame);
+            let request = Message::is_request(&frame);
             self.served |= request;
             if let Some(more) =
-                handle_frame(&self.inner, &self.conn, frame, self.upstream, Some(&mut self.unsettled))?
+                self.peer.handle_frame(&self.conn, frame, self.upstream, Some(&mut self.unsettled))?
             {
                 self.unsettled.push(more);
             }
@@ -207,7 +222,7 @@ impl HostReader {
     /// back to the host's loop with a new reader. This one is spent (its drop does nothing).
     fn pause(&mut self) {
         let next = HostReader {
-            inner: self.inner.clone(),
+            peer: self.peer.clone(),
             conn: self.conn.clone(),
             _keep: self._keep.take(),
             fd: self.fd,
@@ -218,13 +233,12 @@ impl HostReader {
             full: false,
             served: false,
             dropped: None,
-            hold_one: self.hold_one,
         };
         self.done = true;
         let (tx, let_go) = tokio::sync::oneshot::channel();
         self.dropped = Some(tx);
-        let _rt = self.inner.runtime.enter();
-        self.inner.runtime.spawn(next.resume(let_go));
+        let _rt = self.peer.runtime().enter();
+        self.peer.runtime().spawn(next.resume(let_go));
     }
 
     /// `let_go` ends when the loop dropped the spent reader: only then may the connection be handed
@@ -235,20 +249,20 @@ impl HostReader {
             if self.conn.is_closed() || self.conn.outbox.is_closed() {
                 return; // Dropped: the connection ends (`finish`).
             }
-            let frame = match take_frame(&mut self.buf, self.inner.opts.max_frame) {
+            let frame = match take_frame(&mut self.buf, self.peer.max_frame()) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => return self.finish(Err(e)),
             };
-            match handle_frame(&self.inner, &self.conn, frame, self.upstream, None) {
+            match self.peer.handle_frame(&self.conn, frame, self.upstream, None) {
                 Ok(None) => {}
-                Ok(Some(more)) => drop(self.inner.runtime.spawn(more)),
+                Ok(Some(more)) => drop(self.peer.runtime().spawn(more)),
                 Err(e) => return self.finish(Err(e)),
             }
         }
         self.conn.outbox.flush_now();
         let _ = let_go.await;
-        match self.inner.opts.host_loop.clone() {
+        match self.peer.host_loop() {
             Some(host) => (host.0)(self),
             None => self.finish(Ok(())),
         }
@@ -260,11 +274,11 @@ impl HostReader {
         if self.unsettled.is_empty() {
             return;
         }
-        let _rt = self.inner.runtime.enter();
+        let _rt = self.peer.runtime().enter();
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         for mut fut in self.unsettled.drain(..) {
             if fut.as_mut().poll(&mut cx).is_pending() {
-                self.inner.runtime.spawn(fut);
+                self.peer.runtime().spawn(fut);
             }
         }
     }
@@ -273,7 +287,7 @@ impl HostReader {
         self.settle();
         self.done = true;
         *self.conn.host_fd.lock() = None;
-        end_conn(&self.inner, &self.conn, result, self.upstream);
+        self.peer.end_conn(&self.conn, result, self.upstream);
     }
 }
 
@@ -281,7 +295,7 @@ impl Drop for HostReader {
     fn drop(&mut self) {
         if !self.done {
             // Dropped while the connection was open (the host is going away): close it properly.
-            let _rt = self.inner.runtime.enter();
+            let _rt = self.peer.runtime().enter();
             self.finish(Ok(()));
         }
     }

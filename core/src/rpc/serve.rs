@@ -15,14 +15,17 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::answer::DirectAnswer;
 use super::codec::{Message, Request, WireError};
-use super::conn::{Conn, DirectAnswer, wire};
-use super::deferred::{DeferredCall, DeferredHandler, Reply, next_call_key};
-use super::metrics::MethodMetrics;
-use super::peer::{FOREVER, Inner, Leftover, poll_once, route_unary, serve_stream_request};
-use super::service::{BoxFuture, CallContext, Handler};
-use super::table::{LocalService, Provider, Resolved};
-use crate::error::ErrorCode;
+use super::conn::{Conn, Leftover};
+use super::deferred::{DeferredHandler, Reply, next_call_key};
+use super::deferred_call::{DeferredCall, DeferredPhase};
+use super::hosted::{LocalService, count_call, count_result, timer_deadline};
+use super::options::FOREVER;
+use super::route::{route_unary, serve_stream_request, wait_unary};
+use super::service::{CallContext, Handler};
+use super::state::Inner;
+use super::table::Provider;
 
 /// What serving a request left to do.
 pub(super) enum Served {
@@ -124,8 +127,7 @@ fn serve_deferred(
         method: req.method,
         received,
         deadline,
-        started: false,
-        ended: None,
+        phase: DeferredPhase::Starting,
     };
     conn.serve_deferred(req.id, call, &inner.runtime);
     (h.start)(req.args, Reply::conn(key, conn.clone(), req.id));
@@ -168,67 +170,6 @@ fn requested_deadline(inner: &Inner, req: &Request) -> Duration {
     }
 }
 
-/// When the handler's timer fires: the caller's deadline, or the service's own if sooner.
-pub(super) fn timer_deadline(svc: &LocalService, ctx: &CallContext) -> Instant {
-    svc.service.deadline.map_or(ctx.deadline, |d| ctx.deadline.min(ctx.received + d))
-}
-
-pub(super) fn count_call(svc: &LocalService, method: &str) {
-    if let Some(m) = svc.metrics.methods.get(method) {
-        m.calls.inc();
-    }
-}
-
-/// Counts a finished call's duration and error code.
-pub(super) fn count_result(
-    svc: &LocalService,
-    method: &str,
-    started: Instant,
-    result: Result<Bytes, WireError>,
-) -> Result<Bytes, WireError> {
-    count_result_in(svc, svc.metrics.methods.get(method).map(|m| &**m), method, started, result)
-}
-
-/// [`count_result`] with the method's series already looked up.
-pub(super) fn count_result_in(
-    svc: &LocalService,
-    m: Option<&MethodMetrics>,
-    method: &str,
-    started: Instant,
-    result: Result<Bytes, WireError>,
-) -> Result<Bytes, WireError> {
-    if let Some(m) = m {
-        m.duration.observe(started.elapsed().as_secs_f64());
-    }
-    if let Err(e) = &result {
-        svc.metrics.error(method, &e.code);
-    }
-    result
-}
-
-/// Waits for a handler that did not answer at once, up to its deadline or the caller's cancel.
-pub(super) async fn wait_unary(
-    fut: BoxFuture<Result<Bytes, WireError>>,
-    cancel: &CancellationToken,
-    deadline: Instant,
-    r: &Resolved,
-    method: &str,
-    started: Instant,
-) -> Result<Bytes, WireError> {
-    // Dropped here, after the token is cancelled, whichever way it ends.
-    let mut fut = fut;
-    tokio::select! {
-        // The handler first: one that answers at once never arms the deadline's timer.
-        biased;
-        r = &mut fut => r,
-        _ = cancel.cancelled() => Err(wire(ErrorCode::Cancelled, format!("the call to '{}' {method}() was cancelled", r.id()))),
-        _ = tokio::time::sleep_until(deadline) => {
-            cancel.cancel();
-            Err(wire(ErrorCode::Timeout, format!("'{}' {method}() passed its deadline of {} ms", r.id(), deadline.saturating_duration_since(started).as_millis())))
-        }
-    }
-}
-
 /// Queues the answer to request `id`, unless the handler already sent it from its own thread
 /// ([`CallContext::answer_now`]).
 fn answer(conn: &Arc<Conn>, id: u64, sent: &AtomicBool, r: Result<Bytes, WireError>) -> Served {
@@ -248,4 +189,11 @@ fn answer(conn: &Arc<Conn>, id: u64, sent: &AtomicBool, r: Result<Bytes, WireErr
             }))
         }
     }
+}
+
+/// Polls a future once with a waker that does nothing. Safe to hand the future to a task afterwards:
+/// the task polls it again, registering its own waker, before anything could be missed.
+fn poll_once<F: std::future::Future + ?Sized>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    fut.poll(&mut cx)
 }

@@ -33,7 +33,7 @@ pub struct CallContext {
     /// Trace context (a raw MessagePack map), if the caller sent one.
     pub trace: Option<Bytes>,
     /// For a request from another process: the way to answer it from the handler's own thread.
-    pub(crate) direct: Option<super::conn::DirectAnswer>,
+    pub(crate) direct: Option<super::answer::DirectAnswer>,
     /// When the request arrived (one clock read for its deadline and its duration metric).
     pub(crate) received: Instant,
 }

@@ -11,16 +11,8 @@ use std::sync::Arc;
 use semver::{Version, VersionReq};
 
 use super::conn::Conn;
-use super::metrics::ServiceMetrics;
-use super::service::Service;
+use super::hosted::LocalService;
 use crate::error::{Error, ErrorCode, Result};
-
-/// A service hosted in this process, with its metric series.
-#[derive(Debug)]
-pub(crate) struct LocalService {
-    pub(crate) service: Service,
-    pub(crate) metrics: ServiceMetrics,
-}
 
 /// Who answers for a service.
 #[derive(Debug, Clone)]

@@ -140,7 +140,7 @@ export interface ServiceInfo {
   streams: string[];
 }
 
-const PEER_KEYS = new OptionKeys(['name', 'token', 'maxFrame', 'engineWakeups']);
+const PEER_KEYS = new OptionKeys(['name', 'token', 'maxFrame']);
 
 export interface PeerOptions {
   /** A name for logs and errors (default `node`). */
@@ -149,13 +149,6 @@ export interface PeerOptions {
   token?: string;
   /** Largest frame accepted, in bytes (default 16 MiB). */
   maxFrame?: number;
-  /**
-   * Keep an engine thread woken at each message of this peer's connections (default false):
-   * more CPU and about 30% fewer calls/s with many in flight. It once lowered one-in-flight
-   * latency on virtual machines whose idle vCPUs halt; busy polling (`busyPoll`) now does that
-   * better. See docs/decisions/0019 and 0020.
-   */
-  engineWakeups?: boolean;
 }
 
 export interface CallOptions {
@@ -322,13 +315,13 @@ export class Peer {
   /** Listens on `address` (`unix:/path/to.sock` or `tcp://host:port`; TCP needs a token). */
   static async listen(address: string, opts: PeerOptions = {}): Promise<Peer> {
     opts = options<PeerOptions>(opts, 'Peer.listen()', PEER_KEYS);
-    return new Peer((cb) => native.NativePeer.listen(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any, opts.engineWakeups), true);
+    return new Peer((cb) => native.NativePeer.listen(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any), true);
   }
 
   /** Connects to the peer listening at `address` (reconnecting by itself if it drops). */
   static async connect(address: string, opts: PeerOptions = {}): Promise<Peer> {
     opts = options<PeerOptions>(opts, 'Peer.connect()', PEER_KEYS);
-    return new Peer((cb) => native.NativePeer.connect(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any, opts.engineWakeups), false);
+    return new Peer((cb) => native.NativePeer.connect(address, opts.name ?? 'node', opts.token, opts.maxFrame, cb as any), false);
   }
 
   /** The address it listens on, if it listens. */
