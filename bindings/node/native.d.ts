@@ -29,7 +29,8 @@ export declare class NativeBreaker {
 
 /** The engine's bulkhead. */
 export declare class NativeBulkhead {
-  constructor(name: string, maxConcurrent: number, maxQueue: number)
+  /** `options`: `maxConcurrent`, `maxQueue`, as the user gave them (checked by core). */
+  constructor(name: string, options: Array<JsRawOption>)
   /** 0 granted, a waiter id (> 0) when queued, -1 when full. */
   tryEnter(): number
   /** Gives a slot back; returns the waiter id that now holds it, or 0. */
@@ -197,7 +198,8 @@ export declare class NativePool {
 
 /** The engine's rate limiter. */
 export declare class NativeRateLimiter {
-  constructor(name: string, points: number, durationMs: number, kind?: string | undefined | null)
+  /** `options`: `points`, `duration` (seconds), `kind`, as the user gave them (checked by core). */
+  constructor(name: string, options: Array<JsRawOption>)
   /** 0 when `n` tokens were taken; otherwise the milliseconds until they would be there. */
   tryAcquire(n: number): number
   limitedError(waitMs: number): JsErrorInfo
@@ -230,7 +232,11 @@ export declare class NativeRegistry {
 
 /** The engine's retry schedule. */
 export declare class NativeRetry {
-  constructor(o: JsRetryOptions)
+  /**
+   * `options`: `attempts`, `backoff`, `delay`, `step`, `factor`, `maxDelay` (ms) and `jitter`,
+   * as the user gave them (checked by core).
+   */
+  constructor(options: Array<JsRawOption>)
   get maxAttempts(): number
   /** Milliseconds to wait after attempt `attempt` (1-based) failed, jitter included. */
   delay(attempt: number): number
@@ -331,30 +337,40 @@ export declare function checkModuleProcess(module: string, process: JsModuleProc
 /** Checks a scope name (`singleton`, `transient`, `scoped`, `request`). */
 export declare function checkScope(name: string): string
 
+/** Checks a supervisor's options where they are written (`@Supervisor()`): the error, or null. */
+export declare function checkSupervisorOptions(opts: SupervisorInput): JsErrorInfo | null
+
 /** Checks a timeout value (ms). */
 export declare function checkTimeout(msValue: number): void
 
-/** A supervised child program. */
+/**
+ * Checks a workflow's (`kind` "workflow"), stage's ("stage") or compensation's
+ * ("compensation") options where they are declared: the error, or null.
+ */
+export declare function checkWorkflowOptions(kind: string, what: string, options: Array<JsRawOption>): JsErrorInfo | null
+
+/**
+ * A supervised child program: the child, and `instances`, `critical`, `restart`, `maxRestarts`,
+ * `window`, `restartDelay` as the user wrote them, checked by core.
+ */
 export interface ChildInput {
   spec: ChildSpecInput
-  instances?: number
-  critical?: boolean
-  restart?: string
-  maxRestarts?: number
-  windowMs?: number
-  restartDelayMs?: number
+  options: Array<JsRawOption>
 }
 
-/** A child program. */
+/**
+ * A child program: what the TypeScript layer resolved (name, program, arguments, environment),
+ * and the options it hands over as the user wrote them (`readyTimeout`, `shutdownTimeout`; the
+ * health check's `interval`, `timeout`, `maxMissed`), checked by core.
+ */
 export interface ChildSpecInput {
   name: string
   program: string
   args?: Array<string>
   env?: Record<string, string>
   cwd?: string
-  readyTimeoutMs?: number
-  shutdownTimeoutMs?: number
-  health?: HealthInput
+  options: Array<JsRawOption>
+  health?: Array<JsRawOption>
 }
 
 /** The key of the built-in `CONTEXT` token. */
@@ -371,13 +387,6 @@ export declare function freshModuleKey(): number
 
 /** A fresh token key, unique in the process. */
 export declare function freshTokenKey(): number
-
-/** Health pings, in milliseconds. */
-export interface HealthInput {
-  intervalMs?: number
-  timeoutMs?: number
-  maxMissed?: number
-}
 
 /** Starts reading, on this thread's loop, the pool connections waiting for it. */
 export declare function hostLoopAdopt(): void
@@ -516,18 +525,6 @@ export interface JsRawOption {
   other?: string
 }
 
-export interface JsRetryOptions {
-  attempts: number
-  /** `fixed`, `linear` or `exponential`. */
-  backoff?: string
-  delayMs?: number
-  stepMs?: number
-  factor?: number
-  maxDelayMs?: number
-  /** `none`, `full` or `equal`. */
-  jitter?: string
-}
-
 /** A stage as the TypeScript layer describes it (times in ms; `retries` after the first attempt). */
 export interface JsStageDef {
   name: string
@@ -578,23 +575,15 @@ export interface PeerCallbacks {
 /** The numbers a plan uses, named by the engine. */
 export declare function planCodes(): JsPlanCodes
 
-/** A pool's settings (`size` absent: as many as CPUs). */
+/**
+ * A pool's settings: the child, the service its workers expose (resolved by the TypeScript
+ * layer), and the options as the user wrote them (`size` absent: as many as CPUs), checked by core.
+ */
 export interface PoolInput {
   name?: string
   spec: ChildSpecInput
-  size?: number
-  min?: number
-  max?: number
-  strategy?: string
-  warmup?: boolean
-  concurrency?: number
-  queueLimit?: number
-  taskTimeoutMs?: number
-  taskRetries?: number
-  recycleAfter?: number
-  maxLifetimeMs?: number
-  idleTimeoutMs?: number
   service?: string
+  options: Array<JsRawOption>
 }
 
 /** A pool's state. */
@@ -626,15 +615,13 @@ export declare function rpcAnswers(batch: Uint8Array, len: number): number
  */
 export declare function rpcStreamAnswer(callId: number, end: boolean, code?: string | undefined | null, message?: string | undefined | null, value?: Uint8Array | undefined | null): boolean
 
-/** A supervisor's settings. */
+/**
+ * A supervisor's settings: `strategy`, `maxRestarts`, `window`, `backoffInitial`, `backoffMax`,
+ * `backoffFactor` as the user wrote them, checked by core.
+ */
 export interface SupervisorInput {
   name: string
-  strategy?: string
-  maxRestarts?: number
-  windowMs?: number
-  backoffInitialMs?: number
-  backoffMaxMs?: number
-  backoffFactor?: number
+  options: Array<JsRawOption>
 }
 
 /** A supervisor's state: `idle`, `running`, `stopped` or `failed` (with why). */

@@ -29,10 +29,20 @@ impl Dialect {
         }
     }
 
-    /// An option's name as this door spells it (`failureRate`) in the engine's own spelling.
+    /// A duration option's name as this door spells it: C's end in `_ms` (`ready_timeout_ms`).
+    pub fn duration_field(self, name: &str) -> String {
+        match self {
+            Dialect::C => format!("{name}_ms"),
+            _ => self.field(name).into_owned(),
+        }
+    }
+
+    /// An option's name as this door spells it (`failureRate`, C's `ready_timeout_ms`) in the
+    /// engine's own spelling (`failure_rate`, `ready_timeout`).
     pub fn canonical(self, key: &str) -> Cow<'_, str> {
         match self {
             Dialect::TypeScript if key.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Owned(snake_case(key)),
+            Dialect::C if key.ends_with("_ms") => Cow::Borrowed(&key[..key.len() - 3]),
             _ => Cow::Borrowed(key),
         }
     }

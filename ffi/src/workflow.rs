@@ -11,10 +11,12 @@ use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnitron::resilience::{Backoff, RetryOptions};
+use omnitron::dialect::Dialect;
+use omnitron::options::{RawOptions, Value as RawValue};
+use omnitron::resilience::RetryOptions;
 use omnitron::workflow::{
     CompensateFn, Engine, ErrorRecord, RecoveryPolicy, RunFilter, RunState, Stage, StageContext, StageFn,
-    Workflow,
+    StepKind, StepOptions, Workflow,
 };
 use omnitron::{BoxError, Error, ErrorCode, runtime};
 use parking_lot::Mutex;
@@ -134,16 +136,16 @@ struct Def {
 static DEFS: Table<Mutex<Def>> = Table::new("workflow");
 static ENGINES: Table<Engine> = Table::new("workflow engine");
 
-/// `retries` extra attempts after the first, with exponential backoff from `delay_ms` (0: 100 ms).
+/// `retries` extra attempts after the first, with exponential backoff from `delay_ms` (0: 100 ms),
+/// read by core as every door's are.
 fn retry_options(retries: u32, delay_ms: u64) -> Result<RetryOptions, Error> {
-    let attempts = retries
-        .checked_add(1)
-        .ok_or_else(|| Error::invalid_argument(format!("retries must be below {}", u32::MAX)))?;
-    let mut r = RetryOptions::new(attempts);
+    let mut raw = RawOptions::new(Dialect::C, "workflow", ErrorCode::InvalidWorkflow)
+        .with("retries", RawValue::Number(f64::from(retries)));
     if delay_ms > 0 {
-        r.backoff = Backoff::Exponential { initial: Duration::from_millis(delay_ms), factor: 2.0 };
+        raw.set("retry_delay", RawValue::Number(delay_ms as f64));
     }
-    Ok(r)
+    let o = StepOptions::from_raw(StepKind::Workflow, &raw)?;
+    Ok(o.retries.unwrap_or_else(|| RetryOptions::new(1)))
 }
 
 fn timeout(ms: u64) -> Option<Duration> {
@@ -717,12 +719,7 @@ pub unsafe extern "C" fn omnitron_workflow_list(
             None
         } else {
             let s = str_arg(state, "state")?;
-            Some(RunState::parse(s).ok_or_else(|| {
-                Error::invalid_argument(format!(
-                    "unknown run state '{s}': use one of {}",
-                    RunState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                ))
-            })?)
+            Some(s.parse::<RunState>()?)
         };
         let filter = RunFilter { workflow, state, limit: (limit > 0).then_some(limit) };
         let runs = runtime::block_on(async move { e.list(&filter).await })?;

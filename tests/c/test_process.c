@@ -108,6 +108,11 @@ static void pools(void) {
     FAILS_WITH(omnitron_pool_start("{\"name\":\"x\",\"command\":[\"/bin/true\"],\"sise\":2}", &pool),
                OMNITRON_STATUS_INVALID_ARGUMENT);
     CHECK(contains(omnitron_last_error_message(), "sise"));
+    CHECK(contains(omnitron_last_error_message(), "did you mean 'size'"));
+    /* Values are checked by the engine, named as the JSON spells them (durations in ms). */
+    FAILS_WITH(omnitron_pool_start("{\"name\":\"x\",\"command\":[\"/bin/true\"],\"task_timeout_ms\":-1}", &pool),
+               OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "task_timeout_ms must be a number of milliseconds, 0 or more, got -1"));
     FAILS_WITH(omnitron_pool_start("{\"name\":\"x\",\"command\":[\"/nonexistent/worker\"]}", &pool),
                OMNITRON_STATUS_SPAWN_FAILED);
     FAILS_WITH(omnitron_pool_start("{\"name\":\"x\",\"command\":[\"/bin/true\"]}", NULL), OMNITRON_STATUS_INVALID_ARGUMENT);

@@ -10,22 +10,25 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use napi::bindgen_prelude::{FunctionRef, Promise, Uint8ArraySlice, Uint32Array};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
+use omnitron::dialect::Dialect;
+use omnitron::options::{RawOptions, Value as RawValue};
 use omnitron::process::{
-    ChildOptions, ChildSpec, CrashDecision, HealthCheck, MapItems, MapOptions, Pool, PoolOptions, PoolSize,
-    PoolStrategy, RestartBackoff, RestartPolicy, Strategy, Supervisor, SupervisorOptions, SupervisorState,
+    ChildOptions, ChildSpec, CrashDecision, MapItems, MapOptions, Pool, PoolOptions, PoolSize, Supervisor,
+    SupervisorOptions, SupervisorState,
 };
 use omnitron::rpc::WireError;
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 
 use crate::batch::{Direct, Parts, Queue, WakeFn};
+use crate::di::JsErrorInfo;
 use crate::error::ToJs;
+use crate::options::{self, JsRawOption};
 
 /// `(childInfoJson, reason, failure)`: resolves to `'restart' | 'ignore' | 'escalate' | 'shutdown'`,
 /// or null for the restart policy's decision.
@@ -96,24 +99,9 @@ fn invalid(message: String) -> Error {
     Error::new(ErrorCode::InvalidArgument, message)
 }
 
-/// Milliseconds from JavaScript as a duration (finite, not negative).
-fn ms(what: &str, v: Option<f64>) -> omnitron::Result<Option<Duration>> {
-    match v {
-        None => Ok(None),
-        Some(x) if x.is_finite() && (0.0..1e13).contains(&x) => Ok(Some(Duration::from_secs_f64(x / 1000.0))),
-        Some(x) => Err(invalid(format!("{what} must be a number of milliseconds (0 or more), got {x}"))),
-    }
-}
-
-/// Health pings, in milliseconds.
-#[napi(object)]
-pub struct HealthInput {
-    pub interval_ms: Option<f64>,
-    pub timeout_ms: Option<f64>,
-    pub max_missed: Option<u32>,
-}
-
-/// A child program.
+/// A child program: what the TypeScript layer resolved (name, program, arguments, environment),
+/// and the options it hands over as the user wrote them (`readyTimeout`, `shutdownTimeout`; the
+/// health check's `interval`, `timeout`, `maxMissed`), checked by core.
 #[napi(object)]
 pub struct ChildSpecInput {
     pub name: String,
@@ -121,102 +109,63 @@ pub struct ChildSpecInput {
     pub args: Option<Vec<String>>,
     pub env: Option<HashMap<String, String>>,
     pub cwd: Option<String>,
-    pub ready_timeout_ms: Option<f64>,
-    pub shutdown_timeout_ms: Option<f64>,
-    pub health: Option<HealthInput>,
+    pub options: Vec<JsRawOption>,
+    pub health: Option<Vec<JsRawOption>>,
+}
+
+/// Options the TypeScript layer passed, as core reads them (milliseconds; a wrong value is E001).
+fn raw(what: String, options: Vec<JsRawOption>) -> RawOptions {
+    options::raw(what, ErrorCode::InvalidArgument, options)
 }
 
 fn child_spec(s: ChildSpecInput) -> omnitron::Result<ChildSpec> {
-    if s.name.is_empty() {
-        return Err(invalid("a child needs a name".into()));
-    }
-    if s.program.is_empty() {
-        return Err(invalid(format!("child '{}' needs a program to run", s.name)));
-    }
-    let mut spec = ChildSpec::new(s.name, s.program).args(s.args.unwrap_or_default());
+    let mut r = raw(format!("child '{}'", s.name), s.options);
+    let command = std::iter::once(s.program).chain(s.args.unwrap_or_default());
     let mut env: Vec<(String, String)> = s.env.unwrap_or_default().into_iter().collect();
     env.sort();
-    spec.env = env;
+    r.set("name", RawValue::Text(s.name))
+        .set("command", RawValue::List(command.map(RawValue::Text).collect()))
+        .set("env", RawValue::Map(env.into_iter().map(|(k, v)| (k, RawValue::Text(v))).collect()));
     if let Some(c) = s.cwd {
-        spec = spec.cwd(c);
-    }
-    if let Some(t) = ms("readyTimeout", s.ready_timeout_ms)? {
-        spec.ready_timeout = t;
-    }
-    if let Some(t) = ms("shutdownTimeout", s.shutdown_timeout_ms)? {
-        spec.shutdown_timeout = t;
+        r.set("cwd", RawValue::Text(c));
     }
     if let Some(h) = s.health {
-        let d = HealthCheck::default();
-        spec.health = Some(HealthCheck {
-            interval: ms("healthCheck.interval", h.interval_ms)?.unwrap_or(d.interval),
-            timeout: ms("healthCheck.timeout", h.timeout_ms)?.unwrap_or(d.timeout),
-            max_missed: h.max_missed.unwrap_or(d.max_missed),
-        });
+        let h = raw(String::new(), h);
+        let values = ["interval", "timeout", "max_missed"]
+            .into_iter()
+            .filter_map(|k| h.get(k).map(|v| (Dialect::TypeScript.field(k).into_owned(), v.clone())))
+            .collect();
+        r.set("health", RawValue::Map(values));
     }
-    Ok(spec)
+    ChildSpec::from_raw(&r)
 }
 
 // ---- pools ---------------------------------------------------------------------------------------
 
-/// A pool's settings (`size` absent: as many as CPUs).
+/// A pool's settings: the child, the service its workers expose (resolved by the TypeScript
+/// layer), and the options as the user wrote them (`size` absent: as many as CPUs), checked by core.
 #[napi(object)]
 pub struct PoolInput {
     pub name: Option<String>,
     pub spec: ChildSpecInput,
-    pub size: Option<u32>,
-    pub min: Option<u32>,
-    pub max: Option<u32>,
-    pub strategy: Option<String>,
-    pub warmup: Option<bool>,
-    pub concurrency: Option<u32>,
-    pub queue_limit: Option<u32>,
-    pub task_timeout_ms: Option<f64>,
-    pub task_retries: Option<u32>,
-    pub recycle_after: Option<f64>,
-    pub max_lifetime_ms: Option<f64>,
-    pub idle_timeout_ms: Option<f64>,
     pub service: Option<String>,
+    pub options: Vec<JsRawOption>,
 }
 
 fn pool_options(o: PoolInput) -> omnitron::Result<PoolOptions> {
-    let mut p = PoolOptions::new(child_spec(o.spec)?);
+    let spec = child_spec(o.spec)?;
+    let mut r = raw(format!("pool '{}'", o.name.as_deref().unwrap_or(&spec.name)), o.options);
     if let Some(n) = o.name {
-        p.name = n;
+        r.set("name", RawValue::Text(n));
     }
-    p.size = o.size.map_or(PoolSize::Auto, |n| PoolSize::Fixed(n as usize));
-    p.min = o.min.map(|n| n as usize);
-    p.max = o.max.map(|n| n as usize);
-    if let Some(s) = o.strategy {
-        p.strategy = s.parse::<PoolStrategy>()?;
+    if let Some(s) = o.service {
+        r.set("service", RawValue::Text(s));
     }
-    if let Some(w) = o.warmup {
-        p.warmup = w;
+    let auto = r.get("size").is_none();
+    let mut p = PoolOptions::from_raw(spec, &r)?;
+    if auto {
+        p.size = PoolSize::Auto;
     }
-    if let Some(c) = o.concurrency {
-        p.concurrency = c as usize;
-    }
-    if let Some(q) = o.queue_limit {
-        p.queue_limit = q as usize;
-    }
-    if let Some(t) = ms("taskTimeout", o.task_timeout_ms)? {
-        p.task_timeout = t;
-    }
-    if let Some(r) = o.task_retries {
-        p.task_retries = r;
-    }
-    p.recycle_after = match o.recycle_after {
-        None => None,
-        Some(n) if n.is_finite() && n >= 1.0 => Some(n as u64),
-        Some(n) => {
-            return Err(invalid(format!("recycleAfter must be a number of tasks (1 or more), got {n}")));
-        }
-    };
-    p.max_lifetime = ms("maxLifetime", o.max_lifetime_ms)?;
-    if let Some(t) = ms("idleTimeout", o.idle_timeout_ms)? {
-        p.idle_timeout = t;
-    }
-    p.service = o.service;
     Ok(p)
 }
 
@@ -402,28 +351,34 @@ fn array_header(out: &mut Vec<u8>, n: usize) -> Result<(), WireError> {
 
 // ---- supervisors ---------------------------------------------------------------------------------
 
-/// A supervisor's settings.
+/// A supervisor's settings: `strategy`, `maxRestarts`, `window`, `backoffInitial`, `backoffMax`,
+/// `backoffFactor` as the user wrote them, checked by core.
 #[napi(object)]
 pub struct SupervisorInput {
     pub name: String,
-    pub strategy: Option<String>,
-    pub max_restarts: Option<u32>,
-    pub window_ms: Option<f64>,
-    pub backoff_initial_ms: Option<f64>,
-    pub backoff_max_ms: Option<f64>,
-    pub backoff_factor: Option<f64>,
+    pub options: Vec<JsRawOption>,
 }
 
-/// A supervised child program.
+/// A supervised child program: the child, and `instances`, `critical`, `restart`, `maxRestarts`,
+/// `window`, `restartDelay` as the user wrote them, checked by core.
 #[napi(object)]
 pub struct ChildInput {
     pub spec: ChildSpecInput,
-    pub instances: Option<u32>,
-    pub critical: Option<bool>,
-    pub restart: Option<String>,
-    pub max_restarts: Option<u32>,
-    pub window_ms: Option<f64>,
-    pub restart_delay_ms: Option<f64>,
+    pub options: Vec<JsRawOption>,
+}
+
+fn supervisor_options(opts: SupervisorInput) -> omnitron::Result<SupervisorOptions> {
+    let mut r = raw(format!("supervisor '{}'", opts.name), opts.options);
+    r.set("name", RawValue::Text(opts.name));
+    SupervisorOptions::from_raw(&r)
+}
+
+/// Checks a supervisor's options where they are written (`@Supervisor()`): the error, or null.
+#[napi]
+pub fn check_supervisor_options(opts: SupervisorInput) -> Option<JsErrorInfo> {
+    supervisor_options(opts)
+        .err()
+        .map(|e| JsErrorInfo { code: e.code().as_str().to_string(), message: e.message().to_string() })
 }
 
 /// A supervisor's state: `idle`, `running`, `stopped` or `failed` (with why).
@@ -449,33 +404,7 @@ impl NativeSupervisor {
         #[napi(ts_arg_type = "() => void")] wake_now: FunctionRef<(), ()>,
         env: napi::Env,
     ) -> napi::Result<Self, String> {
-        let o = (|| {
-            if opts.name.is_empty() {
-                return Err(invalid("a supervisor needs a name".into()));
-            }
-            let mut o = SupervisorOptions::new(opts.name);
-            if let Some(s) = opts.strategy {
-                o.strategy = s.parse::<Strategy>()?;
-            }
-            if let Some(n) = opts.max_restarts {
-                o.max_restarts = n;
-            }
-            if let Some(w) = ms("window", opts.window_ms)? {
-                o.window = w;
-            }
-            let d = RestartBackoff::default();
-            let factor = opts.backoff_factor.unwrap_or(d.factor);
-            if !factor.is_finite() || factor < 1.0 {
-                return Err(invalid(format!("backoff.factor must be a number of at least 1, got {factor}")));
-            }
-            o.backoff = RestartBackoff {
-                initial: ms("backoff.initial", opts.backoff_initial_ms)?.unwrap_or(d.initial),
-                max: ms("backoff.max", opts.backoff_max_ms)?.unwrap_or(d.max),
-                factor,
-            };
-            Ok(o)
-        })()
-        .js()?;
+        let o = supervisor_options(opts).js()?;
         Ok(NativeSupervisor { sup: Supervisor::new(o), done: Done::new(&env, wake, wake_now) })
     }
 
@@ -483,18 +412,8 @@ impl NativeSupervisor {
     #[napi]
     pub fn add_child(&self, child: ChildInput) -> napi::Result<(), String> {
         let c = (|| {
-            let mut c = ChildOptions::new(child_spec(child.spec)?);
-            if let Some(n) = child.instances {
-                c.instances = n as usize;
-            }
-            c.critical = child.critical.unwrap_or(false);
-            if let Some(r) = child.restart {
-                c.restart = r.parse::<RestartPolicy>()?;
-            }
-            c.max_restarts = child.max_restarts;
-            c.window = ms("window", child.window_ms)?;
-            c.restart_delay = ms("restartDelay", child.restart_delay_ms)?;
-            Ok(c)
+            let r = raw(format!("child '{}'", child.spec.name), child.options);
+            ChildOptions::from_raw(child_spec(child.spec)?, &r)
         })()
         .js()?;
         self.sup.add_child(c).js()

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi_derive::napi;
+use omnitron::dialect::Dialect;
 use omnitron::resilience::{
-    Admission, Backoff, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Jitter, Outcome, Permit,
-    RateLimitKind, RateLimiter, RetryOptions, timeout_error,
+    Admission, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Outcome, Permit, RateLimiter,
+    RetryOptions, timeout_error, timeout_in,
 };
 use omnitron::{Error, ErrorCode};
 
@@ -16,27 +17,6 @@ use crate::di::JsErrorInfo;
 use crate::error::ToJs;
 use crate::metrics::NativeRegistry;
 use crate::options::{self, JsRawOption};
-
-fn ms(v: f64, what: &str) -> Result<Duration, Error> {
-    if !(v.is_finite() && v > 0.0) {
-        return Err(Error::new(
-            omnitron::ErrorCode::InvalidPolicy,
-            format!("{what} must be a number of milliseconds above 0, got {v}"),
-        ));
-    }
-    Duration::try_from_secs_f64(v / 1000.0)
-        .map_err(|_| Error::new(omnitron::ErrorCode::InvalidPolicy, format!("{what} is too large: {v} ms")))
-}
-
-fn count(v: f64, what: &str) -> Result<u32, Error> {
-    if !(v.is_finite() && v >= 1.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX)) {
-        return Err(Error::new(
-            omnitron::ErrorCode::InvalidPolicy,
-            format!("{what} must be a whole number of at least 1, got {v}"),
-        ));
-    }
-    Ok(v as u32)
-}
 
 fn info(e: Error) -> JsErrorInfo {
     JsErrorInfo { code: e.code().as_str().to_string(), message: e.message().to_string() }
@@ -146,17 +126,11 @@ pub struct NativeRateLimiter {
 
 #[napi]
 impl NativeRateLimiter {
+    /// `options`: `points`, `duration` (seconds), `kind`, as the user gave them (checked by core).
     #[napi(constructor)]
-    pub fn new(
-        name: String,
-        points: f64,
-        duration_ms: f64,
-        kind: Option<String>,
-    ) -> napi::Result<Self, String> {
-        let kind: RateLimitKind = kind.as_deref().unwrap_or("token-bucket").parse().js()?;
-        let points = count(points, "points").js()?;
-        let duration = ms(duration_ms, "duration").js()?;
-        Ok(NativeRateLimiter { limiter: RateLimiter::new(name, points, duration, kind).js()? })
+    pub fn new(name: String, options: Vec<JsRawOption>) -> napi::Result<Self, String> {
+        let raw = options::raw(format!("rate limiter '{name}'"), ErrorCode::InvalidPolicy, options);
+        Ok(NativeRateLimiter { limiter: RateLimiter::from_raw(name, &raw).js()? })
     }
 
     /// 0 when `n` tokens were taken; otherwise the milliseconds until they would be there.
@@ -191,16 +165,11 @@ pub struct NativeBulkhead {
 
 #[napi]
 impl NativeBulkhead {
+    /// `options`: `maxConcurrent`, `maxQueue`, as the user gave them (checked by core).
     #[napi(constructor)]
-    pub fn new(name: String, max_concurrent: f64, max_queue: f64) -> napi::Result<Self, String> {
-        let c = count(max_concurrent, "maxConcurrent").js()?;
-        if !(max_queue.is_finite() && max_queue >= 0.0 && max_queue.fract() == 0.0) {
-            return Err(crate::error::to_js(Error::new(
-                omnitron::ErrorCode::InvalidPolicy,
-                format!("maxQueue must be a whole number of at least 0, got {max_queue}"),
-            )));
-        }
-        Ok(NativeBulkhead { bulkhead: Bulkhead::new(name, c as usize, max_queue as usize).js()? })
+    pub fn new(name: String, options: Vec<JsRawOption>) -> napi::Result<Self, String> {
+        let raw = options::raw(format!("bulkhead '{name}'"), ErrorCode::InvalidPolicy, options);
+        Ok(NativeBulkhead { bulkhead: Bulkhead::from_raw(name, &raw).js()? })
     }
 
     /// 0 granted, a waiter id (> 0) when queued, -1 when full.
@@ -241,19 +210,6 @@ impl NativeBulkhead {
     }
 }
 
-#[napi(object)]
-pub struct JsRetryOptions {
-    pub attempts: f64,
-    /// `fixed`, `linear` or `exponential`.
-    pub backoff: Option<String>,
-    pub delay_ms: Option<f64>,
-    pub step_ms: Option<f64>,
-    pub factor: Option<f64>,
-    pub max_delay_ms: Option<f64>,
-    /// `none`, `full` or `equal`.
-    pub jitter: Option<String>,
-}
-
 /// The engine's retry schedule.
 #[napi]
 pub struct NativeRetry {
@@ -262,41 +218,12 @@ pub struct NativeRetry {
 
 #[napi]
 impl NativeRetry {
+    /// `options`: `attempts`, `backoff`, `delay`, `step`, `factor`, `maxDelay` (ms) and `jitter`,
+    /// as the user gave them (checked by core).
     #[napi(constructor)]
-    pub fn new(o: JsRetryOptions) -> napi::Result<Self, String> {
-        let build = || -> Result<RetryOptions, Error> {
-            let mut r = RetryOptions::new(count(o.attempts, "attempts")?);
-            let delay = match o.delay_ms {
-                Some(0.0) => Duration::ZERO,
-                Some(d) => ms(d, "delay")?,
-                None => Duration::from_millis(100),
-            };
-            r.backoff = match o.backoff.as_deref().unwrap_or("exponential") {
-                "fixed" => Backoff::Fixed(delay),
-                "linear" => Backoff::Linear {
-                    initial: delay,
-                    step: match o.step_ms {
-                        Some(s) => ms(s, "step")?,
-                        None => delay,
-                    },
-                },
-                "exponential" => Backoff::Exponential { initial: delay, factor: o.factor.unwrap_or(2.0) },
-                other => {
-                    return Err(Error::new(
-                        omnitron::ErrorCode::InvalidPolicy,
-                        format!("unknown backoff '{other}': expected 'fixed', 'linear' or 'exponential'"),
-                    ));
-                }
-            };
-            r.max_delay = o.max_delay_ms.map(|m| ms(m, "maxDelay")).transpose()?.or(r.max_delay);
-            r.jitter = match o.jitter.as_deref() {
-                None => Jitter::None,
-                Some(j) => j.parse()?,
-            };
-            r.validate()?;
-            Ok(r)
-        };
-        Ok(NativeRetry { opts: build().js()? })
+    pub fn new(options: Vec<JsRawOption>) -> napi::Result<Self, String> {
+        let raw = options::raw("retry".to_string(), ErrorCode::InvalidPolicy, options);
+        Ok(NativeRetry { opts: RetryOptions::from_raw(&raw).js()? })
     }
 
     #[napi(getter)]
@@ -328,5 +255,5 @@ pub fn timeout_error_info(ms: f64, name: Option<String>) -> JsErrorInfo {
 /// Checks a timeout value (ms).
 #[napi]
 pub fn check_timeout(ms_value: f64) -> napi::Result<(), String> {
-    ms(ms_value, "timeout").map(|_| ()).js()
+    timeout_in(Dialect::TypeScript, ms_value).map(|_| ()).js()
 }

@@ -7,21 +7,23 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use omnitron::resilience::{Backoff, RetryOptions};
+use omnitron::dialect::Dialect;
+use omnitron::options::{RawOptions, Value as RawValue};
 use omnitron::workflow::{
-    CompensateFn, Engine, ErrorRecord, RecoveryPolicy, RunFilter, RunState, Stage, StageContext, StageFn,
-    Workflow,
+    CompensateFn, Engine, ErrorRecord, RunFilter, RunState, Stage, StageContext, StageFn, StepKind,
+    StepOptions, Workflow,
 };
 use omnitron::{BoxError, Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::di::JsErrorInfo;
 use crate::error::ToJs;
+use crate::options::JsRawOption;
 
 /// `(callId, workflow, stage, compensation, inputJson, ctxJson)`: run a stage (or its compensation)
 /// and answer with `workflowAnswer(callId, ...)`.
@@ -110,30 +112,33 @@ pub struct JsWorkflowDef {
     pub stages: Vec<JsStageDef>,
 }
 
-fn ms(v: Option<f64>, what: &str) -> Result<Option<Duration>, Error> {
-    match v {
-        None => Ok(None),
-        Some(v) if v.is_finite() && v > 0.0 && v < 1e15 => Ok(Some(Duration::from_secs_f64(v / 1000.0))),
-        Some(v) => Err(Error::new(
-            ErrorCode::InvalidWorkflow,
-            format!("{what} must be a number of milliseconds above 0, got {v}"),
-        )),
+/// Options the TypeScript layer passed as numbers and strings, as core reads them.
+fn raw(what: String, values: &[(&str, Option<f64>)], recovery: Option<String>) -> RawOptions {
+    let mut raw = RawOptions::new(Dialect::TypeScript, what, ErrorCode::InvalidWorkflow);
+    for (key, v) in values {
+        if let Some(v) = v {
+            raw.set(key, RawValue::Number(*v));
+        }
     }
+    if let Some(r) = recovery {
+        raw.set("recovery", RawValue::Text(r));
+    }
+    raw
 }
 
-fn retries(n: Option<f64>, delay: Option<f64>, what: &str) -> Result<Option<RetryOptions>, Error> {
-    let Some(n) = n else { return Ok(None) };
-    if !(n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n < f64::from(u32::MAX)) {
-        return Err(Error::new(
-            ErrorCode::InvalidWorkflow,
-            format!("{what} retries must be a whole number of at least 0, got {n}"),
-        ));
-    }
-    let mut r = RetryOptions::new(n as u32 + 1);
-    if let Some(d) = ms(delay, &format!("{what} retryDelay"))? {
-        r.backoff = Backoff::Exponential { initial: d, factor: 2.0 };
-    }
-    Ok(Some(r))
+/// Checks a workflow's (`kind` "workflow"), stage's ("stage") or compensation's
+/// ("compensation") options where they are declared: the error, or null.
+#[napi]
+pub fn check_workflow_options(kind: String, what: String, options: Vec<JsRawOption>) -> Option<JsErrorInfo> {
+    let kind = match kind.as_str() {
+        "workflow" => StepKind::Workflow,
+        "stage" => StepKind::Stage,
+        _ => StepKind::Compensation,
+    };
+    let raw = crate::options::raw(what, ErrorCode::InvalidWorkflow, options);
+    StepOptions::from_raw(kind, &raw)
+        .err()
+        .map(|e| JsErrorInfo { code: e.code().as_str().to_string(), message: e.message().to_string() })
 }
 
 fn ctx_json(ctx: &StageContext) -> String {
@@ -279,15 +284,7 @@ impl NativeWorkflowEngine {
     pub fn list(&self, op: u32, workflow: Option<String>, state: Option<String>, limit: Option<u32>) {
         let engine = self.engine.clone();
         self.spawn(op, async move {
-            let state = match state {
-                None => None,
-                Some(s) => Some(RunState::parse(&s).ok_or_else(|| {
-                    Error::invalid_argument(format!(
-                        "unknown run state '{s}': use one of {}",
-                        RunState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                    ))
-                })?),
-            };
+            let state = state.map(|s| s.parse::<RunState>()).transpose()?;
             let filter = RunFilter { workflow, state, limit: limit.map(|l| l as usize) };
             to_value(&engine.list(&filter).await?)
         });
@@ -351,30 +348,29 @@ impl NativeWorkflowEngine {
 
     fn build(&self, index: u32, def: JsWorkflowDef) -> Result<Workflow, Error> {
         let wf = def.name.clone();
-        let mut b = Workflow::builder(def.name);
-        if let Some(t) = ms(def.timeout_ms, &format!("workflow '{wf}': timeout"))? {
-            b = b.timeout(t);
-        }
-        if let Some(r) = retries(def.retries, def.retry_delay_ms, &format!("workflow '{wf}':"))? {
-            b = b.retries(r);
-        }
-        if let Some(p) = def.recovery {
-            b = b.recovery(p.parse::<RecoveryPolicy>()?);
-        }
+        let values =
+            [("timeout", def.timeout_ms), ("retries", def.retries), ("retryDelay", def.retry_delay_ms)];
+        let o = StepOptions::from_raw(
+            StepKind::Workflow,
+            &raw(format!("workflow '{wf}'"), &values, def.recovery),
+        )?;
+        let mut b = Workflow::builder(def.name).options(o);
         for (i, s) in def.stages.into_iter().enumerate() {
             let i = i as u32;
-            let what = format!("workflow '{wf}', stage '{}':", s.name);
+            let what = format!("workflow '{wf}', stage '{}'", s.name);
             let (invoke, abort) = (self.invoke.clone(), self.abort.clone());
             let run: StageFn = Arc::new(move |input, ctx| {
                 Box::pin(call_js(invoke.clone(), abort.clone(), index, i, false, input, ctx))
             });
-            let mut st = Stage::from_fn(s.name, run).depends_on(s.depends_on);
-            if let Some(t) = ms(s.timeout_ms, &format!("{what} timeout"))? {
-                st = st.timeout(t);
-            }
-            if let Some(r) = retries(s.retries, s.retry_delay_ms, &what)? {
-                st = st.retries(r);
-            }
+            let values = [
+                ("timeout", s.timeout_ms),
+                ("retries", s.retries),
+                ("retryDelay", s.retry_delay_ms),
+                ("compensationRetries", s.compensation_retries),
+                ("compensationRetryDelay", s.compensation_retry_delay_ms),
+            ];
+            let o = StepOptions::from_raw(StepKind::Stage, &raw(what.clone(), &values, None))?;
+            let mut st = Stage::from_fn(s.name, run).depends_on(s.depends_on).options(o);
             if s.compensate {
                 let (invoke, abort) = (self.invoke.clone(), self.abort.clone());
                 let f: CompensateFn = Arc::new(move |output, ctx| {
@@ -382,13 +378,6 @@ impl NativeWorkflowEngine {
                     Box::pin(async move { fut.await.map(|_| ()) })
                 });
                 st = st.compensate_with(f);
-                if let Some(r) = retries(
-                    s.compensation_retries,
-                    s.compensation_retry_delay_ms,
-                    &format!("{what} compensation"),
-                )? {
-                    st = st.compensation_retries(r);
-                }
             }
             b = b.stage(st);
         }

@@ -139,6 +139,11 @@ test('bad input to map, Pool.start and @ProcessPool is refused with E001', T, as
     Pool.start({ service: Chunks, healthCheck: { intervall: 5 } } as any),
     (e: unknown) => code('E001')(e) && /did you mean 'interval'/.test((e as Error).message),
   );
+  // The engine checks the values, in TypeScript's words (milliseconds).
+  await assert.rejects(
+    Pool.start({ service: Chunks, taskTimeout: -5 }),
+    (e: unknown) => code('E001')(e) && /pool '.*': taskTimeout must be a number of milliseconds, 0 or more, got -5/.test((e as Error).message),
+  );
   assert.throws(
     () => ProcessPool({ service: Chunks, shutdownTimeOut: 5 } as any),
     (e: unknown) => code('E001')(e) && /in @ProcessPool\(\): did you mean 'shutdownTimeout'/.test((e as Error).message),

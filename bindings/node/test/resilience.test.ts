@@ -163,6 +163,11 @@ test('rate limiter: points per duration (seconds), try, consume, acquire', async
   assert.throws(() => new RateLimiter({ points: 0, duration: 1 }), code('R005'));
   assert.throws(() => new RateLimiter({ points: 1, duration: -1 }), code('R005'));
   assert.throws(() => new RateLimiter({ points: 1, duration: 1, kind: 'leaky' as any }), code('R005'));
+  // The engine's messages, in TypeScript's words (a rate limiter's duration is in seconds, as the spec's).
+  assert.throws(() => new RateLimiter({ name: 'api', points: 1, duration: -1 }), /rate limiter 'api': duration must be a number of seconds above 0, got -1/);
+  assert.throws(() => new BulkheadPolicy({ maxConcurrent: 0 }), /maxConcurrent must be a whole number of at least 1, got 0/);
+  assert.throws(() => new RetryPolicy({ factor: 0.5 }), /retry: factor must be a number of at least 1, got 0.5/);
+  assert.throws(() => new RetryPolicy({ maxDelay: 'soon' as any }), (e: any) => e.code === 'E001' && /maxDelay must be a number of milliseconds above 0, got 'soon'/.test(e.message));
   const w = new RateLimiter({ points: 1, duration: 60, kind: 'sliding-window' });
   w.consume();
   assert.throws(() => w.consume(), code('R002'));

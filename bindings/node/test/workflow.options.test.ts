@@ -90,6 +90,17 @@ test('a name that is given must not be empty; an anonymous class needs one', () 
   assert.throws(() => defineWorkflow({} as any), code('WF004'));
 });
 
+test('option values are checked by the engine where they are written, in TypeScript\'s words', () => {
+  assert.throws(() => Stage({ name: 'pay', retryDelay: -1 }), (e: any) => e.code === 'WF004' && /@Stage\('pay'\): retryDelay must be a number of milliseconds above 0, got -1/.test(e.message));
+  assert.throws(() => Stage({ retries: 1.5 }), (e: any) => e.code === 'WF004' && /retries must be a whole number of at least 0, got 1.5/.test(e.message));
+  assert.throws(() => Stage({ timeout: 'soon' as any }), (e: any) => e.code === 'E001' && /timeout must be a number of milliseconds above 0, got 'soon'/.test(e.message));
+  assert.throws(
+    () => defineWorkflow({ name: 'x', recovery: 'sometimes' as any }),
+    (e: any) => e.code === 'WF004' && /recovery must be one of 'resume', 'compensate', got 'sometimes'/.test(e.message),
+  );
+  assert.throws(() => Compensate('a', { retries: -1 }), (e: any) => e.code === 'WF004' && /@Compensate\('a'\): retries must be a whole number of at least 0, got -1/.test(e.message));
+});
+
 test('an unknown option is refused with E001 naming the nearest valid one, everywhere', async () => {
   // The spec's keys pass.
   Workflow({ name: 'w', timeout: 300000, retries: 3 });

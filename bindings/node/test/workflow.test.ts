@@ -203,8 +203,8 @@ test('definitions: a cycle names its path; empty workflows give {}; bad input is
   assert.throws(() => defineWorkflow('x').stage('a', 'not a function' as any), (e: any) => e.code === 'E001' && /must be a function/.test(e.message));
   assert.throws(() => defineWorkflow('x').stage('a', f, { dependsOn: 42 as any }), (e: any) => e.code === 'E001' && /dependsOn/.test(e.message));
   assert.throws(() => defineWorkflow('x').stage('a', f, { dependsOn: ['b', 3] as any }), code('E001'));
-  assert.throws(() => defineWorkflow('x').stage('a', f, { timeout: -1 }), code('E001'));
-  assert.throws(() => defineWorkflow('x').stage('a', f, { retries: 1.5 }), code('E001'));
+  assert.throws(() => defineWorkflow('x').stage('a', f, { timeout: -1 }), code('WF004'));
+  assert.throws(() => defineWorkflow('x').stage('a', f, { retries: 1.5 }), code('WF004'));
   assert.throws(() => defineWorkflow('x').stage(7 as any, f), code('WF004'));
   assert.throws(() => defineWorkflow('').stage('a', f), code('WF004'));
   assert.throws(() => defineWorkflow({ name: 'x', recovery: 'sometimes' as any }), code('WF004'));

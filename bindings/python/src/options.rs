@@ -5,7 +5,7 @@ use omnitron::ErrorCode;
 use omnitron::dialect::Dialect;
 use omnitron::options::{RawOptions, Value};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::error::to_py;
 
@@ -27,6 +27,17 @@ pub(crate) fn value(v: &Bound<'_, PyAny>) -> Value {
         v.extract::<f64>().map_or_else(|_| Value::Other(describe(v)), Value::Number)
     } else if let Ok(s) = v.cast::<PyString>() {
         Value::Text(s.to_string_lossy().into_owned())
+    } else if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        v.try_iter().map_or_else(
+            |_| Value::Other(describe(v)),
+            |items| Value::List(items.map(|i| i.map_or(Value::Null, |i| value(&i))).collect()),
+        )
+    } else if let Ok(d) = v.cast::<PyDict>() {
+        Value::Map(
+            d.iter()
+                .map(|(k, v)| (k.str().map_or_else(|_| String::new(), |k| k.to_string()), value(&v)))
+                .collect(),
+        )
     } else {
         Value::Other(describe(v))
     }

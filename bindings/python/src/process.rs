@@ -3,11 +3,12 @@
 //! through an inbox, and hooks run on that loop.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use omnitron::ErrorCode;
+use omnitron::options::RawOptions;
 use omnitron::process::{
-    ChildInfo, ChildOptions, ChildSpec, CrashDecision, HealthCheck, MapItems, MapOptions, MapPart,
-    MapResults, Pool, PoolOptions, PoolSize, RestartBackoff, Supervisor, SupervisorOptions,
+    ChildInfo, ChildOptions, ChildSpec, CrashDecision, MapItems, MapOptions, MapPart, MapResults, Pool,
+    PoolOptions, PoolSize, Supervisor, SupervisorOptions,
 };
 use omnitron::rpc::WireError;
 use omnitron::runtime;
@@ -18,78 +19,19 @@ use pyo3::types::{PyDict, PyList};
 use tokio::sync::oneshot;
 
 use crate::error::ToPy;
-use crate::resilience::MAX_SECONDS;
+use crate::options;
 use crate::rpc::{Inbox, decode, encode, print_err, wire_to_tuple};
 
-fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
-    match d.get_item(key)? {
-        None => Ok(None),
-        Some(v) if v.is_none() => Ok(None),
-        Some(v) => v.extract::<T>().map(Some).map_err(|_| {
-            let ty = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-            crate::error::invalid_argument(format!("option '{key}' has the wrong type ({ty})"))
-        }),
-    }
-}
-
-fn seconds(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<Duration>> {
-    get::<f64>(d, key)?.map(|s| secs(s, &format!("option '{key}'"))).transpose()
-}
-
-/// Seconds from 0 up to `resilience::MAX_SECONDS` as a duration; anything else refused.
-fn secs(v: f64, what: &str) -> PyResult<Duration> {
-    if v.is_finite() && (0.0..MAX_SECONDS).contains(&v) {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(crate::error::invalid_argument(format!(
-            "{what} must be a number of seconds >= 0 (and below 1e10), got {v}"
-        )))
-    }
-}
-
-fn parse<T: std::str::FromStr<Err = omnitron::Error>>(py: Python<'_>, s: &str) -> PyResult<T> {
-    s.parse::<T>().py(py)
+/// Options from a dict the Python layer built, as core reads them (a wrong value is E001).
+fn raw(what: &str, d: &Bound<'_, PyDict>) -> PyResult<RawOptions> {
+    options::raw(what.to_string(), ErrorCode::InvalidArgument, Some(d))
 }
 
 /// A `ChildSpec` from `{name, command: [program, *args], env: {..}, cwd, ready_timeout,
-/// shutdown_timeout, health: {interval, timeout, max_missed}}`.
-fn spec(d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
-    let name: String =
-        get(d, "name")?.ok_or_else(|| crate::error::invalid_argument("a child needs a name"))?;
-    let command: Vec<String> = get(d, "command")?.unwrap_or_default();
-    let Some((program, args)) = command.split_first() else {
-        return Err(crate::error::invalid_argument(format!(
-            "child '{name}' needs a command (a list: program, arguments...)"
-        )));
-    };
-    let mut s = ChildSpec::new(name, program).args(args.iter().cloned());
-    if let Some(env) = get::<std::collections::HashMap<String, String>>(d, "env")? {
-        let mut env: Vec<_> = env.into_iter().collect();
-        env.sort();
-        for (k, v) in env {
-            s = s.env(k, v);
-        }
-    }
-    if let Some(cwd) = get::<String>(d, "cwd")? {
-        s = s.cwd(cwd);
-    }
-    if let Some(t) = seconds(d, "ready_timeout")? {
-        s = s.ready_timeout(t);
-    }
-    if let Some(t) = seconds(d, "shutdown_timeout")? {
-        s = s.shutdown_timeout(t);
-    }
-    if let Some(h) = d.get_item("health")?.filter(|h| !h.is_none()) {
-        let h =
-            h.cast::<PyDict>().map_err(|_| crate::error::invalid_argument("health must be a HealthCheck"))?;
-        let def = HealthCheck::default();
-        s = s.health(HealthCheck {
-            interval: seconds(h, "interval")?.unwrap_or(def.interval),
-            timeout: seconds(h, "timeout")?.unwrap_or(def.timeout),
-            max_missed: get(h, "max_missed")?.unwrap_or(def.max_missed),
-        });
-    }
-    Ok(s)
+/// shutdown_timeout, health: {interval, timeout, max_missed}}` (checked by core).
+fn spec(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<ChildSpec> {
+    let name = d.get_item("name")?.and_then(|n| n.extract::<String>().ok()).unwrap_or_default();
+    ChildSpec::from_raw(&raw(&format!("child '{name}'"), d)?).py(py)
 }
 
 /// A pool of worker processes. Its workers connect to a host of its own whose connections the
@@ -114,42 +56,10 @@ fn pool_options(
     child: &Bound<'_, PyDict>,
     options: &Bound<'_, PyDict>,
 ) -> PyResult<PoolOptions> {
-    let mut o = PoolOptions::new(spec(child)?);
-    if let Some(n) = get::<String>(options, "name")? {
-        o.name = n;
-    }
-    o.size = match options.get_item("size")? {
-        None => PoolSize::Fixed(2),
-        Some(v) if v.extract::<String>().is_ok_and(|s| s == "auto") => PoolSize::Auto,
-        Some(v) => PoolSize::Fixed(v.extract::<usize>().map_err(|_| {
-            crate::error::invalid_argument(format!("size must be a number or 'auto', got {v}"))
-        })?),
-    };
-    o.min = get(options, "min")?;
-    o.max = get(options, "max")?;
-    if let Some(s) = get::<String>(options, "strategy")? {
-        o.strategy = parse(py, &s)?;
-    }
-    if let Some(w) = get(options, "warmup")? {
-        o.warmup = w;
-    }
-    if let Some(c) = get(options, "concurrency")? {
-        o.concurrency = c;
-    }
-    if let Some(q) = get(options, "queue_limit")? {
-        o.queue_limit = q;
-    }
-    if let Some(t) = seconds(options, "task_timeout")? {
-        o.task_timeout = t;
-    }
-    if let Some(r) = get(options, "task_retries")? {
-        o.task_retries = r;
-    }
-    o.recycle_after = get(options, "recycle_after")?;
-    o.max_lifetime = seconds(options, "max_lifetime")?;
-    o.service = get(options, "service")?;
-    if let Some(t) = seconds(options, "idle_timeout")? {
-        o.idle_timeout = t;
+    let name = options.get_item("name")?.and_then(|n| n.extract::<String>().ok()).unwrap_or_default();
+    let mut o = PoolOptions::from_raw(spec(py, child)?, &raw(&format!("pool '{name}'"), options)?).py(py)?;
+    if options.get_item("size")?.is_none() {
+        o.size = PoolSize::Fixed(2);
     }
     Ok(o)
 }
@@ -431,27 +341,11 @@ pub struct NativeSupervisor {
 
 #[pymethods]
 impl NativeSupervisor {
+    /// `options`: `{name, strategy, max_restarts, window, backoff_initial, backoff_max,
+    /// backoff_factor}` as the user gave them (checked by core).
     #[new]
-    #[pyo3(signature = (name, strategy, max_restarts, window_s, backoff_initial_s, backoff_max_s, backoff_factor))]
-    #[allow(clippy::too_many_arguments)] // The Python signature, one to one.
-    fn new(
-        py: Python<'_>,
-        name: &str,
-        strategy: &str,
-        max_restarts: u32,
-        window_s: f64,
-        backoff_initial_s: f64,
-        backoff_max_s: f64,
-        backoff_factor: f64,
-    ) -> PyResult<Self> {
-        let mut o = SupervisorOptions::new(name)
-            .strategy(parse(py, strategy)?)
-            .budget(max_restarts, secs(window_s, "window")?);
-        o.backoff = RestartBackoff {
-            initial: secs(backoff_initial_s, "backoff")?,
-            max: secs(backoff_max_s, "backoff max")?,
-            factor: backoff_factor,
-        };
+    fn new(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let o = SupervisorOptions::from_raw(&raw("supervisor", options)?).py(py)?;
         let inbox = Inbox::new()?;
         Ok(NativeSupervisor { sup: Supervisor::new(o), inbox })
     }
@@ -468,19 +362,7 @@ impl NativeSupervisor {
     /// Adds a child: `child` as for pools, plus `{instances, critical, restart, max_restarts,
     /// window, restart_delay}`.
     fn add_child(&self, py: Python<'_>, child: &Bound<'_, PyDict>) -> PyResult<()> {
-        let mut o = ChildOptions::new(spec(child)?);
-        if let Some(n) = get(child, "instances")? {
-            o.instances = n;
-        }
-        if let Some(c) = get(child, "critical")? {
-            o.critical = c;
-        }
-        if let Some(r) = get::<String>(child, "restart")? {
-            o.restart = parse(py, &r)?;
-        }
-        o.max_restarts = get(child, "max_restarts")?;
-        o.window = seconds(child, "window")?;
-        o.restart_delay = seconds(child, "restart_delay")?;
+        let o = ChildOptions::from_raw(spec(py, child)?, &raw("child", child)?).py(py)?;
         self.sup.add_child(o).py(py)
     }
 

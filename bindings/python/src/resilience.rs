@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use omnitron::dialect::Dialect;
+use omnitron::options::RawOptions;
 use omnitron::resilience::{
-    Admission, Backoff, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Jitter, Outcome, Permit,
-    RateLimitKind, RateLimiter, RetryOptions, timeout_error,
+    Admission, BreakerOptions, BreakerState, Bulkhead, CircuitBreaker, Outcome, Permit, RateLimiter,
+    RetryOptions, timeout_error, timeout_in,
 };
 use omnitron::{Error, ErrorCode};
 use pyo3::exceptions::PyBaseException;
@@ -27,30 +29,16 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// Longer than any real wait (317 years), short enough for every clock to add.
-pub(crate) const MAX_SECONDS: f64 = 1e10;
+const MAX_SECONDS: f64 = 1e10;
 
 /// Seconds as a duration for a message: NaN and negatives as 0, huge ones capped.
 fn clamped(v: f64) -> Duration {
     Duration::from_secs_f64(if v.is_nan() { 0.0 } else { v.clamp(0.0, MAX_SECONDS) })
 }
-fn secs(v: f64, what: &str) -> Result<Duration, Error> {
-    if !(v.is_finite() && v > 0.0 && v < MAX_SECONDS) {
-        return Err(Error::new(
-            omnitron::ErrorCode::InvalidPolicy,
-            format!("{what} must be a number of seconds above 0 (and below 1e10), got {v}"),
-        ));
-    }
-    Ok(Duration::from_secs_f64(v))
-}
 
-fn count(v: i64, what: &str) -> Result<u32, Error> {
-    if v < 1 || v > i64::from(u32::MAX) {
-        return Err(Error::new(
-            omnitron::ErrorCode::InvalidPolicy,
-            format!("{what} must be at least 1, got {v}"),
-        ));
-    }
-    Ok(v as u32)
+/// A policy's keyword options as core reads them.
+fn policy_raw(what: String, options: &Bound<'_, PyDict>) -> PyResult<RawOptions> {
+    options::raw(what, ErrorCode::InvalidPolicy, Some(options))
 }
 
 fn state_code(s: BreakerState) -> u8 {
@@ -139,14 +127,11 @@ pub struct NativeRateLimiter {
 
 #[pymethods]
 impl NativeRateLimiter {
+    /// `options`: `points`, `duration` (seconds), `kind`, as the user gave them (checked by core).
     #[new]
-    #[pyo3(signature = (name, points, duration, kind=None))]
-    fn new(py: Python<'_>, name: String, points: i64, duration: f64, kind: Option<&str>) -> PyResult<Self> {
-        let build = || -> Result<RateLimiter, Error> {
-            let kind: RateLimitKind = kind.unwrap_or("token-bucket").parse()?;
-            RateLimiter::new(name, count(points, "points")?, secs(duration, "duration")?, kind)
-        };
-        Ok(NativeRateLimiter { limiter: build().py(py)? })
+    fn new(py: Python<'_>, name: String, options: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let raw = policy_raw(format!("rate limiter '{name}'"), options)?;
+        Ok(NativeRateLimiter { limiter: RateLimiter::from_raw(name, &raw).py(py)? })
     }
 
     /// 0.0 when `n` tokens were taken; otherwise the seconds until they would be there.
@@ -175,18 +160,11 @@ pub struct NativeBulkhead {
 
 #[pymethods]
 impl NativeBulkhead {
+    /// `options`: `max_concurrent`, `max_queue`, as the user gave them (checked by core).
     #[new]
-    fn new(py: Python<'_>, name: String, max_concurrent: i64, max_queue: i64) -> PyResult<Self> {
-        let build = || -> Result<Bulkhead, Error> {
-            if max_queue < 0 {
-                return Err(Error::new(
-                    omnitron::ErrorCode::InvalidPolicy,
-                    format!("max_queue must be at least 0, got {max_queue}"),
-                ));
-            }
-            Bulkhead::new(name, count(max_concurrent, "max_concurrent")? as usize, max_queue as usize)
-        };
-        Ok(NativeBulkhead { bulkhead: build().py(py)? })
+    fn new(py: Python<'_>, name: String, options: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let raw = policy_raw(format!("bulkhead '{name}'"), options)?;
+        Ok(NativeBulkhead { bulkhead: Bulkhead::from_raw(name, &raw).py(py)? })
     }
 
     /// 0 granted, a waiter id (> 0) when queued, -1 when full.
@@ -230,42 +208,12 @@ pub struct NativeRetry {
 
 #[pymethods]
 impl NativeRetry {
+    /// `options`: `attempts`, `backoff`, `delay`, `step`, `factor`, `max_delay` (seconds) and
+    /// `jitter`, as the user gave them (checked by core).
     #[new]
-    #[pyo3(signature = (attempts=3, backoff="exponential", delay=0.1, step=None, factor=2.0, max_delay=None, jitter="none"))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        attempts: i64,
-        backoff: &str,
-        delay: f64,
-        step: Option<f64>,
-        factor: f64,
-        max_delay: Option<f64>,
-        jitter: &str,
-    ) -> PyResult<Self> {
-        let build = || -> Result<RetryOptions, Error> {
-            let mut r = RetryOptions::new(count(attempts, "attempts")?);
-            let d = if delay == 0.0 { Duration::ZERO } else { secs(delay, "delay")? };
-            r.backoff = match backoff {
-                "fixed" => Backoff::Fixed(d),
-                "linear" => Backoff::Linear {
-                    initial: d,
-                    step: step.map(|s| secs(s, "step")).transpose()?.unwrap_or(d),
-                },
-                "exponential" => Backoff::Exponential { initial: d, factor },
-                other => {
-                    return Err(Error::new(
-                        omnitron::ErrorCode::InvalidPolicy,
-                        format!("unknown backoff '{other}': expected 'fixed', 'linear' or 'exponential'"),
-                    ));
-                }
-            };
-            r.max_delay = max_delay.map(|m| secs(m, "max_delay")).transpose()?.or(r.max_delay);
-            r.jitter = jitter.parse::<Jitter>()?;
-            r.validate()?;
-            Ok(r)
-        };
-        Ok(NativeRetry { opts: build().py(py)? })
+    fn new(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let raw = policy_raw("retry".to_string(), options)?;
+        Ok(NativeRetry { opts: RetryOptions::from_raw(&raw).py(py)? })
     }
 
     #[getter]
@@ -293,5 +241,5 @@ fn timeout_exception(py: Python<'_>, seconds: f64, name: Option<&str>) -> Py<PyB
 /// Checks a timeout value (seconds).
 #[pyfunction]
 fn check_timeout(py: Python<'_>, seconds: f64) -> PyResult<()> {
-    secs(seconds, "timeout").map(|_| ()).py(py)
+    timeout_in(Dialect::Python, seconds).map(|_| ()).py(py)
 }

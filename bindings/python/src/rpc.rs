@@ -513,17 +513,12 @@ fn options(name: &str, token: Option<String>, max_frame: Option<usize>) -> PeerO
     o
 }
 
+/// A call's deadline in seconds, checked by core.
 fn deadline(seconds: Option<f64>) -> PyResult<Option<Duration>> {
-    match seconds {
-        None => Ok(None),
-        // Past what a Duration holds: as long as there is (the engine caps it).
-        Some(s) if s.is_finite() && s > 0.0 => {
-            Ok(Some(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)))
-        }
-        Some(s) => Err(crate::error::invalid_argument(format!(
-            "deadline must be a positive number of seconds, got {s}"
-        ))),
-    }
+    seconds
+        .map(|s| omnitron::rpc::deadline_in(omnitron::dialect::Dialect::Python, s))
+        .transpose()
+        .map_err(|e| Python::attach(|py| crate::error::to_py(py, &e)))
 }
 
 #[pymethods]

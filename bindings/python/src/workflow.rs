@@ -4,16 +4,17 @@
 //! inbox (see `rpc.rs`) drained by the engine's asyncio loop, so they never wait for the GIL.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use omnitron::resilience::{Backoff, RetryOptions};
+use omnitron::dialect::Dialect;
+use omnitron::options::{RawOptions, Value as RawValue};
 use omnitron::workflow::{
-    CompensateFn, Engine, ErrorRecord, RecoveryPolicy, RunFilter, RunState, Stage, StageContext, StageFn,
-    Workflow,
+    CompensateFn, Engine, ErrorRecord, RunFilter, RunState, Stage, StageContext, StageFn, StepKind,
+    StepOptions, Workflow,
 };
 use omnitron::{BoxError, Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -67,27 +68,38 @@ pub struct NativeWorkflowEngine {
     inbox: Arc<Inbox>,
 }
 
-fn seconds(v: Option<f64>, what: &str) -> Result<Option<Duration>, Error> {
-    match v {
-        None => Ok(None),
-        Some(v) if v.is_finite() && v > 0.0 && v < 1e10 => Ok(Some(Duration::from_secs_f64(v))),
-        Some(v) => Err(Error::new(
-            ErrorCode::InvalidWorkflow,
-            format!("{what} must be a number of seconds above 0 (and below 1e10), got {v}"),
-        )),
+/// Options the Python layer passed as numbers and strings, as core reads them.
+fn raw(what: String, values: &[(&str, Option<f64>)], recovery: Option<String>) -> RawOptions {
+    let mut raw = RawOptions::new(Dialect::Python, what, ErrorCode::InvalidWorkflow);
+    for (key, v) in values {
+        if let Some(v) = v {
+            raw.set(key, RawValue::Number(*v));
+        }
     }
+    if let Some(r) = recovery {
+        raw.set("recovery", RawValue::Text(r));
+    }
+    raw
 }
 
-fn retries(n: Option<u32>, delay: Option<f64>, what: &str) -> Result<Option<RetryOptions>, Error> {
-    let Some(n) = n else { return Ok(None) };
-    let attempts = n
-        .checked_add(1)
-        .ok_or_else(|| Error::new(ErrorCode::InvalidWorkflow, format!("{what} retries: too many")))?;
-    let mut r = RetryOptions::new(attempts);
-    if let Some(d) = seconds(delay, &format!("{what} retry_delay"))? {
-        r.backoff = Backoff::Exponential { initial: d, factor: 2.0 };
-    }
-    Ok(Some(r))
+/// Checks a workflow's (`kind` "workflow"), stage's ("stage") or compensation's ("compensation")
+/// keyword options where they are declared (raises `InvalidWorkflowError`, or
+/// `InvalidArgumentError` for a wrong type).
+#[pyfunction]
+#[pyo3(signature = (kind, what, options))]
+fn check_workflow_options(
+    py: Python<'_>,
+    kind: &str,
+    what: String,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<()> {
+    let kind = match kind {
+        "workflow" => StepKind::Workflow,
+        "stage" => StepKind::Stage,
+        _ => StepKind::Compensation,
+    };
+    let raw = crate::options::raw(what, ErrorCode::InvalidWorkflow, Some(options))?;
+    StepOptions::from_raw(kind, &raw).map(|_| ()).py(py)
 }
 
 fn ctx_json(ctx: &StageContext) -> String {
@@ -285,15 +297,7 @@ impl NativeWorkflowEngine {
     fn list(&self, workflow: Option<String>, state: Option<String>, limit: Option<usize>, done: Py<PyAny>) {
         let engine = self.engine.clone();
         self.spawn(done, async move {
-            let state = match state {
-                None => None,
-                Some(s) => Some(RunState::parse(&s).ok_or_else(|| {
-                    Error::invalid_argument(format!(
-                        "unknown run state '{s}': use one of {}",
-                        RunState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                    ))
-                })?),
-            };
+            let state = state.map(|s| s.parse::<RunState>()).transpose()?;
             to_value(&engine.list(&RunFilter { workflow, state, limit }).await?)
         });
     }
@@ -333,28 +337,25 @@ impl NativeWorkflowEngine {
     ) -> Result<Workflow, Error> {
         let wf = name.clone();
         let dispatch = Arc::new(dispatch);
-        let mut b = Workflow::builder(name);
-        if let Some(t) = seconds(timeout_s, &format!("workflow '{wf}': timeout"))? {
-            b = b.timeout(t);
-        }
-        if let Some(r) = retries(retry_count, retry_delay_s, &format!("workflow '{wf}':"))? {
-            b = b.retries(r);
-        }
-        if let Some(p) = recovery {
-            b = b.recovery(p.parse::<RecoveryPolicy>()?);
-        }
+        let values =
+            [("timeout", timeout_s), ("retries", retry_count.map(f64::from)), ("retry_delay", retry_delay_s)];
+        let o =
+            StepOptions::from_raw(StepKind::Workflow, &raw(format!("workflow '{wf}'"), &values, recovery))?;
+        let mut b = Workflow::builder(name).options(o);
         for (i, (sname, deps, timeout, r, delay, compensate, cr, cdelay)) in stages.into_iter().enumerate() {
-            let what = format!("workflow '{wf}', stage '{sname}':");
+            let what = format!("workflow '{wf}', stage '{sname}'");
             let (inbox, d) = (self.inbox.clone(), dispatch.clone());
             let run: StageFn =
                 Arc::new(move |input, ctx| Box::pin(call_py(inbox.clone(), d.clone(), i, false, input, ctx)));
-            let mut st = Stage::from_fn(sname, run).depends_on(deps);
-            if let Some(t) = seconds(timeout, &format!("{what} timeout"))? {
-                st = st.timeout(t);
-            }
-            if let Some(r) = retries(r, delay, &what)? {
-                st = st.retries(r);
-            }
+            let values = [
+                ("timeout", timeout),
+                ("retries", r.map(f64::from)),
+                ("retry_delay", delay),
+                ("compensation_retries", cr.map(f64::from)),
+                ("compensation_retry_delay", cdelay),
+            ];
+            let o = StepOptions::from_raw(StepKind::Stage, &raw(what, &values, None))?;
+            let mut st = Stage::from_fn(sname, run).depends_on(deps).options(o);
             if compensate {
                 let (inbox, d) = (self.inbox.clone(), dispatch.clone());
                 let f: CompensateFn = Arc::new(move |output, ctx| {
@@ -362,9 +363,6 @@ impl NativeWorkflowEngine {
                     Box::pin(async move { fut.await.map(|_| ()) })
                 });
                 st = st.compensate_with(f);
-                if let Some(r) = retries(cr, cdelay, &format!("{what} compensation"))? {
-                    st = st.compensation_retries(r);
-                }
             }
             b = b.stage(st);
         }
@@ -375,5 +373,6 @@ impl NativeWorkflowEngine {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeWorkflowEngine>()?;
     m.add_class::<NativeStageCall>()?;
+    m.add_function(wrap_pyfunction!(check_workflow_options, m)?)?;
     Ok(())
 }

@@ -105,6 +105,11 @@ def test_pool_errors_are_clear() -> None:
                 await Pool.start(WORKER, **bad)  # type: ignore[arg-type]
         with pytest.raises(InvalidArgumentError):
             await Pool.start(42)  # type: ignore[arg-type]
+        # The engine checks the values, in Python's words (seconds, snake_case).
+        with pytest.raises(InvalidArgumentError, match=r"task_timeout must be a number of seconds, 0 or more, got -1"):
+            await Pool.start(WORKER, task_timeout=-1)
+        with pytest.raises(InvalidArgumentError, match=r"backoff_factor must be a number of at least 1, got 0.5"):
+            Supervisor("s", backoff_factor=0.5)
 
     asyncio.run(main())
 

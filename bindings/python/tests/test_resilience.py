@@ -235,6 +235,13 @@ def test_rate_limits() -> None:
         with pytest.raises(OmnitronError) as e:
             RateLimiter(**kwargs)  # type: ignore[arg-type]
         assert code(e) == "R005"
+    # The engine's messages, in Python's words.
+    with pytest.raises(OmnitronError, match=r"rate limiter 'api': duration must be a number of seconds above 0, got -1"):
+        RateLimiter(1, -1, name="api")
+    with pytest.raises(OmnitronError, match=r"max_concurrent must be a whole number of at least 1, got 0"):
+        Bulkhead(0)
+    with pytest.raises(OmnitronError, match=r"retry: max_delay must be a number of seconds above 0, got -1"):
+        RetryPolicy(max_delay=-1)
 
 
 def test_bulkhead_sync_and_async() -> None:

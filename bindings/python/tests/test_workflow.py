@@ -235,13 +235,16 @@ def test_definitions_and_bad_input() -> None:
             define_workflow("x").stage("a", f, depends_on=42)  # type: ignore[arg-type]
         with pytest.raises(InvalidArgumentError):
             define_workflow("x").stage("a", f, depends_on=["b", 3])  # type: ignore[list-item]
-        with pytest.raises(InvalidArgumentError):
+        # Values are checked by the engine, in Python's words (seconds, snake_case).
+        with pytest.raises(InvalidWorkflowError, match=r"workflow 'x', stage 'a': timeout must be a number of seconds above 0, got -1"):
             define_workflow("x").stage("a", f, timeout=-1)
-        with pytest.raises(InvalidArgumentError):
+        with pytest.raises(InvalidWorkflowError, match=r"retries must be a whole number of at least 0, got 1.5"):
             define_workflow("x").stage("a", f, retries=1.5)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match=r"retry_delay must be a number of seconds above 0, got 'soon'"):
+            stage(retry_delay="soon")  # type: ignore[arg-type]
         with pytest.raises(InvalidWorkflowError):
             define_workflow("")
-        with pytest.raises(InvalidWorkflowError):
+        with pytest.raises(InvalidWorkflowError, match=r"recovery must be one of 'resume', 'compensate', got 'sometimes'"):
             define_workflow("x", recovery="sometimes")
         with pytest.raises(InvalidArgumentError):
             define_workflow("x").compensate("a", None)  # type: ignore[arg-type]

@@ -5,12 +5,25 @@
 //!
 //! The doors look for an unknown key themselves (a set lookup per key, on paths that run often);
 //! only when they find one do they ask for the error, so the message is written once, here.
+//!
+//! The values are checked here too ([`RawOptions`]): a door hands over what its user wrote and
+//! each capability reads it with the rules below, in the reader's words.
 
 mod raw;
 
 pub use raw::{RawOptions, Value};
 
 use crate::error::{Error, ErrorCode, Result};
+
+/// What a duration option must be, in the reader's unit: "must be a number of seconds above 0".
+pub fn duration_rule(dialect: crate::dialect::Dialect, zero: bool) -> String {
+    let unit = dialect.duration_unit();
+    if zero {
+        format!("must be a number of {unit}, 0 or more")
+    } else {
+        format!("must be a number of {unit} above 0")
+    }
+}
 
 /// The error for `key`, unknown among `allowed`, in the options of `context` (`@Supervisor()`,
 /// `Pool.start()`, ...).

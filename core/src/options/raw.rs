@@ -6,6 +6,7 @@
 //!
 //! A binding only turns its host's values into [`Value`]s; it checks nothing itself.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use crate::dialect::Dialect;
@@ -22,7 +23,11 @@ pub enum Value {
     Text(String),
     /// A boolean.
     Bool(bool),
-    /// Anything else, described as the door would (`a list`, `a function`), for the message.
+    /// A list (a command's words).
+    List(Vec<Value>),
+    /// Nested options or a string map (a health check, an environment), keys as the user wrote them.
+    Map(Vec<(String, Value)>),
+    /// Anything else, described as the door would (`a function`), for the message.
     Other(String),
 }
 
@@ -36,18 +41,31 @@ pub struct RawOptions {
     code: ErrorCode,
     /// (the engine's name of the option, the value).
     values: Vec<(String, Value)>,
+    /// The keys as the user wrote them, by the engine's name (for an unknown key's message).
+    written: Vec<(String, String)>,
+    /// The options read so far (and whether each is a duration), for [`RawOptions::check_unknown`].
+    read: RefCell<Vec<(String, bool)>>,
 }
 
 impl RawOptions {
     /// Empty options for `what`, read by a user of `dialect`; a wrong value is a `code` error.
     pub fn new(dialect: Dialect, what: impl Into<String>, code: ErrorCode) -> RawOptions {
-        RawOptions { dialect, what: what.into(), code, values: Vec::new() }
+        RawOptions {
+            dialect,
+            what: what.into(),
+            code,
+            values: Vec::new(),
+            written: Vec::new(),
+            read: RefCell::new(Vec::new()),
+        }
     }
 
     /// Sets `key` (spelled as the door's user wrote it) to `value`.
     pub fn set(&mut self, key: &str, value: Value) -> &mut Self {
         let name = self.dialect.canonical(key).into_owned();
         self.values.retain(|(n, _)| *n != name);
+        self.written.retain(|(n, _)| *n != name);
+        self.written.push((name.clone(), key.to_string()));
         self.values.push((name, value));
         self
     }
@@ -70,7 +88,35 @@ impl RawOptions {
 
     /// The value of `name` (the engine's spelling), if it was given and is not null.
     pub fn get(&self, name: &str) -> Option<&Value> {
+        self.mark(name, false);
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v).filter(|v| **v != Value::Null)
+    }
+
+    fn mark(&self, name: &str, duration: bool) {
+        let mut read = self.read.borrow_mut();
+        match read.iter_mut().find(|(n, _)| n == name) {
+            Some(r) => r.1 |= duration,
+            None => read.push((name.to_string(), duration)),
+        }
+    }
+
+    /// Refuses (E001) an option none of the readers asked for, naming the nearest known one: for
+    /// a door that does not check its keys itself (C's JSON).
+    pub fn check_unknown(&self) -> Result<()> {
+        let read = self.read.borrow();
+        let known: Vec<String> = read.iter().map(|(n, d)| self.spelled(n, *d)).collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        for (name, key) in &self.written {
+            if !read.iter().any(|(n, _)| n == name) {
+                return Err(super::unknown_option(&self.what, key, &known));
+            }
+        }
+        Ok(())
+    }
+
+    /// `name` as the reader writes it (C's durations end in `_ms`).
+    fn spelled(&self, name: &str, duration: bool) -> String {
+        if duration { self.dialect.duration_field(name) } else { self.dialect.field(name).into_owned() }
     }
 
     /// Whether `name` was given (null counts: the user asked for "none").
@@ -94,7 +140,8 @@ impl RawOptions {
             Some((_, v)) => format!(", got {}", self.show(v)),
             None => String::new(),
         };
-        Error::new(code, format!("{}: {} {rule}{got}", self.what, self.dialect.field(name)))
+        let duration = self.read.borrow().iter().any(|(n, d)| n == name && *d);
+        Error::new(code, format!("{}: {} {rule}{got}", self.what, self.spelled(name, duration)))
     }
 
     /// An error about the options as a whole (a rule between two of them).
@@ -113,6 +160,8 @@ impl RawOptions {
             Value::Number(n) => format!("{n}"),
             Value::Text(s) => format!("'{s}'"),
             Value::Bool(b) => self.dialect.show_bool(*b).to_string(),
+            Value::List(_) => "a list".to_string(),
+            Value::Map(_) => "an object".to_string(),
             Value::Other(what) => what.clone(),
         }
     }
@@ -167,13 +216,22 @@ impl RawOptions {
         self.duration_from(name, true)
     }
 
+    /// A duration in seconds whatever the door (an option every door documents in seconds, as
+    /// a rate limiter's `duration` after rate-limiter-flexible), longer than 0.
+    pub fn seconds(&self, name: &str) -> Result<Option<Duration>> {
+        let rule = super::duration_rule(Dialect::Python, false);
+        match self.number(name, &rule)? {
+            None => Ok(None),
+            Some(v) => match Dialect::Python.duration(v) {
+                Some(d) if !d.is_zero() => Ok(Some(d)),
+                _ => Err(self.wrong(name, &rule)),
+            },
+        }
+    }
+
     fn duration_from(&self, name: &str, zero: bool) -> Result<Option<Duration>> {
-        let unit = self.dialect.duration_unit();
-        let rule = if zero {
-            format!("must be a number of {unit}, 0 or more")
-        } else {
-            format!("must be a number of {unit} above 0")
-        };
+        self.mark(name, true);
+        let rule = super::duration_rule(self.dialect, zero);
         match self.number(name, &rule)? {
             None => Ok(None),
             Some(v) => match self.dialect.duration(v) {
@@ -189,6 +247,87 @@ impl RawOptions {
             None => Ok(None),
             Some(Value::Text(s)) => Ok(Some(s)),
             Some(_) => Err(self.wrong_type(name, "must be a string")),
+        }
+    }
+
+    /// A whole number of at least `min` (up to 2^53, what every door's numbers hold exactly).
+    pub fn whole(&self, name: &str, min: u64) -> Result<Option<u64>> {
+        let rule = format!("must be a whole number of at least {min}");
+        match self.number(name, &rule)? {
+            None => Ok(None),
+            Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= 9_007_199_254_740_992.0 => {
+                Ok(Some(n as u64))
+            }
+            Some(_) => Err(self.wrong(name, &rule)),
+        }
+    }
+
+    /// A list of strings.
+    pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>> {
+        let rule = "must be a list of strings";
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::List(items)) => items
+                .iter()
+                .map(|i| match i {
+                    Value::Text(s) => Ok(s.clone()),
+                    _ => Err(self.wrong_type(name, rule)),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(self.wrong_type(name, rule)),
+        }
+    }
+
+    /// A map of strings to strings (an environment), in the order given.
+    pub fn string_map(&self, name: &str) -> Result<Option<Vec<(String, String)>>> {
+        let rule = "must map strings to strings";
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Map(items)) => items
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::Text(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(self.wrong_type(name, rule)),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(self.wrong_type(name, rule)),
+        }
+    }
+
+    /// Nested options (a health check's), read as these are: messages start with `<what> <name>`.
+    pub fn nested(&self, name: &str) -> Result<Option<RawOptions>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Map(items)) => {
+                let mut raw = RawOptions::new(
+                    self.dialect,
+                    format!("{} {}", self.what, self.dialect.field(name)),
+                    self.code,
+                );
+                for (k, v) in items {
+                    raw.set(k, v.clone());
+                }
+                Ok(Some(raw))
+            }
+            Some(_) => Err(self.wrong_type(name, "must be an object of options")),
+        }
+    }
+
+    /// One of `choices`.
+    pub fn choice(&self, name: &str, choices: &[&'static str]) -> Result<Option<&'static str>> {
+        let rule = format!(
+            "must be one of {}",
+            choices.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ")
+        );
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Text(s)) => match choices.iter().find(|c| **c == s.as_str()) {
+                Some(c) => Ok(Some(c)),
+                None => Err(self.wrong(name, &rule)),
+            },
+            Some(_) => Err(self.wrong_type(name, &rule)),
         }
     }
 

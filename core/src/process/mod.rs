@@ -17,6 +17,7 @@ pub mod control;
 mod host;
 pub mod json;
 mod metrics;
+mod options;
 mod os;
 mod pool;
 mod spec;

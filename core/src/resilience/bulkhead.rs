@@ -48,7 +48,7 @@ impl Bulkhead {
         if max_concurrent == 0 {
             return Err(Error::new(
                 ErrorCode::InvalidPolicy,
-                format!("bulkhead '{name}': maxConcurrent must be at least 1"),
+                format!("bulkhead '{name}': max_concurrent must be at least 1"),
             ));
         }
         Ok(Bulkhead { name, max_concurrent, max_queue, state: Mutex::new(State::default()) })

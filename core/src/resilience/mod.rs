@@ -5,6 +5,7 @@
 
 mod breaker;
 mod bulkhead;
+mod options;
 mod policy;
 mod rate_limit;
 mod retry;
@@ -12,6 +13,7 @@ mod timeout;
 
 pub use breaker::{BreakerError, BreakerOptions, BreakerState, CircuitBreaker, Outcome, Permit, StateChange};
 pub use bulkhead::{Admission, Bulkhead, WaiterId};
+pub use options::{policy_options, timeout_in};
 pub use policy::{Policy, PolicyError, RateLimitStep};
 pub use rate_limit::{RateLimitKind, RateLimiter};
 pub use retry::{Backoff, Jitter, RetryError, RetryOptions, retry, retry_blocking};

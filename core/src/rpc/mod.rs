@@ -37,7 +37,7 @@ pub use handles::{CallHandle, RpcStream};
 pub use host_reader::{HostLoop, HostReader};
 pub use msgpack::{EMPTY_ARRAY, NIL};
 pub(crate) use msgpack::{Reader, write_array_len, write_str};
-pub use options::{CallOptions, DEFAULT_DEADLINE, PeerOptions};
+pub use options::{CallOptions, DEFAULT_DEADLINE, PeerOptions, deadline_in};
 pub use pattern::{Pattern, check_topic};
 pub use peer::Peer;
 pub use registry::ServiceInfo;

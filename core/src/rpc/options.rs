@@ -7,8 +7,24 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::host_reader::HostLoop;
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
 use crate::metrics::Registry;
 use crate::transport::DEFAULT_MAX_FRAME;
+
+/// A call's deadline as a door's user gave it (a number in the door's unit, above 0), checked
+/// here for every door (no options object to read: a call is a hot path).
+pub fn deadline_in(dialect: Dialect, v: f64) -> Result<Duration> {
+    match dialect.duration(v) {
+        Some(d) if v > 0.0 => Ok(d),
+        // Longer than any clock adds: as long as there is (calls cap it at FOREVER).
+        None if v.is_finite() && v > 0.0 => Ok(FOREVER),
+        _ => Err(Error::invalid_argument(format!(
+            "deadline {}, got {v}",
+            crate::options::duration_rule(dialect, false)
+        ))),
+    }
+}
 
 /// The default deadline of a call: 5 s.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);

@@ -44,14 +44,15 @@ pub enum RecoveryPolicy {
 impl std::str::FromStr for RecoveryPolicy {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "resume" => Ok(RecoveryPolicy::Resume),
-            "compensate" => Ok(RecoveryPolicy::Compensate),
-            other => Err(Error::new(
-                ErrorCode::InvalidWorkflow,
-                format!("unknown recovery policy '{other}': expected 'resume' or 'compensate'"),
-            )),
-        }
+        // The doors' options and this parse share one check (workflow/options.rs).
+        let raw = crate::options::RawOptions::new(
+            crate::dialect::Dialect::Rust,
+            "workflow",
+            ErrorCode::InvalidWorkflow,
+        )
+        .with("recovery", crate::options::Value::Text(s.to_string()));
+        let o = super::StepOptions::from_raw(super::StepKind::Workflow, &raw)?;
+        Ok(o.recovery.unwrap_or_default())
     }
 }
 

@@ -26,6 +26,7 @@ mod engine;
 mod exec;
 pub mod journal;
 mod metrics;
+mod options;
 mod run;
 
 pub use context::StageContext;
@@ -35,4 +36,5 @@ pub use definition::{
 };
 pub use engine::{Engine, MAX_RUN_ID_LEN, Recovery, RunHandle, UnrecoveredRun};
 pub use journal::{Entry, Event, Journal, MemoryJournal, SqliteJournal, SqliteOptions, Synchronous};
+pub use options::{StepKind, StepOptions};
 pub use run::{AttemptError, ErrorRecord, RunFilter, RunInfo, RunState, RunSummary, StageInfo, StageState};

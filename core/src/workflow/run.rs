@@ -71,6 +71,20 @@ impl RunState {
     }
 }
 
+impl std::str::FromStr for RunState {
+    type Err = crate::Error;
+
+    /// The state named `s`, or E001 listing the states.
+    fn from_str(s: &str) -> crate::Result<RunState> {
+        RunState::parse(s).ok_or_else(|| {
+            crate::Error::invalid_argument(format!(
+                "unknown run state '{s}': use one of {}",
+                RunState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+}
+
 impl fmt::Display for RunState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -9,16 +9,15 @@ import { call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { Writer, appendRecord, encode } from '../rpc/codec.js';
 import type { ServiceProxy } from '../rpc/peer.js';
-import { OptionKeys, checkKeys } from '../util.js';
+import { OptionKeys, checkKeys, rawOptions } from '../util.js';
 import { Ops } from './ops.js';
-import { childSpec, isObject, optBool, optNum, optStr, type ChildProgram } from './program.js';
+import { childSpec, isObject, optStr, type ChildProgram } from './program.js';
 
 /** How a pool picks a worker for a task. */
 export type PoolStrategy = 'round-robin' | 'least-loaded' | 'power-of-two';
 // Pool workers' connections are read on the main thread's event loop (one wake-up per answer).
 if (isMainThread) native.hostLoopInit(() => native.hostLoopAdopt());
 
-const STRATEGIES: readonly PoolStrategy[] = ['round-robin', 'least-loaded', 'power-of-two'];
 
 /** A pool's settings (times in ms). */
 export interface PoolOptions<T = unknown> extends ChildProgram {
@@ -82,6 +81,22 @@ const POOL_KEYS = new OptionKeys([
 ]);
 const HEALTH_KEYS = new OptionKeys(['interval', 'timeout', 'maxMissed']);
 
+/** The pool options the engine reads (and checks). */
+const POOL_ENGINE_KEYS = [
+  'size',
+  'min',
+  'max',
+  'strategy',
+  'warmup',
+  'concurrency',
+  'queueLimit',
+  'taskTimeout',
+  'taskRetries',
+  'recycleAfter',
+  'maxLifetime',
+  'idleTimeout',
+];
+
 function checkPoolKeys(o: object, what: string): void {
   checkKeys(o, POOL_KEYS, what);
   const h = (o as { healthCheck?: unknown }).healthCheck;
@@ -144,33 +159,11 @@ export class Pool<T = any> {
     if (!isObject(options)) throw invalidArgument(`${what} takes an options object, got ${describe(options)}`);
     checkPoolKeys(options, what);
     const o = options as Record<string, unknown>;
-    let size: number | undefined;
-    if (o.size !== undefined && o.size !== 'auto') {
-      if (typeof o.size !== 'number' || !Number.isInteger(o.size) || o.size < 0) {
-        throw invalidArgument(`${what}: 'size' must be a number of workers or 'auto', got ${describe(o.size)}`);
-      }
-      size = o.size;
-    }
     const { spec, target } = childSpec(options, what, optStr(o, 'name', what));
-    const concurrency = optNum(o, 'concurrency', what, { int: true, min: 1 });
-    const max = optNum(o, 'max', what, { int: true });
-    const input = {
-      name: spec.name,
-      spec,
-      size,
-      min: optNum(o, 'min', what, { int: true }),
-      max,
-      strategy: optStr(o, 'strategy', what, STRATEGIES),
-      warmup: optBool(o, 'warmup', what),
-      concurrency,
-      queueLimit: optNum(o, 'queueLimit', what, { int: true }),
-      taskTimeoutMs: optNum(o, 'taskTimeout', what, { min: 1 }),
-      taskRetries: optNum(o, 'taskRetries', what, { int: true }),
-      recycleAfter: optNum(o, 'recycleAfter', what, { int: true, min: 1 }),
-      maxLifetimeMs: optNum(o, 'maxLifetime', what, { min: 1 }),
-      idleTimeoutMs: optNum(o, 'idleTimeout', what, { min: 1 }),
-      service: target,
-    };
+    // The values as the user wrote them: the engine checks them, in TypeScript's words.
+    const input = { name: spec.name, spec, service: target, options: rawOptions(o, POOL_ENGINE_KEYS) };
+    const whole = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+    const [size, max, concurrency] = [whole(o.size), whole(o.max), whole(o.concurrency)];
     const ops = new Ops();
     const n = nativeCall(() => new native.NativePool(input, ops.wake, ops.wake));
     ops.source = n;

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { checkKeys, OptionKeys } from '../util.js';
+import { checkKeys, OptionKeys, rawOptions, type RawOption } from '../util.js';
 
 type Ctor = abstract new (...args: any[]) => object;
 
@@ -73,9 +73,10 @@ export interface NativeChildSpec {
   args?: string[];
   env?: Record<string, string>;
   cwd?: string;
-  readyTimeoutMs?: number;
-  shutdownTimeoutMs?: number;
-  health?: { intervalMs?: number; timeoutMs?: number; maxMissed?: number };
+  /** `readyTimeout`, `shutdownTimeout` as the user wrote them (the engine checks them). */
+  options: RawOption[];
+  /** The health check's `interval`, `timeout`, `maxMissed`, as written. */
+  health?: RawOption[];
 }
 
 const SERVICE = Symbol.for('omnitron.rpc.service');
@@ -106,16 +107,6 @@ function findModule(cls: Function): [string, string] | undefined {
   return undefined;
 }
 
-export function optNum(o: Record<string, unknown>, key: string, what: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  const min = opts.min ?? 0;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (opts.int && !Number.isInteger(v))) {
-    throw invalidArgument(`${what}: '${key}' must be ${opts.int ? 'an integer' : 'a number'} of at least ${min}, got ${describe(v)}`);
-  }
-  return v;
-}
-
 export function optStr<T extends string = string>(o: Record<string, unknown>, key: string, what: string, allowed?: readonly T[]): T | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
@@ -123,13 +114,6 @@ export function optStr<T extends string = string>(o: Record<string, unknown>, ke
     throw invalidArgument(`${what}: '${key}' must be ${allowed ? allowed.map((a) => `'${a}'`).join(', ') : 'a string'}, got ${describe(v)}`);
   }
   return v as T;
-}
-
-export function optBool(o: Record<string, unknown>, key: string, what: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw invalidArgument(`${what}: '${key}' must be true or false, got ${describe(v)}`);
-  return v;
 }
 
 function strings(v: unknown, what: string): string[] {
@@ -193,11 +177,7 @@ export function childSpec(p: ChildProgram, what: string, name?: string): { spec:
     if (!isObject(o.healthCheck)) throw invalidArgument(`${what}: 'healthCheck' takes an options object, got ${describe(o.healthCheck)}`);
     const h = o.healthCheck;
     checkKeys(h, HEALTH_CHECK_KEYS, `${what} healthCheck`);
-    health = {
-      intervalMs: optNum(h, 'interval', `${what}: healthCheck`, { min: 1 }),
-      timeoutMs: optNum(h, 'timeout', `${what}: healthCheck`, { min: 1 }),
-      maxMissed: optNum(h, 'maxMissed', `${what}: healthCheck`, { int: true, min: 1 }),
-    };
+    health = rawOptions(h, ['interval', 'timeout', 'maxMissed']);
   }
   return {
     spec: {
@@ -206,8 +186,7 @@ export function childSpec(p: ChildProgram, what: string, name?: string): { spec:
       args,
       env,
       cwd: optStr(o, 'cwd', what),
-      readyTimeoutMs: optNum(o, 'readyTimeout', what, { min: 1 }),
-      shutdownTimeoutMs: optNum(o, 'shutdownTimeout', what),
+      options: rawOptions(o, ['readyTimeout', 'shutdownTimeout']),
       health,
     },
     target,

@@ -5,19 +5,17 @@
 
 import type { NativeSupervisor } from '../../native.js';
 import { native } from '../native.js';
-import { call as nativeCall, invalidArgument } from '../errors.js';
+import { call as nativeCall, fromInfo, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
-import { checkKeys, OptionKeys } from '../util.js';
+import { checkKeys, OptionKeys, rawOptions } from '../util.js';
 import { Ops } from './ops.js';
-import { CHILD_PROGRAM_KEYS, childSpec, isObject, optBool, optNum, optStr, serviceId, type ChildProgram } from './program.js';
+import { CHILD_PROGRAM_KEYS, childSpec, isObject, optStr, serviceId, type ChildProgram } from './program.js';
 
 export type SupervisionStrategy = 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'simple-one-for-one';
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 /** What the crash hook decides (returning nothing leaves it to the child's restart policy). */
 export type CrashDecision = 'restart' | 'ignore' | 'escalate' | 'shutdown';
 
-const STRATEGIES: readonly SupervisionStrategy[] = ['one-for-one', 'one-for-all', 'rest-for-one', 'simple-one-for-one'];
-const POLICIES: readonly RestartPolicy[] = ['always', 'on-failure', 'never'];
 const DECISIONS: readonly CrashDecision[] = ['restart', 'ignore', 'escalate', 'shutdown'];
 
 /** A supervisor's settings (times in ms). */
@@ -133,18 +131,32 @@ export const OnChildCrash: () => MethodDecorator = hookDecorator(ON_CRASH, 'OnCh
 /** `@OnChildRestart() onRestart(child, attempt)`: awaited before a child starts again; `attempt` counts restarts within the window. */
 export const OnChildRestart: () => MethodDecorator = hookDecorator(ON_RESTART, 'OnChildRestart');
 
+/** The engine's supervisor input: its name and the options as the user wrote them. */
+function supervisorInput(o: SupervisorOptions, name: string) {
+  const r = o as Record<string, unknown>;
+  const b = isObject(r.backoff) ? (r.backoff as Record<string, unknown>) : {};
+  const given = {
+    strategy: r.strategy,
+    maxRestarts: r.maxRestarts,
+    window: r.window ?? r.maxTime,
+    backoffInitial: b.initial,
+    backoffMax: b.max,
+    backoffFactor: b.factor,
+  };
+  return { name, options: rawOptions(given, Object.keys(given)) };
+}
+
+/** Checks the keys here and the values in the engine (in TypeScript's words), where they are written. */
 function checkSupervisorOptions(o: SupervisorOptions, what: string): void {
   const r = o as Record<string, unknown>;
   checkKeys(r, SUPERVISOR_KEYS, what);
   optStr(r, 'name', what);
-  optStr(r, 'strategy', what, STRATEGIES);
-  optNum(r, 'maxRestarts', what, { int: true });
-  optNum(r, 'window', what, { min: 1 });
-  optNum(r, 'maxTime', what, { min: 1 });
   if (r.backoff !== undefined) {
     if (!isObject(r.backoff)) throw invalidArgument(`${what}: 'backoff' takes an options object, got ${describe(r.backoff)}`);
     checkKeys(r.backoff, BACKOFF_KEYS, `${what} backoff`);
   }
+  const e = native.checkSupervisorOptions(supervisorInput(o, (r.name as string | undefined) ?? 'supervisor'));
+  if (e) throw fromInfo(e);
 }
 
 function childInfo(json: string): ChildInfo {
@@ -218,16 +230,7 @@ class SupervisorImpl implements Supervisor {
     checkSupervisorOptions(opts, 'new Supervisor()');
     this.instance = instance;
     this.name = opts.name ?? instance?.constructor.name ?? 'supervisor';
-    const b = (opts.backoff ?? {}) as Record<string, unknown>;
-    const input = {
-      name: this.name,
-      strategy: opts.strategy,
-      maxRestarts: opts.maxRestarts,
-      windowMs: opts.window ?? opts.maxTime,
-      backoffInitialMs: optNum(b, 'initial', 'Supervisor backoff'),
-      backoffMaxMs: optNum(b, 'max', 'Supervisor backoff'),
-      backoffFactor: optNum(b, 'factor', 'Supervisor backoff', { min: 1 }),
-    };
+    const input = supervisorInput(opts, this.name);
     this.#native = nativeCall(() => new native.NativeSupervisor(input, this.#ops.wake, this.#ops.wake));
     this.#ops.source = this.#native;
     if (instance) this.#adopt(instance);
@@ -260,15 +263,8 @@ class SupervisorImpl implements Supervisor {
     if (isObject(options)) checkKeys(options, CHILD_KEYS, `addChild('${name}')`);
     const { spec } = childSpec(options, what, name);
     const o = options as Record<string, unknown>;
-    const input = {
-      spec,
-      instances: optNum(o, 'instances', what, { int: true, min: 1 }),
-      critical: optBool(o, 'critical', what),
-      restart: optStr(o, 'restart', what, POLICIES),
-      maxRestarts: optNum(o, 'maxRestarts', what, { int: true }),
-      windowMs: optNum(o, 'window', what, { min: 1 }),
-      restartDelayMs: optNum(o, 'restartDelay', what),
-    };
+    // The values as the user wrote them: the engine checks them, in TypeScript's words.
+    const input = { spec, options: rawOptions(o, ['instances', 'critical', 'restart', 'maxRestarts', 'window', 'restartDelay']) };
     nativeCall(() => this.#native.addChild(input));
     return this;
   }

@@ -3,8 +3,8 @@
 
 import type { NativeBulkhead, NativeRateLimiter, NativeRetry } from '../../native.js';
 import { native } from '../native.js';
-import { call, fromInfo, invalidArgument } from '../errors.js';
-import { fn, num, OptionKeys, options, sleep, str } from '../util.js';
+import { call, fromInfo } from '../errors.js';
+import { fn, OptionKeys, options, rawOptions, sleep, str } from '../util.js';
 
 export interface RateLimiterOptions {
   name?: string;
@@ -27,10 +27,8 @@ export class RateLimiter {
   constructor(opts: RateLimiterOptions) {
     const o = options<RateLimiterOptions>(opts, 'new RateLimiter()', RATE_LIMITER_KEYS);
     this.name = str(o.name, 'name') ?? 'rate-limit';
-    const points = num(o.points, 'points');
-    const duration = num(o.duration, 'duration');
-    if (points === undefined || duration === undefined) throw invalidArgument('a rate limiter needs points and duration');
-    this.#n = call(() => new native.NativeRateLimiter(this.name, points, duration * 1000, str(o.kind, 'kind')));
+    // The engine checks the values, in the user's words.
+    this.#n = call(() => new native.NativeRateLimiter(this.name, rawOptions(o, ['points', 'duration', 'kind'])));
   }
 
   /** Takes `n` tokens if they are there now. */
@@ -79,9 +77,7 @@ export class BulkheadPolicy {
   constructor(opts: BulkheadOptions) {
     const o = options<BulkheadOptions>(opts, 'new BulkheadPolicy()', BULKHEAD_KEYS);
     this.name = str(o.name, 'name') ?? 'bulkhead';
-    const max = num(o.maxConcurrent, 'maxConcurrent');
-    if (max === undefined) throw invalidArgument('a bulkhead needs maxConcurrent');
-    this.#n = call(() => new native.NativeBulkhead(this.name, max, num(o.maxQueue, 'maxQueue') ?? 0));
+    this.#n = call(() => new native.NativeBulkhead(this.name, rawOptions(o, ['maxConcurrent', 'maxQueue'])));
   }
 
   get active(): number {
@@ -140,18 +136,7 @@ export class RetryPolicy {
   constructor(opts: RetryOptions = {}) {
     const o = options<RetryOptions>(opts, 'new RetryPolicy()', RETRY_KEYS);
     this.#retryIf = fn(o.retryIf, 'retryIf');
-    this.#n = call(
-      () =>
-        new native.NativeRetry({
-          attempts: num(o.attempts, 'attempts') ?? 3,
-          backoff: str(o.backoff, 'backoff'),
-          delayMs: num(o.delay, 'delay'),
-          stepMs: num(o.step, 'step'),
-          factor: num(o.factor, 'factor'),
-          maxDelayMs: num(o.maxDelay, 'maxDelay'),
-          jitter: str(o.jitter, 'jitter'),
-        }),
-    );
+    this.#n = call(() => new native.NativeRetry(rawOptions(o, ['attempts', 'backoff', 'delay', 'step', 'factor', 'maxDelay', 'jitter'])));
   }
 
   get maxAttempts(): number {

@@ -2,9 +2,10 @@
 // programmatic builder. Both only collect metadata; the engine checks the graph (cycles, unknown
 // dependencies, duplicates) when the definition is registered.
 
-import { errorFor, invalidArgument, OmnitronError } from '../errors.js';
+import { errorFor, fromInfo, invalidArgument, OmnitronError } from '../errors.js';
+import { native } from '../native.js';
 import { describe } from '../di/tokens.js';
-import { fn, methodOf, num, OptionKeys, options, str } from '../util.js';
+import { fn, methodOf, OptionKeys, options, rawOptions, str } from '../util.js';
 
 /** What a stage (or a compensation) knows about its run. */
 export interface StageContext {
@@ -95,16 +96,19 @@ export interface WorkflowDefinition {
   readonly orphans: readonly { stage: string; fn: CompensateFn; options: CompensateOptions }[];
 }
 
-function count(v: unknown, what: string): number | undefined {
-  const n = num(v, what);
-  if (n !== undefined && (n < 0 || !Number.isInteger(n))) throw invalidArgument(`${what} must be a whole number of at least 0, got ${n}`);
-  return n;
-}
+const STEP_KEYS = {
+  workflow: ['timeout', 'retries', 'retryDelay', 'recovery'],
+  stage: ['timeout', 'retries', 'retryDelay'],
+  compensation: ['retries', 'retryDelay'],
+} as const;
 
-function millis(v: unknown, what: string): number | undefined {
-  const n = num(v, what);
-  if (n !== undefined && n <= 0) throw invalidArgument(`${what} must be a number of milliseconds above 0, got ${n}`);
-  return n;
+/**
+ * Checks a workflow's, stage's or compensation's options in the engine, which says what is wrong
+ * in TypeScript's words (milliseconds, `retryDelay`), where they are written.
+ */
+function checkStep(kind: keyof typeof STEP_KEYS, o: object, what: string): void {
+  const e = native.checkWorkflowOptions(kind, what, rawOptions(o, STEP_KEYS[kind]));
+  if (e) throw fromInfo(e);
 }
 
 function deps(v: unknown, what: string): string[] {
@@ -119,22 +123,14 @@ function workflowOptions(o: unknown, what: string, nameRequired = true): Workflo
   const opts = options<WorkflowOptions>(o, what, WORKFLOW_KEYS);
   const name = str(opts.name, `${what} name`);
   if (name === '' || (nameRequired && name === undefined)) throw errorFor('WF004', `${what} needs a non-empty name, got ${describe(opts.name)}`);
-  const recovery = str(opts.recovery, `${what} recovery`);
-  if (recovery !== undefined && recovery !== 'resume' && recovery !== 'compensate') {
-    throw errorFor('WF004', `${what} recovery must be 'resume' or 'compensate', got ${describe(recovery)}`);
-  }
-  return {
-    name,
-    timeout: millis(opts.timeout, `${what} timeout`),
-    retries: count(opts.retries, `${what} retries`),
-    retryDelay: millis(opts.retryDelay, `${what} retryDelay`),
-    recovery: recovery as WorkflowOptions['recovery'],
-  };
+  checkStep('workflow', opts, what);
+  return { name, timeout: opts.timeout, retries: opts.retries, retryDelay: opts.retryDelay, recovery: opts.recovery };
 }
 
 function compensateOptions(o: unknown, what: string): CompensateOptions {
   const opts = options<CompensateOptions>(o, what, COMPENSATE_KEYS);
-  return { retries: count(opts.retries, `${what} retries`), retryDelay: millis(opts.retryDelay, `${what} retryDelay`) };
+  checkStep('compensation', opts, what);
+  return { retries: opts.retries, retryDelay: opts.retryDelay };
 }
 
 /** Builds a workflow definition in code: `defineWorkflow('order').stage('reserve', fn).stage('pay', fn, { dependsOn: 'reserve' })`. */
@@ -154,14 +150,9 @@ export class WorkflowBuilder {
     const what = `workflow '${this.#options.name}', stage '${name}':`;
     if (typeof run !== 'function') throw invalidArgument(`${what} the stage must be a function, got ${describe(run)}`);
     const o = options<StageOptions>(opts, `defineWorkflow('${this.#options.name}').stage('${name}')`, BUILDER_STAGE_KEYS);
-    this.#stages.push({
-      name,
-      run,
-      dependsOn: deps(o.dependsOn, what),
-      timeout: millis(o.timeout, `${what} timeout`),
-      retries: count(o.retries, `${what} retries`),
-      retryDelay: millis(o.retryDelay, `${what} retryDelay`),
-    });
+    const dependsOn = deps(o.dependsOn, what);
+    checkStep('stage', o, what.slice(0, -1));
+    this.#stages.push({ name, run, dependsOn, timeout: o.timeout, retries: o.retries, retryDelay: o.retryDelay });
     return this;
   }
 
@@ -259,9 +250,7 @@ export function Stage(nameOrOptions?: string | StageOptions): MethodDecorator {
   const what = `@Stage(${o.name === undefined ? '' : `'${String(o.name)}'`})`;
   if (str(o.name, `${what} name`) === '') throw errorFor('WF004', `@Stage() needs a non-empty name, got ''`);
   deps(o.dependsOn, what);
-  millis(o.timeout, `${what} timeout`);
-  count(o.retries, `${what} retries`);
-  millis(o.retryDelay, `${what} retryDelay`);
+  checkStep('stage', o, what);
   return (target, key, descriptor) => {
     methodOf(descriptor, 'Stage', key);
     own<StageMeta>(target.constructor, STAGES).push({ key, options: o });

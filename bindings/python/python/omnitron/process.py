@@ -136,21 +136,6 @@ def _command(command: Command) -> list[str]:
     return parts
 
 
-def _seconds(value: Optional[float], what: str) -> Optional[float]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise InvalidArgumentError(f"{what} must be a number of seconds >= 0, got {describe(value)}")
-    return float(value)
-
-
-def _required_seconds(value: float, what: str) -> float:
-    s = _seconds(value, what)
-    if s is None:
-        raise InvalidArgumentError(f"{what} is required")
-    return s
-
-
 def _child_dict(
     name: str,
     command: Command,
@@ -171,8 +156,8 @@ def _child_dict(
         "command": _command(command),
         "env": env,
         "cwd": cwd,
-        "ready_timeout": _seconds(ready_timeout, "ready_timeout"),
-        "shutdown_timeout": _seconds(shutdown_timeout, "shutdown_timeout"),
+        "ready_timeout": ready_timeout,
+        "shutdown_timeout": shutdown_timeout,
         "health": None if health is None else {"interval": health.interval, "timeout": health.timeout, "max_missed": health.max_missed},
     }
 
@@ -277,26 +262,21 @@ class Pool:
         until every one is ready. An unknown option is refused (``InvalidArgumentError``, E001)."""
         if not (size == "auto" or (isinstance(size, int) and not isinstance(size, bool) and size >= 0)):
             raise InvalidArgumentError(f"size must be a number or 'auto', got {describe(size)}")
-        if strategy not in STRATEGIES:
-            raise InvalidArgumentError(f"unknown pool strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
-        for what, v in (("concurrency", concurrency), ("queue_limit", queue_limit), ("task_retries", task_retries)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise InvalidArgumentError(f"{what} must be a whole number >= 0, got {describe(v)}")
         child = _child_dict(name, command, env, cwd, ready_timeout, shutdown_timeout, health)
         options = {
             "name": name,
             "size": size,
             "strategy": strategy,
-            "warmup": bool(warmup),
+            "warmup": warmup,
             "concurrency": concurrency,
             "queue_limit": queue_limit,
-            "task_timeout": _seconds(task_timeout, "task_timeout"),
+            "task_timeout": task_timeout,
             "task_retries": task_retries,
             "recycle_after": recycle_after,
-            "max_lifetime": _seconds(max_lifetime, "max_lifetime"),
+            "max_lifetime": max_lifetime,
             "min": min,
             "max": max,
-            "idle_timeout": _seconds(idle_timeout, "idle_timeout"),
+            "idle_timeout": idle_timeout,
             "service": service,
         }
         loop = asyncio.get_running_loop()
@@ -507,22 +487,18 @@ class Supervisor:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"a supervisor's name must be a non-empty string, got {describe(name)}")
-        if strategy not in SUPERVISION:
-            raise InvalidArgumentError(f"unknown supervision strategy {strategy!r} (one of {', '.join(SUPERVISION)})")
-        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
-            raise InvalidArgumentError(f"max_restarts must be a whole number >= 0, got {describe(max_restarts)}")
-        if isinstance(backoff_factor, bool) or not isinstance(backoff_factor, (int, float)):
-            raise InvalidArgumentError(f"backoff_factor must be a number, got {describe(backoff_factor)}")
         self.name = name
-        self._native = _native.NativeSupervisor(
-            name,
-            strategy,
-            max_restarts,
-            _required_seconds(window, "window"),
-            _required_seconds(backoff, "backoff"),
-            _required_seconds(backoff_max, "backoff_max"),
-            float(backoff_factor),
-        )
+        # The values as given: core checks them (and says what is wrong in Python's words).
+        options = {
+            "name": name,
+            "strategy": strategy,
+            "max_restarts": max_restarts,
+            "window": window,
+            "backoff_initial": backoff,
+            "backoff_max": backoff_max,
+            "backoff_factor": backoff_factor,
+        }
+        self._native = _native.NativeSupervisor({k: v for k, v in options.items() if v is not None})
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     def _attach(self) -> asyncio.AbstractEventLoop:
@@ -550,18 +526,14 @@ class Supervisor:
         health: Optional[HealthCheck] = None,
     ) -> None:
         """Adds a child program (started in the order added)."""
-        if restart not in RESTARTS:
-            raise InvalidArgumentError(f"unknown restart policy {restart!r} (one of {', '.join(RESTARTS)})")
-        if isinstance(instances, bool) or not isinstance(instances, int) or instances < 0:
-            raise InvalidArgumentError(f"instances must be a whole number >= 0, got {describe(instances)}")
         d = _child_dict(name, command, env, cwd, ready_timeout, shutdown_timeout, health)
         d.update(
             instances=instances,
-            critical=bool(critical),
+            critical=critical,
             restart=restart,
             max_restarts=max_restarts,
-            window=_seconds(window, "window"),
-            restart_delay=_seconds(restart_delay, "restart_delay"),
+            window=window,
+            restart_delay=restart_delay,
         )
         self._native.add_child(d)
 

@@ -340,16 +340,10 @@ class RetryPolicy:
         jitter: str = "none",
         retry_if: Optional[Callable[[BaseException], bool]] = None,
     ) -> None:
-        if not isinstance(attempts, int) or isinstance(attempts, bool):
-            raise InvalidArgumentError(f"attempts must be an int, got {describe(attempts)}")
-        for v, what in ((backoff, "backoff"), (jitter, "jitter")):
-            if not isinstance(v, str):
-                raise InvalidArgumentError(f"{what} must be a string, got {describe(v)}")
-        for n, what in ((delay, "delay"), (factor, "factor")):
-            if not isinstance(n, (int, float)) or isinstance(n, bool):
-                raise InvalidArgumentError(f"{what} must be a number, got {describe(n)}")
         _check_callable(retry_if, "retry_if")
-        self._n = _native.NativeRetry(attempts, backoff, float(delay), step, float(factor), max_delay, jitter)
+        # The values as given: core checks them (and says what is wrong in Python's words).
+        given = {"attempts": attempts, "backoff": backoff, "delay": delay, "step": step, "factor": factor, "max_delay": max_delay, "jitter": jitter}
+        self._n = _native.NativeRetry({k: v for k, v in given.items() if v is not None})
         self._retry_if = retry_if
 
     @property
@@ -420,12 +414,9 @@ class RateLimiter:
 
     @checked_keywords("RateLimiter()")
     def __init__(self, points: int, duration: float, *, kind: str = "token-bucket", name: str = "rate-limit") -> None:
-        if not isinstance(points, int) or isinstance(points, bool):
-            raise InvalidArgumentError(f"points must be an int, got {describe(points)}")
-        if not isinstance(duration, (int, float)) or isinstance(duration, bool):
-            raise InvalidArgumentError(f"duration must be a number of seconds, got {describe(duration)}")
         self.name = name
-        self._n = _native.NativeRateLimiter(name, points, float(duration), kind)
+        # The values as given: core checks them (and says what is wrong in Python's words).
+        self._n = _native.NativeRateLimiter(name, {"points": points, "duration": duration, "kind": kind})
 
     def try_acquire(self, n: int = 1) -> bool:
         return self._n.try_acquire(n) == 0.0
@@ -497,7 +488,7 @@ def timeout(seconds: float) -> Callable[[F], F]:
     """``@timeout(2.5)``: the call fails with ``TimeoutError`` (E006) after ``seconds``."""
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         raise InvalidArgumentError(f"timeout takes seconds, got {describe(seconds)}")
-    _native.check_timeout(float(seconds))
+    _native.check_timeout(float(seconds))  # the rule is core's
 
     def decorate(f: F) -> F:
         name = _name_of(f)
@@ -530,11 +521,9 @@ class Bulkhead:
 
     @checked_keywords("Bulkhead()")
     def __init__(self, max_concurrent: int, max_queue: int = 0, *, name: str = "bulkhead") -> None:
-        for v, what in ((max_concurrent, "max_concurrent"), (max_queue, "max_queue")):
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise InvalidArgumentError(f"{what} must be an int, got {describe(v)}")
         self.name = name
-        self._n = _native.NativeBulkhead(name, max_concurrent, max_queue)
+        # The values as given: core checks them (and says what is wrong in Python's words).
+        self._n = _native.NativeBulkhead(name, {"max_concurrent": max_concurrent, "max_queue": max_queue})
         self._lock = threading.Lock()
         self._waiters: dict[int, Callable[[], None]] = {}
 

@@ -100,12 +100,10 @@ class WorkflowDefinition:
     orphans: tuple[str, ...] = ()
 
 
-def _seconds(v: object, what: str) -> Optional[float]:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v != v or v == float("inf"):
-        raise InvalidArgumentError(f"{what} must be a number of seconds above 0, got {describe(v)}")
-    return float(v)
+def _check(kind: str, what: str, **values: Any) -> None:
+    """Checks a workflow's, stage's or compensation's options in the engine, which says what is
+    wrong in Python's words (seconds, ``retry_delay``)."""
+    _native.check_workflow_options(kind, what, {k: v for k, v in values.items() if v is not None})
 
 
 def _count(v: object, what: str) -> Optional[int]:
@@ -132,14 +130,6 @@ def _name(v: object, what: str) -> str:
     return v
 
 
-def _recovery(v: object, what: str) -> Optional[str]:
-    if v is None:
-        return None
-    if v not in ("resume", "compensate"):
-        raise InvalidWorkflowError(f"{what} recovery must be 'resume' or 'compensate', got {describe(v)}")
-    return str(v)
-
-
 class WorkflowBuilder:
     """Builds a workflow in code: ``define_workflow("order").stage("reserve", f).stage("pay", g, depends_on="reserve")``."""
 
@@ -154,11 +144,8 @@ class WorkflowBuilder:
         recovery: Optional[str] = None,
     ) -> None:
         self._name = _name(name, "a workflow")
-        what = f"workflow '{self._name}'"
-        self._timeout = _seconds(timeout, f"{what} timeout")
-        self._retries = _count(retries, f"{what} retries")
-        self._retry_delay = _seconds(retry_delay, f"{what} retry_delay")
-        self._recovery = _recovery(recovery, what)
+        _check("workflow", f"workflow '{self._name}'", timeout=timeout, retries=retries, retry_delay=retry_delay, recovery=recovery)
+        self._timeout, self._retries, self._retry_delay, self._recovery = timeout, retries, retry_delay, recovery
         self._stages: list[StageDefinition] = []
         self._pending: list[tuple[str, Callable[..., Any], Optional[int], Optional[float]]] = []
 
@@ -175,18 +162,13 @@ class WorkflowBuilder:
     ) -> "WorkflowBuilder":
         """Adds a stage named ``name`` running ``fn(input)`` or ``fn(input, ctx)``."""
         _name(name, f"workflow '{self._name}': a stage")
-        what = f"workflow '{self._name}', stage '{name}':"
+        what = f"workflow '{self._name}', stage '{name}'"
         if not callable(fn):
-            raise InvalidArgumentError(f"{what} the stage must be callable, got {describe(fn)}")
+            raise InvalidArgumentError(f"{what}: the stage must be callable, got {describe(fn)}")
+        deps = _deps(depends_on, f"{what}:")
+        _check("stage", what, timeout=timeout, retries=retries, retry_delay=retry_delay)
         self._stages.append(
-            StageDefinition(
-                name=name,
-                run=fn,
-                depends_on=_deps(depends_on, what),
-                timeout=_seconds(timeout, f"{what} timeout"),
-                retries=_count(retries, f"{what} retries"),
-                retry_delay=_seconds(retry_delay, f"{what} retry_delay"),
-            )
+            StageDefinition(name=name, run=fn, depends_on=deps, timeout=timeout, retries=retries, retry_delay=retry_delay)
         )
         return self
 
@@ -200,7 +182,8 @@ class WorkflowBuilder:
             raise InvalidArgumentError(f"{what} the stage name must be a string")
         if not callable(fn):
             raise InvalidArgumentError(f"{what} the compensation must be callable, got {describe(fn)}")
-        self._pending.append((stage, fn, _count(retries, f"{what} retries"), _seconds(retry_delay, f"{what} retry_delay")))
+        _check("compensation", what.rstrip(":"), retries=retries, retry_delay=retry_delay)
+        self._pending.append((stage, fn, retries, retry_delay))
         return self
 
     def build(self) -> WorkflowDefinition:
@@ -311,11 +294,12 @@ def stage(
     what = f"@stage({name!r})" if name is not None else "@stage()"
     if name is not None:
         _name(name, what)
+    _check("stage", what, timeout=timeout, retries=retries, retry_delay=retry_delay)
     options: dict[str, Any] = {
         "depends_on": _deps(depends_on, what),
-        "timeout": _seconds(timeout, f"{what} timeout"),
-        "retries": _count(retries, f"{what} retries"),
-        "retry_delay": _seconds(retry_delay, f"{what} retry_delay"),
+        "timeout": timeout,
+        "retries": retries,
+        "retry_delay": retry_delay,
     }
 
     def decorate(f: F) -> F:
@@ -332,7 +316,8 @@ def compensate(stage: str, *, retries: Optional[int] = None, retry_delay: Option
     """``@compensate("reserve")``: the method undoes stage ``reserve``, given its output."""
     if not isinstance(stage, str) or not stage:
         raise InvalidArgumentError(f"@compensate needs the name of the stage it undoes, got {describe(stage)}")
-    options: dict[str, Any] = {"retries": _count(retries, "@compensate retries"), "retry_delay": _seconds(retry_delay, "@compensate retry_delay")}
+    _check("compensation", f"@compensate({stage!r})", retries=retries, retry_delay=retry_delay)
+    options: dict[str, Any] = {"retries": retries, "retry_delay": retry_delay}
 
     def decorate(f: F) -> F:
         if not callable(f):
