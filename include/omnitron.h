@@ -51,7 +51,8 @@
  *  - No C++ exception, longjmp or other unwinding may leave a callback into the library: catch
  *    everything inside the callback and return a status (say why with omnitron_callback_error()).
  *    Unwinding through the library is undefined behaviour (in practice the process aborts). The
- *    other way, no Rust panic crosses into your code: it becomes OMNITRON_STATUS_INTERNAL.
+ *    other way, no Rust panic crosses into your code: it becomes OMNITRON_STATUS_INTERNAL (the
+ *    last error's status; a function returning a pointer, a count or a flag returns NULL, 0, false).
  *  - Callback types return OmnitronStatus. In C that is uint32_t, so callbacks returning uint32_t
  *    also fit; in C++ it is an enum, so declare them (and lambdas) to return OmnitronStatus.
  *

@@ -1,6 +1,8 @@
-//! The one boundary kit: every exported function runs through [`guard`] (or [`guard_out`] when it
-//! has output pointers), and every handle, string, pointer, user_data and byte the library hands out
-//! crosses through the helpers here. No exported function does its own casting, clearing or freeing.
+//! The one boundary kit: every exported function runs through [`guard_value`] (through [`guard`]
+//! when it returns a status, [`guard_out`] when it has output pointers, [`guard_void`] when it
+//! returns nothing, [`guard_always`] for the few that answer in a forked child), and every handle,
+//! string, pointer, user_data and byte the library hands out crosses through the helpers here. No
+//! exported function does its own catching, casting, clearing or freeing.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -14,34 +16,83 @@ use parking_lot::RwLock;
 
 use crate::error::{OmnitronStatus, set_last_error};
 
-/// Runs an export's body: refuses to run in a forked child, catches panics, records failures as the
-/// thread's last error, and turns the outcome into a status.
-pub(crate) fn guard(f: impl FnOnce() -> Result<(), Error>) -> OmnitronStatus {
+/// What an export returns when its body fails or panics, declared once per return type (as
+/// rustls-ffi's panic boundary does): a status says why; every other type has the value its header
+/// comment documents for a failure (NULL, 0, false, nothing).
+pub(crate) trait Failed {
+    /// The value returned after a failure whose status is `status`.
+    fn failed(status: OmnitronStatus) -> Self;
+}
+
+impl Failed for OmnitronStatus {
+    fn failed(status: OmnitronStatus) -> Self {
+        status
+    }
+}
+
+impl Failed for () {
+    fn failed(_: OmnitronStatus) -> Self {}
+}
+
+impl<T> Failed for *const T {
+    fn failed(_: OmnitronStatus) -> Self {
+        std::ptr::null()
+    }
+}
+
+impl<T> Failed for *mut T {
+    fn failed(_: OmnitronStatus) -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+macro_rules! failed_as_default {
+    ($($t:ty),*) => { $(impl Failed for $t { fn failed(_: OmnitronStatus) -> Self { <$t>::default() } })* };
+}
+failed_as_default!(bool, u32, u64, usize);
+
+/// The one boundary every export runs in, whatever it returns: refuses to run in a forked child,
+/// catches panics, records a failure (an error, or a panic as OMNITRON_STATUS_INTERNAL) as the
+/// thread's last error, and returns the body's value, or the return type's [`Failed`] value.
+pub(crate) fn guard_value<T: Failed>(f: impl FnOnce() -> Result<T, Error>) -> T {
     if let Err(e) = fork_check() {
-        set_last_error(&e);
-        return OmnitronStatus::from_code(e.code());
+        return fail(&e);
     }
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => OmnitronStatus::Ok,
-        Ok(Err(e)) => {
-            let status = OmnitronStatus::from_code(e.code());
-            set_last_error(&e);
-            status
-        }
-        Err(panic) => {
-            let what = panic_message(&*panic);
-            set_last_error(&Error::new(
-                ErrorCode::Internal,
-                format!("internal error (a bug in libomnitron): {what}"),
-            ));
-            OmnitronStatus::Internal
-        }
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => fail(&e),
+        Err(panic) => fail(&internal(&*panic)),
     }
+}
+
+/// [`guard_value`] for the few functions that answer in a forked child too (versions, status ids,
+/// the last error, omnitron_callback_error): no fork check, and a body that cannot fail; a panic is
+/// still caught and recorded.
+pub(crate) fn guard_always<T: Failed>(f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(panic) => fail(&internal(&*panic)),
+    }
+}
+
+/// Runs an export that returns a status: [`guard_value`], with OMNITRON_STATUS_OK on success.
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), Error>) -> OmnitronStatus {
+    guard_value(|| f().map(|()| OmnitronStatus::Ok))
 }
 
 /// Like [`guard`] for functions that return nothing (frees): failures are only recorded.
 pub(crate) fn guard_void(f: impl FnOnce() -> Result<(), Error>) {
-    let _ = guard(f);
+    guard_value(f)
+}
+
+fn fail<T: Failed>(e: &Error) -> T {
+    set_last_error(e);
+    T::failed(OmnitronStatus::from_code(e.code()))
+}
+
+fn internal(panic: &(dyn Any + Send)) -> Error {
+    let what = panic_message(panic);
+    Error::new(ErrorCode::Internal, format!("internal error (a bug in libomnitron): {what}"))
 }
 
 /// Like [`guard`] for functions with output pointers: every output is cleared (NULL, 0, false, an
@@ -369,5 +420,44 @@ impl CPtr {
     /// The pointer. (A method, so closures capture the whole `CPtr`, which is `Send`.)
     pub(crate) fn get(self) -> *mut c_void {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{omnitron_last_error_message, omnitron_last_error_status};
+
+    fn last_message() -> String {
+        let m = omnitron_last_error_message();
+        assert!(!m.is_null());
+        // SAFETY: the library's own NUL-terminated message, valid until the next failure.
+        unsafe { CStr::from_ptr(m) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_returns_the_declared_failure_of_each_return_type() {
+        assert_eq!(guard(|| panic!("boom")), OmnitronStatus::Internal);
+        assert_eq!(omnitron_last_error_status(), OmnitronStatus::Internal);
+        assert!(last_message().contains("a bug in libomnitron): boom"));
+        assert!(guard_value::<*const u8>(|| panic!("ptr")).is_null());
+        assert!(guard_value::<*mut u8>(|| panic!("ptr")).is_null());
+        assert!(!guard_value::<bool>(|| panic!("bool")));
+        assert_eq!(guard_value::<usize>(|| panic!("size")), 0);
+        assert_eq!(guard_value::<u32>(|| panic!("count")), 0);
+        assert!(last_message().contains("count"));
+        guard_void(|| panic!("void"));
+        assert_eq!(omnitron_last_error_status(), OmnitronStatus::Internal);
+        assert_eq!(guard_always::<u32>(|| panic!("always")), 0);
+        assert!(last_message().contains("always"));
+    }
+
+    #[test]
+    fn an_error_returns_the_failure_and_records_its_status() {
+        assert!(guard_value::<*const u8>(|| Err(Error::new(ErrorCode::InvalidHandle, "gone"))).is_null());
+        assert_eq!(omnitron_last_error_status(), OmnitronStatus::InvalidHandle);
+        assert_eq!(guard(|| Err(Error::invalid_argument("no"))), OmnitronStatus::InvalidArgument);
+        assert_eq!(guard_value(|| Ok(7usize)), 7);
+        assert_eq!(guard(|| Ok(())), OmnitronStatus::Ok);
     }
 }
