@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Once};
 
 use omnitron::{Error, ErrorCode};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::{OmnitronStatus, set_last_error};
 
@@ -251,14 +251,24 @@ impl Drop for UserData {
 
 // ---- memory handed out -----------------------------------------------------------------------------
 
-/// Bytes before each allocation the library hands out: the length and a mark.
-const HEADER: usize = 16;
-/// The mark: "omnitron" in ASCII.
-const MARK: u64 = u64::from_be_bytes(*b"omnitron");
+/// Every allocation the library has handed out and not taken back: its address and length, so
+/// omnitron_free frees only memory that is live and ours, and never reads through any other pointer
+/// (a double free, a static string, a handle, memory from malloc are refused, not undefined
+/// behaviour). Sharded by address so threads handing out and freeing memory rarely meet on a lock.
+static LIVE: LazyLock<[Mutex<HashMap<usize, usize>>; LIVE_SHARDS]> =
+    LazyLock::new(|| std::array::from_fn(|_| Mutex::new(HashMap::new())));
+const LIVE_SHARDS: usize = 16;
+/// The alignment of memory handed out (what malloc gives on 64-bit targets).
+const ALIGN: usize = 16;
+
+fn live_shard(addr: usize) -> &'static Mutex<HashMap<usize, usize>> {
+    // Allocations are ALIGN-aligned: the low bits say nothing; mix in a higher group too.
+    &LIVE[((addr >> 4) ^ (addr >> 12)) % LIVE_SHARDS]
+}
 
 fn layout(len: usize) -> std::alloc::Layout {
-    // HEADER + len + 1 cannot overflow isize for a length that exists in memory.
-    std::alloc::Layout::from_size_align(HEADER + len + 1, HEADER).expect("allocation size")
+    // len + 1 cannot overflow isize for a length that exists in memory.
+    std::alloc::Layout::from_size_align(len + 1, ALIGN).expect("allocation size")
 }
 
 /// Copies `bytes` into memory the caller frees with `omnitron_free`, followed by a NUL byte (not
@@ -266,19 +276,17 @@ fn layout(len: usize) -> std::alloc::Layout {
 pub(crate) fn give_bytes(bytes: &[u8]) -> *mut u8 {
     let layout = layout(bytes.len());
     // SAFETY: the layout has a non-zero size.
-    let base = unsafe { std::alloc::alloc(layout) };
-    if base.is_null() {
+    let data = unsafe { std::alloc::alloc(layout) };
+    if data.is_null() {
         std::alloc::handle_alloc_error(layout);
     }
-    // SAFETY: `base` has HEADER + len + 1 writable bytes, aligned to HEADER.
+    // SAFETY: `data` has len + 1 writable bytes.
     unsafe {
-        base.cast::<u64>().write(bytes.len() as u64);
-        base.add(8).cast::<u64>().write(MARK);
-        let data = base.add(HEADER);
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
         data.add(bytes.len()).write(0);
-        data
     }
+    live_shard(data as usize).lock().insert(data as usize, bytes.len());
+    data
 }
 
 /// A string the caller frees with `omnitron_free`.
@@ -289,30 +297,23 @@ pub(crate) fn give_string(text: &str) -> Result<*mut c_char, Error> {
     Ok(give_bytes(text.as_bytes()).cast())
 }
 
-/// Frees memory made by [`give_bytes`]. NULL is ignored; a pointer without the mark is reported and
-/// left alone (a likely misuse: a static string, a handle, memory from malloc).
+/// Frees memory made by [`give_bytes`]. NULL is ignored. Any pointer not live in [`LIVE`] (already
+/// freed, or never handed out: a static string, a handle, memory from malloc) is refused and left
+/// alone, without reading through it.
 pub(crate) fn take_back(ptr: *mut c_void) -> Result<(), Error> {
     if ptr.is_null() {
         return Ok(());
     }
-    let data = ptr.cast::<u8>();
-    // SAFETY: by contract `ptr` came from give_bytes, so HEADER bytes before it are ours.
-    let (len, mark) = unsafe {
-        let base = data.sub(HEADER);
-        (base.cast::<u64>().read(), base.add(8).cast::<u64>().read())
-    };
-    if mark != MARK {
+    let addr = ptr as usize;
+    // Removed under the shard's lock: of two threads freeing the same pointer, one frees it.
+    let Some(len) = live_shard(addr).lock().remove(&addr) else {
         return Err(Error::invalid_argument(
-            "omnitron_free was given a pointer the library did not hand out",
+            "omnitron_free was given a pointer the library did not hand out, or one already freed: \
+             it was left alone",
         ));
-    }
-    // SAFETY: made by give_bytes with this length. The mark is wiped first, so a stale copy of the
-    // pointer is less likely to pass for live memory.
-    unsafe {
-        let base = data.sub(HEADER);
-        base.add(8).cast::<u64>().write(0);
-        std::alloc::dealloc(base, layout(len as usize));
-    }
+    };
+    // SAFETY: made by give_bytes with this length, and no longer in LIVE, so freed once.
+    unsafe { std::alloc::dealloc(ptr.cast(), layout(len)) };
     Ok(())
 }
 
@@ -459,5 +460,19 @@ mod tests {
         assert_eq!(guard(|| Err(Error::invalid_argument("no"))), OmnitronStatus::InvalidArgument);
         assert_eq!(guard_value(|| Ok(7usize)), 7);
         assert_eq!(guard(|| Ok(())), OmnitronStatus::Ok);
+    }
+
+    #[test]
+    fn memory_is_taken_back_once_and_only_if_ours() {
+        let p = give_bytes(b"abc").cast::<c_void>();
+        // SAFETY: three bytes and the NUL just handed out.
+        assert_eq!(unsafe { CStr::from_ptr(p.cast()) }.to_bytes(), b"abc");
+        assert!(take_back(p).is_ok());
+        assert_eq!(take_back(p).unwrap_err().code(), ErrorCode::InvalidArgument);
+        let mut local = [0u8; 4];
+        assert!(take_back(local.as_mut_ptr().cast()).is_err());
+        assert!(take_back(std::ptr::null_mut()).is_ok());
+        let empty = give_bytes(b"");
+        assert!(take_back(empty.cast()).is_ok());
     }
 }
