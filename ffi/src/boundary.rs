@@ -5,11 +5,13 @@
 //! exported function does its own catching, casting, clearing or freeing.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Once};
+use std::thread::LocalKey;
 
 use omnitron::{Error, ErrorCode};
 use parking_lot::{Mutex, RwLock};
@@ -332,6 +334,8 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
 pub(crate) struct Table<T> {
     kind: &'static str,
     items: LazyLock<RwLock<HashMap<usize, Arc<T>>>>,
+    /// Handles removed so far: a [`HandleCache`] filled before the last removal is stale.
+    removals: AtomicU64,
 }
 
 /// Handle numbers are unique across all tables, so one kind's handle is never valid as another's.
@@ -339,7 +343,7 @@ static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(0x1000);
 
 impl<T> Table<T> {
     pub(crate) const fn new(kind: &'static str) -> Self {
-        Table { kind, items: LazyLock::new(|| RwLock::new(HashMap::new())) }
+        Table { kind, items: LazyLock::new(|| RwLock::new(HashMap::new())), removals: AtomicU64::new(0) }
     }
 
     /// Stores `value` and returns its handle.
@@ -373,7 +377,78 @@ impl<T> Table<T> {
     /// Forgets a handle; the value is dropped when its last user is done. NULL and unknown handles
     /// are ignored (freeing twice is harmless).
     pub(crate) fn remove<H>(&self, handle: *const H) -> Option<Arc<T>> {
-        self.items.write().remove(&(handle as usize))
+        let removed = self.items.write().remove(&(handle as usize));
+        if removed.is_some() {
+            // After the removal (see `with_cached`): a cache that reads this count finds no entry.
+            self.removals.fetch_add(1, Ordering::Release);
+        }
+        removed
+    }
+
+    /// Runs `f` on the value behind a handle, looked up in this thread's `cache` first: for hot
+    /// paths (recording on a series), where the table's lock and the count of its `Arc` would be
+    /// shared writes on every call. A hit costs one atomic load: the cache is dropped whole after
+    /// any removal from the table, so a freed handle is looked up again and refused as by
+    /// [`Table::get`]. Dropping cached values must not call back into C (the cache is borrowed).
+    pub(crate) fn with_cached<H, R>(
+        &self,
+        cache: &'static LocalKey<RefCell<HandleCache<T>>>,
+        handle: *const H,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, Error> {
+        let id = handle as usize;
+        // Read before any lookup below: a handle removed after this read changes the count, so the
+        // entry this call caches is dropped by the next call.
+        let removals = self.removals.load(Ordering::Acquire);
+        let mut f = Some(f);
+        let cached = cache.try_with(|c| -> Option<Result<R, Error>> {
+            // Busy only if `f` re-entered this function on the same thread: take the plain path.
+            let mut c = c.try_borrow_mut().ok()?;
+            if c.removals != removals {
+                c.entries.clear();
+                c.removals = removals;
+            }
+            let at = match c.entries.iter().position(|(i, _)| *i == id) {
+                Some(at) => at,
+                None => {
+                    let value = match self.get(handle) {
+                        Ok(v) => v,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    if c.entries.len() == HandleCache::<T>::CAPACITY {
+                        c.entries.remove(0);
+                    }
+                    c.entries.push((id, value));
+                    c.entries.len() - 1
+                }
+            };
+            let f = f.take()?;
+            Some(Ok(f(&c.entries[at].1)))
+        });
+        if let Ok(Some(r)) = cached {
+            return r;
+        }
+        // No cache on this thread (it is being torn down) or the cache is busy: `f` did not run.
+        let value = self.get(handle)?;
+        let f =
+            f.take().ok_or_else(|| Error::new(ErrorCode::Internal, "the handle cache ran `f` and failed"))?;
+        Ok(f(&value))
+    }
+}
+
+/// One thread's recently used handles of one [`Table`] (see [`Table::with_cached`]): a few entries,
+/// each keeping its value alive until the cache is dropped (after a removal from the table, or when
+/// the thread ends).
+pub(crate) struct HandleCache<T> {
+    removals: u64,
+    entries: Vec<(usize, Arc<T>)>,
+}
+
+impl<T> HandleCache<T> {
+    const CAPACITY: usize = 8;
+
+    pub(crate) const fn new() -> Self {
+        HandleCache { removals: 0, entries: Vec::new() }
     }
 }
 
@@ -474,5 +549,34 @@ mod tests {
         assert!(take_back(std::ptr::null_mut()).is_ok());
         let empty = give_bytes(b"");
         assert!(take_back(empty.cast()).is_ok());
+    }
+
+    static NUMBERS: Table<u32> = Table::new("number");
+    thread_local! {
+        static CACHE: RefCell<HandleCache<u32>> = const { RefCell::new(HandleCache::new()) };
+    }
+
+    #[test]
+    fn a_cached_handle_is_refused_once_removed() {
+        let handles: Vec<*mut u8> =
+            (0..HandleCache::<u32>::CAPACITY as u32 + 3).map(|i| NUMBERS.insert(i)).collect();
+        for _ in 0..2 {
+            for (i, h) in handles.iter().enumerate() {
+                assert_eq!(NUMBERS.with_cached(&CACHE, *h, |v| *v).unwrap(), i as u32);
+            }
+        }
+        NUMBERS.remove(handles[handles.len() - 1]);
+        let e = NUMBERS.with_cached(&CACHE, handles[handles.len() - 1], |v| *v).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidHandle);
+        assert_eq!(NUMBERS.with_cached(&CACHE, handles[0], |v| *v).unwrap(), 0);
+        assert!(NUMBERS.with_cached(&CACHE, std::ptr::null::<u8>(), |v| *v).is_err());
+        // Re-entered on the same thread (the cache is borrowed): the plain lookup answers.
+        let nested =
+            NUMBERS.with_cached(&CACHE, handles[0], |_| NUMBERS.with_cached(&CACHE, handles[1], |v| *v));
+        assert_eq!(nested.unwrap().unwrap(), 1);
+        // Removed from another thread: this thread's cache is dropped at its next call.
+        let h = handles[2] as usize;
+        std::thread::spawn(move || NUMBERS.remove(h as *const u8)).join().unwrap();
+        assert!(NUMBERS.with_cached(&CACHE, handles[2], |v| *v).is_err());
     }
 }

@@ -5,6 +5,9 @@
  * memory, a static string, a stack address, a handle), are refused: nothing is freed, nothing is
  * read through them, and the thread's last error says so. Threads freeing the same pointer at once
  * free it once. Run under valgrind by `make c-test`: it must stay clean (no invalid read or free).
+ *
+ * Also: a series handle freed while this thread has recorded on it (so it sits in the thread's
+ * handle cache) is refused afterwards, as any freed handle.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "omnitron.h"
@@ -143,6 +146,34 @@ static void test_threads(OmnitronContainer *c) {
     CHECK(refused == (THREADS - 1) * STRINGS);
 }
 
+/* A series this thread recorded on (cached by the thread), then freed: refused from then on. */
+static void test_series_handles(void) {
+    OmnitronRegistry *r = NULL;
+    OmnitronMetric *m = NULL;
+    OmnitronSeries *a = NULL, *b = NULL;
+    OK(omnitron_registry_new(&r));
+    OK(omnitron_metric_counter(r, "cached_total", "series handles", NULL, 0, &m));
+    OK(omnitron_metric_series(m, NULL, 0, &a));
+    OK(omnitron_metric_series(m, NULL, 0, &b));
+    for (int i = 0; i < 10; i++) OK(omnitron_series_add(a, 1));
+    OK(omnitron_series_add(b, 1));
+    omnitron_series_free(a);
+    FAILS_WITH(omnitron_series_add(a, 1), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_series_set(a, 1), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_series_observe(a, 1), OMNITRON_STATUS_INVALID_HANDLE);
+    OK(omnitron_series_add(b, 1)); /* the other handle to the same series is still live */
+    double v = 0;
+    OK(omnitron_series_value(b, &v, NULL));
+    CHECK(v == 12);
+    /* A handle of another kind, and NULL, are refused too (not mistaken for a cached series). */
+    FAILS_WITH(omnitron_series_add((OmnitronSeries *)m, 1), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_series_add(NULL, 1), OMNITRON_STATUS_INVALID_HANDLE);
+    omnitron_series_free(b);
+    FAILS_WITH(omnitron_series_add(b, 1), OMNITRON_STATUS_INVALID_HANDLE);
+    omnitron_metric_free(m);
+    omnitron_registry_free(r);
+}
+
 int main(void) {
     OmnitronContainer *c = NULL;
     OmnitronWorkflowEngine *e = NULL;
@@ -151,6 +182,7 @@ int main(void) {
     test_twice(c, e);
     test_not_ours(c);
     test_threads(c);
+    test_series_handles();
     omnitron_workflow_engine_free(e);
     omnitron_container_free(c);
     printf("memory: %d passed, %d failed\n", passed, failed);
