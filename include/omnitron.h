@@ -15,7 +15,9 @@
  * MEMORY
  *  - Memory the library allocates for you (a `char *` output, the `data` of an OmnitronBuffer) is
  *    freed with omnitron_free(), from any thread. `const char *` results (messages, names, status
- *    ids, versions) belong to the library: never free them.
+ *    ids, versions) belong to the library: never free them. A second free of the same pointer, or
+ *    a pointer the library did not hand out, is refused (nothing freed, nothing read through it;
+ *    last error OMNITRON_STATUS_INVALID_ARGUMENT), not undefined behaviour.
  *  - Handles are freed with their own _free function (omnitron_peer_free, ...), which also stops
  *    what runs behind them. _free functions accept NULL and handles already freed. A NULL, freed or
  *    wrong-kind handle passed anywhere else is OMNITRON_STATUS_INVALID_HANDLE, never a crash.
@@ -51,7 +53,8 @@
  *  - No C++ exception, longjmp or other unwinding may leave a callback into the library: catch
  *    everything inside the callback and return a status (say why with omnitron_callback_error()).
  *    Unwinding through the library is undefined behaviour (in practice the process aborts). The
- *    other way, no Rust panic crosses into your code: it becomes OMNITRON_STATUS_INTERNAL.
+ *    other way, no Rust panic crosses into your code: it becomes OMNITRON_STATUS_INTERNAL (the
+ *    last error's status; a function returning a pointer, a count or a flag returns NULL, 0, false).
  *  - Callback types return OmnitronStatus. In C that is uint32_t, so callbacks returning uint32_t
  *    also fit; in C++ it is an enum, so declare them (and lambdas) to return OmnitronStatus.
  *
@@ -937,17 +940,23 @@ const char *omnitron_status_id(uint32_t status);
 void omnitron_callback_error(const char *message);
 
 // Frees memory the library handed out: a string it returned (`char *` outputs such as
-// omnitron_container_export_graph's) or the `data` of an OmnitronBuffer. NULL is ignored. Any
-// other pointer (a handle, a static string such as omnitron_version's, memory from malloc, memory
-// already freed) is undefined behaviour; most such mistakes are caught, reported as the thread's
-// last error, and the pointer left alone. Callable from any thread.
+// omnitron_container_export_graph's) or the `data` of an OmnitronBuffer. NULL is ignored. Freeing
+// the same pointer twice, or any pointer the library did not hand out (a handle, a static string
+// such as omnitron_version's, memory from malloc), is safe: the library keeps a record of the
+// memory it has handed out and not taken back, and refuses any other pointer without reading
+// through it (nothing is freed; the thread's last error is OMNITRON_STATUS_INVALID_ARGUMENT). The
+// record is of addresses: once the library hands out new memory at a freed address, a stale copy
+// of the old pointer names the new memory, so do not rely on it beyond catching mistakes.
+// Callable from any thread.
 void omnitron_free(void *ptr);
 
-// Deprecated alias of omnitron_free (strings and buffers now free the same way).
+// Deprecated alias of omnitron_free (strings and buffers now free the same way): a second free of
+// the same string, or a pointer the library did not hand out, is refused as there.
 OMNITRON_DEPRECATED("use omnitron_free") void omnitron_string_free(char *s);
 
 // Deprecated: call omnitron_free(buf->data) instead. Frees the buffer's data and sets it to NULL /
-// 0; NULL and empty buffers are ignored.
+// 0; NULL and empty buffers are ignored. Data already freed (through a copy of the buffer, or with
+// omnitron_free) is refused as by omnitron_free, and the buffer still emptied.
 OMNITRON_DEPRECATED("use omnitron_free(buf.data)")
 void omnitron_buffer_free(struct OmnitronBuffer *buf);
 

@@ -1,47 +1,100 @@
-//! The one boundary kit: every exported function runs through [`guard`] (or [`guard_out`] when it
-//! has output pointers), and every handle, string, pointer, user_data and byte the library hands out
-//! crosses through the helpers here. No exported function does its own casting, clearing or freeing.
+//! The one boundary kit: every exported function runs through [`guard_value`] (through [`guard`]
+//! when it returns a status, [`guard_out`] when it has output pointers, [`guard_void`] when it
+//! returns nothing, [`guard_always`] for the few that answer in a forked child), and every handle,
+//! string, pointer, user_data and byte the library hands out crosses through the helpers here. No
+//! exported function does its own catching, casting, clearing or freeing.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Once};
+use std::thread::LocalKey;
 
 use omnitron::{Error, ErrorCode};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::{OmnitronStatus, set_last_error};
 
-/// Runs an export's body: refuses to run in a forked child, catches panics, records failures as the
-/// thread's last error, and turns the outcome into a status.
-pub(crate) fn guard(f: impl FnOnce() -> Result<(), Error>) -> OmnitronStatus {
+/// What an export returns when its body fails or panics, declared once per return type (as
+/// rustls-ffi's panic boundary does): a status says why; every other type has the value its header
+/// comment documents for a failure (NULL, 0, false, nothing).
+pub(crate) trait Failed {
+    /// The value returned after a failure whose status is `status`.
+    fn failed(status: OmnitronStatus) -> Self;
+}
+
+impl Failed for OmnitronStatus {
+    fn failed(status: OmnitronStatus) -> Self {
+        status
+    }
+}
+
+impl Failed for () {
+    fn failed(_: OmnitronStatus) -> Self {}
+}
+
+impl<T> Failed for *const T {
+    fn failed(_: OmnitronStatus) -> Self {
+        std::ptr::null()
+    }
+}
+
+impl<T> Failed for *mut T {
+    fn failed(_: OmnitronStatus) -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+macro_rules! failed_as_default {
+    ($($t:ty),*) => { $(impl Failed for $t { fn failed(_: OmnitronStatus) -> Self { <$t>::default() } })* };
+}
+failed_as_default!(bool, u32, u64, usize);
+
+/// The one boundary every export runs in, whatever it returns: refuses to run in a forked child,
+/// catches panics, records a failure (an error, or a panic as OMNITRON_STATUS_INTERNAL) as the
+/// thread's last error, and returns the body's value, or the return type's [`Failed`] value.
+pub(crate) fn guard_value<T: Failed>(f: impl FnOnce() -> Result<T, Error>) -> T {
     if let Err(e) = fork_check() {
-        set_last_error(&e);
-        return OmnitronStatus::from_code(e.code());
+        return fail(&e);
     }
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => OmnitronStatus::Ok,
-        Ok(Err(e)) => {
-            let status = OmnitronStatus::from_code(e.code());
-            set_last_error(&e);
-            status
-        }
-        Err(panic) => {
-            let what = panic_message(&*panic);
-            set_last_error(&Error::new(
-                ErrorCode::Internal,
-                format!("internal error (a bug in libomnitron): {what}"),
-            ));
-            OmnitronStatus::Internal
-        }
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => fail(&e),
+        Err(panic) => fail(&internal(&*panic)),
     }
+}
+
+/// [`guard_value`] for the few functions that answer in a forked child too (versions, status ids,
+/// the last error, omnitron_callback_error): no fork check, and a body that cannot fail; a panic is
+/// still caught and recorded.
+pub(crate) fn guard_always<T: Failed>(f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(panic) => fail(&internal(&*panic)),
+    }
+}
+
+/// Runs an export that returns a status: [`guard_value`], with OMNITRON_STATUS_OK on success.
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), Error>) -> OmnitronStatus {
+    guard_value(|| f().map(|()| OmnitronStatus::Ok))
 }
 
 /// Like [`guard`] for functions that return nothing (frees): failures are only recorded.
 pub(crate) fn guard_void(f: impl FnOnce() -> Result<(), Error>) {
-    let _ = guard(f);
+    guard_value(f)
+}
+
+fn fail<T: Failed>(e: &Error) -> T {
+    set_last_error(e);
+    T::failed(OmnitronStatus::from_code(e.code()))
+}
+
+fn internal(panic: &(dyn Any + Send)) -> Error {
+    let what = panic_message(panic);
+    Error::new(ErrorCode::Internal, format!("internal error (a bug in libomnitron): {what}"))
 }
 
 /// Like [`guard`] for functions with output pointers: every output is cleared (NULL, 0, false, an
@@ -200,14 +253,24 @@ impl Drop for UserData {
 
 // ---- memory handed out -----------------------------------------------------------------------------
 
-/// Bytes before each allocation the library hands out: the length and a mark.
-const HEADER: usize = 16;
-/// The mark: "omnitron" in ASCII.
-const MARK: u64 = u64::from_be_bytes(*b"omnitron");
+/// Every allocation the library has handed out and not taken back: its address and length, so
+/// omnitron_free frees only memory that is live and ours, and never reads through any other pointer
+/// (a double free, a static string, a handle, memory from malloc are refused, not undefined
+/// behaviour). Sharded by address so threads handing out and freeing memory rarely meet on a lock.
+static LIVE: LazyLock<[Mutex<HashMap<usize, usize>>; LIVE_SHARDS]> =
+    LazyLock::new(|| std::array::from_fn(|_| Mutex::new(HashMap::new())));
+const LIVE_SHARDS: usize = 16;
+/// The alignment of memory handed out (what malloc gives on 64-bit targets).
+const ALIGN: usize = 16;
+
+fn live_shard(addr: usize) -> &'static Mutex<HashMap<usize, usize>> {
+    // Allocations are ALIGN-aligned: the low bits say nothing; mix in a higher group too.
+    &LIVE[((addr >> 4) ^ (addr >> 12)) % LIVE_SHARDS]
+}
 
 fn layout(len: usize) -> std::alloc::Layout {
-    // HEADER + len + 1 cannot overflow isize for a length that exists in memory.
-    std::alloc::Layout::from_size_align(HEADER + len + 1, HEADER).expect("allocation size")
+    // len + 1 cannot overflow isize for a length that exists in memory.
+    std::alloc::Layout::from_size_align(len + 1, ALIGN).expect("allocation size")
 }
 
 /// Copies `bytes` into memory the caller frees with `omnitron_free`, followed by a NUL byte (not
@@ -215,19 +278,17 @@ fn layout(len: usize) -> std::alloc::Layout {
 pub(crate) fn give_bytes(bytes: &[u8]) -> *mut u8 {
     let layout = layout(bytes.len());
     // SAFETY: the layout has a non-zero size.
-    let base = unsafe { std::alloc::alloc(layout) };
-    if base.is_null() {
+    let data = unsafe { std::alloc::alloc(layout) };
+    if data.is_null() {
         std::alloc::handle_alloc_error(layout);
     }
-    // SAFETY: `base` has HEADER + len + 1 writable bytes, aligned to HEADER.
+    // SAFETY: `data` has len + 1 writable bytes.
     unsafe {
-        base.cast::<u64>().write(bytes.len() as u64);
-        base.add(8).cast::<u64>().write(MARK);
-        let data = base.add(HEADER);
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
         data.add(bytes.len()).write(0);
-        data
     }
+    live_shard(data as usize).lock().insert(data as usize, bytes.len());
+    data
 }
 
 /// A string the caller frees with `omnitron_free`.
@@ -238,30 +299,23 @@ pub(crate) fn give_string(text: &str) -> Result<*mut c_char, Error> {
     Ok(give_bytes(text.as_bytes()).cast())
 }
 
-/// Frees memory made by [`give_bytes`]. NULL is ignored; a pointer without the mark is reported and
-/// left alone (a likely misuse: a static string, a handle, memory from malloc).
+/// Frees memory made by [`give_bytes`]. NULL is ignored. Any pointer not live in [`LIVE`] (already
+/// freed, or never handed out: a static string, a handle, memory from malloc) is refused and left
+/// alone, without reading through it.
 pub(crate) fn take_back(ptr: *mut c_void) -> Result<(), Error> {
     if ptr.is_null() {
         return Ok(());
     }
-    let data = ptr.cast::<u8>();
-    // SAFETY: by contract `ptr` came from give_bytes, so HEADER bytes before it are ours.
-    let (len, mark) = unsafe {
-        let base = data.sub(HEADER);
-        (base.cast::<u64>().read(), base.add(8).cast::<u64>().read())
-    };
-    if mark != MARK {
+    let addr = ptr as usize;
+    // Removed under the shard's lock: of two threads freeing the same pointer, one frees it.
+    let Some(len) = live_shard(addr).lock().remove(&addr) else {
         return Err(Error::invalid_argument(
-            "omnitron_free was given a pointer the library did not hand out",
+            "omnitron_free was given a pointer the library did not hand out, or one already freed: \
+             it was left alone",
         ));
-    }
-    // SAFETY: made by give_bytes with this length. The mark is wiped first, so a stale copy of the
-    // pointer is less likely to pass for live memory.
-    unsafe {
-        let base = data.sub(HEADER);
-        base.add(8).cast::<u64>().write(0);
-        std::alloc::dealloc(base, layout(len as usize));
-    }
+    };
+    // SAFETY: made by give_bytes with this length, and no longer in LIVE, so freed once.
+    unsafe { std::alloc::dealloc(ptr.cast(), layout(len)) };
     Ok(())
 }
 
@@ -280,6 +334,8 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
 pub(crate) struct Table<T> {
     kind: &'static str,
     items: LazyLock<RwLock<HashMap<usize, Arc<T>>>>,
+    /// Handles removed so far: a [`HandleCache`] filled before the last removal is stale.
+    removals: AtomicU64,
 }
 
 /// Handle numbers are unique across all tables, so one kind's handle is never valid as another's.
@@ -287,7 +343,7 @@ static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(0x1000);
 
 impl<T> Table<T> {
     pub(crate) const fn new(kind: &'static str) -> Self {
-        Table { kind, items: LazyLock::new(|| RwLock::new(HashMap::new())) }
+        Table { kind, items: LazyLock::new(|| RwLock::new(HashMap::new())), removals: AtomicU64::new(0) }
     }
 
     /// Stores `value` and returns its handle.
@@ -321,7 +377,78 @@ impl<T> Table<T> {
     /// Forgets a handle; the value is dropped when its last user is done. NULL and unknown handles
     /// are ignored (freeing twice is harmless).
     pub(crate) fn remove<H>(&self, handle: *const H) -> Option<Arc<T>> {
-        self.items.write().remove(&(handle as usize))
+        let removed = self.items.write().remove(&(handle as usize));
+        if removed.is_some() {
+            // After the removal (see `with_cached`): a cache that reads this count finds no entry.
+            self.removals.fetch_add(1, Ordering::Release);
+        }
+        removed
+    }
+
+    /// Runs `f` on the value behind a handle, looked up in this thread's `cache` first: for hot
+    /// paths (recording on a series), where the table's lock and the count of its `Arc` would be
+    /// shared writes on every call. A hit costs one atomic load: the cache is dropped whole after
+    /// any removal from the table, so a freed handle is looked up again and refused as by
+    /// [`Table::get`]. Dropping cached values must not call back into C (the cache is borrowed).
+    pub(crate) fn with_cached<H, R>(
+        &self,
+        cache: &'static LocalKey<RefCell<HandleCache<T>>>,
+        handle: *const H,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, Error> {
+        let id = handle as usize;
+        // Read before any lookup below: a handle removed after this read changes the count, so the
+        // entry this call caches is dropped by the next call.
+        let removals = self.removals.load(Ordering::Acquire);
+        let mut f = Some(f);
+        let cached = cache.try_with(|c| -> Option<Result<R, Error>> {
+            // Busy only if `f` re-entered this function on the same thread: take the plain path.
+            let mut c = c.try_borrow_mut().ok()?;
+            if c.removals != removals {
+                c.entries.clear();
+                c.removals = removals;
+            }
+            let at = match c.entries.iter().position(|(i, _)| *i == id) {
+                Some(at) => at,
+                None => {
+                    let value = match self.get(handle) {
+                        Ok(v) => v,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    if c.entries.len() == HandleCache::<T>::CAPACITY {
+                        c.entries.remove(0);
+                    }
+                    c.entries.push((id, value));
+                    c.entries.len() - 1
+                }
+            };
+            let f = f.take()?;
+            Some(Ok(f(&c.entries[at].1)))
+        });
+        if let Ok(Some(r)) = cached {
+            return r;
+        }
+        // No cache on this thread (it is being torn down) or the cache is busy: `f` did not run.
+        let value = self.get(handle)?;
+        let f =
+            f.take().ok_or_else(|| Error::new(ErrorCode::Internal, "the handle cache ran `f` and failed"))?;
+        Ok(f(&value))
+    }
+}
+
+/// One thread's recently used handles of one [`Table`] (see [`Table::with_cached`]): a few entries,
+/// each keeping its value alive until the cache is dropped (after a removal from the table, or when
+/// the thread ends).
+pub(crate) struct HandleCache<T> {
+    removals: u64,
+    entries: Vec<(usize, Arc<T>)>,
+}
+
+impl<T> HandleCache<T> {
+    const CAPACITY: usize = 8;
+
+    pub(crate) const fn new() -> Self {
+        HandleCache { removals: 0, entries: Vec::new() }
     }
 }
 
@@ -369,5 +496,87 @@ impl CPtr {
     /// The pointer. (A method, so closures capture the whole `CPtr`, which is `Send`.)
     pub(crate) fn get(self) -> *mut c_void {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{omnitron_last_error_message, omnitron_last_error_status};
+
+    fn last_message() -> String {
+        let m = omnitron_last_error_message();
+        assert!(!m.is_null());
+        // SAFETY: the library's own NUL-terminated message, valid until the next failure.
+        unsafe { CStr::from_ptr(m) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_returns_the_declared_failure_of_each_return_type() {
+        assert_eq!(guard(|| panic!("boom")), OmnitronStatus::Internal);
+        assert_eq!(omnitron_last_error_status(), OmnitronStatus::Internal);
+        assert!(last_message().contains("a bug in libomnitron): boom"));
+        assert!(guard_value::<*const u8>(|| panic!("ptr")).is_null());
+        assert!(guard_value::<*mut u8>(|| panic!("ptr")).is_null());
+        assert!(!guard_value::<bool>(|| panic!("bool")));
+        assert_eq!(guard_value::<usize>(|| panic!("size")), 0);
+        assert_eq!(guard_value::<u32>(|| panic!("count")), 0);
+        assert!(last_message().contains("count"));
+        guard_void(|| panic!("void"));
+        assert_eq!(omnitron_last_error_status(), OmnitronStatus::Internal);
+        assert_eq!(guard_always::<u32>(|| panic!("always")), 0);
+        assert!(last_message().contains("always"));
+    }
+
+    #[test]
+    fn an_error_returns_the_failure_and_records_its_status() {
+        assert!(guard_value::<*const u8>(|| Err(Error::new(ErrorCode::InvalidHandle, "gone"))).is_null());
+        assert_eq!(omnitron_last_error_status(), OmnitronStatus::InvalidHandle);
+        assert_eq!(guard(|| Err(Error::invalid_argument("no"))), OmnitronStatus::InvalidArgument);
+        assert_eq!(guard_value(|| Ok(7usize)), 7);
+        assert_eq!(guard(|| Ok(())), OmnitronStatus::Ok);
+    }
+
+    #[test]
+    fn memory_is_taken_back_once_and_only_if_ours() {
+        let p = give_bytes(b"abc").cast::<c_void>();
+        // SAFETY: three bytes and the NUL just handed out.
+        assert_eq!(unsafe { CStr::from_ptr(p.cast()) }.to_bytes(), b"abc");
+        assert!(take_back(p).is_ok());
+        assert_eq!(take_back(p).unwrap_err().code(), ErrorCode::InvalidArgument);
+        let mut local = [0u8; 4];
+        assert!(take_back(local.as_mut_ptr().cast()).is_err());
+        assert!(take_back(std::ptr::null_mut()).is_ok());
+        let empty = give_bytes(b"");
+        assert!(take_back(empty.cast()).is_ok());
+    }
+
+    static NUMBERS: Table<u32> = Table::new("number");
+    thread_local! {
+        static CACHE: RefCell<HandleCache<u32>> = const { RefCell::new(HandleCache::new()) };
+    }
+
+    #[test]
+    fn a_cached_handle_is_refused_once_removed() {
+        let handles: Vec<*mut u8> =
+            (0..HandleCache::<u32>::CAPACITY as u32 + 3).map(|i| NUMBERS.insert(i)).collect();
+        for _ in 0..2 {
+            for (i, h) in handles.iter().enumerate() {
+                assert_eq!(NUMBERS.with_cached(&CACHE, *h, |v| *v).unwrap(), i as u32);
+            }
+        }
+        NUMBERS.remove(handles[handles.len() - 1]);
+        let e = NUMBERS.with_cached(&CACHE, handles[handles.len() - 1], |v| *v).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidHandle);
+        assert_eq!(NUMBERS.with_cached(&CACHE, handles[0], |v| *v).unwrap(), 0);
+        assert!(NUMBERS.with_cached(&CACHE, std::ptr::null::<u8>(), |v| *v).is_err());
+        // Re-entered on the same thread (the cache is borrowed): the plain lookup answers.
+        let nested =
+            NUMBERS.with_cached(&CACHE, handles[0], |_| NUMBERS.with_cached(&CACHE, handles[1], |v| *v));
+        assert_eq!(nested.unwrap().unwrap(), 1);
+        // Removed from another thread: this thread's cache is dropped at its next call.
+        let h = handles[2] as usize;
+        std::thread::spawn(move || NUMBERS.remove(h as *const u8)).join().unwrap();
+        assert!(NUMBERS.with_cached(&CACHE, handles[2], |v| *v).is_err());
     }
 }

@@ -5,6 +5,8 @@ use std::ffi::{CString, c_char};
 
 use omnitron::{Error, ErrorCode};
 
+use crate::boundary::guard_always;
+
 pub use crate::status::OmnitronStatus;
 
 /// What a C callback returns: an OmnitronStatus, read here as the plain number it is (a callback may
@@ -78,32 +80,34 @@ pub(crate) fn take_callback_message() -> Option<String> {
 /// the library and stays valid until the next failing call on this thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_last_error_message() -> *const c_char {
-    LAST.with(|l| l.borrow().as_ref().map_or(std::ptr::null(), |e| e.message.as_ptr()))
+    guard_always(|| LAST.with(|l| l.borrow().as_ref().map_or(std::ptr::null(), |e| e.message.as_ptr())))
 }
 
 /// The status of the last failure on this thread, or OMNITRON_STATUS_OK if there was none.
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_last_error_status() -> OmnitronStatus {
-    LAST.with(|l| l.borrow().as_ref().map_or(OmnitronStatus::Ok, |e| e.status))
+    guard_always(|| LAST.with(|l| l.borrow().as_ref().map_or(OmnitronStatus::Ok, |e| e.status)))
 }
 
 /// Forgets the last error of this thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_clear_last_error() {
-    LAST.with(|l| *l.borrow_mut() = None);
+    guard_always(|| LAST.with(|l| *l.borrow_mut() = None))
 }
 
 /// The stable short id of a status ("DI001", "E002", "OK"), the same `code` that Node and Python
 /// errors carry. Static; do not free. Unknown values give "UNKNOWN".
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_status_id(status: u32) -> *const c_char {
-    if status == 0 {
-        return c"OK".as_ptr();
-    }
-    match ErrorCode::from_u32(status) {
-        Some(code) => id_cstr(code),
-        None => c"UNKNOWN".as_ptr(),
-    }
+    guard_always(|| {
+        if status == 0 {
+            return c"OK".as_ptr();
+        }
+        match ErrorCode::from_u32(status) {
+            Some(code) => id_cstr(code),
+            None => c"UNKNOWN".as_ptr(),
+        }
+    })
 }
 
 fn id_cstr(code: ErrorCode) -> *const c_char {
@@ -119,12 +123,14 @@ fn id_cstr(code: ErrorCode) -> *const c_char {
 /// status: says why, and the message becomes part of the error the caller sees. NULL is ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_callback_error(message: *const c_char) {
-    if message.is_null() {
-        return;
-    }
-    // SAFETY: non-null and NUL-terminated by contract.
-    let text = unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy().into_owned();
-    CALLBACK_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
+    guard_always(|| {
+        if message.is_null() {
+            return;
+        }
+        // SAFETY: non-null and NUL-terminated by contract.
+        let text = unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy().into_owned();
+        CALLBACK_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
+    })
 }
 
 /// The error for a callback that returned `status`: the library error it passed on, or `code` with

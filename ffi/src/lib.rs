@@ -24,6 +24,8 @@ mod lint;
 
 use std::ffi::c_char;
 
+use boundary::guard_always;
+
 pub use boundary::OmnitronFreeFn;
 pub use error::OmnitronStatus;
 
@@ -36,21 +38,21 @@ pub const OMNITRON_ABI_VERSION: u32 = 2;
 /// OMNITRON_VERSION_STRING of the header it was built with. Static; do not free.
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    guard_always(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
 
 /// The library version as a number, OMNITRON_VERSION_NUMBER of the header it was built with
 /// (MAJOR * 1000000 + MINOR * 1000 + PATCH).
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_version_number() -> u32 {
-    version_number()
+    guard_always(version_number)
 }
 
 /// The ABI version the library was built with; compare it with OMNITRON_ABI_VERSION from the header
 /// you compiled against.
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_abi_version() -> u32 {
-    OMNITRON_ABI_VERSION
+    guard_always(|| OMNITRON_ABI_VERSION)
 }
 
 const fn parse(s: &str) -> u32 {

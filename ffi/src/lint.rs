@@ -1,6 +1,6 @@
-//! Checks over the crate's own source that the compiler cannot make: every export with output
-//! pointers clears them through the boundary kit, and every export that keeps a caller's user_data
-//! takes the function that frees it.
+//! Checks over the crate's own source that the compiler cannot make: every export runs inside one of
+//! the boundary kit's guards, every export with output pointers clears them through it, and every
+//! export that keeps a caller's user_data takes the function that frees it.
 
 use std::path::Path;
 
@@ -30,6 +30,48 @@ fn exports() -> Vec<(String, String, String, String)> {
         }
     }
     out
+}
+
+/// The boundary kit's guards (`ffi/src/boundary.rs`); `start_peer` is the shared body of
+/// omnitron_peer_listen and _connect, and starts with guard_out itself.
+const GUARDS: &[&str] =
+    &["guard(", "guard_out(", "guard_void(", "guard_value(", "guard_always(", "start_peer("];
+
+/// The exports that answer in a forked child too, so run in `guard_always` (no fork check): the
+/// header's FORK section names them.
+const ALWAYS: &[&str] = &[
+    "omnitron_version",
+    "omnitron_version_number",
+    "omnitron_abi_version",
+    "omnitron_status_id",
+    "omnitron_last_error_message",
+    "omnitron_last_error_status",
+    "omnitron_clear_last_error",
+    "omnitron_callback_error",
+];
+
+#[test]
+fn every_export_runs_inside_a_guard() {
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for (file, name, _, body) in exports() {
+        seen += 1;
+        let head = body.trim_start_matches('{').trim_start();
+        let Some(guard) = GUARDS.iter().find(|g| head.starts_with(**g)) else {
+            bad.push(format!("{file}: {name} does not start with one of {GUARDS:?}"));
+            continue;
+        };
+        if (*guard == "guard_always(") != ALWAYS.contains(&name.as_str()) {
+            bad.push(format!("{file}: {name}: guard_always is for {ALWAYS:?} only, and they use it"));
+        }
+    }
+    assert!(seen > 100, "only {seen} exports found: the source scan is broken");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // start_peer is one of the guards only because it starts with guard_out.
+    let rpc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rpc.rs")).unwrap();
+    let start = &rpc[rpc.find("fn start_peer(").unwrap()..];
+    let body = start[start.find('{').unwrap() + 1..].trim_start();
+    assert!(body.starts_with("guard_out("), "start_peer no longer starts with guard_out");
 }
 
 /// Handle types: a `*mut` of one of them is an input, not an output.

@@ -3,7 +3,8 @@
 //! Every string (`char *` outputs) and every buffer's `data` the library allocates for the caller is
 //! freed with `omnitron_free`; handles are not memory and have their own `_free` functions (they stop
 //! what runs behind them). `omnitron_string_free` and `omnitron_buffer_free` remain as deprecated
-//! aliases.
+//! aliases. Each frees only memory that is live and the library's (see `take_back`): a double free
+//! or a foreign pointer is refused, not undefined behaviour.
 
 use std::ffi::{c_char, c_void};
 
@@ -36,16 +37,21 @@ pub(crate) fn give(out: *mut OmnitronBuffer, v: &[u8]) -> Result<(), Error> {
 }
 
 /// Frees memory the library handed out: a string it returned (`char *` outputs such as
-/// omnitron_container_export_graph's) or the `data` of an OmnitronBuffer. NULL is ignored. Any
-/// other pointer (a handle, a static string such as omnitron_version's, memory from malloc, memory
-/// already freed) is undefined behaviour; most such mistakes are caught, reported as the thread's
-/// last error, and the pointer left alone. Callable from any thread.
+/// omnitron_container_export_graph's) or the `data` of an OmnitronBuffer. NULL is ignored. Freeing
+/// the same pointer twice, or any pointer the library did not hand out (a handle, a static string
+/// such as omnitron_version's, memory from malloc), is safe: the library keeps a record of the
+/// memory it has handed out and not taken back, and refuses any other pointer without reading
+/// through it (nothing is freed; the thread's last error is OMNITRON_STATUS_INVALID_ARGUMENT). The
+/// record is of addresses: once the library hands out new memory at a freed address, a stale copy
+/// of the old pointer names the new memory, so do not rely on it beyond catching mistakes.
+/// Callable from any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_free(ptr: *mut c_void) {
     guard_void(|| take_back(ptr))
 }
 
-/// Deprecated alias of omnitron_free (strings and buffers now free the same way).
+/// Deprecated alias of omnitron_free (strings and buffers now free the same way): a second free of
+/// the same string, or a pointer the library did not hand out, is refused as there.
 #[deprecated(note = "use omnitron_free")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_string_free(s: *mut c_char) {
@@ -53,7 +59,8 @@ pub unsafe extern "C" fn omnitron_string_free(s: *mut c_char) {
 }
 
 /// Deprecated: call omnitron_free(buf->data) instead. Frees the buffer's data and sets it to NULL /
-/// 0; NULL and empty buffers are ignored.
+/// 0; NULL and empty buffers are ignored. Data already freed (through a copy of the buffer, or with
+/// omnitron_free) is refused as by omnitron_free, and the buffer still emptied.
 #[deprecated(note = "use omnitron_free(buf.data)")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_buffer_free(buf: *mut OmnitronBuffer) {

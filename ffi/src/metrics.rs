@@ -1,5 +1,6 @@
 //! Metrics: registries, metrics (counter, gauge, histogram), series, exposition and the exporter.
 
+use std::cell::RefCell;
 use std::ffi::c_char;
 
 use omnitron::Error;
@@ -7,7 +8,7 @@ use omnitron::metrics::{Exporter, Metric, MetricKind, MetricOptions, Registry, S
 use parking_lot::Mutex;
 
 use crate::boundary::{
-    Table, check_out, give_string, guard, guard_out, guard_void, reported, str_arg, write_out,
+    HandleCache, Table, check_out, give_string, guard, guard_out, guard_void, reported, str_arg, write_out,
 };
 use crate::error::OmnitronStatus;
 
@@ -47,6 +48,11 @@ pub const OMNITRON_METRICS_JSON: u32 = 2;
 static REGISTRIES: Table<Registry> = Table::new("registry");
 static METRICS: Table<Metric> = Table::new("metric");
 static SERIES: Table<SeriesRef> = Table::new("series");
+
+thread_local! {
+    /// The series this thread records on, so recording takes no lock (see Table::with_cached).
+    static SERIES_CACHE: RefCell<HandleCache<SeriesRef>> = const { RefCell::new(HandleCache::new()) };
+}
 static EXPORTERS: Table<Mutex<Option<Exporter>>> = Table::new("exporter");
 
 /// The registry behind a handle; NULL means the global registry (for breakers and other engine parts
@@ -265,19 +271,19 @@ pub unsafe extern "C" fn omnitron_metric_series(
 /// Adds to a counter or gauge series (see omnitron_metric_add).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_series_add(series: *mut OmnitronSeries, value: f64) -> OmnitronStatus {
-    guard(|| SERIES.get(series)?.add(value))
+    guard(|| SERIES.with_cached(&SERIES_CACHE, series, |s| s.add(value))?)
 }
 
 /// Sets a gauge series.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_series_set(series: *mut OmnitronSeries, value: f64) -> OmnitronStatus {
-    guard(|| SERIES.get(series)?.set(value))
+    guard(|| SERIES.with_cached(&SERIES_CACHE, series, |s| s.set(value))?)
 }
 
 /// Records a value in a histogram series.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_series_observe(series: *mut OmnitronSeries, value: f64) -> OmnitronStatus {
-    guard(|| SERIES.get(series)?.observe(value))
+    guard(|| SERIES.with_cached(&SERIES_CACHE, series, |s| s.observe(value))?)
 }
 
 /// A counter or gauge series' value; for a histogram series, `*out` is its count and `*sum` (if not

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use omnitron::di::{TokenKey, TokenRef};
 
-use crate::boundary::{Table, guard, guard_out, guard_void, str_arg};
+use crate::boundary::{Table, guard_out, guard_value, guard_void, str_arg};
 use crate::error::OmnitronStatus;
 
 /// A token. Two tokens made with the same name are different tokens; the name is for messages.
@@ -58,24 +58,13 @@ pub unsafe extern "C" fn omnitron_token_new(
 /// (see FORK above).
 #[unsafe(no_mangle)]
 pub extern "C" fn omnitron_token_context() -> *const OmnitronToken {
-    let mut out = std::ptr::null();
-    guard(|| {
-        out = context_handle() as *const OmnitronToken;
-        Ok(())
-    });
-    out
+    guard_value(|| Ok(context_handle() as *const OmnitronToken))
 }
 
 /// The token's name, or NULL for an invalid handle. Valid while the token handle is.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_token_name(token: *const OmnitronToken) -> *const c_char {
-    let mut out = std::ptr::null();
-    guard(|| {
-        let t = TOKENS.get(token)?;
-        out = t.name.as_ptr();
-        Ok(())
-    });
-    out
+    guard_value(|| Ok(TOKENS.get(token)?.name.as_ptr()))
 }
 
 /// Frees a token handle. NULL, an already freed handle and the CONTEXT token are ignored.
