@@ -386,7 +386,7 @@ static void test_bulkhead(void) {
 
     OmnitronBulkhead *bad = NULL;
     FAILS_WITH(omnitron_bulkhead_new("x", 0, 1, &bad), OMNITRON_STATUS_INVALID_POLICY);
-    CHECK(contains(omnitron_last_error_message(), "maxConcurrent"));
+    CHECK(contains(omnitron_last_error_message(), "max_concurrent must be at least 1"));
     FAILS_WITH(omnitron_bulkhead_call(NULL, work, &w), OMNITRON_STATUS_INVALID_HANDLE);
 }
 
