@@ -427,7 +427,8 @@ static void test_bad_input(void) {
     OK(omnitron_workflow_set_recovery(wf, OMNITRON_RECOVERY_COMPENSATE));
     OK(omnitron_workflow_set_timeout(wf, 1000));
     OK(omnitron_workflow_set_retries(wf, 0, 0));
-    FAILS_WITH(omnitron_workflow_set_retries(wf, UINT32_MAX, 0), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_workflow_set_retries(wf, UINT32_MAX, 0), OMNITRON_STATUS_INVALID_WORKFLOW);
+    CHECK(contains(omnitron_last_error_message(), "retries must be a whole number below 4294967295"));
     OK(omnitron_workflow_add_stage(wf, "s", stage, &s, NULL));
     OK(omnitron_workflow_add_stage(wf, "s", stage, &s, NULL));
     FAILS_WITH(omnitron_workflow_engine_register(e, wf), OMNITRON_STATUS_DUPLICATE_STAGE);
