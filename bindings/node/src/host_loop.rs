@@ -20,7 +20,11 @@ use parking_lot::Mutex;
 /// `(0)`: connections are waiting to be adopted by this loop (answer with `hostAdopt()`).
 pub(crate) type AdoptFn = ThreadsafeFunction<u32, (), u32, napi::Status, false, true>;
 
-// libuv, as exported by the node executable (see uv.h). Only what a poll handle needs.
+// libuv, as exported by the node executable (see uv.h). Only what a poll handle needs. napi-rs has
+// no libuv bindings and Node-API no poll handle, so these are declared by hand: libuv 1.x keeps its
+// ABI, and `libuv_matches` checks at run time that this is libuv 1 and that UV_POLL still means
+// "poll" (the one constant whose meaning libuv can be asked); if not, connections are read by the
+// engine's threads instead (slower, correct), and the test `host-internals.test.ts` fails loudly.
 const UV_POLL: c_int = 8;
 const UV_READABLE: c_int = 1;
 const UV_DISCONNECT: c_int = 4;
@@ -28,6 +32,8 @@ type PollCb = extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 type CloseCb = extern "C" fn(handle: *mut c_void);
 unsafe extern "C" {
     fn uv_handle_size(kind: c_int) -> usize;
+    fn uv_handle_type_name(kind: c_int) -> *const std::ffi::c_char;
+    fn uv_version() -> std::ffi::c_uint;
     fn uv_poll_init(lp: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
     fn uv_poll_start(handle: *mut c_void, events: c_int, cb: PollCb) -> c_int;
     fn uv_poll_stop(handle: *mut c_void) -> c_int;
@@ -100,6 +106,40 @@ unsafe fn close(handle: *mut c_void) {
         uv_poll_stop(handle);
         uv_close(handle, on_close);
     }
+}
+
+/// The libuv this process runs: "libuv 1.x.y, UV_POLL is 'poll'", or why it is not the one the
+/// declarations above were written for.
+pub(crate) fn libuv_check() -> Result<String, String> {
+    // SAFETY: pure functions of libuv, callable from any thread; the name is a static string.
+    let (version, name) = unsafe { (uv_version(), uv_handle_type_name(UV_POLL)) };
+    let (major, minor, patch) = (version >> 16, (version >> 8) & 0xff, version & 0xff);
+    let name = if name.is_null() {
+        String::new()
+    } else {
+        // SAFETY: non-null, NUL-terminated and static (uv.h).
+        unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned()
+    };
+    let what = format!("libuv {major}.{minor}.{patch}, UV_POLL ({UV_POLL}) is '{name}'");
+    if major == 1 && name == "poll" { Ok(what) } else { Err(what) }
+}
+
+/// Whether connections may be read on Node's loop (checked once per process).
+pub(crate) fn libuv_matches() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OK.get_or_init(|| match libuv_check() {
+        Ok(_) => true,
+        Err(what) => {
+            tracing::warn!("{what}: not the libuv Omnitron was built for; connections are read by engine threads");
+            false
+        }
+    })
+}
+
+/// The libuv check, for the test that fails loudly when Node's libuv changes under the addon.
+#[napi_derive::napi]
+pub fn host_loop_check() -> napi::Result<String, String> {
+    libuv_check().map_err(|e| napi::Error::new(String::from("E003"), e))
 }
 
 /// A peer's readers waiting for its loop.
@@ -245,5 +285,8 @@ pub fn host_loop_adopt(env: napi::Env) -> napi::Result<()> {
 
 /// The process-wide loop, once `hostLoopInit` was called.
 pub(crate) fn process_loop() -> Option<HostLoop> {
+    if !libuv_matches() {
+        return None;
+    }
     PROCESS_LOOP.get().map(|(state, adopt)| state.host_loop(adopt.clone()))
 }

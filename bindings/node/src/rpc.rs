@@ -182,7 +182,7 @@ const MAX_ROUTES: usize = 65_536;
 
 fn options(name: String, token: Option<String>, max_frame: Option<u32>, cb: &Callbacks) -> PeerOptions {
     let mut o = PeerOptions::new(name);
-    o.host_loop = Some(cb.host.host_loop(cb.adopt.clone()));
+    o.host_loop = crate::host_loop::libuv_matches().then(|| cb.host.host_loop(cb.adopt.clone()));
     o.lang = "node".into();
     o.token = token;
     if let Some(m) = max_frame {

@@ -114,27 +114,18 @@ pub struct JsWorkflowDef {
 
 /// Options the TypeScript layer passed as numbers and strings, as core reads them.
 fn raw(what: String, values: &[(&str, Option<f64>)], recovery: Option<String>) -> RawOptions {
-    let mut raw = RawOptions::new(Dialect::TypeScript, what, ErrorCode::InvalidWorkflow);
-    for (key, v) in values {
-        if let Some(v) = v {
-            raw.set(key, RawValue::Number(*v));
-        }
+    let raw = RawOptions::new(Dialect::TypeScript, what, ErrorCode::InvalidWorkflow).numbers(values);
+    match recovery {
+        Some(r) => raw.with("recovery", RawValue::Text(r)),
+        None => raw,
     }
-    if let Some(r) = recovery {
-        raw.set("recovery", RawValue::Text(r));
-    }
-    raw
 }
 
 /// Checks a workflow's (`kind` "workflow"), stage's ("stage") or compensation's
 /// ("compensation") options where they are declared: the error, or null.
 #[napi]
 pub fn check_workflow_options(kind: String, what: String, options: Vec<JsRawOption>) -> Option<JsErrorInfo> {
-    let kind = match kind.as_str() {
-        "workflow" => StepKind::Workflow,
-        "stage" => StepKind::Stage,
-        _ => StepKind::Compensation,
-    };
+    let kind = StepKind::from_name(&kind).unwrap_or(StepKind::Compensation);
     let raw = crate::options::raw(what, ErrorCode::InvalidWorkflow, options);
     StepOptions::from_raw(kind, &raw)
         .err()

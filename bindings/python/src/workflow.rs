@@ -70,16 +70,11 @@ pub struct NativeWorkflowEngine {
 
 /// Options the Python layer passed as numbers and strings, as core reads them.
 fn raw(what: String, values: &[(&str, Option<f64>)], recovery: Option<String>) -> RawOptions {
-    let mut raw = RawOptions::new(Dialect::Python, what, ErrorCode::InvalidWorkflow);
-    for (key, v) in values {
-        if let Some(v) = v {
-            raw.set(key, RawValue::Number(*v));
-        }
+    let raw = RawOptions::new(Dialect::Python, what, ErrorCode::InvalidWorkflow).numbers(values);
+    match recovery {
+        Some(r) => raw.with("recovery", RawValue::Text(r)),
+        None => raw,
     }
-    if let Some(r) = recovery {
-        raw.set("recovery", RawValue::Text(r));
-    }
-    raw
 }
 
 /// Checks a workflow's (`kind` "workflow"), stage's ("stage") or compensation's ("compensation")
@@ -93,11 +88,7 @@ fn check_workflow_options(
     what: String,
     options: &Bound<'_, PyDict>,
 ) -> PyResult<()> {
-    let kind = match kind {
-        "workflow" => StepKind::Workflow,
-        "stage" => StepKind::Stage,
-        _ => StepKind::Compensation,
-    };
+    let kind = StepKind::from_name(kind).unwrap_or(StepKind::Compensation);
     let raw = crate::options::raw(what, ErrorCode::InvalidWorkflow, Some(options))?;
     StepOptions::from_raw(kind, &raw).map(|_| ()).py(py)
 }

@@ -76,6 +76,16 @@ impl RawOptions {
         self
     }
 
+    /// Sets each `(key, number)` that is given (a binding's typed fields; `None` stays unset).
+    pub fn numbers(mut self, values: &[(&str, Option<f64>)]) -> Self {
+        for (key, v) in values {
+            if let Some(v) = v {
+                self.set(key, Value::Number(*v));
+            }
+        }
+        self
+    }
+
     /// Who reads the messages.
     pub fn dialect(&self) -> Dialect {
         self.dialect

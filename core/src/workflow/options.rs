@@ -33,6 +33,18 @@ pub enum StepKind {
     Compensation,
 }
 
+impl StepKind {
+    /// The kind a door names `workflow`, `stage` or `compensation`.
+    pub fn from_name(name: &str) -> Option<StepKind> {
+        match name {
+            "workflow" => Some(StepKind::Workflow),
+            "stage" => Some(StepKind::Stage),
+            "compensation" => Some(StepKind::Compensation),
+            _ => None,
+        }
+    }
+}
+
 impl StepOptions {
     /// Reads and checks the options of a `kind` (a wrong value is an `InvalidWorkflow` error when
     /// `raw` was made with that code).

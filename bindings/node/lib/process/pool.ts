@@ -51,36 +51,6 @@ export interface PoolOptions<T = unknown> extends ChildProgram {
   readonly _type?: T;
 }
 
-/** The keys of `PoolOptions` (a child program's, then the pool's own). */
-const POOL_KEYS = new OptionKeys([
-  'command',
-  'args',
-  'service',
-  'module',
-  'exportName',
-  'execArgv',
-  'target',
-  'env',
-  'cwd',
-  'readyTimeout',
-  'shutdownTimeout',
-  'healthCheck',
-  'name',
-  'size',
-  'min',
-  'max',
-  'strategy',
-  'warmup',
-  'concurrency',
-  'queueLimit',
-  'taskTimeout',
-  'taskRetries',
-  'recycleAfter',
-  'maxLifetime',
-  'idleTimeout',
-]);
-const HEALTH_KEYS = new OptionKeys(['interval', 'timeout', 'maxMissed']);
-
 /** The pool options the engine reads (and checks). */
 const POOL_ENGINE_KEYS = [
   'size',
@@ -96,6 +66,26 @@ const POOL_ENGINE_KEYS = [
   'maxLifetime',
   'idleTimeout',
 ];
+
+/** The keys of `PoolOptions` (a child program's, then the pool's own). */
+const POOL_KEYS = new OptionKeys([
+  'command',
+  'args',
+  'service',
+  'module',
+  'exportName',
+  'execArgv',
+  'target',
+  'env',
+  'cwd',
+  'readyTimeout',
+  'shutdownTimeout',
+  'healthCheck',
+  'name',
+  ...POOL_ENGINE_KEYS,
+]);
+const HEALTH_KEYS = new OptionKeys(['interval', 'timeout', 'maxMissed']);
+
 
 function checkPoolKeys(o: object, what: string): void {
   checkKeys(o, POOL_KEYS, what);
