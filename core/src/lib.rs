@@ -28,7 +28,6 @@ pub mod config;
 pub mod di;
 pub mod dialect;
 pub mod error;
-pub mod int_hash;
 pub mod metrics;
 pub mod options;
 pub mod process;
@@ -37,6 +36,8 @@ pub mod rpc;
 pub mod runtime;
 pub mod transport;
 pub mod workflow;
+
+mod int_hash;
 
 pub use error::{BoxError, Error, ErrorCode, Result};
 
