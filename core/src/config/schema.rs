@@ -24,22 +24,22 @@ pub struct AppConfig {
     pub supervisor: SupervisorConfig,
     /// Per-environment overrides (kept as given).
     #[serde(default)]
-    pub environments: Option<serde_yaml::Value>,
+    pub environments: Option<serde_norway::Value>,
     /// Module configuration (kept as given).
     #[serde(default)]
-    pub modules: Option<serde_yaml::Value>,
+    pub modules: Option<serde_norway::Value>,
     /// Feature flags (kept as given).
     #[serde(default)]
-    pub features: Option<serde_yaml::Value>,
+    pub features: Option<serde_norway::Value>,
     /// Rate limiting settings (kept as given).
     #[serde(default)]
-    pub rate_limiting: Option<serde_yaml::Value>,
+    pub rate_limiting: Option<serde_norway::Value>,
     /// Monitoring settings (kept as given).
     #[serde(default)]
-    pub monitoring: Option<serde_yaml::Value>,
+    pub monitoring: Option<serde_norway::Value>,
     /// Server settings (kept as given).
     #[serde(default)]
-    pub server: Option<serde_yaml::Value>,
+    pub server: Option<serde_norway::Value>,
 }
 
 /// The top-level supervisor.
@@ -291,11 +291,11 @@ pub struct EnvValue(pub String);
 
 impl<'de> Deserialize<'de> for EnvValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_yaml::Value::deserialize(d)? {
-            serde_yaml::Value::String(s) => Ok(EnvValue(s)),
-            serde_yaml::Value::Number(n) => Ok(EnvValue(n.to_string())),
-            serde_yaml::Value::Bool(b) => Ok(EnvValue(b.to_string())),
-            serde_yaml::Value::Null => Ok(EnvValue(String::new())),
+        match serde_norway::Value::deserialize(d)? {
+            serde_norway::Value::String(s) => Ok(EnvValue(s)),
+            serde_norway::Value::Number(n) => Ok(EnvValue(n.to_string())),
+            serde_norway::Value::Bool(b) => Ok(EnvValue(b.to_string())),
+            serde_norway::Value::Null => Ok(EnvValue(String::new())),
             _ => Err(serde::de::Error::custom("an environment value must be a string, number or boolean")),
         }
     }
