@@ -6,10 +6,13 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
+/// Splits a command line into words as a shell would (it lives in
+/// [`process`](crate::process): a door's `command` string is split the same way).
+pub use crate::process::split_words;
 pub use interpolate::interpolate;
 pub use schema::{
     AppConfig, Command, EnvValue, HealthCheckConfig, Instances, Isolation, ProcessConfig, ProcessType,
-    SupervisorConfig, parse_duration, split_words,
+    SupervisorConfig, parse_duration,
 };
 
 use crate::error::{Error, ErrorCode, Result};

@@ -42,8 +42,8 @@ pub use pattern::{Pattern, check_topic};
 pub use peer::Peer;
 pub use registry::ServiceInfo;
 pub use service::{
-    BoxFuture, CallContext, DEFAULT_VERSION, Handler, Service, ServiceBuilder, StreamHandler, StreamSink,
-    UnaryHandler, check_args, decode, encode, encode_args, parse_id,
+    BATCH_METHOD, BoxFuture, CallContext, DEFAULT_VERSION, Handler, Service, ServiceBuilder, StreamHandler,
+    StreamSink, UnaryHandler, check_args, decode, encode, encode_args, parse_id,
 };
 pub use state::ConnectionEvent;
 pub use value::{MAX_DEPTH, Value};
