@@ -36,6 +36,7 @@ pub use deferred::{DeferredCancel, DeferredHandler, DeferredStart, Reply, next_c
 pub use handles::{CallHandle, RpcStream};
 pub use host_reader::{HostLoop, HostReader};
 pub use msgpack::{EMPTY_ARRAY, NIL};
+#[cfg(feature = "process")]
 pub(crate) use msgpack::{Reader, write_array_len, write_str};
 pub use options::{CallOptions, DEFAULT_DEADLINE, PeerOptions, deadline_in};
 pub use pattern::{Pattern, check_topic};
