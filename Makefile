@@ -87,6 +87,8 @@ fmt-check:
 clippy:
 	@echo "== cargo clippy -D warnings"
 	cargo clippy --workspace --all-targets -- -D warnings
+	@echo "== core with dependency injection only (no features: no hyper, SQLite, interprocess)"
+	cargo check -q -p omnitron --no-default-features
 
 ## ---- Rust ----------------------------------------------------------------------------------
 

@@ -23,20 +23,34 @@
 //!     .unwrap();
 //! assert_eq!(container.resolve(&repo).unwrap().url, "db://local");
 //! ```
+//!
+//! Dependency injection is always built; the other capabilities are cargo features, all on by
+//! default: `metrics`, `exporter` (the `/metrics` HTTP exporter, hyper), `resilience`, `rpc` (with
+//! `transport`: local sockets, interprocess), `process` (pools and supervisors), `config`
+//! (`omnitron.yaml` and the `omnitron` command), `workflow`, `sqlite` (the SQLite workflow
+//! journal, rusqlite).
 
+#[cfg(feature = "config")]
 pub mod config;
 pub mod di;
 pub mod dialect;
 pub mod error;
-pub mod int_hash;
+#[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod options;
+#[cfg(feature = "process")]
 pub mod process;
+#[cfg(feature = "resilience")]
 pub mod resilience;
+#[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod runtime;
+#[cfg(feature = "rpc")]
 pub mod transport;
+#[cfg(feature = "workflow")]
 pub mod workflow;
+
+mod int_hash;
 
 pub use error::{BoxError, Error, ErrorCode, Result};
 

@@ -12,11 +12,11 @@ use bytes::Bytes;
 use napi::bindgen_prelude::{FunctionRef, Uint8Array, Uint8ArraySlice};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use omnitron::int_hash::IntMap;
 use omnitron::rpc::{CallOptions, Peer, PeerOptions, Reply, Service, WireError, next_call_key};
 use omnitron::transport::Address;
 use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
 use crate::batch::{Direct, WakeFn};
@@ -46,8 +46,9 @@ impl Answer {
 }
 
 /// Calls being served by JavaScript handlers, by id (the low 32 bits of their `Reply::key`;
-/// streams take theirs from the same counter, `next_call_key`).
-static SERVING: LazyLock<Mutex<IntMap<u32, Answer>>> = LazyLock::new(|| Mutex::new(IntMap::default()));
+/// streams take theirs from the same counter, `next_call_key`). Keys this process hands out: a
+/// cheap integer hash (Fx) instead of SipHash.
+static SERVING: LazyLock<Mutex<FxHashMap<u32, Answer>>> = LazyLock::new(|| Mutex::new(FxHashMap::default()));
 
 /// An id JavaScript knows a call being served by.
 fn serving_id(key: u64) -> u32 {

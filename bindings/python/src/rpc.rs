@@ -170,7 +170,8 @@ enum AnswerTo {
 
 /// What stops each unary Python handler that waits, by call key: set after its first step, taken
 /// when it answers or when the call stops waiting (`ServiceBuilder::deferred`'s cancel callback).
-static STOPS: std::sync::LazyLock<Mutex<omnitron::int_hash::IntMap<u64, Py<PyAny>>>> =
+/// Keys this process hands out: a cheap integer hash (Fx) instead of SipHash.
+static STOPS: std::sync::LazyLock<Mutex<rustc_hash::FxHashMap<u64, Py<PyAny>>>> =
     std::sync::LazyLock::new(|| Mutex::new(Default::default()));
 
 impl NativeCall {

@@ -6,10 +6,13 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
+/// Splits a command line into words as a shell would (it lives in
+/// [`process`](crate::process): a door's `command` string is split the same way).
+pub use crate::process::split_words;
 pub use interpolate::interpolate;
 pub use schema::{
     AppConfig, Command, EnvValue, HealthCheckConfig, Instances, Isolation, ProcessConfig, ProcessType,
-    SupervisorConfig, parse_duration, split_words,
+    SupervisorConfig, parse_duration,
 };
 
 use crate::error::{Error, ErrorCode, Result};
@@ -35,8 +38,8 @@ pub fn load(path: &Path) -> Result<LoadedConfig> {
 /// Parses configuration text; `file` names it in errors, `env` resolves `${VAR}`.
 pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<AppConfig> {
     let text = interpolate(text, file, env)?;
-    let config: AppConfig = serde_yaml::from_str(&text).map_err(|e| {
-        // serde_yaml ends its message with the location again: keep ours in front only.
+    let config: AppConfig = serde_norway::from_str(&text).map_err(|e| {
+        // serde_norway ends its message with the location again: keep ours in front only.
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         let at = e.location().map(|l| {

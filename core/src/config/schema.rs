@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::process::split_words;
+
 /// A whole `omnitron.yaml`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -24,22 +26,22 @@ pub struct AppConfig {
     pub supervisor: SupervisorConfig,
     /// Per-environment overrides (kept as given).
     #[serde(default)]
-    pub environments: Option<serde_yaml::Value>,
+    pub environments: Option<serde_norway::Value>,
     /// Module configuration (kept as given).
     #[serde(default)]
-    pub modules: Option<serde_yaml::Value>,
+    pub modules: Option<serde_norway::Value>,
     /// Feature flags (kept as given).
     #[serde(default)]
-    pub features: Option<serde_yaml::Value>,
+    pub features: Option<serde_norway::Value>,
     /// Rate limiting settings (kept as given).
     #[serde(default)]
-    pub rate_limiting: Option<serde_yaml::Value>,
+    pub rate_limiting: Option<serde_norway::Value>,
     /// Monitoring settings (kept as given).
     #[serde(default)]
-    pub monitoring: Option<serde_yaml::Value>,
+    pub monitoring: Option<serde_norway::Value>,
     /// Server settings (kept as given).
     #[serde(default)]
-    pub server: Option<serde_yaml::Value>,
+    pub server: Option<serde_norway::Value>,
 }
 
 /// The top-level supervisor.
@@ -171,56 +173,6 @@ impl<'de> Deserialize<'de> for Command {
     }
 }
 
-/// Splits a command line as a POSIX shell would for words: whitespace separates, '...' and "..."
-/// quote, a backslash escapes the next character (outside single quotes). No expansion.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur: Option<String> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if let Some(w) = cur.take() {
-                    out.push(w);
-                }
-            }
-            '\'' => {
-                let w = cur.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => w.push(c),
-                        None => return Err(format!("unclosed ' in command: {s}")),
-                    }
-                }
-            }
-            '"' => {
-                let w = cur.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c) => w.push(c),
-                            None => return Err(format!("command ends with a backslash: {s}")),
-                        },
-                        Some(c) => w.push(c),
-                        None => return Err(format!("unclosed \" in command: {s}")),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                Some(c) => cur.get_or_insert_with(String::new).push(c),
-                None => return Err(format!("command ends with a backslash: {s}")),
-            },
-            c => cur.get_or_insert_with(String::new).push(c),
-        }
-    }
-    if let Some(w) = cur {
-        out.push(w);
-    }
-    Ok(out)
-}
-
 /// One entry of `processes:`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -291,11 +243,11 @@ pub struct EnvValue(pub String);
 
 impl<'de> Deserialize<'de> for EnvValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_yaml::Value::deserialize(d)? {
-            serde_yaml::Value::String(s) => Ok(EnvValue(s)),
-            serde_yaml::Value::Number(n) => Ok(EnvValue(n.to_string())),
-            serde_yaml::Value::Bool(b) => Ok(EnvValue(b.to_string())),
-            serde_yaml::Value::Null => Ok(EnvValue(String::new())),
+        match serde_norway::Value::deserialize(d)? {
+            serde_norway::Value::String(s) => Ok(EnvValue(s)),
+            serde_norway::Value::Number(n) => Ok(EnvValue(n.to_string())),
+            serde_norway::Value::Bool(b) => Ok(EnvValue(b.to_string())),
+            serde_norway::Value::Null => Ok(EnvValue(String::new())),
             _ => Err(serde::de::Error::custom("an environment value must be a string, number or boolean")),
         }
     }
@@ -404,16 +356,6 @@ fn ordered_processes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Pro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_split_like_a_shell() {
-        assert_eq!(
-            split_words(r#"python3 -c "import time; time.sleep(1)" 'a b' c\ d"#).unwrap(),
-            vec!["python3", "-c", "import time; time.sleep(1)", "a b", "c d"]
-        );
-        assert!(split_words("echo 'open").is_err());
-        assert_eq!(split_words("").unwrap(), Vec::<String>::new());
-    }
 
     #[test]
     fn durations() {

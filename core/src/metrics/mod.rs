@@ -6,12 +6,14 @@
 //! summed in whenever the value is read.
 
 mod atomic;
+#[cfg(feature = "exporter")]
 mod exporter;
 mod expose;
 mod family;
 mod names;
 mod registry;
 
+#[cfg(feature = "exporter")]
 pub use exporter::Exporter;
 pub use expose::{
     BucketSnapshot, FamilySnapshot, OPENMETRICS_CONTENT_TYPE, SampleValue, SeriesSnapshot, TEXT_CONTENT_TYPE,

@@ -16,8 +16,8 @@ use super::pool::MapItems;
 use crate::error::{Error, ErrorCode, Result};
 use crate::rpc::{Reader, WireError, write_array_len, write_str};
 
-/// The reserved method a worker takes a chunk of items through.
-pub const BATCH_METHOD: &str = "$batch";
+/// The reserved method a worker takes a chunk of items through (defined with the protocol, in `rpc`).
+pub use crate::rpc::BATCH_METHOD;
 
 /// A chunk is cut before its arguments pass this many bytes (unless it holds one item), so that a
 /// chunk of large items stays far below the frame limit (16 MiB by default).

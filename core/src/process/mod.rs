@@ -33,7 +33,7 @@ pub use pool::{
 };
 pub use spec::{
     ChildSpec, ENV_CHILD_ID, ENV_CHILD_INDEX, ENV_CHILD_NAME, ENV_PARENT, ENV_TOKEN, HOST_SERVICE,
-    HealthCheck,
+    HealthCheck, split_words,
 };
 pub use supervisor::{
     ChildInfo, ChildOptions, ChildState, CrashDecision, CrashHook, RestartBackoff, RestartHook,

@@ -19,8 +19,9 @@ impl ChildSpec {
             _ => return Err(raw.wrong("name", "must be given, a non-empty string")),
         };
         let command = match raw.get("command") {
-            Some(Value::Text(s)) => crate::config::split_words(s)
-                .map_err(|e| raw.wrong("command", &format!("cannot be split: {e}")))?,
+            Some(Value::Text(s)) => {
+                super::split_words(s).map_err(|e| raw.wrong("command", &format!("cannot be split: {e}")))?
+            }
             _ => raw.strings("command")?.unwrap_or_default(),
         };
         let Some((program, args)) = command.split_first() else {

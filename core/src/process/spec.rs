@@ -113,3 +113,68 @@ impl ChildSpec {
         self
     }
 }
+
+/// Splits a command line as a POSIX shell would for words: whitespace separates, '...' and "..."
+/// quote, a backslash escapes the next character (outside single quotes). No expansion.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = cur.take() {
+                    out.push(w);
+                }
+            }
+            '\'' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed ' in command: {s}")),
+                    }
+                }
+            }
+            '"' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c) => w.push(c),
+                            None => return Err(format!("command ends with a backslash: {s}")),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed \" in command: {s}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => cur.get_or_insert_with(String::new).push(c),
+                None => return Err(format!("command ends with a backslash: {s}")),
+            },
+            c => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(w) = cur {
+        out.push(w);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_a_shell() {
+        assert_eq!(
+            split_words(r#"python3 -c "import time; time.sleep(1)" 'a b' c\ d"#).unwrap(),
+            vec!["python3", "-c", "import time; time.sleep(1)", "a b", "c d"]
+        );
+        assert!(split_words("echo 'open").is_err());
+        assert_eq!(split_words("").unwrap(), Vec::<String>::new());
+    }
+}

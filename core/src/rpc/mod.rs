@@ -36,14 +36,15 @@ pub use deferred::{DeferredCancel, DeferredHandler, DeferredStart, Reply, next_c
 pub use handles::{CallHandle, RpcStream};
 pub use host_reader::{HostLoop, HostReader};
 pub use msgpack::{EMPTY_ARRAY, NIL};
+#[cfg(feature = "process")]
 pub(crate) use msgpack::{Reader, write_array_len, write_str};
 pub use options::{CallOptions, DEFAULT_DEADLINE, PeerOptions, deadline_in};
 pub use pattern::{Pattern, check_topic};
 pub use peer::Peer;
 pub use registry::ServiceInfo;
 pub use service::{
-    BoxFuture, CallContext, DEFAULT_VERSION, Handler, Service, ServiceBuilder, StreamHandler, StreamSink,
-    UnaryHandler, check_args, decode, encode, encode_args, parse_id,
+    BATCH_METHOD, BoxFuture, CallContext, DEFAULT_VERSION, Handler, Service, ServiceBuilder, StreamHandler,
+    StreamSink, UnaryHandler, check_args, decode, encode, encode_args, parse_id,
 };
 pub use state::ConnectionEvent;
 pub use value::{MAX_DEPTH, Value};

@@ -27,6 +27,7 @@ impl Reader {
     }
 
     /// How far it has read.
+    #[cfg(feature = "process")]
     pub(crate) fn position(&self) -> usize {
         self.pos
     }

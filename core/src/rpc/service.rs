@@ -237,10 +237,14 @@ impl Service {
     }
 }
 
+/// The reserved method a worker takes a chunk of a pool's map items through (docs/PROTOCOL.md,
+/// "Batches"; the chunks are written by `process::batch`).
+pub const BATCH_METHOD: &str = "$batch";
+
 /// A method name a service may have: not empty, and not starting with `$` unless it is one the
 /// protocol defines.
 fn method_name_ok(m: &str) -> bool {
-    !m.is_empty() && (!m.starts_with('$') || m == crate::process::batch::BATCH_METHOD)
+    !m.is_empty() && (!m.starts_with('$') || m == BATCH_METHOD)
 }
 
 /// Builds a [`Service`].
@@ -355,8 +359,7 @@ impl ServiceBuilder {
                 format!(
                     "service '{}': method name '{bad}' is reserved: names starting with '$' belong to \
                      the protocol ($registry, {})",
-                    self.service.name,
-                    crate::process::batch::BATCH_METHOD
+                    self.service.name, BATCH_METHOD
                 )
             }));
         }

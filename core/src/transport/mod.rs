@@ -7,6 +7,7 @@ mod fd_writer;
 mod frame;
 mod local;
 pub(crate) use fd_writer::FdWriter;
+#[cfg(feature = "process")]
 pub(crate) use local::private_dir;
 
 pub use address::Address;

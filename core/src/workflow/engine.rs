@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::definition::Workflow;
 use super::exec::{Exec, Mode, Registered, RunEntry, record};
-use super::journal::{Entry, Event, Journal, MemoryJournal, SqliteJournal, now_ms};
+use super::journal::{Entry, Event, Journal, MemoryJournal, now_ms};
 use super::metrics::WorkflowMetrics;
 use super::run::{RunFilter, RunInfo, RunState, RunSummary};
 use super::{RecoveryPolicy, StageState};
@@ -157,8 +157,9 @@ impl Engine {
     }
 
     /// An engine over the SQLite journal at `path` (created if missing).
+    #[cfg(feature = "sqlite")]
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<Engine> {
-        Ok(Engine::new(Arc::new(SqliteJournal::open(path)?)))
+        Ok(Engine::new(Arc::new(super::journal::SqliteJournal::open(path)?)))
     }
 
     /// Its journal.

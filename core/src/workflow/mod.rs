@@ -35,6 +35,8 @@ pub use definition::{
     WorkflowBuilder, compensate_fn, stage_fn,
 };
 pub use engine::{Engine, MAX_RUN_ID_LEN, Recovery, RunHandle, UnrecoveredRun};
-pub use journal::{Entry, Event, Journal, MemoryJournal, SqliteJournal, SqliteOptions, Synchronous};
+pub use journal::{Entry, Event, Journal, MemoryJournal};
+#[cfg(feature = "sqlite")]
+pub use journal::{SqliteJournal, SqliteOptions, Synchronous};
 pub use options::{StepKind, StepOptions};
 pub use run::{AttemptError, ErrorRecord, RunFilter, RunInfo, RunState, RunSummary, StageInfo, StageState};

@@ -7,6 +7,7 @@
 //! implements [`Journal`].
 
 mod memory;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use memory::MemoryJournal;
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal, SqliteOptions, Synchronous};
 
 use super::definition::BoxFuture;
