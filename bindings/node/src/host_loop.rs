@@ -130,7 +130,9 @@ pub(crate) fn libuv_matches() -> bool {
     *OK.get_or_init(|| match libuv_check() {
         Ok(_) => true,
         Err(what) => {
-            tracing::warn!("{what}: not the libuv Omnitron was built for; connections are read by engine threads");
+            tracing::warn!(
+                "{what}: not the libuv Omnitron was built for; connections are read by engine threads"
+            );
             false
         }
     })
