@@ -391,6 +391,9 @@ export declare function freshTokenKey(): number
 /** Starts reading, on this thread's loop, the pool connections waiting for it. */
 export declare function hostLoopAdopt(): void
 
+/** The libuv check, for the test that fails loudly when Node's libuv changes under the addon. */
+export declare function hostLoopCheck(): string
+
 /**
  * Makes this thread's event loop (call it from the main thread) the one that reads the
  * connections of process pools started from JavaScript. `adopt` must call `hostLoopAdopt()`.

@@ -805,6 +805,7 @@ module.exports.endTurn = nativeBinding.endTurn
 module.exports.freshModuleKey = nativeBinding.freshModuleKey
 module.exports.freshTokenKey = nativeBinding.freshTokenKey
 module.exports.hostLoopAdopt = nativeBinding.hostLoopAdopt
+module.exports.hostLoopCheck = nativeBinding.hostLoopCheck
 module.exports.hostLoopInit = nativeBinding.hostLoopInit
 module.exports.initializeReenteredError = nativeBinding.initializeReenteredError
 module.exports.lifecycleError = nativeBinding.lifecycleError
