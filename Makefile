@@ -30,11 +30,11 @@ STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 VALGRIND := valgrind --error-exitcode=1 --child-silent-after-fork=yes --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
 .PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
-        c-test drift-check generate node-test python-test interop-test process-test saga-test demo-di clean
+        c-test install install-test drift-check generate node-test python-test interop-test process-test saga-test demo-di clean
 
 ## ---- the two commands ----------------------------------------------------------------------
 
-test: deps lint cargo-test build c-test drift-check node-test python-test interop-test process-test build-examples saga-test
+test: deps lint cargo-test build c-test install-test drift-check node-test python-test interop-test process-test build-examples saga-test
 	@echo "== make test: every suite passed"
 
 SAGA_ENV = OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) \
@@ -103,6 +103,8 @@ build: build-c build-node build-python
 build-c:
 	@echo "== build libomnitron (ffi) and regenerate include/omnitron.h"
 	cargo build -p omnitron-ffi
+	@# The library's SONAME is libomnitron.so.0: what programs linked against it load.
+	ln -sfn libomnitron.so $(OUT)/libomnitron.so.0
 
 build-node: $(NODE)/node_modules/.installed
 	@echo "== build the Node addon and its TypeScript layer"
@@ -180,6 +182,51 @@ c-test: build-c target/ctest/c_worker $(C_TESTS) $(CPP_TESTS) target/ctest/readm
 	@echo "== the README's C quick start (under valgrind)"
 	@LD_LIBRARY_PATH=$(OUT) $(VALGRIND) target/ctest/readme | grep -qx 'postgres://demo' \
 	  || { echo "the README's C snippet did not print postgres://demo"; exit 1; }
+
+## ---- installing the C library --------------------------------------------------------------
+
+# `make install PREFIX=/usr/local` installs the C library from a release build in the usual layout:
+# lib/libomnitron.so.X.Y.Z with its .so.0 and .so links, lib/libomnitron.a, include/omnitron.h and
+# lib/pkgconfig/omnitron.pc. FROM=<dir> installs another build's files (the install test uses the
+# debug build it already has).
+PREFIX ?= /usr/local
+FROM ?=
+C_VERSION = $(shell sed -n 's/^\#define OMNITRON_VERSION_STRING "\(.*\)"/\1/p' include/omnitron.h)
+
+install:
+	@if [ -z "$(FROM)" ]; then cargo build --release -p omnitron-ffi; fi
+	$(eval SRC := $(if $(FROM),$(FROM),target/$(HOST)/release))
+	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
+	install -m 0755 $(SRC)/libomnitron.so $(PREFIX)/lib/libomnitron.so.$(C_VERSION)
+	ln -sfn libomnitron.so.$(C_VERSION) $(PREFIX)/lib/libomnitron.so.0
+	ln -sfn libomnitron.so.0 $(PREFIX)/lib/libomnitron.so
+	install -m 0644 $(SRC)/libomnitron.a $(PREFIX)/lib/libomnitron.a
+	install -m 0644 include/omnitron.h $(PREFIX)/include/omnitron.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+	  packaging/omnitron.pc.in > $(PREFIX)/lib/pkgconfig/omnitron.pc
+
+# The C library as a user gets it: installed into a fresh prefix, a program outside the repository
+# built with pkg-config (shared, then static) and run; the SONAME and the exported symbols checked.
+install-test: build-c
+	@echo "== the C library installed into a prefix, used through pkg-config (shared and static)"
+	@rm -rf target/install-test && mkdir -p target/install-test
+	@$(MAKE) -s install PREFIX=$(CURDIR)/target/install-test/prefix FROM=$(OUT) > /dev/null
+	@readelf -d target/install-test/prefix/lib/libomnitron.so | grep -q 'SONAME.*\[libomnitron.so.0\]' \
+	  || { echo "libomnitron.so has no SONAME libomnitron.so.0"; exit 1; }
+	@others=$$(nm -D --defined-only target/install-test/prefix/lib/libomnitron.so | awk '{print $$3}' | grep -v '^omnitron_' || true); \
+	  [ -z "$$others" ] || { echo "exported symbols that are not omnitron_*: $$others"; exit 1; }
+	@cp examples/di/c/main.c target/install-test/main.c
+	@export PKG_CONFIG_PATH=$(CURDIR)/target/install-test/prefix/lib/pkgconfig; cd target/install-test && \
+	  gcc -std=c11 -Wall -Werror main.c $$(pkg-config --cflags --libs omnitron) -o app_shared && \
+	  LD_LIBRARY_PATH=prefix/lib ./app_shared > shared.out && \
+	  gcc -std=c11 -Wall -Werror main.c $$(pkg-config --cflags omnitron) prefix/lib/libomnitron.a \
+	    $$(pkg-config --static --libs-only-other --libs-only-l omnitron | sed 's/-lomnitron//') -o app_static && \
+	  ./app_static > static.out && cmp -s shared.out static.out && [ -s shared.out ] \
+	  || { echo "the installed C library did not build or run a program"; exit 1; }
+	@readelf -d target/install-test/app_shared | grep -q 'NEEDED.*\[libomnitron.so.0\]' \
+	  || { echo "a program linked against libomnitron does not record libomnitron.so.0"; exit 1; }
+	@rm -rf target/install-test
+	@echo "installed C library: shared and static builds through pkg-config ran"
 
 ## ---- generated files must match the code ---------------------------------------------------
 
