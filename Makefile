@@ -89,6 +89,8 @@ clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 	@echo "== core with dependency injection only (no features: no hyper, SQLite, interprocess)"
 	cargo check -q -p omnitron --no-default-features
+	@echo "== the crate's documentation builds without warnings"
+	RUSTDOCFLAGS="-D warnings" cargo doc -q -p omnitron --no-deps
 
 ## ---- Rust ----------------------------------------------------------------------------------
 

@@ -134,8 +134,8 @@ impl RawOptions {
         self.values.iter().any(|(n, _)| n == name)
     }
 
-    /// The error for option `name` with a value out of range: "<what>: <name as spelled> <rule>,
-    /// got <value>", with the options' own code.
+    /// The error for option `name` with a value out of range (`<what>: <name as spelled> <rule>,
+    /// got <value>`), with the options' own code.
     pub fn wrong(&self, name: &str, rule: &str) -> Error {
         self.wrong_with(self.code, name, rule)
     }

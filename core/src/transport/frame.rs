@@ -362,7 +362,7 @@ thread_local! {
 
 /// Holds ([`Outbox::hold`]), until [`end_turn`] on this thread, every outbox that calls made from
 /// this thread queue into. For a host event loop whose turn makes many calls (the tasks an answer
-/// batch woke): they go out in slices of [`FLUSH_FRAMES`] and the rest at the end of the turn,
+/// batch woke): they go out in slices of 16 frames and the rest at the end of the turn,
 /// written by this thread, instead of waking the writer task at the first. False if a turn is
 /// already open.
 pub fn begin_turn() -> bool {
