@@ -32,15 +32,21 @@ pub struct JsRawOption {
 /// The options for `what` as core reads them; a wrong value is a `code` error.
 pub(crate) fn raw(what: String, code: ErrorCode, options: Vec<JsRawOption>) -> RawOptions {
     let mut raw = RawOptions::new(Dialect::TypeScript, what, code);
-    for o in options {
-        let v = match (o.number, o.text, o.flag, o.other) {
-            (Some(n), ..) => Value::Number(n),
-            (_, Some(s), ..) => Value::Text(s),
-            (_, _, Some(b), _) => Value::Bool(b),
-            (_, _, _, Some(d)) => Value::Other(d),
-            _ => Value::Null,
-        };
-        raw.set(&o.key, v);
+    for (key, v) in entries(options) {
+        raw.set(&key, v);
     }
     raw
+}
+
+/// The options as (key as written, value) pairs: nested options (a health check's) are a map of
+/// them.
+pub(crate) fn entries(options: Vec<JsRawOption>) -> Vec<(String, Value)> {
+    let value = |o: JsRawOption| match (o.number, o.text, o.flag, o.other) {
+        (Some(n), ..) => Value::Number(n),
+        (_, Some(s), ..) => Value::Text(s),
+        (_, _, Some(b), _) => Value::Bool(b),
+        (_, _, _, Some(d)) => Value::Other(d),
+        _ => Value::Null,
+    };
+    options.into_iter().map(|o| (o.key.clone(), value(o))).collect()
 }

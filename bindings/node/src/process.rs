@@ -15,7 +15,6 @@ use bytes::Bytes;
 use napi::bindgen_prelude::{FunctionRef, Promise, Uint8ArraySlice, Uint32Array};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
-use omnitron::dialect::Dialect;
 use omnitron::options::{RawOptions, Value as RawValue};
 use omnitron::process::{
     ChildOptions, ChildSpec, CrashDecision, MapItems, MapOptions, Pool, PoolOptions, PoolSize, Supervisor,
@@ -130,12 +129,7 @@ fn child_spec(s: ChildSpecInput) -> omnitron::Result<ChildSpec> {
         r.set("cwd", RawValue::Text(c));
     }
     if let Some(h) = s.health {
-        let h = raw(String::new(), h);
-        let values = ["interval", "timeout", "max_missed"]
-            .into_iter()
-            .filter_map(|k| h.get(k).map(|v| (Dialect::TypeScript.field(k).into_owned(), v.clone())))
-            .collect();
-        r.set("health", RawValue::Map(values));
+        r.set("health", RawValue::Map(options::entries(h)));
     }
     ChildSpec::from_raw(&r)
 }

@@ -125,9 +125,9 @@ fn raw(what: String, values: &[(&str, Option<f64>)], recovery: Option<String>) -
 /// ("compensation") options where they are declared: the error, or null.
 #[napi]
 pub fn check_workflow_options(kind: String, what: String, options: Vec<JsRawOption>) -> Option<JsErrorInfo> {
-    let kind = StepKind::from_name(&kind).unwrap_or(StepKind::Compensation);
     let raw = crate::options::raw(what, ErrorCode::InvalidWorkflow, options);
-    StepOptions::from_raw(kind, &raw)
+    StepKind::from_name(&kind)
+        .and_then(|kind| StepOptions::from_raw(kind, &raw))
         .err()
         .map(|e| JsErrorInfo { code: e.code().as_str().to_string(), message: e.message().to_string() })
 }

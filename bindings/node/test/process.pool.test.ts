@@ -144,6 +144,10 @@ test('bad input to map, Pool.start and @ProcessPool is refused with E001', T, as
     Pool.start({ service: Chunks, taskTimeout: -5 }),
     (e: unknown) => code('E001')(e) && /pool '.*': taskTimeout must be a number of milliseconds, 0 or more, got -5/.test((e as Error).message),
   );
+  await assert.rejects(
+    Pool.start({ service: Chunks, healthCheck: { interval: -1 } }),
+    (e: unknown) => code('E001')(e) && /health: interval must be a number of milliseconds, 0 or more, got -1/.test((e as Error).message),
+  );
   assert.throws(
     () => ProcessPool({ service: Chunks, shutdownTimeOut: 5 } as any),
     (e: unknown) => code('E001')(e) && /in @ProcessPool\(\): did you mean 'shutdownTimeout'/.test((e as Error).message),

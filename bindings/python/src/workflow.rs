@@ -88,9 +88,8 @@ fn check_workflow_options(
     what: String,
     options: &Bound<'_, PyDict>,
 ) -> PyResult<()> {
-    let kind = StepKind::from_name(kind).unwrap_or(StepKind::Compensation);
     let raw = crate::options::raw(what, ErrorCode::InvalidWorkflow, Some(options))?;
-    StepOptions::from_raw(kind, &raw).map(|_| ()).py(py)
+    StepKind::from_name(kind).and_then(|kind| StepOptions::from_raw(kind, &raw)).map(|_| ()).py(py)
 }
 
 fn ctx_json(ctx: &StageContext) -> String {

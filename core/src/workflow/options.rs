@@ -34,13 +34,15 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    /// The kind a door names `workflow`, `stage` or `compensation`.
-    pub fn from_name(name: &str) -> Option<StepKind> {
+    /// The kind a door names `workflow`, `stage` or `compensation`; E001 for anything else.
+    pub fn from_name(name: &str) -> Result<StepKind> {
         match name {
-            "workflow" => Some(StepKind::Workflow),
-            "stage" => Some(StepKind::Stage),
-            "compensation" => Some(StepKind::Compensation),
-            _ => None,
+            "workflow" => Ok(StepKind::Workflow),
+            "stage" => Ok(StepKind::Stage),
+            "compensation" => Ok(StepKind::Compensation),
+            other => Err(crate::Error::invalid_argument(format!(
+                "unknown kind of workflow options '{other}': workflow, stage or compensation"
+            ))),
         }
     }
 }
@@ -172,6 +174,12 @@ mod tests {
             StepOptions::from_raw(StepKind::Stage, &raw(Dialect::Python).with("retries", Value::Number(1.5)))
                 .unwrap_err();
         assert!(e.message().contains("retries must be a whole number of at least 0, got 1.5"), "{e}");
+    }
+
+    #[test]
+    fn kinds_are_named_and_an_unknown_one_is_refused() {
+        assert_eq!(StepKind::from_name("stage").unwrap(), StepKind::Stage);
+        assert_eq!(StepKind::from_name("stages").unwrap_err().code(), ErrorCode::InvalidArgument);
     }
 
     #[test]
