@@ -29,12 +29,12 @@ CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -Iinclude
 STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 VALGRIND := valgrind --error-exitcode=1 --child-silent-after-fork=yes --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
-.PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python \
+.PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python dist dist-test \
         c-test install install-test drift-check generate node-test python-test interop-test process-test saga-test demo-di clean
 
 ## ---- the two commands ----------------------------------------------------------------------
 
-test: deps lint cargo-test build c-test install-test drift-check node-test python-test interop-test process-test build-examples saga-test
+test: deps lint cargo-test build c-test install-test drift-check node-test python-test interop-test process-test build-examples saga-test dist-test
 	@echo "== make test: every suite passed"
 
 SAGA_ENV = OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) \
@@ -185,50 +185,23 @@ c-test: build-c target/ctest/c_worker $(C_TESTS) $(CPP_TESTS) target/ctest/readm
 	@LD_LIBRARY_PATH=$(OUT) $(VALGRIND) target/ctest/readme | grep -qx 'postgres://demo' \
 	  || { echo "the README's C snippet did not print postgres://demo"; exit 1; }
 
-## ---- installing the C library --------------------------------------------------------------
+## ---- release packages (dist/) and the install tests --------------------------------------
 
-# `make install PREFIX=/usr/local` installs the C library from a release build in the usual layout:
-# lib/libomnitron.so.X.Y.Z with its .so.0 and .so links, lib/libomnitron.a, include/omnitron.h and
-# lib/pkgconfig/omnitron.pc. FROM=<dir> installs another build's files (the install test uses the
-# debug build it already has).
-PREFIX ?= /usr/local
-FROM ?=
-C_VERSION = $(shell sed -n 's/^\#define OMNITRON_VERSION_STRING "\(.*\)"/\1/p' include/omnitron.h)
+# `make dist` builds every package into dist/ in the `dist` profile (release, no debug info,
+# stripped); `make dist-test` installs each one as a user would, in fresh directories outside the
+# repository (each test makes its own `mktemp -d /tmp/omnitron-<door>.XXXXXX` and removes it when it
+# passes), and uses it. The rules for each door are in packaging/<door>.mk.
+DIST := $(CURDIR)/dist
+DIST_OUT := target/$(HOST)/dist
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-install:
-	@if [ -z "$(FROM)" ]; then cargo build --release -p omnitron-ffi; fi
-	$(eval SRC := $(if $(FROM),$(FROM),target/$(HOST)/release))
-	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
-	install -m 0755 $(SRC)/libomnitron.so $(PREFIX)/lib/libomnitron.so.$(C_VERSION)
-	ln -sfn libomnitron.so.$(C_VERSION) $(PREFIX)/lib/libomnitron.so.0
-	ln -sfn libomnitron.so.0 $(PREFIX)/lib/libomnitron.so
-	install -m 0644 $(SRC)/libomnitron.a $(PREFIX)/lib/libomnitron.a
-	install -m 0644 include/omnitron.h $(PREFIX)/include/omnitron.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
-	  packaging/omnitron.pc.in > $(PREFIX)/lib/pkgconfig/omnitron.pc
+include packaging/c.mk packaging/npm.mk packaging/python.mk packaging/rust.mk packaging/cli.mk
 
-# The C library as a user gets it: installed into a fresh prefix, a program outside the repository
-# built with pkg-config (shared, then static) and run; the SONAME and the exported symbols checked.
-install-test: build-c
-	@echo "== the C library installed into a prefix, used through pkg-config (shared and static)"
-	@rm -rf target/install-test && mkdir -p target/install-test
-	@$(MAKE) -s install PREFIX=$(CURDIR)/target/install-test/prefix FROM=$(OUT) > /dev/null
-	@readelf -d target/install-test/prefix/lib/libomnitron.so | grep -q 'SONAME.*\[libomnitron.so.0\]' \
-	  || { echo "libomnitron.so has no SONAME libomnitron.so.0"; exit 1; }
-	@others=$$(nm -D --defined-only target/install-test/prefix/lib/libomnitron.so | awk '{print $$3}' | grep -v '^omnitron_' || true); \
-	  [ -z "$$others" ] || { echo "exported symbols that are not omnitron_*: $$others"; exit 1; }
-	@cp examples/di/c/main.c target/install-test/main.c
-	@export PKG_CONFIG_PATH=$(CURDIR)/target/install-test/prefix/lib/pkgconfig; cd target/install-test && \
-	  gcc -std=c11 -Wall -Werror main.c $$(pkg-config --cflags --libs omnitron) -o app_shared && \
-	  LD_LIBRARY_PATH=prefix/lib ./app_shared > shared.out && \
-	  gcc -std=c11 -Wall -Werror main.c $$(pkg-config --cflags omnitron) prefix/lib/libomnitron.a \
-	    $$(pkg-config --static --libs-only-other --libs-only-l omnitron | sed 's/-lomnitron//') -o app_static && \
-	  ./app_static > static.out && cmp -s shared.out static.out && [ -s shared.out ] \
-	  || { echo "the installed C library did not build or run a program"; exit 1; }
-	@readelf -d target/install-test/app_shared | grep -q 'NEEDED.*\[libomnitron.so.0\]' \
-	  || { echo "a program linked against libomnitron does not record libomnitron.so.0"; exit 1; }
-	@rm -rf target/install-test
-	@echo "installed C library: shared and static builds through pkg-config ran"
+dist: dist-c dist-npm dist-python dist-rust dist-cli
+	@echo "== dist/:" && ls -la dist
+
+dist-test: dist dist-test-c dist-test-npm dist-test-python dist-test-rust dist-test-cli
+	@echo "== every package installed and used from dist/ only"
 
 ## ---- generated files must match the code ---------------------------------------------------
 
