@@ -122,7 +122,7 @@ impl LoadedConfig {
     /// The child program of one process entry.
     pub fn child_options(&self, name: &str, p: &ProcessConfig) -> Result<ChildOptions> {
         let base = self.base_dir();
-        let cwd = p.cwd.as_ref().map_or(base.clone(), |d| base.join(d));
+        let cwd = self.cwd_of(p);
         let mut program = PathBuf::from(&p.command.0[0]);
         // `./bin/x` is relative to the file; a bare name is looked up on PATH.
         if program.components().count() > 1 && program.is_relative() {
@@ -157,6 +157,33 @@ impl LoadedConfig {
         o.window = p.window;
         o.restart_delay = p.restart_delay;
         Ok(o)
+    }
+
+    /// The working directory of a process entry.
+    pub fn cwd_of(&self, p: &ProcessConfig) -> PathBuf {
+        let base = self.base_dir();
+        p.cwd.as_ref().map_or(base.clone(), |d| base.join(d))
+    }
+
+    /// What `omnitron dev` watches for a process entry: its `watch:` paths, else its `cwd`.
+    pub fn watch_paths(&self, p: &ProcessConfig) -> Vec<PathBuf> {
+        let cwd = self.cwd_of(p);
+        if p.watch.is_empty() { vec![cwd] } else { p.watch.iter().map(|w| cwd.join(w)).collect() }
+    }
+
+    /// A supervisor of one process entry alone (not started), with the file's restart budget:
+    /// `omnitron dev` runs each process under its own, so one that cannot start leaves the others
+    /// running.
+    pub fn supervisor_of(&self, name: &str, host: Option<ProcessHost>) -> Result<Supervisor> {
+        let p = self.config.processes.iter().find(|(n, _)| n == name).map(|(_, p)| p).ok_or_else(|| {
+            Error::new(ErrorCode::ChildNotFound, format!("{} has no process '{name}'", self.path.display()))
+        })?;
+        let s = &self.config.supervisor;
+        let mut opts = SupervisorOptions::new(name).budget(s.max_restarts, s.window);
+        opts.host = host;
+        let sup = Supervisor::new(opts);
+        sup.add_child(self.child_options(name, p)?)?;
+        Ok(sup)
     }
 
     /// A supervisor for the `processes:` section (not started), its children connecting to `host`

@@ -231,6 +231,15 @@ pub struct ProcessConfig {
     /// CPU share (informational; not enforced).
     #[serde(default)]
     pub cpu: Option<f64>,
+    /// What `omnitron dev` watches for this process: paths relative to its `cwd` (default: its
+    /// `cwd`); a change under one restarts it.
+    #[serde(default)]
+    pub watch: Vec<String>,
+    /// A command `omnitron dev` runs in its `cwd` before starting it and before each restart
+    /// (`node_modules/.bin/tsc -p .`); when it fails, the running instance is kept and the error
+    /// shown. `omnitron start` does not run it.
+    #[serde(default)]
+    pub build: Option<Command>,
 }
 
 fn one() -> Instances {

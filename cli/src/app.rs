@@ -1,0 +1,138 @@
+//! The commands that run an application or talk to a running one: `start`, `ps`, `stop`,
+//! `restart NAME`, `check`. `start` keeps each child's output in its log file (see logs.rs) as
+//! well as printing it.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnitron::config::{self, LoadedConfig};
+use omnitron::process::control::{CONTROL_SERVICE, ControlServer, Status, control_client};
+use omnitron::process::{CrashDecision, OutputLine, ProcessHost, Stream};
+
+use crate::logs::LogWriter;
+
+/// `--app NAME`, else the name the file gives.
+pub(crate) fn app_name(app: Option<&str>, file: &Path) -> omnitron::Result<String> {
+    match app {
+        Some(a) => Ok(a.to_string()),
+        None => Ok(config::load(file)?.app_name()),
+    }
+}
+
+pub(crate) async fn check(file: &Path) -> omnitron::Result<ExitCode> {
+    let c = config::load(file)?;
+    println!("{}: ok ({} processes)", c.path.display(), c.config.processes.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn ps(app: &str) -> omnitron::Result<ExitCode> {
+    let peer = control_client(app).await?;
+    let status: Status = peer.call(CONTROL_SERVICE, "ps", &()).await?;
+    print_status(&status);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn stop(app: &str) -> omnitron::Result<ExitCode> {
+    let peer = control_client(app).await?;
+    let _: bool = peer.call(CONTROL_SERVICE, "stop", &()).await?;
+    println!("omnitron: asked '{app}' to stop");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn restart(app: &str, name: &str) -> omnitron::Result<ExitCode> {
+    let peer = control_client(app).await?;
+    let _: bool = peer.call(CONTROL_SERVICE, "restart", &(name,)).await?;
+    println!("omnitron: restarted '{name}'");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_status(s: &Status) {
+    println!("{} (supervisor pid {})", s.app, s.pid);
+    println!("  {:<20} {:>5} {:>8} {:<11} {:>8}  last exit", "NAME", "INST", "PID", "STATE", "RESTARTS");
+    for c in &s.children {
+        let pid = c.pid.map_or("-".to_string(), |p| p.to_string());
+        println!(
+            "  {:<20} {:>5} {:>8} {:<11} {:>8}  {}",
+            c.name,
+            c.index,
+            pid,
+            c.state,
+            c.restarts,
+            c.last_exit.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+pub(crate) async fn start(file: &Path) -> omnitron::Result<ExitCode> {
+    let cfg: LoadedConfig = config::load(file)?;
+    let app = cfg.app_name();
+    let host = ProcessHost::start().await?;
+    let logs = LogWriter::open(&app).map_err(|e| omnitron::Error::new(omnitron::ErrorCode::Internal, e))?;
+    host.set_output_sink(Some(Arc::new(move |l: &OutputLine| {
+        match l.stream {
+            Stream::Stdout => println!("[{} {}] {}", l.name, l.pid, l.line),
+            Stream::Stderr => eprintln!("[{} {}] {}", l.name, l.pid, l.line),
+        }
+        logs.write(l);
+    })));
+    let sup = cfg.supervisor(Some(host))?;
+    sup.on_crash(|c, reason| async move {
+        eprintln!("omnitron: {}[{}] {reason}", c.name, c.index);
+        CrashDecision::Default
+    });
+    sup.on_restart(|c, attempt| async move {
+        eprintln!("omnitron: restarting {}[{}] (attempt {attempt})", c.name, c.index);
+    });
+    eprintln!(
+        "omnitron: starting '{app}' from {} ({} processes)",
+        cfg.path.display(),
+        cfg.config.processes.len()
+    );
+    sup.start().await?;
+    let control = ControlServer::start(&app, sup.clone()).await?;
+    let status = |sup: omnitron::process::Supervisor, app: String| async move {
+        let children = sup.children().await.into_iter().map(Into::into).collect();
+        Status { app, pid: std::process::id(), children }
+    };
+    print_status(&status(sup.clone(), app.clone()).await);
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| omnitron::Error::new(omnitron::ErrorCode::Internal, e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt())
+        .map_err(|e| omnitron::Error::new(omnitron::ErrorCode::Internal, e.to_string()))?;
+    let mut last = String::new();
+    let outcome = loop {
+        tokio::select! {
+            _ = term.recv() => break Ok(()),
+            _ = int.recv() => break Ok(()),
+            _ = control.stop_requested() => break Ok(()),
+            r = sup.wait() => break r,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                // The live status: printed again whenever something changed.
+                let s = status(sup.clone(), app.clone()).await;
+                let now = format!("{:?}", s.children.iter().map(|c| (c.pid, c.state.clone(), c.restarts)).collect::<Vec<_>>());
+                if now != last {
+                    if !last.is_empty() {
+                        print_status(&s);
+                    }
+                    last = now;
+                }
+            }
+        }
+    };
+    eprintln!("omnitron: stopping '{app}'");
+    sup.stop().await;
+    control.close().await;
+    match outcome {
+        Ok(()) => {
+            eprintln!("omnitron: '{app}' stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("omnitron: '{app}' failed: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
