@@ -49,10 +49,19 @@ pub(crate) fn generate(
         return Err(format!("there is no {kind} template for {lang}"));
     }
     let plan = templates::plan(&prefix, &root, &vars);
+    let adds = templates::appends(&format!("{lang}/_append/{kind}"), &root, &vars);
     templates::write(&plan)?;
+    templates::append(&adds)?;
     let mut out = format!("generated {kind} '{}' ({lang}) in {}:\n", name.raw, root.display());
     for (p, _) in &plan {
         out.push_str(&format!("  {}\n", p.strip_prefix(&root).unwrap_or(p).display()));
+    }
+    for (p, text) in &adds {
+        out.push_str(&format!(
+            "  {} (added: {})\n",
+            p.strip_prefix(&root).unwrap_or(p).display(),
+            text.trim_end()
+        ));
     }
     let next = templates::plan(&format!("{lang}/_next"), Path::new(""), &vars)
         .into_iter()
@@ -161,6 +170,25 @@ mod tests {
                 assert!(again.contains("refusing to overwrite"), "{again}");
             }
         }
+    }
+
+    #[test]
+    fn rust_modules_are_declared_once_and_python_packages_never_hide_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), "shop", "rust").unwrap();
+        let root = dir.path().join("shop");
+        let out = generate(&root, "service", "billing", None, None).unwrap();
+        assert!(out.contains("src/lib.rs (added: pub mod billing_service;)"), "{out}");
+        let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+        assert_eq!(lib.matches("pub mod billing_service;").count(), 1, "{lib}");
+        assert!(root.join("Cargo.toml").is_file() && !root.join("Cargo.toml.tmpl").exists());
+
+        init(dir.path(), "store", "python").unwrap();
+        let root = dir.path().join("store");
+        std::fs::write(root.join("store/catalog.py"), "").unwrap();
+        let e = generate(&root, "module", "catalog", None, None).unwrap_err();
+        assert!(e.contains("would hide one of them"), "{e}");
+        assert!(!root.join("store/catalog").exists(), "nothing was written");
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub(crate) fn plan(prefix: &str, dest: &Path, vars: &Vars) -> Vec<(PathBuf, Vec<
         .iter()
         .filter_map(|(p, bytes)| p.strip_prefix(&lead).map(|rel| (rel, bytes)))
         .map(|(rel, bytes)| {
+            // `Cargo.toml.tmpl`: a template named `Cargo.toml` would make cargo leave its
+            // directory out of this crate's package.
+            let rel = rel.strip_suffix(".tmpl").unwrap_or(rel);
             let path = dest.join(vars.render(rel));
             let body = match std::str::from_utf8(bytes) {
                 Ok(text) => vars.render(text).into_bytes(),
@@ -76,12 +79,49 @@ pub(crate) fn plan(prefix: &str, dest: &Path, vars: &Vars) -> Vec<(PathBuf, Vec<
         .collect()
 }
 
+/// Lines `prefix` appends to the project's existing files (`rust/_append/service/src/lib.rs` adds
+/// `pub mod billing_service;` to `src/lib.rs`): only to files that exist and lack them.
+pub(crate) fn appends(prefix: &str, dest: &Path, vars: &Vars) -> Vec<(PathBuf, String)> {
+    plan(prefix, dest, vars)
+        .into_iter()
+        .filter(|(p, _)| p.is_file())
+        .map(|(p, body)| (p, String::from_utf8_lossy(&body).into_owned()))
+        .filter(|(p, text)| std::fs::read_to_string(p).is_ok_and(|cur| !cur.contains(text.trim_end())))
+        .collect()
+}
+
+/// Appends what [`appends`] found.
+pub(crate) fn append(adds: &[(PathBuf, String)]) -> Result<(), String> {
+    for (path, text) in adds {
+        let mut cur =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if !cur.is_empty() && !cur.ends_with('\n') {
+            cur.push('\n');
+        }
+        cur.push_str(text);
+        std::fs::write(path, cur).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Writes every planned file, or none: an existing file refuses the whole plan.
 pub(crate) fn write(plan: &[(PathBuf, Vec<u8>)]) -> Result<(), String> {
     let existing: Vec<String> =
         plan.iter().filter(|(p, _)| p.exists()).map(|(p, _)| p.display().to_string()).collect();
     if !existing.is_empty() {
         return Err(format!("refusing to overwrite {} (nothing was written)", existing.join(", ")));
+    }
+    // A new Python package `x/` beside a module `x.py` would hide one of them.
+    for (p, _) in plan {
+        if let Some(dir) = p.parent().filter(|_| p.file_name().is_some_and(|n| n == "__init__.py"))
+            && dir.with_extension("py").is_file()
+        {
+            return Err(format!(
+                "{} exists: a package {} beside it would hide one of them; choose another name (nothing was written)",
+                dir.with_extension("py").display(),
+                dir.display()
+            ));
+        }
     }
     for (path, body) in plan {
         if let Some(dir) = path.parent() {

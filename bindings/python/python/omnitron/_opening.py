@@ -8,8 +8,9 @@ Nothing runs until it is awaited or entered, so it can be made outside a running
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Coroutine
-from typing import Any, Awaitable, Callable, Generator, Optional, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Optional, Protocol, TypeVar
 
 
 class _Closable(Protocol):
@@ -17,7 +18,12 @@ class _Closable(Protocol):
 
 
 T = TypeVar("T", bound=_Closable)
-P = ParamSpec("P")
+if TYPE_CHECKING or sys.version_info >= (3, 10):
+    from typing import ParamSpec
+
+    P = ParamSpec("P")
+else:  # Python 3.9 has no ParamSpec; the annotations using it are strings at run time.
+    P = TypeVar("P")
 
 
 class Opening(Coroutine[Any, Any, T]):

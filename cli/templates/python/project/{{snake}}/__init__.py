@@ -1,0 +1,1 @@
+"""{{kebab}}: an Omnitron application."""
