@@ -42,12 +42,12 @@ SAGA_ENV = OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY
 
 demo: deps build build-examples
 	@echo "== The order saga: Python inventory x2, payment, C shipping and a Rust gateway under one supervisor"
-	cargo build -q -p omnitron
+	cargo build -q -p omnitron-cli
 	$(SAGA_ENV) $(PY) examples/order-saga/demo.py
 
 saga-test: build-examples
 	@echo "== end to end: the order saga, smaller (60 orders, one service killed), invariants checked"
-	cargo build -q -p omnitron
+	cargo build -q -p omnitron-cli
 	$(SAGA_ENV) ORDERS=60 $(PY) examples/order-saga/demo.py
 
 demo-di: deps build build-examples
@@ -243,9 +243,11 @@ interop-test: build
 
 process-test: build
 	@echo "== processes: omnitron start / ps / restart / stop with Python and Rust children, no orphans"
-	cargo build -q -p omnitron -p omnitron-example-rpc
+	cargo build -q -p omnitron-cli -p omnitron-example-rpc
 	OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron CALC_WORKER=$(CURDIR)/$(OUT)/calc-worker \
 	  OMNITRON_PYTHON=$(CURDIR)/$(PY) $(PY) tests/process/cli_e2e.py
+	@echo "== omnitron dev: an edited child restarted alone, a syntax error keeps the rest running"
+	OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) $(PY) tests/process/cli_dev.py
 
 clean:
 	cargo clean

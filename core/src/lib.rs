@@ -1,11 +1,8 @@
 //! # Omnitron
 //!
-//! The engine behind Omnitron: dependency injection, and (as later modules land) resilience, metrics,
-//! RPC between processes in any language, supervised process pools and durable workflows.
-//!
-//! The same engine is used from Rust (this crate), from C (`libomnitron`), from Node.js
-//! (`@omnitron-dev/native`) and from Python (`omnitron`). Everything that decides behaviour lives here;
-//! the bindings only translate.
+//! A framework for distributed applications: dependency injection, services that call each other
+//! across processes by `name@version`, supervised process pools, saga workflows, resilience and
+//! metrics. A config value, a repository built from it, resolved from a container:
 //!
 //! ```
 //! use omnitron::di::{Container, Provider, Token};
@@ -13,22 +10,59 @@
 //! struct Config { url: String }
 //! struct Repo { url: String }
 //!
-//! let config = Token::<Config>::new("Config");
-//! let repo = Token::<Repo>::new("Repo");
+//! fn main() -> omnitron::Result<()> {
+//!     let config = Token::<Config>::new("Config");
+//!     let repo = Token::<Repo>::new("Repo");
 //!
-//! let container = Container::new();
-//! container.register(Provider::value(&config, Config { url: "db://local".into() })).unwrap();
-//! container
-//!     .register(Provider::factory(&repo, (&config,), |(cfg,)| Ok(Repo { url: cfg.url.clone() })))
-//!     .unwrap();
-//! assert_eq!(container.resolve(&repo).unwrap().url, "db://local");
+//!     let c = Container::new();
+//!     c.register(Provider::value(&config, Config { url: "postgres://demo".into() }))?;
+//!     c.register(Provider::factory(&repo, (&config,), |(cfg,)| Ok(Repo { url: cfg.url.clone() })))?;
+//!     let repo = c.resolve(&repo)?; // built once (a singleton), its dependency resolved first
+//!     assert_eq!(repo.url, "postgres://demo");
+//!     println!("repo: {}", repo.url);
+//!     Ok(())
+//! }
 //! ```
 //!
-//! Dependency injection is always built; the other capabilities are cargo features, all on by
-//! default: `metrics`, `exporter` (the `/metrics` HTTP exporter, hyper), `resilience`, `rpc` (with
-//! `transport`: local sockets, interprocess), `process` (pools and supervisors), `config`
-//! (`omnitron.yaml` and the `omnitron` command), `workflow`, `sqlite` (the SQLite workflow
-//! journal, rusqlite).
+//! Two peers in one process, a service and a call to it over a local socket (the same protocol
+//! links processes written in Rust, C, TypeScript and Python):
+//!
+//! ```
+//! # #[cfg(feature = "rpc")]
+//! # fn main() -> omnitron::Result<()> {
+//! use omnitron::rpc::{Peer, PeerOptions, Service};
+//! use omnitron::transport::Address;
+//!
+//! omnitron::runtime::block_on(async {
+//!     let addr = Address::private_local("calc")?;
+//!     let server = Peer::listen(&addr, PeerOptions::new("server")).await?;
+//!     let calc = Service::builder("calc", "1.0.0")?
+//!         .method("add", |(a, b): (i64, i64)| async move { Ok(a + b) })
+//!         .build()?;
+//!     server.expose(calc).await?;
+//!
+//!     let client = Peer::connect(&addr, PeerOptions::new("client")).await?;
+//!     let sum: i64 = client.call("calc@^1", "add", &(2, 3)).await?;
+//!     assert_eq!(sum, 5);
+//!     client.shutdown().await;
+//!     server.shutdown().await;
+//!     Ok(())
+//! })
+//! # }
+//! # #[cfg(not(feature = "rpc"))]
+//! # fn main() {}
+//! ```
+//!
+//! The same engine is used from Rust (this crate), from C (`libomnitron`), from Node.js
+//! (`@omnitron-dev/native`) and from Python (`omnitron`). Everything that decides behaviour lives
+//! here; the bindings only translate.
+//!
+//! Dependency injection ([`di`]) is always built; the other capabilities are cargo features, all on
+//! by default: `metrics`, `exporter` (the `/metrics` HTTP exporter, hyper), `resilience`, `rpc`
+//! (with `transport`: local sockets, interprocess), `process` (pools and supervisors), `config`
+//! (`omnitron.yaml`, what the `omnitron` command runs), `workflow`, `sqlite` (the SQLite workflow
+//! journal, rusqlite). For dependency injection alone:
+//! `omnitron = { version = "0.2", default-features = false }`.
 
 #[cfg(feature = "config")]
 pub mod config;
