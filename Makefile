@@ -182,7 +182,7 @@ c-test: build-c target/ctest/c_worker $(C_TESTS) $(CPP_TESTS) target/ctest/readm
 	done
 	@g++ -std=c++20 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/cpp/test_cpp.cpp
 	@echo "== the README's C quick start (under valgrind)"
-	@LD_LIBRARY_PATH=$(OUT) $(VALGRIND) target/ctest/readme | grep -qx 'postgres://demo' \
+	@LD_LIBRARY_PATH=$(OUT) $(VALGRIND) target/ctest/readme | grep -x 'postgres://demo' > /dev/null \
 	  || { echo "the README's C snippet did not print postgres://demo"; exit 1; }
 
 ## ---- release packages (dist/) and the install tests --------------------------------------

@@ -1,6 +1,6 @@
-"""End to end: `omnitron dev` runs two Python services, each in its own directory; editing one
-restarts it alone; a syntax error in it shows the error and keeps the other running; fixing it
-starts it again; `omnitron logs` shows what they wrote; Ctrl-C stops everything.
+"""End to end: `omnitron dev` runs three Python services, each in its own directory; editing one
+restarts it alone; a syntax error in it shows the error and keeps the others running; fixing it
+starts it again; a failed `build:` keeps the running instance; `omnitron logs` shows what they wrote; Ctrl-C stops everything.
 
 Run by `make process-test` with OMNITRON_BIN and OMNITRON_PYTHON set."""
 
@@ -43,6 +43,10 @@ processes:
     command: {PYTHON} -m omnitron.worker beta:Beta
     cwd: beta
     restart: always
+  gamma:
+    command: {PYTHON} -m omnitron.worker gamma:Gamma
+    cwd: gamma
+    build: {PYTHON} -m py_compile gamma.py
 """
 
 
@@ -100,7 +104,7 @@ def main():
     home = tempfile.mkdtemp(prefix="omnitron-home-")
     env = dict(os.environ, OMNITRON_HOME=home)
     try:
-        for name, cls in (("alpha", "Alpha"), ("beta", "Beta")):
+        for name, cls in (("alpha", "Alpha"), ("beta", "Beta"), ("gamma", "Gamma")):
             os.mkdir(os.path.join(root, name))
             write(os.path.join(root, name, f"{name}.py"), SERVICE.format(name=name, cls=cls, version=1))
         write(os.path.join(root, "omnitron.yaml"), YAML)
@@ -108,7 +112,20 @@ def main():
         try:
             alpha = dev.started("alpha")
             beta = dev.started("beta")
+            dev.expect(r"building gamma")
+            gamma = dev.started("gamma")
             dev.expect("watching for changes")
+
+            # A process with a build step: a failed build shows the compiler's error and keeps the
+            # running instance; a good one replaces it.
+            write(os.path.join(root, "gamma", "gamma.py"), "def broken(:\n")
+            dev.expect(r"↻ gamma/gamma\.py changed: restarting gamma")
+            dev.expect(r"✗ gamma: the build failed")
+            dev.expect(r"the running instance is kept")
+            assert alive(gamma), "a failed build kept the running gamma"
+            write(os.path.join(root, "gamma", "gamma.py"), SERVICE.format(name="gamma", cls="Gamma", version=2))
+            gamma2 = dev.started("gamma")
+            assert gamma2 != gamma and not alive(gamma)
 
             # An edit restarts the process whose directory holds the file, and only it.
             write(os.path.join(root, "alpha", "alpha.py"), SERVICE.format(name="alpha", cls="Alpha", version=2))
@@ -146,17 +163,17 @@ def main():
             only = subprocess.run([BIN, "logs", "beta", "--no-follow"], cwd=root, env=env,
                                   capture_output=True, text=True, timeout=30)
             assert "alpha" not in only.stdout and "beta v1 up" in only.stdout, only.stdout
-            bad = subprocess.run([BIN, "logs", "gamma", "--no-follow"], cwd=root, env=env,
+            bad = subprocess.run([BIN, "logs", "delta", "--no-follow"], cwd=root, env=env,
                                  capture_output=True, text=True, timeout=30)
-            assert bad.returncode == 1 and "no process 'gamma'" in bad.stderr, bad.stderr
+            assert bad.returncode == 1 and "no process 'delta'" in bad.stderr, bad.stderr
 
             # Ctrl-C: everything stops, nothing is left behind.
             dev.p.send_signal(signal.SIGINT)
             assert dev.p.wait(timeout=30) == 0
             deadline = time.time() + 10
-            while time.time() < deadline and (alive(alpha3) or alive(beta)):
+            while time.time() < deadline and (alive(alpha3) or alive(beta) or alive(gamma2)):
                 time.sleep(0.1)
-            assert not alive(alpha3) and not alive(beta), "children outlived omnitron dev"
+            assert not alive(alpha3) and not alive(beta) and not alive(gamma2), "children outlived omnitron dev"
         finally:
             if dev.p.poll() is None:
                 os.killpg(dev.p.pid, signal.SIGKILL)
