@@ -9,13 +9,14 @@
 //! change to `omnitron.yaml` itself restarts everything from the new file (a file with errors is
 //! reported and the running processes kept).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use notify::{EventKind, RecursiveMode, Watcher};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use omnitron::config::{self, LoadedConfig};
 use omnitron::process::{OutputLine, ProcessHost, Stream, Supervisor};
 use tokio::sync::mpsc;
@@ -37,6 +38,47 @@ const IGNORED_DIRS: &[&str] = &[
     ".mypy_cache",
     ".omnitron",
 ];
+
+/// Every instance started gets a new number, so the end of one already replaced (even across a
+/// reload of the file) is never taken for the end of its successor.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The directories watched: each process's paths and what is below them, but for the ignored
+/// directories (a project's `target/` or `node_modules/` would use up inotify's watches), and the
+/// file's own directory. Directories created later are added as their creation is seen.
+struct Watches {
+    watcher: RecommendedWatcher,
+    dirs: HashSet<PathBuf>,
+}
+
+impl Watches {
+    fn add_tree(&mut self, dir: &Path) {
+        if !dir.is_dir() || !self.dirs.insert(dir.to_path_buf()) {
+            return;
+        }
+        if let Err(e) = self.watcher.watch(dir, RecursiveMode::NonRecursive) {
+            say(&format!("cannot watch {}: {e}", dir.display()));
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            let ignored = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| IGNORED_DIRS.contains(&n));
+            if !ignored && e.file_type().is_ok_and(|t| t.is_dir()) {
+                self.add_tree(&p);
+            }
+        }
+    }
+
+    fn add_file_dir(&mut self, file: &Path) {
+        if let Some(dir) = file.parent()
+            && self.dirs.insert(dir.to_path_buf())
+            && let Err(e) = self.watcher.watch(dir, RecursiveMode::NonRecursive)
+        {
+            say(&format!("cannot watch {}: {e}", dir.display()));
+        }
+    }
+}
 
 fn say(what: &str) {
     let now = timestamp(std::time::SystemTime::now());
@@ -75,7 +117,7 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let files_tx = tx.clone();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res
             && !matches!(ev.kind, EventKind::Access(_) | EventKind::Other)
         {
@@ -83,9 +125,8 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
         }
     })
     .map_err(|e| format!("cannot watch files: {e}"))?;
-    watcher
-        .watch(&base, RecursiveMode::Recursive)
-        .map_err(|e| format!("cannot watch {}: {e}", base.display()))?;
+    let mut watches = Watches { watcher, dirs: HashSet::new() };
+    watches.add_file_dir(&yaml);
 
     say(&format!(
         "omnitron dev: '{app}' from {} ({} processes); logs in {}",
@@ -94,6 +135,9 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
         logs.dir().display()
     ));
     let mut procs = procs_of(&cfg);
+    for root in procs.iter().flat_map(|p| &p.roots) {
+        watches.add_tree(root);
+    }
     for p in &mut procs {
         start(&cfg, &host, p, &tx).await;
     }
@@ -119,7 +163,10 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
             _ = int.recv() => break,
             ev = rx.recv() => match ev {
                 Some(Event::Files(paths)) => {
-                    let relevant: Vec<PathBuf> = paths.into_iter().filter(|p| is_source(p, &base, &procs)).collect();
+                    let relevant: Vec<PathBuf> = paths.into_iter().filter(|p| is_source(p, &yaml, &procs)).collect();
+                    for dir in relevant.iter().filter(|p| p.is_dir()) {
+                        watches.add_tree(dir);
+                    }
                     if !relevant.is_empty() {
                         changed.extend(relevant);
                         last_change = Instant::now();
@@ -149,6 +196,9 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
                             }
                             cfg = new;
                             procs = procs_of(&cfg);
+                            for root in procs.iter().flat_map(|p| &p.roots) {
+                                watches.add_tree(root);
+                            }
                             for p in &mut procs {
                                 start(&cfg, &host, p, &tx).await;
                             }
@@ -174,7 +224,7 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
     for p in procs.iter_mut().rev() {
         stop(p).await;
     }
-    drop(watcher);
+    drop(watches);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -191,9 +241,9 @@ fn procs_of(cfg: &LoadedConfig) -> Vec<Proc> {
         .collect()
 }
 
-/// A path worth a restart: under some process's watched paths, not in an ignored directory below
-/// it, not an editor's scratch file.
-fn is_source(p: &Path, base: &Path, procs: &[Proc]) -> bool {
+/// A path worth a restart: the file itself, or under some process's watched paths, not in an
+/// ignored directory below it, not an editor's scratch file.
+fn is_source(p: &Path, yaml: &Path, procs: &[Proc]) -> bool {
     let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if file.ends_with('~')
         || file.ends_with(".swp")
@@ -203,7 +253,7 @@ fn is_source(p: &Path, base: &Path, procs: &[Proc]) -> bool {
     {
         return false;
     }
-    if p.file_name().is_some_and(|n| n == "omnitron.yaml") && p.parent() == Some(base) {
+    if p == yaml {
         return true;
     }
     procs.iter().flat_map(|pr| &pr.roots).any(|root| {
@@ -245,7 +295,7 @@ async fn start(cfg: &LoadedConfig, host: &ProcessHost, p: &mut Proc, tx: &mpsc::
 }
 
 async fn launch(cfg: &LoadedConfig, host: &ProcessHost, p: &mut Proc, tx: &mpsc::UnboundedSender<Event>) {
-    p.generation += 1;
+    p.generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
     let sup = match cfg.supervisor_of(&p.name, Some(host.clone())) {
         Ok(s) => s,
         Err(e) => return say(&format!("✗ {}: {e}", p.name)),
@@ -267,7 +317,7 @@ async fn launch(cfg: &LoadedConfig, host: &ProcessHost, p: &mut Proc, tx: &mpsc:
 
 async fn stop(p: &mut Proc) {
     if let Some(s) = p.sup.take() {
-        p.generation += 1; // its end is ours, not news
+        p.generation = 0; // its end is ours, not news
         s.stop().await;
     }
 }
@@ -289,19 +339,19 @@ mod tests {
 
     #[test]
     fn sources_are_under_a_watched_path_and_outside_ignored_directories() {
-        let base = Path::new("/app");
+        let yaml = Path::new("/app/omnitron.yaml");
         let procs = vec![Proc {
             name: "web".into(),
             roots: vec![PathBuf::from("/app/services/web"), PathBuf::from("/app/dist")],
             sup: None,
             generation: 0,
         }];
-        assert!(is_source(Path::new("/app/services/web/src/a.ts"), base, &procs));
-        assert!(is_source(Path::new("/app/omnitron.yaml"), base, &procs));
-        assert!(is_source(Path::new("/app/dist/main.js"), base, &procs), "a watched dist is watched");
-        assert!(!is_source(Path::new("/app/services/web/node_modules/x/index.js"), base, &procs));
-        assert!(!is_source(Path::new("/app/services/web/dist/a.js"), base, &procs));
-        assert!(!is_source(Path::new("/app/services/web/src/.a.ts.swp"), base, &procs));
-        assert!(!is_source(Path::new("/app/services/other/x.py"), base, &procs));
+        assert!(is_source(Path::new("/app/services/web/src/a.ts"), yaml, &procs));
+        assert!(is_source(Path::new("/app/omnitron.yaml"), yaml, &procs));
+        assert!(is_source(Path::new("/app/dist/main.js"), yaml, &procs), "a watched dist is watched");
+        assert!(!is_source(Path::new("/app/services/web/node_modules/x/index.js"), yaml, &procs));
+        assert!(!is_source(Path::new("/app/services/web/dist/a.js"), yaml, &procs));
+        assert!(!is_source(Path::new("/app/services/web/src/.a.ts.swp"), yaml, &procs));
+        assert!(!is_source(Path::new("/app/services/other/x.py"), yaml, &procs));
     }
 }

@@ -42,6 +42,7 @@ pub(crate) fn generate(
     }
     let name = Name::parse(name, kind)?;
     let (lang, root) = target(cwd, lang, dir)?;
+    name.check_for(lang, kind)?;
     let project = project_name(&root);
     let vars = Vars::new(&name, &project);
     let prefix = format!("{lang}/{kind}");

@@ -15,6 +15,10 @@ pub(crate) fn init(parent: &Path, name: &str, template: &str) -> Result<String, 
         return Err(format!("unknown template '{template}'{hint}; templates: {}", TEMPLATES.join(", ")));
     }
     let name = Name::parse(name, "project")?;
+    let langs: &[&str] = if template == "polyglot" { &["ts", "python"] } else { &[template] };
+    for lang in langs {
+        name.check_for(lang, "project")?;
+    }
     let dest = parent.join(&name.raw);
     if dest.exists() {
         return Err(format!("'{}' already exists: choose another name, or remove it first", dest.display()));

@@ -26,11 +26,17 @@ pub(crate) fn dir(app: &str) -> Result<PathBuf, String> {
         (_, _, Some(h)) if !h.is_empty() => PathBuf::from(h).join(".local/state/omnitron"),
         _ => return Err("cannot place the logs: set OMNITRON_HOME (or HOME)".into()),
     };
-    let safe: String = app
+    Ok(base.join("logs").join(file_name(app)))
+}
+
+/// A name as a file name: anything but letters, digits, `-`, `_` and `.` becomes `_`, and a name
+/// of dots alone is spelled out (no `..` or `/` can leave the log directory).
+fn file_name(name: &str) -> String {
+    let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
         .collect();
-    Ok(base.join("logs").join(safe))
+    if safe.is_empty() || safe.chars().all(|c| c == '.') { format!("_{}", safe.len()) } else { safe }
 }
 
 /// Writes each child's lines to its file, stamped with the time, its pid and the stream.
@@ -60,7 +66,7 @@ impl LogWriter {
         };
         let line = format!("{} {} {} {}| {}\n", timestamp(SystemTime::now()), l.name, l.pid, stream, l.line);
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        let path = self.dir.join(format!("{}.log", l.name));
+        let path = self.dir.join(format!("{}.log", file_name(&l.name)));
         if !files.contains_key(&l.name) {
             let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else { return };
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -68,7 +74,7 @@ impl LogWriter {
         }
         let Some((f, len)) = files.get_mut(&l.name) else { return };
         if *len + line.len() as u64 > ROTATE_AT {
-            let _ = std::fs::rename(&path, self.dir.join(format!("{}.log.1", l.name)));
+            let _ = std::fs::rename(&path, self.dir.join(format!("{}.log.1", file_name(&l.name))));
             match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
                 Ok(n) => (*f, *len) = (n, 0),
                 Err(_) => return,
@@ -129,7 +135,7 @@ pub(crate) fn show(
     };
     let found = logs(&dir);
     if let Some(p) = only
-        && !found.contains_key(p)
+        && !found.contains_key(&file_name(p))
     {
         let mut names: Vec<&str> = known.iter().map(String::as_str).collect();
         names.extend(found.keys().map(String::as_str));
@@ -150,7 +156,7 @@ pub(crate) fn show(
             dir.display()
         ));
     }
-    let wanted = |name: &str| only.is_none_or(|o| o == name);
+    let wanted = |name: &str| only.is_none_or(|o| file_name(o) == name);
     let mut out = std::io::stdout().lock();
     let mut tails: BTreeMap<String, Tail> = BTreeMap::new();
     for (name, path) in found.iter().filter(|(n, _)| wanted(n)) {
@@ -228,12 +234,23 @@ impl Tail {
     fn new_lines(&mut self) -> Vec<String> {
         let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         let ino = inode(&self.path);
-        if len < self.pos || ino != self.ino {
+        if ino != self.ino {
+            // Rotated: what the old file got after the last read is in `.1` now; read it first.
+            let old = PathBuf::from(format!("{}.1", self.path.display()));
+            if inode(&old) == self.ino
+                && let Ok(mut f) = File::open(&old)
+            {
+                let mut buf = Vec::new();
+                if f.seek(SeekFrom::Start(self.pos)).is_ok() && f.read_to_end(&mut buf).is_ok() {
+                    self.partial.push_str(&String::from_utf8_lossy(&buf));
+                }
+            }
             (self.pos, self.ino) = (0, ino);
-            self.partial.clear();
+        } else if len < self.pos {
+            (self.pos, self.partial) = (0, String::new()); // truncated
         }
         if len == self.pos {
-            return Vec::new();
+            return self.complete_lines();
         }
         let Ok(mut f) = File::open(&self.path) else { return Vec::new() };
         let mut buf = Vec::new();
@@ -242,6 +259,10 @@ impl Tail {
         }
         self.pos += buf.len() as u64;
         self.partial.push_str(&String::from_utf8_lossy(&buf));
+        self.complete_lines()
+    }
+
+    fn complete_lines(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(i) = self.partial.find('\n') {
             out.push(self.partial[..i].to_string());
@@ -259,6 +280,15 @@ fn inode(p: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_cannot_leave_the_log_directory() {
+        assert_eq!(file_name("web-1.api"), "web-1.api");
+        assert_eq!(file_name("../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(file_name(".."), "_2");
+        assert_eq!(file_name(""), "_0");
+        assert_eq!(file_name("a/b c"), "a_b_c");
+    }
 
     #[test]
     fn timestamps_are_utc_iso8601() {
@@ -283,8 +313,9 @@ mod tests {
         assert_eq!(t.new_lines(), ["next"]);
         f.write_all(b"ial\n").unwrap();
         assert_eq!(t.new_lines(), ["partial"]);
+        f.write_all(b"last words\n").unwrap();
         std::fs::rename(&p, dir.path().join("web.log.1")).unwrap();
         std::fs::write(&p, "fresh\n").unwrap();
-        assert_eq!(t.new_lines(), ["fresh"]);
+        assert_eq!(t.new_lines(), ["last words", "fresh"], "nothing written before the rotation is lost");
     }
 }

@@ -20,9 +20,10 @@ npm_quiet=(--no-audit --no-fund --loglevel=error)
 step() { echo "-- $*"; }
 
 generate_all() { # LANG_ARGS...: a service, a module and a workflow, named billing, catalog, refund
-  omnitron generate service billing "$@" > /dev/null
-  omnitron generate module catalog "$@" > /dev/null
-  omnitron generate workflow refund "$@" > /dev/null
+  # One chain: callers use it inside `&&`, where `set -e` does not stop at a failure.
+  omnitron generate service billing "$@" > /dev/null \
+    && omnitron generate module catalog "$@" > /dev/null \
+    && omnitron generate workflow refund "$@" > /dev/null
 }
 
 cd "$work"

@@ -154,6 +154,20 @@ def main():
             time.sleep(1.0)
             assert not any("restarting beta" in l for l in dev.seen), dev.seen
 
+            # omnitron.yaml changed: every process restarts from the new file, and each is still
+            # tracked afterwards (an edit restarts it alone; none is reported as ended).
+            old = (alpha3, beta, gamma2)
+            write(os.path.join(root, "omnitron.yaml"), YAML + "    env:\n      EXTRA: '1'\n")
+            dev.expect(r"omnitron\.yaml changed: restarting every process")
+            alpha3, beta = dev.started("alpha"), dev.started("beta")
+            gamma2 = dev.started("gamma")
+            assert not any(alive(p) for p in old), "the old instances were stopped"
+            write(os.path.join(root, "alpha", "alpha.py"), SERVICE.format(name="alpha", cls="Alpha", version=3))
+            dev.expect(r"↻ alpha/alpha\.py changed: restarting alpha")
+            alpha3 = dev.started("alpha")
+            assert alive(beta) and alive(gamma2)
+            assert not any(" ended" in l for l in dev.seen), dev.seen
+
             # omnitron logs shows both processes' lines.
             logs = subprocess.run([BIN, "logs", "--no-follow", "-n", "50"], cwd=root, env=env,
                                   capture_output=True, text=True, timeout=30)

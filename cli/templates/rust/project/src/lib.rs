@@ -2,6 +2,6 @@
 //! (src/main.rs), the integration tests (tests/) and each module's own unit tests share them.
 //!
 //! `omnitron generate service|module|workflow NAME` writes `src/NAME_<kind>.rs`, with its tests
-//! inside; declare it here (`pub mod NAME_<kind>;`) to build and test it.
+//! inside, and declares it here (`pub mod NAME_<kind>;`).
 
 pub mod greeter;
