@@ -17,7 +17,7 @@ NPM_PLATFORM_TGZ = $(DIST)/omnitron-dev-native-$(NPM_PLATFORM)-$(VERSION).tgz
 # The test project's compiler, the repository's own versions.
 NPM_DEV_VERSION = $(shell node -p 'require("./$(NODE)/package.json").devDependencies["$(1)"]')
 
-dist-npm: $(NODE)/node_modules/.installed
+dist-npm: $(NODE)/node_modules/.installed dist-cli
 	@echo "== npm packages: the addon in the dist profile, the TypeScript layer, npm pack into dist/"
 	rm -rf $(NPM_STAGE) && mkdir -p $(NPM_STAGE)/native $(DIST)
 	$(NAPI) build --cwd $(NODE) --platform --profile dist --manifest-path Cargo.toml \
@@ -32,12 +32,12 @@ dist-npm: $(NODE)/node_modules/.installed
 	@# The TypeScript once, without source maps (the sources are not shipped).
 	$(TSC) -p $(NODE)/tsconfig.json --outDir $(NPM_STAGE)/native/dist --sourceMap false
 	rm -f $(DIST)/omnitron-dev-native-*.tgz
-	@for dir in $$(node packaging/npm/stage.js $(NODE) $(NPM_STAGE) $(VERSION)); do \
+	@for dir in $$(node packaging/npm/stage.js $(NODE) $(NPM_STAGE) $(VERSION) $(DIST_OUT)/omnitron); do \
 	  (cd $$dir && npm pack --pack-destination $(DIST) --loglevel=warn > /dev/null) || exit 1; \
 	done
 	@bad=$$(tar -tzf $(NPM_MAIN_TGZ) | grep -vE '^package/(package\.json|README\.md|native\.(js|d\.ts)|dist/.+\.(js|d\.ts))$$' || true); \
 	  [ -z "$$bad" ] || { echo "files a user does not need in $(NPM_MAIN_TGZ): $$bad"; exit 1; }
-	@bad=$$(tar -tzf $(NPM_PLATFORM_TGZ) | grep -vxE 'package/(package\.json|README\.md|omnitron\.$(NPM_PLATFORM)\.node)' || true); \
+	@bad=$$(tar -tzf $(NPM_PLATFORM_TGZ) | grep -vxE 'package/(package\.json|README\.md|omnitron|omnitron\.$(NPM_PLATFORM)\.node)' || true); \
 	  [ -z "$$bad" ] || { echo "files a user does not need in $(NPM_PLATFORM_TGZ): $$bad"; exit 1; }
 	@ls -l $(NPM_MAIN_TGZ) $(NPM_PLATFORM_TGZ)
 
@@ -71,6 +71,10 @@ dist-test-npm: dist-npm
 	  node out/pool.js; \
 	  [[ "$$(node_modules/.bin/omnitron-node-worker --help)" == "usage: omnitron-node-worker"* ]] \
 	    || { echo "the omnitron-node-worker bin does not run"; false; }; \
+	  [ "$$(npx --no-install omnitron --version)" = "omnitron $(VERSION)" ] \
+	    || { echo "npx omnitron --version did not answer omnitron $(VERSION)"; false; }; \
+	  npx --no-install omnitron init probe --template ts > /dev/null && [ -f probe/omnitron.yaml ] \
+	    || { echo "npx omnitron init did not make a project"; false; }; \
 	  times=$$(for i in 1 2 3 4 5; do \
 	    node -e 'const t = process.hrtime.bigint(); require("@omnitron-dev/native"); console.log((Number(process.hrtime.bigint() - t) / 1e6).toFixed(1))'; \
 	  done | sort -n | xargs); \

@@ -37,7 +37,7 @@ omnitron init app-ts --template ts > /dev/null
 passed=$(sed -n 's/^# pass //p' app-ts/test.log)
 grep -q '^# fail 0' app-ts/test.log && [ "${passed:-0}" -ge 8 ] \
   || { echo "ts: expected 8 passing tests (the project's and the three generated)"; cat app-ts/test.log; exit 1; }
-omnitron check app-ts/omnitron.yaml
+(cd app-ts && npx --no-install omnitron check) # the npm package's own `omnitron` bin
 
 step "python: init, generate, pytest (the wheel from dist/)"
 omnitron init app-py --template python > /dev/null

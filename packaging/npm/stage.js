@@ -1,6 +1,6 @@
 // Lays out the npm packages for `npm pack` (used by `make dist-npm`, packaging/npm.mk):
 //
-//   node packaging/npm/stage.js bindings/node target/npm 0.2.0
+//   node packaging/npm/stage.js bindings/node target/npm 0.2.0 [path/to/omnitron]
 //
 // Before it runs, <stage>/native holds the build: dist/ (the TypeScript layer), native.js and
 // native.d.ts (napi's loader and typings) and omnitron.<platform>.node (the addon). It then
@@ -11,6 +11,8 @@
 //     as `napi pre-publish` does at publish time (the repository's own package.json cannot list
 //     them: `npm ci` there would look for packages that are not published yet);
 //   - copies packaging/npm/README.md as the main package's README;
+//   - copies the omnitron command's binary, when given, beside the addon (it is built for this
+//     machine, like the addon): the main package's `omnitron` bin (dist/cli.js) runs it;
 // and prints the package directories to pack, one a line. Every version must be the workspace's.
 'use strict';
 const fs = require('node:fs');
@@ -21,7 +23,7 @@ function fail(msg) {
   process.exit(1);
 }
 
-const [nodeDir, stage, version] = process.argv.slice(2);
+const [nodeDir, stage, version, cli] = process.argv.slice(2);
 if (!nodeDir || !stage || !version) fail('usage: node stage.js <bindings/node> <stage dir> <version>');
 
 const readJson = (f) => JSON.parse(fs.readFileSync(f, 'utf8'));
@@ -55,6 +57,10 @@ for (const f of fs.readdirSync(main).sort()) {
     if (fs.existsSync(from)) fs.copyFileSync(from, path.join(dir, meta));
   }
   fs.renameSync(path.join(main, f), path.join(dir, f));
+  if (cli) {
+    fs.copyFileSync(cli, path.join(dir, 'omnitron'));
+    fs.chmodSync(path.join(dir, 'omnitron'), 0o755);
+  }
   packDirs.push(dir);
 }
 if (packDirs.length === 0) fail(`no ${binary}.<platform>.node in ${main}`);
