@@ -14,6 +14,8 @@ import tempfile
 import threading
 import time
 
+from support import alive
+
 BIN = os.environ["OMNITRON_BIN"]
 PYTHON = os.environ["OMNITRON_PYTHON"]
 
@@ -48,14 +50,6 @@ processes:
     cwd: gamma
     build: {PYTHON} -m py_compile gamma.py
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 class Dev:

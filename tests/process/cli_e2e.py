@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from support import alive
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ["OMNITRON_BIN"]
 CONFIG = os.path.join(ROOT, "examples", "supervisor", "omnitron.yaml")
@@ -32,14 +34,6 @@ def ps() -> list[dict]:
             pid = None if m.group(3) == "-" else int(m.group(3))
             rows.append({"name": m.group(1), "index": int(m.group(2)), "pid": pid, "state": m.group(4), "restarts": int(m.group(5))})
     return rows
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_for(what: str, f, secs: float = 30.0):
