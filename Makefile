@@ -15,6 +15,8 @@ SHELL := /bin/bash
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 export CARGO_BUILD_TARGET := $(HOST)
 export CARGO_TERM_COLOR := never
+# What `omnitron start` and `omnitron dev` keep (children's logs) stays in target/, not in ~/.local.
+export OMNITRON_HOME := $(CURDIR)/target/omnitron-home
 OUT := target/$(HOST)/debug
 
 VENV := .venv
