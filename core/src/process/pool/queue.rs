@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{PoolInner, Worker, pick};
+use super::PoolInner;
+use super::workers::{Worker, pick, release};
 use crate::error::{Error, ErrorCode, Result};
 use crate::rpc::{CallHandle, WireError};
 
@@ -138,7 +139,7 @@ impl Drop for Waiting<'_> {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
             if let Ok(w) = rx.try_recv() {
-                super::release(self.inner, &w);
+                release(self.inner, &w);
             }
         }
     }
