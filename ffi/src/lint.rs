@@ -9,15 +9,20 @@ fn exports() -> Vec<(String, String, String, String)> {
     let mut out = Vec::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![];
-    for e in std::fs::read_dir(&dir).unwrap().chain(std::fs::read_dir(dir.join("di")).unwrap()) {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "rs") {
-            files.push(p);
+    let mut dirs = vec![dir.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
         }
     }
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let name = f.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
         for part in text.split("extern \"C\" fn ").skip(1) {
             let fname: String = part.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             if !fname.starts_with("omnitron_") {
@@ -68,7 +73,7 @@ fn every_export_runs_inside_a_guard() {
     assert!(seen > 100, "only {seen} exports found: the source scan is broken");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     // start_peer is one of the guards only because it starts with guard_out.
-    let rpc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rpc.rs")).unwrap();
+    let rpc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rpc/mod.rs")).unwrap();
     let start = &rpc[rpc.find("fn start_peer(").unwrap()..];
     let body = start[start.find('{').unwrap() + 1..].trim_start();
     assert!(body.starts_with("guard_out("), "start_peer no longer starts with guard_out");

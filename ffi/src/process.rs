@@ -10,7 +10,8 @@ use omnitron::{Error, runtime};
 use crate::boundary::{OmnitronFreeFn, Table, UserData, check_out, guard, guard_out, guard_void, str_arg};
 use crate::error::OmnitronStatus;
 use crate::memory::{OmnitronBuffer, give};
-use crate::rpc::{OmnitronCompletionFn, OmnitronPeer, PEERS, json_to_msgpack, msgpack_to_json};
+use crate::rpc::call::OmnitronCompletionFn;
+use crate::rpc::{OmnitronPeer, PEERS, json_to_msgpack, msgpack_to_json};
 
 /// A pool of worker processes. Thread-safe: tasks may be submitted from several threads at once. Do
 /// not stop or free it from inside one of its completion callbacks.

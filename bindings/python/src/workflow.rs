@@ -1,7 +1,7 @@
 //! Workflows for Python: the engine's `workflow::Engine`, with stages and compensations that are
 //! Python callables. Values cross as JSON text (the engine journals JSON; the Python layer does
 //! `json.dumps` / `json.loads`). Engine threads queue stage calls and finished operations in an
-//! inbox (see `rpc.rs`) drained by the engine's asyncio loop, so they never wait for the GIL.
+//! inbox (see `rpc/host.rs`) drained by the engine's asyncio loop, so they never wait for the GIL.
 
 use std::sync::Arc;
 
