@@ -383,6 +383,22 @@ enum OmnitronStatus
   OMNITRON_STATUS_RUN_INTERRUPTED = 614,
   // WF016: a run id already belongs to a run of another workflow.
   OMNITRON_STATUS_RUN_ID_CONFLICT = 615,
+  // H001: a request's body could not be read as the handler asked (malformed JSON, wrong shape).
+  OMNITRON_STATUS_INVALID_BODY = 700,
+  // H002: no route matches the request's path.
+  OMNITRON_STATUS_ROUTE_NOT_FOUND = 701,
+  // H003: a route matches the path but not the method (the answer lists the allowed ones).
+  OMNITRON_STATUS_METHOD_NOT_ALLOWED = 702,
+  // H004: a request's body is larger than the server's limit.
+  OMNITRON_STATUS_BODY_TOO_LARGE = 703,
+  // H005: an HTTP handler failed or panicked; the request got a 500.
+  OMNITRON_STATUS_HTTP_HANDLER_FAILED = 704,
+  // H006: a route pattern is malformed or clashes with another route.
+  OMNITRON_STATUS_INVALID_ROUTE = 705,
+  // H007: the HTTP server could not bind its address or failed while serving.
+  OMNITRON_STATUS_HTTP_SERVER_FAILED = 706,
+  // H008: a request's body was not received within the server's body read timeout.
+  OMNITRON_STATUS_BODY_TIMEOUT = 707,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -226,6 +226,24 @@ error_codes! {
     RunInterrupted = 614, "WF015", RunInterruptedError;
     /// A run id already belongs to a run of another workflow.
     RunIdConflict = 615, "WF016", RunIdConflictError;
+
+    // 700..=799: the HTTP server
+    /// A request's body could not be read as the handler asked (malformed JSON, wrong shape).
+    InvalidBody = 700, "H001", InvalidBodyError ["ValueError"];
+    /// No route matches the request's path.
+    RouteNotFound = 701, "H002", RouteNotFoundError ["LookupError"];
+    /// A route matches the path but not the method (the answer lists the allowed ones).
+    MethodNotAllowed = 702, "H003", MethodNotAllowedError;
+    /// A request's body is larger than the server's limit.
+    BodyTooLarge = 703, "H004", BodyTooLargeError;
+    /// An HTTP handler failed or panicked; the request got a 500.
+    HttpHandlerFailed = 704, "H005", HttpHandlerError;
+    /// A route pattern is malformed or clashes with another route.
+    InvalidRoute = 705, "H006", InvalidRouteError ["ValueError"];
+    /// The HTTP server could not bind its address or failed while serving.
+    HttpServerFailed = 706, "H007", HttpServerError ["OSError"];
+    /// A request's body was not received within the server's body read timeout.
+    BodyTimeout = 707, "H008", BodyTimeoutError;
 }
 
 impl fmt::Display for ErrorCode {

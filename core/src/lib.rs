@@ -61,7 +61,7 @@
 //! by default: `metrics`, `exporter` (the `/metrics` HTTP exporter, hyper), `resilience`, `rpc`
 //! (with `transport`: local sockets, interprocess), `process` (pools and supervisors), `config`
 //! (`omnitron.yaml`, what the `omnitron` command runs), `workflow`, `sqlite` (the SQLite workflow
-//! journal, rusqlite). For dependency injection alone:
+//! journal, rusqlite), `http` (the HTTP server, hyper). For dependency injection alone:
 //! `omnitron = { version = "0.2", default-features = false }`.
 
 #[cfg(feature = "config")]
@@ -69,6 +69,8 @@ pub mod config;
 pub mod di;
 pub mod dialect;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod options;

@@ -147,6 +147,22 @@ pub enum OmnitronStatus {
     RunInterrupted = 614,
     /// WF016: a run id already belongs to a run of another workflow.
     RunIdConflict = 615,
+    /// H001: a request's body could not be read as the handler asked (malformed JSON, wrong shape).
+    InvalidBody = 700,
+    /// H002: no route matches the request's path.
+    RouteNotFound = 701,
+    /// H003: a route matches the path but not the method (the answer lists the allowed ones).
+    MethodNotAllowed = 702,
+    /// H004: a request's body is larger than the server's limit.
+    BodyTooLarge = 703,
+    /// H005: an HTTP handler failed or panicked; the request got a 500.
+    HttpHandlerFailed = 704,
+    /// H006: a route pattern is malformed or clashes with another route.
+    InvalidRoute = 705,
+    /// H007: the HTTP server could not bind its address or failed while serving.
+    HttpServerFailed = 706,
+    /// H008: a request's body was not received within the server's body read timeout.
+    BodyTimeout = 707,
 }
 
 impl OmnitronStatus {
@@ -222,6 +238,14 @@ impl OmnitronStatus {
         OmnitronStatus::DuplicateWorkflow,
         OmnitronStatus::RunInterrupted,
         OmnitronStatus::RunIdConflict,
+        OmnitronStatus::InvalidBody,
+        OmnitronStatus::RouteNotFound,
+        OmnitronStatus::MethodNotAllowed,
+        OmnitronStatus::BodyTooLarge,
+        OmnitronStatus::HttpHandlerFailed,
+        OmnitronStatus::InvalidRoute,
+        OmnitronStatus::HttpServerFailed,
+        OmnitronStatus::BodyTimeout,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).
@@ -296,6 +320,14 @@ impl OmnitronStatus {
             omnitron::ErrorCode::DuplicateWorkflow => OmnitronStatus::DuplicateWorkflow,
             omnitron::ErrorCode::RunInterrupted => OmnitronStatus::RunInterrupted,
             omnitron::ErrorCode::RunIdConflict => OmnitronStatus::RunIdConflict,
+            omnitron::ErrorCode::InvalidBody => OmnitronStatus::InvalidBody,
+            omnitron::ErrorCode::RouteNotFound => OmnitronStatus::RouteNotFound,
+            omnitron::ErrorCode::MethodNotAllowed => OmnitronStatus::MethodNotAllowed,
+            omnitron::ErrorCode::BodyTooLarge => OmnitronStatus::BodyTooLarge,
+            omnitron::ErrorCode::HttpHandlerFailed => OmnitronStatus::HttpHandlerFailed,
+            omnitron::ErrorCode::InvalidRoute => OmnitronStatus::InvalidRoute,
+            omnitron::ErrorCode::HttpServerFailed => OmnitronStatus::HttpServerFailed,
+            omnitron::ErrorCode::BodyTimeout => OmnitronStatus::BodyTimeout,
             _ => OmnitronStatus::Internal,
         }
     }

@@ -73,6 +73,14 @@ export const ErrorCodes = {
   DUPLICATE_WORKFLOW: 'WF014',
   RUN_INTERRUPTED: 'WF015',
   RUN_ID_CONFLICT: 'WF016',
+  INVALID_BODY: 'H001',
+  ROUTE_NOT_FOUND: 'H002',
+  METHOD_NOT_ALLOWED: 'H003',
+  BODY_TOO_LARGE: 'H004',
+  HTTP_HANDLER_FAILED: 'H005',
+  INVALID_ROUTE: 'H006',
+  HTTP_SERVER_FAILED: 'H007',
+  BODY_TIMEOUT: 'H008',
 } as const;
 
 /** One of the engine's codes. */
@@ -95,6 +103,9 @@ export class ProcessError extends OmnitronError {}
 
 /** Base class of workflow errors. */
 export class WorkflowError extends OmnitronError {}
+
+/** Base class of HTTP server errors. */
+export class HttpError extends OmnitronError {}
 
 /** An argument was null, empty, out of range or of the wrong type (E001). */
 export class InvalidArgumentError extends OmnitronError {
@@ -648,6 +659,70 @@ export class RunIdConflictError extends WorkflowError {
   }
 }
 
+/** A request's body could not be read as the handler asked (malformed JSON, wrong shape) (H001). */
+export class InvalidBodyError extends HttpError {
+  static readonly code = 'H001';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H001', message, options);
+  }
+}
+
+/** No route matches the request's path (H002). */
+export class RouteNotFoundError extends HttpError {
+  static readonly code = 'H002';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H002', message, options);
+  }
+}
+
+/** A route matches the path but not the method (the answer lists the allowed ones) (H003). */
+export class MethodNotAllowedError extends HttpError {
+  static readonly code = 'H003';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H003', message, options);
+  }
+}
+
+/** A request's body is larger than the server's limit (H004). */
+export class BodyTooLargeError extends HttpError {
+  static readonly code = 'H004';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H004', message, options);
+  }
+}
+
+/** An HTTP handler failed or panicked; the request got a 500 (H005). */
+export class HttpHandlerError extends HttpError {
+  static readonly code = 'H005';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H005', message, options);
+  }
+}
+
+/** A route pattern is malformed or clashes with another route (H006). */
+export class InvalidRouteError extends HttpError {
+  static readonly code = 'H006';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H006', message, options);
+  }
+}
+
+/** The HTTP server could not bind its address or failed while serving (H007). */
+export class HttpServerError extends HttpError {
+  static readonly code = 'H007';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H007', message, options);
+  }
+}
+
+/** A request's body was not received within the server's body read timeout (H008). */
+export class BodyTimeoutError extends HttpError {
+  static readonly code = 'H008';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H008', message, options);
+  }
+}
+
 /** The class for each code. */
 export const ERROR_CLASSES: Readonly<Record<string, new (message: string, options?: OmnitronErrorOptions) => OmnitronError>> = {
   E001: InvalidArgumentError,
@@ -719,4 +794,12 @@ export const ERROR_CLASSES: Readonly<Record<string, new (message: string, option
   WF014: DuplicateWorkflowError,
   WF015: RunInterruptedError,
   WF016: RunIdConflictError,
+  H001: InvalidBodyError,
+  H002: RouteNotFoundError,
+  H003: MethodNotAllowedError,
+  H004: BodyTooLargeError,
+  H005: HttpHandlerError,
+  H006: InvalidRouteError,
+  H007: HttpServerError,
+  H008: BodyTimeoutError,
 };

@@ -25,6 +25,7 @@ const FAMILIES: &[Family] = &[
     Family { prefix: "M", class: "MetricError", doc: "Base class of metrics errors." },
     Family { prefix: "R", class: "ResilienceError", doc: "Base class of resilience errors." },
     Family { prefix: "P", class: "ProcessError", doc: "Base class of process, pool and supervision errors." },
+    Family { prefix: "H", class: "HttpError", doc: "Base class of HTTP server errors." },
     // General codes derive from the base class itself.
     Family { prefix: "E", class: "OmnitronError", doc: "" },
 ];

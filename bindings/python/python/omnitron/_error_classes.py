@@ -45,6 +45,12 @@ class WorkflowError(OmnitronError):
     __module__ = "omnitron.errors"
 
 
+class HttpError(OmnitronError):
+    """Base class of HTTP server errors."""
+
+    __module__ = "omnitron.errors"
+
+
 class InvalidArgumentError(OmnitronError, TypeError, ValueError):
     """An argument was null, empty, out of range or of the wrong type (E001)."""
 
@@ -528,6 +534,62 @@ class RunIdConflictError(WorkflowError):
     code = "WF016"
 
 
+class InvalidBodyError(HttpError, ValueError):
+    """A request's body could not be read as the handler asked (malformed JSON, wrong shape) (H001)."""
+
+    __module__ = "omnitron.errors"
+    code = "H001"
+
+
+class RouteNotFoundError(HttpError, LookupError):
+    """No route matches the request's path (H002)."""
+
+    __module__ = "omnitron.errors"
+    code = "H002"
+
+
+class MethodNotAllowedError(HttpError):
+    """A route matches the path but not the method (the answer lists the allowed ones) (H003)."""
+
+    __module__ = "omnitron.errors"
+    code = "H003"
+
+
+class BodyTooLargeError(HttpError):
+    """A request's body is larger than the server's limit (H004)."""
+
+    __module__ = "omnitron.errors"
+    code = "H004"
+
+
+class HttpHandlerError(HttpError):
+    """An HTTP handler failed or panicked; the request got a 500 (H005)."""
+
+    __module__ = "omnitron.errors"
+    code = "H005"
+
+
+class InvalidRouteError(HttpError, ValueError):
+    """A route pattern is malformed or clashes with another route (H006)."""
+
+    __module__ = "omnitron.errors"
+    code = "H006"
+
+
+class HttpServerError(HttpError, OSError):
+    """The HTTP server could not bind its address or failed while serving (H007)."""
+
+    __module__ = "omnitron.errors"
+    code = "H007"
+
+
+class BodyTimeoutError(HttpError):
+    """A request's body was not received within the server's body read timeout (H008)."""
+
+    __module__ = "omnitron.errors"
+    code = "H008"
+
+
 BY_CODE: dict[str, type[OmnitronError]] = {
     "E001": InvalidArgumentError,
     "E002": InvalidHandleError,
@@ -598,6 +660,14 @@ BY_CODE: dict[str, type[OmnitronError]] = {
     "WF014": DuplicateWorkflowError,
     "WF015": RunInterruptedError,
     "WF016": RunIdConflictError,
+    "H001": InvalidBodyError,
+    "H002": RouteNotFoundError,
+    "H003": MethodNotAllowedError,
+    "H004": BodyTooLargeError,
+    "H005": HttpHandlerError,
+    "H006": InvalidRouteError,
+    "H007": HttpServerError,
+    "H008": BodyTimeoutError,
 }
 
 __all__ = [
@@ -607,6 +677,7 @@ __all__ = [
     "RpcError",
     "ProcessError",
     "WorkflowError",
+    "HttpError",
     "InvalidArgumentError",
     "InvalidHandleError",
     "InternalError",
@@ -676,4 +747,12 @@ __all__ = [
     "DuplicateWorkflowError",
     "RunInterruptedError",
     "RunIdConflictError",
+    "InvalidBodyError",
+    "RouteNotFoundError",
+    "MethodNotAllowedError",
+    "BodyTooLargeError",
+    "HttpHandlerError",
+    "InvalidRouteError",
+    "HttpServerError",
+    "BodyTimeoutError",
 ]

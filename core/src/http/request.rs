@@ -1,0 +1,173 @@
+//! What a handler receives: method, path, path parameters, query, headers, the whole body, and the
+//! request's id; with the query-string and percent-decoding rules and the request-id rule.
+//!
+//! **Request ids.** A request's id is its `x-request-id` header when that is sane (1 to 128
+//! visible ASCII characters, `!` to `~`); otherwise the server makes one (32 hex digits). The id is
+//! echoed in the response's `x-request-id` header and in every problem document.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use hyper::{HeaderMap, Method};
+use serde::de::DeserializeOwned;
+
+use super::problem::HttpError;
+use crate::error::ErrorCode;
+
+/// The longest `x-request-id` the server takes from a client.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// A request as a handler sees it (the body is read in full, within the server's limit).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) query: HashMap<String, String>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) request_id: String,
+}
+
+impl Request {
+    /// The method (a HEAD served by a GET handler shows `HEAD`).
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path as sent, without the query string.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// A path parameter (`:id` or `*rest` in the route), percent-decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every path parameter, in the route's order.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// A query parameter, decoded (`+` is a space); when a key repeats, the first value.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// The query string as a map.
+    pub fn query_map(&self) -> &HashMap<String, String> {
+        &self.query
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// A header's value, when it is visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body read as JSON into `T`; a body that is not (malformed, wrong shape) is a 400
+    /// problem with code `H001` whose detail says where.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            HttpError::bad_request(format!("the body is not valid JSON for this route: {e}"))
+                .with_code(ErrorCode::InvalidBody)
+        })
+    }
+
+    /// The request's id (from `x-request-id`, or made by the server).
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+
+/// The id for a request: its `x-request-id` when sane, else a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    match headers.get("x-request-id").map(|v| v.as_bytes()) {
+        Some(v)
+            if !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.iter().all(|b| (0x21..=0x7e).contains(b)) =>
+        {
+            // Visible ASCII, so UTF-8.
+            String::from_utf8_lossy(v).into_owned()
+        }
+        _ => format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+    }
+}
+
+/// A query string as a map (the first value of a repeated key wins).
+pub(crate) fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.entry(decode(k, true)).or_insert_with(|| decode(v, true));
+    }
+    out
+}
+
+/// Percent-decodes `s` (`+` as a space when `plus`); a bad escape is kept as written, and bytes
+/// that are not UTF-8 are replaced.
+pub(crate) fn decode(s: &str, plus: bool) -> String {
+    if !s.bytes().any(|b| b == b'%' || (plus && b == b'+')) {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' if plus => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_percent_decoding() {
+        let q = parse_query(Some("a=1&b=hello+world&c=%41%zz&a=2&flag&=x"));
+        assert_eq!(q["a"], "1");
+        assert_eq!(q["b"], "hello world");
+        assert_eq!(q["c"], "A%zz");
+        assert_eq!(q["flag"], "");
+        assert_eq!(decode("a%2", false), "a%2");
+        assert_eq!(decode("a%20b+c", false), "a b+c");
+        assert_eq!(decode("%e2%82%ac", false), "€");
+    }
+
+    #[test]
+    fn request_ids_are_taken_when_sane() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", "abc-123".parse().unwrap());
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert("x-request-id", "has space".parse().unwrap());
+        assert_eq!(request_id(&h).len(), 32);
+        h.insert("x-request-id", "x".repeat(129).parse().unwrap());
+        assert_eq!(request_id(&h).len(), 32);
+        assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,169 @@
+//! One request, from hyper's to a handler's and back: the request id, the body read within its
+//! limit and timeout, the route, the handler run with its panics caught, and every error made a
+//! problem document.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
+use hyper::{Method, StatusCode};
+
+use super::options::HttpOptions;
+use super::problem::HttpError;
+use super::request::{Request, parse_query, request_id};
+use super::response::Response;
+use super::router::{Match, Router};
+use crate::error::ErrorCode;
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    pub(crate) router: Router,
+    pub(crate) options: HttpOptions,
+}
+
+/// Answers one request; never fails (every error is a problem document).
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let (parts, body) = req.into_parts();
+    let id = request_id(&parts.headers);
+    let path = parts.uri.path().to_string();
+    let head = parts.method == Method::HEAD;
+    let response = match answer(&shared, parts, body, &id, &path).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(&path, &id),
+    };
+    Ok(into_hyper(response, &id, head))
+}
+
+async fn answer(
+    shared: &Shared,
+    parts: hyper::http::request::Parts,
+    body: Incoming,
+    id: &str,
+    path: &str,
+) -> Result<Response, HttpError> {
+    let handler = match shared.router.find(&parts.method, path) {
+        Match::Found(h, params) => (h, params),
+        Match::NotFound => {
+            return Err(HttpError::not_found(format!("no route for {} {path}", parts.method))
+                .with_code(ErrorCode::RouteNotFound));
+        }
+        Match::MethodNotAllowed(methods) => {
+            let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let e = HttpError::new(405)
+                .with_detail(format!("{path} does not answer {}; it answers {allow}", parts.method))
+                .with_code(ErrorCode::MethodNotAllowed);
+            let mut r = e.into_response(path, id);
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                r.headers.insert(ALLOW, v);
+            }
+            return Ok(r);
+        }
+    };
+    let body = read_body(&shared.options, &parts.headers, body).await?;
+    let (h, params) = handler;
+    let request = Request {
+        method: parts.method,
+        path: path.to_string(),
+        params,
+        query: parse_query(parts.uri.query()),
+        headers: parts.headers,
+        body,
+        request_id: id.to_string(),
+    };
+    let outcome = match catch_unwind(AssertUnwindSafe(|| h(request))) {
+        Ok(fut) => CatchUnwind(fut).await,
+        Err(panic) => Err(panic),
+    };
+    match outcome {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => {
+            if e.status() >= 500 {
+                tracing::warn!(request_id = id, path, error = %e, "http handler failed");
+            }
+            Err(e)
+        }
+        Err(panic) => {
+            let what = panic_message(&*panic);
+            tracing::error!(request_id = id, path, panic = what, "http handler panicked");
+            Err(HttpError::internal("the handler panicked"))
+        }
+    }
+}
+
+/// The whole body, within the limit (413, `H004`) and the body read timeout (408, `H008`).
+async fn read_body(
+    options: &HttpOptions,
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, HttpError> {
+    let limit = options.body_limit;
+    let too_large = || {
+        HttpError::new(413)
+            .with_detail(format!("the body is larger than {limit} bytes"))
+            .with_code(ErrorCode::BodyTooLarge)
+    };
+    let declared =
+        headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(options.body_read_timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(HttpError::new(408)
+            .with_detail(format!("the body did not arrive within {:?}", options.body_read_timeout))
+            .with_code(ErrorCode::BodyTimeout)),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(HttpError::bad_request(format!("the body could not be read: {e}"))
+            .with_code(ErrorCode::InvalidBody)),
+    }
+}
+
+/// hyper's response, with `x-request-id`; a HEAD keeps the length and drops the body.
+fn into_hyper(r: Response, id: &str, head: bool) -> hyper::Response<Full<Bytes>> {
+    let len = r.body.len();
+    let body = if head { Bytes::new() } else { r.body };
+    let mut out = hyper::Response::new(Full::new(body));
+    *out.status_mut() = r.status;
+    *out.headers_mut() = r.headers;
+    if let Ok(v) = HeaderValue::from_str(id) {
+        out.headers_mut().insert("x-request-id", v);
+    }
+    if head && !out.headers().contains_key(CONTENT_LENGTH) && out.status() != StatusCode::NO_CONTENT {
+        out.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    out
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("?")
+}
+
+type Panic = Box<dyn std::any::Any + Send>;
+
+/// A future whose panics become an `Err`.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Panic>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(p) => Poll::Ready(Err(p)),
+        }
+    }
+}
