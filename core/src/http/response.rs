@@ -13,6 +13,9 @@ pub struct Response {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// A problem the server renders with the request's path and id (a value that would not
+    /// serialize).
+    pub(crate) problem: Option<Box<HttpError>>,
 }
 
 impl Response {
@@ -21,8 +24,12 @@ impl Response {
     pub fn json(status: u16, value: &impl Serialize) -> Response {
         match serde_json::to_vec(value) {
             Ok(body) => Response::bytes(status, "application/json", body),
-            Err(e) => HttpError::internal(format!("the response could not be serialized: {e}"))
-                .into_response("", ""),
+            Err(e) => {
+                let mut r = Response::empty(500);
+                r.problem =
+                    Some(Box::new(HttpError::internal(format!("the response could not be serialized: {e}"))));
+                r
+            }
         }
     }
 
@@ -33,7 +40,7 @@ impl Response {
 
     /// No body, with `status` (204, 201, ...).
     pub fn empty(status: u16) -> Response {
-        Response { status: status_of(status), headers: HeaderMap::new(), body: Bytes::new() }
+        Response { status: status_of(status), headers: HeaderMap::new(), body: Bytes::new(), problem: None }
     }
 
     /// `body` with a content type and `status`.
@@ -42,7 +49,7 @@ impl Response {
         if let Ok(v) = HeaderValue::from_str(content_type) {
             headers.insert(CONTENT_TYPE, v);
         }
-        Response { status: status_of(status), headers, body: body.into() }
+        Response { status: status_of(status), headers, body: body.into(), problem: None }
     }
 
     /// Adds a header; a name or value HTTP does not allow is refused (E001).
@@ -90,5 +97,10 @@ mod tests {
         assert_eq!(Response::text(200, "hi").body().as_ref(), b"hi");
         assert_eq!(Response::empty(7).status(), 500);
         assert!(Response::empty(204).with_header("bad name", "x").is_err());
+        let mut bad = std::collections::HashMap::new();
+        bad.insert((1, 2), "tuple keys are not JSON");
+        let r = Response::json(200, &bad);
+        assert_eq!(r.status(), 500);
+        assert!(r.problem.is_some());
     }
 }

@@ -37,7 +37,10 @@ pub(crate) async fn serve(
     let path = parts.uri.path().to_string();
     let head = parts.method == Method::HEAD;
     let response = match answer(&shared, parts, body, &id, &path).await {
-        Ok(r) => r,
+        Ok(mut r) => match r.problem.take() {
+            Some(e) => (*e).into_response(&path, &id),
+            None => r,
+        },
         Err(e) => e.into_response(&path, &id),
     };
     Ok(into_hyper(response, &id, head))
