@@ -399,6 +399,18 @@ enum OmnitronStatus
   OMNITRON_STATUS_HTTP_SERVER_FAILED = 706,
   // H008: a request's body was not received within the server's body read timeout.
   OMNITRON_STATUS_BODY_TIMEOUT = 707,
+  // H009: a request's params, query or body failed the route's schema; the problem lists every field.
+  OMNITRON_STATUS_VALIDATION_FAILED = 708,
+  // H010: a route requires authentication and the request has no valid credentials (401).
+  OMNITRON_STATUS_UNAUTHORIZED = 709,
+  // H011: the request is authenticated but lacks a role or permission the route requires (403).
+  OMNITRON_STATUS_FORBIDDEN = 710,
+  // H012: a client sent more requests than the route's or the server's rate limit allows (429).
+  OMNITRON_STATUS_TOO_MANY_REQUESTS = 711,
+  // H013: a request's body has a media type the route does not take (415).
+  OMNITRON_STATUS_UNSUPPORTED_MEDIA_TYPE = 712,
+  // H014: the application is not ready (starting or shutting down), or a health check is down (503).
+  OMNITRON_STATUS_NOT_READY = 713,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -244,6 +244,18 @@ error_codes! {
     HttpServerFailed = 706, "H007", HttpServerError ["OSError"];
     /// A request's body was not received within the server's body read timeout.
     BodyTimeout = 707, "H008", BodyTimeoutError;
+    /// A request's params, query or body failed the route's schema; the problem lists every field.
+    ValidationFailed = 708, "H009", ValidationError ["ValueError"];
+    /// A route requires authentication and the request has no valid credentials (401).
+    Unauthorized = 709, "H010", UnauthorizedError;
+    /// The request is authenticated but lacks a role or permission the route requires (403).
+    Forbidden = 710, "H011", ForbiddenError;
+    /// A client sent more requests than the route's or the server's rate limit allows (429).
+    TooManyRequests = 711, "H012", TooManyRequestsError;
+    /// A request's body has a media type the route does not take (415).
+    UnsupportedMediaType = 712, "H013", UnsupportedMediaTypeError;
+    /// The application is not ready (starting or shutting down), or a health check is down (503).
+    NotReady = 713, "H014", NotReadyError;
 }
 
 impl fmt::Display for ErrorCode {

@@ -163,6 +163,18 @@ pub enum OmnitronStatus {
     HttpServerFailed = 706,
     /// H008: a request's body was not received within the server's body read timeout.
     BodyTimeout = 707,
+    /// H009: a request's params, query or body failed the route's schema; the problem lists every field.
+    ValidationFailed = 708,
+    /// H010: a route requires authentication and the request has no valid credentials (401).
+    Unauthorized = 709,
+    /// H011: the request is authenticated but lacks a role or permission the route requires (403).
+    Forbidden = 710,
+    /// H012: a client sent more requests than the route's or the server's rate limit allows (429).
+    TooManyRequests = 711,
+    /// H013: a request's body has a media type the route does not take (415).
+    UnsupportedMediaType = 712,
+    /// H014: the application is not ready (starting or shutting down), or a health check is down (503).
+    NotReady = 713,
 }
 
 impl OmnitronStatus {
@@ -246,6 +258,12 @@ impl OmnitronStatus {
         OmnitronStatus::InvalidRoute,
         OmnitronStatus::HttpServerFailed,
         OmnitronStatus::BodyTimeout,
+        OmnitronStatus::ValidationFailed,
+        OmnitronStatus::Unauthorized,
+        OmnitronStatus::Forbidden,
+        OmnitronStatus::TooManyRequests,
+        OmnitronStatus::UnsupportedMediaType,
+        OmnitronStatus::NotReady,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).
@@ -328,6 +346,12 @@ impl OmnitronStatus {
             omnitron::ErrorCode::InvalidRoute => OmnitronStatus::InvalidRoute,
             omnitron::ErrorCode::HttpServerFailed => OmnitronStatus::HttpServerFailed,
             omnitron::ErrorCode::BodyTimeout => OmnitronStatus::BodyTimeout,
+            omnitron::ErrorCode::ValidationFailed => OmnitronStatus::ValidationFailed,
+            omnitron::ErrorCode::Unauthorized => OmnitronStatus::Unauthorized,
+            omnitron::ErrorCode::Forbidden => OmnitronStatus::Forbidden,
+            omnitron::ErrorCode::TooManyRequests => OmnitronStatus::TooManyRequests,
+            omnitron::ErrorCode::UnsupportedMediaType => OmnitronStatus::UnsupportedMediaType,
+            omnitron::ErrorCode::NotReady => OmnitronStatus::NotReady,
             _ => OmnitronStatus::Internal,
         }
     }

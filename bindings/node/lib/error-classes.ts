@@ -81,6 +81,12 @@ export const ErrorCodes = {
   INVALID_ROUTE: 'H006',
   HTTP_SERVER_FAILED: 'H007',
   BODY_TIMEOUT: 'H008',
+  VALIDATION_FAILED: 'H009',
+  UNAUTHORIZED: 'H010',
+  FORBIDDEN: 'H011',
+  TOO_MANY_REQUESTS: 'H012',
+  UNSUPPORTED_MEDIA_TYPE: 'H013',
+  NOT_READY: 'H014',
 } as const;
 
 /** One of the engine's codes. */
@@ -723,6 +729,54 @@ export class BodyTimeoutError extends HttpError {
   }
 }
 
+/** A request's params, query or body failed the route's schema; the problem lists every field (H009). */
+export class ValidationError extends HttpError {
+  static readonly code = 'H009';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H009', message, options);
+  }
+}
+
+/** A route requires authentication and the request has no valid credentials (401) (H010). */
+export class UnauthorizedError extends HttpError {
+  static readonly code = 'H010';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H010', message, options);
+  }
+}
+
+/** The request is authenticated but lacks a role or permission the route requires (403) (H011). */
+export class ForbiddenError extends HttpError {
+  static readonly code = 'H011';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H011', message, options);
+  }
+}
+
+/** A client sent more requests than the route's or the server's rate limit allows (429) (H012). */
+export class TooManyRequestsError extends HttpError {
+  static readonly code = 'H012';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H012', message, options);
+  }
+}
+
+/** A request's body has a media type the route does not take (415) (H013). */
+export class UnsupportedMediaTypeError extends HttpError {
+  static readonly code = 'H013';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H013', message, options);
+  }
+}
+
+/** The application is not ready (starting or shutting down), or a health check is down (503) (H014). */
+export class NotReadyError extends HttpError {
+  static readonly code = 'H014';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('H014', message, options);
+  }
+}
+
 /** The class for each code. */
 export const ERROR_CLASSES: Readonly<Record<string, new (message: string, options?: OmnitronErrorOptions) => OmnitronError>> = {
   E001: InvalidArgumentError,
@@ -802,4 +856,10 @@ export const ERROR_CLASSES: Readonly<Record<string, new (message: string, option
   H006: InvalidRouteError,
   H007: HttpServerError,
   H008: BodyTimeoutError,
+  H009: ValidationError,
+  H010: UnauthorizedError,
+  H011: ForbiddenError,
+  H012: TooManyRequestsError,
+  H013: UnsupportedMediaTypeError,
+  H014: NotReadyError,
 };

@@ -25,6 +25,8 @@
 //! - [`problem`]: [`HttpError`] and problem documents;
 //! - [`request`] and [`response`]: what a handler receives and answers.
 
+pub mod app;
+mod door;
 pub mod options;
 pub mod problem;
 pub mod request;
@@ -32,11 +34,18 @@ pub mod response;
 pub mod router;
 pub mod server;
 mod service;
+pub mod spec;
 
+pub use app::{
+    AppOptions, AuditRecord, AuditSink, HealthCheck, HealthCheckFn, HealthReport, HttpApp, HttpService,
+    InjectRequest, app_options,
+};
+pub use door::DoorAnswer;
 pub use hyper::Method;
 pub use options::{HttpOptions, http_options};
 pub use problem::{HttpError, PROBLEM_JSON};
-pub use request::Request;
+pub use request::{Input, Page, Request, UploadedFile};
 pub use response::Response;
 pub use router::Router;
 pub use server::HttpServer;
+pub use spec::{PaginationSpec, RateLimitSpec, RouteSpec, UploadSpec, route_options};

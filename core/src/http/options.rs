@@ -54,6 +54,13 @@ impl HttpOptions {
     /// in the door's unit, above 0), `body_limit` (bytes, at least 1) and `max_connections` (at
     /// least 1); any other key is refused with the nearest known one.
     pub fn from_raw(raw: &RawOptions) -> Result<HttpOptions> {
+        let o = HttpOptions::read(raw)?;
+        raw.check_unknown()?;
+        Ok(o)
+    }
+
+    /// The server's keys of `raw`, leaving other keys to the caller (an app's options).
+    pub(crate) fn read(raw: &RawOptions) -> Result<HttpOptions> {
         let mut o = HttpOptions::default();
         if let Some(d) = raw.duration("header_read_timeout")? {
             o.header_read_timeout = d;
@@ -70,7 +77,6 @@ impl HttpOptions {
         if let Some(n) = raw.count("max_connections", 1)? {
             o.max_connections = n as usize;
         }
-        raw.check_unknown()?;
         Ok(o)
     }
 

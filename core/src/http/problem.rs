@@ -145,13 +145,18 @@ const RESERVED: &[&str] = &["type", "title", "status", "detail", "instance", "co
 impl From<Error> for HttpError {
     fn from(e: Error) -> HttpError {
         let status = match e.code() {
-            ErrorCode::InvalidArgument | ErrorCode::InvalidBody => 400,
+            ErrorCode::InvalidArgument | ErrorCode::InvalidBody | ErrorCode::ValidationFailed => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::RouteNotFound | ErrorCode::ServiceNotFound | ErrorCode::MethodNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::BodyTimeout => 408,
             ErrorCode::BodyTooLarge => 413,
-            ErrorCode::RateLimited => 429,
-            ErrorCode::CircuitOpen | ErrorCode::BulkheadFull | ErrorCode::QueueFull => 503,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::RateLimited | ErrorCode::TooManyRequests => 429,
+            ErrorCode::CircuitOpen | ErrorCode::BulkheadFull | ErrorCode::QueueFull | ErrorCode::NotReady => {
+                503
+            }
             ErrorCode::Timeout => 504,
             _ => 500,
         };

@@ -27,6 +27,54 @@ pub struct Request {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) request_id: String,
+    /// The client's address (none for a request injected in-process).
+    pub(crate) remote: Option<std::net::SocketAddr>,
+    /// What the app's pipeline made of the request (a route served by an [`HttpApp`]).
+    ///
+    /// [`HttpApp`]: super::HttpApp
+    pub(crate) input: Option<Box<Input>>,
+}
+
+/// A request's input once the route's pipeline has read it: params, query and body as JSON
+/// (coerced to their schemas' types and checked), and the authenticated user's claims.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Input {
+    /// The path parameters, an object.
+    pub params: serde_json::Value,
+    /// The query, an object.
+    pub query: serde_json::Value,
+    /// The body as JSON (null when there is none or it is not JSON).
+    pub body: serde_json::Value,
+    /// The verified token's claims (`@CurrentUser()`), when the route requires auth.
+    pub user: Option<serde_json::Value>,
+    /// Files of a `multipart/form-data` body (`@Upload` routes).
+    pub files: Vec<UploadedFile>,
+    /// The page asked for (`@Paginated` routes).
+    pub page: Option<Page>,
+}
+
+/// One file of a `multipart/form-data` body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadedFile {
+    /// The form field.
+    pub field: String,
+    /// The file name the client gave.
+    pub filename: Option<String>,
+    /// Its media type.
+    pub content_type: String,
+    /// Its bytes.
+    pub data: Bytes,
+}
+
+/// A page of a `@Paginated` route: 1-based `page`, `limit` items, `offset` = (page - 1) * limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The page number, from 1.
+    pub page: u64,
+    /// Items per page.
+    pub limit: u64,
+    /// Items before this page.
+    pub offset: u64,
 }
 
 impl Request {
@@ -87,6 +135,22 @@ impl Request {
     /// The request's id (from `x-request-id`, or made by the server).
     pub fn request_id(&self) -> &str {
         &self.request_id
+    }
+
+    /// The client's address (none for a request injected in-process).
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.remote
+    }
+
+    /// What the app's pipeline read (params, query and body coerced and checked; the user), for
+    /// a route served by an [`HttpApp`](super::HttpApp); none on a bare [`Router`](super::Router).
+    pub fn input(&self) -> Option<&Input> {
+        self.input.as_deref()
+    }
+
+    /// The authenticated user's claims, when the route required auth.
+    pub fn user(&self) -> Option<&serde_json::Value> {
+        self.input.as_ref().and_then(|i| i.user.as_ref())
     }
 }
 

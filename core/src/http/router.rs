@@ -125,6 +125,14 @@ impl Router {
         self
     }
 
+    /// Adds a route whose handler is already boxed.
+    pub(crate) fn route_handler(mut self, method: Method, pattern: &str, h: Handler) -> Router {
+        if let Err(e) = self.insert(method, pattern, h) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+
     /// The first route that could not be added (`H006`), if any.
     pub fn check(&self) -> Result<()> {
         self.error.clone().map_or(Ok(()), Err)
@@ -150,7 +158,10 @@ impl Router {
                 }
                 return add(handlers, method, h).map_err(|w| bad(&w));
             }
-            if let Some(name) = seg.strip_prefix(':') {
+            // `:id` and `{id}` (as OpenAPI and FastAPI write it) are the same parameter.
+            let param =
+                seg.strip_prefix(':').or_else(|| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')));
+            if let Some(name) = param {
                 check_name(name).map_err(|w| bad(&w))?;
                 let (have, next) = node.param.get_or_insert_with(|| (name.to_string(), Box::default()));
                 if have != name {

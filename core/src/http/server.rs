@@ -46,6 +46,11 @@ impl HttpServer {
     /// bound, is refused (`H006`, `H007`).
     pub async fn bind(addr: impl ToSocketAddrs, router: Router, options: HttpOptions) -> Result<HttpServer> {
         router.check()?;
+        HttpServer::bind_shared(addr, Arc::new(Shared { router, options, app: None })).await
+    }
+
+    /// Binds `addr` and serves what every connection shares.
+    pub(crate) async fn bind_shared(addr: impl ToSocketAddrs, shared: Arc<Shared>) -> Result<HttpServer> {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             Error::new(ErrorCode::HttpServerFailed, format!("could not bind: {e}")).with_source(e)
         })?;
@@ -53,7 +58,6 @@ impl HttpServer {
             .local_addr()
             .map_err(|e| Error::new(ErrorCode::HttpServerFailed, format!("no local address: {e}")))?;
         let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(Shared { router, options });
         let task = tokio::spawn(accept_loop(listener, shared, stopped));
         tracing::debug!(%local_addr, "http server listening");
         Ok(HttpServer { local_addr, stop, task: Some(task) })
@@ -119,7 +123,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 connections.spawn(async move {
-                    let svc = service_fn(move |req| serve(shared.clone(), req));
+                    let svc = service_fn(move |req| serve(shared.clone(), req, Some(peer)));
                     let conn = builder.serve_connection(TokioIo::new(stream), svc);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "http connection ended with an error");

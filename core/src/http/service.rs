@@ -14,6 +14,9 @@ use hyper::body::Incoming;
 use hyper::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
 use hyper::{Method, StatusCode};
 
+use std::net::SocketAddr;
+
+use super::app::AppShared;
 use super::options::HttpOptions;
 use super::problem::HttpError;
 use super::request::{Request, parse_query, request_id};
@@ -25,34 +28,58 @@ use crate::error::ErrorCode;
 pub(crate) struct Shared {
     pub(crate) router: Router,
     pub(crate) options: HttpOptions,
+    /// The app around the router, for what applies to every request (CORS, security headers,
+    /// metrics); none for a bare router.
+    #[allow(dead_code)] // read by the app's layers (CORS, security headers, metrics)
+    pub(crate) app: Option<Arc<AppShared>>,
 }
 
-/// Answers one request; never fails (every error is a problem document).
+/// Answers one request from a socket; never fails (every error is a problem document).
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     req: hyper::Request<Incoming>,
+    remote: Option<SocketAddr>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let head = req.method() == Method::HEAD;
+    let (response, id) = answer_any(&shared, req, remote).await;
+    Ok(into_hyper(response, &id, head))
+}
+
+/// Answers one request with any body (a socket's, or one made in-process), with its id.
+pub(crate) async fn answer_any<B>(
+    shared: &Shared,
+    req: hyper::Request<B>,
+    remote: Option<SocketAddr>,
+) -> (Response, String)
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (parts, body) = req.into_parts();
     let id = request_id(&parts.headers);
     let path = parts.uri.path().to_string();
-    let head = parts.method == Method::HEAD;
-    let response = match answer(&shared, parts, body, &id, &path).await {
+    let response = match answer(shared, parts, body, &id, &path, remote).await {
         Ok(mut r) => match r.problem.take() {
             Some(e) => (*e).into_response(&path, &id),
             None => r,
         },
         Err(e) => e.into_response(&path, &id),
     };
-    Ok(into_hyper(response, &id, head))
+    (response, id)
 }
 
-async fn answer(
+async fn answer<B>(
     shared: &Shared,
     parts: hyper::http::request::Parts,
-    body: Incoming,
+    body: B,
     id: &str,
     path: &str,
-) -> Result<Response, HttpError> {
+    remote: Option<SocketAddr>,
+) -> Result<Response, HttpError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let handler = match shared.router.find(&parts.method, path) {
         Match::Found(h, params) => (h, params),
         Match::NotFound => {
@@ -81,6 +108,8 @@ async fn answer(
         headers: parts.headers,
         body,
         request_id: id.to_string(),
+        remote,
+        input: None,
     };
     let outcome = match catch_unwind(AssertUnwindSafe(|| h(request))) {
         Ok(fut) => CatchUnwind(fut).await,
@@ -103,11 +132,11 @@ async fn answer(
 }
 
 /// The whole body, within the limit (413, `H004`) and the body read timeout (408, `H008`).
-async fn read_body(
-    options: &HttpOptions,
-    headers: &hyper::HeaderMap,
-    body: Incoming,
-) -> Result<Bytes, HttpError> {
+async fn read_body<B>(options: &HttpOptions, headers: &hyper::HeaderMap, body: B) -> Result<Bytes, HttpError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = options.body_limit;
     let too_large = || {
         HttpError::new(413)

@@ -102,6 +102,12 @@ impl RawOptions {
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v).filter(|v| **v != Value::Null)
     }
 
+    /// Counts `name` as read (for a reader that took its value with [`RawOptions::get`] and
+    /// checked it itself), so that [`RawOptions::check_unknown`] knows it.
+    pub fn mark_read(&self, name: &str) {
+        self.mark(name, false);
+    }
+
     fn mark(&self, name: &str, duration: bool) {
         let mut read = self.read.borrow_mut();
         match read.iter_mut().find(|(n, _)| n == name) {

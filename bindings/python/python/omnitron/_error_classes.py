@@ -590,6 +590,48 @@ class BodyTimeoutError(HttpError):
     code = "H008"
 
 
+class ValidationError(HttpError, ValueError):
+    """A request's params, query or body failed the route's schema; the problem lists every field (H009)."""
+
+    __module__ = "omnitron.errors"
+    code = "H009"
+
+
+class UnauthorizedError(HttpError):
+    """A route requires authentication and the request has no valid credentials (401) (H010)."""
+
+    __module__ = "omnitron.errors"
+    code = "H010"
+
+
+class ForbiddenError(HttpError):
+    """The request is authenticated but lacks a role or permission the route requires (403) (H011)."""
+
+    __module__ = "omnitron.errors"
+    code = "H011"
+
+
+class TooManyRequestsError(HttpError):
+    """A client sent more requests than the route's or the server's rate limit allows (429) (H012)."""
+
+    __module__ = "omnitron.errors"
+    code = "H012"
+
+
+class UnsupportedMediaTypeError(HttpError):
+    """A request's body has a media type the route does not take (415) (H013)."""
+
+    __module__ = "omnitron.errors"
+    code = "H013"
+
+
+class NotReadyError(HttpError):
+    """The application is not ready (starting or shutting down), or a health check is down (503) (H014)."""
+
+    __module__ = "omnitron.errors"
+    code = "H014"
+
+
 BY_CODE: dict[str, type[OmnitronError]] = {
     "E001": InvalidArgumentError,
     "E002": InvalidHandleError,
@@ -668,6 +710,12 @@ BY_CODE: dict[str, type[OmnitronError]] = {
     "H006": InvalidRouteError,
     "H007": HttpServerError,
     "H008": BodyTimeoutError,
+    "H009": ValidationError,
+    "H010": UnauthorizedError,
+    "H011": ForbiddenError,
+    "H012": TooManyRequestsError,
+    "H013": UnsupportedMediaTypeError,
+    "H014": NotReadyError,
 }
 
 __all__ = [
@@ -755,4 +803,10 @@ __all__ = [
     "InvalidRouteError",
     "HttpServerError",
     "BodyTimeoutError",
+    "ValidationError",
+    "UnauthorizedError",
+    "ForbiddenError",
+    "TooManyRequestsError",
+    "UnsupportedMediaTypeError",
+    "NotReadyError",
 ]

@@ -1,0 +1,345 @@
+//! An HTTP application: routes declared with a [`RouteSpec`] each, served through one pipeline
+//! written once in core, whatever door the handler lives in.
+//!
+//! A request to a declared route goes through, in order:
+//! 1. the rate limits (the app's, then the route's): 429 with `Retry-After`;
+//! 2. authentication and authorization (JWT; roles, permissions): 401, then 403;
+//! 3. a cached answer for a GET (`If-None-Match`: 304);
+//! 4. the input: params, query and body coerced to their schemas and checked (400 listing every
+//!    failing field), uploads (413, 415), pagination;
+//! 5. the handler;
+//! 6. the status (`@ResponseStatus`, 201 for POST, 204 for nothing), the cache, the audit record.
+//!
+//! Around every request (declared routes, 404s and the built-in routes alike): CORS (preflights
+//! answered before routing), security headers, per-route metrics. The built-in routes are
+//! `/health`, `/health/live`, `/health/ready`, the OpenAPI document and, when asked, `/metrics`.
+
+pub mod options;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::{Map, Value as Json};
+
+pub use options::{AppOptions, CorsOptions, JwtOptions, OpenApiOptions, TlsOptions, app_options};
+
+use super::problem::HttpError;
+use super::request::{Input, Request};
+use super::response::Response;
+use super::router::{Handler, HandlerFuture, Router};
+use super::server::HttpServer;
+use super::service::{Shared, answer_any};
+use super::spec::RouteSpec;
+use crate::error::Result;
+
+/// Routes with their declarations, and the app's options; [`HttpApp::build`] makes the service.
+pub struct HttpApp {
+    options: AppOptions,
+    routes: Vec<(Arc<RouteSpec>, Handler)>,
+    health: Vec<HealthCheck>,
+    audit: Option<AuditSink>,
+}
+
+/// The outcome of one health check (spec 7.2: `{ status: 'up' | 'down', message }`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthReport {
+    /// Up or down.
+    pub up: bool,
+    /// A message for people.
+    pub message: Option<String>,
+    /// Anything else the check reports.
+    pub details: Option<Json>,
+}
+
+/// A health check: an async function answering a [`HealthReport`].
+pub type HealthCheckFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = HealthReport> + Send>> + Send + Sync>;
+
+/// A named health check with its own timeout (the app's `health_timeout` when none).
+#[derive(Clone)]
+pub struct HealthCheck {
+    /// The check's name (`database`).
+    pub name: String,
+    /// The check.
+    pub check: HealthCheckFn,
+    /// Its timeout.
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// One audit record (`@AuditLog({ action })`): who did what, when, and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// The route's action (`DELETE_USER`).
+    pub action: String,
+    /// The user's subject (`sub` claim), when authenticated.
+    pub actor: Option<String>,
+    /// The method.
+    pub method: String,
+    /// The path as requested.
+    pub path: String,
+    /// The route's pattern.
+    pub route: String,
+    /// The path parameters.
+    pub params: Json,
+    /// The answer's status.
+    pub status: u16,
+    /// `success` (status below 400) or `failure`.
+    pub outcome: &'static str,
+    /// When the request arrived.
+    pub time: std::time::SystemTime,
+    /// The request's id.
+    pub request_id: String,
+    /// The client's address.
+    pub remote: Option<std::net::SocketAddr>,
+}
+
+/// Where audit records go (by default, a `tracing` event at target `omnitron::audit`).
+pub type AuditSink = Arc<dyn Fn(&AuditRecord) + Send + Sync>;
+
+impl std::fmt::Debug for HealthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthCheck").field("name", &self.name).field("timeout", &self.timeout).finish()
+    }
+}
+
+impl std::fmt::Debug for HttpApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let routes: Vec<String> =
+            self.routes.iter().map(|(s, _)| format!("{} {}", s.method, s.path)).collect();
+        f.debug_struct("HttpApp").field("options", &self.options).field("routes", &routes).finish()
+    }
+}
+
+impl HttpApp {
+    /// An app with `options` and no routes.
+    pub fn new(options: AppOptions) -> HttpApp {
+        HttpApp { options, routes: Vec::new(), health: Vec::new(), audit: None }
+    }
+
+    /// Adds a route declared by `spec` and answered by `handler`.
+    pub fn route<F, Fut>(mut self, spec: RouteSpec, handler: F) -> HttpApp
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Response, HttpError>> + Send + 'static,
+    {
+        let h: Handler = Arc::new(move |req| Box::pin(handler(req)) as HandlerFuture);
+        self.routes.push((Arc::new(spec), h));
+        self
+    }
+
+    /// Adds a route whose handler is already boxed (what the doors register).
+    pub fn route_boxed(&mut self, spec: RouteSpec, handler: Handler) {
+        self.routes.push((Arc::new(spec), handler));
+    }
+
+    /// Adds a health check (shown by `/health`; `/health/ready` is down while one is down).
+    pub fn health_check<F, Fut>(mut self, name: impl Into<String>, check: F) -> HttpApp
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HealthReport> + Send + 'static,
+    {
+        let f: HealthCheckFn = Arc::new(move || Box::pin(check()));
+        self.health.push(HealthCheck { name: name.into(), check: f, timeout: None });
+        self
+    }
+
+    /// Adds a health check already boxed (what the doors register).
+    pub fn add_health_check(&mut self, check: HealthCheck) {
+        self.health.push(check);
+    }
+
+    /// Sends audit records to `sink` instead of the log.
+    pub fn on_audit(&mut self, sink: AuditSink) {
+        self.audit = Some(sink);
+    }
+
+    /// The routes declared so far.
+    pub fn specs(&self) -> impl Iterator<Item = &RouteSpec> {
+        self.routes.iter().map(|(s, _)| &**s)
+    }
+
+    /// The options.
+    pub fn options(&self) -> &AppOptions {
+        &self.options
+    }
+
+    /// Checks every route and makes the service: a malformed or clashing route, a schema that is
+    /// not a valid JSON Schema, or a route requiring auth without JWT options, is refused
+    /// (`H006`).
+    pub fn build(self) -> Result<HttpService> {
+        let shared = Arc::new(AppShared {
+            options: self.options.clone(),
+            ready: AtomicBool::new(false),
+            health: self.health.clone(),
+            audit: self.audit.clone(),
+        });
+        let mut router = Router::new();
+        for (spec, handler) in &self.routes {
+            let route = Arc::new(RouteCtx::new(spec.clone(), handler.clone(), &shared)?);
+            let h: Handler = Arc::new(move |req| {
+                let route = route.clone();
+                Box::pin(async move { route.run(req).await }) as HandlerFuture
+            });
+            router = router.route_handler(spec.method.clone(), &spec.path, h);
+        }
+        router.check()?;
+        let serving =
+            Arc::new(Shared { router, options: shared.options.server.clone(), app: Some(shared.clone()) });
+        let specs = self.routes.into_iter().map(|(s, _)| s).collect();
+        Ok(HttpService { inner: Arc::new(ServiceInner { serving, shared, specs }) })
+    }
+}
+
+/// What every route of an app shares.
+pub(crate) struct AppShared {
+    pub(crate) options: AppOptions,
+    /// `/health/ready`: set once the app is serving, cleared when it shuts down.
+    pub(crate) ready: AtomicBool,
+    #[allow(dead_code)] // read by `/health`
+    pub(crate) health: Vec<HealthCheck>,
+    #[allow(dead_code)] // read by the audit stage
+    pub(crate) audit: Option<AuditSink>,
+}
+
+/// One declared route, ready to run: its spec, its handler and what its stages prepared.
+pub(crate) struct RouteCtx {
+    pub(crate) spec: Arc<RouteSpec>,
+    handler: Handler,
+    #[allow(dead_code)]
+    app: Arc<AppShared>,
+}
+
+impl RouteCtx {
+    fn new(spec: Arc<RouteSpec>, handler: Handler, app: &Arc<AppShared>) -> Result<RouteCtx> {
+        Ok(RouteCtx { spec, handler, app: app.clone() })
+    }
+
+    /// The pipeline (see the module's documentation for the order).
+    async fn run(&self, mut req: Request) -> std::result::Result<Response, HttpError> {
+        // 1. Rate limits. 2. Authentication and authorization. 3. A cached answer.
+        // 4. The input.
+        req.input = Some(Box::new(self.read_input(&req)?));
+        // 5. The handler.
+        let r = (self.handler)(req).await?;
+        // 6. The cache, the audit record.
+        Ok(r)
+    }
+
+    /// Params, query and body as JSON (strings, and the body parsed when it is JSON).
+    fn read_input(&self, req: &Request) -> std::result::Result<Input, HttpError> {
+        let params: Map<String, Json> =
+            req.params.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str()))).collect();
+        let query: Map<String, Json> =
+            req.query.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str()))).collect();
+        let body = if self.spec.body_schema.is_some() {
+            if req.body.is_empty() {
+                Json::Null
+            } else {
+                serde_json::from_slice(&req.body).map_err(|e| {
+                    HttpError::bad_request(format!("the body is not JSON: {e}"))
+                        .with_code(crate::error::ErrorCode::InvalidBody)
+                })?
+            }
+        } else {
+            super::door::body_value(&req.body)
+        };
+        Ok(Input { params: Json::Object(params), query: Json::Object(query), body, ..Input::default() })
+    }
+}
+
+/// A built app: serve it on a port ([`HttpService::listen`]) or answer requests in-process
+/// ([`HttpService::inject`], for tests). Cheap to clone.
+#[derive(Clone)]
+pub struct HttpService {
+    inner: Arc<ServiceInner>,
+}
+
+struct ServiceInner {
+    serving: Arc<Shared>,
+    shared: Arc<AppShared>,
+    specs: Vec<Arc<RouteSpec>>,
+}
+
+impl std::fmt::Debug for HttpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpService").field("routes", &self.inner.specs.len()).finish_non_exhaustive()
+    }
+}
+
+/// A request made in-process, without a socket.
+#[derive(Debug, Clone)]
+pub struct InjectRequest {
+    /// The method.
+    pub method: Method,
+    /// The path with its query string (`/users?limit=5`).
+    pub uri: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl InjectRequest {
+    /// A request with no headers and no body.
+    pub fn new(method: Method, uri: impl Into<String>) -> InjectRequest {
+        InjectRequest { method, uri: uri.into(), headers: Vec::new(), body: Bytes::new() }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> InjectRequest {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body (and `content-type: application/json`).
+    pub fn json(mut self, body: &impl serde::Serialize) -> InjectRequest {
+        self.body = serde_json::to_vec(body).unwrap_or_default().into();
+        self.headers.push(("content-type".into(), "application/json".into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> InjectRequest {
+        self.body = body.into();
+        self
+    }
+}
+
+impl HttpService {
+    /// Serves on `addr` (port 0 picks one) and marks the app ready.
+    pub async fn listen(&self, addr: impl tokio::net::ToSocketAddrs) -> Result<HttpServer> {
+        let server = HttpServer::bind_shared(addr, self.inner.serving.clone()).await?;
+        self.set_ready(true);
+        Ok(server)
+    }
+
+    /// Answers `req` in-process, through the same pipeline a socket's request goes through.
+    pub async fn inject(&self, req: InjectRequest) -> Result<Response> {
+        let mut b = hyper::Request::builder().method(req.method).uri(req.uri);
+        for (k, v) in &req.headers {
+            b = b.header(k.as_str(), v.as_str());
+        }
+        let request = b
+            .body(http_body_util::Full::new(req.body))
+            .map_err(|e| crate::Error::invalid_argument(format!("not a valid request: {e}")))?;
+        Ok(answer_any(&self.inner.serving, request, None).await.0)
+    }
+
+    /// Marks the app ready (or not) for `/health/ready`.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.shared.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Whether the app is ready.
+    pub fn is_ready(&self) -> bool {
+        self.inner.shared.ready.load(Ordering::SeqCst)
+    }
+
+    /// The declared routes.
+    pub fn specs(&self) -> impl Iterator<Item = &RouteSpec> {
+        self.inner.specs.iter().map(|s| &**s)
+    }
+}
