@@ -137,7 +137,7 @@ impl RouteSpec {
     /// A route from a door's options: `method`, `path` (required), `status`, `params`, `query`,
     /// `body` and `response` (JSON Schemas, as objects or JSON text), `auth`, `roles`,
     /// `permissions`, `rate_limit` ({`max`, `window` (a duration), `per`: `client` | `route`}),
-    /// `cache_ttl` (a duration, GET only), `upload` ({`max_size` (bytes or `'5MB'`),
+    /// `cache_ttl` (seconds in every door, GET only), `upload` ({`max_size` (bytes or `'5MB'`),
     /// `mime_types`, `field`}), `paginated` (`true` or {`default_limit`, `max_limit`}), `audit`
     /// (the action), `tags`, `summary`, `description`, `operation_id`, `deprecated`.
     pub fn from_raw(raw: &RawOptions) -> Result<RouteSpec> {
@@ -168,7 +168,8 @@ impl RouteSpec {
         if let Some(r) = raw.nested("rate_limit")? {
             s.rate_limit = Some(RateLimitSpec::from_raw(&r)?);
         }
-        s.cache_ttl = raw.duration("cache_ttl")?;
+        // Seconds in every door, as HTTP's max-age is (`@Cached({ ttl: 60 })` is a minute).
+        s.cache_ttl = raw.seconds("cache_ttl")?;
         if s.cache_ttl.is_some() && s.method != Method::GET {
             return Err(raw.wrong("cache_ttl", "is for GET routes only"));
         }
