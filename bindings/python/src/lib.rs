@@ -6,6 +6,7 @@
 
 mod di;
 mod error;
+mod http;
 mod metrics;
 mod options;
 mod pack;
@@ -28,6 +29,7 @@ fn version() -> &'static str {
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     di::register(m)?;
+    http::register(m)?;
     metrics::register(m)?;
     options::register(m)?;
     polling::register(m)?;

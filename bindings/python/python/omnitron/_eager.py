@@ -33,6 +33,23 @@ from typing import Any, Callable, Coroutine, Generator, Optional
 
 _CARRIED = sys.version_info >= (3, 11) and hasattr(asyncio.tasks, "_enter_task")
 
+#: ``finish(token, value, error)``: how :meth:`Starter.run` reports a coroutine's end.
+Finish = Callable[[Any, Any, Optional[BaseException]], None]
+# How a first step ended (`Starter._first_step`).
+_WAITS, _DONE, _RAISED, _CANCELLED = 0, 1, 2, 3
+
+
+async def _finishing(coro: Coroutine[Any, Any, Any], finish: Finish, token: Any) -> None:
+    try:
+        value = await coro
+    except asyncio.CancelledError as e:
+        finish(token, None, e)
+        raise
+    except BaseException as e:  # noqa: BLE001 - reported to whoever waits for the answer
+        finish(token, None, e)
+        return
+    finish(token, value, None)
+
 
 class Starter:
     """Starts handler coroutines on one event loop (see the module's documentation)."""
@@ -49,6 +66,36 @@ class Starter:
         loop = self._loop
         if not _CARRIED or asyncio.current_task(loop) is not None:
             return loop.create_task(coro).cancel
+        carrier, ctx, state, value = self._first_step(coro)
+        if state == _RAISED:
+            loop.call_exception_handler({"message": "a request handler failed", "exception": value})
+        if state != _WAITS:
+            return None  # (A handler raising CancelledError has answered E005 already.)
+        carrier.take(coro, ctx, value)
+        return carrier.cancel
+
+    def run(self, coro: Coroutine[Any, Any, Any], finish: Finish, token: Any) -> Optional[Callable[[], Any]]:
+        """:meth:`start`, and ``finish(token, value, None)`` (or ``finish(token, None, error)``)
+        once ``coro`` has ended, here or later: for callers that answer with the result (the HTTP
+        door) rather than from inside the coroutine."""
+        loop = self._loop
+        if not _CARRIED or asyncio.current_task(loop) is not None:
+            return loop.create_task(_finishing(coro, finish, token)).cancel
+        carrier, ctx, state, value = self._first_step(coro)
+        if state == _WAITS:
+            carrier.take(coro, ctx, value, finish, token)
+            return carrier.cancel
+        if state == _DONE:
+            finish(token, value, None)
+        else:
+            finish(token, None, value)
+        return None
+
+    def _first_step(self, coro: Coroutine[Any, Any, Any]) -> tuple["_Carrier", contextvars.Context, int, Any]:
+        """Runs ``coro``'s first step as the idle carrier's task: ``(carrier, context, state,
+        value)``: ``_WAITS`` and what it waits on (the carrier is then no longer idle), ``_DONE``
+        and its result, ``_RAISED`` or ``_CANCELLED`` and the exception."""
+        loop = self._loop
         carrier = self._idle
         if carrier is None or carrier.task.done():
             # (A finished handler may have kept its task and cancelled it later: that one is spent.)
@@ -56,22 +103,24 @@ class Starter:
         task = carrier.task
         ctx = contextvars.copy_context()
         asyncio.tasks._enter_task(loop, task)
+        state = _WAITS
         try:
-            waiting_on = ctx.run(coro.send, None)
-        except (StopIteration, asyncio.CancelledError):
-            return None  # (A handler raising CancelledError has answered E005 already.)
+            value = ctx.run(coro.send, None)
+        except StopIteration as s:
+            state, value = _DONE, s.value
+        except asyncio.CancelledError as e:
+            state, value = _CANCELLED, e
         except BaseException as e:  # noqa: BLE001 - what a task would have kept, reported
-            loop.call_exception_handler({"message": "a request handler failed", "exception": e})
-            return None
+            state, value = _RAISED, e
         finally:
             asyncio.tasks._leave_task(loop, task)
             if task.cancelling() or task.done():
                 # A finished first step cancelled its (shared) task: that carrier is spent.
                 self._idle = None
-        # It waits: the carrier becomes its task.
-        self._idle = None
-        carrier.take(coro, ctx, waiting_on)
-        return carrier.cancel
+        if state == _WAITS:
+            # It waits: the carrier becomes its task.
+            self._idle = None
+        return carrier, ctx, state, value
 
     def close(self) -> None:
         """Lets the idle carrier end."""
@@ -85,7 +134,7 @@ class _Carrier:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._wake: asyncio.Future[None] = loop.create_future()
-        self._job: Optional[tuple[Coroutine[Any, Any, Any], contextvars.Context, Any]] = None
+        self._job: Optional[tuple[Coroutine[Any, Any, Any], contextvars.Context, Any, Optional[Finish], Any]] = None
         self._started = False
         self._cancel_asked = False
         self.task = loop.create_task(self._run())
@@ -99,8 +148,15 @@ class _Carrier:
         else:
             self._cancel_asked = True
 
-    def take(self, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context, waiting_on: Any) -> None:
-        self._job = (coro, ctx, waiting_on)
+    def take(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        ctx: contextvars.Context,
+        waiting_on: Any,
+        finish: Optional[Finish] = None,
+        token: Any = None,
+    ) -> None:
+        self._job = (coro, ctx, waiting_on, finish, token)
         if not self._wake.done():  # Cancelled by the first step itself: `_run` sees it.
             self._wake.set_result(None)
 
@@ -117,9 +173,20 @@ class _Carrier:
         if thrown is None and self._cancel_asked:
             thrown = asyncio.CancelledError()
         assert self._job is not None
-        coro, ctx, waiting_on = self._job
+        coro, ctx, waiting_on, finish, token = self._job
         self._job = None
-        return await _Drive(coro, ctx, waiting_on, thrown)
+        if finish is None:
+            return await _Drive(coro, ctx, waiting_on, thrown)
+        try:
+            value = await _Drive(coro, ctx, waiting_on, thrown)
+        except asyncio.CancelledError as e:
+            finish(token, None, e)
+            raise
+        except BaseException as e:  # noqa: BLE001 - reported to whoever waits for the answer
+            finish(token, None, e)
+            return None
+        finish(token, value, None)
+        return None
 
 
 class _Drive:

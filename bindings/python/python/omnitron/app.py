@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._opening import opening
 from ._options import checked_keywords
 from .di.container import Container, ContainerScope
+
+if TYPE_CHECKING:
+    from .http import HttpApp
 
 
 class OmnitronApp:
@@ -16,6 +19,7 @@ class OmnitronApp:
         self.container = container
         # What `create(peer=...)` exposed: `(peer, name, version)`, unexposed by `close()`.
         self._exposed: list[tuple[Any, str, str]] = []
+        self._http: Optional["HttpApp"] = None
 
     def get(self, token: Any) -> Any:
         """Resolves a provider visible from the root module."""
@@ -27,9 +31,35 @@ class OmnitronApp:
     def create_scope(self, context: Any = None) -> ContainerScope:
         return self.container.create_scope(context)
 
+    async def http_app(self, **options: Any) -> "HttpApp":
+        """The :class:`omnitron.http.HttpApp` serving the modules' ``@controller`` classes (built by
+        the container, with their constructor dependencies) and ``@health_indicator`` providers;
+        made on the first call, with ``options`` (the app's options: ``cors``, ``jwt``,
+        ``body_limit``, ...). Later calls return it (giving options again is an error)."""
+        if self._http is not None:
+            if options:
+                from .errors import InvalidArgumentError
+
+                raise InvalidArgumentError("the HTTP app is made already: give its options to the first http_app() or listen()")
+            return self._http
+        from .http._modules import app_of
+
+        self._http = await app_of(self.container, options)
+        return self._http
+
+    async def listen(self, port: int = 0, host: str = "127.0.0.1", **options: Any) -> int:
+        """Serves the modules' controllers over HTTP on ``host:port`` (0 picks a free port) and
+        returns the port; ``options`` as for :meth:`http_app`. :meth:`close` stops serving first,
+        letting the requests in flight finish."""
+        http = await self.http_app(**options)
+        return await http.listen(port, host)
+
     async def close(self) -> None:
-        """Stops hosting the services ``create(peer=...)`` exposed (their methods and ``@on_event``
-        subscriptions), then runs every ``on_destroy`` and closes the application."""
+        """Stops serving HTTP (requests in flight are answered first) and hosting the services
+        ``create(peer=...)`` exposed (their methods and ``@on_event`` subscriptions), then runs
+        every ``on_destroy`` and closes the application."""
+        if self._http is not None:
+            await self._http.close()
         while self._exposed:
             peer, name, version = self._exposed.pop()
             try:

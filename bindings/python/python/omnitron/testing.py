@@ -35,6 +35,10 @@
 the container is built; ``compile()`` builds it and runs ``initialize()``. With pytest, the
 ``omnitron_testing`` fixture (registered by installing the package) builds modules and closes them
 after the test: see :class:`TestingSession`.
+
+HTTP controllers are tested in-process (no port) with :class:`AsyncTestClient` (``await
+client.get("/users/1")``) or :class:`TestClient` in synchronous tests, shaped like Starlette's
+``TestClient``: see :mod:`omnitron._http_testing`.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar
 from unittest import mock as _mock
 
 from . import _native
+from ._http_testing import AsyncTestClient, TestClient, TestResponse
 from ._opening import opening
 from ._options import checked_keywords
 from .di.container import Container
@@ -55,11 +60,14 @@ from .errors import InvalidArgumentError
 T = TypeVar("T")
 
 __all__ = [
+    "AsyncTestClient",
     "OverrideBy",
     "OverrideModule",
     "TestingModule",
     "TestingModuleBuilder",
     "TestingSession",
+    "TestClient",
+    "TestResponse",
     "create_mock",
     "create_testing_module",
 ]

@@ -23,7 +23,7 @@ from .. import _native
 from .._options import checked_keywords
 from ..errors import DIError, InvalidArgumentError, OmnitronError, from_code
 from .modules import collect_modules
-from .providers import _UNSET, Entry, class_entry, provider_entry
+from .providers import _UNSET, KIND_CLASS, Entry, class_entry, provider_entry
 from .resolver import _Resolver
 from .scope import ScopeName
 from .tokens import CONTEXT, Token, describe
@@ -227,6 +227,17 @@ class Container(_Resolver):
             raise _native.disposed_error()
         self._ensure_plan()
         return await _await(self._get_async(self._root_id(token), None))
+
+    async def _class_instances(self, keep: Callable[[type], bool]) -> list[Any]:
+        """The instances of the class providers whose class ``keep`` accepts (a module's
+        controllers, health indicators), built by provider, whether visible from the root or not,
+        in registration order."""
+        if self._disposed:
+            raise _native.disposed_error()
+        self._ensure_plan()
+        with self._lock:
+            picked = [pid for pid, e in sorted(self._entries.items()) if e.kind == KIND_CLASS and isinstance(e.make, type) and keep(e.make)]
+        return [await _await(self._get_async(pid, None)) for pid in picked]
 
     def resolve_optional(self, token: Any) -> Any:
         """Resolves a token, or ``None`` when nothing provides it."""
