@@ -35,6 +35,7 @@ async fn declared_routes_answer_in_process() {
     let svc = app().build().unwrap();
     let r = svc.inject(InjectRequest::new(Method::GET, "/users/7?verbose=1")).await.unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-request-id"].len(), 32);
     let v: Value = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(v, json!({"params": {"id": "7"}, "query": {"verbose": "1"}}));
     let r = svc.inject(InjectRequest::new(Method::POST, "/users").json(&json!({"name": "a"}))).await.unwrap();

@@ -222,8 +222,10 @@ class AsyncTestClient:
     ) -> TestResponse:
         target, hs, body = _request_parts(url, params, headers, json, content, data, files, self._headers)
         app = await self.app()
-        status, out_headers, out_body = await app.inject(method.upper(), target, hs, body)
-        return TestResponse(status, out_headers, out_body)
+        method = method.upper()
+        status, out_headers, out_body = await app.inject(method, target, hs, body)
+        # What a client reads of a HEAD answer (the server sends no body over a socket).
+        return TestResponse(status, out_headers, b"" if method == "HEAD" else out_body)
 
     async def get(self, url: str, *, params: Optional[Mapping[str, Any]] = None, headers: Optional[Mapping[str, str]] = None) -> TestResponse:
         return await self.request("GET", url, params=params, headers=headers)

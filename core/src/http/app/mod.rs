@@ -316,7 +316,8 @@ impl HttpService {
         Ok(server)
     }
 
-    /// Answers `req` in-process, through the same pipeline a socket's request goes through.
+    /// Answers `req` in-process, through the same pipeline a socket's request goes through (the
+    /// response carries `x-request-id` as a socket's does).
     pub async fn inject(&self, req: InjectRequest) -> Result<Response> {
         let mut b = hyper::Request::builder().method(req.method).uri(req.uri);
         for (k, v) in &req.headers {
@@ -325,7 +326,12 @@ impl HttpService {
         let request = b
             .body(http_body_util::Full::new(req.body))
             .map_err(|e| crate::Error::invalid_argument(format!("not a valid request: {e}")))?;
-        Ok(answer_any(&self.inner.serving, request, None).await.0)
+        let (mut r, id) = answer_any(&self.inner.serving, request, None).await;
+        // As a socket's response carries it (`into_hyper`).
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
+            r.headers.insert("x-request-id", v);
+        }
+        Ok(r)
     }
 
     /// Marks the app ready (or not) for `/health/ready`.

@@ -140,7 +140,7 @@ class HttpApp:
         merge(spec, options)
         upload = spec.get("upload")
         field = upload.get("field") if isinstance(upload, dict) else None
-        p = plan(fn, path, what, field)
+        p = plan(fn, path, what, field, bool(spec.get("paginated")))
         if isinstance(upload, dict) and field is None and p.upload_param is not None:
             spec["upload"] = {**upload, "field": p.upload_param}
         for key, schema in (("params", p.params_schema), ("query", p.query_schema), ("body", p.body_schema), ("response", p.response_schema)):

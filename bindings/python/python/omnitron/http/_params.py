@@ -76,7 +76,7 @@ class Plan:
         return args, kwargs
 
 
-def plan(fn: Callable[..., Any], path: str, what: str, upload_field: Optional[str]) -> Plan:
+def plan(fn: Callable[..., Any], path: str, what: str, upload_field: Optional[str], paginated: bool = False) -> Plan:
     """Reads ``fn``'s signature (a bound method: ``self`` is not in it) for a route at ``path``."""
     try:
         sig = inspect.signature(fn)
@@ -112,7 +112,9 @@ def plan(fn: Callable[..., Any], path: str, what: str, upload_field: Optional[st
         elif kind == "user":
             get = _user_getter(ann)
         elif kind == "page":
-            get = _page
+            if not paginated:
+                raise InvalidRouteError(f"route {what}: parameter '{p.name}' takes the page: the route needs @paginated()")
+            get = _page if not required or unwrap_optional(ann)[1] else _page_required
         elif kind == "file":
             out.upload_param = p.name
             get = _file_getter(upload_field or p.name, ann, default, required, label)
@@ -147,7 +149,8 @@ def plan(fn: Callable[..., Any], path: str, what: str, upload_field: Optional[st
         out.query_schema = {"type": "object", "properties": query}
         if query_required:
             out.query_schema["required"] = query_required
-    if body is not None and body[1] is not Any:
+    # A text body (``str``) has no schema: core hands it over as text (or JSON, when it parses).
+    if body is not None and body[1] is not Any and unwrap_optional(body[1])[0] is not str:
         s = root_schema(body[1])
         if s and not body[2] and not unwrap_optional(body[1])[1]:
             defs = s.pop("$defs", None)
@@ -245,6 +248,13 @@ def _user_getter(ann: Any) -> Getter:
 def _page(env: dict[str, Any]) -> Optional[Page]:
     p = env.get("page")
     return Page(p["page"], p["limit"], p["offset"]) if p else None
+
+
+def _page_required(env: dict[str, Any]) -> Page:
+    p = _page(env)
+    if p is None:
+        raise Invalid([("page", "the request has no page")])
+    return p
 
 
 def _file_getter(field: str, ann: Any, default: Any, required: bool, label: str) -> Getter:

@@ -1,0 +1,198 @@
+"""Core's pipeline stages as Python routes declare them: JWT auth with roles and permissions and
+the claims as ``CurrentUser``, uploads, pages, the GET cache and rate limits.
+
+These stages come with the http-security and http-extras work; each test is skipped while its
+stage is not on this branch (it passes once it lands)."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Annotated, Any, Optional
+
+import pytest
+from conftest import run
+
+from omnitron.http import (
+    CURRENT_USER,
+    CurrentUser,
+    HttpApp,
+    Page,
+    UploadFile,
+    cached,
+    controller,
+    get,
+    paginated,
+    post,
+    rate_limit,
+    require_auth,
+    require_permissions,
+    require_roles,
+    upload,
+)
+from omnitron.testing import AsyncTestClient
+
+SECRET = "test-secret"
+
+
+def token(claims: dict[str, Any], secret: str = SECRET) -> str:
+    """An HS256 JWT."""
+
+    def b64(b: bytes) -> str:
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps({"exp": int(time.time()) + 600, **claims}).encode())
+    sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(sig)}"
+
+
+def bearer(claims: dict[str, Any], secret: str = SECRET) -> dict[str, str]:
+    return {"authorization": f"Bearer {token(claims, secret)}"}
+
+
+class Claims:
+    def __init__(self, sub: str, roles: Optional[list[str]] = None, **_: Any) -> None:
+        self.sub = sub
+        self.roles = roles or []
+
+
+@controller("api")
+class Api:
+    @get("/me")
+    @require_auth()
+    async def me(self, user: CurrentUser) -> dict:
+        return {"sub": user["sub"]}
+
+    @get("/admin")
+    @require_roles("admin")
+    async def admin(self, user: CurrentUser) -> dict:
+        return {"admin": user["sub"]}
+
+    @post("/write")
+    @require_permissions("things:write")
+    async def write(self) -> None:
+        return None
+
+    @post("/avatar")
+    @upload(max_size=1024, mime_types=["image/*"])
+    async def avatar(self, avatar: UploadFile) -> dict:
+        return {"name": avatar.filename, "type": avatar.content_type, "size": avatar.size, "head": (await avatar.read())[:4].decode()}
+
+    @get("/items")
+    @paginated(default_limit=2, max_limit=5)
+    async def items(self, page: Page) -> dict:
+        return {"page": page.page, "limit": page.limit, "offset": page.offset}
+
+    @get("/clock")
+    @cached(ttl=60)
+    async def clock(self) -> dict:
+        return {"t": time.monotonic_ns()}
+
+    @get("/limited")
+    @rate_limit(max=2, window=60)
+    async def limited(self) -> str:
+        return "ok"
+
+
+def client() -> AsyncTestClient:
+    return AsyncTestClient(HttpApp([Api()], jwt={"secret": SECRET}))
+
+
+def test_auth_roles_permissions_and_the_current_user() -> None:
+    async def main() -> None:
+        async with client() as c:
+            r = await c.get("/api/me")
+            if r.status_code != 401:
+                pytest.skip("core's auth stage is not on this branch yet (http-security)")
+            assert r.status_code == 401 and r.json()["code"] == "H010"
+            assert (await c.get("/api/me", headers=bearer({"sub": "u1"}, "wrong key"))).status_code == 401
+            r = await c.get("/api/me", headers=bearer({"sub": "u1"}))
+            assert (r.status_code, r.json()) == (200, {"sub": "u1"})
+            r = await c.get("/api/admin", headers=bearer({"sub": "u1", "roles": ["user"]}))
+            assert r.status_code == 403 and r.json()["code"] == "H011"
+            r = await c.get("/api/admin", headers=bearer({"sub": "u2", "roles": ["admin"]}))
+            assert r.json() == {"admin": "u2"}
+            r = await c.post("/api/write", headers=bearer({"sub": "u3", "permissions": ["things:write"]}))
+            assert r.status_code == 204
+
+    run(main())
+
+
+def test_claims_built_into_a_class() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class User:
+        sub: str
+
+    @controller("typed")
+    class Typed:
+        @get()
+        @require_auth()
+        async def me(self, user: Annotated[User, CURRENT_USER]) -> dict:
+            assert isinstance(user, User)
+            return {"sub": user.sub}
+
+    async def main() -> None:
+        async with AsyncTestClient(HttpApp([Typed()], jwt={"secret": SECRET})) as c:
+            if (await c.get("/typed")).status_code != 401:
+                pytest.skip("core's auth stage is not on this branch yet (http-security)")
+            r = await c.get("/typed", headers=bearer({"sub": "u9", "extra": 1}))
+            assert r.json() == {"sub": "u9"}
+
+    run(main())
+
+
+def test_uploads_reach_the_upload_file_parameter() -> None:
+    async def main() -> None:
+        async with client() as c:
+            r = await c.post("/api/avatar", files={"avatar": ("me.png", b"\x89PNG....", "image/png")})
+            if r.status_code == 400 and "files.avatar" in r.text:
+                pytest.skip("core's upload stage is not on this branch yet (http-extras)")
+            assert r.status_code == 201, r.text
+            assert r.json() == {"name": "me.png", "type": "image/png", "size": 8, "head": "\x89PNG"}
+            r = await c.post("/api/avatar", files={"avatar": ("a.txt", b"text", "text/plain")})
+            assert r.status_code == 415
+            r = await c.post("/api/avatar", files={"avatar": ("big.png", b"x" * 2048, "image/png")})
+            assert r.status_code == 413
+
+    run(main())
+
+
+def test_pages() -> None:
+    async def main() -> None:
+        async with client() as c:
+            r = await c.get("/api/items")
+            if r.status_code == 400 and "page" in r.text:
+                pytest.skip("core's pagination stage is not on this branch yet (http-extras)")
+            assert r.json() == {"page": 1, "limit": 2, "offset": 0}
+            assert (await c.get("/api/items?page=3&limit=5")).json() == {"page": 3, "limit": 5, "offset": 10}
+            assert (await c.get("/api/items?limit=6")).status_code == 400
+
+    run(main())
+
+
+def test_cached_gets_answer_with_an_etag_and_304() -> None:
+    async def main() -> None:
+        async with client() as c:
+            first = await c.get("/api/clock")
+            if "etag" not in first.headers:
+                pytest.skip("core's cache stage is not on this branch yet (http-extras)")
+            assert (await c.get("/api/clock")).json() == first.json()
+            r = await c.get("/api/clock", headers={"if-none-match": first.headers["etag"]})
+            assert r.status_code == 304
+
+    run(main())
+
+
+def test_rate_limits() -> None:
+    async def main() -> None:
+        async with client() as c:
+            statuses = [(await c.get("/api/limited")).status_code for _ in range(3)]
+            if statuses == [200, 200, 200]:
+                pytest.skip("core's rate limit stage is not on this branch yet (http-security)")
+            assert statuses == [200, 200, 429]
+
+    run(main())
