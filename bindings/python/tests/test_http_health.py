@@ -4,6 +4,7 @@
 Core's health endpoints come with the http-extras work; until they are on this branch these tests
 are skipped (they pass once they land)."""
 
+import asyncio
 import json
 
 import pytest
@@ -52,7 +53,7 @@ async def _has_health(app: HttpApp) -> bool:
 def test_health_reports_every_check() -> None:
     async def main() -> None:
         checks = Checks()
-        async with HttpApp([Ping()], health=[checks]) as app:
+        async with HttpApp([Ping()], indicators=[checks]) as app:
             if not await _has_health(app):
                 pytest.skip("core's health endpoints are not on this branch yet (http-extras)")
             ready, _, _ = await app.inject("GET", "/health/ready")
@@ -75,7 +76,7 @@ def test_health_reports_every_check() -> None:
 
 def test_a_raising_check_is_down_with_its_message() -> None:
     async def main() -> None:
-        async with HttpApp([Ping()], health=[Broken()]) as app:
+        async with HttpApp([Ping()], indicators=[Broken()]) as app:
             if not await _has_health(app):
                 pytest.skip("core's health endpoints are not on this branch yet (http-extras)")
             await app.listen(0)
@@ -103,9 +104,32 @@ def test_indicators_listed_in_a_module_are_the_app_s_checks() -> None:
     run(main())
 
 
+def test_check_health_runs_every_check_through_core() -> None:
+    @health_indicator
+    class Slow:
+        @health_check("slow", timeout=0.05)
+        async def slow(self) -> None:
+            await asyncio.sleep(30)
+
+    async def main() -> None:
+        checks = Checks()
+        async with HttpApp([Ping()], indicators=[checks, Broken(), Slow()]) as app:
+            reports = await app.check_health()
+            assert reports == {
+                "database": {"status": "up", "message": "connected", "pool": 5},
+                "cache": {"status": "up", "message": "warm", "entries": 3},
+                "queue": {"status": "down", "message": "RuntimeError: broker unreachable"},
+                "slow": {"status": "down", "message": "did not answer within 0.05 s"},
+            }
+            checks.database_up = False
+            assert (await app.check_health())["database"] == {"status": "down", "message": "connection refused"}
+
+    run(main())
+
+
 def test_health_declarations_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="not a health indicator"):
-        HttpApp([Ping()], health=[Ping()])
+        HttpApp([Ping()], indicators=[Ping()])
     with pytest.raises(InvalidArgumentError):
         health_check("")
 
@@ -115,6 +139,6 @@ def test_health_declarations_are_checked() -> None:
         def x(self) -> None: ...
 
     with pytest.raises(InvalidArgumentError, match="timeout"):
-        HttpApp([], health=[SlowToDeclare()])
+        HttpApp([], indicators=[SlowToDeclare()])
     with pytest.raises(InvalidArgumentError, match="up.*down"):
         HealthCheckResult("sideways")

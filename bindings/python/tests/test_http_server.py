@@ -120,7 +120,7 @@ def test_bad_options_are_refused_with_core_s_message() -> None:
         HttpApp([Serve()], cors={"origins": ["https://a.example"]})
     with pytest.raises(InvalidArgumentError, match="secret"):
         HttpApp([Serve()], jwt={})
-    HttpApp([Serve()], body_limit=10, cors={"origin": "https://a.example"}, openapi=False, shutdown_timeout=1.5)
+    HttpApp([Serve()], body_limit=10, cors={"origin": "https://a.example"}, openapi=False, shutdown_timeout=1.5, health=False)
 
 
 def test_a_port_in_use_and_a_second_listen_are_refused() -> None:

@@ -10,6 +10,7 @@
 mod inbox;
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use omnitron::dialect::Dialect;
@@ -51,6 +52,10 @@ pub struct NativeHttpApp {
     server: Arc<Mutex<Option<HttpServer>>>,
     inbox: Arc<Inbox>,
     hooks: Arc<OnceLock<Hooks>>,
+    /// The health checks (core keeps its own copies), for `check_health`, and their default
+    /// timeout.
+    checks: Mutex<Vec<HealthCheck>>,
+    health_timeout: Duration,
 }
 
 impl NativeHttpApp {
@@ -70,6 +75,8 @@ enum SettleValue {
     Port(u16),
     /// An injected request's answer: status, headers, body.
     Answer(u16, Vec<(String, String)>, Bytes),
+    /// Health reports: name, up, message, details (JSON text).
+    Health(Vec<(String, bool, Option<String>, Option<String>)>),
 }
 
 impl SettleValue {
@@ -80,6 +87,7 @@ impl SettleValue {
             SettleValue::Answer(status, headers, body) => {
                 (status, headers, PyBytes::new(py, &body)).into_pyobject(py)?.into_any().unbind()
             }
+            SettleValue::Health(reports) => reports.into_pyobject(py)?.into_any().unbind(),
         })
     }
 }
@@ -133,7 +141,10 @@ impl NativeHttpApp {
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let raw = crate::options::raw("http app".into(), ErrorCode::InvalidArgument, options)?;
         let options = omnitron::http::AppOptions::from_raw(&raw).py(py)?;
+        let health_timeout = options.health_timeout;
         Ok(NativeHttpApp {
+            checks: Mutex::new(Vec::new()),
+            health_timeout,
             app: Mutex::new(Some(HttpApp::new(options))),
             service: OnceLock::new(),
             server: Arc::new(Mutex::new(None)),
@@ -199,7 +210,9 @@ impl NativeHttpApp {
                 }
             }) as std::pin::Pin<Box<dyn std::future::Future<Output = HealthReport> + Send>>
         });
-        self.adding()?.add_health_check(HealthCheck { name, check, timeout });
+        let c = HealthCheck { name, check, timeout };
+        self.adding()?.add_health_check(c.clone());
+        self.checks.lock().push(c);
         Ok(())
     }
 
@@ -392,6 +405,36 @@ impl NativeHttpApp {
                 s.shutdown().await;
             }
             me.settle(future, Ok(SettleValue::None));
+        });
+    }
+
+    /// Runs every health check now, each within its timeout; `future` is settled with `[(name, up,
+    /// message, details as JSON text)]`.
+    fn check_health(&self, future: Py<PyAny>) {
+        let checks = self.checks.lock().clone();
+        let default = self.health_timeout;
+        let me = Settler { inbox: self.inbox.clone(), hooks: self.hooks.clone() };
+        runtime::handle().spawn(async move {
+            let running: Vec<_> = checks
+                .into_iter()
+                .map(|c| {
+                    let limit = c.timeout.unwrap_or(default);
+                    tokio::spawn(async move {
+                        let r = tokio::time::timeout(limit, (c.check)()).await.unwrap_or_else(|_| {
+                            down(format!("did not answer within {}", Dialect::Python.show_duration(limit)))
+                        });
+                        (c.name, r)
+                    })
+                })
+                .collect();
+            let mut reports = Vec::with_capacity(running.len());
+            for r in running {
+                if let Ok((name, r)) = r.await {
+                    let details = r.details.map(|d| d.to_string());
+                    reports.push((name, r.up, r.message, details));
+                }
+            }
+            me.settle(future, Ok(SettleValue::Health(reports)));
         });
     }
 

@@ -74,7 +74,7 @@ class HttpApp:
     """Controllers served by core's HTTP server: ``HttpApp([UsersController()], cors={...})``.
 
     ``controllers`` are ``@controller`` instances (a class is instantiated without arguments);
-    ``health`` are ``@health_indicator`` instances (or classes); ``options`` are the app's (core's
+    ``indicators`` are ``@health_indicator`` instances (or classes); ``options`` are the app's (core's
     ``AppOptions``: ``body_limit``, ``header_read_timeout``, ``shutdown_timeout``, ``cors``,
     ``jwt``, ``rate_limit``, ``openapi``, ``health``, ``health_timeout``, ``metrics``, ``tls``,
     ``security_headers``; checked by core, an unknown key is refused naming the nearest).
@@ -83,7 +83,7 @@ class HttpApp:
     binds to the running event loop at its first :meth:`listen` or :meth:`inject`: ``async def``
     handlers run on that loop, ``def`` handlers in a thread pool."""
 
-    def __init__(self, controllers: Sequence[Any] = (), *, health: Sequence[Any] = (), **options: Any) -> None:
+    def __init__(self, controllers: Sequence[Any] = (), *, indicators: Sequence[Any] = (), **options: Any) -> None:
         if not isinstance(controllers, (list, tuple)):
             raise InvalidArgumentError(f"HttpApp() takes a list of controllers, got {type(controllers).__name__}")
         self._native = _native.NativeHttpApp(options)
@@ -96,7 +96,7 @@ class HttpApp:
         self._closed = False
         for c in controllers:
             self._add_controller(_instance(c, "controller"))
-        for h in health:
+        for h in indicators:
             self._add_indicator(_instance(h, "health indicator"))
         self._native.build()
 
@@ -322,6 +322,22 @@ class HttpApp:
         fut: asyncio.Future[tuple[int, list[tuple[str, str]], bytes]] = loop.create_future()
         self._native.inject(method, url, list(headers or ()), body, fut)
         return await fut
+
+    async def check_health(self) -> dict[str, dict[str, Any]]:
+        """Runs every health check now (each within its timeout, as ``/health`` does):
+        ``{"database": {"status": "up", "message": ..., **details}, ...}``."""
+        loop = self._bind()
+        fut: asyncio.Future[list[tuple[str, bool, Optional[str], Optional[str]]]] = loop.create_future()
+        self._native.check_health(fut)
+        out: dict[str, dict[str, Any]] = {}
+        for name, up, message, details in await fut:
+            report: dict[str, Any] = {"status": "up" if up else "down"}
+            if message is not None:
+                report["message"] = message
+            if details:
+                report.update(json.loads(details))
+            out[name] = report
+        return out
 
     @property
     def port(self) -> Optional[int]:

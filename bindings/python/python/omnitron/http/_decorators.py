@@ -242,7 +242,7 @@ def health_indicator() -> Callable[[C], C]: ...
 def health_indicator(cls: Optional[type] = None) -> Any:
     """``@health_indicator``: a class whose ``@health_check("name")`` methods are the app's health
     checks (``/health`` shows each; ``/health/ready`` is down while one is down). List it in a
-    module's providers (or controllers), or give it to ``HttpApp(health=[...])``."""
+    module's providers (or controllers), or give it to ``HttpApp(indicators=[...])``."""
 
     def apply(c: C) -> C:
         if not isinstance(c, type):

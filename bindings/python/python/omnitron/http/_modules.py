@@ -17,7 +17,7 @@ async def app_of(container: "Container", options: dict[str, Any]) -> HttpApp:
     ``controllers`` or ``providers``) with every ``@health_indicator`` one as its health checks."""
     controllers = _one_per_class(await container._class_instances(lambda c: getattr(c, CONTROLLER, None) is not None))
     indicators = _one_per_class(await container._class_instances(lambda c: bool(getattr(c, INDICATOR, False))))
-    return HttpApp(controllers, health=indicators, **options)
+    return HttpApp(controllers, indicators=indicators, **options)
 
 
 def _one_per_class(instances: list[Any]) -> list[Any]:
