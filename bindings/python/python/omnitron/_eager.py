@@ -35,6 +35,11 @@ _CARRIED = sys.version_info >= (3, 11) and hasattr(asyncio.tasks, "_enter_task")
 
 #: ``finish(token, value, error)``: how :meth:`Starter.run` reports a coroutine's end.
 Finish = Callable[[Any, Any, Optional[BaseException]], None]
+# Looked up once: `_first_step` runs for every request.
+_copy_context = contextvars.copy_context
+_enter_task: Any = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task: Any = getattr(asyncio.tasks, "_leave_task", None)
+
 # How a first step ended (`Starter._first_step`).
 _WAITS, _DONE, _RAISED, _CANCELLED = 0, 1, 2, 3
 
@@ -101,8 +106,8 @@ class Starter:
             # (A finished handler may have kept its task and cancelled it later: that one is spent.)
             carrier = self._idle = _Carrier(loop)
         task = carrier.task
-        ctx = contextvars.copy_context()
-        asyncio.tasks._enter_task(loop, task)
+        ctx = _copy_context()
+        _enter_task(loop, task)
         state = _WAITS
         try:
             value = ctx.run(coro.send, None)
@@ -113,7 +118,7 @@ class Starter:
         except BaseException as e:  # noqa: BLE001 - what a task would have kept, reported
             state, value = _RAISED, e
         finally:
-            asyncio.tasks._leave_task(loop, task)
+            _leave_task(loop, task)
             if task.cancelling() or task.done():
                 # A finished first step cancelled its (shared) task: that carrier is spent.
                 self._idle = None
