@@ -116,15 +116,15 @@ fn respond(
     }
 }
 
+/// Headers as Python gives them: `[(name, value), ...]`.
+type Headers = Vec<(String, String)>;
+
 /// An answer tuple from Python: `(id, status, headers, body, content_type)`.
+type AnswerTuple<'py> = (u64, Option<u16>, Option<Headers>, Option<Bound<'py, PyAny>>, Option<String>);
+
+/// An answer tuple from Python as the id and its outcome.
 fn answer_of(t: &Bound<'_, PyAny>) -> PyResult<(u64, Outcome)> {
-    let (id, status, headers, body, content_type): (
-        u64,
-        Option<u16>,
-        Option<Vec<(String, String)>>,
-        Option<Bound<'_, PyAny>>,
-        Option<String>,
-    ) = t.extract()?;
+    let (id, status, headers, body, content_type): AnswerTuple<'_> = t.extract()?;
     let body = match body {
         Some(b) if !b.is_none() => Some(body_of(&b)?),
         _ => None,
