@@ -139,8 +139,9 @@ export declare class NativeHttpApp {
    */
   inject(op: number, method: string, uri: string, headers: Array<string>, body?: Uint8Array | undefined | null): void
   /**
-   * Stops accepting, lets requests in flight finish (up to the shutdown timeout), then fails
-   * every request still waiting for JavaScript with a 503; `op` reports when it is done.
+   * Stops accepting and lets requests in flight finish; those still waiting for JavaScript
+   * near the end of the shutdown timeout (at 90% of it) get a 503, written before the server
+   * closes what is left. `op` reports when it is done.
    */
   close(op: number): void
   /** Whether the app is ready (`/health/ready`). */

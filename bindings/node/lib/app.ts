@@ -56,8 +56,10 @@ export class OmnitronApp {
   }
 
   #host(): Promise<HttpHost> {
-    if (!this.#makeHttp) return Promise.reject(invalidArgument('this application has no HTTP side'));
-    this.#http ??= this.#makeHttp();
+    // Once closed, an app that has an HTTP side answers 503; one that has none never gets one.
+    if (this.#http) return this.#http;
+    if (!this.#makeHttp) return Promise.reject(invalidArgument('the application is closed'));
+    this.#http = this.#makeHttp();
     return this.#http;
   }
 

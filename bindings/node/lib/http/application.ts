@@ -8,7 +8,7 @@ import type { CollectedModules } from '../di/modules.js';
 import type { InjectionToken } from '../di/tokens.js';
 import { HttpHost, type HttpHooks } from './host.js';
 import { checksOf, isHealthIndicator } from './health.js';
-import { compileController } from './routes.js';
+import { compileController, hasRoutes } from './routes.js';
 import { securityOptions } from './security.js';
 
 /**
@@ -45,10 +45,10 @@ export interface HttpAppOptions {
   tls?: { cert: string; key: string };
 }
 
-/** Whether the module tree asks for HTTP (controllers, health indicators, a security module). */
+/** Whether the module tree asks for HTTP (`@Controller` classes, health indicators, a security module). */
 export function wantsHttp(collected: CollectedModules): boolean {
   return (
-    collected.controllers.length > 0 ||
+    collected.controllers.some(hasRoutes) ||
     collected.entries.some((list) => list.some((e) => e.kind === 0 && isHealthIndicator(e.make))) ||
     Object.keys(securityOptions(collected.refs)).length > 0
   );

@@ -28,7 +28,8 @@ function fail(message: string, r: TestResponse): never {
 }
 
 /** One request being written; awaiting it sends it and runs its expectations in order. */
-export class TestRequest implements PromiseLike<TestResponse> {
+export class TestRequest implements Promise<TestResponse> {
+  readonly [Symbol.toStringTag] = 'TestRequest';
   readonly #headers: [string, string][] = [];
   readonly #checks: Check[] = [];
   #query = '';
@@ -136,6 +137,10 @@ export class TestRequest implements PromiseLike<TestResponse> {
 
   catch<B = never>(onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<TestResponse | B> {
     return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<TestResponse> {
+    return this.then().finally(onFinally);
   }
 }
 

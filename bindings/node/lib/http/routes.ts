@@ -151,10 +151,21 @@ function declaration(cls: Function, key: string | symbol, m: MethodMeta, verb: {
   return spec;
 }
 
-/** The routes of controller `cls`, served by `instance`. */
+/** Whether `cls` is a controller or has route decorators (`@Get()`, ...). */
+export function hasRoutes(cls: Function): boolean {
+  return controllerOf(cls) !== undefined || [...methodsOf(cls).values()].some((m) => m.verbs.length > 0);
+}
+
+/**
+ * The routes of controller `cls`, served by `instance`. A class listed among a module's
+ * controllers without `@Controller()` and without routes is only a provider (none).
+ */
 export function compileController(cls: Function, instance: object): CompiledRoute[] {
   const meta = controllerOf(cls);
-  if (!meta) throw invalidArgument(`'${cls.name}' is listed as a controller but is not decorated with @Controller()`);
+  if (!meta) {
+    if (hasRoutes(cls)) throw invalidArgument(`'${cls.name}' has routes but is not decorated with @Controller(): add @Controller() (or @Controller('prefix'))`);
+    return [];
+  }
   const out: CompiledRoute[] = [];
   for (const [key, m] of methodsOf(cls)) {
     if (m.verbs.length === 0) {

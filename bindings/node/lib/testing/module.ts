@@ -73,7 +73,7 @@ export class Test {
    * await app.close();
    * ```
    */
-  static createApplication(module: ModuleRef, opts?: TestApplicationOptions): Promise<OmnitronApp> {
+  static async createApplication(module: ModuleRef, opts?: TestApplicationOptions): Promise<OmnitronApp> {
     const what = 'Test.createApplication()';
     const o = options<TestApplicationOptions>(opts, what, APPLICATION_KEYS);
     const { providers = [], modules = [], ...create } = o;
