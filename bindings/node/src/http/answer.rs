@@ -106,7 +106,11 @@ fn thrown(status: u16, body: &[u8]) -> HttpError {
     };
     if e.status() == 500 {
         let route = t.route.as_deref().unwrap_or("?");
-        tracing::warn!(route, error = t.log.as_deref().unwrap_or(&detail), "a JavaScript HTTP handler failed");
+        tracing::warn!(
+            route,
+            error = t.log.as_deref().unwrap_or(&detail),
+            "a JavaScript HTTP handler failed"
+        );
         return HttpError::internal(match &t.route {
             Some(r) => format!("{r} failed"),
             None => "the handler failed".into(),

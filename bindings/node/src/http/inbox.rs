@@ -31,7 +31,9 @@ pub(super) fn parts(item: &Item) -> Parts<'_> {
         Item::Request { id, handler, envelope } => {
             Parts { kind: 0, id: *id, aux: *handler, bytes: envelope, strings: [None, None] }
         }
-        Item::Health { id, check } => Parts { kind: 1, id: *id, aux: *check, bytes: &[], strings: [None, None] },
+        Item::Health { id, check } => {
+            Parts { kind: 1, id: *id, aux: *check, bytes: &[], strings: [None, None] }
+        }
         Item::Audit(json) => Parts { kind: 2, id: 0, aux: 0, bytes: json, strings: [None, None] },
         Item::Done { op, aux, bytes, text } => {
             Parts { kind: 3, id: *op, aux: *aux, bytes, strings: [text.as_deref(), None] }

@@ -53,9 +53,7 @@ pub struct NativeHttpApp {
 }
 
 fn closed() -> HttpError {
-    HttpError::new(503)
-        .with_detail("the application is shutting down")
-        .with_code(ErrorCode::NotReady)
+    HttpError::new(503).with_detail("the application is shutting down").with_code(ErrorCode::NotReady)
 }
 
 /// `options` set on `raw` (empty options saying who reads them).
@@ -99,7 +97,8 @@ impl NativeHttpApp {
     /// reach JavaScript as handler number `handler`.
     #[napi]
     pub fn route(&self, what: String, spec: Vec<JsRawOption>, handler: u32) -> napi::Result<(), String> {
-        let spec = RouteSpec::from_raw(&with_options(route_options(Dialect::TypeScript, &what), spec)).js()?;
+        let spec =
+            RouteSpec::from_raw(&with_options(route_options(Dialect::TypeScript, &what), spec)).js()?;
         let mut guard = self.app.lock();
         let app = guard.as_mut().ok_or_else(built).js()?;
         let spec = Arc::new(spec);
@@ -127,7 +126,12 @@ impl NativeHttpApp {
     /// Adds health check `name`, run by JavaScript as check number `index` (`healthAnswer`), with
     /// its own timeout in ms (none: the app's `healthTimeout`).
     #[napi]
-    pub fn health_check(&self, name: String, index: u32, timeout_ms: Option<f64>) -> napi::Result<(), String> {
+    pub fn health_check(
+        &self,
+        name: String,
+        index: u32,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<(), String> {
         let timeout = match timeout_ms {
             None => None,
             Some(ms) if ms.is_finite() && ms > 0.0 => Some(Duration::from_secs_f64(ms / 1000.0)),
@@ -216,7 +220,14 @@ impl NativeHttpApp {
     /// Answers a request in-process, through the same pipeline; `op` reports the status (aux), the
     /// body and the headers (JSON `[[name, value], ...]`). `headers` is name, value, name, value...
     #[napi]
-    pub fn inject(&self, op: u32, method: String, uri: String, headers: Vec<String>, body: Option<Uint8ArraySlice>) {
+    pub fn inject(
+        &self,
+        op: u32,
+        method: String,
+        uri: String,
+        headers: Vec<String>,
+        body: Option<Uint8ArraySlice>,
+    ) {
         let Some(svc) = self.service.lock().clone() else { return self.fail(op, not_built()) };
         let Some(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok() else {
             return self.fail(op, Error::invalid_argument(format!("'{method}' is not an HTTP method")));
@@ -240,7 +251,12 @@ impl NativeHttpApp {
                         .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                         .collect();
                     let text = serde_json::to_string(&headers).unwrap_or_default();
-                    queue.push(Item::Done { op, aux: u32::from(r.status()), bytes: r.body().clone(), text: Some(text) });
+                    queue.push(Item::Done {
+                        op,
+                        aux: u32::from(r.status()),
+                        bytes: r.body().clone(),
+                        text: Some(text),
+                    });
                 }
                 Err(e) => queue.push(Item::failed(op, &e)),
             }
