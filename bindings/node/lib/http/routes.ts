@@ -124,6 +124,12 @@ function declaration(cls: Function, key: string | symbol, m: MethodMeta, verb: {
     path: joinPath(controllerOf(cls)!.controller!.prefix, verb.path),
     operationId: own.operationId ?? `${cls.name}.${String(key)}`,
   };
+  // OpenAPI wants operationIds unique: a method serving several routes names the others by method.
+  const at = m.verbs.indexOf(verb);
+  if (at > 0) {
+    const again = m.verbs.slice(0, at).some((v) => v.method === verb.method);
+    spec.operationId = `${String(spec.operationId)}_${verb.method.toLowerCase()}${again ? `_${at}` : ''}`;
+  }
   const auth = own.auth || klass.auth;
   if (auth) spec.auth = true;
   const lists = { roles: union(klass.roles, own.roles), permissions: union(klass.permissions, own.permissions), tags: union(klass.tags, own.tags) };
