@@ -15,7 +15,8 @@
 
 use std::fmt;
 
-use hyper::StatusCode;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -35,6 +36,8 @@ pub struct HttpError {
     detail: Option<String>,
     code: Option<ErrorCode>,
     extensions: Map<String, Value>,
+    /// Headers the problem's response carries (`WWW-Authenticate`, `Retry-After`).
+    headers: HeaderMap,
 }
 
 impl HttpError {
@@ -44,7 +47,15 @@ impl HttpError {
             .ok()
             .filter(|s| s.is_client_error() || s.is_server_error())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        HttpError { status, kind: None, title: None, detail: None, code: None, extensions: Map::new() }
+        HttpError {
+            status,
+            kind: None,
+            title: None,
+            detail: None,
+            code: None,
+            extensions: Map::new(),
+            headers: HeaderMap::new(),
+        }
     }
 
     /// 400 Bad Request with `detail`.
@@ -95,6 +106,23 @@ impl HttpError {
         self
     }
 
+    /// Adds a header to the problem's response (`WWW-Authenticate` on a 401, `Retry-After` on a
+    /// 429 or 503); its media type stays `application/problem+json`.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> HttpError {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The headers the problem's response carries.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The headers, to add more.
+    pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         self.status.as_u16()
@@ -134,7 +162,13 @@ impl HttpError {
     /// The problem document as a response (`application/problem+json`).
     pub fn into_response(self, instance: &str, request_id: &str) -> Response {
         let body = serde_json::to_vec(&self.to_problem(instance, request_id)).unwrap_or_default();
-        Response::bytes(self.status.as_u16(), PROBLEM_JSON, body)
+        let mut r = Response::bytes(self.status.as_u16(), PROBLEM_JSON, body);
+        for (name, value) in &self.headers {
+            if name != hyper::header::CONTENT_TYPE {
+                r.headers.append(name.clone(), value.clone());
+            }
+        }
+        r
     }
 }
 
