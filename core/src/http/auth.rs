@@ -206,7 +206,10 @@ pub(crate) struct RouteAuth {
 
 impl RouteAuth {
     /// The verified claims of the request's bearer token (the 401 otherwise).
-    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> std::result::Result<Map<String, Json>, HttpError> {
+    pub(crate) fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> std::result::Result<Map<String, Json>, HttpError> {
         let Some(token) = bearer(headers) else {
             return Err(unauthorized("no bearer token (Authorization: Bearer <token>)", false));
         };
@@ -223,10 +226,10 @@ impl RouteAuth {
             (None, Some(p)) => format!("the permission '{p}' is required"),
             (None, None) => return Ok(()),
         };
-        Err(HttpError::new(403).with_detail(what).with_code(ErrorCode::Forbidden).with_header(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
-        ))
+        Err(HttpError::new(403)
+            .with_detail(what)
+            .with_code(ErrorCode::Forbidden)
+            .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"insufficient_scope\"")))
     }
 }
 
@@ -236,7 +239,10 @@ fn unauthorized(why: &str, token_given: bool) -> HttpError {
     } else {
         HeaderValue::from_static("Bearer")
     };
-    HttpError::new(401).with_detail(why).with_code(ErrorCode::Unauthorized).with_header(WWW_AUTHENTICATE, challenge)
+    HttpError::new(401)
+        .with_detail(why)
+        .with_code(ErrorCode::Unauthorized)
+        .with_header(WWW_AUTHENTICATE, challenge)
 }
 
 /// The token of `Authorization: Bearer <token>` (the scheme in any case).

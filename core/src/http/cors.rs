@@ -60,8 +60,10 @@ impl Pattern {
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    (s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+    .then(|| &s[prefix.len()..])
 }
 
 fn invalid(why: String) -> Error {
@@ -102,10 +104,8 @@ impl Cors {
                 return Err(invalid(format!("'{raw}' is not an origin (scheme://host[:port], or '*')")));
             }
             match host.strip_prefix("*.") {
-                Some(rest) if !rest.is_empty() && !rest.contains('*') => origins.push(Pattern::Subdomains {
-                    scheme: format!("{scheme}://"),
-                    suffix: format!(".{rest}"),
-                }),
+                Some(rest) if !rest.is_empty() && !rest.contains('*') => origins
+                    .push(Pattern::Subdomains { scheme: format!("{scheme}://"), suffix: format!(".{rest}") }),
                 Some(_) => return Err(invalid(format!("'{raw}': a wildcard is '*.domain' only"))),
                 None if host.contains('*') => {
                     return Err(invalid(format!("'{raw}': a wildcard is '*.domain' only")));

@@ -36,8 +36,9 @@ pub struct HttpError {
     detail: Option<String>,
     code: Option<ErrorCode>,
     extensions: Map<String, Value>,
-    /// Headers the problem's response carries (`WWW-Authenticate`, `Retry-After`).
-    headers: HeaderMap,
+    /// Headers the problem's response carries (`WWW-Authenticate`, `Retry-After`); boxed, as
+    /// few problems have any.
+    headers: Option<Box<HeaderMap>>,
 }
 
 impl HttpError {
@@ -54,7 +55,7 @@ impl HttpError {
             detail: None,
             code: None,
             extensions: Map::new(),
-            headers: HeaderMap::new(),
+            headers: None,
         }
     }
 
@@ -109,18 +110,23 @@ impl HttpError {
     /// Adds a header to the problem's response (`WWW-Authenticate` on a 401, `Retry-After` on a
     /// 429 or 503); its media type stays `application/problem+json`.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> HttpError {
-        self.headers.append(name, value);
+        self.headers_mut().append(name, value);
         self
     }
 
-    /// The headers the problem's response carries.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+    /// A header the problem's response carries.
+    pub fn header(&self, name: &str) -> Option<&HeaderValue> {
+        self.headers.as_ref()?.get(name)
+    }
+
+    /// Every header the problem's response carries.
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.headers.iter().flat_map(|h| h.iter())
     }
 
     /// The headers, to add more.
     pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        self.headers.get_or_insert_default()
     }
 
     /// The HTTP status.
@@ -163,7 +169,7 @@ impl HttpError {
     pub fn into_response(self, instance: &str, request_id: &str) -> Response {
         let body = serde_json::to_vec(&self.to_problem(instance, request_id)).unwrap_or_default();
         let mut r = Response::bytes(self.status.as_u16(), PROBLEM_JSON, body);
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers() {
             if name != hyper::header::CONTENT_TYPE {
                 r.headers.append(name.clone(), value.clone());
             }

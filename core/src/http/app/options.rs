@@ -59,7 +59,10 @@ impl Default for CorsOptions {
         CorsOptions {
             origins: vec!["*".into()],
             credentials: false,
-            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"].iter().map(|m| m.to_string()).collect(),
+            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
             allowed_headers: Vec::new(),
             exposed_headers: Vec::new(),
             max_age: None,
