@@ -322,4 +322,27 @@ mod tests {
         let o = JwtOptions::with_public_key("not a key");
         assert!(Verifier::new(&o).is_err());
     }
+
+    #[test]
+    fn a_door_s_jwt_options_take_the_public_key_s_algorithm() {
+        use crate::dialect::Dialect;
+        use crate::http::app::{AppOptions, app_options};
+        use crate::options::Value;
+        let jwt = |entries: Vec<(&str, Value)>| {
+            let raw = app_options(Dialect::TypeScript)
+                .with("jwt", Value::Map(entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect()));
+            AppOptions::from_raw(&raw).map(|o| o.jwt.unwrap())
+        };
+        let pem = |s: &str| Value::Text(s.to_string());
+        let ed = include_str!("../../tests/fixtures/jwt/ed.pub.pem");
+        let ec = include_str!("../../tests/fixtures/jwt/ec.pub.pem");
+        let rsa = include_str!("../../tests/fixtures/jwt/rsa.pub.pem");
+        assert_eq!(jwt(vec![("publicKey", pem(ed))]).unwrap().algorithms, ["EdDSA"]);
+        assert_eq!(jwt(vec![("publicKey", pem(ec))]).unwrap().algorithms, ["ES256"]);
+        assert_eq!(jwt(vec![("publicKey", pem(rsa))]).unwrap().algorithms, ["RS256"]);
+        let e = jwt(vec![("publicKey", pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"))]);
+        assert!(e.unwrap_err().message().contains("publicKey is not a PEM public key"));
+        let e = jwt(vec![("secret", pem("s")), ("algorithms", Value::List(vec![pem("HS257")]))]);
+        assert!(e.unwrap_err().message().contains("HS257"));
+    }
 }

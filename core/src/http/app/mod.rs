@@ -234,7 +234,9 @@ impl RouteCtx {
     fn new(spec: Arc<RouteSpec>, handler: Handler, app: &Arc<AppShared>) -> Result<RouteCtx> {
         let label = format!("route {} {}", spec.method, spec.path);
         let rate_limit = spec.rate_limit.as_ref().map(|r| Limit::new(r, label.clone())).transpose()?;
-        let auth = match (spec.auth, &app.jwt) {
+        // Roles or permissions imply auth, however the spec was made.
+        let needs_auth = spec.auth || !spec.roles.is_empty() || !spec.permissions.is_empty();
+        let auth = match (needs_auth, &app.jwt) {
             (false, _) => None,
             (true, Some(verifier)) => Some(RouteAuth {
                 verifier: verifier.clone(),
