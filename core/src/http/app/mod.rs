@@ -315,8 +315,7 @@ impl RouteCtx {
         input.user = user;
         req.input = Some(Box::new(input));
         // 5. The handler; a panic is audited (500) and goes on to the server, which answers it.
-        let handler = self.handler.clone();
-        let outcome = match catch_unwind(AssertUnwindSafe(move || handler(req))) {
+        let outcome = match catch_unwind(AssertUnwindSafe(|| (self.handler)(req))) {
             Ok(fut) => CatchUnwind(fut).await,
             Err(panic) => Err(panic),
         };
@@ -329,7 +328,7 @@ impl RouteCtx {
                 std::panic::resume_unwind(panic)
             }
         };
-        // 6. The cache.
+        // 6. The cache (the audit record is written by `run`).
         Ok(r)
     }
 
