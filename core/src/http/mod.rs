@@ -27,6 +27,7 @@
 
 pub mod app;
 mod door;
+pub mod extract;
 pub mod options;
 pub mod problem;
 pub mod request;
@@ -41,6 +42,9 @@ pub use app::{
     InjectRequest, app_options,
 };
 pub use door::DoorAnswer;
+pub use extract::{
+    CurrentUser, FromRequest, Headers, IntoResponse, IntoRouteSpec, Json, Path, Query, TypedHandler,
+};
 pub use hyper::Method;
 pub use options::{HttpOptions, http_options};
 pub use problem::{HttpError, PROBLEM_JSON};
