@@ -397,3 +397,58 @@ impl HttpApp {
         self.route_typed(route.into_route_spec(Method::DELETE), handler)
     }
 }
+
+/// JSON Schemas derived from Rust types (cargo feature `schemars`, off by default): the route's
+/// input is then checked by the pipeline (a 400 listing every failing field) and described in the
+/// OpenAPI document. The types derive `schemars::JsonSchema` (add `schemars = "1"` to your
+/// dependencies) beside serde's traits.
+#[cfg(feature = "schemars")]
+impl RouteSpec {
+    /// Sets the body's schema from `T`.
+    pub fn body_type<T: schemars::JsonSchema>(self) -> RouteSpec {
+        self.body_schema(schema_of::<T>())
+    }
+
+    /// Sets the path parameters' schema from `T` (a struct of the parameters).
+    pub fn params_type<T: schemars::JsonSchema>(self) -> RouteSpec {
+        self.params_schema(schema_of::<T>())
+    }
+
+    /// Sets the query's schema from `T` (a struct of the query's keys).
+    pub fn query_type<T: schemars::JsonSchema>(self) -> RouteSpec {
+        self.query_schema(schema_of::<T>())
+    }
+
+    /// Sets the answer's schema from `T` (for OpenAPI).
+    pub fn response_type<T: schemars::JsonSchema>(self) -> RouteSpec {
+        self.response_schema(schema_of::<T>())
+    }
+}
+
+/// `T`'s JSON Schema (draft 2020-12).
+#[cfg(feature = "schemars")]
+fn schema_of<T: schemars::JsonSchema>() -> JsonValue {
+    schemars::schema_for!(T).to_value()
+}
+
+#[cfg(all(test, feature = "schemars"))]
+mod schema_tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct NewUser {
+        name: String,
+        age: Option<u8>,
+    }
+
+    #[test]
+    fn schemas_come_from_types() {
+        let spec = RouteSpec::new(Method::POST, "/users").body_type::<NewUser>().response_type::<Vec<u64>>();
+        let body = spec.body_schema.unwrap();
+        assert_eq!(body["type"], "object");
+        assert_eq!(body["required"], serde_json::json!(["name"]));
+        assert_eq!(body["properties"]["name"]["type"], "string");
+        assert_eq!(spec.response_schema.unwrap()["type"], "array");
+    }
+}
