@@ -424,6 +424,9 @@ static void bad_input(void) {
     uint16_t port = 7;
     FAILS_WITH(omnitron_http_app_listen(app, "127.0.0.1:0", &port), OMNITRON_STATUS_INVALID_ROUTE);
     CHECK(port == 0);
+    OmnitronHttpAnswer *a = NULL;
+    FAILS_WITH(omnitron_http_app_inject(app, "GET", "/a/1", NULL, NULL, 0, &a), OMNITRON_STATUS_INVALID_ROUTE);
+    CHECK(contains(omnitron_last_error_message(), "/a/:name"));
     omnitron_http_app_free(app);
 
     OK(omnitron_http_app_new(NULL, &app));

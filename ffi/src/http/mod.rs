@@ -57,6 +57,8 @@ struct Phase {
     building: Option<HttpApp>,
     service: Option<HttpService>,
     server: Option<HttpServer>,
+    /// Why the app could not be built (given again to every later listen or inject).
+    failed: Option<Error>,
 }
 
 static APPS: Table<CApp> = Table::new("http app");
@@ -80,10 +82,20 @@ impl CApp {
         if let Some(s) = &p.service {
             return Ok(s.clone());
         }
+        if let Some(e) = &p.failed {
+            return Err(e.clone());
+        }
         let app = p.building.take().ok_or_else(|| Error::new(ErrorCode::Internal, "the app is gone"))?;
-        let s = app.build()?;
-        p.service = Some(s.clone());
-        Ok(s)
+        match app.build() {
+            Ok(s) => {
+                p.service = Some(s.clone());
+                Ok(s)
+            }
+            Err(e) => {
+                p.failed = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 
     /// Stops serving: not ready at once, then requests in flight drained (up to the shutdown
