@@ -225,3 +225,37 @@ async fn typed_routes_over_a_socket() {
     assert_eq!(s, 204);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn current_user_reads_the_verified_token() {
+    use jsonwebtoken::{EncodingKey, Header};
+    let mut o = AppOptions::default();
+    o.jwt = Some(omnitron::http::app::JwtOptions::with_secret("typed-secret"));
+    let svc = HttpApp::new(o)
+        .get(RouteSpec::new(Method::GET, "/me").require_auth(), me)
+        .get("/whoami", whoami)
+        .build()
+        .unwrap();
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+    let key = EncodingKey::from_secret(b"typed-secret").unwrap();
+    let token = jsonwebtoken::encode(&Header::default(), &json!({"sub": "ada", "exp": exp}), &key).unwrap();
+
+    let r = svc
+        .inject(InjectRequest::new(Method::GET, "/me").header("authorization", format!("Bearer {token}")))
+        .await
+        .unwrap();
+    assert_eq!((r.status(), r.body().as_ref()), (200, &b"ada"[..]));
+    let r = svc.inject(InjectRequest::new(Method::GET, "/me")).await.unwrap();
+    problem(&r, 401, "H010");
+    // Claims that are not what the handler asks for are a 401 too.
+    let odd = jsonwebtoken::encode(&Header::default(), &json!({"sub": 5, "exp": exp}), &key).unwrap();
+    let r = svc
+        .inject(InjectRequest::new(Method::GET, "/me").header("authorization", format!("Bearer {odd}")))
+        .await
+        .unwrap();
+    let d = problem(&r, 401, "H010");
+    assert!(d.contains("sub: invalid type"), "{d}");
+    // An optional user on a route without auth.
+    let r = svc.inject(InjectRequest::new(Method::GET, "/whoami")).await.unwrap();
+    assert_eq!(json_of(&r), json!({"sub": null}));
+}

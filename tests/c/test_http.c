@@ -368,6 +368,15 @@ static void in_process(void) {
     CHECK(omnitron_http_answer_status(a) == 204);
     omnitron_http_answer_free(a);
 
+    /* The app's pipeline runs before the callback: a route requiring auth answers 401 without a token. */
+    OmnitronHttpApp *secured = NULL;
+    OK(omnitron_http_app_new("{\"jwt\": {\"secret\": \"s3cret\"}}", &secured));
+    OK(omnitron_http_app_route(secured, "{\"method\": \"GET\", \"path\": \"/me\", \"auth\": true}", teapot, NULL, NULL));
+    OK(omnitron_http_app_inject(secured, "GET", "/me", NULL, NULL, 0, &a));
+    CHECK(omnitron_http_answer_status(a) == 401);
+    omnitron_http_answer_free(a);
+    omnitron_http_app_free(secured);
+
     /* Bad input to inject. */
     FAILS_WITH(omnitron_http_app_inject(app, "GET", "/users/1", NULL, NULL, 0, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     a = (OmnitronHttpAnswer *)&len;
