@@ -30,6 +30,7 @@ mod audit;
 mod auth;
 mod cors;
 mod door;
+pub mod extract;
 mod limit;
 pub mod options;
 pub mod problem;
@@ -46,6 +47,9 @@ pub use app::{
     InjectRequest, app_options,
 };
 pub use door::DoorAnswer;
+pub use extract::{
+    CurrentUser, FromRequest, Headers, IntoResponse, IntoRouteSpec, Json, Path, Query, TypedHandler,
+};
 pub use hyper::Method;
 pub use options::{HttpOptions, http_options};
 pub use problem::{HttpError, PROBLEM_JSON};

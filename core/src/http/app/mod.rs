@@ -140,6 +140,11 @@ impl HttpApp {
         self.routes.push((Arc::new(spec), handler));
     }
 
+    /// Adds a route whose spec is already shared (typed handlers keep it to make their answers).
+    pub(crate) fn push_route(&mut self, spec: Arc<RouteSpec>, handler: Handler) {
+        self.routes.push((spec, handler));
+    }
+
     /// Adds a health check (shown by `/health`; `/health/ready` is down while one is down).
     pub fn health_check<F, Fut>(mut self, name: impl Into<String>, check: F) -> HttpApp
     where
