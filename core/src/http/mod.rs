@@ -26,12 +26,18 @@
 //! - [`request`] and [`response`]: what a handler receives and answers.
 
 pub mod app;
+mod audit;
+mod auth;
+mod cors;
 mod door;
+pub mod extract;
+mod limit;
 pub mod options;
 pub mod problem;
 pub mod request;
 pub mod response;
 pub mod router;
+mod security;
 pub mod server;
 mod service;
 pub mod spec;
@@ -41,11 +47,15 @@ pub use app::{
     InjectRequest, app_options,
 };
 pub use door::DoorAnswer;
+pub use extract::{
+    CurrentUser, FromRequest, Headers, IntoResponse, IntoRouteSpec, Json, Path, Query, TypedHandler,
+};
 pub use hyper::Method;
 pub use options::{HttpOptions, http_options};
 pub use problem::{HttpError, PROBLEM_JSON};
 pub use request::{Input, Page, Request, UploadedFile};
 pub use response::Response;
 pub use router::Router;
+pub use security::SECURITY_HEADERS;
 pub use server::HttpServer;
 pub use spec::{PaginationSpec, RateLimitSpec, RouteSpec, UploadSpec, route_options};
