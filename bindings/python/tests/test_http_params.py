@@ -59,6 +59,10 @@ class Params:
     ) -> dict:
         return {"limit": limit, "q": q, "active": active, "order": order, "page": page}
 
+    @get("/list")
+    async def listed(self, ids: Annotated[list[int], Query()] = [], after: Optional[int] = None) -> dict:  # noqa: B006
+        return {"ids": ids, "after": after}
+
     @get("/required")
     async def required(self, term: str, size: int) -> dict:
         return {"term": term, "size": size}
@@ -129,6 +133,17 @@ def test_query_params_take_their_defaults_and_are_coerced() -> None:
             assert r.json() == {"limit": 5, "q": "ada", "active": True, "order": "desc", "page": 3}
             r = await c.get("/p/query?limit=many&order=sideways")
             assert r.status_code == 400 and "limit" in r.text and "order" in r.text, r.text
+
+    run(main())
+
+
+def test_list_and_optional_query_params() -> None:
+    async def main() -> None:
+        async with client() as c:
+            assert (await c.get("/p/list")).json() == {"ids": [], "after": None}
+            assert (await c.get("/p/list?ids=3&after=4")).json() == {"ids": [3], "after": 4}
+            r = await c.get("/p/list?ids=x")
+            assert r.status_code == 400 and "ids" in r.text
 
     run(main())
 

@@ -125,11 +125,24 @@ def plan(fn: Callable[..., Any], path: str, what: str, upload_field: Optional[st
             params[key] = _describe(schema_of(unwrap_optional(ann)[0], {}), marker)
             get = _getter("params", key, coercer_of(ann), default, True, label)
         elif kind == "query":
-            _check_simple(ann, p.name, what, "a query parameter")
-            query[key] = _describe(schema_of(unwrap_optional(ann)[0], {}), marker)
+            inner, nullable = unwrap_optional(ann)
+            item = _list_item(inner)
+            if item is not None:
+                # A repeated key (`?tag=a&tag=b`), as FastAPI's `list[str] = Query()`.
+                _check_simple(item, p.name, what, "a list query parameter's item")
+                schema: dict[str, Any] = {"type": "array", "items": schema_of(unwrap_optional(item)[0], {})}
+                coerce = _list_coercer(coercer_of(item))
+            else:
+                _check_simple(ann, p.name, what, "a query parameter")
+                schema = schema_of(inner, {})
+                coerce = coercer_of(ann)
+            if nullable:
+                # Core reads an empty value as null for it (`?after=`).
+                schema = {"anyOf": [schema, {"type": "null"}]}
+            query[key] = _describe(schema, marker)
             if required:
                 query_required.append(key)
-            get = _getter("query", key, coercer_of(ann), default, required, label)
+            get = _getter("query", key, coerce, default, required, label)
         elif kind == "header":
             _check_simple(ann, p.name, what, "a header")
             name = (marker.alias if marker.alias else p.name.replace("_", "-")).lower()
@@ -189,6 +202,34 @@ def _check_simple(ann: Any, name: str, what: str, role: str) -> None:
             f"route {what}: parameter '{name}' is {role}, which takes str, int, float, bool, UUID, a date, "
             f"an Enum or a Literal (optionally None), not {getattr(ann, '__name__', ann)}"
         )
+
+
+def _list_item(tp: Any) -> Any:
+    """The item type of ``list[X]`` (also ``set``, ``tuple[X, ...]``, ``Sequence[X]``), else None."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (list, set, frozenset) and len(args) == 1:
+        return args[0]
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _list_coercer(item: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    def to_list(v: Any, where: str) -> list[Any]:
+        values = v if isinstance(v, list) else [v]
+        out: list[Any] = []
+        errors: list[tuple[str, str]] = []
+        for i, x in enumerate(values):
+            try:
+                out.append(item(x, f"{where}.{i}"))
+            except Invalid as e:
+                errors.extend(e.errors)
+        if errors:
+            raise Invalid(errors)
+        return out
+
+    return to_list
 
 
 def _describe(schema: dict[str, Any], marker: Any) -> dict[str, Any]:
