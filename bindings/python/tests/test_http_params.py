@@ -166,11 +166,13 @@ def test_headers_and_the_request_object() -> None:
             assert r.json() == {"ua": "tests/1", "token": "t0k"}
             assert (await c.get("/p/headers")).json() == {"ua": None, "token": "none"}
             r = await c.get("/p/request/9?verbose=true&x=1", headers={"x-request-id": "req-123"})
-            assert r.json() == {
+            got = r.json()
+            # Text until core coerces the query by its schema (then true).
+            assert got.pop("query") in ({"verbose": "true", "x": "1"}, {"verbose": True, "x": "1"})
+            assert got == {
                 "method": "GET",
                 "path": "/p/request/9",
                 "params": {"id": "9"},
-                "query": {"verbose": r.json()["query"]["verbose"], "x": "1"},  # true once core coerces it
                 "id_header": "req-123",
                 "request_id": "req-123",
                 "verbose": True,
