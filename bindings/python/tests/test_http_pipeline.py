@@ -78,7 +78,7 @@ class Api:
     @post("/avatar")
     @upload(max_size=1024, mime_types=["image/*"])
     async def avatar(self, avatar: UploadFile) -> dict:
-        return {"name": avatar.filename, "type": avatar.content_type, "size": avatar.size, "head": (await avatar.read())[:4].decode()}
+        return {"name": avatar.filename, "type": avatar.content_type, "size": avatar.size, "head": (await avatar.read())[:4].decode("latin-1")}
 
     @get("/items")
     @paginated(default_limit=2, max_limit=5)
