@@ -16,8 +16,8 @@ use bytes::Bytes;
 use omnitron::dialect::Dialect;
 use omnitron::http::router::HandlerFuture;
 use omnitron::http::{
-    DoorAnswer, HealthCheck, HealthReport, HttpApp, HttpError, HttpServer, HttpService, InjectRequest,
-    Method, PROBLEM_JSON, Request, RouteSpec, route_options,
+    AuditRecord, DoorAnswer, HealthCheck, HealthReport, HttpApp, HttpError, HttpServer, HttpService,
+    InjectRequest, Method, PROBLEM_JSON, Request, RouteSpec, route_options,
 };
 use omnitron::{ErrorCode, runtime};
 use parking_lot::Mutex;
@@ -213,6 +213,24 @@ impl NativeHttpApp {
         let c = HealthCheck { name, check, timeout };
         self.adding()?.add_health_check(c.clone());
         self.checks.lock().push(c);
+        Ok(())
+    }
+
+    /// Sends audit records (`@audit_log` routes) to `callback(record_json)` on the app's loop instead
+    /// of the log.
+    fn on_audit(&self, callback: Py<PyAny>) -> PyResult<()> {
+        let callback = Arc::new(callback);
+        let inbox = self.inbox.clone();
+        let sink = Arc::new(move |r: &AuditRecord| {
+            let record = audit_json(r);
+            let callback = callback.clone();
+            inbox.run(move |py| {
+                if let Err(e) = callback.call1(py, (record,)) {
+                    e.print(py);
+                }
+            });
+        });
+        self.adding()?.on_audit(sink);
         Ok(())
     }
 
@@ -469,6 +487,18 @@ impl Settler {
             }
         });
     }
+}
+
+/// An audit record as JSON text: `action`, `actor`, `method`, `path`, `route`, `params`,
+/// `status`, `outcome`, `time` (seconds since the epoch), `request_id`, `remote`.
+fn audit_json(r: &AuditRecord) -> String {
+    let time = r.time.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    serde_json::json!({
+        "action": r.action, "actor": r.actor, "method": r.method, "path": r.path, "route": r.route,
+        "params": r.params, "status": r.status, "outcome": r.outcome, "time": time,
+        "request_id": r.request_id, "remote": r.remote.map(|a| a.to_string()),
+    })
+    .to_string()
 }
 
 fn down(message: String) -> HealthReport {

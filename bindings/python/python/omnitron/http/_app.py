@@ -19,6 +19,7 @@ import threading
 from typing import Any, Callable, Optional, Sequence
 
 from .. import _native
+from .._background import spawn
 from .._eager import Starter
 from ..errors import InvalidArgumentError, OmnitronError
 from ._decorators import CHECK, CONTROLLER, DECLARED, INDICATOR, ROUTES, HealthCheckResult, declared_of_class, merge
@@ -78,15 +79,29 @@ class HttpApp:
     ``AppOptions``: ``body_limit``, ``header_read_timeout``, ``shutdown_timeout``, ``cors``,
     ``jwt``, ``rate_limit``, ``openapi``, ``health``, ``health_timeout``, ``metrics``, ``tls``,
     ``security_headers``; checked by core, an unknown key is refused naming the nearest).
+    ``on_audit(record)`` takes the audit records of ``@audit_log`` routes (a dict: ``action``,
+    ``actor``, ``method``, ``path``, ``route``, ``params``, ``status``, ``outcome``, ``time``,
+    ``request_id``, ``remote``) on the app's loop, instead of the log.
 
     Routes are checked at once (a clash or a bad declaration is ``InvalidRouteError``). The app
     binds to the running event loop at its first :meth:`listen` or :meth:`inject`: ``async def``
     handlers run on that loop, ``def`` handlers in a thread pool."""
 
-    def __init__(self, controllers: Sequence[Any] = (), *, indicators: Sequence[Any] = (), **options: Any) -> None:
+    def __init__(
+        self,
+        controllers: Sequence[Any] = (),
+        *,
+        indicators: Sequence[Any] = (),
+        on_audit: Optional[Callable[[dict[str, Any]], Any]] = None,
+        **options: Any,
+    ) -> None:
         if not isinstance(controllers, (list, tuple)):
             raise InvalidArgumentError(f"HttpApp() takes a list of controllers, got {type(controllers).__name__}")
+        if on_audit is not None and not callable(on_audit):
+            raise InvalidArgumentError(f"HttpApp(on_audit=) takes a function, got {type(on_audit).__name__}")
         self._native = _native.NativeHttpApp(options)
+        if on_audit is not None:
+            self._native.on_audit(_audit_caller(on_audit))
         self._routes: list[_Route] = []
         self._checks: list[Callable[[], Any]] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -374,6 +389,19 @@ class HttpApp:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _audit_caller(on_audit: Callable[[dict[str, Any]], Any]) -> Callable[[str], None]:
+    def deliver(record: str) -> None:
+        # On the app's loop.
+        try:
+            r = on_audit(json.loads(record))
+            if inspect.isawaitable(r):
+                spawn(r, "an HTTP audit handler")
+        except Exception:  # noqa: BLE001 - a failing sink does not fail the request (answered already)
+            log.exception("the HTTP audit handler failed")
+
+    return deliver
 
 
 def _settle(fut: "asyncio.Future[Any]", value: Any, error: Any) -> None:
