@@ -27,6 +27,7 @@
 
 pub mod app;
 mod door;
+mod openapi;
 pub mod options;
 pub mod problem;
 pub mod request;
@@ -35,6 +36,7 @@ pub mod router;
 pub mod server;
 mod service;
 pub mod spec;
+mod validate;
 
 pub use app::{
     AppOptions, AuditRecord, AuditSink, HealthCheck, HealthCheckFn, HealthReport, HttpApp, HttpService,
