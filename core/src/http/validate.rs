@@ -32,6 +32,9 @@ use crate::error::{Error, ErrorCode, Result};
 /// At most this many failures are listed in one problem (a huge body cannot make a huge answer).
 pub(crate) const MAX_ERRORS: usize = 100;
 
+/// A failure's message is cut to this many bytes (it quotes the failing value, which can be big).
+const MAX_MESSAGE: usize = 300;
+
 /// How deep `$ref`s and combinators are followed to find a property's type.
 const MAX_DEPTH: usize = 16;
 
@@ -273,7 +276,7 @@ fn collect(v: &Validator, value: &Json, part: &'static str, out: &mut Vec<FieldE
         }
         let base = e.instance_path().as_str().to_string();
         let keyword = e.kind().keyword().to_string();
-        let message = e.to_string();
+        let message = cut(e.to_string());
         match e.kind() {
             // The missing member's own path, so that a client can point at the field.
             ValidationErrorKind::Required { property } => {
@@ -289,7 +292,7 @@ fn collect(v: &Validator, value: &Json, part: &'static str, out: &mut Vec<FieldE
                     out.push(FieldError {
                         part,
                         path: child(&base, name),
-                        message: format!("{name:?} is not allowed here"),
+                        message: cut(format!("{name:?} is not allowed here")),
                         keyword: keyword.clone(),
                     });
                 }
@@ -297,6 +300,19 @@ fn collect(v: &Validator, value: &Json, part: &'static str, out: &mut Vec<FieldE
             _ => out.push(FieldError { part, path: base, message, keyword }),
         }
     }
+}
+
+/// `message`, cut to [`MAX_MESSAGE`] bytes (on a character boundary) with an ellipsis.
+fn cut(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 /// `base` + `/name`, the name escaped as RFC 6901 says.
@@ -380,10 +396,10 @@ fn items_of<'a>(schema: &'a Json, root: &'a Json, depth: usize) -> Option<&'a Js
         return Some(items);
     }
     for key in ["anyOf", "oneOf", "allOf"] {
-        if let Some(Json::Array(branches)) = s.get(key) {
-            if let Some(i) = branches.iter().find_map(|b| items_of(b, root, depth + 1)) {
-                return Some(i);
-            }
+        if let Some(Json::Array(branches)) = s.get(key)
+            && let Some(i) = branches.iter().find_map(|b| items_of(b, root, depth + 1))
+        {
+            return Some(i);
         }
     }
     None
@@ -413,13 +429,19 @@ fn coerce(text: &str, t: Types) -> Json {
             return Json::from(u);
         }
         // Only decimal text: Rust also reads `inf` and `NaN`, which JSON has not.
-        if t.has(Types::NUMBER)
-            && text.bytes().any(|b| b.is_ascii_digit())
+        if text.bytes().any(|b| b.is_ascii_digit())
             && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
             && let Ok(f) = text.parse::<f64>()
             && let Some(n) = serde_json::Number::from_f64(f)
         {
-            return Json::Number(n);
+            // A whole number is an integer (`1e3`, `2.0`), kept as one while it fits, so that
+            // handlers read it with `as_i64`; beyond 64 bits it can only be a float.
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                return Json::from(f as i64);
+            }
+            if f.fract() == 0.0 || t.has(Types::NUMBER) {
+                return Json::Number(n);
+            }
         }
     }
     if t.has(Types::BOOLEAN) {
@@ -473,6 +495,12 @@ mod tests {
         assert_eq!(coerce("-7", int), json!(-7));
         assert_eq!(coerce("1.5", int), json!("1.5"));
         assert_eq!(coerce("abc", int), json!("abc"));
+        assert_eq!(coerce("1e3", int), json!(1000));
+        assert_eq!(
+            coerce("18226791368883861000531057049600", int),
+            json!("18226791368883861000531057049600".parse::<f64>().unwrap())
+        );
+        assert_eq!(coerce("2.0", Types(Types::NUMBER)), json!(2));
         let num = Types(Types::NUMBER);
         assert_eq!(coerce("1.5", num), json!(1.5));
         assert_eq!(coerce("3", num), json!(3));
@@ -524,7 +552,10 @@ mod tests {
     }
 
     #[test]
-    fn pointers_escape_member_names() {
+    fn pointers_escape_member_names_and_messages_are_cut() {
         assert_eq!(child("/a", "b/c~d"), "/a/b~1c~0d");
+        let long = cut("é".repeat(400));
+        assert!(long.len() <= MAX_MESSAGE + '…'.len_utf8() && long.ends_with('…'));
+        assert_eq!(cut("short".into()), "short");
     }
 }
