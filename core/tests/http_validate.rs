@@ -9,8 +9,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use omnitron::ErrorCode;
 use omnitron::http::{
-    AppOptions, DoorAnswer, HttpApp, HttpService, InjectRequest, Method, Request, Response, RouteSpec,
-    UploadSpec,
+    AppOptions, DoorAnswer, HttpApp, HttpService, InjectRequest, Method, PaginationSpec, Request, Response,
+    RouteSpec, UploadSpec,
 };
 use serde_json::{Value, json};
 
@@ -320,6 +320,13 @@ async fn the_openapi_document_describes_the_routes() {
             echo,
         )
         .route(RouteSpec::new(Method::GET, "/health/deep"), echo)
+        .route(
+            RouteSpec::new(Method::GET, "/pages")
+                .paginated(PaginationSpec::default())
+                .description("d")
+                .deprecated(),
+            echo,
+        )
         .route(RouteSpec::new(Method::GET, "/a").operation_id("same"), echo)
         .route(
             RouteSpec::new(Method::GET, "/b").operation_id("same").rate_limit(5, Duration::from_secs(1)),
@@ -333,7 +340,7 @@ async fn the_openapi_document_describes_the_routes() {
     let paths = doc["paths"].as_object().unwrap();
     let mut names: Vec<&str> = paths.keys().map(String::as_str).collect();
     names.sort();
-    assert_eq!(names, ["/a", "/b", "/files", "/free", "/items/{id}", "/orders"]);
+    assert_eq!(names, ["/a", "/b", "/files", "/free", "/items/{id}", "/orders", "/pages"]);
 
     let get_item = &doc["paths"]["/items/{id}"]["get"];
     assert_eq!(get_item["operationId"], "getItemsById");
@@ -381,6 +388,15 @@ async fn the_openapi_document_describes_the_routes() {
     let form = &doc["paths"]["/files"]["post"]["requestBody"]["content"]["multipart/form-data"];
     assert_eq!(form["schema"]["properties"]["file"]["format"], "binary");
     assert_eq!(form["encoding"]["file"]["contentType"], "image/png");
+
+    // A paginated route takes page and limit; description and deprecated are carried.
+    let pages = &doc["paths"]["/pages"]["get"];
+    let names: Vec<&str> =
+        pages["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["page", "limit"]);
+    assert_eq!(pages["parameters"][1]["schema"]["maximum"], 100);
+    assert!(pages["responses"]["400"].is_object());
+    assert_eq!((pages["description"].as_str(), pages["deprecated"].as_bool()), (Some("d"), Some(true)));
 
     // operationIds are unique; a rate-limited route may answer 429.
     assert_eq!(doc["paths"]["/a"]["get"]["operationId"], "same");

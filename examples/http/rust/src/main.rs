@@ -99,7 +99,7 @@ fn user(id: u64, body: &Value) -> Value {
 fn app(store: Store) -> HttpApp {
     let (list, create, read, replace, remove, stats) =
         (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store);
-    let mut list_spec = RouteSpec::new(Method::GET, "/users")
+    let list_spec = RouteSpec::new(Method::GET, "/users")
         .query_schema(json!({
             "$defs": { "Role": role() },
             "type": "object",
@@ -120,8 +120,8 @@ fn app(store: Store) -> HttpApp {
             "required": ["items", "total"],
         }))
         .tag("users")
-        .summary("List users, a page at a time");
-    list_spec.description = Some("Filtered by role and by a part of the name.".into());
+        .summary("List users, a page at a time")
+        .description("Filtered by role and by a part of the name.");
     HttpApp::new(AppOptions::default())
         .route(list_spec, move |req: Request| {
             let store = list.clone();
