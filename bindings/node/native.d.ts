@@ -99,6 +99,55 @@ export declare class NativeGraph {
   exportGraph(format: string): string
 }
 
+/** An HTTP app whose handlers are JavaScript functions. */
+export declare class NativeHttpApp {
+  /**
+   * Checks `options` (an app's, as `AppOptions::from_raw` reads them); `wake` is called when
+   * requests, health checks or finished operations wait for `drain`. With `audit`, audit records
+   * are handed to JavaScript too (kind 2) instead of the log.
+   */
+  constructor(options: Array<JsRawOption>, wake: () => void, audit: boolean)
+  /**
+   * Declares a route (`what` names it in messages: `UsersController.findOne`) whose requests
+   * reach JavaScript as handler number `handler`.
+   */
+  route(what: string, spec: Array<JsRawOption>, handler: number): void
+  /**
+   * Adds health check `name`, run by JavaScript as check number `index` (`healthAnswer`), with
+   * its own timeout in ms (none: the app's `healthTimeout`).
+   */
+  healthCheck(name: string, index: number, timeoutMs?: number | undefined | null): void
+  /** Checks every route and makes the service (`H006` for a bad or clashing route). */
+  build(): void
+  /**
+   * Every request, health check, audit record and finished operation queued since the last
+   * call, written into `buffer` (see `inbox` for the kinds).
+   */
+  drain(buffer: Uint8Array): number
+  /**
+   * The answers of JavaScript handlers, `batch[..len]` as `lib/http/answers.ts` writes them.
+   * Returns how many requests were still waiting (a client that left is not).
+   */
+  respond(batch: Uint8Array, len: number): number
+  /** A health check's outcome: `details` is JSON text. */
+  healthAnswer(id: number, up: boolean, message?: string | undefined | null, details?: string | undefined | null): boolean
+  /** Serves on `host:port` (0 picks a port); `op` reports the port. */
+  listen(op: number, host: string, port: number): void
+  /**
+   * Answers a request in-process, through the same pipeline; `op` reports the status (aux), the
+   * body and the headers (JSON `[[name, value], ...]`). `headers` is name, value, name, value...
+   */
+  inject(op: number, method: string, uri: string, headers: Array<string>, body?: Uint8Array | undefined | null): void
+  /**
+   * Stops accepting and lets requests in flight finish; those still waiting for JavaScript
+   * near the end of the shutdown timeout (at 90% of it) get a 503, written before the server
+   * closes what is left. `op` reports when it is done.
+   */
+  close(op: number): void
+  /** Whether the app is ready (`/health/ready`). */
+  isReady(): boolean
+}
+
 /** A metric family. */
 export declare class NativeMetric {
   /** The series for these label values. */
@@ -519,13 +568,17 @@ export interface JsProviderSpec {
  * of the values is set; none is `null`.
  */
 export interface JsRawOption {
-  /** The key as the user wrote it (`failureRate`). */
+  /** The key as the user wrote it (`failureRate`); empty for a list's item. */
   key: string
   number?: number
   text?: string
   flag?: boolean
   /** Anything else, described (`a function`). */
   other?: string
+  /** A list (its items' keys are empty). */
+  list?: Array<JsRawOption>
+  /** Nested options (a plain object). */
+  map?: Array<JsRawOption>
 }
 
 /** A stage as the TypeScript layer describes it (times in ms; `retries` after the first attempt). */

@@ -782,6 +782,7 @@ module.exports.NativeBreaker = nativeBinding.NativeBreaker
 module.exports.NativeBulkhead = nativeBinding.NativeBulkhead
 module.exports.NativeExporter = nativeBinding.NativeExporter
 module.exports.NativeGraph = nativeBinding.NativeGraph
+module.exports.NativeHttpApp = nativeBinding.NativeHttpApp
 module.exports.NativeMetric = nativeBinding.NativeMetric
 module.exports.NativePeer = nativeBinding.NativePeer
 module.exports.NativePool = nativeBinding.NativePool

@@ -8,6 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use omnitron::ErrorCode;
+use omnitron::http::app::JwtOptions;
 use omnitron::http::{
     AppOptions, DoorAnswer, HttpApp, HttpService, InjectRequest, Method, PaginationSpec, Request, Response,
     RouteSpec, UploadSpec,
@@ -47,42 +48,45 @@ fn order_schema() -> Value {
 }
 
 fn app() -> HttpApp {
-    HttpApp::new(AppOptions::default())
-        .route(
-            RouteSpec::new(Method::GET, "/items/:id")
-                .params_schema(json!({
-                    "type": "object",
-                    "properties": { "id": { "type": "integer", "minimum": 1 } },
-                }))
-                .query_schema(json!({
-                    "type": "object",
-                    "properties": {
-                        "limit": { "type": "integer", "maximum": 100, "default": 20 },
-                        "ratio": { "type": "number" },
-                        "active": { "type": "boolean" },
-                        "tags": { "type": "array", "items": { "type": "string" } },
-                        "ids": { "type": "array", "items": { "type": "integer" } },
-                        "after": { "anyOf": [{ "type": "integer" }, { "type": "null" }] },
-                        "filter": { "type": "object", "properties": { "a": { "type": "integer" } } },
-                        "q": { "type": "string" },
-                    },
-                    "required": ["q"],
-                })),
-            echo,
-        )
-        .route(
-            RouteSpec::new(Method::POST, "/orders")
-                .query_schema(json!({
-                    "type": "object",
-                    "properties": { "dry": { "type": "boolean" } },
-                }))
-                .body_schema(order_schema())
-                .response_schema(json!({ "type": "object" }))
-                .tag("orders")
-                .summary("Place an order"),
-            echo,
-        )
-        .route(RouteSpec::new(Method::POST, "/free"), echo)
+    routes(HttpApp::new(AppOptions::default()))
+}
+
+fn routes(app: HttpApp) -> HttpApp {
+    app.route(
+        RouteSpec::new(Method::GET, "/items/:id")
+            .params_schema(json!({
+                "type": "object",
+                "properties": { "id": { "type": "integer", "minimum": 1 } },
+            }))
+            .query_schema(json!({
+                "type": "object",
+                "properties": {
+                    "limit": { "type": "integer", "maximum": 100, "default": 20 },
+                    "ratio": { "type": "number" },
+                    "active": { "type": "boolean" },
+                    "tags": { "type": "array", "items": { "type": "string" } },
+                    "ids": { "type": "array", "items": { "type": "integer" } },
+                    "after": { "anyOf": [{ "type": "integer" }, { "type": "null" }] },
+                    "filter": { "type": "object", "properties": { "a": { "type": "integer" } } },
+                    "q": { "type": "string" },
+                },
+                "required": ["q"],
+            })),
+        echo,
+    )
+    .route(
+        RouteSpec::new(Method::POST, "/orders")
+            .query_schema(json!({
+                "type": "object",
+                "properties": { "dry": { "type": "boolean" } },
+            }))
+            .body_schema(order_schema())
+            .response_schema(json!({ "type": "object" }))
+            .tag("orders")
+            .summary("Place an order"),
+        echo,
+    )
+    .route(RouteSpec::new(Method::POST, "/free"), echo)
 }
 
 fn body(r: &Response) -> Value {
@@ -309,7 +313,9 @@ async fn validation_and_the_document_over_a_socket() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_the_routes() {
-    let svc = app()
+    let mut options = AppOptions::default();
+    options.jwt = Some(JwtOptions::with_secret("a secret for the test, 32 bytes or more"));
+    let svc = routes(HttpApp::new(options))
         .route(RouteSpec::new(Method::DELETE, "/items/{id}").require_roles(["admin"]), echo)
         .route(
             RouteSpec::new(Method::POST, "/files").upload(UploadSpec {

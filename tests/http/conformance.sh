@@ -22,6 +22,9 @@ seed=${SEED:-19}
   || { echo "schemathesis or openapi-spec-validator missing from $venv (make deps)"; exit 1; }
 
 work=$(mktemp -d /tmp/omnitron-http-conformance.XXXXXX)
+# The server verifies bearer tokens with this secret; the fuzzer sends a valid one (an hour long),
+# so the routes requiring auth are exercised past their 401.
+export HTTP_EXAMPLE_JWT_SECRET="conformance-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 "$bin" 0 > "$work/server.out" 2> "$work/server.err" &
 pid=$!
 stop() {
@@ -51,6 +54,17 @@ PY
 echo "== openapi-spec-validator $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("openapi-spec-validator"))')"
 "$venv/bin/openapi-spec-validator" "$work/openapi.json"
 
+token=$("$venv/bin/python" - << 'PY'
+import base64, hashlib, hmac, json, os, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"sub": "conformance", "exp": int(time.time()) + 3600}).encode())
+key = os.environ["HTTP_EXAMPLE_JWT_SECRET"].encode()
+sig = b64(hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest())
+print(f"{head}.{body}.{sig}")
+PY
+)
+
 echo "== schemathesis run ($examples examples per operation, seed $seed)"
 # Run from the scratch directory: nothing (hypothesis database, reports) lands in the repository.
 (
@@ -58,6 +72,7 @@ echo "== schemathesis run ($examples examples per operation, seed $seed)"
   "$venv/bin/schemathesis" run "$base/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --max-examples "$examples" --seed "$seed" --workers 1 --request-timeout 10 \
+    --header "Authorization: Bearer $token" \
     --generation-database none --no-color
 )
 

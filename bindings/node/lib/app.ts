@@ -2,8 +2,13 @@
 
 import { Container, type ContainerScope } from './di/container.js';
 import type { ModuleRef } from './di/decorators.js';
-import { collectModules } from './di/modules.js';
+import { collectModules, type CollectedModules } from './di/modules.js';
+import type { Provider } from './di/providers.js';
 import type { InjectionToken } from './di/tokens.js';
+import { invalidArgument } from './errors.js';
+import { buildHttp, wantsHttp, type HttpAppOptions } from './http/application.js';
+import { TestClient } from './http/client.js';
+import type { AuditRecord, HttpHost } from './http/host.js';
 import type { Peer } from './rpc/peer.js';
 import { OptionKeys, options as checkedOptions } from './util.js';
 
@@ -16,15 +21,72 @@ export interface CreateOptions {
    * root module (declared there, or exported to it).
    */
   peer?: Peer;
+  /**
+   * The HTTP app's options (docs/HTTP.md): limits, security headers, CORS, rate limit, JWT,
+   * OpenAPI, health, metrics, TLS. They win over a `SecurityModule.forRoot(...)`'s.
+   */
+  http?: HttpAppOptions;
+  /** Audit records of `@AuditLog` routes (default: the engine's log). */
+  onAudit?: (record: AuditRecord) => void;
+  /** A handler threw something that is not an HttpException: its route got a 500 (default: console.error). */
+  onHttpError?: (error: unknown, route: string) => void;
 }
-const CREATE_KEYS = new OptionKeys(['context', 'peer']);
+const CREATE_KEYS = new OptionKeys(['context', 'peer', 'http', 'onAudit', 'onHttpError']);
+
+/** @internal What `Test.createApplication` adds: modules replaced, providers overridden. */
+export interface AppSetup {
+  swap?: ReadonlyMap<unknown, ModuleRef>;
+  overrides?: { provide: InjectionToken; provider: Provider }[];
+}
 
 /** A running application: its container, built from the root module and initialized. */
 export class OmnitronApp {
   /** @internal What `create({ peer })` exposed: unexposed by `close()`. */
   readonly _exposed: { peer: Peer; name: string; version: string }[] = [];
+  #http: Promise<HttpHost> | undefined;
+  #makeHttp: (() => Promise<HttpHost>) | undefined;
+  #port: number | undefined;
 
   constructor(readonly container: Container) {}
+
+  /** @internal The HTTP app, built now (`http`) or on first use (`make`). */
+  _setHttp(http: HttpHost | undefined, make: () => Promise<HttpHost>): void {
+    if (http) this.#http = Promise.resolve(http);
+    this.#makeHttp = make;
+  }
+
+  #host(): Promise<HttpHost> {
+    // Once closed, an app that has an HTTP side answers 503; one that has none never gets one.
+    if (this.#http) return this.#http;
+    if (!this.#makeHttp) return Promise.reject(invalidArgument('the application is closed'));
+    this.#http = this.#makeHttp();
+    return this.#http;
+  }
+
+  /**
+   * Serves every controller of the module tree, the health endpoints and the OpenAPI document on
+   * `host:port` (port 0 picks a free one); resolves with the port. The process stays alive until
+   * `close()`.
+   */
+  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`listen() takes a port from 0 to 65535, got ${String(port)}`);
+    if (typeof host !== 'string') throw invalidArgument(`listen()'s host must be a string such as '127.0.0.1', got ${typeof host}`);
+    this.#port = await (await this.#host()).listen(port, host);
+    return this.#port;
+  }
+
+  /** The port the application listens on, once `listen()` resolved. */
+  get port(): number | undefined {
+    return this.#port;
+  }
+
+  /**
+   * Requests answered in-process, through the same pipeline as a socket's (spec 10.2):
+   * `await app.request().post('/orders').send(body).expect(201)`.
+   */
+  request(): TestClient {
+    return new TestClient((method, uri, headers, body) => this.#host().then((h) => h.inject(method, uri, headers, body)));
+  }
 
   /** Resolves a provider visible from the root module. */
   get<T>(token: InjectionToken<T>): T {
@@ -46,6 +108,10 @@ export class OmnitronApp {
    * subscriptions), then runs every `onDestroy` and closes the application.
    */
   async close(): Promise<void> {
+    this.#makeHttp = undefined;
+    const http = this.#http;
+    // Requests in flight finish first (their handlers still have their dependencies).
+    if (http) await (await http.catch(() => undefined))?.close();
     await unexposeAll(this._exposed.splice(0));
     return this.container.dispose();
   }
@@ -72,34 +138,49 @@ export const Omnitron = {
    * disposed and the error is thrown.
    */
   async create(rootModule: ModuleRef, createOptions?: CreateOptions): Promise<OmnitronApp> {
-    const options = checkedOptions<CreateOptions>(createOptions, 'Omnitron.create()', CREATE_KEYS);
-    const container = new Container({ context: options.context });
-    container.loadRootModule(rootModule);
-    try {
-      await container.initialize();
-    } catch (e) {
-      // Whatever was built before the failure is destroyed; the failure is what the caller sees.
-      await container.dispose().catch(() => {});
-      throw e;
-    }
-    const app = new OmnitronApp(container);
-    const peer = options.peer;
-    if (peer) {
-      try {
-        for (const e of collectModules(rootModule, () => false).entries.flat()) {
-          const meta = e.kind === 0 && typeof e.make === 'function' ? (e.make as Record<symbol, { name: string; version: string } | undefined>)[Symbol.for('omnitron.rpc.service')] : undefined;
-          if (meta === undefined) continue;
-          // Singletons are built by now: resolved synchronously, so that a service with a `then`
-          // method is not taken for a promise.
-          // Boxed: an instance with a `then` method must not be taken for a promise.
-          await peer.expose((await builtInstance(container, e.token)).instance as object);
-          app._exposed.push({ peer, name: meta.name, version: meta.version });
-        }
-      } catch (e) {
-        await app.close().catch(() => {});
-        throw e;
-      }
-    }
-    return app;
+    return createApplication(rootModule, createOptions, {});
   },
 };
+
+/**
+ * @internal `Omnitron.create`, with what tests replace: loads the root module (`swap` applied),
+ * overrides providers, initializes, then builds the HTTP side when the module tree has one (so a
+ * bad option or route fails here) and exposes `@Service` classes on `peer`.
+ */
+export async function createApplication(rootModule: ModuleRef, createOptions: CreateOptions | undefined, setup: AppSetup): Promise<OmnitronApp> {
+  const options = checkedOptions<CreateOptions>(createOptions, 'Omnitron.create()', CREATE_KEYS);
+  const container = new Container({ context: options.context });
+  let collected: CollectedModules;
+  try {
+    container.loadRootModule(rootModule, setup.swap);
+    for (const { provide, provider } of setup.overrides ?? []) container.overrideProvider(provide, provider);
+    collected = collectModules(rootModule, () => false, setup.swap);
+    await container.initialize();
+  } catch (e) {
+    // Whatever was built before the failure is destroyed; the failure is what the caller sees.
+    await container.dispose().catch(() => {});
+    throw e;
+  }
+  const app = new OmnitronApp(container);
+  try {
+    const hooks = { onAudit: options.onAudit, onError: options.onHttpError };
+    const make = () => buildHttp(container, collected, options.http, hooks);
+    app._setHttp(options.http !== undefined || wantsHttp(collected) ? await make() : undefined, make);
+    const peer = options.peer;
+    if (peer) {
+      for (const e of collected.entries.flat()) {
+        const meta = e.kind === 0 && typeof e.make === 'function' ? (e.make as Record<symbol, { name: string; version: string } | undefined>)[Symbol.for('omnitron.rpc.service')] : undefined;
+        if (meta === undefined) continue;
+        // Singletons are built by now: resolved synchronously, so that a service with a `then`
+        // method is not taken for a promise.
+        // Boxed: an instance with a `then` method must not be taken for a promise.
+        await peer.expose((await builtInstance(container, e.token)).instance as object);
+        app._exposed.push({ peer, name: meta.name, version: meta.version });
+      }
+    }
+  } catch (e) {
+    await app.close().catch(() => {});
+    throw e;
+  }
+  return app;
+}

@@ -35,7 +35,7 @@ export type {
 } from './di/providers.js';
 export { Scope, type ScopeName } from './di/scope.js';
 export { Container, ContainerScope, type ContainerOptions } from './di/container.js';
-export { Omnitron, OmnitronApp, type CreateOptions } from './app.js';
+export { Omnitron, OmnitronApp, OmnitronApp as OmnitronApplication, type CreateOptions } from './app.js';
 
 // Metrics
 export {
@@ -67,7 +67,9 @@ export {
   type BulkheadOptions,
   type RetryOptions,
 } from './resilience/policies.js';
-export { CircuitBreaker, Retry, RateLimit, Throttle, Timeout, Bulkhead, type ThrottleOptions } from './resilience/decorators.js';
+// `RateLimit` is HTTP's (lib/http), which hands a policy's options (`{ points, duration }`) to the
+// resilience decorator.
+export { CircuitBreaker, Retry, Throttle, Timeout, Bulkhead, type ThrottleOptions } from './resilience/decorators.js';
 
 // RPC
 export {
@@ -89,6 +91,9 @@ export {
 } from './rpc/peer.js';
 export { encode as packMessage, decode as unpackMessage } from './rpc/msgpack.js';
 export { busyPoll } from './rpc/polling.js';
+
+// HTTP controllers
+export * from './http/index.js';
 
 // Workflows
 export * from './workflow/index.js';

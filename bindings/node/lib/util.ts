@@ -49,6 +49,8 @@ export interface RawOption {
   text?: string;
   flag?: boolean;
   other?: string;
+  list?: RawOption[];
+  map?: RawOption[];
 }
 
 /**
@@ -67,6 +69,28 @@ export function rawOptions(o: object, keys: readonly string[]): RawOption[] {
     else if (v === null) out.push({ key });
     else out.push({ key, other: describe(v) });
   }
+  return out;
+}
+
+/** One value for the engine to check: plain objects and arrays are kept as nested options. */
+function rawValue(key: string, v: unknown, depth: number): RawOption {
+  if (typeof v === 'number') return { key, number: v };
+  if (typeof v === 'string') return { key, text: v };
+  if (typeof v === 'boolean') return { key, flag: v };
+  if (v === null || v === undefined) return { key };
+  if (depth < 32 && Array.isArray(v)) return { key, list: v.map((x) => rawValue('', x, depth + 1)) };
+  if (depth < 32 && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return { key, map: rawTree(v, depth + 1) };
+  return { key, other: describe(v) };
+}
+
+/**
+ * Every key of `o` as the user gave it, nested objects and arrays included, for the engine to
+ * check (unknown keys and wrong types are refused there, in the user's words). Unset keys are left
+ * out.
+ */
+export function rawTree(o: object, depth = 0): RawOption[] {
+  const out: RawOption[] = [];
+  for (const [key, v] of Object.entries(o)) if (v !== undefined) out.push(rawValue(key, v, depth));
   return out;
 }
 

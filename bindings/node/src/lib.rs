@@ -13,6 +13,7 @@ mod busy_poll;
 mod di;
 mod error;
 mod host_loop;
+mod http;
 mod metrics;
 mod options;
 mod process;

@@ -20,13 +20,17 @@ pub fn unknown_option(context: String, key: String, allowed: Vec<String>) -> JsE
 /// of the values is set; none is `null`.
 #[napi(object)]
 pub struct JsRawOption {
-    /// The key as the user wrote it (`failureRate`).
+    /// The key as the user wrote it (`failureRate`); empty for a list's item.
     pub key: String,
     pub number: Option<f64>,
     pub text: Option<String>,
     pub flag: Option<bool>,
     /// Anything else, described (`a function`).
     pub other: Option<String>,
+    /// A list (its items' keys are empty).
+    pub list: Option<Vec<JsRawOption>>,
+    /// Nested options (a plain object).
+    pub map: Option<Vec<JsRawOption>>,
 }
 
 /// The options for `what` as core reads them; a wrong value is a `code` error.
@@ -41,12 +45,17 @@ pub(crate) fn raw(what: String, code: ErrorCode, options: Vec<JsRawOption>) -> R
 /// The options as (key as written, value) pairs: nested options (a health check's) are a map of
 /// them.
 pub(crate) fn entries(options: Vec<JsRawOption>) -> Vec<(String, Value)> {
-    let value = |o: JsRawOption| match (o.number, o.text, o.flag, o.other) {
-        (Some(n), ..) => Value::Number(n),
-        (_, Some(s), ..) => Value::Text(s),
-        (_, _, Some(b), _) => Value::Bool(b),
-        (_, _, _, Some(d)) => Value::Other(d),
-        _ => Value::Null,
-    };
     options.into_iter().map(|o| (o.key.clone(), value(o))).collect()
+}
+
+fn value(o: JsRawOption) -> Value {
+    match o {
+        JsRawOption { number: Some(n), .. } => Value::Number(n),
+        JsRawOption { text: Some(s), .. } => Value::Text(s),
+        JsRawOption { flag: Some(b), .. } => Value::Bool(b),
+        JsRawOption { other: Some(d), .. } => Value::Other(d),
+        JsRawOption { list: Some(items), .. } => Value::List(items.into_iter().map(value).collect()),
+        JsRawOption { map: Some(items), .. } => Value::Map(entries(items)),
+        _ => Value::Null,
+    }
 }

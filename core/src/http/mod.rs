@@ -26,13 +26,18 @@
 //! - [`request`] and [`response`]: what a handler receives and answers.
 
 pub mod app;
+mod audit;
+mod auth;
+mod cors;
 mod door;
+mod limit;
 mod openapi;
 pub mod options;
 pub mod problem;
 pub mod request;
 pub mod response;
 pub mod router;
+mod security;
 pub mod server;
 mod service;
 pub mod spec;
@@ -49,5 +54,6 @@ pub use problem::{HttpError, PROBLEM_JSON};
 pub use request::{Input, Page, Request, UploadedFile};
 pub use response::Response;
 pub use router::Router;
+pub use security::SECURITY_HEADERS;
 pub use server::HttpServer;
 pub use spec::{PaginationSpec, RateLimitSpec, RouteSpec, UploadSpec, route_options};

@@ -134,7 +134,7 @@ impl Doc {
         if spec.deprecated {
             op.insert("deprecated".into(), Json::Bool(true));
         }
-        if spec.auth {
+        if requires_auth(spec) {
             self.bearer = true;
             op.insert("security".into(), json!([{ "bearerAuth": [] }]));
         }
@@ -288,7 +288,7 @@ impl Doc {
         {
             problems.push(400);
         }
-        if spec.auth {
+        if requires_auth(spec) {
             problems.push(401);
         }
         if !spec.roles.is_empty() || !spec.permissions.is_empty() {
@@ -456,6 +456,11 @@ fn points_at_root(schema: &Json) -> bool {
         Json::Array(a) => a.iter().any(points_at_root),
         _ => false,
     }
+}
+
+/// Roles or permissions imply auth, however the spec was made (as the pipeline reads it).
+fn requires_auth(spec: &RouteSpec) -> bool {
+    spec.auth || !spec.roles.is_empty() || !spec.permissions.is_empty()
 }
 
 /// A name as a JSON Pointer segment writes it.

@@ -15,7 +15,8 @@
 
 use std::fmt;
 
-use hyper::StatusCode;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -35,6 +36,9 @@ pub struct HttpError {
     detail: Option<String>,
     code: Option<ErrorCode>,
     extensions: Map<String, Value>,
+    /// Headers the problem's response carries (`WWW-Authenticate`, `Retry-After`); boxed, as
+    /// few problems have any.
+    headers: Option<Box<HeaderMap>>,
 }
 
 impl HttpError {
@@ -44,7 +48,15 @@ impl HttpError {
             .ok()
             .filter(|s| s.is_client_error() || s.is_server_error())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        HttpError { status, kind: None, title: None, detail: None, code: None, extensions: Map::new() }
+        HttpError {
+            status,
+            kind: None,
+            title: None,
+            detail: None,
+            code: None,
+            extensions: Map::new(),
+            headers: None,
+        }
     }
 
     /// 400 Bad Request with `detail`.
@@ -95,6 +107,28 @@ impl HttpError {
         self
     }
 
+    /// Adds a header to the problem's response (`WWW-Authenticate` on a 401, `Retry-After` on a
+    /// 429 or 503); its media type stays `application/problem+json`.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> HttpError {
+        self.headers_mut().append(name, value);
+        self
+    }
+
+    /// A header the problem's response carries.
+    pub fn header(&self, name: &str) -> Option<&HeaderValue> {
+        self.headers.as_ref()?.get(name)
+    }
+
+    /// Every header the problem's response carries.
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.headers.iter().flat_map(|h| h.iter())
+    }
+
+    /// The headers, to add more.
+    pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers.get_or_insert_default()
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         self.status.as_u16()
@@ -134,7 +168,13 @@ impl HttpError {
     /// The problem document as a response (`application/problem+json`).
     pub fn into_response(self, instance: &str, request_id: &str) -> Response {
         let body = serde_json::to_vec(&self.to_problem(instance, request_id)).unwrap_or_default();
-        Response::bytes(self.status.as_u16(), PROBLEM_JSON, body)
+        let mut r = Response::bytes(self.status.as_u16(), PROBLEM_JSON, body);
+        for (name, value) in self.headers() {
+            if name != hyper::header::CONTENT_TYPE {
+                r.headers.append(name.clone(), value.clone());
+            }
+        }
+        r
     }
 }
 

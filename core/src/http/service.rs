@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
+use hyper::header::{ALLOW, CONTENT_LENGTH, HeaderValue, ORIGIN};
 use hyper::{Method, StatusCode};
 
 use std::net::SocketAddr;
@@ -30,7 +30,6 @@ pub(crate) struct Shared {
     pub(crate) options: HttpOptions,
     /// The app around the router, for what applies to every request (CORS, security headers,
     /// metrics); none for a bare router.
-    #[allow(dead_code)] // read by the app's layers (CORS, security headers, metrics)
     pub(crate) app: Option<Arc<AppShared>>,
 }
 
@@ -57,14 +56,23 @@ where
 {
     let (parts, body) = req.into_parts();
     let id = request_id(&parts.headers);
+    let app = shared.app.as_deref();
+    // A CORS preflight from an allowed origin is answered before routing.
+    if let Some(r) = app.and_then(|a| a.preflight(&parts)) {
+        return (r, id);
+    }
+    let origin = app.filter(|a| a.cors.is_some()).and_then(|_| parts.headers.get(ORIGIN).cloned());
     let path = parts.uri.path().to_string();
-    let response = match answer(shared, parts, body, &id, &path, remote).await {
+    let mut response = match answer(shared, parts, body, &id, &path, remote).await {
         Ok(mut r) => match r.problem.take() {
             Some(e) => (*e).into_response(&path, &id),
             None => r,
         },
         Err(e) => e.into_response(&path, &id),
     };
+    if let Some(a) = app {
+        a.decorate(&mut response, origin.as_ref());
+    }
     (response, id)
 }
 
@@ -187,7 +195,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 type Panic = Box<dyn std::any::Any + Send>;
 
 /// A future whose panics become an `Err`.
-struct CatchUnwind<F>(F);
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
 
 impl<F: Future + Unpin> Future for CatchUnwind<F> {
     type Output = Result<F::Output, Panic>;

@@ -317,6 +317,23 @@ export class Container {
     return format === 'json' ? JSON.parse(text) : text;
   }
 
+  /**
+   * @internal The instance of each provider of `token` in any module of the tree, visible from the
+   * root or not (what an application serves: its controllers, health indicators), in registration
+   * order. Singletons are built by `initialize()`; this only gathers them.
+   */
+  async _instancesOf(token: InjectionToken): Promise<unknown[]> {
+    if (this.#disposed) throw this.#disposedError();
+    this.#ensurePlan();
+    const out: unknown[] = [];
+    for (let id = 0; id < this.#entries.length; id++) {
+      if (this.#entries[id]?.token !== token) continue;
+      const v = this.#getAsync(id, null);
+      out.push(v instanceof Promise ? await v : v);
+    }
+    return out;
+  }
+
   // ---- internals shared with Scope ----------------------------------------------------------
 
   /** @internal */

@@ -70,6 +70,10 @@ export interface CollectedModules {
   entry: number;
   specs: JsModuleSpec[];
   entries: Entry[][];
+  /** Every module of the tree (replacements applied), in the order visited. */
+  refs: ModuleRef[];
+  /** Every module's controllers, in the order visited. */
+  controllers: Function[];
 }
 
 /**
@@ -83,6 +87,8 @@ export function collectModules(
 ): CollectedModules {
   const specs: JsModuleSpec[] = [];
   const entries: Entry[][] = [];
+  const refs: ModuleRef[] = [];
+  const allControllers: Function[] = [];
   const seen = new Set<number>();
   const sub = (ref: ModuleRef): ModuleRef => {
     // Followed through chains; a loop of replacements stops where it comes back. A module's
@@ -118,7 +124,9 @@ export function collectModules(
         throw invalidModule(`module '${name}' lists ${describe(c)} as a controller: controllers are classes`);
       }
       moduleEntries.push(classEntry(c));
+      allControllers.push(c);
     }
+    refs.push(ref);
     let exports: JsExport[] | undefined;
     if (meta.exports !== undefined) {
       if (!Array.isArray(meta.exports)) throw invalidModule(`exports of module '${name}' must be an array`);
@@ -142,5 +150,5 @@ export function collectModules(
     entries.push(moduleEntries);
     for (const i of imports) stack.push({ ref: i, importer: name });
   }
-  return { entry, specs, entries };
+  return { entry, specs, entries, refs, controllers: allControllers };
 }

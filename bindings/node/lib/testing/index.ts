@@ -10,5 +10,7 @@ export {
   type OverrideBy,
   type OverrideByFactoryOptions,
   type OverrideModule,
+  type TestApplicationOptions,
 } from './module.js';
+export { TestClient, TestRequest, type TestResponse } from '../http/client.js';
 export { createMock, mockFn, isMock, type DeepMocked, type MockFunction, type MockOptions, type MockPartial, type MockResult, type MockState } from './mock.js';

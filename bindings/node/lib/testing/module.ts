@@ -2,6 +2,7 @@
 // from the metadata, compiled into a real container (the engine's graph, checks and errors), its
 // overridden providers replaced by the engine wherever the module tree declares them, initialized.
 
+import { createApplication, type CreateOptions, type OmnitronApp } from '../app.js';
 import { Container } from '../di/container.js';
 import type { DynamicModule, ModuleRef } from '../di/decorators.js';
 import type { InjectEntry, Provider, ProviderInput } from '../di/providers.js';
@@ -49,9 +50,47 @@ export interface OverrideModule {
 
 type Replacement = { provide: InjectionToken } & Record<string, unknown>;
 
+/** What `Test.createApplication(AppModule, options)` takes besides `Omnitron.create`'s options. */
+export interface TestApplicationOptions extends Omit<CreateOptions, 'peer'> {
+  /** Providers replaced wherever the module tree declares them: `{ provide, useValue | useClass | useFactory | useExisting }`. */
+  providers?: Replacement[];
+  /** Modules replaced wherever they are imported: `[[DatabaseModule, FakeDatabaseModule]]`. */
+  modules?: [ModuleRef, ModuleRef][];
+}
+const APPLICATION_KEYS = new OptionKeys(['providers', 'modules', 'context', 'http', 'onAudit', 'onHttpError']);
+
 /** Entry point of the testing utilities (`Test.createTestingModule`). */
 export class Test {
   private constructor() {}
+
+  /**
+   * The application of `module` as `Omnitron.create` makes it, with providers and modules replaced
+   * (spec 10.2); `app.request()` answers requests in-process, without a port:
+   *
+   * ```ts
+   * const app = await Test.createApplication(AppModule, { providers: [{ provide: OrdersRepository, useValue: fake }] });
+   * await app.request().post('/orders').send({ items }).expect(201);
+   * await app.close();
+   * ```
+   */
+  static async createApplication(module: ModuleRef, opts?: TestApplicationOptions): Promise<OmnitronApp> {
+    const what = 'Test.createApplication()';
+    const o = options<TestApplicationOptions>(opts, what, APPLICATION_KEYS);
+    const { providers = [], modules = [], ...create } = o;
+    if (!Array.isArray(providers)) throw invalidArgument(`${what}: 'providers' must be an array, got ${describe(providers)}`);
+    if (!Array.isArray(modules)) throw invalidArgument(`${what}: 'modules' must be an array of [module, replacement] pairs, got ${describe(modules)}`);
+    const overrides = providers.map((p) => {
+      if (p === null || typeof p !== 'object' || !('provide' in p)) throw invalidArgument(`${what}: each of 'providers' is { provide, useValue | useClass | useFactory | useExisting }, got ${describe(p)}`);
+      const { provide, ...provider } = p;
+      return { provide, provider: provider as Provider };
+    });
+    const swap = new Map<unknown, ModuleRef>();
+    for (const pair of modules) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgument(`${what}: each of 'modules' is a [module, replacement] pair, got ${describe(pair)}`);
+      swap.set(pair[0], pair[1]);
+    }
+    return createApplication(module, create, { swap, overrides });
+  }
 
   /**
    * Starts a testing module from `metadata` (`providers`, `imports`): override providers or

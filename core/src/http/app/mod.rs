@@ -17,6 +17,7 @@
 pub mod options;
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,15 +28,19 @@ use serde_json::Value as Json;
 
 pub use options::{AppOptions, CorsOptions, JwtOptions, OpenApiOptions, TlsOptions, app_options};
 
+use super::audit::Audit;
+use super::auth::{RouteAuth, Verifier};
+use super::cors::Cors;
+use super::limit::{Limit, Standing};
 use super::problem::HttpError;
 use super::request::{Input, Request};
 use super::response::Response;
 use super::router::{Handler, HandlerFuture, Router};
 use super::server::HttpServer;
-use super::service::{Shared, answer_any};
+use super::service::{CatchUnwind, Shared, answer_any};
 use super::spec::RouteSpec;
 use super::validate::InputCheck;
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 
 /// Routes with their declarations, and the app's options; [`HttpApp::build`] makes the service.
 pub struct HttpApp {
@@ -171,11 +176,16 @@ impl HttpApp {
     /// not a valid JSON Schema, or a route requiring auth without JWT options, is refused
     /// (`H006`).
     pub fn build(self) -> Result<HttpService> {
+        let o = &self.options;
         let shared = Arc::new(AppShared {
             options: self.options.clone(),
             ready: AtomicBool::new(false),
             health: self.health.clone(),
             audit: self.audit.clone(),
+            security_headers: o.security_headers.then(super::security::security_headers),
+            cors: o.cors.as_ref().map(Cors::new).transpose()?,
+            rate_limit: o.rate_limit.as_ref().map(|r| Limit::new(r, "the app")).transpose()?,
+            jwt: o.jwt.as_ref().map(Verifier::new).transpose()?.map(Arc::new),
         });
         let mut router = Router::new();
         for (spec, handler) in &self.routes {
@@ -217,34 +227,128 @@ pub(crate) struct AppShared {
     pub(crate) ready: AtomicBool,
     #[allow(dead_code)] // read by `/health`
     pub(crate) health: Vec<HealthCheck>,
-    #[allow(dead_code)] // read by the audit stage
     pub(crate) audit: Option<AuditSink>,
+    /// The security headers, made once (none when `security_headers` is off).
+    pub(crate) security_headers: Option<hyper::HeaderMap>,
+    pub(crate) cors: Option<Cors>,
+    /// The app-wide rate limit.
+    pub(crate) rate_limit: Option<Limit>,
+    pub(crate) jwt: Option<Arc<Verifier>>,
 }
 
 /// One declared route, ready to run: its spec, its handler and what its stages prepared.
 pub(crate) struct RouteCtx {
     pub(crate) spec: Arc<RouteSpec>,
     handler: Handler,
-    #[allow(dead_code)]
     app: Arc<AppShared>,
+    /// The route's own rate limit.
+    rate_limit: Option<Limit>,
+    /// What the route requires of a bearer token.
+    auth: Option<RouteAuth>,
     /// The params, query and body schemas, compiled.
     check: InputCheck,
 }
 
 impl RouteCtx {
     fn new(spec: Arc<RouteSpec>, handler: Handler, app: &Arc<AppShared>) -> Result<RouteCtx> {
+        let label = format!("route {} {}", spec.method, spec.path);
+        let rate_limit = spec.rate_limit.as_ref().map(|r| Limit::new(r, label.clone())).transpose()?;
+        // Roles or permissions imply auth, however the spec was made.
+        let needs_auth = spec.auth || !spec.roles.is_empty() || !spec.permissions.is_empty();
+        let auth = match (needs_auth, &app.jwt) {
+            (false, _) => None,
+            (true, Some(verifier)) => Some(RouteAuth {
+                verifier: verifier.clone(),
+                roles: spec.roles.clone(),
+                permissions: spec.permissions.clone(),
+            }),
+            (true, None) => {
+                return Err(Error::new(
+                    ErrorCode::InvalidRoute,
+                    format!("{label} requires auth, but the app has no jwt options to verify tokens with"),
+                ));
+            }
+        };
         let check = InputCheck::new(&spec)?;
-        Ok(RouteCtx { spec, handler, app: app.clone(), check })
+        Ok(RouteCtx { spec, handler, app: app.clone(), rate_limit, auth, check })
     }
 
-    /// The pipeline (see the module's documentation for the order).
-    async fn run(&self, mut req: Request) -> std::result::Result<Response, HttpError> {
-        // 1. Rate limits. 2. Authentication and authorization. 3. A cached answer.
+    /// The pipeline (see the module's documentation for the order); the audit record sees the
+    /// answer of whichever stage gave it.
+    async fn run(&self, req: Request) -> std::result::Result<Response, HttpError> {
+        let mut audit =
+            self.spec.audit.as_deref().map(|a| Audit::begin(a, &self.spec, &req, self.app.audit.clone()));
+        let mut limit: Option<Standing> = None;
+        let result = self.stages(req, &mut limit, &mut audit).await;
+        // Every answer of a limited route tells the client where it stands.
+        let result = match (result, limit) {
+            (Ok(mut r), Some(s)) => {
+                s.add_to(&mut r.headers);
+                Ok(r)
+            }
+            (Err(mut e), Some(s)) => {
+                s.add_to(e.headers_mut());
+                Err(e)
+            }
+            (result, None) => result,
+        };
+        if let Some(a) = audit {
+            a.finish(match &result {
+                Ok(r) => r.problem.as_ref().map_or(r.status(), |p| p.status()),
+                Err(e) => e.status(),
+            });
+        }
+        result
+    }
+
+    async fn stages(
+        &self,
+        mut req: Request,
+        limit: &mut Option<Standing>,
+        audit: &mut Option<Audit>,
+    ) -> std::result::Result<Response, HttpError> {
+        // 1. Rate limits: the app's, then the route's.
+        for l in [&self.app.rate_limit, &self.rate_limit].into_iter().flatten() {
+            let s = l.take(req.remote_addr());
+            if s.refused() {
+                return Err(l.refused(&s));
+            }
+            if limit.is_none_or(|have| s.tighter_than(&have)) {
+                *limit = Some(s);
+            }
+        }
+        // 2. Authentication and authorization.
+        let user = match &self.auth {
+            Some(auth) => {
+                let claims = auth.authenticate(req.headers())?;
+                if let Some(a) = audit.as_mut() {
+                    a.set_actor(&claims);
+                }
+                auth.authorize(&claims)?;
+                Some(Json::Object(claims))
+            }
+            None => None,
+        };
+        // 3. A cached answer.
         // 4. The input.
-        req.input = Some(Box::new(self.read_input(&req)?));
-        // 5. The handler.
-        let r = (self.handler)(req).await?;
-        // 6. The cache, the audit record.
+        let mut input = self.read_input(&req)?;
+        input.user = user;
+        req.input = Some(Box::new(input));
+        // 5. The handler; a panic is audited (500) and goes on to the server, which answers it.
+        let outcome = match catch_unwind(AssertUnwindSafe(|| (self.handler)(req))) {
+            Ok(fut) => CatchUnwind(fut).await,
+            Err(panic) => Err(panic),
+        };
+        let r = match outcome {
+            Ok(r) => r?,
+            Err(panic) => {
+                if let Some(a) = audit.take() {
+                    a.finish(500);
+                }
+                std::panic::resume_unwind(panic)
+            }
+        };
+        // 6. The cache (the audit record is written by `run`).
         Ok(r)
     }
 

@@ -53,14 +53,32 @@ pub struct CorsOptions {
     pub max_age: Option<Duration>,
 }
 
+impl Default for CorsOptions {
+    /// Any origin, no credentials, the default methods, the headers a preflight asks for.
+    fn default() -> Self {
+        CorsOptions {
+            origins: vec!["*".into()],
+            credentials: false,
+            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+            allowed_headers: Vec::new(),
+            exposed_headers: Vec::new(),
+            max_age: None,
+        }
+    }
+}
+
 /// How bearer tokens (JWT) are verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JwtOptions {
     /// The shared secret (HS256, HS384, HS512).
     pub secret: Option<String>,
-    /// The public key, PEM (RS256, ES256, EdDSA, ...).
+    /// The public key, PEM (`BEGIN PUBLIC KEY`: RSA, EC P-256 or P-384, Ed25519).
     pub public_key: Option<String>,
-    /// Algorithms taken (default: HS256 with a secret, RS256 with a public key). `none` never is.
+    /// Algorithms taken; empty takes the keys' own: HS256 with a secret, and for a public key
+    /// RS256 (RSA), ES256 or ES384 (by its curve) or EdDSA (Ed25519). `none` never is.
     pub algorithms: Vec<String>,
     /// The `iss` a token must carry, when set.
     pub issuer: Option<String>,
@@ -72,6 +90,32 @@ pub struct JwtOptions {
     pub roles_claim: String,
     /// The claim holding the permissions (default `permissions`).
     pub permissions_claim: String,
+}
+
+impl JwtOptions {
+    /// HS256 tokens signed with `secret` (32 bytes or more, RFC 7518), the other defaults.
+    pub fn with_secret(secret: impl Into<String>) -> JwtOptions {
+        JwtOptions { secret: Some(secret.into()), ..JwtOptions::empty() }
+    }
+
+    /// Tokens signed with the private key of `pem` (the algorithm is the key's: RS256, ES256,
+    /// ES384, EdDSA), the other defaults.
+    pub fn with_public_key(pem: impl Into<String>) -> JwtOptions {
+        JwtOptions { public_key: Some(pem.into()), ..JwtOptions::empty() }
+    }
+
+    fn empty() -> JwtOptions {
+        JwtOptions {
+            secret: None,
+            public_key: None,
+            algorithms: Vec::new(),
+            issuer: None,
+            audience: Vec::new(),
+            leeway: Duration::from_secs(60),
+            roles_claim: "roles".into(),
+            permissions_claim: "permissions".into(),
+        }
+    }
 }
 
 /// Where the OpenAPI document is served and what it says about the API.
@@ -185,9 +229,7 @@ impl CorsOptions {
     pub fn from_raw(raw: &RawOptions) -> Result<CorsOptions> {
         let origins = one_or_many(raw, "origin")?.unwrap_or_else(|| vec!["*".into()]);
         let credentials = raw.flag("credentials")?.unwrap_or(false);
-        let methods = one_or_many(raw, "methods")?.unwrap_or_else(|| {
-            ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"].iter().map(|m| m.to_string()).collect()
-        });
+        let methods = one_or_many(raw, "methods")?.unwrap_or_else(|| CorsOptions::default().methods);
         let allowed_headers = one_or_many(raw, "allowed_headers")?.unwrap_or_default();
         let exposed_headers = one_or_many(raw, "exposed_headers")?.unwrap_or_default();
         let max_age = raw.duration("max_age")?;
@@ -209,11 +251,24 @@ impl JwtOptions {
                 raw.dialect().field("public_key")
             )));
         }
-        let algorithms = one_or_many(raw, "algorithms")?.unwrap_or_else(|| {
-            vec![if secret.is_some() { "HS256".to_string() } else { "RS256".to_string() }]
-        });
+        let mut algorithms = one_or_many(raw, "algorithms")?.unwrap_or_default();
         if algorithms.iter().any(|a| a.eq_ignore_ascii_case("none")) {
             return Err(raw.wrong("algorithms", "must not include 'none'"));
+        }
+        if let Some(a) = algorithms.iter().find(|a| !crate::http::auth::known_algorithm(a)) {
+            let rule = format!("must be among {} ('{a}' is not)", crate::http::auth::ALGORITHMS);
+            return Err(raw.wrong("algorithms", &rule));
+        }
+        if algorithms.is_empty() {
+            // The keys' own, so a wrong key is reported here rather than at build.
+            if secret.is_some() {
+                algorithms.push("HS256".into());
+            }
+            if let Some(pem) = &public_key {
+                let (_, algs) = crate::http::auth::public_key(pem)
+                    .map_err(|why| raw.invalid(format!("{} {why}", raw.name("public_key"))))?;
+                algorithms.extend(algs.iter().map(|a| format!("{a:?}")));
+            }
         }
         let issuer = raw.text("issuer")?.map(str::to_string);
         let audience = one_or_many(raw, "audience")?.unwrap_or_default();

@@ -3,11 +3,13 @@
 //! described by response schemas, and the OpenAPI document at `/openapi.json`.
 //!
 //! `http-example [PORT]` (0, the default, picks a free port) prints
-//! `listening on http://127.0.0.1:PORT` and serves until SIGINT or SIGTERM.
+//! `listening on http://127.0.0.1:PORT` and serves until SIGINT or SIGTERM. `GET /me` requires a
+//! bearer token (HS256) signed with `$HTTP_EXAMPLE_JWT_SECRET` (a development secret when unset).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use omnitron::http::app::JwtOptions;
 use omnitron::http::{AppOptions, HttpApp, HttpError, Method, Request, Response, RouteSpec};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -122,7 +124,11 @@ fn app(store: Store) -> HttpApp {
         .tag("users")
         .summary("List users, a page at a time")
         .description("Filtered by role and by a part of the name.");
-    HttpApp::new(AppOptions::default())
+    let mut options = AppOptions::default();
+    let secret = std::env::var("HTTP_EXAMPLE_JWT_SECRET")
+        .unwrap_or_else(|_| "a development secret, not for production use".into());
+    options.jwt = Some(JwtOptions::with_secret(secret));
+    HttpApp::new(options)
         .route(list_spec, move |req: Request| {
             let store = list.clone();
             async move {
@@ -219,6 +225,22 @@ fn app(store: Store) -> HttpApp {
                         None => Err(not_found(id)),
                     }
                 }
+            },
+        )
+        .route(
+            RouteSpec::new(Method::GET, "/me")
+                .require_auth()
+                .response_schema(json!({
+                    "type": "object",
+                    "properties": { "sub": { "type": "string" } },
+                    "required": ["sub"],
+                }))
+                .tag("users")
+                .summary("The caller, from the token's claims"),
+            |req: Request| async move {
+                let claims = req.user().cloned().unwrap_or(Value::Null);
+                let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("").to_string();
+                Ok(Response::json(200, &json!({ "sub": sub })))
             },
         )
         .route(
