@@ -32,6 +32,7 @@ mod cors;
 mod door;
 pub mod extract;
 mod limit;
+mod openapi;
 pub mod options;
 pub mod problem;
 pub mod request;
@@ -41,6 +42,7 @@ mod security;
 pub mod server;
 mod service;
 pub mod spec;
+mod validate;
 
 pub use app::{
     AppOptions, AuditRecord, AuditSink, HealthCheck, HealthCheckFn, HealthReport, HttpApp, HttpService,
