@@ -32,11 +32,12 @@ STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 VALGRIND := valgrind --error-exitcode=1 --child-silent-after-fork=yes --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
 
 .PHONY: test demo bench deps lint fmt-check clippy cargo-test build build-c build-node build-python dist dist-test \
-        c-test install install-test drift-check generate node-test python-test interop-test process-test saga-test demo-di clean
+        c-test install install-test drift-check generate node-test python-test interop-test process-test saga-test demo-di clean \
+        build-examples build-http-example http-conformance
 
 ## ---- the two commands ----------------------------------------------------------------------
 
-test: deps lint cargo-test build c-test install-test drift-check node-test python-test interop-test process-test build-examples saga-test dist-test
+test: deps lint cargo-test build c-test install-test drift-check node-test python-test interop-test process-test build-examples http-conformance saga-test dist-test
 	@echo "== make test: every suite passed"
 
 SAGA_ENV = OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) \
@@ -123,7 +124,7 @@ build-python: $(VENV)/.installed
 	cd bindings/python && ../../$(VENV)/bin/maturin build --quiet -o ../../target/wheels
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/omnitron-*.whl
 
-build-examples: build
+build-examples: build build-http-example
 	@mkdir -p target/examples examples/di/ts/node_modules/@omnitron-dev
 	gcc $(CFLAGS) examples/di/c/main.c -L$(OUT) -lomnitron -o target/examples/di_c
 	g++ $(CXXFLAGS) examples/di/cpp/main.cpp $(OUT)/libomnitron.a $(STATIC_LIBS) -o target/examples/di_cpp
@@ -135,6 +136,19 @@ build-examples: build
 	  ln -sfn ../../../../../bindings/node examples/order-saga/$$p/node_modules/@omnitron-dev/native; done
 	rm -rf examples/order-saga/payment/dist && $(TSC) -p examples/order-saga/payment
 	rm -rf examples/order-saga/gateway/dist && $(TSC) -p examples/order-saga/gateway
+
+# The users API of examples/http/rust, served by core's HTTP server.
+build-http-example:
+	cargo build -q -p omnitron-example-http
+
+## ---- HTTP ----------------------------------------------------------------------------------
+
+# The example server's /openapi.json through an external validator (openapi-spec-validator), then
+# an external fuzzer (schemathesis, 25 examples per operation, a fixed seed): no 500, and every
+# answer within the document (status, media type, schema).
+http-conformance: $(VENV)/.installed build-http-example
+	@echo "== HTTP conformance: the OpenAPI document validated and fuzzed (examples/http/rust)"
+	tests/http/conformance.sh $(CURDIR)/$(OUT)/http-example
 
 ## ---- C ----------------------------------------------------------------------------------------
 

@@ -37,15 +37,17 @@
  *  - Every handle type may be used from several threads at once; the library serializes where it
  *    must. Do not free a handle other threads are still using: the library stays memory-safe (their
  *    calls finish or fail with OMNITRON_STATUS_INVALID_HANDLE) but what they do is unspecified.
- *  - OmnitronReply, OmnitronStreamSink, OmnitronStageOutput and OmnitronStageContext are given to
- *    one callback call: use them only inside it, on its thread.
+ *  - OmnitronReply, OmnitronStreamSink, OmnitronStageOutput, OmnitronStageContext,
+ *    OmnitronHttpRequest and OmnitronHttpResponse are given to one callback call: use them only
+ *    inside it, on its thread.
  *  - Callbacks run on the thread that called into the library, unless the function says they run
- *    on an engine thread (RPC handlers, events, completions, supervisor hooks, workflow stages).
+ *    on an engine thread (RPC handlers, events, completions, supervisor hooks, workflow stages,
+ *    HTTP handlers and health checks).
  *    Engine threads are shared: completions and event callbacks should return quickly.
  *  - From inside a callback, do not free, stop, dispose or wait for the object whose callback it is
  *    (omnitron_peer_free from its handler, omnitron_supervisor_stop from its hook, omnitron_pool_free
  *    from its completion, omnitron_workflow_wait / _cancel on the run of a stage, disposing the
- *    container from its on_destroy): they may wait for the callback to end, and it is waiting for
+ *    container from its on_destroy, omnitron_http_app_close / _free / _inject from its handler): they may wait for the callback to end, and it is waiting for
  *    them. Other calls, including blocking ones on other objects, are allowed.
  *    omnitron_callback_error() is only for callbacks, on the callback's thread.
  *
@@ -437,6 +439,22 @@ typedef struct OmnitronContainer OmnitronContainer;
 // A running `/metrics` HTTP server, served from engine threads. Thread-safe.
 typedef struct OmnitronExporter OmnitronExporter;
 
+// The answer to an injected request: status, headers and body. Free it with
+// omnitron_http_answer_free. Thread-safe (read-only).
+typedef struct OmnitronHttpAnswer OmnitronHttpAnswer;
+
+// An HTTP app: routes with their declarations and callbacks, served on a port
+// (omnitron_http_app_listen) or answered in-process (omnitron_http_app_inject). Thread-safe. Routes
+// and health checks are added before the app first listens or answers an inject. Do not close or
+// free it from inside one of its own callbacks (closing waits for them).
+typedef struct OmnitronHttpApp OmnitronHttpApp;
+
+// The request a route's callback reads. Valid only during the callback, on its thread.
+typedef struct OmnitronHttpRequest OmnitronHttpRequest;
+
+// The response a route's callback fills. Valid only during the callback, on its thread.
+typedef struct OmnitronHttpResponse OmnitronHttpResponse;
+
 // A metric (all its label sets) declared in a registry. Thread-safe: record from any thread.
 typedef struct OmnitronMetric OmnitronMetric;
 
@@ -533,6 +551,24 @@ typedef OmnitronStatus (*OmnitronHookFn)(void *user_data, void *instance);
 // Releases an instance the container owned (`on_destroy`). Runs on the thread that disposes or
 // frees the container or scope. Return OMNITRON_STATUS_OK, or another status to report a failure.
 typedef OmnitronStatus (*OmnitronDestroyFn)(void *user_data, void *instance);
+
+// A route's handler. Read the request with the omnitron_http_request_* functions and fill the
+// response with the omnitron_http_response_* setters (the library copies what they are given);
+// both pointers are valid only during this call, on its thread. Return OMNITRON_STATUS_OK to send
+// the response: its status if set, else the route's (`status` in its spec, 201 for a POST, 200
+// otherwise; 204 when no body was set). Any other status answers a 500 problem document (code
+// H005) whose detail is the message given to omnitron_callback_error, and the server goes on
+// serving. Runs on an engine thread of the blocking pool; calls run concurrently on several
+// threads, so `user_data` must be safe to use from several threads at once.
+typedef OmnitronStatus (*OmnitronHttpHandlerFn)(const struct OmnitronHttpRequest *req,
+                                                struct OmnitronHttpResponse *res,
+                                                void *user_data);
+
+// A health check: returns OMNITRON_STATUS_OK when up; any other status is down, with the message
+// given to omnitron_callback_error (or the status's id). Runs on an engine thread of the blocking
+// pool, several at once; a check that does not answer within the app's `health_timeout_ms` counts
+// as down.
+typedef OmnitronStatus (*OmnitronHttpHealthFn)(void *user_data);
 
 // Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
 // `len`, so text can be read as a C string. Free `data` with omnitron_free. On failure the library
@@ -966,6 +1002,140 @@ const char *omnitron_status_id(uint32_t status);
 // Called from inside a callback (factory, hook) on the same thread, before it returns a non-OK
 // status: says why, and the message becomes part of the error the caller sees. NULL is ignored.
 void omnitron_callback_error(const char *message);
+
+// Makes an app from `options_json` (NULL: the defaults; the keys are docs/HTTP.md's, C spelling:
+// durations end in `_ms`, for example `{"body_limit": 65536, "shutdown_timeout_ms": 5000,
+// "cors": {"origin": "*"}}`). Unknown keys are refused naming the nearest one. Free it with
+// omnitron_http_app_free.
+OmnitronStatus omnitron_http_app_new(const char *options_json, struct OmnitronHttpApp **out);
+
+// Adds a route declared by `spec_json` (RouteSpec's keys: `method` and `path` (`/users/:id` or
+// `/users/{id}`) required; `status`, `params`, `query`, `body`, `response` (JSON Schemas, as
+// objects or JSON text), `auth`, `roles`, `permissions`, `rate_limit` ({`max`, `window_ms`,
+// `per`}), `cache_ttl` (seconds), `upload`, `paginated`, `audit`, `tags`, `summary`,
+// `description`, `operation_id`, `deprecated`), answered by `handler` (see
+// OmnitronHttpHandlerFn). A bad spec is OMNITRON_STATUS_INVALID_ROUTE naming the key; a pattern
+// that clashes with another route's is refused when the app is built (its first listen or
+// inject). `free_user_data(user_data)` (NULL: nothing) runs once the app is freed and its last
+// callback has returned, or before this function returns if it fails.
+OmnitronStatus omnitron_http_app_route(struct OmnitronHttpApp *app,
+                                       const char *spec_json,
+                                       OmnitronHttpHandlerFn handler,
+                                       void *user_data,
+                                       OmnitronFreeFn free_user_data);
+
+// Adds a health check named `name` (shown by `/health`; `/health/ready` is down while one is
+// down), answered by `check` (see OmnitronHttpHealthFn). `free_user_data` as for
+// omnitron_http_app_route.
+OmnitronStatus omnitron_http_app_health_check(struct OmnitronHttpApp *app,
+                                              const char *name,
+                                              OmnitronHttpHealthFn check,
+                                              void *user_data,
+                                              OmnitronFreeFn free_user_data);
+
+// Serves the app on `address` (`"127.0.0.1:8080"`; port 0 picks a free one) and marks it ready;
+// `*port_out` (may be NULL) gets the port. Returns once the server is listening; requests are
+// served on engine threads until omnitron_http_app_close or _free. An app serves one address at a
+// time (a second listen before close is OMNITRON_STATUS_INVALID_ARGUMENT). An address that cannot
+// be bound is OMNITRON_STATUS_HTTP_SERVER_FAILED; a bad or clashing route
+// OMNITRON_STATUS_INVALID_ROUTE.
+OmnitronStatus omnitron_http_app_listen(struct OmnitronHttpApp *app,
+                                        const char *address,
+                                        uint16_t *port_out);
+
+// Stops serving, gracefully: `/health/ready` answers not ready at once, no new connection is
+// accepted, requests in flight finish (up to the app's `shutdown_timeout_ms`), then it returns.
+// The app can listen again, and inject still answers. An app that is not listening is left as
+// it is.
+OmnitronStatus omnitron_http_app_close(struct OmnitronHttpApp *app);
+
+// Closes the app as omnitron_http_app_close does (requests in flight finish first) and frees
+// the handle; each route's and check's free_user_data runs once its last callback has returned
+// (normally before this returns, on this thread). NULL and freed handles are ignored.
+void omnitron_http_app_free(struct OmnitronHttpApp *app);
+
+// The request's method ("GET", ...). Valid during the callback. NULL (with the last error set)
+// when `req` is not the running callback's request.
+const char *omnitron_http_request_method(const struct OmnitronHttpRequest *req);
+
+// The request's path as sent, without the query string. Valid during the callback.
+const char *omnitron_http_request_path(const struct OmnitronHttpRequest *req);
+
+// The path parameter `name` (`id` for `/users/:id`), percent-decoded; after the route's `params`
+// schema coerced it, its JSON text (`42`). NULL when the route has no such parameter (or on a
+// bad argument: the last error says which). Valid during the callback.
+const char *omnitron_http_request_param(const struct OmnitronHttpRequest *req, const char *name);
+
+// The query parameter `name`, decoded (`+` is a space; the first of repeated keys); after the
+// route's `query` schema coerced it, its JSON text. NULL when absent. Valid during the callback.
+const char *omnitron_http_request_query(const struct OmnitronHttpRequest *req, const char *name);
+
+// The header `name` (any case); repeated headers joined with ", ". NULL when absent. Valid during
+// the callback.
+const char *omnitron_http_request_header(const struct OmnitronHttpRequest *req, const char *name);
+
+// The body as received: `*data` (followed by a NUL byte not counted in `*len`, so text can be
+// read as a C string) and `*len`. Valid during the callback.
+OmnitronStatus omnitron_http_request_body(const struct OmnitronHttpRequest *req,
+                                          const uint8_t **data,
+                                          size_t *len);
+
+// The request as one JSON document, NUL-terminated: `method`, `path`, `requestId`, `params`,
+// `query`, `body` (the pipeline's: coerced and checked against the route's schemas; JSON when
+// the body is JSON, a string when it is text, else null), `user` (the verified token's claims, or
+// null), `headers` (lower-case names), and `files` / `page` on the routes that have them. Valid
+// during the callback.
+const char *omnitron_http_request_json(const struct OmnitronHttpRequest *req);
+
+// Sets the response's status (100 to 599; otherwise OMNITRON_STATUS_INVALID_ARGUMENT).
+OmnitronStatus omnitron_http_response_status(struct OmnitronHttpResponse *res, uint16_t status);
+
+// Adds a response header (copied; a repeated name adds another). A name or value HTTP does not
+// allow is OMNITRON_STATUS_INVALID_ARGUMENT.
+OmnitronStatus omnitron_http_response_header(struct OmnitronHttpResponse *res,
+                                             const char *name,
+                                             const char *value);
+
+// Sets the body: `len` bytes at `data` (copied; NULL with 0 is an empty body) with
+// `content_type` (NULL: application/octet-stream). Calling it again replaces the body.
+OmnitronStatus omnitron_http_response_body(struct OmnitronHttpResponse *res,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           const char *content_type);
+
+// Sets a JSON body (`application/json`) from NUL-terminated `json` (copied). Text that is not
+// JSON is OMNITRON_STATUS_INVALID_ARGUMENT. Calling it again replaces the body.
+OmnitronStatus omnitron_http_response_json(struct OmnitronHttpResponse *res, const char *json);
+
+// Answers a request in-process, through the app's whole pipeline (no socket): `method` ("GET"),
+// `uri` (the path with its query, "/users/7?verbose=1"), `headers_json` (NULL, or a JSON object
+// of strings: `{"content-type": "application/json"}`), and `body_len` bytes at `body` (NULL with
+// 0: none). Blocks until the answer; `*out` gets it (free with omnitron_http_answer_free). The
+// first inject (or listen) builds the app: a bad or clashing route is then
+// OMNITRON_STATUS_INVALID_ROUTE. Do not call it from one of the same app's handlers.
+OmnitronStatus omnitron_http_app_inject(struct OmnitronHttpApp *app,
+                                        const char *method,
+                                        const char *uri,
+                                        const char *headers_json,
+                                        const uint8_t *body,
+                                        size_t body_len,
+                                        struct OmnitronHttpAnswer **out);
+
+// The answer's status (0 for a bad handle).
+uint16_t omnitron_http_answer_status(const struct OmnitronHttpAnswer *answer);
+
+// The answer's header `name` (any case; repeated ones joined with ", "), or NULL when absent.
+// Valid until the answer is freed.
+const char *omnitron_http_answer_header(const struct OmnitronHttpAnswer *answer, const char *name);
+
+// The answer's body: `*data` (followed by a NUL byte not counted in `*len`, so text reads as a C
+// string) and `*len`. Valid until the answer is freed.
+OmnitronStatus omnitron_http_answer_body(const struct OmnitronHttpAnswer *answer,
+                                         const uint8_t **data,
+                                         size_t *len);
+
+// Frees an answer. NULL and freed handles are ignored.
+void omnitron_http_answer_free(struct OmnitronHttpAnswer *answer);
 
 // Frees memory the library handed out: a string it returned (`char *` outputs such as
 // omnitron_container_export_graph's) or the `data` of an OmnitronBuffer. NULL is ignored. Freeing

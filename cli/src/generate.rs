@@ -1,4 +1,4 @@
-//! `omnitron generate module|service|workflow NAME`: adds code to a project in its own language.
+//! `omnitron generate module|service|workflow|controller NAME`: adds code to a project in its own language.
 //!
 //! The project is the directory holding `omnitron.yaml` (this one or a parent); its languages are
 //! found by their build files, there or in `services/*` (where `omnitron init --template polyglot`
@@ -11,7 +11,7 @@ use crate::names::{Name, closest};
 use crate::templates::{self, Vars};
 
 /// What `generate` makes.
-pub(crate) const KINDS: &[&str] = &["module", "service", "workflow"];
+pub(crate) const KINDS: &[&str] = &["module", "service", "workflow", "controller"];
 
 /// The languages, as `--lang` names them, and the build file that marks each.
 const LANGS: &[(&str, &[&str])] = &[
@@ -183,6 +183,12 @@ mod tests {
         let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
         assert_eq!(lib.matches("pub mod billing_service;").count(), 1, "{lib}");
         assert!(root.join("Cargo.toml").is_file() && !root.join("Cargo.toml.tmpl").exists());
+        let out = generate(&root, "controller", "users", None, None).unwrap();
+        assert!(out.contains("src/users_controller.rs"), "{out}");
+        assert!(out.contains("src/lib.rs (added: pub mod users_controller;)"), "{out}");
+        assert!(out.contains("shop::users_controller::routes("), "{out}");
+        let code = std::fs::read_to_string(root.join("src/users_controller.rs")).unwrap();
+        assert!(code.contains(".get(\"/users/:id\"") && code.contains("pub struct UsersStore"), "{code}");
 
         init(dir.path(), "store", "python").unwrap();
         let root = dir.path().join("store");
@@ -208,6 +214,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = generate(dir.path(), "servise", "x", None, None).unwrap_err();
         assert!(e.contains("did you mean service"), "{e}");
+        let e = generate(dir.path(), "controler", "x", None, None).unwrap_err();
+        assert!(e.contains("did you mean controller"), "{e}");
         let e = generate(dir.path(), "service", "billing", None, None).unwrap_err();
         assert!(e.contains("no omnitron.yaml"), "{e}");
         let e = generate(dir.path(), "service", "bad name", None, None).unwrap_err();

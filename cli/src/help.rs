@@ -8,7 +8,7 @@ usage: omnitron <command> [arguments] [options]
 
 Start a project:
   init NAME --template T        a new project (templates: ts, python, rust, c, polyglot)
-  generate KIND NAME            add a module, service or workflow to this project
+  generate KIND NAME            add a module, service, workflow or controller to this project
 
 Develop and run:
   dev [FILE]                    run the application, restarting processes as their files change
@@ -50,7 +50,7 @@ examples:
   omnitron init orders -t polyglot && cd orders && omnitron dev"
         }
         "generate" => {
-            "usage: omnitron generate module|service|workflow NAME [--lang ts|python|rust|c] [--dir DIR]
+            "usage: omnitron generate module|service|workflow|controller NAME [--lang ts|python|rust|c] [--dir DIR]
 
 Adds code and its test to the project around the current directory (the nearest omnitron.yaml),
 in the project's language, found by its build file (package.json, pyproject.toml or
@@ -60,12 +60,14 @@ if any would be overwritten, nothing is written.
   module     a module: a provider and a service wired by dependency injection
   service    a service with @Public methods, callable over RPC from any language
   workflow   a saga: stages and a compensation, on the durable workflow engine
+  controller HTTP routes (GET, POST, DELETE) on the native server, tested in-process
   --lang L   the language, when the project has several (a polyglot project)
   --dir DIR  the directory of the code to add to (default: found as above)
 
 examples:
   omnitron generate service billing
   omnitron generate workflow refund --lang python
+  omnitron generate controller users
   omnitron generate module catalog --dir services/orders"
         }
         "dev" => {

@@ -164,7 +164,7 @@ fn run(command: &str, a: &Args) -> Result<ExitCode, Failure> {
         "generate" => {
             let (Some(kind), Some(name)) = (a.positional(0), a.positional(1)) else {
                 return Err(Failure::Usage(
-                    "generate needs a kind (module, service or workflow) and a name".into(),
+                    "generate needs a kind (module, service, workflow or controller) and a name".into(),
                 ));
             };
             let out =

@@ -1,6 +1,6 @@
 //! The templates `omnitron init` and `omnitron generate` copy, embedded at build time from
 //! `cli/templates/` (see build.rs): `<template>/project/**` starts a project,
-//! `<language>/<module|service|workflow>/**` adds to one. `{{name}}`, `{{kebab}}`, `{{snake}}`,
+//! `<language>/<module|service|workflow|controller>/**` adds to one. `{{name}}`, `{{kebab}}`, `{{snake}}`,
 //! `{{pascal}}`, `{{camel}}`, `{{version}}` and `{{project_snake}}` are replaced in paths and
 //! contents; nothing else is.
 

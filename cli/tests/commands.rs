@@ -83,9 +83,15 @@ fn generate_refuses_to_overwrite_and_needs_a_project() {
     let o = omnitron(&shop.join("src"), &["generate", "service", "billing"]);
     assert_eq!(o.status.code(), Some(1), "found the project from a subdirectory, refused to overwrite");
     assert!(text(&o).contains("refusing to overwrite"), "{}", text(&o));
-    let o = omnitron(&shop, &["generate", "controller", "x"]);
+    let o = omnitron(&shop, &["generate", "controller", "users"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        shop.join("src/users.controller.ts").is_file()
+            && shop.join("test/users.controller.test.ts").is_file()
+    );
+    let o = omnitron(&shop, &["generate", "gateway", "x"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("unknown kind 'controller'"), "{}", text(&o));
+    assert!(text(&o).contains("unknown kind 'gateway'"), "{}", text(&o));
     let o = omnitron(&shop, &["generate", "service"]);
     assert_eq!(o.status.code(), Some(2));
 }

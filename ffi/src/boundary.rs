@@ -51,7 +51,7 @@ impl<T> Failed for *mut T {
 macro_rules! failed_as_default {
     ($($t:ty),*) => { $(impl Failed for $t { fn failed(_: OmnitronStatus) -> Self { <$t>::default() } })* };
 }
-failed_as_default!(bool, u32, u64, usize);
+failed_as_default!(bool, u16, u32, u64, usize);
 
 /// The one boundary every export runs in, whatever it returns: refuses to run in a forked child,
 /// catches panics, records a failure (an error, or a panic as OMNITRON_STATUS_INTERNAL) as the

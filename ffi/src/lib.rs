@@ -11,6 +11,7 @@
 mod boundary;
 pub mod di;
 pub mod error;
+pub mod http;
 pub mod memory;
 pub mod metrics;
 pub mod process;

@@ -103,6 +103,9 @@ const HANDLES: &[&str] = &[
     "OmnitronWorkflow",
     "OmnitronWorkflowEngine",
     "OmnitronStageOutput",
+    "OmnitronHttpApp",
+    "OmnitronHttpResponse",
+    "OmnitronHttpAnswer",
 ];
 
 /// The parameters of a signature that are output pointers.

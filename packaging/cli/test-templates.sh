@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every `omnitron init` template, as a user starts it: the omnitron binary from dist/ makes the
-# project (and a service, a module and a workflow in it, with `omnitron generate`) in a fresh
+# project (and a service, a module and a workflow in it, with `omnitron generate`; a controller too
+# in C and Rust, whose HTTP doors are in; TypeScript and Python controllers wait for theirs) in a fresh
 # directory outside the repository; the packages from dist/ stand in for the registries'
 # (npm install of the two tarballs, pip install of the wheel, the C tarball as the install
 # prefix, the unpacked .crate patched in for crates.io); then the project's own tests run.
@@ -56,14 +57,14 @@ omnitron check app-poly/omnitron.yaml
 step "c: init, generate, cmake against the C package from dist/, ctest"
 mkdir prefix && tar -C prefix --strip-components=1 -xzf "$DIST/libomnitron-$VERSION-linux-x86_64.tar.gz"
 omnitron init app-c --template c > /dev/null
-(cd app-c && generate_all && cmake -S . -B build -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null \
+(cd app-c && generate_all && omnitron generate controller users > /dev/null && cmake -S . -B build -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null \
   && cmake --build build > /dev/null && ctest --test-dir build --output-on-failure)
 omnitron check app-c/omnitron.yaml
 
 step "rust: init, generate, cargo test with the packaged crate from dist/"
 mkdir crate && tar -C crate -xzf "$DIST/omnitron-$VERSION.crate"
 omnitron init app-rs --template rust > /dev/null
-(cd app-rs && generate_all \
+(cd app-rs && generate_all && omnitron generate controller users > /dev/null \
   && cargo test -q --config "patch.crates-io.omnitron.path=\"$work/crate/omnitron-$VERSION\"" 2>&1 | tail -n 5)
 omnitron check app-rs/omnitron.yaml
 

@@ -30,7 +30,9 @@ mod audit;
 mod auth;
 mod cors;
 mod door;
+pub mod extract;
 mod limit;
+mod openapi;
 pub mod options;
 pub mod problem;
 pub mod request;
@@ -40,12 +42,16 @@ mod security;
 pub mod server;
 mod service;
 pub mod spec;
+mod validate;
 
 pub use app::{
     AppOptions, AuditRecord, AuditSink, HealthCheck, HealthCheckFn, HealthReport, HttpApp, HttpService,
     InjectRequest, app_options,
 };
 pub use door::DoorAnswer;
+pub use extract::{
+    CurrentUser, FromRequest, Headers, IntoResponse, IntoRouteSpec, Json, Path, Query, TypedHandler,
+};
 pub use hyper::Method;
 pub use options::{HttpOptions, http_options};
 pub use problem::{HttpError, PROBLEM_JSON};

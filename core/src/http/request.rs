@@ -24,6 +24,8 @@ pub struct Request {
     pub(crate) path: String,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) query: HashMap<String, String>,
+    /// Every query pair in order, repeated keys included (array-typed query properties).
+    pub(crate) query_pairs: Vec<(String, String)>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) request_id: String,
@@ -108,6 +110,16 @@ impl Request {
         &self.query
     }
 
+    /// Every value of a query parameter, in order (`?tag=a&tag=b` gives `a`, `b`).
+    pub fn query_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.query_pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every query pair, decoded, in order, repeated keys included.
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        &self.query_pairs
+    }
+
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
@@ -168,11 +180,27 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
 }
 
 /// A query string as a map (the first value of a repeated key wins).
+#[cfg(test)]
 pub(crate) fn parse_query(query: Option<&str>) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    query_map(&parse_query_pairs(query))
+}
+
+/// A query string's pairs, decoded, in order.
+pub(crate) fn parse_query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let query = query.unwrap_or("");
+    let mut out = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.entry(decode(k, true)).or_insert_with(|| decode(v, true));
+        out.push((decode(k, true), decode(v, true)));
+    }
+    out
+}
+
+/// Query pairs as a map (the first value of a repeated key wins).
+pub(crate) fn query_map(pairs: &[(String, String)]) -> HashMap<String, String> {
+    let mut out = HashMap::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        out.entry(k.clone()).or_insert_with(|| v.clone());
     }
     out
 }
@@ -218,6 +246,8 @@ mod tests {
         assert_eq!(q["b"], "hello world");
         assert_eq!(q["c"], "A%zz");
         assert_eq!(q["flag"], "");
+        let pairs = parse_query_pairs(Some("a=1&a=2&b"));
+        assert_eq!(pairs, vec![("a".into(), "1".into()), ("a".into(), "2".into()), ("b".into(), "".into())]);
         assert_eq!(decode("a%2", false), "a%2");
         assert_eq!(decode("a%20b+c", false), "a b+c");
         assert_eq!(decode("%e2%82%ac", false), "€");

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use super::app::AppShared;
 use super::options::HttpOptions;
 use super::problem::HttpError;
-use super::request::{Request, parse_query, request_id};
+use super::request::{Request, parse_query_pairs, query_map, request_id};
 use super::response::Response;
 use super::router::{Match, Router};
 use crate::error::ErrorCode;
@@ -108,11 +108,13 @@ where
     };
     let body = read_body(&shared.options, &parts.headers, body).await?;
     let (h, params) = handler;
+    let query_pairs = parse_query_pairs(parts.uri.query());
     let request = Request {
         method: parts.method,
         path: path.to_string(),
         params,
-        query: parse_query(parts.uri.query()),
+        query: query_map(&query_pairs),
+        query_pairs,
         headers: parts.headers,
         body,
         request_id: id.to_string(),

@@ -289,6 +289,18 @@ impl RouteSpec {
         self
     }
 
+    /// Sets the OpenAPI description.
+    pub fn description(mut self, s: impl Into<String>) -> RouteSpec {
+        self.description = Some(s.into());
+        self
+    }
+
+    /// Marks the route deprecated in the OpenAPI document.
+    pub fn deprecated(mut self) -> RouteSpec {
+        self.deprecated = true;
+        self
+    }
+
     /// Sets the OpenAPI operationId.
     pub fn operation_id(mut self, s: impl Into<String>) -> RouteSpec {
         self.operation_id = Some(s.into());

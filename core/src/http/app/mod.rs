@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use hyper::Method;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 pub use options::{AppOptions, CorsOptions, JwtOptions, OpenApiOptions, TlsOptions, app_options};
 
@@ -39,6 +39,7 @@ use super::router::{Handler, HandlerFuture, Router};
 use super::server::HttpServer;
 use super::service::{CatchUnwind, Shared, answer_any};
 use super::spec::RouteSpec;
+use super::validate::InputCheck;
 use crate::error::{Error, ErrorCode, Result};
 
 /// Routes with their declarations, and the app's options; [`HttpApp::build`] makes the service.
@@ -140,6 +141,11 @@ impl HttpApp {
         self.routes.push((Arc::new(spec), handler));
     }
 
+    /// Adds a route whose spec is already shared (typed handlers keep it to make their answers).
+    pub(crate) fn push_route(&mut self, spec: Arc<RouteSpec>, handler: Handler) {
+        self.routes.push((spec, handler));
+    }
+
     /// Adds a health check (shown by `/health`; `/health/ready` is down while one is down).
     pub fn health_check<F, Fut>(mut self, name: impl Into<String>, check: F) -> HttpApp
     where
@@ -195,12 +201,28 @@ impl HttpApp {
             });
             router = router.route_handler(spec.method.clone(), &spec.path, h);
         }
+        // The OpenAPI document, made once from the declared routes, served as it is.
+        let mut openapi = None;
+        if let Some(o) = &shared.options.openapi {
+            let doc = super::openapi::document(&shared.options, o, &specs_of(&self.routes));
+            let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+            let h: Handler = Arc::new(move |_req| {
+                let bytes = bytes.clone();
+                Box::pin(async move { Ok(Response::bytes(200, "application/json", bytes)) }) as HandlerFuture
+            });
+            router = router.route_handler(Method::GET, &o.path, h);
+            openapi = Some(Arc::new(doc));
+        }
         router.check()?;
         let serving =
             Arc::new(Shared { router, options: shared.options.server.clone(), app: Some(shared.clone()) });
         let specs = self.routes.into_iter().map(|(s, _)| s).collect();
-        Ok(HttpService { inner: Arc::new(ServiceInner { serving, shared, specs }) })
+        Ok(HttpService { inner: Arc::new(ServiceInner { serving, shared, specs, openapi }) })
     }
+}
+
+fn specs_of(routes: &[(Arc<RouteSpec>, Handler)]) -> Vec<Arc<RouteSpec>> {
+    routes.iter().map(|(s, _)| s.clone()).collect()
 }
 
 /// What every route of an app shares.
@@ -228,6 +250,8 @@ pub(crate) struct RouteCtx {
     rate_limit: Option<Limit>,
     /// What the route requires of a bearer token.
     auth: Option<RouteAuth>,
+    /// The params, query and body schemas, compiled.
+    check: InputCheck,
 }
 
 impl RouteCtx {
@@ -250,7 +274,8 @@ impl RouteCtx {
                 ));
             }
         };
-        Ok(RouteCtx { spec, handler, app: app.clone(), rate_limit, auth })
+        let check = InputCheck::new(&spec)?;
+        Ok(RouteCtx { spec, handler, app: app.clone(), rate_limit, auth, check })
     }
 
     /// The pipeline (see the module's documentation for the order); the audit record sees the
@@ -332,25 +357,10 @@ impl RouteCtx {
         Ok(r)
     }
 
-    /// Params, query and body as JSON (strings, and the body parsed when it is JSON).
+    /// Params, query and body as JSON, coerced to their schemas and checked (`validate`).
     fn read_input(&self, req: &Request) -> std::result::Result<Input, HttpError> {
-        let params: Map<String, Json> =
-            req.params.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str()))).collect();
-        let query: Map<String, Json> =
-            req.query.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str()))).collect();
-        let body = if self.spec.body_schema.is_some() {
-            if req.body.is_empty() {
-                Json::Null
-            } else {
-                serde_json::from_slice(&req.body).map_err(|e| {
-                    HttpError::bad_request(format!("the body is not JSON: {e}"))
-                        .with_code(crate::error::ErrorCode::InvalidBody)
-                })?
-            }
-        } else {
-            super::door::body_value(&req.body)
-        };
-        Ok(Input { params: Json::Object(params), query: Json::Object(query), body, ..Input::default() })
+        let (params, query, body) = self.check.read(&self.spec, req)?;
+        Ok(Input { params, query, body, ..Input::default() })
     }
 }
 
@@ -365,6 +375,7 @@ struct ServiceInner {
     serving: Arc<Shared>,
     shared: Arc<AppShared>,
     specs: Vec<Arc<RouteSpec>>,
+    openapi: Option<Arc<Json>>,
 }
 
 impl std::fmt::Debug for HttpService {
@@ -445,5 +456,10 @@ impl HttpService {
     /// The declared routes.
     pub fn specs(&self) -> impl Iterator<Item = &RouteSpec> {
         self.inner.specs.iter().map(|s| &**s)
+    }
+
+    /// The OpenAPI 3.1 document served at the `openapi` path (none when it is off).
+    pub fn openapi(&self) -> Option<&Json> {
+        self.inner.openapi.as_deref()
     }
 }
