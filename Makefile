@@ -41,10 +41,10 @@ test: deps lint cargo-test build c-test install-test drift-check node-test pytho
 	@echo "== make test: every suite passed"
 
 SAGA_ENV = OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) \
-	GATEWAY_BIN=$(CURDIR)/$(OUT)/order-gateway SHIPPING_BIN=$(CURDIR)/target/examples/shipping
+	SHIPPING_BIN=$(CURDIR)/target/examples/shipping
 
 demo: deps build build-examples
-	@echo "== The order saga: Python inventory x2, payment, C shipping and a Rust gateway under one supervisor"
+	@echo "== The order saga: Python inventory x2, TypeScript payment and gateway, C shipping under one supervisor"
 	cargo build -q -p omnitron-cli
 	$(SAGA_ENV) $(PY) examples/order-saga/demo.py
 
@@ -132,10 +132,10 @@ build-examples: build build-http-example
 	rm -rf examples/di/ts/dist && $(TSC) -p examples/di/ts
 	cargo build -q -p omnitron-example-di
 	gcc $(CFLAGS) examples/order-saga/shipping/shipping.c $(OUT)/libomnitron.a $(STATIC_LIBS) -o target/examples/shipping
-	@mkdir -p examples/order-saga/payment/node_modules/@omnitron-dev
-	ln -sfn ../../../../../bindings/node examples/order-saga/payment/node_modules/@omnitron-dev/native
+	@for p in payment gateway; do mkdir -p examples/order-saga/$$p/node_modules/@omnitron-dev; \
+	  ln -sfn ../../../../../bindings/node examples/order-saga/$$p/node_modules/@omnitron-dev/native; done
 	rm -rf examples/order-saga/payment/dist && $(TSC) -p examples/order-saga/payment
-	cargo build -q -p omnitron-example-order-gateway
+	rm -rf examples/order-saga/gateway/dist && $(TSC) -p examples/order-saga/gateway
 
 # The users API of examples/http/rust, served by core's HTTP server.
 build-http-example:

@@ -175,6 +175,8 @@ export declare class NativePeer {
   drain(buffer: Uint8Array): number
   /** The address it listens on, if it listens. */
   address(): string | null
+  /** Whether the connection to the peer it connected to is up (always true for a listening peer). */
+  isConnected(): boolean
   /** Hosts `name@version` with `methods`; returns the service index `dispatch` reports. */
   expose(name: string, version: string, methods: Array<string>, streams: Array<string>): number
   /** Stops hosting `name@version`. */

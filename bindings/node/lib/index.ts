@@ -115,7 +115,17 @@ export {
   type RestartPolicy,
 } from './process/supervisor.js';
 export type { ChildProgram, HealthCheckOptions } from './process/program.js';
-export { serveAsChild, loadService, WORKER_ENTRY, workerCommand, type ChildHandle, type WorkerCommandOptions } from './process/worker.js';
+export {
+  serveAsChild,
+  connectToParent,
+  loadService,
+  WORKER_ENTRY,
+  workerCommand,
+  type ChildHandle,
+  type ParentLink,
+  type StopSignal,
+  type WorkerCommandOptions,
+} from './process/worker.js';
 
 // Testing
 export * from './testing/index.js';

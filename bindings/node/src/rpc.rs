@@ -259,6 +259,12 @@ impl NativePeer {
         self.peer.address().map(|a| a.to_string())
     }
 
+    /// Whether the connection to the peer it connected to is up (always true for a listening peer).
+    #[napi]
+    pub fn is_connected(&self) -> bool {
+        self.peer.is_connected()
+    }
+
     /// Hosts `name@version` with `methods`; returns the service index `dispatch` reports.
     #[napi]
     pub fn expose(

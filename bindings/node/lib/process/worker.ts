@@ -1,7 +1,8 @@
 // The Node child: connect back to the parent named in the environment (under this child's id),
 // expose `@Service` instances, report ready, serve until SIGTERM or SIGINT, then let the process
 // exit. `serveAsChild(new Worker())`, or from the command line:
-// `omnitron-node-worker ./worker.js Worker` (see worker-main.ts).
+// `omnitron-node-worker ./worker.js Worker` (see worker-main.ts). A child that is an application
+// (controllers, workflows) uses `connectToParent()` and reports ready itself once it serves.
 
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -65,11 +66,43 @@ export interface ChildHandle {
   stop(): Promise<void>;
 }
 
+/** The signals by which a parent asks its child to stop. */
+export type StopSignal = 'SIGTERM' | 'SIGINT';
+
 /**
- * Serves `services` (`@Service` instances) as a child of the Omnitron parent that started this
- * process (a pool, a supervisor, `omnitron start`). Resolves once the parent knows it is ready.
+ * A child's link to the Omnitron parent that started it (a pool, a supervisor, `omnitron start`),
+ * for a child that is more than a few `@Service` instances: an application with an HTTP side, say.
+ * It connects first (its peer becomes `Peer.default`, which `@InjectProcess` proxies use), builds
+ * what it serves, reports ready, then stops when asked:
+ *
+ * ```ts
+ * const parent = await connectToParent();
+ * const app = await Omnitron.create(AppModule, { peer: parent.peer });
+ * await app.listen(8080);
+ * await parent.ready();
+ * await parent.stopRequested; // SIGTERM or SIGINT
+ * await app.close();
+ * await parent.close();
+ * ```
  */
-export async function serveAsChild(...services: object[]): Promise<ChildHandle> {
+export interface ParentLink {
+  /** The connection to the parent: calls to the parent's and its other children's services. */
+  readonly peer: Peer;
+  /** This child's id, as the parent knows it. */
+  readonly id: string;
+  /** Tells the parent this child is ready: call it once everything it serves is up. */
+  ready(): Promise<void>;
+  /**
+   * Resolves with the signal's name when SIGTERM or SIGINT arrives (the parent asks the child to
+   * stop). Until `close()`, those signals no longer end the process by themselves.
+   */
+  readonly stopRequested: Promise<StopSignal>;
+  /** Closes the connection and stops keeping the process alive; the process can then exit. */
+  close(): Promise<void>;
+}
+
+/** Where the parent is, from the environment it set; P009 when this process has no parent. */
+function parentEnv(): { address: string; id: string } {
   const address = process.env[ENV_PARENT];
   const id = process.env[ENV_CHILD_ID];
   if (!address || !id) {
@@ -78,36 +111,68 @@ export async function serveAsChild(...services: object[]): Promise<ChildHandle> 
       `this worker has no parent: ${ENV_PARENT} and ${ENV_CHILD_ID} are not set (start it from a pool, a supervisor or \`omnitron start\`)`,
     );
   }
+  return { address, id };
+}
+
+async function link({ address, id }: { address: string; id: string }): Promise<ParentLink> {
+  const peer = await Peer.connect(address, { name: id, token: process.env[ENV_TOKEN] || undefined });
+  // Alive until closed: a connected peer alone does not keep the process alive.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  let requested!: (signal: StopSignal) => void;
+  const stopRequested = new Promise<StopSignal>((r) => (requested = r));
+  const onSignal = (signal: StopSignal) => requested(signal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  let closing: Promise<void> | undefined;
+  return {
+    peer,
+    id,
+    stopRequested,
+    ready: async () => {
+      await peer.call(HOST_SERVICE, 'ready', [id], { deadline: 10_000 });
+    },
+    close: () =>
+      (closing ??= (async () => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        clearInterval(keepAlive);
+        await peer.close();
+      })()),
+  };
+}
+
+/**
+ * Connects to the Omnitron parent that started this process (named by the environment it set:
+ * `OMNITRON_PARENT`, `OMNITRON_CHILD_ID`, `OMNITRON_TOKEN`); P009 when there is none. See
+ * `ParentLink`; `serveAsChild` does all of it for a child that only serves `@Service` instances.
+ */
+export async function connectToParent(): Promise<ParentLink> {
+  return link(parentEnv());
+}
+
+/**
+ * Serves `services` (`@Service` instances) as a child of the Omnitron parent that started this
+ * process (a pool, a supervisor, `omnitron start`). Resolves once the parent knows it is ready.
+ */
+export async function serveAsChild(...services: object[]): Promise<ChildHandle> {
+  const env = parentEnv();
   for (const s of services) {
     if (!serviceId(s?.constructor)) throw invalidArgument(`serveAsChild() takes @Service instances, got ${describe(s)}`);
   }
-  const peer = await Peer.connect(address, { name: id, token: process.env[ENV_TOKEN] || undefined });
-  // Served until told to stop: a connected peer alone does not keep the process alive.
-  const keepAlive = setInterval(() => {}, 1 << 30);
+  const parent = await link(env);
   let done!: () => void;
   const stopped = new Promise<void>((r) => (done = r));
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      clearInterval(keepAlive);
-      await peer.close();
-      done();
-    })();
-    return stopping;
-  };
-  const onSignal = () => void stop();
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const stop = (): Promise<void> => (stopping ??= parent.close().then(done));
+  void parent.stopRequested.then(stop);
   try {
-    for (const s of services) await peer.expose(s);
-    await peer.call(HOST_SERVICE, 'ready', [id], { deadline: 10_000 });
+    for (const s of services) await parent.peer.expose(s);
+    await parent.ready();
   } catch (e) {
     await stop();
     throw e;
   }
-  return { peer, stopped, stop };
+  return { peer: parent.peer, stopped, stop };
 }
 
 /**

@@ -330,6 +330,14 @@ export class Peer {
   }
 
   /**
+   * Whether the connection to the peer it connected to is up now (false while it reconnects, and
+   * once closed). Always true for a peer that only listens, until it is closed.
+   */
+  get connected(): boolean {
+    return !this.#closed && this.#native.isConnected();
+  }
+
+  /**
    * Hosts a `@Service` instance: its `@Public()` methods become callable, its `@OnEvent` methods
    * subscribed. Resolves once those subscriptions are active; if one cannot be made (the peer is
    * reconnecting past its deadline), nothing of the service stays exposed.
