@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use omnitron::process::{OutputLine, Stream};
 use std::sync::Mutex;
@@ -86,29 +86,7 @@ impl LogWriter {
     }
 }
 
-/// `2026-12-07T10:23:45.123Z`, from the Unix time (no calendar crate for one format).
-pub(crate) fn timestamp(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
+pub(crate) use omnitron::time::rfc3339 as timestamp;
 
 /// `omnitron logs`: the last `lines` lines of each process's file (or of `only`), then, when
 /// `follow`, what they write next, until interrupted.
@@ -288,15 +266,6 @@ mod tests {
         assert_eq!(file_name(".."), "_2");
         assert_eq!(file_name(""), "_0");
         assert_eq!(file_name("a/b c"), "a_b_c");
-    }
-
-    #[test]
-    fn timestamps_are_utc_iso8601() {
-        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_796_641_425_123);
-        assert_eq!(timestamp(t), "2026-12-07T11:03:45.123Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(timestamp(leap), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]

@@ -61,7 +61,8 @@
 //! by default: `metrics`, `exporter` (the `/metrics` HTTP exporter, hyper), `resilience`, `rpc`
 //! (with `transport`: local sockets, interprocess), `process` (pools and supervisors), `config`
 //! (`omnitron.yaml`, what the `omnitron` command runs), `workflow`, `sqlite` (the SQLite workflow
-//! journal, rusqlite), `http` (the HTTP server, hyper). For dependency injection alone:
+//! journal, rusqlite), `http` (the HTTP server, hyper), `http-tls` (TLS for it, rustls with
+//! ring). For dependency injection alone:
 //! `omnitron = { version = "0.2", default-features = false }`.
 
 #[cfg(feature = "config")]
@@ -81,6 +82,7 @@ pub mod resilience;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod runtime;
+pub mod time;
 #[cfg(feature = "rpc")]
 pub mod transport;
 #[cfg(feature = "workflow")]

@@ -1,8 +1,5 @@
 """Health (spec 7.2) with Python checks: a ``@health_indicator`` class's ``@health_check`` methods
-(async and sync) reported by ``/health``, and ``/health/ready`` down while one is down.
-
-Core's health endpoints come with the http-extras work; until they are on this branch these tests
-are skipped (they pass once they land)."""
+(async and sync) reported by ``/health``, and ``/health/ready`` down while one is down."""
 
 import asyncio
 import json
@@ -46,16 +43,10 @@ class Broken:
         raise RuntimeError("broker unreachable")
 
 
-async def _has_health(app: HttpApp) -> bool:
-    return (await app.inject("GET", "/health/live"))[0] != 404
-
-
 def test_health_reports_every_check() -> None:
     async def main() -> None:
         checks = Checks()
         async with HttpApp([Ping()], indicators=[checks]) as app:
-            if not await _has_health(app):
-                pytest.skip("core's health endpoints are not on this branch yet (http-extras)")
             ready, _, _ = await app.inject("GET", "/health/ready")
             assert ready == 503  # not listening yet
             port = await app.listen(0)
@@ -77,8 +68,6 @@ def test_health_reports_every_check() -> None:
 def test_a_raising_check_is_down_with_its_message() -> None:
     async def main() -> None:
         async with HttpApp([Ping()], indicators=[Broken()]) as app:
-            if not await _has_health(app):
-                pytest.skip("core's health endpoints are not on this branch yet (http-extras)")
             await app.listen(0)
             status, _, body = await app.inject("GET", "/health")
             assert status == 503
@@ -96,8 +85,6 @@ def test_indicators_listed_in_a_module_are_the_app_s_checks() -> None:
         async with await Omnitron.create(AppModule) as app:
             await app.listen(0)
             http = await app.http_app()
-            if not await _has_health(http):
-                pytest.skip("core's health endpoints are not on this branch yet (http-extras)")
             status, _, body = await http.inject("GET", "/health")
             assert status == 200 and "database" in json.dumps(json.loads(body))
 

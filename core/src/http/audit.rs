@@ -11,7 +11,7 @@
 //! request's task: keep it quick (hand the record to a channel), and it must not panic.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value as Json};
 
@@ -96,49 +96,10 @@ fn write(r: &AuditRecord, sink: Option<&AuditSink>) {
             params = %r.params,
             status = r.status,
             outcome = r.outcome,
-            time = %rfc3339(r.time),
+            time = %crate::time::rfc3339(r.time),
             request_id = r.request_id,
             remote = r.remote.map(|a| a.to_string()),
             "audit"
         ),
-    }
-}
-
-/// `2026-11-20T10:04:05.123Z`.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        d.subsec_millis()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn times_are_rfc_3339() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(951_782_400_123); // a leap day
-        assert_eq!(rfc3339(t), "2000-02-29T00:00:00.123Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_798_761_599);
-        assert_eq!(rfc3339(t), "2026-12-31T23:59:59.000Z");
     }
 }

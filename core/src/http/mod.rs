@@ -28,20 +28,27 @@
 pub mod app;
 mod audit;
 mod auth;
+mod cache;
 mod cors;
 mod door;
 pub mod extract;
+mod health;
 mod limit;
 mod openapi;
 pub mod options;
+mod paginate;
 pub mod problem;
 pub mod request;
 pub mod response;
+mod route_metrics;
 pub mod router;
 mod security;
 pub mod server;
 mod service;
 pub mod spec;
+#[cfg(feature = "http-tls")]
+mod tls;
+mod upload;
 mod validate;
 
 pub use app::{

@@ -34,6 +34,13 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, HttpError>
 /// A route's handler: an async function from a [`Request`] to a [`Response`] or an [`HttpError`].
 pub(crate) type Handler = Arc<dyn Fn(Request) -> HandlerFuture + Send + Sync>;
 
+/// What an app knows a route by (its place in the app's route table), so the server can find the
+/// route's body limit and metrics before reading the body. Routes of a bare router have id 0.
+pub(crate) type RouteId = usize;
+
+/// A method's handler at a node of the trie, with its route's id.
+type Routed = (Method, Handler, RouteId);
+
 /// Routes, built with `Router::new().get(...).post(...)` and handed to the server.
 #[derive(Default, Clone)]
 pub struct Router {
@@ -47,14 +54,14 @@ struct Node {
     literals: HashMap<String, Node>,
     param: Option<(String, Box<Node>)>,
     /// The catch-all's name and its handlers.
-    rest: Option<(String, Vec<(Method, Handler)>)>,
-    handlers: Vec<(Method, Handler)>,
+    rest: Option<(String, Vec<Routed>)>,
+    handlers: Vec<Routed>,
 }
 
 /// What a path matched.
 pub(crate) enum Match {
-    /// A handler, and the path's parameters.
-    Found(Handler, Vec<(String, String)>),
+    /// A handler, the path's parameters and the route's id.
+    Found(Handler, Vec<(String, String)>, RouteId),
     /// The path matched; the methods it has.
     MethodNotAllowed(Vec<Method>),
     NotFound,
@@ -119,15 +126,15 @@ impl Router {
         Fut: Future<Output = Result<Response, HttpError>> + Send + 'static,
     {
         let h: Handler = Arc::new(move |req| Box::pin(handler(req)) as HandlerFuture);
-        if let Err(e) = self.insert(method, pattern, h) {
+        if let Err(e) = self.insert(method, pattern, h, 0) {
             self.error.get_or_insert(e);
         }
         self
     }
 
-    /// Adds a route whose handler is already boxed.
-    pub(crate) fn route_handler(mut self, method: Method, pattern: &str, h: Handler) -> Router {
-        if let Err(e) = self.insert(method, pattern, h) {
+    /// Adds a route whose handler is already boxed, known to its app as `id`.
+    pub(crate) fn route_handler(mut self, method: Method, pattern: &str, h: Handler, id: RouteId) -> Router {
+        if let Err(e) = self.insert(method, pattern, h, id) {
             self.error.get_or_insert(e);
         }
         self
@@ -138,7 +145,7 @@ impl Router {
         self.error.clone().map_or(Ok(()), Err)
     }
 
-    fn insert(&mut self, method: Method, pattern: &str, h: Handler) -> Result<()> {
+    fn insert(&mut self, method: Method, pattern: &str, h: Handler, id: RouteId) -> Result<()> {
         let label = format!("route {method} {pattern}");
         let bad = |why: &str| Error::new(ErrorCode::InvalidRoute, format!("{label}: {why}"));
         if !pattern.starts_with('/') {
@@ -156,7 +163,7 @@ impl Router {
                 if have != name {
                     return Err(bad(&format!("clashes with the catch-all *{have} of another route")));
                 }
-                return add(handlers, method, h).map_err(|w| bad(&w));
+                return add(handlers, method, h, id).map_err(|w| bad(&w));
             }
             // `:id` and `{id}` (as OpenAPI and FastAPI write it) are the same parameter.
             let param =
@@ -172,7 +179,7 @@ impl Router {
                 node = node.literals.entry(seg.to_string()).or_default();
             }
         }
-        add(&mut node.handlers, method, h).map_err(|w| bad(&w))
+        add(&mut node.handlers, method, h, id).map_err(|w| bad(&w))
     }
 
     /// Finds the handler for `method` and `path`.
@@ -182,11 +189,13 @@ impl Router {
         match find(&self.root, &segments, &mut params) {
             None => Match::NotFound,
             Some(handlers) => {
-                let pick = |m: &Method| handlers.iter().find(|(hm, _)| hm == m).map(|(_, h)| h.clone());
+                let pick = |m: &Method| {
+                    handlers.iter().find(|(hm, _, _)| hm == m).map(|(_, h, id)| (h.clone(), *id))
+                };
                 let found =
                     pick(method).or_else(|| (*method == Method::HEAD).then(|| pick(&Method::GET)).flatten());
                 match found {
-                    Some(h) => Match::Found(h, params),
+                    Some((h, id)) => Match::Found(h, params, id),
                     None => Match::MethodNotAllowed(allowed(handlers)),
                 }
             }
@@ -207,17 +216,22 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn add(handlers: &mut Vec<(Method, Handler)>, method: Method, h: Handler) -> std::result::Result<(), String> {
-    if handlers.iter().any(|(m, _)| *m == method) {
+fn add(
+    handlers: &mut Vec<Routed>,
+    method: Method,
+    h: Handler,
+    id: RouteId,
+) -> std::result::Result<(), String> {
+    if handlers.iter().any(|(m, _, _)| *m == method) {
         return Err("this method is already routed for this pattern".into());
     }
-    handlers.push((method, h));
+    handlers.push((method, h, id));
     Ok(())
 }
 
 /// The methods of a matched path for `Allow` (HEAD added where GET is).
-fn allowed(handlers: &[(Method, Handler)]) -> Vec<Method> {
-    let mut out: Vec<Method> = handlers.iter().map(|(m, _)| m.clone()).collect();
+fn allowed(handlers: &[Routed]) -> Vec<Method> {
+    let mut out: Vec<Method> = handlers.iter().map(|(m, _, _)| m.clone()).collect();
     if out.contains(&Method::GET) && !out.contains(&Method::HEAD) {
         out.push(Method::HEAD);
     }
@@ -225,11 +239,7 @@ fn allowed(handlers: &[(Method, Handler)]) -> Vec<Method> {
 }
 
 /// Depth-first: literal, then parameter, then catch-all; `params` holds the matched ones.
-fn find<'a>(
-    node: &'a Node,
-    segments: &[&str],
-    params: &mut Vec<(String, String)>,
-) -> Option<&'a [(Method, Handler)]> {
+fn find<'a>(node: &'a Node, segments: &[&str], params: &mut Vec<(String, String)>) -> Option<&'a [Routed]> {
     let Some((first, rest)) = segments.split_first() else {
         return (!node.handlers.is_empty()).then_some(&node.handlers[..]);
     };
@@ -263,7 +273,7 @@ mod tests {
 
     fn params(r: &Router, m: Method, path: &str) -> Option<Vec<(String, String)>> {
         match r.find(&m, path) {
-            Match::Found(_, p) => Some(p),
+            Match::Found(_, p, _) => Some(p),
             _ => None,
         }
     }

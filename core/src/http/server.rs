@@ -11,21 +11,29 @@
 //! keep-alive connection, whose next request never starts); a body that does not arrive within
 //! [`HttpOptions::body_read_timeout`] is a 408.
 //!
-//! **Shutdown.** [`HttpServer::shutdown`] stops accepting, asks every connection to finish
-//! (HTTP/1.1 closes after the response in flight, HTTP/2 sends GOAWAY), waits up to
-//! [`HttpOptions::shutdown_timeout`] for the requests in flight, then drops what is left.
+//! **TLS.** An app with `tls` options serves TLS on the same accept loop (see `tls.rs`): the
+//! handshake must finish within [`HttpOptions::header_read_timeout`], then the connection is
+//! served as a cleartext one is.
+//!
+//! **Shutdown.** [`HttpServer::shutdown`] first marks the app not ready (`/health/ready` answers
+//! 503), then stops accepting, asks every connection to finish (HTTP/1.1 closes after the
+//! response in flight, HTTP/2 sends GOAWAY), waits up to [`HttpOptions::shutdown_timeout`] for
+//! the requests in flight, then drops what is left.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use super::app::AppShared;
 use super::options::HttpOptions;
 use super::router::Router;
 use super::service::{Shared, serve};
@@ -38,7 +46,19 @@ pub struct HttpServer {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// The app served, marked not ready when the server stops.
+    app: Option<Arc<AppShared>>,
 }
+
+#[cfg(feature = "http-tls")]
+type Tls = Option<super::tls::Acceptor>;
+#[cfg(not(feature = "http-tls"))]
+type Tls = Option<NoTls>;
+
+/// Without the `http-tls` feature there is never an acceptor.
+#[cfg(not(feature = "http-tls"))]
+#[derive(Clone)]
+enum NoTls {}
 
 impl HttpServer {
     /// Binds `addr` (port 0 picks a free port, see [`HttpServer::local_addr`]) and serves
@@ -51,6 +71,7 @@ impl HttpServer {
 
     /// Binds `addr` and serves what every connection shares.
     pub(crate) async fn bind_shared(addr: impl ToSocketAddrs, shared: Arc<Shared>) -> Result<HttpServer> {
+        let tls = tls_of(&shared)?;
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             Error::new(ErrorCode::HttpServerFailed, format!("could not bind: {e}")).with_source(e)
         })?;
@@ -58,9 +79,10 @@ impl HttpServer {
             .local_addr()
             .map_err(|e| Error::new(ErrorCode::HttpServerFailed, format!("no local address: {e}")))?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, shared, stopped));
+        let app = shared.app.clone();
+        let task = tokio::spawn(accept_loop(listener, shared, tls, stopped));
         tracing::debug!(%local_addr, "http server listening");
-        Ok(HttpServer { local_addr, stop, task: Some(task) })
+        Ok(HttpServer { local_addr, stop, task: Some(task), app })
     }
 
     /// The address the server listens on.
@@ -68,9 +90,10 @@ impl HttpServer {
         self.local_addr
     }
 
-    /// Stops accepting, lets requests in flight finish (up to the shutdown timeout), and returns
-    /// once every connection is closed.
+    /// Marks the app not ready, stops accepting, lets requests in flight finish (up to the
+    /// shutdown timeout), and returns once every connection is closed.
     pub async fn shutdown(mut self) {
+        self.not_ready();
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -78,15 +101,47 @@ impl HttpServer {
     }
 }
 
+impl HttpServer {
+    fn not_ready(&self) {
+        if let Some(app) = &self.app {
+            app.ready.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
 impl Drop for HttpServer {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
+            self.not_ready();
             task.abort();
         }
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+/// The TLS acceptor of the app's `tls` options, when it has some (`H007` when they cannot be
+/// used).
+fn tls_of(shared: &Shared) -> Result<Tls> {
+    let Some(o) = shared.app.as_ref().and_then(|a| a.options.tls.as_ref()) else { return Ok(None) };
+    #[cfg(feature = "http-tls")]
+    {
+        super::tls::acceptor(o).map(Some)
+    }
+    #[cfg(not(feature = "http-tls"))]
+    {
+        let _ = o;
+        Err(Error::new(
+            ErrorCode::HttpServerFailed,
+            "TLS is configured but omnitron was built without its http-tls feature",
+        ))
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Tls,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -122,11 +177,21 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
                 let shared = shared.clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    let svc = service_fn(move |req| serve(shared.clone(), req, Some(peer)));
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, error = %e, "http connection ended with an error");
+                    match tls {
+                        None => serve_io(&builder, stream, shared, peer, watcher).await,
+                        #[cfg(feature = "http-tls")]
+                        Some(acceptor) => {
+                            let handshake = acceptor.accept(stream);
+                            match tokio::time::timeout(shared.options.header_read_timeout, handshake).await {
+                                Ok(Ok(stream)) => serve_io(&builder, stream, shared, peer, watcher).await,
+                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+                            }
+                        }
+                        #[cfg(not(feature = "http-tls"))]
+                        Some(never) => match never {},
                     }
                     drop(permit);
                 });
@@ -141,4 +206,21 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
         tracing::warn!(?timeout, open = connections.len(), "http shutdown timed out; closing what is left");
     }
     connections.shutdown().await;
+}
+
+/// Serves one connection (cleartext or TLS) until it ends or the server shuts down.
+async fn serve_io<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| serve(shared.clone(), req, Some(peer)));
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(%peer, error = %e, "http connection ended with an error");
+    }
 }

@@ -21,7 +21,7 @@ use super::options::HttpOptions;
 use super::problem::HttpError;
 use super::request::{Request, parse_query_pairs, query_map, request_id};
 use super::response::Response;
-use super::router::{Match, Router};
+use super::router::{Match, RouteId, Router};
 use crate::error::ErrorCode;
 
 /// What every connection shares.
@@ -29,7 +29,7 @@ pub(crate) struct Shared {
     pub(crate) router: Router,
     pub(crate) options: HttpOptions,
     /// The app around the router, for what applies to every request (CORS, security headers,
-    /// metrics); none for a bare router.
+    /// metrics) and its routes' body limits; none for a bare router.
     pub(crate) app: Option<Arc<AppShared>>,
 }
 
@@ -54,16 +54,23 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // Only an app counts requests (per-route metrics).
+    let started = shared.app.is_some().then(std::time::Instant::now);
     let (parts, body) = req.into_parts();
     let id = request_id(&parts.headers);
     let app = shared.app.as_deref();
+    let method = parts.method.clone();
     // A CORS preflight from an allowed origin is answered before routing.
     if let Some(r) = app.and_then(|a| a.preflight(&parts)) {
+        if let (Some(a), Some(t)) = (app, started) {
+            a.metrics.record(None, &method, r.status(), t.elapsed());
+        }
         return (r, id);
     }
     let origin = app.filter(|a| a.cors.is_some()).and_then(|_| parts.headers.get(ORIGIN).cloned());
     let path = parts.uri.path().to_string();
-    let mut response = match answer(shared, parts, body, &id, &path, remote).await {
+    let mut route = None;
+    let mut response = match answer(shared, parts, body, &id, &path, remote, &mut route).await {
         Ok(mut r) => match r.problem.take() {
             Some(e) => (*e).into_response(&path, &id),
             None => r,
@@ -72,6 +79,9 @@ where
     };
     if let Some(a) = app {
         a.decorate(&mut response, origin.as_ref());
+    }
+    if let (Some(a), Some(t)) = (app, started) {
+        a.metrics.record(route, &method, response.status(), t.elapsed());
     }
     (response, id)
 }
@@ -83,13 +93,17 @@ async fn answer<B>(
     id: &str,
     path: &str,
     remote: Option<SocketAddr>,
+    route: &mut Option<RouteId>,
 ) -> Result<Response, HttpError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let handler = match shared.router.find(&parts.method, path) {
-        Match::Found(h, params) => (h, params),
+        Match::Found(h, params, id) => {
+            *route = Some(id);
+            (h, params)
+        }
         Match::NotFound => {
             return Err(HttpError::not_found(format!("no route for {} {path}", parts.method))
                 .with_code(ErrorCode::RouteNotFound));
@@ -106,7 +120,11 @@ where
             return Ok(r);
         }
     };
-    let body = read_body(&shared.options, &parts.headers, body).await?;
+    let limit = match (&shared.app, *route) {
+        (Some(app), Some(id)) => app.body_limit(id),
+        _ => shared.options.body_limit,
+    };
+    let body = read_body(&shared.options, limit, &parts.headers, body).await?;
     let (h, params) = handler;
     let query_pairs = parse_query_pairs(parts.uri.query());
     let request = Request {
@@ -141,13 +159,17 @@ where
     }
 }
 
-/// The whole body, within the limit (413, `H004`) and the body read timeout (408, `H008`).
-async fn read_body<B>(options: &HttpOptions, headers: &hyper::HeaderMap, body: B) -> Result<Bytes, HttpError>
+/// The whole body, within `limit` (413, `H004`) and the body read timeout (408, `H008`).
+async fn read_body<B>(
+    options: &HttpOptions,
+    limit: usize,
+    headers: &hyper::HeaderMap,
+    body: B,
+) -> Result<Bytes, HttpError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let limit = options.body_limit;
     let too_large = || {
         HttpError::new(413)
             .with_detail(format!("the body is larger than {limit} bytes"))

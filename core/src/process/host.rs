@@ -196,7 +196,7 @@ impl ProcessHost {
         };
         let outcome = tokio::select! {
             r = ready_rx => r.map_err(|_| not_ready("was dropped before it was ready".into())),
-            exit = proc.wait() => Err(not_ready(format!("{exit} before it was ready{}", proc.stderr_tail()))),
+            exit = proc.wait() => Err(not_ready(format!("{exit} before it was ready{}", proc.stderr_tail_after_exit().await))),
             _ = tokio::time::sleep(spec.ready_timeout) => Err(not_ready(format!(
                 "did not report ready within {} ms (does it connect to {ENV_PARENT} and report ready?){}",
                 spec.ready_timeout.as_millis(),

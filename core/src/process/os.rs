@@ -92,6 +92,9 @@ pub(crate) struct OsProcess {
     pub(crate) exit: watch::Receiver<Option<Exit>>,
     /// Its last lines of stderr, for error messages.
     pub(crate) last_stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Turns true once its stderr reached end of file: an exit can be seen before the last lines
+    /// were read, and those are the ones that say why.
+    stderr_closed: watch::Receiver<bool>,
 }
 
 impl OsProcess {
@@ -121,6 +124,14 @@ impl OsProcess {
     }
 
     /// The last lines it wrote to stderr, joined, for an error message.
+    /// [`Self::stderr_tail`] once its stderr is read to the end, or after a short wait: a child it
+    /// started may hold the pipe open after it exited.
+    pub(crate) async fn stderr_tail_after_exit(&self) -> String {
+        let mut closed = self.stderr_closed.clone();
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), closed.wait_for(|c| *c)).await;
+        self.stderr_tail()
+    }
+
     pub(crate) fn stderr_tail(&self) -> String {
         let lines = self.last_stderr.lock();
         if lines.is_empty() {
@@ -216,8 +227,15 @@ pub(crate) async fn start(
     if let Some(out) = child.stdout.take() {
         tokio::spawn(forward(name.to_string(), pid, Stream::Stdout, out, sink.clone(), None));
     }
+    let (closed_tx, stderr_closed) = watch::channel(false);
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(forward(name.to_string(), pid, Stream::Stderr, err, sink, Some(last_stderr.clone())));
+        let (name, keep) = (name.to_string(), last_stderr.clone());
+        tokio::spawn(async move {
+            forward(name, pid, Stream::Stderr, err, sink, Some(keep)).await;
+            let _ = closed_tx.send(true);
+        });
+    } else {
+        let _ = closed_tx.send(true);
     }
     let (exit_tx, exit_rx) = watch::channel(None);
     tokio::spawn(async move {
@@ -233,7 +251,7 @@ pub(crate) async fn start(
         };
         let _ = exit_tx.send(Some(exit));
     });
-    Ok(OsProcess { pid, exit: exit_rx, last_stderr })
+    Ok(OsProcess { pid, exit: exit_rx, last_stderr, stderr_closed })
 }
 
 /// Forwards a child's output, a line at a time, to the logs and the sink.

@@ -20,8 +20,8 @@ async function bootstrap(): Promise<void> {
   // Connected first: the saga's stages, recovered runs' too, call the other services through it.
   const supervisor = await connectToParent();
   try {
-    // Core's built-in /health routes are not on this build yet: HealthController stands in.
-    const app = await Omnitron.create(AppModule.forRoot(supervisor.peer), { http: { health: false } });
+    // Core serves /health* from the @HealthIndicator providers, and /metrics when asked.
+    const app = await Omnitron.create(AppModule.forRoot(supervisor.peer), { http: { metrics: true } });
     await app.listen(port, host);
     await supervisor.ready();
     console.log(`gateway: http://${host}:${port} (journal ${process.env.ORDERS_JOURNAL ?? 'orders.db'})`);

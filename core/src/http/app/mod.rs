@@ -14,6 +14,7 @@
 //! answered before routing), security headers, per-route metrics. The built-in routes are
 //! `/health`, `/health/live`, `/health/ready`, the OpenAPI document and, when asked, `/metrics`.
 
+mod builtin;
 pub mod options;
 
 use std::future::Future;
@@ -30,17 +31,21 @@ pub use options::{AppOptions, CorsOptions, JwtOptions, OpenApiOptions, TlsOption
 
 use super::audit::Audit;
 use super::auth::{RouteAuth, Verifier};
+use super::cache::{Lookup, ResponseCache};
 use super::cors::Cors;
 use super::limit::{Limit, Standing};
 use super::problem::HttpError;
 use super::request::{Input, Request};
 use super::response::Response;
-use super::router::{Handler, HandlerFuture, Router};
+use super::route_metrics::HttpMetrics;
+use super::router::{Handler, HandlerFuture, RouteId, Router};
 use super::server::HttpServer;
 use super::service::{CatchUnwind, Shared, answer_any};
 use super::spec::RouteSpec;
 use super::validate::InputCheck;
+use super::{paginate, upload};
 use crate::error::{Error, ErrorCode, Result};
+use crate::metrics::Registry;
 
 /// Routes with their declarations, and the app's options; [`HttpApp::build`] makes the service.
 pub struct HttpApp {
@@ -48,6 +53,7 @@ pub struct HttpApp {
     routes: Vec<(Arc<RouteSpec>, Handler)>,
     health: Vec<HealthCheck>,
     audit: Option<AuditSink>,
+    registry: Registry,
 }
 
 /// The outcome of one health check (spec 7.2: `{ status: 'up' | 'down', message }`).
@@ -122,7 +128,25 @@ impl std::fmt::Debug for HttpApp {
 impl HttpApp {
     /// An app with `options` and no routes.
     pub fn new(options: AppOptions) -> HttpApp {
-        HttpApp { options, routes: Vec::new(), health: Vec::new(), audit: None }
+        HttpApp {
+            options,
+            routes: Vec::new(),
+            health: Vec::new(),
+            audit: None,
+            registry: Registry::global().clone(),
+        }
+    }
+
+    /// Counts requests in `registry` (and serves it at `/metrics` when the `metrics` option is
+    /// on) instead of the global registry.
+    pub fn metrics_registry(mut self, registry: Registry) -> HttpApp {
+        self.registry = registry;
+        self
+    }
+
+    /// [`HttpApp::metrics_registry`] for a door holding the app by reference.
+    pub fn set_metrics_registry(&mut self, registry: Registry) {
+        self.registry = registry;
     }
 
     /// Adds a route declared by `spec` and answered by `handler`.
@@ -177,10 +201,23 @@ impl HttpApp {
         &self.options
     }
 
-    /// Checks every route and makes the service: a malformed or clashing route, a schema that is
-    /// not a valid JSON Schema, or a route requiring auth without JWT options, is refused
-    /// (`H006`).
+    /// Checks every route and makes the service: a malformed or clashing route (a declared
+    /// route clashing with a built-in one included), a schema that is not a valid JSON Schema,
+    /// a route requiring auth without JWT options, or two health checks with one name, is
+    /// refused (`H006`).
     pub fn build(self) -> Result<HttpService> {
+        builtin::check_health_names(&self.health)?;
+        // Route ids: the declared routes in order, the built-in ones, then the OpenAPI document.
+        let builtins = builtin::paths(&self.options);
+        let openapi_id = self.routes.len() + builtins.len();
+        let table: Vec<(Method, String)> = self
+            .routes
+            .iter()
+            .map(|(s, _)| (s.method.clone(), s.path.clone()))
+            .chain(builtins.iter().map(|p| (Method::GET, p.to_string())))
+            .chain(self.options.openapi.iter().map(|o| (Method::GET, o.path.clone())))
+            .collect();
+        let body_limits = self.routes.iter().map(|(s, _)| body_limit(&self.options, s)).collect();
         let o = &self.options;
         let shared = Arc::new(AppShared {
             options: self.options.clone(),
@@ -191,15 +228,19 @@ impl HttpApp {
             cors: o.cors.as_ref().map(Cors::new).transpose()?,
             rate_limit: o.rate_limit.as_ref().map(|r| Limit::new(r, "the app")).transpose()?,
             jwt: o.jwt.as_ref().map(Verifier::new).transpose()?.map(Arc::new),
+            metrics: HttpMetrics::new(&self.registry, &table),
+            registry: self.registry.clone(),
+            cache: ResponseCache::default(),
+            body_limits,
         });
         let mut router = Router::new();
-        for (spec, handler) in &self.routes {
-            let route = Arc::new(RouteCtx::new(spec.clone(), handler.clone(), &shared)?);
+        for (id, (spec, handler)) in self.routes.iter().enumerate() {
+            let route = Arc::new(RouteCtx::new(spec.clone(), handler.clone(), &shared, id)?);
             let h: Handler = Arc::new(move |req| {
                 let route = route.clone();
                 Box::pin(async move { route.run(req).await }) as HandlerFuture
             });
-            router = router.route_handler(spec.method.clone(), &spec.path, h);
+            router = router.route_handler(spec.method.clone(), &spec.path, h, id);
         }
         // The OpenAPI document, made once from the declared routes, served as it is.
         let mut openapi = None;
@@ -210,10 +251,11 @@ impl HttpApp {
                 let bytes = bytes.clone();
                 Box::pin(async move { Ok(Response::bytes(200, "application/json", bytes)) }) as HandlerFuture
             });
-            router = router.route_handler(Method::GET, &o.path, h);
+            router = router.route_handler(Method::GET, &o.path, h, openapi_id);
             openapi = Some(Arc::new(doc));
         }
         router.check()?;
+        let router = builtin::add(router, &builtins, &shared, self.routes.len())?;
         let serving =
             Arc::new(Shared { router, options: shared.options.server.clone(), app: Some(shared.clone()) });
         let specs = self.routes.into_iter().map(|(s, _)| s).collect();
@@ -230,7 +272,6 @@ pub(crate) struct AppShared {
     pub(crate) options: AppOptions,
     /// `/health/ready`: set once the app is serving, cleared when it shuts down.
     pub(crate) ready: AtomicBool,
-    #[allow(dead_code)] // read by `/health`
     pub(crate) health: Vec<HealthCheck>,
     pub(crate) audit: Option<AuditSink>,
     /// The security headers, made once (none when `security_headers` is off).
@@ -239,6 +280,36 @@ pub(crate) struct AppShared {
     /// The app-wide rate limit.
     pub(crate) rate_limit: Option<Limit>,
     pub(crate) jwt: Option<Arc<Verifier>>,
+    /// Per-route series, counted around every request.
+    pub(crate) metrics: HttpMetrics,
+    /// Where the metrics go (served at `/metrics`).
+    pub(crate) registry: Registry,
+    /// The answers of `@Cached` routes.
+    pub(crate) cache: ResponseCache,
+    /// The body limit of each declared route, by id (built-in routes take the server's).
+    body_limits: Vec<usize>,
+}
+
+impl std::fmt::Debug for AppShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppShared").field("ready", &self.ready).finish_non_exhaustive()
+    }
+}
+
+impl AppShared {
+    /// The body limit of route `id`.
+    pub(crate) fn body_limit(&self, id: RouteId) -> usize {
+        self.body_limits.get(id).copied().unwrap_or(self.options.server.body_limit)
+    }
+}
+
+/// A route's body limit: the server's, and for an upload route room for its largest file too.
+fn body_limit(options: &AppOptions, spec: &RouteSpec) -> usize {
+    let limit = options.server.body_limit;
+    match &spec.upload {
+        Some(u) => usize::try_from(u.max_size).unwrap_or(usize::MAX).saturating_add(limit),
+        None => limit,
+    }
 }
 
 /// One declared route, ready to run: its spec, its handler and what its stages prepared.
@@ -252,10 +323,12 @@ pub(crate) struct RouteCtx {
     auth: Option<RouteAuth>,
     /// The params, query and body schemas, compiled.
     check: InputCheck,
+    /// The route's place in the app's route table (its cache entries are keyed by it).
+    id: RouteId,
 }
 
 impl RouteCtx {
-    fn new(spec: Arc<RouteSpec>, handler: Handler, app: &Arc<AppShared>) -> Result<RouteCtx> {
+    fn new(spec: Arc<RouteSpec>, handler: Handler, app: &Arc<AppShared>, id: RouteId) -> Result<RouteCtx> {
         let label = format!("route {} {}", spec.method, spec.path);
         let rate_limit = spec.rate_limit.as_ref().map(|r| Limit::new(r, label.clone())).transpose()?;
         // Roles or permissions imply auth, however the spec was made.
@@ -275,7 +348,7 @@ impl RouteCtx {
             }
         };
         let check = InputCheck::new(&spec)?;
-        Ok(RouteCtx { spec, handler, app: app.clone(), rate_limit, auth, check })
+        Ok(RouteCtx { spec, handler, app: app.clone(), rate_limit, auth, check, id })
     }
 
     /// The pipeline (see the module's documentation for the order); the audit record sees the
@@ -334,17 +407,35 @@ impl RouteCtx {
             }
             None => None,
         };
-        // 3. A cached answer.
-        // 4. The input.
+        // 3. A cached answer (or its 304); kept per credential on routes that require auth.
+        let cached = match self.spec.cache_ttl {
+            Some(ttl) => match self.app.cache.lookup(self.id, ttl, self.auth.is_some(), &req) {
+                Lookup::Hit(r) => return Ok(r),
+                Lookup::Miss(pending) => Some(pending),
+            },
+            None => None,
+        };
+        // 4. The input: params, query, body; uploads; the page.
         let mut input = self.read_input(&req)?;
         input.user = user;
+        if let Some(u) = &self.spec.upload {
+            upload::read(u, &req, &mut input)?;
+        }
+        let page = match &self.spec.paginated {
+            Some(p) => {
+                let page = paginate::page(p, &req.query)?;
+                input.page = Some(page);
+                Some((page, req.path.clone(), req.query_pairs.clone()))
+            }
+            None => None,
+        };
         req.input = Some(Box::new(input));
         // 5. The handler; a panic is audited (500) and goes on to the server, which answers it.
         let outcome = match catch_unwind(AssertUnwindSafe(|| (self.handler)(req))) {
             Ok(fut) => CatchUnwind(fut).await,
             Err(panic) => Err(panic),
         };
-        let r = match outcome {
+        let mut r = match outcome {
             Ok(r) => r?,
             Err(panic) => {
                 if let Some(a) = audit.take() {
@@ -353,7 +444,13 @@ impl RouteCtx {
                 std::panic::resume_unwind(panic)
             }
         };
-        // 6. The cache (the audit record is written by `run`).
+        // 6. The page, the cache (ETag, 304); the audit record is written by `run`.
+        if let Some((page, path, query)) = page {
+            r = paginate::wrap(r, page, &path, &query);
+        }
+        if let Some(pending) = cached {
+            r = self.app.cache.store(pending, r);
+        }
         Ok(r)
     }
 
@@ -424,7 +521,9 @@ impl InjectRequest {
 }
 
 impl HttpService {
-    /// Serves on `addr` (port 0 picks one) and marks the app ready.
+    /// Serves on `addr` (port 0 picks one), over TLS when the options have `tls` (a certificate
+    /// or key that cannot be used is `H007`), and marks the app ready; the server's
+    /// [`HttpServer::shutdown`] marks it not ready again.
     pub async fn listen(&self, addr: impl tokio::net::ToSocketAddrs) -> Result<HttpServer> {
         let server = HttpServer::bind_shared(addr, self.inner.serving.clone()).await?;
         self.set_ready(true);

@@ -1,13 +1,13 @@
 // Health (a @HealthIndicator for the supervisor connection, spec 7.2) and metrics (spec 7.3).
+//
+// Core serves /health, /health/live and /health/ready from the app's @HealthIndicator providers,
+// and /metrics (the engine's registry) because main.ts turns the `metrics` option on: this module
+// only provides the check.
 
 import { Module, type DynamicModule, type Peer } from '@omnitron-dev/native';
-import { HealthController, MetricsController } from './monitoring.controllers.js';
 import { SUPERVISOR, SupervisorHealthIndicator } from './supervisor.health.js';
 
-@Module({
-  controllers: [HealthController, MetricsController],
-  providers: [SupervisorHealthIndicator],
-})
+@Module({ providers: [SupervisorHealthIndicator] })
 export class MonitoringModule {
   /** `supervisor`: the connection to the supervisor whose state the gateway's readiness reports. */
   static forRoot(supervisor: Peer): DynamicModule {
