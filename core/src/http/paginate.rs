@@ -27,32 +27,62 @@ use super::problem::HttpError;
 use super::request::Page;
 use super::response::Response;
 use super::spec::PaginationSpec;
-use crate::error::ErrorCode;
+use super::validate::{self, FieldError};
 
-/// The page `query` asks for.
+/// The page `query` asks for. A bad `page` or `limit` is a 400 (`H009`) whose `errors` member
+/// names each (`{"in": "query", "path": "/limit", ...}`), as the schemas' failures are named.
 pub(crate) fn page(spec: &PaginationSpec, query: &HashMap<String, String>) -> Result<Page, HttpError> {
-    let bad = |what: String| HttpError::bad_request(what).with_code(ErrorCode::ValidationFailed);
-    let page = match query.get("page") {
-        None => 1,
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| bad(format!("page must be a whole number from 1, not '{v}'")))?,
-    };
     let max = u64::from(spec.max_limit);
-    let limit = match query.get("limit") {
-        None => u64::from(spec.default_limit),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|l| (1..=max).contains(l))
-            .ok_or_else(|| bad(format!("limit must be a whole number from 1 to {max}, not '{v}'")))?,
+    let mut errors = Vec::new();
+    let page = whole(query, "page", 1, None, &mut errors).unwrap_or(1);
+    let limit =
+        whole(query, "limit", 1, Some(max), &mut errors).unwrap_or_else(|| u64::from(spec.default_limit));
+    if errors.is_empty() {
+        match (page - 1).checked_mul(limit) {
+            Some(offset) => return Ok(Page { page, limit, offset }),
+            None => errors.push(FieldError::new(
+                "query",
+                "page",
+                format!("page {page} of {limit} items is beyond the last item there can be"),
+                "maximum",
+            )),
+        }
+    }
+    Err(validate::problem(errors))
+}
+
+/// Query parameter `name` as a whole number from `min` (to `max`), none when it is absent; a
+/// value that is not one is added to `errors`.
+fn whole(
+    query: &HashMap<String, String>,
+    name: &str,
+    min: u64,
+    max: Option<u64>,
+    errors: &mut Vec<FieldError>,
+) -> Option<u64> {
+    let v = query.get(name)?;
+    let range = match max {
+        Some(max) => format!("from {min} to {max}"),
+        None => format!("from {min}"),
     };
-    let offset = (page - 1).checked_mul(limit).ok_or_else(|| bad(format!("page {page} is too large")))?;
-    Ok(Page { page, limit, offset })
+    let t = v.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let keyword = match t.parse::<u64>() {
+        Ok(n) if n < min => "minimum",
+        Ok(n) if max.is_some_and(|m| n > m) => "maximum",
+        Ok(n) => return Some(n),
+        // Whole numbers out of u64's range are out of range, not of another type.
+        Err(_) if t.strip_prefix('-').is_some_and(digits) => "minimum",
+        Err(_) if digits(t) => "maximum",
+        Err(_) => "type",
+    };
+    errors.push(FieldError::new(
+        "query",
+        name,
+        format!("{name} must be a whole number {range}, not '{v}'"),
+        keyword,
+    ));
+    None
 }
 
 /// The handler's answer as a page (see the module's documentation).
@@ -137,6 +167,7 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -154,13 +185,31 @@ mod tests {
             page(&s, &q(&[("page", "3"), ("limit", "50")])).unwrap(),
             Page { page: 3, limit: 50, offset: 100 }
         );
-        for bad in
-            [("page", "0"), ("page", "-1"), ("page", "x"), ("page", ""), ("limit", "51"), ("limit", "0")]
-        {
+        for (bad, keyword) in [
+            (("page", "0"), "minimum"),
+            (("page", "-1"), "minimum"),
+            (("page", "x"), "type"),
+            (("page", ""), "type"),
+            (("limit", "51"), "maximum"),
+            (("limit", "0"), "minimum"),
+            (("limit", "1.5"), "type"),
+            (("limit", "99999999999999999999999"), "maximum"),
+        ] {
             let e = page(&s, &q(&[bad])).unwrap_err();
             assert_eq!((e.status(), e.code()), (400, Some(ErrorCode::ValidationFailed)), "{bad:?}");
+            let p = e.to_problem("/", "r");
+            assert_eq!(p["errors"][0]["in"], "query", "{bad:?}");
+            assert_eq!(p["errors"][0]["path"], format!("/{}", bad.0), "{bad:?}");
+            assert_eq!(p["errors"][0]["keyword"], keyword, "{bad:?}");
+            assert!(p["detail"].as_str().unwrap().contains(&format!("query /{}", bad.0)), "{p}");
         }
-        assert!(page(&s, &q(&[("page", &u64::MAX.to_string()), ("limit", "2")])).is_err());
+        // Both wrong: both named.
+        let p = page(&s, &q(&[("page", "0"), ("limit", "99")])).unwrap_err().to_problem("/", "r");
+        let paths: Vec<&str> =
+            p["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+        assert_eq!(paths, ["/page", "/limit"]);
+        let e = page(&s, &q(&[("page", &u64::MAX.to_string()), ("limit", "2")])).unwrap_err();
+        assert_eq!(e.to_problem("/", "r")["errors"][0]["path"], "/page");
     }
 
     #[test]

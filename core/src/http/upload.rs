@@ -10,6 +10,8 @@
 //!   (`H013`), and it must not be larger than `max_size` bytes, else 413 (`H004`). A part with
 //!   an empty filename and no bytes is what a browser sends for "no file chosen": it is skipped.
 //! - No file in the route's field: 400 (`H009`).
+//! - A 400 `H009` names the field in its `errors` member (`{"in": "body", "path": "/avatar",
+//!   ...}`), as the schemas' failures do.
 //! - The other parts are text fields: `Input.body` is an object of them (a name sent twice gives
 //!   an array), the bytes read as UTF-8 (invalid sequences replaced).
 //!
@@ -23,6 +25,7 @@ use serde_json::{Map, Value as Json};
 use super::problem::HttpError;
 use super::request::{Input, Request, UploadedFile, decode};
 use super::spec::UploadSpec;
+use super::validate::{self, FieldError};
 use crate::error::ErrorCode;
 
 /// The most parts a body may have (a guard against a body of millions of empty parts).
@@ -73,11 +76,16 @@ pub(crate) fn read(spec: &UploadSpec, req: &Request, input: &mut Input) -> Resul
             continue;
         }
         if p.name != spec.field {
-            return Err(HttpError::bad_request(format!(
-                "unexpected file in field '{}' (this route takes files in '{}')",
+            let why = format!(
+                "unexpected file '{filename}' in field '{}' (this route takes files in '{}')",
                 p.name, spec.field
-            ))
-            .with_code(ErrorCode::ValidationFailed));
+            );
+            return Err(validate::problem(vec![FieldError::new(
+                "body",
+                &p.name,
+                why,
+                "additionalProperties",
+            )]));
         }
         let content_type = p.content_type.unwrap_or_else(|| "text/plain".into());
         if !mime_allowed(&spec.mime_types, &content_type) {
@@ -100,8 +108,8 @@ pub(crate) fn read(spec: &UploadSpec, req: &Request, input: &mut Input) -> Resul
         files.push(UploadedFile { field: p.name, filename: Some(filename), content_type, data: p.data });
     }
     if files.is_empty() {
-        return Err(HttpError::bad_request(format!("no file in field '{}'", spec.field))
-            .with_code(ErrorCode::ValidationFailed));
+        let why = format!("no file in field '{}'", spec.field);
+        return Err(validate::problem(vec![FieldError::new("body", &spec.field, why, "required")]));
     }
     input.body = Json::Object(fields);
     input.files = files;

@@ -268,6 +268,14 @@ pub(crate) struct FieldError {
     pub(crate) keyword: String,
 }
 
+impl FieldError {
+    /// A failure found by a stage other than the schemas (the page, an upload's file): member
+    /// `name` of `part` (`query`, `body`), with the JSON Schema `keyword` it would have broken.
+    pub(crate) fn new(part: &'static str, name: &str, message: String, keyword: &str) -> FieldError {
+        FieldError { part, path: child("", name), message: cut(message), keyword: keyword.to_string() }
+    }
+}
+
 /// Adds `value`'s failures against `v` to `out` (at most [`MAX_ERRORS`] in all).
 fn collect(v: &Validator, value: &Json, part: &'static str, out: &mut Vec<FieldError>) {
     for e in v.iter_errors(value) {
@@ -320,8 +328,9 @@ fn child(base: &str, name: &str) -> String {
     format!("{base}/{}", name.replace('~', "~0").replace('/', "~1"))
 }
 
-/// The 400 problem listing `errors`.
-fn problem(errors: Vec<FieldError>) -> HttpError {
+/// The 400 problem (`H009`) listing `errors` (at least one): every stage that finds failing
+/// fields answers it, so that a client reads them in one place.
+pub(crate) fn problem(errors: Vec<FieldError>) -> HttpError {
     let n = errors.len();
     let first = &errors[0];
     let more = if n >= MAX_ERRORS {

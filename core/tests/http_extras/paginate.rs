@@ -63,6 +63,9 @@ async fn answers_are_wrapped_as_pages_and_bad_pages_are_400() {
         let r = get(a, bad).await;
         assert_eq!(r.status, 400, "{bad}");
         assert_eq!(r.json()["code"], "H009", "{bad}");
+        let name = bad.split(['?', '=']).nth(1).unwrap();
+        assert_eq!(r.json()["errors"][0]["path"], format!("/{name}"), "{bad}");
+        assert_eq!(r.json()["errors"][0]["in"], "query", "{bad}");
     }
     server.shutdown().await;
 }

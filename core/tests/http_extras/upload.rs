@@ -142,7 +142,10 @@ async fn wrong_uploads_get_413_415_and_400() {
         post(&svc, "/avatar", &content_type(), multipart(&[("avatar", Some("a.png"), None, b"hi")])).await;
     assert_eq!(problem(r), (415, code(ErrorCode::UnsupportedMediaType)));
 
+    // The field is named as the schemas' failures name theirs.
+    let field = |r: &(u16, Value)| (r.1["errors"][0]["in"].clone(), r.1["errors"][0]["path"].clone());
     let r = post(&svc, "/avatar", &content_type(), multipart(&[("title", None, None, b"no file")])).await;
+    assert_eq!(field(&r), (json!("body"), json!("/avatar")), "{r:?}");
     assert_eq!(problem(r), (400, code(ErrorCode::ValidationFailed)));
     let r = post(
         &svc,
@@ -151,6 +154,7 @@ async fn wrong_uploads_get_413_415_and_400() {
         multipart(&[("other", Some("a.png"), Some("image/png"), b"x")]),
     )
     .await;
+    assert_eq!(field(&r), (json!("body"), json!("/other")), "{r:?}");
     assert_eq!(problem(r), (400, code(ErrorCode::ValidationFailed)));
 
     // Malformed bodies: a 400, never a panic or a hang.
