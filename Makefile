@@ -155,7 +155,7 @@ http-conformance: $(VENV)/.installed build-http-example
 C_TESTS := $(patsubst tests/c/%.c,target/ctest/%,$(wildcard tests/c/test_*.c))
 CPP_TESTS := $(patsubst tests/cpp/%.cpp,target/ctest/cpp_%,$(wildcard tests/cpp/test_*.cpp))
 
-target/ctest/%: tests/c/%.c tests/c/check.h include/omnitron.h build-c
+target/ctest/%: tests/c/%.c tests/c/check.h tests/c/http_client.h include/omnitron.h build-c
 	@mkdir -p target/ctest
 	gcc $(CFLAGS) $< -L$(OUT) -lomnitron -lpthread -o $@
 	gcc $(CFLAGS) $< $(OUT)/libomnitron.a $(STATIC_LIBS) -o $@_static

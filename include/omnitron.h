@@ -570,6 +570,35 @@ typedef OmnitronStatus (*OmnitronHttpHandlerFn)(const struct OmnitronHttpRequest
 // as down.
 typedef OmnitronStatus (*OmnitronHttpHealthFn)(void *user_data);
 
+// One file of an `upload` route's `multipart/form-data` body, as omnitron_http_request_file
+// gives it. Every pointer belongs to the library and is valid during the callback only, on its
+// thread (copy what you keep). The layout is part of the ABI (OMNITRON_ABI_VERSION changes if it
+// does).
+typedef struct OmnitronHttpFile {
+  // The form field it came in (the route's `upload.field`, `file` by default).
+  const char *field;
+  // The file name the client gave (NULL when it gave none).
+  const char *filename;
+  // Its media type as the client declared it (`image/png`; `text/plain` when the part had
+  // none); core already checked it against the route's `upload.mime_types`.
+  const char *content_type;
+  // Its bytes, followed by a NUL byte not counted in `len` (so text reads as a C string).
+  const uint8_t *data;
+  // How many bytes (at most the route's `upload.max_size`).
+  size_t len;
+} OmnitronHttpFile;
+
+// The page a `paginated` route's request asks for, as omnitron_http_request_page gives it. The
+// layout is part of the ABI (OMNITRON_ABI_VERSION changes if it does).
+typedef struct OmnitronHttpPage {
+  // The page, from 1 (the query's `page`; 1 when absent).
+  uint64_t page;
+  // Items per page (the query's `limit`; the route's `default_limit` when absent).
+  uint64_t limit;
+  // Items before this page: (page - 1) * limit.
+  uint64_t offset;
+} OmnitronHttpPage;
+
 // Bytes the library hands out (a result, a JSON text), always followed by a NUL byte not counted in
 // `len`, so text can be read as a C string. Free `data` with omnitron_free. On failure the library
 // sets both fields to NULL / 0.
@@ -1012,9 +1041,10 @@ OmnitronStatus omnitron_http_app_new(const char *options_json, struct OmnitronHt
 // Adds a route declared by `spec_json` (RouteSpec's keys: `method` and `path` (`/users/:id` or
 // `/users/{id}`) required; `status`, `params`, `query`, `body`, `response` (JSON Schemas, as
 // objects or JSON text), `auth`, `roles`, `permissions`, `rate_limit` ({`max`, `window_ms`,
-// `per`}), `cache_ttl` (seconds), `upload`, `paginated`, `audit`, `tags`, `summary`,
-// `description`, `operation_id`, `deprecated`), answered by `handler` (see
-// OmnitronHttpHandlerFn). A bad spec is OMNITRON_STATUS_INVALID_ROUTE naming the key; a pattern
+// `per`}), `cache_ttl` (seconds), `upload` ({`max_size` (bytes, or text such as "5MB"),
+// `mime_types`, `field`}: omnitron_http_request_file), `paginated` (true, or {`default_limit`,
+// `max_limit`}: omnitron_http_request_page), `audit`, `tags`, `summary`, `description`,
+// `operation_id`, `deprecated`), answered by `handler` (see OmnitronHttpHandlerFn). A bad spec is OMNITRON_STATUS_INVALID_ROUTE naming the key; a pattern
 // that clashes with another route's is refused when the app is built (its first listen or
 // inject). `free_user_data(user_data)` (NULL: nothing) runs once the app is freed and its last
 // callback has returned, or before this function returns if it fails.
@@ -1106,6 +1136,41 @@ OmnitronStatus omnitron_http_response_body(struct OmnitronHttpResponse *res,
 // Sets a JSON body (`application/json`) from NUL-terminated `json` (copied). Text that is not
 // JSON is OMNITRON_STATUS_INVALID_ARGUMENT. Calling it again replaces the body.
 OmnitronStatus omnitron_http_response_json(struct OmnitronHttpResponse *res, const char *json);
+
+// How many files the request's `multipart/form-data` body carried in the route's `upload.field`
+// (core has checked each one's size and media type against the route's `upload`; an upload
+// without a file was answered 400 before the callback). 0 on a route without `upload`, and, with
+// the last error set, when `req` is not the running callback's request.
+size_t omnitron_http_request_file_count(const struct OmnitronHttpRequest *req);
+
+// The uploaded file at `index` (from 0, below omnitron_http_request_file_count) into `*out`
+// (see OmnitronHttpFile: its pointers belong to the library and are valid during the callback,
+// on its thread). An index out of range is OMNITRON_STATUS_INVALID_ARGUMENT. The files' bytes are
+// copied once per request, on the first call.
+OmnitronStatus omnitron_http_request_file(const struct OmnitronHttpRequest *req,
+                                          size_t index,
+                                          struct OmnitronHttpFile *out);
+
+// The page a `paginated` route's request asks for, into `*out` (core has already answered 400 to
+// a `page` or `limit` that is not a whole number in range). On a route without `paginated`:
+// OMNITRON_STATUS_INVALID_ARGUMENT. The answer is then wrapped by the library: a JSON array body
+// becomes `{"data": [...], "meta": {"page", "limit"}}`, and an object `{"items": [...], "total":
+// n}` becomes `{"data": [...], "meta": {"page", "limit", "total", "pages"}}` with a `Link` header.
+OmnitronStatus omnitron_http_request_page(const struct OmnitronHttpRequest *req,
+                                          struct OmnitronHttpPage *out);
+
+// The verified bearer token's claim `name` (`sub`, `roles`, ...) on a route that requires auth
+// (`auth`, `roles` or `permissions`): a string as it is, anything else as its JSON text
+// (`["admin","ops"]`). NULL when the token has no such claim, on a route that does not require
+// auth, or on a bad argument (the last error says which). Valid during the callback.
+const char *omnitron_http_request_claim(const struct OmnitronHttpRequest *req, const char *name);
+
+// The member `name` of the body as the pipeline read it: on an `upload` route a text field of the
+// multipart form (a name sent twice: a JSON array of its values), otherwise a member of a JSON
+// object body (after the route's `body` schema checked it). A string as it is, anything else as
+// its JSON text. NULL when absent, when the body is not a JSON object, or on a bad argument.
+// Valid during the callback.
+const char *omnitron_http_request_field(const struct OmnitronHttpRequest *req, const char *name);
 
 // Answers a request in-process, through the app's whole pipeline (no socket): `method` ("GET"),
 // `uri` (the path with its query, "/users/7?verbose=1"), `headers_json` (NULL, or a JSON object

@@ -1,27 +1,24 @@
 /*
  * HTTP through the C ABI: an app of routes declared with JSON, answered by C callbacks, served on
- * a real socket (a small blocking HTTP/1.1 client below) and answered in-process with inject:
- * params, query, headers, bodies, statuses, a failing callback (500, then the next request is
- * served), concurrent requests, a graceful close that lets a request in flight finish, and bad
+ * a real socket (the small blocking HTTP/1.1 client of http_client.h) and answered in-process with
+ * inject: params, query, headers, bodies, statuses, a failing callback (500, then the next request
+ * is served), concurrent requests, a graceful close that lets a request in flight finish, and bad
  * input (NULL arguments, freed handles, pointers kept past their callback). Built with -Wall
  * -Wextra -Werror and run under valgrind by `make test`.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "omnitron.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "http_client.h"
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -29,57 +26,13 @@ static void sleep_ms(long ms) {
     }
 }
 
-/* ---- a blocking HTTP/1.1 client: one request per connection ------------------------------------ */
+/* ---- the client (http_client.h), as these tests call it ----------------------------------------- */
 
-typedef struct {
-    int status;
-    char head[4096];  /* the status line and headers */
-    char body[8192];  /* NUL-terminated */
-} Reply;
-
-/* Sends `method path` with `body` (NULL: none) to 127.0.0.1:port and reads the reply to the end
- * (Connection: close). Returns 0 on success. */
+/* Sends `method path` with `body` (NULL: none) as JSON, with an X-Agent header. Returns 0 on
+ * success. */
 static int http(uint16_t port, const char *method, const char *path, const char *body, Reply *out) {
-    memset(out, 0, sizeof *out);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct timeval tv = {30, 0}; /* never hang the test */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[2048];
-    size_t blen = body ? strlen(body) : 0;
-    int n = snprintf(req, sizeof req,
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Agent: c-test\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                     method, path, blen, body ? body : "");
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    static __thread char buf[16384];
-    size_t got = 0;
-    for (;;) {
-        ssize_t k = read(fd, buf + got, sizeof buf - 1 - got);
-        if (k <= 0) break;
-        got += (size_t)k;
-        if (got == sizeof buf - 1) break;
-    }
-    close(fd);
-    buf[got] = 0;
-    char *end = strstr(buf, "\r\n\r\n");
-    if (end == NULL || sscanf(buf, "HTTP/1.1 %d", &out->status) != 1) return -1;
-    size_t hlen = (size_t)(end - buf);
-    if (hlen >= sizeof out->head) hlen = sizeof out->head - 1;
-    memcpy(out->head, buf, hlen);
-    snprintf(out->body, sizeof out->body, "%s", end + 4);
-    return 0;
+    return http_send(port, method, path, "X-Agent: c-test\r\n", "application/json", body, body ? strlen(body) : 0,
+                     out);
 }
 
 /* ---- the routes' callbacks ----------------------------------------------------------------------- */

@@ -51,6 +51,8 @@ pub struct OmnitronHttpRequest {
     body: OnceCell<Vec<u8>>,
     /// Strings handed out during the call (they live as long as the request).
     strings: RefCell<Vec<CString>>,
+    /// The uploaded files as C reads them, made on first use (see [`super::input`]).
+    pub(super) files: OnceCell<Vec<super::input::FileCopy>>,
 }
 
 /// The response a route's callback fills. Valid only during the callback, on its thread.
@@ -64,7 +66,7 @@ thread_local! {
     static CURRENT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
-fn request<'a>(req: *const OmnitronHttpRequest) -> Result<&'a OmnitronHttpRequest, Error> {
+pub(super) fn request<'a>(req: *const OmnitronHttpRequest) -> Result<&'a OmnitronHttpRequest, Error> {
     if req.is_null() {
         return Err(Error::new(ErrorCode::InvalidHandle, "the request is NULL"));
     }
@@ -96,8 +98,13 @@ fn response<'a>(res: *mut OmnitronHttpResponse) -> Result<&'a mut OmnitronHttpRe
 }
 
 impl OmnitronHttpRequest {
+    /// The request as core gave it.
+    pub(super) fn req(&self) -> &Request {
+        &self.req
+    }
+
     /// Keeps `text` as a C string for the rest of the call.
-    fn keep(&self, text: &str, what: &str) -> Result<*const c_char, Error> {
+    pub(super) fn keep(&self, text: &str, what: &str) -> Result<*const c_char, Error> {
         let c = CString::new(text).map_err(|_| {
             Error::invalid_argument(format!(
                 "{what} contains a NUL byte: read it from omnitron_http_request_json"
@@ -110,7 +117,7 @@ impl OmnitronHttpRequest {
     }
 
     /// A param or query value: the pipeline's (text as is, anything else as JSON) when it has one.
-    fn value(
+    pub(super) fn value(
         &self,
         input: Option<&serde_json::Value>,
         raw: Option<&str>,
@@ -354,6 +361,7 @@ fn run(handler: RawHandler, req: Request, ud: &UserData) -> Result<DoorAnswer, E
         envelope: OnceCell::new(),
         body: OnceCell::new(),
         strings: RefCell::new(Vec::new()),
+        files: OnceCell::new(),
     };
     let mut res = OmnitronHttpResponse { answer: DoorAnswer::default() };
     let (rp, sp) = (&r as *const OmnitronHttpRequest, &mut res as *mut OmnitronHttpResponse);

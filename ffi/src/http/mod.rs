@@ -5,12 +5,15 @@
 //! holds one of its threads, not the server), several at once on several threads.
 //!
 //! This file holds the app handle (new, route, health check, listen, close, free) and reading
-//! JSON options; [`handler`] the request and response a route's callback works with; [`inject`]
-//! requests made in-process and their answers.
+//! JSON options; [`handler`] the request and response a route's callback works with; [`input`]
+//! what the route's pipeline read for the callback (claims, body fields, uploaded files, the
+//! page); [`inject`] requests made in-process and their answers.
 
 // cbindgen writes a module's functions before its submodules', in the order they are declared:
 // keep the declarations apart so rustfmt does not sort them.
 pub mod handler;
+
+pub mod input;
 
 pub mod inject;
 
@@ -188,9 +191,10 @@ pub unsafe extern "C" fn omnitron_http_app_new(
 /// Adds a route declared by `spec_json` (RouteSpec's keys: `method` and `path` (`/users/:id` or
 /// `/users/{id}`) required; `status`, `params`, `query`, `body`, `response` (JSON Schemas, as
 /// objects or JSON text), `auth`, `roles`, `permissions`, `rate_limit` ({`max`, `window_ms`,
-/// `per`}), `cache_ttl` (seconds), `upload`, `paginated`, `audit`, `tags`, `summary`,
-/// `description`, `operation_id`, `deprecated`), answered by `handler` (see
-/// OmnitronHttpHandlerFn). A bad spec is OMNITRON_STATUS_INVALID_ROUTE naming the key; a pattern
+/// `per`}), `cache_ttl` (seconds), `upload` ({`max_size` (bytes, or text such as "5MB"),
+/// `mime_types`, `field`}: omnitron_http_request_file), `paginated` (true, or {`default_limit`,
+/// `max_limit`}: omnitron_http_request_page), `audit`, `tags`, `summary`, `description`,
+/// `operation_id`, `deprecated`), answered by `handler` (see OmnitronHttpHandlerFn). A bad spec is OMNITRON_STATUS_INVALID_ROUTE naming the key; a pattern
 /// that clashes with another route's is refused when the app is built (its first listen or
 /// inject). `free_user_data(user_data)` (NULL: nothing) runs once the app is freed and its last
 /// callback has returned, or before this function returns if it fails.
