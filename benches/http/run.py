@@ -27,7 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PY = str(ROOT / ".venv" / "bin" / "python")
-RUST_BIN = str(ROOT / "target" / "release" / "http-servers")
+# The Makefile builds for the host triple (CARGO_BUILD_TARGET), a bare `cargo build` without one.
+RUST_BIN = str(next(iter(sorted(ROOT.glob("target/*/release/http-servers"))), ROOT / "target" / "release" / "http-servers"))
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Server:
 
 SERVERS = [
     Server("hyper", "rust", [RUST_BIN, "hyper"], ROOT),
+    Server("hyper-timeouts", "rust", [RUST_BIN, "hyper-timeouts"], ROOT),
     Server("omnitron-rust", "rust", [RUST_BIN, "omnitron"], ROOT),
     Server("node:http", "node", ["node", "dist/peers.js", "node-http"], HERE / "node"),
     Server("fastify", "node", ["node", "dist/peers.js", "fastify"], HERE / "node"),
@@ -65,6 +67,8 @@ TARGETS = [
     ("omnitron-python", "fastapi-uvicorn", "post", 4.0),
     ("omnitron-rust", "hyper", "get", 0.9),
     ("omnitron-rust", "hyper", "post", 0.9),
+    ("omnitron-rust", "hyper-timeouts", "get", 0.9),
+    ("omnitron-rust", "hyper-timeouts", "post", 0.9),
 ]
 
 
@@ -138,10 +142,14 @@ def main() -> None:
     for r in range(a.rounds):
         for s in servers:
             port = free_port()
-            proc = subprocess.Popen(
-                [*s.argv, str(port)], cwd=s.cwd, env={**os.environ, **s.env},
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-            )
+            try:
+                proc = subprocess.Popen(
+                    [*s.argv, str(port)], cwd=s.cwd, env={**os.environ, **s.env},
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                )
+            except OSError as e:
+                print(f"round {r + 1}: {s.name}: cannot start: {e}", file=sys.stderr)
+                continue
             try:
                 wait_ready(port, proc)
                 for case in s.cases:

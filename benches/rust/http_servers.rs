@@ -1,9 +1,10 @@
-//! The benchmark's Rust HTTP servers (benches/http/run.py): `http-servers <hyper|omnitron> <port>`.
+//! The benchmark's Rust HTTP servers (benches/http/run.py): `http-servers <hyper|hyper-timeouts|omnitron> <port>`.
 //!
 //! Both answer `GET /users/:id` with `{"id": "<id>", "name": "Ada Lovelace", "active": true}` and
 //! `POST /users` with the body `{name, email, age}` checked (name 1..100 chars, an email, age an
 //! integer 0..150) and answered 201 with an id added (400 when it is not valid).
-//! `hyper` is bare hyper 1 with hand-written routing and checks: the limit of this machine.
+//! `hyper` is bare hyper 1 with hand-written routing and checks: the limit of this machine;
+//! `hyper-timeouts` the same with hyper's header read timeout on, as a server facing clients sets.
 //! `omnitron` is an `HttpApp` whose POST declares a JSON Schema that core checks.
 
 use std::convert::Infallible;
@@ -59,9 +60,18 @@ async fn bare(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
     Ok(reply(StatusCode::NOT_FOUND, Vec::new()))
 }
 
-async fn serve_bare(port: u16) {
+/// `timeouts`: hyper's own header read timeout (10 s, as Omnitron's server sets it against
+/// slow-loris clients), which arms a timer for every request.
+async fn serve_bare(port: u16, timeouts: bool) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
-    let builder = std::sync::Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if timeouts {
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(std::time::Duration::from_secs(10));
+    }
+    let builder = std::sync::Arc::new(builder);
     loop {
         let (stream, _) = listener.accept().await.expect("accept");
         let _ = stream.set_nodelay(true);
@@ -82,7 +92,10 @@ async fn serve_omnitron(port: u16) {
             "age": { "type": "integer", "minimum": 0, "maximum": 150 }
         }
     });
-    let app = HttpApp::new(AppOptions::default())
+    // As the peers run: no security headers (none of them sets any), the rest as defaults.
+    let mut options = AppOptions::default();
+    options.security_headers = false;
+    let app = HttpApp::new(options)
         .route(RouteSpec::new(Method::GET, "/users/:id"), |req: omnitron::http::Request| async move {
             Ok::<_, HttpError>(omnitron::http::Response::json(
                 200,
@@ -107,13 +120,14 @@ fn main() {
     let (kind, port) = match (args.get(1), args.get(2).and_then(|p| p.parse::<u16>().ok())) {
         (Some(k), Some(p)) => (k.clone(), p),
         _ => {
-            eprintln!("usage: http-servers <hyper|omnitron> <port>");
+            eprintln!("usage: http-servers <hyper|hyper-timeouts|omnitron> <port>");
             std::process::exit(2);
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     match kind.as_str() {
-        "hyper" => rt.block_on(serve_bare(port)),
+        "hyper" => rt.block_on(serve_bare(port, false)),
+        "hyper-timeouts" => rt.block_on(serve_bare(port, true)),
         "omnitron" => rt.block_on(serve_omnitron(port)),
         _ => {
             eprintln!("unknown server '{kind}'");

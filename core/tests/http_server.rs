@@ -359,3 +359,45 @@ async fn read_until_closed(s: &mut TcpStream) -> Vec<u8> {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_is_a_408_and_one_sent_in_parts_is_read_whole() {
+    let server = start(HttpOptions::default().body_read_timeout(Duration::from_millis(500))).await;
+    let addr = server.local_addr();
+
+    // Part of the body, then nothing: 408 (H008) once the body read timeout has passed.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"a\":")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            out.extend_from_slice(&buf[..n]);
+            if n == 0 || String::from_utf8_lossy(&out).contains("H008") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the stalled body got no answer");
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("H008"), "{text}");
+
+    // The head, then the body in two parts well within the timeout: read whole.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"a\":")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.write_all(b"\"hello\"}").await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut out)).await.expect("an answer").unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    assert!(text.ends_with("{\"a\":\"hello\"}"), "{text}");
+    server.shutdown().await;
+}

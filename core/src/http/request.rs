@@ -14,6 +14,10 @@ use serde::de::DeserializeOwned;
 use super::problem::HttpError;
 use crate::error::ErrorCode;
 
+/// The header that carries a request's id, both ways.
+pub(crate) const X_REQUEST_ID: hyper::header::HeaderName =
+    hyper::header::HeaderName::from_static("x-request-id");
+
 /// The longest `x-request-id` the server takes from a client.
 pub const MAX_REQUEST_ID: usize = 128;
 
@@ -168,15 +172,26 @@ impl Request {
 
 /// The id for a request: its `x-request-id` when sane, else a new one.
 pub(crate) fn request_id(headers: &HeaderMap) -> String {
-    match headers.get("x-request-id").map(|v| v.as_bytes()) {
+    match headers.get(X_REQUEST_ID).map(|v| v.as_bytes()) {
         Some(v)
             if !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.iter().all(|b| (0x21..=0x7e).contains(b)) =>
         {
             // Visible ASCII, so UTF-8.
             String::from_utf8_lossy(v).into_owned()
         }
-        _ => format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+        _ => new_request_id(),
     }
+}
+
+/// 128 random bits as 32 hex digits (no `format!`: this runs for every request).
+fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = fastrand::u128(..);
+    let mut out = String::with_capacity(32);
+    for i in (0..32).rev() {
+        out.push(HEX[((bits >> (i * 4)) & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// A query string as a map (the first value of a repeated key wins).

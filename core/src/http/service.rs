@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use super::app::AppShared;
 use super::options::HttpOptions;
 use super::problem::HttpError;
-use super::request::{Request, parse_query_pairs, query_map, request_id};
+use super::request::{Request, X_REQUEST_ID, parse_query_pairs, query_map, request_id};
 use super::response::Response;
 use super::router::{Match, RouteId, Router};
 use crate::error::ErrorCode;
@@ -180,7 +180,18 @@ where
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    match tokio::time::timeout(options.body_read_timeout, Limited::new(body, limit).collect()).await {
+    // Most requests have no body (a GET): nothing to wait for, so no timer to arm.
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
+    // A small body usually came with the head: read what is there first, and arm the timer only
+    // when the rest must be waited for.
+    let read = match std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await {
+        Poll::Ready(done) => Ok(done),
+        Poll::Pending => tokio::time::timeout(options.body_read_timeout, collect).await,
+    };
+    match read {
         Err(_) => Err(HttpError::new(408)
             .with_detail(format!("the body did not arrive within {:?}", options.body_read_timeout))
             .with_code(ErrorCode::BodyTimeout)),
@@ -199,7 +210,7 @@ fn into_hyper(r: Response, id: &str, head: bool) -> hyper::Response<Full<Bytes>>
     *out.status_mut() = r.status;
     *out.headers_mut() = r.headers;
     if let Ok(v) = HeaderValue::from_str(id) {
-        out.headers_mut().insert("x-request-id", v);
+        out.headers_mut().insert(X_REQUEST_ID, v);
     }
     if head && !out.headers().contains_key(CONTENT_LENGTH) && out.status() != StatusCode::NO_CONTENT {
         out.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));

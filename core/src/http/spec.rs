@@ -253,7 +253,7 @@ impl RouteSpec {
         self
     }
 
-    /// Caches GET answers for `ttl`.
+    /// Caches GET answers for `ttl` (a route of another method is refused when the app is built).
     pub fn cached(mut self, ttl: Duration) -> RouteSpec {
         self.cache_ttl = Some(ttl);
         self

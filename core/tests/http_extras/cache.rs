@@ -169,3 +169,14 @@ async fn answers_of_routes_that_require_auth_are_kept_per_user() {
     assert_eq!((r.status, &r.body), (200, &bob.body));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn only_get_routes_can_be_cached() {
+    let e = HttpApp::new(AppOptions::default())
+        .route(RouteSpec::new(Method::POST, "/items").cached(MINUTE), |_req: Request| async {
+            Ok::<_, HttpError>(Response::empty(201))
+        })
+        .build()
+        .expect_err("a cached POST is refused");
+    assert!(e.message().contains("route POST /items is cached, but only GET"), "{e}");
+}

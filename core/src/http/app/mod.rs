@@ -330,6 +330,13 @@ pub(crate) struct RouteCtx {
 impl RouteCtx {
     fn new(spec: Arc<RouteSpec>, handler: Handler, app: &Arc<AppShared>, id: RouteId) -> Result<RouteCtx> {
         let label = format!("route {} {}", spec.method, spec.path);
+        if spec.cache_ttl.is_some() && spec.method != Method::GET {
+            // As `RouteSpec::from_raw` refuses it: a cached POST would answer 304 to a write.
+            return Err(Error::new(
+                ErrorCode::InvalidRoute,
+                format!("{label} is cached, but only GET answers are"),
+            ));
+        }
         let rate_limit = spec.rate_limit.as_ref().map(|r| Limit::new(r, label.clone())).transpose()?;
         // Roles or permissions imply auth, however the spec was made.
         let needs_auth = spec.auth || !spec.roles.is_empty() || !spec.permissions.is_empty();
@@ -543,7 +550,7 @@ impl HttpService {
         let (mut r, id) = answer_any(&self.inner.serving, request, None).await;
         // As a socket's response carries it (`into_hyper`).
         if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
-            r.headers.insert("x-request-id", v);
+            r.headers.insert(crate::http::request::X_REQUEST_ID, v);
         }
         Ok(r)
     }
