@@ -572,3 +572,63 @@ async fn every_attempt_on_an_audited_route_is_recorded() {
         records.lock().iter().map(|r| (r.action.clone(), r.status, r.outcome)).collect();
     assert_eq!(got, [("SLOW".to_string(), 499, "failure")]);
 }
+
+/// Sends a POST's head announcing a body of `len` bytes, never the body, and reads the answer.
+async fn head_only(addr: std::net::SocketAddr, path: &str, headers: &str, len: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n{headers}Content-Length: {len}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The server's body timeout is longer than this: an answer here was given without the body.
+    let answered = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            out.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&out);
+            if n == 0 || text.contains("\r\n\r\n{") && text.ends_with('}') {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "no answer before the body: {}", String::from_utf8_lossy(&out));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_clients_are_answered_before_their_body_is_read() {
+    let mut o = AppOptions::default();
+    o.jwt = Some(JwtOptions::with_secret(SECRET));
+    o.server.body_read_timeout = Duration::from_secs(120);
+    let records: Arc<Mutex<Vec<AuditRecord>>> = Arc::default();
+    let r = records.clone();
+    let mut app = HttpApp::new(o)
+        .route(RouteSpec::new(Method::POST, "/private").require_roles(["admin"]).audit("WRITE"), whoami)
+        .route(RouteSpec::new(Method::POST, "/limited").rate_limit(1, Duration::from_secs(3600)), whoami);
+    app.on_audit(Arc::new(move |rec: &AuditRecord| r.lock().push(rec.clone())));
+    let (_svc, server) = serve(app).await;
+    let addr = server.local_addr();
+
+    // No token: 401 at once, though 500,000 bytes were announced and none sent; audited.
+    let text = head_only(addr, "/private", "", 500_000).await;
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(text.contains("H010"), "{text}");
+    // A token without the role: 403.
+    let token = hs(SECRET, &json!({"sub": "u1", "roles": ["user"], "exp": now() + 600}));
+    let text = head_only(addr, "/private", &format!("Authorization: Bearer {token}\r\n"), 500_000).await;
+    assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    let statuses: Vec<(u16, Option<String>)> =
+        records.lock().iter().map(|r| (r.status, r.actor.clone())).collect();
+    assert_eq!(statuses, vec![(401, None), (403, Some("u1".into()))]);
+
+    // Over the rate limit: 429 before the body, with the limit's headers.
+    let ok = call(addr, Method::POST, "/limited", &[]).await;
+    assert_ne!(ok.status, 429);
+    let text = head_only(addr, "/limited", "", 500_000).await;
+    assert!(text.starts_with("HTTP/1.1 429"), "{text}");
+    assert!(text.to_ascii_lowercase().contains("retry-after:"), "{text}");
+}

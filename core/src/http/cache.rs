@@ -375,6 +375,7 @@ mod tests {
 
     fn request(path: &str) -> Request {
         Request {
+            admitted: Default::default(),
             method: Method::GET,
             path: path.into(),
             params: Vec::new(),

@@ -39,6 +39,25 @@ pub struct Request {
     ///
     /// [`HttpApp`]: super::HttpApp
     pub(crate) input: Option<Box<Input>>,
+    /// What the route's first stages decided before the body was read (an app's route).
+    pub(crate) admitted: Admission,
+}
+
+/// [`Request::admitted`]. A clone of a request carries none: only the request the server admitted
+/// may finish its audit record.
+#[derive(Default)]
+pub(crate) struct Admission(pub(crate) Option<Box<super::app::Admitted>>);
+
+impl Clone for Admission {
+    fn clone(&self) -> Admission {
+        Admission(None)
+    }
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Admitted" } else { "NotAdmitted" })
+    }
 }
 
 /// A request's input once the route's pipeline has read it: params, query and body as JSON

@@ -66,7 +66,8 @@ impl HttpServer {
     /// bound, is refused (`H006`, `H007`).
     pub async fn bind(addr: impl ToSocketAddrs, router: Router, options: HttpOptions) -> Result<HttpServer> {
         router.check()?;
-        HttpServer::bind_shared(addr, Arc::new(Shared { router, options, app: None })).await
+        HttpServer::bind_shared(addr, Arc::new(Shared { router, options, app: None, gates: Vec::new() }))
+            .await
     }
 
     /// Binds `addr` and serves what every connection shares.

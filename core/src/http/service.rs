@@ -16,7 +16,7 @@ use hyper::{Method, StatusCode};
 
 use std::net::SocketAddr;
 
-use super::app::AppShared;
+use super::app::{AppShared, RouteCtx};
 use super::options::HttpOptions;
 use super::problem::HttpError;
 use super::request::{Request, X_REQUEST_ID, parse_query_pairs, query_map, request_id};
@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     /// The app around the router, for what applies to every request (CORS, security headers,
     /// metrics) and its routes' body limits; none for a bare router.
     pub(crate) app: Option<Arc<AppShared>>,
+    /// The app's declared routes by id, for the stages that run before the body is read.
+    pub(crate) gates: Vec<Arc<RouteCtx>>,
 }
 
 /// Answers one request from a socket; never fails (every error is a problem document).
@@ -124,20 +126,33 @@ where
         (Some(app), Some(id)) => app.body_limit(id),
         _ => shared.options.body_limit,
     };
-    let body = read_body(&shared.options, limit, &parts.headers, body).await?;
     let (h, params) = handler;
     let query_pairs = parse_query_pairs(parts.uri.query());
-    let request = Request {
+    let mut request = Request {
         method: parts.method,
         path: path.to_string(),
         params,
         query: query_map(&query_pairs),
         query_pairs,
         headers: parts.headers,
-        body,
+        body: Bytes::new(),
         request_id: id.to_string(),
         remote,
         input: None,
+        admitted: Default::default(),
+    };
+    // Rate limits and auth first: a refused client costs no body read.
+    if let Some(gate) = route.and_then(|id| shared.gates.get(id)) {
+        request.admitted.0 = Some(Box::new(gate.admit(&request)?));
+    }
+    request.body = match read_body(&shared.options, limit, &request.headers, body).await {
+        Ok(b) => b,
+        Err(mut e) => {
+            if let Some(a) = request.admitted.0.take() {
+                a.refuse(&mut e);
+            }
+            return Err(e);
+        }
     };
     let outcome = match catch_unwind(AssertUnwindSafe(|| h(request))) {
         Ok(fut) => CatchUnwind(fut).await,

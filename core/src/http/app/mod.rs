@@ -4,6 +4,9 @@
 //! A request to a declared route goes through, in order:
 //! 1. the rate limits (the app's, then the route's): 429 with `Retry-After`;
 //! 2. authentication and authorization (JWT; roles, permissions): 401, then 403;
+//!
+//!    (these two need only the head: the server runs them, `RouteCtx::admit`, before it reads
+//!    the body, so a refused client costs no body read);
 //! 3. a cached answer for a GET (`If-None-Match`: 304);
 //! 4. the input: params, query and body coerced to their schemas and checked (400 listing every
 //!    failing field), uploads (413, 415), pagination;
@@ -234,8 +237,10 @@ impl HttpApp {
             body_limits,
         });
         let mut router = Router::new();
+        let mut gates = Vec::with_capacity(self.routes.len());
         for (id, (spec, handler)) in self.routes.iter().enumerate() {
             let route = Arc::new(RouteCtx::new(spec.clone(), handler.clone(), &shared, id)?);
+            gates.push(route.clone());
             let h: Handler = Arc::new(move |req| {
                 let route = route.clone();
                 Box::pin(async move { route.run(req).await }) as HandlerFuture
@@ -256,8 +261,12 @@ impl HttpApp {
         }
         router.check()?;
         let router = builtin::add(router, &builtins, &shared, self.routes.len())?;
-        let serving =
-            Arc::new(Shared { router, options: shared.options.server.clone(), app: Some(shared.clone()) });
+        let serving = Arc::new(Shared {
+            router,
+            options: shared.options.server.clone(),
+            app: Some(shared.clone()),
+            gates,
+        });
         let specs = self.routes.into_iter().map(|(s, _)| s).collect();
         Ok(HttpService { inner: Arc::new(ServiceInner { serving, shared, specs, openapi }) })
     }
@@ -358,13 +367,54 @@ impl RouteCtx {
         Ok(RouteCtx { spec, handler, app: app.clone(), rate_limit, auth, check, id })
     }
 
+    /// Stages 1 and 2 (rate limits, then authentication and authorization), which need only the
+    /// request's head: the server runs them before it reads the body. A refusal carries the
+    /// limit's headers and is audited.
+    pub(crate) fn admit(&self, req: &Request) -> std::result::Result<Admitted, HttpError> {
+        let audit =
+            self.spec.audit.as_deref().map(|a| Audit::begin(a, &self.spec, req, self.app.audit.clone()));
+        let mut admitted = Admitted { limit: None, user: None, audit };
+        match self.gate(req, &mut admitted) {
+            Ok(()) => Ok(admitted),
+            Err(mut e) => {
+                admitted.refuse(&mut e);
+                Err(e)
+            }
+        }
+    }
+
+    fn gate(&self, req: &Request, admitted: &mut Admitted) -> std::result::Result<(), HttpError> {
+        // 1. Rate limits: the app's, then the route's.
+        for l in [&self.app.rate_limit, &self.rate_limit].into_iter().flatten() {
+            let s = l.take(req.remote_addr());
+            if s.refused() {
+                return Err(l.refused(&s));
+            }
+            if admitted.limit.is_none_or(|have| s.tighter_than(&have)) {
+                admitted.limit = Some(s);
+            }
+        }
+        // 2. Authentication and authorization.
+        if let Some(auth) = &self.auth {
+            let claims = auth.authenticate(req.headers())?;
+            if let Some(a) = admitted.audit.as_mut() {
+                a.set_actor(&claims);
+            }
+            auth.authorize(&claims)?;
+            admitted.user = Some(Json::Object(claims));
+        }
+        Ok(())
+    }
+
     /// The pipeline (see the module's documentation for the order); the audit record sees the
     /// answer of whichever stage gave it.
-    async fn run(&self, req: Request) -> std::result::Result<Response, HttpError> {
-        let mut audit =
-            self.spec.audit.as_deref().map(|a| Audit::begin(a, &self.spec, &req, self.app.audit.clone()));
-        let mut limit: Option<Standing> = None;
-        let result = self.stages(req, &mut limit, &mut audit).await;
+    async fn run(&self, mut req: Request) -> std::result::Result<Response, HttpError> {
+        let admitted = match req.admitted.0.take() {
+            Some(a) => *a,
+            None => self.admit(&req)?,
+        };
+        let Admitted { limit, user, mut audit } = admitted;
+        let result = self.stages(req, user, &mut audit).await;
         // Every answer of a limited route tells the client where it stands.
         let result = match (result, limit) {
             (Ok(mut r), Some(s)) => {
@@ -386,34 +436,13 @@ impl RouteCtx {
         result
     }
 
+    /// Stages 3 to 6, once [`Self::admit`] let the request in and its body was read.
     async fn stages(
         &self,
         mut req: Request,
-        limit: &mut Option<Standing>,
+        user: Option<Json>,
         audit: &mut Option<Audit>,
     ) -> std::result::Result<Response, HttpError> {
-        // 1. Rate limits: the app's, then the route's.
-        for l in [&self.app.rate_limit, &self.rate_limit].into_iter().flatten() {
-            let s = l.take(req.remote_addr());
-            if s.refused() {
-                return Err(l.refused(&s));
-            }
-            if limit.is_none_or(|have| s.tighter_than(&have)) {
-                *limit = Some(s);
-            }
-        }
-        // 2. Authentication and authorization.
-        let user = match &self.auth {
-            Some(auth) => {
-                let claims = auth.authenticate(req.headers())?;
-                if let Some(a) = audit.as_mut() {
-                    a.set_actor(&claims);
-                }
-                auth.authorize(&claims)?;
-                Some(Json::Object(claims))
-            }
-            None => None,
-        };
         // 3. A cached answer (or its 304); kept per credential on routes that require auth.
         let cached = match self.spec.cache_ttl {
             Some(ttl) => match self.app.cache.lookup(self.id, ttl, self.auth.is_some(), &req) {
@@ -465,6 +494,27 @@ impl RouteCtx {
     fn read_input(&self, req: &Request) -> std::result::Result<Input, HttpError> {
         let (params, query, body) = self.check.read(&self.spec, req)?;
         Ok(Input { params, query, body, ..Input::default() })
+    }
+}
+
+/// What [`RouteCtx::admit`] decided: where the client stands against the rate limits, the
+/// verified user, and the audit record begun.
+pub(crate) struct Admitted {
+    limit: Option<Standing>,
+    user: Option<Json>,
+    audit: Option<Audit>,
+}
+
+impl Admitted {
+    /// `e` ends the request (a refusal, or a body that could not be read): it gets the limit's
+    /// headers and the audit record its status.
+    pub(crate) fn refuse(self, e: &mut HttpError) {
+        if let Some(s) = self.limit {
+            s.add_to(e.headers_mut());
+        }
+        if let Some(a) = self.audit {
+            a.finish(e.status());
+        }
     }
 }
 
