@@ -66,12 +66,22 @@ export class OmnitronApp {
   /**
    * Serves every controller of the module tree, the health endpoints and the OpenAPI document on
    * `host:port` (port 0 picks a free one); resolves with the port. The process stays alive until
-   * `close()`.
+   * `close()`. Without a host it binds every interface as Node's `http` does: `::` (IPv6 and
+   * IPv4), or `0.0.0.0` where IPv6 is not available.
    */
-  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+  async listen(port: number, host?: string): Promise<number> {
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`listen() takes a port from 0 to 65535, got ${String(port)}`);
-    if (typeof host !== 'string') throw invalidArgument(`listen()'s host must be a string such as '127.0.0.1', got ${typeof host}`);
-    this.#port = await (await this.#host()).listen(port, host);
+    if (host !== undefined && typeof host !== 'string') throw invalidArgument(`listen()'s host must be a string such as '127.0.0.1', got ${typeof host}`);
+    const http = await this.#host();
+    if (host !== undefined) {
+      this.#port = await http.listen(port, host);
+    } else {
+      try {
+        this.#port = await http.listen(port, '::');
+      } catch {
+        this.#port = await http.listen(port, '0.0.0.0');
+      }
+    }
     return this.#port;
   }
 

@@ -73,3 +73,28 @@ test('in-process: a request waiting on a handler at close gets a 503 too', async
   // After close, requests are refused the same way.
   await app.request().get('/slow').expect(503);
 });
+
+@Controller()
+class PingController {
+  @Get('ping')
+  ping() {
+    return { pong: true };
+  }
+}
+
+@Module({ controllers: [PingController] })
+class PingModule {}
+
+test('listen() without a host serves every interface, IPv4 and IPv6 loopback alike', async () => {
+  const app = await Omnitron.create(PingModule);
+  try {
+    const port = await app.listen(0);
+    for (const base of [`http://127.0.0.1:${port}`, `http://[::1]:${port}`]) {
+      const r = await fetch(`${base}/ping`);
+      assert.equal(r.status, 200, base);
+      assert.deepEqual(await r.json(), { pong: true });
+    }
+  } finally {
+    await app.close();
+  }
+});
