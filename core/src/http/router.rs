@@ -184,9 +184,8 @@ impl Router {
 
     /// Finds the handler for `method` and `path`.
     pub(crate) fn find(&self, method: &Method, path: &str) -> Match {
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let mut params = Vec::new();
-        match find(&self.root, &segments, &mut params) {
+        match find(&self.root, path, &mut params) {
             None => Match::NotFound,
             Some(handlers) => {
                 let pick = |m: &Method| {
@@ -238,12 +237,22 @@ fn allowed(handlers: &[Routed]) -> Vec<Method> {
     out
 }
 
-/// Depth-first: literal, then parameter, then catch-all; `params` holds the matched ones.
-fn find<'a>(node: &'a Node, segments: &[&str], params: &mut Vec<(String, String)>) -> Option<&'a [Routed]> {
-    let Some((first, rest)) = segments.split_first() else {
+/// The first non-empty segment of `path` and what follows it (no allocation: this runs per request).
+fn split_segment(path: &str) -> Option<(&str, &str)> {
+    let path = path.trim_start_matches('/');
+    if path.is_empty() {
+        return None;
+    }
+    Some(path.split_once('/').unwrap_or((path, "")))
+}
+
+/// Depth-first over `path`'s segments (empty ones skipped): literal, then parameter, then
+/// catch-all; `params` holds the matched ones.
+fn find<'a>(node: &'a Node, path: &str, params: &mut Vec<(String, String)>) -> Option<&'a [Routed]> {
+    let Some((first, rest)) = split_segment(path) else {
         return (!node.handlers.is_empty()).then_some(&node.handlers[..]);
     };
-    if let Some(next) = node.literals.get(*first)
+    if let Some(next) = node.literals.get(first)
         && let Some(found) = find(next, rest, params)
     {
         return Some(found);
@@ -256,7 +265,8 @@ fn find<'a>(node: &'a Node, segments: &[&str], params: &mut Vec<(String, String)
         params.pop();
     }
     if let Some((name, handlers)) = &node.rest {
-        let joined: Vec<String> = segments.iter().map(|s| decode(s, false)).collect();
+        let joined: Vec<String> =
+            path.split('/').filter(|s| !s.is_empty()).map(|s| decode(s, false)).collect();
         params.push((name.clone(), joined.join("/")));
         return Some(&handlers[..]);
     }

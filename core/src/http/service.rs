@@ -70,14 +70,16 @@ where
         return (r, id);
     }
     let origin = app.filter(|a| a.cors.is_some()).and_then(|_| parts.headers.get(ORIGIN).cloned());
-    let path = parts.uri.path().to_string();
+    // A clone of the URI shares its bytes: the path is borrowed, not copied.
+    let uri = parts.uri.clone();
+    let path = uri.path();
     let mut route = None;
-    let mut response = match answer(shared, parts, body, &id, &path, remote, &mut route).await {
+    let mut response = match answer(shared, parts, body, &id, path, remote, &mut route).await {
         Ok(mut r) => match r.problem.take() {
-            Some(e) => (*e).into_response(&path, &id),
+            Some(e) => (*e).into_response(path, &id),
             None => r,
         },
-        Err(e) => e.into_response(&path, &id),
+        Err(e) => e.into_response(path, &id),
     };
     if let Some(a) = app {
         a.decorate(&mut response, origin.as_ref());
@@ -142,7 +144,7 @@ where
         admitted: Default::default(),
     };
     // Rate limits and auth first: a refused client costs no body read.
-    if let Some(gate) = route.and_then(|id| shared.gates.get(id)) {
+    if let Some(gate) = route.and_then(|id| shared.gates.get(id)).filter(|g| !g.admits_freely()) {
         request.admitted.0 = Some(Box::new(gate.admit(&request)?));
     }
     request.body = match read_body(&shared.options, limit, &request.headers, body).await {

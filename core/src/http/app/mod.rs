@@ -383,6 +383,15 @@ impl RouteCtx {
         }
     }
 
+    /// Nothing to decide before the body is read (no rate limit, no auth, no audit): the server
+    /// skips [`Self::admit`] and [`Self::run`] makes the empty decision itself.
+    pub(crate) fn admits_freely(&self) -> bool {
+        self.app.rate_limit.is_none()
+            && self.rate_limit.is_none()
+            && self.auth.is_none()
+            && self.spec.audit.is_none()
+    }
+
     fn gate(&self, req: &Request, admitted: &mut Admitted) -> std::result::Result<(), HttpError> {
         // 1. Rate limits: the app's, then the route's.
         for l in [&self.app.rate_limit, &self.rate_limit].into_iter().flatten() {
