@@ -413,6 +413,26 @@ enum OmnitronStatus
   OMNITRON_STATUS_UNSUPPORTED_MEDIA_TYPE = 712,
   // H014: the application is not ready (starting or shutting down), or a health check is down (503).
   OMNITRON_STATUS_NOT_READY = 713,
+  // Q001: a queue option, name, rate or job option is invalid; the message names it and the rule.
+  OMNITRON_STATUS_INVALID_QUEUE = 800,
+  // Q002: the queue store failed (the file cannot be written, the server cannot be reached).
+  OMNITRON_STATUS_QUEUE_STORE_FAILED = 801,
+  // Q003: the queue store was written by another version of Omnitron, or is not a queue store.
+  OMNITRON_STATUS_QUEUE_STORE_VERSION = 802,
+  // Q004: no job with that id in the queue.
+  OMNITRON_STATUS_JOB_NOT_FOUND = 803,
+  // Q005: a job's handler failed (the attempt's error as the job records it).
+  OMNITRON_STATUS_JOB_FAILED = 804,
+  // Q006: a job's attempt ran longer than its timeout.
+  OMNITRON_STATUS_JOB_TIMEOUT = 805,
+  // Q007: a worker's lease on a job expired (the worker was lost or too slow to renew): the job went back to the queue and this worker's outcome was dropped.
+  OMNITRON_STATUS_LEASE_LOST = 806,
+  // Q008: a job's payload could not be serialized; it was refused at `add`.
+  OMNITRON_STATUS_INVALID_JOB_DATA = 807,
+  // Q009: the queue or worker is closed.
+  OMNITRON_STATUS_QUEUE_CLOSED = 808,
+  // Q010: the job is running: it can be removed once it finishes.
+  OMNITRON_STATUS_JOB_ACTIVE = 809,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

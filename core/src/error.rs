@@ -256,6 +256,29 @@ error_codes! {
     UnsupportedMediaType = 712, "H013", UnsupportedMediaTypeError;
     /// The application is not ready (starting or shutting down), or a health check is down (503).
     NotReady = 713, "H014", NotReadyError;
+
+    // 800..=899: job queues
+    /// A queue option, name, rate or job option is invalid; the message names it and the rule.
+    InvalidQueue = 800, "Q001", InvalidQueueError ["ValueError"];
+    /// The queue store failed (the file cannot be written, the server cannot be reached).
+    QueueStoreFailed = 801, "Q002", QueueStoreError ["OSError"];
+    /// The queue store was written by another version of Omnitron, or is not a queue store.
+    QueueStoreVersion = 802, "Q003", QueueStoreVersionError;
+    /// No job with that id in the queue.
+    JobNotFound = 803, "Q004", JobNotFoundError ["LookupError"];
+    /// A job's handler failed (the attempt's error as the job records it).
+    JobFailed = 804, "Q005", JobFailedError;
+    /// A job's attempt ran longer than its timeout.
+    JobTimeout = 805, "Q006", JobTimeoutError;
+    /// A worker's lease on a job expired (the worker was lost or too slow to renew): the job went
+    /// back to the queue and this worker's outcome was dropped.
+    LeaseLost = 806, "Q007", LeaseLostError;
+    /// A job's payload could not be serialized; it was refused at `add`.
+    InvalidJobData = 807, "Q008", InvalidJobDataError ["TypeError"];
+    /// The queue or worker is closed.
+    QueueClosed = 808, "Q009", QueueClosedError;
+    /// The job is running: it can be removed once it finishes.
+    JobActive = 809, "Q010", JobActiveError;
 }
 
 impl fmt::Display for ErrorCode {

@@ -62,7 +62,7 @@
 //! (with `transport`: local sockets, interprocess), `process` (pools and supervisors), `config`
 //! (`omnitron.yaml`, what the `omnitron` command runs), `workflow`, `sqlite` (the SQLite workflow
 //! journal, rusqlite), `http` (the HTTP server, hyper), `http-tls` (TLS for it, rustls with
-//! ring). For dependency injection alone:
+//! ring), `queue` (durable job queues, the embedded SQLite store). For dependency injection alone:
 //! `omnitron = { version = "0.2", default-features = false }`.
 
 #[cfg(feature = "config")]
@@ -77,6 +77,8 @@ pub mod metrics;
 pub mod options;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(feature = "queue")]
+pub mod queue;
 #[cfg(feature = "resilience")]
 pub mod resilience;
 #[cfg(feature = "rpc")]

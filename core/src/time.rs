@@ -1,6 +1,11 @@
-//! Wall-clock time as text, for logs and records that people and other tools read.
+//! Wall-clock time: as milliseconds for records, as text for logs that people and other tools read.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
 
 /// `t` in UTC as RFC 3339 with milliseconds: `2026-12-07T10:23:45.123Z`. Times before 1970 read
 /// as 1970-01-01 (nothing here records those). No calendar crate for one format.

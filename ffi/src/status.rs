@@ -175,6 +175,26 @@ pub enum OmnitronStatus {
     UnsupportedMediaType = 712,
     /// H014: the application is not ready (starting or shutting down), or a health check is down (503).
     NotReady = 713,
+    /// Q001: a queue option, name, rate or job option is invalid; the message names it and the rule.
+    InvalidQueue = 800,
+    /// Q002: the queue store failed (the file cannot be written, the server cannot be reached).
+    QueueStoreFailed = 801,
+    /// Q003: the queue store was written by another version of Omnitron, or is not a queue store.
+    QueueStoreVersion = 802,
+    /// Q004: no job with that id in the queue.
+    JobNotFound = 803,
+    /// Q005: a job's handler failed (the attempt's error as the job records it).
+    JobFailed = 804,
+    /// Q006: a job's attempt ran longer than its timeout.
+    JobTimeout = 805,
+    /// Q007: a worker's lease on a job expired (the worker was lost or too slow to renew): the job went back to the queue and this worker's outcome was dropped.
+    LeaseLost = 806,
+    /// Q008: a job's payload could not be serialized; it was refused at `add`.
+    InvalidJobData = 807,
+    /// Q009: the queue or worker is closed.
+    QueueClosed = 808,
+    /// Q010: the job is running: it can be removed once it finishes.
+    JobActive = 809,
 }
 
 impl OmnitronStatus {
@@ -264,6 +284,16 @@ impl OmnitronStatus {
         OmnitronStatus::TooManyRequests,
         OmnitronStatus::UnsupportedMediaType,
         OmnitronStatus::NotReady,
+        OmnitronStatus::InvalidQueue,
+        OmnitronStatus::QueueStoreFailed,
+        OmnitronStatus::QueueStoreVersion,
+        OmnitronStatus::JobNotFound,
+        OmnitronStatus::JobFailed,
+        OmnitronStatus::JobTimeout,
+        OmnitronStatus::LeaseLost,
+        OmnitronStatus::InvalidJobData,
+        OmnitronStatus::QueueClosed,
+        OmnitronStatus::JobActive,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).
@@ -352,6 +382,16 @@ impl OmnitronStatus {
             omnitron::ErrorCode::TooManyRequests => OmnitronStatus::TooManyRequests,
             omnitron::ErrorCode::UnsupportedMediaType => OmnitronStatus::UnsupportedMediaType,
             omnitron::ErrorCode::NotReady => OmnitronStatus::NotReady,
+            omnitron::ErrorCode::InvalidQueue => OmnitronStatus::InvalidQueue,
+            omnitron::ErrorCode::QueueStoreFailed => OmnitronStatus::QueueStoreFailed,
+            omnitron::ErrorCode::QueueStoreVersion => OmnitronStatus::QueueStoreVersion,
+            omnitron::ErrorCode::JobNotFound => OmnitronStatus::JobNotFound,
+            omnitron::ErrorCode::JobFailed => OmnitronStatus::JobFailed,
+            omnitron::ErrorCode::JobTimeout => OmnitronStatus::JobTimeout,
+            omnitron::ErrorCode::LeaseLost => OmnitronStatus::LeaseLost,
+            omnitron::ErrorCode::InvalidJobData => OmnitronStatus::InvalidJobData,
+            omnitron::ErrorCode::QueueClosed => OmnitronStatus::QueueClosed,
+            omnitron::ErrorCode::JobActive => OmnitronStatus::JobActive,
             _ => OmnitronStatus::Internal,
         }
     }

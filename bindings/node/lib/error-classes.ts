@@ -87,6 +87,16 @@ export const ErrorCodes = {
   TOO_MANY_REQUESTS: 'H012',
   UNSUPPORTED_MEDIA_TYPE: 'H013',
   NOT_READY: 'H014',
+  INVALID_QUEUE: 'Q001',
+  QUEUE_STORE_FAILED: 'Q002',
+  QUEUE_STORE_VERSION: 'Q003',
+  JOB_NOT_FOUND: 'Q004',
+  JOB_FAILED: 'Q005',
+  JOB_TIMEOUT: 'Q006',
+  LEASE_LOST: 'Q007',
+  INVALID_JOB_DATA: 'Q008',
+  QUEUE_CLOSED: 'Q009',
+  JOB_ACTIVE: 'Q010',
 } as const;
 
 /** One of the engine's codes. */
@@ -112,6 +122,9 @@ export class WorkflowError extends OmnitronError {}
 
 /** Base class of HTTP server errors. */
 export class HttpError extends OmnitronError {}
+
+/** Base class of job queue errors. */
+export class QueueError extends OmnitronError {}
 
 /** An argument was null, empty, out of range or of the wrong type (E001). */
 export class InvalidArgumentError extends OmnitronError {
@@ -777,6 +790,86 @@ export class NotReadyError extends HttpError {
   }
 }
 
+/** A queue option, name, rate or job option is invalid; the message names it and the rule (Q001). */
+export class InvalidQueueError extends QueueError {
+  static readonly code = 'Q001';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q001', message, options);
+  }
+}
+
+/** The queue store failed (the file cannot be written, the server cannot be reached) (Q002). */
+export class QueueStoreError extends QueueError {
+  static readonly code = 'Q002';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q002', message, options);
+  }
+}
+
+/** The queue store was written by another version of Omnitron, or is not a queue store (Q003). */
+export class QueueStoreVersionError extends QueueError {
+  static readonly code = 'Q003';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q003', message, options);
+  }
+}
+
+/** No job with that id in the queue (Q004). */
+export class JobNotFoundError extends QueueError {
+  static readonly code = 'Q004';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q004', message, options);
+  }
+}
+
+/** A job's handler failed (the attempt's error as the job records it) (Q005). */
+export class JobFailedError extends QueueError {
+  static readonly code = 'Q005';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q005', message, options);
+  }
+}
+
+/** A job's attempt ran longer than its timeout (Q006). */
+export class JobTimeoutError extends QueueError {
+  static readonly code = 'Q006';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q006', message, options);
+  }
+}
+
+/** A worker's lease on a job expired (the worker was lost or too slow to renew): the job went back to the queue and this worker's outcome was dropped (Q007). */
+export class LeaseLostError extends QueueError {
+  static readonly code = 'Q007';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q007', message, options);
+  }
+}
+
+/** A job's payload could not be serialized; it was refused at `add` (Q008). */
+export class InvalidJobDataError extends QueueError {
+  static readonly code = 'Q008';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q008', message, options);
+  }
+}
+
+/** The queue or worker is closed (Q009). */
+export class QueueClosedError extends QueueError {
+  static readonly code = 'Q009';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q009', message, options);
+  }
+}
+
+/** The job is running: it can be removed once it finishes (Q010). */
+export class JobActiveError extends QueueError {
+  static readonly code = 'Q010';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q010', message, options);
+  }
+}
+
 /** The class for each code. */
 export const ERROR_CLASSES: Readonly<Record<string, new (message: string, options?: OmnitronErrorOptions) => OmnitronError>> = {
   E001: InvalidArgumentError,
@@ -862,4 +955,14 @@ export const ERROR_CLASSES: Readonly<Record<string, new (message: string, option
   H012: TooManyRequestsError,
   H013: UnsupportedMediaTypeError,
   H014: NotReadyError,
+  Q001: InvalidQueueError,
+  Q002: QueueStoreError,
+  Q003: QueueStoreVersionError,
+  Q004: JobNotFoundError,
+  Q005: JobFailedError,
+  Q006: JobTimeoutError,
+  Q007: LeaseLostError,
+  Q008: InvalidJobDataError,
+  Q009: QueueClosedError,
+  Q010: JobActiveError,
 };

@@ -26,6 +26,7 @@ const FAMILIES: &[Family] = &[
     Family { prefix: "R", class: "ResilienceError", doc: "Base class of resilience errors." },
     Family { prefix: "P", class: "ProcessError", doc: "Base class of process, pool and supervision errors." },
     Family { prefix: "H", class: "HttpError", doc: "Base class of HTTP server errors." },
+    Family { prefix: "Q", class: "QueueError", doc: "Base class of job queue errors." },
     // General codes derive from the base class itself.
     Family { prefix: "E", class: "OmnitronError", doc: "" },
 ];

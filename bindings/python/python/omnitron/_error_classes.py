@@ -51,6 +51,12 @@ class HttpError(OmnitronError):
     __module__ = "omnitron.errors"
 
 
+class QueueError(OmnitronError):
+    """Base class of job queue errors."""
+
+    __module__ = "omnitron.errors"
+
+
 class InvalidArgumentError(OmnitronError, TypeError, ValueError):
     """An argument was null, empty, out of range or of the wrong type (E001)."""
 
@@ -632,6 +638,76 @@ class NotReadyError(HttpError):
     code = "H014"
 
 
+class InvalidQueueError(QueueError, ValueError):
+    """A queue option, name, rate or job option is invalid; the message names it and the rule (Q001)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q001"
+
+
+class QueueStoreError(QueueError, OSError):
+    """The queue store failed (the file cannot be written, the server cannot be reached) (Q002)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q002"
+
+
+class QueueStoreVersionError(QueueError):
+    """The queue store was written by another version of Omnitron, or is not a queue store (Q003)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q003"
+
+
+class JobNotFoundError(QueueError, LookupError):
+    """No job with that id in the queue (Q004)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q004"
+
+
+class JobFailedError(QueueError):
+    """A job's handler failed (the attempt's error as the job records it) (Q005)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q005"
+
+
+class JobTimeoutError(QueueError):
+    """A job's attempt ran longer than its timeout (Q006)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q006"
+
+
+class LeaseLostError(QueueError):
+    """A worker's lease on a job expired (the worker was lost or too slow to renew): the job went back to the queue and this worker's outcome was dropped (Q007)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q007"
+
+
+class InvalidJobDataError(QueueError, TypeError):
+    """A job's payload could not be serialized; it was refused at `add` (Q008)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q008"
+
+
+class QueueClosedError(QueueError):
+    """The queue or worker is closed (Q009)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q009"
+
+
+class JobActiveError(QueueError):
+    """The job is running: it can be removed once it finishes (Q010)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q010"
+
+
 BY_CODE: dict[str, type[OmnitronError]] = {
     "E001": InvalidArgumentError,
     "E002": InvalidHandleError,
@@ -716,6 +792,16 @@ BY_CODE: dict[str, type[OmnitronError]] = {
     "H012": TooManyRequestsError,
     "H013": UnsupportedMediaTypeError,
     "H014": NotReadyError,
+    "Q001": InvalidQueueError,
+    "Q002": QueueStoreError,
+    "Q003": QueueStoreVersionError,
+    "Q004": JobNotFoundError,
+    "Q005": JobFailedError,
+    "Q006": JobTimeoutError,
+    "Q007": LeaseLostError,
+    "Q008": InvalidJobDataError,
+    "Q009": QueueClosedError,
+    "Q010": JobActiveError,
 }
 
 __all__ = [
@@ -726,6 +812,7 @@ __all__ = [
     "ProcessError",
     "WorkflowError",
     "HttpError",
+    "QueueError",
     "InvalidArgumentError",
     "InvalidHandleError",
     "InternalError",
@@ -809,4 +896,14 @@ __all__ = [
     "TooManyRequestsError",
     "UnsupportedMediaTypeError",
     "NotReadyError",
+    "InvalidQueueError",
+    "QueueStoreError",
+    "QueueStoreVersionError",
+    "JobNotFoundError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "LeaseLostError",
+    "InvalidJobDataError",
+    "QueueClosedError",
+    "JobActiveError",
 ]

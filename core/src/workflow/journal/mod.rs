@@ -167,10 +167,7 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::time::now_ms()
 }
 
 /// Whether a summary passes a filter.

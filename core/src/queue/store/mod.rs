@@ -1,0 +1,131 @@
+//! Where a queue's jobs live. One trait, two stores with the same semantics (see
+//! `docs/QUEUES.md`): [`SqliteStore`], embedded, the default; and Redis, for an application
+//! spread over machines.
+//!
+//! Every call names its queue: one store holds any number of queues. Times are milliseconds
+//! since the Unix epoch, read from the store's clock where it has one.
+
+mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use sqlite::{SqliteStore, SqliteStoreOptions};
+
+use super::job::{Added, Counts, Finish, FinishAck, JobInfo, Leased, NewJob, Stalled};
+use crate::error::Result;
+
+/// A boxed future, as the stores return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a worker asks of [`Store::claim`].
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Who asks (kept with the job, for people reading the store).
+    pub worker: String,
+    /// At most this many jobs.
+    pub max: u32,
+    /// How long the worker may hold each before it must renew.
+    pub lease: Duration,
+}
+
+/// What [`Store::claim`] handed out.
+#[derive(Debug, Clone, Default)]
+pub struct Claimed {
+    /// The jobs, now leased to the worker.
+    pub jobs: Vec<Leased>,
+    /// When the next delayed job is due, if any.
+    pub next_due_ms: Option<u64>,
+    /// The queue's rate limit is reached: nothing may start for this long.
+    pub rate_wait: Option<Duration>,
+    /// The queue is paused.
+    pub paused: bool,
+}
+
+/// A queue's limits, held in the store so that every worker on every machine applies them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// At most this many jobs active at once across all workers (none: no limit).
+    pub concurrency: Option<u32>,
+    /// At most this many jobs started in any window of this length (none: no limit).
+    pub rate: Option<(u32, Duration)>,
+}
+
+/// Jobs that failed their last attempt (or whose worker was lost too often).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadSelection<'a> {
+    /// All of them.
+    All,
+    /// These ids.
+    Ids(&'a [String]),
+}
+
+/// A queue store. Object safe: a queue holds an `Arc<dyn Store>`.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Adds jobs; an id the queue already holds (in any state) is a [`Added::Duplicate`].
+    fn add(&self, queue: &str, jobs: Vec<NewJob>) -> BoxFuture<'static, Result<Vec<Added>>>;
+
+    /// Leases up to `claim.max` ready jobs (lowest priority value first, then oldest), due delayed
+    /// jobs included, within the queue's limits.
+    fn claim(&self, queue: &str, claim: Claim) -> BoxFuture<'static, Result<Claimed>>;
+
+    /// Records outcomes; one whose token is not the job's current lease is refused.
+    fn finish(&self, queue: &str, done: Vec<Finish>) -> BoxFuture<'static, Result<Vec<FinishAck>>>;
+
+    /// Extends the leases the worker still holds; answers the ids whose lease was lost.
+    fn renew(
+        &self,
+        queue: &str,
+        leases: Vec<(String, u64)>,
+        lease: Duration,
+    ) -> BoxFuture<'static, Result<Vec<String>>>;
+
+    /// Hands expired leases back: to the front of the queue (the attempt not counted) or, past
+    /// `max_stalls`, to the dead-letter queue.
+    fn reap(&self, queue: &str, max_stalls: u32) -> BoxFuture<'static, Result<Vec<Stalled>>>;
+
+    /// Records a leased job's progress (MessagePack).
+    fn progress(
+        &self,
+        queue: &str,
+        id: &str,
+        token: u64,
+        progress: bytes::Bytes,
+    ) -> BoxFuture<'static, Result<bool>>;
+
+    /// One job, in any state.
+    fn get(&self, queue: &str, id: &str) -> BoxFuture<'static, Result<Option<JobInfo>>>;
+
+    /// Removes a job that is not active; answers whether there was one.
+    fn remove(&self, queue: &str, id: &str) -> BoxFuture<'static, Result<bool>>;
+
+    /// The dead-letter queue, oldest first.
+    fn dead(&self, queue: &str, offset: u64, limit: u64) -> BoxFuture<'static, Result<Vec<JobInfo>>>;
+
+    /// Moves dead jobs back to the queue with their attempts reset (their errors kept); answers
+    /// how many.
+    fn retry_dead(&self, queue: &str, which: DeadSelection<'_>) -> BoxFuture<'static, Result<u64>>;
+
+    /// Sets the queue's limits.
+    fn set_limits(&self, queue: &str, limits: QueueLimits) -> BoxFuture<'static, Result<()>>;
+
+    /// Pauses (no job is handed out; running ones finish) or resumes the queue.
+    fn set_paused(&self, queue: &str, paused: bool) -> BoxFuture<'static, Result<()>>;
+
+    /// How many jobs are in each state.
+    fn counts(&self, queue: &str) -> BoxFuture<'static, Result<Counts>>;
+
+    /// Something to wait on for new work: made before a worker's first claim, it wakes the worker
+    /// for any job made ready after that.
+    fn waiter(&self, queue: &str) -> Box<dyn Waiter>;
+}
+
+/// Waits for a queue to get work (see [`Store::waiter`]).
+pub trait Waiter: Send {
+    /// Forgets what woke the worker so far: call it before each claim.
+    fn seen(&mut self);
+
+    /// Returns when work may be ready, or after `max`.
+    fn wait(&mut self, max: Duration) -> BoxFuture<'_, ()>;
+}

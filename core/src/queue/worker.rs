@@ -1,0 +1,479 @@
+//! [`Worker`]: runs a queue's jobs with a handler, under leases, at a set concurrency.
+//!
+//! Four tasks: the claim loop (takes as many jobs as there are free slots, sleeps until work may be
+//! ready), one task per running job, the finisher (sends outcomes to the store in batches: one
+//! write for every job that finished meanwhile) and the keeper (renews the leases of running jobs
+//! every third of the lease, and hands back the jobs of lost workers).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::handle::{Queue, QueueEvent};
+use super::job::{AttemptError, Finish, FinishAck, Leased, Outcome};
+use super::options::WorkerOptions;
+use super::store::{BoxFuture, Claim};
+use crate::error::{Error, ErrorCode, Result};
+use crate::time::now_ms;
+
+/// A job as its handler gets it.
+#[derive(Clone)]
+pub struct Job {
+    leased: Arc<Leased>,
+    queue: Queue,
+    cancelled: CancellationToken,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("id", &self.leased.id).field("attempt", &self.leased.attempt).finish()
+    }
+}
+
+impl Job {
+    /// The job's id (stable across attempts: use it as an idempotency key).
+    pub fn id(&self) -> &str {
+        &self.leased.id
+    }
+
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.leased.name
+    }
+
+    /// This attempt, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.leased.attempt
+    }
+
+    /// The lease's fencing token: it grows each time the job is handed out.
+    pub fn token(&self) -> u64 {
+        self.leased.token
+    }
+
+    /// The payload as MessagePack.
+    pub fn raw(&self) -> &Bytes {
+        &self.leased.data
+    }
+
+    /// The payload.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T> {
+        rmp_serde::from_slice(&self.leased.data).map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidJobData,
+                format!("job '{}': the data is not of the expected type: {e}", self.id()),
+            )
+        })
+    }
+
+    /// Reports progress (any serializable value); `false` when the job's lease was lost.
+    pub async fn progress<T: serde::Serialize + ?Sized>(&self, progress: &T) -> Result<bool> {
+        let bytes = super::handle::encode(progress)?;
+        let ok =
+            self.queue.store().progress(self.queue.name(), self.id(), self.token(), bytes.clone()).await?;
+        if ok {
+            self.queue.emit(QueueEvent::Progress { id: self.id().to_string(), progress: bytes });
+        }
+        Ok(ok)
+    }
+
+    /// Cancelled when the attempt should stop: its timeout passed, its lease was lost, or the
+    /// worker is closing and its grace ran out.
+    pub fn cancelled(&self) -> &CancellationToken {
+        &self.cancelled
+    }
+}
+
+/// A job handler: the result is MessagePack (see [`Worker::start`] for typed handlers).
+pub type Handler = Arc<dyn Fn(Job) -> BoxFuture<'static, Result<Bytes>> + Send + Sync>;
+
+/// A running worker. [`Worker::close`] lets running jobs finish; dropping it stops at once
+/// (running jobs are handed back when their lease expires).
+pub struct Worker {
+    closing: CancellationToken,
+    shared: Arc<Shared>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("queue", &self.shared.queue.name()).finish_non_exhaustive()
+    }
+}
+
+/// What the finisher is sent, in order: an attempt's outcome, or the queue found empty (reported
+/// after the outcomes sent before it).
+enum Report {
+    Outcome(Finish, Arc<Leased>),
+    Drained,
+}
+
+struct Running {
+    token: u64,
+    cancel: CancellationToken,
+}
+
+struct Shared {
+    queue: Queue,
+    options: WorkerOptions,
+    name: String,
+    handler: Handler,
+    slots: Arc<Semaphore>,
+    running: Mutex<HashMap<String, Running>>,
+    done: mpsc::UnboundedSender<Report>,
+    /// Cancelled when running jobs must stop (the grace of `close` ran out, or the worker dropped).
+    abort: CancellationToken,
+}
+
+impl Worker {
+    /// Starts a worker whose handler returns any serializable value (its result, kept with the
+    /// job). An `Err` fails the attempt: the job is retried after its backoff, or goes to the
+    /// dead-letter queue after its last attempt.
+    pub fn start<F, Fut, R>(queue: &Queue, options: WorkerOptions, handler: F) -> Result<Worker>
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R>> + Send + 'static,
+        R: serde::Serialize + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let raw: Handler = Arc::new(move |job| {
+            let fut = handler(job);
+            Box::pin(async move { super::handle::encode(&fut.await?) })
+        });
+        Worker::start_raw(queue, options, raw)
+    }
+
+    /// Starts a worker with a handler that answers MessagePack itself (what the bindings use).
+    pub fn start_raw(queue: &Queue, options: WorkerOptions, handler: Handler) -> Result<Worker> {
+        options.check()?;
+        let name = options
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{:08x}", std::process::id(), fastrand::u32(..)));
+        let (done, done_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            queue: queue.clone(),
+            slots: Arc::new(Semaphore::new(options.concurrency as usize)),
+            options,
+            name,
+            handler,
+            running: Mutex::new(HashMap::new()),
+            done,
+            abort: CancellationToken::new(),
+        });
+        let closing = CancellationToken::new();
+        let tasks = vec![
+            tokio::spawn(claim_loop(shared.clone(), closing.clone())),
+            tokio::spawn(finisher(shared.queue.clone(), done_rx)),
+            tokio::spawn(keeper(shared.clone(), closing.clone())),
+        ];
+        Ok(Worker { closing, shared, tasks })
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &Queue {
+        &self.shared.queue
+    }
+
+    /// Jobs running now.
+    pub fn running(&self) -> usize {
+        self.shared.running.lock().len()
+    }
+
+    /// Takes no new job, lets running ones finish for up to `grace`, then stops the rest and hands
+    /// them back to the queue (their attempt not counted), and returns once every outcome is in
+    /// the store.
+    pub async fn close(mut self, grace: Duration) {
+        self.closing.cancel();
+        let all = self.shared.options.concurrency;
+        let slots = self.shared.slots.clone();
+        let finished = tokio::time::timeout(grace, slots.acquire_many(all)).await.is_ok();
+        if !finished {
+            self.shared.abort.cancel();
+            // The stopped jobs' tasks release their slots as they hand the jobs back.
+            let _ = slots.acquire_many(all).await;
+        }
+        // The claim loop and the keeper stop on `closing`; the finisher once every sender is gone,
+        // after recording what it was sent.
+        let mut tasks = std::mem::take(&mut self.tasks);
+        let finisher = tasks.remove(1);
+        for t in tasks {
+            let _ = t.await;
+        }
+        drop(self);
+        let _ = finisher.await;
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.closing.cancel();
+        self.shared.abort.cancel();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn claim_loop(shared: Arc<Shared>, closing: CancellationToken) {
+    let queue = shared.queue.clone();
+    let mut waiter = queue.store().waiter(queue.name());
+    let mut busy = false;
+    let mut failures = 0u32;
+    loop {
+        let first = tokio::select! {
+            p = shared.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = closing.cancelled() => return,
+        };
+        let mut slots = vec![first];
+        while let Ok(p) = shared.slots.clone().try_acquire_owned() {
+            slots.push(p);
+        }
+        waiter.seen();
+        let claim =
+            Claim { worker: shared.name.clone(), max: slots.len() as u32, lease: shared.options.lease };
+        // Not abandoned when the worker closes: the store would lease jobs to nobody.
+        let claimed = queue.store().claim(queue.name(), claim).await;
+        let claimed = match claimed {
+            Ok(c) => {
+                failures = 0;
+                c
+            }
+            Err(e) => {
+                // The store is unreachable or failing: back off (up to 5 s) and try again.
+                failures = failures.saturating_add(1);
+                tracing::warn!(queue = queue.name(), error = %e, "queue worker: claim failed");
+                drop(slots);
+                let backoff = Duration::from_millis(100u64.saturating_mul(1 << failures.min(6)).min(5_000));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => continue,
+                    _ = closing.cancelled() => return,
+                }
+            }
+        };
+        if claimed.jobs.is_empty() {
+            drop(slots);
+            if busy {
+                busy = false;
+                let _ = shared.done.send(Report::Drained);
+            }
+            let mut wait = shared.options.poll_interval;
+            if let Some(due) = claimed.next_due_ms {
+                wait = wait.min(Duration::from_millis(due.saturating_sub(now_ms())));
+            }
+            if let Some(r) = claimed.rate_wait {
+                wait = r;
+            }
+            tokio::select! {
+                _ = waiter.wait(wait) => {}
+                _ = closing.cancelled() => return,
+            }
+            continue;
+        }
+        if closing.is_cancelled() {
+            for job in claimed.jobs {
+                let f = Finish { id: job.id.clone(), token: job.token, outcome: Outcome::Release };
+                let _ = shared.done.send(Report::Outcome(f, Arc::new(job)));
+            }
+            return;
+        }
+        busy = true;
+        let mut slots = slots.into_iter();
+        for job in claimed.jobs {
+            let Some(slot) = slots.next() else { break };
+            let cancel = shared.abort.child_token();
+            shared
+                .running
+                .lock()
+                .insert(job.id.clone(), Running { token: job.token, cancel: cancel.clone() });
+            tokio::spawn(run_job(shared.clone(), Arc::new(job), cancel, slot));
+        }
+    }
+}
+
+/// One attempt: the handler in its own task (a panic fails the attempt, not the worker), under the
+/// job's timeout; its outcome goes to the finisher.
+async fn run_job(
+    shared: Arc<Shared>,
+    leased: Arc<Leased>,
+    cancel: CancellationToken,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let job = Job { leased: leased.clone(), queue: shared.queue.clone(), cancelled: cancel.clone() };
+    let mut task = tokio::spawn((shared.handler)(job));
+    let timeout = leased.opts.timeout_ms.map(Duration::from_millis).unwrap_or(Duration::MAX);
+    enum Ended {
+        Ran(std::result::Result<Result<Bytes>, tokio::task::JoinError>),
+        TimedOut,
+        Stopped,
+    }
+    let ended = tokio::select! {
+        r = &mut task => Ended::Ran(r),
+        _ = tokio::time::sleep(timeout) => Ended::TimedOut,
+        _ = cancel.cancelled() => Ended::Stopped,
+    };
+    if !matches!(ended, Ended::Ran(_)) {
+        cancel.cancel();
+        task.abort();
+    }
+    let lost = shared.running.lock().remove(&leased.id).is_none();
+    let failed = |code: ErrorCode, message: String| AttemptError {
+        attempt: leased.attempt,
+        at_ms: now_ms(),
+        code: code.as_str().to_string(),
+        message,
+    };
+    let error = match ended {
+        Ended::Ran(Ok(Ok(result))) => Err(result),
+        Ended::Ran(Ok(Err(e))) => Ok(AttemptError {
+            attempt: leased.attempt,
+            at_ms: now_ms(),
+            code: e.code().as_str().to_string(),
+            message: e.message().to_string(),
+        }),
+        Ended::Ran(Err(e)) => Ok(failed(ErrorCode::JobFailed, format!("the handler panicked: {e}"))),
+        Ended::TimedOut => Ok(failed(
+            ErrorCode::JobTimeout,
+            format!("the attempt ran longer than its timeout of {} ms", leased.opts.timeout_ms.unwrap_or(0)),
+        )),
+        // Lease lost (the keeper removed the job): another worker has it; nothing to report.
+        Ended::Stopped if lost => {
+            drop(slot);
+            return;
+        }
+        // The worker is closing and its grace ran out: back to the queue, the attempt not counted.
+        Ended::Stopped => {
+            let f = Finish { id: leased.id.clone(), token: leased.token, outcome: Outcome::Release };
+            let _ = shared.done.send(Report::Outcome(f, leased));
+            drop(slot);
+            return;
+        }
+    };
+    let outcome = match error {
+        Err(result) => Outcome::Completed(result),
+        Ok(e) if leased.attempt >= leased.opts.attempts => Outcome::Dead(e),
+        Ok(e) => {
+            let delay = leased.opts.backoff.delay_ms(leased.attempt, leased.opts.jitter);
+            Outcome::Retry(e, now_ms().saturating_add(delay))
+        }
+    };
+    let _ = shared
+        .done
+        .send(Report::Outcome(Finish { id: leased.id.clone(), token: leased.token, outcome }, leased));
+    drop(slot);
+}
+
+/// Sends outcomes to the store, every outcome waiting in one call, and reports them as events.
+async fn finisher(queue: Queue, mut rx: mpsc::UnboundedReceiver<Report>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 1024).await > 0 {
+        let drained = batch.iter().any(|r| matches!(r, Report::Drained));
+        let (finishes, jobs): (Vec<Finish>, Vec<Arc<Leased>>) = batch
+            .drain(..)
+            .filter_map(|r| match r {
+                Report::Outcome(f, j) => Some((f, j)),
+                Report::Drained => None,
+            })
+            .unzip();
+        if !finishes.is_empty() {
+            record(&queue, finishes, &jobs).await;
+        }
+        if drained {
+            queue.emit(QueueEvent::Drained);
+        }
+    }
+}
+
+async fn record(queue: &Queue, finishes: Vec<Finish>, jobs: &[Arc<Leased>]) {
+    let events: Vec<Option<QueueEvent>> = finishes.iter().zip(jobs).map(|(f, j)| event_of(f, j)).collect();
+    let mut delay = Duration::from_millis(50);
+    let acks = loop {
+        match queue.store().finish(queue.name(), finishes.clone()).await {
+            Ok(acks) => break acks,
+            Err(e) => {
+                // Safe to repeat: an outcome already recorded answers `LeaseLost` and is dropped.
+                tracing::warn!(queue = queue.name(), error = %e, "queue worker: recording outcomes failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    for (ack, e) in acks.into_iter().zip(events) {
+        if let (FinishAck::Done, Some(e)) = (ack, e) {
+            queue.emit(e);
+        }
+    }
+}
+
+fn event_of(f: &Finish, j: &Leased) -> Option<QueueEvent> {
+    let (id, name, attempt) = (j.id.clone(), j.name.clone(), j.attempt);
+    Some(match &f.outcome {
+        Outcome::Completed(result) => QueueEvent::Completed { id, name, attempt, result: result.clone() },
+        Outcome::Retry(e, _) => {
+            QueueEvent::Failed { id, name, attempt, error: e.message.clone(), dead: false }
+        }
+        Outcome::Dead(e) => QueueEvent::Failed { id, name, attempt, error: e.message.clone(), dead: true },
+        Outcome::Release => return None,
+    })
+}
+
+/// Renews the running jobs' leases every third of the lease (a lost one stops its job), and hands
+/// back the jobs of lost workers every half lease.
+async fn keeper(shared: Arc<Shared>, closing: CancellationToken) {
+    let queue = shared.queue.clone();
+    let lease = shared.options.lease;
+    let mut renew = tokio::time::interval(lease / 3);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reap = tokio::time::interval(lease / 2);
+    reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = renew.tick() => {
+                let leases: Vec<(String, u64)> =
+                    shared.running.lock().iter().map(|(id, r)| (id.clone(), r.token)).collect();
+                if leases.is_empty() {
+                    continue;
+                }
+                match queue.store().renew(queue.name(), leases, lease).await {
+                    Ok(lost) => {
+                        let mut running = shared.running.lock();
+                        for id in lost {
+                            if let Some(r) = running.remove(&id) {
+                                tracing::warn!(queue = queue.name(), job = id, "queue worker: lease lost; the job runs elsewhere");
+                                r.cancel.cancel();
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(queue = queue.name(), error = %e, "queue worker: renewing leases failed"),
+                }
+            }
+            _ = reap.tick() => {
+                match queue.store().reap(queue.name(), shared.options.max_stalls).await {
+                    Ok(stalled) => {
+                        for s in stalled {
+                            queue.emit(QueueEvent::Stalled { id: s.id, requeued: s.requeued });
+                        }
+                    }
+                    Err(e) => tracing::warn!(queue = queue.name(), error = %e, "queue worker: reaping leases failed"),
+                }
+            }
+            _ = closing.cancelled() => {
+                // Running jobs keep their leases while the worker closes.
+                if shared.running.lock().is_empty() {
+                    return;
+                }
+                renew.tick().await;
+                let leases: Vec<(String, u64)> =
+                    shared.running.lock().iter().map(|(id, r)| (id.clone(), r.token)).collect();
+                let _ = queue.store().renew(queue.name(), leases, lease).await;
+            }
+        }
+    }
+}
