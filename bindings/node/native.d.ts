@@ -247,6 +247,57 @@ export declare class NativePool {
   drain(buffer: Uint8Array): number
 }
 
+/** The queues and workers of one JavaScript thread. */
+export declare class NativeQueueHost {
+  /** `wake` is called when items wait for `drain`. */
+  constructor(wake: () => void)
+  /** Writes waiting items into `buffer` (see the module's documentation). */
+  drain(buffer: Uint8Array): number
+  /** Opens queue `name` in the store `store` names (`sqlite:<file>`); `op` reports its number. */
+  open(op: number, store: string, name: string, options: Array<JsRawOption>): void
+  /**
+   * Adds a job (`data` MessagePack); `op` reports its id (MessagePack string) and aux 1 when it
+   * was added, 0 for a duplicate.
+   */
+  add(op: number, queue: number, name: string, data: Buffer, options: Array<JsRawOption>): void
+  /**
+   * Adds jobs in one write; `op` reports how many were new (aux) and their ids (a MessagePack
+   * array).
+   */
+  addMany(op: number, queue: number, names: Array<string>, data: Array<Buffer>, options: Array<Array<JsRawOption>>): void
+  /** One job: `op` reports it (aux 1) or nothing (aux 0). */
+  get(op: number, queue: number, id: string): void
+  /** How many jobs are in each state. */
+  counts(op: number, queue: number): void
+  /** Pauses or resumes the queue, for every worker. */
+  setPaused(op: number, queue: number, paused: boolean): void
+  /** Removes a job that is not running: aux 1 when there was one. */
+  remove(op: number, queue: number, id: string): void
+  /** The dead-letter queue, oldest first. */
+  dead(op: number, queue: number, offset: number, limit: number): void
+  /** Puts dead jobs back (all of them without `ids`); aux reports how many. */
+  retryDead(op: number, queue: number, ids?: Array<string> | undefined | null): void
+  /** Forwards the queue's events (from this process's workers) to JavaScript. */
+  watch(queue: number): void
+  /** Starts a worker on `queue`; its jobs arrive as items of kind 0 with the worker's number. */
+  startWorker(queue: number, options: Array<JsRawOption>): number
+  /**
+   * Answers a job: `code` null for success (`result` MessagePack, null for none), else the
+   * error's code and message. False if the call is gone (abandoned).
+   */
+  answer(call: number, code?: string | undefined | null, message?: string | undefined | null, result?: Buffer | undefined | null): boolean
+  /**
+   * Reports a running job's progress (MessagePack); aux 1 when recorded, 0 when the job's lease
+   * was lost or the call is over.
+   */
+  progress(op: number, call: number, data: Buffer): void
+  /**
+   * Closes a worker: no new job, running ones get `grace` ms to finish, the rest are handed
+   * back; `op` reports when every outcome is recorded.
+   */
+  closeWorker(op: number, worker: number, grace: number): void
+}
+
 /** The engine's rate limiter. */
 export declare class NativeRateLimiter {
   /** `options`: `points`, `duration` (seconds), `kind`, as the user gave them (checked by core). */

@@ -786,6 +786,7 @@ module.exports.NativeHttpApp = nativeBinding.NativeHttpApp
 module.exports.NativeMetric = nativeBinding.NativeMetric
 module.exports.NativePeer = nativeBinding.NativePeer
 module.exports.NativePool = nativeBinding.NativePool
+module.exports.NativeQueueHost = nativeBinding.NativeQueueHost
 module.exports.NativeRateLimiter = nativeBinding.NativeRateLimiter
 module.exports.NativeRegistry = nativeBinding.NativeRegistry
 module.exports.NativeRetry = nativeBinding.NativeRetry

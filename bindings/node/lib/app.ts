@@ -10,6 +10,8 @@ import { buildHttp, wantsHttp, type HttpAppOptions } from './http/application.js
 import { TestClient } from './http/client.js';
 import type { AuditRecord, HttpHost } from './http/host.js';
 import type { Peer } from './rpc/peer.js';
+import { processorOf, startProcessor } from './queue/decorators.js';
+import type { Worker } from './queue/queue.js';
 import { OptionKeys, options as checkedOptions } from './util.js';
 
 export interface CreateOptions {
@@ -30,8 +32,15 @@ export interface CreateOptions {
   onAudit?: (record: AuditRecord) => void;
   /** A handler threw something that is not an HttpException: its route got a 500 (default: console.error). */
   onHttpError?: (error: unknown, route: string) => void;
+  /**
+   * `@QueueProcessor` classes (docs/QUEUES.md): the store their queues live in when they name
+   * none (default `sqlite:.omnitron/queues.db`), and how long `close()` lets running jobs finish
+   * (ms, default 10000).
+   */
+  queues?: { store?: string; closeGrace?: number };
 }
-const CREATE_KEYS = new OptionKeys(['context', 'peer', 'http', 'onAudit', 'onHttpError']);
+const CREATE_KEYS = new OptionKeys(['context', 'peer', 'http', 'onAudit', 'onHttpError', 'queues']);
+const QUEUES_KEYS = new OptionKeys(['store', 'closeGrace']);
 
 /** @internal What `Test.createApplication` adds: modules replaced, providers overridden. */
 export interface AppSetup {
@@ -46,6 +55,9 @@ export class OmnitronApp {
   #http: Promise<HttpHost> | undefined;
   #makeHttp: (() => Promise<HttpHost>) | undefined;
   #port: number | undefined;
+  /** @internal The workers of the module tree's `@QueueProcessor` classes, and their close grace. */
+  readonly _workers: Worker[] = [];
+  _closeGrace = 10_000;
 
   constructor(readonly container: Container) {}
 
@@ -119,6 +131,8 @@ export class OmnitronApp {
    */
   async close(): Promise<void> {
     this.#makeHttp = undefined;
+    // Running jobs finish (or are handed back) while their processors still have their dependencies.
+    await Promise.all(this._workers.splice(0).map((w) => w.close(this._closeGrace).catch(() => {})));
     const http = this.#http;
     // Requests in flight finish first (their handlers still have their dependencies).
     if (http) await (await http.catch(() => undefined))?.close();
@@ -176,6 +190,14 @@ export async function createApplication(rootModule: ModuleRef, createOptions: Cr
     const hooks = { onAudit: options.onAudit, onError: options.onHttpError };
     const make = () => buildHttp(container, collected, options.http, hooks);
     app._setHttp(options.http !== undefined || wantsHttp(collected) ? await make() : undefined, make);
+    const queues = checkedOptions<{ store?: string; closeGrace?: number }>(options.queues, 'Omnitron.create(): queues', QUEUES_KEYS);
+    if (queues.closeGrace !== undefined) app._closeGrace = queues.closeGrace;
+    for (const e of collected.entries.flat()) {
+      const processor = e.kind === 0 ? processorOf(e.make) : undefined;
+      if (processor === undefined) continue;
+      const { instance } = await builtInstance(container, e.token);
+      app._workers.push(await startProcessor(instance as object, processor, queues.store));
+    }
     const peer = options.peer;
     if (peer) {
       for (const e of collected.entries.flat()) {

@@ -97,6 +97,8 @@ export * from './http/index.js';
 
 // Workflows
 export * from './workflow/index.js';
+// Job queues
+export * from './queue/index.js';
 // Processes
 export { Pool, ProcessPool, type PoolOptions, type PoolStatus, type PoolStrategy, type MethodName, type MapOptions as PoolMapOptions } from './process/pool.js';
 export {

@@ -17,6 +17,7 @@ mod http;
 mod metrics;
 mod options;
 mod process;
+mod queue;
 mod resilience;
 mod rpc;
 mod rpc_inbox;

@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+pub mod door;
 mod handle;
 mod job;
 mod options;
@@ -40,5 +41,5 @@ pub use job::{
     Outcome, Stalled, new_job_id,
 };
 pub use options::{AddOptions, QueueOptions, Rate, WorkerOptions};
-pub use store::{SqliteStore, SqliteStoreOptions, Store};
+pub use store::{SqliteStore, SqliteStoreOptions, Store, connect};
 pub use worker::{Handler, Job, Worker};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::job::{Backoff, JobOptions};
 use crate::error::{Error, ErrorCode, Result};
+use crate::options::{RawOptions, Value};
 
 /// At most `max` jobs started in any window of `per`, across all workers of the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +188,121 @@ impl WorkerOptions {
     }
 }
 
+/// `backoff`: `"fixed"` or `"exponential"` (from `backoff_delay`, default 1 s), or
+/// `{type, delay}` as BullMQ writes it; `max_delay` caps the exponential one (default 1 h).
+fn backoff(raw: &RawOptions) -> Result<Option<Backoff>> {
+    let (kind, delay) = match raw.get("backoff") {
+        None => (None, raw.duration("backoff_delay")?),
+        Some(Value::Map(_)) => {
+            let nested = raw.nested("backoff")?.expect("a map");
+            let kind = nested.choice("type", &["fixed", "exponential"])?;
+            let delay = nested.duration("delay")?;
+            nested.check_unknown()?;
+            (Some(kind.unwrap_or("exponential")), delay.or(raw.duration("backoff_delay")?))
+        }
+        Some(_) => (raw.choice("backoff", &["fixed", "exponential"])?, raw.duration("backoff_delay")?),
+    };
+    let max = raw.duration("max_delay")?;
+    if kind.is_none() && delay.is_none() && max.is_none() {
+        return Ok(None);
+    }
+    let delay_ms = delay.map_or(1_000, |d| d.as_millis() as u64);
+    Ok(Some(match kind {
+        Some("fixed") => Backoff::Fixed { delay_ms },
+        _ => Backoff::Exponential { delay_ms, max_ms: max.map_or(3_600_000, |m| m.as_millis() as u64) },
+    }))
+}
+
+/// `retries` after the first attempt, or `attempts` in all (not both).
+fn attempts(raw: &RawOptions) -> Result<Option<u32>> {
+    let retries = raw.count("retries", 0)?;
+    let attempts = raw.count("attempts", 1)?;
+    match (retries, attempts) {
+        (Some(_), Some(_)) => Err(raw.invalid(format!(
+            "give {} (after the first attempt) or {} (in all), not both",
+            raw.name("retries"),
+            raw.name("attempts")
+        ))),
+        (Some(r), None) => Ok(Some(r.saturating_add(1))),
+        (None, a) => Ok(a),
+    }
+}
+
+impl QueueOptions {
+    /// Reads a queue's options as a door's user wrote them: `concurrency`, `rate_limit`
+    /// (`"100/minute"`), `retries` or `attempts`, `backoff` (`"fixed"`, `"exponential"` or
+    /// `{type, delay}`), `backoff_delay`, `max_delay`, `timeout`, `keep_completed`. Unknown keys
+    /// are refused.
+    pub fn from_raw(raw: &RawOptions) -> Result<QueueOptions> {
+        let mut o = QueueOptions { concurrency: raw.count("concurrency", 1)?, ..QueueOptions::default() };
+        if let Some(text) = raw.text("rate_limit")? {
+            o.rate = Some(Rate::parse(text, &raw.name("rate_limit")).map_err(|e| raw.invalid(e.message()))?);
+        }
+        if let Some(a) = attempts(raw)? {
+            o.job.attempts = a;
+        }
+        if let Some(b) = backoff(raw)? {
+            o.job.backoff = b;
+        }
+        o.job.timeout_ms = raw.duration("timeout")?.map(|d| d.as_millis() as u64);
+        if let Some(k) = raw.duration_or_zero("keep_completed")? {
+            o.job.keep_completed_ms = k.as_millis() as u64;
+        }
+        raw.check_unknown()?;
+        Ok(o)
+    }
+}
+
+impl AddOptions {
+    /// Reads one job's options: `id` (or `job_id`), `delay`, `priority`, `retries` or
+    /// `attempts`, `backoff`, `backoff_delay`, `max_delay`, `timeout`, `keep_completed`.
+    pub fn from_raw(raw: &RawOptions) -> Result<AddOptions> {
+        let id = match (raw.text("id")?, raw.text("job_id")?) {
+            (Some(_), Some(_)) => {
+                return Err(raw.invalid(format!(
+                    "give {} or {}, not both",
+                    raw.name("id"),
+                    raw.name("job_id")
+                )));
+            }
+            (a, b) => a.or(b).map(str::to_string),
+        };
+        if id.as_ref().is_some_and(|i| i.is_empty() || i.len() > 256) {
+            return Err(raw.wrong(if raw.has("id") { "id" } else { "job_id" }, "must be 1 to 256 characters"));
+        }
+        let o = AddOptions {
+            id,
+            delay: raw.duration_or_zero("delay")?,
+            priority: raw.count("priority", 0)?.unwrap_or(0),
+            attempts: attempts(raw)?,
+            backoff: backoff(raw)?,
+            timeout: raw.duration("timeout")?,
+            keep_completed: raw.duration_or_zero("keep_completed")?,
+        };
+        raw.check_unknown()?;
+        Ok(o)
+    }
+}
+
+impl WorkerOptions {
+    /// Reads a worker's options: `concurrency`, `lease`, `poll_interval`, `max_stalls`, `name`.
+    pub fn from_raw(raw: &RawOptions) -> Result<WorkerOptions> {
+        let d = WorkerOptions::default();
+        let o = WorkerOptions {
+            concurrency: raw.count("concurrency", 1)?.unwrap_or(d.concurrency),
+            lease: raw.duration("lease")?.unwrap_or(d.lease),
+            poll_interval: raw.duration("poll_interval")?.unwrap_or(d.poll_interval),
+            max_stalls: raw.count("max_stalls", 0)?.unwrap_or(d.max_stalls),
+            name: raw.text("name")?.map(str::to_string),
+        };
+        if o.lease < Duration::from_millis(100) {
+            return Err(raw.wrong("lease", "must be at least 100 ms"));
+        }
+        raw.check_unknown()?;
+        Ok(o)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +318,74 @@ mod tests {
             assert_eq!(e.code(), ErrorCode::InvalidQueue, "{bad}");
             assert!(e.message().contains("queues[0].rateLimit") && e.message().contains("100/minute"), "{e}");
         }
+    }
+
+    fn raw(d: crate::dialect::Dialect, pairs: &[(&str, Value)]) -> RawOptions {
+        let mut r = RawOptions::new(d, "queue 'emails'", ErrorCode::InvalidQueue);
+        for (k, v) in pairs {
+            r.set(k, v.clone());
+        }
+        r
+    }
+
+    #[test]
+    fn options_as_each_door_writes_them() {
+        use crate::dialect::Dialect;
+        let ts = raw(
+            Dialect::TypeScript,
+            &[
+                ("rateLimit", Value::Text("100/minute".into())),
+                ("retries", Value::Number(5.0)),
+                ("backoff", Value::Text("fixed".into())),
+                ("backoffDelay", Value::Number(250.0)),
+                ("concurrency", Value::Number(5.0)),
+            ],
+        );
+        let o = QueueOptions::from_raw(&ts).unwrap();
+        assert_eq!(o.rate, Some(Rate { max: 100, per: Duration::from_secs(60) }));
+        assert_eq!(
+            (o.job.attempts, o.job.backoff, o.concurrency),
+            (6, Backoff::Fixed { delay_ms: 250 }, Some(5))
+        );
+        // BullMQ's shape, in Python's units (seconds).
+        let nested = Value::Map(vec![
+            ("type".into(), Value::Text("exponential".into())),
+            ("delay".into(), Value::Number(2.0)),
+        ]);
+        let py = raw(Dialect::Python, &[("backoff", nested), ("keep_completed", Value::Number(0.0))]);
+        let o = QueueOptions::from_raw(&py).unwrap();
+        assert_eq!(o.job.backoff, Backoff::Exponential { delay_ms: 2_000, max_ms: 3_600_000 });
+        assert_eq!(o.job.keep_completed_ms, 0);
+        let add = raw(
+            Dialect::TypeScript,
+            &[("jobId", Value::Text("a-1".into())), ("delay", Value::Number(1500.0))],
+        );
+        let a = AddOptions::from_raw(&add).unwrap();
+        assert_eq!((a.id.as_deref(), a.delay), (Some("a-1"), Some(Duration::from_millis(1500))));
+    }
+
+    #[test]
+    fn wrong_options_name_the_key_as_written_and_the_rule() {
+        use crate::dialect::Dialect;
+        let e =
+            QueueOptions::from_raw(&raw(Dialect::TypeScript, &[("rateLimit", Value::Text("lots".into()))]))
+                .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidQueue);
+        assert!(e.message().contains("rateLimit") && e.message().contains("100/minute"), "{e}");
+        let e = QueueOptions::from_raw(&raw(Dialect::Python, &[("retrys", Value::Number(1.0))])).unwrap_err();
+        assert!(e.message().contains("retrys") && e.message().contains("retries"), "{e}");
+        let e =
+            QueueOptions::from_raw(&raw(Dialect::TypeScript, &[("backoff", Value::Text("linear".into()))]))
+                .unwrap_err();
+        assert!(e.message().contains("backoff") && e.message().contains("exponential"), "{e}");
+        let e = WorkerOptions::from_raw(&raw(Dialect::TypeScript, &[("concurrency", Value::Number(0.0))]))
+            .unwrap_err();
+        assert!(e.message().contains("concurrency"), "{e}");
+        let e = AddOptions::from_raw(&raw(
+            Dialect::Python,
+            &[("retries", Value::Number(1.0)), ("attempts", Value::Number(2.0))],
+        ))
+        .unwrap_err();
+        assert!(e.message().contains("not both"), "{e}");
     }
 }

@@ -75,7 +75,11 @@ impl Job {
 
     /// Reports progress (any serializable value); `false` when the job's lease was lost.
     pub async fn progress<T: serde::Serialize + ?Sized>(&self, progress: &T) -> Result<bool> {
-        let bytes = super::handle::encode(progress)?;
+        self.progress_raw(super::handle::encode(progress)?).await
+    }
+
+    /// Reports progress already in MessagePack (what the doors send).
+    pub async fn progress_raw(&self, bytes: Bytes) -> Result<bool> {
         let ok =
             self.queue.store().progress(self.queue.name(), self.id(), self.token(), bytes.clone()).await?;
         if ok {

@@ -19,6 +19,27 @@ use crate::error::Result;
 /// A boxed future, as the stores return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Opens the store a URL names: `sqlite:<path>` (or a plain path) for the embedded store,
+/// `sqlite::memory:` for one in memory. In one process, every open of one file answers the
+/// same store, so that its workers wake at once for jobs added through any handle.
+pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    let url = url.trim();
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        return Err(crate::error::Error::new(
+            crate::error::ErrorCode::InvalidQueue,
+            format!("queue store '{url}': the Redis store is not in this build"),
+        ));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    if path.is_empty() || path.contains("://") {
+        return Err(crate::error::Error::new(
+            crate::error::ErrorCode::InvalidQueue,
+            format!("queue store '{url}': write 'sqlite:<file>', 'sqlite::memory:' or 'redis://host:port'"),
+        ));
+    }
+    sqlite::shared(path)
+}
+
 /// What a worker asks of [`Store::claim`].
 #[derive(Debug, Clone)]
 pub struct Claim {

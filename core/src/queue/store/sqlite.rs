@@ -233,6 +233,26 @@ impl Drop for SqliteStore {
     }
 }
 
+/// The store for `path`, shared by every caller in this process while one holds it
+/// ([`super::connect`]); `:memory:` is a new store each time.
+pub(super) fn shared(path: &str) -> Result<Arc<dyn Store>> {
+    static OPEN: std::sync::LazyLock<Mutex<HashMap<PathBuf, std::sync::Weak<SqliteStore>>>> =
+        std::sync::LazyLock::new(Default::default);
+    if path == ":memory:" {
+        return Ok(Arc::new(SqliteStore::in_memory()?));
+    }
+    // The same file under two spellings is one store: key by the absolute path.
+    let key = std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path));
+    let mut open = OPEN.lock();
+    if let Some(s) = open.get(&key).and_then(std::sync::Weak::upgrade) {
+        return Ok(s);
+    }
+    open.retain(|_, w| w.strong_count() > 0);
+    let store = Arc::new(SqliteStore::open(&key)?);
+    open.insert(key, Arc::downgrade(&store));
+    Ok(store)
+}
+
 fn open_connection(opts: &SqliteStoreOptions) -> Result<Connection> {
     let path = &opts.path;
     let conn = Connection::open(path).map_err(|e| store_err(path, "cannot open", e))?;
