@@ -12,6 +12,7 @@ mod options;
 mod pack;
 mod polling;
 mod process;
+mod queue;
 mod resilience;
 mod rpc;
 mod workflow;
@@ -34,6 +35,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     options::register(m)?;
     polling::register(m)?;
     process::register(m)?;
+    queue::register(m)?;
     resilience::register(m)?;
     rpc::register(m)?;
     workflow::register(m)?;

@@ -73,6 +73,16 @@ from .process import (
 from ._poll import busy_poll
 from ._process_pool import process_pool
 from .rpc import Peer, ServiceInfo, ServiceProxy, emit_event, inject_process, on_event, proxy_info, public, service
+from .queue import (
+    Job,
+    JobInfo,
+    Queue,
+    QueueEvent,
+    Worker,
+    on_queue_event,
+    process_message,
+    queue_processor,
+)
 from .workflow import (
     RunInfo,
     StageContext,
@@ -87,6 +97,14 @@ from .workflow import (
 __version__: str = _native.version()
 
 __all__ = [
+    "Job",
+    "JobInfo",
+    "Queue",
+    "QueueEvent",
+    "Worker",
+    "on_queue_event",
+    "process_message",
+    "queue_processor",
     "ChildInfo",
     "HealthCheck",
     "Pool",

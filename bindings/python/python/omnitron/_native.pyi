@@ -6,44 +6,45 @@ from typing import Any, Callable, final
 __all__ = [
     "NativeBreaker",
     "NativeBulkhead",
+    "NativeBusyPoll",
+    "NativeCall",
+    "NativeConnection",
     "NativeExporter",
     "NativeGraph",
+    "NativeHookAnswer",
+    "NativeHttpApp",
     "NativeMetric",
+    "NativePeer",
+    "NativePending",
+    "NativePool",
+    "NativePoolTask",
+    "NativeQueueHost",
     "NativeRateLimiter",
     "NativeRegistry",
     "NativeRetry",
     "NativeSeries",
-    "NativeCall",
-    "NativePending",
-    "NativeStream",
-    "NativePeer",
-    "NativeConnection",
-    "NativeBusyPoll",
-    "NativeHttpApp",
-    "NativePool",
-    "NativePoolTask",
-    "NativeSupervisor",
-    "NativeHookAnswer",
     "NativeStageCall",
+    "NativeStream",
+    "NativeSupervisor",
     "NativeWorkflowEngine",
-    "pack",
-    "unpack",
     "begin_turn",
-    "parse_service_id",
-    "end_turn",
-    "check_scope",
     "check_module_process",
-    "initialize_reentered_error",
+    "check_scope",
+    "check_timeout",
+    "check_workflow_options",
     "context_token_key",
     "disposed_error",
+    "end_turn",
     "fresh_module_key",
     "fresh_token_key",
+    "initialize_reentered_error",
     "lifecycle_error",
+    "pack",
+    "parse_service_id",
     "plan_codes",
     "timeout_exception",
-    "check_timeout",
     "unknown_option",
-    "check_workflow_options",
+    "unpack",
     "version",
 ]
 
@@ -314,6 +315,30 @@ class NativeWorkflowEngine:
     def list(self, workflow: str | None, state: str | None, limit: int | None, done: Callable[[str], None]) -> None: ...
     def cancel(self, run_id: str, done: Callable[[str], None]) -> None: ...
     def recover(self, done: Callable[[str], None]) -> None: ...
+
+_Done = Callable[[Any, BaseException | None], None]
+
+@final
+class NativeQueueHost:
+    def __new__(cls) -> NativeQueueHost: ...
+    def inbox_fd(self) -> int: ...
+    def drain(self) -> None: ...
+    def open(self, store: str, name: str, options: dict[str, Any], done: _Done) -> None: ...
+    def add(self, queue: int, name: str, data: Any, options: dict[str, Any], done: _Done) -> None: ...
+    def add_many(self, queue: int, jobs: list[tuple[str, Any, dict[str, Any]]], done: _Done) -> None: ...
+    def get(self, queue: int, id: str, done: _Done) -> None: ...
+    def counts(self, queue: int, done: _Done) -> None: ...
+    def set_paused(self, queue: int, paused: bool, done: _Done) -> None: ...
+    def remove(self, queue: int, id: str, done: _Done) -> None: ...
+    def dead(self, queue: int, offset: int, limit: int, done: _Done) -> None: ...
+    def retry_dead(self, queue: int, ids: list[str] | None, done: _Done) -> None: ...
+    def watch(self, queue: int, listener: Callable[[dict[str, Any]], Any]) -> None: ...
+    def start_worker(
+        self, queue: int, options: dict[str, Any], dispatch: Callable[[int, dict[str, Any]], Any]
+    ) -> int: ...
+    def answer(self, call: int, result: Any, code: str | None = None, message: str | None = None) -> bool: ...
+    def progress(self, call: int, value: Any, done: _Done) -> None: ...
+    def close_worker(self, worker: int, grace: float, done: _Done) -> None: ...
 
 @final
 class NativeHttpApp:

@@ -20,6 +20,9 @@ class OmnitronApp:
         # What `create(peer=...)` exposed: `(peer, name, version)`, unexposed by `close()`.
         self._exposed: list[tuple[Any, str, str]] = []
         self._http: Optional["HttpApp"] = None
+        # The workers of the modules' `@queue_processor` classes, closed first by `close()`.
+        self._workers: list[Any] = []
+        self._close_grace = 10.0
 
     def get(self, token: Any) -> Any:
         """Resolves a provider visible from the root module."""
@@ -57,7 +60,13 @@ class OmnitronApp:
     async def close(self) -> None:
         """Stops serving HTTP (requests in flight are answered first) and hosting the services
         ``create(peer=...)`` exposed (their methods and ``@on_event`` subscriptions), then runs
-        every ``on_destroy`` and closes the application."""
+        every ``on_destroy`` and closes the application. Queue processors stop first: their running
+        jobs finish (or are handed back after the grace)."""
+        while self._workers:
+            try:
+                await self._workers.pop().close(self._close_grace)
+            except Exception:  # a worker that failed to close: its jobs come back after their lease
+                pass
         if self._http is not None:
             await self._http.close()
         while self._exposed:
@@ -79,22 +88,38 @@ class Omnitron:
     @staticmethod
     @opening("Omnitron.create()")
     @checked_keywords("Omnitron.create()")
-    async def create(root_module: Any, *, context: Any = None, peer: Any = None) -> OmnitronApp:
+    async def create(
+        root_module: Any, *, context: Any = None, peer: Any = None, queues: Optional[dict[str, Any]] = None
+    ) -> OmnitronApp:
         """Builds the application from its root module: loads it, then ``initialize()`` builds
         every singleton and runs every ``on_init`` (dependencies first, awaited); on failure what was
         built is closed and the error raised. With ``peer`` (an :class:`omnitron.Peer`), every
         ``@service`` class among the modules' providers is then exposed on it (each must be
-        resolvable from the root module)."""
+        resolvable from the root module). Every ``@queue_processor`` class among the providers gets
+        a worker; ``queues={"store": "sqlite:jobs.db", "close_grace": 10.0}`` names the store of
+        the processors that name none and how long :meth:`OmnitronApp.close` lets their jobs run."""
+        from ._options import check_options
+
+        queue_options = dict(queues or {})
+        check_options(queue_options, ("store", "close_grace"), "Omnitron.create(): queues")
         container = Container(context=context)
         container._load_root_module(root_module)
         app = OmnitronApp(container)
         try:
             await container.initialize()
+            from .di.modules import collect_modules
+            from .queue import processor_of, start_processor
+
+            _, _, entries = collect_modules(root_module, lambda _key: False)
+            app._close_grace = float(queue_options.get("close_grace", 10.0))
+            for e in (e for module in entries for e in module):
+                processor = processor_of(e.make) if e.kind == 0 else None
+                if processor is not None:
+                    instance = await container.resolve_async(e.token)
+                    app._workers.append(await start_processor(instance, processor, queue_options.get("store")))
             if peer is not None:
-                from .di.modules import collect_modules
                 from .rpc import _SERVICE
 
-                _, _, entries = collect_modules(root_module, lambda _key: False)
                 for e in (e for module in entries for e in module):
                     meta = getattr(e.make, _SERVICE, None) if e.kind == 0 and isinstance(e.make, type) else None
                     if meta is not None:

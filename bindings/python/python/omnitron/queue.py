@@ -1,0 +1,442 @@
+"""Durable job queues (docs/QUEUES.md): :class:`Queue` adds jobs and reads them back,
+:class:`Worker` runs them with a handler (``async def``, or ``def`` on a thread), and the spec's
+decorators make a class a queue's processor::
+
+    @queue_processor("emails", concurrency=5, rate_limit="100/minute")
+    class EmailProcessor:
+        def __init__(self, mailer: Mailer) -> None:
+            self.mailer = mailer
+
+        @process_message
+        async def send(self, job: Job) -> dict:
+            await self.mailer.send(job.data["to"])
+            return {"sent": True}
+
+        @on_queue_event("completed")
+        async def on_completed(self, event: QueueEvent) -> None: ...
+
+Keyword options are checked by the engine: an unknown one is refused naming the nearest, a wrong
+value names the rule (``rate_limit="lots"``); durations are seconds. Payloads are MessagePack, so a
+job added here is read by a worker in any language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Generic, Optional, TypeVar, Union
+
+from . import _native
+from ._opening import Opening
+from .di.tokens import describe
+from .errors import InvalidArgumentError, OmnitronError
+from .rpc import _threads
+
+T = TypeVar("T")
+
+#: Where queues live when no store is named: the embedded store, one SQLite file.
+DEFAULT_STORE = "sqlite:.omnitron/queues.db"
+
+_EVENTS = ("completed", "failed", "stalled", "progress", "drained")
+
+
+@dataclass
+class JobAttemptError:
+    """One failed attempt of a job."""
+
+    attempt: int
+    #: Milliseconds since the epoch.
+    at: int
+    code: str
+    message: str
+
+
+@dataclass
+class JobInfo:
+    """A job as the store holds it."""
+
+    id: str
+    name: str
+    data: Any
+    #: ``waiting``, ``delayed``, ``active``, ``completed`` or ``dead``.
+    state: str
+    attempts: int
+    errors: list[JobAttemptError]
+    progress: Any
+    result: Any
+    priority: int
+    #: Milliseconds since the epoch; ``finished_at`` is 0 until the job completes or dies.
+    created_at: int
+    finished_at: int
+
+
+@dataclass
+class QueueCounts:
+    waiting: int
+    delayed: int
+    active: int
+    completed: int
+    dead: int
+    paused: bool
+
+
+@dataclass
+class QueueEvent:
+    """What ``@on_queue_event`` handlers and :meth:`Queue.on` listeners get."""
+
+    event: str
+    id: Optional[str]
+    name: Optional[str]
+    attempt: Optional[int]
+    result: Any
+    error: Optional[str]
+    #: A failed attempt that was the last, or a stalled job sent to the dead-letter queue.
+    dead: bool
+    #: A stalled job handed back to the queue.
+    requeued: bool
+    progress: Any
+
+
+def _info(d: dict[str, Any]) -> JobInfo:
+    return JobInfo(
+        id=d["id"],
+        name=d["name"],
+        data=d["data"],
+        state=d["state"],
+        attempts=d["attempts"],
+        errors=[JobAttemptError(**e) for e in d["errors"]],
+        progress=d["progress"],
+        result=d["result"],
+        priority=d["priority"],
+        created_at=d["createdAt"],
+        finished_at=d["finishedAt"],
+    )
+
+
+class _Host:
+    """The engine's queues for one asyncio loop: operations resolve futures on the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.native = _native.NativeQueueHost()
+        self.loop = loop
+        loop.add_reader(self.native.inbox_fd(), self.native.drain)
+
+    def op(self, start: Callable[[Callable[[Any, Any], None]], None]) -> "asyncio.Future[Any]":
+        fut: asyncio.Future[Any] = self.loop.create_future()
+
+        def done(value: Any, error: Any) -> None:
+            if fut.done():
+                return
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(value)
+
+        start(done)
+        return fut
+
+
+_hosts: dict[asyncio.AbstractEventLoop, _Host] = {}
+
+
+def _host() -> _Host:
+    loop = asyncio.get_running_loop()
+    h = _hosts.get(loop)
+    if h is None or loop.is_closed():
+        h = _Host(loop)
+        _hosts[loop] = h
+    return h
+
+
+class Queue(Generic[T]):
+    """A queue in a store: add jobs, read them back, pause and resume every worker."""
+
+    def __init__(self, name: str, index: int, host: _Host) -> None:
+        self.name = name
+        self._index = index
+        self._host = host
+
+    @classmethod
+    def open(cls, name: str, *, store: str = DEFAULT_STORE, **options: Any) -> "Opening[Queue[Any]]":
+        """Opens queue ``name`` (``queue = await Queue.open("emails", rate_limit="100/minute")``).
+        Options: ``concurrency`` (across every worker), ``rate_limit``, ``retries`` or
+        ``attempts``, ``backoff`` (``"fixed"``, ``"exponential"`` or ``{"type", "delay"}``),
+        ``backoff_delay``, ``max_delay``, ``timeout``, ``keep_completed`` (seconds)."""
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"a queue's name is a string, got {describe(name)}")
+        if not isinstance(store, str):
+            raise InvalidArgumentError(f"Queue.open('{name}'): store is a string such as 'sqlite:jobs.db', got {describe(store)}")
+
+        async def make() -> Queue[Any]:
+            host = _host()
+            index = await host.op(lambda done: host.native.open(store, name, options, done))
+            return cls(name, index, host)
+
+        return Opening(make, f"Queue.open('{name}')")
+
+    async def close(self) -> None:
+        """Nothing to release: the store is shared by every queue of the process."""
+
+    async def add(self, name: str, data: T = None, **options: Any) -> str:  # type: ignore[assignment]
+        """Adds a job; returns its id (the given ``id`` for a duplicate, which adds nothing).
+        Options: ``id`` (or ``job_id``), ``delay``, ``priority``, ``retries``/``attempts``,
+        ``backoff``, ``timeout``, ``keep_completed``."""
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"queue '{self.name}': a job's name is a string, got {describe(name)}")
+        job_id, _ = await self._host.op(lambda done: self._host.native.add(self._index, name, data, options, done))
+        return str(job_id)
+
+    async def add_many(self, jobs: list[Union[tuple[str, Any], tuple[str, Any, dict[str, Any]]]]) -> list[str]:
+        """Adds ``(name, data)`` or ``(name, data, options)`` jobs in one write; returns their ids."""
+        items: list[tuple[str, Any, dict[str, Any]]] = []
+        for j in jobs:
+            if not isinstance(j, tuple) or len(j) not in (2, 3) or not isinstance(j[0], str):
+                raise InvalidArgumentError(f"queue '{self.name}': add_many() takes (name, data) or (name, data, options) tuples, got {describe(j)}")
+            items.append((j[0], j[1], dict(j[2]) if len(j) == 3 else {}))
+        ids: list[str] = await self._host.op(lambda done: self._host.native.add_many(self._index, items, done))
+        return ids
+
+    async def get_job(self, job_id: str) -> Optional[JobInfo]:
+        d = await self._host.op(lambda done: self._host.native.get(self._index, str(job_id), done))
+        return None if d is None else _info(d)
+
+    async def counts(self) -> QueueCounts:
+        d = await self._host.op(lambda done: self._host.native.counts(self._index, done))
+        return QueueCounts(**d)
+
+    async def pause(self) -> None:
+        """Stops handing jobs out, on every worker of the queue; running ones finish."""
+        await self._host.op(lambda done: self._host.native.set_paused(self._index, True, done))
+
+    async def resume(self) -> None:
+        await self._host.op(lambda done: self._host.native.set_paused(self._index, False, done))
+
+    async def remove(self, job_id: str) -> bool:
+        """Removes a job that is not running; False when there was none (``JobActiveError`` while it runs)."""
+        return bool(await self._host.op(lambda done: self._host.native.remove(self._index, str(job_id), done)))
+
+    async def dead(self, offset: int = 0, limit: int = 100) -> list[JobInfo]:
+        """The dead-letter queue, oldest first, each job with every attempt's error."""
+        ds = await self._host.op(lambda done: self._host.native.dead(self._index, offset, limit, done))
+        return [_info(d) for d in ds]
+
+    async def retry_dead(self, ids: Optional[list[str]] = None) -> int:
+        """Puts dead jobs (all, or those ids) back with fresh attempts; returns how many."""
+        n: int = await self._host.op(lambda done: self._host.native.retry_dead(self._index, ids, done))
+        return n
+
+    def on(self, event: str, listener: Callable[[QueueEvent], Any]) -> None:
+        """Calls ``listener`` (a function or coroutine function) with each ``event`` of this
+        process's workers: ``completed``, ``failed``, ``stalled``, ``progress``, ``drained``."""
+        if event not in _EVENTS:
+            raise InvalidArgumentError(f"queue '{self.name}': no event {event!r}; the events are {', '.join(_EVENTS)}")
+        if not callable(listener):
+            raise InvalidArgumentError(f"queue '{self.name}': on({event!r}) takes a callable, got {describe(listener)}")
+        loop = self._host.loop
+
+        def deliver(d: dict[str, Any]) -> None:
+            if d["event"] != event:
+                return
+            r = listener(QueueEvent(**d))
+            if inspect.isawaitable(r):
+                loop.create_task(_logged(r, f"queue '{self.name}' {event} listener"))
+
+        self._host.native.watch(self._index, deliver)
+
+
+async def _logged(aw: Awaitable[Any], what: str) -> None:
+    try:
+        await aw
+    except Exception as e:  # noqa: BLE001 - a listener's failure is reported, not raised into the engine
+        loop = asyncio.get_running_loop()
+        loop.call_exception_handler({"message": f"{what} failed", "exception": e})
+
+
+@dataclass
+class Job(Generic[T]):
+    """A job as its handler gets it."""
+
+    id: str
+    name: str
+    data: T
+    #: This attempt, from 1.
+    attempt: int
+    #: The lease's fencing token: grows with every hand-out of the job.
+    token: int
+    _call: int = field(repr=False, default=0)
+    _host: Optional[_Host] = field(repr=False, default=None)
+    #: Set when the attempt must stop (timeout, lease lost, closing): a ``def`` handler on a thread
+    #: checks it; an ``async def`` handler is cancelled instead.
+    stopped: threading.Event = field(repr=False, default_factory=threading.Event)
+
+    async def progress(self, value: Any) -> bool:
+        """Reports progress; False when the job's lease was lost."""
+        host = self._host
+        assert host is not None
+        return bool(await host.op(lambda done: host.native.progress(self._call, value, done)))
+
+
+def _answer(host: _Host, call: int, result: Any = None, error: Optional[BaseException] = None) -> None:
+    if error is None:
+        host.native.answer(call, result)
+        return
+    code = error.code if isinstance(error, OmnitronError) else None
+    message = str(error) or type(error).__name__
+    host.native.answer(call, None, code or "Q005", message)
+
+
+class Worker:
+    """Runs a queue's jobs with ``handler(job)``: its return value is the job's result (kept with
+    it); an exception fails the attempt (retried after its backoff, then dead-lettered).
+    Options: ``concurrency`` (default 1), ``lease``, ``poll_interval``, ``max_stalls``, ``name``."""
+
+    def __init__(self, queue: Queue[Any], handler: Callable[[Job[Any]], Any], **options: Any) -> None:
+        if not isinstance(queue, Queue):
+            raise InvalidArgumentError(f"Worker() takes a Queue (from Queue.open) first, got {describe(queue)}")
+        if not callable(handler):
+            raise InvalidArgumentError(f"worker of queue '{queue.name}': the handler must be callable, got {describe(handler)}")
+        self.queue = queue
+        host = queue._host
+        is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
+        loop = host.loop
+
+        def dispatch(call: int, env: dict[str, Any]) -> Optional[Callable[[], Any]]:
+            job: Job[Any] = Job(env["id"], env["name"], env["data"], env["attempt"], env["token"], call, host)
+            if is_async:
+
+                async def run() -> None:
+                    try:
+                        result = await handler(job)
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException as e:  # noqa: BLE001 - every failure goes back to the engine
+                        _answer(host, call, error=e)
+                        return
+                    _answer(host, call, result)
+
+                task = loop.create_task(run())
+                return task.cancel
+
+            def run_sync() -> None:
+                try:
+                    result = handler(job)
+                except BaseException as e:  # noqa: BLE001
+                    loop.call_soon_threadsafe(_answer, host, call, None, e)
+                    return
+                loop.call_soon_threadsafe(_answer, host, call, result)
+
+            _threads().submit(run_sync)
+            return job.stopped.set
+
+        self._index: int = host.native.start_worker(queue._index, options, dispatch)
+        self._closing: Optional[asyncio.Future[Any]] = None
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Takes no new job, lets running ones finish for up to ``grace`` seconds, then stops the
+        rest and hands them back to the queue. Idempotent."""
+        if self._closing is None:
+            host = self.queue._host
+            self._closing = host.op(lambda done: host.native.close_worker(self._index, grace, done))
+        await asyncio.shield(self._closing)
+
+
+# ---- the spec's decorators ---------------------------------------------------------------------
+
+_PROCESSOR = "__omnitron_queue_processor__"
+_HANDLER = "__omnitron_process_message__"
+_EVENT = "__omnitron_on_queue_event__"
+_WORKER_KEYS = ("concurrency", "lease", "poll_interval", "max_stalls", "name")
+
+C = TypeVar("C", bound=type)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def queue_processor(name: str, **options: Any) -> Callable[[C], C]:
+    """Makes a class the processor of queue ``name``. Options are the queue's (``rate_limit``,
+    ``retries``, ``store``, ...) and its worker's (``concurrency``, ``lease``, ...); the engine
+    checks them when the application starts the processor."""
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError(f"@queue_processor() takes the queue's name, got {describe(name)}")
+
+    def wrap(cls: C) -> C:
+        setattr(cls, _PROCESSOR, (name, dict(options)))
+        return cls
+
+    return wrap
+
+
+def process_message(fn: Optional[F] = None, *, job: Optional[str] = None) -> Any:
+    """The method that runs the queue's jobs (those named ``job`` only, when given):
+    ``@process_message`` or ``@process_message(job="welcome")``."""
+
+    def wrap(f: F) -> F:
+        setattr(f, _HANDLER, job or "")
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def on_queue_event(event: str) -> Callable[[F], F]:
+    """A method called with each ``event`` of the processor's queue (from this process's workers)."""
+    if event not in _EVENTS:
+        raise InvalidArgumentError(f"@on_queue_event({event!r}): the events are {', '.join(_EVENTS)}")
+
+    def wrap(f: F) -> F:
+        setattr(f, _EVENT, event)
+        return f
+
+    return wrap
+
+
+def processor_of(cls: Any) -> Optional[tuple[str, dict[str, Any]]]:
+    meta: Optional[tuple[str, dict[str, Any]]] = getattr(cls, _PROCESSOR, None) if isinstance(cls, type) else None
+    return meta
+
+
+async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], default_store: Optional[str]) -> Worker:
+    """Opens the processor's queue and starts its worker with ``instance``'s methods."""
+    name, options = meta
+    what = f"@queue_processor({name!r}) {type(instance).__name__}"
+    handlers: dict[str, Callable[..., Any]] = {}
+    for attr in dir(type(instance)):
+        fn = getattr(type(instance), attr, None)
+        if callable(fn) and hasattr(fn, _HANDLER):
+            handlers[getattr(fn, _HANDLER)] = getattr(instance, attr)
+    if not handlers:
+        raise InvalidArgumentError(f"{what} has no @process_message method")
+    worker_options = {k: v for k, v in options.items() if k in _WORKER_KEYS}
+    queue_options = {k: v for k, v in options.items() if k not in _WORKER_KEYS}
+    store = queue_options.pop("store", None) or default_store or DEFAULT_STORE
+    queue = await Queue.open(name, store=store, **queue_options)
+    for attr in dir(type(instance)):
+        fn = getattr(type(instance), attr, None)
+        if callable(fn) and hasattr(fn, _EVENT):
+            queue.on(getattr(fn, _EVENT), getattr(instance, attr))
+    fallback = handlers.get("")
+
+    async def handle(job: Job[Any]) -> Any:
+        h = handlers.get(job.name, fallback)
+        if h is None:
+            raise InvalidArgumentError(f"{what} has no @process_message for jobs named {job.name!r}")
+        if inspect.iscoroutinefunction(h):
+            return await h(job)
+        return await asyncio.get_running_loop().run_in_executor(_threads(), h, job)
+
+    return Worker(queue, handle, **worker_options)
+
+
+__all__ = [
+    "DEFAULT_STORE",
+    "Job",
+    "JobAttemptError",
+    "JobInfo",
+    "Queue",
+    "QueueCounts",
+    "QueueEvent",
+    "Worker",
+    "on_queue_event",
+    "process_message",
+    "queue_processor",
+]
