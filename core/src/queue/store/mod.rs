@@ -1,16 +1,20 @@
 //! Where a queue's jobs live. One trait, two stores with the same semantics (see
-//! `docs/QUEUES.md`): [`SqliteStore`], embedded, the default; and Redis, for an application
-//! spread over machines.
+//! `docs/QUEUES.md`): [`SqliteStore`], embedded, the default; and [`RedisStore`] (feature
+//! `redis`), for an application spread over machines.
 //!
 //! Every call names its queue: one store holds any number of queues. Times are milliseconds
 //! since the Unix epoch, read from the store's clock where it has one.
 
+#[cfg(feature = "redis")]
+mod redis;
 mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreOptions};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
 
 use super::job::{Added, Counts, Finish, FinishAck, JobInfo, Leased, NewJob, Stalled};
