@@ -62,7 +62,8 @@
 //! (with `transport`: local sockets, interprocess), `process` (pools and supervisors), `config`
 //! (`omnitron.yaml`, what the `omnitron` command runs), `workflow`, `sqlite` (the SQLite workflow
 //! journal, rusqlite), `http` (the HTTP server, hyper), `http-tls` (TLS for it, rustls with
-//! ring), `queue` (durable job queues, the embedded SQLite store). For dependency injection alone:
+//! ring), `queue` (durable job queues, the embedded SQLite store), `redis` (the Redis queue store,
+//! redis-rs). For dependency injection alone:
 //! `omnitron = { version = "0.2", default-features = false }`.
 
 #[cfg(feature = "config")]

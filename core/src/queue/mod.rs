@@ -41,5 +41,7 @@ pub use job::{
     Outcome, Stalled, new_job_id,
 };
 pub use options::{AddOptions, QueueOptions, Rate, WorkerOptions};
+#[cfg(feature = "redis")]
+pub use store::{RedisStore, RedisStoreOptions};
 pub use store::{SqliteStore, SqliteStoreOptions, Store, connect};
 pub use worker::{Handler, Job, Worker};

@@ -1,16 +1,20 @@
 //! Where a queue's jobs live. One trait, two stores with the same semantics (see
-//! `docs/QUEUES.md`): [`SqliteStore`], embedded, the default; and Redis, for an application
-//! spread over machines.
+//! `docs/QUEUES.md`): [`SqliteStore`], embedded, the default; and [`RedisStore`] (feature
+//! `redis`), for an application spread over machines.
 //!
 //! Every call names its queue: one store holds any number of queues. Times are milliseconds
 //! since the Unix epoch, read from the store's clock where it has one.
 
+#[cfg(feature = "redis")]
+mod redis;
 mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreOptions};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
 
 use super::job::{Added, Counts, Finish, FinishAck, JobInfo, Leased, NewJob, Stalled};
@@ -19,16 +23,17 @@ use crate::error::Result;
 /// A boxed future, as the stores return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Opens the store a URL names: `sqlite:<path>` (or a plain path) for the embedded store,
-/// `sqlite::memory:` for one in memory. In one process, every open of one file answers the
-/// same store, so that its workers wake at once for jobs added through any handle.
+/// Opens the store a URL names:
+/// - `sqlite:<path>` (or a plain path) for the embedded store, `sqlite::memory:` for one in memory;
+/// - `redis://[user:password@]host[:port][/db][?prefix=<prefix>]` (or `unix://`) for Redis, keys
+///   under `prefix` (default `omni`).
+///
+/// In one process, every open of one file, or of one server and prefix, answers the same store, so
+/// that its workers wake at once for jobs added through any handle.
 pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     let url = url.trim();
-    if url.starts_with("redis://") || url.starts_with("rediss://") {
-        return Err(crate::error::Error::new(
-            crate::error::ErrorCode::InvalidQueue,
-            format!("queue store '{url}': the Redis store is not in this build"),
-        ));
+    if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://") {
+        return connect_redis(url).await;
     }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     if path.is_empty() || path.contains("://") {
@@ -38,6 +43,50 @@ pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
         ));
     }
     sqlite::shared(path)
+}
+
+#[cfg(feature = "redis")]
+async fn connect_redis(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Weak};
+    static OPEN: LazyLock<parking_lot::Mutex<HashMap<String, Weak<RedisStore>>>> =
+        LazyLock::new(Default::default);
+    // `prefix` is ours, not the Redis client's: taken out of the query before it sees the URL.
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut prefix = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| match p.strip_prefix("prefix=") {
+            Some(v) => {
+                prefix = Some(v.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let client_url = if rest.is_empty() { base.to_string() } else { format!("{base}?{}", rest.join("&")) };
+    let mut opts = RedisStoreOptions::new(client_url.clone());
+    if let Some(p) = prefix {
+        opts = opts.prefix(p);
+    }
+    let key = format!("{client_url}#{}", opts.prefix);
+    if let Some(s) = OPEN.lock().get(&key).and_then(Weak::upgrade) {
+        return Ok(s);
+    }
+    let store = Arc::new(RedisStore::connect_with(opts).await?);
+    let mut open = OPEN.lock();
+    open.retain(|_, w| w.strong_count() > 0);
+    open.insert(key, Arc::downgrade(&store));
+    Ok(store)
+}
+
+#[cfg(not(feature = "redis"))]
+async fn connect_redis(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    Err(crate::error::Error::new(
+        crate::error::ErrorCode::InvalidQueue,
+        format!("queue store '{url}': this build has no Redis store (cargo feature `redis`)"),
+    ))
 }
 
 /// What a worker asks of [`Store::claim`].

@@ -1,8 +1,5 @@
-//! The queue engine over the embedded store, with real workers, real timers and, for kill -9, a
-//! real child process (this test binary run again). The cases are written against `Store` so that
-//! the Redis store runs the same ones.
-
-#![cfg(feature = "queue")]
+//! The engine's cases, each run against every store (see `main.rs`): real workers, real timers,
+//! and for kill -9 a real child process (this test binary run again).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,61 +7,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use omnitron::error::ErrorCode;
-use omnitron::queue::{
-    AddOptions, Added, Backoff, JobState, Queue, QueueEvent, QueueOptions, SqliteStore, Store, Worker,
-    WorkerOptions,
-};
+use omnitron::queue::{AddOptions, Added, JobState, Queue, QueueEvent, QueueOptions, Worker, WorkerOptions};
 use parking_lot::Mutex;
 use serde_json::json;
 
-fn temp_file(name: &str) -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("omnitron-queue-{}-{}", std::process::id(), fastrand::u32(..)));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use crate::backend::Backend;
+use crate::{fast, next_of, retries, until};
 
-fn store() -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(temp_file("q.db")).unwrap())
-}
-
-fn fast() -> WorkerOptions {
-    WorkerOptions {
-        lease: Duration::from_millis(600),
-        poll_interval: Duration::from_millis(20),
-        ..Default::default()
-    }
-}
-
-fn retries(n: u32, delay_ms: u64) -> QueueOptions {
-    QueueOptions::default().retries(n).backoff(Backoff::Fixed { delay_ms })
-}
-
-async fn until<F: Fn() -> bool>(what: &str, f: F) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn next_of(rx: &mut tokio::sync::broadcast::Receiver<QueueEvent>, kind: &str) -> QueueEvent {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let e = tokio::time::timeout(left, rx.recv())
-            .await
-            .expect("an event in time")
-            .expect("the stream is open");
-        if e.kind() == kind {
-            return e;
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_job_runs_once_and_its_result_is_kept() {
-    let q = Queue::open(store(), "emails", QueueOptions::default()).await.unwrap();
+pub(crate) async fn a_job_runs_once_and_its_result_is_kept(b: &Backend) {
+    let q = Queue::open(b.store().await, "emails", QueueOptions::default()).await.unwrap();
     let mut events = q.events();
     let opts = AddOptions { id: Some("welcome-1".into()), ..Default::default() };
     let (id, added) = q.add("welcome", &json!({ "to": "ada@example.com" }), &opts).await.unwrap();
@@ -102,9 +53,8 @@ async fn a_job_runs_once_and_its_result_is_kept() {
     assert_eq!(q.add("welcome", &json!({}), &opts).await.unwrap().1, Added::Duplicate);
 }
 
-#[tokio::test]
-async fn lower_priority_values_run_first_then_oldest_first() {
-    let q = Queue::open(store(), "p", QueueOptions::default()).await.unwrap();
+pub(crate) async fn lower_priority_values_run_first_then_oldest_first(b: &Backend) {
+    let q = Queue::open(b.store().await, "p", QueueOptions::default()).await.unwrap();
     for (name, priority) in [("c", 5), ("a", 0), ("d", 5), ("b", 1)] {
         q.add(name, &json!(null), &AddOptions { priority, ..Default::default() }).await.unwrap();
     }
@@ -123,9 +73,8 @@ async fn lower_priority_values_run_first_then_oldest_first() {
     assert_eq!(*order.lock(), ["a", "b", "c", "d"]);
 }
 
-#[tokio::test]
-async fn a_delayed_job_does_not_run_before_its_time() {
-    let q = Queue::open(store(), "later", QueueOptions::default()).await.unwrap();
+pub(crate) async fn a_delayed_job_does_not_run_before_its_time(b: &Backend) {
+    let q = Queue::open(b.store().await, "later", QueueOptions::default()).await.unwrap();
     let added = Instant::now();
     q.add("tick", &json!(1), &AddOptions { delay: Some(Duration::from_millis(400)), ..Default::default() })
         .await
@@ -146,9 +95,10 @@ async fn a_delayed_job_does_not_run_before_its_time() {
     assert!(started.lock().unwrap() - added >= Duration::from_millis(400));
 }
 
-#[tokio::test]
-async fn a_poison_job_reaches_the_dead_letter_queue_with_every_error_and_can_be_retried() {
-    let q = Queue::open(store(), "poison", retries(2, 20)).await.unwrap();
+pub(crate) async fn a_poison_job_reaches_the_dead_letter_queue_with_every_error_and_can_be_retried(
+    b: &Backend,
+) {
+    let q = Queue::open(b.store().await, "poison", retries(2, 20)).await.unwrap();
     let mut events = q.events();
     q.add("bad", &json!({}), &AddOptions { id: Some("p1".into()), ..Default::default() }).await.unwrap();
     let heal = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -192,9 +142,8 @@ async fn a_poison_job_reaches_the_dead_letter_queue_with_every_error_and_can_be_
     assert_eq!((info.state, info.errors.len()), (JobState::Completed, 3));
 }
 
-#[tokio::test]
-async fn an_attempt_past_its_timeout_fails_with_q006() {
-    let q = Queue::open(store(), "slow", retries(0, 0)).await.unwrap();
+pub(crate) async fn an_attempt_past_its_timeout_fails_with_q006(b: &Backend) {
+    let q = Queue::open(b.store().await, "slow", retries(0, 0)).await.unwrap();
     let opts =
         AddOptions { id: Some("s".into()), timeout: Some(Duration::from_millis(100)), ..Default::default() };
     q.add("sleep", &json!(null), &opts).await.unwrap();
@@ -214,15 +163,12 @@ async fn an_attempt_past_its_timeout_fails_with_q006() {
     assert_eq!(info.errors[0].code, "Q006");
 }
 
-#[tokio::test]
-async fn a_rate_limit_holds_across_two_workers_on_two_store_handles() {
-    // Two handles on one file: two writer threads and no shared memory, as two processes have.
-    let path = temp_file("rate.db");
-    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+pub(crate) async fn a_rate_limit_holds_across_two_workers_on_two_store_handles(b: &Backend) {
+    // Two handles: on one file, two writer threads and no shared memory, as two processes have;
+    // on Redis, two connections, as two machines have.
     let opts = QueueOptions::default().rate_limit("4/500ms").unwrap();
-    let qa = Queue::open(a, "limited", opts.clone()).await.unwrap();
-    let qb = Queue::open(b, "limited", opts).await.unwrap();
+    let qa = Queue::open(b.store().await, "limited", opts.clone()).await.unwrap();
+    let qb = Queue::open(b.store().await, "limited", opts).await.unwrap();
     for i in 0..12 {
         qa.add("j", &i, &AddOptions::default()).await.unwrap();
     }
@@ -255,9 +201,8 @@ async fn a_rate_limit_holds_across_two_workers_on_two_store_handles() {
     }
 }
 
-#[tokio::test]
-async fn pause_stops_handing_jobs_out_and_resume_wakes_the_workers() {
-    let q = Queue::open(store(), "paused", QueueOptions::default()).await.unwrap();
+pub(crate) async fn pause_stops_handing_jobs_out_and_resume_wakes_the_workers(b: &Backend) {
+    let q = Queue::open(b.store().await, "paused", QueueOptions::default()).await.unwrap();
     q.pause().await.unwrap();
     q.add("j", &1, &AddOptions::default()).await.unwrap();
     let runs = Arc::new(AtomicU32::new(0));
@@ -278,9 +223,8 @@ async fn pause_stops_handing_jobs_out_and_resume_wakes_the_workers() {
     w.close(Duration::from_secs(5)).await;
 }
 
-#[tokio::test]
-async fn close_lets_running_jobs_finish_and_hands_back_those_past_the_grace() {
-    let q = Queue::open(store(), "closing", QueueOptions::default()).await.unwrap();
+pub(crate) async fn close_lets_running_jobs_finish_and_hands_back_those_past_the_grace(b: &Backend) {
+    let q = Queue::open(b.store().await, "closing", QueueOptions::default()).await.unwrap();
     q.add("quick", &1, &AddOptions { id: Some("quick".into()), ..Default::default() }).await.unwrap();
     q.add("stuck", &2, &AddOptions { id: Some("stuck".into()), ..Default::default() }).await.unwrap();
     let started = Arc::new(AtomicU32::new(0));
@@ -303,9 +247,8 @@ async fn close_lets_running_jobs_finish_and_hands_back_those_past_the_grace() {
     assert_eq!((stuck.state, stuck.attempts), (JobState::Waiting, 0));
 }
 
-#[tokio::test]
-async fn bad_input_is_refused_with_the_rule() {
-    let s = store();
+pub(crate) async fn bad_input_is_refused_with_the_rule(b: &Backend) {
+    let s = b.store().await;
     let e = Queue::open(s.clone(), "no spaces", QueueOptions::default()).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidQueue);
     assert!(QueueOptions::default().rate_limit("lots").is_err());
@@ -327,28 +270,8 @@ async fn bad_input_is_refused_with_the_rule() {
     assert_eq!(e.code(), ErrorCode::InvalidQueue);
 }
 
-const CHILD_ENV: &str = "OMNITRON_QUEUE_TEST_CHILD";
-
-/// Run by `a_job_whose_worker_is_killed_runs_again_and_completes_once` in a child process: a worker
-/// that takes the job and hangs, until it is killed.
-#[tokio::test]
-async fn child_worker_that_hangs() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
-    let s: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
-    let q = Queue::open(s, "kill9", QueueOptions::default()).await.unwrap();
-    let _w = Worker::start(&q, WorkerOptions { lease: Duration::from_millis(800), ..fast() }, |_| async {
-        std::future::pending::<()>().await;
-        Ok(())
-    })
-    .unwrap();
-    std::future::pending::<()>().await;
-}
-
-#[tokio::test]
-async fn a_job_whose_worker_is_killed_runs_again_and_completes_once() {
-    let path = temp_file("kill9.db");
-    let s: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let q = Queue::open(s, "kill9", QueueOptions::default()).await.unwrap();
+pub(crate) async fn a_job_whose_worker_is_killed_runs_again_and_completes_once(b: &Backend) {
+    let q = Queue::open(b.store().await, "kill9", QueueOptions::default()).await.unwrap();
     q.add(
         "charge",
         &json!({ "amount": 5 }),
@@ -358,7 +281,7 @@ async fn a_job_whose_worker_is_killed_runs_again_and_completes_once() {
     .unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_worker_that_hangs", "--nocapture"])
-        .env(CHILD_ENV, &path)
+        .envs(b.child_env())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -393,9 +316,8 @@ async fn a_job_whose_worker_is_killed_runs_again_and_completes_once() {
     assert_eq!((info.state, info.attempts), (JobState::Completed, 1));
 }
 
-#[tokio::test]
-async fn a_worker_with_a_concurrency_of_ten_runs_ten_at_once() {
-    let q = Queue::open(store(), "wide", QueueOptions::default()).await.unwrap();
+pub(crate) async fn a_worker_with_a_concurrency_of_ten_runs_ten_at_once(b: &Backend) {
+    let q = Queue::open(b.store().await, "wide", QueueOptions::default()).await.unwrap();
     let jobs: Vec<_> = (0..30)
         .map(|i| ("n".to_string(), rmp_serde::to_vec(&i).unwrap().into(), AddOptions::default()))
         .collect();
@@ -425,4 +347,41 @@ async fn a_worker_with_a_concurrency_of_ten_runs_ten_at_once() {
     assert!(peak.load(Ordering::SeqCst) <= 10);
     assert!(peak.load(Ordering::SeqCst) >= 2, "jobs ran one at a time");
     assert_eq!(q.counts().await.unwrap().completed, 30);
+}
+
+pub(crate) async fn queue_wide_concurrency_holds_across_two_workers(b: &Backend) {
+    // Two handles, two workers of 4: the queue's limit of 2 holds across both.
+    let opts = QueueOptions::default().concurrency(2);
+    let qa = Queue::open(b.store().await, "narrow", opts.clone()).await.unwrap();
+    let qb = Queue::open(b.store().await, "narrow", opts).await.unwrap();
+    for i in 0..12 {
+        qa.add("j", &i, &AddOptions::default()).await.unwrap();
+    }
+    let now = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let done = Arc::new(AtomicU32::new(0));
+    let mut workers = Vec::new();
+    for q in [&qa, &qb] {
+        let (n, p, d) = (now.clone(), peak.clone(), done.clone());
+        workers.push(
+            Worker::start(q, WorkerOptions { concurrency: 4, ..fast() }, move |_| {
+                let (n, p, d) = (n.clone(), p.clone(), d.clone());
+                async move {
+                    let c = n.fetch_add(1, Ordering::SeqCst) + 1;
+                    p.fetch_max(c, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    n.fetch_sub(1, Ordering::SeqCst);
+                    d.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            })
+            .unwrap(),
+        );
+    }
+    until("twelve jobs", || done.load(Ordering::SeqCst) == 12).await;
+    for w in workers {
+        w.close(Duration::from_secs(5)).await;
+    }
+    assert!(peak.load(Ordering::SeqCst) <= 2, "{} jobs ran at once", peak.load(Ordering::SeqCst));
+    assert_eq!(qa.counts().await.unwrap().completed, 12);
 }

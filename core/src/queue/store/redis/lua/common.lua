@@ -1,0 +1,53 @@
+-- Prepended to every script. KEYS are the queue's keys, in the order `queue_keys` (mod.rs) gives
+-- them; ARGV[1] is the queue's key prefix `<prefix>:{<queue>}`, from which the scripts build the
+-- keys of single jobs (all in the queue's hash slot, as the hash tag is the same).
+local P = ARGV[1]
+local READY, DELAYED, ACTIVE, DONE, DEAD, META, MARKER, RATE, SEQ =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+
+-- The server's clock, in ms: one clock for every machine, whatever theirs say.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A whole number as text, without an exponent.
+local function ms(n)
+  return string.format('%.0f', n)
+end
+
+local function job_key(id)
+  return P .. ':j:' .. id
+end
+
+local function errors_key(id)
+  return P .. ':e:' .. id
+end
+
+-- A ready job's member of READY. Its score is its priority; Redis orders equal scores by member,
+-- byte-wise, so: the time the job became ready, then the order it was added in. A job handed back
+-- gets the same member again, so it keeps its place.
+local READY_ID_AT = 33
+local function ready_member(run, seq, id)
+  return string.format('%015.0f:%015.0f:', run, seq) .. id
+end
+
+local function make_ready(key, id)
+  local f = redis.call('HMGET', key, 'prio', 'run', 'seq')
+  redis.call('ZADD', READY, f[1], ready_member(tonumber(f[2]), tonumber(f[3]), id))
+  redis.call('HSET', key, 'st', 'w')
+end
+
+-- Wakes one idle worker (blocked in BZPOPMIN on MARKER); none while the queue is paused.
+local function wake()
+  if redis.call('HGET', META, 'paused') ~= '1' then
+    redis.call('ZADD', MARKER, 0, 'r')
+  end
+end
+
+-- One failed attempt, as `AttemptError` reads it (JSON).
+local function error_json(attempt, at, code, message)
+  return '{"attempt":' .. ms(tonumber(attempt) or 0) .. ',"at_ms":' .. ms(at) .. ',"code":'
+    .. cjson.encode(code) .. ',"message":' .. cjson.encode(message) .. '}'
+end
+

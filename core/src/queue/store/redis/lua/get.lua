@@ -1,0 +1,2 @@
+-- One job. ARGV: prefix, id.
+return info(ARGV[2], now_ms())
