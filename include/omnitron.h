@@ -433,6 +433,8 @@ enum OmnitronStatus
   OMNITRON_STATUS_QUEUE_CLOSED = 808,
   // Q010: the job is running: it can be removed once it finishes.
   OMNITRON_STATUS_JOB_ACTIVE = 809,
+  // Q011: a schedule is invalid: its cron pattern, time zone, interval, name or missed-run policy; the message names the field and the rule.
+  OMNITRON_STATUS_INVALID_SCHEDULE = 810,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -279,6 +279,9 @@ error_codes! {
     QueueClosed = 808, "Q009", QueueClosedError;
     /// The job is running: it can be removed once it finishes.
     JobActive = 809, "Q010", JobActiveError;
+    /// A schedule is invalid: its cron pattern, time zone, interval, name or missed-run policy;
+    /// the message names the field and the rule.
+    InvalidSchedule = 810, "Q011", InvalidScheduleError ["ValueError"];
 }
 
 impl fmt::Display for ErrorCode {

@@ -63,7 +63,8 @@
 //! (`omnitron.yaml`, what the `omnitron` command runs), `workflow`, `sqlite` (the SQLite workflow
 //! journal, rusqlite), `http` (the HTTP server, hyper), `http-tls` (TLS for it, rustls with
 //! ring), `queue` (durable job queues, the embedded SQLite store), `redis` (the Redis queue store,
-//! redis-rs). For dependency injection alone:
+//! redis-rs), `scheduler` (cron patterns and intervals firing jobs on queues, once across
+//! instances; jiff). For dependency injection alone:
 //! `omnitron = { version = "0.2", default-features = false }`.
 
 #[cfg(feature = "config")]
@@ -85,6 +86,8 @@ pub mod resilience;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod runtime;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
 pub mod time;
 #[cfg(feature = "rpc")]
 pub mod transport;

@@ -195,6 +195,8 @@ pub enum OmnitronStatus {
     QueueClosed = 808,
     /// Q010: the job is running: it can be removed once it finishes.
     JobActive = 809,
+    /// Q011: a schedule is invalid: its cron pattern, time zone, interval, name or missed-run policy; the message names the field and the rule.
+    InvalidSchedule = 810,
 }
 
 impl OmnitronStatus {
@@ -294,6 +296,7 @@ impl OmnitronStatus {
         OmnitronStatus::InvalidJobData,
         OmnitronStatus::QueueClosed,
         OmnitronStatus::JobActive,
+        OmnitronStatus::InvalidSchedule,
     ];
 
     /// The status for an engine error code (codes and statuses share numbers).
@@ -392,6 +395,7 @@ impl OmnitronStatus {
             omnitron::ErrorCode::InvalidJobData => OmnitronStatus::InvalidJobData,
             omnitron::ErrorCode::QueueClosed => OmnitronStatus::QueueClosed,
             omnitron::ErrorCode::JobActive => OmnitronStatus::JobActive,
+            omnitron::ErrorCode::InvalidSchedule => OmnitronStatus::InvalidSchedule,
             _ => OmnitronStatus::Internal,
         }
     }

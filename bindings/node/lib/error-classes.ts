@@ -97,6 +97,7 @@ export const ErrorCodes = {
   INVALID_JOB_DATA: 'Q008',
   QUEUE_CLOSED: 'Q009',
   JOB_ACTIVE: 'Q010',
+  INVALID_SCHEDULE: 'Q011',
 } as const;
 
 /** One of the engine's codes. */
@@ -870,6 +871,14 @@ export class JobActiveError extends QueueError {
   }
 }
 
+/** A schedule is invalid: its cron pattern, time zone, interval, name or missed-run policy; the message names the field and the rule (Q011). */
+export class InvalidScheduleError extends QueueError {
+  static readonly code = 'Q011';
+  constructor(message: string, options?: OmnitronErrorOptions) {
+    super('Q011', message, options);
+  }
+}
+
 /** The class for each code. */
 export const ERROR_CLASSES: Readonly<Record<string, new (message: string, options?: OmnitronErrorOptions) => OmnitronError>> = {
   E001: InvalidArgumentError,
@@ -965,4 +974,5 @@ export const ERROR_CLASSES: Readonly<Record<string, new (message: string, option
   Q008: InvalidJobDataError,
   Q009: QueueClosedError,
   Q010: JobActiveError,
+  Q011: InvalidScheduleError,
 };

@@ -93,7 +93,7 @@ impl std::fmt::Debug for Queue {
 
 /// Letters, digits, `-`, `_`, `.` and `:`, 1 to 128 of them: a queue's name is part of Redis keys
 /// and metric labels.
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));

@@ -36,10 +36,12 @@ pub mod store;
 mod worker;
 
 pub use handle::{Queue, QueueEvent};
+pub(crate) use handle::{check_name, encode};
 pub use job::{
     Added, AttemptError, Backoff, Counts, Finish, FinishAck, JobInfo, JobOptions, JobState, Leased, NewJob,
     Outcome, Stalled, new_job_id,
 };
+pub(crate) use options::parse_duration;
 pub use options::{AddOptions, QueueOptions, Rate, WorkerOptions};
 #[cfg(feature = "redis")]
 pub use store::{RedisStore, RedisStoreOptions};

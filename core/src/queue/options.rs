@@ -49,7 +49,7 @@ impl Rate {
 }
 
 /// `500ms`, `30s`, `5m`, `2h`, `1d`.
-fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().ok()?;

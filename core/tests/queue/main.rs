@@ -68,6 +68,7 @@ cases! {
     store::dead_jobs_are_listed_oldest_first_and_retried_by_id,
     store::completed_jobs_are_kept_for_their_keep_then_purged,
     store::a_lost_worker_past_max_stalls_sends_the_job_to_the_dead_letter_queue,
+    store::the_scheduler_lease_and_watermark_hold_across_handles,
     wake::an_idle_worker_is_woken_by_a_job_added_elsewhere,
     wake::jobs_added_at_once_wake_every_idle_worker_they_need,
 }

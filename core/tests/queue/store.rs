@@ -206,3 +206,42 @@ pub(crate) async fn a_lost_worker_past_max_stalls_sends_the_job_to_the_dead_lett
     assert_eq!(info.errors[0].code, "Q007");
     assert!(info.errors[0].message.contains("2 times"), "{:?}", info.errors);
 }
+
+/// The scheduler's records: one lease holder at a time, its fencing token growing as it changes
+/// hands; a firing's slot taken once across handles, with its job; an earlier slot ignored.
+pub(crate) async fn the_scheduler_lease_and_watermark_hold_across_handles(b: &Backend) {
+    let (a, x, c) = (b.store().await, b.store().await, b.store().await);
+    let ttl = Duration::from_millis(300);
+    assert_eq!(a.lease("l", "a", ttl).await.unwrap(), Some(1));
+    assert_eq!(x.lease("l", "x", ttl).await.unwrap(), None);
+    assert_eq!(a.lease("l", "a", ttl).await.unwrap(), Some(1), "renewing keeps the token");
+    assert!(!x.release_lease("l", "x").await.unwrap(), "only the holder releases");
+    assert!(a.release_lease("l", "a").await.unwrap());
+    assert_eq!(x.lease("l", "x", ttl).await.unwrap(), Some(2));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(token) = c.lease("l", "c", ttl).await.unwrap() {
+            assert_eq!(token, 3);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lease never ran out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(a.watermark("s").await.unwrap(), None);
+    let fires = [&a, &x, &c].map(|s| {
+        let s = Arc::clone(s);
+        tokio::spawn(async move { s.fire("s", 5_000, "cron", Some(job("cron:s:5000"))).await.unwrap() })
+    });
+    let mut moved = 0;
+    for f in fires {
+        moved += u32::from(f.await.unwrap());
+    }
+    assert_eq!(moved, 1);
+    assert_eq!(x.watermark("s").await.unwrap(), Some(5_000));
+    assert!(!c.fire("s", 4_000, "cron", Some(job("cron:s:4000"))).await.unwrap());
+    assert!(c.fire("s", 6_000, "cron", None).await.unwrap());
+    assert_eq!(a.watermark("s").await.unwrap(), Some(6_000));
+    assert!(a.get("cron", "cron:s:5000").await.unwrap().is_some());
+    assert!(a.get("cron", "cron:s:4000").await.unwrap().is_none());
+    assert_eq!(a.counts("cron").await.unwrap().waiting, 1);
+}

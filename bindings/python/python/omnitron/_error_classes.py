@@ -708,6 +708,13 @@ class JobActiveError(QueueError):
     code = "Q010"
 
 
+class InvalidScheduleError(QueueError, ValueError):
+    """A schedule is invalid: its cron pattern, time zone, interval, name or missed-run policy; the message names the field and the rule (Q011)."""
+
+    __module__ = "omnitron.errors"
+    code = "Q011"
+
+
 BY_CODE: dict[str, type[OmnitronError]] = {
     "E001": InvalidArgumentError,
     "E002": InvalidHandleError,
@@ -802,6 +809,7 @@ BY_CODE: dict[str, type[OmnitronError]] = {
     "Q008": InvalidJobDataError,
     "Q009": QueueClosedError,
     "Q010": JobActiveError,
+    "Q011": InvalidScheduleError,
 }
 
 __all__ = [
@@ -906,4 +914,5 @@ __all__ = [
     "InvalidJobDataError",
     "QueueClosedError",
     "JobActiveError",
+    "InvalidScheduleError",
 ]

@@ -189,6 +189,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Something to wait on for new work: made before a worker's first claim, it wakes the worker
     /// for any job made ready after that.
     fn waiter(&self, queue: &str) -> Box<dyn Waiter>;
+
+    // The scheduler's two records (see `docs/SCHEDULER.md`): a leader lease, so that one instance
+    // of an application fires its schedules, and per schedule a watermark, the fence that makes
+    // each firing happen once even when two instances both believe they lead.
+
+    /// Takes or keeps the lease `name` for `holder` until `ttl` from now (the store's clock).
+    /// Answers the lease's fencing token while `holder` holds it, `None` while another holder's
+    /// lease runs. The token grows each time the lease changes hands and stays the same while one
+    /// holder keeps it (even past its expiry, if nobody took it meanwhile): a holder that sees a
+    /// new token knows that another held the lease in between.
+    fn lease(&self, name: &str, holder: &str, ttl: Duration) -> BoxFuture<'static, Result<Option<u64>>>;
+
+    /// Ends the lease `name` now if `holder` holds it, so that another may take it at once
+    /// (its token is kept: the next holder gets the next one); answers whether it did.
+    fn release_lease(&self, name: &str, holder: &str) -> BoxFuture<'static, Result<bool>>;
+
+    /// A schedule's watermark: the latest slot (ms since the Unix epoch) fired or passed over;
+    /// `None` before the first [`fire`](Store::fire).
+    fn watermark(&self, schedule: &str) -> BoxFuture<'static, Result<Option<u64>>>;
+
+    /// In one atomic step: if `slot_ms` is later than the schedule's watermark (or it has none),
+    /// moves the watermark to `slot_ms` and adds `job`, if any, to `queue` (as [`add`](Store::add)
+    /// does: a job whose id the queue already holds is not added again). Answers whether the
+    /// watermark moved; a slot at or before it changes nothing.
+    fn fire(
+        &self,
+        schedule: &str,
+        slot_ms: u64,
+        queue: &str,
+        job: Option<NewJob>,
+    ) -> BoxFuture<'static, Result<bool>>;
 }
 
 /// Waits for a queue to get work (see [`Store::waiter`]).

@@ -17,10 +17,17 @@
 //!   progress BLOB, result BLOB, errors TEXT NOT NULL DEFAULT '[]',
 //!   created_ms INTEGER NOT NULL, finished_ms INTEGER, expire_ms INTEGER, UNIQUE (queue, id));
 //! CREATE TABLE rate_log (queue TEXT NOT NULL, at_ms INTEGER NOT NULL);
+//! -- The scheduler's: leader leases (the token grows as a lease changes hands) and each
+//! -- schedule's watermark, the latest slot fired or passed over.
+//! CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL,
+//!                      until_ms INTEGER NOT NULL);
+//! CREATE TABLE schedules (name TEXT PRIMARY KEY, slot_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL);
 //! ```
 //!
 //! Ready jobs run by priority, then by the time they became ready, then in the order they were
 //! added; a job handed back (its worker lost, or closing) keeps its place at the front.
+
+mod schedule;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +70,9 @@ CREATE INDEX jobs_expire ON jobs (queue, expire_ms) WHERE state IN (3, 4) AND ex
 CREATE INDEX jobs_dead ON jobs (queue, finished_ms) WHERE state = 4;
 CREATE TABLE rate_log (queue TEXT NOT NULL, at_ms INTEGER NOT NULL);
 CREATE INDEX rate_log_by_queue ON rate_log (queue, at_ms);
+CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL,
+                     until_ms INTEGER NOT NULL);
+CREATE TABLE schedules (name TEXT PRIMARY KEY, slot_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL);
 ";
 
 const WAITING: i64 = 0;
@@ -919,6 +929,32 @@ impl Store for SqliteStore {
         let mut rx = self.signals.sender(queue).subscribe();
         rx.mark_unchanged();
         Box::new(SqliteWaiter { rx })
+    }
+
+    fn lease(&self, name: &str, holder: &str, ttl: Duration) -> BoxFuture<'static, Result<Option<u64>>> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.run(move |c, _| schedule::lease(c, &name, &holder, ttl))
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> BoxFuture<'static, Result<bool>> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.run(move |c, _| schedule::release_lease(c, &name, &holder))
+    }
+
+    fn watermark(&self, schedule: &str) -> BoxFuture<'static, Result<Option<u64>>> {
+        let name = schedule.to_string();
+        self.run(move |c, _| schedule::watermark(c, &name))
+    }
+
+    fn fire(
+        &self,
+        schedule: &str,
+        slot_ms: u64,
+        queue: &str,
+        job: Option<NewJob>,
+    ) -> BoxFuture<'static, Result<bool>> {
+        let (name, q) = (schedule.to_string(), queue.to_string());
+        self.run(move |c, fx| schedule::fire(c, &name, slot_ms, &q, job, fx))
     }
 }
 

@@ -252,6 +252,15 @@ impl Inner {
         (p, keys)
     }
 
+    /// The key of the scheduler's lease `name`, and of every schedule's watermark.
+    fn lease_key(&self, name: &str) -> String {
+        format!("{}:lease:{name}", self.prefix)
+    }
+
+    fn schedules_key(&self) -> String {
+        format!("{}:schedules", self.prefix)
+    }
+
     /// Runs `script` for `queue`; `args` follow the queue's key prefix.
     async fn eval(
         &self,
@@ -364,6 +373,32 @@ impl Store for RedisStore {
     fn counts(&self, queue: &str) -> BoxFuture<'static, Result<Counts>> {
         let q = queue.to_string();
         self.run(move |s| async move { s.counts(&q).await })
+    }
+
+    fn lease(&self, name: &str, holder: &str, ttl: Duration) -> BoxFuture<'static, Result<Option<u64>>> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.run(move |s| async move { s.lease(&name, &holder, ttl).await })
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> BoxFuture<'static, Result<bool>> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.run(move |s| async move { s.release_lease(&name, &holder).await })
+    }
+
+    fn watermark(&self, schedule: &str) -> BoxFuture<'static, Result<Option<u64>>> {
+        let schedule = schedule.to_string();
+        self.run(move |s| async move { s.watermark(&schedule).await })
+    }
+
+    fn fire(
+        &self,
+        schedule: &str,
+        slot_ms: u64,
+        queue: &str,
+        job: Option<NewJob>,
+    ) -> BoxFuture<'static, Result<bool>> {
+        let (schedule, q) = (schedule.to_string(), queue.to_string());
+        self.run(move |s| async move { s.fire(&schedule, slot_ms, &q, &nonce(), job).await })
     }
 
     fn waiter(&self, queue: &str) -> Box<dyn Waiter> {

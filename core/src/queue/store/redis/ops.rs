@@ -34,19 +34,64 @@ fn millis(d: Duration) -> u64 {
     (d.as_millis() as u64).clamp(1, MAX_MS)
 }
 
+/// A job's fields as `add_jobs` (lua/common.lua) reads them.
+fn job_args(j: &NewJob, args: &mut Vec<Vec<u8>>) {
+    args.push(arg(&j.id));
+    args.push(arg(&j.name));
+    args.push(j.data.to_vec());
+    args.push(arg(j.priority));
+    args.push(arg(if j.run_at_ms == 0 { 0 } else { delay_until(j.run_at_ms) }));
+    args.push(serde_json::to_vec(&j.opts).unwrap_or_else(|_| b"{}".to_vec()));
+    args.push(arg(j.opts.keep_completed_ms.min(MAX_MS)));
+}
+
 impl Inner {
+    pub(super) async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<Option<u64>> {
+        let keys = [self.lease_key(name)];
+        let token = int(&self.caller.eval(&scripts::LEASE, &keys, &[arg(holder), arg(millis(ttl))]).await?)?;
+        Ok((token > 0).then_some(token as u64))
+    }
+
+    pub(super) async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+        let keys = [self.lease_key(name)];
+        Ok(int(&self.caller.eval(&scripts::RELEASE, &keys, &[arg(holder)]).await?)? == 1)
+    }
+
+    pub(super) async fn watermark(&self, schedule: &str) -> Result<Option<u64>> {
+        let mut conn = self.caller.conn.clone();
+        let mark: Option<String> = ::redis::cmd("HGET")
+            .arg(self.schedules_key())
+            .arg(schedule)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.caller.failed(&e))?;
+        // `<slot>:<nonce of the firing>`.
+        Ok(mark.and_then(|m| m.split(':').next().and_then(|s| s.parse().ok())))
+    }
+
+    pub(super) async fn fire(
+        &self,
+        schedule: &str,
+        slot_ms: u64,
+        q: &str,
+        nonce: &str,
+        job: Option<NewJob>,
+    ) -> Result<bool> {
+        let (p, mut keys) = self.keys(q);
+        keys.push(self.schedules_key());
+        let mut args = vec![p.into_bytes(), arg(nonce), arg(schedule), arg(slot_ms.min(MAX_MS))];
+        if let Some(j) = &job {
+            job_args(j, &mut args);
+        }
+        Ok(int(&self.caller.eval(&scripts::FIRE, &keys, &args).await?)? == 1)
+    }
+
     pub(super) async fn add(&self, q: &str, nonce: &str, jobs: &[NewJob]) -> Result<Vec<Added>> {
         let mut out = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(ADD_CHUNK) {
             let mut args = vec![arg(nonce)];
             for j in chunk {
-                args.push(arg(&j.id));
-                args.push(arg(&j.name));
-                args.push(j.data.to_vec());
-                args.push(arg(j.priority));
-                args.push(arg(if j.run_at_ms == 0 { 0 } else { delay_until(j.run_at_ms) }));
-                args.push(serde_json::to_vec(&j.opts).unwrap_or_else(|_| b"{}".to_vec()));
-                args.push(arg(j.opts.keep_completed_ms.min(MAX_MS)));
+                job_args(j, &mut args);
             }
             for v in array(self.eval(&scripts::ADD, q, args).await?)? {
                 out.push(if int(&v)? == 1 { Added::New } else { Added::Duplicate });

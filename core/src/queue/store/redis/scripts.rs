@@ -76,6 +76,18 @@ script!(
     /// Counts jobs per state.
     COUNTS = "lua/counts.lua"
 );
+script!(
+    /// A schedule's firing: moves its watermark and adds its job, once per slot.
+    FIRE = "lua/fire.lua"
+);
+script!(
+    /// Takes or keeps the scheduler's leader lease.
+    LEASE = "lua/lease.lua"
+);
+script!(
+    /// Ends a held lease now.
+    RELEASE = "lua/release.lua"
+);
 
 /// A failure that may pass: the call is worth repeating.
 pub(super) fn transient(e: &RedisError) -> bool {
