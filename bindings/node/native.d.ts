@@ -296,6 +296,14 @@ export declare class NativeQueueHost {
    * back; `op` reports when every outcome is recorded.
    */
   closeWorker(op: number, worker: number, grace: number): void
+  /**
+   * Starts the scheduler for `schedules` (JSON `ScheduleSpec`s, `wheres` naming each in errors)
+   * over the store `store` names; `op` reports its number. Each firing is a job on the
+   * schedule's queue, run by whichever worker takes it.
+   */
+  startScheduler(op: number, store: string, schedules: string, wheres: Array<string>): void
+  /** Stops a scheduler (no new firing); `op` reports when it has let go of its lease. */
+  closeScheduler(op: number, scheduler: number): void
 }
 
 /** The engine's rate limiter. */

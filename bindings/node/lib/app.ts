@@ -11,6 +11,8 @@ import { TestClient } from './http/client.js';
 import type { AuditRecord, HttpHost } from './http/host.js';
 import type { Peer } from './rpc/peer.js';
 import { processorOf, startProcessor } from './queue/decorators.js';
+import { DEFAULT_STORE } from './queue/queue.js';
+import { schedulesOf, startSchedules, type RunningSchedules } from './queue/schedule.js';
 import type { Worker } from './queue/queue.js';
 import { OptionKeys, options as checkedOptions } from './util.js';
 
@@ -57,6 +59,8 @@ export class OmnitronApp {
   #port: number | undefined;
   /** @internal The workers of the module tree's `@QueueProcessor` classes, and their close grace. */
   readonly _workers: Worker[] = [];
+  /** @internal The `@Cron` / `@Interval` methods' scheduler and workers. */
+  _schedules: RunningSchedules | undefined;
   _closeGrace = 10_000;
 
   constructor(readonly container: Container) {}
@@ -131,7 +135,11 @@ export class OmnitronApp {
    */
   async close(): Promise<void> {
     this.#makeHttp = undefined;
-    // Running jobs finish (or are handed back) while their processors still have their dependencies.
+    // No new firing; running jobs finish (or are handed back) while their processors still have
+    // their dependencies.
+    const schedules = this._schedules;
+    this._schedules = undefined;
+    await schedules?.close(this._closeGrace).catch(() => {});
     await Promise.all(this._workers.splice(0).map((w) => w.close(this._closeGrace).catch(() => {})));
     const http = this.#http;
     // Requests in flight finish first (their handlers still have their dependencies).
@@ -198,6 +206,12 @@ export async function createApplication(rootModule: ModuleRef, createOptions: Cr
       const { instance } = await builtInstance(container, e.token);
       app._workers.push(await startProcessor(instance as object, processor, queues.store));
     }
+    const scheduled: { instance: object; schedules: NonNullable<ReturnType<typeof schedulesOf>> }[] = [];
+    for (const e of collected.entries.flat()) {
+      const schedules = e.kind === 0 ? schedulesOf(e.make) : undefined;
+      if (schedules !== undefined) scheduled.push({ instance: (await builtInstance(container, e.token)).instance as object, schedules });
+    }
+    if (scheduled.length > 0) app._schedules = await startSchedules(scheduled, queues.store ?? DEFAULT_STORE);
     const peer = options.peer;
     if (peer) {
       for (const e of collected.entries.flat()) {

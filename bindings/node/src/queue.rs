@@ -22,6 +22,7 @@ use napi_derive::napi;
 use omnitron::dialect::Dialect;
 use omnitron::options::RawOptions;
 use omnitron::queue::{AddOptions, Added, Queue, QueueOptions, Worker, WorkerOptions, door};
+use omnitron::scheduler::{ScheduleSpec, Scheduler, SchedulerOptions};
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 
@@ -64,6 +65,7 @@ pub struct NativeQueueHost {
     batch: Arc<Batch<Item>>,
     queues: Arc<Mutex<Vec<Queue>>>,
     workers: Mutex<Vec<Option<Worker>>>,
+    schedulers: Arc<Mutex<Vec<Option<Scheduler>>>>,
     /// The queues whose events are forwarded.
     watched: Mutex<Vec<u32>>,
 }
@@ -77,6 +79,7 @@ impl NativeQueueHost {
             batch: Batch::new(wake, None),
             queues: Arc::default(),
             workers: Mutex::new(Vec::new()),
+            schedulers: Arc::default(),
             watched: Mutex::new(Vec::new()),
         }
     }
@@ -291,6 +294,37 @@ impl NativeQueueHost {
         let grace = Duration::from_secs_f64((grace.max(0.0) / 1000.0).min(1e9));
         self.run(op, async move {
             w.close(grace).await;
+            Ok((0, Vec::new()))
+        });
+    }
+
+    /// Starts the scheduler for `schedules` (JSON `ScheduleSpec`s, `wheres` naming each in errors)
+    /// over the store `store` names; `op` reports its number. Each firing is a job on the
+    /// schedule's queue, run by whichever worker takes it.
+    #[napi]
+    pub fn start_scheduler(&self, op: u32, store: String, schedules: String, wheres: Vec<String>) {
+        let schedules = match ScheduleSpec::schedules_from_json(&schedules, &wheres) {
+            Ok(s) => s,
+            Err(e) => return self.fail(op, &e),
+        };
+        let all = self.schedulers.clone();
+        self.run(op, async move {
+            let store = omnitron::queue::connect(&store).await?;
+            let s = Scheduler::start(store, schedules, SchedulerOptions::default())?;
+            let mut all = all.lock();
+            all.push(Some(s));
+            Ok((all.len() as u32 - 1, Vec::new()))
+        });
+    }
+
+    /// Stops a scheduler (no new firing); `op` reports when it has let go of its lease.
+    #[napi]
+    pub fn close_scheduler(&self, op: u32, scheduler: u32) {
+        let s = self.schedulers.lock().get_mut(scheduler as usize).and_then(Option::take);
+        self.run(op, async move {
+            if let Some(s) = s {
+                s.close().await;
+            }
             Ok((0, Vec::new()))
         });
     }

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  Cron,
+  Interval,
   Injectable,
   Module,
   OmnitronError,
@@ -169,4 +171,49 @@ test('spec 1.3: a @QueueProcessor class runs its queue with injected dependencie
   await app.close();
   assert.deepEqual([...mailer.sent].sort(), ['a@example.com', 'b@example.com']);
   assert.deepEqual(completions.map((e) => (e.result as Email).to).sort(), ['a@example.com', 'b@example.com']);
+});
+
+const ticks: string[] = [];
+
+@Injectable()
+class Reports {
+  @Interval(1000)
+  tick() {
+    ticks.push('tick');
+  }
+
+  @Cron('*/1 * * * * *', { name: 'every-second', timezone: 'Europe/Paris' })
+  async everySecond() {
+    ticks.push('cron');
+  }
+}
+
+@Module({ providers: [Reports] })
+class ScheduledModule {}
+
+test('@Interval and @Cron methods run on their schedule, as jobs of the cron queue', async () => {
+  const s = store();
+  const app = await Omnitron.create(ScheduledModule, { queues: { store: s } });
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => ticks.includes('tick') && ticks.includes('cron') && (clearInterval(t), resolve()), 20);
+  });
+  await app.close();
+  const q = await Queue.open('cron', { store: s });
+  const counts = await q.getCounts();
+  assert.ok(counts.completed >= 2, JSON.stringify(counts));
+});
+
+@Injectable()
+class BadSchedule {
+  @Cron('61 * * * *')
+  never() {}
+}
+
+@Module({ providers: [BadSchedule] })
+class BadScheduleModule {}
+
+test('a bad cron pattern fails the application at create, naming the method and the rule', async () => {
+  await assert.rejects(Omnitron.create(BadScheduleModule, { queues: { store: store() } }), (e: unknown) => code('Q011')(e) && /BadSchedule\.never/.test((e as Error).message) && /minute/.test((e as Error).message));
+  assert.throws(() => Cron(5 as never), code('E001'));
+  assert.throws(() => Interval(-1), code('E001'));
 });

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use omnitron::queue::{AddOptions, Added, Queue, QueueOptions, Worker, WorkerOptions, door};
+use omnitron::scheduler::{ScheduleSpec, Scheduler, SchedulerOptions};
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -34,6 +35,7 @@ pub struct NativeQueueHost {
     inbox: Arc<Inbox>,
     queues: Arc<Mutex<Vec<Queue>>>,
     workers: Mutex<Vec<Option<Worker>>>,
+    schedulers: Arc<Mutex<Vec<Option<Scheduler>>>>,
 }
 
 fn encode(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Bytes> {
@@ -93,7 +95,12 @@ fn value_of(py: Python<'_>, o: Outcome) -> PyResult<Py<PyAny>> {
 impl NativeQueueHost {
     #[new]
     fn new() -> PyResult<Self> {
-        Ok(NativeQueueHost { inbox: Inbox::new()?, queues: Arc::default(), workers: Mutex::new(Vec::new()) })
+        Ok(NativeQueueHost {
+            inbox: Inbox::new()?,
+            queues: Arc::default(),
+            workers: Mutex::new(Vec::new()),
+            schedulers: Arc::default(),
+        })
     }
 
     fn inbox_fd(&self) -> i32 {
@@ -349,6 +356,39 @@ impl NativeQueueHost {
         self.run(done, async move {
             if let Some(w) = w {
                 w.close(grace).await;
+            }
+            Ok(Outcome::Nothing)
+        });
+    }
+
+    /// Checks `schedules` (JSON `ScheduleSpec`s, `wheres` naming each in errors) now, raising,
+    /// then starts the scheduler over the store; `done` gets its number.
+    fn start_scheduler(
+        &self,
+        py: Python<'_>,
+        store: String,
+        schedules: &str,
+        wheres: Vec<String>,
+        done: Py<PyAny>,
+    ) -> PyResult<()> {
+        let schedules = ScheduleSpec::schedules_from_json(schedules, &wheres).py(py)?;
+        let all = self.schedulers.clone();
+        self.run(done, async move {
+            let store = omnitron::queue::connect(&store).await?;
+            let s = Scheduler::start(store, schedules, SchedulerOptions::default())?;
+            let mut all = all.lock();
+            all.push(Some(s));
+            Ok(Outcome::Int(all.len() as u64 - 1))
+        });
+        Ok(())
+    }
+
+    /// Stops a scheduler; `done` once it has let go of its lease.
+    fn close_scheduler(&self, scheduler: usize, done: Py<PyAny>) {
+        let s = self.schedulers.lock().get_mut(scheduler).and_then(Option::take);
+        self.run(done, async move {
+            if let Some(s) = s {
+                s.close().await;
             }
             Ok(Outcome::Nothing)
         });

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from omnitron import Job, Omnitron, Queue, QueueEvent, Worker, injectable, module, on_queue_event, process_message, queue_processor
-from omnitron.errors import InvalidArgumentError, InvalidJobDataError, InvalidQueueError
+from omnitron import Job, Omnitron, Queue, QueueEvent, Worker, cron, injectable, interval, module, on_queue_event, process_message, queue_processor
+from omnitron.errors import InvalidArgumentError, InvalidJobDataError, InvalidQueueError, InvalidScheduleError
 
 from conftest import run
 
@@ -213,5 +213,60 @@ def test_a_queue_processor_class_runs_with_injected_dependencies() -> None:
         await app.close()
         assert sorted(mailer.sent) == ["a@example.com", "b@example.com"]
         assert sorted(e.result["to"] for e in completions) == ["a@example.com", "b@example.com"]
+
+    run(main())
+
+
+ticks: list[str] = []
+
+
+@injectable
+class Reports:
+    @interval(1)
+    def tick(self) -> None:  # a `def` method: run on a thread
+        ticks.append("tick")
+
+    @cron("*/1 * * * * *", name="every-second", timezone="Europe/Paris")
+    async def every_second(self) -> None:
+        ticks.append("cron")
+
+
+@module(providers=[Reports])
+class ScheduledModule:
+    pass
+
+
+def test_interval_and_cron_methods_run_on_their_schedule() -> None:
+    async def main() -> None:
+        s = store()
+        app = await Omnitron.create(ScheduledModule, queues={"store": s})
+        await until("both schedules", lambda: "tick" in ticks and "cron" in ticks)
+        await app.close()
+        q = await Queue.open("cron", store=s)
+        assert (await q.counts()).completed >= 2
+
+    run(main())
+
+
+@injectable
+class BadSchedule:
+    @cron("61 * * * *")
+    def never(self) -> None:
+        pass
+
+
+@module(providers=[BadSchedule])
+class BadScheduleModule:
+    pass
+
+
+def test_a_bad_cron_pattern_fails_the_application_naming_the_method() -> None:
+    async def main() -> None:
+        with pytest.raises(InvalidScheduleError, match=r"BadSchedule\.never.*minute"):
+            await Omnitron.create(BadScheduleModule, queues={"store": store()})
+        with pytest.raises(InvalidArgumentError):
+            cron(5)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError):
+            interval(-1)
 
     run(main())

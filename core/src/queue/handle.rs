@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::job::{Added, Counts, JobInfo, NewJob, new_job_id};
+use super::metrics::QueueMetrics;
 use super::options::{AddOptions, QueueOptions};
 use super::store::{DeadSelection, QueueLimits, Store};
 use crate::error::{Error, ErrorCode, Result};
@@ -83,6 +84,7 @@ pub(crate) struct QueueInner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) options: QueueOptions,
     pub(crate) events: broadcast::Sender<QueueEvent>,
+    pub(crate) metrics: QueueMetrics,
 }
 
 impl std::fmt::Debug for Queue {
@@ -124,7 +126,8 @@ impl Queue {
             store.set_limits(name, limits).await?;
         }
         let (events, _) = broadcast::channel(1024);
-        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), store, options, events }) })
+        let metrics = QueueMetrics::new(crate::metrics::Registry::global(), name)?;
+        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), store, options, events, metrics }) })
     }
 
     /// The queue's name.
@@ -143,6 +146,7 @@ impl Queue {
         let job = self.new_job(name, data, opts)?;
         let id = job.id.clone();
         let added = self.inner.store.add(&self.inner.name, vec![job]).await?;
+        self.count_added(&added);
         Ok((id, added.first().copied().unwrap_or(Added::Duplicate)))
     }
 
@@ -165,7 +169,15 @@ impl Queue {
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
         let added = self.inner.store.add(&self.inner.name, jobs).await?;
+        self.count_added(&added);
         Ok(ids.into_iter().zip(added).collect())
+    }
+
+    fn count_added(&self, added: &[Added]) {
+        let new = added.iter().filter(|a| **a == Added::New).count();
+        let m = &self.inner.metrics;
+        let _ = m.added.inc_by(new as f64);
+        let _ = m.duplicate.inc_by((added.len() - new) as f64);
     }
 
     fn new_job(&self, name: &str, data: Bytes, opts: &AddOptions) -> Result<NewJob> {
@@ -207,7 +219,9 @@ impl Queue {
 
     /// How many jobs are in each state.
     pub async fn counts(&self) -> Result<Counts> {
-        self.inner.store.counts(&self.inner.name).await
+        let c = self.inner.store.counts(&self.inner.name).await?;
+        self.inner.metrics.depth(&c);
+        Ok(c)
     }
 
     /// The dead-letter queue, oldest first, each job with every attempt's error.

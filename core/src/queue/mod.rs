@@ -31,16 +31,19 @@
 pub mod door;
 mod handle;
 mod job;
+mod metrics;
 mod options;
 pub mod store;
 mod worker;
 
 pub use handle::{Queue, QueueEvent};
+#[cfg(feature = "scheduler")]
 pub(crate) use handle::{check_name, encode};
 pub use job::{
     Added, AttemptError, Backoff, Counts, Finish, FinishAck, JobInfo, JobOptions, JobState, Leased, NewJob,
     Outcome, Stalled, new_job_id,
 };
+#[cfg(feature = "scheduler")]
 pub(crate) use options::parse_duration;
 pub use options::{AddOptions, QueueOptions, Rate, WorkerOptions};
 #[cfg(feature = "redis")]

@@ -23,6 +23,9 @@ use super::store::{BoxFuture, Claim};
 use crate::error::{Error, ErrorCode, Result};
 use crate::time::now_ms;
 
+/// How often a running worker samples its queue's depth for the metrics.
+const DEPTH_SAMPLE: Duration = Duration::from_secs(5);
+
 /// A job as its handler gets it.
 #[derive(Clone)]
 pub struct Job {
@@ -311,6 +314,12 @@ async fn run_job(
     slot: tokio::sync::OwnedSemaphorePermit,
 ) {
     let job = Job { leased: leased.clone(), queue: shared.queue.clone(), cancelled: cancel.clone() };
+    let metrics = &shared.queue.inner.metrics;
+    if leased.attempt == 1 {
+        metrics.wait.observe(now_ms().saturating_sub(leased.created_ms) as f64 / 1000.0);
+    }
+    metrics.in_flight.inc();
+    let started = std::time::Instant::now();
     let mut task = tokio::spawn((shared.handler)(job));
     let timeout = leased.opts.timeout_ms.map(Duration::from_millis).unwrap_or(Duration::MAX);
     enum Ended {
@@ -327,6 +336,8 @@ async fn run_job(
         cancel.cancel();
         task.abort();
     }
+    metrics.in_flight.dec();
+    metrics.duration.observe(started.elapsed().as_secs_f64());
     let lost = shared.running.lock().remove(&leased.id).is_none();
     let failed = |code: ErrorCode, message: String| AttemptError {
         attempt: leased.attempt,
@@ -409,8 +420,18 @@ async fn record(queue: &Queue, finishes: Vec<Finish>, jobs: &[Arc<Leased>]) {
             }
         }
     };
-    for (ack, e) in acks.into_iter().zip(events) {
-        if let (FinishAck::Done, Some(e)) = (ack, e) {
+    let m = &queue.inner.metrics;
+    for ((ack, e), f) in acks.into_iter().zip(events).zip(&finishes) {
+        if ack != FinishAck::Done {
+            continue;
+        }
+        match f.outcome {
+            Outcome::Completed(_) => m.completed.inc(),
+            Outcome::Retry(..) => m.retried.inc(),
+            Outcome::Dead(_) => m.dead.inc(),
+            Outcome::Release => {}
+        }
+        if let Some(e) = e {
             queue.emit(e);
         }
     }
@@ -437,6 +458,9 @@ async fn keeper(shared: Arc<Shared>, closing: CancellationToken) {
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reap = tokio::time::interval(lease / 2);
     reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The store's counts, for the depth gauges (every machine's jobs, so sampled, not counted).
+    let mut sample = tokio::time::interval(DEPTH_SAMPLE);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = renew.tick() => {
@@ -462,10 +486,17 @@ async fn keeper(shared: Arc<Shared>, closing: CancellationToken) {
                 match queue.store().reap(queue.name(), shared.options.max_stalls).await {
                     Ok(stalled) => {
                         for s in stalled {
+                            let m = &queue.inner.metrics;
+                            if s.requeued { m.stalled.inc() } else { m.dead.inc() }
                             queue.emit(QueueEvent::Stalled { id: s.id, requeued: s.requeued });
                         }
                     }
                     Err(e) => tracing::warn!(queue = queue.name(), error = %e, "queue worker: reaping leases failed"),
+                }
+            }
+            _ = sample.tick() => {
+                if let Ok(c) = queue.store().counts(queue.name()).await {
+                    queue.inner.metrics.depth(&c);
                 }
             }
             _ = closing.cancelled() => {

@@ -308,6 +308,18 @@ pub struct ScheduleSpec {
 }
 
 impl ScheduleSpec {
+    /// Schedules given as a JSON array of specs (what a door's `@Cron` / `@Interval` collected),
+    /// `wheres[i]` naming the i-th in errors (`@Cron('61 * * * *') on Reports.hourly`).
+    pub fn schedules_from_json(json: &str, wheres: &[String]) -> Result<Vec<Schedule>> {
+        let specs: Vec<ScheduleSpec> =
+            serde_json::from_str(json).map_err(|e| invalid(format!("a schedule: {e}")))?;
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.schedule(wheres.get(i).map_or("a schedule", String::as_str)))
+            .collect()
+    }
+
     /// Checks the spec and makes the schedule; `at` names it in errors (`cronJobs[1]`), each
     /// error naming the field (`cronJobs[1].pattern`) and its rule.
     pub fn schedule(&self, at: &str) -> Result<Schedule> {

@@ -385,3 +385,33 @@ pub(crate) async fn queue_wide_concurrency_holds_across_two_workers(b: &Backend)
     assert!(peak.load(Ordering::SeqCst) <= 2, "{} jobs ran at once", peak.load(Ordering::SeqCst));
     assert_eq!(qa.counts().await.unwrap().completed, 12);
 }
+
+/// Every queue's counts, depth, in-flight jobs and attempt durations are in the metrics registry.
+pub(crate) async fn the_metrics_count_jobs_by_outcome_and_state(b: &Backend) {
+    let name = format!("metered-{:08x}", fastrand::u32(..));
+    let q = Queue::open(b.store().await, &name, retries(0, 0)).await.unwrap();
+    let once = AddOptions { id: Some("a".into()), ..Default::default() };
+    q.add("ok", &1, &once).await.unwrap();
+    q.add("ok", &1, &once).await.unwrap();
+    q.add("bad", &2, &AddOptions::default()).await.unwrap();
+    let mut events = q.events();
+    let w = Worker::start(&q, fast(), |job| async move {
+        if job.name() == "bad" {
+            return Err(omnitron::Error::new(ErrorCode::JobFailed, "no"));
+        }
+        Ok(())
+    })
+    .unwrap();
+    next_of(&mut events, "drained").await;
+    w.close(Duration::from_secs(5)).await;
+    q.counts().await.unwrap();
+    let reg = omnitron::metrics::Registry::global();
+    let value = |metric: &str, labels: &[&str]| reg.get(metric).unwrap().series(labels).unwrap().value();
+    let jobs = |outcome: &str| value("omnitron_queue_jobs_total", &[name.as_str(), outcome]);
+    assert_eq!((jobs("added"), jobs("duplicate"), jobs("completed"), jobs("dead")), (2.0, 1.0, 1.0, 1.0));
+    let depth = |state: &str| value("omnitron_queue_jobs", &[name.as_str(), state]);
+    assert_eq!((depth("waiting"), depth("completed"), depth("dead")), (0.0, 1.0, 1.0));
+    assert_eq!(value("omnitron_queue_in_flight", &[name.as_str()]), 0.0);
+    let runs = reg.get("omnitron_queue_job_duration_seconds").unwrap().series(&[name.as_str()]).unwrap();
+    assert_eq!(runs.count_and_sum().0, 2.0);
+}

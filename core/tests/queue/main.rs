@@ -62,6 +62,7 @@ cases! {
     engine::a_job_whose_worker_is_killed_runs_again_and_completes_once,
     engine::a_worker_with_a_concurrency_of_ten_runs_ten_at_once,
     engine::queue_wide_concurrency_holds_across_two_workers,
+    engine::the_metrics_count_jobs_by_outcome_and_state,
     store::a_stale_token_is_refused_on_finish_renew_and_progress,
     store::a_released_job_keeps_its_place_and_its_attempt,
     store::remove_refuses_a_running_job_and_removes_the_others,

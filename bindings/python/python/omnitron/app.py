@@ -22,6 +22,7 @@ class OmnitronApp:
         self._http: Optional["HttpApp"] = None
         # The workers of the modules' `@queue_processor` classes, closed first by `close()`.
         self._workers: list[Any] = []
+        self._schedules: Any = None
         self._close_grace = 10.0
 
     def get(self, token: Any) -> Any:
@@ -62,6 +63,12 @@ class OmnitronApp:
         ``create(peer=...)`` exposed (their methods and ``@on_event`` subscriptions), then runs
         every ``on_destroy`` and closes the application. Queue processors stop first: their running
         jobs finish (or are handed back after the grace)."""
+        schedules, self._schedules = self._schedules, None
+        if schedules is not None:
+            try:
+                await schedules.close(self._close_grace)
+            except Exception:  # its jobs come back after their lease
+                pass
         while self._workers:
             try:
                 await self._workers.pop().close(self._close_grace)
@@ -108,7 +115,7 @@ class Omnitron:
         try:
             await container.initialize()
             from .di.modules import collect_modules
-            from .queue import processor_of, start_processor
+            from .queue import DEFAULT_STORE, processor_of, schedules_of, start_processor, start_schedules
 
             _, _, entries = collect_modules(root_module, lambda _key: False)
             app._close_grace = float(queue_options.get("close_grace", 10.0))
@@ -117,6 +124,13 @@ class Omnitron:
                 if processor is not None:
                     instance = await container.resolve_async(e.token)
                     app._workers.append(await start_processor(instance, processor, queue_options.get("store")))
+            scheduled = []
+            for e in (e for module in entries for e in module):
+                decls = schedules_of(e.make) if e.kind == 0 else []
+                if decls:
+                    scheduled.append((await container.resolve_async(e.token), decls))
+            if scheduled:
+                app._schedules = await start_schedules(scheduled, queue_options.get("store") or DEFAULT_STORE)
             if peer is not None:
                 from .rpc import _SERVICE
 

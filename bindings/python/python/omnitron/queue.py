@@ -427,6 +427,133 @@ async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], defau
     return Worker(queue, handle, **worker_options)
 
 
+# ---- schedules (`@cron`, `@interval`) ------------------------------------------------------------
+
+_SCHEDULES = "__omnitron_schedules__"
+
+
+def _schedule(spec: dict[str, Any], what: str, name: Optional[str], timezone: Optional[str], queue: Optional[str], missed: Optional[str], data: Any) -> Callable[[F], F]:
+    for key, v in (("name", name), ("timezone", timezone), ("queue", queue), ("missed", missed)):
+        if v is not None and not isinstance(v, str):
+            raise InvalidArgumentError(f"{what}: {key} is a string, got {describe(v)}")
+
+    def wrap(f: F) -> F:
+        full = dict(spec)
+        for key, v in (("name", name), ("timezone", timezone), ("queue", queue), ("missed", missed), ("data", data)):
+            if v is not None:
+                full[key] = v
+        declared: Optional[list[tuple[dict[str, Any], str]]] = getattr(f, _SCHEDULES, None)
+        if declared is None:
+            declared = []
+            setattr(f, _SCHEDULES, declared)
+        declared.append((full, what))
+        return f
+
+    return wrap
+
+
+def cron(
+    pattern: str,
+    *,
+    name: Optional[str] = None,
+    timezone: Optional[str] = None,
+    queue: Optional[str] = None,
+    missed: Optional[str] = None,
+    data: Any = None,
+) -> Callable[[F], F]:
+    """Runs the method on a cron pattern (5 fields, or 6 with seconds first), in ``timezone``
+    (default UTC). Each firing is a job on ``queue`` (default ``cron``) named after the schedule
+    (default ``Class.method``), fired once across every instance sharing the store; ``missed`` is
+    ``"skip"``, ``"once"`` (default) or ``"all"`` (docs/SCHEDULER.md)."""
+    if not isinstance(pattern, str):
+        raise InvalidArgumentError(f"@cron() takes a cron pattern such as '0 * * * *', got {describe(pattern)}")
+    return _schedule({"pattern": pattern}, f"@cron({pattern!r})", name, timezone, queue, missed, data)
+
+
+def interval(
+    every: Union[float, str],
+    *,
+    name: Optional[str] = None,
+    queue: Optional[str] = None,
+    missed: Optional[str] = None,
+    data: Any = None,
+) -> Callable[[F], F]:
+    """Runs the method every ``every`` seconds (or ``"30s"``, ``"5m"``); slots are aligned to the
+    Unix epoch, so every instance agrees."""
+    if isinstance(every, bool) or not isinstance(every, (int, float, str)):
+        raise InvalidArgumentError(f"@interval() takes seconds or a duration such as '30s', got {describe(every)}")
+    if isinstance(every, (int, float)):
+        if not every > 0:
+            raise InvalidArgumentError(f"@interval() takes a positive number of seconds, got {every!r}")
+        text = f"{round(every * 1000)}ms"
+    else:
+        text = every
+    return _schedule({"every": text}, f"@interval({every!r})", name, None, queue, missed, data)
+
+
+def schedules_of(cls: Any) -> list[tuple[str, dict[str, Any], str]]:
+    """``(method name, spec, what)`` for each ``@cron`` / ``@interval`` method of ``cls``."""
+    out: list[tuple[str, dict[str, Any], str]] = []
+    if not isinstance(cls, type):
+        return out
+    for attr in dir(cls):
+        fn = getattr(cls, attr, None)
+        for spec, what in getattr(fn, _SCHEDULES, None) or []:
+            full = {"name": f"{cls.__name__}.{attr}", **spec}
+            out.append((attr, full, f"{what} on {cls.__name__}.{attr}"))
+    return out
+
+
+class RunningSchedules:
+    """The scheduler of an application's ``@cron`` / ``@interval`` methods, and their workers."""
+
+    def __init__(self, host: _Host, index: int, workers: list[Worker]) -> None:
+        self._host = host
+        self._index = index
+        self._workers = workers
+
+    async def close(self, grace: float = 10.0) -> None:
+        host = self._host
+        await host.op(lambda done: host.native.close_scheduler(self._index, done))
+        for w in self._workers:
+            await w.close(grace)
+
+
+async def start_schedules(scheduled: list[tuple[Any, list[tuple[str, dict[str, Any], str]]]], store: str) -> RunningSchedules:
+    """Starts the scheduler for the methods' schedules (checked first: a bad one leaves nothing
+    running) and a worker per queue that runs them by job name."""
+    import json
+
+    host = _host()
+    specs = [spec for _, decls in scheduled for _, spec, _ in decls]
+    wheres = [what for _, decls in scheduled for _, _, what in decls]
+    index: int = await host.op(lambda done: host.native.start_scheduler(store, json.dumps(specs), wheres, done))
+    by_queue: dict[str, dict[str, Callable[[], Any]]] = {}
+    for instance, decls in scheduled:
+        for attr, spec, _ in decls:
+            by_queue.setdefault(spec.get("queue") or "cron", {})[spec["name"]] = getattr(instance, attr)
+    workers: list[Worker] = []
+    try:
+        for qname, methods in by_queue.items():
+            q = await Queue.open(qname, store=store)
+
+            async def run(job: Job[Any], methods: dict[str, Callable[[], Any]] = methods, qname: str = qname) -> Any:
+                m = methods.get(job.name)
+                if m is None:
+                    raise InvalidArgumentError(f"queue '{qname}' has no scheduled method for jobs named {job.name!r}")
+                if inspect.iscoroutinefunction(m):
+                    return await m()
+                return await asyncio.get_running_loop().run_in_executor(_threads(), m)
+
+            workers.append(Worker(q, run))
+    except BaseException:
+        await host.op(lambda done: host.native.close_scheduler(index, done))
+        for w in workers:
+            await w.close(0)
+        raise
+    return RunningSchedules(host, index, workers)
+
+
 __all__ = [
     "DEFAULT_STORE",
     "Job",
@@ -436,6 +563,8 @@ __all__ = [
     "QueueCounts",
     "QueueEvent",
     "Worker",
+    "cron",
+    "interval",
     "on_queue_event",
     "process_message",
     "queue_processor",

@@ -1,0 +1,77 @@
+// One queue, two languages: jobs added by Node are run by a Python worker and the other way round,
+// on the embedded store (one SQLite file) and on Redis. The payload is MessagePack, so each side
+// reads the other's data and results as its own values. Run by `make interop-test`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const require = createRequire(import.meta.url);
+const { Queue, Worker } = require(join(root, 'bindings/node'));
+const PYTHON = process.env.OMNITRON_PYTHON ?? join(root, '.venv/bin/python');
+const N = 20;
+
+function python(...args) {
+  const child = spawn(PYTHON, [join(root, 'tests/interop/py_queue.py'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.done = new Promise((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 && out.includes('done') ? resolve() : reject(new Error(`python ${args[0]} exited with ${code}: ${out}`)))),
+  );
+  return child;
+}
+
+const stores = [
+  ['the embedded store', () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'omni-queue-interop-')), 'q.db')}`],
+  ['Redis', () => `redis://127.0.0.1:6379/0?prefix=omni-interop-${process.pid}-${Math.floor(Math.random() * 1e9)}`],
+];
+
+function dropKeys(store) {
+  const prefix = new URL(store).searchParams.get('prefix');
+  if (!prefix) return;
+  const keys = execFileSync('redis-cli', ['--scan', '--pattern', `${prefix}:*`]).toString().split('\n').filter(Boolean);
+  for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['del', ...keys.slice(i, i + 500)]);
+}
+
+for (const [where, make] of stores) {
+  test(`jobs added by Node are run by Python, on ${where}`, { timeout: 60_000 }, async () => {
+    const store = make();
+    try {
+      const q = await Queue.open('to-python', { store });
+      await q.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'double', data: { n: i, from: 'node' }, opts: { id: `node-${i}` } })));
+      await python('work', store, 'to-python', String(N)).done;
+      for (let i = 0; i < N; i++) {
+        const job = await q.getJob(`node-${i}`);
+        assert.equal(job.state, 'completed');
+        assert.deepEqual(job.result, { by: 'python', double: i * 2, from: 'node' });
+      }
+    } finally {
+      if (store.startsWith('redis')) dropKeys(store);
+    }
+  });
+
+  test(`jobs added by Python are run by Node, on ${where}`, { timeout: 60_000 }, async () => {
+    const store = make();
+    try {
+      await python('add', store, 'to-node', String(N)).done;
+      const q = await Queue.open('to-node', { store });
+      const seen = [];
+      const all = new Promise((resolve) => q.on('completed', () => seen.length === N && resolve()));
+      const w = new Worker(q, (job) => {
+        seen.push(job.data);
+        return { by: 'node', double: job.data.n * 2 };
+      }, { concurrency: 4, pollInterval: 20 });
+      await all;
+      await w.close();
+      assert.deepEqual(seen.map((d) => d.n).sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i));
+      assert.ok(seen.every((d) => d.from === 'python'));
+      assert.deepEqual((await q.getJob('py-3')).result, { by: 'node', double: 6 });
+    } finally {
+      if (store.startsWith('redis')) dropKeys(store);
+    }
+  });
+}
