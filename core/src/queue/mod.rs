@@ -36,11 +36,14 @@ pub mod store;
 mod worker;
 
 pub use handle::{Queue, QueueEvent};
+// Used by the scheduler only.
+#[cfg(feature = "scheduler")]
 pub(crate) use handle::{check_name, encode};
 pub use job::{
     Added, AttemptError, Backoff, Counts, Finish, FinishAck, JobInfo, JobOptions, JobState, Leased, NewJob,
     Outcome, Stalled, new_job_id,
 };
+#[cfg(feature = "scheduler")]
 pub(crate) use options::parse_duration;
 pub use options::{AddOptions, QueueOptions, Rate, WorkerOptions};
 #[cfg(feature = "redis")]
