@@ -256,6 +256,9 @@ interop-test: build
 	OMNITRON_PYTHON=$(CURDIR)/$(PY) OMNITRON_RUST_SERVICE=$(CURDIR)/$(OUT)/calc-service \
 	  OMNITRON_C_CLIENT=$(CURDIR)/target/ctest/interop_c_client LD_LIBRARY_PATH=$(CURDIR)/$(OUT) \
 	  node --test tests/interop/
+	@echo "== cross-language queues: jobs added in C run by Python, and the other way, over one SQLite file"
+	gcc $(CFLAGS) tests/interop/queue_c.c -L$(OUT) -lomnitron -o target/ctest/interop_queue_c
+	LD_LIBRARY_PATH=$(CURDIR)/$(OUT) $(PY) tests/interop/queue_c_python.py $(CURDIR)/target/ctest/interop_queue_c
 
 process-test: build
 	@echo "== processes: omnitron start / ps / restart / stop with Python and Rust children, no orphans"

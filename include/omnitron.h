@@ -39,10 +39,11 @@
  *    calls finish or fail with OMNITRON_STATUS_INVALID_HANDLE) but what they do is unspecified.
  *  - OmnitronReply, OmnitronStreamSink, OmnitronStageOutput, OmnitronStageContext,
  *    OmnitronHttpRequest and OmnitronHttpResponse are given to one callback call: use them only
- *    inside it, on its thread.
+ *    inside it, on its thread. An OmnitronJob is not: it is used from any thread, during its
+ *    callback or later, until omnitron_job_complete or _fail finishes (and frees) it.
  *  - Callbacks run on the thread that called into the library, unless the function says they run
  *    on an engine thread (RPC handlers, events, completions, supervisor hooks, workflow stages,
- *    HTTP handlers and health checks).
+ *    HTTP handlers and health checks, queue job callbacks).
  *    Engine threads are shared: completions and event callbacks should return quickly.
  *  - From inside a callback, do not free, stop, dispose or wait for the object whose callback it is
  *    (omnitron_peer_free from its handler, omnitron_supervisor_stop from its hook, omnitron_pool_free
@@ -477,6 +478,12 @@ typedef struct OmnitronHttpRequest OmnitronHttpRequest;
 // The response a route's callback fills. Valid only during the callback, on its thread.
 typedef struct OmnitronHttpResponse OmnitronHttpResponse;
 
+// A job handed to a worker's callback (OmnitronJobFn). Valid from the callback's start until it is
+// finished by omnitron_job_complete or omnitron_job_fail (exactly once, from any thread, during the
+// callback or later); both free it. The strings and data its accessors return live as long as it.
+// Thread-safe, but do not read it on one thread while another finishes it.
+typedef struct OmnitronJob OmnitronJob;
+
 // A metric (all its label sets) declared in a registry. Thread-safe: record from any thread.
 typedef struct OmnitronMetric OmnitronMetric;
 
@@ -497,6 +504,18 @@ typedef struct OmnitronPool OmnitronPool;
 // though it is normally built on one thread. Registering or adding it to a module copies it; the
 // copies share its callbacks' user_data, which is freed when the last of them goes.
 typedef struct OmnitronProvider OmnitronProvider;
+
+// A queue: a name in a store, with the options its jobs get by default. Thread-safe: jobs may be
+// added and the queue read from several threads at once. Free it with omnitron_queue_free;
+// workers started on it keep running until they are closed.
+typedef struct OmnitronQueue OmnitronQueue;
+
+// A worker running a queue's jobs with a C callback. Thread-safe. Close it with
+// omnitron_queue_worker_close (running jobs get a grace to finish) and free it with
+// omnitron_queue_worker_free. Closing it from inside its own callback works (close does not wait
+// for the callback it is called from) but that callback's job, unfinished, waits out the grace:
+// close it from another thread.
+typedef struct OmnitronQueueWorker OmnitronQueueWorker;
 
 // A rate limiter. Thread-safe: threads share its tokens.
 typedef struct OmnitronRateLimiter OmnitronRateLimiter;
@@ -648,6 +667,17 @@ typedef uint32_t (*OmnitronCrashHookFn)(const char *info_json, const char *reaso
 // Called before each restart, on an engine thread that may block; `attempt` counts restarts within
 // the budget's window. The restart waits for it to return.
 typedef void (*OmnitronRestartHookFn)(const char *info_json, uint32_t attempt, void *user_data);
+
+// Runs one job. `job` is the caller's until it is finished: call omnitron_job_complete or
+// omnitron_job_fail exactly once, now or later, from any thread (for example after handing the job
+// to a thread of your own), and return OMNITRON_STATUS_OK. Returning another status means the
+// callback did not take the job: the library fails the attempt with that status's code and the
+// message given to omnitron_callback_error, and frees the job (do not use it afterwards; if it was
+// finished already, that answer stands). Runs on an engine thread of the blocking pool, up to the
+// worker's `concurrency` at once; a job left unfinished holds its slot of the concurrency until
+// it is finished or the engine gives up on it (its `timeout_ms`, a lost lease, the worker closing).
+// No callback runs once omnitron_queue_worker_close (or _free) has returned.
+typedef OmnitronStatus (*OmnitronJobFn)(struct OmnitronJob *job, void *user_data);
 
 // How a breaker decides. Fill it with omnitron_breaker_options_default, then change fields. The
 // layout is part of the ABI (OMNITRON_ABI_VERSION changes if it does).
@@ -1464,6 +1494,202 @@ OmnitronStatus omnitron_worker_connect(struct OmnitronPeer **out);
 // Reports this worker ready to its parent, then blocks until SIGTERM or SIGINT (the parent's
 // stop). Handlers keep running on engine threads meanwhile.
 OmnitronStatus omnitron_worker_run(struct OmnitronPeer *peer);
+
+// Opens queue `name` (1 to 128 letters, digits, `-`, `_`, `.`, `:`) in the store `store_url` names:
+// `sqlite:<file>` (created if missing; every open of one file in a process shares one store),
+// `sqlite::memory:`, or `redis://[user:password@]host[:port][/db][?prefix=<prefix>]`.
+// `options_json` (NULL: the defaults) sets what its jobs get unless added otherwise, and the limits
+// every worker of the queue applies, on every machine: `{"concurrency": 4, "rate_limit":
+// "100/minute", "retries": 5, "backoff": "exponential", "backoff_delay_ms": 1000,
+// "max_delay_ms": 3600000, "timeout_ms": 30000, "keep_completed_ms": 3600000}` (or `attempts`
+// in all instead of `retries`; `backoff` also as `{"type": "fixed", "delay_ms": 500}`). An unknown
+// key is OMNITRON_STATUS_INVALID_ARGUMENT naming the nearest one; a wrong value (a rate that is
+// not `N/unit`, a bad name) OMNITRON_STATUS_INVALID_QUEUE naming the key and the rule; a store
+// that cannot be opened OMNITRON_STATUS_QUEUE_STORE_FAILED or _QUEUE_STORE_VERSION. Free it with
+// omnitron_queue_free.
+OmnitronStatus omnitron_queue_open(const char *store_url,
+                                   const char *name,
+                                   const char *options_json,
+                                   struct OmnitronQueue **out);
+
+// Frees the queue handle. Its jobs stay in the store; workers started on it keep running until
+// they are closed. NULL and freed handles are ignored.
+void omnitron_queue_free(struct OmnitronQueue *queue);
+
+// Adds a job named `job_name` with `len` bytes of MessagePack at `data` (`len` 0: nil; copied),
+// once it is durable in the store. `options_json` (NULL: the queue's defaults): `{"id": "order-7"}`
+// (or `job_id`; an id the queue already holds, in any state, adds nothing), `delay_ms`,
+// `priority` (lower runs first; 0, the default, is the highest), `retries` or `attempts`,
+// `backoff`, `backoff_delay_ms`, `max_delay_ms`, `timeout_ms`, `keep_completed_ms`. Writes the
+// job's id to `*id_out` (free it with omnitron_free) and whether it was added to `*added_out`
+// (false: a duplicate of an existing id); either may be NULL. Data that is not one MessagePack
+// value is OMNITRON_STATUS_INVALID_JOB_DATA.
+OmnitronStatus omnitron_queue_add(struct OmnitronQueue *queue,
+                                  const char *job_name,
+                                  const uint8_t *data,
+                                  size_t len,
+                                  const char *options_json,
+                                  char **id_out,
+                                  bool *added_out);
+
+// omnitron_queue_add with the job's data as JSON text (NULL: null), stored as MessagePack so every
+// door reads it.
+OmnitronStatus omnitron_queue_add_json(struct OmnitronQueue *queue,
+                                       const char *job_name,
+                                       const char *data_json,
+                                       const char *options_json,
+                                       char **id_out,
+                                       bool *added_out);
+
+// How many of the queue's jobs are in each state, across every worker and process, as JSON:
+// `{"waiting": 3, "delayed": 0, "active": 1, "completed": 10, "dead": 0, "paused": false}`
+// (free `out->data` with omnitron_free).
+OmnitronStatus omnitron_queue_counts_json(struct OmnitronQueue *queue, struct OmnitronBuffer *out);
+
+// Stops handing out the queue's jobs, on every worker of every process (running jobs finish).
+OmnitronStatus omnitron_queue_pause(struct OmnitronQueue *queue);
+
+// Hands the queue's jobs out again.
+OmnitronStatus omnitron_queue_resume(struct OmnitronQueue *queue);
+
+// The job `id`, in any state, as a MessagePack map: `{id, name, data, state ("waiting",
+// "delayed", "active", "completed", "dead"), attempts, errors (each `{attempt, at, code,
+// message}`), progress, result, priority, createdAt, finishedAt}` (times in ms since the epoch;
+// `finishedAt` 0 until it ends; data, progress and result as they were given). Free `out->data`
+// with omnitron_free. OMNITRON_STATUS_JOB_NOT_FOUND when the queue holds no such job.
+OmnitronStatus omnitron_queue_get(struct OmnitronQueue *queue,
+                                  const char *id,
+                                  struct OmnitronBuffer *out);
+
+// omnitron_queue_get as JSON text (binary values become arrays of numbers).
+OmnitronStatus omnitron_queue_get_json(struct OmnitronQueue *queue,
+                                       const char *id,
+                                       struct OmnitronBuffer *out);
+
+// The dead-letter queue, oldest first: at most `limit` jobs after skipping `offset`, as a
+// MessagePack array of the maps omnitron_queue_get gives, each with every attempt's error. Free
+// `out->data` with omnitron_free.
+OmnitronStatus omnitron_queue_dead(struct OmnitronQueue *queue,
+                                   uint64_t offset,
+                                   uint64_t limit,
+                                   struct OmnitronBuffer *out);
+
+// omnitron_queue_dead as JSON text.
+OmnitronStatus omnitron_queue_dead_json(struct OmnitronQueue *queue,
+                                        uint64_t offset,
+                                        uint64_t limit,
+                                        struct OmnitronBuffer *out);
+
+// Puts dead jobs back in the queue with fresh attempts (their past errors kept): the `count` ids at
+// `ids`, or every dead job when `ids` is NULL (then `count` must be 0). Writes how many went back
+// to `*retried_out` (may be NULL); ids that are not dead jobs are skipped.
+OmnitronStatus omnitron_queue_retry_dead(struct OmnitronQueue *queue,
+                                         const char *const *ids,
+                                         size_t count,
+                                         uint64_t *retried_out);
+
+// Removes job `id` (waiting, delayed, completed or dead) with its errors; writes whether there was
+// one to `*removed_out` (may be NULL). A running job is OMNITRON_STATUS_JOB_ACTIVE: remove it once
+// it finishes.
+OmnitronStatus omnitron_queue_remove(struct OmnitronQueue *queue,
+                                     const char *id,
+                                     bool *removed_out);
+
+// Starts a worker on `queue` that runs each job with `callback` (see OmnitronJobFn: it runs on an
+// engine thread). `options_json` (NULL: the defaults): `{"concurrency": 4, "lease_ms": 30000,
+// "poll_interval_ms": 100, "max_stalls": 1, "name": "mailer-1"}`: jobs run at once (default 1),
+// the lease held on each (renewed every third of it; a worker that dies loses its jobs to others
+// after this long; at least 100), how often an idle worker looks for jobs added by other processes
+// (jobs added in this process wake it at once), how often a job's worker may be lost before it is
+// dead, and the worker's name in the store. `free_user_data(user_data)` (NULL: nothing) runs once
+// the worker is closed or freed and its last callback has returned, on the thread that lets go
+// last; or before this function returns if it fails. Free the worker with
+// omnitron_queue_worker_free.
+OmnitronStatus omnitron_queue_worker_start(struct OmnitronQueue *queue,
+                                           const char *options_json,
+                                           OmnitronJobFn callback,
+                                           void *user_data,
+                                           OmnitronFreeFn free_user_data,
+                                           struct OmnitronQueueWorker **out);
+
+// Closes the worker, blocking the calling thread: it takes no new job; running jobs get up to
+// `grace_ms` to be finished; jobs still unfinished then are handed back to the front of the queue,
+// their attempt not counted (their late answers are dropped). Returns once every outcome is in the
+// store and every callback has returned: from then on no callback runs. Closing again (from
+// another thread too) waits for the first close. The handle stays valid until
+// omnitron_queue_worker_free.
+OmnitronStatus omnitron_queue_worker_close(struct OmnitronQueueWorker *worker, uint64_t grace_ms);
+
+// Frees the worker; one still running is closed first with no grace (its running jobs are handed
+// back at once, their late answers dropped). Blocks as omnitron_queue_worker_close does. NULL and
+// freed handles are ignored.
+void omnitron_queue_worker_free(struct OmnitronQueueWorker *worker);
+
+// The job's id (stable across attempts: use it as an idempotency key), or NULL for an invalid
+// handle. Valid until the job is finished.
+const char *omnitron_job_id(const struct OmnitronJob *job);
+
+// The job's name (as added), or NULL for an invalid handle. Valid until the job is finished.
+const char *omnitron_job_name(const struct OmnitronJob *job);
+
+// This attempt's number, from 1 (0 for an invalid handle).
+uint32_t omnitron_job_attempt(const struct OmnitronJob *job);
+
+// The lease's fencing token: it grows each time the job is handed out (0 for an invalid handle).
+uint64_t omnitron_job_token(const struct OmnitronJob *job);
+
+// The job's data as added: `*len` bytes of MessagePack at `*data` (nil, 0xc0, when it was added
+// without data). Owned by the job: valid until it is finished; do not free.
+OmnitronStatus omnitron_job_data(const struct OmnitronJob *job, const uint8_t **data, size_t *len);
+
+// The job's data as NUL-terminated JSON text in `*out` (binary values become arrays of numbers;
+// free `out->data` with omnitron_free).
+OmnitronStatus omnitron_job_data_json(const struct OmnitronJob *job, struct OmnitronBuffer *out);
+
+// Whether the engine has given up on this attempt: its timeout passed, its lease was lost (another
+// worker may run the job), or its worker closed and the grace ran out. A long job checks it to
+// stop early; it must still be finished, and its answer is then dropped. False for an invalid
+// handle.
+bool omnitron_job_cancelled(const struct OmnitronJob *job);
+
+// Records the running job's progress: `len` bytes of MessagePack at `data` (copied), kept with the
+// job and reported as a `progress` event. Blocks until the store has it. Writes to `*recorded`
+// (may be NULL) whether it was recorded: false once the engine has given up on the attempt.
+OmnitronStatus omnitron_job_progress(struct OmnitronJob *job,
+                                     const uint8_t *data,
+                                     size_t len,
+                                     bool *recorded);
+
+// omnitron_job_progress with JSON text (NULL: null).
+OmnitronStatus omnitron_job_progress_json(struct OmnitronJob *job,
+                                          const char *progress_json,
+                                          bool *recorded);
+
+// Completes the job with `len` bytes of MessagePack at `result` (`len` 0: nil; copied), kept with
+// the completed job for the queue's `keep_completed_ms`, and frees the job handle. Call it, or
+// omnitron_job_fail, exactly once per job, from any thread. Whatever it returns, the handle is
+// freed (a second finish is OMNITRON_STATUS_INVALID_HANDLE):
+// - OMNITRON_STATUS_OK: the engine has the result (it is recorded shortly after, before the
+//   `completed` event);
+// - OMNITRON_STATUS_LEASE_LOST: the engine had given up on the attempt (omnitron_job_cancelled):
+//   the result is dropped; the job was failed (timeout), handed to another worker (lease lost) or
+//   handed back (worker closed);
+// - a result that is not one MessagePack value (OMNITRON_STATUS_INVALID_JOB_DATA) or a NULL
+//   `result` with a length (OMNITRON_STATUS_INVALID_ARGUMENT) fails the attempt with that error.
+OmnitronStatus omnitron_job_complete(struct OmnitronJob *job, const uint8_t *result, size_t len);
+
+// omnitron_job_complete with the result as JSON text (NULL: null), stored as MessagePack. Text that
+// is not JSON fails the attempt and returns OMNITRON_STATUS_INVALID_ARGUMENT.
+OmnitronStatus omnitron_job_complete_json(struct OmnitronJob *job, const char *result_json);
+
+// Fails the job's attempt and frees the job handle: the job is retried after its backoff, or goes
+// to the dead-letter queue after its last attempt. `code` is the error's code as the job records
+// it: one of the library's ids ("Q006", omnitron_status_id gives them), or NULL (or any other text)
+// for "Q005", the handler failed. `message` says why (copied). As for omnitron_job_complete, call
+// one of them exactly once; the handle is freed whatever this returns (OMNITRON_STATUS_LEASE_LOST:
+// the engine had given up on the attempt). A NULL `message` still fails the attempt, and returns
+// OMNITRON_STATUS_INVALID_ARGUMENT.
+OmnitronStatus omnitron_job_fail(struct OmnitronJob *job, const char *code, const char *message);
 
 // Writes the default breaker options (opens after 5 consecutive failures, stays open 60 s, one
 // trial call closes it) to `*out`.

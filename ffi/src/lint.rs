@@ -106,6 +106,9 @@ const HANDLES: &[&str] = &[
     "OmnitronHttpApp",
     "OmnitronHttpResponse",
     "OmnitronHttpAnswer",
+    "OmnitronQueue",
+    "OmnitronQueueWorker",
+    "OmnitronJob",
 ];
 
 /// The parameters of a signature that are output pointers.

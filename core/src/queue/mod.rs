@@ -37,6 +37,7 @@ pub mod store;
 mod worker;
 
 pub use handle::{Queue, QueueEvent};
+// Used by the scheduler only.
 #[cfg(feature = "scheduler")]
 pub(crate) use handle::{check_name, encode};
 pub use job::{

@@ -207,10 +207,15 @@ impl Worker {
             // The stopped jobs' tasks release their slots as they hand the jobs back.
             let _ = slots.acquire_many(all).await;
         }
-        // The claim loop and the keeper stop on `closing`; the finisher once every sender is gone,
-        // after recording what it was sent.
+        // Every slot is back, so no job runs. The claim loop stops on `closing`. The keeper has no
+        // lease left to renew: it is stopped, rather than left to wait for its next renewal (up to
+        // a third of the lease). The finisher stops once every sender is gone, after recording
+        // what it was sent.
         let mut tasks = std::mem::take(&mut self.tasks);
         let finisher = tasks.remove(1);
+        if let Some(keeper) = tasks.get(1) {
+            keeper.abort();
+        }
         for t in tasks {
             let _ = t.await;
         }
@@ -327,10 +332,13 @@ async fn run_job(
         TimedOut,
         Stopped,
     }
+    // Stopped first: a handler that ends because the attempt was stopped (a door's handler
+    // answers at once) must not count as a failed attempt.
     let ended = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Ended::Stopped,
         r = &mut task => Ended::Ran(r),
         _ = tokio::time::sleep(timeout) => Ended::TimedOut,
-        _ = cancel.cancelled() => Ended::Stopped,
     };
     if !matches!(ended, Ended::Ran(_)) {
         cancel.cancel();

@@ -7,9 +7,10 @@ use bytes::Bytes;
 use omnitron::http::{InjectRequest, Method};
 use omnitron::{Error, runtime};
 
-use super::{APPS, OmnitronHttpApp, json_object};
+use super::{APPS, OmnitronHttpApp};
 use crate::boundary::{Table, check_out, guard_out, guard_value, guard_void, str_arg, write_out};
 use crate::error::OmnitronStatus;
+use crate::options::json_object;
 
 /// The answer to an injected request: status, headers and body. Free it with
 /// omnitron_http_answer_free. Thread-safe (read-only).

@@ -31,6 +31,7 @@ use parking_lot::Mutex;
 
 use crate::boundary::{OmnitronFreeFn, Table, UserData, check_out, guard, guard_out, guard_void, str_arg};
 use crate::error::{CallbackStatus, OmnitronStatus, callback_error, clear_callback_message};
+use crate::options::{json_object, raw_value};
 
 pub use handler::OmnitronHttpHandlerFn;
 
@@ -114,28 +115,6 @@ impl CApp {
             }
             runtime::block_on(server.shutdown());
         }
-    }
-}
-
-/// A JSON value as an option's raw value.
-pub(crate) fn raw_value(v: &serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match v {
-        J::Null => Value::Null,
-        J::Bool(b) => Value::Bool(*b),
-        J::Number(n) => n.as_f64().map_or(Value::Other("a number out of range".into()), Value::Number),
-        J::String(s) => Value::Text(s.clone()),
-        J::Array(items) => Value::List(items.iter().map(raw_value).collect()),
-        J::Object(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), raw_value(v))).collect()),
-    }
-}
-
-/// The JSON object in `text` as `what`'s options.
-fn json_object(text: &str, what: &str) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    match serde_json::from_str(text) {
-        Ok(serde_json::Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::invalid_argument(format!("{what} must be a JSON object"))),
-        Err(e) => Err(Error::invalid_argument(format!("{what} is not valid JSON: {e}"))),
     }
 }
 
