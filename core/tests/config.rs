@@ -90,3 +90,84 @@ fn bad_files_name_the_file_line_and_key() {
         assert!(e.message().contains(at) && e.message().contains(key), "{text} -> {e}");
     }
 }
+
+#[test]
+fn the_specs_queue_and_scheduler_sections_parse_and_are_checked() {
+    // Spec 3.1's `scheduler` and `queue` processes, with the command each runs.
+    let text = r#"
+queueStore: redis://127.0.0.1:6379/0?prefix=my-app
+processes:
+  scheduler:
+    type: scheduler
+    command: node dist/scheduler.js
+    instances: 1
+    isolation: process
+    cronJobs:
+      - pattern: '0 * * * *'
+        handler: 'jobs/hourly-cleanup'
+      - pattern: '0 0 * * *'
+        handler: 'jobs/daily-report'
+  queue:
+    type: queue
+    command: python3 -m app.queues
+    instances: auto
+    concurrency: 10
+    queues:
+      - name: emails
+        concurrency: 5
+        rateLimit: 100/minute
+      - name: webhooks
+        retries: 5
+        backoff: exponential
+"#;
+    let c = parse(text, "omnitron.yaml", &env).unwrap();
+    let (_, scheduler) = &c.processes[0];
+    assert_eq!(scheduler.cron_jobs.len(), 2);
+    assert_eq!(scheduler.cron_jobs[1].handler.as_deref(), Some("jobs/daily-report"));
+    let (_, queue) = &c.processes[1];
+    assert_eq!(queue.concurrency, Some(10));
+    assert_eq!(queue.queues.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(), ["emails", "webhooks"]);
+    assert_eq!(c.queue_store.as_deref(), Some("redis://127.0.0.1:6379/0?prefix=my-app"));
+
+    let bad = [
+        ("      - name: emails\n        rateLimit: lots\n", "processes.queue.queues[0]", "100/minute"),
+        ("      - name: emails\n        retrys: 5\n", "processes.queue.queues[0]", "retries"),
+        ("      - name: 'no spaces'\n", "no spaces", "letters"),
+    ];
+    for (entry, at, rule) in bad {
+        let text = format!("processes:\n  queue:\n    command: x\n    queues:\n{entry}");
+        let e = parse(&text, "omnitron.yaml", &env).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig, "{entry}");
+        assert!(e.message().contains(at) && e.message().contains(rule), "{entry} -> {e}");
+    }
+    let text = "processes:\n  s:\n    command: x\n    cronJobs:\n      - pattern: '61 * * * *'\n        handler: h\n";
+    let e = parse(text, "omnitron.yaml", &env).unwrap_err();
+    assert!(e.message().contains("processes.s.cronJobs[0].pattern") && e.message().contains("minute"), "{e}");
+}
+
+#[test]
+fn every_process_is_told_where_the_queues_live_and_its_share_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omnitron.yaml");
+    let text = "processes:\n  q:\n    command: x\n    concurrency: 3\n    queues:\n      - name: emails\n        rateLimit: 10/s\n  plain:\n    command: y\n";
+    let loaded = omnitron::config::LoadedConfig {
+        path: path.clone(),
+        config: parse(text, "omnitron.yaml", &env).unwrap(),
+    };
+    let env_of = |name: &str| {
+        let (_, p) = loaded.config.processes.iter().find(|(n, _)| n == name).unwrap();
+        loaded.child_options(name, p).unwrap().spec.env
+    };
+    let q = env_of("q");
+    let store = q.iter().find(|(k, _)| k == "OMNITRON_QUEUE_STORE").map(|(_, v)| v.clone()).unwrap();
+    // The default store, made absolute from the file's directory: every process opens the same file.
+    let expected = std::path::absolute(dir.path().join(".omnitron/queues.db")).unwrap();
+    assert_eq!(store, format!("sqlite:{}", expected.display()));
+    let queues = q.iter().find(|(k, _)| k == "OMNITRON_QUEUES").map(|(_, v)| v.clone()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&queues).unwrap();
+    assert_eq!(v["concurrency"], 3);
+    assert_eq!(v["queues"][0], serde_json::json!({ "name": "emails", "rateLimit": "10/s" }));
+    let plain = env_of("plain");
+    assert!(plain.iter().any(|(k, _)| k == "OMNITRON_QUEUE_STORE"));
+    assert!(!plain.iter().any(|(k, _)| k == "OMNITRON_QUEUES"));
+}

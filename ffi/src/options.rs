@@ -10,19 +10,6 @@ use omnitron::{Error, ErrorCode};
 
 use crate::boundary::str_arg;
 
-/// A JSON value as an option's raw value.
-pub(crate) fn raw_value(v: &serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match v {
-        J::Null => Value::Null,
-        J::Bool(b) => Value::Bool(*b),
-        J::Number(n) => n.as_f64().map_or(Value::Other("a number out of range".into()), Value::Number),
-        J::String(s) => Value::Text(s.clone()),
-        J::Array(items) => Value::List(items.iter().map(raw_value).collect()),
-        J::Object(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), raw_value(v))).collect()),
-    }
-}
-
 /// The JSON object in `text` as `what`'s options.
 pub(crate) fn json_object(
     text: &str,
@@ -45,7 +32,7 @@ pub(crate) fn raw_options(
     let mut raw = RawOptions::new(Dialect::C, what, code);
     if !options_json.is_null() {
         for (k, v) in &json_object(str_arg(options_json, "options_json")?, "options_json")? {
-            raw.set(k, raw_value(v));
+            raw.set(k, Value::from_json(v));
         }
     }
     Ok(raw)

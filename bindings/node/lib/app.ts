@@ -11,7 +11,7 @@ import { TestClient } from './http/client.js';
 import type { AuditRecord, HttpHost } from './http/host.js';
 import type { Peer } from './rpc/peer.js';
 import { processorOf, startProcessor } from './queue/decorators.js';
-import { DEFAULT_STORE } from './queue/queue.js';
+import { defaultStore } from './queue/queue.js';
 import { schedulesOf, startSchedules, type RunningSchedules } from './queue/schedule.js';
 import type { Worker } from './queue/queue.js';
 import { OptionKeys, options as checkedOptions } from './util.js';
@@ -211,7 +211,7 @@ export async function createApplication(rootModule: ModuleRef, createOptions: Cr
       const schedules = e.kind === 0 ? schedulesOf(e.make) : undefined;
       if (schedules !== undefined) scheduled.push({ instance: (await builtInstance(container, e.token)).instance as object, schedules });
     }
-    if (scheduled.length > 0) app._schedules = await startSchedules(scheduled, queues.store ?? DEFAULT_STORE);
+    if (scheduled.length > 0) app._schedules = await startSchedules(scheduled, queues.store ?? defaultStore());
     const peer = options.peer;
     if (peer) {
       for (const e of collected.entries.flat()) {

@@ -75,6 +75,11 @@ fn key_line(text: &str, from: usize, msg: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// `message` starting with `file: ` once.
+fn with_file(file: &str, message: &str) -> String {
+    if message.starts_with(file) { message.to_string() } else { format!("{file}: {message}") }
+}
+
 fn check(c: &AppConfig, file: &str) -> Result<()> {
     let bad =
         |key: String, why: String| Err(Error::new(ErrorCode::InvalidConfig, format!("{file}: {key}: {why}")));
@@ -91,6 +96,24 @@ fn check(c: &AppConfig, file: &str) -> Result<()> {
             && let Err(e) = s.parse::<crate::process::PoolStrategy>()
         {
             return bad(format!("processes.{name}.strategy"), e.message().to_string());
+        }
+        for (i, q) in p.queues.iter().enumerate() {
+            let at = format!("processes.{name}.queues[{i}]");
+            let mut raw = crate::options::RawOptions::new(
+                crate::dialect::Dialect::TypeScript,
+                format!("{file}: {at}"),
+                ErrorCode::InvalidConfig,
+            );
+            for (k, v) in &q.options {
+                raw.set(k, crate::options::Value::from_json(v));
+            }
+            crate::queue::QueueOptions::from_raw(&raw)
+                .and_then(|_| crate::queue::check_queue_name(&q.name))
+                .map_err(|e| Error::new(ErrorCode::InvalidConfig, with_file(file, e.message())))?;
+        }
+        for (i, job) in p.cron_jobs.iter().enumerate() {
+            job.schedule(&format!("processes.{name}.cronJobs[{i}]"))
+                .map_err(|e| Error::new(ErrorCode::InvalidConfig, format!("{file}: {}", e.message())))?;
         }
         if !name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')) {
             return bad(
@@ -132,6 +155,17 @@ impl LoadedConfig {
             .args(p.command.0[1..].iter().cloned())
             .args(p.args.clone())
             .cwd(cwd);
+        // The queues: where they live, and this process's share of spec 3.1's keys; the process's
+        // own `env:` comes after and wins.
+        spec = spec.env("OMNITRON_QUEUE_STORE", self.queue_store());
+        if p.concurrency.is_some() || !p.queues.is_empty() || !p.cron_jobs.is_empty() {
+            let queues = serde_json::json!({
+                "concurrency": p.concurrency,
+                "queues": p.queues,
+                "cronJobs": p.cron_jobs,
+            });
+            spec = spec.env("OMNITRON_QUEUES", queues.to_string());
+        }
         for (k, v) in &p.env {
             spec = spec.env(k.clone(), v.0.clone());
         }
@@ -157,6 +191,26 @@ impl LoadedConfig {
         o.window = p.window;
         o.restart_delay = p.restart_delay;
         Ok(o)
+    }
+
+    /// The application's queue store (`queueStore:`), a SQLite file's path made absolute from the
+    /// file's directory, so that every process opens the same one.
+    pub fn queue_store(&self) -> String {
+        let url = self.config.queue_store.as_deref().unwrap_or("sqlite:.omnitron/queues.db");
+        let Some(path) = url.strip_prefix("sqlite:").filter(|p| *p != ":memory:" && !p.starts_with("//"))
+        else {
+            return url.to_string();
+        };
+        let path = Path::new(path);
+        if path.is_absolute() {
+            return url.to_string();
+        }
+        format!(
+            "sqlite:{}",
+            std::path::absolute(self.base_dir().join(path))
+                .unwrap_or_else(|_| self.base_dir().join(path))
+                .display()
+        )
     }
 
     /// The working directory of a process entry.

@@ -42,6 +42,11 @@ pub struct AppConfig {
     /// Server settings (kept as given).
     #[serde(default)]
     pub server: Option<serde_norway::Value>,
+    /// Where the application's job queues live (`docs/QUEUES.md`): `sqlite:<file>` (relative to
+    /// this file; default `sqlite:.omnitron/queues.db`) or `redis://host:port/db?prefix=<p>`.
+    /// Every process gets it as `OMNITRON_QUEUE_STORE`.
+    #[serde(default)]
+    pub queue_store: Option<String>,
 }
 
 /// The top-level supervisor.
@@ -240,6 +245,26 @@ pub struct ProcessConfig {
     /// shown. `omnitron start` does not run it.
     #[serde(default)]
     pub build: Option<Command>,
+    /// A `queue` process's worker concurrency (spec 3.1).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// A `queue` process's queues (spec 3.1), checked as `Queue.open` checks its options.
+    #[serde(default)]
+    pub queues: Vec<QueueConfig>,
+    /// A `scheduler` process's cron jobs (spec 3.1), checked as schedules are.
+    #[serde(default)]
+    pub cron_jobs: Vec<crate::scheduler::ScheduleSpec>,
+}
+
+/// One entry of a process's `queues:`: a name and the queue's options as TypeScript writes them
+/// (`concurrency`, `rateLimit: 100/minute`, `retries`, `backoff`, durations in ms).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct QueueConfig {
+    /// The queue.
+    pub name: String,
+    /// Its options, checked by `QueueOptions::from_raw`.
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 fn one() -> Instances {

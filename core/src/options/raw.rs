@@ -31,6 +31,21 @@ pub enum Value {
     Other(String),
 }
 
+impl Value {
+    /// A JSON value as an option's raw value (C's options, `omnitron.yaml` entries).
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match v {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => n.as_f64().map_or(Value::Other("a number out of range".into()), Value::Number),
+            J::String(s) => Value::Text(s.clone()),
+            J::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            J::Object(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+        }
+    }
+}
+
 /// A capability's options as the user gave them, with who reads them and what a wrong one is.
 #[derive(Debug, Clone)]
 pub struct RawOptions {

@@ -38,6 +38,8 @@ mod worker;
 
 pub use handle::{Queue, QueueEvent};
 // Used by the scheduler only.
+#[cfg(feature = "config")]
+pub(crate) use handle::check_name as check_queue_name;
 #[cfg(feature = "scheduler")]
 pub(crate) use handle::{check_name, encode};
 pub use job::{

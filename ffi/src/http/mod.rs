@@ -31,7 +31,7 @@ use parking_lot::Mutex;
 
 use crate::boundary::{OmnitronFreeFn, Table, UserData, check_out, guard, guard_out, guard_void, str_arg};
 use crate::error::{CallbackStatus, OmnitronStatus, callback_error, clear_callback_message};
-use crate::options::{json_object, raw_value};
+use crate::options::json_object;
 
 pub use handler::OmnitronHttpHandlerFn;
 
@@ -126,7 +126,7 @@ fn app_options_json(options_json: *const c_char) -> Result<AppOptions, Error> {
     let map = json_object(str_arg(options_json, "options_json")?, "options_json")?;
     let mut raw = app_options(Dialect::C);
     for (k, v) in &map {
-        raw.set(k, raw_value(v));
+        raw.set(k, omnitron::options::Value::from_json(v));
     }
     AppOptions::from_raw(&raw)
 }
@@ -142,7 +142,7 @@ pub(crate) fn route_spec_json(text: &str) -> Result<RouteSpec, Error> {
             ("params" | "query" | "body" | "response", serde_json::Value::Object(_)) => {
                 Value::Text(v.to_string())
             }
-            _ => raw_value(v),
+            _ => omnitron::options::Value::from_json(v),
         };
         raw.set(k, value);
     }

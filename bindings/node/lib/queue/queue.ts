@@ -7,8 +7,16 @@ import { encode } from '../rpc/codec.js';
 import { OptionKeys, options as checkedOptions, rawTree } from '../util.js';
 import { queueHost, settle, type JobEnvelope } from './host.js';
 
-/** Where queues live: `sqlite:<file>` (the embedded store, the default: `sqlite:.omnitron/queues.db`). */
+/**
+ * Where queues live when none is named: `OMNITRON_QUEUE_STORE` (which `omnitron start` sets from
+ * `queueStore:`), else the embedded store `sqlite:.omnitron/queues.db`.
+ */
 export const DEFAULT_STORE = 'sqlite:.omnitron/queues.db';
+
+/** The store of a queue that names none. */
+export function defaultStore(): string {
+  return process.env.OMNITRON_QUEUE_STORE || DEFAULT_STORE;
+}
 
 /** A queue's options (spec 3.1's `queues:` entries). */
 export interface QueueOptions {
@@ -167,7 +175,7 @@ export class Queue<T = unknown> {
     if (store !== undefined && typeof store !== 'string') throw invalidArgument(`Queue.open('${name}'): store must be a string such as 'sqlite:jobs.db'`);
     const host = queueHost();
     const raw = rawTree(rest);
-    const { aux } = await host.op((id) => host.native.open(id, store ?? DEFAULT_STORE, name, raw));
+    const { aux } = await host.op((id) => host.native.open(id, store ?? defaultStore(), name, raw));
     return new Queue<T>(name, aux);
   }
 

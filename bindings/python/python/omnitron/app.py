@@ -115,7 +115,7 @@ class Omnitron:
         try:
             await container.initialize()
             from .di.modules import collect_modules
-            from .queue import DEFAULT_STORE, processor_of, schedules_of, start_processor, start_schedules
+            from .queue import default_store, processor_of, schedules_of, start_processor, start_schedules
 
             _, _, entries = collect_modules(root_module, lambda _key: False)
             app._close_grace = float(queue_options.get("close_grace", 10.0))
@@ -130,7 +130,7 @@ class Omnitron:
                 if decls:
                     scheduled.append((await container.resolve_async(e.token), decls))
             if scheduled:
-                app._schedules = await start_schedules(scheduled, queue_options.get("store") or DEFAULT_STORE)
+                app._schedules = await start_schedules(scheduled, queue_options.get("store") or default_store())
             if peer is not None:
                 from .rpc import _SERVICE
 

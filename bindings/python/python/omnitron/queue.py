@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, Optional, TypeVar, Union
@@ -36,8 +37,14 @@ from .rpc import _threads
 
 T = TypeVar("T")
 
-#: Where queues live when no store is named: the embedded store, one SQLite file.
+#: The embedded store, one SQLite file: where queues live when none is named and
+#: ``OMNITRON_QUEUE_STORE`` (which ``omnitron start`` sets from ``queueStore:``) is not set.
 DEFAULT_STORE = "sqlite:.omnitron/queues.db"
+
+
+def default_store() -> str:
+    """The store of a queue that names none."""
+    return os.environ.get("OMNITRON_QUEUE_STORE") or DEFAULT_STORE
 
 _EVENTS = ("completed", "failed", "stalled", "progress", "drained")
 
@@ -159,19 +166,20 @@ class Queue(Generic[T]):
         self._host = host
 
     @classmethod
-    def open(cls, name: str, *, store: str = DEFAULT_STORE, **options: Any) -> "Opening[Queue[Any]]":
+    def open(cls, name: str, *, store: Optional[str] = None, **options: Any) -> "Opening[Queue[Any]]":
         """Opens queue ``name`` (``queue = await Queue.open("emails", rate_limit="100/minute")``).
         Options: ``concurrency`` (across every worker), ``rate_limit``, ``retries`` or
         ``attempts``, ``backoff`` (``"fixed"``, ``"exponential"`` or ``{"type", "delay"}``),
         ``backoff_delay``, ``max_delay``, ``timeout``, ``keep_completed`` (seconds)."""
         if not isinstance(name, str):
             raise InvalidArgumentError(f"a queue's name is a string, got {describe(name)}")
-        if not isinstance(store, str):
+        if store is not None and not isinstance(store, str):
             raise InvalidArgumentError(f"Queue.open('{name}'): store is a string such as 'sqlite:jobs.db', got {describe(store)}")
+        where = store or default_store()
 
         async def make() -> Queue[Any]:
             host = _host()
-            index = await host.op(lambda done: host.native.open(store, name, options, done))
+            index = await host.op(lambda done: host.native.open(where, name, options, done))
             return cls(name, index, host)
 
         return Opening(make, f"Queue.open('{name}')")
@@ -395,7 +403,7 @@ def processor_of(cls: Any) -> Optional[tuple[str, dict[str, Any]]]:
     return meta
 
 
-async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], default_store: Optional[str]) -> Worker:
+async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], app_store: Optional[str]) -> Worker:
     """Opens the processor's queue and starts its worker with ``instance``'s methods."""
     name, options = meta
     what = f"@queue_processor({name!r}) {type(instance).__name__}"
@@ -408,7 +416,7 @@ async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], defau
         raise InvalidArgumentError(f"{what} has no @process_message method")
     worker_options = {k: v for k, v in options.items() if k in _WORKER_KEYS}
     queue_options = {k: v for k, v in options.items() if k not in _WORKER_KEYS}
-    store = queue_options.pop("store", None) or default_store or DEFAULT_STORE
+    store = queue_options.pop("store", None) or app_store or default_store()
     queue = await Queue.open(name, store=store, **queue_options)
     for attr in dir(type(instance)):
         fn = getattr(type(instance), attr, None)

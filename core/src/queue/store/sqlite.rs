@@ -268,6 +268,10 @@ pub(super) fn shared(path: &str) -> Result<Arc<dyn Store>> {
 
 fn open_connection(opts: &SqliteStoreOptions) -> Result<Connection> {
     let path = &opts.path;
+    // The default store is `.omnitron/queues.db`: its directory is made on first use.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && path != Path::new(":memory:")) {
+        std::fs::create_dir_all(dir).map_err(|e| store_err(path, "cannot create its directory", e))?;
+    }
     let conn = Connection::open(path).map_err(|e| store_err(path, "cannot open", e))?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_err(path, "busy_timeout", e))?;
     let _mode: String = conn
