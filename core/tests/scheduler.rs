@@ -179,31 +179,8 @@ async fn when_the_leader_stops_another_takes_over() {
     assert!(runs.values().all(|(n, _, _)| *n == 1), "{runs:?}");
 }
 
-#[tokio::test]
-async fn the_lease_has_one_holder_and_its_token_grows_as_it_changes_hands() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (sqlite(&dir), sqlite(&dir), sqlite(&dir));
-    let ttl = Duration::from_millis(300);
-    assert_eq!(a.lease("l", "a", ttl).await.unwrap(), Some(1));
-    assert_eq!(b.lease("l", "b", ttl).await.unwrap(), None);
-    assert_eq!(a.lease("l", "a", ttl).await.unwrap(), Some(1), "renewing keeps the token");
-    assert!(!b.release_lease("l", "b").await.unwrap(), "only the holder releases");
-    assert!(a.release_lease("l", "a").await.unwrap());
-    assert_eq!(b.lease("l", "b", ttl).await.unwrap(), Some(2));
-    assert_eq!(a.lease("l", "a", ttl).await.unwrap(), None);
-    // b stops renewing: once its lease runs out, c takes it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(token) = c.lease("l", "c", ttl).await.unwrap() {
-            assert_eq!(token, 3);
-            break;
-        }
-        assert!(Instant::now() < deadline, "the lease never ran out");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Leases are by name.
-    assert_eq!(a.lease("other", "a", ttl).await.unwrap(), Some(1));
-}
+// The lease's rules (one holder, the token growing as it changes hands) are tested on both stores
+// in `tests/queue/store.rs` (`the_scheduler_lease_and_watermark_hold_across_handles`).
 
 #[tokio::test]
 async fn fire_adds_a_slot_once_across_store_handles() {
