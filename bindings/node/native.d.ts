@@ -269,6 +269,8 @@ export declare class NativeQueueHost {
   get(op: number, queue: number, id: string): void
   /** How many jobs are in each state. */
   counts(op: number, queue: number): void
+  /** Resolves once the queue's listeners hear other processes' events too. */
+  listening(op: number, queue: number): void
   /** Pauses or resumes the queue, for every worker. */
   setPaused(op: number, queue: number, paused: boolean): void
   /** Removes a job that is not running: aux 1 when there was one. */
@@ -277,7 +279,7 @@ export declare class NativeQueueHost {
   dead(op: number, queue: number, offset: number, limit: number): void
   /** Puts dead jobs back (all of them without `ids`); aux reports how many. */
   retryDead(op: number, queue: number, ids?: Array<string> | undefined | null): void
-  /** Forwards the queue's events (from this process's workers) to JavaScript. */
+  /** Forwards the queue's events (from the workers of every process sharing the store) to JavaScript. */
   watch(queue: number): void
   /** Starts a worker on `queue`; its jobs arrive as items of kind 0 with the worker's number. */
   startWorker(queue: number, options: Array<JsRawOption>): number

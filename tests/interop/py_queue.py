@@ -1,15 +1,49 @@
 """The Python side of tests/interop/queue.test.mjs: `work STORE QUEUE N` runs a worker until it has
-completed N jobs; `add STORE QUEUE N` adds N jobs `{"n": i}` with ids `py-<i>`. Prints `ready` once
-its worker runs, `done` at the end."""
+completed N jobs; `add STORE QUEUE N` adds N jobs `{"n": i}` with ids `py-<i>`; `listen STORE QUEUE
+N` starts an application whose `@queue_processor` class only hears events, until it has heard N
+completions (run elsewhere), and prints each job's id and result. Prints `ready` once its worker or
+listener runs, `done` at the end."""
 
 import asyncio
+import json
 import sys
+from typing import Any
 
-from omnitron import Job, Queue, Worker
+from omnitron import Job, Omnitron, Queue, QueueEvent, Worker, module, on_queue_event, queue_processor
+
+heard: list[QueueEvent] = []
+
+
+def listener_module(name: str) -> Any:
+    @queue_processor(name)
+    class Listener:
+        @on_queue_event("completed")
+        async def completed(self, event: QueueEvent) -> None:
+            heard.append(event)
+
+    @module(providers=[Listener])
+    class ListenerModule:
+        pass
+
+    return ListenerModule
+
+
+async def listen(store: str, name: str, n: int) -> None:
+    app = await Omnitron.create(listener_module(name), queues={"store": store})
+    print("ready", flush=True)
+    while len(heard) < n:
+        await asyncio.sleep(0.01)
+    await app.close()
+    for e in heard:
+        print(json.dumps({"id": e.id, "result": e.result}), flush=True)
 
 
 async def main() -> None:
     mode, store, name, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    if mode == "listen":
+        await listen(store, name, n)
+        print("done", flush=True)
+        return
     q = await Queue.open(name, store=store)
     if mode == "add":
         for i in range(n):

@@ -11,16 +11,21 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const require = createRequire(import.meta.url);
-const { Queue, Worker } = require(join(root, 'bindings/node'));
+const { Queue, Worker, QueueProcessor, OnQueueEvent, Module, Omnitron } = require(join(root, 'bindings/node'));
 const PYTHON = process.env.OMNITRON_PYTHON ?? join(root, '.venv/bin/python');
 const N = 20;
 
 function python(...args) {
   const child = spawn(PYTHON, [join(root, 'tests/interop/py_queue.py'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
+  let onReady;
+  child.ready = new Promise((resolve) => (onReady = resolve));
+  child.stdout.on('data', (d) => {
+    out += d;
+    if (out.includes('ready')) onReady();
+  });
   child.done = new Promise((resolve, reject) =>
-    child.on('exit', (code) => (code === 0 && out.includes('done') ? resolve() : reject(new Error(`python ${args[0]} exited with ${code}: ${out}`)))),
+    child.on('exit', (code) => (code === 0 && out.includes('done') ? resolve(out) : reject(new Error(`python ${args[0]} exited with ${code}: ${out}`)))),
   );
   return child;
 }
@@ -70,6 +75,54 @@ for (const [where, make] of stores) {
       assert.deepEqual(seen.map((d) => d.n).sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i));
       assert.ok(seen.every((d) => d.from === 'python'));
       assert.deepEqual((await q.getJob('py-3')).result, { by: 'node', double: 6 });
+    } finally {
+      if (store.startsWith('redis')) dropKeys(store);
+    }
+  });
+}
+
+// Events cross processes and languages: @OnQueueEvent handlers hear the workers of the other side.
+for (const [where, make] of stores) {
+  test(`a Python @on_queue_event handler hears a Node worker's completions, on ${where}`, { timeout: 60_000 }, async () => {
+    const store = make();
+    try {
+      const listener = python('listen', store, 'heard-by-python', String(N));
+      await listener.ready;
+      const q = await Queue.open('heard-by-python', { store });
+      const w = new Worker(q, (job) => ({ by: 'node', n: job.data }), { concurrency: 4, pollInterval: 20 });
+      await q.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'j', data: i, opts: { id: `n-${i}` } })));
+      const out = await listener.done;
+      await w.close();
+      const heard = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      assert.deepEqual(heard.map((e) => e.id).sort(), Array.from({ length: N }, (_, i) => `n-${i}`).sort());
+      for (const e of heard) assert.deepEqual(e.result, { by: 'node', n: Number(e.id.slice(2)) });
+    } finally {
+      if (store.startsWith('redis')) dropKeys(store);
+    }
+  });
+
+  test(`a Node @OnQueueEvent handler hears a Python worker's completions, on ${where}`, { timeout: 60_000 }, async () => {
+    const store = make();
+    try {
+      const heard = [];
+      class Listener {
+        completed(e) {
+          heard.push(e);
+        }
+      }
+      OnQueueEvent('completed')(Listener.prototype, 'completed', Object.getOwnPropertyDescriptor(Listener.prototype, 'completed'));
+      QueueProcessor('heard-by-node')(Listener);
+      class AppModule {}
+      Module({ providers: [Listener] })(AppModule);
+      const app = await Omnitron.create(AppModule, { queues: { store } });
+      const q = await Queue.open('heard-by-node', { store });
+      await q.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'double', data: { n: i, from: 'node' }, opts: { id: `p-${i}` } })));
+      await python('work', store, 'heard-by-node', String(N)).done;
+      const deadline = Date.now() + 20_000;
+      while (heard.length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await app.close();
+      assert.deepEqual(heard.map((e) => e.id).sort(), Array.from({ length: N }, (_, i) => `p-${i}`).sort());
+      assert.ok(heard.every((e) => e.event === 'completed' && e.result.by === 'python'));
     } finally {
       if (store.startsWith('redis')) dropKeys(store);
     }

@@ -204,7 +204,8 @@ export async function createApplication(rootModule: ModuleRef, createOptions: Cr
       const processor = e.kind === 0 ? processorOf(e.make) : undefined;
       if (processor === undefined) continue;
       const { instance } = await builtInstance(container, e.token);
-      app._workers.push(await startProcessor(instance as object, processor, queues.store));
+      const worker = await startProcessor(instance as object, processor, queues.store);
+      if (worker !== undefined) app._workers.push(worker);
     }
     const scheduled: { instance: object; schedules: NonNullable<ReturnType<typeof schedulesOf>> }[] = [];
     for (const e of collected.entries.flat()) {

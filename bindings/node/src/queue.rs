@@ -174,6 +174,16 @@ impl NativeQueueHost {
         self.run(op, async move { Ok((0, door::counts_envelope(&q.counts().await?))) });
     }
 
+    /// Resolves once the queue's listeners hear other processes' events too.
+    #[napi]
+    pub fn listening(&self, op: u32, queue: u32) {
+        let Some(q) = self.queue(op, queue) else { return };
+        self.run(op, async move {
+            q.listening().await?;
+            Ok((0, Vec::new()))
+        });
+    }
+
     /// Pauses or resumes the queue, for every worker.
     #[napi]
     pub fn set_paused(&self, op: u32, queue: u32, paused: bool) {
@@ -211,7 +221,7 @@ impl NativeQueueHost {
         self.run(op, async move { Ok((q.retry_dead(ids.as_deref()).await? as u32, Vec::new())) });
     }
 
-    /// Forwards the queue's events (from this process's workers) to JavaScript.
+    /// Forwards the queue's events (from the workers of every process sharing the store) to JavaScript.
     #[napi]
     pub fn watch(&self, queue: u32) -> napi::Result<(), String> {
         let q = self.queues.lock().get(queue as usize).cloned().ok_or_else(|| no_queue(queue)).js()?;

@@ -197,6 +197,16 @@ impl NativeQueueHost {
         Ok(())
     }
 
+    /// Calls `done` once the queue's listeners hear other processes' events too.
+    fn listening(&self, py: Python<'_>, queue: usize, done: Py<PyAny>) -> PyResult<()> {
+        let q = self.queue(py, queue)?;
+        self.run(done, async move {
+            q.listening().await?;
+            Ok(Outcome::Nothing)
+        });
+        Ok(())
+    }
+
     fn set_paused(&self, py: Python<'_>, queue: usize, paused: bool, done: Py<PyAny>) -> PyResult<()> {
         let q = self.queue(py, queue)?;
         self.run(done, async move {
@@ -235,7 +245,8 @@ impl NativeQueueHost {
         Ok(())
     }
 
-    /// Calls `listener(event_dict)` on the loop for each of the queue's events from this process.
+    /// Calls `listener(event_dict)` on the loop for each of the queue's events, from every process
+    /// sharing the store.
     fn watch(&self, py: Python<'_>, queue: usize, listener: Py<PyAny>) -> PyResult<()> {
         let q = self.queue(py, queue)?;
         let mut rx = q.events();

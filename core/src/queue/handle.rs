@@ -6,74 +6,15 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+pub use super::events::QueueEvent;
+
 use super::job::{Added, Counts, JobInfo, NewJob, new_job_id};
 use super::metrics::QueueMetrics;
 use super::options::{AddOptions, QueueOptions};
 use super::store::{DeadSelection, QueueLimits, Store};
 use crate::error::{Error, ErrorCode, Result};
 
-/// What happened to a job, as `@OnQueueEvent` handlers hear it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum QueueEvent {
-    /// A job completed; its result (MessagePack).
-    Completed {
-        /// The job.
-        id: String,
-        /// Its name.
-        name: String,
-        /// The attempt that completed it.
-        attempt: u32,
-        /// Its result.
-        result: Bytes,
-    },
-    /// An attempt failed; `dead` when it was the last (the job is in the dead-letter queue).
-    Failed {
-        /// The job.
-        id: String,
-        /// Its name.
-        name: String,
-        /// The attempt that failed.
-        attempt: u32,
-        /// Why.
-        error: String,
-        /// No attempt is left.
-        dead: bool,
-    },
-    /// A job's worker was lost (its lease expired): the job went back to the queue, or to the
-    /// dead-letter queue when `requeued` is false.
-    Stalled {
-        /// The job.
-        id: String,
-        /// Back in the queue.
-        requeued: bool,
-    },
-    /// A running job reported progress (MessagePack).
-    Progress {
-        /// The job.
-        id: String,
-        /// What it reported.
-        progress: Bytes,
-    },
-    /// A worker found the queue empty after running jobs.
-    Drained,
-}
-
-impl QueueEvent {
-    /// The event's name as handlers subscribe to it: `completed`, `failed`, `stalled`,
-    /// `progress`, `drained`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            QueueEvent::Completed { .. } => "completed",
-            QueueEvent::Failed { .. } => "failed",
-            QueueEvent::Stalled { .. } => "stalled",
-            QueueEvent::Progress { .. } => "progress",
-            QueueEvent::Drained => "drained",
-        }
-    }
-}
-
-/// A queue: a name in a store, with its options. Cheap to clone; every clone and every worker
-/// made from it share one event stream.
+/// A queue: a name in a store, with its options. Cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
     pub(crate) inner: Arc<QueueInner>,
@@ -83,7 +24,6 @@ pub(crate) struct QueueInner {
     pub(crate) name: String,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) options: QueueOptions,
-    pub(crate) events: broadcast::Sender<QueueEvent>,
     pub(crate) metrics: QueueMetrics,
 }
 
@@ -125,9 +65,8 @@ impl Queue {
                 QueueLimits { concurrency: options.concurrency, rate: options.rate.map(|r| (r.max, r.per)) };
             store.set_limits(name, limits).await?;
         }
-        let (events, _) = broadcast::channel(1024);
         let metrics = QueueMetrics::new(crate::metrics::Registry::global(), name)?;
-        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), store, options, events, metrics }) })
+        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), store, options, metrics }) })
     }
 
     /// The queue's name.
@@ -235,13 +174,22 @@ impl Queue {
         self.inner.store.retry_dead(&self.inner.name, which).await
     }
 
-    /// What happens to the queue's jobs in this process's workers.
+    /// What happens to the queue's jobs, in the workers of every process sharing the store: this
+    /// process's at once, the others' once [`listening`](Queue::listening) resolves (a few
+    /// milliseconds after the first call). At most once: a receiver that falls thousands of events
+    /// behind loses the oldest.
     pub fn events(&self) -> broadcast::Receiver<QueueEvent> {
-        self.inner.events.subscribe()
+        self.inner.store.events(&self.inner.name)
     }
 
-    pub(crate) fn emit(&self, e: QueueEvent) {
-        let _ = self.inner.events.send(e);
+    /// Resolves once the receivers of [`events`](Queue::events) hear the events of other
+    /// processes too (`Q002` if the store cannot carry them within a few seconds).
+    pub async fn listening(&self) -> Result<()> {
+        self.inner.store.listening(&self.inner.name).await
+    }
+
+    pub(crate) fn emit(&self, events: Vec<QueueEvent>) {
+        self.inner.store.publish(&self.inner.name, events);
     }
 }
 

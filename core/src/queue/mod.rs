@@ -29,6 +29,7 @@
 //! ```
 
 pub mod door;
+mod events;
 mod handle;
 mod job;
 mod metrics;

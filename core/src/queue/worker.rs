@@ -86,7 +86,7 @@ impl Job {
         let ok =
             self.queue.store().progress(self.queue.name(), self.id(), self.token(), bytes.clone()).await?;
         if ok {
-            self.queue.emit(QueueEvent::Progress { id: self.id().to_string(), progress: bytes });
+            self.queue.emit(vec![QueueEvent::Progress { id: self.id().to_string(), progress: bytes }]);
         }
         Ok(ok)
     }
@@ -409,7 +409,7 @@ async fn finisher(queue: Queue, mut rx: mpsc::UnboundedReceiver<Report>) {
             record(&queue, finishes, &jobs).await;
         }
         if drained {
-            queue.emit(QueueEvent::Drained);
+            queue.emit(vec![QueueEvent::Drained]);
         }
     }
 }
@@ -429,6 +429,7 @@ async fn record(queue: &Queue, finishes: Vec<Finish>, jobs: &[Arc<Leased>]) {
         }
     };
     let m = &queue.inner.metrics;
+    let mut heard = Vec::with_capacity(events.len());
     for ((ack, e), f) in acks.into_iter().zip(events).zip(&finishes) {
         if ack != FinishAck::Done {
             continue;
@@ -439,10 +440,9 @@ async fn record(queue: &Queue, finishes: Vec<Finish>, jobs: &[Arc<Leased>]) {
             Outcome::Dead(_) => m.dead.inc(),
             Outcome::Release => {}
         }
-        if let Some(e) = e {
-            queue.emit(e);
-        }
+        heard.extend(e);
     }
+    queue.emit(heard);
 }
 
 fn event_of(f: &Finish, j: &Leased) -> Option<QueueEvent> {
@@ -493,11 +493,12 @@ async fn keeper(shared: Arc<Shared>, closing: CancellationToken) {
             _ = reap.tick() => {
                 match queue.store().reap(queue.name(), shared.options.max_stalls).await {
                     Ok(stalled) => {
-                        for s in stalled {
-                            let m = &queue.inner.metrics;
+                        let m = &queue.inner.metrics;
+                        let events = stalled.into_iter().map(|s| {
                             if s.requeued { m.stalled.inc() } else { m.dead.inc() }
-                            queue.emit(QueueEvent::Stalled { id: s.id, requeued: s.requeued });
-                        }
+                            QueueEvent::Stalled { id: s.id, requeued: s.requeued }
+                        }).collect();
+                        queue.emit(events);
                     }
                     Err(e) => tracing::warn!(queue = queue.name(), error = %e, "queue worker: reaping leases failed"),
                 }

@@ -5,6 +5,7 @@
 //!
 //! - `engine.rs`: workers, retries, the dead-letter queue, rate limits, pause, close, kill -9;
 //! - `store.rs`: the store's own rules, called directly (fencing, order, removal, keep);
+//! - `events.rs`: events heard in another process;
 //! - `wake.rs`: idle workers woken by new work;
 //! - `redis_restart.rs`: a Redis server of the test's own, restarted mid-run.
 
@@ -12,6 +13,7 @@
 
 mod backend;
 mod engine;
+mod events;
 #[cfg(feature = "redis")]
 mod redis_restart;
 mod store;
@@ -70,6 +72,8 @@ cases! {
     store::completed_jobs_are_kept_for_their_keep_then_purged,
     store::a_lost_worker_past_max_stalls_sends_the_job_to_the_dead_letter_queue,
     store::the_scheduler_lease_and_watermark_hold_across_handles,
+    events::events_reach_listeners_of_another_process_once,
+    events::a_process_that_listens_hears_nothing_it_published_before,
     wake::an_idle_worker_is_woken_by_a_job_added_elsewhere,
     wake::jobs_added_at_once_wake_every_idle_worker_they_need,
 }

@@ -68,10 +68,14 @@ export function OnQueueEvent(event: QueueEventName): MethodDecorator {
   };
 }
 
-/** Opens the processor's queue and starts its worker with `instance`'s methods. */
-export async function startProcessor(instance: object, m: ProcessorMeta, defaultStore: string | undefined): Promise<Worker> {
+/**
+ * Opens the processor's queue and starts its worker with `instance`'s methods. A processor with
+ * `@OnQueueEvent` methods only runs no jobs: it hears the events of the queue's workers in every
+ * process, which it listens to before this returns.
+ */
+export async function startProcessor(instance: object, m: ProcessorMeta, defaultStore: string | undefined): Promise<Worker | undefined> {
   const name = `@QueueProcessor('${m.queue}')`;
-  if (m.handlers.length === 0) throw invalidArgument(`${name} ${instance.constructor.name} has no @ProcessMessage() method`);
+  if (m.handlers.length === 0 && m.events.length === 0) throw invalidArgument(`${name} ${instance.constructor.name} has no @ProcessMessage() or @OnQueueEvent() method`);
   const queueOptions: Record<string, unknown> = {};
   const workerOptions: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(m.options)) (WORKER_KEYS.includes(k) ? workerOptions : queueOptions)[k] = v;
@@ -79,6 +83,8 @@ export async function startProcessor(instance: object, m: ProcessorMeta, default
   const queue = await Queue.open(m.queue, queueOptions as QueueOptions);
   const target = instance as Record<string | symbol, (...a: unknown[]) => unknown>;
   for (const { method, event } of m.events) queue.on(event, (e) => void Promise.resolve(target[method](e)).catch((err) => console.error(`[omnitron] ${name} @OnQueueEvent('${event}') failed:`, err)));
+  if (m.events.length > 0) await queue.listening();
+  if (m.handlers.length === 0) return undefined;
   const byName = new Map(m.handlers.filter((h) => h.job !== '').map((h) => [h.job, h.method]));
   const any = m.handlers.find((h) => h.job === '')?.method;
   return new Worker(

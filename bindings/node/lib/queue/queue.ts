@@ -250,7 +250,10 @@ export class Queue<T = unknown> {
     return (await host.op((op) => host.native.retryDead(op, this._index, ids ?? null))).aux;
   }
 
-  /** Listens to what this process's workers do with the queue's jobs. */
+  /**
+   * Listens to what the workers of every process sharing the store do with the queue's jobs:
+   * this process's events at once, the others' once `listening()` resolves.
+   */
   on(event: QueueEventName, listener: (e: QueueEventData) => void): this {
     if (!EVENTS.includes(event)) throw invalidArgument(`queue '${this.name}': no event '${String(event)}'; the events are ${EVENTS.join(', ')}`);
     if (typeof listener !== 'function') throw invalidArgument(`queue '${this.name}': on('${event}') takes a function`);
@@ -258,6 +261,12 @@ export class Queue<T = unknown> {
       if (e.event === event) listener(e as unknown as QueueEventData);
     });
     return this;
+  }
+
+  /** Resolves once `on(...)` listeners hear the events of other processes too (a few milliseconds after the first `on`). */
+  async listening(): Promise<void> {
+    const host = queueHost();
+    await host.op((op) => host.native.listening(op, this._index));
   }
 }
 

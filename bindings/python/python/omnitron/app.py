@@ -123,7 +123,9 @@ class Omnitron:
                 processor = processor_of(e.make) if e.kind == 0 else None
                 if processor is not None:
                     instance = await container.resolve_async(e.token)
-                    app._workers.append(await start_processor(instance, processor, queue_options.get("store")))
+                    worker = await start_processor(instance, processor, queue_options.get("store"))
+                    if worker is not None:
+                        app._workers.append(worker)
             scheduled = []
             for e in (e for module in entries for e in module):
                 decls = schedules_of(e.make) if e.kind == 0 else []

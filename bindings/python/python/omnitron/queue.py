@@ -236,8 +236,10 @@ class Queue(Generic[T]):
         return n
 
     def on(self, event: str, listener: Callable[[QueueEvent], Any]) -> None:
-        """Calls ``listener`` (a function or coroutine function) with each ``event`` of this
-        process's workers: ``completed``, ``failed``, ``stalled``, ``progress``, ``drained``."""
+        """Calls ``listener`` (a function or coroutine function) with each ``event`` of the workers
+        of every process sharing the store: ``completed``, ``failed``, ``stalled``, ``progress``,
+        ``drained``. This process's events are heard at once, the others' once :meth:`listening`
+        returns."""
         if event not in _EVENTS:
             raise InvalidArgumentError(f"queue '{self.name}': no event {event!r}; the events are {', '.join(_EVENTS)}")
         if not callable(listener):
@@ -252,6 +254,11 @@ class Queue(Generic[T]):
                 loop.create_task(_logged(r, f"queue '{self.name}' {event} listener"))
 
         self._host.native.watch(self._index, deliver)
+
+    async def listening(self) -> None:
+        """Returns once :meth:`on` listeners hear the events of other processes too (a few
+        milliseconds after the first ``on``)."""
+        await self._host.op(lambda done: self._host.native.listening(self._index, done))
 
 
 async def _logged(aw: Awaitable[Any], what: str) -> None:
@@ -403,8 +410,10 @@ def processor_of(cls: Any) -> Optional[tuple[str, dict[str, Any]]]:
     return meta
 
 
-async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], app_store: Optional[str]) -> Worker:
-    """Opens the processor's queue and starts its worker with ``instance``'s methods."""
+async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], app_store: Optional[str]) -> Optional[Worker]:
+    """Opens the processor's queue and starts its worker with ``instance``'s methods. A processor
+    with ``@on_queue_event`` methods only runs no jobs: it hears the events of the queue's workers
+    in every process, which it listens to before this returns."""
     name, options = meta
     what = f"@queue_processor({name!r}) {type(instance).__name__}"
     handlers: dict[str, Callable[..., Any]] = {}
@@ -412,16 +421,23 @@ async def start_processor(instance: Any, meta: tuple[str, dict[str, Any]], app_s
         fn = getattr(type(instance), attr, None)
         if callable(fn) and hasattr(fn, _HANDLER):
             handlers[getattr(fn, _HANDLER)] = getattr(instance, attr)
-    if not handlers:
-        raise InvalidArgumentError(f"{what} has no @process_message method")
+    listeners = [
+        (getattr(fn, _EVENT), attr)
+        for attr in dir(type(instance))
+        if callable(fn := getattr(type(instance), attr, None)) and hasattr(fn, _EVENT)
+    ]
+    if not handlers and not listeners:
+        raise InvalidArgumentError(f"{what} has no @process_message or @on_queue_event method")
     worker_options = {k: v for k, v in options.items() if k in _WORKER_KEYS}
     queue_options = {k: v for k, v in options.items() if k not in _WORKER_KEYS}
     store = queue_options.pop("store", None) or app_store or default_store()
     queue = await Queue.open(name, store=store, **queue_options)
-    for attr in dir(type(instance)):
-        fn = getattr(type(instance), attr, None)
-        if callable(fn) and hasattr(fn, _EVENT):
-            queue.on(getattr(fn, _EVENT), getattr(instance, attr))
+    for event, attr in listeners:
+        queue.on(event, getattr(instance, attr))
+    if listeners:
+        await queue.listening()
+    if not handlers:
+        return None
     fallback = handlers.get("")
 
     async def handle(job: Job[Any]) -> Any:

@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use self::redis::{RedisStore, RedisStoreOptions};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
 
+use super::QueueEvent;
 use super::job::{Added, Counts, Finish, FinishAck, JobInfo, Leased, NewJob, Stalled};
 use crate::error::Result;
 
@@ -185,6 +186,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// How many jobs are in each state.
     fn counts(&self, queue: &str) -> BoxFuture<'static, Result<Counts>>;
+
+    /// Hears what happens to `queue`'s jobs in every process sharing the store: this process's
+    /// events at once, the others' once [`listening`](Store::listening) resolves (a few
+    /// milliseconds after the first call for the queue).
+    fn events(&self, queue: &str) -> tokio::sync::broadcast::Receiver<QueueEvent>;
+
+    /// Resolves once the events other processes publish for `queue` reach the receivers of
+    /// [`events`](Store::events) (at once if nobody in this process listens to it).
+    fn listening(&self, queue: &str) -> BoxFuture<'static, Result<()>>;
+
+    /// Delivers events to this process's listeners and publishes them to the other processes'.
+    fn publish(&self, queue: &str, events: Vec<QueueEvent>);
 
     /// Something to wait on for new work: made before a worker's first claim, it wakes the worker
     /// for any job made ready after that.

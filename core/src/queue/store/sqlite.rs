@@ -22,11 +22,17 @@
 //! CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL,
 //!                      until_ms INTEGER NOT NULL);
 //! CREATE TABLE schedules (name TEXT PRIMARY KEY, slot_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL);
+//! -- Events crossing processes (`sqlite/events.rs`), made in files of any version.
+//! CREATE TABLE queue_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
+//!   origin INTEGER NOT NULL, body BLOB NOT NULL, at_ms INTEGER NOT NULL);
+//! CREATE TABLE queue_listeners (queue TEXT NOT NULL, origin INTEGER NOT NULL,
+//!   until_ms INTEGER NOT NULL, PRIMARY KEY (queue, origin));
 //! ```
 //!
 //! Ready jobs run by priority, then by the time they became ready, then in the order they were
 //! added; a job handed back (its worker lost, or closing) keeps its place at the front.
 
+mod events;
 mod jobs;
 mod schedule;
 
@@ -44,10 +50,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 
 use super::{BoxFuture, Claim, Claimed, DeadSelection, QueueLimits, Store, Waiter};
 use crate::error::{Error, ErrorCode, Result};
+use crate::queue::QueueEvent;
+use crate::queue::events::EventHub;
 use crate::queue::job::{Added, Counts, Finish, FinishAck, JobInfo, NewJob, Stalled};
 use crate::time::now_ms;
 
@@ -138,6 +146,9 @@ pub struct SqliteStore {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     signals: Arc<Signals>,
     path: PathBuf,
+    hub: Arc<EventHub>,
+    /// Started by the first listener: carries other processes' events here.
+    tail: Mutex<Option<events::Tail>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -189,6 +200,8 @@ impl SqliteStore {
             thread: Mutex::new(Some(thread)),
             signals,
             path: opts.path,
+            hub: Arc::default(),
+            tail: Mutex::new(None),
         })
     }
 
@@ -230,9 +243,35 @@ impl SqliteStore {
         })
     }
 
+    fn is_memory(&self) -> bool {
+        self.path == Path::new(":memory:")
+    }
+
+    /// Has other processes' events carried to this store's listeners (one thread per store, for
+    /// every queue listened to). A store in memory has no other process.
+    fn listen(&self) {
+        if self.is_memory() {
+            for q in self.hub.queues() {
+                self.hub.set_ready(&q, true);
+            }
+            return;
+        }
+        let mut tail = self.tail.lock();
+        match tail.as_ref() {
+            Some(t) => t.wake(),
+            None => match events::Tail::start(self.path.clone(), self.hub.clone()) {
+                Ok(t) => *tail = Some(t),
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "queue events: cannot start the thread that hears other processes")
+                }
+            },
+        }
+    }
+
     /// Stops the store's thread once the calls already made are answered. Later calls fail with
     /// `Q009`. Dropping the store does the same.
     pub fn close(&self) {
+        self.tail.lock().take();
         self.tx.lock().take();
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
@@ -285,6 +324,7 @@ fn open_connection(opts: &SqliteStoreOptions) -> Result<Connection> {
     let end = if checked.is_ok() { "COMMIT" } else { "ROLLBACK" };
     conn.execute_batch(end).map_err(|e| store_err(path, "cannot write the schema", e))?;
     checked?;
+    conn.execute_batch(events::TABLES).map_err(|e| store_err(path, "cannot create the event tables", e))?;
     Ok(conn)
 }
 
@@ -541,6 +581,36 @@ impl Store for SqliteStore {
     fn counts(&self, queue: &str) -> BoxFuture<'static, Result<Counts>> {
         let q = queue.to_string();
         self.run(move |c, _| count_jobs(c, &q))
+    }
+
+    fn events(&self, queue: &str) -> broadcast::Receiver<QueueEvent> {
+        let (rx, first) = self.hub.subscribe(queue);
+        if first {
+            self.listen();
+        }
+        rx
+    }
+
+    fn listening(&self, queue: &str) -> BoxFuture<'static, Result<()>> {
+        let hub = self.hub.clone();
+        let q = queue.to_string();
+        Box::pin(async move {
+            hub.ready(&q).await;
+            Ok(())
+        })
+    }
+
+    fn publish(&self, queue: &str, events: Vec<QueueEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        self.hub.deliver(queue, &events);
+        if self.is_memory() {
+            return;
+        }
+        let (q, origin) = (queue.to_string(), self.hub.origin());
+        // Not awaited: the publication joins the writer's next transaction.
+        drop(self.run(move |c, _| events::publish(c, &q, origin, &events)));
     }
 
     fn waiter(&self, queue: &str) -> Box<dyn Waiter> {

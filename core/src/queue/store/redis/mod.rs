@@ -22,7 +22,9 @@
 //! | `p:{q}:seq` | string | the order jobs were added in |
 //! | `p:{q}:cl:<nonce>` | list | what one claim leased, for its repeat; expires with the lease |
 //! | `p:layout` | string | the key layout's version |
+//! | `p:{q}:events` | channel | the queue's events, published for other processes (`events.rs`) |
 
+mod events;
 mod ops;
 mod reply;
 mod scripts;
@@ -36,9 +38,12 @@ use std::time::Duration;
 use ::redis::Client;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc};
 
 use super::{BoxFuture, Claim, Claimed, DeadSelection, QueueLimits, Store, Waiter};
 use crate::error::{Error, ErrorCode, Result};
+use crate::queue::QueueEvent;
+use crate::queue::events::EventHub;
 use crate::queue::job::{Added, Counts, Finish, FinishAck, JobInfo, NewJob, Stalled};
 use ops::nonce;
 use scripts::Caller;
@@ -97,6 +102,9 @@ struct Inner {
     caller: Caller,
     prefix: String,
     connection_timeout: Duration,
+    hub: Arc<EventHub>,
+    /// The task carrying other processes' events here, told of each queue listened to.
+    listener: parking_lot::Mutex<Option<mpsc::UnboundedSender<String>>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -106,6 +114,11 @@ impl std::fmt::Debug for RedisStore {
             .field("prefix", &self.inner.prefix)
             .finish()
     }
+}
+
+/// A queue's key prefix `p:{q}`.
+fn queue_prefix(prefix: &str, queue: &str) -> String {
+    format!("{prefix}:{{{queue}}}")
 }
 
 /// The URL without its password, for messages.
@@ -176,6 +189,8 @@ impl RedisStore {
             caller: Caller { conn, retries: opts.retries, server },
             prefix: opts.prefix,
             connection_timeout: opts.connection_timeout,
+            hub: Arc::default(),
+            listener: parking_lot::Mutex::new(None),
         };
         inner.check_server().await?;
         Ok(RedisStore { inner: Arc::new(inner) })
@@ -244,7 +259,7 @@ impl Inner {
 
     /// The queue's key prefix `p:{q}` and its keys, in the order `lua/common.lua` reads them.
     fn keys(&self, queue: &str) -> (String, Vec<String>) {
-        let p = format!("{}:{{{queue}}}", self.prefix);
+        let p = queue_prefix(&self.prefix, queue);
         let keys = ["ready", "delayed", "active", "done", "dead", "meta", "marker", "rate", "seq"]
             .iter()
             .map(|k| format!("{p}:{k}"))
@@ -259,6 +274,21 @@ impl Inner {
 
     fn schedules_key(&self) -> String {
         format!("{}:schedules", self.prefix)
+    }
+
+    /// Has other processes' events of `queue` carried to the hub (the carrier starts with the first
+    /// queue listened to, once a runtime is at hand).
+    fn listen(&self, queue: &str) {
+        let mut listener = self.listener.lock();
+        if let Some(tx) = listener.as_ref()
+            && tx.send(queue.to_string()).is_ok()
+        {
+            return;
+        }
+        let prefix = self.prefix.clone();
+        let channels = move |q: &str| events::channel(&queue_prefix(&prefix, q));
+        // The new carrier subscribes to every queue in the hub, this one included.
+        *listener = events::start(self.client.clone(), channels, self.hub.clone(), self.connection_timeout);
     }
 
     /// Runs `script` for `queue`; `args` follow the queue's key prefix.
@@ -399,6 +429,53 @@ impl Store for RedisStore {
     ) -> BoxFuture<'static, Result<bool>> {
         let (schedule, q) = (schedule.to_string(), queue.to_string());
         self.run(move |s| async move { s.fire(&schedule, slot_ms, &q, &nonce(), job).await })
+    }
+
+    fn events(&self, queue: &str) -> broadcast::Receiver<QueueEvent> {
+        let (rx, first) = self.inner.hub.subscribe(queue);
+        if first {
+            self.inner.listen(queue);
+        }
+        rx
+    }
+
+    fn listening(&self, queue: &str) -> BoxFuture<'static, Result<()>> {
+        let q = queue.to_string();
+        self.run(move |s| async move {
+            if !s.hub.listened(&q) {
+                return Ok(());
+            }
+            s.listen(&q);
+            let wait = s.connection_timeout.max(Duration::from_secs(5));
+            tokio::time::timeout(wait, s.hub.ready(&q)).await.map_err(|_| {
+                Error::new(
+                    ErrorCode::QueueStoreFailed,
+                    format!(
+                        "queue store '{}': cannot subscribe to queue '{q}''s events within {wait:?}; check that Redis is reachable",
+                        s.caller.server
+                    ),
+                )
+            })
+        })
+    }
+
+    fn publish(&self, queue: &str, events: Vec<QueueEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        self.inner.hub.deliver(queue, &events);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let body = crate::queue::events::encode(self.inner.hub.origin(), &events);
+        let channel = events::channel(&queue_prefix(&self.inner.prefix, queue));
+        let mut conn = self.inner.caller.conn.clone();
+        // Not awaited by the worker: an event is news, and a lost one is not retried.
+        runtime.spawn(async move {
+            let sent: ::redis::RedisResult<::redis::Value> =
+                ::redis::cmd("PUBLISH").arg(channel).arg(body).query_async(&mut conn).await;
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, "queue events: publishing failed");
+            }
+        });
     }
 
     fn waiter(&self, queue: &str) -> Box<dyn Waiter> {
