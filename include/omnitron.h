@@ -1597,13 +1597,16 @@ OmnitronStatus omnitron_queue_remove(struct OmnitronQueue *queue,
 
 // Starts a worker on `queue` that runs each job with `callback` (see OmnitronJobFn: it runs on an
 // engine thread). `options_json` (NULL: the defaults): `{"concurrency": 4, "lease_ms": 30000,
-// "poll_interval_ms": 100, "max_stalls": 1, "name": "mailer-1"}`: jobs run at once (default 1),
-// the lease held on each (renewed every third of it; a worker that dies loses its jobs to others
-// after this long; at least 100), how often an idle worker looks for jobs added by other processes
-// (jobs added in this process wake it at once), how often a job's worker may be lost before it is
-// dead, and the worker's name in the store. `free_user_data(user_data)` (NULL: nothing) runs once
-// the worker is closed or freed and its last callback has returned, on the thread that lets go
-// last; or before this function returns if it fails. Free the worker with
+// "poll_interval_ms": 100, "max_stalls": 1, "name": "mailer-1", "prefetch": 8}`: jobs run at once
+// (default 1), the lease held on each (renewed every third of it; a worker that dies loses its
+// jobs to others after this long; at least 100), how often an idle worker looks for jobs added by
+// other processes (jobs added in this process wake it at once), how often a job's worker may be
+// lost before it is dead, the worker's name in the store, and how many jobs it holds leased
+// beyond the running ones, to start without a round trip to the store (default the concurrency,
+// at least 8; 0 on a queue with limits; a held job no free slot starts within 250 ms goes back).
+// `free_user_data(user_data)` (NULL: nothing) runs once the worker is closed or freed and its
+// last callback has returned, on the thread that lets go last; or before this function returns
+// if it fails. Free the worker with
 // omnitron_queue_worker_free.
 OmnitronStatus omnitron_queue_worker_start(struct OmnitronQueue *queue,
                                            const char *options_json,

@@ -158,6 +158,11 @@ pub struct WorkerOptions {
     pub max_stalls: u32,
     /// The worker's name in the store (default `<host pid>-<random>`).
     pub name: Option<String>,
+    /// How many jobs the worker holds leased beyond those it runs, ready to start without a round
+    /// trip to the store (default: the concurrency, at least 8; always 0 on a queue opened with a
+    /// concurrency or rate limit, whose every lease must be a start). A held job waits at most
+    /// 250 ms for a free slot before it goes back to the front of the queue.
+    pub prefetch: Option<u32>,
 }
 
 impl Default for WorkerOptions {
@@ -168,6 +173,7 @@ impl Default for WorkerOptions {
             poll_interval: Duration::from_millis(100),
             max_stalls: 1,
             name: None,
+            prefetch: None,
         }
     }
 }
@@ -285,7 +291,8 @@ impl AddOptions {
 }
 
 impl WorkerOptions {
-    /// Reads a worker's options: `concurrency`, `lease`, `poll_interval`, `max_stalls`, `name`.
+    /// Reads a worker's options: `concurrency`, `lease`, `poll_interval`, `max_stalls`, `name`,
+    /// `prefetch`.
     pub fn from_raw(raw: &RawOptions) -> Result<WorkerOptions> {
         let d = WorkerOptions::default();
         let o = WorkerOptions {
@@ -294,6 +301,7 @@ impl WorkerOptions {
             poll_interval: raw.duration("poll_interval")?.unwrap_or(d.poll_interval),
             max_stalls: raw.count("max_stalls", 0)?.unwrap_or(d.max_stalls),
             name: raw.text("name")?.map(str::to_string),
+            prefetch: raw.count("prefetch", 0)?,
         };
         if o.lease < Duration::from_millis(100) {
             return Err(raw.wrong("lease", "must be at least 100 ms"));

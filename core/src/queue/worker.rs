@@ -1,11 +1,17 @@
 //! [`Worker`]: runs a queue's jobs with a handler, under leases, at a set concurrency.
 //!
-//! Four tasks: the claim loop (takes as many jobs as there are free slots, sleeps until work may be
-//! ready), one task per running job, the finisher (sends outcomes to the store in batches: one
-//! write for every job that finished meanwhile) and the keeper (renews the leases of running jobs
-//! every third of the lease, and hands back the jobs of lost workers).
+//! Four tasks: the claim loop (takes as many jobs as there are free slots, plus a few held ready
+//! to start, and sleeps until work may be ready), one task per running job, the finisher (sends
+//! outcomes to the store in batches: one write for every job that finished meanwhile) and the
+//! keeper (renews the leases of running and held jobs every third of the lease, and hands back the
+//! jobs of lost workers).
+//!
+//! Held jobs (`WorkerOptions::prefetch`) take the store's round trip off the path from one job to
+//! the next: a slot that frees starts a held job at once, and the hold is topped up in the
+//! background. A held job that finds no free slot within [`HOLD`] goes back to the front of the
+//! queue, so that a worker busy with long jobs does not keep work from idle ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +31,9 @@ use crate::time::now_ms;
 
 /// How often a running worker samples its queue's depth for the metrics.
 const DEPTH_SAMPLE: Duration = Duration::from_secs(5);
+
+/// The longest a worker holds a prefetched job that no free slot has started.
+pub(crate) const HOLD: Duration = Duration::from_millis(250);
 
 /// A job as its handler gets it.
 #[derive(Clone)]
@@ -127,9 +136,25 @@ struct Running {
     cancel: CancellationToken,
 }
 
+/// Jobs leased ahead, oldest first, with when each was leased.
+#[derive(Default)]
+struct Held {
+    jobs: VecDeque<(Leased, tokio::time::Instant)>,
+    /// Set when the worker closes: jobs leased after that go straight back.
+    closed: bool,
+    /// A top-up claim is on its way.
+    topping_up: bool,
+}
+
 struct Shared {
     queue: Queue,
     options: WorkerOptions,
+    /// The jobs held beyond the running ones, at most (see `WorkerOptions::prefetch`); 0 once a
+    /// claim says the queue has limits.
+    prefetch: std::sync::atomic::AtomicU32,
+    held: Mutex<Held>,
+    /// Woken when a top-up brought jobs in.
+    topped_up: tokio::sync::Notify,
     name: String,
     handler: Handler,
     slots: Arc<Semaphore>,
@@ -165,8 +190,17 @@ impl Worker {
             .clone()
             .unwrap_or_else(|| format!("{}-{:08x}", std::process::id(), fastrand::u32(..)));
         let (done, done_rx) = mpsc::unbounded_channel();
+        let limited = queue.inner.options.concurrency.is_some() || queue.inner.options.rate.is_some();
+        let prefetch = match options.prefetch {
+            _ if limited => 0,
+            Some(n) => n,
+            None => options.concurrency.max(8),
+        };
         let shared = Arc::new(Shared {
             queue: queue.clone(),
+            prefetch: prefetch.into(),
+            held: Mutex::new(Held::default()),
+            topped_up: tokio::sync::Notify::new(),
             slots: Arc::new(Semaphore::new(options.concurrency as usize)),
             options,
             name,
@@ -235,22 +269,58 @@ impl Drop for Worker {
 }
 
 async fn claim_loop(shared: Arc<Shared>, closing: CancellationToken) {
+    claim_jobs(&shared, closing).await;
+    // Closing (or the semaphore gone): what is held goes back, and so does what a top-up brings.
+    shared.hand_back_held(true);
+}
+
+async fn claim_jobs(shared: &Arc<Shared>, closing: CancellationToken) {
     let queue = shared.queue.clone();
     let mut waiter = queue.store().waiter(queue.name());
     let mut busy = false;
     let mut failures = 0u32;
     loop {
-        let first = tokio::select! {
-            p = shared.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = closing.cancelled() => return,
+        // A free slot; while none is, held jobs past their hold go back.
+        let first = loop {
+            let stale_at = shared.held.lock().jobs.front().map(|(_, at)| *at + HOLD);
+            tokio::select! {
+                p = shared.slots.clone().acquire_owned() => match p {
+                    Ok(p) => break p,
+                    Err(_) => return,
+                },
+                _ = closing.cancelled() => return,
+                _ = sleep_until(stale_at) => shared.hand_back_stale(),
+            }
+        };
+        // Held jobs first: no round trip.
+        shared.hand_back_stale();
+        let mut slot = Some(first);
+        while let Some(s) = slot.take() {
+            let Some(job) = shared.take_held() else {
+                slot = Some(s);
+                break;
+            };
+            busy = true;
+            shared.start(job, s);
+            slot = shared.slots.clone().try_acquire_owned().ok();
+        }
+        let Some(first) = slot else {
+            top_up(shared);
+            continue;
         };
         let mut slots = vec![first];
         while let Ok(p) = shared.slots.clone().try_acquire_owned() {
             slots.push(p);
         }
         waiter.seen();
-        let claim =
-            Claim { worker: shared.name.clone(), max: slots.len() as u32, lease: shared.options.lease };
+        // An idle worker takes only what it can run: jobs added at once go to every idle worker
+        // they need, not to the first one woken. Held jobs are for a worker running back to back.
+        let ahead = if busy { shared.prefetch() } else { 0 };
+        let claim = Claim {
+            worker: shared.name.clone(),
+            max: (slots.len() as u32).saturating_add(ahead),
+            lease: shared.options.lease,
+        };
         // Not abandoned when the worker closes: the store would lease jobs to nobody.
         let claimed = queue.store().claim(queue.name(), claim).await;
         let claimed = match claimed {
@@ -272,7 +342,7 @@ async fn claim_loop(shared: Arc<Shared>, closing: CancellationToken) {
         };
         if claimed.jobs.is_empty() {
             drop(slots);
-            if busy {
+            if busy && shared.held.lock().jobs.is_empty() {
                 busy = false;
                 let _ = shared.done.send(Report::Drained);
             }
@@ -285,28 +355,134 @@ async fn claim_loop(shared: Arc<Shared>, closing: CancellationToken) {
             }
             tokio::select! {
                 _ = waiter.wait(wait) => {}
+                _ = shared.topped_up.notified() => {}
                 _ = closing.cancelled() => return,
             }
             continue;
         }
         if closing.is_cancelled() {
             for job in claimed.jobs {
-                let f = Finish { id: job.id.clone(), token: job.token, outcome: Outcome::Release };
-                let _ = shared.done.send(Report::Outcome(f, Arc::new(job)));
+                shared.hand_back(job);
             }
             return;
         }
+        shared.limits(&claimed);
         busy = true;
-        let mut slots = slots.into_iter();
-        for job in claimed.jobs {
-            let Some(slot) = slots.next() else { break };
-            let cancel = shared.abort.child_token();
-            shared
-                .running
-                .lock()
-                .insert(job.id.clone(), Running { token: job.token, cancel: cancel.clone() });
-            tokio::spawn(run_job(shared.clone(), Arc::new(job), cancel, slot));
+        let mut jobs = claimed.jobs.into_iter();
+        // Slots first: `zip` takes from its first iterator before it knows the second is done.
+        for (slot, job) in slots.into_iter().zip(jobs.by_ref()) {
+            shared.start(job, slot);
         }
+        shared.hold(jobs);
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Tops the held jobs up in the background once half of them have started.
+fn top_up(shared: &Arc<Shared>) {
+    let want = {
+        let mut held = shared.held.lock();
+        let prefetch = shared.prefetch();
+        let want = prefetch.saturating_sub(held.jobs.len() as u32);
+        if held.topping_up || held.closed || want == 0 || want < prefetch.div_ceil(2) {
+            return;
+        }
+        held.topping_up = true;
+        want
+    };
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let claim = Claim { worker: shared.name.clone(), max: want, lease: shared.options.lease };
+        let claimed = shared.queue.store().claim(shared.queue.name(), claim).await;
+        shared.held.lock().topping_up = false;
+        // A failed top-up is not retried here: the claim loop claims for itself when nothing is held.
+        let Ok(claimed) = claimed else { return };
+        if claimed.paused {
+            shared.hand_back_held(false);
+        }
+        shared.limits(&claimed);
+        if !claimed.jobs.is_empty() {
+            shared.hold(claimed.jobs);
+            shared.topped_up.notify_one();
+        }
+    });
+}
+
+impl Shared {
+    fn prefetch(&self) -> u32 {
+        self.prefetch.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A queue with limits (set by any process) gets no prefetch: a held job would count as
+    /// started against its rate and its concurrency.
+    fn limits(&self, claimed: &super::store::Claimed) {
+        if claimed.limited && self.prefetch() > 0 {
+            self.prefetch.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Runs `job` in `slot`.
+    fn start(self: &Arc<Self>, job: Leased, slot: tokio::sync::OwnedSemaphorePermit) {
+        let cancel = self.abort.child_token();
+        self.running.lock().insert(job.id.clone(), Running { token: job.token, cancel: cancel.clone() });
+        tokio::spawn(run_job(self.clone(), Arc::new(job), cancel, slot));
+    }
+
+    /// Keeps jobs leased ahead (straight back if the worker is closing).
+    fn hold(&self, jobs: impl IntoIterator<Item = Leased>) {
+        let now = tokio::time::Instant::now();
+        let mut held = self.held.lock();
+        for job in jobs {
+            if held.closed {
+                self.hand_back(job);
+            } else {
+                held.jobs.push_back((job, now));
+            }
+        }
+    }
+
+    fn take_held(&self) -> Option<Leased> {
+        self.held.lock().jobs.pop_front().map(|(job, _)| job)
+    }
+
+    /// Hands back the held jobs that waited longer than [`HOLD`].
+    fn hand_back_stale(&self) {
+        let now = tokio::time::Instant::now();
+        let mut held = self.held.lock();
+        while held.jobs.front().is_some_and(|(_, at)| now.duration_since(*at) >= HOLD) {
+            if let Some((job, _)) = held.jobs.pop_front() {
+                self.hand_back(job);
+            }
+        }
+    }
+
+    /// Hands back every held job; `close`: and those leased from now on.
+    fn hand_back_held(&self, close: bool) {
+        let mut held = self.held.lock();
+        held.closed |= close;
+        for (job, _) in std::mem::take(&mut held.jobs) {
+            self.hand_back(job);
+        }
+    }
+
+    /// The leases to renew: running and held jobs'.
+    fn leases(&self) -> Vec<(String, u64)> {
+        let mut leases: Vec<(String, u64)> =
+            self.running.lock().iter().map(|(id, r)| (id.clone(), r.token)).collect();
+        leases.extend(self.held.lock().jobs.iter().map(|(j, _)| (j.id.clone(), j.token)));
+        leases
+    }
+
+    /// Back to the front of the queue, the attempt not counted.
+    fn hand_back(&self, job: Leased) {
+        let f = Finish { id: job.id.clone(), token: job.token, outcome: Outcome::Release };
+        let _ = self.done.send(Report::Outcome(f, Arc::new(job)));
     }
 }
 
@@ -472,13 +648,15 @@ async fn keeper(shared: Arc<Shared>, closing: CancellationToken) {
     loop {
         tokio::select! {
             _ = renew.tick() => {
-                let leases: Vec<(String, u64)> =
-                    shared.running.lock().iter().map(|(id, r)| (id.clone(), r.token)).collect();
+                let leases = shared.leases();
                 if leases.is_empty() {
                     continue;
                 }
                 match queue.store().renew(queue.name(), leases, lease).await {
                     Ok(lost) => {
+                        if !lost.is_empty() {
+                            shared.held.lock().jobs.retain(|(j, _)| !lost.contains(&j.id));
+                        }
                         let mut running = shared.running.lock();
                         for id in lost {
                             if let Some(r) = running.remove(&id) {
@@ -514,9 +692,7 @@ async fn keeper(shared: Arc<Shared>, closing: CancellationToken) {
                     return;
                 }
                 renew.tick().await;
-                let leases: Vec<(String, u64)> =
-                    shared.running.lock().iter().map(|(id, r)| (id.clone(), r.token)).collect();
-                let _ = queue.store().renew(queue.name(), leases, lease).await;
+                let _ = queue.store().renew(queue.name(), shared.leases(), lease).await;
             }
         }
     }

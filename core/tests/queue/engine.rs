@@ -415,3 +415,76 @@ pub(crate) async fn the_metrics_count_jobs_by_outcome_and_state(b: &Backend) {
     let runs = reg.get("omnitron_queue_job_duration_seconds").unwrap().series(&[name.as_str()]).unwrap();
     assert_eq!(runs.count_and_sum().0, 2.0);
 }
+
+/// Runs jobs named `block` until `release` is set; others at once.
+fn blocking_worker(
+    q: &Queue,
+    release: Arc<std::sync::atomic::AtomicBool>,
+    ran: Arc<Mutex<Vec<String>>>,
+) -> Worker {
+    let options = WorkerOptions { prefetch: Some(8), ..fast() };
+    Worker::start(q, options, move |job| {
+        let (release, ran) = (release.clone(), ran.clone());
+        async move {
+            ran.lock().push(job.id().to_string());
+            while job.name() == "block" && !release.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(())
+        }
+    })
+    .unwrap()
+}
+
+pub(crate) async fn jobs_held_ahead_by_a_busy_worker_go_to_an_idle_one(b: &Backend) {
+    let q = Queue::open(b.store().await, "held", QueueOptions::default()).await.unwrap();
+    // Quick jobs make the first worker run back to back (and so hold jobs ahead); then it blocks.
+    let id = |i: u32| AddOptions { id: Some(format!("j{i:02}")), ..Default::default() };
+    for i in 0..10 {
+        q.add("quick", &i, &id(i)).await.unwrap();
+    }
+    q.add("block", &10, &id(10)).await.unwrap();
+    for i in 11..16 {
+        q.add("quick", &i, &id(i)).await.unwrap();
+    }
+    let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (first, second) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let a = blocking_worker(&q, release.clone(), first.clone());
+    until("the first worker blocked", || first.lock().contains(&"j10".to_string())).await;
+    // It holds jobs ahead (leased, so active), for up to 250 ms.
+    let active = q.counts().await.unwrap().active;
+    assert!(active >= 2, "the first worker holds no job ahead ({active} active)");
+    let b2 = blocking_worker(&q, release.clone(), second.clone());
+    // What the blocked worker held goes back after its hold, and the idle worker runs it.
+    until("the jobs after the blocking one", || second.lock().len() + first.lock().len() >= 16).await;
+    assert!(!second.lock().is_empty(), "the second worker ran nothing: {:?}", first.lock());
+    release.store(true, Ordering::SeqCst);
+    a.close(Duration::from_secs(5)).await;
+    b2.close(Duration::from_secs(5)).await;
+    let mut all: Vec<String> = first.lock().iter().chain(second.lock().iter()).cloned().collect();
+    all.sort();
+    let expected: Vec<String> = (0..16).map(|i| format!("j{i:02}")).collect();
+    assert_eq!(all, expected, "each job ran once");
+}
+
+pub(crate) async fn close_hands_held_jobs_back_at_once_with_their_attempt(b: &Backend) {
+    let q = Queue::open(b.store().await, "held-close", QueueOptions::default()).await.unwrap();
+    let id = |i: u32| AddOptions { id: Some(format!("j{i:02}")), ..Default::default() };
+    for i in 0..4 {
+        q.add("quick", &i, &id(i)).await.unwrap();
+    }
+    q.add("block", &4, &id(4)).await.unwrap();
+    for i in 5..9 {
+        q.add("quick", &i, &id(i)).await.unwrap();
+    }
+    let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let w = blocking_worker(&q, release.clone(), ran.clone());
+    until("the worker blocked", || ran.lock().contains(&"j04".to_string())).await;
+    // The blocking job is handed back after the grace; so is every job held and never run.
+    w.close(Duration::from_millis(50)).await;
+    for i in 4..9 {
+        let info = q.get(&format!("j{i:02}")).await.unwrap().unwrap();
+        assert_eq!((info.state, info.attempts), (JobState::Waiting, 0), "j{i:02}");
+    }
+}

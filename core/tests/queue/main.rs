@@ -65,6 +65,8 @@ cases! {
     engine::a_worker_with_a_concurrency_of_ten_runs_ten_at_once,
     engine::queue_wide_concurrency_holds_across_two_workers,
     engine::the_metrics_count_jobs_by_outcome_and_state,
+    engine::jobs_held_ahead_by_a_busy_worker_go_to_an_idle_one,
+    engine::close_hands_held_jobs_back_at_once_with_their_attempt,
     store::a_stale_token_is_refused_on_finish_renew_and_progress,
     store::a_released_job_keeps_its_place_and_its_attempt,
     store::remove_refuses_a_running_job_and_removes_the_others,

@@ -10,7 +10,7 @@ import { Queue, Worker, type QueueEventName, type QueueOptions, type WorkerOptio
 /** `@QueueProcessor`'s options: the queue's (`rateLimit`, `retries`, ...) and the worker's (`concurrency`, ...). */
 export interface ProcessorOptions extends Omit<QueueOptions, 'concurrency'>, WorkerOptions {}
 
-const WORKER_KEYS = ['concurrency', 'lease', 'pollInterval', 'maxStalls', 'name'];
+const WORKER_KEYS = ['concurrency', 'lease', 'pollInterval', 'maxStalls', 'name', 'prefetch'];
 const PROCESSOR_KEYS = new OptionKeys([...WORKER_KEYS, 'store', 'rateLimit', 'retries', 'attempts', 'backoff', 'backoffDelay', 'maxDelay', 'timeout', 'keepCompleted']);
 const EVENTS: readonly string[] = ['completed', 'failed', 'stalled', 'progress', 'drained'];
 

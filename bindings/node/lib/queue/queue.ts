@@ -72,6 +72,12 @@ export interface WorkerOptions {
   maxStalls?: number;
   /** The worker's name in the store. */
   name?: string;
+  /**
+   * Jobs held leased beyond the running ones, started without a round trip to the store (default:
+   * the concurrency, at least 8; 0 on a queue with a concurrency or rate limit). A held job that no
+   * free slot starts within 250 ms goes back to the front of the queue.
+   */
+  prefetch?: number;
 }
 
 /** One failed attempt. */

@@ -305,7 +305,9 @@ def _answer(host: _Host, call: int, result: Any = None, error: Optional[BaseExce
 class Worker:
     """Runs a queue's jobs with ``handler(job)``: its return value is the job's result (kept with
     it); an exception fails the attempt (retried after its backoff, then dead-lettered).
-    Options: ``concurrency`` (default 1), ``lease``, ``poll_interval``, ``max_stalls``, ``name``."""
+    Options: ``concurrency`` (default 1), ``lease``, ``poll_interval``, ``max_stalls``, ``name``,
+    ``prefetch`` (jobs held leased beyond the running ones, started without a round trip to the
+    store; default the concurrency, at least 8; 0 on a queue with limits)."""
 
     def __init__(self, queue: Queue[Any], handler: Callable[[Job[Any]], Any], **options: Any) -> None:
         if not isinstance(queue, Queue):
@@ -362,7 +364,7 @@ class Worker:
 _PROCESSOR = "__omnitron_queue_processor__"
 _HANDLER = "__omnitron_process_message__"
 _EVENT = "__omnitron_on_queue_event__"
-_WORKER_KEYS = ("concurrency", "lease", "poll_interval", "max_stalls", "name")
+_WORKER_KEYS = ("concurrency", "lease", "poll_interval", "max_stalls", "name", "prefetch")
 
 C = TypeVar("C", bound=type)
 F = TypeVar("F", bound=Callable[..., Any])

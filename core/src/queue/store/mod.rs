@@ -112,6 +112,8 @@ pub struct Claimed {
     pub rate_wait: Option<Duration>,
     /// The queue is paused.
     pub paused: bool,
+    /// The queue has a concurrency or rate limit (every lease counts as a start).
+    pub limited: bool,
 }
 
 /// A queue's limits, held in the store so that every worker on every machine applies them.

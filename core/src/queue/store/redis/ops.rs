@@ -122,7 +122,8 @@ impl Inner {
             // The server's times, as delays, onto this machine's clock.
             next_due_ms: (due >= 0).then(|| now_ms().saturating_add(due as u64)),
             rate_wait: (rate >= 0).then(|| Duration::from_millis(rate as u64)),
-            paused: paused == 1,
+            paused: paused & 1 == 1,
+            limited: paused & 2 == 2,
         })
     }
 

@@ -220,7 +220,8 @@ pub(super) fn claim_jobs(c: &Connection, queue: &str, claim: &Claim) -> Result<C
             }
         }
     }
-    Ok(Claimed { jobs, next_due_ms: next_due(c, queue)?, rate_wait, paused: false })
+    let limited = concurrency.is_some() || rate.is_some();
+    Ok(Claimed { jobs, next_due_ms: next_due(c, queue)?, rate_wait, paused: false, limited })
 }
 
 pub(super) fn push_error(errors: &str, e: &AttemptError) -> String {

@@ -1,6 +1,6 @@
 -- Leases up to `max` ready jobs to a worker, within the queue's limits. ARGV: prefix, worker,
--- max, lease (ms), the call's nonce. Answers {paused, next due (ms from now, or -1), rate wait
--- (ms, or -1)} followed by 7 fields per job: id, name, data, attempt, token, options, created.
+-- max, lease (ms), the call's nonce. Answers {flags (1 paused, 2 the queue has a concurrency or
+-- rate limit), next due (ms from now, or -1), rate wait (ms, or -1)} followed by 7 fields per job: id, name, data, attempt, token, options, created.
 local now = now_ms()
 local worker, max, lease, nonce = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 -- What this call leased, kept for one lease: a repeated call answers the same jobs.
@@ -66,7 +66,7 @@ if rmax then
   n = math.min(n, left)
 end
 
-local out = {0, -1, rate_wait}
+local out = {(meta[2] or rmax) and 2 or 0, -1, rate_wait}
 local taken = 0
 if n > 0 then
   local popped = redis.call('ZPOPMIN', READY, n)
