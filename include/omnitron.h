@@ -510,6 +510,9 @@ typedef struct OmnitronProvider OmnitronProvider;
 // workers started on it keep running until they are closed.
 typedef struct OmnitronQueue OmnitronQueue;
 
+// A listener to one queue's events. Free it with omnitron_queue_listener_free.
+typedef struct OmnitronQueueListener OmnitronQueueListener;
+
 // A worker running a queue's jobs with a C callback. Thread-safe. Close it with
 // omnitron_queue_worker_close (running jobs get a grace to finish) and free it with
 // omnitron_queue_worker_free. Closing it from inside its own callback works (close does not wait
@@ -678,6 +681,14 @@ typedef void (*OmnitronRestartHookFn)(const char *info_json, uint32_t attempt, v
 // it is finished or the engine gives up on it (its `timeout_ms`, a lost lease, the worker closing).
 // No callback runs once omnitron_queue_worker_close (or _free) has returned.
 typedef OmnitronStatus (*OmnitronJobFn)(struct OmnitronJob *job, void *user_data);
+
+// Gets one event as JSON text, valid for the call only: `{"event": "completed", "id": "order-7",
+// "name": "charge", "attempt": 1, "result": ..., "error": null, "dead": false, "requeued":
+// false, "progress": null}`. `event` is `completed` (with `result`), `failed` (with `error`,
+// and `dead` when it was the last attempt), `stalled` (`requeued` false: sent to the dead-letter
+// queue), `progress` (with `progress`) or `drained`. Runs on an engine thread, one call at a time
+// per listener.
+typedef void (*OmnitronQueueEventFn)(const char *event_json, void *user_data);
 
 // How a breaker decides. Fill it with omnitron_breaker_options_default, then change fields. The
 // layout is part of the ABI (OMNITRON_ABI_VERSION changes if it does).
@@ -1541,6 +1552,16 @@ OmnitronStatus omnitron_queue_add_json(struct OmnitronQueue *queue,
                                        char **id_out,
                                        bool *added_out);
 
+// Adds many jobs in one write, given as a JSON array: `[{"name": "welcome", "data": {"to":
+// "ada@example.com"}, "opts": {"id": "w-1"}}, ...]` (`data` and `opts` optional; `opts` as
+// omnitron_queue_add's `options_json`). Writes to `*out` (free `out->data` with omnitron_free;
+// `out` may be NULL) a JSON array with each job's fate, in order: `[{"id": "w-1", "added":
+// true}, ...]` (`added` false: a duplicate of an existing id). Nothing is added if any job is
+// refused (a bad option names the job's index).
+OmnitronStatus omnitron_queue_add_many_json(struct OmnitronQueue *queue,
+                                            const char *jobs_json,
+                                            struct OmnitronBuffer *out);
+
 // How many of the queue's jobs are in each state, across every worker and process, as JSON:
 // `{"waiting": 3, "delayed": 0, "active": 1, "completed": 10, "dead": 0, "paused": false}`
 // (free `out->data` with omnitron_free).
@@ -1693,6 +1714,23 @@ OmnitronStatus omnitron_job_complete_json(struct OmnitronJob *job, const char *r
 // the engine had given up on the attempt). A NULL `message` still fails the attempt, and returns
 // OMNITRON_STATUS_INVALID_ARGUMENT.
 OmnitronStatus omnitron_job_fail(struct OmnitronJob *job, const char *code, const char *message);
+
+// Calls `callback` with each event of `queue`, from the workers of every process sharing its
+// store, until the listener is freed. Returns once events of other processes are heard too
+// (OMNITRON_STATUS_QUEUE_STORE_FAILED if the store cannot carry them within a few seconds).
+// Events are at most once: a listener hears what happens after this call, and one whose callback
+// falls thousands of events behind loses the oldest. `free_user_data(user_data)` (NULL: nothing)
+// runs once the listener is freed and its last callback has returned, or before this function
+// returns if it fails.
+OmnitronStatus omnitron_queue_on_event(struct OmnitronQueue *queue,
+                                       OmnitronQueueEventFn callback,
+                                       void *user_data,
+                                       OmnitronFreeFn free_user_data,
+                                       struct OmnitronQueueListener **out);
+
+// Stops the listener and frees it: returns once its callback is not running (called from inside
+// its own callback, it does not wait for that call). NULL and freed handles are ignored.
+void omnitron_queue_listener_free(struct OmnitronQueueListener *listener);
 
 // Writes the default breaker options (opens after 5 consecutive failures, stays open 60 s, one
 // trial call closes it) to `*out`.

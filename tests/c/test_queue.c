@@ -4,7 +4,8 @@
  * progress, fails a job in each of its ways until it is dead-lettered, then gets it back with
  * retry_dead; counts, get, the dead list, removal, dedup by id, pause and resume; jobs the engine
  * gave up on (a timeout, a worker freed) finished late; close waiting for callbacks, and closing from
- * inside one; bad input of every kind. Built with
+ * inside one; many jobs added in one call and a listener hearing their events; bad input of every
+ * kind. Built with
  * -Wall -Wextra -Werror and run under valgrind by `make test`.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -648,6 +649,105 @@ static void test_bad_finish(void) {
     omnitron_queue_free(q);
 }
 
+/* ---- add-many and events ---------------------------------------------------------------------- */
+
+typedef struct {
+    pthread_mutex_t lock;
+    int completed;
+    int drained;
+    int others;
+    char seen[512];
+    int freed;
+} Heard;
+
+static void on_event(const char *event_json, void *ud) {
+    Heard *h = ud;
+    pthread_mutex_lock(&h->lock);
+    if (contains(event_json, "\"event\":\"completed\"")) {
+        h->completed++;
+        const char *id = strstr(event_json, "\"id\":\"");
+        if (id != NULL && strlen(h->seen) + 16 < sizeof h->seen) strncat(h->seen, id + 6, 5);
+    } else if (contains(event_json, "\"event\":\"drained\"")) {
+        h->drained++;
+    } else {
+        h->others++;
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void heard_free(void *ud) {
+    ((Heard *)ud)->freed++;
+}
+
+static OmnitronStatus complete_now(OmnitronJob *job, void *ud) {
+    (void)ud;
+    return omnitron_job_complete_json(job, "\"done\"");
+}
+
+static int heard_completed(Heard *h) {
+    pthread_mutex_lock(&h->lock);
+    int n = h->completed;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+static void test_add_many_and_events(void) {
+    OmnitronQueue *q = NULL;
+    OK(omnitron_queue_open(store_url, "c-events", NULL, &q));
+    Heard h = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    OmnitronQueueListener *l = NULL;
+    OK(omnitron_queue_on_event(q, on_event, &h, heard_free, &l));
+
+    OmnitronBuffer fates = {0};
+    OK(omnitron_queue_add_many_json(q,
+                                    "[{\"name\": \"a\", \"data\": {\"n\": 1}, \"opts\": {\"id\": \"e-1\"}},"
+                                    " {\"name\": \"b\", \"opts\": {\"id\": \"e-2\", \"priority\": 1}},"
+                                    " {\"name\": \"c\", \"data\": [1, 2], \"opts\": {\"id\": \"e-1\"}},"
+                                    " {\"name\": \"d\", \"data\": null}]",
+                                    &fates));
+    CHECK(contains((const char *)fates.data, "[{\"id\":\"e-1\",\"added\":true},{\"id\":\"e-2\",\"added\":true},{\"id\":\"e-1\",\"added\":false},{\"id\":\""));
+    omnitron_free(fates.data);
+    CHECK(count_of(q, "waiting") == 3);
+
+    OmnitronQueueWorker *w = NULL;
+    OK(omnitron_queue_worker_start(q, "{\"poll_interval_ms\": 20}", complete_now, NULL, NULL, &w));
+    double until = now_ms() + WAIT_MS;
+    while (heard_completed(&h) < 3 && now_ms() < until) sleep_ms(10);
+    CHECK(heard_completed(&h) == 3);
+    OK(omnitron_queue_worker_close(w, 1000));
+    omnitron_queue_worker_free(w);
+    pthread_mutex_lock(&h.lock);
+    CHECK(contains(h.seen, "e-1") && contains(h.seen, "e-2") && h.others == 0);
+    pthread_mutex_unlock(&h.lock);
+    omnitron_queue_listener_free(l);
+    CHECK(h.freed == 1);
+    omnitron_queue_listener_free(l); /* freed: ignored */
+    omnitron_queue_listener_free(NULL);
+
+    /* Bad input: nothing is added, user data is freed, the error says what is wrong. */
+    FAILS_WITH(omnitron_queue_add_many_json(q, "{\"name\": \"x\"}", NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "JSON array"));
+    FAILS_WITH(omnitron_queue_add_many_json(q, "[{\"name\": \"x\"}, {\"nam\": \"y\"}]", NULL),
+               OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "jobs_json[1]"));
+    FAILS_WITH(omnitron_queue_add_many_json(q, "[{\"name\": \"x\", \"opts\": {\"delay_ms\": \"soon\"}}]", NULL),
+               OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(omnitron_last_error_message(), "jobs_json[0]: delay_ms"));
+    FAILS_WITH(omnitron_queue_add_many_json(q, "[{\"name\": \"x\"}, {\"name\": \"y\", \"opts\": {\"id\": \"\"}}]", NULL),
+               OMNITRON_STATUS_INVALID_QUEUE);
+    FAILS_WITH(omnitron_queue_add_many_json(q, "[1,", NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_queue_add_many_json(q, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    FAILS_WITH(omnitron_queue_add_many_json(NULL, "[]", NULL), OMNITRON_STATUS_INVALID_HANDLE);
+    CHECK(count_of(q, "waiting") == 0);
+    Heard h2 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    FAILS_WITH(omnitron_queue_on_event(q, NULL, &h2, heard_free, &l), OMNITRON_STATUS_INVALID_ARGUMENT);
+    CHECK(h2.freed == 1);
+    FAILS_WITH(omnitron_queue_on_event(NULL, on_event, &h2, heard_free, &l), OMNITRON_STATUS_INVALID_HANDLE);
+    CHECK(h2.freed == 2);
+    FAILS_WITH(omnitron_queue_on_event(q, on_event, NULL, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
+    omnitron_queue_free(q);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/omnitron-c-queue-XXXXXX");
     if (mkdtemp(dir) == NULL) {
@@ -661,6 +761,7 @@ int main(void) {
     test_close();
     test_bad_input();
     test_bad_finish();
+    test_add_many_and_events();
 
     const char *files[] = {"queue.db", "queue.db-wal", "queue.db-shm"};
     for (int i = 0; i < 3; i++) {

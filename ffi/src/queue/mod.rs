@@ -15,6 +15,8 @@ pub mod worker;
 
 pub mod job;
 
+pub mod events;
+
 use std::ffi::c_char;
 
 use bytes::Bytes;
@@ -169,6 +171,80 @@ pub unsafe extern "C" fn omnitron_queue_add_json(
 ) -> OmnitronStatus {
     guard_out((id_out, added_out), || {
         add(queue, job_name, || json_payload(data_json, "data_json"), options_json, id_out, added_out)
+    })
+}
+
+/// Adds many jobs in one write, given as a JSON array: `[{"name": "welcome", "data": {"to":
+/// "ada@example.com"}, "opts": {"id": "w-1"}}, ...]` (`data` and `opts` optional; `opts` as
+/// omnitron_queue_add's `options_json`). Writes to `*out` (free `out->data` with omnitron_free;
+/// `out` may be NULL) a JSON array with each job's fate, in order: `[{"id": "w-1", "added":
+/// true}, ...]` (`added` false: a duplicate of an existing id). Nothing is added if any job is
+/// refused (a bad option names the job's index).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn omnitron_queue_add_many_json(
+    queue: *mut OmnitronQueue,
+    jobs_json: *const c_char,
+    out: *mut OmnitronBuffer,
+) -> OmnitronStatus {
+    guard_out(out, || {
+        let q = QUEUES.get(queue)?;
+        let text = str_arg(jobs_json, "jobs_json")?;
+        let all: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::invalid_argument(format!("jobs_json is not valid JSON: {e}")))?;
+        let serde_json::Value::Array(all) = all else {
+            return Err(Error::invalid_argument(
+                "jobs_json must be a JSON array of {\"name\", \"data\", \"opts\"}",
+            ));
+        };
+        let mut jobs = Vec::with_capacity(all.len());
+        for (i, job) in all.iter().enumerate() {
+            let what = format!("jobs_json[{i}]");
+            let serde_json::Value::Object(job) = job else {
+                return Err(Error::invalid_argument(format!("{what} must be an object with \"name\"")));
+            };
+            if let Some(k) = job.keys().find(|k| !matches!(k.as_str(), "name" | "data" | "opts")) {
+                return Err(Error::invalid_argument(format!(
+                    "{what}: unknown key '{k}'; the keys are name, data, opts"
+                )));
+            }
+            let Some(serde_json::Value::String(name)) = job.get("name") else {
+                return Err(Error::invalid_argument(format!("{what}: \"name\" must be a string")));
+            };
+            let data = Value::from_json(job.get("data").unwrap_or(&serde_json::Value::Null)).to_bytes();
+            let mut raw = omnitron::options::RawOptions::new(
+                omnitron::dialect::Dialect::C,
+                format!("queue '{}': {what}", q.name()),
+                ErrorCode::InvalidQueue,
+            );
+            match job.get("opts") {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::Object(o)) => {
+                    for (k, v) in o {
+                        raw.set(k, omnitron::options::Value::from_json(v));
+                    }
+                }
+                Some(_) => {
+                    return Err(Error::invalid_argument(format!("{what}: \"opts\" must be an object")));
+                }
+            }
+            jobs.push((name.clone(), data, AddOptions::from_raw(&raw)?));
+        }
+        let added = runtime::block_on(q.add_many_raw(jobs))?;
+        if !out.is_null() {
+            // Written by hand so the keys keep the documented order.
+            let fates: Vec<String> = added
+                .iter()
+                .map(|(id, a)| {
+                    format!(
+                        "{{\"id\":{},\"added\":{}}}",
+                        serde_json::Value::from(id.as_str()),
+                        *a == Added::New
+                    )
+                })
+                .collect();
+            give(out, format!("[{}]", fates.join(",")).as_bytes())?;
+        }
+        Ok(())
     })
 }
 
