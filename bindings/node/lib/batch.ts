@@ -3,8 +3,6 @@
 // or minus the size a bigger buffer needs. Item layout (little-endian): kind u8, string count u8,
 // id u32, aux u32, byte count u32, the bytes, then each string as a u32 length and UTF-8.
 
-const text = new TextDecoder();
-
 export type Each = (kind: number, id: number, aux: number, bytes: Uint8Array | null, s0: string | null, s1: string | null) => void;
 
 /** `Each` with an item's bytes as `len` bytes from `start` of `BatchReader.buffer` (none: 0). */
@@ -17,6 +15,11 @@ export class BatchReader {
   /** The buffer `readAt`'s offsets point into, valid until its `each` returns. */
   get buffer(): Buffer {
     return this.#buf;
+  }
+
+  /** A view of `buffer`, for the fixed-width fields an item may start with. */
+  get view(): DataView {
+    return this.#view;
   }
 
   /**
@@ -52,7 +55,8 @@ export class BatchReader {
       let s1: string | null = null;
       for (let i = 0; i < strings; i++) {
         const sl = v.getUint32(at, true);
-        const s = text.decode(b.subarray(at + 4, at + 4 + sl));
+        // `toString` over a range: no view made per string.
+        const s = b.toString('utf8', at + 4, at + 4 + sl);
         at += 4 + sl;
         if (i === 0) s0 = s;
         else s1 = s;

@@ -31,17 +31,40 @@ use crate::error::ToJs;
 use crate::options::{JsRawOption, entries};
 
 enum Item {
-    Job { call: u32, worker: u32, envelope: Vec<u8> },
-    Event { queue: u32, envelope: Vec<u8> },
-    Abandoned { call: u32 },
-    Done { op: u32, aux: u32, bytes: Vec<u8> },
-    Failed { op: u32, code: &'static str, message: String },
+    /// A job to run: `head` is its attempt (u32) and token (u64), little-endian, then its data
+    /// (MessagePack); its id and name go as the item's strings.
+    Job {
+        call: u32,
+        worker: u32,
+        head: Vec<u8>,
+        id: String,
+        name: String,
+    },
+    Event {
+        queue: u32,
+        envelope: Vec<u8>,
+    },
+    Abandoned {
+        call: u32,
+    },
+    Done {
+        op: u32,
+        aux: u32,
+        bytes: Vec<u8>,
+    },
+    Failed {
+        op: u32,
+        code: &'static str,
+        message: String,
+    },
 }
 
 fn parts(item: &Item) -> Parts<'_> {
     let plain = |kind, id, aux, bytes| Parts { kind, id, aux, bytes, strings: [None, None] };
     match item {
-        Item::Job { call, worker, envelope } => plain(0, *call, *worker, envelope),
+        Item::Job { call, worker, head, id, name } => {
+            Parts { kind: 0, id: *call, aux: *worker, bytes: head, strings: [Some(id), Some(name)] }
+        }
         Item::Event { queue, envelope } => plain(1, 0, *queue, envelope),
         Item::Abandoned { call } => plain(2, *call, 0, &[]),
         Item::Done { op, aux, bytes } => plain(3, *op, *aux, bytes),
@@ -255,7 +278,17 @@ impl NativeQueueHost {
         let index = workers.len() as u32;
         let (jobs, abandoned) = (self.batch.clone(), self.batch.clone());
         let invoke: door::Invoke = Arc::new(move |call, job| {
-            jobs.push(Item::Job { call, worker: index, envelope: door::job_envelope(job) });
+            let mut head = Vec::with_capacity(12 + job.raw().len());
+            head.extend_from_slice(&job.attempt().to_le_bytes());
+            head.extend_from_slice(&job.token().to_le_bytes());
+            head.extend_from_slice(job.raw());
+            jobs.push(Item::Job {
+                call,
+                worker: index,
+                head,
+                id: job.id().to_string(),
+                name: job.name().to_string(),
+            });
             true
         });
         let abandon: door::Abandon = Arc::new(move |call| abandoned.push(Item::Abandoned { call }));

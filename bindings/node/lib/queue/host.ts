@@ -20,6 +20,17 @@ export interface JobEnvelope {
   data: unknown;
 }
 
+/** An item of kind 0: attempt (u32) and token (u64), then the data; id and name as strings. */
+function jobAt(b: Buffer, v: DataView, start: number, len: number, id: string | null, name: string | null): JobEnvelope {
+  return {
+    id: id ?? '',
+    name: name ?? '',
+    attempt: v.getUint32(start, true),
+    token: v.getUint32(start + 4, true) + v.getUint32(start + 8, true) * 0x1_0000_0000,
+    data: len > 12 ? decodeAt(b, start + 12, len - 12) : null,
+  };
+}
+
 /** A worker's side in JavaScript: runs one job; `abandon` stops one (timeout, lease lost). */
 export interface WorkerSink {
   run(call: number, job: JobEnvelope): void;
@@ -89,6 +100,8 @@ export class QueueHost {
   answer(callId: number, result: unknown, error?: unknown): void {
     this.#running.delete(callId);
     if (error === undefined) {
+      // No result is nil, which the engine writes itself.
+      if (result === undefined || result === null) return void this.native.answer(callId, null, null, null);
       let bytes: Uint8Array;
       try {
         bytes = encode(result === undefined ? null : result);
@@ -113,7 +126,7 @@ export class QueueHost {
       (kind, id, aux, start, len, s0, s1) => {
         switch (kind) {
           case 0:
-            return this.#job(id, aux, decodeAt(this.#reader.buffer, start, len) as JobEnvelope);
+            return this.#job(id, aux, jobAt(this.#reader.buffer, this.#reader.view, start, len, s0, s1));
           case 1: {
             const event = decodeAt(this.#reader.buffer, start, len) as Record<string, unknown>;
             for (const f of this.#listeners.get(aux) ?? []) f(event);

@@ -279,7 +279,7 @@ export class Queue<T = unknown> {
 /** Runs a queue's jobs with a handler: its return value is the job's result; a throw fails the attempt. */
 export class Worker<T = unknown> {
   readonly #index: number;
-  readonly #aborts = new Map<number, AbortController>();
+  readonly #running = new Map<number, RunningJob<T>>();
   #closed: Promise<void> | undefined;
 
   constructor(
@@ -294,21 +294,20 @@ export class Worker<T = unknown> {
     this.#index = call(() => host.native.startWorker(queue._index, raw));
     host.addWorker(this.#index, {
       run: (callId, env) => {
-        const abort = new AbortController();
-        this.#aborts.set(callId, abort);
-        const job = makeJob<T>(callId, env, abort.signal);
+        const job = new RunningJob<T>(callId, env);
+        this.#running.set(callId, job);
         settle(
           () => handler(job),
           (value, error) => {
-            this.#aborts.delete(callId);
+            this.#running.delete(callId);
             host.answer(callId, value, error);
           },
         );
       },
       abandon: (callId) => {
-        const a = this.#aborts.get(callId);
-        this.#aborts.delete(callId);
-        a?.abort(new Error('the attempt was stopped (timeout, lease lost or closing)'));
+        const job = this.#running.get(callId);
+        this.#running.delete(callId);
+        job?.stop(new Error('the attempt was stopped (timeout, lease lost or closing)'));
       },
     });
   }
@@ -327,20 +326,51 @@ export class Worker<T = unknown> {
   }
 }
 
-function makeJob<T>(callId: number, env: JobEnvelope, signal: AbortSignal): Job<T> {
-  const progress = async (value: unknown): Promise<boolean> => {
+/**
+ * A job as its handler gets it. Its `AbortSignal` is made on first use: most handlers never look,
+ * and a controller per job is a large share of a trivial job's cost.
+ */
+class RunningJob<T> implements Job<T> {
+  readonly id: string;
+  readonly name: string;
+  readonly data: T;
+  readonly attempt: number;
+  readonly token: number;
+  readonly #call: number;
+  #abort: AbortController | undefined;
+  #stopped: unknown;
+
+  constructor(call: number, env: JobEnvelope) {
+    this.#call = call;
+    this.id = env.id;
+    this.name = env.name;
+    this.data = env.data as T;
+    this.attempt = env.attempt;
+    this.token = env.token;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#stopped !== undefined) this.#abort.abort(this.#stopped);
+    }
+    return this.#abort.signal;
+  }
+
+  /** The attempt must stop: aborts the signal, now or when it is first asked for. */
+  stop(reason: unknown): void {
+    this.#stopped = reason;
+    this.#abort?.abort(reason);
+  }
+
+  async progress(value: unknown): Promise<boolean> {
     const host = queueHost();
-    const payload = bytes(value, `job '${env.id}': progress()`);
-    return (await host.op((op) => host.native.progress(op, callId, payload))).aux === 1;
-  };
-  return {
-    id: env.id,
-    name: env.name,
-    data: env.data as T,
-    attempt: Number(env.attempt),
-    token: Number(env.token),
-    signal,
-    progress,
-    updateProgress: progress,
-  };
+    const payload = bytes(value, `job '${this.id}': progress()`);
+    const call = this.#call;
+    return (await host.op((op) => host.native.progress(op, call, payload))).aux === 1;
+  }
+
+  updateProgress(value: unknown): Promise<boolean> {
+    return this.progress(value);
+  }
 }
