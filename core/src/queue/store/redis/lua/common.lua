@@ -60,6 +60,8 @@ local function add_jobs(from)
   local nonce = ARGV[2]
   local out = {}
   local added = false
+  -- The order counter is read once and written once per call, not incremented per job.
+  local seq = tonumber(redis.call('GET', SEQ) or '0')
   for i = from, #ARGV, 7 do
     local id = ARGV[i]
     local key = job_key(id)
@@ -68,21 +70,23 @@ local function add_jobs(from)
       out[#out + 1] = (redis.call('HGET', key, 'an') == nonce) and 1 or 0
     else
       local prio, delay = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-      local seq = redis.call('INCR', SEQ)
+      seq = seq + 1
       local run = now + delay
+      local st = delay > 0 and 'd' or 'w'
       redis.call('HSET', key, 'name', ARGV[i + 1], 'data', ARGV[i + 2], 'prio', prio, 'run', ms(run),
         'seq', seq, 'opts', ARGV[i + 5], 'keep', ARGV[i + 6], 'att', 0, 'stc', 0, 'ls', 0,
-        'created', ms(now), 'an', nonce)
+        'created', ms(now), 'an', nonce, 'st', st)
       if delay > 0 then
         redis.call('ZADD', DELAYED, run, id)
-        redis.call('HSET', key, 'st', 'd')
       else
         redis.call('ZADD', READY, prio, ready_member(run, seq, id))
-        redis.call('HSET', key, 'st', 'w')
       end
       added = true
       out[#out + 1] = 1
     end
+  end
+  if added then
+    redis.call('SET', SEQ, ms(seq))
   end
   -- A delayed job wakes a worker too: its claim answers when the job is due.
   if added then
