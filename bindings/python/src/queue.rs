@@ -292,9 +292,13 @@ impl NativeQueueHost {
         let stops: Arc<Mutex<std::collections::HashMap<u32, Py<PyAny>>>> = Arc::default();
         let (inbox, dispatch, s) = (self.inbox.clone(), Arc::new(dispatch), stops.clone());
         let invoke: door::Invoke = Arc::new(move |call, job| {
-            let (envelope, dispatch, s) = (door::job_envelope(job), dispatch.clone(), s.clone());
+            // Positional, not a map: a dict per job is a large share of a trivial job's cost.
+            let (id, name, data) = (job.id().to_string(), job.name().to_string(), job.raw().clone());
+            let (attempt, token) = (job.attempt(), job.token());
+            let (dispatch, s) = (dispatch.clone(), s.clone());
             inbox.run(move |py| {
-                let r = pack::decode(py, &envelope).and_then(|job| dispatch.call1(py, (call, job)));
+                let r = pack::decode(py, &data)
+                    .and_then(|data| dispatch.call1(py, (call, id, name, data, attempt, token)));
                 match r {
                     Ok(stop) if !stop.is_none(py) => {
                         s.lock().insert(call, stop);

@@ -175,17 +175,6 @@ fn array_into(out: &mut Vec<u8>, n: usize) {
     }
 }
 
-/// A job as a door's handler gets it: `{id, name, attempt, token, data}` (data embedded as added).
-pub fn job_envelope(job: &Job) -> Vec<u8> {
-    Map::new(5)
-        .str("id", job.id())
-        .str("name", job.name())
-        .uint("attempt", u64::from(job.attempt()))
-        .uint("token", job.token())
-        .raw("data", Some(job.raw()))
-        .done()
-}
-
 fn error_map(e: &AttemptError) -> Vec<u8> {
     Map::new(4)
         .uint("attempt", u64::from(e.attempt))

@@ -269,9 +269,11 @@ async def _logged(aw: Awaitable[Any], what: str) -> None:
         loop.call_exception_handler({"message": f"{what} failed", "exception": e})
 
 
-@dataclass
 class Job(Generic[T]):
     """A job as its handler gets it."""
+
+    # Slots, and no event made until asked for: a job is made per attempt, on the hot path.
+    __slots__ = ("id", "name", "data", "attempt", "token", "_call", "_host", "_stopped")
 
     id: str
     name: str
@@ -280,17 +282,38 @@ class Job(Generic[T]):
     attempt: int
     #: The lease's fencing token: grows with every hand-out of the job.
     token: int
-    _call: int = field(repr=False, default=0)
-    _host: Optional[_Host] = field(repr=False, default=None)
-    #: Set when the attempt must stop (timeout, lease lost, closing): a ``def`` handler on a thread
-    #: checks it; an ``async def`` handler is cancelled instead.
-    stopped: threading.Event = field(repr=False, default_factory=threading.Event)
+
+    def __init__(self, id: str, name: str, data: T, attempt: int, token: int, _call: int = 0, _host: Optional[_Host] = None) -> None:
+        self.id = id
+        self.name = name
+        self.data = data
+        self.attempt = attempt
+        self.token = token
+        self._call = _call
+        self._host = _host
+        self._stopped: Optional[threading.Event] = None
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id!r}, name={self.name!r}, data={self.data!r}, attempt={self.attempt}, token={self.token})"
+
+    @property
+    def stopped(self) -> threading.Event:
+        """Set when the attempt must stop (timeout, lease lost, closing): a ``def`` handler on a
+        thread checks it; an ``async def`` handler is cancelled instead."""
+        if self._stopped is None:
+            with _STOPPED_LOCK:
+                if self._stopped is None:
+                    self._stopped = threading.Event()
+        return self._stopped
 
     async def progress(self, value: Any) -> bool:
         """Reports progress; False when the job's lease was lost."""
         host = self._host
         assert host is not None
         return bool(await host.op(lambda done: host.native.progress(self._call, value, done)))
+
+
+_STOPPED_LOCK = threading.Lock()
 
 
 def _answer(host: _Host, call: int, result: Any = None, error: Optional[BaseException] = None) -> None:
@@ -319,8 +342,8 @@ class Worker:
         is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
         loop = host.loop
 
-        def dispatch(call: int, env: dict[str, Any]) -> Optional[Callable[[], Any]]:
-            job: Job[Any] = Job(env["id"], env["name"], env["data"], env["attempt"], env["token"], call, host)
+        def dispatch(call: int, id: str, name: str, data: Any, attempt: int, token: int) -> Optional[Callable[[], Any]]:
+            job: Job[Any] = Job(id, name, data, attempt, token, call, host)
             if is_async:
 
                 async def run() -> None:
