@@ -28,7 +28,7 @@ fn fast_worker() -> WorkerOptions {
 }
 
 fn options(name: &str, holder: &str) -> SchedulerOptions {
-    SchedulerOptions { name: name.into(), holder: Some(holder.into()), ..Default::default() }
+    SchedulerOptions { name: Some(name.into()), holder: Some(holder.into()), ..Default::default() }
 }
 
 async fn until<F: Fn() -> bool>(what: &str, f: F) {
@@ -417,4 +417,32 @@ fn time_zones_work_without_the_system_database() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn applications_with_different_schedules_on_one_store_each_fire_theirs() {
+    // Two processes of different applications (two store handles), each with its own schedule and
+    // the default options: neither waits for a leader that never fires its schedules.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (sqlite(&dir), sqlite(&dir));
+    let sa = Scheduler::start(
+        a.clone(),
+        [Schedule::every("app-a", Duration::from_secs(1)).unwrap().queue("qa")],
+        SchedulerOptions::default(),
+    )
+    .unwrap();
+    let sb = Scheduler::start(
+        b.clone(),
+        [Schedule::every("app-b", Duration::from_secs(1)).unwrap().queue("qb")],
+        SchedulerOptions::default(),
+    )
+    .unwrap();
+    let (wa, runs_a) = run_jobs(a, "qa").await;
+    let (wb, runs_b) = run_jobs(b, "qb").await;
+    until("both applications' schedules fire", || !runs_a.lock().is_empty() && !runs_b.lock().is_empty())
+        .await;
+    sa.close().await;
+    sb.close().await;
+    wa.close(Duration::from_secs(5)).await;
+    wb.close(Duration::from_secs(5)).await;
 }

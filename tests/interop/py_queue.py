@@ -1,5 +1,6 @@
 """The Python side of tests/interop/queue.test.mjs: `work STORE QUEUE N` runs a worker until it has
-completed N jobs; `add STORE QUEUE N` adds N jobs `{"n": i}` with ids `py-<i>`; `listen STORE QUEUE
+completed N jobs; `add STORE QUEUE N` adds N jobs `{"n": i}` with ids `py-<i>`; `tick STORE - N` runs an
+application whose `@interval` method ticks N times; `listen STORE QUEUE
 N` starts an application whose `@queue_processor` class only hears events, until it has heard N
 completions (run elsewhere), and prints each job's id and result. Prints `ready` once its worker or
 listener runs, `done` at the end."""
@@ -9,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from omnitron import Job, Omnitron, Queue, QueueEvent, Worker, module, on_queue_event, queue_processor
+from omnitron import Job, Omnitron, Queue, QueueEvent, Worker, injectable, interval, module, on_queue_event, queue_processor
 
 heard: list[QueueEvent] = []
 
@@ -28,6 +29,30 @@ def listener_module(name: str) -> Any:
     return ListenerModule
 
 
+ticks: list[int] = []
+
+
+@injectable
+class PyTicker:
+    @interval(1)
+    async def tick(self) -> None:
+        ticks.append(1)
+
+
+@module(providers=[PyTicker])
+class TickerModule:
+    pass
+
+
+async def tick(store: str, n: int) -> None:
+    """An application whose one schedule ticks until it has run `n` times."""
+    app = await Omnitron.create(TickerModule, queues={"store": store})
+    print("ready", flush=True)
+    while len(ticks) < n:
+        await asyncio.sleep(0.01)
+    await app.close()
+
+
 async def listen(store: str, name: str, n: int) -> None:
     app = await Omnitron.create(listener_module(name), queues={"store": store})
     print("ready", flush=True)
@@ -40,6 +65,10 @@ async def listen(store: str, name: str, n: int) -> None:
 
 async def main() -> None:
     mode, store, name, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    if mode == "tick":
+        await tick(store, n)
+        print("done", flush=True)
+        return
     if mode == "listen":
         await listen(store, name, n)
         print("done", flush=True)

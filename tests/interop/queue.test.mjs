@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const require = createRequire(import.meta.url);
-const { Queue, Worker, QueueProcessor, OnQueueEvent, Module, Omnitron } = require(join(root, 'bindings/node'));
+const { Queue, Worker, QueueProcessor, OnQueueEvent, Module, Omnitron, Injectable, Interval } = require(join(root, 'bindings/node'));
 const PYTHON = process.env.OMNITRON_PYTHON ?? join(root, '.venv/bin/python');
 const N = 20;
 
@@ -123,6 +123,42 @@ for (const [where, make] of stores) {
       await app.close();
       assert.deepEqual(heard.map((e) => e.id).sort(), Array.from({ length: N }, (_, i) => `p-${i}`).sort());
       assert.ok(heard.every((e) => e.event === 'completed' && e.result.by === 'python'));
+    } finally {
+      if (store.startsWith('redis')) dropKeys(store);
+    }
+  });
+}
+
+// Two applications declaring different schedules share one store: each runs its own, and neither
+// takes (and fails) the other's firings.
+for (const [where, make] of stores) {
+  test(`a Node and a Python application with different schedules share ${where}`, { timeout: 60_000 }, async () => {
+    const store = make();
+    try {
+      let ticks = 0;
+      class NodeTicker {
+        tick() {
+          ticks++;
+        }
+      }
+      Interval(1000)(NodeTicker.prototype, 'tick', Object.getOwnPropertyDescriptor(NodeTicker.prototype, 'tick'));
+      Injectable()(NodeTicker);
+      class TickModule {}
+      Module({ providers: [NodeTicker] })(TickModule);
+      const app = await Omnitron.create(TickModule, { queues: { store } });
+      const py = python('tick', store, '-', '2');
+      await py.done;
+      const deadline = Date.now() + 20_000;
+      while (ticks < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await app.close();
+      assert.ok(ticks >= 2, `the Node schedule ran ${ticks} times`);
+      for (const name of ['cron:NodeTicker.tick', 'cron:PyTicker.tick']) {
+        const counts = await (await Queue.open(name, { store })).getCounts();
+        assert.ok(counts.completed >= 1, `${name}: ${JSON.stringify(counts)}`);
+        assert.equal(counts.dead, 0, `${name}: ${JSON.stringify(counts)}`);
+        const failed = await (await Queue.open(name, { store })).getDead();
+        assert.deepEqual(failed, []);
+      }
     } finally {
       if (store.startsWith('redis')) dropKeys(store);
     }

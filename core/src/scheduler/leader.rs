@@ -21,9 +21,11 @@ use crate::time::now_ms;
 /// How a [`Scheduler`] runs.
 #[derive(Debug, Clone)]
 pub struct SchedulerOptions {
-    /// Instances with the same name share one leader (the lease `scheduler:<name>` in the store);
-    /// default `default`.
-    pub name: String,
+    /// Instances with the same name share one leader (the lease `scheduler:<name>` in the store).
+    /// By default the name is made from the schedules' names: instances of one application share a
+    /// leader, and an application whose schedules differ (another process, another language) has
+    /// its own, rather than waiting forever for a leader that never fires its schedules.
+    pub name: Option<String>,
     /// This instance in the lease (default `<pid>-<random>`).
     pub holder: Option<String>,
     /// How long leadership lasts without renewal (default 10 s, renewed every third of it). A
@@ -37,7 +39,7 @@ pub struct SchedulerOptions {
 impl Default for SchedulerOptions {
     fn default() -> Self {
         SchedulerOptions {
-            name: "default".into(),
+            name: None,
             holder: None,
             lease: Duration::from_secs(10),
             grace: Duration::from_secs(1),
@@ -97,7 +99,7 @@ impl Scheduler {
         let cancel = CancellationToken::new();
         let run = Run {
             store,
-            lease_name: format!("scheduler:{}", options.name),
+            lease_name: format!("scheduler:{}", leader_name(&schedules, &options)),
             holder,
             options,
             entries: schedules.into_iter().map(|schedule| Entry { schedule, last: None }).collect(),
@@ -140,6 +142,21 @@ impl Drop for Scheduler {
     }
 }
 
+/// The leader's name: the one given, or `set-<hash>` of the schedules' names, sorted (FNV-1a:
+/// the same in every build and language, where std's hasher is not promised to be).
+fn leader_name(schedules: &[Schedule], options: &SchedulerOptions) -> String {
+    if let Some(name) = &options.name {
+        return name.clone();
+    }
+    let mut names: Vec<&str> = schedules.iter().map(Schedule::name).collect();
+    names.sort_unstable();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in names.join("\n").bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("set-{h:016x}")
+}
+
 fn check(schedules: &[Schedule], options: &SchedulerOptions) -> Result<()> {
     let bad = |m: String| Err(Error::new(ErrorCode::InvalidSchedule, m));
     if options.lease < Duration::from_millis(300) {
@@ -153,10 +170,11 @@ fn check(schedules: &[Schedule], options: &SchedulerOptions) -> Result<()> {
             && n.len() <= 128
             && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'))
     };
-    if !name_ok(&options.name) {
+    if let Some(name) = options.name.as_deref()
+        && !name_ok(name)
+    {
         return bad(format!(
-            "name: '{}' is not a scheduler name; use 1 to 128 letters, digits, '-', '_', '.', ':' or '/'",
-            options.name
+            "name: '{name}' is not a scheduler name; use 1 to 128 letters, digits, '-', '_', '.', ':' or '/'"
         ));
     }
     for (i, s) in schedules.iter().enumerate() {

@@ -1,6 +1,6 @@
 // The spec's scheduler decorators (§3.1 `cronJobs:`): `@Cron('0 * * * *')` and `@Interval(5000)`
-// on a provider's methods. Each schedule fires a job on a queue (`cron` unless it names one),
-// named after the schedule; the engine's scheduler fires each slot once across every instance of
+// on a provider's methods. Each schedule fires a job on a queue of its own (`cron:<name>` unless it
+// names one), named after the schedule; the engine's scheduler fires each slot once across every instance of
 // the application sharing the store, and the queue's worker runs the method (docs/SCHEDULER.md).
 
 import { call, invalidArgument } from '../errors.js';
@@ -14,7 +14,10 @@ export interface ScheduleOptions {
   name?: string;
   /** The pattern's IANA time zone (default `UTC`). */
   timezone?: string;
-  /** The queue its firings go to (default `cron`). */
+  /**
+   * The queue its firings go to (default `cron:<name>`, its own: a process runs workers only for
+   * the schedules it declares, so processes declaring different ones can share a store).
+   */
   queue?: string;
   /** Runs missed while nothing ran: `'skip'`, `'once'` (default) or `'all'`. */
   missed?: 'skip' | 'once' | 'all';
@@ -81,9 +84,9 @@ export async function startSchedules(instances: { instance: object; schedules: D
   const byQueue = new Map<string, Map<string, () => unknown>>();
   for (const { instance, schedules } of instances) {
     for (const d of schedules) {
-      specs.push(d.spec);
+      const queue = (d.spec.queue as string | undefined) ?? `cron:${String(d.spec.name)}`;
+      specs.push({ ...d.spec, queue });
       wheres.push(d.where);
-      const queue = (d.spec.queue as string | undefined) ?? 'cron';
       const methods = byQueue.get(queue) ?? new Map<string, () => unknown>();
       const target = instance as Record<string | symbol, (...a: unknown[]) => unknown>;
       methods.set(String(d.spec.name), () => target[d.method].call(instance));

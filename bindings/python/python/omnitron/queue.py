@@ -574,13 +574,15 @@ async def start_schedules(scheduled: list[tuple[Any, list[tuple[str, dict[str, A
     import json
 
     host = _host()
-    specs = [spec for _, decls in scheduled for _, spec, _ in decls]
+    # A schedule's firings go to a queue of its own unless it names one: a process runs workers only
+    # for the schedules it declares, so processes declaring different ones can share a store.
+    specs = [{**spec, "queue": spec.get("queue") or f"cron:{spec['name']}"} for _, decls in scheduled for _, spec, _ in decls]
     wheres = [what for _, decls in scheduled for _, _, what in decls]
     index: int = await host.op(lambda done: host.native.start_scheduler(store, json.dumps(specs), wheres, done))
     by_queue: dict[str, dict[str, Callable[[], Any]]] = {}
     for instance, decls in scheduled:
         for attr, spec, _ in decls:
-            by_queue.setdefault(spec.get("queue") or "cron", {})[spec["name"]] = getattr(instance, attr)
+            by_queue.setdefault(spec.get("queue") or f"cron:{spec['name']}", {})[spec["name"]] = getattr(instance, attr)
     workers: list[Worker] = []
     try:
         for qname, methods in by_queue.items():
