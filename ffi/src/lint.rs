@@ -108,6 +108,7 @@ const HANDLES: &[&str] = &[
     "OmnitronHttpAnswer",
     "OmnitronQueue",
     "OmnitronQueueWorker",
+    "OmnitronQueueListener",
     "OmnitronJob",
 ];
 
