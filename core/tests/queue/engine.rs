@@ -451,9 +451,9 @@ pub(crate) async fn jobs_held_ahead_by_a_busy_worker_go_to_an_idle_one(b: &Backe
     let (first, second) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
     let a = blocking_worker(&q, release.clone(), first.clone());
     until("the first worker blocked", || first.lock().contains(&"j10".to_string())).await;
-    // It holds jobs ahead (leased, so active), for up to 250 ms.
-    let active = q.counts().await.unwrap().active;
-    assert!(active >= 2, "the first worker holds no job ahead ({active} active)");
+    // It holds jobs ahead (leased) for up to 250 ms: not asserted here, as a busy machine can take
+    // that long between two lines. The jobs after the blocking one complete only if what it held
+    // went back to the queue.
     let b2 = blocking_worker(&q, release.clone(), second.clone());
     // What the blocked worker held goes back after its hold, and the idle worker runs it.
     until("the jobs after the blocking one", || second.lock().len() + first.lock().len() >= 16).await;
