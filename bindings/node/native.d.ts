@@ -304,6 +304,11 @@ export declare class NativeQueueHost {
    * schedule's queue, run by whichever worker takes it.
    */
   startScheduler(op: number, store: string, schedules: string, wheres: Array<string>): void
+  /**
+   * How many `cronJobs:` `omnitron.yaml` gives this process (`OMNITRON_QUEUES`): `Omnitron.create`
+   * starts a scheduler for them even without a decorated schedule.
+   */
+  deployedSchedules(): number
   /** Stops a scheduler (no new firing); `op` reports when it has let go of its lease. */
   closeScheduler(op: number, scheduler: number): void
 }

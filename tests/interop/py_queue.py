@@ -3,7 +3,8 @@ completed N jobs; `add STORE QUEUE N` adds N jobs `{"n": i}` with ids `py-<i>`; 
 application whose `@interval` method ticks N times; `listen STORE QUEUE
 N` starts an application whose `@queue_processor` class only hears events, until it has heard N
 completions (run elsewhere), and prints each job's id and result. Prints `ready` once its worker or
-listener runs, `done` at the end."""
+listener runs, `done` at the end. `deployed` is a child of `omnitron start` whose application declares
+nothing: what it runs comes from omnitron.yaml."""
 
 import asyncio
 import json
@@ -63,7 +64,26 @@ async def listen(store: str, name: str, n: int) -> None:
         print(json.dumps({"id": e.id, "result": e.result}), flush=True)
 
 
+@module(providers=[])
+class EmptyModule:
+    pass
+
+
+async def deployed() -> None:
+    """No schedule and no processor in code: the `cronJobs:` of omnitron.yaml start by themselves."""
+    from omnitron.worker import serve
+
+    app = await Omnitron.create(EmptyModule)
+    try:
+        await serve()
+    finally:
+        await app.close()
+
+
 async def main() -> None:
+    if sys.argv[1] == "deployed":
+        await deployed()
+        return
     mode, store, name, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     if mode == "tick":
         await tick(store, n)

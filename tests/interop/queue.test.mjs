@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -164,3 +164,54 @@ for (const [where, make] of stores) {
     }
   });
 }
+
+// `omnitron.yaml`'s spec-3.1 keys act by themselves in the processes `omnitron start` runs: a Python
+// process whose code declares nothing fires the `cronJobs:` entry, a Node `@QueueProcessor('cron')`
+// runs its firings, and a Node processor that sets no options in code takes the process's
+// `concurrency` (4, not 1), bounded by its queue's `concurrency` entry (2).
+test("omnitron.yaml's queues: and cronJobs: reach the Node and Python processes omnitron start runs", { timeout: 90_000 }, async () => {
+  const bin = process.env.OMNITRON_BIN ?? join(root, 'target/x86_64-unknown-linux-gnu/debug/omnitron');
+  const dir = mkdtempSync(join(tmpdir(), 'omni-yaml-queues-'));
+  const app = `yaml-queues-${process.pid}`;
+  writeFileSync(
+    join(dir, 'omnitron.yaml'),
+    `name: ${app}
+queueStore: sqlite:queues.db
+processes:
+  scheduler:
+    type: scheduler
+    command: ${PYTHON} ${join(root, 'tests/interop/py_queue.py')} deployed
+    cronJobs:
+      - every: 1s
+        handler: jobs/tick
+  queue:
+    type: queue
+    command: ${process.execPath} ${join(root, 'tests/interop/node_yaml_app.mjs')}
+    concurrency: 4
+    queues:
+      - name: yaml-slow
+        concurrency: 2
+`,
+  );
+  const supervisor = spawn(bin, ['start', join(dir, 'omnitron.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  supervisor.stdout.on('data', (d) => (out += d));
+  supervisor.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => supervisor.on('exit', resolve));
+  try {
+    const store = `sqlite:${join(dir, 'queues.db')}`;
+    const slow = await Queue.open('yaml-slow', { store });
+    await slow.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'slow', data: i, opts: { id: `s-${i}` } })));
+    const cron = await Queue.open('cron', { store });
+    const deadline = Date.now() + 60_000;
+    const settled = async () => (await slow.getCounts()).completed === 6 && (await cron.getCounts()).completed >= 2;
+    while (!(await settled()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await settled(), `slow: ${JSON.stringify(await slow.getCounts())}, cron: ${JSON.stringify(await cron.getCounts())}\n${out}`);
+    const most = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await slow.getJob(`s-${i}`)).result));
+    assert.equal(Math.max(...most), 2, `most running at once, per job: ${most}`);
+    assert.equal((await cron.getCounts()).dead, 0);
+  } finally {
+    supervisor.kill('SIGTERM');
+    await exited;
+  }
+});

@@ -12,7 +12,7 @@ import type { AuditRecord, HttpHost } from './http/host.js';
 import type { Peer } from './rpc/peer.js';
 import { processorOf, startProcessor } from './queue/decorators.js';
 import { defaultStore } from './queue/queue.js';
-import { schedulesOf, startSchedules, type RunningSchedules } from './queue/schedule.js';
+import { deployedSchedules, schedulesOf, startSchedules, type RunningSchedules } from './queue/schedule.js';
 import type { Worker } from './queue/queue.js';
 import { OptionKeys, options as checkedOptions } from './util.js';
 
@@ -212,7 +212,8 @@ export async function createApplication(rootModule: ModuleRef, createOptions: Cr
       const schedules = e.kind === 0 ? schedulesOf(e.make) : undefined;
       if (schedules !== undefined) scheduled.push({ instance: (await builtInstance(container, e.token)).instance as object, schedules });
     }
-    if (scheduled.length > 0) app._schedules = await startSchedules(scheduled, queues.store ?? defaultStore());
+    // The `cronJobs:` that `omnitron.yaml` gives this process join the decorated schedules.
+    if (scheduled.length > 0 || deployedSchedules() > 0) app._schedules = await startSchedules(scheduled, queues.store ?? defaultStore());
     const peer = options.peer;
     if (peer) {
       for (const e of collected.entries.flat()) {

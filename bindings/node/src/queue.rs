@@ -21,7 +21,7 @@ use napi::bindgen_prelude::{Buffer, Uint8ArraySlice};
 use napi_derive::napi;
 use omnitron::dialect::Dialect;
 use omnitron::options::RawOptions;
-use omnitron::queue::{AddOptions, Added, Queue, QueueOptions, Worker, WorkerOptions, door};
+use omnitron::queue::{AddOptions, Added, Deployed, Queue, Worker, door};
 use omnitron::scheduler::{ScheduleSpec, Scheduler, SchedulerOptions};
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
@@ -117,7 +117,10 @@ impl NativeQueueHost {
     /// Opens queue `name` in the store `store` names (`sqlite:<file>`); `op` reports its number.
     #[napi]
     pub fn open(&self, op: u32, store: String, name: String, options: Vec<JsRawOption>) {
-        let opts = match QueueOptions::from_raw(&raw(format!("queue '{name}'"), options)) {
+        // `omnitron.yaml`'s `queues:` entry for this queue, if any, wins over the code's options.
+        let opts = match Deployed::current()
+            .and_then(|d| d.queue_options(&name, &raw(format!("queue '{name}'"), options)))
+        {
             Ok(o) => o,
             Err(e) => return self.fail(op, &e),
         };
@@ -273,7 +276,8 @@ impl NativeQueueHost {
     #[napi]
     pub fn start_worker(&self, queue: u32, options: Vec<JsRawOption>) -> napi::Result<u32, String> {
         let q = self.queues.lock().get(queue as usize).cloned().ok_or_else(|| no_queue(queue)).js()?;
-        let opts = WorkerOptions::from_raw(&raw(format!("worker of queue '{}'", q.name()), options)).js()?;
+        let raw = raw(format!("worker of queue '{}'", q.name()), options);
+        let opts = Deployed::current().and_then(|d| d.worker_options(&raw)).js()?;
         let mut workers = self.workers.lock();
         let index = workers.len() as u32;
         let (jobs, abandoned) = (self.batch.clone(), self.batch.clone());
@@ -346,7 +350,10 @@ impl NativeQueueHost {
     /// schedule's queue, run by whichever worker takes it.
     #[napi]
     pub fn start_scheduler(&self, op: u32, store: String, schedules: String, wheres: Vec<String>) {
-        let schedules = match ScheduleSpec::schedules_from_json(&schedules, &wheres) {
+        // The decorated schedules, and this process's `cronJobs:` from `omnitron.yaml`.
+        let schedules = match ScheduleSpec::schedules_from_json(&schedules, &wheres)
+            .and_then(|s| Ok([s, Deployed::current()?.schedules()?].concat()))
+        {
             Ok(s) => s,
             Err(e) => return self.fail(op, &e),
         };
@@ -358,6 +365,13 @@ impl NativeQueueHost {
             all.push(Some(s));
             Ok((all.len() as u32 - 1, Vec::new()))
         });
+    }
+
+    /// How many `cronJobs:` `omnitron.yaml` gives this process (`OMNITRON_QUEUES`): `Omnitron.create`
+    /// starts a scheduler for them even without a decorated schedule.
+    #[napi]
+    pub fn deployed_schedules(&self) -> napi::Result<u32, String> {
+        Deployed::current().map(|d| d.cron_jobs.len() as u32).js()
     }
 
     /// Stops a scheduler (no new firing); `op` reports when it has let go of its lease.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use omnitron::queue::{AddOptions, Added, Queue, QueueOptions, Worker, WorkerOptions, door};
+use omnitron::queue::{AddOptions, Added, Deployed, Queue, Worker, door};
 use omnitron::scheduler::{ScheduleSpec, Scheduler, SchedulerOptions};
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
@@ -121,9 +121,9 @@ impl NativeQueueHost {
         options: &Bound<'_, PyDict>,
         done: Py<PyAny>,
     ) -> PyResult<()> {
-        let opts =
-            QueueOptions::from_raw(&raw(format!("queue '{name}'"), ErrorCode::InvalidQueue, Some(options))?)
-                .py(py)?;
+        // `omnitron.yaml`'s `queues:` entry for this queue, if any, wins over the code's options.
+        let code = raw(format!("queue '{name}'"), ErrorCode::InvalidQueue, Some(options))?;
+        let opts = Deployed::current().and_then(|d| d.queue_options(&name, &code)).py(py)?;
         let queues = self.queues.clone();
         self.run(done, async move {
             let store = omnitron::queue::connect(&store).await?;
@@ -283,12 +283,8 @@ impl NativeQueueHost {
         dispatch: Py<PyAny>,
     ) -> PyResult<usize> {
         let q = self.queue(py, queue)?;
-        let opts = WorkerOptions::from_raw(&raw(
-            format!("worker of queue '{}'", q.name()),
-            ErrorCode::InvalidQueue,
-            Some(options),
-        )?)
-        .py(py)?;
+        let code = raw(format!("worker of queue '{}'", q.name()), ErrorCode::InvalidQueue, Some(options))?;
+        let opts = Deployed::current().and_then(|d| d.worker_options(&code)).py(py)?;
         let stops: Arc<Mutex<std::collections::HashMap<u32, Py<PyAny>>>> = Arc::default();
         let (inbox, dispatch, s) = (self.inbox.clone(), Arc::new(dispatch), stops.clone());
         let invoke: door::Invoke = Arc::new(move |call, job| {
@@ -386,7 +382,10 @@ impl NativeQueueHost {
         wheres: Vec<String>,
         done: Py<PyAny>,
     ) -> PyResult<()> {
-        let schedules = ScheduleSpec::schedules_from_json(schedules, &wheres).py(py)?;
+        // The decorated schedules, and this process's `cronJobs:` from `omnitron.yaml`.
+        let schedules = ScheduleSpec::schedules_from_json(schedules, &wheres)
+            .and_then(|s| Ok([s, Deployed::current()?.schedules()?].concat()))
+            .py(py)?;
         let all = self.schedulers.clone();
         self.run(done, async move {
             let store = omnitron::queue::connect(&store).await?;
@@ -396,6 +395,12 @@ impl NativeQueueHost {
             Ok(Outcome::Int(all.len() as u64 - 1))
         });
         Ok(())
+    }
+
+    /// How many `cronJobs:` `omnitron.yaml` gives this process (`OMNITRON_QUEUES`):
+    /// `Omnitron.create` starts a scheduler for them even without a decorated schedule.
+    fn deployed_schedules(&self, py: Python<'_>) -> PyResult<usize> {
+        Deployed::current().map(|d| d.cron_jobs.len()).py(py)
     }
 
     /// Stops a scheduler; `done` once it has let go of its lease.

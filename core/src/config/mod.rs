@@ -98,17 +98,7 @@ fn check(c: &AppConfig, file: &str) -> Result<()> {
             return bad(format!("processes.{name}.strategy"), e.message().to_string());
         }
         for (i, q) in p.queues.iter().enumerate() {
-            let at = format!("processes.{name}.queues[{i}]");
-            let mut raw = crate::options::RawOptions::new(
-                crate::dialect::Dialect::TypeScript,
-                format!("{file}: {at}"),
-                ErrorCode::InvalidConfig,
-            );
-            for (k, v) in &q.options {
-                raw.set(k, crate::options::Value::from_json(v));
-            }
-            crate::queue::QueueOptions::from_raw(&raw)
-                .and_then(|_| crate::queue::check_queue_name(&q.name))
+            q.check(&format!("processes.{name}.queues[{i}]"))
                 .map_err(|e| Error::new(ErrorCode::InvalidConfig, with_file(file, e.message())))?;
         }
         for (i, job) in p.cron_jobs.iter().enumerate() {

@@ -250,21 +250,10 @@ pub struct ProcessConfig {
     pub concurrency: Option<u32>,
     /// A `queue` process's queues (spec 3.1), checked as `Queue.open` checks its options.
     #[serde(default)]
-    pub queues: Vec<QueueConfig>,
+    pub queues: Vec<crate::queue::QueueEntry>,
     /// A `scheduler` process's cron jobs (spec 3.1), checked as schedules are.
     #[serde(default)]
     pub cron_jobs: Vec<crate::scheduler::ScheduleSpec>,
-}
-
-/// One entry of a process's `queues:`: a name and the queue's options as TypeScript writes them
-/// (`concurrency`, `rateLimit: 100/minute`, `retries`, `backoff`, durations in ms).
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct QueueConfig {
-    /// The queue.
-    pub name: String,
-    /// Its options, checked by `QueueOptions::from_raw`.
-    #[serde(flatten)]
-    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 fn one() -> Instances {

@@ -28,6 +28,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "scheduler")]
+mod deployed;
 pub mod door;
 mod events;
 mod handle;
@@ -37,10 +39,10 @@ mod options;
 pub mod store;
 mod worker;
 
+#[cfg(feature = "scheduler")]
+pub use deployed::{Deployed, ENV as DEPLOYED_ENV, QueueEntry};
 pub use handle::{Queue, QueueEvent};
 // Used by the scheduler only.
-#[cfg(feature = "config")]
-pub(crate) use handle::check_name as check_queue_name;
 #[cfg(feature = "scheduler")]
 pub(crate) use handle::{check_name, encode};
 pub use job::{

@@ -240,22 +240,33 @@ impl QueueOptions {
     /// `{type, delay}`), `backoff_delay`, `max_delay`, `timeout`, `keep_completed`. Unknown keys
     /// are refused.
     pub fn from_raw(raw: &RawOptions) -> Result<QueueOptions> {
-        let mut o = QueueOptions { concurrency: raw.count("concurrency", 1)?, ..QueueOptions::default() };
+        QueueOptions::default().over(raw)
+    }
+
+    /// These options with the ones `raw` gives in their place: what `omnitron.yaml`'s
+    /// `queues:` entry sets wins over what the code set (`queue::Deployed`).
+    pub fn over(mut self, raw: &RawOptions) -> Result<QueueOptions> {
+        if raw.has("concurrency") {
+            self.concurrency = raw.count("concurrency", 1)?;
+        }
         if let Some(text) = raw.text("rate_limit")? {
-            o.rate = Some(Rate::parse(text, &raw.name("rate_limit")).map_err(|e| raw.invalid(e.message()))?);
+            self.rate =
+                Some(Rate::parse(text, &raw.name("rate_limit")).map_err(|e| raw.invalid(e.message()))?);
         }
         if let Some(a) = attempts(raw)? {
-            o.job.attempts = a;
+            self.job.attempts = a;
         }
         if let Some(b) = backoff(raw)? {
-            o.job.backoff = b;
+            self.job.backoff = b;
         }
-        o.job.timeout_ms = raw.duration("timeout")?.map(|d| d.as_millis() as u64);
+        if let Some(t) = raw.duration("timeout")? {
+            self.job.timeout_ms = Some(t.as_millis() as u64);
+        }
         if let Some(k) = raw.duration_or_zero("keep_completed")? {
-            o.job.keep_completed_ms = k.as_millis() as u64;
+            self.job.keep_completed_ms = k.as_millis() as u64;
         }
         raw.check_unknown()?;
-        Ok(o)
+        Ok(self)
     }
 }
 

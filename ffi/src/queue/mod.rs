@@ -20,7 +20,7 @@ pub mod events;
 use std::ffi::c_char;
 
 use bytes::Bytes;
-use omnitron::queue::{AddOptions, Added, Queue, QueueOptions, door};
+use omnitron::queue::{AddOptions, Added, Deployed, Queue, door};
 use omnitron::rpc::Value;
 use omnitron::{Error, ErrorCode, runtime};
 
@@ -88,11 +88,9 @@ pub unsafe extern "C" fn omnitron_queue_open(
         check_out(out, "out")?;
         let url = str_arg(store_url, "store_url")?;
         let name = str_arg(name, "name")?;
-        let opts = QueueOptions::from_raw(&raw_options(
-            options_json,
-            format!("queue '{name}'"),
-            ErrorCode::InvalidQueue,
-        )?)?;
+        // `omnitron.yaml`'s `queues:` entry for this queue, if any, wins over the caller's options.
+        let code = raw_options(options_json, format!("queue '{name}'"), ErrorCode::InvalidQueue)?;
+        let opts = Deployed::current()?.queue_options(name, &code)?;
         let queue = runtime::block_on(async move {
             let store = omnitron::queue::connect(url).await?;
             Queue::open(store, name, opts).await

@@ -15,7 +15,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnitron::queue::{Worker, WorkerOptions, door};
+use omnitron::queue::{Deployed, Worker, door};
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::{Condvar, Mutex};
 
@@ -184,7 +184,12 @@ pub unsafe extern "C" fn omnitron_queue_worker_start(
         let q = QUEUES.get(queue)?;
         let callback = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
         let what = format!("worker of queue '{}'", q.name());
-        let opts = WorkerOptions::from_raw(&raw_options(options_json, what, ErrorCode::InvalidQueue)?)?;
+        // The process's `concurrency` from `omnitron.yaml` when the options set none.
+        let opts = Deployed::current()?.worker_options(&raw_options(
+            options_json,
+            what,
+            ErrorCode::InvalidQueue,
+        )?)?;
         let callbacks = Arc::new(Callbacks::default());
         let gate = callbacks.clone();
         let invoke: door::Invoke = Arc::new(move |call, job| {

@@ -2,6 +2,8 @@
 // on a provider's methods. Each schedule fires a job on a queue of its own (`cron:<name>` unless it
 // names one), named after the schedule; the engine's scheduler fires each slot once across every instance of
 // the application sharing the store, and the queue's worker runs the method (docs/SCHEDULER.md).
+// The process's `cronJobs:` from `omnitron.yaml` (docs/QUEUES.md) are started beside them: their
+// jobs go to the queue `cron`, named after the entry's handler, for a `@QueueProcessor('cron')`.
 
 import { call, invalidArgument } from '../errors.js';
 import { OptionKeys, checkKeys } from '../util.js';
@@ -66,6 +68,11 @@ export function schedulesOf(cls: unknown): Declared[] | undefined {
   if (typeof cls !== 'function') return undefined;
   const list = (cls as unknown as Record<symbol, Declared[] | undefined>)[META];
   return list && list.length > 0 ? list : undefined;
+}
+
+/** How many `cronJobs:` `omnitron.yaml` gives this process (through `omnitron start`). */
+export function deployedSchedules(): number {
+  return call(() => queueHost().native.deployedSchedules());
 }
 
 /** What `startSchedules` started: closed by the application. */

@@ -115,7 +115,7 @@ class Omnitron:
         try:
             await container.initialize()
             from .di.modules import collect_modules
-            from .queue import default_store, processor_of, schedules_of, start_processor, start_schedules
+            from .queue import default_store, deployed_schedules, processor_of, schedules_of, start_processor, start_schedules
 
             _, _, entries = collect_modules(root_module, lambda _key: False)
             app._close_grace = float(queue_options.get("close_grace", 10.0))
@@ -131,7 +131,8 @@ class Omnitron:
                 decls = schedules_of(e.make) if e.kind == 0 else []
                 if decls:
                     scheduled.append((await container.resolve_async(e.token), decls))
-            if scheduled:
+            # The `cron_jobs:` that `omnitron.yaml` gives this process join the decorated schedules.
+            if scheduled or deployed_schedules() > 0:
                 app._schedules = await start_schedules(scheduled, queue_options.get("store") or default_store())
             if peer is not None:
                 from .rpc import _SERVICE

@@ -568,6 +568,12 @@ class RunningSchedules:
             await w.close(grace)
 
 
+def deployed_schedules() -> int:
+    """How many ``cronJobs:`` ``omnitron.yaml`` gives this process (through ``omnitron start``):
+    their firings go to the queue ``cron``, named after each entry's handler."""
+    return _host().native.deployed_schedules()
+
+
 async def start_schedules(scheduled: list[tuple[Any, list[tuple[str, dict[str, Any], str]]]], store: str) -> RunningSchedules:
     """Starts the scheduler for the methods' schedules (checked first: a bad one leaves nothing
     running) and a worker per queue that runs them by job name."""
