@@ -262,9 +262,10 @@ export declare class NativeQueueHost {
   add(op: number, queue: number, name: string, data: Buffer, options: Array<JsRawOption>): void
   /**
    * Adds jobs in one write; `op` reports how many were new (aux) and their ids (a MessagePack
-   * array).
+   * array). Job `i` is named `names[name_of[i]]`, its data (MessagePack) ends at `ends[i]` in
+   * `data`, and the jobs listed in `optioned` have `options`, in that order.
    */
-  addMany(op: number, queue: number, names: Array<string>, data: Array<Buffer>, options: Array<Array<JsRawOption>>): void
+  addMany(op: number, queue: number, names: Array<string>, nameOf: Uint32Array, data: Uint8Array, ends: Uint32Array, optioned: Array<number>, options: Array<Array<JsRawOption>>): void
   /** One job: `op` reports it (aux 1) or nothing (aux 0). */
   get(op: number, queue: number, id: string): void
   /** How many jobs are in each state. */

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{Buffer, Uint8ArraySlice};
+use napi::bindgen_prelude::{Buffer, Uint8ArraySlice, Uint32Array};
 use napi_derive::napi;
 use omnitron::dialect::Dialect;
 use omnitron::options::RawOptions;
@@ -151,23 +151,42 @@ impl NativeQueueHost {
     }
 
     /// Adds jobs in one write; `op` reports how many were new (aux) and their ids (a MessagePack
-    /// array).
+    /// array). Job `i` is named `names[name_of[i]]`, its data (MessagePack) ends at `ends[i]` in
+    /// `data`, and the jobs listed in `optioned` have `options`, in that order.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn add_many(
         &self,
         op: u32,
         queue: u32,
         names: Vec<String>,
-        data: Vec<Buffer>,
+        name_of: Uint32Array,
+        data: Uint8ArraySlice,
+        ends: Uint32Array,
+        optioned: Vec<u32>,
         options: Vec<Vec<JsRawOption>>,
     ) {
         let Some(q) = self.queue(op, queue) else { return };
-        let mut jobs = Vec::with_capacity(names.len());
-        for ((name, d), o) in names.into_iter().zip(data).zip(options) {
+        let data = Bytes::copy_from_slice(&data);
+        let mut opts: Vec<Option<AddOptions>> = vec![None; ends.len()];
+        for (i, o) in optioned.into_iter().zip(options) {
+            let Some(name) = name_of.get(i as usize).and_then(|n| names.get(*n as usize)) else {
+                return self.fail(op, &bad_batch());
+            };
             match AddOptions::from_raw(&raw(format!("queue '{}': addBulk('{name}')", q.name()), o)) {
-                Ok(opts) => jobs.push((name, Bytes::copy_from_slice(&d), opts)),
+                Ok(o) => opts[i as usize] = Some(o),
                 Err(e) => return self.fail(op, &e),
             }
+        }
+        let mut jobs = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for (i, (end, o)) in ends.iter().zip(opts).enumerate() {
+            let (end, name) = (*end as usize, name_of.get(i).and_then(|n| names.get(*n as usize)));
+            let (Some(name), true) = (name, start <= end && end <= data.len()) else {
+                return self.fail(op, &bad_batch());
+            };
+            jobs.push((name.clone(), data.slice(start..end), o.unwrap_or_default()));
+            start = end;
         }
         self.run(op, async move {
             let added = q.add_many_raw(jobs).await?;
@@ -409,6 +428,11 @@ impl NativeQueueHost {
     fn fail(&self, op: u32, e: &Error) {
         self.batch.push(Item::Failed { op, code: e.code().as_str(), message: e.message().to_string() });
     }
+}
+
+/// A batch whose parts do not line up: only a caller other than the package's `addBulk` makes one.
+fn bad_batch() -> Error {
+    Error::invalid_argument("addBulk: the batch's names, data and ends do not line up")
 }
 
 fn no_queue(n: u32) -> Error {

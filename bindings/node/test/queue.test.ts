@@ -218,3 +218,28 @@ test('a bad cron pattern fails the application at create, naming the method and 
   assert.throws(() => Cron(5 as never), code('E001'));
   assert.throws(() => Interval(-1), code('E001'));
 });
+
+test('addBulk: names, data and options per job, duplicates by id, and bad input refused before anything is added', async () => {
+  const q = await Queue.open<unknown>('bulk', { store: store() });
+  const ids = await q.addBulk([
+    { name: 'a', data: { n: 1 } },
+    { name: 'b', data: 'two', opts: { jobId: 'second', priority: 3 } },
+    { name: 'a', data: undefined },
+    { name: 'c', data: [3], opts: { jobId: 'second' } },
+    { name: 'b', data: 4, opts: { delay: 60_000 } },
+  ]);
+  assert.equal(ids.length, 5);
+  assert.equal(ids[1], 'second');
+  assert.equal(ids[3], 'second');
+  const got = await Promise.all(ids.map((id) => q.getJob(id)));
+  assert.deepEqual(got.map((j) => [j!.name, j!.data]), [['a', { n: 1 }], ['b', 'two'], ['a', null], ['b', 'two'], ['b', 4]]);
+  assert.equal(got[4]!.state, 'delayed');
+  assert.deepEqual(await q.getCounts().then((c) => c.waiting + c.delayed), 4);
+  await assert.rejects(q.addBulk('no' as never), code('E001'));
+  await assert.rejects(q.addBulk([{ name: 'ok', data: 1 }, { data: 2 } as never]), code('E001'));
+  await assert.rejects(q.addBulk([{ name: 'ok', data: 1 }, { name: 'bad', data: () => 1 }]), code('Q008'));
+  await assert.rejects(q.addBulk([{ name: 'ok', data: 1 }, { name: 'bad', data: 2, opts: { colour: 'red' } as never }]), /colour/);
+  await assert.rejects(q.addBulk([{ name: 'ok', data: 1 }, { name: 'bad', data: 2, opts: { priority: -1 } }]), /addBulk\('bad'\)/);
+  assert.deepEqual(await q.getCounts().then((c) => c.waiting + c.delayed), 4);
+  assert.deepEqual(await q.addBulk([]), []);
+});

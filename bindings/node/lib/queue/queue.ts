@@ -3,7 +3,7 @@
 // spelling (`rateLimit: '100/minute'`, durations in milliseconds).
 
 import { call, errorFor, invalidArgument } from '../errors.js';
-import { encode } from '../rpc/codec.js';
+import { Writer, appendRecord, encode } from '../rpc/codec.js';
 import { OptionKeys, options as checkedOptions, rawTree } from '../util.js';
 import { queueHost, settle, type JobEnvelope } from './host.js';
 
@@ -200,17 +200,44 @@ export class Queue<T = unknown> {
   async addBulk(jobs: { name: string; data: T; opts?: JobOptions }[]): Promise<string[]> {
     if (!Array.isArray(jobs)) throw invalidArgument(`queue '${this.name}': addBulk() takes an array of { name, data, opts }`);
     const what = `queue '${this.name}': addBulk()`;
+    // One buffer of every job's data with where each ends, names once each, and options only for
+    // the jobs that have them: a value per job across to the engine is most of a bulk add's cost.
+    const data = new Writer();
+    const ends = new Uint32Array(jobs.length);
     const names: string[] = [];
-    const data: Buffer[] = [];
+    const nameOf = new Uint32Array(jobs.length);
+    const numbers = new Map<string, number>();
+    const optioned: number[] = [];
     const opts: ReturnType<typeof rawTree>[] = [];
-    for (const j of jobs) {
+    let last: string | undefined;
+    let lastNumber = 0;
+    for (let i = 0; i < jobs.length; i++) {
+      const j = jobs[i];
       if (j === null || typeof j !== 'object' || typeof j.name !== 'string') throw invalidArgument(`${what}: each job is { name: string, data, opts? }`);
-      names.push(j.name);
-      data.push(bytes(j.data, what));
-      opts.push(jobOptions(j.opts, what));
+      if (j.name !== last) {
+        let n = numbers.get(j.name);
+        if (n === undefined) {
+          n = names.push(j.name) - 1;
+          numbers.set(j.name, n);
+        }
+        last = j.name;
+        lastNumber = n;
+      }
+      nameOf[i] = lastNumber;
+      try {
+        appendRecord(data, 0, j.data === undefined ? null : j.data);
+      } catch (e) {
+        throw errorFor('Q008', `${what}: the data cannot be serialized: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      ends[i] = data.len;
+      if (j.opts !== undefined) {
+        optioned.push(i);
+        opts.push(jobOptions(j.opts, what));
+      }
     }
     const host = queueHost();
-    const { value } = await host.op((id) => host.native.addMany(id, this._index, names, data, opts));
+    const bytes = data.buf.subarray(0, data.len);
+    const { value } = await host.op((id) => host.native.addMany(id, this._index, names, nameOf, bytes, ends, optioned, opts));
     return value as string[];
   }
 

@@ -62,6 +62,7 @@ local function add_jobs(from)
   local added = false
   -- The order counter is read once and written once per call, not incremented per job.
   local seq = tonumber(redis.call('GET', SEQ) or '0')
+  local now_text = ms(now)
   for i = from, #ARGV, 7 do
     local id = ARGV[i]
     local key = job_key(id)
@@ -69,13 +70,15 @@ local function add_jobs(from)
       -- The same call repeated (its answer was lost) still added it.
       out[#out + 1] = (redis.call('HGET', key, 'an') == nonce) and 1 or 0
     else
-      local prio, delay = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+      local prio, delay = ARGV[i + 3], tonumber(ARGV[i + 4])
       seq = seq + 1
       local run = now + delay
       local st = delay > 0 and 'd' or 'w'
-      redis.call('HSET', key, 'name', ARGV[i + 1], 'data', ARGV[i + 2], 'prio', prio, 'run', ms(run),
-        'seq', seq, 'opts', ARGV[i + 5], 'keep', ARGV[i + 6], 'att', 0, 'stc', 0, 'ls', 0,
-        'created', ms(now), 'an', nonce, 'st', st)
+      -- The counters `att` (attempts), `stc` (stalls) and `ls` (lease token) start absent, read
+      -- as 0: three fields fewer make the add a sixth cheaper.
+      redis.call('HSET', key, 'name', ARGV[i + 1], 'data', ARGV[i + 2], 'prio', prio,
+        'run', delay > 0 and ms(run) or now_text, 'seq', seq, 'opts', ARGV[i + 5], 'keep', ARGV[i + 6],
+        'created', now_text, 'an', nonce, 'st', st)
       if delay > 0 then
         redis.call('ZADD', DELAYED, run, id)
       else

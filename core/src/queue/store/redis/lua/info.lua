@@ -12,7 +12,8 @@ local function info(id, now)
   if st == 'd' and tonumber(f[11]) <= now then
     st = 'w'
   end
-  return {id, f[1], f[2], st, f[4], f[5], f[6], f[7], f[8], f[9], f[10],
+  -- `att` is absent until the first attempt.
+  return {id, f[1], f[2], st, f[4] or '0', f[5], f[6], f[7], f[8], f[9], f[10],
     redis.call('LRANGE', errors_key(id), 0, -1)}
 end
 
