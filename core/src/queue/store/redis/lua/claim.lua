@@ -70,19 +70,27 @@ local out = {(meta[2] or rmax) and 2 or 0, -1, rate_wait}
 local taken = 0
 if n > 0 then
   local popped = redis.call('ZPOPMIN', READY, n)
+  local record = {}
   for i = 1, #popped, 2 do
     local id = string.sub(popped[i], READY_ID_AT)
     local key = job_key(id)
-    redis.call('HINCRBY', key, 'att', 1)
-    local token = redis.call('HINCRBY', key, 'ls', 1)
-    redis.call('HSET', key, 'st', 'a', 'worker', worker)
+    -- One read and one write per job (the counters are absent, so 0, until first set).
+    local f = redis.call('HMGET', key, 'att', 'ls', 'name', 'data', 'opts', 'created')
+    local attempt, token = (tonumber(f[1]) or 0) + 1, (tonumber(f[2]) or 0) + 1
+    redis.call('HSET', key, 'st', 'a', 'worker', worker, 'att', attempt, 'ls', token)
     redis.call('ZADD', ACTIVE, now + lease, id)
     if rmax then
       redis.call('ZADD', RATE, now, id .. ':' .. token)
     end
-    redis.call('RPUSH', handed, id, token)
-    push_leased(out, id, token)
+    record[#record + 1], record[#record + 2] = id, token
+    local o = #out
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = id, f[3], f[4], attempt
+    out[o + 5], out[o + 6], out[o + 7] = token, f[5], f[6]
     taken = taken + 1
+  end
+  -- What this call handed out, in one write (unpack takes a few thousand at most).
+  for i = 1, #record, 2000 do
+    redis.call('RPUSH', handed, unpack(record, i, math.min(i + 1999, #record)))
   end
 end
 if taken > 0 then

@@ -8,12 +8,12 @@ local woke, freed = false, false
 for i = 3, #ARGV, 8 do
   local id, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = job_key(id)
-  local f = redis.call('HMGET', key, 'st', 'ls', 'fn')
+  local f = redis.call('HMGET', key, 'st', 'ls', 'fn', 'keep')
   if f[1] == 'a' and f[2] == token then
     redis.call('ZREM', ACTIVE, id)
     freed = true
     if kind == 'c' then
-      local keep = tonumber(redis.call('HGET', key, 'keep')) or 0
+      local keep = tonumber(f[4]) or 0
       if keep <= 0 then
         redis.call('DEL', key, errors_key(id))
       else
