@@ -2,6 +2,7 @@
  * Dependency injection through the C ABI: every scenario of the engine, plus bad input.
  * Built with -Wall -Wextra -Werror and run under valgrind by `make test`.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "omnitron.h"
 
 #include <pthread.h>

@@ -20,12 +20,6 @@
 #include "check.h"
 #include "http_client.h"
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 /* ---- the client (http_client.h), as these tests call it ----------------------------------------- */
 
 /* Sends `method path` with `body` (NULL: none) as JSON, with an X-Agent header. Returns 0 on

@@ -17,12 +17,6 @@
 
 #include "check.h"
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 static char worker_path[4096];
 
 static int frees = 0;

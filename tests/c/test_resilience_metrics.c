@@ -19,12 +19,6 @@
 
 #include "check.h"
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 /* The value of the sample `series` (name plus labels, exactly as exposed) in an exposition, or -1. */
 static double sample(const char *text, const char *series) {
     size_t n = strlen(series);

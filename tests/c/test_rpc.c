@@ -19,12 +19,6 @@
 
 #include "check.h"
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 /* ---- a service: calc@1.0.0 (JSON handlers) and bytes@1.0.0 (MessagePack handlers) ------------- */
 
 static uint32_t calc(const char *method, const uint8_t *args, size_t len, OmnitronReply *reply, void *ud) {

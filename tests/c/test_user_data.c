@@ -40,12 +40,6 @@ static void free_tag(void *p) {
 
 static int freed_count(int id) { return __atomic_load_n(&freed[id], __ATOMIC_SEQ_CST); }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 /* Frees that happen on an engine thread may land a moment after the call that let go returns: wait
  * for them (up to a generous deadline; no timing is asserted). */
 static int wait_freed(int id) {

@@ -17,18 +17,6 @@
 
 #include "check.h"
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* A log of what ran, in order, shared by the callbacks (they run on engine threads). */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char run_log[1024];

@@ -4,6 +4,8 @@ a thread, pause and resume, a ``@queue_processor`` class started by ``Omnitron.c
 
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from typing import Any
@@ -271,3 +273,43 @@ def test_a_bad_cron_pattern_fails_the_application_naming_the_method() -> None:
             interval(-1)
 
     run(main())
+
+
+def _deployed(env: str, code: str) -> subprocess.CompletedProcess[str]:
+    """Runs `code` in a fresh interpreter whose OMNITRON_QUEUES is `env` (read once per process)."""
+    return subprocess.run(
+        [sys.executable, "-c", "import asyncio\nfrom omnitron import Omnitron, Queue, Worker, module\n" + code],
+        env={**os.environ, "OMNITRON_QUEUES": env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_omnitron_yaml_queue_entries_win_and_a_wrong_one_names_the_variable_and_the_rule() -> None:
+    # The entry's `retries: 4` wins over the code's `retries=1`: the job is tried 5 times.
+    ok = _deployed(
+        '{"concurrency": 3, "queues": [{"name": "q", "retries": 4}]}',
+        "async def m():\n"
+        "    q = await Queue.open('q', store='sqlite::memory:', retries=1)\n"
+        "    seen = []\n"
+        "    async def fail(job):\n"
+        "        seen.append(job.attempt)\n"
+        "        raise ValueError('no')\n"
+        "    await q.add('x', 1, id='j', backoff='fixed', backoff_delay=0.001)\n"
+        "    w = Worker(q, fail, poll_interval=0.01)\n"
+        "    while len(seen) < 5:\n"
+        "        await asyncio.sleep(0.01)\n"
+        "    await w.close()\n"
+        "    print('attempts', len(seen))\n"
+        "asyncio.run(m())\n",
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "attempts 5" in ok.stdout
+    bad = _deployed('{"queues": [{"name": "q", "rateLimit": "lots"}]}', "asyncio.run(Queue.open('q', store='sqlite::memory:'))\n")
+    assert "InvalidConfigError: [P007] OMNITRON_QUEUES: queues[0]: rateLimit: 'lots' is not a rate" in bad.stderr
+    cron = _deployed(
+        '{"cronJobs": [{"pattern": "61 * * * *", "handler": "x"}]}',
+        "@module(providers=[])\nclass M:\n    pass\nasyncio.run(Omnitron.create(M))\n",
+    )
+    assert "OMNITRON_QUEUES: cronJobs[0].pattern: '61 * * * *' is not a cron pattern" in cron.stderr

@@ -43,6 +43,28 @@ impl Backoff {
     }
 }
 
+/// Jobs added together carry the same options text: a store reading many of them (a claim, a
+/// finish) parses it once.
+#[derive(Default)]
+pub(crate) struct OptionsCache {
+    last: Option<(Box<[u8]>, JobOptions)>,
+}
+
+impl OptionsCache {
+    /// The options `text` holds; options written by a newer build, unreadable here, read as the
+    /// defaults.
+    pub(crate) fn read(&mut self, text: &[u8]) -> JobOptions {
+        if let Some((t, o)) = &self.last
+            && **t == *text
+        {
+            return o.clone();
+        }
+        let o: JobOptions = serde_json::from_slice(text).unwrap_or_default();
+        self.last = Some((text.into(), o.clone()));
+        o
+    }
+}
+
 /// A job's own options: they travel with it, so a worker in any language applies the same rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobOptions {

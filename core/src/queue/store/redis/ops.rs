@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::reply::{self, array, count, int, text};
 use super::{Inner, MAX_MS, scripts};
 use crate::error::{Error, ErrorCode, Result};
-use crate::queue::job::{Added, Counts, Finish, FinishAck, JobInfo, NewJob, Outcome, Stalled};
+use crate::queue::job::{Added, Counts, Finish, FinishAck, JobInfo, NewJob, OptionsCache, Outcome, Stalled};
 use crate::queue::store::{Claim, Claimed, QueueLimits};
 use crate::time::now_ms;
 
@@ -110,12 +110,13 @@ impl Inner {
         let (paused, due, rate) = (paused?, due?, rate?);
         let mut jobs = Vec::with_capacity(reply.len() / reply::LEASED_FIELDS);
         let mut rest = reply.into_iter().skip(3);
+        let mut options = OptionsCache::default();
         loop {
             let fields: Vec<_> = rest.by_ref().take(reply::LEASED_FIELDS).collect();
             if fields.is_empty() {
                 break;
             }
-            jobs.push(reply::leased(fields)?);
+            jobs.push(reply::leased(fields, &mut options)?);
         }
         Ok(Claimed {
             jobs,

@@ -5,7 +5,7 @@ use ::redis::Value;
 use bytes::Bytes;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::queue::job::{AttemptError, JobInfo, JobOptions, JobState, Leased};
+use crate::queue::job::{AttemptError, JobInfo, JobOptions, JobState, Leased, OptionsCache};
 
 pub(super) fn unexpected(what: &str, v: &Value) -> Error {
     Error::new(
@@ -76,7 +76,7 @@ fn state_of(v: Value) -> Result<JobState> {
 /// The 7 fields `claim.lua` gives per job.
 pub(super) const LEASED_FIELDS: usize = 7;
 
-pub(super) fn leased(fields: Vec<Value>) -> Result<Leased> {
+pub(super) fn leased(fields: Vec<Value>, options: &mut OptionsCache) -> Result<Leased> {
     let [id, name, data, attempt, token, opts, created]: [Value; LEASED_FIELDS] =
         fields.try_into().map_err(|f: Vec<Value>| unexpected("a leased job", &Value::Array(f)))?;
     Ok(Leased {
@@ -85,7 +85,7 @@ pub(super) fn leased(fields: Vec<Value>) -> Result<Leased> {
         data: bytes(data)?.unwrap_or_default(),
         attempt: count(&attempt)? as u32,
         token: count(&token)?,
-        opts: opts_of(opts)?,
+        opts: options.read(&bytes(opts)?.unwrap_or_default()),
         created_ms: count(&created)?,
     })
 }

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{ACTIVE, COMPLETED, DEAD, DELAYED, Effects, WAITING, sql_err};
 use crate::error::{ErrorCode, Result};
 use crate::queue::job::{
-    Added, AttemptError, Counts, Finish, FinishAck, JobInfo, JobOptions, JobState, Leased, NewJob, Outcome,
-    Stalled,
+    Added, AttemptError, Counts, Finish, FinishAck, JobInfo, JobOptions, JobState, Leased, NewJob,
+    OptionsCache, Outcome, Stalled,
 };
 use crate::queue::store::{Claim, Claimed};
 use crate::time::now_ms;
@@ -191,6 +191,7 @@ pub(super) fn claim_jobs(c: &Connection, queue: &str, claim: &Claim) -> Result<C
                  RETURNING id, name, data, attempts, lease_seq, opts, created_ms, priority, run_at, pk",
             )
             .map_err(sql_err)?;
+        let mut options = OptionsCache::default();
         let mut rows = st
             .query_map(params![lease_until, claim.worker, queue, n], |r| {
                 Ok((
@@ -200,7 +201,7 @@ pub(super) fn claim_jobs(c: &Connection, queue: &str, claim: &Claim) -> Result<C
                         data: Bytes::from(r.get::<_, Vec<u8>>(2)?),
                         attempt: r.get::<_, i64>(3)? as u32,
                         token: r.get::<_, i64>(4)? as u64,
-                        opts: opts_of(&r.get::<_, String>(5)?),
+                        opts: options.read(r.get_ref(5)?.as_bytes().map_err(rusqlite::Error::from)?),
                         created_ms: r.get::<_, i64>(6)? as u64,
                     },
                     (r.get::<_, i64>(7)?, r.get::<_, i64>(8)?, r.get::<_, i64>(9)?),
@@ -239,6 +240,7 @@ pub(super) fn finish_jobs(
     let now = now_ms() as i64;
     let mut out = Vec::with_capacity(done.len());
     let mut wake = false;
+    let mut options = OptionsCache::default();
     for f in done {
         let found = c
             .prepare_cached("SELECT pk, errors, opts FROM jobs WHERE queue = ?1 AND id = ?2 AND state = 2 AND lease_seq = ?3")
@@ -254,7 +256,7 @@ pub(super) fn finish_jobs(
         };
         match f.outcome {
             Outcome::Completed(result) => {
-                let keep = opts_of(&opts).keep_completed_ms;
+                let keep = options.read(opts.as_bytes()).keep_completed_ms;
                 if keep == 0 {
                     c.prepare_cached("DELETE FROM jobs WHERE pk = ?1")
                         .map_err(sql_err)?
