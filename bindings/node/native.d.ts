@@ -261,8 +261,8 @@ export declare class NativeQueueHost {
    */
   add(op: number, queue: number, name: string, data: Buffer, options: Array<JsRawOption>): void
   /**
-   * Adds jobs in one write; `op` reports how many were new (aux) and their ids (a MessagePack
-   * array). Job `i` is named `names[name_of[i]]`, its data (MessagePack) ends at `ends[i]` in
+   * Adds jobs in one write; `op` reports how many were new (aux) and their ids (one MessagePack
+   * string, NUL between ids; an array when an id holds a NUL). Job `i` is named `names[name_of[i]]`, its data (MessagePack) ends at `ends[i]` in
    * `data`, and the jobs listed in `optioned` have `options`, in that order.
    */
   addMany(op: number, queue: number, names: Array<string>, nameOf: Uint32Array, data: Uint8Array, ends: Uint32Array, optioned: Array<number>, options: Array<Array<JsRawOption>>): void

@@ -242,4 +242,7 @@ test('addBulk: names, data and options per job, duplicates by id, and bad input 
   await assert.rejects(q.addBulk([{ name: 'ok', data: 1 }, { name: 'bad', data: 2, opts: { priority: -1 } }]), /addBulk\('bad'\)/);
   assert.deepEqual(await q.getCounts().then((c) => c.waiting + c.delayed), 4);
   assert.deepEqual(await q.addBulk([]), []);
+  // The ids cross as one string split on NUL, or as an array when an id holds one.
+  assert.deepEqual(await q.addBulk([{ name: 'n', data: 1, opts: { jobId: 'a\0b' } }, { name: 'n', data: 2, opts: { jobId: 'c' } }]), ['a\0b', 'c']);
+  assert.deepEqual(await q.addBulk([{ name: 'n', data: 3, opts: { jobId: 'd' } }]), ['d']);
 });

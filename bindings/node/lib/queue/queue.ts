@@ -238,7 +238,8 @@ export class Queue<T = unknown> {
     const host = queueHost();
     const bytes = data.buf.subarray(0, data.len);
     const { value } = await host.op((id) => host.native.addMany(id, this._index, names, nameOf, bytes, ends, optioned, opts));
-    return value as string[];
+    // The ids come as one string, NUL between them (an array when an id holds a NUL).
+    return typeof value === 'string' ? value.split('\0') : (value as string[]);
   }
 
   /** One job, in any state; null when the queue has none with that id. */

@@ -122,6 +122,16 @@ type Deliver = Box<dyn FnOnce(Option<&Error>) + Send>;
 /// succeeded (a failed call's changes are rolled back to its savepoint).
 type Op = Box<dyn FnOnce(std::result::Result<&Connection, &Error>, &mut Effects) -> (Deliver, bool) + Send>;
 
+/// A call for the writer. A *plain* one fails only when SQLite does (a claim, a finish): it runs
+/// without a savepoint, and its failure rolls the whole batch back, every call of it answered with
+/// the failure. Savepoints were a tenth of the writer's work; the others keep theirs, so that a
+/// call refused for its own reasons (a duplicate schedule, a running job removed) undoes only its
+/// own changes.
+struct Call {
+    op: Op,
+    plain: bool,
+}
+
 /// Per queue, a counter bumped when jobs become ready (see [`Store::waiter`]).
 #[derive(Default)]
 struct Signals(Mutex<HashMap<String, watch::Sender<u64>>>);
@@ -142,7 +152,7 @@ impl Signals {
 /// are woken at once when a job is added here; jobs added by another process sharing the file are
 /// seen at the workers' next poll.
 pub struct SqliteStore {
-    tx: Mutex<Option<mpsc::Sender<Op>>>,
+    tx: Mutex<Option<mpsc::Sender<Call>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     signals: Arc<Signals>,
     path: PathBuf,
@@ -187,7 +197,7 @@ impl SqliteStore {
     pub fn open_with(opts: SqliteStoreOptions) -> Result<Self> {
         let path = opts.path.clone();
         let conn = open_connection(&opts)?;
-        let (tx, rx) = mpsc::channel::<Op>();
+        let (tx, rx) = mpsc::channel::<Call>();
         let signals = Arc::new(Signals::default());
         let s = signals.clone();
         let max_batch = opts.max_batch.max(1);
@@ -210,9 +220,26 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` in the writer's next transaction; its answer arrives after the commit.
+    /// Runs `f` in the writer's next transaction, in a savepoint of its own; its answer arrives
+    /// after the commit.
     fn run<T: Send + 'static>(
         &self,
+        f: impl FnOnce(&Connection, &mut Effects) -> Result<T> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T>> {
+        self.call(false, f)
+    }
+
+    /// [`SqliteStore::run`] for a call that fails only when SQLite does (see [`Call`]).
+    fn run_plain<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &mut Effects) -> Result<T> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T>> {
+        self.call(true, f)
+    }
+
+    fn call<T: Send + 'static>(
+        &self,
+        plain: bool,
         f: impl FnOnce(&Connection, &mut Effects) -> Result<T> + Send + 'static,
     ) -> BoxFuture<'static, Result<T>> {
         let (reply, rx) = oneshot::channel::<Result<T>>();
@@ -230,7 +257,7 @@ impl SqliteStore {
             });
             (deliver, ok)
         });
-        let sent = self.tx.lock().as_ref().is_some_and(|tx| tx.send(op).is_ok());
+        let sent = self.tx.lock().as_ref().is_some_and(|tx| tx.send(Call { op, plain }).is_ok());
         let path = self.path.clone();
         Box::pin(async move {
             if !sent {
@@ -375,35 +402,46 @@ fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
     }
 }
 
-fn writer(conn: Connection, rx: mpsc::Receiver<Op>, signals: Arc<Signals>, max_batch: usize) {
+fn writer(conn: Connection, rx: mpsc::Receiver<Call>, signals: Arc<Signals>, max_batch: usize) {
     while let Ok(first) = rx.recv() {
-        let mut ops = vec![first];
-        while ops.len() < max_batch {
+        let mut calls = vec![first];
+        while calls.len() < max_batch {
             match rx.try_recv() {
-                Ok(op) => ops.push(op),
+                Ok(call) => calls.push(call),
                 Err(_) => break,
             }
         }
         let mut fx = Effects::default();
-        // A lone call needs no savepoint: if it fails, the whole transaction is rolled back.
-        let mut failed_alone = false;
-        let delivers: Vec<Deliver> = match exec(&conn, "BEGIN IMMEDIATE").map_err(sql_err) {
-            Err(e) => ops.into_iter().map(|op| op(Err(&e), &mut fx).0).collect(),
-            Ok(()) if ops.len() == 1 => ops
-                .into_iter()
-                .map(|op| {
-                    let (deliver, ok) = op(Ok(&conn), &mut fx);
-                    failed_alone = !ok;
-                    deliver
-                })
-                .collect(),
-            Ok(()) => ops.into_iter().map(|op| in_savepoint(&conn, op, &mut fx)).collect(),
-        };
-        if failed_alone {
-            // Its answer is its own error; nothing of it stays.
+        // A lone call needs no savepoint either: if it fails, the transaction is rolled back.
+        let lone = calls.len() == 1;
+        let mut delivers: Vec<Deliver> = Vec::with_capacity(calls.len());
+        // The call that failed outside a savepoint, which undoes the batch.
+        let mut failed = None;
+        match exec(&conn, "BEGIN IMMEDIATE").map_err(sql_err) {
+            Err(e) => delivers.extend(calls.into_iter().map(|c| (c.op)(Err(&e), &mut fx).0)),
+            Ok(()) => {
+                let mut calls = calls.into_iter();
+                while let Some(c) = calls.next() {
+                    if !(lone || c.plain) {
+                        delivers.push(in_savepoint(&conn, c.op, &mut fx));
+                        continue;
+                    }
+                    let (deliver, ok) = (c.op)(Ok(&conn), &mut fx);
+                    delivers.push(deliver);
+                    if !ok {
+                        failed = Some(delivers.len() - 1);
+                        let undone = batch_undone();
+                        delivers.extend(calls.by_ref().map(|c| (c.op)(Err(&undone), &mut fx).0));
+                    }
+                }
+            }
+        }
+        if let Some(at) = failed {
             let _ = exec(&conn, "ROLLBACK");
-            for d in delivers {
-                d(None);
+            let undone = batch_undone();
+            for (i, d) in delivers.into_iter().enumerate() {
+                // The failed call answers its own error.
+                d((i != at).then_some(&undone));
             }
             continue;
         }
@@ -419,6 +457,14 @@ fn writer(conn: Connection, rx: mpsc::Receiver<Op>, signals: Arc<Signals>, max_b
             d(commit.as_ref());
         }
     }
+}
+
+/// What the calls of a batch undone by another call's failure answer.
+fn batch_undone() -> Error {
+    Error::new(
+        ErrorCode::QueueStoreFailed,
+        "queue store: another write of the same transaction failed, so nothing of this one was kept; try again",
+    )
 }
 
 /// One call's changes are undone if it fails, without undoing the batch's other calls.
@@ -451,12 +497,12 @@ impl Store for SqliteStore {
 
     fn claim(&self, queue: &str, claim: Claim) -> BoxFuture<'static, Result<Claimed>> {
         let q = queue.to_string();
-        self.run(move |c, _| claim_jobs(c, &q, &claim))
+        self.run_plain(move |c, _| claim_jobs(c, &q, &claim))
     }
 
     fn finish(&self, queue: &str, done: Vec<Finish>) -> BoxFuture<'static, Result<Vec<FinishAck>>> {
         let q = queue.to_string();
-        self.run(move |c, fx| finish_jobs(c, &q, done, fx))
+        self.run_plain(move |c, fx| finish_jobs(c, &q, done, fx))
     }
 
     fn renew(
