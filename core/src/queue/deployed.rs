@@ -13,11 +13,22 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::{QueueOptions, WorkerOptions, check_name};
+use super::handle::check_name;
+use super::{QueueOptions, WorkerOptions};
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result};
 use crate::options::{RawOptions, Value};
+#[cfg(feature = "scheduler")]
 use crate::scheduler::{Schedule, ScheduleSpec};
+
+/// A `cronJobs:` entry: checked as a schedule where the scheduler is built in; kept as it is
+/// (a C library without the scheduler has no use for it) otherwise.
+#[cfg(feature = "scheduler")]
+pub type CronJob = ScheduleSpec;
+/// A `cronJobs:` entry: checked as a schedule where the scheduler is built in; kept as it is
+/// (a C library without the scheduler has no use for it) otherwise.
+#[cfg(not(feature = "scheduler"))]
+pub type CronJob = serde_json::Value;
 
 /// The variable `omnitron start` sets.
 pub const ENV: &str = "OMNITRON_QUEUES";
@@ -65,7 +76,7 @@ pub struct Deployed {
     /// Schedules this process runs. Their firings go to the queue `cron` unless an entry names
     /// another, each job named after the entry's `name` or `handler`.
     #[serde(default)]
-    pub cron_jobs: Vec<ScheduleSpec>,
+    pub cron_jobs: Vec<CronJob>,
 }
 
 impl Deployed {
@@ -79,6 +90,7 @@ impl Deployed {
         for (i, q) in d.queues.iter().enumerate() {
             q.check(&format!("{ENV}: queues[{i}]"))?;
         }
+        #[cfg(feature = "scheduler")]
         d.schedules().map_err(|e| bad(e.message().to_string()))?;
         Ok(d)
     }
@@ -118,12 +130,13 @@ impl Deployed {
     }
 
     /// The `cronJobs:` schedules, checked (errors name `cronJobs[i]` and the field).
+    #[cfg(feature = "scheduler")]
     pub fn schedules(&self) -> Result<Vec<Schedule>> {
         self.cron_jobs.iter().enumerate().map(|(i, s)| s.schedule(&format!("cronJobs[{i}]"))).collect()
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "scheduler"))]
 mod tests {
     use super::*;
 

@@ -28,7 +28,6 @@
 //! # }
 //! ```
 
-#[cfg(feature = "scheduler")]
 mod deployed;
 pub mod door;
 mod events;
@@ -39,8 +38,7 @@ mod options;
 pub mod store;
 mod worker;
 
-#[cfg(feature = "scheduler")]
-pub use deployed::{Deployed, ENV as DEPLOYED_ENV, QueueEntry};
+pub use deployed::{CronJob, Deployed, ENV as DEPLOYED_ENV, QueueEntry};
 pub use handle::{Queue, QueueEvent};
 // Used by the scheduler only.
 #[cfg(feature = "scheduler")]
