@@ -246,8 +246,10 @@ impl QueueOptions {
     /// These options with the ones `raw` gives in their place: what `omnitron.yaml`'s
     /// `queues:` entry sets wins over what the code set (`queue::Deployed`).
     pub fn over(mut self, raw: &RawOptions) -> Result<QueueOptions> {
+        // Read even when absent, so that an unknown key's message lists it.
+        let concurrency = raw.count("concurrency", 1)?;
         if raw.has("concurrency") {
-            self.concurrency = raw.count("concurrency", 1)?;
+            self.concurrency = concurrency;
         }
         if let Some(text) = raw.text("rate_limit")? {
             self.rate =
@@ -393,6 +395,9 @@ mod tests {
         assert!(e.message().contains("rateLimit") && e.message().contains("100/minute"), "{e}");
         let e = QueueOptions::from_raw(&raw(Dialect::Python, &[("retrys", Value::Number(1.0))])).unwrap_err();
         assert!(e.message().contains("retrys") && e.message().contains("retries"), "{e}");
+        let e =
+            QueueOptions::from_raw(&raw(Dialect::Python, &[("concurency", Value::Number(1.0))])).unwrap_err();
+        assert!(e.message().contains("did you mean 'concurrency'"), "{e}");
         let e =
             QueueOptions::from_raw(&raw(Dialect::TypeScript, &[("backoff", Value::Text("linear".into()))]))
                 .unwrap_err();
