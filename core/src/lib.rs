@@ -88,6 +88,8 @@ pub mod rpc;
 pub mod runtime;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 pub mod time;
 #[cfg(feature = "rpc")]
 pub mod transport;

@@ -528,7 +528,7 @@ impl Conn {
 
     /// A deferred call taken out without its handler's answer: counted with its error, answered
     /// with it unless the connection is gone, and its handler told to stop.
-    fn end_early(&self, id: u64, call: DeferredCall, why: Ended) {
+    fn end_early(&self, id: u64, mut call: DeferredCall, why: Ended) {
         let r = call.count(Err(call.error(why)));
         if why != Ended::Closed {
             self.answer_now(id, r, false);
@@ -635,7 +635,7 @@ impl AnswerSink for Conn {
     }
 
     fn finish_deferred(&self, id: u64, key: u64, r: Result<Bytes, WireError>) -> bool {
-        let (call, alone) = {
+        let (mut call, alone) = {
             let mut serving = self.serving.lock();
             // Not this call's entry: the id was reused by a newer call.
             if !matches!(serving.get(&id), Some(ServingEntry::Deferred(d)) if d.key == key) {

@@ -51,6 +51,7 @@ pub fn next_call_key() -> u64 {
 pub struct Reply {
     key: u64,
     to: ReplyTo,
+    trace: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -62,8 +63,14 @@ enum ReplyTo {
 }
 
 impl Reply {
-    pub(crate) fn conn(key: u64, conn: Arc<dyn AnswerSink>, id: u64) -> Reply {
-        Reply { key, to: ReplyTo::Conn(conn, id) }
+    pub(crate) fn conn(key: u64, conn: Arc<dyn AnswerSink>, id: u64, trace: Option<Bytes>) -> Reply {
+        Reply { key, to: ReplyTo::Conn(conn, id), trace }
+    }
+
+    /// The call's trace context (the `trace` field, a raw MessagePack map): what the handler's
+    /// code runs under and passes on to the calls it makes.
+    pub fn trace(&self) -> Option<&Bytes> {
+        self.trace.as_ref()
     }
 
     /// This call's key, unique in this process; the cancel callback is told it.
@@ -86,10 +93,11 @@ impl Reply {
 pub(crate) fn start_local(
     h: &DeferredHandler,
     args: Bytes,
+    trace: Option<Bytes>,
 ) -> impl std::future::Future<Output = Result<Bytes, WireError>> + Send + 'static {
     let (tx, rx) = oneshot::channel();
     let key = next_call_key();
-    (h.start)(args, Reply { key, to: ReplyTo::Local(tx) });
+    (h.start)(args, Reply { key, to: ReplyTo::Local(tx), trace });
     let guard = CancelUnlessAnswered { key, cancel: h.cancel.clone(), answered: false };
     async move {
         // The whole guard moves into the future (not just the field assigned below).

@@ -87,11 +87,14 @@ pub(crate) struct DeferredCall {
     pub(crate) received: Instant,
     pub(crate) deadline: Instant,
     pub(crate) phase: DeferredPhase,
+    /// Its server span, when its trace is recorded: ended with it.
+    pub(crate) span: Option<crate::telemetry::Span>,
 }
 
 impl DeferredCall {
-    /// Counts how it ended (duration, error code).
-    pub(crate) fn count(&self, r: Result<Bytes, WireError>) -> Result<Bytes, WireError> {
+    /// Counts how it ended (duration, error code), and ends its span.
+    pub(crate) fn count(&mut self, r: Result<Bytes, WireError>) -> Result<Bytes, WireError> {
+        crate::telemetry::rpc::end(self.span.take(), &r);
         count_result_in(&self.svc, self.metrics.as_deref(), &self.method, self.received, r)
     }
 

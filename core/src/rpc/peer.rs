@@ -38,6 +38,7 @@ use super::state::{ConnectionEvent, Inner, Subscriptions};
 use super::table::{Provider, Resolved, Table};
 use crate::error::{Error, ErrorCode, Result};
 use crate::runtime;
+use crate::telemetry;
 use crate::transport::{Address, Listener};
 
 /// This process's end of the RPC network. Cheap to clone; every clone is the same peer.
@@ -83,6 +84,7 @@ impl Peer {
                 format!("listening on {address} needs an auth token: TCP is reachable from other machines"),
             ));
         }
+        telemetry::install_from_env(&opts.name, &opts.lang)?;
         let peer = Peer::new(opts, None);
         // Bound, and served, on the runtime it is created on (the caller's, or the engine's for
         // callers without one): everything of a connection stays on one runtime, so waking a task
@@ -103,6 +105,7 @@ impl Peer {
     /// drops are repaired in the background (backoff from 50 ms to 5 s), and calls made meanwhile
     /// wait for the reconnection up to their deadline.
     pub async fn connect(address: &Address, opts: PeerOptions) -> Result<Peer> {
+        telemetry::install_from_env(&opts.name, &opts.lang)?;
         let peer = Peer::new(opts, Some(address.clone()));
         let inner = peer.inner.clone();
         let home = home_runtime();
@@ -187,6 +190,21 @@ impl Peer {
         args: Bytes,
         opts: CallOptions,
     ) -> std::result::Result<Bytes, WireError> {
+        let (span, trace) = telemetry::rpc::client(target, method, opts.trace);
+        let opts = CallOptions { trace, ..opts };
+        let r = self.call_untraced(target, method, args, opts).await;
+        telemetry::rpc::end(span, &r);
+        r
+    }
+
+    /// [`Peer::call_raw`] once its span is started.
+    async fn call_untraced(
+        &self,
+        target: &str,
+        method: &str,
+        args: Bytes,
+        opts: CallOptions,
+    ) -> std::result::Result<Bytes, WireError> {
         // The common case of a connected peer: a service it does not host goes straight upstream,
         // with no context to build (the connection owns the deadline and the cancel-on-drop).
         if self.inner.upstream_address.is_some()
@@ -236,7 +254,15 @@ impl Peer {
         opts: CallOptions,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> CallHandle {
-        let mut done: Callback = Box::new(done);
+        let (span, trace) = telemetry::rpc::client(target, method, opts.trace);
+        let opts = CallOptions { trace, ..opts };
+        let mut done: Callback = match span {
+            None => Box::new(done),
+            span => Box::new(move |r| {
+                telemetry::rpc::end(span, &r);
+                done(r)
+            }),
+        };
         if self.inner.upstream_address.is_some()
             && !target.starts_with('$')
             && !self.inner.table.read().has_name(target)
@@ -254,8 +280,8 @@ impl Peer {
         }
         let peer = self.clone();
         let (target, method) = (target.to_string(), method.to_string());
-        let task =
-            runtime::handle().spawn(async move { done(peer.call_raw(&target, &method, args, opts).await) });
+        let task = runtime::handle()
+            .spawn(async move { done(peer.call_untraced(&target, &method, args, opts).await) });
         CallHandle(CallHandleInner::Task(task.abort_handle()))
     }
 
@@ -274,8 +300,11 @@ impl Peer {
             return Err(wire(ErrorCode::PeerDisconnected, format!("connection {conn} is gone")));
         };
         let deadline = opts.deadline_or(self.inner.opts.default_deadline);
+        let (span, trace) = telemetry::rpc::client(target, method, opts.trace);
         let (target, method) = (target.to_string(), method.to_string());
-        on_runtime(async move { c.call(&target, &method, args, deadline, opts.trace).await }).await
+        let r = on_runtime(async move { c.call(&target, &method, args, deadline, trace).await }).await;
+        telemetry::rpc::end(span, &r);
+        r
     }
 
     /// [`Peer::call_raw_on`] without a task: the request is written from the calling thread and
@@ -297,7 +326,15 @@ impl Peer {
             return Ok(CallHandle(CallHandleInner::Finished));
         };
         let deadline = opts.deadline_or(self.inner.opts.default_deadline);
-        match c.call_callback(target, method, args, deadline, opts.trace.as_ref(), done, &home_runtime())? {
+        let (span, trace) = telemetry::rpc::client(target, method, opts.trace);
+        let done: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send> = match span {
+            None => done,
+            span => Box::new(move |r| {
+                telemetry::rpc::end(span, &r);
+                done(r)
+            }),
+        };
+        match c.call_callback(target, method, args, deadline, trace.as_ref(), done, &home_runtime())? {
             Some(id) => Ok(CallHandle(CallHandleInner::Conn(c, id))),
             None => Ok(CallHandle(CallHandleInner::Finished)),
         }

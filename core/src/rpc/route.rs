@@ -161,7 +161,7 @@ async fn serve_local_unary(
     let deadline = timer_deadline(svc, &ctx);
     let cancel = ctx.cancel.clone();
     let fut = match handler {
-        Handler::Deferred(h) => Box::pin(start_local(&h, args)),
+        Handler::Deferred(h) => Box::pin(start_local(&h, args, ctx.trace)),
         Handler::Unary(h) => h(args, ctx),
         Handler::Stream(_) => unreachable!("refused above"),
     };

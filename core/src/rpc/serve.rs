@@ -26,6 +26,7 @@ use super::route::{route_unary, serve_stream_request, wait_unary};
 use super::service::{CallContext, Handler};
 use super::state::Inner;
 use super::table::Provider;
+use crate::telemetry;
 
 /// What serving a request left to do.
 pub(super) enum Served {
@@ -68,19 +69,30 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
     let id = req.id;
     let cancel = CancellationToken::new();
     let sent = Arc::new(AtomicBool::new(false));
+    let deadline = received + requested_deadline(inner, &req);
+    let (span, context, trace) =
+        match telemetry::rpc::server(svc.service.name(), &req.method, req.trace.as_ref()) {
+            Some(s) => (s.span, Some(s.context), Some(s.wire)),
+            None => (None, None, req.trace),
+        };
     let ctx = CallContext {
         cancel: cancel.clone(),
-        deadline: received + requested_deadline(inner, &req),
+        deadline,
         peer: conn.peer.clone(),
-        trace: req.trace,
+        trace,
         direct: Some(DirectAnswer { conn: conn.clone(), id, sent: sent.clone() }),
         received,
     };
     let timer = timer_deadline(svc, &ctx);
     count_call(svc, &req.method);
-    let mut fut = handler(req.args, ctx);
+    let mut fut = match context {
+        // Rust handlers' own calls and spans take the server span as their parent.
+        Some(c) => Box::pin(telemetry::in_context(c, handler(req.args, ctx))),
+        None => handler(req.args, ctx),
+    };
     if let Poll::Ready(result) = poll_once(fut.as_mut()) {
         drop(fut);
+        telemetry::rpc::end(span, &result);
         let result = count_result(svc, &req.method, received, result);
         return answer(conn, id, &sent, result);
     }
@@ -93,6 +105,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
         let Provider::Local(svc) = &r.provider else { return };
         let svc: &LocalService = svc;
         let result = wait_unary(fut, &cancel, timer, &r, &method, received).await;
+        telemetry::rpc::end(span, &result);
         let result = count_result(svc, &method, received, result);
         if let Served::Blocked(wait) = answer(&conn, id, &sent, result) {
             wait.await;
@@ -119,6 +132,10 @@ fn serve_deferred(
         m.calls.inc();
     }
     let key = next_call_key();
+    let (span, trace) = match telemetry::rpc::server(svc.service.name(), &req.method, req.trace.as_ref()) {
+        Some(s) => (s.span, Some(s.wire)),
+        None => (None, req.trace),
+    };
     let call = DeferredCall {
         key,
         cancel: h.cancel.clone(),
@@ -128,9 +145,10 @@ fn serve_deferred(
         received,
         deadline,
         phase: DeferredPhase::Starting,
+        span,
     };
     conn.serve_deferred(req.id, call, &inner.runtime);
-    (h.start)(req.args, Reply::conn(key, conn.clone(), req.id));
+    (h.start)(req.args, Reply::conn(key, conn.clone(), req.id, trace));
     conn.deferred_started(req.id, key);
     Served::Done
 }

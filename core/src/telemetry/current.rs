@@ -1,0 +1,56 @@
+//! The current trace context: what a call, a job or a span started here takes as its parent. In
+//! async Rust it follows the task ([`in_context`]); on a thread that runs foreign callbacks (a
+//! binding's event loop) it is set around each callback ([`with_context`]).
+
+use std::cell::RefCell;
+use std::fmt::Display;
+use std::future::Future;
+
+use super::context::TraceContext;
+use super::span::{Span, SpanKind};
+
+tokio::task_local! {
+    static CURRENT: TraceContext;
+}
+
+thread_local! {
+    static THREAD: RefCell<Option<TraceContext>> = const { RefCell::new(None) };
+}
+
+/// The current context: the task's, else the thread's.
+pub fn current() -> Option<TraceContext> {
+    CURRENT.try_with(Clone::clone).ok().or_else(|| THREAD.with(|t| t.borrow().clone()))
+}
+
+/// Runs `f` with `ctx` as the current context of its task.
+pub fn in_context<F: Future>(ctx: TraceContext, f: F) -> impl Future<Output = F::Output> {
+    CURRENT.scope(ctx, f)
+}
+
+/// Runs `f` with `ctx` as this thread's current context (restored afterwards).
+pub fn with_context<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<TraceContext>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let prev = self.0.take();
+            THREAD.with(|t| *t.borrow_mut() = prev);
+        }
+    }
+    let _restore = Restore(THREAD.with(|t| std::mem::replace(&mut *t.borrow_mut(), ctx)));
+    f()
+}
+
+/// Runs `f` in a span of its own named `name`, a child of the current context: the Rust
+/// counterpart of `@Trace()`. Calls made inside pass its context on; an `Err` marks it failed.
+pub async fn trace<T, E: Display, F: Future<Output = Result<T, E>>>(
+    name: &'static str,
+    f: F,
+) -> Result<T, E> {
+    let parent = current();
+    let mut span = Span::start(name, SpanKind::Internal, parent.as_ref());
+    let r = in_context(span.context().clone(), f).await;
+    if let Err(e) = &r {
+        span.set_status(super::span::Status::Error(e.to_string()));
+    }
+    r
+}
