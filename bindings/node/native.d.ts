@@ -182,7 +182,7 @@ export declare class NativePeer {
   /** Stops hosting `name@version`. */
   unexpose(name: string, version: string): boolean
   /** Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports. */
-  call(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null): void
+  call(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null, traceparent?: string | undefined | null, tracestate?: string | undefined | null): void
   /** Numbers a `target` and `method` pair for `callBatch`; null when this peer has too many. */
   route(target: string, method: string): number | null
   /**
@@ -196,7 +196,7 @@ export declare class NativePeer {
    * Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
    * could not. Pull items with `streamNext`.
    */
-  streamStart(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null): void
+  streamStart(callId: number, target: string, method: string, args: Uint8Array, deadlineMs?: number | undefined | null, traceparent?: string | undefined | null, tracestate?: string | undefined | null): void
   /**
    * Fetches the next item of a stream: `done(callId, null, null, item)`, `done(callId, "$end",
    * null, null)` at the end, or `done(callId, code, message, data)` on failure.
@@ -740,6 +740,15 @@ export declare function rpcAnswers(batch: Uint8Array, len: number): number
  */
 export declare function rpcStreamAnswer(callId: number, end: boolean, code?: string | undefined | null, message?: string | undefined | null, value?: Uint8Array | undefined | null): boolean
 
+/** A span `traceSpanStart` started. */
+export interface StartedSpan {
+  /** Pass to `traceSpanEnd`; 0 when the span is not recorded (nothing to end). */
+  id: number
+  /** Its context, for the code it wraps. */
+  traceparent: string
+  tracestate?: string
+}
+
 /**
  * A supervisor's settings: `strategy`, `maxRestarts`, `window`, `backoffInitial`, `backoffMax`,
  * `backoffFactor` as the user wrote them, checked by core.
@@ -757,6 +766,27 @@ export interface SupervisorStateOutput {
 
 /** The error of an operation that took longer than `ms`. */
 export declare function timeoutErrorInfo(ms: number, name?: string | undefined | null): JsErrorInfo
+
+/** Sets an attribute on a span `traceSpanStart` started (nothing if it ended or is not recorded). */
+export declare function traceSpanAttribute(id: number, key: string, value: string | number | boolean): void
+
+/** Ends a span: failed when `message` is given (with the error's `code`, if any). */
+export declare function traceSpanEnd(id: number, code?: string | undefined | null, message?: string | undefined | null): void
+
+/** Starts a span named `name`, a child of the given context (or a root, sampled as configured). */
+export declare function traceSpanStart(name: string, kind?: string | undefined | null, traceparent?: string | undefined | null, tracestate?: string | undefined | null): StartedSpan
+
+/** Whether tracing is on in this process. */
+export declare function tracingEnabled(): boolean
+
+/**
+ * Exports every span ended so far, waiting at most `timeoutMs` (off the event loop): true if
+ * all went out.
+ */
+export declare function tracingFlush(timeoutMs: number): Promise<boolean>
+
+/** Installs tracing from the `OTEL_*` variables (once per process); whether tracing is on. */
+export declare function tracingInstallFromEnv(service: string): boolean
 
 /** The error for an unknown option `key` of `context`, naming the nearest of `allowed`. */
 export declare function unknownOption(context: string, key: string, allowed: Array<string>): JsErrorInfo

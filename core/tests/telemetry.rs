@@ -58,6 +58,14 @@ async fn app() -> App {
         .unwrap();
     inventory.expose(svc).await.unwrap();
     let client = Peer::connect(&addr, PeerOptions::new("client")).await.unwrap();
+    // Registrations reach the server on their own connections: wait until it routes both.
+    for _ in 0..500 {
+        let names: Vec<String> = server.services().into_iter().map(|s| s.name).collect();
+        if names.iter().any(|n| n == "pricing") && names.iter().any(|n| n == "inventory") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     App { _dir: dir, server, client, inventory, pricing }
 }
 

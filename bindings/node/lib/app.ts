@@ -15,6 +15,7 @@ import { defaultStore } from './queue/queue.js';
 import { deployedSchedules, schedulesOf, startSchedules, type RunningSchedules } from './queue/schedule.js';
 import type { Worker } from './queue/queue.js';
 import { OptionKeys, options as checkedOptions } from './util.js';
+import { flushTraces, tracingFromEnv } from './telemetry.js';
 
 export interface CreateOptions {
   /** What `CONTEXT` gives outside any scope. */
@@ -145,7 +146,8 @@ export class OmnitronApp {
     // Requests in flight finish first (their handlers still have their dependencies).
     if (http) await (await http.catch(() => undefined))?.close();
     await unexposeAll(this._exposed.splice(0));
-    return this.container.dispose();
+    await this.container.dispose();
+    await flushTraces();
   }
 }
 
@@ -181,6 +183,9 @@ export const Omnitron = {
  */
 export async function createApplication(rootModule: ModuleRef, createOptions: CreateOptions | undefined, setup: AppSetup): Promise<OmnitronApp> {
   const options = checkedOptions<CreateOptions>(createOptions, 'Omnitron.create()', CREATE_KEYS);
+  // Tracing from the OTEL_* variables (omnitron.yaml's `tracing:` sets them for each process): a
+  // bad value fails here, naming the variable.
+  tracingFromEnv(process.env.OMNITRON_CHILD_NAME ?? (rootModule as { name?: string }).name ?? 'omnitron');
   const container = new Container({ context: options.context });
   let collected: CollectedModules;
   try {

@@ -91,6 +91,17 @@ export {
 } from './rpc/peer.js';
 export { encode as packMessage, decode as unpackMessage } from './rpc/msgpack.js';
 export { busyPoll } from './rpc/polling.js';
+export {
+  Trace,
+  withSpan,
+  currentTrace,
+  runInTrace,
+  tracingFromEnv,
+  tracingEnabled,
+  flushTraces,
+  type TraceOptions,
+  type TraceHeaders,
+} from './telemetry.js';
 
 // HTTP controllers
 export * from './http/index.js';

@@ -21,6 +21,7 @@ mod queue;
 mod resilience;
 mod rpc;
 mod rpc_inbox;
+mod telemetry;
 mod workflow;
 
 use napi_derive::napi;

@@ -281,13 +281,14 @@ impl NativePeer {
         for (i, m) in streams.iter().enumerate() {
             let (inbox, pull, cancel) = (self.cb.inbox.clone(), self.cb.pull.clone(), self.cb.cancel.clone());
             let index = first + (methods.len() + i) as u32;
-            b = b.raw_stream(m, move |args, _ctx, sink| {
+            b = b.raw_stream(m, move |args, ctx, sink| {
                 let (inbox, pull, cancel) = (inbox.clone(), pull.clone(), cancel.clone());
+                let trace = crate::telemetry::headers_of(ctx.trace.as_ref()).map(Box::new);
                 Box::pin(async move {
                     let id = serving_id(next_call_key());
                     // Start the generator; then pull one item at a time (the sink's credit is the
                     // backpressure).
-                    inbox.push(Item::Call(id, index, args));
+                    inbox.push(Item::Call(id, index, args, trace));
                     let mut guard = CancelOnDrop { id, cancel, armed: true };
                     loop {
                         let (tx, rx) = oneshot::channel();
@@ -328,8 +329,9 @@ impl NativePeer {
                 m,
                 move |args, reply| {
                     let id = serving_id(reply.key());
+                    let trace = crate::telemetry::headers_of(reply.trace()).map(Box::new);
                     SERVING.lock().insert(id, Answer::Reply(reply));
-                    inbox.push(Item::Call(id, index, args));
+                    inbox.push(Item::Call(id, index, args, trace));
                 },
                 move |key| {
                     let id = serving_id(key);
@@ -361,8 +363,11 @@ impl NativePeer {
         method: String,
         args: Uint8ArraySlice,
         deadline_ms: Option<f64>,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) {
-        let opts = call_options(deadline_ms);
+        let mut opts = call_options(deadline_ms);
+        opts.trace = crate::telemetry::wire_of(traceparent.as_deref(), tracestate.as_deref());
         let args = Bytes::copy_from_slice(&args);
         let inbox = self.cb.inbox.clone();
         self.peer.call_raw_with(&target, &method, args, opts, move |r| inbox.push(Item::Done(call_id, r)));
@@ -419,8 +424,11 @@ impl NativePeer {
         method: String,
         args: Uint8ArraySlice,
         deadline_ms: Option<f64>,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) {
-        let opts = call_options(deadline_ms);
+        let mut opts = call_options(deadline_ms);
+        opts.trace = crate::telemetry::wire_of(traceparent.as_deref(), tracestate.as_deref());
         let args = Bytes::copy_from_slice(&args);
         let (peer, inbox) = (self.peer.clone(), self.cb.inbox.clone());
         runtime::handle().spawn(async move {

@@ -12,8 +12,9 @@ use crate::batch::{Direct, Parts, Queue};
 pub(crate) enum Item {
     /// A call made from JavaScript finished (or a stream it started moved on).
     Done(u32, Result<Bytes, WireError>),
-    /// A call for a JavaScript handler: serving id, the method's number (`expose`), arguments.
-    Call(u32, u32, Bytes),
+    /// A call for a JavaScript handler: serving id, the method's number (`expose`), arguments,
+    /// and its trace context (`traceparent`, `tracestate`) when it has one.
+    Call(u32, u32, Bytes, Option<Box<(String, Option<String>)>>),
     /// An event for a subscription: subscription id, topic, payload.
     Event(u32, String, Bytes),
 }
@@ -34,9 +35,16 @@ fn parts(item: &Item) -> Parts<'_> {
             bytes: e.data.as_deref().unwrap_or(&[]),
             strings: [Some(&e.code), Some(&e.message)],
         },
-        Item::Call(id, handler, args) => {
-            Parts { kind: CALL, id: *id, aux: *handler, bytes: args, strings: [None, None] }
-        }
+        Item::Call(id, handler, args, trace) => Parts {
+            kind: CALL,
+            id: *id,
+            aux: *handler,
+            bytes: args,
+            strings: match trace.as_deref() {
+                Some((parent, state)) => [Some(parent), state.as_deref()],
+                None => [None, None],
+            },
+        },
         Item::Event(sub, topic, payload) => {
             Parts { kind: EVENT, id: *sub, aux: 0, bytes: payload, strings: [Some(topic), None] }
         }

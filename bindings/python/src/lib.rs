@@ -15,6 +15,7 @@ mod process;
 mod queue;
 mod resilience;
 mod rpc;
+mod telemetry;
 mod workflow;
 
 use pyo3::prelude::*;
@@ -38,6 +39,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     queue::register(m)?;
     resilience::register(m)?;
     rpc::register(m)?;
+    telemetry::register(m)?;
     workflow::register(m)?;
     Ok(())
 }

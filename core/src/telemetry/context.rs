@@ -71,6 +71,17 @@ impl TraceContext {
         format!("00-{:032x}-{:016x}-{:02x}", self.trace_id, self.span_id, u8::from(self.sampled))
     }
 
+    /// From the two W3C headers, as the doors hand them over; None if `traceparent` is not valid
+    /// (W3C: a new trace starts, nothing is passed on).
+    pub fn from_headers(traceparent: &str, tracestate: Option<&str>) -> Option<TraceContext> {
+        TraceContext::from_traceparent(traceparent).map(|c| c.with_state(tracestate))
+    }
+
+    /// The two W3C headers: `traceparent`, and `tracestate` when there is one.
+    pub fn headers(&self) -> (String, Option<String>) {
+        (self.traceparent(), self.state.as_deref().map(str::to_string))
+    }
+
     /// The trace id as 32 lowercase hex digits (what logs and OTLP viewers show).
     pub fn trace_id_hex(&self) -> String {
         format!("{:032x}", self.trace_id)

@@ -34,15 +34,19 @@ impl SpanKind {
         }
     }
 
-    /// From its lowercase name (what the doors pass).
-    pub fn from_name(name: &str) -> Option<SpanKind> {
-        Some(match name {
+    /// From its lowercase name (what the doors pass); `E001` naming the valid ones otherwise.
+    pub fn parse(name: &str) -> crate::Result<SpanKind> {
+        Ok(match name {
             "internal" => SpanKind::Internal,
             "server" => SpanKind::Server,
             "client" => SpanKind::Client,
             "producer" => SpanKind::Producer,
             "consumer" => SpanKind::Consumer,
-            _ => return None,
+            _ => {
+                return Err(crate::Error::invalid_argument(format!(
+                    "'{name}' is not a span kind: internal, server, client, producer or consumer"
+                )));
+            }
         })
     }
 }

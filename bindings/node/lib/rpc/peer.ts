@@ -18,6 +18,7 @@ import { CallBatch, flushCalls } from './calls.js';
 import { CallTable } from './pending.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
+import { currentTrace, flushTraces, runInTrace } from '../telemetry.js';
 
 type Ctor<T = object> = abstract new (...args: any[]) => T;
 type AnyFn = (...args: any[]) => any;
@@ -402,7 +403,12 @@ export class Peer {
     return nativeCall(() => this.#native.unexpose(name, version));
   }
 
-  #dispatch(id: number, handler: number, start: number, len: number): void {
+  #dispatch(id: number, handler: number, start: number, len: number, traceparent: string | null, tracestate: string | null): void {
+    if (traceparent !== null) {
+      // The handler, and everything it awaits, runs in its call's trace context.
+      const h = tracestate === null ? { traceparent } : { traceparent, tracestate };
+      return runInTrace(h, () => this.#dispatch(id, handler, start, len, null, null));
+    }
     const m = this.#methods.get(handler);
     if (!m) return void native.rpcAnswer(id, 'RPC002', `no handler numbered ${handler}`, null);
     const ac = new LazyContext(m.name);
@@ -489,7 +495,7 @@ export class Peer {
           case 1:
             return this.#done(id, s0, s1, start, len);
           case 2:
-            return this.#dispatch(id, aux, start, len);
+            return this.#dispatch(id, aux, start, len, s0, s1);
           case 3:
             return this.#event(id, s0 ?? '', start, len);
         }
@@ -565,7 +571,9 @@ export class Peer {
     if (deadline !== undefined && typeof deadline !== 'number') {
       return Promise.reject(invalidArgument(`the deadline is a number of milliseconds, got ${describe(deadline)}`));
     }
-    const route = this.#route(target, method);
+    // A call inside a trace carries it, and goes by name (batched calls carry none).
+    const trace = currentTrace();
+    const route = trace === undefined ? this.#route(target, method) : -1;
     // Taken before encoding: the arguments' getters may make calls of their own.
     const id = this.#nextCall++;
     if (this.#nextCall > 0xfffffff0) this.#nextCall = 1;
@@ -590,7 +598,7 @@ export class Peer {
       if (buf === undefined) this.#calls.sliceFull();
       else {
         this.#sendCalls();
-        this.#native.call(id, target, method, buf, deadline);
+        this.#native.call(id, target, method, buf, deadline, trace?.traceparent, trace?.tracestate);
       }
     });
   }
@@ -805,6 +813,8 @@ export class Peer {
     for (const p of this.#pending.drain()) p.reject(errorFor('RPC004', 'the peer was closed with the call in flight'));
     this.#hold();
     if (Peer.default === this) Peer.default = undefined;
+    // The spans of its last calls reach the collector before the process goes.
+    await flushTraces();
   }
 }
 

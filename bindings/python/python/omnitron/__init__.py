@@ -73,6 +73,16 @@ from .process import (
 from ._poll import busy_poll
 from ._process_pool import process_pool
 from .rpc import Peer, ServiceInfo, ServiceProxy, emit_event, inject_process, on_event, proxy_info, public, service
+from .telemetry import (
+    TraceHeaders,
+    current_trace,
+    flush_traces,
+    in_trace,
+    span,
+    trace,
+    tracing_enabled,
+    tracing_from_env,
+)
 from .queue import (
     Job,
     JobInfo,
@@ -137,6 +147,14 @@ __all__ = [
     "inject_process",
     "public",
     "service",
+    "TraceHeaders",
+    "current_trace",
+    "flush_traces",
+    "in_trace",
+    "span",
+    "trace",
+    "tracing_enabled",
+    "tracing_from_env",
     "CONTENT_TYPE_LATEST",
     "REGISTRY",
     "generate_latest",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._opening import opening
@@ -83,6 +85,10 @@ class OmnitronApp:
             except Exception:  # a closed peer: nothing left to stop
                 pass
         await self.container.close()
+        from .telemetry import flush_traces, tracing_enabled
+
+        if tracing_enabled():
+            await asyncio.get_running_loop().run_in_executor(None, flush_traces)
 
     async def __aenter__(self) -> "OmnitronApp":
         return self
@@ -109,6 +115,13 @@ class Omnitron:
 
         queue_options = dict(queues or {})
         check_options(queue_options, ("store", "close_grace"), "Omnitron.create(): queues")
+        # Tracing from the OTEL_* variables (omnitron.yaml's `tracing:` sets them for each process):
+        # a bad value fails here, naming the variable.
+        import os
+
+        from .telemetry import tracing_from_env
+
+        tracing_from_env(os.environ.get("OMNITRON_CHILD_NAME") or str(getattr(root_module, "__name__", "omnitron")))
         container = Container(context=context)
         container._load_root_module(root_module)
         app = OmnitronApp(container)

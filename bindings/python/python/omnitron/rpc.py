@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import dataclasses
 import functools
 import inspect
@@ -65,6 +66,7 @@ import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, NoReturn, Optional, TypeVar, Union, overload
 
 from . import _batch, _eager, _native, _poll
+from . import telemetry as _telemetry
 from ._background import log, spawn
 from ._opening import opening
 from ._options import check_keys, checked_keywords
@@ -530,7 +532,7 @@ class Peer:
         streams = {n: f for n, f in methods.items() if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f)}
         unary = {n: f for n, f in methods.items() if n not in streams}
         # With `$batch`, through which a pool's map sends chunks of items (omnitron/_batch.py).
-        dispatch = _batch.wrap(self._dispatcher(unary), unary, _threads, self._starter.start)
+        dispatch = _telemetry.traced_dispatch(_batch.wrap(self._dispatcher(unary), unary, _threads, self._starter.start))
         dispatch_stream = self._stream_dispatcher(streams)
         name, version = meta
         await self._loop.run_in_executor(
@@ -558,7 +560,11 @@ class Peer:
                 # Started here: one that answers without waiting is answered by this read.
                 # None when it answered during its first step; else what cancels it.
                 return start(_run_async(fn, args, call))
-            _threads().submit(_run_sync, fn, args, call)
+            if _telemetry.current_trace() is None:
+                _threads().submit(_run_sync, fn, args, call)
+            else:
+                # The thread runs it in this context: its trace goes with it.
+                _threads().submit(contextvars.copy_context().run, _run_sync, fn, args, call)
             return None
 
         return dispatch
@@ -628,7 +634,8 @@ class Peer:
         if unknown:
             check_keys(unknown, _CALL_KEYS, "Peer.stream()")
         loop = asyncio.get_running_loop()
-        native = await loop.run_in_executor(None, lambda: self._native.stream(target, method, list(args), deadline))
+        trace = _telemetry.current_trace()
+        native = await loop.run_in_executor(None, lambda: self._native.stream(target, method, list(args), deadline, trace))
         try:
             while True:
                 fut: asyncio.Future[tuple[Any, bool]] = loop.create_future()
@@ -663,18 +670,19 @@ class Peer:
             raise NotConnectedError("this peer was closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
+        trace = _telemetry.current_trace()
         if loop is self._loop:
             # The inbox runs on this loop: the answer settles the future there directly. The calls
             # of one loop turn are written together (in slices), at the latest when it ends.
             self._turn.open()
-            pending = self._native.call_future(target, method, args, deadline, fut)
+            pending = self._native.call_future(target, method, args, deadline, fut, trace)
         else:
 
             def done(value: Any, error: Any) -> None:
                 # Run by the inbox on the peer's loop: a caller on another loop gets it thread-safely.
                 loop.call_soon_threadsafe(_settle, fut, value, error)
 
-            pending = self._native.call(target, method, list(args), deadline, done)
+            pending = self._native.call(target, method, list(args), deadline, done, trace)
         try:
             return await fut
         except asyncio.CancelledError:
@@ -687,7 +695,7 @@ class Peer:
         """:meth:`call` for synchronous code (blocks this thread; not on the event loop)."""
         if unknown:
             check_keys(unknown, _CALL_KEYS, "Peer.call_sync()")
-        return self._native.call_blocking(target, method, list(args), deadline)
+        return self._native.call_blocking(target, method, list(args), deadline, _telemetry.current_trace())
 
     async def query_interface(self, target: str, *, deadline: Optional[float] = None, **unknown: NoReturn) -> ServiceProxy:
         """The service ``target`` resolves to, as an object whose public methods are awaitable
@@ -784,6 +792,9 @@ class Peer:
             self._polling.readers -= len(self._conns)
         self._conns.clear()
         self._loop.remove_reader(self._fd)
+        # The spans of its last calls reach the collector before the process goes.
+        if _telemetry.tracing_enabled():
+            await self._loop.run_in_executor(None, _telemetry.flush_traces)
         self._starter.close()
 
     async def __aenter__(self) -> "Peer":

@@ -15,6 +15,7 @@ use super::call::{NativePending, NativeStream, answer_args, remote_error};
 use super::serve::{NativeCall, STOPS, serve_stream};
 use super::{Inbox, decode, encode, host_loop, print_err, wire_to_tuple};
 use crate::error::ToPy;
+use crate::telemetry::{Headers, wire_of};
 
 /// This process's end of the RPC network.
 #[pyclass(frozen, module = "omnitron._native")]
@@ -105,7 +106,8 @@ impl NativePeer {
 
     /// `call` for a caller on this peer's own loop: the answer settles `future` through the
     /// `set_settle` function (no callable made per call).
-    #[pyo3(signature = (target, method, args, deadline_s, future))]
+    #[pyo3(signature = (target, method, args, deadline_s, future, trace=None))]
+    #[allow(clippy::too_many_arguments)] // The Python signature, one to one.
     fn call_future(
         &self,
         target: &str,
@@ -113,12 +115,13 @@ impl NativePeer {
         args: &Bound<'_, PyAny>,
         deadline_s: Option<f64>,
         future: Py<PyAny>,
+        trace: Option<Headers>,
     ) -> PyResult<NativePending> {
         let Some(settle) = self.settle.get().cloned() else {
             return Err(PyRuntimeError::new_err("call_future needs set_settle first"));
         };
         let args = encode(args)?;
-        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: wire_of(trace.as_ref()) };
         let inbox = self.inbox.clone();
         let handle = self.peer.call_raw_with(target, method, args, opts, move |r| {
             inbox.run(move |py| {
@@ -230,7 +233,7 @@ impl NativePeer {
 
     /// Calls `method` of `target` with `args` (a list); `done(value, None)` or `done(None, (code,
     /// message, data))` is called on an engine thread when it finishes.
-    #[pyo3(signature = (target, method, args, deadline_s, done))]
+    #[pyo3(signature = (target, method, args, deadline_s, done, trace=None))]
     fn call(
         &self,
         target: &str,
@@ -238,9 +241,10 @@ impl NativePeer {
         args: &Bound<'_, PyAny>,
         deadline_s: Option<f64>,
         done: Py<PyAny>,
+        trace: Option<Headers>,
     ) -> PyResult<NativePending> {
         let args = encode(args)?;
-        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: wire_of(trace.as_ref()) };
         let inbox = self.inbox.clone();
         // The answer is handed over where it is read: on this loop's thread when the connection is
         // read here (no engine thread woken on the way).
@@ -255,7 +259,7 @@ impl NativePeer {
     }
 
     /// Starts a streaming call; pull items with `NativeStream.next`.
-    #[pyo3(signature = (target, method, args, deadline_s=None))]
+    #[pyo3(signature = (target, method, args, deadline_s=None, trace=None))]
     fn stream(
         &self,
         py: Python<'_>,
@@ -263,9 +267,10 @@ impl NativePeer {
         method: &str,
         args: &Bound<'_, PyAny>,
         deadline_s: Option<f64>,
+        trace: Option<Headers>,
     ) -> PyResult<NativeStream> {
         let args = encode(args)?;
-        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: wire_of(trace.as_ref()) };
         let (peer, target, method) = (self.peer.clone(), target.to_string(), method.to_string());
         let s = py.detach(|| {
             runtime::block_on(async move { peer.call_stream_raw(&target, &method, args, opts).await })
@@ -280,7 +285,7 @@ impl NativePeer {
     }
 
     /// A blocking call (the GIL is released while it waits).
-    #[pyo3(signature = (target, method, args, deadline_s=None))]
+    #[pyo3(signature = (target, method, args, deadline_s=None, trace=None))]
     fn call_blocking(
         &self,
         py: Python<'_>,
@@ -288,9 +293,10 @@ impl NativePeer {
         method: &str,
         args: &Bound<'_, PyAny>,
         deadline_s: Option<f64>,
+        trace: Option<Headers>,
     ) -> PyResult<Py<PyAny>> {
         let args = encode(args)?;
-        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: None };
+        let opts = CallOptions { deadline: deadline(deadline_s)?, trace: wire_of(trace.as_ref()) };
         let (peer, target, method) = (self.peer.clone(), target.to_string(), method.to_string());
         let r =
             py.detach(|| runtime::block_on(async move { peer.call_raw(&target, &method, args, opts).await }));

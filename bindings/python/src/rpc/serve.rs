@@ -27,6 +27,8 @@ pub struct NativeCall {
     /// For a unary call: its key, and whether what stops its handler is in `STOPS`.
     key: u64,
     stoppable: std::sync::atomic::AtomicBool,
+    /// Its trace context, when its caller sent one (or tracing is on here).
+    trace: Option<crate::telemetry::Headers>,
 }
 
 /// Where a Python handler's answer goes.
@@ -46,11 +48,12 @@ pub(super) static STOPS: std::sync::LazyLock<Mutex<rustc_hash::FxHashMap<u64, Py
 impl NativeCall {
     pub(super) fn reply(reply: omnitron::rpc::Reply) -> NativeCall {
         let key = reply.key();
-        NativeCall { to: Mutex::new(Some(AnswerTo::Reply(reply))), key, stoppable: false.into() }
+        let trace = crate::telemetry::headers_of(reply.trace());
+        NativeCall { to: Mutex::new(Some(AnswerTo::Reply(reply))), key, stoppable: false.into(), trace }
     }
 
     fn item(tx: oneshot::Sender<Answer>) -> NativeCall {
-        NativeCall { to: Mutex::new(Some(AnswerTo::Item(tx))), key: 0, stoppable: false.into() }
+        NativeCall { to: Mutex::new(Some(AnswerTo::Item(tx))), key: 0, stoppable: false.into(), trace: None }
     }
 
     pub(super) fn answer(&self, r: Result<bytes::Bytes, WireError>) -> bool {
@@ -113,6 +116,12 @@ fn never_answered() -> WireError {
 
 #[pymethods]
 impl NativeCall {
+    /// The call's trace context, `(traceparent, tracestate)`, or None.
+    #[getter]
+    fn trace(&self) -> Option<crate::telemetry::Headers> {
+        self.trace.clone()
+    }
+
     /// Answers with a value. False if the call was already answered or is gone.
     fn ok(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         match encode(value) {

@@ -1,0 +1,150 @@
+// Tracing from TypeScript: the context handlers run in and pass on, @Trace spans, the bridge with
+// the official OpenTelemetry SDK, and what reaches a real OTLP/HTTP receiver. This file is its own
+// process (node --test), so the OTEL_* variables set here are read by the first peer it makes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { context, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import {
+  OmnitronError,
+  Peer,
+  Public,
+  Service,
+  Trace,
+  currentTrace,
+  flushTraces,
+  tracingEnabled,
+  withSpan,
+} from '@omnitron-dev/native';
+
+// A real OTLP/HTTP receiver: keeps every body POSTed to /v1/traces.
+const bodies: Buffer[] = [];
+const receiver: Server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    if (req.method === 'POST' && req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') {
+      bodies.push(Buffer.concat(chunks));
+      res.writeHead(200).end();
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+});
+
+const exporter = new InMemorySpanExporter();
+const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+provider.register();
+const tracer = trace.getTracer('user-code');
+
+const traceId = (traceparent: string | undefined) => traceparent?.split('-')[1];
+const spanId = (traceparent: string | undefined) => traceparent?.split('-')[2];
+const received = () => Buffer.concat(bodies);
+const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code === c;
+
+class Checkout {
+  @Trace({ operation: 'create-order', attributes: { channel: 'web' } })
+  async create(peer: Peer): Promise<{ outer: string | undefined; seen: { trace?: string; otel?: string } }> {
+    const outer = currentTrace()?.traceparent;
+    const seen = await peer.call<{ trace?: string; otel?: string }>('probe', 'context');
+    return { outer, seen };
+  }
+
+  @Trace()
+  failing(): never {
+    throw new Error('out of stock: sku-9');
+  }
+}
+
+@Service('probe@1.0.0')
+class Probe {
+  /** The trace context the handler runs in, as the engine and as OpenTelemetry see it. */
+  @Public()
+  async context(): Promise<{ trace?: string; otel?: string }> {
+    await new Promise((r) => setTimeout(r, 1));
+    const sc = trace.getSpanContext(context.active());
+    return { trace: currentTrace()?.traceparent, otel: sc ? `${sc.traceId}-${sc.spanId}` : undefined };
+  }
+}
+
+test('traces cross peers, join the OpenTelemetry SDK, and reach the collector', async () => {
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const port = (receiver.address() as { port: number }).port;
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
+  process.env.OTEL_SERVICE_NAME = 'node-test';
+  const addr = `unix:${mkdtempSync(join(tmpdir(), 'omni-'))}/private/rpc.sock`;
+  const server = await Peer.listen(addr, { name: 'server', token: 't' });
+  const client = await Peer.connect(addr, { name: 'client', token: 't' });
+  try {
+    assert.equal(tracingEnabled(), true);
+    await server.expose(new Probe());
+
+    // Outside any trace: the handler is in a root trace of the engine's.
+    const plain = await client.call<{ trace?: string; otel?: string }>('probe', 'context');
+    assert.match(plain.trace ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // ... which OpenTelemetry code inside the handler sees as its active span context.
+    assert.equal(plain.otel, `${traceId(plain.trace)}-${spanId(plain.trace)}`);
+
+    // A span the user started with the official SDK is the parent of the engine's call.
+    let sdkSpan: { traceId: string; spanId: string } | undefined;
+    const inSdk = await tracer.startActiveSpan('user-op', async (span) => {
+      sdkSpan = span.spanContext();
+      try {
+        return await client.call<{ trace?: string; otel?: string }>('probe', 'context');
+      } finally {
+        span.end();
+      }
+    });
+    assert.equal(traceId(inSdk.trace), sdkSpan!.traceId, 'the handler runs in the SDK span\'s trace');
+    assert.notEqual(spanId(inSdk.trace), sdkSpan!.spanId, 'under the engine\'s spans, not the SDK span itself');
+    assert.equal(inSdk.otel?.split('-')[0], sdkSpan!.traceId);
+    assert.equal(exporter.getFinishedSpans().filter((s) => s.name === 'user-op').length, 1);
+
+    // @Trace: a span of its own, the parent of the calls made inside.
+    const r = await new Checkout().create(client);
+    assert.ok(r.outer);
+    assert.equal(traceId(r.seen.trace), traceId(r.outer));
+    assert.notEqual(spanId(r.seen.trace), spanId(r.outer));
+    // Inside an SDK span, @Trace continues the SDK's trace.
+    const nested = await tracer.startActiveSpan('outer-sdk', async (span) => {
+      try {
+        return await new Checkout().create(client);
+      } finally {
+        span.end();
+      }
+    });
+    assert.equal(traceId(nested.outer), exporter.getFinishedSpans().find((s) => s.name === 'outer-sdk')!.spanContext().traceId);
+
+    // A failing @Trace method: the error goes on, and the span says so.
+    assert.throws(() => new Checkout().failing(), /out of stock/);
+    // withSpan for code without a decorator.
+    const inner = withSpan('manual-step', () => currentTrace()?.traceparent);
+    assert.match(inner ?? '', /^00-/);
+
+    assert.equal(await flushTraces(5000), true);
+    const all = received();
+    // Every engine span of the SDK-rooted call carries the SDK's trace id.
+    assert.ok(all.includes(Buffer.from(sdkSpan!.traceId, 'hex')), 'the SDK trace reached the collector');
+    assert.ok(all.includes(Buffer.from(traceId(r.outer)!, 'hex')));
+    for (const name of ['probe/context', 'create-order', 'Checkout.failing', 'manual-step', 'node-test', 'out of stock: sku-9', 'channel', 'nodejs']) {
+      assert.ok(all.includes(Buffer.from(name)), `${name} was exported`);
+    }
+  } finally {
+    await client.close();
+    await server.close();
+    receiver.close();
+  }
+});
+
+test('bad @Trace options and spans are refused with E001', () => {
+  assert.throws(() => Trace({ operation: 5 as unknown as string }), code('E001'));
+  assert.throws(() => Trace({ opration: 'x' } as unknown as { operation: string }), (e: unknown) => code('E001')(e) && /operation/.test(String(e)));
+  assert.throws(() => Trace({ kind: 'sideways' as 'internal' }), code('E001'));
+  assert.throws(() => withSpan('', () => 1), code('E001'));
+  void flushTraces('soon' as unknown as number).catch((e: unknown) => assert.ok(code('E001')(e)));
+});

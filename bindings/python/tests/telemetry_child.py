@@ -1,0 +1,91 @@
+"""Run by test_telemetry.py in a process of its own (tracing is installed once per process, from
+the OTEL_* variables the test sets): peers, the official OpenTelemetry SDK, @trace and span();
+prints what it saw as one JSON line."""
+
+import asyncio
+import json
+import sys
+import tempfile
+from typing import Any
+
+from opentelemetry import trace as otel
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from omnitron import Peer, current_trace, public, service, span, trace, tracing_enabled
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+otel.set_tracer_provider(provider)
+tracer = otel.get_tracer("user-code")
+
+
+def seen() -> dict[str, Any]:
+    sc = otel.get_current_span().get_span_context()
+    return {"trace": current_trace(), "otel": f"{sc.trace_id:032x}-{sc.span_id:016x}" if sc.is_valid else None}
+
+
+@service("probe@1.0.0")
+class Probe:
+    @public
+    async def context(self) -> dict[str, Any]:
+        await asyncio.sleep(0.001)
+        return seen()
+
+    @public
+    def context_sync(self) -> dict[str, Any]:
+        return seen()
+
+    @public
+    async def fail(self) -> None:
+        raise ValueError("out of stock: sku-9")
+
+
+class Checkout:
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+
+    @trace(operation="create-order", attributes={"channel": "web"})
+    async def create(self) -> dict[str, Any]:
+        return {"outer": current_trace(), "seen": await self.peer.call("probe", "context")}
+
+    @trace
+    def failing(self) -> None:
+        raise RuntimeError("no stock")
+
+
+async def main() -> None:
+    out: dict[str, Any] = {"enabled": tracing_enabled()}
+    addr = f"unix:{tempfile.mkdtemp()}/private/rpc.sock"
+    server = await Peer.listen(addr, name="server", token="t")
+    client = await Peer.connect(addr, name="client", token="t")
+    out["enabled"] = tracing_enabled()
+    await server.expose(Probe())
+    out["plain"] = await client.call("probe", "context")
+    out["plain_sync"] = await client.call("probe", "context_sync")
+    with tracer.start_as_current_span("user-op") as s:
+        c = s.get_span_context()
+        out["sdk"] = f"{c.trace_id:032x}-{c.span_id:016x}"
+        out["in_sdk"] = await client.call("probe", "context")
+        out["in_sdk_sync"] = await client.call("probe", "context_sync")
+    out["checkout"] = await Checkout(client).create()
+    try:
+        Checkout(client).failing()
+    except RuntimeError:
+        out["failing_raised"] = True
+    try:
+        await client.call("probe", "fail")
+    except Exception as e:  # noqa: BLE001
+        out["fail_code"] = getattr(e, "code", None)
+    with span("manual-step") as h:
+        out["manual"] = h
+    out["sdk_spans"] = [sp.name for sp in exporter.get_finished_spans()]
+    await client.close()
+    await server.close()
+    print(json.dumps(out))
+    sys.stdout.flush()
+
+
+asyncio.run(main())
