@@ -36,6 +36,12 @@ async fn app() -> App {
         .method("fail", |(): ()| async move {
             Err::<i64, _>(omnitron::Error::new(omnitron::ErrorCode::InvalidArgument, "no such sku"))
         })
+        .stream("count", |(n,): (u32,), sink| async move {
+            for i in 0..n {
+                sink.send(&i).await?;
+            }
+            Ok(())
+        })
         // What the handler sees as its current context, as a traceparent.
         .method("context", |(): ()| async move {
             Ok(telemetry::current().map(|c| c.traceparent()).unwrap_or_default())
@@ -105,11 +111,17 @@ fn a_call_through_four_peers_is_one_trace_with_its_parents() {
             .await
             .unwrap();
         assert_eq!(price, 30);
+        let mut items = app.client.call_stream("pricing", "count", &(3u32,)).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(i) = items.next::<u32>().await {
+            got.push(i.unwrap());
+        }
+        assert_eq!(got, [0, 1, 2]);
         let err = app.client.call::<_, i64>("pricing", "fail", &()).await.unwrap_err();
         assert_eq!(err.code(), omnitron::ErrorCode::InvalidArgument);
         app.stop().await;
     });
-    let spans = wait_spans(&r, 7);
+    let spans = wait_spans(&r, 9);
     let by = |name: &str, kind: u64| -> Vec<&SpanSeen> {
         spans.iter().filter(|s| s.name == name && s.kind == kind).collect()
     };
@@ -150,8 +162,15 @@ fn a_call_through_four_peers_is_one_trace_with_its_parents() {
         assert_eq!(s.status, (2, "no such sku".to_string()));
         assert!(s.attributes.contains(&("error.type".into(), "E001".into())), "{s:#?}");
     }
+    // A stream: the caller's span is the parent of the callee's, and covers it.
+    let count: Vec<&SpanSeen> = spans.iter().filter(|s| s.name == "pricing/count").collect();
+    assert_eq!(count.len(), 2, "{spans:#?}");
+    let (c, s) = if count[0].kind == 3 { (count[0], count[1]) } else { (count[1], count[0]) };
+    assert_eq!((c.kind, s.kind), (3, 2));
+    assert_eq!(s.parent_span_id, c.span_id);
+    assert!(c.start <= s.start && s.end <= c.end + 1_000_000);
     let counts = telemetry::span_counts();
-    assert!(counts.exported >= 7 && counts.dropped == 0, "{counts:?}");
+    assert!(counts.exported >= 9 && counts.dropped == 0, "{counts:?}");
     let text = omnitron::metrics::Registry::global().gather_text();
     assert!(text.contains("omnitron_trace_spans_exported_total"), "{text}");
 }

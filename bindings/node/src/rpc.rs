@@ -356,6 +356,7 @@ impl NativePeer {
 
     /// Calls `method` of `target` with MessagePack `args` (an array); `done(callId, ...)` reports.
     #[napi]
+    #[allow(clippy::too_many_arguments)] // The JavaScript signature, one to one.
     pub fn call(
         &self,
         call_id: u32,
@@ -417,6 +418,7 @@ impl NativePeer {
     /// Starts a streaming call; `done(callId, ...)` reports that it started (all null) or why it
     /// could not. Pull items with `streamNext`.
     #[napi]
+    #[allow(clippy::too_many_arguments)] // The JavaScript signature, one to one.
     pub fn stream_start(
         &self,
         call_id: u32,

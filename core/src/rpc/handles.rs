@@ -49,6 +49,9 @@ impl CallHandle {
 /// The stream of a streaming call.
 pub struct RpcStream {
     pub(super) inner: StreamInner,
+    /// The call's client span, when its trace is recorded: ended with the stream (its error, if
+    /// it ends with one), or when the stream is dropped.
+    pub(super) span: Option<crate::telemetry::Span>,
 }
 
 pub(super) enum StreamInner {
@@ -65,14 +68,22 @@ impl std::fmt::Debug for RpcStream {
 impl RpcStream {
     /// The next raw item; `None` at the end.
     pub async fn next_raw(&mut self) -> Option<std::result::Result<Bytes, WireError>> {
-        match &mut self.inner {
+        let next = match &mut self.inner {
             StreamInner::Remote(r) => r.next().await,
             StreamInner::Local(rx) => match rx.recv().await {
                 Some(StreamEvent::Item(b)) => Some(Ok(b)),
                 Some(StreamEvent::End) | None => None,
                 Some(StreamEvent::Error(e)) => Some(Err(e)),
             },
+        };
+        if self.span.is_some() {
+            match &next {
+                None => crate::telemetry::rpc::end(self.span.take(), &Ok::<(), WireError>(())),
+                Some(Err(e)) => crate::telemetry::rpc::end(self.span.take(), &Err::<(), _>(e.clone())),
+                Some(Ok(_)) => {}
+            }
         }
+        next
     }
 
     /// The next item, decoded; `None` at the end.

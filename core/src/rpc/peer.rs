@@ -421,10 +421,23 @@ impl Peer {
         args: Bytes,
         opts: CallOptions,
     ) -> std::result::Result<RpcStream, WireError> {
+        let (span, trace) = telemetry::rpc::client(target, method, opts.trace);
+        let opts = CallOptions { trace, ..opts };
         let inner = self.inner.clone();
         let target = target.to_string();
         let method = method.to_string();
-        on_runtime(async move { route_stream(&inner, &target, &method, args, opts).await }).await
+        let r = on_runtime(async move { route_stream(&inner, &target, &method, args, opts).await }).await;
+        match r {
+            Ok(mut s) => {
+                s.span = span;
+                Ok(s)
+            }
+            Err(e) => {
+                let r = Err(e);
+                telemetry::rpc::end(span, &r);
+                r
+            }
+        }
     }
 
     /// Typed [`Peer::call_stream_raw`].

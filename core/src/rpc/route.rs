@@ -24,6 +24,7 @@ use super::service::{BoxFuture, CallContext, Handler, StreamSink};
 use super::state::Inner;
 use super::table::{Provider, Resolved};
 use crate::error::{Error, ErrorCode};
+use crate::telemetry;
 
 /// The upstream connection, waiting up to `deadline` for it while the peer reconnects.
 pub(super) async fn upstream_conn(
@@ -264,8 +265,24 @@ async fn serve_local_stream(
     let started = ctx.received;
     let cancel = ctx.cancel.clone();
     let deadline = ctx.deadline;
+    let mut ctx = ctx;
+    // A request from another process gets a server span; one made here has its client span.
+    let traced = match out {
+        StreamOut::Remote { .. } => telemetry::rpc::server(svc.service.name(), &method, ctx.trace.as_ref()),
+        StreamOut::Local(_) => None,
+    };
+    let (span, context) = match traced {
+        Some(s) => {
+            ctx.trace = Some(s.wire);
+            (s.span, Some(s.context))
+        }
+        None => (None, None),
+    };
     let (tx, mut rx) = mpsc::channel::<Bytes>(STREAM_WINDOW as usize);
-    let fut = handler(args, ctx, StreamSink { tx });
+    let fut = match context {
+        Some(c) => Box::pin(telemetry::in_context(c, handler(args, ctx, StreamSink { tx }))),
+        None => handler(args, ctx, StreamSink { tx }),
+    };
     tokio::pin!(fut);
     let mut done: Option<std::result::Result<(), WireError>> = None;
     let result = loop {
@@ -302,6 +319,7 @@ async fn serve_local_stream(
     if let Err(e) = &result {
         svc.metrics.error(&method, &e.code);
     }
+    telemetry::rpc::end(span, &result);
     out.finish(result).await;
 }
 
@@ -340,21 +358,21 @@ pub(super) async fn route_stream(
                         _ = closed.closed() => guard.cancel(),
                     }
                 });
-                Ok(RpcStream { inner: StreamInner::Local(rx) })
+                Ok(RpcStream { inner: StreamInner::Local(rx), span: None })
             }
             Provider::Remote { conn, methods, .. } => {
                 if !methods.iter().any(|m| m == method) {
                     return Err(no_method(&r, method));
                 }
                 let s = conn.call_stream(&r.id(), method, args, opts.capped_deadline(), opts.trace).await?;
-                Ok(RpcStream { inner: StreamInner::Remote(s) })
+                Ok(RpcStream { inner: StreamInner::Remote(s), span: None })
             }
         },
         Err(e) if inner.upstream_address.is_some() && e.code() == ErrorCode::ServiceNotFound => {
             let deadline = Instant::now() + opts.deadline_or(inner.opts.default_deadline);
             let conn = upstream_conn(inner, deadline).await?;
             let s = conn.call_stream(target, method, args, opts.capped_deadline(), opts.trace).await?;
-            Ok(RpcStream { inner: StreamInner::Remote(s) })
+            Ok(RpcStream { inner: StreamInner::Remote(s), span: None })
         }
         Err(e) => Err(WireError::from_error(&e)),
     }

@@ -659,11 +659,12 @@ export class Peer {
         throw invalidArgument(`the deadline is a number of milliseconds, got ${describe(deadline)}`);
       }
       const buf = encode(args);
+      const trace = currentTrace();
       let started = 0;
       await this.#await<void>((callId) => {
         started = callId;
         this.#sendCalls();
-        this.#native.streamStart(callId, target, method, buf, deadline);
+        this.#native.streamStart(callId, target, method, buf, deadline, trace?.traceparent, trace?.tracestate);
       });
       id = started;
       return id;
