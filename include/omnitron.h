@@ -545,6 +545,9 @@ typedef struct OmnitronSeries OmnitronSeries;
 // Thread-safe (calls are serialized). Freeing it without exposing it frees its handlers' user_data.
 typedef struct OmnitronService OmnitronService;
 
+// A span started by omnitron_span_start; ended (and freed) by omnitron_span_end.
+typedef struct OmnitronSpan OmnitronSpan;
+
 // Where a stage callback puts its output (set it with omnitron_stage_output_set; not set is null).
 // Valid only during the stage call, on its thread.
 typedef struct OmnitronStageOutput OmnitronStageOutput;
@@ -2033,6 +2036,43 @@ OmnitronStatus omnitron_peer_unsubscribe(struct OmnitronPeer *peer, uint64_t id,
 // The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_free), or
 // OMNITRON_STATUS_INVALID_ARGUMENT if it does not listen.
 OmnitronStatus omnitron_peer_address(struct OmnitronPeer *peer, char **out);
+
+// Starts a span named `name` (`kind`: "internal", "server", "client", "producer" or "consumer";
+// NULL: internal), a child of this thread's current context (or the root of a new trace), and
+// makes it this thread's current context: calls made from this thread until it ends are its
+// children. End it with omnitron_span_end, on the same thread (spans nest: end the last started
+// first). `*out` is NULL on failure. Without tracing set up (omnitron_tracing_init_from_env) the
+// span records nothing but its context is still passed on.
+OmnitronStatus omnitron_span_start(const char *name, const char *kind, struct OmnitronSpan **out);
+
+// Sets a text attribute on a span (copied). Attributes of a span whose trace is not sampled are
+// dropped.
+OmnitronStatus omnitron_span_set_attribute(struct OmnitronSpan *span,
+                                           const char *key,
+                                           const char *value);
+
+// Ends a span and frees its handle; the context current before it started is current again on
+// this thread. With `error_message` (NULL: it succeeded) the span is marked failed, with
+// `error_code` (NULL: none) as its `error.type`. A handle already ended is
+// OMNITRON_STATUS_INVALID_HANDLE.
+OmnitronStatus omnitron_span_end(struct OmnitronSpan *span,
+                                 const char *error_code,
+                                 const char *error_message);
+
+// This thread's current trace context as a W3C `traceparent` (`*out`, NUL-terminated; free it
+// with omnitron_free), or `*out` NULL outside any trace.
+OmnitronStatus omnitron_trace_current(char **out);
+
+// Sets up tracing from the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+// OTEL_TRACES_SAMPLER, ...; omnitron.yaml's `tracing:` sets them for each process), with
+// `service_name` when OTEL_SERVICE_NAME is not set. Nothing happens when none is set, or when
+// tracing is already on. Peers do this themselves when they start; call it first to trace
+// spans made before. A variable that cannot be used is OMNITRON_STATUS_INVALID_CONFIG, naming it.
+OmnitronStatus omnitron_tracing_init_from_env(const char *service_name);
+
+// Sends every span ended so far to the collector, waiting at most `timeout_ms`:
+// OMNITRON_STATUS_TIMEOUT if some were still waiting then. Call it before the program exits.
+OmnitronStatus omnitron_tracing_flush(uint64_t timeout_ms);
 
 // Starts a workflow definition named `name`. Free it with omnitron_workflow_free.
 OmnitronStatus omnitron_workflow_new(const char *name, struct OmnitronWorkflow **out);

@@ -20,6 +20,7 @@ pub mod queue;
 pub mod resilience;
 pub mod rpc;
 pub mod status;
+pub mod telemetry;
 pub mod workflow;
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ const HANDLES: &[&str] = &[
     "OmnitronQueueWorker",
     "OmnitronQueueListener",
     "OmnitronJob",
+    "OmnitronSpan",
 ];
 
 /// The parameters of a signature that are output pointers.

@@ -40,6 +40,12 @@ pub fn with_context<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Sets this thread's current context, returning the one it replaces: for a door whose spans
+/// begin and end in separate calls (C's `omnitron_span_start` / `omnitron_span_end`).
+pub fn set_thread_context(ctx: Option<TraceContext>) -> Option<TraceContext> {
+    THREAD.with(|t| std::mem::replace(&mut *t.borrow_mut(), ctx))
+}
+
 /// Runs `f` in a span of its own named `name`, a child of the current context: the Rust
 /// counterpart of `@Trace()`. Calls made inside pass its context on; an `Err` marks it failed.
 pub async fn trace<T, E: Display, F: Future<Output = Result<T, E>>>(

@@ -32,9 +32,9 @@ mod wire;
 
 pub use config::{Exporter, Sampler, TraceConfig};
 pub use context::{TraceContext, new_span_id, new_trace_id};
-pub use current::{current, in_context, trace, with_context};
+pub use current::{current, in_context, set_thread_context, trace, with_context};
 pub use handles::{end_span, open_spans, set_span_attribute, start_span};
 pub use span::{AttrValue, Span, SpanData, SpanKind, Status};
 pub use tracer::{SpanCounts, enabled, flush, install, install_from_env, span_counts};
 #[cfg(feature = "rpc")]
-pub use wire::{from_wire, to_wire};
+pub use wire::{current_wire, from_wire, to_wire};

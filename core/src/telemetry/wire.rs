@@ -20,6 +20,12 @@ pub fn to_wire(ctx: &TraceContext) -> Bytes {
     Bytes::from(out)
 }
 
+/// The current context (the task's or the thread's) as a `trace` field: what a door's blocking
+/// call passes on, read on the caller's thread before the call moves to an engine thread.
+pub fn current_wire() -> Option<Bytes> {
+    super::current::current().map(|c| to_wire(&c))
+}
+
 /// The context a `trace` field carries; None if it is not a map with a valid `traceparent`.
 pub fn from_wire(raw: &Bytes) -> Option<TraceContext> {
     let mut r = Reader::new(raw.clone());

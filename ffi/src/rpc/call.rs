@@ -56,7 +56,8 @@ pub unsafe extern "C" fn omnitron_peer_call_stream(
             (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
         let args = bytes_arg(args, args_len)?;
         Value::decode(&args).map_err(|e| e.context("args"))?;
-        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let opts =
+            CallOptions { deadline: deadline(deadline_ms), trace: omnitron::telemetry::current_wire() };
         let mut stream =
             runtime::block_on(async move { p.call_stream_raw(&target, &method, args, opts).await })
                 .map_err(remote)?;
@@ -118,7 +119,8 @@ pub unsafe extern "C" fn omnitron_peer_call(
             (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
         let args = bytes_arg(args, args_len)?;
         Value::decode(&args).map_err(|e| e.context("args"))?;
-        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let opts =
+            CallOptions { deadline: deadline(deadline_ms), trace: omnitron::telemetry::current_wire() };
         let r = runtime::block_on(async move { p.call_raw(&target, &method, args, opts).await })
             .map_err(remote)?;
         give(out, &r)
@@ -147,7 +149,8 @@ pub unsafe extern "C" fn omnitron_peer_call_json(
         } else {
             json_to_msgpack(str_arg(args_json, "args_json")?.as_bytes(), "args_json")?
         };
-        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let opts =
+            CallOptions { deadline: deadline(deadline_ms), trace: omnitron::telemetry::current_wire() };
         let r = runtime::block_on(async move { p.call_raw(&target, &method, args, opts).await })
             .map_err(remote)?;
         give(out, msgpack_to_json(&r)?.as_bytes())
@@ -177,7 +180,8 @@ pub unsafe extern "C" fn omnitron_peer_call_async(
             (str_arg(target, "target")?.to_string(), str_arg(method, "method")?.to_string());
         let args = bytes_arg(args, args_len)?;
         Value::decode(&args).map_err(|e| e.context("args"))?;
-        let opts = CallOptions { deadline: deadline(deadline_ms), trace: None };
+        let opts =
+            CallOptions { deadline: deadline(deadline_ms), trace: omnitron::telemetry::current_wire() };
         runtime::handle().spawn(async move {
             let r = p.call_raw(&target, &method, args, opts).await;
             match r {

@@ -166,14 +166,16 @@ fn unary_handler(
 + Send
 + Sync
 + 'static {
-    move |args, _ctx| {
+    move |args, ctx| {
         let (cname, ud) = (cname.clone(), ud.clone());
+        // The handler's thread runs in its call's trace context: the calls it makes carry it.
+        let trace = ctx.trace.as_ref().and_then(omnitron::telemetry::from_wire);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || run_handler(handler, &cname, args, format, &ud))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string())))
-                })
+            tokio::task::spawn_blocking(move || {
+                omnitron::telemetry::with_context(trace, || run_handler(handler, &cname, args, format, &ud))
+            })
+            .await
+            .unwrap_or_else(|e| Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string()))))
         })
     }
 }
@@ -306,11 +308,14 @@ pub unsafe extern "C" fn omnitron_service_add_stream(
         let cname =
             Arc::new(CString::new(m.clone()).map_err(|_| Error::invalid_argument("method contains NUL"))?);
         with_builder(service, move |b| {
-            Ok(b.raw_stream(&m, move |args, _ctx, sink| {
+            Ok(b.raw_stream(&m, move |args, ctx, sink| {
                 let (cname, ud) = (cname.clone(), ud.clone());
+                let trace = ctx.trace.as_ref().and_then(omnitron::telemetry::from_wire);
                 Box::pin(async move {
                     tokio::task::spawn_blocking(move || {
-                        run_stream_handler(handler, &cname, args, format, sink, &ud)
+                        omnitron::telemetry::with_context(trace, || {
+                            run_stream_handler(handler, &cname, args, format, sink, &ud)
+                        })
                     })
                     .await
                     .unwrap_or_else(|e| {
