@@ -171,3 +171,53 @@ fn every_process_is_told_where_the_queues_live_and_its_share_of_them() {
     assert!(plain.iter().any(|(k, _)| k == "OMNITRON_QUEUE_STORE"));
     assert!(!plain.iter().any(|(k, _)| k == "OMNITRON_QUEUES"));
 }
+
+#[test]
+fn tracing_reaches_every_process_as_the_standard_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omnitron.yaml");
+    let text = r#"
+tracing:
+  endpoint: http://collector:4318
+  sampling: 0.25
+  headers:
+    api-key: "a b,c"
+processes:
+  api:
+    command: node api.js
+  worker:
+    command: python3 worker.py
+    env:
+      OTEL_SERVICE_NAME: jobs
+"#;
+    let c = omnitron::config::LoadedConfig { path, config: parse(text, "omnitron.yaml", &env).unwrap() };
+    let env_of = |name: &str| {
+        let (_, p) = c.config.processes.iter().find(|(n, _)| n == name).unwrap();
+        let vars = c.child_options(name, p).unwrap().spec.env;
+        move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
+    let api = env_of("api");
+    assert_eq!(api("OTEL_SERVICE_NAME").as_deref(), Some("api"));
+    assert_eq!(api("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref(), Some("http://collector:4318"));
+    assert_eq!(api("OTEL_TRACES_SAMPLER").as_deref(), Some("parentbased_traceidratio"));
+    assert_eq!(api("OTEL_TRACES_SAMPLER_ARG").as_deref(), Some("0.25"));
+    // What the child's engine makes of them: the same settings, the header decoded back.
+    let cfg = omnitron::telemetry::TraceConfig::from_vars("x", &api).unwrap().unwrap();
+    assert_eq!(cfg.sampler, omnitron::telemetry::Sampler::Ratio(0.25));
+    let omnitron::telemetry::Exporter::Otlp { endpoint, headers, .. } = cfg.exporter else { panic!("otlp") };
+    assert_eq!(endpoint, "http://collector:4318/v1/traces");
+    assert_eq!(headers, [("api-key".to_string(), "a b,c".to_string())]);
+    // The process's own env wins.
+    assert_eq!(env_of("worker")("OTEL_SERVICE_NAME").as_deref(), Some("jobs"));
+
+    for (section, key) in [
+        ("tracing:\n  exporter: zipkin\n", "tracing.exporter: 'zipkin'"),
+        ("tracing:\n  endpoint: collector:4318\n", "tracing.endpoint: 'collector:4318'"),
+        ("tracing:\n  sampling: 2\n", "tracing.sampling: '2'"),
+        ("tracing:\n  sampler: 2\n", "sampler"),
+    ] {
+        let e = parse(section, "omnitron.yaml", &env).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig, "{section}");
+        assert!(e.message().contains(key) && e.message().contains("omnitron.yaml"), "{section} -> {e}");
+    }
+}

@@ -12,7 +12,7 @@ pub use crate::process::split_words;
 pub use interpolate::interpolate;
 pub use schema::{
     AppConfig, Command, EnvValue, HealthCheckConfig, Instances, Isolation, ProcessConfig, ProcessType,
-    SupervisorConfig, parse_duration,
+    SupervisorConfig, TracingConfig, parse_duration,
 };
 
 use crate::error::{Error, ErrorCode, Result};
@@ -86,6 +86,9 @@ fn check(c: &AppConfig, file: &str) -> Result<()> {
     if let Err(e) = c.supervisor.strategy.parse::<crate::process::Strategy>() {
         return bad("supervisor.strategy".into(), e.message().to_string());
     }
+    if let Some(t) = &c.tracing {
+        t.check().map_err(|e| Error::new(ErrorCode::InvalidConfig, with_file(file, e.message())))?;
+    }
     for (name, p) in &c.processes {
         if let Some(r) = &p.restart
             && let Err(e) = r.parse::<crate::process::RestartPolicy>()
@@ -155,6 +158,13 @@ impl LoadedConfig {
                 "cronJobs": p.cron_jobs,
             });
             spec = spec.env("OMNITRON_QUEUES", queues.to_string());
+        }
+        // Tracing, as the standard variables every door reads; named after the process.
+        if let Some(t) = &self.config.tracing {
+            spec = spec.env("OTEL_SERVICE_NAME", name);
+            for (k, v) in t.env() {
+                spec = spec.env(k, v);
+            }
         }
         for (k, v) in &p.env {
             spec = spec.env(k.clone(), v.0.clone());

@@ -47,6 +47,80 @@ pub struct AppConfig {
     /// Every process gets it as `OMNITRON_QUEUE_STORE`.
     #[serde(default)]
     pub queue_store: Option<String>,
+    /// Tracing for every process (`docs/OBSERVABILITY.md`): each gets it as the standard
+    /// `OTEL_*` variables, named after its process unless its own `env:` says otherwise.
+    #[serde(default)]
+    pub tracing: Option<TracingConfig>,
+}
+
+/// `tracing:`: where spans go and which traces are kept.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TracingConfig {
+    /// `otlp` (the default) or `none` (trace context made and passed on, logs correlated,
+    /// nothing exported).
+    #[serde(default)]
+    pub exporter: Option<String>,
+    /// The collector's OTLP/HTTP base URL (`http://localhost:4318`; `/v1/traces` is added).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The share of traces sampled where they start, 0 to 1 (default 1); a call follows its
+    /// caller's decision.
+    #[serde(default)]
+    pub sampling: Option<f64>,
+    /// Headers sent with each export (an API key, say).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl TracingConfig {
+    /// The `OTEL_*` variables this section stands for (the service name aside).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut v = vec![("OTEL_TRACES_EXPORTER", self.exporter.clone().unwrap_or_else(|| "otlp".into()))];
+        if let Some(e) = &self.endpoint {
+            v.push(("OTEL_EXPORTER_OTLP_ENDPOINT", e.clone()));
+        }
+        if let Some(r) = self.sampling {
+            v.push(("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".into()));
+            v.push(("OTEL_TRACES_SAMPLER_ARG", r.to_string()));
+        }
+        if !self.headers.is_empty() {
+            let h: Vec<String> =
+                self.headers.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect();
+            v.push(("OTEL_EXPORTER_OTLP_HEADERS", h.join(",")));
+        }
+        v
+    }
+
+    /// Checked as the engine reads the variables it becomes: the key named on failure.
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        let vars = self.env();
+        let got = crate::telemetry::TraceConfig::from_vars("check", |k| {
+            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        });
+        got.map(|_| ()).map_err(|e| {
+            let m = e.message();
+            let m = m
+                .replace("OTEL_TRACES_EXPORTER", "tracing.exporter")
+                .replace("OTEL_EXPORTER_OTLP_ENDPOINT", "tracing.endpoint")
+                .replace("OTEL_TRACES_SAMPLER_ARG", "tracing.sampling")
+                .replace("OTEL_EXPORTER_OTLP_HEADERS", "tracing.headers");
+            crate::Error::new(crate::ErrorCode::InvalidConfig, m)
+        })
+    }
+}
+
+/// Percent-encodes what would break `key=value,key=value`.
+fn percent_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/:+".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The top-level supervisor.
