@@ -252,9 +252,11 @@ interop-test: build
 	@echo "== cross-language RPC: Node, Python, Rust and C processes on one socket"
 	@mkdir -p target/ctest
 	gcc $(CFLAGS) tests/interop/c_client.c -L$(OUT) -lomnitron -o target/ctest/interop_c_client
+	gcc $(CFLAGS) tests/interop/trace_c.c -L$(OUT) -lomnitron -o target/ctest/interop_trace_c
 	cargo build -q -p omnitron-cli -p omnitron-example-rpc
 	OMNITRON_PYTHON=$(CURDIR)/$(PY) OMNITRON_RUST_SERVICE=$(CURDIR)/$(OUT)/calc-service \
-	  OMNITRON_C_CLIENT=$(CURDIR)/target/ctest/interop_c_client LD_LIBRARY_PATH=$(CURDIR)/$(OUT) OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron \
+	  OMNITRON_C_CLIENT=$(CURDIR)/target/ctest/interop_c_client OMNITRON_C_TRACE=$(CURDIR)/target/ctest/interop_trace_c \
+	  LD_LIBRARY_PATH=$(CURDIR)/$(OUT) OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron \
 	  node --test tests/interop/
 	@echo "== cross-language queues: jobs added in C run by Python, and the other way, over one SQLite file"
 	gcc $(CFLAGS) tests/interop/queue_c.c -L$(OUT) -lomnitron -o target/ctest/interop_queue_c

@@ -1,0 +1,121 @@
+// One trace across four languages, with real processes: a span started with the official
+// OpenTelemetry SDK in Node is the parent of Node's call to Python inventory, whose handler calls
+// C shipping, whose handler calls Rust calc. Each process exports its spans over OTLP/HTTP to a
+// receiver that decodes them with the official opentelemetry-proto package (Python). Run by
+// `make interop-test`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const require = createRequire(join(root, 'bindings/node/package.json'));
+const PYTHON = process.env.OMNITRON_PYTHON ?? join(root, '.venv/bin/python');
+const RUST_SERVICE = process.env.OMNITRON_RUST_SERVICE;
+const C_TRACE = process.env.OMNITRON_C_TRACE;
+const TOKEN = 'trace-token';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, f, ms = 15_000) {
+  for (let i = 0; i < ms / 20; i++) {
+    if (f()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function start(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  child.lines = [];
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    const parts = buf.split('\n');
+    buf = parts.pop();
+    child.lines.push(...parts);
+  });
+  child.stderr.on('data', (d) => process.stderr.write(`[${cmd.split('/').pop()}] ${d}`));
+  child.exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  return child;
+}
+
+test('one trace through Node, Python, C and Rust reaches the collector with its parent links', { timeout: 90_000 }, async () => {
+  assert.ok(RUST_SERVICE && C_TRACE, 'OMNITRON_RUST_SERVICE and OMNITRON_C_TRACE are set by `make interop-test`');
+  const receiver = start(PYTHON, [join(root, 'tests/interop/otlp_receiver.py')]);
+  await until('the receiver', () => receiver.lines.some((l) => l.startsWith('port ')));
+  const port = receiver.lines.find((l) => l.startsWith('port ')).split(' ')[1];
+  const otel = (service) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: service });
+  Object.assign(process.env, otel('node-hub'));
+
+  // The official SDK, as an application would register it; its spans stay in memory here.
+  const { trace } = require('@opentelemetry/api');
+  const { NodeTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-node');
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] });
+  provider.register();
+  const { Peer, flushTraces } = require(join(root, 'bindings/node'));
+
+  const address = `unix:${mkdtempSync(join(tmpdir(), 'omni-trace-'))}/private/hub.sock`;
+  const hub = await Peer.listen(address, { name: 'node-hub', token: TOKEN });
+  const py = start(PYTHON, [join(root, 'tests/interop/py_trace.py'), address, TOKEN], otel('py-inventory'));
+  const c = start(C_TRACE, [address, TOKEN], otel('c-shipping'));
+  const rust = start(RUST_SERVICE, [address, TOKEN], otel('rust-calc'));
+  const children = [py, c, rust];
+  try {
+    await until('the services to register', () => {
+      const names = hub.services().map((s) => s.name);
+      return ['inventory', 'shipping', 'calc'].every((n) => names.includes(n));
+    });
+    let root_;
+    const answer = await trace.getTracer('app').startActiveSpan('place-order', async (span) => {
+      root_ = span.spanContext();
+      try {
+        return await hub.call('inventory@^1', 'reserve', ['sku-7']);
+      } finally {
+        span.end();
+      }
+    });
+    const T = root_.traceId;
+    // Every handler ran in the SDK span's trace.
+    assert.equal(answer.python[0].split('-')[1], T);
+    assert.equal(answer.otel, T, 'OpenTelemetry in the Python handler sees the same trace');
+    assert.equal(answer.shipped.c.split('-')[1], T);
+    assert.equal(answer.shipped.sum, 42);
+
+    // Each process exports its spans: Node now, the children when they close.
+    await flushTraces(5000);
+    for (const p of [py, c]) p.stdin.end();
+    await Promise.all([py.exited, c.exited]);
+    const spans = () => receiver.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((s) => s.trace === T);
+    await until('the Rust service to export its span', () => spans().some((s) => s.language === 'rust'));
+
+    const all = spans();
+    const one = (name, kind) => {
+      const found = all.filter((s) => s.name === name && s.kind === kind);
+      assert.equal(found.length, 1, `one ${name} span of kind ${kind}: ${JSON.stringify(all, null, 1)}`);
+      return found[0];
+    };
+    const chain = [
+      one('inventory/reserve', 3),
+      one('inventory/reserve', 2),
+      one('shipping/ship', 3),
+      one('shipping/ship', 2),
+      one('calc/add', 3),
+      one('calc/add', 2),
+    ];
+    assert.equal(chain[0].parent, root_.spanId, "the SDK span is the parent of Node's call");
+    for (let i = 1; i < chain.length; i++) assert.equal(chain[i].parent, chain[i - 1].span, `${chain[i].name} (${chain[i].service}) has the right parent`);
+    assert.deepEqual(
+      chain.map((s) => `${s.service}:${s.language}`),
+      ['node-hub:nodejs', 'py-inventory:python', 'py-inventory:python', 'c-shipping:cpp', 'c-shipping:cpp', 'rust-calc:rust'],
+    );
+    assert.ok(chain.every((s) => s.status !== 2 && s.attributes['rpc.system'] === 'omnitron'));
+  } finally {
+    for (const ch of children) ch.kill();
+    receiver.stdin.end();
+    await hub.close();
+  }
+});
