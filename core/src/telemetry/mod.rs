@@ -1,4 +1,4 @@
-//! Tracing across processes and languages: W3C trace context on every hop the engine owns, spans
+//! Tracing across processes and languages (decision 0024): W3C trace context on every hop the engine owns, spans
 //! made by the engine and by the user, sampling as OpenTelemetry defines it (parent-based, with a
 //! ratio for roots), and export to an OpenTelemetry collector over OTLP/HTTP (protobuf), batched
 //! and bounded: a slow or dead collector costs dropped spans (counted), never a slower call or
