@@ -271,18 +271,15 @@ async fn serve_local_stream(
         StreamOut::Remote { .. } => telemetry::rpc::server(svc.service.name(), &method, ctx.trace.as_ref()),
         StreamOut::Local(_) => None,
     };
-    let (span, context) = match traced {
+    let span = match traced {
         Some(s) => {
             ctx.trace = Some(s.wire);
-            (s.span, Some(s.context))
+            s.span
         }
-        None => (None, None),
+        None => None,
     };
     let (tx, mut rx) = mpsc::channel::<Bytes>(STREAM_WINDOW as usize);
-    let fut = match context {
-        Some(c) => Box::pin(telemetry::in_context(c, handler(args, ctx, StreamSink { tx }))),
-        None => handler(args, ctx, StreamSink { tx }),
-    };
+    let fut = handler(args, ctx, StreamSink { tx });
     tokio::pin!(fut);
     let mut done: Option<std::result::Result<(), WireError>> = None;
     let result = loop {

@@ -70,11 +70,10 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
     let cancel = CancellationToken::new();
     let sent = Arc::new(AtomicBool::new(false));
     let deadline = received + requested_deadline(inner, &req);
-    let (span, context, trace) =
-        match telemetry::rpc::server(svc.service.name(), &req.method, req.trace.as_ref()) {
-            Some(s) => (s.span, Some(s.context), Some(s.wire)),
-            None => (None, None, req.trace),
-        };
+    let (span, trace) = match telemetry::rpc::server(svc.service.name(), &req.method, req.trace.as_ref()) {
+        Some(s) => (s.span, Some(s.wire)),
+        None => (None, req.trace),
+    };
     let ctx = CallContext {
         cancel: cancel.clone(),
         deadline,
@@ -85,11 +84,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
     };
     let timer = timer_deadline(svc, &ctx);
     count_call(svc, &req.method);
-    let mut fut = match context {
-        // Rust handlers' own calls and spans take the server span as their parent.
-        Some(c) => Box::pin(telemetry::in_context(c, handler(req.args, ctx))),
-        None => handler(req.args, ctx),
-    };
+    let mut fut = handler(req.args, ctx);
     if let Poll::Ready(result) = poll_once(fut.as_mut()) {
         drop(fut);
         telemetry::rpc::end(span, &result);

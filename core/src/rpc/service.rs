@@ -30,7 +30,9 @@ pub struct CallContext {
     pub deadline: Instant,
     /// Who called (this process for local calls).
     pub peer: Arc<PeerInfo>,
-    /// Trace context (a raw MessagePack map), if the caller sent one.
+    /// Trace context (a raw MessagePack map): the call's server span when this process traces,
+    /// else what the caller sent. Typed handlers run in it (`telemetry::current()`); a raw one
+    /// that makes calls of its own passes it on, or runs in `telemetry::in_context`.
     pub trace: Option<Bytes>,
     /// For a request from another process: the way to answer it from the handler's own thread.
     pub(crate) direct: Option<super::answer::DirectAnswer>,
@@ -291,8 +293,12 @@ impl ServiceBuilder {
                 let a: A = decode_args(&args).map_err(|e| {
                     wire(Error::new(ErrorCode::InvalidArgument, format!("wrong arguments: {}", e.message())))
                 })?;
-                let r = f(a, ctx).await.map_err(wire)?;
-                encode(&r).map_err(wire)
+                // The handler runs in its call's trace: its calls and spans are children of it.
+                let r = match ctx.trace.as_ref().and_then(crate::telemetry::from_wire) {
+                    Some(c) => crate::telemetry::in_context(c, f(a, ctx)).await,
+                    None => f(a, ctx).await,
+                };
+                encode(&r.map_err(wire)?).map_err(wire)
             })
         })
     }
@@ -328,13 +334,17 @@ impl ServiceBuilder {
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
         let f = Arc::new(f);
-        self.raw_stream(name, move |args: Bytes, _ctx, sink| {
+        self.raw_stream(name, move |args: Bytes, ctx, sink| {
             let f = f.clone();
             Box::pin(async move {
                 let a: A = decode_args(&args).map_err(|e| {
                     wire(Error::new(ErrorCode::InvalidArgument, format!("wrong arguments: {}", e.message())))
                 })?;
-                f(a, sink).await.map_err(wire)
+                // The handler runs in its call's trace: its calls and spans are children of it.
+                match ctx.trace.as_ref().and_then(crate::telemetry::from_wire) {
+                    Some(c) => crate::telemetry::in_context(c, f(a, sink)).await.map_err(wire),
+                    None => f(a, sink).await.map_err(wire),
+                }
             })
         })
     }

@@ -43,7 +43,11 @@ impl TraceContext {
     /// that; a later version may carry more fields after a dash, which are ignored as the
     /// specification says. None for anything malformed, an all-zero id, or version `ff`.
     pub fn from_traceparent(s: &str) -> Option<TraceContext> {
-        let b = s.trim().as_bytes();
+        Self::from_traceparent_bytes(s.trim().as_bytes())
+    }
+
+    /// [`TraceContext::from_traceparent`] over bytes (what the wire carries).
+    pub fn from_traceparent_bytes(b: &[u8]) -> Option<TraceContext> {
         if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
             return None;
         }
@@ -52,7 +56,7 @@ impl TraceContext {
             return None;
         }
         let trace_id = hex_u128(&b[3..35])?;
-        let span_id = hex_u128(&b[36..52])? as u64;
+        let span_id = hex_u64(&b[36..52])?;
         let flags = hex_u8(&b[53..55])?;
         if trace_id == 0 || span_id == 0 {
             return None;
@@ -68,7 +72,27 @@ impl TraceContext {
 
     /// The `traceparent` header for this context.
     pub fn traceparent(&self) -> String {
-        format!("00-{:032x}-{:016x}-{:02x}", self.trace_id, self.span_id, u8::from(self.sampled))
+        let b = self.traceparent_bytes();
+        // All ASCII hex and dashes.
+        String::from_utf8_lossy(&b).into_owned()
+    }
+
+    /// The `traceparent` header's 55 bytes, written without a formatter (every RPC call with
+    /// tracing on writes one).
+    pub fn traceparent_bytes(&self) -> [u8; 55] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [b'-'; 55];
+        b[0] = b'0';
+        b[1] = b'0';
+        for i in 0..32 {
+            b[3 + i] = HEX[((self.trace_id >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        for i in 0..16 {
+            b[36 + i] = HEX[((self.span_id >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        b[53] = b'0';
+        b[54] = if self.sampled { b'1' } else { b'0' };
+        b
     }
 
     /// From the two W3C headers, as the doors hand them over; None if `traceparent` is not valid
@@ -114,21 +138,41 @@ pub fn new_span_id() -> u64 {
 }
 
 fn hex_u8(b: &[u8]) -> Option<u8> {
-    hex_u128(b).map(|v| v as u8)
+    hex_u64(b).map(|v| v as u8)
 }
 
-/// Lowercase hex only, as the specification requires.
-fn hex_u128(b: &[u8]) -> Option<u128> {
-    let mut v: u128 = 0;
-    for &c in b {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | u128::from(d);
+/// Each byte's value as a lowercase hex digit, or 0xff (W3C allows lowercase only).
+const NIBBLE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-    Some(v)
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Up to 16 hex digits; None if any is not one. A table lookup per digit and one check at the end
+/// (every traced request parses 50 of them).
+fn hex_u64(b: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    let mut bad = 0u8;
+    for &c in b {
+        let d = NIBBLE[c as usize];
+        bad |= d;
+        v = (v << 4) | u64::from(d & 0xf);
+    }
+    (bad & 0xf0 == 0).then_some(v)
+}
+
+fn hex_u128(b: &[u8]) -> Option<u128> {
+    let (hi, lo) = b.split_at(b.len().saturating_sub(16));
+    Some((u128::from(hex_u64(hi)?) << 64) | u128::from(hex_u64(lo)?))
 }
 
 #[cfg(test)]

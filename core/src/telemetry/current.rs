@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::context::TraceContext;
 use super::span::{Span, SpanKind};
@@ -17,6 +18,14 @@ thread_local! {
     static THREAD: RefCell<Option<TraceContext>> = const { RefCell::new(None) };
 }
 
+/// Set once a context has been made current anywhere in this process: until then no call looks
+/// for one (what an untraced process's calls cost is one load).
+static ANY: AtomicBool = AtomicBool::new(false);
+
+pub(super) fn any_context() -> bool {
+    ANY.load(Ordering::Relaxed)
+}
+
 /// The current context: the task's, else the thread's.
 pub fn current() -> Option<TraceContext> {
     CURRENT.try_with(Clone::clone).ok().or_else(|| THREAD.with(|t| t.borrow().clone()))
@@ -24,6 +33,7 @@ pub fn current() -> Option<TraceContext> {
 
 /// Runs `f` with `ctx` as the current context of its task.
 pub fn in_context<F: Future>(ctx: TraceContext, f: F) -> impl Future<Output = F::Output> {
+    ANY.store(true, Ordering::Relaxed);
     CURRENT.scope(ctx, f)
 }
 
@@ -36,6 +46,9 @@ pub fn with_context<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
             THREAD.with(|t| *t.borrow_mut() = prev);
         }
     }
+    if ctx.is_some() {
+        ANY.store(true, Ordering::Relaxed);
+    }
     let _restore = Restore(THREAD.with(|t| std::mem::replace(&mut *t.borrow_mut(), ctx)));
     f()
 }
@@ -43,6 +56,9 @@ pub fn with_context<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
 /// Sets this thread's current context, returning the one it replaces: for a door whose spans
 /// begin and end in separate calls (C's `omnitron_span_start` / `omnitron_span_end`).
 pub fn set_thread_context(ctx: Option<TraceContext>) -> Option<TraceContext> {
+    if ctx.is_some() {
+        ANY.store(true, Ordering::Relaxed);
+    }
     THREAD.with(|t| std::mem::replace(&mut *t.borrow_mut(), ctx))
 }
 

@@ -1,8 +1,8 @@
-//! Tracing across processes and languages (decision 0024): W3C trace context on every hop the engine owns, spans
-//! made by the engine and by the user, sampling as OpenTelemetry defines it (parent-based, with a
-//! ratio for roots), and export to an OpenTelemetry collector over OTLP/HTTP (protobuf), batched
-//! and bounded: a slow or dead collector costs dropped spans (counted), never a slower call or
-//! more memory.
+//! Tracing across processes and languages (decision 0024): W3C trace context on every hop the
+//! engine owns, spans made by the engine and by the user, sampling as OpenTelemetry defines it
+//! (parent-based, with a ratio for roots), and export to an OpenTelemetry collector over OTLP/HTTP
+//! (protobuf), batched and bounded: a slow or dead collector costs dropped spans (counted), never
+//! a slower call or more memory.
 //!
 //! Tracing is off until installed, from code ([`install`]) or from the standard `OTEL_*`
 //! variables ([`install_from_env`], which every door calls when it starts; the supervisor sets

@@ -15,20 +15,30 @@ use crate::rpc::WireError;
 fn parent_of(trace: Option<&Bytes>) -> Option<TraceContext> {
     match trace {
         Some(raw) => from_wire(raw),
-        None => current(),
+        None if super::current::any_context() => current(),
+        None => None,
     }
 }
 
-/// A call is about to go out: its span (if recorded) and the `trace` field to send.
+/// A call is about to go out: its span (if recorded) and the `trace` field to send. Without a
+/// tracer the caller's context is passed on as it is (a process that does not trace does not cut
+/// the traces that cross it).
 #[inline]
 pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Option<Span>, Option<Bytes>) {
-    let Some(t) = tracer() else { return (None, trace) };
+    let Some(t) = tracer() else {
+        return match trace {
+            Some(t) => (None, Some(t)),
+            None if super::current::any_context() => (None, super::wire::current_wire()),
+            None => (None, None),
+        };
+    };
     let parent = parent_of(trace.as_ref());
-    let mut span = t.start(name_of(target, method).into(), SpanKind::Client, parent.as_ref());
-    let wire = Some(to_wire(span.context()));
-    if !span.is_recording() {
+    let (context, parent_id, record) = t.decide(parent.as_ref());
+    let wire = Some(to_wire(&context));
+    if !record {
         return (None, wire);
     }
+    let mut span = Span::recorded(context, parent_id, name_of(target, method).into(), SpanKind::Client);
     attributes(&mut span, target, method);
     (Some(span), wire)
 }
@@ -38,23 +48,32 @@ pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Optio
 #[inline]
 pub(crate) fn server(service: &str, method: &str, trace: Option<&Bytes>) -> Option<Served> {
     let t = tracer()?;
-    let parent = trace.and_then(from_wire);
-    let mut span = t.start(name_of(service, method).into(), SpanKind::Server, parent.as_ref());
-    let wire = to_wire(span.context());
-    let context = span.context().clone();
-    if !span.is_recording() {
-        return Some(Served { span: None, context, wire });
+    if let Some(raw) = trace
+        && super::wire::plainly_unsampled(raw)
+    {
+        // Not recorded: the caller's context serves as the handler's, as it came.
+        return Some(Served { span: None, wire: raw.clone() });
     }
+    let parent = trace.and_then(from_wire);
+    if let (Some(p), Some(raw)) = (&parent, trace)
+        && !p.sampled
+    {
+        return Some(Served { span: None, wire: raw.clone() });
+    }
+    let (context, parent_id, record) = t.decide(parent.as_ref());
+    let wire = to_wire(&context);
+    if !record {
+        return Some(Served { span: None, wire });
+    }
+    let mut span = Span::recorded(context, parent_id, name_of(service, method).into(), SpanKind::Server);
     attributes(&mut span, service, method);
-    Some(Served { span: Some(span), context, wire })
+    Some(Served { span: Some(span), wire })
 }
 
 /// A request served under tracing.
 pub(crate) struct Served {
     /// Its span, if recorded.
     pub(crate) span: Option<Span>,
-    /// The context its handler runs in (the span's, recorded or not).
-    pub(crate) context: TraceContext,
     /// The same as a `trace` field.
     pub(crate) wire: Bytes,
 }

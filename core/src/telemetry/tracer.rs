@@ -160,6 +160,13 @@ impl Tracer {
         kind: SpanKind,
         parent: Option<&TraceContext>,
     ) -> Span {
+        let (context, parent_id, record) = self.decide(parent);
+        if record { Span::recorded(context, parent_id, name, kind) } else { Span::unrecorded(context) }
+    }
+
+    /// A new span's context, its parent's span id (0 for a root), and whether it is recorded:
+    /// decided before anything else of the span is made (an RPC hop builds its name only then).
+    pub(super) fn decide(&self, parent: Option<&TraceContext>) -> (TraceContext, u64, bool) {
         let (context, parent_id) = match parent {
             Some(p) => (p.child(), p.span_id),
             None => {
@@ -168,11 +175,8 @@ impl Tracer {
                 (root, 0)
             }
         };
-        if context.sampled && !matches!(self.config.exporter, Exporter::None) {
-            Span::recorded(context, parent_id, name, kind)
-        } else {
-            Span::unrecorded(context)
-        }
+        let record = context.sampled && !matches!(self.config.exporter, Exporter::None);
+        (context, parent_id, record)
     }
 
     /// Queues an ended span, or drops it (counted) when the queue is full.
