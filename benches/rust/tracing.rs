@@ -160,6 +160,7 @@ fn spawn(args: &[&str], env: &[(&str, String)], path: &Path) -> Child {
         std::thread::sleep(Duration::from_millis(10));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start");
 }
 
