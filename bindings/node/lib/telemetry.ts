@@ -73,19 +73,53 @@ function toOtel(api: OtelApi, h: TraceHeaders): OtelSpanContext | undefined {
   return sc;
 }
 
+// Where `@opentelemetry/api` keeps what an SDK registered (its context manager among it): absent,
+// no span can be active, and a call does not ask.
+const OTEL_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+// Set once this process runs anything in a trace context: until then a call does not look.
+let traceSeen = false;
+
+// The trace of the call being served, as the RPC layer keeps it in its own call context (no
+// second AsyncLocalStorage per call): registered by `rpc/peer.ts`.
+let callTrace: () => TraceHeaders | undefined = () => undefined;
+
+/** @internal How the RPC layer says where a handler's call context keeps its trace. */
+export function readCallTraceWith(f: () => TraceHeaders | undefined): void {
+  callTrace = f;
+}
+
+/**
+ * @internal A handler is about to run in a trace: calls made from now on look for a context.
+ * True when an OpenTelemetry SDK is registered: then run it through `enterCallTrace`.
+ */
+export function noteCallTrace(): boolean {
+  traceSeen = true;
+  return (globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] !== undefined;
+}
+
+/** @internal Runs `fn` with `h` active in OpenTelemetry (an SDK is registered). */
+export function enterCallTrace<R>(h: TraceHeaders, fn: () => R): R {
+  const api = otel();
+  const sc = api && toOtel(api, h);
+  return api && sc ? api.context.with(api.trace.setSpanContext(api.context.active(), sc), fn) : fn();
+}
+
 /** The trace context a call made now carries, or undefined outside any trace. */
 export function currentTrace(): TraceHeaders | undefined {
-  const api = otel();
-  if (api) {
-    const sc = api.trace.getSpanContext(api.context.active());
-    if (sc && api.trace.isSpanContextValid(sc)) return fromOtel(sc);
+  if ((globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] !== undefined) {
+    const api = otel();
+    if (api) {
+      const sc = api.trace.getSpanContext(api.context.active());
+      if (sc && api.trace.isSpanContextValid(sc)) return fromOtel(sc);
+    }
   }
-  return TRACE.getStore();
+  return traceSeen ? (TRACE.getStore() ?? callTrace()) : undefined;
 }
 
 /** Runs `fn` with `h` as the current trace context (and OpenTelemetry's active span context). */
 export function runInTrace<R>(h: TraceHeaders, fn: () => R): R {
-  const api = otel();
+  traceSeen = true;
+  const api = (globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] !== undefined ? otel() : null;
   if (api) {
     const sc = toOtel(api, h);
     if (sc) return api.context.with(api.trace.setSpanContext(api.context.active(), sc), () => TRACE.run(h, fn));

@@ -283,7 +283,7 @@ impl NativePeer {
             let index = first + (methods.len() + i) as u32;
             b = b.raw_stream(m, move |args, ctx, sink| {
                 let (inbox, pull, cancel) = (inbox.clone(), pull.clone(), cancel.clone());
-                let trace = crate::telemetry::headers_of(ctx.trace.as_ref()).map(Box::new);
+                let trace = crate::telemetry::CallTrace::of(ctx.trace.as_ref());
                 Box::pin(async move {
                     let id = serving_id(next_call_key());
                     // Start the generator; then pull one item at a time (the sink's credit is the
@@ -329,7 +329,7 @@ impl NativePeer {
                 m,
                 move |args, reply| {
                     let id = serving_id(reply.key());
-                    let trace = crate::telemetry::headers_of(reply.trace()).map(Box::new);
+                    let trace = crate::telemetry::CallTrace::of(reply.trace());
                     SERVING.lock().insert(id, Answer::Reply(reply));
                     inbox.push(Item::Call(id, index, args, trace));
                 },

@@ -14,7 +14,7 @@ pub(crate) enum Item {
     Done(u32, Result<Bytes, WireError>),
     /// A call for a JavaScript handler: serving id, the method's number (`expose`), arguments,
     /// and its trace context (`traceparent`, `tracestate`) when it has one.
-    Call(u32, u32, Bytes, Option<Box<(String, Option<String>)>>),
+    Call(u32, u32, Bytes, Option<crate::telemetry::CallTrace>),
     /// An event for a subscription: subscription id, topic, payload.
     Event(u32, String, Bytes),
 }
@@ -40,8 +40,8 @@ fn parts(item: &Item) -> Parts<'_> {
             id: *id,
             aux: *handler,
             bytes: args,
-            strings: match trace.as_deref() {
-                Some((parent, state)) => [Some(parent), state.as_deref()],
+            strings: match trace {
+                Some(t) => t.strings(),
                 None => [None, None],
             },
         },

@@ -30,9 +30,30 @@ pub(crate) fn wire_of(traceparent: Option<&str>, tracestate: Option<&str>) -> Op
     context_of(traceparent, tracestate).map(|c| telemetry::to_wire(&c))
 }
 
-/// A call's `trace` field as the `traceparent` and `tracestate` JavaScript sees.
-pub(crate) fn headers_of(raw: Option<&Bytes>) -> Option<(String, Option<String>)> {
-    telemetry::from_wire(raw?).map(|c| c.headers())
+/// A call's trace context on its way to its JavaScript handler: the field as it came when it is in
+/// the usual form (its `traceparent` is read from it in place, nothing is formatted), else the
+/// two headers.
+pub(crate) enum CallTrace {
+    Plain(Bytes),
+    Headers(Box<(String, Option<String>)>),
+}
+
+impl CallTrace {
+    pub(crate) fn of(raw: Option<&Bytes>) -> Option<CallTrace> {
+        let raw = raw?;
+        if telemetry::plain_traceparent(raw).is_some() {
+            return Some(CallTrace::Plain(raw.clone()));
+        }
+        telemetry::from_wire(raw).map(|c| CallTrace::Headers(Box::new(c.headers())))
+    }
+
+    /// `traceparent` and `tracestate`, as the item's two strings.
+    pub(crate) fn strings(&self) -> [Option<&str>; 2] {
+        match self {
+            CallTrace::Plain(raw) => [telemetry::plain_traceparent(raw), None],
+            CallTrace::Headers(h) => [Some(&h.0), h.1.as_deref()],
+        }
+    }
 }
 
 /// Starts a span named `name`, a child of the given context (or a root, sampled as configured).

@@ -34,6 +34,17 @@ pub fn current_wire() -> Option<Bytes> {
     super::current::current().map(|c| to_wire(&c))
 }
 
+/// The `traceparent` of a `trace` field in the usual form (a map of that one key), borrowed from
+/// it; None for any other form. Not checked beyond being ASCII: what a door hands its code, which
+/// checks it where it is used (a call made with it, an OpenTelemetry context).
+pub fn plain_traceparent(raw: &Bytes) -> Option<&str> {
+    if raw.len() == 70 && raw.starts_with(PLAIN_HEAD) {
+        std::str::from_utf8(&raw[15..]).ok()
+    } else {
+        None
+    }
+}
+
 /// Whether a `trace` field in the usual form says its trace is not sampled: read from the flags'
 /// last digit alone, so that a hop that records nothing passes it on without parsing it.
 pub(crate) fn plainly_unsampled(raw: &Bytes) -> bool {

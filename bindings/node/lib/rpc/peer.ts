@@ -18,7 +18,7 @@ import { CallBatch, flushCalls } from './calls.js';
 import { CallTable } from './pending.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
-import { currentTrace, flushTraces, runInTrace } from '../telemetry.js';
+import { currentTrace, enterCallTrace, flushTraces, noteCallTrace, readCallTraceWith, type TraceHeaders } from '../telemetry.js';
 
 type Ctor<T = object> = abstract new (...args: any[]) => T;
 type AnyFn = (...args: any[]) => any;
@@ -193,9 +193,12 @@ export interface CallContext {
   signal: AbortSignal;
   /** The method being served. */
   method: string;
+  /** The call's trace context, when it has one (see `currentTrace()`). */
+  trace?: TraceHeaders | undefined;
 }
 
 const CONTEXT = new AsyncLocalStorage<CallContext>();
+readCallTraceWith(() => CONTEXT.getStore()?.trace);
 
 /** A call's context whose AbortController is only made if a handler asks for the signal. */
 interface ExposedMethod {
@@ -207,6 +210,7 @@ interface ExposedMethod {
 class LazyContext implements CallContext {
   #ac: AbortController | undefined;
   #aborted = false;
+  trace: TraceHeaders | undefined = undefined;
 
   constructor(readonly method: string) {}
 
@@ -404,14 +408,19 @@ export class Peer {
   }
 
   #dispatch(id: number, handler: number, start: number, len: number, traceparent: string | null, tracestate: string | null): void {
-    if (traceparent !== null) {
-      // The handler, and everything it awaits, runs in its call's trace context.
-      const h = tracestate === null ? { traceparent } : { traceparent, tracestate };
-      return runInTrace(h, () => this.#dispatch(id, handler, start, len, null, null));
-    }
     const m = this.#methods.get(handler);
     if (!m) return void native.rpcAnswer(id, 'RPC002', `no handler numbered ${handler}`, null);
     const ac = new LazyContext(m.name);
+    if (traceparent !== null) {
+      // The handler, and everything it awaits, runs in its call's trace context (kept on its call
+      // context, and active in OpenTelemetry when an SDK is registered).
+      ac.trace = tracestate === null ? { traceparent } : { traceparent, tracestate };
+      if (noteCallTrace()) return enterCallTrace(ac.trace, () => this.#serve(id, m, ac, start, len));
+    }
+    this.#serve(id, m, ac, start, len);
+  }
+
+  #serve(id: number, m: ExposedMethod, ac: LazyContext, start: number, len: number): void {
     try {
       const decoded = decodeAt(this.#batch.buffer, start, len);
       const list = Array.isArray(decoded) ? decoded : [decoded];

@@ -68,8 +68,10 @@ def current_trace() -> Optional[TraceHeaders]:
     """The trace context a call made now carries, or None outside any trace."""
     api = _api()
     if api is not None:
-        sc = api[0].get_current_span().get_span_context()
-        if sc.is_valid:
+        ctx = api[1].get_current()
+        # An empty OpenTelemetry context has no span: most calls stop here.
+        sc = api[0].get_current_span(ctx).get_span_context() if ctx else None
+        if sc is not None and sc.is_valid:
             state = sc.trace_state.to_header() if sc.trace_state else ""
             return (f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{int(sc.trace_flags):02x}", state or None)
     return _TRACE.get()
