@@ -31,7 +31,12 @@ pub(crate) fn wire_of(h: Option<&Headers>) -> Option<Bytes> {
 
 /// A call's `trace` field as Python sees it.
 pub(crate) fn headers_of(raw: Option<&Bytes>) -> Option<Headers> {
-    telemetry::from_wire(raw?).map(|c| c.headers())
+    let raw = raw?;
+    // The usual form: its traceparent as it came, nothing formatted.
+    if let Some(p) = telemetry::plain_traceparent(raw) {
+        return Some((p.to_string(), None));
+    }
+    telemetry::from_wire(raw).map(|c| c.headers())
 }
 
 /// Starts a span: `(id, traceparent, tracestate)`, id 0 when it is not recorded (nothing to end).

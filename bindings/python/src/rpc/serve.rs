@@ -27,8 +27,8 @@ pub struct NativeCall {
     /// For a unary call: its key, and whether what stops its handler is in `STOPS`.
     key: u64,
     stoppable: std::sync::atomic::AtomicBool,
-    /// Its trace context, when its caller sent one (or tracing is on here).
-    trace: Option<crate::telemetry::Headers>,
+    /// Its trace context (the protocol's field), when its caller sent one or tracing is on here.
+    trace: Option<bytes::Bytes>,
 }
 
 /// Where a Python handler's answer goes.
@@ -48,7 +48,7 @@ pub(super) static STOPS: std::sync::LazyLock<Mutex<rustc_hash::FxHashMap<u64, Py
 impl NativeCall {
     pub(super) fn reply(reply: omnitron::rpc::Reply) -> NativeCall {
         let key = reply.key();
-        let trace = crate::telemetry::headers_of(reply.trace());
+        let trace = reply.trace().cloned();
         NativeCall { to: Mutex::new(Some(AnswerTo::Reply(reply))), key, stoppable: false.into(), trace }
     }
 
@@ -119,7 +119,7 @@ impl NativeCall {
     /// The call's trace context, `(traceparent, tracestate)`, or None.
     #[getter]
     fn trace(&self) -> Option<crate::telemetry::Headers> {
-        self.trace.clone()
+        crate::telemetry::headers_of(self.trace.as_ref())
     }
 
     /// Answers with a value. False if the call was already answered or is gone.
