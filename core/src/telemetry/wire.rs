@@ -38,11 +38,7 @@ pub fn current_wire() -> Option<Bytes> {
 /// it; None for any other form. Not checked beyond being ASCII: what a door hands its code, which
 /// checks it where it is used (a call made with it, an OpenTelemetry context).
 pub fn plain_traceparent(raw: &Bytes) -> Option<&str> {
-    if raw.len() == 70 && raw.starts_with(PLAIN_HEAD) {
-        std::str::from_utf8(&raw[15..]).ok()
-    } else {
-        None
-    }
+    if raw.len() == 70 && raw.starts_with(PLAIN_HEAD) { std::str::from_utf8(&raw[15..]).ok() } else { None }
 }
 
 /// Whether a `trace` field in the usual form says its trace is not sampled: read from the flags'
