@@ -8,6 +8,7 @@ mod receiver;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use omnitron::http::{HttpError, HttpOptions, HttpServer, Response, Router};
 use omnitron::rpc::{Peer, PeerOptions, Service};
 use omnitron::telemetry::{self, TraceConfig, TraceContext};
 use omnitron::transport::Address;
@@ -119,13 +120,42 @@ fn a_call_through_four_peers_is_one_trace_with_its_parents() {
         assert_eq!(got, [0, 1, 2]);
         let err = app.client.call::<_, i64>("pricing", "fail", &()).await.unwrap_err();
         assert_eq!(err.code(), omnitron::ErrorCode::InvalidArgument);
+
+        // HTTP: the request's span is a child of the client's traceparent; the handler's calls are
+        // children of the request's span.
+        let caller = app.inventory.clone();
+        let router = Router::new()
+            .get("/orders/:id", move |req: omnitron::http::Request| {
+                let caller = caller.clone();
+                async move {
+                    let sku = req.param("id").unwrap_or_default().to_string();
+                    let p: i64 = caller
+                        .call("pricing@^1", "quote", &(sku,))
+                        .await
+                        .map_err(|e| HttpError::internal(e.to_string()))?;
+                    Ok(Response::text(200, p.to_string()))
+                }
+            })
+            .get("/broken", |_req| async { Err(HttpError::internal("it broke")) });
+        let server = HttpServer::bind("127.0.0.1:0", router, HttpOptions::default()).await.unwrap();
+        let addr = server.local_addr();
+        let got = http_get(addr, "/orders/abcd", Some(HTTP_PARENT)).await;
+        assert!(got.starts_with("HTTP/1.1 200") && got.ends_with("40"), "{got}");
+        let got = http_get(addr, "/broken", None).await;
+        assert!(got.starts_with("HTTP/1.1 500"), "{got}");
+        server.shutdown().await;
         app.stop().await;
     });
-    let spans = wait_spans(&r, 9);
+    let spans = wait_spans(&r, 13);
+    let checkout: Vec<&SpanSeen> = spans.iter().filter(|s| s.name == "checkout" && s.kind == 1).collect();
+    assert_eq!(checkout.len(), 1, "{spans:#?}");
+    // The spans of the checkout's trace (the HTTP request below makes one of its own).
     let by = |name: &str, kind: u64| -> Vec<&SpanSeen> {
-        spans.iter().filter(|s| s.name == name && s.kind == kind).collect()
+        spans
+            .iter()
+            .filter(|s| s.name == name && s.kind == kind && s.trace_id == checkout[0].trace_id)
+            .collect()
     };
-    let checkout = by("checkout", 1);
     let client_reserve = by("inventory/reserve", 3);
     let server_reserve = by("inventory/reserve", 2);
     let client_quote = by("pricing/quote", 3);
@@ -169,10 +199,43 @@ fn a_call_through_four_peers_is_one_trace_with_its_parents() {
     assert_eq!((c.kind, s.kind), (3, 2));
     assert_eq!(s.parent_span_id, c.span_id);
     assert!(c.start <= s.start && s.end <= c.end + 1_000_000);
+    // HTTP: the request's span under the client's, the RPC call's under it.
+    let http: Vec<&SpanSeen> = spans.iter().filter(|s| s.kind == 2 && s.name == "GET").collect();
+    assert_eq!(http.len(), 2, "{spans:#?}");
+    let attr = |s: &SpanSeen, k: &str| s.attributes.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let order = http.iter().find(|s| attr(s, "url.path").as_deref() == Some("/orders/abcd")).unwrap();
+    assert_eq!(hex(&order.trace_id), HTTP_PARENT[3..35]);
+    assert_eq!(hex(&order.parent_span_id), HTTP_PARENT[36..52]);
+    assert_eq!(attr(order, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(attr(order, "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(order.status.0, 0);
+    let quote = spans.iter().find(|s| s.kind == 3 && s.parent_span_id == order.span_id).unwrap();
+    assert_eq!(quote.name, "pricing/quote");
+    let broken = http.iter().find(|s| attr(s, "url.path").as_deref() == Some("/broken")).unwrap();
+    assert!(broken.parent_span_id.is_empty(), "no traceparent: a root");
+    assert_eq!((broken.status.0, attr(broken, "http.response.status_code").as_deref()), (2, Some("500")));
     let counts = telemetry::span_counts();
-    assert!(counts.exported >= 9 && counts.dropped == 0, "{counts:?}");
+    assert!(counts.exported >= 13 && counts.dropped == 0, "{counts:?}");
     let text = omnitron::metrics::Registry::global().gather_text();
     assert!(text.contains("omnitron_trace_spans_exported_total"), "{text}");
+}
+
+const HTTP_PARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A GET over a plain socket, with a `traceparent` header if given: the whole answer.
+async fn http_get(addr: std::net::SocketAddr, path: &str, traceparent: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tp = traceparent.map(|t| format!("traceparent: {t}\r\n")).unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n{tp}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Runs this test binary as a child with `vars`; its `RESULT` lines.

@@ -10,8 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { Test } from '@omnitron-dev/native/testing';
 import {
+  Controller,
+  Get,
+  Module,
   OmnitronError,
+  Param,
   Peer,
   Public,
   Service,
@@ -147,4 +152,32 @@ test('bad @Trace options and spans are refused with E001', () => {
   assert.throws(() => Trace({ kind: 'sideways' as 'internal' }), code('E001'));
   assert.throws(() => withSpan('', () => 1), code('E001'));
   void flushTraces('soon' as unknown as number).catch((e: unknown) => assert.ok(code('E001')(e)));
+});
+
+@Controller('trace')
+class TraceController {
+  @Get(':id')
+  async get(@Param('id') id: string) {
+    await new Promise((r) => setTimeout(r, 1));
+    return { id, trace: currentTrace()?.traceparent };
+  }
+}
+
+@Module({ controllers: [TraceController] })
+class TraceModule {}
+
+test("an HTTP handler runs in its request's trace, under the client's traceparent", async () => {
+  const app = await Test.createApplication(TraceModule);
+  try {
+    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const r = await app.request().get('/trace/7').set('traceparent', parent).expect(200);
+    assert.equal(traceId(r.body.trace), '0af7651916cd43dd8448eb211c80319c');
+    // Tracing is on in this process: the handler runs in the request's own span.
+    assert.notEqual(spanId(r.body.trace), 'b7ad6b7169203331');
+    const plain = await app.request().get('/trace/8').expect(200);
+    assert.match(plain.body.trace, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    assert.notEqual(traceId(plain.body.trace), '0af7651916cd43dd8448eb211c80319c');
+  } finally {
+    await app.close();
+  }
 });

@@ -147,3 +147,28 @@ def test_bad_tracing_variables_name_the_variable(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")
     with pytest.raises(InvalidConfigError, match="OTEL_EXPORTER_OTLP_ENDPOINT"):
         tracing_from_env("x")
+
+
+def test_an_http_handler_runs_in_the_trace_of_its_request() -> None:
+    # This process does not trace: the handler runs in the client's context, passed on as it came.
+    from omnitron import current_trace
+    from omnitron.http import HttpApp, controller, get
+    from omnitron.testing import TestClient
+
+    @controller("trace")
+    class TraceController:
+        @get("/{id}")
+        async def find(self, id: int) -> dict[str, Any]:
+            return {"id": id, "trace": current_trace()}
+
+        @get("/sync/{id}")
+        def find_sync(self, id: int) -> dict[str, Any]:
+            return {"id": id, "trace": current_trace()}
+
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with TestClient(HttpApp([TraceController()])) as client:
+        for path in ("/trace/7", "/trace/sync/7"):
+            r = client.get(path, headers={"traceparent": parent, "tracestate": "vendor=1"})
+            assert r.status_code == 200
+            assert r.json()["trace"] == [parent, "vendor=1"], path
+        assert client.get("/trace/8").json()["trace"] is None

@@ -386,6 +386,7 @@ mod tests {
             request_id: "t".into(),
             remote: None,
             input: None,
+            trace: None,
         }
     }
 

@@ -24,6 +24,13 @@ impl Request {
         doc.insert("method".into(), Json::from(self.method.as_str()));
         doc.insert("path".into(), Json::from(self.path.as_str()));
         doc.insert("requestId".into(), Json::from(self.request_id.as_str()));
+        if let Some(c) = &self.trace {
+            let (parent, state) = c.headers();
+            doc.insert("traceparent".into(), Json::from(parent));
+            if let Some(s) = state {
+                doc.insert("tracestate".into(), Json::from(s));
+            }
+        }
         match self.input.as_deref() {
             Some(i) => {
                 doc.insert("params".into(), i.params.clone());

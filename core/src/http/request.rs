@@ -41,6 +41,9 @@ pub struct Request {
     pub(crate) input: Option<Box<Input>>,
     /// What the route's first stages decided before the body was read (an app's route).
     pub(crate) admitted: Admission,
+    /// The request's trace context (its server span's, or the client's `traceparent` when this
+    /// process does not trace): what its handler runs in.
+    pub(crate) trace: Option<crate::telemetry::TraceContext>,
 }
 
 /// [`Request::admitted`]. A clone of a request carries none: only the request the server admitted
@@ -111,6 +114,12 @@ impl Request {
     /// The path as sent, without the query string.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The request's trace context: its server span's when this process traces, else the client's
+    /// `traceparent` (none without either).
+    pub fn trace_context(&self) -> Option<&crate::telemetry::TraceContext> {
+        self.trace.as_ref()
     }
 
     /// A path parameter (`:id` or `*rest` in the route), percent-decoded.

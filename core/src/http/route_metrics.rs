@@ -86,6 +86,11 @@ impl HttpMetrics {
 
     /// Counts one request: the route it matched (none: unmatched), its method, the answer's
     /// status and how long it took.
+    /// A route's pattern as declared (`/users/:id`).
+    pub(crate) fn pattern(&self, route: RouteId) -> Option<&str> {
+        self.routes.get(route).map(|r| r.pattern.as_str())
+    }
+
     pub(crate) fn record(&self, route: Option<RouteId>, method: &Method, status: u16, took: Duration) {
         let secs = took.as_secs_f64();
         if let Some(r) = route.and_then(|id| self.routes.get(id))

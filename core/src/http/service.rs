@@ -74,7 +74,12 @@ where
     let uri = parts.uri.clone();
     let path = uri.path();
     let mut route = None;
-    let mut response = match answer(shared, parts, body, &id, path, remote, &mut route).await {
+    let traced = crate::telemetry::http::start(&method, path, &parts.headers);
+    let (span, trace) = match traced {
+        Some(t) => (t.span, Some(t.context)),
+        None => (None, None),
+    };
+    let mut response = match answer(shared, parts, body, &id, path, remote, &mut route, trace).await {
         Ok(mut r) => match r.problem.take() {
             Some(e) => (*e).into_response(path, &id),
             None => r,
@@ -87,9 +92,15 @@ where
     if let (Some(a), Some(t)) = (app, started) {
         a.metrics.record(route, &method, response.status(), t.elapsed());
     }
+    if span.is_some() {
+        let pattern = app.zip(route).and_then(|(a, r)| a.metrics.pattern(r));
+        crate::telemetry::http::end(span, &method, pattern, response.status());
+    }
     (response, id)
 }
 
+// One request's parts, each used once on the way down; a struct for them would only be unpacked.
+#[allow(clippy::too_many_arguments)]
 async fn answer<B>(
     shared: &Shared,
     parts: hyper::http::request::Parts,
@@ -98,6 +109,7 @@ async fn answer<B>(
     path: &str,
     remote: Option<SocketAddr>,
     route: &mut Option<RouteId>,
+    trace: Option<crate::telemetry::TraceContext>,
 ) -> Result<Response, HttpError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -142,6 +154,7 @@ where
         remote,
         input: None,
         admitted: Default::default(),
+        trace: trace.clone(),
     };
     // Rate limits and auth first: a refused client costs no body read.
     if let Some(gate) = route.and_then(|id| shared.gates.get(id)).filter(|g| !g.admits_freely()) {
@@ -157,7 +170,11 @@ where
         }
     };
     let outcome = match catch_unwind(AssertUnwindSafe(|| h(request))) {
-        Ok(fut) => CatchUnwind(fut).await,
+        // A Rust handler runs in the request's trace: its calls and spans are children of it.
+        Ok(fut) => match trace {
+            Some(c) => CatchUnwind(Box::pin(crate::telemetry::in_context(c, fut))).await,
+            None => CatchUnwind(fut).await,
+        },
         Err(panic) => Err(panic),
     };
     match outcome {

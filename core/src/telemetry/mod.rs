@@ -22,6 +22,8 @@ mod context;
 mod current;
 mod export;
 mod handles;
+#[cfg(feature = "http")]
+pub(crate) mod http;
 mod otlp;
 #[cfg(feature = "rpc")]
 pub(crate) mod rpc;

@@ -186,6 +186,13 @@ impl Span {
         }
     }
 
+    /// Renames it (an HTTP request's span is named once its route is known).
+    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        if let Some(d) = &mut self.data {
+            d.name = name.into();
+        }
+    }
+
     /// Links it to another span (nothing if it is not recorded).
     pub fn add_link(&mut self, to: TraceContext) {
         if let Some(d) = &mut self.data {

@@ -339,9 +339,13 @@ pub(crate) fn boxed(
     Arc::new(move |req: Request| -> HandlerFuture {
         let (spec, ud) = (spec.clone(), ud.clone());
         Box::pin(async move {
-            let answer = tokio::task::spawn_blocking(move || run(handler, req, &ud))
-                .await
-                .map_err(|e| HttpError::internal(format!("the handler failed: {e}")))?;
+            // The callback's thread runs in the request's trace: the calls it makes carry it.
+            let trace = req.trace_context().cloned();
+            let answer = tokio::task::spawn_blocking(move || {
+                omnitron::telemetry::with_context(trace, || run(handler, req, &ud))
+            })
+            .await
+            .map_err(|e| HttpError::internal(format!("the handler failed: {e}")))?;
             match answer {
                 Ok(a) => Ok(a.into_response(Some(&spec))),
                 // The server logs it (a 500) with the request's id.

@@ -4,6 +4,7 @@
 // in-process requests are operations whose outcome comes through the same drain. While the app
 // listens, or an operation is in flight, the process stays alive (as with a net.Server).
 
+import { runInTrace, type TraceHeaders } from '../telemetry.js';
 import type { NativeHttpApp } from '../../native.js';
 import { native } from '../native.js';
 import { BatchReader } from '../batch.js';
@@ -184,7 +185,12 @@ export class HttpHost {
     let result: unknown;
     try {
       const req = JSON.parse(this.#reader.buffer.toString('utf8', start, start + len)) as HttpRequest;
-      result = route.run(req);
+      // The handler, and everything it awaits, runs in the request's trace.
+      if (req.traceparent === undefined) result = route.run(req);
+      else {
+        const h: TraceHeaders = req.tracestate === undefined ? { traceparent: req.traceparent } : { traceparent: req.traceparent, tracestate: req.tracestate };
+        result = runInTrace(h, () => route.run(req));
+      }
     } catch (e) {
       return this.#fail(id, route, e);
     }

@@ -32,6 +32,9 @@ export interface HttpRequest {
   files?: UploadedFileInfo[];
   /** The page asked for (`@Paginated` routes). */
   page?: { page: number; limit: number; offset: number };
+  /** The request's trace context (its server span's), when there is one. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** One route of a controller, ready to declare and serve. */

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import json
 import logging
@@ -22,6 +23,7 @@ from .. import _native
 from .._background import spawn
 from .._eager import Starter
 from ..errors import InvalidArgumentError, OmnitronError
+from ..telemetry import current_trace, in_trace
 from ._decorators import CHECK, CONTROLLER, DECLARED, INDICATOR, ROUTES, HealthCheckResult, declared_of_class, merge
 from ._encode import answer_of, dumps
 from ._params import Plan, core_path, plan
@@ -205,9 +207,6 @@ class HttpApp:
     def _dispatch(self, batch: bytes) -> None:
         # On the loop, from `drain`: every request queued since the last pass.
         routes = self._routes
-        starter = self._starter
-        assert starter is not None
-        finish = self._finish
         self._flushing = True  # answers of this pass go back together, below
         try:
             for item in json.loads(batch):
@@ -218,17 +217,32 @@ class HttpApp:
                 except Invalid as e:
                     self._invalid(rid, e)
                     continue
-                if not route.is_async:
-                    _threads().submit(self._run_sync, route, rid, env, args, kwargs)
-                    continue
-                try:
-                    coro = route.fn(*args, **kwargs) if kwargs else route.fn(*args)
-                except BaseException as e:  # noqa: BLE001 - the request gets a problem, the server goes on
-                    self._fail(rid, env, route, e)
-                    continue
-                starter.run(coro, finish, item)
+                traceparent = env.get("traceparent")
+                if traceparent is None:
+                    self._start(route, rid, env, args, kwargs, item)
+                else:
+                    # The handler, and what it starts, runs in the request's trace.
+                    with in_trace((traceparent, env.get("tracestate"))):
+                        self._start(route, rid, env, args, kwargs, item)
         finally:
             self._flush()
+
+    def _start(
+        self, route: _Route, rid: int, env: dict[str, Any], args: list[Any], kwargs: Optional[dict[str, Any]], item: Any
+    ) -> None:
+        if not route.is_async:
+            if current_trace() is None:
+                _threads().submit(self._run_sync, route, rid, env, args, kwargs)
+            else:
+                _threads().submit(contextvars.copy_context().run, self._run_sync, route, rid, env, args, kwargs)
+            return
+        try:
+            coro = route.fn(*args, **kwargs) if kwargs else route.fn(*args)
+        except BaseException as e:  # noqa: BLE001 - the request gets a problem, the server goes on
+            self._fail(rid, env, route, e)
+            return
+        assert self._starter is not None
+        self._starter.run(coro, self._finish, item)
 
     def _finish(self, item: Any, value: Any, error: Optional[BaseException]) -> None:
         rid, h, env = item
