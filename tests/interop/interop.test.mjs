@@ -4,11 +4,11 @@
 // which each answer with their own. Run by `make interop-test` (part of `make test`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { start, until } from './procs.mjs';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const require = createRequire(import.meta.url);
@@ -19,30 +19,6 @@ const RUST_SERVICE = process.env.OMNITRON_RUST_SERVICE;
 const C_CLIENT = process.env.OMNITRON_C_CLIENT;
 const TOKEN = 'interop-token';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, f, ms = 10_000) {
-  for (let i = 0; i < ms / 10; i++) {
-    if (f()) return;
-    await sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function start(cmd, args, env = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  child.lines = [];
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    const parts = buf.split('\n');
-    buf = parts.pop();
-    child.lines.push(...parts);
-  });
-  child.stderr.on('data', (d) => process.stderr.write(`[${cmd.split('/').pop()}] ${d}`));
-  child.exited = new Promise((r) => child.on('exit', (code) => r(code)));
-  return child;
-}
 
 class PaymentService {
   async charge(amount, currency) {

@@ -5,11 +5,11 @@
 // `make interop-test`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { start, until } from './procs.mjs';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const require = createRequire(join(root, 'bindings/node/package.json'));
@@ -18,30 +18,6 @@ const RUST_SERVICE = process.env.OMNITRON_RUST_SERVICE;
 const C_TRACE = process.env.OMNITRON_C_TRACE;
 const TOKEN = 'trace-token';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, f, ms = 15_000) {
-  for (let i = 0; i < ms / 20; i++) {
-    if (f()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function start(cmd, args, env = {}) {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  child.lines = [];
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    const parts = buf.split('\n');
-    buf = parts.pop();
-    child.lines.push(...parts);
-  });
-  child.stderr.on('data', (d) => process.stderr.write(`[${cmd.split('/').pop()}] ${d}`));
-  child.exited = new Promise((r) => child.on('exit', (code) => r(code)));
-  return child;
-}
 
 test('one trace through Node, Python, C and Rust reaches the collector with its parent links', { timeout: 90_000 }, async () => {
   assert.ok(RUST_SERVICE && C_TRACE, 'OMNITRON_RUST_SERVICE and OMNITRON_C_TRACE are set by `make interop-test`');
