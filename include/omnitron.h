@@ -2051,10 +2051,10 @@ OmnitronStatus omnitron_span_set_attribute(struct OmnitronSpan *span,
                                            const char *key,
                                            const char *value);
 
-// Ends a span and frees its handle; the context current before it started is current again on
-// this thread. With `error_message` (NULL: it succeeded) the span is marked failed, with
-// `error_code` (NULL: none) as its `error.type`. A handle already ended is
-// OMNITRON_STATUS_INVALID_HANDLE.
+// Ends a span and frees its handle; on the thread that started it, the context current before it
+// started is current again (ended on another thread, no thread's context changes). With
+// `error_message` (NULL: it succeeded) the span is marked failed, with `error_code` (NULL: none)
+// as its `error.type`. A handle already ended is OMNITRON_STATUS_INVALID_HANDLE.
 OmnitronStatus omnitron_span_end(struct OmnitronSpan *span,
                                  const char *error_code,
                                  const char *error_message);

@@ -23,8 +23,10 @@ pub struct OmnitronSpan {
 struct SpanEntry {
     /// The engine's number for it (0: not recorded).
     id: u64,
-    /// The thread's context before it started: current again when it ends.
+    /// The thread's context before it started: current again when it ends (on that thread).
     previous: Option<TraceContext>,
+    /// The thread that started it (the one whose current context it is).
+    thread: std::thread::ThreadId,
 }
 
 static SPANS: Table<parking_lot::Mutex<Option<SpanEntry>>> = Table::new("span");
@@ -51,7 +53,8 @@ pub unsafe extern "C" fn omnitron_span_start(
         let parent = telemetry::current();
         let (id, context) = telemetry::start_span(name.to_string(), kind, parent.as_ref());
         let previous = telemetry::set_thread_context(Some(context));
-        SPANS.insert_out(out, parking_lot::Mutex::new(Some(SpanEntry { id, previous })))
+        let thread = std::thread::current().id();
+        SPANS.insert_out(out, parking_lot::Mutex::new(Some(SpanEntry { id, previous, thread })))
     })
 }
 
@@ -73,10 +76,10 @@ pub unsafe extern "C" fn omnitron_span_set_attribute(
     })
 }
 
-/// Ends a span and frees its handle; the context current before it started is current again on
-/// this thread. With `error_message` (NULL: it succeeded) the span is marked failed, with
-/// `error_code` (NULL: none) as its `error.type`. A handle already ended is
-/// OMNITRON_STATUS_INVALID_HANDLE.
+/// Ends a span and frees its handle; on the thread that started it, the context current before it
+/// started is current again (ended on another thread, no thread's context changes). With
+/// `error_message` (NULL: it succeeded) the span is marked failed, with `error_code` (NULL: none)
+/// as its `error.type`. A handle already ended is OMNITRON_STATUS_INVALID_HANDLE.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn omnitron_span_end(
     span: *mut OmnitronSpan,
@@ -93,7 +96,10 @@ pub unsafe extern "C" fn omnitron_span_end(
             return Err(Error::new(ErrorCode::InvalidHandle, "the span was already ended"));
         };
         telemetry::end_span(e.id, code, message);
-        telemetry::set_thread_context(e.previous);
+        // Ended on another thread: that thread's context is not this span's to restore.
+        if e.thread == std::thread::current().id() {
+            telemetry::set_thread_context(e.previous);
+        }
         Ok(())
     })
 }

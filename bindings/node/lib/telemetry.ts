@@ -140,12 +140,26 @@ const TRACE_KEYS = new OptionKeys(['operation', 'kind', 'attributes']);
 
 type AnyFn = (...args: any[]) => any;
 
+/** Attributes are refused before a span starts: a bad one found later would leave it open. */
+function checkAttributes(attributes: unknown, what: string): void {
+  if (attributes === undefined) return;
+  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
+    throw invalidArgument(`${what} takes attributes as an object, got ${String(attributes)}`);
+  }
+  for (const [k, v] of Object.entries(attributes)) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw invalidArgument(`${what}: the attribute '${k}' is a string, a number or a boolean, got ${v === null ? 'null' : typeof v}`);
+    }
+  }
+}
+
 /**
  * Runs `fn` in a span of its own named `name`, a child of the current context; calls made inside
  * carry it. A thrown error or a rejected promise marks the span failed (with the error's `code`).
  */
 export function withSpan<R>(name: string, fn: () => R, opts: Omit<TraceOptions, 'operation'> = {}): R {
   if (typeof name !== 'string' || name === '') throw invalidArgument(`a span needs a name, got ${String(name)}`);
+  checkAttributes(opts.attributes, 'withSpan()');
   const parent = currentTrace();
   const s = nativeCall(() => native.traceSpanStart(name, opts.kind ?? null, parent?.traceparent ?? null, parent?.tracestate ?? null));
   if (s.id !== 0 && opts.attributes) {
@@ -194,6 +208,7 @@ export function Trace(opts: TraceOptions = {}): (target: object, key: string | s
   if (o.kind !== undefined && !['internal', 'server', 'client', 'producer', 'consumer'].includes(o.kind)) {
     throw invalidArgument(`@Trace({ kind }) is 'internal', 'server', 'client', 'producer' or 'consumer', got ${String(o.kind)}`);
   }
+  checkAttributes(o.attributes, '@Trace()');
   return (target, key, d) => {
     const fn = d.value as AnyFn | undefined;
     if (typeof fn !== 'function') throw invalidArgument(`@Trace() goes on a method, not on ${String(key)}`);

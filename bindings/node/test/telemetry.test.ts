@@ -70,6 +70,15 @@ class Checkout {
 class Probe {
   /** The trace context the handler runs in, as the engine and as OpenTelemetry see it. */
   @Public()
+  async *contexts(n: number): AsyncGenerator<{ trace?: string; otel?: string }> {
+    for (let i = 0; i < n; i++) {
+      await new Promise((r) => setTimeout(r, 1));
+      const sc = trace.getSpanContext(context.active());
+      yield { trace: currentTrace()?.traceparent, otel: sc ? `${sc.traceId}-${sc.spanId}` : undefined };
+    }
+  }
+
+  @Public()
   async context(): Promise<{ trace?: string; otel?: string }> {
     await new Promise((r) => setTimeout(r, 1));
     const sc = trace.getSpanContext(context.active());
@@ -109,6 +118,21 @@ test('traces cross peers, join the OpenTelemetry SDK, and reach the collector', 
     assert.notEqual(spanId(inSdk.trace), sdkSpan!.spanId, 'under the engine\'s spans, not the SDK span itself');
     assert.equal(inSdk.otel?.split('-')[0], sdkSpan!.traceId);
     assert.equal(exporter.getFinishedSpans().filter((s) => s.name === 'user-op').length, 1);
+    // A streaming handler steps in its call's trace too.
+    const items = await tracer.startActiveSpan('user-stream', async (span) => {
+      try {
+        const got: { trace?: string; otel?: string }[] = [];
+        for await (const item of client.stream<{ trace?: string; otel?: string }>('probe', 'contexts', [2])) got.push(item);
+        return { got, traceId: span.spanContext().traceId };
+      } finally {
+        span.end();
+      }
+    });
+    assert.equal(items.got.length, 2);
+    for (const item of items.got) {
+      assert.equal(traceId(item.trace), items.traceId);
+      assert.equal(item.otel?.split('-')[0], items.traceId);
+    }
 
     // @Trace: a span of its own, the parent of the calls made inside.
     const r = await new Checkout().create(client);
@@ -151,6 +175,8 @@ test('bad @Trace options and spans are refused with E001', () => {
   assert.throws(() => Trace({ opration: 'x' } as unknown as { operation: string }), (e: unknown) => code('E001')(e) && /operation/.test(String(e)));
   assert.throws(() => Trace({ kind: 'sideways' as 'internal' }), code('E001'));
   assert.throws(() => withSpan('', () => 1), code('E001'));
+  assert.throws(() => withSpan('x', () => 1, { attributes: { k: null as unknown as string } }), code('E001'));
+  assert.throws(() => Trace({ attributes: { order: [1] as unknown as string } }), (e: unknown) => code('E001')(e) && /'order'/.test(String(e)));
   void flushTraces('soon' as unknown as number).catch((e: unknown) => assert.ok(code('E001')(e)));
 });
 

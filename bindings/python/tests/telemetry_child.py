@@ -39,6 +39,12 @@ class Probe:
         return seen()
 
     @public
+    async def contexts(self, n: int) -> Any:
+        for _ in range(n):
+            await asyncio.sleep(0)
+            yield seen()
+
+    @public
     async def fail(self) -> None:
         raise ValueError("out of stock: sku-9")
 
@@ -70,6 +76,7 @@ async def main() -> None:
         out["sdk"] = f"{c.trace_id:032x}-{c.span_id:016x}"
         out["in_sdk"] = await client.call("probe", "context")
         out["in_sdk_sync"] = await client.call("probe", "context_sync")
+        out["in_sdk_stream"] = [item async for item in client.stream("probe", "contexts", 2)]
     out["checkout"] = await Checkout(client).create()
     try:
         Checkout(client).failing()

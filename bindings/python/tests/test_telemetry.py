@@ -94,6 +94,10 @@ def test_a_python_process_traces_its_calls_with_the_official_sdk_as_parent() -> 
     for k in ("in_sdk", "in_sdk_sync"):
         assert tid(out[k]["trace"]) == sdk_trace
         assert out[k]["otel"].split("-")[0] == sdk_trace
+    # A streaming handler steps in its call's trace too.
+    assert len(out["in_sdk_stream"]) == 2
+    for item in out["in_sdk_stream"]:
+        assert tid(item["trace"]) == sdk_trace and item["otel"].split("-")[0] == sdk_trace
     spans = r.spans
     assert {s["service"] for s in spans} == {"py-test"}
     assert {s["language"] for s in spans} == {"python"}
@@ -135,6 +139,11 @@ def test_bad_trace_options_are_refused() -> None:
             pass
     with pytest.raises(InvalidArgumentError):
         with span("x", kind="sideways"):
+            pass
+    with pytest.raises(InvalidArgumentError, match="'order'"):
+        trace(attributes={"order": [1, 2]})
+    with pytest.raises(InvalidArgumentError):
+        with span("x", attributes={"k": None}):  # type: ignore[dict-item]
             pass
 
 

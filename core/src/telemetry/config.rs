@@ -82,6 +82,9 @@ const MAX_QUEUE: usize = 2048;
 const BATCH_SIZE: usize = 512;
 const DELAY: Duration = Duration::from_millis(1000);
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest export delay: the exporter waits at least this long between looks at an empty
+/// queue.
+pub(super) const MIN_DELAY: Duration = Duration::from_millis(1);
 
 impl TraceConfig {
     /// Exports to an OTLP/HTTP endpoint: a base URL (`http://localhost:4318`, to which
@@ -90,7 +93,8 @@ impl TraceConfig {
     pub fn otlp(service_name: impl Into<String>, endpoint: &str) -> Result<TraceConfig> {
         Ok(TraceConfig {
             exporter: Exporter::Otlp {
-                endpoint: check_endpoint("endpoint", endpoint, true)?,
+                // A full traces URL is used as given; a bare one gets `/v1/traces`.
+                endpoint: check_endpoint("endpoint", endpoint, !has_path(endpoint))?,
                 headers: Vec::new(),
                 timeout: TIMEOUT,
             },
@@ -144,13 +148,33 @@ impl TraceConfig {
         if traces_endpoint.is_none() && base_endpoint.is_none() && exporter.is_none() {
             return Ok(None);
         }
-        let service_name = var("OTEL_SERVICE_NAME").unwrap_or_else(|| default_service.to_string());
-        let mut cfg = TraceConfig::propagate_only(service_name);
-        cfg.resource = match var("OTEL_RESOURCE_ATTRIBUTES") {
+        let resource = match var("OTEL_RESOURCE_ATTRIBUTES") {
             Some(v) => parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &v)?,
             None => Vec::new(),
         };
-        let exporter = exporter.map(|e| e.trim().to_ascii_lowercase());
+        // OTEL_SERVICE_NAME, else `service.name` among the resource attributes, else the default.
+        let service_name = var("OTEL_SERVICE_NAME")
+            .or_else(|| resource.iter().find(|(k, _)| k == "service.name").map(|(_, v)| v.clone()))
+            .unwrap_or_else(|| default_service.to_string());
+        let mut cfg = TraceConfig::propagate_only(service_name);
+        cfg.resource = resource;
+        // A list, as the specification allows (`otlp,console`): each must be one this engine has.
+        let exporter = match exporter {
+            None => None,
+            Some(list) => {
+                let names: Vec<String> = list
+                    .split(',')
+                    .map(|e| e.trim().to_ascii_lowercase())
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                if let Some(bad) = names.iter().find(|n| *n != "otlp" && *n != "none") {
+                    return Err(invalid(format!(
+                        "OTEL_TRACES_EXPORTER: '{bad}' is not an exporter this engine has; it has 'otlp' and 'none'"
+                    )));
+                }
+                Some(if names.iter().any(|n| n == "otlp") { "otlp".to_string() } else { "none".to_string() })
+            }
+        };
         match exporter.as_deref() {
             None | Some("otlp") => {
                 let protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
@@ -203,7 +227,7 @@ impl TraceConfig {
             cfg.batch_size = count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &v)?;
         }
         if let Some(v) = var("OTEL_BSP_SCHEDULE_DELAY") {
-            cfg.delay = millis("OTEL_BSP_SCHEDULE_DELAY", &v)?;
+            cfg.delay = millis("OTEL_BSP_SCHEDULE_DELAY", &v)?.max(MIN_DELAY);
         }
         cfg.batch_size = cfg.batch_size.min(cfg.max_queue);
         Ok(Some(cfg))
@@ -234,6 +258,12 @@ fn sampler_from(name: Option<String>, arg: Option<String>) -> Result<Sampler> {
              'parentbased_always_off', 'parentbased_traceidratio' (and the same without 'parentbased_')"
         ))),
     }
+}
+
+/// Whether an URL has a path beyond `/`.
+fn has_path(url: &str) -> bool {
+    let rest = url.trim().split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').is_some_and(|i| !rest[i..].trim_end_matches('/').is_empty())
 }
 
 /// Checks an endpoint URL: `http://host[:port][/path]`. A base endpoint (`base`) gets `/v1/traces`
@@ -347,6 +377,29 @@ mod tests {
         assert!(
             matches!(c.exporter, Exporter::Otlp { ref endpoint, .. } if endpoint == "http://collector:4318/v1/traces")
         );
+        // In code: a bare URL gets the path, a full one is kept.
+        for (url, want) in [
+            ("http://c:4318", "http://c:4318/v1/traces"),
+            ("http://c:4318/", "http://c:4318/v1/traces"),
+            ("http://c:4318/v1/traces", "http://c:4318/v1/traces"),
+            ("http://c:4318/custom/path", "http://c:4318/custom/path"),
+        ] {
+            let c = TraceConfig::otlp("s", url).unwrap();
+            assert!(matches!(c.exporter, Exporter::Otlp { ref endpoint, .. } if endpoint == want), "{url}");
+        }
+        // service.name from the resource attributes when OTEL_SERVICE_NAME is not set; a list of
+        // exporters.
+        let named = TraceConfig::from_vars(
+            "peer",
+            vars(&[
+                ("OTEL_TRACES_EXPORTER", "otlp,none"),
+                ("OTEL_RESOURCE_ATTRIBUTES", "service.name=billing,team=x"),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(named.service_name, "billing");
+        assert!(matches!(named.exporter, Exporter::Otlp { .. }));
         assert_eq!(c.service_name, "svc");
         let c = TraceConfig::from_vars(
             "svc",

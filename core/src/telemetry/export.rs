@@ -19,6 +19,15 @@ pub(super) struct Target {
 }
 
 impl Target {
+    /// `host:port`, an IPv6 address in brackets (for the Host header and messages).
+    fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
     /// From an URL's authority (`host`, `host:port`, `[::1]:port`) and path; None if malformed.
     pub(super) fn parse(authority: &str, path: &str) -> Option<Target> {
         let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
@@ -55,6 +64,8 @@ pub(super) struct Client {
     timeout: Duration,
     /// The last failure's message, so that a dead collector is logged once, not per batch.
     last_error: Option<String>,
+    /// The collector's addresses, once resolved.
+    addrs: Vec<std::net::SocketAddr>,
 }
 
 impl Client {
@@ -63,7 +74,7 @@ impl Client {
         let slash = rest.find('/').unwrap_or(rest.len());
         let path = if slash == rest.len() { "/" } else { &rest[slash..] };
         let target = Target::parse(&rest[..slash], path)?;
-        Some(Client { target, headers, timeout, last_error: None })
+        Some(Client { target, headers, timeout, last_error: None, addrs: Vec::new() })
     }
 
     /// Sends one batch; true if the collector accepted it (a 2xx).
@@ -88,19 +99,23 @@ impl Client {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}:{}{}", self.target.host, self.target.port, self.target.path)
+        format!("http://{}{}", self.target.authority(), self.target.path)
     }
 
-    fn post(&self, body: &[u8]) -> Result<(), String> {
+    fn post(&mut self, body: &[u8]) -> Result<(), String> {
         let until = Instant::now() + self.timeout;
         let left = || until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        let addrs = (self.target.host.as_str(), self.target.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", self.target.host))?;
+        // Resolved once, and again only after a failure to connect (a collector that moved).
+        if self.addrs.is_empty() {
+            self.addrs = (self.target.host.as_str(), self.target.port)
+                .to_socket_addrs()
+                .map_err(|e| format!("cannot resolve {}: {e}", self.target.host))?
+                .collect();
+        }
         let mut stream = None;
         let mut last = String::from("no address");
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, left()) {
+        for a in &self.addrs {
+            match TcpStream::connect_timeout(a, left()) {
                 Ok(s) => {
                     stream = Some(s);
                     break;
@@ -108,13 +123,15 @@ impl Client {
                 Err(e) => last = format!("cannot connect to {a}: {e}"),
             }
         }
-        let mut s = stream.ok_or(last)?;
+        let Some(mut s) = stream else {
+            self.addrs.clear();
+            return Err(last);
+        };
         let _ = s.set_nodelay(true);
         let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\nConnection: close\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\nConnection: close\r\n",
             self.target.path,
-            self.target.host,
-            self.target.port,
+            self.target.authority(),
             body.len()
         );
         for (k, v) in &self.headers {
@@ -124,8 +141,23 @@ impl Client {
             head.push_str("\r\n");
         }
         head.push_str("\r\n");
-        s.set_write_timeout(Some(left())).map_err(|e| e.to_string())?;
-        s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).map_err(|e| format!("sending: {e}"))?;
+        // Each write gets what is left of the export's time, so a collector that reads slowly
+        // cannot stretch the export past it.
+        for part in [head.as_bytes(), body] {
+            let mut at = 0;
+            while at < part.len() {
+                if Instant::now() >= until {
+                    return Err("sending: no room within the export timeout".into());
+                }
+                s.set_write_timeout(Some(left())).map_err(|e| e.to_string())?;
+                match s.write(&part[at..]) {
+                    Ok(0) => return Err("sending: the collector closed the connection".into()),
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(format!("sending: {e}")),
+                }
+            }
+        }
         // The status line is all that is needed; the rest is read only so the collector does not
         // see a reset before it finished writing.
         let mut got = Vec::with_capacity(512);
@@ -185,6 +217,7 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("collector", 4318));
         let t = Target::parse("[::1]:4318", "/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 4318));
+        assert_eq!(t.authority(), "[::1]:4318");
         assert_eq!(Target::parse("h", "/").unwrap().port, 80);
         for bad in ["", ":4318", "h:0", "h:99999", "h:x", "[::1", "u@h:1"] {
             assert!(Target::parse(bad, "/").is_none(), "{bad}");

@@ -30,7 +30,7 @@ pub fn enabled() -> bool {
 
 /// Installs tracing for this process. Once: a second install is an error (`P007`), whatever it
 /// asks for, since spans already made went where the first one said.
-pub fn install(config: TraceConfig, language: &str) -> Result<()> {
+pub fn install(mut config: TraceConfig, language: &str) -> Result<()> {
     if let Sampler::Ratio(r) = config.sampler
         && !(0.0..=1.0).contains(&r)
     {
@@ -39,6 +39,11 @@ pub fn install(config: TraceConfig, language: &str) -> Result<()> {
             format!("sampler: the ratio {r} is not between 0 and 1"),
         ));
     }
+    if config.max_queue == 0 || config.batch_size == 0 {
+        return Err(Error::new(ErrorCode::InvalidConfig, "max_queue and batch_size must be at least 1"));
+    }
+    config.batch_size = config.batch_size.min(config.max_queue);
+    config.delay = config.delay.max(super::config::MIN_DELAY);
     let mut installed = false;
     TRACER.get_or_init(|| {
         installed = true;

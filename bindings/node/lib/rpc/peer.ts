@@ -485,7 +485,11 @@ export class Peer {
       native.rpcStreamAnswer(id, false, null, null, b);
     };
     try {
-      const r = g.next();
+      // Each step runs in the call's context (and its trace): a generator's body runs where
+      // `next()` is called, not where it was made.
+      const ac = this.#serving.get(id);
+      const next = () => g.next();
+      const r = ac === undefined ? next() : CONTEXT.run(ac, () => (ac.trace !== undefined && noteCallTrace() ? enterCallTrace(ac.trace, next) : next()));
       if (r instanceof Promise) r.then(step, fail);
       else step(r as IteratorResult<unknown>);
     } catch (e) {

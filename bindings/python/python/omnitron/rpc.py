@@ -593,7 +593,13 @@ class Peer:
                         pass
 
                 def pull(call: Any) -> None:
-                    loop.create_task(step(call))
+                    h = call.trace
+                    if h is None:
+                        loop.create_task(step(call))
+                    else:
+                        # The task copies this context: the generator steps in the call's trace.
+                        with _telemetry.in_trace(h):
+                            loop.create_task(step(call))
 
                 def stop() -> None:
                     loop.create_task(agen.aclose())
@@ -617,7 +623,12 @@ class Peer:
                     pass
 
             def pull_sync(call: Any) -> None:
-                _threads().submit(step_sync, call)
+                h = call.trace
+                if h is None:
+                    _threads().submit(step_sync, call)
+                else:
+                    with _telemetry.in_trace(h):
+                        _threads().submit(contextvars.copy_context().run, step_sync, call)
 
             def stop_sync() -> None:
                 _threads().submit(sync_gen.close)

@@ -43,6 +43,8 @@ __all__ = [
 TraceHeaders = tuple[str, Optional[str]]
 
 _TRACE: contextvars.ContextVar[Optional[TraceHeaders]] = contextvars.ContextVar("omnitron_trace", default=None)
+# Set once anything ran in a trace here: until then a call does not look for one of ours.
+_seen = False
 _KINDS = ("internal", "server", "client", "producer", "consumer")
 
 # The optional OpenTelemetry API: looked up once, on first use.
@@ -74,7 +76,7 @@ def current_trace() -> Optional[TraceHeaders]:
         if sc is not None and sc.is_valid:
             state = sc.trace_state.to_header() if sc.trace_state else ""
             return (f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{int(sc.trace_flags):02x}", state or None)
-    return _TRACE.get()
+    return _TRACE.get() if _seen else None
 
 
 def _otel_context(api: Any, h: TraceHeaders) -> Any:
@@ -95,6 +97,8 @@ def _otel_context(api: Any, h: TraceHeaders) -> Any:
 def in_trace(h: TraceHeaders) -> Iterator[None]:
     """Makes ``h`` the current trace context (and OpenTelemetry's current span context) inside the
     ``with`` block; tasks started inside keep it."""
+    global _seen
+    _seen = True
     token = _TRACE.set(h)
     api = _api()
     otel_token = None
@@ -119,6 +123,7 @@ def span(name: str, *, kind: str = "internal", attributes: Optional[dict[str, An
         raise InvalidArgumentError(f"a span needs a name, got {name!r}")
     if kind not in _KINDS:
         raise InvalidArgumentError(f"'{kind}' is not a span kind: {', '.join(_KINDS)}")
+    _check_attributes(attributes, "span()")
     parent = current_trace()
     sid, traceparent, tracestate = _native.trace_span_start(name, kind, *(parent or (None, None)))
     if sid and attributes:
@@ -135,6 +140,17 @@ def span(name: str, *, kind: str = "internal", attributes: Optional[dict[str, An
         raise
     if sid:
         _native.trace_span_end(sid)
+
+
+def _check_attributes(attributes: Any, what: str) -> None:
+    """Refused before a span starts: a bad attribute found later would leave it open."""
+    if attributes is None:
+        return
+    if not isinstance(attributes, dict):
+        raise InvalidArgumentError(f"{what} takes attributes as a dict, got {type(attributes).__name__}")
+    for k, v in attributes.items():
+        if not isinstance(k, str) or not isinstance(v, (str, int, float, bool)):
+            raise InvalidArgumentError(f"{what}: the attribute {k!r} is a str, int, float or bool, got {type(v).__name__}")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -164,6 +180,7 @@ def trace(
         raise InvalidArgumentError(f"@trace(operation=...) takes a non-empty str, got {operation!r}")
     if kind not in _KINDS:
         raise InvalidArgumentError(f"@trace(kind=...) is one of {', '.join(_KINDS)}, got {kind!r}")
+    _check_attributes(attributes, "@trace")
 
     def decorate(f: F) -> F:
         if not callable(f):

@@ -171,9 +171,9 @@ impl NativePeer {
             );
             for m in streams {
                 let (ds, method, inbox) = (ds.clone(), m.clone(), self.inbox.clone());
-                b = b.raw_stream(&m, move |args, _ctx, sink| {
+                b = b.raw_stream(&m, move |args, ctx, sink| {
                     let (ds, method, inbox) = (ds.clone(), method.clone(), inbox.clone());
-                    Box::pin(serve_stream(inbox, ds, method, args, sink))
+                    Box::pin(serve_stream(inbox, ds, method, args, sink, ctx.trace))
                 });
             }
         }

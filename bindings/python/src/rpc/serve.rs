@@ -52,8 +52,8 @@ impl NativeCall {
         NativeCall { to: Mutex::new(Some(AnswerTo::Reply(reply))), key, stoppable: false.into(), trace }
     }
 
-    fn item(tx: oneshot::Sender<Answer>) -> NativeCall {
-        NativeCall { to: Mutex::new(Some(AnswerTo::Item(tx))), key: 0, stoppable: false.into(), trace: None }
+    fn item(tx: oneshot::Sender<Answer>, trace: Option<bytes::Bytes>) -> NativeCall {
+        NativeCall { to: Mutex::new(Some(AnswerTo::Item(tx))), key: 0, stoppable: false.into(), trace }
     }
 
     pub(super) fn answer(&self, r: Result<bytes::Bytes, WireError>) -> bool {
@@ -160,6 +160,7 @@ pub(super) async fn serve_stream(
     method: String,
     args: bytes::Bytes,
     sink: omnitron::rpc::StreamSink,
+    trace: Option<bytes::Bytes>,
 ) -> Result<(), WireError> {
     // (pull, stop), made by the first job.
     let made: GeneratorSlot = Arc::new(Mutex::new(None));
@@ -167,9 +168,10 @@ pub(super) async fn serve_stream(
     let mut first = Some((ds, method, args));
     loop {
         let (tx, rx) = oneshot::channel();
-        let (g, start) = (made.clone(), first.take());
+        let (g, start, trace) = (made.clone(), first.take(), trace.clone());
         inbox.run(move |py| {
-            let call = NativeCall::item(tx);
+            // Each pull carries the call's trace: the generator steps in it.
+            let call = NativeCall::item(tx, trace);
             if let Some((ds, method, args)) = start {
                 let made = decode(py, &args)
                     .and_then(|a| ds.call1(py, (method.as_str(), a))?.extract::<(Py<PyAny>, Py<PyAny>)>(py));
