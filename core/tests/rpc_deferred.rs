@@ -267,7 +267,15 @@ async fn start_blocking_call(
     let n = net(svc).await;
     let c = Peer::connect(&n.addr, opts("client", &n.reg)).await.unwrap();
     let call = tokio::spawn(async move { c.call::<_, ()>("blocking", "call", &()).await });
-    wait_for(|| log.lock().len() == 1).await;
+    // Polled with the thread's own sleep, not the runtime's timer: the start callback blocks a
+    // runtime worker, and the timer must not be needed until it lets go.
+    for _ in 0..500 {
+        if log.lock().len() == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(log.lock().len(), 1, "the start callback did not begin");
     (n, call)
 }
 
@@ -276,7 +284,7 @@ async fn a_deferred_handler_is_told_to_stop_only_after_it_started() {
     // Its deadline passes while its start callback still runs: E006 once it returns.
     let (svc, Blocking { go, log, replies }) = blocking(Some(Duration::from_millis(20)));
     let (_server, call) = start_blocking_call(svc, &log).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(*log.lock(), ["start"], "no cancel before the start callback returns");
     go.send(()).unwrap();
     assert_eq!(call.await.unwrap().unwrap_err().code(), ErrorCode::Timeout);
@@ -289,7 +297,7 @@ async fn a_deferred_handler_is_told_to_stop_only_after_it_started() {
     let (n, call) = start_blocking_call(svc, &log).await;
     let server = n.server.clone();
     let down = tokio::spawn(async move { server.shutdown().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(*log.lock(), ["start"]);
     go.send(()).unwrap();
     down.await.unwrap();
