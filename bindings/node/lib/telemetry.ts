@@ -137,6 +137,7 @@ export interface TraceOptions {
   attributes?: Record<string, string | number | boolean>;
 }
 const TRACE_KEYS = new OptionKeys(['operation', 'kind', 'attributes']);
+const SPAN_KEYS = new OptionKeys(['kind', 'attributes']);
 
 type AnyFn = (...args: any[]) => any;
 
@@ -159,6 +160,8 @@ function checkAttributes(attributes: unknown, what: string): void {
  */
 export function withSpan<R>(name: string, fn: () => R, opts: Omit<TraceOptions, 'operation'> = {}): R {
   if (typeof name !== 'string' || name === '') throw invalidArgument(`a span needs a name, got ${String(name)}`);
+  if (typeof fn !== 'function') throw invalidArgument(`withSpan() runs a function, got ${typeof fn}`);
+  options<Omit<TraceOptions, 'operation'>>(opts, 'withSpan()', SPAN_KEYS);
   checkAttributes(opts.attributes, 'withSpan()');
   const parent = currentTrace();
   const s = nativeCall(() => native.traceSpanStart(name, opts.kind ?? null, parent?.traceparent ?? null, parent?.tracestate ?? null));

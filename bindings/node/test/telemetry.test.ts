@@ -170,14 +170,16 @@ test('traces cross peers, join the OpenTelemetry SDK, and reach the collector', 
   }
 });
 
-test('bad @Trace options and spans are refused with E001', () => {
+test('bad @Trace options and spans are refused with E001', async () => {
   assert.throws(() => Trace({ operation: 5 as unknown as string }), code('E001'));
   assert.throws(() => Trace({ opration: 'x' } as unknown as { operation: string }), (e: unknown) => code('E001')(e) && /operation/.test(String(e)));
   assert.throws(() => Trace({ kind: 'sideways' as 'internal' }), code('E001'));
   assert.throws(() => withSpan('', () => 1), code('E001'));
   assert.throws(() => withSpan('x', () => 1, { attributes: { k: null as unknown as string } }), code('E001'));
   assert.throws(() => Trace({ attributes: { order: [1] as unknown as string } }), (e: unknown) => code('E001')(e) && /'order'/.test(String(e)));
-  void flushTraces('soon' as unknown as number).catch((e: unknown) => assert.ok(code('E001')(e)));
+  await assert.rejects(flushTraces('soon' as unknown as number), code('E001'));
+  assert.throws(() => withSpan('x', () => 1, { operation: 'y' } as unknown as { kind: 'internal' }), (e: unknown) => code('E001')(e) && /operation/.test(String(e)));
+  assert.throws(() => withSpan('x', 5 as unknown as () => number), code('E001'));
 });
 
 @Controller('trace')
