@@ -156,6 +156,24 @@
 // omnitron_provider_set_flags flag: replaces an existing provider of the token.
 #define OMNITRON_PROVIDER_REPLACE 2
 
+// Level: step-by-step detail.
+#define OMNITRON_LOG_TRACE 10
+
+// Level: what a developer needs to follow a request.
+#define OMNITRON_LOG_DEBUG 20
+
+// Level: normal operation.
+#define OMNITRON_LOG_INFO 30
+
+// Level: something unexpected the process recovered from.
+#define OMNITRON_LOG_WARN 40
+
+// Level: an operation failed.
+#define OMNITRON_LOG_ERROR 50
+
+// Level: the process cannot go on.
+#define OMNITRON_LOG_FATAL 60
+
 // Exposition format: Prometheus text (version 0.0.4).
 #define OMNITRON_METRICS_TEXT 0
 
@@ -1267,6 +1285,38 @@ OmnitronStatus omnitron_http_answer_body(const struct OmnitronHttpAnswer *answer
 
 // Frees an answer. NULL and freed handles are ignored.
 void omnitron_http_answer_free(struct OmnitronHttpAnswer *answer);
+
+// Reads OMNITRON_LOG, OMNITRON_LOG_FORMAT and OMNITRON_LOG_CONTROL (once), names this process
+// `name` in its records unless OMNITRON_CHILD_NAME or OTEL_SERVICE_NAME does, and sends the
+// engine's own diagnostics to the logger. Logging works without it (with the defaults: `info`,
+// JSON unless standard error is a terminal). A variable it cannot use is
+// OMNITRON_STATUS_INVALID_CONFIG, naming it (the defaults then stay for it).
+OmnitronStatus omnitron_log_init(const char *name);
+
+// Whether a record of `level` from `module` would be written (to skip building an expensive
+// one). False for NULL or a level that is not one.
+bool omnitron_log_enabled(uint32_t level, const char *module);
+
+// Writes a record of `level` (OMNITRON_LOG_*) from `module` (a dotted name, "" for none) with
+// `message`, and `fields_json` (NULL, or the text of one JSON object whose keys are added to the
+// record). The record carries this thread's trace context and, in a handler, its call's. Nothing
+// is written when the filter leaves `level` out for `module`; that is OMNITRON_STATUS_OK.
+OmnitronStatus omnitron_log(uint32_t level,
+                            const char *module,
+                            const char *message,
+                            const char *fields_json);
+
+// Replaces this process's filter: a level, or a level then `module=level` items
+// (`"info,orders=debug"`). A bad one is OMNITRON_STATUS_INVALID_ARGUMENT naming the item, and
+// nothing changes.
+OmnitronStatus omnitron_log_set_filter(const char *filter);
+
+// Sets one module's level ("trace" ... "fatal", or "off"), keeping the rest of the filter;
+// `module` "" sets the default.
+OmnitronStatus omnitron_log_set_level(const char *module, const char *level);
+
+// The filter in force (`*out`, NUL-terminated; free it with omnitron_free).
+OmnitronStatus omnitron_log_filter(char **out);
 
 // Frees memory the library handed out: a string it returned (`char *` outputs such as
 // omnitron_container_export_graph's) or the `data` of an OmnitronBuffer. NULL is ignored. Freeing

@@ -679,6 +679,36 @@ export interface JsWorkflowDef {
  */
 export declare function lifecycleError(what: string, total: number, failures: Array<JsHookFailure>): JsErrorInfo
 
+/** Whether a record of pino level `level` from `module` would be written. */
+export declare function logEnabled(level: number, module: string): boolean
+
+/** The filter in force. */
+export declare function logFilter(): string
+
+/** A number that changes whenever the filter does (what a logger's cached level is checked with). */
+export declare function logGeneration(): number
+
+/**
+ * Sends the engine's own diagnostics to the logger and reads `OMNITRON_LOG*` (once); a value it
+ * cannot use is returned as a message (the logger keeps its defaults for it).
+ */
+export declare function logInit(name: string): string | null
+
+/** Replaces the filter (`info,orders=debug`). */
+export declare function logSetFilter(spec: string): void
+
+/** Sets one module's level (the default's for `''`). */
+export declare function logSetLevel(module: string, level: string): void
+
+/** pino's number for the threshold that applies to `module`; `Infinity` when it is off. */
+export declare function logThreshold(module: string): number
+
+/**
+ * Writes one record. `fields` is the text of a JSON object (the logger's bindings and the
+ * call's object); `traceparent` the current trace's.
+ */
+export declare function logWrite(level: number, module: string, msg: string, fields?: string | undefined | null, service?: string | undefined | null, method?: string | undefined | null, traceparent?: string | undefined | null): void
+
 /**
  * A service's declared id (`payment@1.0.0`, or a bare `notifications`: version 1.0.0) as
  * `[name, version]`, checked (`RPC010` when either is invalid).

@@ -66,10 +66,11 @@ fn print_status(s: &Status) {
 }
 
 pub(crate) async fn start(file: &Path) -> omnitron::Result<ExitCode> {
-    let cfg: LoadedConfig = config::load(file)?;
+    let mut cfg: LoadedConfig = config::load(file)?;
     let app = cfg.app_name();
     let host = ProcessHost::start().await?;
     let logs = LogWriter::open(&app).map_err(|e| omnitron::Error::new(omnitron::ErrorCode::Internal, e))?;
+    crate::logs::add_log_control(&mut cfg, logs.dir());
     host.set_output_sink(Some(Arc::new(move |l: &OutputLine| {
         match l.stream {
             Stream::Stdout => println!("[{} {}] {}", l.name, l.pid, l.line),

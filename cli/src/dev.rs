@@ -106,6 +106,7 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
     let base = yaml.parent().map(Path::to_path_buf).unwrap_or_default();
     let host = ProcessHost::start().await.map_err(|e| e.to_string())?;
     let logs = Arc::new(LogWriter::open(&app)?);
+    crate::logs::add_log_control(&mut cfg, logs.dir());
     let sink_logs = logs.clone();
     host.set_output_sink(Some(Arc::new(move |l: &OutputLine| {
         match l.stream {
@@ -189,7 +190,8 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
                 first_change = None;
                 if files.contains(&yaml) {
                     match config::load(&cfg.path) {
-                        Ok(new) => {
+                        Ok(mut new) => {
+                            crate::logs::add_log_control(&mut new, logs.dir());
                             say(&format!("{} changed: restarting every process", cfg.path.display()));
                             for p in procs.iter_mut().rev() {
                                 stop(p).await;

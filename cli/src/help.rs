@@ -18,6 +18,7 @@ Develop and run:
 Talk to a running application:
   ps [FILE]                     its processes
   logs [PROCESS] [FILE]         show and follow its processes' output
+  log-level FILTER [PROCESS]    change which log records its processes write, while they run
   restart NAME [FILE]           restart one process
   stop [FILE]                   stop it gracefully
 
@@ -134,6 +135,23 @@ examples:
   omnitron logs
   omnitron logs inventory -n 100
   omnitron logs --app shop --no-follow"
+        }
+        "log-level" => {
+            "usage: omnitron log-level FILTER [PROCESS] [FILE] [--app NAME]
+
+Changes which log records the running application's processes write (PROCESS's alone, or every
+process), without a restart; it holds for their restarts until the application stops, and the
+next `omnitron start` begins again from omnitron.yaml's `logging:`. FILTER is a level (trace,
+debug, info, warn, error, fatal, off) or a level then module=level items: `info,orders=debug`
+(a module covers the modules under it: `orders` covers `orders.payment`). The processes read it
+within a quarter of a second (docs/OBSERVABILITY.md, \"Logs\").
+
+  --app NAME      the application by name (without its omnitron.yaml)
+
+examples:
+  omnitron log-level debug inventory
+  omnitron log-level info,omnitron.rpc=debug
+  omnitron log-level warn --app shop"
         }
         "restart" => {
             "usage: omnitron restart NAME [FILE] [--app NAME]

@@ -39,6 +39,53 @@ fn file_name(name: &str) -> String {
     if safe.is_empty() || safe.chars().all(|c| c == '.') { format!("_{}", safe.len()) } else { safe }
 }
 
+/// Where process `name`'s log filter is kept while the application runs: the file its logger
+/// watches (`OMNITRON_LOG_CONTROL`) and `omnitron log-level` writes.
+pub(crate) fn control_file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{}.level", file_name(name)))
+}
+
+/// Points every process's logger at its control file (unless its `env:` names one), and removes
+/// what a previous run left there: a run starts from `omnitron.yaml`'s levels.
+pub(crate) fn add_log_control(cfg: &mut omnitron::config::LoadedConfig, dir: &Path) {
+    for (name, p) in cfg.config.processes.iter_mut() {
+        let file = control_file(dir, name);
+        let _ = std::fs::remove_file(&file);
+        p.env
+            .entry("OMNITRON_LOG_CONTROL".into())
+            .or_insert_with(|| omnitron::config::EnvValue(file.to_string_lossy().into_owned()));
+    }
+}
+
+/// The processes whose logs are in `dir` (for an application named without its file).
+pub(crate) fn processes_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Changes the log filter of `processes` while they run (and of their next instances in this
+/// run): each process's logger reads its control file within a quarter of a second.
+pub(crate) fn set_level(dir: &Path, processes: &[String], filter: &str) -> Result<String, String> {
+    let parsed = omnitron::log::Filter::parse(filter).map_err(|e| e.message().to_string())?;
+    let mut out = String::new();
+    for p in processes {
+        let file = control_file(dir, p);
+        // Written whole, then renamed: a logger never reads half a filter.
+        let tmp = file.with_extension("level.tmp");
+        std::fs::write(&tmp, format!("{parsed}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &file))
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        out.push_str(&format!("{p}: {parsed}\n"));
+    }
+    Ok(out)
+}
+
 /// Writes each child's lines to its file, stamped with the time, its pid and the stream.
 #[derive(Debug)]
 pub(crate) struct LogWriter {

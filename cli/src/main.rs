@@ -48,6 +48,7 @@ const COMMANDS: &[Command] = &[
             max_positional: 2,
         },
     },
+    Command { name: "log-level", spec: Spec { values: &[("--app", None)], flags: &[], max_positional: 3 } },
     Command { name: "restart", spec: Spec { values: &[("--app", None)], flags: &[], max_positional: 2 } },
     Command { name: "stop", spec: FILE_AND_APP },
     Command { name: "check", spec: Spec { values: &[], flags: &[], max_positional: 1 } },
@@ -197,6 +198,53 @@ fn run(command: &str, a: &Args) -> Result<ExitCode, Failure> {
                 }
             };
             logs::show(&app, process, &known, lines, !a.flag("--no-follow")).map_err(Failure::Failed)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "log-level" => {
+            let filter = a.positional(0).ok_or_else(|| {
+                Failure::Usage("log-level needs a filter (a level, or info,module=debug,...)".into())
+            })?;
+            omnitron::log::Filter::parse(filter).map_err(|e| Failure::Usage(e.message().to_string()))?;
+            let (process, file) = match (a.positional(1), a.positional(2)) {
+                (Some(p), f) if !p.ends_with(".yaml") && !p.ends_with(".yml") => (Some(p), f),
+                (Some(f), None) => (None, Some(f)),
+                (Some(_), Some(_)) => {
+                    return Err(Failure::Usage(
+                        "log-level takes a filter, a process name, then a file".into(),
+                    ));
+                }
+                (None, _) => (None, None),
+            };
+            let file = PathBuf::from(file.unwrap_or("omnitron.yaml"));
+            let (app, known) = match a.value("--app") {
+                Some(app) => (app.to_string(), None),
+                None => {
+                    let cfg = omnitron::config::load(existing(&file)?)?;
+                    (
+                        cfg.app_name(),
+                        Some(cfg.config.processes.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()),
+                    )
+                }
+            };
+            let dir = logs::dir(&app).map_err(Failure::Failed)?;
+            let processes = match (process, known) {
+                (Some(p), Some(k)) if !k.iter().any(|n| n == p) => {
+                    return Err(Failure::Failed(format!(
+                        "no process '{p}' in '{app}' (it has {})",
+                        k.join(", ")
+                    )));
+                }
+                (Some(p), _) => vec![p.to_string()],
+                (None, Some(k)) => k,
+                (None, None) => logs::processes_in(&dir),
+            };
+            if processes.is_empty() {
+                return Err(Failure::Failed(format!(
+                    "'{app}' has no processes that ran here ({})",
+                    dir.display()
+                )));
+            }
+            print!("{}", logs::set_level(&dir, &processes, filter).map_err(Failure::Failed)?);
             Ok(ExitCode::SUCCESS)
         }
         _ => {

@@ -74,6 +74,8 @@ pub mod dialect;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "telemetry")]
+pub mod log;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod options;

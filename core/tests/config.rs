@@ -221,3 +221,47 @@ processes:
         assert!(e.message().contains(key) && e.message().contains("omnitron.yaml"), "{section} -> {e}");
     }
 }
+
+#[test]
+fn logging_reaches_every_process_and_bad_levels_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omnitron.yaml");
+    let text = r#"
+logging:
+  level: warn
+  modules:
+    orders.payment: debug
+    omnitron.rpc: off
+  format: json
+processes:
+  api:
+    command: node api.js
+  worker:
+    command: python3 worker.py
+    env:
+      OMNITRON_LOG: trace
+"#;
+    let c = omnitron::config::LoadedConfig { path, config: parse(text, "omnitron.yaml", &env).unwrap() };
+    let env_of = |name: &str| {
+        let (_, p) = c.config.processes.iter().find(|(n, _)| n == name).unwrap();
+        let vars = c.child_options(name, p).unwrap().spec.env;
+        move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
+    let api = env_of("api");
+    let filter = api("OMNITRON_LOG").unwrap();
+    let parsed = omnitron::log::Filter::parse(&filter).unwrap();
+    assert_eq!(parsed.to_string(), "warn,omnitron.rpc=off,orders.payment=debug");
+    assert_eq!(api("OMNITRON_LOG_FORMAT").as_deref(), Some("json"));
+    assert_eq!(env_of("worker")("OMNITRON_LOG").as_deref(), Some("trace"), "the process's own env wins");
+
+    for (section, key) in [
+        ("logging:\n  level: loud\n", "logging.level: 'loud' is not a level"),
+        ("logging:\n  modules:\n    rpc: chatty\n", "logging.modules.rpc: 'chatty' is not a level"),
+        ("logging:\n  format: xml\n", "logging.format: 'xml'"),
+        ("logging:\n  levels: info\n", "levels"),
+    ] {
+        let e = parse(section, "omnitron.yaml", &env).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig, "{section}");
+        assert!(e.message().contains(key) && e.message().contains("omnitron.yaml"), "{section} -> {e}");
+    }
+}

@@ -12,6 +12,7 @@ mod boundary;
 pub mod di;
 pub mod error;
 pub mod http;
+pub mod log;
 pub mod memory;
 pub mod metrics;
 mod options;

@@ -1,5 +1,5 @@
 // Child processes for the cross-language tests: started with their stdout kept as lines (and
-// stderr passed on, prefixed), and a wait for a condition.
+// stderr kept as lines too, and passed on, prefixed), and a wait for a condition.
 import { spawn } from 'node:child_process';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -24,7 +24,16 @@ export function start(cmd, args, env = {}) {
     buf = parts.pop();
     child.lines.push(...parts);
   });
-  child.stderr.on('data', (d) => process.stderr.write(`[${cmd.split('/').pop()}] ${d}`));
+  // Standard error is kept as lines too (the structured logs), and passed on.
+  child.errLines = [];
+  let errBuf = '';
+  child.stderr.on('data', (d) => {
+    process.stderr.write(`[${cmd.split('/').pop()}] ${d}`);
+    errBuf += d;
+    const parts = errBuf.split('\n');
+    errBuf = parts.pop();
+    child.errLines.push(...parts);
+  });
   child.exited = new Promise((r) => child.on('exit', (code) => r(code)));
   return child;
 }

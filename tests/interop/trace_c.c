@@ -14,6 +14,7 @@ static OmnitronPeer *peer = NULL;
 
 static uint32_t ship(const char *method, const uint8_t *args, size_t len, OmnitronReply *reply, void *ud) {
     (void)method, (void)args, (void)len, (void)ud;
+    omnitron_log(OMNITRON_LOG_INFO, "shipping", "shipping", NULL);
     OmnitronBuffer sum = {0};
     OmnitronStatus st = omnitron_peer_call_json(peer, "calc@^1", "add", "[2, 40]", 5000, &sum);
     if (st != OMNITRON_STATUS_OK) return st;

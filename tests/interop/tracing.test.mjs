@@ -1,8 +1,8 @@
 // One trace across four languages, with real processes: a span started with the official
 // OpenTelemetry SDK in Node is the parent of Node's call to Python inventory, whose handler calls
 // C shipping, whose handler calls Rust calc. Each process exports its spans over OTLP/HTTP to a
-// receiver that decodes them with the official opentelemetry-proto package (Python). Run by
-// `make interop-test`.
+// receiver that decodes them with the official opentelemetry-proto package (Python); each also writes
+// its logs as JSON lines carrying the trace's id. Run by `make interop-test`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -24,7 +24,14 @@ test('one trace through Node, Python, C and Rust reaches the collector with its 
   const receiver = start(PYTHON, [join(root, 'tests/interop/otlp_receiver.py')]);
   await until('the receiver', () => receiver.lines.some((l) => l.startsWith('port ')));
   const port = receiver.lines.find((l) => l.startsWith('port ')).split(' ')[1];
-  const otel = (service) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: service });
+  // Every process also writes its logs as JSON lines with the per-call line at debug: each must
+  // carry the trace's id.
+  const otel = (service) => ({
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+    OTEL_SERVICE_NAME: service,
+    OMNITRON_LOG: 'info,omnitron.rpc=debug',
+    OMNITRON_LOG_FORMAT: 'json',
+  });
   Object.assign(process.env, otel('node-hub'));
 
   // The official SDK, as an application would register it; its spans stay in memory here.
@@ -89,6 +96,28 @@ test('one trace through Node, Python, C and Rust reaches the collector with its 
       ['node-hub:nodejs', 'py-inventory:python', 'py-inventory:python', 'c-shipping:cpp', 'c-shipping:cpp', 'rust-calc:rust'],
     );
     assert.ok(chain.every((s) => s.status !== 2 && s.attributes['rpc.system'] === 'omnitron'));
+
+    // The logs of every process carry the same trace id for this order: each served call's line
+    // (written by the engine, at debug) and the handlers' own records (Python logging, C).
+    const records = (p) => p.errLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const logged = (p, msg) => records(p).find((r) => r.msg.startsWith(msg));
+    for (const [p, name, call, span] of [
+      [py, 'py-inventory', 'inventory/reserve completed', chain[1].span],
+      [c, 'c-shipping', 'shipping/ship completed', chain[3].span],
+    ]) {
+      const r = logged(p, call);
+      assert.ok(r, `${name} logged "${call}": ${p.errLines.join('\n')}`);
+      assert.equal(r.trace_id, T);
+      assert.equal(r.span_id, span, "the call's line names its server span");
+      assert.equal(r.level, 20);
+      assert.equal(r.name, name);
+    }
+    assert.equal(logged(py, 'reserving sku-7')?.trace_id, T);
+    assert.equal(logged(py, 'reserving sku-7')?.method, 'reserve');
+    assert.equal(logged(c, 'shipping')?.trace_id, T);
+    assert.equal(logged(c, 'shipping')?.service, 'shipping');
+    await until('the Rust service to log its call', () => logged(rust, 'calc/add completed') !== undefined);
+    assert.equal(logged(rust, 'calc/add completed').trace_id, T);
   } finally {
     for (const ch of children) ch.kill();
     receiver.stdin.end();

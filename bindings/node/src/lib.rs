@@ -14,6 +14,7 @@ mod di;
 mod error;
 mod host_loop;
 mod http;
+mod log;
 mod metrics;
 mod options;
 mod process;

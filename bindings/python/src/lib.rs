@@ -7,6 +7,7 @@
 mod di;
 mod error;
 mod http;
+mod log;
 mod metrics;
 mod options;
 mod pack;
@@ -40,6 +41,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     resilience::register(m)?;
     rpc::register(m)?;
     telemetry::register(m)?;
+    log::register(m)?;
     workflow::register(m)?;
     Ok(())
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 pub use crate::process::split_words;
 pub use interpolate::interpolate;
 pub use schema::{
-    AppConfig, Command, EnvValue, HealthCheckConfig, Instances, Isolation, ProcessConfig, ProcessType,
-    SupervisorConfig, TracingConfig, parse_duration,
+    AppConfig, Command, EnvValue, HealthCheckConfig, Instances, Isolation, LoggingConfig, ProcessConfig,
+    ProcessType, SupervisorConfig, TracingConfig, parse_duration,
 };
 
 use crate::error::{Error, ErrorCode, Result};
@@ -85,6 +85,9 @@ fn check(c: &AppConfig, file: &str) -> Result<()> {
         |key: String, why: String| Err(Error::new(ErrorCode::InvalidConfig, format!("{file}: {key}: {why}")));
     if let Err(e) = c.supervisor.strategy.parse::<crate::process::Strategy>() {
         return bad("supervisor.strategy".into(), e.message().to_string());
+    }
+    if let Some(l) = &c.logging {
+        l.check().map_err(|e| Error::new(ErrorCode::InvalidConfig, with_file(file, e.message())))?;
     }
     if let Some(t) = &c.tracing {
         t.check().map_err(|e| Error::new(ErrorCode::InvalidConfig, with_file(file, e.message())))?;
@@ -163,6 +166,11 @@ impl LoadedConfig {
         if let Some(t) = &self.config.tracing {
             spec = spec.env("OTEL_SERVICE_NAME", name);
             for (k, v) in t.env() {
+                spec = spec.env(k, v);
+            }
+        }
+        if let Some(l) = &self.config.logging {
+            for (k, v) in l.env() {
                 spec = spec.env(k, v);
             }
         }

@@ -51,6 +51,71 @@ pub struct AppConfig {
     /// `OTEL_*` variables, named after its process unless its own `env:` says otherwise.
     #[serde(default)]
     pub tracing: Option<TracingConfig>,
+    /// Logs of every process (`docs/OBSERVABILITY.md`): each gets them as `OMNITRON_LOG` and
+    /// `OMNITRON_LOG_FORMAT` unless its own `env:` says otherwise.
+    #[serde(default)]
+    pub logging: Option<LoggingConfig>,
+}
+
+/// `logging:`: which records are written, and how.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoggingConfig {
+    /// The default level (`info`), or a whole filter (`info,orders=debug`).
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Levels per module (`rpc: debug`, `orders.payment: off`), over `level`.
+    #[serde(default)]
+    pub modules: BTreeMap<String, String>,
+    /// `json`, `pretty` or `auto` (pretty on a terminal; the default).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+impl LoggingConfig {
+    /// The filter this section stands for (`OMNITRON_LOG`).
+    pub fn filter(&self) -> String {
+        let mut f = self.level.clone().unwrap_or_else(|| "info".into());
+        for (m, l) in &self.modules {
+            f.push_str(&format!(",{m}={l}"));
+        }
+        f
+    }
+
+    /// The variables this section stands for.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut v = vec![("OMNITRON_LOG", self.filter())];
+        if let Some(f) = &self.format {
+            v.push(("OMNITRON_LOG_FORMAT", f.clone()));
+        }
+        v
+    }
+
+    /// Each key checked as the logger reads it, named on failure.
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        let bad = |key: String, why: String| {
+            Err(crate::Error::new(crate::ErrorCode::InvalidConfig, format!("{key}: {why}")))
+        };
+        let why = |e: crate::Error| {
+            e.message().rsplit_once("': ").map_or(e.message().to_string(), |(_, w)| w.to_string())
+        };
+        if let Some(l) = &self.level
+            && let Err(e) = crate::log::Filter::parse(l)
+        {
+            return bad("logging.level".into(), why(e));
+        }
+        for (m, l) in &self.modules {
+            if let Err(e) = crate::log::Filter::parse(&format!("{m}={l}")) {
+                return bad(format!("logging.modules.{m}"), why(e));
+            }
+        }
+        if let Some(f) = &self.format
+            && crate::log::Format::parse(f, false).is_none()
+        {
+            return bad("logging.format".into(), format!("'{f}' is not json, pretty or auto"));
+        }
+        Ok(())
+    }
 }
 
 /// `tracing:`: where spans go and which traces are kept.

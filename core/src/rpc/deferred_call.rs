@@ -89,13 +89,22 @@ pub(crate) struct DeferredCall {
     pub(crate) phase: DeferredPhase,
     /// Its server span, when its trace is recorded: ended with it.
     pub(crate) span: Option<crate::telemetry::Span>,
+    /// Its trace, kept for its debug line when that is written.
+    pub(crate) logged: Option<Bytes>,
 }
 
 impl DeferredCall {
     /// Counts how it ended (duration, error code), and ends its span.
     pub(crate) fn count(&mut self, r: Result<Bytes, WireError>) -> Result<Bytes, WireError> {
         crate::telemetry::rpc::end(self.span.take(), &r);
-        count_result_in(&self.svc, self.metrics.as_deref(), &self.method, self.received, r)
+        count_result_in(
+            &self.svc,
+            self.metrics.as_deref(),
+            &self.method,
+            self.received,
+            r,
+            self.logged.as_ref(),
+        )
     }
 
     /// The error it ends with when it ends without its handler's answer.

@@ -158,6 +158,7 @@ async fn serve_local_unary(
         None => return Err(no_method(r, method)),
     };
     count_call(svc, method);
+    let logged = super::serve::logged_trace(&ctx.trace);
     let started = ctx.received;
     let deadline = timer_deadline(svc, &ctx);
     let cancel = ctx.cancel.clone();
@@ -167,7 +168,7 @@ async fn serve_local_unary(
         Handler::Stream(_) => unreachable!("refused above"),
     };
     let result = wait_unary(fut, &cancel, deadline, r, method, started).await;
-    count_result(svc, method, started, result)
+    count_result(svc, method, started, result, logged.as_ref())
 }
 
 /// Waits for a handler that did not answer at once, up to its deadline or the caller's cancel.

@@ -74,6 +74,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
         Some(s) => (s.span, Some(s.wire)),
         None => (None, req.trace),
     };
+    let logged = logged_trace(&trace);
     let ctx = CallContext {
         cancel: cancel.clone(),
         deadline,
@@ -88,7 +89,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
     if let Poll::Ready(result) = poll_once(fut.as_mut()) {
         drop(fut);
         telemetry::rpc::end(span, &result);
-        let result = count_result(svc, &req.method, received, result);
+        let result = count_result(svc, &req.method, received, result, logged.as_ref());
         return answer(conn, id, &sent, result);
     }
     // It has to wait. A CANCEL for it can only be read after this returns, so registering it now
@@ -101,7 +102,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
         let svc: &LocalService = svc;
         let result = wait_unary(fut, &cancel, timer, &r, &method, received).await;
         telemetry::rpc::end(span, &result);
-        let result = count_result(svc, &method, received, result);
+        let result = count_result(svc, &method, received, result, logged.as_ref());
         if let Served::Blocked(wait) = answer(&conn, id, &sent, result) {
             wait.await;
         }
@@ -141,6 +142,7 @@ fn serve_deferred(
         deadline,
         phase: DeferredPhase::Starting,
         span,
+        logged: logged_trace(&trace),
     };
     conn.serve_deferred(req.id, call, &inner.runtime);
     (h.start)(req.args, Reply::conn(key, conn.clone(), req.id, trace));
@@ -172,6 +174,12 @@ async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
         }
     }
     conn.stop_serving(id);
+}
+
+/// The trace a served call's debug line names, kept only when that line is written.
+#[inline]
+pub(super) fn logged_trace(trace: &Option<Bytes>) -> Option<Bytes> {
+    if crate::log::enabled(crate::log::Level::Debug, super::hosted::CALL_LOG) { trace.clone() } else { None }
 }
 
 /// How long the caller waits: what it sent, or this peer's default (a stream: forever).

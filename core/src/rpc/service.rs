@@ -260,6 +260,11 @@ fn wire(e: Error) -> WireError {
 }
 
 impl ServiceBuilder {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        self.service.name()
+    }
+
     /// The longest a call to this service may run (the caller's deadline applies if shorter).
     pub fn deadline(mut self, d: Duration) -> Self {
         self.service.deadline = Some(d);
@@ -287,9 +292,11 @@ impl ServiceBuilder {
         Fut: Future<Output = Result<R>> + Send + 'static,
     {
         let f = Arc::new(f);
+        let call = crate::log::CallName::new(self.service.name(), name);
         self.raw(name, move |args: Bytes, ctx| {
             let f = f.clone();
-            Box::pin(async move {
+            let call = call.clone();
+            crate::log::in_call(call, async move {
                 let a: A = decode_args(&args).map_err(|e| {
                     wire(Error::new(ErrorCode::InvalidArgument, format!("wrong arguments: {}", e.message())))
                 })?;
@@ -334,9 +341,11 @@ impl ServiceBuilder {
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
         let f = Arc::new(f);
+        let call = crate::log::CallName::new(self.service.name(), name);
         self.raw_stream(name, move |args: Bytes, ctx, sink| {
             let f = f.clone();
-            Box::pin(async move {
+            let call = call.clone();
+            crate::log::in_call(call, async move {
                 let a: A = decode_args(&args).map_err(|e| {
                     wire(Error::new(ErrorCode::InvalidArgument, format!("wrong arguments: {}", e.message())))
                 })?;

@@ -146,7 +146,8 @@ pub unsafe extern "C" fn omnitron_peer_expose(
             let cname = Arc::new(
                 CString::new(m.clone()).map_err(|_| Error::invalid_argument("a method name contains NUL"))?,
             );
-            b = b.raw(&m, unary_handler(handler, cname, format, ud.clone()));
+            let call = omnitron::log::CallName::new(b.name(), &m);
+            b = b.raw(&m, unary_handler(handler, cname, call, format, ud.clone()));
         }
         let svc = b.build()?;
         runtime::block_on(async move { p.expose(svc).await })
@@ -160,6 +161,7 @@ type RawHandler =
 fn unary_handler(
     handler: RawHandler,
     cname: Arc<CString>,
+    call: Arc<omnitron::log::CallName>,
     format: u32,
     ud: Arc<UserData>,
 ) -> impl Fn(Bytes, omnitron::rpc::CallContext) -> omnitron::rpc::BoxFuture<Result<Bytes, WireError>>
@@ -167,12 +169,17 @@ fn unary_handler(
 + Sync
 + 'static {
     move |args, ctx| {
-        let (cname, ud) = (cname.clone(), ud.clone());
-        // The handler's thread runs in its call's trace context: the calls it makes carry it.
+        let (cname, ud, call) = (cname.clone(), ud.clone(), call.clone());
+        // The handler's thread runs in its call's trace context (the calls it makes carry it),
+        // and its records name its call.
         let trace = ctx.trace.as_ref().and_then(omnitron::telemetry::from_wire);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                omnitron::telemetry::with_context(trace, || run_handler(handler, &cname, args, format, &ud))
+                omnitron::log::with_call(&call, || {
+                    omnitron::telemetry::with_context(trace, || {
+                        run_handler(handler, &cname, args, format, &ud)
+                    })
+                })
             })
             .await
             .unwrap_or_else(|e| Err(WireError::from_error(&Error::new(ErrorCode::Internal, e.to_string()))))
@@ -285,7 +292,10 @@ pub unsafe extern "C" fn omnitron_service_add_method(
         check_format(format)?;
         let cname =
             Arc::new(CString::new(m.clone()).map_err(|_| Error::invalid_argument("method contains NUL"))?);
-        with_builder(service, move |b| Ok(b.raw(&m, unary_handler(handler, cname, format, ud))))
+        with_builder(service, move |b| {
+            let call = omnitron::log::CallName::new(b.name(), &m);
+            Ok(b.raw(&m, unary_handler(handler, cname, call, format, ud)))
+        })
     })
 }
 

@@ -19,6 +19,7 @@ import { CallTable } from './pending.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
 import { currentTrace, enterCallTrace, flushTraces, noteCallTrace, readCallTraceWith, type TraceHeaders } from '../telemetry.js';
+import { readCallWith } from '../log.js';
 
 type Ctor<T = object> = abstract new (...args: any[]) => T;
 type AnyFn = (...args: any[]) => any;
@@ -193,17 +194,21 @@ export interface CallContext {
   signal: AbortSignal;
   /** The method being served. */
   method: string;
+  /** The service it belongs to. */
+  service: string;
   /** The call's trace context, when it has one (see `currentTrace()`). */
   trace?: TraceHeaders | undefined;
 }
 
 const CONTEXT = new AsyncLocalStorage<CallContext>();
 readCallTraceWith(() => CONTEXT.getStore()?.trace);
+readCallWith(() => CONTEXT.getStore());
 
 /** A call's context whose AbortController is only made if a handler asks for the signal. */
 interface ExposedMethod {
   fn: AnyFn;
   name: string;
+  service: string;
   stream: boolean;
 }
 
@@ -212,7 +217,10 @@ class LazyContext implements CallContext {
   #aborted = false;
   trace: TraceHeaders | undefined = undefined;
 
-  constructor(readonly method: string) {}
+  constructor(
+    readonly method: string,
+    readonly service: string,
+  ) {}
 
   get signal(): AbortSignal {
     if (!this.#ac) {
@@ -376,7 +384,7 @@ export class Peer {
     const first = nativeCall(() => this.#native.expose(meta.name, meta.version, unary, streams));
     // Numbered in this order by the engine: the unary methods, then the streams.
     const numbers = [...unary, ...streams].map((n, i) => {
-      this.#methods.set(first + i, { fn: methods.get(n)!, name: n, stream: i >= unary.length });
+      this.#methods.set(first + i, { fn: methods.get(n)!, name: n, service: meta.name, stream: i >= unary.length });
       return first + i;
     });
     const exposed: Exposed = { instance, numbers, subs: [] };
@@ -410,7 +418,7 @@ export class Peer {
   #dispatch(id: number, handler: number, start: number, len: number, traceparent: string | null, tracestate: string | null): void {
     const m = this.#methods.get(handler);
     if (!m) return void native.rpcAnswer(id, 'RPC002', `no handler numbered ${handler}`, null);
-    const ac = new LazyContext(m.name);
+    const ac = new LazyContext(m.name, m.service);
     if (traceparent !== null) {
       // The handler, and everything it awaits, runs in its call's trace context (kept on its call
       // context, and active in OpenTelemetry when an SDK is registered).

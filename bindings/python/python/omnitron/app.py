@@ -122,6 +122,13 @@ class Omnitron:
         from .telemetry import tracing_from_env
 
         tracing_from_env(os.environ.get("OMNITRON_CHILD_NAME") or str(getattr(root_module, "__name__", "omnitron")))
+        # Logs through the application's logger, unless the program set up logging of its own.
+        import logging
+
+        from . import log as _log
+
+        if not logging.getLogger().handlers:
+            _log.install()
         container = Container(context=context)
         container._load_root_module(root_module)
         app = OmnitronApp(container)

@@ -66,6 +66,7 @@ import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, NoReturn, Optional, TypeVar, Union, overload
 
 from . import _batch, _eager, _native, _poll
+from . import log as _log
 from . import telemetry as _telemetry
 from ._background import log, spawn
 from ._opening import opening
@@ -532,7 +533,9 @@ class Peer:
         streams = {n: f for n, f in methods.items() if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f)}
         unary = {n: f for n, f in methods.items() if n not in streams}
         # With `$batch`, through which a pool's map sends chunks of items (omnitron/_batch.py).
-        dispatch = _telemetry.traced_dispatch(_batch.wrap(self._dispatcher(unary), unary, _threads, self._starter.start))
+        dispatch = _log.named_dispatch(
+            meta[0], _telemetry.traced_dispatch(_batch.wrap(self._dispatcher(unary), unary, _threads, self._starter.start))
+        )
         dispatch_stream = self._stream_dispatcher(streams)
         name, version = meta
         await self._loop.run_in_executor(
@@ -560,11 +563,8 @@ class Peer:
                 # Started here: one that answers without waiting is answered by this read.
                 # None when it answered during its first step; else what cancels it.
                 return start(_run_async(fn, args, call))
-            if _telemetry.current_trace() is None:
-                _threads().submit(_run_sync, fn, args, call)
-            else:
-                # The thread runs it in this context: its trace goes with it.
-                _threads().submit(contextvars.copy_context().run, _run_sync, fn, args, call)
+            # The thread runs it in this context: its call and trace go with it.
+            _threads().submit(contextvars.copy_context().run, _run_sync, fn, args, call)
             return None
 
         return dispatch
