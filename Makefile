@@ -269,6 +269,7 @@ process-test: build
 	  OMNITRON_PYTHON=$(CURDIR)/$(PY) $(PY) tests/process/cli_e2e.py
 	@echo "== omnitron dev: an edited child restarted alone, a syntax error keeps the rest running"
 	OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) $(PY) tests/process/cli_dev.py
+	OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) $(PY) tests/process/cli_log_level.py
 
 clean:
 	cargo clean

@@ -227,6 +227,8 @@ fn logging_reaches_every_process_and_bad_levels_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("omnitron.yaml");
     let text = r#"
+instrumentation:
+  callEvents: true
 logging:
   level: warn
   modules:
@@ -252,6 +254,7 @@ processes:
     let parsed = omnitron::log::Filter::parse(&filter).unwrap();
     assert_eq!(parsed.to_string(), "warn,omnitron.rpc=off,orders.payment=debug");
     assert_eq!(api("OMNITRON_LOG_FORMAT").as_deref(), Some("json"));
+    assert_eq!(api("OMNITRON_CALL_EVENTS").as_deref(), Some("1"));
     assert_eq!(env_of("worker")("OMNITRON_LOG").as_deref(), Some("trace"), "the process's own env wins");
 
     for (section, key) in [

@@ -9,6 +9,7 @@ class Inventory {
 
   @Public()
   async reserve(sku: string): Promise<number> {
+    if (typeof sku !== 'string') throw new TypeError('sku must be a string');
     this.log.info({ sku, qty: 2 }, 'reserving %s', sku);
     this.log.debug('not written: the module is at info');
     return sku.length;
@@ -20,11 +21,17 @@ void (async () => {
   const server = await Peer.listen(`${dir}/rpc.sock`, { name: 'server' });
   await server.expose(new Inventory());
   const client = await Peer.connect(`${dir}/rpc.sock`, { name: 'client' });
+  // With OMNITRON_CALL_EVENTS on, each served call publishes its events (spec 7.1).
+  const events: [string, unknown][] = [];
+  await client.subscribe('inventory.#', (payload, topic) => void events.push([topic, payload]));
   const traceparent = await withSpan('place-order', async () => {
     await client.call('inventory@1.0.0', 'reserve', ['a-1']);
     return currentTrace()!.traceparent;
   });
   process.stdout.write(`${traceparent}\n`);
+  await client.call('inventory@1.0.0', 'reserve', [42]).catch(() => undefined);
+  for (let i = 0; i < 500 && events.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+  process.stdout.write(`${JSON.stringify(events)}\n`);
 
   const orders = createLogger({ name: 'orders.payment', base: { region: 'eu' } });
   orders.warn(new Error('card declined'));

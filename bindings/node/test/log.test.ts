@@ -15,13 +15,20 @@ const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code
 test('records from a process are pino-shaped JSON lines, correlated with the call and its trace', () => {
   const dir = mkdtempSync(join(tmpdir(), 'omnitron-log-'));
   const r = spawnSync(process.execPath, [join(__dirname, 'log.child.js'), join(dir, 'private')], {
-    env: { ...process.env, OMNITRON_LOG: 'info', OMNITRON_LOG_FORMAT: 'json', OMNITRON_CHILD_NAME: 'shop', OMNITRON_LOG_CONTROL: '' },
+    env: {
+      ...process.env,
+      OMNITRON_LOG: 'info',
+      OMNITRON_LOG_FORMAT: 'json',
+      OMNITRON_CHILD_NAME: 'shop',
+      OMNITRON_LOG_CONTROL: '',
+      OMNITRON_CALL_EVENTS: '1',
+    },
     encoding: 'utf8',
     timeout: 60_000,
   });
   assert.equal(r.status, 0, r.stderr);
-  const traceparent = r.stdout.trim();
-  const [, traceId] = traceparent.split('-');
+  const [traceparent, eventsJson] = r.stdout.trim().split('\n');
+  const [, traceId] = traceparent!.split('-');
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
   const by = (msg: string) => lines.find((l) => l.msg === msg);
 
@@ -59,6 +66,17 @@ test('records from a process are pino-shaped JSON lines, correlated with the cal
   assert.equal(by('not yet'), undefined);
   assert.equal(by('now at debug')?.level, 20, "logger.level = 'debug' takes effect at once");
   assert.equal(by('root 1 of {"a":1}')?.level, 30);
+
+  // The served calls' events, in order, with the caller's trace and the failure's code.
+  const events = JSON.parse(eventsJson!) as [string, Record<string, any>][];
+  assert.deepEqual(
+    events.map(([t]) => t),
+    ['inventory.reserve.started', 'inventory.reserve.completed', 'inventory.reserve.started', 'inventory.reserve.failed'],
+  );
+  assert.equal(events[0]![1].traceId, traceId);
+  assert.equal(events[1]![1].service, 'inventory');
+  assert.equal(typeof events[1]![1].durationMs, 'number');
+  assert.match(events[3]![1].error.message, /sku must be a string/);
 });
 
 test('bad input is refused with E001 and changes nothing', () => {

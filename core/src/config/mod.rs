@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 pub use crate::process::split_words;
 pub use interpolate::interpolate;
 pub use schema::{
-    AppConfig, Command, EnvValue, HealthCheckConfig, Instances, Isolation, LoggingConfig, ProcessConfig,
-    ProcessType, SupervisorConfig, TracingConfig, parse_duration,
+    AppConfig, Command, EnvValue, HealthCheckConfig, Instances, InstrumentationConfig, Isolation,
+    LoggingConfig, ProcessConfig, ProcessType, SupervisorConfig, TracingConfig, parse_duration,
 };
 
 use crate::error::{Error, ErrorCode, Result};
@@ -173,6 +173,9 @@ impl LoadedConfig {
             for (k, v) in l.env() {
                 spec = spec.env(k, v);
             }
+        }
+        if let Some(i) = &self.config.instrumentation {
+            spec = spec.env("OMNITRON_CALL_EVENTS", if i.call_events { "1" } else { "0" });
         }
         for (k, v) in &p.env {
             spec = spec.env(k.clone(), v.0.clone());

@@ -55,6 +55,19 @@ pub struct AppConfig {
     /// `OMNITRON_LOG_FORMAT` unless its own `env:` says otherwise.
     #[serde(default)]
     pub logging: Option<LoggingConfig>,
+    /// What the engine adds to every process's calls by itself (`docs/OBSERVABILITY.md`).
+    #[serde(default)]
+    pub instrumentation: Option<InstrumentationConfig>,
+}
+
+/// `instrumentation:`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InstrumentationConfig {
+    /// Each served call publishes `<service>.<method>.started`, then `.completed` or `.failed`, on
+    /// the event bus (`OMNITRON_CALL_EVENTS`). Off by default.
+    #[serde(default)]
+    pub call_events: bool,
 }
 
 /// `logging:`: which records are written, and how.

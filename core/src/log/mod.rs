@@ -88,6 +88,20 @@ static LOGGER: Lazy<Logger> = Lazy::new(|| {
         }),
         Err(_) => Format::parse("auto", terminal).unwrap_or(Format::Json),
     };
+    // The control file, when there is one, wins over OMNITRON_LOG from the first record on.
+    let mut filter = filter;
+    if let Some(path) = std::env::var_os("OMNITRON_LOG_CONTROL").filter(|p| !p.is_empty()) {
+        let path = std::path::PathBuf::from(path);
+        let (seen, first) = control::initial(&path);
+        match first {
+            Some(Ok(f)) => filter = f,
+            Some(Err(e)) => {
+                env_error.get_or_insert_with(|| Error::new(ErrorCode::InvalidConfig, e));
+            }
+            None => {}
+        }
+        control::watch(path, seen);
+    }
     let name = ["OMNITRON_CHILD_NAME", "OTEL_SERVICE_NAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
@@ -103,19 +117,6 @@ static LOGGER: Lazy<Logger> = Lazy::new(|| {
     }
 });
 
-/// The logger, with the control file watched from the first use that writes or initializes
-/// (not from inside the logger's own initialization: applying a filter needs the logger).
-fn logger() -> &'static Logger {
-    static WATCH: std::sync::Once = std::sync::Once::new();
-    let l = &*LOGGER;
-    WATCH.call_once(|| {
-        if let Some(path) = std::env::var_os("OMNITRON_LOG_CONTROL").filter(|p| !p.is_empty()) {
-            control::watch(path.into());
-        }
-    });
-    l
-}
-
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -130,7 +131,7 @@ fn hostname() -> String {
 /// `OTEL_SERVICE_NAME` already did. A value it cannot use fails with `P007` naming the variable
 /// (the logger then keeps its defaults for it).
 pub fn init_from_env(name: &str) -> Result<()> {
-    let l = logger();
+    let l = &*LOGGER;
     if !name.is_empty() {
         let mut o = l.origin.write();
         if o.name.is_empty() {
@@ -227,7 +228,7 @@ pub fn write(r: &Record<'_>) {
     }
     let current = if r.trace.is_none() { crate::telemetry::current() } else { None };
     let trace = r.trace.or(current.as_ref());
-    let l = logger();
+    let l = &*LOGGER;
     #[cfg(feature = "rpc")]
     let call = if r.service.is_none() && r.method.is_none() { call::current() } else { None };
     #[cfg(feature = "rpc")]

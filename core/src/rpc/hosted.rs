@@ -14,6 +14,8 @@ use super::service::{CallContext, Service};
 pub(crate) struct LocalService {
     pub(crate) service: Service,
     pub(crate) metrics: ServiceMetrics,
+    /// Its calls' events, when they are on (`call_events.rs`).
+    pub(crate) events: Option<super::call_events::CallEvents>,
 }
 
 /// When the handler's timer fires: the caller's deadline, or the service's own if sooner.
@@ -21,9 +23,12 @@ pub(crate) fn timer_deadline(svc: &LocalService, ctx: &CallContext) -> Instant {
     svc.service.deadline.map_or(ctx.deadline, |d| ctx.deadline.min(ctx.received + d))
 }
 
-pub(crate) fn count_call(svc: &LocalService, method: &str) {
+pub(crate) fn count_call(svc: &LocalService, method: &str, trace: Option<&Bytes>) {
     if let Some(m) = svc.metrics.methods.get(method) {
         m.calls.inc();
+    }
+    if let Some(e) = &svc.events {
+        e.started(method, trace);
     }
 }
 
@@ -56,6 +61,9 @@ pub(crate) fn count_result_in(
     }
     if crate::log::enabled(crate::log::Level::Debug, CALL_LOG) {
         log_call(svc.service.name(), method, took, &result, trace);
+    }
+    if let Some(e) = &svc.events {
+        e.ended(method, took, &result, trace);
     }
     result
 }

@@ -8,6 +8,7 @@
 
 mod answer;
 mod busy_poll;
+mod call_events;
 mod codec;
 mod conn;
 mod deferred;

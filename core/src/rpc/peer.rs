@@ -72,6 +72,7 @@ impl Peer {
                 runtime: home_runtime(),
                 address: Mutex::new(None),
                 watchers: RwLock::new(Vec::new()),
+                call_events: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -146,10 +147,12 @@ impl Peer {
         };
         let version = service.version.clone();
         let name = service.name.clone();
+        let events =
+            super::call_events::enabled()?.then(|| super::call_events::CallEvents::new(&self.inner, &name));
         self.inner.table.write().insert(
             &name,
             version,
-            Provider::Local(Arc::new(LocalService { service, metrics })),
+            Provider::Local(Arc::new(LocalService { service, metrics, events })),
         )?;
         let up = self.inner.upstream.borrow().clone();
         if let Some(conn) = up {

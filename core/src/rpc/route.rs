@@ -157,8 +157,8 @@ async fn serve_local_unary(
         }
         None => return Err(no_method(r, method)),
     };
-    count_call(svc, method);
-    let logged = super::serve::logged_trace(&ctx.trace);
+    let logged = super::serve::logged_trace(svc, &ctx.trace);
+    count_call(svc, method, logged.as_ref());
     let started = ctx.received;
     let deadline = timer_deadline(svc, &ctx);
     let cancel = ctx.cancel.clone();

@@ -74,7 +74,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
         Some(s) => (s.span, Some(s.wire)),
         None => (None, req.trace),
     };
-    let logged = logged_trace(&trace);
+    let logged = logged_trace(svc, &trace);
     let ctx = CallContext {
         cancel: cancel.clone(),
         deadline,
@@ -84,7 +84,7 @@ pub(super) fn serve_request_now(inner: &Arc<Inner>, conn: &Arc<Conn>, req: Reque
         received,
     };
     let timer = timer_deadline(svc, &ctx);
-    count_call(svc, &req.method);
+    count_call(svc, &req.method, logged.as_ref());
     let mut fut = handler(req.args, ctx);
     if let Poll::Ready(result) = poll_once(fut.as_mut()) {
         drop(fut);
@@ -132,6 +132,10 @@ fn serve_deferred(
         Some(s) => (s.span, Some(s.wire)),
         None => (None, req.trace),
     };
+    let logged = logged_trace(svc, &trace);
+    if let Some(e) = &svc.events {
+        e.started(&req.method, logged.as_ref());
+    }
     let call = DeferredCall {
         key,
         cancel: h.cancel.clone(),
@@ -142,7 +146,7 @@ fn serve_deferred(
         deadline,
         phase: DeferredPhase::Starting,
         span,
-        logged: logged_trace(&trace),
+        logged,
     };
     conn.serve_deferred(req.id, call, &inner.runtime);
     (h.start)(req.args, Reply::conn(key, conn.clone(), req.id, trace));
@@ -176,10 +180,14 @@ async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
     conn.stop_serving(id);
 }
 
-/// The trace a served call's debug line names, kept only when that line is written.
+/// The trace a served call's debug line and events name, kept only when one of them is made.
 #[inline]
-pub(super) fn logged_trace(trace: &Option<Bytes>) -> Option<Bytes> {
-    if crate::log::enabled(crate::log::Level::Debug, super::hosted::CALL_LOG) { trace.clone() } else { None }
+pub(super) fn logged_trace(svc: &LocalService, trace: &Option<Bytes>) -> Option<Bytes> {
+    if svc.events.is_some() || crate::log::enabled(crate::log::Level::Debug, super::hosted::CALL_LOG) {
+        trace.clone()
+    } else {
+        None
+    }
 }
 
 /// How long the caller waits: what it sent, or this peer's default (a stream: forever).

@@ -133,7 +133,7 @@ def _sync(logger: logging.Logger) -> None:
     logger.setLevel(_python_level(_native.log_most_verbose()))
 
 
-def _watch(logger: logging.Logger) -> None:
+def _watch() -> None:
     """Follows filter changes made from outside (`omnitron log-level`) with the logger's level."""
     global _watching
     if _watching or not os.environ.get("OMNITRON_LOG_CONTROL"):
@@ -147,7 +147,7 @@ def _watch(logger: logging.Logger) -> None:
             now = _native.log_generation()
             if now != seen:
                 seen = now
-                _sync(logger)
+                _resync()
 
     threading.Thread(target=run, name="omnitron-log-level", daemon=True).start()
 
@@ -169,7 +169,7 @@ def install(logger: Optional[logging.Logger] = None, *, level: Optional[str] = N
             target.addHandler(h)
             _installed[id(target)] = h
         _sync(target)
-        _watch(target)
+        _watch()
         return h
 
 
