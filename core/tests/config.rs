@@ -191,11 +191,7 @@ processes:
       OTEL_SERVICE_NAME: jobs
 "#;
     let c = omnitron::config::LoadedConfig { path, config: parse(text, "omnitron.yaml", &env).unwrap() };
-    let env_of = |name: &str| {
-        let (_, p) = c.config.processes.iter().find(|(n, _)| n == name).unwrap();
-        let vars = c.child_options(name, p).unwrap().spec.env;
-        move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    };
+    let env_of = |name: &str| child_env(&c, name);
     let api = env_of("api");
     assert_eq!(api("OTEL_SERVICE_NAME").as_deref(), Some("api"));
     assert_eq!(api("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref(), Some("http://collector:4318"));
@@ -244,11 +240,7 @@ processes:
       OMNITRON_LOG: trace
 "#;
     let c = omnitron::config::LoadedConfig { path, config: parse(text, "omnitron.yaml", &env).unwrap() };
-    let env_of = |name: &str| {
-        let (_, p) = c.config.processes.iter().find(|(n, _)| n == name).unwrap();
-        let vars = c.child_options(name, p).unwrap().spec.env;
-        move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    };
+    let env_of = |name: &str| child_env(&c, name);
     let api = env_of("api");
     let filter = api("OMNITRON_LOG").unwrap();
     let parsed = omnitron::log::Filter::parse(&filter).unwrap();
@@ -267,4 +259,11 @@ processes:
         assert_eq!(e.code(), ErrorCode::InvalidConfig, "{section}");
         assert!(e.message().contains(key) && e.message().contains("omnitron.yaml"), "{section} -> {e}");
     }
+}
+
+/// What process `name` gets in its environment, as a lookup (the last setting of a key wins).
+fn child_env(c: &omnitron::config::LoadedConfig, name: &str) -> impl Fn(&str) -> Option<String> + use<> {
+    let (_, p) = c.config.processes.iter().find(|(n, _)| n == name).unwrap();
+    let vars = c.child_options(name, p).unwrap().spec.env;
+    move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
 }
