@@ -1,6 +1,8 @@
-//! What tracing costs an RPC call between two processes: tracing off, on with a sampling ratio of
-//! 0 (context made and carried, nothing recorded), and on with every call sampled and exported
-//! over OTLP/HTTP to a collector in this process (a sink that reads and acknowledges each POST).
+//! What tracing and the automatic instrumentation cost an RPC call between two processes: tracing
+//! off, on with a sampling ratio of 0 (context made and carried, nothing recorded), on with every
+//! call sampled and exported over OTLP/HTTP to a collector in this process (a sink that reads and
+//! acknowledges each POST); and, tracing off, the debug line each served call writes (JSON, to
+//! /dev/null) and the events each served call publishes (spec 7.1).
 //! One call in flight and 64; the modes interleaved round by round, the median kept.
 //!
 //! `cargo bench -p omnitron-benches --bench tracing`. The bench re-runs itself as the server and
@@ -41,7 +43,7 @@ fn main() {
     let exported = Arc::new(AtomicU64::new(0));
     let port = sink(exported.clone());
     let endpoint = format!("http://127.0.0.1:{port}");
-    let modes: [(&str, Vec<(&str, String)>); 3] = [
+    let modes: [(&str, Vec<(&str, String)>); 5] = [
         ("tracing off", vec![]),
         (
             "on, ratio 0",
@@ -58,6 +60,11 @@ fn main() {
                 ("OTEL_BSP_MAX_QUEUE_SIZE", "65536".into()),
             ],
         ),
+        (
+            "a log line per call",
+            vec![("OMNITRON_LOG", "info,omnitron.rpc=debug".into()), ("OMNITRON_LOG_FORMAT", "json".into())],
+        ),
+        ("events per call", vec![("OMNITRON_CALL_EVENTS", "1".into())]),
     ];
     let dir = tempfile::tempdir().unwrap();
     let private = dir.path().join("private");
@@ -147,9 +154,11 @@ fn sink(count: Arc<AtomicU64>) -> u16 {
 }
 
 fn spawn(args: &[&str], env: &[(&str, String)], path: &Path) -> Child {
+    // Its log lines (the per-call mode) are written, to nowhere.
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     for _ in 0..500 {

@@ -35,6 +35,7 @@ export interface LoggerOptions {
   /** Fields every record of the logger carries. */
   base?: Record<string, unknown>;
 }
+const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const LOGGER_KEYS = new OptionKeys(['name', 'level', 'base']);
 const CHILD_KEYS = new OptionKeys(['name', 'level']);
 
@@ -52,6 +53,32 @@ export function readCallWith(f: () => CallInfo | undefined): void {
 // The engine's diagnostics go to the same logger; a bad OMNITRON_LOG is said once, not thrown at import.
 const initError = native.logInit('');
 if (initError !== null && initError !== undefined) process.emitWarning(initError, { code: 'OMNITRON_LOG' });
+
+// What each logger knows of the filter is cached, and dropped when the filter changes: from here
+// (setLogFilter, `logger.level = ...`), or from outside through the control file, which the engine
+// watches (OMNITRON_LOG_CONTROL; looked at here four times a second, only when it is set). A record
+// below its module's level then costs a comparison, as in pino.
+let generation = 0;
+let nativeGeneration = native.logGeneration();
+function filterChanged(): void {
+  nativeGeneration = native.logGeneration();
+  generation++;
+}
+if (process.env.OMNITRON_LOG_CONTROL) {
+  setInterval(() => {
+    if (native.logGeneration() !== nativeGeneration) filterChanged();
+  }, 250).unref();
+}
+
+/** Plain JSON, or (a cycle, a BigInt, an Error among the fields) the careful kind. */
+function toJson(fields: Record<string, unknown>): string {
+  for (const k in fields) if (fields[k] instanceof Error) return stringify(fields);
+  try {
+    return JSON.stringify(fields);
+  } catch {
+    return stringify(fields);
+  }
+}
 
 /** pino's standard `err` serializer: type, message, stack, and the error's own fields (`code`). */
 function serializeError(e: Error): Record<string, unknown> {
@@ -89,7 +116,9 @@ function levelName(v: unknown, what: string): LevelWithSilent {
  */
 export class Logger {
   readonly #module: string;
-  readonly #bindings: Record<string, unknown>;
+  #bindings: Record<string, unknown>;
+  #generation = -1;
+  #threshold = 0;
 
   constructor(module = '', bindings: Record<string, unknown> = {}) {
     if (typeof module !== 'string') throw invalidArgument(`a Logger's module is a string, got ${describe(module)}`);
@@ -97,7 +126,7 @@ export class Logger {
       throw invalidArgument(`a Logger's bindings are an object, got ${describe(bindings)}`);
     }
     this.#module = module;
-    this.#bindings = { ...bindings };
+    this.#bindings = Object.keys(bindings).length === 0 ? EMPTY : { ...bindings };
   }
 
   /** The module its records come from. */
@@ -119,6 +148,7 @@ export class Logger {
   set level(l: LevelWithSilent) {
     const name = levelName(l, 'logger.level');
     nativeCall(() => native.logSetLevel(this.#module, name));
+    filterChanged();
   }
 
   /** The level as pino's number (`Infinity` when silent). */
@@ -148,6 +178,7 @@ export class Logger {
   }
 
   setBindings(bindings: Record<string, unknown>): void {
+    if (this.#bindings === EMPTY) this.#bindings = {};
     Object.assign(this.#bindings, bindings);
   }
 
@@ -165,7 +196,11 @@ export class Logger {
   silent: LogFn = () => {};
 
   #write(level: number, a: unknown, rest: unknown[]): void {
-    if (!native.logEnabled(level, this.#module)) return;
+    if (this.#generation !== generation) {
+      this.#threshold = native.logThreshold(this.#module);
+      this.#generation = generation;
+    }
+    if (level < this.#threshold) return;
     let fields: Record<string, unknown> = this.#bindings;
     let msg: string;
     if (typeof a === 'object' && a !== null) {
@@ -182,7 +217,7 @@ export class Logger {
     }
     const call = currentCall();
     const trace = currentTrace();
-    const json = Object.keys(fields).length === 0 ? null : stringify(fields);
+    const json = fields === EMPTY || Object.keys(fields).length === 0 ? null : toJson(fields);
     nativeCall(() => native.logWrite(level, this.#module, msg, json, call?.service ?? null, call?.method ?? null, trace?.traceparent ?? null));
   }
 }
@@ -203,6 +238,7 @@ export const logger: Logger = new Logger();
 export function setLogFilter(filter: string): void {
   if (typeof filter !== 'string') throw invalidArgument(`setLogFilter() takes a filter string, got ${describe(filter)}`);
   nativeCall(() => native.logSetFilter(filter));
+  filterChanged();
 }
 
 /** The filter in force, as `setLogFilter()` reads it. */

@@ -4,8 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, OmnitronError, createLogger, logFilter, setLogFilter } from '@omnitron-dev/native';
@@ -77,6 +77,29 @@ test('records from a process are pino-shaped JSON lines, correlated with the cal
   assert.equal(events[1]![1].service, 'inventory');
   assert.equal(typeof events[1]![1].durationMs, 'number');
   assert.match(events[3]![1].error.message, /sku must be a string/);
+});
+
+test("a running process's level changes when its control file does (omnitron log-level)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnitron-log-'));
+  const control = join(dir, 'ticker.level');
+  writeFileSync(control, 'info\n');
+  const child = spawn(process.execPath, [join(__dirname, 'log.control.child.js')], {
+    env: { ...process.env, OMNITRON_LOG: 'info', OMNITRON_LOG_FORMAT: 'json', OMNITRON_LOG_CONTROL: control },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(err.includes('"msg":"tick"'), false, 'debug is off at first');
+  // As `omnitron log-level` writes it: a new file renamed into place.
+  writeFileSync(`${control}.tmp`, 'debug\n');
+  (await import('node:fs')).renameSync(`${control}.tmp`, control);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, err);
+  const ticks = err.split('\n').filter((l) => l.includes('"msg":"tick"')).map((l) => JSON.parse(l) as { level: number; module: string });
+  assert.ok(ticks.length > 10, `debug records once the file said so: ${err}`);
+  assert.ok(ticks.every((t) => t.level === 20 && t.module === 'ticker'));
 });
 
 test('bad input is refused with E001 and changes nothing', () => {
