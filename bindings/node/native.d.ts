@@ -204,8 +204,11 @@ export declare class NativePeer {
   streamNext(callId: number): void
   /** Stops a stream (the callee is cancelled if it has not finished). */
   streamClose(callId: number): void
-  /** Publishes an event (`payload` is MessagePack). */
-  publish(topic: string, payload: Uint8Array): void
+  /**
+   * Publishes an event (`payload` is MessagePack) in the trace `traceparent` names, if any:
+   * its subscribers' handlers run in it.
+   */
+  publish(topic: string, payload: Uint8Array, traceparent?: string | undefined | null, tracestate?: string | undefined | null): void
   /**
    * Subscribes; matching events are reported through `drain` as events of the returned
    * subscription id, and `done(callId)` reports when the subscription is active (or why it was

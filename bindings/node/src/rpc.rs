@@ -477,12 +477,20 @@ impl NativePeer {
         STREAMS.lock().remove(&call_id);
     }
 
-    /// Publishes an event (`payload` is MessagePack).
+    /// Publishes an event (`payload` is MessagePack) in the trace `traceparent` names, if any:
+    /// its subscribers' handlers run in it.
     #[napi]
-    pub fn publish(&self, topic: String, payload: Uint8Array) -> napi::Result<(), String> {
+    pub fn publish(
+        &self,
+        topic: String,
+        payload: Uint8Array,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
+    ) -> napi::Result<(), String> {
         let peer = self.peer.clone();
         let payload = Bytes::copy_from_slice(&payload);
-        runtime::block_on(async move { peer.publish_raw(&topic, payload).await }).js()
+        let trace = crate::telemetry::wire_of(traceparent.as_deref(), tracestate.as_deref());
+        runtime::block_on(async move { peer.publish_raw_traced(&topic, payload, trace).await }).js()
     }
 
     /// Subscribes; matching events are reported through `drain` as events of the returned
@@ -499,7 +507,14 @@ impl NativePeer {
             .subscribe_raw_with(
                 &pattern,
                 move |topic, payload| {
-                    events.push(Item::Event(s.load(Ordering::Acquire), topic.to_string(), payload.clone()));
+                    // Delivered with the publisher's trace current: the handler runs in it.
+                    let trace = omnitron::telemetry::current().map(|c| c.traceparent());
+                    events.push(Item::Event(
+                        s.load(Ordering::Acquire),
+                        topic.to_string(),
+                        payload.clone(),
+                        trace,
+                    ));
                 },
                 move |r| {
                     done.push(Item::Done(

@@ -15,8 +15,9 @@ pub(crate) enum Item {
     /// A call for a JavaScript handler: serving id, the method's number (`expose`), arguments,
     /// and its trace context (`traceparent`, `tracestate`) when it has one.
     Call(u32, u32, Bytes, Option<crate::telemetry::CallTrace>),
-    /// An event for a subscription: subscription id, topic, payload.
-    Event(u32, String, Bytes),
+    /// An event for a subscription: subscription id, topic, payload, and the publisher's
+    /// `traceparent` when it had one.
+    Event(u32, String, Bytes, Option<String>),
 }
 
 // Kinds, as `lib/rpc/peer.ts` reads them.
@@ -45,8 +46,8 @@ fn parts(item: &Item) -> Parts<'_> {
                 None => [None, None],
             },
         },
-        Item::Event(sub, topic, payload) => {
-            Parts { kind: EVENT, id: *sub, aux: 0, bytes: payload, strings: [Some(topic), None] }
+        Item::Event(sub, topic, payload, trace) => {
+            Parts { kind: EVENT, id: *sub, aux: 0, bytes: payload, strings: [Some(topic), trace.as_deref()] }
         }
     }
 }

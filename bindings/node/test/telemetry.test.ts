@@ -209,3 +209,27 @@ test("an HTTP handler runs in its request's trace, under the client's traceparen
     await app.close();
   }
 });
+
+test("an event's subscribers run in its publisher's trace, in another peer too", async () => {
+  const addr = `unix:${mkdtempSync(join(tmpdir(), 'omni-ev-'))}/private/rpc.sock`;
+  const hub = await Peer.listen(addr, { name: 'hub' });
+  const sub = await Peer.connect(addr, { name: 'sub' });
+  const seen: [string, string | undefined][] = [];
+  await sub.subscribe('order.*', (_p, topic) => void seen.push([topic, currentTrace()?.traceparent]));
+  let published: string | undefined;
+  await withSpan('place-order', async () => {
+    published = currentTrace()?.traceparent;
+    hub.publish('order.placed', { id: 1 });
+  });
+  hub.publish('order.cancelled', { id: 2 });
+  for (let i = 0; i < 500 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  seen.sort();
+  assert.ok(published);
+  assert.equal(seen.length, 2);
+  assert.deepEqual(seen[1], ['order.placed', published]);
+  // Outside any span: OpenTelemetry's active context here is none, so none is carried.
+  assert.equal(seen[0]![0], 'order.cancelled');
+  assert.equal(traceId(seen[0]![1]) === traceId(published), false);
+  await sub.close();
+  await hub.close();
+});

@@ -636,3 +636,31 @@ def test_a_cancel_read_with_its_request_cancels_the_handler() -> None:
         await server.close()
 
     asyncio.run(main())
+
+
+def test_an_events_subscribers_run_in_its_publishers_trace() -> None:
+    from omnitron import current_trace, span
+
+    async def main() -> None:
+        addr = address()
+        hub = await Peer.listen(addr, token=TOKEN)
+        sub = await Peer.connect(addr, token=TOKEN)
+        seen: list[tuple[str, Any]] = []
+
+        async def handler(payload: Any, topic: str) -> None:
+            await asyncio.sleep(0)
+            seen.append((topic, current_trace()))
+
+        await sub.subscribe("order.*", handler)
+        with span("place-order") as h:
+            await hub.publish("order.placed", {"id": 1})
+        await hub.publish("order.cancelled", {"id": 2})
+        for _ in range(500):
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(seen, key=lambda s: s[0]) == [("order.cancelled", None), ("order.placed", (h[0], None))]
+        await sub.close()
+        await hub.close()
+
+    asyncio.run(main())

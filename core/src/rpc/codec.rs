@@ -197,6 +197,9 @@ pub enum Message {
         topic: String,
         /// Its payload (raw MessagePack).
         payload: Bytes,
+        /// The publisher's trace context (a raw MessagePack map, as a REQUEST's), when it had one:
+        /// subscribers' handlers run in it.
+        trace: Option<Bytes>,
     },
     /// Are you there?
     Ping(u64),
@@ -359,11 +362,16 @@ impl Message {
                 write_uint(out, 10);
                 write_uint(out, *sub);
             }
-            Message::Publish { topic, payload } => {
-                write_array_len(out, 3);
+            Message::Publish { topic, payload, trace } => {
+                // The trace is a fourth field only when there is one: an untraced event is the
+                // three-field frame every version reads.
+                write_array_len(out, if trace.is_some() { 4 } else { 3 });
                 write_uint(out, 11);
                 write_str(out, topic);
                 out.extend_from_slice(payload);
+                if let Some(t) = trace {
+                    out.extend_from_slice(t);
+                }
             }
             Message::Ping(n) | Message::Pong(n) => {
                 write_array_len(out, 2);
@@ -473,8 +481,12 @@ impl Message {
                 Message::Unsubscribe { sub: r.uint()? }
             }
             11 => {
-                expect(3)?;
-                Message::Publish { topic: r.str()?, payload: r.raw()? }
+                if n != 4 {
+                    expect(3)?;
+                }
+                let (topic, payload) = (r.str()?, r.raw()?);
+                let trace = if n == 4 && !r.nil() { Some(r.raw()?) } else { None };
+                Message::Publish { topic, payload, trace }
             }
             12 => {
                 expect(2)?;
@@ -559,7 +571,18 @@ mod tests {
             Message::StreamCredit { id: 9, n: 16 },
             Message::Subscribe { sub: 1, pattern: "order.*".into() },
             Message::Unsubscribe { sub: 1 },
-            Message::Publish { topic: "order.created".into(), payload: raw(&[0x81, 0xa1, b'a', 0x01]) },
+            Message::Publish {
+                topic: "order.created".into(),
+                payload: raw(&[0x81, 0xa1, b'a', 0x01]),
+                trace: None,
+            },
+            Message::Publish {
+                topic: "order.created".into(),
+                payload: raw(&[0x01]),
+                trace: Some(raw(&[
+                    0x81, 0xab, b't', b'r', b'a', b'c', b'e', b'p', b'a', b'r', b'e', b'n', b't', 0xa1, b'x',
+                ])),
+            },
             Message::Ping(7),
             Message::Pong(7),
             Message::Register {

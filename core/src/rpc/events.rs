@@ -26,8 +26,16 @@ use super::state::Inner;
 use crate::error::{Error, ErrorCode, Result};
 
 impl Peer {
-    /// Publishes an event (a raw MessagePack payload) to every subscriber in every connected process.
+    /// Publishes an event (a raw MessagePack payload) to every subscriber in every connected process,
+    /// carrying the current trace context: subscribers' handlers run in it.
     pub async fn publish_raw(&self, topic: &str, payload: Bytes) -> Result<()> {
+        let trace = crate::telemetry::current_wire_if_any();
+        self.publish_raw_traced(topic, payload, trace).await
+    }
+
+    /// [`Peer::publish_raw`] with the trace context given (a raw `trace` map, as `to_wire` makes
+    /// it): for the bindings, whose current context is their own.
+    pub async fn publish_raw_traced(&self, topic: &str, payload: Bytes, trace: Option<Bytes>) -> Result<()> {
         check_topic(topic)?;
         let inner = &self.inner;
         if let Some(c) = &inner.events.published {
@@ -35,17 +43,19 @@ impl Peer {
         }
         let up = inner.upstream.borrow().clone();
         match (up, &inner.upstream_address) {
-            (Some(conn), _) => {
-                conn.outbox.send(&Message::Publish { topic: topic.to_string(), payload }).await.map_err(
-                    |_| Error::new(ErrorCode::NotConnected, "not connected: the event was not published"),
-                )
-            }
+            (Some(conn), _) => conn
+                .outbox
+                .send(&Message::Publish { topic: topic.to_string(), payload, trace })
+                .await
+                .map_err(|_| {
+                    Error::new(ErrorCode::NotConnected, "not connected: the event was not published")
+                }),
             (None, Some(addr)) => Err(Error::new(
                 ErrorCode::NotConnected,
                 format!("not connected to {addr} (reconnecting): the event was not published"),
             )),
             (None, None) => {
-                deliver(inner, topic, &payload).await;
+                deliver(inner, topic, &payload, trace.as_ref()).await;
                 Ok(())
             }
         }

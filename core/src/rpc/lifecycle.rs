@@ -352,19 +352,19 @@ fn handle_frame(
         Message::StreamCredit { id, n } => conn.add_credit(id, n),
         Message::Subscribe { sub, pattern } => remote_subscribe(conn, sub, &pattern),
         Message::Unsubscribe { sub } => conn.subs.lock().retain(|(id, _)| *id != sub),
-        Message::Publish { topic, payload } => {
+        Message::Publish { topic, payload, trace } => {
             let inner = inner.clone();
             return Ok(Some(Box::pin(async move {
                 if upstream {
                     // From our server: here, and on to anyone connected to us.
-                    deliver(&inner, &topic, &payload).await;
+                    deliver(&inner, &topic, &payload, trace.as_ref()).await;
                 } else {
                     let up = inner.upstream.borrow().clone();
                     match up {
                         Some(u) => {
-                            let _ = u.outbox.send(&Message::Publish { topic, payload }).await;
+                            let _ = u.outbox.send(&Message::Publish { topic, payload, trace }).await;
                         }
-                        None => deliver(&inner, &topic, &payload).await,
+                        None => deliver(&inner, &topic, &payload, trace.as_ref()).await,
                     }
                 }
             })));

@@ -425,24 +425,31 @@ pub(super) async fn serve_stream_request(
 
 /// Delivers an event here and to every connected peer that subscribed to it (the one it came from
 /// included, if it subscribed: that is how a publisher's own subscribers get it).
-pub(super) async fn deliver(inner: &Arc<Inner>, topic: &str, payload: &Bytes) {
-    deliver_here(inner, topic, payload);
+pub(super) async fn deliver(inner: &Arc<Inner>, topic: &str, payload: &Bytes, trace: Option<&Bytes>) {
+    deliver_here(inner, topic, payload, trace);
     let targets: Vec<Arc<Conn>> = inner.conns.lock().values().filter(|c| c.wants(topic)).cloned().collect();
     if targets.is_empty() {
         return;
     }
-    let m = Message::Publish { topic: topic.to_string(), payload: payload.clone() };
+    let m = Message::Publish { topic: topic.to_string(), payload: payload.clone(), trace: trace.cloned() };
     for c in targets {
         let _ = c.outbox.send(&m).await;
     }
 }
 
-fn deliver_here(inner: &Inner, topic: &str, payload: &Bytes) {
-    for h in inner.subs.matching(topic) {
+/// Runs this process's matching handlers, each with the publisher's trace context current on its
+/// thread (a C callback's `omnitron_trace_current`, a binding's handler, a Rust handler's calls).
+fn deliver_here(inner: &Inner, topic: &str, payload: &Bytes, trace: Option<&Bytes>) {
+    let handlers = inner.subs.matching(topic);
+    if handlers.is_empty() {
+        return;
+    }
+    let ctx = trace.and_then(crate::telemetry::from_wire);
+    for h in handlers {
         if let Some(c) = &inner.events.delivered {
             c.inc();
         }
-        h(topic, payload);
+        crate::telemetry::with_context(ctx.clone(), || h(topic, payload));
     }
 }
 

@@ -39,4 +39,4 @@ pub use handles::{end_span, open_spans, set_span_attribute, start_span};
 pub use span::{AttrValue, Span, SpanData, SpanKind, Status};
 pub use tracer::{SpanCounts, enabled, flush, install, install_from_env, span_counts};
 #[cfg(feature = "rpc")]
-pub use wire::{current_wire, from_wire, plain_traceparent, to_wire};
+pub use wire::{current_wire, current_wire_if_any, from_wire, plain_traceparent, to_wire};

@@ -34,6 +34,11 @@ pub fn current_wire() -> Option<Bytes> {
     super::current::current().map(|c| to_wire(&c))
 }
 
+/// [`current_wire`], at the cost of one load in a process where no context was ever current.
+pub fn current_wire_if_any() -> Option<Bytes> {
+    if super::current::any_context() { current_wire() } else { None }
+}
+
 /// The `traceparent` of a `trace` field in the usual form (a map of that one key), borrowed from
 /// it; None for any other form. Not checked beyond being ASCII: what a door hands its code, which
 /// checks it where it is used (a call made with it, an OpenTelemetry context).

@@ -18,7 +18,7 @@ import { CallBatch, flushCalls } from './calls.js';
 import { CallTable } from './pending.js';
 import { BatchReader } from '../batch.js';
 import { KeepAlive } from '../keepalive.js';
-import { currentTrace, enterCallTrace, flushTraces, noteCallTrace, readCallTraceWith, type TraceHeaders } from '../telemetry.js';
+import { currentTrace, enterCallTrace, flushTraces, noteCallTrace, readCallTraceWith, runInTrace, type TraceHeaders } from '../telemetry.js';
 import { readCallWith } from '../log.js';
 
 type Ctor<T = object> = abstract new (...args: any[]) => T;
@@ -518,7 +518,7 @@ export class Peer {
           case 2:
             return this.#dispatch(id, aux, start, len, s0, s1);
           case 3:
-            return this.#event(id, s0 ?? '', start, len);
+            return this.#event(id, s0 ?? '', start, len, s1);
         }
       },
     );
@@ -554,7 +554,7 @@ export class Peer {
     }
   }
 
-  #event(sub: number, topic: string, start: number, len: number): void {
+  #event(sub: number, topic: string, start: number, len: number, traceparent: string | null): void {
     const h = this.#subs.get(sub);
     if (!h) return;
     let v: unknown;
@@ -564,7 +564,8 @@ export class Peer {
       return;
     }
     try {
-      const r = h(v, topic);
+      // The handler runs in the publisher's trace, when it had one.
+      const r = traceparent !== null ? runInTrace({ traceparent }, () => h(v, topic)) : h(v, topic);
       if (r instanceof Promise) r.catch(() => {});
     } catch {
       /* a throwing subscriber does not stop delivery to the others */
@@ -777,7 +778,8 @@ export class Peer {
     if (typeof topic !== 'string') throw invalidArgument(`publish() needs a topic such as 'order.created', got ${describe(topic)}`);
     const bytes = encode(payload ?? null);
     this.#sendCalls();
-    nativeCall(() => this.#native.publish(topic, bytes));
+    const trace = currentTrace();
+    nativeCall(() => this.#native.publish(topic, bytes, trace?.traceparent ?? null, trace?.tracestate ?? null));
   }
 
   /**

@@ -732,7 +732,7 @@ class Peer:
         """Publishes an event to every matching subscriber in every connected process."""
         if not isinstance(topic, str):
             raise InvalidArgumentError(f"publish() needs a topic such as 'order.created', got {describe(topic)}")
-        self._native.publish(topic, payload)
+        self._native.publish(topic, payload, _telemetry.current_trace())
 
     async def subscribe(self, pattern: str, handler: Callable[..., Any]) -> int:
         """Calls ``handler(payload, topic)`` (``async`` or not; ``handler(payload)`` if it takes one
@@ -751,10 +751,18 @@ class Peer:
         call = _event_caller(handler)
         loop, here = self._loop, asyncio.get_running_loop()
 
-        def deliver(topic: str, payload: Any) -> None:
-            # On this peer's loop (the inbox).
+        def deliver(topic: str, payload: Any, trace: Optional[_telemetry.TraceHeaders] = None) -> None:
+            # On this peer's loop (the inbox); in the publisher's trace, when it had one.
             try:
-                r = call(payload, topic)
+                if trace is None:
+                    r = call(payload, topic)
+                else:
+                    with _telemetry.in_trace(trace):
+                        r = call(payload, topic)
+                        if inspect.isawaitable(r):
+                            # The task copies this context: the handler runs in the trace.
+                            spawn(r, f"the handler of '{pattern}' for event '{topic}'", loop)
+                            return
             except Exception:  # noqa: BLE001 - a failing handler does not stop delivery to others
                 log.exception("the handler of '%s' failed for event '%s'", pattern, topic)
                 return

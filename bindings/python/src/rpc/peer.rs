@@ -306,11 +306,21 @@ impl NativePeer {
         }
     }
 
-    /// Publishes an event to every subscriber in every connected process.
-    fn publish(&self, py: Python<'_>, topic: &str, payload: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Publishes an event to every subscriber in every connected process, in the trace `trace`
+    /// gives (`(traceparent, tracestate)`), if any: its subscribers' handlers run in it.
+    #[pyo3(signature = (topic, payload, trace=None))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        payload: &Bound<'_, PyAny>,
+        trace: Option<crate::telemetry::Headers>,
+    ) -> PyResult<()> {
         let payload = encode(payload)?;
         let (peer, topic) = (self.peer.clone(), topic.to_string());
-        py.detach(|| runtime::block_on(async move { peer.publish_raw(&topic, payload).await })).py(py)
+        let trace = crate::telemetry::wire_of(trace.as_ref());
+        py.detach(|| runtime::block_on(async move { peer.publish_raw_traced(&topic, payload, trace).await }))
+            .py(py)
     }
 
     /// Calls `callback(topic, payload)` on the peer's event loop (through the inbox) for every
@@ -332,8 +342,10 @@ impl NativePeer {
                 pattern,
                 move |topic, payload| {
                     let (callback, topic, payload) = (callback.clone(), topic.to_string(), payload.clone());
+                    // Delivered with the publisher's trace current: the handler runs in it.
+                    let trace = omnitron::telemetry::current().map(|c| c.headers());
                     inbox.run(move |py| {
-                        let r = decode(py, &payload).and_then(|v| callback.call1(py, (topic, v)));
+                        let r = decode(py, &payload).and_then(|v| callback.call1(py, (topic, v, trace)));
                         print_err(py, r);
                     });
                 },
