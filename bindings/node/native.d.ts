@@ -231,14 +231,14 @@ export declare class NativePool {
   /** Starts the workers (with `warmup`, every one is ready when `id` is reported). */
   start(id: number): void
   /** Runs `method` with MessagePack `args` (an array) on a worker; `id` reports the result. */
-  exec(id: number, method: string, args: Uint8Array): void
+  exec(id: number, method: string, args: Uint8Array, traceparent?: string | undefined | null): void
   /**
    * Runs `method` once per item, in chunks of `chunksize` (absent: multiprocessing's choice) for
    * workers that take them: the items are MessagePack values one after the other in `values`,
    * item `i` ending at `ends[i]`, each the single argument of its call. `id` reports a
    * MessagePack array of the results in the items' order, or the first failing item's error.
    */
-  map(id: number, method: string, values: Uint8Array, ends: Uint32Array, chunksize?: number | undefined | null): void
+  map(id: number, method: string, values: Uint8Array, ends: Uint32Array, chunksize?: number | undefined | null, traceparent?: string | undefined | null): void
   /** The pool's state now. */
   status(): PoolStatusOutput
   /**

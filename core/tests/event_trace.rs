@@ -8,6 +8,9 @@ use omnitron::rpc::{Peer, PeerOptions};
 use omnitron::telemetry::{self, TraceContext};
 use omnitron::transport::Address;
 
+/// What each subscriber saw: who and which topic, and the traceparent its handler ran in.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_runs_in_the_publishers_trace() {
     let dir = tempfile::tempdir().unwrap();
@@ -15,7 +18,7 @@ async fn a_subscriber_runs_in_the_publishers_trace() {
     let hub = Peer::listen(&addr, PeerOptions::new("hub")).await.unwrap();
     let subscriber = Peer::connect(&addr, PeerOptions::new("subscriber")).await.unwrap();
     let publisher = Peer::connect(&addr, PeerOptions::new("publisher")).await.unwrap();
-    let seen: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     for (peer, name) in [(&subscriber, "remote"), (&hub, "server")] {
         let s = seen.clone();
         peer.subscribe_raw("order.*", move |topic, _| {

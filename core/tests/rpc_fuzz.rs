@@ -21,7 +21,11 @@ fn samples() -> Vec<Vec<u8>> {
             stream: false,
         }),
         Message::Error { id: 1, error: WireError { code: "RPC001".into(), message: "m".into(), data: None } },
-        Message::Publish { topic: "order.created".into(), payload: Bytes::from_static(&[0x93, 1, 2, 3]) },
+        Message::Publish {
+            topic: "order.created".into(),
+            payload: Bytes::from_static(&[0x93, 1, 2, 3]),
+            trace: None,
+        },
         Message::Register {
             name: "s".into(),
             version: "1.0.0".into(),

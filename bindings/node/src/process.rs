@@ -222,12 +222,14 @@ impl NativePool {
 
     /// Runs `method` with MessagePack `args` (an array) on a worker; `id` reports the result.
     #[napi]
-    pub fn exec(&self, id: u32, method: String, args: Uint8ArraySlice) {
+    pub fn exec(&self, id: u32, method: String, args: Uint8ArraySlice, traceparent: Option<String>) {
         let Some(pool) = self.pool.get().cloned() else { return self.done.push(id, Err(not_started())) };
         let args = Bytes::copy_from_slice(&args);
         let done = self.done.clone();
         // Written from this thread when a worker is free; reported from where the answer is read.
-        pool.exec_raw_with(&method, args, move |r| done.push(id, r));
+        // The worker's handler runs in the caller's trace.
+        let trace = crate::telemetry::wire_of(traceparent.as_deref(), None);
+        pool.exec_raw_traced(&method, args, trace, move |r| done.push(id, r));
     }
 
     /// Runs `method` once per item, in chunks of `chunksize` (absent: multiprocessing's choice) for
@@ -242,6 +244,7 @@ impl NativePool {
         values: Uint8ArraySlice,
         ends: Uint32Array,
         chunksize: Option<u32>,
+        traceparent: Option<String>,
     ) {
         let Some(pool) = self.pool.get().cloned() else { return self.done.push(id, Err(not_started())) };
         let items = MapItems::Values {
@@ -251,6 +254,9 @@ impl NativePool {
         let opts = MapOptions { chunksize: chunksize.map(|c| c as usize) };
         let done = self.done.clone();
         let report = done.clone();
+        // Every chunk carries the caller's trace (the map reads the context current as it starts).
+        let ctx = traceparent.as_deref().and_then(omnitron::telemetry::TraceContext::from_traceparent);
+        let _ctx = ContextGuard(omnitron::telemetry::set_thread_context(ctx));
         let started = pool.map_raw_with_options(&method, items, opts, move |results| {
             let r = match results.first_error() {
                 Some((_, e)) => Err(e.clone()),
@@ -539,5 +545,14 @@ impl NativeSupervisor {
     #[napi]
     pub fn drain(&self, buffer: Uint8ArraySlice) -> i64 {
         self.done.drain(buffer)
+    }
+}
+
+/// Restores this thread's trace context when dropped.
+struct ContextGuard(Option<omnitron::telemetry::TraceContext>);
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        omnitron::telemetry::set_thread_context(self.0.take());
     }
 }

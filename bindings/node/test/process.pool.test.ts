@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OmnitronError, Pool, ProcessPool } from '@omnitron-dev/native';
+import { OmnitronError, Pool, ProcessPool, currentTrace, withSpan } from '@omnitron-dev/native';
 import { Chunks } from './process.pool.worker.js';
 
 const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code === c;
@@ -69,6 +69,23 @@ test('map sends chunks sized as multiprocessing does, keeps order, and chunksize
     await pool.close(); // the same as stop()
   }
   await assert.rejects(pool.exec('where', 1), code('P005'));
+});
+
+test("a pool's tasks and map chunks run in the caller's trace", T, async () => {
+  const pool = await Pool.start<Chunks>({ service: Chunks, size: 2 });
+  try {
+    const [mine, one, many] = await withSpan('resize-all', async () => [
+      currentTrace()!.traceparent,
+      await pool.exec('trace', 1),
+      await pool.map(Array.from({ length: 20 }, (_, i) => i), 'trace'),
+    ]);
+    const id = (tp: unknown) => String(tp).split('-')[1];
+    assert.equal(id(one), id(mine));
+    assert.ok((many as unknown[]).every((tp) => id(tp) === id(mine)), JSON.stringify(many));
+    assert.equal(await pool.exec('trace', 2), null, 'outside any trace, none');
+  } finally {
+    await pool.stop();
+  }
 });
 
 test('every item runs and map rejects with the first failure in order, as exec would', T, async () => {

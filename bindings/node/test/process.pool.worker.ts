@@ -1,6 +1,6 @@
 // Workers for test/process.pool.test.ts, started by pools through the Node worker entry point.
 import { writeFileSync } from 'node:fs';
-import { OmnitronError, Public, Service, callContext } from '@omnitron-dev/native';
+import { OmnitronError, Public, Service, callContext, currentTrace } from '@omnitron-dev/native';
 
 // Each call being served has its own context object, shared by the items of a chunk (`$batch`):
 // numbering them tells which items came in the same message.
@@ -27,6 +27,12 @@ export class Chunks {
     const at: [number, number, number, string] = [x, process.pid, callNumber(), callContext()!.method];
     if (x % 3 === 0) await new Promise((r) => setTimeout(r, 1));
     return at;
+  }
+
+  /** The trace this item's call runs in (`traceparent`), or null. */
+  @Public()
+  trace(_x: number): string | null {
+    return currentTrace()?.traceparent ?? null;
   }
 
   @Public()

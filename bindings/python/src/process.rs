@@ -137,9 +137,16 @@ impl NativePool {
         self.inbox.drain(py);
     }
 
-    /// Runs `method(*args)` on a worker; `done(value, None)` or `done(None, (code, message, data))`
-    /// runs on the event loop when it finishes.
-    fn exec(&self, method: &str, args: &Bound<'_, PyList>, done: Py<PyAny>) -> PyResult<NativePoolTask> {
+    /// Runs `method(*args)` on a worker, in the trace `trace` gives; `done(value, None)` or
+    /// `done(None, (code, message, data))` runs on the event loop when it finishes.
+    #[pyo3(signature = (method, args, done, trace=None))]
+    fn exec(
+        &self,
+        method: &str,
+        args: &Bound<'_, PyList>,
+        done: Py<PyAny>,
+        trace: Option<crate::telemetry::Headers>,
+    ) -> PyResult<NativePoolTask> {
         let args = encode(args.as_any())?;
         let inbox = self.inbox.clone();
         let report = move |r: Result<bytes::Bytes, WireError>| {
@@ -159,7 +166,7 @@ impl NativePool {
         };
         // The request goes out from this thread when a worker is free; the answer is queued for
         // the event loop from the thread that reads it (the loop's own, in a read pass).
-        let task = pool.exec_raw_with(method, args, report);
+        let task = pool.exec_raw_traced(method, args, crate::telemetry::wire_of(trace.as_ref()), report);
         Ok(NativePoolTask { task: Some(task) })
     }
 
@@ -171,12 +178,14 @@ impl NativePool {
 
     /// `exec` for a caller on the pool's own loop: `args` is a tuple (or list), and the answer
     /// settles `future` through the `set_settle` function (no callable made per task).
+    #[pyo3(signature = (method, args, future, trace=None))]
     fn exec_future(
         &self,
         py: Python<'_>,
         method: &str,
         args: &Bound<'_, PyAny>,
         future: Py<PyAny>,
+        trace: Option<crate::telemetry::Headers>,
     ) -> PyResult<NativePoolTask> {
         let Some(settle) = self.settle.get().cloned() else {
             return Err(PyRuntimeError::new_err("exec_future needs set_settle first"));
@@ -186,7 +195,8 @@ impl NativePool {
         };
         let args = encode(args)?;
         let inbox = self.inbox.clone();
-        let task = pool.exec_raw_with(method, args, move |r| {
+        let trace = crate::telemetry::wire_of(trace.as_ref());
+        let task = pool.exec_raw_traced(method, args, trace, move |r| {
             inbox.run(move |py| {
                 let outcome = match r {
                     Ok(b) => decode(py, &b).map(|v| (v, py.None())),
@@ -202,7 +212,8 @@ impl NativePool {
     /// Runs `method(item)` for every item, in chunks of `chunksize` (None: multiprocessing's
     /// choice) for workers that take them; `done(results, None)` once, in order, or `done(None,
     /// (code, message, data))` with the first failing item's error.
-    #[pyo3(signature = (method, items, done, chunksize=None))]
+    #[pyo3(signature = (method, items, done, chunksize=None, trace=None))]
+    #[allow(clippy::too_many_arguments)]
     fn map(
         &self,
         py: Python<'_>,
@@ -210,6 +221,7 @@ impl NativePool {
         items: &Bound<'_, PyList>,
         done: Py<PyAny>,
         chunksize: Option<usize>,
+        trace: Option<crate::telemetry::Headers>,
     ) -> PyResult<()> {
         let args = encode_items(items)?;
         let Some(pool) = self.pool.get() else {
@@ -251,7 +263,12 @@ impl NativePool {
                 print_err(py, outcome.and_then(|a| done.call1(py, a)));
             });
         };
-        pool.map_raw_with_parts(method, args, MapOptions { chunksize }, on_part, report).py(py)
+        // Every chunk carries the caller's trace (the map reads the context current as it starts).
+        let ctx = trace.and_then(|(p, s)| omnitron::telemetry::TraceContext::from_headers(&p, s.as_deref()));
+        omnitron::telemetry::with_context(ctx, || {
+            pool.map_raw_with_parts(method, args, MapOptions { chunksize }, on_part, report)
+        })
+        .py(py)
     }
 
     /// `{workers, starting, queued, in_flight, pids}`.

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from omnitron import public, service
+from omnitron import current_trace, public, service
 
 ITEM: contextvars.ContextVar[int] = contextvars.ContextVar("ITEM")
 
@@ -29,6 +29,12 @@ class Echo:
     @public
     async def echo(self, value: object) -> object:
         return value
+
+    @public
+    def trace(self, _x: object = None) -> object:
+        """The trace this call runs in (its traceparent), or None."""
+        t = current_trace()
+        return t[0] if t else None
 
     @public
     def pid(self) -> int:

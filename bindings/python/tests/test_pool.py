@@ -310,3 +310,21 @@ def test_a_pool_as_a_provider_s_attribute_starts_with_the_container() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         asyncio.run(main())
+
+
+def test_a_pools_tasks_and_map_chunks_run_in_the_callers_trace() -> None:
+    from omnitron import current_trace, span
+
+    async def main() -> None:
+        async with await start("py-trace") as pool:
+            with span("resize-all"):
+                mine = current_trace()
+                one = await pool.exec("trace")
+                many = await pool.map(range(20), "trace")
+            assert mine is not None
+            tid = mine[0].split("-")[1]
+            assert one.split("-")[1] == tid
+            assert all(t.split("-")[1] == tid for t in many), many
+            assert await pool.exec("trace") is None, "outside any trace, none"
+
+    asyncio.run(main())

@@ -149,12 +149,16 @@ impl Filter {
         self.modules.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
     }
 
-    /// The threshold that applies to `module`.
+    /// The threshold that applies to `module`. The engine's own modules (`omnitron.*`) write
+    /// warnings and errors only, unless a directive names them: a program's `info` is its own.
     pub fn threshold(&self, module: &str) -> Threshold {
         for (m, t) in &self.modules {
             if covers(m, module) {
                 return *t;
             }
+        }
+        if covers("omnitron", module) {
+            return self.default.map(|d| d.max(Level::Warn));
         }
         self.default
     }
@@ -224,6 +228,12 @@ mod tests {
         assert!(!f.enabled(Level::Fatal, "rpc.peer.x"));
         assert!(!f.enabled(Level::Info, "rpcx"));
         assert!(f.enabled(Level::Trace, "orders/payment"));
+        // The engine's modules stay at warn unless named.
+        let g = Filter::parse("debug,omnitron.rpc=debug").unwrap();
+        assert!(g.enabled(Level::Debug, "omnitron.rpc"));
+        assert!(!g.enabled(Level::Info, "omnitron.process.child"));
+        assert!(g.enabled(Level::Warn, "omnitron::process::child"));
+        assert!(g.enabled(Level::Debug, "omnitronic"));
         assert!(!f.enabled(Level::Info, "orders"));
         assert_eq!(f.most_verbose(), Some(Level::Trace));
         assert_eq!(f.to_string(), "warn,orders.payment=trace,rpc=debug,rpc.peer=off");

@@ -155,7 +155,8 @@ impl Pool {
     pub async fn exec_raw(&self, method: &str, args: Bytes) -> std::result::Result<Bytes, WireError> {
         check_args(&args).map_err(|e| WireError::from_error(&e))?;
         let started = Instant::now();
-        self.exec_from(method, args, started, started + self.inner.opts.task_timeout, 0).await
+        let trace = crate::telemetry::current_wire_if_any();
+        self.exec_from(method, args, started, started + self.inner.opts.task_timeout, trace, 0).await
     }
 
     /// Runs `method` with typed arguments (a tuple) and a typed result.

@@ -5,8 +5,8 @@
 //! through one bounded queue per peer, drained by one task; a full queue drops them (counted in
 //! `omnitron_rpc_call_events_dropped_total`), a call never waits for one.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,12 +14,10 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::codec::WireError;
-use super::peer::Peer;
-use super::state::Inner;
 use crate::{Error, ErrorCode, Result};
 
 /// How many events may wait to be published.
-const QUEUE: usize = 4096;
+pub(crate) const QUEUE: usize = 4096;
 
 /// Whether call events are on: read once from `OMNITRON_CALL_EVENTS` (1, true, yes, on; or 0,
 /// false, no, off, unset).
@@ -74,29 +72,13 @@ struct ErrorPayload<'a> {
 }
 
 impl CallEvents {
-    /// The publisher for `service` hosted by `inner`'s peer (one queue and task per peer).
-    pub(crate) fn new(inner: &Arc<Inner>, service: &str) -> CallEvents {
-        let tx = inner
-            .call_events
-            .get_or_init(|| {
-                let (tx, mut rx) = mpsc::channel::<(String, Bytes)>(QUEUE);
-                let weak: Weak<Inner> = Arc::downgrade(inner);
-                inner.runtime.spawn(async move {
-                    while let Some((topic, payload)) = rx.recv().await {
-                        let Some(inner) = weak.upgrade() else { break };
-                        let peer = Peer { inner };
-                        // A peer that is reconnecting loses the event, as any publish would.
-                        let _ =
-                            tokio::time::timeout(Duration::from_secs(5), peer.publish_raw(&topic, payload))
-                                .await;
-                    }
-                });
-                tx
-            })
-            .clone();
-        let dropped = inner
-            .opts
-            .registry
+    /// The publisher for `service`, through its peer's queue (`Peer::call_event_queue`).
+    pub(crate) fn new(
+        tx: mpsc::Sender<(String, Bytes)>,
+        service: &str,
+        registry: &crate::metrics::Registry,
+    ) -> CallEvents {
+        let dropped = registry
             .counter(crate::metrics::MetricOptions::new(
                 "omnitron_rpc_call_events_dropped_total",
                 "Call events dropped because the queue to the event bus was full",

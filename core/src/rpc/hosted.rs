@@ -68,6 +68,16 @@ pub(crate) fn count_result_in(
     result
 }
 
+/// The trace a served call's debug line and events name, kept only when one of them is made.
+#[inline]
+pub(crate) fn logged_trace(svc: &LocalService, trace: &Option<Bytes>) -> Option<Bytes> {
+    if svc.events.is_some() || crate::log::enabled(crate::log::Level::Debug, CALL_LOG) {
+        trace.clone()
+    } else {
+        None
+    }
+}
+
 /// The module of the line each served call writes at debug (spec 7.1).
 pub(crate) const CALL_LOG: &str = "omnitron.rpc";
 

@@ -134,6 +134,29 @@ impl Peer {
         self.inner.upstream_address.is_none() || self.inner.upstream.borrow().is_some()
     }
 
+    /// The queue this peer's call events wait in, and the one task that publishes them in order
+    /// (made with the first service exposed while they are on; `call_events.rs`).
+    fn call_event_queue(&self) -> tokio::sync::mpsc::Sender<(String, Bytes)> {
+        self.inner
+            .call_events
+            .get_or_init(|| {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Bytes)>(super::call_events::QUEUE);
+                let weak = Arc::downgrade(&self.inner);
+                self.inner.runtime.spawn(async move {
+                    while let Some((topic, payload)) = rx.recv().await {
+                        let Some(inner) = weak.upgrade() else { break };
+                        let peer = Peer { inner };
+                        // A peer that is reconnecting loses the event, as any publish would.
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(5), peer.publish_raw(&topic, payload))
+                                .await;
+                    }
+                });
+                tx
+            })
+            .clone()
+    }
+
     /// Hosts a service here. Exposing a name and version twice is an error. A connected peer also
     /// registers it with its server, so other peers can call it.
     pub async fn expose(&self, service: Service) -> Result<()> {
@@ -147,8 +170,9 @@ impl Peer {
         };
         let version = service.version.clone();
         let name = service.name.clone();
-        let events =
-            super::call_events::enabled()?.then(|| super::call_events::CallEvents::new(&self.inner, &name));
+        let events = super::call_events::enabled()?.then(|| {
+            super::call_events::CallEvents::new(self.call_event_queue(), &name, &self.inner.opts.registry)
+        });
         self.inner.table.write().insert(
             &name,
             version,

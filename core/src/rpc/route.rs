@@ -16,7 +16,7 @@ use super::codec::{Message, Request, WireError, wire};
 use super::conn::{Conn, STREAM_WINDOW, Serving, StreamEvent};
 use super::deferred::start_local;
 use super::handles::{RpcStream, StreamInner};
-use super::hosted::{LocalService, count_call, count_result, timer_deadline};
+use super::hosted::{LocalService, count_call, count_result, logged_trace, timer_deadline};
 use super::options::{CallOptions, FOREVER};
 use super::pattern::Pattern;
 use super::registry::{builtin_registry, no_method};
@@ -157,7 +157,7 @@ async fn serve_local_unary(
         }
         None => return Err(no_method(r, method)),
     };
-    let logged = super::serve::logged_trace(svc, &ctx.trace);
+    let logged = logged_trace(svc, &ctx.trace);
     count_call(svc, method, logged.as_ref());
     let started = ctx.received;
     let deadline = timer_deadline(svc, &ctx);

@@ -20,7 +20,7 @@ use super::codec::{Message, Request, WireError};
 use super::conn::{Conn, Leftover};
 use super::deferred::{DeferredHandler, Reply, next_call_key};
 use super::deferred_call::{DeferredCall, DeferredPhase};
-use super::hosted::{LocalService, count_call, count_result, timer_deadline};
+use super::hosted::{LocalService, count_call, count_result, logged_trace, timer_deadline};
 use super::options::FOREVER;
 use super::route::{route_unary, serve_stream_request, wait_unary};
 use super::service::{CallContext, Handler};
@@ -178,16 +178,6 @@ async fn serve_request(inner: Arc<Inner>, conn: Arc<Conn>, req: Request) {
         }
     }
     conn.stop_serving(id);
-}
-
-/// The trace a served call's debug line and events name, kept only when one of them is made.
-#[inline]
-pub(super) fn logged_trace(svc: &LocalService, trace: &Option<Bytes>) -> Option<Bytes> {
-    if svc.events.is_some() || crate::log::enabled(crate::log::Level::Debug, super::hosted::CALL_LOG) {
-        trace.clone()
-    } else {
-        None
-    }
 }
 
 /// How long the caller waits: what it sent, or this peer's default (a stream: forever).

@@ -11,6 +11,7 @@ import { Writer, appendRecord, encode } from '../rpc/codec.js';
 import type { ServiceProxy } from '../rpc/peer.js';
 import { OptionKeys, checkKeys, rawOptions } from '../util.js';
 import { Ops } from './ops.js';
+import { currentTrace } from '../telemetry.js';
 import { childSpec, isObject, optStr, type ChildProgram } from './program.js';
 
 /** How a pool picks a worker for a task. */
@@ -171,7 +172,8 @@ export class Pool<T = any> {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#ops.run((id) => this.#native.exec(id, method, buf));
+    const trace = currentTrace()?.traceparent ?? null;
+    return this.#ops.run((id) => this.#native.exec(id, method, buf, trace));
   }
 
   /**
@@ -206,7 +208,8 @@ export class Pool<T = any> {
         ends[i] = w.len;
       }
       const values = w.buf.subarray(0, w.len);
-      return this.#ops.run<unknown[]>((id) => this.#native.map(id, f, values, ends, chunksize));
+      const trace = currentTrace()?.traceparent ?? null;
+      return this.#ops.run<unknown[]>((id) => this.#native.map(id, f, values, ends, chunksize, trace));
     }
     if (typeof f !== 'function') throw invalidArgument(`map() takes a method name or a function, got ${describe(f)}`);
     if (options !== undefined) throw invalidArgument('map(items, fn) takes no options (they are for map(items, method))');

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import itertools
 import time
@@ -71,7 +72,9 @@ def wrap(
         if per_item is None or per_item > INLINE_ITEM_SECONDS:
             # Not measured yet, or slow: the whole chunk in one thread-pool job (off the loop, as
             # a single call of a `def` method runs), which answers from there.
-            threads().submit(_answer_rest, fn, chunk, iter(chunk), one, [], None, call, speed, name)
+            # In this context: the call's trace goes with it.
+            ctx = contextvars.copy_context()
+            threads().submit(ctx.run, _answer_rest, fn, chunk, iter(chunk), one, [], None, call, speed, name)
             return None
         # Items measured to take microseconds run here, on the loop: a chunk of them costs less
         # than the thread hop would. Should the chunk still run past INLINE_SECONDS, the rest goes
@@ -90,7 +93,8 @@ def wrap(
                 return None
             if time.perf_counter() > deadline:
                 speed[name] = INLINE_SECONDS  # slower than measured: chunks go to threads again
-                threads().submit(_answer_rest, fn, chunk, rest, one, values, errors, call, None, name)
+                ctx = contextvars.copy_context()
+                threads().submit(ctx.run, _answer_rest, fn, chunk, rest, one, values, errors, call, None, name)
                 return None
             step = min(2 * step, INLINE_STEP)
 

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypedDict, Union
 
 from . import _native, _poll
+from . import telemetry as _telemetry
 from ._background import spawn
 from ._opening import opening
 from ._options import check_options, checked_keywords, keyword_names
@@ -328,14 +329,14 @@ class Pool:
                 # together when it ends (omnitron/_turn.py).
                 if self._pending:
                     self._turn.open()
-                task = self._native.exec_future(method, args, fut)
+                task = self._native.exec_future(method, args, fut, _telemetry.current_trace())
                 self._pending += 1
             else:
 
                 def done(value: Any, error: Any) -> None:
                     loop.call_soon_threadsafe(_settle, fut, value, error)
 
-                task = self._native.exec(method, list(args), done)
+                task = self._native.exec(method, list(args), done, _telemetry.current_trace())
         except TypeError as e:
             raise e if isinstance(e, OmnitronError) else InvalidArgumentError(f"exec(): {e}") from None
         try:
@@ -399,7 +400,7 @@ class Pool:
         if loop is self._loop:
             self._turn.open()
         try:
-            self._native.map(method, listed, done, chunksize)
+            self._native.map(method, listed, done, chunksize, _telemetry.current_trace())
         except TypeError as e:
             raise e if isinstance(e, OmnitronError) else InvalidArgumentError(f"map(): {e}") from None
         result: list[Any] = await fut

@@ -290,6 +290,7 @@ impl Pool {
             remaining: AtomicUsize::new(n),
             on_part,
             done: Mutex::new(Some(done)),
+            trace: crate::telemetry::current_wire_if_any(),
         });
         for _ in 0..window {
             MapState::feed(&st);
@@ -347,6 +348,8 @@ struct MapState {
     remaining: AtomicUsize,
     on_part: Option<OnPart>,
     done: Mutex<Option<MapDone>>,
+    /// The trace context current where the map started: every chunk carries it.
+    trace: Option<Bytes>,
 }
 
 thread_local! {
@@ -371,7 +374,7 @@ impl MapState {
         let next = st.clone();
         if unit.len() == 1 {
             let i = unit.start;
-            st.pool.exec_raw_with(&st.method, st.items.args(i), move |r| {
+            st.pool.exec_raw_traced(&st.method, st.items.args(i), st.trace.clone(), move |r| {
                 let part = match r {
                     Ok(values) => MapPart { first: i, len: 1, values, errors: Vec::new() },
                     Err(e) => failed(unit, &e),
@@ -383,7 +386,7 @@ impl MapState {
         let args = batch::request(&st.method, &st.items, unit.clone());
         // A chunk has the time its items would have had one by one.
         let timeout = st.pool.inner.opts.task_timeout.saturating_mul(unit.len() as u32);
-        st.pool.exec_raw_for(BATCH_METHOD, args, timeout, move |r| match r {
+        st.pool.exec_raw_for(BATCH_METHOD, args, timeout, st.trace.clone(), move |r| match r {
             Ok(answer) => {
                 let part = match batch::split(&answer, unit.len()) {
                     Ok((values, mut errors)) => {

@@ -26,13 +26,27 @@ impl Pool {
     /// a slot for it (a retry after a worker died continues as a task on the engine's runtime).
     /// `done` runs exactly once, on an engine thread or the caller's, unless the task is cancelled
     /// first ([`PoolTask::cancel`]).
+    /// The task carries the current trace context to its worker (the handler runs in it).
     pub fn exec_raw_with(
         &self,
         method: &str,
         args: Bytes,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> PoolTask {
-        self.exec_raw_for(method, args, self.inner.opts.task_timeout, done)
+        let trace = crate::telemetry::current_wire_if_any();
+        self.exec_raw_for(method, args, self.inner.opts.task_timeout, trace, done)
+    }
+
+    /// [`Pool::exec_raw_with`] with the trace context given (a raw `trace` map): for the
+    /// bindings, whose current context is their own.
+    pub fn exec_raw_traced(
+        &self,
+        method: &str,
+        args: Bytes,
+        trace: Option<Bytes>,
+        done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
+    ) -> PoolTask {
+        self.exec_raw_for(method, args, self.inner.opts.task_timeout, trace, done)
     }
 
     /// [`Pool::exec_raw_with`] with its own time limit (a map's chunk has the task timeout of
@@ -42,6 +56,7 @@ impl Pool {
         method: &str,
         args: Bytes,
         timeout: Duration,
+        trace: Option<Bytes>,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> PoolTask {
         if let Err(e) = check_args(&args) {
@@ -60,8 +75,8 @@ impl Pool {
             }
             w
         };
-        let Some(w) = picked else { return self.enqueue(method, args, started, deadline, done) };
-        match self.send_to(w.clone(), method, args, started, deadline, done) {
+        let Some(w) = picked else { return self.enqueue(method, args, started, deadline, trace, done) };
+        match self.send_to(w.clone(), method, args, started, deadline, trace, done) {
             Some(call) => PoolTask(PoolTaskInner::Call { call, pool: self.clone(), worker: w }),
             None => PoolTask(PoolTaskInner::Finished),
         }
@@ -69,12 +84,14 @@ impl Pool {
 
     /// No worker is free (or the pool stopped): the task waits in the queue as a callback, sent by
     /// whoever frees a slot ([`queue::hand_over`]).
+    #[allow(clippy::too_many_arguments)] // The task's parts, and where its answer goes.
     fn enqueue(
         &self,
         method: &str,
         args: Bytes,
         started: Instant,
         deadline: Instant,
+        trace: Option<Bytes>,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> PoolTask {
         let inner = &self.inner;
@@ -82,7 +99,7 @@ impl Pool {
         let (pool, method, weak) = (self.clone(), method.to_string(), Arc::downgrade(&q));
         *q.start.lock() = Some(Box::new(move |w| match w {
             Ok(w) => {
-                let call = pool.send_to(w.clone(), &method, args, started, deadline, done);
+                let call = pool.send_to(w.clone(), &method, args, started, deadline, trace, done);
                 if let (Some(call), Some(q)) = (call, weak.upgrade()) {
                     *q.sent.lock() = Some((call, w));
                 }
@@ -122,6 +139,7 @@ impl Pool {
     /// where it is read. The call, to cancel it; None when the worker's outbox was full and the
     /// call went out from a task instead.
     #[allow(clippy::too_many_arguments)] // A task's parts, where it goes and when it must end.
+    #[allow(clippy::too_many_arguments)] // The task's parts, and where its answer goes.
     fn send_to(
         &self,
         w: Arc<Worker>,
@@ -129,18 +147,19 @@ impl Pool {
         args: Bytes,
         started: Instant,
         deadline: Instant,
+        trace: Option<Bytes>,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) -> Option<crate::rpc::CallHandle> {
         let left = deadline.saturating_duration_since(Instant::now());
-        let opts = CallOptions { deadline: Some(left.max(Duration::from_millis(1))), trace: None };
+        let opts = CallOptions { deadline: Some(left.max(Duration::from_millis(1))), trace: trace.clone() };
         let (pool, m, w2, a) = (self.clone(), method.to_string(), w.clone(), args.clone());
         let cb: Box<dyn FnOnce(std::result::Result<Bytes, WireError>) + Send> = Box::new(move |r| {
             // Without a runtime here (the connection was already gone), finish on the engine's.
             if tokio::runtime::Handle::try_current().is_ok() {
-                pool.finish_fast(&m, a, &w2, started, deadline, r, done);
+                pool.finish_fast(&m, a, &w2, started, deadline, trace, r, done);
             } else {
                 crate::runtime::handle()
-                    .spawn(async move { pool.finish_fast(&m, a, &w2, started, deadline, r, done) });
+                    .spawn(async move { pool.finish_fast(&m, a, &w2, started, deadline, trace, r, done) });
             }
         });
         match w.child.call_raw_with(&w.target, method, &args, opts.clone(), cb) {
@@ -164,6 +183,7 @@ impl Pool {
         w: &Arc<Worker>,
         started: Instant,
         deadline: Instant,
+        trace: Option<Bytes>,
         r: std::result::Result<Bytes, WireError>,
         done: impl FnOnce(std::result::Result<Bytes, WireError>) + Send + 'static,
     ) {
@@ -175,7 +195,7 @@ impl Pool {
                     Ok(()) => {
                         let (pool, method) = (self.clone(), method.to_string());
                         tokio::spawn(async move {
-                            done(pool.exec_from(&method, args, started, deadline, 1).await)
+                            done(pool.exec_from(&method, args, started, deadline, trace, 1).await)
                         });
                     }
                 }
@@ -229,6 +249,7 @@ impl Pool {
         args: Bytes,
         started: Instant,
         deadline: Instant,
+        trace: Option<Bytes>,
         mut attempt: u32,
     ) -> std::result::Result<Bytes, WireError> {
         let inner = &self.inner;
@@ -238,7 +259,7 @@ impl Pool {
                 Err(e) => break Err(WireError::from_error(&e)),
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            let opts = CallOptions { deadline: Some(left), trace: None };
+            let opts = CallOptions { deadline: Some(left), trace: trace.clone() };
             // Released however the call ends, the caller dropping this future included (the call
             // is then cancelled on the worker).
             let lease = Lease { inner, w: &w };
