@@ -55,20 +55,19 @@ const initError = native.logInit('');
 if (initError !== null && initError !== undefined) process.emitWarning(initError, { code: 'OMNITRON_LOG' });
 
 // What each logger knows of the filter is cached, and dropped when the filter changes: from here
-// (setLogFilter, `logger.level = ...`), or from outside through the control file, which the engine
-// watches (OMNITRON_LOG_CONTROL; looked at here four times a second, only when it is set). A record
-// below its module's level then costs a comparison, as in pino.
+// (setLogFilter, `logger.level = ...`), from another thread of this process (worker_threads), or
+// from outside through the control file the engine watches (OMNITRON_LOG_CONTROL): the engine's
+// count of changes is looked at four times a second. A record below its module's level then costs
+// a comparison, as in pino.
 let generation = 0;
 let nativeGeneration = native.logGeneration();
 function filterChanged(): void {
   nativeGeneration = native.logGeneration();
   generation++;
 }
-if (process.env.OMNITRON_LOG_CONTROL) {
-  setInterval(() => {
-    if (native.logGeneration() !== nativeGeneration) filterChanged();
-  }, 250).unref();
-}
+setInterval(() => {
+  if (native.logGeneration() !== nativeGeneration) filterChanged();
+}, 250).unref();
 
 /** Plain JSON, or (a cycle, a BigInt, an Error among the fields) the careful kind. */
 function toJson(fields: Record<string, unknown>): string {
@@ -103,7 +102,7 @@ function stringify(fields: Record<string, unknown>): string {
 }
 
 function levelName(v: unknown, what: string): LevelWithSilent {
-  if (typeof v !== 'string' || (v !== 'silent' && !(v in VALUES))) {
+  if (typeof v !== 'string' || (v !== 'silent' && !Object.hasOwn(VALUES, v))) {
     throw invalidArgument(`${what} is one of trace, debug, info, warn, error, fatal or silent, got ${describe(v)}`);
   }
   return v as LevelWithSilent;

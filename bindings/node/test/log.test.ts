@@ -116,6 +116,7 @@ test('bad input is refused with E001 and changes nothing', () => {
   assert.throws(() => l.child(null as never), code('E001'));
   assert.throws(() => l.child({}, { lvl: 'x' } as never), code('E001'));
   assert.throws(() => l.isLevelEnabled('verbose' as 'info'), code('E001'));
+  assert.throws(() => l.isLevelEnabled('constructor' as 'info'), code('E001'));
   assert.equal(l.isLevelEnabled('silent'), false);
   l.level = 'silent';
   assert.equal(l.level, 'silent');

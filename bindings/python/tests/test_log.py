@@ -85,3 +85,13 @@ def test_install_lets_through_what_the_filter_writes() -> None:
         assert lg.level > logging.CRITICAL
     finally:
         log.set_filter("info")
+
+
+def test_a_field_json_cannot_hold_is_written_as_text(capfd: pytest.CaptureFixture[str]) -> None:
+    lg = logging.getLogger("omnitron-test-nan")
+    lg.propagate = False
+    log.install(lg)
+    lg.warning("ratio", extra={"r": float("nan"), "nested": {"i": float("inf")}})
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    rec = next(line for line in lines if line["msg"] == "ratio")
+    assert rec["r"] == "nan" and rec["nested"]["i"] == "inf"

@@ -4,6 +4,7 @@
 //! here rather than in its own `tracing` subscriber.
 
 use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record as SpanRecord};
@@ -110,8 +111,19 @@ impl Subscriber for Bridge {
     fn exit(&self, _: &Id) {}
 }
 
+static BRIDGED: AtomicBool = AtomicBool::new(false);
+
 /// Sends `tracing` events (the engine's, and any the program makes) to the logger, unless the
 /// program has set a global subscriber of its own (then this does nothing and returns false).
 pub fn install_bridge() -> bool {
-    tracing::subscriber::set_global_default(Bridge).is_ok()
+    let ok = tracing::subscriber::set_global_default(Bridge).is_ok();
+    if ok {
+        BRIDGED.store(true, Ordering::Relaxed);
+    }
+    ok || BRIDGED.load(Ordering::Relaxed)
+}
+
+/// Whether the engine's `tracing` events go to this logger (see [`install_bridge`]).
+pub fn bridged() -> bool {
+    BRIDGED.load(Ordering::Relaxed)
 }

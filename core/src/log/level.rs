@@ -149,7 +149,8 @@ impl Filter {
         self.modules.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
     }
 
-    /// The threshold that applies to `module`. The engine's own modules (`omnitron.*`) write
+    /// The threshold that applies to `module`. The engine's own modules (`omnitron.*`, and the
+    /// crates it is built on, whose `tracing` events reach the logger through the bridge) write
     /// warnings and errors only, unless a directive names them: a program's `info` is its own.
     pub fn threshold(&self, module: &str) -> Threshold {
         for (m, t) in &self.modules {
@@ -157,7 +158,7 @@ impl Filter {
                 return *t;
             }
         }
-        if covers("omnitron", module) {
+        if covers("omnitron", module) || ENGINE_CRATES.iter().any(|c| covers(c, module)) {
             return self.default.map(|d| d.max(Level::Warn));
         }
         self.default
@@ -187,6 +188,10 @@ impl fmt::Display for Filter {
         Ok(())
     }
 }
+
+/// The crates under the engine that write `tracing` events of their own.
+const ENGINE_CRATES: [&str; 10] =
+    ["h2", "hyper", "hyper_util", "rustls", "tokio", "tokio_util", "mio", "redis", "rusqlite", "jsonschema"];
 
 /// A module's path with `::` and `/` read as `.`.
 pub(crate) fn normalize(m: &str) -> String {
@@ -234,6 +239,8 @@ mod tests {
         assert!(!g.enabled(Level::Info, "omnitron.process.child"));
         assert!(g.enabled(Level::Warn, "omnitron::process::child"));
         assert!(g.enabled(Level::Debug, "omnitronic"));
+        assert!(!g.enabled(Level::Info, "h2::proto::streams"), "the engine's crates too");
+        assert!(Filter::parse("info,h2=trace").unwrap().enabled(Level::Trace, "h2.codec"));
         assert!(!f.enabled(Level::Info, "orders"));
         assert_eq!(f.most_verbose(), Some(Level::Trace));
         assert_eq!(f.to_string(), "warn,orders.payment=trace,rpc=debug,rpc.peer=off");

@@ -2,7 +2,7 @@
 //! the process's name, the call being served and the current trace's ids, written as JSON lines
 //! shaped as pino writes them (or a readable line on a terminal), to standard error. Every door's
 //! logger writes through it (Node's pino-shaped `Logger`, Python's `logging` handler, C's
-//! `omnitron_log`, Rust's [`write`] and the `tracing` events of the engine itself), so what a
+//! `omnitron_log`, Rust's [`write()`] and the `tracing` events of the engine itself), so what a
 //! supervisor forwards from children in four languages is one format, correlated by trace id.
 //!
 //! Which records are written is a [`Filter`] (`info,rpc=debug`), read from `OMNITRON_LOG` and
@@ -35,7 +35,7 @@ use std::time::SystemTime;
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, RwLock};
 
-pub use bridge::install_bridge;
+pub use bridge::{bridged, install_bridge};
 #[cfg(feature = "rpc")]
 pub(crate) use call::in_call;
 #[cfg(feature = "rpc")]
@@ -168,8 +168,7 @@ pub fn threshold(module: &str) -> Option<Level> {
 /// The least severe level any module writes (None: nothing is written): what a door whose own
 /// logging library filters first (Python's) lets through to the filter here.
 pub fn most_verbose() -> Option<Level> {
-    Level::from_number(u32::from(MOST_VERBOSE.load(Ordering::Relaxed)))
-        .filter(|_| MOST_VERBOSE.load(Ordering::Relaxed) != OFF)
+    LOGGER.filter.read().most_verbose() // reads the environment first, if nothing did yet
 }
 
 /// A number that changes whenever the filter does.
@@ -185,12 +184,15 @@ pub fn set_filter(spec: &str) -> Result<()> {
 }
 
 /// Sets one module's threshold (the default's for `""`), keeping the rest: what pino's
-/// `logger.level = 'debug'` and Python's `logger.setLevel` mean here. `level` is a level's name or
-/// `off` / `silent`.
+/// `logger.level = 'debug'` means here (Python's `omnitron.log.set_level`; `logging`'s own
+/// `setLevel` stays Python's, and filters first). `level` is a level's name or `off` / `silent`.
 pub fn set_level(module: &str, level: &str) -> Result<()> {
     let t = level::parse_threshold(level).map_err(|e| Error::new(ErrorCode::InvalidArgument, e))?;
     let module = module.trim();
-    if module.split(['.', '/']).any(|s| s.is_empty()) && !module.is_empty() {
+    // The names the filter's text can hold: what `filter()` writes, `set_filter` reads back.
+    let bad = module.chars().any(|c| c == ',' || c == '=' || c.is_whitespace())
+        || level::normalize(module).split('.').any(str::is_empty);
+    if bad && !module.is_empty() {
         return Err(Error::invalid_argument(format!("'{module}' is not a module name")));
     }
     replace(|cur| cur.set(module, t));
@@ -255,7 +257,28 @@ pub fn write(r: &Record<'_>) {
     });
 }
 
-/// [`write`] for a door that passes fields it was handed: they must be the text of one JSON
+/// Whether `line` is a record another process's logger wrote (a JSON line in this shape): what a
+/// supervisor passes on as it is rather than wrapping it in a record of its own.
+pub fn is_record(line: &str) -> bool {
+    line.starts_with("{\"level\":") && line.ends_with('}')
+}
+
+/// Writes `line` (a record another process wrote, see [`is_record`]) as it is, with its newline.
+pub fn write_line(line: &str) {
+    let l = &*LOGGER;
+    let mut w = l.writer.lock();
+    let _ = match w.as_mut() {
+        Some(w) => w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n")).and_then(|()| w.flush()),
+        None => {
+            let mut buf = Vec::with_capacity(line.len() + 1);
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            std::io::stderr().lock().write_all(&buf)
+        }
+    };
+}
+
+/// [`write()`] for a door that passes fields it was handed: they must be the text of one JSON
 /// object, else nothing is written and the call fails.
 pub fn write_checked(r: &Record<'_>) -> Result<()> {
     if let Some(f) = r.fields {

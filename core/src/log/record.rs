@@ -222,6 +222,15 @@ mod tests {
     }
 
     #[test]
+    fn a_line_another_process_wrote_is_known_as_a_record() {
+        let mut out = String::new();
+        json(&mut out, &Record::new(Level::Info, "m", "x"), None, &origin(), SystemTime::UNIX_EPOCH);
+        assert!(super::super::is_record(out.trim_end()));
+        assert!(!super::super::is_record("{\"msg\":1}"));
+        assert!(!super::super::is_record("plain text"));
+    }
+
+    #[test]
     fn a_pretty_line_reads() {
         let mut r = Record::new(Level::Info, "rpc", "served");
         r.fields = Some("{}");

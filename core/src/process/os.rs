@@ -268,9 +268,14 @@ async fn forward(
     let emit = |bytes: &[u8]| {
         let text = String::from_utf8_lossy(bytes);
         let line = text.trim_end_matches(['\n', '\r']).to_string();
-        match stream {
-            Stream::Stdout => tracing::info!(target: "omnitron::child", child = %name, pid, "{line}"),
-            Stream::Stderr => tracing::warn!(target: "omnitron::child", child = %name, pid, "{line}"),
+        if crate::log::bridged() && crate::log::is_record(&line) {
+            // A record of the child's own logger: passed on as it is (its level, its trace).
+            crate::log::write_line(&line);
+        } else {
+            match stream {
+                Stream::Stdout => tracing::info!(target: "omnitron::child", child = %name, pid, "{line}"),
+                Stream::Stderr => tracing::warn!(target: "omnitron::child", child = %name, pid, "{line}"),
+            }
         }
         if let Some(k) = &keep {
             let mut k = k.lock();

@@ -1,6 +1,6 @@
 //! The events each served call publishes when `OMNITRON_CALL_EVENTS` is on (spec 7.1; set by
 //! `omnitron.yaml`'s `instrumentation.callEvents`): `<service>.<method>.started`, then
-//! `.completed` or `.failed`, on the peer's event bus, so any process of the application, in any
+//! `.completed` or `.failed`, on the peer's event bus, in the call's trace, so any process of the application, in any
 //! language, can subscribe (`inventory.*.failed`, `#.failed`). Best effort and in order: they go
 //! through one bounded queue per peer, drained by one task; a full queue drops them (counted in
 //! `omnitron_rpc_call_events_dropped_total`), a call never waits for one.
@@ -47,7 +47,7 @@ pub(crate) fn enabled() -> Result<bool> {
 /// A hosted service's way to publish its calls' events.
 #[derive(Debug, Clone)]
 pub(crate) struct CallEvents {
-    tx: mpsc::Sender<(String, Bytes)>,
+    tx: mpsc::Sender<(String, Bytes, Option<Bytes>)>,
     service: Arc<str>,
     dropped: Option<crate::metrics::Counter>,
 }
@@ -74,7 +74,7 @@ struct ErrorPayload<'a> {
 impl CallEvents {
     /// The publisher for `service`, through its peer's queue (`Peer::call_event_queue`).
     pub(crate) fn new(
-        tx: mpsc::Sender<(String, Bytes)>,
+        tx: mpsc::Sender<(String, Bytes, Option<Bytes>)>,
         service: &str,
         registry: &crate::metrics::Registry,
     ) -> CallEvents {
@@ -125,7 +125,7 @@ impl CallEvents {
         let p = Payload { service: &self.service, method, duration_ms, error, trace_id };
         let Ok(payload) = rmp_serde::to_vec_named(&p) else { return };
         let topic = format!("{}.{method}.{what}", self.service);
-        if self.tx.try_send((topic, Bytes::from(payload))).is_err()
+        if self.tx.try_send((topic, Bytes::from(payload), trace.cloned())).is_err()
             && let Some(d) = &self.dropped
         {
             d.inc();

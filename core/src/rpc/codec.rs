@@ -18,12 +18,20 @@ pub struct PeerInfo {
     pub lang: String,
     /// Its process id.
     pub pid: u64,
+    /// It reads a PUBLISH with a trace (a fourth field): announced as `trace_events` in its
+    /// HELLO or WELCOME. A peer that did not announce it is sent events without their trace.
+    pub trace_events: bool,
 }
 
 impl PeerInfo {
     /// This process, speaking for `lang`.
     pub fn this_process(name: impl Into<String>, lang: impl Into<String>) -> Self {
-        PeerInfo { name: name.into(), lang: lang.into(), pid: u64::from(std::process::id()) }
+        PeerInfo {
+            name: name.into(),
+            lang: lang.into(),
+            pid: u64::from(std::process::id()),
+            trace_events: true,
+        }
     }
 }
 
@@ -225,14 +233,35 @@ pub enum Message {
     },
 }
 
+impl Message {
+    /// This PUBLISH as `to` can read it: without its trace for a peer that did not announce
+    /// `trace_events` (an older one would refuse a four-field frame). Anything else as it is.
+    pub(crate) fn publish_for(&self, to: &PeerInfo) -> std::borrow::Cow<'_, Message> {
+        match self {
+            Message::Publish { topic, payload, trace: Some(_) } if !to.trace_events => {
+                std::borrow::Cow::Owned(Message::Publish {
+                    topic: topic.clone(),
+                    payload: payload.clone(),
+                    trace: None,
+                })
+            }
+            m => std::borrow::Cow::Borrowed(m),
+        }
+    }
+}
+
 fn write_peer(out: &mut Vec<u8>, p: &PeerInfo) {
-    write_map_len(out, 3);
+    write_map_len(out, if p.trace_events { 4 } else { 3 });
     write_str(out, "name");
     write_str(out, &p.name);
     write_str(out, "lang");
     write_str(out, &p.lang);
     write_str(out, "pid");
     write_uint(out, p.pid);
+    if p.trace_events {
+        write_str(out, "trace_events");
+        out.push(0xc3); // true
+    }
 }
 
 fn read_peer(r: &mut Reader) -> Result<PeerInfo> {
@@ -243,6 +272,7 @@ fn read_peer(r: &mut Reader) -> Result<PeerInfo> {
             "name" => p.name = r.str()?,
             "lang" => p.lang = r.str()?,
             "pid" => p.pid = r.uint()?,
+            "trace_events" => p.trace_events = r.bool()?,
             _ => r.skip_value()?,
         }
     }
@@ -544,12 +574,31 @@ mod tests {
     }
 
     #[test]
+    fn an_older_peer_is_sent_events_without_their_trace() {
+        let traced = Message::Publish {
+            topic: "order.placed".into(),
+            payload: Bytes::from_static(&[0x01]),
+            trace: Some(Bytes::from_static(&[0x80])),
+        };
+        let old = PeerInfo { trace_events: false, ..PeerInfo::default() };
+        let new = PeerInfo::this_process("p", "rust");
+        assert!(matches!(&*traced.publish_for(&old), Message::Publish { trace: None, .. }));
+        assert_eq!(&*traced.publish_for(&new), &traced);
+        // What an older peer reads: three fields, as before.
+        let mut out = Vec::new();
+        traced.publish_for(&old).encode_frame(&mut out);
+        assert_eq!(out[4], 0x93);
+    }
+
+    #[test]
     fn every_message_round_trips() {
-        let peer = PeerInfo { name: "p".into(), lang: "rust".into(), pid: 42 };
+        let peer = PeerInfo { name: "p".into(), lang: "rust".into(), pid: 42, trace_events: true };
+        let old = PeerInfo { name: "p".into(), lang: "rust".into(), pid: 42, trace_events: false };
         let raw = |b: &[u8]| Bytes::copy_from_slice(b);
         for m in [
             Message::Hello { version: 1, peer: peer.clone(), token: Some("t".into()) },
             Message::Hello { version: 1, peer: peer.clone(), token: None },
+            Message::Hello { version: 1, peer: old, token: None },
             Message::Welcome { version: 1, peer },
             Message::Request(Request {
                 id: 1 << 40,

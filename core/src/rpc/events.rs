@@ -45,7 +45,7 @@ impl Peer {
         match (up, &inner.upstream_address) {
             (Some(conn), _) => conn
                 .outbox
-                .send(&Message::Publish { topic: topic.to_string(), payload, trace })
+                .send(&Message::Publish { topic: topic.to_string(), payload, trace }.publish_for(&conn.peer))
                 .await
                 .map_err(|_| {
                     Error::new(ErrorCode::NotConnected, "not connected: the event was not published")

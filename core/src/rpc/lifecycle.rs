@@ -362,7 +362,8 @@ fn handle_frame(
                     let up = inner.upstream.borrow().clone();
                     match up {
                         Some(u) => {
-                            let _ = u.outbox.send(&Message::Publish { topic, payload, trace }).await;
+                            let m = Message::Publish { topic, payload, trace };
+                            let _ = u.outbox.send(&m.publish_for(&u.peer)).await;
                         }
                         None => deliver(&inner, &topic, &payload, trace.as_ref()).await,
                     }

@@ -136,20 +136,20 @@ impl Peer {
 
     /// The queue this peer's call events wait in, and the one task that publishes them in order
     /// (made with the first service exposed while they are on; `call_events.rs`).
-    fn call_event_queue(&self) -> tokio::sync::mpsc::Sender<(String, Bytes)> {
+    fn call_event_queue(&self) -> tokio::sync::mpsc::Sender<(String, Bytes, Option<Bytes>)> {
         self.inner
             .call_events
             .get_or_init(|| {
-                let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Bytes)>(super::call_events::QUEUE);
+                let (tx, mut rx) =
+                    tokio::sync::mpsc::channel::<(String, Bytes, Option<Bytes>)>(super::call_events::QUEUE);
                 let weak = Arc::downgrade(&self.inner);
                 self.inner.runtime.spawn(async move {
-                    while let Some((topic, payload)) = rx.recv().await {
+                    while let Some((topic, payload, trace)) = rx.recv().await {
                         let Some(inner) = weak.upgrade() else { break };
                         let peer = Peer { inner };
                         // A peer that is reconnecting loses the event, as any publish would.
-                        let _ =
-                            tokio::time::timeout(Duration::from_secs(5), peer.publish_raw(&topic, payload))
-                                .await;
+                        let publish = peer.publish_raw_traced(&topic, payload, trace);
+                        let _ = tokio::time::timeout(Duration::from_secs(5), publish).await;
                     }
                 });
                 tx

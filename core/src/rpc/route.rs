@@ -433,7 +433,7 @@ pub(super) async fn deliver(inner: &Arc<Inner>, topic: &str, payload: &Bytes, tr
     }
     let m = Message::Publish { topic: topic.to_string(), payload: payload.clone(), trace: trace.cloned() };
     for c in targets {
-        let _ = c.outbox.send(&m).await;
+        let _ = c.outbox.send(&m.publish_for(&c.peer)).await;
     }
 }
 

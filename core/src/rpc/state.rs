@@ -71,7 +71,7 @@ pub(super) struct Inner {
     pub(super) address: Mutex<Option<Address>>,
     pub(super) watchers: RwLock<Vec<(u64, ConnWatcher)>>,
     /// The queue call events wait in (made when a service is exposed with them on).
-    pub(super) call_events: std::sync::OnceLock<tokio::sync::mpsc::Sender<(String, Bytes)>>,
+    pub(super) call_events: std::sync::OnceLock<tokio::sync::mpsc::Sender<(String, Bytes, Option<Bytes>)>>,
 }
 
 impl Inner {

@@ -318,13 +318,16 @@ pub unsafe extern "C" fn omnitron_service_add_stream(
         let cname =
             Arc::new(CString::new(m.clone()).map_err(|_| Error::invalid_argument("method contains NUL"))?);
         with_builder(service, move |b| {
+            let call = omnitron::log::CallName::new(b.name(), &m);
             Ok(b.raw_stream(&m, move |args, ctx, sink| {
-                let (cname, ud) = (cname.clone(), ud.clone());
+                let (cname, ud, call) = (cname.clone(), ud.clone(), call.clone());
                 let trace = ctx.trace.as_ref().and_then(omnitron::telemetry::from_wire);
                 Box::pin(async move {
                     tokio::task::spawn_blocking(move || {
-                        omnitron::telemetry::with_context(trace, || {
-                            run_stream_handler(handler, &cname, args, format, sink, &ud)
+                        omnitron::log::with_call(&call, || {
+                            omnitron::telemetry::with_context(trace, || {
+                                run_stream_handler(handler, &cname, args, format, sink, &ud)
+                            })
                         })
                     })
                     .await

@@ -79,6 +79,24 @@ def _error(exc: BaseException, tb_text: str) -> dict[str, Any]:
     return out
 
 
+def _finite(v: Any) -> Any:
+    """`v` with NaN and the infinities as strings (JSON has no such numbers)."""
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
+def _json(fields: dict[str, Any]) -> str:
+    try:
+        return json.dumps(fields, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(fields), default=str, allow_nan=False)
+
+
 class OmnitronHandler(logging.Handler):
     """Writes ``logging`` records through the engine's logger (module = the logger's name)."""
 
@@ -100,7 +118,7 @@ class OmnitronHandler(logging.Handler):
                 level,
                 module,
                 msg,
-                json.dumps(fields, default=str) if fields else None,
+                _json(fields) if fields else None,
                 call[0] if call else None,
                 call[1] if call else None,
                 trace[0] if trace else None,
@@ -118,6 +136,29 @@ def named_dispatch(service: str, dispatch: Callable[[str, list[Any], Any], Any])
             return dispatch(method, args, call)
         finally:
             _CALL.reset(token)
+
+    return d
+
+
+def named_stream_dispatch(service: str, dispatch: Callable[[str, list[Any]], Any]) -> Callable[[str, list[Any]], Any]:
+    """A stream dispatcher whose generators' records name their service and method."""
+
+    def d(method: str, args: list[Any]) -> Any:
+        token = _CALL.set((service, method))
+        try:
+            pull, stop = dispatch(method, args)
+        finally:
+            _CALL.reset(token)
+
+        def named_pull(call: Any) -> None:
+            # Each step is a task or a thread job made here: it copies this context.
+            token = _CALL.set((service, method))
+            try:
+                pull(call)
+            finally:
+                _CALL.reset(token)
+
+        return named_pull, stop
 
     return d
 
@@ -174,10 +215,15 @@ def install(logger: Optional[logging.Logger] = None, *, level: Optional[str] = N
 
 
 def _resync() -> None:
+    # A snapshot: other threads may be making loggers meanwhile.
+    loggers = [logging.getLogger()] + [v for v in list(logging.Logger.manager.loggerDict.values()) if isinstance(v, logging.Logger)]
     for h in list(_installed.values()):
-        for lg in [logging.getLogger()] + [v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)]:
-            if h in lg.handlers:
-                _sync(lg)
+        for lg in loggers:
+            try:
+                if h in lg.handlers:
+                    _sync(lg)
+            except Exception:  # noqa: BLE001 - one logger must not stop the others following the filter
+                continue
 
 
 def set_filter(spec: str) -> None:

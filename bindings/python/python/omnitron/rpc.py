@@ -536,7 +536,7 @@ class Peer:
         dispatch = _log.named_dispatch(
             meta[0], _telemetry.traced_dispatch(_batch.wrap(self._dispatcher(unary), unary, _threads, self._starter.start))
         )
-        dispatch_stream = self._stream_dispatcher(streams)
+        dispatch_stream = _log.named_stream_dispatch(meta[0], self._stream_dispatcher(streams))
         name, version = meta
         await self._loop.run_in_executor(
             None,
@@ -625,7 +625,8 @@ class Peer:
             def pull_sync(call: Any) -> None:
                 h = call.trace
                 if h is None:
-                    _threads().submit(step_sync, call)
+                    # In this context: the call's names go with it.
+                    _threads().submit(contextvars.copy_context().run, step_sync, call)
                 else:
                     with _telemetry.in_trace(h):
                         _threads().submit(contextvars.copy_context().run, step_sync, call)
