@@ -91,6 +91,10 @@ async fn the_logger_end_to_end() {
     assert!(log::enabled(Level::Debug, "orders.payment"));
     assert!(!log::enabled(Level::Info, "rpc"));
     assert!(log::set_level("orders", "loud").is_err());
+    for bad in ["a,b", "a=b", "a b", "::x", "a..b", "x."] {
+        let e = log::set_level(bad, "debug").unwrap_err();
+        assert!(e.message().contains("is not a module name"), "{bad}: {e}");
+    }
     assert!(log::set_filter("info,=x").is_err());
     assert_eq!(log::filter(), "warn,orders=debug", "a bad filter changes nothing");
 

@@ -24,14 +24,7 @@ pub const OMNITRON_LOG_ERROR: u32 = 50;
 pub const OMNITRON_LOG_FATAL: u32 = 60;
 
 fn level_arg(level: u32) -> Result<Level, Error> {
-    match level {
-        10 | 20 | 30 | 40 | 50 | 60 => {
-            Level::from_number(level).ok_or_else(|| Error::invalid_argument("level"))
-        }
-        _ => Err(Error::invalid_argument(format!(
-            "{level} is not a log level (OMNITRON_LOG_TRACE 10 to OMNITRON_LOG_FATAL 60)"
-        ))),
-    }
+    Level::from_number(level)
 }
 
 /// Reads OMNITRON_LOG, OMNITRON_LOG_FORMAT and OMNITRON_LOG_CONTROL (once), names this process

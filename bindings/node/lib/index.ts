@@ -104,7 +104,7 @@ export {
 } from './telemetry.js';
 
 // HTTP controllers
-export { Logger, InjectLogger, createLogger, logger, setLogFilter, logFilter, type Level as LogLevel, type LevelWithSilent, type LogFn, type LoggerOptions } from './log.js';
+export { Logger, InjectLogger, createLogger, logger, setLogFilter, setLogLevel, logFilter, type Level as LogLevel, type LevelWithSilent, type LogFn, type LoggerOptions } from './log.js';
 export * from './http/index.js';
 
 // Workflows

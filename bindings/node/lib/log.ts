@@ -240,6 +240,17 @@ export function setLogFilter(filter: string): void {
   filterChanged();
 }
 
+/**
+ * Sets one module's level (`''`: the default), keeping the rest of the filter: Python's
+ * `log.set_level`, C's `omnitron_log_set_level`. E001 for a level or module name it cannot take.
+ */
+export function setLogLevel(module: string, level: LevelWithSilent): void {
+  if (typeof module !== 'string') throw invalidArgument(`setLogLevel() takes a module name, got ${describe(module)}`);
+  const name = levelName(level, 'setLogLevel()');
+  nativeCall(() => native.logSetLevel(module, name));
+  filterChanged();
+}
+
 /** The filter in force, as `setLogFilter()` reads it. */
 export function logFilter(): string {
   return native.logFilter();

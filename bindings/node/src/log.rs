@@ -8,8 +8,10 @@ use omnitron::telemetry::TraceContext;
 
 use crate::error::ToJs;
 
-fn level_of(n: f64) -> Option<Level> {
-    if n.is_finite() && n > 0.0 { Level::from_number(n.min(f64::from(u32::MAX)) as u32) } else { None }
+fn level_of(n: f64) -> omnitron::Result<Level> {
+    // lib/log.ts passes pino's numbers only; anything else is refused as the engine words it.
+    let whole = n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n);
+    Level::from_number(if whole { n as u32 } else { 0 })
 }
 
 /// Sends the engine's own diagnostics to the logger and reads `OMNITRON_LOG*` (once); a value it
@@ -23,7 +25,7 @@ pub fn log_init(name: String) -> Option<String> {
 /// Whether a record of pino level `level` from `module` would be written.
 #[napi]
 pub fn log_enabled(level: f64, module: String) -> bool {
-    level_of(level).is_some_and(|l| log::enabled(l, &module))
+    level_of(level).is_ok_and(|l| log::enabled(l, &module))
 }
 
 /// pino's number for the threshold that applies to `module`; `Infinity` when it is off.
@@ -50,11 +52,7 @@ pub fn log_write(
     method: Option<String>,
     traceparent: Option<String>,
 ) -> napi::Result<(), String> {
-    let Some(level) = level_of(level) else {
-        return Err(crate::error::to_js(omnitron::Error::invalid_argument(format!(
-            "{level} is not a log level (pino's numbers: 10 trace to 60 fatal)"
-        ))));
-    };
+    let level = level_of(level).js()?;
     let trace = traceparent.as_deref().and_then(TraceContext::from_traceparent);
     let mut r = Record::new(level, &module, &msg);
     r.fields = fields.as_deref();

@@ -2,6 +2,16 @@
 // from inside a span, plus pino-style calls of every shape; every record goes to stderr as JSON.
 import { InjectLogger, Logger, Peer, Public, Service, createLogger, logger, withSpan, currentTrace } from '@omnitron-dev/native';
 
+// Spec 2.4 as written: `@InjectLogger() private logger: Logger`, `this.logger.info({ id }, 'Finding user')`.
+class UsersService {
+  @InjectLogger()
+  private logger!: Logger;
+
+  findOne(id: string): void {
+    this.logger.info({ id }, 'Finding user');
+  }
+}
+
 @Service('inventory@1.0.0')
 class Inventory {
   @InjectLogger('inventory')
@@ -33,6 +43,7 @@ void (async () => {
   for (let i = 0; i < 500 && events.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
   process.stdout.write(`${JSON.stringify(events)}\n`);
 
+  new UsersService().findOne('u-7');
   const orders = createLogger({ name: 'orders.payment', base: { region: 'eu' } });
   orders.warn(new Error('card declined'));
   orders.child({ orderId: 42 }).error({ err: Object.assign(new Error('gateway down'), { code: 'E503' }) }, 'charge failed');

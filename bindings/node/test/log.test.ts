@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger, OmnitronError, createLogger, logFilter, setLogFilter } from '@omnitron-dev/native';
+import { Logger, OmnitronError, createLogger, logFilter, setLogFilter, setLogLevel } from '@omnitron-dev/native';
 
 const code = (c: string) => (e: unknown) => e instanceof OmnitronError && e.code === c;
 
@@ -66,6 +66,8 @@ test('records from a process are pino-shaped JSON lines, correlated with the cal
   assert.equal(by('not yet'), undefined);
   assert.equal(by('now at debug')?.level, 20, "logger.level = 'debug' takes effect at once");
   assert.equal(by('root 1 of {"a":1}')?.level, 30);
+  assert.equal(by('Finding user')?.module, 'UsersService', "a bare @InjectLogger() logs as its class");
+  assert.equal(by('Finding user')?.id, 'u-7');
 
   // The served calls' events, in order, with the caller's trace and the failure's code.
   const events = JSON.parse(eventsJson!) as [string, Record<string, any>][];
@@ -125,4 +127,9 @@ test('bad input is refused with E001 and changes nothing', () => {
   assert.equal(l.level, 'warn');
   assert.equal(l.levelVal, 40);
   assert.equal(logFilter().includes('bad.input=warn'), true);
+  setLogLevel('bad.input', 'error');
+  assert.equal(l.level, 'error', 'a logger of the module sees it at once');
+  assert.throws(() => setLogLevel('a,b', 'info'), code('E001'));
+  assert.throws(() => setLogLevel('bad.input', 'loud' as 'info'), code('E001'));
+  assert.throws(() => setLogLevel(3 as unknown as string, 'info'), code('E001'));
 });

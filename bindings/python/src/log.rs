@@ -22,12 +22,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 fn level_of(py: Python<'_>, n: u32) -> PyResult<Level> {
-    Level::from_number(n).ok_or_else(|| {
-        crate::error::to_py(
-            py,
-            &omnitron::Error::invalid_argument(format!("{n} is not a log level (10 trace to 60 fatal)")),
-        )
-    })
+    Level::from_number(n).py(py)
 }
 
 /// Sends the engine's own diagnostics to the logger and reads `OMNITRON_LOG*` (once); what it
@@ -42,7 +37,7 @@ fn log_init(name: &str) -> Option<String> {
 /// Whether a record of `level` (10 trace to 60 fatal) from `module` would be written.
 #[pyfunction]
 fn log_enabled(level: u32, module: &str) -> bool {
-    Level::from_number(level).is_some_and(|l| log::enabled(l, module))
+    Level::from_number(level).is_ok_and(|l| log::enabled(l, module))
 }
 
 /// The threshold that applies to `module` (10 to 60), None when it is off.

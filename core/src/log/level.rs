@@ -33,12 +33,13 @@ impl Level {
         self as u8
     }
 
-    /// The level a number stands for: pino's (10 to 60) rounded down to the nearest level.
-    pub fn from_number(n: u32) -> Option<Level> {
-        Level::ALL.iter().rev().copied().find(|l| n >= u32::from(l.number())).or(if n > 0 {
-            Some(Level::Trace)
-        } else {
-            None
+    /// The level pino's number `n` stands for (10, 20, ... 60), or an error saying which they are:
+    /// what every binding checks a level it is handed with.
+    pub fn from_number(n: u32) -> Result<Level> {
+        Level::ALL.iter().copied().find(|l| u32::from(l.number()) == n).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "{n} is not a log level (10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal)"
+            ))
         })
     }
 
@@ -260,11 +261,11 @@ mod tests {
     }
 
     #[test]
-    fn numbers_round_down_to_a_level() {
-        assert_eq!(Level::from_number(30), Some(Level::Info));
-        assert_eq!(Level::from_number(35), Some(Level::Info));
-        assert_eq!(Level::from_number(5), Some(Level::Trace));
-        assert_eq!(Level::from_number(99), Some(Level::Fatal));
-        assert_eq!(Level::from_number(0), None);
+    fn a_level_is_one_of_pinos_numbers() {
+        assert_eq!(Level::from_number(30).unwrap(), Level::Info);
+        assert_eq!(Level::from_number(60).unwrap(), Level::Fatal);
+        for n in [0, 5, 35, 99] {
+            assert!(Level::from_number(n).unwrap_err().message().contains("is not a log level"), "{n}");
+        }
     }
 }

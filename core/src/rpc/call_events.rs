@@ -29,19 +29,34 @@ pub(crate) fn enabled() -> Result<bool> {
         2 => return Ok(true),
         _ => {}
     }
-    let v = std::env::var("OMNITRON_CALL_EVENTS").unwrap_or_default();
-    let on = match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => true,
-        "" | "0" | "false" | "no" | "off" => false,
-        _ => {
-            return Err(Error::new(
-                ErrorCode::InvalidConfig,
-                format!("OMNITRON_CALL_EVENTS: '{v}' is not on or off (1, true, yes, on; 0, false, no, off)"),
-            ));
-        }
-    };
+    let on = switch(&std::env::var("OMNITRON_CALL_EVENTS").unwrap_or_default())?;
     ON.store(if on { 2 } else { 1 }, Ordering::Relaxed);
     Ok(on)
+}
+
+/// The variable's value as on or off.
+fn switch(v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::new(
+            ErrorCode::InvalidConfig,
+            format!("OMNITRON_CALL_EVENTS: '{v}' is not on or off (1, true, yes, on; 0, false, no, off)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_switch_is_on_or_off_and_anything_else_is_named() {
+        assert!(super::switch(" ON ").unwrap());
+        assert!(!super::switch("").unwrap());
+        assert!(!super::switch("0").unwrap());
+        let e = super::switch("sometimes").unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidConfig);
+        assert!(e.message().starts_with("OMNITRON_CALL_EVENTS: 'sometimes'"), "{e}");
+    }
 }
 
 /// A hosted service's way to publish its calls' events.
