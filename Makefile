@@ -40,6 +40,9 @@ VALGRIND := valgrind --error-exitcode=1 --child-silent-after-fork=yes --leak-che
 test: deps lint cargo-test build c-test install-test drift-check node-test python-test interop-test process-test build-examples http-conformance saga-test dist-test
 	@echo "== make test: every suite passed"
 
+# Debian's Chromium, for the status page's test in a real browser (make saga-test).
+CHROMIUM = /usr/bin/chromium
+
 SAGA_ENV = OMNITRON_BIN=$(CURDIR)/$(OUT)/omnitron OMNITRON_PYTHON=$(CURDIR)/$(PY) \
 	SHIPPING_BIN=$(CURDIR)/target/examples/shipping
 
@@ -48,10 +51,12 @@ demo: deps build build-examples
 	cargo build -q -p omnitron-cli
 	$(SAGA_ENV) $(PY) examples/order-saga/demo.py
 
-saga-test: build-examples
-	@echo "== end to end: the order saga, smaller (60 orders, one service killed), invariants checked"
+saga-test: build-examples $(CHROMIUM)
+	@echo "== end to end: the order saga, smaller (60 orders, one service killed), invariants checked;"
+	@echo "   one order's trace at an OTLP receiver across four languages; the status page in Chromium"
 	cargo build -q -p omnitron-cli
-	$(SAGA_ENV) ORDERS=60 $(PY) examples/order-saga/demo.py
+	$(SAGA_ENV) ORDERS=60 OTLP_RECEIVER=$(CURDIR)/tests/interop/otlp_receiver.py \
+	  STATUS_PAGE=$(CURDIR)/target/status-page $(PY) examples/order-saga/demo.py
 
 demo-di: deps build build-examples
 	@echo "== The same module graph (config, repository, scoped request context, service) in five languages"
@@ -67,6 +72,10 @@ bench: deps
 ## ---- set-up (everything stays inside the repository) ----------------------------------------
 
 deps: $(NODE)/node_modules/.installed $(VENV)/.installed
+
+$(CHROMIUM):
+	@echo "== chromium (Debian's package: the status page is tested in it)"
+	apt-get install -y -q chromium > /dev/null || { apt-get update -q > /dev/null && apt-get install -y -q chromium > /dev/null; }
 
 $(NODE)/node_modules/.installed: $(NODE)/package.json $(NODE)/package-lock.json
 	@echo "== npm ci ($(NODE))"

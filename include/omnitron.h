@@ -570,6 +570,9 @@ typedef struct OmnitronSpan OmnitronSpan;
 // Valid only during the stage call, on its thread.
 typedef struct OmnitronStageOutput OmnitronStageOutput;
 
+// A running status page.
+typedef struct OmnitronStatusPage OmnitronStatusPage;
+
 // Where a streaming handler sends its items. Valid only during the handler call, on its thread.
 typedef struct OmnitronStreamSink OmnitronStreamSink;
 
@@ -838,6 +841,9 @@ typedef struct OmnitronStageContext {
   const char *workflow_input;
   // Whether this is a compensation.
   bool is_compensation;
+  // This attempt's span as a W3C traceparent when tracing is on, else NULL. It is also the
+  // thread's current trace during the callback: calls made from it are the span's children.
+  const char *traceparent;
 } OmnitronStageContext;
 
 // A stage. `input_json` is the stage's input as NUL-terminated JSON text: the run's input (no
@@ -2086,6 +2092,21 @@ OmnitronStatus omnitron_peer_unsubscribe(struct OmnitronPeer *peer, uint64_t id,
 // The address the peer listens on (`*out`, NUL-terminated; free it with omnitron_free), or
 // OMNITRON_STATUS_INVALID_ARGUMENT if it does not listen.
 OmnitronStatus omnitron_peer_address(struct OmnitronPeer *peer, char **out);
+
+// Serves the status page of `sup`'s children in the browser on `listen` (`host:port`; port 0
+// picks a free one; NULL is `127.0.0.1:0`): state, restarts, CPU and memory, services, breakers,
+// pools, workflow runs, recent traces and metrics, refreshed live. Keep it on loopback: the page
+// has no login. `*out` is the page: its address from omnitron_status_page_url, stopped and freed
+// with omnitron_status_page_free. The supervisor may be freed first (the page then shows nothing).
+OmnitronStatus omnitron_status_page_serve(struct OmnitronSupervisor *sup,
+                                          const char *listen,
+                                          struct OmnitronStatusPage **out);
+
+// The page's address (`http://host:port/`) in `*out`: free it with omnitron_free.
+OmnitronStatus omnitron_status_page_url(struct OmnitronStatusPage *page, char **out);
+
+// Stops serving and frees the page. NULL or a freed page is ignored.
+void omnitron_status_page_free(struct OmnitronStatusPage *page);
 
 // Starts a span named `name` (`kind`: "internal", "server", "client", "producer" or "consumer";
 // NULL: internal), a child of this thread's current context (or the root of a new trace), and

@@ -378,6 +378,16 @@ export declare class NativeSeries {
   value(): number
 }
 
+/** A running status page. */
+export declare class NativeStatusPage {
+  /** Serves the page of `sup`'s children on `listen` (`host:port`; port 0 picks a free one). */
+  static serve(sup: NativeSupervisor, app: string, listen: string): NativeStatusPage
+  /** `http://host:port/`. */
+  get url(): string
+  /** Stops serving (again: nothing). */
+  close(): void
+}
+
 /** A supervisor of child processes (and nested supervisors). */
 export declare class NativeSupervisor {
   constructor(opts: SupervisorInput, wake: () => void, wakeNow: () => void)
@@ -413,12 +423,15 @@ export declare class NativeWorkflowEngine {
   static open(path: string | undefined | null, cb: WorkflowCallbacks): NativeWorkflowEngine
   /** Checks and registers a workflow; returns the index `invoke` reports for its stages. */
   register(def: JsWorkflowDef): number
-  /** Starts a run; reports `{"ok": runId}`. */
-  start(op: number, name: string, inputJson: string, runId?: string | undefined | null): void
+  /**
+   * Starts a run, in the trace `traceparent` names if any (the caller's); reports
+   * `{"ok": runId}`.
+   */
+  start(op: number, name: string, inputJson: string, runId?: string | undefined | null, traceparent?: string | undefined | null): void
   /** Waits for a run's end; reports `{"ok": outputs}` or the run's error. */
   wait(op: number, runId: string): void
   /** Starts a run and waits for its end; reports `{"ok": outputs}` or the run's error. */
-  run(op: number, name: string, inputJson: string, runId?: string | undefined | null): void
+  run(op: number, name: string, inputJson: string, runId?: string | undefined | null, traceparent?: string | undefined | null): void
   /** A run's state (the engine's `RunInfo` as JSON, snake_case). */
   get(op: number, runId: string): void
   /** Runs in the journal, oldest first. */

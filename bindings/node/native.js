@@ -791,6 +791,7 @@ module.exports.NativeRateLimiter = nativeBinding.NativeRateLimiter
 module.exports.NativeRegistry = nativeBinding.NativeRegistry
 module.exports.NativeRetry = nativeBinding.NativeRetry
 module.exports.NativeSeries = nativeBinding.NativeSeries
+module.exports.NativeStatusPage = nativeBinding.NativeStatusPage
 module.exports.NativeSupervisor = nativeBinding.NativeSupervisor
 module.exports.NativeWorkflowEngine = nativeBinding.NativeWorkflowEngine
 module.exports.beginTurn = nativeBinding.beginTurn

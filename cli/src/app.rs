@@ -10,6 +10,7 @@ use std::time::Duration;
 use omnitron::config::{self, LoadedConfig};
 use omnitron::process::control::{CONTROL_SERVICE, ControlServer, Status, control_client};
 use omnitron::process::{CrashDecision, OutputLine, ProcessHost, Stream};
+use omnitron::status::{StatusOptions, StatusServer};
 
 use crate::logs::LogWriter;
 
@@ -50,6 +51,9 @@ pub(crate) async fn restart(app: &str, name: &str) -> omnitron::Result<ExitCode>
 
 fn print_status(s: &Status) {
     println!("{} (supervisor pid {})", s.app, s.pid);
+    if let Some(url) = &s.status_page {
+        println!("  status page: {url}");
+    }
     println!("  {:<20} {:>5} {:>8} {:<11} {:>8}  last exit", "NAME", "INST", "PID", "STATE", "RESTARTS");
     for c in &s.children {
         let pid = c.pid.map_or("-".to_string(), |p| p.to_string());
@@ -62,6 +66,29 @@ fn print_status(s: &Status) {
             c.restarts,
             c.last_exit.as_deref().unwrap_or("-")
         );
+    }
+}
+
+/// Serves the status page if `status:` asks for it (the default). A page that cannot listen is
+/// reported and the application runs without it.
+pub(crate) fn status_page(
+    cfg: &LoadedConfig,
+    app: &str,
+    sups: impl Fn() -> Vec<omnitron::process::Supervisor> + Send + Sync + 'static,
+) -> Option<StatusServer> {
+    let c = &cfg.config.status;
+    if !c.enabled {
+        return None;
+    }
+    match StatusServer::start_with(sups, StatusOptions::new(app).listen(&c.listen)) {
+        Ok(p) => {
+            eprintln!("omnitron: status page at {}", p.url());
+            Some(p)
+        }
+        Err(e) => {
+            eprintln!("omnitron: no status page: {e}");
+            None
+        }
     }
 }
 
@@ -93,9 +120,18 @@ pub(crate) async fn start(file: &Path) -> omnitron::Result<ExitCode> {
     );
     sup.start().await?;
     let control = ControlServer::start(&app, sup.clone()).await?;
-    let status = |sup: omnitron::process::Supervisor, app: String| async move {
-        let children = sup.children().await.into_iter().map(Into::into).collect();
-        Status { app, pid: std::process::id(), children }
+    let page = status_page(&cfg, &app, {
+        let sup = sup.clone();
+        move || vec![sup.clone()]
+    });
+    control.set_status_page(page.as_ref().map(StatusServer::url));
+    let status_page = page.as_ref().map(StatusServer::url);
+    let status = |sup: omnitron::process::Supervisor, app: String| {
+        let status_page = status_page.clone();
+        async move {
+            let children = sup.children().await.into_iter().map(Into::into).collect();
+            Status { app, pid: std::process::id(), children, status_page }
+        }
     };
     print_status(&status(sup.clone(), app.clone()).await);
     use tokio::signal::unix::{SignalKind, signal};
@@ -124,6 +160,9 @@ pub(crate) async fn start(file: &Path) -> omnitron::Result<ExitCode> {
         }
     };
     eprintln!("omnitron: stopping '{app}'");
+    if let Some(p) = page {
+        p.stop().await;
+    }
     sup.stop().await;
     control.close().await;
     match outcome {

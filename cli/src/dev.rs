@@ -142,6 +142,17 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
     for p in &mut procs {
         start(&cfg, &host, p, &tx).await;
     }
+    // The status page shows whichever supervisors run now (each change replaces some).
+    let running: Arc<std::sync::Mutex<Vec<Supervisor>>> = Arc::default();
+    let shown = running.clone();
+    let page =
+        crate::app::status_page(&cfg, &app, move || shown.lock().map(|v| v.clone()).unwrap_or_default());
+    let track = |procs: &[Proc]| {
+        if let Ok(mut r) = running.lock() {
+            *r = procs.iter().filter_map(|p| p.sup.clone()).collect();
+        }
+    };
+    track(&procs);
     say("watching for changes (Ctrl-C stops)");
 
     use tokio::signal::unix::{SignalKind, signal};
@@ -221,8 +232,12 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
                 }
             }
         }
+        track(&procs);
     }
     say(&format!("stopping '{app}'"));
+    if let Some(p) = page {
+        p.stop().await;
+    }
     for p in procs.iter_mut().rev() {
         stop(p).await;
     }

@@ -90,6 +90,8 @@ pub mod rpc;
 pub mod runtime;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;
+#[cfg(feature = "rpc")]
+pub mod status;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
 pub mod time;

@@ -267,3 +267,47 @@ fn child_env(c: &omnitron::config::LoadedConfig, name: &str) -> impl Fn(&str) ->
     let vars = c.child_options(name, p).unwrap().spec.env;
     move |k: &str| vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone())
 }
+
+#[test]
+fn the_status_page_section_sets_how_many_spans_each_process_keeps_and_bad_values_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+status:
+  listen: 127.0.0.1:9090
+  traces: 50
+tracing:
+  exporter: none
+processes:
+  api:
+    command: node api.js
+"#;
+    let config = parse(text, "omnitron.yaml", &env).unwrap();
+    assert_eq!(
+        (config.status.enabled, config.status.listen.as_str(), config.status.traces),
+        (true, "127.0.0.1:9090", 50)
+    );
+    let c = omnitron::config::LoadedConfig { path: dir.path().join("omnitron.yaml"), config };
+    assert_eq!(child_env(&c, "api")("OMNITRON_TRACE_RECENT").as_deref(), Some("50"));
+
+    // By default: on, a free loopback port, 1024 spans, and nothing kept while tracing is off.
+    let text = "processes:\n  api:\n    command: node api.js\n";
+    let config = parse(text, "omnitron.yaml", &env).unwrap();
+    assert_eq!(
+        (config.status.enabled, config.status.listen.as_str(), config.status.traces),
+        (true, "127.0.0.1:0", 1024)
+    );
+    let c = omnitron::config::LoadedConfig { path: dir.path().join("omnitron.yaml"), config };
+    assert_eq!(child_env(&c, "api")("OMNITRON_TRACE_RECENT"), None);
+
+    for (section, key) in [
+        ("status:\n  listen: nowhere\n", "status.listen: 'nowhere' is not host:port"),
+        ("status:\n  listen: ':80'\n", "status.listen"),
+        ("status:\n  traces: 20000\n", "status.traces: 20000"),
+        ("status:\n  port: 80\n", "port"),
+        ("status:\n  enabled: maybe\n", "enabled"),
+    ] {
+        let e = parse(section, "omnitron.yaml", &env).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig, "{section}");
+        assert!(e.message().contains(key) && e.message().contains("omnitron.yaml"), "{section} -> {e}");
+    }
+}

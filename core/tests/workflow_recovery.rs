@@ -206,6 +206,7 @@ async fn memory_journal_recovery_and_unknown_workflows() {
                 workflow: "mem".into(),
                 input: json!(5),
                 stages: vec!["a".into(), "b".into()],
+                trace: None,
             },
         ),
         ev(2, Event::RunState { state: RunState::Running, error: None }),

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -64,6 +65,92 @@ def ps() -> list[dict[str, Any]]:
     return rows
 
 
+def status_page_url() -> str | None:
+    out = subprocess.run([BIN, "ps", *APP], capture_output=True, text=True, timeout=30).stdout
+    m = re.search(r"status page: (\S+)", out)
+    return m.group(1) if m else None
+
+
+def check_status_page(out_dir: str) -> list[str]:
+    """The status page, loaded in headless Chromium while the application runs."""
+    import status_page
+
+    url = status_page_url()
+    if not url:
+        return ["omnitron ps shows no status page"]
+    problems = status_page.check(url, out_dir, {
+        "processes": ["inventory[0]", "inventory[1]", "payment[0]", "shipping[0]", "gateway[0]", "running"],
+        "services": ["inventory@1.0.0", "payment@1.0.0", "shipping@1.0.0"],
+        "breakers": ["payment[0]"],
+        "workflows": ["order", "completed", "reserve", "payment", "shipping"],
+        # One order's trace: the HTTP request, the workflow run and its stages in the gateway, and the calls
+        # they made to Python, TypeScript and C.
+        "traces": ["across gateway, inventory, payment, shipping", "workflow order", "stage reserve"],
+        "metrics": ["omnitron_rpc_requests_total /s", "CPU, all processes"],
+    })
+    print(f"status page: {url} {'ok' if not problems else 'FAILED'} (screenshot in {out_dir}/status-page.png)")
+    return problems
+
+
+class Collector:
+    """An OTLP/HTTP receiver (tests/interop/otlp_receiver.py: the official opentelemetry-proto
+    decodes every export) that the application's processes export their spans to."""
+
+    def __init__(self, script: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline().split()
+        self.port = int(first[1])
+        self.spans: list[dict[str, Any]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.spans.append(json.loads(line))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def check_order_trace(collector: Collector, order_id: str) -> list[str]:
+    """One order is one trace from the HTTP request to the C service, with every parent in it."""
+    def of_order() -> list[dict[str, Any]]:
+        run = [s for s in collector.spans if s["name"] == "workflow order" and s["attributes"].get("workflow.run_id") == order_id]
+        if not run:
+            return []
+        spans = [s for s in collector.spans if s["trace"] == run[0]["trace"]]
+        return spans if {"inventory", "payment", "shipping"} <= {s["service"] for s in spans} else []
+
+    try:
+        spans = wait_until(f"the trace of {order_id} to reach the collector", of_order, 30)
+    except SystemExit:
+        names = Counter((s["service"], s["name"]) for s in collector.spans)
+        return [f"the trace of {order_id} never reached the collector whole; it got {len(collector.spans)} spans: {names.most_common(12)}"]
+    problems = []
+    ids = {s["span"] for s in spans}
+    roots = [s for s in spans if s["parent"] not in ids]
+    if len(roots) != 1 or not roots[0]["name"].startswith("POST /orders"):
+        problems.append(f"the trace of {order_id} does not have the POST /orders request as its one root: {[(s['service'], s['name'], s['parent']) for s in roots]}")
+    by_id = {s["span"]: s for s in spans}
+    for svc in ("inventory", "payment", "shipping"):
+        served = [s for s in spans if s["service"] == svc and s["kind"] == 2]
+        if not served:
+            problems.append(f"no span of {svc} serving a call in the trace of {order_id}")
+        for s in served:
+            parent = by_id.get(s["parent"])
+            grand = parent and by_id.get(parent["parent"])
+            if not parent or parent["service"] != "gateway" or not grand or not grand["name"].startswith("stage "):
+                problems.append(f"{svc}'s span {s['name']} is not the child of a gateway call made by a stage")
+    langs = {s["language"] for s in spans}
+    if not {"nodejs", "python", "cpp"} <= langs:
+        problems.append(f"the trace of {order_id} has spans in {sorted(langs)}, not Node, Python and C")
+    print(f"trace of {order_id}: {len(spans)} spans, {len(roots)} root, services {sorted({s['service'] for s in spans})}, languages {sorted(langs)}: {'ok' if not problems else 'FAILED'}")
+    return problems
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -94,6 +181,9 @@ def order(i: int) -> dict[str, Any]:
 def main() -> int:
     tmp = tempfile.mkdtemp(prefix="omnitron-demo-")
     env = dict(os.environ, ORDERS_DIR=tmp, GATEWAY_PORT=str(PORT))
+    collector = Collector(os.environ["OTLP_RECEIVER"]) if os.environ.get("OTLP_RECEIVER") else None
+    if collector:
+        env.update(TRACE_EXPORTER="otlp", TRACE_ENDPOINT=f"http://127.0.0.1:{collector.port}")
     t_start = time.time()
     app = subprocess.Popen([BIN, "start", os.path.join(HERE, "omnitron.yaml")], env=env, cwd=HERE,
                            stdout=open(os.path.join(tmp, "omnitron.log"), "w"), stderr=subprocess.STDOUT)
@@ -189,6 +279,12 @@ def main() -> int:
         kept = {o for o in charged if f"{o}:payment" not in refunded}
         if kept != completed:
             problems.append(f"charges kept ({len(kept)}) do not match completed orders ({len(completed)})")
+        if collector:
+            # An order sent after the kill: the killed process's spans not yet exported died with it.
+            last = max(r["runId"] for r in runs if r["state"] == "completed")
+            problems += check_order_trace(collector, last)
+        if os.environ.get("STATUS_PAGE"):
+            problems += check_status_page(os.environ["STATUS_PAGE"])
         print("invariants: " + ("ok (every order completed or fully compensated; charges kept == reservations held == completed orders; no order charged twice)" if not problems else "FAILED: " + "; ".join(problems)))
         return 1 if problems else 0
     finally:
@@ -197,6 +293,8 @@ def main() -> int:
             app.wait(timeout=30)
         except subprocess.TimeoutExpired:
             app.kill()
+        if collector:
+            collector.close()
         left = [p for p in pids if alive(p)]
         print(f"stopped: {'no process left' if not left else f'processes left: {left}'}; total {time.time() - t_start:.1f} s")
 

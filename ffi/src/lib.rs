@@ -21,6 +21,7 @@ pub mod queue;
 pub mod resilience;
 pub mod rpc;
 pub mod status;
+pub mod status_page;
 pub mod telemetry;
 pub mod workflow;
 

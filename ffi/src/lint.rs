@@ -111,6 +111,7 @@ const HANDLES: &[&str] = &[
     "OmnitronQueueListener",
     "OmnitronJob",
     "OmnitronSpan",
+    "OmnitronStatusPage",
 ];
 
 /// The parameters of a signature that are output pointers.

@@ -51,7 +51,7 @@ pub type OmnitronRestartHookFn =
     Option<unsafe extern "C" fn(info_json: *const c_char, attempt: u32, user_data: *mut c_void)>;
 
 static POOLS: Table<Pool> = Table::new("pool");
-static SUPERVISORS: Table<Supervisor> = Table::new("supervisor");
+pub(crate) static SUPERVISORS: Table<Supervisor> = Table::new("supervisor");
 
 fn args_bytes(args_json: *const c_char) -> Result<Bytes, Error> {
     if args_json.is_null() {

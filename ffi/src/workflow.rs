@@ -14,6 +14,7 @@ use std::time::Duration;
 use omnitron::dialect::Dialect;
 use omnitron::options::{RawOptions, Value as RawValue};
 use omnitron::resilience::RetryOptions;
+use omnitron::telemetry::with_context;
 use omnitron::workflow::{
     CompensateFn, Engine, ErrorRecord, RecoveryPolicy, RunFilter, RunState, Stage, StageContext, StageFn,
     StepKind, StepOptions, Workflow,
@@ -64,6 +65,9 @@ pub struct OmnitronStageContext {
     pub workflow_input: *const c_char,
     /// Whether this is a compensation.
     pub is_compensation: bool,
+    /// This attempt's span as a W3C traceparent when tracing is on, else NULL. It is also the
+    /// thread's current trace during the callback: calls made from it are the span's children.
+    pub traceparent: *const c_char,
 }
 
 /// Where a stage callback puts its output (set it with omnitron_stage_output_set; not set is null).
@@ -159,6 +163,7 @@ struct CtxStrings {
     stage: CString,
     key: CString,
     input: CString,
+    traceparent: Option<CString>,
 }
 
 fn cstring(s: &str) -> CString {
@@ -178,6 +183,7 @@ impl CtxStrings {
             stage: cstring(ctx.stage()),
             key: cstring(ctx.idempotency_key()),
             input: json_cstring(ctx.workflow_input()),
+            traceparent: ctx.traceparent().map(|t| cstring(&t)),
         }
     }
 
@@ -190,6 +196,7 @@ impl CtxStrings {
             idempotency_key: self.key.as_ptr(),
             workflow_input: self.input.as_ptr(),
             is_compensation: ctx.is_compensation(),
+            traceparent: self.traceparent.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
         }
     }
 }
@@ -203,6 +210,18 @@ type RawStage = unsafe extern "C" fn(
 type RawCompensate =
     unsafe extern "C" fn(*const c_char, *const OmnitronStageContext, *mut c_void) -> CallbackStatus;
 
+/// `f` in the calling thread's current trace (a span the C program started): a run started in it is
+/// its child, whichever thread the engine polls it on.
+fn in_caller_trace<F: std::future::Future>(f: F) -> impl std::future::Future<Output = F::Output> {
+    let parent = omnitron::telemetry::current();
+    async move {
+        match parent {
+            Some(p) => omnitron::telemetry::in_context(p, f).await,
+            None => f.await,
+        }
+    }
+}
+
 fn boxed(e: Error) -> BoxError {
     Box::new(e)
 }
@@ -215,7 +234,7 @@ fn run_stage(f: RawStage, ud: &UserData, input: &Value, ctx: &StageContext) -> R
     clear_callback_message();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the stage's contract (header); every pointer lives for the call.
-        unsafe { f(input.as_ptr(), &view, &mut out, ud.get()) }
+        with_context(ctx.trace().cloned(), || unsafe { f(input.as_ptr(), &view, &mut out, ud.get()) })
     }));
     let status = caught.map_err(|_| Error::new(ErrorCode::Internal, "the stage callback panicked"))?;
     if status != 0 {
@@ -256,7 +275,7 @@ fn run_compensation(
     clear_callback_message();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the compensation's contract (header); every pointer lives for the call.
-        unsafe { f(output.as_ptr(), &view, ud.get()) }
+        with_context(ctx.trace().cloned(), || unsafe { f(output.as_ptr(), &view, ud.get()) })
     }));
     let status = caught.map_err(|_| Error::new(ErrorCode::Internal, "the compensation callback panicked"))?;
     if status != 0 {
@@ -591,7 +610,8 @@ pub unsafe extern "C" fn omnitron_workflow_start(
         let e = ENGINES.get(engine)?;
         let name = str_arg(name, "name")?.to_string();
         let (input, id) = (input_arg(input_json)?, run_id_arg(run_id)?);
-        let h = runtime::block_on(async move { e.start(&name, input, id.as_deref()).await })?;
+        let h =
+            runtime::block_on(in_caller_trace(async move { e.start(&name, input, id.as_deref()).await }))?;
         give(run_id_out, h.id().as_bytes())
     })
 }
@@ -614,8 +634,9 @@ pub unsafe extern "C" fn omnitron_workflow_run(
         let e = ENGINES.get(engine)?;
         let name = str_arg(name, "name")?.to_string();
         let (input, id) = (input_arg(input_json)?, run_id_arg(run_id)?);
-        let outputs =
-            runtime::block_on(async move { e.start(&name, input, id.as_deref()).await?.wait().await })?;
+        let outputs = runtime::block_on(in_caller_trace(async move {
+            e.start(&name, input, id.as_deref()).await?.wait().await
+        }))?;
         give_json(out, &outputs)
     })
 }
@@ -640,7 +661,7 @@ pub unsafe extern "C" fn omnitron_workflow_start_async(
         let done = done.ok_or_else(|| Error::invalid_argument("done is NULL"))?;
         let name = str_arg(name, "name")?.to_string();
         let (input, id) = (input_arg(input_json)?, run_id_arg(run_id)?);
-        runtime::handle().spawn(async move {
+        runtime::handle().spawn(in_caller_trace(async move {
             let (rid, r) = match e.start(&name, input, id.as_deref()).await {
                 Ok(h) => (h.id().to_string(), h.wait().await),
                 Err(err) => (id.unwrap_or_default(), Err(err)),
@@ -658,7 +679,7 @@ pub unsafe extern "C" fn omnitron_workflow_start_async(
                 unsafe { done(status, rid.as_ptr(), text.as_ptr(), ud.get()) }
             }));
             drop(caught);
-        });
+        }));
         Ok(())
     })
 }

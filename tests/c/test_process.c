@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "http_client.h"
 
 static char worker_path[4096];
 
@@ -149,6 +150,32 @@ static void supervisors(void) {
     CHECK(now > 0 && now != pid);
     OK(omnitron_supervisor_restart_child(sup, "calc"));
     FAILS_WITH(omnitron_supervisor_restart_child(sup, "nobody"), OMNITRON_STATUS_CHILD_NOT_FOUND);
+
+    /* The status page: the child and its own report (asked of the C worker over its socket). */
+    OmnitronStatusPage *page = NULL;
+    OK(omnitron_status_page_serve(sup, NULL, &page));
+    char *url = NULL;
+    OK(omnitron_status_page_url(page, &url));
+    unsigned port = 0;
+    CHECK(url && sscanf(url, "http://127.0.0.1:%u/", &port) == 1 && port > 0);
+    Reply r;
+    int shown = 0;
+    for (int i = 0; i < 500 && !shown; i++) {
+        CHECK(http_send((uint16_t)port, "GET", "/api/status", NULL, NULL, NULL, 0, &r) == 0);
+        shown = r.status == 200 && contains(r.body, "\"name\":\"calc\"") && contains(r.body, "\"report\":{\"metrics\"");
+        if (!shown) sleep_ms(10);
+    }
+    CHECK(shown);
+    CHECK(http_send((uint16_t)port, "GET", "/", NULL, NULL, NULL, 0, &r) == 0 && r.status == 200 && contains(r.body, "/status.js"));
+    CHECK(http_send((uint16_t)port, "DELETE", "/api/status", NULL, NULL, NULL, 0, &r) == 0 && r.status == 405);
+    omnitron_free(url);
+    omnitron_status_page_free(page);
+    omnitron_status_page_free(page); /* twice is harmless */
+    FAILS_WITH(omnitron_status_page_url(page, &url), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_status_page_serve(NULL, NULL, &page), OMNITRON_STATUS_INVALID_HANDLE);
+    FAILS_WITH(omnitron_status_page_serve(sup, "nowhere", &page), OMNITRON_STATUS_EXPORTER_FAILED);
+    CHECK(contains(omnitron_last_error_message(), "nowhere"));
+    FAILS_WITH(omnitron_status_page_serve(sup, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     OK(omnitron_supervisor_stop(sup));
     OK(omnitron_supervisor_wait(sup));
     omnitron_supervisor_free(sup);

@@ -30,6 +30,23 @@ static void trace_id(const char *tp, char out[33]) {
     }
 }
 
+/* A stage that records the traceparent its context gives and the one current on its thread. */
+typedef struct {
+    char given[64];
+    char current[64];
+} Seen;
+
+static uint32_t traced_stage(const char *input, const OmnitronStageContext *ctx, OmnitronStageOutput *out, void *ud) {
+    (void)input, (void)out;
+    Seen *seen = ud;
+    snprintf(seen->given, sizeof seen->given, "%s", ctx->traceparent ? ctx->traceparent : "");
+    char *tp = NULL;
+    if (omnitron_trace_current(&tp) != OMNITRON_STATUS_OK) return OMNITRON_STATUS_INTERNAL;
+    snprintf(seen->current, sizeof seen->current, "%s", tp ? tp : "");
+    omnitron_free(tp);
+    return OMNITRON_STATUS_OK;
+}
+
 int main(void) {
     char dir[] = "/tmp/omnitron-c-XXXXXX";
     if (!mkdtemp(dir)) return 2;
@@ -83,6 +100,39 @@ int main(void) {
     omnitron_free(outer_tp);
     omnitron_free(inner_tp);
     omnitron_free(again);
+
+    /* A workflow run started inside a span: each stage gets the trace in its context, and it is
+     * the thread's current trace while the callback runs (calls made from it carry it). */
+    OmnitronWorkflowEngine *engine = NULL;
+    OmnitronWorkflow *wf = NULL;
+    Seen seen = {0}, outside = {0};
+    OK(omnitron_workflow_engine_open(NULL, &engine));
+    OK(omnitron_workflow_new("traced", &wf));
+    OK(omnitron_workflow_add_stage(wf, "reserve", traced_stage, &seen, NULL));
+    OK(omnitron_workflow_engine_register(engine, wf));
+    omnitron_workflow_free(wf);
+    OK(omnitron_span_start("checkout", NULL, &outer));
+    char *checkout_tp = NULL;
+    OK(omnitron_trace_current(&checkout_tp));
+    OmnitronBuffer run_out = {0};
+    OK(omnitron_workflow_run(engine, "traced", "{}", "traced-1", &run_out));
+    omnitron_free(run_out.data);
+    OK(omnitron_span_end(outer, NULL, NULL));
+    trace_id(checkout_tp, a);
+    trace_id(seen.given, b);
+    CHECK(a[0] && strcmp(a, b) == 0);
+    CHECK(strcmp(seen.given, checkout_tp) != 0); /* the stage's own span, not the caller's */
+    CHECK(strcmp(seen.given, seen.current) == 0);
+    omnitron_free(checkout_tp);
+    /* Outside any trace, with tracing off: nothing is made. */
+    OK(omnitron_workflow_new("untraced", &wf));
+    OK(omnitron_workflow_add_stage(wf, "reserve", traced_stage, &outside, NULL));
+    OK(omnitron_workflow_engine_register(engine, wf));
+    omnitron_workflow_free(wf);
+    OK(omnitron_workflow_run(engine, "untraced", "{}", "untraced-1", &run_out));
+    omnitron_free(run_out.data);
+    CHECK(outside.given[0] == 0 && outside.current[0] == 0);
+    omnitron_workflow_engine_free(engine);
 
     /* Bad input: a clear status, nothing crashes, nothing leaks. */
     OmnitronSpan *s = (OmnitronSpan *)1;

@@ -122,6 +122,8 @@ export {
   type SupervisorStatic,
   type SupervisorOptions,
   type SupervisionStrategy,
+  type StatusPage,
+  type StatusPageOptions,
   type ChildOptions,
   type ChildInfo,
   type ProcessInfo,

@@ -22,6 +22,7 @@ mod queue;
 mod resilience;
 mod rpc;
 mod rpc_inbox;
+mod status;
 mod telemetry;
 mod workflow;
 

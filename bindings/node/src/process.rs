@@ -391,7 +391,7 @@ pub struct SupervisorStateOutput {
 /// A supervisor of child processes (and nested supervisors).
 #[napi]
 pub struct NativeSupervisor {
-    sup: Supervisor,
+    pub(crate) sup: Supervisor,
     done: Arc<Done>,
 }
 

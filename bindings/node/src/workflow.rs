@@ -141,6 +141,7 @@ fn ctx_json(ctx: &StageContext) -> String {
         "idempotencyKey": ctx.idempotency_key(),
         "isCompensation": ctx.is_compensation(),
         "workflowInput": ctx.workflow_input(),
+        "traceparent": ctx.traceparent(),
     })
     .to_string()
 }
@@ -234,11 +235,19 @@ impl NativeWorkflowEngine {
         Ok(index)
     }
 
-    /// Starts a run; reports `{"ok": runId}`.
+    /// Starts a run, in the trace `traceparent` names if any (the caller's); reports
+    /// `{"ok": runId}`.
     #[napi]
-    pub fn start(&self, op: u32, name: String, input_json: String, run_id: Option<String>) {
+    pub fn start(
+        &self,
+        op: u32,
+        name: String,
+        input_json: String,
+        run_id: Option<String>,
+        traceparent: Option<String>,
+    ) {
         let engine = self.engine.clone();
-        self.spawn(op, async move {
+        self.spawn_in(op, traceparent, async move {
             let input = parse_input(&input_json)?;
             let h = engine.start(&name, input, run_id.as_deref()).await?;
             Ok(Value::String(h.id().to_string()))
@@ -254,9 +263,16 @@ impl NativeWorkflowEngine {
 
     /// Starts a run and waits for its end; reports `{"ok": outputs}` or the run's error.
     #[napi]
-    pub fn run(&self, op: u32, name: String, input_json: String, run_id: Option<String>) {
+    pub fn run(
+        &self,
+        op: u32,
+        name: String,
+        input_json: String,
+        run_id: Option<String>,
+        traceparent: Option<String>,
+    ) {
         let engine = self.engine.clone();
-        self.spawn(op, async move {
+        self.spawn_in(op, traceparent, async move {
             let input = parse_input(&input_json)?;
             let h = engine.start(&name, input, run_id.as_deref()).await?;
             Ok(Value::Object(h.wait().await?))
@@ -335,6 +351,20 @@ impl NativeWorkflowEngine {
             };
             done.call((op, text), ThreadsafeFunctionCallMode::NonBlocking);
         });
+    }
+
+    /// [`Self::spawn`] with the caller's trace as the current context (a run started inside it
+    /// is its child).
+    fn spawn_in(
+        &self,
+        op: u32,
+        traceparent: Option<String>,
+        f: impl std::future::Future<Output = Result<Value, Error>> + Send + 'static,
+    ) {
+        match traceparent.as_deref().and_then(omnitron::telemetry::TraceContext::from_traceparent) {
+            Some(ctx) => self.spawn(op, omnitron::telemetry::in_context(ctx, f)),
+            None => self.spawn(op, f),
+        }
     }
 
     fn build(&self, index: u32, def: JsWorkflowDef) -> Result<Workflow, Error> {

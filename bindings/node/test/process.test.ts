@@ -290,6 +290,25 @@ test('a supervisor restarts a killed child (one-for-one) and tells @OnChildResta
     assert.equal(restarts.length, 1);
     assert.equal(restarts[0][1], 1);
     assert.equal(restarts[0][0].index, 1);
+    // The status page: each child, its services, and its own report (asked of the Node worker).
+    const page = sup.serveStatusPage();
+    try {
+      assert.match(page.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const status = (await (await fetch(`${page.url}api/status`)).json()) as { processes: Record<string, any>[] };
+      assert.deepEqual(status.processes.map((p) => [p.name, p.index, p.state]), [['calc', 0, 'running'], ['calc', 1, 'running'], ['other', 0, 'running']]);
+      for (const p of status.processes) {
+        assert.equal(p.report.pid, p.pid, 'each report comes from its own process');
+        assert.ok(p.services.length > 0 && p.rss_bytes > 0, JSON.stringify(p.services));
+      }
+      const html = await (await fetch(page.url)).text();
+      assert.match(html, /<script src="\/status\.js"><\/script>/);
+      assert.throws(() => sup.serveStatusPage({ port: 80 } as any), /unknown option 'port'/);
+      assert.throws(() => sup.serveStatusPage({ listen: 'nowhere' }), code('M007'));
+      assert.throws(() => sup.serveStatusPage('x' as any), code('E001'));
+    } finally {
+      page.close();
+      page.close();
+    }
     // A manual restart counts against the budget.
     await sup.restartChild('other');
     assert.notEqual((await sup.children())[2].pid, before[2].pid);

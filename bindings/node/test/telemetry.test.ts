@@ -12,6 +12,7 @@ import { context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { Test } from '@omnitron-dev/native/testing';
 import {
+  Compensate,
   Controller,
   Get,
   Module,
@@ -20,7 +21,10 @@ import {
   Peer,
   Public,
   Service,
+  Stage,
   Trace,
+  Workflow,
+  WorkflowEngine,
   currentTrace,
   flushTraces,
   tracingEnabled,
@@ -168,6 +172,59 @@ test('traces cross peers, join the OpenTelemetry SDK, and reach the collector', 
     await server.close();
     receiver.close();
   }
+});
+
+@Workflow({ name: 'traced-order' })
+class TracedOrder {
+  released: (string | undefined)[] = [];
+
+  @Stage('reserve')
+  async reserve(): Promise<{ trace?: string }> {
+    await new Promise((r) => setTimeout(r, 1));
+    return { trace: currentTrace()?.traceparent };
+  }
+
+  @Stage({ name: 'charge', dependsOn: 'reserve' })
+  charge(): never {
+    throw new Error('card declined');
+  }
+
+  @Compensate('reserve')
+  release(): void {
+    this.released.push(currentTrace()?.traceparent);
+  }
+}
+
+test('a workflow run is one trace under its caller, each stage and compensation in a span of its own', async () => {
+  // Tracing was installed by the first test of this file (its receiver is closed now: spans are
+  // kept or dropped, the run is not slowed).
+  assert.equal(tracingEnabled(), true);
+  const engine = WorkflowEngine.inMemory();
+  const wf = new TracedOrder();
+  engine.register(wf);
+  let caller: string | undefined;
+  await withSpan('checkout', async () => {
+    caller = currentTrace()?.traceparent;
+    await assert.rejects(engine.run('traced-order', { id: 1 }, { runId: 'traced-1' }), /card declined/);
+  });
+  const info = await engine.get('traced-1');
+  assert.equal(info.state, 'compensated');
+  assert.equal(traceId(info.trace ?? undefined), traceId(caller), "the run's trace is kept with it");
+  const stage = (info.stages[0]!.output as { trace?: string }).trace;
+  assert.equal(traceId(stage), traceId(caller), 'the stage runs in the caller\'s trace');
+  assert.notEqual(spanId(stage), spanId(caller), 'in a span of its own (the run\'s, then the stage\'s)');
+  assert.equal(wf.released.length, 1);
+  assert.equal(traceId(wf.released[0]), traceId(caller));
+  assert.notEqual(spanId(wf.released[0]), spanId(stage), 'the compensation has a span of its own');
+  // Outside any span, a run is the root of a trace of its own.
+  const alone = new TracedOrder();
+  const engine2 = WorkflowEngine.inMemory();
+  engine2.register(alone);
+  await assert.rejects(engine2.run('traced-order', {}, { runId: 'traced-2' }));
+  assert.match(alone.released[0] ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  assert.notEqual(traceId(alone.released[0]), traceId(caller));
+  engine.close();
+  engine2.close();
 });
 
 test('bad @Trace options and spans are refused with E001', async () => {

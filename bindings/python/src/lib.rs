@@ -16,6 +16,7 @@ mod process;
 mod queue;
 mod resilience;
 mod rpc;
+mod status;
 mod telemetry;
 mod workflow;
 
@@ -40,6 +41,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     queue::register(m)?;
     resilience::register(m)?;
     rpc::register(m)?;
+    status::register(m)?;
     telemetry::register(m)?;
     log::register(m)?;
     workflow::register(m)?;

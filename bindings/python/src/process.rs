@@ -352,7 +352,7 @@ async fn ask(
 /// A supervisor.
 #[pyclass(frozen, module = "omnitron._native")]
 pub struct NativeSupervisor {
-    sup: Supervisor,
+    pub(crate) sup: Supervisor,
     inbox: Arc<Inbox>,
 }
 

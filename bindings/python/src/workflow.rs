@@ -101,6 +101,7 @@ fn ctx_json(ctx: &StageContext) -> String {
         "idempotency_key": ctx.idempotency_key(),
         "is_compensation": ctx.is_compensation(),
         "workflow_input": ctx.workflow_input(),
+        "traceparent": ctx.traceparent(),
     })
     .to_string()
 }
@@ -180,6 +181,20 @@ fn to_value(v: &impl serde::Serialize) -> Result<Value, Error> {
 impl NativeWorkflowEngine {
     /// Runs `f` on the engine's runtime; `done(result_json)` is called on the loop with
     /// `{"ok": value}` or `{"error": {code, message, related}}`.
+    /// [`Self::spawn`] with the caller's trace as the current context (a run started inside it
+    /// is its child).
+    fn spawn_in(
+        &self,
+        done: Py<PyAny>,
+        traceparent: Option<String>,
+        f: impl std::future::Future<Output = Result<Value, Error>> + Send + 'static,
+    ) {
+        match traceparent.as_deref().and_then(omnitron::telemetry::TraceContext::from_traceparent) {
+            Some(ctx) => self.spawn(done, omnitron::telemetry::in_context(ctx, f)),
+            None => self.spawn(done, f),
+        }
+    }
+
     fn spawn(
         &self,
         done: Py<PyAny>,
@@ -250,21 +265,36 @@ impl NativeWorkflowEngine {
         self.engine.workflows()
     }
 
-    /// Starts a run; `done` gets `{"ok": run_id}`.
-    #[pyo3(signature = (name, input_json, run_id, done))]
-    fn start(&self, name: String, input_json: String, run_id: Option<String>, done: Py<PyAny>) {
+    /// Starts a run, in the trace `traceparent` names if any (the caller's); `done` gets
+    /// `{"ok": run_id}`.
+    #[pyo3(signature = (name, input_json, run_id, traceparent, done))]
+    fn start(
+        &self,
+        name: String,
+        input_json: String,
+        run_id: Option<String>,
+        traceparent: Option<String>,
+        done: Py<PyAny>,
+    ) {
         let engine = self.engine.clone();
-        self.spawn(done, async move {
+        self.spawn_in(done, traceparent, async move {
             let h = engine.start(&name, parse_input(&input_json)?, run_id.as_deref()).await?;
             Ok(Value::String(h.id().to_string()))
         });
     }
 
     /// Starts a run and waits for its end; `done` gets the outputs or the run's error.
-    #[pyo3(signature = (name, input_json, run_id, done))]
-    fn run(&self, name: String, input_json: String, run_id: Option<String>, done: Py<PyAny>) {
+    #[pyo3(signature = (name, input_json, run_id, traceparent, done))]
+    fn run(
+        &self,
+        name: String,
+        input_json: String,
+        run_id: Option<String>,
+        traceparent: Option<String>,
+        done: Py<PyAny>,
+    ) {
         let engine = self.engine.clone();
-        self.spawn(done, async move {
+        self.spawn_in(done, traceparent, async move {
             let h = engine.start(&name, parse_input(&input_json)?, run_id.as_deref()).await?;
             Ok(Value::Object(h.wait().await?))
         });

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from omnitron import Peer, current_trace, public, service, span, trace, tracing_enabled
+from omnitron.workflow import WorkflowEngine, compensate, stage, workflow
 
 exporter = InMemorySpanExporter()
 provider = TracerProvider()
@@ -25,6 +26,29 @@ tracer = otel.get_tracer("user-code")
 def seen() -> dict[str, Any]:
     sc = otel.get_current_span().get_span_context()
     return {"trace": current_trace(), "otel": f"{sc.trace_id:032x}-{sc.span_id:016x}" if sc.is_valid else None}
+
+
+@workflow(name="traced-order")
+class TracedOrder:
+    def __init__(self) -> None:
+        self.released: list[Any] = []
+
+    @stage(name="reserve")
+    async def reserve(self, order: dict[str, Any]) -> Any:
+        return current_trace()
+
+    @stage(name="label", depends_on="reserve")
+    def label(self, _: Any) -> Any:
+        # A sync stage, in a thread: its span is current there too.
+        return current_trace()
+
+    @stage(name="charge", depends_on="label")
+    async def charge(self, _: Any) -> None:
+        raise ValueError("card declined")
+
+    @compensate("reserve")
+    def release(self, _: Any) -> None:
+        self.released.append(current_trace())
 
 
 @service("probe@1.0.0")
@@ -88,6 +112,23 @@ async def main() -> None:
         out["fail_code"] = getattr(e, "code", None)
     with span("manual-step") as h:
         out["manual"] = h
+    # A workflow run started inside a span: one trace, a span per stage and compensation.
+    async with WorkflowEngine.in_memory() as engine:
+        wf = TracedOrder()
+        engine.register(wf)
+        with span("checkout") as h:
+            out["checkout_span"] = h
+            try:
+                await engine.run("traced-order", {"id": 1}, run_id="traced-1")
+            except Exception as e:  # noqa: BLE001
+                out["run_error"] = str(e)
+        info = await engine.get("traced-1")
+        out["workflow"] = {
+            "state": info.state,
+            "stages": {st.name: st.output for st in info.stages},
+            "released": wf.released,
+            "trace": info.trace,
+        }
     out["sdk_spans"] = [sp.name for sp in exporter.get_finished_spans()]
     await client.close()
     await server.close()

@@ -1,8 +1,10 @@
 """Pools and supervisors through the Python package, with real Python worker processes."""
 
 import asyncio
+import json
 import os
 import signal
+import urllib.request
 import time
 from typing import Any, Optional
 
@@ -21,6 +23,7 @@ from omnitron import (
 )
 from omnitron.errors import (
     ChildNotReadyError,
+    ExporterFailedError,
     InvalidArgumentError,
     NotRunningError,
     OmnitronError,
@@ -170,6 +173,25 @@ def test_a_supervisor_restarts_and_hooks_decide() -> None:
             return (await sup.children())[1]["state"] == "stopped"
 
         await eventually(b_down)
+        # The status page: each child as the supervisor sees it, with its own report when it runs.
+        with sup.serve_status_page() as page:
+            assert page.url.startswith("http://127.0.0.1:")
+
+            def fetch(path: str) -> str:
+                with urllib.request.urlopen(page.url + path, timeout=20) as r:
+                    return str(r.read().decode())
+
+            status = json.loads(await asyncio.get_running_loop().run_in_executor(None, fetch, "api/status"))
+            procs = status["processes"]
+            assert [(p["name"], p["state"]) for p in procs] == [("a", "running"), ("b", "stopped")]
+            assert procs[0]["report"]["pid"] == procs[0]["pid"] and procs[1]["report"] is None
+            assert "signal 9" in procs[1]["last_exit"]
+            assert "/status.js" in await asyncio.get_running_loop().run_in_executor(None, fetch, "")
+            with pytest.raises(ExporterFailedError, match="nowhere"):
+                sup.serve_status_page("nowhere")
+            with pytest.raises(InvalidArgumentError):
+                sup.serve_status_page(80)  # type: ignore[arg-type]
+        page.close()
         assert [n for n, _ in crashes] == ["a", "b"]
         assert "signal 9" in crashes[0][1]
         # Manual restarts count against the budget (2): one was used by the crash.

@@ -125,6 +125,20 @@ def test_a_python_process_traces_its_calls_with_the_official_sdk_as_parent() -> 
     assert out["fail_code"]
     assert any(s["name"] == "manual-step" for s in spans)
     assert out["sdk_spans"] == ["user-op"]
+    # A workflow run: one trace under the span it was started in, a span per stage attempt and
+    # compensation, each current while its function runs (async, in a thread, compensating).
+    wf = out["workflow"]
+    assert wf["state"] == "compensated" and "card declined" in out["run_error"]
+    run = [s for s in spans if s["name"] == "workflow traced-order"]
+    assert len(run) == 1 and run[0]["trace"] == tid(out["checkout_span"]) and run[0]["parent"] == sid(out["checkout_span"])
+    assert run[0]["status"][0] == 2
+    assert wf["trace"].split("-")[2] == run[0]["span"], "the run's trace is kept with it"
+    by_name = {s["name"]: s for s in spans if s["trace"] == run[0]["trace"] and s["parent"] == run[0]["span"]}
+    assert set(by_name) == {"stage reserve", "stage label", "stage charge", "compensate reserve"}, by_name
+    assert by_name["stage charge"]["status"][0] == 2
+    assert sid(wf["stages"]["reserve"]) == by_name["stage reserve"]["span"]
+    assert sid(wf["stages"]["label"]) == by_name["stage label"]["span"]
+    assert sid(wf["released"][0]) == by_name["compensate reserve"]["span"]
 
 
 def test_bad_trace_options_are_refused() -> None:

@@ -12,7 +12,7 @@ pub use crate::process::split_words;
 pub use interpolate::interpolate;
 pub use schema::{
     AppConfig, Command, EnvValue, HealthCheckConfig, Instances, InstrumentationConfig, Isolation,
-    LoggingConfig, ProcessConfig, ProcessType, SupervisorConfig, TracingConfig, parse_duration,
+    LoggingConfig, ProcessConfig, ProcessType, StatusConfig, SupervisorConfig, TracingConfig, parse_duration,
 };
 
 use crate::error::{Error, ErrorCode, Result};
@@ -92,6 +92,7 @@ fn check(c: &AppConfig, file: &str) -> Result<()> {
     if let Some(t) = &c.tracing {
         t.check().map_err(|e| Error::new(ErrorCode::InvalidConfig, with_file(file, e.message())))?;
     }
+    c.status.check().map_err(|why| Error::new(ErrorCode::InvalidConfig, format!("{file}: {why}")))?;
     for (name, p) in &c.processes {
         if let Some(r) = &p.restart
             && let Err(e) = r.parse::<crate::process::RestartPolicy>()
@@ -167,6 +168,10 @@ impl LoadedConfig {
             spec = spec.env("OTEL_SERVICE_NAME", name);
             for (k, v) in t.env() {
                 spec = spec.env(k, v);
+            }
+            // The status page's traces: each process keeps its latest spans for it.
+            if self.config.status.enabled {
+                spec = spec.env("OMNITRON_TRACE_RECENT", self.config.status.traces.to_string());
             }
         }
         if let Some(l) = &self.config.logging {

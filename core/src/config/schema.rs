@@ -58,6 +58,63 @@ pub struct AppConfig {
     /// What the engine adds to every process's calls by itself (`docs/OBSERVABILITY.md`).
     #[serde(default)]
     pub instrumentation: Option<InstrumentationConfig>,
+    /// The status page `omnitron start` serves (`docs/OBSERVABILITY.md`). On by default, on a free
+    /// loopback port.
+    #[serde(default)]
+    pub status: StatusConfig,
+}
+
+/// `status:`: the status page `omnitron start` and `omnitron dev` serve.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StatusConfig {
+    /// Whether the page is served (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `host:port` it listens on (default `127.0.0.1:0`: a free loopback port, printed at start
+    /// and by `omnitron ps`). The page has no login: keep it on loopback or behind a proxy that has.
+    #[serde(default = "loopback_any")]
+    pub listen: String,
+    /// How many of its latest spans each process keeps for the page's traces, when `tracing:` is
+    /// on (`OMNITRON_TRACE_RECENT`; default 1024, at most 10000).
+    #[serde(default = "recent_spans")]
+    pub traces: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+fn loopback_any() -> String {
+    "127.0.0.1:0".into()
+}
+fn recent_spans() -> usize {
+    1024
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig { enabled: true, listen: loopback_any(), traces: recent_spans() }
+    }
+}
+
+impl StatusConfig {
+    /// Refuses a listen address without a port, or too many spans.
+    pub fn check(&self) -> Result<(), String> {
+        let port = self.listen.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>()));
+        match port {
+            Some((h, Ok(_))) if !h.is_empty() => {}
+            _ => {
+                return Err(format!(
+                    "status.listen: '{}' is not host:port (127.0.0.1:9090, or port 0 for a free one)",
+                    self.listen
+                ));
+            }
+        }
+        if self.traces > 10_000 {
+            return Err(format!("status.traces: {} is more than 10000 spans", self.traces));
+        }
+        Ok(())
+    }
 }
 
 /// `instrumentation:`.

@@ -29,42 +29,9 @@ impl Exporter {
     /// `GET /metrics` answers in the Prometheus text format, or OpenMetrics when the request's
     /// `Accept` asks for `application/openmetrics-text`.
     pub fn start(registry: Registry, addr: &str) -> Result<Exporter> {
-        let listener = std::net::TcpListener::bind(addr).map_err(|e| {
-            Error::new(ErrorCode::ExporterFailed, format!("cannot listen on '{addr}' for /metrics: {e}"))
-        })?;
-        listener.set_nonblocking(true).map_err(|e| Error::new(ErrorCode::ExporterFailed, e.to_string()))?;
-        let local =
-            listener.local_addr().map_err(|e| Error::new(ErrorCode::ExporterFailed, e.to_string()))?;
-        let handle = runtime::handle();
-        let listener = {
-            let _guard = handle.enter();
-            tokio::net::TcpListener::from_std(listener)
-                .map_err(|e| Error::new(ErrorCode::ExporterFailed, e.to_string()))?
-        };
-        let (stop, mut stopped) = watch::channel(false);
-        let task = handle.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let registry = registry.clone();
-                        let mut stopped = stopped.clone();
-                        tokio::spawn(async move {
-                            let service = service_fn(move |req| serve(registry.clone(), req));
-                            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                            tokio::pin!(conn);
-                            tokio::select! {
-                                _ = conn.as_mut() => {}
-                                _ = stopped.changed() => conn.as_mut().graceful_shutdown(),
-                            }
-                        });
-                    }
-                }
-            }
-        });
-        tracing::debug!(%local, "metrics exporter listening");
-        Ok(Exporter { addr: local, stop, task: Some(task) })
+        let (addr, stop, task) = spawn_http1(addr, "/metrics", move |req| serve(registry.clone(), req))?;
+        tracing::debug!(%addr, "metrics exporter listening");
+        Ok(Exporter { addr, stop, task: Some(task) })
     }
 
     /// The address it listens on (with the real port when 0 was asked for).
@@ -95,6 +62,56 @@ impl Drop for Exporter {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// A small HTTP/1.1 server on the engine's runtime, answering every request with `handler`:
+/// what the `/metrics` exporter and the status page share. Sending `true` on the returned sender
+/// stops it (connections finish their request in flight); the task ends when it is down.
+#[allow(clippy::type_complexity)]
+pub(crate) fn spawn_http1<F, Fut>(
+    addr: &str,
+    what: &str,
+    handler: F,
+) -> Result<(SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<()>)>
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut:
+        std::future::Future<Output = std::result::Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
+    let failed = |e: std::io::Error| {
+        Error::new(ErrorCode::ExporterFailed, format!("cannot listen on '{addr}' for {what}: {e}"))
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(failed)?;
+    listener.set_nonblocking(true).map_err(failed)?;
+    let local = listener.local_addr().map_err(failed)?;
+    let handle = runtime::handle();
+    let listener = {
+        let _guard = handle.enter();
+        tokio::net::TcpListener::from_std(listener).map_err(failed)?
+    };
+    let (stop, mut stopped) = watch::channel(false);
+    let task = handle.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let handler = handler.clone();
+                    let mut stopped = stopped.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(handler);
+                        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = stopped.changed() => conn.as_mut().graceful_shutdown(),
+                        }
+                    });
+                }
+            }
+        }
+    });
+    Ok((local, stop, task))
 }
 
 async fn serve(

@@ -15,6 +15,8 @@ mod registry;
 
 #[cfg(feature = "exporter")]
 pub use exporter::Exporter;
+#[cfg(all(feature = "exporter", feature = "process"))]
+pub(crate) use exporter::spawn_http1;
 pub use expose::{
     BucketSnapshot, FamilySnapshot, OPENMETRICS_CONTENT_TYPE, SampleValue, SeriesSnapshot, TEXT_CONTENT_TYPE,
 };

@@ -24,6 +24,9 @@ pub struct Status {
     pub pid: u32,
     /// Its children.
     pub children: Vec<ChildStatus>,
+    /// The status page's address, when it serves one.
+    #[serde(default)]
+    pub status_page: Option<String>,
 }
 
 /// One child in a [`Status`].
@@ -73,6 +76,7 @@ pub struct ControlServer {
     peer: Peer,
     stop: Arc<Notify>,
     token_file: PathBuf,
+    page: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
 impl ControlServer {
@@ -97,12 +101,14 @@ impl ControlServer {
         let (name, version) = CONTROL_SERVICE.split_once('@').unwrap_or((CONTROL_SERVICE, "1.0.0"));
         let (s1, s2, app1) = (sup.clone(), sup, app.to_string());
         let st = stop.clone();
+        let page = Arc::new(parking_lot::Mutex::new(None::<String>));
+        let page1 = page.clone();
         let svc = Service::builder(name, version)?
             .method("ps", move |()| {
-                let (s, app) = (s1.clone(), app1.clone());
+                let (s, app, status_page) = (s1.clone(), app1.clone(), page1.lock().clone());
                 async move {
                     let children = s.children().await.into_iter().map(ChildStatus::from).collect();
-                    Ok(Status { app, pid: std::process::id(), children })
+                    Ok(Status { app, pid: std::process::id(), children, status_page })
                 }
             })
             .method("stop", move |()| {
@@ -118,7 +124,12 @@ impl ControlServer {
             })
             .build()?;
         peer.expose(svc).await?;
-        Ok(ControlServer { peer, stop, token_file })
+        Ok(ControlServer { peer, stop, token_file, page })
+    }
+
+    /// Says where the status page is, for `omnitron ps`.
+    pub fn set_status_page(&self, url: Option<String>) {
+        *self.page.lock() = url;
     }
 
     /// Resolves when a client asks this application to stop.

@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::child::LostReason;
+use super::child::{ChildProcess, LostReason};
 use super::host::ProcessHost;
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::{CounterVec, MetricOptions};
@@ -290,6 +290,17 @@ impl Supervisor {
         let Ok(tx) = self.sender() else { return Vec::new() };
         let (reply, rx) = oneshot::channel();
         if tx.send(Ev::Children { reply }).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Every child with its running process, if it has one (what the status page asks each
+    /// process for its report through).
+    pub async fn processes(&self) -> Vec<(ChildInfo, Option<Arc<ChildProcess>>)> {
+        let Ok(tx) = self.sender() else { return Vec::new() };
+        let (reply, rx) = oneshot::channel();
+        if tx.send(Ev::Processes { reply }).is_err() {
             return Vec::new();
         }
         rx.await.unwrap_or_default()

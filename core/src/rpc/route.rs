@@ -95,6 +95,17 @@ pub(super) async fn route_unary(
     ctx: CallContext,
     may_go_up: bool,
 ) -> std::result::Result<Bytes, WireError> {
+    // What this process reports to the status page: always answered here, never sent upstream.
+    if target == crate::status::STATUS_SERVICE {
+        return match method {
+            crate::status::REPORT_METHOD => super::service::encode(&crate::status::report_json().await)
+                .map_err(|e| WireError::from_error(&e)),
+            other => Err(wire(
+                ErrorCode::MethodNotFound,
+                format!("'$status' has no method '{other}' (methods: report)"),
+            )),
+        };
+    }
     if target == "$registry" || target.starts_with("$registry@") {
         if may_go_up && inner.upstream_address.is_some() {
             let conn = upstream_conn(inner, ctx.deadline).await?;

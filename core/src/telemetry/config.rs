@@ -74,6 +74,10 @@ pub struct TraceConfig {
     pub batch_size: usize,
     /// How often the waiting spans are exported when fewer than a batch wait.
     pub delay: Duration,
+    /// How many of the latest finished spans this process keeps to show on the status page
+    /// (`OMNITRON_TRACE_RECENT`, which `omnitron start` sets for its children; 0: none). Spans are
+    /// recorded when this is above 0 even if nothing is exported.
+    pub keep_recent: usize,
 }
 
 /// OpenTelemetry's batch span processor defaults, except the delay: 1 s rather than 5 s, so that
@@ -82,6 +86,8 @@ const MAX_QUEUE: usize = 2048;
 const BATCH_SIZE: usize = 512;
 const DELAY: Duration = Duration::from_millis(1000);
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// The most spans a process keeps for the status page.
+pub(super) const MAX_RECENT: usize = 10_000;
 /// The shortest export delay: the exporter waits at least this long between looks at an empty
 /// queue.
 pub(super) const MIN_DELAY: Duration = Duration::from_millis(1);
@@ -112,6 +118,7 @@ impl TraceConfig {
             max_queue: MAX_QUEUE,
             batch_size: BATCH_SIZE,
             delay: DELAY,
+            keep_recent: 0,
         }
     }
 
@@ -230,6 +237,15 @@ impl TraceConfig {
             cfg.delay = millis("OTEL_BSP_SCHEDULE_DELAY", &v)?.max(MIN_DELAY);
         }
         cfg.batch_size = cfg.batch_size.min(cfg.max_queue);
+        if let Some(v) = var("OMNITRON_TRACE_RECENT") {
+            cfg.keep_recent =
+                v.trim().parse::<usize>().ok().filter(|n| *n <= MAX_RECENT).ok_or_else(|| {
+                    invalid(format!(
+                        "OMNITRON_TRACE_RECENT: '{}' is not a count from 0 to {MAX_RECENT}",
+                        v.trim()
+                    ))
+                })?;
+        }
         Ok(Some(cfg))
     }
 }

@@ -25,6 +25,7 @@ mod handles;
 #[cfg(feature = "http")]
 pub(crate) mod http;
 mod otlp;
+mod recent;
 #[cfg(feature = "rpc")]
 pub(crate) mod rpc;
 mod span;
@@ -36,6 +37,7 @@ pub use config::{Exporter, Sampler, TraceConfig};
 pub use context::{TraceContext, new_span_id, new_trace_id};
 pub use current::{current, in_context, set_thread_context, trace, with_context};
 pub use handles::{end_span, open_spans, set_span_attribute, start_span};
+pub use recent::{RecentSpan, recent_spans};
 pub use span::{AttrValue, Span, SpanData, SpanKind, Status};
 pub use tracer::{SpanCounts, enabled, flush, install, install_from_env, span_counts};
 #[cfg(feature = "rpc")]

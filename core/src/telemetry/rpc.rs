@@ -25,6 +25,11 @@ fn parent_of(trace: Option<&Bytes>) -> Option<TraceContext> {
 /// the traces that cross it).
 #[inline]
 pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Option<Span>, Option<Bytes>) {
+    // The protocol's own services (`$registry`, `$status`: what the status page polls) are the
+    // engine's plumbing, not the application's work: no span of their own.
+    if target.starts_with('$') {
+        return (None, trace);
+    }
     let Some(t) = tracer() else {
         return match trace {
             Some(t) => (None, Some(t)),

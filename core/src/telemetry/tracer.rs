@@ -11,6 +11,7 @@ use parking_lot::{Condvar, Mutex};
 use super::config::{Exporter, Sampler, TraceConfig};
 use super::context::TraceContext;
 use super::export::{self, Batch};
+use super::recent::Ring;
 use super::span::{Span, SpanData, SpanKind};
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::{Counter, MetricOptions, Registry};
@@ -111,6 +112,8 @@ pub(crate) struct Tracer {
     flushed: Condvar,
     pub(super) exported: Counter,
     pub(super) dropped: Counter,
+    /// The latest finished spans, for the status page.
+    pub(super) recent: Mutex<Ring>,
 }
 
 #[derive(Default)]
@@ -142,13 +145,19 @@ impl Tracer {
                 "omnitron_trace_spans_dropped_total",
                 "Spans dropped: the export queue was full, or the collector failed or was too slow",
             ),
+            recent: Mutex::new(Ring::new(config.keep_recent)),
             config,
             language: sdk_language(language).to_string(),
         }
     }
 
+    /// Whether ended spans go anywhere: to a collector, or to the status page's ring.
+    fn keeps_spans(&self) -> bool {
+        !matches!(self.config.exporter, Exporter::None) || self.config.keep_recent > 0
+    }
+
     fn start_exporter(&'static self) {
-        if matches!(self.config.exporter, Exporter::None) {
+        if !self.keeps_spans() {
             return;
         }
         let spawned =
@@ -180,7 +189,7 @@ impl Tracer {
                 (root, 0)
             }
         };
-        let record = context.sampled && !matches!(self.config.exporter, Exporter::None);
+        let record = context.sampled && self.keeps_spans();
         (context, parent_id, record)
     }
 
@@ -200,7 +209,7 @@ impl Tracer {
     }
 
     fn flush(&self, timeout: Duration) -> bool {
-        if matches!(self.config.exporter, Exporter::None) {
+        if !self.keeps_spans() {
             return true;
         }
         let until = Instant::now() + timeout;
@@ -218,8 +227,14 @@ impl Tracer {
 
     /// The exporter thread: a batch when one is full, when the delay has passed, or on a flush.
     fn run(&'static self) {
-        let Exporter::Otlp { endpoint, headers, timeout } = &self.config.exporter else { return };
-        let Some(mut client) = export::Client::new(endpoint, headers.clone(), *timeout) else { return };
+        // No collector: the spans only go to the status page's ring.
+        let mut client = match &self.config.exporter {
+            Exporter::Otlp { endpoint, headers, timeout } => {
+                let Some(c) = export::Client::new(endpoint, headers.clone(), *timeout) else { return };
+                Some(c)
+            }
+            Exporter::None => None,
+        };
         let resource = export::resource(self);
         loop {
             let batch: Vec<Box<SpanData>> = {
@@ -241,11 +256,18 @@ impl Tracer {
                 q.spans.drain(..n).collect()
             };
             let n = batch.len() as u64;
-            let ok = client.send(&Batch { resource: &resource, spans: &batch });
-            if ok {
-                let _ = self.exported.inc_by(n as f64);
-            } else {
-                let _ = self.dropped.inc_by(n as f64);
+            if let Some(client) = client.as_mut() {
+                if client.send(&Batch { resource: &resource, spans: &batch }) {
+                    let _ = self.exported.inc_by(n as f64);
+                } else {
+                    let _ = self.dropped.inc_by(n as f64);
+                }
+            }
+            if self.config.keep_recent > 0 {
+                let mut recent = self.recent.lock();
+                for span in batch {
+                    recent.push(span);
+                }
             }
             let mut q = self.queue.lock();
             q.done += n;

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::telemetry::TraceContext;
+
 /// Given to every stage attempt and every compensation attempt. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct StageContext {
@@ -16,6 +18,7 @@ pub struct StageContext {
     pub(crate) input: Arc<Value>,
     pub(crate) compensation: bool,
     pub(crate) cancel: CancellationToken,
+    pub(crate) trace: Option<TraceContext>,
 }
 
 impl StageContext {
@@ -60,6 +63,32 @@ impl StageContext {
     /// Whether the run was cancelled or timed out (the attempt is about to be abandoned).
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// This attempt's span context, when tracing is on: calls made inside the attempt are its
+    /// children. Rust code inside the stage's future has it as its current context already; a
+    /// door hands it to its own language's context (`traceparent()`).
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
+    }
+
+    /// [`StageContext::trace`] as a W3C traceparent.
+    pub fn traceparent(&self) -> Option<String> {
+        self.trace.as_ref().map(TraceContext::traceparent)
+    }
+
+    /// `f` with this attempt's span as its current context (as it is, without one).
+    pub(crate) fn in_trace<F: std::future::Future>(
+        &self,
+        f: F,
+    ) -> impl std::future::Future<Output = F::Output> + use<F> {
+        let ctx = self.trace.clone();
+        async move {
+            match ctx {
+                Some(c) => crate::telemetry::in_context(c, f).await,
+                None => f.await,
+            }
+        }
     }
 
     /// Resolves when the run is cancelled or timed out, for stages that can stop early.

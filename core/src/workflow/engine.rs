@@ -12,6 +12,7 @@ use super::exec::{Exec, Mode, Registered, RunEntry, record};
 use super::journal::{Entry, Event, Journal, MemoryJournal, now_ms};
 use super::metrics::WorkflowMetrics;
 use super::run::{RunFilter, RunInfo, RunState, RunSummary};
+use super::trace::RunTrace;
 use super::{RecoveryPolicy, StageState};
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::Registry;
@@ -50,7 +51,7 @@ pub(crate) struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -141,14 +142,17 @@ impl Engine {
 
     /// An engine over `journal`, reporting into `registry`.
     pub fn with_registry(journal: Arc<dyn Journal>, registry: &Registry) -> Engine {
-        Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 journal,
                 registry: registry.clone(),
                 workflows: RwLock::new(HashMap::new()),
                 active: Mutex::new(HashMap::new()),
             }),
-        }
+        };
+        #[cfg(feature = "rpc")]
+        super::status::watch(&engine);
+        engine
     }
 
     /// An engine over a new [`MemoryJournal`] (nothing survives the process).
@@ -236,16 +240,18 @@ impl Engine {
             None => generated_id().into(),
         };
         let def = &wf.def;
+        let run_trace = RunTrace::default();
         let created = Event::RunCreated {
             workflow: def.name.clone(),
             input,
             stages: def.stages.iter().map(|s| s.name.clone()).collect(),
+            trace: run_trace.fresh(&def.name, &id),
         };
         let mut info =
             RunInfo::created(&Entry { run_id: id.clone(), seq: 0, at_ms: now_ms(), event: created.clone() })
                 .expect("a RunCreated entry");
         info.last_seq = 0;
-        let entry = RunEntry::new(info);
+        let entry = RunEntry::traced(info, run_trace);
         {
             let mut active = self.inner.active.lock();
             if let Some(other) = active.get(&id) {
@@ -335,6 +341,7 @@ impl Engine {
                 RecoveryPolicy::Compensate => Mode::Compensate(interrupted(&info)),
             },
         };
+        let first_trace = info.trace.clone();
         let entry = RunEntry::new(info);
         {
             let mut active = self.inner.active.lock();
@@ -343,6 +350,7 @@ impl Engine {
             }
             active.insert(entry.id.clone(), entry.clone());
         }
+        entry.trace.resumed(&entry.workflow, &entry.id, first_trace.as_deref());
         let exec = Exec { engine: self.inner.clone(), wf, run: entry.clone() };
         tokio::spawn(exec.drive(mode));
         Ok(Ok(RunHandle { entry }))

@@ -17,6 +17,7 @@ use super::engine::Inner;
 use super::journal::{Entry, Event, now_ms};
 use super::metrics::WorkflowMetrics;
 use super::run::{ErrorRecord, RunInfo, RunState, StageState};
+use super::trace::{self, RunTrace};
 use crate::error::{BoxError, Error, ErrorCode, Result};
 
 /// What a run ends with for its caller.
@@ -39,10 +40,17 @@ pub(crate) struct RunEntry {
     pub(crate) info: Mutex<RunInfo>,
     pub(crate) done: watch::Sender<Option<RunOutcome>>,
     pub(crate) cancel: CancellationToken,
+    /// Its span while it runs here.
+    pub(crate) trace: RunTrace,
 }
 
 impl RunEntry {
     pub(crate) fn new(info: RunInfo) -> Arc<RunEntry> {
+        RunEntry::traced(info, RunTrace::default())
+    }
+
+    /// A run with its span in this engine.
+    pub(crate) fn traced(info: RunInfo, trace: RunTrace) -> Arc<RunEntry> {
         let outcome = info.outcome();
         Arc::new(RunEntry {
             id: info.run_id.as_str().into(),
@@ -51,6 +59,7 @@ impl RunEntry {
             info: Mutex::new(info),
             done: watch::Sender::new(outcome),
             cancel: CancellationToken::new(),
+            trace,
         })
     }
 }
@@ -143,7 +152,11 @@ impl Exec {
                 self.run.id, self.run.workflow
             ))),
         };
-        let state = self.run.info.lock().state;
+        let (state, error) = {
+            let info = self.run.info.lock();
+            (info.state, info.error.clone())
+        };
+        self.run.trace.end(state, error.as_ref());
         if state.is_final()
             && let Some(c) = self.wf.metrics.runs.get(&state)
         {
@@ -423,6 +436,7 @@ impl Exec {
         let name: Arc<str> = stage.name.as_str().into();
         let mut tries = 1u32;
         loop {
+            let span = trace::attempt(&self.run.trace, &stage.name, attempt, false, &key);
             let ctx = StageContext {
                 run_id: self.run.id.clone(),
                 workflow: self.wf.name.clone(),
@@ -432,9 +446,10 @@ impl Exec {
                 input: self.run.input.clone(),
                 compensation: false,
                 cancel: token.clone(),
+                trace: span.as_ref().map(|s| s.context().clone()),
             };
             let t0 = std::time::Instant::now();
-            let fut = (stage.run)(input.clone(), ctx);
+            let fut = ctx.in_trace((stage.run)(input.clone(), ctx.clone()));
             let (res, timed_out) = match stage.timeout {
                 Some(t) => match tokio::time::timeout(t, fut).await {
                     Ok(r) => (r.map_err(record_of), false),
@@ -451,6 +466,7 @@ impl Exec {
                 None => (fut.await.map_err(record_of), false),
             };
             m.duration.observe(t0.elapsed().as_secs_f64());
+            trace::end_attempt(span, res.as_ref().err());
             let err = match res {
                 Ok(output) => {
                     m.ok.inc();
@@ -514,6 +530,7 @@ impl Exec {
                     )
                 };
                 self.commit(vec![Event::CompensationStarted { stage: stage.name.clone(), attempt }]).await?;
+                let span = trace::attempt(&self.run.trace, &stage.name, attempt, true, &key);
                 let ctx = StageContext {
                     run_id: self.run.id.clone(),
                     workflow: self.wf.name.clone(),
@@ -523,13 +540,16 @@ impl Exec {
                     input: self.run.input.clone(),
                     compensation: true,
                     cancel: CancellationToken::new(),
+                    trace: span.as_ref().map(|s| s.context().clone()),
                 };
                 // Its own task, so a panicking compensation is an error like any other.
-                let joined = tokio::spawn(f(output, ctx)).await;
+                let joined = tokio::spawn(ctx.in_trace(f(output, ctx.clone()))).await;
                 let result = joined.unwrap_or_else(|e| {
                     Err(Box::new(Error::new(ErrorCode::Internal, format!("the compensation panicked: {e}")))
                         as BoxError)
                 });
+                let failure = result.as_ref().err().map(|e| record(ErrorCode::CallbackFailed, e.to_string()));
+                trace::end_attempt(span, failure.as_ref());
                 match result {
                     Ok(()) => {
                         self.commit(vec![Event::CompensationCompleted {

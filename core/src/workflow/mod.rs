@@ -28,6 +28,9 @@ pub mod journal;
 mod metrics;
 mod options;
 mod run;
+#[cfg(feature = "rpc")]
+mod status;
+mod trace;
 
 pub use context::StageContext;
 pub use definition::{

@@ -252,6 +252,9 @@ pub struct RunInfo {
     pub finished_at_ms: Option<u64>,
     /// The sequence number of its last journal entry.
     pub last_seq: u64,
+    /// The run's trace context (a W3C traceparent) when tracing was on as it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// A line of [`Engine::list`](super::Engine::list).
@@ -283,7 +286,7 @@ pub struct RunFilter {
 impl RunInfo {
     /// The run created by a `RunCreated` entry.
     pub(crate) fn created(entry: &Entry) -> Option<RunInfo> {
-        let Event::RunCreated { workflow, input, stages } = &entry.event else { return None };
+        let Event::RunCreated { workflow, input, stages, trace } = &entry.event else { return None };
         Some(RunInfo {
             run_id: entry.run_id.to_string(),
             workflow: workflow.clone(),
@@ -296,6 +299,7 @@ impl RunInfo {
             updated_at_ms: entry.at_ms,
             finished_at_ms: None,
             last_seq: entry.seq,
+            trace: trace.clone(),
         })
     }
 

@@ -202,6 +202,8 @@ export interface Supervisor {
   children(): Promise<ChildInfo[]>;
   /** 'idle' | 'running' | 'stopped' | 'failed'. */
   readonly state: 'idle' | 'running' | 'stopped' | 'failed';
+  /** Serves its status page in the browser (docs/OBSERVABILITY.md); see `StatusPage`. */
+  serveStatusPage(options?: StatusPageOptions): StatusPage;
 }
 
 class SupervisorImpl implements Supervisor {
@@ -353,6 +355,37 @@ class SupervisorImpl implements Supervisor {
   get state(): 'idle' | 'running' | 'stopped' | 'failed' {
     return this.#native.state().state as Supervisor['state'];
   }
+
+  /**
+   * Serves this supervisor's status page in the browser (docs/OBSERVABILITY.md): its children with
+   * their state, restarts, CPU and memory, services, breakers, pools, workflow runs, recent traces
+   * and metrics, refreshed live. `listen` is `host:port` (port 0, the default: a free one); keep
+   * it on loopback, the page has no login.
+   */
+  serveStatusPage(options: StatusPageOptions = {}): StatusPage {
+    if (typeof options !== 'object' || options === null) throw invalidArgument(`serveStatusPage() takes { listen }, got ${describe(options)}`);
+    checkKeys(options, STATUS_PAGE_KEYS, 'serveStatusPage()');
+    const listen = options.listen ?? '127.0.0.1:0';
+    if (typeof listen !== 'string') throw invalidArgument(`serveStatusPage(): listen must be 'host:port', got ${describe(listen)}`);
+    const page = nativeCall(() => native.NativeStatusPage.serve(this.#native, this.name, listen));
+    return { url: page.url, close: () => page.close() };
+  }
+}
+
+/** What `serveStatusPage()` takes. */
+export interface StatusPageOptions {
+  /** `host:port` to listen on (default `127.0.0.1:0`: a free loopback port). */
+  listen?: string;
+}
+
+const STATUS_PAGE_KEYS = new OptionKeys(['listen']);
+
+/** A running status page. */
+export interface StatusPage {
+  /** `http://host:port/`. */
+  readonly url: string;
+  /** Stops serving (again: nothing). */
+  close(): void;
 }
 
 /** The `Supervisor` value: `@Supervisor({...})` decorates a class; `new Supervisor(Cls | instance | options)` or `Supervisor.start(...)` runs one. */

@@ -8,6 +8,7 @@ import { native } from '../native.js';
 import { errorFor, OmnitronError, call as nativeCall, invalidArgument } from '../errors.js';
 import { describe } from '../di/tokens.js';
 import { checkKeys, isThenable, OptionKeys } from '../util.js';
+import { currentTrace, runInTrace } from '../telemetry.js';
 import { definitionOf, isWorkflowClass, workflowNameOf, type StageContext, type StageDefinition, type CompensateFn, type WorkflowDefinition } from './definition.js';
 
 /** Where a run is. */
@@ -56,6 +57,8 @@ export interface RunInfo {
   createdAtMs: number;
   updatedAtMs: number;
   finishedAtMs: number | null;
+  /** The run's trace (a W3C traceparent) when tracing was on as it started. */
+  trace: string | null;
 }
 
 export interface RunSummary {
@@ -125,6 +128,7 @@ function runInfo(r: Raw): RunInfo {
     createdAtMs: r.created_at_ms,
     updatedAtMs: r.updated_at_ms,
     finishedAtMs: r.finished_at_ms ?? null,
+    trace: r.trace ?? null,
   };
 }
 
@@ -290,13 +294,13 @@ export class WorkflowEngine {
 
   /** Starts a run of `workflow` (its name or its `@Workflow` class) and resolves once its creation is journaled. */
   async start<O extends Outputs = Outputs>(name: WorkflowRef, input?: unknown, opts: StartOptions = {}): Promise<WorkflowRun<O>> {
-    const id = (await this.#op((op) => this.#native.start(op, this.#name(name), json(input, 'the input'), runIdOf(opts, 'WorkflowEngine.start()')))) as string;
+    const id = (await this.#op((op) => this.#native.start(op, this.#name(name), json(input, 'the input'), runIdOf(opts, 'WorkflowEngine.start()'), currentTrace()?.traceparent))) as string;
     return new WorkflowRun<O>(this, id);
   }
 
   /** Starts a run of `workflow` (its name or its `@Workflow` class) and resolves with its outputs (or rejects with its error). */
   run<O extends Outputs = Outputs>(name: WorkflowRef, input?: unknown, opts: StartOptions = {}): Promise<O> {
-    return this.#op((op) => this.#native.run(op, this.#name(name), json(input, 'the input'), runIdOf(opts, 'WorkflowEngine.run()'))) as Promise<O>;
+    return this.#op((op) => this.#native.run(op, this.#name(name), json(input, 'the input'), runIdOf(opts, 'WorkflowEngine.run()'), currentTrace()?.traceparent)) as Promise<O>;
   }
 
   /** Waits for a run's end. A run unfinished in the journal but not running here fails at once (call `recover()` first). */
@@ -376,7 +380,8 @@ export class WorkflowEngine {
     const s = this.#workflows.get(wf)?.[stage];
     const f: ((v: unknown, c: StageContext) => unknown) | undefined = compensation ? (s?.compensate as CompensateFn | undefined) : s?.run;
     if (!f) return void answer('E003', `no function for stage #${stage} of workflow #${wf}`, null);
-    const c = new RunningContext(JSON.parse(ctx) as Raw);
+    const raw = JSON.parse(ctx) as Raw;
+    const c = new RunningContext(raw);
     this.#running.set(id, c);
     const fail = (e: unknown) => {
       this.#running.delete(id);
@@ -397,7 +402,8 @@ export class WorkflowEngine {
       answer(null, null, text ?? null);
     };
     try {
-      const r = f(JSON.parse(input), c);
+      // The attempt's span is the current trace while it runs: the calls it makes are its children.
+      const r = raw.traceparent ? runInTrace({ traceparent: raw.traceparent as string }, () => f(JSON.parse(input), c)) : f(JSON.parse(input), c);
       if (isThenable(r)) r.then(ok, fail);
       else ok(r);
     } catch (e) {

@@ -67,6 +67,7 @@ __all__ = [
     "ChildInfo",
     "HealthCheck",
     "Pool",
+    "StatusPage",
     "Supervisor",
     "child",
     "on_child_crash",
@@ -470,6 +471,28 @@ CrashHook = Callable[[ChildInfo, str], Union[Optional[str], Awaitable[Optional[s
 RestartHook = Callable[[ChildInfo, int], Union[None, Awaitable[None]]]
 
 
+class StatusPage:
+    """A running status page (:meth:`Supervisor.serve_status_page`)."""
+
+    def __init__(self, native: _native.NativeStatusPage) -> None:
+        self._native = native
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/``."""
+        return self._native.url
+
+    def close(self) -> None:
+        """Stops serving (again: nothing)."""
+        self._native.close()
+
+    def __enter__(self) -> "StatusPage":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Supervisor:
     """Children (processes or nested supervisors) restarted by a strategy within a budget.
     ``async with sup:`` starts it and closes it at the end."""
@@ -642,6 +665,16 @@ class Supervisor:
         loop = self._attach()
         infos: list[ChildInfo] = await loop.run_in_executor(None, self._native.children)
         return infos
+
+    def serve_status_page(self, listen: str = "127.0.0.1:0") -> "StatusPage":
+        """Serves this supervisor's status page in the browser (docs/OBSERVABILITY.md): its
+        children with their state, restarts, CPU and memory, services, breakers, pools, workflow
+        runs, recent traces and metrics, refreshed live. ``listen`` is ``host:port`` (port 0: a
+        free one); keep it on loopback, the page has no login. ``with sup.serve_status_page() as
+        page:`` closes it at the end."""
+        if not isinstance(listen, str):
+            raise InvalidArgumentError(f"serve_status_page() takes listen='host:port', got {describe(listen)}")
+        return StatusPage(_native.NativeStatusPage.serve(self._native, self.name, listen))
 
     @classmethod
     def from_class(cls, obj: Any) -> "Supervisor":

@@ -35,6 +35,8 @@ as JSON (None, bool, int, float, str, list, dict). Times are in seconds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import json
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ from ._options import checked_keywords
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidWorkflowError, OmnitronError, from_code
 from .rpc import _threads
+from .telemetry import current_trace, in_trace
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,6 +74,9 @@ class StageContext:
     is_compensation: bool
     #: The run's input.
     workflow_input: Any
+    #: This attempt's span (a W3C traceparent) when tracing is on: the current trace while the
+    #: stage runs, so the calls it makes are its children.
+    traceparent: Optional[str] = None
 
 
 @dataclass
@@ -419,6 +425,8 @@ class RunInfo:
     created_at: float
     updated_at: float
     finished_at: Optional[float]
+    #: The run's trace (a W3C traceparent) when tracing was on as it started.
+    trace: Optional[str] = None
 
     def stage(self, name: str) -> StageInfo:
         return next(s for s in self.stages if s.name == name)
@@ -449,6 +457,7 @@ class RunInfo:
             created_at=r["created_at_ms"] / 1000.0,
             updated_at=r["updated_at_ms"] / 1000.0,
             finished_at=_secs(r.get("finished_at_ms")),
+            trace=r.get("trace"),
         )
 
 
@@ -619,8 +628,15 @@ class WorkflowEngine:
             fn = s.compensate if compensation else s.run
             assert fn is not None
             args: list[Any] = [json.loads(input_json)]
+            ctx = StageContext(**json.loads(ctx_json))
             if ctx_wanted[index][1 if compensation else 0]:
-                args.append(StageContext(**json.loads(ctx_json)))
+                args.append(ctx)
+            # The attempt's span is the current trace while it runs: a task or a thread started
+            # inside `in_trace` keeps it.
+            with in_trace((ctx.traceparent, None)) if ctx.traceparent else contextlib.nullcontext():
+                return start_stage(s, fn, compensation, args, call)
+
+        def start_stage(s: StageDefinition, fn: Callable[..., Any], compensation: bool, args: list[Any], call: Any) -> Any:
             if inspect.iscoroutinefunction(fn):
 
                 async def run_async() -> None:
@@ -647,7 +663,7 @@ class WorkflowEngine:
                     return
                 _answer(call, compensation, result, s.name)
 
-            _threads().submit(run_sync)
+            _threads().submit(contextvars.copy_context().run, run_sync)
             return None
 
         return dispatch
@@ -686,7 +702,8 @@ class WorkflowEngine:
         """Starts a run of a workflow (its name or its ``@workflow`` class); returns once its
         creation is journaled. A ``run_id`` that exists returns that run (idempotent start)."""
         n, text, rid = self._check_start(name, input, run_id)
-        return WorkflowRun(self, await self._op(lambda done: self._native.start(n, text, rid, done)))
+        tp = _traceparent()
+        return WorkflowRun(self, await self._op(lambda done: self._native.start(n, text, rid, tp, done)))
 
     @checked_keywords("WorkflowEngine.run()")
     async def run(self, name: Union[str, type], input: Any = None, *, run_id: Optional[str] = None) -> dict[str, Any]:
@@ -695,7 +712,8 @@ class WorkflowEngine:
         ``CompensationFailedError`` (``errors`` holds the original error, then each failed
         compensation's), ..."""
         n, text, rid = self._check_start(name, input, run_id)
-        out: dict[str, Any] = await self._op(lambda done: self._native.run(n, text, rid, done))
+        tp = _traceparent()
+        out: dict[str, Any] = await self._op(lambda done: self._native.run(n, text, rid, tp, done))
         return out
 
     def _check_start(self, name: Any, input: Any, run_id: Any) -> tuple[str, str, Optional[str]]:
@@ -780,3 +798,9 @@ __all__ = [
     "stage",
     "workflow",
 ]
+
+
+def _traceparent() -> Optional[str]:
+    """The caller's trace, which a run started now is a child of."""
+    h = current_trace()
+    return h[0] if h else None

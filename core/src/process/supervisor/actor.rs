@@ -45,6 +45,7 @@ pub(super) enum Ev {
     Restart { name: String, reply: oneshot::Sender<Result<()>> },
     StartChild { args: Vec<String>, reply: oneshot::Sender<Result<usize>> },
     Children { reply: oneshot::Sender<Vec<ChildInfo>> },
+    Processes { reply: oneshot::Sender<Vec<(ChildInfo, Option<Arc<ChildProcess>>)>> },
 }
 
 pub(super) struct Unit {
@@ -173,6 +174,13 @@ impl Actor {
                 }
                 Ev::Children { reply } => {
                     let _ = reply.send((0..self.units.len()).map(|u| self.info(u)).collect());
+                }
+                Ev::Processes { reply } => {
+                    let _ = reply.send(
+                        (0..self.units.len())
+                            .map(|u| (self.info(u), self.units[u].current.clone()))
+                            .collect(),
+                    );
                 }
             }
         }

@@ -35,6 +35,10 @@ pub enum Event {
         input: Value,
         /// The workflow's stages at that time, in definition order.
         stages: Vec<String>,
+        /// The run's trace context (a W3C traceparent), when tracing was on: an engine that takes
+        /// the run up links its own trace to it. Absent in journals written before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
     /// The run moved to another state (with why, for failures).
     RunState {
