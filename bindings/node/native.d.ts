@@ -261,14 +261,15 @@ export declare class NativeQueueHost {
   /**
    * Adds a job (`data` MessagePack); `op` reports its id (MessagePack string) and aux 1 when it
    * was added, 0 for a duplicate.
+   * `traceparent`: the caller's trace, which the job carries to its handler.
    */
-  add(op: number, queue: number, name: string, data: Buffer, options: Array<JsRawOption>): void
+  add(op: number, queue: number, name: string, data: Buffer, options: Array<JsRawOption>, traceparent?: string | undefined | null): void
   /**
    * Adds jobs in one write; `op` reports how many were new (aux) and their ids (one MessagePack
    * string, NUL between ids; an array when an id holds a NUL). Job `i` is named `names[name_of[i]]`, its data (MessagePack) ends at `ends[i]` in
    * `data`, and the jobs listed in `optioned` have `options`, in that order.
    */
-  addMany(op: number, queue: number, names: Array<string>, nameOf: Uint32Array, data: Uint8Array, ends: Uint32Array, optioned: Array<number>, options: Array<Array<JsRawOption>>): void
+  addMany(op: number, queue: number, names: Array<string>, nameOf: Uint32Array, data: Uint8Array, ends: Uint32Array, optioned: Array<number>, options: Array<Array<JsRawOption>>, traceparent?: string | undefined | null): void
   /** One job: `op` reports it (aux 1) or nothing (aux 0). */
   get(op: number, queue: number, id: string): void
   /** How many jobs are in each state. */

@@ -69,6 +69,24 @@ fn print_status(s: &Status) {
     }
 }
 
+/// Traces the supervisor's own work (its restarts) as `tracing:` says, as the children are traced:
+/// exported to the same collector, and kept for the status page.
+pub(crate) fn trace_supervisor(cfg: &LoadedConfig) {
+    let Some(t) = &cfg.config.tracing else { return };
+    let vars = t.env();
+    let got = omnitron::telemetry::TraceConfig::from_vars("omnitron-supervisor", |k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    });
+    if let Ok(Some(mut c)) = got {
+        if cfg.config.status.enabled {
+            c.keep_recent = cfg.config.status.traces;
+        }
+        if let Err(e) = omnitron::telemetry::install(c, "rust") {
+            eprintln!("omnitron: the supervisor's own spans are not traced: {e}");
+        }
+    }
+}
+
 /// Serves the status page if `status:` asks for it (the default). A page that cannot listen is
 /// reported and the application runs without it.
 pub(crate) fn status_page(
@@ -95,6 +113,7 @@ pub(crate) fn status_page(
 pub(crate) async fn start(file: &Path) -> omnitron::Result<ExitCode> {
     let mut cfg: LoadedConfig = config::load(file)?;
     let app = cfg.app_name();
+    trace_supervisor(&cfg);
     let host = ProcessHost::start().await?;
     let logs = LogWriter::open(&app).map_err(|e| omnitron::Error::new(omnitron::ErrorCode::Internal, e))?;
     crate::logs::add_log_control(&mut cfg, logs.dir());
@@ -165,6 +184,7 @@ pub(crate) async fn start(file: &Path) -> omnitron::Result<ExitCode> {
     }
     sup.stop().await;
     control.close().await;
+    omnitron::telemetry::flush(Duration::from_secs(2));
     match outcome {
         Ok(()) => {
             eprintln!("omnitron: '{app}' stopped");

@@ -104,6 +104,7 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
     let app = cfg.app_name();
     let yaml = std::fs::canonicalize(&cfg.path).map_err(|e| format!("{}: {e}", cfg.path.display()))?;
     let base = yaml.parent().map(Path::to_path_buf).unwrap_or_default();
+    crate::app::trace_supervisor(&cfg);
     let host = ProcessHost::start().await.map_err(|e| e.to_string())?;
     let logs = Arc::new(LogWriter::open(&app)?);
     crate::logs::add_log_control(&mut cfg, logs.dir());

@@ -195,6 +195,18 @@ async fn the_page_shows_children_reports_workflow_runs_and_traces() {
     let pid = procs[1]["pid"].as_u64().unwrap() as i32;
     // SAFETY: signals to our own child.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
+    // Stopped once every thread has stopped (the state letter in /proc turns to T).
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T')))
+    };
+    for _ in 0..500 {
+        if stopped() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(stopped());
     let t0 = std::time::Instant::now();
     let s = status_json(addr);
     // SAFETY: as above.
@@ -256,4 +268,118 @@ async fn a_resumed_run_links_to_its_first_trace() {
     let stage = spans.iter().find(|s| s.name == "stage a" && s.trace_id == run.trace_id).expect("its stage");
     assert_eq!(stage.parent_span_id, run.span_id);
     assert!(spans.len() <= 256, "the ring keeps at most what it was asked to");
+}
+
+/// A restart is a span of the supervisor's, with the child's start inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_is_a_span_with_the_start_inside() {
+    tracing_on();
+    let mut o = SupervisorOptions::new("restart-demo").strategy(Strategy::OneForOne);
+    o.registry = Registry::new();
+    o.backoff.initial = Duration::from_millis(10);
+    let sup = Supervisor::new(o);
+    sup.add_child(ChildOptions::new(worker("victim"))).unwrap();
+    sup.start().await.unwrap();
+    let pid = sup.children().await[0].pid.unwrap();
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let mut restarted = false;
+    for _ in 0..500 {
+        let c = &sup.children().await[0];
+        if c.restarts == 1 && c.pid.is_some_and(|p| p != pid) {
+            restarted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(restarted);
+    assert!(telemetry::flush(Duration::from_secs(5)));
+    let spans = telemetry::recent_spans();
+    let restart = spans.iter().find(|s| s.name == "restart victim").expect("the restart's span");
+    let attr = |s: &telemetry::RecentSpan, k: &str| {
+        s.attributes.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
+    assert_eq!(attr(restart, "omnitron.restart.attempt").as_deref(), Some("1"));
+    assert!(attr(restart, "omnitron.restart.reason").unwrap().contains("signal 9"), "{restart:?}");
+    assert_eq!(restart.status, "unset");
+    let start = spans.iter().find(|s| s.name == "start victim[0]").expect("the start inside it");
+    assert_eq!(start.parent_span_id, restart.span_id);
+    let new_pid = sup.children().await[0].pid.unwrap();
+    assert_eq!(attr(start, "process.pid"), Some(new_pid.to_string()));
+    sup.stop().await;
+}
+
+/// Adding a job is a PRODUCER span under the caller's; each attempt a CONSUMER span under it,
+/// current while the handler runs; a failed attempt's span says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_a_publish_span_and_each_attempt_a_process_span() {
+    use omnitron::queue::{AddOptions, Queue, QueueOptions, SqliteStore, Worker, WorkerOptions};
+    tracing_on();
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("q.db")).unwrap());
+    let q = Queue::open(store, "mail", QueueOptions::default()).await.unwrap();
+    let checkout = Span::start("checkout", SpanKind::Internal, None);
+    let ctx = checkout.context().clone();
+    let opts = AddOptions {
+        attempts: Some(2),
+        backoff: Some(omnitron::queue::Backoff::Fixed { delay_ms: 10 }),
+        ..Default::default()
+    };
+    telemetry::in_context(ctx.clone(), q.add("welcome", &json!({ "to": "ada" }), &opts)).await.unwrap();
+    checkout.end();
+    let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let o = WorkerOptions { poll_interval: Duration::from_millis(10), ..Default::default() };
+    let w = Worker::start(&q, o, move |job| {
+        let s = s.clone();
+        async move {
+            s.lock().push((job.attempt(), telemetry::current().map(|c| c.span_id), job.traceparent()));
+            if job.attempt() == 1 {
+                Err(omnitron::Error::new(omnitron::ErrorCode::JobFailed, "smtp down"))
+            } else {
+                Ok(())
+            }
+        }
+    })
+    .unwrap();
+    for _ in 0..500 {
+        if seen.lock().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    w.close(Duration::from_secs(5)).await;
+    assert!(telemetry::flush(Duration::from_secs(5)));
+    let spans = telemetry::recent_spans();
+    let in_trace: Vec<_> = spans.iter().filter(|s| s.trace_id == ctx.trace_id_hex()).collect();
+    let publish = in_trace.iter().find(|s| s.name == "mail publish").expect("the add's span");
+    assert_eq!(
+        (publish.kind.as_str(), publish.parent_span_id.as_str()),
+        ("producer", format!("{:016x}", ctx.span_id).as_str())
+    );
+    let process: Vec<_> = in_trace.iter().filter(|s| s.name == "mail process").collect();
+    assert_eq!(process.len(), 2, "one span per attempt: {in_trace:?}");
+    for p in &process {
+        assert_eq!((p.kind.as_str(), p.parent_span_id.as_str()), ("consumer", publish.span_id.as_str()));
+    }
+    let attempt = |n: &str| {
+        process
+            .iter()
+            .find(|p| p.attributes.iter().any(|(k, v)| k == "omnitron.job.attempt" && v == n))
+            .unwrap()
+    };
+    assert_eq!(attempt("1").status, "error");
+    assert_eq!(attempt("1").error.as_deref(), Some("smtp down"));
+    assert_eq!(attempt("2").status, "unset");
+    let seen = seen.lock();
+    assert_eq!(seen.len(), 2);
+    for (n, current, tp) in seen.iter() {
+        let span = attempt(&n.to_string());
+        assert_eq!(
+            current.map(|id| format!("{id:016x}")).as_deref(),
+            Some(span.span_id.as_str()),
+            "the handler runs in its attempt's span"
+        );
+        assert!(tp.as_deref().is_some_and(|t| t.contains(&span.span_id)));
+    }
 }

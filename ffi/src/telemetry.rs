@@ -142,3 +142,15 @@ pub unsafe extern "C" fn omnitron_tracing_flush(timeout_ms: u64) -> OmnitronStat
         }
     })
 }
+
+/// `f` in the calling thread's current trace (a span the C program started): a workflow run or a
+/// queue job started in it is its child, whichever thread the engine polls it on.
+pub(crate) fn in_caller_trace<F: std::future::Future>(f: F) -> impl std::future::Future<Output = F::Output> {
+    let parent = omnitron::telemetry::current();
+    async move {
+        match parent {
+            Some(p) => omnitron::telemetry::in_context(p, f).await,
+            None => f.await,
+        }
+    }
+}

@@ -15,6 +15,8 @@ use omnitron::dialect::Dialect;
 use omnitron::options::{RawOptions, Value as RawValue};
 use omnitron::resilience::RetryOptions;
 use omnitron::telemetry::with_context;
+
+use crate::telemetry::in_caller_trace;
 use omnitron::workflow::{
     CompensateFn, Engine, ErrorRecord, RecoveryPolicy, RunFilter, RunState, Stage, StageContext, StageFn,
     StepKind, StepOptions, Workflow,
@@ -209,18 +211,6 @@ type RawStage = unsafe extern "C" fn(
 ) -> CallbackStatus;
 type RawCompensate =
     unsafe extern "C" fn(*const c_char, *const OmnitronStageContext, *mut c_void) -> CallbackStatus;
-
-/// `f` in the calling thread's current trace (a span the C program started): a run started in it is
-/// its child, whichever thread the engine polls it on.
-fn in_caller_trace<F: std::future::Future>(f: F) -> impl std::future::Future<Output = F::Output> {
-    let parent = omnitron::telemetry::current();
-    async move {
-        match parent {
-            Some(p) => omnitron::telemetry::in_context(p, f).await,
-            None => f.await,
-        }
-    }
-}
 
 fn boxed(e: Error) -> BoxError {
     Box::new(e)

@@ -8,6 +8,7 @@
 #include "check.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 /* trace@1.0.0 current(): the handler's current traceparent (JSON string), or null. */
 static uint32_t current(const char *method, const uint8_t *args, size_t len, OmnitronReply *reply, void *ud) {
@@ -45,6 +46,17 @@ static uint32_t traced_stage(const char *input, const OmnitronStageContext *ctx,
     snprintf(seen->current, sizeof seen->current, "%s", tp ? tp : "");
     omnitron_free(tp);
     return OMNITRON_STATUS_OK;
+}
+
+/* A job handler that records the thread's current trace, then completes the job. */
+static uint32_t traced_job(OmnitronJob *job, void *ud) {
+    Seen *seen = ud;
+    char *tp = NULL;
+    if (omnitron_trace_current(&tp) != OMNITRON_STATUS_OK) return OMNITRON_STATUS_INTERNAL;
+    snprintf(seen->current, sizeof seen->current, "%s", tp ? tp : "");
+    omnitron_free(tp);
+    __atomic_store_n(&seen->given[0], 'x', __ATOMIC_SEQ_CST);
+    return omnitron_job_complete_json(job, NULL);
 }
 
 int main(void) {
@@ -133,6 +145,30 @@ int main(void) {
     omnitron_free(run_out.data);
     CHECK(outside.given[0] == 0 && outside.current[0] == 0);
     omnitron_workflow_engine_free(engine);
+
+    /* A job added inside a span runs with that trace current on its callback's thread. */
+    char store[300];
+    snprintf(store, sizeof store, "sqlite:%s/q.db", dir);
+    OmnitronQueue *queue = NULL;
+    OmnitronQueueWorker *qw = NULL;
+    Seen job_seen = {0};
+    OK(omnitron_queue_open(store, "traced", NULL, &queue));
+    OK(omnitron_span_start("signup", NULL, &outer));
+    char *signup_tp = NULL;
+    OK(omnitron_trace_current(&signup_tp));
+    OK(omnitron_queue_add_json(queue, "welcome", "{}", NULL, NULL, NULL));
+    OK(omnitron_span_end(outer, NULL, NULL));
+    OK(omnitron_queue_worker_start(queue, "{\"poll_interval_ms\": 10}", traced_job, &job_seen, NULL, &qw));
+    for (int i = 0; i < 500 && __atomic_load_n(&job_seen.given[0], __ATOMIC_SEQ_CST) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    omnitron_queue_worker_free(qw);
+    omnitron_queue_free(queue);
+    trace_id(signup_tp, a);
+    trace_id(job_seen.current, b);
+    CHECK(a[0] && strcmp(a, b) == 0); /* tracing is off here: the trace is passed on as it is */
+    omnitron_free(signup_tp);
 
     /* Bad input: a clear status, nothing crashes, nothing leaks. */
     OmnitronSpan *s = (OmnitronSpan *)1;

@@ -59,12 +59,20 @@ int main(int argc, char **argv) {
     int rc = 0;
     if (strcmp(mode, "add") == 0) {
         if (omnitron_queue_open(store, "interop-c2py", NULL, &q) != OMNITRON_STATUS_OK) return fail("open");
+        /* Added inside a span: the jobs carry its trace to whichever language runs them. */
+        OmnitronSpan *span = NULL;
+        char *tp = NULL;
+        if (omnitron_span_start("c-adds", "producer", &span) != OMNITRON_STATUS_OK || omnitron_trace_current(&tp) != OMNITRON_STATUS_OK)
+            return fail("span");
+        printf("%s\n", tp);
+        omnitron_free(tp);
         static const uint8_t n1[] = {0x81, 0xa1, 'n', 0x01}; /* {"n": 1} */
         if (omnitron_queue_add(q, "from-c", n1, sizeof n1, "{\"id\": \"c-1\"}", NULL, NULL) != OMNITRON_STATUS_OK)
             rc = fail("add c-1");
         else if (omnitron_queue_add_json(q, "from-c", "{\"n\": 2, \"tags\": [\"a\", \"b\"]}", "{\"id\": \"c-2\"}", NULL,
                                          NULL) != OMNITRON_STATUS_OK)
             rc = fail("add c-2");
+        omnitron_span_end(span, NULL, NULL);
     } else if (strcmp(mode, "work") == 0 && argc == 4) {
         long want = strtol(argv[3], NULL, 10);
         if (omnitron_queue_open(store, "interop-py2c", NULL, &q) != OMNITRON_STATUS_OK) return fail("open");

@@ -1,6 +1,6 @@
 """Job queues across languages and processes, over one SQLite store: jobs added from C (one as
 MessagePack, one as JSON) run by a Python worker, and jobs added from Python run by a C worker;
-each side reads the other's results. Run by `make interop-test`:
+each side reads the other's results; the jobs C adds inside a span run in its trace in Python. Run by `make interop-test`:
     queue_c_python.py <path to tests/interop/queue_c built>
 """
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 
+from omnitron import current_trace
 from omnitron.queue import Queue, Worker
 
 
@@ -27,12 +28,16 @@ async def main(c_bin: str) -> None:
     store = f"sqlite:{tmp}/queues.db"
     try:
         # C adds, Python runs.
-        subprocess.run([c_bin, "add", store], check=True, timeout=60)
+        added = subprocess.run([c_bin, "add", store], check=True, timeout=60, capture_output=True, text=True)
+        c_trace = added.stdout.split()[0].split("-")[1]
         c2py = await Queue.open("interop-c2py", store=store)
         seen = []
+        traces = []
 
         async def handle(job):
             seen.append((job.id, job.name, job.data))
+            # The C program added it inside a span: the handler runs in that trace.
+            traces.append((current_trace() or ("",))[0])
             return {"from": "python", "n": job.data["n"] * 10}
 
         worker = Worker(c2py, handle, poll_interval=0.02)
@@ -42,6 +47,7 @@ async def main(c_bin: str) -> None:
             ("c-1", "from-c", {"n": 1}),
             ("c-2", "from-c", {"n": 2, "tags": ["a", "b"]}),
         ], seen
+        assert [t.split("-")[1] if t else None for t in traces] == [c_trace, c_trace], (c_trace, traces)
         # C reads what Python completed.
         out = subprocess.run([c_bin, "check", store], check=True, timeout=60, capture_output=True, text=True)
         c1 = json.loads(out.stdout)

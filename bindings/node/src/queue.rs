@@ -23,6 +23,7 @@ use omnitron::dialect::Dialect;
 use omnitron::options::RawOptions;
 use omnitron::queue::{AddOptions, Added, Deployed, Queue, Worker, door};
 use omnitron::scheduler::{ScheduleSpec, Scheduler, SchedulerOptions};
+use omnitron::telemetry::in_traceparent;
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 
@@ -136,18 +137,30 @@ impl NativeQueueHost {
 
     /// Adds a job (`data` MessagePack); `op` reports its id (MessagePack string) and aux 1 when it
     /// was added, 0 for a duplicate.
+    /// `traceparent`: the caller's trace, which the job carries to its handler.
     #[napi]
-    pub fn add(&self, op: u32, queue: u32, name: String, data: Buffer, options: Vec<JsRawOption>) {
+    pub fn add(
+        &self,
+        op: u32,
+        queue: u32,
+        name: String,
+        data: Buffer,
+        options: Vec<JsRawOption>,
+        traceparent: Option<String>,
+    ) {
         let Some(q) = self.queue(op, queue) else { return };
         let opts = match AddOptions::from_raw(&raw(format!("queue '{}': add('{name}')", q.name()), options)) {
             Ok(o) => o,
             Err(e) => return self.fail(op, &e),
         };
         let data = Bytes::copy_from_slice(&data);
-        self.run(op, async move {
-            let (id, added) = q.add_raw(&name, data, &opts).await?;
-            Ok((u32::from(added == Added::New), pack_str(&id)))
-        });
+        self.run(
+            op,
+            in_traceparent(traceparent.as_deref(), async move {
+                let (id, added) = q.add_raw(&name, data, &opts).await?;
+                Ok((u32::from(added == Added::New), pack_str(&id)))
+            }),
+        );
     }
 
     /// Adds jobs in one write; `op` reports how many were new (aux) and their ids (one MessagePack
@@ -165,6 +178,7 @@ impl NativeQueueHost {
         ends: Uint32Array,
         optioned: Vec<u32>,
         options: Vec<Vec<JsRawOption>>,
+        traceparent: Option<String>,
     ) {
         let Some(q) = self.queue(op, queue) else { return };
         let data = Bytes::copy_from_slice(&data);
@@ -188,22 +202,25 @@ impl NativeQueueHost {
             jobs.push((name.clone(), data.slice(start..end), o.unwrap_or_default()));
             start = end;
         }
-        self.run(op, async move {
-            let added = q.add_many_raw(jobs).await?;
-            let new = added.iter().filter(|(_, a)| *a == Added::New).count() as u32;
-            // The ids as one string split on NUL in JavaScript: a string per id decoded there cost
-            // as much as the rest of a bulk add. An array when an id holds a NUL, or none is added.
-            if !added.is_empty() && added.iter().all(|(id, _)| !id.contains('\0')) {
-                let ids: Vec<&str> = added.iter().map(|(id, _)| id.as_str()).collect();
-                return Ok((new, pack_str(&ids.join("\0"))));
-            }
-            let mut out = Vec::new();
-            array_header(&mut out, added.len());
-            for (id, _) in &added {
-                out.extend_from_slice(&pack_str(id));
-            }
-            Ok((new, out))
-        });
+        self.run(
+            op,
+            in_traceparent(traceparent.as_deref(), async move {
+                let added = q.add_many_raw(jobs).await?;
+                let new = added.iter().filter(|(_, a)| *a == Added::New).count() as u32;
+                // The ids as one string split on NUL in JavaScript: a string per id decoded there cost
+                // as much as the rest of a bulk add. An array when an id holds a NUL, or none is added.
+                if !added.is_empty() && added.iter().all(|(id, _)| !id.contains('\0')) {
+                    let ids: Vec<&str> = added.iter().map(|(id, _)| id.as_str()).collect();
+                    return Ok((new, pack_str(&ids.join("\0"))));
+                }
+                let mut out = Vec::new();
+                array_header(&mut out, added.len());
+                for (id, _) in &added {
+                    out.extend_from_slice(&pack_str(id));
+                }
+                Ok((new, out))
+            }),
+        );
     }
 
     /// One job: `op` reports it (aux 1) or nothing (aux 0).
@@ -307,9 +324,14 @@ impl NativeQueueHost {
         let index = workers.len() as u32;
         let (jobs, abandoned) = (self.batch.clone(), self.batch.clone());
         let invoke: door::Invoke = Arc::new(move |call, job| {
-            let mut head = Vec::with_capacity(12 + job.raw().len());
+            // attempt (u32), token (u64), the trace's length (u8, 0: none) and traceparent, data.
+            let trace = job.traceparent();
+            let trace = trace.as_deref().unwrap_or("").as_bytes();
+            let mut head = Vec::with_capacity(13 + trace.len() + job.raw().len());
             head.extend_from_slice(&job.attempt().to_le_bytes());
             head.extend_from_slice(&job.token().to_le_bytes());
+            head.push(trace.len() as u8);
+            head.extend_from_slice(trace);
             head.extend_from_slice(job.raw());
             jobs.push(Item::Job {
                 call,

@@ -361,10 +361,7 @@ impl NativeWorkflowEngine {
         traceparent: Option<String>,
         f: impl std::future::Future<Output = Result<Value, Error>> + Send + 'static,
     ) {
-        match traceparent.as_deref().and_then(omnitron::telemetry::TraceContext::from_traceparent) {
-            Some(ctx) => self.spawn(op, omnitron::telemetry::in_context(ctx, f)),
-            None => self.spawn(op, f),
-        }
+        self.spawn(op, omnitron::telemetry::in_traceparent(traceparent.as_deref(), f));
     }
 
     fn build(&self, index: u32, def: JsWorkflowDef) -> Result<Workflow, Error> {

@@ -20,11 +20,13 @@ import {
   Param,
   Peer,
   Public,
+  Queue,
   Service,
   Stage,
   Trace,
   Workflow,
   WorkflowEngine,
+  Worker,
   currentTrace,
   flushTraces,
   tracingEnabled,
@@ -225,6 +227,32 @@ test('a workflow run is one trace under its caller, each stage and compensation 
   assert.notEqual(traceId(alone.released[0]), traceId(caller));
   engine.close();
   engine2.close();
+});
+
+test("a queue job's handler runs in the trace the job was added in, in a span of its own", async () => {
+  const q = await Queue.open<{ n: number }>('traced', { store: `sqlite:${join(mkdtempSync(join(tmpdir(), 'omni-q-')), 'q.db')}` });
+  const seen: (string | undefined)[] = [];
+  let added: string | undefined;
+  await withSpan('signup', async () => {
+    added = currentTrace()?.traceparent;
+    await q.add('welcome', { n: 1 });
+    await q.addBulk([{ name: 'welcome', data: { n: 2 } }]);
+  });
+  await q.add('welcome', { n: 3 });
+  let done = 0;
+  const w = new Worker(q, async (job) => {
+    await new Promise((r) => setTimeout(r, 1));
+    seen[job.data.n] = currentTrace()?.traceparent;
+    done++;
+  });
+  for (let i = 0; i < 500 && done < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(done, 3);
+  await w.close();
+  for (const n of [1, 2]) {
+    assert.equal(traceId(seen[n]), traceId(added), `job ${n} runs in the trace it was added in`);
+    assert.notEqual(spanId(seen[n]), spanId(added), 'in its attempt\'s own span');
+  }
+  assert.notEqual(traceId(seen[3]), traceId(added), 'a job added outside any trace is not in it');
 });
 
 test('bad @Trace options and spans are refused with E001', async () => {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use omnitron::queue::{AddOptions, Added, Deployed, Queue, Worker, door};
 use omnitron::scheduler::{ScheduleSpec, Scheduler, SchedulerOptions};
+use omnitron::telemetry::in_traceparent;
 use omnitron::{Error, ErrorCode, runtime};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -135,7 +136,9 @@ impl NativeQueueHost {
         Ok(())
     }
 
-    /// Adds a job; `done` gets `(id, added)`.
+    /// Adds a job, in the caller's trace `traceparent` (which the job carries to its handler);
+    /// `done` gets `(id, added)`.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
         py: Python<'_>,
@@ -143,16 +146,20 @@ impl NativeQueueHost {
         name: String,
         data: &Bound<'_, PyAny>,
         options: &Bound<'_, PyDict>,
+        traceparent: Option<String>,
         done: Py<PyAny>,
     ) -> PyResult<()> {
         let q = self.queue(py, queue)?;
         let what = format!("queue '{}': add('{name}')", q.name());
         let data = encode(data, &what)?;
         let opts = AddOptions::from_raw(&raw(what, ErrorCode::InvalidQueue, Some(options))?).py(py)?;
-        self.run(done, async move {
-            let (id, added) = q.add_raw(&name, data, &opts).await?;
-            Ok(Outcome::Added(id, added == Added::New))
-        });
+        self.run(
+            done,
+            in_traceparent(traceparent.as_deref(), async move {
+                let (id, added) = q.add_raw(&name, data, &opts).await?;
+                Ok(Outcome::Added(id, added == Added::New))
+            }),
+        );
         Ok(())
     }
 
@@ -162,6 +169,7 @@ impl NativeQueueHost {
         py: Python<'_>,
         queue: usize,
         jobs: &Bound<'_, PyList>,
+        traceparent: Option<String>,
         done: Py<PyAny>,
     ) -> PyResult<()> {
         let q = self.queue(py, queue)?;
@@ -173,9 +181,12 @@ impl NativeQueueHost {
             let opts = AddOptions::from_raw(&raw(what, ErrorCode::InvalidQueue, Some(&options))?).py(py)?;
             all.push((name, data, opts));
         }
-        self.run(done, async move {
-            Ok(Outcome::Ids(q.add_many_raw(all).await?.into_iter().map(|(id, _)| id).collect()))
-        });
+        self.run(
+            done,
+            in_traceparent(traceparent.as_deref(), async move {
+                Ok(Outcome::Ids(q.add_many_raw(all).await?.into_iter().map(|(id, _)| id).collect()))
+            }),
+        );
         Ok(())
     }
 
@@ -290,11 +301,11 @@ impl NativeQueueHost {
         let invoke: door::Invoke = Arc::new(move |call, job| {
             // Positional, not a map: a dict per job is a large share of a trivial job's cost.
             let (id, name, data) = (job.id().to_string(), job.name().to_string(), job.raw().clone());
-            let (attempt, token) = (job.attempt(), job.token());
+            let (attempt, token, trace) = (job.attempt(), job.token(), job.traceparent());
             let (dispatch, s) = (dispatch.clone(), s.clone());
             inbox.run(move |py| {
                 let r = pack::decode(py, &data)
-                    .and_then(|data| dispatch.call1(py, (call, id, name, data, attempt, token)));
+                    .and_then(|data| dispatch.call1(py, (call, id, name, data, attempt, token, trace)));
                 match r {
                     Ok(stop) if !stop.is_none(py) => {
                         s.lock().insert(call, stop);

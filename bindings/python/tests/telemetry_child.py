@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from omnitron import Peer, current_trace, public, service, span, trace, tracing_enabled
+from omnitron.queue import Queue, Worker
 from omnitron.workflow import WorkflowEngine, compensate, stage, workflow
 
 exporter = InMemorySpanExporter()
@@ -129,6 +130,38 @@ async def main() -> None:
             "released": wf.released,
             "trace": info.trace,
         }
+    # Queue jobs: each handler (async, and def in a thread) runs in the trace its job was added in.
+    q = await Queue.open("traced", store=f"sqlite:{tempfile.mkdtemp()}/q.db")
+    jobs: dict[int, Any] = {}
+    with span("signup") as h:
+        out["signup_span"] = h
+        await q.add("welcome", {"n": 1})
+        await q.add_many([("welcome", {"n": 2})])
+    await q.add("welcome", {"n": 3})
+
+    async def handle(job: Any) -> None:
+        jobs[job.data["n"]] = current_trace()
+
+    def handle_sync(job: Any) -> None:
+        jobs[job.data["n"] + 10] = current_trace()
+
+    w = Worker(q, handle)
+    for _ in range(500):
+        if len(jobs) == 3:
+            break
+        await asyncio.sleep(0.01)
+    await w.close()
+    q2 = await Queue.open("traced-sync", store=f"sqlite:{tempfile.mkdtemp()}/q.db")
+    with span("signup-sync") as h:
+        out["signup_sync_span"] = h
+        await q2.add("welcome", {"n": 1})
+    w2 = Worker(q2, handle_sync)
+    for _ in range(500):
+        if 11 in jobs:
+            break
+        await asyncio.sleep(0.01)
+    await w2.close()
+    out["jobs"] = {str(k): v for k, v in jobs.items()}
     out["sdk_spans"] = [sp.name for sp in exporter.get_finished_spans()]
     await client.close()
     await server.close()

@@ -139,6 +139,15 @@ def test_a_python_process_traces_its_calls_with_the_official_sdk_as_parent() -> 
     assert sid(wf["stages"]["reserve"]) == by_name["stage reserve"]["span"]
     assert sid(wf["stages"]["label"]) == by_name["stage label"]["span"]
     assert sid(wf["released"][0]) == by_name["compensate reserve"]["span"]
+    # Queue jobs: a PRODUCER span under the caller's, a CONSUMER span per attempt under it, the
+    # handler (async or def) running in the latter.
+    jobs = out["jobs"]
+    for n, parent in (("1", out["signup_span"]), ("2", out["signup_span"]), ("11", out["signup_sync_span"])):
+        process = [s for s in spans if s["span"] == sid(jobs[n])]
+        assert len(process) == 1 and process[0]["kind"] == 5 and process[0]["trace"] == tid(parent), (n, process)
+        publish = [s for s in spans if s["span"] == process[0]["parent"]]
+        assert publish[0]["kind"] == 4 and publish[0]["parent"] == sid(parent), publish
+    assert jobs["3"] is None or tid(jobs["3"]) != tid(out["signup_span"])
 
 
 def test_bad_trace_options_are_refused() -> None:

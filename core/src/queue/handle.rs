@@ -82,9 +82,13 @@ impl Queue {
     /// Adds a job whose payload is already MessagePack; answers its id (the given one for a
     /// duplicate) and whether it was added.
     pub async fn add_raw(&self, name: &str, data: Bytes, opts: &AddOptions) -> Result<(String, Added)> {
-        let job = self.new_job(name, data, opts)?;
+        let mut job = self.new_job(name, data, opts)?;
+        let (span, trace) = super::trace::adding(&self.inner.name, 1);
+        job.opts.trace = trace;
         let id = job.id.clone();
-        let added = self.inner.store.add(&self.inner.name, vec![job]).await?;
+        let added = self.inner.store.add(&self.inner.name, vec![job]).await;
+        end_add(span, &added);
+        let added = added?;
         self.count_added(&added);
         Ok((id, added.first().copied().unwrap_or(Added::Duplicate)))
     }
@@ -102,12 +106,21 @@ impl Queue {
 
     /// Adds many jobs in one write; answers each one's id and fate, in order.
     pub async fn add_many_raw(&self, jobs: Vec<(String, Bytes, AddOptions)>) -> Result<Vec<(String, Added)>> {
-        let jobs = jobs
+        let mut jobs = jobs
             .into_iter()
             .map(|(name, data, opts)| self.new_job(&name, data, &opts))
             .collect::<Result<Vec<_>>>()?;
+        // One span for the write; every job of it carries its context.
+        let (span, trace) = super::trace::adding(&self.inner.name, jobs.len());
+        if trace.is_some() {
+            for j in &mut jobs {
+                j.opts.trace = trace.clone();
+            }
+        }
         let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
-        let added = self.inner.store.add(&self.inner.name, jobs).await?;
+        let added = self.inner.store.add(&self.inner.name, jobs).await;
+        end_add(span, &added);
+        let added = added?;
         self.count_added(&added);
         Ok(ids.into_iter().zip(added).collect())
     }
@@ -198,4 +211,13 @@ pub(crate) fn encode<T: Serialize + ?Sized>(data: &T) -> Result<Bytes> {
     rmp_serde::to_vec_named(data).map(Bytes::from).map_err(|e| {
         Error::new(ErrorCode::InvalidJobData, format!("the job's data cannot be serialized: {e}"))
     })
+}
+
+/// Ends an add's span with the store's answer.
+fn end_add(span: Option<crate::telemetry::Span>, added: &Result<Vec<Added>>) {
+    let Some(mut span) = span else { return };
+    if let Err(e) = added {
+        span.set_error(e.code().as_str(), e.message());
+    }
+    span.end();
 }

@@ -78,6 +78,10 @@ pub struct JobOptions {
     pub timeout_ms: Option<u64>,
     /// How long a completed job (and its result) is kept, in milliseconds; 0 removes it at once.
     pub keep_completed_ms: u64,
+    /// The trace the job was added in (a W3C traceparent): set by `add` from the current context,
+    /// and the context its handler runs in (docs/OBSERVABILITY.md, "Queue jobs").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 impl Default for JobOptions {
@@ -88,6 +92,7 @@ impl Default for JobOptions {
             jitter: true,
             timeout_ms: None,
             keep_completed_ms: 3_600_000,
+            trace: None,
         }
     }
 }

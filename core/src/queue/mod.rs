@@ -36,6 +36,7 @@ mod job;
 mod metrics;
 mod options;
 pub mod store;
+mod trace;
 mod worker;
 
 pub use deployed::{CronJob, Deployed, ENV as DEPLOYED_ENV, QueueEntry};

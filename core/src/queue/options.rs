@@ -139,6 +139,7 @@ impl AddOptions {
             keep_completed_ms: self
                 .keep_completed
                 .map_or(defaults.keep_completed_ms, |k| k.as_millis() as u64),
+            trace: None,
         })
     }
 }

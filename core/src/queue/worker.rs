@@ -27,6 +27,7 @@ use super::job::{AttemptError, Finish, FinishAck, Leased, Outcome};
 use super::options::WorkerOptions;
 use super::store::{BoxFuture, Claim};
 use crate::error::{Error, ErrorCode, Result};
+use crate::telemetry::TraceContext;
 use crate::time::now_ms;
 
 /// How often a running worker samples its queue's depth for the metrics.
@@ -41,6 +42,7 @@ pub struct Job {
     leased: Arc<Leased>,
     queue: Queue,
     cancelled: CancellationToken,
+    trace: Option<TraceContext>,
 }
 
 impl std::fmt::Debug for Job {
@@ -98,6 +100,18 @@ impl Job {
             self.queue.emit(vec![QueueEvent::Progress { id: self.id().to_string(), progress: bytes }]);
         }
         Ok(ok)
+    }
+
+    /// The trace this attempt runs in (its span, a child of the add's), when the job was added in
+    /// one: a Rust handler's future has it as its current context already; a door hands it to its
+    /// own language's context.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
+    }
+
+    /// [`Job::trace`] as a W3C traceparent.
+    pub fn traceparent(&self) -> Option<String> {
+        self.trace.as_ref().map(TraceContext::traceparent)
     }
 
     /// Cancelled when the attempt should stop: its timeout passed, its lease was lost, or the
@@ -494,14 +508,26 @@ async fn run_job(
     cancel: CancellationToken,
     slot: tokio::sync::OwnedSemaphorePermit,
 ) {
-    let job = Job { leased: leased.clone(), queue: shared.queue.clone(), cancelled: cancel.clone() };
+    let (mut span, trace) = super::trace::processing(shared.queue.name(), &leased);
+    let job = Job {
+        leased: leased.clone(),
+        queue: shared.queue.clone(),
+        cancelled: cancel.clone(),
+        trace: trace.clone(),
+    };
     let metrics = &shared.queue.inner.metrics;
     if leased.attempt == 1 {
         metrics.wait.observe(now_ms().saturating_sub(leased.created_ms) as f64 / 1000.0);
     }
     metrics.in_flight.inc();
     let started = std::time::Instant::now();
-    let mut task = tokio::spawn((shared.handler)(job));
+    let mut task = match trace {
+        Some(ctx) => tokio::spawn(crate::telemetry::in_context(
+            ctx.clone(),
+            crate::telemetry::with_context(Some(ctx), || (shared.handler)(job)),
+        )),
+        None => tokio::spawn((shared.handler)(job)),
+    };
     let timeout = leased.opts.timeout_ms.map(Duration::from_millis).unwrap_or(Duration::MAX);
     enum Ended {
         Ran(std::result::Result<Result<Bytes>, tokio::task::JoinError>),
@@ -555,6 +581,12 @@ async fn run_job(
             return;
         }
     };
+    if let Some(mut s) = span.take() {
+        if let Ok(e) = &error {
+            s.set_error(&e.code, &e.message);
+        }
+        s.end();
+    }
     let outcome = match error {
         Err(result) => Outcome::Completed(result),
         Ok(e) if leased.attempt >= leased.opts.attempts => Outcome::Dead(e),

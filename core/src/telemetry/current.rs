@@ -38,6 +38,21 @@ pub fn in_context<F: Future>(ctx: TraceContext, f: F) -> impl Future<Output = F:
     CURRENT.scope(ctx, f)
 }
 
+/// Runs `f` in the trace a W3C `traceparent` names, or as it is when there is none (or it does not
+/// parse): what a door does with the trace its caller's language passed it.
+pub fn in_traceparent<F: Future>(
+    traceparent: Option<&str>,
+    f: F,
+) -> impl Future<Output = F::Output> + use<F> {
+    let ctx = traceparent.and_then(TraceContext::from_traceparent);
+    async move {
+        match ctx {
+            Some(c) => in_context(c, f).await,
+            None => f.await,
+        }
+    }
+}
+
 /// Runs `f` with `ctx` as this thread's current context (restored afterwards).
 pub fn with_context<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<TraceContext>);

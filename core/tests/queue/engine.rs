@@ -53,6 +53,41 @@ pub(crate) async fn a_job_runs_once_and_its_result_is_kept(b: &Backend) {
     assert_eq!(q.add("welcome", &json!({}), &opts).await.unwrap().1, Added::Duplicate);
 }
 
+/// A job added inside a trace carries it to its handler, through the store (this binary installs
+/// no tracer: the context is passed on as it is; the spans are checked in `tests/status.rs`).
+pub(crate) async fn a_job_carries_the_trace_it_was_added_in_to_its_handler(b: &Backend) {
+    use omnitron::telemetry::{TraceContext, current, in_context};
+    let q = Queue::open(b.store().await, "traced", QueueOptions::default()).await.unwrap();
+    let parent =
+        TraceContext::from_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+    in_context(parent.clone(), q.add("traced", &json!(1), &AddOptions::default())).await.unwrap();
+    in_context(
+        parent.clone(),
+        q.add_many_raw(vec![("many".into(), rmp_serde::to_vec(&2).unwrap().into(), AddOptions::default())]),
+    )
+    .await
+    .unwrap();
+    q.add("plain", &json!(3), &AddOptions::default()).await.unwrap();
+    let seen = Arc::new(Mutex::new(HashMap::new()));
+    let s = seen.clone();
+    let w = Worker::start(&q, fast(), move |job| {
+        let s = s.clone();
+        async move {
+            let now = current().map(|c| c.traceparent());
+            assert_eq!(now, job.traceparent(), "the handler runs in the job's trace");
+            s.lock().insert(job.name().to_string(), now);
+            Ok(())
+        }
+    })
+    .unwrap();
+    until("the three jobs to run", || seen.lock().len() == 3).await;
+    w.close(Duration::from_secs(5)).await;
+    let seen = seen.lock();
+    assert_eq!(seen["traced"].as_deref(), Some(parent.traceparent().as_str()));
+    assert_eq!(seen["many"].as_deref(), Some(parent.traceparent().as_str()));
+    assert_eq!(seen["plain"], None, "a job added outside any trace carries none");
+}
+
 pub(crate) async fn lower_priority_values_run_first_then_oldest_first(b: &Backend) {
     let q = Queue::open(b.store().await, "p", QueueOptions::default()).await.unwrap();
     for (name, priority) in [("c", 5), ("a", 0), ("d", 5), ("b", 1)] {

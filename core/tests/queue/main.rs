@@ -53,6 +53,7 @@ macro_rules! cases {
 
 cases! {
     engine::a_job_runs_once_and_its_result_is_kept,
+    engine::a_job_carries_the_trace_it_was_added_in_to_its_handler,
     engine::lower_priority_values_run_first_then_oldest_first,
     engine::a_delayed_job_does_not_run_before_its_time,
     engine::a_poison_job_reaches_the_dead_letter_queue_with_every_error_and_can_be_retried,

@@ -29,6 +29,7 @@ use crate::error::OmnitronStatus;
 use crate::memory::{OmnitronBuffer, give};
 use crate::options::raw_options;
 use crate::rpc::{json_to_msgpack, msgpack_to_json};
+use crate::telemetry::in_caller_trace;
 
 /// A queue: a name in a store, with the options its jobs get by default. Thread-safe: jobs may be
 /// added and the queue read from several threads at once. Free it with omnitron_queue_free;
@@ -123,7 +124,7 @@ fn add(
     let data = data()?;
     let what = format!("queue '{}': add('{name}')", q.name());
     let opts = AddOptions::from_raw(&raw_options(options_json, what, ErrorCode::InvalidQueue)?)?;
-    let (id, added) = runtime::block_on(q.add_raw(name, data, &opts))?;
+    let (id, added) = runtime::block_on(in_caller_trace(q.add_raw(name, data, &opts)))?;
     if !added_out.is_null() {
         write_out(added_out, added == Added::New, "added_out")?;
     }
@@ -227,7 +228,7 @@ pub unsafe extern "C" fn omnitron_queue_add_many_json(
             }
             jobs.push((name.clone(), data, AddOptions::from_raw(&raw)?));
         }
-        let added = runtime::block_on(q.add_many_raw(jobs))?;
+        let added = runtime::block_on(in_caller_trace(q.add_many_raw(jobs)))?;
         if !out.is_null() {
             // Written by hand so the keys keep the documented order.
             let fates: Vec<String> = added

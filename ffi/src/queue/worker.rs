@@ -194,10 +194,13 @@ pub unsafe extern "C" fn omnitron_queue_worker_start(
         let gate = callbacks.clone();
         let invoke: door::Invoke = Arc::new(move |call, job| {
             let handle = hand_out(call, job) as usize;
-            let (ud, gate) = (ud.clone(), gate.clone());
+            let (ud, gate, trace) = (ud.clone(), gate.clone(), job.trace().cloned());
             runtime::handle().spawn_blocking(move || {
-                // Not started before the worker closed: the engine has handed the job back.
-                if !gate.run(|| run(callback, &ud, handle)) {
+                // Not started before the worker closed: the engine has handed the job back. The
+                // attempt's span is the thread's current trace while the callback runs.
+                let ran =
+                    omnitron::telemetry::with_context(trace, || gate.run(|| run(callback, &ud, handle)));
+                if !ran {
                     discard(handle as *mut OmnitronJob);
                 }
             });

@@ -18,16 +18,24 @@ export interface JobEnvelope {
   attempt: number;
   token: number;
   data: unknown;
+  /** The attempt's trace (its span), when the job was added in one. */
+  traceparent: string | undefined;
 }
 
-/** An item of kind 0: attempt (u32) and token (u64), then the data; id and name as strings. */
+/**
+ * An item of kind 0: attempt (u32), token (u64), the trace's length (u8) and its traceparent,
+ * then the data; id and name as strings.
+ */
 function jobAt(b: Buffer, v: DataView, start: number, len: number, id: string | null, name: string | null): JobEnvelope {
+  const tl = v.getUint8(start + 12);
+  const at = start + 13 + tl;
   return {
     id: id ?? '',
     name: name ?? '',
     attempt: v.getUint32(start, true),
     token: v.getUint32(start + 4, true) + v.getUint32(start + 8, true) * 0x1_0000_0000,
-    data: len > 12 ? decodeAt(b, start + 12, len - 12) : null,
+    traceparent: tl > 0 ? b.toString('latin1', start + 13, at) : undefined,
+    data: len > 13 + tl ? decodeAt(b, at, len - 13 - tl) : null,
   };
 }
 

@@ -6,6 +6,7 @@ import { call, errorFor, invalidArgument } from '../errors.js';
 import { Writer, appendRecord, encode } from '../rpc/codec.js';
 import { OptionKeys, options as checkedOptions, rawTree } from '../util.js';
 import { queueHost, settle, type JobEnvelope } from './host.js';
+import { currentTrace, runInTrace } from '../telemetry.js';
 
 /**
  * Where queues live when none is named: `OMNITRON_QUEUE_STORE` (which `omnitron start` sets from
@@ -192,7 +193,7 @@ export class Queue<T = unknown> {
     if (typeof name !== 'string') throw invalidArgument(`${what}: the job's name must be a string, got ${typeof name}`);
     const payload = bytes(data, what);
     const raw = jobOptions(options, what);
-    const { value } = await host.op((id) => host.native.add(id, this._index, name, payload, raw));
+    const { value } = await host.op((id) => host.native.add(id, this._index, name, payload, raw, currentTrace()?.traceparent));
     return value as string;
   }
 
@@ -237,7 +238,7 @@ export class Queue<T = unknown> {
     }
     const host = queueHost();
     const bytes = data.buf.subarray(0, data.len);
-    const { value } = await host.op((id) => host.native.addMany(id, this._index, names, nameOf, bytes, ends, optioned, opts));
+    const { value } = await host.op((id) => host.native.addMany(id, this._index, names, nameOf, bytes, ends, optioned, opts, currentTrace()?.traceparent));
     // The ids come as one string, NUL between them (an array when an id holds a NUL).
     return typeof value === 'string' ? value.split('\0') : (value as string[]);
   }
@@ -325,7 +326,8 @@ export class Worker<T = unknown> {
         const job = new RunningJob<T>(callId, env);
         this.#running.set(callId, job);
         settle(
-          () => handler(job),
+          // The attempt's span is the current trace while the handler runs.
+          () => (env.traceparent ? runInTrace({ traceparent: env.traceparent }, () => handler(job)) : handler(job)),
           (value, error) => {
             this.#running.delete(callId);
             host.answer(callId, value, error);

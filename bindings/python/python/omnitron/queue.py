@@ -23,6 +23,8 @@ job added here is read by a worker in any language.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import os
 import threading
@@ -34,6 +36,7 @@ from ._opening import Opening
 from .di.tokens import describe
 from .errors import InvalidArgumentError, OmnitronError
 from .rpc import _threads
+from .telemetry import _traceparent, in_trace
 
 T = TypeVar("T")
 
@@ -193,7 +196,8 @@ class Queue(Generic[T]):
         ``backoff``, ``timeout``, ``keep_completed``."""
         if not isinstance(name, str):
             raise InvalidArgumentError(f"queue '{self.name}': a job's name is a string, got {describe(name)}")
-        job_id, _ = await self._host.op(lambda done: self._host.native.add(self._index, name, data, options, done))
+        tp = _traceparent()
+        job_id, _ = await self._host.op(lambda done: self._host.native.add(self._index, name, data, options, tp, done))
         return str(job_id)
 
     async def add_many(self, jobs: list[Union[tuple[str, Any], tuple[str, Any, dict[str, Any]]]]) -> list[str]:
@@ -203,7 +207,8 @@ class Queue(Generic[T]):
             if not isinstance(j, tuple) or len(j) not in (2, 3) or not isinstance(j[0], str):
                 raise InvalidArgumentError(f"queue '{self.name}': add_many() takes (name, data) or (name, data, options) tuples, got {describe(j)}")
             items.append((j[0], j[1], dict(j[2]) if len(j) == 3 else {}))
-        ids: list[str] = await self._host.op(lambda done: self._host.native.add_many(self._index, items, done))
+        tp = _traceparent()
+        ids: list[str] = await self._host.op(lambda done: self._host.native.add_many(self._index, items, tp, done))
         return ids
 
     async def get_job(self, job_id: str) -> Optional[JobInfo]:
@@ -342,8 +347,16 @@ class Worker:
         is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
         loop = host.loop
 
-        def dispatch(call: int, id: str, name: str, data: Any, attempt: int, token: int) -> Optional[Callable[[], Any]]:
+        def dispatch(
+            call: int, id: str, name: str, data: Any, attempt: int, token: int, trace: Optional[str]
+        ) -> Optional[Callable[[], Any]]:
             job: Job[Any] = Job(id, name, data, attempt, token, call, host)
+            # The attempt's span is the current trace while the handler runs (a task or a thread
+            # started inside `in_trace` keeps it).
+            with in_trace((trace, None)) if trace else contextlib.nullcontext():
+                return start(job, call)
+
+        def start(job: "Job[Any]", call: int) -> Optional[Callable[[], Any]]:
             if is_async:
 
                 async def run() -> None:
@@ -367,7 +380,7 @@ class Worker:
                     return
                 loop.call_soon_threadsafe(_answer, host, call, result)
 
-            _threads().submit(run_sync)
+            _threads().submit(contextvars.copy_context().run, run_sync)
             return job.stopped.set
 
         self._index: int = host.native.start_worker(queue._index, options, dispatch)

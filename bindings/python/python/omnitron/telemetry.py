@@ -79,6 +79,12 @@ def current_trace() -> Optional[TraceHeaders]:
     return _TRACE.get() if _seen else None
 
 
+def _traceparent() -> Optional[str]:
+    """The current trace as a traceparent: what a run or a job started now carries."""
+    h = current_trace()
+    return h[0] if h else None
+
+
 def _otel_context(api: Any, h: TraceHeaders) -> Any:
     parts = h[0].split("-")
     if len(parts) < 4:

@@ -48,7 +48,7 @@ from ._options import checked_keywords
 from .di.tokens import describe
 from .errors import InvalidArgumentError, InvalidWorkflowError, OmnitronError, from_code
 from .rpc import _threads
-from .telemetry import current_trace, in_trace
+from .telemetry import _traceparent, in_trace
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -798,9 +798,3 @@ __all__ = [
     "stage",
     "workflow",
 ]
-
-
-def _traceparent() -> Optional[str]:
-    """The caller's trace, which a run started now is a child of."""
-    h = current_trace()
-    return h[0] if h else None

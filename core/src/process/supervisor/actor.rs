@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::process::child::{ChildProcess, LostReason};
 use crate::process::host::ProcessHost;
 use crate::process::spec::ChildSpec;
+use crate::telemetry::{Span, SpanKind};
 
 #[derive(Debug, Clone)]
 pub(super) enum Entry {
@@ -277,6 +278,14 @@ impl Actor {
             tracing::error!("{why}; it stays down");
             return None;
         };
+        // The restart is a span of the supervisor's (docs/OBSERVABILITY.md, "Supervisor restarts"):
+        // from the decision to the group running again, each start a child span.
+        let mut span = Span::start(format!("restart {name}"), SpanKind::Internal, None);
+        span.set_attribute("omnitron.supervisor", self.sup.name().to_string());
+        span.set_attribute("process.name", name.clone());
+        span.set_attribute("process.index", self.units[u].index as i64);
+        span.set_attribute("omnitron.restart.attempt", i64::from(attempt));
+        span.set_attribute("omnitron.restart.reason", reason.to_string());
         let group = self.group(u);
         // Others in the group stop (last started first) before anything starts again.
         for &v in group.iter().rev() {
@@ -310,7 +319,20 @@ impl Actor {
             if self.units[v].state == ChildState::Failed || self.stopping.is_cancelled() {
                 continue;
             }
-            if let Err(err) = self.start_unit(v).await {
+            let mut start = Span::start(
+                format!("start {}[{}]", self.entries[self.units[v].entry].name(), self.units[v].index),
+                SpanKind::Internal,
+                Some(span.context()),
+            );
+            let started = self.start_unit(v).await;
+            if let Err(err) = &started {
+                start.set_error(err.code().as_str(), err.message());
+                span.set_error(err.code().as_str(), err.message());
+            } else if let Some(pid) = self.units[v].current.as_ref().map(|c| c.pid) {
+                start.set_attribute("process.pid", i64::from(pid));
+            }
+            start.end();
+            if let Err(err) = started {
                 self.units[v].state = ChildState::Stopped;
                 let epoch = self.units[v].epoch;
                 let _ = self.tx.send(Ev::Lost {
@@ -320,6 +342,7 @@ impl Actor {
                 });
             }
         }
+        span.end();
         None
     }
 
