@@ -140,8 +140,10 @@ if (role === 'server') {
     ipc: {},
     'ipc-otel': { BENCH_SINK: endpoint },
   };
-  const modes = Object.keys(envs) as Mode[];
-  const ROUNDS = 3;
+  // BENCH_MODES=omni-off,omni-ratio0 and BENCH_IN_FLIGHT=64 narrow a run (when tuning one case).
+  const only = process.env.BENCH_MODES?.split(',');
+  const modes = (Object.keys(envs) as Mode[]).filter((m) => !only || only.includes(m));
+  const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
   const runOne = (m: Mode, inFlight: number, total: number) =>
     new Promise<{ rate: number; p50: number }>((res, rej) => {
       const c = spawn(process.execPath, [self, 'client', m, String(inFlight), String(total)], {
@@ -158,7 +160,7 @@ if (role === 'server') {
   for (const [inFlight, total] of [
     [1, 10_000],
     [64, 100_000],
-  ]) {
+  ].filter(([n]) => !process.env.BENCH_IN_FLIGHT || Number(process.env.BENCH_IN_FLIGHT) === n)) {
     const rates: Record<string, number[]> = {};
     const p50s: Record<string, number[]> = {};
     for (let r = 0; r < ROUNDS; r++) {

@@ -10,7 +10,7 @@ use crate::telemetry::{self, Span, SpanKind, TraceContext};
 /// The span of an add (of `jobs` jobs) and the traceparent the jobs carry, or nothing when no
 /// trace is current and tracing is off.
 pub(super) fn adding(queue: &str, jobs: usize) -> (Option<Span>, Option<String>) {
-    let parent = telemetry::current();
+    let parent = telemetry::current_if_any();
     if !telemetry::enabled() {
         return (None, parent.map(|p| p.traceparent()));
     }

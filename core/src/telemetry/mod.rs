@@ -35,7 +35,9 @@ mod wire;
 
 pub use config::{Exporter, Sampler, TraceConfig};
 pub use context::{TraceContext, new_span_id, new_trace_id};
-pub use current::{current, in_context, in_traceparent, set_thread_context, trace, with_context};
+pub use current::{
+    current, current_if_any, in_context, in_traceparent, set_thread_context, trace, with_context,
+};
 pub use handles::{end_span, open_spans, set_span_attribute, start_span};
 pub use recent::{RecentSpan, recent_spans};
 pub use span::{AttrValue, Span, SpanData, SpanKind, Status};

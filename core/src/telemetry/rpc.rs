@@ -25,9 +25,7 @@ fn parent_of(trace: Option<&Bytes>) -> Option<TraceContext> {
 /// the traces that cross it).
 #[inline]
 pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Option<Span>, Option<Bytes>) {
-    // The protocol's own services (`$registry`, `$status`: what the status page polls) are the
-    // engine's plumbing, not the application's work: no span of their own.
-    if target.starts_with('$') {
+    if plumbing(target) {
         return (None, trace);
     }
     let Some(t) = tracer() else {
@@ -48,11 +46,21 @@ pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Optio
     (Some(span), wire)
 }
 
+/// The protocol's own services (`$registry`, `$status`: what the status page polls) and the
+/// engine's (`omnitron.host`: a child reporting ready; `omnitron.control`: `omnitron ps`) are its
+/// plumbing, not the application's work: no span of their own; a context they carry is passed on.
+fn plumbing(service: &str) -> bool {
+    service.starts_with('$') || service.starts_with("omnitron.")
+}
+
 /// A request is being served: its span (if recorded) and the `trace` its handler sees (and passes
 /// on to the calls it makes). None without a tracer: the handler sees what the caller sent.
 #[inline]
 pub(crate) fn server(service: &str, method: &str, trace: Option<&Bytes>) -> Option<Served> {
     let t = tracer()?;
+    if plumbing(service) {
+        return None;
+    }
     if let Some(raw) = trace
         && super::wire::plainly_unsampled(raw)
     {

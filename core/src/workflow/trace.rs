@@ -23,7 +23,7 @@ impl RunTrace {
     /// A new run's span, a child of the current context. Returns the traceparent to journal.
     /// Without a tracer, a run started inside a trace still passes it on (as a call does).
     pub(crate) fn fresh(&self, workflow: &str, run_id: &str) -> Option<String> {
-        let parent = telemetry::current();
+        let parent = telemetry::current_if_any();
         if !telemetry::enabled() && parent.is_none() {
             return None;
         }

@@ -212,7 +212,9 @@ function collectTraces(data) {
     const end = Math.max(...spans.map((s) => s.end_ns));
     const ids = new Set(spans.map((s) => s.span_id));
     const root = spans.find((s) => !s.parent_span_id || !ids.has(s.parent_span_id));
-    return { id, spans, start, end, root, services: [...new Set(spans.map((s) => s.service))], error: spans.some((s) => s.status === 'error') };
+    // Whole: its root span is here (a long trace's early spans may have left a busy process's ring).
+    const whole = spans.some((s) => !s.parent_span_id);
+    return { id, spans, start, end, root, whole, services: [...new Set(spans.map((s) => s.service))], error: spans.some((s) => s.status === 'error') };
   }).sort((a, b) => b.end - a.end);
 }
 
@@ -264,10 +266,11 @@ function drawTraces(data) {
       : 'Tracing is off: add a tracing: section to omnitron.yaml (docs/OBSERVABILITY.md).'));
     return;
   }
-  // By default the latest trace that crossed the most services.
+  // By default the latest whole trace that crossed the most services (any trace if none is whole).
   if (!selectedTrace || !traces.some((t) => t.id === selectedTrace)) {
-    const widest = Math.max(...traces.map((t) => t.services.length));
-    selectedTrace = traces.find((t) => t.services.length === widest).id;
+    const pool = traces.some((t) => t.whole) ? traces.filter((t) => t.whole) : traces;
+    const widest = Math.max(...pool.map((t) => t.services.length));
+    selectedTrace = pool.find((t) => t.services.length === widest).id;
   }
   const rows = traces.slice(0, 15).map((t) => el('tr', {
     class: 'trace' + (t.id === selectedTrace ? ' selected' : ''),
