@@ -10,10 +10,14 @@ use serde_json::Value;
 /// Traces kept of each kind.
 const LATEST: usize = 20;
 
+/// What the page knows of a trace: its latest end, the services it crossed, whether its root is
+/// here.
+type Seen = (u64, HashSet<String>, bool);
+
 /// Keeps in each report's `spans` only the spans of the chosen traces.
 pub(super) fn trim(reports: &mut [&mut Value]) {
     // trace id -> (its latest end, the services it crossed, whether its root is here)
-    let mut traces: HashMap<String, (u64, HashSet<String>, bool)> = HashMap::new();
+    let mut traces: HashMap<String, Seen> = HashMap::new();
     for r in reports.iter() {
         for s in r.get("spans").and_then(Value::as_array).into_iter().flatten() {
             let (Some(id), Some(end)) =
@@ -31,7 +35,7 @@ pub(super) fn trim(reports: &mut [&mut Value]) {
             }
         }
     }
-    let mut by_end: Vec<(&String, &(u64, HashSet<String>, bool))> = traces.iter().collect();
+    let mut by_end: Vec<(&String, &Seen)> = traces.iter().collect();
     by_end.sort_by_key(|t| std::cmp::Reverse(t.1.0));
     // Whole traces across processes, the widest first, then the latest.
     let mut widest: Vec<_> = by_end.iter().filter(|(_, t)| t.1.len() > 1 && t.2).collect();
