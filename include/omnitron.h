@@ -841,8 +841,10 @@ typedef struct OmnitronStageContext {
   const char *workflow_input;
   // Whether this is a compensation.
   bool is_compensation;
-  // This attempt's span as a W3C traceparent when tracing is on, else NULL. It is also the
-  // thread's current trace during the callback: calls made from it are the span's children.
+  // The trace this attempt runs in as a W3C traceparent (its span when the process traces; the
+  // starter's context, passed on, when it does not but the run was started inside a trace),
+  // else NULL. It is also the thread's current trace during the callback: calls made from it
+  // carry it.
   const char *traceparent;
 } OmnitronStageContext;
 

@@ -239,6 +239,7 @@ pub(crate) async fn dev(path: &Path, debounce: Duration) -> Result<ExitCode, Str
     if let Some(p) = page {
         p.stop().await;
     }
+    omnitron::telemetry::flush(Duration::from_secs(2));
     for p in procs.iter_mut().rev() {
         stop(p).await;
     }

@@ -173,7 +173,7 @@ static void supervisors(void) {
     omnitron_status_page_free(page); /* twice is harmless */
     FAILS_WITH(omnitron_status_page_url(page, &url), OMNITRON_STATUS_INVALID_HANDLE);
     FAILS_WITH(omnitron_status_page_serve(NULL, NULL, &page), OMNITRON_STATUS_INVALID_HANDLE);
-    FAILS_WITH(omnitron_status_page_serve(sup, "nowhere", &page), OMNITRON_STATUS_EXPORTER_FAILED);
+    FAILS_WITH(omnitron_status_page_serve(sup, "nowhere", &page), OMNITRON_STATUS_INVALID_ARGUMENT);
     CHECK(contains(omnitron_last_error_message(), "nowhere"));
     FAILS_WITH(omnitron_status_page_serve(sup, NULL, NULL), OMNITRON_STATUS_INVALID_ARGUMENT);
     OK(omnitron_supervisor_stop(sup));

@@ -303,7 +303,7 @@ test('a supervisor restarts a killed child (one-for-one) and tells @OnChildResta
       const html = await (await fetch(page.url)).text();
       assert.match(html, /<script src="\/status\.js"><\/script>/);
       assert.throws(() => sup.serveStatusPage({ port: 80 } as any), /unknown option 'port'/);
-      assert.throws(() => sup.serveStatusPage({ listen: 'nowhere' }), code('M007'));
+      assert.throws(() => sup.serveStatusPage({ listen: 'nowhere' }), code('E001'));
       assert.throws(() => sup.serveStatusPage('x' as any), code('E001'));
     } finally {
       page.close();

@@ -23,6 +23,7 @@ import {
   Queue,
   Service,
   Stage,
+  type StageContext,
   Trace,
   Workflow,
   WorkflowEngine,
@@ -181,8 +182,9 @@ class TracedOrder {
   released: (string | undefined)[] = [];
 
   @Stage('reserve')
-  async reserve(): Promise<{ trace?: string }> {
+  async reserve(_input: unknown, ctx: StageContext): Promise<{ trace?: string }> {
     await new Promise((r) => setTimeout(r, 1));
+    assert.equal(ctx.traceparent, currentTrace()?.traceparent);
     return { trace: currentTrace()?.traceparent };
   }
 
@@ -243,6 +245,7 @@ test("a queue job's handler runs in the trace the job was added in, in a span of
   const w = new Worker(q, async (job) => {
     await new Promise((r) => setTimeout(r, 1));
     seen[job.data.n] = currentTrace()?.traceparent;
+    if (job.traceparent !== undefined) assert.equal(job.traceparent, seen[job.data.n]);
     done++;
   });
   for (let i = 0; i < 500 && done < 3; i++) await new Promise((r) => setTimeout(r, 10));

@@ -141,6 +141,7 @@ async def main() -> None:
 
     async def handle(job: Any) -> None:
         jobs[job.data["n"]] = current_trace()
+        assert job.traceparent == (current_trace() or (None,))[0]
 
     def handle_sync(job: Any) -> None:
         jobs[job.data["n"] + 10] = current_trace()

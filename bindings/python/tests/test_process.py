@@ -187,8 +187,10 @@ def test_a_supervisor_restarts_and_hooks_decide() -> None:
             assert procs[0]["report"]["pid"] == procs[0]["pid"] and procs[1]["report"] is None
             assert "signal 9" in procs[1]["last_exit"]
             assert "/status.js" in await asyncio.get_running_loop().run_in_executor(None, fetch, "")
-            with pytest.raises(ExporterFailedError, match="nowhere"):
+            with pytest.raises(InvalidArgumentError, match="nowhere"):
                 sup.serve_status_page("nowhere")
+            with pytest.raises(ExporterFailedError, match="cannot listen"):
+                sup.serve_status_page("192.0.2.1:1")
             with pytest.raises(InvalidArgumentError):
                 sup.serve_status_page(80)  # type: ignore[arg-type]
         page.close()

@@ -570,11 +570,20 @@ async fn run_job(
         )),
         // Lease lost (the keeper removed the job): another worker has it; nothing to report.
         Ended::Stopped if lost => {
+            if let Some(mut s) = span.take() {
+                s.set_error(ErrorCode::LeaseLost.as_str(), "the job's lease was lost: another worker has it");
+            }
             drop(slot);
             return;
         }
         // The worker is closing and its grace ran out: back to the queue, the attempt not counted.
         Ended::Stopped => {
+            if let Some(mut s) = span.take() {
+                s.set_error(
+                    ErrorCode::QueueClosed.as_str(),
+                    "handed back: the worker closed before it finished",
+                );
+            }
             let f = Finish { id: leased.id.clone(), token: leased.token, outcome: Outcome::Release };
             let _ = shared.done.send(Report::Outcome(f, leased));
             drop(slot);

@@ -98,8 +98,13 @@ pub(super) async fn route_unary(
     // What this process reports to the status page: always answered here, never sent upstream.
     if target == crate::status::STATUS_SERVICE {
         return match method {
-            crate::status::REPORT_METHOD => super::service::encode(&crate::status::report_json().await)
-                .map_err(|e| WireError::from_error(&e)),
+            crate::status::REPORT_METHOD => {
+                // Its own task: the report reads the registry and the spans, off the connection's.
+                let text = tokio::spawn(crate::status::report_json())
+                    .await
+                    .map_err(|e| wire(ErrorCode::Internal, format!("the report failed: {e}")))?;
+                super::service::encode(&text).map_err(|e| WireError::from_error(&e))
+            }
             other => Err(wire(
                 ErrorCode::MethodNotFound,
                 format!("'$status' has no method '{other}' (methods: report)"),

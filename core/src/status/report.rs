@@ -16,6 +16,9 @@ pub const REPORT_METHOD: &str = "report";
 
 type Pending = Pin<Box<dyn Future<Output = Value> + Send>>;
 
+/// How long one part of the report may take.
+const PART_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A part of the report some engine object adds while it lives.
 #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
 pub(crate) struct Source {
@@ -55,7 +58,10 @@ pub async fn report() -> Value {
     };
     let mut parts = serde_json::Map::new();
     for (key, p) in pending {
-        let v = p.await;
+        // A slow part (a journal with very many runs) costs its own entry, not the report.
+        let v = tokio::time::timeout(PART_TIMEOUT, p).await.unwrap_or_else(
+            |_| json!({ "error": format!("no answer within {} ms", PART_TIMEOUT.as_millis()) }),
+        );
         match parts.get_mut(key) {
             Some(Value::Array(a)) => a.push(v),
             _ => {

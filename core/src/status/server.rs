@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::procfs::CpuMeter;
 use super::report::{REPORT_METHOD, STATUS_SERVICE, report};
 use crate::error::Result;
-use crate::process::{Supervisor, SupervisorState};
+use crate::process::{ChildInfo, ChildProcess, Supervisor, SupervisorState};
 use crate::rpc::CallOptions;
 
 const PAGE: &str = include_str!("page/index.html");
@@ -68,6 +68,9 @@ struct State {
     opts: StatusOptions,
     started: Instant,
     cpu: Mutex<CpuMeter>,
+    /// The children as last seen: what the page shows while a supervisor is busy (a supervisor
+    /// answers nothing while it restarts a child).
+    last: Mutex<Vec<(ChildInfo, Option<Arc<ChildProcess>>)>>,
 }
 
 impl StatusServer {
@@ -83,11 +86,20 @@ impl StatusServer {
         opts: StatusOptions,
     ) -> Result<StatusServer> {
         let listen = opts.listen.clone();
+        match listen.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {}
+            _ => {
+                return Err(crate::Error::invalid_argument(format!(
+                    "listen: '{listen}' is not host:port (127.0.0.1:9090, or port 0 for a free one)"
+                )));
+            }
+        }
         let state = Arc::new(State {
             sups: Box::new(sups),
             opts,
             started: Instant::now(),
             cpu: Mutex::new(CpuMeter::default()),
+            last: Mutex::new(Vec::new()),
         });
         let (addr, stop, task) =
             crate::metrics::spawn_http1(&listen, "the status page", move |req| serve(state.clone(), req))?;
@@ -138,6 +150,16 @@ async fn serve(
         h.insert("x-content-type-options", hyper::header::HeaderValue::from_static("nosniff"));
         Ok(r)
     };
+    // A page on loopback answers only requests addressed to loopback: a web site's script, its
+    // name rebound to 127.0.0.1, cannot read it (DNS rebinding).
+    let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok());
+    if !host_allowed(&state.opts.listen, host) {
+        return reply(
+            StatusCode::FORBIDDEN,
+            "text/plain",
+            Bytes::from_static(b"forbidden: not addressed to this host\n"),
+        );
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", Bytes::from_static(b"use GET\n"));
     }
@@ -163,11 +185,22 @@ async fn serve(
 /// The application now: the supervisor's view of each child, with each running child's own report.
 async fn snapshot(state: &State) -> Value {
     let sups = (state.sups)();
-    let mut processes = Vec::new();
-    for sup in &sups {
-        processes.extend(sup.processes().await);
-    }
     let timeout = state.opts.report_timeout;
+    let asked = tokio::time::timeout(timeout, async {
+        let mut all = Vec::new();
+        for sup in &sups {
+            all.extend(sup.processes().await);
+        }
+        all
+    })
+    .await;
+    let processes = match asked {
+        Ok(p) => {
+            *state.last.lock() = p.clone();
+            p
+        }
+        Err(_) => state.last.lock().clone(),
+    };
     let args = crate::rpc::EMPTY_ARRAY.to_vec();
     // Every child is asked at once: one slow child costs the page one timeout, not one per child.
     let asks: Vec<_> = processes
@@ -258,6 +291,24 @@ async fn snapshot(state: &State) -> Value {
     })
 }
 
+/// Whether a request whose `Host` is `host` may read a page listening on `listen`: anything when
+/// it listens beyond loopback (a proxy in front decides), else only loopback names.
+fn host_allowed(listen: &str, host: Option<&str>) -> bool {
+    let name = |hostport: &str| -> String {
+        let h = if let Some(rest) = hostport.strip_prefix('[') {
+            rest.split(']').next().unwrap_or("")
+        } else {
+            hostport.rsplit_once(':').map_or(hostport, |(h, _)| h)
+        };
+        h.to_ascii_lowercase()
+    };
+    let loopback = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "::1") || h.starts_with("127.");
+    if !loopback(&name(listen)) {
+        return true;
+    }
+    host.is_some_and(|h| loopback(&name(h)))
+}
+
 /// One word for the supervisors' state: the first failure, else running while any runs.
 fn supervisors_state(sups: &[Supervisor]) -> String {
     let states: Vec<SupervisorState> = sups.iter().map(Supervisor::state).collect();
@@ -273,5 +324,22 @@ fn supervisors_state(sups: &[Supervisor]) -> String {
         "stopped".into()
     } else {
         "idle".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn a_loopback_page_answers_loopback_names_only() {
+        for ok in ["127.0.0.1:9090", "localhost:9090", "[::1]:9090", "LOCALHOST"] {
+            assert!(host_allowed("127.0.0.1:9090", Some(ok)), "{ok}");
+        }
+        for bad in ["evil.example:9090", "10.0.0.1:9090"] {
+            assert!(!host_allowed("127.0.0.1:9090", Some(bad)), "{bad}");
+        }
+        assert!(!host_allowed("127.0.0.1:0", None));
+        assert!(host_allowed("0.0.0.0:9090", Some("status.example")), "beyond loopback a proxy decides");
     }
 }

@@ -68,7 +68,9 @@ impl Ring {
 pub fn recent_spans() -> Vec<RecentSpan> {
     let Some(t) = tracer() else { return Vec::new() };
     let service = &t.config.service_name;
-    t.recent.lock().spans.iter().map(|s| to_recent(s, service)).collect()
+    // Copied under the lock (the exporter thread waits on it), converted outside.
+    let spans: Vec<SpanData> = t.recent.lock().spans.iter().map(|s| (**s).clone()).collect();
+    spans.iter().map(|s| to_recent(s, service)).collect()
 }
 
 fn to_recent(s: &SpanData, service: &str) -> RecentSpan {

@@ -50,7 +50,8 @@ pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Optio
 /// engine's (`omnitron.host`: a child reporting ready; `omnitron.control`: `omnitron ps`) are its
 /// plumbing, not the application's work: no span of their own; a context they carry is passed on.
 fn plumbing(service: &str) -> bool {
-    service.starts_with('$') || service.starts_with("omnitron.")
+    let name = service.split_once('@').map_or(service, |(n, _)| n);
+    name.starts_with('$') || name == "omnitron.host" || name == "omnitron.control"
 }
 
 /// A request is being served: its span (if recorded) and the `trace` its handler sees (and passes

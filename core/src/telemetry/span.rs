@@ -215,6 +215,12 @@ impl Span {
         }
     }
 
+    /// Drops it without recording it (work that turned out not to happen).
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn discard(mut self) {
+        self.data = None;
+    }
+
     /// Ends it now.
     pub fn end(self) {
         drop(self)

@@ -11,7 +11,7 @@ use super::definition::Workflow;
 use super::exec::{Exec, Mode, Registered, RunEntry, record};
 use super::journal::{Entry, Event, Journal, MemoryJournal, now_ms};
 use super::metrics::WorkflowMetrics;
-use super::run::{RunFilter, RunInfo, RunState, RunSummary};
+use super::run::{ErrorRecord, RunFilter, RunInfo, RunState, RunSummary};
 use super::trace::RunTrace;
 use super::{RecoveryPolicy, StageState};
 use crate::error::{Error, ErrorCode, Result};
@@ -255,6 +255,8 @@ impl Engine {
         {
             let mut active = self.inner.active.lock();
             if let Some(other) = active.get(&id) {
+                // Another start of the same id won the race: this run was never made.
+                entry.trace.discard();
                 return self.same_workflow(&wf, other.clone());
             }
             active.insert(id.clone(), entry.clone());
@@ -268,6 +270,7 @@ impl Engine {
         );
         if let Err(e) = exec.commit(events).await {
             self.inner.active.lock().remove(&id);
+            entry.trace.end(RunState::Pending, Some(&ErrorRecord::from_error(&e)));
             return Err(e);
         }
         tokio::spawn(exec.drive(Mode::Fresh(roots)));

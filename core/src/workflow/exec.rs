@@ -436,7 +436,7 @@ impl Exec {
         let name: Arc<str> = stage.name.as_str().into();
         let mut tries = 1u32;
         loop {
-            let span = trace::attempt(&self.run.trace, &stage.name, attempt, false, &key);
+            let (span, attempt_trace) = trace::attempt(&self.run.trace, &stage.name, attempt, false, &key);
             let ctx = StageContext {
                 run_id: self.run.id.clone(),
                 workflow: self.wf.name.clone(),
@@ -446,7 +446,7 @@ impl Exec {
                 input: self.run.input.clone(),
                 compensation: false,
                 cancel: token.clone(),
-                trace: span.as_ref().map(|s| s.context().clone()),
+                trace: attempt_trace,
             };
             let t0 = std::time::Instant::now();
             let fut = ctx.in_trace((stage.run)(input.clone(), ctx.clone()));
@@ -530,7 +530,7 @@ impl Exec {
                     )
                 };
                 self.commit(vec![Event::CompensationStarted { stage: stage.name.clone(), attempt }]).await?;
-                let span = trace::attempt(&self.run.trace, &stage.name, attempt, true, &key);
+                let (span, attempt_trace) = trace::attempt(&self.run.trace, &stage.name, attempt, true, &key);
                 let ctx = StageContext {
                     run_id: self.run.id.clone(),
                     workflow: self.wf.name.clone(),
@@ -540,7 +540,7 @@ impl Exec {
                     input: self.run.input.clone(),
                     compensation: true,
                     cancel: CancellationToken::new(),
-                    trace: span.as_ref().map(|s| s.context().clone()),
+                    trace: attempt_trace,
                 };
                 // Its own task, so a panicking compensation is an error like any other.
                 let joined = tokio::spawn(ctx.in_trace(f(output, ctx.clone()))).await;

@@ -17,6 +17,8 @@ use crate::telemetry::{self, Span, SpanKind, TraceContext};
 #[derive(Debug, Default)]
 pub(crate) struct RunTrace {
     span: Mutex<Option<Span>>,
+    /// The context stages run under: the run span's, or (tracing off) the caller's as it came.
+    context: Mutex<Option<TraceContext>>,
 }
 
 impl RunTrace {
@@ -24,11 +26,14 @@ impl RunTrace {
     /// Without a tracer, a run started inside a trace still passes it on (as a call does).
     pub(crate) fn fresh(&self, workflow: &str, run_id: &str) -> Option<String> {
         let parent = telemetry::current_if_any();
-        if !telemetry::enabled() && parent.is_none() {
-            return None;
+        if !telemetry::enabled() {
+            // Passed on as it came, as a call does: no span of ours for anyone to point at.
+            *self.context.lock() = parent.clone();
+            return parent.map(|p| p.traceparent());
         }
         let span = run_span(workflow, run_id, parent.as_ref(), false);
         let traceparent = span.context().traceparent();
+        *self.context.lock() = Some(span.context().clone());
         *self.span.lock() = Some(span);
         Some(traceparent)
     }
@@ -42,12 +47,20 @@ impl RunTrace {
         if let Some(first) = first.and_then(TraceContext::from_traceparent) {
             span.add_link(first);
         }
+        *self.context.lock() = Some(span.context().clone());
         *self.span.lock() = Some(span);
     }
 
     /// The context stage spans are children of.
     pub(crate) fn context(&self) -> Option<TraceContext> {
-        self.span.lock().as_ref().map(|s| s.context().clone())
+        self.context.lock().clone()
+    }
+
+    /// Forgets the span without recording it (the run was not created after all).
+    pub(crate) fn discard(&self) {
+        if let Some(span) = self.span.lock().take() {
+            span.discard();
+        }
     }
 
     /// Ends the run's span with the run's state: an error unless it completed.
@@ -73,22 +86,27 @@ fn run_span(workflow: &str, run_id: &str, parent: Option<&TraceContext>, resumed
     span
 }
 
-/// A stage attempt's (or a compensation attempt's) span, inside the run's.
+/// A stage attempt's (or a compensation attempt's) span, inside the run's, and the context its
+/// function runs in (without a tracer: the run's, as it came).
 pub(crate) fn attempt(
     run: &RunTrace,
     stage: &str,
     attempt: u32,
     compensation: bool,
     key: &str,
-) -> Option<Span> {
-    let parent = run.context()?;
+) -> (Option<Span>, Option<TraceContext>) {
+    let Some(parent) = run.context() else { return (None, None) };
+    if !telemetry::enabled() {
+        return (None, Some(parent));
+    }
     let name: Cow<'static, str> =
         if compensation { format!("compensate {stage}").into() } else { format!("stage {stage}").into() };
     let mut span = Span::start(name, SpanKind::Internal, Some(&parent));
     span.set_attribute("workflow.stage", stage.to_string());
     span.set_attribute("workflow.attempt", i64::from(attempt));
     span.set_attribute("workflow.idempotency_key", key.to_string());
-    Some(span)
+    let ctx = span.context().clone();
+    (Some(span), Some(ctx))
 }
 
 /// Ends an attempt's span with its outcome.

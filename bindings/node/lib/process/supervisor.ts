@@ -360,7 +360,8 @@ class SupervisorImpl implements Supervisor {
    * Serves this supervisor's status page in the browser (docs/OBSERVABILITY.md): its children with
    * their state, restarts, CPU and memory, services, breakers, pools, workflow runs, recent traces
    * and metrics, refreshed live. `listen` is `host:port` (port 0, the default: a free one); keep
-   * it on loopback, the page has no login.
+   * it on loopback, the page has no login. Keep the returned page: it stops when closed (or when
+   * it is garbage-collected).
    */
   serveStatusPage(options: StatusPageOptions = {}): StatusPage {
     if (typeof options !== 'object' || options === null) throw invalidArgument(`serveStatusPage() takes { listen }, got ${describe(options)}`);

@@ -142,6 +142,8 @@ export interface Job<T = unknown> {
   readonly attempt: number;
   /** The lease's fencing token: grows with every hand-out of the job. */
   readonly token: number;
+  /** The trace this attempt runs in (a W3C traceparent), when the job was added in one; also `currentTrace()` in the handler. */
+  readonly traceparent: string | undefined;
   /** Aborted when the attempt must stop: its timeout passed, its lease was lost, or the worker closed. */
   readonly signal: AbortSignal;
   /** Reports progress; false when the job's lease was lost. */
@@ -366,6 +368,7 @@ class RunningJob<T> implements Job<T> {
   readonly data: T;
   readonly attempt: number;
   readonly token: number;
+  readonly traceparent: string | undefined;
   readonly #call: number;
   #abort: AbortController | undefined;
   #stopped: unknown;
@@ -377,6 +380,7 @@ class RunningJob<T> implements Job<T> {
     this.data = env.data as T;
     this.attempt = env.attempt;
     this.token = env.token;
+    this.traceparent = env.traceparent;
   }
 
   get signal(): AbortSignal {

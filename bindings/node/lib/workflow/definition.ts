@@ -25,6 +25,8 @@ export interface StageContext {
   readonly workflowInput: unknown;
   /** Aborted when the attempt is abandoned (stage timeout, run cancelled or timed out). */
   readonly signal: AbortSignal;
+  /** The trace this attempt runs in (a W3C traceparent), when the run is traced; also `currentTrace()` inside it. */
+  readonly traceparent: string | undefined;
 }
 
 /** A stage: gets the run's input (no dependency), its dependency's output (one) or an object from dependency name to output (several). */

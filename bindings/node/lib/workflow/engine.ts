@@ -177,6 +177,7 @@ class RunningContext implements StageContext {
   readonly idempotencyKey: string;
   readonly isCompensation: boolean;
   readonly workflowInput: unknown;
+  readonly traceparent: string | undefined;
 
   constructor(c: Raw) {
     this.runId = c.runId;
@@ -186,6 +187,7 @@ class RunningContext implements StageContext {
     this.idempotencyKey = c.idempotencyKey;
     this.isCompensation = c.isCompensation;
     this.workflowInput = c.workflowInput;
+    this.traceparent = c.traceparent ?? undefined;
   }
 
   get signal(): AbortSignal {

@@ -666,12 +666,15 @@ class Supervisor:
         infos: list[ChildInfo] = await loop.run_in_executor(None, self._native.children)
         return infos
 
-    def serve_status_page(self, listen: str = "127.0.0.1:0") -> "StatusPage":
+    def serve_status_page(self, listen: Optional[str] = None) -> "StatusPage":
         """Serves this supervisor's status page in the browser (docs/OBSERVABILITY.md): its
         children with their state, restarts, CPU and memory, services, breakers, pools, workflow
         runs, recent traces and metrics, refreshed live. ``listen`` is ``host:port`` (port 0: a
-        free one); keep it on loopback, the page has no login. ``with sup.serve_status_page() as
-        page:`` closes it at the end."""
+        free one; None is ``127.0.0.1:0``); keep it on loopback, the page has no login. Keep the
+        returned page: it stops when closed or collected. ``with sup.serve_status_page() as page:``
+        closes it at the end."""
+        if listen is None:
+            listen = "127.0.0.1:0"
         if not isinstance(listen, str):
             raise InvalidArgumentError(f"serve_status_page() takes listen='host:port', got {describe(listen)}")
         return StatusPage(_native.NativeStatusPage.serve(self._native, self.name, listen))

@@ -278,7 +278,7 @@ class Job(Generic[T]):
     """A job as its handler gets it."""
 
     # Slots, and no event made until asked for: a job is made per attempt, on the hot path.
-    __slots__ = ("id", "name", "data", "attempt", "token", "_call", "_host", "_stopped")
+    __slots__ = ("id", "name", "data", "attempt", "token", "traceparent", "_call", "_host", "_stopped")
 
     id: str
     name: str
@@ -287,13 +287,27 @@ class Job(Generic[T]):
     attempt: int
     #: The lease's fencing token: grows with every hand-out of the job.
     token: int
+    #: The trace this attempt runs in (a W3C traceparent), when the job was added in one; also
+    #: ``current_trace()`` in the handler.
+    traceparent: Optional[str]
 
-    def __init__(self, id: str, name: str, data: T, attempt: int, token: int, _call: int = 0, _host: Optional[_Host] = None) -> None:
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        data: T,
+        attempt: int,
+        token: int,
+        _call: int = 0,
+        _host: Optional[_Host] = None,
+        traceparent: Optional[str] = None,
+    ) -> None:
         self.id = id
         self.name = name
         self.data = data
         self.attempt = attempt
         self.token = token
+        self.traceparent = traceparent
         self._call = _call
         self._host = _host
         self._stopped: Optional[threading.Event] = None
@@ -350,7 +364,7 @@ class Worker:
         def dispatch(
             call: int, id: str, name: str, data: Any, attempt: int, token: int, trace: Optional[str]
         ) -> Optional[Callable[[], Any]]:
-            job: Job[Any] = Job(id, name, data, attempt, token, call, host)
+            job: Job[Any] = Job(id, name, data, attempt, token, call, host, trace)
             # The attempt's span is the current trace while the handler runs (a task or a thread
             # started inside `in_trace` keeps it).
             with in_trace((trace, None)) if trace else contextlib.nullcontext():

@@ -6,6 +6,7 @@ const REFRESH_MS = 2000;
 const HISTORY = 60; // points kept per chart: two minutes
 const history = new Map(); // chart key -> [{t, v}]
 let selectedTrace = null;
+const openRuns = new Map(); // run id -> whether its details are open (what the user chose)
 
 // ---- small helpers -------------------------------------------------------------------------
 
@@ -187,10 +188,13 @@ function drawWorkflows(data) {
         : empty('No runs yet.'));
       for (const run of w.runs) {
         const took = run.finished_at_ms ? ' · ' + fmtMs(run.finished_at_ms - run.created_at_ms) : '';
-        parts.push(el('details', { class: 'run', open: run === w.runs[0] ? 'open' : null },
+        const open = openRuns.has(run.run_id) ? openRuns.get(run.run_id) : run === w.runs[0];
+        const details = el('details', { class: 'run', open: open ? 'open' : null },
           el('summary', {}, badge(run.state), ' ', el('code', {}, run.run_id), ' ', run.workflow, took,
             run.error ? el('span', { class: 'muted' }, ' · [' + run.error.code + '] ' + run.error.message) : ''),
-          table(['stage', 'state', 'attempts', 'took', 'compensation', 'errors'], stageRows(run), [2, 3])));
+          table(['stage', 'state', 'attempts', 'took', 'compensation', 'errors'], stageRows(run), [2, 3]));
+        details.addEventListener('toggle', () => openRuns.set(run.run_id, details.open));
+        parts.push(details);
       }
     }
   }
@@ -263,7 +267,7 @@ function drawTraces(data) {
   if (!traces.length) {
     fill('traces', empty(tracing
       ? 'No traces yet: spans appear here when calls are made.'
-      : 'Tracing is off: add a tracing: section to omnitron.yaml (docs/OBSERVABILITY.md).'));
+      : 'Tracing is off, or no process keeps spans for the page: add a tracing: section to omnitron.yaml (docs/OBSERVABILITY.md).'));
     return;
   }
   // By default the latest whole trace that crossed the most services (any trace if none is whole).
@@ -375,13 +379,22 @@ function draw(data) {
 
 async function tick() {
   const banner = document.getElementById('banner');
+  let data;
   try {
     const r = await fetch('/api/status', { cache: 'no-store' });
     if (!r.ok) throw new Error('HTTP ' + r.status);
-    draw(await r.json());
-    banner.style.display = 'none';
+    data = await r.json();
   } catch (e) {
     banner.textContent = 'Cannot reach the supervisor (' + e.message + '): is the application still running?';
+    banner.style.display = 'block';
+    setTimeout(tick, REFRESH_MS);
+    return;
+  }
+  try {
+    draw(data);
+    banner.style.display = 'none';
+  } catch (e) {
+    banner.textContent = 'The page could not draw what the supervisor sent: ' + e.message;
     banner.style.display = 'block';
   } finally {
     setTimeout(tick, REFRESH_MS);

@@ -7,7 +7,7 @@
 //! of asynchronous starts run on an engine thread. Blocking calls (`omnitron_workflow_run`, `_wait`,
 //! `_cancel`, ...) block the calling thread until the engine answers.
 
-use std::ffi::{CString, c_char, c_void};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +17,9 @@ use omnitron::resilience::RetryOptions;
 use omnitron::telemetry::with_context;
 
 use crate::telemetry::in_caller_trace;
+
+mod context;
+use context::{CtxStrings, cstring, json_cstring};
 use omnitron::workflow::{
     CompensateFn, Engine, ErrorRecord, RecoveryPolicy, RunFilter, RunState, Stage, StageContext, StageFn,
     StepKind, StepOptions, Workflow,
@@ -67,8 +70,10 @@ pub struct OmnitronStageContext {
     pub workflow_input: *const c_char,
     /// Whether this is a compensation.
     pub is_compensation: bool,
-    /// This attempt's span as a W3C traceparent when tracing is on, else NULL. It is also the
-    /// thread's current trace during the callback: calls made from it are the span's children.
+    /// The trace this attempt runs in as a W3C traceparent (its span when the process traces; the
+    /// starter's context, passed on, when it does not but the run was started inside a trace),
+    /// else NULL. It is also the thread's current trace during the callback: calls made from it
+    /// carry it.
     pub traceparent: *const c_char,
 }
 
@@ -156,51 +161,6 @@ fn retry_options(retries: u32, delay_ms: u64) -> Result<RetryOptions, Error> {
 
 fn timeout(ms: u64) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))
-}
-
-/// Strings of a context, kept alive for the callback.
-struct CtxStrings {
-    run_id: CString,
-    workflow: CString,
-    stage: CString,
-    key: CString,
-    input: CString,
-    traceparent: Option<CString>,
-}
-
-fn cstring(s: &str) -> CString {
-    CString::new(s.replace('\0', " ")).unwrap_or_default()
-}
-
-fn json_cstring(v: &Value) -> CString {
-    // JSON escapes NUL inside strings, so serialised text has none.
-    CString::new(v.to_string()).unwrap_or_default()
-}
-
-impl CtxStrings {
-    fn new(ctx: &StageContext) -> Self {
-        CtxStrings {
-            run_id: cstring(ctx.run_id()),
-            workflow: cstring(ctx.workflow()),
-            stage: cstring(ctx.stage()),
-            key: cstring(ctx.idempotency_key()),
-            input: json_cstring(ctx.workflow_input()),
-            traceparent: ctx.traceparent().map(|t| cstring(&t)),
-        }
-    }
-
-    fn view(&self, ctx: &StageContext) -> OmnitronStageContext {
-        OmnitronStageContext {
-            run_id: self.run_id.as_ptr(),
-            workflow: self.workflow.as_ptr(),
-            stage: self.stage.as_ptr(),
-            attempt: ctx.attempt(),
-            idempotency_key: self.key.as_ptr(),
-            workflow_input: self.input.as_ptr(),
-            is_compensation: ctx.is_compensation(),
-            traceparent: self.traceparent.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
-        }
-    }
 }
 
 type RawStage = unsafe extern "C" fn(
