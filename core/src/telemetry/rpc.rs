@@ -25,9 +25,6 @@ fn parent_of(trace: Option<&Bytes>) -> Option<TraceContext> {
 /// the traces that cross it).
 #[inline]
 pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Option<Span>, Option<Bytes>) {
-    if plumbing(target) {
-        return (None, trace);
-    }
     let Some(t) = tracer() else {
         return match trace {
             Some(t) => (None, Some(t)),
@@ -35,6 +32,10 @@ pub(crate) fn client(target: &str, method: &str, trace: Option<Bytes>) -> (Optio
             None => (None, None),
         };
     };
+    // Checked only once a tracer is there: an untraced call pays nothing for it.
+    if plumbing(target) {
+        return (None, trace);
+    }
     let parent = parent_of(trace.as_ref());
     let (context, parent_id, record) = t.decide(parent.as_ref());
     let wire = Some(to_wire(&context));
